@@ -1,0 +1,30 @@
+//! bellhop turns a small business's documents into a branded AI support bot on Telegram, and lets
+//! one operator run that as a multi-tenant SaaS. One binary; this file is its table of contents.
+//!
+//! Dependencies point down the list: `web` and `jobs` may use everything below them, `domain`
+//! uses nothing of ours.
+
+/// Command-line interface: `serve`, `migrate`, `demo`, `sandbox`, `rotate-key`, `bench`.
+pub mod cli;
+/// Settings: defaults → `bellhop.toml` → `BELLHOP_*` environment, validated once at start-up.
+pub mod config;
+/// Secrets at rest: AES-256-GCM with a key ring that rotates while the service runs.
+pub mod crypto;
+/// Typed ids and parse-don't-validate values; no I/O.
+pub mod domain;
+/// The durable job queue (leases, retries, dead letters, priority lane) and its workers.
+pub mod jobs;
+/// Prometheus metrics for HTTP, jobs, Telegram calls and model tokens.
+pub mod metrics;
+/// The local Telegram: Bot API server, simulated users, managed-bot creation, Stars payments.
+pub mod sandbox;
+/// Wiring: build the application from configuration and run its server and workers.
+pub mod startup;
+/// All SQL: one function per query, the tenant explicit in every tenant-owned query.
+pub mod storage;
+/// The Telegram Bot API: types, client, errors, throttle, message splitting.
+pub mod telegram;
+/// Logs and spans: readable locally, JSON in production, quiet in tests.
+pub mod telemetry;
+/// The HTTP edge: health, metrics, webhooks, landing and admin pages.
+pub mod web;

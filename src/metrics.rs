@@ -1,0 +1,109 @@
+//! Prometheus metrics: HTTP requests, jobs, Telegram calls and model tokens, served at `/metrics`.
+//!
+//! One process-wide registry (metrics are process-wide by nature); recording functions are plain
+//! calls so that instrumented code does not carry a handle around. Label values are bounded sets
+//! (route templates, method names, job kinds) — never ids, tokens or user text.
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    queue: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TelegramLabels {
+    method: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabels {
+    model: String,
+    kind: String,
+}
+
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0].into_iter()
+}
+
+struct Metrics {
+    registry: Registry,
+    http_requests: Family<HttpLabels, Counter>,
+    http_duration: Family<HttpLabels, Histogram>,
+    jobs: Family<JobLabels, Counter>,
+    job_duration: Family<JobLabels, Histogram>,
+    telegram_calls: Family<TelegramLabels, Counter>,
+    telegram_duration: Family<TelegramLabels, Histogram>,
+    model_tokens: Family<ModelLabels, Counter>,
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let mut registry = Registry::with_prefix("bellhop");
+    let hist = || Histogram::new(latency_buckets());
+    let m = Metrics {
+        http_requests: Family::default(),
+        http_duration: Family::new_with_constructor(hist),
+        jobs: Family::default(),
+        job_duration: Family::new_with_constructor(hist),
+        telegram_calls: Family::default(),
+        telegram_duration: Family::new_with_constructor(hist),
+        model_tokens: Family::default(),
+        registry: Registry::default(),
+    };
+    registry.register("http_requests", "HTTP requests served", m.http_requests.clone());
+    registry.register("http_request_duration_seconds", "HTTP request latency", m.http_duration.clone());
+    registry.register("jobs", "Jobs finished, by queue and outcome", m.jobs.clone());
+    registry.register("job_duration_seconds", "Job run time", m.job_duration.clone());
+    registry.register("telegram_calls", "Bot API calls, by method and outcome", m.telegram_calls.clone());
+    registry.register("telegram_call_duration_seconds", "Bot API call latency", m.telegram_duration.clone());
+    registry.register("model_tokens", "Model tokens, by model and kind (prompt/completion/embedding)", m.model_tokens.clone());
+    Metrics { registry, ..m }
+});
+
+/// One HTTP request; `route` is the matched route template, never the raw path.
+pub fn record_http(method: &str, route: &str, status: u16, elapsed: Duration) {
+    let l = HttpLabels { method: method.to_owned(), route: route.to_owned(), status };
+    METRICS.http_requests.get_or_create(&l).inc();
+    METRICS.http_duration.get_or_create(&l).observe(elapsed.as_secs_f64());
+}
+
+/// One job attempt; `outcome` is `done`, `retry` or `dead`.
+pub fn record_job(queue: &str, outcome: &str, elapsed: Duration) {
+    let l = JobLabels { queue: queue.to_owned(), outcome: outcome.to_owned() };
+    METRICS.jobs.get_or_create(&l).inc();
+    METRICS.job_duration.get_or_create(&l).observe(elapsed.as_secs_f64());
+}
+
+/// One Bot API call; `outcome` is `ok` or the error class (`retry_after`, `unauthorized`, …).
+pub fn record_telegram_call(method: &str, outcome: &str, elapsed: Duration) {
+    let l = TelegramLabels { method: method.to_owned(), outcome: outcome.to_owned() };
+    METRICS.telegram_calls.get_or_create(&l).inc();
+    METRICS.telegram_duration.get_or_create(&l).observe(elapsed.as_secs_f64());
+}
+
+/// Tokens used by a model call; `kind` is `prompt`, `completion` or `embedding`.
+pub fn record_model_tokens(model: &str, kind: &str, tokens: u64) {
+    let l = ModelLabels { model: model.to_owned(), kind: kind.to_owned() };
+    METRICS.model_tokens.get_or_create(&l).inc_by(tokens);
+}
+
+/// The registry in Prometheus text format.
+pub fn render() -> String {
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &METRICS.registry).expect("writing to a String cannot fail");
+    out
+}
