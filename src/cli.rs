@@ -1,1 +1,85 @@
-//! TODO(foundation)
+//! The command line. Each command validates its configuration first and exits non-zero with
+//! one line per problem — before binding a port or writing a file.
+use crate::config::{Config, Needs, RawSettings};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "bellhop", version, about = "AI customer-support bots on Telegram, for any small business.", long_about = None)]
+pub struct Cli {
+    /// Settings file (default: ./bellhop.toml if present). Environment variables override it.
+    #[arg(long, global = true, env = "BELLHOP_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run bellhop in production: web server and job workers against real Telegram.
+    ///
+    /// Needs the manager bot's token and webhook secret (see `bellhop config`).
+    Serve {
+        /// Which part to run in this process; scale out with several web and worker processes.
+        #[arg(long, value_enum, default_value = "all")]
+        role: crate::startup::Role,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Try bellhop locally with zero configuration: a local Telegram sandbox, the web app and
+    /// job workers in one process, with a generated master key. Prints the URLs to open.
+    Demo {
+        /// Address of the web app; the sandbox listens on the next port.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
+    /// Run the local Telegram sandbox on its own (Bot API server, simulated users, UI).
+    Sandbox(crate::sandbox::SandboxArgs),
+    /// Re-encrypt stored bot tokens and webhook secrets under a new master key, while bellhop
+    /// keeps running. With a key ring file, a new key is generated and added to it first.
+    RotateKey {
+        /// After re-encrypting, remove keys no stored secret uses any more.
+        #[arg(long)]
+        retire_old: bool,
+    },
+    /// Show or check configuration.
+    Config {
+        /// Print the configuration table (the README's) in Markdown.
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// Benchmarks whose results are recorded in BENCHMARKS.md.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Job queue: enqueue and completion throughput, enqueue-to-start latency on an idle queue.
+    Jobs {
+        /// Jobs for the throughput run.
+        #[arg(long, default_value_t = 20_000)]
+        jobs: usize,
+        /// Samples for the latency run.
+        #[arg(long, default_value_t = 500)]
+        samples: usize,
+    },
+}
+
+/// Loads configuration for a command; on problems prints them and exits with status 2.
+pub fn load_config(cli: &Cli, needs: Needs, adjust: impl FnOnce(&mut RawSettings)) -> Config {
+    let result = RawSettings::load(cli.config.as_deref(), &|k| std::env::var(k).ok()).and_then(|mut raw| {
+        adjust(&mut raw);
+        let cfg = Config::from_raw(&raw, needs)?;
+        cfg.check_writable()?;
+        Ok(cfg)
+    });
+    match result {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("bellhop did not start; nothing was changed. `bellhop config --markdown` lists every setting.");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,1 +1,581 @@
-//! TODO(foundation)
+//! Settings: built-in defaults → optional `bellhop.toml` → `BELLHOP_*` environment variables.
+//!
+//! Every setting is declared once in [`SETTINGS`] with its file key, environment variable,
+//! default and meaning; the README's configuration table is generated from that list
+//! (`bellhop config --markdown`) and a test keeps the two equal. Values are parsed into typed
+//! fields in one pass that reports *every* problem, one line each, naming the setting — and it
+//! does so before anything binds a port or writes a file.
+use crate::domain::{BotToken, Secret};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use url::Url;
+
+/// One declared setting.
+pub struct SettingDef {
+    /// Dotted key in `bellhop.toml` (`[telegram] manager_token = …` is `telegram.manager_token`).
+    pub key: &'static str,
+    /// Environment variable that overrides the file.
+    pub env: &'static str,
+    /// Built-in default, if any. `{data_dir}` is replaced by the data directory.
+    pub default: Option<&'static str>,
+    /// Secret values are never printed.
+    pub secret: bool,
+    pub doc: &'static str,
+}
+
+macro_rules! settings {
+    ($( $key:literal, $env:literal, $default:expr, $secret:literal, $doc:literal; )*) => {
+        /// Every setting bellhop reads. Order is the README's order.
+        pub const SETTINGS: &[SettingDef] = &[
+            $( SettingDef { key: $key, env: $env, default: $default, secret: $secret, doc: $doc }, )*
+        ];
+    };
+}
+
+settings! {
+    "data_dir", "BELLHOP_DATA_DIR", Some("bellhop-data"), false,
+        "Directory for the SQLite database, the generated master key and local indexes. Created if missing; must be writable.";
+    "database_url", "BELLHOP_DATABASE_URL", Some("sqlite://{data_dir}/bellhop.db"), true,
+        "`sqlite://PATH` (default, one file, WAL, durable commits) or `postgres://USER:PASSWORD@HOST/DB`.";
+    "listen", "BELLHOP_LISTEN", Some("127.0.0.1:8080"), false,
+        "Address the web server binds (`HOST:PORT`; port 0 picks a free port).";
+    "public_url", "BELLHOP_PUBLIC_URL", None, false,
+        "Public base URL (`https://…`) Telegram posts webhooks to and links point at. Default: `http://` + the listen address.";
+    "log_format", "BELLHOP_LOG_FORMAT", Some("auto"), false,
+        "`pretty` (readable), `json` (one object per line) or `auto` (pretty on a terminal, JSON otherwise).";
+    "log_level", "BELLHOP_LOG", Some("info"), false,
+        "Log filter in `tracing` syntax, e.g. `info` or `bellhop=debug,sqlx=warn`.";
+    "telegram.api_url", "BELLHOP_TELEGRAM_API_URL", Some("https://api.telegram.org"), false,
+        "Bot API base URL: Telegram's, a self-hosted Bot API server, or the bellhop sandbox.";
+    "telegram.manager_token", "BELLHOP_MANAGER_TOKEN", None, true,
+        "Token of the manager bot (Bot Management Mode switched on in BotFather). Required by `serve`.";
+    "telegram.manager_webhook_secret", "BELLHOP_MANAGER_WEBHOOK_SECRET", None, true,
+        "Secret Telegram sends with every manager-webhook call (16–256 of `A-Z a-z 0-9 _ -`). Required by `serve`.";
+    "secrets.master_key", "BELLHOP_MASTER_KEY", None, true,
+        "Base64 of 32 random bytes encrypting bot tokens and webhook secrets. If unset, keys are read from `secrets.key_file`.";
+    "secrets.old_master_keys", "BELLHOP_OLD_MASTER_KEYS", None, true,
+        "Comma-separated earlier master keys, still accepted for decryption until `bellhop rotate-key` has re-encrypted everything.";
+    "secrets.key_file", "BELLHOP_KEY_FILE", Some("{data_dir}/master.keys"), false,
+        "Key ring file used when `secrets.master_key` is unset; `demo` creates it (mode 0600) and `rotate-key` adds to it.";
+    "jobs.concurrency", "BELLHOP_JOBS_CONCURRENCY", Some("8"), false,
+        "Jobs run at once per ordinary queue in each worker process.";
+    "jobs.priority_concurrency", "BELLHOP_JOBS_PRIORITY_CONCURRENCY", Some("4"), false,
+        "Jobs run at once on the priority lane (deadline work such as pre-checkout answers).";
+    "jobs.lease_seconds", "BELLHOP_JOBS_LEASE_SECONDS", Some("30"), false,
+        "How long a claimed job stays owned by its worker without a heartbeat before another worker may run it.";
+    "jobs.max_attempts", "BELLHOP_JOBS_MAX_ATTEMPTS", Some("8"), false,
+        "Attempts before a failing job is dead-lettered with its last error.";
+    "jobs.poll_interval_ms", "BELLHOP_JOBS_POLL_INTERVAL_MS", Some("250"), false,
+        "How often idle workers look for work enqueued by other processes (work from this process wakes them at once).";
+    "jobs.retry_base_ms", "BELLHOP_JOBS_RETRY_BASE_MS", Some("1000"), false,
+        "First retry delay of a failed job; it doubles with each attempt (up to an hour), with jitter.";
+    "http.body_limit_bytes", "BELLHOP_HTTP_BODY_LIMIT_BYTES", Some("1048576"), false,
+        "Largest request body accepted by webhooks and forms (uploads have their own limit).";
+    "http.shutdown_grace_seconds", "BELLHOP_HTTP_SHUTDOWN_GRACE_SECONDS", Some("20"), false,
+        "On SIGTERM/Ctrl-C: how long in-flight requests and jobs may finish before leases are released.";
+}
+
+/// Where a value came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    File(PathBuf),
+    Env(&'static str),
+    Flag,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::File(p) => write!(f, "{}", p.display()),
+            Origin::Env(v) => write!(f, "environment {v}"),
+            Origin::Flag => f.write_str("command line"),
+        }
+    }
+}
+
+/// One problem with one setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub setting: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration error: {}: {}", self.setting, self.message)
+    }
+}
+
+/// All problems found, one per line.
+#[derive(Debug, Clone)]
+pub struct ConfigError(pub Vec<Problem>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Raw string values before typing, each with its origin.
+#[derive(Debug, Clone, Default)]
+pub struct RawSettings {
+    values: BTreeMap<&'static str, (String, Origin)>,
+}
+
+impl RawSettings {
+    /// Defaults, then the file (if any), then the environment.
+    ///
+    /// `file`: an explicit path must exist; without one, `./bellhop.toml` is read if present.
+    pub fn load(file: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut raw = RawSettings::default();
+        let mut problems = Vec::new();
+        for def in SETTINGS {
+            if let Some(d) = def.default {
+                raw.values.insert(def.key, (d.to_owned(), Origin::Default));
+            }
+        }
+        let (path, must_exist) = match file {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from("bellhop.toml"), false),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => raw.merge_toml(&text, &path, &mut problems),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {}
+            Err(e) => problems.push(Problem { setting: "--config".into(), message: format!("cannot read {}: {e}", path.display()) }),
+        }
+        for def in SETTINGS {
+            if let Some(v) = env(def.env) {
+                raw.values.insert(def.key, (v, Origin::Env(def.env)));
+            }
+        }
+        if problems.is_empty() { Ok(raw) } else { Err(ConfigError(problems)) }
+    }
+
+    fn merge_toml(&mut self, text: &str, path: &Path, problems: &mut Vec<Problem>) {
+        let table: toml::Table = match text.parse() {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(Problem { setting: path.display().to_string(), message: format!("not valid TOML: {e}") });
+                return;
+            }
+        };
+        let mut flat = Vec::new();
+        flatten("", &toml::Value::Table(table), &mut flat);
+        for (key, value) in flat {
+            match SETTINGS.iter().find(|d| d.key == key) {
+                Some(def) => {
+                    self.values.insert(def.key, (value, Origin::File(path.to_path_buf())));
+                }
+                None => problems.push(Problem { setting: key, message: format!("unknown setting in {}", path.display()) }),
+            }
+        }
+    }
+
+    /// Sets a value from a command-line flag.
+    pub fn set(&mut self, key: &'static str, value: impl Into<String>) {
+        assert!(SETTINGS.iter().any(|d| d.key == key), "undeclared setting {key}");
+        self.values.insert(key, (value.into(), Origin::Flag));
+    }
+
+    /// Whether a value came from anywhere but the defaults.
+    pub fn is_set(&self, key: &str) -> bool {
+        self.values.get(key).is_some_and(|(_, o)| *o != Origin::Default)
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(|(v, _)| v.as_str()).filter(|v| !v.trim().is_empty())
+    }
+}
+
+fn flatten(prefix: &str, v: &toml::Value, out: &mut Vec<(String, String)>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                flatten(&key, v, out);
+            }
+        }
+        toml::Value::String(s) => out.push((prefix.to_owned(), s.clone())),
+        toml::Value::Array(a) => out.push((
+            prefix.to_owned(),
+            a.iter().map(|x| x.as_str().map(str::to_owned).unwrap_or_else(|| x.to_string())).collect::<Vec<_>>().join(","),
+        )),
+        other => out.push((prefix.to_owned(), other.to_string())),
+    }
+}
+
+/// The database to use, parsed from `database_url`.
+#[derive(Clone)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(Secret),
+}
+
+impl DatabaseUrl {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if let Some(rest) = s.strip_prefix("sqlite://").or_else(|| s.strip_prefix("sqlite:")) {
+            let path = rest.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err("expected `sqlite://PATH`, the path is missing".into());
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+        }
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            let u = Url::parse(s).map_err(|e| format!("not a valid PostgreSQL URL ({e})"))?;
+            if u.host_str().is_none_or(str::is_empty) {
+                return Err("the PostgreSQL URL names no host".into());
+            }
+            return Ok(DatabaseUrl::Postgres(Secret::new(s)));
+        }
+        Err("must start with `sqlite://` or `postgres://`".into())
+    }
+
+    pub fn engine_name(&self) -> &'static str {
+        match self {
+            DatabaseUrl::Sqlite(_) => "sqlite",
+            DatabaseUrl::Postgres(_) => "postgres",
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
+            // The URL may carry a password: show only the host.
+            DatabaseUrl::Postgres(s) => {
+                let host = Url::parse(s.expose()).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+                write!(f, "postgres://***@{host}/***")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct TelegramConfig {
+    pub api_url: Url,
+    pub manager_token: Option<BotToken>,
+    pub manager_webhook_secret: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SecretsConfig {
+    pub master_key: Option<Secret>,
+    pub old_master_keys: Vec<Secret>,
+    pub key_file: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    pub concurrency: usize,
+    pub priority_concurrency: usize,
+    pub lease: Duration,
+    pub max_attempts: u32,
+    pub poll_interval: Duration,
+    pub retry_base: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub body_limit_bytes: usize,
+    pub shutdown_grace: Duration,
+}
+
+/// Typed, validated settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: DatabaseUrl,
+    pub listen: SocketAddr,
+    pub public_url: Url,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub telegram: TelegramConfig,
+    pub secrets: SecretsConfig,
+    pub jobs: JobsConfig,
+    pub http: HttpConfig,
+}
+
+/// What the command about to run needs beyond the always-required settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// `serve`: the manager bot's token and webhook secret.
+    Serve,
+    /// `migrate`, `rotate-key`, `demo` (which provides its own Telegram).
+    Storage,
+}
+
+impl Config {
+    /// Types and validates every setting, collecting all problems. Touches nothing on disk but
+    /// reads; call [`Config::check_writable`] afterwards.
+    pub fn from_raw(raw: &RawSettings, needs: Needs) -> Result<Config, ConfigError> {
+        let mut p = Vec::new();
+        let mut bad = |setting: &str, message: String| p.push(Problem { setting: setting.to_owned(), message });
+
+        let data_dir = PathBuf::from(raw.get("data_dir").unwrap_or("bellhop-data"));
+        let expand = |v: &str| v.replace("{data_dir}", &data_dir.to_string_lossy());
+
+        let database_url = match raw.get("database_url").map(expand) {
+            Some(v) => DatabaseUrl::parse(&v).map_err(|m| bad("database_url", m)).ok(),
+            None => {
+                bad("database_url", "is empty".into());
+                None
+            }
+        };
+        let listen = raw.get("listen").and_then(|v| {
+            v.parse::<SocketAddr>().map_err(|_| bad("listen", format!("`{v}` is not HOST:PORT, e.g. 127.0.0.1:8080"))).ok()
+        });
+        let public_url = match (raw.get("public_url"), listen) {
+            (Some(v), _) => match Url::parse(v) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+                _ => {
+                    bad("public_url", format!("`{v}` is not an http(s) URL"));
+                    None
+                }
+            },
+            (None, Some(addr)) => Url::parse(&format!("http://{addr}")).ok(),
+            (None, None) => None,
+        };
+        let log_format = match raw.get("log_format").unwrap_or("auto") {
+            "pretty" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            "auto" => {
+                use std::io::IsTerminal;
+                if std::io::stderr().is_terminal() { LogFormat::Pretty } else { LogFormat::Json }
+            }
+            other => {
+                bad("log_format", format!("`{other}` is not one of pretty, json, auto"));
+                LogFormat::Pretty
+            }
+        };
+        let log_level = raw.get("log_level").unwrap_or("info").to_owned();
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            bad("log_level", format!("`{log_level}` is not a valid log filter"));
+        }
+        let api_url = raw.get("telegram.api_url").and_then(|v| match Url::parse(v) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+            _ => {
+                bad("telegram.api_url", format!("`{v}` is not an http(s) URL"));
+                None
+            }
+        });
+        let manager_token = raw.get("telegram.manager_token").and_then(|v| {
+            BotToken::parse(v).map_err(|e| bad("telegram.manager_token", format!("{e}; copy it from BotFather"))).ok()
+        });
+        let manager_webhook_secret = raw.get("telegram.manager_webhook_secret").and_then(|v| {
+            let ok = (16..=256).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if ok {
+                Some(Secret::new(v))
+            } else {
+                bad("telegram.manager_webhook_secret", "must be 16–256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)".into());
+                None
+            }
+        });
+        if needs == Needs::Serve {
+            if raw.get("telegram.manager_token").is_none() {
+                bad("telegram.manager_token", "is required to serve: set BELLHOP_MANAGER_TOKEN to the manager bot's token (or run `bellhop demo` to try bellhop with a local Telegram)".into());
+            }
+            if raw.get("telegram.manager_webhook_secret").is_none() {
+                bad("telegram.manager_webhook_secret", "is required to serve: set BELLHOP_MANAGER_WEBHOOK_SECRET to a random string of 32+ characters".into());
+            }
+        }
+        let master_key = raw.get("secrets.master_key").and_then(|v| {
+            crate::crypto::parse_key(v).map(|_| Secret::new(v)).map_err(|m| bad("secrets.master_key", m)).ok()
+        });
+        let old_master_keys = raw
+            .get("secrets.old_master_keys")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .filter_map(|k| crate::crypto::parse_key(k).map(|_| Secret::new(k)).map_err(|m| bad("secrets.old_master_keys", m)).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let key_file = PathBuf::from(expand(raw.get("secrets.key_file").unwrap_or("{data_dir}/master.keys")));
+
+        let mut number = |key: &str, min: u64, max: u64| -> u64 {
+            let v = raw.get(key).unwrap_or("");
+            match v.parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => n,
+                _ => {
+                    bad(key, format!("`{v}` is not a whole number from {min} to {max}"));
+                    min
+                }
+            }
+        };
+        let jobs = JobsConfig {
+            concurrency: number("jobs.concurrency", 1, 1024) as usize,
+            priority_concurrency: number("jobs.priority_concurrency", 1, 1024) as usize,
+            lease: Duration::from_secs(number("jobs.lease_seconds", 1, 86_400)),
+            max_attempts: number("jobs.max_attempts", 1, 100) as u32,
+            poll_interval: Duration::from_millis(number("jobs.poll_interval_ms", 1, 60_000)),
+            retry_base: Duration::from_millis(number("jobs.retry_base_ms", 1, 3_600_000)),
+        };
+        let http = HttpConfig {
+            body_limit_bytes: number("http.body_limit_bytes", 1024, 1 << 30) as usize,
+            shutdown_grace: Duration::from_secs(number("http.shutdown_grace_seconds", 0, 3600)),
+        };
+
+        if !p.is_empty() {
+            return Err(ConfigError(p));
+        }
+        let (Some(database_url), Some(listen), Some(public_url), Some(api_url)) = (database_url, listen, public_url, api_url) else {
+            unreachable!("every None above recorded a problem");
+        };
+        Ok(Config {
+            data_dir,
+            database_url,
+            listen,
+            public_url,
+            log_format,
+            log_level,
+            telegram: TelegramConfig { api_url, manager_token, manager_webhook_secret },
+            secrets: SecretsConfig { master_key, old_master_keys, key_file },
+            jobs,
+            http,
+        })
+    }
+
+    /// Checks that the data directory (and the SQLite file's directory) can be created and
+    /// written, leaving nothing behind: the nearest existing ancestor is probed with a
+    /// temporary file that is removed again.
+    pub fn check_writable(&self) -> Result<(), ConfigError> {
+        let mut dirs = vec![("data_dir", self.data_dir.clone())];
+        if let DatabaseUrl::Sqlite(p) = &self.database_url {
+            if let Some(parent) = p.parent().filter(|p| !p.as_os_str().is_empty()) {
+                dirs.push(("database_url", parent.to_path_buf()));
+            }
+        }
+        let mut problems = Vec::new();
+        for (setting, dir) in dirs {
+            if let Err(m) = probe_writable(&dir) {
+                problems.push(Problem { setting: setting.into(), message: m });
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError(problems)) }
+    }
+}
+
+fn probe_writable(dir: &Path) -> Result<(), String> {
+    let mut existing = dir.to_path_buf();
+    while !existing.exists() {
+        match existing.parent() {
+            Some(p) if !p.as_os_str().is_empty() => existing = p.to_path_buf(),
+            _ => {
+                existing = PathBuf::from(".");
+                break;
+            }
+        }
+    }
+    if !existing.is_dir() {
+        return Err(format!("{} is not a directory", existing.display()));
+    }
+    let probe = existing.join(format!(".bellhop-write-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(format!("{} is not writable ({e})", existing.display())),
+    }
+}
+
+/// The README's configuration table, generated from [`SETTINGS`].
+pub fn markdown_table() -> String {
+    let mut s = String::from("| setting (`bellhop.toml`) | environment | default | meaning |\n|---|---|---|---|\n");
+    for d in SETTINGS {
+        let default = d.default.map(|v| format!("`{v}`")).unwrap_or_else(|| "—".into());
+        s.push_str(&format!("| `{}` | `{}` | {} | {} |\n", d.key, d.env, default, d.doc));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(env: &[(&str, &str)], needs: Needs) -> Result<Config, ConfigError> {
+        let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let raw = RawSettings::load(Some(Path::new("/dev/null")), &|k| env.get(k).cloned())?;
+        Config::from_raw(&raw, needs)
+    }
+
+    #[test]
+    fn defaults_give_a_working_storage_config() {
+        let c = load(&[], Needs::Storage).unwrap();
+        assert_eq!(c.listen.port(), 8080);
+        assert!(matches!(c.database_url, DatabaseUrl::Sqlite(ref p) if p.ends_with("bellhop.db")));
+    }
+
+    #[test]
+    fn serve_names_each_missing_setting() {
+        let e = load(&[], Needs::Serve).unwrap_err().to_string();
+        assert!(e.contains("telegram.manager_token"), "{e}");
+        assert!(e.contains("telegram.manager_webhook_secret"), "{e}");
+        assert_eq!(e.lines().count(), 2, "{e}");
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_once_naming_its_setting() {
+        let e = load(
+            &[("BELLHOP_DATABASE_URL", "mysql://x"), ("BELLHOP_LISTEN", "nope"), ("BELLHOP_JOBS_CONCURRENCY", "0"), ("BELLHOP_MASTER_KEY", "short")],
+            Needs::Storage,
+        )
+        .unwrap_err();
+        let settings: Vec<_> = e.0.iter().map(|p| p.setting.as_str()).collect();
+        assert_eq!(settings, ["database_url", "listen", "secrets.master_key", "jobs.concurrency"]);
+    }
+
+    #[test]
+    fn secrets_never_appear_in_debug_output() {
+        let c = load(
+            &[
+                ("BELLHOP_MANAGER_TOKEN", "4242:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                ("BELLHOP_MANAGER_WEBHOOK_SECRET", "s3cr3t-s3cr3t-s3cr3t"),
+                ("BELLHOP_DATABASE_URL", "postgres://me:hunter2@db.internal/bellhop"),
+            ],
+            Needs::Serve,
+        )
+        .unwrap();
+        let dbg = format!("{c:?}");
+        for leaked in ["AAAAAAAAAAAAAAAAAAAA", "s3cr3t", "hunter2"] {
+            assert!(!dbg.contains(leaked), "{leaked} in {dbg}");
+        }
+    }
+
+    #[test]
+    fn toml_file_layers_under_the_environment_and_rejects_unknown_keys() {
+        let dir = std::env::temp_dir().join(format!("bellhop-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bellhop.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\n[jobs]\nconcurrency = 3\n").unwrap();
+        let raw = RawSettings::load(Some(&file), &|k| (k == "BELLHOP_LISTEN").then(|| "127.0.0.1:9100".into())).unwrap();
+        let c = Config::from_raw(&raw, Needs::Storage).unwrap();
+        assert_eq!(c.listen.port(), 9100);
+        assert_eq!(c.jobs.concurrency, 3);
+        std::fs::write(&file, "[jobs]\nconcurency = 3\n").unwrap();
+        let e = RawSettings::load(Some(&file), &|_| None).unwrap_err();
+        assert_eq!(e.0[0].setting, "jobs.concurency");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -4,12 +4,16 @@
 //! Dependencies point down the list: `web` and `jobs` may use everything below them, `domain`
 //! uses nothing of ours.
 
+/// `bellhop bench …`: the measurements behind BENCHMARKS.md.
+pub mod bench;
 /// Command-line interface: `serve`, `migrate`, `demo`, `sandbox`, `rotate-key`, `bench`.
 pub mod cli;
 /// Settings: defaults → `bellhop.toml` → `BELLHOP_*` environment, validated once at start-up.
 pub mod config;
 /// Secrets at rest: AES-256-GCM with a key ring that rotates while the service runs.
 pub mod crypto;
+/// `bellhop demo`: the zero-configuration local run.
+pub mod demo;
 /// Typed ids and parse-don't-validate values; no I/O.
 pub mod domain;
 /// The durable job queue (leases, retries, dead letters, priority lane) and its workers.

@@ -1,1 +1,74 @@
-fn main() {}
+//! `bellhop`: parse the command line, load and validate configuration, start telemetry, run.
+use bellhop::cli::{BenchCommand, Cli, Command, load_config};
+use bellhop::config::Needs;
+use bellhop::startup::{Application, cancel_on_signals};
+use bellhop::{bench, demo, telemetry};
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "bellhop stopped with an error");
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Config { markdown } => {
+            if *markdown {
+                print!("{}", bellhop::config::markdown_table());
+            } else {
+                let cfg = load_config(&cli, Needs::Storage, |_| {});
+                println!("configuration is valid:\n{cfg:#?}");
+            }
+            Ok(())
+        }
+        Command::Serve { role } => {
+            let cfg = load_config(&cli, Needs::Serve, |_| {});
+            telemetry::init(cfg.log_format, &cfg.log_level);
+            let app = Application::build(cfg, *role, false).await?;
+            cancel_on_signals(app.state.shutdown.clone());
+            app.run().await
+        }
+        Command::Migrate => {
+            let cfg = load_config(&cli, Needs::Storage, |_| {});
+            telemetry::init(cfg.log_format, &cfg.log_level);
+            let db = bellhop::storage::Db::connect(&cfg.database_url).await?;
+            db.migrate().await?;
+            println!("database is up to date ({})", db.engine.name());
+            Ok(())
+        }
+        Command::RotateKey { retire_old } => {
+            let cfg = load_config(&cli, Needs::Storage, |_| {});
+            telemetry::init(cfg.log_format, &cfg.log_level);
+            bellhop::startup::rotate_key(&cfg, *retire_old).await
+        }
+        Command::Demo { listen } => {
+            let listen = *listen;
+            let cfg = load_config(&cli, Needs::Storage, |raw| {
+                if !raw.is_set("listen") {
+                    raw.set("listen", listen.to_string());
+                }
+            });
+            telemetry::init(cfg.log_format, &cfg.log_level);
+            demo::run(cfg).await
+        }
+        Command::Sandbox(args) => {
+            telemetry::init(bellhop::config::LogFormat::Pretty, "info");
+            let token = tokio_util::sync::CancellationToken::new();
+            cancel_on_signals(token.clone());
+            bellhop::sandbox::run(args.clone(), token).await
+        }
+        Command::Bench(BenchCommand::Jobs { jobs, samples }) => {
+            let cfg = load_config(&cli, Needs::Storage, |_| {});
+            telemetry::init(cfg.log_format, "warn");
+            bench::jobs(cfg, *jobs, *samples).await
+        }
+    }
+}

@@ -1,1 +1,149 @@
-//! TODO(foundation)
+//! All SQL lives here: one small function per query, lowercase SQL, the caller owning the
+//! transaction. Tenant-owned data is reached only through functions that take a `TenantId`.
+//!
+//! One code path serves SQLite and PostgreSQL through sqlx's `Any` driver. The SQL is the
+//! portable subset of both: `$1`-style parameters numbered in order of first use (SQLite binds
+//! `$N` by number too), `on conflict … do nothing`, `returning`, partial indexes, bigint
+//! milliseconds for time. Engine-specific SQL appears only where it must differ and is marked
+//! with [`Engine`] (e.g. `for update skip locked` when claiming jobs).
+//!
+//! SQLite rule: a transaction that will write must write first. A deferred transaction that
+//! reads and then writes while another connection writes fails with "database is locked"
+//! instead of waiting; starting with the write takes the lock through the busy timeout.
+pub mod bots;
+pub mod jobs;
+pub mod rotation;
+pub mod tenants;
+pub mod updates;
+
+use crate::config::DatabaseUrl;
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use sqlx::AnyConnection as Conn;
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        }
+    }
+}
+
+/// The database: a pool and which engine is behind it.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub engine: Engine,
+}
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Db {
+    /// Connects (creating the SQLite file and its directory if needed). Does not migrate.
+    pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        match url {
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                }
+                let opts = AnyConnectOptions::from_str(&format!("sqlite://{}?mode=rwc", path.display()))?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL: readers never block the writer. synchronous=FULL: a commit is on
+                            // disk (fsync of the WAL) before it returns — "durable commits".
+                            conn.execute("pragma journal_mode = wal").await?;
+                            conn.execute("pragma synchronous = full").await?;
+                            conn.execute("pragma busy_timeout = 10000").await?;
+                            conn.execute("pragma foreign_keys = on").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(opts)
+                    .await
+                    .with_context(|| format!("opening the SQLite database {}", path.display()))?;
+                Ok(Db { pool, engine: Engine::Sqlite })
+            }
+            DatabaseUrl::Postgres(url) => {
+                let opts = AnyConnectOptions::from_str(url.expose()).context("parsing database_url")?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(opts)
+                    .await
+                    // sqlx's error text does not include the URL, so the password stays out.
+                    .context("connecting to PostgreSQL (database_url)")?;
+                Ok(Db { pool, engine: Engine::Postgres })
+            }
+        }
+    }
+
+    /// Applies pending migrations for this engine.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.engine {
+            Engine::Sqlite => &SQLITE_MIGRATOR,
+            Engine::Postgres => &POSTGRES_MIGRATOR,
+        };
+        migrator.run(&self.pool).await.context("applying database migrations")?;
+        Ok(())
+    }
+
+    pub async fn begin(&self) -> anyhow::Result<Tx> {
+        self.pool.begin().await.context("starting a transaction")
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        sqlx::query("select 1").execute(&self.pool).await.is_ok()
+    }
+}
+
+/// Now, in Unix milliseconds: the time unit of every table.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Both migration folders must describe the same tables and columns.
+    #[test]
+    fn sqlite_and_postgres_migrations_define_the_same_columns() {
+        fn columns(sql: &str) -> Vec<String> {
+            let mut out = Vec::new();
+            let mut table = String::new();
+            for line in sql.lines().map(str::trim) {
+                if let Some(rest) = line.strip_prefix("create table ") {
+                    table = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                } else if line.starts_with(')') {
+                    table.clear();
+                } else if !table.is_empty() && !line.starts_with("--") && !line.starts_with("unique") && !line.is_empty() {
+                    out.push(format!("{table}.{}", line.split_whitespace().next().unwrap_or_default()));
+                }
+            }
+            out
+        }
+        for entry in std::fs::read_dir("migrations/sqlite").unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap();
+            let pg = std::fs::read_to_string(std::path::Path::new("migrations/postgres").join(name))
+                .unwrap_or_else(|_| panic!("{name:?} has no PostgreSQL twin"));
+            assert_eq!(columns(&std::fs::read_to_string(&path).unwrap()), columns(&pg), "{name:?}");
+        }
+    }
+}

@@ -1,1 +1,54 @@
-//! TODO(foundation)
+//! The HTTP edge: health, metrics and webhooks today; landing and admin pages join later.
+//!
+//! Every request gets an `x-request-id` (kept if the caller sent one) that is echoed back and
+//! carried by the request's span; every response is counted by route template and status in
+//! `/metrics`; request bodies are capped by `http.body_limit_bytes` (413 beyond).
+mod error;
+mod health;
+mod webhooks;
+
+pub use error::AppError;
+
+use crate::startup::AppState;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use std::time::Instant;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+const REQUEST_ID: &str = "x-request-id";
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.cfg.http.body_limit_bytes;
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/tg/bot/{bot_id}", post(webhooks::child_bot))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or_default();
+                let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str()).unwrap_or("unmatched");
+                // The raw path is not logged: child-bot paths are harmless, but a path is user
+                // input and the route template says all that is needed.
+                tracing::info_span!("http", method = %req.method(), route, request_id = %id, tenant_id = tracing::field::Empty, bot_id = tracing::field::Empty)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.parse().expect("valid header name")))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.parse().expect("valid header name"), MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let res = next.run(req).await;
+    crate::metrics::record_http(&method, &route, res.status().as_u16(), started.elapsed());
+    res
+}

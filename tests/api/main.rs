@@ -1,1 +1,10 @@
-//! The one integration-test binary.
+//! The one integration-test binary: every test starts the real thing (`helpers::spawn_app`)
+//! on port 0 with a fresh database — SQLite or PostgreSQL, as `BELLHOP_TEST_DATABASE` says.
+mod helpers;
+
+mod config_errors;
+mod crash;
+mod http;
+mod jobs;
+mod secrets;
+mod webhooks;

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The one command that runs every test: `bash scripts/test.sh`.
+#
+# On a fresh Debian machine with only the Rust toolchain it installs what the tests need
+# (PostgreSQL from Debian's packages, a throwaway Python virtualenv with python-telegram-bot),
+# starts a throwaway PostgreSQL cluster on loopback, runs the whole suite on SQLite and then on
+# PostgreSQL, removes the cluster, scans all output for leaked bot tokens, and prints how many
+# tests ran on each engine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bellhop/target}"
+WORK=$(mktemp -d -t bellhop-test.XXXXXX)
+chmod 755 "$WORK"
+PG_STARTED=""
+cleanup() {
+  if [ -n "$PG_STARTED" ]; then as_pg "$PGBIN/pg_ctl" -D "$WORK/pg/data" -m immediate stop >/dev/null 2>&1 || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+say() { printf '\n==> %s\n' "$*"; }
+
+sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
+  say "installing PostgreSQL from Debian's packages"
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+fi
+# PostgreSQL refuses to run as root: run it as the `postgres` user the package created.
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+PGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$WORK/pg"
+[ "$(id -u)" = 0 ] && chown postgres "$WORK/pg"
+say "starting a throwaway PostgreSQL cluster on 127.0.0.1:$PGPORT"
+as_pg "$PGBIN/initdb" -D "$WORK/pg/data" -A trust -U bellhop -E UTF8 >/dev/null
+as_pg "$PGBIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w \
+  -o "-h 127.0.0.1 -p $PGPORT -k $WORK/pg -c max_connections=400 -c fsync=on" start >/dev/null
+PG_STARTED=1
+export BELLHOP_TEST_POSTGRES_URL="postgres://bellhop@127.0.0.1:$PGPORT/postgres"
+
+# --- Python clients for the fidelity tests ------------------------------------------------------
+say "creating a throwaway virtualenv with python-telegram-bot"
+python3 -m venv "$WORK/venv"
+"$WORK/venv/bin/pip" install -q --disable-pip-version-check 'python-telegram-bot>=22.8'
+export BELLHOP_PYTHON="$WORK/venv/bin/python"
+
+# --- Build once, then the suite on each engine -----------------------------------------------
+say "building"
+cargo build --tests --bins --quiet
+export BELLHOP_TEST_LOG_DIR="$WORK/logs"
+export BELLHOP_TEST_TOKEN_LOG="$WORK/tokens-used.txt"
+mkdir -p "$BELLHOP_TEST_LOG_DIR"
+: > "$BELLHOP_TEST_TOKEN_LOG"
+
+declare -A PASSED FAILED
+status=0
+for engine in sqlite postgres; do
+  say "running every test on $engine"
+  set +e
+  BELLHOP_TEST_DATABASE=$engine cargo test --no-fail-fast -- --test-threads "${BELLHOP_TEST_THREADS:-4}" 2>&1 | tee "$WORK/out-$engine.txt"
+  rc=${PIPESTATUS[0]}
+  set -e
+  [ "$rc" = 0 ] || status=1
+  PASSED[$engine]=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$WORK/out-$engine.txt" | awk '{s+=$4} END {print s+0}')
+  FAILED[$engine]=$(grep -Eo '[0-9]+ failed' "$WORK/out-$engine.txt" | awk '{s+=$1} END {print s+0}')
+done
+
+say "scanning everything the suite printed for the bot tokens it used"
+sort -u "$BELLHOP_TEST_TOKEN_LOG" | grep -v '^$' > "$WORK/tokens.txt" || true
+tokens=$(wc -l < "$WORK/tokens.txt")
+if [ "$tokens" -gt 0 ] && cat "$WORK"/out-*.txt "$BELLHOP_TEST_LOG_DIR"/* 2>/dev/null | grep -F -q -f "$WORK/tokens.txt"; then
+  echo "LEAK: a bot token appears in the test output or logs:"
+  cat "$WORK"/out-*.txt "$BELLHOP_TEST_LOG_DIR"/* 2>/dev/null | grep -F -n -f "$WORK/tokens.txt" | head -n 5 | cut -c1-200
+  status=1
+else
+  echo "no token found ($tokens tokens checked against $(cat "$WORK"/out-*.txt "$BELLHOP_TEST_LOG_DIR"/* 2>/dev/null | wc -l) lines of output and logs)"
+fi
+
+echo
+echo "tests on sqlite:   ${PASSED[sqlite]} passed, ${FAILED[sqlite]} failed"
+echo "tests on postgres: ${PASSED[postgres]} passed, ${FAILED[postgres]} failed"
+total_p=$(( ${PASSED[sqlite]} + ${PASSED[postgres]} ))
+total_f=$(( ${FAILED[sqlite]} + ${FAILED[postgres]} ))
+echo "$total_p passed, $total_f failed"
+exit $status

@@ -1,0 +1,116 @@
+//! `bellhop bench …`: the measurements recorded in BENCHMARKS.md, reproducible with one
+//! command each. They run against the configured database, in a fresh data set of their own.
+use crate::config::Config;
+use crate::jobs::{self, Job, JobError, Queue, Registry, Workers};
+use crate::storage::{self, Db};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+struct BenchState {
+    db: Db,
+    latencies: Arc<Mutex<Vec<Duration>>>,
+    done: Arc<tokio::sync::Notify>,
+    remaining: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Payload {
+    enqueued_at_us: i64,
+    effect: bool,
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}
+
+async fn handle(s: BenchState, job: Job) -> Result<(), JobError> {
+    let p: Payload = job.payload()?;
+    s.latencies.lock().expect("lock").push(Duration::from_micros((now_us() - p.enqueued_at_us).max(0) as u64));
+    if p.effect {
+        storage::jobs::apply_selftest_effect(&s.db.pool, job.id, 1).await?;
+    }
+    if s.remaining.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+        s.done.notify_one();
+    }
+    Ok(())
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+/// Throughput of enqueue (batches of 500 per transaction) and of claim → run → complete with
+/// no-op jobs and with jobs that write an effect row; then enqueue-to-start latency on an idle
+/// queue, one job at a time.
+pub async fn jobs(mut cfg: Config, n: usize, samples: usize) -> anyhow::Result<()> {
+    cfg.jobs.concurrency = 64;
+    let db = Db::connect(&cfg.database_url).await?;
+    db.migrate().await?;
+    let queue = Queue::new(db.clone(), &cfg.jobs);
+    println!("engine: {}  (SQLite: WAL, synchronous=FULL)", db.engine.name());
+    for effect in [false, true] {
+        let state = BenchState {
+            db: db.clone(),
+            latencies: Arc::default(),
+            done: Arc::default(),
+            remaining: Arc::new(n.into()),
+        };
+        let started = Instant::now();
+        for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+            let mut tx = db.begin().await?;
+            for _ in chunk {
+                let job = queue.job(jobs::DEFAULT, "bench", &Payload { enqueued_at_us: now_us(), effect });
+                queue.enqueue_in(&mut tx, &job).await?;
+            }
+            tx.commit().await?;
+        }
+        let enq = started.elapsed();
+        let shutdown = CancellationToken::new();
+        let run_started = Instant::now();
+        let handle = spawn_workers(&queue, &cfg, state.clone(), shutdown.clone());
+        state.done.notified().await;
+        let ran = run_started.elapsed();
+        shutdown.cancel();
+        handle.await??;
+        println!(
+            "throughput ({}): enqueued {n} jobs in {:.2}s = {:.0} jobs/s; completed in {:.2}s = {:.0} jobs/s",
+            if effect { "jobs writing an effect row" } else { "no-op jobs" },
+            enq.as_secs_f64(),
+            n as f64 / enq.as_secs_f64(),
+            ran.as_secs_f64(),
+            n as f64 / ran.as_secs_f64()
+        );
+    }
+
+    let state = BenchState { db: db.clone(), latencies: Arc::default(), done: Arc::default(), remaining: Arc::new(samples.into()) };
+    let shutdown = CancellationToken::new();
+    let handle = spawn_workers(&queue, &cfg, state.clone(), shutdown.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..samples {
+        let job = queue.job(jobs::DEFAULT, "bench", &Payload { enqueued_at_us: now_us(), effect: false });
+        queue.enqueue(&job).await?;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    state.done.notified().await;
+    shutdown.cancel();
+    handle.await??;
+    let mut l = state.latencies.lock().expect("lock").clone();
+    l.sort();
+    println!("latency (idle queue, enqueue → handler start, {samples} samples): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", pct(&l, 0.5), pct(&l, 0.99), pct(&l, 1.0));
+    let counts = storage::jobs::purge_done(&db.pool, i64::MAX).await?;
+    println!("cleaned up {counts} finished bench jobs");
+    Ok(())
+}
+
+fn spawn_workers(queue: &Queue, cfg: &Config, state: BenchState, shutdown: CancellationToken) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+    let mut registry = Registry::default();
+    registry.register("bench", jobs::DEFAULT, handle);
+    let workers = Workers { queue: queue.clone(), registry: Arc::new(registry), state, cfg: cfg.jobs.clone(), grace: Duration::from_secs(5) };
+    tokio::spawn(workers.run(shutdown))
+}

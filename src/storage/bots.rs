@@ -1,0 +1,156 @@
+//! Child bots and their sealed secrets (token, webhook secret).
+//!
+//! Secrets enter and leave this module only as [`Sealed`] values; the associated data that
+//! binds a ciphertext to its row and column is built here, by [`token_aad`] and
+//! [`webhook_secret_aad`], so every caller seals and opens the same way.
+use super::now_ms;
+use crate::crypto::Sealed;
+use crate::domain::{BotId, TenantId};
+use sqlx::{Any, Executor, Row};
+
+pub fn token_aad(bot: BotId) -> String {
+    format!("bots.token:{bot}")
+}
+
+pub fn webhook_secret_aad(bot: BotId) -> String {
+    format!("bots.webhook_secret:{bot}")
+}
+
+#[derive(Debug, Clone)]
+pub struct NewBot<'a> {
+    pub id: BotId,
+    pub tenant_id: TenantId,
+    pub username: &'a str,
+    pub name: &'a str,
+    pub token: Sealed,
+    pub webhook_secret: Option<Sealed>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Bot {
+    pub id: BotId,
+    pub tenant_id: TenantId,
+    pub username: String,
+    pub name: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+}
+
+/// Inserts a bot; an existing row with the same id is left as it is (returns false).
+pub async fn insert<'c>(e: impl Executor<'c, Database = Any>, b: &NewBot<'_>) -> sqlx::Result<bool> {
+    let (ws_key, ws_ct) = match &b.webhook_secret {
+        Some(s) => (Some(s.key_id.as_str()), Some(s.blob.as_slice())),
+        None => (None, None),
+    };
+    let r = sqlx::query(
+        "insert into bots (id, tenant_id, username, name, status, token_key_id, token_ct, webhook_secret_key_id, webhook_secret_ct, created_at, updated_at)
+         values ($1, $2, $3, $4, 'provisioning', $5, $6, $7, $8, $9, $9)
+         on conflict (id) do nothing",
+    )
+    .bind(b.id.0)
+    .bind(b.tenant_id.0)
+    .bind(b.username)
+    .bind(b.name)
+    .bind(b.token.key_id.as_str())
+    .bind(b.token.blob.as_slice())
+    .bind(ws_key)
+    .bind(ws_ct)
+    .bind(now_ms())
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The tenant's bots. Tenant-scoped by construction.
+pub async fn list_for_tenant<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<Bot>> {
+    let rows = sqlx::query("select id, tenant_id, username, name, status, status_reason from bots where tenant_id = $1 order by id")
+        .bind(tenant.0)
+        .fetch_all(e)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Bot { id: BotId(r.get(0)), tenant_id: TenantId(r.get(1)), username: r.get(2), name: r.get(3), status: r.get(4), status_reason: r.get(5) })
+        .collect())
+}
+
+/// What the webhook edge needs to authenticate a child bot's update: its tenant and its sealed
+/// webhook secret. Not tenant-scoped: the tenant is what this lookup finds out, from the bot id
+/// in the URL, and nothing of the tenant's is returned before the secret matches.
+pub async fn webhook_auth<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -> sqlx::Result<Option<(TenantId, Option<Sealed>)>> {
+    let r = sqlx::query("select tenant_id, webhook_secret_key_id, webhook_secret_ct from bots where id = $1 and status <> 'suspended'")
+        .bind(bot.0)
+        .fetch_optional(e)
+        .await?;
+    Ok(r.map(|r| {
+        let sealed = match (r.get::<Option<String>, _>(1), r.get::<Option<Vec<u8>>, _>(2)) {
+            (Some(key_id), Some(blob)) => Some(Sealed { key_id, blob }),
+            _ => None,
+        };
+        (TenantId(r.get(0)), sealed)
+    }))
+}
+
+/// The sealed token of one of the tenant's bots.
+pub async fn sealed_token<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Option<Sealed>> {
+    let r = sqlx::query("select token_key_id, token_ct from bots where id = $1 and tenant_id = $2").bind(bot.0).bind(tenant.0).fetch_optional(e).await?;
+    Ok(r.map(|r| Sealed { key_id: r.get(0), blob: r.get(1) }))
+}
+
+/// One sealed column: which table/column pair holds it and how its associated data is built.
+pub struct SealedColumn {
+    pub column: &'static str,
+    pub aad: fn(BotId) -> String,
+}
+
+/// Every sealed secret in the schema. Key rotation walks this list; a new sealed column must
+/// be added here or rotation would leave it under an old key.
+pub const SEALED_COLUMNS: &[SealedColumn] =
+    &[SealedColumn { column: "token", aad: token_aad }, SealedColumn { column: "webhook_secret", aad: webhook_secret_aad }];
+
+/// Up to `limit` rows whose `column` is sealed with a key other than `active_key_id`.
+pub async fn sealed_not_under<'c>(
+    e: impl Executor<'c, Database = Any>,
+    column: &SealedColumn,
+    active_key_id: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<(BotId, Sealed)>> {
+    let c = column.column;
+    let rows = sqlx::query(&format!(
+        "select id, {c}_key_id, {c}_ct from bots where {c}_key_id is not null and {c}_key_id <> $1 order by id limit $2"
+    ))
+    .bind(active_key_id)
+    .bind(limit)
+    .fetch_all(e)
+    .await?;
+    Ok(rows.into_iter().map(|r| (BotId(r.get(0)), Sealed { key_id: r.get(1), blob: r.get(2) })).collect())
+}
+
+/// Replaces a sealed value only if it is still `old` (a concurrent writer wins; the rotation
+/// loop then sees the row again if it is still under an old key).
+pub async fn reseal<'c>(e: impl Executor<'c, Database = Any>, column: &SealedColumn, bot: BotId, old: &Sealed, new: &Sealed) -> sqlx::Result<bool> {
+    let c = column.column;
+    let r = sqlx::query(&format!(
+        "update bots set {c}_key_id = $1, {c}_ct = $2 where id = $3 and {c}_key_id = $4 and {c}_ct = $5"
+    ))
+    .bind(new.key_id.as_str())
+    .bind(new.blob.as_slice())
+    .bind(bot.0)
+    .bind(old.key_id.as_str())
+    .bind(old.blob.as_slice())
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Distinct key ids still referenced by any sealed column.
+pub async fn key_ids_in_use(db: &super::Db) -> sqlx::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for col in SEALED_COLUMNS {
+        let c = col.column;
+        let rows = sqlx::query(&format!("select distinct {c}_key_id from bots where {c}_key_id is not null")).fetch_all(&db.pool).await?;
+        ids.extend(rows.into_iter().map(|r| r.get::<String, _>(0)));
+    }
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}

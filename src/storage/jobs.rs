@@ -1,0 +1,207 @@
+//! SQL of the job queue. The queue's behaviour (workers, retries, leases) is in `crate::jobs`.
+use super::{Engine, now_ms};
+use crate::domain::{JobId, TenantId};
+use sqlx::{Any, Executor, Row};
+
+/// A job to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub queue: &'static str,
+    pub kind: &'static str,
+    pub payload: String,
+    pub tenant_id: Option<TenantId>,
+    pub run_at_ms: i64,
+    pub max_attempts: i64,
+    pub dedup_key: Option<String>,
+}
+
+/// A claimed job. `attempt` doubles as the fencing token: only the worker holding this
+/// attempt may complete it, so a worker whose lease expired cannot overwrite its successor.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub id: JobId,
+    pub kind: String,
+    pub payload: String,
+    pub tenant_id: Option<TenantId>,
+    pub attempt: i64,
+    pub max_attempts: i64,
+}
+
+/// Inserts a job; with a dedup key already present, inserts nothing and returns `None`.
+pub async fn insert<'c>(e: impl Executor<'c, Database = Any>, job: &NewJob) -> sqlx::Result<Option<JobId>> {
+    let now = now_ms();
+    let row = sqlx::query(
+        "insert into jobs (queue, kind, payload, tenant_id, state, attempts, max_attempts, run_at, dedup_key, created_at, updated_at)
+         values ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $8)
+         on conflict (dedup_key) do nothing
+         returning id",
+    )
+    .bind(job.queue)
+    .bind(job.kind)
+    .bind(&job.payload)
+    .bind(job.tenant_id.map(|t| t.0))
+    .bind(job.max_attempts)
+    .bind(job.run_at_ms)
+    .bind(job.dedup_key.as_deref())
+    .bind(now)
+    .fetch_optional(e)
+    .await?;
+    Ok(row.map(|r| JobId(r.get::<i64, _>(0))))
+}
+
+/// Claims up to `limit` due jobs of `queue` for `worker` in one statement, oldest first.
+/// PostgreSQL skips rows other workers are claiming (`for update skip locked`); SQLite has one
+/// writer at a time, so the statement is atomic as it stands.
+pub async fn claim<'c>(
+    e: impl Executor<'c, Database = Any>,
+    engine: Engine,
+    queue: &str,
+    worker: &str,
+    lease_until_ms: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<ClaimedJob>> {
+    let lock = match engine {
+        Engine::Postgres => "for update skip locked",
+        Engine::Sqlite => "",
+    };
+    let sql = format!(
+        "update jobs set state = 'running', attempts = attempts + 1, lease_until = $1, locked_by = $2, updated_at = $3
+         where id in (select id from jobs where state = 'queued' and queue = $4 and run_at <= $3
+                      order by run_at, id limit $5 {lock})
+         returning id, kind, payload, tenant_id, attempts, max_attempts"
+    );
+    let rows = sqlx::query(&sql).bind(lease_until_ms).bind(worker).bind(now_ms()).bind(queue).bind(limit).fetch_all(e).await?;
+    let mut jobs: Vec<ClaimedJob> = rows
+        .into_iter()
+        .map(|r| ClaimedJob {
+            id: JobId(r.get(0)),
+            kind: r.get(1),
+            payload: r.get(2),
+            tenant_id: r.get::<Option<i64>, _>(3).map(TenantId),
+            attempt: r.get(4),
+            max_attempts: r.get(5),
+        })
+        .collect();
+    // `returning` gives no order guarantee; run oldest first.
+    jobs.sort_by_key(|j| j.id);
+    Ok(jobs)
+}
+
+/// Marks a job done, if `worker` still holds this attempt.
+pub async fn complete<'c>(e: impl Executor<'c, Database = Any>, id: JobId, worker: &str, attempt: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "update jobs set state = 'done', lease_until = null, last_error = null, updated_at = $1
+         where id = $2 and locked_by = $3 and attempts = $4 and state = 'running'",
+    )
+    .bind(now_ms())
+    .bind(id.0)
+    .bind(worker)
+    .bind(attempt)
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Puts a failed attempt back in the queue to run at `retry_at_ms`, or dead-letters it
+/// (`retry_at_ms = None`), keeping the error either way.
+pub async fn fail<'c>(
+    e: impl Executor<'c, Database = Any>,
+    id: JobId,
+    worker: &str,
+    attempt: i64,
+    retry_at_ms: Option<i64>,
+    error: &str,
+) -> sqlx::Result<bool> {
+    let (state, run_at) = match retry_at_ms {
+        Some(t) => ("queued", Some(t)),
+        None => ("dead", None),
+    };
+    let r = sqlx::query(
+        "update jobs set state = $1, run_at = coalesce($2, run_at), lease_until = null, locked_by = null, last_error = $3, updated_at = $4
+         where id = $5 and locked_by = $6 and attempts = $7 and state = 'running'",
+    )
+    .bind(state)
+    .bind(run_at)
+    .bind(error)
+    .bind(now_ms())
+    .bind(id.0)
+    .bind(worker)
+    .bind(attempt)
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Heartbeat: extends the leases of every job `worker` is running.
+pub async fn extend_leases<'c>(e: impl Executor<'c, Database = Any>, worker: &str, lease_until_ms: i64) -> sqlx::Result<u64> {
+    let r = sqlx::query("update jobs set lease_until = $1 where locked_by = $2 and state = 'running'")
+        .bind(lease_until_ms)
+        .bind(worker)
+        .execute(e)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+/// Graceful shutdown: hands `worker`'s unfinished jobs back without counting the attempt.
+pub async fn release<'c>(e: impl Executor<'c, Database = Any>, worker: &str) -> sqlx::Result<u64> {
+    let r = sqlx::query(
+        "update jobs set state = 'queued', attempts = attempts - 1, lease_until = null, locked_by = null, updated_at = $1
+         where locked_by = $2 and state = 'running'",
+    )
+    .bind(now_ms())
+    .bind(worker)
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// The reaper: jobs whose lease ran out (their worker died) run again, or are dead-lettered
+/// when they have used all their attempts (a job that kills its worker every time).
+pub async fn requeue_expired<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<u64> {
+    let now = now_ms();
+    let r = sqlx::query(
+        "update jobs set
+            state = case when attempts >= max_attempts then 'dead' else 'queued' end,
+            last_error = case when attempts >= max_attempts then 'the worker running it stopped responding on every attempt' else last_error end,
+            run_at = $1, lease_until = null, locked_by = null, updated_at = $1
+         where state = 'running' and lease_until < $1",
+    )
+    .bind(now)
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// Jobs by state, for metrics, `/readyz` and tests.
+pub async fn count_by_state<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<Vec<(String, i64)>> {
+    let rows = sqlx::query("select state, count(*) from jobs group by state order by state").fetch_all(e).await?;
+    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// A dead-lettered job's last error.
+pub async fn last_error<'c>(e: impl Executor<'c, Database = Any>, id: JobId) -> sqlx::Result<Option<(String, Option<String>, i64)>> {
+    let row = sqlx::query("select state, last_error, attempts from jobs where id = $1").bind(id.0).fetch_optional(e).await?;
+    Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+}
+
+/// Removes finished jobs older than `before_ms` (retention).
+pub async fn purge_done<'c>(e: impl Executor<'c, Database = Any>, before_ms: i64) -> sqlx::Result<u64> {
+    let r = sqlx::query("delete from jobs where state = 'done' and updated_at < $1").bind(before_ms).execute(e).await?;
+    Ok(r.rows_affected())
+}
+
+/// The effect of a `selftest` job: insert-or-nothing, so running a job twice applies it once.
+pub async fn apply_selftest_effect<'c>(e: impl Executor<'c, Database = Any>, job: JobId, value: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query("insert into selftest_effects (job_id, value, applied_at) values ($1, $2, $3) on conflict (job_id) do nothing")
+        .bind(job.0)
+        .bind(value)
+        .bind(now_ms())
+        .execute(e)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn count_selftest_effects<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<(i64, i64)> {
+    let r = sqlx::query("select count(*), count(distinct job_id) from selftest_effects").fetch_one(e).await?;
+    Ok((r.get(0), r.get(1)))
+}

@@ -1,0 +1,30 @@
+//! Tenants: one business and its owner.
+use super::now_ms;
+use crate::domain::{TenantId, UserId};
+use sqlx::{Any, Executor, Row};
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub owner_user_id: UserId,
+}
+
+/// The owner's tenant, created on first sight. Write-first (insert-or-nothing, then read), so
+/// it is safe inside a SQLite transaction and under concurrent calls.
+pub async fn find_or_create_for_owner(conn: &mut super::Conn, owner: UserId, name: &str) -> sqlx::Result<Tenant> {
+    let now = now_ms();
+    sqlx::query("insert into tenants (name, owner_user_id, created_at, updated_at) values ($1, $2, $3, $3) on conflict (owner_user_id) do nothing")
+        .bind(name)
+        .bind(owner.0)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    let r = sqlx::query("select id, name, owner_user_id from tenants where owner_user_id = $1").bind(owner.0).fetch_one(&mut *conn).await?;
+    Ok(Tenant { id: TenantId(r.get(0)), name: r.get(1), owner_user_id: UserId(r.get(2)) })
+}
+
+pub async fn get<'c>(e: impl Executor<'c, Database = Any>, id: TenantId) -> sqlx::Result<Option<Tenant>> {
+    let r = sqlx::query("select id, name, owner_user_id from tenants where id = $1").bind(id.0).fetch_optional(e).await?;
+    Ok(r.map(|r| Tenant { id: TenantId(r.get(0)), name: r.get(1), owner_user_id: UserId(r.get(2)) }))
+}

@@ -1,0 +1,33 @@
+//! The inbox of Telegram updates: stored once per (bot, update_id) before acknowledging.
+use super::now_ms;
+use crate::domain::{BotId, TenantId};
+use sqlx::{Any, Executor};
+
+/// Records an update. Returns false when this (bot, update_id) was already stored — a
+/// redelivery, to be acknowledged and otherwise ignored.
+pub async fn record<'c>(
+    e: impl Executor<'c, Database = Any>,
+    bot: BotId,
+    tenant: Option<TenantId>,
+    update_id: i64,
+    body: &str,
+    state: &str,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "insert into telegram_updates (bot_id, tenant_id, update_id, body, state, received_at) values ($1, $2, $3, $4, $5, $6)
+         on conflict (bot_id, update_id) do nothing",
+    )
+    .bind(bot.0)
+    .bind(tenant.map(|t| t.0))
+    .bind(update_id)
+    .bind(body)
+    .bind(state)
+    .bind(now_ms())
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn count<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from telegram_updates").fetch_one(e).await
+}

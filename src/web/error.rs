@@ -1,0 +1,36 @@
+//! One error type at the HTTP edge: maps to a status code, logs server errors with their whole
+//! cause chain, and shows clients nothing of the internals.
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        match self {
+            AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized").into_response(),
+            AppError::NotFound => (StatusCode::NOT_FOUND, "not found").into_response(),
+            AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m).into_response(),
+            AppError::Internal(e) => {
+                tracing::error!(error = %format!("{e:#}"), "request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on our side; please try again").into_response()
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! `/healthz` (the process is up), `/readyz` (it can serve: database reachable, not shutting
+//! down) and `/metrics` (Prometheus text format).
+use crate::startup::AppState;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
+    if app.shutdown.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    if !app.db.ping().await {
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable");
+    }
+    (StatusCode::OK, "ready")
+}
+
+pub async fn metrics() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], crate::metrics::render())
+}

@@ -1,0 +1,70 @@
+//! Webhook ingress. The rule for every webhook: authenticate (constant time) → record the
+//! update and enqueue its job in one transaction → 200. Nothing slow before the 200, nothing
+//! acknowledged before it is durably stored.
+use super::AppError;
+use crate::domain::BotId;
+use crate::startup::AppState;
+use crate::storage;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use subtle::ConstantTimeEq;
+
+/// Telegram's header carrying the `secret_token` given to `setWebhook`.
+pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
+
+/// Job kind for a child bot's update (handled by the answering pipeline).
+pub const BOT_UPDATE_JOB: &str = "bot.update";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct BotUpdateJob {
+    pub bot_id: BotId,
+    pub update_id: i64,
+}
+
+/// `POST /tg/bot/{bot_id}`: a child bot's update.
+#[tracing::instrument(name = "webhook.child_bot", skip_all, fields(bot_id = bot_id, tenant_id, update_id))]
+pub async fn child_bot(State(app): State<AppState>, Path(bot_id): Path<i64>, headers: HeaderMap, body: Bytes) -> Result<StatusCode, AppError> {
+    let bot = BotId(bot_id);
+    let given = headers.get(SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+    let Some((tenant, Some(sealed))) = storage::bots::webhook_auth(&app.db.pool, bot).await? else {
+        return Err(AppError::Unauthorized);
+    };
+    let expected = app.keys.open(&sealed, &storage::bots::webhook_secret_aad(bot)).map_err(|e| AppError::Internal(e.into()))?;
+    if !bool::from(expected.as_slice().ct_eq(given)) {
+        return Err(AppError::Unauthorized);
+    }
+    tracing::Span::current().record("tenant_id", tenant.0);
+
+    // Authenticated. An update that does not parse is still stored (as dead) and acknowledged:
+    // Telegram would otherwise redeliver it forever, and dropping it silently loses it.
+    let update_id = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v.get("update_id")?.as_i64());
+    let text = String::from_utf8_lossy(&body);
+    let mut tx = app.db.begin().await?;
+    let Some(update_id) = update_id else {
+        // No update_id to deduplicate on: key the dead letter by a hash of the body instead.
+        let pseudo_id = -(i64::from_be_bytes(sha2_prefix(&body)) & i64::MAX);
+        storage::updates::record(&mut *tx, bot, Some(tenant), pseudo_id, &text, "dead").await?;
+        tx.commit().await?;
+        tracing::warn!("stored an unparsable update as dead");
+        return Ok(StatusCode::OK);
+    };
+    tracing::Span::current().record("update_id", update_id);
+    let fresh = storage::updates::record(&mut *tx, bot, Some(tenant), update_id, &text, "stored").await?;
+    if fresh {
+        let mut job = app.queue.job(crate::jobs::DEFAULT, BOT_UPDATE_JOB, &BotUpdateJob { bot_id: bot, update_id });
+        job.tenant_id = Some(tenant);
+        app.queue.enqueue_in(&mut tx, &job).await?;
+    }
+    tx.commit().await?;
+    if fresh {
+        app.queue.notify(crate::jobs::DEFAULT);
+    }
+    Ok(StatusCode::OK)
+}
+
+fn sha2_prefix(body: &[u8]) -> [u8; 8] {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(body);
+    d[..8].try_into().expect("8 bytes")
+}

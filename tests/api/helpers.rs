@@ -1,0 +1,199 @@
+//! `spawn_app()` and `TestApp`: bellhop started as it runs in production, on port 0, with a
+//! fresh database on the engine under test.
+use bellhop::config::{Config, Needs, RawSettings};
+use bellhop::domain::{BotId, BotToken, TenantId, UserId};
+use bellhop::startup::{AppState, Application, Role};
+use bellhop::storage::{self, Db};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Once;
+use std::time::Duration;
+
+/// The engine under test.
+pub fn engine() -> &'static str {
+    match std::env::var("BELLHOP_TEST_DATABASE").as_deref() {
+        Ok("postgres") => "postgres",
+        Ok("sqlite") | Err(_) => "sqlite",
+        Ok(other) => panic!("BELLHOP_TEST_DATABASE={other}: expected sqlite or postgres"),
+    }
+}
+
+/// Logs of every test go to a file (scanned for leaked tokens by scripts/test.sh), at debug
+/// level, so tests stay quiet on the console.
+fn init_logging() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let Ok(dir) = std::env::var("BELLHOP_TEST_LOG_DIR") else { return };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(std::path::Path::new(&dir).join(format!("api-{}-{}.log", engine(), std::process::id())))
+            .expect("open test log");
+        let _ = tracing_subscriber::fmt().with_env_filter("debug,sqlx=info,hyper=info,h2=info,rustls=info").with_writer(std::sync::Mutex::new(file)).with_ansi(false).try_init();
+    });
+}
+
+/// Records a token the test used, so scripts/test.sh can prove no output contains it.
+pub fn token_used(token: &str) {
+    if let Ok(path) = std::env::var("BELLHOP_TEST_TOKEN_LOG") {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("token log");
+        writeln!(f, "{token}").expect("token log write");
+    }
+}
+
+/// A fresh, empty database on the engine under test; returns its URL.
+pub async fn fresh_database_url(data_dir: &std::path::Path) -> String {
+    match engine() {
+        "sqlite" => format!("sqlite://{}/bellhop.db", data_dir.display()),
+        _ => {
+            let admin = std::env::var("BELLHOP_TEST_POSTGRES_URL")
+                .expect("BELLHOP_TEST_POSTGRES_URL is unset: run the suite with `bash scripts/test.sh`, which starts PostgreSQL");
+            sqlx::any::install_default_drivers();
+            use sqlx::Connection;
+            let mut conn = sqlx::AnyConnection::connect(&admin).await.expect("connect to the test PostgreSQL");
+            let name = format!("bellhop_test_{}", uuid::Uuid::new_v4().simple());
+            sqlx::query(&format!("create database {name}")).execute(&mut conn).await.expect("create test database");
+            let mut url = url::Url::parse(&admin).unwrap();
+            url.set_path(&name);
+            url.to_string()
+        }
+    }
+}
+
+/// Settings for a test app: everything explicit, nothing from the process environment.
+pub struct TestSettings {
+    pub values: BTreeMap<&'static str, String>,
+}
+
+impl TestSettings {
+    pub fn set(&mut self, env: &'static str, v: impl Into<String>) -> &mut Self {
+        self.values.insert(env, v.into());
+        self
+    }
+
+    pub fn config(&self, needs: Needs) -> Config {
+        let raw = RawSettings::load(Some(std::path::Path::new("/dev/null")), &|k| self.values.get(k).cloned()).expect("test settings load");
+        Config::from_raw(&raw, needs).expect("test settings are valid")
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub data_dir: tempfile::TempDir,
+    pub settings: TestSettings,
+    pub http: reqwest::Client,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Default settings for a test app in `data_dir`, with a fresh database.
+pub async fn test_settings(data_dir: &std::path::Path) -> TestSettings {
+    let mut s = TestSettings { values: BTreeMap::new() };
+    s.set("BELLHOP_DATA_DIR", data_dir.display().to_string())
+        .set("BELLHOP_DATABASE_URL", fresh_database_url(data_dir).await)
+        .set("BELLHOP_LISTEN", "127.0.0.1:0")
+        .set("BELLHOP_LOG_FORMAT", "pretty")
+        .set("BELLHOP_JOBS_POLL_INTERVAL_MS", "50")
+        .set("BELLHOP_HTTP_SHUTDOWN_GRACE_SECONDS", "2");
+    s
+}
+
+/// Starts bellhop (web + workers) with the default test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut TestSettings)) -> TestApp {
+    init_logging();
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = test_settings(data_dir.path()).await;
+    adjust(&mut settings);
+    let cfg = settings.config(Needs::Storage);
+    let app = Application::build(cfg, Role::All, true).await.expect("bellhop starts");
+    let addr = app.local_addr().expect("web role binds");
+    let state = app.state.clone();
+    let task = tokio::spawn(app.run());
+    TestApp { addr, state, data_dir, settings, http: reqwest::Client::new(), task: Some(task) }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    /// Graceful shutdown; returns what `run` returned.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.state.shutdown.cancel();
+        self.task.take().expect("running").await.expect("run task")
+    }
+
+    /// A tenant owned by `owner`, with one bot whose token and webhook secret are sealed.
+    pub async fn create_bot(&self, owner: i64, bot_id: i64) -> (TenantId, BotToken, String) {
+        let token = BotToken::parse(&format!("{bot_id}:{}", random_secret(35))).unwrap();
+        let secret = random_secret(48);
+        token_used(token.expose());
+        let mut conn = self.db().pool.acquire().await.unwrap();
+        let tenant = storage::tenants::find_or_create_for_owner(&mut conn, UserId(owner), "Test Business").await.unwrap();
+        let bot = BotId(bot_id);
+        let keys = &self.state.keys;
+        let new = storage::bots::NewBot {
+            id: bot,
+            tenant_id: tenant.id,
+            username: &format!("test{bot_id}_bot"),
+            name: "Test Bot",
+            token: keys.seal(token.expose().as_bytes(), &storage::bots::token_aad(bot)),
+            webhook_secret: Some(keys.seal(secret.as_bytes(), &storage::bots::webhook_secret_aad(bot))),
+        };
+        assert!(storage::bots::insert(&mut *conn, &new).await.unwrap());
+        (tenant.id, token, secret)
+    }
+
+    /// POSTs an update to a child bot's webhook.
+    pub async fn post_update(&self, bot_id: i64, secret: Option<&str>, body: &serde_json::Value) -> reqwest::StatusCode {
+        let mut req = self.http.post(self.url(&format!("/tg/bot/{bot_id}"))).json(body);
+        if let Some(s) = secret {
+            req = req.header("X-Telegram-Bot-Api-Secret-Token", s);
+        }
+        req.send().await.expect("request").status()
+    }
+
+    /// Waits until no job is queued or running (or panics after `timeout`).
+    pub async fn drain_jobs(&self, timeout: Duration) {
+        wait_until(timeout, || async {
+            let counts = storage::jobs::count_by_state(&self.db().pool).await.unwrap();
+            !counts.iter().any(|(s, n)| (s == "queued" || s == "running") && *n > 0)
+        })
+        .await;
+    }
+}
+
+pub fn random_secret(n: usize) -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+    let mut rng = rand::thread_rng();
+    (0..n).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect()
+}
+
+/// Polls `cond` every 20 ms until it holds; panics after `timeout` (a deadlock guard, not a
+/// performance assertion).
+pub async fn wait_until<F, Fut>(timeout: Duration, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !cond().await {
+        assert!(tokio::time::Instant::now() < deadline, "condition not reached within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Counts rows of a table.
+pub async fn count(db: &Db, sql: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql).fetch_one(&db.pool).await.unwrap()
+}

@@ -1,0 +1,178 @@
+//! The job queue's guarantees, each proved against the engine under test.
+use crate::helpers::*;
+use bellhop::jobs::{self, Job, JobError, Queue, Registry, Workers};
+use bellhop::storage::{self, Db};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, Default)]
+struct Seen {
+    runs: Arc<Mutex<HashMap<i64, Vec<Instant>>>>,
+    starts: Arc<Mutex<Vec<(String, Instant)>>>,
+    running: Arc<std::sync::atomic::AtomicI64>,
+    max_running: Arc<std::sync::atomic::AtomicI64>,
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    db: Db,
+    queue: Queue,
+    seen: Seen,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+async fn rig(concurrency: &str, register: impl FnOnce(&mut Registry<Seen>)) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = test_settings(dir.path()).await;
+    s.set("BELLHOP_JOBS_CONCURRENCY", concurrency).set("BELLHOP_JOBS_RETRY_BASE_MS", "20").set("BELLHOP_JOBS_MAX_ATTEMPTS", "3");
+    let cfg = s.config(bellhop::config::Needs::Storage);
+    let db = Db::connect(&cfg.database_url).await.unwrap();
+    db.migrate().await.unwrap();
+    let queue = Queue::new(db.clone(), &cfg.jobs);
+    let mut registry = Registry::default();
+    register(&mut registry);
+    let seen = Seen::default();
+    let stop = CancellationToken::new();
+    let workers = Workers { queue: queue.clone(), registry: Arc::new(registry), state: seen.clone(), cfg: cfg.jobs.clone(), grace: Duration::from_secs(5) };
+    let task = tokio::spawn(workers.run(stop.clone()));
+    Rig { _dir: dir, db, queue, seen, stop, task }
+}
+
+impl Rig {
+    async fn state_of(&self, id: bellhop::domain::JobId) -> (String, Option<String>, i64) {
+        storage::jobs::last_error(&self.db.pool, id).await.unwrap().unwrap()
+    }
+    async fn wait_state(&self, id: bellhop::domain::JobId, want: &str) {
+        wait_until(Duration::from_secs(20), || async { self.state_of(id).await.0 == want }).await;
+    }
+    async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+fn note_run(s: &Seen, job: &Job) -> usize {
+    let mut runs = s.runs.lock().unwrap();
+    let v = runs.entry(job.id.0).or_default();
+    v.push(Instant::now());
+    v.len()
+}
+
+#[tokio::test]
+async fn a_failing_job_is_retried_with_growing_backoff_then_succeeds() {
+    let rig = rig("4", |r| {
+        r.register("flaky", jobs::DEFAULT, |s: Seen, job: Job| async move {
+            if note_run(&s, &job) < 3 { Err(JobError::Retry(anyhow::anyhow!("try again"))) } else { Ok(()) }
+        });
+    })
+    .await;
+    let id = rig.queue.enqueue(&rig.queue.job(jobs::DEFAULT, "flaky", &())).await.unwrap().unwrap();
+    rig.wait_state(id, "done").await;
+    let runs = rig.seen.runs.lock().unwrap()[&id.0].clone();
+    assert_eq!(runs.len(), 3);
+    // base 20 ms: the first wait is 10–20 ms, the second 20–40 ms (equal jitter).
+    assert!(runs[1] - runs[0] >= Duration::from_millis(10), "{:?}", runs[1] - runs[0]);
+    assert!(runs[2] - runs[1] >= Duration::from_millis(20), "{:?}", runs[2] - runs[1]);
+    assert_eq!(rig.state_of(id).await, ("done".into(), None, 3));
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn jobs_that_keep_failing_are_dead_lettered_with_their_last_error() {
+    let rig = rig("4", |r| {
+        r.register("broken", jobs::DEFAULT, |s: Seen, job: Job| async move {
+            let n = note_run(&s, &job);
+            Err(JobError::Retry(anyhow::anyhow!("upstream said no (attempt {n})")))
+        });
+        r.register("hopeless", jobs::DEFAULT, |_: Seen, _: Job| async move { Err(JobError::Permanent(anyhow::anyhow!("the token was revoked"))) });
+        r.register("panics", jobs::DEFAULT, |_: Seen, _: Job| async move {
+            if true {
+                panic!("handler bug");
+            }
+            Ok(())
+        });
+    })
+    .await;
+    let broken = rig.queue.enqueue(&rig.queue.job(jobs::DEFAULT, "broken", &())).await.unwrap().unwrap();
+    let hopeless = rig.queue.enqueue(&rig.queue.job(jobs::DEFAULT, "hopeless", &())).await.unwrap().unwrap();
+    let panics = rig.queue.enqueue(&rig.queue.job(jobs::DEFAULT, "panics", &())).await.unwrap().unwrap();
+    let unknown = rig.queue.enqueue(&rig.queue.job(jobs::DEFAULT, "no-such-kind", &())).await.unwrap().unwrap();
+    for id in [broken, hopeless, panics, unknown] {
+        rig.wait_state(id, "dead").await;
+    }
+    assert_eq!(rig.state_of(broken).await, ("dead".into(), Some("upstream said no (attempt 3)".into()), 3));
+    assert_eq!(rig.state_of(hopeless).await, ("dead".into(), Some("the token was revoked".into()), 1));
+    assert_eq!(rig.state_of(panics).await.1.unwrap(), "the job panicked: handler bug");
+    assert!(rig.state_of(unknown).await.1.unwrap().contains("no handler"));
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn enqueue_is_part_of_the_callers_transaction() {
+    let rig = rig("4", |r| {
+        r.register("t", jobs::DEFAULT, |s: Seen, job: Job| async move {
+            note_run(&s, &job);
+            Ok(())
+        });
+    })
+    .await;
+    let mut tx = rig.db.begin().await.unwrap();
+    rig.queue.enqueue_in(&mut tx, &rig.queue.job(jobs::DEFAULT, "t", &1)).await.unwrap();
+    tx.rollback().await.unwrap();
+    let mut tx = rig.db.begin().await.unwrap();
+    let kept = rig.queue.enqueue_in(&mut tx, &rig.queue.job(jobs::DEFAULT, "t", &2)).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    rig.queue.notify(jobs::DEFAULT);
+    rig.wait_state(kept, "done").await;
+    assert_eq!(count(&rig.db, "select count(*) from jobs").await, 1, "the rolled-back job exists");
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn a_dedup_key_enqueues_once() {
+    let rig = rig("4", |_| {}).await;
+    let mut job = rig.queue.job(jobs::DEFAULT, "x", &());
+    job.run_at_ms = i64::MAX / 2;
+    job.dedup_key = Some("provision:42".into());
+    assert!(rig.queue.enqueue(&job).await.unwrap().is_some());
+    assert!(rig.queue.enqueue(&job).await.unwrap().is_none());
+    assert_eq!(count(&rig.db, "select count(*) from jobs").await, 1);
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn per_queue_concurrency_holds_and_the_priority_lane_never_waits_behind_it() {
+    let rig = rig("2", |r| {
+        r.register("slow", jobs::DEFAULT, |s: Seen, _: Job| async move {
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = s.running.fetch_add(1, SeqCst) + 1;
+            s.max_running.fetch_max(now, SeqCst);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            s.running.fetch_sub(1, SeqCst);
+            Ok(())
+        });
+        r.register("urgent", jobs::PRIORITY, |s: Seen, _: Job| async move {
+            s.starts.lock().unwrap().push(("urgent".into(), Instant::now()));
+            Ok(())
+        });
+    })
+    .await;
+    // 40 slow jobs at concurrency 2 keep the default queue busy for about 2 s.
+    let mut tx = rig.db.begin().await.unwrap();
+    for _ in 0..40 {
+        rig.queue.enqueue_in(&mut tx, &rig.queue.job(jobs::DEFAULT, "slow", &())).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    rig.queue.notify(jobs::DEFAULT);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let urgent = rig.queue.enqueue(&rig.queue.job(jobs::PRIORITY, "urgent", &())).await.unwrap().unwrap();
+    rig.wait_state(urgent, "done").await;
+    let slow_left = count(&rig.db, "select count(*) from jobs where kind = 'slow' and state <> 'done'").await;
+    assert!(slow_left > 20, "the urgent job waited for the slow queue ({slow_left} slow jobs left)");
+    wait_until(Duration::from_secs(30), || async { count(&rig.db, "select count(*) from jobs where state = 'done'").await == 41 }).await;
+    assert_eq!(rig.seen.max_running.load(std::sync::atomic::Ordering::SeqCst), 2, "concurrency limit of the default queue");
+    rig.stop().await;
+}
