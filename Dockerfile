@@ -1,0 +1,24 @@
+# Multi-stage build: compile with the Rust toolchain, run on a slim Debian as a non-root user.
+# Not built on the development machines (no Docker engine there); see README "Production".
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src src
+COPY migrations migrations
+COPY templates templates
+COPY prompts prompts
+RUN cargo build --release --bin bellhop
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates tini \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /var/lib/bellhop --create-home bellhop
+COPY --from=build /src/target/release/bellhop /usr/local/bin/bellhop
+USER bellhop
+WORKDIR /var/lib/bellhop
+ENV BELLHOP_DATA_DIR=/var/lib/bellhop/data \
+    BELLHOP_LISTEN=0.0.0.0:8080 \
+    BELLHOP_LOG_FORMAT=json
+EXPOSE 8080
+ENTRYPOINT ["/usr/bin/tini", "--", "bellhop"]
+CMD ["serve"]
