@@ -53,7 +53,10 @@ pub async fn jobs(mut cfg: Config, n: usize, samples: usize) -> anyhow::Result<(
     let db = Db::connect(&cfg.database_url).await?;
     db.migrate().await?;
     let queue = Queue::new(db.clone(), &cfg.jobs);
-    println!("engine: {}  (SQLite: WAL, synchronous=FULL)", db.engine.name());
+    match db.engine {
+        storage::Engine::Sqlite => println!("engine: sqlite (WAL, synchronous=FULL: every commit fsynced)"),
+        storage::Engine::Postgres => println!("engine: postgres"),
+    }
     for effect in [false, true] {
         let state = BenchState {
             db: db.clone(),
