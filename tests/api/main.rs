@@ -7,4 +7,5 @@ mod crash;
 mod http;
 mod jobs;
 mod secrets;
+mod telegram_reference;
 mod webhooks;

@@ -1,0 +1,93 @@
+//! `Message` (<https://core.telegram.org/bots/api#message>): the fields bellhop reads or the
+//! sandbox produces. Anything else Telegram sends is ignored, never an error.
+use super::{
+    Chat, InlineKeyboardMarkup, Invoice, ManagedBotCreated, MessageEntity, RefundedPayment,
+    SuccessfulPayment, User,
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A message, including service messages (payments, managed-bot creation, members joining).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Message {
+    /// Unique inside its chat.
+    pub message_id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_thread_id: Option<i64>,
+    /// Empty for messages sent to channels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<User>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_chat: Option<Chat>,
+    /// Unix time. `0` marks an inaccessible message.
+    pub date: i64,
+    pub chat: Chat,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to_message: Option<Box<Message>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via_bot: Option<User>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edit_date: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entities: Option<Vec<MessageEntity>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_chat_members: Option<Vec<User>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_chat_member: Option<User>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_chat_created: Option<bool>,
+    /// The group became a supergroup with this id; further messages go there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrate_to_chat_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrate_from_chat_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice: Option<Invoice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successful_payment: Option<SuccessfulPayment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded_payment: Option<RefundedPayment>,
+    /// Service message: the user created a bot managed by this bot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_bot_created: Option<ManagedBotCreated>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_markup: Option<InlineKeyboardMarkup>,
+}
+
+/// `MaybeInaccessibleMessage`: a message, or one the bot can no longer read (`date` is 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MaybeInaccessibleMessage {
+    Message(Box<Message>),
+    Inaccessible { chat: Chat, message_id: i64 },
+}
+
+impl<'de> Deserialize<'de> for MaybeInaccessibleMessage {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let m = Message::deserialize(d)?;
+        Ok(if m.date == 0 {
+            MaybeInaccessibleMessage::Inaccessible { chat: m.chat, message_id: m.message_id }
+        } else {
+            MaybeInaccessibleMessage::Message(Box::new(m))
+        })
+    }
+}
+
+impl Serialize for MaybeInaccessibleMessage {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            MaybeInaccessibleMessage::Message(m) => m.serialize(s),
+            MaybeInaccessibleMessage::Inaccessible { chat, message_id } => {
+                #[derive(Serialize)]
+                struct Inaccessible<'a> {
+                    chat: &'a Chat,
+                    message_id: i64,
+                    date: i64,
+                }
+                Inaccessible { chat, message_id: *message_id, date: 0 }.serialize(s)
+            }
+        }
+    }
+}
