@@ -50,6 +50,8 @@ settings! {
         "Log filter in `tracing` syntax, e.g. `info` or `bellhop=debug,sqlx=warn`.";
     "telegram.api_url", "BELLHOP_TELEGRAM_API_URL", Some("https://api.telegram.org"), false,
         "Bot API base URL: Telegram's, a self-hosted Bot API server, or the bellhop sandbox.";
+    "telegram.links_url", "BELLHOP_TELEGRAM_LINKS_URL", Some("https://t.me"), false,
+        "Base of the bot-creation links on the landing page (`{links_url}/newbot/{manager}/{username}`); `demo` points it at the sandbox.";
     "telegram.manager_token", "BELLHOP_MANAGER_TOKEN", None, true,
         "Token of the manager bot (Bot Management Mode switched on in BotFather). Required by `serve`.";
     "telegram.manager_webhook_secret", "BELLHOP_MANAGER_WEBHOOK_SECRET", None, true,
@@ -72,6 +74,10 @@ settings! {
         "How often idle workers look for work enqueued by other processes (work from this process wakes them at once).";
     "jobs.retry_base_ms", "BELLHOP_JOBS_RETRY_BASE_MS", Some("1000"), false,
         "First retry delay of a failed job; it doubles with each attempt (up to an hour), with jitter.";
+    "auth.session_idle_minutes", "BELLHOP_SESSION_IDLE_MINUTES", Some("120"), false,
+        "An admin session unused for this long ends.";
+    "auth.session_max_hours", "BELLHOP_SESSION_MAX_HOURS", Some("168"), false,
+        "An admin session ends this long after login, however active.";
     "http.body_limit_bytes", "BELLHOP_HTTP_BODY_LIMIT_BYTES", Some("1048576"), false,
         "Largest request body accepted by webhooks and forms (uploads have their own limit).";
     "http.shutdown_grace_seconds", "BELLHOP_HTTP_SHUTDOWN_GRACE_SECONDS", Some("20"), false,
@@ -273,6 +279,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct TelegramConfig {
     pub api_url: Url,
+    pub links_url: Url,
     pub manager_token: Option<BotToken>,
     pub manager_webhook_secret: Option<Secret>,
 }
@@ -295,6 +302,12 @@ pub struct JobsConfig {
 }
 
 #[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub session_idle: Duration,
+    pub session_max: Duration,
+}
+
+#[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub body_limit_bytes: usize,
     pub shutdown_grace: Duration,
@@ -312,6 +325,7 @@ pub struct Config {
     pub telegram: TelegramConfig,
     pub secrets: SecretsConfig,
     pub jobs: JobsConfig,
+    pub auth: AuthConfig,
     pub http: HttpConfig,
 }
 
@@ -378,6 +392,13 @@ impl Config {
                 None
             }
         });
+        let links_url = raw.get("telegram.links_url").and_then(|v| match Url::parse(v) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+            _ => {
+                bad("telegram.links_url", format!("`{v}` is not an http(s) URL"));
+                None
+            }
+        });
         let manager_token = raw.get("telegram.manager_token").and_then(|v| {
             BotToken::parse(v).map_err(|e| bad("telegram.manager_token", format!("{e}; copy it from BotFather"))).ok()
         });
@@ -431,6 +452,10 @@ impl Config {
             poll_interval: Duration::from_millis(number("jobs.poll_interval_ms", 1, 60_000)),
             retry_base: Duration::from_millis(number("jobs.retry_base_ms", 1, 3_600_000)),
         };
+        let auth = AuthConfig {
+            session_idle: Duration::from_secs(60 * number("auth.session_idle_minutes", 1, 525_600)),
+            session_max: Duration::from_secs(3600 * number("auth.session_max_hours", 1, 8760)),
+        };
         let http = HttpConfig {
             body_limit_bytes: number("http.body_limit_bytes", 1024, 1 << 30) as usize,
             shutdown_grace: Duration::from_secs(number("http.shutdown_grace_seconds", 0, 3600)),
@@ -439,7 +464,7 @@ impl Config {
         if !p.is_empty() {
             return Err(ConfigError(p));
         }
-        let (Some(database_url), Some(listen), Some(public_url), Some(api_url)) = (database_url, listen, public_url, api_url) else {
+        let (Some(database_url), Some(listen), Some(public_url), Some(api_url), Some(links_url)) = (database_url, listen, public_url, api_url, links_url) else {
             unreachable!("every None above recorded a problem");
         };
         Ok(Config {
@@ -449,9 +474,10 @@ impl Config {
             public_url,
             log_format,
             log_level,
-            telegram: TelegramConfig { api_url, manager_token, manager_webhook_secret },
+            telegram: TelegramConfig { api_url, links_url, manager_token, manager_webhook_secret },
             secrets: SecretsConfig { master_key, old_master_keys, key_file },
             jobs,
+            auth,
             http,
         })
     }

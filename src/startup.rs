@@ -29,6 +29,10 @@ pub struct AppState {
     pub db: Db,
     pub keys: Arc<KeyRing>,
     pub queue: Queue,
+    /// Bot API client (Telegram, a self-hosted server, or the sandbox).
+    pub telegram: crate::telegram::Client,
+    /// The manager bot, when configured (`serve`, `demo`).
+    pub manager: Option<crate::manager::Manager>,
     /// Cancelled when the process starts shutting down.
     pub shutdown: CancellationToken,
 }
@@ -37,6 +41,7 @@ pub struct AppState {
 pub fn registry() -> Registry<AppState> {
     let mut r = Registry::default();
     jobs::selftest::register(&mut r, |s: &AppState| &s.db);
+    crate::manager::register(&mut r);
     r
 }
 
@@ -62,7 +67,19 @@ impl Application {
             Role::Worker => None,
         };
         let queue = Queue::new(db.clone(), &cfg.jobs);
-        let state = AppState { cfg: Arc::new(cfg), db, keys: Arc::new(keys), queue, shutdown: CancellationToken::new() };
+        let telegram = crate::telegram::Client::new(cfg.telegram.api_url.as_str())?;
+        let manager = match &cfg.telegram.manager_token {
+            Some(token) => {
+                let m = crate::manager::setup::connect(&telegram, token.clone()).await?;
+                if let (Some(secret), Role::Web | Role::All) = (&cfg.telegram.manager_webhook_secret, role) {
+                    crate::manager::setup::register(&m, &cfg.public_url, secret).await?;
+                    tracing::info!(manager = %m.username, "manager bot webhook registered");
+                }
+                Some(m)
+            }
+            None => None,
+        };
+        let state = AppState { cfg: Arc::new(cfg), db, keys: Arc::new(keys), queue, telegram, manager, shutdown: CancellationToken::new() };
         Ok(Application { state, listener, role })
     }
 

@@ -154,3 +154,131 @@ pub async fn key_ids_in_use(db: &super::Db) -> sqlx::Result<Vec<String>> {
     ids.dedup();
     Ok(ids)
 }
+
+/// A bot as the manager bot sees it during provisioning.
+#[derive(Debug, Clone)]
+pub struct ManagedRow {
+    pub tenant_id: TenantId,
+    pub owner_user_id: i64,
+    pub owner_update_id: i64,
+    pub token: Sealed,
+    pub token_fingerprint: String,
+    pub status: String,
+}
+
+/// The managed-bot state of a bot, if we know it. Not tenant-scoped: the manager bot is the
+/// one place that decides which tenant a bot belongs to.
+pub async fn managed_row<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -> sqlx::Result<Option<ManagedRow>> {
+    let r = sqlx::query("select tenant_id, owner_user_id, owner_update_id, token_key_id, token_ct, token_fingerprint, status from bots where id = $1")
+        .bind(bot.0)
+        .fetch_optional(e)
+        .await?;
+    Ok(r.map(|r| ManagedRow {
+        tenant_id: TenantId(r.get(0)),
+        owner_user_id: r.get(1),
+        owner_update_id: r.get(2),
+        token: Sealed { key_id: r.get(3), blob: r.get(4) },
+        token_fingerprint: r.get(5),
+        status: r.get(6),
+    }))
+}
+
+/// Records who owns a bot according to update `update_id`, unless a newer update already
+/// spoke (updates may arrive out of order). Returns whether this update was applied.
+pub async fn set_owner<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, tenant: TenantId, owner: i64, update_id: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query("update bots set tenant_id = $1, owner_user_id = $2, owner_update_id = $3, updated_at = $4 where id = $5 and owner_update_id < $3")
+        .bind(tenant.0)
+        .bind(owner)
+        .bind(update_id)
+        .bind(now_ms())
+        .bind(bot.0)
+        .execute(e)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Stores a new token (a `managed_bot` update after `replaceManagedBotToken`) if it differs
+/// from the stored one. Returns whether it changed.
+pub async fn set_token<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, token: &Sealed, fingerprint: &str) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "update bots set token_key_id = $1, token_ct = $2, token_fingerprint = $3, status = 'provisioning', status_reason = null, updated_at = $4
+         where id = $5 and token_fingerprint <> $3",
+    )
+    .bind(token.key_id.as_str())
+    .bind(token.blob.as_slice())
+    .bind(fingerprint)
+    .bind(now_ms())
+    .bind(bot.0)
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Stores the managed-bot fields of a freshly inserted bot.
+pub async fn init_managed<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, owner: i64, update_id: i64, fingerprint: &str, description: &str, short: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "update bots set owner_user_id = $1, owner_update_id = $2, token_fingerprint = $3, description = $4, short_description = $5 where id = $6",
+    )
+    .bind(owner)
+    .bind(update_id)
+    .bind(fingerprint)
+    .bind(description)
+    .bind(short)
+    .bind(bot.0)
+    .execute(e)
+    .await?;
+    Ok(())
+}
+
+/// Replaces the sealed webhook secret of one of the tenant's bots.
+pub async fn set_webhook_secret<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, secret: &Sealed) -> sqlx::Result<bool> {
+    let r = sqlx::query("update bots set webhook_secret_key_id = $1, webhook_secret_ct = $2, updated_at = $3 where id = $4 and tenant_id = $5")
+        .bind(secret.key_id.as_str())
+        .bind(secret.blob.as_slice())
+        .bind(now_ms())
+        .bind(bot.0)
+        .bind(tenant.0)
+        .execute(e)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Sets the status (provisioning | live | failed | suspended) of one of the tenant's bots.
+pub async fn set_status<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, status: &str, reason: Option<&str>) -> sqlx::Result<()> {
+    sqlx::query("update bots set status = $1, status_reason = $2, updated_at = $3 where id = $4 and tenant_id = $5")
+        .bind(status)
+        .bind(reason)
+        .bind(now_ms())
+        .bind(bot.0)
+        .bind(tenant.0)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+/// Claims the right to send the welcome message (once per bot). Undo with [`unclaim_welcome`]
+/// if sending fails.
+pub async fn claim_welcome<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<bool> {
+    let r = sqlx::query("update bots set welcome_sent_at = $1 where id = $2 and tenant_id = $3 and welcome_sent_at is null")
+        .bind(now_ms())
+        .bind(bot.0)
+        .bind(tenant.0)
+        .execute(e)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn unclaim_welcome<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<()> {
+    sqlx::query("update bots set welcome_sent_at = null where id = $1 and tenant_id = $2").bind(bot.0).bind(tenant.0).execute(e).await?;
+    Ok(())
+}
+
+/// Profile texts of one of the tenant's bots: (name, username, description, short description).
+pub async fn profile<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Option<(String, String, String, String)>> {
+    let r = sqlx::query("select name, username, description, short_description from bots where id = $1 and tenant_id = $2")
+        .bind(bot.0)
+        .bind(tenant.0)
+        .fetch_optional(e)
+        .await?;
+    Ok(r.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))))
+}

@@ -28,3 +28,9 @@ pub async fn get<'c>(e: impl Executor<'c, Database = Any>, id: TenantId) -> sqlx
     let r = sqlx::query("select id, name, owner_user_id from tenants where id = $1").bind(id.0).fetch_optional(e).await?;
     Ok(r.map(|r| Tenant { id: TenantId(r.get(0)), name: r.get(1), owner_user_id: UserId(r.get(2)) }))
 }
+
+/// The tenant owned by `owner`, if any.
+pub async fn find_by_owner<'c>(e: impl Executor<'c, Database = Any>, owner: UserId) -> sqlx::Result<Option<Tenant>> {
+    let r = sqlx::query("select id, name, owner_user_id from tenants where owner_user_id = $1").bind(owner.0).fetch_optional(e).await?;
+    Ok(r.map(|r| Tenant { id: TenantId(r.get(0)), name: r.get(1), owner_user_id: UserId(r.get(2)) }))
+}

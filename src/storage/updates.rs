@@ -31,3 +31,8 @@ pub async fn record<'c>(
 pub async fn count<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<i64> {
     sqlx::query_scalar("select count(*) from telegram_updates").fetch_one(e).await
 }
+
+/// The stored body of an update.
+pub async fn body<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, update_id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("select body from telegram_updates where bot_id = $1 and update_id = $2").bind(bot.0).bind(update_id).fetch_optional(e).await
+}

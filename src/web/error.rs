@@ -9,6 +9,9 @@ pub enum AppError {
     Unauthorized,
     #[error("not found")]
     NotFound,
+    /// A form without a valid CSRF token.
+    #[error("forbidden")]
+    Forbidden,
     #[error("{0}")]
     BadRequest(String),
     #[error(transparent)]
@@ -26,6 +29,7 @@ impl IntoResponse for AppError {
         match self {
             AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized").into_response(),
             AppError::NotFound => (StatusCode::NOT_FOUND, "not found").into_response(),
+            AppError::Forbidden => (StatusCode::FORBIDDEN, "this form has expired; reload the page and try again").into_response(),
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m).into_response(),
             AppError::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "request failed");

@@ -3,9 +3,13 @@
 //! Every request gets an `x-request-id` (kept if the caller sent one) that is echoed back and
 //! carried by the request's span; every response is counted by route template and status in
 //! `/metrics`; request bodies are capped by `http.body_limit_bytes` (413 beyond).
+mod admin;
+pub mod auth;
 mod error;
 mod health;
-mod webhooks;
+pub mod landing;
+mod pages;
+pub mod webhooks;
 
 pub use error::AppError;
 
@@ -28,7 +32,16 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/tg/bot/{bot_id}", post(webhooks::child_bot))
+        .route("/tg/manager", post(webhooks::manager))
+        .route("/", get(landing::index))
+        .route("/new", get(landing::new_bot))
+        .route("/login/{token}", get(auth::confirm_page).post(auth::sign_in))
+        .route("/logout", post(auth::logout))
+        .route("/app", get(admin::home))
+        .route("/static/app.css", get(pages::css))
+        .route("/static/app.js", get(pages::js))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(pages::security_headers))
         .layer(middleware::from_fn(record_metrics))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {

@@ -68,3 +68,36 @@ fn sha2_prefix(body: &[u8]) -> [u8; 8] {
     let d = sha2::Sha256::digest(body);
     d[..8].try_into().expect("8 bytes")
 }
+
+/// `POST /tg/manager`: the manager bot's update. Authenticated with the configured secret.
+#[tracing::instrument(name = "webhook.manager", skip_all, fields(update_id))]
+pub async fn manager(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<StatusCode, AppError> {
+    let (Some(manager), Some(secret)) = (&app.manager, &app.cfg.telegram.manager_webhook_secret) else {
+        return Err(AppError::Unauthorized);
+    };
+    let given = headers.get(SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+    if !bool::from(secret.expose().as_bytes().ct_eq(given)) {
+        return Err(AppError::Unauthorized);
+    }
+    let update_id = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v.get("update_id")?.as_i64());
+    let text = String::from_utf8_lossy(&body);
+    let mut tx = app.db.begin().await?;
+    let Some(update_id) = update_id else {
+        let pseudo_id = -(i64::from_be_bytes(sha2_prefix(&body)) & i64::MAX);
+        storage::updates::record(&mut *tx, manager.id, None, pseudo_id, &text, "dead").await?;
+        tx.commit().await?;
+        tracing::warn!("stored an unparsable manager update as dead");
+        return Ok(StatusCode::OK);
+    };
+    tracing::Span::current().record("update_id", update_id);
+    let fresh = storage::updates::record(&mut *tx, manager.id, None, update_id, &text, "stored").await?;
+    if fresh {
+        let job = app.queue.job(crate::jobs::DEFAULT, crate::manager::UPDATE_JOB, &crate::manager::updates::UpdateJob { update_id });
+        app.queue.enqueue_in(&mut tx, &job).await?;
+    }
+    tx.commit().await?;
+    if fresh {
+        app.queue.notify(crate::jobs::DEFAULT);
+    }
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,125 @@
+//! The `bot.provision` job: bring a child bot to `live`.
+//!
+//! Steps, each safe to repeat: a fresh 256-bit webhook secret (sealed and stored *before*
+//! Telegram learns it, so the first update authenticates), `setWebhook` to `/tg/bot/{id}` with
+//! the update kinds bellhop handles, `setMyCommands`, `setMyDescription`,
+//! `setMyShortDescription`, status `live`, then the welcome message — claimed in the database
+//! first, so duplicated or concurrent jobs send it once.
+use super::updates::ProvisionJob;
+use super::{CHILD_UPDATES, job_error, login};
+use crate::domain::{BotId, BotToken, TenantId, UserId};
+use crate::jobs::{Job, JobError};
+use crate::startup::AppState;
+use crate::storage::{self, bots};
+use crate::telegram::html::escape;
+use crate::telegram::methods::{SendMessage, SetMyCommands, SetMyDescription, SetMyShortDescription, SetWebhook};
+use crate::telegram::{BotCommand, TelegramError};
+use anyhow::Context;
+use base64::Engine;
+
+/// The child bot's commands. `/paysupport` and `/privacy` are expected of bots that take
+/// payments (<https://core.telegram.org/bots/payments-stars>).
+pub fn child_commands() -> Vec<BotCommand> {
+    [
+        ("start", "Start a conversation"),
+        ("help", "How I can help"),
+        ("human", "Talk to a person"),
+        ("paysupport", "Help with a payment"),
+        ("privacy", "How your data is used"),
+    ]
+    .into_iter()
+    .map(|(c, d)| BotCommand { command: c.into(), description: d.into() })
+    .collect()
+}
+
+#[tracing::instrument(name = "manager.provision", skip_all, fields(bot_id, tenant_id))]
+pub async fn run(app: AppState, job: Job) -> Result<(), JobError> {
+    let p: ProvisionJob = job.payload()?;
+    let tenant = job.tenant_id.ok_or_else(|| JobError::Permanent(anyhow::anyhow!("provisioning job without a tenant")))?;
+    tracing::Span::current().record("bot_id", p.bot_id.0).record("tenant_id", tenant.0);
+    match provision(&app, tenant, p.bot_id).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let last = !matches!(e, JobError::Retry(_)) || job.attempt >= job.max_attempts;
+            if last {
+                let reason = match &e {
+                    JobError::Retry(e) | JobError::Permanent(e) => plain_reason(e),
+                };
+                bots::set_status(&app.db.pool, tenant, p.bot_id, "failed", Some(&reason)).await?;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// An owner-readable reason for a failed setup.
+fn plain_reason(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<TelegramError>() {
+        Some(TelegramError::Unauthorized) => "Telegram no longer accepts this bot's token (it was probably replaced); the new one is picked up automatically.".into(),
+        _ => format!("Telegram could not complete the setup: {e}"),
+    }
+}
+
+async fn provision(app: &AppState, tenant: TenantId, bot_id: BotId) -> Result<(), JobError> {
+    let Some(sealed) = bots::sealed_token(&app.db.pool, tenant, bot_id).await? else {
+        // The bot moved to another owner's tenant since this job was queued; that tenant's
+        // own provisioning job takes over.
+        tracing::info!("bot no longer belongs to this tenant; nothing to do");
+        return Ok(());
+    };
+    let raw = app.keys.open_string(&sealed, &bots::token_aad(bot_id)).map_err(|e| JobError::Permanent(e.into()))?;
+    let token = BotToken::parse(&raw).map_err(|e| JobError::Permanent(e.into()))?;
+    let child = app.telegram.bot(token);
+
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let sealed_secret = app.keys.seal(secret.as_bytes(), &bots::webhook_secret_aad(bot_id));
+    bots::set_webhook_secret(&app.db.pool, tenant, bot_id, &sealed_secret).await?;
+    let url = app.cfg.public_url.join(&format!("tg/bot/{bot_id}")).context("webhook URL")?;
+    let tg = |e: TelegramError, doing: &str| {
+        let transient = e.is_transient();
+        let err = anyhow::Error::new(e).context(doing.to_owned());
+        if transient { JobError::Retry(err) } else { JobError::Permanent(err) }
+    };
+    child
+        .call(&SetWebhook {
+            url: url.to_string(),
+            secret_token: Some(secret),
+            allowed_updates: Some(CHILD_UPDATES.iter().map(|s| s.to_string()).collect()),
+            max_connections: Some(40),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| tg(e, "setWebhook"))?;
+    child.call(&SetMyCommands { commands: child_commands(), ..Default::default() }).await.map_err(|e| tg(e, "setMyCommands"))?;
+    let (_, username, description, short) = bots::profile(&app.db.pool, tenant, bot_id).await?.context("bot row vanished")?;
+    child.call(&SetMyDescription { description: Some(description), ..Default::default() }).await.map_err(|e| tg(e, "setMyDescription"))?;
+    child
+        .call(&SetMyShortDescription { short_description: Some(short), ..Default::default() })
+        .await
+        .map_err(|e| tg(e, "setMyShortDescription"))?;
+    bots::set_status(&app.db.pool, tenant, bot_id, "live", None).await?;
+    tracing::info!("bot is live");
+
+    if bots::claim_welcome(&app.db.pool, tenant, bot_id).await? {
+        if let Err(e) = welcome(app, tenant, &username).await {
+            bots::unclaim_welcome(&app.db.pool, tenant, bot_id).await?;
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+async fn welcome(app: &AppState, tenant: TenantId, username: &str) -> Result<(), JobError> {
+    let manager = app.manager.as_ref().ok_or_else(|| JobError::Permanent(anyhow::anyhow!("no manager bot configured")))?;
+    let owner = storage::tenants::get(&app.db.pool, tenant).await?.context("tenant vanished")?.owner_user_id;
+    let link = login::issue(&app.db, &app.cfg.public_url, tenant, UserId(owner.0)).await?;
+    let text = format!(
+        "🎉 <b>Your support bot @{u} is live!</b>\n\n\
+         Customers can write to it now. <b>Next step:</b> teach it about your business — add files, web pages or questions and answers on your admin page:\n{link}\n\n\
+         The link works once, within 10 minutes. Send /login any time for a new one.",
+        u = escape(username),
+        link = escape(&link)
+    );
+    manager.bot.send_message(&SendMessage::html(owner.0, text)).await.map_err(|e| job_error(e, "sending the welcome message"))?;
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! The `manager.update` job: one update the manager bot received.
+use super::{Manager, PROVISION_JOB, job_error, login};
+use crate::domain::{BotId, BotToken, TenantId, UserId};
+use crate::jobs::{Job, JobError};
+use crate::startup::AppState;
+use crate::storage::{self, bots};
+use crate::telegram::html::escape;
+use crate::telegram::methods::{GetManagedBotToken, SendMessage};
+use crate::telegram::{KeyboardButton, KeyboardButtonRequestManagedBot, ManagedBotUpdated, Message, ReplyKeyboardMarkup, ReplyMarkup, Update, UpdateKind};
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct UpdateJob {
+    pub update_id: i64,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct ProvisionJob {
+    pub bot_id: BotId,
+}
+
+fn manager(app: &AppState) -> Result<&Manager, JobError> {
+    app.manager.as_ref().ok_or_else(|| JobError::Permanent(anyhow::anyhow!("no manager bot is configured in this process")))
+}
+
+#[tracing::instrument(name = "manager.update", skip_all, fields(update_id))]
+pub async fn run(app: AppState, job: Job) -> Result<(), JobError> {
+    let p: UpdateJob = job.payload()?;
+    tracing::Span::current().record("update_id", p.update_id);
+    let m = manager(&app)?;
+    let body = storage::updates::body(&app.db.pool, m.id, p.update_id).await?.context("the stored update is missing")?;
+    let update: Update = serde_json::from_str(&body).map_err(|e| JobError::Permanent(anyhow::anyhow!("update does not parse: {e}")))?;
+    match update.kind {
+        UpdateKind::ManagedBot(mbu) => managed_bot(&app, m, update.update_id, mbu).await,
+        UpdateKind::Message(msg) => message(&app, m, msg).await,
+        _ => {
+            tracing::debug!("manager update of a kind it does not handle; recorded only");
+            Ok(())
+        }
+    }
+}
+
+/// Short, irreversible fingerprint of a token: tells whether it changed without storing it.
+fn fingerprint(token: &BotToken) -> String {
+    hex::encode(&Sha256::digest(token.expose().as_bytes())[..8])
+}
+
+/// A `managed_bot` update: a new bot, a new token, or a new owner. Converges on Telegram's
+/// current state whatever the order or number of deliveries: the token is always fetched
+/// fresh, and an owner is taken only from an update newer than the one we have.
+async fn managed_bot(app: &AppState, m: &Manager, update_id: i64, mbu: ManagedBotUpdated) -> Result<(), JobError> {
+    let bot_id = BotId(mbu.bot.id);
+    let owner = UserId(mbu.user.id);
+    let raw = m.bot.call(&GetManagedBotToken { user_id: UserId(bot_id.0) }).await.map_err(|e| job_error(e, "getManagedBotToken"))?;
+    let token = BotToken::parse(&raw).map_err(|e| JobError::Permanent(anyhow::anyhow!("getManagedBotToken returned {e}")))?;
+    let fp = fingerprint(&token);
+    let name = mbu.bot.first_name.clone();
+    let username = mbu.bot.username.clone().unwrap_or_default();
+    let sealed = app.keys.seal(token.expose().as_bytes(), &bots::token_aad(bot_id));
+
+    let mut tx = app.db.begin().await?;
+    // Write first (see storage's SQLite rule): the tenant insert-or-nothing.
+    let tenant = storage::tenants::find_or_create_for_owner(&mut tx, owner, &name).await?;
+    let new = bots::NewBot { id: bot_id, tenant_id: tenant.id, username: &username, name: &name, token: sealed.clone(), webhook_secret: None };
+    let provision = if bots::insert(&mut *tx, &new).await? {
+        let description = format!("Hi! I'm the support assistant of {name}. Ask me anything about {name} — I answer from their own information, and can put you through to a person.");
+        let short = format!("Support assistant of {name}");
+        bots::init_managed(&mut *tx, bot_id, owner.0, update_id, &fp, &description, truncate(&short, 120)).await?;
+        tracing::info!(bot_id = bot_id.0, tenant_id = tenant.id.0, "new managed bot");
+        true
+    } else {
+        let row = bots::managed_row(&mut *tx, bot_id).await?.context("bot row vanished")?;
+        let token_changed = bots::set_token(&mut *tx, bot_id, &sealed, &fp).await?;
+        let owner_changed = row.owner_user_id != owner.0 && bots::set_owner(&mut *tx, bot_id, tenant.id, owner.0, update_id).await?;
+        if owner_changed {
+            // The new owner gets their own welcome and login link; the old tenant loses the bot.
+            bots::unclaim_welcome(&mut *tx, tenant.id, bot_id).await?;
+            tracing::info!(bot_id = bot_id.0, from_tenant = row.tenant_id.0, to_tenant = tenant.id.0, "managed bot changed owner");
+        }
+        if token_changed {
+            tracing::info!(bot_id = bot_id.0, "managed bot token changed; provisioning again");
+        }
+        token_changed || owner_changed
+    };
+    let current_tenant = bots::managed_row(&mut *tx, bot_id).await?.context("bot row vanished")?.tenant_id;
+    if provision {
+        let mut job = app.queue.job(crate::jobs::DEFAULT, PROVISION_JOB, &ProvisionJob { bot_id });
+        job.tenant_id = Some(current_tenant);
+        job.dedup_key = Some(format!("provision:{bot_id}:{fp}:{}", current_tenant.0));
+        app.queue.enqueue_in(&mut tx, &job).await?;
+    }
+    tx.commit().await?;
+    app.queue.notify(crate::jobs::DEFAULT);
+    Ok(())
+}
+
+fn truncate(s: &str, max_chars: usize) -> &str {
+    match s.char_indices().nth(max_chars) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// A message in the manager chat: the owner's commands.
+async fn message(app: &AppState, m: &Manager, msg: Message) -> Result<(), JobError> {
+    let Some(from) = msg.from.as_ref() else { return Ok(()) };
+    if msg.chat.kind != "private" {
+        return Ok(());
+    }
+    let chat = msg.chat.id;
+    let user = UserId(from.id);
+    let reply = if let Some(created) = &msg.managed_bot_created {
+        let u = created.bot.username.as_deref().unwrap_or("your bot");
+        SendMessage::html(chat, format!("⏳ Setting up @{} — I'll message you here as soon as it's ready.", escape(u)))
+    } else {
+        let text = msg.text.as_deref().unwrap_or_default().trim();
+        let command = text.split_whitespace().next().unwrap_or_default().split('@').next().unwrap_or_default();
+        match command {
+            "/start" => start_message(chat, &m.username),
+            "/bots" => bots_message(app, chat, user).await?,
+            "/login" => login_message(app, chat, user).await?,
+            _ => help_message(chat),
+        }
+    };
+    m.bot.send_message(&reply).await.map_err(|e| job_error(e, "sendMessage in the manager chat"))?;
+    Ok(())
+}
+
+fn start_message(chat: i64, manager_username: &str) -> SendMessage {
+    let mut msg = SendMessage::html(
+        chat,
+        format!(
+            "👋 <b>Welcome to bellhop!</b>\n\nI create an AI support bot for your business in under a minute. \
+             It answers your customers from your own documents, web pages and Q&amp;A — and hands over to you when it can't help.\n\n\
+             Tap <b>Create my support bot</b> below, pick a name, and confirm. (You can also use the link on our website.)\n\n\
+             Managed by @{}.",
+            escape(manager_username)
+        ),
+    );
+    msg.reply_markup = Some(ReplyMarkup::Keyboard(ReplyKeyboardMarkup {
+        keyboard: vec![vec![KeyboardButton {
+            text: "➕ Create my support bot".into(),
+            request_managed_bot: Some(KeyboardButtonRequestManagedBot { request_id: 1, suggested_name: None, suggested_username: None }),
+            ..Default::default()
+        }]],
+        resize_keyboard: Some(true),
+        ..Default::default()
+    }));
+    msg
+}
+
+fn help_message(chat: i64) -> SendMessage {
+    SendMessage::html(
+        chat,
+        "I'm the bellhop manager bot.\n\n/start — create your support bot\n/bots — your bots and their status\n/login — a one-time link to your admin page\n/help — this message",
+    )
+}
+
+async fn owner_tenant(app: &AppState, user: UserId) -> Result<Option<TenantId>, JobError> {
+    Ok(storage::tenants::find_by_owner(&app.db.pool, user).await?.map(|t| t.id))
+}
+
+async fn bots_message(app: &AppState, chat: i64, user: UserId) -> Result<SendMessage, JobError> {
+    let Some(tenant) = owner_tenant(app, user).await? else {
+        return Ok(SendMessage::html(chat, "You don't have a bot yet. Send /start to create one."));
+    };
+    let list = bots::list_for_tenant(&app.db.pool, tenant).await?;
+    if list.is_empty() {
+        return Ok(SendMessage::html(chat, "You don't have a bot yet. Send /start to create one."));
+    }
+    let mut text = String::from("<b>Your bots</b>\n");
+    for b in list {
+        let status = match (b.status.as_str(), b.status_reason.as_deref()) {
+            ("live", _) => "✅ live".to_owned(),
+            ("provisioning", _) => "⏳ setting up".to_owned(),
+            ("failed", Some(r)) => format!("⚠️ setup failed: {}", escape(r)),
+            (s, _) => escape(s),
+        };
+        text.push_str(&format!("\n@{} — {}", escape(&b.username), status));
+    }
+    Ok(SendMessage::html(chat, text))
+}
+
+async fn login_message(app: &AppState, chat: i64, user: UserId) -> Result<SendMessage, JobError> {
+    let Some(tenant) = owner_tenant(app, user).await? else {
+        return Ok(SendMessage::html(chat, "You don't have a bot yet. Send /start to create one, then I'll send you your admin link."));
+    };
+    let link = login::issue(&app.db, &app.cfg.public_url, tenant, user).await?;
+    Ok(SendMessage::html(chat, format!("🔐 Your admin page: {}\n\nThe link works once, within 10 minutes. Send /login for a new one.", escape(&link))))
+}

@@ -1,0 +1,86 @@
+//! One-time login links and admin sessions. Only SHA-256 hashes of the secrets are stored, so
+//! a database dump gives no way in.
+use super::now_ms;
+use crate::domain::{TenantId, UserId};
+use sqlx::{Any, Executor, Row};
+
+pub async fn insert_login_token<'c>(e: impl Executor<'c, Database = Any>, hash: &str, tenant: TenantId, user: UserId, expires_at: i64) -> sqlx::Result<()> {
+    sqlx::query("insert into login_tokens (token_hash, tenant_id, user_id, created_at, expires_at) values ($1, $2, $3, $4, $5)")
+        .bind(hash)
+        .bind(tenant.0)
+        .bind(user.0)
+        .bind(now_ms())
+        .bind(expires_at)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+/// Whether a login token exists, unused and unexpired (for the confirm page; does not use it).
+pub async fn login_token_valid<'c>(e: impl Executor<'c, Database = Any>, hash: &str) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar("select count(*) from login_tokens where token_hash = $1 and used_at is null and expires_at > $2")
+        .bind(hash)
+        .bind(now_ms())
+        .fetch_one(e)
+        .await?;
+    Ok(n == 1)
+}
+
+/// Uses a login token: atomically marks it used if it is unused and unexpired, returning whose
+/// it was. A second use, or a use after 10 minutes, returns `None`.
+pub async fn consume_login_token<'c>(e: impl Executor<'c, Database = Any>, hash: &str) -> sqlx::Result<Option<(TenantId, UserId)>> {
+    let now = now_ms();
+    let r = sqlx::query("update login_tokens set used_at = $1 where token_hash = $2 and used_at is null and expires_at > $1 returning tenant_id, user_id")
+        .bind(now)
+        .bind(hash)
+        .fetch_optional(e)
+        .await?;
+    Ok(r.map(|r| (TenantId(r.get(0)), UserId(r.get(1)))))
+}
+
+pub async fn insert_session<'c>(e: impl Executor<'c, Database = Any>, id_hash: &str, tenant: TenantId, user: UserId, csrf: &str, expires_at: i64) -> sqlx::Result<()> {
+    let now = now_ms();
+    sqlx::query("insert into sessions (id_hash, tenant_id, user_id, csrf_token, created_at, last_seen_at, expires_at) values ($1, $2, $3, $4, $5, $5, $6)")
+        .bind(id_hash)
+        .bind(tenant.0)
+        .bind(user.0)
+        .bind(csrf)
+        .bind(now)
+        .bind(expires_at)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub csrf_token: String,
+    pub last_seen_at: i64,
+}
+
+/// A live session: not revoked, not past its absolute expiry, and seen within `idle_ms`.
+pub async fn live_session<'c>(e: impl Executor<'c, Database = Any>, id_hash: &str, idle_ms: i64) -> sqlx::Result<Option<Session>> {
+    let now = now_ms();
+    let r = sqlx::query(
+        "select tenant_id, user_id, csrf_token, last_seen_at from sessions
+         where id_hash = $1 and revoked_at is null and expires_at > $2 and last_seen_at > $3",
+    )
+    .bind(id_hash)
+    .bind(now)
+    .bind(now - idle_ms)
+    .fetch_optional(e)
+    .await?;
+    Ok(r.map(|r| Session { tenant_id: TenantId(r.get(0)), user_id: UserId(r.get(1)), csrf_token: r.get(2), last_seen_at: r.get(3) }))
+}
+
+pub async fn touch_session<'c>(e: impl Executor<'c, Database = Any>, id_hash: &str) -> sqlx::Result<()> {
+    sqlx::query("update sessions set last_seen_at = $1 where id_hash = $2").bind(now_ms()).bind(id_hash).execute(e).await?;
+    Ok(())
+}
+
+pub async fn revoke_session<'c>(e: impl Executor<'c, Database = Any>, id_hash: &str) -> sqlx::Result<()> {
+    sqlx::query("update sessions set revoked_at = $1 where id_hash = $2 and revoked_at is null").bind(now_ms()).bind(id_hash).execute(e).await?;
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! The landing page: what bellhop does, and the form that turns a business name and a bot
+//! username into a creation link `{links_url}/newbot/{manager}/{username}?name={name}` — as a
+//! button and a QR code. The same rules as Telegram's are checked here (and in the browser).
+use super::AppError;
+use super::pages::render;
+use crate::domain::{BotName, BotUsername};
+use crate::startup::AppState;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+
+#[derive(Template)]
+#[template(path = "landing.html")]
+struct Landing {
+    name: String,
+    username: String,
+    name_error: Option<String>,
+    username_error: Option<String>,
+    link: Option<String>,
+    qr_svg: String,
+    manager: String,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct NewBotForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    username: String,
+}
+
+fn manager_username(app: &AppState) -> String {
+    app.manager.as_ref().map(|m| m.username.clone()).unwrap_or_else(|| "bellhop_manager_bot".into())
+}
+
+pub async fn index(State(app): State<AppState>) -> Result<Response, AppError> {
+    render(&Landing {
+        name: String::new(),
+        username: String::new(),
+        name_error: None,
+        username_error: None,
+        link: None,
+        qr_svg: String::new(),
+        manager: manager_username(&app),
+    })
+}
+
+/// `GET /new?name=…&username=…` (a GET, so it works without JavaScript and can be shared).
+pub async fn new_bot(State(app): State<AppState>, Query(form): Query<NewBotForm>) -> Result<Response, AppError> {
+    let manager = manager_username(&app);
+    let name = BotName::parse(&form.name);
+    let username = BotUsername::parse(&form.username);
+    let (Ok(name), Ok(username)) = (&name, &username) else {
+        let page = Landing {
+            name: form.name.clone(),
+            username: form.username.trim().trim_start_matches('@').to_owned(),
+            name_error: name.err().map(|e| e.to_string()),
+            username_error: username.err().map(|e| e.to_string()),
+            link: None,
+            qr_svg: String::new(),
+            manager,
+        };
+        let mut r = render(&page)?;
+        *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(r);
+    };
+    let link = creation_link(&app.cfg.telegram.links_url, &manager, username, name);
+    Ok(render(&Landing {
+        name: name.to_string(),
+        username: username.to_string(),
+        name_error: None,
+        username_error: None,
+        qr_svg: qr_svg(&link),
+        link: Some(link),
+        manager,
+    })?)
+}
+
+/// `https://t.me/newbot/{manager}/{username}?name={url-encoded name}`
+pub fn creation_link(base: &url::Url, manager: &str, username: &BotUsername, name: &BotName) -> String {
+    format!("{}/newbot/{}/{}?name={}", base.as_str().trim_end_matches('/'), manager, username, urlencoding::encode(name.as_str()))
+}
+
+fn qr_svg(data: &str) -> String {
+    match qrcode::QrCode::new(data.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(220, 220)
+            .quiet_zone(true)
+            .dark_color(qrcode::render::svg::Color("#1d2430"))
+            .light_color(qrcode::render::svg::Color("#ffffff"))
+            .build(),
+        Err(_) => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_creation_link_has_telegrams_shape_with_the_name_encoded() {
+        let base = url::Url::parse("https://t.me").unwrap();
+        let link = creation_link(&base, "bellhop_bot", &BotUsername::parse("rosas_bakery_bot").unwrap(), &BotName::parse("Rosa's Bakery & Café").unwrap());
+        assert_eq!(link, "https://t.me/newbot/bellhop_bot/rosas_bakery_bot?name=Rosa%27s%20Bakery%20%26%20Caf%C3%A9");
+        assert!(qr_svg(&link).starts_with("<?xml"));
+    }
+}
