@@ -1,2 +1,4 @@
 //! The one integration-test binary.
+mod sandbox_support;
 mod telegram_reference;
+mod telegram_scenario;
