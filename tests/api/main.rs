@@ -1,4 +1,5 @@
 //! The one integration-test binary.
+mod sandbox_ptb;
 mod sandbox_support;
 mod telegram_reference;
 mod telegram_scenario;
