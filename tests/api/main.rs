@@ -1,11 +1,16 @@
 //! The one integration-test binary: every test starts the real thing (`helpers::spawn_app`)
-//! on port 0 with a fresh database — SQLite or PostgreSQL, as `BELLHOP_TEST_DATABASE` says.
+//! on port 0 with a fresh database — SQLite or PostgreSQL, as `BELLHOP_TEST_DATABASE` says —
+//! and, where Telegram is involved, the bellhop sandbox as Telegram.
 mod helpers;
 
 mod config_errors;
 mod crash;
 mod http;
 mod jobs;
+mod sandbox_ptb;
+mod sandbox_support;
+mod sandbox_world;
 mod secrets;
 mod telegram_reference;
+mod telegram_scenario;
 mod webhooks;
