@@ -62,10 +62,15 @@ impl Application {
         std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
         let db = Db::connect(&cfg.database_url).await?;
         db.migrate().await?;
+        let mut cfg = cfg;
         let listener = match role {
             Role::Web | Role::All => Some(TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {} (listen)", cfg.listen))?),
             Role::Worker => None,
         };
+        // Listening on port 0 (tests): links and webhooks must name the port actually bound.
+        if let (Some(l), Some(0)) = (&listener, cfg.public_url.port()) {
+            let _ = cfg.public_url.set_port(Some(l.local_addr()?.port()));
+        }
         let queue = Queue::new(db.clone(), &cfg.jobs);
         let telegram = crate::telegram::Client::new(cfg.telegram.api_url.as_str())?;
         let manager = match &cfg.telegram.manager_token {

@@ -101,18 +101,26 @@ async fn provision(app: &AppState, tenant: TenantId, bot_id: BotId) -> Result<()
     tracing::info!("bot is live");
 
     if bots::claim_welcome(&app.db.pool, tenant, bot_id).await? {
-        if let Err(e) = welcome(app, tenant, &username).await {
-            bots::unclaim_welcome(&app.db.pool, tenant, bot_id).await?;
-            return Err(e);
+        match welcome(app, tenant, &username).await {
+            Ok(()) => {}
+            // The owner never started the manager bot (e.g. they got the bot by an owner
+            // change): Telegram forbids writing first. The bot is live all the same; the owner
+            // gets their link with /login once they open the manager chat.
+            Err(TelegramError::Forbidden(reason)) => tracing::warn!(%reason, "the owner cannot be messaged yet; no welcome sent"),
+            Err(e) => {
+                bots::unclaim_welcome(&app.db.pool, tenant, bot_id).await?;
+                return Err(job_error(e, "sending the welcome message"));
+            }
         }
     }
     Ok(())
 }
 
-async fn welcome(app: &AppState, tenant: TenantId, username: &str) -> Result<(), JobError> {
-    let manager = app.manager.as_ref().ok_or_else(|| JobError::Permanent(anyhow::anyhow!("no manager bot configured")))?;
-    let owner = storage::tenants::get(&app.db.pool, tenant).await?.context("tenant vanished")?.owner_user_id;
-    let link = login::issue(&app.db, &app.cfg.public_url, tenant, UserId(owner.0)).await?;
+async fn welcome(app: &AppState, tenant: TenantId, username: &str) -> Result<(), TelegramError> {
+    let internal = |e: anyhow::Error| TelegramError::Server(format!("{e:#}"));
+    let manager = app.manager.as_ref().ok_or_else(|| internal(anyhow::anyhow!("no manager bot configured")))?;
+    let owner = storage::tenants::get(&app.db.pool, tenant).await.map_err(|e| internal(e.into()))?.ok_or_else(|| internal(anyhow::anyhow!("tenant vanished")))?.owner_user_id;
+    let link = login::issue(&app.db, &app.cfg.public_url, tenant, UserId(owner.0)).await.map_err(internal)?;
     let text = format!(
         "🎉 <b>Your support bot @{u} is live!</b>\n\n\
          Customers can write to it now. <b>Next step:</b> teach it about your business — add files, web pages or questions and answers on your admin page:\n{link}\n\n\
@@ -120,6 +128,6 @@ async fn welcome(app: &AppState, tenant: TenantId, username: &str) -> Result<(),
         u = escape(username),
         link = escape(&link)
     );
-    manager.bot.send_message(&SendMessage::html(owner.0, text)).await.map_err(|e| job_error(e, "sending the welcome message"))?;
+    manager.bot.send_message(&SendMessage::html(owner.0, text)).await?;
     Ok(())
 }

@@ -29,11 +29,10 @@ fn start_worker(settings: &TestSettings, log: &std::path::Path) -> Child {
 async fn kill_9_with_1000_jobs_in_flight_loses_nothing_and_applies_each_effect_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = test_settings(dir.path()).await;
-    let manager = format!("777000:{}", random_secret(35));
-    token_used(&manager);
+    // Workers check the manager bot with getMe at start: the sandbox is their Telegram.
+    let tg = crate::sandbox_support::TestSandbox::start().await;
+    settings.telegram(&tg);
     settings
-        .set("BELLHOP_MANAGER_TOKEN", manager)
-        .set("BELLHOP_MANAGER_WEBHOOK_SECRET", random_secret(32))
         .set("BELLHOP_MASTER_KEY", base64_key())
         .set("BELLHOP_JOBS_CONCURRENCY", "32")
         .set("BELLHOP_JOBS_LEASE_SECONDS", "2")

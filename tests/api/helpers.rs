@@ -67,6 +67,14 @@ pub struct TestSettings {
 }
 
 impl TestSettings {
+    /// Points bellhop at a sandbox as its Telegram, with the sandbox's manager bot.
+    pub fn telegram(&mut self, tg: &crate::sandbox_support::TestSandbox) -> &mut Self {
+        token_used(tg.manager().expose());
+        self.set("BELLHOP_TELEGRAM_API_URL", tg.base.clone())
+            .set("BELLHOP_MANAGER_TOKEN", tg.manager().expose().to_owned())
+            .set("BELLHOP_MANAGER_WEBHOOK_SECRET", random_secret(40))
+    }
+
     pub fn set(&mut self, env: &'static str, v: impl Into<String>) -> &mut Self {
         self.values.insert(env, v.into());
         self
@@ -79,6 +87,8 @@ impl TestSettings {
 }
 
 pub struct TestApp {
+    /// The local Telegram this app talks to.
+    pub tg: crate::sandbox_support::TestSandbox,
     pub addr: SocketAddr,
     pub state: AppState,
     pub data_dir: tempfile::TempDir,
@@ -106,15 +116,18 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut TestSettings)) -> TestApp {
     init_logging();
+    let tg = crate::sandbox_support::TestSandbox::start().await;
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut settings = test_settings(data_dir.path()).await;
+    settings.telegram(&tg);
     adjust(&mut settings);
-    let cfg = settings.config(Needs::Storage);
+    let cfg = settings.config(Needs::Serve);
     let app = Application::build(cfg, Role::All, true).await.expect("bellhop starts");
     let addr = app.local_addr().expect("web role binds");
     let state = app.state.clone();
     let task = tokio::spawn(app.run());
-    TestApp { addr, state, data_dir, settings, http: reqwest::Client::new(), task: Some(task) }
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    TestApp { tg, addr, state, data_dir, settings, http, task: Some(task) }
 }
 
 impl TestApp {

@@ -7,6 +7,7 @@ mod config_errors;
 mod crash;
 mod http;
 mod jobs;
+mod onboarding;
 mod sandbox_ptb;
 mod sandbox_support;
 mod sandbox_world;

@@ -1,0 +1,321 @@
+//! Onboarding, end to end through the sandbox: landing form → creation link → the owner
+//! confirms in "Telegram" → the child bot is provisioned → welcome message → admin login.
+use crate::helpers::*;
+use bellhop::domain::BotId;
+use bellhop::storage;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// The creation link on the landing page's result.
+async fn landing_link(app: &TestApp, name: &str, username: &str) -> String {
+    let r = app.http.get(app.url("/new")).query(&[("name", name), ("username", username)]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<svg"), "no QR code");
+    let start = html.find("href=\"https://t.me/newbot/").expect("creation link") + 6;
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end].replace("&amp;", "&")
+}
+
+fn login_link_in(text: &str) -> Option<String> {
+    let i = text.find("http://127.0.0.1:")?;
+    let rest = &text[i..];
+    let end = rest.find(|c: char| c.is_whitespace() || c == '<' || c == '"').unwrap_or(rest.len());
+    let link = &rest[..end];
+    link.contains("/login/").then(|| link.to_owned())
+}
+
+/// Messages the manager bot sent to `user`.
+async fn manager_messages_to(app: &TestApp, user: i64) -> Vec<Value> {
+    let manager = app.tg.handle.sandbox.manager_id();
+    app.tg.sent_by(manager).await.into_iter().filter(|m| m["chat_id"] == json!(user)).collect()
+}
+
+fn text_of(m: &Value) -> String {
+    m["text"].as_str().or_else(|| m["message"]["text"].as_str()).unwrap_or_default().to_owned()
+}
+
+async fn wait_live(app: &TestApp, bot: i64) {
+    wait_until(Duration::from_secs(30), || async {
+        count(app.db(), &format!("select count(*) from bots where id = {bot} and status = 'live'")).await == 1
+    })
+    .await;
+}
+
+/// Waits for the welcome message to `owner`; returns the login link in it.
+async fn welcome_link(app: &TestApp, owner: i64) -> String {
+    wait_until(Duration::from_secs(30), || async { manager_messages_to(app, owner).await.iter().any(|m| text_of(m).contains("is live")) }).await;
+    manager_messages_to(app, owner).await.iter().filter(|m| text_of(m).contains("is live")).find_map(|m| login_link_in(&text_of(m))).expect("login link in the welcome")
+}
+
+/// Signs in with a login link; returns the session cookie.
+async fn sign_in(app: &TestApp, link: &str) -> String {
+    let r = app.http.post(link).send().await.unwrap();
+    assert_eq!(r.status(), 303, "sign-in did not redirect");
+    let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+async fn create_through_landing(app: &TestApp, owner_name: &str, name: &str, username: &str) -> (i64, i64) {
+    let link = landing_link(app, name, username).await;
+    let user = app.tg.user(owner_name).await;
+    let req = app.tg.post(&format!("users/{user}/creation_links"), json!({ "link": link })).await;
+    let bot = app.tg.post(&format!("creation_requests/{}/confirm", req["id"].as_str().unwrap()), json!({})).await;
+    let bot_id = bot["id"].as_i64().expect("child bot id");
+    let state = app.tg.get(&format!("bots/{bot_id}")).await;
+    token_used(state["token"].as_str().unwrap());
+    (user, bot_id)
+}
+
+#[tokio::test]
+async fn from_the_landing_page_to_a_live_bot_and_a_signed_in_owner() {
+    let app = spawn_app().await;
+    let (owner, bot) = create_through_landing(&app, "Rosa", "Rosa's Bakery & Café", "rosas_bakery_bot").await;
+    wait_live(&app, bot).await;
+
+    // Read back from the sandbox: webhook with its secret, commands, both descriptions.
+    let state = app.tg.get(&format!("bots/{bot}")).await;
+    assert_eq!(state["webhook"]["url"], json!(app.url(&format!("/tg/bot/{bot}"))));
+    let secret = state["webhook"]["secret_token"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 43, "a 256-bit secret, base64url");
+    let commands: Vec<&str> = state["commands"].as_array().unwrap().iter().map(|c| c["command"].as_str().unwrap()).collect();
+    assert_eq!(commands, ["start", "help", "human", "paysupport", "privacy"]);
+    assert!(state["description"].as_str().unwrap().contains("Rosa's Bakery & Café"), "{state}");
+    assert!(state["short_description"].as_str().unwrap().contains("Rosa's Bakery & Café"), "{state}");
+    assert_eq!(state["allowed_updates"], json!(["message", "edited_message", "callback_query", "pre_checkout_query"]));
+    // The webhook secret works against bellhop, a wrong one does not.
+    assert_eq!(app.post_update(bot, Some(&secret), &json!({"update_id": 1})).await, 200);
+    assert_eq!(app.post_update(bot, Some("nope"), &json!({"update_id": 2})).await, 401);
+
+    // The owner got one welcome with a login link.
+    welcome_link(&app, owner).await;
+    let welcome: Vec<_> = manager_messages_to(&app, owner).await.into_iter().map(|m| text_of(&m)).filter(|t| t.contains("is live")).collect();
+    assert_eq!(welcome.len(), 1, "{welcome:?}");
+    let link = login_link_in(&welcome[0]).expect("login link in the welcome");
+
+    // A GET (link preview, scanner) does not use the link.
+    for _ in 0..2 {
+        let r = app.http.get(&link).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.text().await.unwrap().contains("Continue to my admin page"));
+    }
+    let cookie = sign_in(&app, &link).await;
+    let page = app.http.get(app.url("/app")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("@rosas_bakery_bot") && page.contains("live"), "{page}");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn login_links_work_once_and_sessions_end_on_logout() {
+    let app = spawn_app().await;
+    let (owner, bot) = create_through_landing(&app, "Ana", "Ana Flowers", "ana_flowers_bot").await;
+    wait_live(&app, bot).await;
+    let link = welcome_link(&app, owner).await;
+    let r = app.http.post(&link).send().await.unwrap();
+    let set_cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
+        assert!(set_cookie.contains(flag), "{set_cookie}");
+    }
+    assert!(!set_cookie.contains("Secure"), "plain-HTTP localhost cannot use Secure cookies");
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    // Used once: a second POST and a later GET find it spent.
+    assert_eq!(app.http.post(&link).send().await.unwrap().status(), 410);
+    assert_eq!(app.http.get(&link).send().await.unwrap().status(), 410);
+    // Nothing but the hash is stored.
+    let token = link.rsplit('/').next().unwrap();
+    assert_eq!(count(app.db(), &format!("select count(*) from login_tokens where token_hash = '{token}'")).await, 0);
+
+    // /login from the manager chat sends a new link.
+    app.tg.say(owner, app.tg.handle.sandbox.manager_id(), "/login").await;
+    wait_until(Duration::from_secs(20), || async { manager_messages_to(&app, owner).await.iter().filter(|m| login_link_in(&text_of(m)).is_some()).count() == 2 }).await;
+
+    let page = app.http.get(app.url("/app")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let csrf_at = html.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = &html[csrf_at..csrf_at + 43];
+    // A form without the CSRF token changes nothing.
+    let r = app.http.post(app.url("/logout")).header("cookie", &cookie).form(&[("csrf", "forged")]).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(app.http.get(app.url("/app")).header("cookie", &cookie).send().await.unwrap().status(), 200);
+    let r = app.http.post(app.url("/logout")).header("cookie", &cookie).form(&[("csrf", csrf)]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // Ended on the server: the old cookie no longer works.
+    assert_eq!(app.http.get(app.url("/app")).header("cookie", &cookie).send().await.unwrap().status(), 401);
+    assert_eq!(app.http.get(app.url("/app")).send().await.unwrap().status(), 401);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_expired_login_link_is_refused() {
+    let app = spawn_app().await;
+    let (owner, bot) = create_through_landing(&app, "Ben", "Ben Bikes", "ben_bikes_bot").await;
+    wait_live(&app, bot).await;
+    let link = welcome_link(&app, owner).await;
+    sqlx::query("update login_tokens set expires_at = 0").execute(&app.db().pool).await.unwrap();
+    assert_eq!(app.http.post(&link).send().await.unwrap().status(), 410);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn one_hundred_shuffled_and_duplicated_managed_bot_updates_make_twenty_bots() {
+    use rand::seq::SliceRandom;
+    let app = spawn_app().await;
+    let manager = app.tg.manager();
+    // Take delivery into our own hands: no webhook, so the updates wait in the sandbox.
+    app.tg.client.call(&manager, &bellhop::telegram::methods::DeleteWebhook::default()).await.unwrap();
+    let mut owners = Vec::new();
+    for i in 0..20 {
+        let user = app.tg.user(&format!("Owner {i}")).await;
+        let bot = app.tg.create_managed_bot(user, &format!("shop_{i}_bot"), &format!("Shop {i}")).await;
+        token_used(app.tg.get(&format!("bots/{}", bot["id"])).await["token"].as_str().unwrap());
+        owners.push(user);
+    }
+    let updates: Vec<bellhop::telegram::Update> = app.tg.client.call(&manager, &bellhop::telegram::methods::GetUpdates { limit: Some(100), ..Default::default() }).await.unwrap();
+    let raw: Vec<Value> = app.tg.client.call_raw(&manager, "getUpdates", &json!({"limit": 100})).await.unwrap().as_array().unwrap().clone();
+    let managed: Vec<Value> = raw.into_iter().filter(|u| u.get("managed_bot").is_some()).collect();
+    assert_eq!(managed.len(), 20, "{} updates", updates.len());
+    // Each delivered 5 times, all shuffled, 10 at a time concurrently.
+    let mut deliveries: Vec<Value> = managed.iter().flat_map(|u| std::iter::repeat_n(u.clone(), 5)).collect();
+    deliveries.shuffle(&mut rand::thread_rng());
+    assert_eq!(deliveries.len(), 100);
+    let secret = app.settings.values["BELLHOP_MANAGER_WEBHOOK_SECRET"].clone();
+    for batch in deliveries.chunks(10) {
+        let sends = batch.iter().map(|u| {
+            app.http.post(app.url("/tg/manager")).header("X-Telegram-Bot-Api-Secret-Token", &secret).json(u).send()
+        });
+        for r in futures::future::join_all(sends).await {
+            assert_eq!(r.unwrap().status(), 200);
+        }
+    }
+    wait_until(Duration::from_secs(60), || async { count(app.db(), "select count(*) from bots where status = 'live'").await == 20 }).await;
+    app.drain_jobs(Duration::from_secs(30)).await;
+    assert_eq!(count(app.db(), "select count(*) from jobs where state = 'dead'").await, 0);
+    assert_eq!(count(app.db(), "select count(*) from bots").await, 20);
+    let mut welcomes = 0;
+    for owner in &owners {
+        let n = manager_messages_to(&app, *owner).await.iter().filter(|m| text_of(m).contains("is live")).count();
+        assert_eq!(n, 1, "owner {owner} got {n} welcome messages");
+        welcomes += n;
+    }
+    assert_eq!(welcomes, 20);
+    let state = app.tg.get("state").await;
+    let provisioned = state["bots"].as_array().unwrap().iter().filter(|b| b["webhook"]["url"].as_str().is_some_and(|u| u.contains("/tg/bot/"))).count();
+    assert_eq!(provisioned, 20);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_replaced_token_is_stored_and_the_webhook_reregistered_with_a_new_secret() {
+    let app = spawn_app().await;
+    let (owner, bot) = create_through_landing(&app, "Cleo", "Cleo Cakes", "cleo_cakes_bot").await;
+    wait_live(&app, bot).await;
+    welcome_link(&app, owner).await;
+    let before = app.tg.get(&format!("bots/{bot}")).await;
+    let old_secret = before["webhook"]["secret_token"].as_str().unwrap().to_owned();
+    let new_token: String = app
+        .tg
+        .client
+        .call(&app.tg.manager(), &bellhop::telegram::methods::ReplaceManagedBotToken { user_id: bellhop::domain::UserId(bot) })
+        .await
+        .unwrap();
+    token_used(&new_token);
+    // The sandbox sends managed_bot again; bellhop fetches the new token and provisions again.
+    wait_until(Duration::from_secs(30), || async {
+        let s = app.tg.get(&format!("bots/{bot}")).await;
+        s["webhook"]["secret_token"].as_str().is_some_and(|s| s != old_secret)
+    })
+    .await;
+    wait_live(&app, bot).await;
+    let tenant = storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
+    let sealed = storage::bots::sealed_token(&app.db().pool, tenant, BotId(bot)).await.unwrap().unwrap();
+    assert_eq!(app.state.keys.open_string(&sealed, &storage::bots::token_aad(BotId(bot))).unwrap(), new_token);
+    let new_secret = app.tg.get(&format!("bots/{bot}")).await["webhook"]["secret_token"].as_str().unwrap().to_owned();
+    assert_eq!(app.post_update(bot, Some(&old_secret), &json!({"update_id": 10})).await, 401);
+    assert_eq!(app.post_update(bot, Some(&new_secret), &json!({"update_id": 11})).await, 200);
+    let welcomes = manager_messages_to(&app, owner).await.iter().filter(|m| text_of(m).contains("is live")).count();
+    assert_eq!(welcomes, 1, "a token change is not a new bot");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_owner_change_moves_the_bot_and_the_previous_owner_loses_it_at_once() {
+    let app = spawn_app().await;
+    let (first, bot) = create_through_landing(&app, "Dora", "Dora Deli", "dora_deli_bot").await;
+    wait_live(&app, bot).await;
+    let link = welcome_link(&app, first).await;
+    let first_cookie = sign_in(&app, &link).await;
+    assert!(app.http.get(app.url("/app")).header("cookie", &first_cookie).send().await.unwrap().text().await.unwrap().contains("@dora_deli_bot"));
+
+    let second = app.tg.user("Eve").await;
+    app.tg.post(&format!("bots/{bot}/owner"), json!({ "user_id": second })).await;
+    wait_until(Duration::from_secs(30), || async {
+        match storage::tenants::find_by_owner(&app.db().pool, second.into()).await.unwrap() {
+            Some(t) => count(app.db(), &format!("select count(*) from bots where id = {bot} and tenant_id = {} and status = 'live'", t.id.0)).await == 1,
+            None => false,
+        }
+    })
+    .await;
+    // The previous owner's admin page no longer shows it.
+    let page = app.http.get(app.url("/app")).header("cookie", &first_cookie).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("@dora_deli_bot"), "{page}");
+    // The new owner never opened the manager chat, so Telegram lets no bot write first; once
+    // they do, /login gives them their link.
+    app.tg.say(second, app.tg.handle.sandbox.manager_id(), "/login").await;
+    wait_until(Duration::from_secs(20), || async { manager_messages_to(&app, second).await.iter().any(|m| login_link_in(&text_of(m)).is_some()) }).await;
+    let link = manager_messages_to(&app, second).await.iter().find_map(|m| login_link_in(&text_of(m))).unwrap();
+    let cookie = sign_in(&app, &link).await;
+    assert!(app.http.get(app.url("/app")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap().contains("@dora_deli_bot"));
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn invalid_names_get_telegrams_message_on_the_page() {
+    let app = spawn_app().await;
+    for (name, username, expect) in [
+        ("Shop", "abc", "5 to 32 characters"),
+        ("Shop", "my-shop-bot", "Latin letters, digits and underscores"),
+        ("Shop", "1shop_bot", "must start with a letter"),
+        ("Shop", "my_shop", "must end in"),
+        ("", "my_shop_bot", "1 to 64 characters"),
+        (&"x".repeat(65), "my_shop_bot", "1 to 64 characters"),
+    ] {
+        let r = app.http.get(app.url("/new")).query(&[("name", name), ("username", username)]).send().await.unwrap();
+        assert_eq!(r.status(), 422, "{name:?} {username:?}");
+        let html = r.text().await.unwrap();
+        assert!(html.replace("&quot;", "\"").contains(expect), "{username:?}: expected {expect:?}");
+        assert!(!html.contains("t.me/newbot"), "no link for invalid input");
+    }
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn forged_manager_webhook_calls_get_401_and_leave_no_row() {
+    let app = spawn_app().await;
+    let update = json!({"update_id": 999, "message": {"message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"}, "from": {"id": 5, "is_bot": false, "first_name": "x"}, "text": "/login"}});
+    let r = app.http.post(app.url("/tg/manager")).json(&update).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = app.http.post(app.url("/tg/manager")).header("X-Telegram-Bot-Api-Secret-Token", "wrong-secret-wrong-secret").json(&update).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(count(app.db(), "select count(*) from telegram_updates where update_id = 999").await, 0);
+    assert_eq!(count(app.db(), "select count(*) from jobs where kind = 'manager.update'").await, 0);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn start_offers_the_managed_bot_button_and_bots_lists_status() {
+    let app = spawn_app().await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    let (owner, bot) = create_through_landing(&app, "Finn", "Finn Fish", "finn_fish_bot").await;
+    wait_live(&app, bot).await;
+    app.tg.say(owner, manager, "/start").await;
+    app.tg.say(owner, manager, "/bots").await;
+    wait_until(Duration::from_secs(20), || async { manager_messages_to(&app, owner).await.iter().any(|m| text_of(m).contains("Your bots")) }).await;
+    let msgs = manager_messages_to(&app, owner).await;
+    let start = msgs.iter().find(|m| text_of(m).contains("Welcome to bellhop")).expect("/start answer");
+    let markup = start.to_string();
+    assert!(markup.contains("request_managed_bot"), "{markup}");
+    let bots = msgs.iter().find(|m| text_of(m).contains("Your bots")).unwrap();
+    assert!(text_of(bots).contains("@finn_fish_bot — ✅ live"), "{}", text_of(bots));
+    app.stop().await.unwrap();
+}
