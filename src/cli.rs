@@ -64,6 +64,11 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 500)]
         samples: usize,
     },
+    /// Onboarding: a managed_bot update's arrival → the bot live, against an in-process sandbox.
+    Onboarding {
+        #[arg(long, default_value_t = 200)]
+        bots: usize,
+    },
 }
 
 /// Loads configuration for a command; on problems prints them and exits with status 2.

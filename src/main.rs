@@ -70,5 +70,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(cfg.log_format, "warn");
             bench::jobs(cfg, *jobs, *samples).await
         }
+        Command::Bench(BenchCommand::Onboarding { bots }) => {
+            let cfg = load_config(&cli, Needs::Storage, |_| {});
+            telemetry::init(cfg.log_format, "warn");
+            bench::onboarding(cfg, *bots).await
+        }
     }
 }
