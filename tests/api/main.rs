@@ -4,3 +4,4 @@ mod sandbox_support;
 mod sandbox_world;
 mod telegram_reference;
 mod telegram_scenario;
+mod telegram_throttle;
