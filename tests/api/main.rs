@@ -3,5 +3,7 @@ mod sandbox_ptb;
 mod sandbox_support;
 mod sandbox_world;
 mod telegram_reference;
+mod telegram_redaction;
 mod telegram_scenario;
+mod telegram_split;
 mod telegram_throttle;
