@@ -1,6 +1,7 @@
 //! The one integration-test binary.
 mod sandbox_ptb;
 mod sandbox_support;
+mod sandbox_ui;
 mod sandbox_world;
 mod telegram_reference;
 mod telegram_redaction;
