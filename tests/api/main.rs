@@ -1,5 +1,7 @@
 //! The one integration-test binary.
+mod sandbox_bench;
 mod sandbox_ptb;
+mod sandbox_state;
 mod sandbox_support;
 mod sandbox_ui;
 mod sandbox_world;
