@@ -67,22 +67,20 @@ impl Limiter {
             }
             self.blocked.remove(&(bot, chat));
         }
-        if let Some(f) = self.faults.get(&bot) {
-            if rand::random::<f64>() < f.ratio {
+        if let Some(f) = self.faults.get(&bot)
+            && rand::random::<f64>() < f.ratio {
                 self.stats.injected += 1;
                 let r = f.retry_after.max(1);
                 self.blocked.insert((bot, chat), now + Duration::from_secs(r));
                 return Err(r);
             }
-        }
-        if self.enabled {
-            if let Err(wait) = self.check(bot, chat, now) {
+        if self.enabled
+            && let Err(wait) = self.check(bot, chat, now) {
                 self.stats.limit_breaches += 1;
                 let r = wait.as_secs_f64().ceil().max(1.0) as u64;
                 self.blocked.insert((bot, chat), now + Duration::from_secs(r));
                 return Err(r);
             }
-        }
         self.stats.sends += 1;
         Ok(())
     }

@@ -288,11 +288,12 @@ impl BotWorker {
                     still_waiting.push_back(chat);
                 }
                 None => {
+                    // No sender left means the throttle is gone; the worker ends with it.
+                    let me = self.me.upgrade()?;
+                    let Some(job) = q.queue.pop_front() else { continue };
                     take_chat_slot(q, chat, &self.limits, now);
                     q.in_flight = true;
                     self.in_flight += 1;
-                    let Some(job) = q.queue.pop_front() else { continue };
-                    let Some(me) = self.me.upgrade() else { return None };
                     tokio::spawn(async move {
                         let result = (job.call)().await;
                         let _ = me.send(Event::Done { job, result });
