@@ -107,11 +107,10 @@ fn set_commands(s: &Shared, bot: i64, p: &Params) -> Result<Response, ApiError> 
     }
     // Scoped and localised command lists are accepted; the sandbox shows the default one.
     let default_scope = !p.has("scope") || p.json("scope")?.and_then(|v| v.get("type").cloned()).is_some_and(|t| t == "default");
-    if default_scope && p.str("language_code").unwrap_or_default().is_empty() {
-        if let Some(b) = s.world().bots.get_mut(&bot) {
+    if default_scope && p.str("language_code").unwrap_or_default().is_empty()
+        && let Some(b) = s.world().bots.get_mut(&bot) {
             b.commands = commands;
         }
-    }
     Ok(ok(true))
 }
 

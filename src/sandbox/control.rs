@@ -45,7 +45,7 @@ pub fn routes() -> Router<Arc<Shared>> {
 }
 
 /// A control API failure.
-pub struct Fail(StatusCode, String, String);
+pub struct Fail(StatusCode, pub(super) String, pub(super) String);
 
 impl IntoResponse for Fail {
     fn into_response(self) -> Response {
@@ -139,16 +139,16 @@ async fn change_owner(State(s): S, Path(id): Path<i64>, Json(u): Json<UserRef>) 
 }
 
 #[derive(Deserialize)]
-struct NewUser {
-    first_name: String,
-    username: Option<String>,
-    language_code: Option<String>,
+pub(super) struct NewUser {
+    pub(super) first_name: String,
+    pub(super) username: Option<String>,
+    pub(super) language_code: Option<String>,
     /// Bots the user has already started (so bots may write first).
     #[serde(default)]
-    started_bots: Vec<i64>,
+    pub(super) started_bots: Vec<i64>,
 }
 
-async fn create_user(State(s): S, Json(u): Json<NewUser>) -> R {
+pub(super) async fn create_user(State(s): S, Json(u): Json<NewUser>) -> R {
     let mut w = s.world();
     let id = w.add_user(&u.first_name, u.username, u.language_code);
     if let Some(user) = w.users.get_mut(&id) {
@@ -162,16 +162,16 @@ async fn users(State(s): S) -> R {
 }
 
 #[derive(Deserialize)]
-struct Say {
-    bot_id: Option<i64>,
-    bot_username: Option<String>,
+pub(super) struct Say {
+    pub(super) bot_id: Option<i64>,
+    pub(super) bot_username: Option<String>,
     /// A group id; default: the user's private chat with the bot.
-    chat_id: Option<i64>,
-    text: String,
-    reply_to_message_id: Option<i64>,
+    pub(super) chat_id: Option<i64>,
+    pub(super) text: String,
+    pub(super) reply_to_message_id: Option<i64>,
 }
 
-async fn user_says(State(s): S, Path(user): Path<i64>, Json(m): Json<Say>) -> R {
+pub(super) async fn user_says(State(s): S, Path(user): Path<i64>, Json(m): Json<Say>) -> R {
     let mut w = s.world();
     let bot = match (m.bot_id, &m.bot_username) {
         (Some(id), _) => id,
@@ -190,14 +190,14 @@ async fn user_says(State(s): S, Path(user): Path<i64>, Json(m): Json<Say>) -> R 
 }
 
 #[derive(Deserialize)]
-struct Press {
-    bot_id: i64,
-    chat_id: Option<i64>,
-    message_id: i64,
-    data: String,
+pub(super) struct Press {
+    pub(super) bot_id: i64,
+    pub(super) chat_id: Option<i64>,
+    pub(super) message_id: i64,
+    pub(super) data: String,
 }
 
-async fn press_inline(State(s): S, Path(user): Path<i64>, Json(p): Json<Press>) -> R {
+pub(super) async fn press_inline(State(s): S, Path(user): Path<i64>, Json(p): Json<Press>) -> R {
     let mut w = s.world();
     let chat_id = p.chat_id.unwrap_or(user);
     let from = w.users.get(&user).ok_or_else(|| not_found("user"))?.user();
@@ -220,14 +220,14 @@ async fn press_inline(State(s): S, Path(user): Path<i64>, Json(p): Json<Press>) 
 }
 
 #[derive(Deserialize)]
-struct KeyPress {
-    bot_id: i64,
-    text: String,
+pub(super) struct KeyPress {
+    pub(super) bot_id: i64,
+    pub(super) text: String,
 }
 
 /// Presses a reply-keyboard button: a `request_managed_bot` button opens the creation screen,
 /// any other button sends its text.
-async fn press_keyboard(State(s): S, Path(user): Path<i64>, Json(k): Json<KeyPress>) -> R {
+pub(super) async fn press_keyboard(State(s): S, Path(user): Path<i64>, Json(k): Json<KeyPress>) -> R {
     let mut w = s.world();
     let button = w
         .messages
@@ -267,23 +267,23 @@ async fn block(State(s): S, Path(user): Path<i64>, Json(b): Json<Block>) -> R {
 }
 
 #[derive(Deserialize)]
-struct Link {
-    link: String,
+pub(super) struct Link {
+    pub(super) link: String,
 }
 
-async fn open_link(State(s): S, Path(user): Path<i64>, Json(l): Json<Link>) -> R {
+pub(super) async fn open_link(State(s): S, Path(user): Path<i64>, Json(l): Json<Link>) -> R {
     let (manager, username, name) = managed::parse_link(&l.link)?;
     let r = managed::open(&mut s.world(), user, &manager, &username, &name)?;
     done(r)
 }
 
 #[derive(Deserialize)]
-struct Confirm {
-    username: Option<String>,
-    name: Option<String>,
+pub(super) struct Confirm {
+    pub(super) username: Option<String>,
+    pub(super) name: Option<String>,
 }
 
-async fn confirm(State(s): S, Path(id): Path<String>, Json(c): Json<Confirm>) -> R {
+pub(super) async fn confirm(State(s): S, Path(id): Path<String>, Json(c): Json<Confirm>) -> R {
     let mut w = s.world();
     let req = w.creation_requests.get(&id).cloned().ok_or_else(|| not_found("creation request"))?;
     let username = c.username.unwrap_or(req.suggested_username);
@@ -292,7 +292,7 @@ async fn confirm(State(s): S, Path(id): Path<String>, Json(c): Json<Confirm>) ->
     done(bot)
 }
 
-async fn pay(State(s): S, Path(user): Path<i64>, Json(t): Json<PayTarget>) -> R {
+pub(super) async fn pay(State(s): S, Path(user): Path<i64>, Json(t): Json<PayTarget>) -> R {
     let p = payments::start_payment(&s, user, t).map_err(|e| bad("PAYMENT_INVALID", e))?;
     done(p)
 }

@@ -15,8 +15,11 @@ use tokio::time::Instant;
 pub struct LimitStats {
     /// Messages accepted.
     pub sends: u64,
-    /// 429s because a limit was exceeded.
+    /// 429s because a limit was exceeded, and which one.
     pub limit_breaches: u64,
+    pub bot_breaches: u64,
+    pub private_breaches: u64,
+    pub group_breaches: u64,
     /// Requests to a (bot, chat) still inside its `retry_after`.
     pub early_retries: u64,
     /// 429s injected by a fault.
@@ -64,22 +67,20 @@ impl Limiter {
             }
             self.blocked.remove(&(bot, chat));
         }
-        if let Some(f) = self.faults.get(&bot) {
-            if rand::random::<f64>() < f.ratio {
+        if let Some(f) = self.faults.get(&bot)
+            && rand::random::<f64>() < f.ratio {
                 self.stats.injected += 1;
                 let r = f.retry_after.max(1);
                 self.blocked.insert((bot, chat), now + Duration::from_secs(r));
                 return Err(r);
             }
-        }
-        if self.enabled {
-            if let Err(wait) = self.check(bot, chat, now) {
+        if self.enabled
+            && let Err(wait) = self.check(bot, chat, now) {
                 self.stats.limit_breaches += 1;
                 let r = wait.as_secs_f64().ceil().max(1.0) as u64;
                 self.blocked.insert((bot, chat), now + Duration::from_secs(r));
                 return Err(r);
             }
-        }
         self.stats.sends += 1;
         Ok(())
     }
@@ -90,6 +91,7 @@ impl Limiter {
             window.pop_front();
         }
         if window.len() >= BOT_MAX {
+            self.stats.bot_breaches += 1;
             return Err(BOT_WINDOW - now.duration_since(window[0]));
         }
         if chat < 0 {
@@ -98,6 +100,7 @@ impl Limiter {
                 g.pop_front();
             }
             if g.len() >= GROUP_MAX {
+                self.stats.group_breaches += 1;
                 return Err(GROUP_WINDOW - now.duration_since(g[0]));
             }
             g.push_back(now);
@@ -106,6 +109,7 @@ impl Limiter {
             *level = (*level + now.duration_since(*at).as_secs_f64() * PRIVATE_RATE).min(PRIVATE_BURST);
             *at = now;
             if *level < 1.0 {
+                self.stats.private_breaches += 1;
                 return Err(Duration::from_secs_f64((1.0 - *level) / PRIVATE_RATE));
             }
             *level -= 1.0;

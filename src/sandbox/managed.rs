@@ -84,11 +84,10 @@ pub fn confirm(w: &mut World, request_id: &str, username: &str, name: &str, limi
     announce(w, req.manager_id, id, req.user_id);
     // The service message in the creator's chat with the manager.
     let service = Message { managed_bot_created: Some(ManagedBotCreated { bot: bot_user.clone() }), ..Default::default() };
-    if let Some(u) = w.users.get_mut(&req.user_id) {
-        if !u.started.contains(&req.manager_id) {
+    if let Some(u) = w.users.get_mut(&req.user_id)
+        && !u.started.contains(&req.manager_id) {
             u.started.push(req.manager_id);
         }
-    }
     let _ = w.user_message(req.user_id, req.manager_id, req.user_id, service);
     Ok(bot_user)
 }

@@ -31,10 +31,9 @@ pub async fn autosave(s: Arc<Shared>) {
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
             _ = s.shutdown.cancelled() => return,
         }
-        if s.dirty.load(Ordering::Relaxed) {
-            if let Err(e) = save_now(&s) {
+        if s.dirty.load(Ordering::Relaxed)
+            && let Err(e) = save_now(&s) {
                 tracing::warn!(error = %format!("{e:#}"), "could not save the sandbox state");
             }
-        }
     }
 }

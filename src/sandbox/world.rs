@@ -373,18 +373,16 @@ impl World {
         message.date = self.now();
         message.from = Some(user);
         message.chat = chat;
-        if let Some(text) = &message.text {
-            if message.entities.is_none() {
+        if let Some(text) = &message.text
+            && message.entities.is_none() {
                 let ents = detect_entities(text);
                 message.entities = (!ents.is_empty()).then_some(ents);
             }
-        }
         if chat_id > 0 {
-            if let Some(u) = self.users.get_mut(&user_id) {
-                if !u.started.contains(&bot_id) {
+            if let Some(u) = self.users.get_mut(&user_id)
+                && !u.started.contains(&bot_id) {
                     u.started.push(bot_id);
                 }
-            }
             self.record(Entry { seq: 0, bot_id, chat_id, message_id: message.message_id, from_bot: false, raw_text: message.text.clone(), message: message.clone(), parse_mode: None, reply_markup: None, edits: vec![], invoice: None });
             self.push_update(bot_id, "message", serde_json::to_value(&message).unwrap_or_default());
         } else {
@@ -426,8 +424,8 @@ impl World {
 pub fn detect_entities(text: &str) -> Vec<MessageEntity> {
     let mut out = Vec::new();
     let mut offset = 0i64;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
+    let chars = text.char_indices().peekable();
+    for (i, c) in chars {
         let at_word_start = i == 0 || text[..i].ends_with(char::is_whitespace);
         if (c == '/' || c == '@') && at_word_start {
             let rest = &text[i + 1..];

@@ -83,7 +83,8 @@ fn tag_end(s: &str) -> Option<usize> {
 }
 
 fn decode_entity(s: &str) -> Option<(char, usize)> {
-    let semi = s[..s.len().min(12)].find(';')?;
+    // Entities are short and ASCII; look for the `;` among the first bytes only.
+    let semi = s.bytes().take(12).position(|b| b == b';')?;
     let name = &s[1..semi];
     let ch = match name {
         "lt" => '<',
@@ -227,6 +228,7 @@ mod tests {
         assert!(parse("<script>x</script>").is_err());
         assert!(parse("a > b").is_err());
         assert!(parse("</b>").is_err());
+        assert_eq!(parse("&日本語;").unwrap().text, "&日本語;", "multibyte text after & must not panic");
     }
 
     #[test]

@@ -5,11 +5,16 @@
 //! - Private chats: about 1 message per second, with short bursts (a token bucket).
 //! - Groups (negative chat ids): 20 messages per minute.
 //! - Per bot: 30 messages per second across all chats.
-//! - A 429 pauses only that bot for `retry_after`; the call is retried, not failed.
+//! - A 429 pauses only the chat it came from for `retry_after` (the bot's other chats and other
+//!   bots go on); the call is retried, not failed. The throttle keeps the per-bot limit itself,
+//!   so a 429 is a chat's flood control, as Telegram's per-chat limits and the sandbox report it.
 //!
 //! Every bot has its own worker task, so one slow or rate-limited bot never delays another.
-//! Windows are a little longer than Telegram's nominal ones, so that network jitter between
-//! our clock and Telegram's cannot turn an exact-limit schedule into a breach.
+//!
+//! Window limits count a call from the moment it is sent until `window` after its response:
+//! Telegram counts arrivals, and an arrival lies somewhere between our send and the response, so
+//! this is the rule that holds whatever the network does (a burst of slow requests followed by
+//! fast ones must not squeeze more than the limit into one of Telegram's windows).
 //!
 //! Only calls that post into a chat go through here (`sendMessage`, `sendInvoice`,
 //! `editMessageText`); drafts and configuration calls use the [`Client`] directly.
@@ -46,9 +51,9 @@ impl Default for ThrottleLimits {
             private_burst: 3,
             private_interval: Duration::from_secs(1),
             group_max: 20,
-            group_window: Duration::from_secs(61),
+            group_window: Duration::from_secs(60),
             bot_max: 30,
-            bot_window: Duration::from_millis(1050),
+            bot_window: Duration::from_millis(1000),
         }
     }
 }
@@ -85,37 +90,48 @@ impl Throttle {
         Self { client: None, limits: Arc::new(limits), workers: Arc::default() }
     }
 
-    /// Sends a message in its turn. Waits for the chat's and the bot's limits; retries after 429.
-    pub async fn send_message(&self, token: &BotToken, request: SendMessage) -> Result<Message, TelegramError> {
+    /// Queues a message at once (so calls made in order are sent in order) and returns a future
+    /// that resolves when it was sent: after the chat's and the bot's limits allow it, and after
+    /// any 429 retries.
+    pub fn send_message(&self, token: &BotToken, request: SendMessage) -> impl Future<Output = Result<Message, TelegramError>> + Send + 'static {
         let chat = request.chat_id.id().unwrap_or(ChatId(0));
-        self.call(token, chat, request).await
+        self.call(token, chat, request)
     }
 
-    /// Calls a chat-posting method `request` addressed to `chat`, in its turn.
-    pub async fn call<M>(&self, token: &BotToken, chat: ChatId, request: M) -> Result<M::Response, TelegramError>
+    /// Queues a chat-posting method `request` addressed to `chat`; see [`Throttle::send_message`].
+    pub fn call<M>(&self, token: &BotToken, chat: ChatId, request: M) -> impl Future<Output = Result<M::Response, TelegramError>> + Send + 'static
     where
         M: Method + Send + Sync + 'static,
+        M::Response: Send,
     {
-        let client = self.client.clone().ok_or_else(|| TelegramError::Network("throttle has no client".into()))?;
-        let body = Arc::new(serde_json::to_value(&request).map_err(|e| TelegramError::BadRequest(e.to_string()))?);
-        let token = token.clone();
-        let bot = token.bot_id();
-        let call: Call = Arc::new(move || {
-            let (client, token, body) = (client.clone(), token.clone(), body.clone());
-            Box::pin(async move { client.call_raw(&token, M::NAME, &body).await })
-        });
-        let value = self.submit(bot, chat, call).await?;
-        serde_json::from_value(value).map_err(|e| TelegramError::Server(format!("unexpected {} result: {e}", M::NAME)))
+        let queued = match (self.client.clone(), serde_json::to_value(&request)) {
+            (Some(client), Ok(body)) => {
+                let body = Arc::new(body);
+                let token = token.clone();
+                let bot = token.bot_id();
+                let call: Call = Arc::new(move || {
+                    let (client, token, body) = (client.clone(), token.clone(), body.clone());
+                    Box::pin(async move { client.call_raw(&token, M::NAME, &body).await })
+                });
+                Ok(self.submit(bot, chat, call))
+            }
+            (None, _) => Err(TelegramError::Network("throttle has no client".into())),
+            (_, Err(e)) => Err(TelegramError::BadRequest(e.to_string())),
+        };
+        async move {
+            let value = queued?.await?;
+            serde_json::from_value(value).map_err(|e| TelegramError::Server(format!("unexpected {} result: {e}", M::NAME)))
+        }
     }
 
-    /// Queues `call` for `chat` of `bot` and resolves with its result once it was sent (after any
-    /// 429 retries). `call` may run more than once.
-    pub async fn submit(
+    /// Queues `call` for `chat` of `bot` now; the future resolves with its result once it was
+    /// sent (after any 429 retries). `call` may run more than once.
+    pub fn submit(
         &self,
         bot: BotId,
         chat: ChatId,
         call: Arc<dyn Fn() -> BoxFuture<'static, Result<serde_json::Value, TelegramError>> + Send + Sync>,
-    ) -> Result<serde_json::Value, TelegramError> {
+    ) -> impl Future<Output = Result<serde_json::Value, TelegramError>> + Send + 'static {
         let (tx, rx) = oneshot::channel();
         let job = Job { chat: chat.0, call, reply: tx };
         {
@@ -128,7 +144,7 @@ impl Throttle {
                 *sender = fresh;
             }
         }
-        rx.await.map_err(|_| TelegramError::Network("throttle worker stopped".into()))?
+        async move { rx.await.map_err(|_| TelegramError::Network("throttle worker stopped".into()))? }
     }
 }
 
@@ -145,8 +161,10 @@ struct ChatQueue {
     /// Private chats: token bucket level and when it was last refilled.
     tokens: f64,
     refilled: Option<Instant>,
-    /// Groups: send times within the window.
+    /// Groups: response times of calls still inside the window.
     sent: VecDeque<Instant>,
+    /// Set by a 429: nothing goes to this chat before then.
+    paused_until: Option<Instant>,
 }
 
 struct BotWorker {
@@ -155,14 +173,14 @@ struct BotWorker {
     chats: HashMap<i64, ChatQueue>,
     /// Chats with queued work, in arrival order of their first pending job (fairness).
     order: VecDeque<i64>,
+    /// Response times of calls still inside the bot window (plus `in_flight` calls).
     sent: VecDeque<Instant>,
-    paused_until: Option<Instant>,
     in_flight: usize,
 }
 
 impl BotWorker {
     fn new(limits: Arc<ThrottleLimits>, me: mpsc::WeakUnboundedSender<Event>) -> Self {
-        Self { limits, me, chats: HashMap::new(), order: VecDeque::new(), sent: VecDeque::new(), paused_until: None, in_flight: 0 }
+        Self { limits, me, chats: HashMap::new(), order: VecDeque::new(), sent: VecDeque::new(), in_flight: 0 }
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Event>) {
@@ -197,14 +215,18 @@ impl BotWorker {
                 q.queue.push_back(job);
             }
             Event::Done { job, result } => {
+                let now = Instant::now();
                 self.in_flight -= 1;
+                self.sent.push_back(now);
                 let chat = job.chat;
                 let q = self.chats.entry(chat).or_default();
                 q.in_flight = false;
+                if is_group(chat) {
+                    q.sent.push_back(now);
+                }
                 match result {
                     Err(TelegramError::RetryAfter(secs)) => {
-                        let until = Instant::now() + Duration::from_secs(secs.max(1));
-                        self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
+                        q.paused_until = Some(Instant::now() + Duration::from_secs(secs.max(1)));
                         q.queue.push_front(job);
                     }
                     other => {
@@ -227,7 +249,7 @@ impl BotWorker {
         let now = Instant::now();
         let l = self.limits.clone();
         self.chats.retain(|&chat, q| {
-            let busy = q.in_flight || !q.queue.is_empty();
+            let busy = q.in_flight || !q.queue.is_empty() || q.paused_until.is_some_and(|p| p > now);
             let recovering = if is_group(chat) {
                 q.sent.back().is_some_and(|t| now.duration_since(*t) < l.group_window)
             } else {
@@ -239,21 +261,19 @@ impl BotWorker {
 
     /// Starts every call that may go now; returns when to look again, if anything is waiting.
     fn dispatch(&mut self, now: Instant) -> Option<Instant> {
-        if let Some(p) = self.paused_until {
-            if now < p {
-                return (!self.order.is_empty()).then_some(p);
-            }
-            self.paused_until = None;
-        }
         let mut wake: Option<Instant> = None;
         let mut still_waiting = VecDeque::new();
         while let Some(chat) = self.order.pop_front() {
             while self.sent.front().is_some_and(|t| now.duration_since(*t) >= self.limits.bot_window) {
                 self.sent.pop_front();
             }
-            if self.sent.len() >= self.limits.bot_max as usize {
-                let at = self.sent[0] + self.limits.bot_window;
-                wake = Some(wake.map_or(at, |w| w.min(at)));
+            if self.sent.len() + self.in_flight >= self.limits.bot_max as usize {
+                // Full: a slot frees when the oldest response leaves the window, or when a call
+                // in flight answers (a Done event wakes the worker anyway).
+                if let Some(oldest) = self.sent.front() {
+                    let at = *oldest + self.limits.bot_window;
+                    wake = Some(wake.map_or(at, |w| w.min(at)));
+                }
                 still_waiting.push_back(chat);
                 still_waiting.extend(self.order.drain(..));
                 break;
@@ -268,12 +288,12 @@ impl BotWorker {
                     still_waiting.push_back(chat);
                 }
                 None => {
+                    // No sender left means the throttle is gone; the worker ends with it.
+                    let me = self.me.upgrade()?;
+                    let Some(job) = q.queue.pop_front() else { continue };
                     take_chat_slot(q, chat, &self.limits, now);
-                    self.sent.push_back(now);
                     q.in_flight = true;
                     self.in_flight += 1;
-                    let Some(job) = q.queue.pop_front() else { continue };
-                    let Some(me) = self.me.upgrade() else { return None };
                     tokio::spawn(async move {
                         let result = (job.call)().await;
                         let _ = me.send(Event::Done { job, result });
@@ -292,6 +312,12 @@ fn is_group(chat: i64) -> bool {
 
 /// `None` if the chat may receive a message now, else when it may.
 fn chat_ready_at(q: &mut ChatQueue, chat: i64, l: &ThrottleLimits, now: Instant) -> Option<Instant> {
+    if let Some(until) = q.paused_until {
+        if now < until {
+            return Some(until);
+        }
+        q.paused_until = None;
+    }
     if is_group(chat) {
         while q.sent.front().is_some_and(|t| now.duration_since(*t) >= l.group_window) {
             q.sent.pop_front();
@@ -315,9 +341,8 @@ fn refill(q: &mut ChatQueue, l: &ThrottleLimits, now: Instant) {
 }
 
 fn take_chat_slot(q: &mut ChatQueue, chat: i64, l: &ThrottleLimits, now: Instant) {
-    if is_group(chat) {
-        q.sent.push_back(now);
-    } else {
+    // Groups count the call when it answers (see `Event::Done`); at most one is in flight.
+    if !is_group(chat) {
         refill(q, l, now);
         q.tokens -= 1.0;
     }
@@ -354,9 +379,7 @@ mod tests {
         let mut handles = Vec::new();
         for i in 0..8 {
             let call = recording(log.clone(), 1, 42, i, Arc::new(AtomicUsize::new(0)), 0);
-            let t = t.clone();
-            handles.push(tokio::spawn(async move { t.submit(BotId(1), ChatId(42), call).await }));
-            tokio::task::yield_now().await;
+            handles.push(tokio::spawn(t.submit(BotId(1), ChatId(42), call)));
         }
         let results: Vec<i64> = futures::future::join_all(handles).await.into_iter().map(|r| r.unwrap().unwrap().as_i64().unwrap()).collect();
         assert_eq!(results, (0..8).collect::<Vec<_>>());
@@ -368,21 +391,28 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn retry_after_pauses_only_the_limited_bot() {
+    async fn retry_after_pauses_only_the_limited_chat() {
         let t = Throttle::without_client(ThrottleLimits::default());
         let log: Log = Arc::default();
         let start = Instant::now();
         let limited = t.submit(BotId(1), ChatId(5), recording(log.clone(), 1, 5, 0, Arc::new(AtomicUsize::new(1)), 7));
-        let other = async {
+        let queued_behind = t.submit(BotId(1), ChatId(5), recording(log.clone(), 1, 5, 1, Arc::new(AtomicUsize::new(0)), 0));
+        let other_chat = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            t.submit(BotId(1), ChatId(6), recording(log.clone(), 1, 6, 0, Arc::new(AtomicUsize::new(0)), 0)).await
+        };
+        let other_bot = async {
             tokio::time::sleep(Duration::from_millis(100)).await;
             t.submit(BotId(2), ChatId(5), recording(log.clone(), 2, 5, 0, Arc::new(AtomicUsize::new(0)), 0)).await
         };
-        let (a, b) = tokio::join!(limited, other);
-        assert!(a.is_ok() && b.is_ok());
+        let (a, b, c, d) = tokio::join!(limited, queued_behind, other_chat, other_bot);
+        assert!(a.is_ok() && b.is_ok() && c.is_ok() && d.is_ok());
         let log = log.lock().unwrap();
-        let at = |bot| log.iter().find(|e| e.0 == bot).unwrap().2 - start;
-        assert!(at(1) >= Duration::from_secs(7), "bot 1 retried after {:?}", at(1));
-        assert!(at(2) < Duration::from_millis(200), "bot 2 was delayed to {:?}", at(2));
+        let at = |bot, chat| log.iter().find(|e| e.0 == bot && e.1 == chat).unwrap().2 - start;
+        assert!(at(1, 5) >= Duration::from_secs(7), "the limited chat resumed after {:?}", at(1, 5));
+        assert_eq!(b.unwrap(), serde_json::json!(1), "the queued message went after the retried one");
+        assert!(at(1, 6) < Duration::from_millis(200), "another chat of the same bot was delayed to {:?}", at(1, 6));
+        assert!(at(2, 5) < Duration::from_millis(200), "another bot was delayed to {:?}", at(2, 5));
     }
 
     #[tokio::test(start_paused = true)]
@@ -394,8 +424,7 @@ mod tests {
         for i in 0..120 {
             let chat = if i < 25 { -100 } else { i };
             let call = recording(log.clone(), 1, chat, i, Arc::new(AtomicUsize::new(0)), 0);
-            let t = t.clone();
-            handles.push(tokio::spawn(async move { t.submit(BotId(1), ChatId(chat), call).await }));
+            handles.push(tokio::spawn(t.submit(BotId(1), ChatId(chat), call)));
         }
         for h in handles {
             h.await.unwrap().unwrap();

@@ -31,7 +31,8 @@ async fn bellhop_client_passes_the_scenario_against_the_sandbox() {
     assert_eq!(me.can_manage_bots, Some(true));
 
     // Webhook: set, read, receive, delete.
-    let received: Arc<Mutex<Vec<(Option<String>, serde_json::Value)>>> = Arc::default();
+    type Received = Arc<Mutex<Vec<(Option<String>, serde_json::Value)>>>;
+    let received: Received = Arc::default();
     let hook = {
         let received = received.clone();
         axum::Router::new().route(
