@@ -69,6 +69,35 @@ for engine in sqlite postgres; do
   FAILED[$engine]=$(grep -Eo '[0-9]+ failed' "$WORK/out-$engine.txt" | awk '{s+=$1} END {print s+0}')
 done
 
+# --- Browser tests: headless Chromium against `bellhop demo` -----------------------------------
+say "browser tests in headless Chromium (screenshots in docs/screenshots/)"
+if ! command -v chromium >/dev/null; then
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+mkdir -p "$WORK/browser"
+cp tests/browser/package.json tests/browser/*.test.mjs "$WORK/browser/"
+(cd "$WORK/browser" && npm install --silent --no-audit --no-fund >/dev/null)
+WEBPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# The demo's sandbox takes the next port; pick again if that one is busy.
+while ! python3 -c "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1',$((WEBPORT+1))))" 2>/dev/null; do
+  WEBPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+done
+mkdir -p "$WORK/demo" docs/screenshots
+(cd "$WORK/demo" && BELLHOP_LOG_FORMAT=json "$CARGO_TARGET_DIR/debug/bellhop" demo --listen "127.0.0.1:$WEBPORT" >"$BELLHOP_TEST_LOG_DIR/demo.log" 2>&1) &
+DEMO_PID=$!
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$WEBPORT/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+set +e
+(cd "$WORK/browser" && BELLHOP_URL="http://127.0.0.1:$WEBPORT" SANDBOX_URL="http://127.0.0.1:$((WEBPORT+1))" SCREENSHOTS_DIR="$ROOT/docs/screenshots" \
+  node --test --test-reporter=tap ./*.test.mjs) 2>&1 | tee "$WORK/out-browser.txt"
+rc=${PIPESTATUS[0]}
+set -e
+kill "$DEMO_PID" 2>/dev/null || true
+wait "$DEMO_PID" 2>/dev/null || true
+[ "$rc" = 0 ] || status=1
+PASSED[browser]=$(grep -Eo '^# pass [0-9]+' "$WORK/out-browser.txt" | awk '{s+=$3} END {print s+0}')
+FAILED[browser]=$(grep -Eo '^# fail [0-9]+' "$WORK/out-browser.txt" | awk '{s+=$3} END {print s+0}')
+
 say "scanning everything the suite printed for the bot tokens it used"
 sort -u "$BELLHOP_TEST_TOKEN_LOG" | grep -v '^$' > "$WORK/tokens.txt" || true
 tokens=$(wc -l < "$WORK/tokens.txt")
@@ -83,7 +112,8 @@ fi
 echo
 echo "tests on sqlite:   ${PASSED[sqlite]} passed, ${FAILED[sqlite]} failed"
 echo "tests on postgres: ${PASSED[postgres]} passed, ${FAILED[postgres]} failed"
-total_p=$(( ${PASSED[sqlite]} + ${PASSED[postgres]} ))
-total_f=$(( ${FAILED[sqlite]} + ${FAILED[postgres]} ))
+echo "browser tests:     ${PASSED[browser]} passed, ${FAILED[browser]} failed"
+total_p=$(( ${PASSED[sqlite]} + ${PASSED[postgres]} + ${PASSED[browser]} ))
+total_f=$(( ${FAILED[sqlite]} + ${FAILED[postgres]} + ${FAILED[browser]} ))
 echo "$total_p passed, $total_f failed"
 exit $status

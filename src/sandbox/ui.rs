@@ -19,6 +19,8 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/", get(index))
         .route("/ui/users", post(add_user))
         .route("/ui/creation", post(open_creation))
+        .route("/newbot/{manager}/{username}", get(open_link_page))
+        .route("/ui/newbot", post(open_as_new_user))
         .route("/ui/creation/{id}", get(creation).post(confirm))
         .route("/ui/chat/{user}/{bot}", get(chat))
         .route("/ui/chat/{user}/{bot}/log", get(log))
@@ -263,4 +265,40 @@ struct PayForm {
 async fn pay(State(s): S, Path((user, bot)): Path<(i64, i64)>, Form(f): Form<PayForm>) -> Response {
     let r = control::pay(State(s.clone()), Path(user), Json(super::payments::PayTarget::Message { bot_id: bot, message_id: f.message_id })).await;
     back(&s, user, bot, r)
+}
+
+/// `GET /newbot/{manager}/{username}?name=…`: what tapping `https://t.me/newbot/…` does on a
+/// phone, for the demo (the landing page's links point here): choose who you are, then the
+/// confirm screen.
+#[derive(Template)]
+#[template(path = "sandbox/open_link.html")]
+struct OpenLink {
+    link: String,
+    users: Vec<super::world::SimUser>,
+}
+
+#[derive(Deserialize)]
+struct NameQuery {
+    #[serde(default)]
+    name: String,
+}
+
+async fn open_link_page(State(s): S, Path((manager, username)): Path<(String, String)>, axum::extract::Query(q): axum::extract::Query<NameQuery>) -> Response {
+    let link = format!("https://t.me/newbot/{manager}/{username}?name={}", urlencoding::encode(&q.name));
+    let users = s.world().users.values().cloned().collect();
+    page(OpenLink { link, users })
+}
+
+#[derive(Deserialize)]
+struct NewUserLink {
+    first_name: String,
+    link: String,
+}
+
+async fn open_as_new_user(State(s): S, Form(f): Form<NewUserLink>) -> Response {
+    let created = control::create_user(State(s.clone()), Json(NewUser { first_name: f.first_name, username: None, language_code: None, started_bots: vec![] })).await;
+    let Some(user) = created.ok().and_then(|Json(v)| v["result"]["id"].as_i64()) else {
+        return index_page(&s, Some("could not create the user".into()));
+    };
+    open_creation(State(s), Form(LinkForm { user_id: user, link: f.link })).await
 }

@@ -91,7 +91,8 @@ pub struct TestApp {
     pub tg: crate::sandbox_support::TestSandbox,
     pub addr: SocketAddr,
     pub state: AppState,
-    pub data_dir: tempfile::TempDir,
+    /// Kept so the directory lives as long as the app.
+    pub _data_dir: tempfile::TempDir,
     pub settings: TestSettings,
     pub http: reqwest::Client,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -127,7 +128,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut TestSettings)) -> TestApp {
     let state = app.state.clone();
     let task = tokio::spawn(app.run());
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { tg, addr, state, data_dir, settings, http, task: Some(task) }
+    TestApp { tg, addr, state, _data_dir: data_dir, settings, http, task: Some(task) }
 }
 
 impl TestApp {

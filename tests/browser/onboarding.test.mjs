@@ -1,0 +1,88 @@
+// Browser test: a person goes from the landing page to a signed-in admin page, in headless
+// Chromium (Debian's) driven by playwright-core. Run by scripts/test.sh against `bellhop demo`:
+//   BELLHOP_URL=http://127.0.0.1:PORT SANDBOX_URL=http://127.0.0.1:PORT+1 node --test tests/browser/
+// Screenshots go to docs/screenshots/ (committed, shown in the README).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const APP = process.env.BELLHOP_URL;
+const TG = process.env.SANDBOX_URL;
+const SHOTS = process.env.SCREENSHOTS_DIR || 'docs/screenshots';
+let browser;
+
+before(async () => {
+  assert.ok(APP && TG, 'set BELLHOP_URL and SANDBOX_URL (scripts/test.sh does)');
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+});
+after(async () => { await browser?.close(); });
+
+async function control(path) {
+  const r = await fetch(`${TG}/sandbox/api/${path}`);
+  const v = await r.json();
+  assert.equal(v.ok, true, `${path}: ${JSON.stringify(v)}`);
+  return v.result;
+}
+
+async function eventually(what, f, ms = 30000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('an owner creates a bot from the landing page and signs in to the admin page', async () => {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  await page.goto(APP);
+  await page.screenshot({ path: `${SHOTS}/landing.png`, fullPage: true });
+
+  // Live validation, before any request: Telegram's rule shows as the owner types.
+  await page.fill('#username', 'rosa-bakery');
+  assert.match(await page.textContent('#username-error'), /Latin letters/);
+
+  await page.fill('#name', "Rosa's Bakery");
+  await page.fill('#username', 'rosas_bakery_bot');
+  assert.equal((await page.textContent('#username-error')).trim(), '');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('figure.qr svg');
+  const href = await page.getAttribute('a.button.big', 'href');
+  assert.match(href, /\/newbot\/bellhop_manager_bot\/rosas_bakery_bot\?name=Rosa%27s%20Bakery$/);
+  await page.screenshot({ path: `${SHOTS}/creation-link-and-qr.png`, fullPage: true });
+
+  // "Telegram": the link opens the confirm screen (the sandbox, in the demo).
+  await page.click('a.button.big');
+  await page.fill('input[name=first_name]', 'Rosa');
+  await page.click('text=Open the link as a new user');
+  await page.waitForSelector('text=Create a bot managed by');
+  await page.click('button:has-text("Create")');
+
+  // The manager bot welcomes the owner with a one-time login link.
+  const state = await control('state');
+  const rosa = state.users.find((u) => u.first_name === 'Rosa');
+  assert.ok(rosa, 'the user exists');
+  const link = await eventually('the welcome message', async () => {
+    const msgs = await control(`messages?bot_id=${state.manager_id}&chat_id=${rosa.id}&from_bot=true`);
+    const text = msgs.map((m) => m.text || '').find((t) => t.includes('is live'));
+    return text && text.match(/http:\/\/127\.0\.0\.1:\d+\/login\/[A-Za-z0-9_-]{43}/)?.[0];
+  });
+
+  await page.goto(link);
+  await page.click('text=Continue to my admin page');
+  await page.waitForURL(/\/app$/);
+  const body = await page.textContent('body');
+  assert.match(body, /@rosas_bakery_bot/);
+  assert.match(body, /live/);
+  await page.screenshot({ path: `${SHOTS}/admin-home.png`, fullPage: true });
+
+  // On a phone: the same landing page, one column, no QR code (it is for desktop visitors).
+  const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+  await phone.goto(`${APP}/new?name=Rosa%27s%20Bakery&username=rosas_bakery_bot`);
+  assert.equal(await phone.isVisible('figure.qr'), false);
+  await phone.screenshot({ path: `${SHOTS}/creation-link-phone.png`, fullPage: true });
+});
