@@ -71,9 +71,9 @@ done
 
 # --- Browser tests: headless Chromium against `bellhop demo` -----------------------------------
 say "browser tests in headless Chromium (screenshots in docs/screenshots/)"
-if ! command -v chromium >/dev/null; then
+if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "color emoji"; then
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null
 fi
 mkdir -p "$WORK/browser"
 cp tests/browser/package.json tests/browser/*.test.mjs "$WORK/browser/"

@@ -111,6 +111,12 @@ async fn message(app: &AppState, m: &Manager, msg: Message) -> Result<(), JobErr
     let chat = msg.chat.id;
     let user = UserId(from.id);
     let reply = if let Some(created) = &msg.managed_bot_created {
+        // The managed_bot update usually wins the race and the welcome is already out; a
+        // "setting up" note after "it's live" would only confuse.
+        let status = bots::managed_row(&app.db.pool, BotId(created.bot.id)).await?.map(|r| r.status);
+        if status.as_deref() == Some("live") {
+            return Ok(());
+        }
         let u = created.bot.username.as_deref().unwrap_or("your bot");
         SendMessage::html(chat, format!("⏳ Setting up @{} — I'll message you here as soon as it's ready.", escape(u)))
     } else {

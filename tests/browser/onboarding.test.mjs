@@ -68,7 +68,7 @@ test('an owner creates a bot from the landing page and signs in to the admin pag
   assert.ok(rosa, 'the user exists');
   const link = await eventually('the welcome message', async () => {
     const msgs = await control(`messages?bot_id=${state.manager_id}&chat_id=${rosa.id}&from_bot=true`);
-    const text = msgs.map((m) => m.text || '').find((t) => t.includes('is live'));
+    const text = msgs.map((m) => m.message?.text || m.raw_text || '').find((t) => t.includes('is live'));
     return text && text.match(/http:\/\/127\.0\.0\.1:\d+\/login\/[A-Za-z0-9_-]{43}/)?.[0];
   });
 
