@@ -319,3 +319,20 @@ async fn start_offers_the_managed_bot_button_and_bots_lists_status() {
     assert!(text_of(bots).contains("@finn_fish_bot — ✅ live"), "{}", text_of(bots));
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn bellhop_refuses_to_start_when_the_manager_cannot_manage_bots() {
+    let tg = crate::sandbox_support::TestSandbox::start_with(bellhop::sandbox::SandboxOptions { manager_can_manage_bots: false, ..Default::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(dir.path()).await;
+    settings.telegram(&tg);
+    let cfg = settings.config(bellhop::config::Needs::Serve);
+    let err = match bellhop::startup::Application::build(cfg, bellhop::startup::Role::All, true).await {
+        Ok(_) => panic!("started without Bot Management Mode"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("Bot Management Mode") && err.contains("BotFather"), "{err}");
+    // It told Telegram nothing: no webhook was registered.
+    let manager = tg.get(&format!("bots/{}", tg.handle.sandbox.manager_id())).await;
+    assert!(manager["webhook"].is_null(), "{manager}");
+}
