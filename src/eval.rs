@@ -243,9 +243,11 @@ pub async fn retrieval(cfg: Config, args: EvalArgs) -> anyhow::Result<()> {
     let (retriever, chunks, _) = ingest(&cfg, &corpus, dir.path(), &fingerprint(&args.corpus, &cfg)?).await?;
     let opts = args.options();
     let mut m = Metrics::default();
-    let started = Instant::now();
+    let mut lat = Vec::with_capacity(queries.len());
     for (i, (qid, text)) in queries.iter().enumerate() {
+        let t = Instant::now();
         let hits = retriever.search(EVAL_TENANT, text, &opts).await?;
+        lat.push(t.elapsed());
         let mut seen = HashSet::new();
         let ranked: Vec<String> = hits.into_iter().map(|h| h.payload.source_id).filter(|s| seen.insert(s.clone())).take(10).collect();
         score_query(&ranked, &qrels[qid], &mut m);
@@ -253,11 +255,12 @@ pub async fn retrieval(cfg: Config, args: EvalArgs) -> anyhow::Result<()> {
             eprintln!("  {} / {} queries", i + 1, queries.len());
         }
     }
-    let secs = started.elapsed().as_secs_f64();
+    lat.sort();
+    let (p50, p99) = (percentile_ms(&lat, 0.5), percentile_ms(&lat, 0.99));
     let m = finish(m);
     println!("corpus {} ({} documents, {chunks} chunks), {} queries, mode {:?}", args.corpus.display(), corpus.len(), m.queries, args.mode);
     println!("recall@1 {:.3}  recall@5 {:.3}  recall@10 {:.3}  MRR@10 {:.3}  nDCG@10 {:.3}", m.recall_1, m.recall_5, m.recall_10, m.mrr_10, m.ndcg_10);
-    println!("{:.1} ms per query on average (embedding included)", secs * 1000.0 / m.queries as f64);
+    println!("query latency (embedding included, one at a time): p50 {p50:.1} ms, p99 {p99:.1} ms");
     let line = serde_json::json!({
         "corpus": args.corpus.display().to_string(),
         "queries": args.queries.display().to_string(),
@@ -267,9 +270,18 @@ pub async fn retrieval(cfg: Config, args: EvalArgs) -> anyhow::Result<()> {
         "documents": corpus.len(),
         "chunks": chunks,
         "metrics": m,
+        "latency_ms": {"p50": p50, "p99": p99},
     });
     println!("{line}");
     Ok(())
+}
+
+/// The `p` quantile of sorted durations, in milliseconds.
+fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1000.0
 }
 
 /// `bellhop bench retrieval`: ingestion throughput with the configured embedder, then query
@@ -324,7 +336,7 @@ pub async fn bench(cfg: Config, corpus_path: &Path, queries_path: &Path, chunks:
         std::hint::black_box(hits);
     }
     lat.sort();
-    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1000.0;
+    let pct = |p: f64| percentile_ms(&lat, p);
     println!("query latency on a tenant with {stored} chunks, hybrid, embedding included, {samples} queries one at a time: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", pct(0.5), pct(0.99), pct(1.0));
     println!(
         "{}",

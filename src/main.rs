@@ -72,12 +72,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(BenchCommand::Retrieval { corpus, queries, chunks, samples }) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
-            telemetry::init(cfg.log_format, "warn");
+            telemetry::init(cfg.log_format, "warn,qdrant_edge=error");
             bellhop::eval::bench(cfg, corpus, queries, *chunks, *samples).await
         }
         Command::Eval(EvalCommand::Retrieval(args)) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
-            telemetry::init(cfg.log_format, "warn");
+            telemetry::init(cfg.log_format, "warn,qdrant_edge=error");
             bellhop::eval::retrieval(cfg, args.clone()).await
         }
     }

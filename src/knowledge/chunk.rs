@@ -90,6 +90,7 @@ pub fn chunk_document(tenant: TenantId, source_id: &str, doc: &Document, setting
         let mut carried: Vec<(String, usize, bool)> = Vec::new();
         while i < units.len() {
             let mut parts: Vec<(String, usize, bool)> = std::mem::take(&mut carried);
+            let mut n_carried = parts.len();
             let mut used: usize = parts.iter().map(|p| p.1 + 1).sum();
             let start = i;
             while i < units.len() && (used + units[i].1 + 1 <= budget || i == start && parts.is_empty()) {
@@ -100,24 +101,32 @@ pub fn chunk_document(tenant: TenantId, source_id: &str, doc: &Document, setting
             if i == start {
                 // The carried overlap left no room for the next unit: drop the overlap.
                 parts.clear();
+                n_carried = 0;
                 parts.push(units[i].clone());
                 i += 1;
             }
-            let mut text = join(&parts);
-            payload.text = text.clone();
-            // Exact check of the real limit (merges across joins can differ from the sum).
-            while count_tokens(&payload.index_text()) > max && parts.len() > 1 {
-                parts.pop();
-                i -= 1;
-                text = join(&parts);
-                payload.text = text.clone();
+            // Exact check of the real limit (merges across joins can differ from the sum):
+            // give back new units first, then the overlap; one new unit always stays.
+            payload.text = join(&parts);
+            while count_tokens(&payload.index_text()) > max {
+                if parts.len() > n_carried + 1 {
+                    parts.pop();
+                    i -= 1;
+                } else if n_carried > 0 {
+                    parts.drain(..n_carried);
+                    n_carried = 0;
+                } else {
+                    break;
+                }
+                payload.text = join(&parts);
             }
+            let text = payload.text.clone();
             let position = out.len() as u32;
             out.push(ChunkPayload { chunk_id: chunk_id(tenant, source_id, position), position, text, ..payload.clone() });
             // Overlap: trailing units of this chunk, up to `overlap` tokens, start the next.
             if i < units.len() && overlap > 0 {
                 let mut total = 0;
-                let first_new = parts.len() - (i - start).min(parts.len());
+                let first_new = n_carried;
                 for p in parts[first_new..].iter().rev() {
                     if total + p.1 + 1 > overlap {
                         break;

@@ -19,13 +19,13 @@ const B: TenantId = TenantId(202);
 
 #[tokio::test]
 async fn no_search_of_one_tenant_ever_returns_another_tenants_chunks() {
-    let (r, _dir) = fresh_retriever();
+    let r = fresh_retriever();
     let s = ChunkSettings::default();
     // The same questions are answerable from both tenants' sources; only the canaries differ.
     let a = "# Returns\n\nRefunds are paid within 14 days. Canary: ZEBRA-ALPHA-7731.\n\n# Shipping\n\nWe ship to Europe. ZEBRA-ALPHA-7731 applies.";
     let b = "# Returns\n\nRefunds are paid within 30 days. Canary: OKAPI-BRAVO-4410.\n\n# Shipping\n\nWe ship worldwide. OKAPI-BRAVO-4410 applies.";
-    index_document(&r, &s, A, "policies", &doc(a)).await.unwrap();
-    index_document(&r, &s, B, "policies", &doc(b)).await.unwrap();
+    index_document(&r.retriever, &s, A, "policies", &doc(a)).await.unwrap();
+    index_document(&r.retriever, &s, B, "policies", &doc(b)).await.unwrap();
     let questions = ["How long do refunds take?", "ZEBRA-ALPHA-7731", "OKAPI-BRAVO-4410", "Do you ship worldwide?", "canary", "returns shipping refunds"];
     for mode in [Mode::Bm25, Mode::Dense, Mode::Hybrid] {
         for q in questions {
@@ -35,7 +35,8 @@ async fn no_search_of_one_tenant_ever_returns_another_tenants_chunks() {
                     assert_eq!(h.payload.tenant_id, tenant.0, "{mode:?} {q:?}");
                     assert!(!h.payload.text.contains(other), "{mode:?} search of {tenant} for {q:?} returned {other}");
                 }
-                if mode != Mode::Bm25 || q.contains('-') || q.contains("refund") {
+                // BM25 finds only shared words; the dense and hybrid modes always rank every chunk.
+                if mode != Mode::Bm25 || q == own || q.contains("refund") {
                     assert!(hits.iter().any(|h| h.payload.text.contains(own)), "{mode:?} {tenant} {q:?} found nothing of its own");
                 }
             }
@@ -47,15 +48,15 @@ async fn no_search_of_one_tenant_ever_returns_another_tenants_chunks() {
 
 #[tokio::test]
 async fn reindexing_a_source_replaces_its_chunks_instead_of_adding_copies() {
-    let (r, _dir) = fresh_retriever();
+    let r = fresh_retriever();
     let s = ChunkSettings { max_tokens: 40, overlap_tokens: 0 };
     let long: String = (1..=12).map(|i| format!("Paragraph {i} explains rule number {i} of the loyalty programme in detail.\n\n")).collect();
-    let n1 = index_document(&r, &s, A, "loyalty", &doc(&long)).await.unwrap();
+    let n1 = index_document(&r.retriever, &s, A, "loyalty", &doc(&long)).await.unwrap();
     assert!(n1 > 2, "several chunks: {n1}");
-    assert_eq!(index_document(&r, &s, A, "loyalty", &doc(&long)).await.unwrap(), n1);
+    assert_eq!(index_document(&r.retriever, &s, A, "loyalty", &doc(&long)).await.unwrap(), n1);
     assert_eq!(r.index().count(A, Some("loyalty")).await.unwrap(), n1, "same text again: same chunks");
     // A shorter new version leaves no stale tail behind.
-    let n2 = index_document(&r, &s, A, "loyalty", &doc("Paragraph 1 only: the programme has ended.")).await.unwrap();
+    let n2 = index_document(&r.retriever, &s, A, "loyalty", &doc("Paragraph 1 only: the programme has ended.")).await.unwrap();
     assert_eq!(n2, 1);
     assert_eq!(r.index().count(A, Some("loyalty")).await.unwrap(), 1);
     let hits = r.search(A, "rule number 7", &opts(Mode::Hybrid)).await.unwrap();
@@ -64,14 +65,14 @@ async fn reindexing_a_source_replaces_its_chunks_instead_of_adding_copies() {
 
 #[tokio::test]
 async fn deleting_a_source_removes_all_of_its_chunks_and_nothing_else() {
-    let (r, _dir) = fresh_retriever();
+    let r = fresh_retriever();
     let s = ChunkSettings { max_tokens: 40, overlap_tokens: 8 };
     let text: String = (1..=8).map(|i| format!("Section {i}: opening hours on day {i} are nine to five.\n\n")).collect();
-    let n = index_document(&r, &s, A, "hours", &doc(&text)).await.unwrap();
-    index_document(&r, &s, A, "menu", &doc("Our menu has soup, bread and cake.")).await.unwrap();
-    index_document(&r, &s, B, "hours", &doc(&text)).await.unwrap();
+    let n = index_document(&r.retriever, &s, A, "hours", &doc(&text)).await.unwrap();
+    index_document(&r.retriever, &s, A, "menu", &doc("Our menu has soup, bread and cake.")).await.unwrap();
+    index_document(&r.retriever, &s, B, "hours", &doc(&text)).await.unwrap();
     assert_eq!(r.index().count(A, Some("hours")).await.unwrap(), n);
-    delete_source(&r, A, "hours").await.unwrap();
+    delete_source(&r.retriever, A, "hours").await.unwrap();
     assert_eq!(r.index().count(A, Some("hours")).await.unwrap(), 0);
     assert_eq!(r.index().count(A, None).await.unwrap(), 1, "the other source stays");
     assert_eq!(r.index().count(B, Some("hours")).await.unwrap(), n, "the other tenant's same-named source stays");
@@ -115,9 +116,9 @@ async fn embeddings_have_the_models_dimension_unit_length_and_meaning() {
 
 #[tokio::test]
 async fn hits_carry_source_headings_url_and_a_usable_similarity() {
-    let (r, _dir) = fresh_retriever();
+    let r = fresh_retriever();
     let text = "# Delivery\n\n## Costs\n\nStandard delivery costs 4 euros; orders over 50 euros ship free.";
-    index_document(&r, &ChunkSettings::default(), A, "faq-1", &doc(text)).await.unwrap();
+    index_document(&r.retriever, &ChunkSettings::default(), A, "faq-1", &doc(text)).await.unwrap();
     let hits = r.search(A, "How much is shipping?", &opts(Mode::Hybrid)).await.unwrap();
     let top = &hits[0];
     assert_eq!(top.payload.source_id, "faq-1");

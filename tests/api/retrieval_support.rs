@@ -17,10 +17,26 @@ pub fn embedder() -> Arc<dyn Embedder> {
     Arc::new(m.clone())
 }
 
-/// A retriever over a fresh, empty Qdrant Edge index (kept alive by the returned directory).
-pub fn fresh_retriever() -> (Retriever, tempfile::TempDir) {
+/// A retriever over a fresh, empty Qdrant Edge index in a temporary directory.
+///
+/// Fields drop in order: the retriever (whose shards flush on drop) before the directory is
+/// removed — Qdrant Edge panics if a shard's files vanish under it.
+pub struct TestRetriever {
+    pub retriever: Retriever,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for TestRetriever {
+    type Target = Retriever;
+
+    fn deref(&self) -> &Retriever {
+        &self.retriever
+    }
+}
+
+pub fn fresh_retriever() -> TestRetriever {
     let dir = tempfile::tempdir().expect("temp dir");
     let e = embedder();
     let index = EdgeIndex::open(&dir.path().join("index"), e.dim()).expect("open index");
-    (Retriever::new(e, Arc::new(index)).expect("dimensions agree"), dir)
+    TestRetriever { retriever: Retriever::new(e, Arc::new(index)).expect("dimensions agree"), _dir: dir }
 }
