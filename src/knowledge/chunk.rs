@@ -93,7 +93,7 @@ pub fn chunk_document(tenant: TenantId, source_id: &str, doc: &Document, setting
             let mut n_carried = parts.len();
             let mut used: usize = parts.iter().map(|p| p.1 + 1).sum();
             let start = i;
-            while i < units.len() && (used + units[i].1 + 1 <= budget || i == start && parts.is_empty()) {
+            while i < units.len() && (used + units[i].1 < budget || i == start && parts.is_empty()) {
                 used += units[i].1 + 1;
                 parts.push(units[i].clone());
                 i += 1;

@@ -203,10 +203,10 @@ fn fuse(sparse: &[IndexHit], dense: &[Vec<IndexHit>], dense_q: &[Vec<f32>], opts
     // Similarity: mean cosine over the query embeddings, exact for every candidate whose vector
     // came back.
     for c in by_id.values_mut() {
-        if let Some(v) = vectors.get(&c.payload.chunk_id) {
-            if !dense_q.is_empty() {
-                c.similarity = Some(dense_q.iter().map(|q| dot(q, v)).sum::<f32>() / dense_q.len() as f32);
-            }
+        if let Some(v) = vectors.get(&c.payload.chunk_id)
+            && !dense_q.is_empty()
+        {
+            c.similarity = Some(dense_q.iter().map(|q| dot(q, v)).sum::<f32>() / dense_q.len() as f32);
         }
     }
     if !dense.is_empty() {
