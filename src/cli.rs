@@ -51,6 +51,17 @@ pub enum Command {
     /// Benchmarks whose results are recorded in BENCHMARKS.md.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Quality evaluations whose results are recorded in BENCHMARKS.md.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Retrieval on a BEIR-format set: ingests the corpus into a fresh tenant through the real
+    /// pipeline, runs every judged query, prints recall@1/5/10, MRR@10 and nDCG@10; the last
+    /// line is JSON.
+    Retrieval(crate::eval::EvalArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,6 +79,18 @@ pub enum BenchCommand {
     Onboarding {
         #[arg(long, default_value_t = 200)]
         bots: usize,
+    },
+    /// Retrieval: ingestion throughput (chunk → embed → index) and query latency, embedding
+    /// included, on a tenant grown to `--chunks` chunks from a BEIR corpus.
+    Retrieval {
+        #[arg(long)]
+        corpus: PathBuf,
+        #[arg(long)]
+        queries: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        chunks: usize,
+        #[arg(long, default_value_t = 1000)]
+        samples: usize,
     },
 }
 
