@@ -82,6 +82,19 @@ settings! {
         "Largest request body accepted by webhooks and forms (uploads have their own limit).";
     "http.shutdown_grace_seconds", "BELLHOP_HTTP_SHUTDOWN_GRACE_SECONDS", Some("20"), false,
         "On SIGTERM/Ctrl-C: how long in-flight requests and jobs may finish before leases are released.";
+    // knowledge: ingestion limits and URL import (docs/ingestion.md)
+    "knowledge.max_file_bytes", "BELLHOP_KNOWLEDGE_MAX_FILE_BYTES", Some("20971520"), false,
+        "Largest uploaded or fetched file accepted for the knowledge base (default 20 MB).";
+    "knowledge.max_tenant_bytes", "BELLHOP_KNOWLEDGE_MAX_TENANT_BYTES", Some("209715200"), false,
+        "Total size of the files one business may keep in its knowledge base (default 200 MB).";
+    "knowledge.url_allow_hosts", "BELLHOP_KNOWLEDGE_URL_ALLOW_HOSTS", None, false,
+        "Comma-separated host names URL import may fetch even though they resolve to private or loopback addresses (e.g. an intranet wiki; tests use `127.0.0.1`). Empty: only public addresses.";
+    "knowledge.fetch_timeout_seconds", "BELLHOP_KNOWLEDGE_FETCH_TIMEOUT_SECONDS", Some("30"), false,
+        "Total time one URL fetch may take, redirects and download included.";
+    "knowledge.fetch_max_bytes", "BELLHOP_KNOWLEDGE_FETCH_MAX_BYTES", Some("10485760"), false,
+        "Largest response body URL import downloads; the download stops at this size (default 10 MB).";
+    "knowledge.crawl_max_pages", "BELLHOP_KNOWLEDGE_CRAWL_MAX_PAGES", Some("100"), false,
+        "Most pages one whole-site import reads (through the sitemap or same-site links).";
 }
 
 /// Where a value came from, for error messages.
@@ -313,6 +326,18 @@ pub struct HttpConfig {
     pub shutdown_grace: Duration,
 }
 
+/// Ingestion limits and URL import (docs/ingestion.md).
+#[derive(Debug, Clone)]
+pub struct KnowledgeConfig {
+    pub max_file_bytes: u64,
+    pub max_tenant_bytes: u64,
+    /// Lowercase host names exempt from the private-address check of URL import.
+    pub url_allow_hosts: Vec<String>,
+    pub fetch_timeout: Duration,
+    pub fetch_max_bytes: u64,
+    pub crawl_max_pages: usize,
+}
+
 /// Typed, validated settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -327,6 +352,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub auth: AuthConfig,
     pub http: HttpConfig,
+    pub knowledge: KnowledgeConfig,
 }
 
 /// What the command about to run needs beyond the always-required settings.
@@ -460,6 +486,17 @@ impl Config {
             body_limit_bytes: number("http.body_limit_bytes", 1024, 1 << 30) as usize,
             shutdown_grace: Duration::from_secs(number("http.shutdown_grace_seconds", 0, 3600)),
         };
+        let knowledge = KnowledgeConfig {
+            max_file_bytes: number("knowledge.max_file_bytes", 1024, 1 << 34),
+            max_tenant_bytes: number("knowledge.max_tenant_bytes", 1024, 1 << 44),
+            url_allow_hosts: raw
+                .get("knowledge.url_allow_hosts")
+                .map(|v| v.split(',').map(|h| h.trim().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
+                .unwrap_or_default(),
+            fetch_timeout: Duration::from_secs(number("knowledge.fetch_timeout_seconds", 1, 3600)),
+            fetch_max_bytes: number("knowledge.fetch_max_bytes", 1024, 1 << 34),
+            crawl_max_pages: number("knowledge.crawl_max_pages", 1, 100_000) as usize,
+        };
 
         if !p.is_empty() {
             return Err(ConfigError(p));
@@ -479,6 +516,7 @@ impl Config {
             jobs,
             auth,
             http,
+            knowledge,
         })
     }
 

@@ -18,6 +18,8 @@ pub mod demo;
 pub mod domain;
 /// The durable job queue (leases, retries, dead letters, priority lane) and its workers.
 pub mod jobs;
+/// Owners' knowledge: untrusted files and web pages → structured text (safe extraction and fetch).
+pub mod knowledge;
 /// The manager bot: managed-bot updates, provisioning, owner commands, login links.
 pub mod manager;
 /// Prometheus metrics for HTTP, jobs, Telegram calls and model tokens.

@@ -1,0 +1,1 @@
+//! Safe URL fetching (placeholder while the module is written).
