@@ -20,6 +20,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const EXIT_UNREADABLE: u8 = 2;
 /// Worker exit status: the text is over the cap.
 const EXIT_TOO_MUCH_TEXT: u8 = 3;
+/// Worker exit status: a stream inflates past [`MAX_STREAM_BYTES`] (a decompression bomb).
+const EXIT_EXPANDS: u8 = 4;
+/// Largest decompressed size of one stream (lopdf refuses beyond it; the address-space limit
+/// is the second line of defence).
+const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
 /// Environment variable naming the `bellhop` binary to run as the worker (tests point it at
 /// the built binary; production needs nothing: the running binary is used).
 pub const WORKER_ENV: &str = "BELLHOP_EXTRACT_WORKER";
@@ -111,6 +116,7 @@ pub(crate) async fn extract(bytes: Bytes, limits: &Limits) -> Result<Document, E
     match status.code() {
         Some(0) => {}
         Some(c) if c == i32::from(EXIT_TOO_MUCH_TEXT) => return Err(ExtractError::TooMuchText { limit: limits.max_text_bytes }),
+        Some(c) if c == i32::from(EXIT_EXPANDS) => return Err(ExtractError::ExpandsTooMuch { kind: DocumentKind::Pdf, limit: MAX_STREAM_BYTES as u64 }),
         _ => {
             let detail = String::from_utf8_lossy(&err);
             tracing::info!(status = %status, detail = %detail.trim(), "the PDF reader refused or crashed on a file");
@@ -155,8 +161,10 @@ pub fn worker_main(format: WorkerFormat, max_text_bytes: usize) -> ExitCode {
         eprintln!("cannot read stdin: {e}");
         return ExitCode::from(EXIT_UNREADABLE);
     }
-    let doc = match lopdf::Document::load_mem(&bytes) {
+    let options = lopdf::LoadOptions { max_decompressed_size: Some(MAX_STREAM_BYTES), ..lopdf::LoadOptions::default() };
+    let doc = match lopdf::Document::load_mem_with_options(&bytes, options) {
         Ok(d) => d,
+        Err(e) if is_bomb(&e) => return ExitCode::from(EXIT_EXPANDS),
         Err(e) => {
             eprintln!("not a readable PDF: {e}");
             return ExitCode::from(EXIT_UNREADABLE);
@@ -166,13 +174,20 @@ pub fn worker_main(format: WorkerFormat, max_text_bytes: usize) -> ExitCode {
         eprintln!("the PDF is encrypted");
         return ExitCode::from(EXIT_UNREADABLE);
     }
+    let pages = doc.get_pages();
+    if pages.is_empty() {
+        // Also what a catalog too deeply nested to parse looks like.
+        eprintln!("the PDF has no readable pages");
+        return ExitCode::from(EXIT_UNREADABLE);
+    }
     let mut text = String::new();
-    for page in doc.get_pages().keys() {
-        match doc.extract_text(&[*page]) {
+    for page in pages.keys() {
+        match doc.extract_text_with_limit(&[*page], MAX_STREAM_BYTES) {
             Ok(t) => {
                 text.push_str(t.trim_end());
                 text.push_str("\n\n");
             }
+            Err(e) if is_bomb(&e) => return ExitCode::from(EXIT_EXPANDS),
             Err(e) => eprintln!("page {page}: {e}"),
         }
         if text.len() > max_text_bytes {
@@ -185,6 +200,10 @@ pub fn worker_main(format: WorkerFormat, max_text_bytes: usize) -> ExitCode {
         return ExitCode::from(EXIT_UNREADABLE);
     }
     ExitCode::SUCCESS
+}
+
+fn is_bomb(e: &lopdf::Error) -> bool {
+    matches!(e, lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. }))
 }
 
 /// `/Info /Title` as text (PDF text strings are UTF-16BE with a BOM, or PDFDocEncoding, read
