@@ -199,6 +199,19 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn the_resolver_refuses_names_that_resolve_to_private_addresses() {
+        use std::str::FromStr;
+        // A dotted name the system resolves to loopback without DNS: the IP check must catch it.
+        let resolver = GuardedResolver { policy: Arc::new(Policy::default()) };
+        let err = resolver.resolve(Name::from_str("127.0.0.1").unwrap()).await.err().expect("refused");
+        let blocked = err.downcast_ref::<BlockedAddress>().expect("a BlockedAddress");
+        assert_eq!(blocked.why, "a loopback address");
+        let allowing = GuardedResolver { policy: Arc::new(Policy::new(&["127.0.0.1".into()])) };
+        let addrs: Vec<SocketAddr> = allowing.resolve(Name::from_str("127.0.0.1").unwrap()).await.map_err(|e| e.to_string()).unwrap().collect();
+        assert_eq!(addrs[0].ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+
     #[test]
     fn internal_names_are_refused_and_the_allow_list_is_exact() {
         for name in ["localhost", "api.localhost", "metadata.google.internal", "metadata", "printer.local", "router.home.arpa"] {
