@@ -54,6 +54,15 @@ pub enum Command {
     /// Quality evaluations whose results are recorded in BENCHMARKS.md.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Internal: parse one untrusted file read from stdin, as the resource-limited child process
+    /// of knowledge extraction (see docs/ingestion.md). Not for people.
+    #[command(hide = true)]
+    ExtractWorker {
+        format: crate::knowledge::extract::pdf::WorkerFormat,
+        /// Text beyond this many bytes is refused.
+        #[arg(long, default_value_t = 16 * 1024 * 1024)]
+        max_text_bytes: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]

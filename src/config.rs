@@ -100,6 +100,19 @@ settings! {
         "Largest chunk in `cl100k_base` tokens, title and headings included (32–2048; the local embedder reads at most 256 word pieces).";
     "knowledge.chunk_overlap_tokens", "BELLHOP_CHUNK_OVERLAP_TOKENS", Some("32"), false,
         "Tokens repeated from the end of one chunk at the start of the next within a section (less than half of `knowledge.chunk_tokens`).";
+    // knowledge: ingestion limits and URL import (docs/ingestion.md)
+    "knowledge.max_file_bytes", "BELLHOP_KNOWLEDGE_MAX_FILE_BYTES", Some("20971520"), false,
+        "Largest uploaded or fetched file accepted for the knowledge base (default 20 MB).";
+    "knowledge.max_tenant_bytes", "BELLHOP_KNOWLEDGE_MAX_TENANT_BYTES", Some("209715200"), false,
+        "Total size of the files one business may keep in its knowledge base (default 200 MB).";
+    "knowledge.url_allow_hosts", "BELLHOP_KNOWLEDGE_URL_ALLOW_HOSTS", None, false,
+        "Comma-separated host names URL import may fetch even though they resolve to private or loopback addresses (e.g. an intranet wiki; tests use `127.0.0.1`). Empty: only public addresses.";
+    "knowledge.fetch_timeout_seconds", "BELLHOP_KNOWLEDGE_FETCH_TIMEOUT_SECONDS", Some("30"), false,
+        "Total time one URL fetch may take, redirects and download included.";
+    "knowledge.fetch_max_bytes", "BELLHOP_KNOWLEDGE_FETCH_MAX_BYTES", Some("10485760"), false,
+        "Largest response body URL import downloads; the download stops at this size (default 10 MB).";
+    "knowledge.crawl_max_pages", "BELLHOP_KNOWLEDGE_CRAWL_MAX_PAGES", Some("100"), false,
+        "Most pages one whole-site import reads (through the sitemap or same-site links).";
 }
 
 /// Where a value came from, for error messages.
@@ -351,6 +364,13 @@ pub struct QdrantConfig {
 pub struct KnowledgeConfig {
     pub chunk_tokens: usize,
     pub chunk_overlap_tokens: usize,
+    pub max_file_bytes: u64,
+    pub max_tenant_bytes: u64,
+    /// Lowercase host names exempt from the private-address check of URL import.
+    pub url_allow_hosts: Vec<String>,
+    pub fetch_timeout: Duration,
+    pub fetch_max_bytes: u64,
+    pub crawl_max_pages: usize,
 }
 
 /// Typed, validated settings.
@@ -530,10 +550,22 @@ impl Config {
         };
         let chunk_tokens = number("knowledge.chunk_tokens", 32, 2048) as usize;
         let chunk_overlap_tokens = number("knowledge.chunk_overlap_tokens", 0, 1024) as usize;
+        let knowledge = KnowledgeConfig {
+            chunk_tokens,
+            chunk_overlap_tokens,
+            max_file_bytes: number("knowledge.max_file_bytes", 1024, 1 << 34),
+            max_tenant_bytes: number("knowledge.max_tenant_bytes", 1024, 1 << 44),
+            url_allow_hosts: raw
+                .get("knowledge.url_allow_hosts")
+                .map(|v| v.split(',').map(|h| h.trim().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase()).filter(|h| !h.is_empty()).collect())
+                .unwrap_or_default(),
+            fetch_timeout: Duration::from_secs(number("knowledge.fetch_timeout_seconds", 1, 3600)),
+            fetch_max_bytes: number("knowledge.fetch_max_bytes", 1024, 1 << 34),
+            crawl_max_pages: number("knowledge.crawl_max_pages", 1, 100_000) as usize,
+        };
         if chunk_overlap_tokens * 2 >= chunk_tokens {
             bad("knowledge.chunk_overlap_tokens", format!("must be less than half of knowledge.chunk_tokens ({chunk_tokens})"));
         }
-        let knowledge = KnowledgeConfig { chunk_tokens, chunk_overlap_tokens };
 
         if !p.is_empty() {
             return Err(ConfigError(p));

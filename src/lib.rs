@@ -21,6 +21,7 @@ pub mod eval;
 /// The durable job queue (leases, retries, dead letters, priority lane) and its workers.
 pub mod jobs;
 /// Knowledge: structure-respecting chunking and the chunk → embed → index pipeline.
+/// Owners' knowledge: safe extraction and URL import, chunking, the indexing pipeline, ingestion jobs.
 pub mod knowledge;
 /// The manager bot: managed-bot updates, provisioning, owner commands, login links.
 pub mod manager;

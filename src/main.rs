@@ -5,9 +5,18 @@ use bellhop::startup::{Application, cancel_on_signals};
 use bellhop::{bench, demo, telemetry};
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // The PDF reader child process runs before any runtime, configuration or telemetry exists,
+    // so its memory limit applies to the parser alone (docs/ingestion.md).
+    if let Command::ExtractWorker { format, max_text_bytes } = &cli.command {
+        return bellhop::knowledge::extract::pdf::worker_main(*format, *max_text_bytes);
+    }
+    serve_cli(cli)
+}
+
+#[tokio::main]
+async fn serve_cli(cli: Cli) -> std::process::ExitCode {
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -70,6 +79,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(cfg.log_format, "warn");
             bench::jobs(cfg, *jobs, *samples).await
         }
+        Command::ExtractWorker { .. } => anyhow::bail!("extract-worker runs without a runtime (see main)"),
         Command::Bench(BenchCommand::Onboarding { bots }) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, "warn");

@@ -7,6 +7,8 @@ mod config_errors;
 mod crash;
 mod http;
 mod jobs;
+mod knowledge_extract;
+mod knowledge_fetch;
 mod onboarding;
 mod retrieval_chunk;
 mod retrieval_index;

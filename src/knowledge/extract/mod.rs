@@ -1,0 +1,264 @@
+//! Untrusted bytes → structured text. The type is decided from the bytes ([`sniff`]), never from
+//! the file name (which only breaks ties between text flavours).
+//!
+//! Output is light Markdown (`#` headings, `- ` list items, table rows as `a | b | c` lines,
+//! blank lines between paragraphs): plain text for the chunker, which keeps headings as the
+//! heading path. Nothing in a document is ever executed or rendered here; whoever shows the text
+//! escapes it.
+//!
+//! Containment (see docs/ingestion.md): every parse has a size limit on its input and its output
+//! and a wall-time limit. PDFs — the most complex format — are parsed in a child process
+//! (`bellhop extract-worker pdf`, [`pdf`]) with an address-space limit, killed on timeout; a
+//! crash there is an error for the owner, not for the server. Every other format is parsed
+//! in-process on a blocking thread under `catch_unwind`, with parsers that are linear in their
+//! input and check a [`Budget`] (deadline and output size) as they go.
+mod csv;
+mod docx;
+mod html;
+mod markdown;
+pub mod pdf;
+mod sniff;
+mod text;
+
+pub(crate) use html::Links;
+
+use bytes::Bytes;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// What kind of document the bytes were (decided by [`sniff`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DocumentKind {
+    Pdf,
+    Docx,
+    Html,
+    Csv,
+    Markdown,
+    Text,
+}
+
+impl DocumentKind {
+    /// Owner-facing name, e.g. "PDF", "Word document".
+    pub fn label(self) -> &'static str {
+        match self {
+            DocumentKind::Pdf => "PDF",
+            DocumentKind::Docx => "Word document",
+            DocumentKind::Html => "web page",
+            DocumentKind::Csv => "CSV file",
+            DocumentKind::Markdown => "Markdown file",
+            DocumentKind::Text => "text file",
+        }
+    }
+}
+
+/// A document's text, structure kept as light Markdown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// The document's own title (`<title>`, DOCX core properties, PDF info, first `# `), if any.
+    pub title: Option<String>,
+    /// Never empty or whitespace-only (that is [`ExtractError::NoText`]).
+    pub text: String,
+    pub kind: DocumentKind,
+}
+
+/// Why a file could not be turned into text. `Display` is written for the owner (plain words,
+/// sizes in KB/MB); it is what the sources page shows next to a failed source.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtractError {
+    #[error("This file is empty.")]
+    Empty,
+    #[error("This file has no text we could read.")]
+    NoText,
+    #[error("This file is {}; the limit is {}.", human_size(*size), human_size(*limit))]
+    TooLarge { size: u64, limit: u64 },
+    #[error("This file type isn't supported ({what}). Upload PDF, Word (.docx), HTML, Markdown, plain text or CSV files.")]
+    Unsupported { what: String },
+    #[error("{}", damaged_message(*kind))]
+    Damaged { kind: DocumentKind },
+    #[error("This {} unpacks to more than {}, which is more than we accept (it may be a compressed \"bomb\").", kind.label(), human_size(*limit))]
+    ExpandsTooMuch { kind: DocumentKind, limit: u64 },
+    #[error("This file contains more than {} of text; split it into smaller files.", human_size(*limit as u64))]
+    TooMuchText { limit: usize },
+    #[error("This file took too long to read (over {seconds} seconds) and was skipped.")]
+    TimedOut { seconds: u64 },
+    /// Our side failed (e.g. the PDF reader process could not start); worth retrying.
+    #[error("We could not read this file because of a problem on our side; it will be retried.")]
+    Internal(String),
+}
+
+impl ExtractError {
+    /// Whether trying again later may succeed (only our own failures); the file's own problems
+    /// are permanent.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ExtractError::Internal(_))
+    }
+}
+
+fn damaged_message(kind: DocumentKind) -> String {
+    match kind {
+        DocumentKind::Pdf => "This PDF could not be read (it may be damaged or protected).".into(),
+        DocumentKind::Docx => "This Word document could not be read (it may be damaged or protected).".into(),
+        other => format!("This {} could not be read (it may be damaged).", other.label()),
+    }
+}
+
+/// `1536` → "1.5 KB", `25_000_000` → "23.8 MB" (binary units, one decimal, as owners expect).
+pub fn human_size(bytes: u64) -> String {
+    const KB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b < KB {
+        format!("{bytes} bytes")
+    } else if b < KB * KB {
+        format!("{:.1} KB", b / KB).replace(".0 ", " ")
+    } else if b < KB * KB * KB {
+        format!("{:.1} MB", b / KB / KB).replace(".0 ", " ")
+    } else {
+        format!("{:.1} GB", b / KB / KB / KB).replace(".0 ", " ")
+    }
+}
+
+/// Bounds on one extraction. Defaults suit a support knowledge base; [`Limits::from_config`]
+/// takes the operator's file-size limit.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest input accepted (`knowledge.max_file_bytes`).
+    pub max_file_bytes: u64,
+    /// Largest text produced (a small file must not expand into gigabytes of text).
+    pub max_text_bytes: usize,
+    /// DOCX: total uncompressed bytes read from the archive, whatever its headers claim.
+    pub max_unpacked_bytes: u64,
+    /// DOCX: largest uncompressed/compressed ratio of an entry over 1 MB (XML is ~5–20×).
+    pub max_compression_ratio: u64,
+    /// Wall time for one file, in-process or in the PDF child.
+    pub time: Duration,
+    /// Address-space limit of the PDF child process.
+    pub pdf_memory_bytes: u64,
+    /// The `bellhop` binary that runs `extract-worker`; `None`: `BELLHOP_EXTRACT_WORKER`, else
+    /// this executable (see [`pdf::worker_exe`]).
+    pub worker_exe: Option<PathBuf>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 20 * 1024 * 1024,
+            max_text_bytes: 16 * 1024 * 1024,
+            max_unpacked_bytes: 128 * 1024 * 1024,
+            max_compression_ratio: 200,
+            time: Duration::from_secs(30),
+            pdf_memory_bytes: 512 * 1024 * 1024,
+            worker_exe: None,
+        }
+    }
+}
+
+impl Limits {
+    pub fn from_config(cfg: &crate::config::KnowledgeConfig) -> Self {
+        Limits { max_file_bytes: cfg.max_file_bytes, ..Limits::default() }
+    }
+}
+
+/// Deadline and output cap checked by the in-process parsers as they go, so a pathological
+/// input fails fast instead of holding a blocking thread.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    deadline: Instant,
+    seconds: u64,
+    max_text_bytes: usize,
+}
+
+impl Budget {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        Budget { deadline: Instant::now() + limits.time, seconds: limits.time.as_secs(), max_text_bytes: limits.max_text_bytes }
+    }
+
+    /// Errors when past the deadline or when `text_len` is over the output cap.
+    pub(crate) fn check(&self, text_len: usize) -> Result<(), ExtractError> {
+        if text_len > self.max_text_bytes {
+            return Err(ExtractError::TooMuchText { limit: self.max_text_bytes });
+        }
+        if Instant::now() > self.deadline {
+            return Err(ExtractError::TimedOut { seconds: self.seconds });
+        }
+        Ok(())
+    }
+}
+
+/// Extracts with the default [`Limits`]. `file_name_hint` may be empty.
+pub async fn extract(bytes: impl Into<Bytes>, file_name_hint: &str) -> Result<Document, ExtractError> {
+    extract_with(bytes.into(), file_name_hint, &Limits::default()).await
+}
+
+/// Turns an uploaded or fetched file into text. Never panics and never takes longer than
+/// about `limits.time`; every failure is an [`ExtractError`] to show the owner.
+pub async fn extract_with(bytes: Bytes, file_name_hint: &str, limits: &Limits) -> Result<Document, ExtractError> {
+    extract_page(bytes, file_name_hint, limits).await.map(|(doc, _)| doc)
+}
+
+/// [`extract_with`], plus an HTML page's links as written (for the same-site crawl).
+pub(crate) async fn extract_page(bytes: Bytes, file_name_hint: &str, limits: &Limits) -> Result<(Document, Links), ExtractError> {
+    if bytes.is_empty() {
+        return Err(ExtractError::Empty);
+    }
+    if bytes.len() as u64 > limits.max_file_bytes {
+        return Err(ExtractError::TooLarge { size: bytes.len() as u64, limit: limits.max_file_bytes });
+    }
+    let sniffed = sniff::sniff(&bytes, file_name_hint)?;
+    let (doc, links) = match sniffed {
+        sniff::Sniffed::Pdf => (pdf::extract(bytes, limits).await?, Links::default()),
+        other => in_process(other, bytes, limits).await?,
+    };
+    if doc.text.trim().is_empty() {
+        return Err(ExtractError::NoText);
+    }
+    Ok((doc, links))
+}
+
+/// Runs a non-PDF parser on a blocking thread under `catch_unwind` and a wall-time limit. The
+/// parsers check the same deadline themselves, so a timed-out thread stops soon after.
+async fn in_process(sniffed: sniff::Sniffed, bytes: Bytes, limits: &Limits) -> Result<(Document, Links), ExtractError> {
+    let kind = sniffed.kind();
+    let budget = Budget::new(limits);
+    let limits_owned = limits.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse(sniffed, &bytes, &limits_owned, &budget)))
+    });
+    let grace = limits.time + Duration::from_secs(1);
+    match tokio::time::timeout(grace, task).await {
+        Err(_) => Err(ExtractError::TimedOut { seconds: limits.time.as_secs() }),
+        Ok(Err(join)) => {
+            tracing::warn!(error = %join, ?kind, "extraction thread failed");
+            Err(ExtractError::Damaged { kind })
+        }
+        Ok(Ok(Err(_panic))) => {
+            tracing::warn!(?kind, "a parser panicked on an uploaded file");
+            Err(ExtractError::Damaged { kind })
+        }
+        Ok(Ok(Ok(result))) => result,
+    }
+}
+
+fn parse(sniffed: sniff::Sniffed, bytes: &[u8], limits: &Limits, budget: &Budget) -> Result<(Document, Links), ExtractError> {
+    match sniffed {
+        sniff::Sniffed::Pdf => unreachable!("PDFs are parsed in the child process"),
+        sniff::Sniffed::Docx => docx::extract(bytes, limits, budget).map(|d| (d, Links::default())),
+        sniff::Sniffed::Html(text) => html::extract(&text, budget),
+        sniff::Sniffed::Csv(text, delimiter) => csv::extract(&text, delimiter, budget).map(|d| (d, Links::default())),
+        sniff::Sniffed::Markdown(text) => text::extract(&text, DocumentKind::Markdown, budget).map(|d| (d, Links::default())),
+        sniff::Sniffed::Text(text) => text::extract(&text, DocumentKind::Text, budget).map(|d| (d, Links::default())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_owners_expect() {
+        assert_eq!(human_size(512), "512 bytes");
+        assert_eq!(human_size(1536), "1.5 KB");
+        assert_eq!(human_size(20 * 1024 * 1024), "20 MB");
+        let e = ExtractError::TooLarge { size: 25 * 1024 * 1024 + 300 * 1024, limit: 20 * 1024 * 1024 };
+        assert_eq!(e.to_string(), "This file is 25.3 MB; the limit is 20 MB.");
+    }
+}

@@ -1,0 +1,223 @@
+//! PDFs, parsed in a child process: `bellhop extract-worker pdf` reads the file on stdin and
+//! writes its title line and text on stdout.
+//!
+//! PDF is the format most likely to hide a parser bug (nested objects, compressed streams,
+//! fonts), so a failure must cost a process, not the server. The child runs with an
+//! address-space limit (`RLIMIT_AS`, default 512 MiB: an allocation bomb aborts it), a CPU-time
+//! limit, no core dumps and no file writes (`RLIMIT_FSIZE` 0), an empty environment, and is
+//! killed when the wall-time limit passes; its stdout is read through a cap. Any crash,
+//! non-zero exit or timeout becomes [`ExtractError::Damaged`] or [`ExtractError::TimedOut`].
+//!
+//! PDFs carry no reliable structure (headings are just bigger glyphs), so the text comes out as
+//! paragraphs per page, pages separated by blank lines. Text is read with lopdf (pure Rust).
+use super::{Budget, Document, DocumentKind, ExtractError, Limits};
+use bytes::Bytes;
+use std::path::PathBuf;
+use std::process::{ExitCode, Stdio};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Worker exit status: the PDF could not be parsed.
+const EXIT_UNREADABLE: u8 = 2;
+/// Worker exit status: the text is over the cap.
+const EXIT_TOO_MUCH_TEXT: u8 = 3;
+/// Worker exit status: a stream inflates past [`MAX_STREAM_BYTES`] (a decompression bomb).
+const EXIT_EXPANDS: u8 = 4;
+/// Largest decompressed size of one stream (lopdf refuses beyond it; the address-space limit
+/// is the second line of defence).
+const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
+/// Environment variable naming the `bellhop` binary to run as the worker (tests point it at
+/// the built binary; production needs nothing: the running binary is used).
+pub const WORKER_ENV: &str = "BELLHOP_EXTRACT_WORKER";
+
+/// Formats the worker parses (only PDF: the rest are safe enough in-process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorkerFormat {
+    Pdf,
+}
+
+/// The binary to run as `extract-worker`: [`Limits::worker_exe`], else `$BELLHOP_EXTRACT_WORKER`,
+/// else this executable. When this executable is not `bellhop` (an integration-test binary in
+/// `target/<profile>/deps/`), the `bellhop` binary beside its directory is used if present.
+pub fn worker_exe(limits: &Limits) -> Result<PathBuf, ExtractError> {
+    if let Some(p) = &limits.worker_exe {
+        return Ok(p.clone());
+    }
+    if let Some(p) = std::env::var_os(WORKER_ENV).filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().map_err(|e| ExtractError::Internal(format!("cannot find the bellhop binary: {e}")))?;
+    if exe.file_stem().is_some_and(|s| s == "bellhop") {
+        return Ok(exe);
+    }
+    let sibling = exe.parent().and_then(|deps| deps.parent()).map(|dir| dir.join(format!("bellhop{}", std::env::consts::EXE_SUFFIX)));
+    Ok(sibling.filter(|p| p.is_file()).unwrap_or(exe))
+}
+
+/// Runs the worker on `bytes` under the limits; see the module docs.
+pub(crate) async fn extract(bytes: Bytes, limits: &Limits) -> Result<Document, ExtractError> {
+    let exe = worker_exe(limits)?;
+    let mut cmd = tokio::process::Command::new(&exe);
+    cmd.arg("extract-worker")
+        .arg("pdf")
+        .arg("--max-text-bytes")
+        .arg(limits.max_text_bytes.to_string())
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let memory = limits.pdf_memory_bytes;
+    let cpu_seconds = limits.time.as_secs() + 1;
+    // SAFETY: the closure runs in the forked child before exec and calls only setrlimit, which
+    // is async-signal-safe; it allocates nothing and touches no locks.
+    unsafe {
+        cmd.pre_exec(move || restrict_child(memory, cpu_seconds));
+    }
+    let mut child = cmd.spawn().map_err(|e| ExtractError::Internal(format!("cannot start the PDF reader ({}): {e}", exe.display())))?;
+    let (Some(mut stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
+        return Err(ExtractError::Internal("the PDF reader has no pipes".into()));
+    };
+    let cap = limits.max_text_bytes as u64 + 4096;
+    let work = async {
+        let write = async {
+            // The child may die before reading everything (that is its failure to report).
+            let _ = stdin.write_all(&bytes).await;
+            drop(stdin);
+        };
+        let read_out = async {
+            let mut out = Vec::new();
+            let _ = stdout.take(cap + 1).read_to_end(&mut out).await;
+            out
+        };
+        let read_err = async {
+            let mut err = Vec::new();
+            let _ = stderr.take(4096).read_to_end(&mut err).await;
+            err
+        };
+        let ((), out, err) = tokio::join!(write, read_out, read_err);
+        (out, err)
+    };
+    let finished = tokio::time::timeout(limits.time, work).await;
+    let Ok((out, err)) = finished else {
+        let _ = child.kill().await;
+        return Err(ExtractError::TimedOut { seconds: limits.time.as_secs() });
+    };
+    if out.len() as u64 > cap {
+        let _ = child.kill().await;
+        return Err(ExtractError::TooMuchText { limit: limits.max_text_bytes });
+    }
+    let status = match tokio::time::timeout(std::time::Duration::from_secs(2), child.wait()).await {
+        Ok(Ok(status)) => status,
+        _ => {
+            let _ = child.kill().await;
+            return Err(ExtractError::TimedOut { seconds: limits.time.as_secs() });
+        }
+    };
+    match status.code() {
+        Some(0) => {}
+        Some(c) if c == i32::from(EXIT_TOO_MUCH_TEXT) => return Err(ExtractError::TooMuchText { limit: limits.max_text_bytes }),
+        Some(c) if c == i32::from(EXIT_EXPANDS) => return Err(ExtractError::ExpandsTooMuch { kind: DocumentKind::Pdf, limit: MAX_STREAM_BYTES as u64 }),
+        _ => {
+            let detail = String::from_utf8_lossy(&err);
+            tracing::info!(status = %status, detail = %detail.trim(), "the PDF reader refused or crashed on a file");
+            return Err(ExtractError::Damaged { kind: DocumentKind::Pdf });
+        }
+    }
+    let out = String::from_utf8_lossy(&out);
+    let (title, text) = out.split_once('\n').unwrap_or(("", &out));
+    let budget = Budget::new(limits);
+    let doc = super::text::extract(text, DocumentKind::Pdf, &budget)?;
+    let title = Some(title.trim().to_owned()).filter(|t| !t.is_empty());
+    Ok(Document { title, text: doc.text, kind: DocumentKind::Pdf })
+}
+
+#[cfg(unix)]
+fn restrict_child(memory: u64, cpu_seconds: u64) -> std::io::Result<()> {
+    let set = |resource, value: u64| {
+        let limit = libc::rlimit { rlim_cur: value as libc::rlim_t, rlim_max: value as libc::rlim_t };
+        // SAFETY: plain syscall on a valid struct.
+        if unsafe { libc::setrlimit(resource, &limit) } != 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+    };
+    set(libc::RLIMIT_AS, memory)?;
+    set(libc::RLIMIT_CPU, cpu_seconds)?;
+    set(libc::RLIMIT_CORE, 0)?;
+    set(libc::RLIMIT_FSIZE, 0)?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn restrict_child(_memory: u64, _cpu_seconds: u64) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// The child's side: `bellhop extract-worker pdf`. Reads the PDF from stdin, writes one title
+/// line (possibly empty) and then the text to stdout. Runs before any runtime, configuration
+/// or telemetry is set up, so the limits apply to the parser alone.
+pub fn worker_main(format: WorkerFormat, max_text_bytes: usize) -> ExitCode {
+    use std::io::{Read, Write};
+    let WorkerFormat::Pdf = format;
+    let mut bytes = Vec::new();
+    if let Err(e) = std::io::stdin().lock().read_to_end(&mut bytes) {
+        eprintln!("cannot read stdin: {e}");
+        return ExitCode::from(EXIT_UNREADABLE);
+    }
+    let options = lopdf::LoadOptions { max_decompressed_size: Some(MAX_STREAM_BYTES), ..lopdf::LoadOptions::default() };
+    let doc = match lopdf::Document::load_mem_with_options(&bytes, options) {
+        Ok(d) => d,
+        Err(e) if is_bomb(&e) => return ExitCode::from(EXIT_EXPANDS),
+        Err(e) => {
+            eprintln!("not a readable PDF: {e}");
+            return ExitCode::from(EXIT_UNREADABLE);
+        }
+    };
+    if doc.is_encrypted() {
+        eprintln!("the PDF is encrypted");
+        return ExitCode::from(EXIT_UNREADABLE);
+    }
+    let pages = doc.get_pages();
+    if pages.is_empty() {
+        // Also what a catalog too deeply nested to parse looks like.
+        eprintln!("the PDF has no readable pages");
+        return ExitCode::from(EXIT_UNREADABLE);
+    }
+    let mut text = String::new();
+    for page in pages.keys() {
+        match doc.extract_text_with_limit(&[*page], MAX_STREAM_BYTES) {
+            Ok(t) => {
+                text.push_str(t.trim_end());
+                text.push_str("\n\n");
+            }
+            Err(e) if is_bomb(&e) => return ExitCode::from(EXIT_EXPANDS),
+            Err(e) => eprintln!("page {page}: {e}"),
+        }
+        if text.len() > max_text_bytes {
+            return ExitCode::from(EXIT_TOO_MUCH_TEXT);
+        }
+    }
+    let title = info_title(&doc).unwrap_or_default().replace(['\n', '\r'], " ");
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{title}").and_then(|()| out.write_all(text.as_bytes())).and_then(|()| out.flush()).is_err() {
+        return ExitCode::from(EXIT_UNREADABLE);
+    }
+    ExitCode::SUCCESS
+}
+
+fn is_bomb(e: &lopdf::Error) -> bool {
+    matches!(e, lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. }))
+}
+
+/// `/Info /Title` as text (PDF text strings are UTF-16BE with a BOM, or PDFDocEncoding, read
+/// here as Latin-1).
+fn info_title(doc: &lopdf::Document) -> Option<String> {
+    let info = doc.trailer.get(b"Info").ok()?;
+    let info = match info {
+        lopdf::Object::Reference(id) => doc.get_object(*id).ok()?,
+        other => other,
+    };
+    let raw = info.as_dict().ok()?.get(b"Title").ok()?.as_str().ok()?;
+    let title = match raw.strip_prefix(b"\xfe\xff") {
+        Some(utf16) => char::decode_utf16(utf16.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]))).map(|r| r.unwrap_or('\u{fffd}')).collect(),
+        None => raw.iter().map(|&b| char::from(b)).collect::<String>(),
+    };
+    Some(title.trim().to_owned()).filter(|t| !t.is_empty())
+}

@@ -1,0 +1,45 @@
+//! Plain text and Markdown: kept as written (Markdown already is the output format), with line
+//! endings normalised, trailing spaces and control characters removed and runs of blank lines
+//! collapsed to one. The title of a Markdown file is its first `# ` heading.
+use super::{Budget, Document, DocumentKind, ExtractError};
+
+pub(crate) fn extract(text: &str, kind: DocumentKind, budget: &Budget) -> Result<Document, ExtractError> {
+    let mut out = String::with_capacity(text.len());
+    let mut blank_run = 0;
+    for (i, line) in text.split('\n').enumerate() {
+        if i % 4096 == 0 {
+            budget.check(out.len())?;
+        }
+        let line: String = line.chars().filter(|c| !c.is_control() || *c == '\t').collect();
+        let line = line.trim_end();
+        if line.trim().is_empty() {
+            blank_run += 1;
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank_run > 0 { "\n\n" } else { "\n" });
+        }
+        blank_run = 0;
+        out.push_str(line);
+    }
+    budget.check(out.len())?;
+    let title = match kind {
+        DocumentKind::Markdown => out.lines().find_map(|l| l.strip_prefix("# ")).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
+        _ => None,
+    };
+    Ok(Document { title, text: out, kind })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::extract::Limits;
+
+    #[test]
+    fn blank_runs_collapse_and_markdown_keeps_its_title() {
+        let budget = Budget::new(&Limits::default());
+        let d = extract("# Menu\r\n\r\n\r\n- latte  \r\n- mocha\u{7}\n", DocumentKind::Markdown, &budget).unwrap();
+        assert_eq!(d.text, "# Menu\n\n- latte\n- mocha");
+        assert_eq!(d.title.as_deref(), Some("Menu"));
+    }
+}

@@ -1,0 +1,297 @@
+//! Importing one page or a whole site.
+//!
+//! A site crawl stays on the start URL's site (same scheme, host and port), reads the site's
+//! `robots.txt` first and skips what it disallows, seeds its queue from the sitemaps robots.txt
+//! names (else `/sitemap.xml`; sitemap indexes followed two levels deep, gzip accepted) and
+//! then follows same-site links breadth-first, until `max_pages` pages were read. URLs are
+//! deduplicated after dropping their fragment. Requests are sequential, spaced by the site's
+//! `Crawl-delay` (at most 5 s): a small business's site should not notice us.
+use super::robots::Robots;
+use super::{FetchError, Fetcher, Purpose};
+use crate::knowledge::extract::{self, Document, Limits};
+use quick_xml::events::Event;
+use std::collections::{HashSet, VecDeque};
+use std::io::Read;
+use url::Url;
+
+/// Sitemap files read per crawl (an index may name many).
+const MAX_SITEMAPS: usize = 20;
+/// URLs taken from sitemaps and links, at most.
+const MAX_QUEUE: usize = 50_000;
+/// Extensions never worth fetching as knowledge.
+const SKIP_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "png", "gif", "webp", "svg", "ico", "bmp", "tif", "tiff", "css", "js", "mjs", "json", "zip", "gz", "tgz", "rar", "7z", "mp3", "mp4", "m4a", "mov", "avi", "webm", "wav", "ogg",
+    "woff", "woff2", "ttf", "otf", "eot", "exe", "dmg", "apk", "iso", "bin", "xls", "xlsx", "ppt", "pptx", "rss", "atom",
+];
+
+#[derive(Debug, Clone)]
+pub struct CrawlOptions {
+    /// Read the whole site (sitemap and links) rather than just the start page.
+    pub whole_site: bool,
+    /// Pages read at most (`knowledge.crawl_max_pages`).
+    pub max_pages: usize,
+}
+
+/// One imported page.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Where the text came from (after redirects, without fragment).
+    pub url: Url,
+    pub document: Document,
+}
+
+/// A URL the crawl did not import, and why (owner-readable).
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    pub url: Url,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Crawl {
+    pub pages: Vec<Page>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Imports `start_url` (and, with `whole_site`, the rest of its site). Fails only when the
+/// start page itself cannot be imported — blocked, disallowed by robots.txt, unreachable,
+/// unreadable; later pages that fail are listed in [`Crawl::skipped`].
+pub async fn crawl(fetcher: &Fetcher, start_url: &str, options: &CrawlOptions, limits: &Limits) -> Result<Crawl, FetchError> {
+    let start = normalise(super::parse_url(start_url)?);
+    let robots = fetch_robots(fetcher, &start).await?;
+    if !robots.allowed(&path_of(&start)) {
+        return Err(FetchError::RobotsDisallowed(start.to_string()));
+    }
+    let mut out = Crawl::default();
+    let mut queue: VecDeque<Url> = VecDeque::from([start.clone()]);
+    let mut seen: HashSet<String> = HashSet::from([start.to_string()]);
+    if options.whole_site {
+        for url in sitemap_urls(fetcher, &start, &robots).await {
+            enqueue(&start, url, &mut queue, &mut seen);
+        }
+    }
+    let max_pages = options.max_pages.max(1);
+    let mut attempts = 0;
+    while let Some(url) = queue.pop_front() {
+        if out.pages.len() >= max_pages || attempts >= max_pages * 3 + 10 {
+            break;
+        }
+        let first = url == start;
+        if !robots.allowed(&path_of(&url)) {
+            out.skipped.push(Skipped { reason: FetchError::RobotsDisallowed(url.to_string()).to_string(), url });
+            continue;
+        }
+        if attempts > 0 {
+            if let Some(delay) = robots.crawl_delay {
+                tokio::time::sleep(delay).await;
+            }
+        }
+        attempts += 1;
+        let result = fetch_page(fetcher, &url, limits).await;
+        let (page, links) = match result {
+            Ok(found) => found,
+            Err(e) if first => return Err(e),
+            Err(e) => {
+                out.skipped.push(Skipped { url, reason: e.to_string() });
+                continue;
+            }
+        };
+        let new_final_url = seen.insert(page.url.to_string());
+        if !first && (!same_site(&start, &page.url) || (page.url != url && !new_final_url)) {
+            // Redirected off the site, or onto a page already queued or read.
+            continue;
+        }
+        if options.whole_site {
+            let base = links.base.as_deref().and_then(|b| page.url.join(b).ok()).unwrap_or_else(|| page.url.clone());
+            for href in &links.hrefs {
+                if let Ok(link) = base.join(href) {
+                    enqueue(&start, link, &mut queue, &mut seen);
+                }
+            }
+        }
+        out.pages.push(page);
+        if !options.whole_site {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+async fn fetch_page(fetcher: &Fetcher, url: &Url, limits: &Limits) -> Result<(Page, extract::Links), FetchError> {
+    let fetched = fetcher.get(url.clone(), Purpose::Document).await?;
+    let final_url = normalise(fetched.url);
+    let hint = name_hint(&final_url, fetched.content_type.as_deref());
+    let (document, links) = extract::extract_page(fetched.body, &hint, limits).await?;
+    Ok((Page { url: final_url, document }, links))
+}
+
+/// A file-name hint for the extractor: the URL's last segment, or an extension from the
+/// content type (it only breaks ties between text flavours; the bytes decide the rest).
+fn name_hint(url: &Url, content_type: Option<&str>) -> String {
+    let essence = content_type.and_then(|c| c.split(';').next()).unwrap_or("").trim();
+    match essence {
+        "text/html" | "application/xhtml+xml" => "page.html".into(),
+        "text/markdown" | "text/x-markdown" => "page.md".into(),
+        "text/csv" | "application/csv" => "page.csv".into(),
+        "text/tab-separated-values" => "page.tsv".into(),
+        _ => url.path_segments().and_then(|mut s| s.next_back().map(str::to_owned)).unwrap_or_default(),
+    }
+}
+
+async fn fetch_robots(fetcher: &Fetcher, start: &Url) -> Result<Robots, FetchError> {
+    let Ok(robots_url) = start.join("/robots.txt") else { return Ok(Robots::allow_all()) };
+    match fetcher.get(robots_url, Purpose::Robots).await {
+        Ok(f) => Ok(Robots::parse(&String::from_utf8_lossy(&f.body))),
+        Err(FetchError::Status { status, .. }) if (400..500).contains(&status) => Ok(Robots::allow_all()),
+        Err(FetchError::ContentType { .. }) | Err(FetchError::TooLarge { .. }) => Ok(Robots::allow_all()),
+        // A refused address is the answer for the whole import, robots.txt or not.
+        Err(e @ (FetchError::Blocked { .. } | FetchError::Scheme(_) | FetchError::InvalidUrl(_))) => Err(e),
+        Err(e) => {
+            tracing::info!(error = %e, site = %start, "robots.txt unavailable: treating the site as disallowed");
+            Ok(Robots::disallow_all())
+        }
+    }
+}
+
+/// URLs from the site's sitemaps (robots.txt's `Sitemap:` lines on this site, else
+/// `/sitemap.xml`), following sitemap indexes two levels deep. Failures only mean fewer URLs.
+async fn sitemap_urls(fetcher: &Fetcher, start: &Url, robots: &Robots) -> Vec<Url> {
+    let mut pending: VecDeque<(Url, usize)> = robots.sitemaps.iter().filter_map(|s| start.join(s).ok()).filter(|u| same_site(start, u)).map(|u| (u, 0)).collect();
+    if pending.is_empty() {
+        if let Ok(u) = start.join("/sitemap.xml") {
+            pending.push_back((u, 0));
+        }
+    }
+    let mut read = 0;
+    let mut urls = Vec::new();
+    let mut seen = HashSet::new();
+    while let Some((sitemap, depth)) = pending.pop_front() {
+        if read >= MAX_SITEMAPS || !seen.insert(sitemap.to_string()) || !robots.allowed(&path_of(&sitemap)) {
+            continue;
+        }
+        read += 1;
+        let Ok(fetched) = fetcher.get(sitemap.clone(), Purpose::Sitemap).await else { continue };
+        let Some(xml) = gunzip_if_needed(&fetched.body, fetcher.settings().max_bytes) else { continue };
+        let (is_index, locs) = parse_sitemap(&xml);
+        for loc in locs {
+            let Ok(u) = sitemap.join(loc.trim()) else { continue };
+            if !same_site(start, &u) {
+                continue;
+            }
+            if is_index {
+                if depth < 2 {
+                    pending.push_back((u, depth + 1));
+                }
+            } else if urls.len() < MAX_QUEUE {
+                urls.push(u);
+            }
+        }
+    }
+    urls
+}
+
+fn gunzip_if_needed(body: &[u8], max: u64) -> Option<Vec<u8>> {
+    if !body.starts_with(b"\x1f\x8b") {
+        return Some(body.to_vec());
+    }
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(body).take(max + 1).read_to_end(&mut out).ok()?;
+    (out.len() as u64 <= max).then_some(out)
+}
+
+/// `(is a sitemap index, <loc> values)`.
+fn parse_sitemap(xml: &[u8]) -> (bool, Vec<String>) {
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut is_index = false;
+    let mut in_loc = false;
+    let mut current = String::new();
+    let mut locs = Vec::new();
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => match e.local_name().as_ref() {
+                b"sitemapindex" => is_index = true,
+                b"loc" => {
+                    in_loc = true;
+                    current.clear();
+                }
+                _ => {}
+            },
+            Ok(Event::Text(t)) if in_loc => current.push_str(&t.decode().unwrap_or_default()),
+            Ok(Event::CData(t)) if in_loc => current.push_str(&String::from_utf8_lossy(&t)),
+            Ok(Event::GeneralRef(g)) if in_loc => {
+                let name = g.decode().unwrap_or_default();
+                current.push_str(quick_xml::escape::resolve_predefined_entity(&name).unwrap_or(""));
+            }
+            Ok(Event::End(e)) if e.local_name().as_ref() == b"loc" => {
+                in_loc = false;
+                if locs.len() < MAX_QUEUE {
+                    locs.push(current.trim().to_owned());
+                }
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    (is_index, locs)
+}
+
+fn enqueue(start: &Url, url: Url, queue: &mut VecDeque<Url>, seen: &mut HashSet<String>) {
+    if !matches!(url.scheme(), "http" | "https") || !same_site(start, &url) || queue.len() >= MAX_QUEUE {
+        return;
+    }
+    let ext = url.path().rsplit('/').next().and_then(|last| last.rsplit_once('.')).map(|(_, e)| e.to_ascii_lowercase());
+    if ext.is_some_and(|e| SKIP_EXTENSIONS.contains(&e.as_str())) {
+        return;
+    }
+    let url = normalise(url);
+    if seen.insert(url.to_string()) {
+        queue.push_back(url);
+    }
+}
+
+/// Same scheme, host and port.
+fn same_site(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// Drops the fragment (and an empty query) so one page is read once.
+fn normalise(mut url: Url) -> Url {
+    url.set_fragment(None);
+    if url.query() == Some("") {
+        url.set_query(None);
+    }
+    url
+}
+
+fn path_of(url: &Url) -> String {
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sitemaps_and_indexes_parse() {
+        let (index, locs) = parse_sitemap(b"<?xml version='1.0'?><sitemapindex xmlns='x'><sitemap><loc> https://a.example/s1.xml </loc></sitemap></sitemapindex>");
+        assert!(index);
+        assert_eq!(locs, ["https://a.example/s1.xml"]);
+        let (index, locs) = parse_sitemap(b"<urlset><url><loc>https://a.example/?a=1&amp;b=2</loc></url><url><loc><![CDATA[/faq]]></loc></url></urlset>");
+        assert!(!index);
+        assert_eq!(locs, ["https://a.example/?a=1&b=2", "/faq"]);
+    }
+
+    #[test]
+    fn dedup_ignores_fragments_and_other_sites() {
+        let start = Url::parse("https://a.example/").unwrap();
+        let mut queue = VecDeque::new();
+        let mut seen = HashSet::from([start.to_string()]);
+        for u in ["https://a.example/#top", "https://a.example/faq#q1", "https://a.example/faq", "http://a.example/faq", "https://b.example/", "https://a.example/logo.png"] {
+            enqueue(&start, Url::parse(u).unwrap(), &mut queue, &mut seen);
+        }
+        assert_eq!(queue.iter().map(Url::as_str).collect::<Vec<_>>(), ["https://a.example/faq"]);
+    }
+}

@@ -1,0 +1,247 @@
+//! URL import: the SSRF guard (loopback, metadata, redirects re-checked at every hop), size,
+//! time and content-type caps, robots.txt, and sitemap / same-site link crawls with a page cap.
+//! Sites are served from an in-test server on 127.0.0.1, which the guard refuses unless the
+//! test puts `127.0.0.1` on the operator allow-list. Refused addresses are never contacted.
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use bellhop::knowledge::extract::Limits;
+use bellhop::knowledge::fetch::{CrawlOptions, FetchError, FetchSettings, Fetcher, crawl};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Clone)]
+struct SiteState {
+    hits: Arc<Mutex<Vec<String>>>,
+    sitemap: bool,
+    port: u16,
+}
+
+struct TestSite {
+    addr: SocketAddr,
+    hits: Arc<Mutex<Vec<String>>>,
+}
+
+impl TestSite {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn hits(&self, path: &str) -> usize {
+        self.hits.lock().unwrap().iter().filter(|h| *h == path).count()
+    }
+
+    fn total_hits(&self) -> usize {
+        self.hits.lock().unwrap().len()
+    }
+}
+
+async fn start_site(sitemap: bool) -> TestSite {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(Mutex::new(Vec::new()));
+    let state = SiteState { hits: hits.clone(), sitemap, port: addr.port() };
+    let app = Router::new().fallback(serve).with_state(state);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    TestSite { addr, hits }
+}
+
+fn html(title: &str, body: &str) -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], format!("<!doctype html><html><head><title>{title}</title></head><body>{body}</body></html>")).into_response()
+}
+
+fn redirect(status: StatusCode, to: &str) -> Response {
+    (status, [(header::LOCATION, to.to_owned())]).into_response()
+}
+
+async fn serve(State(site): State<SiteState>, uri: Uri) -> Response {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    site.hits.lock().unwrap().push(path.clone());
+    let xml = |body: String| ([(header::CONTENT_TYPE, "application/xml")], body).into_response();
+    match path.as_str() {
+        "/robots.txt" => {
+            let sitemap = if site.sitemap { "Sitemap: /sitemap_index.xml\n" } else { "" };
+            ([(header::CONTENT_TYPE, "text/plain")], format!("User-agent: *\nDisallow: /private\n\nUser-agent: otherbot\nDisallow: /\n{sitemap}")).into_response()
+        }
+        "/sitemap_index.xml" if site.sitemap => xml("<?xml version=\"1.0\"?><sitemapindex><sitemap><loc>/sitemap-pages.xml</loc></sitemap></sitemapindex>".into()),
+        "/sitemap-pages.xml" if site.sitemap => {
+            let mut urls: String = (1..=10).map(|n| format!("<url><loc>http://127.0.0.1:{}/p/{n}</loc></url>", site.port)).collect();
+            urls.push_str("<url><loc>https://other.example/elsewhere</loc></url>");
+            xml(format!("<urlset>{urls}</urlset>"))
+        }
+        "/" => html(
+            "Home",
+            "<h1>Home</h1><p>Welcome to the shop.</p><a href='/a'>A</a> <a href='/a#top'>A again</a> <a href=\"b\">B</a> \
+             <a href='/private/secret'>secret</a> <a href='https://other.example/'>elsewhere</a> <a href='/logo.png'>logo</a> <a href='mailto:x@y.example'>mail</a>",
+        ),
+        "/a" => html("A", "<h1>Page A</h1><p>About us.</p><a href='/c'>C</a> <a href='/'>home</a>"),
+        "/b" => html("B", "<h1>Page B</h1><p>Delivery times.</p>"),
+        "/c" => html("C", "<h1>Page C</h1><p>Contact.</p>"),
+        p if p.starts_with("/p/") => html(p, &format!("<h1>Sitemap page {}</h1><p>From the sitemap.</p>", &p[3..])),
+        "/private/secret" => html("Secret", "<p>SECRET</p>"),
+        "/big" => {
+            // Streamed with no Content-Length: the cap must stop the download itself.
+            let chunks = futures::stream::iter((0..64).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'a'; 16 * 1024]))));
+            ([(header::CONTENT_TYPE, "text/plain")], axum::body::Body::from_stream(chunks)).into_response()
+        }
+        "/big-declared" => ([(header::CONTENT_TYPE, "text/plain")], vec![b'a'; 1024 * 1024]).into_response(),
+        "/slow" => {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            html("Slow", "<p>late</p>")
+        }
+        "/image" => ([(header::CONTENT_TYPE, "image/png")], b"\x89PNG\r\n\x1a\n".to_vec()).into_response(),
+        "/to-loopback" => redirect(StatusCode::FOUND, &format!("http://127.0.0.2:{}/", site.port)),
+        "/to-metadata" => redirect(StatusCode::FOUND, "http://169.254.169.254/latest/meta-data/iam/security-credentials/"),
+        "/to-metadata-name" => redirect(StatusCode::TEMPORARY_REDIRECT, "http://metadata.google.internal/computeMetadata/v1/"),
+        "/to-a" => redirect(StatusCode::MOVED_PERMANENTLY, "/a"),
+        "/loop" => redirect(StatusCode::FOUND, "/loop"),
+        _ => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
+
+fn fetcher(allow: &[&str]) -> Fetcher {
+    Fetcher::new(FetchSettings { allow_hosts: allow.iter().map(|s| s.to_string()).collect(), timeout: Duration::from_secs(2), max_bytes: 256 * 1024 }).unwrap()
+}
+
+fn limits() -> Limits {
+    Limits { worker_exe: Some(env!("CARGO_BIN_EXE_bellhop").into()), ..Limits::default() }
+}
+
+fn blocked(e: &FetchError) -> bool {
+    matches!(e, FetchError::Blocked { .. })
+}
+
+#[tokio::test]
+async fn a_url_pointing_at_loopback_is_refused_unless_allow_listed() {
+    let site = start_site(false).await;
+    let f = fetcher(&[]);
+    let e = f.fetch(&site.url("/")).await.unwrap_err();
+    assert_eq!(e.to_string(), "127.0.0.1 is a loopback address; bellhop only imports pages from the public internet.");
+    for url in [format!("http://localhost:{}/", site.addr.port()), format!("http://[::1]:{}/", site.addr.port()), format!("http://[::ffff:127.0.0.1]:{}/", site.addr.port()), format!("http://0.0.0.0:{}/", site.addr.port())] {
+        let e = f.fetch(&url).await.unwrap_err();
+        assert!(blocked(&e), "{url}: {e:?}");
+    }
+    let e = crawl(&f, &site.url("/"), &CrawlOptions { whole_site: true, max_pages: 5 }, &limits()).await.unwrap_err();
+    assert!(blocked(&e), "{e:?}");
+    assert_eq!(site.total_hits(), 0, "a refused address is never contacted");
+
+    let allowed = fetcher(&["127.0.0.1"]).fetch(&site.url("/")).await.unwrap();
+    assert!(String::from_utf8_lossy(&allowed.body).contains("Welcome"));
+    assert_eq!(site.hits("/"), 1);
+}
+
+#[tokio::test]
+async fn the_cloud_metadata_address_is_refused() {
+    let f = fetcher(&["127.0.0.1"]);
+    let e = f.fetch("http://169.254.169.254/latest/meta-data/").await.unwrap_err();
+    assert_eq!(e.to_string(), "169.254.169.254 is the cloud metadata address; bellhop only imports pages from the public internet.");
+    for url in ["http://metadata.google.internal/computeMetadata/v1/", "http://[fd00:ec2::254]/", "http://[::ffff:169.254.169.254]/", "http://169.254.1.1/", "http://10.0.0.1/", "http://192.168.1.1/", "http://100.64.0.1/", "http://[fe80::1]/"] {
+        let e = f.fetch(url).await.unwrap_err();
+        assert!(blocked(&e), "{url}: {e:?}");
+    }
+}
+
+#[tokio::test]
+async fn every_redirect_hop_is_checked_again() {
+    let site = start_site(false).await;
+    let f = fetcher(&["127.0.0.1"]);
+    for (path, host) in [("/to-loopback", "127.0.0.2"), ("/to-metadata", "169.254.169.254"), ("/to-metadata-name", "metadata.google.internal")] {
+        match f.fetch(&site.url(path)).await {
+            Err(FetchError::Blocked { host: h, .. }) => assert_eq!(h, host, "{path}"),
+            other => panic!("{path}: expected a refusal, got {other:?}"),
+        }
+    }
+    let ok = f.fetch(&site.url("/to-a")).await.unwrap();
+    assert_eq!(ok.url.path(), "/a");
+    assert_eq!(f.fetch(&site.url("/loop")).await.unwrap_err(), FetchError::TooManyRedirects);
+    assert_eq!(site.hits("/loop"), 6, "the first request and five redirects, no more");
+}
+
+#[tokio::test]
+async fn only_http_and_https_urls_are_fetched() {
+    let f = fetcher(&["127.0.0.1"]);
+    for url in ["file:///etc/passwd", "ftp://example.com/x", "gopher://example.com/", "javascript:alert(1)"] {
+        assert!(matches!(f.fetch(url).await, Err(FetchError::Scheme(_) | FetchError::InvalidUrl(_))), "{url}");
+    }
+    assert!(matches!(f.fetch("http://user:pw@example.com/").await, Err(FetchError::InvalidUrl(_))));
+    assert!(matches!(f.fetch("http://").await, Err(FetchError::InvalidUrl(_))));
+}
+
+#[tokio::test]
+async fn downloads_stop_at_the_size_cap() {
+    let site = start_site(false).await;
+    let f = fetcher(&["127.0.0.1"]);
+    let e = f.fetch(&site.url("/big")).await.unwrap_err();
+    assert_eq!(e, FetchError::TooLarge { limit: 256 * 1024 });
+    assert_eq!(e.to_string(), "The page is larger than 256 KB, the most we download.");
+    assert_eq!(f.fetch(&site.url("/big-declared")).await.unwrap_err(), FetchError::TooLarge { limit: 256 * 1024 });
+}
+
+#[tokio::test]
+async fn a_slow_site_hits_the_time_cap() {
+    let site = start_site(false).await;
+    let f = Fetcher::new(FetchSettings { allow_hosts: vec!["127.0.0.1".into()], timeout: Duration::from_secs(1), max_bytes: 1024 * 1024 }).unwrap();
+    let started = Instant::now();
+    assert_eq!(f.fetch(&site.url("/slow")).await.unwrap_err(), FetchError::TimedOut { seconds: 1 });
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn content_types_that_are_not_documents_are_refused() {
+    let site = start_site(false).await;
+    let e = fetcher(&["127.0.0.1"]).fetch(&site.url("/image")).await.unwrap_err();
+    assert!(matches!(&e, FetchError::ContentType { content_type, .. } if content_type == "image/png"), "{e:?}");
+    let e = fetcher(&["127.0.0.1"]).fetch(&site.url("/missing")).await.unwrap_err();
+    assert!(matches!(e, FetchError::Status { status: 404, .. }), "{e:?}");
+}
+
+#[tokio::test]
+async fn one_page_import_reads_just_that_page() {
+    let site = start_site(true).await;
+    let result = crawl(&fetcher(&["127.0.0.1"]), &site.url("/#intro"), &CrawlOptions { whole_site: false, max_pages: 50 }, &limits()).await.unwrap();
+    assert_eq!(result.pages.len(), 1);
+    let page = &result.pages[0];
+    assert_eq!(page.url.as_str(), site.url("/"));
+    assert_eq!(page.document.title.as_deref(), Some("Home"));
+    assert!(page.document.text.starts_with("# Home\n\nWelcome to the shop."), "{}", page.document.text);
+    assert_eq!(site.hits("/a") + site.hits("/sitemap_index.xml"), 0);
+}
+
+#[tokio::test]
+async fn robots_txt_is_respected() {
+    let site = start_site(false).await;
+    let f = fetcher(&["127.0.0.1"]);
+    let e = crawl(&f, &site.url("/private/secret"), &CrawlOptions { whole_site: false, max_pages: 1 }, &limits()).await.unwrap_err();
+    assert!(matches!(e, FetchError::RobotsDisallowed(_)), "{e:?}");
+    let result = crawl(&f, &site.url("/"), &CrawlOptions { whole_site: true, max_pages: 50 }, &limits()).await.unwrap();
+    assert!(result.pages.iter().all(|p| !p.document.text.contains("SECRET")));
+    assert!(result.skipped.iter().any(|s| s.url.path() == "/private/secret" && s.reason.contains("robots.txt")), "{:?}", result.skipped);
+    assert_eq!(site.hits("/private/secret"), 0, "a disallowed page is never requested");
+    assert!(site.hits("/robots.txt") >= 1);
+}
+
+#[tokio::test]
+async fn a_link_crawl_stays_on_the_site_and_reads_each_page_once() {
+    let site = start_site(false).await;
+    let result = crawl(&fetcher(&["127.0.0.1"]), &site.url("/"), &CrawlOptions { whole_site: true, max_pages: 50 }, &limits()).await.unwrap();
+    let mut paths: Vec<&str> = result.pages.iter().map(|p| p.url.path()).collect();
+    paths.sort();
+    assert_eq!(paths, ["/", "/a", "/b", "/c"]);
+    assert_eq!((site.hits("/"), site.hits("/a"), site.hits("/logo.png")), (1, 1, 0), "fragments deduplicated, images skipped");
+    assert!(result.pages.iter().any(|p| p.document.text.contains("# Page C")));
+}
+
+#[tokio::test]
+async fn a_sitemap_crawl_follows_the_index_and_stops_at_the_page_cap() {
+    let site = start_site(true).await;
+    let result = crawl(&fetcher(&["127.0.0.1"]), &site.url("/"), &CrawlOptions { whole_site: true, max_pages: 4 }, &limits()).await.unwrap();
+    let paths: Vec<&str> = result.pages.iter().map(|p| p.url.path()).collect();
+    assert_eq!(paths, ["/", "/p/1", "/p/2", "/p/3"], "the start page, then sitemap order");
+    assert_eq!(site.hits("/sitemap-pages.xml"), 1);
+    assert_eq!(site.hits("/p/4"), 0, "nothing is fetched past the cap");
+
+    let all = crawl(&fetcher(&["127.0.0.1"]), &site.url("/"), &CrawlOptions { whole_site: true, max_pages: 100 }, &limits()).await.unwrap();
+    assert_eq!(all.pages.len(), 1 + 10 + 3, "home, ten sitemap pages, and /a /b /c found through links");
+}
