@@ -19,6 +19,8 @@ create table sources (
     -- for failed: a sentence the owner understands
     status_reason text,
     chunk_count bigint not null default 0,
+    -- pages indexed (sites): page k > 0 is indexed as "src-<id>-p<k>"
+    page_count bigint not null default 0,
     -- sites: page cap, and re-crawl period in hours (null: never)
     max_pages bigint,
     recrawl_hours bigint,

@@ -10,6 +10,7 @@
 pub mod chunk;
 pub mod extract;
 pub mod fetch;
+pub mod ingest;
 pub mod pipeline;
 
 pub use chunk::{ChunkSettings, Document, chunk_document, chunk_id, count_tokens};

@@ -37,9 +37,20 @@ fn source(r: sqlx::any::AnyRow) -> Source {
     }
 }
 
-/// The id the vector index knows a source by.
-pub fn index_id(source: i64) -> String {
-    format!("src-{source}")
+/// The id the vector index knows a source (or page `page` of a site) by.
+pub fn index_id(source: i64, page: usize) -> String {
+    if page == 0 { format!("src-{source}") } else { format!("src-{source}-p{page}") }
+}
+
+/// Pages a source had indexed (1 for files and single pages once read).
+pub async fn page_count<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<i64> {
+    let n: Option<i64> = sqlx::query_scalar("select page_count from sources where tenant_id = $1 and id = $2").bind(tenant.0).bind(id).fetch_optional(e).await?;
+    Ok(n.unwrap_or(0))
+}
+
+pub async fn set_page_count<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, pages: i64) -> sqlx::Result<()> {
+    sqlx::query("update sources set page_count = $1 where tenant_id = $2 and id = $3").bind(pages).bind(tenant.0).bind(id).execute(e).await?;
+    Ok(())
 }
 
 pub struct NewSource<'a> {
