@@ -12,6 +12,9 @@ ROOT=$PWD
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bellhop/target}"
 WORK=$(mktemp -d -t bellhop-test.XXXXXX)
 chmod 755 "$WORK"
+# Everything the tests create in temporary folders goes here and is removed at the end.
+mkdir -p "$WORK/tmp"
+export TMPDIR="$WORK/tmp"
 PG_STARTED=""
 cleanup() {
   if [ -n "$PG_STARTED" ]; then as_pg "$PGBIN/pg_ctl" -D "$WORK/pg/data" -m immediate stop >/dev/null 2>&1 || true; fi

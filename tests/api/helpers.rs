@@ -91,8 +91,6 @@ pub struct TestApp {
     pub tg: crate::sandbox_support::TestSandbox,
     pub addr: SocketAddr,
     pub state: AppState,
-    /// Kept so the directory lives as long as the app.
-    pub _data_dir: tempfile::TempDir,
     pub settings: TestSettings,
     pub http: reqwest::Client,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -107,6 +105,9 @@ pub async fn test_settings(data_dir: &std::path::Path) -> TestSettings {
         .set("BELLHOP_LOG_FORMAT", "pretty")
         .set("BELLHOP_JOBS_POLL_INTERVAL_MS", "50")
         .set("BELLHOP_HTTP_SHUTDOWN_GRACE_SECONDS", "2");
+    if let Ok(models) = std::env::var("BELLHOP_MODELS_DIR") {
+        s.set("BELLHOP_MODELS_DIR", models);
+    }
     s
 }
 
@@ -118,8 +119,11 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut TestSettings)) -> TestApp {
     init_logging();
     let tg = crate::sandbox_support::TestSandbox::start().await;
-    let data_dir = tempfile::tempdir().expect("temp dir");
-    let mut settings = test_settings(data_dir.path()).await;
+    // Kept while the process lives: the in-process index flushes its shards when the last
+    // handle drops, which can be after a failing test unwinds. scripts/test.sh points TMPDIR at
+    // a folder it removes at the end.
+    let data_dir = tempfile::tempdir().expect("temp dir").keep();
+    let mut settings = test_settings(&data_dir).await;
     settings.telegram(&tg);
     adjust(&mut settings);
     let cfg = settings.config(Needs::Serve);
@@ -128,7 +132,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut TestSettings)) -> TestApp {
     let state = app.state.clone();
     let task = tokio::spawn(app.run());
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { tg, addr, state, _data_dir: data_dir, settings, http, task: Some(task) }
+    TestApp { tg, addr, state, settings, http, task: Some(task) }
 }
 
 impl TestApp {
@@ -165,6 +169,20 @@ impl TestApp {
         };
         assert!(storage::bots::insert(&mut *conn, &new).await.unwrap());
         (tenant.id, token, secret)
+    }
+
+    /// A tenant owned by `owner`, signed in to the admin pages: returns (tenant, cookie, csrf).
+    pub async fn signed_in_owner(&self, owner: i64, name: &str) -> (TenantId, String, String) {
+        let mut conn = self.db().pool.acquire().await.unwrap();
+        let tenant = storage::tenants::find_or_create_for_owner(&mut conn, UserId(owner), name).await.unwrap().id;
+        drop(conn);
+        let link = bellhop::manager::login::issue(self.db(), &self.state.cfg.public_url, tenant, UserId(owner)).await.unwrap();
+        let r = self.http.post(&link).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+        let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+        let html = self.http.get(self.url("/app")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+        let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
+        (tenant, cookie, html[at..at + 43].to_owned())
     }
 
     /// POSTs an update to a child bot's webhook.

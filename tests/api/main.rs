@@ -7,6 +7,7 @@ mod config_errors;
 mod crash;
 mod http;
 mod jobs;
+mod knowledge_admin;
 mod knowledge_extract;
 mod knowledge_fetch;
 mod onboarding;

@@ -1,0 +1,179 @@
+//! The owner's knowledge pages through HTTP, with the real pipeline behind them: upload → read
+//! → ready with passages → found by the playground → deleted everywhere; tenants isolated; bad
+//! input turned into clear statuses while the server keeps serving.
+use crate::helpers::*;
+use std::time::Duration;
+
+fn models_dir() -> String {
+    std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh` (it fetches the model files) or set it")
+}
+
+async fn upload(app: &TestApp, cookie: &str, csrf: &str, files: Vec<(&str, Vec<u8>)>) -> (reqwest::StatusCode, String) {
+    let mut form = reqwest::multipart::Form::new().text("csrf", csrf.to_owned());
+    for (name, bytes) in files {
+        form = form.part("files", reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()));
+    }
+    let r = app.http.post(app.url("/app/sources/upload")).header("cookie", cookie).multipart(form).send().await.unwrap();
+    let status = r.status();
+    (status, r.text().await.unwrap())
+}
+
+async fn statuses(app: &TestApp, cookie: &str) -> Vec<serde_json::Value> {
+    app.http.get(app.url("/app/sources/status")).header("cookie", cookie).send().await.unwrap().json::<Vec<serde_json::Value>>().await.unwrap()
+}
+
+async fn settled(app: &TestApp, cookie: &str, n: usize) -> Vec<serde_json::Value> {
+    wait_until(Duration::from_secs(120), || async {
+        let s = statuses(app, cookie).await;
+        s.len() == n && s.iter().all(|x| x["status"] == "ready" || x["status"] == "failed")
+    })
+    .await;
+    statuses(app, cookie).await
+}
+
+async fn search(app: &TestApp, cookie: &str, q: &str) -> String {
+    app.http.get(app.url("/app/search")).query(&[("q", q)]).header("cookie", cookie).send().await.unwrap().text().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_uploaded_file_is_read_indexed_found_and_deleted_everywhere() {
+    models_dir();
+    let app = spawn_app().await;
+    let (_, cookie, csrf) = app.signed_in_owner(501, "Rosa's Bakery").await;
+    let doc = "# Returns\n\nCakes can be returned within 24 hours if they are unopened. Bring your receipt.\n\n# Opening hours\n\nWe open at 7am every day except Sunday.\n";
+    let (status, page) = upload(&app, &cookie, &csrf, vec![("policies.md", doc.as_bytes().to_vec())]).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Added policies.md"));
+    let s = settled(&app, &cookie, 1).await;
+    assert_eq!(s[0]["status"], "ready", "{s:?}");
+    assert!(s[0]["chunk_count"].as_i64().unwrap() >= 1);
+
+    let found = search(&app, &cookie, "can I bring back a cake?").await;
+    assert!(found.contains("returned within 24 hours"), "{found}");
+    assert!(found.contains("policies.md") || found.contains("Returns"), "source shown");
+
+    let id = s[0]["id"].as_i64().unwrap();
+    let r = app.http.post(app.url(&format!("/app/sources/{id}/delete"))).header("cookie", &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(statuses(&app, &cookie).await.is_empty());
+    let after = search(&app, &cookie, "can I bring back a cake?").await;
+    assert!(!after.contains("returned within 24 hours"), "deleted passages still found");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn q_and_a_pairs_match_in_the_playground_and_need_the_csrf_token() {
+    models_dir();
+    let app = spawn_app().await;
+    let (_, cookie, csrf) = app.signed_in_owner(502, "Ben Bikes").await;
+    let r = app.http.post(app.url("/app/qa")).header("cookie", &cookie).form(&[("csrf", "forged"), ("question", "x"), ("answer", "y")]).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = app
+        .http
+        .post(app.url("/app/qa"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("question", "What are your opening hours?"), ("answer", "9 to 5, Monday to Friday.")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let page = search(&app, &cookie, "what are your opening hours").await;
+    assert!(page.contains("9 to 5, Monday to Friday."), "{page}");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn one_tenant_never_sees_anothers_sources_or_passages() {
+    models_dir();
+    let app = spawn_app().await;
+    let (_, a_cookie, a_csrf) = app.signed_in_owner(601, "Alpha").await;
+    let (_, b_cookie, b_csrf) = app.signed_in_owner(602, "Beta").await;
+    upload(&app, &a_cookie, &a_csrf, vec![("alpha.txt", b"Our secret discount code is CANARY-ALPHA-7731 for loyal customers.".to_vec())]).await;
+    upload(&app, &b_cookie, &b_csrf, vec![("beta.txt", b"Our secret discount code is CANARY-BETA-1902 for loyal customers.".to_vec())]).await;
+    settled(&app, &a_cookie, 1).await;
+    settled(&app, &b_cookie, 1).await;
+    for (cookie, mine, theirs) in [(&a_cookie, "CANARY-ALPHA", "CANARY-BETA"), (&b_cookie, "CANARY-BETA", "CANARY-ALPHA")] {
+        let found = search(&app, cookie, "what is the secret discount code?").await;
+        assert!(found.contains(mine), "own canary missing");
+        assert!(!found.contains(theirs), "another tenant's canary in the playground");
+        for page in ["/app", "/app/sources"] {
+            let html = app.http.get(app.url(page)).header("cookie", cookie).send().await.unwrap().text().await.unwrap();
+            assert!(!html.contains(theirs) && !html.contains(if theirs.contains("BETA") { "beta.txt" } else { "alpha.txt" }), "{page} shows the other tenant");
+        }
+    }
+    // Guessing another tenant's source id does nothing.
+    let b_id = statuses(&app, &b_cookie).await[0]["id"].as_i64().unwrap();
+    let r = app.http.post(app.url(&format!("/app/sources/{b_id}/delete"))).header("cookie", &a_cookie).form(&[("csrf", a_csrf.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(statuses(&app, &b_cookie).await.len(), 1);
+    app.stop().await.unwrap();
+}
+
+fn zip_bomb_docx() -> Vec<u8> {
+    use std::io::Write;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut buf);
+        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("[Content_Types].xml", opts).unwrap();
+        zip.write_all(b"<Types/>").unwrap();
+        zip.start_file("word/document.xml", opts).unwrap();
+        let chunk = vec![b' '; 1 << 20];
+        for _ in 0..300 {
+            zip.write_all(&chunk).unwrap(); // 300 MB of spaces, a few hundred KB packed
+        }
+        zip.finish().unwrap();
+    }
+    buf.into_inner()
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_status_and_the_server_keeps_serving() {
+    models_dir();
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_KNOWLEDGE_MAX_FILE_BYTES", "5000000");
+    })
+    .await;
+    let (_, cookie, csrf) = app.signed_in_owner(701, "Cleo").await;
+    let html = b"<html><head><title>Help</title><script>window.pwned=1; alert('x')</script></head><body><h1>Help</h1><p>We deliver <b>on Fridays</b>.</p><img src=x onerror=alert(1)></body></html>".to_vec();
+    let (status, page) = upload(
+        &app,
+        &cookie,
+        &csrf,
+        vec![
+            ("empty.txt", Vec::new()),
+            ("empty.pdf", Vec::new()),
+            ("broken.pdf", b"%PDF-1.7\n1 0 obj << /Kids [1 0 R] >> endobj trailer << /Root 1 0 R >>".to_vec()),
+            ("bomb.docx", zip_bomb_docx()),
+            ("program.pdf", b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00".to_vec()),
+            ("help.html", html),
+            ("huge.txt", vec![b'a'; 6_000_000]),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422, "some files were refused at upload");
+    assert!(page.contains("“empty.txt” is empty.") && page.contains("“empty.pdf” is empty."), "{page}");
+    assert!(page.contains("“huge.txt” is 6.0 MB; the limit is 5.0 MB per file."), "{page}");
+    let s = settled(&app, &cookie, 4).await;
+    let listing = app.http.get(app.url("/app/sources")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap().replace("&#x27;", "'").replace("&#39;", "'");
+    assert!(listing.contains("could not be read"), "broken PDF reason: {listing}");
+    assert!(listing.contains("unpacks to more than"), "zip bomb reason: {listing}");
+    assert!(listing.contains("isn't supported"), "executable reason: {listing}");
+    // The HTML page is read as text; its script never reaches any page as markup.
+    assert!(s.iter().any(|x| x["status"] == "ready"), "{s:?}");
+    assert!(!listing.contains("<script>window.pwned"), "uploaded script echoed as markup");
+    let found = search(&app, &cookie, "when do you deliver?").await;
+    assert!(found.contains("on Fridays"), "{found}");
+    assert!(!found.contains("window.pwned") && !found.contains("onerror=alert"), "script text indexed");
+
+    // URL import of private addresses is refused with a reason; the server answers throughout.
+    for url in ["http://127.0.0.1:9/secret", "http://169.254.169.254/latest/meta-data/"] {
+        let r = app.http.post(app.url("/app/sources/url")).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("url", url)]).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let s = settled(&app, &cookie, 6).await;
+    let refused: Vec<_> = s.iter().filter(|x| x["status"] == "failed" && x["status_reason"].as_str().is_some_and(|r| r.contains("only imports pages from the public internet"))).collect();
+    assert_eq!(refused.len(), 2, "{s:#?}");
+    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+    app.stop().await.unwrap();
+}
