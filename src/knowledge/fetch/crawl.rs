@@ -81,10 +81,8 @@ pub async fn crawl(fetcher: &Fetcher, start_url: &str, options: &CrawlOptions, l
             out.skipped.push(Skipped { reason: FetchError::RobotsDisallowed(url.to_string()).to_string(), url });
             continue;
         }
-        if attempts > 0 {
-            if let Some(delay) = robots.crawl_delay {
-                tokio::time::sleep(delay).await;
-            }
+        if let Some(delay) = robots.crawl_delay.filter(|_| attempts > 0) {
+            tokio::time::sleep(delay).await;
         }
         attempts += 1;
         let result = fetch_page(fetcher, &url, limits).await;
@@ -157,10 +155,8 @@ async fn fetch_robots(fetcher: &Fetcher, start: &Url) -> Result<Robots, FetchErr
 /// `/sitemap.xml`), following sitemap indexes two levels deep. Failures only mean fewer URLs.
 async fn sitemap_urls(fetcher: &Fetcher, start: &Url, robots: &Robots) -> Vec<Url> {
     let mut pending: VecDeque<(Url, usize)> = robots.sitemaps.iter().filter_map(|s| start.join(s).ok()).filter(|u| same_site(start, u)).map(|u| (u, 0)).collect();
-    if pending.is_empty() {
-        if let Ok(u) = start.join("/sitemap.xml") {
-            pending.push_back((u, 0));
-        }
+    if let Some(u) = start.join("/sitemap.xml").ok().filter(|_| pending.is_empty()) {
+        pending.push_back((u, 0));
     }
     let mut read = 0;
     let mut urls = Vec::new();
