@@ -219,8 +219,12 @@ pub(crate) async fn extract_page(bytes: Bytes, file_name_hint: &str, limits: &Li
     if doc.text.trim().is_empty() {
         return Err(ExtractError::NoText);
     }
-    Ok((doc, links))
+    let title = doc.title.map(|t| markdown::collapse(&t).chars().take(MAX_TITLE_CHARS).collect::<String>()).filter(|t| !t.is_empty());
+    Ok((Document { title, ..doc }, links))
 }
+
+/// A title longer than this is cut (an unclosed `<title>` can swallow a whole page).
+const MAX_TITLE_CHARS: usize = 200;
 
 /// Runs a non-PDF parser on a blocking thread under `catch_unwind` and a wall-time limit. The
 /// parsers check the same deadline themselves, so a timed-out thread stops soon after.
