@@ -48,6 +48,12 @@ python3 -m venv "$WORK/venv"
 "$WORK/venv/bin/pip" install -q --disable-pip-version-check 'python-telegram-bot>=22.8'
 export BELLHOP_PYTHON="$WORK/venv/bin/python"
 
+# --- Local model files for the retrieval tests (fetched once, cached) ----------------------------
+MODELS_CACHE="${BELLHOP_MODELS_CACHE:-$HOME/.cache/bellhop/models}"
+say "local model files in $MODELS_CACHE"
+bash scripts/fetch-models.sh "$MODELS_CACHE"
+export BELLHOP_MODELS_DIR="$MODELS_CACHE"
+
 # --- Build once, then the suite on each engine -----------------------------------------------
 say "building"
 cargo build --tests --bins --quiet

@@ -51,6 +51,9 @@ pub enum Command {
     /// Benchmarks whose results are recorded in BENCHMARKS.md.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Quality evaluations whose results are recorded in BENCHMARKS.md.
+    #[command(subcommand)]
+    Eval(EvalCommand),
     /// Internal: parse one untrusted file read from stdin, as the resource-limited child process
     /// of knowledge extraction (see docs/ingestion.md). Not for people.
     #[command(hide = true)]
@@ -60,6 +63,14 @@ pub enum Command {
         #[arg(long, default_value_t = 16 * 1024 * 1024)]
         max_text_bytes: usize,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Retrieval on a BEIR-format set: ingests the corpus into a fresh tenant through the real
+    /// pipeline, runs every judged query, prints recall@1/5/10, MRR@10 and nDCG@10; the last
+    /// line is JSON.
+    Retrieval(crate::eval::EvalArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +88,18 @@ pub enum BenchCommand {
     Onboarding {
         #[arg(long, default_value_t = 200)]
         bots: usize,
+    },
+    /// Retrieval: ingestion throughput (chunk → embed → index) and query latency, embedding
+    /// included, on a tenant grown to `--chunks` chunks from a BEIR corpus.
+    Retrieval {
+        #[arg(long)]
+        corpus: PathBuf,
+        #[arg(long)]
+        queries: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        chunks: usize,
+        #[arg(long, default_value_t = 1000)]
+        samples: usize,
     },
 }
 

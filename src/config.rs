@@ -82,6 +82,24 @@ settings! {
         "Largest request body accepted by webhooks and forms (uploads have their own limit).";
     "http.shutdown_grace_seconds", "BELLHOP_HTTP_SHUTDOWN_GRACE_SECONDS", Some("20"), false,
         "On SIGTERM/Ctrl-C: how long in-flight requests and jobs may finish before leases are released.";
+    "models.dir", "BELLHOP_MODELS_DIR", Some("{data_dir}/models"), false,
+        "Local model files, filled by `scripts/fetch-models.sh DIR` (all-MiniLM-L6-v2, SmolLM2). Nothing is downloaded at run time.";
+    "embeddings.url", "BELLHOP_EMBEDDINGS_URL", None, false,
+        "Base URL of an OpenAI-compatible embeddings API (e.g. `https://api.openai.com/v1`). Unset: all-MiniLM-L6-v2 runs in-process.";
+    "embeddings.model", "BELLHOP_EMBEDDINGS_MODEL", Some("text-embedding-3-small"), false,
+        "Model name sent to `embeddings.url`. Changing the model means re-indexing every source.";
+    "embeddings.api_key", "BELLHOP_EMBEDDINGS_API_KEY", None, true,
+        "Bearer key for `embeddings.url`, if it needs one.";
+    "qdrant.url", "BELLHOP_QDRANT_URL", None, false,
+        "Qdrant server gRPC URL (e.g. `http://qdrant:6334`). Unset: Qdrant Edge in-process, one shard per tenant under `{data_dir}/index`.";
+    "qdrant.api_key", "BELLHOP_QDRANT_API_KEY", None, true,
+        "API key for `qdrant.url`, if it needs one.";
+    "qdrant.collection", "BELLHOP_QDRANT_COLLECTION", Some("bellhop_chunks"), false,
+        "Collection holding every tenant's chunks on the Qdrant server (tenant filter added to every call).";
+    "knowledge.chunk_tokens", "BELLHOP_CHUNK_TOKENS", Some("256"), false,
+        "Largest chunk in `cl100k_base` tokens, title and headings included (32–2048; the local embedder reads at most 256 word pieces).";
+    "knowledge.chunk_overlap_tokens", "BELLHOP_CHUNK_OVERLAP_TOKENS", Some("32"), false,
+        "Tokens repeated from the end of one chunk at the start of the next within a section (less than half of `knowledge.chunk_tokens`).";
     // knowledge: ingestion limits and URL import (docs/ingestion.md)
     "knowledge.max_file_bytes", "BELLHOP_KNOWLEDGE_MAX_FILE_BYTES", Some("20971520"), false,
         "Largest uploaded or fetched file accepted for the knowledge base (default 20 MB).";
@@ -326,9 +344,26 @@ pub struct HttpConfig {
     pub shutdown_grace: Duration,
 }
 
-/// Ingestion limits and URL import (docs/ingestion.md).
+#[derive(Debug, Clone)]
+pub struct EmbeddingsConfig {
+    /// OpenAI-compatible endpoint; `None` runs all-MiniLM-L6-v2 in-process.
+    pub url: Option<Url>,
+    pub model: String,
+    pub api_key: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct QdrantConfig {
+    /// Qdrant server; `None` uses Qdrant Edge in-process.
+    pub url: Option<Url>,
+    pub api_key: Option<Secret>,
+    pub collection: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct KnowledgeConfig {
+    pub chunk_tokens: usize,
+    pub chunk_overlap_tokens: usize,
     pub max_file_bytes: u64,
     pub max_tenant_bytes: u64,
     /// Lowercase host names exempt from the private-address check of URL import.
@@ -352,6 +387,10 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub auth: AuthConfig,
     pub http: HttpConfig,
+    /// Local model files (`scripts/fetch-models.sh`).
+    pub models_dir: PathBuf,
+    pub embeddings: EmbeddingsConfig,
+    pub qdrant: QdrantConfig,
     pub knowledge: KnowledgeConfig,
 }
 
@@ -459,6 +498,29 @@ impl Config {
             })
             .unwrap_or_default();
         let key_file = PathBuf::from(expand(raw.get("secrets.key_file").unwrap_or("{data_dir}/master.keys")));
+        let models_dir = PathBuf::from(expand(raw.get("models.dir").unwrap_or("{data_dir}/models")));
+        let mut http_url = |key: &str| {
+            raw.get(key).and_then(|v| match Url::parse(v) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+                _ => {
+                    bad(key, format!("`{v}` is not an http(s) URL"));
+                    None
+                }
+            })
+        };
+        let embeddings = EmbeddingsConfig {
+            url: http_url("embeddings.url"),
+            model: raw.get("embeddings.model").unwrap_or("text-embedding-3-small").to_owned(),
+            api_key: raw.get("embeddings.api_key").map(Secret::new),
+        };
+        let qdrant = QdrantConfig {
+            url: http_url("qdrant.url"),
+            api_key: raw.get("qdrant.api_key").map(Secret::new),
+            collection: raw.get("qdrant.collection").unwrap_or("bellhop_chunks").to_owned(),
+        };
+        if !qdrant.collection.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            bad("qdrant.collection", "use only A-Z, a-z, 0-9, _ and -".into());
+        }
 
         let mut number = |key: &str, min: u64, max: u64| -> u64 {
             let v = raw.get(key).unwrap_or("");
@@ -486,7 +548,11 @@ impl Config {
             body_limit_bytes: number("http.body_limit_bytes", 1024, 1 << 30) as usize,
             shutdown_grace: Duration::from_secs(number("http.shutdown_grace_seconds", 0, 3600)),
         };
+        let chunk_tokens = number("knowledge.chunk_tokens", 32, 2048) as usize;
+        let chunk_overlap_tokens = number("knowledge.chunk_overlap_tokens", 0, 1024) as usize;
         let knowledge = KnowledgeConfig {
+            chunk_tokens,
+            chunk_overlap_tokens,
             max_file_bytes: number("knowledge.max_file_bytes", 1024, 1 << 34),
             max_tenant_bytes: number("knowledge.max_tenant_bytes", 1024, 1 << 44),
             url_allow_hosts: raw
@@ -497,6 +563,9 @@ impl Config {
             fetch_max_bytes: number("knowledge.fetch_max_bytes", 1024, 1 << 34),
             crawl_max_pages: number("knowledge.crawl_max_pages", 1, 100_000) as usize,
         };
+        if chunk_overlap_tokens * 2 >= chunk_tokens {
+            bad("knowledge.chunk_overlap_tokens", format!("must be less than half of knowledge.chunk_tokens ({chunk_tokens})"));
+        }
 
         if !p.is_empty() {
             return Err(ConfigError(p));
@@ -516,6 +585,9 @@ impl Config {
             jobs,
             auth,
             http,
+            models_dir,
+            embeddings,
+            qdrant,
             knowledge,
         })
     }

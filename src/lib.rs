@@ -16,14 +16,21 @@ pub mod crypto;
 pub mod demo;
 /// Typed ids and parse-don't-validate values; no I/O.
 pub mod domain;
+/// `bellhop eval retrieval` / `bench retrieval`: retrieval quality on BEIR sets, and its speed.
+pub mod eval;
 /// The durable job queue (leases, retries, dead letters, priority lane) and its workers.
 pub mod jobs;
-/// Owners' knowledge: untrusted files and web pages → structured text (safe extraction and fetch).
+/// Knowledge: structure-respecting chunking and the chunk → embed → index pipeline.
+/// Owners' knowledge: safe extraction and URL import, chunking, the indexing pipeline, ingestion jobs.
 pub mod knowledge;
 /// The manager bot: managed-bot updates, provisioning, owner commands, login links.
 pub mod manager;
 /// Prometheus metrics for HTTP, jobs, Telegram calls and model tokens.
 pub mod metrics;
+/// Models: the `Embedder` trait, all-MiniLM-L6-v2 in-process, OpenAI-compatible endpoints.
+pub mod models;
+/// Retrieval: the per-tenant `VectorIndex` (Qdrant Edge / server), BM25, hybrid search.
+pub mod retrieval;
 /// The local Telegram: Bot API server, simulated users, managed-bot creation, Stars payments.
 pub mod sandbox;
 /// Wiring: build the application from configuration and run its server and workers.

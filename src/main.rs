@@ -1,5 +1,5 @@
 //! `bellhop`: parse the command line, load and validate configuration, start telemetry, run.
-use bellhop::cli::{BenchCommand, Cli, Command, load_config};
+use bellhop::cli::{BenchCommand, Cli, Command, EvalCommand, load_config};
 use bellhop::config::Needs;
 use bellhop::startup::{Application, cancel_on_signals};
 use bellhop::{bench, demo, telemetry};
@@ -84,6 +84,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, "warn");
             bench::onboarding(cfg, *bots).await
+        }
+        Command::Bench(BenchCommand::Retrieval { corpus, queries, chunks, samples }) => {
+            let cfg = load_config(&cli, Needs::Storage, |_| {});
+            telemetry::init(cfg.log_format, "warn,qdrant_edge=error");
+            bellhop::eval::bench(cfg, corpus, queries, *chunks, *samples).await
+        }
+        Command::Eval(EvalCommand::Retrieval(args)) => {
+            let cfg = load_config(&cli, Needs::Storage, |_| {});
+            telemetry::init(cfg.log_format, "warn,qdrant_edge=error");
+            bellhop::eval::retrieval(cfg, args.clone()).await
         }
     }
 }

@@ -33,8 +33,27 @@ pub struct AppState {
     pub telegram: crate::telegram::Client,
     /// The manager bot, when configured (`serve`, `demo`).
     pub manager: Option<crate::manager::Manager>,
+    /// Embedder + vector index, loaded on first use (model files are read once per process).
+    pub retriever_cell: Arc<tokio::sync::OnceCell<crate::retrieval::Retriever>>,
     /// Cancelled when the process starts shutting down.
     pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    /// The retriever (embedder + index) this process uses, loaded on first call.
+    pub async fn retriever(&self) -> anyhow::Result<crate::retrieval::Retriever> {
+        let r = self
+            .retriever_cell
+            .get_or_try_init(|| async {
+                let embedder = crate::models::from_config(&self.cfg)
+                    .await
+                    .context("loading the embedding model (run scripts/fetch-models.sh into models.dir, or set embeddings.url)")?;
+                let index = crate::retrieval::index_from_config(&self.cfg, embedder.dim()).await?;
+                anyhow::Ok(crate::retrieval::Retriever::new(embedder, index)?)
+            })
+            .await?;
+        Ok(r.clone())
+    }
 }
 
 /// Every job kind this binary can run.
@@ -42,6 +61,7 @@ pub fn registry() -> Registry<AppState> {
     let mut r = Registry::default();
     jobs::selftest::register(&mut r, |s: &AppState| &s.db);
     crate::manager::register(&mut r);
+    crate::knowledge::ingest::register(&mut r);
     r
 }
 
@@ -84,7 +104,7 @@ impl Application {
             }
             None => None,
         };
-        let state = AppState { cfg: Arc::new(cfg), db, keys: Arc::new(keys), queue, telegram, manager, shutdown: CancellationToken::new() };
+        let state = AppState { cfg: Arc::new(cfg), db, keys: Arc::new(keys), queue, telegram, manager, retriever_cell: Arc::default(), shutdown: CancellationToken::new() };
         Ok(Application { state, listener, role })
     }
 

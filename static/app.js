@@ -34,3 +34,55 @@
     if (a || b) { e.preventDefault(); (a ? name : user).focus(); }
   });
 })();
+
+// Sources page: drag-and-drop upload with a progress bar, and live status of the list.
+(function () {
+  const form = document.getElementById('upload');
+  if (!form) return;
+  const drop = document.getElementById('drop');
+  const input = document.getElementById('files');
+  const bar = document.getElementById('progress');
+  ['dragenter', 'dragover'].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add('over'); }));
+  ['dragleave', 'drop'].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.remove('over'); }));
+  drop.addEventListener('drop', (e) => { input.files = e.dataTransfer.files; });
+  form.addEventListener('submit', (e) => {
+    if (!window.XMLHttpRequest || !input.files.length) return;
+    e.preventDefault();
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', form.action);
+    bar.hidden = false;
+    xhr.upload.onprogress = (p) => { if (p.lengthComputable) bar.value = Math.round((100 * p.loaded) / p.total); };
+    xhr.onload = () => { document.open(); document.write(xhr.responseText); document.close(); history.replaceState(null, '', '/app/sources'); };
+    xhr.onerror = () => { bar.hidden = true; alert('The upload did not finish. Check your connection and try again.'); };
+    xhr.send(new FormData(form));
+  });
+})();
+(function () {
+  const table = document.getElementById('sources');
+  if (!table) return;
+  const busy = () => table.querySelector('.pill.wait');
+  if (!busy()) return;
+  const timer = setInterval(async () => {
+    try {
+      const r = await fetch('/app/sources/status', { headers: { accept: 'application/json' } });
+      if (!r.ok) return;
+      const list = await r.json();
+      for (const s of list) {
+        const row = table.querySelector(`tr[data-id="${s.id}"] .status`);
+        if (!row) continue;
+        row.textContent = '';
+        const pill = document.createElement('span');
+        pill.className = 'pill ' + (s.status === 'ready' ? 'ok' : s.status === 'failed' ? 'bad' : 'wait');
+        pill.textContent = s.status === 'ready' ? `ready · ${s.chunk_count} passages` : s.status === 'failed' ? 'failed' : s.status === 'processing' ? 'reading…' : 'queued';
+        row.appendChild(pill);
+        if (s.status === 'failed' && s.status_reason) {
+          const why = document.createElement('span');
+          why.className = 'reason';
+          why.textContent = s.status_reason;
+          row.appendChild(why);
+        }
+      }
+      if (!busy()) clearInterval(timer);
+    } catch (_) { /* keep trying */ }
+  }, 1500);
+})();

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod bots;
 pub mod jobs;
 pub mod rotation;
+pub mod sources;
 pub mod tenants;
 pub mod updates;
 

@@ -11,6 +11,7 @@ use axum::response::Response;
 #[derive(Template)]
 #[template(path = "admin_home.html")]
 struct Home {
+    tab: &'static str,
     tenant_name: String,
     bots: Vec<storage::bots::Bot>,
     csrf: String,
@@ -21,6 +22,7 @@ pub async fn home(State(app): State<AppState>, owner: Owner) -> Result<Response,
     let tenant = storage::tenants::get(&app.db.pool, owner.tenant_id).await?.ok_or(AppError::NotFound)?;
     let bots = storage::bots::list_for_tenant(&app.db.pool, owner.tenant_id).await?;
     render(&Home {
+        tab: "home",
         tenant_name: tenant.name,
         bots,
         csrf: owner.csrf.clone(),

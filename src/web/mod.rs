@@ -9,6 +9,7 @@ mod error;
 mod health;
 pub mod landing;
 mod pages;
+pub mod sources;
 pub mod webhooks;
 
 pub use error::AppError;
@@ -27,6 +28,8 @@ const REQUEST_ID: &str = "x-request-id";
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.cfg.http.body_limit_bytes;
+    // Several files per upload request; each is checked against knowledge.max_file_bytes.
+    let upload_limit = (state.cfg.knowledge.max_file_bytes as usize).saturating_mul(5).saturating_add(1 << 20);
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -38,6 +41,15 @@ pub fn router(state: AppState) -> Router {
         .route("/login/{token}", get(auth::confirm_page).post(auth::sign_in))
         .route("/logout", post(auth::logout))
         .route("/app", get(admin::home))
+        .route("/app/sources", get(sources::list))
+        .route("/app/sources/status", get(sources::status))
+        .route("/app/sources/upload", post(sources::upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .route("/app/sources/url", post(sources::import_url))
+        .route("/app/sources/{id}/reindex", post(sources::reindex))
+        .route("/app/sources/{id}/delete", post(sources::delete))
+        .route("/app/qa", post(sources::add_qa))
+        .route("/app/qa/{id}/delete", post(sources::delete_qa))
+        .route("/app/search", get(sources::search))
         .route("/static/app.css", get(pages::css))
         .route("/static/app.js", get(pages::js))
         .layer(DefaultBodyLimit::max(body_limit))

@@ -36,29 +36,48 @@ pub async fn child_bot(State(app): State<AppState>, Path(bot_id): Path<i64>, hea
     }
     tracing::Span::current().record("tenant_id", tenant.0);
 
-    // Authenticated. An update that does not parse is still stored (as dead) and acknowledged:
-    // Telegram would otherwise redeliver it forever, and dropping it silently loses it.
-    let update_id = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v.get("update_id")?.as_i64());
-    let text = String::from_utf8_lossy(&body);
+    store_and_enqueue(&app, bot, Some(tenant), &body, |update_id| {
+        let mut job = app.queue.job(crate::jobs::DEFAULT, BOT_UPDATE_JOB, &BotUpdateJob { bot_id: bot, update_id });
+        job.tenant_id = Some(tenant);
+        job
+    })
+    .await
+}
+
+/// The ingress rule, shared by every webhook: in one transaction, record the update (a
+/// redelivery is a no-op) and enqueue its job; commit; only then acknowledge. An authenticated
+/// body without an `update_id` is stored as dead and acknowledged: Telegram would otherwise
+/// redeliver it forever, and dropping it silently would lose it.
+async fn store_and_enqueue(
+    app: &AppState,
+    bot: BotId,
+    tenant: Option<crate::domain::TenantId>,
+    body: &[u8],
+    job_for: impl FnOnce(i64) -> crate::storage::jobs::NewJob,
+) -> Result<StatusCode, AppError> {
+    let update_id = serde_json::from_slice::<serde_json::Value>(body).ok().and_then(|v| v.get("update_id")?.as_i64());
+    let text = String::from_utf8_lossy(body);
     let mut tx = app.db.begin().await?;
     let Some(update_id) = update_id else {
         // No update_id to deduplicate on: key the dead letter by a hash of the body instead.
-        let pseudo_id = -(i64::from_be_bytes(sha2_prefix(&body)) & i64::MAX);
-        storage::updates::record(&mut *tx, bot, Some(tenant), pseudo_id, &text, "dead").await?;
+        let pseudo_id = -(i64::from_be_bytes(sha2_prefix(body)) & i64::MAX);
+        storage::updates::record(&mut *tx, bot, tenant, pseudo_id, &text, "dead").await?;
         tx.commit().await?;
         tracing::warn!("stored an unparsable update as dead");
         return Ok(StatusCode::OK);
     };
     tracing::Span::current().record("update_id", update_id);
-    let fresh = storage::updates::record(&mut *tx, bot, Some(tenant), update_id, &text, "stored").await?;
-    if fresh {
-        let mut job = app.queue.job(crate::jobs::DEFAULT, BOT_UPDATE_JOB, &BotUpdateJob { bot_id: bot, update_id });
-        job.tenant_id = Some(tenant);
+    let fresh = storage::updates::record(&mut *tx, bot, tenant, update_id, &text, "stored").await?;
+    let queue = if fresh {
+        let job = job_for(update_id);
         app.queue.enqueue_in(&mut tx, &job).await?;
-    }
+        Some(job.queue)
+    } else {
+        None
+    };
     tx.commit().await?;
-    if fresh {
-        app.queue.notify(crate::jobs::DEFAULT);
+    if let Some(q) = queue {
+        app.queue.notify(q);
     }
     Ok(StatusCode::OK)
 }
@@ -79,25 +98,8 @@ pub async fn manager(State(app): State<AppState>, headers: HeaderMap, body: Byte
     if !bool::from(secret.expose().as_bytes().ct_eq(given)) {
         return Err(AppError::Unauthorized);
     }
-    let update_id = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v.get("update_id")?.as_i64());
-    let text = String::from_utf8_lossy(&body);
-    let mut tx = app.db.begin().await?;
-    let Some(update_id) = update_id else {
-        let pseudo_id = -(i64::from_be_bytes(sha2_prefix(&body)) & i64::MAX);
-        storage::updates::record(&mut *tx, manager.id, None, pseudo_id, &text, "dead").await?;
-        tx.commit().await?;
-        tracing::warn!("stored an unparsable manager update as dead");
-        return Ok(StatusCode::OK);
-    };
-    tracing::Span::current().record("update_id", update_id);
-    let fresh = storage::updates::record(&mut *tx, manager.id, None, update_id, &text, "stored").await?;
-    if fresh {
-        let job = app.queue.job(crate::jobs::DEFAULT, crate::manager::UPDATE_JOB, &crate::manager::updates::UpdateJob { update_id });
-        app.queue.enqueue_in(&mut tx, &job).await?;
-    }
-    tx.commit().await?;
-    if fresh {
-        app.queue.notify(crate::jobs::DEFAULT);
-    }
-    Ok(StatusCode::OK)
+    store_and_enqueue(&app, manager.id, None, &body, |update_id| {
+        app.queue.job(crate::jobs::DEFAULT, crate::manager::UPDATE_JOB, &crate::manager::updates::UpdateJob { update_id })
+    })
+    .await
 }

@@ -1,0 +1,285 @@
+//! Hybrid search: a dense (embedding) list and a BM25 list from the tenant's index, fused into
+//! one ranking; plus writing chunks with both vectors. The one place that knows both the
+//! embedder and the index, and checks that their dimensions agree.
+//!
+//! Fusion happens here rather than in the backend, so Qdrant Edge and a Qdrant server rank
+//! identically and the method can be better than plain reciprocal-rank fusion — see
+//! `docs/retrieval.md` for what is done and why, with the measurements.
+use super::bm25::Bm25Encoder;
+use super::index::{ChunkPayload, IndexError, IndexHit, IndexQuery, IndexedChunk, VectorIndex};
+use crate::domain::TenantId;
+use crate::models::{EmbedError, Embedder};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Which evidence to rank by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// BM25 only.
+    Bm25,
+    /// Embeddings only.
+    Dense,
+    /// Both, fused.
+    Hybrid,
+}
+
+/// How the two lists become one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fusion {
+    /// Reciprocal-rank fusion (Cormack et al., SIGIR 2009): `Σ 1/(k + rank)`.
+    Rrf { k: f32 },
+    /// Convex combination of min–max-normalised scores (Bruch et al., "An Analysis of Fusion
+    /// Functions for Hybrid Retrieval", TOIS 2023): `w·dense + (1 − w)·bm25`.
+    Convex { dense_weight: f32 },
+}
+
+/// Search settings; [`SearchOptions::default`] is what answering uses.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchOptions {
+    pub mode: Mode,
+    /// Chunks returned.
+    pub limit: usize,
+    /// Chunks taken from each list before fusing.
+    pub candidates: usize,
+    pub fusion: Fusion,
+    /// Also embed the message's last question on its own (see [`focus_question`]).
+    pub question_focus: bool,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        Self { mode: Mode::Hybrid, limit: 10, candidates: 50, fusion: Fusion::Convex { dense_weight: 0.5 }, question_focus: true }
+    }
+}
+
+/// A chunk found for a question.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub payload: ChunkPayload,
+    /// The fused score the ranking is by (higher is better; relative to this query).
+    pub score: f32,
+    /// Cosine similarity of the chunk to the question, in [-1, 1]: an absolute measure, the
+    /// one to compare with an "I don't know" threshold. `None` in BM25 mode.
+    pub similarity: Option<f32>,
+    /// BM25 score, if the chunk was among the BM25 candidates.
+    pub bm25: Option<f32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+/// Embedder + index + BM25 encoder, checked to fit together.
+#[derive(Clone)]
+pub struct Retriever {
+    embedder: Arc<dyn Embedder>,
+    index: Arc<dyn VectorIndex>,
+    bm25: Arc<Bm25Encoder>,
+}
+
+impl Retriever {
+    /// Fails with [`IndexError::DimensionMismatch`] if the embedder's vectors do not fit the
+    /// index.
+    pub fn new(embedder: Arc<dyn Embedder>, index: Arc<dyn VectorIndex>) -> Result<Self, IndexError> {
+        if embedder.dim() != index.dim() {
+            return Err(IndexError::DimensionMismatch { expected: index.dim(), got: embedder.dim() });
+        }
+        Ok(Self { embedder, index, bm25: Arc::new(Bm25Encoder::default()) })
+    }
+
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
+    pub fn index(&self) -> &Arc<dyn VectorIndex> {
+        &self.index
+    }
+
+    /// Embeds (in one batch) and stores chunks of `tenant`, replacing any with the same id.
+    pub async fn upsert(&self, tenant: TenantId, chunks: Vec<ChunkPayload>) -> Result<(), SearchError> {
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        let texts: Vec<String> = chunks.iter().map(ChunkPayload::index_text).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let dense = self.embedder.embed(&refs).await?;
+        let indexed = chunks
+            .into_iter()
+            .zip(dense)
+            .zip(&texts)
+            .map(|((payload, dense), text)| IndexedChunk { sparse: self.bm25.document(text), payload, dense })
+            .collect();
+        self.index.upsert(tenant, indexed).await?;
+        Ok(())
+    }
+
+    /// Removes every chunk of a source.
+    pub async fn delete_source(&self, tenant: TenantId, source_id: &str) -> Result<(), SearchError> {
+        Ok(self.index.delete_source(tenant, source_id).await?)
+    }
+
+    /// The best chunks of `tenant` for `query`.
+    #[tracing::instrument(name = "retrieval.search", skip_all, fields(tenant_id = %tenant, mode = ?opts.mode))]
+    pub async fn search(&self, tenant: TenantId, query: &str, opts: &SearchOptions) -> Result<Vec<Hit>, SearchError> {
+        let n = opts.candidates.max(opts.limit);
+        let dense_q = if opts.mode == Mode::Bm25 {
+            Vec::new()
+        } else {
+            let mut texts = vec![query];
+            if opts.question_focus {
+                texts.extend(focus_question(query));
+            }
+            self.embedder.embed(&texts).await?
+        };
+        let mut queries = Vec::new();
+        if opts.mode != Mode::Dense {
+            queries.push(IndexQuery::Sparse(self.bm25.query(query)));
+        }
+        if opts.mode != Mode::Bm25 {
+            // The candidates' dense vectors come back too, so every candidate — also those only
+            // BM25 found — gets its exact similarity.
+            queries.extend(dense_q.iter().map(|v| IndexQuery::Dense(v.clone())));
+        }
+        let lists = self.index.search(tenant, queries, n, opts.mode != Mode::Bm25).await?;
+        let mut lists = lists.into_iter();
+        let sparse = if opts.mode != Mode::Dense { lists.next().unwrap_or_default() } else { Vec::new() };
+        let dense: Vec<Vec<IndexHit>> = lists.collect();
+        let mut hits = fuse(&sparse, &dense, &dense_q, opts);
+        hits.truncate(opts.limit);
+        Ok(hits)
+    }
+}
+
+/// The last question of a message that first describes a situation ("I was born in 1960 and
+/// worked abroad for ten years. Can I get the full State Pension?"), or `None` if the message is
+/// a single sentence. Customers write like this; the situation pulls a mean-pooled embedding
+/// away from what is asked, so the question is also embedded alone.
+pub fn focus_question(query: &str) -> Option<&str> {
+    let q = query.trim();
+    let body = q.trim_end_matches(['?', '!', '.', ' ']);
+    let cut = body.rfind(['.', '?', '!', '\n']).map(|i| i + 1)?;
+    let last = q[cut..].trim();
+    (last.split_whitespace().count() >= 3 && last.len() < q.len()).then_some(last)
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+struct Candidate {
+    payload: ChunkPayload,
+    bm25: Option<f32>,
+    bm25_rank: Option<usize>,
+    similarity: Option<f32>,
+    dense_rank: Option<usize>,
+}
+
+/// Fuses the BM25 list and the dense lists (one per query embedding) into one ranking.
+fn fuse(sparse: &[IndexHit], dense: &[Vec<IndexHit>], dense_q: &[Vec<f32>], opts: &SearchOptions) -> Vec<Hit> {
+    let mut by_id: HashMap<uuid::Uuid, Candidate> = HashMap::new();
+    let mut vectors: HashMap<uuid::Uuid, &[f32]> = HashMap::new();
+    for h in sparse.iter().chain(dense.iter().flatten()) {
+        if let Some(v) = &h.dense {
+            vectors.entry(h.payload.chunk_id).or_insert(v);
+        }
+        by_id.entry(h.payload.chunk_id).or_insert_with(|| Candidate {
+            payload: h.payload.clone(),
+            bm25: None,
+            bm25_rank: None,
+            similarity: None,
+            dense_rank: None,
+        });
+    }
+    for (rank, h) in sparse.iter().enumerate() {
+        let c = by_id.get_mut(&h.payload.chunk_id).expect("inserted");
+        c.bm25 = Some(h.score);
+        c.bm25_rank = Some(rank);
+    }
+    // Similarity: mean cosine over the query embeddings, exact for every candidate whose vector
+    // came back.
+    for c in by_id.values_mut() {
+        if let Some(v) = vectors.get(&c.payload.chunk_id)
+            && !dense_q.is_empty()
+        {
+            c.similarity = Some(dense_q.iter().map(|q| dot(q, v)).sum::<f32>() / dense_q.len() as f32);
+        }
+    }
+    if !dense.is_empty() {
+        let mut ranked: Vec<(&uuid::Uuid, f32)> = by_id.iter().filter_map(|(id, c)| c.similarity.map(|s| (id, s))).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let ranks: Vec<(uuid::Uuid, usize)> = ranked.iter().enumerate().map(|(r, (id, _))| (**id, r)).collect();
+        for (id, r) in ranks {
+            by_id.get_mut(&id).expect("present").dense_rank = Some(r);
+        }
+    }
+
+    let score = |c: &Candidate, bounds: &Bounds| -> f32 {
+        match opts.mode {
+            Mode::Bm25 => c.bm25.unwrap_or(0.0),
+            Mode::Dense => c.similarity.unwrap_or(-1.0),
+            Mode::Hybrid => match opts.fusion {
+                Fusion::Rrf { k } => {
+                    c.bm25_rank.map_or(0.0, |r| 1.0 / (k + r as f32 + 1.0)) + c.dense_rank.map_or(0.0, |r| 1.0 / (k + r as f32 + 1.0))
+                }
+                Fusion::Convex { dense_weight } => {
+                    let d = bounds.dense.norm(c.similarity.unwrap_or(bounds.dense.0));
+                    let s = bounds.bm25.norm(c.bm25.unwrap_or(bounds.bm25.0));
+                    dense_weight * d + (1.0 - dense_weight) * s
+                }
+            },
+        }
+    };
+    let bounds = Bounds {
+        dense: Range::of(by_id.values().filter_map(|c| c.similarity)),
+        // A candidate missing from the BM25 list scores at most the list's last score: 0 is
+        // the honest floor for "no shared terms".
+        bm25: Range::of(by_id.values().filter_map(|c| c.bm25).chain([0.0])),
+    };
+    let mut hits: Vec<Hit> = by_id
+        .into_values()
+        .filter(|c| match opts.mode {
+            Mode::Bm25 => c.bm25.is_some(),
+            Mode::Dense => c.dense_rank.is_some(),
+            Mode::Hybrid => true,
+        })
+        .map(|c| Hit { score: score(&c, &bounds), similarity: c.similarity, bm25: c.bm25, payload: c.payload })
+        .collect();
+    // Ties broken by id so results are deterministic.
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.payload.chunk_id.cmp(&b.payload.chunk_id)));
+    hits
+}
+
+struct Bounds {
+    dense: Range,
+    bm25: Range,
+}
+
+/// Min and max of a list, for min–max normalisation.
+struct Range(f32, f32);
+
+impl Range {
+    fn of(xs: impl Iterator<Item = f32>) -> Self {
+        xs.fold(Range(f32::INFINITY, f32::NEG_INFINITY), |r, x| Range(r.0.min(x), r.1.max(x)))
+    }
+
+    fn norm(&self, x: f32) -> f32 {
+        if self.1 > self.0 { (x - self.0) / (self.1 - self.0) } else { 1.0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn focus_question_takes_the_last_question_after_a_situation() {
+        assert_eq!(focus_question("I am 67 and live in Spain. Can I still claim Pension Credit?"), Some("Can I still claim Pension Credit?"));
+        assert_eq!(focus_question("Can I still claim Pension Credit?"), None);
+        assert_eq!(focus_question("I moved. Why?"), None, "too short to stand alone");
+    }
+}

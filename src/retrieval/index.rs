@@ -1,0 +1,150 @@
+//! The [`VectorIndex`] trait: where chunks live. Every call takes the tenant, and no
+//! implementation can return another tenant's chunk — the tenant is part of where data is
+//! stored (a shard per tenant) or of every filter (one shared collection), never an option.
+use crate::domain::TenantId;
+use crate::retrieval::bm25::SparseVector;
+use futures::future::BoxFuture;
+
+/// Name of the dense vector in both backends.
+pub const DENSE: &str = "dense";
+/// Name of the BM25 sparse vector in both backends.
+pub const SPARSE: &str = "bm25";
+
+/// What is stored with each chunk, and returned with each hit.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChunkPayload {
+    /// Owner of the chunk; checked again on every hit as a second line of defence. Stored as a
+    /// string: Qdrant's tenant index (`is_tenant`) is a keyword index.
+    #[serde(with = "tenant_as_string")]
+    pub tenant_id: i64,
+    /// The source (document, page, Q&A set…) the chunk came from; deleting a source deletes
+    /// every chunk with this id.
+    pub source_id: String,
+    /// Deterministic id: a hash of tenant, source and position (see `knowledge::chunk`).
+    pub chunk_id: uuid::Uuid,
+    /// Position of the chunk within its source, from 0.
+    pub position: u32,
+    /// Title of the source document ("" if none).
+    pub title: String,
+    /// Headings above the chunk, outermost first.
+    pub headings: Vec<String>,
+    /// Where the source can be read, if it has an address.
+    pub url: Option<String>,
+    /// The chunk's text as shown to people and models.
+    pub text: String,
+}
+
+mod tenant_as_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &i64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl ChunkPayload {
+    /// The text both vectors are computed from: the chunk with its title and heading path in
+    /// front, so a chunk that says "You must apply within 3 months" still matches a question
+    /// about the section it sits in ("Carer's Allowance › How to claim").
+    pub fn index_text(&self) -> String {
+        let mut context: Vec<&str> = Vec::new();
+        if !self.title.trim().is_empty() {
+            context.push(self.title.trim());
+        }
+        for h in &self.headings {
+            if !context.iter().any(|c| c.eq_ignore_ascii_case(h.trim())) {
+                context.push(h.trim());
+            }
+        }
+        if context.is_empty() { self.text.clone() } else { format!("{}\n\n{}", context.join(" › "), self.text) }
+    }
+}
+
+/// A chunk ready to store: payload plus both vectors.
+#[derive(Debug, Clone)]
+pub struct IndexedChunk {
+    pub payload: ChunkPayload,
+    pub dense: Vec<f32>,
+    pub sparse: SparseVector,
+}
+
+/// One search of one vector.
+#[derive(Debug, Clone)]
+pub enum IndexQuery {
+    /// Nearest by cosine similarity on the dense vector.
+    Dense(Vec<f32>),
+    /// Highest BM25 (dot product with IDF applied by the index) on the sparse vector.
+    Sparse(SparseVector),
+}
+
+/// A chunk found, with the backend's raw score for the query (cosine or BM25), and its dense
+/// vector when asked for.
+#[derive(Debug, Clone)]
+pub struct IndexHit {
+    pub payload: ChunkPayload,
+    pub score: f32,
+    pub dense: Option<Vec<f32>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// The index was built with another embedding model: re-index or change the model back.
+    #[error("vector dimension mismatch: the index holds {expected}-dimensional vectors, got {got}")]
+    DimensionMismatch { expected: usize, got: usize },
+    /// Worth retrying: the Qdrant server is unreachable or overloaded.
+    #[error("vector index unavailable: {0}")]
+    Unavailable(String),
+    #[error("vector index: {0}")]
+    Other(String),
+}
+
+/// Stores and searches chunks, per tenant.
+///
+/// Implementations: [`super::EdgeIndex`] (in-process Qdrant Edge, a shard directory per tenant)
+/// and [`super::ServerIndex`] (a Qdrant server, one collection, tenant filter by construction).
+pub trait VectorIndex: Send + Sync {
+    /// Short backend name for logs and reports.
+    fn backend(&self) -> &'static str;
+    /// Dimension of the dense vectors this index stores.
+    fn dim(&self) -> usize;
+    /// Inserts or replaces chunks (by `chunk_id`) of `tenant`. Every chunk's `tenant_id` must
+    /// be `tenant` and every dense vector must have [`VectorIndex::dim`] values.
+    fn upsert(&self, tenant: TenantId, chunks: Vec<IndexedChunk>) -> BoxFuture<'_, Result<(), IndexError>>;
+    /// Removes every chunk of `source_id` of `tenant`.
+    fn delete_source<'a>(&'a self, tenant: TenantId, source_id: &'a str) -> BoxFuture<'a, Result<(), IndexError>>;
+    /// The best `limit` chunks of `tenant` for each query, in query order.
+    fn search(&self, tenant: TenantId, queries: Vec<IndexQuery>, limit: usize, with_dense: bool) -> BoxFuture<'_, Result<Vec<Vec<IndexHit>>, IndexError>>;
+    /// Chunks of `tenant`, or of one of its sources.
+    fn count<'a>(&'a self, tenant: TenantId, source_id: Option<&'a str>) -> BoxFuture<'a, Result<usize, IndexError>>;
+}
+
+/// Checks chunks before they are written: right tenant, right dimension.
+pub(crate) fn check_chunks(tenant: TenantId, dim: usize, chunks: &[IndexedChunk]) -> Result<(), IndexError> {
+    for c in chunks {
+        if c.payload.tenant_id != tenant.0 {
+            return Err(IndexError::Other(format!("chunk {} belongs to tenant {}, not {tenant}", c.payload.chunk_id, c.payload.tenant_id)));
+        }
+        if c.dense.len() != dim {
+            return Err(IndexError::DimensionMismatch { expected: dim, got: c.dense.len() });
+        }
+    }
+    Ok(())
+}
+
+/// Drops (and logs) any hit whose payload names another tenant. Unreachable by construction;
+/// kept because a leak across tenants is the one failure we must never ship.
+pub(crate) fn only_tenant(tenant: TenantId, hits: Vec<IndexHit>) -> Vec<IndexHit> {
+    hits.into_iter()
+        .filter(|h| {
+            let ok = h.payload.tenant_id == tenant.0;
+            if !ok {
+                tracing::error!(%tenant, other = h.payload.tenant_id, "vector index returned another tenant's chunk; dropped");
+            }
+            ok
+        })
+        .collect()
+}

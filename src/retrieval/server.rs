@@ -1,0 +1,196 @@
+//! [`VectorIndex`] on a Qdrant server through qdrant-client (gRPC), used when `qdrant.url` is
+//! set: one collection for every tenant, following Qdrant's multitenancy guide
+//! (<https://qdrant.tech/documentation/guides/multiple-partitions/>) — a `tenant_id` keyword
+//! payload index marked `is_tenant`, and a tenant filter that every call builds through
+//! [`tenant_filter`], so no request can be made without it.
+//!
+//! Not exercised against a live server in this repository's tests (none runs here); the
+//! request construction — above all the tenant filter — is unit-tested.
+use super::index::{ChunkPayload, DENSE, IndexError, IndexHit, IndexQuery, IndexedChunk, SPARSE, VectorIndex, check_chunks, only_tenant};
+use crate::domain::TenantId;
+use futures::future::BoxFuture;
+use qdrant_client::Qdrant;
+use qdrant_client::qdrant::{
+    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType, Filter,
+    KeywordIndexParamsBuilder, Modifier, NamedVectors, PointStruct, Query, QueryPointsBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder,
+    UpsertPointsBuilder, Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder, VectorsSelector,
+};
+
+/// A Qdrant server collection shared by all tenants.
+pub struct ServerIndex {
+    client: Qdrant,
+    collection: String,
+    dim: usize,
+}
+
+/// The filter every request carries: the tenant, plus the caller's conditions.
+pub fn tenant_filter(tenant: TenantId, also: impl IntoIterator<Item = Condition>) -> Filter {
+    let mut must = vec![Condition::matches("tenant_id", tenant.0.to_string())];
+    must.extend(also);
+    Filter::must(must)
+}
+
+fn unavailable(what: &'static str) -> impl Fn(qdrant_client::QdrantError) -> IndexError {
+    move |e| IndexError::Unavailable(format!("{what}: {e}"))
+}
+
+impl ServerIndex {
+    /// Connects and creates the collection (dense + BM25 sparse with IDF, tenant and source
+    /// payload indexes) if it does not exist; checks the dense dimension if it does.
+    pub async fn connect(url: &url::Url, api_key: Option<&str>, collection: &str, dim: usize) -> Result<Self, IndexError> {
+        let mut b = Qdrant::from_url(url.as_str());
+        if let Some(k) = api_key {
+            b = b.api_key(k.to_owned());
+        }
+        let client = b.build().map_err(|e| IndexError::Other(format!("Qdrant client: {e}")))?;
+        let this = Self { client, collection: collection.to_owned(), dim };
+        if this.client.collection_exists(collection).await.map_err(unavailable("checking the collection"))? {
+            let info = this.client.collection_info(collection).await.map_err(unavailable("reading the collection"))?;
+            let size = info
+                .result
+                .and_then(|r| r.config)
+                .and_then(|c| c.params)
+                .and_then(|p| p.vectors_config)
+                .and_then(|v| match v.config {
+                    Some(qdrant_client::qdrant::vectors_config::Config::ParamsMap(m)) => m.map.get(DENSE).map(|p| p.size as usize),
+                    _ => None,
+                });
+            if size != Some(dim) {
+                return Err(IndexError::DimensionMismatch { expected: size.unwrap_or(0), got: dim });
+            }
+            return Ok(this);
+        }
+        let mut vectors = VectorsConfigBuilder::default();
+        vectors.add_named_vector_params(DENSE, VectorParamsBuilder::new(dim as u64, Distance::Cosine));
+        let mut sparse = SparseVectorsConfigBuilder::default();
+        sparse.add_named_vector_params(SPARSE, SparseVectorParamsBuilder::default().modifier(Modifier::Idf));
+        this.client
+            .create_collection(CreateCollectionBuilder::new(collection).vectors_config(vectors).sparse_vectors_config(sparse))
+            .await
+            .map_err(unavailable("creating the collection"))?;
+        this.client
+            .create_field_index(
+                CreateFieldIndexCollectionBuilder::new(collection, "tenant_id", FieldType::Keyword)
+                    .field_index_params(KeywordIndexParamsBuilder::default().is_tenant(true))
+                    .wait(true),
+            )
+            .await
+            .map_err(unavailable("indexing tenant_id"))?;
+        this.client
+            .create_field_index(CreateFieldIndexCollectionBuilder::new(collection, "source_id", FieldType::Keyword).wait(true))
+            .await
+            .map_err(unavailable("indexing source_id"))?;
+        Ok(this)
+    }
+}
+
+fn to_point(c: IndexedChunk) -> Result<PointStruct, IndexError> {
+    let payload = serde_json::to_value(&c.payload).map_err(|e| IndexError::Other(format!("payload: {e}")))?;
+    let payload = qdrant_client::Payload::try_from(payload).map_err(|e| IndexError::Other(format!("payload: {e}")))?;
+    let vectors = NamedVectors::default().add_vector(DENSE, Vector::new_dense(c.dense)).add_vector(SPARSE, Vector::new_sparse(c.sparse.indices, c.sparse.values));
+    Ok(PointStruct::new(c.payload.chunk_id.to_string(), vectors, payload))
+}
+
+fn to_hit(p: qdrant_client::qdrant::ScoredPoint) -> Result<IndexHit, IndexError> {
+    let json = serde_json::Value::from(qdrant_client::Payload::from(p.payload));
+    let payload: ChunkPayload = serde_json::from_value(json).map_err(|e| IndexError::Other(format!("stored payload: {e}")))?;
+    #[allow(deprecated)]
+    let dense = p.vectors.as_ref().and_then(|v| v.get_vector_by_name(DENSE)).and_then(|v| match v {
+        qdrant_client::qdrant::vector_output::Vector::Dense(d) => Some(d.data),
+        _ => None,
+    });
+    Ok(IndexHit { payload, score: p.score, dense })
+}
+
+impl VectorIndex for ServerIndex {
+    fn backend(&self) -> &'static str {
+        "qdrant-server"
+    }
+
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn upsert(&self, tenant: TenantId, chunks: Vec<IndexedChunk>) -> BoxFuture<'_, Result<(), IndexError>> {
+        Box::pin(async move {
+            check_chunks(tenant, self.dim, &chunks)?;
+            if chunks.is_empty() {
+                return Ok(());
+            }
+            let points = chunks.into_iter().map(to_point).collect::<Result<Vec<_>, _>>()?;
+            self.client.upsert_points(UpsertPointsBuilder::new(&self.collection, points).wait(true)).await.map_err(unavailable("upserting chunks"))?;
+            Ok(())
+        })
+    }
+
+    fn delete_source<'a>(&'a self, tenant: TenantId, source_id: &'a str) -> BoxFuture<'a, Result<(), IndexError>> {
+        Box::pin(async move {
+            let filter = tenant_filter(tenant, [Condition::matches("source_id", source_id.to_owned())]);
+            self.client.delete_points(DeletePointsBuilder::new(&self.collection).points(filter).wait(true)).await.map_err(unavailable("deleting a source"))?;
+            Ok(())
+        })
+    }
+
+    fn search(&self, tenant: TenantId, queries: Vec<IndexQuery>, limit: usize, with_dense: bool) -> BoxFuture<'_, Result<Vec<Vec<IndexHit>>, IndexError>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(queries.len());
+            for q in queries {
+                let (input, using) = match q {
+                    IndexQuery::Dense(v) => (VectorInput::new_dense(v), DENSE),
+                    IndexQuery::Sparse(s) if s.is_empty() => {
+                        out.push(Vec::new());
+                        continue;
+                    }
+                    IndexQuery::Sparse(s) => (VectorInput::new_sparse(s.indices, s.values), SPARSE),
+                };
+                let mut req = QueryPointsBuilder::new(&self.collection)
+                    .query(Query::new_nearest(input))
+                    .using(using)
+                    .filter(tenant_filter(tenant, []))
+                    .limit(limit as u64)
+                    .with_payload(true);
+                if with_dense {
+                    req = req.with_vectors(VectorsSelector { names: vec![DENSE.to_owned()] });
+                }
+                let resp = self.client.query(req).await.map_err(unavailable("searching"))?;
+                let hits = resp.result.into_iter().map(to_hit).collect::<Result<Vec<_>, _>>()?;
+                out.push(only_tenant(tenant, hits));
+            }
+            Ok(out)
+        })
+    }
+
+    fn count<'a>(&'a self, tenant: TenantId, source_id: Option<&'a str>) -> BoxFuture<'a, Result<usize, IndexError>> {
+        Box::pin(async move {
+            let filter = tenant_filter(tenant, source_id.map(|s| Condition::matches("source_id", s.to_owned())));
+            let resp = self.client.count(CountPointsBuilder::new(&self.collection).filter(filter).exact(true)).await.map_err(unavailable("counting"))?;
+            Ok(resp.result.map_or(0, |r| r.count as usize))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qdrant_client::qdrant::condition::ConditionOneOf;
+
+    fn keys(f: &Filter) -> Vec<String> {
+        f.must
+            .iter()
+            .filter_map(|c| match &c.condition_one_of {
+                Some(ConditionOneOf::Field(fc)) => Some(format!("{}={:?}", fc.key, fc.r#match.as_ref().and_then(|m| m.match_value.clone()))),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_filter_starts_with_the_tenant_and_keeps_extra_conditions() {
+        let f = tenant_filter(TenantId(42), [Condition::matches("source_id", "doc-1".to_owned())]);
+        let k = keys(&f);
+        assert_eq!(k.len(), 2);
+        assert!(k[0].starts_with("tenant_id=") && k[0].contains("\"42\""), "{k:?}");
+        assert!(k[1].starts_with("source_id=") && k[1].contains("doc-1"), "{k:?}");
+        assert!(f.should.is_empty() && f.must_not.is_empty());
+    }
+}

@@ -1,0 +1,276 @@
+//! The owner's knowledge pages: sources (files, web pages, sites) with live status, Q&A pairs,
+//! and the search playground. Every query is scoped to the signed-in owner's tenant; every form
+//! that changes something carries the session's CSRF token.
+use super::AppError;
+use super::auth::{CsrfForm, Owner};
+use super::pages::render;
+use crate::knowledge::ingest;
+use crate::startup::AppState;
+use crate::storage::sources;
+use askama::Template;
+use axum::Json;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+
+pub struct SourceRow {
+    pub id: i64,
+    pub kind: String,
+    pub name: String,
+    pub content_type: Option<String>,
+    pub size: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub chunk_count: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin_sources.html")]
+struct SourcesPage {
+    tab: &'static str,
+    csrf: String,
+    sources: Vec<SourceRow>,
+    qa: Vec<sources::QaPair>,
+    notice: Option<String>,
+    problem: Option<String>,
+    max_file: String,
+    max_total: String,
+}
+
+/// "1.2 MB", "340 KB": sizes as owners read them.
+pub fn human_size(bytes: i64) -> String {
+    match bytes {
+        b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1_000_000.0),
+        b if b >= 1_000 => format!("{} KB", (b + 999) / 1_000),
+        b => format!("{b} bytes"),
+    }
+}
+
+async fn page(app: &AppState, owner: &Owner, notice: Option<String>, problem: Option<String>) -> Result<Response, AppError> {
+    let list = sources::list(&app.db.pool, owner.tenant_id).await?;
+    let qa = sources::list_qa(&app.db.pool, owner.tenant_id).await?;
+    let k = &app.cfg.knowledge;
+    let mut r = render(&SourcesPage {
+        tab: "sources",
+        csrf: owner.csrf.clone(),
+        sources: list
+            .into_iter()
+            .map(|s| SourceRow {
+                id: s.id,
+                kind: s.kind,
+                name: s.name,
+                content_type: s.content_type,
+                size: human_size(s.size_bytes),
+                status: s.status,
+                status_reason: s.status_reason,
+                chunk_count: s.chunk_count,
+            })
+            .collect(),
+        qa,
+        notice,
+        problem: problem.clone(),
+        max_file: human_size(k.max_file_bytes as i64),
+        max_total: human_size(k.max_tenant_bytes as i64),
+    })?;
+    if problem.is_some() {
+        *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(r)
+}
+
+pub async fn list(State(app): State<AppState>, owner: Owner) -> Result<Response, AppError> {
+    page(&app, &owner, None, None).await
+}
+
+#[derive(serde::Serialize)]
+pub struct StatusRow {
+    id: i64,
+    status: String,
+    status_reason: Option<String>,
+    chunk_count: i64,
+}
+
+/// `GET /app/sources/status`: the list's live status, for the page's polling script.
+pub async fn status(State(app): State<AppState>, owner: Owner) -> Result<Json<Vec<StatusRow>>, AppError> {
+    let list = sources::list(&app.db.pool, owner.tenant_id).await?;
+    Ok(Json(list.into_iter().map(|s| StatusRow { id: s.id, status: s.status, status_reason: s.status_reason, chunk_count: s.chunk_count }).collect()))
+}
+
+/// `POST /app/sources/upload` (multipart): one or more files. Each is checked against the
+/// per-file and per-tenant limits, stored, and queued for reading — all before the answer.
+pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipart) -> Result<Response, AppError> {
+    let limits = &app.cfg.knowledge;
+    let mut csrf = None;
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut problems = Vec::new();
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                let too_big = e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE;
+                let msg = if too_big {
+                    format!("That upload is too large: at most {} per file.", human_size(limits.max_file_bytes as i64))
+                } else {
+                    "The upload was interrupted; please try again.".to_owned()
+                };
+                return page(&app, &owner, None, Some(msg)).await;
+            }
+        };
+        match field.name() {
+            Some("csrf") => csrf = Some(field.text().await.unwrap_or_default()),
+            Some("files") => {
+                let name = field.file_name().map(clean_name).unwrap_or_else(|| "file".into());
+                let bytes = match field.bytes().await {
+                    Ok(b) => b,
+                    Err(_) => {
+                        problems.push(format!("“{name}” is larger than {}.", human_size(limits.max_file_bytes as i64)));
+                        continue;
+                    }
+                };
+                if bytes.is_empty() && name == "file" {
+                    continue; // the empty file input of a form sent with nothing chosen
+                }
+                files.push((name, bytes.to_vec()));
+            }
+            _ => {}
+        }
+    }
+    owner.check_csrf(csrf.as_deref().unwrap_or_default())?;
+    if files.is_empty() && problems.is_empty() {
+        return page(&app, &owner, None, Some("Choose at least one file to upload.".into())).await;
+    }
+    let mut used = sources::total_bytes(&app.db.pool, owner.tenant_id).await?;
+    let mut added = Vec::new();
+    for (name, bytes) in files {
+        let size = bytes.len() as i64;
+        if size == 0 {
+            problems.push(format!("“{name}” is empty."));
+            continue;
+        }
+        if size as u64 > limits.max_file_bytes {
+            problems.push(format!("“{name}” is {}; the limit is {} per file.", human_size(size), human_size(limits.max_file_bytes as i64)));
+            continue;
+        }
+        if (used + size) as u64 > limits.max_tenant_bytes {
+            problems.push(format!("“{name}” would take you past your {} of storage. Delete sources you no longer need first.", human_size(limits.max_tenant_bytes as i64)));
+            continue;
+        }
+        let new = sources::NewSource { kind: "file", name: &name, size_bytes: size, content: Some(&bytes), max_pages: None, recrawl_hours: None };
+        ingest::add_source(&app, owner.tenant_id, &new).await?;
+        used += size;
+        added.push(name);
+    }
+    let notice = (!added.is_empty()).then(|| format!("Added {}. Reading now — this page updates by itself.", added.join(", ")));
+    let problem = (!problems.is_empty()).then(|| problems.join(" "));
+    page(&app, &owner, notice, problem).await
+}
+
+/// Keeps a file name displayable: no paths, no control characters, at most 200 characters.
+fn clean_name(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    let s: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
+    if s.trim().is_empty() { "file".into() } else { s }
+}
+
+#[derive(serde::Deserialize)]
+pub struct UrlForm {
+    #[serde(default)]
+    csrf: String,
+    url: String,
+    #[serde(default)]
+    whole_site: Option<String>,
+    #[serde(default)]
+    max_pages: Option<String>,
+    #[serde(default)]
+    recrawl_hours: Option<String>,
+}
+
+pub async fn import_url(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<UrlForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    let url = match url::Url::parse(f.url.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
+        _ => return page(&app, &owner, None, Some("That doesn't look like a web address. It should start with https://".into())).await,
+    };
+    let site = f.whole_site.is_some();
+    let cap = app.cfg.knowledge.crawl_max_pages as i64;
+    let max_pages = if site { Some(f.max_pages.and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(50).clamp(1, cap)) } else { None };
+    let recrawl = f.recrawl_hours.and_then(|v| v.trim().parse::<i64>().ok()).filter(|h| (1..=24 * 366).contains(h));
+    let new = sources::NewSource { kind: if site { "site" } else { "url" }, name: url.as_str(), size_bytes: 0, content: None, max_pages, recrawl_hours: recrawl };
+    ingest::add_source(&app, owner.tenant_id, &new).await?;
+    page(&app, &owner, Some(format!("Importing {url}. This page updates by itself.")), None).await
+}
+
+pub async fn reindex(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<CsrfForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    if !ingest::requeue(&app, owner.tenant_id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(Redirect::to("/app/sources").into_response())
+}
+
+pub async fn delete(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<CsrfForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    if !ingest::delete_source(&app, owner.tenant_id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(Redirect::to("/app/sources").into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct QaForm {
+    #[serde(default)]
+    csrf: String,
+    question: String,
+    answer: String,
+}
+
+pub async fn add_qa(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<QaForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    let (q, a) = (f.question.trim(), f.answer.trim());
+    if q.is_empty() || a.is_empty() || q.chars().count() > 500 || a.chars().count() > 4000 {
+        return page(&app, &owner, None, Some("Write both a question (up to 500 characters) and its answer (up to 4,000).".into())).await;
+    }
+    sources::insert_qa(&app.db.pool, owner.tenant_id, q, a).await?;
+    Ok(Redirect::to("/app/sources").into_response())
+}
+
+pub async fn delete_qa(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<CsrfForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    if !sources::delete_qa(&app.db.pool, owner.tenant_id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(Redirect::to("/app/sources").into_response())
+}
+
+pub struct HitRow {
+    pub source: String,
+    pub heading: Option<String>,
+    pub text: String,
+    pub similarity: String,
+    pub score: String,
+    pub confident: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_search.html")]
+struct SearchPage {
+    tab: &'static str,
+    csrf: String,
+    q: String,
+    hits: Vec<HitRow>,
+    qa_match: Option<(String, String)>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// `GET /app/search?q=…`: the passages the bot would use, with their scores and sources.
+pub async fn search(State(app): State<AppState>, owner: Owner, Query(sq): Query<SearchQuery>) -> Result<Response, AppError> {
+    let q = sq.q.trim().chars().take(1000).collect::<String>();
+    let (hits, qa_match) = if q.is_empty() { (Vec::new(), None) } else { ingest::playground(&app, owner.tenant_id, &q).await? };
+    render(&SearchPage { tab: "search", csrf: owner.csrf.clone(), q, hits, qa_match })
+}
+

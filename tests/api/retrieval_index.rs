@@ -1,0 +1,130 @@
+//! The knowledge pipeline over the real embedder and Qdrant Edge: tenant isolation, re-indexing
+//! replaces, deleting removes, dimensions are checked.
+use crate::retrieval_support::{embedder, fresh_retriever};
+use bellhop::domain::TenantId;
+use bellhop::knowledge::{ChunkSettings, Document, delete_source, index_document};
+use bellhop::retrieval::{EdgeIndex, IndexError, Mode, Retriever, SearchOptions};
+use std::sync::Arc;
+
+fn doc(text: &str) -> Document {
+    Document { title: "Help centre".into(), text: text.into(), url: Some("https://example.com/help".into()) }
+}
+
+fn opts(mode: Mode) -> SearchOptions {
+    SearchOptions { mode, limit: 50, ..SearchOptions::default() }
+}
+
+const A: TenantId = TenantId(101);
+const B: TenantId = TenantId(202);
+
+#[tokio::test]
+async fn no_search_of_one_tenant_ever_returns_another_tenants_chunks() {
+    let r = fresh_retriever();
+    let s = ChunkSettings::default();
+    // The same questions are answerable from both tenants' sources; only the canaries differ.
+    let a = "# Returns\n\nRefunds are paid within 14 days. Canary: ZEBRA-ALPHA-7731.\n\n# Shipping\n\nWe ship to Europe. ZEBRA-ALPHA-7731 applies.";
+    let b = "# Returns\n\nRefunds are paid within 30 days. Canary: OKAPI-BRAVO-4410.\n\n# Shipping\n\nWe ship worldwide. OKAPI-BRAVO-4410 applies.";
+    index_document(&r.retriever, &s, A, "policies", &doc(a)).await.unwrap();
+    index_document(&r.retriever, &s, B, "policies", &doc(b)).await.unwrap();
+    let questions = ["How long do refunds take?", "ZEBRA-ALPHA-7731", "OKAPI-BRAVO-4410", "Do you ship worldwide?", "canary", "returns shipping refunds"];
+    for mode in [Mode::Bm25, Mode::Dense, Mode::Hybrid] {
+        for q in questions {
+            for (tenant, own, other) in [(A, "ZEBRA-ALPHA-7731", "OKAPI-BRAVO-4410"), (B, "OKAPI-BRAVO-4410", "ZEBRA-ALPHA-7731")] {
+                let hits = r.search(tenant, q, &opts(mode)).await.unwrap();
+                for h in &hits {
+                    assert_eq!(h.payload.tenant_id, tenant.0, "{mode:?} {q:?}");
+                    assert!(!h.payload.text.contains(other), "{mode:?} search of {tenant} for {q:?} returned {other}");
+                }
+                // BM25 finds only shared words; the dense and hybrid modes always rank every chunk.
+                if mode != Mode::Bm25 || q == own || q.contains("refund") {
+                    assert!(hits.iter().any(|h| h.payload.text.contains(own)), "{mode:?} {tenant} {q:?} found nothing of its own");
+                }
+            }
+        }
+    }
+    assert_eq!(r.index().count(TenantId(303), None).await.unwrap(), 0, "a third tenant sees nothing");
+    assert!(r.search(TenantId(303), "refunds", &opts(Mode::Hybrid)).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn reindexing_a_source_replaces_its_chunks_instead_of_adding_copies() {
+    let r = fresh_retriever();
+    let s = ChunkSettings { max_tokens: 40, overlap_tokens: 0 };
+    let long: String = (1..=12).map(|i| format!("Paragraph {i} explains rule number {i} of the loyalty programme in detail.\n\n")).collect();
+    let n1 = index_document(&r.retriever, &s, A, "loyalty", &doc(&long)).await.unwrap();
+    assert!(n1 > 2, "several chunks: {n1}");
+    assert_eq!(index_document(&r.retriever, &s, A, "loyalty", &doc(&long)).await.unwrap(), n1);
+    assert_eq!(r.index().count(A, Some("loyalty")).await.unwrap(), n1, "same text again: same chunks");
+    // A shorter new version leaves no stale tail behind.
+    let n2 = index_document(&r.retriever, &s, A, "loyalty", &doc("Paragraph 1 only: the programme has ended.")).await.unwrap();
+    assert_eq!(n2, 1);
+    assert_eq!(r.index().count(A, Some("loyalty")).await.unwrap(), 1);
+    let hits = r.search(A, "rule number 7", &opts(Mode::Hybrid)).await.unwrap();
+    assert!(hits.iter().all(|h| !h.payload.text.contains("rule number 7")), "old version gone");
+}
+
+#[tokio::test]
+async fn deleting_a_source_removes_all_of_its_chunks_and_nothing_else() {
+    let r = fresh_retriever();
+    let s = ChunkSettings { max_tokens: 40, overlap_tokens: 8 };
+    let text: String = (1..=8).map(|i| format!("Section {i}: opening hours on day {i} are nine to five.\n\n")).collect();
+    let n = index_document(&r.retriever, &s, A, "hours", &doc(&text)).await.unwrap();
+    index_document(&r.retriever, &s, A, "menu", &doc("Our menu has soup, bread and cake.")).await.unwrap();
+    index_document(&r.retriever, &s, B, "hours", &doc(&text)).await.unwrap();
+    assert_eq!(r.index().count(A, Some("hours")).await.unwrap(), n);
+    delete_source(&r.retriever, A, "hours").await.unwrap();
+    assert_eq!(r.index().count(A, Some("hours")).await.unwrap(), 0);
+    assert_eq!(r.index().count(A, None).await.unwrap(), 1, "the other source stays");
+    assert_eq!(r.index().count(B, Some("hours")).await.unwrap(), n, "the other tenant's same-named source stays");
+    let hits = r.search(A, "opening hours", &opts(Mode::Hybrid)).await.unwrap();
+    assert!(hits.iter().all(|h| h.payload.source_id == "menu"));
+}
+
+#[tokio::test]
+async fn an_index_built_for_another_dimension_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = embedder();
+    let wrong = EdgeIndex::open(dir.path(), e.dim() + 1).unwrap();
+    assert!(matches!(Retriever::new(e.clone(), Arc::new(wrong)), Err(IndexError::DimensionMismatch { .. })));
+    // A shard created with one dimension refuses to open with another.
+    let right = EdgeIndex::open(dir.path(), e.dim()).unwrap();
+    let r = Retriever::new(e.clone(), Arc::new(right)).unwrap();
+    index_document(&r, &ChunkSettings::default(), A, "s", &doc("hello")).await.unwrap();
+    drop(r);
+    let reopened = EdgeIndex::open(dir.path(), 8).unwrap();
+    let err = bellhop::retrieval::VectorIndex::count(&reopened, A, None).await.unwrap_err();
+    assert!(matches!(err, IndexError::DimensionMismatch { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn embeddings_have_the_models_dimension_unit_length_and_meaning() {
+    let e = embedder();
+    assert_eq!(e.dim(), 384);
+    let v = e.embed(&["How do I get a refund?", "Refund policy: money back within 14 days.", "The cat sat on the mat.", ""]).await.unwrap();
+    assert_eq!(v.len(), 4);
+    for x in &v {
+        assert_eq!(x.len(), 384);
+        let norm: f32 = x.iter().map(|a| a * a).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-3, "norm {norm}");
+    }
+    let cos = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    assert!(cos(&v[0], &v[1]) > cos(&v[0], &v[2]) + 0.2, "a question is closer to its answer than to noise");
+    // Batching and padding do not change a text's vector.
+    let alone = e.embed(&["How do I get a refund?"]).await.unwrap();
+    assert!(cos(&alone[0], &v[0]) > 0.9999);
+}
+
+#[tokio::test]
+async fn hits_carry_source_headings_url_and_a_usable_similarity() {
+    let r = fresh_retriever();
+    let text = "# Delivery\n\n## Costs\n\nStandard delivery costs 4 euros; orders over 50 euros ship free.";
+    index_document(&r.retriever, &ChunkSettings::default(), A, "faq-1", &doc(text)).await.unwrap();
+    let hits = r.search(A, "How much is shipping?", &opts(Mode::Hybrid)).await.unwrap();
+    let top = &hits[0];
+    assert_eq!(top.payload.source_id, "faq-1");
+    assert_eq!(top.payload.headings, ["Delivery", "Costs"]);
+    assert_eq!(top.payload.url.as_deref(), Some("https://example.com/help"));
+    let related = top.similarity.unwrap();
+    let off_topic = r.search(A, "Who won the football world cup in 1966?", &opts(Mode::Hybrid)).await.unwrap()[0].similarity.unwrap();
+    assert!(related > off_topic + 0.2, "similarity separates related {related} from off-topic {off_topic}");
+}
