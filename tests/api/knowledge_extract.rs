@@ -286,6 +286,12 @@ async fn html_scripts_never_reach_the_text() {
     assert!(doc.text.contains("Hello logo world"), "{}", doc.text);
     // Escaped markup is text: it comes out as the characters, for the renderer to escape.
     assert!(doc.text.contains("<script>shown as text</script>"), "{}", doc.text);
+
+    // An unclosed <title> swallows the page; the title stays short.
+    let runaway = format!("<html><head><title>{}", "word ".repeat(10_000));
+    assert!(matches!(run(runaway.into_bytes(), "").await, Err(ExtractError::NoText)));
+    let long = format!("<title>{}</title><p>body</p>", "word ".repeat(10_000));
+    assert_eq!(run(long.into_bytes(), "").await.unwrap().title.map(|t| t.chars().count()), Some(200));
 }
 
 #[tokio::test]

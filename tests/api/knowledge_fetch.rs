@@ -96,6 +96,7 @@ async fn serve(State(site): State<SiteState>, uri: Uri) -> Response {
         "/to-metadata" => redirect(StatusCode::FOUND, "http://169.254.169.254/latest/meta-data/iam/security-credentials/"),
         "/to-metadata-name" => redirect(StatusCode::TEMPORARY_REDIRECT, "http://metadata.google.internal/computeMetadata/v1/"),
         "/to-a" => redirect(StatusCode::MOVED_PERMANENTLY, "/a"),
+        p if p.starts_with("/go?to=") => redirect(StatusCode::MOVED_PERMANENTLY, &p["/go?to=".len()..]),
         "/loop" => redirect(StatusCode::FOUND, "/loop"),
         _ => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
@@ -244,4 +245,16 @@ async fn a_sitemap_crawl_follows_the_index_and_stops_at_the_page_cap() {
 
     let all = crawl(&fetcher(&["127.0.0.1"]), &site.url("/"), &CrawlOptions { whole_site: true, max_pages: 100 }, &limits()).await.unwrap();
     assert_eq!(all.pages.len(), 1 + 10 + 3, "home, ten sitemap pages, and /a /b /c found through links");
+}
+
+#[tokio::test]
+async fn a_start_url_that_redirects_to_another_site_crawls_that_site() {
+    let (old, new) = (start_site(false).await, start_site(false).await);
+    let start = old.url(&format!("/go?to={}", new.url("/")));
+    let result = crawl(&fetcher(&["127.0.0.1"]), &start, &CrawlOptions { whole_site: true, max_pages: 50 }, &limits()).await.unwrap();
+    let mut urls: Vec<String> = result.pages.iter().map(|p| p.url.to_string()).collect();
+    urls.sort();
+    assert_eq!(urls, [new.url("/"), new.url("/a"), new.url("/b"), new.url("/c")]);
+    assert_eq!(old.hits("/a"), 0);
+    assert_eq!(new.hits("/robots.txt"), 1, "the new site's robots.txt applies");
 }

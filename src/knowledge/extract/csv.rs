@@ -15,7 +15,7 @@ pub(crate) fn extract(text: &str, delimiter: u8, budget: &Budget) -> Result<Docu
     let mut w = Writer::new(budget);
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|_| ExtractError::Damaged { kind: DocumentKind::Csv })?;
-        let cells: Vec<String> = record.iter().map(|c| super::markdown::collapse(c)).collect();
+        let cells: Vec<String> = record.iter().map(super::markdown::collapse).collect();
         if cells.iter().all(String::is_empty) {
             continue;
         }
@@ -38,10 +38,8 @@ pub(crate) fn extract(text: &str, delimiter: u8, budget: &Budget) -> Result<Docu
         }
     }
     // A header alone is still text worth keeping (a one-line CSV).
-    if w.len() == 0 {
-        if let Some(names) = header {
-            w.row(&names)?;
-        }
+    if let Some(names) = header.filter(|_| w.len() == 0) {
+        w.row(&names)?;
     }
     Ok(Document { title: None, text: w.finish(), kind: DocumentKind::Csv })
 }

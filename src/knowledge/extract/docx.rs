@@ -90,17 +90,13 @@ fn heading_styles(xml: &[u8], budget: &Budget) -> Result<HashMap<String, usize>,
             Ok(Event::Start(e)) | Ok(Event::Empty(e)) => match e.local_name().as_ref() {
                 b"style" => current = attr(&e, b"styleId"),
                 b"name" => {
-                    if let (Some(id), Some(name)) = (&current, attr(&e, b"val")) {
-                        if let Some(level) = level_from_style_name(&name) {
-                            map.insert(id.clone(), level);
-                        }
+                    if let (Some(id), Some(level)) = (&current, attr(&e, b"val").and_then(|n| level_from_style_name(&n))) {
+                        map.insert(id.clone(), level);
                     }
                 }
                 b"outlineLvl" => {
-                    if let (Some(id), Some(level)) = (&current, attr(&e, b"val").and_then(|v| v.parse::<usize>().ok())) {
-                        if level < 6 {
-                            map.entry(id.clone()).or_insert(level + 1);
-                        }
+                    if let (Some(id), Some(level)) = (&current, attr(&e, b"val").and_then(|v| v.parse::<usize>().ok()).filter(|l| *l < 6)) {
+                        map.entry(id.clone()).or_insert(level + 1);
                     }
                 }
                 _ => {}
@@ -170,7 +166,7 @@ fn body(xml: &[u8], styles: &HashMap<String, usize>, budget: &Budget) -> Result<
     let mut events = 0u32;
     loop {
         events = events.wrapping_add(1);
-        if events % 1024 == 0 {
+        if events.is_multiple_of(1024) {
             budget.check(w.len())?;
         }
         let event = r.read_event().map_err(|_| ExtractError::Damaged { kind: KIND })?;

@@ -66,7 +66,7 @@ pub(crate) fn extract(html: &str, budget: &Budget) -> Result<(Document, Links), 
     let mut steps = 0u32;
     while i < bytes.len() {
         steps = steps.wrapping_add(1);
-        if steps % 1024 == 0 {
+        if steps.is_multiple_of(1024) {
             budget.check(s.out.len() + s.inline.len())?;
         }
         if bytes[i] != b'<' {
@@ -76,8 +76,8 @@ pub(crate) fn extract(html: &str, budget: &Budget) -> Result<(Document, Links), 
             continue;
         }
         let rest = &html[i..];
-        if rest.starts_with("<!--") {
-            i = rest[4..].find("-->").map_or(bytes.len(), |p| i + 4 + p + 3);
+        if let Some(comment) = rest.strip_prefix("<!--") {
+            i = comment.find("-->").map_or(bytes.len(), |p| i + 4 + p + 3);
         } else if rest.starts_with("<!") || rest.starts_with("<?") {
             i = memchr(b'>', &bytes[i..]).map_or(bytes.len(), |p| i + p + 1);
         } else if let Some(tag) = parse_tag(rest) {
@@ -223,10 +223,8 @@ impl State<'_> {
 
     fn start_tag(&mut self, tag: &Tag) -> Result<(), ExtractError> {
         let name = tag.name.as_str();
-        if name == "a" && self.links.len() < 10_000 {
-            if let Some(href) = tag.attr("href") {
-                self.links.push(href.trim().to_owned());
-            }
+        if let Some(href) = tag.attr("href").filter(|_| name == "a" && self.links.len() < 10_000) {
+            self.links.push(href.trim().to_owned());
         }
         if name == "base" && self.base.is_none() {
             self.base = tag.attr("href").map(|h| h.trim().to_owned());
@@ -394,10 +392,8 @@ impl State<'_> {
     }
 
     fn finish_cell(&mut self) {
-        if let Some(cell) = self.cell.take() {
-            if self.row.len() < 256 {
-                self.row.push(cell);
-            }
+        if let Some(cell) = self.cell.take().filter(|_| self.row.len() < 256) {
+            self.row.push(cell);
         }
     }
 

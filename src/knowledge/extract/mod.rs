@@ -77,6 +77,8 @@ pub enum ExtractError {
     Damaged { kind: DocumentKind },
     #[error("This {} unpacks to more than {}, which is more than we accept (it may be a compressed \"bomb\").", kind.label(), human_size(*limit))]
     ExpandsTooMuch { kind: DocumentKind, limit: u64 },
+    #[error("Your knowledge base is full: {} of {} used, and this file is {}. Delete some sources first.", human_size(*used), human_size(*limit), human_size(*size))]
+    OverTenantLimit { used: u64, size: u64, limit: u64 },
     #[error("This file contains more than {} of text; split it into smaller files.", human_size(*limit as u64))]
     TooMuchText { limit: usize },
     #[error("This file took too long to read (over {seconds} seconds) and was skipped.")]
@@ -184,6 +186,12 @@ impl Budget {
     }
 }
 
+/// The per-business storage check (`knowledge.max_tenant_bytes`), for the caller that knows
+/// how many bytes the tenant's sources already take.
+pub fn check_tenant_quota(used: u64, size: u64, limit: u64) -> Result<(), ExtractError> {
+    if used.saturating_add(size) > limit { Err(ExtractError::OverTenantLimit { used, size, limit }) } else { Ok(()) }
+}
+
 /// Extracts with the default [`Limits`]. `file_name_hint` may be empty.
 pub async fn extract(bytes: impl Into<Bytes>, file_name_hint: &str) -> Result<Document, ExtractError> {
     extract_with(bytes.into(), file_name_hint, &Limits::default()).await
@@ -211,8 +219,12 @@ pub(crate) async fn extract_page(bytes: Bytes, file_name_hint: &str, limits: &Li
     if doc.text.trim().is_empty() {
         return Err(ExtractError::NoText);
     }
-    Ok((doc, links))
+    let title = doc.title.map(|t| markdown::collapse(&t).chars().take(MAX_TITLE_CHARS).collect::<String>()).filter(|t| !t.is_empty());
+    Ok((Document { title, ..doc }, links))
 }
+
+/// A title longer than this is cut (an unclosed `<title>` can swallow a whole page).
+const MAX_TITLE_CHARS: usize = 200;
 
 /// Runs a non-PDF parser on a blocking thread under `catch_unwind` and a wall-time limit. The
 /// parsers check the same deadline themselves, so a timed-out thread stops soon after.
@@ -260,5 +272,13 @@ mod tests {
         assert_eq!(human_size(20 * 1024 * 1024), "20 MB");
         let e = ExtractError::TooLarge { size: 25 * 1024 * 1024 + 300 * 1024, limit: 20 * 1024 * 1024 };
         assert_eq!(e.to_string(), "This file is 25.3 MB; the limit is 20 MB.");
+    }
+
+    #[test]
+    fn the_tenant_quota_counts_what_is_already_stored() {
+        let mb = 1024 * 1024;
+        assert!(check_tenant_quota(150 * mb, 50 * mb, 200 * mb).is_ok());
+        let e = check_tenant_quota(195 * mb, 8 * mb, 200 * mb).unwrap_err();
+        assert_eq!(e.to_string(), "Your knowledge base is full: 195 MB of 200 MB used, and this file is 8 MB. Delete some sources first.");
     }
 }

@@ -74,11 +74,14 @@ pub(crate) fn sniff(bytes: &[u8], file_name_hint: &str) -> Result<Sniffed, Extra
     let text = decode_text(bytes)?;
     let name = file_name_hint.to_ascii_lowercase();
     let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    let named_markdown = matches!(ext, "md" | "markdown" | "mdown");
+    // Markdown may open with inline HTML (`<p align="center">` in many READMEs): a `.md` name
+    // keeps it Markdown unless it is a whole HTML document.
+    if named_markdown && !is_html_document(&text) {
+        return Ok(Sniffed::Markdown(text));
+    }
     if looks_like_html(&text, matches!(ext, "html" | "htm" | "xhtml")) {
         return Ok(Sniffed::Html(text));
-    }
-    if matches!(ext, "md" | "markdown" | "mdown") {
-        return Ok(Sniffed::Markdown(text));
     }
     if let Some(delimiter) = csv_delimiter(&text, matches!(ext, "csv" | "tsv")) {
         return Ok(Sniffed::Csv(text, delimiter));
@@ -154,6 +157,12 @@ fn windows_1252(b: u8) -> char {
         '\u{9d}', 'ž', 'Ÿ',
     ];
     if (0x80..0xa0).contains(&b) { HIGH[(b - 0x80) as usize] } else { char::from(b) }
+}
+
+/// A whole HTML document: it opens with a doctype or `<html>`.
+fn is_html_document(text: &str) -> bool {
+    let head: String = text.trim_start().chars().take(64).collect::<String>().to_ascii_lowercase();
+    head.starts_with("<!doctype html") || head.starts_with("<html")
 }
 
 /// HTML if the text opens with markup HTML starts with (the WHATWG sniffing list, plus
@@ -238,6 +247,8 @@ mod tests {
         assert!(matches!(kind(b"MZ\x90\0\x03\0\0\0", "manual.pdf"), Err(ExtractError::Unsupported { .. })));
         assert_eq!(kind(b"<!DOCTYPE html><title>x</title>", "a.txt").unwrap(), DocumentKind::Html);
         assert_eq!(kind(b"hello world", "page.html").unwrap(), DocumentKind::Text);
+        assert_eq!(kind(b"<p align=center><img src=logo.png></p>\n\n# Project\n", "README.md").unwrap(), DocumentKind::Markdown);
+        assert_eq!(kind(b"<!doctype html><p>x</p>", "README.md").unwrap(), DocumentKind::Html);
     }
 
     #[test]

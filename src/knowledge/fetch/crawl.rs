@@ -58,63 +58,74 @@ pub struct Crawl {
 /// unreadable; later pages that fail are listed in [`Crawl::skipped`].
 pub async fn crawl(fetcher: &Fetcher, start_url: &str, options: &CrawlOptions, limits: &Limits) -> Result<Crawl, FetchError> {
     let start = normalise(super::parse_url(start_url)?);
-    let robots = fetch_robots(fetcher, &start).await?;
+    let mut robots = fetch_robots(fetcher, &start).await?;
     if !robots.allowed(&path_of(&start)) {
         return Err(FetchError::RobotsDisallowed(start.to_string()));
     }
+    // The start page first: its failure is the import's failure, and where it lands (after
+    // `http://shop.example` → `https://www.shop.example`, say) is the site crawled.
+    let (first, links) = fetch_page(fetcher, &start, limits).await?;
+    let site = first.url.clone();
     let mut out = Crawl::default();
-    let mut queue: VecDeque<Url> = VecDeque::from([start.clone()]);
-    let mut seen: HashSet<String> = HashSet::from([start.to_string()]);
-    if options.whole_site {
-        for url in sitemap_urls(fetcher, &start, &robots).await {
-            enqueue(&start, url, &mut queue, &mut seen);
-        }
+    if !options.whole_site {
+        out.pages.push(first);
+        return Ok(out);
     }
+    if !same_site(&start, &site) {
+        robots = fetch_robots(fetcher, &site).await?;
+    }
+    let mut queue: VecDeque<Url> = VecDeque::new();
+    let mut seen: HashSet<String> = HashSet::from([start.to_string(), site.to_string()]);
+    enqueue_links(&site, &first.url, &links, &mut queue, &mut seen);
+    out.pages.push(first);
+    // Sitemap URLs go before the links found on the start page: the site's own list first.
+    let mut from_sitemaps = VecDeque::new();
+    for url in sitemap_urls(fetcher, &site, &robots).await {
+        enqueue(&site, url, &mut from_sitemaps, &mut seen);
+    }
+    from_sitemaps.append(&mut queue);
+    let mut queue = from_sitemaps;
+
     let max_pages = options.max_pages.max(1);
-    let mut attempts = 0;
+    let mut attempts = 1;
     while let Some(url) = queue.pop_front() {
         if out.pages.len() >= max_pages || attempts >= max_pages * 3 + 10 {
             break;
         }
-        let first = url == start;
         if !robots.allowed(&path_of(&url)) {
             out.skipped.push(Skipped { reason: FetchError::RobotsDisallowed(url.to_string()).to_string(), url });
             continue;
         }
-        if attempts > 0 {
-            if let Some(delay) = robots.crawl_delay {
-                tokio::time::sleep(delay).await;
-            }
+        if let Some(delay) = robots.crawl_delay {
+            tokio::time::sleep(delay).await;
         }
         attempts += 1;
-        let result = fetch_page(fetcher, &url, limits).await;
-        let (page, links) = match result {
+        let (page, links) = match fetch_page(fetcher, &url, limits).await {
             Ok(found) => found,
-            Err(e) if first => return Err(e),
             Err(e) => {
                 out.skipped.push(Skipped { url, reason: e.to_string() });
                 continue;
             }
         };
         let new_final_url = seen.insert(page.url.to_string());
-        if !first && (!same_site(&start, &page.url) || (page.url != url && !new_final_url)) {
+        if !same_site(&site, &page.url) || (page.url != url && !new_final_url) {
             // Redirected off the site, or onto a page already queued or read.
             continue;
         }
-        if options.whole_site {
-            let base = links.base.as_deref().and_then(|b| page.url.join(b).ok()).unwrap_or_else(|| page.url.clone());
-            for href in &links.hrefs {
-                if let Ok(link) = base.join(href) {
-                    enqueue(&start, link, &mut queue, &mut seen);
-                }
-            }
-        }
+        enqueue_links(&site, &page.url, &links, &mut queue, &mut seen);
         out.pages.push(page);
-        if !options.whole_site {
-            break;
-        }
     }
     Ok(out)
+}
+
+/// Queues a page's same-site links, resolved against its `<base href>` or its own URL.
+fn enqueue_links(site: &Url, page_url: &Url, links: &extract::Links, queue: &mut VecDeque<Url>, seen: &mut HashSet<String>) {
+    let base = links.base.as_deref().and_then(|b| page_url.join(b).ok()).unwrap_or_else(|| page_url.clone());
+    for href in &links.hrefs {
+        if let Ok(link) = base.join(href) {
+            enqueue(site, link, queue, seen);
+        }
+    }
 }
 
 async fn fetch_page(fetcher: &Fetcher, url: &Url, limits: &Limits) -> Result<(Page, extract::Links), FetchError> {
@@ -157,10 +168,8 @@ async fn fetch_robots(fetcher: &Fetcher, start: &Url) -> Result<Robots, FetchErr
 /// `/sitemap.xml`), following sitemap indexes two levels deep. Failures only mean fewer URLs.
 async fn sitemap_urls(fetcher: &Fetcher, start: &Url, robots: &Robots) -> Vec<Url> {
     let mut pending: VecDeque<(Url, usize)> = robots.sitemaps.iter().filter_map(|s| start.join(s).ok()).filter(|u| same_site(start, u)).map(|u| (u, 0)).collect();
-    if pending.is_empty() {
-        if let Ok(u) = start.join("/sitemap.xml") {
-            pending.push_back((u, 0));
-        }
+    if let Some(u) = start.join("/sitemap.xml").ok().filter(|_| pending.is_empty()) {
+        pending.push_back((u, 0));
     }
     let mut read = 0;
     let mut urls = Vec::new();

@@ -164,11 +164,9 @@ impl Fetcher {
                 return Err(FetchError::Status { status: status.as_u16(), url: url.to_string() });
             }
             let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|v| v.to_ascii_lowercase());
-            if let Some(ct) = &content_type {
-                if !acceptable(ct, purpose) {
-                    let essence = ct.split(';').next().unwrap_or(ct).trim().to_owned();
-                    return Err(FetchError::ContentType { url: url.to_string(), content_type: essence });
-                }
+            if let Some(ct) = content_type.as_deref().filter(|ct| !acceptable(ct, purpose)) {
+                let essence = ct.split(';').next().unwrap_or(ct).trim().to_owned();
+                return Err(FetchError::ContentType { url: url.to_string(), content_type: essence });
             }
             let body = self.read_body(response).await?;
             return Ok(Fetched { url, content_type, body });
