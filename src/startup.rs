@@ -141,6 +141,7 @@ impl Application {
                 workers.run(token).await?;
                 Ok("job workers")
             });
+            tokio::spawn(crate::knowledge::ingest::recrawl_scheduler(self.state.clone(), std::time::Duration::from_secs(300)));
         }
         let mut result = Ok(());
         while let Some(done) = tasks.join_next().await {

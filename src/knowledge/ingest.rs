@@ -219,10 +219,37 @@ fn hit_row(h: Hit) -> HitRow {
     };
     HitRow {
         source,
-        heading: (!p.headings.is_empty()).then(|| p.headings.join(" › ")),
+        // The first heading is often the title itself; don't say it twice.
+        heading: {
+            let hs: Vec<&String> = p.headings.iter().skip_while(|h| **h == p.title).collect();
+            (!hs.is_empty()).then(|| hs.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(" › "))
+        },
         text: p.text,
         similarity: h.similarity.map(|s| format!("{:.0}%", (s.max(0.0) * 100.0))).unwrap_or_else(|| "—".into()),
         score: format!("{:.3}", h.score),
         confident: h.similarity.unwrap_or(0.0) >= CONFIDENT_SIMILARITY,
+    }
+}
+
+/// Scheduled re-crawls: every few minutes, sources whose `recrawl_hours` have passed since
+/// they were last read are queued again. Runs in every worker process; re-queueing the same
+/// source twice is harmless (the second read replaces the first).
+pub async fn recrawl_scheduler(app: AppState, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = app.shutdown.cancelled() => return,
+        }
+        match sources::due_for_recrawl(&app.db.pool, crate::storage::now_ms()).await {
+            Ok(due) => {
+                for (tenant, id) in due {
+                    if let Err(e) = requeue(&app, tenant, id).await {
+                        tracing::warn!(tenant_id = tenant.0, source_id = id, error = %format!("{e:#}"), "could not queue a re-crawl");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "looking for sources to re-crawl failed"),
+        }
     }
 }

@@ -36,13 +36,9 @@ struct SourcesPage {
     max_total: String,
 }
 
-/// "1.2 MB", "340 KB": sizes as owners read them.
+/// Sizes as owners read them ("340 KB", "20 MB"), the same wording as the extractor's errors.
 pub fn human_size(bytes: i64) -> String {
-    match bytes {
-        b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1_000_000.0),
-        b if b >= 1_000 => format!("{} KB", (b + 999) / 1_000),
-        b => format!("{b} bytes"),
-    }
+    crate::knowledge::extract::human_size(bytes.max(0) as u64)
 }
 
 async fn page(app: &AppState, owner: &Owner, notice: Option<String>, problem: Option<String>) -> Result<Response, AppError> {

@@ -153,7 +153,7 @@ async fn bad_input_gets_a_clear_status_and_the_server_keeps_serving() {
     .await;
     assert_eq!(status, 422, "some files were refused at upload");
     assert!(page.contains("“empty.txt” is empty.") && page.contains("“empty.pdf” is empty."), "{page}");
-    assert!(page.contains("“huge.txt” is 6.0 MB; the limit is 5.0 MB per file."), "{page}");
+    assert!(page.contains("“huge.txt” is 5.7 MB; the limit is 4.8 MB per file."), "{page}");
     let s = settled(&app, &cookie, 4).await;
     let listing = app.http.get(app.url("/app/sources")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap().replace("&#x27;", "'").replace("&#39;", "'");
     assert!(listing.contains("could not be read"), "broken PDF reason: {listing}");
@@ -175,5 +175,20 @@ async fn bad_input_gets_a_clear_status_and_the_server_keeps_serving() {
     let refused: Vec<_> = s.iter().filter(|x| x["status"] == "failed" && x["status_reason"].as_str().is_some_and(|r| r.contains("only imports pages from the public internet"))).collect();
     assert_eq!(refused.len(), 2, "{s:#?}");
     assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn sites_are_due_for_recrawl_only_after_their_period() {
+    let app = spawn_app().await;
+    let (tenant, _, _) = app.signed_in_owner(801, "Dana").await;
+    let new = bellhop::storage::sources::NewSource { kind: "site", name: "https://example.com/", size_bytes: 0, content: None, max_pages: Some(5), recrawl_hours: Some(24) };
+    let id = bellhop::storage::sources::insert(&app.db().pool, tenant, &new).await.unwrap();
+    bellhop::storage::sources::set_status(&app.db().pool, tenant, id, "ready", None, None, Some(3)).await.unwrap();
+    let now = bellhop::storage::now_ms();
+    let due = bellhop::storage::sources::due_for_recrawl(&app.db().pool, now).await.unwrap();
+    assert!(due.is_empty(), "just read: not due yet");
+    let due = bellhop::storage::sources::due_for_recrawl(&app.db().pool, now + 25 * 3_600_000).await.unwrap();
+    assert_eq!(due, vec![(tenant, id)]);
     app.stop().await.unwrap();
 }

@@ -37,7 +37,7 @@ async function eventually(what, f, ms = 30000) {
   }
 }
 
-test('an owner creates a bot from the landing page and signs in to the admin page', async () => {
+test('an owner creates a bot, signs in, adds knowledge and tries a question', async () => {
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   await page.goto(APP);
   await page.screenshot({ path: `${SHOTS}/landing.png`, fullPage: true });
@@ -79,6 +79,38 @@ test('an owner creates a bot from the landing page and signs in to the admin pag
   assert.match(body, /@rosas_bakery_bot/);
   assert.match(body, /live/);
   await page.screenshot({ path: `${SHOTS}/admin-home.png`, fullPage: true });
+
+  // Knowledge: several files at once, one of them unreadable; the list updates by itself.
+  await page.click('text=Add knowledge');
+  await page.setInputFiles('#files', [
+    { name: 'returns.md', mimeType: 'text/markdown', buffer: Buffer.from('# Returns\n\nUnopened cakes can be returned within 24 hours with the receipt.\n\n# Delivery\n\nWe deliver in the city centre on Fridays, free above 30 euros.\n') },
+    { name: 'opening-hours.txt', mimeType: 'text/plain', buffer: Buffer.from('We open at 7am every day except Sunday. On holidays we close at noon.') },
+    { name: 'prices.csv', mimeType: 'text/csv', buffer: Buffer.from('item,price\nSourdough loaf,4.50\nCroissant,1.80\nBirthday cake,32.00\n') },
+    { name: 'scan.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.7\n1 0 obj << /Kids [1 0 R] >> endobj trailer << /Root 1 0 R >>') },
+  ]);
+  await page.click('#upload button[type=submit]');
+  await page.waitForSelector('text=Added returns.md');
+  await page.fill('#q', 'What are your opening hours?');
+  await page.fill('#a', 'Every day from 7am, except Sunday.');
+  await page.click('form[action="/app/qa"] button');
+  await page.waitForURL(/\/app\/sources$/);
+  await eventually('every source read', async () => {
+    const r = await page.evaluate(async () => (await fetch('/app/sources/status')).json());
+    return r.length === 4 && r.every((s) => s.status === 'ready' || s.status === 'failed');
+  }, 120000);
+  await page.reload();
+  const listing = await page.textContent('#sources');
+  assert.match(listing, /ready · \d+ passages?/);
+  assert.match(listing, /could not be read/);
+  await page.screenshot({ path: `${SHOTS}/sources.png`, fullPage: true });
+
+  // The playground shows which passages would answer, and how well they match.
+  await page.click('text=Try a question');
+  await page.fill('input[name=q]', 'can I bring back a cake I bought yesterday?');
+  await page.click('form[action="/app/search"] button');
+  await page.waitForSelector('ol.hits');
+  assert.match(await page.textContent('ol.hits'), /returned within 24 hours/);
+  await page.screenshot({ path: `${SHOTS}/search-playground.png`, fullPage: true });
 
   // On a phone: the same landing page, one column, no QR code (it is for desktop visitors).
   const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
