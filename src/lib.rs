@@ -4,6 +4,8 @@
 //! Dependencies point down the list: `web` and `jobs` may use everything below them, `domain`
 //! uses nothing of ours.
 
+/// Answering customers: Q&A pairs, grounded extractive answers with sources, handoff.
+pub mod answering;
 /// `bellhop bench …`: the measurements behind BENCHMARKS.md.
 pub mod bench;
 /// Command-line interface: `serve`, `migrate`, `demo`, `sandbox`, `rotate-key`, `bench`.

@@ -62,6 +62,7 @@ pub fn registry() -> Registry<AppState> {
     jobs::selftest::register(&mut r, |s: &AppState| &s.db);
     crate::manager::register(&mut r);
     crate::knowledge::ingest::register(&mut r);
+    crate::answering::register(&mut r);
     r
 }
 

@@ -3,6 +3,7 @@
 //! and, where Telegram is involved, the bellhop sandbox as Telegram.
 mod helpers;
 
+mod answering;
 mod config_errors;
 mod crash;
 mod http;
