@@ -17,7 +17,7 @@
 pub mod selftest;
 
 use crate::config::JobsConfig;
-use crate::domain::{JobId, TenantId};
+use crate::domain::JobId;
 use crate::storage::jobs::{ClaimedJob, NewJob};
 use crate::storage::{self, Db, now_ms};
 use futures::FutureExt;
@@ -51,17 +51,8 @@ impl<E: Into<anyhow::Error>> From<E> for JobError {
     }
 }
 
-/// A job as its handler sees it.
-#[derive(Debug, Clone)]
-pub struct Job {
-    pub id: JobId,
-    pub kind: String,
-    pub payload: String,
-    pub tenant_id: Option<TenantId>,
-    /// 1 on the first run.
-    pub attempt: i64,
-    pub max_attempts: i64,
-}
+/// A job as its handler sees it: the claimed row (`attempt` is 1 on the first run).
+pub use crate::storage::jobs::ClaimedJob as Job;
 
 impl Job {
     /// The payload as `T`; a payload that does not parse is a permanent failure.
@@ -305,15 +296,7 @@ async fn run_handler<S: Clone + Send + Sync + 'static>(registry: &Registry<S>, s
     let Some((_, handler)) = registry.handlers.get(job.kind.as_str()) else {
         return Err(JobError::Permanent(anyhow::anyhow!("no handler is registered for job kind `{}`", job.kind)));
     };
-    let view = Job {
-        id: job.id,
-        kind: job.kind.clone(),
-        payload: job.payload.clone(),
-        tenant_id: job.tenant_id,
-        attempt: job.attempt,
-        max_attempts: job.max_attempts,
-    };
-    match std::panic::AssertUnwindSafe(handler(state, view)).catch_unwind().await {
+    match std::panic::AssertUnwindSafe(handler(state, job.clone())).catch_unwind().await {
         Ok(r) => r,
         Err(panic) => {
             let msg = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();

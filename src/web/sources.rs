@@ -147,8 +147,8 @@ pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipa
             problems.push(format!("“{name}” is {}; the limit is {} per file.", human_size(size), human_size(limits.max_file_bytes as i64)));
             continue;
         }
-        if (used + size) as u64 > limits.max_tenant_bytes {
-            problems.push(format!("“{name}” would take you past your {} of storage. Delete sources you no longer need first.", human_size(limits.max_tenant_bytes as i64)));
+        if let Err(e) = crate::knowledge::extract::check_tenant_quota(used as u64, size as u64, limits.max_tenant_bytes) {
+            problems.push(format!("“{name}”: {e}"));
             continue;
         }
         let new = sources::NewSource { kind: "file", name: &name, size_bytes: size, content: Some(&bytes), max_pages: None, recrawl_hours: None };

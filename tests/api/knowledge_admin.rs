@@ -192,3 +192,19 @@ async fn sites_are_due_for_recrawl_only_after_their_period() {
     assert_eq!(due, vec![(tenant, id)]);
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_upload_past_the_tenants_storage_limit_is_refused_with_a_reason() {
+    models_dir();
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_KNOWLEDGE_MAX_TENANT_BYTES", "3000");
+    })
+    .await;
+    let (_, cookie, csrf) = app.signed_in_owner(901, "Eli").await;
+    let (status, page) = upload(&app, &cookie, &csrf, vec![("a.txt", vec![b'a'; 2000]), ("b.txt", vec![b'b'; 2000])]).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("Added a.txt"), "the first file fits");
+    assert!(page.contains("“b.txt”: Your knowledge base is full"), "{page}");
+    assert_eq!(statuses(&app, &cookie).await.len(), 1, "the refused file was stored");
+    app.stop().await.unwrap();
+}
