@@ -113,6 +113,19 @@ settings! {
         "Largest response body URL import downloads; the download stops at this size (default 10 MB).";
     "knowledge.crawl_max_pages", "BELLHOP_KNOWLEDGE_CRAWL_MAX_PAGES", Some("100"), false,
         "Most pages one whole-site import reads (through the sitemap or same-site links).";
+    // billing (docs/billing.md)
+    "billing.plans", "BELLHOP_BILLING_PLANS", Some("free|Free|0||100|1|5,starter|Starter|250||2000|3|50,pro|Pro|900||10000|10|500"), false,
+        "Plans, comma-separated, each `id|Name|Stars a month|Stripe price id|answers a month|bots|sources`. The first is the plan every business starts on (price 0). An empty Stripe price id: not sold by card.";
+    "billing.packs", "BELLHOP_BILLING_PACKS", Some("pack500|500 answers|100|500,pack2000|2000 answers|350|2000"), false,
+        "One-off answer packs sold for Stars, comma-separated, each `id|Name|Stars|answers`. Pack answers do not expire.";
+    "billing.grace_days", "BELLHOP_BILLING_GRACE_DAYS", Some("3"), false,
+        "Days a paid plan keeps working after a card payment fails, before the business moves to the first plan.";
+    "stripe.secret_key", "BELLHOP_STRIPE_SECRET_KEY", None, true,
+        "Stripe secret key (`sk_…`). With `stripe.webhook_secret` set too, owners can also pay by card; unset: Telegram Stars only.";
+    "stripe.webhook_secret", "BELLHOP_STRIPE_WEBHOOK_SECRET", None, true,
+        "Signing secret (`whsec_…`) of the Stripe webhook endpoint `{public_url}/stripe/webhook`.";
+    "stripe.api_base", "BELLHOP_STRIPE_API_BASE", Some("https://api.stripe.com"), false,
+        "Base URL of the Stripe API (tests point it at a local stand-in).";
 }
 
 /// Where a value came from, for error messages.
@@ -360,6 +373,24 @@ pub struct QdrantConfig {
     pub collection: String,
 }
 
+/// Plans, packs and payment providers (docs/billing.md).
+#[derive(Debug, Clone)]
+pub struct BillingConfig {
+    /// At least one; the first is the default plan.
+    pub plans: Vec<crate::billing::Plan>,
+    pub packs: Vec<crate::billing::Pack>,
+    pub grace: Duration,
+    /// Set when both Stripe keys are configured.
+    pub stripe: Option<StripeConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    pub secret_key: Secret,
+    pub webhook_secret: Secret,
+    pub api_base: Url,
+}
+
 #[derive(Debug, Clone)]
 pub struct KnowledgeConfig {
     pub chunk_tokens: usize,
@@ -392,6 +423,7 @@ pub struct Config {
     pub embeddings: EmbeddingsConfig,
     pub qdrant: QdrantConfig,
     pub knowledge: KnowledgeConfig,
+    pub billing: BillingConfig,
 }
 
 /// What the command about to run needs beyond the always-required settings.
@@ -518,6 +550,7 @@ impl Config {
             api_key: raw.get("qdrant.api_key").map(Secret::new),
             collection: raw.get("qdrant.collection").unwrap_or("bellhop_chunks").to_owned(),
         };
+        let stripe_api_base = http_url("stripe.api_base");
         if !qdrant.collection.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
             bad("qdrant.collection", "use only A-Z, a-z, 0-9, _ and -".into());
         }
@@ -563,6 +596,21 @@ impl Config {
             fetch_max_bytes: number("knowledge.fetch_max_bytes", 1024, 1 << 34),
             crawl_max_pages: number("knowledge.crawl_max_pages", 1, 100_000) as usize,
         };
+        let grace = Duration::from_secs(86_400 * number("billing.grace_days", 0, 365));
+        let plans = crate::billing::plans::parse_plans(raw.get("billing.plans").unwrap_or("")).map_err(|m| bad("billing.plans", m)).unwrap_or_default();
+        let packs = crate::billing::plans::parse_packs(raw.get("billing.packs").unwrap_or("")).map_err(|m| bad("billing.packs", m)).unwrap_or_default();
+        let stripe = match (raw.get("stripe.secret_key"), raw.get("stripe.webhook_secret")) {
+            (Some(k), Some(w)) => stripe_api_base.map(|api_base| StripeConfig { secret_key: Secret::new(k), webhook_secret: Secret::new(w), api_base }),
+            (None, None) => None,
+            (Some(_), None) => {
+                bad("stripe.webhook_secret", "is required with stripe.secret_key: copy the endpoint's signing secret (whsec_…) from Stripe".into());
+                None
+            }
+            (None, Some(_)) => {
+                bad("stripe.secret_key", "is required with stripe.webhook_secret: copy the secret key (sk_…) from Stripe".into());
+                None
+            }
+        };
         if chunk_overlap_tokens * 2 >= chunk_tokens {
             bad("knowledge.chunk_overlap_tokens", format!("must be less than half of knowledge.chunk_tokens ({chunk_tokens})"));
         }
@@ -589,6 +637,7 @@ impl Config {
             embeddings,
             qdrant,
             knowledge,
+            billing: BillingConfig { plans, packs, grace, stripe },
         })
     }
 

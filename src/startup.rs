@@ -63,6 +63,7 @@ pub fn registry() -> Registry<AppState> {
     crate::manager::register(&mut r);
     crate::knowledge::ingest::register(&mut r);
     crate::answering::register(&mut r);
+    crate::billing::register(&mut r);
     r
 }
 
