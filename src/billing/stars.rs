@@ -235,7 +235,7 @@ pub async fn pre_checkout(app: &AppState, m: &Manager, q: PreCheckoutQuery) -> R
     answer_pre_checkout(app, &m.bot, &q, product.as_ref(), refusal, started).await
 }
 
-/// Sends the answer and records it. A query Telegram already gave up on is not retried.
+/// Sends the answer (and records a refusal). A query Telegram already gave up on is not retried.
 pub async fn answer_pre_checkout(
     app: &AppState,
     bot: &crate::telegram::Bot,
@@ -252,10 +252,15 @@ pub async fn answer_pre_checkout(
         }
         Err(e) => return Err(job_error(e, "answerPreCheckoutQuery")),
     }
-    let tenant = product.map(|p| match p {
-        Product::Pack { tenant, .. } | Product::Plan { tenant, .. } | Product::Paywall { tenant, .. } => *tenant,
-    });
-    sql::record_checkout(&app.db.pool, &q.id, tenant, &q.invoice_payload, refusal.is_none(), refusal, started, now_ms()).await?;
+    // Refusals are kept for the owner's and the operator's questions. Accepted ones are not
+    // written here: the payment that follows is, and on SQLite every write on this path costs
+    // latency under load (see BENCHMARKS.md).
+    if let Some(reason) = refusal {
+        let tenant = product.map(|p| match p {
+            Product::Pack { tenant, .. } | Product::Plan { tenant, .. } | Product::Paywall { tenant, .. } => *tenant,
+        });
+        sql::record_checkout(&app.db.pool, &q.id, tenant, &q.invoice_payload, false, Some(reason), started, now_ms()).await?;
+    }
     Ok(())
 }
 

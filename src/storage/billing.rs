@@ -463,10 +463,25 @@ pub async fn record_checkout<'c>(
     Ok(())
 }
 
-/// (query id, ok, received_at, answered_at) of every recorded pre-checkout answer (benchmarks).
-pub async fn checkouts<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<Vec<(String, bool, i64, i64)>> {
-    let rows = sqlx::query("select query_id, ok, received_at, answered_at from billing_checkouts").fetch_all(e).await?;
-    Ok(rows.into_iter().map(|r| (r.get(0), r.get::<i64, _>(1) != 0, r.get(2), r.get(3))).collect())
+/// For benchmarks: each pre-checkout query the manager bot received (its id, from the stored
+/// update) and when its job was recorded done (Unix ms; just after the answer was accepted).
+pub async fn pre_checkout_answer_times<'c>(e: impl Executor<'c, Database = Any>, manager: i64) -> sqlx::Result<Vec<(String, i64)>> {
+    let rows = sqlx::query(
+        "select u.body, j.updated_at from telegram_updates u
+           join jobs j on j.kind = 'manager.update' and j.state = 'done' and j.payload = '{\"update_id\":' || cast(u.update_id as text) || '}'
+         where u.bot_id = $1 and u.body like '%\"pre_checkout_query\"%'",
+    )
+    .bind(manager)
+    .fetch_all(e)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let body: String = r.get(0);
+            let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+            Some((v["pre_checkout_query"]["id"].as_str()?.to_owned(), r.get(1)))
+        })
+        .collect())
 }
 
 // --- customer paywall -------------------------------------------------------------------------
