@@ -5,6 +5,7 @@ mod helpers;
 
 mod answering;
 mod billing_meter;
+mod billing_paywall;
 mod billing_stars;
 mod billing_stripe;
 mod config_errors;

@@ -1,0 +1,111 @@
+//! The optional customer paywall, as answering will call it: N free questions a day, then an
+//! invoice from the owner's own bot; the pre-checkout is checked, the payment credits the
+//! customer once (however often delivered), bought questions are used, and a refund takes them
+//! back. The test plays the dispatcher (getUpdates on the child bot) that answering will be.
+use crate::helpers::*;
+use bellhop::billing::{on_child_update, paywall};
+use bellhop::domain::BotId;
+use bellhop::storage::billing as sql;
+use bellhop::telegram::Update;
+use serde_json::{Value, json};
+
+async fn updates(app: &TestApp, token: &bellhop::domain::BotToken, offset: i64) -> Vec<Update> {
+    let v: Value = app.tg.client.call_raw(token, "getUpdates", &json!({ "offset": offset, "timeout": 5 })).await.unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
+#[tokio::test]
+async fn after_the_free_questions_a_customer_buys_a_pack_from_the_owners_bot_credited_once_and_refundable() {
+    let app = spawn_app().await;
+    let owner = app.tg.user("Rosa").await;
+    let bot_id = 7_400_001;
+    let (tenant, token, _) = app.create_bot(owner, bot_id).await;
+    app.tg.post("bots", json!({ "username": "rosas_shop_bot", "first_name": "Rosa's Shop", "token": token.expose() })).await;
+    let bot = app.state.telegram.bot(token.clone());
+    let customer = app.tg.post("users", json!({ "first_name": "Carl", "started_bots": [bot_id] })).await["id"].as_i64().unwrap();
+    let b = BotId(bot_id);
+
+    // Off by default: every question goes on to answering.
+    for _ in 0..5 {
+        assert!(!paywall(&app.state, tenant, b, &bot, customer).await.unwrap());
+    }
+    // Switched on: 2 free a day (counted from now), then packs of 20 for 50 Stars.
+    let mut conn = app.db().pool.acquire().await.unwrap();
+    bellhop::billing::account::open(&mut conn, &app.state.cfg.billing, tenant, bellhop::storage::now_ms()).await.unwrap();
+    sql::set_paywall(&mut conn, tenant, &sql::PaywallSettings { enabled: true, free_per_day: 2, pack_stars: 50, pack_questions: 20 }).await.unwrap();
+    drop(conn);
+    let other = app.tg.post("users", json!({ "first_name": "Dana", "started_bots": [bot_id] })).await["id"].as_i64().unwrap();
+    assert!(!paywall(&app.state, tenant, b, &bot, other).await.unwrap());
+    assert!(!paywall(&app.state, tenant, b, &bot, other).await.unwrap());
+    assert!(paywall(&app.state, tenant, b, &bot, other).await.unwrap(), "the third question of the day is paywalled");
+    assert!(!paywall(&app.state, tenant, b, &bot, customer).await.unwrap());
+    assert!(!paywall(&app.state, tenant, b, &bot, customer).await.unwrap());
+    assert!(paywall(&app.state, tenant, b, &bot, customer).await.unwrap());
+
+    // The customer pays the invoice the bot sent.
+    let sent = app.tg.sent_by(bot_id).await;
+    let invoice = sent.iter().find(|m| m["chat_id"] == json!(customer) && m["message"]["invoice"].is_object()).expect("an invoice to the customer").clone();
+    assert_eq!(invoice["message"]["invoice"]["total_amount"], 50);
+    let payment = app.tg.post(&format!("users/{customer}/payments"), json!({ "bot_id": bot_id, "message_id": invoice["message_id"] })).await;
+    let ups = updates(&app, &token, 0).await;
+    let pre = ups.iter().find(|u| u.kind.name() == "pre_checkout_query").expect("the pre-checkout query");
+    assert!(on_child_update(&app.state, tenant, b, &bot, pre).await.unwrap());
+    let outcome = app.tg.payment_outcome(payment["id"].as_str().unwrap()).await;
+    assert_eq!(outcome["status"], "paid", "{outcome}");
+    let charge = outcome["telegram_payment_charge_id"].as_str().unwrap().to_owned();
+
+    // The successful_payment, delivered 3 times at once: 20 questions, once.
+    let mut last = ups.iter().map(|u| u.update_id).max().unwrap();
+    let paid = loop {
+        let ups = updates(&app, &token, last + 1).await;
+        if let Some(u) = ups.iter().find(|u| matches!(&u.kind, bellhop::telegram::UpdateKind::Message(m) if m.successful_payment.is_some())) {
+            break u.clone();
+        }
+        last = ups.iter().map(|u| u.update_id).max().unwrap_or(last);
+    };
+    let handled = futures::future::join_all((0..3).map(|_| on_child_update(&app.state, tenant, b, &bot, &paid))).await;
+    assert!(handled.into_iter().all(|h| h.unwrap()));
+    assert_eq!(sql::paywall_credits(&app.db().pool, tenant, bot_id, customer).await.unwrap(), 20);
+    assert_eq!(count(app.db(), "select count(*) from billing_payments where provider = 'stars_bot'").await, 1);
+
+    // A bought question is used instead of the invoice; an unrelated update is not billing's.
+    assert!(!paywall(&app.state, tenant, b, &bot, customer).await.unwrap());
+    assert_eq!(sql::paywall_credits(&app.db().pool, tenant, bot_id, customer).await.unwrap(), 19);
+    let text: Update = serde_json::from_value(json!({ "update_id": 1, "message": { "message_id": 1, "date": 1, "chat": { "id": customer, "type": "private" }, "text": "hi" } })).unwrap();
+    assert!(!on_child_update(&app.state, tenant, b, &bot, &text).await.unwrap());
+
+    // The operator refunds it (from the owner's bot): the questions are taken back.
+    assert_eq!(bellhop::billing::stars::refund(&app.state, &charge, None).await.unwrap(), bellhop::billing::stars::RefundOutcome::Refunded);
+    assert_eq!(sql::paywall_credits(&app.db().pool, tenant, bot_id, customer).await.unwrap(), 0);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_paywall_pre_checkout_with_a_changed_price_or_for_another_bot_is_refused() {
+    let app = spawn_app().await;
+    let owner = app.tg.user("Rosa").await;
+    let bot_id = 7_400_002;
+    let (tenant, token, _) = app.create_bot(owner, bot_id).await;
+    app.tg.post("bots", json!({ "username": "rosas_other_bot", "token": token.expose() })).await;
+    let bot = app.state.telegram.bot(token.clone());
+    let customer = app.tg.post("users", json!({ "first_name": "Carl", "started_bots": [bot_id] })).await["id"].as_i64().unwrap();
+    let mut conn = app.db().pool.acquire().await.unwrap();
+    bellhop::billing::account::open(&mut conn, &app.state.cfg.billing, tenant, bellhop::storage::now_ms()).await.unwrap();
+    sql::set_paywall(&mut conn, tenant, &sql::PaywallSettings { enabled: true, free_per_day: 0, pack_stars: 50, pack_questions: 20 }).await.unwrap();
+    drop(conn);
+    let mut offset = 0;
+    for (payload, stars, why) in [(format!("pw:{}:{bot_id}:20", tenant.0), 10, "price has changed"), (format!("pw:{}:999:20", tenant.0), 50, "not valid")] {
+        let invoice = json!({ "chat_id": customer, "title": "Questions", "description": "More questions", "payload": payload, "currency": "XTR", "prices": [{ "label": "Questions", "amount": stars }] });
+        let sent: Value = app.tg.client.call_raw(&token, "sendInvoice", &invoice).await.unwrap();
+        let payment = app.tg.post(&format!("users/{customer}/payments"), json!({ "bot_id": bot_id, "message_id": sent["message_id"] })).await;
+        let ups = updates(&app, &token, offset).await;
+        offset = ups.iter().map(|u| u.update_id).max().unwrap() + 1;
+        let pre = ups.iter().find(|u| u.kind.name() == "pre_checkout_query").unwrap();
+        assert!(on_child_update(&app.state, tenant, BotId(bot_id), &bot, pre).await.unwrap());
+        let outcome = app.tg.payment_outcome(payment["id"].as_str().unwrap()).await;
+        assert_eq!(outcome["status"], "failed", "{outcome}");
+        assert!(outcome["error"].as_str().unwrap().contains(why), "{outcome}");
+    }
+    assert_eq!(count(app.db(), "select count(*) from paywall_credits").await, 0);
+    app.stop().await.unwrap();
+}
