@@ -35,6 +35,8 @@ pub struct AppState {
     pub manager: Option<crate::manager::Manager>,
     /// Embedder + vector index, loaded on first use (model files are read once per process).
     pub retriever_cell: Arc<tokio::sync::OnceCell<crate::retrieval::Retriever>>,
+    /// The chat model, loaded on first use; `None` when it can't be (answers then quote passages).
+    pub llm_cell: Arc<tokio::sync::OnceCell<Option<Arc<dyn crate::llm::ChatModel>>>>,
     /// Cancelled when the process starts shutting down.
     pub shutdown: CancellationToken,
 }
@@ -53,6 +55,23 @@ impl AppState {
             })
             .await?;
         Ok(r.clone())
+    }
+
+    /// The chat model this process uses, loaded on first call. A model that can't be loaded is
+    /// logged once and answers fall back to quoting passages.
+    pub async fn chat_model(&self) -> Option<Arc<dyn crate::llm::ChatModel>> {
+        self.llm_cell
+            .get_or_init(|| async {
+                match crate::llm::from_config(&self.cfg).await {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        tracing::error!(error = format!("{e:#}"), "the chat model could not be loaded; answers will quote passages instead");
+                        None
+                    }
+                }
+            })
+            .await
+            .clone()
     }
 }
 
@@ -105,7 +124,7 @@ impl Application {
             }
             None => None,
         };
-        let state = AppState { cfg: Arc::new(cfg), db, keys: Arc::new(keys), queue, telegram, manager, retriever_cell: Arc::default(), shutdown: CancellationToken::new() };
+        let state = AppState { cfg: Arc::new(cfg), db, keys: Arc::new(keys), queue, telegram, manager, retriever_cell: Arc::default(), llm_cell: Arc::default(), shutdown: CancellationToken::new() };
         Ok(Application { state, listener, role })
     }
 

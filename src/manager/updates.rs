@@ -33,7 +33,16 @@ pub async fn run(app: AppState, job: Job) -> Result<(), JobError> {
     let update: Update = serde_json::from_str(&body).map_err(|e| JobError::Permanent(anyhow::anyhow!("update does not parse: {e}")))?;
     match update.kind {
         UpdateKind::ManagedBot(mbu) => managed_bot(&app, m, update.update_id, mbu).await,
-        UpdateKind::Message(msg) => message(&app, m, msg).await,
+        UpdateKind::Message(msg) => {
+            if crate::answering::handoff::on_owner_message(&app, m, update.update_id, &msg).await? {
+                return Ok(());
+            }
+            message(&app, m, msg).await
+        }
+        UpdateKind::CallbackQuery(q) => {
+            crate::answering::handoff::on_owner_callback(&app, m, &q).await?;
+            Ok(())
+        }
         _ => {
             tracing::debug!("manager update of a kind it does not handle; recorded only");
             Ok(())
