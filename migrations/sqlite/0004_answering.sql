@@ -26,8 +26,10 @@ create table conversations (
 create index conversations_tenant on conversations (tenant_id, last_message_at);
 
 -- Every message of a conversation, both ways. One reply per customer update: the answer is
--- stored (state pending) before it is sent and marked sent after, so a retried job re-sends a
--- stored answer instead of calling the model again, and never answers twice once sent.
+-- stored (pending) before it is sent, marked sending just before the Bot API call and sent after.
+-- A retried job re-sends a pending answer instead of calling the model again; one it finds
+-- sending (the process died during the call) is marked unknown and not re-sent: a customer never
+-- gets the same answer twice.
 create table conversation_messages (
     id integer primary key autoincrement,
     tenant_id bigint not null references tenants (id),
@@ -41,7 +43,7 @@ create table conversation_messages (
     kind text not null default '',
     -- bot replies: JSON list of {n, title, url, source_id} cited
     sources text not null default '[]',
-    -- bot replies: pending (stored, not yet sent) | sent
+    -- bot replies: pending | sending | sent | unknown (see above)
     delivery text not null default 'sent',
     telegram_message_id bigint,
     model_tokens bigint not null default 0,

@@ -112,8 +112,15 @@ pub async fn generate(call: Option<ModelCall<'_>>, voice: &Voice<'_>, history: &
     Composed { kind: "answer", text: clean.trim().to_owned(), sources, tokens, note: None }
 }
 
+/// A source as listed under an answer: its title and, when there is one, the section the
+/// passage is in ("Orders and delivery › Delivery"), so passages of one document are told apart.
 fn cited_source(n: usize, h: &Hit) -> Cited {
-    Cited { n, title: if h.payload.title.is_empty() { "Untitled".into() } else { h.payload.title.clone() }, url: h.payload.url.clone(), source_id: h.payload.source_id.clone() }
+    let title = if h.payload.title.is_empty() { "Untitled" } else { h.payload.title.as_str() };
+    let title = match h.payload.headings.last() {
+        Some(section) if !section.is_empty() && section != title => format!("{title} › {section}"),
+        _ => title.to_owned(),
+    };
+    Cited { n, title, url: h.payload.url.clone(), source_id: h.payload.source_id.clone() }
 }
 
 /// The model's text as a draft may show it: nothing while it could still be the NO_ANSWER marker.

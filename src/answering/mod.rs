@@ -153,7 +153,7 @@ impl Ctx<'_> {
 
         // A retried job: the reply was stored already — send it if it wasn't, never twice.
         if let Some(r) = conversations::reply_to(&self.app.db.pool, self.tenant, conv.id, update_id).await? {
-            return if r.delivery == "sent" { Ok(()) } else { self.deliver(&conv, &r, m.message_id).await };
+            return self.resume(&conv, &r, m.message_id).await;
         }
         let command = text.split_whitespace().next().unwrap_or_default().split('@').next().unwrap_or_default().to_owned();
         if conv.mode == "human" && command != "/start" {
@@ -303,10 +303,21 @@ impl Ctx<'_> {
             conversations::add_usage(&mut *tx, self.tenant, today(), r.tokens as i64).await?;
         }
         tx.commit().await.map_err(anyhow::Error::from)?;
-        if msg.delivery == "sent" {
-            return Ok(());
+        self.resume(conv, &msg, reply_to).await
+    }
+
+    /// Carries a stored reply on from its delivery state: pending → send; sending (a crash
+    /// during the Bot API call: it may have arrived) → unknown, not re-sent; sent → nothing.
+    async fn resume(&self, conv: &Conversation, msg: &Msg, reply_to: i64) -> Result<(), JobError> {
+        match msg.delivery.as_str() {
+            "pending" => self.deliver(conv, msg, reply_to).await,
+            "sending" => {
+                tracing::warn!(reply_id = msg.id, "a reply was being sent when its worker stopped; not sending it again");
+                conversations::set_delivery(&self.app.db.pool, self.tenant, msg.id, "unknown").await?;
+                Ok(())
+            }
+            _ => Ok(()),
         }
-        self.deliver(conv, &msg, reply_to).await
     }
 
     /// Sends a stored reply (split if long, buttons under the last part) and marks it sent.
@@ -324,6 +335,7 @@ impl Ctx<'_> {
         let parts = crate::telegram::split::split_html(&html, MESSAGE_LIMIT).unwrap_or_else(|_| crate::telegram::split::split_plain(&html, MESSAGE_LIMIT));
         let last = parts.len().saturating_sub(1);
         let mut last_id = None;
+        conversations::set_delivery(&self.app.db.pool, self.tenant, msg.id, "sending").await?;
         for (i, part) in parts.into_iter().enumerate() {
             let mut send = SendMessage::html(conv.chat_id, part);
             if conv.thread_id != 0 {
@@ -335,7 +347,17 @@ impl Ctx<'_> {
             if i == last {
                 send.reply_markup = buttons.clone();
             }
-            let sent = self.bot.send_message(&send).await.map_err(|e| job_error(e, "sending the answer"))?;
+            let sent = match self.bot.send_message(&send).await {
+                Ok(sent) => sent,
+                Err(e) => {
+                    // Telegram answered with an error: nothing was delivered, so a retry may send.
+                    // A network error leaves it `sending`: it may have arrived.
+                    if !matches!(e, crate::telegram::TelegramError::Network(_)) && i == 0 {
+                        conversations::set_delivery(&self.app.db.pool, self.tenant, msg.id, "pending").await?;
+                    }
+                    return Err(job_error(e, "sending the answer"));
+                }
+            };
             last_id = Some(sent.message_id);
         }
         conversations::mark_sent(&self.app.db.pool, self.tenant, msg.id, last_id).await?;

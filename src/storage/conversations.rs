@@ -102,7 +102,8 @@ pub struct Msg {
     pub kind: String,
     /// JSON list of the sources cited.
     pub sources: String,
-    /// `pending` or `sent`.
+    /// `pending` (stored, not sent), `sending` (the Bot API call may have happened), `sent`, or
+    /// `unknown` (a crash during the call: not re-sent, so never twice).
     pub delivery: String,
     pub telegram_message_id: Option<i64>,
     pub model_tokens: i64,
@@ -178,6 +179,13 @@ pub async fn add(tx: &mut super::Tx, tenant: TenantId, conv: i64, m: &NewMsg<'_>
 pub async fn reply_to<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: i64, update_id: i64) -> sqlx::Result<Option<Msg>> {
     let sql = format!("select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 and update_id = $3 and author = 'bot'");
     Ok(sqlx::query(&sql).bind(tenant.0).bind(conv).bind(update_id).fetch_optional(e).await?.map(msg))
+}
+
+/// Sets a reply's delivery state: `sending` is committed before the Bot API call, so a job that
+/// finds it after a crash knows the reply may already have reached the customer.
+pub async fn set_delivery<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, delivery: &str) -> sqlx::Result<()> {
+    sqlx::query("update conversation_messages set delivery = $1 where tenant_id = $2 and id = $3").bind(delivery).bind(tenant.0).bind(id).execute(e).await?;
+    Ok(())
 }
 
 pub async fn mark_sent<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, telegram_message_id: Option<i64>) -> sqlx::Result<()> {
