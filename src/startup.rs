@@ -39,6 +39,8 @@ pub struct AppState {
     pub llm_cell: Arc<tokio::sync::OnceCell<Option<Arc<dyn crate::llm::ChatModel>>>>,
     /// Cancelled when the process starts shutting down.
     pub shutdown: CancellationToken,
+    /// Webhook updates are stored through this group-committing writer.
+    pub ingress: crate::web::ingress::Ingress,
 }
 
 impl AppState {
@@ -124,7 +126,8 @@ impl Application {
             }
             None => None,
         };
-        let state = AppState { cfg: Arc::new(cfg), db, keys: Arc::new(keys), queue, telegram, manager, retriever_cell: Arc::default(), llm_cell: Arc::default(), shutdown: CancellationToken::new() };
+        let ingress = crate::web::ingress::Ingress::start(db.clone(), queue.clone());
+        let state = AppState { cfg: Arc::new(cfg), db, keys: Arc::new(keys), queue, telegram, manager, retriever_cell: Arc::default(), llm_cell: Arc::default(), shutdown: CancellationToken::new(), ingress };
         Ok(Application { state, listener, role })
     }
 

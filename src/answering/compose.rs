@@ -44,6 +44,9 @@ pub struct Composed {
     pub tokens: u64,
     /// Why the model wasn't used or failed, for logs.
     pub note: Option<String>,
+    /// Time spent waiting for the model (zero without a call): the pipeline's own overhead is
+    /// the rest.
+    pub model_time: Duration,
 }
 
 /// Q&A pair, then retrieval with the confidence threshold.
@@ -81,6 +84,7 @@ pub async fn generate(call: Option<ModelCall<'_>>, voice: &Voice<'_>, history: &
         return extractive(hits, Some("no source fits the model's context".into()));
     }
     let req = ChatRequest { messages: p.messages, max_tokens: call.max_tokens, temperature: call.temperature };
+    let started = std::time::Instant::now();
     let run = async {
         let mut stream = call.model.stream(req).await?;
         let mut text = String::new();
@@ -95,21 +99,23 @@ pub async fn generate(call: Option<ModelCall<'_>>, voice: &Voice<'_>, history: &
         }
         Ok::<_, ModelError>(text)
     };
-    let text = match tokio::time::timeout(call.timeout, run).await {
+    let outcome = tokio::time::timeout(call.timeout, run).await;
+    let model_time = started.elapsed();
+    let text = match outcome {
         Ok(Ok(t)) => t,
-        Ok(Err(e)) => return extractive(hits, Some(format!("{e}"))),
-        Err(_) => return extractive(hits, Some(format!("the model did not finish within {} s", call.timeout.as_secs()))),
+        Ok(Err(e)) => return Composed { model_time, ..extractive(hits, Some(format!("{e}"))) },
+        Err(_) => return Composed { model_time, ..extractive(hits, Some(format!("the model did not finish within {} s", call.timeout.as_secs()))) },
     };
     let answer_tokens = crate::knowledge::chunk::count_tokens(&text);
     let tokens = (p.tokens + answer_tokens) as u64;
     if text.contains(NO_ANSWER) || text.trim().is_empty() {
-        return Composed { kind: "fallback", text: String::new(), sources: vec![], tokens, note: Some("the model found no answer in the sources".into()) };
+        return Composed { kind: "fallback", text: String::new(), sources: vec![], tokens, note: Some("the model found no answer in the sources".into()), model_time };
     }
     let (clean, cited) = cite(&text, p.sources_used);
     // No citation at all: the answer still came from the sources the model was given.
     let numbers: Vec<usize> = if cited.is_empty() { (1..=p.sources_used).collect() } else { cited };
     let sources = numbers.into_iter().map(|n| cited_source(n, &hits[n - 1])).collect();
-    Composed { kind: "answer", text: clean.trim().to_owned(), sources, tokens, note: None }
+    Composed { kind: "answer", text: clean.trim().to_owned(), sources, tokens, note: None, model_time }
 }
 
 /// A source as listed under an answer: its title and, when there is one, the section the
@@ -185,7 +191,7 @@ pub fn extractive(hits: &[Hit], note: Option<String>) -> Composed {
         text.push_str(&format!("\n\n“{}{more}” [{}]", quote.trim(), i + 1));
     }
     let sources = top.iter().enumerate().map(|(i, h)| cited_source(i + 1, h)).collect();
-    Composed { kind: "extractive", text, sources, tokens: 0, note }
+    Composed { kind: "extractive", text, sources, tokens: 0, note, model_time: Duration::ZERO }
 }
 
 /// The answer as Telegram HTML: everything escaped, then the list of sources (linked when they

@@ -12,6 +12,7 @@
 //! Exactly one reply per customer update: the reply is stored before it is sent and marked sent
 //! after, so a retried or redelivered job re-sends a stored reply instead of calling the model
 //! again, and sends nothing once it was sent.
+pub mod bench;
 pub mod compose;
 pub mod handoff;
 pub mod prompt;
@@ -46,6 +47,7 @@ pub fn register(r: &mut Registry<AppState>) {
 
 #[tracing::instrument(name = "answering.update", skip_all, fields(tenant_id, bot_id, update_id))]
 pub async fn run(app: AppState, job: Job) -> Result<(), JobError> {
+    let started = std::time::Instant::now();
     let p: BotUpdateJob = job.payload()?;
     let tenant = job.tenant_id.ok_or_else(|| JobError::Permanent(anyhow::anyhow!("bot update without a tenant")))?;
     tracing::Span::current().record("tenant_id", tenant.0).record("bot_id", p.bot_id.0).record("update_id", p.update_id);
@@ -57,7 +59,7 @@ pub async fn run(app: AppState, job: Job) -> Result<(), JobError> {
     let (business, username, _, _) = bots::profile(&app.db.pool, tenant, p.bot_id).await?.unwrap_or_default();
     let settings = storage::bot_settings::get(&app.db.pool, tenant, p.bot_id).await?;
     let texts = settings::texts(&settings, &business);
-    let ctx = Ctx { app: &app, tenant, bot_id: p.bot_id, bot: &bot, business: &business, username: &username, settings: &settings, texts: &texts };
+    let ctx = Ctx { app: &app, tenant, bot_id: p.bot_id, bot: &bot, business: &business, username: &username, settings: &settings, texts: &texts, started, model_time: Mutex::new(None) };
     match update.kind {
         UpdateKind::Message(m) => ctx.message(update.update_id, m).await,
         UpdateKind::CallbackQuery(q) => ctx.callback(q).await,
@@ -98,6 +100,9 @@ struct Ctx<'a> {
     username: &'a str,
     settings: &'a BotSettings,
     texts: &'a settings::Texts,
+    /// When the job started, and the model's share of it once known: the overhead measurement.
+    started: std::time::Instant,
+    model_time: Mutex<Option<Duration>>,
 }
 
 /// A reply about to be stored and sent.
@@ -274,6 +279,7 @@ impl Ctx<'_> {
             _ => None,
         };
         let composed: Composed = compose::generate(call, &voice, &history, question, &hits, Some(&tx)).await;
+        *self.model_time.lock().unwrap_or_else(|p| p.into_inner()) = Some(composed.model_time);
         drop(tx);
         if let Some(d) = drafts {
             let _ = d.await;
@@ -361,8 +367,28 @@ impl Ctx<'_> {
             last_id = Some(sent.message_id);
         }
         conversations::mark_sent(&self.app.db.pool, self.tenant, msg.id, last_id).await?;
+        if let Some(model) = *self.model_time.lock().unwrap_or_else(|p| p.into_inner()) {
+            record_overhead(self.started.elapsed().saturating_sub(model));
+        }
         Ok(())
     }
+}
+
+/// The pipeline's own time per model answer (job start → reply sent, minus the model's time):
+/// the newest 100,000, for `bellhop bench answering`.
+static OVERHEAD: Mutex<std::collections::VecDeque<Duration>> = Mutex::new(std::collections::VecDeque::new());
+
+fn record_overhead(d: Duration) {
+    let mut v = OVERHEAD.lock().unwrap_or_else(|p| p.into_inner());
+    if v.len() >= 100_000 {
+        v.pop_front();
+    }
+    v.push_back(d);
+}
+
+/// Takes the overhead samples recorded so far.
+pub fn take_overhead_samples() -> Vec<Duration> {
+    OVERHEAD.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect()
 }
 
 /// Most tokens an answer may have, and how long the model may take before the passages are
