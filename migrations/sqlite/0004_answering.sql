@@ -26,10 +26,10 @@ create table conversations (
 create index conversations_tenant on conversations (tenant_id, last_message_at);
 
 -- Every message of a conversation, both ways. One reply per customer update: the answer is
--- stored (pending) before it is sent, marked sending just before the Bot API call and sent after.
--- A retried job re-sends a pending answer instead of calling the model again; one it finds
--- sending (the process died during the call) is marked unknown and not re-sent: a customer never
--- gets the same answer twice.
+-- committed as sending right before the Bot API call and marked sent after; when Telegram answers
+-- with an error (nothing delivered) it goes back to pending, which a retry sends — without calling
+-- the model again. A reply found still sending (the process died during the call, so it may have
+-- arrived) is marked unknown and not re-sent: a customer never gets the same answer twice.
 create table conversation_messages (
     id integer primary key autoincrement,
     tenant_id bigint not null references tenants (id),

@@ -151,8 +151,8 @@ impl Ctx<'_> {
         let from = m.from.clone().unwrap_or_default();
         let name = [from.first_name.as_str(), from.last_name.as_deref().unwrap_or("")].join(" ").trim().to_owned();
         let customer = Customer { chat_id: m.chat.id, thread_id: if private { 0 } else { m.message_thread_id.unwrap_or(0) }, chat_kind: &m.chat.kind, user_id: from.id, name: &name };
-        let conv = conversations::open(&self.app.db.pool, self.tenant, self.bot_id, &customer).await?;
         let mut tx = self.app.db.begin().await?;
+        let conv = conversations::open(&mut *tx, self.tenant, self.bot_id, &customer).await?;
         let (cmsg, fresh) = conversations::add(&mut tx, self.tenant, conv.id, &NewMsg { author: "customer", text: &text, update_id: Some(update_id), kind: "", sources: "[]", delivery: "sent", model_tokens: 0, question: None }).await?;
         tx.commit().await.map_err(anyhow::Error::from)?;
 
@@ -260,17 +260,22 @@ impl Ctx<'_> {
 
         // Drafts in private chats: a task sends the latest text at most every draft_interval.
         let (tx, mut rx) = tokio::sync::watch::channel(String::new());
+        let done = tokio_util::sync::CancellationToken::new();
         let drafts = private.then(|| {
             let bot = self.bot.clone();
             let chat = conv.chat_id;
             let interval = app.cfg.answering.draft_interval;
             let draft_id = cmsg.id.max(1);
+            let done = done.clone();
             tokio::spawn(async move {
                 while rx.changed().await.is_ok() {
-                    let text: String = rx.borrow_and_update().clone();
-                    let text: String = text.chars().take(4000).collect();
+                    let text: String = rx.borrow_and_update().chars().take(4000).collect();
                     let _ = bot.call(&SendMessageDraft { chat_id: chat, draft_id, text: Some(text), ..Default::default() }).await;
-                    tokio::time::sleep(interval).await;
+                    // Pace the drafts, but never hold up the final message.
+                    tokio::select! {
+                        _ = tokio::time::sleep(interval) => {}
+                        _ = done.cancelled() => break,
+                    }
                 }
             })
         });
@@ -281,6 +286,7 @@ impl Ctx<'_> {
         let composed: Composed = compose::generate(call, &voice, &history, question, &hits, Some(&tx)).await;
         *self.model_time.lock().unwrap_or_else(|p| p.into_inner()) = Some(composed.model_time);
         drop(tx);
+        done.cancel();
         if let Some(d) = drafts {
             let _ = d.await;
         }
@@ -294,7 +300,7 @@ impl Ctx<'_> {
         self.reply(conv, update_id, reply_to, &Reply { kind, text, sources: &composed.sources, tokens: composed.tokens, question: Some(question) }).await
     }
 
-    /// Stores the reply (pending), then sends it.
+    /// Stores the reply (as `sending`), then sends it.
     async fn reply(&self, conv: &Conversation, update_id: i64, reply_to: i64, r: &Reply<'_>) -> Result<(), JobError> {
         let sources = serde_json::to_string(r.sources).unwrap_or_else(|_| "[]".into());
         let mut tx = self.app.db.begin().await?;
@@ -302,13 +308,17 @@ impl Ctx<'_> {
             &mut tx,
             self.tenant,
             conv.id,
-            &NewMsg { author: "bot", text: r.text, update_id: Some(update_id), kind: r.kind, sources: &sources, delivery: "pending", model_tokens: r.tokens as i64, question: r.question },
+            &NewMsg { author: "bot", text: r.text, update_id: Some(update_id), kind: r.kind, sources: &sources, delivery: "sending", model_tokens: r.tokens as i64, question: r.question },
         )
         .await?;
         if fresh && r.tokens > 0 {
             conversations::add_usage(&mut *tx, self.tenant, today(), r.tokens as i64).await?;
         }
         tx.commit().await.map_err(anyhow::Error::from)?;
+        if fresh {
+            // Stored as `sending` in the same commit: the Bot API call follows at once.
+            return self.deliver(conv, &msg, reply_to).await;
+        }
         self.resume(conv, &msg, reply_to).await
     }
 
@@ -316,7 +326,10 @@ impl Ctx<'_> {
     /// during the Bot API call: it may have arrived) → unknown, not re-sent; sent → nothing.
     async fn resume(&self, conv: &Conversation, msg: &Msg, reply_to: i64) -> Result<(), JobError> {
         match msg.delivery.as_str() {
-            "pending" => self.deliver(conv, msg, reply_to).await,
+            "pending" => {
+                conversations::set_delivery(&self.app.db.pool, self.tenant, msg.id, "sending").await?;
+                self.deliver(conv, msg, reply_to).await
+            }
             "sending" => {
                 tracing::warn!(reply_id = msg.id, "a reply was being sent when its worker stopped; not sending it again");
                 conversations::set_delivery(&self.app.db.pool, self.tenant, msg.id, "unknown").await?;
@@ -326,7 +339,8 @@ impl Ctx<'_> {
         }
     }
 
-    /// Sends a stored reply (split if long, buttons under the last part) and marks it sent.
+    /// Sends a stored reply, already marked `sending` (split if long, buttons under the last
+    /// part), and marks it sent.
     async fn deliver(&self, conv: &Conversation, msg: &Msg, reply_to: i64) -> Result<(), JobError> {
         let sources: Vec<Cited> = serde_json::from_str(&msg.sources).unwrap_or_default();
         let html = match msg.kind.as_str() {
@@ -341,7 +355,6 @@ impl Ctx<'_> {
         let parts = crate::telegram::split::split_html(&html, MESSAGE_LIMIT).unwrap_or_else(|_| crate::telegram::split::split_plain(&html, MESSAGE_LIMIT));
         let last = parts.len().saturating_sub(1);
         let mut last_id = None;
-        conversations::set_delivery(&self.app.db.pool, self.tenant, msg.id, "sending").await?;
         for (i, part) in parts.into_iter().enumerate() {
             let mut send = SendMessage::html(conv.chat_id, part);
             if conv.thread_id != 0 {

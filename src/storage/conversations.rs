@@ -132,7 +132,7 @@ fn msg(r: sqlx::any::AnyRow) -> Msg {
     }
 }
 
-/// A message to store. Bot replies start `pending` and become `sent` with [`mark_sent`].
+/// A message to store. Bot replies are stored `sending` and become `sent` with [`mark_sent`].
 pub struct NewMsg<'a> {
     pub author: &'a str,
     pub text: &'a str,
