@@ -4,6 +4,7 @@
 mod helpers;
 
 mod answering;
+mod answering_crash;
 mod config_errors;
 mod crash;
 mod http;
