@@ -2,7 +2,8 @@
 # The one command that runs every test: `bash scripts/test.sh`.
 #
 # On a fresh Debian machine with only the Rust toolchain it installs what the tests need
-# (PostgreSQL from Debian's packages, a throwaway Python virtualenv with python-telegram-bot),
+# (PostgreSQL from Debian's packages, a throwaway Python virtualenv with python-telegram-bot and
+# stripe),
 # starts a throwaway PostgreSQL cluster on loopback, runs the whole suite on SQLite and then on
 # PostgreSQL, removes the cluster, scans all output for leaked bot tokens, and prints how many
 # tests ran on each engine.
@@ -46,9 +47,10 @@ PG_STARTED=1
 export BELLHOP_TEST_POSTGRES_URL="postgres://bellhop@127.0.0.1:$PGPORT/postgres"
 
 # --- Python clients for the fidelity tests ------------------------------------------------------
-say "creating a throwaway virtualenv with python-telegram-bot"
+say "creating a throwaway virtualenv with python-telegram-bot and stripe"
 python3 -m venv "$WORK/venv"
-"$WORK/venv/bin/pip" install -q --disable-pip-version-check 'python-telegram-bot>=22.8'
+# stripe: Stripe's own library signs the webhook events of tests/api/billing_stripe.rs.
+"$WORK/venv/bin/pip" install -q --disable-pip-version-check 'python-telegram-bot>=22.8' 'stripe>=7'
 export BELLHOP_PYTHON="$WORK/venv/bin/python"
 
 # --- Local model files for the retrieval tests (fetched once, cached) ----------------------------

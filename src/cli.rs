@@ -48,6 +48,9 @@ pub enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// Operator's billing tasks.
+    #[command(subcommand)]
+    Billing(BillingCommand),
     /// Benchmarks whose results are recorded in BENCHMARKS.md.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -62,6 +65,20 @@ pub enum Command {
         /// Text beyond this many bytes is refused.
         #[arg(long, default_value_t = 16 * 1024 * 1024)]
         max_text_bytes: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BillingCommand {
+    /// Refund a Telegram Stars payment (`refundStarPayment`) and take back what it bought.
+    /// A payment Telegram already refunded counts as done.
+    Refund {
+        /// The payment's `telegram_payment_charge_id` (shown on the owner's billing page and in the logs).
+        #[arg(long)]
+        charge_id: String,
+        /// The Telegram user who paid; defaults to the payer recorded with the payment.
+        #[arg(long)]
+        user_id: Option<i64>,
     },
 }
 
@@ -110,6 +127,18 @@ pub enum BenchCommand {
     Onboarding {
         #[arg(long, default_value_t = 200)]
         bots: usize,
+    },
+    /// Billing: `pre_checkout_query` answers (priority lane) while answer jobs fill the default
+    /// queue, against an in-process sandbox.
+    Billing {
+        /// Pre-checkout queries (simulated Stars payments).
+        #[arg(long, default_value_t = 1000)]
+        payments: usize,
+        /// Jobs waiting in the default queue, each taking `--job-ms` (stand-ins for answers).
+        #[arg(long, default_value_t = 5000)]
+        backlog: usize,
+        #[arg(long, default_value_t = 200)]
+        job_ms: u64,
     },
     /// Retrieval: ingestion throughput (chunk → embed → index) and query latency, embedding
     /// included, on a tenant grown to `--chunks` chunks from a BEIR corpus.

@@ -126,6 +126,19 @@ settings! {
         "Model tokens (prompt + answer) one business may use per UTC day; past it, answers quote passages instead of calling the model.";
     "answering.draft_interval_ms", "BELLHOP_ANSWERING_DRAFT_INTERVAL_MS", Some("300"), false,
         "Least time between two streamed drafts of an answer (`sendMessageDraft`) in a private chat.";
+    // billing (docs/billing.md)
+    "billing.plans", "BELLHOP_BILLING_PLANS", Some("free|Free|0||100|1|5,starter|Starter|250||2000|3|50,pro|Pro|900||10000|10|500"), false,
+        "Plans, comma-separated, each `id|Name|Stars a month|Stripe price id|answers a month|bots|sources`. The first is the plan every business starts on (price 0). An empty Stripe price id: not sold by card.";
+    "billing.packs", "BELLHOP_BILLING_PACKS", Some("pack500|500 answers|100|500,pack2000|2000 answers|350|2000"), false,
+        "One-off answer packs sold for Stars, comma-separated, each `id|Name|Stars|answers`. Pack answers do not expire.";
+    "billing.grace_days", "BELLHOP_BILLING_GRACE_DAYS", Some("3"), false,
+        "Days a paid plan keeps working after a card payment fails, before the business moves to the first plan.";
+    "stripe.secret_key", "BELLHOP_STRIPE_SECRET_KEY", None, true,
+        "Stripe secret key (`sk_…`). With `stripe.webhook_secret` set too, owners can also pay by card; unset: Telegram Stars only.";
+    "stripe.webhook_secret", "BELLHOP_STRIPE_WEBHOOK_SECRET", None, true,
+        "Signing secret (`whsec_…`) of the Stripe webhook endpoint `{public_url}/stripe/webhook`.";
+    "stripe.api_base", "BELLHOP_STRIPE_API_BASE", Some("https://api.stripe.com"), false,
+        "Base URL of the Stripe API (tests point it at a local stand-in).";
 }
 
 /// Where a value came from, for error messages.
@@ -373,6 +386,24 @@ pub struct QdrantConfig {
     pub collection: String,
 }
 
+/// Plans, packs and payment providers (docs/billing.md).
+#[derive(Debug, Clone)]
+pub struct BillingConfig {
+    /// At least one; the first is the default plan.
+    pub plans: Vec<crate::billing::Plan>,
+    pub packs: Vec<crate::billing::Pack>,
+    pub grace: Duration,
+    /// Set when both Stripe keys are configured.
+    pub stripe: Option<StripeConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    pub secret_key: Secret,
+    pub webhook_secret: Secret,
+    pub api_base: Url,
+}
+
 #[derive(Debug, Clone)]
 pub struct AnsweringConfig {
     /// Cosine similarity in [0, 1] below which the bot doesn't answer.
@@ -417,6 +448,7 @@ pub struct Config {
     pub qdrant: QdrantConfig,
     pub knowledge: KnowledgeConfig,
     pub answering: AnsweringConfig,
+    pub billing: BillingConfig,
 }
 
 /// What the command about to run needs beyond the always-required settings.
@@ -543,6 +575,7 @@ impl Config {
             api_key: raw.get("qdrant.api_key").map(Secret::new),
             collection: raw.get("qdrant.collection").unwrap_or("bellhop_chunks").to_owned(),
         };
+        let stripe_api_base = http_url("stripe.api_base");
         if !qdrant.collection.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
             bad("qdrant.collection", "use only A-Z, a-z, 0-9, _ and -".into());
         }
@@ -596,6 +629,21 @@ impl Config {
             tenant_daily_tokens: number("answering.tenant_daily_tokens", 1, u64::MAX >> 2),
             draft_interval: Duration::from_millis(number("answering.draft_interval_ms", 0, 60_000)),
         };
+        let grace = Duration::from_secs(86_400 * number("billing.grace_days", 0, 365));
+        let plans = crate::billing::plans::parse_plans(raw.get("billing.plans").unwrap_or("")).map_err(|m| bad("billing.plans", m)).unwrap_or_default();
+        let packs = crate::billing::plans::parse_packs(raw.get("billing.packs").unwrap_or("")).map_err(|m| bad("billing.packs", m)).unwrap_or_default();
+        let stripe = match (raw.get("stripe.secret_key"), raw.get("stripe.webhook_secret")) {
+            (Some(k), Some(w)) => stripe_api_base.map(|api_base| StripeConfig { secret_key: Secret::new(k), webhook_secret: Secret::new(w), api_base }),
+            (None, None) => None,
+            (Some(_), None) => {
+                bad("stripe.webhook_secret", "is required with stripe.secret_key: copy the endpoint's signing secret (whsec_…) from Stripe".into());
+                None
+            }
+            (None, Some(_)) => {
+                bad("stripe.secret_key", "is required with stripe.webhook_secret: copy the secret key (sk_…) from Stripe".into());
+                None
+            }
+        };
         if chunk_overlap_tokens * 2 >= chunk_tokens {
             bad("knowledge.chunk_overlap_tokens", format!("must be less than half of knowledge.chunk_tokens ({chunk_tokens})"));
         }
@@ -623,6 +671,7 @@ impl Config {
             qdrant,
             knowledge,
             answering,
+            billing: BillingConfig { plans, packs, grace, stripe },
         })
     }
 

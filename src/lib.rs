@@ -6,6 +6,8 @@
 
 /// Answering customers: Q&A pairs, grounded extractive answers with sources, handoff.
 pub mod answering;
+/// Billing: plans, the credit ledger and metering, Telegram Stars and Stripe payments.
+pub mod billing;
 /// `bellhop bench …`: the measurements behind BENCHMARKS.md.
 pub mod bench;
 /// Command-line interface: `serve`, `migrate`, `demo`, `sandbox`, `rotate-key`, `bench`.

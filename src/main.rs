@@ -1,5 +1,5 @@
 //! `bellhop`: parse the command line, load and validate configuration, start telemetry, run.
-use bellhop::cli::{BenchCommand, Cli, Command, EvalCommand, load_config};
+use bellhop::cli::{BenchCommand, BillingCommand, Cli, Command, EvalCommand, load_config};
 use bellhop::config::Needs;
 use bellhop::startup::{Application, cancel_on_signals};
 use bellhop::{bench, demo, telemetry};
@@ -99,6 +99,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, "warn,qdrant_edge=error");
             bellhop::eval::bench(cfg, corpus, queries, *chunks, *samples).await
+        }
+        Command::Billing(BillingCommand::Refund { charge_id, user_id }) => {
+            let cfg = load_config(&cli, Needs::Serve, |_| {});
+            telemetry::init(cfg.log_format, &cfg.log_level);
+            let app = Application::build(cfg, bellhop::startup::Role::Worker, false).await?;
+            match bellhop::billing::stars::refund(&app.state, charge_id, *user_id).await? {
+                bellhop::billing::stars::RefundOutcome::Refunded => println!("refunded {charge_id}"),
+                bellhop::billing::stars::RefundOutcome::AlreadyRefunded => println!("{charge_id} was already refunded; the books now agree"),
+            }
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Billing { payments, backlog, job_ms }) => {
+            let cfg = load_config(&cli, Needs::Storage, |_| {});
+            telemetry::init(cfg.log_format, "warn");
+            bellhop::billing::bench::run(cfg, *payments, *backlog, *job_ms).await
         }
         Command::Eval(EvalCommand::Retrieval(args)) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});

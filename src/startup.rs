@@ -84,6 +84,7 @@ pub fn registry() -> Registry<AppState> {
     crate::manager::register(&mut r);
     crate::knowledge::ingest::register(&mut r);
     crate::answering::register(&mut r);
+    crate::billing::register(&mut r);
     r
 }
 

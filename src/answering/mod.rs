@@ -59,6 +59,10 @@ pub async fn run(app: AppState, job: Job) -> Result<(), JobError> {
     let (business, username, _, _) = bots::profile(&app.db.pool, tenant, p.bot_id).await?.unwrap_or_default();
     let settings = storage::bot_settings::get(&app.db.pool, tenant, p.bot_id).await?;
     let texts = settings::texts(&settings, &business);
+    // Payments to the business's bot (the optional customer paywall's packs).
+    if crate::billing::on_child_update(&app, tenant, p.bot_id, &bot, &update).await? {
+        return Ok(());
+    }
     let ctx = Ctx { app: &app, tenant, bot_id: p.bot_id, bot: &bot, business: &business, username: &username, settings: &settings, texts: &texts, started, model_time: Mutex::new(None) };
     match update.kind {
         UpdateKind::Message(m) => ctx.message(update.update_id, m).await,
@@ -179,7 +183,13 @@ impl Ctx<'_> {
         };
         match fixed {
             Some(text) => self.reply(&conv, update_id, m.message_id, &Reply { kind: "command", text, sources: &[], tokens: 0, question: None }).await,
-            None => self.answer(&conv, &cmsg, update_id, m.message_id, &text, from.language_code.as_deref()).await,
+            None => {
+                // The owner's optional paywall: past the free questions of the day, an invoice.
+                if private && fresh && crate::billing::paywall(self.app, self.tenant, self.bot_id, self.bot, conv.chat_id).await? {
+                    return Ok(());
+                }
+                self.answer(&conv, &cmsg, update_id, m.message_id, &text, from.language_code.as_deref()).await
+            }
         }
     }
 
@@ -248,6 +258,15 @@ impl Ctx<'_> {
             Prepared::Passages(h) => h,
         };
 
+        // The business's plan: one credit per AI answer, reserved before the model runs (the
+        // key makes a retried job find its own reservation), settled or released after.
+        let key = format!("answer:{}:{update_id}", self.bot_id.0);
+        let reservation = match crate::billing::reserve(app, self.tenant, &key).await? {
+            crate::billing::Reserve::Granted(r) => r,
+            crate::billing::Reserve::Exhausted => {
+                return self.reply(conv, update_id, reply_to, &Reply { kind: "unavailable", text: &self.texts.unavailable, sources: &[], tokens: 0, question: Some(question) }).await;
+            }
+        };
         let voice = Voice { business: self.business, persona: &self.settings.persona, tone: &self.settings.tone, extra: &self.settings.extra_instructions, language };
         let model = app.chat_model().await;
         let used_today = conversations::usage(&app.db.pool, self.tenant, today()).await?;
@@ -289,6 +308,11 @@ impl Ctx<'_> {
         done.cancel();
         if let Some(d) = drafts {
             let _ = d.await;
+        }
+        if composed.kind == "answer" {
+            reservation.settle(app, composed.tokens).await?;
+        } else {
+            reservation.release(app).await?;
         }
         if let Some(note) = &composed.note {
             tracing::info!(kind = composed.kind, note, "answer not from the model");

@@ -43,7 +43,7 @@ pub async fn register(manager: &Manager, public_url: &url::Url, secret: &Secret)
 }
 
 fn commands() -> Vec<BotCommand> {
-    [("start", "Create your support bot"), ("bots", "Your bots and their status"), ("login", "A one-time link to your admin page"), ("help", "What I can do")]
+    [("start", "Create your support bot"), ("bots", "Your bots and their status"), ("login", "A one-time link to your admin page"), ("plan", "Your plan, usage and payments"), ("help", "What I can do")]
         .into_iter()
         .map(|(c, d)| BotCommand { command: c.into(), description: d.into() })
         .collect()

@@ -32,6 +32,9 @@ pub async fn run(app: AppState, job: Job) -> Result<(), JobError> {
     let body = storage::updates::body(&app.db.pool, m.id, p.update_id).await?.context("the stored update is missing")?;
     let update: Update = serde_json::from_str(&body).map_err(|e| JobError::Permanent(anyhow::anyhow!("update does not parse: {e}")))?;
     match update.kind {
+        UpdateKind::PreCheckoutQuery(q) => crate::billing::stars::pre_checkout(&app, m, q).await,
+        UpdateKind::CallbackQuery(q) if q.data.as_deref().is_some_and(|d| d.starts_with("bill:")) => crate::billing::stars::callback(&app, m, q).await,
+        UpdateKind::Message(msg) if crate::billing::stars::handles(&msg) => crate::billing::stars::message(&app, m, msg).await,
         UpdateKind::ManagedBot(mbu) => managed_bot(&app, m, update.update_id, mbu).await,
         UpdateKind::Message(msg) => {
             if crate::answering::handoff::on_owner_message(&app, m, update.update_id, &msg).await? {
@@ -168,7 +171,7 @@ fn start_message(chat: i64, manager_username: &str) -> SendMessage {
 fn help_message(chat: i64) -> SendMessage {
     SendMessage::html(
         chat,
-        "I'm the bellhop manager bot.\n\n/start — create your support bot\n/bots — your bots and their status\n/login — a one-time link to your admin page\n/help — this message",
+        "I'm the bellhop manager bot.\n\n/start — create your support bot\n/bots — your bots and their status\n/login — a one-time link to your admin page\n/plan — your plan, usage and payments\n/help — this message",
     )
 }
 

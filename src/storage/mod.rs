@@ -11,6 +11,7 @@
 //! reads and then writes while another connection writes fails with "database is locked"
 //! instead of waiting; starting with the write takes the lock through the busy timeout.
 pub mod auth;
+pub mod billing;
 pub mod bot_settings;
 pub mod bots;
 pub mod conversations;

@@ -14,6 +14,7 @@ pub mod sources;
 pub mod webhooks;
 
 pub use error::AppError;
+pub use pages::render as render_page;
 
 use crate::startup::AppState;
 use axum::Router;
@@ -51,6 +52,12 @@ pub fn router(state: AppState) -> Router {
         .route("/app/qa", post(sources::add_qa))
         .route("/app/qa/{id}/delete", post(sources::delete_qa))
         .route("/app/search", get(sources::search))
+        .route("/app/billing", get(crate::billing::page::show))
+        .route("/app/billing/checkout", post(crate::billing::page::checkout))
+        .route("/app/billing/portal", post(crate::billing::page::portal))
+        .route("/app/billing/renewal", post(crate::billing::page::renewal))
+        .route("/app/billing/paywall", post(crate::billing::page::paywall))
+        .route("/stripe/webhook", post(crate::billing::stripe::webhook))
         .route("/static/app.css", get(pages::css))
         .route("/static/app.js", get(pages::js))
         .layer(DefaultBodyLimit::max(body_limit))

@@ -47,7 +47,7 @@ pub async fn security_headers(req: axum::extract::Request, next: axum::middlewar
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     h.insert(
         "content-security-policy",
-        HeaderValue::from_static("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self' https://t.me; frame-ancestors 'none'; base-uri 'none'"),
+        HeaderValue::from_static("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self' https://t.me https://checkout.stripe.com https://billing.stripe.com; frame-ancestors 'none'; base-uri 'none'"),
     );
     res
 }

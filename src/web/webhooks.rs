@@ -37,7 +37,7 @@ pub async fn child_bot(State(app): State<AppState>, Path(bot_id): Path<i64>, hea
     tracing::Span::current().record("tenant_id", tenant.0);
 
     store_and_enqueue(&app, bot, Some(tenant), &body, |update_id| {
-        let mut job = app.queue.job(crate::jobs::DEFAULT, BOT_UPDATE_JOB, &BotUpdateJob { bot_id: bot, update_id });
+        let mut job = app.queue.job(lane(&body), BOT_UPDATE_JOB, &BotUpdateJob { bot_id: bot, update_id });
         job.tenant_id = Some(tenant);
         job
     })
@@ -68,6 +68,25 @@ async fn store_and_enqueue(
     Ok(StatusCode::OK)
 }
 
+/// The queue of an update's job: a `pre_checkout_query` must be answered within 10 s, so it
+/// goes to the priority lane and never waits behind answer jobs; so does a payment's
+/// `successful_payment` message (cheap, and the payer waits for it).
+fn lane(body: &[u8]) -> &'static str {
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        pre_checkout_query: Option<serde::de::IgnoredAny>,
+        message: Option<PeekMessage>,
+    }
+    #[derive(serde::Deserialize)]
+    struct PeekMessage {
+        successful_payment: Option<serde::de::IgnoredAny>,
+    }
+    match serde_json::from_slice::<Peek>(body) {
+        Ok(Peek { pre_checkout_query: Some(_), .. }) | Ok(Peek { message: Some(PeekMessage { successful_payment: Some(_) }), .. }) => crate::jobs::PRIORITY,
+        _ => crate::jobs::DEFAULT,
+    }
+}
+
 fn sha2_prefix(body: &[u8]) -> [u8; 8] {
     use sha2::Digest;
     let d = sha2::Sha256::digest(body);
@@ -85,7 +104,7 @@ pub async fn manager(State(app): State<AppState>, headers: HeaderMap, body: Byte
         return Err(AppError::Unauthorized);
     }
     store_and_enqueue(&app, manager.id, None, &body, |update_id| {
-        app.queue.job(crate::jobs::DEFAULT, crate::manager::UPDATE_JOB, &crate::manager::updates::UpdateJob { update_id })
+        app.queue.job(lane(&body), crate::manager::UPDATE_JOB, &crate::manager::updates::UpdateJob { update_id })
     })
     .await
 }

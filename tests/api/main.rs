@@ -5,6 +5,9 @@ mod helpers;
 
 mod answering;
 mod answering_crash;
+mod billing_meter;
+mod billing_stars;
+mod billing_stripe;
 mod config_errors;
 mod crash;
 mod http;
@@ -23,6 +26,7 @@ mod sandbox_support;
 mod sandbox_ui;
 mod sandbox_world;
 mod secrets;
+mod stripe_standin;
 mod telegram_redaction;
 mod telegram_reference;
 mod telegram_scenario;

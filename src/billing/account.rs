@@ -1,0 +1,121 @@
+//! A tenant's account: which plan it is entitled to now, its usage period, and the movements
+//! of credits. Every function here runs inside the caller's transaction, after [`open`] took
+//! the account's lock, and writes a ledger row beside each change of a cached balance.
+use super::{Pack, Plan};
+use crate::config::BillingConfig;
+use crate::domain::TenantId;
+use crate::storage::billing::{self as sql, Account};
+use crate::storage::Conn;
+
+/// A usage period: 30 days, like a Telegram Star subscription's.
+pub const PERIOD_MS: i64 = 2_592_000_000;
+
+/// The plan an account is entitled to at `now`: its paid plan while paid time (or a card
+/// payment's grace period) lasts, else the default (first) plan.
+pub fn effective_plan<'a>(cfg: &'a BillingConfig, acc: &Account, now: i64) -> &'a Plan {
+    let default = &cfg.plans[0];
+    let Some(plan) = cfg.plans.iter().find(|p| p.id == acc.plan_id) else { return default };
+    let paid = match acc.plan_source.as_str() {
+        "stars" => acc.plan_expires_at.is_some_and(|t| t > now),
+        "stripe" => match acc.stripe_status.as_deref() {
+            Some("active" | "trialing") => true,
+            // Past due: the grace period runs from the failed payment, or — if its event has
+            // not been seen — from the subscription event that said so.
+            Some("past_due" | "unpaid") => acc.grace_until.unwrap_or(acc.stripe_event_at + cfg.grace.as_millis() as i64) > now,
+            _ => false,
+        },
+        _ => false,
+    };
+    if paid { plan } else { default }
+}
+
+/// Creates the account if needed, takes its lock, and brings it up to date: a plan whose paid
+/// time ended falls back to the default plan, and a period that ended rolls over (unused plan
+/// credits expire, the plan's allowance is granted). Returns the current account.
+pub async fn open(conn: &mut Conn, cfg: &BillingConfig, tenant: TenantId, now: i64) -> anyhow::Result<Account> {
+    let default = &cfg.plans[0];
+    if sql::create_account(conn, tenant, &default.id, default.answers, now, now + PERIOD_MS, now).await? {
+        sql::ledger_insert(conn, tenant, "plan", default.answers, "grant", &format!("plan:{}", default.id), &format!("grant:{now}"), 0, now).await?;
+    }
+    sql::lock_account(conn, tenant, now).await?;
+    let acc = sql::get_account(&mut *conn, tenant).await?.ok_or_else(|| anyhow::anyhow!("billing account vanished"))?;
+    let plan = effective_plan(cfg, &acc, now);
+    if plan.id != acc.plan_id {
+        // Paid time is over: the default plan, from now.
+        new_period(conn, tenant, &acc, plan, "default", None, now, now + PERIOD_MS, None, now).await?;
+    } else if now >= acc.period_end {
+        // Whole periods passed since: the new one starts where the clock is now.
+        let skipped = (now - acc.period_end) / PERIOD_MS;
+        let start = acc.period_end + skipped * PERIOD_MS;
+        let end = match acc.plan_expires_at {
+            Some(t) if acc.plan_source != "default" && t > start => t.min(start + PERIOD_MS),
+            _ => start + PERIOD_MS,
+        };
+        let source = acc.plan_source.clone();
+        new_period(conn, tenant, &acc, plan, &source, acc.plan_expires_at, start, end, None, now).await?;
+    } else {
+        return Ok(acc);
+    }
+    Ok(sql::get_account(&mut *conn, tenant).await?.ok_or_else(|| anyhow::anyhow!("billing account vanished"))?)
+}
+
+/// Ends the current period (unused plan credits expire) and starts one with `plan`'s allowance.
+/// `grant_key` names the payment that pays for it; `None` for changes that follow from the
+/// account's state under its lock (they need no idempotency key, so a unique one is made).
+#[allow(clippy::too_many_arguments)]
+pub async fn new_period(
+    conn: &mut Conn,
+    tenant: TenantId,
+    acc: &Account,
+    plan: &Plan,
+    source: &str,
+    expires_at: Option<i64>,
+    start: i64,
+    end: i64,
+    grant_key: Option<&str>,
+    now: i64,
+) -> anyhow::Result<()> {
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let grant_key = grant_key.map_or_else(|| format!("grant:{unique}"), str::to_owned);
+    // The cached balance is set below; a ledger row that was not written would leave the two
+    // apart, so an insert that finds its key taken aborts the whole transaction.
+    if acc.plan_credits != 0
+        && sql::ledger_insert(conn, tenant, "plan", -acc.plan_credits, "expire", &format!("plan:{}", acc.plan_id), &format!("expire:{unique}"), 0, now).await?.is_none()
+    {
+        anyhow::bail!("ledger key expire:{unique} already used");
+    }
+    if sql::ledger_insert(conn, tenant, "plan", plan.answers, "grant", &format!("plan:{}", plan.id), &grant_key, 0, now).await?.is_none() {
+        anyhow::bail!("ledger key {grant_key} already used");
+    }
+    sql::start_period(conn, tenant, &plan.id, source, expires_at, start, end, plan.answers).await?;
+    Ok(())
+}
+
+/// A paid month of `plan` until `expires_at` (a Star subscription payment or renewal, or a paid
+/// Stripe invoice): a fresh period with the plan's allowance. `key` names the payment.
+pub async fn start_paid_month(conn: &mut Conn, cfg: &BillingConfig, tenant: TenantId, plan: &Plan, source: &str, expires_at: i64, key: &str, now: i64) -> anyhow::Result<()> {
+    let acc = open(conn, cfg, tenant, now).await?;
+    let expires = acc.plan_expires_at.filter(|_| acc.plan_source == source).map_or(expires_at, |t| t.max(expires_at));
+    let end = expires.max(now + 1);
+    new_period(conn, tenant, &acc, plan, source, Some(expires), now, end, Some(&format!("grant:{key}")), now).await
+}
+
+/// Adds a pack's answers (kept until used).
+pub async fn add_pack(conn: &mut Conn, tenant: TenantId, pack: &Pack, key: &str, now: i64) -> anyhow::Result<()> {
+    if sql::ledger_insert(conn, tenant, "pack", pack.answers, "purchase", &format!("pack:{}", pack.id), key, 0, now).await?.is_some() {
+        sql::add_credits(conn, tenant, 0, pack.answers, 0).await?;
+    }
+    Ok(())
+}
+
+/// Takes back up to `credits` from `bucket` (a refund); never below zero. Returns how many.
+pub async fn take_back(conn: &mut Conn, cfg: &BillingConfig, tenant: TenantId, bucket: &str, credits: i64, key: &str, now: i64) -> anyhow::Result<i64> {
+    let acc = open(conn, cfg, tenant, now).await?;
+    let have = if bucket == "pack" { acc.pack_credits } else { acc.plan_credits };
+    let n = credits.min(have).max(0);
+    if n > 0 && sql::ledger_insert(conn, tenant, bucket, -n, "refund", "refund", key, 0, now).await?.is_some() {
+        let (plan, pack) = if bucket == "pack" { (0, -n) } else { (-n, 0) };
+        sql::add_credits(conn, tenant, plan, pack, 0).await?;
+    }
+    Ok(n)
+}

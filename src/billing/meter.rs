@@ -1,0 +1,114 @@
+//! Metering: one AI answer = one credit, reserved before the model is called, then settled
+//! (the answer went out) or released (no answer was produced).
+//!
+//! Why it cannot overspend: a reservation is one transaction that first takes the tenant's
+//! account lock (an `update` of its row: a row lock on PostgreSQL, the write lock on SQLite),
+//! then reads the balance, and writes the debit and the new balance before committing. Two
+//! reservations of one tenant therefore run one after the other, and the second sees the
+//! first's debit. The ledger's unique `(tenant_id, idem_key)` makes a retried job get its
+//! existing reservation back instead of a second one, and `close:<id>` makes settle and release
+//! mutually exclusive and once-only.
+use super::account;
+use crate::domain::TenantId;
+use crate::startup::AppState;
+use crate::storage::billing as sql;
+use crate::storage::now_ms;
+
+/// The outcome of [`reserve`].
+#[derive(Debug)]
+pub enum Reserve {
+    /// A credit is held for this answer: settle it once the answer is sent, release it if not.
+    Granted(Reservation),
+    /// No credit left: give the customer the owner's "temporarily unavailable" text and offer a
+    /// person (Q&A-pair answers and handoff need no credit).
+    Exhausted,
+}
+
+/// One held credit (a `reserve` row of the ledger).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    /// The ledger row of the debit.
+    pub id: i64,
+    pub tenant: TenantId,
+    /// `plan` or `pack`: where the credit came from, and goes back to on release.
+    pub bucket: String,
+}
+
+/// Which notice to send the owner after a reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    Eighty,
+    Exhausted,
+}
+
+/// Atomically reserves one answer credit for `tenant` (idempotent per `key`, e.g.
+/// `answer:{bot_id}:{update_id}`: a retried job gets its existing reservation back). Sends the
+/// 80 % / 100 % notices to the owner once per period (through `app.manager`) when crossing them.
+#[tracing::instrument(name = "billing.reserve", skip_all, fields(tenant_id = tenant.0))]
+pub async fn reserve(app: &AppState, tenant: TenantId, key: &str) -> anyhow::Result<Reserve> {
+    let (outcome, notice) = reserve_quietly(app, tenant, key).await?;
+    if let Some(n) = notice {
+        super::notices::send(app, tenant, n).await;
+    }
+    Ok(outcome)
+}
+
+/// [`reserve`] without sending the notice: returns the notice that was claimed, if any.
+pub async fn reserve_quietly(app: &AppState, tenant: TenantId, key: &str) -> anyhow::Result<(Reserve, Option<Notice>)> {
+    let cfg = &app.cfg.billing;
+    let idem = format!("reserve:{key}");
+    let now = now_ms();
+    let mut tx = app.db.begin().await?;
+    let acc = account::open(&mut tx, cfg, tenant, now).await?;
+    if let Some(row) = sql::ledger_by_key(&mut *tx, tenant, &idem).await? {
+        tx.commit().await?;
+        return Ok((Reserve::Granted(Reservation { id: row.id, tenant, bucket: row.bucket }), None));
+    }
+    let bucket = if acc.plan_credits > 0 {
+        "plan"
+    } else if acc.pack_credits > 0 {
+        "pack"
+    } else {
+        let notice = sql::claim_notice(&mut tx, tenant, 100, acc.period_start).await?.then_some(Notice::Exhausted);
+        tx.commit().await?;
+        return Ok((Reserve::Exhausted, notice));
+    };
+    let id = sql::ledger_insert(&mut tx, tenant, bucket, -1, "reserve", "answer", &idem, 0, now).await?.ok_or_else(|| anyhow::anyhow!("reservation key taken concurrently"))?;
+    let (plan, pack) = if bucket == "plan" { (-1, 0) } else { (0, -1) };
+    sql::add_credits(&mut tx, tenant, plan, pack, 1).await?;
+    let remaining = acc.plan_credits + acc.pack_credits - 1;
+    let used = acc.used_in_period + 1;
+    let allowance = used + remaining;
+    let notice = if remaining == 0 {
+        // Told once: the 80 % notice is not sent after this one.
+        sql::claim_notice(&mut tx, tenant, 80, acc.period_start).await?;
+        sql::claim_notice(&mut tx, tenant, 100, acc.period_start).await?.then_some(Notice::Exhausted)
+    } else if used * 5 >= allowance * 4 {
+        sql::claim_notice(&mut tx, tenant, 80, acc.period_start).await?.then_some(Notice::Eighty)
+    } else {
+        None
+    };
+    tx.commit().await?;
+    Ok((Reserve::Granted(Reservation { id, tenant, bucket: bucket.to_owned() }), notice))
+}
+
+impl Reservation {
+    /// The answer went out: the credit is spent. Records the model tokens it took. Idempotent.
+    pub async fn settle(self, app: &AppState, model_tokens: u64) -> anyhow::Result<()> {
+        let mut conn = app.db.pool.acquire().await?;
+        let tokens = i64::try_from(model_tokens).unwrap_or(i64::MAX);
+        sql::ledger_insert(&mut conn, self.tenant, &self.bucket, 0, "settle", "answer", &format!("close:{}", self.id), tokens, now_ms()).await?;
+        Ok(())
+    }
+
+    /// No answer was produced: the credit goes back. Idempotent, and a no-op after `settle`.
+    pub async fn release(self, app: &AppState) -> anyhow::Result<()> {
+        let mut tx = app.db.begin().await?;
+        if sql::ledger_insert(&mut tx, self.tenant, &self.bucket, 1, "release", "answer", &format!("close:{}", self.id), 0, now_ms()).await?.is_some() {
+            let (plan, pack) = if self.bucket == "plan" { (1, 0) } else { (0, 1) };
+            sql::add_credits(&mut tx, self.tenant, plan, pack, -1).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,247 @@
+//! The admin billing page (`/app/billing`): plan, usage this period with a chart of answers per
+//! day (inline SVG, no script), payments, and upgrading or downgrading with Stars (in the
+//! manager chat) or by card (Stripe, when configured); the customer paywall switch.
+//! Every query is scoped to the signed-in owner's tenant.
+use super::account;
+use crate::startup::AppState;
+use crate::storage::billing::{self as sql, PaywallSettings};
+use crate::storage::now_ms;
+use crate::web::AppError;
+use crate::web::auth::Owner;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+
+pub struct PlanRow {
+    pub id: String,
+    pub name: String,
+    pub answers: i64,
+    pub bots: i64,
+    pub sources: i64,
+    pub stars: i64,
+    pub card: bool,
+    pub current: bool,
+}
+
+pub struct PaymentRow {
+    pub date: String,
+    pub what: String,
+    pub amount: String,
+    pub status: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_billing.html")]
+struct BillingPage {
+    tab: &'static str,
+    csrf: String,
+    manager: String,
+    plan_name: String,
+    source: String,
+    used: i64,
+    allowance: i64,
+    percent: i64,
+    pack_credits: i64,
+    renews: String,
+    chart: String,
+    plans: Vec<PlanRow>,
+    payments: Vec<PaymentRow>,
+    stripe: bool,
+    stripe_customer: bool,
+    stars_subscription: bool,
+    stars_canceled: bool,
+    attempt: String,
+    notice: String,
+    paywall: PaywallSettings,
+}
+
+/// Answers per day as bars: one per day of the last 30, the busiest day full height.
+pub fn chart_svg(days: &[(i64, i64)], today: i64) -> String {
+    let (w, h, n) = (600, 160, 30i64);
+    let max = days.iter().map(|d| d.1).max().unwrap_or(0).max(1);
+    let bar = w / n;
+    let mut s = format!(r#"<svg class="chart" viewBox="0 0 {w} {}" role="img" aria-label="AI answers per day, last 30 days" xmlns="http://www.w3.org/2000/svg">"#, h + 20);
+    for i in 0..n {
+        let day = today - (n - 1 - i);
+        let v = days.iter().find(|d| d.0 == day).map_or(0, |d| d.1.max(0));
+        let bh = (v * (h - 10) / max).max(if v > 0 { 2 } else { 0 });
+        let x = i * bar;
+        s.push_str(&format!(r#"<rect x="{}" y="{}" width="{}" height="{bh}" rx="2"><title>{} answers on {}</title></rect>"#, x + 2, h - bh, bar - 4, v, super::stars::date_of_day(day)));
+    }
+    s.push_str(&format!(r#"<line x1="0" y1="{h}" x2="{w}" y2="{h}" /><text x="0" y="{}">30 days ago</text><text x="{w}" y="{}" text-anchor="end">today</text><text x="{w}" y="12" text-anchor="end">max {max}/day</text></svg>"#, h + 16, h + 16));
+    s
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct ShowQuery {
+    #[serde(default)]
+    paid: Option<String>,
+    #[serde(default)]
+    done: Option<String>,
+}
+
+pub async fn show(State(app): State<AppState>, owner: Owner, Query(q): Query<ShowQuery>) -> Result<Response, AppError> {
+    let cfg = &app.cfg.billing;
+    let tenant = owner.tenant_id;
+    let now = now_ms();
+    let mut tx = app.db.begin().await?;
+    let acc = account::open(&mut tx, cfg, tenant, now).await?;
+    tx.commit().await?;
+    let plan = account::effective_plan(cfg, &acc, now);
+    let allowance = acc.used_in_period + acc.plan_credits;
+    let today = now.div_euclid(86_400_000);
+    let days = sql::answers_per_day(&app.db.pool, tenant, (today - 29) * 86_400_000).await?;
+    let payments = sql::payments_for_tenant(&app.db.pool, tenant, 20)
+        .await?
+        .into_iter()
+        .map(|p| PaymentRow {
+            date: super::stars::date(p.created_at),
+            what: match p.kind.as_str() {
+                "plan" => format!("{} plan, one month", cfg.plans.iter().find(|x| x.id == p.product).map_or(p.product.as_str(), |x| x.name.as_str())),
+                "pack" => cfg.packs.iter().find(|x| x.id == p.product).map_or(p.product.clone(), |x| x.name.clone()),
+                _ => format!("{} questions bought by a customer", p.credits),
+            },
+            amount: if p.currency == "XTR" { format!("{} ⭐", p.amount) } else { format!("{}.{:02} {}", p.amount / 100, p.amount % 100, p.currency.to_uppercase()) },
+            status: if p.status == "refunded" { "refunded".into() } else { "paid".into() },
+        })
+        .collect();
+    let stripe = cfg.stripe.is_some();
+    let plans = cfg
+        .plans
+        .iter()
+        .map(|p| PlanRow { id: p.id.clone(), name: p.name.clone(), answers: p.answers, bots: p.bots, sources: p.sources, stars: p.stars, card: stripe && p.stripe_price.is_some(), current: p.id == plan.id })
+        .collect();
+    let notice = match (q.paid.as_deref(), q.done.as_deref()) {
+        (Some(_), _) => "Thank you! Your card payment is being confirmed; your plan changes here as soon as Stripe tells us (usually within a minute).".into(),
+        (_, Some("paywall")) => "Saved.".into(),
+        (_, Some("cancel")) => "Renewal cancelled. Your plan stays until the end of the paid month.".into(),
+        (_, Some("resume")) => "Renewal resumed.".into(),
+        (_, Some("noportal")) => "There is no card subscription to manage yet.".into(),
+        _ => String::new(),
+    };
+    let page = BillingPage {
+        tab: "billing",
+        csrf: owner.csrf.clone(),
+        manager: app.manager.as_ref().map(|m| m.username.clone()).unwrap_or_default(),
+        plan_name: plan.name.clone(),
+        source: match acc.plan_source.as_str() {
+            "stars" => "paid monthly in Telegram Stars".into(),
+            "stripe" => "paid monthly by card".into(),
+            _ => "free".into(),
+        },
+        used: acc.used_in_period.min(allowance),
+        allowance,
+        percent: if allowance > 0 { (acc.used_in_period * 100 / allowance).clamp(0, 100) } else { 100 },
+        pack_credits: acc.pack_credits,
+        renews: super::stars::date(acc.period_end),
+        chart: chart_svg(&days, today),
+        plans,
+        payments,
+        stripe,
+        stripe_customer: acc.stripe_customer_id.is_some(),
+        stars_subscription: acc.plan_source == "stars" && acc.stars_charge_id.is_some(),
+        stars_canceled: acc.stars_canceled,
+        attempt: crate::manager::login::random_token(),
+        notice,
+        paywall: acc.paywall,
+    };
+    crate::web::render_page(&page)
+}
+
+#[derive(serde::Deserialize)]
+pub struct CheckoutForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    plan: String,
+    #[serde(default)]
+    attempt: String,
+}
+
+fn plausible_attempt(a: &str) -> bool {
+    (8..=64).contains(&a.len()) && a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Upgrade by card: a Stripe Checkout Session, then off to Stripe's page.
+pub async fn checkout(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<CheckoutForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    if app.cfg.billing.stripe.is_none() {
+        return Err(AppError::BadRequest("Card payments are not set up on this bellhop. Pay with Telegram Stars: send /plan to the manager bot.".into()));
+    }
+    let Some(plan) = app.cfg.billing.plans.iter().find(|p| p.id == f.plan && p.stripe_price.is_some()) else {
+        return Err(AppError::BadRequest("That plan can't be bought by card. Reload the page and pick another.".into()));
+    };
+    if !plausible_attempt(&f.attempt) {
+        return Err(AppError::BadRequest("This form has expired; reload the page and try again.".into()));
+    }
+    let url = super::stripe::checkout(&app, owner.tenant_id, plan, &f.attempt).await?;
+    Ok(Redirect::to(&url).into_response())
+}
+
+/// Manage or cancel the card subscription: Stripe's customer portal.
+pub async fn portal(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<CheckoutForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    if app.cfg.billing.stripe.is_none() || !plausible_attempt(&f.attempt) {
+        return Err(AppError::BadRequest("This form has expired; reload the page and try again.".into()));
+    }
+    match super::stripe::portal(&app, owner.tenant_id, &f.attempt).await? {
+        Some(url) => Ok(Redirect::to(&url).into_response()),
+        None => Ok(Redirect::to("/app/billing?done=noportal").into_response()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct RenewalForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+}
+
+/// Cancel or resume the Star subscription's renewal.
+pub async fn renewal(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<RenewalForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    let cancel = match f.action.as_str() {
+        "cancel" => true,
+        "resume" => false,
+        _ => return Err(AppError::BadRequest("Unknown action.".into())),
+    };
+    let m = app.manager.as_ref().ok_or_else(|| AppError::BadRequest("Telegram is not connected.".into()))?;
+    super::stars::set_renewal(&app, m, owner.tenant_id, cancel).await.map_err(|e| match e {
+        crate::jobs::JobError::Retry(e) | crate::jobs::JobError::Permanent(e) => AppError::Internal(e),
+    })?;
+    Ok(Redirect::to(if cancel { "/app/billing?done=cancel" } else { "/app/billing?done=resume" }).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct PaywallForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    enabled: Option<String>,
+    #[serde(default)]
+    free_per_day: String,
+    #[serde(default)]
+    pack_stars: String,
+    #[serde(default)]
+    pack_questions: String,
+}
+
+/// The customer paywall settings. Bad numbers change nothing and say which one.
+pub async fn paywall(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<PaywallForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    let number = |v: &str, what: &str, min: i64, max: i64| -> Result<i64, AppError> {
+        v.trim().parse::<i64>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| AppError::BadRequest(format!("{what} must be a whole number from {min} to {max}.")))
+    };
+    let s = PaywallSettings {
+        enabled: f.enabled.is_some(),
+        free_per_day: number(&f.free_per_day, "Free questions a day", 0, 1000)?,
+        pack_stars: number(&f.pack_stars, "The price in Stars", 1, 10_000)?,
+        pack_questions: number(&f.pack_questions, "Questions per pack", 1, 10_000)?,
+    };
+    let mut tx = app.db.begin().await?;
+    account::open(&mut tx, &app.cfg.billing, owner.tenant_id, now_ms()).await?;
+    sql::set_paywall(&mut tx, owner.tenant_id, &s).await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/app/billing?done=paywall").into_response())
+}

@@ -1,0 +1,109 @@
+//! The optional customer paywall: an owner can let each customer ask N questions a day for
+//! free, then sell packs of questions for Stars paid to the owner's own bot. Off by default.
+//! Answering calls [`paywall`] before answering a private-chat question, and hands child-bot
+//! payment updates to [`on_child_update`].
+use super::stars::{Product, answer_pre_checkout, apply_refund};
+use crate::domain::{BotId, TenantId};
+use crate::startup::AppState;
+use crate::storage::billing::{self as sql, NewPayment};
+use crate::storage::now_ms;
+use crate::telegram::methods::{SendInvoice, SendMessage};
+use crate::telegram::{Bot, Update, UpdateKind};
+
+fn today() -> i64 {
+    now_ms().div_euclid(86_400_000)
+}
+
+/// The customer paywall for a child bot's private chat: `false` = go on answering; `true` = the
+/// paywall handled the message (it told the customer and sent an invoice).
+pub async fn paywall(app: &AppState, tenant: TenantId, bot_id: BotId, bot: &Bot, customer_chat: i64) -> anyhow::Result<bool> {
+    let Some(acc) = sql::get_account(&app.db.pool, tenant).await? else { return Ok(false) };
+    let s = acc.paywall;
+    if !s.enabled {
+        return Ok(false);
+    }
+    let mut tx = app.db.begin().await?;
+    let asked = sql::paywall_count_question(&mut tx, tenant, bot_id.0, customer_chat, today()).await?;
+    let go_on = asked <= s.free_per_day || sql::paywall_take_credit(&mut tx, tenant, bot_id.0, customer_chat).await?;
+    tx.commit().await?;
+    if go_on {
+        return Ok(false);
+    }
+    let text = format!(
+        "You've used your {} free questions for today. You can buy {} more questions for {} ⭐ — or come back tomorrow.",
+        s.free_per_day, s.pack_questions, s.pack_stars
+    );
+    bot.send_message(&SendMessage::html(customer_chat, text)).await?;
+    let product = Product::Paywall { tenant, bot: bot_id.0, questions: s.pack_questions };
+    let invoice = SendInvoice::stars(customer_chat, &format!("{} questions", s.pack_questions), "More questions to this assistant. They don't expire.", &product.payload(), s.pack_stars);
+    bot.call(&invoice).await?;
+    Ok(true)
+}
+
+/// Child-bot payment updates (`pre_checkout_query` / `successful_payment` / `refunded_payment`
+/// for paywall packs). Returns true when it handled the update.
+pub async fn on_child_update(app: &AppState, tenant: TenantId, bot_id: BotId, bot: &Bot, update: &Update) -> anyhow::Result<bool> {
+    match &update.kind {
+        UpdateKind::PreCheckoutQuery(q) => {
+            let started = now_ms();
+            let product = Product::parse(&q.invoice_payload);
+            let acc = sql::get_account(&app.db.pool, tenant).await?;
+            let refusal = match (&product, acc) {
+                (Some(Product::Paywall { tenant: t, bot, questions }), Some(acc)) if *t == tenant && *bot == bot_id.0 => {
+                    let s = acc.paywall;
+                    if !s.enabled {
+                        Some("Questions are free here now — just ask.")
+                    } else if q.currency != "XTR" || q.total_amount != s.pack_stars || *questions != s.pack_questions {
+                        Some("The price has changed. Ask a question to get a new offer.")
+                    } else {
+                        None
+                    }
+                }
+                _ => Some("This invoice is not valid any more."),
+            };
+            answer_pre_checkout(app, bot, q, product.as_ref(), refusal, started).await.map_err(|e| match e {
+                crate::jobs::JobError::Retry(e) | crate::jobs::JobError::Permanent(e) => e,
+            })?;
+            Ok(true)
+        }
+        UpdateKind::Message(m) if m.successful_payment.is_some() => {
+            let paid = m.successful_payment.as_ref().expect("checked");
+            let Some(Product::Paywall { tenant: t, bot: paid_to, questions }) = Product::parse(&paid.invoice_payload) else { return Ok(true) };
+            if t != tenant || paid_to != bot_id.0 {
+                tracing::error!(tenant_id = tenant.0, "a paywall payment made out to another bot; refund it with `bellhop billing refund`");
+                return Ok(true);
+            }
+            let payer = m.from.as_ref().map(|u| u.id);
+            let new = NewPayment {
+                tenant_id: tenant,
+                provider: "stars_bot",
+                external_id: &paid.telegram_payment_charge_id,
+                kind: "paywall",
+                product: "questions",
+                amount: paid.total_amount,
+                currency: &paid.currency,
+                payer_id: payer,
+                bot_id: Some(bot_id.0),
+                credits: questions,
+            };
+            let mut tx = app.db.begin().await?;
+            let fresh = sql::insert_payment(&mut tx, &new, now_ms()).await?;
+            if fresh {
+                sql::paywall_add_credits(&mut tx, tenant, bot_id.0, m.chat.id, questions).await?;
+            }
+            tx.commit().await?;
+            if fresh {
+                bot.send_message(&SendMessage::html(m.chat.id, format!("✅ Thank you! You can ask {questions} more questions."))).await?;
+            }
+            Ok(true)
+        }
+        UpdateKind::Message(m) if m.refunded_payment.is_some() => {
+            let charge = &m.refunded_payment.as_ref().expect("checked").telegram_payment_charge_id;
+            if let Some(p) = sql::payment_by_charge(&app.db.pool, charge).await?.into_iter().find(|p| p.provider == "stars_bot" && p.tenant_id == tenant) {
+                apply_refund(app, &p).await?;
+            }
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}

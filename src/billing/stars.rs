@@ -1,0 +1,388 @@
+//! Telegram Stars through the manager bot (<https://core.telegram.org/bots/payments-stars>).
+//!
+//! - `/plan` (and the notices' button): usage this period, the plans and packs.
+//! - One-off packs: `sendInvoice` in XTR. Monthly plans: a Star subscription link from
+//!   `createInvoiceLink` with `subscription_period` 2592000.
+//! - `pre_checkout_query`: checked (the product exists, the price matches, the payer owns an
+//!   existing business) and answered on the priority lane — Telegram waits 10 s at most.
+//! - `successful_payment`: credited once per `telegram_payment_charge_id` (a unique row in
+//!   `billing_payments`, written in the same transaction as the credit); a subscription's
+//!   renewals arrive as new payments and extend the paid time.
+//! - Cancelling and resuming renewal: `editUserStarSubscription`. Refunds: the operator's
+//!   `bellhop billing refund` (`refundStarPayment`), and the `refunded_payment` message.
+use super::account;
+use super::notices::PLANS_BUTTON;
+use crate::domain::{BotToken, TenantId, UserId};
+use crate::jobs::JobError;
+use crate::manager::{Manager, job_error};
+use crate::startup::AppState;
+use crate::storage::billing::{self as sql, NewPayment};
+use crate::storage::{self, now_ms};
+use crate::telegram::html::escape;
+use crate::telegram::methods::{AnswerCallbackQuery, AnswerPreCheckoutQuery, CreateInvoiceLink, EditUserStarSubscription, RefundStarPayment, SendInvoice, SendMessage};
+use crate::telegram::{CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, PreCheckoutQuery, ReplyMarkup, SuccessfulPayment, TelegramError};
+
+/// What an invoice sells, as carried in its payload (≤ 128 bytes): `t<tenant>:pack:<id>`,
+/// `t<tenant>:plan:<id>`, or for the customer paywall `pw:<tenant>:<bot>:<questions>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Product {
+    Pack { tenant: TenantId, id: String },
+    Plan { tenant: TenantId, id: String },
+    Paywall { tenant: TenantId, bot: i64, questions: i64 },
+}
+
+impl Product {
+    pub fn payload(&self) -> String {
+        match self {
+            Product::Pack { tenant, id } => format!("t{}:pack:{id}", tenant.0),
+            Product::Plan { tenant, id } => format!("t{}:plan:{id}", tenant.0),
+            Product::Paywall { tenant, bot, questions } => format!("pw:{}:{bot}:{questions}", tenant.0),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Product> {
+        let parts: Vec<&str> = s.split(':').collect();
+        match parts[..] {
+            [t, "pack", id] => Some(Product::Pack { tenant: TenantId(t.strip_prefix('t')?.parse().ok()?), id: id.into() }),
+            [t, "plan", id] => Some(Product::Plan { tenant: TenantId(t.strip_prefix('t')?.parse().ok()?), id: id.into() }),
+            ["pw", t, bot, q] => Some(Product::Paywall { tenant: TenantId(t.parse().ok()?), bot: bot.parse().ok()?, questions: q.parse().ok()? }),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a manager-chat message is billing's: `/plan`, or a payment service message.
+pub fn handles(msg: &Message) -> bool {
+    let command = msg.text.as_deref().unwrap_or_default().split_whitespace().next().unwrap_or_default().split('@').next().unwrap_or_default();
+    msg.successful_payment.is_some() || msg.refunded_payment.is_some() || command == "/plan"
+}
+
+/// A billing message in the manager chat.
+pub async fn message(app: &AppState, m: &Manager, msg: Message) -> Result<(), JobError> {
+    let Some(from) = msg.from.as_ref() else { return Ok(()) };
+    if let Some(paid) = &msg.successful_payment {
+        return successful_payment(app, m, from.id, paid).await;
+    }
+    if let Some(r) = &msg.refunded_payment {
+        if let Some(p) = sql::payment_by_charge(&app.db.pool, &r.telegram_payment_charge_id).await?.into_iter().find(|p| p.provider == "stars") {
+            apply_refund(app, &p).await?;
+        }
+        return Ok(());
+    }
+    let reply = plan_message(app, msg.chat.id, UserId(from.id)).await?;
+    super::notices::send_patiently(&m.bot, &reply).await.map_err(|e| job_error(e, "sending /plan"))?;
+    Ok(())
+}
+
+/// A day as owners read it: `21 Nov 2026` (UTC).
+pub fn date(ms: i64) -> String {
+    // Civil date from days since the epoch (Howard Hinnant's algorithm): no date crate needed.
+    let z = ms.div_euclid(86_400_000) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!("{d} {} {y}", MONTHS[(m - 1) as usize])
+}
+
+pub fn date_of_day(day: i64) -> String {
+    date(day * 86_400_000)
+}
+
+/// Usage and offers: what `/plan` answers.
+pub async fn plan_message(app: &AppState, chat: i64, user: UserId) -> Result<SendMessage, JobError> {
+    let Some(tenant) = storage::tenants::find_by_owner(&app.db.pool, user).await?.map(|t| t.id) else {
+        return Ok(SendMessage::html(chat, "You don't have a bot yet. Send /start to create one — it starts on the free plan."));
+    };
+    let cfg = &app.cfg.billing;
+    let now = now_ms();
+    let mut tx = app.db.begin().await?;
+    let acc = account::open(&mut tx, cfg, tenant, now).await?;
+    tx.commit().await?;
+    let plan = account::effective_plan(cfg, &acc, now);
+    let allowance = acc.used_in_period + acc.plan_credits;
+    let mut text = format!(
+        "📊 <b>Your plan: {}</b>\n\nAI answers this period: <b>{} of {}</b> used (renews on {}).",
+        escape(&plan.name),
+        acc.used_in_period.min(allowance),
+        allowance,
+        date(acc.period_end)
+    );
+    if acc.pack_credits > 0 {
+        text.push_str(&format!("\nExtra answers from packs: <b>{}</b> left (they don't expire).", acc.pack_credits));
+    }
+    match (acc.plan_source.as_str(), acc.stars_canceled) {
+        ("stars", false) => text.push_str(&format!("\nPaid monthly in Stars; next renewal around {}.", date(acc.plan_expires_at.unwrap_or(now)))),
+        ("stars", true) => text.push_str(&format!("\nRenewal is cancelled: the plan ends on {}.", date(acc.plan_expires_at.unwrap_or(now)))),
+        ("stripe", _) => text.push_str("\nPaid monthly by card — manage it on your admin page (Billing)."),
+        _ => {}
+    }
+    text.push_str("\n\n<b>Plans</b>");
+    for p in &cfg.plans {
+        let price = if p.stars == 0 { "free".to_owned() } else { format!("{} ⭐ a month", p.stars) };
+        text.push_str(&format!("\n• {} — {} answers a month, {} bot{}, {} sources — {price}", escape(&p.name), p.answers, p.bots, if p.bots == 1 { "" } else { "s" }, p.sources));
+    }
+    let mut rows = Vec::new();
+    for p in cfg.plans.iter().filter(|p| p.stars > 0 && p.id != plan.id) {
+        let link = CreateInvoiceLink::monthly_stars(
+            &format!("bellhop {}", p.name),
+            &format!("{} AI answers a month for your support bot, renewed every 30 days. Cancel any time with /plan.", p.answers),
+            &super::stars::Product::Plan { tenant, id: p.id.clone() }.payload(),
+            p.stars,
+        );
+        let manager = app.manager.as_ref().ok_or_else(|| JobError::Permanent(anyhow::anyhow!("no manager bot")))?;
+        let url = manager.bot.call(&link).await.map_err(|e| job_error(e, "createInvoiceLink"))?;
+        rows.push(vec![InlineKeyboardButton::url(format!("⭐ {} — {} ⭐/month", p.name, p.stars), url)]);
+    }
+    for pack in &cfg.packs {
+        rows.push(vec![InlineKeyboardButton::callback(format!("➕ {} — {} ⭐", pack.name, pack.stars), format!("bill:pack:{}", pack.id))]);
+    }
+    if acc.plan_source == "stars" && acc.stars_charge_id.is_some() {
+        rows.push(vec![if acc.stars_canceled { InlineKeyboardButton::callback("▶️ Resume renewal", "bill:resume") } else { InlineKeyboardButton::callback("✖️ Cancel renewal", "bill:cancel") }]);
+    }
+    let mut msg = SendMessage::html(chat, text);
+    if !rows.is_empty() {
+        msg.reply_markup = Some(ReplyMarkup::Inline(InlineKeyboardMarkup { inline_keyboard: rows }));
+    }
+    Ok(msg)
+}
+
+/// A press of one of billing's buttons (`bill:…`) in the manager chat.
+pub async fn callback(app: &AppState, m: &Manager, q: CallbackQuery) -> Result<(), JobError> {
+    let _ = m.bot.call(&AnswerCallbackQuery { callback_query_id: q.id.clone(), ..Default::default() }).await;
+    let chat = q.message().map(|msg| msg.chat.id).unwrap_or(q.from.id);
+    let user = UserId(q.from.id);
+    let data = q.data.as_deref().unwrap_or_default();
+    let Some(tenant) = storage::tenants::find_by_owner(&app.db.pool, user).await?.map(|t| t.id) else {
+        super::notices::send_patiently(&m.bot, &SendMessage::html(chat, "You don't have a bot yet. Send /start to create one.")).await.map_err(|e| job_error(e, "sendMessage"))?;
+        return Ok(());
+    };
+    if data == PLANS_BUTTON {
+        let reply = plan_message(app, chat, user).await?;
+        super::notices::send_patiently(&m.bot, &reply).await.map_err(|e| job_error(e, "sending /plan"))?;
+    } else if let Some(id) = data.strip_prefix("bill:pack:") {
+        let Some(pack) = app.cfg.billing.packs.iter().find(|p| p.id == id) else {
+            super::notices::send_patiently(&m.bot, &SendMessage::html(chat, "That pack is no longer offered. Send /plan to see the current ones.")).await.map_err(|e| job_error(e, "sendMessage"))?;
+            return Ok(());
+        };
+        let invoice = SendInvoice::stars(
+            chat,
+            &pack.name,
+            &format!("{} extra AI answers for your support bot. They don't expire.", pack.answers),
+            &Product::Pack { tenant, id: pack.id.clone() }.payload(),
+            pack.stars,
+        );
+        m.bot.call(&invoice).await.map_err(|e| job_error(e, "sendInvoice"))?;
+    } else if data == "bill:cancel" || data == "bill:resume" {
+        let cancel = data == "bill:cancel";
+        let text = set_renewal(app, m, tenant, cancel).await?;
+        super::notices::send_patiently(&m.bot, &SendMessage::html(chat, text)).await.map_err(|e| job_error(e, "sendMessage"))?;
+    }
+    Ok(())
+}
+
+/// Cancels or resumes the renewal of the tenant's Star subscription.
+pub async fn set_renewal(app: &AppState, m: &Manager, tenant: TenantId, cancel: bool) -> Result<String, JobError> {
+    let acc = sql::get_account(&app.db.pool, tenant).await?;
+    let Some((charge, user)) = acc.as_ref().and_then(|a| Some((a.stars_charge_id.clone()?, a.stars_user_id?))) else {
+        return Ok("You have no subscription paid in Stars.".into());
+    };
+    let req = EditUserStarSubscription { user_id: UserId(user), telegram_payment_charge_id: charge, is_canceled: cancel };
+    m.bot.call(&req).await.map_err(|e| job_error(e, "editUserStarSubscription"))?;
+    let mut conn = app.db.pool.acquire().await?;
+    sql::set_stars_canceled(&mut conn, tenant, cancel).await?;
+    let until = acc.and_then(|a| a.plan_expires_at).map(date).unwrap_or_default();
+    Ok(if cancel {
+        format!("Renewal cancelled. Your plan stays until {until}; after that your bot moves to the free plan. Send /plan to resume.")
+    } else {
+        "Renewal resumed: your plan renews every 30 days.".into()
+    })
+}
+
+/// Why a pre-checkout is refused, in words the payer understands; `None`: accept.
+async fn check(app: &AppState, q: &PreCheckoutQuery, product: Option<&Product>) -> anyhow::Result<Option<&'static str>> {
+    let cfg = &app.cfg.billing;
+    let Some(product) = product else { return Ok(Some("This invoice is not valid any more. Send /plan for a new one.")) };
+    if q.currency != "XTR" {
+        return Ok(Some("Payments are accepted in Telegram Stars only."));
+    }
+    let (tenant, price) = match product {
+        Product::Pack { tenant, id } => (*tenant, cfg.packs.iter().find(|p| &p.id == id).map(|p| p.stars)),
+        Product::Plan { tenant, id } => (*tenant, cfg.plans.iter().find(|p| &p.id == id && p.stars > 0).map(|p| p.stars)),
+        Product::Paywall { .. } => return Ok(Some("This invoice is not valid any more.")),
+    };
+    let Some(price) = price else { return Ok(Some("This offer is no longer available. Send /plan to see the current ones.")) };
+    if price != q.total_amount {
+        return Ok(Some("The price has changed since this invoice was made. Send /plan for a new one."));
+    }
+    match storage::tenants::get(&app.db.pool, tenant).await? {
+        Some(t) if t.owner_user_id.0 == q.from.id => Ok(None),
+        _ => Ok(Some("This invoice belongs to another account. Send /plan for your own.")),
+    }
+}
+
+/// Answers a manager-bot `pre_checkout_query` (priority lane; Telegram waits 10 s at most).
+#[tracing::instrument(name = "billing.pre_checkout", skip_all)]
+pub async fn pre_checkout(app: &AppState, m: &Manager, q: PreCheckoutQuery) -> Result<(), JobError> {
+    let started = now_ms();
+    let product = Product::parse(&q.invoice_payload);
+    let refusal = check(app, &q, product.as_ref()).await?;
+    answer_pre_checkout(app, &m.bot, &q, product.as_ref(), refusal, started).await
+}
+
+/// Sends the answer and records it. A query Telegram already gave up on is not retried.
+pub async fn answer_pre_checkout(
+    app: &AppState,
+    bot: &crate::telegram::Bot,
+    q: &PreCheckoutQuery,
+    product: Option<&Product>,
+    refusal: Option<&str>,
+    started: i64,
+) -> Result<(), JobError> {
+    let req = AnswerPreCheckoutQuery { pre_checkout_query_id: q.id.clone(), ok: refusal.is_none(), error_message: refusal.map(str::to_owned) };
+    match bot.call(&req).await {
+        Ok(_) => {}
+        Err(TelegramError::BadRequest(d)) if d.contains("query is too old") => {
+            tracing::warn!("pre-checkout query expired before it was answered");
+        }
+        Err(e) => return Err(job_error(e, "answerPreCheckoutQuery")),
+    }
+    let tenant = product.map(|p| match p {
+        Product::Pack { tenant, .. } | Product::Plan { tenant, .. } | Product::Paywall { tenant, .. } => *tenant,
+    });
+    sql::record_checkout(&app.db.pool, &q.id, tenant, &q.invoice_payload, refusal.is_none(), refusal, started, now_ms()).await?;
+    Ok(())
+}
+
+/// A `successful_payment` in the manager chat: credited once per charge id.
+#[tracing::instrument(name = "billing.successful_payment", skip_all)]
+pub async fn successful_payment(app: &AppState, m: &Manager, payer: i64, paid: &SuccessfulPayment) -> Result<(), JobError> {
+    let cfg = &app.cfg.billing;
+    let Some(product) = Product::parse(&paid.invoice_payload) else {
+        tracing::error!(charge = %paid.telegram_payment_charge_id, "a payment with a payload bellhop did not make; refund it with `bellhop billing refund`");
+        return Ok(());
+    };
+    let now = now_ms();
+    let charge = paid.telegram_payment_charge_id.as_str();
+    let mut tx = app.db.begin().await?;
+    let (tenant, reply) = match &product {
+        Product::Pack { tenant, id } => {
+            let Some(pack) = cfg.packs.iter().find(|p| &p.id == id) else { return Err(JobError::Permanent(anyhow::anyhow!("paid pack `{id}` is not configured"))) };
+            let new = NewPayment { tenant_id: *tenant, provider: "stars", external_id: charge, kind: "pack", product: id, amount: paid.total_amount, currency: &paid.currency, payer_id: Some(payer), bot_id: Some(m.id.0), credits: pack.answers };
+            if !sql::insert_payment(&mut tx, &new, now).await? {
+                return Ok(()); // credited on an earlier delivery
+            }
+            account::open(&mut tx, cfg, *tenant, now).await?;
+            account::add_pack(&mut tx, *tenant, pack, &format!("stars:{charge}"), now).await?;
+            (*tenant, format!("✅ Thank you! <b>{}</b> extra AI answers are now available to your bot.", pack.answers))
+        }
+        Product::Plan { tenant, id } => {
+            let Some(plan) = cfg.plans.iter().find(|p| &p.id == id) else { return Err(JobError::Permanent(anyhow::anyhow!("paid plan `{id}` is not configured"))) };
+            let new = NewPayment { tenant_id: *tenant, provider: "stars", external_id: charge, kind: "plan", product: id, amount: paid.total_amount, currency: &paid.currency, payer_id: Some(payer), bot_id: Some(m.id.0), credits: plan.answers };
+            if !sql::insert_payment(&mut tx, &new, now).await? {
+                return Ok(());
+            }
+            // Telegram gives the end of the paid month; without it (never for subscriptions), 30 days.
+            let expires = paid.subscription_expiration_date.map_or(now + account::PERIOD_MS, |s| s * 1000);
+            account::start_paid_month(&mut tx, cfg, *tenant, plan, "stars", expires, &format!("stars:{charge}"), now).await?;
+            sql::set_stars_subscription(&mut tx, *tenant, charge, payer).await?;
+            let renewal = paid.is_first_recurring == Some(false);
+            let text = if renewal {
+                format!("🔁 Your <b>{}</b> plan renewed: {} AI answers until {}.", escape(&plan.name), plan.answers, date(expires))
+            } else {
+                format!("✅ Thank you! You're on the <b>{}</b> plan: {} AI answers until {}. It renews every 30 days; send /plan to cancel.", escape(&plan.name), plan.answers, date(expires))
+            };
+            (*tenant, text)
+        }
+        Product::Paywall { .. } => return Ok(()),
+    };
+    tx.commit().await?;
+    tracing::info!(tenant_id = tenant.0, "Stars payment credited");
+    if let Some(owner) = storage::tenants::get(&app.db.pool, tenant).await?.map(|t| t.owner_user_id) {
+        if let Err(e) = super::notices::send_patiently(&m.bot, &SendMessage::html(owner.0, reply)).await {
+            tracing::warn!(error = %e, "could not thank the owner for a payment");
+        }
+    }
+    Ok(())
+}
+
+/// The result of a refund request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    Refunded,
+    /// Telegram said it was refunded before; the books now agree.
+    AlreadyRefunded,
+}
+
+/// `bellhop billing refund`: refunds a Stars payment (`refundStarPayment`) and takes back what
+/// it bought. "Already refunded" counts as success.
+pub async fn refund(app: &AppState, charge_id: &str, user_id: Option<i64>) -> anyhow::Result<RefundOutcome> {
+    let payments = sql::payment_by_charge(&app.db.pool, charge_id).await?;
+    let Some(p) = payments.into_iter().find(|p| p.provider == "stars" || p.provider == "stars_bot") else {
+        anyhow::bail!("no Stars payment with charge id {charge_id} is recorded");
+    };
+    let user = user_id.or(p.payer_id).ok_or_else(|| anyhow::anyhow!("the payment has no payer recorded: pass --user-id"))?;
+    let bot = if p.provider == "stars" {
+        app.manager.as_ref().ok_or_else(|| anyhow::anyhow!("no manager bot is configured"))?.bot.clone()
+    } else {
+        let bot_id = crate::domain::BotId(p.bot_id.ok_or_else(|| anyhow::anyhow!("the payment has no bot recorded"))?);
+        let sealed = storage::bots::sealed_token(&app.db.pool, p.tenant_id, bot_id).await?.ok_or_else(|| anyhow::anyhow!("the bot that was paid no longer belongs to the business"))?;
+        let raw = app.keys.open_string(&sealed, &storage::bots::token_aad(bot_id))?;
+        app.telegram.bot(BotToken::parse(&raw)?)
+    };
+    let outcome = match bot.call(&RefundStarPayment { user_id: UserId(user), telegram_payment_charge_id: charge_id.to_owned() }).await {
+        Ok(_) => RefundOutcome::Refunded,
+        Err(TelegramError::BadRequest(d)) if d.contains("CHARGE_ALREADY_REFUNDED") => RefundOutcome::AlreadyRefunded,
+        Err(e) => anyhow::bail!("Telegram refused the refund: {e}"),
+    };
+    apply_refund(app, &p).await?;
+    Ok(outcome)
+}
+
+/// Books a refund once: the payment is marked refunded and what it bought is taken back (a
+/// plan ends now and its renewal is cancelled; pack answers still unused are removed).
+pub async fn apply_refund(app: &AppState, p: &sql::Payment) -> anyhow::Result<()> {
+    let cfg = &app.cfg.billing;
+    let now = now_ms();
+    let mut tx = app.db.begin().await?;
+    if !sql::mark_refunded(&mut tx, p.tenant_id, p.id, now).await? {
+        return Ok(());
+    }
+    let key = format!("refund:{}:{}", p.provider, p.external_id);
+    match p.kind.as_str() {
+        "pack" => {
+            account::take_back(&mut tx, cfg, p.tenant_id, "pack", p.credits, &key, now).await?;
+        }
+        "plan" => {
+            let acc = account::open(&mut tx, cfg, p.tenant_id, now).await?;
+            if acc.plan_source == "stars" {
+                sql::set_plan_expiry(&mut tx, p.tenant_id, Some(now)).await?;
+                sql::set_stars_canceled(&mut tx, p.tenant_id, true).await?;
+                account::open(&mut tx, cfg, p.tenant_id, now + 1).await?;
+            }
+        }
+        "paywall" => {
+            if let Some(bot) = p.bot_id {
+                sql::paywall_take_back(&mut tx, p.tenant_id, bot, p.payer_id.unwrap_or_default(), p.credits).await?;
+            }
+        }
+        _ => {}
+    }
+    tx.commit().await?;
+    if p.kind == "plan" && p.provider == "stars" {
+        // The refunded month ends now; make sure Telegram does not charge the next one.
+        if let (Some(m), Some(user)) = (&app.manager, p.payer_id) {
+            let req = EditUserStarSubscription { user_id: UserId(user), telegram_payment_charge_id: p.external_id.clone(), is_canceled: true };
+            if let Err(e) = m.bot.call(&req).await {
+                tracing::warn!(error = %e, "could not cancel the renewal of a refunded subscription");
+            }
+        }
+    }
+    tracing::info!(tenant_id = p.tenant_id.0, kind = %p.kind, "payment refunded");
+    Ok(())
+}

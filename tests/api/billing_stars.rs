@@ -1,0 +1,205 @@
+//! Telegram Stars end to end through the sandbox: an owner buys a pack and a subscription with
+//! the manager bot; each `successful_payment` delivered again (also concurrently) is credited
+//! once; the sandbox clock renews the subscription; a cancellation stops renewal; a refund works
+//! once; a pre-checkout with a wrong price, another's invoice or an unknown product is refused.
+use crate::billing_meter::{manager_said, owner_with_bot};
+use crate::helpers::*;
+use bellhop::billing::stars::{RefundOutcome, refund};
+use bellhop::storage::billing as sql;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(30);
+
+async fn manager_messages(app: &TestApp, owner: i64) -> Vec<Value> {
+    let manager = app.tg.handle.sandbox.manager_id();
+    app.tg.get(&format!("messages?bot_id={manager}&chat_id={owner}&from_bot=true")).await.as_array().cloned().unwrap_or_default()
+}
+
+/// Sends `/plan` and returns the manager's answer (the newest message mentioning the plan).
+async fn plan(app: &TestApp, owner: i64) -> Value {
+    let before = manager_messages(app, owner).await.len();
+    app.tg.say(owner, app.tg.handle.sandbox.manager_id(), "/plan").await;
+    wait_until(T, || async { manager_messages(app, owner).await.len() > before }).await;
+    manager_messages(app, owner).await.into_iter().rev().find(|m| m["raw_text"].as_str().unwrap_or_default().contains("Your plan")).expect("a /plan answer")
+}
+
+fn buttons(m: &Value) -> Vec<Value> {
+    m["reply_markup"]["inline_keyboard"].as_array().into_iter().flatten().flat_map(|row| row.as_array().cloned().unwrap_or_default()).collect()
+}
+
+fn button(m: &Value, needle: &str) -> Value {
+    buttons(m).into_iter().find(|b| b["text"].as_str().unwrap_or_default().contains(needle)).unwrap_or_else(|| panic!("no button with {needle}: {m}"))
+}
+
+async fn press(app: &TestApp, owner: i64, message: &Value, data: &str) {
+    let manager = app.tg.handle.sandbox.manager_id();
+    app.tg.post(&format!("users/{owner}/callbacks"), json!({ "bot_id": manager, "message_id": message["message_id"], "data": data })).await;
+}
+
+async fn pay(app: &TestApp, owner: i64, target: Value) -> Value {
+    let p = app.tg.post(&format!("users/{owner}/payments"), target).await;
+    app.tg.payment_outcome(p["id"].as_str().unwrap()).await
+}
+
+/// The stored manager update carrying `successful_payment` for `charge`, re-posted `n` times at
+/// once with fresh update ids (as if Telegram redelivered it under new ids).
+async fn redeliver(app: &TestApp, charge: &str, n: usize, first_id: i64) {
+    let bodies: Vec<String> = sqlx::query_scalar("select body from telegram_updates where body like $1").bind(format!("%{charge}%")).fetch_all(&app.db().pool).await.unwrap();
+    let original: Value = serde_json::from_str(bodies.iter().find(|b| b.contains("successful_payment")).expect("the payment update was stored")).unwrap();
+    let secret = app.settings.values["BELLHOP_MANAGER_WEBHOOK_SECRET"].clone();
+    let posts = (0..n).map(|i| {
+        let mut body = original.clone();
+        body["update_id"] = json!(first_id + i as i64);
+        let req = app.http.post(app.url("/tg/manager")).header("X-Telegram-Bot-Api-Secret-Token", secret.clone()).json(&body);
+        async move { req.send().await.unwrap().status() }
+    });
+    for status in futures::future::join_all(posts).await {
+        assert_eq!(status, 200);
+    }
+    app.drain_jobs(T).await;
+}
+
+async fn star_transactions(app: &TestApp) -> usize {
+    let r: Value = app.tg.client.call_raw(&app.tg.manager(), "getStarTransactions", &json!({})).await.unwrap();
+    r["transactions"].as_array().map(Vec::len).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn an_owner_buys_a_pack_and_a_subscription_in_stars_each_credited_once_renewed_cancelled_and_refunded() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_JOBS_RETRY_BASE_MS", "50");
+    })
+    .await;
+    let (owner, tenant) = owner_with_bot(&app, "Rosa", 7_200_001).await;
+    let db = &app.db().pool;
+
+    // /plan shows the usage and the offers.
+    let m = plan(&app, owner).await;
+    let text = m["raw_text"].as_str().unwrap();
+    assert!(text.contains("Your plan: Free") && text.contains("0 of 100"), "{text}");
+
+    // A pack: the button sends an invoice in Stars; the owner pays it.
+    press(&app, owner, &m, button(&m, "500 answers")["callback_data"].as_str().unwrap()).await;
+    wait_until(T, || async { manager_messages(&app, owner).await.iter().any(|m| m["message"]["invoice"].is_object()) }).await;
+    let invoice = manager_messages(&app, owner).await.into_iter().find(|m| m["message"]["invoice"].is_object()).unwrap();
+    assert_eq!(invoice["message"]["invoice"]["currency"], "XTR");
+    assert_eq!(invoice["message"]["invoice"]["total_amount"], 100);
+    let paid = pay(&app, owner, json!({ "bot_id": app.tg.handle.sandbox.manager_id(), "message_id": invoice["message_id"] })).await;
+    assert_eq!(paid["status"], "paid", "{paid}");
+    let pack_charge = paid["telegram_payment_charge_id"].as_str().unwrap().to_owned();
+    wait_until(T, || async { sql::get_account(db, tenant).await.unwrap().is_some_and(|a| a.pack_credits == 500) }).await;
+
+    // Delivered 3 more times, at once: still credited once.
+    redeliver(&app, &pack_charge, 3, 900_000).await;
+    let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
+    assert_eq!(acc.pack_credits, 500);
+    assert_eq!(count(app.db(), "select count(*) from billing_payments").await, 1);
+    assert_eq!(count(app.db(), "select count(*) from billing_ledger where kind = 'purchase'").await, 1);
+
+    // A subscription: the plan button is a Star subscription link.
+    let m = plan(&app, owner).await;
+    let link = button(&m, "Starter")["url"].as_str().unwrap().to_owned();
+    let paid = pay(&app, owner, json!({ "link": link })).await;
+    assert_eq!(paid["status"], "paid", "{paid}");
+    let sub_charge = paid["telegram_payment_charge_id"].as_str().unwrap().to_owned();
+    wait_until(T, || async { sql::get_account(db, tenant).await.unwrap().is_some_and(|a| a.plan_id == "starter") }).await;
+    redeliver(&app, &sub_charge, 3, 910_000).await;
+    let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
+    assert_eq!((acc.plan_source.as_str(), acc.plan_credits, acc.pack_credits), ("stars", 2000, 500));
+    assert_eq!(count(app.db(), "select count(*) from billing_payments where kind = 'plan'").await, 1);
+    let first_expiry = acc.plan_expires_at.unwrap();
+    let said = manager_said(&app, owner).await;
+    assert!(said_once(&said, "on the Starter plan"), "{said:?}");
+
+    // A month passes on the sandbox clock: Telegram renews, the paid time extends by 30 days.
+    app.tg.post("clock/advance", json!({ "seconds": 2_592_000 })).await;
+    wait_until(T, || async { count(app.db(), "select count(*) from billing_payments where kind = 'plan'").await == 2 }).await;
+    app.drain_jobs(T).await;
+    let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
+    assert_eq!(acc.plan_expires_at.unwrap(), first_expiry + 2_592_000_000);
+    assert_eq!(acc.plan_credits, 2000);
+
+    // Cancelled from /plan: the next month is not charged.
+    let m = plan(&app, owner).await;
+    press(&app, owner, &m, "bill:cancel").await;
+    wait_until(T, || async { sql::get_account(db, tenant).await.unwrap().is_some_and(|a| a.stars_canceled) }).await;
+    let before = star_transactions(&app).await;
+    app.tg.post("clock/advance", json!({ "seconds": 2_592_000 })).await;
+    assert_eq!(star_transactions(&app).await, before, "a cancelled subscription is not renewed");
+    app.drain_jobs(T).await;
+    assert_eq!(count(app.db(), "select count(*) from billing_payments where kind = 'plan'").await, 2);
+
+    // The operator refunds the pack: once; the second time Telegram says "already refunded".
+    assert_eq!(refund(&app.state, &pack_charge, None).await.unwrap(), RefundOutcome::Refunded);
+    assert_eq!(refund(&app.state, &pack_charge, None).await.unwrap(), RefundOutcome::AlreadyRefunded);
+    app.drain_jobs(T).await;
+    let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
+    assert_eq!(acc.pack_credits, 0);
+    assert_eq!(count(app.db(), "select count(*) from billing_ledger where kind = 'refund'").await, 1);
+    assert_eq!(count(app.db(), "select count(*) from billing_payments where status = 'refunded'").await, 1);
+    assert_eq!(sql::ledger_balance(db, tenant).await.unwrap(), acc.plan_credits + acc.pack_credits);
+    assert!(refund(&app.state, "stxsbxnosuchcharge", None).await.is_err());
+    app.stop().await.unwrap();
+}
+
+fn said_once(said: &[String], needle: &str) -> bool {
+    said.iter().filter(|t| t.contains(needle)).count() == 1
+}
+
+#[tokio::test]
+async fn a_pre_checkout_with_a_wrong_price_anothers_invoice_or_an_unknown_product_is_refused() {
+    let app = spawn_app().await;
+    let (owner, tenant) = owner_with_bot(&app, "Rosa", 7_200_002).await;
+    let (_, other) = owner_with_bot(&app, "Mallory", 7_200_003).await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    let cases = [
+        (format!("t{}:pack:pack500", tenant.0), 1, "price has changed"),
+        (format!("t{}:pack:pack500", other.0), 100, "another account"),
+        (format!("t{}:plan:platinum", tenant.0), 100, "no longer available"),
+        ("hello".to_owned(), 100, "not valid"),
+    ];
+    for (payload, stars, why) in cases {
+        let invoice = json!({ "chat_id": owner, "title": "Answers", "description": "Extra answers", "payload": payload, "currency": "XTR", "prices": [{ "label": "Answers", "amount": stars }] });
+        let sent: Value = app.tg.client.call_raw(&app.tg.manager(), "sendInvoice", &invoice).await.unwrap();
+        let outcome = pay(&app, owner, json!({ "bot_id": manager, "message_id": sent["message_id"] })).await;
+        assert_eq!(outcome["status"], "failed", "{payload}: {outcome}");
+        assert!(outcome["error"].as_str().unwrap().contains(why), "{payload}: {outcome}");
+    }
+    app.drain_jobs(T).await;
+    assert_eq!(count(app.db(), "select count(*) from billing_payments").await, 0);
+    assert_eq!(count(app.db(), "select count(*) from billing_checkouts where ok = 0").await, 4);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_paid_plan_that_ran_out_falls_back_to_the_free_plan_and_a_new_period_starts_with_its_allowance() {
+    let app = spawn_app().await;
+    let (_, tenant) = owner_with_bot(&app, "Rosa", 7_200_004).await;
+    let db = &app.db().pool;
+    assert!(matches!(bellhop::billing::reserve(&app.state, tenant, "a").await.unwrap(), bellhop::billing::Reserve::Granted(_)));
+    // As if a Star subscription had been paid and its month had passed without renewal.
+    sqlx::query("update billing_accounts set plan_id = 'pro', plan_source = 'stars', plan_credits = 10, plan_expires_at = $1 where tenant_id = $2")
+        .bind(bellhop::storage::now_ms() - 1000)
+        .bind(tenant.0)
+        .execute(db)
+        .await
+        .unwrap();
+    sqlx::query("insert into billing_ledger (tenant_id, bucket, amount, kind, source, idem_key, created_at) values ($1, 'plan', -89, 'grant', 'test', 'test:align', 0)")
+        .bind(tenant.0)
+        .execute(db)
+        .await
+        .unwrap();
+    assert!(matches!(bellhop::billing::reserve(&app.state, tenant, "b").await.unwrap(), bellhop::billing::Reserve::Granted(_)));
+    let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
+    assert_eq!((acc.plan_id.as_str(), acc.plan_source.as_str(), acc.plan_credits, acc.used_in_period), ("free", "default", 99, 1));
+    assert_eq!(sql::ledger_balance(db, tenant).await.unwrap(), 99);
+
+    // A period that ended: unused plan credits expire and the allowance is granted again.
+    sqlx::query("update billing_accounts set period_end = $1 where tenant_id = $2").bind(bellhop::storage::now_ms() - 1).bind(tenant.0).execute(db).await.unwrap();
+    assert!(matches!(bellhop::billing::reserve(&app.state, tenant, "c").await.unwrap(), bellhop::billing::Reserve::Granted(_)));
+    let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
+    assert_eq!((acc.plan_credits, acc.used_in_period), (99, 1));
+    assert_eq!(sql::ledger_balance(db, tenant).await.unwrap(), 99);
+    app.stop().await.unwrap();
+}

@@ -1,0 +1,268 @@
+//! Stripe: webhooks signed by Stripe's own Python library with real event shapes are processed
+//! once and converge whatever the order; bad signatures change nothing; Checkout and the
+//! customer portal go through async-stripe to a local stand-in with an idempotency key.
+use crate::billing_meter::owner_with_bot;
+use crate::helpers::*;
+use crate::stripe_standin::{SECRET_KEY, StripeStandin};
+use bellhop::domain::TenantId;
+use bellhop::storage::billing as sql;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const WEBHOOK_SECRET: &str = "whsec_bellhop_test_4f1c2a9d";
+const PLANS: &str = "free|Free|0||100|1|5,starter|Starter|250|price_starter|2000|3|50,pro|Pro|900|price_pro|10000|10|500";
+const T: Duration = Duration::from_secs(30);
+
+async fn stripe_app() -> (TestApp, StripeStandin) {
+    let standin = StripeStandin::start().await;
+    let base = standin.base.clone();
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_BILLING_PLANS", PLANS)
+            .set("BELLHOP_STRIPE_SECRET_KEY", SECRET_KEY)
+            .set("BELLHOP_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .set("BELLHOP_STRIPE_API_BASE", base)
+            .set("BELLHOP_JOBS_RETRY_BASE_MS", "50");
+    })
+    .await;
+    (app, standin)
+}
+
+fn now_secs() -> i64 {
+    bellhop::storage::now_ms() / 1000
+}
+
+/// `Stripe-Signature` headers made by the `stripe` package (`WebhookSignature.generate_signature_header`).
+async fn sign(items: &[(String, &str, i64)]) -> Vec<String> {
+    let python = std::env::var("BELLHOP_PYTHON").unwrap_or_else(|_| {
+        panic!("BELLHOP_PYTHON is not set: run scripts/test.sh (its virtualenv has the `stripe` package), or point it at a python with `pip install stripe`")
+    });
+    let input = serde_json::to_vec(&items.iter().map(|(p, s, t)| json!({ "payload": p, "secret": s, "timestamp": t })).collect::<Vec<_>>()).unwrap();
+    let mut child = tokio::process::Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/stripe/sign.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python starts");
+    use tokio::io::AsyncWriteExt;
+    child.stdin.take().unwrap().write_all(&input).await.unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "sign.py failed: {}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["headers"].as_array().unwrap().iter().map(|h| h.as_str().unwrap().to_owned()).collect()
+}
+
+async fn post_event(app: &TestApp, body: &str, header: &str) -> u16 {
+    app.http.post(app.url("/stripe/webhook")).header("Stripe-Signature", header).header("content-type", "application/json").body(body.to_owned()).send().await.unwrap().status().as_u16()
+}
+
+/// The events of one card subscription's life, as Stripe sends them (API 2024-06-20 shapes):
+/// checkout, subscription created, first invoice paid, the second invoice failing (past due),
+/// then paid on retry (active again).
+fn subscription_story(tenant: TenantId, tag: &str, t0: i64) -> Vec<Value> {
+    let t = tenant.0.to_string();
+    let (cus, sub) = (format!("cus_{tag}"), format!("sub_{tag}"));
+    let month = 2_592_000;
+    let event = |n: u32, kind: &str, created: i64, object: Value| {
+        json!({
+            "id": format!("evt_{tag}_{n}"), "object": "event", "api_version": "2024-06-20", "created": created,
+            "data": { "object": object }, "livemode": false, "pending_webhooks": 1,
+            "request": { "id": null, "idempotency_key": null }, "type": kind
+        })
+    };
+    let price = json!({ "id": "price_starter", "object": "price", "active": true, "currency": "usd", "unit_amount": 1900, "recurring": { "interval": "month", "interval_count": 1 }, "type": "recurring" });
+    let subscription = |status: &str, period_start: i64| json!({
+        "id": sub, "object": "subscription", "customer": cus, "status": status, "cancel_at_period_end": false, "collection_method": "charge_automatically",
+        "current_period_start": period_start, "current_period_end": period_start + month, "created": t0, "currency": "usd", "livemode": false,
+        "items": { "object": "list", "data": [{ "id": format!("si_{tag}"), "object": "subscription_item", "price": price, "quantity": 1, "subscription": sub }], "has_more": false },
+        "metadata": { "tenant_id": t }
+    });
+    let invoice = |n: u32, status: &str, paid: i64, period_start: i64, reason: &str| json!({
+        "id": format!("in_{tag}_{n}"), "object": "invoice", "customer": cus, "subscription": sub, "status": status, "billing_reason": reason,
+        "amount_due": 1900, "amount_paid": paid, "amount_remaining": 1900 - paid, "currency": "usd", "attempt_count": 1, "livemode": false,
+        "lines": { "object": "list", "data": [{ "id": format!("il_{tag}_{n}"), "object": "line_item", "amount": 1900, "currency": "usd", "price": price, "quantity": 1,
+                   "period": { "start": period_start, "end": period_start + month }, "type": "subscription" }], "has_more": false },
+        "subscription_details": { "metadata": { "tenant_id": t } }
+    });
+    vec![
+        event(1, "checkout.session.completed", t0, json!({
+            "id": format!("cs_{tag}"), "object": "checkout.session", "mode": "subscription", "status": "complete", "payment_status": "paid",
+            "client_reference_id": t, "customer": cus, "subscription": sub, "amount_total": 1900, "currency": "usd", "metadata": { "tenant_id": t }
+        })),
+        event(2, "customer.subscription.created", t0 + 1, subscription("active", t0)),
+        event(3, "invoice.paid", t0 + 2, invoice(1, "paid", 1900, t0, "subscription_create")),
+        event(4, "invoice.payment_failed", t0 + 10, invoice(2, "open", 0, t0 + month, "subscription_cycle")),
+        event(5, "customer.subscription.updated", t0 + 11, subscription("past_due", t0 + month)),
+        event(6, "invoice.paid", t0 + 12, invoice(2, "paid", 1900, t0 + month, "subscription_cycle")),
+        event(7, "customer.subscription.updated", t0 + 13, subscription("active", t0 + month)),
+    ]
+}
+
+/// What must come out the same whatever the order.
+async fn final_state(app: &TestApp, tenant: TenantId) -> Value {
+    let a = sql::get_account(&app.db().pool, tenant).await.unwrap().unwrap();
+    let payments = count(app.db(), &format!("select count(*) from billing_payments where tenant_id = {}", tenant.0)).await;
+    let balance = sql::ledger_balance(&app.db().pool, tenant).await.unwrap();
+    json!([a.plan_id, a.plan_source, a.stripe_status, a.plan_expires_at, a.grace_until, a.plan_credits, a.pack_credits, balance, payments])
+}
+
+#[tokio::test]
+async fn stripe_events_signed_by_stripes_library_are_processed_once_and_shuffled_replays_reach_the_same_state() {
+    let (app, _standin) = stripe_app().await;
+    let t0 = now_secs() - 3600;
+    let mut tenants = Vec::new();
+    for i in 0..4 {
+        tenants.push(owner_with_bot(&app, &format!("Owner {i}"), 7_300_000 + i).await.1);
+    }
+
+    // Tenant 0: each event once, in order — and the first one again, which changes nothing.
+    let story = subscription_story(tenants[0], "a", t0);
+    let bodies: Vec<String> = story.iter().map(|e| e.to_string()).collect();
+    let headers = sign(&bodies.iter().map(|b| (b.clone(), WEBHOOK_SECRET, now_secs())).collect::<Vec<_>>()).await;
+    for (b, h) in bodies.iter().zip(&headers) {
+        assert_eq!(post_event(&app, b, h).await, 200);
+        app.drain_jobs(T).await;
+    }
+    assert_eq!(post_event(&app, &bodies[2], &headers[2]).await, 200);
+    app.drain_jobs(T).await;
+    assert_eq!(count(app.db(), "select count(*) from stripe_events where id like 'evt_a_%'").await, 7);
+    let expected = final_state(&app, tenants[0]).await;
+    assert_eq!(expected[0], "starter", "{expected}");
+    assert_eq!(expected[2], "active", "{expected}");
+    assert_eq!(expected[4], Value::Null, "grace ended by the paid retry: {expected}");
+    assert_eq!(expected[5], 2000, "{expected}");
+    assert_eq!(expected[8], 2, "two invoices, each recorded once: {expected}");
+
+    // Tenants 1–3: the same story, every event 3 times, all shuffled, posted at once in batches.
+    use rand::seq::SliceRandom;
+    for (i, tenant) in tenants.iter().enumerate().skip(1) {
+        let story = subscription_story(*tenant, &format!("s{i}"), t0);
+        let mut bodies: Vec<String> = story.iter().flat_map(|e| std::iter::repeat_n(e.to_string(), 3)).collect();
+        bodies.shuffle(&mut rand::thread_rng());
+        let headers = sign(&bodies.iter().map(|b| (b.clone(), WEBHOOK_SECRET, now_secs())).collect::<Vec<_>>()).await;
+        for chunk in bodies.iter().zip(&headers).collect::<Vec<_>>().chunks(5) {
+            let statuses = futures::future::join_all(chunk.iter().map(|(b, h)| post_event(&app, b, h))).await;
+            assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+        }
+        app.drain_jobs(T).await;
+        let state = final_state(&app, *tenant).await;
+        // Same state as the in-order tenant (expiry compared relative to the same t0).
+        assert_eq!(state, expected, "tenant {i} (shuffled) differs from the in-order tenant");
+    }
+    assert_eq!(count(app.db(), "select count(*) from stripe_events where processed_at is null").await, 0);
+    assert_eq!(count(app.db(), "select count(*) from jobs where state = 'dead'").await, 0);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_changed_byte_a_wrong_secret_or_a_timestamp_301_seconds_off_is_refused_and_changes_nothing() {
+    let (app, _standin) = stripe_app().await;
+    let (_, tenant) = owner_with_bot(&app, "Rosa", 7_300_100).await;
+    let story = subscription_story(tenant, "bad", now_secs());
+    let body = story[2].to_string(); // invoice.paid
+    let now = now_secs();
+    let h = sign(&[
+        (body.clone(), WEBHOOK_SECRET, now),
+        (body.clone(), "whsec_someone_else", now),
+        (body.clone(), WEBHOOK_SECRET, now - 301),
+        // 301 s ahead when signed; +2 s so that the signing script's own run time cannot bring
+        // it back inside the window (the exact boundary is the unit test in billing::stripe).
+        (body.clone(), WEBHOOK_SECRET, now + 303),
+    ])
+    .await;
+    let changed = body.replacen("1900", "1901", 1);
+    for (b, header, why) in [(&changed, &h[0], "a changed byte"), (&body, &h[1], "a wrong secret"), (&body, &h[2], "301 s old"), (&body, &h[3], "301 s in the future"), (&body, &String::new(), "no header")] {
+        assert_eq!(post_event(&app, b, header).await, 400, "{why}");
+    }
+    app.drain_jobs(T).await;
+    assert_eq!(count(app.db(), "select count(*) from stripe_events").await, 0);
+    assert_eq!(count(app.db(), "select count(*) from billing_payments").await, 0);
+    let acc = sql::get_account(&app.db().pool, tenant).await.unwrap();
+    assert!(acc.is_none_or(|a| a.plan_id == "free"));
+    // The genuine one is accepted.
+    assert_eq!(post_event(&app, &body, &h[0]).await, 200);
+    app.drain_jobs(T).await;
+    assert_eq!(count(app.db(), "select count(*) from billing_payments").await, 1);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cancelled_card_subscription_or_an_unpaid_one_past_its_grace_falls_back_to_the_free_plan() {
+    let (app, _standin) = stripe_app().await;
+    let (_, a) = owner_with_bot(&app, "Ana", 7_300_200).await;
+    let (_, b) = owner_with_bot(&app, "Ben", 7_300_201).await;
+    // a: paid, then deleted. b: paid, then the renewal failed more than 3 days (the grace) ago.
+    let t0 = now_secs() - 10 * 86_400;
+    let sa = subscription_story(a, "ca", t0);
+    let mut deleted = sa[1].clone();
+    deleted["id"] = json!("evt_ca_9");
+    deleted["type"] = json!("customer.subscription.deleted");
+    deleted["created"] = json!(t0 + 20);
+    deleted["data"]["object"]["status"] = json!("canceled");
+    let sb = subscription_story(b, "cb", t0);
+    let events: Vec<String> = [&sa[0], &sa[1], &sa[2], &deleted, &sb[0], &sb[1], &sb[2], &sb[3], &sb[4]].iter().map(|e| e.to_string()).collect();
+    let headers = sign(&events.iter().map(|e| (e.clone(), WEBHOOK_SECRET, now_secs())).collect::<Vec<_>>()).await;
+    for (e, h) in events.iter().zip(&headers) {
+        assert_eq!(post_event(&app, e, h).await, 200);
+    }
+    app.drain_jobs(T).await;
+    for tenant in [a, b] {
+        assert!(matches!(bellhop::billing::reserve(&app.state, tenant, "x").await.unwrap(), bellhop::billing::Reserve::Granted(_)));
+        let acc = sql::get_account(&app.db().pool, tenant).await.unwrap().unwrap();
+        assert_eq!((acc.plan_id.as_str(), acc.plan_credits), ("free", 99), "tenant {tenant:?}: {acc:?}");
+    }
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_billing_page_starts_a_stripe_checkout_and_a_portal_session_each_with_an_idempotency_key() {
+    let (app, standin) = stripe_app().await;
+    let (tenant, cookie, csrf) = app.signed_in_owner(4_400_001, "Rosa's Cakes").await;
+    let page = app.http.get(app.url("/app/billing")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Your plan: Free") && page.contains("Pay by card"), "{page}");
+    let marker = "name=\"attempt\" value=\"";
+    let at = page.find(marker).expect("attempt field") + marker.len();
+    let attempt = page[at..at + 43].to_owned();
+
+    let form = [("csrf", csrf.as_str()), ("plan", "starter"), ("attempt", attempt.as_str())];
+    let r = app.http.post(app.url("/app/billing/checkout")).header("cookie", &cookie).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 303, "{:?}", r.text().await);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("https://checkout.stripe.com/c/pay/cs_test_"), "{location}");
+    // The same form sent twice (a double click) is the same session.
+    let again = app.http.post(app.url("/app/billing/checkout")).header("cookie", &cookie).form(&form).send().await.unwrap();
+    assert_eq!(again.headers()["location"].to_str().unwrap(), location);
+    let reqs = standin.requests();
+    assert_eq!(reqs.len(), 2);
+    let first = &reqs[0];
+    assert_eq!(first.path, "/v1/checkout/sessions");
+    assert!(first.idempotency_key.as_deref().is_some_and(|k| k.contains(&attempt)), "{first:?}");
+    assert_eq!(reqs[1].idempotency_key, first.idempotency_key);
+    assert_eq!(first.param("mode"), Some("subscription"));
+    assert_eq!(first.param("line_items[0][price]"), Some("price_starter"));
+    assert_eq!(first.param("client_reference_id"), Some(tenant.0.to_string().as_str()));
+    assert_eq!(first.param("subscription_data[metadata][tenant_id]"), Some(tenant.0.to_string().as_str()));
+
+    // Bad input: a plan not sold by card, a missing CSRF token — refused, nothing sent to Stripe.
+    let r = app.http.post(app.url("/app/billing/checkout")).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("plan", "free"), ("attempt", attempt.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = app.http.post(app.url("/app/billing/checkout")).header("cookie", &cookie).form(&[("plan", "starter"), ("attempt", attempt.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(standin.requests().len(), 2);
+
+    // Once Stripe has told us the customer, the portal link works.
+    let story = subscription_story(tenant, "portal", now_secs());
+    let body = story[0].to_string();
+    let h = sign(&[(body.clone(), WEBHOOK_SECRET, now_secs())]).await;
+    assert_eq!(post_event(&app, &body, &h[0]).await, 200);
+    app.drain_jobs(T).await;
+    let r = app.http.post(app.url("/app/billing/portal")).header("cookie", &cookie).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()["location"].to_str().unwrap().starts_with("https://billing.stripe.com/p/session/"));
+    let portal = standin.requests().into_iter().last().unwrap();
+    assert_eq!(portal.path, "/v1/billing_portal/sessions");
+    assert_eq!(portal.param("customer"), Some("cus_portal"));
+    assert!(portal.idempotency_key.is_some());
+    app.stop().await.unwrap();
+}
