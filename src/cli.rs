@@ -101,6 +101,28 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 500)]
         samples: usize,
     },
+    /// Webhook acknowledgements per second and their latency: customer messages posted to the
+    /// child-bot webhook, each acknowledged after it and its job are committed.
+    Webhooks {
+        #[arg(long, default_value_t = 20_000)]
+        updates: usize,
+        /// Clients posting at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 20)]
+        bots: usize,
+        /// Answer jobs hang on a model that doesn't reply for 30 s (the webhook must not care).
+        #[arg(long)]
+        stalled_model: bool,
+    },
+    /// The answering pipeline's own time per answer (model time excluded): every customer of
+    /// every bot asks one question at once through the sandbox.
+    Answering {
+        #[arg(long, default_value_t = 200)]
+        bots: usize,
+        #[arg(long, default_value_t = 5)]
+        customers: usize,
+    },
     /// Onboarding: a managed_bot update's arrival → the bot live, against an in-process sandbox.
     Onboarding {
         #[arg(long, default_value_t = 200)]

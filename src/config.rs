@@ -113,6 +113,19 @@ settings! {
         "Largest response body URL import downloads; the download stops at this size (default 10 MB).";
     "knowledge.crawl_max_pages", "BELLHOP_KNOWLEDGE_CRAWL_MAX_PAGES", Some("100"), false,
         "Most pages one whole-site import reads (through the sitemap or same-site links).";
+    // answering (docs/answering.md)
+    "answering.min_similarity_percent", "BELLHOP_ANSWERING_MIN_SIMILARITY_PERCENT", Some("35"), false,
+        "How close (cosine similarity, in percent) the best passage must be to a question for the bot to answer; below it the bot says it doesn't know and offers a person.";
+    "answering.sources", "BELLHOP_ANSWERING_SOURCES", Some("4"), false,
+        "Passages retrieved for each question and given to the model (1–10).";
+    "answering.history_messages", "BELLHOP_ANSWERING_HISTORY_MESSAGES", Some("6"), false,
+        "Earlier messages of the conversation the model sees (fewer if they don't fit its context).";
+    "answering.tenant_concurrency", "BELLHOP_ANSWERING_TENANT_CONCURRENCY", Some("4"), false,
+        "Model calls one business may have running at once in each worker process; more wait their turn.";
+    "answering.tenant_daily_tokens", "BELLHOP_ANSWERING_TENANT_DAILY_TOKENS", Some("2000000"), false,
+        "Model tokens (prompt + answer) one business may use per UTC day; past it, answers quote passages instead of calling the model.";
+    "answering.draft_interval_ms", "BELLHOP_ANSWERING_DRAFT_INTERVAL_MS", Some("300"), false,
+        "Least time between two streamed drafts of an answer (`sendMessageDraft`) in a private chat.";
     // billing (docs/billing.md)
     "billing.plans", "BELLHOP_BILLING_PLANS", Some("free|Free|0||100|1|5,starter|Starter|250||2000|3|50,pro|Pro|900||10000|10|500"), false,
         "Plans, comma-separated, each `id|Name|Stars a month|Stripe price id|answers a month|bots|sources`. The first is the plan every business starts on (price 0). An empty Stripe price id: not sold by card.";
@@ -392,6 +405,17 @@ pub struct StripeConfig {
 }
 
 #[derive(Debug, Clone)]
+pub struct AnsweringConfig {
+    /// Cosine similarity in [0, 1] below which the bot doesn't answer.
+    pub min_similarity: f32,
+    pub sources: usize,
+    pub history_messages: usize,
+    pub tenant_concurrency: usize,
+    pub tenant_daily_tokens: u64,
+    pub draft_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
 pub struct KnowledgeConfig {
     pub chunk_tokens: usize,
     pub chunk_overlap_tokens: usize,
@@ -423,6 +447,7 @@ pub struct Config {
     pub embeddings: EmbeddingsConfig,
     pub qdrant: QdrantConfig,
     pub knowledge: KnowledgeConfig,
+    pub answering: AnsweringConfig,
     pub billing: BillingConfig,
 }
 
@@ -596,6 +621,14 @@ impl Config {
             fetch_max_bytes: number("knowledge.fetch_max_bytes", 1024, 1 << 34),
             crawl_max_pages: number("knowledge.crawl_max_pages", 1, 100_000) as usize,
         };
+        let answering = AnsweringConfig {
+            min_similarity: number("answering.min_similarity_percent", 0, 100) as f32 / 100.0,
+            sources: number("answering.sources", 1, 10) as usize,
+            history_messages: number("answering.history_messages", 0, 100) as usize,
+            tenant_concurrency: number("answering.tenant_concurrency", 1, 1024) as usize,
+            tenant_daily_tokens: number("answering.tenant_daily_tokens", 1, u64::MAX >> 2),
+            draft_interval: Duration::from_millis(number("answering.draft_interval_ms", 0, 60_000)),
+        };
         let grace = Duration::from_secs(86_400 * number("billing.grace_days", 0, 365));
         let plans = crate::billing::plans::parse_plans(raw.get("billing.plans").unwrap_or("")).map_err(|m| bad("billing.plans", m)).unwrap_or_default();
         let packs = crate::billing::plans::parse_packs(raw.get("billing.packs").unwrap_or("")).map_err(|m| bad("billing.packs", m)).unwrap_or_default();
@@ -637,6 +670,7 @@ impl Config {
             embeddings,
             qdrant,
             knowledge,
+            answering,
             billing: BillingConfig { plans, packs, grace, stripe },
         })
     }

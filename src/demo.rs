@@ -34,7 +34,78 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
     println!();
     println!("  Stop with Ctrl-C.");
     println!();
+    tokio::spawn(seed_example(app.state.clone(), tg.base_url.clone()));
     let result = app.run().await;
     tg.shutdown().await?;
     result
+}
+
+/// The example business's knowledge, compiled in so the demo needs no files beside the binary.
+const EXAMPLE_DOCS: &[(&str, &str)] = &[
+    ("about.md", include_str!("../examples/demo-business/about.md")),
+    ("orders.md", include_str!("../examples/demo-business/orders.md")),
+    ("allergens.md", include_str!("../examples/demo-business/allergens.md")),
+];
+const EXAMPLE_QA: &[(&str, &str)] = &[
+    ("Are you open on Sundays?", "No — we are closed on Sundays and public holidays. On Saturdays we are open 7:00 to 14:00."),
+    ("Where are you?", "At 12 Harbour Street. We deliver within 5 km, Tuesday to Saturday."),
+];
+const EXAMPLE_BOT: &str = "sunrise_bakery_bot";
+
+/// On first start, one example business is created through the real flow — its owner confirms a
+/// creation link in the sandbox, the manager provisions the bot — and given a small knowledge
+/// base, plus a customer who has started the bot: a person can chat with a working bot at once.
+async fn seed_example(app: crate::startup::AppState, sandbox: String) {
+    let marker = app.cfg.data_dir.join("demo-example.done");
+    if marker.exists() {
+        return;
+    }
+    match try_seed(&app, &sandbox).await {
+        Ok(bot) => {
+            let _ = std::fs::write(&marker, bot.to_string());
+            println!("  Example business ready: open {sandbox}/ as \"Alex\" and chat with @{EXAMPLE_BOT} (Sunrise Bakery).");
+        }
+        Err(e) => tracing::warn!(error = format!("{e:#}"), "could not set up the example business"),
+    }
+}
+
+async fn try_seed(app: &crate::startup::AppState, sandbox: &str) -> anyhow::Result<i64> {
+    use serde_json::{Value, json};
+    let http = reqwest::Client::new();
+    let api = |path: &str| format!("{sandbox}/sandbox/api/{path}");
+    async fn ok(r: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let v: Value = r.send().await?.json().await?;
+        anyhow::ensure!(v["ok"] == json!(true), "sandbox said {v}");
+        Ok(v["result"].clone())
+    }
+    let owner = ok(http.post(api("users")).json(&json!({ "first_name": "Sam", "username": "sam_sunrise" })))
+        .await?["id"]
+        .as_i64()
+        .context("user id")?;
+    let manager = app.manager.as_ref().context("no manager bot")?.username.clone();
+    let link = format!("https://t.me/newbot/{manager}/{EXAMPLE_BOT}?name=Sunrise%20Bakery");
+    let req = ok(http.post(api(&format!("users/{owner}/creation_links"))).json(&json!({ "link": link }))).await?;
+    let id = req["id"].as_str().context("creation request id")?.to_owned();
+    let bot = ok(http.post(api(&format!("creation_requests/{id}/confirm"))).json(&json!({}))).await?["id"].as_i64().context("bot id")?;
+    // The manager provisions the bot from its webhook; wait until it is live.
+    let mut tenant = None;
+    for _ in 0..300 {
+        if let Some(row) = crate::storage::bots::managed_row(&app.db.pool, crate::domain::BotId(bot)).await?
+            && row.status == "live"
+        {
+            tenant = Some(row.tenant_id);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let tenant = tenant.context("the example bot did not go live within 30 s")?;
+    for (name, text) in EXAMPLE_DOCS {
+        let new = crate::storage::sources::NewSource { kind: "file", name, size_bytes: text.len() as i64, content: Some(text.as_bytes()), max_pages: None, recrawl_hours: None };
+        crate::knowledge::ingest::add_source(app, tenant, &new).await?;
+    }
+    for (q, a) in EXAMPLE_QA {
+        crate::storage::sources::insert_qa(&app.db.pool, tenant, q, a).await?;
+    }
+    ok(http.post(api("users")).json(&json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] }))).await?;
+    Ok(bot)
 }

@@ -27,6 +27,8 @@ pub mod jobs;
 /// Knowledge: structure-respecting chunking and the chunk → embed → index pipeline.
 /// Owners' knowledge: safe extraction and URL import, chunking, the indexing pipeline, ingestion jobs.
 pub mod knowledge;
+/// Chat models: the `ChatModel` trait, SmolLM2 in-process, OpenAI-compatible endpoints.
+pub mod llm;
 /// The manager bot: managed-bot updates, provisioning, owner commands, login links.
 pub mod manager;
 /// Prometheus metrics for HTTP, jobs, Telegram calls and model tokens.

@@ -85,6 +85,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(cfg.log_format, "warn");
             bench::onboarding(cfg, *bots).await
         }
+        Command::Bench(BenchCommand::Webhooks { updates, concurrency, bots, stalled_model }) => {
+            let cfg = load_config(&cli, Needs::Storage, |_| {});
+            telemetry::init(cfg.log_format, "error");
+            bellhop::answering::bench::webhooks(cfg, *updates, *concurrency, *bots, *stalled_model).await
+        }
+        Command::Bench(BenchCommand::Answering { bots, customers }) => {
+            let cfg = load_config(&cli, Needs::Storage, |_| {});
+            telemetry::init(cfg.log_format, "error");
+            bellhop::answering::bench::answering(cfg, *bots, *customers).await
+        }
         Command::Bench(BenchCommand::Retrieval { corpus, queries, chunks, samples }) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, "warn,qdrant_edge=error");

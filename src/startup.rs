@@ -35,8 +35,12 @@ pub struct AppState {
     pub manager: Option<crate::manager::Manager>,
     /// Embedder + vector index, loaded on first use (model files are read once per process).
     pub retriever_cell: Arc<tokio::sync::OnceCell<crate::retrieval::Retriever>>,
+    /// The chat model, loaded on first use; `None` when it can't be (answers then quote passages).
+    pub llm_cell: Arc<tokio::sync::OnceCell<Option<Arc<dyn crate::llm::ChatModel>>>>,
     /// Cancelled when the process starts shutting down.
     pub shutdown: CancellationToken,
+    /// Webhook updates are stored through this group-committing writer.
+    pub ingress: crate::web::ingress::Ingress,
 }
 
 impl AppState {
@@ -53,6 +57,23 @@ impl AppState {
             })
             .await?;
         Ok(r.clone())
+    }
+
+    /// The chat model this process uses, loaded on first call. A model that can't be loaded is
+    /// logged once and answers fall back to quoting passages.
+    pub async fn chat_model(&self) -> Option<Arc<dyn crate::llm::ChatModel>> {
+        self.llm_cell
+            .get_or_init(|| async {
+                match crate::llm::from_config(&self.cfg).await {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        tracing::error!(error = format!("{e:#}"), "the chat model could not be loaded; answers will quote passages instead");
+                        None
+                    }
+                }
+            })
+            .await
+            .clone()
     }
 }
 
@@ -106,7 +127,8 @@ impl Application {
             }
             None => None,
         };
-        let state = AppState { cfg: Arc::new(cfg), db, keys: Arc::new(keys), queue, telegram, manager, retriever_cell: Arc::default(), shutdown: CancellationToken::new() };
+        let ingress = crate::web::ingress::Ingress::start(db.clone(), queue.clone());
+        let state = AppState { cfg: Arc::new(cfg), db, keys: Arc::new(keys), queue, telegram, manager, retriever_cell: Arc::default(), llm_cell: Arc::default(), shutdown: CancellationToken::new(), ingress };
         Ok(Application { state, listener, role })
     }
 

@@ -36,7 +36,16 @@ pub async fn run(app: AppState, job: Job) -> Result<(), JobError> {
         UpdateKind::CallbackQuery(q) if q.data.as_deref().is_some_and(|d| d.starts_with("bill:")) => crate::billing::stars::callback(&app, m, q).await,
         UpdateKind::Message(msg) if crate::billing::stars::handles(&msg) => crate::billing::stars::message(&app, m, msg).await,
         UpdateKind::ManagedBot(mbu) => managed_bot(&app, m, update.update_id, mbu).await,
-        UpdateKind::Message(msg) => message(&app, m, msg).await,
+        UpdateKind::Message(msg) => {
+            if crate::answering::handoff::on_owner_message(&app, m, update.update_id, &msg).await? {
+                return Ok(());
+            }
+            message(&app, m, msg).await
+        }
+        UpdateKind::CallbackQuery(q) => {
+            crate::answering::handoff::on_owner_callback(&app, m, &q).await?;
+            Ok(())
+        }
         _ => {
             tracing::debug!("manager update of a kind it does not handle; recorded only");
             Ok(())

@@ -334,6 +334,9 @@ struct MessageQuery {
     /// Only messages sent by bots.
     #[serde(default)]
     from_bot: Option<bool>,
+    /// Drafts: every update streamed so far instead of only the live drafts.
+    #[serde(default)]
+    history: Option<bool>,
 }
 
 async fn messages(State(s): S, Query(q): Query<MessageQuery>) -> R {
@@ -351,7 +354,8 @@ async fn messages(State(s): S, Query(q): Query<MessageQuery>) -> R {
 
 async fn drafts(State(s): S, Query(q): Query<MessageQuery>) -> R {
     let w = s.world();
-    let list: Vec<_> = w.drafts.iter().filter(|d| q.bot_id.is_none_or(|b| d.bot_id == b) && q.chat_id.is_none_or(|c| d.chat_id == c)).collect();
+    let all = if q.history == Some(true) { &w.draft_history } else { &w.drafts };
+    let list: Vec<_> = all.iter().filter(|d| q.bot_id.is_none_or(|b| d.bot_id == b) && q.chat_id.is_none_or(|c| d.chat_id == c)).collect();
     done(list)
 }
 

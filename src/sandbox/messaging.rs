@@ -119,7 +119,12 @@ pub fn send_draft(s: &Shared, bot: i64, p: &Params) -> Result<Response, ApiError
     }
     let date = w.now();
     w.drafts.retain(|d| !(d.bot_id == bot && d.chat_id == chat_id && d.draft_id == draft_id));
-    w.drafts.push(Draft { bot_id: bot, chat_id, draft_id, text: plain, date });
+    let draft = Draft { bot_id: bot, chat_id, draft_id, text: plain, date };
+    if w.draft_history.len() >= 10_000 {
+        w.draft_history.drain(..1_000);
+    }
+    w.draft_history.push(draft.clone());
+    w.drafts.push(draft);
     Ok(ok(true))
 }
 

@@ -234,6 +234,10 @@ pub struct World {
     pub messages: Vec<Entry>,
     pub next_message_id: HashMap<String, i64>,
     pub drafts: Vec<Draft>,
+    /// Every draft update ever streamed (the newest 10,000), for tests and the control API:
+    /// `drafts` keeps only the live ones, which a final message clears.
+    #[serde(default)]
+    pub draft_history: Vec<Draft>,
     pub chat_actions: Vec<(i64, i64, String, i64)>,
     pub invoice_links: HashMap<String, InvoiceSpec>,
     pub charges: BTreeMap<String, Charge>,

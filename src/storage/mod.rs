@@ -12,7 +12,9 @@
 //! instead of waiting; starting with the write takes the lock through the busy timeout.
 pub mod auth;
 pub mod billing;
+pub mod bot_settings;
 pub mod bots;
+pub mod conversations;
 pub mod jobs;
 pub mod rotation;
 pub mod sources;

@@ -7,6 +7,7 @@ mod admin;
 pub mod auth;
 mod error;
 mod health;
+pub mod ingress;
 pub mod landing;
 mod pages;
 pub mod sources;

@@ -56,29 +56,15 @@ async fn store_and_enqueue(
     job_for: impl FnOnce(i64) -> crate::storage::jobs::NewJob,
 ) -> Result<StatusCode, AppError> {
     let update_id = serde_json::from_slice::<serde_json::Value>(body).ok().and_then(|v| v.get("update_id")?.as_i64());
-    let text = String::from_utf8_lossy(body);
-    let mut tx = app.db.begin().await?;
-    let Some(update_id) = update_id else {
-        // No update_id to deduplicate on: key the dead letter by a hash of the body instead.
-        let pseudo_id = -(i64::from_be_bytes(sha2_prefix(body)) & i64::MAX);
-        storage::updates::record(&mut *tx, bot, tenant, pseudo_id, &text, "dead").await?;
-        tx.commit().await?;
-        tracing::warn!("stored an unparsable update as dead");
-        return Ok(StatusCode::OK);
-    };
-    tracing::Span::current().record("update_id", update_id);
-    let fresh = storage::updates::record(&mut *tx, bot, tenant, update_id, &text, "stored").await?;
-    let queue = if fresh {
-        let job = job_for(update_id);
-        app.queue.enqueue_in(&mut tx, &job).await?;
-        Some(job.queue)
+    // No update_id to deduplicate on: a dead letter keyed by a hash of the body instead.
+    let dead_key = -(i64::from_be_bytes(sha2_prefix(body)) & i64::MAX);
+    if let Some(id) = update_id {
+        tracing::Span::current().record("update_id", id);
     } else {
-        None
-    };
-    tx.commit().await?;
-    if let Some(q) = queue {
-        app.queue.notify(q);
+        tracing::warn!("storing an unparsable update as dead");
     }
+    let pending = super::ingress::Pending { bot, tenant, update_id, dead_key, body: String::from_utf8_lossy(body).into_owned(), job: update_id.map(job_for) };
+    app.ingress.store(pending).await?;
     Ok(StatusCode::OK)
 }
 

@@ -50,5 +50,83 @@ async fn a_customer_gets_an_answer_from_the_owners_document_or_a_person_offered(
     assert!(said[3].contains("asked a person"), "{said:?}");
     let manager = app.tg.handle.sandbox.manager_id();
     wait_until(Duration::from_secs(30), || async { bot_said_to(&app, manager, owner).await.iter().any(|t| t.contains("Carl") && t.contains("wants to talk to a person")) }).await;
+    let notice = app.tg.sent_by(manager).await.into_iter().filter(|m| m["chat_id"] == json!(owner)).find(|m| text_of(m).contains("wants to talk to a person")).unwrap();
+    assert!(text_of(&notice).contains("Can I return a cake"), "the owner sees the transcript: {}", text_of(&notice));
+
+    // While a person has the conversation, the assistant stays silent; the owner sees the message.
+    app.tg.say(customer, bot, "Hello? Is anyone there?").await;
+    wait_until(Duration::from_secs(30), || async { bot_said_to(&app, manager, owner).await.iter().any(|t| t.contains("Is anyone there")) }).await;
+    assert_eq!(bot_said_to(&app, bot, customer).await.len(), 4, "no AI reply during a handoff");
+
+    // The owner replies to the notice in the manager chat; the customer gets it from the bot.
+    let reply = json!({ "bot_id": manager, "text": "Hi Carl, Rosa here — yes, bring the receipt!", "reply_to_message_id": notice["message_id"] });
+    app.tg.post(&format!("users/{owner}/messages"), reply).await;
+    let said = wait_reply(&app, bot, customer, 5).await;
+    assert!(said[4].contains("Rosa here") && said[4].contains("Rosa's Cakes"), "{said:?}");
+    wait_until(Duration::from_secs(30), || async { bot_said_to(&app, manager, owner).await.iter().any(|t| t.contains("Sent")) }).await;
+
+    // Close: the customer is back with the assistant, which answers again.
+    let close = notice["reply_markup"]["inline_keyboard"][0][1]["callback_data"].as_str().unwrap().to_owned();
+    app.tg.post(&format!("users/{owner}/callbacks"), json!({ "bot_id": manager, "message_id": notice["message_id"], "data": close })).await;
+    let said = wait_reply(&app, bot, customer, 6).await;
+    assert!(said[5].contains("back with the assistant"), "{said:?}");
+    app.tg.say(customer, bot, "Do you deliver on Fridays?").await;
+    let said = wait_reply(&app, bot, customer, 7).await;
+    assert!(said[6].contains("Fridays") || said[6].contains("deliver"), "{said:?}");
+    let transcript = count(app.db(), &format!("select count(*) from conversation_messages where tenant_id = {}", tenant.0)).await;
+    assert!(transcript >= 13, "every message of both sides is in the transcript ({transcript})");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn feedback_buttons_are_stored_and_unanswered_questions_become_gaps() {
+    let app = spawn_app().await;
+    let owner = app.tg.user("Ada").await;
+    let bot = app.tg.create_managed_bot(owner, "ada_tools_bot", "Ada's Tools").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{bot}")).await["token"].as_str().unwrap());
+    wait_until(Duration::from_secs(30), || async { count(app.db(), &format!("select count(*) from bots where id = {bot} and status = 'live'")).await == 1 }).await;
+    let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
+    bellhop::storage::sources::insert_qa(&app.db().pool, tenant, "What are your opening hours?", "Monday to Friday, 9 to 5.").await.unwrap();
+    let customer = app.tg.post("users", json!({ "first_name": "Bo", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    app.tg.say(customer, bot, "What are your opening hours?").await;
+    wait_reply(&app, bot, customer, 1).await;
+    let answer = app.tg.sent_by(bot).await.into_iter().find(|m| m["chat_id"] == json!(customer)).unwrap();
+    assert!(text_of(&answer).contains("9 to 5"));
+    let down = answer["reply_markup"]["inline_keyboard"][0][1]["callback_data"].as_str().unwrap().to_owned();
+    app.tg.post(&format!("users/{customer}/callbacks"), json!({ "bot_id": bot, "message_id": answer["message_id"], "data": down })).await;
+    wait_until(Duration::from_secs(30), || async { count(app.db(), "select count(*) from conversation_messages where feedback = -1").await == 1 }).await;
+    // Feedback naming a reply of another chat (or no reply) changes nothing.
+    let reply_id: i64 = down.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(!bellhop::storage::conversations::set_feedback(&app.db().pool, tenant, bellhop::domain::BotId(bot), customer + 1, reply_id, 1).await.unwrap());
+    assert!(!bellhop::storage::conversations::set_feedback(&app.db().pool, tenant, bellhop::domain::BotId(bot), customer, 999_999, 1).await.unwrap());
+    app.tg.say(customer, bot, "Do you sell left-handed submarine periscopes?").await;
+    wait_reply(&app, bot, customer, 2).await;
+    app.drain_jobs(Duration::from_secs(30)).await;
+    let gaps = bellhop::storage::conversations::gaps(&app.db().pool, tenant, 10).await.unwrap();
+    let questions: Vec<_> = gaps.iter().filter_map(|g| g.question.clone()).collect();
+    assert_eq!(questions, vec!["Do you sell left-handed submarine periscopes?".to_owned(), "What are your opening hours?".to_owned()]);
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where feedback = 1").await, 0);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn in_groups_the_bot_answers_only_when_addressed() {
+    let app = spawn_app().await;
+    let owner = app.tg.user("Gus").await;
+    let bot = app.tg.create_managed_bot(owner, "gus_garage_bot", "Gus Garage").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{bot}")).await["token"].as_str().unwrap());
+    wait_until(Duration::from_secs(30), || async { count(app.db(), &format!("select count(*) from bots where id = {bot} and status = 'live'")).await == 1 }).await;
+    let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
+    bellhop::storage::sources::insert_qa(&app.db().pool, tenant, "Do you fix brakes?", "Yes, brakes are fixed the same day.").await.unwrap();
+    let a = app.tg.user("Ann").await;
+    let group = app.tg.post("groups", json!({ "title": "Car owners", "user_ids": [a], "bot_ids": [bot] })).await;
+    let group_id = group["id"].as_i64().unwrap();
+    app.tg.post(&format!("users/{a}/messages"), json!({ "bot_id": bot, "chat_id": group_id, "text": "Do you fix brakes?" })).await;
+    app.tg.post(&format!("users/{a}/messages"), json!({ "bot_id": bot, "chat_id": group_id, "text": "@gus_garage_bot Do you fix brakes?" })).await;
+    wait_until(Duration::from_secs(30), || async { app.tg.sent_by(bot).await.iter().any(|m| m["chat_id"] == json!(group_id)) }).await;
+    app.drain_jobs(Duration::from_secs(30)).await;
+    let said: Vec<_> = app.tg.sent_by(bot).await.into_iter().filter(|m| m["chat_id"] == json!(group_id)).collect();
+    assert_eq!(said.len(), 1, "one reply: to the message that mentions the bot, none to the other");
+    assert!(text_of(&said[0]).contains("same day"));
     app.stop().await.unwrap();
 }

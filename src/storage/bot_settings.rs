@@ -1,0 +1,72 @@
+//! An owner's settings for one bot: persona, tone, extra instructions and the fixed texts. Empty
+//! values mean "use the built-in default" (see `answering::settings`).
+use super::now_ms;
+use crate::domain::{BotId, TenantId};
+use sqlx::{Any, Executor, Row};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BotSettings {
+    pub persona: String,
+    pub tone: String,
+    pub extra_instructions: String,
+    pub welcome_text: String,
+    pub fallback_text: String,
+    pub unavailable_text: String,
+    pub help_text: String,
+    pub privacy_text: String,
+    pub paysupport_text: String,
+    /// JSON list of `{command, description}`; empty = the defaults.
+    pub commands: String,
+}
+
+const COLUMNS: &str = "persona, tone, extra_instructions, welcome_text, fallback_text, unavailable_text, help_text, privacy_text, paysupport_text, commands";
+
+pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<BotSettings> {
+    let sql = format!("select {COLUMNS} from bot_settings where tenant_id = $1 and bot_id = $2");
+    let r = sqlx::query(&sql).bind(tenant.0).bind(bot.0).fetch_optional(e).await?;
+    Ok(r.map(|r| BotSettings {
+        persona: r.get(0),
+        tone: r.get(1),
+        extra_instructions: r.get(2),
+        welcome_text: r.get(3),
+        fallback_text: r.get(4),
+        unavailable_text: r.get(5),
+        help_text: r.get(6),
+        privacy_text: r.get(7),
+        paysupport_text: r.get(8),
+        commands: r.get(9),
+    })
+    .unwrap_or_default())
+}
+
+/// Saves the settings of a bot the tenant owns (`false` if it doesn't own it).
+pub async fn put(tx: &mut super::Tx, tenant: TenantId, bot: BotId, s: &BotSettings) -> sqlx::Result<bool> {
+    let owned: Option<i64> = sqlx::query_scalar("select id from bots where tenant_id = $1 and id = $2").bind(tenant.0).bind(bot.0).fetch_optional(&mut **tx).await?;
+    if owned.is_none() {
+        return Ok(false);
+    }
+    sqlx::query(
+        "insert into bot_settings (bot_id, tenant_id, persona, tone, extra_instructions, welcome_text, fallback_text, unavailable_text, help_text, privacy_text, paysupport_text, commands, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         on conflict (bot_id) do update set tenant_id = excluded.tenant_id, persona = excluded.persona, tone = excluded.tone,
+             extra_instructions = excluded.extra_instructions, welcome_text = excluded.welcome_text, fallback_text = excluded.fallback_text,
+             unavailable_text = excluded.unavailable_text, help_text = excluded.help_text, privacy_text = excluded.privacy_text,
+             paysupport_text = excluded.paysupport_text, commands = excluded.commands, updated_at = excluded.updated_at",
+    )
+    .bind(bot.0)
+    .bind(tenant.0)
+    .bind(&s.persona)
+    .bind(&s.tone)
+    .bind(&s.extra_instructions)
+    .bind(&s.welcome_text)
+    .bind(&s.fallback_text)
+    .bind(&s.unavailable_text)
+    .bind(&s.help_text)
+    .bind(&s.privacy_text)
+    .bind(&s.paysupport_text)
+    .bind(&s.commands)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
+}

@@ -1,0 +1,289 @@
+//! Conversations with customers, their messages and feedback, the manager-chat messages that
+//! route an owner's reply, and model-token use. Every function takes the tenant.
+use super::now_ms;
+use crate::domain::{BotId, TenantId};
+use sqlx::{Any, Executor, Row};
+
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    pub id: i64,
+    pub bot_id: BotId,
+    pub chat_id: i64,
+    pub thread_id: i64,
+    pub chat_kind: String,
+    pub customer_user_id: i64,
+    pub customer_name: String,
+    /// `bot` or `human` (handed off).
+    pub mode: String,
+    pub last_message_at: i64,
+}
+
+const CONV_COLUMNS: &str = "id, bot_id, chat_id, thread_id, chat_kind, customer_user_id, customer_name, mode, last_message_at";
+
+fn conversation(r: sqlx::any::AnyRow) -> Conversation {
+    Conversation {
+        id: r.get(0),
+        bot_id: BotId(r.get(1)),
+        chat_id: r.get(2),
+        thread_id: r.get(3),
+        chat_kind: r.get(4),
+        customer_user_id: r.get(5),
+        customer_name: r.get(6),
+        mode: r.get(7),
+        last_message_at: r.get(8),
+    }
+}
+
+/// Who a conversation is with, as the latest message says.
+pub struct Customer<'a> {
+    pub chat_id: i64,
+    pub thread_id: i64,
+    pub chat_kind: &'a str,
+    pub user_id: i64,
+    pub name: &'a str,
+}
+
+/// The conversation of this chat (and topic) with this bot, created on first contact.
+pub async fn open<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, c: &Customer<'_>) -> sqlx::Result<Conversation> {
+    let now = now_ms();
+    let sql = format!(
+        "insert into conversations (tenant_id, bot_id, chat_id, thread_id, chat_kind, customer_user_id, customer_name, created_at, last_message_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+         on conflict (tenant_id, bot_id, chat_id, thread_id) do update set last_message_at = excluded.last_message_at,
+             customer_user_id = excluded.customer_user_id, customer_name = excluded.customer_name
+         returning {CONV_COLUMNS}"
+    );
+    let r = sqlx::query(&sql)
+        .bind(tenant.0)
+        .bind(bot.0)
+        .bind(c.chat_id)
+        .bind(c.thread_id)
+        .bind(c.chat_kind)
+        .bind(c.user_id)
+        .bind(c.name)
+        .bind(now)
+        .fetch_one(e)
+        .await?;
+    Ok(conversation(r))
+}
+
+pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<Option<Conversation>> {
+    let sql = format!("select {CONV_COLUMNS} from conversations where tenant_id = $1 and id = $2");
+    Ok(sqlx::query(&sql).bind(tenant.0).bind(id).fetch_optional(e).await?.map(conversation))
+}
+
+/// The tenant's conversations, most recent first.
+pub async fn list<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, limit: i64) -> sqlx::Result<Vec<Conversation>> {
+    let sql = format!("select {CONV_COLUMNS} from conversations where tenant_id = $1 order by last_message_at desc, id desc limit $2");
+    Ok(sqlx::query(&sql).bind(tenant.0).bind(limit).fetch_all(e).await?.into_iter().map(conversation).collect())
+}
+
+/// `bot` (the AI answers) or `human` (handed off: the AI stays silent).
+pub async fn set_mode<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, mode: &str) -> sqlx::Result<bool> {
+    let handed = if mode == "human" { Some(now_ms()) } else { None };
+    let done = sqlx::query("update conversations set mode = $1, handed_off_at = $2 where tenant_id = $3 and id = $4")
+        .bind(mode)
+        .bind(handed)
+        .bind(tenant.0)
+        .bind(id)
+        .execute(e)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[derive(Debug, Clone)]
+pub struct Msg {
+    pub id: i64,
+    pub conversation_id: i64,
+    /// `customer`, `bot` or `owner`.
+    pub author: String,
+    pub text: String,
+    pub update_id: Option<i64>,
+    pub kind: String,
+    /// JSON list of the sources cited.
+    pub sources: String,
+    /// `pending` (stored, not sent), `sending` (the Bot API call may have happened), `sent`, or
+    /// `unknown` (a crash during the call: not re-sent, so never twice).
+    pub delivery: String,
+    pub telegram_message_id: Option<i64>,
+    pub model_tokens: i64,
+    pub feedback: Option<i64>,
+    pub question: Option<String>,
+    pub created_at: i64,
+}
+
+const MSG_COLUMNS: &str = "id, conversation_id, author, text, update_id, kind, sources, delivery, telegram_message_id, model_tokens, feedback, question, created_at";
+
+fn msg(r: sqlx::any::AnyRow) -> Msg {
+    Msg {
+        id: r.get(0),
+        conversation_id: r.get(1),
+        author: r.get(2),
+        text: r.get(3),
+        update_id: r.get(4),
+        kind: r.get(5),
+        sources: r.get(6),
+        delivery: r.get(7),
+        telegram_message_id: r.get(8),
+        model_tokens: r.get(9),
+        feedback: r.get(10),
+        question: r.get(11),
+        created_at: r.get(12),
+    }
+}
+
+/// A message to store. Bot replies are stored `sending` and become `sent` with [`mark_sent`].
+pub struct NewMsg<'a> {
+    pub author: &'a str,
+    pub text: &'a str,
+    pub update_id: Option<i64>,
+    pub kind: &'a str,
+    pub sources: &'a str,
+    pub delivery: &'a str,
+    pub model_tokens: i64,
+    pub question: Option<&'a str>,
+}
+
+/// Stores a message; with an `update_id`, at most one per (conversation, update, author): a
+/// second call returns the first message instead (`false` = it existed already).
+pub async fn add(tx: &mut super::Tx, tenant: TenantId, conv: i64, m: &NewMsg<'_>) -> sqlx::Result<(Msg, bool)> {
+    let sql = format!(
+        "insert into conversation_messages (tenant_id, conversation_id, author, text, update_id, kind, sources, delivery, model_tokens, question, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         on conflict (conversation_id, update_id, author) do nothing
+         returning {MSG_COLUMNS}"
+    );
+    let inserted = sqlx::query(&sql)
+        .bind(tenant.0)
+        .bind(conv)
+        .bind(m.author)
+        .bind(m.text)
+        .bind(m.update_id)
+        .bind(m.kind)
+        .bind(m.sources)
+        .bind(m.delivery)
+        .bind(m.model_tokens)
+        .bind(m.question)
+        .bind(now_ms())
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some(r) = inserted {
+        return Ok((msg(r), true));
+    }
+    let sql = format!("select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 and update_id = $3 and author = $4");
+    let r = sqlx::query(&sql).bind(tenant.0).bind(conv).bind(m.update_id).bind(m.author).fetch_one(&mut **tx).await?;
+    Ok((msg(r), false))
+}
+
+/// The bot's reply to a customer update, if one was stored (sent or not).
+pub async fn reply_to<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: i64, update_id: i64) -> sqlx::Result<Option<Msg>> {
+    let sql = format!("select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 and update_id = $3 and author = 'bot'");
+    Ok(sqlx::query(&sql).bind(tenant.0).bind(conv).bind(update_id).fetch_optional(e).await?.map(msg))
+}
+
+/// Sets a reply's delivery state: `sending` is committed before the Bot API call, so a job that
+/// finds it after a crash knows the reply may already have reached the customer.
+pub async fn set_delivery<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, delivery: &str) -> sqlx::Result<()> {
+    sqlx::query("update conversation_messages set delivery = $1 where tenant_id = $2 and id = $3").bind(delivery).bind(tenant.0).bind(id).execute(e).await?;
+    Ok(())
+}
+
+pub async fn mark_sent<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, telegram_message_id: Option<i64>) -> sqlx::Result<()> {
+    sqlx::query("update conversation_messages set delivery = 'sent', telegram_message_id = $1 where tenant_id = $2 and id = $3")
+        .bind(telegram_message_id)
+        .bind(tenant.0)
+        .bind(id)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+/// The last `limit` delivered messages of a conversation, oldest first (the model's history).
+pub async fn recent<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: i64, before_id: i64, limit: i64) -> sqlx::Result<Vec<Msg>> {
+    let sql = format!(
+        "select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 and id < $3 and delivery = 'sent'
+         order by id desc limit $4"
+    );
+    let mut v: Vec<Msg> = sqlx::query(&sql).bind(tenant.0).bind(conv).bind(before_id).bind(limit).fetch_all(e).await?.into_iter().map(msg).collect();
+    v.reverse();
+    Ok(v)
+}
+
+/// A whole transcript, oldest first.
+pub async fn transcript<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: i64) -> sqlx::Result<Vec<Msg>> {
+    let sql = format!("select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 order by id");
+    Ok(sqlx::query(&sql).bind(tenant.0).bind(conv).fetch_all(e).await?.into_iter().map(msg).collect())
+}
+
+/// Records 👍 (1) or 👎 (-1) on a bot reply in the given chat; `false` when no such reply.
+pub async fn set_feedback<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: i64, msg_id: i64, value: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update conversation_messages set feedback = $1, feedback_at = $2
+         where tenant_id = $3 and id = $4 and author = 'bot'
+           and conversation_id in (select id from conversations where tenant_id = $3 and bot_id = $5 and chat_id = $6)",
+    )
+    .bind(value)
+    .bind(now_ms())
+    .bind(tenant.0)
+    .bind(msg_id)
+    .bind(bot.0)
+    .bind(chat_id)
+    .execute(e)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Questions the bot could not answer, or whose answer got a 👎, newest first.
+pub async fn gaps<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, limit: i64) -> sqlx::Result<Vec<Msg>> {
+    let sql = format!(
+        "select {MSG_COLUMNS} from conversation_messages
+         where tenant_id = $1 and author = 'bot' and question is not null and (kind = 'fallback' or feedback = -1)
+         order by id desc limit $2"
+    );
+    Ok(sqlx::query(&sql).bind(tenant.0).bind(limit).fetch_all(e).await?.into_iter().map(msg).collect())
+}
+
+/// Remembers that the manager bot's message `message_id` in the owner's chat is about `conv`.
+pub async fn add_relay<'c>(e: impl Executor<'c, Database = Any>, owner_chat: i64, message_id: i64, tenant: TenantId, conv: i64) -> sqlx::Result<()> {
+    sqlx::query("insert into relay_messages (owner_chat_id, message_id, tenant_id, conversation_id, created_at) values ($1, $2, $3, $4, $5) on conflict do nothing")
+        .bind(owner_chat)
+        .bind(message_id)
+        .bind(tenant.0)
+        .bind(conv)
+        .bind(now_ms())
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+/// The conversation a manager-chat message is about, if the owner of that chat may see it.
+pub async fn relay_target<'c>(e: impl Executor<'c, Database = Any>, owner_chat: i64, message_id: i64) -> sqlx::Result<Option<(TenantId, i64)>> {
+    let r = sqlx::query(
+        "select r.tenant_id, r.conversation_id from relay_messages r join tenants t on t.id = r.tenant_id
+         where r.owner_chat_id = $1 and r.message_id = $2 and t.owner_user_id = $1",
+    )
+    .bind(owner_chat)
+    .bind(message_id)
+    .fetch_optional(e)
+    .await?;
+    Ok(r.map(|r| (TenantId(r.get(0)), r.get(1))))
+}
+
+/// Adds model tokens (and one answer) to the tenant's use for `day` (days since the epoch, UTC).
+pub async fn add_usage<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, day: i64, tokens: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into model_usage (tenant_id, day, tokens, answers) values ($1, $2, $3, 1)
+         on conflict (tenant_id, day) do update set tokens = model_usage.tokens + excluded.tokens, answers = model_usage.answers + 1",
+    )
+    .bind(tenant.0)
+    .bind(day)
+    .bind(tokens)
+    .execute(e)
+    .await?;
+    Ok(())
+}
+
+pub async fn usage<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, day: i64) -> sqlx::Result<i64> {
+    let n: Option<i64> = sqlx::query_scalar("select tokens from model_usage where tenant_id = $1 and day = $2").bind(tenant.0).bind(day).fetch_optional(e).await?;
+    Ok(n.unwrap_or(0))
+}
