@@ -190,3 +190,82 @@ impl<T> ContextMsg<T> for Option<T> {
         self.ok_or_else(|| anyhow::anyhow!("the sandbox answer has no {what}"))
     }
 }
+
+/// The local chat model (SmolLM2-135M-Instruct, Q4_1, CPU): load time, then `runs` generations
+/// of a realistic answering prompt (~600 tokens: instructions, five numbered passages, a
+/// question) to exactly `answer_tokens` tokens (end of turn ignored, so every run does the same
+/// work), greedy. Time to first token includes reading the whole prompt.
+pub async fn llm(cfg: Config, runs: usize, answer_tokens: u32) -> anyhow::Result<()> {
+    use crate::llm::{ChatMessage, LocalSmolLm};
+    anyhow::ensure!(runs > 0, "--runs must be at least 1");
+    let started = Instant::now();
+    let dir = cfg.models_dir.clone();
+    let ctx = cfg.llm.context_tokens;
+    let model = tokio::task::spawn_blocking(move || LocalSmolLm::load(&dir, ctx)).await??;
+    let load = started.elapsed();
+    let messages = vec![ChatMessage::system(RAG_SYSTEM), ChatMessage::user("Can I return the running shoes I bought three weeks ago if I already wore them outside, and how long does the refund take?")];
+    let prompt = model.prompt_ids(&messages)?;
+    println!(
+        "model: {} ({} cores), loaded in {:.2}s; prompt {} tokens, answer {answer_tokens} tokens, {runs} runs after 1 warm-up",
+        crate::llm::SMOLLM_NAME,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load.as_secs_f64(),
+        prompt.len()
+    );
+    let (mut ttft, mut decode, mut prefill) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..=runs {
+        let (m, p) = (model.clone(), prompt.clone());
+        let g = tokio::task::spawn_blocking(move || m.generate_blocking(&p, answer_tokens, 0.0, false, |_| true)).await??;
+        let first = g.first_token.unwrap_or(g.elapsed);
+        let rest = (g.elapsed - first).as_secs_f64();
+        let tps = if rest > 0.0 { (g.answer_tokens.saturating_sub(1)) as f64 / rest } else { f64::NAN };
+        if run == 0 {
+            println!("warm-up: first token {:.0} ms, {tps:.1} tokens/s", first.as_secs_f64() * 1000.0);
+            continue;
+        }
+        println!("run {run}: first token {:.0} ms, then {} tokens at {tps:.1} tokens/s", first.as_secs_f64() * 1000.0, g.answer_tokens.saturating_sub(1));
+        ttft.push(first.as_secs_f64() * 1000.0);
+        prefill.push(g.prompt_tokens as f64 / first.as_secs_f64());
+        decode.push(tps);
+    }
+    let p50 = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[(v.len() - 1) / 2]
+    };
+    let (ttft, prefill, decode) = (p50(&mut ttft), p50(&mut prefill), p50(&mut decode));
+    println!("p50: time to first token {ttft:.0} ms (prompt read at {prefill:.0} tokens/s), generation {decode:.1} tokens/s");
+    println!(
+        "{}",
+        serde_json::json!({
+            "bench": "llm", "model": crate::llm::SMOLLM_NAME, "prompt_tokens": prompt.len(), "answer_tokens": answer_tokens, "runs": runs,
+            "load_s": load.as_secs_f64(), "ttft_ms_p50": ttft, "prefill_tokens_per_s_p50": prefill, "decode_tokens_per_s_p50": decode,
+            "profile": if cfg!(debug_assertions) { "dev" } else { "release" }
+        })
+    );
+    Ok(())
+}
+
+/// The shape of answering's prompt: rules, then numbered passages from the owner's knowledge.
+const RAG_SYSTEM: &str = "You are the customer-support assistant of Trailhead Outfitters, a small shop for running and hiking gear. \
+Answer the customer's question using only the numbered sources below. Cite the sources you use like [1] or [2]. \
+If the sources do not answer the question, say you don't know and offer to connect the customer with a person. \
+Be brief, friendly and precise; never invent prices, dates or policies.
+
+Sources:
+[1] Returns policy. Unworn items in their original packaging can be returned within 30 days of delivery for a full refund. \
+Shoes that have been worn outdoors can only be returned if they are faulty; our 60-day comfort promise covers shoes worn \
+indoors on a treadmill or at home, which we exchange once for another size or model. Sale items marked final sale cannot be returned. \
+To start a return, reply to your order confirmation email or use the returns page, and include your order number.
+[2] Refunds. Once your return reaches our warehouse we inspect it within two working days. Approved refunds go back to the \
+original payment method: card refunds usually appear within 5 to 10 working days depending on your bank, PayPal refunds within \
+48 hours. Store credit is issued at once and is 10% higher than the refund amount. Original shipping costs are not refunded \
+unless the item was faulty or we sent the wrong item.
+[3] Faulty products. If a product develops a fault within 12 months, such as a sole separating, a seam splitting or a zip \
+breaking, send us photos and your order number. We repair, replace or refund faulty items free of charge, including return \
+shipping. Normal wear, like worn tread after heavy use, is not a fault.
+[4] Shipping. Orders placed before 2 pm on working days leave the same day. Standard delivery takes 2 to 4 working days and is \
+free above 50 euros; express delivery takes one working day and costs 7.90 euros. We ship to all EU countries, Switzerland and \
+the United Kingdom. Tracking links are sent by email as soon as the parcel leaves.
+[5] Shop and contact. Our shop in Freiburg is open Monday to Friday 10 am to 7 pm and Saturday 10 am to 4 pm. Items bought \
+online can be returned or exchanged in the shop. You can reach the team by email at help@trailhead.example or by phone \
+on weekdays from 9 am to 5 pm; we answer emails within one working day.";

@@ -140,6 +140,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         job_ms: u64,
     },
+    /// Local chat model (SmolLM2 on the CPU): time to first token and tokens/s on a ~600-token
+    /// answering prompt; p50 over `--runs`; the last line is JSON.
+    Llm {
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Tokens generated per run (end of turn ignored, so every run does the same work).
+        #[arg(long, default_value_t = 128)]
+        answer_tokens: u32,
+    },
     /// Retrieval: ingestion throughput (chunk → embed → index) and query latency, embedding
     /// included, on a tenant grown to `--chunks` chunks from a BEIR corpus.
     Retrieval {

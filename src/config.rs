@@ -90,6 +90,23 @@ settings! {
         "Model name sent to `embeddings.url`. Changing the model means re-indexing every source.";
     "embeddings.api_key", "BELLHOP_EMBEDDINGS_API_KEY", None, true,
         "Bearer key for `embeddings.url`, if it needs one.";
+    // llm: the chat model that writes answers (docs/architecture.md, "Chat models")
+    "llm.url", "BELLHOP_LLM_URL", None, false,
+        "Base URL of an OpenAI-compatible chat-completions API (e.g. `https://api.openai.com/v1`, a vLLM, llama.cpp or Ollama server). Unset: SmolLM2-135M-Instruct runs in-process.";
+    "llm.model", "BELLHOP_LLM_MODEL", Some("gpt-4o-mini"), false,
+        "Model name sent to `llm.url`.";
+    "llm.api_key", "BELLHOP_LLM_API_KEY", None, true,
+        "Bearer key for `llm.url`, if it needs one.";
+    "llm.context_tokens", "BELLHOP_LLM_CONTEXT_TOKENS", Some("2048"), false,
+        "Most tokens the model reads at once, prompt and answer together; prompts are cut to fit (256–1000000; the local model reads at most 4096).";
+    "llm.max_answer_tokens", "BELLHOP_LLM_MAX_ANSWER_TOKENS", Some("256"), false,
+        "Longest answer, in tokens (16–8192, less than half of `llm.context_tokens`).";
+    "llm.timeout_seconds", "BELLHOP_LLM_TIMEOUT_SECONDS", Some("60"), false,
+        "Longest one answer may take from request to last word, retries included; then it fails and the passages are quoted instead.";
+    "llm.first_token_seconds", "BELLHOP_LLM_FIRST_TOKEN_SECONDS", Some("20"), false,
+        "Longest `llm.url` may take to connect and send the first word of an answer before that attempt is abandoned (and retried while time remains).";
+    "llm.temperature", "BELLHOP_LLM_TEMPERATURE", Some("0"), false,
+        "Randomness of answers from 0 to 2: 0 always picks the likeliest next word (the same question gets the same answer); higher varies the wording.";
     "qdrant.url", "BELLHOP_QDRANT_URL", None, false,
         "Qdrant server gRPC URL (e.g. `http://qdrant:6334`). Unset: Qdrant Edge in-process, one shard per tenant under `{data_dir}/index`.";
     "qdrant.api_key", "BELLHOP_QDRANT_API_KEY", None, true,
@@ -378,6 +395,22 @@ pub struct EmbeddingsConfig {
     pub api_key: Option<Secret>,
 }
 
+/// The chat model (`llm.*`).
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    /// OpenAI-compatible endpoint; `None` runs SmolLM2-135M-Instruct in-process.
+    pub url: Option<Url>,
+    pub model: String,
+    pub api_key: Option<Secret>,
+    pub context_tokens: usize,
+    pub max_answer_tokens: u32,
+    /// Whole answer, retries included.
+    pub timeout: Duration,
+    /// Connect and first word, per attempt (`llm.url` only).
+    pub first_token_timeout: Duration,
+    pub temperature: f32,
+}
+
 #[derive(Debug, Clone)]
 pub struct QdrantConfig {
     /// Qdrant server; `None` uses Qdrant Edge in-process.
@@ -445,6 +478,7 @@ pub struct Config {
     /// Local model files (`scripts/fetch-models.sh`).
     pub models_dir: PathBuf,
     pub embeddings: EmbeddingsConfig,
+    pub llm: LlmConfig,
     pub qdrant: QdrantConfig,
     pub knowledge: KnowledgeConfig,
     pub answering: AnsweringConfig,
@@ -570,6 +604,7 @@ impl Config {
             model: raw.get("embeddings.model").unwrap_or("text-embedding-3-small").to_owned(),
             api_key: raw.get("embeddings.api_key").map(Secret::new),
         };
+        let llm_url = http_url("llm.url");
         let qdrant = QdrantConfig {
             url: http_url("qdrant.url"),
             api_key: raw.get("qdrant.api_key").map(Secret::new),
@@ -630,6 +665,41 @@ impl Config {
             draft_interval: Duration::from_millis(number("answering.draft_interval_ms", 0, 60_000)),
         };
         let grace = Duration::from_secs(86_400 * number("billing.grace_days", 0, 365));
+        let llm_numbers = (
+            number("llm.context_tokens", 256, 1_000_000) as usize,
+            number("llm.max_answer_tokens", 16, 8192) as u32,
+            Duration::from_secs(number("llm.timeout_seconds", 1, 3600)),
+            Duration::from_secs(number("llm.first_token_seconds", 1, 3600)),
+        );
+        let temperature = raw.get("llm.temperature").unwrap_or("0");
+        let llm = LlmConfig {
+            url: llm_url,
+            model: raw.get("llm.model").unwrap_or("gpt-4o-mini").to_owned(),
+            api_key: raw.get("llm.api_key").map(Secret::new),
+            context_tokens: llm_numbers.0,
+            max_answer_tokens: llm_numbers.1,
+            timeout: llm_numbers.2,
+            first_token_timeout: llm_numbers.3,
+            temperature: match temperature.parse::<f32>() {
+                Ok(t) if (0.0..=2.0).contains(&t) => t,
+                _ => {
+                    bad("llm.temperature", format!("`{temperature}` is not a number from 0 to 2"));
+                    0.0
+                }
+            },
+        };
+        if llm.url.is_none() && llm.context_tokens > crate::llm::LOCAL_MAX_CONTEXT {
+            bad("llm.context_tokens", format!("the local model reads at most {} tokens; set llm.url for a larger model", crate::llm::LOCAL_MAX_CONTEXT));
+        }
+        if llm.max_answer_tokens as usize * 2 >= llm.context_tokens {
+            bad("llm.max_answer_tokens", format!("must be less than half of llm.context_tokens ({})", llm.context_tokens));
+        }
+        if let Some(k) = &llm.api_key {
+            // It goes into an HTTP header: no spaces, control characters or non-ASCII.
+            if !k.expose().bytes().all(|b| b.is_ascii_graphic()) {
+                bad("llm.api_key", "must be printable ASCII without spaces (copy the key exactly)".into());
+            }
+        }
         let plans = crate::billing::plans::parse_plans(raw.get("billing.plans").unwrap_or("")).map_err(|m| bad("billing.plans", m)).unwrap_or_default();
         let packs = crate::billing::plans::parse_packs(raw.get("billing.packs").unwrap_or("")).map_err(|m| bad("billing.packs", m)).unwrap_or_default();
         let stripe = match (raw.get("stripe.secret_key"), raw.get("stripe.webhook_secret")) {
@@ -668,6 +738,7 @@ impl Config {
             http,
             models_dir,
             embeddings,
+            llm,
             qdrant,
             knowledge,
             answering,
@@ -780,6 +851,23 @@ mod tests {
         for leaked in ["AAAAAAAAAAAAAAAAAAAA", "s3cr3t", "hunter2"] {
             assert!(!dbg.contains(leaked), "{leaked} in {dbg}");
         }
+    }
+
+    #[test]
+    fn llm_settings_are_checked_and_the_key_stays_hidden() {
+        let e = load(
+            &[("BELLHOP_LLM_TEMPERATURE", "3"), ("BELLHOP_LLM_CONTEXT_TOKENS", "8192"), ("BELLHOP_LLM_MAX_ANSWER_TOKENS", "4096"), ("BELLHOP_LLM_API_KEY", "sk bad")],
+            Needs::Storage,
+        )
+        .unwrap_err();
+        let settings: Vec<_> = e.0.iter().map(|p| p.setting.as_str()).collect();
+        assert_eq!(settings, ["llm.temperature", "llm.context_tokens", "llm.max_answer_tokens", "llm.api_key"]);
+        // A model server may read more than the local model.
+        let c = load(&[("BELLHOP_LLM_URL", "http://127.0.0.1:8000/v1"), ("BELLHOP_LLM_CONTEXT_TOKENS", "8192"), ("BELLHOP_LLM_API_KEY", "sk-hidden-1234")], Needs::Storage).unwrap();
+        assert_eq!(c.llm.context_tokens, 8192);
+        assert!(!format!("{c:?}").contains("sk-hidden-1234"));
+        let d = load(&[], Needs::Storage).unwrap().llm;
+        assert_eq!((d.url.is_none(), d.context_tokens, d.max_answer_tokens, d.temperature), (true, 2048, 256, 0.0));
     }
 
     #[test]

@@ -95,6 +95,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(cfg.log_format, "error");
             bellhop::answering::bench::answering(cfg, *bots, *customers).await
         }
+        Command::Bench(BenchCommand::Llm { runs, answer_tokens }) => {
+            let cfg = load_config(&cli, Needs::Storage, |_| {});
+            telemetry::init(cfg.log_format, "warn");
+            bench::llm(cfg, *runs, *answer_tokens).await
+        }
         Command::Bench(BenchCommand::Retrieval { corpus, queries, chunks, samples }) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, "warn,qdrant_edge=error");

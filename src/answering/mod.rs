@@ -299,7 +299,7 @@ impl Ctx<'_> {
             })
         });
         let call = match (&model, within_budget) {
-            (Some(m), true) => Some(ModelCall { model: m.as_ref(), max_tokens: MAX_ANSWER_TOKENS, temperature: 0.0, timeout: MODEL_TIMEOUT }),
+            (Some(m), true) => Some(ModelCall { model: m.as_ref(), max_tokens: app.cfg.llm.max_answer_tokens, temperature: app.cfg.llm.temperature, timeout: app.cfg.llm.timeout }),
             _ => None,
         };
         let composed: Composed = compose::generate(call, &voice, &history, question, &hits, Some(&tx)).await;
@@ -427,11 +427,6 @@ fn record_overhead(d: Duration) {
 pub fn take_overhead_samples() -> Vec<Duration> {
     OVERHEAD.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect()
 }
-
-/// Most tokens an answer may have, and how long the model may take before the passages are
-/// quoted instead.
-const MAX_ANSWER_TOKENS: u32 = 256;
-const MODEL_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn human_button() -> ReplyMarkup {
     ReplyMarkup::Inline(InlineKeyboardMarkup {

@@ -7,6 +7,15 @@
 //! stream of text pieces. Prompt building and token budgets live in `answering`.
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
+use std::sync::Arc;
+
+mod gguf_tokenizer;
+mod local;
+mod openai;
+
+pub use gguf_tokenizer::{GgufTokenizer, Utf8Pieces};
+pub use local::{Generation, LOCAL_MAX_CONTEXT, LocalSmolLm, LocalStats, SMOLLM_DIR, SMOLLM_FILE, SMOLLM_NAME, Stop};
+pub use openai::{OpenAiChat, OpenAiChatOptions};
 
 /// Why a model call failed. Callers branch on it: a job retries [`ModelError::Transient`]; on
 /// [`ModelError::Permanent`] the answer falls back to quoting passages at once.
@@ -73,7 +82,28 @@ pub trait ChatModel: Send + Sync {
     fn stream<'a>(&'a self, req: ChatRequest) -> BoxFuture<'a, Result<TextStream, ModelError>>;
 }
 
-/// The chat model the configuration asks for.
-pub async fn from_config(_cfg: &crate::config::Config) -> anyhow::Result<std::sync::Arc<dyn ChatModel>> {
-    anyhow::bail!("no chat model is built in yet")
+/// The chat model the configuration asks for: the OpenAI-compatible endpoint when `llm.url` is
+/// set, otherwise SmolLM2-135M-Instruct from `models.dir` (loaded once, here).
+pub async fn from_config(cfg: &crate::config::Config) -> anyhow::Result<Arc<dyn ChatModel>> {
+    use anyhow::Context;
+    let llm = &cfg.llm;
+    match &llm.url {
+        Some(url) => {
+            let opts = OpenAiChatOptions {
+                context_tokens: llm.context_tokens,
+                first_token_timeout: llm.first_token_timeout,
+                timeout: llm.timeout,
+                ..OpenAiChatOptions::default()
+            };
+            let m = OpenAiChat::new(url.as_str(), &llm.model, llm.api_key.as_ref().map(|k| k.expose()), opts)
+                .context("setting up the chat model endpoint (llm.url)")?;
+            Ok(Arc::new(m))
+        }
+        None => {
+            let dir = cfg.models_dir.clone();
+            let ctx = llm.context_tokens;
+            let m = tokio::task::spawn_blocking(move || LocalSmolLm::load(&dir, ctx)).await?.context("loading the local chat model")?;
+            Ok(Arc::new(m))
+        }
+    }
 }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod answering;
 mod answering_crash;
+mod answering_llm;
 mod billing_meter;
 mod billing_paywall;
 mod billing_stars;
@@ -16,7 +17,9 @@ mod jobs;
 mod knowledge_admin;
 mod knowledge_extract;
 mod knowledge_fetch;
+mod llm;
 mod onboarding;
+mod openai_standin;
 mod retrieval_chunk;
 mod retrieval_index;
 mod retrieval_support;
