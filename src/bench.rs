@@ -37,7 +37,8 @@ async fn handle(s: BenchState, job: Job) -> Result<(), JobError> {
     Ok(())
 }
 
-fn pct(sorted: &[Duration], p: f64) -> f64 {
+/// The `p` quantile of sorted durations, in milliseconds.
+pub fn pct(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

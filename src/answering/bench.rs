@@ -13,6 +13,7 @@ use anyhow::Context;
 use futures::future::BoxFuture;
 use serde_json::json;
 use std::sync::Arc;
+use crate::bench::pct;
 use std::time::{Duration, Instant as Clock};
 
 /// A model provider that hangs: nothing for 30 s, then an error.
@@ -44,14 +45,6 @@ impl ChatModel for Instant {
     fn stream<'a>(&'a self, _req: ChatRequest) -> BoxFuture<'a, Result<TextStream, ModelError>> {
         Box::pin(async { Ok(Box::pin(futures::stream::iter(["We open ".to_owned(), "at 9 every weekday [1].".to_owned()].into_iter().map(Ok))) as TextStream) })
     }
-}
-
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
 }
 
 struct Bench {

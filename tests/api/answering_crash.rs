@@ -2,29 +2,14 @@
 //! are in flight, restarting it each time on the same address: Telegram (the sandbox) redelivers
 //! what the dead process didn't acknowledge. Afterwards every update is stored once and answered
 //! once, and no customer got any reply twice.
-use crate::crash::base64_key;
+use crate::crash::{base64_key, start_serve};
 use crate::helpers::*;
 use bellhop::sandbox::SandboxOptions;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const CUSTOMERS: usize = 100;
 const MESSAGES: usize = 10;
 const KILLS: usize = 5;
-
-fn start(settings: &TestSettings, log: &std::path::Path) -> Child {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_bellhop"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("BELLHOP_") {
-            c.env_remove(k);
-        }
-    }
-    for (k, v) in &settings.values {
-        c.env(k, v);
-    }
-    let out = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    c.args(["serve", "--role", "all"]).env("BELLHOP_LOG_FORMAT", "json").stdout(Stdio::null()).stderr(out).spawn().expect("start bellhop")
-}
 
 async fn ready(url: &str) {
     let http = reqwest::Client::new();
@@ -48,7 +33,7 @@ async fn kill_9_five_times_during_1000_customer_messages_loses_none_and_never_re
         .set("BELLHOP_JOBS_POLL_INTERVAL_MS", "50");
     let cfg = settings.config(bellhop::config::Needs::Serve);
     let log = dir.path().join("bellhop.log");
-    let mut process = start(&settings, &log);
+    let mut process = start_serve("all", &settings, &log);
     ready(&url).await;
     let db = bellhop::storage::Db::connect(&cfg.database_url).await.unwrap();
 
@@ -81,7 +66,7 @@ async fn kill_9_five_times_during_1000_customer_messages_loses_none_and_never_re
         if count(&db, "select count(*) from jobs where kind = 'bot.update' and state = 'running'").await > 0 {
             in_flight_at_kill += 1;
         }
-        process = start(&settings, &log);
+        process = start_serve("all", &settings, &log);
         ready(&url).await;
     }
     wait_until(Duration::from_secs(300), || async { answered().await >= total }).await;

@@ -6,7 +6,8 @@ use bellhop::storage::{self, Db};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-fn start_worker(settings: &TestSettings, log: &std::path::Path) -> Child {
+/// Starts `bellhop serve --role ROLE` as a child process with exactly `settings`' environment.
+pub fn start_serve(role: &str, settings: &TestSettings, log: &std::path::Path) -> Child {
     let mut c = Command::new(env!("CARGO_BIN_EXE_bellhop"));
     for (k, _) in std::env::vars() {
         if k.starts_with("BELLHOP_") {
@@ -17,7 +18,7 @@ fn start_worker(settings: &TestSettings, log: &std::path::Path) -> Child {
         c.env(k, v);
     }
     let out = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    c.args(["serve", "--role", "worker"])
+    c.args(["serve", "--role", role])
         .env("BELLHOP_LOG_FORMAT", "json")
         .stdout(Stdio::null())
         .stderr(out)
@@ -49,7 +50,7 @@ async fn kill_9_with_1000_jobs_in_flight_loses_nothing_and_applies_each_effect_o
     tx.commit().await.unwrap();
 
     let log = dir.path().join("worker.log");
-    let mut first = start_worker(&settings, &log);
+    let mut first = start_serve("worker", &settings, &log);
     // Let it get well into the work, then kill it without warning.
     wait_until(Duration::from_secs(60), || async { storage::jobs::count_selftest_effects(&db.pool).await.unwrap().0 >= 200 }).await;
     first.kill().unwrap(); // SIGKILL
@@ -59,7 +60,7 @@ async fn kill_9_with_1000_jobs_in_flight_loses_nothing_and_applies_each_effect_o
     assert!(running > 0, "nothing was in flight at the kill; the test proves nothing");
     assert!(applied_before < 1000, "all done before the kill; the test proves nothing");
 
-    let mut second = start_worker(&settings, &log);
+    let mut second = start_serve("worker", &settings, &log);
     wait_until(Duration::from_secs(120), || async { count(&db, "select count(*) from jobs where state = 'done'").await == 1000 }).await;
     second.kill().unwrap();
     second.wait().unwrap();
