@@ -4,6 +4,7 @@
 mod helpers;
 
 mod answering;
+mod answering_admin;
 mod config_errors;
 mod crash;
 mod http;
