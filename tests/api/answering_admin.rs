@@ -205,8 +205,8 @@ async fn saved_settings_change_the_welcome_and_reach_telegram_and_bad_input_chan
         ("short_description", "Cakes to order"),
         ("commands", "/start - Start\nhours - Our opening hours\nhuman - Talk to Rosa"),
     ];
-    let (status, location, _) = post(&app, &b.cookie, &path, &good).await;
-    assert_eq!((status, location.as_str()), (303, format!("{path}?saved=1").as_str()));
+    let (status, location, body) = post(&app, &b.cookie, &path, &good).await;
+    assert_eq!((status, location.as_str()), (303, format!("{path}?saved=1").as_str()), "{body}");
     let (_, page) = get(&app, &b.cookie, &location).await;
     assert!(d(&page).contains("Saved.") && d(&page).contains("Welcome to Rosa's test kitchen!") && d(&page).contains("hours - Our opening hours"), "{page}");
 
