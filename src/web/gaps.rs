@@ -1,6 +1,7 @@
 //! Knowledge gaps: the questions customers asked that the bot could not answer, or whose answer
 //! got a 👎 — each with a one-click form that adds a Q&A pair. A question disappears once a Q&A
-//! pair with the same words exists (the same comparison the bot uses to match pairs).
+//! pair with the same words (the comparison the bot uses to match pairs) was written after it was
+//! asked: a 👎 on the answer of an older pair stays, so the owner can write a better one.
 use super::AppError;
 use super::auth::Owner;
 use super::pages::{ago, render};
@@ -12,7 +13,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// How many recent gap answers are looked at (several may be the same question).
 const SCAN: i64 = 500;
@@ -37,16 +38,21 @@ struct GapsPage {
 }
 
 /// The tenant's open gaps: one row per question (same words), newest first, without those a Q&A
-/// pair now answers.
+/// pair written since answers.
 async fn open_gaps(app: &AppState, owner: &Owner) -> Result<Vec<GapRow>, AppError> {
-    let answered: HashSet<String> = sources::list_qa(&app.db.pool, owner.tenant_id).await?.iter().map(|p| normalise(&p.question)).collect();
+    // The newest write of each question's pair.
+    let mut answered: HashMap<String, i64> = HashMap::new();
+    for (q, at) in sources::qa_questions(&app.db.pool, owner.tenant_id).await? {
+        let e = answered.entry(normalise(&q)).or_insert(at);
+        *e = (*e).max(at);
+    }
     let now = now_ms();
     let mut rows: Vec<GapRow> = Vec::new();
     let mut at: HashMap<String, usize> = HashMap::new();
     for m in conversations::gaps(&app.db.pool, owner.tenant_id, SCAN).await? {
         let Some(q) = m.question.as_deref().map(str::trim).filter(|q| !q.is_empty()) else { continue };
         let key = normalise(q);
-        if key.is_empty() || answered.contains(&key) {
+        if key.is_empty() || answered.get(&key).is_some_and(|&at| at >= m.created_at) {
             continue;
         }
         let unanswered = m.kind == "fallback";

@@ -88,6 +88,9 @@ async fn the_transcript_shows_messages_and_feedback_and_the_owner_replies_and_ha
     app.tg.say(bo, b.bot, "Do you sell <b>left-handed</b> periscopes? <script>alert(1)</script>").await;
     wait_reply(&app, b.bot, bo, 2).await;
     let conv = conversation_id(&app, &b, bo).await;
+    let (_, gaps) = get(&app, &b.cookie, "/app/gaps").await;
+    assert!(d(&gaps).contains("What are your opening hours?") && d(&gaps).contains("👎 not helpful"), "a 👎 on an older pair's answer stays a gap: {gaps}");
+    assert!(d(&gaps).contains("left-handed"), "{gaps}");
 
     let (status, list) = get(&app, &b.cookie, "/app/conversations").await;
     assert_eq!(status, 200);

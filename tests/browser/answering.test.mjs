@@ -90,7 +90,7 @@ test('an owner reads a transcript, answers a customer, fills a knowledge gap, se
 
   // A customer chats: an answer from the document, a Q&A answer rated 👎, an unanswered
   // question, then asks for a person.
-  const sam = (await api('users', { first_name: 'Sam', last_name: 'Lee', started_bots: [bot] })).id;
+  const sam = (await api('users', { first_name: 'Sam Lee', started_bots: [bot] })).id;
   await ask(bot, sam, '/start');
   const care = await ask(bot, sam, 'How long do cut roses last?');
   assert.match(textOf(care), /week|Here is what I found/);
