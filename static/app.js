@@ -86,3 +86,17 @@
     } catch (_) { /* keep trying */ }
   }, 1500);
 })();
+
+// Test chat: the newest exchange in view, and a note while the answer is being written.
+(function () {
+  const form = document.getElementById('ask');
+  if (!form) return;
+  const chat = document.getElementById('chat');
+  if (chat && chat.lastElementChild) chat.lastElementChild.scrollIntoView({ block: 'nearest' });
+  form.addEventListener('submit', () => {
+    const note = document.getElementById('thinking');
+    if (note) note.hidden = false;
+    const b = form.querySelector('button[type=submit]');
+    if (b) setTimeout(() => { b.disabled = true; }, 0);
+  });
+})();

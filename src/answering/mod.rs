@@ -72,10 +72,10 @@ pub async fn run(app: AppState, job: Job) -> Result<(), JobError> {
 }
 
 /// Per-tenant limit on model calls running at once in this process.
-fn tenant_permits(tenant: TenantId, limit: usize) -> Arc<tokio::sync::Semaphore> {
+pub(crate) fn tenant_permits(tenant: TenantId, limit: usize) -> Arc<tokio::sync::Semaphore> {
     static MAP: OnceLock<Mutex<HashMap<i64, Arc<tokio::sync::Semaphore>>>> = OnceLock::new();
     let mut map = MAP.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
-    map.entry(tenant.0).or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(limit))).clone()
+    map.entry(tenant.0).or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(limit.max(1)))).clone()
 }
 
 fn today() -> i64 {

@@ -175,7 +175,7 @@ fn fetch_failure(e: FetchError) -> Failure {
 }
 
 /// Normalised for matching Q&A pairs: lower case, letters and digits only, single spaces.
-fn normalise(q: &str) -> String {
+pub fn normalise(q: &str) -> String {
     q.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
 }
 

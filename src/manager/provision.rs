@@ -90,7 +90,10 @@ async fn provision(app: &AppState, tenant: TenantId, bot_id: BotId) -> Result<()
         })
         .await
         .map_err(|e| tg(e, "setWebhook"))?;
-    child.call(&SetMyCommands { commands: child_commands(), ..Default::default() }).await.map_err(|e| tg(e, "setMyCommands"))?;
+    // The owner's commands from the bot's settings, or the defaults.
+    let settings = storage::bot_settings::get(&app.db.pool, tenant, bot_id).await?;
+    let commands = crate::answering::settings::commands(&settings);
+    child.call(&SetMyCommands { commands, ..Default::default() }).await.map_err(|e| tg(e, "setMyCommands"))?;
     let (_, username, description, short) = bots::profile(&app.db.pool, tenant, bot_id).await?.context("bot row vanished")?;
     child.call(&SetMyDescription { description: Some(description), ..Default::default() }).await.map_err(|e| tg(e, "setMyDescription"))?;
     child

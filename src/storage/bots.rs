@@ -282,3 +282,18 @@ pub async fn profile<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId,
         .await?;
     Ok(r.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))))
 }
+
+/// Sets the profile texts Telegram shows for one of the tenant's bots (`setMyDescription`,
+/// `setMyShortDescription`; at most 512 and 120 characters — the caller checks). The provisioning
+/// job sends them. Returns false if the bot isn't the tenant's.
+pub async fn set_descriptions<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, description: &str, short: &str) -> sqlx::Result<bool> {
+    let r = sqlx::query("update bots set description = $1, short_description = $2, updated_at = $3 where id = $4 and tenant_id = $5")
+        .bind(description)
+        .bind(short)
+        .bind(now_ms())
+        .bind(bot.0)
+        .bind(tenant.0)
+        .execute(e)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}

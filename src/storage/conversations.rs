@@ -287,3 +287,14 @@ pub async fn usage<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, d
     let n: Option<i64> = sqlx::query_scalar("select tokens from model_usage where tenant_id = $1 and day = $2").bind(tenant.0).bind(day).fetch_optional(e).await?;
     Ok(n.unwrap_or(0))
 }
+
+/// How many bot replies of each of the tenant's conversations got a 👎: (conversation, count).
+pub async fn thumbs_down_counts<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<(i64, i64)>> {
+    let rows = sqlx::query(
+        "select conversation_id, count(*) from conversation_messages where tenant_id = $1 and author = 'bot' and feedback = -1 group by conversation_id",
+    )
+    .bind(tenant.0)
+    .fetch_all(e)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+}

@@ -173,6 +173,12 @@ pub async fn list_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId)
     Ok(rows.into_iter().map(|r| QaPair { id: r.get(0), question: r.get(1), answer: r.get(2) }).collect())
 }
 
+/// Each Q&A pair's question and when it was last written (for hiding the gaps it answers).
+pub async fn qa_questions<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<(String, i64)>> {
+    let rows = sqlx::query("select question, updated_at from qa_pairs where tenant_id = $1").bind(tenant.0).fetch_all(e).await?;
+    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 pub async fn delete_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<bool> {
     let r = sqlx::query("delete from qa_pairs where tenant_id = $1 and id = $2").bind(tenant.0).bind(id).execute(e).await?;
     Ok(r.rows_affected() == 1)

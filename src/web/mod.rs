@@ -1,16 +1,21 @@
-//! The HTTP edge: health, metrics and webhooks today; landing and admin pages join later.
+//! The HTTP edge: health, metrics, webhooks, the landing page and the owner's admin pages
+//! (bots and their settings, knowledge, conversations, knowledge gaps, test chat).
 //!
 //! Every request gets an `x-request-id` (kept if the caller sent one) that is echoed back and
 //! carried by the request's span; every response is counted by route template and status in
 //! `/metrics`; request bodies are capped by `http.body_limit_bytes` (413 beyond).
 mod admin;
 pub mod auth;
+mod bot_settings;
+mod conversations;
 mod error;
+mod gaps;
 mod health;
 pub mod ingress;
 pub mod landing;
 mod pages;
 pub mod sources;
+mod test_chat;
 pub mod webhooks;
 
 pub use error::AppError;
@@ -58,6 +63,14 @@ pub fn router(state: AppState) -> Router {
         .route("/app/billing/renewal", post(crate::billing::page::renewal))
         .route("/app/billing/paywall", post(crate::billing::page::paywall))
         .route("/stripe/webhook", post(crate::billing::stripe::webhook))
+        .route("/app/conversations", get(conversations::list))
+        .route("/app/conversations/{id}", get(conversations::show))
+        .route("/app/conversations/{id}/reply", post(conversations::reply))
+        .route("/app/conversations/{id}/close", post(conversations::close))
+        .route("/app/gaps", get(gaps::list))
+        .route("/app/gaps/qa", post(gaps::add_qa))
+        .route("/app/bots/{bot_id}/settings", get(bot_settings::show).post(bot_settings::save))
+        .route("/app/test-chat", get(test_chat::show).post(test_chat::ask))
         .route("/static/app.css", get(pages::css))
         .route("/static/app.js", get(pages::js))
         .layer(DefaultBodyLimit::max(body_limit))

@@ -51,3 +51,45 @@ pub async fn security_headers(req: axum::extract::Request, next: axum::middlewar
     );
     res
 }
+
+/// A moment as owners read it: "just now", "5 min ago", "3 h ago", "yesterday", "4 days ago",
+/// then the date ("2025-03-14", UTC).
+pub fn ago(at_ms: i64, now_ms: i64) -> String {
+    let s = (now_ms - at_ms).max(0) / 1000;
+    match s {
+        0..60 => "just now".into(),
+        60..3600 => format!("{} min ago", s / 60),
+        3600..86_400 => format!("{} h ago", s / 3600),
+        86_400..172_800 => "yesterday".into(),
+        172_800..604_800 => format!("{} days ago", s / 86_400),
+        _ => date(at_ms),
+    }
+}
+
+/// `YYYY-MM-DD` (UTC) of a Unix time in milliseconds (Howard Hinnant's `civil_from_days`).
+pub fn date(ms: i64) -> String {
+    let z = ms.div_euclid(86_400_000) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_read_plainly() {
+        assert_eq!(super::date(0), "1970-01-01");
+        assert_eq!(super::date(1_710_374_400_000), "2024-03-14");
+        let now = 1_710_374_400_000;
+        assert_eq!(super::ago(now - 5_000, now), "just now");
+        assert_eq!(super::ago(now - 300_000, now), "5 min ago");
+        assert_eq!(super::ago(now - 3 * 86_400_000, now), "3 days ago");
+        assert_eq!(super::ago(now - 30 * 86_400_000, now), "2024-02-13");
+    }
+}

@@ -220,12 +220,21 @@ pub struct QaForm {
     answer: String,
 }
 
+/// A Q&A pair as the owner typed it, trimmed — or what to fix, in plain words.
+pub fn check_qa<'a>(question: &'a str, answer: &'a str) -> Result<(&'a str, &'a str), String> {
+    let (q, a) = (question.trim(), answer.trim());
+    if q.is_empty() || a.is_empty() || q.chars().count() > 500 || a.chars().count() > 4000 {
+        return Err("Write both a question (up to 500 characters) and its answer (up to 4,000).".into());
+    }
+    Ok((q, a))
+}
+
 pub async fn add_qa(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<QaForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
-    let (q, a) = (f.question.trim(), f.answer.trim());
-    if q.is_empty() || a.is_empty() || q.chars().count() > 500 || a.chars().count() > 4000 {
-        return page(&app, &owner, None, Some("Write both a question (up to 500 characters) and its answer (up to 4,000).".into())).await;
-    }
+    let (q, a) = match check_qa(&f.question, &f.answer) {
+        Ok(pair) => pair,
+        Err(problem) => return page(&app, &owner, None, Some(problem)).await,
+    };
     sources::insert_qa(&app.db.pool, owner.tenant_id, q, a).await?;
     Ok(Redirect::to("/app/sources").into_response())
 }

@@ -10,6 +10,7 @@ mod billing_meter;
 mod billing_paywall;
 mod billing_stars;
 mod billing_stripe;
+mod answering_admin;
 mod config_errors;
 mod crash;
 mod http;

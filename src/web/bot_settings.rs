@@ -1,0 +1,242 @@
+//! One bot's settings: its voice (persona, tone, extra instructions), the texts it says on its
+//! own, its Telegram profile texts and its command menu. Saving checks everything first — on any
+//! problem nothing is saved — then stores the settings and queues the provisioning job again, so
+//! Telegram shows the new descriptions and commands.
+use super::AppError;
+use super::auth::Owner;
+use super::pages::render;
+use crate::answering::settings;
+use crate::domain::BotId;
+use crate::manager::PROVISION_JOB;
+use crate::manager::updates::ProvisionJob;
+use crate::startup::AppState;
+use crate::storage::bot_settings::{self, BotSettings};
+use crate::storage::bots;
+use crate::telegram::BotCommand;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+
+/// Telegram's limits: <https://core.telegram.org/bots/api#setmydescription>,
+/// <https://core.telegram.org/bots/api#setmyshortdescription>, <https://core.telegram.org/bots/api#botcommand>.
+const MAX_DESCRIPTION: usize = 512;
+const MAX_SHORT_DESCRIPTION: usize = 120;
+const MAX_COMMANDS: usize = 100;
+/// The owner's own texts (Telegram's message limit is 4,096).
+const MAX_TEXT: usize = 4000;
+
+/// The form, as typed (also what is shown again when something needs fixing).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    pub persona: String,
+    #[serde(default)]
+    pub tone: String,
+    #[serde(default)]
+    pub extra_instructions: String,
+    #[serde(default)]
+    pub welcome_text: String,
+    #[serde(default)]
+    pub fallback_text: String,
+    #[serde(default)]
+    pub unavailable_text: String,
+    #[serde(default)]
+    pub help_text: String,
+    #[serde(default)]
+    pub privacy_text: String,
+    #[serde(default)]
+    pub paysupport_text: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub short_description: String,
+    #[serde(default)]
+    pub commands: String,
+}
+
+/// Parses the command menu: one `command - description` per line (a leading `/` is fine).
+/// Commands are 1–32 characters of a–z, 0–9 and _; descriptions 1–256 characters.
+pub fn parse_commands(text: &str) -> Result<Vec<BotCommand>, Vec<String>> {
+    let mut out: Vec<BotCommand> = Vec::new();
+    let mut problems = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let n = i + 1;
+        let Some((c, d)) = line.split_once('-') else {
+            problems.push(format!("Line {n}: write the command, a dash, then what it does — for example “hours - Our opening hours”."));
+            continue;
+        };
+        let (c, d) = (c.trim().trim_start_matches('/').trim(), d.trim());
+        if c.is_empty() || c.len() > 32 || !c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            problems.push(format!("Line {n}: “{c}” can't be a command. Use 1 to 32 lowercase Latin letters, digits or underscores (like “opening_hours”)."));
+        } else if out.iter().any(|x| x.command == c) {
+            problems.push(format!("Line {n}: /{c} is listed twice."));
+        }
+        let len = d.chars().count();
+        if len == 0 || len > 256 {
+            problems.push(format!("Line {n}: the description of /{c} must be 1 to 256 characters long."));
+        }
+        out.push(BotCommand { command: c.to_owned(), description: d.to_owned() });
+    }
+    if out.len() > MAX_COMMANDS {
+        problems.push(format!("Telegram allows at most {MAX_COMMANDS} commands."));
+    }
+    if problems.is_empty() { Ok(out) } else { Err(problems) }
+}
+
+fn format_commands(c: &[BotCommand]) -> String {
+    c.iter().map(|c| format!("{} - {}", c.command, c.description)).collect::<Vec<_>>().join("\n")
+}
+
+impl SettingsForm {
+    /// Checks every field; the settings to store, or every problem found.
+    fn check(&self) -> Result<BotSettings, Vec<String>> {
+        let mut problems = Vec::new();
+        let texts = [
+            ("Persona", &self.persona),
+            ("Tone", &self.tone),
+            ("Extra instructions", &self.extra_instructions),
+            ("Welcome message", &self.welcome_text),
+            ("“Couldn't answer” message", &self.fallback_text),
+            ("“Temporarily unavailable” message", &self.unavailable_text),
+            ("Help message", &self.help_text),
+            ("Privacy message", &self.privacy_text),
+            ("Payment support message", &self.paysupport_text),
+        ];
+        for (name, v) in texts {
+            if v.trim().chars().count() > MAX_TEXT {
+                problems.push(format!("{name}: at most 4,000 characters, please (it has {}).", v.trim().chars().count()));
+            }
+        }
+        let d = self.description.trim().chars().count();
+        if d > MAX_DESCRIPTION {
+            problems.push(format!("Description: Telegram allows at most {MAX_DESCRIPTION} characters (it has {d})."));
+        }
+        let s = self.short_description.trim().chars().count();
+        if s > MAX_SHORT_DESCRIPTION {
+            problems.push(format!("Short description: Telegram allows at most {MAX_SHORT_DESCRIPTION} characters (it has {s})."));
+        }
+        let commands = parse_commands(&self.commands).map_err(|p| problems.extend(p)).ok();
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let commands = commands.unwrap_or_default();
+        let t = |v: &String| v.trim().to_owned();
+        Ok(BotSettings {
+            persona: t(&self.persona),
+            tone: t(&self.tone),
+            extra_instructions: t(&self.extra_instructions),
+            welcome_text: t(&self.welcome_text),
+            fallback_text: t(&self.fallback_text),
+            unavailable_text: t(&self.unavailable_text),
+            help_text: t(&self.help_text),
+            privacy_text: t(&self.privacy_text),
+            paysupport_text: t(&self.paysupport_text),
+            // An empty menu means the defaults.
+            commands: if commands.is_empty() { String::new() } else { serde_json::to_string(&commands).expect("commands serialise") },
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_bot_settings.html")]
+struct SettingsPage {
+    tab: &'static str,
+    csrf: String,
+    bot_id: i64,
+    username: String,
+    form: SettingsForm,
+    defaults: settings::Texts,
+    notice: Option<String>,
+    problems: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct Saved {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+/// (name, username, description, short description) of one of the tenant's bots, or 404.
+async fn bot_profile(app: &AppState, owner: &Owner, bot: BotId) -> Result<(String, String, String, String), AppError> {
+    bots::profile(&app.db.pool, owner.tenant_id, bot).await?.ok_or(AppError::NotFound)
+}
+
+/// `GET /app/bots/{bot_id}/settings`.
+pub async fn show(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<i64>, Query(q): Query<Saved>) -> Result<Response, AppError> {
+    let bot = BotId(bot_id);
+    let (name, username, description, short_description) = bot_profile(&app, &owner, bot).await?;
+    let s = bot_settings::get(&app.db.pool, owner.tenant_id, bot).await?;
+    let form = SettingsForm {
+        commands: format_commands(&settings::commands(&s)),
+        persona: s.persona,
+        tone: s.tone,
+        extra_instructions: s.extra_instructions,
+        welcome_text: s.welcome_text,
+        fallback_text: s.fallback_text,
+        unavailable_text: s.unavailable_text,
+        help_text: s.help_text,
+        privacy_text: s.privacy_text,
+        paysupport_text: s.paysupport_text,
+        description,
+        short_description,
+        csrf: String::new(),
+    };
+    let notice = q.saved.map(|_| "Saved. Your bot uses the new settings now; Telegram shows the new description and menu within a few seconds.".to_owned());
+    let defaults = settings::texts(&BotSettings::default(), &name);
+    render(&SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice, problems: vec![] })
+}
+
+/// `POST /app/bots/{bot_id}/settings`: everything checked, then saved together with a new
+/// provisioning job in one transaction.
+pub async fn save(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<i64>, axum::Form(form): axum::Form<SettingsForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&form.csrf)?;
+    let bot = BotId(bot_id);
+    let (name, username, _, _) = bot_profile(&app, &owner, bot).await?;
+    let s = match form.check() {
+        Ok(s) => s,
+        Err(problems) => {
+            let defaults = settings::texts(&BotSettings::default(), &name);
+            let mut r = render(&SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice: None, problems })?;
+            *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            return Ok(r);
+        }
+    };
+    let mut tx = app.db.begin().await?;
+    // A write first: on SQLite a transaction that reads before writing can fail at once when
+    // another writer commits in between; one that starts by writing waits its turn.
+    if !bots::set_descriptions(&mut *tx, owner.tenant_id, bot, form.description.trim(), form.short_description.trim()).await? {
+        return Err(AppError::NotFound);
+    }
+    if !bot_settings::put(&mut tx, owner.tenant_id, bot, &s).await? {
+        return Err(AppError::NotFound);
+    }
+    let mut job = app.queue.job(crate::jobs::DEFAULT, PROVISION_JOB, &ProvisionJob { bot_id: bot });
+    job.tenant_id = Some(owner.tenant_id);
+    app.queue.enqueue_in(&mut tx, &job).await?;
+    tx.commit().await.map_err(anyhow::Error::from)?;
+    app.queue.notify(crate::jobs::DEFAULT);
+    tracing::info!(tenant_id = owner.tenant_id.0, bot_id, "bot settings saved; provisioning again");
+    Ok(Redirect::to(&format!("/app/bots/{bot_id}/settings?saved=1")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_commands;
+
+    #[test]
+    fn command_menus_are_checked_line_by_line() {
+        let ok = parse_commands("/start - Start\n\nhours - Our opening hours - every day\n").unwrap();
+        assert_eq!(ok.len(), 2);
+        assert_eq!((ok[1].command.as_str(), ok[1].description.as_str()), ("hours", "Our opening hours - every day"));
+        let bad = parse_commands("Hours - x\nstart\nlong_description - \nstart - a\nstart - b").unwrap_err();
+        assert_eq!(bad.len(), 4, "{bad:?}");
+        assert!(bad[0].contains("“Hours” can't be a command"));
+        assert!(bad[3].contains("listed twice"));
+        assert!(parse_commands(&format!("{} - x", "a".repeat(33))).is_err());
+        assert!(parse_commands(&format!("a - {}", "x".repeat(257))).is_err());
+        assert!(parse_commands("").unwrap().is_empty());
+    }
+}

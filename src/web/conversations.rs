@@ -1,0 +1,220 @@
+//! The owner's conversations: the list, one transcript with the sources and feedback of each bot
+//! answer, and the same handoff actions as the manager chat — reply to the customer through the
+//! bot, or hand the conversation back to the assistant. Every query is scoped to the signed-in
+//! owner's tenant, so another tenant's conversation id is simply not found.
+use super::AppError;
+use super::auth::{CsrfForm, Owner};
+use super::pages::{ago, render};
+use crate::answering::compose::Cited;
+use crate::answering::handoff;
+use crate::jobs::JobError;
+use crate::startup::AppState;
+use crate::storage::{self, conversations, now_ms};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use std::collections::HashMap;
+
+/// How many conversations the list shows.
+const LIST_LIMIT: i64 = 200;
+/// Longest reply an owner may send (Telegram allows 4,096 characters in a message).
+const MAX_REPLY: usize = 4000;
+
+pub struct ConversationRow {
+    pub id: i64,
+    pub customer: String,
+    pub bot: String,
+    pub group: bool,
+    pub at: String,
+    pub with_person: bool,
+    pub thumbs_down: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin_conversations.html")]
+struct ListPage {
+    tab: &'static str,
+    csrf: String,
+    rows: Vec<ConversationRow>,
+}
+
+/// A name to show for a customer (Telegram names can be empty after trimming).
+fn display_name(name: &str) -> String {
+    if name.trim().is_empty() { "A customer".into() } else { name.trim().to_owned() }
+}
+
+async fn bot_names(app: &AppState, owner: &Owner) -> Result<HashMap<i64, String>, AppError> {
+    Ok(storage::bots::list_for_tenant(&app.db.pool, owner.tenant_id).await?.into_iter().map(|b| (b.id.0, format!("@{}", b.username))).collect())
+}
+
+/// `GET /app/conversations`: newest first.
+pub async fn list(State(app): State<AppState>, owner: Owner) -> Result<Response, AppError> {
+    let convs = conversations::list(&app.db.pool, owner.tenant_id, LIST_LIMIT).await?;
+    let down: HashMap<i64, i64> = conversations::thumbs_down_counts(&app.db.pool, owner.tenant_id).await?.into_iter().collect();
+    let bots = bot_names(&app, &owner).await?;
+    let now = now_ms();
+    let rows = convs
+        .into_iter()
+        .map(|c| ConversationRow {
+            id: c.id,
+            customer: display_name(&c.customer_name),
+            bot: bots.get(&c.bot_id.0).cloned().unwrap_or_else(|| "a bot you no longer have".into()),
+            group: c.chat_kind != "private",
+            at: ago(c.last_message_at, now),
+            with_person: c.mode == "human",
+            thumbs_down: down.get(&c.id).copied().unwrap_or(0),
+        })
+        .collect();
+    render(&ListPage { tab: "conversations", csrf: owner.csrf.clone(), rows })
+}
+
+pub struct Bubble {
+    /// `customer`, `bot` or `owner`.
+    pub author: String,
+    pub text: String,
+    pub at: String,
+    /// A plain-words label for how the bot replied ("couldn't answer", …), if worth showing.
+    pub badge: Option<(&'static str, &'static str)>,
+    pub sources: Vec<SourceLink>,
+    /// 1 (👍), -1 (👎), 0 (none).
+    pub feedback: i64,
+    pub pending: bool,
+}
+
+pub struct SourceLink {
+    pub n: usize,
+    pub title: String,
+    /// Only web addresses become links.
+    pub url: Option<String>,
+}
+
+/// (label, pill class) for a bot reply's kind.
+fn badge(kind: &str) -> Option<(&'static str, &'static str)> {
+    Some(match kind {
+        "answer" => ("AI answer", "ok"),
+        "extractive" => ("quoted from your sources", "ok"),
+        "qa" => ("your Q&A answer", "ok"),
+        "fallback" => ("couldn't answer", "bad"),
+        "unavailable" => ("assistant unavailable", "bad"),
+        "handoff" => ("asked for a person", "wait"),
+        "closed" => ("handed back to the assistant", ""),
+        "command" => ("menu command", ""),
+        _ => return None,
+    })
+}
+
+pub fn source_links(json: &str) -> Vec<SourceLink> {
+    let cited: Vec<Cited> = serde_json::from_str(json).unwrap_or_default();
+    cited
+        .into_iter()
+        .map(|c| SourceLink { n: c.n, title: c.title, url: c.url.filter(|u| u.starts_with("https://") || u.starts_with("http://")) })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "admin_transcript.html")]
+struct TranscriptPage {
+    tab: &'static str,
+    csrf: String,
+    id: i64,
+    customer: String,
+    bot: String,
+    with_person: bool,
+    bubbles: Vec<Bubble>,
+    notice: Option<String>,
+    problem: Option<String>,
+    draft: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct Done {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+async fn transcript(app: &AppState, owner: &Owner, id: i64, notice: Option<String>, problem: Option<String>, draft: String) -> Result<Response, AppError> {
+    let conv = conversations::get(&app.db.pool, owner.tenant_id, id).await?.ok_or(AppError::NotFound)?;
+    let msgs = conversations::transcript(&app.db.pool, owner.tenant_id, id).await?;
+    let bots = bot_names(app, owner).await?;
+    let now = now_ms();
+    let bubbles = msgs
+        .into_iter()
+        .map(|m| Bubble {
+            badge: if m.author == "bot" { badge(&m.kind) } else { None },
+            sources: source_links(&m.sources),
+            feedback: m.feedback.unwrap_or(0),
+            pending: m.delivery != "sent",
+            at: ago(m.created_at, now),
+            author: m.author,
+            text: m.text,
+        })
+        .collect();
+    let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let mut r = render(&TranscriptPage {
+        tab: "conversations",
+        csrf: owner.csrf.clone(),
+        id,
+        customer: display_name(&conv.customer_name),
+        bot: bots.get(&conv.bot_id.0).cloned().unwrap_or_default(),
+        with_person: conv.mode == "human",
+        bubbles,
+        notice,
+        problem,
+        draft,
+    })?;
+    *r.status_mut() = status;
+    Ok(r)
+}
+
+/// `GET /app/conversations/{id}`.
+pub async fn show(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, Query(q): Query<Done>) -> Result<Response, AppError> {
+    let notice = match q.done.as_deref() {
+        Some("sent") => Some("Sent. Your reply reached the customer through your bot; the assistant stays quiet in this chat until you hand it back.".to_owned()),
+        Some("closed") => Some("Handed back: the assistant answers this customer again.".to_owned()),
+        _ => None,
+    };
+    transcript(&app, &owner, id, notice, None, String::new()).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct ReplyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// What an owner reads when Telegram didn't take a message; the cause goes to the log.
+fn not_delivered(e: JobError) -> String {
+    let (JobError::Retry(e) | JobError::Permanent(e)) = e;
+    tracing::warn!(error = %format!("{e:#}"), "an owner's reply from the admin page was not delivered");
+    "Your reply could not be delivered — the customer may have blocked your bot, or Telegram is busy. Please try again in a moment.".into()
+}
+
+/// `POST /app/conversations/{id}/reply`: the owner's words go to the customer through the bot,
+/// and the conversation is with a person from then on.
+pub async fn reply(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<ReplyForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    conversations::get(&app.db.pool, owner.tenant_id, id).await?.ok_or(AppError::NotFound)?;
+    let text = f.text.trim();
+    if text.is_empty() || text.chars().count() > MAX_REPLY {
+        let problem = format!("Write a reply of up to {} characters.", "4,000");
+        return transcript(&app, &owner, id, None, Some(problem), f.text.chars().take(MAX_REPLY * 2).collect()).await;
+    }
+    match handoff::owner_reply(&app, owner.tenant_id, id, text, None).await {
+        Ok(true) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=sent")).into_response()),
+        Ok(false) => Err(AppError::NotFound),
+        Err(e) => transcript(&app, &owner, id, None, Some(not_delivered(e)), text.to_owned()).await,
+    }
+}
+
+/// `POST /app/conversations/{id}/close`: back to the assistant; the customer is told.
+pub async fn close(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<CsrfForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    match handoff::close(&app, owner.tenant_id, id).await {
+        Ok(true) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=closed")).into_response()),
+        Ok(false) => Err(AppError::NotFound),
+        Err(e) => transcript(&app, &owner, id, None, Some(not_delivered(e)), String::new()).await,
+    }
+}

@@ -1,0 +1,115 @@
+//! Knowledge gaps: the questions customers asked that the bot could not answer, or whose answer
+//! got a 👎 — each with a one-click form that adds a Q&A pair. A question disappears once a Q&A
+//! pair with the same words (the comparison the bot uses to match pairs) was written after it was
+//! asked: a 👎 on the answer of an older pair stays, so the owner can write a better one.
+use super::AppError;
+use super::auth::Owner;
+use super::pages::{ago, render};
+use super::sources::check_qa;
+use crate::knowledge::ingest::normalise;
+use crate::startup::AppState;
+use crate::storage::{conversations, now_ms, sources};
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use std::collections::HashMap;
+
+/// How many recent gap answers are looked at (several may be the same question).
+const SCAN: i64 = 500;
+
+pub struct GapRow {
+    pub question: String,
+    pub times: usize,
+    pub unanswered: bool,
+    pub thumbs_down: bool,
+    pub at: String,
+    pub conversation_id: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin_gaps.html")]
+struct GapsPage {
+    tab: &'static str,
+    csrf: String,
+    gaps: Vec<GapRow>,
+    notice: Option<String>,
+    problem: Option<String>,
+}
+
+/// The tenant's open gaps: one row per question (same words), newest first, without those a Q&A
+/// pair written since answers.
+async fn open_gaps(app: &AppState, owner: &Owner) -> Result<Vec<GapRow>, AppError> {
+    // The newest write of each question's pair.
+    let mut answered: HashMap<String, i64> = HashMap::new();
+    for (q, at) in sources::qa_questions(&app.db.pool, owner.tenant_id).await? {
+        let e = answered.entry(normalise(&q)).or_insert(at);
+        *e = (*e).max(at);
+    }
+    let now = now_ms();
+    let mut rows: Vec<GapRow> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
+    for m in conversations::gaps(&app.db.pool, owner.tenant_id, SCAN).await? {
+        let Some(q) = m.question.as_deref().map(str::trim).filter(|q| !q.is_empty()) else { continue };
+        let key = normalise(q);
+        if key.is_empty() || answered.get(&key).is_some_and(|&at| at >= m.created_at) {
+            continue;
+        }
+        let unanswered = m.kind == "fallback";
+        let down = m.feedback == Some(-1);
+        match at.get(&key) {
+            Some(&i) => {
+                let r = &mut rows[i];
+                r.times += 1;
+                r.unanswered |= unanswered;
+                r.thumbs_down |= down;
+            }
+            None => {
+                at.insert(key, rows.len());
+                rows.push(GapRow { question: q.to_owned(), times: 1, unanswered, thumbs_down: down, at: ago(m.created_at, now), conversation_id: m.conversation_id });
+            }
+        }
+    }
+    Ok(rows)
+}
+
+async fn page(app: &AppState, owner: &Owner, notice: Option<String>, problem: Option<String>) -> Result<Response, AppError> {
+    let gaps = open_gaps(app, owner).await?;
+    let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let mut r = render(&GapsPage { tab: "gaps", csrf: owner.csrf.clone(), gaps, notice, problem })?;
+    *r.status_mut() = status;
+    Ok(r)
+}
+
+#[derive(serde::Deserialize)]
+pub struct Added {
+    #[serde(default)]
+    added: Option<String>,
+}
+
+/// `GET /app/gaps`.
+pub async fn list(State(app): State<AppState>, owner: Owner, Query(q): Query<Added>) -> Result<Response, AppError> {
+    let notice = q.added.map(|_| "Added to your questions & answers. Your bot answers it with your words from now on.".to_owned());
+    page(&app, &owner, notice, None).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct GapForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    question: String,
+    #[serde(default)]
+    answer: String,
+}
+
+/// `POST /app/gaps/qa`: the same Q&A pair the knowledge page adds, then back to the gaps.
+pub async fn add_qa(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<GapForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    let (q, a) = match check_qa(&f.question, &f.answer) {
+        Ok(pair) => pair,
+        Err(problem) => return page(&app, &owner, None, Some(problem)).await,
+    };
+    sources::insert_qa(&app.db.pool, owner.tenant_id, q, a).await?;
+    Ok(Redirect::to("/app/gaps?added=1").into_response())
+}

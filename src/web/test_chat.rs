@@ -1,0 +1,191 @@
+//! The test chat: the owner asks a question in the browser and gets what a customer would get —
+//! the same pipeline as in Telegram (Q&A pair, retrieval, the model answering from confident
+//! passages with checked citations, or the "couldn't answer" text), in the voice of the chosen
+//! bot's settings. Nothing is sent to Telegram, nothing is stored, no tokens are counted: the
+//! recent exchange travels in the page itself (a hidden field), so the page works without
+//! JavaScript and without state on the server.
+use super::AppError;
+use super::auth::Owner;
+use super::conversations::{SourceLink, source_links};
+use super::pages::render;
+use crate::answering::compose::{self, ModelCall, Prepared};
+use crate::answering::prompt::{Turn, Voice};
+use crate::answering::{settings, standalone_query};
+use crate::domain::{BotId, TenantId};
+use crate::startup::AppState;
+use crate::storage::{self, bot_settings, bots, conversations};
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+/// Exchanges kept in the page (the newest), and the longest question.
+const KEEP: usize = 6;
+const MAX_QUESTION: usize = 1000;
+
+/// One question and the answer it got, as carried from page to page.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Exchange {
+    pub q: String,
+    pub a: String,
+    pub kind: String,
+    #[serde(default)]
+    pub sources: Vec<compose::Cited>,
+}
+
+pub struct ShownExchange {
+    pub question: String,
+    pub answer: String,
+    pub badge: (&'static str, &'static str),
+    pub sources: Vec<SourceLink>,
+}
+
+pub struct BotChoice {
+    pub id: i64,
+    pub username: String,
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_test_chat.html")]
+struct TestChatPage {
+    tab: &'static str,
+    csrf: String,
+    bots: Vec<BotChoice>,
+    bot_id: i64,
+    exchanges: Vec<ShownExchange>,
+    history: String,
+    problem: Option<String>,
+}
+
+fn badge(kind: &str) -> (&'static str, &'static str) {
+    match kind {
+        "answer" => ("AI answer from your sources", "ok"),
+        "extractive" => ("quoted from your sources", "ok"),
+        "qa" => ("your Q&A answer", "ok"),
+        _ => ("couldn't answer — a customer would be offered a person", "bad"),
+    }
+}
+
+/// The carried exchanges: whatever parses, capped, and nothing larger than a page would hold.
+fn carried(history: &str) -> Vec<Exchange> {
+    if history.len() > 64 * 1024 {
+        return vec![];
+    }
+    let mut v: Vec<Exchange> = serde_json::from_str(history).unwrap_or_default();
+    let drop = v.len().saturating_sub(KEEP);
+    v.drain(..drop);
+    v
+}
+
+async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, exchanges: Vec<Exchange>, problem: Option<String>) -> Result<Response, AppError> {
+    let list = bots::list_for_tenant(&app.db.pool, owner.tenant_id).await?;
+    let bot_id = bot.filter(|b| list.iter().any(|x| x.id.0 == *b)).or(list.first().map(|b| b.id.0)).unwrap_or(0);
+    let history = serde_json::to_string(&exchanges).unwrap_or_else(|_| "[]".into());
+    let shown = exchanges
+        .into_iter()
+        .map(|e| ShownExchange { badge: badge(&e.kind), sources: source_links(&serde_json::to_string(&e.sources).unwrap_or_default()), question: e.q, answer: e.a })
+        .collect();
+    let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let mut r = render(&TestChatPage {
+        tab: "test",
+        csrf: owner.csrf.clone(),
+        bots: list.into_iter().map(|b| BotChoice { selected: b.id.0 == bot_id, id: b.id.0, username: b.username }).collect(),
+        bot_id,
+        exchanges: shown,
+        history,
+        problem,
+    })?;
+    *r.status_mut() = status;
+    Ok(r)
+}
+
+#[derive(serde::Deserialize)]
+pub struct Which {
+    #[serde(default)]
+    bot: Option<i64>,
+}
+
+/// `GET /app/test-chat`.
+pub async fn show(State(app): State<AppState>, owner: Owner, Query(w): Query<Which>) -> Result<Response, AppError> {
+    page(&app, &owner, w.bot, vec![], None).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct AskForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    bot: Option<i64>,
+    #[serde(default)]
+    question: String,
+    #[serde(default)]
+    history: String,
+    /// "Start over" empties the exchange.
+    #[serde(default)]
+    reset: Option<String>,
+}
+
+/// Per-tenant limit on test-chat model calls running at once in this process.
+/// `POST /app/test-chat`: asks, and shows the page with the new exchange at the end.
+pub async fn ask(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<AskForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    if f.reset.is_some() {
+        return page(&app, &owner, f.bot, vec![], None).await;
+    }
+    let mut exchanges = carried(&f.history);
+    let question = f.question.trim();
+    if question.is_empty() || question.chars().count() > MAX_QUESTION {
+        return page(&app, &owner, f.bot, exchanges, Some("Write a question of up to 1,000 characters.".into())).await;
+    }
+    let list = bots::list_for_tenant(&app.db.pool, owner.tenant_id).await?;
+    let Some(bot) = f.bot.filter(|b| list.iter().any(|x| x.id.0 == *b)).or(list.first().map(|b| b.id.0)).map(BotId) else {
+        return page(&app, &owner, None, exchanges, Some("You have no bot yet. Create one first, then try it here.".into())).await;
+    };
+    let e = answer(&app, owner.tenant_id, bot, &exchanges, question).await?;
+    exchanges.push(e);
+    let drop = exchanges.len().saturating_sub(KEEP);
+    exchanges.drain(..drop);
+    page(&app, &owner, Some(bot.0), exchanges, None).await
+}
+
+/// The pipeline of a customer's question (see `answering::Ctx::answer`), without Telegram.
+#[tracing::instrument(name = "answering.test_chat", skip_all, fields(tenant_id = tenant.0, bot_id = bot.0))]
+async fn answer(app: &AppState, tenant: TenantId, bot: BotId, earlier: &[Exchange], question: &str) -> Result<Exchange, AppError> {
+    let (business, _, _, _) = bots::profile(&app.db.pool, tenant, bot).await?.ok_or(AppError::NotFound)?;
+    let s = bot_settings::get(&app.db.pool, tenant, bot).await?;
+    let texts = settings::texts(&s, &business);
+    let history: Vec<Turn> = earlier
+        .iter()
+        .flat_map(|e| [Turn { customer: true, text: e.q.clone() }, Turn { customer: false, text: e.a.clone() }])
+        .filter(|t| !t.text.is_empty())
+        .collect();
+    let query = standalone_query(&history, question);
+    let retriever = app.retriever().await?;
+    let hits = match compose::prepare(app, &retriever, tenant, &query).await? {
+        Prepared::Qa(a) => return Ok(Exchange { q: question.into(), a, kind: "qa".into(), sources: vec![] }),
+        Prepared::NotFound => return Ok(Exchange { q: question.into(), a: texts.fallback, kind: "fallback".into(), sources: vec![] }),
+        Prepared::Passages(h) => h,
+    };
+    let voice = Voice { business: &business, persona: &s.persona, tone: &s.tone, extra: &s.extra_instructions, language: None };
+    let model = app.chat_model().await;
+    // Over the day's budget a customer gets quoted passages; so does the test chat (which itself
+    // counts nothing).
+    let used_today = conversations::usage(&app.db.pool, tenant, storage::now_ms() / 86_400_000).await?;
+    let within_budget = (used_today as u64) < app.cfg.answering.tenant_daily_tokens;
+    let permits = crate::answering::tenant_permits(tenant, app.cfg.answering.tenant_concurrency);
+    let _permit = permits.acquire_owned().await.map_err(anyhow::Error::from)?;
+    let call = match (&model, within_budget) {
+        (Some(m), true) => Some(ModelCall { model: m.as_ref(), max_tokens: app.cfg.llm.max_answer_tokens, temperature: app.cfg.llm.temperature, timeout: app.cfg.llm.timeout }),
+        _ => None,
+    };
+    let c = compose::generate(call, &voice, &history, question, &hits, None).await;
+    if let Some(note) = &c.note {
+        tracing::info!(kind = c.kind, note, "test-chat answer not from the model");
+    }
+    Ok(if c.kind == "fallback" {
+        Exchange { q: question.into(), a: texts.fallback, kind: "fallback".into(), sources: vec![] }
+    } else {
+        Exchange { q: question.into(), a: c.text, kind: c.kind.into(), sources: c.sources }
+    })
+}
