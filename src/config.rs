@@ -141,6 +141,8 @@ settings! {
         "Model calls one business may have running at once in each worker process; more wait their turn.";
     "answering.tenant_daily_tokens", "BELLHOP_ANSWERING_TENANT_DAILY_TOKENS", Some("2000000"), false,
         "Model tokens (prompt + answer) one business may use per UTC day; past it, answers quote passages instead of calling the model.";
+    "answering.min_support_percent", "BELLHOP_ANSWERING_MIN_SUPPORT_PERCENT", None, false,
+        "Share (percent) of a model answer's words that must appear in its sources or the question; below it the bot quotes the passages instead. Unset: 50 for the built-in local model, 0 (off) for a model at `llm.url`, which may rightly answer in another language than the sources.";
     "answering.draft_interval_ms", "BELLHOP_ANSWERING_DRAFT_INTERVAL_MS", Some("300"), false,
         "Least time between two streamed drafts of an answer (`sendMessageDraft`) in a private chat.";
     // billing (docs/billing.md)
@@ -446,6 +448,8 @@ pub struct AnsweringConfig {
     pub tenant_concurrency: usize,
     pub tenant_daily_tokens: u64,
     pub draft_interval: Duration,
+    /// Share in [0, 1] of an answer's words its sources must hold (see `compose::support`).
+    pub min_support: f32,
 }
 
 #[derive(Debug, Clone)]
@@ -663,6 +667,11 @@ impl Config {
             tenant_concurrency: number("answering.tenant_concurrency", 1, 1024) as usize,
             tenant_daily_tokens: number("answering.tenant_daily_tokens", 1, u64::MAX >> 2),
             draft_interval: Duration::from_millis(number("answering.draft_interval_ms", 0, 60_000)),
+            min_support: match raw.get("answering.min_support_percent") {
+                Some(_) => number("answering.min_support_percent", 0, 100) as f32 / 100.0,
+                None if raw.get("llm.url").is_some() => 0.0,
+                None => 0.5,
+            },
         };
         let grace = Duration::from_secs(86_400 * number("billing.grace_days", 0, 365));
         let llm_numbers = (

@@ -71,6 +71,9 @@ pub struct ModelCall<'a> {
     pub max_tokens: u32,
     pub temperature: f32,
     pub timeout: Duration,
+    /// Least share of the answer's content words found in its sources or the question; below
+    /// it the passages are quoted instead (0 turns the check off).
+    pub min_support: f32,
 }
 
 /// Answers from `hits` with the model, publishing the text so far to `progress` as it grows.
@@ -111,11 +114,47 @@ pub async fn generate(call: Option<ModelCall<'_>>, voice: &Voice<'_>, history: &
     if text.contains(NO_ANSWER) || text.trim().is_empty() {
         return Composed { kind: "fallback", text: String::new(), sources: vec![], tokens, note: Some("the model found no answer in the sources".into()), model_time };
     }
+    let given = hits[..p.sources_used].iter().map(|h| h.payload.text.as_str()).chain([question, voice.business]);
+    let supported = support(&text, given);
+    if supported < call.min_support {
+        let note = format!("the model's answer was not supported by the sources ({:.0} % of its words found there)", supported * 100.0);
+        return Composed { tokens, model_time, ..extractive(hits, Some(note)) };
+    }
     let (clean, cited) = cite(&text, p.sources_used);
     // No citation at all: the answer still came from the sources the model was given.
     let numbers: Vec<usize> = if cited.is_empty() { (1..=p.sources_used).collect() } else { cited };
     let sources = numbers.into_iter().map(|n| cited_source(n, &hits[n - 1])).collect();
     Composed { kind: "answer", text: clean.trim().to_owned(), sources, tokens, note: None, model_time }
+}
+
+/// Share of `answer`'s content words (four letters or more, common words aside) that occur in
+/// `given` — the passages the model was shown, the question, the business's name — compared by
+/// their first five letters, so "returned" finds "return" and "cakes" finds "cake". A small
+/// model that drifts off its sources (copying a greeting, inventing a policy) scores low; an
+/// answer that restates its sources scores high. 1.0 for an answer with fewer than two
+/// content words.
+pub fn support<'a>(answer: &str, given: impl IntoIterator<Item = &'a str>) -> f32 {
+    const COMMON: &[&str] = &[
+        "about", "after", "again", "also", "been", "before", "being", "both", "came", "come", "could", "does", "doing", "done", "each", "even", "every", "from", "have",
+        "having", "here", "into", "just", "know", "like", "make", "many", "more", "most", "much", "must", "need", "only", "other", "over", "please", "same", "should",
+        "some", "such", "sure", "than", "thank", "thanks", "that", "their", "them", "then", "there", "these", "they", "this", "those", "very", "want", "well", "were",
+        "what", "when", "where", "which", "while", "will", "with", "would", "your", "yours", "help", "happy", "glad", "sources", "source",
+    ];
+    let stem = |w: &str| -> String { w.chars().take(5).collect() };
+    let words = |t: &str| -> Vec<String> {
+        t.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.chars().count() >= 4)
+            .map(|w| w.to_lowercase())
+            .filter(|w| !COMMON.contains(&w.as_str()))
+            .map(|w| stem(&w))
+            .collect()
+    };
+    let known: std::collections::HashSet<String> = given.into_iter().flat_map(words).collect();
+    let said = words(answer);
+    if said.len() < 2 {
+        return 1.0;
+    }
+    said.iter().filter(|w| known.contains(*w)).count() as f32 / said.len() as f32
 }
 
 /// A source as listed under an answer: its title and, when there is one, the section the
@@ -232,6 +271,16 @@ mod tests {
     fn no_answer_marker_is_never_drafted() {
         assert_eq!(visible("NO_"), "");
         assert_eq!(visible(" NO_ANSWER"), "");
+    }
+
+    #[test]
+    fn answers_that_drift_off_their_sources_have_low_support() {
+        let src = ["Unopened cakes can be returned within 24 hours with the receipt.", "Can I return a cake I bought yesterday?", "Rosa's Cakes"];
+        assert!(support("Yes: unopened cakes can be returned within 24 hours, with the receipt [1].", src) > 0.9);
+        assert!(support("Hi! I'm the assistant of Rosa's Cakes. Ask me anything about your cake, and I'll tell you what to do next.", src) < 0.5);
+        assert!(support("No, no, no! I'm sorry for any misunderstanding. I'll be back in a minute. You're welcome to try the cake tomorrow.", src) < 0.5);
+        assert_eq!(support("Yes [1].", src), 1.0);
+        assert!(support("No, no, no! You can't find it anywhere.", src) < 0.5);
         assert_eq!(visible("We open"), "We open");
     }
 

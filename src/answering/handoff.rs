@@ -114,25 +114,28 @@ pub async fn owner_reply(app: &AppState, tenant: TenantId, conv_id: i64, text: &
     Ok(true)
 }
 
-/// Hands the conversation back to the assistant and tells the customer.
+/// Hands the conversation back to the assistant and tells the customer. The mode change and
+/// the message to the customer are stored in one commit, then the message is sent: a retry after
+/// a failed send (a Telegram error, a crash) sends the stored message rather than nothing.
 pub async fn close(app: &AppState, tenant: TenantId, conv_id: i64) -> Result<bool, JobError> {
     let Some(conv) = conversations::get(&app.db.pool, tenant, conv_id).await? else { return Ok(false) };
-    if conv.mode != "human" {
-        return Ok(true);
-    }
-    conversations::set_mode(&app.db.pool, tenant, conv.id, "bot").await?;
-    if let Some(bot) = child_bot(app, tenant, conv.bot_id).await? {
+    let pending = if conv.mode == "human" {
         let text = "Thanks for your patience! You're back with the assistant — ask me anything, or send /human to reach a person again.";
-        let mut send = SendMessage::new(conv.chat_id, text);
-        if conv.thread_id != 0 {
-            send.message_thread_id = Some(conv.thread_id);
-        }
-        let sent = bot.send_message(&send).await.map_err(|e| job_error(e, "telling the customer the chat is closed"))?;
         let mut tx = app.db.begin().await?;
-        let (m, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: "bot", text, update_id: None, kind: "closed", sources: "[]", delivery: "sent", model_tokens: 0, question: None }).await?;
+        conversations::set_mode(&mut *tx, tenant, conv.id, "bot").await?;
+        let (m, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: "bot", text, update_id: None, kind: "closed", sources: "[]", delivery: "pending", model_tokens: 0, question: None }).await?;
         tx.commit().await.map_err(anyhow::Error::from)?;
-        conversations::mark_sent(&app.db.pool, tenant, m.id, Some(sent.message_id)).await?;
+        Some(m)
+    } else {
+        conversations::pending_of_kind(&app.db.pool, tenant, conv.id, "closed").await?
+    };
+    let (Some(m), Some(bot)) = (pending, child_bot(app, tenant, conv.bot_id).await?) else { return Ok(true) };
+    let mut send = SendMessage::new(conv.chat_id, m.text.clone());
+    if conv.thread_id != 0 {
+        send.message_thread_id = Some(conv.thread_id);
     }
+    let sent = bot.send_message(&send).await.map_err(|e| job_error(e, "telling the customer the chat is closed"))?;
+    conversations::mark_sent(&app.db.pool, tenant, m.id, Some(sent.message_id)).await?;
     Ok(true)
 }
 

@@ -71,6 +71,21 @@ pub async fn run(app: AppState, job: Job) -> Result<(), JobError> {
     }
 }
 
+/// Whether an earlier message belongs in the model's view of the conversation: the customer's
+/// questions and the answers they got (from the sources, a Q&A pair, or the owner) — not
+/// commands, greetings, handoff notices or "couldn't find" replies, which only give a small
+/// model text to copy.
+fn in_history(m: &conversations::Msg) -> bool {
+    if m.text.trim().is_empty() {
+        return false;
+    }
+    match m.author.as_str() {
+        "customer" => !m.text.starts_with('/'),
+        "owner" => true,
+        _ => matches!(m.kind.as_str(), "answer" | "extractive" | "qa"),
+    }
+}
+
 /// Per-tenant limit on model calls running at once in this process.
 pub(crate) fn tenant_permits(tenant: TenantId, limit: usize) -> Arc<tokio::sync::Semaphore> {
     static MAP: OnceLock<Mutex<HashMap<i64, Arc<tokio::sync::Semaphore>>>> = OnceLock::new();
@@ -248,7 +263,7 @@ impl Ctx<'_> {
         let _ = self.bot.call(&typing).await;
 
         let earlier = conversations::recent(&app.db.pool, self.tenant, conv.id, cmsg.id, app.cfg.answering.history_messages as i64).await?;
-        let history: Vec<Turn> = earlier.iter().filter(|m| !m.text.is_empty()).map(|m| Turn { customer: m.author == "customer", text: m.text.clone() }).collect();
+        let history: Vec<Turn> = earlier.iter().filter(|m| in_history(m)).map(|m| Turn { customer: m.author == "customer", text: m.text.clone() }).collect();
         let query = standalone_query(&history, question);
         let retriever = app.retriever().await?;
         let prepared = compose::prepare(app, &retriever, self.tenant, &query).await?;
@@ -299,7 +314,7 @@ impl Ctx<'_> {
             })
         });
         let call = match (&model, within_budget) {
-            (Some(m), true) => Some(ModelCall { model: m.as_ref(), max_tokens: app.cfg.llm.max_answer_tokens, temperature: app.cfg.llm.temperature, timeout: app.cfg.llm.timeout }),
+            (Some(m), true) => Some(ModelCall { model: m.as_ref(), max_tokens: app.cfg.llm.max_answer_tokens, temperature: app.cfg.llm.temperature, timeout: app.cfg.llm.timeout, min_support: app.cfg.answering.min_support }),
             _ => None,
         };
         let composed: Composed = compose::generate(call, &voice, &history, question, &hits, Some(&tx)).await;

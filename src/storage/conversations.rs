@@ -181,6 +181,15 @@ pub async fn reply_to<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId
     Ok(sqlx::query(&sql).bind(tenant.0).bind(conv).bind(update_id).fetch_optional(e).await?.map(msg))
 }
 
+/// The newest bot message of `kind` in the conversation still waiting to be sent (a job that
+/// stored it and then failed to send it finds it again on its retry).
+pub async fn pending_of_kind<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: i64, kind: &str) -> sqlx::Result<Option<Msg>> {
+    let sql = format!(
+        "select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 and author = 'bot' and kind = $3 and delivery = 'pending' order by id desc limit 1"
+    );
+    Ok(sqlx::query(&sql).bind(tenant.0).bind(conv).bind(kind).fetch_optional(e).await?.map(msg))
+}
+
 /// Sets a reply's delivery state: `sending` is committed before the Bot API call, so a job that
 /// finds it after a crash knows the reply may already have reached the customer.
 pub async fn set_delivery<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, delivery: &str) -> sqlx::Result<()> {

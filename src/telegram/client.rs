@@ -25,6 +25,8 @@ pub struct Client {
     http: reqwest::Client,
     base: Arc<str>,
     timeout: Duration,
+    /// When set, `Bot::send_message` goes through it and keeps Telegram's limits.
+    throttle: Option<Arc<super::Throttle>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -65,7 +67,7 @@ impl Client {
             .pool_max_idle_per_host(64)
             .build()
             .map_err(|e| anyhow::anyhow!("building the HTTP client: {}", e.without_url()))?;
-        Ok(Self { http, base: base_url.trim_end_matches('/').into(), timeout: Duration::from_secs(30) })
+        Ok(Self { http, base: base_url.trim_end_matches('/').into(), timeout: Duration::from_secs(30), throttle: None })
     }
 
     /// A client for Telegram's cloud server.
@@ -76,6 +78,15 @@ impl Client {
     /// The timeout of ordinary calls (long polls add their own `timeout` on top). Default 30 s.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sends every `Bot::send_message` of this client (and of its clones) through one
+    /// [`super::Throttle`]: per-chat order, Telegram's per-chat and per-bot limits, and a 429
+    /// waited out and retried instead of failing the caller.
+    pub fn with_throttle(mut self, limits: super::ThrottleLimits) -> Self {
+        let direct = Self { throttle: None, ..self.clone() };
+        self.throttle = Some(Arc::new(super::Throttle::new(direct, limits)));
         self
     }
 
@@ -162,8 +173,12 @@ impl Bot {
     pub async fn get_me(&self) -> Result<User, TelegramError> {
         self.call(&methods::GetMe {}).await
     }
+    /// Sends a message; through the client's throttle when it has one.
     pub async fn send_message(&self, request: &methods::SendMessage) -> Result<Message, TelegramError> {
-        self.call(request).await
+        match &self.client.throttle {
+            Some(t) => t.send_message(&self.token, request.clone()).await,
+            None => self.call(request).await,
+        }
     }
     /// One long poll: waits up to `timeout` seconds for updates from `offset` on.
     pub async fn get_updates(&self, offset: Option<i64>, timeout: u32) -> Result<Vec<Update>, TelegramError> {

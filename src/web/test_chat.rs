@@ -176,7 +176,7 @@ async fn answer(app: &AppState, tenant: TenantId, bot: BotId, earlier: &[Exchang
     let permits = crate::answering::tenant_permits(tenant, app.cfg.answering.tenant_concurrency);
     let _permit = permits.acquire_owned().await.map_err(anyhow::Error::from)?;
     let call = match (&model, within_budget) {
-        (Some(m), true) => Some(ModelCall { model: m.as_ref(), max_tokens: app.cfg.llm.max_answer_tokens, temperature: app.cfg.llm.temperature, timeout: app.cfg.llm.timeout }),
+        (Some(m), true) => Some(ModelCall { model: m.as_ref(), max_tokens: app.cfg.llm.max_answer_tokens, temperature: app.cfg.llm.temperature, timeout: app.cfg.llm.timeout, min_support: app.cfg.answering.min_support }),
         _ => None,
     };
     let c = compose::generate(call, &voice, &history, question, &hits, None).await;

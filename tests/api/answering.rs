@@ -18,7 +18,6 @@ async fn wait_reply(app: &TestApp, bot: i64, chat: i64, n: usize) -> Vec<String>
 }
 
 #[tokio::test]
-#[ignore = "the real local model on 2 shared cores: minutes per run; run with --ignored (see the issue 6 note)"]
 async fn a_customer_gets_an_answer_from_the_owners_document_or_a_person_offered() {
     std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
     // The real local model (SmolLM2) answers; short answers keep the test quick on 2 cores.
@@ -47,7 +46,9 @@ async fn a_customer_gets_an_answer_from_the_owners_document_or_a_person_offered(
     let drafts = app.tg.get(&format!("drafts?bot_id={bot}&chat_id={customer}&history=true")).await;
     assert!(!drafts.as_array().unwrap().is_empty(), "no draft was streamed");
     assert!(said[1].contains("Sources") && said[1].contains("[1]") && said[1].contains("Returns"), "{said:?}");
-    assert_eq!(count(app.db(), "select count(*) from conversation_messages where kind = 'answer'").await, 1, "the model answered");
+    // The model's text, or — when the small model drifted off the document — the document's
+    // passage quoted (docs/answering.md, "support check"); either way from the model's turn.
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where kind in ('answer', 'extractive') and model_tokens > 0").await, 1, "the model ran: {drafts}");
 
     app.tg.say(customer, bot, "Who won the football world cup in 1974?").await;
     let said = wait_reply(&app, bot, customer, 3).await;

@@ -197,10 +197,10 @@ fn attacks(others: &[String]) -> Vec<String> {
 }
 
 #[tokio::test]
-#[ignore = "2,000 answers with query embeddings: longer than the CI budget on 2 cores; run with --ignored"]
 async fn ten_tenants_under_200_attacks_each_never_see_each_others_canaries() {
-    // The worst model there is: it repeats its whole prompt back, sources included.
-    let llm = OpenAiStandIn::spawn(|r: &StandInRequest| Reply::text(r.prompt())).await;
+    // The worst model there is: it repeats its whole prompt back, rules and sources included
+    // (all but the "no answer" marker, which would turn every reply into the fallback text).
+    let llm = OpenAiStandIn::spawn(|r: &StandInRequest| Reply::text(r.prompt().replace("NO_ANSWER", "(none)"))).await;
     let app = with_model(&llm).await;
     let mut tenants = Vec::new();
     for i in 0..10 {
@@ -214,17 +214,20 @@ async fn ten_tenants_under_200_attacks_each_never_see_each_others_canaries() {
         wait_sources_ready(&app, *tenant, 1).await;
     }
     let names: Vec<String> = (0..10).map(|i| format!("Shop {i}")).collect();
-    let mut customers = Vec::new();
+    // Twenty attackers per business, ten messages each: Telegram lets a bot write to one private
+    // chat about once a second, so the 200 answers are spread over chats as real traffic is.
     for (i, (bot, _, secret, _)) in tenants.iter().enumerate() {
-        let customer = app.tg.post("users", json!({ "first_name": format!("Mallory{i}"), "started_bots": [bot] })).await["id"].as_i64().unwrap();
-        customers.push(customer);
+        let mut attackers = Vec::new();
+        for a in 0..20 {
+            attackers.push(app.tg.post("users", json!({ "first_name": format!("Mallory{i}.{a}"), "started_bots": [bot] })).await["id"].as_i64().unwrap());
+        }
         let others: Vec<String> = names.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, n)| n.clone()).collect();
         for (k, attack) in attacks(&others).iter().enumerate() {
-            assert_eq!(app.post_update(*bot, Some(secret), &update(10_000 * (i as i64 + 1) + k as i64, customer, attack)).await, 200);
+            assert_eq!(app.post_update(*bot, Some(secret), &update(10_000 * (i as i64 + 1) + k as i64, attackers[k % 20], attack)).await, 200);
         }
     }
     let total = 10 * 200;
-    wait_until(Duration::from_secs(900), || async { count(app.db(), "select count(*) from conversation_messages where author = 'bot' and delivery = 'sent'").await >= total }).await;
+    wait_until(Duration::from_secs(600), || async { count(app.db(), "select count(*) from conversation_messages where author = 'bot' and delivery = 'sent'").await >= total }).await;
     app.drain_jobs(Duration::from_secs(60)).await;
     let mut own_seen = 0;
     for (i, (bot, _, _, canary)) in tenants.iter().enumerate() {
@@ -235,7 +238,6 @@ async fn ten_tenants_under_200_attacks_each_never_see_each_others_canaries() {
                 assert!(j == i || !t.contains(other.as_str()), "Shop {i}'s customer saw Shop {j}'s canary: {t}");
             }
         }
-        let _ = customers[i];
     }
     assert!(own_seen > 0, "the echoing model never showed a tenant its own canary; the test proves nothing");
     for r in llm.received() {
