@@ -116,12 +116,15 @@ pub enum BenchCommand {
         stalled_model: bool,
     },
     /// The answering pipeline's own time per answer (model time excluded): every customer of
-    /// every bot asks one question at once through the sandbox.
+    /// every bot asks one question through the sandbox, all at once or at a steady rate.
     Answering {
         #[arg(long, default_value_t = 200)]
         bots: usize,
         #[arg(long, default_value_t = 5)]
         customers: usize,
+        /// Questions per second, spread evenly; 0 sends them all at once (a burst).
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
     },
     /// Onboarding: a managed_bot update's arrival → the bot live, against an in-process sandbox.
     Onboarding {

@@ -90,10 +90,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(cfg.log_format, "error");
             bellhop::answering::bench::webhooks(cfg, *updates, *concurrency, *bots, *stalled_model).await
         }
-        Command::Bench(BenchCommand::Answering { bots, customers }) => {
+        Command::Bench(BenchCommand::Answering { bots, customers, rate }) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, "error");
-            bellhop::answering::bench::answering(cfg, *bots, *customers).await
+            bellhop::answering::bench::answering(cfg, *bots, *customers, *rate).await
         }
         Command::Bench(BenchCommand::Llm { runs, answer_tokens }) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});

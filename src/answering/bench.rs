@@ -206,17 +206,27 @@ pub async fn webhooks(cfg: Config, updates: usize, concurrency: usize, bots: usi
 
 /// The pipeline's own time per answer — retrieval (query embedding included), prompt, database,
 /// Telegram sends — with a model that answers instantly: `bots` businesses × `customers` each
-/// asking one question through the sandbox at once.
-pub async fn answering(cfg: Config, bots: usize, customers: usize) -> anyhow::Result<()> {
+/// asking one question through the sandbox, all at once (`rate` 0) or `rate` per second.
+/// Customers ask different questions (so no answer is a copy of another's work).
+pub async fn answering(cfg: Config, bots: usize, customers: usize, rate: f64) -> anyhow::Result<()> {
+    const QUESTIONS: [&str; 5] =
+        ["When do you open on weekdays?", "Can items be returned?", "When do you open on Saturdays?", "Do I need the receipt to return an item?", "What time do you close on weekdays?"];
     let engine = cfg.database_url.engine_name();
     let b = setup(cfg, bots, customers, Arc::new(Instant), true).await?;
     let _ = super::take_overhead_samples();
     let api = |path: &str| format!("{}/sandbox/api/{path}", b.tg.base_url);
     let started = Clock::now();
     let total = bots * customers;
-    for (bot, _, cs) in &b.bots {
-        for c in cs {
-            b.http.post(api(&format!("users/{c}/messages"))).json(&json!({"bot_id": bot, "text": "When do you open on weekdays?"})).send().await?;
+    // Customer-major order: the first customers of every bot, then the second ones…
+    let mut k = 0usize;
+    for c in 0..customers {
+        for (bot, _, cs) in &b.bots {
+            if rate > 0.0 {
+                tokio::time::sleep_until((started + Duration::from_secs_f64(k as f64 / rate)).into()).await;
+            }
+            let text = QUESTIONS[(c + k) % QUESTIONS.len()];
+            b.http.post(api(&format!("users/{}/messages", cs[c]))).json(&json!({"bot_id": bot, "text": text})).send().await?;
+            k += 1;
         }
     }
     let deadline = Clock::now() + Duration::from_secs(600);
@@ -233,11 +243,12 @@ pub async fn answering(cfg: Config, bots: usize, customers: usize) -> anyhow::Re
     lat.sort();
     let answers: i64 = sqlx::query_scalar("select count(*) from conversation_messages where author = 'bot' and kind = 'answer'").fetch_one(&b.app.db.pool).await?;
     println!(
-        "answering ({engine}, {bots} bots × {customers} customers = {total} questions in {secs:.1} s, {answers} model answers): pipeline overhead per answer p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (model time excluded)",
+        "answering ({engine}, {bots} bots × {customers} customers = {total} questions {} in {secs:.1} s, {answers} model answers): pipeline overhead per answer p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (model time excluded)",
+        if rate > 0.0 { format!("at {rate}/s") } else { "at once".to_owned() },
         pct(&lat, 0.5),
         pct(&lat, 0.99),
         pct(&lat, 1.0)
     );
-    println!("{}", json!({"bench": "answering", "engine": engine, "questions": total, "answers": answers, "samples": lat.len(), "p50_ms": pct(&lat, 0.5), "p99_ms": pct(&lat, 0.99)}));
+    println!("{}", json!({"bench": "answering", "engine": engine, "questions": total, "rate": rate, "answers": answers, "samples": lat.len(), "p50_ms": pct(&lat, 0.5), "p99_ms": pct(&lat, 0.99)}));
     b.stop().await
 }
