@@ -52,11 +52,13 @@ pub struct Composed {
 /// Q&A pair, then retrieval with the confidence threshold.
 #[tracing::instrument(name = "answering.retrieve", skip_all, fields(tenant_id = tenant.0))]
 pub async fn prepare(app: &AppState, retriever: &Retriever, tenant: TenantId, query: &str) -> anyhow::Result<Prepared> {
-    if let Some(pair) = crate::knowledge::ingest::match_qa(app, retriever, tenant, query).await? {
+    // One embedding of the question serves both the Q&A match and retrieval.
+    let opts = SearchOptions { limit: app.cfg.answering.sources, ..Default::default() };
+    let vectors = retriever.query_vectors(query, &opts).await?;
+    if let Some(pair) = crate::knowledge::ingest::match_qa(app, retriever, tenant, query, vectors.first().map(Vec::as_slice)).await? {
         return Ok(Prepared::Qa(pair.answer));
     }
-    let opts = SearchOptions { limit: app.cfg.answering.sources, ..Default::default() };
-    let hits = retriever.search(tenant, query, &opts).await?;
+    let hits = retriever.search_with(tenant, query, &opts, vectors).await?;
     let min = app.cfg.answering.min_similarity;
     if hits.first().is_none_or(|h| h.similarity.unwrap_or(0.0) < min) {
         return Ok(Prepared::NotFound);

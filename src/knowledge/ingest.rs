@@ -181,7 +181,10 @@ pub fn normalise(q: &str) -> String {
 
 /// The owner's Q&A pair that answers `question`, if one does: the same words, or a question the
 /// embedder finds nearly identical (cosine ≥ 0.85).
-pub async fn match_qa(app: &AppState, retriever: &Retriever, tenant: TenantId, question: &str) -> anyhow::Result<Option<sources::QaPair>> {
+///
+/// `question_vector` is the question's embedding when the caller has it already (answering
+/// embeds each question once, for this and for retrieval); the pairs' vectors are remembered.
+pub async fn match_qa(app: &AppState, retriever: &Retriever, tenant: TenantId, question: &str, question_vector: Option<&[f32]>) -> anyhow::Result<Option<sources::QaPair>> {
     let pairs = sources::list_qa(&app.db.pool, tenant).await?;
     if pairs.is_empty() {
         return Ok(None);
@@ -190,11 +193,17 @@ pub async fn match_qa(app: &AppState, retriever: &Retriever, tenant: TenantId, q
     if let Some(p) = pairs.iter().find(|p| normalise(&p.question) == wanted) {
         return Ok(Some(p.clone()));
     }
-    let mut texts: Vec<&str> = vec![question];
-    texts.extend(pairs.iter().map(|p| p.question.as_str()));
-    let vectors = retriever.embedder().embed(&texts).await?;
-    let (q, rest) = vectors.split_first().context("no embedding returned")?;
-    let best = rest
+    let own;
+    let q = match question_vector {
+        Some(v) => v,
+        None => {
+            own = retriever.embedder().embed(&[question]).await?.into_iter().next().context("no embedding returned")?;
+            own.as_slice()
+        }
+    };
+    let texts: Vec<&str> = pairs.iter().map(|p| p.question.as_str()).collect();
+    let vectors = retriever.embed_memoised(&texts).await?;
+    let best = vectors
         .iter()
         .zip(&pairs)
         .map(|(v, p)| (v.iter().zip(q).map(|(a, b)| a * b).sum::<f32>(), p))
@@ -205,7 +214,7 @@ pub async fn match_qa(app: &AppState, retriever: &Retriever, tenant: TenantId, q
 /// The search playground: the Q&A pair that would answer, and the passages retrieval finds.
 pub async fn playground(app: &AppState, tenant: TenantId, q: &str) -> anyhow::Result<(Vec<HitRow>, Option<(String, String)>)> {
     let retriever = app.retriever().await?;
-    let qa = match_qa(app, &retriever, tenant, q).await?.map(|p| (p.question, p.answer));
+    let qa = match_qa(app, &retriever, tenant, q, None).await?.map(|p| (p.question, p.answer));
     let hits = retriever.search(tenant, q, &SearchOptions { limit: 8, ..Default::default() }).await?;
     Ok((hits.into_iter().map(hit_row).collect(), qa))
 }

@@ -60,9 +60,17 @@ impl LocalMiniLm {
             .map_err(|e| bad("configuring truncation", &e))?;
         tokenizer.with_padding(Some(PaddingParams { strategy: PaddingStrategy::BatchLongest, ..Default::default() }));
         let weights = file("model.safetensors")?;
-        // SAFETY: the file is memory-mapped read-only; it must not be modified while loaded,
-        // which holds for files the fetch script wrote and checksummed.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &Device::Cpu) }.map_err(|e| bad("loading model.safetensors", &e))?;
+        let mut tensors = candle_core::safetensors::load(&weights, &Device::Cpu).map_err(|e| bad("loading model.safetensors", &e))?;
+        // Each dense layer computes x·Wᵀ. Stored as is, Wᵀ is a strided view, and the matrix
+        // kernel gathers the whole of W into a packed copy on every call — most of the time
+        // of a short query. Kept column-major instead (the same values, Wᵀ contiguous), the
+        // kernel reads it in place. Embedding tables are looked up by row and stay as they are.
+        for (name, t) in tensors.iter_mut() {
+            if t.rank() == 2 && !name.contains("embeddings") {
+                *t = t.to_dtype(DType::F32).and_then(|w| w.t()?.contiguous()?.t()).map_err(|e| bad("laying out the weights", &e))?;
+            }
+        }
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
         let model = BertModel::load(vb, &config).map_err(|e| bad("building the BERT model", &e))?;
         Ok(Self { inner: Arc::new(Inner { model, tokenizer, dim: config.hidden_size }) })
     }

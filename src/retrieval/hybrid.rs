@@ -80,7 +80,13 @@ pub struct Retriever {
     embedder: Arc<dyn Embedder>,
     index: Arc<dyn VectorIndex>,
     bm25: Arc<Bm25Encoder>,
+    /// Vectors of short texts embedded again and again (the owners' Q&A questions, compared
+    /// with every customer message), by text. A text's vector is the same for every tenant.
+    memo: Arc<std::sync::Mutex<HashMap<String, Arc<Vec<f32>>>>>,
 }
+
+/// Most texts [`Retriever::embed_memoised`] keeps (about 1.6 KB each with MiniLM).
+const MEMO_MAX: usize = 50_000;
 
 impl Retriever {
     /// Fails with [`IndexError::DimensionMismatch`] if the embedder's vectors do not fit the
@@ -89,7 +95,7 @@ impl Retriever {
         if embedder.dim() != index.dim() {
             return Err(IndexError::DimensionMismatch { expected: index.dim(), got: embedder.dim() });
         }
-        Ok(Self { embedder, index, bm25: Arc::new(Bm25Encoder::default()) })
+        Ok(Self { embedder, index, bm25: Arc::new(Bm25Encoder::default()), memo: Arc::default() })
     }
 
     pub fn embedder(&self) -> &Arc<dyn Embedder> {
@@ -123,19 +129,58 @@ impl Retriever {
         Ok(self.index.delete_source(tenant, source_id).await?)
     }
 
-    /// The best chunks of `tenant` for `query`.
-    #[tracing::instrument(name = "retrieval.search", skip_all, fields(tenant_id = %tenant, mode = ?opts.mode))]
-    pub async fn search(&self, tenant: TenantId, query: &str, opts: &SearchOptions) -> Result<Vec<Hit>, SearchError> {
-        let n = opts.candidates.max(opts.limit);
-        let dense_q = if opts.mode == Mode::Bm25 {
-            Vec::new()
-        } else {
-            let mut texts = vec![query];
-            if opts.question_focus {
-                texts.extend(focus_question(query));
-            }
-            self.embedder.embed(&texts).await?
+    /// Embeds `texts`, taking the vectors of texts seen before from memory; for short texts
+    /// compared often (Q&A questions), never for documents.
+    pub async fn embed_memoised(&self, texts: &[&str]) -> Result<Vec<Arc<Vec<f32>>>, EmbedError> {
+        let mut out: Vec<Option<Arc<Vec<f32>>>> = {
+            let memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+            texts.iter().map(|t| memo.get(*t).cloned()).collect()
         };
+        let missing: Vec<&str> = texts.iter().zip(&out).filter(|(_, v)| v.is_none()).map(|(t, _)| *t).collect();
+        if !missing.is_empty() {
+            let fresh = self.embedder.embed(&missing).await?;
+            let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+            if memo.len() + fresh.len() > MEMO_MAX {
+                memo.clear();
+            }
+            let mut fresh = missing.iter().zip(fresh);
+            for (t, slot) in texts.iter().zip(out.iter_mut()) {
+                if slot.is_none()
+                    && let Some((_, v)) = fresh.next()
+                {
+                    let v = Arc::new(v);
+                    memo.insert((*t).to_owned(), v.clone());
+                    *slot = Some(v);
+                }
+            }
+        }
+        out.into_iter().map(|v| v.ok_or_else(|| EmbedError::Permanent("the embedder returned too few vectors".into()))).collect()
+    }
+
+    /// The query embeddings a search of `query` uses (none in BM25 mode): the query, and its
+    /// last question alone when `opts.question_focus` finds one. The first is the query's own.
+    pub async fn query_vectors(&self, query: &str, opts: &SearchOptions) -> Result<Vec<Vec<f32>>, SearchError> {
+        if opts.mode == Mode::Bm25 {
+            return Ok(Vec::new());
+        }
+        let mut texts = vec![query];
+        if opts.question_focus {
+            texts.extend(focus_question(query));
+        }
+        Ok(self.embedder.embed(&texts).await?)
+    }
+
+    /// The best chunks of `tenant` for `query`.
+    pub async fn search(&self, tenant: TenantId, query: &str, opts: &SearchOptions) -> Result<Vec<Hit>, SearchError> {
+        let dense_q = self.query_vectors(query, opts).await?;
+        self.search_with(tenant, query, opts, dense_q).await
+    }
+
+    /// [`Retriever::search`] with the query's embeddings already made
+    /// ([`Retriever::query_vectors`] with the same `opts`).
+    #[tracing::instrument(name = "retrieval.search", skip_all, fields(tenant_id = %tenant, mode = ?opts.mode))]
+    pub async fn search_with(&self, tenant: TenantId, query: &str, opts: &SearchOptions, dense_q: Vec<Vec<f32>>) -> Result<Vec<Hit>, SearchError> {
+        let n = opts.candidates.max(opts.limit);
         let mut queries = Vec::new();
         if opts.mode != Mode::Dense {
             queries.push(IndexQuery::Sparse(self.bm25.query(query)));
