@@ -98,7 +98,7 @@ if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "color e
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null
 fi
 mkdir -p "$WORK/browser"
-cp tests/browser/package.json tests/browser/*.test.mjs "$WORK/browser/"
+cp tests/browser/package.json tests/browser/*.mjs "$WORK/browser/"
 (cd "$WORK/browser" && npm install --silent --no-audit --no-fund >/dev/null)
 WEBPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # The demo's sandbox takes the next port; pick again if that one is busy.

@@ -4,42 +4,12 @@
 // scripts/test.sh against `bellhop demo`, next to onboarding.test.mjs (own owner, own bot):
 //   BELLHOP_URL=http://127.0.0.1:PORT SANDBOX_URL=http://127.0.0.1:PORT+1 node --test tests/browser/
 // The data shown is made here: a customer chats with the bot through the sandbox's control API.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { APP, SHOTS, chromiumPages, sandbox as api, eventually as waitFor } from './support.mjs';
 
-const APP = process.env.BELLHOP_URL;
-const TG = process.env.SANDBOX_URL;
-const SHOTS = process.env.SCREENSHOTS_DIR || 'docs/screenshots';
-let browser;
-
-before(async () => {
-  assert.ok(APP && TG, 'set BELLHOP_URL and SANDBOX_URL (scripts/test.sh does)');
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
-});
-after(async () => { await browser?.close(); });
-
-async function api(path, body) {
-  const r = await fetch(`${TG}/sandbox/api/${path}`, body === undefined ? {} : {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
-  });
-  const v = await r.json();
-  assert.equal(v.ok, true, `${path}: ${JSON.stringify(v)}`);
-  return v.result;
-}
-
-async function eventually(what, f, ms = 60000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const newPage = chromiumPages();
+const eventually = (what, f, ms = 60000) => waitFor(what, f, ms);
 
 const textOf = (m) => m.message?.text || m.raw_text || '';
 
@@ -66,7 +36,7 @@ test('an owner reads a transcript, answers a customer, fills a knowledge gap, se
     return text && text.match(/http:\/\/127\.0\.0\.1:\d+\/login\/[A-Za-z0-9_-]{43}/)?.[0];
   });
 
-  const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+  const page = await newPage({ viewport: { width: 1000, height: 900 } });
   await page.goto(link);
   await page.click('text=Continue to my admin page');
   await page.waitForURL(/\/app$/);
@@ -180,7 +150,7 @@ test('an owner reads a transcript, answers a customer, fills a knowledge gap, se
   await page.screenshot({ path: `${SHOTS}/test-chat.png`, fullPage: true });
 
   // On a phone: the transcript reads as a chat, the tabs wrap.
-  const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+  const phone = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
   await phone.context().addCookies(await page.context().cookies());
   await phone.goto(`${APP}/app/conversations`);
   assert.match(await phone.textContent('ul.convs'), /Sam Lee/);

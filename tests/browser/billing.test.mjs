@@ -2,40 +2,11 @@
 // (buy a pack of answers with Telegram Stars), then the admin billing page with the usage chart
 // and the payment. Run by scripts/test.sh against `bellhop demo` (headless Debian Chromium,
 // playwright-core). Screenshots go to docs/screenshots/.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { APP, TG, SHOTS, chromiumPages, sandbox as control, eventually } from './support.mjs';
 
-const APP = process.env.BELLHOP_URL;
-const TG = process.env.SANDBOX_URL;
-const SHOTS = process.env.SCREENSHOTS_DIR || 'docs/screenshots';
-let browser;
-
-before(async () => {
-  assert.ok(APP && TG, 'set BELLHOP_URL and SANDBOX_URL (scripts/test.sh does)');
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
-});
-after(async () => { await browser?.close(); });
-
-async function control(path, body) {
-  const r = await fetch(`${TG}/sandbox/api/${path}`, body ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : undefined);
-  const v = await r.json();
-  assert.equal(v.ok, true, `${path}: ${JSON.stringify(v)}`);
-  return v.result;
-}
-
-async function eventually(what, f, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const newPage = chromiumPages();
 
 test('an owner sees the plan in Telegram, buys answers with Stars, and finds it on the billing page', async () => {
   // An owner with a live bot (created the way onboarding.test.mjs does it in the browser).
@@ -51,7 +22,7 @@ test('an owner sees the plan in Telegram, buys answers with Stars, and finds it 
   });
 
   // In "Telegram": /plan, then the pack button, then pay the invoice in Stars.
-  const tg = await browser.newPage({ viewport: { width: 900, height: 1100 } });
+  const tg = await newPage({ viewport: { width: 900, height: 1100 } });
   await tg.goto(`${TG}/ui/chat/${owner.id}/${manager}`);
   await tg.fill('input[name=text]', '/plan');
   await tg.click('button:has-text("Send")');
@@ -63,7 +34,7 @@ test('an owner sees the plan in Telegram, buys answers with Stars, and finds it 
   await tg.screenshot({ path: `${SHOTS}/billing-plan-in-telegram.png`, fullPage: true });
 
   // The admin billing page: the plan, usage, the chart and the payment.
-  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  const page = await newPage({ viewport: { width: 1100, height: 900 } });
   await page.goto(link);
   await page.click('text=Continue to my admin page');
   await page.waitForURL(/\/app$/);

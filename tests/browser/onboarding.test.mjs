@@ -2,43 +2,14 @@
 // Chromium (Debian's) driven by playwright-core. Run by scripts/test.sh against `bellhop demo`:
 //   BELLHOP_URL=http://127.0.0.1:PORT SANDBOX_URL=http://127.0.0.1:PORT+1 node --test tests/browser/
 // Screenshots go to docs/screenshots/ (committed, shown in the README).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { APP, SHOTS, chromiumPages, sandbox as control, eventually } from './support.mjs';
 
-const APP = process.env.BELLHOP_URL;
-const TG = process.env.SANDBOX_URL;
-const SHOTS = process.env.SCREENSHOTS_DIR || 'docs/screenshots';
-let browser;
-
-before(async () => {
-  assert.ok(APP && TG, 'set BELLHOP_URL and SANDBOX_URL (scripts/test.sh does)');
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
-});
-after(async () => { await browser?.close(); });
-
-async function control(path) {
-  const r = await fetch(`${TG}/sandbox/api/${path}`);
-  const v = await r.json();
-  assert.equal(v.ok, true, `${path}: ${JSON.stringify(v)}`);
-  return v.result;
-}
-
-async function eventually(what, f, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const newPage = chromiumPages();
 
 test('an owner creates a bot, signs in, adds knowledge and tries a question', async () => {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  const page = await newPage({ viewport: { width: 1100, height: 900 } });
   await page.goto(APP);
   await page.screenshot({ path: `${SHOTS}/landing.png`, fullPage: true });
 
@@ -113,7 +84,7 @@ test('an owner creates a bot, signs in, adds knowledge and tries a question', as
   await page.screenshot({ path: `${SHOTS}/search-playground.png`, fullPage: true });
 
   // On a phone: the same landing page, one column, no QR code (it is for desktop visitors).
-  const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+  const phone = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
   await phone.goto(`${APP}/new?name=Rosa%27s%20Bakery&username=rosas_bakery_bot`);
   assert.equal(await phone.isVisible('figure.qr'), false);
   await phone.screenshot({ path: `${SHOTS}/creation-link-phone.png`, fullPage: true });
