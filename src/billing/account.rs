@@ -7,6 +7,18 @@ use crate::domain::TenantId;
 use crate::storage::billing::{self as sql, Account};
 use crate::storage::Conn;
 
+/// The account as it stands at `now` (opened, so a finished period has rolled over), the plan it
+/// is entitled to, and this period's allowance of AI answers (used + left): what the billing
+/// page and `/plan` show.
+pub async fn current<'a>(db: &crate::storage::Db, cfg: &'a BillingConfig, tenant: TenantId, now: i64) -> anyhow::Result<(Account, &'a Plan, i64)> {
+    let mut tx = db.begin().await?;
+    let acc = open(&mut tx, cfg, tenant, now).await?;
+    tx.commit().await?;
+    let plan = effective_plan(cfg, &acc, now);
+    let allowance = acc.used_in_period + acc.plan_credits;
+    Ok((acc, plan, allowance))
+}
+
 /// A usage period: 30 days, like a Telegram Star subscription's.
 pub const PERIOD_MS: i64 = 2_592_000_000;
 

@@ -84,11 +84,7 @@ pub async fn show(State(app): State<AppState>, owner: Owner, Query(q): Query<Sho
     let cfg = &app.cfg.billing;
     let tenant = owner.tenant_id;
     let now = now_ms();
-    let mut tx = app.db.begin().await?;
-    let acc = account::open(&mut tx, cfg, tenant, now).await?;
-    tx.commit().await?;
-    let plan = account::effective_plan(cfg, &acc, now);
-    let allowance = acc.used_in_period + acc.plan_credits;
+    let (acc, plan, allowance) = account::current(&app.db, cfg, tenant, now).await?;
     let today = now.div_euclid(86_400_000);
     let days = sql::answers_per_day(&app.db.pool, tenant, (today - 29) * 86_400_000).await?;
     let payments = sql::payments_for_tenant(&app.db.pool, tenant, 20)

@@ -76,16 +76,7 @@ pub async fn message(app: &AppState, m: &Manager, msg: Message) -> Result<(), Jo
 
 /// A day as owners read it: `21 Nov 2026` (UTC).
 pub fn date(ms: i64) -> String {
-    // Civil date from days since the epoch (Howard Hinnant's algorithm): no date crate needed.
-    let z = ms.div_euclid(86_400_000) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = crate::web::pages::civil(ms);
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     format!("{d} {} {y}", MONTHS[(m - 1) as usize])
 }
@@ -101,11 +92,7 @@ pub async fn plan_message(app: &AppState, chat: i64, user: UserId) -> Result<Sen
     };
     let cfg = &app.cfg.billing;
     let now = now_ms();
-    let mut tx = app.db.begin().await?;
-    let acc = account::open(&mut tx, cfg, tenant, now).await?;
-    tx.commit().await?;
-    let plan = account::effective_plan(cfg, &acc, now);
-    let allowance = acc.used_in_period + acc.plan_credits;
+    let (acc, plan, allowance) = account::current(&app.db, cfg, tenant, now).await?;
     let mut text = format!(
         "📊 <b>Your plan: {}</b>\n\nAI answers this period: <b>{} of {}</b> used (renews on {}).",
         escape(&plan.name),

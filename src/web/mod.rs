@@ -13,7 +13,7 @@ mod gaps;
 mod health;
 pub mod ingress;
 pub mod landing;
-mod pages;
+pub(crate) mod pages;
 pub mod sources;
 mod test_chat;
 pub mod webhooks;

@@ -66,8 +66,15 @@ pub fn ago(at_ms: i64, now_ms: i64) -> String {
     }
 }
 
-/// `YYYY-MM-DD` (UTC) of a Unix time in milliseconds (Howard Hinnant's `civil_from_days`).
+/// `YYYY-MM-DD` (UTC) of a Unix time in milliseconds.
 pub fn date(ms: i64) -> String {
+    let (y, m, d) = civil(ms);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// (year, month 1–12, day) in UTC of a Unix time in milliseconds (Howard Hinnant's
+/// `civil_from_days`: no date crate needed).
+pub fn civil(ms: i64) -> (i64, i64, i64) {
     let z = ms.div_euclid(86_400_000) + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -77,7 +84,7 @@ pub fn date(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    (y, m, d)
 }
 
 #[cfg(test)]
