@@ -61,7 +61,7 @@ export BELLHOP_MODELS_DIR="$MODELS_CACHE"
 
 # --- Build once, then the suite on each engine -----------------------------------------------
 say "building"
-cargo build --tests --bins --quiet
+cargo build --workspace --tests --bins --quiet
 export BELLHOP_TEST_LOG_DIR="$WORK/logs"
 export BELLHOP_TEST_TOKEN_LOG="$WORK/tokens-used.txt"
 mkdir -p "$BELLHOP_TEST_LOG_DIR"
@@ -79,7 +79,7 @@ for engine in sqlite postgres; do
   say "running every test on $engine"
   set +e
   skips=(); for t in "${HEAVY[@]}"; do skips+=(--skip "$t"); done
-  BELLHOP_TEST_DATABASE=$engine cargo test --no-fail-fast -- --test-threads "${BELLHOP_TEST_THREADS:-4}" "${skips[@]}" 2>&1 | tee "$WORK/out-$engine.txt"
+  BELLHOP_TEST_DATABASE=$engine cargo test --workspace --no-fail-fast -- --test-threads "${BELLHOP_TEST_THREADS:-4}" "${skips[@]}" 2>&1 | tee "$WORK/out-$engine.txt"
   rc=${PIPESTATUS[0]}
   [ "$rc" = 0 ] || status=1
   say "the heavy tests on $engine, one at a time"

@@ -4,15 +4,16 @@
 mod helpers;
 
 mod answering;
+mod answering_admin;
 mod answering_crash;
 mod answering_llm;
 mod billing_meter;
 mod billing_paywall;
 mod billing_stars;
 mod billing_stripe;
-mod answering_admin;
 mod config_errors;
 mod crash;
+mod embedding;
 mod http;
 mod jobs;
 mod knowledge_admin;
