@@ -106,7 +106,9 @@ while ! python3 -c "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1',$(
   WEBPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 done
 mkdir -p "$WORK/demo" docs/screenshots
-(cd "$WORK/demo" && BELLHOP_LOG_FORMAT=json "$CARGO_TARGET_DIR/debug/bellhop" demo --listen "127.0.0.1:$WEBPORT" >"$BELLHOP_TEST_LOG_DIR/demo.log" 2>&1) &
+# `exec`: the PID below is then bellhop itself, so the kill at the end stops it (it used to
+# stop only the subshell and leave the demo running).
+(cd "$WORK/demo" && BELLHOP_LOG_FORMAT=json exec "$CARGO_TARGET_DIR/debug/bellhop" demo --listen "127.0.0.1:$WEBPORT" >"$BELLHOP_TEST_LOG_DIR/demo.log" 2>&1) &
 DEMO_PID=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$WEBPORT/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 set +e

@@ -89,6 +89,100 @@ pub fn erf(x: f32) -> f32 {
     p / q
 }
 
+/// Softmax of each row of attention scores over its sequence's real tokens, in place: row `r`
+/// belongs to sequence `r / rows_per_seq`, whose first `lens[seq]` columns are real and the rest
+/// padding (given probability 0). `x` holds rows `width` wide. Rows run in parallel.
+///
+/// # Panics
+/// If `x` is not `lens.len() × rows_per_seq` rows of `width`, or a length exceeds `width`.
+pub fn masked_softmax(x: &mut [f32], width: usize, rows_per_seq: usize, lens: &[usize]) {
+    assert!(width > 0 && x.len() == lens.len() * rows_per_seq * width, "masked_softmax: shapes do not match");
+    assert!(lens.iter().all(|&l| l <= width), "masked_softmax: a length exceeds the row");
+    let chunk = width * ROWS_PER_TASK;
+    x.par_chunks_mut(chunk).enumerate().for_each(|(c, rows)| {
+        for (i, row) in rows.chunks_exact_mut(width).enumerate() {
+            let r = c * ROWS_PER_TASK + i;
+            softmax_row(row, lens[r / rows_per_seq]);
+        }
+    });
+}
+
+fn softmax_row(row: &mut [f32], valid: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, checked just above.
+            return unsafe { softmax_row_avx512(row, valid) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has AVX2 and FMA, checked just above.
+            return unsafe { softmax_row_avx2(row, valid) };
+        }
+    }
+    softmax_row_plain(row, valid)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn softmax_row_avx512(row: &mut [f32], valid: usize) {
+    softmax_row_plain(row, valid)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn softmax_row_avx2(row: &mut [f32], valid: usize) {
+    softmax_row_plain(row, valid)
+}
+
+#[inline(always)]
+fn softmax_row_plain(row: &mut [f32], valid: usize) {
+    let (real, padding) = row.split_at_mut(valid);
+    padding.iter_mut().for_each(|v| *v = 0.0);
+    // Three plain loops, the reductions over 16 lanes: a float sum or maximum carried through
+    // one variable is a chain the compiler may not reorder, so it would not vectorise.
+    let max = lanes(real, f32::NEG_INFINITY, |a, b| if b > a { b } else { a });
+    real.iter_mut().for_each(|v| *v = exp(*v - max));
+    let inv = 1.0 / lanes(real, 0.0, |a, b| a + b);
+    real.iter_mut().for_each(|v| *v *= inv);
+}
+
+/// `xs` folded with `f` in 16 independent lanes, then the lanes and the rest folded together.
+#[inline(always)]
+fn lanes(xs: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut acc = [init; 16];
+    let mut chunks = xs.chunks_exact(16);
+    for c in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a = f(*a, v);
+        }
+    }
+    chunks.remainder().iter().fold(acc.into_iter().fold(init, &f), |a, &v| f(a, v))
+}
+
+/// e^x in single precision for x ≤ 88 (Cephes' `expf`: x = n·ln 2 + r, a degree-6 polynomial
+/// for e^r, 2^n put in the exponent bits); within 2e-7 relative. Below -87 it returns about
+/// 1e-38 rather than 0. Only arithmetic, so a loop of it vectorises.
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    let x = if x > 88.0 {
+        88.0
+    } else if x < -87.0 {
+        -87.0
+    } else {
+        x
+    };
+    let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
+    let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let e = p * r * r + r + 1.0;
+    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
 /// Mean of each sequence's first `lens[i]` rows of `hidden` (`lens.len()` sequences of
 /// `seq_len` rows, `width` wide; rows past a sequence's length are padding and left out).
 ///
@@ -153,6 +247,34 @@ mod tests {
             let v = (x + bias[i % 37]) as f64;
             let want = 0.5 * v * (1.0 + erf_series(v / std::f64::consts::SQRT_2));
             assert!((o as f64 - want).abs() < 1e-5, "at {i}: {o} vs {want}");
+        }
+    }
+
+    #[test]
+    fn exp_is_within_two_parts_in_ten_million() {
+        let mut worst = 0f64;
+        for i in -8600..=8800 {
+            let x = i as f32 / 100.0;
+            let want = (x as f64).exp();
+            worst = worst.max(((exp(x) as f64) - want).abs() / want);
+        }
+        assert!(worst < 2e-7, "largest relative error {worst}");
+    }
+
+    #[test]
+    fn masked_softmax_ignores_padding_and_sums_to_one() {
+        // Two sequences, 2 heads × 3 query rows each, rows 3 wide; the second has 2 real tokens.
+        let mut x: Vec<f32> = (0..2 * 6 * 3).map(|i| ((i * 37) % 11) as f32 * 0.7 - 3.0).collect();
+        let orig = x.clone();
+        masked_softmax(&mut x, 3, 6, &[3, 2]);
+        for (r, (row, o)) in x.chunks(3).zip(orig.chunks(3)).enumerate() {
+            let valid = if r < 6 { 3 } else { 2 };
+            let m = o[..valid].iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            let z: f64 = o[..valid].iter().map(|&v| ((v - m) as f64).exp()).sum();
+            for j in 0..3 {
+                let want = if j < valid { ((o[j] - m) as f64).exp() / z } else { 0.0 };
+                assert!((row[j] as f64 - want).abs() < 1e-6, "row {r} column {j}: {} vs {want}", row[j]);
+            }
         }
     }
 

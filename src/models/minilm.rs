@@ -6,7 +6,7 @@
 //! `model.safetensors`), put there by `scripts/fetch-models.sh`. Inputs longer than 256 word
 //! pieces are truncated, as the model was trained.
 use super::embedder::{EmbedError, Embedder, l2_normalise};
-use candle_core::{CpuStorage, CustomOp2, DType, Device, IndexOp, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Device, IndexOp, Layout, Shape, Tensor};
 use candle_transformers::models::bert::Config;
 use futures::future::BoxFuture;
 use rayon::prelude::*;
@@ -21,6 +21,10 @@ pub const MINILM_DIR: &str = "all-MiniLM-L6-v2";
 const MAX_SEQ_LEN: usize = 256;
 /// Most texts per forward pass.
 const BATCH: usize = 32;
+/// Most word pieces per forward pass, padding included. Larger passes gain nothing in the
+/// matrix kernel, and their activations (up to 50 MB a tensor for 32 × 256) are fresh memory
+/// the kernel has to fault in and zero on every pass.
+const BATCH_TOKENS: usize = 3072;
 
 /// all-MiniLM-L6-v2 loaded once; cheap to clone (the weights are shared).
 #[derive(Clone)]
@@ -93,8 +97,8 @@ impl LocalMiniLm {
     }
 }
 
-/// Indices of `seqs` grouped into forward passes: sorted by length, at most [`BATCH`] to a
-/// group, and a new group started when padding to the group's longest would waste more than
+/// Indices of `seqs` grouped into forward passes: sorted by length, at most [`BATCH`] texts and
+/// [`BATCH_TOKENS`] word pieces to a group, and a new group started when padding to the group's longest would waste more than
 /// about a fifth of it. Two texts of very different lengths (a question and its context) are
 /// two passes, run side by side, instead of one padded pass.
 fn batches(seqs: &[&[u32]]) -> Vec<Vec<usize>> {
@@ -103,7 +107,13 @@ fn batches(seqs: &[&[u32]]) -> Vec<Vec<usize>> {
     let mut out: Vec<Vec<usize>> = Vec::new();
     for i in order {
         match out.last_mut() {
-            Some(group) if group.len() < BATCH && seqs[i].len() * 4 <= seqs[group[0]].len() * 5 + 16 => group.push(i),
+            Some(group)
+                if group.len() < BATCH
+                    && (group.len() + 1) * seqs[i].len() <= BATCH_TOKENS
+                    && seqs[i].len() * 4 <= seqs[group[0]].len() * 5 + 16 =>
+            {
+                group.push(i)
+            }
             _ => out.push(vec![i]),
         }
     }
@@ -113,8 +123,8 @@ fn batches(seqs: &[&[u32]]) -> Vec<Vec<usize>> {
 /// The BERT encoder of all-MiniLM-L6-v2 with mean pooling, written for inference on the CPU:
 /// the query, key and value projections are one matrix product, the attention scale is folded
 /// into the query weights, weights are stored so the matrix kernel reads them in place, the
-/// bias and GELU of the feed-forward layer are one parallel pass ([`bellhop_kernels`]), and
-/// no attention mask is built for a batch without padding. The same arithmetic as
+/// bias and GELU of the feed-forward layer and the softmax over real tokens (no mask tensor)
+/// are each one parallel pass ([`bellhop_kernels`]). The same arithmetic as
 /// candle-transformers' `BertModel` (a test compares the two), about twice as fast.
 struct Encoder {
     word: Tensor,
@@ -230,34 +240,49 @@ impl Encoder {
         let x = self.word.index_select(&ids, 0)?.reshape((n, len, self.hidden))?;
         let x = x.broadcast_add(&self.position.narrow(0, 0, len)?)?.broadcast_add(&self.token_type)?;
         let mut x = self.norm.forward(&x.reshape((n * len, self.hidden))?)?;
-        // Padding is masked out of attention: a large negative score before the softmax.
-        let mask = if seqs.iter().all(|s| s.len() == len) {
-            None
-        } else {
-            let m: Vec<f32> = seqs.iter().flat_map(|s| (0..len).map(move |j| if j < s.len() { 0.0 } else { -1e9 })).collect();
-            Some(Tensor::from_vec(m, (n, 1, 1, len), dev)?)
-        };
-        for layer in &self.layers {
-            x = self.layer(layer, &x, n, len, mask.as_ref())?;
-        }
         let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
+        for layer in &self.layers {
+            x = self.layer(layer, &x, &lens, len)?;
+        }
         Ok(bellhop_kernels::mean_pool(&x.flatten_all()?.to_vec1::<f32>()?, &lens, len, self.hidden))
     }
 
-    fn layer(&self, l: &Layer, x: &Tensor, n: usize, len: usize, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
-        let (h, heads) = (self.hidden, self.heads);
+    fn layer(&self, l: &Layer, x: &Tensor, lens: &[usize], len: usize) -> candle_core::Result<Tensor> {
+        let (n, h, heads) = (lens.len(), self.hidden, self.heads);
         // (n·len, 3h) → three (n, heads, len, head_dim) tensors.
         let qkv = l.qkv.forward(x)?.reshape((n, len, 3, heads, h / heads))?.permute((2, 0, 3, 1, 4))?.contiguous()?;
         let (q, k, v) = (qkv.i(0)?, qkv.i(1)?, qkv.i(2)?);
-        let mut scores = q.matmul(&k.t()?)?;
-        if let Some(m) = mask {
-            scores = scores.broadcast_add(m)?;
-        }
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        // Padding gets no attention: the softmax runs over each sequence's real tokens only.
+        let probs = q.matmul(&k.t()?)?.apply_op1_no_bwd(&MaskedSoftmax { lens, rows_per_seq: heads * len })?;
         let context = probs.matmul(&v)?.transpose(1, 2)?.contiguous()?.reshape((n * len, h))?;
         let a = l.attention_norm.forward(&(l.out.forward(&context)? + x)?)?;
         let up = a.matmul(&l.up.w)?.apply_op2_no_bwd(&l.up.b, &BiasGelu)?;
         l.output_norm.forward(&(l.down.forward(&up)? + a)?)
+    }
+}
+
+/// Softmax over the last dimension of attention scores (n, heads, len, len), each row over its
+/// sequence's first `lens[i]` columns, in one parallel pass.
+struct MaskedSoftmax<'a> {
+    lens: &'a [usize],
+    rows_per_seq: usize,
+}
+
+impl CustomOp1 for MaskedSoftmax<'_> {
+    fn name(&self) -> &'static str {
+        "masked-softmax"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(x) = s else { candle_core::bail!("masked-softmax: f32 only") };
+        let Some((a, b)) = l.contiguous_offsets() else { candle_core::bail!("masked-softmax: contiguous input only") };
+        let width = *l.dims().last().unwrap_or(&0);
+        if width == 0 || b - a != self.lens.len() * self.rows_per_seq * width {
+            candle_core::bail!("masked-softmax: {:?} does not fit {} sequences", l.dims(), self.lens.len());
+        }
+        let mut out = x[a..b].to_vec();
+        bellhop_kernels::masked_softmax(&mut out, width, self.rows_per_seq, self.lens);
+        Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 }
 

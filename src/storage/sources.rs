@@ -97,6 +97,11 @@ pub async fn content<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId,
     Ok(r.flatten())
 }
 
+/// How many sources (files, pages, sites) the tenant has, for its plan's limit.
+pub async fn count<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from sources where tenant_id = $1").bind(tenant.0).fetch_one(e).await
+}
+
 /// Total bytes the tenant has uploaded (for the per-tenant limit).
 pub async fn total_bytes<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<i64> {
     let n: Option<i64> = sqlx::query_scalar("select cast(coalesce(sum(size_bytes), 0) as bigint) from sources where tenant_id = $1")

@@ -34,6 +34,8 @@ struct SourcesPage {
     problem: Option<String>,
     max_file: String,
     max_total: String,
+    /// "3 of the 5 sources of the Free plan".
+    allowance: String,
 }
 
 /// Sizes as owners read them ("340 KB", "20 MB"), the same wording as the extractor's errors.
@@ -41,7 +43,35 @@ pub fn human_size(bytes: i64) -> String {
     crate::knowledge::extract::human_size(bytes.max(0) as u64)
 }
 
+/// The tenant's plan's limit on sources: how many it has, how many the plan allows, the plan's name.
+struct Allowance {
+    used: i64,
+    limit: i64,
+    plan: String,
+}
+
+impl Allowance {
+    async fn of(app: &AppState, owner: &Owner) -> Result<Self, AppError> {
+        let (_, plan, _) = crate::billing::account::current(&app.db, &app.cfg.billing, owner.tenant_id, crate::storage::now_ms()).await?;
+        let used = sources::count(&app.db.pool, owner.tenant_id).await?;
+        Ok(Self { used, limit: plan.sources, plan: plan.name.clone() })
+    }
+
+    fn room(&self) -> i64 {
+        (self.limit - self.used).max(0)
+    }
+
+    /// Why more sources are refused, in the owner's words.
+    fn full(&self, what: &str) -> String {
+        format!(
+            "{what} not added: the {} plan holds {} sources and you have {}. Delete a source you no longer need, or choose a bigger plan on the Billing page.",
+            self.plan, self.limit, self.used
+        )
+    }
+}
+
 async fn page(app: &AppState, owner: &Owner, notice: Option<String>, problem: Option<String>) -> Result<Response, AppError> {
+    let allowance = Allowance::of(app, owner).await?;
     let list = sources::list(&app.db.pool, owner.tenant_id).await?;
     let qa = sources::list_qa(&app.db.pool, owner.tenant_id).await?;
     let k = &app.cfg.knowledge;
@@ -66,6 +96,7 @@ async fn page(app: &AppState, owner: &Owner, notice: Option<String>, problem: Op
         problem: problem.clone(),
         max_file: human_size(k.max_file_bytes as i64),
         max_total: human_size(k.max_tenant_bytes as i64),
+        allowance: format!("{} of the {} sources of the {} plan", allowance.used, allowance.limit, allowance.plan),
     })?;
     if problem.is_some() {
         *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
@@ -136,8 +167,14 @@ pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipa
         return page(&app, &owner, None, Some("Choose at least one file to upload.".into())).await;
     }
     let mut used = sources::total_bytes(&app.db.pool, owner.tenant_id).await?;
+    let mut allowance = Allowance::of(&app, &owner).await?;
     let mut added = Vec::new();
+    let mut refused = Vec::new();
     for (name, bytes) in files {
+        if allowance.room() == 0 {
+            refused.push(format!("“{name}”"));
+            continue;
+        }
         let size = bytes.len() as i64;
         if size == 0 {
             problems.push(format!("“{name}” is empty."));
@@ -154,7 +191,11 @@ pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipa
         let new = sources::NewSource { kind: "file", name: &name, size_bytes: size, content: Some(&bytes), max_pages: None, recrawl_hours: None };
         ingest::add_source(&app, owner.tenant_id, &new).await?;
         used += size;
+        allowance.used += 1;
         added.push(name);
+    }
+    if !refused.is_empty() {
+        problems.push(allowance.full(&refused.join(", ")));
     }
     let notice = (!added.is_empty()).then(|| format!("Added {}. Reading now — this page updates by itself.", added.join(", ")));
     let problem = (!problems.is_empty()).then(|| problems.join(" "));
@@ -191,6 +232,10 @@ pub async fn import_url(State(app): State<AppState>, owner: Owner, axum::Form(f)
     let cap = app.cfg.knowledge.crawl_max_pages as i64;
     let max_pages = if site { Some(f.max_pages.and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(50).clamp(1, cap)) } else { None };
     let recrawl = f.recrawl_hours.and_then(|v| v.trim().parse::<i64>().ok()).filter(|h| (1..=24 * 366).contains(h));
+    let allowance = Allowance::of(&app, &owner).await?;
+    if allowance.room() == 0 {
+        return page(&app, &owner, None, Some(allowance.full(url.as_str()))).await;
+    }
     let new = sources::NewSource { kind: if site { "site" } else { "url" }, name: url.as_str(), size_bytes: 0, content: None, max_pages, recrawl_hours: recrawl };
     ingest::add_source(&app, owner.tenant_id, &new).await?;
     page(&app, &owner, Some(format!("Importing {url}. This page updates by itself.")), None).await

@@ -132,6 +132,8 @@ async fn bad_input_gets_a_clear_status_and_the_server_keeps_serving() {
     models_dir();
     let app = spawn_app_with(|s| {
         s.set("BELLHOP_KNOWLEDGE_MAX_FILE_BYTES", "5000000");
+        // Six sources: more than the default free plan's five.
+        s.set("BELLHOP_BILLING_PLANS", "free|Free|0||100|1|10");
     })
     .await;
     let (_, cookie, csrf) = app.signed_in_owner(701, "Cleo").await;
@@ -206,5 +208,34 @@ async fn an_upload_past_the_tenants_storage_limit_is_refused_with_a_reason() {
     assert!(page.contains("Added a.txt"), "the first file fits");
     assert!(page.contains("“b.txt”: Your knowledge base is full"), "{page}");
     assert_eq!(statuses(&app, &cookie).await.len(), 1, "the refused file was stored");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn sources_beyond_the_plans_limit_are_refused_with_a_reason_and_deleting_one_makes_room() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_BILLING_PLANS", "free|Free|0||100|1|3,pro|Pro|900||10000|10|500");
+    })
+    .await;
+    let (_, cookie, csrf) = app.signed_in_owner(951, "Fay").await;
+    let files = |names: &[&'static str]| names.iter().map(|n| (*n, format!("Notes about {n}.").into_bytes())).collect::<Vec<_>>();
+    let (status, page) = upload(&app, &cookie, &csrf, files(&["a.txt", "b.txt", "c.txt", "d.txt", "e.txt"])).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("Added a.txt, b.txt, c.txt"), "{page}");
+    assert!(page.contains("“d.txt”, “e.txt” not added: the Free plan holds 3 sources and you have 3."), "{page}");
+    assert!(page.contains("3 of the 3 sources of the Free plan"), "{page}");
+    assert_eq!(statuses(&app, &cookie).await.len(), 3, "refused files were stored");
+
+    let r = app.http.post(app.url("/app/sources/url")).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("url", "https://example.com/faq")]).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("https://example.com/faq not added: the Free plan holds 3 sources"));
+    assert_eq!(statuses(&app, &cookie).await.len(), 3, "a refused import was stored");
+
+    let id = statuses(&app, &cookie).await[0]["id"].as_i64().unwrap();
+    let r = app.http.post(app.url(&format!("/app/sources/{id}/delete"))).header("cookie", &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let (status, page) = upload(&app, &cookie, &csrf, files(&["d.txt"])).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Added d.txt") && page.contains("3 of the 3 sources"), "{page}");
     app.stop().await.unwrap();
 }
