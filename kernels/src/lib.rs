@@ -1,17 +1,53 @@
 //! The handful of numeric loops bellhop runs itself rather than through candle: the fused
-//! bias + GELU of the embedding model's feed-forward layers, and mean pooling.
+//! bias + GELU of the embedding model's feed-forward layers, the attention softmax over real
+//! tokens, and mean pooling.
 //!
 //! They live in their own crate so that `[profile.dev.package.bellhop-kernels]` can optimise
 //! them in dev and test builds, where the main crate is compiled without optimisation (a
 //! scalar loop at opt-level 0 is ten times slower than candle's own kernels). Each loop is
-//! written plainly so the compiler vectorises it, and compiled a second time for AVX-512 /
-//! AVX2, picked at run time.
+//! written plainly so the compiler vectorises it, and compiled again for AVX-512 and AVX2
+//! (`multiversion!`), picked at run time.
 
 use rayon::prelude::*;
 
 /// Rows per parallel task: small enough to spread a short query over both cores, large enough
 /// that scheduling costs nothing next to the arithmetic.
 const ROWS_PER_TASK: usize = 8;
+
+/// `multiversion!(name, plain, (args))` defines `name(args)`, which runs the
+/// `#[inline(always)]` function `plain` compiled for the widest vector instructions the CPU
+/// has: AVX-512, else AVX2 with FMA, else the baseline. Because `plain` is inlined into each
+/// variant, its loops are vectorised for that instruction set (a generic closure-taking
+/// version was tried: the compiler did not inline the closure, and all three ran baseline code).
+macro_rules! multiversion {
+    ($name:ident, $plain:ident, ($($arg:ident: $ty:ty),*)) => {
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                fn avx512($($arg: $ty),*) {
+                    $plain($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) {
+                    $plain($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512F, checked just above.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU has AVX2 and FMA, checked just above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $plain($($arg),*)
+        }
+    };
+}
+
+multiversion!(bias_gelu_rows, bias_gelu_plain, (x: &[f32], bias: &[f32], out: &mut [f32]));
+multiversion!(softmax_row, softmax_row_plain, (row: &mut [f32], valid: usize));
 
 /// `out[r][c] = gelu(x[r][c] + bias[c])` for a row-major `x` of rows `bias.len()` wide; GELU
 /// the exact (erf) form BERT was trained with, erf within 1e-6 of the true value.
@@ -23,33 +59,6 @@ pub fn bias_gelu(x: &[f32], bias: &[f32], out: &mut [f32]) {
     assert!(width > 0 && x.len() % width == 0 && out.len() == x.len(), "bias_gelu: shapes do not match");
     let chunk = width * ROWS_PER_TASK;
     out.par_chunks_mut(chunk).zip(x.par_chunks(chunk)).for_each(|(o, x)| bias_gelu_rows(x, bias, o));
-}
-
-fn bias_gelu_rows(x: &[f32], bias: &[f32], out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F, checked just above.
-            return unsafe { bias_gelu_avx512(x, bias, out) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has AVX2 and FMA, checked just above.
-            return unsafe { bias_gelu_avx2(x, bias, out) };
-        }
-    }
-    bias_gelu_plain(x, bias, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn bias_gelu_avx512(x: &[f32], bias: &[f32], out: &mut [f32]) {
-    bias_gelu_plain(x, bias, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn bias_gelu_avx2(x: &[f32], bias: &[f32], out: &mut [f32]) {
-    bias_gelu_plain(x, bias, out)
 }
 
 #[inline(always)]
@@ -105,33 +114,6 @@ pub fn masked_softmax(x: &mut [f32], width: usize, rows_per_seq: usize, lens: &[
             softmax_row(row, lens[r / rows_per_seq]);
         }
     });
-}
-
-fn softmax_row(row: &mut [f32], valid: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F, checked just above.
-            return unsafe { softmax_row_avx512(row, valid) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU has AVX2 and FMA, checked just above.
-            return unsafe { softmax_row_avx2(row, valid) };
-        }
-    }
-    softmax_row_plain(row, valid)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn softmax_row_avx512(row: &mut [f32], valid: usize) {
-    softmax_row_plain(row, valid)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn softmax_row_avx2(row: &mut [f32], valid: usize) {
-    softmax_row_plain(row, valid)
 }
 
 #[inline(always)]
