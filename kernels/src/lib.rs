@@ -76,13 +76,7 @@ fn bias_gelu_plain(x: &[f32], bias: &[f32], out: &mut [f32]) {
 /// it vectorises.
 #[inline(always)]
 pub fn erf(x: f32) -> f32 {
-    let x = if x > 4.0 {
-        4.0
-    } else if x < -4.0 {
-        -4.0
-    } else {
-        x
-    };
+    let x = x.clamp(-4.0, 4.0);
     let x2 = x * x;
     let mut p = x2 * -2.726_142_3e-10 + 2.770_681_4e-8;
     p = x2 * p + -2.101_024e-6;
@@ -146,13 +140,7 @@ fn lanes(xs: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
 /// 1e-38 rather than 0. Only arithmetic, so a loop of it vectorises.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    let x = if x > 88.0 {
-        88.0
-    } else if x < -87.0 {
-        -87.0
-    } else {
-        x
-    };
+    let x = x.clamp(-87.0, 88.0);
     let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
     let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
     let mut p = 1.987_569_1e-4f32;
