@@ -1,5 +1,11 @@
 //! `bellhop bench …`: the measurements recorded in BENCHMARKS.md, reproducible with one
 //! command each. They run against the configured database, in a fresh data set of their own.
+//!
+//! - [`answering`]: `bench webhooks` and `bench answering` (the answering pipeline's overhead).
+//! - [`billing`]: `bench billing` (pre-checkout answers under load).
+pub mod answering;
+pub mod billing;
+
 use crate::config::Config;
 use crate::jobs::{self, Job, JobError, Queue, Registry, Workers};
 use crate::storage::{self, Db};
@@ -123,7 +129,7 @@ fn spawn_workers(queue: &Queue, cfg: &Config, state: BenchState, shutdown: Cance
 /// only bellhop's own pace shows), each `managed_bot` update's arrival at the manager webhook
 /// → the bot `live` (token fetched, sealed and stored; webhook with a fresh secret, commands and
 /// both descriptions set). Timestamps come from the database rows themselves.
-pub async fn onboarding(mut cfg: Config, bots: usize) -> anyhow::Result<()> {
+pub async fn onboarding(mut cfg: Config, bots: usize, http: crate::app::HttpRoutes) -> anyhow::Result<()> {
     use crate::sandbox::{Sandbox, SandboxOptions};
     let sandbox = Sandbox::new(SandboxOptions { enforce_limits: false, bot_create_limit: bots + 1, ..Default::default() })?;
     let tg = sandbox.spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await?).await?;
@@ -132,10 +138,10 @@ pub async fn onboarding(mut cfg: Config, bots: usize) -> anyhow::Result<()> {
     cfg.telegram.api_url = url::Url::parse(&tg.base_url)?;
     cfg.telegram.manager_token = Some(tg.manager_token.clone());
     cfg.telegram.manager_webhook_secret = Some(crate::domain::Secret::new(crate::manager::login::random_token()));
-    let app = crate::startup::Application::build(cfg, crate::startup::Role::All, true).await?;
+    let app = crate::app::Application::build(cfg, crate::app::Role::All, true).await?;
     let db = app.state.db.clone();
     let shutdown = app.state.shutdown.clone();
-    let running = tokio::spawn(app.run());
+    let running = tokio::spawn(app.run(http));
     let http = reqwest::Client::new();
     let api = |path: &str| format!("{}/sandbox/api/{path}", tg.base_url);
     let started = Instant::now();

@@ -22,7 +22,7 @@ pub enum Command {
     Serve {
         /// Which part to run in this process; scale out with several web and worker processes.
         #[arg(long, value_enum, default_value = "all")]
-        role: crate::startup::Role,
+        role: crate::app::Role,
     },
     /// Apply database migrations and exit.
     Migrate,

@@ -1,7 +1,7 @@
 //! `bellhop`: parse the command line, load and validate configuration, start telemetry, run.
 use bellhop::cli::{BenchCommand, BillingCommand, Cli, Command, EvalCommand, load_config};
 use bellhop::config::Needs;
-use bellhop::startup::{Application, cancel_on_signals};
+use bellhop::app::{Application, cancel_on_signals};
 use bellhop::{bench, demo, telemetry};
 use clap::Parser;
 
@@ -43,7 +43,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(cfg.log_format, &cfg.log_level);
             let app = Application::build(cfg, *role, false).await?;
             cancel_on_signals(app.state.shutdown.clone());
-            app.run().await
+            app.run(bellhop::web::router).await
         }
         Command::Migrate => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
@@ -56,7 +56,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::RotateKey { retire_old } => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, &cfg.log_level);
-            bellhop::startup::rotate_key(&cfg, *retire_old).await
+            bellhop::app::rotate_key(&cfg, *retire_old).await
         }
         Command::Demo { listen } => {
             let listen = *listen;
@@ -66,7 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             });
             telemetry::init(cfg.log_format, &cfg.log_level);
-            demo::run(cfg).await
+            demo::run(cfg, bellhop::web::router).await
         }
         Command::Sandbox(args) => {
             telemetry::init(bellhop::config::LogFormat::Pretty, "info");
@@ -83,17 +83,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Onboarding { bots }) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, "warn");
-            bench::onboarding(cfg, *bots).await
+            bench::onboarding(cfg, *bots, bellhop::web::router).await
         }
         Command::Bench(BenchCommand::Webhooks { updates, concurrency, bots, stalled_model }) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, "error");
-            bellhop::answering::bench::webhooks(cfg, *updates, *concurrency, *bots, *stalled_model).await
+            bellhop::bench::answering::webhooks(cfg, bellhop::web::router, *updates, *concurrency, *bots, *stalled_model).await
         }
         Command::Bench(BenchCommand::Answering { bots, customers, rate }) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, "error");
-            bellhop::answering::bench::answering(cfg, *bots, *customers, *rate).await
+            bellhop::bench::answering::answering(cfg, bellhop::web::router, *bots, *customers, *rate).await
         }
         Command::Bench(BenchCommand::Llm { runs, answer_tokens }) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
@@ -108,8 +108,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Billing(BillingCommand::Refund { charge_id, user_id }) => {
             let cfg = load_config(&cli, Needs::Serve, |_| {});
             telemetry::init(cfg.log_format, &cfg.log_level);
-            let app = Application::build(cfg, bellhop::startup::Role::Worker, false).await?;
-            match bellhop::billing::stars::refund(&app.state, charge_id, *user_id).await? {
+            let app = Application::build(cfg, bellhop::app::Role::Worker, false).await?;
+            match bellhop::billing::stars::refund(&app.state.billing, charge_id, *user_id).await? {
                 bellhop::billing::stars::RefundOutcome::Refunded => println!("refunded {charge_id}"),
                 bellhop::billing::stars::RefundOutcome::AlreadyRefunded => println!("{charge_id} was already refunded; the books now agree"),
             }
@@ -118,7 +118,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Billing { payments, backlog, job_ms }) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, "warn");
-            bellhop::billing::bench::run(cfg, *payments, *backlog, *job_ms).await
+            bellhop::bench::billing::run(cfg, *payments, *backlog, *job_ms, bellhop::web::router).await
         }
         Command::Eval(EvalCommand::Retrieval(args)) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});

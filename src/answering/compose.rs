@@ -4,12 +4,12 @@
 //! the passages are quoted. Citations are checked: only numbers of sources actually given to the
 //! model survive, so a reply can only ever cite this tenant's retrieved sources.
 use super::prompt::{self, NO_ANSWER, SourceText, Turn, Voice};
+use crate::config::AnsweringConfig;
 use crate::domain::TenantId;
 use crate::llm::{ChatModel, ChatRequest, ModelError};
 use crate::retrieval::{Hit, Retriever, SearchOptions};
-use crate::startup::AppState;
+use crate::storage::Db;
 use futures::StreamExt;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// A source shown under an answer.
@@ -35,7 +35,8 @@ pub enum Prepared {
 /// An answer ready to store and show.
 #[derive(Debug, Clone)]
 pub struct Composed {
-    /// `answer` (model), `extractive` (quoted passages), `fallback` (the model found no answer).
+    /// `answer` (model), `extractive` (quoted passages), `fallback` (the model found no answer);
+    /// from the whole pipeline also `qa` (the owner's pair) and `unavailable` (no credit left).
     pub kind: &'static str,
     /// Plain text; [n] refer to `sources`.
     pub text: String,
@@ -51,15 +52,15 @@ pub struct Composed {
 
 /// Q&A pair, then retrieval with the confidence threshold.
 #[tracing::instrument(name = "answering.retrieve", skip_all, fields(tenant_id = tenant.0))]
-pub async fn prepare(app: &AppState, retriever: &Retriever, tenant: TenantId, query: &str) -> anyhow::Result<Prepared> {
+pub async fn prepare(db: &Db, cfg: &AnsweringConfig, retriever: &Retriever, tenant: TenantId, query: &str) -> anyhow::Result<Prepared> {
     // One embedding of the question serves both the Q&A match and retrieval.
-    let opts = SearchOptions { limit: app.cfg.answering.sources, ..Default::default() };
+    let opts = SearchOptions { limit: cfg.sources, ..Default::default() };
     let vectors = retriever.query_vectors(query, &opts).await?;
-    if let Some(pair) = crate::knowledge::ingest::match_qa(app, retriever, tenant, query, vectors.first().map(Vec::as_slice)).await? {
+    if let Some(pair) = crate::knowledge::qa::match_qa(db, retriever, tenant, query, vectors.first().map(Vec::as_slice)).await? {
         return Ok(Prepared::Qa(pair.answer));
     }
     let hits = retriever.search_with(tenant, query, &opts, vectors).await?;
-    let min = app.cfg.answering.min_similarity;
+    let min = cfg.min_similarity;
     if hits.first().is_none_or(|h| h.similarity.unwrap_or(0.0) < min) {
         return Ok(Prepared::NotFound);
     }
@@ -250,12 +251,6 @@ pub fn render_html(text: &str, sources: &[Cited]) -> String {
         }
     }
     out
-}
-
-/// The chat model this process uses, loaded on first call (None if it can't be loaded: answers
-/// then quote passages, and the reason is logged once).
-pub async fn model(app: &AppState) -> Option<Arc<dyn ChatModel>> {
-    app.chat_model().await
 }
 
 #[cfg(test)]

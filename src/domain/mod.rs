@@ -2,10 +2,12 @@
 //!
 //! Once you hold one of these types it is valid: constructors check Telegram's and our own rules
 //! at the edge, and the rest of the crate trusts the type.
+mod dates;
 mod ids;
 mod secret;
 mod username;
 
+pub use dates::civil;
 pub use ids::{BotId, ChatId, JobId, TenantId, UserId};
 pub use secret::{BotToken, Secret};
 pub use username::{BotName, BotUsername, UsernameError};

@@ -51,6 +51,13 @@ impl<E: Into<anyhow::Error>> From<E> for JobError {
     }
 }
 
+/// A Bot API failure as a job outcome: worth retrying (network, rate limit, Telegram's server),
+/// or not.
+pub fn job_error(e: crate::telegram::TelegramError, doing: &str) -> JobError {
+    let err = anyhow::anyhow!("{doing}: {e}");
+    if e.is_transient() { JobError::Retry(err) } else { JobError::Permanent(err) }
+}
+
 /// A job as its handler sees it: the claimed row (`attempt` is 1 on the first run).
 pub use crate::storage::jobs::ClaimedJob as Job;
 

@@ -12,10 +12,12 @@ use std::sync::Arc;
 mod gguf_tokenizer;
 mod local;
 mod openai;
+mod shared;
 
 pub use gguf_tokenizer::{GgufTokenizer, Utf8Pieces};
 pub use local::{Generation, LOCAL_MAX_CONTEXT, LocalSmolLm, LocalStats, SMOLLM_DIR, SMOLLM_FILE, SMOLLM_NAME, Stop};
 pub use openai::{OpenAiChat, OpenAiChatOptions};
+pub use shared::SharedModel;
 
 /// Why a model call failed. Callers branch on it: a job retries [`ModelError::Transient`]; on
 /// [`ModelError::Permanent`] the answer falls back to quoting passages at once.

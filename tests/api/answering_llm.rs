@@ -28,7 +28,7 @@ pub async fn live_bot(app: &TestApp, owner_name: &str, username: &str, name: &st
 /// Adds a document to the tenant's knowledge through the real pipeline; returns its source id.
 pub async fn add_doc(app: &TestApp, tenant: TenantId, name: &str, text: &str) -> i64 {
     let new = bellhop::storage::sources::NewSource { kind: "file", name, size_bytes: text.len() as i64, content: Some(text.as_bytes()), max_pages: None, recrawl_hours: None };
-    bellhop::knowledge::ingest::add_source(&app.state, tenant, &new).await.unwrap()
+    bellhop::app::sources::add_source(&app.state, tenant, &new).await.unwrap()
 }
 
 pub async fn wait_sources_ready(app: &TestApp, tenant: TenantId, n: i64) {
@@ -268,8 +268,8 @@ async fn the_last_ten_credits_and_a_hundred_concurrent_questions_give_ten_ai_ans
     wait_sources_ready(&app, tenant, 1).await;
     // The starting plan gives 100 answers a month: 90 are used up already.
     for i in 0..90 {
-        let Reserve::Granted(r) = reserve(&app.state, tenant, &format!("earlier:{i}")).await.unwrap() else { panic!("credit {i} refused") };
-        r.settle(&app.state, 100).await.unwrap();
+        let Reserve::Granted(r) = reserve(&app.state.billing, tenant, &format!("earlier:{i}")).await.unwrap() else { panic!("credit {i} refused") };
+        r.settle(&app.state.db, 100).await.unwrap();
     }
     let mut customers = Vec::new();
     for i in 0..100 {
