@@ -35,8 +35,10 @@ pub async fn run(mut cfg: Config, http: HttpRoutes) -> anyhow::Result<()> {
     println!();
     println!("  Stop with Ctrl-C.");
     println!();
-    tokio::spawn(seed_example(app.state.clone(), tg.base_url.clone()));
+    // Seeding is best effort (a failure is logged) and ends with the run.
+    let seeding = tokio::spawn(seed_example(app.state.clone(), tg.base_url.clone()));
     let result = app.run(http).await;
+    seeding.abort();
     tg.shutdown().await?;
     result
 }

@@ -10,12 +10,10 @@
 //!   renewals arrive as new payments and extend the paid time.
 //! - Cancelling and resuming renewal: `editUserStarSubscription`. Refunds: the operator's
 //!   `bellhop billing refund` (`refundStarPayment`), and the `refunded_payment` message.
-use super::account;
 use super::notices::PLANS_BUTTON;
+use super::{Billing, account};
 use crate::domain::{TenantId, UserId};
-use crate::jobs::JobError;
-use super::Billing;
-use crate::jobs::job_error;
+use crate::jobs::{JobError, job_error};
 use crate::manager::Manager;
 use crate::storage::billing::{self as sql, NewPayment};
 use crate::storage::{self, Db, now_ms};

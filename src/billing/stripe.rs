@@ -15,8 +15,7 @@
 //!
 //! Events are read as JSON (both the older shapes — `invoice.subscription`, `lines[].price`,
 //! `subscription.current_period_end` — and the 2025 ones under `parent` / `pricing` / items).
-use super::account;
-use super::Billing;
+use super::{Billing, account};
 use crate::config::{BillingConfig, StripeConfig};
 use crate::domain::TenantId;
 use crate::jobs::JobError;
