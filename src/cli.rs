@@ -88,6 +88,12 @@ pub enum EvalCommand {
     /// pipeline, runs every judged query, prints recall@1/5/10, MRR@10 and nDCG@10; the last
     /// line is JSON.
     Retrieval(crate::eval::EvalArgs),
+    /// Answers on a SQuAD-2.0-style set (`../shared/eval/squad2`): each article becomes a
+    /// business, each question is asked by a customer in the in-process sandbox and what the
+    /// customer receives is scored (correct / wrong / abstained, refused / quoted / hallucinated,
+    /// confidently wrong, time to first draft and final reply); the last line is JSON. Runs in a
+    /// fresh temporary data directory.
+    Answers(crate::eval::answers::AnswersArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -125,5 +125,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(cfg.log_format, "warn,qdrant_edge=error");
             bellhop::eval::retrieval(cfg, args.clone()).await
         }
+        Command::Eval(EvalCommand::Answers(args)) => {
+            // A clean data directory of its own; the models stay where they are.
+            let scratch = tempfile::Builder::new().prefix("bellhop-eval-answers-").tempdir()?;
+            let models = load_config(&cli, Needs::Storage, |_| {}).models_dir;
+            let models = std::path::absolute(&models).unwrap_or(models);
+            let cfg = load_config(&cli, Needs::Storage, |raw| {
+                raw.set("models.dir", models.to_string_lossy().into_owned());
+                raw.set("data_dir", scratch.path().to_string_lossy().into_owned());
+                raw.set("database_url", "sqlite://{data_dir}/bellhop.db");
+                // Room for every answer: a plan's monthly quota is not what is measured here.
+                raw.set("billing.plans", "eval|Eval|0||10000000|100|100000");
+            });
+            telemetry::init(cfg.log_format, "warn,qdrant_edge=error");
+            let r = bellhop::eval::answers::answers(cfg, args.clone()).await;
+            drop(scratch);
+            r
+        }
     }
 }

@@ -17,6 +17,7 @@ pub mod compose;
 pub mod handoff;
 pub mod prompt;
 pub mod settings;
+pub mod verify;
 
 use crate::domain::{BotId, TenantId};
 use crate::jobs::{Job, JobError, Registry};
