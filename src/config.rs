@@ -141,8 +141,10 @@ settings! {
         "Model calls one business may have running at once in each worker process; more wait their turn.";
     "answering.tenant_daily_tokens", "BELLHOP_ANSWERING_TENANT_DAILY_TOKENS", Some("2000000"), false,
         "Model tokens (prompt + answer) one business may use per UTC day; past it, answers quote passages instead of calling the model.";
-    "answering.min_support_percent", "BELLHOP_ANSWERING_MIN_SUPPORT_PERCENT", None, false,
-        "Share (percent) of a model answer's words that must appear in its sources or the question; below it the bot quotes the passages instead. Unset: 50 for the built-in local model, 0 (off) for a model at `llm.url`, which may rightly answer in another language than the sources.";
+    "answering.min_support_percent", "BELLHOP_ANSWERING_MIN_SUPPORT_PERCENT", Some("75"), false,
+        "Share (percent) of each sentence's own words (those not taken from the question) that one passage must hold for a model's answer to be shown, for every model; otherwise the bot quotes the sentences of the passages that answer. Numbers, dates, addresses and contacts must always be in the passages. 0 turns only the sentence check off.";
+    "answering.min_sentence_score_percent", "BELLHOP_ANSWERING_MIN_SENTENCE_SCORE_PERCENT", Some("42"), false,
+        "How well (percent) the best sentence of the sources must match a question for the bot to answer or quote it; below it the bot says it doesn't know and offers a person. Set with `bellhop eval answers` (BENCHMARKS.md).";
     "answering.draft_interval_ms", "BELLHOP_ANSWERING_DRAFT_INTERVAL_MS", Some("300"), false,
         "Least time between two streamed drafts of an answer (`sendMessageDraft`) in a private chat.";
     // billing (docs/billing.md)
@@ -448,8 +450,11 @@ pub struct AnsweringConfig {
     pub tenant_concurrency: usize,
     pub tenant_daily_tokens: u64,
     pub draft_interval: Duration,
-    /// Share in [0, 1] of an answer's words its sources must hold (see `compose::support`).
+    /// Share in [0, 1] of each answer sentence's own words one passage must hold (see
+    /// `answering::verify`).
     pub min_support: f32,
+    /// Least score in [0, 1] of the best sentence to answer at all (see `answering::extract`).
+    pub min_sentence_score: f32,
 }
 
 #[derive(Debug, Clone)]
@@ -667,11 +672,8 @@ impl Config {
             tenant_concurrency: number("answering.tenant_concurrency", 1, 1024) as usize,
             tenant_daily_tokens: number("answering.tenant_daily_tokens", 1, u64::MAX >> 2),
             draft_interval: Duration::from_millis(number("answering.draft_interval_ms", 0, 60_000)),
-            min_support: match raw.get("answering.min_support_percent") {
-                Some(_) => number("answering.min_support_percent", 0, 100) as f32 / 100.0,
-                None if raw.get("llm.url").is_some() => 0.0,
-                None => 0.5,
-            },
+            min_support: number("answering.min_support_percent", 0, 100) as f32 / 100.0,
+            min_sentence_score: number("answering.min_sentence_score_percent", 0, 100) as f32 / 100.0,
         };
         let grace = Duration::from_secs(86_400 * number("billing.grace_days", 0, 365));
         let llm_numbers = (

@@ -14,6 +14,7 @@
 //! again, and sends nothing once it was sent.
 pub mod bench;
 pub mod compose;
+pub mod extract;
 pub mod handoff;
 pub mod prompt;
 pub mod settings;

@@ -376,11 +376,21 @@ pub fn sentences(text: &str) -> Vec<&str> {
     text.lines().flat_map(|l| l.split_sentence_bounds()).map(str::trim).filter(|s| s.chars().any(char::is_alphanumeric)).collect()
 }
 
-/// A passage prepared for checking: its sentences' stems and polarity.
+/// A passage prepared for checking: each sentence's stems, polarity and numbers.
 #[derive(Debug)]
 struct Passage {
-    sentences: Vec<(HashSet<String>, bool)>,
+    sentences: Vec<(HashSet<String>, bool, HashSet<String>)>,
 }
+
+/// The values of a text's numbers, every reading ("1,400" → 1400 and 1.4).
+fn number_values(text: &str) -> HashSet<String> {
+    facts(text).numbers.into_iter().flat_map(|(_, ns)| ns.into_iter().map(|n| n.value)).collect()
+}
+
+/// Least share of all of a sentence's content words — the question's included — that its
+/// supporting window must hold: the new facts must be said about what was asked (a true year of
+/// another event, attached to the question's subject, fails).
+const MIN_ALL_SHARE: f32 = 0.5;
 
 /// The passages an answer may draw on, prepared once per answer.
 #[derive(Debug)]
@@ -408,7 +418,7 @@ impl Evidence {
             .iter()
             .map(|p| {
                 known.add(&facts(p));
-                Passage { sentences: sentences(p).into_iter().map(|s| (content(s).into_iter().collect(), negated(s))).collect() }
+                Passage { sentences: sentences(p).into_iter().map(|s| (content(s).into_iter().collect(), negated(s), number_values(s))).collect() }
             })
             .collect();
         let question = content(question).into_iter().chain(names.iter().flat_map(|n| content(n))).collect();
@@ -418,7 +428,7 @@ impl Evidence {
     /// The facts rule: the first number, date, time, calendar word, URL, e-mail address or
     /// phone number of `text` that no passage holds.
     pub fn unsupported_fact(&self, text: &str) -> Option<Problem> {
-        let f = facts(text);
+        let f = facts(&strip_citations(text));
         let k = &self.known;
         if self.rules.contacts {
             if let Some(e) = f.emails.iter().find(|e| !k.emails.contains(*e)) {
@@ -450,9 +460,11 @@ impl Evidence {
 
     /// The claims rule for one sentence: the passages that support it, or why none does.
     fn claim(&self, sentence: &str) -> Result<Vec<usize>, Problem> {
-        let own: Vec<String> = content(sentence).into_iter().filter(|w| !self.question.contains(w)).collect();
-        let own: HashSet<String> = own.into_iter().collect();
+        let all: HashSet<String> = content(sentence).into_iter().collect();
+        let own: HashSet<String> = all.iter().filter(|w| !self.question.contains(*w)).cloned().collect();
         let neg = negated(sentence);
+        // Each number must be in the window that supports the sentence, not just anywhere.
+        let numbers: Vec<HashSet<String>> = if self.rules.numbers { facts(sentence).numbers.into_iter().map(|(_, ns)| ns.into_iter().map(|n| n.value).collect()).collect() } else { vec![] };
         if own.is_empty() {
             // Nothing beyond the question's words: a bare "yes"/"no" (or its negation) claims
             // what can't be checked; anything else only restates the question.
@@ -468,10 +480,12 @@ impl Evidence {
                         break;
                     }
                     let window = &p.sentences[j..j + w];
-                    let found = own.iter().filter(|s| window.iter().any(|(set, _)| set.contains(*s))).count();
-                    let share = found as f32 / own.len() as f32;
-                    let polarity = window.iter().any(|(_, n)| *n) == neg;
-                    if share >= self.rules.min_share && polarity && !supporting.contains(&i) {
+                    let holds = |s: &String| window.iter().any(|(set, _, _)| set.contains(s));
+                    let share = own.iter().filter(|s| holds(s)).count() as f32 / own.len() as f32;
+                    let all_share = all.iter().filter(|s| holds(s)).count() as f32 / all.len().max(1) as f32;
+                    let polarity = window.iter().any(|(_, n, _)| *n) == neg;
+                    let numbers_here = numbers.iter().all(|readings| readings.iter().any(|v| window.iter().any(|(_, _, ns)| ns.contains(v))));
+                    if share >= self.rules.min_share && all_share >= MIN_ALL_SHARE && polarity && numbers_here && !supporting.contains(&i) {
                         supporting.push(i);
                     }
                 }
@@ -611,8 +625,12 @@ mod tests {
         assert!(matches!(e.answer("We only deliver within walking distance of the harbour lighthouse."), Err(Problem::Unsupported(_))));
         // The other polarity: the passage keeps the deposit, the answer says it doesn't.
         assert!(matches!(e.answer("Later cancellations do not keep the deposit."), Err(Problem::Unsupported(_))));
-        // Words from two different passages don't make a claim.
         assert!(e.answer("Writing on the cake is free.").is_ok());
+        // True facts of another event, attached to what was asked: the year is in the passages,
+        // but not where the question's subject is.
+        let e = Evidence::new(&["In 1749 the British government gave land to the Ohio Company. The company built a trading post at the forks. Christopher Gist explored the region in 1750; the Treaty of Logstown followed in 1752."], "When did the British government give land for the Ohio Country?", &[], Rules::default());
+        assert!(e.answer("The British government gave land to the Ohio Company in 1749 [1].").is_ok());
+        assert!(matches!(e.answer("The British government gave land for the Ohio Country in 1750, when Gist explored the region."), Err(Problem::Unsupported(_))));
         let off = Evidence::new(&[ORDERS, CANCEL], "Can I cancel?", &[], without(|r| r.claims = false));
         assert!(off.answer("You can cancel, but only if the cake is not too expensive.").is_ok(), "only the claims rule catches it");
     }

@@ -86,8 +86,9 @@ fn read_lines<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> anyhow:
 /// SQuAD's answer normalisation: lower case, ASCII punctuation removed, the articles a/an/the
 /// removed, whitespace collapsed.
 pub fn normalize(s: &str) -> String {
-    // As SQuAD's `normalize_answer`: punctuation is deleted, not replaced ("U.S." → "us").
-    let deleted: String = s.to_lowercase().chars().filter(|c| !c.is_ascii_punctuation()).collect();
+    // As SQuAD's `normalize_answer`: punctuation is deleted, not replaced ("U.S." → "us"); also
+    // the typographic marks a reply may quote with (“…”), which SQuAD's ASCII set lacks.
+    let deleted: String = s.to_lowercase().chars().filter(|c| !c.is_ascii_punctuation() && !"“”‘’«»„…–—".contains(*c)).collect();
     deleted.split_whitespace().filter(|w| !matches!(*w, "a" | "an" | "the")).collect::<Vec<_>>().join(" ")
 }
 
@@ -156,6 +157,56 @@ struct Row {
     final_s: f64,
     /// Every draft the customer saw, in order.
     drafts: Vec<String>,
+    /// Model tokens of the reply (0: the model was not called).
+    model_tokens: i64,
+    /// For calibration, from retrieval and sentence ranking alone: the best sentence's score
+    /// (None: no passage above the similarity threshold), and whether the quote holds a gold span.
+    best_score: Option<f32>,
+    quote_gold: bool,
+    /// What the model wrote (before verification), if it was called, and whether each
+    /// verification method would have let it through (see [`METHODS`]).
+    model_text: Option<String>,
+    methods: BTreeMap<String, bool>,
+}
+
+/// The verification methods compared on the model's own answers: the claims rule with several
+/// shares of a sentence's own words, sentence-level similarity with the embedding model (each
+/// answer sentence to its closest passage sentence) at several thresholds, and both together.
+/// Every method includes the facts rule (numbers, dates, URLs, contacts).
+const METHODS: &[&str] = &["lexical-50", "lexical-60", "lexical-75", "lexical-90", "embedding-60", "embedding-70", "embedding-80", "lexical-75+embedding-70"];
+
+async fn methods(retriever: &crate::retrieval::Retriever, business: &str, sample: &crate::answering::compose::ModelSample) -> anyhow::Result<BTreeMap<String, bool>> {
+    use crate::answering::verify::{Evidence, Rules, sentences, strip_citations};
+    let given: Vec<&str> = sample.given.iter().map(String::as_str).collect();
+    let lexical = |share: f32| Evidence::new(&given, &sample.question, &[business], Rules { min_share: share, ..Rules::default() }).answer(&sample.text).is_ok_and(|u| !u.is_empty());
+    let facts = Evidence::new(&given, &sample.question, &[business], Rules { claims: false, ..Rules::default() }).answer(&sample.text).is_ok();
+    let said: Vec<String> = sentences(&sample.text).into_iter().map(strip_citations).filter(|s| s.chars().any(char::is_alphanumeric)).collect();
+    let known: Vec<&str> = given.iter().flat_map(|g| sentences(g)).collect();
+    // The closest passage sentence's similarity, for each sentence of the answer.
+    let mut closest = Vec::new();
+    if !said.is_empty() && !known.is_empty() {
+        let a = retriever.embed_memoised(&said.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+        let k = retriever.embed_memoised(&known).await?;
+        for v in &a {
+            closest.push(k.iter().map(|w| v.iter().zip(w.iter()).map(|(x, y)| x * y).sum::<f32>()).fold(f32::MIN, f32::max));
+        }
+    }
+    let embedding = |t: f32| facts && !closest.is_empty() && closest.iter().all(|c| *c >= t);
+    let mut out = BTreeMap::new();
+    for m in METHODS {
+        let ok = match *m {
+            "lexical-50" => lexical(0.5),
+            "lexical-60" => lexical(0.6),
+            "lexical-75" => lexical(0.75),
+            "lexical-90" => lexical(0.9),
+            "embedding-60" => embedding(0.6),
+            "embedding-70" => embedding(0.7),
+            "embedding-80" => embedding(0.8),
+            _ => lexical(0.75) && embedding(0.7),
+        };
+        out.insert((*m).to_owned(), ok);
+    }
+    Ok(out)
 }
 
 /// Counts for one article or all.
@@ -254,7 +305,7 @@ impl Harness {
 
     /// Asks `text` as a new customer of `bot`; waits for the reply and returns it with the
     /// times the customer saw the first draft and the final message.
-    async fn ask(&self, bot: i64, tenant: TenantId, n: usize, text: &str) -> anyhow::Result<(String, String, Option<Duration>, Duration, Vec<String>)> {
+    async fn ask(&self, bot: i64, tenant: TenantId, n: usize, text: &str) -> anyhow::Result<(String, String, Option<Duration>, Duration, Vec<String>, i64)> {
         let customer = self.post("users", json!({"first_name": format!("Customer {n}"), "language_code": "en", "started_bots": [bot]})).await?["id"].as_i64().context("customer id")?;
         let started = Instant::now();
         self.post(&format!("users/{customer}/messages"), json!({"bot_id": bot, "text": text})).await?;
@@ -279,18 +330,18 @@ impl Harness {
         // The stored reply: its kind (what the pipeline decided) and its text above the sources.
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let row: Option<(String, String, String)> = sqlx::query_as(
-                "select m.kind, m.text, m.delivery from conversation_messages m join conversations c on c.id = m.conversation_id \
+            let row: Option<(String, String, String, i64)> = sqlx::query_as(
+                "select m.kind, m.text, m.delivery, m.model_tokens from conversation_messages m join conversations c on c.id = m.conversation_id \
                  where c.tenant_id = $1 and c.chat_id = $2 and m.author = 'bot' order by m.id limit 1",
             )
             .bind(tenant.0)
             .bind(customer)
             .fetch_optional(&self.app.db.pool)
             .await?;
-            if let Some((kind, text, delivery)) = row
+            if let Some((kind, text, delivery, tokens)) = row
                 && delivery == "sent"
             {
-                return Ok((kind, text, first_draft, final_at, drafts));
+                return Ok((kind, text, first_draft, final_at, drafts, tokens));
             }
             anyhow::ensure!(Instant::now() < deadline, "the reply to {text:?} was not marked sent");
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -380,11 +431,28 @@ pub async fn answers(mut cfg: Config, args: AnswersArgs) -> anyhow::Result<()> {
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     let mut all = Tally::default();
     let mut asked = 0;
+    // Verification methods on the model's own answers: method → (passed, of them right, wrong).
+    let mut compared: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
+    let (mut model_answers, mut model_right) = (0usize, 0usize);
+    crate::answering::compose::record_model_samples(true);
     for (article, qs) in &by_article {
         let (bot, tenant) = businesses[article];
         for q in qs {
-            let (kind, reply, first_draft, final_at, drafts) = h.ask(bot, tenant, asked, &q.text).await?;
+            let (kind, reply, first_draft, final_at, drafts, model_tokens) = h.ask(bot, tenant, asked, &q.text).await?;
             asked += 1;
+            let sample = crate::answering::compose::take_model_samples().pop();
+            let business = article.replace('_', " ");
+            let (model_text, methods) = match &sample {
+                Some(s) => (Some(s.text.clone()), methods(&retriever, &business, s).await?),
+                None => (None, BTreeMap::new()),
+            };
+            let (best_score, quote_gold) = match crate::answering::compose::find_for(&app, &retriever, tenant, &q.text).await? {
+                Some(p) => {
+                    let quote: Vec<&str> = p.selection.quote().iter().map(|s| s.text.as_str()).collect();
+                    (Some(p.selection.best()), contains_gold(&quote.join(" "), &q.answers))
+                }
+                None => (None, false),
+            };
             let outcome = score(q, &kind, &reply);
             let row = Row {
                 id: q.id.clone(),
@@ -399,7 +467,25 @@ pub async fn answers(mut cfg: Config, args: AnswersArgs) -> anyhow::Result<()> {
                 first_draft_s: first_draft.map(|d| d.as_secs_f64()),
                 final_s: final_at.as_secs_f64(),
                 drafts,
+                model_tokens,
+                best_score,
+                quote_gold,
+                model_text,
+                methods,
             };
+            if let Some(text) = &row.model_text {
+                // A model answer shown as is would be right when it holds a gold span.
+                let right = q.answerable && contains_gold(text, &q.answers);
+                for (m, ok) in &row.methods {
+                    let e = compared.entry(m.clone()).or_insert((0, 0, 0));
+                    if *ok {
+                        e.0 += 1;
+                        if right { e.1 += 1 } else { e.2 += 1 }
+                    }
+                }
+                model_answers += 1;
+                model_right += right as usize;
+            }
             tallies.entry(article.clone()).or_default().add(&row);
             all.add(&row);
             if let Some(w) = details.as_mut() {
@@ -456,6 +542,10 @@ pub async fn answers(mut cfg: Config, args: AnswersArgs) -> anyhow::Result<()> {
         all.first_draft.len(),
         all.n
     );
+    println!("verification methods on the model's {model_answers} answers ({model_right} of them hold a gold span): passed / of them right / of them wrong or invented");
+    for (m, (passed, right, wrong)) in &compared {
+        println!("  {m:<26} {passed:>5} {right:>5} {wrong:>5}");
+    }
     let per_article: BTreeMap<&String, Value> = tallies.iter().map(|(a, t)| (a, counts(t))).collect();
     println!(
         "{}",
@@ -473,6 +563,8 @@ pub async fn answers(mut cfg: Config, args: AnswersArgs) -> anyhow::Result<()> {
             "first_draft_s": {"p50": pct_s(&all.first_draft, 0.5), "p90": pct_s(&all.first_draft, 0.9), "shown": all.first_draft.len()},
             "final_s": {"p50": pct_s(&all.finals, 0.5), "p90": pct_s(&all.finals, 0.9)},
             "articles": per_article,
+            "verification_methods": compared.iter().map(|(m, (p, r, w))| (m.clone(), json!({"passed": p, "right": r, "wrong": w}))).collect::<BTreeMap<_, _>>(),
+            "model_answers": model_answers,
         })
     );
     h.app.shutdown.cancel();
