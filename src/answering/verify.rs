@@ -398,6 +398,7 @@ pub struct Evidence {
     passages: Vec<Passage>,
     known: Known,
     question: HashSet<String>,
+    question_negated: bool,
     rules: Rules,
 }
 
@@ -421,8 +422,9 @@ impl Evidence {
                 Passage { sentences: sentences(p).into_iter().map(|s| (content(s).into_iter().collect(), negated(s), number_values(s))).collect() }
             })
             .collect();
+        let question_negated = negated(question);
         let question = content(question).into_iter().chain(names.iter().flat_map(|n| content(n))).collect();
-        Evidence { passages, known, question, rules }
+        Evidence { passages, known, question, question_negated, rules }
     }
 
     /// The facts rule: the first number, date, time, calendar word, URL, e-mail address or
@@ -465,10 +467,12 @@ impl Evidence {
         let neg = negated(sentence);
         // Each number must be in the window that supports the sentence, not just anywhere.
         let numbers: Vec<HashSet<String>> = if self.rules.numbers { facts(sentence).numbers.into_iter().map(|(_, ns)| ns.into_iter().map(|n| n.value).collect()).collect() } else { vec![] };
-        if own.is_empty() {
-            // Nothing beyond the question's words: a bare "yes"/"no" (or its negation) claims
-            // what can't be checked; anything else only restates the question.
-            let polar = neg || sentence.to_lowercase().unicode_words().any(|w| YES_NO.contains(&w));
+        // Nothing beyond the question's words — or one word among many: the question said back
+        // ("The Court held that a German court could not deny…" to "In which case did the Court
+        // hold…?") answers nothing. A bare "yes"/"no" (or its negation) claims what can't be
+        // checked; anything else is no claim at all.
+        if own.is_empty() || (own.len() < 2 && own.len() * 5 < all.len()) {
+            let polar = neg != self.question_negated || sentence.to_lowercase().unicode_words().any(|w| YES_NO.contains(&w));
             return if polar { Err(Problem::Unsupported(sentence.to_owned())) } else { Ok(vec![]) };
         }
         let mut supporting = Vec::new();
@@ -483,7 +487,17 @@ impl Evidence {
                     let holds = |s: &String| window.iter().any(|(set, _, _)| set.contains(s));
                     let share = own.iter().filter(|s| holds(s)).count() as f32 / own.len() as f32;
                     let all_share = all.iter().filter(|s| holds(s)).count() as f32 / all.len().max(1) as f32;
-                    let polarity = window.iter().any(|(_, n, _)| *n) == neg;
+                    // The same polarity: a "not" the window lacks fails; a "not" only the window
+                    // has fails when the sentence is a near copy of it (the "not" dropped).
+                    let window_neg = window.iter().any(|(_, n, _)| *n);
+                    let polarity = match (neg, window_neg) {
+                        (true, false) => false,
+                        (false, true) => {
+                            let words: HashSet<&String> = window.iter().flat_map(|(set, _, _)| set.iter()).collect();
+                            (words.iter().filter(|w| all.contains(**w)).count() as f32) < 0.6 * words.len() as f32
+                        }
+                        _ => true,
+                    };
                     let numbers_here = numbers.iter().all(|readings| readings.iter().any(|v| window.iter().any(|(_, _, ns)| ns.contains(v))));
                     if share >= self.rules.min_share && all_share >= MIN_ALL_SHARE && polarity && numbers_here && !supporting.contains(&i) {
                         supporting.push(i);
@@ -626,6 +640,10 @@ mod tests {
         // The other polarity: the passage keeps the deposit, the answer says it doesn't.
         assert!(matches!(e.answer("Later cancellations do not keep the deposit."), Err(Problem::Unsupported(_))));
         assert!(e.answer("Writing on the cake is free.").is_ok());
+        // The question said back is no claim (nothing is shown as the model's answer).
+        let q = Evidence::new(&["In Überseering BV v Nordic Construction GmbH the Court of Justice held that a German court could not deny a Dutch building company the right to enforce a contract."], "In which case did the Court of Justice hold that a German court couldn't deny a Dutch building company the right to enforce a contract?", &[], Rules::default());
+        assert_eq!(q.answer("The Court of Justice held that a German court could not deny a Dutch building company the right to enforce a contract."), Ok(vec![]));
+        assert_eq!(q.answer("It was Überseering BV v Nordic Construction GmbH [1]."), Ok(vec![0]));
         // True facts of another event, attached to what was asked: the year is in the passages,
         // but not where the question's subject is.
         let e = Evidence::new(&["In 1749 the British government gave land to the Ohio Company. The company built a trading post at the forks. Christopher Gist explored the region in 1750; the Treaty of Logstown followed in 1752."], "When did the British government give land for the Ohio Country?", &[], Rules::default());

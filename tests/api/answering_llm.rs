@@ -50,6 +50,9 @@ async fn with_model_and(standin: &OpenAiStandIn, extra: &'static [(&'static str,
             s.set(k, *v);
         }
         s.set("BELLHOP_LLM_URL", url).set("BELLHOP_LLM_MODEL", "gpt-4o-mini").set("BELLHOP_LLM_CONTEXT_TOKENS", CONTEXT.to_string()).set("BELLHOP_LLM_MAX_ANSWER_TOKENS", ANSWER.to_string());
+        // These tests are about deliveries, citations, credits and isolation: every question with
+        // a passage above the similarity threshold goes to the model.
+        s.set("BELLHOP_ANSWERING_MIN_SENTENCE_SCORE_PERCENT", "0");
     })
     .await
 }

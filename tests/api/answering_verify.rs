@@ -17,8 +17,10 @@ fn text_of(m: &Value) -> String {
 async fn with_model(standin: &OpenAiStandIn) -> TestApp {
     let url = standin.url();
     spawn_app_with(move |s| {
-        // Drafts as often as the model writes, so every intermediate state reaches the sandbox.
-        s.set("BELLHOP_LLM_URL", url).set("BELLHOP_LLM_MODEL", "gpt-4o-mini").set("BELLHOP_ANSWERING_DRAFT_INTERVAL_MS", "0");
+        // Drafts as often as the model writes, so every intermediate state reaches the sandbox;
+        // every question goes to the model (the "I don't know" threshold is not what is tested:
+        // an injection makes a question match its answer less well).
+        s.set("BELLHOP_LLM_URL", url).set("BELLHOP_LLM_MODEL", "gpt-4o-mini").set("BELLHOP_ANSWERING_DRAFT_INTERVAL_MS", "0").set("BELLHOP_ANSWERING_MIN_SENTENCE_SCORE_PERCENT", "0");
     })
     .await
 }
@@ -80,9 +82,10 @@ async fn an_answer_the_sources_hold_is_shown_with_only_its_supporting_source() {
     wait_sources_ready(&app, tenant, 1).await;
     let (drafts, finals) = ask(&app, bot, "Kim", "How much is a cake for 12 people?").await;
     assert!(finals[0].starts_with("A cake for 12 people costs 45 euros"), "{finals:?}");
-    // The quote is drafted at once, then the model's verified sentence replaces it.
+    // The quote is drafted at once; the model's one sentence is complete only when the stream
+    // ends, and then the final message shows it.
     assert!(drafts.first().is_some_and(|d| d.starts_with("Here is what our information says:") && d.contains("45 euros")), "{drafts:?}");
-    assert!(drafts.last().is_some_and(|d| d.starts_with("A cake for 12 people costs 45 euros")), "{drafts:?}");
+    assert!(drafts.iter().all(|d| d.starts_with("Here is what our information says:") || d.starts_with("A cake for 12 people costs 45 euros")), "{drafts:?}");
     let kind: String = sqlx::query_scalar("select kind from conversation_messages where author = 'bot'").fetch_one(&app.db().pool).await.unwrap();
     assert_eq!(kind, "answer");
     app.stop().await.unwrap();
