@@ -71,7 +71,7 @@ async fn over_the_orsharc_corpus_every_reply_cites_only_the_tenants_retrieved_so
     // plus a source number that doesn't exist.
     let llm = OpenAiStandIn::spawn(|r: &StandInRequest| {
         let prompt = r.last_user().unwrap_or_default();
-        let rule = |n| crate::openai_standin::source_sentence(&prompt, n).map(|s| format!("{s} [{n}]. "));
+        let rule = |n| crate::openai_standin::informative_sentence(&prompt, n).map(|s| format!("{s} [{n}]. "));
         Reply::text(format!("{}{}More in [42].", rule(1).unwrap_or_default(), rule(2).unwrap_or_default()))
     })
     .await;

@@ -237,6 +237,21 @@ fn cite(prompt: &str) -> String {
     }
 }
 
+/// The sentence of source `[n]` that says most the customer's question doesn't (the words after
+/// "Customer's question:" in the prompt), without its final full stop: what a model answering
+/// from its sources adds.
+pub fn informative_sentence(prompt: &str, n: u32) -> Option<String> {
+    let marker = format!("[{n}] ");
+    let at = if prompt.starts_with(&marker) { 0 } else { prompt.find(&format!("\n{marker}"))? + 1 };
+    let mut lines = prompt[at + marker.len()..].lines();
+    let head = lines.next()?;
+    let text = lines.next().filter(|l| !l.trim().is_empty() && !l.starts_with('[')).unwrap_or(head);
+    let question: std::collections::HashSet<String> = prompt.rsplit("Customer's question:").next().unwrap_or("").split(|c: char| !c.is_alphanumeric()).map(str::to_lowercase).collect();
+    let new_words = |s: &str| s.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 3 && !question.contains(&w.to_lowercase())).count();
+    let best = text.split(". ").map(|s| s.trim().trim_start_matches('…').trim_end_matches(['.', '…']).trim()).filter(|s| !s.is_empty() && !s.contains('…')).max_by_key(|s| new_words(s))?;
+    Some(best.to_owned())
+}
+
 /// The first sentence of source `[n]` in a prompt (a line starting with `[n] `: its title, and
 /// its text on the next line when there is one), without its final full stop.
 pub fn source_sentence(prompt: &str, n: u32) -> Option<String> {
