@@ -472,7 +472,8 @@ impl Evidence {
         // hold…?") answers nothing. A bare "yes"/"no" (or its negation) claims what can't be
         // checked; anything else is no claim at all.
         if own.is_empty() || (own.len() < 2 && own.len() * 5 < all.len()) {
-            let polar = neg != self.question_negated || sentence.to_lowercase().unicode_words().any(|w| YES_NO.contains(&w));
+            // (A sentence without content words — "More below." — has no polarity to compare.)
+            let polar = (!all.is_empty() && neg != self.question_negated) || sentence.to_lowercase().unicode_words().any(|w| YES_NO.contains(&w));
             return if polar { Err(Problem::Unsupported(sentence.to_owned())) } else { Ok(vec![]) };
         }
         let mut supporting = Vec::new();
@@ -640,6 +641,10 @@ mod tests {
         // The other polarity: the passage keeps the deposit, the answer says it doesn't.
         assert!(matches!(e.answer("Later cancellations do not keep the deposit."), Err(Problem::Unsupported(_))));
         assert!(e.answer("Writing on the cake is free.").is_ok());
+        // Filler without content words is no claim, whatever the question's polarity.
+        let n = Evidence::new(&[CANCEL], "Can't I cancel my order?", &[], Rules::default());
+        assert_eq!(n.answer("More in [42]."), Ok(vec![]));
+        assert!(n.answer("You can cancel your order.").is_err(), "the other polarity, said back");
         // The question said back is no claim (nothing is shown as the model's answer).
         let q = Evidence::new(&["In Überseering BV v Nordic Construction GmbH the Court of Justice held that a German court could not deny a Dutch building company the right to enforce a contract."], "In which case did the Court of Justice hold that a German court couldn't deny a Dutch building company the right to enforce a contract?", &[], Rules::default());
         assert_eq!(q.answer("The Court of Justice held that a German court could not deny a Dutch building company the right to enforce a contract."), Ok(vec![]));
