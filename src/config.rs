@@ -92,7 +92,13 @@ settings! {
         "Bearer key for `embeddings.url`, if it needs one.";
     // llm: the chat model that writes answers (docs/architecture.md, "Chat models")
     "llm.url", "BELLHOP_LLM_URL", None, false,
-        "Base URL of an OpenAI-compatible chat-completions API (e.g. `https://api.openai.com/v1`, a vLLM, llama.cpp or Ollama server). Unset: SmolLM2-135M-Instruct runs in-process.";
+        "Base URL of an OpenAI-compatible chat-completions API (e.g. `https://api.openai.com/v1`, a vLLM, llama.cpp or Ollama server). Unset: the local model (`llm.model_file`) runs in-process.";
+    "llm.runtime", "BELLHOP_LLM_RUNTIME", Some("llama"), false,
+        "How the local model runs when `llm.url` is unset: `llama` (llama.cpp built in, any GGUF chat model) or `candle` (the earlier runtime: SmolLM2-135M-Instruct only, several times slower; kept for comparison).";
+    "llm.model_file", "BELLHOP_LLM_MODEL_FILE", None, false,
+        "GGUF file of the local model: any chat model llama.cpp reads (e.g. one `scripts/fetch-models.sh DIR --candidates` fetches). Unset: SmolLM2-135M-Instruct from `models.dir`.";
+    "llm.threads", "BELLHOP_LLM_THREADS", None, false,
+        "CPU threads the local model (`llama` runtime) uses for one answer (1–1024). Unset: one per CPU core. Answers generated at once take turns on these cores, token by token.";
     "llm.model", "BELLHOP_LLM_MODEL", Some("gpt-4o-mini"), false,
         "Model name sent to `llm.url`.";
     "llm.api_key", "BELLHOP_LLM_API_KEY", None, true,
@@ -400,10 +406,16 @@ pub struct EmbeddingsConfig {
 /// The chat model (`llm.*`).
 #[derive(Debug, Clone)]
 pub struct LlmConfig {
-    /// OpenAI-compatible endpoint; `None` runs SmolLM2-135M-Instruct in-process.
+    /// OpenAI-compatible endpoint; `None` runs the local model in-process.
     pub url: Option<Url>,
     pub model: String,
     pub api_key: Option<Secret>,
+    /// How the local model runs.
+    pub runtime: crate::llm::Runtime,
+    /// The local model's GGUF; `None`: SmolLM2-135M-Instruct from `models_dir`.
+    pub model_file: Option<PathBuf>,
+    /// Threads of one local forward pass.
+    pub threads: usize,
     pub context_tokens: usize,
     pub max_answer_tokens: u32,
     /// Whole answer, retries included.
@@ -680,11 +692,30 @@ impl Config {
             Duration::from_secs(number("llm.timeout_seconds", 1, 3600)),
             Duration::from_secs(number("llm.first_token_seconds", 1, 3600)),
         );
+        let threads = match raw.get("llm.threads") {
+            Some(_) => number("llm.threads", 1, 1024) as usize,
+            None => crate::llm::machine_cores(),
+        };
         let temperature = raw.get("llm.temperature").unwrap_or("0");
+        let runtime = match raw.get("llm.runtime").unwrap_or("llama") {
+            "llama" => crate::llm::Runtime::Llama,
+            "candle" => crate::llm::Runtime::Candle,
+            other => {
+                bad("llm.runtime", format!("`{other}` is neither `llama` nor `candle`"));
+                crate::llm::Runtime::Llama
+            }
+        };
+        let model_file = raw.get("llm.model_file").map(|f| PathBuf::from(expand(f)));
+        if model_file.is_some() && runtime == crate::llm::Runtime::Candle {
+            bad("llm.model_file", "needs llm.runtime = \"llama\": the candle runtime runs only the built-in SmolLM2 from models.dir".into());
+        }
         let llm = LlmConfig {
             url: llm_url,
             model: raw.get("llm.model").unwrap_or("gpt-4o-mini").to_owned(),
             api_key: raw.get("llm.api_key").map(Secret::new),
+            runtime,
+            model_file,
+            threads,
             context_tokens: llm_numbers.0,
             max_answer_tokens: llm_numbers.1,
             timeout: llm_numbers.2,
