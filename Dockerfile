@@ -9,6 +9,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends cmake libclang-
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src src
+COPY crates crates
 COPY kernels kernels
 COPY migrations migrations
 COPY templates templates

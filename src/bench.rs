@@ -210,7 +210,8 @@ pub async fn llm(cfg: Config, runs: usize, answer_tokens: u32) -> anyhow::Result
     let started = Instant::now();
     let dir = cfg.models_dir.clone();
     let ctx = cfg.llm.context_tokens;
-    let (threads, file) = (cfg.llm.threads, cfg.llm.model_file.clone().unwrap_or_else(|| crate::llm::default_model_file(&dir)));
+    let threads = cfg.llm.threads.unwrap_or_else(crate::llm::machine_cores);
+    let file = cfg.llm.model_file.clone().unwrap_or_else(|| crate::llm::default_model_file(&dir));
     let model = match cfg.llm.runtime {
         Runtime::Llama => {
             let f = file.clone();

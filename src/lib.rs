@@ -37,14 +37,16 @@ pub mod metrics;
 pub mod models;
 /// Retrieval: the per-tenant `VectorIndex` (Qdrant Edge / server), BM25, hybrid search.
 pub mod retrieval;
-/// The local Telegram: Bot API server, simulated users, managed-bot creation, Stars payments.
-pub mod sandbox;
+/// The local Telegram: Bot API server, simulated users, managed-bot creation, Stars payments
+/// (the workspace crate `bellhop-sandbox`, under its old path).
+pub use bellhop_sandbox as sandbox;
 /// Wiring: build the application from configuration and run its server and workers.
 pub mod startup;
 /// All SQL: one function per query, the tenant explicit in every tenant-owned query.
 pub mod storage;
-/// The Telegram Bot API: types, client, errors, throttle, message splitting.
-pub mod telegram;
+/// The Telegram Bot API: types, client, errors, throttle, message splitting (the workspace crate
+/// `bellhop-telegram`, under its old path).
+pub use bellhop_telegram as telegram;
 /// Logs and spans: readable locally, JSON in production, quiet in tests.
 pub mod telemetry;
 /// The HTTP edge: health, metrics, webhooks, landing and admin pages.

@@ -115,7 +115,9 @@ impl Application {
             let _ = cfg.public_url.set_port(Some(l.local_addr()?.port()));
         }
         let queue = Queue::new(db.clone(), &cfg.jobs);
-        let telegram = crate::telegram::Client::new(cfg.telegram.api_url.as_str())?.with_throttle(crate::telegram::ThrottleLimits::default());
+        let telegram = crate::telegram::Client::new(cfg.telegram.api_url.as_str())?
+            .with_observer(crate::metrics::record_telegram_call)
+            .with_throttle(crate::telegram::ThrottleLimits::default());
         let manager = match &cfg.telegram.manager_token {
             Some(token) => {
                 let m = crate::manager::setup::connect(&telegram, token.clone()).await?;

@@ -1,6 +1,7 @@
 //! Billing: plans, the credit ledger, metering of AI answers, Telegram Stars and Stripe.
 //!
-//! - `plans`: plans and packs from configuration (`billing.plans`, `billing.packs`).
+//! - plans and packs ([`Plan`], [`Pack`]) are domain types (`domain::plans`), parsed by
+//!   `config` from `billing.plans` and `billing.packs`, re-exported here.
 //! - `account`: a tenant's entitlement and usage period; every balance change beside its
 //!   ledger row, under the account's lock.
 //! - `meter`: `reserve` → `settle` / `release` around each AI answer (the answering pipeline
@@ -21,13 +22,12 @@ pub mod meter;
 pub mod notices;
 pub mod page;
 pub mod paywall;
-pub mod plans;
 pub mod stars;
 pub mod stripe;
 
 pub use meter::{Reservation, Reserve, reserve};
 pub use paywall::{on_child_update, paywall};
-pub use plans::{Pack, Plan};
+pub use crate::domain::plans::{Pack, Plan};
 
 /// Registers billing's job handlers.
 pub fn register(r: &mut crate::jobs::Registry<crate::startup::AppState>) {

@@ -1,4 +1,5 @@
-//! Distinct id types, so a `ChatId` can't go where a `UserId` goes.
+//! bellhop's own ids, distinct types like Telegram's (`BotId`, `ChatId`, `UserId`, which live in
+//! `bellhop_telegram` and are re-exported from `crate::domain`).
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -24,18 +25,6 @@ macro_rules! id_type {
 }
 
 id_type!(
-    /// A Telegram user id (people and bots alike; a bot's user id is its bot id).
-    UserId
-);
-id_type!(
-    /// A Telegram chat id: positive for private chats, negative for groups and channels.
-    ChatId
-);
-id_type!(
-    /// A Telegram bot's user id, the number before the colon in its token.
-    BotId
-);
-id_type!(
     /// A bellhop tenant (one business, one owner account).
     TenantId
 );
@@ -43,9 +32,3 @@ id_type!(
     /// A row of the durable job queue.
     JobId
 );
-
-impl From<BotId> for UserId {
-    fn from(b: BotId) -> Self {
-        UserId(b.0)
-    }
-}

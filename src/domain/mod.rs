@@ -1,11 +1,14 @@
 //! Typed ids and parse-don't-validate values. No I/O lives here.
 //!
 //! Once you hold one of these types it is valid: constructors check Telegram's and our own rules
-//! at the edge, and the rest of the crate trusts the type.
+//! at the edge, and the rest of the crate trusts the type. The values Telegram defines (its ids,
+//! the bot token, bot usernames and names) live in `bellhop_telegram` and are re-exported here,
+//! so `crate::domain::BotId` is the same type the Telegram client takes.
 mod ids;
+pub mod plans;
 mod secret;
-mod username;
 
-pub use ids::{BotId, ChatId, JobId, TenantId, UserId};
-pub use secret::{BotToken, Secret};
-pub use username::{BotName, BotUsername, UsernameError};
+pub use bellhop_telegram::{BotId, BotName, BotToken, BotTokenError, BotUsername, ChatId, UserId, UsernameError};
+pub use ids::{JobId, TenantId};
+pub use secret::Secret;
+pub use plans::{Pack, Plan};

@@ -34,8 +34,10 @@ pub const SMOLLM_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 /// [`ChatModel::name`] of the local model.
 pub const SMOLLM_NAME: &str = "SmolLM2-135M-Instruct";
 /// Most tokens the local model can read: candle's quantized llama precomputes rotary
-/// embeddings for 4096 positions (SmolLM2 itself was trained to 8192).
+/// embeddings for 4096 positions (SmolLM2 itself was trained to 8192). Configuration checks
+/// `llm.context_tokens` against its own copy of the number, kept equal here.
 pub const LOCAL_MAX_CONTEXT: usize = candle_transformers::models::quantized_llama::MAX_SEQ_LEN;
+const _: () = assert!(LOCAL_MAX_CONTEXT == crate::config::LOCAL_MAX_CONTEXT, "config::LOCAL_MAX_CONTEXT must equal candle's MAX_SEQ_LEN");
 /// SmolLM2's chat template adds this system message when the conversation has none.
 const DEFAULT_SYSTEM: &str = "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
 /// Penalty on logits of recently generated tokens; tiny models loop without it. Applied to the

@@ -24,13 +24,7 @@ pub use local::{LOCAL_MAX_CONTEXT, LocalSmolLm, SMOLLM_DIR, SMOLLM_FILE, SMOLLM_
 pub use openai::{OpenAiChat, OpenAiChatOptions};
 
 /// Which in-process runtime runs the local model (`llm.runtime`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Runtime {
-    /// llama.cpp: any GGUF chat model (the default).
-    Llama,
-    /// candle: SmolLM2-135M-Instruct only.
-    Candle,
-}
+pub use crate::config::LocalRuntime as Runtime;
 
 /// The built-in model's file under the models directory (`scripts/fetch-models.sh DIR`).
 pub fn default_model_file(models_dir: &std::path::Path) -> std::path::PathBuf {
@@ -131,7 +125,7 @@ pub async fn from_config(cfg: &crate::config::Config) -> anyhow::Result<Arc<dyn 
             match llm.runtime {
                 Runtime::Llama => {
                     let file = llm.model_file.clone().unwrap_or_else(|| default_model_file(&dir));
-                    let opts = LlamaOptions { context_tokens: ctx, threads: llm.threads };
+                    let opts = LlamaOptions { context_tokens: ctx, threads: llm.threads.unwrap_or_else(machine_cores) };
                     let m = tokio::task::spawn_blocking(move || LlamaChat::load(&file, opts)).await?.context("loading the local chat model")?;
                     Ok(Arc::new(m))
                 }

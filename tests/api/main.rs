@@ -26,17 +26,10 @@ mod openai_standin;
 mod retrieval_chunk;
 mod retrieval_index;
 mod retrieval_support;
-mod sandbox_bench;
-mod sandbox_ptb;
-mod sandbox_state;
+// The sandbox helpers, shared with bellhop-sandbox's own tests (which hold the sandbox and
+// Telegram-client tests that need no bellhop app).
+#[path = "../../crates/bellhop-sandbox/tests/sandbox/sandbox_support.rs"]
 mod sandbox_support;
-mod sandbox_ui;
-mod sandbox_world;
 mod secrets;
 mod stripe_standin;
-mod telegram_redaction;
-mod telegram_reference;
-mod telegram_scenario;
-mod telegram_split;
-mod telegram_throttle;
 mod webhooks;

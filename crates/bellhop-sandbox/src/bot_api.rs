@@ -1,0 +1,149 @@
+//! `/bot<token>/<method>`: authenticates the token, reads the parameters and dispatches to the
+//! method's implementation. Method names are case-insensitive, as in Telegram.
+use super::params::{ApiError, Params, ok};
+use super::{Shared, delivery, managed, messaging, payments};
+use bellhop_telegram::types::{BotCommand, WebhookInfo};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+pub async fn handle(State(s): State<Arc<Shared>>, Path((segment, method)): Path<(String, String)>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(token) = segment.strip_prefix("bot") else {
+        return ApiError::not_found().into_response();
+    };
+    let bot_id = match s.world().tokens.get(token) {
+        Some(id) => *id,
+        None => return ApiError::unauthorized().into_response(),
+    };
+    let params = match Params::read(uri.query(), &headers, body).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    match dispatch(&s, bot_id, &method.to_ascii_lowercase(), params).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn dispatch(s: &Arc<Shared>, bot: i64, method: &str, p: Params) -> Result<Response, ApiError> {
+    match method {
+        "getme" => {
+            let w = s.world();
+            Ok(ok(w.bots.get(&bot).ok_or_else(ApiError::unauthorized)?.me()))
+        }
+        "logout" | "close" => {
+            if let Some(b) = s.world().bots.get_mut(&bot) {
+                b.logged_out = method == "logout";
+            }
+            Ok(ok(true))
+        }
+        "setwebhook" => delivery::set_webhook(s, bot, &p),
+        "deletewebhook" => delivery::delete_webhook(s, bot, &p),
+        "getwebhookinfo" => Ok(ok(webhook_info(s, bot))),
+        "getupdates" => delivery::get_updates(s, bot, &p).await,
+        "getmanagedbottoken" => managed::get_token(s, bot, &p),
+        "replacemanagedbottoken" => managed::replace_token(s, bot, &p),
+        "savepreparedkeyboardbutton" => managed::save_prepared_button(s, bot, &p),
+        "setmycommands" => set_commands(s, bot, &p),
+        "getmycommands" => Ok(ok(s.world().bots.get(&bot).map(|b| b.commands.clone()).unwrap_or_default())),
+        "deletemycommands" => {
+            if let Some(b) = s.world().bots.get_mut(&bot) {
+                b.commands.clear();
+            }
+            Ok(ok(true))
+        }
+        "setmyname" => set_text(s, bot, &p, "name", 64),
+        "setmydescription" => set_text(s, bot, &p, "description", 512),
+        "setmyshortdescription" => set_text(s, bot, &p, "short_description", 120),
+        "getmyname" => Ok(ok(serde_json::json!({ "name": s.world().bots.get(&bot).map(|b| b.display_name().to_owned()) }))),
+        "getmydescription" => Ok(ok(serde_json::json!({ "description": s.world().bots.get(&bot).and_then(|b| b.description.clone()).unwrap_or_default() }))),
+        "getmyshortdescription" => Ok(ok(serde_json::json!({ "short_description": s.world().bots.get(&bot).and_then(|b| b.short_description.clone()).unwrap_or_default() }))),
+        "setmyprofilephoto" => set_profile_photo(s, bot, &p),
+        "sendmessage" => messaging::send_message(s, bot, &p),
+        "sendmessagedraft" => messaging::send_draft(s, bot, &p),
+        "editmessagetext" => messaging::edit_text(s, bot, &p),
+        "sendchataction" => messaging::chat_action(s, bot, &p),
+        "answercallbackquery" => messaging::answer_callback(s, bot, &p),
+        "sendinvoice" => payments::send_invoice(s, bot, &p),
+        "createinvoicelink" => payments::create_link(s, bot, &p),
+        "answerprecheckoutquery" => payments::answer_pre_checkout(s, bot, &p),
+        "refundstarpayment" => payments::refund(s, bot, &p),
+        "edituserstarsubscription" => payments::edit_subscription(s, bot, &p),
+        "getstartransactions" => payments::transactions(s, bot, &p),
+        _ => Err(ApiError { code: 404, description: "Not Found: method not found".into(), retry_after: None, migrate_to_chat_id: None }),
+    }
+}
+
+pub fn webhook_info(s: &Shared, bot: i64) -> WebhookInfo {
+    let w = s.world();
+    let Some(b) = w.bots.get(&bot) else { return WebhookInfo::default() };
+    let mut info = WebhookInfo { pending_update_count: b.pending.len() as i64, ..Default::default() };
+    if let Some(h) = &b.webhook {
+        info.url = h.url.clone();
+        info.max_connections = Some(h.max_connections);
+        info.ip_address = Some("127.0.0.1".into());
+        info.last_error_date = h.last_error_date;
+        info.last_error_message = h.last_error_message.clone();
+        info.allowed_updates = b.allowed_updates.clone();
+    }
+    info
+}
+
+fn set_commands(s: &Shared, bot: i64, p: &Params) -> Result<Response, ApiError> {
+    let commands: Vec<BotCommand> = p.typed("commands")?.ok_or_else(|| ApiError::bad_request("parameter \"commands\" is required"))?;
+    if commands.len() > 100 {
+        return Err(ApiError::bad_request("too many commands"));
+    }
+    for c in &commands {
+        let valid = (1..=32).contains(&c.command.len()) && c.command.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_');
+        if !valid {
+            return Err(ApiError::bad_request("BOT_COMMAND_INVALID"));
+        }
+        if !(1..=256).contains(&c.description.chars().count()) {
+            return Err(ApiError::bad_request("BOT_COMMAND_DESCRIPTION_INVALID"));
+        }
+    }
+    // Scoped and localised command lists are accepted; the sandbox shows the default one.
+    let default_scope = !p.has("scope") || p.json("scope")?.and_then(|v| v.get("type").cloned()).is_some_and(|t| t == "default");
+    if default_scope && p.str("language_code").unwrap_or_default().is_empty()
+        && let Some(b) = s.world().bots.get_mut(&bot) {
+            b.commands = commands;
+        }
+    Ok(ok(true))
+}
+
+fn set_text(s: &Shared, bot: i64, p: &Params, field: &str, max: usize) -> Result<Response, ApiError> {
+    let value = p.str(field).unwrap_or_default();
+    if value.chars().count() > max {
+        return Err(ApiError::bad_request(format!("{} is too long", field.replace('_', " "))));
+    }
+    if !p.str("language_code").unwrap_or_default().is_empty() {
+        return Ok(ok(true));
+    }
+    let mut w = s.world();
+    let b = w.bots.get_mut(&bot).ok_or_else(ApiError::unauthorized)?;
+    let v = (!value.is_empty()).then_some(value);
+    match field {
+        "name" => b.name = v,
+        "description" => b.description = v,
+        _ => b.short_description = v,
+    }
+    Ok(ok(true))
+}
+
+fn set_profile_photo(s: &Shared, bot: i64, p: &Params) -> Result<Response, ApiError> {
+    let photo = p.json("photo")?.ok_or_else(|| ApiError::bad_request("parameter \"photo\" is required"))?;
+    let reference = photo.get("photo").or_else(|| photo.get("animation")).and_then(|v| v.as_str()).unwrap_or_default();
+    let Some(part) = reference.strip_prefix("attach://") else {
+        return Err(ApiError::bad_request("photo must be uploaded as a file (attach://<name>)"));
+    };
+    let Some((_, size)) = p.files.iter().find(|(n, _)| n == part) else {
+        return Err(ApiError::bad_request(format!("file \"{part}\" not found in the request")));
+    };
+    if let Some(b) = s.world().bots.get_mut(&bot) {
+        b.profile_photo = Some(format!("{} bytes", size));
+    }
+    Ok(ok(true))
+}

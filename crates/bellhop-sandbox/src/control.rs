@@ -1,0 +1,400 @@
+//! The JSON control API under `/sandbox/api/`: what a person does in the UI, for tests — create
+//! users, groups and bots, send messages as a user, press buttons, open creation links, pay,
+//! advance the clock, inject 429s — and read everything: every message every bot sent, drafts,
+//! bots' webhooks, commands, names and descriptions.
+//!
+//! Answers are `{"ok":true,"result":…}` or `{"ok":false,"error":"CODE","description":…}`.
+use super::Shared;
+use super::managed::{self, CreationError};
+use super::payments::{self, PayTarget};
+use super::world::{CallbackRecord, Group, random_id};
+use bellhop_telegram::types::*;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+type S = State<Arc<Shared>>;
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/sandbox/api/state", get(state))
+        .route("/sandbox/api/bots", post(create_bot))
+        .route("/sandbox/api/bots/{id}", get(bot))
+        .route("/sandbox/api/bots/{id}/owner", post(change_owner))
+        .route("/sandbox/api/users", post(create_user).get(users))
+        .route("/sandbox/api/users/{id}/messages", post(user_says))
+        .route("/sandbox/api/users/{id}/callbacks", post(press_inline))
+        .route("/sandbox/api/users/{id}/keyboard_buttons", post(press_keyboard))
+        .route("/sandbox/api/users/{id}/block", post(block))
+        .route("/sandbox/api/users/{id}/creation_links", post(open_link))
+        .route("/sandbox/api/users/{id}/payments", post(pay))
+        .route("/sandbox/api/creation_requests/{id}/confirm", post(confirm))
+        .route("/sandbox/api/payments/{id}", get(payment))
+        .route("/sandbox/api/callbacks/{id}", get(callback))
+        .route("/sandbox/api/groups", post(create_group))
+        .route("/sandbox/api/messages", get(messages))
+        .route("/sandbox/api/drafts", get(drafts))
+        .route("/sandbox/api/clock/advance", post(advance_clock))
+        .route("/sandbox/api/faults", post(set_fault))
+        .route("/sandbox/api/stats", get(stats))
+}
+
+/// A control API failure.
+pub struct Fail(StatusCode, pub(super) String, pub(super) String);
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "ok": false, "error": self.1, "description": self.2 }))).into_response()
+    }
+}
+
+impl From<CreationError> for Fail {
+    fn from(e: CreationError) -> Self {
+        Fail(StatusCode::BAD_REQUEST, e.code.into(), e.message)
+    }
+}
+
+fn bad(code: &str, description: impl Into<String>) -> Fail {
+    Fail(StatusCode::BAD_REQUEST, code.into(), description.into())
+}
+
+fn not_found(what: &str) -> Fail {
+    Fail(StatusCode::NOT_FOUND, "NOT_FOUND".into(), format!("no such {what}"))
+}
+
+fn done(v: impl serde::Serialize) -> Result<Json<Value>, Fail> {
+    Ok(Json(json!({ "ok": true, "result": v })))
+}
+
+type R = Result<Json<Value>, Fail>;
+
+fn bot_json(s: &Shared, id: i64) -> Option<Value> {
+    let info = super::bot_api::webhook_info(s, id);
+    let w = s.world();
+    let b = w.bots.get(&id)?;
+    Some(json!({
+        "id": b.id, "token": b.token, "username": b.username, "first_name": b.first_name,
+        "name": b.name, "description": b.description, "short_description": b.short_description,
+        "commands": b.commands, "profile_photo": b.profile_photo, "can_manage_bots": b.can_manage_bots,
+        "manager_id": b.manager_id, "owner_id": b.owner_id, "logged_out": b.logged_out,
+        "webhook": b.webhook.as_ref().map(|h| json!({ "url": h.url, "secret_token": h.secret_token, "max_connections": h.max_connections })),
+        "webhook_info": info, "allowed_updates": b.allowed_updates,
+    }))
+}
+
+async fn state(State(s): S) -> R {
+    let ids: Vec<i64> = s.world().bots.keys().copied().collect();
+    let bots: Vec<Value> = ids.into_iter().filter_map(|id| bot_json(&s, id)).collect();
+    let w = s.world();
+    done(json!({ "now": w.now(), "manager_id": s.manager_id, "bots": bots, "users": w.users.values().collect::<Vec<_>>(), "groups": w.groups.values().collect::<Vec<_>>() }))
+}
+
+#[derive(Deserialize)]
+struct NewBot {
+    username: String,
+    first_name: Option<String>,
+    token: Option<String>,
+    #[serde(default)]
+    can_manage_bots: bool,
+    #[serde(default)]
+    can_read_all_group_messages: bool,
+}
+
+async fn create_bot(State(s): S, Json(b): Json<NewBot>) -> R {
+    bellhop_telegram::BotUsername::parse(&b.username).map_err(|e| bad(e.telegram_code(), e.to_string()))?;
+    if let Some(t) = &b.token {
+        bellhop_telegram::BotToken::parse(t).map_err(|e| bad("TOKEN_INVALID", e.to_string()))?;
+    }
+    let id = {
+        let mut w = s.world();
+        if w.username_taken(&b.username) {
+            return Err(bad("USERNAME_OCCUPIED", "username taken"));
+        }
+        let id = w.add_bot(&b.username, b.first_name.as_deref().unwrap_or(&b.username), b.token, b.can_manage_bots);
+        if let Some(bot) = w.bots.get_mut(&id) {
+            bot.can_read_all_group_messages = b.can_read_all_group_messages;
+        }
+        id
+    };
+    done(bot_json(&s, id))
+}
+
+async fn bot(State(s): S, Path(id): Path<i64>) -> R {
+    bot_json(&s, id).map(done).unwrap_or_else(|| Err(not_found("bot")))
+}
+
+#[derive(Deserialize)]
+struct UserRef {
+    user_id: i64,
+}
+
+async fn change_owner(State(s): S, Path(id): Path<i64>, Json(u): Json<UserRef>) -> R {
+    managed::change_owner(&mut s.world(), id, u.user_id)?;
+    done(true)
+}
+
+#[derive(Deserialize)]
+pub(super) struct NewUser {
+    pub(super) first_name: String,
+    pub(super) username: Option<String>,
+    pub(super) language_code: Option<String>,
+    /// Bots the user has already started (so bots may write first).
+    #[serde(default)]
+    pub(super) started_bots: Vec<i64>,
+}
+
+pub(super) async fn create_user(State(s): S, Json(u): Json<NewUser>) -> R {
+    let mut w = s.world();
+    let id = w.add_user(&u.first_name, u.username, u.language_code);
+    if let Some(user) = w.users.get_mut(&id) {
+        user.started = u.started_bots;
+    }
+    done(&w.users[&id])
+}
+
+async fn users(State(s): S) -> R {
+    done(s.world().users.values().collect::<Vec<_>>())
+}
+
+#[derive(Deserialize)]
+pub(super) struct Say {
+    pub(super) bot_id: Option<i64>,
+    pub(super) bot_username: Option<String>,
+    /// A group id; default: the user's private chat with the bot.
+    pub(super) chat_id: Option<i64>,
+    pub(super) text: String,
+    pub(super) reply_to_message_id: Option<i64>,
+}
+
+pub(super) async fn user_says(State(s): S, Path(user): Path<i64>, Json(m): Json<Say>) -> R {
+    let mut w = s.world();
+    let bot = match (m.bot_id, &m.bot_username) {
+        (Some(id), _) => id,
+        (None, Some(name)) => w.bot_by_username(name).map(|b| b.id).ok_or_else(|| not_found("bot"))?,
+        (None, None) if m.chat_id.is_some_and(|c| c < 0) => 0,
+        _ => return Err(bad("BOT_REQUIRED", "give bot_id or bot_username")),
+    };
+    let chat_id = m.chat_id.unwrap_or(user);
+    if chat_id > 0 && !w.bots.contains_key(&bot) {
+        return Err(not_found("bot"));
+    }
+    let reply = m.reply_to_message_id.and_then(|id| w.find_message(bot, chat_id, id)).map(|e| Box::new(e.message.clone()));
+    let msg = Message { text: Some(m.text), reply_to_message: reply, ..Default::default() };
+    let sent = w.user_message(user, bot, chat_id, msg).map_err(|e| bad("INVALID", e))?;
+    done(sent)
+}
+
+#[derive(Deserialize)]
+pub(super) struct Press {
+    pub(super) bot_id: i64,
+    pub(super) chat_id: Option<i64>,
+    pub(super) message_id: i64,
+    pub(super) data: String,
+}
+
+pub(super) async fn press_inline(State(s): S, Path(user): Path<i64>, Json(p): Json<Press>) -> R {
+    let mut w = s.world();
+    let chat_id = p.chat_id.unwrap_or(user);
+    let from = w.users.get(&user).ok_or_else(|| not_found("user"))?.user();
+    let entry = w.find_message(p.bot_id, chat_id, p.message_id).filter(|e| e.from_bot).ok_or_else(|| not_found("message"))?;
+    let has_button = entry.message.reply_markup.iter().flat_map(|k| k.inline_keyboard.iter().flatten()).any(|b| b.callback_data.as_deref() == Some(p.data.as_str()));
+    if !has_button {
+        return Err(bad("BUTTON_NOT_FOUND", "the message has no button with this callback_data"));
+    }
+    let query = CallbackQuery {
+        id: random_id(""),
+        from,
+        message: Some(MaybeInaccessibleMessage::Message(Box::new(entry.message.clone()))),
+        inline_message_id: None,
+        chat_instance: format!("{}", (p.bot_id ^ chat_id).unsigned_abs()),
+        data: Some(p.data.clone()),
+    };
+    w.callbacks.insert(query.id.clone(), CallbackRecord { id: query.id.clone(), bot_id: p.bot_id, user_id: user, data: Some(p.data), answered: false, answer_text: None });
+    w.push_update(p.bot_id, "callback_query", serde_json::to_value(&query).unwrap_or_default());
+    done(json!({ "callback_query_id": query.id }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct KeyPress {
+    pub(super) bot_id: i64,
+    pub(super) text: String,
+}
+
+/// Presses a reply-keyboard button: a `request_managed_bot` button opens the creation screen,
+/// any other button sends its text.
+pub(super) async fn press_keyboard(State(s): S, Path(user): Path<i64>, Json(k): Json<KeyPress>) -> R {
+    let mut w = s.world();
+    let button = w
+        .messages
+        .iter()
+        .rev()
+        .filter(|e| e.bot_id == k.bot_id && e.chat_id == user && e.from_bot)
+        .filter_map(|e| serde_json::from_value::<ReplyKeyboardMarkup>(e.reply_markup.clone()?).ok())
+        .flat_map(|m| m.keyboard.into_iter().flatten())
+        .find(|b| b.text == k.text)
+        .or_else(|| w.prepared_buttons.values().find(|(b, u, btn)| *b == k.bot_id && *u == user && btn.text == k.text).map(|x| x.2.clone()));
+    let Some(button) = button else {
+        return Err(bad("BUTTON_NOT_FOUND", "no keyboard button with this text"));
+    };
+    if let Some(req) = button.request_managed_bot {
+        let manager = w.bots.get(&k.bot_id).map(|b| b.username.clone()).ok_or_else(|| not_found("bot"))?;
+        let r = managed::open(&mut w, user, &manager, req.suggested_username.as_deref().unwrap_or(""), req.suggested_name.as_deref().unwrap_or(""))?;
+        return done(json!({ "creation_request": r }));
+    }
+    let sent = w.user_message(user, k.bot_id, user, Message { text: Some(button.text), ..Default::default() }).map_err(|e| bad("INVALID", e))?;
+    done(json!({ "message": sent }))
+}
+
+#[derive(Deserialize)]
+struct Block {
+    bot_id: i64,
+    blocked: bool,
+}
+
+async fn block(State(s): S, Path(user): Path<i64>, Json(b): Json<Block>) -> R {
+    let mut w = s.world();
+    let u = w.users.get_mut(&user).ok_or_else(|| not_found("user"))?;
+    u.blocked.retain(|x| *x != b.bot_id);
+    if b.blocked {
+        u.blocked.push(b.bot_id);
+    }
+    done(true)
+}
+
+#[derive(Deserialize)]
+pub(super) struct Link {
+    pub(super) link: String,
+}
+
+pub(super) async fn open_link(State(s): S, Path(user): Path<i64>, Json(l): Json<Link>) -> R {
+    let (manager, username, name) = managed::parse_link(&l.link)?;
+    let r = managed::open(&mut s.world(), user, &manager, &username, &name)?;
+    done(r)
+}
+
+#[derive(Deserialize)]
+pub(super) struct Confirm {
+    pub(super) username: Option<String>,
+    pub(super) name: Option<String>,
+}
+
+pub(super) async fn confirm(State(s): S, Path(id): Path<String>, Json(c): Json<Confirm>) -> R {
+    let mut w = s.world();
+    let req = w.creation_requests.get(&id).cloned().ok_or_else(|| not_found("creation request"))?;
+    let username = c.username.unwrap_or(req.suggested_username);
+    let name = c.name.unwrap_or(req.suggested_name);
+    let bot = managed::confirm(&mut w, &id, &username, &name, s.opts.bot_create_limit)?;
+    done(bot)
+}
+
+pub(super) async fn pay(State(s): S, Path(user): Path<i64>, Json(t): Json<PayTarget>) -> R {
+    let p = payments::start_payment(&s, user, t).map_err(|e| bad("PAYMENT_INVALID", e))?;
+    done(p)
+}
+
+async fn payment(State(s): S, Path(id): Path<String>) -> R {
+    let w = s.world();
+    w.payments.get(&id).map(done).unwrap_or_else(|| Err(not_found("payment")))
+}
+
+async fn callback(State(s): S, Path(id): Path<String>) -> R {
+    let w = s.world();
+    w.callbacks.get(&id).map(done).unwrap_or_else(|| Err(not_found("callback query")))
+}
+
+#[derive(Deserialize)]
+struct NewGroup {
+    title: String,
+    #[serde(default)]
+    user_ids: Vec<i64>,
+    #[serde(default)]
+    bot_ids: Vec<i64>,
+}
+
+async fn create_group(State(s): S, Json(g): Json<NewGroup>) -> R {
+    let mut w = s.world();
+    w.next_group_id = w.next_group_id.max(1_000_000_000) + 1;
+    let id = -(1_000_000_000_000 + w.next_group_id);
+    let group = Group { id, title: g.title, user_ids: g.user_ids, bot_ids: g.bot_ids };
+    w.groups.insert(id, group.clone());
+    done(group)
+}
+
+#[derive(Deserialize)]
+struct MessageQuery {
+    bot_id: Option<i64>,
+    chat_id: Option<i64>,
+    /// Only entries with a larger `seq`.
+    after_seq: Option<u64>,
+    /// Only messages sent by bots.
+    #[serde(default)]
+    from_bot: Option<bool>,
+    /// Drafts: every update streamed so far instead of only the live drafts.
+    #[serde(default)]
+    history: Option<bool>,
+}
+
+async fn messages(State(s): S, Query(q): Query<MessageQuery>) -> R {
+    let w = s.world();
+    let list: Vec<_> = w
+        .messages
+        .iter()
+        .filter(|e| q.bot_id.is_none_or(|b| e.bot_id == b || (e.chat_id < 0 && e.bot_id == 0)))
+        .filter(|e| q.chat_id.is_none_or(|c| e.chat_id == c))
+        .filter(|e| q.after_seq.is_none_or(|a| e.seq > a))
+        .filter(|e| q.from_bot.is_none_or(|f| e.from_bot == f))
+        .collect();
+    done(list)
+}
+
+async fn drafts(State(s): S, Query(q): Query<MessageQuery>) -> R {
+    let w = s.world();
+    let all = if q.history == Some(true) { &w.draft_history } else { &w.drafts };
+    let list: Vec<_> = all.iter().filter(|d| q.bot_id.is_none_or(|b| d.bot_id == b) && q.chat_id.is_none_or(|c| d.chat_id == c)).collect();
+    done(list)
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    seconds: i64,
+}
+
+async fn advance_clock(State(s): S, Json(a): Json<Advance>) -> R {
+    let mut w = s.world();
+    w.clock_offset += a.seconds.max(0);
+    let renewed = payments::renew_due(&mut w);
+    done(json!({ "now": w.now(), "renewed": renewed }))
+}
+
+#[derive(Deserialize)]
+struct FaultSpec {
+    bot_ids: Vec<i64>,
+    ratio: f64,
+    #[serde(default = "one")]
+    retry_after: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+async fn set_fault(State(s): S, Json(f): Json<FaultSpec>) -> R {
+    let mut l = s.limiter();
+    for id in f.bot_ids {
+        if f.ratio <= 0.0 {
+            l.faults.remove(&id);
+        } else {
+            l.faults.insert(id, super::Fault { ratio: f.ratio.min(1.0), retry_after: f.retry_after });
+        }
+    }
+    done(true)
+}
+
+async fn stats(State(s): S) -> R {
+    done(s.limiter().stats.clone())
+}

@@ -1,0 +1,304 @@
+//! The sandbox's web UI (askama, `templates/sandbox/`): pick a simulated user, open creation
+//! links and confirm them, chat with any bot (drafts stream in through a small polling script),
+//! press inline and keyboard buttons, pay invoices. Every action goes through the same
+//! functions as the control API.
+use super::Shared;
+use super::control::{self, Confirm, KeyPress, Link, NewUser, Press, Say};
+use askama::Template;
+use axum::extract::{Form, Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use std::sync::Arc;
+
+type S = State<Arc<Shared>>;
+
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/", get(index))
+        .route("/ui/users", post(add_user))
+        .route("/ui/creation", post(open_creation))
+        .route("/newbot/{manager}/{username}", get(open_link_page))
+        .route("/ui/newbot", post(open_as_new_user))
+        .route("/ui/creation/{id}", get(creation).post(confirm))
+        .route("/ui/chat/{user}/{bot}", get(chat))
+        .route("/ui/chat/{user}/{bot}/log", get(log))
+        .route("/ui/chat/{user}/{bot}/say", post(say))
+        .route("/ui/chat/{user}/{bot}/press", post(press))
+        .route("/ui/chat/{user}/{bot}/key", post(key))
+        .route("/ui/chat/{user}/{bot}/pay", post(pay))
+}
+
+fn page(t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, format!("template error: {e}")).into_response(),
+    }
+}
+
+struct BotRow {
+    id: i64,
+    username: String,
+    name: String,
+    token: String,
+    can_manage_bots: bool,
+    owner_id: Option<i64>,
+    webhook: Option<String>,
+    pending: usize,
+}
+
+#[derive(Template)]
+#[template(path = "sandbox/index.html")]
+struct Index {
+    bots: Vec<BotRow>,
+    users: Vec<super::world::SimUser>,
+    manager_username: String,
+    error: Option<String>,
+}
+
+fn index_page(s: &Shared, error: Option<String>) -> Response {
+    let w = s.world();
+    let bots = w
+        .bots
+        .values()
+        .map(|b| BotRow {
+            id: b.id,
+            username: b.username.clone(),
+            name: b.display_name().to_owned(),
+            token: b.token.clone(),
+            can_manage_bots: b.can_manage_bots,
+            owner_id: b.owner_id,
+            webhook: b.webhook.as_ref().map(|h| h.url.clone()),
+            pending: b.pending.len(),
+        })
+        .collect();
+    let manager_username = w.bots.get(&s.manager_id).map(|b| b.username.clone()).unwrap_or_default();
+    page(Index { bots, users: w.users.values().cloned().collect(), manager_username, error })
+}
+
+async fn index(State(s): S) -> Response {
+    index_page(&s, None)
+}
+
+#[derive(Deserialize)]
+struct UserForm {
+    first_name: String,
+    username: Option<String>,
+}
+
+async fn add_user(State(s): S, Form(f): Form<UserForm>) -> Response {
+    let username = f.username.filter(|u| !u.trim().is_empty());
+    let _ = control::create_user(State(s), Json(NewUser { first_name: f.first_name, username, language_code: None, started_bots: vec![] })).await;
+    Redirect::to("/").into_response()
+}
+
+#[derive(Deserialize)]
+struct LinkForm {
+    user_id: i64,
+    link: String,
+}
+
+async fn open_creation(State(s): S, Form(f): Form<LinkForm>) -> Response {
+    match control::open_link(State(s.clone()), Path(f.user_id), Json(Link { link: f.link })).await {
+        Ok(Json(v)) => Redirect::to(&format!("/ui/creation/{}", v["result"]["id"].as_str().unwrap_or_default())).into_response(),
+        Err(e) => index_page(&s, Some(format!("{}: {}", e.1, e.2))),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sandbox/creation.html")]
+struct Creation {
+    req: super::world::CreationRequest,
+    name: String,
+    username: String,
+    error: Option<String>,
+}
+
+async fn creation(State(s): S, Path(id): Path<String>) -> Response {
+    let req = s.world().creation_requests.get(&id).cloned();
+    match req {
+        Some(req) => page(Creation { name: req.suggested_name.clone(), username: req.suggested_username.clone(), req, error: None }),
+        None => index_page(&s, Some("That creation screen is gone (already confirmed?).".into())),
+    }
+}
+
+#[derive(Deserialize)]
+struct ConfirmForm {
+    name: String,
+    username: String,
+}
+
+async fn confirm(State(s): S, Path(id): Path<String>, Form(f): Form<ConfirmForm>) -> Response {
+    let req = s.world().creation_requests.get(&id).cloned();
+    let Some(req) = req else { return index_page(&s, Some("That creation screen is gone.".into())) };
+    let answer = control::confirm(State(s.clone()), Path(id), Json(Confirm { username: Some(f.username.clone()), name: Some(f.name.clone()) })).await;
+    match answer {
+        Ok(_) => Redirect::to(&format!("/ui/chat/{}/{}", req.user_id, req.manager_id)).into_response(),
+        Err(e) => page(Creation { req, name: f.name, username: f.username, error: Some(format!("{}: {}", e.1, e.2)) }),
+    }
+}
+
+struct Line {
+    class: &'static str,
+    text: String,
+    message_id: i64,
+    buttons: Vec<(String, String)>,
+    keys: Vec<String>,
+    invoice: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sandbox/log.html")]
+struct Log {
+    user_id: i64,
+    bot_id: i64,
+    messages: Vec<Line>,
+    drafts: Vec<String>,
+}
+
+fn transcript(s: &Shared, user: i64, bot: i64) -> Log {
+    let w = s.world();
+    let messages = w
+        .messages
+        .iter()
+        .filter(|e| e.bot_id == bot && e.chat_id == user)
+        .map(|e| {
+            let m = &e.message;
+            let (class, text) = if let Some(c) = &m.managed_bot_created {
+                ("service", format!("You created @{}", c.bot.username.clone().unwrap_or_default()))
+            } else if let Some(p) = &m.successful_payment {
+                ("service", format!("Paid ⭐{} ({})", p.total_amount, p.invoice_payload))
+            } else if let Some(p) = &m.refunded_payment {
+                ("service", format!("Refunded ⭐{}", p.total_amount))
+            } else if let Some(i) = &m.invoice {
+                ("bot", format!("🧾 {} — {}\n⭐{}", i.title, i.description, i.total_amount))
+            } else {
+                let edited = if m.edit_date.is_some() { " (edited)" } else { "" };
+                (if e.from_bot { "bot" } else { "user" }, format!("{}{edited}", m.text.clone().unwrap_or_default()))
+            };
+            let buttons = m.reply_markup.iter().flat_map(|k| k.inline_keyboard.iter().flatten()).filter_map(|b| Some((b.text.clone(), b.callback_data.clone()?))).collect();
+            let keys = e
+                .reply_markup
+                .clone()
+                .and_then(|v| serde_json::from_value::<bellhop_telegram::ReplyKeyboardMarkup>(v).ok())
+                .map(|k| k.keyboard.into_iter().flatten().map(|b| b.text).collect())
+                .unwrap_or_default();
+            Line { class, text, message_id: m.message_id, buttons, keys, invoice: e.invoice.is_some() }
+        })
+        .collect();
+    let now = w.now();
+    let drafts = w.drafts.iter().filter(|d| d.bot_id == bot && d.chat_id == user && now - d.date <= 30).map(|d| d.text.clone()).collect();
+    Log { user_id: user, bot_id: bot, messages, drafts }
+}
+
+#[derive(Template)]
+#[template(path = "sandbox/chat.html")]
+struct Chat {
+    user_id: i64,
+    bot_id: i64,
+    user_name: String,
+    bot_username: String,
+    log: String,
+    error: Option<String>,
+}
+
+fn chat_page(s: &Shared, user: i64, bot: i64, error: Option<String>) -> Response {
+    let log = transcript(s, user, bot).render().unwrap_or_default();
+    let (user_name, bot_username) = {
+        let w = s.world();
+        (w.users.get(&user).map(|u| u.first_name.clone()).unwrap_or_default(), w.bots.get(&bot).map(|b| b.username.clone()).unwrap_or_default())
+    };
+    page(Chat { user_id: user, bot_id: bot, user_name, bot_username, log, error })
+}
+
+async fn chat(State(s): S, Path((user, bot)): Path<(i64, i64)>) -> Response {
+    chat_page(&s, user, bot, None)
+}
+
+async fn log(State(s): S, Path((user, bot)): Path<(i64, i64)>) -> Response {
+    page(transcript(&s, user, bot))
+}
+
+fn back(s: &Shared, user: i64, bot: i64, r: Result<Json<serde_json::Value>, control::Fail>) -> Response {
+    match r {
+        Ok(_) => Redirect::to(&format!("/ui/chat/{user}/{bot}")).into_response(),
+        Err(e) => chat_page(s, user, bot, Some(format!("{}: {}", e.1, e.2))),
+    }
+}
+
+#[derive(Deserialize)]
+struct TextForm {
+    text: String,
+}
+
+async fn say(State(s): S, Path((user, bot)): Path<(i64, i64)>, Form(f): Form<TextForm>) -> Response {
+    let r = control::user_says(State(s.clone()), Path(user), Json(Say { bot_id: Some(bot), bot_username: None, chat_id: None, text: f.text, reply_to_message_id: None })).await;
+    back(&s, user, bot, r)
+}
+
+#[derive(Deserialize)]
+struct PressForm {
+    message_id: i64,
+    data: String,
+}
+
+async fn press(State(s): S, Path((user, bot)): Path<(i64, i64)>, Form(f): Form<PressForm>) -> Response {
+    let r = control::press_inline(State(s.clone()), Path(user), Json(Press { bot_id: bot, chat_id: None, message_id: f.message_id, data: f.data })).await;
+    back(&s, user, bot, r)
+}
+
+async fn key(State(s): S, Path((user, bot)): Path<(i64, i64)>, Form(f): Form<TextForm>) -> Response {
+    match control::press_keyboard(State(s.clone()), Path(user), Json(KeyPress { bot_id: bot, text: f.text })).await {
+        Ok(Json(v)) if v["result"]["creation_request"].is_object() => {
+            Redirect::to(&format!("/ui/creation/{}", v["result"]["creation_request"]["id"].as_str().unwrap_or_default())).into_response()
+        }
+        other => back(&s, user, bot, other),
+    }
+}
+
+#[derive(Deserialize)]
+struct PayForm {
+    message_id: i64,
+}
+
+async fn pay(State(s): S, Path((user, bot)): Path<(i64, i64)>, Form(f): Form<PayForm>) -> Response {
+    let r = control::pay(State(s.clone()), Path(user), Json(super::payments::PayTarget::Message { bot_id: bot, message_id: f.message_id })).await;
+    back(&s, user, bot, r)
+}
+
+/// `GET /newbot/{manager}/{username}?name=…`: what tapping `https://t.me/newbot/…` does on a
+/// phone, for the demo (the landing page's links point here): choose who you are, then the
+/// confirm screen.
+#[derive(Template)]
+#[template(path = "sandbox/open_link.html")]
+struct OpenLink {
+    link: String,
+    users: Vec<super::world::SimUser>,
+}
+
+#[derive(Deserialize)]
+struct NameQuery {
+    #[serde(default)]
+    name: String,
+}
+
+async fn open_link_page(State(s): S, Path((manager, username)): Path<(String, String)>, axum::extract::Query(q): axum::extract::Query<NameQuery>) -> Response {
+    let link = format!("https://t.me/newbot/{manager}/{username}?name={}", urlencoding::encode(&q.name));
+    let users = s.world().users.values().cloned().collect();
+    page(OpenLink { link, users })
+}
+
+#[derive(Deserialize)]
+struct NewUserLink {
+    first_name: String,
+    link: String,
+}
+
+async fn open_as_new_user(State(s): S, Form(f): Form<NewUserLink>) -> Response {
+    let created = control::create_user(State(s.clone()), Json(NewUser { first_name: f.first_name, username: None, language_code: None, started_bots: vec![] })).await;
+    let Some(user) = created.ok().and_then(|Json(v)| v["result"]["id"].as_i64()) else {
+        return index_page(&s, Some("could not create the user".into()));
+    };
+    open_creation(State(s), Form(LinkForm { user_id: user, link: f.link })).await
+}

@@ -1,0 +1,49 @@
+//! The web UI: a person adds a user, opens a creation link, edits the confirm screen, sees the
+//! service message, watches a draft stream in, presses a button and pays an invoice.
+use crate::sandbox_support::TestSandbox;
+use bellhop_telegram::methods::*;
+use bellhop_telegram::*;
+
+#[tokio::test]
+async fn a_person_can_create_a_bot_chat_and_pay_through_the_ui() {
+    let sb = TestSandbox::start().await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let ui = |p: &str| format!("{}{p}", sb.base);
+    let home = http.get(ui("/")).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains("@bellhop_manager_bot"), "{home}");
+    let r = http.post(ui("/ui/users")).form(&[("first_name", "Kim"), ("username", "")]).send().await.unwrap();
+    assert!(r.status().is_redirection());
+    let kim = sb.get("users").await[0]["id"].as_i64().unwrap();
+    let link = "https://t.me/newbot/bellhop_manager_bot/kims_bot?name=Kim%27s%20Shop";
+    let r = http.post(ui("/ui/creation")).form(&[("user_id", kim.to_string().as_str()), ("link", link)]).send().await.unwrap();
+    let confirm_url = r.headers()["location"].to_str().unwrap().to_owned();
+    let screen = http.get(ui(&confirm_url)).send().await.unwrap().text().await.unwrap();
+    assert!(screen.contains("value=\"Kim&#x27;s Shop\"") || screen.contains("Kim&#39;s Shop") || screen.contains("Kim's Shop"), "{screen}");
+    let bad = http.post(ui(&confirm_url)).form(&[("name", "Kim's Shop"), ("username", "kims_shop")]).send().await.unwrap().text().await.unwrap();
+    assert!(bad.contains("USERNAME_SUFFIX_MISSING"), "{bad}");
+    let ok = http.post(ui(&confirm_url)).form(&[("name", "Kim's Shop"), ("username", "kims_shop_bot")]).send().await.unwrap();
+    let chat_url = ok.headers()["location"].to_str().unwrap().to_owned();
+    let chat = http.get(ui(&chat_url)).send().await.unwrap().text().await.unwrap();
+    assert!(chat.contains("You created @kims_shop_bot"), "{chat}");
+
+    let mid = sb.handle.sandbox.manager_id();
+    let manager = sb.client.bot(sb.manager());
+    assert!(manager.call(&SendMessageDraft { chat_id: kim, draft_id: 1, text: Some("Let me think".into()), ..Default::default() }).await.unwrap());
+    let log = http.get(ui(&format!("/ui/chat/{kim}/{mid}/log"))).send().await.unwrap().text().await.unwrap();
+    assert!(log.contains("Let me think ▍"), "{log}");
+    let keyboard = InlineKeyboardMarkup { inline_keyboard: vec![vec![InlineKeyboardButton::callback("More", "more")]] };
+    let sent = manager.send_message(&SendMessage { reply_markup: Some(ReplyMarkup::Inline(keyboard)), ..SendMessage::new(kim, "Here you go") }).await.unwrap();
+    let log = http.get(ui(&format!("/ui/chat/{kim}/{mid}/log"))).send().await.unwrap().text().await.unwrap();
+    assert!(!log.contains("Let me think"), "the final message replaced the draft");
+    let r = http.post(ui(&format!("/ui/chat/{kim}/{mid}/press"))).form(&[("message_id", sent.message_id.to_string()), ("data", "more".into())]).send().await.unwrap();
+    assert!(r.status().is_redirection());
+    let inv = manager.call(&SendInvoice::stars(kim, "Pack", "A pack", "p", 5)).await.unwrap();
+    let r = http.post(ui(&format!("/ui/chat/{kim}/{mid}/pay"))).form(&[("message_id", inv.message_id.to_string())]).send().await.unwrap();
+    assert!(r.status().is_redirection());
+    let kinds: Vec<String> = manager.get_updates(None, 0).await.unwrap().into_iter().map(|u| u.kind.name().to_owned()).collect();
+    assert!(kinds.contains(&"callback_query".to_owned()) && kinds.contains(&"pre_checkout_query".to_owned()), "{kinds:?}");
+    let r = http.post(ui(&format!("/ui/chat/{kim}/{mid}/say"))).form(&[("text", "hello from the UI")]).send().await.unwrap();
+    assert!(r.status().is_redirection());
+    let log = http.get(ui(&format!("/ui/chat/{kim}/{mid}/log"))).send().await.unwrap().text().await.unwrap();
+    assert!(log.contains("hello from the UI") && log.contains("Pay ⭐"), "{log}");
+}

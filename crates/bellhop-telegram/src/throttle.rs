@@ -1,0 +1,448 @@
+//! The outbound throttle: keeps each bot inside Telegram's limits
+//! (<https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this>).
+//!
+//! - FIFO per chat, and at most one call in flight per chat, so messages arrive in order.
+//! - Private chats: about 1 message per second, with short bursts (a token bucket).
+//! - Groups (negative chat ids): 20 messages per minute.
+//! - Per bot: 30 messages per second across all chats.
+//! - A 429 pauses only the chat it came from for `retry_after` (the bot's other chats and other
+//!   bots go on); the call is retried, not failed. The throttle keeps the per-bot limit itself,
+//!   so a 429 is a chat's flood control, as Telegram's per-chat limits and the sandbox report it.
+//!
+//! Every bot has its own worker task, so one slow or rate-limited bot never delays another.
+//!
+//! Window limits count a call from the moment it is sent until `window` after its response:
+//! Telegram counts arrivals, and an arrival lies somewhere between our send and the response, so
+//! this is the rule that holds whatever the network does (a burst of slow requests followed by
+//! fast ones must not squeeze more than the limit into one of Telegram's windows).
+//!
+//! Only calls that post into a chat go through here (`sendMessage`, `sendInvoice`,
+//! `editMessageText`); drafts and configuration calls use the [`Client`] directly.
+use super::client::Client;
+use super::error::TelegramError;
+use super::methods::{Method, SendMessage};
+use super::types::Message;
+use crate::ids::{BotId, ChatId};
+use crate::token::BotToken;
+use futures::future::BoxFuture;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+/// The limits the throttle keeps to.
+#[derive(Debug, Clone)]
+pub struct ThrottleLimits {
+    /// Messages a private chat may receive at once before the steady rate applies.
+    pub private_burst: u32,
+    /// Steady interval between messages to one private chat.
+    pub private_interval: Duration,
+    /// Messages per `group_window` to one group.
+    pub group_max: u32,
+    pub group_window: Duration,
+    /// Messages per `bot_window` from one bot, all chats together.
+    pub bot_max: u32,
+    pub bot_window: Duration,
+}
+
+impl Default for ThrottleLimits {
+    fn default() -> Self {
+        Self {
+            private_burst: 3,
+            private_interval: Duration::from_secs(1),
+            group_max: 20,
+            group_window: Duration::from_secs(60),
+            bot_max: 30,
+            bot_window: Duration::from_millis(1000),
+        }
+    }
+}
+
+type Call = Arc<dyn Fn() -> BoxFuture<'static, Result<serde_json::Value, TelegramError>> + Send + Sync>;
+
+struct Job {
+    chat: i64,
+    call: Call,
+    reply: oneshot::Sender<Result<serde_json::Value, TelegramError>>,
+}
+
+enum Event {
+    Job(Job),
+    Done { job: Job, result: Result<serde_json::Value, TelegramError> },
+}
+
+/// Per-bot throttling for any number of bots; cheap to clone.
+#[derive(Clone)]
+pub struct Throttle {
+    client: Option<Client>,
+    limits: Arc<ThrottleLimits>,
+    workers: Arc<Mutex<HashMap<i64, mpsc::UnboundedSender<Event>>>>,
+}
+
+impl Throttle {
+    /// A throttle that sends through `client`.
+    pub fn new(client: Client, limits: ThrottleLimits) -> Self {
+        Self { client: Some(client), limits: Arc::new(limits), workers: Arc::default() }
+    }
+
+    /// The limits this throttle keeps to.
+    pub fn limits(&self) -> &ThrottleLimits {
+        &self.limits
+    }
+
+    /// A throttle for [`Throttle::submit`] only (tests, custom transports).
+    pub fn without_client(limits: ThrottleLimits) -> Self {
+        Self { client: None, limits: Arc::new(limits), workers: Arc::default() }
+    }
+
+    /// Queues a message at once (so calls made in order are sent in order) and returns a future
+    /// that resolves when it was sent: after the chat's and the bot's limits allow it, and after
+    /// any 429 retries.
+    pub fn send_message(&self, token: &BotToken, request: SendMessage) -> impl Future<Output = Result<Message, TelegramError>> + Send + 'static {
+        let chat = request.chat_id.id().unwrap_or(ChatId(0));
+        self.call(token, chat, request)
+    }
+
+    /// Queues a chat-posting method `request` addressed to `chat`; see [`Throttle::send_message`].
+    pub fn call<M>(&self, token: &BotToken, chat: ChatId, request: M) -> impl Future<Output = Result<M::Response, TelegramError>> + Send + 'static
+    where
+        M: Method + Send + Sync + 'static,
+        M::Response: Send,
+    {
+        let queued = match (self.client.clone(), serde_json::to_value(&request)) {
+            (Some(client), Ok(body)) => {
+                let body = Arc::new(body);
+                let token = token.clone();
+                let bot = token.bot_id();
+                let call: Call = Arc::new(move || {
+                    let (client, token, body) = (client.clone(), token.clone(), body.clone());
+                    Box::pin(async move { client.call_raw(&token, M::NAME, &body).await })
+                });
+                Ok(self.submit(bot, chat, call))
+            }
+            (None, _) => Err(TelegramError::Network("throttle has no client".into())),
+            (_, Err(e)) => Err(TelegramError::BadRequest(e.to_string())),
+        };
+        async move {
+            let value = queued?.await?;
+            serde_json::from_value(value).map_err(|e| TelegramError::Server(format!("unexpected {} result: {e}", M::NAME)))
+        }
+    }
+
+    /// Queues `call` for `chat` of `bot` now; the future resolves with its result once it was
+    /// sent (after any 429 retries). `call` may run more than once.
+    pub fn submit(
+        &self,
+        bot: BotId,
+        chat: ChatId,
+        call: Arc<dyn Fn() -> BoxFuture<'static, Result<serde_json::Value, TelegramError>> + Send + Sync>,
+    ) -> impl Future<Output = Result<serde_json::Value, TelegramError>> + Send + 'static {
+        let (tx, rx) = oneshot::channel();
+        let job = Job { chat: chat.0, call, reply: tx };
+        {
+            let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
+            let sender = workers.entry(bot.0).or_insert_with(|| spawn_worker(self.limits.clone()));
+            if let Err(mpsc::error::SendError(Event::Job(job))) = sender.send(Event::Job(job)) {
+                // The worker ended (its runtime was shut down); start a fresh one.
+                let fresh = spawn_worker(self.limits.clone());
+                let _ = fresh.send(Event::Job(job));
+                *sender = fresh;
+            }
+        }
+        async move { rx.await.map_err(|_| TelegramError::Network("throttle worker stopped".into()))? }
+    }
+}
+
+fn spawn_worker(limits: Arc<ThrottleLimits>) -> mpsc::UnboundedSender<Event> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(BotWorker::new(limits, tx.downgrade()).run(rx));
+    tx
+}
+
+#[derive(Default)]
+struct ChatQueue {
+    queue: VecDeque<Job>,
+    in_flight: bool,
+    /// Private chats: token bucket level and when it was last refilled.
+    tokens: f64,
+    refilled: Option<Instant>,
+    /// Groups: response times of calls still inside the window.
+    sent: VecDeque<Instant>,
+    /// Set by a 429: nothing goes to this chat before then.
+    paused_until: Option<Instant>,
+}
+
+struct BotWorker {
+    limits: Arc<ThrottleLimits>,
+    me: mpsc::WeakUnboundedSender<Event>,
+    chats: HashMap<i64, ChatQueue>,
+    /// Chats with queued work, in arrival order of their first pending job (fairness).
+    order: VecDeque<i64>,
+    /// Response times of calls still inside the bot window (plus `in_flight` calls).
+    sent: VecDeque<Instant>,
+    in_flight: usize,
+}
+
+impl BotWorker {
+    fn new(limits: Arc<ThrottleLimits>, me: mpsc::WeakUnboundedSender<Event>) -> Self {
+        Self { limits, me, chats: HashMap::new(), order: VecDeque::new(), sent: VecDeque::new(), in_flight: 0 }
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Event>) {
+        loop {
+            while let Ok(ev) = rx.try_recv() {
+                self.handle(ev);
+            }
+            let now = Instant::now();
+            let wake = self.dispatch(now);
+            let event = match wake {
+                Some(at) => tokio::select! {
+                    ev = rx.recv() => ev,
+                    _ = tokio::time::sleep_until(at) => continue,
+                },
+                None => rx.recv().await,
+            };
+            match event {
+                Some(ev) => self.handle(ev),
+                None => return,
+            }
+        }
+    }
+
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::Job(job) => {
+                let chat = job.chat;
+                let q = self.chats.entry(chat).or_default();
+                if q.queue.is_empty() && !q.in_flight {
+                    self.order.push_back(chat);
+                }
+                q.queue.push_back(job);
+            }
+            Event::Done { job, result } => {
+                let now = Instant::now();
+                self.in_flight -= 1;
+                self.sent.push_back(now);
+                let chat = job.chat;
+                let q = self.chats.entry(chat).or_default();
+                q.in_flight = false;
+                if is_group(chat) {
+                    q.sent.push_back(now);
+                }
+                match result {
+                    Err(TelegramError::RetryAfter(secs)) => {
+                        q.paused_until = Some(Instant::now() + Duration::from_secs(secs.max(1)));
+                        q.queue.push_front(job);
+                    }
+                    other => {
+                        let _ = job.reply.send(other);
+                    }
+                }
+                if !q.queue.is_empty() {
+                    self.order.push_back(chat);
+                }
+                self.prune();
+            }
+        }
+    }
+
+    /// Forgets idle chats whose limits have fully recovered, so memory follows active chats.
+    fn prune(&mut self) {
+        if self.chats.len() < 4096 {
+            return;
+        }
+        let now = Instant::now();
+        let l = self.limits.clone();
+        self.chats.retain(|&chat, q| {
+            let busy = q.in_flight || !q.queue.is_empty() || q.paused_until.is_some_and(|p| p > now);
+            let recovering = if is_group(chat) {
+                q.sent.back().is_some_and(|t| now.duration_since(*t) < l.group_window)
+            } else {
+                q.refilled.is_some_and(|t| now.duration_since(t) < l.private_interval * l.private_burst)
+            };
+            busy || recovering
+        });
+    }
+
+    /// Starts every call that may go now; returns when to look again, if anything is waiting.
+    fn dispatch(&mut self, now: Instant) -> Option<Instant> {
+        let mut wake: Option<Instant> = None;
+        let mut still_waiting = VecDeque::new();
+        while let Some(chat) = self.order.pop_front() {
+            while self.sent.front().is_some_and(|t| now.duration_since(*t) >= self.limits.bot_window) {
+                self.sent.pop_front();
+            }
+            if self.sent.len() + self.in_flight >= self.limits.bot_max as usize {
+                // Full: a slot frees when the oldest response leaves the window, or when a call
+                // in flight answers (a Done event wakes the worker anyway).
+                if let Some(oldest) = self.sent.front() {
+                    let at = *oldest + self.limits.bot_window;
+                    wake = Some(wake.map_or(at, |w| w.min(at)));
+                }
+                still_waiting.push_back(chat);
+                still_waiting.extend(self.order.drain(..));
+                break;
+            }
+            let Some(q) = self.chats.get_mut(&chat) else { continue };
+            if q.in_flight || q.queue.is_empty() {
+                continue;
+            }
+            match chat_ready_at(q, chat, &self.limits, now) {
+                Some(at) => {
+                    wake = Some(wake.map_or(at, |w| w.min(at)));
+                    still_waiting.push_back(chat);
+                }
+                None => {
+                    // No sender left means the throttle is gone; the worker ends with it.
+                    let me = self.me.upgrade()?;
+                    let Some(job) = q.queue.pop_front() else { continue };
+                    take_chat_slot(q, chat, &self.limits, now);
+                    q.in_flight = true;
+                    self.in_flight += 1;
+                    tokio::spawn(async move {
+                        let result = (job.call)().await;
+                        let _ = me.send(Event::Done { job, result });
+                    });
+                }
+            }
+        }
+        self.order = still_waiting;
+        wake
+    }
+}
+
+fn is_group(chat: i64) -> bool {
+    chat < 0
+}
+
+/// `None` if the chat may receive a message now, else when it may.
+fn chat_ready_at(q: &mut ChatQueue, chat: i64, l: &ThrottleLimits, now: Instant) -> Option<Instant> {
+    if let Some(until) = q.paused_until {
+        if now < until {
+            return Some(until);
+        }
+        q.paused_until = None;
+    }
+    if is_group(chat) {
+        while q.sent.front().is_some_and(|t| now.duration_since(*t) >= l.group_window) {
+            q.sent.pop_front();
+        }
+        (q.sent.len() >= l.group_max as usize).then(|| q.sent[0] + l.group_window)
+    } else {
+        refill(q, l, now);
+        (q.tokens < 1.0).then(|| now + l.private_interval.mul_f64(1.0 - q.tokens))
+    }
+}
+
+fn refill(q: &mut ChatQueue, l: &ThrottleLimits, now: Instant) {
+    match q.refilled {
+        None => q.tokens = l.private_burst as f64,
+        Some(t) => {
+            let gained = now.duration_since(t).as_secs_f64() / l.private_interval.as_secs_f64();
+            q.tokens = (q.tokens + gained).min(l.private_burst as f64);
+        }
+    }
+    q.refilled = Some(now);
+}
+
+fn take_chat_slot(q: &mut ChatQueue, chat: i64, l: &ThrottleLimits, now: Instant) {
+    // Groups count the call when it answers (see `Event::Done`); at most one is in flight.
+    if !is_group(chat) {
+        refill(q, l, now);
+        q.tokens -= 1.0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    type Log = Arc<Mutex<Vec<(i64, i64, Instant)>>>;
+
+    /// A call that records (bot, chat, time) and answers 429 the first `fail_first` times.
+    fn recording(log: Log, bot: i64, chat: i64, seq: i64, fail_first: Arc<AtomicUsize>, retry_after: u64) -> Call {
+        Arc::new(move || {
+            let log = log.clone();
+            let fail = fail_first.clone();
+            Box::pin(async move {
+                if fail.load(Ordering::SeqCst) > 0 {
+                    fail.fetch_sub(1, Ordering::SeqCst);
+                    return Err(TelegramError::RetryAfter(retry_after));
+                }
+                log.lock().unwrap().push((bot, chat, Instant::now()));
+                Ok(serde_json::json!(seq))
+            })
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn private_chat_gets_a_burst_then_one_per_second_in_order() {
+        let t = Throttle::without_client(ThrottleLimits::default());
+        let log: Log = Arc::default();
+        let start = Instant::now();
+        let mut handles = Vec::new();
+        for i in 0..8 {
+            let call = recording(log.clone(), 1, 42, i, Arc::new(AtomicUsize::new(0)), 0);
+            handles.push(tokio::spawn(t.submit(BotId(1), ChatId(42), call)));
+        }
+        let results: Vec<i64> = futures::future::join_all(handles).await.into_iter().map(|r| r.unwrap().unwrap().as_i64().unwrap()).collect();
+        assert_eq!(results, (0..8).collect::<Vec<_>>());
+        let times: Vec<Duration> = log.lock().unwrap().iter().map(|e| e.2 - start).collect();
+        assert!(times[2] < Duration::from_millis(10), "burst of 3: {times:?}");
+        for w in times[3..].windows(2) {
+            assert!(w[1] - w[0] >= Duration::from_millis(999), "{times:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_pauses_only_the_limited_chat() {
+        let t = Throttle::without_client(ThrottleLimits::default());
+        let log: Log = Arc::default();
+        let start = Instant::now();
+        let limited = t.submit(BotId(1), ChatId(5), recording(log.clone(), 1, 5, 0, Arc::new(AtomicUsize::new(1)), 7));
+        let queued_behind = t.submit(BotId(1), ChatId(5), recording(log.clone(), 1, 5, 1, Arc::new(AtomicUsize::new(0)), 0));
+        let other_chat = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            t.submit(BotId(1), ChatId(6), recording(log.clone(), 1, 6, 0, Arc::new(AtomicUsize::new(0)), 0)).await
+        };
+        let other_bot = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            t.submit(BotId(2), ChatId(5), recording(log.clone(), 2, 5, 0, Arc::new(AtomicUsize::new(0)), 0)).await
+        };
+        let (a, b, c, d) = tokio::join!(limited, queued_behind, other_chat, other_bot);
+        assert!(a.is_ok() && b.is_ok() && c.is_ok() && d.is_ok());
+        let log = log.lock().unwrap();
+        let at = |bot, chat| log.iter().find(|e| e.0 == bot && e.1 == chat).unwrap().2 - start;
+        assert!(at(1, 5) >= Duration::from_secs(7), "the limited chat resumed after {:?}", at(1, 5));
+        assert_eq!(b.unwrap(), serde_json::json!(1), "the queued message went after the retried one");
+        assert!(at(1, 6) < Duration::from_millis(200), "another chat of the same bot was delayed to {:?}", at(1, 6));
+        assert!(at(2, 5) < Duration::from_millis(200), "another bot was delayed to {:?}", at(2, 5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_bot_never_exceeds_its_global_rate_and_groups_their_minute_limit() {
+        let limits = ThrottleLimits::default();
+        let t = Throttle::without_client(limits.clone());
+        let log: Log = Arc::default();
+        let mut handles = Vec::new();
+        for i in 0..120 {
+            let chat = if i < 25 { -100 } else { i };
+            let call = recording(log.clone(), 1, chat, i, Arc::new(AtomicUsize::new(0)), 0);
+            handles.push(tokio::spawn(t.submit(BotId(1), ChatId(chat), call)));
+        }
+        for h in handles {
+            h.await.unwrap().unwrap();
+        }
+        let log = log.lock().unwrap();
+        let times: Vec<Instant> = log.iter().map(|e| e.2).collect();
+        for (i, t0) in times.iter().enumerate() {
+            let in_window = times[i..].iter().filter(|t| **t - *t0 < Duration::from_secs(1)).count();
+            assert!(in_window <= 30, "{in_window} sends within 1 s");
+        }
+        let group: Vec<Instant> = log.iter().filter(|e| e.1 == -100).map(|e| e.2).collect();
+        assert_eq!(group.len(), 25);
+        assert!(group[20] - group[0] >= Duration::from_secs(60), "21st group message came too early");
+    }
+}
