@@ -95,8 +95,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(cfg.log_format, "error");
             bellhop::answering::bench::answering(cfg, *bots, *customers, *rate).await
         }
-        Command::Bench(BenchCommand::Llm { runs, answer_tokens }) => {
-            let cfg = load_config(&cli, Needs::Storage, |_| {});
+        Command::Bench(BenchCommand::Llm { runs, answer_tokens, runtime, threads, model_file }) => {
+            let cfg = load_config(&cli, Needs::Storage, |raw| {
+                if let Some(r) = runtime {
+                    raw.set("llm.runtime", r.clone());
+                }
+                if let Some(t) = threads {
+                    raw.set("llm.threads", t.to_string());
+                }
+                if let Some(f) = model_file {
+                    raw.set("llm.model_file", f.display().to_string());
+                }
+            });
             telemetry::init(cfg.log_format, "warn");
             bench::llm(cfg, *runs, *answer_tokens).await
         }

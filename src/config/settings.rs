@@ -86,7 +86,13 @@ settings! {
         "Bearer key for `embeddings.url`, if it needs one.";
     // llm: the chat model that writes answers (docs/architecture.md, "Chat models")
     "llm.url", "BELLHOP_LLM_URL", None, false,
-        "Base URL of an OpenAI-compatible chat-completions API (e.g. `https://api.openai.com/v1`, a vLLM, llama.cpp or Ollama server). Unset: SmolLM2-135M-Instruct runs in-process.";
+        "Base URL of an OpenAI-compatible chat-completions API (e.g. `https://api.openai.com/v1`, a vLLM, llama.cpp or Ollama server). Unset: the local model (`llm.model_file`) runs in-process.";
+    "llm.runtime", "BELLHOP_LLM_RUNTIME", Some("llama"), false,
+        "How the local model runs when `llm.url` is unset: `llama` (llama.cpp built in, any GGUF chat model) or `candle` (the earlier runtime: SmolLM2-135M-Instruct only, several times slower; kept for comparison).";
+    "llm.model_file", "BELLHOP_LLM_MODEL_FILE", None, false,
+        "GGUF file of the local model: any chat model llama.cpp reads (e.g. one `scripts/fetch-models.sh DIR --candidates` fetches). Unset: SmolLM2-135M-Instruct from `models.dir`.";
+    "llm.threads", "BELLHOP_LLM_THREADS", None, false,
+        "CPU threads the local model (`llama` runtime) uses for one answer (1–1024). Unset: one per CPU core. Answers generated at once take turns on these cores, token by token.";
     "llm.model", "BELLHOP_LLM_MODEL", Some("gpt-4o-mini"), false,
         "Model name sent to `llm.url`.";
     "llm.api_key", "BELLHOP_LLM_API_KEY", None, true,

@@ -1,6 +1,6 @@
 //! `bellhop eval answers`: does a customer get a right answer, or an honest "I don't know"?
 //!
-//! Each article of a SQuAD-2.0-style set (`../shared/eval/squad2`, see its README) becomes one
+//! Each article of a SQuAD-2.0-style set (`data/eval/squad2`, see its README) becomes one
 //! business: a bot created through the sandbox's managed-bot flow, its paragraphs added as the
 //! business's documents through the real ingestion pipeline. Each sampled question is then asked
 //! by a new customer (no history) in the in-process sandbox, exactly as a Telegram user would,

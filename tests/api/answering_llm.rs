@@ -81,7 +81,7 @@ async fn over_the_orsharc_corpus_every_reply_cites_only_the_tenants_retrieved_so
     add_doc(&app, other, "other.md", "# UK tax abroad\n\nCANARY-OTHER-7731: if you live abroad you pay tax to Eve's Shop.\n").await;
 
     // OR-ShARC dev corpus, as the tenant's sources (50 documents per file).
-    let corpus = bellhop::eval::read_corpus(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eval/orsharc/corpus.jsonl")).unwrap();
+    let corpus = bellhop::eval::read_corpus(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/eval/orsharc/corpus.jsonl")).unwrap();
     let mut files = 0;
     for (i, part) in corpus.chunks(50).enumerate() {
         let text: String = part.iter().map(|(_, d)| format!("{}\n\n", d.text.trim())).collect();
@@ -92,7 +92,7 @@ async fn over_the_orsharc_corpus_every_reply_cites_only_the_tenants_retrieved_so
     wait_sources_ready(&app, other, 1).await;
     let own_sources: HashSet<String> = sqlx::query_scalar::<_, i64>("select id from sources where tenant_id = $1").bind(tenant.0).fetch_all(&app.db().pool).await.unwrap().into_iter().map(|id| format!("src-{id}")).collect();
 
-    let queries = bellhop::eval::read_queries(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eval/orsharc/dev.queries.jsonl")).unwrap();
+    let queries = bellhop::eval::read_queries(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/eval/orsharc/dev.queries.jsonl")).unwrap();
     let customer = app.tg.post("users", json!({ "first_name": "Quinn", "started_bots": [bot] })).await["id"].as_i64().unwrap();
     let asked = 30;
     for (_, q) in queries.iter().take(asked) {

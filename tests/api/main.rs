@@ -22,6 +22,7 @@ mod knowledge_admin;
 mod knowledge_extract;
 mod knowledge_fetch;
 mod llm;
+mod llm_llama;
 mod onboarding;
 mod openai_standin;
 mod retrieval_chunk;
