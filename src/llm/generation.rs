@@ -118,12 +118,19 @@ where
                     tracing::debug!(model, prompt_tokens = g.prompt_tokens, answer_tokens = g.answer_tokens, stop = ?g.stop, elapsed_ms = g.elapsed.as_millis() as u64, "llm.generate");
                 }
                 Ok(Err(e)) => {
+                    // Counted as ended before the reader hears of it, so stats read after the
+                    // error never show it still running.
+                    drop(running);
                     let _ = tx.blocking_send(Err(e));
+                    return;
                 }
                 Err(_) => {
+                    drop(running);
                     let _ = tx.blocking_send(Err(ModelError::Permanent(format!("{model} generation panicked"))));
+                    return;
                 }
             }
+            // Dropped before `tx`, so the stream ends only after the generation is counted.
             drop(running);
         });
         match rx.recv().await {
