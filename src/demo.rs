@@ -44,12 +44,12 @@ pub async fn run(mut cfg: Config, http: HttpRoutes) -> anyhow::Result<()> {
 }
 
 /// The example business's knowledge, compiled in so the demo needs no files beside the binary.
-const EXAMPLE_DOCS: &[(&str, &str)] = &[
+pub const EXAMPLE_DOCS: &[(&str, &str)] = &[
     ("about.md", include_str!("../examples/demo-business/about.md")),
     ("orders.md", include_str!("../examples/demo-business/orders.md")),
     ("allergens.md", include_str!("../examples/demo-business/allergens.md")),
 ];
-const EXAMPLE_QA: &[(&str, &str)] = &[
+pub const EXAMPLE_QA: &[(&str, &str)] = &[
     ("Are you open on Sundays?", "No — we are closed on Sundays and public holidays. On Saturdays we are open 7:00 to 14:00."),
     ("Where are you?", "At 12 Harbour Street. We deliver within 5 km, Tuesday to Saturday."),
 ];

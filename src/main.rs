@@ -95,8 +95,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(cfg.log_format, "error");
             bellhop::bench::answering::answering(cfg, bellhop::web::router, *bots, *customers, *rate).await
         }
-        Command::Bench(BenchCommand::Llm { runs, answer_tokens }) => {
-            let cfg = load_config(&cli, Needs::Storage, |_| {});
+        Command::Bench(BenchCommand::Llm { runs, answer_tokens, runtime, threads, model_file }) => {
+            let cfg = load_config(&cli, Needs::Storage, |raw| {
+                if let Some(r) = runtime {
+                    raw.set("llm.runtime", r.clone());
+                }
+                if let Some(t) = threads {
+                    raw.set("llm.threads", t.to_string());
+                }
+                if let Some(f) = model_file {
+                    raw.set("llm.model_file", f.display().to_string());
+                }
+            });
             telemetry::init(cfg.log_format, "warn");
             bench::llm(cfg, *runs, *answer_tokens).await
         }
@@ -124,6 +134,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, "warn,qdrant_edge=error");
             bellhop::eval::retrieval(cfg, args.clone()).await
+        }
+        Command::Eval(EvalCommand::Answers(args)) => {
+            // A clean data directory of its own; the models stay where they are.
+            let scratch = tempfile::Builder::new().prefix("bellhop-eval-answers-").tempdir()?;
+            let models = load_config(&cli, Needs::Storage, |_| {}).models_dir;
+            let models = std::path::absolute(&models).unwrap_or(models);
+            let cfg = load_config(&cli, Needs::Storage, |raw| {
+                raw.set("models.dir", models.to_string_lossy().into_owned());
+                raw.set("data_dir", scratch.path().to_string_lossy().into_owned());
+                raw.set("database_url", "sqlite://{data_dir}/bellhop.db");
+                // Room for every answer: a plan's monthly quota is not what is measured here.
+                raw.set("billing.plans", "eval|Eval|0||10000000|100|100000");
+            });
+            telemetry::init(cfg.log_format, "warn,qdrant_edge=error");
+            let r = bellhop::eval::answers::answers(cfg, args.clone(), bellhop::web::router).await;
+            drop(scratch);
+            r
         }
     }
 }

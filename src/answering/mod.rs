@@ -19,6 +19,7 @@
 pub mod compose;
 mod delivery;
 mod drafts;
+pub mod extract;
 mod feedback;
 mod groups;
 pub mod handoff;
@@ -26,6 +27,7 @@ pub mod limits;
 pub mod pipeline;
 pub mod prompt;
 pub mod settings;
+pub mod verify;
 
 pub use limits::{Overhead, TenantPermits};
 pub use pipeline::standalone_query;
