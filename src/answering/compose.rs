@@ -336,13 +336,13 @@ pub fn lead_in(language: Option<&str>) -> &'static str {
     }
 }
 
-/// The answer as Telegram HTML: everything escaped, then the list of sources (linked when they
-/// have an address).
-pub fn render_html(text: &str, sources: &[Cited]) -> String {
+/// The answer as Telegram HTML: everything escaped, then the list of sources under `heading`
+/// ("Sources", in the customer's language; linked when they have an address).
+pub fn render_html(text: &str, sources: &[Cited], heading: &str) -> String {
     use crate::telegram::html::escape;
     let mut out = escape(text);
     if !sources.is_empty() {
-        out.push_str("\n\n<b>Sources</b>");
+        out.push_str(&format!("\n\n<b>{}</b>", escape(heading)));
         for s in sources {
             match &s.url {
                 Some(u) if u.starts_with("http://") || u.starts_with("https://") => out.push_str(&format!("\n[{}] <a href=\"{}\">{}</a>", s.n, escape(u), escape(&s.title))),
@@ -384,7 +384,7 @@ mod tests {
             Cited { n: 1, title: "<b>Menu</b>".into(), url: Some("https://x.test/a?b=1&c=2".into()), source_id: "src-1".into() },
             Cited { n: 2, title: "FAQ".into(), url: Some("javascript:alert(1)".into()), source_id: "src-2".into() },
         ];
-        let h = render_html("1 < 2 & <script>", &s);
+        let h = render_html("1 < 2 & <script>", &s, "Sources");
         assert!(h.starts_with("1 &lt; 2 &amp; &lt;script&gt;"));
         assert!(h.contains("<a href=\"https://x.test/a?b=1&amp;c=2\">&lt;b&gt;Menu&lt;/b&gt;</a>"));
         assert!(h.contains("[2] FAQ") && !h.contains("javascript"));

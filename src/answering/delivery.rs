@@ -74,12 +74,12 @@ impl Ctx<'_> {
     async fn deliver(&self, conv: &Conversation, msg: &Msg, reply_to: i64) -> Result<(), JobError> {
         let sources: Vec<Cited> = serde_json::from_str(&msg.sources).unwrap_or_default();
         let html = match msg.kind.as_str() {
-            "answer" | "extractive" => compose::render_html(&msg.text, &sources),
+            "answer" | "extractive" => compose::render_html(&msg.text, &sources, self.lang.words().sources),
             _ => crate::telegram::html::escape(&msg.text),
         };
         let buttons = match msg.kind.as_str() {
-            "answer" | "extractive" | "qa" => Some(feedback_buttons(msg.id, msg.kind != "qa")),
-            "fallback" | "unavailable" => Some(human_button()),
+            "answer" | "extractive" | "qa" => Some(feedback_buttons(msg.id, msg.kind != "qa", self.lang)),
+            "fallback" | "unavailable" => Some(human_button(self.lang)),
             _ => None,
         };
         let parts = crate::telegram::split::split_html(&html, MESSAGE_LIMIT).unwrap_or_else(|_| crate::telegram::split::split_plain(&html, MESSAGE_LIMIT));

@@ -133,9 +133,19 @@ fn stem(w: &str) -> String {
     EN.stem(&w.to_lowercase()).chars().take(6).collect()
 }
 
+/// Content words' stems: Cyrillic and Arabic-script words as BM25 analyses them (Russian and
+/// Persian stop words dropped, inflections folded), other words by the English stemmer.
 fn terms(text: &str) -> Vec<String> {
+    use crate::retrieval::analysis::non_latin_term;
     use unicode_segmentation::UnicodeSegmentation;
-    text.unicode_words().map(str::to_lowercase).filter(|w| !STOP.contains(&w.as_str())).map(|w| stem(&w)).collect()
+    text.unicode_words()
+        .map(str::to_lowercase)
+        .filter(|w| !STOP.contains(&w.as_str()))
+        .filter_map(|w| match non_latin_term(&w) {
+            Some(term) => term,
+            None => Some(stem(&w)),
+        })
+        .collect()
 }
 
 /// The kind of answer a question asks for.

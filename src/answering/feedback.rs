@@ -1,5 +1,6 @@
 //! The buttons under a reply and their presses: 👍/👎 on answers (recorded on the reply, for the
 //! owner's knowledge-gap page) and "talk to a person" (a handoff).
+use super::language::{Lang, fill};
 use super::{Ctx, groups, handoff};
 use crate::jobs::{JobError, job_error};
 use crate::storage::conversations;
@@ -12,23 +13,23 @@ const HUMAN: &str = "human";
 const FEEDBACK: &str = "fb:";
 
 /// What the customer is told when a person has been asked to help.
-pub(super) fn handoff_note(business: &str) -> String {
-    format!("I've asked a person from {business} to help you. They'll reply here.")
+pub(super) fn handoff_note(business: &str, lang: Lang) -> String {
+    fill(lang.words().handoff, business)
 }
 
-pub(super) fn human_button() -> ReplyMarkup {
+pub(super) fn human_button(lang: Lang) -> ReplyMarkup {
     ReplyMarkup::Inline(InlineKeyboardMarkup {
-        inline_keyboard: vec![vec![InlineKeyboardButton { text: "🙋 Talk to a person".into(), callback_data: Some(HUMAN.into()), ..Default::default() }]],
+        inline_keyboard: vec![vec![InlineKeyboardButton { text: lang.words().talk_to_person.into(), callback_data: Some(HUMAN.into()), ..Default::default() }]],
     })
 }
 
-pub(super) fn feedback_buttons(reply: i64, person: bool) -> ReplyMarkup {
+pub(super) fn feedback_buttons(reply: i64, person: bool, lang: Lang) -> ReplyMarkup {
     let mut row = vec![
         InlineKeyboardButton { text: "👍".into(), callback_data: Some(format!("{FEEDBACK}1:{reply}")), ..Default::default() },
         InlineKeyboardButton { text: "👎".into(), callback_data: Some(format!("{FEEDBACK}-1:{reply}")), ..Default::default() },
     ];
     if person {
-        row.push(InlineKeyboardButton { text: "🙋 Person".into(), callback_data: Some(HUMAN.into()), ..Default::default() });
+        row.push(InlineKeyboardButton { text: lang.words().person.into(), callback_data: Some(HUMAN.into()), ..Default::default() });
     }
     ReplyMarkup::Inline(InlineKeyboardMarkup { inline_keyboard: vec![row] })
 }
@@ -50,7 +51,7 @@ impl Ctx<'_> {
                 return Ok(());
             }
             handoff::request(self.db(), self.a.manager.as_ref(), self.tenant, &conv).await?;
-            let mut send = SendMessage::new(msg.chat.id, handoff_note(self.business));
+            let mut send = SendMessage::new(msg.chat.id, handoff_note(self.business, self.lang));
             if customer.thread_id != 0 {
                 send.message_thread_id = Some(customer.thread_id);
             }
@@ -61,10 +62,11 @@ impl Ctx<'_> {
             let (value, id) = rest.split_once(':').unwrap_or(("", ""));
             let value: i64 = if value == "1" { 1 } else { -1 };
             let ok = conversations::set_feedback(&self.db().pool, self.tenant, self.bot_id, msg.chat.id, id.parse().unwrap_or(0), value).await?;
+            let w = self.lang.words();
             let text = match (ok, value) {
-                (false, _) => "Sorry, I couldn't record that.",
-                (true, 1) => "Thanks! Glad it helped.",
-                _ => "Thanks — we'll use this to improve. Send /human to talk to a person.",
+                (false, _) => w.feedback_failed,
+                (true, 1) => w.feedback_up,
+                _ => w.feedback_down,
             };
             let _ = self.bot.call(&AnswerCallbackQuery { callback_query_id: q.id.clone(), text: Some(text.into()), ..Default::default() }).await;
             return Ok(());

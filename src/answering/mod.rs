@@ -23,6 +23,7 @@ pub mod extract;
 mod feedback;
 mod groups;
 pub mod handoff;
+pub mod language;
 pub mod limits;
 pub mod pipeline;
 pub mod prompt;
@@ -63,8 +64,15 @@ pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot
     let db = &a.pipeline.db;
     let (business, username, _, _) = bots::profile(&db.pool, tenant, bot_id).await?.unwrap_or_default();
     let settings = storage::bot_settings::get(&db.pool, tenant, bot_id).await?;
-    let texts = settings::texts(&settings, &business);
-    let ctx = Ctx { a, tenant, bot_id, bot, business: &business, username: &username, settings: &settings, texts: &texts, started, model_time: Mutex::new(None) };
+    // The customer's language: their message, else their Telegram app's language.
+    let language = match &update.kind {
+        UpdateKind::Message(m) => language::customer_language(m.from.as_ref().and_then(|f| f.language_code.as_deref()), m.text.as_deref().unwrap_or_default()),
+        UpdateKind::CallbackQuery(q) => language::customer_language(q.from.language_code.as_deref(), q.message().and_then(|m| m.text.as_deref()).unwrap_or_default()),
+        _ => None,
+    };
+    let lang = language::Lang::of(language.as_deref());
+    let texts = settings::texts_in(&settings, &business, lang);
+    let ctx = Ctx { a, tenant, bot_id, bot, business: &business, username: &username, settings: &settings, texts: &texts, language: language.as_deref(), lang, started, model_time: Mutex::new(None) };
     match update.kind {
         UpdateKind::Message(m) => ctx.message(update.update_id, m).await,
         UpdateKind::CallbackQuery(q) => ctx.callback(q).await,
@@ -97,6 +105,9 @@ struct Ctx<'a> {
     username: &'a str,
     settings: &'a BotSettings,
     texts: &'a settings::Texts,
+    /// The customer's language (a two-letter code), when known, and the bot's texts' language.
+    language: Option<&'a str>,
+    lang: language::Lang,
     /// When the job started, and the model's share of it once known: the overhead measurement.
     started: Instant,
     model_time: Mutex<Option<Duration>>,
@@ -155,20 +166,20 @@ impl Ctx<'_> {
                 if private && fresh && crate::billing::paywall(&self.a.pipeline.billing, self.tenant, self.bot_id, self.bot, conv.chat_id).await? {
                     return Ok(());
                 }
-                self.answer(&conv, &cmsg, update_id, m.message_id, &text, from.language_code.as_deref()).await
+                self.answer(&conv, &cmsg, update_id, m.message_id, &text).await
             }
         }
     }
 
     async fn handoff(&self, conv: &Conversation, update_id: i64, reply_to: i64) -> Result<(), JobError> {
         handoff::request(self.db(), self.a.manager.as_ref(), self.tenant, conv).await?;
-        let text = feedback::handoff_note(self.business);
+        let text = feedback::handoff_note(self.business, self.lang);
         self.reply(conv, update_id, reply_to, &Reply { kind: "handoff", text: &text, sources: &[], tokens: 0, question: None }).await
     }
 
     /// A question: the answer pipeline, its text drafted as the model writes (private chats),
     /// then the reply stored and sent.
-    async fn answer(&self, conv: &Conversation, cmsg: &Msg, update_id: i64, reply_to: i64, question: &str, language: Option<&str>) -> Result<(), JobError> {
+    async fn answer(&self, conv: &Conversation, cmsg: &Msg, update_id: i64, reply_to: i64, question: &str) -> Result<(), JobError> {
         let deps = &self.a.pipeline;
         let mut typing = SendChatAction { chat_id: conv.chat_id.into(), action: "typing".into(), ..Default::default() };
         if conv.thread_id != 0 {
@@ -178,7 +189,7 @@ impl Ctx<'_> {
 
         let earlier = conversations::recent(&deps.db.pool, self.tenant, conv.id, cmsg.id, deps.cfg.history_messages as i64).await?;
         let history: Vec<Turn> = earlier.iter().filter(|m| in_history(m)).map(|m| Turn { customer: m.author == "customer", text: m.text.clone() }).collect();
-        let voice = Voice { business: self.business, persona: &self.settings.persona, tone: &self.settings.tone, extra: &self.settings.extra_instructions, language };
+        let voice = Voice { business: self.business, persona: &self.settings.persona, tone: &self.settings.tone, extra: &self.settings.extra_instructions, language: self.language };
         let key = format!("answer:{}:{update_id}", self.bot_id.0);
         let request = pipeline::Request { tenant: self.tenant, voice, texts: self.texts, history: &history, question, credit_key: Some(&key) };
 

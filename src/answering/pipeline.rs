@@ -132,18 +132,37 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
     Ok(Answer { reply, generated: true })
 }
 
-/// Turns a follow-up into a standalone retrieval query. A short message or one that refers back
-/// ("and on Sundays?", "how much is it?") is searched together with the customer's previous
+/// Turns a follow-up into a standalone retrieval query. A short message or one that starts like
+/// a follow-up and refers back ("and on Sundays?", "how much is it?", "¿y los domingos?",
+/// "а сколько это стоит?", "و جمعه‌ها؟") is searched together with the customer's previous
 /// question; the model still sees the whole history. (Deliberately not a model call: with the
-/// local 135M model a rewrite is slower and worse than this rule.)
+/// local 135M model a rewrite is slower and worse than this rule.) The word lists cover English,
+/// Russian, Spanish and Persian; a message of four words or fewer counts as a follow-up in any
+/// language.
 pub fn standalone_query(history: &[Turn], question: &str) -> String {
     let Some(prev) = history.iter().rev().find(|t| t.customer) else { return question.to_owned() };
-    let lower = question.to_lowercase();
+    // Arabic letter forms folded to the Persian ones, so "اين" is "این".
+    let lower = crate::retrieval::analysis::normalize(&question.to_lowercase());
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    const REFERS: &[&str] = &["it", "its", "that", "this", "those", "these", "they", "them", "there", "he", "she", "else", "one"];
-    let follow_up = words.len() <= 4 || words.first().is_some_and(|w| ["and", "also", "what", "how", "but", "or", "then"].contains(w)) && words.iter().any(|w| REFERS.contains(w));
+    let follow_up = words.len() <= 4 || words.first().is_some_and(|w| OPENERS.contains(w)) && words.iter().any(|w| REFERS.contains(w));
     if follow_up { format!("{} {}", prev.text, question) } else { question.to_owned() }
 }
+
+/// Words that open a follow-up: "and", "but", "what", "how (much)" …
+const OPENERS: &[&str] = &[
+    "and", "also", "what", "how", "but", "or", "then", // English
+    "а", "и", "но", "или", "тогда", "еще", "ещё", "что", "как", "сколько", "также", // Russian
+    "y", "e", "también", "tambien", "pero", "o", "entonces", "qué", "que", "cómo", "como", "cuánto", "cuanto", "cuánta", "cuanta", // Spanish
+    "و", "هم", "پس", "اما", "یا", "چه", "چطور", "چقدر", // Persian
+];
+
+/// Words that refer back to what was asked before: "it", "that", "there" …
+const REFERS: &[&str] = &[
+    "it", "its", "that", "this", "those", "these", "they", "them", "there", "he", "she", "else", "one", // English
+    "это", "этот", "эта", "эти", "этого", "этом", "он", "она", "оно", "они", "его", "ее", "её", "их", "там", "тот", "та", "то", "туда", // Russian
+    "eso", "esto", "ese", "esa", "esos", "esas", "lo", "ello", "él", "ella", "ellos", "ellas", "allí", "alli", "ahí", "ahi", "allá", "otro", "otra", // Spanish
+    "آن", "این", "اون", "آنها", "اینها", "آنجا", "اونجا", "همان", "همین", "دیگر", // Persian
+];
 
 #[cfg(test)]
 mod tests {
@@ -155,5 +174,32 @@ mod tests {
         assert_eq!(standalone_query(&h, "How much is it?"), "Do you deliver to Altona? How much is it?");
         assert_eq!(standalone_query(&h, "What are your opening hours on public holidays in December?"), "What are your opening hours on public holidays in December?");
         assert_eq!(standalone_query(&[], "price?"), "price?");
+    }
+
+    fn asked(text: &str) -> Vec<Turn> {
+        vec![Turn { customer: true, text: text.into() }, Turn { customer: false, text: "…".into() }]
+    }
+
+    #[test]
+    fn follow_ups_in_russian_spanish_and_persian() {
+        // Short ones, in any language.
+        let h = asked("¿Abren los sábados?");
+        assert_eq!(standalone_query(&h, "¿y los domingos?"), "¿Abren los sábados? ¿y los domingos?");
+        let h = asked("Сколько стоит торт на 12 человек?");
+        assert_eq!(standalone_query(&h, "а доставка?"), "Сколько стоит торт на 12 человек? а доставка?");
+        let h = asked("آیا شنبه‌ها باز هستید؟");
+        assert_eq!(standalone_query(&h, "و جمعه‌ها؟"), "آیا شنبه‌ها باز هستید؟ و جمعه‌ها؟");
+        // Longer ones, by their opening word and a word that refers back.
+        let h = asked("¿Hacen tartas de cumpleaños?");
+        assert_eq!(standalone_query(&h, "¿Y cuánto cuesta eso para doce personas?"), "¿Hacen tartas de cumpleaños? ¿Y cuánto cuesta eso para doce personas?");
+        assert_eq!(standalone_query(&h, "¿Cuál es el horario de la tienda el domingo?"), "¿Cuál es el horario de la tienda el domingo?");
+        let h = asked("Вы делаете торты на заказ?");
+        assert_eq!(standalone_query(&h, "А сколько это стоит для двенадцати человек?"), "Вы делаете торты на заказ? А сколько это стоит для двенадцати человек?");
+        assert_eq!(standalone_query(&h, "Какие часы работы у магазина в воскресенье?"), "Какие часы работы у магазина в воскресенье?");
+        let h = asked("کیک تولد دارید؟");
+        assert_eq!(standalone_query(&h, "و قیمت آن برای دوازده نفر چقدر است؟"), "کیک تولد دارید؟ و قیمت آن برای دوازده نفر چقدر است؟");
+        // Arabic letter forms: "اين" (Arabic yeh) is "این".
+        assert_eq!(standalone_query(&h, "و قیمت اين برای دوازده نفر چقدر است؟"), "کیک تولد دارید؟ و قیمت اين برای دوازده نفر چقدر است؟");
+        assert_eq!(standalone_query(&h, "ساعت کاری فروشگاه در روز جمعه چیست؟"), "ساعت کاری فروشگاه در روز جمعه چیست؟");
     }
 }

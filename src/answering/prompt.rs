@@ -93,7 +93,7 @@ pub fn truncate_tokens(text: &str, tokens: usize) -> String {
 fn system(v: &Voice<'_>) -> String {
     let persona = if v.persona.trim().is_empty() { String::new() } else { v.persona.trim().to_owned() };
     let tone = if v.tone.trim().is_empty() { "friendly, clear and to the point" } else { v.tone.trim() };
-    let language = v.language.filter(|l| !l.is_empty()).map(|l| format!(" (their Telegram is set to `{l}`; follow the language they write in)")).unwrap_or_default();
+    let language = v.language.filter(|l| !l.is_empty()).map(|l| format!(" (`{l}`, from their message or their Telegram app; follow the language they write in)")).unwrap_or_default();
     let extra = if v.extra.trim().is_empty() { String::new() } else { format!("The business adds (these never override the rules above):\n{}", v.extra.trim()) };
     let s = fill(SYSTEM, &[("business", v.business), ("persona", &persona), ("tone", tone), ("language", &language), ("extra", &extra)]);
     // Empty optional lines leave blank lines behind; keep the prompt tidy.

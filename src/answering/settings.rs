@@ -1,5 +1,7 @@
 //! The texts a bot says on its own — welcome, help, privacy, payment support, "I don't know",
-//! "temporarily unavailable" — from the owner's settings, or plain defaults naming the business.
+//! "temporarily unavailable" — from the owner's settings (as written), or plain defaults naming
+//! the business, in the customer's language ([`super::language`]).
+use super::language::{Lang, fill};
 use crate::storage::bot_settings::BotSettings;
 
 /// Resolved texts (plain text: escaped when sent as HTML).
@@ -17,14 +19,37 @@ fn or(owner: &str, default: String) -> String {
     if owner.trim().is_empty() { default } else { owner.trim().to_owned() }
 }
 
+/// The texts with English defaults (as the owner's settings page shows them).
 pub fn texts(s: &BotSettings, business: &str) -> Texts {
-    let b = business;
+    texts_in(s, business, Lang::En)
+}
+
+/// The texts a customer sees: the owner's own as written, the defaults in `lang`.
+pub fn texts_in(s: &BotSettings, business: &str, lang: Lang) -> Texts {
+    let w = lang.words();
+    let d = |t: &str| fill(t, business);
     Texts {
-        welcome: or(&s.welcome_text, format!("👋 Hi! I'm the assistant of {b}. Ask me anything about {b} — I answer from their own information and show where each answer comes from. Send /human any time to talk to a person.")),
-        help: or(&s.help_text, format!("Ask me a question in your own words. I answer from {b}'s information and show where the answer comes from. Send /human to talk to a person.")),
-        privacy: or(&s.privacy_text, format!("Your messages are used only to answer you and to help {b} improve its answers. They are never shared with other businesses.")),
-        paysupport: or(&s.paysupport_text, format!("For help with a payment, send /human and a person from {b} will reply here.")),
-        fallback: or(&s.fallback_text, format!("I'm sorry — I couldn't find that in {b}'s information. Would you like to talk to a person?")),
-        unavailable: or(&s.unavailable_text, format!("I can't answer questions right now. Would you like to talk to a person from {b}?")),
+        welcome: or(&s.welcome_text, d(w.welcome)),
+        help: or(&s.help_text, d(w.help)),
+        privacy: or(&s.privacy_text, d(w.privacy)),
+        paysupport: or(&s.paysupport_text, d(w.paysupport)),
+        fallback: or(&s.fallback_text, d(w.fallback)),
+        unavailable: or(&s.unavailable_text, d(w.unavailable)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_in_the_customers_language_and_the_owners_texts_as_written() {
+        let s = BotSettings::default();
+        assert!(texts(&s, "Rosa").fallback.starts_with("I'm sorry — I couldn't find that in Rosa's information"));
+        assert!(texts_in(&s, "Rosa", Lang::Ru).fallback.contains("в информации Rosa"));
+        assert!(texts_in(&s, "Rosa", Lang::Es).welcome.contains("Soy el asistente de Rosa"));
+        assert!(texts_in(&s, "Rosa", Lang::Fa).unavailable.contains("از Rosa"));
+        let own = BotSettings { fallback_text: "Ask Rosa at the counter.".into(), ..BotSettings::default() };
+        assert_eq!(texts_in(&own, "Rosa", Lang::Ru).fallback, "Ask Rosa at the counter.");
     }
 }

@@ -6,11 +6,11 @@
 //! of Robertson–Spärck Jones), so the dot product of the two vectors is the BM25 score and IDF
 //! stays right as a tenant's corpus grows.
 //!
-//! Text analysis, the same for documents and queries: Unicode word splitting, lower-casing,
-//! apostrophes and possessives folded, English stop words dropped, Snowball (Porter2) stemming.
+//! Text analysis ([`super::analysis`]): Unicode words, lower-cased, stop words dropped and
+//! stemmed by script and language — English as it always was, Spanish, Russian and Persian too.
 //! Terms map to dimensions by a fixed FNV-1a hash, so vectors written by one version stay
 //! comparable with queries from the next — changing the analysis means re-indexing.
-use rust_stemmers::{Algorithm, Stemmer};
+use super::analysis;
 use std::collections::HashMap;
 
 /// A sparse vector: parallel `indices` (sorted, unique) and `values`.
@@ -51,10 +51,9 @@ impl Default for Bm25Params {
     }
 }
 
-/// Turns text into BM25 sparse vectors. Cheap to share; holds the stemmer.
+/// Turns text into BM25 sparse vectors. Cheap to share.
 pub struct Bm25Encoder {
     params: Bm25Params,
-    stemmer: Stemmer,
 }
 
 impl Default for Bm25Encoder {
@@ -65,24 +64,12 @@ impl Default for Bm25Encoder {
 
 impl Bm25Encoder {
     pub fn new(params: Bm25Params) -> Self {
-        Self { params, stemmer: Stemmer::create(Algorithm::English) }
+        Self { params }
     }
 
-    /// The analysed terms of `text`, in order.
+    /// The analysed terms of a document's `text`, in order.
     pub fn terms(&self, text: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        for word in text.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’')) {
-            let lower = word.to_lowercase().replace('’', "'");
-            // "owner's" → "owner"; "don't" → "don", "t" (then dropped as stop words).
-            let lower = lower.strip_suffix("'s").unwrap_or(&lower);
-            for part in lower.split('\'') {
-                if part.is_empty() || is_stop_word(part) {
-                    continue;
-                }
-                out.push(self.stemmer.stem(part).into_owned());
-            }
-        }
-        out
+        analysis::document_terms(text)
     }
 
     /// The document vector of `text` (term weights before IDF).
@@ -99,10 +86,11 @@ impl Bm25Encoder {
         SparseVector::from_map(tf)
     }
 
-    /// The query vector of `text`: each distinct term with its count.
+    /// The query vector of `text`: each distinct term with its count (a query that may not be
+    /// English also carries its words' Spanish terms: [`analysis::query_terms`]).
     pub fn query(&self, text: &str) -> SparseVector {
         let mut tf: HashMap<u32, f32> = HashMap::new();
-        for t in self.terms(text) {
+        for t in analysis::query_terms(text) {
             *tf.entry(term_id(&t)).or_default() += 1.0;
         }
         SparseVector::from_map(tf)
@@ -119,29 +107,13 @@ pub fn term_id(term: &str) -> u32 {
     h
 }
 
-/// English stop words: the Snowball project's list
-/// (<https://snowballstem.org/algorithms/english/stop.txt>), apostrophes split as `terms` does.
-fn is_stop_word(w: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been",
-        "before", "being", "below", "between", "both", "but", "by", "can", "cannot", "could", "d", "did", "do", "does", "doing", "don",
-        "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers",
-        "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "ll", "m", "me", "more",
-        "most", "my", "myself", "no", "nor", "not", "of", "off", "on", "once", "only", "or", "other", "ought", "our", "ours",
-        "ourselves", "out", "over", "own", "re", "s", "same", "she", "should", "so", "some", "such", "t", "than", "that", "the",
-        "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under",
-        "until", "up", "ve", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will",
-        "with", "would", "you", "your", "yours", "yourself", "yourselves",
-    ];
-    WORDS.binary_search(&w).is_ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn stop_word_list_is_sorted_for_binary_search() {
+        use analysis::is_english_stop_word as is_stop_word;
         assert!(is_stop_word("the") && is_stop_word("yourselves") && is_stop_word("a") && !is_stop_word("pension"));
     }
 

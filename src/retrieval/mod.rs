@@ -2,6 +2,7 @@
 //! Qdrant server when configured), BM25 sparse vectors, and hybrid search that fuses the two
 //! ([`Retriever`]). Knows tenants only as the required key of every call; knows nothing of
 //! documents' formats (that is `knowledge`) or of answering.
+pub mod analysis;
 pub mod bm25;
 mod edge;
 mod hybrid;

@@ -155,13 +155,15 @@ pub async fn ask(State(app): State<AppState>, owner: Owner, axum::Form(f): axum:
 async fn answer(app: &AppState, tenant: TenantId, bot: BotId, earlier: &[Exchange], question: &str) -> Result<Exchange, AppError> {
     let (business, _, _, _) = bots::profile(&app.db.pool, tenant, bot).await?.ok_or(AppError::NotFound)?;
     let s = bot_settings::get(&app.db.pool, tenant, bot).await?;
-    let texts = settings::texts(&s, &business);
+    // The owner trying the bot in a language sees what a customer writing it would.
+    let language = crate::answering::language::customer_language(None, question);
+    let texts = settings::texts_in(&s, &business, crate::answering::language::Lang::of(language.as_deref()));
     let history: Vec<Turn> = earlier
         .iter()
         .flat_map(|e| [Turn { customer: true, text: e.q.clone() }, Turn { customer: false, text: e.a.clone() }])
         .filter(|t| !t.text.is_empty())
         .collect();
-    let voice = Voice { business: &business, persona: &s.persona, tone: &s.tone, extra: &s.extra_instructions, language: None };
+    let voice = Voice { business: &business, persona: &s.persona, tone: &s.tone, extra: &s.extra_instructions, language: language.as_deref() };
     let request = pipeline::Request { tenant, voice, texts: &texts, history: &history, question, credit_key: None };
     let r = pipeline::answer(&app.answering.pipeline, &request, None).await?.reply;
     Ok(Exchange { q: question.into(), a: r.text, kind: r.kind.into(), sources: r.sources })

@@ -1,0 +1,213 @@
+//! The customer's language, and the bot's own words in it.
+//!
+//! The language a customer is answered in comes from what they write, and from Telegram's
+//! `language_code` (the language of their Telegram app) when the message does not say — a
+//! command, "ok", a short Latin-script message that could be English or Spanish
+//! ([`customer_language`]). The bot's fixed texts ("I don't know", the buttons, the handoff
+//! note, the welcome …) exist in English, Russian, Spanish and Persian ([`Lang`]); other
+//! languages get English. Texts the owner wrote are shown as written.
+use std::sync::LazyLock;
+use whatlang::{Detector, Lang as Detected, Script};
+
+/// The languages the bot's own texts are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    Ru,
+    Es,
+    Fa,
+}
+
+impl Lang {
+    /// The texts' language for a language code ("ru", "es-MX", "fa"); English otherwise.
+    pub fn of(code: Option<&str>) -> Lang {
+        match code.map(primary).as_deref() {
+            Some("ru") => Lang::Ru,
+            Some("es") => Lang::Es,
+            Some("fa") => Lang::Fa,
+            _ => Lang::En,
+        }
+    }
+}
+
+/// The primary subtag of a language code, lower case: "es-MX" → "es".
+fn primary(code: &str) -> String {
+    code.split(['-', '_']).next().unwrap_or(code).trim().to_lowercase()
+}
+
+/// Languages recognised in a message: those with texts or a lead-in of their own. Arabic is left
+/// out on purpose: Arabic-script messages without a Telegram language say are taken as Persian.
+static DETECTOR: LazyLock<Detector> = LazyLock::new(|| {
+    use Detected::*;
+    Detector::with_allowlist(vec![Eng, Spa, Rus, Ukr, Pes, Deu, Fra, Ita, Por])
+});
+
+fn code_of(l: Detected) -> &'static str {
+    match l {
+        Detected::Spa => "es",
+        Detected::Rus => "ru",
+        Detected::Ukr => "uk",
+        Detected::Pes => "fa",
+        Detected::Deu => "de",
+        Detected::Fra => "fr",
+        Detected::Ita => "it",
+        Detected::Por => "pt",
+        _ => "en",
+    }
+}
+
+/// The script a language code is written in, for the codes whose script is known.
+fn script_of(code: &str) -> Option<Script> {
+    match code {
+        "en" | "es" | "de" | "fr" | "it" | "pt" | "nl" | "pl" | "tr" | "id" => Some(Script::Latin),
+        "ru" | "uk" | "be" | "bg" | "kk" | "sr" => Some(Script::Cyrillic),
+        "fa" | "ar" | "ur" => Some(Script::Arabic),
+        _ => None,
+    }
+}
+
+/// The customer's language (a two-letter code) from Telegram's `language_code` and their message:
+/// the message's language when it is clear — a reliable detection, or a script other than Latin
+/// that their Telegram language is not written in (Cyrillic → Russian, Arabic script → Persian);
+/// else Telegram's language; else, for a message in another script than Latin, what it looks
+/// like most; else nothing (English).
+pub fn customer_language(telegram: Option<&str>, message: &str) -> Option<String> {
+    let code = telegram.map(primary).filter(|c| !c.is_empty());
+    let text = message.trim();
+    let info = if text.starts_with('/') { None } else { DETECTOR.detect(text) };
+    let Some(info) = info else { return code };
+    let detected = code_of(info.lang()).to_owned();
+    let other_script = info.script() != Script::Latin;
+    match code {
+        None => (info.is_reliable() || other_script).then_some(detected),
+        Some(c) => {
+            if info.is_reliable() || (other_script && script_of(&c) != Some(info.script())) {
+                Some(detected)
+            } else {
+                Some(c)
+            }
+        }
+    }
+}
+
+/// The bot's default texts and labels in one language. `{b}` stands for the business's name.
+pub struct Words {
+    pub welcome: &'static str,
+    pub help: &'static str,
+    pub privacy: &'static str,
+    pub paysupport: &'static str,
+    pub fallback: &'static str,
+    pub unavailable: &'static str,
+    pub handoff: &'static str,
+    pub talk_to_person: &'static str,
+    pub person: &'static str,
+    pub sources: &'static str,
+    pub feedback_failed: &'static str,
+    pub feedback_up: &'static str,
+    pub feedback_down: &'static str,
+}
+
+const EN: Words = Words {
+    welcome: "👋 Hi! I'm the assistant of {b}. Ask me anything about {b} — I answer from their own information and show where each answer comes from. Send /human any time to talk to a person.",
+    help: "Ask me a question in your own words. I answer from {b}'s information and show where the answer comes from. Send /human to talk to a person.",
+    privacy: "Your messages are used only to answer you and to help {b} improve its answers. They are never shared with other businesses.",
+    paysupport: "For help with a payment, send /human and a person from {b} will reply here.",
+    fallback: "I'm sorry — I couldn't find that in {b}'s information. Would you like to talk to a person?",
+    unavailable: "I can't answer questions right now. Would you like to talk to a person from {b}?",
+    handoff: "I've asked a person from {b} to help you. They'll reply here.",
+    talk_to_person: "🙋 Talk to a person",
+    person: "🙋 Person",
+    sources: "Sources",
+    feedback_failed: "Sorry, I couldn't record that.",
+    feedback_up: "Thanks! Glad it helped.",
+    feedback_down: "Thanks — we'll use this to improve. Send /human to talk to a person.",
+};
+
+const RU: Words = Words {
+    welcome: "👋 Здравствуйте! Я помощник {b}. Спросите меня о {b} что угодно — я отвечаю по их собственной информации и показываю, откуда взят каждый ответ. Чтобы поговорить с человеком, отправьте /human в любой момент.",
+    help: "Задайте вопрос своими словами. Я отвечаю по информации {b} и показываю, откуда взят ответ. Чтобы поговорить с человеком, отправьте /human.",
+    privacy: "Ваши сообщения используются только для ответов вам и чтобы помочь {b} улучшать ответы. Они никогда не передаются другим компаниям.",
+    paysupport: "Если нужна помощь с оплатой, отправьте /human — сотрудник {b} ответит здесь.",
+    fallback: "Извините, я не нашёл этого в информации {b}. Хотите поговорить с человеком?",
+    unavailable: "Сейчас я не могу отвечать на вопросы. Хотите поговорить с сотрудником {b}?",
+    handoff: "Я попросил сотрудника {b} помочь вам. Вам ответят здесь.",
+    talk_to_person: "🙋 Поговорить с человеком",
+    person: "🙋 Человек",
+    sources: "Источники",
+    feedback_failed: "Извините, не удалось это сохранить.",
+    feedback_up: "Спасибо! Рад, что помог.",
+    feedback_down: "Спасибо — учтём это. Чтобы поговорить с человеком, отправьте /human.",
+};
+
+const ES: Words = Words {
+    welcome: "👋 ¡Hola! Soy el asistente de {b}. Pregúntame lo que quieras sobre {b}: respondo con su propia información y muestro de dónde sale cada respuesta. Envía /human en cualquier momento para hablar con una persona.",
+    help: "Hazme una pregunta con tus propias palabras. Respondo con la información de {b} y muestro de dónde sale la respuesta. Envía /human para hablar con una persona.",
+    privacy: "Tus mensajes se usan solo para responderte y para ayudar a {b} a mejorar sus respuestas. Nunca se comparten con otras empresas.",
+    paysupport: "Para ayuda con un pago, envía /human y una persona de {b} te responderá aquí.",
+    fallback: "Lo siento, no encontré eso en la información de {b}. ¿Quieres hablar con una persona?",
+    unavailable: "Ahora mismo no puedo responder preguntas. ¿Quieres hablar con una persona de {b}?",
+    handoff: "He pedido a una persona de {b} que te ayude. Te responderá aquí.",
+    talk_to_person: "🙋 Hablar con una persona",
+    person: "🙋 Persona",
+    sources: "Fuentes",
+    feedback_failed: "Lo siento, no pude registrarlo.",
+    feedback_up: "¡Gracias! Me alegra haber ayudado.",
+    feedback_down: "Gracias: lo usaremos para mejorar. Envía /human para hablar con una persona.",
+};
+
+const FA: Words = Words {
+    welcome: "👋 سلام! من دستیار {b} هستم. هر سؤالی درباره {b} دارید بپرسید — از اطلاعات خود آن‌ها پاسخ می‌دهم و نشان می‌دهم هر پاسخ از کجا آمده است. هر وقت خواستید با یک نفر صحبت کنید، /human را بفرستید.",
+    help: "سؤال خود را با کلمات خودتان بپرسید. از اطلاعات {b} پاسخ می‌دهم و نشان می‌دهم پاسخ از کجا آمده است. برای صحبت با یک نفر، /human را بفرستید.",
+    privacy: "پیام‌های شما فقط برای پاسخ دادن به شما و کمک به {b} برای بهتر کردن پاسخ‌هایش به کار می‌روند و هرگز با کسب‌وکارهای دیگر به اشتراک گذاشته نمی‌شوند.",
+    paysupport: "برای کمک درباره پرداخت، /human را بفرستید تا یک نفر از {b} همین‌جا پاسخ دهد.",
+    fallback: "متأسفم، این را در اطلاعات {b} پیدا نکردم. می‌خواهید با یک نفر صحبت کنید؟",
+    unavailable: "الان نمی‌توانم به سؤال‌ها پاسخ دهم. می‌خواهید با یک نفر از {b} صحبت کنید؟",
+    handoff: "از یک نفر از {b} خواستم به شما کمک کند. همین‌جا پاسخ می‌دهد.",
+    talk_to_person: "🙋 گفتگو با یک نفر",
+    person: "🙋 یک نفر",
+    sources: "منابع",
+    feedback_failed: "متأسفم، نتوانستم این را ثبت کنم.",
+    feedback_up: "ممنون! خوشحالم که کمک کرد.",
+    feedback_down: "ممنون — از این برای بهتر شدن استفاده می‌کنیم. برای صحبت با یک نفر، /human را بفرستید.",
+};
+
+impl Lang {
+    /// The bot's own words in this language.
+    pub fn words(self) -> &'static Words {
+        match self {
+            Lang::En => &EN,
+            Lang::Ru => &RU,
+            Lang::Es => &ES,
+            Lang::Fa => &FA,
+        }
+    }
+}
+
+/// `template` with the business's name in place of `{b}`.
+pub fn fill(template: &str, business: &str) -> String {
+    template.replace("{b}", business)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_decides_when_it_is_clear_telegram_otherwise() {
+        // A Cyrillic or Persian message, whatever the app's language.
+        assert_eq!(customer_language(Some("en"), "Сколько стоит торт на двенадцать человек?").as_deref(), Some("ru"));
+        assert_eq!(customer_language(Some("en-US"), "قیمت کیک برای دوازده نفر چقدر است؟").as_deref(), Some("fa"));
+        assert_eq!(customer_language(None, "جمعه‌ها باز هستید؟").as_deref(), Some("fa"));
+        assert_eq!(customer_language(None, "а доставка?").as_deref(), Some("ru"));
+        // A clear Spanish message from an English app.
+        assert_eq!(customer_language(Some("en"), "¿Cuánto cuesta un pastel de chocolate para doce personas?").as_deref(), Some("es"));
+        // Commands and short messages: the app's language.
+        assert_eq!(customer_language(Some("es-MX"), "/start").as_deref(), Some("es"));
+        assert_eq!(customer_language(Some("fa"), "ok").as_deref(), Some("fa"));
+        assert_eq!(customer_language(None, "/start"), None);
+        assert_eq!(customer_language(Some("en"), "How much is a cake for twelve people?").as_deref(), Some("en"));
+        assert_eq!(Lang::of(Some("es-AR")), Lang::Es);
+        assert_eq!(Lang::of(Some("de")), Lang::En);
+    }
+}

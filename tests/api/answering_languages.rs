@@ -1,0 +1,152 @@
+//! Customers writing Russian, Spanish and Persian to businesses whose documents are in those
+//! languages, through the real pipeline (ingestion, BM25 + MiniLM retrieval, sentence selection,
+//! delivery through the Telegram sandbox): the reply quotes the sentence with the right price,
+//! and the bot's own words — the lead-in, "Sources", "I don't know" and its button — are in the
+//! customer's language, from their message even when their Telegram app is set to English.
+//!
+//! The model is an OpenAI stand-in that always declines (NO_ANSWER): the customer gets the
+//! quoted sentences, as with the built-in model's extractive replies.
+use crate::answering_llm::{add_doc, live_bot, wait_sources_ready};
+use crate::helpers::*;
+use crate::openai_standin::{OpenAiStandIn, Reply};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn text_of(m: &Value) -> String {
+    m["message"]["text"].as_str().or_else(|| m["raw_text"].as_str()).unwrap_or_default().to_owned()
+}
+
+struct Case {
+    username: &'static str,
+    business: &'static str,
+    language_code: Option<&'static str>,
+    document: &'static str,
+    /// A question, what the reply must contain (the price) and must not (the other prices).
+    question: &'static str,
+    price: &'static str,
+    not: &'static [&'static str],
+    lead_in: &'static str,
+    sources: &'static str,
+    /// A question the document does not answer, and the start of the "I don't know" text and
+    /// its button.
+    unknown: &'static str,
+    fallback: &'static str,
+    button: &'static str,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        username: "rassvet_bot",
+        business: "Рассвет",
+        // Telegram in English, the customer writes Russian.
+        language_code: Some("en"),
+        document: "Пекарня «Рассвет»\n\nТорты на заказ. Торт на двенадцать человек стоит 45 евро. Маленький торт на шесть человек стоит 28 евро. \
+                   Заказ торта нужно сделать за два дня.\n\nЧасы работы. Мы открыты с понедельника по субботу с 8 до 19 часов. В воскресенье пекарня закрыта.\n\n\
+                   Доставка. Доставка по городу стоит 5 евро.",
+        question: "Сколько стоит торт на двенадцать человек?",
+        price: "45 евро",
+        not: &["28", "Доставка"],
+        lead_in: "Вот что сказано в наших материалах:",
+        sources: "Источники",
+        unknown: "Вы ремонтируете велосипеды и самокаты?",
+        fallback: "Извините, я не нашёл этого в информации Рассвет.",
+        button: "Поговорить с человеком",
+    },
+    Case {
+        username: "amanecer_bot",
+        business: "Amanecer",
+        language_code: Some("es"),
+        document: "Pastelería Amanecer\n\nPasteles por encargo. Un pastel para doce personas cuesta 45 euros. Un pastel pequeño para seis personas cuesta 28 euros. \
+                   Los pasteles se encargan con dos días de antelación.\n\nHorario. Abrimos de lunes a sábado de 8 a 19 horas. Los domingos la pastelería está cerrada.\n\n\
+                   Envíos. El envío dentro de la ciudad cuesta 5 euros.",
+        question: "¿Cuánto cuestan los pasteles para doce personas?",
+        price: "45 euros",
+        not: &["28", "envío"],
+        lead_in: "Esto es lo que dice nuestra información:",
+        sources: "Fuentes",
+        unknown: "¿Reparan bicicletas y patinetes eléctricos?",
+        fallback: "Lo siento, no encontré eso en la información de Amanecer.",
+        button: "Hablar con una persona",
+    },
+    Case {
+        username: "sepideh_bot",
+        business: "سپیده",
+        // No language from Telegram: the message's script says it.
+        language_code: None,
+        // Arabic letter forms (ي, ك) and Arabic-Indic digits in the document, Persian ones in
+        // the question: the same words to retrieval.
+        document: "قنادی سپیده\n\nکیک سفارشی. قيمت كيك برای دوازده نفر ٤٥ یورو است. کیک کوچک برای شش نفر ۲۸ یورو است. \
+                   سفارش کیک باید دو روز زودتر ثبت شود.\n\nساعت کاری. از شنبه تا پنجشنبه از ساعت ۸ تا ۱۹ باز هستیم. جمعه‌ها قنادی تعطیل است.\n\n\
+                   ارسال. ارسال در شهر ۵ یورو هزینه دارد.",
+        question: "قیمت کیک برای دوازده نفر چقدر است؟",
+        price: "٤٥ یورو",
+        not: &["۲۸", "ارسال"],
+        lead_in: "این را در اطلاعات ما پیدا کردم:",
+        sources: "منابع",
+        unknown: "آیا دوچرخه و اسکوتر برقی تعمیر می‌کنید؟",
+        fallback: "متأسفم، این را در اطلاعات سپیده پیدا نکردم.",
+        button: "گفتگو با یک نفر",
+    },
+];
+
+#[tokio::test]
+async fn customers_get_the_right_sentence_and_the_bots_words_in_their_language() {
+    std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
+    let llm = OpenAiStandIn::always(Reply::text("NO_ANSWER")).await;
+    let url = llm.url();
+    let app = spawn_app_with(move |s| {
+        s.set("BELLHOP_LLM_URL", url).set("BELLHOP_LLM_MODEL", "gpt-4o-mini");
+    })
+    .await;
+    let mut bots = Vec::new();
+    for (i, c) in CASES.iter().enumerate() {
+        let (bot, tenant, _) = live_bot(&app, &format!("Owner {i}"), c.username, c.business).await;
+        add_doc(&app, tenant, &format!("{}.txt", c.username), c.document).await;
+        wait_sources_ready(&app, tenant, 1).await;
+        bots.push(bot);
+    }
+    for (c, &bot) in CASES.iter().zip(&bots) {
+        let mut user = json!({ "first_name": "Customer", "started_bots": [bot] });
+        if let Some(code) = c.language_code {
+            user["language_code"] = json!(code);
+        }
+        let customer = app.tg.post("users", user).await["id"].as_i64().unwrap();
+        let mut said: Vec<Value> = Vec::new();
+        for (i, q) in [c.question, c.unknown].into_iter().enumerate() {
+            app.tg.say(customer, bot, q).await;
+            wait_until(Duration::from_secs(120), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(customer)).count() > i }).await;
+            said = app.tg.sent_by(bot).await.into_iter().filter(|m| m["chat_id"] == json!(customer)).collect();
+        }
+        let answer = text_of(&said[0]);
+        assert!(answer.starts_with(c.lead_in), "{}: the lead-in in the customer's language: {answer:?}", c.username);
+        let body = answer.split(&format!("\n\n{}", c.sources)).next().unwrap_or_default();
+        assert!(answer.contains(&format!("\n\n{}\n[1] {}.txt", c.sources, c.username)), "{}: the sources under their heading: {answer:?}", c.username);
+        assert!(body.contains(c.price), "{}: the price asked about is quoted: {answer:?}", c.username);
+        for other in c.not {
+            assert!(!body.contains(other), "{}: only the sentence that answers ({other} is not asked about): {answer:?}", c.username);
+        }
+        let unknown = text_of(&said[1]);
+        assert!(unknown.starts_with(c.fallback), "{}: \"I don't know\" in the customer's language: {unknown:?}", c.username);
+        assert!(said[1]["reply_markup"].to_string().contains(c.button), "{}: the button in the customer's language: {}", c.username, said[1]["reply_markup"]);
+    }
+    app.stop().await.unwrap();
+}
+
+/// The owner's own "I don't know" text is shown as written, whatever the customer's language.
+#[tokio::test]
+async fn the_owners_own_text_is_shown_as_written() {
+    let app = spawn_app().await;
+    let (bot, tenant, _) = live_bot(&app, "Owner", "own_words_bot", "Rassvet").await;
+    let own = "Спросите у нас в пекарне — Sam.";
+    let settings = bellhop::storage::bot_settings::BotSettings { fallback_text: own.into(), ..Default::default() };
+    let mut tx = app.db().begin().await.unwrap();
+    bellhop::storage::bot_settings::put(&mut tx, tenant, bellhop::domain::BotId(bot), &settings).await.unwrap();
+    tx.commit().await.unwrap();
+    let customer = app.tg.post("users", json!({ "first_name": "Customer", "language_code": "es", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    app.tg.say(customer, bot, "¿Tienen pasteles sin gluten?").await;
+    wait_until(Duration::from_secs(60), || async { !app.tg.sent_by(bot).await.is_empty() }).await;
+    let reply = app.tg.sent_by(bot).await.into_iter().find(|m| m["chat_id"] == json!(customer)).unwrap();
+    assert_eq!(text_of(&reply), own);
+    assert!(reply["reply_markup"].to_string().contains("Hablar con una persona"), "{}", reply["reply_markup"]);
+    app.stop().await.unwrap();
+}
