@@ -204,6 +204,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     let weights: Vec<f32> = q_terms.iter().map(idf).collect();
     let total: f32 = weights.iter().sum::<f32>().max(1e-6);
     let kind = wants(question);
+    let non_latin = crate::retrieval::analysis::mostly_non_latin(question);
     let mut out: Vec<Scored> = sents
         .iter()
         .enumerate()
@@ -218,6 +219,12 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             }
             if !has(kind, text, &q_set) {
                 score *= tuning.wrong_type;
+            }
+            // The local embedder (all-MiniLM-L6-v2) learnt English: for a question in Cyrillic or
+            // Arabic script its similarity says little (any two Persian texts look alike to it),
+            // so there a sentence sharing none of the question's words is not its answer.
+            if non_latin && lexical == 0.0 {
+                score *= 0.5;
             }
             Scored { hit: *h, index: *idx, text: text.clone(), score }
         })
@@ -268,6 +275,21 @@ mod tests {
     const ORDERS: &str = "Celebration cakes must be ordered at least 3 days in advance. A cake for 8 people costs 32 euros, for 12 people 45 euros, for 20 people 70 euros. Writing on the cake is free. A 50 % deposit is due when you order.";
     const DELIVERY: &str = "We deliver within 5 km of the bakery from Tuesday to Saturday, between 9:00 and 13:00. Delivery is free for orders over 25 euros; below that it costs 4 euros.";
     const CANCEL: &str = "You can cancel a cake order up to 48 hours before pickup and get the deposit back in full. Later cancellations keep the deposit. Bread and pastries can be returned the same day with the receipt if something is wrong with them.";
+
+    #[test]
+    fn russian_and_persian_sentences_are_matched_by_their_stems_and_need_a_shared_word() {
+        let s = sents(&["Торт на двенадцать человек стоит 45 евро. Доставка по городу стоит 5 евро.", "جمعه‌ها قنادی تعطیل است. قيمت كيك برای دوازده نفر ٤٥ یورو است."]);
+        // "торта" finds "Торт"; the Arabic letter forms of the passage are the question's Persian ones.
+        let r = rank("Какая цена торта на двенадцать человек?", &s, None, &[0.5, 0.5], &[], Tuning::default());
+        assert!(r[0].text.contains("45 евро"), "{r:?}");
+        let r = rank("قیمت کیک برای دوازده نفر؟", &s, None, &[0.5, 0.5], &[], Tuning::default());
+        assert!(r[0].text.contains("٤٥"), "{r:?}");
+        // The same meaning score everywhere: without a shared word, a Persian question's best
+        // sentence scores half.
+        let cosine = [0.7; 4];
+        let r = rank("آیا دوچرخه تعمیر می‌کنید؟", &s, Some(&cosine), &[0.7, 0.7], &[], Tuning::default());
+        assert!(r[0].score < Tuning::default().min_score, "{r:?}");
+    }
 
     #[test]
     fn the_sentence_that_answers_is_chosen_by_its_words_and_the_kind_of_answer() {

@@ -174,6 +174,18 @@ pub fn non_latin_term(w: &str) -> Option<Option<String>> {
     }
 }
 
+/// Whether most of a text's letters are Cyrillic or Arabic script.
+pub fn mostly_non_latin(text: &str) -> bool {
+    let (mut other, mut all) = (0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        all += 1;
+        if script(c.encode_utf8(&mut [0; 4])) != Script::Latin {
+            other += 1;
+        }
+    }
+    other * 2 > all
+}
+
 /// Light Persian stemming: the plural suffixes ها / های / هایی, when a stem of two letters or
 /// more is left (the zero-width non-joiner before them is already a word break).
 fn persian_stem(w: &str) -> &str {
