@@ -152,6 +152,9 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 128)]
         answer_tokens: u32,
     },
+    /// Parsers of untrusted input (HTML, Markdown, robots.txt) on hostile and large inputs,
+    /// under their budgets: time and outcome per input.
+    Parsers,
     /// Retrieval: ingestion throughput (chunk → embed → index) and query latency, embedding
     /// included, on a tenant grown to `--chunks` chunks from a BEIR corpus.
     Retrieval {
