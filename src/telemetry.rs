@@ -10,7 +10,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 /// Installs the global subscriber. Safe to call more than once (later calls do nothing).
 pub fn init(format: LogFormat, filter: &str) {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    // html5ever reports what it makes of strangers' markup (e.g. "foster parenting not
+    // implemented") as warnings: page content, not our problem, kept out of the logs.
+    let filter = EnvFilter::try_new(format!("{filter},html5ever=error")).unwrap_or_else(|_| EnvFilter::new("info,html5ever=error"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
         LogFormat::Json => registry

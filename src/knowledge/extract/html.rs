@@ -45,6 +45,10 @@ const FEED_CHUNK: usize = 16 * 1024;
 const MAX_OPEN: usize = 512;
 /// Links collected from one page at most.
 const MAX_LINKS: usize = 10_000;
+/// Most attributes one tag may have. html5ever checks each new attribute against the tag's
+/// earlier ones (quadratic in their number: 50,000 on one tag take 6 s), so a page with a tag
+/// beyond this is refused before it is parsed. Real tags have a few dozen.
+const MAX_ATTRS: usize = 2_000;
 
 /// The links of a page, as written (resolved by the crawler against `base` or the page URL).
 #[derive(Debug, Clone, Default)]
@@ -105,6 +109,9 @@ pub(crate) fn extract(html: &str, budget: &Budget) -> Result<(Document, Links), 
 
 /// Runs html5ever over `html` in [`FEED_CHUNK`] pieces, checking the deadline between them.
 fn parse(html: &str, budget: &Budget) -> Result<Html, ExtractError> {
+    if most_attributes(html.as_bytes()) > MAX_ATTRS {
+        return Err(ExtractError::Damaged { kind: DocumentKind::Html });
+    }
     let opts = TreeBuilderOpts::default();
     let builder = TreeBuilder::new(HtmlTreeSink::new(Html::new_document()), opts);
     let tokenizer = Tokenizer::new(DepthCap { inner: builder, left_out: RefCell::new(HashMap::new()) }, TokenizerOpts::default());
@@ -124,6 +131,56 @@ fn parse(html: &str, budget: &Budget) -> Result<Html, ExtractError> {
     tokenizer.end();
     let Tokenizer { sink, .. } = tokenizer;
     Ok(sink.inner.sink.0.into_inner())
+}
+
+/// The most attributes any start tag in `html` has, counted the way the HTML tokenizer splits
+/// them (names end at whitespace, `/`, `=` or `>`; quoted values may hold anything but their
+/// quote). One linear pass; raw-text elements are not special-cased, so `<` in a script may be
+/// over-counted, which only matters past [`MAX_ATTRS`].
+fn most_attributes(html: &[u8]) -> usize {
+    #[derive(Clone, Copy, PartialEq)]
+    enum S {
+        Text,
+        Name,
+        Between,
+        Attr,
+        Value(u8),
+    }
+    let (mut state, mut count, mut most) = (S::Text, 0usize, 0usize);
+    let mut i = 0;
+    while i < html.len() {
+        let b = html[i];
+        state = match state {
+            S::Text if b == b'<' && html.get(i + 1).is_some_and(u8::is_ascii_alphabetic) => {
+                count = 0;
+                S::Name
+            }
+            S::Text => S::Text,
+            S::Value(q) if b == q => S::Between,
+            S::Value(q) => S::Value(q),
+            _ if b == b'>' => {
+                most = most.max(count);
+                S::Text
+            }
+            S::Name | S::Attr if b.is_ascii_whitespace() || b == b'/' => S::Between,
+            S::Name => S::Name,
+            S::Attr if b == b'=' => match html.get(i + 1) {
+                Some(&q @ (b'"' | b'\'')) => {
+                    i += 1;
+                    S::Value(q)
+                }
+                _ => S::Attr,
+            },
+            S::Attr => S::Attr,
+            S::Between if b.is_ascii_whitespace() || b == b'/' => S::Between,
+            S::Between => {
+                count += 1;
+                S::Attr
+            }
+        };
+        i += 1;
+    }
+    most.max(count)
 }
 
 /// Passes tokens to the tree builder, leaving out start tags (and their end tags) while the
@@ -402,5 +459,14 @@ mod tests {
         assert!(d.text.starts_with("a < b and <3"), "{}", d.text);
         let deep = "<div>".repeat(100_000) + "deep" + &"</div>".repeat(100_000);
         assert_eq!(run(&deep).0.text, "deep");
+    }
+
+    #[test]
+    fn a_tag_with_thousands_of_attributes_is_refused_before_parsing() {
+        let tag = |n: usize| format!("<p title=\"a b > c\" {}>text</p>", (0..n).map(|i| format!("a{i}='x y'")).collect::<Vec<_>>().join(" "));
+        assert_eq!(most_attributes(tag(10).as_bytes()), 11);
+        assert_eq!(run(&tag(MAX_ATTRS - 1)).0.text, "text");
+        let refused = extract(&tag(50_000), &Budget::new(&Limits::default()));
+        assert!(matches!(refused, Err(ExtractError::Damaged { kind: DocumentKind::Html })), "{refused:?}");
     }
 }
