@@ -12,8 +12,11 @@ pub struct AnsweringConfig {
     pub tenant_concurrency: usize,
     pub tenant_daily_tokens: u64,
     pub draft_interval: Duration,
-    /// Share in [0, 1] of an answer's words its sources must hold (see `compose::support`).
+    /// Share in [0, 1] of each answer sentence's own words one passage must hold (see
+    /// `answering::verify`).
     pub min_support: f32,
+    /// Least score in [0, 1] of the best sentence to answer at all (see `answering::extract`).
+    pub min_sentence_score: f32,
 }
 
 pub(super) fn parse(r: &mut Reader) -> AnsweringConfig {
@@ -24,11 +27,7 @@ pub(super) fn parse(r: &mut Reader) -> AnsweringConfig {
         tenant_concurrency: r.number("answering.tenant_concurrency", 1, 1024) as usize,
         tenant_daily_tokens: r.number("answering.tenant_daily_tokens", 1, u64::MAX >> 2),
         draft_interval: Duration::from_millis(r.number("answering.draft_interval_ms", 0, 60_000)),
-        // Unset: on for the local model, off for a model server (see the setting's meaning).
-        min_support: match r.get("answering.min_support_percent") {
-            Some(_) => r.number("answering.min_support_percent", 0, 100) as f32 / 100.0,
-            None if r.get("llm.url").is_some() => 0.0,
-            None => 0.5,
-        },
+        min_support: r.number("answering.min_support_percent", 0, 100) as f32 / 100.0,
+        min_sentence_score: r.number("answering.min_sentence_score_percent", 0, 100) as f32 / 100.0,
     }
 }

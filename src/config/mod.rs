@@ -38,7 +38,7 @@ pub use http::{AuthConfig, HttpConfig};
 pub use jobs::JobsConfig;
 pub use knowledge::KnowledgeConfig;
 pub use layers::{Origin, RawSettings};
-pub use llm::{LOCAL_MAX_CONTEXT, LlmConfig};
+pub use llm::{LOCAL_MAX_CONTEXT, LlmConfig, LocalRuntime};
 pub use models::{EmbeddingsConfig, QdrantConfig};
 pub use secrets::SecretsConfig;
 pub use server::LogFormat;

@@ -86,7 +86,13 @@ settings! {
         "Bearer key for `embeddings.url`, if it needs one.";
     // llm: the chat model that writes answers (docs/architecture.md, "Chat models")
     "llm.url", "BELLHOP_LLM_URL", None, false,
-        "Base URL of an OpenAI-compatible chat-completions API (e.g. `https://api.openai.com/v1`, a vLLM, llama.cpp or Ollama server). Unset: SmolLM2-135M-Instruct runs in-process.";
+        "Base URL of an OpenAI-compatible chat-completions API (e.g. `https://api.openai.com/v1`, a vLLM, llama.cpp or Ollama server). Unset: the local model (`llm.model_file`) runs in-process.";
+    "llm.runtime", "BELLHOP_LLM_RUNTIME", Some("llama"), false,
+        "How the local model runs when `llm.url` is unset: `llama` (llama.cpp built in, any GGUF chat model) or `candle` (the earlier runtime: SmolLM2-135M-Instruct only, several times slower; kept for comparison).";
+    "llm.model_file", "BELLHOP_LLM_MODEL_FILE", None, false,
+        "GGUF file of the local model: any chat model llama.cpp reads (e.g. one `scripts/fetch-models.sh DIR --candidates` fetches). Unset: SmolLM2-135M-Instruct from `models.dir`.";
+    "llm.threads", "BELLHOP_LLM_THREADS", None, false,
+        "CPU threads the local model (`llama` runtime) uses for one answer (1–1024). Unset: one per CPU core. Answers generated at once take turns on these cores, token by token.";
     "llm.model", "BELLHOP_LLM_MODEL", Some("gpt-4o-mini"), false,
         "Model name sent to `llm.url`.";
     "llm.api_key", "BELLHOP_LLM_API_KEY", None, true,
@@ -135,8 +141,10 @@ settings! {
         "Model calls one business may have running at once in each worker process; more wait their turn.";
     "answering.tenant_daily_tokens", "BELLHOP_ANSWERING_TENANT_DAILY_TOKENS", Some("2000000"), false,
         "Model tokens (prompt + answer) one business may use per UTC day; past it, answers quote passages instead of calling the model.";
-    "answering.min_support_percent", "BELLHOP_ANSWERING_MIN_SUPPORT_PERCENT", None, false,
-        "Share (percent) of a model answer's words that must appear in its sources or the question; below it the bot quotes the passages instead. Unset: 50 for the built-in local model, 0 (off) for a model at `llm.url`, which may rightly answer in another language than the sources.";
+    "answering.min_support_percent", "BELLHOP_ANSWERING_MIN_SUPPORT_PERCENT", Some("75"), false,
+        "Share (percent) of each sentence's own words (those not taken from the question) that one passage must hold for a model's answer to be shown, for every model; otherwise the bot quotes the sentences of the passages that answer. Numbers, dates, addresses and contacts must always be in the passages. 0 turns only the sentence check off.";
+    "answering.min_sentence_score_percent", "BELLHOP_ANSWERING_MIN_SENTENCE_SCORE_PERCENT", Some("42"), false,
+        "How well (percent) the best sentence of the sources must match a question for the bot to answer or quote it; below it the bot says it doesn't know and offers a person. Set with `bellhop eval answers` (BENCHMARKS.md).";
     "answering.draft_interval_ms", "BELLHOP_ANSWERING_DRAFT_INTERVAL_MS", Some("300"), false,
         "Least time between two streamed drafts of an answer (`sendMessageDraft`) in a private chat.";
     // billing (docs/billing.md)
