@@ -217,11 +217,11 @@ impl Ctx<'_> {
     async fn callback(&self, q: crate::telegram::CallbackQuery) -> Result<(), JobError> {
         let data = q.data.clone().unwrap_or_default();
         let Some(msg) = q.message().cloned() else {
-            let _ = self.bot.call(&AnswerCallbackQuery { callback_query_id: q.id.clone(), ..Default::default() }).await;
+            let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
             return Ok(());
         };
         if data == HUMAN {
-            let _ = self.bot.call(&AnswerCallbackQuery { callback_query_id: q.id.clone(), ..Default::default() }).await;
+            let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
             let name = [q.from.first_name.as_str(), q.from.last_name.as_deref().unwrap_or("")].join(" ").trim().to_owned();
             let customer = Customer { chat_id: msg.chat.id, thread_id: if msg.chat.kind == "private" { 0 } else { msg.message_thread_id.unwrap_or(0) }, chat_kind: &msg.chat.kind, user_id: q.from.id, name: &name };
             let conv = conversations::open(&self.app.db.pool, self.tenant, self.bot_id, &customer).await?;
@@ -245,10 +245,10 @@ impl Ctx<'_> {
                 (true, 1) => "Thanks! Glad it helped.",
                 _ => "Thanks — we'll use this to improve. Send /human to talk to a person.",
             };
-            let _ = self.bot.call(&AnswerCallbackQuery { callback_query_id: q.id.clone(), text: Some(text.into()), ..Default::default() }).await;
+            let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone()).text(text)).await;
             return Ok(());
         }
-        let _ = self.bot.call(&AnswerCallbackQuery { callback_query_id: q.id.clone(), ..Default::default() }).await;
+        let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
         Ok(())
     }
 
@@ -256,7 +256,7 @@ impl Ctx<'_> {
     async fn answer(&self, conv: &Conversation, cmsg: &Msg, update_id: i64, reply_to: i64, question: &str, language: Option<&str>) -> Result<(), JobError> {
         let app = self.app;
         let private = conv.chat_kind == "private";
-        let mut typing = SendChatAction { chat_id: conv.chat_id.into(), action: "typing".into(), ..Default::default() };
+        let mut typing = SendChatAction::typing(conv.chat_id);
         if conv.thread_id != 0 {
             typing.message_thread_id = Some(conv.thread_id);
         }
@@ -304,7 +304,7 @@ impl Ctx<'_> {
             tokio::spawn(async move {
                 while rx.changed().await.is_ok() {
                     let text: String = rx.borrow_and_update().chars().take(4000).collect();
-                    let _ = bot.call(&SendMessageDraft { chat_id: chat, draft_id, text: Some(text), ..Default::default() }).await;
+                    let _ = bot.call(&SendMessageDraft::new(chat, draft_id).text(text)).await;
                     // Pace the drafts, but never hold up the final message.
                     tokio::select! {
                         _ = tokio::time::sleep(interval) => {}

@@ -141,7 +141,7 @@ pub async fn plan_message(app: &AppState, chat: i64, user: UserId) -> Result<Sen
 
 /// A press of one of billing's buttons (`bill:…`) in the manager chat.
 pub async fn callback(app: &AppState, m: &Manager, q: CallbackQuery) -> Result<(), JobError> {
-    let _ = m.bot.call(&AnswerCallbackQuery { callback_query_id: q.id.clone(), ..Default::default() }).await;
+    let _ = m.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
     let chat = q.message().map(|msg| msg.chat.id).unwrap_or(q.from.id);
     let user = UserId(q.from.id);
     let data = q.data.as_deref().unwrap_or_default();
@@ -179,7 +179,7 @@ pub async fn set_renewal(app: &AppState, m: &Manager, tenant: TenantId, cancel: 
     let Some((charge, user)) = acc.as_ref().and_then(|a| Some((a.stars_charge_id.clone()?, a.stars_user_id?))) else {
         return Ok("You have no subscription paid in Stars.".into());
     };
-    let req = EditUserStarSubscription { user_id: UserId(user), telegram_payment_charge_id: charge, is_canceled: cancel };
+    let req = EditUserStarSubscription::new(UserId(user), charge, cancel);
     m.bot.call(&req).await.map_err(|e| job_error(e, "editUserStarSubscription"))?;
     let mut conn = app.db.pool.acquire().await?;
     sql::set_stars_canceled(&mut conn, tenant, cancel).await?;
@@ -231,10 +231,13 @@ pub async fn answer_pre_checkout(
     refusal: Option<&str>,
     started: i64,
 ) -> Result<(), JobError> {
-    let req = AnswerPreCheckoutQuery { pre_checkout_query_id: q.id.clone(), ok: refusal.is_none(), error_message: refusal.map(str::to_owned) };
+    let req = match refusal {
+        None => AnswerPreCheckoutQuery::ok(q.id.clone()),
+        Some(reason) => AnswerPreCheckoutQuery::refuse(q.id.clone(), reason),
+    };
     match bot.call(&req).await {
         Ok(_) => {}
-        Err(TelegramError::BadRequest(d)) if d.contains("query is too old") => {
+        Err(TelegramError::QueryTooOld) => {
             tracing::warn!("pre-checkout query expired before it was answered");
         }
         Err(e) => return Err(job_error(e, "answerPreCheckoutQuery")),
@@ -327,9 +330,9 @@ pub async fn refund(app: &AppState, charge_id: &str, user_id: Option<i64>) -> an
         let raw = app.keys.open_string(&sealed, &storage::bots::token_aad(bot_id))?;
         app.telegram.bot(BotToken::parse(&raw)?)
     };
-    let outcome = match bot.call(&RefundStarPayment { user_id: UserId(user), telegram_payment_charge_id: charge_id.to_owned() }).await {
+    let outcome = match bot.call(&RefundStarPayment::new(UserId(user), charge_id)).await {
         Ok(_) => RefundOutcome::Refunded,
-        Err(TelegramError::BadRequest(d)) if d.contains("CHARGE_ALREADY_REFUNDED") => RefundOutcome::AlreadyRefunded,
+        Err(TelegramError::ChargeAlreadyRefunded) => RefundOutcome::AlreadyRefunded,
         Err(e) => anyhow::bail!("Telegram refused the refund: {e}"),
     };
     apply_refund(app, &p).await?;
@@ -369,7 +372,7 @@ pub async fn apply_refund(app: &AppState, p: &sql::Payment) -> anyhow::Result<()
     if p.kind == "plan" && p.provider == "stars" {
         // The refunded month ends now; make sure Telegram does not charge the next one.
         if let (Some(m), Some(user)) = (&app.manager, p.payer_id) {
-            let req = EditUserStarSubscription { user_id: UserId(user), telegram_payment_charge_id: p.external_id.clone(), is_canceled: true };
+            let req = EditUserStarSubscription::new(UserId(user), p.external_id.clone(), true);
             if let Err(e) = m.bot.call(&req).await {
                 tracing::warn!(error = %e, "could not cancel the renewal of a refunded subscription");
             }
