@@ -13,6 +13,8 @@ MODELS="${BELLHOP_MODELS_DIR:-${BELLHOP_DATA_DIR:-bellhop-data}/models}"
 echo "==> model files in $MODELS"
 bash scripts/fetch-models.sh "$MODELS"
 export BELLHOP_MODELS_DIR="$MODELS"
+# CMake and libclang (from Debian's packages) for llama.cpp, installed when missing.
+source scripts/build-deps.sh
 echo "==> building bellhop (the first build takes a few minutes)"
 cargo build --quiet --bin bellhop
 exec "$CARGO_TARGET_DIR/debug/bellhop" demo "$@"

@@ -2,8 +2,8 @@
 # The one command that runs every test: `bash scripts/test.sh`.
 #
 # On a fresh Debian machine with only the Rust toolchain it installs what the tests need
-# (PostgreSQL from Debian's packages, a throwaway Python virtualenv with python-telegram-bot and
-# stripe),
+# (PostgreSQL, CMake and libclang from Debian's packages, a throwaway Python virtualenv with
+# python-telegram-bot and stripe),
 # starts a throwaway PostgreSQL cluster on loopback, runs the whole suite on SQLite and then on
 # PostgreSQL, removes the cluster, scans all output for leaked bot tokens, and prints how many
 # tests ran on each engine.
@@ -60,6 +60,8 @@ bash scripts/fetch-models.sh "$MODELS_CACHE"
 export BELLHOP_MODELS_DIR="$MODELS_CACHE"
 
 # --- Build once, then the suite on each engine -----------------------------------------------
+# CMake and libclang (from Debian's packages) for llama.cpp, installed when missing.
+source scripts/build-deps.sh
 say "building"
 cargo build --workspace --tests --bins --quiet
 export BELLHOP_TEST_LOG_DIR="$WORK/logs"

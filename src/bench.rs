@@ -1,5 +1,11 @@
 //! `bellhop bench …`: the measurements recorded in BENCHMARKS.md, reproducible with one
 //! command each. They run against the configured database, in a fresh data set of their own.
+//!
+//! - [`answering`]: `bench webhooks` and `bench answering` (the answering pipeline's overhead).
+//! - [`billing`]: `bench billing` (pre-checkout answers under load).
+pub mod answering;
+pub mod billing;
+
 use crate::config::Config;
 use crate::jobs::{self, Job, JobError, Queue, Registry, Workers};
 use crate::storage::{self, Db};
@@ -123,7 +129,7 @@ fn spawn_workers(queue: &Queue, cfg: &Config, state: BenchState, shutdown: Cance
 /// only bellhop's own pace shows), each `managed_bot` update's arrival at the manager webhook
 /// → the bot `live` (token fetched, sealed and stored; webhook with a fresh secret, commands and
 /// both descriptions set). Timestamps come from the database rows themselves.
-pub async fn onboarding(mut cfg: Config, bots: usize) -> anyhow::Result<()> {
+pub async fn onboarding(mut cfg: Config, bots: usize, http: crate::app::HttpRoutes) -> anyhow::Result<()> {
     use crate::sandbox::{Sandbox, SandboxOptions};
     let sandbox = Sandbox::new(SandboxOptions { enforce_limits: false, bot_create_limit: bots + 1, ..Default::default() })?;
     let tg = sandbox.spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await?).await?;
@@ -132,10 +138,10 @@ pub async fn onboarding(mut cfg: Config, bots: usize) -> anyhow::Result<()> {
     cfg.telegram.api_url = url::Url::parse(&tg.base_url)?;
     cfg.telegram.manager_token = Some(tg.manager_token.clone());
     cfg.telegram.manager_webhook_secret = Some(crate::domain::Secret::new(crate::manager::login::random_token()));
-    let app = crate::startup::Application::build(cfg, crate::startup::Role::All, true).await?;
+    let app = crate::app::Application::build(cfg, crate::app::Role::All, true).await?;
     let db = app.state.db.clone();
     let shutdown = app.state.shutdown.clone();
-    let running = tokio::spawn(app.run());
+    let running = tokio::spawn(app.run(http));
     let http = reqwest::Client::new();
     let api = |path: &str| format!("{}/sandbox/api/{path}", tg.base_url);
     let started = Instant::now();
@@ -192,58 +198,111 @@ impl<T> ContextMsg<T> for Option<T> {
     }
 }
 
-/// The local chat model (SmolLM2-135M-Instruct, Q4_1, CPU): load time, then `runs` generations
-/// of a realistic answering prompt (~600 tokens: instructions, five numbered passages, a
-/// question) to exactly `answer_tokens` tokens (end of turn ignored, so every run does the same
-/// work), greedy. Time to first token includes reading the whole prompt.
+/// The local chat model on the CPU, on the runtime `llm.runtime` picks (`--runtime`): load
+/// time, then `runs` generations of a realistic answering prompt (~580 tokens: instructions, five
+/// numbered passages, a question) to exactly `answer_tokens` tokens (end of turn ignored, so
+/// every run does the same work), greedy. Prompt tokens/s counts the forward passes over the
+/// prompt (llama-bench's `pp`); time to first token adds making the context (KV cache) and
+/// sampling; generation tokens/s counts the tokens after the first (llama-bench's `tg`). Peak
+/// memory is the process's high-water mark (VmHWM).
 pub async fn llm(cfg: Config, runs: usize, answer_tokens: u32) -> anyhow::Result<()> {
-    use crate::llm::{ChatMessage, LocalSmolLm};
+    use crate::llm::{ChatMessage, LlamaChat, LlamaOptions, LocalSmolLm, Runtime};
     anyhow::ensure!(runs > 0, "--runs must be at least 1");
+    #[derive(Clone)]
+    enum Local {
+        Llama(LlamaChat),
+        Candle(LocalSmolLm),
+    }
     let started = Instant::now();
     let dir = cfg.models_dir.clone();
     let ctx = cfg.llm.context_tokens;
-    let model = tokio::task::spawn_blocking(move || LocalSmolLm::load(&dir, ctx)).await??;
+    let threads = cfg.llm.threads.unwrap_or_else(crate::llm::machine_cores);
+    let file = cfg.llm.model_file.clone().unwrap_or_else(|| crate::llm::default_model_file(&dir));
+    let model = match cfg.llm.runtime {
+        Runtime::Llama => {
+            let f = file.clone();
+            Local::Llama(tokio::task::spawn_blocking(move || LlamaChat::load(&f, LlamaOptions { context_tokens: ctx, threads })).await??)
+        }
+        Runtime::Candle => Local::Candle(tokio::task::spawn_blocking(move || LocalSmolLm::load(&dir, ctx)).await??),
+    };
     let load = started.elapsed();
+    let rss_loaded = proc_status_kb("VmRSS");
     let messages = vec![ChatMessage::system(RAG_SYSTEM), ChatMessage::user("Can I return the running shoes I bought three weeks ago if I already wore them outside, and how long does the refund take?")];
-    let prompt = model.prompt_ids(&messages)?;
+    let (runtime, name, prompt) = match &model {
+        Local::Llama(m) => ("llama", crate::llm::ChatModel::name(m).to_owned(), m.prompt_ids(&messages)?),
+        Local::Candle(m) => ("candle", crate::llm::SMOLLM_NAME.to_owned(), m.prompt_ids(&messages)?),
+    };
+    let threads_shown = match &model {
+        Local::Llama(m) => m.threads().to_string(),
+        Local::Candle(_) => "all cores (rayon/gemm)".into(),
+    };
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "model: {} ({} cores), loaded in {:.2}s; prompt {} tokens, answer {answer_tokens} tokens, {runs} runs after 1 warm-up",
-        crate::llm::SMOLLM_NAME,
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "model: {name} ({}), runtime {runtime}, threads {threads_shown}, {cores} cores, {} build; loaded in {:.2}s; prompt {} tokens, answer {answer_tokens} tokens, {runs} runs after 1 warm-up",
+        file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        if cfg!(debug_assertions) { "dev" } else { "release" },
         load.as_secs_f64(),
         prompt.len()
     );
-    let (mut ttft, mut decode, mut prefill) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ttft, mut decode, mut prefill, mut setup) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..=runs {
         let (m, p) = (model.clone(), prompt.clone());
-        let g = tokio::task::spawn_blocking(move || m.generate_blocking(&p, answer_tokens, 0.0, false, |_| true)).await??;
+        let g = tokio::task::spawn_blocking(move || match m {
+            Local::Llama(m) => m.generate_blocking(&p, answer_tokens, 0.0, false, |_| true),
+            Local::Candle(m) => m.generate_blocking(&p, answer_tokens, 0.0, false, |_| true),
+        })
+        .await??;
         let first = g.first_token.unwrap_or(g.elapsed);
         let rest = (g.elapsed - first).as_secs_f64();
         let tps = if rest > 0.0 { (g.answer_tokens.saturating_sub(1)) as f64 / rest } else { f64::NAN };
+        let pp = g.prompt_tokens as f64 / g.prompt_time.as_secs_f64();
         if run == 0 {
-            println!("warm-up: first token {:.0} ms, {tps:.1} tokens/s", first.as_secs_f64() * 1000.0);
+            println!("warm-up: first token {:.0} ms, prompt {pp:.0} tokens/s, generation {tps:.1} tokens/s", first.as_secs_f64() * 1000.0);
             continue;
         }
-        println!("run {run}: first token {:.0} ms, then {} tokens at {tps:.1} tokens/s", first.as_secs_f64() * 1000.0, g.answer_tokens.saturating_sub(1));
+        println!(
+            "run {run}: context {:.1} ms, prompt {pp:.0} tokens/s, first token {:.0} ms, then {} tokens at {tps:.1} tokens/s",
+            g.setup.as_secs_f64() * 1000.0,
+            first.as_secs_f64() * 1000.0,
+            g.answer_tokens.saturating_sub(1)
+        );
         ttft.push(first.as_secs_f64() * 1000.0);
-        prefill.push(g.prompt_tokens as f64 / first.as_secs_f64());
+        prefill.push(pp);
         decode.push(tps);
+        setup.push(g.setup.as_secs_f64() * 1000.0);
     }
-    let p50 = |v: &mut Vec<f64>| {
+    let stats = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
-        v[(v.len() - 1) / 2]
+        (v[(v.len() - 1) / 2], v[0], v[v.len() - 1])
     };
-    let (ttft, prefill, decode) = (p50(&mut ttft), p50(&mut prefill), p50(&mut decode));
-    println!("p50: time to first token {ttft:.0} ms (prompt read at {prefill:.0} tokens/s), generation {decode:.1} tokens/s");
+    let (ttft, prefill, decode, setup) = (stats(&mut ttft), stats(&mut prefill), stats(&mut decode), stats(&mut setup));
+    let (peak, rss_end) = (proc_status_kb("VmHWM"), proc_status_kb("VmRSS"));
+    let mb = |kb: Option<u64>| kb.map_or(f64::NAN, |k| k as f64 / 1024.0);
+    println!(
+        "p50 (min–max): prompt {:.0} ({:.0}–{:.0}) tokens/s, generation {:.1} ({:.1}–{:.1}) tokens/s, time to first token {:.0} ({:.0}–{:.0}) ms, context {:.1} ms",
+        prefill.0, prefill.1, prefill.2, decode.0, decode.1, decode.2, ttft.0, ttft.1, ttft.2, setup.0
+    );
+    println!("memory: {:.0} MB resident after loading, {:.0} MB at the end, peak {:.0} MB (VmHWM)", mb(rss_loaded), mb(rss_end), mb(peak));
     println!(
         "{}",
         serde_json::json!({
-            "bench": "llm", "model": crate::llm::SMOLLM_NAME, "prompt_tokens": prompt.len(), "answer_tokens": answer_tokens, "runs": runs,
-            "load_s": load.as_secs_f64(), "ttft_ms_p50": ttft, "prefill_tokens_per_s_p50": prefill, "decode_tokens_per_s_p50": decode,
+            "bench": "llm", "runtime": runtime, "model": name, "threads": threads_shown, "cores": cores,
+            "prompt_tokens": prompt.len(), "answer_tokens": answer_tokens, "runs": runs, "load_s": load.as_secs_f64(),
+            "prefill_tokens_per_s_p50": prefill.0, "prefill_tokens_per_s_min": prefill.1, "prefill_tokens_per_s_max": prefill.2,
+            "decode_tokens_per_s_p50": decode.0, "decode_tokens_per_s_min": decode.1, "decode_tokens_per_s_max": decode.2,
+            "ttft_ms_p50": ttft.0, "ttft_ms_min": ttft.1, "ttft_ms_max": ttft.2, "context_ms_p50": setup.0,
+            "rss_loaded_mb": mb(rss_loaded), "peak_rss_mb": mb(peak),
             "profile": if cfg!(debug_assertions) { "dev" } else { "release" }
         })
     );
     Ok(())
+}
+
+/// A `kB` line of `/proc/self/status` (`VmRSS`, `VmHWM`), on Linux.
+fn proc_status_kb(key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(key) && l[key.len()..].starts_with(':'))?;
+    line[key.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()
 }
 
 /// The shape of answering's prompt: rules, then numbered passages from the owner's knowledge.

@@ -22,7 +22,7 @@ pub enum Command {
     Serve {
         /// Which part to run in this process; scale out with several web and worker processes.
         #[arg(long, value_enum, default_value = "all")]
-        role: crate::startup::Role,
+        role: crate::app::Role,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -88,6 +88,12 @@ pub enum EvalCommand {
     /// pipeline, runs every judged query, prints recall@1/5/10, MRR@10 and nDCG@10; the last
     /// line is JSON.
     Retrieval(crate::eval::EvalArgs),
+    /// Answers on a SQuAD-2.0-style set (`data/eval/squad2`): each article becomes a
+    /// business, each question is asked by a customer in the in-process sandbox and what the
+    /// customer receives is scored (correct / wrong / abstained, refused / quoted / hallucinated,
+    /// confidently wrong, time to first draft and final reply); the last line is JSON. Runs in a
+    /// fresh temporary data directory.
+    Answers(crate::eval::answers::AnswersArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,14 +149,24 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         job_ms: u64,
     },
-    /// Local chat model (SmolLM2 on the CPU): time to first token and tokens/s on a ~600-token
-    /// answering prompt; p50 over `--runs`; the last line is JSON.
+    /// Local chat model on the CPU: load time, prompt and generation tokens/s, time to first
+    /// token on a ~580-token answering prompt, peak memory; p50 and range over `--runs`; the last
+    /// line is JSON.
     Llm {
         #[arg(long, default_value_t = 5)]
         runs: usize,
         /// Tokens generated per run (end of turn ignored, so every run does the same work).
         #[arg(long, default_value_t = 128)]
         answer_tokens: u32,
+        /// `llama` or `candle` (default: `llm.runtime`).
+        #[arg(long)]
+        runtime: Option<String>,
+        /// Threads (default: `llm.threads`, one per core; `llama` runtime only).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// A GGUF file (default: `llm.model_file`, or SmolLM2 from `models.dir`; `llama` only).
+        #[arg(long)]
+        model_file: Option<PathBuf>,
     },
     /// Retrieval: ingestion throughput (chunk → embed → index) and query latency, embedding
     /// included, on a tenant grown to `--chunks` chunks from a BEIR corpus.

@@ -5,10 +5,11 @@
 use crate::config::Config;
 use crate::domain::Secret;
 use crate::sandbox::{Sandbox, SandboxOptions};
-use crate::startup::{Application, Role, cancel_on_signals};
+use crate::app::{Application, HttpRoutes, Role, cancel_on_signals};
 use anyhow::Context;
 
-pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
+/// Runs the demo, serving `http` (the HTTP edge's routes).
+pub async fn run(mut cfg: Config, http: HttpRoutes) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
     // The sandbox listens on the port after the web app's.
     let mut sandbox_addr = cfg.listen;
@@ -34,19 +35,21 @@ pub async fn run(mut cfg: Config) -> anyhow::Result<()> {
     println!();
     println!("  Stop with Ctrl-C.");
     println!();
-    tokio::spawn(seed_example(app.state.clone(), tg.base_url.clone()));
-    let result = app.run().await;
+    // Seeding is best effort (a failure is logged) and ends with the run.
+    let seeding = tokio::spawn(seed_example(app.state.clone(), tg.base_url.clone()));
+    let result = app.run(http).await;
+    seeding.abort();
     tg.shutdown().await?;
     result
 }
 
 /// The example business's knowledge, compiled in so the demo needs no files beside the binary.
-const EXAMPLE_DOCS: &[(&str, &str)] = &[
+pub const EXAMPLE_DOCS: &[(&str, &str)] = &[
     ("about.md", include_str!("../examples/demo-business/about.md")),
     ("orders.md", include_str!("../examples/demo-business/orders.md")),
     ("allergens.md", include_str!("../examples/demo-business/allergens.md")),
 ];
-const EXAMPLE_QA: &[(&str, &str)] = &[
+pub const EXAMPLE_QA: &[(&str, &str)] = &[
     ("Are you open on Sundays?", "No — we are closed on Sundays and public holidays. On Saturdays we are open 7:00 to 14:00."),
     ("Where are you?", "At 12 Harbour Street. We deliver within 5 km, Tuesday to Saturday."),
 ];
@@ -55,7 +58,7 @@ const EXAMPLE_BOT: &str = "sunrise_bakery_bot";
 /// On first start, one example business is created through the real flow — its owner confirms a
 /// creation link in the sandbox, the manager provisions the bot — and given a small knowledge
 /// base, plus a customer who has started the bot: a person can chat with a working bot at once.
-async fn seed_example(app: crate::startup::AppState, sandbox: String) {
+async fn seed_example(app: crate::app::AppState, sandbox: String) {
     let marker = app.cfg.data_dir.join("demo-example.done");
     if marker.exists() {
         return;
@@ -69,7 +72,7 @@ async fn seed_example(app: crate::startup::AppState, sandbox: String) {
     }
 }
 
-async fn try_seed(app: &crate::startup::AppState, sandbox: &str) -> anyhow::Result<i64> {
+async fn try_seed(app: &crate::app::AppState, sandbox: &str) -> anyhow::Result<i64> {
     use serde_json::{Value, json};
     let http = reqwest::Client::new();
     let api = |path: &str| format!("{sandbox}/sandbox/api/{path}");
@@ -101,7 +104,7 @@ async fn try_seed(app: &crate::startup::AppState, sandbox: &str) -> anyhow::Resu
     let tenant = tenant.context("the example bot did not go live within 30 s")?;
     for (name, text) in EXAMPLE_DOCS {
         let new = crate::storage::sources::NewSource { kind: "file", name, size_bytes: text.len() as i64, content: Some(text.as_bytes()), max_pages: None, recrawl_hours: None };
-        crate::knowledge::ingest::add_source(app, tenant, &new).await?;
+        crate::app::sources::add_source(app, tenant, &new).await?;
     }
     for (q, a) in EXAMPLE_QA {
         crate::storage::sources::insert_qa(&app.db.pool, tenant, q, a).await?;

@@ -1,7 +1,7 @@
 //! `bellhop`: parse the command line, load and validate configuration, start telemetry, run.
 use bellhop::cli::{BenchCommand, BillingCommand, Cli, Command, EvalCommand, load_config};
 use bellhop::config::Needs;
-use bellhop::startup::{Application, cancel_on_signals};
+use bellhop::app::{Application, cancel_on_signals};
 use bellhop::{bench, demo, telemetry};
 use clap::Parser;
 
@@ -43,7 +43,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(cfg.log_format, &cfg.log_level);
             let app = Application::build(cfg, *role, false).await?;
             cancel_on_signals(app.state.shutdown.clone());
-            app.run().await
+            app.run(bellhop::web::router).await
         }
         Command::Migrate => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
@@ -56,7 +56,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::RotateKey { retire_old } => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, &cfg.log_level);
-            bellhop::startup::rotate_key(&cfg, *retire_old).await
+            bellhop::app::rotate_key(&cfg, *retire_old).await
         }
         Command::Demo { listen } => {
             let listen = *listen;
@@ -66,7 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             });
             telemetry::init(cfg.log_format, &cfg.log_level);
-            demo::run(cfg).await
+            demo::run(cfg, bellhop::web::router).await
         }
         Command::Sandbox(args) => {
             telemetry::init(bellhop::config::LogFormat::Pretty, "info");
@@ -83,20 +83,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Onboarding { bots }) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, "warn");
-            bench::onboarding(cfg, *bots).await
+            bench::onboarding(cfg, *bots, bellhop::web::router).await
         }
         Command::Bench(BenchCommand::Webhooks { updates, concurrency, bots, stalled_model }) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, "error");
-            bellhop::answering::bench::webhooks(cfg, *updates, *concurrency, *bots, *stalled_model).await
+            bellhop::bench::answering::webhooks(cfg, bellhop::web::router, *updates, *concurrency, *bots, *stalled_model).await
         }
         Command::Bench(BenchCommand::Answering { bots, customers, rate }) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, "error");
-            bellhop::answering::bench::answering(cfg, *bots, *customers, *rate).await
+            bellhop::bench::answering::answering(cfg, bellhop::web::router, *bots, *customers, *rate).await
         }
-        Command::Bench(BenchCommand::Llm { runs, answer_tokens }) => {
-            let cfg = load_config(&cli, Needs::Storage, |_| {});
+        Command::Bench(BenchCommand::Llm { runs, answer_tokens, runtime, threads, model_file }) => {
+            let cfg = load_config(&cli, Needs::Storage, |raw| {
+                if let Some(r) = runtime {
+                    raw.set("llm.runtime", r.clone());
+                }
+                if let Some(t) = threads {
+                    raw.set("llm.threads", t.to_string());
+                }
+                if let Some(f) = model_file {
+                    raw.set("llm.model_file", f.display().to_string());
+                }
+            });
             telemetry::init(cfg.log_format, "warn");
             bench::llm(cfg, *runs, *answer_tokens).await
         }
@@ -108,8 +118,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Billing(BillingCommand::Refund { charge_id, user_id }) => {
             let cfg = load_config(&cli, Needs::Serve, |_| {});
             telemetry::init(cfg.log_format, &cfg.log_level);
-            let app = Application::build(cfg, bellhop::startup::Role::Worker, false).await?;
-            match bellhop::billing::stars::refund(&app.state, charge_id, *user_id).await? {
+            let app = Application::build(cfg, bellhop::app::Role::Worker, false).await?;
+            match bellhop::billing::stars::refund(&app.state.billing, charge_id, *user_id).await? {
                 bellhop::billing::stars::RefundOutcome::Refunded => println!("refunded {charge_id}"),
                 bellhop::billing::stars::RefundOutcome::AlreadyRefunded => println!("{charge_id} was already refunded; the books now agree"),
             }
@@ -118,12 +128,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Billing { payments, backlog, job_ms }) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, "warn");
-            bellhop::billing::bench::run(cfg, *payments, *backlog, *job_ms).await
+            bellhop::bench::billing::run(cfg, *payments, *backlog, *job_ms, bellhop::web::router).await
         }
         Command::Eval(EvalCommand::Retrieval(args)) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, "warn,qdrant_edge=error");
             bellhop::eval::retrieval(cfg, args.clone()).await
+        }
+        Command::Eval(EvalCommand::Answers(args)) => {
+            // A clean data directory of its own; the models stay where they are.
+            let scratch = tempfile::Builder::new().prefix("bellhop-eval-answers-").tempdir()?;
+            let models = load_config(&cli, Needs::Storage, |_| {}).models_dir;
+            let models = std::path::absolute(&models).unwrap_or(models);
+            let cfg = load_config(&cli, Needs::Storage, |raw| {
+                raw.set("models.dir", models.to_string_lossy().into_owned());
+                raw.set("data_dir", scratch.path().to_string_lossy().into_owned());
+                raw.set("database_url", "sqlite://{data_dir}/bellhop.db");
+                // Room for every answer: a plan's monthly quota is not what is measured here.
+                raw.set("billing.plans", "eval|Eval|0||10000000|100|100000");
+            });
+            telemetry::init(cfg.log_format, "warn,qdrant_edge=error");
+            let r = bellhop::eval::answers::answers(cfg, args.clone(), bellhop::web::router).await;
+            drop(scratch);
+            r
         }
     }
 }

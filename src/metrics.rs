@@ -49,6 +49,7 @@ struct Metrics {
     telegram_calls: Family<TelegramLabels, Counter>,
     telegram_duration: Family<TelegramLabels, Histogram>,
     model_tokens: Family<ModelLabels, Counter>,
+    answer_overhead: Histogram,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -62,6 +63,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         telegram_calls: Family::default(),
         telegram_duration: Family::new_with_constructor(hist),
         model_tokens: Family::default(),
+        answer_overhead: Histogram::new(latency_buckets()),
         registry: Registry::default(),
     };
     registry.register("http_requests", "HTTP requests served", m.http_requests.clone());
@@ -71,6 +73,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     registry.register("telegram_calls", "Bot API calls, by method and outcome", m.telegram_calls.clone());
     registry.register("telegram_call_duration_seconds", "Bot API call latency", m.telegram_duration.clone());
     registry.register("model_tokens", "Model tokens, by model and kind (prompt/completion/embedding)", m.model_tokens.clone());
+    registry.register(
+        "answer_overhead_seconds",
+        "The answering pipeline's own time per model answer: job start to reply sent, minus the model's time",
+        m.answer_overhead.clone(),
+    );
     Metrics { registry, ..m }
 });
 
@@ -99,6 +106,11 @@ pub fn record_telegram_call(method: &str, outcome: &str, elapsed: Duration) {
 pub fn record_model_tokens(model: &str, kind: &str, tokens: u64) {
     let l = ModelLabels { model: model.to_owned(), kind: kind.to_owned() };
     METRICS.model_tokens.get_or_create(&l).inc_by(tokens);
+}
+
+/// The answering pipeline's own time for one model answer (the model's time excluded).
+pub fn record_answer_overhead(elapsed: Duration) {
+    METRICS.answer_overhead.observe(elapsed.as_secs_f64());
 }
 
 /// The registry in Prometheus text format.

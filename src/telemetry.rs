@@ -9,8 +9,12 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// Installs the global subscriber. Safe to call more than once (later calls do nothing).
+///
+/// llama.cpp's own log (target `llama-cpp-2`) prints dozens of lines at `info` while it loads a
+/// model: only its warnings and errors show, unless the filter names it.
 pub fn init(format: LogFormat, filter: &str) {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = with_quiet_llama(filter);
+    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
         LogFormat::Json => registry
@@ -18,4 +22,18 @@ pub fn init(format: LogFormat, filter: &str) {
             .try_init(),
         LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer().compact().with_target(false).with_writer(std::io::stderr)).try_init(),
     };
+}
+
+fn with_quiet_llama(filter: &str) -> String {
+    if filter.contains("llama-cpp-2") { filter.to_owned() } else { format!("{filter},llama-cpp-2=warn") }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn llama_cpp_logs_are_quiet_unless_named() {
+        assert_eq!(super::with_quiet_llama("info"), "info,llama-cpp-2=warn");
+        assert_eq!(super::with_quiet_llama("llama-cpp-2=debug"), "llama-cpp-2=debug");
+        assert!(tracing_subscriber::EnvFilter::try_new(super::with_quiet_llama("bellhop=debug,sqlx=warn")).is_ok());
+    }
 }

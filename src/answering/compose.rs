@@ -1,15 +1,20 @@
 //! Composing an answer, independent of where it is shown (Telegram or the admin test chat):
-//! the owner's Q&A pair, else retrieval, else "I don't know"; with confident passages, the model
-//! answers from them (streaming its text as it goes) — or, when the model fails or times out,
-//! the passages are quoted. Citations are checked: only numbers of sources actually given to the
-//! model survive, so a reply can only ever cite this tenant's retrieved sources.
+//! the owner's Q&A pair, else retrieval and sentence selection ([`super::extract`]), else
+//! "I don't know"; with a confident sentence, the model answers from the best sentences and their
+//! neighbours (streaming its text as it goes). Whatever the model writes is verified
+//! ([`super::verify`]) before a customer sees it — drafts included — and what fails becomes the
+//! extractive answer: the sentences that answer, quoted with their source. Citations are checked:
+//! only sources actually given to the model and supporting the answer are listed, so a reply can
+//! only ever cite this tenant's retrieved sources.
+use super::extract::{self, Selection};
 use super::prompt::{self, NO_ANSWER, SourceText, Turn, Voice};
+use super::verify::{Evidence, Rules};
+use crate::config::AnsweringConfig;
 use crate::domain::TenantId;
 use crate::llm::{ChatModel, ChatRequest, ModelError};
 use crate::retrieval::{Hit, Retriever, SearchOptions};
-use crate::startup::AppState;
+use crate::storage::Db;
 use futures::StreamExt;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// A source shown under an answer.
@@ -28,14 +33,23 @@ pub enum Prepared {
     Qa(String),
     /// Nothing confident enough: the bot doesn't know.
     NotFound,
-    /// Passages worth answering from, best first.
-    Passages(Vec<Hit>),
+    /// Passages worth answering from, best first, and their sentences ranked for the question.
+    Passages(Passages),
+}
+
+/// Retrieved passages and the sentences chosen from them.
+#[derive(Debug, Clone)]
+pub struct Passages {
+    pub hits: Vec<Hit>,
+    pub selection: Selection,
 }
 
 /// An answer ready to store and show.
 #[derive(Debug, Clone)]
 pub struct Composed {
-    /// `answer` (model), `extractive` (quoted passages), `fallback` (the model found no answer).
+    /// `answer` (model, verified), `extractive` (sentences of the passages, quoted), `fallback`
+    /// ("I don't know": nothing in the passages answers, or the model said so); from the whole
+    /// pipeline also `qa` (the owner's pair) and `unavailable` (no credit left).
     pub kind: &'static str,
     /// Plain text; [n] refer to `sources`.
     pub text: String,
@@ -51,21 +65,73 @@ pub struct Composed {
 
 /// Q&A pair, then retrieval with the confidence threshold.
 #[tracing::instrument(name = "answering.retrieve", skip_all, fields(tenant_id = tenant.0))]
-pub async fn prepare(app: &AppState, retriever: &Retriever, tenant: TenantId, query: &str) -> anyhow::Result<Prepared> {
+pub async fn prepare(db: &Db, cfg: &AnsweringConfig, retriever: &Retriever, tenant: TenantId, query: &str) -> anyhow::Result<Prepared> {
     // One embedding of the question serves both the Q&A match and retrieval.
-    let opts = SearchOptions { limit: app.cfg.answering.sources, ..Default::default() };
+    let opts = SearchOptions { limit: cfg.sources, ..Default::default() };
     let vectors = retriever.query_vectors(query, &opts).await?;
-    if let Some(pair) = crate::knowledge::ingest::match_qa(app, retriever, tenant, query, vectors.first().map(Vec::as_slice)).await? {
+    if let Some(pair) = crate::knowledge::qa::match_qa(db, retriever, tenant, query, vectors.first().map(Vec::as_slice)).await? {
         return Ok(Prepared::Qa(pair.answer));
     }
-    let hits = retriever.search_with(tenant, query, &opts, vectors).await?;
-    let min = app.cfg.answering.min_similarity;
+    // "I don't know" when no passage is similar enough, or no sentence answers well enough.
+    Ok(match find(cfg, retriever, tenant, query, &opts, vectors).await? {
+        Some(p) if p.selection.confident() => Prepared::Passages(p),
+        _ => Prepared::NotFound,
+    })
+}
+
+/// Retrieval with the similarity threshold, and the passages' sentences ranked for `query` —
+/// before the sentence threshold (`bellhop eval answers` calibrates that one on it).
+pub async fn find(cfg: &AnsweringConfig, retriever: &Retriever, tenant: TenantId, query: &str, opts: &SearchOptions, vectors: Vec<Vec<f32>>) -> anyhow::Result<Option<Passages>> {
+    let question_vector = vectors.first().cloned();
+    let hits = retriever.search_with(tenant, query, opts, vectors).await?;
+    let min = cfg.min_similarity;
     if hits.first().is_none_or(|h| h.similarity.unwrap_or(0.0) < min) {
-        return Ok(Prepared::NotFound);
+        return Ok(None);
     }
     // Keep passages reasonably close to the best one; far weaker ones only add noise.
-    Ok(Prepared::Passages(hits.into_iter().filter(|h| h.similarity.unwrap_or(0.0) >= min * 0.8).collect()))
+    let hits: Vec<Hit> = hits.into_iter().filter(|h| h.similarity.unwrap_or(0.0) >= min * 0.8).collect();
+    let tuning = extract::Tuning { min_score: cfg.min_sentence_score, ..extract::Tuning::default() };
+    let selection = extract::select(retriever, query, question_vector.as_deref(), &hits, tuning).await;
+    Ok(Some(Passages { hits, selection }))
 }
+
+/// [`find`] with the query embedded here (for the eval).
+pub async fn find_for(cfg: &AnsweringConfig, retriever: &Retriever, tenant: TenantId, query: &str) -> anyhow::Result<Option<Passages>> {
+    let opts = SearchOptions { limit: cfg.sources, ..Default::default() };
+    let vectors = retriever.query_vectors(query, &opts).await?;
+    find(cfg, retriever, tenant, query, &opts, vectors).await
+}
+
+/// What a model wrote and what it was given, kept for `bellhop eval answers` (which compares
+/// verification methods on them) while recording is on; never otherwise.
+#[derive(Debug, Clone)]
+pub struct ModelSample {
+    pub question: String,
+    pub text: String,
+    pub given: Vec<String>,
+}
+
+static SAMPLES: std::sync::Mutex<Option<Vec<ModelSample>>> = std::sync::Mutex::new(None);
+
+/// Starts (or stops) keeping [`ModelSample`]s in this process.
+pub fn record_model_samples(on: bool) {
+    *SAMPLES.lock().unwrap_or_else(|p| p.into_inner()) = on.then(Vec::new);
+}
+
+/// Takes the samples kept so far.
+pub fn take_model_samples() -> Vec<ModelSample> {
+    SAMPLES.lock().unwrap_or_else(|p| p.into_inner()).as_mut().map(std::mem::take).unwrap_or_default()
+}
+
+fn keep_sample(question: &str, text: &str, given: &[&str]) {
+    if let Some(v) = SAMPLES.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        v.push(ModelSample { question: question.to_owned(), text: text.to_owned(), given: given.iter().map(|g| (*g).to_owned()).collect() });
+    }
+}
+
+/// Sentences given to the model: the best ones with their neighbours (a short prompt is a fast
+/// one, and a small model stays on what matters).
+const CONTEXT_SENTENCES: usize = 5;
 
 /// How the model is to be called.
 pub struct ModelCall<'a> {
@@ -73,90 +139,96 @@ pub struct ModelCall<'a> {
     pub max_tokens: u32,
     pub temperature: f32,
     pub timeout: Duration,
-    /// Least share of the answer's content words found in its sources or the question; below
-    /// it the passages are quoted instead (0 turns the check off).
+    /// Least share of a sentence's own words one passage must hold (the claims rule of
+    /// [`super::verify`]; 0 turns that one rule off — numbers, dates, addresses and contacts are
+    /// always checked).
     pub min_support: f32,
 }
 
-/// Answers from `hits` with the model, publishing the text so far to `progress` as it grows.
-/// Never fails: a model error or timeout gives the extractive answer instead.
+/// Answers from `passages` with the model, publishing verified text so far to `progress` as it
+/// grows. Never fails: a model error or timeout, or an answer that fails verification, gives
+/// the extractive answer instead.
 #[tracing::instrument(name = "answering.generate", skip_all)]
-pub async fn generate(call: Option<ModelCall<'_>>, voice: &Voice<'_>, history: &[Turn], question: &str, hits: &[Hit], progress: Option<&tokio::sync::watch::Sender<String>>) -> Composed {
-    let Some(call) = call else { return extractive(hits, Some("no model call (budget)".into())) };
-    let sources: Vec<SourceText<'_>> = hits.iter().map(|h| SourceText { title: &h.payload.title, text: &h.payload.text }).collect();
+pub async fn generate(call: Option<ModelCall<'_>>, voice: &Voice<'_>, history: &[Turn], question: &str, passages: &Passages, progress: Option<&tokio::sync::watch::Sender<String>>) -> Composed {
+    let hits = &passages.hits;
+    let sel = &passages.selection;
+    let Some(call) = call else { return extractive(voice, hits, sel, Some("no model call (budget)".into())) };
+    // The customer sees the quote at once; the model's verified sentences replace it as they come.
+    let quoted = extractive(voice, hits, sel, None);
+    if let Some(tx) = progress
+        && quoted.kind == "extractive"
+    {
+        let _ = tx.send(quoted.text.clone());
+    }
+    // The model sees the chosen sentences with their neighbours, numbered per passage.
+    let context = sel.context(CONTEXT_SENTENCES);
+    let sources: Vec<SourceText<'_>> = context.iter().map(|(h, text)| SourceText { title: &hits[*h].payload.title, text }).collect();
     let p = prompt::build(voice, history, question, &sources, call.model.context_tokens(), call.max_tokens as usize);
     if p.sources_used == 0 {
-        return extractive(hits, Some("no source fits the model's context".into()));
+        return extractive(voice, hits, sel, Some("no source fits the model's context".into()));
     }
+    let given: Vec<&str> = context[..p.sources_used].iter().map(|(_, t)| t.as_str()).collect();
+    let rules = Rules { min_share: call.min_support, claims: call.min_support > 0.0, ..Rules::default() };
+    let evidence = Evidence::new(&given, question, &[voice.business], rules);
     let req = ChatRequest { messages: p.messages, max_tokens: call.max_tokens, temperature: call.temperature };
     let started = std::time::Instant::now();
+    let sources_used = p.sources_used;
     let run = async {
         let mut stream = call.model.stream(req).await?;
         let mut text = String::new();
+        let mut shown = String::new();
         while let Some(piece) = stream.next().await {
             text.push_str(&piece?);
-            if let Some(tx) = progress {
-                let shown = visible(&text);
-                if !shown.is_empty() {
-                    let _ = tx.send(shown);
-                }
+            if visible(&text).is_empty() {
+                continue;
+            }
+            // Only verified, complete sentences reach a draft; at the first sentence that fails,
+            // nothing the model writes can be shown any more: it is stopped there.
+            let (draft, failed) = evidence.stream(&text);
+            if let Some(tx) = progress
+                && !draft.is_empty()
+                && draft != shown
+            {
+                let (clean, _) = cite(&draft, sources_used);
+                let _ = tx.send(clean.trim().to_owned());
+                shown = draft;
+            }
+            if let Some(problem) = failed {
+                return Ok((text, Some(problem)));
             }
         }
-        Ok::<_, ModelError>(text)
+        Ok::<_, ModelError>((text, None))
     };
     let outcome = tokio::time::timeout(call.timeout, run).await;
     let model_time = started.elapsed();
-    let text = match outcome {
+    let (text, failed) = match outcome {
         Ok(Ok(t)) => t,
-        Ok(Err(e)) => return Composed { model_time, ..extractive(hits, Some(format!("{e}"))) },
-        Err(_) => return Composed { model_time, ..extractive(hits, Some(format!("the model did not finish within {} s", call.timeout.as_secs()))) },
+        Ok(Err(e)) => return Composed { model_time, ..extractive(voice, hits, sel, Some(format!("{e}"))) },
+        Err(_) => return Composed { model_time, ..extractive(voice, hits, sel, Some(format!("the model did not finish within {} s", call.timeout.as_secs()))) },
     };
     let answer_tokens = crate::knowledge::chunk::count_tokens(&text);
     let tokens = (p.tokens + answer_tokens) as u64;
+    keep_sample(question, &text, &given);
+    if let Some(problem) = failed {
+        return Composed { tokens, model_time, ..extractive(voice, hits, sel, Some(format!("the model's answer failed verification: {problem}"))) };
+    }
     if text.contains(NO_ANSWER) || text.trim().is_empty() {
-        return Composed { kind: "fallback", text: String::new(), sources: vec![], tokens, note: Some("the model found no answer in the sources".into()), model_time };
+        // The sentence ranking found a confident answer (else there would be no model call):
+        // it stays quoted, as the customer has seen it in the draft.
+        return Composed { tokens, model_time, ..extractive(voice, hits, sel, Some("the model found no answer in the sources; the best sentences are quoted".into())) };
     }
-    let given = hits[..p.sources_used].iter().map(|h| h.payload.text.as_str()).chain([question, voice.business]);
-    let supported = support(&text, given);
-    if supported < call.min_support {
-        let note = format!("the model's answer was not supported by the sources ({:.0} % of its words found there)", supported * 100.0);
-        return Composed { tokens, model_time, ..extractive(hits, Some(note)) };
-    }
-    let (clean, cited) = cite(&text, p.sources_used);
-    // No citation at all: the answer still came from the sources the model was given.
-    let numbers: Vec<usize> = if cited.is_empty() { (1..=p.sources_used).collect() } else { cited };
-    let sources = numbers.into_iter().map(|n| cited_source(n, &hits[n - 1])).collect();
-    Composed { kind: "answer", text: clean.trim().to_owned(), sources, tokens, note: None, model_time }
-}
-
-/// Share of `answer`'s content words (four letters or more, common words aside) that occur in
-/// `given` — the passages the model was shown, the question, the business's name — compared by
-/// their first five letters, so "returned" finds "return" and "cakes" finds "cake". A small
-/// model that drifts off its sources (copying a greeting, inventing a policy) scores low; an
-/// answer that restates its sources scores high. 1.0 for an answer with fewer than two
-/// content words.
-pub fn support<'a>(answer: &str, given: impl IntoIterator<Item = &'a str>) -> f32 {
-    const COMMON: &[&str] = &[
-        "about", "after", "again", "also", "been", "before", "being", "both", "came", "come", "could", "does", "doing", "done", "each", "even", "every", "from", "have",
-        "having", "here", "into", "just", "know", "like", "make", "many", "more", "most", "much", "must", "need", "only", "other", "over", "please", "same", "should",
-        "some", "such", "sure", "than", "thank", "thanks", "that", "their", "them", "then", "there", "these", "they", "this", "those", "very", "want", "well", "were",
-        "what", "when", "where", "which", "while", "will", "with", "would", "your", "yours", "help", "happy", "glad", "sources", "source",
-    ];
-    let stem = |w: &str| -> String { w.chars().take(5).collect() };
-    let words = |t: &str| -> Vec<String> {
-        t.split(|c: char| !c.is_alphanumeric())
-            .filter(|w| w.chars().count() >= 4)
-            .map(|w| w.to_lowercase())
-            .filter(|w| !COMMON.contains(&w.as_str()))
-            .map(|w| stem(&w))
-            .collect()
+    let used = match evidence.answer(&text) {
+        Ok(used) if !used.is_empty() => used,
+        Ok(_) => return Composed { tokens, model_time, ..extractive(voice, hits, sel, Some("the model's answer made no claim the sources hold".into())) },
+        Err(problem) => return Composed { tokens, model_time, ..extractive(voice, hits, sel, Some(format!("the model's answer failed verification: {problem}"))) },
     };
-    let known: std::collections::HashSet<String> = given.into_iter().flat_map(words).collect();
-    let said = words(answer);
-    if said.len() < 2 {
-        return 1.0;
-    }
-    said.iter().filter(|w| known.contains(*w)).count() as f32 / said.len() as f32
+    // The sources listed are the passages that support the answer; other citations are dropped.
+    let allowed: Vec<usize> = used.iter().map(|i| i + 1).collect();
+    let (clean, _) = cite_only(&text, &allowed);
+    let mut numbers = allowed;
+    numbers.sort_unstable();
+    let sources = numbers.into_iter().map(|n| cited_source(n, &hits[context[n - 1].0])).collect();
+    Composed { kind: "answer", text: clean.trim().to_owned(), sources, tokens, note: None, model_time }
 }
 
 /// A source as listed under an answer: its title and, when there is one, the section the
@@ -179,6 +251,12 @@ fn visible(text: &str) -> String {
 /// Keeps the citations `[k]` (also `[1, 2]`) with 1 ≤ k ≤ `sources`; drops every other bracketed
 /// number. Returns the text and the cited numbers in order of first use.
 pub fn cite(text: &str, sources: usize) -> (String, Vec<usize>) {
+    let allowed: Vec<usize> = (1..=sources).collect();
+    cite_only(text, &allowed)
+}
+
+/// Keeps the citations `[k]` with k in `allowed`; drops every other bracketed number.
+pub fn cite_only(text: &str, allowed: &[usize]) -> (String, Vec<usize>) {
     let mut out = String::with_capacity(text.len());
     let mut cited = Vec::new();
     let mut rest = text;
@@ -195,7 +273,7 @@ pub fn cite(text: &str, sources: usize) -> (String, Vec<usize>) {
         });
         match (close, nums) {
             (Some(c), Some(nums)) => {
-                let keep: Vec<usize> = nums.into_iter().filter(|&k| k >= 1 && k <= sources).collect();
+                let keep: Vec<usize> = nums.into_iter().filter(|k| allowed.contains(k)).collect();
                 for &k in &keep {
                     if !cited.contains(&k) {
                         cited.push(k);
@@ -222,17 +300,40 @@ pub fn cite(text: &str, sources: usize) -> (String, Vec<usize>) {
     (out, cited)
 }
 
-/// The passages themselves, quoted with their sources: the answer when no model can be used.
-pub fn extractive(hits: &[Hit], note: Option<String>) -> Composed {
-    let top = &hits[..hits.len().min(3)];
-    let mut text = String::from("Here is what I found:");
-    for (i, h) in top.iter().enumerate() {
-        let quote: String = h.payload.text.trim().chars().take(600).collect();
-        let more = if h.payload.text.trim().chars().count() > 600 { "…" } else { "" };
-        text.push_str(&format!("\n\n“{}{more}” [{}]", quote.trim(), i + 1));
+/// The extractive answer: the sentence(s) of the passages that answer best, quoted under a short
+/// lead-in in the customer's language, each with its source — presented as a quote, never as
+/// the bot's own words. "I don't know" (`fallback`) when no sentence was chosen.
+pub fn extractive(voice: &Voice<'_>, hits: &[Hit], sel: &Selection, note: Option<String>) -> Composed {
+    let quote = sel.quote();
+    if quote.is_empty() {
+        return Composed { kind: "fallback", text: String::new(), sources: vec![], tokens: 0, note, model_time: Duration::ZERO };
     }
-    let sources = top.iter().enumerate().map(|(i, h)| cited_source(i + 1, h)).collect();
+    let mut numbered: Vec<usize> = Vec::new();
+    let mut text = String::from(lead_in(voice.language));
+    for s in &quote {
+        if !numbered.contains(&s.hit) {
+            numbered.push(s.hit);
+        }
+        let n = numbered.iter().position(|h| *h == s.hit).unwrap_or(0) + 1;
+        text.push_str(&format!("\n\n“{}” [{n}]", s.text.trim()));
+    }
+    let sources = numbered.iter().enumerate().map(|(i, h)| cited_source(i + 1, &hits[*h])).collect();
     Composed { kind: "extractive", text, sources, tokens: 0, note, model_time: Duration::ZERO }
+}
+
+/// The line above a quote, in the customer's language (Telegram's `language_code`) when known.
+pub fn lead_in(language: Option<&str>) -> &'static str {
+    match language.map(|l| l.split(['-', '_']).next().unwrap_or(l).to_lowercase()).as_deref() {
+        Some("ru") => "Вот что сказано в наших материалах:",
+        Some("es") => "Esto es lo que dice nuestra información:",
+        Some("fa") => "این را در اطلاعات ما پیدا کردم:",
+        Some("de") => "Das steht in unseren Unterlagen:",
+        Some("fr") => "Voici ce que disent nos informations :",
+        Some("it") => "Ecco cosa dicono le nostre informazioni:",
+        Some("pt") => "Isto é o que diz a nossa informação:",
+        Some("uk") => "Ось що сказано в наших матеріалах:",
+        _ => "Here is what our information says:",
+    }
 }
 
 /// The answer as Telegram HTML: everything escaped, then the list of sources (linked when they
@@ -250,12 +351,6 @@ pub fn render_html(text: &str, sources: &[Cited]) -> String {
         }
     }
     out
-}
-
-/// The chat model this process uses, loaded on first call (None if it can't be loaded: answers
-/// then quote passages, and the reason is logged once).
-pub async fn model(app: &AppState) -> Option<Arc<dyn ChatModel>> {
-    app.chat_model().await
 }
 
 #[cfg(test)]
@@ -276,13 +371,10 @@ mod tests {
     }
 
     #[test]
-    fn answers_that_drift_off_their_sources_have_low_support() {
-        let src = ["Unopened cakes can be returned within 24 hours with the receipt.", "Can I return a cake I bought yesterday?", "Rosa's Cakes"];
-        assert!(support("Yes: unopened cakes can be returned within 24 hours, with the receipt [1].", src) > 0.9);
-        assert!(support("Hi! I'm the assistant of Rosa's Cakes. Ask me anything about your cake, and I'll tell you what to do next.", src) < 0.5);
-        assert!(support("No, no, no! I'm sorry for any misunderstanding. I'll be back in a minute. You're welcome to try the cake tomorrow.", src) < 0.5);
-        assert_eq!(support("Yes [1].", src), 1.0);
-        assert!(support("No, no, no! You can't find it anywhere.", src) < 0.5);
+    fn only_allowed_citations_survive() {
+        let (t, c) = cite_only("Open at 7 [1]. Free delivery [2][3].", &[1, 3]);
+        assert_eq!(t, "Open at 7 [1]. Free delivery [3].");
+        assert_eq!(c, vec![1, 3]);
         assert_eq!(visible("We open"), "We open");
     }
 

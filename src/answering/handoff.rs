@@ -3,12 +3,11 @@
 //! bot's chat with Reply and Close buttons. Whatever the owner writes as a Telegram reply to one
 //! of those messages (or from the admin page) reaches the customer through the business's bot;
 //! Close hands the conversation back to the AI.
-use crate::domain::{BotId, BotToken, TenantId};
-use crate::jobs::JobError;
-use crate::manager::job_error;
-use crate::startup::AppState;
+use crate::domain::TenantId;
+use crate::jobs::{JobError, job_error};
+use crate::manager::{ChildBots, Manager};
 use crate::storage::conversations::{self, Conversation, NewMsg};
-use crate::storage::{self, bots};
+use crate::storage::{self, Db, bots};
 use crate::telegram::html::escape;
 use crate::telegram::methods::{AnswerCallbackQuery, SendMessage};
 use crate::telegram::{CallbackQuery, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyMarkup};
@@ -29,26 +28,19 @@ fn owner_buttons(conv: i64) -> ReplyMarkup {
     })
 }
 
-async fn owner_chat(app: &AppState, tenant: TenantId) -> anyhow::Result<i64> {
-    Ok(storage::tenants::get(&app.db.pool, tenant).await?.context("tenant vanished")?.owner_user_id.0)
-}
-
-/// The business's bot for a conversation, ready to send.
-pub async fn child_bot(app: &AppState, tenant: TenantId, bot: BotId) -> anyhow::Result<Option<crate::telegram::Bot>> {
-    let Some(sealed) = bots::sealed_token(&app.db.pool, tenant, bot).await? else { return Ok(None) };
-    let raw = app.keys.open_string(&sealed, &bots::token_aad(bot))?;
-    Ok(Some(app.telegram.bot(BotToken::parse(&raw)?)))
+async fn owner_chat(db: &Db, tenant: TenantId) -> anyhow::Result<i64> {
+    Ok(storage::tenants::get(&db.pool, tenant).await?.context("tenant vanished")?.owner_user_id.0)
 }
 
 /// Hands `conv` to a person: mode `human`, the transcript to the owner. Returns whether the
 /// owner could be told.
-pub async fn request(app: &AppState, tenant: TenantId, conv: &Conversation) -> anyhow::Result<bool> {
-    conversations::set_mode(&app.db.pool, tenant, conv.id, "human").await?;
-    let Some(manager) = &app.manager else { return Ok(false) };
-    let owner = owner_chat(app, tenant).await?;
-    let username = bots::profile(&app.db.pool, tenant, conv.bot_id).await?.map(|p| p.1).unwrap_or_default();
+pub async fn request(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv: &Conversation) -> anyhow::Result<bool> {
+    conversations::set_mode(&db.pool, tenant, conv.id, "human").await?;
+    let Some(manager) = manager else { return Ok(false) };
+    let owner = owner_chat(db, tenant).await?;
+    let username = bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.1).unwrap_or_default();
     let mut lines = Vec::new();
-    let all = conversations::transcript(&app.db.pool, tenant, conv.id).await?;
+    let all = conversations::transcript(&db.pool, tenant, conv.id).await?;
     for m in all.iter().rev().take(TRANSCRIPT as usize).rev() {
         let who = match m.author.as_str() {
             "customer" => escape(&conv.customer_name),
@@ -68,7 +60,7 @@ pub async fn request(app: &AppState, tenant: TenantId, conv: &Conversation) -> a
     msg.reply_markup = Some(owner_buttons(conv.id));
     match manager.bot.send_message(&msg).await {
         Ok(sent) => {
-            conversations::add_relay(&app.db.pool, owner, sent.message_id, tenant, conv.id).await?;
+            conversations::add_relay(&db.pool, owner, sent.message_id, tenant, conv.id).await?;
             Ok(true)
         }
         Err(e) => {
@@ -79,68 +71,68 @@ pub async fn request(app: &AppState, tenant: TenantId, conv: &Conversation) -> a
 }
 
 /// While a conversation is with a person, a customer's new message goes to the owner too.
-pub async fn forward_to_owner(app: &AppState, tenant: TenantId, conv: &Conversation, text: &str) -> anyhow::Result<()> {
-    let Some(manager) = &app.manager else { return Ok(()) };
-    let owner = owner_chat(app, tenant).await?;
+pub async fn forward_to_owner(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv: &Conversation, text: &str) -> anyhow::Result<()> {
+    let Some(manager) = manager else { return Ok(()) };
+    let owner = owner_chat(db, tenant).await?;
     let quoted: String = text.chars().take(3500).collect();
     let mut msg = SendMessage::html(owner, format!("💬 <b>{}:</b> {}", escape(&conv.customer_name), escape(&quoted)));
     msg.reply_markup = Some(owner_buttons(conv.id));
     if let Ok(sent) = manager.bot.send_message(&msg).await {
-        conversations::add_relay(&app.db.pool, owner, sent.message_id, tenant, conv.id).await?;
+        conversations::add_relay(&db.pool, owner, sent.message_id, tenant, conv.id).await?;
     }
     Ok(())
 }
 
 /// Sends the owner's words to the customer through the business's bot, once per `dedupe`
 /// (the manager update id) when given. Returns false if the conversation is not the tenant's.
-pub async fn owner_reply(app: &AppState, tenant: TenantId, conv_id: i64, text: &str, dedupe: Option<i64>) -> Result<bool, JobError> {
-    let Some(conv) = conversations::get(&app.db.pool, tenant, conv_id).await? else { return Ok(false) };
-    let mut tx = app.db.begin().await?;
+pub async fn owner_reply(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i64, text: &str, dedupe: Option<i64>) -> Result<bool, JobError> {
+    let Some(conv) = conversations::get(&db.pool, tenant, conv_id).await? else { return Ok(false) };
+    let mut tx = db.begin().await?;
     let (msg, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: "owner", text, update_id: dedupe, kind: "owner", sources: "[]", delivery: "pending", model_tokens: 0, question: None }).await?;
     tx.commit().await.map_err(anyhow::Error::from)?;
     if msg.delivery == "sent" {
         return Ok(true); // a redelivered manager update: already relayed
     }
     // An owner who replies has taken the conversation over.
-    conversations::set_mode(&app.db.pool, tenant, conv.id, "human").await?;
-    let bot = child_bot(app, tenant, conv.bot_id).await?.ok_or_else(|| JobError::Permanent(anyhow::anyhow!("the bot is no longer this business's")))?;
-    let name = bots::profile(&app.db.pool, tenant, conv.bot_id).await?.map(|p| p.0).unwrap_or_default();
+    conversations::set_mode(&db.pool, tenant, conv.id, "human").await?;
+    let bot = bots.open(tenant, conv.bot_id).await?.ok_or_else(|| JobError::Permanent(anyhow::anyhow!("the bot is no longer this business's")))?;
+    let name = bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.0).unwrap_or_default();
     let mut send = SendMessage::html(conv.chat_id, format!("<b>{}:</b> {}", escape(&name), escape(text)));
     if conv.thread_id != 0 {
         send.message_thread_id = Some(conv.thread_id);
     }
     let sent = bot.send_message(&send).await.map_err(|e| job_error(e, "relaying the owner's reply"))?;
-    conversations::mark_sent(&app.db.pool, tenant, msg.id, Some(sent.message_id)).await?;
+    conversations::mark_sent(&db.pool, tenant, msg.id, Some(sent.message_id)).await?;
     Ok(true)
 }
 
 /// Hands the conversation back to the assistant and tells the customer. The mode change and
 /// the message to the customer are stored in one commit, then the message is sent: a retry after
 /// a failed send (a Telegram error, a crash) sends the stored message rather than nothing.
-pub async fn close(app: &AppState, tenant: TenantId, conv_id: i64) -> Result<bool, JobError> {
-    let Some(conv) = conversations::get(&app.db.pool, tenant, conv_id).await? else { return Ok(false) };
+pub async fn close(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i64) -> Result<bool, JobError> {
+    let Some(conv) = conversations::get(&db.pool, tenant, conv_id).await? else { return Ok(false) };
     let pending = if conv.mode == "human" {
         let text = "Thanks for your patience! You're back with the assistant — ask me anything, or send /human to reach a person again.";
-        let mut tx = app.db.begin().await?;
+        let mut tx = db.begin().await?;
         conversations::set_mode(&mut *tx, tenant, conv.id, "bot").await?;
         let (m, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: "bot", text, update_id: None, kind: "closed", sources: "[]", delivery: "pending", model_tokens: 0, question: None }).await?;
         tx.commit().await.map_err(anyhow::Error::from)?;
         Some(m)
     } else {
-        conversations::pending_of_kind(&app.db.pool, tenant, conv.id, "closed").await?
+        conversations::pending_of_kind(&db.pool, tenant, conv.id, "closed").await?
     };
-    let (Some(m), Some(bot)) = (pending, child_bot(app, tenant, conv.bot_id).await?) else { return Ok(true) };
+    let (Some(m), Some(bot)) = (pending, bots.open(tenant, conv.bot_id).await?) else { return Ok(true) };
     let mut send = SendMessage::new(conv.chat_id, m.text.clone());
     if conv.thread_id != 0 {
         send.message_thread_id = Some(conv.thread_id);
     }
     let sent = bot.send_message(&send).await.map_err(|e| job_error(e, "telling the customer the chat is closed"))?;
-    conversations::mark_sent(&app.db.pool, tenant, m.id, Some(sent.message_id)).await?;
+    conversations::mark_sent(&db.pool, tenant, m.id, Some(sent.message_id)).await?;
     Ok(true)
 }
 
 /// The owner's Reply / Close buttons in the manager chat. Returns true when it was one of them.
-pub async fn on_owner_callback(app: &AppState, manager: &crate::manager::Manager, q: &CallbackQuery) -> Result<bool, JobError> {
+pub async fn on_owner_callback(db: &Db, bots: &ChildBots, manager: &Manager, q: &CallbackQuery) -> Result<bool, JobError> {
     let data = q.data.as_deref().unwrap_or_default();
     let (is_reply, rest) = match (data.strip_prefix(REPLY), data.strip_prefix(CLOSE)) {
         (Some(r), _) => (true, r),
@@ -150,9 +142,9 @@ pub async fn on_owner_callback(app: &AppState, manager: &crate::manager::Manager
     let conv_id: i64 = rest.parse().unwrap_or(0);
     let owner = q.from.id;
     // The owner is identified by who pressed the button; the conversation must be their tenant's.
-    let tenant = storage::tenants::find_by_owner(&app.db.pool, crate::domain::UserId(owner)).await?.map(|t| t.id);
+    let tenant = storage::tenants::find_by_owner(&db.pool, crate::domain::UserId(owner)).await?.map(|t| t.id);
     let conv = match tenant {
-        Some(t) => conversations::get(&app.db.pool, t, conv_id).await?.map(|c| (t, c)),
+        Some(t) => conversations::get(&db.pool, t, conv_id).await?.map(|c| (t, c)),
         None => None,
     };
     let Some((tenant, conv)) = conv else {
@@ -164,9 +156,9 @@ pub async fn on_owner_callback(app: &AppState, manager: &crate::manager::Manager
         let mut prompt = SendMessage::html(owner, format!("✍️ Write your reply to <b>{}</b>:", escape(&conv.customer_name)));
         prompt.reply_markup = Some(ReplyMarkup::ForceReply(ForceReply { force_reply: true, input_field_placeholder: Some(format!("Your reply to {}", conv.customer_name.chars().take(40).collect::<String>())) }));
         let sent = manager.bot.send_message(&prompt).await.map_err(|e| job_error(e, "asking the owner for a reply"))?;
-        conversations::add_relay(&app.db.pool, owner, sent.message_id, tenant, conv.id).await?;
+        conversations::add_relay(&db.pool, owner, sent.message_id, tenant, conv.id).await?;
     } else {
-        close(app, tenant, conv.id).await?;
+        close(db, bots, tenant, conv.id).await?;
         let _ = manager.bot.call(&AnswerCallbackQuery::new(q.id.clone()).text("Closed: the assistant answers again.")).await;
         let _ = manager.bot.send_message(&SendMessage::html(owner, format!("✅ Closed. The assistant answers <b>{}</b> again.", escape(&conv.customer_name)))).await;
     }
@@ -175,11 +167,11 @@ pub async fn on_owner_callback(app: &AppState, manager: &crate::manager::Manager
 
 /// An owner's message in the manager chat that replies to a handoff message: relay it.
 /// Returns true when it was such a reply.
-pub async fn on_owner_message(app: &AppState, manager: &crate::manager::Manager, update_id: i64, m: &Message) -> Result<bool, JobError> {
+pub async fn on_owner_message(db: &Db, bots: &ChildBots, manager: &Manager, update_id: i64, m: &Message) -> Result<bool, JobError> {
     let (Some(reply_to), Some(text)) = (&m.reply_to_message, m.text.as_deref()) else { return Ok(false) };
     let owner = m.chat.id;
-    let Some((tenant, conv)) = conversations::relay_target(&app.db.pool, owner, reply_to.message_id).await? else { return Ok(false) };
-    let delivered = owner_reply(app, tenant, conv, text, Some(update_id)).await?;
+    let Some((tenant, conv)) = conversations::relay_target(&db.pool, owner, reply_to.message_id).await? else { return Ok(false) };
+    let delivered = owner_reply(db, bots, tenant, conv, text, Some(update_id)).await?;
     let note = if delivered { "✓ Sent. Tap Close on the conversation when you're done." } else { "That conversation no longer exists." };
     let _ = manager.bot.send_message(&SendMessage::new(owner, note)).await;
     Ok(true)

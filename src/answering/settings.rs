@@ -28,8 +28,3 @@ pub fn texts(s: &BotSettings, business: &str) -> Texts {
         unavailable: or(&s.unavailable_text, format!("I can't answer questions right now. Would you like to talk to a person from {b}?")),
     }
 }
-
-/// The commands a bot shows in Telegram's menu: the owner's list, or the defaults.
-pub fn commands(s: &BotSettings) -> Vec<crate::telegram::BotCommand> {
-    serde_json::from_str::<Vec<crate::telegram::BotCommand>>(&s.commands).ok().filter(|c| !c.is_empty()).unwrap_or_else(crate::manager::provision::child_commands)
-}

@@ -8,11 +8,10 @@
 //! first's debit. The ledger's unique `(tenant_id, idem_key)` makes a retried job get its
 //! existing reservation back instead of a second one, and `close:<id>` makes settle and release
 //! mutually exclusive and once-only.
-use super::account;
+use super::{Billing, account};
 use crate::domain::TenantId;
-use crate::startup::AppState;
 use crate::storage::billing as sql;
-use crate::storage::now_ms;
+use crate::storage::{Db, now_ms};
 
 /// The outcome of [`reserve`].
 #[derive(Debug)]
@@ -43,22 +42,21 @@ pub enum Notice {
 
 /// Atomically reserves one answer credit for `tenant` (idempotent per `key`, e.g.
 /// `answer:{bot_id}:{update_id}`: a retried job gets its existing reservation back). Sends the
-/// 80 % / 100 % notices to the owner once per period (through `app.manager`) when crossing them.
+/// 80 % / 100 % notices to the owner once per period (through the manager bot) when crossing them.
 #[tracing::instrument(name = "billing.reserve", skip_all, fields(tenant_id = tenant.0))]
-pub async fn reserve(app: &AppState, tenant: TenantId, key: &str) -> anyhow::Result<Reserve> {
-    let (outcome, notice) = reserve_quietly(app, tenant, key).await?;
+pub async fn reserve(billing: &Billing, tenant: TenantId, key: &str) -> anyhow::Result<Reserve> {
+    let (outcome, notice) = reserve_quietly(&billing.db, &billing.cfg, tenant, key).await?;
     if let Some(n) = notice {
-        super::notices::send(app, tenant, n).await;
+        super::notices::send(billing, tenant, n).await;
     }
     Ok(outcome)
 }
 
 /// [`reserve`] without sending the notice: returns the notice that was claimed, if any.
-pub async fn reserve_quietly(app: &AppState, tenant: TenantId, key: &str) -> anyhow::Result<(Reserve, Option<Notice>)> {
-    let cfg = &app.cfg.billing;
+pub async fn reserve_quietly(db: &Db, cfg: &crate::config::BillingConfig, tenant: TenantId, key: &str) -> anyhow::Result<(Reserve, Option<Notice>)> {
     let idem = format!("reserve:{key}");
     let now = now_ms();
-    let mut tx = app.db.begin().await?;
+    let mut tx = db.begin().await?;
     let acc = account::open(&mut tx, cfg, tenant, now).await?;
     if let Some(row) = sql::ledger_by_key(&mut *tx, tenant, &idem).await? {
         tx.commit().await?;
@@ -94,16 +92,16 @@ pub async fn reserve_quietly(app: &AppState, tenant: TenantId, key: &str) -> any
 
 impl Reservation {
     /// The answer went out: the credit is spent. Records the model tokens it took. Idempotent.
-    pub async fn settle(self, app: &AppState, model_tokens: u64) -> anyhow::Result<()> {
-        let mut conn = app.db.pool.acquire().await?;
+    pub async fn settle(self, db: &Db, model_tokens: u64) -> anyhow::Result<()> {
+        let mut conn = db.pool.acquire().await?;
         let tokens = i64::try_from(model_tokens).unwrap_or(i64::MAX);
         sql::ledger_insert(&mut conn, self.tenant, &self.bucket, 0, "settle", "answer", &format!("close:{}", self.id), tokens, now_ms()).await?;
         Ok(())
     }
 
     /// No answer was produced: the credit goes back. Idempotent, and a no-op after `settle`.
-    pub async fn release(self, app: &AppState) -> anyhow::Result<()> {
-        let mut tx = app.db.begin().await?;
+    pub async fn release(self, db: &Db) -> anyhow::Result<()> {
+        let mut tx = db.begin().await?;
         if sql::ledger_insert(&mut tx, self.tenant, &self.bucket, 1, "release", "answer", &format!("close:{}", self.id), 0, now_ms()).await?.is_some() {
             let (plan, pack) = if self.bucket == "plan" { (1, 0) } else { (0, 1) };
             sql::add_credits(&mut tx, self.tenant, plan, pack, -1).await?;

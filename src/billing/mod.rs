@@ -1,6 +1,7 @@
 //! Billing: plans, the credit ledger, metering of AI answers, Telegram Stars and Stripe.
 //!
-//! - `plans`: plans and packs from configuration (`billing.plans`, `billing.packs`).
+//! - plans and packs ([`Plan`], [`Pack`]) are domain types (`domain::plans`), parsed by
+//!   `config` from `billing.plans` and `billing.packs`, re-exported here.
 //! - `account`: a tenant's entitlement and usage period; every balance change beside its
 //!   ledger row, under the account's lock.
 //! - `meter`: `reserve` → `settle` / `release` around each AI answer (the answering pipeline
@@ -12,24 +13,34 @@
 //! - `stripe`: Checkout and the customer portal (async-stripe), the verified, idempotent,
 //!   order-independent webhook.
 //! - `paywall`: the optional per-customer daily limit with question packs for Stars.
-//! - `page`: the admin billing page.
+//!
+//! The admin billing page and the Stripe webhook's HTTP handler are the HTTP edge's (`web`);
+//! the `billing.stripe_event` job is registered by the application.
 //!
 //! How it fits together, and why it cannot overspend: docs/billing.md. SQL: `storage::billing`.
 pub mod account;
-pub mod bench;
 pub mod meter;
 pub mod notices;
-pub mod page;
 pub mod paywall;
-pub mod plans;
 pub mod stars;
 pub mod stripe;
 
 pub use meter::{Reservation, Reserve, reserve};
 pub use paywall::{on_child_update, paywall};
-pub use plans::{Pack, Plan};
+pub use crate::domain::plans::{Pack, Plan};
 
-/// Registers billing's job handlers.
-pub fn register(r: &mut crate::jobs::Registry<crate::startup::AppState>) {
-    r.register(stripe::EVENT_JOB, crate::jobs::DEFAULT, stripe::run);
+use crate::config::BillingConfig;
+use crate::manager::{ChildBots, Manager};
+use crate::storage::Db;
+use std::sync::Arc;
+
+/// What billing works with: the database, its configuration section, the manager bot (owner
+/// notices, Stars invoices and refunds) and the businesses' bots (paywall refunds). Built once by
+/// the application; cheap to clone.
+#[derive(Clone)]
+pub struct Billing {
+    pub db: Db,
+    pub cfg: Arc<BillingConfig>,
+    pub manager: Option<Manager>,
+    pub bots: ChildBots,
 }

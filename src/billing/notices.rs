@@ -1,8 +1,8 @@
 //! What the owner is told in the manager chat about their usage: at 80 % and at 100 % of the
 //! period's answers, once each per period, with a button to see the plans.
+use super::Billing;
 use super::meter::Notice;
 use crate::domain::TenantId;
-use crate::startup::AppState;
 use crate::storage;
 use crate::telegram::methods::SendMessage;
 use crate::telegram::{InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup};
@@ -22,9 +22,9 @@ pub fn text(n: Notice) -> &'static str {
 }
 
 /// Sends the notice; a failure is logged, not retried (the notice was claimed once already).
-pub async fn send(app: &AppState, tenant: TenantId, n: Notice) {
-    let Some(manager) = &app.manager else { return };
-    let owner = match storage::tenants::get(&app.db.pool, tenant).await {
+pub async fn send(billing: &Billing, tenant: TenantId, n: Notice) {
+    let Some(manager) = &billing.manager else { return };
+    let owner = match storage::tenants::get(&billing.db.pool, tenant).await {
         Ok(Some(t)) => t.owner_user_id,
         Ok(None) => return,
         Err(e) => {

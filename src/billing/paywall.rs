@@ -2,9 +2,9 @@
 //! free, then sell packs of questions for Stars paid to the owner's own bot. Off by default.
 //! Answering calls [`paywall`] before answering a private-chat question, and hands child-bot
 //! payment updates to [`on_child_update`].
+use super::Billing;
 use super::stars::{Product, answer_pre_checkout, apply_refund};
 use crate::domain::{BotId, TenantId};
-use crate::startup::AppState;
 use crate::storage::billing::{self as sql, NewPayment};
 use crate::storage::now_ms;
 use crate::telegram::methods::{SendInvoice, SendMessage};
@@ -16,13 +16,13 @@ fn today() -> i64 {
 
 /// The customer paywall for a child bot's private chat: `false` = go on answering; `true` = the
 /// paywall handled the message (it told the customer and sent an invoice).
-pub async fn paywall(app: &AppState, tenant: TenantId, bot_id: BotId, bot: &Bot, customer_chat: i64) -> anyhow::Result<bool> {
-    let Some(acc) = sql::get_account(&app.db.pool, tenant).await? else { return Ok(false) };
+pub async fn paywall(billing: &Billing, tenant: TenantId, bot_id: BotId, bot: &Bot, customer_chat: i64) -> anyhow::Result<bool> {
+    let Some(acc) = sql::get_account(&billing.db.pool, tenant).await? else { return Ok(false) };
     let s = acc.paywall;
     if !s.enabled {
         return Ok(false);
     }
-    let mut tx = app.db.begin().await?;
+    let mut tx = billing.db.begin().await?;
     let asked = sql::paywall_count_question(&mut tx, tenant, bot_id.0, customer_chat, today()).await?;
     let go_on = asked <= s.free_per_day || sql::paywall_take_credit(&mut tx, tenant, bot_id.0, customer_chat).await?;
     tx.commit().await?;
@@ -42,12 +42,12 @@ pub async fn paywall(app: &AppState, tenant: TenantId, bot_id: BotId, bot: &Bot,
 
 /// Child-bot payment updates (`pre_checkout_query` / `successful_payment` / `refunded_payment`
 /// for paywall packs). Returns true when it handled the update.
-pub async fn on_child_update(app: &AppState, tenant: TenantId, bot_id: BotId, bot: &Bot, update: &Update) -> anyhow::Result<bool> {
+pub async fn on_child_update(billing: &Billing, tenant: TenantId, bot_id: BotId, bot: &Bot, update: &Update) -> anyhow::Result<bool> {
     match &update.kind {
         UpdateKind::PreCheckoutQuery(q) => {
             let started = now_ms();
             let product = Product::parse(&q.invoice_payload);
-            let acc = sql::get_account(&app.db.pool, tenant).await?;
+            let acc = sql::get_account(&billing.db.pool, tenant).await?;
             let refusal = match (&product, acc) {
                 (Some(Product::Paywall { tenant: t, bot, questions }), Some(acc)) if *t == tenant && *bot == bot_id.0 => {
                     let s = acc.paywall;
@@ -61,7 +61,7 @@ pub async fn on_child_update(app: &AppState, tenant: TenantId, bot_id: BotId, bo
                 }
                 _ => Some("This invoice is not valid any more."),
             };
-            answer_pre_checkout(app, bot, q, product.as_ref(), refusal, started).await.map_err(|e| match e {
+            answer_pre_checkout(&billing.db, bot, q, product.as_ref(), refusal, started).await.map_err(|e| match e {
                 crate::jobs::JobError::Retry(e) | crate::jobs::JobError::Permanent(e) => e,
             })?;
             Ok(true)
@@ -86,7 +86,7 @@ pub async fn on_child_update(app: &AppState, tenant: TenantId, bot_id: BotId, bo
                 bot_id: Some(bot_id.0),
                 credits: questions,
             };
-            let mut tx = app.db.begin().await?;
+            let mut tx = billing.db.begin().await?;
             let fresh = sql::insert_payment(&mut tx, &new, now_ms()).await?;
             if fresh {
                 sql::paywall_add_credits(&mut tx, tenant, bot_id.0, m.chat.id, questions).await?;
@@ -99,8 +99,8 @@ pub async fn on_child_update(app: &AppState, tenant: TenantId, bot_id: BotId, bo
         }
         UpdateKind::Message(m) if m.refunded_payment.is_some() => {
             let charge = &m.refunded_payment.as_ref().expect("checked").telegram_payment_charge_id;
-            if let Some(p) = sql::payment_by_charge(&app.db.pool, charge).await?.into_iter().find(|p| p.provider == "stars_bot" && p.tenant_id == tenant) {
-                apply_refund(app, &p).await?;
+            if let Some(p) = sql::payment_by_charge(&billing.db.pool, charge).await?.into_iter().find(|p| p.provider == "stars_bot" && p.tenant_id == tenant) {
+                apply_refund(billing, &p).await?;
             }
             Ok(true)
         }

@@ -10,14 +10,13 @@
 //!   renewals arrive as new payments and extend the paid time.
 //! - Cancelling and resuming renewal: `editUserStarSubscription`. Refunds: the operator's
 //!   `bellhop billing refund` (`refundStarPayment`), and the `refunded_payment` message.
-use super::account;
 use super::notices::PLANS_BUTTON;
-use crate::domain::{BotToken, TenantId, UserId};
-use crate::jobs::JobError;
-use crate::manager::{Manager, job_error};
-use crate::startup::AppState;
+use super::{Billing, account};
+use crate::domain::{TenantId, UserId};
+use crate::jobs::{JobError, job_error};
+use crate::manager::Manager;
 use crate::storage::billing::{self as sql, NewPayment};
-use crate::storage::{self, now_ms};
+use crate::storage::{self, Db, now_ms};
 use crate::telegram::html::escape;
 use crate::telegram::methods::{AnswerCallbackQuery, AnswerPreCheckoutQuery, CreateInvoiceLink, EditUserStarSubscription, RefundStarPayment, SendInvoice, SendMessage};
 use crate::telegram::{CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, PreCheckoutQuery, ReplyMarkup, SuccessfulPayment, TelegramError};
@@ -58,25 +57,25 @@ pub fn handles(msg: &Message) -> bool {
 }
 
 /// A billing message in the manager chat.
-pub async fn message(app: &AppState, m: &Manager, msg: Message) -> Result<(), JobError> {
+pub async fn message(billing: &Billing, m: &Manager, msg: Message) -> Result<(), JobError> {
     let Some(from) = msg.from.as_ref() else { return Ok(()) };
     if let Some(paid) = &msg.successful_payment {
-        return successful_payment(app, m, from.id, paid).await;
+        return successful_payment(billing, m, from.id, paid).await;
     }
     if let Some(r) = &msg.refunded_payment {
-        if let Some(p) = sql::payment_by_charge(&app.db.pool, &r.telegram_payment_charge_id).await?.into_iter().find(|p| p.provider == "stars") {
-            apply_refund(app, &p).await?;
+        if let Some(p) = sql::payment_by_charge(&billing.db.pool, &r.telegram_payment_charge_id).await?.into_iter().find(|p| p.provider == "stars") {
+            apply_refund(billing, &p).await?;
         }
         return Ok(());
     }
-    let reply = plan_message(app, msg.chat.id, UserId(from.id)).await?;
+    let reply = plan_message(billing, msg.chat.id, UserId(from.id)).await?;
     super::notices::send_patiently(&m.bot, &reply).await.map_err(|e| job_error(e, "sending /plan"))?;
     Ok(())
 }
 
 /// A day as owners read it: `21 Nov 2026` (UTC).
 pub fn date(ms: i64) -> String {
-    let (y, m, d) = crate::web::pages::civil(ms);
+    let (y, m, d) = crate::domain::civil(ms);
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     format!("{d} {} {y}", MONTHS[(m - 1) as usize])
 }
@@ -86,13 +85,13 @@ pub fn date_of_day(day: i64) -> String {
 }
 
 /// Usage and offers: what `/plan` answers.
-pub async fn plan_message(app: &AppState, chat: i64, user: UserId) -> Result<SendMessage, JobError> {
-    let Some(tenant) = storage::tenants::find_by_owner(&app.db.pool, user).await?.map(|t| t.id) else {
+pub async fn plan_message(billing: &Billing, chat: i64, user: UserId) -> Result<SendMessage, JobError> {
+    let Some(tenant) = storage::tenants::find_by_owner(&billing.db.pool, user).await?.map(|t| t.id) else {
         return Ok(SendMessage::html(chat, "You don't have a bot yet. Send /start to create one — it starts on the free plan."));
     };
-    let cfg = &app.cfg.billing;
+    let cfg = &*billing.cfg;
     let now = now_ms();
-    let (acc, plan, allowance) = account::current(&app.db, cfg, tenant, now).await?;
+    let (acc, plan, allowance) = account::current(&billing.db, cfg, tenant, now).await?;
     let mut text = format!(
         "📊 <b>Your plan: {}</b>\n\nAI answers this period: <b>{} of {}</b> used (renews on {}).",
         escape(&plan.name),
@@ -122,7 +121,7 @@ pub async fn plan_message(app: &AppState, chat: i64, user: UserId) -> Result<Sen
             &super::stars::Product::Plan { tenant, id: p.id.clone() }.payload(),
             p.stars,
         );
-        let manager = app.manager.as_ref().ok_or_else(|| JobError::Permanent(anyhow::anyhow!("no manager bot")))?;
+        let manager = billing.manager.as_ref().ok_or_else(|| JobError::Permanent(anyhow::anyhow!("no manager bot")))?;
         let url = manager.bot.call(&link).await.map_err(|e| job_error(e, "createInvoiceLink"))?;
         rows.push(vec![InlineKeyboardButton::url(format!("⭐ {} — {} ⭐/month", p.name, p.stars), url)]);
     }
@@ -140,20 +139,20 @@ pub async fn plan_message(app: &AppState, chat: i64, user: UserId) -> Result<Sen
 }
 
 /// A press of one of billing's buttons (`bill:…`) in the manager chat.
-pub async fn callback(app: &AppState, m: &Manager, q: CallbackQuery) -> Result<(), JobError> {
+pub async fn callback(billing: &Billing, m: &Manager, q: CallbackQuery) -> Result<(), JobError> {
     let _ = m.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
     let chat = q.message().map(|msg| msg.chat.id).unwrap_or(q.from.id);
     let user = UserId(q.from.id);
     let data = q.data.as_deref().unwrap_or_default();
-    let Some(tenant) = storage::tenants::find_by_owner(&app.db.pool, user).await?.map(|t| t.id) else {
+    let Some(tenant) = storage::tenants::find_by_owner(&billing.db.pool, user).await?.map(|t| t.id) else {
         super::notices::send_patiently(&m.bot, &SendMessage::html(chat, "You don't have a bot yet. Send /start to create one.")).await.map_err(|e| job_error(e, "sendMessage"))?;
         return Ok(());
     };
     if data == PLANS_BUTTON {
-        let reply = plan_message(app, chat, user).await?;
+        let reply = plan_message(billing, chat, user).await?;
         super::notices::send_patiently(&m.bot, &reply).await.map_err(|e| job_error(e, "sending /plan"))?;
     } else if let Some(id) = data.strip_prefix("bill:pack:") {
-        let Some(pack) = app.cfg.billing.packs.iter().find(|p| p.id == id) else {
+        let Some(pack) = billing.cfg.packs.iter().find(|p| p.id == id) else {
             super::notices::send_patiently(&m.bot, &SendMessage::html(chat, "That pack is no longer offered. Send /plan to see the current ones.")).await.map_err(|e| job_error(e, "sendMessage"))?;
             return Ok(());
         };
@@ -167,21 +166,21 @@ pub async fn callback(app: &AppState, m: &Manager, q: CallbackQuery) -> Result<(
         m.bot.call(&invoice).await.map_err(|e| job_error(e, "sendInvoice"))?;
     } else if data == "bill:cancel" || data == "bill:resume" {
         let cancel = data == "bill:cancel";
-        let text = set_renewal(app, m, tenant, cancel).await?;
+        let text = set_renewal(billing, m, tenant, cancel).await?;
         super::notices::send_patiently(&m.bot, &SendMessage::html(chat, text)).await.map_err(|e| job_error(e, "sendMessage"))?;
     }
     Ok(())
 }
 
 /// Cancels or resumes the renewal of the tenant's Star subscription.
-pub async fn set_renewal(app: &AppState, m: &Manager, tenant: TenantId, cancel: bool) -> Result<String, JobError> {
-    let acc = sql::get_account(&app.db.pool, tenant).await?;
+pub async fn set_renewal(billing: &Billing, m: &Manager, tenant: TenantId, cancel: bool) -> Result<String, JobError> {
+    let acc = sql::get_account(&billing.db.pool, tenant).await?;
     let Some((charge, user)) = acc.as_ref().and_then(|a| Some((a.stars_charge_id.clone()?, a.stars_user_id?))) else {
         return Ok("You have no subscription paid in Stars.".into());
     };
-    let req = EditUserStarSubscription::new(UserId(user), charge, cancel);
+    let req = EditUserStarSubscription { user_id: UserId(user), telegram_payment_charge_id: charge, is_canceled: cancel };
     m.bot.call(&req).await.map_err(|e| job_error(e, "editUserStarSubscription"))?;
-    let mut conn = app.db.pool.acquire().await?;
+    let mut conn = billing.db.pool.acquire().await?;
     sql::set_stars_canceled(&mut conn, tenant, cancel).await?;
     let until = acc.and_then(|a| a.plan_expires_at).map(date).unwrap_or_default();
     Ok(if cancel {
@@ -192,8 +191,8 @@ pub async fn set_renewal(app: &AppState, m: &Manager, tenant: TenantId, cancel: 
 }
 
 /// Why a pre-checkout is refused, in words the payer understands; `None`: accept.
-async fn check(app: &AppState, q: &PreCheckoutQuery, product: Option<&Product>) -> anyhow::Result<Option<&'static str>> {
-    let cfg = &app.cfg.billing;
+async fn check(billing: &Billing, q: &PreCheckoutQuery, product: Option<&Product>) -> anyhow::Result<Option<&'static str>> {
+    let cfg = &*billing.cfg;
     let Some(product) = product else { return Ok(Some("This invoice is not valid any more. Send /plan for a new one.")) };
     if q.currency != "XTR" {
         return Ok(Some("Payments are accepted in Telegram Stars only."));
@@ -207,7 +206,7 @@ async fn check(app: &AppState, q: &PreCheckoutQuery, product: Option<&Product>) 
     if price != q.total_amount {
         return Ok(Some("The price has changed since this invoice was made. Send /plan for a new one."));
     }
-    match storage::tenants::get(&app.db.pool, tenant).await? {
+    match storage::tenants::get(&billing.db.pool, tenant).await? {
         Some(t) if t.owner_user_id.0 == q.from.id => Ok(None),
         _ => Ok(Some("This invoice belongs to another account. Send /plan for your own.")),
     }
@@ -215,26 +214,23 @@ async fn check(app: &AppState, q: &PreCheckoutQuery, product: Option<&Product>) 
 
 /// Answers a manager-bot `pre_checkout_query` (priority lane; Telegram waits 10 s at most).
 #[tracing::instrument(name = "billing.pre_checkout", skip_all)]
-pub async fn pre_checkout(app: &AppState, m: &Manager, q: PreCheckoutQuery) -> Result<(), JobError> {
+pub async fn pre_checkout(billing: &Billing, m: &Manager, q: PreCheckoutQuery) -> Result<(), JobError> {
     let started = now_ms();
     let product = Product::parse(&q.invoice_payload);
-    let refusal = check(app, &q, product.as_ref()).await?;
-    answer_pre_checkout(app, &m.bot, &q, product.as_ref(), refusal, started).await
+    let refusal = check(billing, &q, product.as_ref()).await?;
+    answer_pre_checkout(&billing.db, &m.bot, &q, product.as_ref(), refusal, started).await
 }
 
 /// Sends the answer (and records a refusal). A query Telegram already gave up on is not retried.
 pub async fn answer_pre_checkout(
-    app: &AppState,
+    db: &Db,
     bot: &crate::telegram::Bot,
     q: &PreCheckoutQuery,
     product: Option<&Product>,
     refusal: Option<&str>,
     started: i64,
 ) -> Result<(), JobError> {
-    let req = match refusal {
-        None => AnswerPreCheckoutQuery::ok(q.id.clone()),
-        Some(reason) => AnswerPreCheckoutQuery::refuse(q.id.clone(), reason),
-    };
+    let req = AnswerPreCheckoutQuery { pre_checkout_query_id: q.id.clone(), ok: refusal.is_none(), error_message: refusal.map(str::to_owned) };
     match bot.call(&req).await {
         Ok(_) => {}
         Err(TelegramError::QueryTooOld) => {
@@ -249,22 +245,22 @@ pub async fn answer_pre_checkout(
         let tenant = product.map(|p| match p {
             Product::Pack { tenant, .. } | Product::Plan { tenant, .. } | Product::Paywall { tenant, .. } => *tenant,
         });
-        sql::record_checkout(&app.db.pool, &q.id, tenant, &q.invoice_payload, false, Some(reason), started, now_ms()).await?;
+        sql::record_checkout(&db.pool, &q.id, tenant, &q.invoice_payload, false, Some(reason), started, now_ms()).await?;
     }
     Ok(())
 }
 
 /// A `successful_payment` in the manager chat: credited once per charge id.
 #[tracing::instrument(name = "billing.successful_payment", skip_all)]
-pub async fn successful_payment(app: &AppState, m: &Manager, payer: i64, paid: &SuccessfulPayment) -> Result<(), JobError> {
-    let cfg = &app.cfg.billing;
+pub async fn successful_payment(billing: &Billing, m: &Manager, payer: i64, paid: &SuccessfulPayment) -> Result<(), JobError> {
+    let cfg = &*billing.cfg;
     let Some(product) = Product::parse(&paid.invoice_payload) else {
         tracing::error!(charge = %paid.telegram_payment_charge_id, "a payment with a payload bellhop did not make; refund it with `bellhop billing refund`");
         return Ok(());
     };
     let now = now_ms();
     let charge = paid.telegram_payment_charge_id.as_str();
-    let mut tx = app.db.begin().await?;
+    let mut tx = billing.db.begin().await?;
     let (tenant, reply) = match &product {
         Product::Pack { tenant, id } => {
             let Some(pack) = cfg.packs.iter().find(|p| &p.id == id) else { return Err(JobError::Permanent(anyhow::anyhow!("paid pack `{id}` is not configured"))) };
@@ -298,7 +294,7 @@ pub async fn successful_payment(app: &AppState, m: &Manager, payer: i64, paid: &
     };
     tx.commit().await?;
     tracing::info!(tenant_id = tenant.0, "Stars payment credited");
-    if let Some(owner) = storage::tenants::get(&app.db.pool, tenant).await?.map(|t| t.owner_user_id) {
+    if let Some(owner) = storage::tenants::get(&billing.db.pool, tenant).await?.map(|t| t.owner_user_id) {
         if let Err(e) = super::notices::send_patiently(&m.bot, &SendMessage::html(owner.0, reply)).await {
             tracing::warn!(error = %e, "could not thank the owner for a payment");
         }
@@ -316,35 +312,33 @@ pub enum RefundOutcome {
 
 /// `bellhop billing refund`: refunds a Stars payment (`refundStarPayment`) and takes back what
 /// it bought. "Already refunded" counts as success.
-pub async fn refund(app: &AppState, charge_id: &str, user_id: Option<i64>) -> anyhow::Result<RefundOutcome> {
-    let payments = sql::payment_by_charge(&app.db.pool, charge_id).await?;
+pub async fn refund(billing: &Billing, charge_id: &str, user_id: Option<i64>) -> anyhow::Result<RefundOutcome> {
+    let payments = sql::payment_by_charge(&billing.db.pool, charge_id).await?;
     let Some(p) = payments.into_iter().find(|p| p.provider == "stars" || p.provider == "stars_bot") else {
         anyhow::bail!("no Stars payment with charge id {charge_id} is recorded");
     };
     let user = user_id.or(p.payer_id).ok_or_else(|| anyhow::anyhow!("the payment has no payer recorded: pass --user-id"))?;
     let bot = if p.provider == "stars" {
-        app.manager.as_ref().ok_or_else(|| anyhow::anyhow!("no manager bot is configured"))?.bot.clone()
+        billing.manager.as_ref().ok_or_else(|| anyhow::anyhow!("no manager bot is configured"))?.bot.clone()
     } else {
         let bot_id = crate::domain::BotId(p.bot_id.ok_or_else(|| anyhow::anyhow!("the payment has no bot recorded"))?);
-        let sealed = storage::bots::sealed_token(&app.db.pool, p.tenant_id, bot_id).await?.ok_or_else(|| anyhow::anyhow!("the bot that was paid no longer belongs to the business"))?;
-        let raw = app.keys.open_string(&sealed, &storage::bots::token_aad(bot_id))?;
-        app.telegram.bot(BotToken::parse(&raw)?)
+        billing.bots.open(p.tenant_id, bot_id).await?.ok_or_else(|| anyhow::anyhow!("the bot that was paid no longer belongs to the business"))?
     };
-    let outcome = match bot.call(&RefundStarPayment::new(UserId(user), charge_id)).await {
+    let outcome = match bot.call(&RefundStarPayment { user_id: UserId(user), telegram_payment_charge_id: charge_id.to_owned() }).await {
         Ok(_) => RefundOutcome::Refunded,
         Err(TelegramError::ChargeAlreadyRefunded) => RefundOutcome::AlreadyRefunded,
         Err(e) => anyhow::bail!("Telegram refused the refund: {e}"),
     };
-    apply_refund(app, &p).await?;
+    apply_refund(billing, &p).await?;
     Ok(outcome)
 }
 
 /// Books a refund once: the payment is marked refunded and what it bought is taken back (a
 /// plan ends now and its renewal is cancelled; pack answers still unused are removed).
-pub async fn apply_refund(app: &AppState, p: &sql::Payment) -> anyhow::Result<()> {
-    let cfg = &app.cfg.billing;
+pub async fn apply_refund(billing: &Billing, p: &sql::Payment) -> anyhow::Result<()> {
+    let cfg = &*billing.cfg;
     let now = now_ms();
-    let mut tx = app.db.begin().await?;
+    let mut tx = billing.db.begin().await?;
     if !sql::mark_refunded(&mut tx, p.tenant_id, p.id, now).await? {
         return Ok(());
     }
@@ -371,8 +365,8 @@ pub async fn apply_refund(app: &AppState, p: &sql::Payment) -> anyhow::Result<()
     tx.commit().await?;
     if p.kind == "plan" && p.provider == "stars" {
         // The refunded month ends now; make sure Telegram does not charge the next one.
-        if let (Some(m), Some(user)) = (&app.manager, p.payer_id) {
-            let req = EditUserStarSubscription::new(UserId(user), p.external_id.clone(), true);
+        if let (Some(m), Some(user)) = (&billing.manager, p.payer_id) {
+            let req = EditUserStarSubscription { user_id: UserId(user), telegram_payment_charge_id: p.external_id.clone(), is_canceled: true };
             if let Err(e) = m.bot.call(&req).await {
                 tracing::warn!(error = %e, "could not cancel the renewal of a refunded subscription");
             }

@@ -2,9 +2,10 @@
 //!
 //! - Checkout: a Checkout Session in subscription mode for a plan's Stripe price, and a
 //!   customer-portal link, through async-stripe, each create call with an `Idempotency-Key`.
-//! - Webhook `POST /stripe/webhook`: `Stripe-Signature` checked (every `v1` signature in the
-//!   header, 300 s tolerance both ways, constant-time compare), the event stored by its id and
-//!   its job enqueued in one transaction, then 200. Nothing is changed for a bad request.
+//! - Webhook `POST /stripe/webhook` (its HTTP handler is in `web`): `Stripe-Signature` checked
+//!   with [`verify`] (every `v1` signature in the header, 300 s tolerance both ways,
+//!   constant-time compare), the event stored by its id and its job enqueued in one transaction,
+//!   then 200. Nothing is changed for a bad request.
 //! - The `billing.stripe_event` job applies each event once (its row is marked processed in the
 //!   same transaction as its effect) and in any order: subscription events apply only if not
 //!   older than the newest applied (by the event's `created`, and `canceled` is final for a
@@ -14,23 +15,16 @@
 //!
 //! Events are read as JSON (both the older shapes — `invoice.subscription`, `lines[].price`,
 //! `subscription.current_period_end` — and the 2025 ones under `parent` / `pricing` / items).
-use super::account;
-use crate::config::StripeConfig;
+use super::{Billing, account};
+use crate::config::{BillingConfig, StripeConfig};
 use crate::domain::TenantId;
-use crate::jobs::{Job, JobError};
-use crate::startup::AppState;
+use crate::jobs::JobError;
 use crate::storage::billing as sql;
-use crate::storage::now_ms;
-use crate::web::AppError;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use crate::storage::{Db, now_ms};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
-/// Job kind: apply one stored Stripe event.
-pub const EVENT_JOB: &str = "billing.stripe_event";
 /// Signatures older or newer than this are refused (Stripe's default tolerance).
 pub const TOLERANCE_SECS: i64 = 300;
 
@@ -80,37 +74,6 @@ pub fn verify(header: &str, payload: &[u8], secret: &str, now_secs: i64) -> Resu
     if bool::from(ok) { Ok(()) } else { Err(SignatureError::NoMatch) }
 }
 
-/// `POST /stripe/webhook`.
-#[tracing::instrument(name = "webhook.stripe", skip_all, fields(event_id, event_type))]
-pub async fn webhook(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<StatusCode, AppError> {
-    let Some(stripe) = &app.cfg.billing.stripe else { return Err(AppError::NotFound) };
-    let header = headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let now = now_ms();
-    if let Err(e) = verify(header, &body, stripe.webhook_secret.expose(), now / 1000) {
-        tracing::warn!(reason = %e, "Stripe webhook refused");
-        return Err(AppError::BadRequest(e.to_string()));
-    }
-    let event: Value = serde_json::from_slice(&body).map_err(|_| AppError::BadRequest("the body is not a JSON Stripe event".into()))?;
-    let (Some(id), Some(kind), Some(created)) = (event["id"].as_str(), event["type"].as_str(), event["created"].as_i64()) else {
-        return Err(AppError::BadRequest("the event has no id, type or created".into()));
-    };
-    tracing::Span::current().record("event_id", id).record("event_type", kind);
-    let mut tx = app.db.begin().await?;
-    if sql::insert_stripe_event(&mut tx, id, kind, created, &String::from_utf8_lossy(&body), now).await? {
-        let mut job = app.queue.job(crate::jobs::DEFAULT, EVENT_JOB, &EventJob { event_id: id.to_owned() });
-        job.dedup_key = Some(format!("stripe:{id}"));
-        app.queue.enqueue_in(&mut tx, &job).await?;
-    }
-    tx.commit().await?;
-    app.queue.notify(crate::jobs::DEFAULT);
-    Ok(StatusCode::OK)
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct EventJob {
-    pub event_id: String,
-}
-
 fn str_at<'a>(v: &'a Value, paths: &[&[&str]]) -> Option<&'a str> {
     paths.iter().find_map(|p| p.iter().try_fold(v, |v, k| v.get(*k)).and_then(Value::as_str).filter(|s| !s.is_empty()))
 }
@@ -120,7 +83,7 @@ fn i64_at(v: &Value, paths: &[&[&str]]) -> Option<i64> {
 }
 
 /// The tenant an object belongs to: our metadata, the Checkout reference, or the customer.
-async fn tenant_of(app: &AppState, obj: &Value) -> anyhow::Result<Option<TenantId>> {
+async fn tenant_of(db: &Db, obj: &Value) -> anyhow::Result<Option<TenantId>> {
     let direct = str_at(
         obj,
         &[
@@ -133,25 +96,24 @@ async fn tenant_of(app: &AppState, obj: &Value) -> anyhow::Result<Option<TenantI
     .and_then(|s| s.parse::<i64>().ok())
     .map(TenantId);
     if let Some(t) = direct {
-        return Ok(crate::storage::tenants::get(&app.db.pool, t).await?.map(|t| t.id));
+        return Ok(crate::storage::tenants::get(&db.pool, t).await?.map(|t| t.id));
     }
     match str_at(obj, &[&["customer"]]) {
-        Some(c) => Ok(sql::tenant_by_stripe_customer(&app.db.pool, c).await?),
+        Some(c) => Ok(sql::tenant_by_stripe_customer(&db.pool, c).await?),
         None => Ok(None),
     }
 }
 
-fn plan_by_price<'a>(app: &'a AppState, price: Option<&str>) -> Option<&'a super::Plan> {
+fn plan_by_price<'a>(cfg: &'a BillingConfig, price: Option<&str>) -> Option<&'a super::Plan> {
     let price = price?;
-    app.cfg.billing.plans.iter().find(|p| p.stripe_price.as_deref() == Some(price))
+    cfg.plans.iter().find(|p| p.stripe_price.as_deref() == Some(price))
 }
 
-/// The `billing.stripe_event` job.
+/// Applies a stored Stripe event once (the `billing.stripe_event` job) (a retried or concurrent job finds it processed).
 #[tracing::instrument(name = "billing.stripe_event", skip_all, fields(event_id, tenant_id))]
-pub async fn run(app: AppState, job: Job) -> Result<(), JobError> {
-    let p: EventJob = job.payload()?;
-    tracing::Span::current().record("event_id", p.event_id.as_str());
-    let Some(body) = sql::unprocessed_stripe_event(&app.db.pool, &p.event_id).await? else { return Ok(()) };
+pub async fn process_event(billing: &Billing, event_id: &str) -> Result<(), JobError> {
+    tracing::Span::current().record("event_id", event_id);
+    let Some(body) = sql::unprocessed_stripe_event(&billing.db.pool, event_id).await? else { return Ok(()) };
     let event: Value = serde_json::from_str(&body).map_err(|e| JobError::Permanent(anyhow::anyhow!("stored event does not parse: {e}")))?;
     let kind = event["type"].as_str().unwrap_or_default();
     let created_ms = event["created"].as_i64().unwrap_or_default() * 1000;
@@ -165,16 +127,16 @@ pub async fn run(app: AppState, job: Job) -> Result<(), JobError> {
             | "invoice.paid"
             | "invoice.payment_failed"
     );
-    let tenant = if handled { tenant_of(&app, obj).await? } else { None };
+    let tenant = if handled { tenant_of(&billing.db, obj).await? } else { None };
     if handled && tenant.is_none() {
         // The event that links this customer to a business (checkout.session.completed, or
         // one carrying our metadata) has not been processed yet: try again later.
         return Err(JobError::Retry(anyhow::anyhow!("no business is linked to this Stripe customer yet")));
     }
-    let cfg = &app.cfg.billing;
+    let cfg = &*billing.cfg;
     let now = now_ms();
-    let mut tx = app.db.begin().await?;
-    if !sql::mark_stripe_event_processed(&mut tx, &p.event_id, now).await? {
+    let mut tx = billing.db.begin().await?;
+    if !sql::mark_stripe_event_processed(&mut tx, event_id, now).await? {
         return Ok(()); // processed meanwhile by another worker
     }
     if let Some(tenant) = tenant {
@@ -189,7 +151,7 @@ pub async fn run(app: AppState, job: Job) -> Result<(), JobError> {
                 let status = if kind.ends_with("deleted") { "canceled" } else { str_at(obj, &[&["status"]]).unwrap_or("incomplete") };
                 if sql::apply_stripe_subscription(&mut tx, tenant, sub, status, created_ms).await? {
                     let item = &obj["items"]["data"][0];
-                    let plan = plan_by_price(&app, str_at(item, &[&["price", "id"], &["plan", "id"]]));
+                    let plan = plan_by_price(cfg, str_at(item, &[&["price", "id"], &["plan", "id"]]));
                     // The plan only: paid time and credits come from paid invoices, so that
                     // the order in which the two kinds arrive does not matter.
                     match plan {
@@ -204,7 +166,7 @@ pub async fn run(app: AppState, job: Job) -> Result<(), JobError> {
                     }
                 }
             }
-            "invoice.paid" => invoice_paid(&app, &mut tx, tenant, obj, created_ms, now).await?,
+            "invoice.paid" => invoice_paid(cfg, &mut tx, tenant, obj, created_ms, now).await?,
             "invoice.payment_failed" => {
                 let invoice = str_at(obj, &[&["id"]]).unwrap_or_default();
                 if sql::payment_by_charge(&mut *tx, invoice).await?.iter().all(|p| p.provider != "stripe") {
@@ -222,12 +184,11 @@ pub async fn run(app: AppState, job: Job) -> Result<(), JobError> {
 
 /// `invoice.paid`: recorded once per invoice; a month of the plan starts unless a later month
 /// was already paid (a late, older invoice credits nothing more).
-async fn invoice_paid(app: &AppState, tx: &mut crate::storage::Conn, tenant: TenantId, obj: &Value, created_ms: i64, now: i64) -> anyhow::Result<()> {
-    let cfg = &app.cfg.billing;
+async fn invoice_paid(cfg: &BillingConfig, tx: &mut crate::storage::Conn, tenant: TenantId, obj: &Value, created_ms: i64, now: i64) -> anyhow::Result<()> {
     let invoice = str_at(obj, &[&["id"]]).unwrap_or_default();
     let line = &obj["lines"]["data"][0];
     let price = str_at(line, &[&["price", "id"], &["pricing", "price_details", "price"], &["plan", "id"]]);
-    let Some(plan) = plan_by_price(app, price) else {
+    let Some(plan) = plan_by_price(cfg, price) else {
         tracing::error!(tenant_id = tenant.0, "a paid Stripe invoice for a price no plan has (billing.plans)");
         return Ok(());
     };
@@ -277,14 +238,14 @@ fn idempotent(key: &str) -> anyhow::Result<stripe::RequestStrategy> {
 /// A Checkout Session in subscription mode for `plan`; returns the page to send the owner to.
 /// `attempt` (from the form) makes the idempotency key: a retried or double-submitted form
 /// reuses the same session.
-pub async fn checkout(app: &AppState, tenant: TenantId, plan: &super::Plan, attempt: &str) -> anyhow::Result<String> {
+pub async fn checkout(billing: &Billing, public_url: &url::Url, tenant: TenantId, plan: &super::Plan, attempt: &str) -> anyhow::Result<String> {
     use stripe::StripeRequest;
     use stripe_checkout::CheckoutSessionMode;
     use stripe_checkout::checkout_session::{CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData};
-    let cfg = app.cfg.billing.stripe.as_ref().ok_or_else(|| anyhow::anyhow!("Stripe is not configured"))?;
+    let cfg = billing.cfg.stripe.as_ref().ok_or_else(|| anyhow::anyhow!("Stripe is not configured"))?;
     let price = plan.stripe_price.as_deref().ok_or_else(|| anyhow::anyhow!("plan {} has no Stripe price", plan.id))?;
-    let acc = sql::get_account(&app.db.pool, tenant).await?;
-    let base = app.cfg.public_url.as_str().trim_end_matches('/');
+    let acc = sql::get_account(&billing.db.pool, tenant).await?;
+    let base = public_url.as_str().trim_end_matches('/');
     let metadata = std::collections::HashMap::from([("tenant_id".to_owned(), tenant.0.to_string())]);
     let mut line = CreateCheckoutSessionLineItems::new();
     line.price = Some(price.to_owned());
@@ -312,12 +273,12 @@ pub async fn checkout(app: &AppState, tenant: TenantId, plan: &super::Plan, atte
 }
 
 /// A customer-portal session (change plan, card, cancel); returns its URL.
-pub async fn portal(app: &AppState, tenant: TenantId, attempt: &str) -> anyhow::Result<Option<String>> {
+pub async fn portal(billing: &Billing, public_url: &url::Url, tenant: TenantId, attempt: &str) -> anyhow::Result<Option<String>> {
     use stripe::StripeRequest;
     use stripe_billing::billing_portal_session::CreateBillingPortalSession;
-    let cfg = app.cfg.billing.stripe.as_ref().ok_or_else(|| anyhow::anyhow!("Stripe is not configured"))?;
-    let Some(customer) = sql::get_account(&app.db.pool, tenant).await?.and_then(|a| a.stripe_customer_id) else { return Ok(None) };
-    let base = app.cfg.public_url.as_str().trim_end_matches('/');
+    let cfg = billing.cfg.stripe.as_ref().ok_or_else(|| anyhow::anyhow!("Stripe is not configured"))?;
+    let Some(customer) = sql::get_account(&billing.db.pool, tenant).await?.and_then(|a| a.stripe_customer_id) else { return Ok(None) };
+    let base = public_url.as_str().trim_end_matches('/');
     let session = CreateBillingPortalSession::new()
         .customer(customer)
         .return_url(format!("{base}/app/billing"))

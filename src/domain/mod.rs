@@ -4,9 +4,13 @@
 //! at the edge, and the rest of the crate trusts the type. The values Telegram defines (its ids,
 //! the bot token, bot usernames and names) live in `bellhop_telegram` and are re-exported here,
 //! so `crate::domain::BotId` is the same type the Telegram client takes.
+mod dates;
 mod ids;
+pub mod plans;
 mod secret;
 
 pub use bellhop_telegram::{BotId, BotName, BotToken, BotTokenError, BotUsername, ChatId, UserId, UsernameError};
 pub use ids::{JobId, TenantId};
 pub use secret::Secret;
+pub use plans::{Pack, Plan};
+pub use dates::civil;

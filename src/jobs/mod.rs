@@ -51,6 +51,13 @@ impl<E: Into<anyhow::Error>> From<E> for JobError {
     }
 }
 
+/// A Bot API failure as a job outcome: worth retrying (network, rate limit, Telegram's server),
+/// or not.
+pub fn job_error(e: crate::telegram::TelegramError, doing: &str) -> JobError {
+    let err = anyhow::anyhow!("{doing}: {e}");
+    if e.is_transient() { JobError::Retry(err) } else { JobError::Permanent(err) }
+}
+
 /// A job as its handler sees it: the claimed row (`attempt` is 1 on the first run).
 pub use crate::storage::jobs::ClaimedJob as Job;
 
@@ -183,16 +190,21 @@ pub struct Workers<S> {
 impl<S: Clone + Send + Sync + 'static> Workers<S> {
     /// Runs every queue until `shutdown`; then lets running jobs finish for the grace period
     /// and hands back the leases of those that did not.
+    ///
+    /// The claim loops, the completer and the lease upkeep are tracked: one that ends before
+    /// `shutdown` (a panic) stops the workers the same graceful way, and `run` returns the
+    /// failure — so the application reports it and shuts down rather than silently stop working
+    /// a queue.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let worker_id = format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple());
         tracing::info!(worker = %worker_id, queues = ?self.registry.queues(), "job workers started");
         let (done_tx, done_rx) = mpsc::unbounded_channel::<Completion>();
         let tracker = TaskTracker::new();
         let stop_claiming = shutdown.child_token();
-        let mut loops = Vec::new();
+        let mut loops = tokio::task::JoinSet::new();
         for q in self.registry.queues() {
             let limit = if q == PRIORITY { self.cfg.priority_concurrency } else { self.cfg.concurrency };
-            loops.push(tokio::spawn(claim_loop(
+            let run = claim_loop(
                 q,
                 limit,
                 worker_id.clone(),
@@ -203,22 +215,46 @@ impl<S: Clone + Send + Sync + 'static> Workers<S> {
                 done_tx.clone(),
                 tracker.clone(),
                 stop_claiming.clone(),
-            )));
+            );
+            loops.spawn(async move {
+                run.await;
+                q
+            });
         }
         drop(done_tx);
-        let completer = tokio::spawn(completer(self.queue.db.clone(), worker_id.clone(), self.cfg.retry_base, done_rx));
-        let upkeep = tokio::spawn(upkeep(self.queue.clone(), worker_id.clone(), self.cfg.clone(), self.registry.queues(), stop_claiming.clone()));
+        let mut completer = tokio::spawn(completer(self.queue.db.clone(), worker_id.clone(), self.cfg.retry_base, done_rx));
+        let mut upkeep = tokio::spawn(upkeep(self.queue.clone(), worker_id.clone(), self.cfg.clone(), self.registry.queues(), stop_claiming.clone()));
 
-        shutdown.cancelled().await;
-        for l in loops {
-            let _ = l.await;
+        let mut completer_done = false;
+        let failed = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => None,
+            Some(ended) = loops.join_next() => Some(match ended {
+                Ok(q) => format!("the claim loop of the {q} queue stopped"),
+                Err(e) => format!("the claim loop of a queue failed: {e}"),
+            }),
+            ended = &mut completer => {
+                completer_done = true;
+                Some(format!("the completer stopped ({})", ended.err().map_or_else(|| "ended".to_owned(), |e| e.to_string())))
+            }
+            ended = &mut upkeep => Some(format!("the lease upkeep stopped ({})", ended.err().map_or_else(|| "ended".to_owned(), |e| e.to_string()))),
+        };
+        // A part that ended because the shutdown began (the upkeep and the claim loops watch
+        // the same token) did not fail.
+        let failed = failed.filter(|_| !shutdown.is_cancelled());
+        if let Some(why) = &failed {
+            tracing::error!(why, "job workers: a part stopped unexpectedly; stopping the workers");
         }
+        stop_claiming.cancel();
+        while loops.join_next().await.is_some() {}
         tracker.close();
         let finished = tokio::time::timeout(self.grace, tracker.wait()).await.is_ok();
         upkeep.abort();
         if finished {
             // Every sender is gone: the completer flushes what is left and ends.
-            let _ = completer.await;
+            if !completer_done {
+                let _ = completer.await;
+            }
         } else {
             tracing::warn!("jobs still running after the grace period; handing their leases back");
             // Let results already sent reach the database before releasing the rest.
@@ -226,7 +262,10 @@ impl<S: Clone + Send + Sync + 'static> Workers<S> {
         }
         let released = storage::jobs::release(&self.queue.db.pool, &worker_id).await?;
         tracing::info!(released, "job workers stopped");
-        Ok(())
+        match failed {
+            Some(why) => Err(anyhow::anyhow!("job workers: {why}")),
+            None => Ok(()),
+        }
     }
 }
 

@@ -7,11 +7,13 @@
 //! - [`chunk`]: structure-respecting chunks within a token budget, deterministic ids.
 //! - [`pipeline`]: chunk → embed → index for a source; delete a source's chunks.
 //! - [`ingest`]: sources as jobs, from upload to `ready` or `failed` with a reason.
+//! - [`qa`]: the owner's Q&A pairs matched to a question.
 pub mod chunk;
 pub mod extract;
 pub mod fetch;
 pub mod ingest;
 pub mod pipeline;
+pub mod qa;
 
 pub use chunk::{ChunkSettings, Document, chunk_document, chunk_id, count_tokens};
 pub use pipeline::{delete_source, index_document, index_documents};

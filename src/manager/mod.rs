@@ -2,10 +2,14 @@
 //!
 //! - `setup`: at start-up, `getMe` must show `can_manage_bots` (Bot Management Mode), then the
 //!   manager's webhook and commands are registered.
-//! - `updates`: the `manager.update` job — `managed_bot` updates (new bot, new token, new
-//!   owner) and the owner's commands in the manager chat (`/start`, `/bots`, `/login`, `/help`).
-//! - `provision`: the `bot.provision` job — webhook with a fresh secret, commands, descriptions,
-//!   then one welcome message to the owner with a login link.
+//! - `updates`: `managed_bot` updates (new bot, new token, new owner) and the owner's commands
+//!   in the manager chat (`/start`, `/bots`, `/login`, `/help`).
+//! - `provision`: bringing a child bot to `live` — webhook with a fresh secret, commands,
+//!   descriptions, then one welcome message to the owner with a login link.
+//! - [`ChildBots`]: the businesses' bots, opened from their sealed tokens when needed.
+//!
+//! Must not: know answering or billing (the application routes manager updates to them), the
+//! application state or the HTTP edge.
 //!
 //! Owner changes: the bot follows its new owner — it moves to the new owner's tenant (created
 //! if needed), whose knowledge it then answers from; the previous owner's tenant keeps its own
@@ -15,14 +19,11 @@ pub mod provision;
 pub mod setup;
 pub mod updates;
 
-use crate::domain::BotId;
-use crate::jobs::JobError;
-use crate::telegram::{self, TelegramError};
-
-/// Job kind: one update received by the manager bot's webhook.
-pub const UPDATE_JOB: &str = "manager.update";
-/// Job kind: bring a child bot to `live`.
-pub const PROVISION_JOB: &str = "bot.provision";
+use crate::crypto::KeyRing;
+use crate::domain::{BotId, BotToken, TenantId};
+use crate::storage::{Db, bots};
+use crate::telegram;
+use std::sync::Arc;
 
 /// Update kinds the manager bot asks Telegram for.
 pub const MANAGER_UPDATES: &[&str] = &["message", "callback_query", "managed_bot", "pre_checkout_query"];
@@ -37,14 +38,20 @@ pub struct Manager {
     pub username: String,
 }
 
-/// A Bot API failure as a job outcome: worth retrying, or not.
-pub fn job_error(e: TelegramError, doing: &str) -> JobError {
-    let err = anyhow::anyhow!("{doing}: {e}");
-    if e.is_transient() { JobError::Retry(err) } else { JobError::Permanent(err) }
+/// The businesses' bots, ready to drive: each one's token is opened from the database when
+/// needed (sealed at rest, never kept). Cheap to clone.
+#[derive(Clone)]
+pub struct ChildBots {
+    pub db: Db,
+    pub keys: Arc<KeyRing>,
+    pub telegram: telegram::Client,
 }
 
-/// Registers the manager's job handlers.
-pub fn register(r: &mut crate::jobs::Registry<crate::startup::AppState>) {
-    r.register(UPDATE_JOB, crate::jobs::DEFAULT, updates::run);
-    r.register(PROVISION_JOB, crate::jobs::DEFAULT, provision::run);
+impl ChildBots {
+    /// The business's bot `bot`, if it (still) belongs to `tenant`.
+    pub async fn open(&self, tenant: TenantId, bot: BotId) -> anyhow::Result<Option<telegram::Bot>> {
+        let Some(sealed) = bots::sealed_token(&self.db.pool, tenant, bot).await? else { return Ok(None) };
+        let raw = self.keys.open_string(&sealed, &bots::token_aad(bot))?;
+        Ok(Some(self.telegram.bot(BotToken::parse(&raw)?)))
+    }
 }

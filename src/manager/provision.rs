@@ -5,17 +5,20 @@
 //! the update kinds bellhop handles, `setMyCommands`, `setMyDescription`,
 //! `setMyShortDescription`, status `live`, then the welcome message — claimed in the database
 //! first, so duplicated or concurrent jobs send it once.
-use super::updates::ProvisionJob;
-use super::{CHILD_UPDATES, job_error, login};
+use super::{CHILD_UPDATES, ChildBots, Manager, login};
 use crate::domain::{BotId, BotToken, TenantId, UserId};
-use crate::jobs::{Job, JobError};
-use crate::startup::AppState;
+use crate::jobs::{JobError, job_error};
 use crate::storage::{self, bots};
 use crate::telegram::html::escape;
 use crate::telegram::methods::{SendMessage, SetMyCommands, SetMyDescription, SetMyShortDescription, SetWebhook};
 use crate::telegram::{BotCommand, TelegramError};
 use anyhow::Context;
 use base64::Engine;
+
+/// The commands a bot shows in Telegram's menu: the owner's list, or the defaults.
+pub fn commands(s: &crate::storage::bot_settings::BotSettings) -> Vec<BotCommand> {
+    serde_json::from_str::<Vec<BotCommand>>(&s.commands).ok().filter(|c| !c.is_empty()).unwrap_or_else(child_commands)
+}
 
 /// The child bot's commands. `/paysupport` and `/privacy` are expected of bots that take
 /// payments (<https://core.telegram.org/bots/payments-stars>).
@@ -32,20 +35,19 @@ pub fn child_commands() -> Vec<BotCommand> {
     .collect()
 }
 
-#[tracing::instrument(name = "manager.provision", skip_all, fields(bot_id, tenant_id))]
-pub async fn run(app: AppState, job: Job) -> Result<(), JobError> {
-    let p: ProvisionJob = job.payload()?;
-    let tenant = job.tenant_id.ok_or_else(|| JobError::Permanent(anyhow::anyhow!("provisioning job without a tenant")))?;
-    tracing::Span::current().record("bot_id", p.bot_id.0).record("tenant_id", tenant.0);
-    match provision(&app, tenant, p.bot_id).await {
+/// Brings `bot_id` of `tenant` to `live` (the `bot.provision` job); on a failure that will not be
+/// retried (permanent, or the `last_attempt`), marks it `failed` with a reason the owner reads.
+#[tracing::instrument(name = "manager.provision", skip_all, fields(bot_id = bot_id.0, tenant_id = tenant.0))]
+pub async fn run(child_bots: &ChildBots, manager: Option<&Manager>, public_url: &url::Url, tenant: TenantId, bot_id: BotId, last_attempt: bool) -> Result<(), JobError> {
+    match provision(child_bots, manager, public_url, tenant, bot_id).await {
         Ok(()) => Ok(()),
         Err(e) => {
-            let last = !matches!(e, JobError::Retry(_)) || job.attempt >= job.max_attempts;
+            let last = !matches!(e, JobError::Retry(_)) || last_attempt;
             if last {
                 let reason = match &e {
                     JobError::Retry(e) | JobError::Permanent(e) => plain_reason(e),
                 };
-                bots::set_status(&app.db.pool, tenant, p.bot_id, "failed", Some(&reason)).await?;
+                bots::set_status(&child_bots.db.pool, tenant, bot_id, "failed", Some(&reason)).await?;
             }
             Err(e)
         }
@@ -60,21 +62,22 @@ fn plain_reason(e: &anyhow::Error) -> String {
     }
 }
 
-async fn provision(app: &AppState, tenant: TenantId, bot_id: BotId) -> Result<(), JobError> {
-    let Some(sealed) = bots::sealed_token(&app.db.pool, tenant, bot_id).await? else {
+async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url: &url::Url, tenant: TenantId, bot_id: BotId) -> Result<(), JobError> {
+    let (db, keys) = (&child_bots.db, &child_bots.keys);
+    let Some(sealed) = bots::sealed_token(&db.pool, tenant, bot_id).await? else {
         // The bot moved to another owner's tenant since this job was queued; that tenant's
         // own provisioning job takes over.
         tracing::info!("bot no longer belongs to this tenant; nothing to do");
         return Ok(());
     };
-    let raw = app.keys.open_string(&sealed, &bots::token_aad(bot_id)).map_err(|e| JobError::Permanent(e.into()))?;
+    let raw = keys.open_string(&sealed, &bots::token_aad(bot_id)).map_err(|e| JobError::Permanent(e.into()))?;
     let token = BotToken::parse(&raw).map_err(|e| JobError::Permanent(e.into()))?;
-    let child = app.telegram.bot(token);
+    let child = child_bots.telegram.bot(token);
 
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    let sealed_secret = app.keys.seal(secret.as_bytes(), &bots::webhook_secret_aad(bot_id));
-    bots::set_webhook_secret(&app.db.pool, tenant, bot_id, &sealed_secret).await?;
-    let url = app.cfg.public_url.join(&format!("tg/bot/{bot_id}")).context("webhook URL")?;
+    let sealed_secret = keys.seal(secret.as_bytes(), &bots::webhook_secret_aad(bot_id));
+    bots::set_webhook_secret(&db.pool, tenant, bot_id, &sealed_secret).await?;
+    let url = public_url.join(&format!("tg/bot/{bot_id}")).context("webhook URL")?;
     let tg = |e: TelegramError, doing: &str| {
         let transient = e.is_transient();
         let err = anyhow::Error::new(e).context(doing.to_owned());
@@ -85,27 +88,27 @@ async fn provision(app: &AppState, tenant: TenantId, bot_id: BotId) -> Result<()
         .await
         .map_err(|e| tg(e, "setWebhook"))?;
     // The owner's commands from the bot's settings, or the defaults.
-    let settings = storage::bot_settings::get(&app.db.pool, tenant, bot_id).await?;
-    let commands = crate::answering::settings::commands(&settings);
+    let settings = storage::bot_settings::get(&db.pool, tenant, bot_id).await?;
+    let commands = commands(&settings);
     child.call(&SetMyCommands::new(commands)).await.map_err(|e| tg(e, "setMyCommands"))?;
-    let (_, username, description, short) = bots::profile(&app.db.pool, tenant, bot_id).await?.context("bot row vanished")?;
+    let (_, username, description, short) = bots::profile(&db.pool, tenant, bot_id).await?.context("bot row vanished")?;
     child.call(&SetMyDescription::new().description(description)).await.map_err(|e| tg(e, "setMyDescription"))?;
     child
         .call(&SetMyShortDescription::new().short_description(short))
         .await
         .map_err(|e| tg(e, "setMyShortDescription"))?;
-    bots::set_status(&app.db.pool, tenant, bot_id, "live", None).await?;
+    bots::set_status(&db.pool, tenant, bot_id, "live", None).await?;
     tracing::info!("bot is live");
 
-    if bots::claim_welcome(&app.db.pool, tenant, bot_id).await? {
-        match welcome(app, tenant, &username).await {
+    if bots::claim_welcome(&db.pool, tenant, bot_id).await? {
+        match welcome(db, manager, public_url, tenant, &username).await {
             Ok(()) => {}
             // The owner never started the manager bot (e.g. they got the bot by an owner
             // change): Telegram forbids writing first. The bot is live all the same; the owner
             // gets their link with /login once they open the manager chat.
             Err(e) if e.is_forbidden() => tracing::warn!(error = %e, "the owner cannot be messaged yet; no welcome sent"),
             Err(e) => {
-                bots::unclaim_welcome(&app.db.pool, tenant, bot_id).await?;
+                bots::unclaim_welcome(&db.pool, tenant, bot_id).await?;
                 return Err(job_error(e, "sending the welcome message"));
             }
         }
@@ -113,11 +116,11 @@ async fn provision(app: &AppState, tenant: TenantId, bot_id: BotId) -> Result<()
     Ok(())
 }
 
-async fn welcome(app: &AppState, tenant: TenantId, username: &str) -> Result<(), TelegramError> {
+async fn welcome(db: &storage::Db, manager: Option<&Manager>, public_url: &url::Url, tenant: TenantId, username: &str) -> Result<(), TelegramError> {
     let internal = |e: anyhow::Error| TelegramError::Server(format!("{e:#}"));
-    let manager = app.manager.as_ref().ok_or_else(|| internal(anyhow::anyhow!("no manager bot configured")))?;
-    let owner = storage::tenants::get(&app.db.pool, tenant).await.map_err(|e| internal(e.into()))?.ok_or_else(|| internal(anyhow::anyhow!("tenant vanished")))?.owner_user_id;
-    let link = login::issue(&app.db, &app.cfg.public_url, tenant, UserId(owner.0)).await.map_err(internal)?;
+    let manager = manager.ok_or_else(|| internal(anyhow::anyhow!("no manager bot configured")))?;
+    let owner = storage::tenants::get(&db.pool, tenant).await.map_err(|e| internal(e.into()))?.ok_or_else(|| internal(anyhow::anyhow!("tenant vanished")))?.owner_user_id;
+    let link = login::issue(db, public_url, tenant, UserId(owner.0)).await.map_err(internal)?;
     let text = format!(
         "🎉 <b>Your support bot @{u} is live!</b>\n\n\
          Customers can write to it now. <b>Next step:</b> teach it about your business — add files, web pages or questions and answers on your admin page:\n{link}\n\n\

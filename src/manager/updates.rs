@@ -1,79 +1,53 @@
-//! The `manager.update` job: one update the manager bot received.
-use super::{Manager, PROVISION_JOB, job_error, login};
+//! The manager bot's own updates: `managed_bot` (a new bot, a new token, a new owner) and the
+//! owner's commands in the manager chat. The application routes each manager update — payments
+//! and billing buttons to billing, handoff replies to answering, the rest here.
+use super::{Manager, login};
+use crate::crypto::KeyRing;
 use crate::domain::{BotId, BotToken, TenantId, UserId};
-use crate::jobs::{Job, JobError};
-use crate::startup::AppState;
-use crate::storage::{self, bots};
+use crate::jobs::{JobError, job_error};
+use crate::storage::{self, Conn, Db, bots};
 use crate::telegram::html::escape;
 use crate::telegram::methods::{GetManagedBotToken, SendMessage};
-use crate::telegram::{KeyboardButton, KeyboardButtonRequestManagedBot, ManagedBotUpdated, Message, ReplyKeyboardMarkup, ReplyMarkup, Update, UpdateKind};
+use crate::telegram::{KeyboardButton, KeyboardButtonRequestManagedBot, ManagedBotUpdated, Message, ReplyKeyboardMarkup, ReplyMarkup};
 use anyhow::Context;
 use sha2::{Digest, Sha256};
-
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct UpdateJob {
-    pub update_id: i64,
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct ProvisionJob {
-    pub bot_id: BotId,
-}
-
-fn manager(app: &AppState) -> Result<&Manager, JobError> {
-    app.manager.as_ref().ok_or_else(|| JobError::Permanent(anyhow::anyhow!("no manager bot is configured in this process")))
-}
-
-#[tracing::instrument(name = "manager.update", skip_all, fields(update_id))]
-pub async fn run(app: AppState, job: Job) -> Result<(), JobError> {
-    let p: UpdateJob = job.payload()?;
-    tracing::Span::current().record("update_id", p.update_id);
-    let m = manager(&app)?;
-    let body = storage::updates::body(&app.db.pool, m.id, p.update_id).await?.context("the stored update is missing")?;
-    let update: Update = serde_json::from_str(&body).map_err(|e| JobError::Permanent(anyhow::anyhow!("update does not parse: {e}")))?;
-    match update.kind {
-        UpdateKind::PreCheckoutQuery(q) => crate::billing::stars::pre_checkout(&app, m, q).await,
-        UpdateKind::CallbackQuery(q) if q.data.as_deref().is_some_and(|d| d.starts_with("bill:")) => crate::billing::stars::callback(&app, m, q).await,
-        UpdateKind::Message(msg) if crate::billing::stars::handles(&msg) => crate::billing::stars::message(&app, m, msg).await,
-        UpdateKind::ManagedBot(mbu) => managed_bot(&app, m, update.update_id, mbu).await,
-        UpdateKind::Message(msg) => {
-            if crate::answering::handoff::on_owner_message(&app, m, update.update_id, &msg).await? {
-                return Ok(());
-            }
-            message(&app, m, msg).await
-        }
-        UpdateKind::CallbackQuery(q) => {
-            crate::answering::handoff::on_owner_callback(&app, m, &q).await?;
-            Ok(())
-        }
-        _ => {
-            tracing::debug!("manager update of a kind it does not handle; recorded only");
-            Ok(())
-        }
-    }
-}
 
 /// Short, irreversible fingerprint of a token: tells whether it changed without storing it.
 fn fingerprint(token: &BotToken) -> String {
     hex::encode(&Sha256::digest(token.expose().as_bytes())[..8])
 }
 
-/// A `managed_bot` update: a new bot, a new token, or a new owner. Converges on Telegram's
-/// current state whatever the order or number of deliveries: the token is always fetched
-/// fresh, and an owner is taken only from an update newer than the one we have.
-async fn managed_bot(app: &AppState, m: &Manager, update_id: i64, mbu: ManagedBotUpdated) -> Result<(), JobError> {
+/// A child bot to provision (the `bot.provision` job): the bot, the tenant it belongs to now, and
+/// its token's fingerprint — together the job's dedup key, so duplicated or concurrent updates
+/// queue one job per bot, token and owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provisioning {
+    pub bot: BotId,
+    pub tenant: TenantId,
+    pub fingerprint: String,
+}
+
+/// The managed bot's current token, fetched fresh (`getManagedBotToken`).
+pub async fn fetch_token(m: &Manager, mbu: &ManagedBotUpdated) -> Result<BotToken, JobError> {
+    let raw = m.bot.call(&GetManagedBotToken { user_id: UserId(mbu.bot.id) }).await.map_err(|e| job_error(e, "getManagedBotToken"))?;
+    BotToken::parse(&raw).map_err(|e| JobError::Permanent(anyhow::anyhow!("getManagedBotToken returned {e}")))
+}
+
+/// A `managed_bot` update with the bot's fresh `token`, recorded in the caller's transaction: a
+/// new bot, a new token, or a new owner. Returns the provisioning to queue in the same
+/// transaction, if any. Converges on Telegram's current state whatever the order or number of
+/// deliveries: the token is always fetched fresh, and an owner is taken only from an update
+/// newer than the one we have.
+pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, mbu: &ManagedBotUpdated, token: &BotToken) -> Result<Option<Provisioning>, JobError> {
     let bot_id = BotId(mbu.bot.id);
     let owner = UserId(mbu.user.id);
-    let raw = m.bot.call(&GetManagedBotToken { user_id: UserId(bot_id.0) }).await.map_err(|e| job_error(e, "getManagedBotToken"))?;
-    let token = BotToken::parse(&raw).map_err(|e| JobError::Permanent(anyhow::anyhow!("getManagedBotToken returned {e}")))?;
-    let fp = fingerprint(&token);
+    let fp = fingerprint(token);
     let name = mbu.bot.first_name.clone();
     let username = mbu.bot.username.clone().unwrap_or_default();
-    let sealed = app.keys.seal(token.expose().as_bytes(), &bots::token_aad(bot_id));
+    let sealed = keys.seal(token.expose().as_bytes(), &bots::token_aad(bot_id));
 
-    let mut tx = app.db.begin().await?;
     // Write first (see storage's SQLite rule): the tenant insert-or-nothing.
-    let tenant = storage::tenants::find_or_create_for_owner(&mut tx, owner, &name).await?;
+    let tenant = storage::tenants::find_or_create_for_owner(tx, owner, &name).await?;
     let new = bots::NewBot { id: bot_id, tenant_id: tenant.id, username: &username, name: &name, token: sealed.clone(), webhook_secret: None };
     let provision = if bots::insert(&mut *tx, &new).await? {
         let description = format!("Hi! I'm the support assistant of {name}. Ask me anything about {name} — I answer from their own information, and can put you through to a person.");
@@ -96,15 +70,7 @@ async fn managed_bot(app: &AppState, m: &Manager, update_id: i64, mbu: ManagedBo
         token_changed || owner_changed
     };
     let current_tenant = bots::managed_row(&mut *tx, bot_id).await?.context("bot row vanished")?.tenant_id;
-    if provision {
-        let mut job = app.queue.job(crate::jobs::DEFAULT, PROVISION_JOB, &ProvisionJob { bot_id });
-        job.tenant_id = Some(current_tenant);
-        job.dedup_key = Some(format!("provision:{bot_id}:{fp}:{}", current_tenant.0));
-        app.queue.enqueue_in(&mut tx, &job).await?;
-    }
-    tx.commit().await?;
-    app.queue.notify(crate::jobs::DEFAULT);
-    Ok(())
+    Ok(provision.then_some(Provisioning { bot: bot_id, tenant: current_tenant, fingerprint: fp }))
 }
 
 fn truncate(s: &str, max_chars: usize) -> &str {
@@ -114,8 +80,8 @@ fn truncate(s: &str, max_chars: usize) -> &str {
     }
 }
 
-/// A message in the manager chat: the owner's commands.
-async fn message(app: &AppState, m: &Manager, msg: Message) -> Result<(), JobError> {
+/// A message in the manager chat: the owner's commands (`/start`, `/bots`, `/login`, `/help`).
+pub async fn message(db: &Db, public_url: &url::Url, m: &Manager, msg: Message) -> Result<(), JobError> {
     let Some(from) = msg.from.as_ref() else { return Ok(()) };
     if msg.chat.kind != "private" {
         return Ok(());
@@ -125,7 +91,7 @@ async fn message(app: &AppState, m: &Manager, msg: Message) -> Result<(), JobErr
     let reply = if let Some(created) = &msg.managed_bot_created {
         // The managed_bot update usually wins the race and the welcome is already out; a
         // "setting up" note after "it's live" would only confuse.
-        let status = bots::managed_row(&app.db.pool, BotId(created.bot.id)).await?.map(|r| r.status);
+        let status = bots::managed_row(&db.pool, BotId(created.bot.id)).await?.map(|r| r.status);
         if status.as_deref() == Some("live") {
             return Ok(());
         }
@@ -136,8 +102,8 @@ async fn message(app: &AppState, m: &Manager, msg: Message) -> Result<(), JobErr
         let command = text.split_whitespace().next().unwrap_or_default().split('@').next().unwrap_or_default();
         match command {
             "/start" => start_message(chat, &m.username),
-            "/bots" => bots_message(app, chat, user).await?,
-            "/login" => login_message(app, chat, user).await?,
+            "/bots" => bots_message(db, chat, user).await?,
+            "/login" => login_message(db, public_url, chat, user).await?,
             _ => help_message(chat),
         }
     };
@@ -175,15 +141,15 @@ fn help_message(chat: i64) -> SendMessage {
     )
 }
 
-async fn owner_tenant(app: &AppState, user: UserId) -> Result<Option<TenantId>, JobError> {
-    Ok(storage::tenants::find_by_owner(&app.db.pool, user).await?.map(|t| t.id))
+async fn owner_tenant(db: &Db, user: UserId) -> Result<Option<TenantId>, JobError> {
+    Ok(storage::tenants::find_by_owner(&db.pool, user).await?.map(|t| t.id))
 }
 
-async fn bots_message(app: &AppState, chat: i64, user: UserId) -> Result<SendMessage, JobError> {
-    let Some(tenant) = owner_tenant(app, user).await? else {
+async fn bots_message(db: &Db, chat: i64, user: UserId) -> Result<SendMessage, JobError> {
+    let Some(tenant) = owner_tenant(db, user).await? else {
         return Ok(SendMessage::html(chat, "You don't have a bot yet. Send /start to create one."));
     };
-    let list = bots::list_for_tenant(&app.db.pool, tenant).await?;
+    let list = bots::list_for_tenant(&db.pool, tenant).await?;
     if list.is_empty() {
         return Ok(SendMessage::html(chat, "You don't have a bot yet. Send /start to create one."));
     }
@@ -200,10 +166,10 @@ async fn bots_message(app: &AppState, chat: i64, user: UserId) -> Result<SendMes
     Ok(SendMessage::html(chat, text))
 }
 
-async fn login_message(app: &AppState, chat: i64, user: UserId) -> Result<SendMessage, JobError> {
-    let Some(tenant) = owner_tenant(app, user).await? else {
+async fn login_message(db: &Db, public_url: &url::Url, chat: i64, user: UserId) -> Result<SendMessage, JobError> {
+    let Some(tenant) = owner_tenant(db, user).await? else {
         return Ok(SendMessage::html(chat, "You don't have a bot yet. Send /start to create one, then I'll send you your admin link."));
     };
-    let link = login::issue(&app.db, &app.cfg.public_url, tenant, user).await?;
+    let link = login::issue(db, public_url, tenant, user).await?;
     Ok(SendMessage::html(chat, format!("🔐 Your admin page: {}\n\nThe link works once, within 10 minutes. Send /login for a new one.", escape(&link))))
 }

@@ -2,7 +2,7 @@
 use super::AppError;
 use super::auth::Owner;
 use super::pages::render;
-use crate::startup::AppState;
+use crate::app::AppState;
 use crate::storage;
 use askama::Template;
 use axum::extract::State;

@@ -10,7 +10,7 @@ use super::AppError;
 use super::pages::{message, render};
 use crate::domain::{TenantId, UserId};
 use crate::manager::login;
-use crate::startup::AppState;
+use crate::app::AppState;
 use crate::storage::{self, now_ms};
 use askama::Template;
 use axum::extract::{FromRequestParts, Path, State};

@@ -7,9 +7,7 @@ use super::auth::Owner;
 use super::pages::render;
 use crate::answering::settings;
 use crate::domain::BotId;
-use crate::manager::PROVISION_JOB;
-use crate::manager::updates::ProvisionJob;
-use crate::startup::AppState;
+use crate::app::AppState;
 use crate::storage::bot_settings::{self, BotSettings};
 use crate::storage::bots;
 use crate::telegram::BotCommand;
@@ -170,7 +168,7 @@ pub async fn show(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
     let (name, username, description, short_description) = bot_profile(&app, &owner, bot).await?;
     let s = bot_settings::get(&app.db.pool, owner.tenant_id, bot).await?;
     let form = SettingsForm {
-        commands: format_commands(&settings::commands(&s)),
+        commands: format_commands(&crate::manager::provision::commands(&s)),
         persona: s.persona,
         tone: s.tone,
         extra_instructions: s.extra_instructions,
@@ -213,9 +211,7 @@ pub async fn save(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
     if !bot_settings::put(&mut tx, owner.tenant_id, bot, &s).await? {
         return Err(AppError::NotFound);
     }
-    let mut job = app.queue.job(crate::jobs::DEFAULT, PROVISION_JOB, &ProvisionJob { bot_id: bot });
-    job.tenant_id = Some(owner.tenant_id);
-    app.queue.enqueue_in(&mut tx, &job).await?;
+    app.queue.enqueue_in(&mut tx, &crate::app::jobs::provision(&app.queue, owner.tenant_id, bot, None)).await?;
     tx.commit().await.map_err(anyhow::Error::from)?;
     app.queue.notify(crate::jobs::DEFAULT);
     tracing::info!(tenant_id = owner.tenant_id.0, bot_id, "bot settings saved; provisioning again");

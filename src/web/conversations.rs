@@ -8,7 +8,7 @@ use super::pages::{ago, render};
 use crate::answering::compose::Cited;
 use crate::answering::handoff;
 use crate::jobs::JobError;
-use crate::startup::AppState;
+use crate::app::AppState;
 use crate::storage::{self, conversations, now_ms};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -202,7 +202,7 @@ pub async fn reply(State(app): State<AppState>, owner: Owner, Path(id): Path<i64
         let problem = format!("Write a reply of up to {} characters.", "4,000");
         return transcript(&app, &owner, id, None, Some(problem), f.text.chars().take(MAX_REPLY * 2).collect()).await;
     }
-    match handoff::owner_reply(&app, owner.tenant_id, id, text, None).await {
+    match handoff::owner_reply(&app.db, &app.bots, owner.tenant_id, id, text, None).await {
         Ok(true) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=sent")).into_response()),
         Ok(false) => Err(AppError::NotFound),
         Err(e) => transcript(&app, &owner, id, None, Some(not_delivered(e)), text.to_owned()).await,
@@ -212,7 +212,7 @@ pub async fn reply(State(app): State<AppState>, owner: Owner, Path(id): Path<i64
 /// `POST /app/conversations/{id}/close`: back to the assistant; the customer is told.
 pub async fn close(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<CsrfForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
-    match handoff::close(&app, owner.tenant_id, id).await {
+    match handoff::close(&app.db, &app.bots, owner.tenant_id, id).await {
         Ok(true) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=closed")).into_response()),
         Ok(false) => Err(AppError::NotFound),
         Err(e) => transcript(&app, &owner, id, None, Some(not_delivered(e)), String::new()).await,

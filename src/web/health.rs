@@ -1,6 +1,6 @@
 //! `/healthz` (the process is up), `/readyz` (it can serve: database reachable, not shutting
 //! down) and `/metrics` (Prometheus text format).
-use crate::startup::AppState;
+use crate::app::AppState;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;

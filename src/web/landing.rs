@@ -4,7 +4,7 @@
 use super::AppError;
 use super::pages::render;
 use crate::domain::{BotName, BotUsername};
-use crate::startup::AppState;
+use crate::app::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;

@@ -1,27 +1,32 @@
 //! The HTTP edge: health, metrics, webhooks, the landing page and the owner's admin pages
-//! (bots and their settings, knowledge, conversations, knowledge gaps, test chat).
+//! (bots and their settings, knowledge, conversations, knowledge gaps, test chat, billing), and
+//! the Stripe webhook.
+//!
+//! The top layer: handlers parse and check the request, then call the application layer
+//! (`crate::app`) or domain functions with narrow handles. Nothing outside `web` imports it.
 //!
 //! Every request gets an `x-request-id` (kept if the caller sent one) that is echoed back and
 //! carried by the request's span; every response is counted by route template and status in
 //! `/metrics`; request bodies are capped by `http.body_limit_bytes` (413 beyond).
 mod admin;
 pub mod auth;
+mod billing;
 mod bot_settings;
 mod conversations;
 mod error;
 mod gaps;
 mod health;
-pub mod ingress;
 pub mod landing;
 pub(crate) mod pages;
 pub mod sources;
+mod stripe;
 mod test_chat;
 pub mod webhooks;
 
 pub use error::AppError;
 pub use pages::render as render_page;
 
-use crate::startup::AppState;
+use crate::app::AppState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
@@ -57,12 +62,12 @@ pub fn router(state: AppState) -> Router {
         .route("/app/qa", post(sources::add_qa))
         .route("/app/qa/{id}/delete", post(sources::delete_qa))
         .route("/app/search", get(sources::search))
-        .route("/app/billing", get(crate::billing::page::show))
-        .route("/app/billing/checkout", post(crate::billing::page::checkout))
-        .route("/app/billing/portal", post(crate::billing::page::portal))
-        .route("/app/billing/renewal", post(crate::billing::page::renewal))
-        .route("/app/billing/paywall", post(crate::billing::page::paywall))
-        .route("/stripe/webhook", post(crate::billing::stripe::webhook))
+        .route("/app/billing", get(billing::show))
+        .route("/app/billing/checkout", post(billing::checkout))
+        .route("/app/billing/portal", post(billing::portal))
+        .route("/app/billing/renewal", post(billing::renewal))
+        .route("/app/billing/paywall", post(billing::paywall))
+        .route("/stripe/webhook", post(stripe::webhook))
         .route("/app/conversations", get(conversations::list))
         .route("/app/conversations/{id}", get(conversations::show))
         .route("/app/conversations/{id}/reply", post(conversations::reply))

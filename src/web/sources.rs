@@ -4,8 +4,9 @@
 use super::AppError;
 use super::auth::{CsrfForm, Owner};
 use super::pages::render;
+use crate::app::AppState;
 use crate::knowledge::ingest;
-use crate::startup::AppState;
+use crate::retrieval::Hit;
 use crate::storage::sources;
 use askama::Template;
 use axum::Json;
@@ -189,7 +190,7 @@ pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipa
             continue;
         }
         let new = sources::NewSource { kind: "file", name: &name, size_bytes: size, content: Some(&bytes), max_pages: None, recrawl_hours: None };
-        ingest::add_source(&app, owner.tenant_id, &new).await?;
+        crate::app::sources::add_source(&app, owner.tenant_id, &new).await?;
         used += size;
         allowance.used += 1;
         added.push(name);
@@ -237,13 +238,13 @@ pub async fn import_url(State(app): State<AppState>, owner: Owner, axum::Form(f)
         return page(&app, &owner, None, Some(allowance.full(url.as_str()))).await;
     }
     let new = sources::NewSource { kind: if site { "site" } else { "url" }, name: url.as_str(), size_bytes: 0, content: None, max_pages, recrawl_hours: recrawl };
-    ingest::add_source(&app, owner.tenant_id, &new).await?;
+    crate::app::sources::add_source(&app, owner.tenant_id, &new).await?;
     page(&app, &owner, Some(format!("Importing {url}. This page updates by itself.")), None).await
 }
 
 pub async fn reindex(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<CsrfForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
-    if !ingest::requeue(&app, owner.tenant_id, id).await? {
+    if !crate::app::sources::requeue(&app, owner.tenant_id, id).await? {
         return Err(AppError::NotFound);
     }
     Ok(Redirect::to("/app/sources").into_response())
@@ -251,7 +252,7 @@ pub async fn reindex(State(app): State<AppState>, owner: Owner, Path(id): Path<i
 
 pub async fn delete(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<CsrfForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
-    if !ingest::delete_source(&app, owner.tenant_id, id).await? {
+    if !ingest::delete_source(&app.db, &app.retriever, owner.tenant_id, id).await? {
         return Err(AppError::NotFound);
     }
     Ok(Redirect::to("/app/sources").into_response())
@@ -301,6 +302,27 @@ pub struct HitRow {
     pub confident: bool,
 }
 
+fn hit_row(h: Hit) -> HitRow {
+    let p = h.payload;
+    let source = match (&p.url, p.title.is_empty()) {
+        (Some(u), true) => u.clone(),
+        (_, false) => p.title.clone(),
+        (None, true) => "Untitled".into(),
+    };
+    HitRow {
+        source,
+        // The first heading is often the title itself; don't say it twice.
+        heading: {
+            let hs: Vec<&String> = p.headings.iter().skip_while(|h| **h == p.title).collect();
+            (!hs.is_empty()).then(|| hs.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(" › "))
+        },
+        text: p.text,
+        similarity: h.similarity.map(|s| format!("{:.0}%", (s.max(0.0) * 100.0))).unwrap_or_else(|| "—".into()),
+        score: format!("{:.3}", h.score),
+        confident: h.similarity.unwrap_or(0.0) >= ingest::CONFIDENT_SIMILARITY,
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin_search.html")]
 struct SearchPage {
@@ -320,7 +342,8 @@ pub struct SearchQuery {
 /// `GET /app/search?q=…`: the passages the bot would use, with their scores and sources.
 pub async fn search(State(app): State<AppState>, owner: Owner, Query(sq): Query<SearchQuery>) -> Result<Response, AppError> {
     let q = sq.q.trim().chars().take(1000).collect::<String>();
-    let (hits, qa_match) = if q.is_empty() { (Vec::new(), None) } else { ingest::playground(&app, owner.tenant_id, &q).await? };
+    let (hits, qa_match) = if q.is_empty() { (Vec::new(), None) } else { ingest::playground(&app.db, &app.retriever, owner.tenant_id, &q).await? };
+    let hits = hits.into_iter().map(hit_row).collect();
     render(&SearchPage { tab: "search", csrf: owner.csrf.clone(), q, hits, qa_match })
 }
 

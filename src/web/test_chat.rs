@@ -1,19 +1,20 @@
 //! The test chat: the owner asks a question in the browser and gets what a customer would get —
-//! the same pipeline as in Telegram (Q&A pair, retrieval, the model answering from confident
-//! passages with checked citations, or the "couldn't answer" text), in the voice of the chosen
-//! bot's settings. Nothing is sent to Telegram, nothing is stored, no tokens are counted: the
+//! the same pipeline as in Telegram (`answering::pipeline`: Q&A pair, retrieval, the model
+//! answering from confident passages with checked citations, or the "couldn't answer" text), in
+//! the voice of the chosen bot's settings. Nothing is sent to Telegram, nothing is stored, no tokens are counted: the
 //! recent exchange travels in the page itself (a hidden field), so the page works without
 //! JavaScript and without state on the server.
 use super::AppError;
 use super::auth::Owner;
 use super::conversations::{SourceLink, source_links};
 use super::pages::render;
-use crate::answering::compose::{self, ModelCall, Prepared};
+use crate::answering::compose;
+use crate::answering::pipeline;
 use crate::answering::prompt::{Turn, Voice};
-use crate::answering::{settings, standalone_query};
+use crate::answering::settings;
+use crate::app::AppState;
 use crate::domain::{BotId, TenantId};
-use crate::startup::AppState;
-use crate::storage::{self, bot_settings, bots, conversations};
+use crate::storage::{bot_settings, bots};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -126,7 +127,6 @@ pub struct AskForm {
     reset: Option<String>,
 }
 
-/// Per-tenant limit on test-chat model calls running at once in this process.
 /// `POST /app/test-chat`: asks, and shows the page with the new exchange at the end.
 pub async fn ask(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<AskForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
@@ -149,7 +149,8 @@ pub async fn ask(State(app): State<AppState>, owner: Owner, axum::Form(f): axum:
     page(&app, &owner, Some(bot.0), exchanges, None).await
 }
 
-/// The pipeline of a customer's question (see `answering::Ctx::answer`), without Telegram.
+/// A customer's question through the one answer pipeline, without Telegram: nothing stored,
+/// nothing metered, nothing drafted.
 #[tracing::instrument(name = "answering.test_chat", skip_all, fields(tenant_id = tenant.0, bot_id = bot.0))]
 async fn answer(app: &AppState, tenant: TenantId, bot: BotId, earlier: &[Exchange], question: &str) -> Result<Exchange, AppError> {
     let (business, _, _, _) = bots::profile(&app.db.pool, tenant, bot).await?.ok_or(AppError::NotFound)?;
@@ -160,32 +161,8 @@ async fn answer(app: &AppState, tenant: TenantId, bot: BotId, earlier: &[Exchang
         .flat_map(|e| [Turn { customer: true, text: e.q.clone() }, Turn { customer: false, text: e.a.clone() }])
         .filter(|t| !t.text.is_empty())
         .collect();
-    let query = standalone_query(&history, question);
-    let retriever = app.retriever().await?;
-    let hits = match compose::prepare(app, &retriever, tenant, &query).await? {
-        Prepared::Qa(a) => return Ok(Exchange { q: question.into(), a, kind: "qa".into(), sources: vec![] }),
-        Prepared::NotFound => return Ok(Exchange { q: question.into(), a: texts.fallback, kind: "fallback".into(), sources: vec![] }),
-        Prepared::Passages(h) => h,
-    };
     let voice = Voice { business: &business, persona: &s.persona, tone: &s.tone, extra: &s.extra_instructions, language: None };
-    let model = app.chat_model().await;
-    // Over the day's budget a customer gets quoted passages; so does the test chat (which itself
-    // counts nothing).
-    let used_today = conversations::usage(&app.db.pool, tenant, storage::now_ms() / 86_400_000).await?;
-    let within_budget = (used_today as u64) < app.cfg.answering.tenant_daily_tokens;
-    let permits = crate::answering::tenant_permits(tenant, app.cfg.answering.tenant_concurrency);
-    let _permit = permits.acquire_owned().await.map_err(anyhow::Error::from)?;
-    let call = match (&model, within_budget) {
-        (Some(m), true) => Some(ModelCall { model: m.as_ref(), max_tokens: app.cfg.llm.max_answer_tokens, temperature: app.cfg.llm.temperature, timeout: app.cfg.llm.timeout, min_support: app.cfg.answering.min_support }),
-        _ => None,
-    };
-    let c = compose::generate(call, &voice, &history, question, &hits, None).await;
-    if let Some(note) = &c.note {
-        tracing::info!(kind = c.kind, note, "test-chat answer not from the model");
-    }
-    Ok(if c.kind == "fallback" {
-        Exchange { q: question.into(), a: texts.fallback, kind: "fallback".into(), sources: vec![] }
-    } else {
-        Exchange { q: question.into(), a: c.text, kind: c.kind.into(), sources: c.sources }
-    })
+    let request = pipeline::Request { tenant, voice, texts: &texts, history: &history, question, credit_key: None };
+    let r = pipeline::answer(&app.answering.pipeline, &request, None).await?.reply;
+    Ok(Exchange { q: question.into(), a: r.text, kind: r.kind.into(), sources: r.sources })
 }

@@ -3,7 +3,7 @@
 //! acknowledged before it is durably stored.
 use super::AppError;
 use crate::domain::BotId;
-use crate::startup::AppState;
+use crate::app::{AppState, jobs};
 use crate::storage;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -12,15 +12,6 @@ use subtle::ConstantTimeEq;
 
 /// Telegram's header carrying the `secret_token` given to `setWebhook`.
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
-
-/// Job kind for a child bot's update (handled by the answering pipeline).
-pub const BOT_UPDATE_JOB: &str = "bot.update";
-
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct BotUpdateJob {
-    pub bot_id: BotId,
-    pub update_id: i64,
-}
 
 /// `POST /tg/bot/{bot_id}`: a child bot's update.
 #[tracing::instrument(name = "webhook.child_bot", skip_all, fields(bot_id = bot_id, tenant_id, update_id))]
@@ -36,12 +27,7 @@ pub async fn child_bot(State(app): State<AppState>, Path(bot_id): Path<i64>, hea
     }
     tracing::Span::current().record("tenant_id", tenant.0);
 
-    store_and_enqueue(&app, bot, Some(tenant), &body, |update_id| {
-        let mut job = app.queue.job(lane(&body), BOT_UPDATE_JOB, &BotUpdateJob { bot_id: bot, update_id });
-        job.tenant_id = Some(tenant);
-        job
-    })
-    .await
+    store_and_enqueue(&app, bot, Some(tenant), &body, |update_id| jobs::bot_update(&app.queue, lane(&body), tenant, bot, update_id)).await
 }
 
 /// The ingress rule, shared by every webhook: in one transaction, record the update (a
@@ -63,7 +49,7 @@ async fn store_and_enqueue(
     } else {
         tracing::warn!("storing an unparsable update as dead");
     }
-    let pending = super::ingress::Pending { bot, tenant, update_id, dead_key, body: String::from_utf8_lossy(body).into_owned(), job: update_id.map(job_for) };
+    let pending = crate::app::ingress::Pending { bot, tenant, update_id, dead_key, body: String::from_utf8_lossy(body).into_owned(), job: update_id.map(job_for) };
     app.ingress.store(pending).await?;
     Ok(StatusCode::OK)
 }
@@ -103,8 +89,5 @@ pub async fn manager(State(app): State<AppState>, headers: HeaderMap, body: Byte
     if !bool::from(secret.expose().as_bytes().ct_eq(given)) {
         return Err(AppError::Unauthorized);
     }
-    store_and_enqueue(&app, manager.id, None, &body, |update_id| {
-        app.queue.job(lane(&body), crate::manager::UPDATE_JOB, &crate::manager::updates::UpdateJob { update_id })
-    })
-    .await
+    store_and_enqueue(&app, manager.id, None, &body, |update_id| jobs::manager_update(&app.queue, lane(&body), update_id)).await
 }

@@ -32,7 +32,7 @@ async fn a_customer_gets_an_answer_from_the_owners_document_or_a_person_offered(
     let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
     let doc = "# Returns\n\nUnopened cakes can be returned within 24 hours with the receipt.\n\n# Delivery\n\nWe deliver in the city centre on Fridays, free above 30 euros.\n";
     let new = bellhop::storage::sources::NewSource { kind: "file", name: "policies.md", size_bytes: doc.len() as i64, content: Some(doc.as_bytes()), max_pages: None, recrawl_hours: None };
-    let source = bellhop::knowledge::ingest::add_source(&app.state, tenant, &new).await.unwrap();
+    let source = bellhop::app::sources::add_source(&app.state, tenant, &new).await.unwrap();
     wait_until(Duration::from_secs(60), || async { count(app.db(), &format!("select count(*) from sources where id = {source} and status = 'ready'")).await == 1 }).await;
 
     let customer = app.tg.post("users", json!({ "first_name": "Carl", "started_bots": [bot] })).await["id"].as_i64().unwrap();

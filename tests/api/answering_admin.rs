@@ -240,7 +240,7 @@ async fn the_test_chat_runs_the_pipeline_in_the_browser_without_telegram_or_stor
     bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, "Do you rent e-bikes?", "Yes, 25 euros a day.").await.unwrap();
     let doc = "# Repairs\n\nFlat tyres are fixed while you wait, for 12 euros.\n";
     let new = bellhop::storage::sources::NewSource { kind: "file", name: "repairs.md", size_bytes: doc.len() as i64, content: Some(doc.as_bytes()), max_pages: None, recrawl_hours: None };
-    let source = bellhop::knowledge::ingest::add_source(&app.state, b.tenant, &new).await.unwrap();
+    let source = bellhop::app::sources::add_source(&app.state, b.tenant, &new).await.unwrap();
     wait_until(Duration::from_secs(120), || async { count(app.db(), &format!("select count(*) from sources where id = {source} and status = 'ready'")).await == 1 }).await;
     let sent_before = app.tg.sent_by(b.bot).await.len();
 

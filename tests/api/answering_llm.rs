@@ -28,7 +28,7 @@ pub async fn live_bot(app: &TestApp, owner_name: &str, username: &str, name: &st
 /// Adds a document to the tenant's knowledge through the real pipeline; returns its source id.
 pub async fn add_doc(app: &TestApp, tenant: TenantId, name: &str, text: &str) -> i64 {
     let new = bellhop::storage::sources::NewSource { kind: "file", name, size_bytes: text.len() as i64, content: Some(text.as_bytes()), max_pages: None, recrawl_hours: None };
-    bellhop::knowledge::ingest::add_source(&app.state, tenant, &new).await.unwrap()
+    bellhop::app::sources::add_source(&app.state, tenant, &new).await.unwrap()
 }
 
 pub async fn wait_sources_ready(app: &TestApp, tenant: TenantId, n: i64) {
@@ -50,6 +50,9 @@ async fn with_model_and(standin: &OpenAiStandIn, extra: &'static [(&'static str,
             s.set(k, *v);
         }
         s.set("BELLHOP_LLM_URL", url).set("BELLHOP_LLM_MODEL", "gpt-4o-mini").set("BELLHOP_LLM_CONTEXT_TOKENS", CONTEXT.to_string()).set("BELLHOP_LLM_MAX_ANSWER_TOKENS", ANSWER.to_string());
+        // These tests are about deliveries, citations, credits and isolation: every question with
+        // a passage above the similarity threshold goes to the model.
+        s.set("BELLHOP_ANSWERING_MIN_SENTENCE_SCORE_PERCENT", "0");
     })
     .await
 }
@@ -64,10 +67,12 @@ fn update(update_id: i64, customer: i64, text: &str) -> Value {
 
 #[tokio::test]
 async fn over_the_orsharc_corpus_every_reply_cites_only_the_tenants_retrieved_sources_and_every_prompt_fits() {
-    // The model cites what it is given, plus a source number that doesn't exist.
+    // The model answers from what it is given (so verification lets it through), citing it,
+    // plus a source number that doesn't exist.
     let llm = OpenAiStandIn::spawn(|r: &StandInRequest| {
-        let n = r.last_user().unwrap_or_default().matches("\n[").count();
-        Reply::text(format!("Here is the rule [1]{} and more in [42].", if n >= 2 { " and its exception [2]" } else { "" }))
+        let prompt = r.last_user().unwrap_or_default();
+        let rule = |n| crate::openai_standin::informative_sentence(&prompt, n).map(|s| format!("{s} [{n}]. "));
+        Reply::text(format!("{}{}More in [42].", rule(1).unwrap_or_default(), rule(2).unwrap_or_default()))
     })
     .await;
     let app = with_model(&llm).await;
@@ -76,7 +81,7 @@ async fn over_the_orsharc_corpus_every_reply_cites_only_the_tenants_retrieved_so
     add_doc(&app, other, "other.md", "# UK tax abroad\n\nCANARY-OTHER-7731: if you live abroad you pay tax to Eve's Shop.\n").await;
 
     // OR-ShARC dev corpus, as the tenant's sources (50 documents per file).
-    let corpus = bellhop::eval::read_corpus(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eval/orsharc/corpus.jsonl")).unwrap();
+    let corpus = bellhop::eval::read_corpus(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/eval/orsharc/corpus.jsonl")).unwrap();
     let mut files = 0;
     for (i, part) in corpus.chunks(50).enumerate() {
         let text: String = part.iter().map(|(_, d)| format!("{}\n\n", d.text.trim())).collect();
@@ -87,7 +92,7 @@ async fn over_the_orsharc_corpus_every_reply_cites_only_the_tenants_retrieved_so
     wait_sources_ready(&app, other, 1).await;
     let own_sources: HashSet<String> = sqlx::query_scalar::<_, i64>("select id from sources where tenant_id = $1").bind(tenant.0).fetch_all(&app.db().pool).await.unwrap().into_iter().map(|id| format!("src-{id}")).collect();
 
-    let queries = bellhop::eval::read_queries(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eval/orsharc/dev.queries.jsonl")).unwrap();
+    let queries = bellhop::eval::read_queries(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/eval/orsharc/dev.queries.jsonl")).unwrap();
     let customer = app.tg.post("users", json!({ "first_name": "Quinn", "started_bots": [bot] })).await["id"].as_i64().unwrap();
     let asked = 30;
     for (_, q) in queries.iter().take(asked) {
@@ -268,8 +273,8 @@ async fn the_last_ten_credits_and_a_hundred_concurrent_questions_give_ten_ai_ans
     wait_sources_ready(&app, tenant, 1).await;
     // The starting plan gives 100 answers a month: 90 are used up already.
     for i in 0..90 {
-        let Reserve::Granted(r) = reserve(&app.state, tenant, &format!("earlier:{i}")).await.unwrap() else { panic!("credit {i} refused") };
-        r.settle(&app.state, 100).await.unwrap();
+        let Reserve::Granted(r) = reserve(&app.state.billing, tenant, &format!("earlier:{i}")).await.unwrap() else { panic!("credit {i} refused") };
+        r.settle(&app.state.db, 100).await.unwrap();
     }
     let mut customers = Vec::new();
     for i in 0..100 {

@@ -31,15 +31,15 @@ async fn the_last_ten_credits_and_a_hundred_concurrent_questions_grant_exactly_t
     let (owner, tenant) = owner_with_bot(&app, "Rosa", 7_100_001).await;
     // The default plan gives 100 answers a month: use 90 of them.
     for i in 0..90 {
-        let Reserve::Granted(r) = reserve(&app.state, tenant, &format!("warmup:{i}")).await.unwrap() else { panic!("credit {i} refused") };
-        r.settle(&app.state, 120).await.unwrap();
+        let Reserve::Granted(r) = reserve(&app.state.billing, tenant, &format!("warmup:{i}")).await.unwrap() else { panic!("credit {i} refused") };
+        r.settle(&app.state.db, 120).await.unwrap();
     }
     let acc = sql::get_account(&app.db().pool, tenant).await.unwrap().unwrap();
     assert_eq!((acc.plan_credits, acc.pack_credits, acc.used_in_period), (10, 0, 90));
 
     let outcomes = futures::future::join_all((0..100).map(|i| {
         let state = app.state.clone();
-        async move { reserve(&state, tenant, &format!("answer:1:{i}")).await.unwrap() }
+        async move { reserve(&state.billing, tenant, &format!("answer:1:{i}")).await.unwrap() }
     }))
     .await;
     let granted: Vec<_> = outcomes.into_iter().filter_map(|o| match o {
@@ -48,7 +48,7 @@ async fn the_last_ten_credits_and_a_hundred_concurrent_questions_grant_exactly_t
     }).collect();
     assert_eq!(granted.len(), 10, "exactly the last 10 credits are granted; the other 90 are refused");
     for r in granted {
-        r.settle(&app.state, 100).await.unwrap();
+        r.settle(&app.state.db, 100).await.unwrap();
     }
     assert_eq!(sql::ledger_balance(&app.db().pool, tenant).await.unwrap(), 0);
     let acc = sql::get_account(&app.db().pool, tenant).await.unwrap().unwrap();
@@ -57,7 +57,7 @@ async fn the_last_ten_credits_and_a_hundred_concurrent_questions_grant_exactly_t
     // The 80 % and 100 % notices, each exactly once, with the upgrade button.
     wait_until(Duration::from_secs(20), || async { manager_said(&app, owner).await.iter().any(|t| t.contains("all of this month")) }).await;
     // Further refused questions do not repeat it.
-    assert!(matches!(reserve(&app.state, tenant, "answer:1:late").await.unwrap(), Reserve::Exhausted));
+    assert!(matches!(reserve(&app.state.billing, tenant, "answer:1:late").await.unwrap(), Reserve::Exhausted));
     app.drain_jobs(Duration::from_secs(20)).await;
     let said = manager_said(&app, owner).await;
     assert_eq!(said.iter().filter(|t| t.contains("all of this month")).count(), 1, "{said:?}");
@@ -73,23 +73,23 @@ async fn the_last_ten_credits_and_a_hundred_concurrent_questions_grant_exactly_t
 async fn a_retried_reservation_gets_the_same_credit_and_settle_or_release_happens_once() {
     let app = spawn_app().await;
     let (_, tenant) = owner_with_bot(&app, "Ana", 7_100_002).await;
-    let Reserve::Granted(a) = reserve(&app.state, tenant, "answer:2:1").await.unwrap() else { panic!("refused") };
-    let Reserve::Granted(b) = reserve(&app.state, tenant, "answer:2:1").await.unwrap() else { panic!("refused") };
+    let Reserve::Granted(a) = reserve(&app.state.billing, tenant, "answer:2:1").await.unwrap() else { panic!("refused") };
+    let Reserve::Granted(b) = reserve(&app.state.billing, tenant, "answer:2:1").await.unwrap() else { panic!("refused") };
     assert_eq!(a, b, "the same key gives the same reservation");
     assert_eq!(sql::get_account(&app.db().pool, tenant).await.unwrap().unwrap().plan_credits, 99);
 
     // Released: the credit comes back, once, and a later settle changes nothing.
-    a.clone().release(&app.state).await.unwrap();
-    a.clone().release(&app.state).await.unwrap();
-    b.settle(&app.state, 10).await.unwrap();
+    a.clone().release(&app.state.db).await.unwrap();
+    a.clone().release(&app.state.db).await.unwrap();
+    b.settle(&app.state.db, 10).await.unwrap();
     let acc = sql::get_account(&app.db().pool, tenant).await.unwrap().unwrap();
     assert_eq!((acc.plan_credits, acc.used_in_period), (100, 0));
     assert_eq!(sql::ledger_balance(&app.db().pool, tenant).await.unwrap(), 100);
 
     // Settled: the credit stays spent, and a later release changes nothing.
-    let Reserve::Granted(c) = reserve(&app.state, tenant, "answer:2:2").await.unwrap() else { panic!("refused") };
-    c.clone().settle(&app.state, 10).await.unwrap();
-    c.release(&app.state).await.unwrap();
+    let Reserve::Granted(c) = reserve(&app.state.billing, tenant, "answer:2:2").await.unwrap() else { panic!("refused") };
+    c.clone().settle(&app.state.db, 10).await.unwrap();
+    c.release(&app.state.db).await.unwrap();
     assert_eq!(sql::ledger_balance(&app.db().pool, tenant).await.unwrap(), 99);
     assert_eq!(sql::get_account(&app.db().pool, tenant).await.unwrap().unwrap().plan_credits, 99);
     app.stop().await.unwrap();
@@ -101,10 +101,10 @@ async fn one_tenants_usage_never_touches_anothers_credits() {
     let (_, a) = owner_with_bot(&app, "Ana", 7_100_003).await;
     let (_, b) = owner_with_bot(&app, "Ben", 7_100_004).await;
     for i in 0..5 {
-        assert!(matches!(reserve(&app.state, a, &format!("k{i}")).await.unwrap(), Reserve::Granted(_)));
+        assert!(matches!(reserve(&app.state.billing, a, &format!("k{i}")).await.unwrap(), Reserve::Granted(_)));
     }
     // The same key in another tenant is another reservation.
-    assert!(matches!(reserve(&app.state, b, "k0").await.unwrap(), Reserve::Granted(_)));
+    assert!(matches!(reserve(&app.state.billing, b, "k0").await.unwrap(), Reserve::Granted(_)));
     assert_eq!(sql::ledger_balance(&app.db().pool, a).await.unwrap(), 95);
     assert_eq!(sql::ledger_balance(&app.db().pool, b).await.unwrap(), 99);
     app.stop().await.unwrap();

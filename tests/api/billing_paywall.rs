@@ -27,7 +27,7 @@ async fn after_the_free_questions_a_customer_buys_a_pack_from_the_owners_bot_cre
 
     // Off by default: every question goes on to answering.
     for _ in 0..5 {
-        assert!(!paywall(&app.state, tenant, b, &bot, customer).await.unwrap());
+        assert!(!paywall(&app.state.billing, tenant, b, &bot, customer).await.unwrap());
     }
     // Switched on: 2 free a day (counted from now), then packs of 20 for 50 Stars.
     let mut conn = app.db().pool.acquire().await.unwrap();
@@ -35,12 +35,12 @@ async fn after_the_free_questions_a_customer_buys_a_pack_from_the_owners_bot_cre
     sql::set_paywall(&mut conn, tenant, &sql::PaywallSettings { enabled: true, free_per_day: 2, pack_stars: 50, pack_questions: 20 }).await.unwrap();
     drop(conn);
     let other = app.tg.post("users", json!({ "first_name": "Dana", "started_bots": [bot_id] })).await["id"].as_i64().unwrap();
-    assert!(!paywall(&app.state, tenant, b, &bot, other).await.unwrap());
-    assert!(!paywall(&app.state, tenant, b, &bot, other).await.unwrap());
-    assert!(paywall(&app.state, tenant, b, &bot, other).await.unwrap(), "the third question of the day is paywalled");
-    assert!(!paywall(&app.state, tenant, b, &bot, customer).await.unwrap());
-    assert!(!paywall(&app.state, tenant, b, &bot, customer).await.unwrap());
-    assert!(paywall(&app.state, tenant, b, &bot, customer).await.unwrap());
+    assert!(!paywall(&app.state.billing, tenant, b, &bot, other).await.unwrap());
+    assert!(!paywall(&app.state.billing, tenant, b, &bot, other).await.unwrap());
+    assert!(paywall(&app.state.billing, tenant, b, &bot, other).await.unwrap(), "the third question of the day is paywalled");
+    assert!(!paywall(&app.state.billing, tenant, b, &bot, customer).await.unwrap());
+    assert!(!paywall(&app.state.billing, tenant, b, &bot, customer).await.unwrap());
+    assert!(paywall(&app.state.billing, tenant, b, &bot, customer).await.unwrap());
 
     // The customer pays the invoice the bot sent.
     let sent = app.tg.sent_by(bot_id).await;
@@ -49,7 +49,7 @@ async fn after_the_free_questions_a_customer_buys_a_pack_from_the_owners_bot_cre
     let payment = app.tg.post(&format!("users/{customer}/payments"), json!({ "bot_id": bot_id, "message_id": invoice["message_id"] })).await;
     let ups = updates(&app, &token, 0).await;
     let pre = ups.iter().find(|u| u.kind.name() == "pre_checkout_query").expect("the pre-checkout query");
-    assert!(on_child_update(&app.state, tenant, b, &bot, pre).await.unwrap());
+    assert!(on_child_update(&app.state.billing, tenant, b, &bot, pre).await.unwrap());
     let outcome = app.tg.payment_outcome(payment["id"].as_str().unwrap()).await;
     assert_eq!(outcome["status"], "paid", "{outcome}");
     let charge = outcome["telegram_payment_charge_id"].as_str().unwrap().to_owned();
@@ -63,19 +63,19 @@ async fn after_the_free_questions_a_customer_buys_a_pack_from_the_owners_bot_cre
         }
         last = ups.iter().map(|u| u.update_id).max().unwrap_or(last);
     };
-    let handled = futures::future::join_all((0..3).map(|_| on_child_update(&app.state, tenant, b, &bot, &paid))).await;
+    let handled = futures::future::join_all((0..3).map(|_| on_child_update(&app.state.billing, tenant, b, &bot, &paid))).await;
     assert!(handled.into_iter().all(|h| h.unwrap()));
     assert_eq!(sql::paywall_credits(&app.db().pool, tenant, bot_id, customer).await.unwrap(), 20);
     assert_eq!(count(app.db(), "select count(*) from billing_payments where provider = 'stars_bot'").await, 1);
 
     // A bought question is used instead of the invoice; an unrelated update is not billing's.
-    assert!(!paywall(&app.state, tenant, b, &bot, customer).await.unwrap());
+    assert!(!paywall(&app.state.billing, tenant, b, &bot, customer).await.unwrap());
     assert_eq!(sql::paywall_credits(&app.db().pool, tenant, bot_id, customer).await.unwrap(), 19);
     let text: Update = serde_json::from_value(json!({ "update_id": 1, "message": { "message_id": 1, "date": 1, "chat": { "id": customer, "type": "private" }, "text": "hi" } })).unwrap();
-    assert!(!on_child_update(&app.state, tenant, b, &bot, &text).await.unwrap());
+    assert!(!on_child_update(&app.state.billing, tenant, b, &bot, &text).await.unwrap());
 
     // The operator refunds it (from the owner's bot): the questions are taken back.
-    assert_eq!(bellhop::billing::stars::refund(&app.state, &charge, None).await.unwrap(), bellhop::billing::stars::RefundOutcome::Refunded);
+    assert_eq!(bellhop::billing::stars::refund(&app.state.billing, &charge, None).await.unwrap(), bellhop::billing::stars::RefundOutcome::Refunded);
     assert_eq!(sql::paywall_credits(&app.db().pool, tenant, bot_id, customer).await.unwrap(), 0);
     app.stop().await.unwrap();
 }
@@ -101,7 +101,7 @@ async fn a_paywall_pre_checkout_with_a_changed_price_or_for_another_bot_is_refus
         let ups = updates(&app, &token, offset).await;
         offset = ups.iter().map(|u| u.update_id).max().unwrap() + 1;
         let pre = ups.iter().find(|u| u.kind.name() == "pre_checkout_query").unwrap();
-        assert!(on_child_update(&app.state, tenant, BotId(bot_id), &bot, pre).await.unwrap());
+        assert!(on_child_update(&app.state.billing, tenant, BotId(bot_id), &bot, pre).await.unwrap());
         let outcome = app.tg.payment_outcome(payment["id"].as_str().unwrap()).await;
         assert_eq!(outcome["status"], "failed", "{outcome}");
         assert!(outcome["error"].as_str().unwrap().contains(why), "{outcome}");

@@ -131,15 +131,15 @@ async fn an_owner_buys_a_pack_and_a_subscription_in_stars_each_credited_once_ren
     assert_eq!(count(app.db(), "select count(*) from billing_payments where kind = 'plan'").await, 2);
 
     // The operator refunds the pack: once; the second time Telegram says "already refunded".
-    assert_eq!(refund(&app.state, &pack_charge, None).await.unwrap(), RefundOutcome::Refunded);
-    assert_eq!(refund(&app.state, &pack_charge, None).await.unwrap(), RefundOutcome::AlreadyRefunded);
+    assert_eq!(refund(&app.state.billing, &pack_charge, None).await.unwrap(), RefundOutcome::Refunded);
+    assert_eq!(refund(&app.state.billing, &pack_charge, None).await.unwrap(), RefundOutcome::AlreadyRefunded);
     app.drain_jobs(T).await;
     let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
     assert_eq!(acc.pack_credits, 0);
     assert_eq!(count(app.db(), "select count(*) from billing_ledger where kind = 'refund'").await, 1);
     assert_eq!(count(app.db(), "select count(*) from billing_payments where status = 'refunded'").await, 1);
     assert_eq!(sql::ledger_balance(db, tenant).await.unwrap(), acc.plan_credits + acc.pack_credits);
-    assert!(refund(&app.state, "stxsbxnosuchcharge", None).await.is_err());
+    assert!(refund(&app.state.billing, "stxsbxnosuchcharge", None).await.is_err());
     app.stop().await.unwrap();
 }
 
@@ -177,7 +177,7 @@ async fn a_paid_plan_that_ran_out_falls_back_to_the_free_plan_and_a_new_period_s
     let app = spawn_app().await;
     let (_, tenant) = owner_with_bot(&app, "Rosa", 7_200_004).await;
     let db = &app.db().pool;
-    assert!(matches!(bellhop::billing::reserve(&app.state, tenant, "a").await.unwrap(), bellhop::billing::Reserve::Granted(_)));
+    assert!(matches!(bellhop::billing::reserve(&app.state.billing, tenant, "a").await.unwrap(), bellhop::billing::Reserve::Granted(_)));
     // As if a Star subscription had been paid and its month had passed without renewal.
     sqlx::query("update billing_accounts set plan_id = 'pro', plan_source = 'stars', plan_credits = 10, plan_expires_at = $1 where tenant_id = $2")
         .bind(bellhop::storage::now_ms() - 1000)
@@ -190,14 +190,14 @@ async fn a_paid_plan_that_ran_out_falls_back_to_the_free_plan_and_a_new_period_s
         .execute(db)
         .await
         .unwrap();
-    assert!(matches!(bellhop::billing::reserve(&app.state, tenant, "b").await.unwrap(), bellhop::billing::Reserve::Granted(_)));
+    assert!(matches!(bellhop::billing::reserve(&app.state.billing, tenant, "b").await.unwrap(), bellhop::billing::Reserve::Granted(_)));
     let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
     assert_eq!((acc.plan_id.as_str(), acc.plan_source.as_str(), acc.plan_credits, acc.used_in_period), ("free", "default", 99, 1));
     assert_eq!(sql::ledger_balance(db, tenant).await.unwrap(), 99);
 
     // A period that ended: unused plan credits expire and the allowance is granted again.
     sqlx::query("update billing_accounts set period_end = $1 where tenant_id = $2").bind(bellhop::storage::now_ms() - 1).bind(tenant.0).execute(db).await.unwrap();
-    assert!(matches!(bellhop::billing::reserve(&app.state, tenant, "c").await.unwrap(), bellhop::billing::Reserve::Granted(_)));
+    assert!(matches!(bellhop::billing::reserve(&app.state.billing, tenant, "c").await.unwrap(), bellhop::billing::Reserve::Granted(_)));
     let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
     assert_eq!((acc.plan_credits, acc.used_in_period), (99, 1));
     assert_eq!(sql::ledger_balance(db, tenant).await.unwrap(), 99);

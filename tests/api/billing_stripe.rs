@@ -208,7 +208,7 @@ async fn a_cancelled_card_subscription_or_an_unpaid_one_past_its_grace_falls_bac
     }
     app.drain_jobs(T).await;
     for tenant in [a, b] {
-        assert!(matches!(bellhop::billing::reserve(&app.state, tenant, "x").await.unwrap(), bellhop::billing::Reserve::Granted(_)));
+        assert!(matches!(bellhop::billing::reserve(&app.state.billing, tenant, "x").await.unwrap(), bellhop::billing::Reserve::Granted(_)));
         let acc = sql::get_account(&app.db().pool, tenant).await.unwrap().unwrap();
         assert_eq!((acc.plan_id.as_str(), acc.plan_credits), ("free", 99), "tenant {tenant:?}: {acc:?}");
     }

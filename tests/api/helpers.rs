@@ -2,7 +2,7 @@
 //! fresh database on the engine under test.
 use bellhop::config::{Config, Needs, RawSettings};
 use bellhop::domain::{BotId, BotToken, TenantId, UserId};
-use bellhop::startup::{AppState, Application, Role};
+use bellhop::app::{AppState, Application, Role};
 use bellhop::storage::{self, Db};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -130,7 +130,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut TestSettings)) -> TestApp {
     let app = Application::build(cfg, Role::All, true).await.expect("bellhop starts");
     let addr = app.local_addr().expect("web role binds");
     let state = app.state.clone();
-    let task = tokio::spawn(app.run());
+    let task = tokio::spawn(app.run(bellhop::web::router));
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     TestApp { tg, addr, state, settings, http, task: Some(task) }
 }

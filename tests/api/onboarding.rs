@@ -327,7 +327,7 @@ async fn bellhop_refuses_to_start_when_the_manager_cannot_manage_bots() {
     let mut settings = test_settings(dir.path()).await;
     settings.telegram(&tg);
     let cfg = settings.config(bellhop::config::Needs::Serve);
-    let err = match bellhop::startup::Application::build(cfg, bellhop::startup::Role::All, true).await {
+    let err = match bellhop::app::Application::build(cfg, bellhop::app::Role::All, true).await {
         Ok(_) => panic!("started without Bot Management Mode"),
         Err(e) => format!("{e:#}"),
     };

@@ -54,8 +54,8 @@ impl StandInRequest {
 pub enum Reply {
     /// This answer (streamed a word at a time when asked to stream).
     Text(String),
-    /// Cites numbered sources found in the prompt (`[1] …`, `[2] …`): "… [1] … [2]."; with no
-    /// numbered sources, says it doesn't know.
+    /// Answers with the first sentence of the numbered sources found in the prompt (`[1] …`,
+    /// `[2] …`), cited: "… [1]. … [2]."; with no numbered sources, says it doesn't know.
     CiteSources,
     /// Waits this long before sending the first byte (headers included), then replies.
     Stall(Duration, Box<Reply>),
@@ -224,12 +224,43 @@ pub fn pieces(text: &str) -> Vec<String> {
     out
 }
 
-/// "According to [1] and [2]…" for the numbered sources in the prompt.
+/// An answer made of the numbered sources in the prompt: the first sentence of the first (and
+/// of the last) source, each cited — "Flowers are delivered the same day [1]." — as a model
+/// that answers from its sources would; with no numbered sources, "I don't know.".
 fn cite(prompt: &str) -> String {
-    let numbers: Vec<u32> = (1..=20).filter(|n| prompt.contains(&format!("[{n}]"))).collect();
+    let numbers: Vec<u32> = (1..=20).filter(|n| source_sentence(prompt, *n).is_some()).collect();
+    let say = |n: u32| format!("{} [{n}].", source_sentence(prompt, n).unwrap_or_default());
     match numbers.as_slice() {
         [] => "I don't know.".into(),
-        [one] => format!("Here is what I found [{one}]."),
-        [first, .., last] => format!("Here is what I found [{first}], and more in [{last}]."),
+        [one] => say(*one),
+        [first, .., last] => format!("{} {}", say(*first), say(*last)),
     }
+}
+
+/// The sentence of source `[n]` that says most the customer's question doesn't (the words after
+/// "Customer's question:" in the prompt), without its final full stop: what a model answering
+/// from its sources adds.
+pub fn informative_sentence(prompt: &str, n: u32) -> Option<String> {
+    let marker = format!("[{n}] ");
+    let at = if prompt.starts_with(&marker) { 0 } else { prompt.find(&format!("\n{marker}"))? + 1 };
+    let mut lines = prompt[at + marker.len()..].lines();
+    let head = lines.next()?;
+    let text = lines.next().filter(|l| !l.trim().is_empty() && !l.starts_with('[')).unwrap_or(head);
+    let question: std::collections::HashSet<String> = prompt.rsplit("Customer's question:").next().unwrap_or("").split(|c: char| !c.is_alphanumeric()).map(str::to_lowercase).collect();
+    let new_words = |s: &str| s.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 3 && !question.contains(&w.to_lowercase())).count();
+    let best = text.split(". ").map(|s| s.trim().trim_start_matches('…').trim_end_matches(['.', '…']).trim()).filter(|s| !s.is_empty() && !s.contains('…')).max_by_key(|s| new_words(s))?;
+    Some(best.to_owned())
+}
+
+/// The first sentence of source `[n]` in a prompt (a line starting with `[n] `: its title, and
+/// its text on the next line when there is one), without its final full stop.
+pub fn source_sentence(prompt: &str, n: u32) -> Option<String> {
+    let marker = format!("[{n}] ");
+    let at = if prompt.starts_with(&marker) { 0 } else { prompt.find(&format!("\n{marker}"))? + 1 };
+    let mut lines = prompt[at + marker.len()..].lines();
+    let head = lines.next()?;
+    let text = lines.next().filter(|l| !l.trim().is_empty() && !l.starts_with('[')).unwrap_or(head);
+    let end = text.find(". ").map_or(text.len(), |i| i + 1);
+    let s = text[..end].trim().trim_end_matches('.').trim();
+    (!s.is_empty()).then(|| s.to_owned())
 }

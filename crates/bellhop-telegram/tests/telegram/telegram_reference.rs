@@ -8,16 +8,14 @@ use serde::de::{self, DeserializeOwned, Visitor};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-/// Where the Bot API reference is read from, in this order: `BELLHOP_BOT_API_JSON`; the
-/// repository's `data/telegram/bot-api.json`; `../shared/telegram/bot-api.json` beside the
-/// checkout. The one place that knows the path.
+/// Where the Bot API reference is read from: `BELLHOP_BOT_API_JSON` if set, else the
+/// repository's `data/telegram/bot-api.json` (data/README.md: source and licence). The one place
+/// that knows the path.
 pub fn reference_path() -> std::path::PathBuf {
     if let Ok(p) = std::env::var("BELLHOP_BOT_API_JSON") {
         return p.into();
     }
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let in_repo = repo.join("data/telegram/bot-api.json");
-    if in_repo.exists() { in_repo } else { repo.join("../shared/telegram/bot-api.json") }
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/telegram/bot-api.json")
 }
 
 pub fn reference() -> Value {

@@ -19,7 +19,7 @@ fn pct(sorted: &[i64], p: f64) -> i64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-pub async fn run(mut cfg: Config, payments: usize, backlog: usize, job_ms: u64) -> anyhow::Result<()> {
+pub async fn run(mut cfg: Config, payments: usize, backlog: usize, job_ms: u64, http: crate::app::HttpRoutes) -> anyhow::Result<()> {
     use crate::sandbox::{Sandbox, SandboxOptions};
     let sandbox = Sandbox::new(SandboxOptions { enforce_limits: false, ..Default::default() })?;
     let manager_id = sandbox.manager_id();
@@ -31,11 +31,11 @@ pub async fn run(mut cfg: Config, payments: usize, backlog: usize, job_ms: u64) 
     cfg.telegram.manager_token = Some(tg.manager_token.clone());
     cfg.telegram.manager_webhook_secret = Some(crate::domain::Secret::new(crate::manager::login::random_token()));
     let pack = cfg.billing.packs.first().cloned().context("the benchmark sells the first pack of billing.packs; none is configured")?;
-    let app = crate::startup::Application::build(cfg, crate::startup::Role::All, true).await?;
+    let app = crate::app::Application::build(cfg, crate::app::Role::All, true).await?;
     let state = app.state.clone();
     let db = state.db.clone();
     let shutdown = state.shutdown.clone();
-    let running = tokio::spawn(app.run());
+    let running = tokio::spawn(app.run(http));
     let http = reqwest::Client::new();
     let api = |path: &str| format!("{}/sandbox/api/{path}", tg.base_url);
     // Owners, each with a business and an invoice link for the pack.
@@ -47,7 +47,7 @@ pub async fn run(mut cfg: Config, payments: usize, backlog: usize, job_ms: u64) 
         let mut conn = db.pool.acquire().await?;
         let tenant = storage::tenants::find_or_create_for_owner(&mut conn, UserId(user), &format!("Shop {i}")).await?.id;
         drop(conn);
-        let payload = super::stars::Product::Pack { tenant, id: pack.id.clone() }.payload();
+        let payload = crate::billing::stars::Product::Pack { tenant, id: pack.id.clone() }.payload();
         let link = crate::telegram::methods::CreateInvoiceLink::stars(&pack.name, "Extra answers", &payload, pack.stars);
         let url = state.manager.as_ref().context("manager")?.bot.call(&link).await?;
         links.push((user, url));

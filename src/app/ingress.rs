@@ -4,10 +4,14 @@
 //! request. Durability per update is unchanged (nothing is acknowledged before its row and job
 //! are committed); the cost of a commit is shared, which is what lets SQLite take thousands of
 //! webhooks a second instead of one per fsync.
+//!
+//! The writer is one of the application's tracked tasks: it stops after the web server, and a
+//! failure of it stops the process.
 use crate::domain::{BotId, TenantId};
 use crate::jobs::Queue;
 use crate::storage::{self, Db, jobs::NewJob};
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 /// Most updates written in one transaction.
 const MAX_BATCH: usize = 512;
@@ -27,15 +31,21 @@ pub struct Pending {
 /// Handle to the writer task. Cheap to clone.
 #[derive(Clone)]
 pub struct Ingress {
-    tx: mpsc::Sender<(Pending, oneshot::Sender<Result<(), String>>)>,
+    tx: mpsc::Sender<(Pending, Waiter)>,
+}
+
+/// The writer task, to be run (and tracked) by the application: [`Writer::run`].
+pub struct Writer {
+    db: Db,
+    queue: Queue,
+    rx: mpsc::Receiver<(Pending, Waiter)>,
 }
 
 impl Ingress {
-    /// Starts the writer task (it ends when every handle is dropped).
-    pub fn start(db: Db, queue: Queue) -> Ingress {
+    /// The handle and its writer; nothing is stored until the writer runs.
+    pub fn new(db: Db, queue: Queue) -> (Ingress, Writer) {
         let (tx, rx) = mpsc::channel(8 * MAX_BATCH);
-        tokio::spawn(writer(db, queue, rx));
-        Ingress { tx }
+        (Ingress { tx }, Writer { db, queue, rx })
     }
 
     /// Stores `p` durably (a redelivered update is a no-op) and enqueues its job; returns once
@@ -49,17 +59,47 @@ impl Ingress {
 
 type Waiter = oneshot::Sender<Result<(), String>>;
 
-async fn writer(db: Db, queue: Queue, mut rx: mpsc::Receiver<(Pending, Waiter)>) {
-    let mut batch: Vec<(Pending, Waiter)> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
+impl Writer {
+    /// Stores batches until `stop` (once the web server has answered its last request), then
+    /// stores what has arrived meanwhile and returns. Later requests get an error (a 500:
+    /// Telegram redelivers), never a false acknowledgement.
+    pub async fn run(mut self, stop: CancellationToken) -> anyhow::Result<()> {
+        let mut batch: Vec<(Pending, Waiter)> = Vec::with_capacity(MAX_BATCH);
+        loop {
+            let first = tokio::select! {
+                biased;
+                p = self.rx.recv() => match p {
+                    Some(p) => p,
+                    None => return Ok(()), // every handle dropped
+                },
+                _ = stop.cancelled() => break,
+            };
+            batch.push(first);
+            self.write_batch(&mut batch).await;
+        }
+        self.rx.close();
+        while let Ok(p) = self.rx.try_recv() {
+            batch.push(p);
+            if batch.len() == MAX_BATCH {
+                self.write_batch(&mut batch).await;
+            }
+        }
+        if !batch.is_empty() {
+            self.write_batch(&mut batch).await;
+        }
+        Ok(())
+    }
+
+    /// Tops `batch` up with whatever is waiting, stores it in one transaction and answers each
+    /// request.
+    async fn write_batch(&mut self, batch: &mut Vec<(Pending, Waiter)>) {
         while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
+            match self.rx.try_recv() {
                 Ok(p) => batch.push(p),
                 Err(_) => break,
             }
         }
-        let outcome = write(&db, &queue, &batch).await;
+        let outcome = write(&self.db, &self.queue, batch).await;
         if let Err(e) = &outcome {
             tracing::error!(error = format!("{e:#}"), updates = batch.len(), "could not store a batch of webhook updates; Telegram will redeliver them");
         }

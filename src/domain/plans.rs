@@ -1,5 +1,6 @@
 //! Plans and packs, as configured (`billing.plans`, `billing.packs`), and what a tenant is
-//! entitled to. Parsed once at start-up; every problem names the entry.
+//! entitled to. Parsed once at start-up by `config`; every problem names the entry. Billing
+//! re-exports the types (`billing::Plan`, `billing::Pack`).
 
 /// A monthly plan.
 #[derive(Debug, Clone, PartialEq, Eq)]

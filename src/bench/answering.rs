@@ -8,13 +8,16 @@
 use crate::config::Config;
 use crate::domain::BotId;
 use crate::llm::{ChatModel, ChatRequest, ModelError, TextStream};
-use crate::startup::{AppState, Application, Role};
+use crate::app::{AppState, Application, HttpRoutes, Role};
 use anyhow::Context;
 use futures::future::BoxFuture;
 use serde_json::json;
 use std::sync::Arc;
-use crate::bench::pct;
+use super::pct;
 use std::time::{Duration, Instant as Clock};
+
+/// Telegram's header carrying a webhook's secret token (what `setWebhook` was given).
+const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
 /// A model provider that hangs: nothing for 30 s, then an error.
 pub struct Stalled;
@@ -56,7 +59,7 @@ struct Bench {
     http: reqwest::Client,
 }
 
-async fn setup(mut cfg: Config, bots: usize, customers: usize, model: Arc<dyn ChatModel>, docs: bool) -> anyhow::Result<Bench> {
+async fn setup(mut cfg: Config, http: HttpRoutes, bots: usize, customers: usize, model: Arc<dyn ChatModel>, docs: bool) -> anyhow::Result<Bench> {
     use crate::sandbox::{Sandbox, SandboxOptions};
     let sandbox = Sandbox::new(SandboxOptions { enforce_limits: false, bot_create_limit: bots + 1, ..Default::default() })?;
     let tg = sandbox.spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await?).await?;
@@ -66,9 +69,9 @@ async fn setup(mut cfg: Config, bots: usize, customers: usize, model: Arc<dyn Ch
     cfg.telegram.manager_token = Some(tg.manager_token.clone());
     cfg.telegram.manager_webhook_secret = Some(crate::domain::Secret::new(crate::manager::login::random_token()));
     let app = Application::build(cfg, Role::All, true).await?;
-    let _ = app.state.llm_cell.set(Some(model));
+    app.state.model.set(model);
     let state = app.state.clone();
-    let running = tokio::spawn(app.run());
+    let running = tokio::spawn(app.run(http));
     let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     let api = |path: &str| format!("{}/sandbox/api/{path}", tg.base_url);
     let manager = state.manager.as_ref().context("manager")?.username.clone();
@@ -100,7 +103,7 @@ async fn setup(mut cfg: Config, bots: usize, customers: usize, model: Arc<dyn Ch
         if docs {
             let doc = format!("# Shop {i}\n\n## Opening hours\n\nShop {i} opens at 9:00 every weekday and closes at 18:00. On Saturdays we open at 10:00.\n\n## Returns\n\nItems can be returned within 30 days with the receipt.\n");
             let new = crate::storage::sources::NewSource { kind: "file", name: "shop.md", size_bytes: doc.len() as i64, content: Some(doc.as_bytes()), max_pages: None, recrawl_hours: None };
-            sources.push(crate::knowledge::ingest::add_source(&state, row.tenant_id, &new).await?);
+            sources.push(crate::app::sources::add_source(&state, row.tenant_id, &new).await?);
         }
         let mut cs = Vec::new();
         for c in 0..customers {
@@ -132,10 +135,10 @@ impl Bench {
 /// Webhook acknowledgements: `updates` customer messages posted to `/tg/bot/{id}` by
 /// `concurrency` clients, each acknowledged only after the update and its job are committed.
 /// With `stalled_model`, every answer job hangs on a model that never replies within 30 s.
-pub async fn webhooks(cfg: Config, updates: usize, concurrency: usize, bots: usize, stalled_model: bool) -> anyhow::Result<()> {
+pub async fn webhooks(cfg: Config, http: HttpRoutes, updates: usize, concurrency: usize, bots: usize, stalled_model: bool) -> anyhow::Result<()> {
     let model: Arc<dyn ChatModel> = if stalled_model { Arc::new(Stalled) } else { Arc::new(Instant) };
     let engine = cfg.database_url.engine_name();
-    let mut b = setup(cfg.clone(), bots, 5, model, stalled_model).await?;
+    let mut b = setup(cfg.clone(), http, bots, 5, model, stalled_model).await?;
     let mut web_only = None;
     if !stalled_model {
         // Acknowledgements alone: a web process (workers elsewhere), on the same database.
@@ -149,7 +152,7 @@ pub async fn webhooks(cfg: Config, updates: usize, concurrency: usize, bots: usi
         cfg.telegram.manager_webhook_secret = b.app.cfg.telegram.manager_webhook_secret.clone();
         let web = Application::build(cfg, Role::Web, false).await?;
         let state = web.state.clone();
-        b.running = tokio::spawn(web.run());
+        b.running = tokio::spawn(web.run(http));
         web_only = Some(state.clone());
         b.app = state;
     }
@@ -175,7 +178,7 @@ pub async fn webhooks(cfg: Config, updates: usize, concurrency: usize, bots: usi
                                  "from": { "id": customer, "is_bot": false, "first_name": "Customer" }, "text": "When do you open on weekdays?" }
                 });
                 let t = Clock::now();
-                let r = http.post(addr.join(&format!("tg/bot/{bot}")).expect("url")).header(crate::web::webhooks::SECRET_HEADER, secret).json(&body).send().await?;
+                let r = http.post(addr.join(&format!("tg/bot/{bot}")).expect("url")).header(SECRET_HEADER, secret).json(&body).send().await?;
                 anyhow::ensure!(r.status() == 200, "webhook answered {}", r.status());
                 lat.push(t.elapsed());
             }
@@ -208,12 +211,12 @@ pub async fn webhooks(cfg: Config, updates: usize, concurrency: usize, bots: usi
 /// Telegram sends — with a model that answers instantly: `bots` businesses × `customers` each
 /// asking one question through the sandbox, all at once (`rate` 0) or `rate` per second.
 /// Customers ask different questions (so no answer is a copy of another's work).
-pub async fn answering(cfg: Config, bots: usize, customers: usize, rate: f64) -> anyhow::Result<()> {
+pub async fn answering(cfg: Config, http: HttpRoutes, bots: usize, customers: usize, rate: f64) -> anyhow::Result<()> {
     const QUESTIONS: [&str; 5] =
         ["When do you open on weekdays?", "Can items be returned?", "When do you open on Saturdays?", "Do I need the receipt to return an item?", "What time do you close on weekdays?"];
     let engine = cfg.database_url.engine_name();
-    let b = setup(cfg, bots, customers, Arc::new(Instant), true).await?;
-    let _ = super::take_overhead_samples();
+    let b = setup(cfg, http, bots, customers, Arc::new(Instant), true).await?;
+    b.app.answering.overhead.capture();
     let api = |path: &str| format!("{}/sandbox/api/{path}", b.tg.base_url);
     let started = Clock::now();
     let total = bots * customers;
@@ -239,7 +242,7 @@ pub async fn answering(cfg: Config, bots: usize, customers: usize, rate: f64) ->
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let secs = started.elapsed().as_secs_f64();
-    let mut lat = super::take_overhead_samples();
+    let mut lat = b.app.answering.overhead.take();
     lat.sort();
     let answers: i64 = sqlx::query_scalar("select count(*) from conversation_messages where author = 'bot' and kind = 'answer'").fetch_one(&b.app.db.pool).await?;
     println!(

@@ -1,8 +1,27 @@
-//! Wiring: configuration in, a running application out. `main` calls [`Application::build`]
-//! then [`Application::run`]; tests do the same on port 0.
+//! The application layer: configuration in, a running application out, and the wiring between
+//! the HTTP edge and the domain. `main` calls [`Application::build`] then [`Application::run`];
+//! tests do the same on port 0.
+//!
+//! - [`AppState`] (`state`): what handlers and jobs share, and the narrow handles the domain
+//!   modules are given (a `Billing`, an `Answering`, a `SharedRetriever`, `ChildBots`, …).
+//! - [`jobs`]: every job kind, its payload and its handler, and the registry of them.
+//! - [`updates`]: the routing of child-bot and manager-bot updates to domain code.
+//! - [`sources`]: storing and (re-)queueing owners' sources; the re-crawl scheduler.
+//! - [`ingress`]: the group-committing writer behind the webhooks.
+//!
+//! Dependencies point one way (see `lib.rs`): `web` and the CLI use this layer; this layer uses
+//! the domain modules; the domain modules never use this layer or `web`.
+pub mod ingress;
+pub mod jobs;
+pub mod sources;
+mod state;
+pub mod updates;
+
+pub use state::AppState;
+
 use crate::config::Config;
 use crate::crypto::KeyRing;
-use crate::jobs::{self, Queue, Registry, Workers};
+use crate::jobs::{Queue, Workers};
 use crate::storage::Db;
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -22,76 +41,15 @@ pub enum Role {
     All,
 }
 
-/// What request handlers and jobs share. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub cfg: Arc<Config>,
-    pub db: Db,
-    pub keys: Arc<KeyRing>,
-    pub queue: Queue,
-    /// Bot API client (Telegram, a self-hosted server, or the sandbox).
-    pub telegram: crate::telegram::Client,
-    /// The manager bot, when configured (`serve`, `demo`).
-    pub manager: Option<crate::manager::Manager>,
-    /// Embedder + vector index, loaded on first use (model files are read once per process).
-    pub retriever_cell: Arc<tokio::sync::OnceCell<crate::retrieval::Retriever>>,
-    /// The chat model, loaded on first use; `None` when it can't be (answers then quote passages).
-    pub llm_cell: Arc<tokio::sync::OnceCell<Option<Arc<dyn crate::llm::ChatModel>>>>,
-    /// Cancelled when the process starts shutting down.
-    pub shutdown: CancellationToken,
-    /// Webhook updates are stored through this group-committing writer.
-    pub ingress: crate::web::ingress::Ingress,
-}
-
-impl AppState {
-    /// The retriever (embedder + index) this process uses, loaded on first call.
-    pub async fn retriever(&self) -> anyhow::Result<crate::retrieval::Retriever> {
-        let r = self
-            .retriever_cell
-            .get_or_try_init(|| async {
-                let embedder = crate::models::from_config(&self.cfg)
-                    .await
-                    .context("loading the embedding model (run scripts/fetch-models.sh into models.dir, or set embeddings.url)")?;
-                let index = crate::retrieval::index_from_config(&self.cfg, embedder.dim()).await?;
-                anyhow::Ok(crate::retrieval::Retriever::new(embedder, index)?)
-            })
-            .await?;
-        Ok(r.clone())
-    }
-
-    /// The chat model this process uses, loaded on first call. A model that can't be loaded is
-    /// logged once and answers fall back to quoting passages.
-    pub async fn chat_model(&self) -> Option<Arc<dyn crate::llm::ChatModel>> {
-        self.llm_cell
-            .get_or_init(|| async {
-                match crate::llm::from_config(&self.cfg).await {
-                    Ok(m) => Some(m),
-                    Err(e) => {
-                        tracing::error!(error = format!("{e:#}"), "the chat model could not be loaded; answers will quote passages instead");
-                        None
-                    }
-                }
-            })
-            .await
-            .clone()
-    }
-}
-
-/// Every job kind this binary can run.
-pub fn registry() -> Registry<AppState> {
-    let mut r = Registry::default();
-    jobs::selftest::register(&mut r, |s: &AppState| &s.db);
-    crate::manager::register(&mut r);
-    crate::knowledge::ingest::register(&mut r);
-    crate::answering::register(&mut r);
-    crate::billing::register(&mut r);
-    r
-}
+/// The HTTP routes a web role serves: `web::router`, handed down by the caller (the HTTP edge
+/// sits above this layer, so this layer never names it).
+pub type HttpRoutes = fn(AppState) -> axum::Router;
 
 pub struct Application {
     pub state: AppState,
     listener: Option<TcpListener>,
     role: Role,
+    ingress_writer: ingress::Writer,
 }
 
 impl Application {
@@ -129,35 +87,54 @@ impl Application {
             }
             None => None,
         };
-        let ingress = crate::web::ingress::Ingress::start(db.clone(), queue.clone());
-        let state = AppState { cfg: Arc::new(cfg), db, keys: Arc::new(keys), queue, telegram, manager, retriever_cell: Arc::default(), llm_cell: Arc::default(), shutdown: CancellationToken::new(), ingress };
-        Ok(Application { state, listener, role })
+        let (ingress, ingress_writer) = ingress::Ingress::new(db.clone(), queue.clone());
+        let state = AppState::new(cfg, db, keys, queue, telegram, manager, ingress);
+        Ok(Application { state, listener, role, ingress_writer })
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
-    /// Runs until the shutdown token is cancelled (or a part fails), then shuts down
-    /// gracefully: stop accepting, finish in-flight requests, let jobs finish within the grace
-    /// period, hand back the leases of the rest.
-    pub async fn run(self) -> anyhow::Result<()> {
+    /// Runs until the shutdown token is cancelled (or a part fails), serving `http` in web roles,
+    /// then shuts down gracefully: stop accepting, finish in-flight requests, let jobs finish
+    /// within the grace period, hand back the leases of the rest.
+    ///
+    /// Every part runs as a tracked task — the web server, the webhook ingress writer, the job
+    /// workers, the re-crawl scheduler: when one fails or stops on its own, the failure is
+    /// reported and the rest are shut down; `run` then returns the error.
+    pub async fn run(self, http: HttpRoutes) -> anyhow::Result<()> {
         let shutdown = self.state.shutdown.clone();
         let grace = self.state.cfg.http.shutdown_grace;
         let mut tasks = tokio::task::JoinSet::new();
-        if let Some(listener) = self.listener {
-            let app = crate::web::router(self.state.clone());
-            let token = shutdown.clone();
-            tracing::info!(addr = %listener.local_addr()?, "web server listening");
-            tasks.spawn(async move {
-                axum::serve(listener, app).with_graceful_shutdown(token.cancelled_owned()).await.context("web server")?;
-                Ok::<_, anyhow::Error>("web server")
-            });
-        }
+        // The ingress writer outlives the web server: requests still in flight during a graceful
+        // shutdown get their updates stored before the writer stops.
+        let writer_stop = match self.listener {
+            Some(listener) => {
+                let app = http(self.state.clone());
+                let token = shutdown.clone();
+                let served = CancellationToken::new();
+                let done = served.clone();
+                tracing::info!(addr = %listener.local_addr()?, "web server listening");
+                tasks.spawn(async move {
+                    let result = axum::serve(listener, app).with_graceful_shutdown(token.cancelled_owned()).await.context("web server");
+                    done.cancel();
+                    result?;
+                    Ok::<_, anyhow::Error>("web server")
+                });
+                served
+            }
+            None => shutdown.clone(),
+        };
+        let writer = self.ingress_writer;
+        tasks.spawn(async move {
+            writer.run(writer_stop).await.context("webhook ingress writer")?;
+            Ok("webhook ingress writer")
+        });
         if matches!(self.role, Role::Worker | Role::All) {
             let workers = Workers {
                 queue: self.state.queue.clone(),
-                registry: Arc::new(registry()),
+                registry: Arc::new(jobs::registry()),
                 state: self.state.clone(),
                 cfg: self.state.cfg.jobs.clone(),
                 grace,
@@ -167,7 +144,11 @@ impl Application {
                 workers.run(token).await?;
                 Ok("job workers")
             });
-            tokio::spawn(crate::knowledge::ingest::recrawl_scheduler(self.state.clone(), std::time::Duration::from_secs(300)));
+            let state = self.state.clone();
+            tasks.spawn(async move {
+                sources::recrawl_scheduler(state, std::time::Duration::from_secs(300)).await.context("re-crawl scheduler")?;
+                Ok("re-crawl scheduler")
+            });
         }
         let mut result = Ok(());
         while let Some(done) = tasks.join_next().await {

@@ -2,12 +2,12 @@
 //! day (inline SVG, no script), payments, and upgrading or downgrading with Stars (in the
 //! manager chat) or by card (Stripe, when configured); the customer paywall switch.
 //! Every query is scoped to the signed-in owner's tenant.
-use super::account;
-use crate::startup::AppState;
+use super::AppError;
+use super::auth::Owner;
+use crate::app::AppState;
+use crate::billing::{account, stars, stripe};
 use crate::storage::billing::{self as sql, PaywallSettings};
 use crate::storage::now_ms;
-use crate::web::AppError;
-use crate::web::auth::Owner;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -66,7 +66,7 @@ pub fn chart_svg(days: &[(i64, i64)], today: i64) -> String {
         let v = days.iter().find(|d| d.0 == day).map_or(0, |d| d.1.max(0));
         let bh = (v * (h - 10) / max).max(if v > 0 { 2 } else { 0 });
         let x = i * bar;
-        s.push_str(&format!(r#"<rect x="{}" y="{}" width="{}" height="{bh}" rx="2"><title>{} answers on {}</title></rect>"#, x + 2, h - bh, bar - 4, v, super::stars::date_of_day(day)));
+        s.push_str(&format!(r#"<rect x="{}" y="{}" width="{}" height="{bh}" rx="2"><title>{} answers on {}</title></rect>"#, x + 2, h - bh, bar - 4, v, stars::date_of_day(day)));
     }
     s.push_str(&format!(r#"<line x1="0" y1="{h}" x2="{w}" y2="{h}" /><text x="0" y="{}">30 days ago</text><text x="{w}" y="{}" text-anchor="end">today</text><text x="{w}" y="12" text-anchor="end">max {max}/day</text></svg>"#, h + 16, h + 16));
     s
@@ -91,7 +91,7 @@ pub async fn show(State(app): State<AppState>, owner: Owner, Query(q): Query<Sho
         .await?
         .into_iter()
         .map(|p| PaymentRow {
-            date: super::stars::date(p.created_at),
+            date: stars::date(p.created_at),
             what: match p.kind.as_str() {
                 "plan" => format!("{} plan, one month", cfg.plans.iter().find(|x| x.id == p.product).map_or(p.product.as_str(), |x| x.name.as_str())),
                 "pack" => cfg.packs.iter().find(|x| x.id == p.product).map_or(p.product.clone(), |x| x.name.clone()),
@@ -129,7 +129,7 @@ pub async fn show(State(app): State<AppState>, owner: Owner, Query(q): Query<Sho
         allowance,
         percent: if allowance > 0 { (acc.used_in_period * 100 / allowance).clamp(0, 100) } else { 100 },
         pack_credits: acc.pack_credits,
-        renews: super::stars::date(acc.period_end),
+        renews: stars::date(acc.period_end),
         chart: chart_svg(&days, today),
         plans,
         payments,
@@ -141,7 +141,7 @@ pub async fn show(State(app): State<AppState>, owner: Owner, Query(q): Query<Sho
         notice,
         paywall: acc.paywall,
     };
-    crate::web::render_page(&page)
+    super::render_page(&page)
 }
 
 #[derive(serde::Deserialize)]
@@ -170,7 +170,7 @@ pub async fn checkout(State(app): State<AppState>, owner: Owner, axum::Form(f): 
     if !plausible_attempt(&f.attempt) {
         return Err(AppError::BadRequest("This form has expired; reload the page and try again.".into()));
     }
-    let url = super::stripe::checkout(&app, owner.tenant_id, plan, &f.attempt).await?;
+    let url = stripe::checkout(&app.billing, &app.cfg.public_url, owner.tenant_id, plan, &f.attempt).await?;
     Ok(Redirect::to(&url).into_response())
 }
 
@@ -180,7 +180,7 @@ pub async fn portal(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
     if app.cfg.billing.stripe.is_none() || !plausible_attempt(&f.attempt) {
         return Err(AppError::BadRequest("This form has expired; reload the page and try again.".into()));
     }
-    match super::stripe::portal(&app, owner.tenant_id, &f.attempt).await? {
+    match stripe::portal(&app.billing, &app.cfg.public_url, owner.tenant_id, &f.attempt).await? {
         Some(url) => Ok(Redirect::to(&url).into_response()),
         None => Ok(Redirect::to("/app/billing?done=noportal").into_response()),
     }
@@ -203,7 +203,7 @@ pub async fn renewal(State(app): State<AppState>, owner: Owner, axum::Form(f): a
         _ => return Err(AppError::BadRequest("Unknown action.".into())),
     };
     let m = app.manager.as_ref().ok_or_else(|| AppError::BadRequest("Telegram is not connected.".into()))?;
-    super::stars::set_renewal(&app, m, owner.tenant_id, cancel).await.map_err(|e| match e {
+    stars::set_renewal(&app.billing, m, owner.tenant_id, cancel).await.map_err(|e| match e {
         crate::jobs::JobError::Retry(e) | crate::jobs::JobError::Permanent(e) => AppError::Internal(e),
     })?;
     Ok(Redirect::to(if cancel { "/app/billing?done=cancel" } else { "/app/billing?done=resume" }).into_response())

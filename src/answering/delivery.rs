@@ -1,0 +1,118 @@
+//! Delivery: exactly one reply per customer update, whatever crashes or redeliveries happen.
+//!
+//! A reply is stored before it is sent, and its `delivery` state moves one way:
+//! `pending` (stored, not yet tried) → `sending` (the Bot API call is under way) → `sent`; a
+//! Telegram error before anything arrived → back to `pending` (a retry may send); a worker that
+//! stopped during the call leaves `sending`, which a retry turns into `unknown` (it may have
+//! arrived: never sent twice).
+use super::feedback::{feedback_buttons, human_button};
+use super::{Ctx, compose};
+use crate::jobs::{JobError, job_error};
+use crate::storage::conversations::{self, Conversation, Msg, NewMsg};
+use crate::telegram::ReplyParameters;
+use crate::telegram::methods::SendMessage;
+use compose::Cited;
+
+/// Telegram's limit on a message's text, in UTF-16 units.
+const MESSAGE_LIMIT: usize = 4096;
+
+/// A reply about to be stored and sent.
+pub(super) struct Reply<'a> {
+    pub kind: &'a str,
+    pub text: &'a str,
+    pub sources: &'a [Cited],
+    pub tokens: u64,
+    pub question: Option<&'a str>,
+}
+
+fn today() -> i64 {
+    crate::storage::now_ms() / 86_400_000
+}
+
+impl Ctx<'_> {
+    /// Stores the reply (as `sending`), then sends it.
+    pub(super) async fn reply(&self, conv: &Conversation, update_id: i64, reply_to: i64, r: &Reply<'_>) -> Result<(), JobError> {
+        let sources = serde_json::to_string(r.sources).unwrap_or_else(|_| "[]".into());
+        let mut tx = self.db().begin().await?;
+        let (msg, fresh) = conversations::add(
+            &mut tx,
+            self.tenant,
+            conv.id,
+            &NewMsg { author: "bot", text: r.text, update_id: Some(update_id), kind: r.kind, sources: &sources, delivery: "sending", model_tokens: r.tokens as i64, question: r.question },
+        )
+        .await?;
+        if fresh && r.tokens > 0 {
+            conversations::add_usage(&mut *tx, self.tenant, today(), r.tokens as i64).await?;
+        }
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        if fresh {
+            // Stored as `sending` in the same commit: the Bot API call follows at once.
+            return self.deliver(conv, &msg, reply_to).await;
+        }
+        self.resume(conv, &msg, reply_to).await
+    }
+
+    /// Carries a stored reply on from its delivery state: pending → send; sending (a crash
+    /// during the Bot API call: it may have arrived) → unknown, not re-sent; sent → nothing.
+    pub(super) async fn resume(&self, conv: &Conversation, msg: &Msg, reply_to: i64) -> Result<(), JobError> {
+        match msg.delivery.as_str() {
+            "pending" => {
+                conversations::set_delivery(&self.db().pool, self.tenant, msg.id, "sending").await?;
+                self.deliver(conv, msg, reply_to).await
+            }
+            "sending" => {
+                tracing::warn!(reply_id = msg.id, "a reply was being sent when its worker stopped; not sending it again");
+                conversations::set_delivery(&self.db().pool, self.tenant, msg.id, "unknown").await?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Sends a stored reply, already marked `sending` (split if long, buttons under the last
+    /// part), and marks it sent.
+    async fn deliver(&self, conv: &Conversation, msg: &Msg, reply_to: i64) -> Result<(), JobError> {
+        let sources: Vec<Cited> = serde_json::from_str(&msg.sources).unwrap_or_default();
+        let html = match msg.kind.as_str() {
+            "answer" | "extractive" => compose::render_html(&msg.text, &sources),
+            _ => crate::telegram::html::escape(&msg.text),
+        };
+        let buttons = match msg.kind.as_str() {
+            "answer" | "extractive" | "qa" => Some(feedback_buttons(msg.id, msg.kind != "qa")),
+            "fallback" | "unavailable" => Some(human_button()),
+            _ => None,
+        };
+        let parts = crate::telegram::split::split_html(&html, MESSAGE_LIMIT).unwrap_or_else(|_| crate::telegram::split::split_plain(&html, MESSAGE_LIMIT));
+        let last = parts.len().saturating_sub(1);
+        let mut last_id = None;
+        for (i, part) in parts.into_iter().enumerate() {
+            let mut send = SendMessage::html(conv.chat_id, part);
+            if conv.thread_id != 0 {
+                send.message_thread_id = Some(conv.thread_id);
+            }
+            if conv.chat_kind != "private" && i == 0 {
+                send.reply_parameters = Some(ReplyParameters { message_id: reply_to, allow_sending_without_reply: Some(true), ..Default::default() });
+            }
+            if i == last {
+                send.reply_markup = buttons.clone();
+            }
+            let sent = match self.bot.send_message(&send).await {
+                Ok(sent) => sent,
+                Err(e) => {
+                    // Telegram answered with an error: nothing was delivered, so a retry may send.
+                    // A network error leaves it `sending`: it may have arrived.
+                    if !matches!(e, crate::telegram::TelegramError::Network(_)) && i == 0 {
+                        conversations::set_delivery(&self.db().pool, self.tenant, msg.id, "pending").await?;
+                    }
+                    return Err(job_error(e, "sending the answer"));
+                }
+            };
+            last_id = Some(sent.message_id);
+        }
+        conversations::mark_sent(&self.db().pool, self.tenant, msg.id, last_id).await?;
+        if let Some(model) = *self.model_time.lock().unwrap_or_else(|p| p.into_inner()) {
+            self.a.overhead.record(self.started.elapsed().saturating_sub(model));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,280 @@
+//! Extractive answers: the sentences of the retrieved passages that answer the question, chosen
+//! one by one rather than a whole passage pasted — and the signal for "I don't know".
+//!
+//! Every sentence of the passages is scored for the question by
+//! - **meaning**: cosine similarity of its embedding to the question's (the same embedder as
+//!   retrieval; sentence vectors are memoised, so a passage's sentences are embedded once);
+//! - **words**: the share of the question's content words it holds, each weighted by how rare it
+//!   is among the candidate sentences (IDF) — a question word no sentence has at all counts
+//!   against every sentence, which is what an unanswerable question usually looks like;
+//! - **passage**: the retrieval similarity of the passage it is in;
+//! - **the kind of answer asked for**: "when"/"how many"/"how much" want a number or date,
+//!   "who" a name: a sentence without one is marked down.
+//!
+//! The best sentence's score decides between a quote and "I don't know"
+//! ([`Selection::confident`]); the threshold was set by `bellhop eval answers` on held-out
+//! articles (see BENCHMARKS.md). The same ranking picks the short context the model is given.
+use super::verify::sentences;
+use crate::retrieval::{Hit, Retriever};
+use std::collections::{HashMap, HashSet};
+
+/// Weights of the score's parts and the "I don't know" threshold.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    pub dense: f32,
+    pub lexical: f32,
+    pub passage: f32,
+    /// Factor for a sentence lacking the kind of answer asked for.
+    pub wrong_type: f32,
+    /// Least best-sentence score to quote rather than say "I don't know".
+    pub min_score: f32,
+    /// A second sentence is quoted when it scores at least this share of the best.
+    pub second: f32,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning { dense: 0.5, lexical: 0.35, passage: 0.15, wrong_type: 0.8, min_score: 0.42, second: 0.92 }
+    }
+}
+
+/// One sentence of a passage, scored.
+#[derive(Debug, Clone)]
+pub struct Scored {
+    /// Index of the passage in the hits.
+    pub hit: usize,
+    /// Position of the sentence within its passage.
+    pub index: usize,
+    pub text: String,
+    pub score: f32,
+}
+
+/// The passages' sentences, best first.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub ranked: Vec<Scored>,
+    /// Every passage's sentences in order (for context around a chosen one).
+    pub by_hit: Vec<Vec<String>>,
+    pub tuning: Tuning,
+}
+
+impl Selection {
+    pub fn best(&self) -> f32 {
+        self.ranked.first().map_or(f32::MIN, |s| s.score)
+    }
+
+    /// Whether the best sentence is good enough to show.
+    pub fn confident(&self) -> bool {
+        !self.ranked.is_empty() && self.best() >= self.tuning.min_score
+    }
+
+    /// The sentence(s) to quote, in the order they appear: the best, and a second one when it
+    /// scores nearly as well.
+    pub fn quote(&self) -> Vec<&Scored> {
+        let Some(best) = self.ranked.first() else { return vec![] };
+        let mut out = vec![best];
+        if let Some(second) = self.ranked.get(1).filter(|s| s.score >= best.score * self.tuning.second && s.score > 0.0) {
+            out.push(second);
+        }
+        out.sort_by_key(|s| (s.hit, s.index));
+        out
+    }
+
+    /// Short context for the model: the `k` best sentences with their neighbours, per passage
+    /// in the passage's own order; passages with nothing chosen are left out. Returns
+    /// (hit index, text) in the order of the best sentence's rank.
+    pub fn context(&self, k: usize) -> Vec<(usize, String)> {
+        let mut wanted: HashMap<usize, HashSet<usize>> = HashMap::new();
+        let mut order: Vec<usize> = Vec::new();
+        for s in self.ranked.iter().take(k) {
+            if !order.contains(&s.hit) {
+                order.push(s.hit);
+            }
+            let n = self.by_hit[s.hit].len();
+            let e = wanted.entry(s.hit).or_default();
+            for i in s.index.saturating_sub(1)..=(s.index + 1).min(n.saturating_sub(1)) {
+                e.insert(i);
+            }
+        }
+        order
+            .into_iter()
+            .map(|h| {
+                let mut idx: Vec<usize> = wanted[&h].iter().copied().collect();
+                idx.sort_unstable();
+                let mut text = String::new();
+                let mut last = None;
+                for i in idx {
+                    if last.is_some_and(|l| l + 1 != i) {
+                        text.push_str(" …");
+                    }
+                    if !text.is_empty() {
+                        text.push(' ');
+                    }
+                    text.push_str(&self.by_hit[h][i]);
+                    last = Some(i);
+                }
+                (h, text)
+            })
+            .collect()
+    }
+}
+
+/// Words that say nothing about what is asked.
+const STOP: &[&str] = &[
+    "the", "and", "for", "are", "was", "were", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "does", "did", "do", "is", "of",
+    "in", "on", "at", "to", "a", "an", "by", "with", "from", "that", "this", "these", "those", "it", "its", "be", "been", "has", "have", "had", "can",
+    "could", "would", "should", "will", "as", "or", "not", "your", "you", "my", "me", "we", "our", "us", "i", "there", "their", "they", "them", "about",
+    "into", "than", "then", "also", "if", "any", "some", "much", "many", "name", "type", "kind", "one", "two",
+];
+
+fn stem(w: &str) -> String {
+    use std::sync::LazyLock;
+    static EN: LazyLock<rust_stemmers::Stemmer> = LazyLock::new(|| rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English));
+    EN.stem(&w.to_lowercase()).chars().take(6).collect()
+}
+
+fn terms(text: &str) -> Vec<String> {
+    use unicode_segmentation::UnicodeSegmentation;
+    text.unicode_words().map(str::to_lowercase).filter(|w| !STOP.contains(&w.as_str())).map(|w| stem(&w)).collect()
+}
+
+/// The kind of answer a question asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wants {
+    Number,
+    Name,
+    Anything,
+}
+
+fn wants(question: &str) -> Wants {
+    let q = question.to_lowercase();
+    let starts = |p: &[&str]| p.iter().any(|w| q.contains(w));
+    if starts(&["how many", "how much", "how long", "how old", "how far", "what year", "which year", "when ", "what percentage", "what century", "what date", "what time", "сколько", "когда", "cuánto", "cuántos", "cuándo", "چند", "کی "]) {
+        Wants::Number
+    } else if q.starts_with("who ") || q.contains(" who ") || q.starts_with("whom ") || q.starts_with("whose ") {
+        Wants::Name
+    } else {
+        Wants::Anything
+    }
+}
+
+fn has(kind: Wants, sentence: &str, question_terms: &HashSet<String>) -> bool {
+    use unicode_segmentation::UnicodeSegmentation;
+    match kind {
+        Wants::Anything => true,
+        Wants::Number => {
+            sentence.chars().any(|c| c.is_ascii_digit())
+                || sentence.unicode_words().any(|w| {
+                    let l = w.to_lowercase();
+                    ["century", "centuries", "decade", "hundred", "thousand", "million", "billion", "twice", "several", "few", "dozen"].contains(&l.as_str())
+                        || ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"].contains(&l.as_str())
+                        || ["two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "twenty", "thirty", "forty", "fifty"].contains(&l.as_str())
+                })
+        }
+        // A capitalised word past the first that the question doesn't have.
+        Wants::Name => sentence.unicode_words().skip(1).any(|w| w.chars().next().is_some_and(char::is_uppercase) && !question_terms.contains(&stem(w))),
+    }
+}
+
+/// Scores `sentences` (hit index, position, text) for `question`. `cosine[i]` is sentence i's
+/// similarity to the question (none: meaning is left out), `passage[h]` hit h's retrieval
+/// similarity. Pure; the ranking best first.
+pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f32]>, passage: &[f32], headings: &[String], tuning: Tuning) -> Vec<Scored> {
+    let q_terms: Vec<String> = {
+        let mut seen = HashSet::new();
+        terms(question).into_iter().filter(|t| seen.insert(t.clone())).collect()
+    };
+    let q_set: HashSet<String> = q_terms.iter().cloned().collect();
+    let bags: Vec<HashSet<String>> = sents.iter().map(|(h, _, t)| terms(t).into_iter().chain(headings.get(*h).map(|x| terms(x)).unwrap_or_default()).collect()).collect();
+    let n = bags.len().max(1) as f32;
+    let idf = |t: &String| {
+        let df = bags.iter().filter(|b| b.contains(t)).count() as f32;
+        (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+    };
+    let weights: Vec<f32> = q_terms.iter().map(idf).collect();
+    let total: f32 = weights.iter().sum::<f32>().max(1e-6);
+    let kind = wants(question);
+    let mut out: Vec<Scored> = sents
+        .iter()
+        .enumerate()
+        .map(|(i, (h, idx, text))| {
+            let lexical = q_terms.iter().zip(&weights).filter(|(t, _)| bags[i].contains(*t)).map(|(_, w)| w).sum::<f32>() / total;
+            let dense = cosine.map_or(0.0, |c| c[i]);
+            let mut score = tuning.dense * dense + tuning.lexical * lexical + tuning.passage * passage.get(*h).copied().unwrap_or(0.0);
+            // A sentence with nothing beyond the question's own words can't be its answer.
+            let new_words = bags[i].iter().any(|t| !q_set.contains(t));
+            if !new_words {
+                score *= 0.5;
+            }
+            if !has(kind, text, &q_set) {
+                score *= tuning.wrong_type;
+            }
+            Scored { hit: *h, index: *idx, text: text.clone(), score }
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out
+}
+
+/// The passages' sentences ranked for `question` (`question_vector`: its embedding, if made).
+pub async fn select(retriever: &Retriever, question: &str, question_vector: Option<&[f32]>, hits: &[Hit], tuning: Tuning) -> Selection {
+    let by_hit: Vec<Vec<String>> = hits.iter().map(|h| sentences(&h.payload.text).into_iter().map(str::to_owned).collect()).collect();
+    let sents: Vec<(usize, usize, String)> = by_hit.iter().enumerate().flat_map(|(h, ss)| ss.iter().enumerate().map(move |(i, s)| (h, i, s.clone()))).collect();
+    let passage: Vec<f32> = hits.iter().map(|h| h.similarity.unwrap_or(0.0)).collect();
+    let headings: Vec<String> = hits.iter().map(|h| h.payload.headings.join(" ")).collect();
+    let own;
+    let q = match question_vector {
+        Some(v) => Some(v),
+        None => {
+            own = retriever.embedder().embed(&[question]).await.ok().and_then(|v| v.into_iter().next());
+            own.as_deref()
+        }
+    };
+    let cosine: Option<Vec<f32>> = match q {
+        Some(q) if !sents.is_empty() => {
+            let texts: Vec<&str> = sents.iter().map(|(_, _, t)| t.as_str()).collect();
+            match retriever.embed_memoised(&texts).await {
+                Ok(vs) => Some(vs.iter().map(|v| v.iter().zip(q).map(|(a, b)| a * b).sum()).collect()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "sentences could not be embedded; ranking them by their words");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let ranked = rank(question, &sents, cosine.as_deref(), &passage, &headings, tuning);
+    Selection { ranked, by_hit, tuning }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sents(passages: &[&str]) -> Vec<(usize, usize, String)> {
+        passages.iter().enumerate().flat_map(|(h, p)| sentences(p).into_iter().enumerate().map(move |(i, s)| (h, i, s.to_owned()))).collect()
+    }
+
+    const ORDERS: &str = "Celebration cakes must be ordered at least 3 days in advance. A cake for 8 people costs 32 euros, for 12 people 45 euros, for 20 people 70 euros. Writing on the cake is free. A 50 % deposit is due when you order.";
+    const DELIVERY: &str = "We deliver within 5 km of the bakery from Tuesday to Saturday, between 9:00 and 13:00. Delivery is free for orders over 25 euros; below that it costs 4 euros.";
+    const CANCEL: &str = "You can cancel a cake order up to 48 hours before pickup and get the deposit back in full. Later cancellations keep the deposit. Bread and pastries can be returned the same day with the receipt if something is wrong with them.";
+
+    #[test]
+    fn the_sentence_that_answers_is_chosen_by_its_words_and_the_kind_of_answer() {
+        let s = sents(&[DELIVERY, ORDERS, CANCEL]);
+        let r = rank("How much is a cake for 12 people?", &s, None, &[0.5, 0.5, 0.4], &[], Tuning::default());
+        assert!(r[0].text.contains("45 euros"), "{r:?}");
+        let r = rank("Can I cancel my cake order the day before pickup?", &s, None, &[0.4, 0.4, 0.5], &["Delivery".into(), "Celebration cakes".into(), "Cancellations and refunds".into()], Tuning::default());
+        assert!(r[0].text.contains("cancel a cake order"), "{r:?}");
+    }
+
+    #[test]
+    fn context_keeps_neighbours_in_order_and_quotes_at_most_two() {
+        let s = sents(&[CANCEL]);
+        let sel = Selection { ranked: rank("When can I cancel a cake order?", &s, None, &[0.5], &[], Tuning::default()), by_hit: vec![sentences(CANCEL).into_iter().map(str::to_owned).collect()], tuning: Tuning::default() };
+        let ctx = sel.context(1);
+        assert_eq!(ctx.len(), 1);
+        assert!(ctx[0].1.starts_with("You can cancel") && ctx[0].1.contains("Later cancellations"), "{ctx:?}");
+        assert!((1..=2).contains(&sel.quote().len()));
+    }
+}

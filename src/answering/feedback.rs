@@ -1,0 +1,75 @@
+//! The buttons under a reply and their presses: 👍/👎 on answers (recorded on the reply, for the
+//! owner's knowledge-gap page) and "talk to a person" (a handoff).
+use super::{Ctx, groups, handoff};
+use crate::jobs::{JobError, job_error};
+use crate::storage::conversations;
+use crate::telegram::methods::{AnswerCallbackQuery, SendMessage};
+use crate::telegram::{CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup};
+
+/// Callback data of the "talk to a person" button.
+const HUMAN: &str = "human";
+/// Callback data prefix of the 👍/👎 buttons: `fb:1:<reply id>` / `fb:-1:<reply id>`.
+const FEEDBACK: &str = "fb:";
+
+/// What the customer is told when a person has been asked to help.
+pub(super) fn handoff_note(business: &str) -> String {
+    format!("I've asked a person from {business} to help you. They'll reply here.")
+}
+
+pub(super) fn human_button() -> ReplyMarkup {
+    ReplyMarkup::Inline(InlineKeyboardMarkup {
+        inline_keyboard: vec![vec![InlineKeyboardButton { text: "🙋 Talk to a person".into(), callback_data: Some(HUMAN.into()), ..Default::default() }]],
+    })
+}
+
+pub(super) fn feedback_buttons(reply: i64, person: bool) -> ReplyMarkup {
+    let mut row = vec![
+        InlineKeyboardButton { text: "👍".into(), callback_data: Some(format!("{FEEDBACK}1:{reply}")), ..Default::default() },
+        InlineKeyboardButton { text: "👎".into(), callback_data: Some(format!("{FEEDBACK}-1:{reply}")), ..Default::default() },
+    ];
+    if person {
+        row.push(InlineKeyboardButton { text: "🙋 Person".into(), callback_data: Some(HUMAN.into()), ..Default::default() });
+    }
+    ReplyMarkup::Inline(InlineKeyboardMarkup { inline_keyboard: vec![row] })
+}
+
+impl Ctx<'_> {
+    /// A press of one of the buttons under a reply.
+    pub(super) async fn callback(&self, q: CallbackQuery) -> Result<(), JobError> {
+        let data = q.data.clone().unwrap_or_default();
+        let Some(msg) = q.message().cloned() else {
+            let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
+            return Ok(());
+        };
+        if data == HUMAN {
+            let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
+            let name = groups::display_name(&q.from.first_name, q.from.last_name.as_deref());
+            let customer = groups::customer(&msg.chat, msg.message_thread_id, q.from.id, &name);
+            let conv = conversations::open(&self.db().pool, self.tenant, self.bot_id, &customer).await?;
+            if conv.mode == "human" {
+                return Ok(());
+            }
+            handoff::request(self.db(), self.a.manager.as_ref(), self.tenant, &conv).await?;
+            let mut send = SendMessage::new(msg.chat.id, handoff_note(self.business));
+            if customer.thread_id != 0 {
+                send.message_thread_id = Some(customer.thread_id);
+            }
+            self.bot.send_message(&send).await.map_err(|e| job_error(e, "confirming the handoff"))?;
+            return Ok(());
+        }
+        if let Some(rest) = data.strip_prefix(FEEDBACK) {
+            let (value, id) = rest.split_once(':').unwrap_or(("", ""));
+            let value: i64 = if value == "1" { 1 } else { -1 };
+            let ok = conversations::set_feedback(&self.db().pool, self.tenant, self.bot_id, msg.chat.id, id.parse().unwrap_or(0), value).await?;
+            let text = match (ok, value) {
+                (false, _) => "Sorry, I couldn't record that.",
+                (true, 1) => "Thanks! Glad it helped.",
+                _ => "Thanks — we'll use this to improve. Send /human to talk to a person.",
+            };
+            let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone()).text(text)).await;
+            return Ok(());
+        }
+        let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,86 @@
+//! Per-instance limits and measurements of answering: how many model calls of one business run
+//! at once ([`TenantPermits`]), and the pipeline's own time per model answer ([`Overhead`]).
+//! Both belong to the application instance that owns them — never to the process — so two
+//! instances (tests, benchmarks) never share a limit or a sample.
+use crate::domain::TenantId;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// At most `limit` model calls of one business at once in this instance. Cheap to clone; clones
+/// share the permits.
+#[derive(Clone)]
+pub struct TenantPermits {
+    limit: usize,
+    map: Arc<Mutex<HashMap<TenantId, Arc<Semaphore>>>>,
+}
+
+impl TenantPermits {
+    /// `limit` model calls per business at once (at least one).
+    pub fn new(limit: usize) -> Self {
+        Self { limit: limit.max(1), map: Arc::default() }
+    }
+
+    /// The business's permits.
+    pub fn of(&self, tenant: TenantId) -> Arc<Semaphore> {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(tenant).or_insert_with(|| Arc::new(Semaphore::new(self.limit))).clone()
+    }
+}
+
+/// The pipeline's own time per model answer (job start → reply sent, minus the model's time).
+/// Every sample goes to the `bellhop_answer_overhead_seconds` histogram; while a benchmark
+/// [captures](Self::capture), the samples are kept for it too. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Overhead {
+    captured: Arc<Mutex<Option<Vec<Duration>>>>,
+}
+
+impl Overhead {
+    /// Records one answer's overhead.
+    pub fn record(&self, d: Duration) {
+        crate::metrics::record_answer_overhead(d);
+        if let Some(v) = self.captured.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            v.push(d);
+        }
+    }
+
+    /// Keeps the samples recorded from now on (until [`take`](Self::take)); drops any kept before.
+    pub fn capture(&self) {
+        *self.captured.lock().unwrap_or_else(|p| p.into_inner()) = Some(Vec::new());
+    }
+
+    /// The samples kept since [`capture`](Self::capture); stops keeping them.
+    pub fn take(&self) -> Vec<Duration> {
+        self.captured.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permits_are_per_business_and_per_instance() {
+        let a = TenantPermits::new(2);
+        let _held = a.of(TenantId(1)).try_acquire_owned().unwrap();
+        assert_eq!(a.of(TenantId(1)).available_permits(), 1);
+        assert_eq!(a.of(TenantId(2)).available_permits(), 2);
+        assert_eq!(a.clone().of(TenantId(1)).available_permits(), 1, "clones share the permits");
+        assert_eq!(TenantPermits::new(2).of(TenantId(1)).available_permits(), 2, "another instance has its own");
+        assert_eq!(TenantPermits::new(0).of(TenantId(1)).available_permits(), 1, "at least one");
+    }
+
+    #[test]
+    fn overhead_samples_are_kept_only_while_captured() {
+        let o = Overhead::default();
+        o.record(Duration::from_millis(1));
+        o.capture();
+        o.record(Duration::from_millis(2));
+        o.clone().record(Duration::from_millis(3));
+        assert_eq!(o.take(), vec![Duration::from_millis(2), Duration::from_millis(3)]);
+        o.record(Duration::from_millis(4));
+        assert!(o.take().is_empty());
+    }
+}

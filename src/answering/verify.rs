@@ -1,0 +1,702 @@
+//! Verification: what a model wrote, checked against the passages it was given, before a
+//! customer sees any of it — the final message and every streamed draft alike, for every model
+//! (the built-in one and any model at `llm.url`).
+//!
+//! The rules, each a pure function of the answer, the passages and the question:
+//! - **facts**: every number (amounts with their currency, percentages), date, time, month or
+//!   weekday name, URL, e-mail address and phone number in the answer appears in a passage,
+//!   normalised ("45 euros" = "€45" = "45 EUR"; "6 pm" = "18:00"; "1,400" = "1400");
+//! - **claims**: every sentence's own words — those not taken from the question: a customer's
+//!   premise is no evidence — are found together in one or two adjacent sentences of one passage,
+//!   with the same polarity (a "not" the passage doesn't have, or the other way round, fails);
+//!   a bare yes/no that restates the question can't be checked, so it fails;
+//! - **drafts** show only complete sentences that passed both rules, in order, stopping at the
+//!   first one that didn't: nothing a final check would reject is ever on screen.
+//!
+//! The question's numbers and words are never support. Everything here is pure and
+//! deterministic; `compose` decides what a failure turns into (the extractive answer, or
+//! "I don't know").
+use regex::Regex;
+use std::collections::HashSet;
+use std::sync::LazyLock;
+use unicode_segmentation::UnicodeSegmentation;
+
+/// Why an answer was not shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// A number, amount, percentage, date or time the passages don't hold.
+    Number(String),
+    /// A month or weekday the passages don't name.
+    Calendar(String),
+    Url(String),
+    Email(String),
+    Phone(String),
+    /// A sentence whose own words no passage holds together (or with the other polarity).
+    Unsupported(String),
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Number(s) => write!(f, "the number {s:?} is not in the sources"),
+            Problem::Calendar(s) => write!(f, "{s:?} is not in the sources"),
+            Problem::Url(s) => write!(f, "the address {s:?} is not in the sources"),
+            Problem::Email(s) => write!(f, "the e-mail address {s:?} is not in the sources"),
+            Problem::Phone(s) => write!(f, "the phone number {s:?} is not in the sources"),
+            Problem::Unsupported(s) => write!(f, "the sentence {s:?} is not supported by the sources"),
+        }
+    }
+}
+
+/// Which rules run (all of them in the product; the switches exist so each rule's test can
+/// show it is the one that catches its case).
+#[derive(Debug, Clone, Copy)]
+pub struct Rules {
+    pub numbers: bool,
+    pub contacts: bool,
+    pub claims: bool,
+    /// Least share of a sentence's own words that one passage window must hold.
+    pub min_share: f32,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules { numbers: true, contacts: true, claims: true, min_share: 0.75 }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facts: numbers, amounts, dates, times, calendar words, URLs, e-mail addresses, phone numbers.
+
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b").expect("regex"));
+/// A URL with a scheme or `www.`, or a bare domain whose top-level part is in lower case
+/// (`shop.example/menu`, not `end.The`).
+static URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:(?i:https?://|www\.)[^\s<>"'“”‘’()\[\]]+)|\b[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[a-z]{2,24}\b(?:/[^\s<>"'“”‘’()\[\]]*)?"#).expect("regex")
+});
+static PHONE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\+?\(?\d[\d ()./-]{5,}\d").expect("regex"));
+static ISO_DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b").expect("regex"));
+static NUM_DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{1,2})[./](\d{1,2})[./](\d{2,4})\b").expect("regex"));
+static TIME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(\d{1,2})(?:[:h](\d{2}))?\s*(a\.?\s?m\b\.?|p\.?\s?m\b\.?)|\b(\d{1,2})[:h](\d{2})\b").expect("regex")
+});
+/// A number with an optional currency or percent sign around it.
+static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)([€$£¥₽₹])?\s?(\d+(?:[.,]\d+)*)(?:st|nd|rd|th)?\s?(%|€|\$|£|₽|percent\b|per cent\b|eur\b|euros?\b|usd\b|dollars?\b|gbp\b|pounds?\b|rub\b|roubles?\b|rubles?\b|руб\w*|евро|долл\w*)?").expect("regex")
+});
+
+const NUMBER_WORDS: &[(&str, &str)] = &[
+    ("two", "2"), ("three", "3"), ("four", "4"), ("five", "5"), ("six", "6"), ("seven", "7"), ("eight", "8"), ("nine", "9"), ("ten", "10"),
+    ("eleven", "11"), ("twelve", "12"), ("thirteen", "13"), ("fourteen", "14"), ("fifteen", "15"), ("sixteen", "16"), ("seventeen", "17"),
+    ("eighteen", "18"), ("nineteen", "19"), ("twenty", "20"), ("thirty", "30"), ("forty", "40"), ("fifty", "50"), ("sixty", "60"),
+    ("seventy", "70"), ("eighty", "80"), ("ninety", "90"), ("hundred", "100"), ("thousand", "1000"), ("million", "1000000"), ("billion", "1000000000"),
+    ("dozen", "12"), ("half", "50%"),
+];
+const CALENDAR: &[&str] = &[
+    "january", "february", "march", "april", "june", "july", "august", "september", "october", "november", "december",
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+];
+
+/// A number as a comparable value, with its unit (`eur`, `usd`, `%`, …) if it carries one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Num {
+    value: String,
+    unit: Option<&'static str>,
+}
+
+fn unit_of(s: &str) -> Option<&'static str> {
+    let s = s.trim().to_lowercase();
+    Some(match s.as_str() {
+        "€" | "eur" | "euro" | "euros" | "евро" => "eur",
+        "$" | "usd" | "dollar" | "dollars" => "usd",
+        "£" | "gbp" | "pound" | "pounds" => "gbp",
+        "₽" | "rub" | "rouble" | "roubles" | "ruble" | "rubles" => "rub",
+        "¥" => "jpy",
+        "₹" => "inr",
+        "%" | "percent" | "per cent" => "%",
+        x if x.starts_with("руб") => "rub",
+        x if x.starts_with("долл") => "usd",
+        _ => return None,
+    })
+}
+
+/// The readings of a written number: "1,400" → 1400; "3,50" → 3.5; "1.400" → 1.4 or 1400.
+fn readings(raw: &str) -> Vec<String> {
+    fn canon(s: &str) -> String {
+        match s.split_once('.') {
+            Some((i, f)) => {
+                let f = f.trim_end_matches('0');
+                let i = i.trim_start_matches('0');
+                let i = if i.is_empty() { "0" } else { i };
+                if f.is_empty() { i.to_owned() } else { format!("{i}.{f}") }
+            }
+            None => {
+                let t = s.trim_start_matches('0');
+                if t.is_empty() { "0".into() } else { t.to_owned() }
+            }
+        }
+    }
+    let groups: Vec<&str> = raw.split([',', '.']).collect();
+    let seps: Vec<char> = raw.chars().filter(|c| *c == ',' || *c == '.').collect();
+    let mut out = Vec::new();
+    if seps.is_empty() {
+        out.push(canon(raw));
+    } else if groups[1..].iter().all(|g| g.len() == 3) && groups[0].len() <= 3 && (seps.len() > 1 || seps.iter().all(|c| *c == seps[0])) {
+        // Thousands groups ("1,400", "1.400.000") — or, with one separator, maybe a decimal.
+        if seps.iter().all(|c| *c == seps[0]) {
+            out.push(canon(&groups.concat()));
+        }
+        if seps.len() == 1 {
+            out.push(canon(&raw.replace(',', ".")));
+        }
+    } else if seps.len() == 1 {
+        out.push(canon(&raw.replace(',', ".")));
+    } else {
+        // "1,234.56" or "1.234,56": the last separator is the decimal one.
+        let last = raw.rfind([',', '.']).unwrap_or(0);
+        let int: String = raw[..last].chars().filter(char::is_ascii_digit).collect();
+        out.push(canon(&format!("{int}.{}", &raw[last + 1..])));
+    }
+    out.dedup();
+    out
+}
+
+/// Facts found in a text, each kind normalised for comparison.
+#[derive(Debug, Default, Clone)]
+struct Facts {
+    numbers: Vec<(String, Vec<Num>)>,
+    times: Vec<(String, u32)>,
+    dates: Vec<(String, Vec<String>)>,
+    calendar: Vec<String>,
+    urls: Vec<(String, String)>,
+    emails: Vec<String>,
+    phones: Vec<(String, String)>,
+}
+
+fn norm_url(u: &str) -> String {
+    let l = u.to_lowercase();
+    let l = l.trim_end_matches(['.', ',', ';', ':', '!', '?', '/', ')']);
+    let l = l.strip_prefix("https://").or_else(|| l.strip_prefix("http://")).unwrap_or(l);
+    let l = l.strip_prefix("www.").unwrap_or(l);
+    l.trim_end_matches('/').to_owned()
+}
+
+/// Blanks a match out of `text` so later, looser patterns don't see it again.
+fn blank(text: &mut String, start: usize, end: usize) {
+    let spaces = " ".repeat(text[start..end].len());
+    text.replace_range(start..end, &spaces);
+}
+
+fn facts(text: &str) -> Facts {
+    let mut f = Facts::default();
+    let mut t = text.to_owned();
+    for m in EMAIL.find_iter(text) {
+        f.emails.push(m.as_str().to_lowercase());
+        blank(&mut t, m.start(), m.end());
+    }
+    let snapshot = t.clone();
+    for m in URL.find_iter(&snapshot) {
+        f.urls.push((m.as_str().to_owned(), norm_url(m.as_str())));
+        blank(&mut t, m.start(), m.end());
+    }
+    let snapshot = t.clone();
+    for c in ISO_DATE.captures_iter(&snapshot) {
+        let (y, m, d) = (&c[1], c[2].parse::<u32>().unwrap_or(0), c[3].parse::<u32>().unwrap_or(0));
+        let whole = c.get(0).expect("match");
+        f.dates.push((whole.as_str().to_owned(), vec![format!("{y}-{m}-{d}")]));
+        blank(&mut t, whole.start(), whole.end());
+    }
+    let snapshot = t.clone();
+    for c in NUM_DATE.captures_iter(&snapshot) {
+        let (a, b) = (c[1].parse::<u32>().unwrap_or(0), c[2].parse::<u32>().unwrap_or(0));
+        let y: u32 = c[3].parse().unwrap_or(0);
+        let y = if y < 100 { 2000 + y } else { y };
+        let whole = c.get(0).expect("match");
+        f.dates.push((whole.as_str().to_owned(), vec![format!("{y}-{b}-{a}"), format!("{y}-{a}-{b}")]));
+        blank(&mut t, whole.start(), whole.end());
+    }
+    let snapshot = t.clone();
+    for m in PHONE.find_iter(&snapshot) {
+        let digits: String = m.as_str().chars().filter(char::is_ascii_digit).collect();
+        // Seven digits or more with a separator or a "+": a phone number, not an amount.
+        let s = m.as_str();
+        let separated = s.starts_with('+') || s.contains([' ', '-', '(', '/']);
+        if digits.len() >= 7 && separated && !s.trim().contains(". ") {
+            f.phones.push((s.trim().to_owned(), digits));
+            blank(&mut t, m.start(), m.end());
+        }
+    }
+    let snapshot = t.clone();
+    for c in TIME.captures_iter(&snapshot) {
+        let whole = c.get(0).expect("match");
+        let (h, m, mer) = match (c.get(1), c.get(4)) {
+            (Some(h), _) => (h.as_str(), c.get(2).map_or("0", |m| m.as_str()), c.get(3).map(|m| m.as_str().to_lowercase())),
+            (None, Some(h)) => (h.as_str(), c.get(5).map_or("0", |m| m.as_str()), None),
+            _ => continue,
+        };
+        let (mut h, m): (u32, u32) = (h.parse().unwrap_or(99), m.parse().unwrap_or(99));
+        if h > 24 || m > 59 {
+            continue;
+        }
+        match mer.as_deref().map(|s| s.starts_with('p')) {
+            Some(true) if h < 12 => h += 12,
+            Some(false) if h == 12 => h = 0,
+            _ => {}
+        }
+        f.times.push((whole.as_str().trim().to_owned(), h * 60 + m));
+        // An hour is also a plain number ("open at 7" is backed by "7:00").
+        f.numbers.push((whole.as_str().trim().to_owned(), vec![Num { value: h.to_string(), unit: None }]));
+        blank(&mut t, whole.start(), whole.end());
+    }
+    for c in NUMBER.captures_iter(&t) {
+        let raw = &c[2];
+        let unit = c.get(1).or(c.get(3)).and_then(|u| unit_of(u.as_str()));
+        let nums = readings(raw).into_iter().map(|value| Num { value, unit }).collect();
+        f.numbers.push((c[0].trim().to_owned(), nums));
+    }
+    for w in t.unicode_words() {
+        let l = w.to_lowercase();
+        if let Some((_, v)) = NUMBER_WORDS.iter().find(|(k, _)| *k == l) {
+            let (value, unit) = match v.strip_suffix('%') {
+                Some(v) => (v.to_owned(), Some("%")),
+                None => ((*v).to_owned(), None),
+            };
+            f.numbers.push((w.to_owned(), vec![Num { value, unit }]));
+        }
+        // Capitalised only: "march" and "may" are also ordinary words.
+        let name = l.trim_end_matches('s');
+        let capital = w.chars().next().is_some_and(char::is_uppercase);
+        if let Some(c) = CALENDAR.iter().find(|c| capital && (**c == name || (name.len() == 3 && c.starts_with(name)))) {
+            f.calendar.push((*c).to_owned());
+        }
+    }
+    f
+}
+
+/// The facts of the passages, pooled: what an answer's facts may come from.
+#[derive(Debug, Default)]
+struct Known {
+    numbers: HashSet<Num>,
+    plain: HashSet<String>,
+    times: HashSet<u32>,
+    dates: HashSet<String>,
+    calendar: HashSet<String>,
+    urls: Vec<String>,
+    emails: HashSet<String>,
+    phones: Vec<String>,
+}
+
+impl Known {
+    fn add(&mut self, f: &Facts) {
+        for (_, ns) in &f.numbers {
+            for n in ns {
+                self.plain.insert(n.value.clone());
+                self.numbers.insert(n.clone());
+            }
+        }
+        self.times.extend(f.times.iter().map(|(_, m)| *m));
+        for (_, ds) in &f.dates {
+            self.dates.extend(ds.iter().cloned());
+            // A date's parts are numbers too ("in 2024").
+            for d in ds {
+                self.plain.extend(d.split('-').map(str::to_owned));
+            }
+        }
+        self.calendar.extend(f.calendar.iter().cloned());
+        self.urls.extend(f.urls.iter().map(|(_, n)| n.clone()));
+        self.emails.extend(f.emails.iter().cloned());
+        self.phones.extend(f.phones.iter().map(|(_, d)| d.clone()));
+    }
+
+    fn number(&self, readings: &[Num]) -> bool {
+        readings.iter().any(|n| match n.unit {
+            // An amount: the same value with the same unit, or the value with no unit at all.
+            Some(u) => self.numbers.contains(n) || (self.plain.contains(&n.value) && !self.numbers.iter().any(|k| k.value == n.value && k.unit.is_some_and(|ku| ku != u))),
+            None => self.plain.contains(&n.value),
+        })
+    }
+
+    fn url(&self, u: &str) -> bool {
+        self.urls.iter().any(|k| k == u || k.starts_with(&format!("{u}/")))
+    }
+
+    fn phone(&self, digits: &str) -> bool {
+        self.phones.iter().any(|k| k == digits || (digits.len() >= 7 && (k.ends_with(digits) || digits.ends_with(k.as_str()))))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Claims: a sentence's own words, found together in a passage.
+
+/// Words that carry no claim of their own (checked in lower case).
+const COMMON: &[&str] = &[
+    "about", "after", "again", "also", "and", "any", "anything", "are", "been", "before", "being", "both", "but", "can", "came", "come", "could", "did",
+    "does", "doing", "done", "each", "else", "even", "every", "feel", "for", "free", "from", "glad", "had", "happy", "has", "have", "having", "help",
+    "helps", "here", "hope", "how", "into", "its", "just", "know", "let", "like", "make", "many", "may", "more", "most", "much", "must", "need", "now",
+    "only", "other", "our", "out", "over", "please", "question", "questions", "same", "see", "should", "some", "sorry", "such", "sure", "than",
+    "thank", "thanks", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "too", "very", "want", "was", "way", "well",
+    "were", "what", "when", "where", "which", "while", "who", "whom", "whose", "why", "will", "with", "would", "you", "your", "yours", "yes", "not",
+    "source", "sources", "information", "answer", "according", "based", "mentioned", "says", "said", "stated", "text", "passage", "document",
+    "documents", "welcome", "contact", "assist", "ask", "asked",
+];
+/// Words that turn a sentence's polarity.
+const NEGATIONS: &[&str] = &[
+    "not", "no", "never", "cannot", "can't", "cant", "don't", "dont", "doesn't", "doesnt", "isn't", "isnt", "aren't", "arent", "won't", "wont",
+    "wasn't", "wasnt", "weren't", "werent", "didn't", "didnt", "shouldn't", "couldn't", "wouldn't", "none", "nobody", "nothing", "neither", "nor",
+    "without", "unable", "нет", "не", "ни", "никогда", "нельзя", "nunca", "tampoco", "ningún", "ninguna", "sin", "نه", "نمی", "نیست", "هیچ",
+];
+const YES_NO: &[&str] = &["yes", "no", "да", "нет", "sí", "si", "بله", "نه", "خیر"];
+
+/// The comparable form of a word: the first five letters of its (English Snowball) stem, lower
+/// case — "opening" ~ "open", "delivery" ~ "deliver", "cancellations" ~ "cancel". Words of other
+/// languages pass the English stemmer unchanged and are compared by their first five letters.
+fn stem(w: &str) -> String {
+    static EN: LazyLock<rust_stemmers::Stemmer> = LazyLock::new(|| rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English));
+    EN.stem(&w.to_lowercase()).chars().take(5).collect()
+}
+
+/// Content words' stems: three letters or more (or any digits), common words aside.
+fn content(text: &str) -> Vec<String> {
+    text.unicode_words()
+        .map(str::to_lowercase)
+        .filter(|w| w.chars().count() >= 3 || w.chars().all(|c| c.is_ascii_digit()))
+        .filter(|w| !COMMON.contains(&w.as_str()) && !NEGATIONS.contains(&w.as_str()) && !YES_NO.contains(&w.as_str()))
+        .map(|w| stem(&w))
+        .collect()
+}
+
+fn negated(text: &str) -> bool {
+    let l = text.to_lowercase();
+    l.contains("n't") || l.unicode_words().any(|w| NEGATIONS.contains(&w)) || l.split_whitespace().any(|w| w.starts_with("نمی"))
+}
+
+/// The sentences of a text (Unicode sentence boundaries; each line of a list is one), trimmed,
+/// empty ones dropped.
+pub fn sentences(text: &str) -> Vec<&str> {
+    text.lines().flat_map(|l| l.split_sentence_bounds()).map(str::trim).filter(|s| s.chars().any(char::is_alphanumeric)).collect()
+}
+
+/// A passage prepared for checking: each sentence's stems, polarity and numbers.
+#[derive(Debug)]
+struct Passage {
+    sentences: Vec<(HashSet<String>, bool, HashSet<String>)>,
+}
+
+/// The values of a text's numbers, every reading ("1,400" → 1400 and 1.4).
+fn number_values(text: &str) -> HashSet<String> {
+    facts(text).numbers.into_iter().flat_map(|(_, ns)| ns.into_iter().map(|n| n.value)).collect()
+}
+
+/// Least share of all of a sentence's content words — the question's included — that its
+/// supporting window must hold: the new facts must be said about what was asked (a true year of
+/// another event, attached to the question's subject, fails).
+const MIN_ALL_SHARE: f32 = 0.5;
+
+/// The passages an answer may draw on, prepared once per answer.
+#[derive(Debug)]
+pub struct Evidence {
+    passages: Vec<Passage>,
+    known: Known,
+    question: HashSet<String>,
+    question_negated: bool,
+    rules: Rules,
+}
+
+/// What one sentence of an answer was found to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Supported by these passages (0-based, in the order given).
+    Supported(Vec<usize>),
+    Rejected(Problem),
+}
+
+impl Evidence {
+    /// `passages` in the order the model saw them; `question` the customer's message (its words
+    /// are no support); `names` words that are always fine to use (the business's name).
+    pub fn new(passages: &[&str], question: &str, names: &[&str], rules: Rules) -> Self {
+        let mut known = Known::default();
+        let passages = passages
+            .iter()
+            .map(|p| {
+                known.add(&facts(p));
+                Passage { sentences: sentences(p).into_iter().map(|s| (content(s).into_iter().collect(), negated(s), number_values(s))).collect() }
+            })
+            .collect();
+        let question_negated = negated(question);
+        let question = content(question).into_iter().chain(names.iter().flat_map(|n| content(n))).collect();
+        Evidence { passages, known, question, question_negated, rules }
+    }
+
+    /// The facts rule: the first number, date, time, calendar word, URL, e-mail address or
+    /// phone number of `text` that no passage holds.
+    pub fn unsupported_fact(&self, text: &str) -> Option<Problem> {
+        let f = facts(&strip_citations(text));
+        let k = &self.known;
+        if self.rules.contacts {
+            if let Some(e) = f.emails.iter().find(|e| !k.emails.contains(*e)) {
+                return Some(Problem::Email(e.clone()));
+            }
+            if let Some((raw, _)) = f.urls.iter().find(|(_, n)| !k.url(n)) {
+                return Some(Problem::Url(raw.clone()));
+            }
+            if let Some((raw, _)) = f.phones.iter().find(|(_, d)| !k.phone(d)) {
+                return Some(Problem::Phone(raw.clone()));
+            }
+        }
+        if self.rules.numbers {
+            if let Some((raw, _)) = f.dates.iter().find(|(_, ds)| !ds.iter().any(|d| k.dates.contains(d))) {
+                return Some(Problem::Number(raw.clone()));
+            }
+            if let Some((raw, _)) = f.times.iter().find(|(_, m)| !k.times.contains(m) && !k.plain.contains(&(m / 60).to_string()) || (m % 60 != 0 && !k.times.contains(m))) {
+                return Some(Problem::Number(raw.clone()));
+            }
+            if let Some((raw, _)) = f.numbers.iter().find(|(_, ns)| !k.number(ns)) {
+                return Some(Problem::Number(raw.clone()));
+            }
+            if let Some(c) = f.calendar.iter().find(|c| !k.calendar.contains(*c)) {
+                return Some(Problem::Calendar(c.clone()));
+            }
+        }
+        None
+    }
+
+    /// The claims rule for one sentence: the passages that support it, or why none does.
+    fn claim(&self, sentence: &str) -> Result<Vec<usize>, Problem> {
+        let all: HashSet<String> = content(sentence).into_iter().collect();
+        let own: HashSet<String> = all.iter().filter(|w| !self.question.contains(*w)).cloned().collect();
+        let neg = negated(sentence);
+        // Each number must be in the window that supports the sentence, not just anywhere.
+        let numbers: Vec<HashSet<String>> = if self.rules.numbers { facts(sentence).numbers.into_iter().map(|(_, ns)| ns.into_iter().map(|n| n.value).collect()).collect() } else { vec![] };
+        // Nothing beyond the question's words — or one word among many: the question said back
+        // ("The Court held that a German court could not deny…" to "In which case did the Court
+        // hold…?") answers nothing. A bare "yes"/"no" (or its negation) claims what can't be
+        // checked; anything else is no claim at all.
+        if own.is_empty() || (own.len() < 2 && own.len() * 5 < all.len()) {
+            // (A sentence without content words — "More below." — has no polarity to compare.)
+            let polar = (!all.is_empty() && neg != self.question_negated) || sentence.to_lowercase().unicode_words().any(|w| YES_NO.contains(&w));
+            return if polar { Err(Problem::Unsupported(sentence.to_owned())) } else { Ok(vec![]) };
+        }
+        let mut supporting = Vec::new();
+        for (i, p) in self.passages.iter().enumerate() {
+            for j in 0..p.sentences.len() {
+                // One sentence, or two adjacent ones.
+                for w in 1..=2 {
+                    if j + w > p.sentences.len() {
+                        break;
+                    }
+                    let window = &p.sentences[j..j + w];
+                    let holds = |s: &String| window.iter().any(|(set, _, _)| set.contains(s));
+                    let share = own.iter().filter(|s| holds(s)).count() as f32 / own.len() as f32;
+                    let all_share = all.iter().filter(|s| holds(s)).count() as f32 / all.len().max(1) as f32;
+                    // The same polarity: a "not" the window lacks fails; a "not" only the window
+                    // has fails when the sentence is a near copy of it (the "not" dropped).
+                    let window_neg = window.iter().any(|(_, n, _)| *n);
+                    let polarity = match (neg, window_neg) {
+                        (true, false) => false,
+                        (false, true) => {
+                            let words: HashSet<&String> = window.iter().flat_map(|(set, _, _)| set.iter()).collect();
+                            (words.iter().filter(|w| all.contains(**w)).count() as f32) < 0.6 * words.len() as f32
+                        }
+                        _ => true,
+                    };
+                    let numbers_here = numbers.iter().all(|readings| readings.iter().any(|v| window.iter().any(|(_, _, ns)| ns.contains(v))));
+                    if share >= self.rules.min_share && all_share >= MIN_ALL_SHARE && polarity && numbers_here && !supporting.contains(&i) {
+                        supporting.push(i);
+                    }
+                }
+            }
+        }
+        if supporting.is_empty() { Err(Problem::Unsupported(sentence.to_owned())) } else { Ok(supporting) }
+    }
+
+    /// Checks one sentence against every rule.
+    pub fn sentence(&self, sentence: &str) -> Verdict {
+        let text = strip_citations(sentence);
+        if let Some(p) = self.unsupported_fact(&text) {
+            return Verdict::Rejected(p);
+        }
+        if !self.rules.claims {
+            return Verdict::Supported(vec![]);
+        }
+        match self.claim(&text) {
+            Ok(v) => Verdict::Supported(v),
+            Err(p) => Verdict::Rejected(p),
+        }
+    }
+
+    /// Checks a whole answer: the passages supporting it (0-based, in order of first use), or
+    /// the first problem found.
+    pub fn answer(&self, text: &str) -> Result<Vec<usize>, Problem> {
+        let mut used = Vec::new();
+        for s in sentences(text) {
+            match self.sentence(s) {
+                Verdict::Supported(v) => {
+                    for i in v {
+                        if !used.contains(&i) {
+                            used.push(i);
+                        }
+                    }
+                }
+                Verdict::Rejected(p) => return Err(p),
+            }
+        }
+        Ok(used)
+    }
+
+    /// What a draft may show of the text streamed so far: the complete sentences that pass
+    /// every rule, up to the first that doesn't. The last sentence is never complete while the
+    /// model is still writing ("It costs 3." may go on as "3.50"), so it waits.
+    pub fn draft(&self, so_far: &str) -> String {
+        self.stream(so_far).0
+    }
+
+    /// [`Evidence::draft`], and the problem of the first complete sentence that failed, if one
+    /// did: from then on nothing the model writes can be shown, so it may as well stop.
+    pub fn stream(&self, so_far: &str) -> (String, Option<Problem>) {
+        let mut shown = String::new();
+        // Complete sentences are those followed by more text; keep their original spacing.
+        let segments: Vec<(usize, &str)> = so_far.split_sentence_bound_indices().collect();
+        let complete = segments.len().saturating_sub(1);
+        for (start, seg) in segments.iter().take(complete) {
+            let s = seg.trim();
+            if !s.chars().any(char::is_alphanumeric) {
+                continue;
+            }
+            if let Verdict::Rejected(p) = self.sentence(s) {
+                return (shown.trim().to_owned(), Some(p));
+            }
+            shown = so_far[..start + seg.len()].to_owned();
+        }
+        (shown.trim().to_owned(), None)
+    }
+}
+
+/// Removes citation marks (`[1]`, `[1, 2]`) before checking: they are no facts.
+pub fn strip_citations(s: &str) -> String {
+    static CITE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s*\[\s*\d+(?:\s*,\s*\d+)*\s*\]").expect("regex"));
+    CITE.replace_all(s, "").into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORDERS: &str = "Celebration cakes must be ordered at least 3 days in advance. A cake for 8 people costs 32 euros, for 12 people 45 euros, for 20 people 70 euros. Writing on the cake is free. A 50 % deposit is due when you order.";
+    const CANCEL: &str = "You can cancel a cake order up to 48 hours before pickup and get the deposit back in full. Later cancellations keep the deposit.";
+    const ABOUT: &str = "Sunrise Bakery is at 12 Harbour Street. Monday to Friday: 7:00 to 18:00. Call us on 555-0142 or write to hello@sunrise-bakery.example. Our menu is at https://sunrise-bakery.example/menu.";
+
+    fn ev(q: &str) -> Evidence {
+        Evidence::new(&[ORDERS, CANCEL, ABOUT], q, &["Sunrise Bakery"], Rules::default())
+    }
+
+    fn without(f: impl FnOnce(&mut Rules)) -> Rules {
+        let mut r = Rules::default();
+        f(&mut r);
+        r
+    }
+
+    #[test]
+    fn numbers_and_amounts_must_be_in_the_passages_in_any_common_form() {
+        let e = ev("How much is a cake for 12 people?");
+        for ok in ["A cake for 12 people costs 45 euros [1].", "It is €45.", "That's 45 EUR.", "45,00 € for twelve people.", "A 50% deposit is due.", "We open at 7 a.m. and close at 6 pm."] {
+            assert_eq!(e.unsupported_fact(ok), None, "{ok}");
+        }
+        for bad in ["A cake for 12 people is approximately €3.50.", "It is 12 * 12 = 164 euros.", "That's $45.", "A cake for 30 people costs 95 euros.", "We close at 7 pm.", "Pickup from 2024-05-01."] {
+            assert!(matches!(e.unsupported_fact(bad), Some(Problem::Number(_))), "{bad}");
+        }
+        // The question's own number is no evidence: 13 is nowhere in the passages.
+        let e = ev("How much is a cake for 13 people?");
+        assert!(matches!(e.answer("A cake for 13 people costs 45 euros."), Err(Problem::Number(_))));
+        // With the rule switched off, the invented price would pass.
+        let off = Evidence::new(&[ORDERS], "How much?", &[], without(|r| r.numbers = false));
+        assert!(off.answer("A cake for 8 people costs 32 euros, for 20 people 164 euros.").is_ok(), "only the numbers rule catches it");
+        assert!(matches!(ev("How much?").answer("A cake for 8 people costs 32 euros, for 20 people 164 euros."), Err(Problem::Number(_))));
+    }
+
+    #[test]
+    fn urls_emails_and_phone_numbers_must_be_in_the_passages() {
+        let e = ev("How can I reach you?");
+        for ok in ["Write to hello@sunrise-bakery.example.", "Call 555-0142.", "The menu is at sunrise-bakery.example/menu.", "See https://www.sunrise-bakery.example/menu/."] {
+            assert_eq!(e.unsupported_fact(ok), None, "{ok}");
+        }
+        assert!(matches!(e.unsupported_fact("Pay at https://evil.example now."), Some(Problem::Url(_))));
+        assert!(matches!(e.unsupported_fact("Pay at evil.example/pay."), Some(Problem::Url(_))));
+        assert!(matches!(e.unsupported_fact("Write to orders@evil.example."), Some(Problem::Email(_))));
+        assert!(matches!(e.unsupported_fact("Call +1 555 019 9999."), Some(Problem::Phone(_))));
+        assert_eq!(e.unsupported_fact("It ends here.The next one"), None, "a missing space is no address");
+        let off = Evidence::new(&[ABOUT], "How can I pay?", &[], without(|r| { r.contacts = false; r.claims = false }));
+        assert!(off.answer("Pay at https://evil.example.").is_ok(), "only the contacts rule catches the address");
+    }
+
+    #[test]
+    fn every_sentence_needs_a_passage_that_holds_its_own_words() {
+        let e = ev("Can I cancel my cake order the day before pickup?");
+        assert!(e.answer("You can cancel up to 48 hours before pickup and get the deposit back [2]. Later cancellations keep the deposit.").is_ok());
+        // A bare yes/no restating the question can't be checked.
+        assert!(matches!(e.answer("No, you cannot cancel your cake order the day before pickup."), Err(Problem::Unsupported(_))));
+        assert!(matches!(e.answer("Yes, you can cancel your cake order the day before pickup."), Err(Problem::Unsupported(_))));
+        // An invented claim, and one that is only made of the question's words plus new ones.
+        assert!(matches!(e.answer("You can cancel, but only if the cake is not too expensive."), Err(Problem::Unsupported(_))));
+        assert!(matches!(e.answer("We only deliver within walking distance of the harbour lighthouse."), Err(Problem::Unsupported(_))));
+        // The other polarity: the passage keeps the deposit, the answer says it doesn't.
+        assert!(matches!(e.answer("Later cancellations do not keep the deposit."), Err(Problem::Unsupported(_))));
+        assert!(e.answer("Writing on the cake is free.").is_ok());
+        // Filler without content words is no claim, whatever the question's polarity.
+        let n = Evidence::new(&[CANCEL], "Can't I cancel my order?", &[], Rules::default());
+        assert_eq!(n.answer("More in [42]."), Ok(vec![]));
+        assert!(n.answer("You can cancel your order.").is_err(), "the other polarity, said back");
+        // The question said back is no claim (nothing is shown as the model's answer).
+        let q = Evidence::new(&["In Überseering BV v Nordic Construction GmbH the Court of Justice held that a German court could not deny a Dutch building company the right to enforce a contract."], "In which case did the Court of Justice hold that a German court couldn't deny a Dutch building company the right to enforce a contract?", &[], Rules::default());
+        assert_eq!(q.answer("The Court of Justice held that a German court could not deny a Dutch building company the right to enforce a contract."), Ok(vec![]));
+        assert_eq!(q.answer("It was Überseering BV v Nordic Construction GmbH [1]."), Ok(vec![0]));
+        // True facts of another event, attached to what was asked: the year is in the passages,
+        // but not where the question's subject is.
+        let e = Evidence::new(&["In 1749 the British government gave land to the Ohio Company. The company built a trading post at the forks. Christopher Gist explored the region in 1750; the Treaty of Logstown followed in 1752."], "When did the British government give land for the Ohio Country?", &[], Rules::default());
+        assert!(e.answer("The British government gave land to the Ohio Company in 1749 [1].").is_ok());
+        assert!(matches!(e.answer("The British government gave land for the Ohio Country in 1750, when Gist explored the region."), Err(Problem::Unsupported(_))));
+        let off = Evidence::new(&[ORDERS, CANCEL], "Can I cancel?", &[], without(|r| r.claims = false));
+        assert!(off.answer("You can cancel, but only if the cake is not too expensive.").is_ok(), "only the claims rule catches it");
+    }
+
+    #[test]
+    fn drafts_show_only_complete_verified_sentences() {
+        let e = ev("What are your opening hours?");
+        let stream = "Monday to Friday we open 7:00 to 18:00 [3]. Also pay at https://evil.example today. Thanks!";
+        let mut shown = Vec::new();
+        for end in (1..=stream.len()).filter(|i| stream.is_char_boundary(*i)) {
+            let d = e.draft(&stream[..end]);
+            assert!(!d.contains("evil") && !d.contains("https"), "a draft showed the address: {d:?}");
+            shown.push(d);
+        }
+        assert!(shown.iter().any(|d| d.starts_with("Monday to Friday we open 7:00 to 18:00")), "the verified sentence is drafted");
+        // An unfinished sentence waits, even when it looks finished ("3." may become "3.50").
+        assert_eq!(e.draft("A cake for 8 people costs 3"), "");
+        assert_eq!(e.draft("A cake for 8 people costs 32 euros. It costs 3."), "A cake for 8 people costs 32 euros.");
+        // The failed sentence is reported, so the model can be stopped there.
+        assert!(matches!(e.stream(stream).1, Some(Problem::Url(_))));
+        // Without the gate (the whole text so far), the address would have been on screen.
+        assert!(stream[..stream.find("today").unwrap()].contains("https://evil.example"));
+    }
+
+    /// The cases of the word-share check this verifier replaced (`compose::support`), kept.
+    #[test]
+    fn answers_that_drift_off_their_sources_are_rejected() {
+        let src = "Unopened cakes can be returned within 24 hours with the receipt.";
+        let e = Evidence::new(&[src], "Can I return a cake I bought yesterday?", &["Rosa's Cakes"], Rules::default());
+        assert!(e.answer("Yes: unopened cakes can be returned within 24 hours, with the receipt [1].").is_ok());
+        assert!(e.answer("Hi! I'm the assistant of Rosa's Cakes. Ask me anything about your cake, and I'll tell you what to do next.").is_err());
+        assert!(e.answer("No, no, no! I'm sorry for any misunderstanding. I'll be back in a minute. You're welcome to try the cake tomorrow.").is_err());
+        assert!(e.answer("No, no, no! You can't find it anywhere.").is_err());
+        // Changed on purpose (issue 14): a bare "yes" can't be checked, so it is not shown.
+        assert!(e.answer("Yes [1].").is_err());
+    }
+
+    #[test]
+    fn readings_of_written_numbers() {
+        assert_eq!(readings("1,400"), vec!["1400", "1.4"]);
+        assert_eq!(readings("3,50"), vec!["3.5"]);
+        assert_eq!(readings("45.00"), vec!["45"]);
+        assert_eq!(readings("1.234,56"), vec!["1234.56"]);
+        assert_eq!(readings("007"), vec!["7"]);
+    }
+}

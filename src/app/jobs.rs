@@ -1,0 +1,115 @@
+//! Every job kind this binary runs: its name (stored with each job: never rename one that may be
+//! queued), its queue, its payload, and its handler — which unpacks the application state into
+//! the narrow handles the domain code takes.
+use super::{AppState, sources, updates};
+use crate::domain::{BotId, TenantId};
+use crate::jobs::{self, DEFAULT, Job, JobError, Queue, Registry};
+use crate::storage::jobs::NewJob;
+use serde::{Deserialize, Serialize};
+
+/// One update of a business's bot, stored by its webhook: answering (and billing's payments).
+pub const BOT_UPDATE: &str = "bot.update";
+/// One update of the manager bot, stored by its webhook.
+pub const MANAGER_UPDATE: &str = "manager.update";
+/// Bring a business's bot to `live` (webhook, commands, descriptions, welcome).
+pub const PROVISION: &str = "bot.provision";
+/// Read and index one of an owner's sources.
+pub const INGEST: &str = "knowledge.ingest";
+/// Ingestion's own queue: a big upload never delays customers' answers.
+pub const INGEST_QUEUE: &str = "ingest";
+/// Apply one stored Stripe event.
+pub const STRIPE_EVENT: &str = "billing.stripe_event";
+
+#[derive(Serialize, Deserialize)]
+pub struct BotUpdateJob {
+    pub bot_id: BotId,
+    pub update_id: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ManagerUpdateJob {
+    pub update_id: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ProvisionJob {
+    pub bot_id: BotId,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct IngestJob {
+    pub source_id: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct StripeEventJob {
+    pub event_id: String,
+}
+
+/// The job of a business's bot's update, on `lane` (updates with a deadline go to the
+/// priority lane).
+pub fn bot_update(queue: &Queue, lane: &'static str, tenant: TenantId, bot_id: BotId, update_id: i64) -> NewJob {
+    let mut job = queue.job(lane, BOT_UPDATE, &BotUpdateJob { bot_id, update_id });
+    job.tenant_id = Some(tenant);
+    job
+}
+
+/// The job of a manager update, on `lane`.
+pub fn manager_update(queue: &Queue, lane: &'static str, update_id: i64) -> NewJob {
+    queue.job(lane, MANAGER_UPDATE, &ManagerUpdateJob { update_id })
+}
+
+/// Provisioning `bot_id` for `tenant`; with `dedup` (e.g. the token's fingerprint) concurrent
+/// requests for the same bot, token and tenant queue one job.
+pub fn provision(queue: &Queue, tenant: TenantId, bot_id: BotId, dedup: Option<&str>) -> NewJob {
+    let mut job = queue.job(DEFAULT, PROVISION, &ProvisionJob { bot_id });
+    job.tenant_id = Some(tenant);
+    job.dedup_key = dedup.map(|d| format!("provision:{bot_id}:{d}:{}", tenant.0));
+    job
+}
+
+/// Reading source `source_id` of `tenant`.
+pub fn ingest(queue: &Queue, tenant: TenantId, source_id: i64) -> NewJob {
+    let mut job = queue.job(INGEST_QUEUE, INGEST, &IngestJob { source_id });
+    job.tenant_id = Some(tenant);
+    job
+}
+
+/// Applying stored Stripe event `event_id` (once per event).
+pub fn stripe_event(queue: &Queue, event_id: &str) -> NewJob {
+    let mut job = queue.job(DEFAULT, STRIPE_EVENT, &StripeEventJob { event_id: event_id.to_owned() });
+    job.dedup_key = Some(format!("stripe:{event_id}"));
+    job
+}
+
+/// Every job kind this binary can run.
+pub fn registry() -> Registry<AppState> {
+    let mut r = Registry::default();
+    jobs::selftest::register(&mut r, |s: &AppState| &s.db);
+    r.register(BOT_UPDATE, DEFAULT, updates::child_update);
+    r.register(MANAGER_UPDATE, DEFAULT, updates::manager_update);
+    r.register(PROVISION, DEFAULT, run_provision);
+    r.register(INGEST, INGEST_QUEUE, sources::run_ingest);
+    r.register(STRIPE_EVENT, DEFAULT, run_stripe_event);
+    r
+}
+
+pub(super) fn tenant_of(job: &Job, what: &str) -> Result<TenantId, JobError> {
+    job.tenant_id.ok_or_else(|| JobError::Permanent(anyhow::anyhow!("{what} job without a tenant")))
+}
+
+/// Whether a failure of this attempt is final.
+pub(super) fn last_attempt(job: &Job) -> bool {
+    job.attempt >= job.max_attempts
+}
+
+async fn run_provision(app: AppState, job: Job) -> Result<(), JobError> {
+    let p: ProvisionJob = job.payload()?;
+    let tenant = tenant_of(&job, "provisioning")?;
+    crate::manager::provision::run(&app.bots, app.manager.as_ref(), &app.cfg.public_url, tenant, p.bot_id, last_attempt(&job)).await
+}
+
+async fn run_stripe_event(app: AppState, job: Job) -> Result<(), JobError> {
+    let p: StripeEventJob = job.payload()?;
+    crate::billing::stripe::process_event(&app.billing, &p.event_id).await
+}

@@ -1,0 +1,61 @@
+//! Owners' sources as work: a source is stored and its `knowledge.ingest` job queued in one
+//! transaction; the job hands it to `knowledge::ingest`; a scheduler re-queues sites whose
+//! re-crawl time has come.
+use super::AppState;
+use super::jobs::{self, INGEST_QUEUE, IngestJob};
+use crate::domain::TenantId;
+use crate::jobs::{Job, JobError};
+use crate::storage::sources::{self, NewSource};
+
+/// Stores a new source and queues it for reading, in one transaction.
+pub async fn add_source(app: &AppState, tenant: TenantId, new: &NewSource<'_>) -> anyhow::Result<i64> {
+    let mut tx = app.db.begin().await?;
+    let id = sources::insert(&mut *tx, tenant, new).await?;
+    app.queue.enqueue_in(&mut tx, &jobs::ingest(&app.queue, tenant, id)).await?;
+    tx.commit().await?;
+    app.queue.notify(INGEST_QUEUE);
+    Ok(id)
+}
+
+/// Reads a source again (re-index, scheduled re-crawl). False if the tenant has no such source.
+pub async fn requeue(app: &AppState, tenant: TenantId, id: i64) -> anyhow::Result<bool> {
+    let mut tx = app.db.begin().await?;
+    if !sources::set_status(&mut *tx, tenant, id, "queued", None, None, None).await? {
+        return Ok(false);
+    }
+    app.queue.enqueue_in(&mut tx, &jobs::ingest(&app.queue, tenant, id)).await?;
+    tx.commit().await?;
+    app.queue.notify(INGEST_QUEUE);
+    Ok(true)
+}
+
+/// The `knowledge.ingest` job.
+pub(super) async fn run_ingest(app: AppState, job: Job) -> Result<(), JobError> {
+    let p: IngestJob = job.payload()?;
+    let tenant = jobs::tenant_of(&job, "ingest")?;
+    crate::knowledge::ingest::ingest(&app.db, &app.cfg.knowledge, &app.retriever, tenant, p.source_id, jobs::last_attempt(&job)).await
+}
+
+/// Scheduled re-crawls: every `every`, sources whose `recrawl_hours` have passed since they were
+/// last read are queued again, until shutdown. Runs in every worker process; re-queueing the
+/// same source twice is harmless (the second read replaces the first). A failed look-up is
+/// logged and tried again at the next tick.
+pub async fn recrawl_scheduler(app: AppState, every: std::time::Duration) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = app.shutdown.cancelled() => return Ok(()),
+        }
+        match sources::due_for_recrawl(&app.db.pool, crate::storage::now_ms()).await {
+            Ok(due) => {
+                for (tenant, id) in due {
+                    if let Err(e) = requeue(&app, tenant, id).await {
+                        tracing::warn!(tenant_id = tenant.0, source_id = id, error = %format!("{e:#}"), "could not queue a re-crawl");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "looking for sources to re-crawl failed"),
+        }
+    }
+}

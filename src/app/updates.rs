@@ -1,0 +1,80 @@
+//! The routing of stored Telegram updates to domain code: a business's bot's update goes to
+//! billing (its payments) or answering; a manager-bot update goes to billing (`/plan`, payments,
+//! its buttons), answering's handoff (the owner's replies and buttons) or the manager itself
+//! (`managed_bot`, the owner's commands). Routing lives here so that those modules need not know
+//! each other.
+use super::AppState;
+use super::jobs::{self, BotUpdateJob, ManagerUpdateJob};
+use crate::jobs::{DEFAULT, Job, JobError};
+use crate::manager::Manager;
+use crate::storage;
+use crate::telegram::{Update, UpdateKind};
+use crate::{answering, billing};
+use anyhow::Context;
+
+/// The stored update `update_id` of `bot`.
+async fn stored_update(app: &AppState, bot: crate::domain::BotId, update_id: i64) -> Result<Update, JobError> {
+    let body = storage::updates::body(&app.db.pool, bot, update_id).await?.context("the stored update is missing")?;
+    serde_json::from_str(&body).map_err(|e| JobError::Permanent(anyhow::anyhow!("update does not parse: {e}")))
+}
+
+/// The `bot.update` job: one update of a business's bot.
+#[tracing::instrument(name = "bot.update", skip_all, fields(tenant_id, bot_id, update_id))]
+pub async fn child_update(app: AppState, job: Job) -> Result<(), JobError> {
+    let started = std::time::Instant::now();
+    let p: BotUpdateJob = job.payload()?;
+    let tenant = jobs::tenant_of(&job, "bot update")?;
+    tracing::Span::current().record("tenant_id", tenant.0).record("bot_id", p.bot_id.0).record("update_id", p.update_id);
+    let update = stored_update(&app, p.bot_id, p.update_id).await?;
+    let Some(bot) = app.bots.open(tenant, p.bot_id).await.map_err(JobError::Permanent)? else {
+        return Ok(()); // the bot moved to another tenant meanwhile
+    };
+    // Payments to the business's bot (the optional customer paywall's packs).
+    if billing::on_child_update(&app.billing, tenant, p.bot_id, &bot, &update).await? {
+        return Ok(());
+    }
+    answering::on_update(&app.answering, tenant, p.bot_id, &bot, update, started).await
+}
+
+fn manager(app: &AppState) -> Result<&Manager, JobError> {
+    app.manager.as_ref().ok_or_else(|| JobError::Permanent(anyhow::anyhow!("no manager bot is configured in this process")))
+}
+
+/// The `manager.update` job: one update the manager bot received.
+#[tracing::instrument(name = "manager.update", skip_all, fields(update_id))]
+pub async fn manager_update(app: AppState, job: Job) -> Result<(), JobError> {
+    let p: ManagerUpdateJob = job.payload()?;
+    tracing::Span::current().record("update_id", p.update_id);
+    let m = manager(&app)?;
+    let update = stored_update(&app, m.id, p.update_id).await?;
+    let b = &app.billing;
+    match update.kind {
+        UpdateKind::PreCheckoutQuery(q) => billing::stars::pre_checkout(b, m, q).await,
+        UpdateKind::CallbackQuery(q) if q.data.as_deref().is_some_and(|d| d.starts_with("bill:")) => billing::stars::callback(b, m, q).await,
+        UpdateKind::Message(msg) if billing::stars::handles(&msg) => billing::stars::message(b, m, msg).await,
+        UpdateKind::ManagedBot(mbu) => {
+            let token = crate::manager::updates::fetch_token(m, &mbu).await?;
+            let mut tx = app.db.begin().await?;
+            if let Some(p) = crate::manager::updates::record_managed_bot(&mut tx, &app.keys, update.update_id, &mbu, &token).await? {
+                app.queue.enqueue_in(&mut tx, &jobs::provision(&app.queue, p.tenant, p.bot, Some(&p.fingerprint))).await?;
+            }
+            tx.commit().await?;
+            app.queue.notify(DEFAULT);
+            Ok(())
+        }
+        UpdateKind::Message(msg) => {
+            if answering::handoff::on_owner_message(&app.db, &app.bots, m, update.update_id, &msg).await? {
+                return Ok(());
+            }
+            crate::manager::updates::message(&app.db, &app.cfg.public_url, m, msg).await
+        }
+        UpdateKind::CallbackQuery(q) => {
+            answering::handoff::on_owner_callback(&app.db, &app.bots, m, &q).await?;
+            Ok(())
+        }
+        _ => {
+            tracing::debug!("manager update of a kind it does not handle; recorded only");
+            Ok(())
+        }
+    }
+}

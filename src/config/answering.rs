@@ -1,0 +1,33 @@
+//! `answering.*`: when the bot answers, with how much context, and per-tenant model budgets
+//! (docs/answering.md).
+use super::read::Reader;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct AnsweringConfig {
+    /// Cosine similarity in [0, 1] below which the bot doesn't answer.
+    pub min_similarity: f32,
+    pub sources: usize,
+    pub history_messages: usize,
+    pub tenant_concurrency: usize,
+    pub tenant_daily_tokens: u64,
+    pub draft_interval: Duration,
+    /// Share in [0, 1] of each answer sentence's own words one passage must hold (see
+    /// `answering::verify`).
+    pub min_support: f32,
+    /// Least score in [0, 1] of the best sentence to answer at all (see `answering::extract`).
+    pub min_sentence_score: f32,
+}
+
+pub(super) fn parse(r: &mut Reader) -> AnsweringConfig {
+    AnsweringConfig {
+        min_similarity: r.number("answering.min_similarity_percent", 0, 100) as f32 / 100.0,
+        sources: r.number("answering.sources", 1, 10) as usize,
+        history_messages: r.number("answering.history_messages", 0, 100) as usize,
+        tenant_concurrency: r.number("answering.tenant_concurrency", 1, 1024) as usize,
+        tenant_daily_tokens: r.number("answering.tenant_daily_tokens", 1, u64::MAX >> 2),
+        draft_interval: Duration::from_millis(r.number("answering.draft_interval_ms", 0, 60_000)),
+        min_support: r.number("answering.min_support_percent", 0, 100) as f32 / 100.0,
+        min_sentence_score: r.number("answering.min_sentence_score_percent", 0, 100) as f32 / 100.0,
+    }
+}

@@ -1,0 +1,201 @@
+//! The settings table: every setting bellhop reads, declared once with its file key,
+//! environment variable, default and meaning. Loading ([`super::layers`]), the section parsers
+//! (which take their defaults from here), `bellhop config --markdown` and the README's
+//! configuration table all come from [`SETTINGS`].
+//!
+//! Adding a setting: one line here (in the README's order), the field and its parsing in the
+//! section's file (`config/<section>.rs`), then paste `bellhop config --markdown` into the README
+//! (a test keeps the two equal).
+
+/// One declared setting.
+pub struct SettingDef {
+    /// Dotted key in `bellhop.toml` (`[telegram] manager_token = …` is `telegram.manager_token`).
+    pub key: &'static str,
+    /// Environment variable that overrides the file.
+    pub env: &'static str,
+    /// Built-in default, if any. `{data_dir}` is replaced by the data directory.
+    pub default: Option<&'static str>,
+    /// Secret values are never printed.
+    pub secret: bool,
+    pub doc: &'static str,
+}
+
+macro_rules! settings {
+    ($( $key:literal, $env:literal, $default:expr, $secret:literal, $doc:literal; )*) => {
+        /// Every setting bellhop reads. Order is the README's order.
+        pub const SETTINGS: &[SettingDef] = &[
+            $( SettingDef { key: $key, env: $env, default: $default, secret: $secret, doc: $doc }, )*
+        ];
+    };
+}
+
+settings! {
+    "data_dir", "BELLHOP_DATA_DIR", Some("bellhop-data"), false,
+        "Directory for the SQLite database, the generated master key and local indexes. Created if missing; must be writable.";
+    "database_url", "BELLHOP_DATABASE_URL", Some("sqlite://{data_dir}/bellhop.db"), true,
+        "`sqlite://PATH` (default, one file, WAL, durable commits) or `postgres://USER:PASSWORD@HOST/DB`.";
+    "listen", "BELLHOP_LISTEN", Some("127.0.0.1:8080"), false,
+        "Address the web server binds (`HOST:PORT`; port 0 picks a free port).";
+    "public_url", "BELLHOP_PUBLIC_URL", None, false,
+        "Public base URL (`https://…`) Telegram posts webhooks to and links point at. Default: `http://` + the listen address.";
+    "log_format", "BELLHOP_LOG_FORMAT", Some("auto"), false,
+        "`pretty` (readable), `json` (one object per line) or `auto` (pretty on a terminal, JSON otherwise).";
+    "log_level", "BELLHOP_LOG", Some("info"), false,
+        "Log filter in `tracing` syntax, e.g. `info` or `bellhop=debug,sqlx=warn`.";
+    "telegram.api_url", "BELLHOP_TELEGRAM_API_URL", Some("https://api.telegram.org"), false,
+        "Bot API base URL: Telegram's, a self-hosted Bot API server, or the bellhop sandbox.";
+    "telegram.links_url", "BELLHOP_TELEGRAM_LINKS_URL", Some("https://t.me"), false,
+        "Base of the bot-creation links on the landing page (`{links_url}/newbot/{manager}/{username}`); `demo` points it at the sandbox.";
+    "telegram.manager_token", "BELLHOP_MANAGER_TOKEN", None, true,
+        "Token of the manager bot (Bot Management Mode switched on in BotFather). Required by `serve`.";
+    "telegram.manager_webhook_secret", "BELLHOP_MANAGER_WEBHOOK_SECRET", None, true,
+        "Secret Telegram sends with every manager-webhook call (16–256 of `A-Z a-z 0-9 _ -`). Required by `serve`.";
+    "secrets.master_key", "BELLHOP_MASTER_KEY", None, true,
+        "Base64 of 32 random bytes encrypting bot tokens and webhook secrets. If unset, keys are read from `secrets.key_file`.";
+    "secrets.old_master_keys", "BELLHOP_OLD_MASTER_KEYS", None, true,
+        "Comma-separated earlier master keys, still accepted for decryption until `bellhop rotate-key` has re-encrypted everything.";
+    "secrets.key_file", "BELLHOP_KEY_FILE", Some("{data_dir}/master.keys"), false,
+        "Key ring file used when `secrets.master_key` is unset; `demo` creates it (mode 0600) and `rotate-key` adds to it.";
+    "jobs.concurrency", "BELLHOP_JOBS_CONCURRENCY", Some("8"), false,
+        "Jobs run at once per ordinary queue in each worker process.";
+    "jobs.priority_concurrency", "BELLHOP_JOBS_PRIORITY_CONCURRENCY", Some("4"), false,
+        "Jobs run at once on the priority lane (deadline work such as pre-checkout answers).";
+    "jobs.lease_seconds", "BELLHOP_JOBS_LEASE_SECONDS", Some("30"), false,
+        "How long a claimed job stays owned by its worker without a heartbeat before another worker may run it.";
+    "jobs.max_attempts", "BELLHOP_JOBS_MAX_ATTEMPTS", Some("8"), false,
+        "Attempts before a failing job is dead-lettered with its last error.";
+    "jobs.poll_interval_ms", "BELLHOP_JOBS_POLL_INTERVAL_MS", Some("250"), false,
+        "How often idle workers look for work enqueued by other processes (work from this process wakes them at once).";
+    "jobs.retry_base_ms", "BELLHOP_JOBS_RETRY_BASE_MS", Some("1000"), false,
+        "First retry delay of a failed job; it doubles with each attempt (up to an hour), with jitter.";
+    "auth.session_idle_minutes", "BELLHOP_SESSION_IDLE_MINUTES", Some("120"), false,
+        "An admin session unused for this long ends.";
+    "auth.session_max_hours", "BELLHOP_SESSION_MAX_HOURS", Some("168"), false,
+        "An admin session ends this long after login, however active.";
+    "http.body_limit_bytes", "BELLHOP_HTTP_BODY_LIMIT_BYTES", Some("1048576"), false,
+        "Largest request body accepted by webhooks and forms (uploads have their own limit).";
+    "http.shutdown_grace_seconds", "BELLHOP_HTTP_SHUTDOWN_GRACE_SECONDS", Some("20"), false,
+        "On SIGTERM/Ctrl-C: how long in-flight requests and jobs may finish before leases are released.";
+    "models.dir", "BELLHOP_MODELS_DIR", Some("{data_dir}/models"), false,
+        "Local model files, filled by `scripts/fetch-models.sh DIR` (all-MiniLM-L6-v2, SmolLM2). Nothing is downloaded at run time.";
+    "embeddings.url", "BELLHOP_EMBEDDINGS_URL", None, false,
+        "Base URL of an OpenAI-compatible embeddings API (e.g. `https://api.openai.com/v1`). Unset: all-MiniLM-L6-v2 runs in-process.";
+    "embeddings.model", "BELLHOP_EMBEDDINGS_MODEL", Some("text-embedding-3-small"), false,
+        "Model name sent to `embeddings.url`. Changing the model means re-indexing every source.";
+    "embeddings.api_key", "BELLHOP_EMBEDDINGS_API_KEY", None, true,
+        "Bearer key for `embeddings.url`, if it needs one.";
+    // llm: the chat model that writes answers (docs/architecture.md, "Chat models")
+    "llm.url", "BELLHOP_LLM_URL", None, false,
+        "Base URL of an OpenAI-compatible chat-completions API (e.g. `https://api.openai.com/v1`, a vLLM, llama.cpp or Ollama server). Unset: the local model (`llm.model_file`) runs in-process.";
+    "llm.runtime", "BELLHOP_LLM_RUNTIME", Some("llama"), false,
+        "How the local model runs when `llm.url` is unset: `llama` (llama.cpp built in, any GGUF chat model) or `candle` (the earlier runtime: SmolLM2-135M-Instruct only, several times slower; kept for comparison).";
+    "llm.model_file", "BELLHOP_LLM_MODEL_FILE", None, false,
+        "GGUF file of the local model: any chat model llama.cpp reads (e.g. one `scripts/fetch-models.sh DIR --candidates` fetches). Unset: SmolLM2-135M-Instruct from `models.dir`.";
+    "llm.threads", "BELLHOP_LLM_THREADS", None, false,
+        "CPU threads the local model (`llama` runtime) uses for one answer (1–1024). Unset: one per CPU core. Answers generated at once take turns on these cores, token by token.";
+    "llm.model", "BELLHOP_LLM_MODEL", Some("gpt-4o-mini"), false,
+        "Model name sent to `llm.url`.";
+    "llm.api_key", "BELLHOP_LLM_API_KEY", None, true,
+        "Bearer key for `llm.url`, if it needs one.";
+    "llm.context_tokens", "BELLHOP_LLM_CONTEXT_TOKENS", Some("2048"), false,
+        "Most tokens the model reads at once, prompt and answer together; prompts are cut to fit (256–1000000; the local model reads at most 4096).";
+    "llm.max_answer_tokens", "BELLHOP_LLM_MAX_ANSWER_TOKENS", Some("256"), false,
+        "Longest answer, in tokens (16–8192, less than half of `llm.context_tokens`).";
+    "llm.timeout_seconds", "BELLHOP_LLM_TIMEOUT_SECONDS", Some("60"), false,
+        "Longest one answer may take from request to last word, retries included; then it fails and the passages are quoted instead.";
+    "llm.first_token_seconds", "BELLHOP_LLM_FIRST_TOKEN_SECONDS", Some("20"), false,
+        "Longest `llm.url` may take to connect and send the first word of an answer before that attempt is abandoned (and retried while time remains).";
+    "llm.temperature", "BELLHOP_LLM_TEMPERATURE", Some("0"), false,
+        "Randomness of answers from 0 to 2: 0 always picks the likeliest next word (the same question gets the same answer); higher varies the wording.";
+    "qdrant.url", "BELLHOP_QDRANT_URL", None, false,
+        "Qdrant server gRPC URL (e.g. `http://qdrant:6334`). Unset: Qdrant Edge in-process, one shard per tenant under `{data_dir}/index`.";
+    "qdrant.api_key", "BELLHOP_QDRANT_API_KEY", None, true,
+        "API key for `qdrant.url`, if it needs one.";
+    "qdrant.collection", "BELLHOP_QDRANT_COLLECTION", Some("bellhop_chunks"), false,
+        "Collection holding every tenant's chunks on the Qdrant server (tenant filter added to every call).";
+    "knowledge.chunk_tokens", "BELLHOP_CHUNK_TOKENS", Some("256"), false,
+        "Largest chunk in `cl100k_base` tokens, title and headings included (32–2048; the local embedder reads at most 256 word pieces).";
+    "knowledge.chunk_overlap_tokens", "BELLHOP_CHUNK_OVERLAP_TOKENS", Some("32"), false,
+        "Tokens repeated from the end of one chunk at the start of the next within a section (less than half of `knowledge.chunk_tokens`).";
+    // knowledge: ingestion limits and URL import (docs/ingestion.md)
+    "knowledge.max_file_bytes", "BELLHOP_KNOWLEDGE_MAX_FILE_BYTES", Some("20971520"), false,
+        "Largest uploaded or fetched file accepted for the knowledge base (default 20 MB).";
+    "knowledge.max_tenant_bytes", "BELLHOP_KNOWLEDGE_MAX_TENANT_BYTES", Some("209715200"), false,
+        "Total size of the files one business may keep in its knowledge base (default 200 MB).";
+    "knowledge.url_allow_hosts", "BELLHOP_KNOWLEDGE_URL_ALLOW_HOSTS", None, false,
+        "Comma-separated host names URL import may fetch even though they resolve to private or loopback addresses (e.g. an intranet wiki; tests use `127.0.0.1`). Empty: only public addresses.";
+    "knowledge.fetch_timeout_seconds", "BELLHOP_KNOWLEDGE_FETCH_TIMEOUT_SECONDS", Some("30"), false,
+        "Total time one URL fetch may take, redirects and download included.";
+    "knowledge.fetch_max_bytes", "BELLHOP_KNOWLEDGE_FETCH_MAX_BYTES", Some("10485760"), false,
+        "Largest response body URL import downloads; the download stops at this size (default 10 MB).";
+    "knowledge.crawl_max_pages", "BELLHOP_KNOWLEDGE_CRAWL_MAX_PAGES", Some("100"), false,
+        "Most pages one whole-site import reads (through the sitemap or same-site links).";
+    // answering (docs/answering.md)
+    "answering.min_similarity_percent", "BELLHOP_ANSWERING_MIN_SIMILARITY_PERCENT", Some("35"), false,
+        "How close (cosine similarity, in percent) the best passage must be to a question for the bot to answer; below it the bot says it doesn't know and offers a person.";
+    "answering.sources", "BELLHOP_ANSWERING_SOURCES", Some("4"), false,
+        "Passages retrieved for each question and given to the model (1–10).";
+    "answering.history_messages", "BELLHOP_ANSWERING_HISTORY_MESSAGES", Some("6"), false,
+        "Earlier messages of the conversation the model sees (fewer if they don't fit its context).";
+    "answering.tenant_concurrency", "BELLHOP_ANSWERING_TENANT_CONCURRENCY", Some("4"), false,
+        "Model calls one business may have running at once in each worker process; more wait their turn.";
+    "answering.tenant_daily_tokens", "BELLHOP_ANSWERING_TENANT_DAILY_TOKENS", Some("2000000"), false,
+        "Model tokens (prompt + answer) one business may use per UTC day; past it, answers quote passages instead of calling the model.";
+    "answering.min_support_percent", "BELLHOP_ANSWERING_MIN_SUPPORT_PERCENT", Some("75"), false,
+        "Share (percent) of each sentence's own words (those not taken from the question) that one passage must hold for a model's answer to be shown, for every model; otherwise the bot quotes the sentences of the passages that answer. Numbers, dates, addresses and contacts must always be in the passages. 0 turns only the sentence check off.";
+    "answering.min_sentence_score_percent", "BELLHOP_ANSWERING_MIN_SENTENCE_SCORE_PERCENT", Some("42"), false,
+        "How well (percent) the best sentence of the sources must match a question for the bot to answer or quote it; below it the bot says it doesn't know and offers a person. Set with `bellhop eval answers` (BENCHMARKS.md).";
+    "answering.draft_interval_ms", "BELLHOP_ANSWERING_DRAFT_INTERVAL_MS", Some("300"), false,
+        "Least time between two streamed drafts of an answer (`sendMessageDraft`) in a private chat.";
+    // billing (docs/billing.md)
+    "billing.plans", "BELLHOP_BILLING_PLANS", Some("free|Free|0||100|1|5,starter|Starter|250||2000|3|50,pro|Pro|900||10000|10|500"), false,
+        "Plans, comma-separated, each `id|Name|Stars a month|Stripe price id|answers a month|bots|sources`. The first is the plan every business starts on (price 0). An empty Stripe price id: not sold by card.";
+    "billing.packs", "BELLHOP_BILLING_PACKS", Some("pack500|500 answers|100|500,pack2000|2000 answers|350|2000"), false,
+        "One-off answer packs sold for Stars, comma-separated, each `id|Name|Stars|answers`. Pack answers do not expire.";
+    "billing.grace_days", "BELLHOP_BILLING_GRACE_DAYS", Some("3"), false,
+        "Days a paid plan keeps working after a card payment fails, before the business moves to the first plan.";
+    "stripe.secret_key", "BELLHOP_STRIPE_SECRET_KEY", None, true,
+        "Stripe secret key (`sk_…`). With `stripe.webhook_secret` set too, owners can also pay by card; unset: Telegram Stars only.";
+    "stripe.webhook_secret", "BELLHOP_STRIPE_WEBHOOK_SECRET", None, true,
+        "Signing secret (`whsec_…`) of the Stripe webhook endpoint `{public_url}/stripe/webhook`.";
+    "stripe.api_base", "BELLHOP_STRIPE_API_BASE", Some("https://api.stripe.com"), false,
+        "Base URL of the Stripe API (tests point it at a local stand-in).";
+}
+
+/// The declared default of `key` (`None` for a setting without one).
+///
+/// Panics on an undeclared key: every key the parsers read is in [`SETTINGS`].
+pub fn default_of(key: &str) -> Option<&'static str> {
+    match SETTINGS.iter().find(|d| d.key == key) {
+        Some(d) => d.default,
+        None => panic!("undeclared setting {key}"),
+    }
+}
+
+/// The README's configuration table, generated from [`SETTINGS`].
+pub fn markdown_table() -> String {
+    let mut s = String::from("| setting (`bellhop.toml`) | environment | default | meaning |\n|---|---|---|---|\n");
+    for d in SETTINGS {
+        let default = d.default.map(|v| format!("`{v}`")).unwrap_or_else(|| "—".into());
+        s.push_str(&format!("| `{}` | `{}` | {} | {} |\n", d.key, d.env, default, d.doc));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_variables_are_unique_and_named_by_the_rules() {
+        for (i, d) in SETTINGS.iter().enumerate() {
+            assert!(d.env.starts_with("BELLHOP_"), "{}", d.key);
+            assert!(d.key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.'), "{}", d.key);
+            assert!(!d.doc.is_empty(), "{} has no meaning", d.key);
+            for e in &SETTINGS[i + 1..] {
+                assert_ne!(d.key, e.key);
+                assert_ne!(d.env, e.env);
+            }
+        }
+    }
+}

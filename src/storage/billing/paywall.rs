@@ -1,0 +1,90 @@
+//! The customer paywall: the owner's settings (on the account) and each customer's daily
+//! question count and bought questions (`paywall_usage`, `paywall_credits`).
+use crate::storage::Conn;
+use crate::domain::TenantId;
+use sqlx::{Any, Executor};
+
+/// The owner's customer-paywall settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaywallSettings {
+    pub enabled: bool,
+    pub free_per_day: i64,
+    pub pack_stars: i64,
+    pub pack_questions: i64,
+}
+
+pub async fn set_paywall(conn: &mut Conn, tenant: TenantId, s: &PaywallSettings) -> sqlx::Result<()> {
+    sqlx::query(
+        "update billing_accounts set paywall_enabled = $1, paywall_free_per_day = $2, paywall_pack_stars = $3, paywall_pack_questions = $4 where tenant_id = $5",
+    )
+    .bind(s.enabled as i64)
+    .bind(s.free_per_day)
+    .bind(s.pack_stars)
+    .bind(s.pack_questions)
+    .bind(tenant.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Counts one more question of a customer today; returns today's count including it.
+pub async fn paywall_count_question(conn: &mut Conn, tenant: TenantId, bot: i64, chat: i64, day: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "insert into paywall_usage (tenant_id, bot_id, chat_id, day, questions) values ($1, $2, $3, $4, 1)
+         on conflict (tenant_id, bot_id, chat_id, day) do update set questions = paywall_usage.questions + 1
+         returning questions",
+    )
+    .bind(tenant.0)
+    .bind(bot)
+    .bind(chat)
+    .bind(day)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// Uses one bought question of a customer, if they have one.
+pub async fn paywall_take_credit(conn: &mut Conn, tenant: TenantId, bot: i64, chat: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query("update paywall_credits set credits = credits - 1 where tenant_id = $1 and bot_id = $2 and chat_id = $3 and credits > 0")
+        .bind(tenant.0)
+        .bind(bot)
+        .bind(chat)
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn paywall_add_credits(conn: &mut Conn, tenant: TenantId, bot: i64, chat: i64, n: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into paywall_credits (tenant_id, bot_id, chat_id, credits) values ($1, $2, $3, $4)
+         on conflict (tenant_id, bot_id, chat_id) do update set credits = paywall_credits.credits + $4",
+    )
+    .bind(tenant.0)
+    .bind(bot)
+    .bind(chat)
+    .bind(n)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn paywall_credits<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: i64, chat: i64) -> sqlx::Result<i64> {
+    let r: Option<i64> = sqlx::query_scalar("select credits from paywall_credits where tenant_id = $1 and bot_id = $2 and chat_id = $3")
+        .bind(tenant.0)
+        .bind(bot)
+        .bind(chat)
+        .fetch_optional(e)
+        .await?;
+    Ok(r.unwrap_or(0))
+}
+
+/// Takes back up to `n` bought questions of a customer (a refund).
+pub async fn paywall_take_back(conn: &mut Conn, tenant: TenantId, bot: i64, chat: i64, n: i64) -> sqlx::Result<()> {
+    sqlx::query("update paywall_credits set credits = case when credits > $1 then credits - $1 else 0 end where tenant_id = $2 and bot_id = $3 and chat_id = $4")
+        .bind(n)
+        .bind(tenant.0)
+        .bind(bot)
+        .bind(chat)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! `stripe_events` (verified webhook events, stored once by id) and the Stripe customer and
+//! subscription state on the account, applied in event order.
+use crate::storage::Conn;
+use crate::domain::TenantId;
+use sqlx::{Any, Executor};
+
+/// Stores a verified Stripe event; false if its id was stored before.
+pub async fn insert_stripe_event(conn: &mut Conn, id: &str, event_type: &str, created: i64, body: &str, now: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query("insert into stripe_events (id, event_type, created, body, received_at) values ($1, $2, $3, $4, $5) on conflict (id) do nothing")
+        .bind(id)
+        .bind(event_type)
+        .bind(created)
+        .bind(body)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// A stored event's body, unless it was processed already.
+pub async fn unprocessed_stripe_event<'c>(e: impl Executor<'c, Database = Any>, id: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("select body from stripe_events where id = $1 and processed_at is null").bind(id).fetch_optional(e).await
+}
+
+/// Marks an event processed; false if another worker did first (the caller rolls back).
+pub async fn mark_stripe_event_processed(conn: &mut Conn, id: &str, now: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query("update stripe_events set processed_at = $1 where id = $2 and processed_at is null").bind(now).bind(id).execute(&mut *conn).await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The tenant of a Stripe customer, if known.
+pub async fn tenant_by_stripe_customer<'c>(e: impl Executor<'c, Database = Any>, customer: &str) -> sqlx::Result<Option<TenantId>> {
+    let r: Option<i64> = sqlx::query_scalar("select tenant_id from billing_accounts where stripe_customer_id = $1").bind(customer).fetch_optional(e).await?;
+    Ok(r.map(TenantId))
+}
+
+pub async fn set_stripe_customer(conn: &mut Conn, tenant: TenantId, customer: &str) -> sqlx::Result<()> {
+    sqlx::query("update billing_accounts set stripe_customer_id = $1 where tenant_id = $2 and (stripe_customer_id is null or stripe_customer_id <> $1)")
+        .bind(customer)
+        .bind(tenant.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Applies a subscription's state if the event is not older than the newest applied one.
+/// Returns whether it applied.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply_stripe_subscription(
+    conn: &mut Conn,
+    tenant: TenantId,
+    subscription: &str,
+    status: &str,
+    event_at: i64,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "update billing_accounts set stripe_subscription_id = $1, stripe_status = $2, stripe_event_at = $3
+         where tenant_id = $4 and stripe_event_at <= $3
+           and not (coalesce(stripe_status, '') = 'canceled' and coalesce(stripe_subscription_id, '') = $1)",
+    )
+    .bind(subscription)
+    .bind(status)
+    .bind(event_at)
+    .bind(tenant.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The plan a Stripe subscription pays for, and the end of its paid period.
+pub async fn set_stripe_plan(conn: &mut Conn, tenant: TenantId, plan_id: &str, expires_at: Option<i64>) -> sqlx::Result<()> {
+    sqlx::query("update billing_accounts set plan_id = $1, plan_source = 'stripe', plan_expires_at = coalesce($2, plan_expires_at) where tenant_id = $3")
+        .bind(plan_id)
+        .bind(expires_at)
+        .bind(tenant.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! The demo's example business (Sunrise Bakery, `examples/demo-business`) answers the two
+//! questions a new user asked in issue 14 — with the real local models (MiniLM for retrieval,
+//! SmolLM2 answering, verification before anything is shown): the price of a cake for 12 people
+//! (45 euros, not an invented one) and whether an order can be cancelled the day before pickup
+//! (the deposit rule, without an unrelated delivery sentence).
+use crate::answering_llm::{add_doc, live_bot, wait_sources_ready};
+use crate::helpers::*;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn text_of(m: &Value) -> String {
+    m["message"]["text"].as_str().or_else(|| m["raw_text"].as_str()).unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn the_example_bakery_answers_the_price_of_a_cake_and_the_cancellation_rule() {
+    std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
+    // Short answers keep the test light on 2 cores; the rest are the demo's own settings.
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_LLM_MAX_ANSWER_TOKENS", "64");
+    })
+    .await;
+    let (bot, tenant, _) = live_bot(&app, "Sam", "sunrise_bakery_bot", "Sunrise Bakery").await;
+    for (name, text) in bellhop::demo::EXAMPLE_DOCS {
+        add_doc(&app, tenant, name, text).await;
+    }
+    for (q, a) in bellhop::demo::EXAMPLE_QA {
+        bellhop::storage::sources::insert_qa(&app.db().pool, tenant, q, a).await.unwrap();
+    }
+    wait_sources_ready(&app, tenant, bellhop::demo::EXAMPLE_DOCS.len() as i64).await;
+    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+
+    let mut said = Vec::new();
+    for (i, question) in ["How much is a cake for 12 people?", "Can I cancel my cake order the day before pickup?"].into_iter().enumerate() {
+        app.tg.say(alex, bot, question).await;
+        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).count() > i }).await;
+        said = app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(text_of).collect::<Vec<_>>();
+    }
+    // The reply's text above its list of sources.
+    let body = |t: &str| t.split("\n\nSources").next().unwrap_or_default().to_owned();
+    let price = body(&said[0]);
+    assert!(price.contains("45"), "the price of a cake for 12 people is 45 euros: {price:?}");
+    assert!(!price.contains("3.50") && !price.contains("164"), "{price:?}");
+    let cancel = body(&said[1]);
+    assert!(cancel.contains("deposit") && cancel.contains("48 hours"), "the cancellation rule: {cancel:?}");
+    assert!(!cancel.to_lowercase().contains("deliver"), "no unrelated delivery sentence: {cancel:?}");
+    app.stop().await.unwrap();
+}
