@@ -329,3 +329,62 @@ the United Kingdom. Tracking links are sent by email as soon as the parcel leave
 [5] Shop and contact. Our shop in Freiburg is open Monday to Friday 10 am to 7 pm and Saturday 10 am to 4 pm. Items bought \
 online can be returned or exchanged in the shop. You can reach the team by email at help@trailhead.example or by phone \
 on weekdays from 9 am to 5 pm; we answer emails within one working day.";
+
+/// `bellhop bench parsers`: the parsers of untrusted input (html5ever, pulldown-cmark,
+/// texting_robots) on hostile and on large ordinary inputs, through the real entry points and
+/// their budgets (default limits: 30 s per file). Prints one line per input: its size, the time
+/// taken and the outcome (an error is the budget working). docs/ingestion.md cites the figures.
+pub async fn parsers() -> anyhow::Result<()> {
+    use crate::knowledge::extract::{Limits, extract_with};
+    use crate::knowledge::fetch::robots::Robots;
+    let n = 100_000;
+    let attrs = |k: usize| format!("<p {}>x</p>", (0..k).map(|i| format!("a{i}=1")).collect::<Vec<_>>().join(" "));
+    let files: Vec<(&str, &str, String)> = vec![
+        ("html: 100,000 nested <div>", "a.html", "<div>".repeat(n) + "deep" + &"</div>".repeat(n)),
+        ("html: 50,000 nested <ul><li>", "a.html", "<ul><li>".repeat(n / 2) + "deep"),
+        ("html: 14,000 × unclosed <b><i><u><s><em><strong><div>", "a.html", "<b><i><u><s><em><strong><div>".repeat(n / 7) + "x"),
+        ("html: 100,000 nested <b>", "a.html", "<b>".repeat(n) + "deep"),
+        ("html: 100,000 nested <table>", "a.html", "<table>".repeat(n) + "deep"),
+        ("html: 100,000 entities", "a.html", "&amp;&lt;&notin;&#x1F600;".repeat(n)),
+        ("html: 10,000 attributes on one tag", "a.html", attrs(10_000)),
+        ("html: 50,000 attributes on one tag", "a.html", attrs(50_000)),
+        ("html: 200,000 attributes on one tag", "a.html", attrs(200_000)),
+        ("html: 10 MB ordinary page (200,000 paragraphs)", "a.html", "<p>hello world, this is a paragraph of text.</p>\n".repeat(200_000)),
+        ("markdown: 50,000 nested block quotes", "a.md", "> ".repeat(n / 2) + "deep\n"),
+        ("markdown: 100,000 unmatched [ then ](x)", "a.md", "[".repeat(n) + &"](x)".repeat(n)),
+        ("markdown: 100,000 × *a **", "a.md", "*a **".repeat(n)),
+        ("markdown: 10,000 nested list markers", "a.md", "- ".repeat(n / 10) + "x\n"),
+        ("markdown: 10 MB ordinary file", "a.md", "## Section\n\nSome *text* with a [link](https://example.com).\n\n- one\n- two\n\n".repeat(130_000)),
+    ];
+    let limits = Limits::default();
+    for (name, hint, input) in files {
+        let size = input.len();
+        let t = Instant::now();
+        let outcome = match extract_with(bytes::Bytes::from(input), hint, &limits).await {
+            Ok(doc) => format!("ok, {} bytes of text", doc.text.len()),
+            Err(e) => format!("refused: {e}"),
+        };
+        println!("{name} ({} KB): {:.2} s — {outcome}", size / 1024, t.elapsed().as_secs_f64());
+    }
+    let robots: Vec<(&str, String)> = vec![
+        ("robots.txt: 1,000 `$` rules (the budget)", "User-agent: *\n".to_owned() + &"Disallow: /x*y$\n".repeat(1_000)),
+        ("robots.txt: 32,000 `$` rules (over the budget)", "User-agent: *\n".to_owned() + &"Disallow: /x*y$\n".repeat(32_000)),
+        ("robots.txt: 12,000 rules of 20 `*` each", "User-agent: *\n".to_owned() + &"Disallow: /*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b\n".repeat(12_000)),
+        ("robots.txt: 32,000 prefix rules", "User-agent: *\n".to_owned() + &"Disallow: /xy/z\n".repeat(32_000)),
+    ];
+    for (name, text) in robots {
+        let t = Instant::now();
+        let r = Robots::parse(&text);
+        let parsed = t.elapsed();
+        let t = Instant::now();
+        let allowed = (0..300).filter(|i| r.allowed(&format!("/products/category-{i}/item-{i}.html?page=2"))).count();
+        println!(
+            "{name} ({} KB): read in {:.3} s; 300 URLs checked in {:.3} s ({allowed} allowed)",
+            text.len() / 1024,
+            parsed.as_secs_f64(),
+            t.elapsed().as_secs_f64()
+        );
+    }
+    println!("profile: {}", if cfg!(debug_assertions) { "dev" } else { "release" });
+    Ok(())
+}

@@ -168,6 +168,9 @@ pub enum BenchCommand {
         #[arg(long)]
         model_file: Option<PathBuf>,
     },
+    /// Parsers of untrusted input (HTML, Markdown, robots.txt) on hostile and large inputs,
+    /// under their budgets: time and outcome per input.
+    Parsers,
     /// Retrieval: ingestion throughput (chunk → embed → index) and query latency, embedding
     /// included, on a tenant grown to `--chunks` chunks from a BEIR corpus.
     Retrieval {

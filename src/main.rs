@@ -110,6 +110,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(cfg.log_format, "warn");
             bench::llm(cfg, *runs, *answer_tokens).await
         }
+        Command::Bench(BenchCommand::Parsers) => {
+            telemetry::init(bellhop::config::LogFormat::Pretty, "warn");
+            bench::parsers().await
+        }
         Command::Bench(BenchCommand::Retrieval { corpus, queries, chunks, samples }) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, "warn,qdrant_edge=error");

@@ -11,9 +11,11 @@ use tracing_subscriber::util::SubscriberInitExt;
 /// Installs the global subscriber. Safe to call more than once (later calls do nothing).
 ///
 /// llama.cpp's own log (target `llama-cpp-2`) prints dozens of lines at `info` while it loads a
-/// model: only its warnings and errors show, unless the filter names it.
+/// model: only its warnings and errors show, unless the filter names it. html5ever reports what
+/// it makes of strangers' markup (e.g. "foster parenting not implemented") as warnings: page
+/// content, not a problem of ours, so only its errors show, unless the filter names it.
 pub fn init(format: LogFormat, filter: &str) {
-    let filter = with_quiet_llama(filter);
+    let filter = with_quiet_html5ever(&with_quiet_llama(filter));
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
@@ -28,6 +30,10 @@ fn with_quiet_llama(filter: &str) -> String {
     if filter.contains("llama-cpp-2") { filter.to_owned() } else { format!("{filter},llama-cpp-2=warn") }
 }
 
+fn with_quiet_html5ever(filter: &str) -> String {
+    if filter.contains("html5ever") { filter.to_owned() } else { format!("{filter},html5ever=error") }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -35,5 +41,12 @@ mod tests {
         assert_eq!(super::with_quiet_llama("info"), "info,llama-cpp-2=warn");
         assert_eq!(super::with_quiet_llama("llama-cpp-2=debug"), "llama-cpp-2=debug");
         assert!(tracing_subscriber::EnvFilter::try_new(super::with_quiet_llama("bellhop=debug,sqlx=warn")).is_ok());
+    }
+
+    #[test]
+    fn html5ever_warnings_are_quiet_unless_named() {
+        assert_eq!(super::with_quiet_html5ever("info"), "info,html5ever=error");
+        assert_eq!(super::with_quiet_html5ever("html5ever=warn"), "html5ever=warn");
+        assert!(tracing_subscriber::EnvFilter::try_new(super::with_quiet_html5ever(&super::with_quiet_llama("warn"))).is_ok());
     }
 }

@@ -152,7 +152,7 @@ pub struct ModelCall<'a> {
 pub async fn generate(call: Option<ModelCall<'_>>, voice: &Voice<'_>, history: &[Turn], question: &str, passages: &Passages, progress: Option<&tokio::sync::watch::Sender<String>>) -> Composed {
     let hits = &passages.hits;
     let sel = &passages.selection;
-    let Some(call) = call else { return extractive(voice, hits, sel, Some("no model call (budget)".into())) };
+    let Some(call) = call else { return extractive(voice, hits, sel, Some("no model call (model answers off, no model, or over the daily budget)".into())) };
     // The customer sees the quote at once; the model's verified sentences replace it as they come.
     let quoted = extractive(voice, hits, sel, None);
     if let Some(tx) = progress

@@ -22,7 +22,7 @@ pub(super) fn start(bot: Bot, chat: i64, draft_id: i64, interval: Duration) -> (
     let task = tokio::spawn(async move {
         while rx.changed().await.is_ok() {
             let text: String = rx.borrow_and_update().chars().take(4000).collect();
-            let _ = bot.call(&SendMessageDraft { chat_id: chat, draft_id, text: Some(text), ..Default::default() }).await;
+            let _ = bot.call(&SendMessageDraft::new(chat, draft_id).text(text)).await;
             // Pace the drafts, but never hold up the final message.
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}

@@ -39,11 +39,11 @@ impl Ctx<'_> {
     pub(super) async fn callback(&self, q: CallbackQuery) -> Result<(), JobError> {
         let data = q.data.clone().unwrap_or_default();
         let Some(msg) = q.message().cloned() else {
-            let _ = self.bot.call(&AnswerCallbackQuery { callback_query_id: q.id.clone(), ..Default::default() }).await;
+            let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
             return Ok(());
         };
         if data == HUMAN {
-            let _ = self.bot.call(&AnswerCallbackQuery { callback_query_id: q.id.clone(), ..Default::default() }).await;
+            let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
             let name = groups::display_name(&q.from.first_name, q.from.last_name.as_deref());
             let customer = groups::customer(&msg.chat, msg.message_thread_id, q.from.id, &name);
             let conv = conversations::open(&self.db().pool, self.tenant, self.bot_id, &customer).await?;
@@ -68,10 +68,10 @@ impl Ctx<'_> {
                 (true, 1) => w.feedback_up,
                 _ => w.feedback_down,
             };
-            let _ = self.bot.call(&AnswerCallbackQuery { callback_query_id: q.id.clone(), text: Some(text.into()), ..Default::default() }).await;
+            let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone()).text(text)).await;
             return Ok(());
         }
-        let _ = self.bot.call(&AnswerCallbackQuery { callback_query_id: q.id.clone(), ..Default::default() }).await;
+        let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
         Ok(())
     }
 }

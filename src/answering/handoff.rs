@@ -148,18 +148,18 @@ pub async fn on_owner_callback(db: &Db, bots: &ChildBots, manager: &Manager, q: 
         None => None,
     };
     let Some((tenant, conv)) = conv else {
-        let _ = manager.bot.call(&AnswerCallbackQuery { callback_query_id: q.id.clone(), text: Some("That conversation is not yours.".into()), ..Default::default() }).await;
+        let _ = manager.bot.call(&AnswerCallbackQuery::new(q.id.clone()).text("That conversation is not yours.")).await;
         return Ok(true);
     };
     if is_reply {
-        let _ = manager.bot.call(&AnswerCallbackQuery { callback_query_id: q.id.clone(), ..Default::default() }).await;
+        let _ = manager.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
         let mut prompt = SendMessage::html(owner, format!("✍️ Write your reply to <b>{}</b>:", escape(&conv.customer_name)));
         prompt.reply_markup = Some(ReplyMarkup::ForceReply(ForceReply { force_reply: true, input_field_placeholder: Some(format!("Your reply to {}", conv.customer_name.chars().take(40).collect::<String>())) }));
         let sent = manager.bot.send_message(&prompt).await.map_err(|e| job_error(e, "asking the owner for a reply"))?;
         conversations::add_relay(&db.pool, owner, sent.message_id, tenant, conv.id).await?;
     } else {
         close(db, bots, tenant, conv.id).await?;
-        let _ = manager.bot.call(&AnswerCallbackQuery { callback_query_id: q.id.clone(), text: Some("Closed: the assistant answers again.".into()), ..Default::default() }).await;
+        let _ = manager.bot.call(&AnswerCallbackQuery::new(q.id.clone()).text("Closed: the assistant answers again.")).await;
         let _ = manager.bot.send_message(&SendMessage::html(owner, format!("✅ Closed. The assistant answers <b>{}</b> again.", escape(&conv.customer_name)))).await;
     }
     Ok(true)

@@ -181,7 +181,7 @@ impl Ctx<'_> {
     /// then the reply stored and sent.
     async fn answer(&self, conv: &Conversation, cmsg: &Msg, update_id: i64, reply_to: i64, question: &str) -> Result<(), JobError> {
         let deps = &self.a.pipeline;
-        let mut typing = SendChatAction { chat_id: conv.chat_id.into(), action: "typing".into(), ..Default::default() };
+        let mut typing = SendChatAction::typing(conv.chat_id);
         if conv.thread_id != 0 {
             typing.message_thread_id = Some(conv.thread_id);
         }

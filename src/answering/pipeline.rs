@@ -91,7 +91,8 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
         },
         None => None,
     };
-    let model = deps.model.get().await;
+    // With model answers off (`answering.model_answers`), the model isn't even loaded.
+    let model = if deps.cfg.model_answers { deps.model.get().await } else { None };
     // Over the day's token budget a business's customers get quoted passages.
     let used_today = conversations::usage(&deps.db.pool, req.tenant, today()).await?;
     let within_budget = (used_today as u64) < deps.cfg.tenant_daily_tokens;

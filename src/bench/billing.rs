@@ -48,7 +48,7 @@ pub async fn run(mut cfg: Config, payments: usize, backlog: usize, job_ms: u64, 
         let tenant = storage::tenants::find_or_create_for_owner(&mut conn, UserId(user), &format!("Shop {i}")).await?.id;
         drop(conn);
         let payload = crate::billing::stars::Product::Pack { tenant, id: pack.id.clone() }.payload();
-        let link = crate::telegram::methods::CreateInvoiceLink { currency: "XTR".into(), prices: vec![crate::telegram::LabeledPrice { label: pack.name.clone(), amount: pack.stars }], title: pack.name.clone(), description: "Extra answers".into(), payload, ..Default::default() };
+        let link = crate::telegram::methods::CreateInvoiceLink::stars(&pack.name, "Extra answers", &payload, pack.stars);
         let url = state.manager.as_ref().context("manager")?.bot.call(&link).await?;
         links.push((user, url));
     }

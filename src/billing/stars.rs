@@ -140,7 +140,7 @@ pub async fn plan_message(billing: &Billing, chat: i64, user: UserId) -> Result<
 
 /// A press of one of billing's buttons (`bill:…`) in the manager chat.
 pub async fn callback(billing: &Billing, m: &Manager, q: CallbackQuery) -> Result<(), JobError> {
-    let _ = m.bot.call(&AnswerCallbackQuery { callback_query_id: q.id.clone(), ..Default::default() }).await;
+    let _ = m.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
     let chat = q.message().map(|msg| msg.chat.id).unwrap_or(q.from.id);
     let user = UserId(q.from.id);
     let data = q.data.as_deref().unwrap_or_default();
@@ -233,7 +233,7 @@ pub async fn answer_pre_checkout(
     let req = AnswerPreCheckoutQuery { pre_checkout_query_id: q.id.clone(), ok: refusal.is_none(), error_message: refusal.map(str::to_owned) };
     match bot.call(&req).await {
         Ok(_) => {}
-        Err(TelegramError::BadRequest(d)) if d.contains("query is too old") => {
+        Err(TelegramError::QueryTooOld) => {
             tracing::warn!("pre-checkout query expired before it was answered");
         }
         Err(e) => return Err(job_error(e, "answerPreCheckoutQuery")),
@@ -326,7 +326,7 @@ pub async fn refund(billing: &Billing, charge_id: &str, user_id: Option<i64>) ->
     };
     let outcome = match bot.call(&RefundStarPayment { user_id: UserId(user), telegram_payment_charge_id: charge_id.to_owned() }).await {
         Ok(_) => RefundOutcome::Refunded,
-        Err(TelegramError::BadRequest(d)) if d.contains("CHARGE_ALREADY_REFUNDED") => RefundOutcome::AlreadyRefunded,
+        Err(TelegramError::ChargeAlreadyRefunded) => RefundOutcome::AlreadyRefunded,
         Err(e) => anyhow::bail!("Telegram refused the refund: {e}"),
     };
     apply_refund(billing, &p).await?;

@@ -17,10 +17,24 @@ pub struct AnsweringConfig {
     pub min_support: f32,
     /// Least score in [0, 1] of the best sentence to answer at all (see `answering::extract`).
     pub min_sentence_score: f32,
+    /// Whether the chat model writes answers (`answering.model_answers`, `auto` resolved):
+    /// otherwise replies are the sentences of the sources that answer, quoted.
+    pub model_answers: bool,
 }
 
-pub(super) fn parse(r: &mut Reader) -> AnsweringConfig {
+/// `llm` is the chat model's section: `auto` turns model answers on for a model the operator chose.
+pub(super) fn parse(r: &mut Reader, llm: &super::LlmConfig) -> AnsweringConfig {
+    let model_answers = match r.get_or_default("answering.model_answers") {
+        "on" => true,
+        "off" => false,
+        "auto" => llm.url.is_some() || llm.model_file.is_some(),
+        other => {
+            r.bad("answering.model_answers", format!("`{other}` is not `auto`, `on` or `off`"));
+            false
+        }
+    };
     AnsweringConfig {
+        model_answers,
         min_similarity: r.number("answering.min_similarity_percent", 0, 100) as f32 / 100.0,
         sources: r.number("answering.sources", 1, 10) as usize,
         history_messages: r.number("answering.history_messages", 0, 100) as usize,

@@ -99,7 +99,7 @@ impl Config {
         let llm = llm::parse(&mut r);
         let qdrant = models::parse_qdrant(&mut r);
         let knowledge = knowledge::parse(&mut r);
-        let answering = answering::parse(&mut r);
+        let answering = answering::parse(&mut r, &llm);
         let billing = billing::parse(&mut r);
         let data_dir = r.data_dir().to_path_buf();
 

@@ -143,6 +143,8 @@ settings! {
         "Model tokens (prompt + answer) one business may use per UTC day; past it, answers quote passages instead of calling the model.";
     "answering.min_support_percent", "BELLHOP_ANSWERING_MIN_SUPPORT_PERCENT", Some("75"), false,
         "Share (percent) of each sentence's own words (those not taken from the question) that one passage must hold for a model's answer to be shown, for every model; otherwise the bot quotes the sentences of the passages that answer. Numbers, dates, addresses and contacts must always be in the passages. 0 turns only the sentence check off.";
+    "answering.model_answers", "BELLHOP_ANSWERING_MODEL_ANSWERS", Some("auto"), false,
+        "Whether the chat model writes answers: `on`, `off` (the bot quotes the sentences of the sources that answer, with the source), or `auto`: on for a model you chose (`llm.url` or `llm.model_file`), off for the built-in SmolLM2-135M, whose answers `bellhop eval answers` shows are too often wrong to show a customer (BENCHMARKS.md).";
     "answering.min_sentence_score_percent", "BELLHOP_ANSWERING_MIN_SENTENCE_SCORE_PERCENT", Some("42"), false,
         "How well (percent) the best sentence of the sources must match a question for the bot to answer or quote it; below it the bot says it doesn't know and offers a person. Set with `bellhop eval answers` (BENCHMARKS.md).";
     "answering.draft_interval_ms", "BELLHOP_ANSWERING_DRAFT_INTERVAL_MS", Some("300"), false,

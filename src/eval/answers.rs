@@ -386,8 +386,12 @@ pub async fn answers(mut cfg: Config, args: AnswersArgs, http: crate::app::HttpR
     let h = Harness { app: app.clone(), tg, running, http: reqwest::Client::new() };
     // Load both models before anything is timed.
     let retriever = app.retriever.get().await?;
-    let model = app.model.get().await;
-    let model_name = model.as_ref().map(|m| m.name().to_owned()).unwrap_or_else(|| "none (quotes only)".into());
+    let model = if app.cfg.answering.model_answers { app.model.get().await } else { None };
+    let model_name = match &model {
+        Some(m) => m.name().to_owned(),
+        None if !app.cfg.answering.model_answers => "none: answering.model_answers is off (quotes only)".into(),
+        None => "none: it could not be loaded (quotes only)".into(),
+    };
     eprintln!("chat model: {model_name}; embedder: {}", retriever.embedder().name());
 
     // One business per article, its paragraphs as its documents.

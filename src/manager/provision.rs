@@ -84,23 +84,17 @@ async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url
         if transient { JobError::Retry(err) } else { JobError::Permanent(err) }
     };
     child
-        .call(&SetWebhook {
-            url: url.to_string(),
-            secret_token: Some(secret),
-            allowed_updates: Some(CHILD_UPDATES.iter().map(|s| s.to_string()).collect()),
-            max_connections: Some(40),
-            ..Default::default()
-        })
+        .call(&SetWebhook::new(url.to_string()).secret_token(secret).allowed_updates(CHILD_UPDATES.iter().map(|s| s.to_string()).collect::<Vec<_>>()).max_connections(40))
         .await
         .map_err(|e| tg(e, "setWebhook"))?;
     // The owner's commands from the bot's settings, or the defaults.
     let settings = storage::bot_settings::get(&db.pool, tenant, bot_id).await?;
     let commands = commands(&settings);
-    child.call(&SetMyCommands { commands, ..Default::default() }).await.map_err(|e| tg(e, "setMyCommands"))?;
+    child.call(&SetMyCommands::new(commands)).await.map_err(|e| tg(e, "setMyCommands"))?;
     let (_, username, description, short) = bots::profile(&db.pool, tenant, bot_id).await?.context("bot row vanished")?;
-    child.call(&SetMyDescription { description: Some(description), ..Default::default() }).await.map_err(|e| tg(e, "setMyDescription"))?;
+    child.call(&SetMyDescription::new().description(description)).await.map_err(|e| tg(e, "setMyDescription"))?;
     child
-        .call(&SetMyShortDescription { short_description: Some(short), ..Default::default() })
+        .call(&SetMyShortDescription::new().short_description(short))
         .await
         .map_err(|e| tg(e, "setMyShortDescription"))?;
     bots::set_status(&db.pool, tenant, bot_id, "live", None).await?;
@@ -112,7 +106,7 @@ async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url
             // The owner never started the manager bot (e.g. they got the bot by an owner
             // change): Telegram forbids writing first. The bot is live all the same; the owner
             // gets their link with /login once they open the manager chat.
-            Err(TelegramError::Forbidden(reason)) => tracing::warn!(%reason, "the owner cannot be messaged yet; no welcome sent"),
+            Err(e) if e.is_forbidden() => tracing::warn!(error = %e, "the owner cannot be messaged yet; no welcome sent"),
             Err(e) => {
                 bots::unclaim_welcome(&db.pool, tenant, bot_id).await?;
                 return Err(job_error(e, "sending the welcome message"));

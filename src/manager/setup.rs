@@ -25,18 +25,17 @@ pub async fn register(manager: &Manager, public_url: &url::Url, secret: &Secret)
     let url = public_url.join("tg/manager").context("building the manager webhook URL")?;
     manager
         .bot
-        .call(&methods::SetWebhook {
-            url: url.to_string(),
-            secret_token: Some(secret.expose().to_owned()),
-            allowed_updates: Some(MANAGER_UPDATES.iter().map(|s| s.to_string()).collect()),
-            max_connections: Some(40),
-            ..Default::default()
-        })
+        .call(
+            &methods::SetWebhook::new(url.to_string())
+                .secret_token(secret.expose())
+                .allowed_updates(MANAGER_UPDATES.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .max_connections(40),
+        )
         .await
         .context("setWebhook for the manager bot")?;
     manager
         .bot
-        .call(&methods::SetMyCommands { commands: commands(), ..Default::default() })
+        .call(&methods::SetMyCommands::new(commands()))
         .await
         .context("setMyCommands for the manager bot")?;
     Ok(())

@@ -20,9 +20,10 @@ async fn wait_reply(app: &TestApp, bot: i64, chat: i64, n: usize) -> Vec<String>
 #[tokio::test]
 async fn a_customer_gets_an_answer_from_the_owners_document_or_a_person_offered() {
     std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
-    // The real local model (SmolLM2) answers; short answers keep the test quick on 2 cores.
+    // The real local model (SmolLM2) answers — turned on, as it is off by default for the
+    // built-in model (`answering.model_answers`); short answers keep the test quick on 2 cores.
     let app = spawn_app_with(|s| {
-        s.set("BELLHOP_LLM_MAX_ANSWER_TOKENS", "48");
+        s.set("BELLHOP_LLM_MAX_ANSWER_TOKENS", "48").set("BELLHOP_ANSWERING_MODEL_ANSWERS", "on");
     })
     .await;
     let owner = app.tg.user("Rosa").await;

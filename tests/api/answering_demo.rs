@@ -1,6 +1,6 @@
 //! The demo's example business (Sunrise Bakery, `examples/demo-business`) answers the two
-//! questions a new user asked in issue 14 — with the real local models (MiniLM for retrieval,
-//! SmolLM2 answering, verification before anything is shown): the price of a cake for 12 people
+//! questions a new user asked in issue 14 — with the demo's own settings (MiniLM for retrieval;
+//! with the built-in SmolLM2 the replies are the owner's sentences, quoted): the price of a cake for 12 people
 //! (45 euros, not an invented one) and whether an order can be cancelled the day before pickup
 //! (the deposit rule, without an unrelated delivery sentence).
 use crate::answering_llm::{add_doc, live_bot, wait_sources_ready};
@@ -44,5 +44,10 @@ async fn the_example_bakery_answers_the_price_of_a_cake_and_the_cancellation_rul
     let cancel = body(&said[1]);
     assert!(cancel.contains("deposit") && cancel.contains("48 hours"), "the cancellation rule: {cancel:?}");
     assert!(!cancel.to_lowercase().contains("deliver"), "no unrelated delivery sentence: {cancel:?}");
+    // With the built-in model, the replies are the owner's own sentences, quoted
+    // (`answering.model_answers = auto`): the model is never called.
+    let kinds: Vec<String> = sqlx::query_scalar("select kind from conversation_messages where kind in ('answer', 'extractive', 'fallback', 'qa') order by id").fetch_all(&app.db().pool).await.unwrap();
+    assert_eq!(kinds, ["extractive", "extractive"], "{said:?}");
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where model_tokens > 0").await, 0);
     app.stop().await.unwrap();
 }

@@ -163,7 +163,7 @@ async fn one_hundred_shuffled_and_duplicated_managed_bot_updates_make_twenty_bot
     let app = spawn_app().await;
     let manager = app.tg.manager();
     // Take delivery into our own hands: no webhook, so the updates wait in the sandbox.
-    app.tg.client.call(&manager, &bellhop::telegram::methods::DeleteWebhook::default()).await.unwrap();
+    app.tg.client.call(&manager, &bellhop::telegram::methods::DeleteWebhook::new()).await.unwrap();
     let mut owners = Vec::new();
     for i in 0..20 {
         let user = app.tg.user(&format!("Owner {i}")).await;
@@ -171,7 +171,7 @@ async fn one_hundred_shuffled_and_duplicated_managed_bot_updates_make_twenty_bot
         token_used(app.tg.get(&format!("bots/{}", bot["id"])).await["token"].as_str().unwrap());
         owners.push(user);
     }
-    let updates: Vec<bellhop::telegram::Update> = app.tg.client.call(&manager, &bellhop::telegram::methods::GetUpdates { limit: Some(100), ..Default::default() }).await.unwrap();
+    let updates: Vec<bellhop::telegram::Update> = app.tg.client.call(&manager, &bellhop::telegram::methods::GetUpdates::new().limit(100)).await.unwrap();
     let raw: Vec<Value> = app.tg.client.call_raw(&manager, "getUpdates", &json!({"limit": 100})).await.unwrap().as_array().unwrap().clone();
     let managed: Vec<Value> = raw.into_iter().filter(|u| u.get("managed_bot").is_some()).collect();
     assert_eq!(managed.len(), 20, "{} updates", updates.len());

@@ -4,6 +4,8 @@ use bellhop::crypto::KeyRing;
 use bellhop::domain::BotId;
 use bellhop::storage::{self, Db};
 use sqlx::Row;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Every value of every table, as bytes (a database dump).
@@ -112,10 +114,13 @@ async fn key_rotation_reencrypts_everything_with_no_failed_request_meanwhile() {
     let old_key = app.state.keys.active_key_id();
 
     // Live traffic: authenticated webhook calls (each opens a sealed secret) until told to stop.
+    // Progress is counted, not timed: rotation starts after 100 accepted calls and the traffic
+    // stops 100 accepted calls after it ended, however slow the machine.
     let stop = tokio_util::sync::CancellationToken::new();
+    let accepted = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
     for c in 0..4 {
-        let (http, base, bots, stop) = (app.http.clone(), app.url(""), bots.clone(), stop.clone());
+        let (http, base, bots, stop, accepted) = (app.http.clone(), app.url(""), bots.clone(), stop.clone(), accepted.clone());
         clients.push(tokio::spawn(async move {
             let (mut ok, mut failed, mut n) = (0, 0, 0i64);
             while !stop.is_cancelled() {
@@ -124,14 +129,21 @@ async fn key_rotation_reencrypts_everything_with_no_failed_request_meanwhile() {
                 let body = serde_json::json!({"update_id": c * 1_000_000 + n});
                 let r = http.post(format!("{base}/tg/bot/{bot}")).header("X-Telegram-Bot-Api-Secret-Token", secret).json(&body).send().await;
                 match r {
-                    Ok(r) if r.status() == 200 => ok += 1,
+                    Ok(r) if r.status() == 200 => {
+                        ok += 1;
+                        accepted.fetch_add(1, Ordering::SeqCst);
+                    }
                     _ => failed += 1,
                 }
             }
             (ok, failed)
         }));
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let accepted_at_least = |n: usize| {
+        let accepted = accepted.clone();
+        async move { accepted.load(Ordering::SeqCst) >= n }
+    };
+    wait_until(Duration::from_secs(120), || accepted_at_least(100)).await;
 
     // `bellhop rotate-key`, as another process would run it: its own key ring from the same file.
     let cfg = app.settings.config(bellhop::config::Needs::Storage);
@@ -140,7 +152,8 @@ async fn key_rotation_reencrypts_everything_with_no_failed_request_meanwhile() {
     let new_key = ring.add_active_key().unwrap().expect("file key ring");
     let report = storage::rotation::reseal_all(app.db(), &ring).await.unwrap();
     assert_eq!(report, storage::rotation::ResealReport { resealed: 80, failed: 0 });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after_rotation = accepted.load(Ordering::SeqCst) + 100;
+    wait_until(Duration::from_secs(120), || accepted_at_least(after_rotation)).await;
     stop.cancel();
     let (mut ok, mut failed) = (0, 0);
     for c in clients {
@@ -148,7 +161,7 @@ async fn key_rotation_reencrypts_everything_with_no_failed_request_meanwhile() {
         ok += o;
         failed += f;
     }
-    assert!(ok > 100, "too little traffic to prove anything ({ok})");
+    assert!(ok >= 200, "too little traffic to prove anything ({ok})");
     assert_eq!(failed, 0, "requests failed during rotation");
 
     assert_ne!(new_key, old_key);

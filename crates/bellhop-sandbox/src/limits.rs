@@ -1,6 +1,7 @@
 //! Rate limits as Telegram enforces them, plus injected faults for tests.
 //!
-//! Per (bot, private chat): a token bucket of 4 messages refilling at 1 per second. Per
+//! Everything a bot posts into a chat counts — messages, invoices and edits that change a
+//! message. Per (bot, private chat): a token bucket of 4 posts refilling at 1 per second. Per
 //! (bot, group): 20 messages per 60 s. Per bot: 30 messages per second. A request beyond a
 //! limit, or one the fault injector picks, gets 429 with `retry_after`, and the (bot, chat)
 //! pair is blocked until then. The counters say how often a client broke a limit, and how often

@@ -146,6 +146,9 @@ pub fn edit_text(s: &Shared, bot: i64, p: &Params) -> Result<Response, ApiError>
             "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
         ));
     }
+    // Telegram's flood control covers edits as it covers sends (429 with `retry_after`): an
+    // edit that changes the message counts against the chat's and the bot's limits.
+    s.limiter().admit(bot, chat_id).map_err(ApiError::too_many)?;
     if let Some(old) = entry.raw_text.replace(text) {
         entry.edits.push(old);
     }

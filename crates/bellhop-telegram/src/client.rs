@@ -99,9 +99,10 @@ impl Client {
         self
     }
 
-    /// Sends every `Bot::send_message` of this client (and of its clones) through one
-    /// [`super::Throttle`]: per-chat order, Telegram's per-chat and per-bot limits, and a 429
-    /// waited out and retried instead of failing the caller.
+    /// Sends every call of this client (and of its clones) that posts into a chat
+    /// ([`Method::posts_to`]: messages, invoices, edits) through one [`super::Throttle`]: per-chat
+    /// order, Telegram's per-chat and per-bot limits, bounded queues, and a 429 waited out and
+    /// retried (up to a cap) instead of failing the caller.
     pub fn with_throttle(mut self, limits: super::ThrottleLimits) -> Self {
         let direct = Self { throttle: None, ..self.clone() };
         self.throttle = Some(Arc::new(super::Throttle::new(direct, limits)));
@@ -127,8 +128,12 @@ impl Client {
         Bot { client: self.clone(), token }
     }
 
-    /// Calls `M` for the bot with `token`.
+    /// Calls `M` for the bot with `token`. A method that posts into a chat goes through the
+    /// client's throttle when it has one ([`Method::posts_to`]).
     pub async fn call<M: Method>(&self, token: &BotToken, request: &M) -> Result<M::Response, TelegramError> {
+        if let (Some(throttle), Some(chat)) = (&self.throttle, request.posts_to()) {
+            return throttle.call(token, chat, request).await;
+        }
         let body = serde_json::to_value(request).map_err(|e| TelegramError::BadRequest(format!("request not serializable: {e}")))?;
         let extra = if M::NAME == "getUpdates" {
             Duration::from_secs(body.get("timeout").and_then(|t| t.as_u64()).unwrap_or(0))
@@ -203,15 +208,14 @@ impl Bot {
     pub async fn get_me(&self) -> Result<User, TelegramError> {
         self.call(&methods::GetMe {}).await
     }
-    /// Sends a message; through the client's throttle when it has one.
+    /// Sends a message; through the client's throttle when it has one (as every `call` of a
+    /// method that posts into a chat).
     pub async fn send_message(&self, request: &methods::SendMessage) -> Result<Message, TelegramError> {
-        match &self.client.throttle {
-            Some(t) => t.send_message(&self.token, request.clone()).await,
-            None => self.call(request).await,
-        }
+        self.call(request).await
     }
     /// One long poll: waits up to `timeout` seconds for updates from `offset` on.
     pub async fn get_updates(&self, offset: Option<i64>, timeout: u32) -> Result<Vec<Update>, TelegramError> {
-        self.call(&methods::GetUpdates { offset, timeout: Some(timeout.into()), ..Default::default() }).await
+        let request = methods::GetUpdates { offset, ..methods::GetUpdates::new().timeout(timeout) };
+        self.call(&request).await
     }
 }

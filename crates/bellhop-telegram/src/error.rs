@@ -1,8 +1,16 @@
-//! `TelegramError`: what a Bot API call can come back with, as a type callers match on.
+//! `TelegramError`: what a Bot API call can come back with, as a catalogue callers match on
+//! (teloxide `errors.rs`): `Err(TelegramError::QueryTooOld)`, never a substring test on a
+//! description.
 //!
-//! Built from Telegram's envelope `{"ok":false,"error_code":…,"description":…,"parameters":…}`
-//! (<https://core.telegram.org/bots/api#making-requests>). No variant ever holds a URL or a
-//! token: reqwest errors are stripped of their URL before they are kept.
+//! Built in one place, [`TelegramError::from_envelope`], from Telegram's envelope
+//! `{"ok":false,"error_code":…,"description":…,"parameters":…}`
+//! (<https://core.telegram.org/bots/api#making-requests>). The descriptions Telegram uses for the
+//! named variants are not in the reference; they are the texts the Bot API server sends
+//! (<https://github.com/tdlib/telegram-bot-api>), which the sandbox reproduces. A description we
+//! do not know stays in `BadRequest` / `Forbidden` with its text.
+//!
+//! No variant ever holds a URL or a token: reqwest errors are stripped of their URL before they
+//! are kept.
 
 /// The failure of one Bot API call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -13,12 +21,52 @@ pub enum TelegramError {
     /// 401: the token is unknown or was revoked (e.g. by `replaceManagedBotToken`).
     #[error("Telegram rejected the bot token (401 Unauthorized)")]
     Unauthorized,
-    /// 403: the bot may not do this, typically because the user blocked it.
+
+    /// 403 `bot was blocked by the user`.
+    #[error("Telegram refused: the user blocked the bot")]
+    BotBlocked,
+    /// 403 `bot can't initiate conversation with a user`: the user never pressed Start.
+    #[error("Telegram refused: the user has not started the bot")]
+    CantInitiateConversation,
+    /// 403 `user is deactivated`: the account was deleted.
+    #[error("Telegram refused: the user's account is deactivated")]
+    UserDeactivated,
+    /// 403 `bot was kicked from the … chat` / `bot is not a member of the … chat`.
+    #[error("Telegram refused: the bot is not a member of the chat")]
+    NotAMember,
+    /// Any other 403, with Telegram's description.
     #[error("Telegram refused: {0}")]
     Forbidden(String),
-    /// 400 with Telegram's description, e.g. `Bad Request: message is not modified`.
+
+    /// 400 `chat not found`.
+    #[error("Telegram said: chat not found")]
+    ChatNotFound,
+    /// 400 `message is not modified`: an edit to exactly the current content and buttons.
+    #[error("Telegram said: message is not modified")]
+    MessageNotModified,
+    /// 400 `message to edit not found`.
+    #[error("Telegram said: message to edit not found")]
+    MessageToEditNotFound,
+    /// 400 `message text is empty` (also after entity parsing).
+    #[error("Telegram said: message text is empty")]
+    MessageTextEmpty,
+    /// 400 `message is too long`: over 4,096 UTF-16 units after entity parsing.
+    #[error("Telegram said: message is too long")]
+    MessageTooLong,
+    /// 400 `can't parse entities: …` (bad HTML or Markdown), with the rest of the description.
+    #[error("Telegram said: can't parse entities: {0}")]
+    CantParseEntities(String),
+    /// 400 `query is too old and response timeout expired or query ID is invalid`: a callback or
+    /// pre-checkout query answered too late (or with a wrong id).
+    #[error("Telegram said: the query is too old or its id is invalid")]
+    QueryTooOld,
+    /// 400 `CHARGE_ALREADY_REFUNDED`: `refundStarPayment` for a payment refunded before.
+    #[error("Telegram said: the payment was already refunded")]
+    ChargeAlreadyRefunded,
+    /// Any other 400, with Telegram's description, e.g. `Bad Request: user not found`.
     #[error("Telegram said: {0}")]
     BadRequest(String),
+
     /// 400: the group was upgraded to a supergroup; resend to this chat id.
     #[error("the group moved to chat {0}")]
     ChatMigrated(i64),
@@ -34,30 +82,44 @@ pub enum TelegramError {
     /// The request did not complete: connect, TLS, timeout. Retry later.
     #[error("network error talking to Telegram: {0}")]
     Network(String),
+    /// Not sent: the throttle already holds as many calls for this chat or bot as it may queue
+    /// ([`crate::ThrottleLimits::max_queued_per_chat`]). Retry later.
+    #[error("too many messages waiting for this chat or bot; not sent")]
+    QueueFull,
 }
 
 impl TelegramError {
-    /// The outcome label for metrics: a bounded set of values.
+    /// The outcome label for metrics: a bounded set of values, by Telegram's error class (the
+    /// named 400s count as `bad_request`, the named 403s as `forbidden`).
     pub fn outcome(&self) -> &'static str {
+        use TelegramError::*;
         match self {
-            TelegramError::RetryAfter(_) => "retry_after",
-            TelegramError::Unauthorized => "unauthorized",
-            TelegramError::Forbidden(_) => "forbidden",
-            TelegramError::BadRequest(_) => "bad_request",
-            TelegramError::ChatMigrated(_) => "chat_migrated",
-            TelegramError::Conflict(_) => "conflict",
-            TelegramError::Other { .. } => "other",
-            TelegramError::Server(_) => "server",
-            TelegramError::Network(_) => "network",
+            RetryAfter(_) => "retry_after",
+            Unauthorized => "unauthorized",
+            BotBlocked | CantInitiateConversation | UserDeactivated | NotAMember | Forbidden(_) => "forbidden",
+            ChatNotFound | MessageNotModified | MessageToEditNotFound | MessageTextEmpty | MessageTooLong | CantParseEntities(_) | QueryTooOld | ChargeAlreadyRefunded | BadRequest(_) => "bad_request",
+            ChatMigrated(_) => "chat_migrated",
+            Conflict(_) => "conflict",
+            Other { .. } => "other",
+            Server(_) => "server",
+            Network(_) => "network",
+            QueueFull => "queue_full",
         }
     }
 
     /// Whether the same call may succeed later without changes.
     pub fn is_transient(&self) -> bool {
-        matches!(self, TelegramError::RetryAfter(_) | TelegramError::Server(_) | TelegramError::Network(_))
+        matches!(self, TelegramError::RetryAfter(_) | TelegramError::Server(_) | TelegramError::Network(_) | TelegramError::QueueFull)
     }
 
-    /// Classifies a failed envelope.
+    /// Whether Telegram answered 403: the bot may not write to this user or chat (blocked, never
+    /// started, deactivated, not a member, …).
+    pub fn is_forbidden(&self) -> bool {
+        self.outcome() == "forbidden"
+    }
+
+    /// Classifies a failed envelope: the one place that reads Telegram's error codes and
+    /// descriptions.
     pub fn from_envelope(code: u16, description: String, retry_after: Option<u64>, migrate_to: Option<i64>) -> Self {
         if let Some(id) = migrate_to {
             return TelegramError::ChatMigrated(id);
@@ -65,8 +127,8 @@ impl TelegramError {
         match code {
             429 => TelegramError::RetryAfter(retry_after.unwrap_or(1)),
             401 => TelegramError::Unauthorized,
-            403 => TelegramError::Forbidden(description),
-            400 => TelegramError::BadRequest(description),
+            403 => forbidden(description),
+            400 => bad_request(description),
             409 => TelegramError::Conflict(description),
             500..=599 => TelegramError::Server(description),
             _ => TelegramError::Other { code, description },
@@ -88,5 +150,114 @@ impl TelegramError {
         } else {
             TelegramError::Network(text)
         }
+    }
+}
+
+/// Telegram's description without its `Bad Request: ` / `Forbidden: ` prefix.
+fn detail<'a>(description: &'a str, prefix: &str) -> &'a str {
+    description.strip_prefix(prefix).unwrap_or(description).trim()
+}
+
+fn forbidden(description: String) -> TelegramError {
+    let d = detail(&description, "Forbidden:");
+    if d.eq_ignore_ascii_case("bot was blocked by the user") {
+        TelegramError::BotBlocked
+    } else if d.starts_with("bot can't initiate conversation with a user") || d.starts_with("bot can't send messages to bots") {
+        TelegramError::CantInitiateConversation
+    } else if d.eq_ignore_ascii_case("user is deactivated") {
+        TelegramError::UserDeactivated
+    } else if d.starts_with("bot was kicked from the") || d.starts_with("bot is not a member of the") {
+        TelegramError::NotAMember
+    } else {
+        TelegramError::Forbidden(description)
+    }
+}
+
+fn bad_request(description: String) -> TelegramError {
+    let d = detail(&description, "Bad Request:");
+    if d.eq_ignore_ascii_case("chat not found") {
+        TelegramError::ChatNotFound
+    } else if d.starts_with("message is not modified") {
+        TelegramError::MessageNotModified
+    } else if d == "message to edit not found" {
+        TelegramError::MessageToEditNotFound
+    } else if d == "message text is empty" {
+        TelegramError::MessageTextEmpty
+    } else if d == "message is too long" {
+        TelegramError::MessageTooLong
+    } else if let Some(rest) = d.strip_prefix("can't parse entities:") {
+        TelegramError::CantParseEntities(rest.trim().to_owned())
+    } else if d.starts_with("query is too old") || d.starts_with("QUERY_ID_INVALID") {
+        TelegramError::QueryTooOld
+    } else if d.starts_with("CHARGE_ALREADY_REFUNDED") {
+        TelegramError::ChargeAlreadyRefunded
+    } else {
+        TelegramError::BadRequest(description)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TelegramError::*;
+
+    fn parse(code: u16, description: &str) -> TelegramError {
+        TelegramError::from_envelope(code, description.to_owned(), None, None)
+    }
+
+    #[test]
+    fn telegrams_descriptions_become_named_variants() {
+        let cases = [
+            (403, "Forbidden: bot was blocked by the user", BotBlocked),
+            (403, "Forbidden: bot can't initiate conversation with a user", CantInitiateConversation),
+            (403, "Forbidden: user is deactivated", UserDeactivated),
+            (403, "Forbidden: bot was kicked from the supergroup chat", NotAMember),
+            (403, "Forbidden: bot is not a member of the supergroup chat", NotAMember),
+            (400, "Bad Request: chat not found", ChatNotFound),
+            (400, "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message", MessageNotModified),
+            (400, "Bad Request: message to edit not found", MessageToEditNotFound),
+            (400, "Bad Request: message text is empty", MessageTextEmpty),
+            (400, "Bad Request: message is too long", MessageTooLong),
+            (400, "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0", CantParseEntities("Unsupported start tag \"x\" at byte offset 0".into())),
+            (400, "Bad Request: query is too old and response timeout expired or query ID is invalid", QueryTooOld),
+            (400, "Bad Request: CHARGE_ALREADY_REFUNDED", ChargeAlreadyRefunded),
+            (401, "Unauthorized", Unauthorized),
+        ];
+        for (code, description, want) in cases {
+            assert_eq!(parse(code, description), want, "{code} {description}");
+        }
+    }
+
+    #[test]
+    fn unknown_descriptions_keep_their_text_and_class() {
+        assert_eq!(parse(400, "Bad Request: user not found"), BadRequest("Bad Request: user not found".into()));
+        assert_eq!(parse(403, "Forbidden: not enough rights"), Forbidden("Forbidden: not enough rights".into()));
+        assert_eq!(parse(404, "Not Found"), Other { code: 404, description: "Not Found".into() });
+        assert_eq!(parse(409, "Conflict: terminated by other getUpdates request"), Conflict("Conflict: terminated by other getUpdates request".into()));
+        assert_eq!(parse(502, "Bad Gateway"), Server("Bad Gateway".into()));
+        // The same words under another code are not the named variant.
+        assert_eq!(parse(403, "Bad Request: chat not found"), Forbidden("Bad Request: chat not found".into()));
+    }
+
+    #[test]
+    fn flood_control_and_migration_come_from_the_parameters() {
+        assert_eq!(TelegramError::from_envelope(429, "Too Many Requests: retry after 7".into(), Some(7), None), RetryAfter(7));
+        assert_eq!(TelegramError::from_envelope(429, "Too Many Requests".into(), None, None), RetryAfter(1));
+        assert_eq!(TelegramError::from_envelope(400, "Bad Request: group chat was upgraded to a supergroup chat".into(), None, Some(-100123)), ChatMigrated(-100123));
+    }
+
+    #[test]
+    fn classification_is_by_class_not_by_text() {
+        for e in [RetryAfter(1), Server("x".into()), Network("x".into()), QueueFull] {
+            assert!(e.is_transient(), "{e:?}");
+        }
+        for e in [Unauthorized, BotBlocked, ChatNotFound, QueryTooOld, ChargeAlreadyRefunded, BadRequest("x".into()), Conflict("x".into())] {
+            assert!(!e.is_transient(), "{e:?}");
+        }
+        for e in [BotBlocked, CantInitiateConversation, UserDeactivated, NotAMember, Forbidden("x".into())] {
+            assert!(e.is_forbidden() && e.outcome() == "forbidden", "{e:?}");
+        }
+        assert!(!ChatNotFound.is_forbidden());
+        assert_eq!(MessageNotModified.outcome(), "bad_request");
     }
 }

@@ -1,16 +1,52 @@
 //! One request type per Bot API method bellhop calls, each tied to its method name and result
 //! type by [`Method`]. Field names are the reference's; optional parameters are `Option`s left
 //! out of the JSON when `None`; required parameters are plain fields, so they cannot be
-//! forgotten. `tests/api/telegram_reference.rs` checks all of this against `bot-api.json`.
+//! forgotten. `tests/telegram/telegram_reference.rs` checks all of this against `bot-api.json`.
+//!
+//! As in teloxide, a request is built with a constructor taking exactly its required
+//! parameters (`SendMessage::new(chat_id, text)`) — no request type implements `Default`, so a
+//! required parameter can never be filled in with a made-up value — and optional parameters are
+//! set with one method per field, named as the field (`.reply_markup(markup)`), or directly
+//! (the fields are public).
+// Request types with no required parameter have `new()` and deliberately no `Default`.
+#![allow(clippy::new_without_default)]
 use super::types::*;
-use crate::ids::UserId;
+use crate::ids::{ChatId, UserId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// A Bot API method: its name in the URL and the type of `result` in a successful response.
 pub trait Method: Serialize {
     const NAME: &'static str;
-    type Response: DeserializeOwned;
+    type Response: DeserializeOwned + Send + 'static;
+
+    /// For a method that posts into a chat and so counts against Telegram's message limits,
+    /// the chat it posts into (`ChatId(0)` when only a username or an inline message is known);
+    /// `None` for every other method. A [`crate::Client`] with a throttle sends the calls that
+    /// return `Some` through it (see [`crate::throttle`] for which methods and why).
+    fn posts_to(&self) -> Option<ChatId> {
+        None
+    }
+}
+
+/// Setters for optional parameters, one per field and named as it: `request.field(value)`.
+macro_rules! optional {
+    ($ty:ident { $($field:ident: $t:ty),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Sets the optional `", stringify!($field), "`.")]
+                pub fn $field(mut self, value: impl Into<$t>) -> Self {
+                    self.$field = Some(value.into());
+                    self
+                }
+            )*
+        }
+    };
+}
+
+/// The chat a chat-addressed request posts into, for the throttle.
+fn target_chat(chat: &ChatTarget) -> ChatId {
+    chat.id().unwrap_or(ChatId(0))
 }
 
 /// Every method bellhop calls, for the reference test and the sandbox.
@@ -18,7 +54,7 @@ pub const ALL_METHODS: &[&str] = &["getMe", "setWebhook", "deleteWebhook", "getW
 
 /// `getMe`: Returns the bot itself; a manager bot shows `can_manage_bots: true`.
 /// <https://core.telegram.org/bots/api#getme>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GetMe {}
 
 impl Method for GetMe {
@@ -28,7 +64,7 @@ impl Method for GetMe {
 
 /// `setWebhook`: Sets the webhook. Telegram POSTs updates to `url` with the header `X-Telegram-Bot-Api-Secret-Token: secret_token`. `max_connections` is 1–100 (default 40); `secret_token` is 1–256 characters of `A-Z a-z 0-9 _ -`. While a webhook is set, `getUpdates` answers 409.
 /// <https://core.telegram.org/bots/api#setwebhook>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SetWebhook {
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,7 +86,7 @@ impl Method for SetWebhook {
 
 /// `deleteWebhook`: Removes the webhook so the bot can use `getUpdates` again.
 /// <https://core.telegram.org/bots/api#deletewebhook>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeleteWebhook {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop_pending_updates: Option<bool>,
@@ -63,7 +99,7 @@ impl Method for DeleteWebhook {
 
 /// `getWebhookInfo`: The current webhook and the number of pending updates.
 /// <https://core.telegram.org/bots/api#getwebhookinfo>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GetWebhookInfo {}
 
 impl Method for GetWebhookInfo {
@@ -73,7 +109,7 @@ impl Method for GetWebhookInfo {
 
 /// `getUpdates`: Long polling. Updates with an id below `offset` are confirmed and forgotten; `limit` is 1–100; `timeout` is the long-poll wait in seconds (the HTTP timeout must exceed it).
 /// <https://core.telegram.org/bots/api#getupdates>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GetUpdates {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<i64>,
@@ -92,7 +128,7 @@ impl Method for GetUpdates {
 
 /// `logOut`: Logs the bot out of the cloud Bot API server. Call it once before moving a bot to a self-hosted server: afterwards the bot can log in on a local server at once, but not back on the cloud server for 10 minutes.
 /// <https://core.telegram.org/bots/api#logout>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogOut {}
 
 impl Method for LogOut {
@@ -139,7 +175,7 @@ impl Method for SavePreparedKeyboardButton {
 
 /// `setMyCommands`: Sets the command menu: at most 100 commands.
 /// <https://core.telegram.org/bots/api#setmycommands>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SetMyCommands {
     pub commands: Vec<BotCommand>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -155,7 +191,7 @@ impl Method for SetMyCommands {
 
 /// `setMyName`: Sets the bot's display name: 0–64 characters (empty removes a localised name).
 /// <https://core.telegram.org/bots/api#setmyname>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SetMyName {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -170,7 +206,7 @@ impl Method for SetMyName {
 
 /// `setMyDescription`: Sets the text shown in an empty chat: 0–512 characters.
 /// <https://core.telegram.org/bots/api#setmydescription>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SetMyDescription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -185,7 +221,7 @@ impl Method for SetMyDescription {
 
 /// `setMyShortDescription`: Sets the text on the bot's profile page: 0–120 characters.
 /// <https://core.telegram.org/bots/api#setmyshortdescription>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SetMyShortDescription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub short_description: Option<String>,
@@ -200,7 +236,7 @@ impl Method for SetMyShortDescription {
 
 /// `setMyProfilePhoto`: Sets the bot's profile photo. The file goes as a multipart part named in `photo` (`attach://<name>`).
 /// <https://core.telegram.org/bots/api#setmyprofilephoto>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SetMyProfilePhoto {
     pub photo: InputProfilePhoto,
 }
@@ -212,7 +248,7 @@ impl Method for SetMyProfilePhoto {
 
 /// `sendMessage`: Sends text: 1–4096 characters after entities parsing (see [`crate::split`]).
 /// <https://core.telegram.org/bots/api#sendmessage>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SendMessage {
     pub chat_id: ChatTarget,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -237,11 +273,14 @@ pub struct SendMessage {
 impl Method for SendMessage {
     const NAME: &'static str = "sendMessage";
     type Response = Message;
+    fn posts_to(&self) -> Option<ChatId> {
+        Some(target_chat(&self.chat_id))
+    }
 }
 
 /// `sendMessageDraft`: Streams a partial message into a private chat: an ephemeral 30-second preview that a final `sendMessage` must replace. Calls with the same non-zero `draft_id` update the same draft.
 /// <https://core.telegram.org/bots/api#sendmessagedraft>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SendMessageDraft {
     pub chat_id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -262,7 +301,7 @@ impl Method for SendMessageDraft {
 
 /// `editMessageText`: Edits a message's text. Returns the edited `Message` (or `true` for inline messages), kept as JSON; see [`EditMessageText::message`]. Editing to identical content answers 400 `message is not modified`.
 /// <https://core.telegram.org/bots/api#editmessagetext>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EditMessageText {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat_id: Option<ChatTarget>,
@@ -284,11 +323,14 @@ pub struct EditMessageText {
 impl Method for EditMessageText {
     const NAME: &'static str = "editMessageText";
     type Response = serde_json::Value;
+    fn posts_to(&self) -> Option<ChatId> {
+        Some(self.chat_id.as_ref().map_or(ChatId(0), target_chat))
+    }
 }
 
 /// `sendChatAction`: Shows `typing…` (or another action) for 5 seconds or until the next message.
 /// <https://core.telegram.org/bots/api#sendchataction>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SendChatAction {
     pub chat_id: ChatTarget,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -303,7 +345,7 @@ impl Method for SendChatAction {
 
 /// `answerCallbackQuery`: Acknowledges a button press; `text` (0–200 characters) shows as a notification or alert.
 /// <https://core.telegram.org/bots/api#answercallbackquery>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnswerCallbackQuery {
     pub callback_query_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -323,7 +365,7 @@ impl Method for AnswerCallbackQuery {
 
 /// `sendInvoice`: Sends an invoice. For Telegram Stars: `currency` is `XTR`, `provider_token` empty or absent, exactly one price.
 /// <https://core.telegram.org/bots/api#sendinvoice>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SendInvoice {
     pub chat_id: ChatTarget,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -352,11 +394,14 @@ pub struct SendInvoice {
 impl Method for SendInvoice {
     const NAME: &'static str = "sendInvoice";
     type Response = Message;
+    fn posts_to(&self) -> Option<ChatId> {
+        Some(target_chat(&self.chat_id))
+    }
 }
 
 /// `createInvoiceLink`: Creates a payment link. With `subscription_period` (must be 2592000, 30 days; XTR only; at most 10000 Stars) the link starts a Star subscription.
 /// <https://core.telegram.org/bots/api#createinvoicelink>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateInvoiceLink {
     pub title: String,
     pub description: String,
@@ -378,7 +423,7 @@ impl Method for CreateInvoiceLink {
 
 /// `answerPreCheckoutQuery`: Confirms or refuses a checkout; must arrive within 10 seconds of the `pre_checkout_query`. `error_message` is required when `ok` is false.
 /// <https://core.telegram.org/bots/api#answerprecheckoutquery>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnswerPreCheckoutQuery {
     pub pre_checkout_query_id: String,
     pub ok: bool,
@@ -420,7 +465,7 @@ impl Method for EditUserStarSubscription {
 
 /// `getStarTransactions`: The bot's Star transactions, newest first; `limit` is 1–100.
 /// <https://core.telegram.org/bots/api#getstartransactions>
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GetStarTransactions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<i64>,
@@ -432,53 +477,312 @@ impl Method for GetStarTransactions {
     const NAME: &'static str = "getStarTransactions";
     type Response = StarTransactions;
 }
-impl SendMessage {
-    /// A plain-text message.
-    pub fn new(chat_id: impl Into<ChatTarget>, text: impl Into<String>) -> Self {
-        Self { chat_id: chat_id.into(), text: text.into(), ..Default::default() }
-    }
-    /// A message in Telegram's HTML subset (see [`crate::html`]).
-    pub fn html(chat_id: impl Into<ChatTarget>, text: impl Into<String>) -> Self {
-        Self { parse_mode: Some("HTML".into()), ..Self::new(chat_id, text) }
+
+// --- Constructors (required parameters) and setters (optional ones) ---------------------------
+
+impl GetMe {
+    pub fn new() -> Self {
+        Self {}
     }
 }
 
+impl SetWebhook {
+    /// Updates go to `url` (HTTPS on Telegram; the sandbox accepts http).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self { url: url.into(), max_connections: None, allowed_updates: None, drop_pending_updates: None, secret_token: None, ip_address: None }
+    }
+}
+optional!(SetWebhook { max_connections: i64, allowed_updates: Vec<String>, drop_pending_updates: bool, secret_token: String, ip_address: String });
+
+impl DeleteWebhook {
+    pub fn new() -> Self {
+        Self { drop_pending_updates: None }
+    }
+}
+optional!(DeleteWebhook { drop_pending_updates: bool });
+
+impl GetWebhookInfo {
+    pub fn new() -> Self {
+        Self {}
+    }
+}
+
+impl GetUpdates {
+    pub fn new() -> Self {
+        Self { offset: None, limit: None, timeout: None, allowed_updates: None }
+    }
+}
+optional!(GetUpdates { offset: i64, limit: i64, timeout: i64, allowed_updates: Vec<String> });
+
+impl LogOut {
+    pub fn new() -> Self {
+        Self {}
+    }
+}
+
+impl GetManagedBotToken {
+    /// `user_id` is the managed (child) bot's id.
+    pub fn new(user_id: impl Into<UserId>) -> Self {
+        Self { user_id: user_id.into() }
+    }
+}
+
+impl ReplaceManagedBotToken {
+    /// `user_id` is the managed (child) bot's id.
+    pub fn new(user_id: impl Into<UserId>) -> Self {
+        Self { user_id: user_id.into() }
+    }
+}
+
+impl SavePreparedKeyboardButton {
+    pub fn new(user_id: impl Into<UserId>, button: KeyboardButton) -> Self {
+        Self { user_id: user_id.into(), button }
+    }
+}
+
+impl SetMyCommands {
+    pub fn new(commands: Vec<BotCommand>) -> Self {
+        Self { commands, scope: None, language_code: None }
+    }
+}
+optional!(SetMyCommands { scope: BotCommandScope, language_code: String });
+
+impl SetMyName {
+    /// Without a name, the localised name of `language_code` is removed.
+    pub fn new() -> Self {
+        Self { name: None, language_code: None }
+    }
+}
+optional!(SetMyName { name: String, language_code: String });
+
+impl SetMyDescription {
+    /// Without a description, the (localised) description is removed.
+    pub fn new() -> Self {
+        Self { description: None, language_code: None }
+    }
+}
+optional!(SetMyDescription { description: String, language_code: String });
+
+impl SetMyShortDescription {
+    /// Without a short description, the (localised) one is removed.
+    pub fn new() -> Self {
+        Self { short_description: None, language_code: None }
+    }
+}
+optional!(SetMyShortDescription { short_description: String, language_code: String });
+
+impl SetMyProfilePhoto {
+    pub fn new(photo: InputProfilePhoto) -> Self {
+        Self { photo }
+    }
+}
+
+impl SendMessage {
+    /// A plain-text message.
+    pub fn new(chat_id: impl Into<ChatTarget>, text: impl Into<String>) -> Self {
+        Self {
+            chat_id: chat_id.into(),
+            message_thread_id: None,
+            text: text.into(),
+            parse_mode: None,
+            entities: None,
+            link_preview_options: None,
+            disable_notification: None,
+            protect_content: None,
+            reply_parameters: None,
+            reply_markup: None,
+        }
+    }
+    /// A message in Telegram's HTML subset (see [`crate::html`]).
+    pub fn html(chat_id: impl Into<ChatTarget>, text: impl Into<String>) -> Self {
+        Self::new(chat_id, text).parse_mode("HTML")
+    }
+}
+optional!(SendMessage {
+    message_thread_id: i64,
+    parse_mode: String,
+    entities: Vec<MessageEntity>,
+    link_preview_options: LinkPreviewOptions,
+    disable_notification: bool,
+    protect_content: bool,
+    reply_parameters: ReplyParameters,
+    reply_markup: ReplyMarkup,
+});
+
+impl SendMessageDraft {
+    /// An empty draft `draft_id` (non-zero) in the private chat `chat_id`; set its `text`.
+    pub fn new(chat_id: i64, draft_id: i64) -> Self {
+        Self { chat_id, message_thread_id: None, draft_id, text: None, parse_mode: None, entities: None }
+    }
+}
+optional!(SendMessageDraft { message_thread_id: i64, text: String, parse_mode: String, entities: Vec<MessageEntity> });
+
 impl EditMessageText {
+    /// New text for message `message_id` in `chat_id`.
+    pub fn new(chat_id: impl Into<ChatTarget>, message_id: i64, text: impl Into<String>) -> Self {
+        Self {
+            chat_id: Some(chat_id.into()),
+            message_id: Some(message_id),
+            inline_message_id: None,
+            text: text.into(),
+            parse_mode: None,
+            entities: None,
+            link_preview_options: None,
+            reply_markup: None,
+        }
+    }
+    /// New text for an inline message.
+    pub fn inline(inline_message_id: impl Into<String>, text: impl Into<String>) -> Self {
+        Self { chat_id: None, message_id: None, inline_message_id: Some(inline_message_id.into()), ..Self::new(0, 0, text) }
+    }
+
     /// The edited message, when the result is one (not `true` for inline messages).
     pub fn message(result: &serde_json::Value) -> Option<Message> {
         serde_json::from_value(result.clone()).ok()
     }
 }
+optional!(EditMessageText { parse_mode: String, entities: Vec<MessageEntity>, link_preview_options: LinkPreviewOptions, reply_markup: InlineKeyboardMarkup });
+
+impl SendChatAction {
+    /// `action` is one of Telegram's: `typing`, `upload_photo`, `upload_document`, …
+    pub fn new(chat_id: impl Into<ChatTarget>, action: impl Into<String>) -> Self {
+        Self { chat_id: chat_id.into(), message_thread_id: None, action: action.into() }
+    }
+    /// `typing…`
+    pub fn typing(chat_id: impl Into<ChatTarget>) -> Self {
+        Self::new(chat_id, "typing")
+    }
+}
+optional!(SendChatAction { message_thread_id: i64 });
+
+impl AnswerCallbackQuery {
+    pub fn new(callback_query_id: impl Into<String>) -> Self {
+        Self { callback_query_id: callback_query_id.into(), text: None, show_alert: None, url: None, cache_time: None }
+    }
+}
+optional!(AnswerCallbackQuery { text: String, show_alert: bool, url: String, cache_time: i64 });
 
 impl SendInvoice {
-    /// An invoice in Telegram Stars for `stars` Stars.
-    pub fn stars(chat_id: impl Into<ChatTarget>, title: &str, description: &str, payload: &str, stars: i64) -> Self {
+    pub fn new(chat_id: impl Into<ChatTarget>, title: impl Into<String>, description: impl Into<String>, payload: impl Into<String>, currency: impl Into<String>, prices: Vec<LabeledPrice>) -> Self {
         Self {
             chat_id: chat_id.into(),
+            message_thread_id: None,
             title: title.into(),
             description: description.into(),
             payload: payload.into(),
-            currency: "XTR".into(),
-            prices: vec![LabeledPrice { label: title.into(), amount: stars }],
-            ..Default::default()
+            provider_token: None,
+            currency: currency.into(),
+            prices,
+            start_parameter: None,
+            photo_url: None,
+            disable_notification: None,
+            protect_content: None,
+            reply_parameters: None,
+            reply_markup: None,
         }
     }
+    /// An invoice in Telegram Stars for `stars` Stars.
+    pub fn stars(chat_id: impl Into<ChatTarget>, title: &str, description: &str, payload: &str, stars: i64) -> Self {
+        Self::new(chat_id, title, description, payload, "XTR", vec![LabeledPrice { label: title.into(), amount: stars }])
+    }
 }
+optional!(SendInvoice {
+    message_thread_id: i64,
+    provider_token: String,
+    start_parameter: String,
+    photo_url: String,
+    disable_notification: bool,
+    protect_content: bool,
+    reply_parameters: ReplyParameters,
+    reply_markup: InlineKeyboardMarkup,
+});
 
 impl CreateInvoiceLink {
     /// The only subscription period Telegram accepts: 30 days.
     pub const MONTH: i64 = 2_592_000;
 
-    /// A link to a monthly Star subscription of `stars` Stars.
-    pub fn monthly_stars(title: &str, description: &str, payload: &str, stars: i64) -> Self {
+    pub fn new(title: impl Into<String>, description: impl Into<String>, payload: impl Into<String>, currency: impl Into<String>, prices: Vec<LabeledPrice>) -> Self {
         Self {
             title: title.into(),
             description: description.into(),
             payload: payload.into(),
-            currency: "XTR".into(),
-            prices: vec![LabeledPrice { label: title.into(), amount: stars }],
-            subscription_period: Some(Self::MONTH),
-            ..Default::default()
+            provider_token: None,
+            currency: currency.into(),
+            prices,
+            subscription_period: None,
+            photo_url: None,
         }
+    }
+    /// A link to pay `stars` Stars once.
+    pub fn stars(title: &str, description: &str, payload: &str, stars: i64) -> Self {
+        Self::new(title, description, payload, "XTR", vec![LabeledPrice { label: title.into(), amount: stars }])
+    }
+    /// A link to a monthly Star subscription of `stars` Stars.
+    pub fn monthly_stars(title: &str, description: &str, payload: &str, stars: i64) -> Self {
+        Self::stars(title, description, payload, stars).subscription_period(Self::MONTH)
+    }
+}
+optional!(CreateInvoiceLink { provider_token: String, subscription_period: i64, photo_url: String });
+
+impl AnswerPreCheckoutQuery {
+    /// Accepts the checkout.
+    pub fn ok(pre_checkout_query_id: impl Into<String>) -> Self {
+        Self { pre_checkout_query_id: pre_checkout_query_id.into(), ok: true, error_message: None }
+    }
+    /// Refuses the checkout; Telegram shows `error_message` to the user (it is required then).
+    pub fn refuse(pre_checkout_query_id: impl Into<String>, error_message: impl Into<String>) -> Self {
+        Self { pre_checkout_query_id: pre_checkout_query_id.into(), ok: false, error_message: Some(error_message.into()) }
+    }
+}
+
+impl RefundStarPayment {
+    pub fn new(user_id: impl Into<UserId>, telegram_payment_charge_id: impl Into<String>) -> Self {
+        Self { user_id: user_id.into(), telegram_payment_charge_id: telegram_payment_charge_id.into() }
+    }
+}
+
+impl EditUserStarSubscription {
+    pub fn new(user_id: impl Into<UserId>, telegram_payment_charge_id: impl Into<String>, is_canceled: bool) -> Self {
+        Self { user_id: user_id.into(), telegram_payment_charge_id: telegram_payment_charge_id.into(), is_canceled }
+    }
+}
+
+impl GetStarTransactions {
+    pub fn new() -> Self {
+        Self { offset: None, limit: None }
+    }
+}
+optional!(GetStarTransactions { offset: i64, limit: i64 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn constructors_fill_the_required_fields_and_setters_the_optional_ones() {
+        let m = SendMessage::html(42, "<b>hi</b>").reply_markup(ReplyMarkup::Inline(InlineKeyboardMarkup::default())).message_thread_id(7);
+        assert_eq!(serde_json::to_value(&m).unwrap(), json!({ "chat_id": 42, "text": "<b>hi</b>", "parse_mode": "HTML", "message_thread_id": 7, "reply_markup": { "inline_keyboard": [] } }));
+        assert_eq!(serde_json::to_value(GetUpdates::new()).unwrap(), json!({}));
+        let link = CreateInvoiceLink::monthly_stars("Plan", "Monthly", "plan:1", 100);
+        assert_eq!(link.subscription_period, Some(CreateInvoiceLink::MONTH));
+        assert_eq!((link.currency.as_str(), link.prices[0].amount), ("XTR", 100));
+        let refuse = AnswerPreCheckoutQuery::refuse("q1", "Sold out");
+        assert_eq!(serde_json::to_value(&refuse).unwrap(), json!({ "pre_checkout_query_id": "q1", "ok": false, "error_message": "Sold out" }));
+        let edit = EditMessageText::inline("abc", "new");
+        assert_eq!(serde_json::to_value(&edit).unwrap(), json!({ "inline_message_id": "abc", "text": "new" }));
+    }
+
+    #[test]
+    fn only_methods_that_post_into_a_chat_are_throttled() {
+        assert_eq!(SendMessage::new(5, "x").posts_to(), Some(ChatId(5)));
+        assert_eq!(SendInvoice::stars(-100, "t", "d", "p", 1).posts_to(), Some(ChatId(-100)));
+        assert_eq!(EditMessageText::new(6, 1, "x").posts_to(), Some(ChatId(6)));
+        assert_eq!(EditMessageText::inline("i", "x").posts_to(), Some(ChatId(0)));
+        assert_eq!(SendMessageDraft::new(5, 1).text("partial").posts_to(), None);
+        assert_eq!(SendChatAction::typing(5).posts_to(), None);
+        assert_eq!(AnswerCallbackQuery::new("q").posts_to(), None);
+        assert_eq!(AnswerPreCheckoutQuery::ok("q").posts_to(), None);
+        assert_eq!(SetWebhook::new("https://x").posts_to(), None);
     }
 }

@@ -6,8 +6,14 @@
 //! - Groups (negative chat ids): 20 messages per minute.
 //! - Per bot: 30 messages per second across all chats.
 //! - A 429 pauses only the chat it came from for `retry_after` (the bot's other chats and other
-//!   bots go on); the call is retried, not failed. The throttle keeps the per-bot limit itself,
-//!   so a 429 is a chat's flood control, as Telegram's per-chat limits and the sandbox report it.
+//!   bots go on); the call is retried, up to [`ThrottleLimits::max_retries`] times and
+//!   [`ThrottleLimits::max_retry_wait`] of waiting, then the caller gets the `RetryAfter` (a job
+//!   goes back to the durable queue rather than wait in memory without end). The throttle keeps
+//!   the per-bot limit itself, so a 429 is a chat's flood control, as Telegram's per-chat limits
+//!   and the sandbox report it.
+//! - Bounded: at most [`ThrottleLimits::max_queued_per_chat`] calls waiting for one chat and
+//!   [`ThrottleLimits::max_queued_per_bot`] for one bot; beyond that a call fails at once with
+//!   [`TelegramError::QueueFull`] (transient) instead of growing memory and delay without limit.
 //!
 //! Every bot has its own worker task, so one slow or rate-limited bot never delays another.
 //!
@@ -16,8 +22,16 @@
 //! this is the rule that holds whatever the network does (a burst of slow requests followed by
 //! fast ones must not squeeze more than the limit into one of Telegram's windows).
 //!
-//! Only calls that post into a chat go through here (`sendMessage`, `sendInvoice`,
-//! `editMessageText`); drafts and configuration calls use the [`Client`] directly.
+//! **Which methods go through it** ([`crate::Method::posts_to`]): every method that puts
+//! something visible into a chat — `sendMessage`, `sendInvoice` (an invoice is a message) and
+//! `editMessageText` (Telegram answers too-frequent edits with 429 like sends) — and, when bellhop
+//! adds them, media, copies and forwards. A [`Client`] built with [`Client::with_throttle`]
+//! routes them here from `Client::call` and `Bot::call`, so no caller can bypass it by accident.
+//! Not throttled: `sendMessageDraft` and `sendChatAction` (ephemeral previews and "typing…"
+//! statuses, not messages: Telegram documents no message limit for them, callers ignore their
+//! failures, and queueing them behind real messages would only show them late), answers to
+//! callback and pre-checkout queries (not posts, and a pre-checkout answer must arrive within
+//! 10 s), and configuration calls.
 use super::client::Client;
 use super::error::TelegramError;
 use super::methods::{Method, SendMessage};
@@ -44,6 +58,17 @@ pub struct ThrottleLimits {
     /// Messages per `bot_window` from one bot, all chats together.
     pub bot_max: u32,
     pub bot_window: Duration,
+    /// Calls one chat may have waiting (or in flight); more fail with `QueueFull`. 64 is about a
+    /// minute of a private chat's rate and three of a group's.
+    pub max_queued_per_chat: usize,
+    /// Calls one bot may have waiting (or in flight) over all its chats; more fail with
+    /// `QueueFull`. 4,096 is about two minutes at the bot's 30 messages per second.
+    pub max_queued_per_bot: usize,
+    /// How many times one call is retried after a 429 before its caller gets the `RetryAfter`.
+    pub max_retries: u32,
+    /// How long one call may wait out 429s in total; a `retry_after` that would go past it is
+    /// returned to the caller at once (the chat stays paused for everyone either way).
+    pub max_retry_wait: Duration,
 }
 
 impl Default for ThrottleLimits {
@@ -55,6 +80,10 @@ impl Default for ThrottleLimits {
             group_window: Duration::from_secs(60),
             bot_max: 30,
             bot_window: Duration::from_millis(1000),
+            max_queued_per_chat: 64,
+            max_queued_per_bot: 4096,
+            max_retries: 20,
+            max_retry_wait: Duration::from_secs(60),
         }
     }
 }
@@ -65,6 +94,57 @@ struct Job {
     chat: i64,
     call: Call,
     reply: oneshot::Sender<Result<serde_json::Value, TelegramError>>,
+    /// 429s this call has waited out so far, and for how long in total.
+    retries: u32,
+    waited: Duration,
+    /// Holds the call's place in the queue bounds until the job is dropped.
+    _slot: Slot,
+}
+
+/// Calls submitted for one bot and not finished yet, in total and per chat.
+#[derive(Default)]
+struct Pending {
+    total: usize,
+    per_chat: HashMap<i64, usize>,
+}
+
+/// One call's share of [`Pending`]; given back when the job ends, however it ends.
+struct Slot {
+    pending: Arc<Mutex<Pending>>,
+    chat: i64,
+}
+
+impl Slot {
+    /// Takes a place for `chat` if the bounds allow it.
+    fn take(pending: &Arc<Mutex<Pending>>, chat: i64, limits: &ThrottleLimits) -> Option<Slot> {
+        let mut p = pending.lock().unwrap_or_else(|e| e.into_inner());
+        let in_chat = p.per_chat.get(&chat).copied().unwrap_or(0);
+        if p.total >= limits.max_queued_per_bot || in_chat >= limits.max_queued_per_chat {
+            return None;
+        }
+        p.total += 1;
+        *p.per_chat.entry(chat).or_default() += 1;
+        Some(Slot { pending: pending.clone(), chat })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        p.total -= 1;
+        if let Some(n) = p.per_chat.get_mut(&self.chat) {
+            *n -= 1;
+            if *n == 0 {
+                p.per_chat.remove(&self.chat);
+            }
+        }
+    }
+}
+
+/// A bot's worker and its queue bounds.
+struct WorkerHandle {
+    tx: mpsc::UnboundedSender<Event>,
+    pending: Arc<Mutex<Pending>>,
 }
 
 enum Event {
@@ -77,7 +157,7 @@ enum Event {
 pub struct Throttle {
     client: Option<Client>,
     limits: Arc<ThrottleLimits>,
-    workers: Arc<Mutex<HashMap<i64, mpsc::UnboundedSender<Event>>>>,
+    workers: Arc<Mutex<HashMap<i64, WorkerHandle>>>,
 }
 
 impl Throttle {
@@ -101,23 +181,20 @@ impl Throttle {
     /// any 429 retries.
     pub fn send_message(&self, token: &BotToken, request: SendMessage) -> impl Future<Output = Result<Message, TelegramError>> + Send + 'static {
         let chat = request.chat_id.id().unwrap_or(ChatId(0));
-        self.call(token, chat, request)
+        self.call(token, chat, &request)
     }
 
     /// Queues a chat-posting method `request` addressed to `chat`; see [`Throttle::send_message`].
-    pub fn call<M>(&self, token: &BotToken, chat: ChatId, request: M) -> impl Future<Output = Result<M::Response, TelegramError>> + Send + 'static
-    where
-        M: Method + Send + Sync + 'static,
-        M::Response: Send,
-    {
-        let queued = match (self.client.clone(), serde_json::to_value(&request)) {
+    pub fn call<M: Method>(&self, token: &BotToken, chat: ChatId, request: &M) -> impl Future<Output = Result<M::Response, TelegramError>> + Send + use<M> {
+        let queued = match (self.client.clone(), serde_json::to_value(request)) {
             (Some(client), Ok(body)) => {
                 let body = Arc::new(body);
                 let token = token.clone();
                 let bot = token.bot_id();
+                let name = M::NAME;
                 let call: Call = Arc::new(move || {
                     let (client, token, body) = (client.clone(), token.clone(), body.clone());
-                    Box::pin(async move { client.call_raw(&token, M::NAME, &body).await })
+                    Box::pin(async move { client.call_raw(&token, name, &body).await })
                 });
                 Ok(self.submit(bot, chat, call))
             }
@@ -131,33 +208,46 @@ impl Throttle {
     }
 
     /// Queues `call` for `chat` of `bot` now; the future resolves with its result once it was
-    /// sent (after any 429 retries). `call` may run more than once.
+    /// sent (after any 429 retries), or at once with `QueueFull` when the chat's or the bot's
+    /// queue is full. `call` may run more than once.
     pub fn submit(
         &self,
         bot: BotId,
         chat: ChatId,
         call: Arc<dyn Fn() -> BoxFuture<'static, Result<serde_json::Value, TelegramError>> + Send + Sync>,
-    ) -> impl Future<Output = Result<serde_json::Value, TelegramError>> + Send + 'static {
+    ) -> impl Future<Output = Result<serde_json::Value, TelegramError>> + Send + use<> {
         let (tx, rx) = oneshot::channel();
-        let job = Job { chat: chat.0, call, reply: tx };
-        {
+        let queued = {
             let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
-            let sender = workers.entry(bot.0).or_insert_with(|| spawn_worker(self.limits.clone()));
-            if let Err(mpsc::error::SendError(Event::Job(job))) = sender.send(Event::Job(job)) {
-                // The worker ended (its runtime was shut down); start a fresh one.
-                let fresh = spawn_worker(self.limits.clone());
-                let _ = fresh.send(Event::Job(job));
-                *sender = fresh;
+            let worker = workers.entry(bot.0).or_insert_with(|| spawn_worker(self.limits.clone()));
+            match Slot::take(&worker.pending, chat.0, &self.limits) {
+                None => false,
+                Some(slot) => {
+                    let job = Job { chat: chat.0, call, reply: tx, retries: 0, waited: Duration::ZERO, _slot: slot };
+                    if let Err(mpsc::error::SendError(Event::Job(job))) = worker.tx.send(Event::Job(job)) {
+                        // The worker ended (its runtime was shut down); start a fresh one.
+                        let fresh = spawn_worker(self.limits.clone());
+                        let _ = fresh.tx.send(Event::Job(job));
+                        *worker = fresh;
+                    }
+                    true
+                }
             }
+        };
+        async move {
+            if !queued {
+                return Err(TelegramError::QueueFull);
+            }
+            rx.await.map_err(|_| TelegramError::Network("throttle worker stopped".into()))?
         }
-        async move { rx.await.map_err(|_| TelegramError::Network("throttle worker stopped".into()))? }
     }
 }
 
-fn spawn_worker(limits: Arc<ThrottleLimits>) -> mpsc::UnboundedSender<Event> {
+fn spawn_worker(limits: Arc<ThrottleLimits>) -> WorkerHandle {
+    // Unbounded channel, bounded contents: `Slot::take` admits a job before it is sent here.
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(BotWorker::new(limits, tx.downgrade()).run(rx));
-    tx
+    WorkerHandle { tx, pending: Arc::default() }
 }
 
 #[derive(Default)]
@@ -232,8 +322,16 @@ impl BotWorker {
                 }
                 match result {
                     Err(TelegramError::RetryAfter(secs)) => {
-                        q.paused_until = Some(Instant::now() + Duration::from_secs(secs.max(1)));
-                        q.queue.push_front(job);
+                        let wait = Duration::from_secs(secs.max(1));
+                        q.paused_until = Some(now + wait);
+                        if job.retries < self.limits.max_retries && job.waited + wait <= self.limits.max_retry_wait {
+                            let mut job = job;
+                            job.retries += 1;
+                            job.waited += wait;
+                            q.queue.push_front(job);
+                        } else {
+                            let _ = job.reply.send(Err(TelegramError::RetryAfter(secs)));
+                        }
                     }
                     other => {
                         let _ = job.reply.send(other);
@@ -444,5 +542,75 @@ mod tests {
         let group: Vec<Instant> = log.iter().filter(|e| e.1 == -100).map(|e| e.2).collect();
         assert_eq!(group.len(), 25);
         assert!(group[20] - group[0] >= Duration::from_secs(60), "21st group message came too early");
+    }
+
+    /// A call that counts its attempts and always answers 429 with `retry_after`.
+    fn always_limited(attempts: Arc<AtomicUsize>, retry_after: u64) -> Call {
+        Arc::new(move || {
+            let attempts = attempts.clone();
+            Box::pin(async move {
+                attempts.fetch_add(1, Ordering::SeqCst);
+                Err(TelegramError::RetryAfter(retry_after))
+            })
+        })
+    }
+
+    /// A call that takes `secs` seconds and succeeds.
+    fn slow(secs: u64) -> Call {
+        Arc::new(move || {
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_secs(secs)).await;
+                Ok(serde_json::json!(true))
+            })
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_answered_429_every_time_gives_up_after_the_retry_cap() {
+        let limits = ThrottleLimits { max_retries: 3, max_retry_wait: Duration::from_secs(60), ..ThrottleLimits::default() };
+        let t = Throttle::without_client(limits);
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let start = Instant::now();
+        let result = t.submit(BotId(1), ChatId(9), always_limited(attempts.clone(), 2)).await;
+        assert_eq!(result, Err(TelegramError::RetryAfter(2)), "the last 429 reaches the caller");
+        assert_eq!(attempts.load(Ordering::SeqCst), 4, "one call and three retries");
+        assert_eq!(start.elapsed().as_secs(), 6, "each retry waited its retry_after");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_beyond_the_wait_budget_is_returned_at_once_and_still_pauses_the_chat() {
+        let limits = ThrottleLimits { max_retry_wait: Duration::from_secs(10), ..ThrottleLimits::default() };
+        let t = Throttle::without_client(limits);
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let start = Instant::now();
+        let result = t.submit(BotId(1), ChatId(9), always_limited(attempts.clone(), 30)).await;
+        assert_eq!(result, Err(TelegramError::RetryAfter(30)));
+        assert_eq!(attempts.load(Ordering::SeqCst), 1, "not retried: 30 s is over the 10 s budget");
+        assert!(start.elapsed() < Duration::from_secs(1), "returned at once, not after {:?}", start.elapsed());
+        let log: Log = Arc::default();
+        let next = t.submit(BotId(1), ChatId(9), recording(log.clone(), 1, 9, 0, Arc::new(AtomicUsize::new(0)), 0)).await;
+        assert!(next.is_ok());
+        assert!(log.lock().unwrap()[0].2 - start >= Duration::from_secs(30), "the chat stayed paused for retry_after");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queues_are_bounded_per_chat_and_per_bot() {
+        use futures::FutureExt;
+        let limits = ThrottleLimits { max_queued_per_chat: 3, max_queued_per_bot: 5, ..ThrottleLimits::default() };
+        let t = Throttle::without_client(limits);
+        // Chat 1 takes its three places (one in flight, two waiting); a fourth is refused at once.
+        let mut held: Vec<_> = (0..3).map(|_| tokio::spawn(t.submit(BotId(1), ChatId(1), slow(5)))).collect();
+        assert_eq!(t.submit(BotId(1), ChatId(1), slow(5)).now_or_never(), Some(Err(TelegramError::QueueFull)));
+        // Two more chats fill the bot's five; the sixth call is refused whatever its chat.
+        held.push(tokio::spawn(t.submit(BotId(1), ChatId(2), slow(5))));
+        held.push(tokio::spawn(t.submit(BotId(1), ChatId(3), slow(5))));
+        assert_eq!(t.submit(BotId(1), ChatId(4), slow(5)).now_or_never(), Some(Err(TelegramError::QueueFull)));
+        // Another bot has its own bounds.
+        assert_eq!(t.submit(BotId(2), ChatId(1), slow(1)).await, Ok(serde_json::json!(true)));
+        for h in held {
+            assert_eq!(h.await.unwrap(), Ok(serde_json::json!(true)), "admitted calls are all sent");
+        }
+        // Finished calls give their places back.
+        assert_eq!(t.submit(BotId(1), ChatId(1), slow(1)).await, Ok(serde_json::json!(true)));
     }
 }

@@ -6,7 +6,7 @@
 //! row makes each row self-describing for BM25 and for the embedder ("price of a large latte"
 //! matches `Price` and `Latte` in the same line), at the cost of some repetition. One row per
 //! line (no blank lines between rows) keeps a row whole when the chunker splits the table.
-use super::markdown::{Block, Writer};
+use super::writer::{Block, Writer};
 use super::{Budget, Document, DocumentKind, ExtractError};
 
 pub(crate) fn extract(text: &str, delimiter: u8, budget: &Budget) -> Result<Document, ExtractError> {
@@ -15,7 +15,7 @@ pub(crate) fn extract(text: &str, delimiter: u8, budget: &Budget) -> Result<Docu
     let mut w = Writer::new(budget);
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|_| ExtractError::Damaged { kind: DocumentKind::Csv })?;
-        let cells: Vec<String> = record.iter().map(super::markdown::collapse).collect();
+        let cells: Vec<String> = record.iter().map(super::writer::collapse).collect();
         if cells.iter().all(String::is_empty) {
             continue;
         }

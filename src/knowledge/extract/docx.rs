@@ -9,7 +9,7 @@
 //! Structure: headings from paragraph styles (`Title`, `Heading1`–`Heading6`, or any style
 //! whose name is "heading N" or which has an outline level, looked up in `word/styles.xml`),
 //! list paragraphs (`w:numPr`, indented by `w:ilvl`), tables as `a | b | c` rows.
-use super::markdown::{Block, Writer, collapse};
+use super::writer::{Block, Writer, collapse};
 use super::{Budget, Document, DocumentKind, ExtractError, Limits};
 use quick_xml::events::Event;
 use std::collections::HashMap;

@@ -1,110 +1,54 @@
-//! HTML → light Markdown with a small, forgiving tokenizer (linear, no recursion, no DOM).
+//! HTML → light Markdown. html5ever parses the page as a browser would (the WHATWG algorithm:
+//! entities, implied and misnested tags, tables, raw-text elements), into scraper's arena tree;
+//! an iterative walk over that tree (no recursion) writes the blocks.
 //!
 //! Kept: headings, paragraphs, list items (nested lists indented), table rows as `a | b | c`,
-//! preformatted text, the text of links. Dropped with everything inside them: `script`,
-//! `style`, `noscript`, `template`, `svg`, `math`, `iframe`, `object`, `canvas`, form
-//! controls, `nav` (and `role="navigation"`), `hidden`/`aria-hidden` elements, comments. The
-//! title is `<title>`, else the first `h1`. Links' `href`s are returned for the crawler. Nothing
-//! here executes or interprets anything: the result is plain text.
-use super::markdown::{Block, Writer, collapse};
+//! preformatted text, the text of links, image `alt` text. Dropped with everything inside them:
+//! `head`, `script`, `style`, `noscript`, `template`, `svg`, `math`, `iframe`, `object`,
+//! `canvas`, form controls, media, `nav` (and `role="navigation"`), `hidden`/`aria-hidden`/
+//! `display:none` elements, comments. The title is `<title>`, else the first `h1`. Links' `href`s
+//! are returned for the crawler. Nothing here executes or interprets anything: the result is
+//! plain text.
+//!
+//! Budgets around the parser (docs/ingestion.md has the measurements): the input is fed in
+//! [`FEED_CHUNK`] pieces with the deadline checked between them, and [`DepthCap`] keeps the tree
+//! builder's open elements under [`MAX_OPEN`] — html5ever's scope checks walk that stack, so
+//! 100,000 nested `<div>`s would otherwise take minutes; deeper tags are left out (their text
+//! stays, flattened into the enclosing element).
+use super::writer::{Block, Writer, collapse};
 use super::{Budget, Document, DocumentKind, ExtractError};
+use ego_tree::iter::Edge;
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::{BufferQueue, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts};
+use html5ever::TokenizerResult;
+use html5ever::tree_builder::{Tracer, TreeBuilder, TreeBuilderOpts};
+use html5ever::{LocalName, ns};
+use scraper::node::Element;
+use scraper::{Html, HtmlTreeSink, Node};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 /// Elements removed with their content.
-const DROPPED: &[&str] = &["script", "style", "noscript", "template", "svg", "math", "iframe", "object", "embed", "canvas", "select", "button", "textarea", "nav", "head", "audio", "video", "dialog"];
-/// Elements whose content is raw text up to their end tag (no markup inside).
-const RAW_TEXT: &[&str] = &["script", "style", "textarea", "title", "xmp", "noscript", "template", "iframe", "noembed", "noframes"];
-/// Void elements: never have an end tag, never pushed on the open-element stack.
-const VOID: &[&str] = &["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr", "param"];
+const DROPPED: &[&str] = &[
+    "head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "embed", "canvas", "select", "button", "textarea", "nav", "audio", "video", "dialog",
+    "title",
+];
 /// Elements that end the current paragraph.
 const BLOCKS: &[&str] = &[
     "p", "div", "section", "article", "main", "header", "footer", "aside", "blockquote", "address", "figure", "figcaption", "form", "fieldset", "dl", "dt", "dd", "hr", "br", "center",
     "details", "summary", "body", "html",
 ];
-/// Elements that may appear in `<head>`; any other start tag ends an unclosed head.
-const HEAD_CONTENT: &[&str] = &["head", "title", "meta", "link", "style", "script", "base", "noscript", "template"];
-/// Open elements tracked at most; deeper nesting is flattened (it only affects indentation).
-const MAX_DEPTH: usize = 256;
-
-struct State<'b> {
-    out: Writer<'b>,
-    inline: String,
-    title: Option<String>,
-    first_h1: Option<String>,
-    links: Vec<String>,
-    base: Option<String>,
-    stack: Vec<String>,
-    dropped_open: usize,
-    heading: Option<usize>,
-    list_depth: usize,
-    li_fresh: bool,
-    pre: usize,
-    table_depth: usize,
-    row: Vec<String>,
-    cell: Option<String>,
-}
-
-pub(crate) fn extract(html: &str, budget: &Budget) -> Result<(Document, Links), ExtractError> {
-    let mut s = State {
-        out: Writer::new(budget),
-        inline: String::new(),
-        title: None,
-        first_h1: None,
-        links: Vec::new(),
-        base: None,
-        stack: Vec::new(),
-        dropped_open: 0,
-        heading: None,
-        list_depth: 0,
-        li_fresh: false,
-        pre: 0,
-        table_depth: 0,
-        row: Vec::new(),
-        cell: None,
-    };
-    let bytes = html.as_bytes();
-    let mut i = 0;
-    let mut steps = 0u32;
-    while i < bytes.len() {
-        steps = steps.wrapping_add(1);
-        if steps.is_multiple_of(1024) {
-            budget.check(s.out.len() + s.inline.len())?;
-        }
-        if bytes[i] != b'<' {
-            let end = memchr(b'<', &bytes[i..]).map_or(bytes.len(), |p| i + p);
-            s.text(&html[i..end]);
-            i = end;
-            continue;
-        }
-        let rest = &html[i..];
-        if let Some(comment) = rest.strip_prefix("<!--") {
-            i = comment.find("-->").map_or(bytes.len(), |p| i + 4 + p + 3);
-        } else if rest.starts_with("<!") || rest.starts_with("<?") {
-            i = memchr(b'>', &bytes[i..]).map_or(bytes.len(), |p| i + p + 1);
-        } else if let Some(tag) = parse_tag(rest) {
-            i += tag.len;
-            if tag.end {
-                s.end_tag(&tag.name)?;
-            } else {
-                s.start_tag(&tag)?;
-                if RAW_TEXT.contains(&tag.name.as_str()) && !tag.self_closing {
-                    // Raw text: everything up to `</name` is content, markup or not.
-                    let close = format!("</{}", tag.name);
-                    let end = find_ascii_ci(&html[i..], &close).map_or(bytes.len(), |p| i + p);
-                    s.raw_text(&tag.name, &html[i..end]);
-                    i = end;
-                }
-            }
-        } else {
-            s.text("<");
-            i += 1;
-        }
-    }
-    s.flush()?;
-    s.finish_row()?;
-    let title = s.title.clone().filter(|t| !t.is_empty()).or(s.first_h1.clone());
-    let links = Links { base: s.base, hrefs: s.links };
-    Ok((Document { title, text: s.out.finish(), kind: DocumentKind::Html }, links))
-}
+/// Input fed to the parser between two deadline checks.
+const FEED_CHUNK: usize = 16 * 1024;
+/// Most elements the tree builder may hold open (plus active formatting elements) before
+/// further start tags are left out.
+const MAX_OPEN: usize = 512;
+/// Links collected from one page at most.
+const MAX_LINKS: usize = 10_000;
+/// Most attributes one tag may have. html5ever checks each new attribute against the tag's
+/// earlier ones (quadratic in their number: 50,000 on one tag take 6 s), so a page with a tag
+/// beyond this is refused before it is parsed. Real tags have a few dozen.
+const MAX_ATTRS: usize = 2_000;
 
 /// The links of a page, as written (resolved by the crawler against `base` or the page URL).
 #[derive(Debug, Clone, Default)]
@@ -114,87 +58,219 @@ pub(crate) struct Links {
     pub hrefs: Vec<String>,
 }
 
-struct Tag {
-    name: String,
-    end: bool,
-    self_closing: bool,
-    attrs: Vec<(String, String)>,
-    len: usize,
-}
-
-impl Tag {
-    fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-}
-
-/// Parses `<name attr=value …>` or `</name>` at the start of `s`; `None` if `<` does not start
-/// a tag (then it is text).
-fn parse_tag(s: &str) -> Option<Tag> {
-    let b = s.as_bytes();
-    let mut i = 1;
-    let end = b.get(1) == Some(&b'/');
-    if end {
-        i += 1;
-    }
-    if !b.get(i).is_some_and(u8::is_ascii_alphabetic) {
-        return None;
-    }
-    let start = i;
-    while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' && b[i] != b'/' {
-        i += 1;
-    }
-    let name = s[start..i].to_ascii_lowercase();
-    let mut attrs = Vec::new();
-    let mut self_closing = false;
-    loop {
-        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
-            if b[i] == b'/' {
-                self_closing = true;
-            }
-            i += 1;
+pub(crate) fn extract(html: &str, budget: &Budget) -> Result<(Document, Links), ExtractError> {
+    let tree = parse(html, budget)?;
+    let mut s = State {
+        out: Writer::new(budget),
+        inline: String::new(),
+        title: None,
+        first_h1: None,
+        links: Vec::new(),
+        base: None,
+        dropped_open: 0,
+        heads_open: 0,
+        heading: None,
+        list_depth: 0,
+        li_fresh: false,
+        pre: 0,
+        table_depth: 0,
+        row: Vec::new(),
+        cell: None,
+    };
+    for (step, edge) in tree.tree.root().traverse().enumerate() {
+        if step % 1024 == 0 {
+            budget.check(s.out.len() + s.inline.len())?;
         }
-        if i >= b.len() {
-            return Some(Tag { name, end, self_closing, attrs, len: b.len() });
-        }
-        if b[i] == b'>' {
-            return Some(Tag { name, end, self_closing, attrs, len: i + 1 });
-        }
-        self_closing = false;
-        let k0 = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'>' | b'=' | b'/') {
-            i += 1;
-        }
-        let key = s[k0..i].to_ascii_lowercase();
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let mut value = String::new();
-        if b.get(i) == Some(&b'=') {
-            i += 1;
-            while i < b.len() && b[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            match b.get(i) {
-                Some(&q @ (b'"' | b'\'')) => {
-                    let v0 = i + 1;
-                    let v1 = memchr(q, &b[v0..]).map_or(b.len(), |p| v0 + p);
-                    value = decode_entities(&s[v0..v1]);
-                    i = (v1 + 1).min(b.len());
-                }
-                _ => {
-                    let v0 = i;
-                    while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' {
-                        i += 1;
+        match edge {
+            Edge::Open(node) => match node.value() {
+                Node::Text(t) => s.text(t),
+                Node::Element(e) => {
+                    if e.name() == "title" && s.title.is_none() && s.dropped_open == s.heads_open && e.name.ns == ns!(html) {
+                        let text: String = node.children().filter_map(|c| c.value().as_text().map(|t| &**t)).collect();
+                        s.title = Some(collapse(&text));
                     }
-                    value = decode_entities(&s[v0..i]);
+                    s.open(e)?;
+                }
+                _ => {}
+            },
+            Edge::Close(node) => {
+                if let Node::Element(e) = node.value() {
+                    s.close(e)?;
                 }
             }
         }
-        if attrs.len() < 64 {
-            attrs.push((key, value));
-        }
     }
+    s.flush()?;
+    s.finish_row()?;
+    let title = s.title.clone().filter(|t| !t.is_empty()).or(s.first_h1.clone());
+    let links = Links { base: s.base, hrefs: s.links };
+    Ok((Document { title, text: s.out.finish(), kind: DocumentKind::Html }, links))
+}
+
+/// Runs html5ever over `html` in [`FEED_CHUNK`] pieces, checking the deadline between them.
+fn parse(html: &str, budget: &Budget) -> Result<Html, ExtractError> {
+    if most_attributes(html.as_bytes()) > MAX_ATTRS {
+        return Err(ExtractError::Damaged { kind: DocumentKind::Html });
+    }
+    let opts = TreeBuilderOpts::default();
+    let builder = TreeBuilder::new(HtmlTreeSink::new(Html::new_document()), opts);
+    let tokenizer = Tokenizer::new(DepthCap { inner: builder, left_out: RefCell::new(HashMap::new()) }, TokenizerOpts::default());
+    let queue = BufferQueue::default();
+    let mut rest = html;
+    while !rest.is_empty() {
+        budget.check(0)?;
+        let mut end = rest.len().min(FEED_CHUNK);
+        while !rest.is_char_boundary(end) {
+            end += 1;
+        }
+        queue.push_back(StrTendril::from_slice(&rest[..end]));
+        rest = &rest[end..];
+        // `Script` and encoding results only pause the tokenizer; nothing runs scripts here.
+        while !matches!(tokenizer.feed(&queue), TokenizerResult::Done) {}
+    }
+    tokenizer.end();
+    let Tokenizer { sink, .. } = tokenizer;
+    Ok(sink.inner.sink.0.into_inner())
+}
+
+/// The most attributes any start tag in `html` has, counted the way the HTML tokenizer splits
+/// them (names end at whitespace, `/`, `=` or `>`; quoted values may hold anything but their
+/// quote). One linear pass; raw-text elements are not special-cased, so `<` in a script may be
+/// over-counted, which only matters past [`MAX_ATTRS`].
+fn most_attributes(html: &[u8]) -> usize {
+    #[derive(Clone, Copy, PartialEq)]
+    enum S {
+        Text,
+        Name,
+        Between,
+        Attr,
+        Value(u8),
+    }
+    let (mut state, mut count, mut most) = (S::Text, 0usize, 0usize);
+    let mut i = 0;
+    while i < html.len() {
+        let b = html[i];
+        state = match state {
+            S::Text if b == b'<' && html.get(i + 1).is_some_and(u8::is_ascii_alphabetic) => {
+                count = 0;
+                S::Name
+            }
+            S::Text => S::Text,
+            S::Value(q) if b == q => S::Between,
+            S::Value(q) => S::Value(q),
+            _ if b == b'>' => {
+                most = most.max(count);
+                S::Text
+            }
+            S::Name | S::Attr if b.is_ascii_whitespace() || b == b'/' => S::Between,
+            S::Name => S::Name,
+            S::Attr if b == b'=' => match html.get(i + 1) {
+                Some(&q @ (b'"' | b'\'')) => {
+                    i += 1;
+                    S::Value(q)
+                }
+                _ => S::Attr,
+            },
+            S::Attr => S::Attr,
+            S::Between if b.is_ascii_whitespace() || b == b'/' => S::Between,
+            S::Between => {
+                count += 1;
+                S::Attr
+            }
+        };
+        i += 1;
+    }
+    most.max(count)
+}
+
+/// Passes tokens to the tree builder, leaving out start tags (and their end tags) while the
+/// builder holds [`MAX_OPEN`] elements.
+struct DepthCap {
+    inner: TreeBuilder<ego_tree::NodeId, HtmlTreeSink>,
+    /// End tags still to leave out, by name.
+    left_out: RefCell<HashMap<LocalName, usize>>,
+}
+
+/// Counts the handles the tree builder holds: the open elements and the active formatting
+/// elements (and the document, `head` and `form`).
+struct Count(Cell<usize>);
+
+impl Tracer for Count {
+    type Handle = ego_tree::NodeId;
+    fn trace_handle(&self, _: &ego_tree::NodeId) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+/// Elements that never stay open (the tree builder inserts and pops them at once).
+fn is_void(name: &str) -> bool {
+    matches!(name, "area" | "base" | "br" | "col" | "embed" | "hr" | "img" | "input" | "link" | "meta" | "source" | "track" | "wbr" | "param" | "keygen")
+}
+
+impl TokenSink for DepthCap {
+    type Handle = ego_tree::NodeId;
+
+    fn process_token(&self, token: Token, line: u64) -> TokenSinkResult<Self::Handle> {
+        if let Token::TagToken(tag) = &token {
+            match tag.kind {
+                TagKind::StartTag if !is_void(&tag.name) => {
+                    let count = Count(Cell::new(0));
+                    self.inner.trace_handles(&count);
+                    if count.0.get() >= MAX_OPEN {
+                        *self.left_out.borrow_mut().entry(tag.name.clone()).or_default() += 1;
+                        return TokenSinkResult::Continue;
+                    }
+                }
+                TagKind::EndTag => {
+                    let mut left_out = self.left_out.borrow_mut();
+                    if let Some(n) = left_out.get_mut(&tag.name).filter(|n| **n > 0) {
+                        *n -= 1;
+                        return TokenSinkResult::Continue;
+                    }
+                }
+                TagKind::StartTag => {}
+            }
+        }
+        self.inner.process_token(token, line)
+    }
+
+    fn end(&self) {
+        self.inner.end()
+    }
+
+    fn adjusted_current_node_present_but_not_in_html_namespace(&self) -> bool {
+        self.inner.adjusted_current_node_present_but_not_in_html_namespace()
+    }
+}
+
+struct State<'b> {
+    out: Writer<'b>,
+    inline: String,
+    title: Option<String>,
+    first_h1: Option<String>,
+    links: Vec<String>,
+    base: Option<String>,
+    /// Dropped elements open around the current node (their content is skipped).
+    dropped_open: usize,
+    /// Of those, `head`s (the title is read inside one).
+    heads_open: usize,
+    heading: Option<usize>,
+    list_depth: usize,
+    li_fresh: bool,
+    pre: usize,
+    table_depth: usize,
+    row: Vec<String>,
+    cell: Option<String>,
+}
+
+/// Whether `e` is left out with its content.
+fn dropped(e: &Element) -> bool {
+    e.name.ns != ns!(html)
+        || DROPPED.contains(&e.name())
+        || e.attr("hidden").is_some()
+        || e.attr("aria-hidden") == Some("true")
+        || e.attr("role") == Some("navigation")
+        || e.attr("style").is_some_and(|s| s.replace(' ', "").to_ascii_lowercase().contains("display:none"))
 }
 
 impl State<'_> {
@@ -202,66 +278,42 @@ impl State<'_> {
         self.dropped_open > 0
     }
 
-    fn text(&mut self, raw: &str) {
+    fn text(&mut self, text: &str) {
         if self.skipping() {
             return;
         }
-        let decoded = decode_entities(raw);
         match &mut self.cell {
-            Some(cell) => {
-                cell.push_str(&decoded);
-            }
-            None => self.inline.push_str(&decoded),
+            Some(cell) => cell.push_str(text),
+            None => self.inline.push_str(text),
         }
     }
 
-    fn raw_text(&mut self, name: &str, content: &str) {
-        if name == "title" && self.title.is_none() && self.dropped_open <= 1 {
-            self.title = Some(collapse(&decode_entities(content)));
-        }
-    }
-
-    fn start_tag(&mut self, tag: &Tag) -> Result<(), ExtractError> {
-        let name = tag.name.as_str();
-        if let Some(href) = tag.attr("href").filter(|_| name == "a" && self.links.len() < 10_000) {
+    fn open(&mut self, e: &Element) -> Result<(), ExtractError> {
+        let name = e.name();
+        if let Some(href) = e.attr("href").filter(|_| name == "a" && self.links.len() < MAX_LINKS) {
             self.links.push(href.trim().to_owned());
         }
         if name == "base" && self.base.is_none() {
-            self.base = tag.attr("href").map(|h| h.trim().to_owned());
+            self.base = e.attr("href").map(|h| h.trim().to_owned());
         }
-        if name == "body" || (!HEAD_CONTENT.contains(&name) && self.stack.iter().any(|n| n == "!head")) {
-            // `<body>` or body content ends an unclosed `<head>`.
-            if let Some(pos) = self.stack.iter().rposition(|n| n == "!head") {
-                let closed = self.stack.drain(pos..).filter(|n| n.starts_with('!')).count();
-                self.dropped_open = self.dropped_open.saturating_sub(closed);
-            }
-        }
-        if name == "title" {
-            // `<title>` lives in `<head>`, which is dropped; it is captured as raw text.
-            if !VOID.contains(&name) && !tag.self_closing {
-                self.push_open(name, false);
-            }
+        if dropped(e) {
+            self.dropped_open += 1;
+            self.heads_open += usize::from(name == "head");
             return Ok(());
         }
-        let hidden = tag.attr("hidden").is_some()
-            || tag.attr("aria-hidden") == Some("true")
-            || tag.attr("role") == Some("navigation")
-            || tag.attr("style").is_some_and(|s| s.replace(' ', "").to_ascii_lowercase().contains("display:none"));
-        let dropped = DROPPED.contains(&name) || hidden;
-        if VOID.contains(&name) || tag.self_closing {
-            if !self.skipping() && BLOCKS.contains(&name) {
+        if self.skipping() {
+            return Ok(());
+        }
+        if is_void(name) {
+            if BLOCKS.contains(&name) {
                 self.flush()?;
             }
-            if !self.skipping() && name == "img" {
+            if name == "img" {
                 // Alt text is the image's words for people who cannot see it; keep it inline.
-                if let Some(alt) = tag.attr("alt").filter(|a| !a.trim().is_empty()) {
+                if let Some(alt) = e.attr("alt").filter(|a| !a.trim().is_empty()) {
                     self.text(&format!(" {alt} "));
                 }
             }
-            return Ok(());
-        }
-        self.push_open(name, dropped);
-        if self.skipping() {
             return Ok(());
         }
         match name {
@@ -297,46 +349,16 @@ impl State<'_> {
         Ok(())
     }
 
-    fn push_open(&mut self, name: &str, dropped: bool) {
-        if self.stack.len() >= MAX_DEPTH {
-            // Too deep to track: a dropped element still counts (its end tag may never be
-            // matched, so everything after stays dropped — safe, not exploitable).
-            if dropped {
-                self.dropped_open += 1;
-            }
-            return;
-        }
-        let key = if dropped { format!("!{name}") } else { name.to_owned() };
-        self.stack.push(key);
-        if dropped {
-            self.dropped_open += 1;
-        }
-    }
-
-    fn end_tag(&mut self, name: &str) -> Result<(), ExtractError> {
-        // Close up to the nearest open element of that name; an unmatched end tag is ignored.
-        let Some(pos) = self.stack.iter().rposition(|n| n.trim_start_matches('!') == name) else {
-            if !self.skipping() && BLOCKS.contains(&name) {
-                self.flush()?;
-            }
+    fn close(&mut self, e: &Element) -> Result<(), ExtractError> {
+        let name = e.name();
+        if dropped(e) {
+            self.dropped_open = self.dropped_open.saturating_sub(1);
+            self.heads_open = self.heads_open.saturating_sub(usize::from(name == "head"));
             return Ok(());
-        };
-        let closed: Vec<String> = self.stack.drain(pos..).collect();
-        for el in closed.iter().rev() {
-            if let Some(dropped_name) = el.strip_prefix('!') {
-                let _ = dropped_name;
-                self.dropped_open = self.dropped_open.saturating_sub(1);
-                continue;
-            }
-            if self.skipping() {
-                continue;
-            }
-            self.close(el)?;
         }
-        Ok(())
-    }
-
-    fn close(&mut self, name: &str) -> Result<(), ExtractError> {
+        if self.skipping() || is_void(name) {
+            return Ok(());
+        }
         match name {
             "h1" | "h2" | "h3" | "h4" | "h5" | "h6" if self.heading.is_some() => self.flush()?,
             "ul" | "ol" | "menu" => {
@@ -408,110 +430,6 @@ impl State<'_> {
     }
 }
 
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == needle)
-}
-
-/// Case-insensitive ASCII search.
-fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    if n.len() > h.len() {
-        return None;
-    }
-    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
-}
-
-/// Decodes `&amp;`, `&#39;`, `&#x27;` and the named entities that occur in real pages;
-/// unknown ones are left as written.
-pub(crate) fn decode_entities(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(p) = rest.find('&') {
-        out.push_str(&rest[..p]);
-        rest = &rest[p..];
-        let end = rest[1..].find(|c: char| !c.is_ascii_alphanumeric() && c != '#').map_or(rest.len(), |e| e + 1);
-        let name = &rest[1..end];
-        let decoded = if let Some(num) = name.strip_prefix('#') {
-            let n = match num.strip_prefix(['x', 'X']) {
-                Some(hex) => u32::from_str_radix(hex, 16).ok(),
-                None => num.parse().ok(),
-            };
-            n.map(|n| char::from_u32(n).filter(|c| *c != '\0').unwrap_or('\u{fffd}'))
-        } else {
-            named_entity(name)
-        };
-        match decoded {
-            Some(c) => {
-                out.push(c);
-                rest = rest.get(end..).unwrap_or("");
-                rest = rest.strip_prefix(';').unwrap_or(rest);
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn named_entity(name: &str) -> Option<char> {
-    Some(match name {
-        "amp" | "AMP" => '&',
-        "lt" | "LT" => '<',
-        "gt" | "GT" => '>',
-        "quot" | "QUOT" => '"',
-        "apos" => '\'',
-        "nbsp" => '\u{a0}',
-        "copy" => '©',
-        "reg" => '®',
-        "trade" => '™',
-        "hellip" => '…',
-        "mdash" => '—',
-        "ndash" => '–',
-        "lsquo" => '‘',
-        "rsquo" => '’',
-        "ldquo" => '“',
-        "rdquo" => '”',
-        "laquo" => '«',
-        "raquo" => '»',
-        "bull" => '•',
-        "middot" => '·',
-        "euro" => '€',
-        "pound" => '£',
-        "yen" => '¥',
-        "cent" => '¢',
-        "sect" => '§',
-        "deg" => '°',
-        "times" => '×',
-        "divide" => '÷',
-        "plusmn" => '±',
-        "frac12" => '½',
-        "auml" => 'ä',
-        "ouml" => 'ö',
-        "uuml" => 'ü',
-        "Auml" => 'Ä',
-        "Ouml" => 'Ö',
-        "Uuml" => 'Ü',
-        "szlig" => 'ß',
-        "eacute" => 'é',
-        "egrave" => 'è',
-        "agrave" => 'à',
-        "aacute" => 'á',
-        "ccedil" => 'ç',
-        "ntilde" => 'ñ',
-        "oacute" => 'ó',
-        "iacute" => 'í',
-        "uacute" => 'ú',
-        "shy" | "zwj" | "zwnj" => '\u{200b}',
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -541,5 +459,14 @@ mod tests {
         assert!(d.text.starts_with("a < b and <3"), "{}", d.text);
         let deep = "<div>".repeat(100_000) + "deep" + &"</div>".repeat(100_000);
         assert_eq!(run(&deep).0.text, "deep");
+    }
+
+    #[test]
+    fn a_tag_with_thousands_of_attributes_is_refused_before_parsing() {
+        let tag = |n: usize| format!("<p title=\"a b > c\" {}>text</p>", (0..n).map(|i| format!("a{i}='x y'")).collect::<Vec<_>>().join(" "));
+        assert_eq!(most_attributes(tag(10).as_bytes()), 11);
+        assert_eq!(run(&tag(MAX_ATTRS - 1)).0.text, "text");
+        let refused = extract(&tag(50_000), &Budget::new(&Limits::default()));
+        assert!(matches!(refused, Err(ExtractError::Damaged { kind: DocumentKind::Html })), "{refused:?}");
     }
 }

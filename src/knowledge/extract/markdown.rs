@@ -1,114 +1,191 @@
-//! The light-Markdown writer every parser emits into: headings, paragraphs, list items and table
-//! rows, with blank lines between blocks and none inside a list or a table, so the chunker can
-//! see the structure. It enforces the output cap and deadline of a [`Budget`].
-use super::{Budget, ExtractError};
+//! Markdown → light Markdown, through pulldown-cmark (CommonMark, with GitHub's tables and
+//! strikethrough): emphasis, link and image syntax, setext headings, indented and fenced code
+//! and escapes are resolved, so the chunker sees the same shapes as for HTML — `#` headings,
+//! `- ` / `1. ` list items, `a | b` table rows, paragraphs between blank lines. Link targets are
+//! dropped (their text stays), as for HTML. Raw HTML blocks go through the HTML extractor (so a
+//! `<script>` in a README never reaches the text); inline tags are dropped. YAML front matter is
+//! left out. The title is the first level-1 heading.
+//!
+//! Budget: pulldown-cmark is linear in its input (it guards its own known quadratic cases);
+//! the deadline is checked every 1024 events and the output cap as blocks are written.
+use super::writer::{Block, Writer, collapse};
+use super::{Budget, Document, DocumentKind, ExtractError};
+use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
-/// The kind of a block, which decides the separator before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Block {
-    Heading,
-    Paragraph,
-    ListItem,
-    TableRow,
+pub(crate) fn extract(text: &str, budget: &Budget) -> Result<Document, ExtractError> {
+    // Control characters (other than line breaks and tabs) are never text.
+    let text: String = text.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')).collect();
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_YAML_STYLE_METADATA_BLOCKS;
+    let mut s = State { out: Writer::new(budget), inline: String::new(), title: None, heading: None, lists: Vec::new(), item_marker: None, code: false, row: None, html: String::new(), skip: 0 };
+    for (i, event) in Parser::new_ext(&text, options).enumerate() {
+        if i % 1024 == 0 {
+            budget.check(s.out.len() + s.inline.len() + s.html.len())?;
+        }
+        s.event(event, budget)?;
+    }
+    s.flush()?;
+    s.flush_html(budget)?;
+    Ok(Document { title: s.title, text: s.out.finish(), kind: DocumentKind::Markdown })
 }
 
-pub(crate) struct Writer<'b> {
-    text: String,
-    last: Option<Block>,
-    budget: &'b Budget,
+struct State<'b> {
+    out: Writer<'b>,
+    inline: String,
+    title: Option<String>,
+    heading: Option<usize>,
+    /// One entry per open list: the next number of an ordered list, `None` for bullets.
+    lists: Vec<Option<u64>>,
+    /// The marker of a list item whose first block is not written yet.
+    item_marker: Option<String>,
+    code: bool,
+    /// Cells of the table row being read.
+    row: Option<Vec<String>>,
+    /// Consecutive raw HTML blocks, extracted together when the next block starts.
+    html: String,
+    /// Open elements whose content is left out (front matter).
+    skip: usize,
 }
 
-impl<'b> Writer<'b> {
-    pub(crate) fn new(budget: &'b Budget) -> Self {
-        Writer { text: String::new(), last: None, budget }
-    }
-
-    /// Appends one block; whitespace inside is collapsed to single spaces (except a list item's
-    /// leading indentation). Empty blocks are dropped.
-    pub(crate) fn push(&mut self, kind: Block, content: &str) -> Result<(), ExtractError> {
-        let indent: String = if kind == Block::ListItem { content.chars().take_while(|c| *c == ' ').collect() } else { String::new() };
-        let body = collapse(content);
-        if body.is_empty() || body == "-" {
-            return Ok(());
+impl State<'_> {
+    fn event(&mut self, event: Event<'_>, budget: &Budget) -> Result<(), ExtractError> {
+        if !matches!(event, Event::Html(_)) {
+            self.flush_html(budget)?;
         }
-        self.separate(kind);
-        self.text.push_str(&indent);
-        self.text.push_str(&body);
-        self.last = Some(kind);
-        self.budget.check(self.text.len())
-    }
-
-    /// Appends a heading of `level` (1–6).
-    pub(crate) fn heading(&mut self, level: usize, content: &str) -> Result<(), ExtractError> {
-        let body = collapse(content);
-        if body.is_empty() {
-            return Ok(());
+        match event {
+            Event::Start(Tag::MetadataBlock(_)) => self.skip += 1,
+            Event::End(TagEnd::MetadataBlock(_)) => self.skip = self.skip.saturating_sub(1),
+            _ if self.skip > 0 => {}
+            Event::Start(tag) => self.start(tag)?,
+            Event::End(tag) => self.end(tag)?,
+            Event::Text(t) | Event::Code(t) => self.text(&t),
+            Event::SoftBreak | Event::HardBreak if self.code => self.text("\n"),
+            Event::SoftBreak | Event::HardBreak => self.text(" "),
+            Event::Html(h) => self.html.push_str(&h),
+            // Inline tags (`<b>`, `<br>`): their text comes as text events around them.
+            Event::InlineHtml(_) => {}
+            Event::Rule => self.flush()?,
+            Event::TaskListMarker(done) => self.text(if done { "[x] " } else { "[ ] " }),
+            Event::FootnoteReference(_) | Event::InlineMath(_) | Event::DisplayMath(_) => {}
         }
-        let hashes = "#".repeat(level.clamp(1, 6));
-        self.push(Block::Heading, &format!("{hashes} {body}"))
+        Ok(())
     }
 
-    /// Appends a table row as `a | b | c`; rows with no text are dropped.
-    pub(crate) fn row(&mut self, cells: &[String]) -> Result<(), ExtractError> {
-        let cells: Vec<String> = cells.iter().map(|c| collapse(c).replace('|', "/")).collect();
-        if cells.iter().all(String::is_empty) {
-            return Ok(());
-        }
-        self.push(Block::TableRow, &cells.join(" | "))
-    }
-
-    /// Appends preformatted text verbatim (code blocks), keeping its line breaks.
-    pub(crate) fn preformatted(&mut self, content: &str) -> Result<(), ExtractError> {
-        let body = content.trim_matches('\n').trim_end();
-        if body.trim().is_empty() {
-            return Ok(());
-        }
-        self.separate(Block::Paragraph);
-        self.text.push_str(body);
-        self.last = Some(Block::Paragraph);
-        self.budget.check(self.text.len())
-    }
-
-    /// Ends the current list or table, so the next one is separated by a blank line.
-    pub(crate) fn end_group(&mut self) {
-        if matches!(self.last, Some(Block::ListItem | Block::TableRow)) {
-            self.last = Some(Block::Paragraph);
-        }
-    }
-
-    fn separate(&mut self, kind: Block) {
-        match self.last {
-            None => {}
-            Some(last) if last == kind && matches!(kind, Block::ListItem | Block::TableRow) => self.text.push('\n'),
-            Some(_) => self.text.push_str("\n\n"),
-        }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.text.len()
-    }
-
-    pub(crate) fn finish(self) -> String {
-        self.text
-    }
-}
-
-/// Collapses runs of whitespace (including non-breaking spaces) to one space and trims.
-pub(crate) fn collapse(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut space = false;
-    for c in s.chars() {
-        if c.is_whitespace() || c == '\u{a0}' || c == '\u{200b}' {
-            space = true;
-        } else {
-            if space && !out.is_empty() {
-                out.push(' ');
+    fn start(&mut self, tag: Tag<'_>) -> Result<(), ExtractError> {
+        match tag {
+            Tag::Heading { level, .. } => {
+                self.flush()?;
+                self.heading = Some(heading_level(level));
             }
-            space = false;
-            out.push(c);
+            Tag::List(first) => {
+                self.flush()?;
+                self.lists.push(first);
+            }
+            Tag::Item => {
+                self.flush()?;
+                let marker = match self.lists.last_mut() {
+                    Some(Some(n)) => {
+                        *n += 1;
+                        format!("{}. ", *n - 1)
+                    }
+                    _ => "- ".to_owned(),
+                };
+                self.item_marker = Some(marker);
+            }
+            Tag::CodeBlock(_) => {
+                self.flush()?;
+                self.code = true;
+            }
+            Tag::TableHead | Tag::TableRow => self.row = Some(Vec::new()),
+            Tag::Paragraph | Tag::BlockQuote(_) | Tag::Table(_) | Tag::TableCell | Tag::HtmlBlock | Tag::DefinitionList | Tag::DefinitionListTitle | Tag::DefinitionListDefinition => self.flush()?,
+            Tag::FootnoteDefinition(_) => self.flush()?,
+            Tag::Emphasis | Tag::Strong | Tag::Strikethrough | Tag::Superscript | Tag::Subscript | Tag::Link { .. } | Tag::Image { .. } => {}
+            Tag::MetadataBlock(_) => {}
         }
+        Ok(())
     }
-    out
+
+    fn end(&mut self, tag: TagEnd) -> Result<(), ExtractError> {
+        match tag {
+            TagEnd::Heading(_) | TagEnd::Paragraph | TagEnd::Item | TagEnd::BlockQuote(_) | TagEnd::FootnoteDefinition | TagEnd::DefinitionListTitle | TagEnd::DefinitionListDefinition => self.flush()?,
+            TagEnd::List(_) => {
+                self.flush()?;
+                self.lists.pop();
+                if self.lists.is_empty() {
+                    self.out.end_group();
+                }
+            }
+            TagEnd::CodeBlock => {
+                let text = std::mem::take(&mut self.inline);
+                self.code = false;
+                self.out.preformatted(&text)?;
+            }
+            TagEnd::TableCell => {
+                let cell = std::mem::take(&mut self.inline);
+                if let Some(row) = self.row.as_mut().filter(|r| r.len() < 256) {
+                    row.push(cell);
+                }
+            }
+            TagEnd::TableHead | TagEnd::TableRow => {
+                if let Some(row) = self.row.take() {
+                    self.out.row(&row)?;
+                }
+            }
+            TagEnd::Table => self.out.end_group(),
+            TagEnd::HtmlBlock | TagEnd::DefinitionList => {}
+            TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough | TagEnd::Superscript | TagEnd::Subscript | TagEnd::Link | TagEnd::Image | TagEnd::MetadataBlock(_) => {}
+        }
+        Ok(())
+    }
+
+    fn text(&mut self, t: &str) {
+        self.inline.push_str(t);
+    }
+
+    /// Writes the pending inline text as a heading, list item or paragraph.
+    fn flush(&mut self) -> Result<(), ExtractError> {
+        let text = std::mem::take(&mut self.inline);
+        if let Some(level) = self.heading.take() {
+            let body = collapse(&text);
+            if level == 1 && self.title.is_none() && !body.is_empty() {
+                self.title = Some(body.clone());
+            }
+            return self.out.heading(level, &body);
+        }
+        if self.lists.is_empty() {
+            return self.out.push(Block::Paragraph, &text);
+        }
+        if collapse(&text).is_empty() {
+            return Ok(());
+        }
+        let indent = "  ".repeat(self.lists.len().min(8) - 1);
+        let marker = self.item_marker.take().unwrap_or_else(|| "  ".to_owned());
+        self.out.push(Block::ListItem, &format!("{indent}{marker}{}", collapse(&text)))
+    }
+
+    /// Raw HTML blocks, read by the HTML extractor.
+    fn flush_html(&mut self, budget: &Budget) -> Result<(), ExtractError> {
+        if self.html.trim().is_empty() {
+            self.html.clear();
+            return Ok(());
+        }
+        let html = std::mem::take(&mut self.html);
+        let (doc, _) = super::html::extract(&html, budget)?;
+        for block in doc.text.split("\n\n") {
+            self.out.push(Block::Paragraph, block)?;
+        }
+        Ok(())
+    }
+}
+
+fn heading_level(level: HeadingLevel) -> usize {
+    match level {
+        HeadingLevel::H1 => 1,
+        HeadingLevel::H2 => 2,
+        HeadingLevel::H3 => 3,
+        HeadingLevel::H4 => 4,
+        HeadingLevel::H5 => 5,
+        HeadingLevel::H6 => 6,
+    }
 }
 
 #[cfg(test)]
@@ -116,17 +193,35 @@ mod tests {
     use super::*;
     use crate::knowledge::extract::Limits;
 
+    fn run(md: &str) -> Document {
+        extract(md, &Budget::new(&Limits::default())).unwrap()
+    }
+
     #[test]
-    fn blocks_are_separated_lists_and_tables_are_not() {
-        let budget = Budget::new(&Limits::default());
-        let mut w = Writer::new(&budget);
-        w.heading(2, "  Opening   hours ").unwrap();
-        w.push(Block::Paragraph, "We are\nopen").unwrap();
-        w.push(Block::ListItem, "- Mon").unwrap();
-        w.push(Block::ListItem, "  - Tue").unwrap();
-        w.row(&["a".into(), "b|c".into()]).unwrap();
-        w.row(&["".into(), " ".into()]).unwrap();
-        w.row(&["1".into(), "2".into()]).unwrap();
-        assert_eq!(w.finish(), "## Opening hours\n\nWe are open\n\n- Mon\n  - Tue\n\na | b/c\n1 | 2");
+    fn blank_runs_collapse_and_markdown_keeps_its_title() {
+        let d = run("# Menu\r\n\r\n\r\n- latte  \r\n- mocha\u{7}\n");
+        assert_eq!(d.text, "# Menu\n\n- latte\n- mocha");
+        assert_eq!(d.title.as_deref(), Some("Menu"));
+    }
+
+    #[test]
+    fn syntax_is_resolved_and_structure_kept() {
+        let d = run(concat!(
+            "---\nlayout: page\n---\n",
+            "Opening *hours*\n===============\n\n",
+            "We open at **nine** — see [the map](https://example.com/map) ![a shop](shop.png).\n",
+            "Second line.\n\n",
+            "1. Ring\n2. Wait\n   - patiently\n\n",
+            "| Day | Hours |\n|---|---|\n| Mon | 9-5 |\n\n",
+            "```\nfn main() {}\n  indented\n```\n\n",
+            "<div><script>STEAL()</script><p>Raw <b>HTML</b> text</p></div>\n\n",
+            "> Quoted \\*not emphasis\\*\n",
+        ));
+        assert_eq!(d.title.as_deref(), Some("Opening hours"));
+        assert_eq!(
+            d.text,
+            "# Opening hours\n\nWe open at nine — see the map a shop. Second line.\n\n1. Ring\n2. Wait\n  - patiently\n\nDay | Hours\nMon | 9-5\n\nfn main() {}\n  indented\n\nRaw HTML text\n\nQuoted *not emphasis*"
+        );
+        assert!(!d.text.contains("layout") && !d.text.contains("STEAL"));
     }
 }

@@ -10,8 +10,9 @@
 //! and a wall-time limit. PDFs — the most complex format — are parsed in a child process
 //! (`bellhop extract-worker pdf`, [`pdf`]) with an address-space limit, killed on timeout; a
 //! crash there is an error for the owner, not for the server. Every other format is parsed
-//! in-process on a blocking thread under `catch_unwind`, with parsers that are linear in their
-//! input and check a [`Budget`] (deadline and output size) as they go.
+//! in-process on a blocking thread under `catch_unwind`, with well-kept parsers (html5ever,
+//! pulldown-cmark, quick-xml, csv) fed and read under a [`Budget`] (deadline and output size)
+//! checked as they go; [`writer`] is the one output format they all write.
 mod csv;
 mod docx;
 mod html;
@@ -19,6 +20,7 @@ mod markdown;
 pub mod pdf;
 mod sniff;
 mod text;
+mod writer;
 
 pub(crate) use html::Links;
 
@@ -219,7 +221,7 @@ pub(crate) async fn extract_page(bytes: Bytes, file_name_hint: &str, limits: &Li
     if doc.text.trim().is_empty() {
         return Err(ExtractError::NoText);
     }
-    let title = doc.title.map(|t| markdown::collapse(&t).chars().take(MAX_TITLE_CHARS).collect::<String>()).filter(|t| !t.is_empty());
+    let title = doc.title.map(|t| writer::collapse(&t).chars().take(MAX_TITLE_CHARS).collect::<String>()).filter(|t| !t.is_empty());
     Ok((Document { title, ..doc }, links))
 }
 
@@ -256,7 +258,7 @@ fn parse(sniffed: sniff::Sniffed, bytes: &[u8], limits: &Limits, budget: &Budget
         sniff::Sniffed::Docx => docx::extract(bytes, limits, budget).map(|d| (d, Links::default())),
         sniff::Sniffed::Html(text) => html::extract(&text, budget),
         sniff::Sniffed::Csv(text, delimiter) => csv::extract(&text, delimiter, budget).map(|d| (d, Links::default())),
-        sniff::Sniffed::Markdown(text) => text::extract(&text, DocumentKind::Markdown, budget).map(|d| (d, Links::default())),
+        sniff::Sniffed::Markdown(text) => markdown::extract(&text, budget).map(|d| (d, Links::default())),
         sniff::Sniffed::Text(text) => text::extract(&text, DocumentKind::Text, budget).map(|d| (d, Links::default())),
     }
 }

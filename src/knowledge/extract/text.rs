@@ -1,6 +1,6 @@
-//! Plain text and Markdown: kept as written (Markdown already is the output format), with line
-//! endings normalised, trailing spaces and control characters removed and runs of blank lines
-//! collapsed to one. The title of a Markdown file is its first `# ` heading.
+//! Plain text: kept as written, with line endings normalised, trailing spaces and control
+//! characters removed and runs of blank lines collapsed to one. (Markdown is parsed:
+//! [`super::markdown`].)
 use super::{Budget, Document, DocumentKind, ExtractError};
 
 pub(crate) fn extract(text: &str, kind: DocumentKind, budget: &Budget) -> Result<Document, ExtractError> {
@@ -23,11 +23,7 @@ pub(crate) fn extract(text: &str, kind: DocumentKind, budget: &Budget) -> Result
         out.push_str(line);
     }
     budget.check(out.len())?;
-    let title = match kind {
-        DocumentKind::Markdown => out.lines().find_map(|l| l.strip_prefix("# ")).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
-        _ => None,
-    };
-    Ok(Document { title, text: out, kind })
+    Ok(Document { title: None, text: out, kind })
 }
 
 #[cfg(test)]
@@ -36,10 +32,10 @@ mod tests {
     use crate::knowledge::extract::Limits;
 
     #[test]
-    fn blank_runs_collapse_and_markdown_keeps_its_title() {
+    fn blank_runs_collapse_and_control_characters_go() {
         let budget = Budget::new(&Limits::default());
-        let d = extract("# Menu\r\n\r\n\r\n- latte  \r\n- mocha\u{7}\n", DocumentKind::Markdown, &budget).unwrap();
-        assert_eq!(d.text, "# Menu\n\n- latte\n- mocha");
-        assert_eq!(d.title.as_deref(), Some("Menu"));
+        let d = extract("Menu\r\n\r\n\r\nlatte  \r\nmocha\u{7}\n", DocumentKind::Text, &budget).unwrap();
+        assert_eq!(d.text, "Menu\n\nlatte\nmocha");
+        assert_eq!(d.title, None);
     }
 }

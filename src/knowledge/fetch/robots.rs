@@ -1,27 +1,37 @@
-//! robots.txt (RFC 9309): the group for `bellhop` if there is one, else the `*` group;
-//! `Allow`/`Disallow` with `*` and `$`, the longest matching rule wins and `Allow` wins a tie.
-//! Also read: `Sitemap:` lines (any group) and `Crawl-delay` (not in the RFC; honoured up to
-//! 5 s). Fetching it: a 4xx answer means no rules; a 5xx answer or no answer means "crawl
-//! nothing" (RFC 9309 §2.3.1.4), a failure of the start URL reported as such.
+//! robots.txt (RFC 9309), read by `texting_robots`: the group for `bellhop` if there is one,
+//! else the `*` group; `Allow`/`Disallow` with `*` and `$`, the longest matching rule wins and
+//! `Allow` wins a tie. Also read: `Sitemap:` lines (any group) and `Crawl-delay` (not in the
+//! RFC; honoured up to 5 s). Fetching it: a 4xx answer means no rules; a 5xx answer or no answer
+//! means "crawl nothing" (RFC 9309 §2.3.1.4), a failure of the start URL reported as such.
+//!
+//! Budgets around the crate (docs/ingestion.md has the measurements): at most
+//! [`MAX_ROBOTS_BYTES`] are read, and a file with more than [`MAX_ANCHORED_RULES`] `$` rules —
+//! each of which the crate compiles to a regular expression of about 11 KB — is not evaluated
+//! but treated like an unreadable one: crawl nothing. So is a file the crate refuses.
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The product token we match in `User-agent` lines.
 pub const PRODUCT_TOKEN: &str = "bellhop";
 /// Largest robots.txt read (RFC 9309 asks parsers to read at least 500 KiB).
 pub const MAX_ROBOTS_BYTES: usize = 512 * 1024;
+/// Most lines with a `$` (end-anchored rules) evaluated. Real files have a handful; 1,000 cost
+/// about 11 MB and 0.1 s to read (32,000 would cost 340 MB and 2.3 s).
+pub const MAX_ANCHORED_RULES: usize = 1_000;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Rule {
-    allow: bool,
-    pattern: String,
+#[derive(Debug, Clone)]
+enum Rules {
+    /// No robots.txt, or no rules for us.
+    AllowAll,
+    /// The site's robots.txt answered 5xx, not at all, or is beyond our budget.
+    DisallowAll,
+    Parsed(Arc<texting_robots::Robot>),
 }
 
 /// The rules that apply to bellhop on one site.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Robots {
-    rules: Vec<Rule>,
-    /// Everything disallowed (the site's robots.txt answered 5xx or not at all).
-    disallow_all: bool,
+    rules: Rules,
     pub sitemaps: Vec<String>,
     pub crawl_delay: Option<Duration>,
 }
@@ -29,68 +39,31 @@ pub struct Robots {
 impl Robots {
     /// No rules at all (no robots.txt).
     pub fn allow_all() -> Self {
-        Robots::default()
+        Robots { rules: Rules::AllowAll, sitemaps: Vec::new(), crawl_delay: None }
     }
 
     /// Nothing may be fetched.
     pub fn disallow_all() -> Self {
-        Robots { disallow_all: true, ..Robots::default() }
+        Robots { rules: Rules::DisallowAll, ..Robots::allow_all() }
     }
 
     pub fn parse(text: &str) -> Self {
         let text = &text[..floor_char_boundary(text, MAX_ROBOTS_BYTES)];
-        struct Group {
-            agents: Vec<String>,
-            rules: Vec<Rule>,
-            delay: Option<f64>,
+        let anchored = text.lines().filter(|l| l.split('#').next().is_some_and(|l| l.contains('$'))).count();
+        if anchored > MAX_ANCHORED_RULES {
+            tracing::info!(anchored, "robots.txt has more end-anchored rules than we evaluate: treating the site as disallowed");
+            return Robots::disallow_all();
         }
-        let mut groups: Vec<Group> = Vec::new();
-        let mut sitemaps = Vec::new();
-        let mut in_agents = false;
-        for line in text.lines() {
-            let line = line.split('#').next().unwrap_or("").trim();
-            let Some((key, value)) = line.split_once(':') else { continue };
-            let (key, value) = (key.trim().to_ascii_lowercase(), value.trim());
-            match key.as_str() {
-                "user-agent" => {
-                    if !in_agents {
-                        groups.push(Group { agents: Vec::new(), rules: Vec::new(), delay: None });
-                    }
-                    in_agents = true;
-                    if let Some(g) = groups.last_mut() {
-                        g.agents.push(value.to_ascii_lowercase());
-                    }
-                }
-                "allow" | "disallow" => {
-                    in_agents = false;
-                    if let Some(g) = groups.last_mut() {
-                        // An empty Disallow allows everything: no rule.
-                        if !value.is_empty() {
-                            g.rules.push(Rule { allow: key == "allow", pattern: value.to_owned() });
-                        }
-                    }
-                }
-                "crawl-delay" => {
-                    in_agents = false;
-                    if let Some(g) = groups.last_mut() {
-                        g.delay = value.parse::<f64>().ok().filter(|d| d.is_finite() && *d >= 0.0);
-                    }
-                }
-                "sitemap" => sitemaps.push(value.to_owned()),
-                _ => {}
+        match texting_robots::Robot::new(PRODUCT_TOKEN, text.as_bytes()) {
+            Ok(robot) => Robots {
+                sitemaps: robot.sitemaps.clone(),
+                crawl_delay: robot.delay.filter(|d| d.is_finite() && *d >= 0.0).map(|d| Duration::from_secs_f64(f64::from(d).min(5.0))),
+                rules: Rules::Parsed(Arc::new(robot)),
+            },
+            Err(e) => {
+                tracing::info!(error = %e, "robots.txt could not be read: treating the site as disallowed");
+                Robots::disallow_all()
             }
-        }
-        let ours = |g: &&Group| g.agents.iter().any(|a| a == PRODUCT_TOKEN || a.starts_with("bellhop/"));
-        let chosen: Vec<&Group> = if groups.iter().any(|g| ours(&g)) {
-            groups.iter().filter(|g| ours(g)).collect()
-        } else {
-            groups.iter().filter(|g| g.agents.iter().any(|a| a == "*")).collect()
-        };
-        Robots {
-            rules: chosen.iter().flat_map(|g| g.rules.iter().cloned()).collect(),
-            disallow_all: false,
-            sitemaps,
-            crawl_delay: chosen.iter().find_map(|g| g.delay).map(|d| Duration::from_secs_f64(d.min(5.0))),
         }
     }
 
@@ -99,19 +72,11 @@ impl Robots {
         if path == "/robots.txt" {
             return true;
         }
-        if self.disallow_all {
-            return false;
+        match &self.rules {
+            Rules::AllowAll => true,
+            Rules::DisallowAll => false,
+            Rules::Parsed(robot) => robot.allowed(path),
         }
-        let mut best: Option<&Rule> = None;
-        for rule in &self.rules {
-            if matches(&rule.pattern, path) {
-                best = match best {
-                    Some(b) if b.pattern.len() > rule.pattern.len() || (b.pattern.len() == rule.pattern.len() && b.allow) => Some(b),
-                    _ => Some(rule),
-                };
-            }
-        }
-        best.is_none_or(|r| r.allow)
     }
 }
 
@@ -120,43 +85,6 @@ fn floor_char_boundary(s: &str, max: usize) -> usize {
         return s.len();
     }
     (0..=max).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0)
-}
-
-/// Robots pattern match: `*` matches any run of characters, a trailing `$` anchors the end;
-/// otherwise the pattern matches a prefix of the path.
-fn matches(pattern: &str, path: &str) -> bool {
-    let (pattern, anchored) = match pattern.strip_suffix('$') {
-        Some(p) => (p, true),
-        None => (pattern, false),
-    };
-    let p = pattern.as_bytes();
-    let s = path.as_bytes();
-    // Iterative wildcard matching with backtracking to the last `*` (linear-ish, no recursion).
-    let (mut pi, mut si) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    loop {
-        if pi == p.len() {
-            if !anchored || si == s.len() {
-                return true;
-            }
-        } else if p[pi] == b'*' {
-            star = Some((pi, si));
-            pi += 1;
-            continue;
-        } else if si < s.len() && p[pi] == s[si] {
-            pi += 1;
-            si += 1;
-            continue;
-        }
-        match star {
-            Some((sp, ss)) if ss < s.len() => {
-                star = Some((sp, ss + 1));
-                pi = sp + 1;
-                si = ss + 1;
-            }
-            _ => return false,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -186,5 +114,25 @@ mod tests {
         assert!(r.allowed("/b/long"));
         assert!(Robots::parse("").allowed("/anything"));
         assert!(!Robots::disallow_all().allowed("/"));
+    }
+
+    #[test]
+    fn non_ascii_rules_match_percent_encoded_paths() {
+        let r = Robots::parse("User-agent: *\nDisallow: /café\n");
+        assert!(!r.allowed("/caf%C3%A9/menu"));
+        assert!(r.allowed("/cafe"));
+    }
+
+    #[test]
+    fn a_file_beyond_the_rule_budget_means_crawl_nothing() {
+        let many = "User-agent: *\n".to_owned() + &"Disallow: /x*y$\n".repeat(MAX_ANCHORED_RULES + 1);
+        assert!(!Robots::parse(&many).allowed("/"));
+        // At the budget it is read as usual.
+        let some = "User-agent: *\n".to_owned() + &"Disallow: /x*y$\n".repeat(MAX_ANCHORED_RULES);
+        assert!(Robots::parse(&some).allowed("/"));
+        // Thousands of wildcard rules without `$` are cheap (no regex) and are read.
+        let stars = "User-agent: *\nDisallow: /private\n".to_owned() + &"Disallow: /*a*a*a*a*a*a*a*a*a*b\n".repeat(20_000);
+        let r = Robots::parse(&stars);
+        assert!(r.allowed("/") && !r.allowed("/private/x"));
     }
 }

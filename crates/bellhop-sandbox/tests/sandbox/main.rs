@@ -8,6 +8,7 @@ mod sandbox_ptb;
 mod sandbox_state;
 mod sandbox_ui;
 mod sandbox_world;
+mod telegram_client;
 mod telegram_redaction;
 mod telegram_scenario;
 mod telegram_throttle;

@@ -28,7 +28,7 @@ async fn a_person_can_create_a_bot_chat_and_pay_through_the_ui() {
 
     let mid = sb.handle.sandbox.manager_id();
     let manager = sb.client.bot(sb.manager());
-    assert!(manager.call(&SendMessageDraft { chat_id: kim, draft_id: 1, text: Some("Let me think".into()), ..Default::default() }).await.unwrap());
+    assert!(manager.call(&SendMessageDraft::new(kim, 1).text("Let me think")).await.unwrap());
     let log = http.get(ui(&format!("/ui/chat/{kim}/{mid}/log"))).send().await.unwrap().text().await.unwrap();
     assert!(log.contains("Let me think ▍"), "{log}");
     let keyboard = InlineKeyboardMarkup { inline_keyboard: vec![vec![InlineKeyboardButton::callback("More", "more")]] };

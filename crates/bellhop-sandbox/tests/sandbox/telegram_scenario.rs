@@ -50,7 +50,7 @@ async fn bellhop_client_passes_the_scenario_against_the_sandbox() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, hook).await });
-    let set = SetWebhook { url: hook_url.clone(), secret_token: Some("s3cret_value".into()), max_connections: Some(5), ..Default::default() };
+    let set = SetWebhook::new(hook_url.clone()).secret_token("s3cret_value").max_connections(5);
     assert!(manager.call(&set).await.expect("setWebhook"));
     let info = manager.call(&GetWebhookInfo {}).await.expect("getWebhookInfo");
     assert_eq!(info.url, hook_url);
@@ -74,7 +74,7 @@ async fn bellhop_client_passes_the_scenario_against_the_sandbox() {
         assert_eq!(m.text.as_deref(), Some("/start"));
         assert_eq!(m.entities.unwrap()[0].kind, "bot_command");
     }
-    assert!(manager.call(&DeleteWebhook::default()).await.expect("deleteWebhook"));
+    assert!(manager.call(&DeleteWebhook::new()).await.expect("deleteWebhook"));
     assert_eq!(manager.call(&GetWebhookInfo {}).await.unwrap().url, "");
 
     // getUpdates: long poll picks up a message sent while it waits.
@@ -101,11 +101,11 @@ async fn bellhop_client_passes_the_scenario_against_the_sandbox() {
     assert_eq!(sent.text.as_deref(), Some("Hi Alice"));
     assert_eq!(sent.entities.as_ref().unwrap()[0].kind, "bold");
     // Telegram drops an inline keyboard that an edit does not repeat.
-    let edit = EditMessageText { chat_id: Some(alice.into()), message_id: Some(sent.message_id), text: "Hi again".into(), reply_markup: Some(keyboard), ..Default::default() };
+    let edit = EditMessageText::new(alice, sent.message_id, "Hi again").reply_markup(keyboard);
     let edited = EditMessageText::message(&manager.call(&edit).await.expect("editMessageText")).unwrap();
     assert_eq!(edited.text.as_deref(), Some("Hi again"));
     assert!(edited.edit_date.is_some());
-    assert!(matches!(manager.call(&edit).await, Err(TelegramError::BadRequest(d)) if d.contains("message is not modified")));
+    assert!(matches!(manager.call(&edit).await, Err(TelegramError::MessageNotModified)));
     let transcript = sb.sent_by(sb.handle.sandbox.manager_id()).await;
     assert_eq!(transcript.last().unwrap()["edits"], json!(["<b>Hi</b> Alice"]));
     // A button press arrives as a callback query and is answered.
@@ -114,7 +114,7 @@ async fn bellhop_client_passes_the_scenario_against_the_sandbox() {
     let UpdateKind::CallbackQuery(q) = u.kind else { panic!("expected a callback query") };
     assert_eq!(q.data.as_deref(), Some("fb:up"));
     assert_eq!(q.message().unwrap().message_id, sent.message_id);
-    assert!(manager.call(&AnswerCallbackQuery { callback_query_id: q.id.clone(), text: Some("Thanks".into()), ..Default::default() }).await.unwrap());
+    assert!(manager.call(&AnswerCallbackQuery::new(q.id.clone()).text("Thanks")).await.unwrap());
     assert_eq!(sb.get(&format!("callbacks/{}", cq["callback_query_id"].as_str().unwrap())).await["answered"], json!(true));
 
     // Managed bot: created by the user, announced to the manager, token fetched.
@@ -131,8 +131,8 @@ async fn bellhop_client_passes_the_scenario_against_the_sandbox() {
     let token = manager.call(&GetManagedBotToken { user_id: UserId(child_id) }).await.expect("getManagedBotToken");
     let child_bot = sb.client.bot(BotToken::parse(&token).expect("a real token"));
     assert_eq!(child_bot.get_me().await.unwrap().id, child_id);
-    assert!(child_bot.call(&SetMyCommands { commands: vec![BotCommand { command: "help".into(), description: "How I work".into() }], ..Default::default() }).await.unwrap());
-    assert!(child_bot.call(&SetMyDescription { description: Some("Answers about pizza".into()), ..Default::default() }).await.unwrap());
+    assert!(child_bot.call(&SetMyCommands::new(vec![BotCommand { command: "help".into(), description: "How I work".into() }])).await.unwrap());
+    assert!(child_bot.call(&SetMyDescription::new().description("Answers about pizza")).await.unwrap());
     let state = sb.get(&format!("bots/{child_id}")).await;
     assert_eq!(state["commands"][0]["command"], "help");
     assert_eq!(state["description"], "Answers about pizza");
@@ -163,12 +163,12 @@ async fn bellhop_client_passes_the_scenario_against_the_sandbox() {
     let paid = m.successful_payment.expect("successful_payment");
     assert_eq!(paid.total_amount, 50);
     assert_eq!(Some(paid.telegram_payment_charge_id.clone()), outcome["telegram_payment_charge_id"].as_str().map(str::to_owned));
-    let tx = child_bot.call(&GetStarTransactions::default()).await.unwrap();
+    let tx = child_bot.call(&GetStarTransactions::new()).await.unwrap();
     assert_eq!(tx.transactions.len(), 1);
     assert_eq!(tx.transactions[0].id, paid.telegram_payment_charge_id);
     let refund = RefundStarPayment { user_id: UserId(alice), telegram_payment_charge_id: paid.telegram_payment_charge_id.clone() };
     assert!(child_bot.call(&refund).await.unwrap());
-    assert!(matches!(child_bot.call(&refund).await, Err(TelegramError::BadRequest(d)) if d.contains("CHARGE_ALREADY_REFUNDED")));
+    assert!(matches!(child_bot.call(&refund).await, Err(TelegramError::ChargeAlreadyRefunded)));
 
     sb.handle.shutdown().await.unwrap();
 }

@@ -37,12 +37,6 @@ pub enum ChatTarget {
     Username(String),
 }
 
-impl Default for ChatTarget {
-    fn default() -> Self {
-        ChatTarget::Id(ChatId(0))
-    }
-}
-
 impl From<ChatId> for ChatTarget {
     fn from(c: ChatId) -> Self {
         ChatTarget::Id(c)

@@ -28,9 +28,3 @@ pub enum InputProfilePhoto {
     Static { photo: String },
     Animated { animation: String, #[serde(default, skip_serializing_if = "Option::is_none")] main_frame_timestamp: Option<f64> },
 }
-
-impl Default for InputProfilePhoto {
-    fn default() -> Self {
-        InputProfilePhoto::Static { photo: String::new() }
-    }
-}

@@ -133,6 +133,19 @@ fn check_type<T: DeserializeOwned>(reference: &Value, name: &str) -> Vec<String>
     check::<T>(reference, &reference["types"][name], name)
 }
 
+/// Calls `$then!` with every request type bellhop has, in `ALL_METHODS` order.
+macro_rules! every_method {
+    ($then:ident) => {
+        $then!(
+            GetMe, SetWebhook, DeleteWebhook, GetWebhookInfo, GetUpdates, LogOut, GetManagedBotToken,
+            ReplaceManagedBotToken, SavePreparedKeyboardButton, SetMyCommands, SetMyName, SetMyDescription,
+            SetMyShortDescription, SetMyProfilePhoto, SendMessage, SendMessageDraft, EditMessageText,
+            SendChatAction, AnswerCallbackQuery, SendInvoice, CreateInvoiceLink, AnswerPreCheckoutQuery,
+            RefundStarPayment, EditUserStarSubscription, GetStarTransactions,
+        )
+    };
+}
+
 #[test]
 fn every_method_and_field_bellhop_sends_exists_in_the_reference_and_required_fields_are_required() {
     let r = reference();
@@ -142,15 +155,53 @@ fn every_method_and_field_bellhop_sends_exists_in_the_reference_and_required_fie
         $(problems.extend(check_method::<methods::$m>(&r));)*
         names
     }}}
-    let checked = methods!(
-        GetMe, SetWebhook, DeleteWebhook, GetWebhookInfo, GetUpdates, LogOut, GetManagedBotToken,
-        ReplaceManagedBotToken, SavePreparedKeyboardButton, SetMyCommands, SetMyName, SetMyDescription,
-        SetMyShortDescription, SetMyProfilePhoto, SendMessage, SendMessageDraft, EditMessageText,
-        SendChatAction, AnswerCallbackQuery, SendInvoice, CreateInvoiceLink, AnswerPreCheckoutQuery,
-        RefundStarPayment, EditUserStarSubscription, GetStarTransactions,
-    );
+    let checked = every_method!(methods);
     assert_eq!(checked, methods::ALL_METHODS, "the table above must list every method bellhop calls");
     assert!(problems.is_empty(), "request types disagree with the reference:\n{}", problems.join("\n"));
+}
+
+/// A request of type `M` with exactly the reference's required fields (sample values).
+fn minimal_request<M: Method + DeserializeOwned>(reference: &Value) -> M {
+    let spec = &reference["methods"][M::NAME];
+    let mut value = required_object(reference, spec, M::NAME, None);
+    for field in STRICTER.iter().filter_map(|s| s.strip_prefix(&format!("{}.", M::NAME))) {
+        value[field] = json!("x");
+    }
+    serde_json::from_value(value).unwrap_or_else(|e| panic!("{}: {e}", M::NAME))
+}
+
+/// Whether the reference says `method` returns a message it put into a chat (`Message`,
+/// `MessageId`, or arrays of them; an edit's "Message or True" included).
+fn returns_a_message(reference: &Value, method: &str) -> bool {
+    reference["methods"][method]["returns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .any(|t| matches!(t.trim_start_matches("Array of "), "Message" | "MessageId"))
+}
+
+/// The throttle's coverage, decided by the reference rather than by a hand-kept list: a method
+/// goes through the client's throttle (`Method::posts_to` is `Some`) exactly when the reference
+/// says it returns a message it put into a chat — messages, invoices, edits, and media, copies
+/// and forwards should bellhop ever call them. Drafts and chat actions return `True`.
+#[test]
+fn every_method_that_puts_a_message_into_a_chat_goes_through_the_throttle() {
+    let r = reference();
+    macro_rules! coverage { ($($m:ident),* $(,)?) => {
+        vec![$((<methods::$m as Method>::NAME, minimal_request::<methods::$m>(&r).posts_to().is_some())),*]
+    }}
+    let table: Vec<(&str, bool)> = every_method!(coverage);
+    let wrong: Vec<String> = table
+        .iter()
+        .filter(|(name, throttled)| *throttled != returns_a_message(&r, name))
+        .map(|(name, throttled)| format!("{name}: posts_to is {}", if *throttled { "Some but it returns no message" } else { "None but it returns a message" }))
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    let throttled: Vec<&str> = table.iter().filter(|t| t.1).map(|t| t.0).collect();
+    assert_eq!(throttled, ["sendMessage", "editMessageText", "sendInvoice"]);
+    assert!(returns_a_message(&r, "sendPhoto") && returns_a_message(&r, "sendMediaGroup") && returns_a_message(&r, "copyMessage"));
+    assert!(!returns_a_message(&r, "sendMessageDraft") && !returns_a_message(&r, "sendChatAction") && !returns_a_message(&r, "createInvoiceLink"));
 }
 
 #[test]
