@@ -17,12 +17,12 @@
 //!   still stem differently: "informacion" is not "información").
 //!
 //! A document is analysed in its own detected language (Spanish only when whatlang is sure). A
-//! short query may not say which language it is in, so a query whatlang takes for Spanish, sure
-//! or not, or written with ñ ¿ ¡, gets both Latin analyses of each word (a word whose two stems
-//! agree counts once; a stop word of either language is left out): it then finds Spanish chunks
-//! analysed as Spanish and short ones analysed as English. Any other query is analysed exactly
-//! as before (on the English eval sets: every document, and all but 4 of 705 OR-ShARC and 13 of
-//! 809 SciFact queries, get the same terms as before).
+//! short query may not say which language it is in, so a query that is surely Spanish, or is
+//! written with Spanish's marks (ñ ¿ ¡ á é í ó ú), gets both Latin analyses of each word (a word
+//! whose two stems agree counts once; a stop word of either language is left out): it then finds
+//! Spanish chunks analysed as Spanish and short ones analysed as English. Any other query is
+//! analysed exactly as before (on the English eval sets every document, and all queries but one
+//! of SciFact's 809, get the same terms as before).
 //!
 //! Digits and other scripts pass through lower-cased (Latin analysis; the stemmers leave them).
 use rust_stemmers::{Algorithm, Stemmer};
@@ -76,15 +76,17 @@ pub fn document_terms(text: &str) -> Vec<String> {
     out
 }
 
-/// The analysed terms of a query's `text`, in order: each word's term, and — when the query may
-/// be Spanish — its term in the other Latin analysis too when that one differs (a stop word of
+/// The analysed terms of a query's `text`, in order: each word's term, and — when the query is
+/// surely Spanish or has Spanish's marks — its term in the other Latin analysis too when that one differs (a stop word of
 /// either language is then left out).
 pub fn query_terms(text: &str) -> Vec<String> {
     let text = normalize(text);
-    let (latin, _) = latin_language(&text);
-    // Spanish, sure or not, or written with Spanish's own marks: both analyses. Otherwise (an
-    // English-looking query, sure or not) English alone, as always.
-    let both = latin == Latin::Spanish || text.contains(['ñ', 'Ñ', '¿', '¡']);
+    let (latin, sure) = latin_language(&text);
+    // Surely Spanish, or written with Spanish's marks: both analyses. Otherwise English alone,
+    // as always (an English query can look Spanish to whatlang: "Tirasemtiv targets cardiac
+    // muscle.").
+    let both = (latin == Latin::Spanish && sure) || text.contains(['ñ', 'Ñ', '¿', '¡', 'á', 'é', 'í', 'ó', 'ú']);
+    let latin = if both { latin } else { Latin::English };
     let mut out = Vec::new();
     for_each_word(&text, |w| {
         let first = analyse(w, latin);
@@ -379,7 +381,7 @@ mod english_unchanged {
             }
             eprintln!("{corpus}: {changed_docs} of {docs} documents and {changed_qs} of {qs} queries analysed differently");
             assert_eq!(changed_docs, 0, "{corpus}: English documents keep their terms");
-            assert!(changed_qs * 50 < qs, "{corpus}: at most 2 % of English queries get Spanish stems beside their English ones");
+            assert!(changed_qs * 200 < qs, "{corpus}: at most 0.5 % of English queries get Spanish stems beside their English ones");
         }
     }
 }
