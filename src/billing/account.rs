@@ -4,7 +4,7 @@
 use super::{Pack, Plan};
 use crate::config::BillingConfig;
 use crate::domain::TenantId;
-use crate::storage::billing::{self as sql, Account};
+use crate::storage::billing::{self as sql, Account, Bucket, Movement, Period};
 use crate::storage::Conn;
 
 /// The account as it stands at `now` (opened, so a finished period has rolled over), the plan it
@@ -47,14 +47,16 @@ pub fn effective_plan<'a>(cfg: &'a BillingConfig, acc: &Account, now: i64) -> &'
 pub async fn open(conn: &mut Conn, cfg: &BillingConfig, tenant: TenantId, now: i64) -> anyhow::Result<Account> {
     let default = &cfg.plans[0];
     if sql::create_account(conn, tenant, &default.id, default.answers, now, now + PERIOD_MS, now).await? {
-        sql::ledger_insert(conn, tenant, "plan", default.answers, "grant", &format!("plan:{}", default.id), &format!("grant:{now}"), 0, now).await?;
+        let (source, key) = (format!("plan:{}", default.id), format!("grant:{now}"));
+        sql::ledger_insert(conn, tenant, &Movement { bucket: Bucket::Plan, amount: default.answers, kind: "grant", source: &source, key: &key, tokens: 0 }, now).await?;
     }
     sql::lock_account(conn, tenant, now).await?;
     let acc = sql::get_account(&mut *conn, tenant).await?.ok_or_else(|| anyhow::anyhow!("billing account vanished"))?;
     let plan = effective_plan(cfg, &acc, now);
     if plan.id != acc.plan_id {
         // Paid time is over: the default plan, from now.
-        new_period(conn, tenant, &acc, plan, "default", None, now, now + PERIOD_MS, None, now).await?;
+        let period = Period { source: "default", expires_at: None, start: now, end: now + PERIOD_MS };
+        new_period(conn, tenant, &acc, plan, &period, None, now).await?;
     } else if now >= acc.period_end {
         // Whole periods passed since: the new one starts where the clock is now.
         let skipped = (now - acc.period_end) / PERIOD_MS;
@@ -64,7 +66,7 @@ pub async fn open(conn: &mut Conn, cfg: &BillingConfig, tenant: TenantId, now: i
             _ => start + PERIOD_MS,
         };
         let source = acc.plan_source.clone();
-        new_period(conn, tenant, &acc, plan, &source, acc.plan_expires_at, start, end, None, now).await?;
+        new_period(conn, tenant, &acc, plan, &Period { source: &source, expires_at: acc.plan_expires_at, start, end }, None, now).await?;
     } else {
         return Ok(acc);
     }
@@ -74,32 +76,22 @@ pub async fn open(conn: &mut Conn, cfg: &BillingConfig, tenant: TenantId, now: i
 /// Ends the current period (unused plan credits expire) and starts one with `plan`'s allowance.
 /// `grant_key` names the payment that pays for it; `None` for changes that follow from the
 /// account's state under its lock (they need no idempotency key, so a unique one is made).
-#[allow(clippy::too_many_arguments)]
-pub async fn new_period(
-    conn: &mut Conn,
-    tenant: TenantId,
-    acc: &Account,
-    plan: &Plan,
-    source: &str,
-    expires_at: Option<i64>,
-    start: i64,
-    end: i64,
-    grant_key: Option<&str>,
-    now: i64,
-) -> anyhow::Result<()> {
+pub async fn new_period(conn: &mut Conn, tenant: TenantId, acc: &Account, plan: &Plan, period: &Period<'_>, grant_key: Option<&str>, now: i64) -> anyhow::Result<()> {
     let unique = uuid::Uuid::new_v4().simple().to_string();
     let grant_key = grant_key.map_or_else(|| format!("grant:{unique}"), str::to_owned);
     // The cached balance is set below; a ledger row that was not written would leave the two
     // apart, so an insert that finds its key taken aborts the whole transaction.
-    if acc.plan_credits != 0
-        && sql::ledger_insert(conn, tenant, "plan", -acc.plan_credits, "expire", &format!("plan:{}", acc.plan_id), &format!("expire:{unique}"), 0, now).await?.is_none()
-    {
+    let (old_plan, expire_key) = (format!("plan:{}", acc.plan_id), format!("expire:{unique}"));
+    let expire = Movement { bucket: Bucket::Plan, amount: -acc.plan_credits, kind: "expire", source: &old_plan, key: &expire_key, tokens: 0 };
+    if acc.plan_credits != 0 && sql::ledger_insert(conn, tenant, &expire, now).await?.is_none() {
         anyhow::bail!("ledger key expire:{unique} already used");
     }
-    if sql::ledger_insert(conn, tenant, "plan", plan.answers, "grant", &format!("plan:{}", plan.id), &grant_key, 0, now).await?.is_none() {
+    let new_plan = format!("plan:{}", plan.id);
+    let grant = Movement { bucket: Bucket::Plan, amount: plan.answers, kind: "grant", source: &new_plan, key: &grant_key, tokens: 0 };
+    if sql::ledger_insert(conn, tenant, &grant, now).await?.is_none() {
         anyhow::bail!("ledger key {grant_key} already used");
     }
-    sql::start_period(conn, tenant, &plan.id, source, expires_at, start, end, plan.answers).await?;
+    sql::start_period(conn, tenant, &plan.id, period, plan.answers).await?;
     Ok(())
 }
 
@@ -109,24 +101,28 @@ pub async fn start_paid_month(conn: &mut Conn, cfg: &BillingConfig, tenant: Tena
     let acc = open(conn, cfg, tenant, now).await?;
     let expires = acc.plan_expires_at.filter(|_| acc.plan_source == source).map_or(expires_at, |t| t.max(expires_at));
     let end = expires.max(now + 1);
-    new_period(conn, tenant, &acc, plan, source, Some(expires), now, end, Some(&format!("grant:{key}")), now).await
+    new_period(conn, tenant, &acc, plan, &Period { source, expires_at: Some(expires), start: now, end }, Some(&format!("grant:{key}")), now).await
 }
 
 /// Adds a pack's answers (kept until used).
 pub async fn add_pack(conn: &mut Conn, tenant: TenantId, pack: &Pack, key: &str, now: i64) -> anyhow::Result<()> {
-    if sql::ledger_insert(conn, tenant, "pack", pack.answers, "purchase", &format!("pack:{}", pack.id), key, 0, now).await?.is_some() {
+    let source = format!("pack:{}", pack.id);
+    if sql::ledger_insert(conn, tenant, &Movement { bucket: Bucket::Pack, amount: pack.answers, kind: "purchase", source: &source, key, tokens: 0 }, now).await?.is_some() {
         sql::add_credits(conn, tenant, 0, pack.answers, 0).await?;
     }
     Ok(())
 }
 
 /// Takes back up to `credits` from `bucket` (a refund); never below zero. Returns how many.
-pub async fn take_back(conn: &mut Conn, cfg: &BillingConfig, tenant: TenantId, bucket: &str, credits: i64, key: &str, now: i64) -> anyhow::Result<i64> {
+pub async fn take_back(conn: &mut Conn, cfg: &BillingConfig, tenant: TenantId, bucket: Bucket, credits: i64, key: &str, now: i64) -> anyhow::Result<i64> {
     let acc = open(conn, cfg, tenant, now).await?;
-    let have = if bucket == "pack" { acc.pack_credits } else { acc.plan_credits };
+    let have = match bucket {
+        Bucket::Pack => acc.pack_credits,
+        Bucket::Plan => acc.plan_credits,
+    };
     let n = credits.min(have).max(0);
-    if n > 0 && sql::ledger_insert(conn, tenant, bucket, -n, "refund", "refund", key, 0, now).await?.is_some() {
-        let (plan, pack) = if bucket == "pack" { (0, -n) } else { (-n, 0) };
+    if n > 0 && sql::ledger_insert(conn, tenant, &Movement { bucket, amount: -n, kind: "refund", source: "refund", key, tokens: 0 }, now).await?.is_some() {
+        let (plan, pack) = bucket.split(-n);
         sql::add_credits(conn, tenant, plan, pack, 0).await?;
     }
     Ok(n)

@@ -10,7 +10,7 @@
 //! mutually exclusive and once-only.
 use super::{Billing, account};
 use crate::domain::TenantId;
-use crate::storage::billing as sql;
+use crate::storage::billing::{self as sql, Bucket, Movement};
 use crate::storage::{Db, now_ms};
 
 /// The outcome of [`reserve`].
@@ -30,7 +30,7 @@ pub struct Reservation {
     pub id: i64,
     pub tenant: TenantId,
     /// `plan` or `pack`: where the credit came from, and goes back to on release.
-    pub bucket: String,
+    pub bucket: Bucket,
 }
 
 /// Which notice to send the owner after a reservation.
@@ -63,16 +63,17 @@ pub async fn reserve_quietly(db: &Db, cfg: &crate::config::BillingConfig, tenant
         return Ok((Reserve::Granted(Reservation { id: row.id, tenant, bucket: row.bucket }), None));
     }
     let bucket = if acc.plan_credits > 0 {
-        "plan"
+        Bucket::Plan
     } else if acc.pack_credits > 0 {
-        "pack"
+        Bucket::Pack
     } else {
         let notice = sql::claim_notice(&mut tx, tenant, 100, acc.period_start).await?.then_some(Notice::Exhausted);
         tx.commit().await?;
         return Ok((Reserve::Exhausted, notice));
     };
-    let id = sql::ledger_insert(&mut tx, tenant, bucket, -1, "reserve", "answer", &idem, 0, now).await?.ok_or_else(|| anyhow::anyhow!("reservation key taken concurrently"))?;
-    let (plan, pack) = if bucket == "plan" { (-1, 0) } else { (0, -1) };
+    let reserve = Movement { bucket, amount: -1, kind: "reserve", source: "answer", key: &idem, tokens: 0 };
+    let id = sql::ledger_insert(&mut tx, tenant, &reserve, now).await?.ok_or_else(|| anyhow::anyhow!("reservation key taken concurrently"))?;
+    let (plan, pack) = bucket.split(-1);
     sql::add_credits(&mut tx, tenant, plan, pack, 1).await?;
     let remaining = acc.plan_credits + acc.pack_credits - 1;
     let used = acc.used_in_period + 1;
@@ -87,7 +88,7 @@ pub async fn reserve_quietly(db: &Db, cfg: &crate::config::BillingConfig, tenant
         None
     };
     tx.commit().await?;
-    Ok((Reserve::Granted(Reservation { id, tenant, bucket: bucket.to_owned() }), notice))
+    Ok((Reserve::Granted(Reservation { id, tenant, bucket }), notice))
 }
 
 impl Reservation {
@@ -95,15 +96,19 @@ impl Reservation {
     pub async fn settle(self, db: &Db, model_tokens: u64) -> anyhow::Result<()> {
         let mut conn = db.pool.acquire().await?;
         let tokens = i64::try_from(model_tokens).unwrap_or(i64::MAX);
-        sql::ledger_insert(&mut conn, self.tenant, &self.bucket, 0, "settle", "answer", &format!("close:{}", self.id), tokens, now_ms()).await?;
+        let key = format!("close:{}", self.id);
+        let settle = Movement { bucket: self.bucket, amount: 0, kind: "settle", source: "answer", key: &key, tokens };
+        sql::ledger_insert(&mut conn, self.tenant, &settle, now_ms()).await?;
         Ok(())
     }
 
     /// No answer was produced: the credit goes back. Idempotent, and a no-op after `settle`.
     pub async fn release(self, db: &Db) -> anyhow::Result<()> {
         let mut tx = db.begin().await?;
-        if sql::ledger_insert(&mut tx, self.tenant, &self.bucket, 1, "release", "answer", &format!("close:{}", self.id), 0, now_ms()).await?.is_some() {
-            let (plan, pack) = if self.bucket == "plan" { (1, 0) } else { (0, 1) };
+        let key = format!("close:{}", self.id);
+        let release = Movement { bucket: self.bucket, amount: 1, kind: "release", source: "answer", key: &key, tokens: 0 };
+        if sql::ledger_insert(&mut tx, self.tenant, &release, now_ms()).await?.is_some() {
+            let (plan, pack) = self.bucket.split(1);
             sql::add_credits(&mut tx, self.tenant, plan, pack, -1).await?;
         }
         tx.commit().await?;

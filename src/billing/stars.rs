@@ -245,7 +245,8 @@ pub async fn answer_pre_checkout(
         let tenant = product.map(|p| match p {
             Product::Pack { tenant, .. } | Product::Plan { tenant, .. } | Product::Paywall { tenant, .. } => *tenant,
         });
-        sql::record_checkout(&db.pool, &q.id, tenant, &q.invoice_payload, false, Some(reason), started, now_ms()).await?;
+        let checkout = sql::Checkout { query_id: &q.id, tenant, payload: &q.invoice_payload, ok: false, reason: Some(reason), received_at: started, answered_at: now_ms() };
+        sql::record_checkout(&db.pool, &checkout).await?;
     }
     Ok(())
 }
@@ -345,7 +346,7 @@ pub async fn apply_refund(billing: &Billing, p: &sql::Payment) -> anyhow::Result
     let key = format!("refund:{}:{}", p.provider, p.external_id);
     match p.kind.as_str() {
         "pack" => {
-            account::take_back(&mut tx, cfg, p.tenant_id, "pack", p.credits, &key, now).await?;
+            account::take_back(&mut tx, cfg, p.tenant_id, sql::Bucket::Pack, p.credits, &key, now).await?;
         }
         "plan" => {
             let acc = account::open(&mut tx, cfg, p.tenant_id, now).await?;

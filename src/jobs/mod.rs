@@ -204,18 +204,18 @@ impl<S: Clone + Send + Sync + 'static> Workers<S> {
         let mut loops = tokio::task::JoinSet::new();
         for q in self.registry.queues() {
             let limit = if q == PRIORITY { self.cfg.priority_concurrency } else { self.cfg.concurrency };
-            let run = claim_loop(
-                q,
+            let run = claim_loop(ClaimLoop {
+                queue_name: q,
                 limit,
-                worker_id.clone(),
-                self.queue.clone(),
-                self.registry.clone(),
-                self.state.clone(),
-                self.cfg.clone(),
-                done_tx.clone(),
-                tracker.clone(),
-                stop_claiming.clone(),
-            );
+                worker: worker_id.clone(),
+                queue: self.queue.clone(),
+                registry: self.registry.clone(),
+                state: self.state.clone(),
+                cfg: self.cfg.clone(),
+                done: done_tx.clone(),
+                tracker: tracker.clone(),
+                stop: stop_claiming.clone(),
+            });
             loops.spawn(async move {
                 run.await;
                 q
@@ -273,19 +273,26 @@ fn hostname() -> String {
     std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "worker".into())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn claim_loop<S: Clone + Send + Sync + 'static>(
+/// What one queue's claim loop works with.
+struct ClaimLoop<S> {
     queue_name: &'static str,
+    /// Jobs of this queue running at once in this worker.
     limit: usize,
     worker: String,
     queue: Queue,
     registry: Arc<Registry<S>>,
     state: S,
     cfg: JobsConfig,
+    /// Finished jobs go to the completer.
     done: mpsc::UnboundedSender<Completion>,
+    /// Running jobs, awaited at shutdown.
     tracker: TaskTracker,
+    /// Stops claiming.
     stop: CancellationToken,
-) {
+}
+
+async fn claim_loop<S: Clone + Send + Sync + 'static>(l: ClaimLoop<S>) {
+    let ClaimLoop { queue_name, limit, worker, queue, registry, state, cfg, done, tracker, stop } = l;
     let sem = Arc::new(Semaphore::new(limit));
     let wake = queue.wakers.get(queue_name);
     loop {

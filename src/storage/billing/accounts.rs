@@ -105,27 +105,27 @@ pub async fn add_credits(conn: &mut Conn, tenant: TenantId, plan: i64, pack: i64
     Ok(())
 }
 
+/// A usage period: from `start` to `end` (ms), on a plan from `source` (`default`, `stars`,
+/// `stripe`) that is paid until `expires_at`, if paid.
+#[derive(Debug, Clone, Copy)]
+pub struct Period<'a> {
+    pub source: &'a str,
+    pub expires_at: Option<i64>,
+    pub start: i64,
+    pub end: i64,
+}
+
 /// A new usage period with `plan_credits` (the caller has written the expiry and the grant).
-#[allow(clippy::too_many_arguments)]
-pub async fn start_period(
-    conn: &mut Conn,
-    tenant: TenantId,
-    plan_id: &str,
-    source: &str,
-    expires_at: Option<i64>,
-    start: i64,
-    end: i64,
-    plan_credits: i64,
-) -> sqlx::Result<()> {
+pub async fn start_period(conn: &mut Conn, tenant: TenantId, plan_id: &str, period: &Period<'_>, plan_credits: i64) -> sqlx::Result<()> {
     sqlx::query(
         "update billing_accounts set plan_id = $1, plan_source = $2, plan_expires_at = $3, period_start = $4, period_end = $5,
          plan_credits = $6, used_in_period = 0 where tenant_id = $7",
     )
     .bind(plan_id)
-    .bind(source)
-    .bind(expires_at)
-    .bind(start)
-    .bind(end)
+    .bind(period.source)
+    .bind(period.expires_at)
+    .bind(period.start)
+    .bind(period.end)
     .bind(plan_credits)
     .bind(tenant.0)
     .execute(&mut *conn)

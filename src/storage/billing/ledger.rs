@@ -5,11 +5,57 @@ use crate::domain::TenantId;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
+/// Which credits a ledger movement counts: the plan's allowance for the period, or bought packs
+/// (kept until used). Stored as `plan` / `pack`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    Plan,
+    Pack,
+}
+
+impl Bucket {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bucket::Plan => "plan",
+            Bucket::Pack => "pack",
+        }
+    }
+
+    /// `(plan, pack)` credits for `n` credits of this bucket.
+    pub fn split(self, n: i64) -> (i64, i64) {
+        match self {
+            Bucket::Plan => (n, 0),
+            Bucket::Pack => (0, n),
+        }
+    }
+
+    fn from_db(s: &str) -> sqlx::Result<Bucket> {
+        match s {
+            "plan" => Ok(Bucket::Plan),
+            "pack" => Ok(Bucket::Pack),
+            other => Err(sqlx::Error::Decode(format!("unknown ledger bucket `{other}`").into())),
+        }
+    }
+}
+
+/// One movement to record: `amount` credits of `bucket` (negative: taken), what happened
+/// (`kind`: grant, expire, purchase, reserve, settle, release, refund), what for (`source`), its
+/// idempotency key per tenant, and the model tokens an answer took.
+#[derive(Debug, Clone, Copy)]
+pub struct Movement<'a> {
+    pub bucket: Bucket,
+    pub amount: i64,
+    pub kind: &'a str,
+    pub source: &'a str,
+    pub key: &'a str,
+    pub tokens: i64,
+}
+
 /// One ledger row.
 #[derive(Debug, Clone)]
 pub struct LedgerRow {
     pub id: i64,
-    pub bucket: String,
+    pub bucket: Bucket,
     pub amount: i64,
     pub kind: String,
     pub source: String,
@@ -18,18 +64,7 @@ pub struct LedgerRow {
 }
 
 /// A new ledger row; none if the tenant already has one with this key (returns `None`).
-#[allow(clippy::too_many_arguments)]
-pub async fn ledger_insert(
-    conn: &mut Conn,
-    tenant: TenantId,
-    bucket: &str,
-    amount: i64,
-    kind: &str,
-    source: &str,
-    key: &str,
-    tokens: i64,
-    now: i64,
-) -> sqlx::Result<Option<i64>> {
+pub async fn ledger_insert(conn: &mut Conn, tenant: TenantId, m: &Movement<'_>, now: i64) -> sqlx::Result<Option<i64>> {
     let r = sqlx::query(
         "insert into billing_ledger (tenant_id, bucket, amount, kind, source, idem_key, tokens, created_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -37,20 +72,21 @@ pub async fn ledger_insert(
          returning id",
     )
     .bind(tenant.0)
-    .bind(bucket)
-    .bind(amount)
-    .bind(kind)
-    .bind(source)
-    .bind(key)
-    .bind(tokens)
+    .bind(m.bucket.as_str())
+    .bind(m.amount)
+    .bind(m.kind)
+    .bind(m.source)
+    .bind(m.key)
+    .bind(m.tokens)
     .bind(now)
     .fetch_optional(&mut *conn)
     .await?;
     Ok(r.map(|r| r.get(0)))
 }
 
-fn ledger_row(r: AnyRow) -> LedgerRow {
-    LedgerRow { id: r.get(0), bucket: r.get(1), amount: r.get(2), kind: r.get(3), source: r.get(4), idem_key: r.get(5), created_at: r.get(6) }
+fn ledger_row(r: AnyRow) -> sqlx::Result<LedgerRow> {
+    let bucket = Bucket::from_db(&r.try_get::<String, _>(1)?)?;
+    Ok(LedgerRow { id: r.try_get(0)?, bucket, amount: r.try_get(2)?, kind: r.try_get(3)?, source: r.try_get(4)?, idem_key: r.try_get(5)?, created_at: r.try_get(6)? })
 }
 
 pub async fn ledger_by_key<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, key: &str) -> sqlx::Result<Option<LedgerRow>> {
@@ -59,7 +95,7 @@ pub async fn ledger_by_key<'c>(e: impl Executor<'c, Database = Any>, tenant: Ten
         .bind(key)
         .fetch_optional(e)
         .await?;
-    Ok(r.map(ledger_row))
+    r.map(ledger_row).transpose()
 }
 
 /// The tenant's balance by the ledger alone (the cached balances must always equal it).
@@ -74,7 +110,7 @@ pub async fn ledger_recent<'c>(e: impl Executor<'c, Database = Any>, tenant: Ten
         .bind(limit)
         .fetch_all(e)
         .await?;
-    Ok(rows.into_iter().map(ledger_row).collect())
+    rows.into_iter().map(ledger_row).collect()
 }
 
 /// AI answers per UTC day since `since_ms`: reservations minus releases.

@@ -108,28 +108,32 @@ pub async fn mark_refunded(conn: &mut Conn, tenant: TenantId, id: i64, now: i64)
 
 // --- pre-checkout answers ---------------------------------------------------------------------
 
-#[allow(clippy::too_many_arguments)]
-pub async fn record_checkout<'c>(
-    e: impl Executor<'c, Database = Any>,
-    query_id: &str,
-    tenant: Option<TenantId>,
-    payload: &str,
-    ok: bool,
-    reason: Option<&str>,
-    received_at: i64,
-    answered_at: i64,
-) -> sqlx::Result<()> {
+/// A pre-checkout query and how it was answered.
+#[derive(Debug, Clone, Copy)]
+pub struct Checkout<'a> {
+    pub query_id: &'a str,
+    /// The business the invoice was for, when its payload named one.
+    pub tenant: Option<TenantId>,
+    pub payload: &'a str,
+    pub ok: bool,
+    /// Why it was refused.
+    pub reason: Option<&'a str>,
+    pub received_at: i64,
+    pub answered_at: i64,
+}
+
+pub async fn record_checkout<'c>(e: impl Executor<'c, Database = Any>, c: &Checkout<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "insert into billing_checkouts (query_id, tenant_id, payload, ok, reason, received_at, answered_at) values ($1, $2, $3, $4, $5, $6, $7)
          on conflict (query_id) do nothing",
     )
-    .bind(query_id)
-    .bind(tenant.map(|t| t.0))
-    .bind(payload)
-    .bind(ok as i64)
-    .bind(reason)
-    .bind(received_at)
-    .bind(answered_at)
+    .bind(c.query_id)
+    .bind(c.tenant.map(|t| t.0))
+    .bind(c.payload)
+    .bind(c.ok as i64)
+    .bind(c.reason)
+    .bind(c.received_at)
+    .bind(c.answered_at)
     .execute(e)
     .await?;
     Ok(())

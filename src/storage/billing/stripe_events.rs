@@ -45,7 +45,6 @@ pub async fn set_stripe_customer(conn: &mut Conn, tenant: TenantId, customer: &s
 
 /// Applies a subscription's state if the event is not older than the newest applied one.
 /// Returns whether it applied.
-#[allow(clippy::too_many_arguments)]
 pub async fn apply_stripe_subscription(
     conn: &mut Conn,
     tenant: TenantId,
