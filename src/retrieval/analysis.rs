@@ -357,7 +357,7 @@ mod english_unchanged {
     /// On the English eval sets (`data/eval`): run with
     /// `cargo test --lib eval_sets_are_analysed_as_before -- --ignored --nocapture` (30 s).
     #[test]
-    #[ignore]
+    #[ignore = "reads the whole eval sets (30 s): run when the analysis changes"]
     fn eval_sets_are_analysed_as_before() {
         for (corpus, queries) in [("data/eval/orsharc/corpus.jsonl", "data/eval/orsharc/dev.queries.jsonl"), ("data/eval/scifact/corpus.jsonl", "data/eval/scifact/train.queries.jsonl")] {
             let (mut docs, mut changed_docs, mut qs, mut changed_qs) = (0, 0, 0, 0);
