@@ -1,22 +1,22 @@
 //! Telegram's ids as distinct types, so a `ChatId` can't go where a `UserId` goes
 //! (teloxide `types/chat_id.rs`). All are 64-bit in the Bot API.
-use serde::{Deserialize, Serialize};
-use std::fmt;
-
+/// Declares an `i64` id as its own type (serde-transparent, shown as the number). Exported so
+/// that bellhop's own ids (`TenantId`, `JobId`) are made the same way.
+#[macro_export]
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(transparent)]
         pub struct $name(pub i64);
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 self.0.fmt(f)
             }
         }
 
-        impl From<i64> for $name {
+        impl ::std::convert::From<i64> for $name {
             fn from(v: i64) -> Self {
                 Self(v)
             }
