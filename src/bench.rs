@@ -125,19 +125,27 @@ fn spawn_workers(queue: &Queue, cfg: &Config, state: BenchState, shutdown: Cance
     tokio::spawn(workers.run(shutdown))
 }
 
-/// Onboarding: `bots` creation links confirmed in an in-process sandbox (rate limits off, so
-/// only bellhop's own pace shows), each `managed_bot` update's arrival at the manager webhook
-/// → the bot `live` (token fetched, sealed and stored; webhook with a fresh secret, commands and
-/// both descriptions set). Timestamps come from the database rows themselves.
-pub async fn onboarding(mut cfg: Config, bots: usize, http: crate::app::HttpRoutes) -> anyhow::Result<()> {
+/// Starts the in-process sandbox as Telegram on loopback (its limits off, room for `bots` bots)
+/// and points `cfg` at it: the manager bot's token and webhook secret, listening on a free port.
+/// For the benchmarks and evals that run the whole app.
+pub async fn sandbox_for(cfg: &mut Config, bots: usize) -> anyhow::Result<crate::sandbox::SandboxHandle> {
     use crate::sandbox::{Sandbox, SandboxOptions};
-    let sandbox = Sandbox::new(SandboxOptions { enforce_limits: false, bot_create_limit: bots + 1, ..Default::default() })?;
+    let sandbox = Sandbox::new(SandboxOptions { enforce_limits: false, bot_create_limit: bots, ..Default::default() })?;
     let tg = sandbox.spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await?).await?;
     cfg.listen = "127.0.0.1:0".parse()?;
     cfg.public_url = url::Url::parse("http://127.0.0.1:0")?;
     cfg.telegram.api_url = url::Url::parse(&tg.base_url)?;
     cfg.telegram.manager_token = Some(tg.manager_token.clone());
     cfg.telegram.manager_webhook_secret = Some(crate::domain::Secret::new(crate::manager::login::random_token()));
+    Ok(tg)
+}
+
+/// Onboarding: `bots` creation links confirmed in an in-process sandbox (rate limits off, so
+/// only bellhop's own pace shows), each `managed_bot` update's arrival at the manager webhook
+/// → the bot `live` (token fetched, sealed and stored; webhook with a fresh secret, commands and
+/// both descriptions set). Timestamps come from the database rows themselves.
+pub async fn onboarding(mut cfg: Config, bots: usize, http: crate::app::HttpRoutes) -> anyhow::Result<()> {
+    let tg = sandbox_for(&mut cfg, bots + 1).await?;
     let app = crate::app::Application::build(cfg, crate::app::Role::All, true).await?;
     let db = app.state.db.clone();
     let shutdown = app.state.shutdown.clone();

@@ -60,14 +60,7 @@ struct Bench {
 }
 
 async fn setup(mut cfg: Config, http: HttpRoutes, bots: usize, customers: usize, model: Arc<dyn ChatModel>, docs: bool) -> anyhow::Result<Bench> {
-    use crate::sandbox::{Sandbox, SandboxOptions};
-    let sandbox = Sandbox::new(SandboxOptions { enforce_limits: false, bot_create_limit: bots + 1, ..Default::default() })?;
-    let tg = sandbox.spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await?).await?;
-    cfg.listen = "127.0.0.1:0".parse()?;
-    cfg.public_url = url::Url::parse("http://127.0.0.1:0")?;
-    cfg.telegram.api_url = url::Url::parse(&tg.base_url)?;
-    cfg.telegram.manager_token = Some(tg.manager_token.clone());
-    cfg.telegram.manager_webhook_secret = Some(crate::domain::Secret::new(crate::manager::login::random_token()));
+    let tg = crate::bench::sandbox_for(&mut cfg, bots + 1).await?;
     let app = Application::build(cfg, Role::All, true).await?;
     app.state.model.set(model);
     let state = app.state.clone();

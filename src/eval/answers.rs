@@ -351,7 +351,6 @@ impl Harness {
 
 /// `bellhop eval answers`: prints a table per article and overall, then one JSON line.
 pub async fn answers(mut cfg: Config, args: AnswersArgs, http: crate::app::HttpRoutes) -> anyhow::Result<()> {
-    use crate::sandbox::{Sandbox, SandboxOptions};
     use rand::SeedableRng;
     use rand::seq::SliceRandom;
     let paragraphs: Vec<Paragraph> = read_lines(&args.corpus)?;
@@ -373,13 +372,7 @@ pub async fn answers(mut cfg: Config, args: AnswersArgs, http: crate::app::HttpR
         by_article.entry(q.article.clone()).or_default().push(q);
     }
 
-    let sandbox = Sandbox::new(SandboxOptions { enforce_limits: false, bot_create_limit: by_article.len() + 1, ..Default::default() })?;
-    let tg = sandbox.spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await?).await?;
-    cfg.listen = "127.0.0.1:0".parse()?;
-    cfg.public_url = url::Url::parse("http://127.0.0.1:0")?;
-    cfg.telegram.api_url = url::Url::parse(&tg.base_url)?;
-    cfg.telegram.manager_token = Some(tg.manager_token.clone());
-    cfg.telegram.manager_webhook_secret = Some(crate::domain::Secret::new(crate::manager::login::random_token()));
+    let tg = crate::bench::sandbox_for(&mut cfg, by_article.len() + 1).await?;
     let built = Application::build(cfg, Role::All, true).await?;
     let app = built.state.clone();
     let running = tokio::spawn(built.run(http));
