@@ -61,6 +61,9 @@ struct Bench {
 
 async fn setup(mut cfg: Config, http: HttpRoutes, bots: usize, customers: usize, model: Arc<dyn ChatModel>, docs: bool) -> anyhow::Result<Bench> {
     let tg = crate::bench::sandbox_for(&mut cfg, bots + 1).await?;
+    // The bench brings its own model (a stand-in), so it writes the answers whatever model
+    // `auto` would pick.
+    cfg.answering.model_answers = true;
     let app = Application::build(cfg, Role::All, true).await?;
     app.state.model.set(model);
     let state = app.state.clone();
