@@ -137,6 +137,8 @@ impl Queue {
             run_at_ms: now_ms(),
             max_attempts: self.max_attempts,
             dedup_key: None,
+            serial_key: None,
+            coalesce_key: None,
         }
     }
 
@@ -302,7 +304,12 @@ async fn claim_loop<S: Clone + Send + Sync + 'static>(l: ClaimLoop<S>) {
         };
         let want = 1 + sem.available_permits();
         let lease_until = now_ms() + cfg.lease.as_millis() as i64;
-        let claimed = storage::jobs::claim(&queue.db.pool, queue.db.engine, queue_name, &worker, lease_until, want as i64).await;
+        let claimed = storage::jobs::claim(
+            &queue.db.pool,
+            queue.db.engine,
+            &storage::jobs::Claim { queue: queue_name, worker: &worker, lease_until_ms: lease_until, limit: want as i64, tenant_limit: cfg.tenant_concurrency as i64 },
+        )
+        .await;
         let jobs = match claimed {
             Ok(jobs) if !jobs.is_empty() => jobs,
             other => {

@@ -90,6 +90,7 @@ async fn read_and_index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetrie
             let options = fetch::crawl::CrawlOptions {
                 whole_site: source.kind == "site",
                 max_pages: source.max_pages.map(|p| p.max(1) as usize).unwrap_or(1).min(cfg.crawl_max_pages),
+                time_budget: cfg.crawl_budget,
             };
             let crawl = fetch::crawl::crawl(&fetcher, &source.name, &options, &limits).await.map_err(fetch_failure)?;
             if crawl.pages.is_empty() {

@@ -16,6 +16,8 @@ pub mod bot_settings;
 pub mod bots;
 pub mod conversations;
 pub mod jobs;
+pub mod pacing;
+pub mod retention;
 pub mod rotation;
 pub mod sources;
 pub mod tenants;

@@ -42,10 +42,13 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.cfg.http.body_limit_bytes;
     // Several files per upload request; each is checked against knowledge.max_file_bytes.
     let upload_limit = (state.cfg.knowledge.max_file_bytes as usize).saturating_mul(5).saturating_add(1 << 20);
-    Router::new()
+    // With `http.metrics_listen`, `/metrics` is on the internal port only (served by the app).
+    let metrics_here = state.cfg.http.metrics_listen.is_none();
+    let router = Router::new();
+    let router = if metrics_here { router.route("/metrics", get(health::metrics)) } else { router };
+    router
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
         .route("/tg/bot/{bot_id}", post(webhooks::child_bot))
         .route("/tg/manager", post(webhooks::manager))
         .route("/", get(landing::index))

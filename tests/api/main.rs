@@ -17,6 +17,7 @@ mod billing_stars;
 mod billing_stripe;
 mod config_errors;
 mod crash;
+mod deploy;
 mod embedding;
 mod http;
 mod jobs;
@@ -34,6 +35,7 @@ mod retrieval_support;
 // Telegram-client tests that need no bellhop app).
 #[path = "../../crates/bellhop-sandbox/tests/sandbox/sandbox_support.rs"]
 mod sandbox_support;
+mod scale;
 mod secrets;
 mod stripe_standin;
 mod webhooks;

@@ -109,12 +109,25 @@ impl Client {
         self
     }
 
+    /// Books every throttled message with `pacer` as well ([`super::throttle::Pacer`]: the limits
+    /// held across processes). Needs a throttle ([`Client::with_throttle`]) first.
+    pub fn with_pacer(mut self, pacer: Arc<dyn super::throttle::Pacer>) -> Self {
+        if let Some(t) = self.throttle.take() {
+            let direct = Self { throttle: None, ..self.clone() };
+            self.throttle = Some(Arc::new(super::Throttle::new(direct, t.limits().clone()).with_pacer(pacer)));
+        }
+        self
+    }
+
     /// Reports every call of this client (and of its clones, and of its throttle) to `observer`.
     pub fn with_observer(mut self, observer: impl CallObserver) -> Self {
         self.observer = Some(Arc::new(observer));
         if let Some(t) = self.throttle.take() {
             // The throttle sends through its own copy of the client: give it the observer too.
             self = self.with_throttle(t.limits().clone());
+            if let Some(p) = t.pacer() {
+                self = self.with_pacer(p);
+            }
         }
         self
     }
