@@ -292,11 +292,23 @@ struct Asked {
     flood: bool,
 }
 
-/// Replies seen in the sandbox, by (chat, message replied to): when each arrived.
+/// The private chats' messages seen in the sandbox, in order: (sent by the bot, message id, when
+/// seen). In a private chat bellhop does not quote the question it answers, so a question's
+/// replies are the bot's messages after it and before the customer's next message (customers ask
+/// one question at a time).
 #[derive(Default)]
 struct Seen {
-    replies: HashMap<(i64, i64), Vec<Instant>>,
+    chats: HashMap<i64, Vec<(bool, i64, Instant)>>,
     cursor: usize,
+}
+
+impl Seen {
+    /// When the bot's replies to `message_id` in `chat` arrived.
+    fn replies(&self, chat: i64, message_id: i64) -> Vec<Instant> {
+        let Some(entries) = self.chats.get(&chat) else { return Vec::new() };
+        let Some(at) = entries.iter().position(|(bot, id, _)| !bot && *id == message_id) else { return Vec::new() };
+        entries[at + 1..].iter().take_while(|(bot, _, _)| *bot).map(|(_, _, t)| *t).collect()
+    }
 }
 
 struct Shared {
@@ -344,7 +356,7 @@ async fn customer(c: Customer) {
         let deadline = at + Duration::from_secs(60);
         loop {
             let wake = shared.wake.notified();
-            if shared.seen.lock().expect("seen lock").replies.contains_key(&(user, message_id)) || Instant::now() > deadline {
+            if !shared.seen.lock().expect("seen lock").replies(user, message_id).is_empty() || Instant::now() > deadline {
                 break;
             }
             let _ = tokio::time::timeout(Duration::from_millis(200), wake).await;
@@ -614,14 +626,16 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
 
     // --- Report -----------------------------------------------------------------------------
     let stored: i64 = sqlx::query_scalar("select count(*) from telegram_updates where tenant_id is not null").fetch_one(&state.db.pool).await?;
+    let deliveries: Vec<(String, i64)> =
+        sqlx::query_as("select delivery, count(*) from conversation_messages where author <> 'customer' group by delivery order by delivery").fetch_all(&state.db.pool).await?;
     let asked = shared.asked.lock().expect("asked");
     let seen = shared.seen.lock().expect("seen");
     let (mut lost, mut duplicated, mut replies) = (0usize, 0usize, 0usize);
     let (mut lat_a, mut lat_b) = (Vec::new(), Vec::new());
     let (mut flood_sent, mut flood_answered) = (0usize, 0usize);
     for a in asked.iter() {
-        let r = seen.replies.get(&(a.chat, a.message_id));
-        let n = r.map_or(0, Vec::len);
+        let r = seen.replies(a.chat, a.message_id);
+        let n = r.len();
         if a.flood {
             flood_sent += 1;
             flood_answered += n.min(1);
@@ -629,7 +643,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
             continue;
         }
         replies += n;
-        match r.and_then(|v| v.first()) {
+        match r.first() {
             None => lost += 1,
             Some(t) => {
                 let d = t.saturating_duration_since(a.at);
@@ -659,7 +673,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
     }
     println!("customer questions:       {questions} ({:.1}/s)", questions as f64 / secs);
     println!("updates acknowledged:     {stored} of {} customer messages (each stored before its acknowledgement)", asked.len());
-    println!("replies to questions:     {replies}");
+    println!("replies to questions:     {replies} (bellhop's records, by delivery state: {deliveries:?})");
     println!("lost (no reply):          {lost}");
     println!("duplicated replies:       {duplicated}");
     println!("Telegram-limit breaches:  {breaches} (and {early} sends inside a retry_after); 429s injected: {}", after.injected - before.injected);
@@ -685,6 +699,10 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
             "faults": events,
         })
     );
+    if lost + duplicated > 0 {
+        let kept = work.keep();
+        eprintln!("lost or duplicated replies: the processes' logs are kept in {}", kept.join("logs").display());
+    }
     drop(asked);
     drop(seen);
     drop(workers);
@@ -697,17 +715,13 @@ fn scan_world(tg: &crate::sandbox::Sandbox, shared: &Shared) {
     let now = Instant::now();
     let mut seen = shared.seen.lock().expect("seen lock");
     let start = seen.cursor;
-    let (new, len): (Vec<(i64, i64)>, usize) = tg.with_world(|w| {
-        let new = w.messages[start.min(w.messages.len())..]
-            .iter()
-            .filter(|e| e.from_bot && e.chat_id > 0)
-            .filter_map(|e| e.message.reply_to_message.as_ref().map(|r| (e.chat_id, r.message_id)))
-            .collect();
+    let (new, len): (Vec<(i64, bool, i64)>, usize) = tg.with_world(|w| {
+        let new = w.messages[start.min(w.messages.len())..].iter().filter(|e| e.chat_id > 0).map(|e| (e.chat_id, e.from_bot, e.message_id)).collect();
         (new, w.messages.len())
     });
     seen.cursor = len.max(start);
-    for k in new {
-        seen.replies.entry(k).or_default().push(now);
+    for (chat, bot, id) in new {
+        seen.chats.entry(chat).or_default().push((bot, id, now));
     }
     drop(seen);
     shared.wake.notify_waiters();
