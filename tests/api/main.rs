@@ -38,4 +38,5 @@ mod sandbox_support;
 mod scale;
 mod secrets;
 mod stripe_standin;
+mod telegram_failures;
 mod webhooks;
