@@ -1,9 +1,14 @@
 //! The test chat: the owner asks a question in the browser and gets what a customer would get —
 //! the same pipeline as in Telegram (`answering::pipeline`: Q&A pair, retrieval, the model
 //! answering from confident passages with checked citations, or the "couldn't answer" text), in
-//! the voice of the chosen bot's settings. Nothing is sent to Telegram, nothing is stored, no tokens are counted: the
-//! recent exchange travels in the page itself (a hidden field), so the page works without
-//! JavaScript and without state on the server.
+//! the voice of the chosen bot's settings. Nothing is sent to Telegram and no conversation is
+//! stored: the recent exchange travels in the page itself (a hidden field), so the page works
+//! without JavaScript and without state on the server.
+//!
+//! Metered like any answer: an AI answer here spends one of the plan's answers (reserved before
+//! the model runs, settled or released after, as for a customer) and its model tokens count
+//! toward the day's budget — otherwise a script on the Free plan would get unlimited model calls
+//! at the operator's cost. The page says how many answers are left.
 use super::AppError;
 use super::auth::Owner;
 use super::conversations::{SourceLink, source_links};
@@ -57,6 +62,8 @@ struct TestChatPage {
     exchanges: Vec<ShownExchange>,
     history: String,
     problem: Option<String>,
+    /// "Each AI answer here counts toward your plan …: 12 of 100 answers left this month."
+    allowance: String,
 }
 
 fn badge(kind: &str) -> (&'static str, &'static str) {
@@ -64,6 +71,7 @@ fn badge(kind: &str) -> (&'static str, &'static str) {
         "answer" => ("AI answer from your sources", "ok"),
         "extractive" => ("quoted from your sources", "ok"),
         "qa" => ("your Q&A answer", "ok"),
+        "unavailable" => ("your plan's AI answers for this month are used up — customers get this text too", "bad"),
         _ => ("couldn't answer — a customer would be offered a person", "bad"),
     }
 }
@@ -88,6 +96,14 @@ async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, exchanges: Vec<Ex
         .map(|e| ShownExchange { badge: badge(&e.kind), sources: source_links(&serde_json::to_string(&e.sources).unwrap_or_default()), question: e.q, answer: e.a })
         .collect();
     let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let (acc, plan, allowance) = crate::billing::account::current(&app.db, &app.cfg.billing, owner.tenant_id, crate::storage::now_ms()).await?;
+    let packs = if acc.pack_credits > 0 { format!(", plus {} from answer packs", acc.pack_credits) } else { String::new() };
+    let allowance = format!(
+        "Each AI answer here counts toward your plan, like a customer's question: {} of {} answers of the {} plan left this month{packs}.",
+        acc.plan_credits.max(0),
+        allowance,
+        plan.name
+    );
     let mut r = render(&TestChatPage {
         tab: "test",
         csrf: owner.csrf.clone(),
@@ -96,6 +112,7 @@ async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, exchanges: Vec<Ex
         exchanges: shown,
         history,
         problem,
+        allowance,
     })?;
     *r.status_mut() = status;
     Ok(r)
@@ -149,8 +166,9 @@ pub async fn ask(State(app): State<AppState>, owner: Owner, axum::Form(f): axum:
     page(&app, &owner, Some(bot.0), exchanges, None).await
 }
 
-/// A customer's question through the one answer pipeline, without Telegram: nothing stored,
-/// nothing metered, nothing drafted.
+/// A customer's question through the one answer pipeline, without Telegram: no conversation
+/// stored, nothing drafted — but metered like a customer's question (a credit reserved under a
+/// key of its own, the model tokens counted for the day).
 #[tracing::instrument(name = "answering.test_chat", skip_all, fields(tenant_id = tenant.0, bot_id = bot.0))]
 async fn answer(app: &AppState, tenant: TenantId, bot: BotId, earlier: &[Exchange], question: &str) -> Result<Exchange, AppError> {
     let (business, _, _, _) = bots::profile(&app.db.pool, tenant, bot).await?.ok_or(AppError::NotFound)?;
@@ -164,7 +182,12 @@ async fn answer(app: &AppState, tenant: TenantId, bot: BotId, earlier: &[Exchang
         .filter(|t| !t.text.is_empty())
         .collect();
     let voice = Voice { business: &business, persona: &s.persona, tone: &s.tone, extra: &s.extra_instructions, language: language.as_deref() };
-    let request = pipeline::Request { tenant, voice, texts: &texts, history: &history, question, credit_key: None };
+    let key = format!("test:{}:{}", bot.0, uuid::Uuid::new_v4().simple());
+    let request = pipeline::Request { tenant, voice, texts: &texts, history: &history, question, credit_key: Some(&key) };
     let r = pipeline::answer(&app.answering.pipeline, &request, None).await?.reply;
+    if r.tokens > 0 {
+        let today = crate::storage::now_ms() / 86_400_000;
+        crate::storage::conversations::add_usage(&app.db.pool, tenant, today, r.tokens as i64).await?;
+    }
     Ok(Exchange { q: question.into(), a: r.text, kind: r.kind.into(), sources: r.sources })
 }

@@ -305,3 +305,38 @@ async fn the_last_ten_credits_and_a_hundred_concurrent_questions_give_ten_ai_ans
     assert_eq!(told.len(), 1, "the owner is told once at 100 %: {told:?}");
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_test_chat_spends_the_plans_answers_like_a_customers_question_and_says_so() {
+    // A Free plan of 2 answers a month, and a model that answers from the passages.
+    let llm = OpenAiStandIn::spawn(|_: &StandInRequest| Reply::CiteSources).await;
+    let app = with_model_and(&llm, &[("BELLHOP_BILLING_PLANS", "free|Free|0||2|1|5,pro|Pro|900||10000|10|500")]).await;
+    let (bot, tenant, _) = live_bot(&app, "Ben", "ben_metered_bot", "Ben's Bikes").await;
+    add_doc(&app, tenant, "repairs.md", "# Repairs\n\nFlat tyres are fixed while you wait, for 12 euros.\n\n# Rentals\n\nCity bikes cost 15 euros a day.\n").await;
+    wait_sources_ready(&app, tenant, 1).await;
+    let owner = bellhop::storage::tenants::get(&app.db().pool, tenant).await.unwrap().unwrap().owner_user_id.0;
+    let (_, cookie, csrf) = app.signed_in_owner(owner, "Ben's Bikes").await;
+
+    let ask = |q: &'static str| {
+        let (app, cookie, csrf, bot) = (&app, cookie.clone(), csrf.clone(), bot.to_string());
+        async move {
+            let form = [("csrf", csrf.as_str()), ("bot", bot.as_str()), ("question", q), ("history", "")];
+            app.http.post(app.url("/app/test-chat")).header("cookie", &cookie).form(&form).send().await.unwrap().text().await.unwrap()
+        }
+    };
+    for _ in 0..2 {
+        let page = ask("How much is fixing a flat tyre?").await;
+        assert!(page.contains("AI answer from your sources"), "{page}");
+    }
+    // The plan's 2 answers are spent: the third gets what a customer would, and no model call.
+    let calls = llm.calls();
+    let page = ask("How much is fixing a flat tyre?").await;
+    assert!(!page.contains("AI answer from your sources"), "a third AI answer on a 2-answer plan: {page}");
+    assert!(page.contains("used up"), "the owner is told why: {page}");
+    assert_eq!(llm.calls(), calls, "the model was called past the plan's answers");
+    let acc = bellhop::storage::billing::get_account(&app.db().pool, tenant).await.unwrap().unwrap();
+    assert_eq!((acc.plan_credits, acc.used_in_period), (0, 2));
+    let page = app.http.get(app.url("/app/test-chat")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("0 of 2"), "the page says what the test chat spends: {page}");
+    app.stop().await.unwrap();
+}
