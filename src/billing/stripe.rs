@@ -149,21 +149,13 @@ pub async fn process_event(billing: &Billing, event_id: &str) -> Result<(), JobE
             "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" => {
                 let sub = str_at(obj, &[&["id"]]).unwrap_or_default();
                 let status = if kind.ends_with("deleted") { "canceled" } else { str_at(obj, &[&["status"]]).unwrap_or("incomplete") };
-                if sql::apply_stripe_subscription(&mut tx, tenant, sub, status, created_ms).await? {
-                    let item = &obj["items"]["data"][0];
-                    let plan = plan_by_price(cfg, str_at(item, &[&["price", "id"], &["plan", "id"]]));
-                    // The plan only: paid time and credits come from paid invoices, so that
-                    // the order in which the two kinds arrive does not matter.
-                    match plan {
-                        Some(plan) if status != "canceled" => {
-                            sql::set_stripe_plan(&mut tx, tenant, &plan.id, None).await?;
-                        }
-                        None if status != "canceled" => tracing::error!(tenant_id = tenant.0, "a Stripe subscription for a price no plan has (billing.plans)"),
-                        _ => {}
-                    }
-                    if status == "active" || status == "trialing" {
-                        sql::set_grace(&mut tx, tenant, None).await?;
-                    }
+                let item = &obj["items"]["data"][0];
+                let plan = plan_by_price(cfg, str_at(item, &[&["price", "id"], &["plan", "id"]]));
+                if plan.is_none() && status != "canceled" {
+                    tracing::error!(tenant_id = tenant.0, "a Stripe subscription for a price no plan has (billing.plans)");
+                }
+                if sql::record_stripe_subscription(&mut tx, tenant, sub, status, plan.map(|p| p.id.as_str()), created_ms).await? {
+                    follow_leading_subscription(&mut tx, tenant).await?;
                 }
             }
             "invoice.paid" => invoice_paid(cfg, &mut tx, tenant, obj, created_ms, now).await?,
@@ -180,6 +172,31 @@ pub async fn process_event(billing: &Billing, event_id: &str) -> Result<(), JobE
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Brings the account's card subscription fields and plan to the leading subscription (a paying
+/// one when there is one: `sql::leading_stripe_subscription`). The plan only: paid time and
+/// credits come from paid invoices, so that the order in which the two kinds arrive does not
+/// matter.
+async fn follow_leading_subscription(tx: &mut crate::storage::Conn, tenant: TenantId) -> anyhow::Result<()> {
+    let Some(lead) = sql::leading_stripe_subscription(tx, tenant).await? else { return Ok(()) };
+    sql::set_account_subscription(tx, tenant, &lead).await?;
+    if lead.status != "canceled"
+        && let Some(plan) = &lead.plan_id
+    {
+        sql::set_stripe_plan(tx, tenant, plan, None).await?;
+    }
+    if lead.status == "active" || lead.status == "trialing" {
+        sql::set_grace(tx, tenant, None).await?;
+    }
+    Ok(())
+}
+
+/// Whether the business pays by card now (a subscription that is paying, in arrears or being
+/// set up): then Checkout is not offered again — a second subscription would charge twice.
+pub fn pays_by_card(acc: &sql::Account) -> bool {
+    acc.stripe_subscription_id.as_deref().is_some_and(|s| !s.is_empty())
+        && matches!(acc.stripe_status.as_deref(), Some("active" | "trialing" | "past_due" | "unpaid" | "incomplete"))
 }
 
 /// `invoice.paid`: recorded once per invoice; a month of the plan starts unless a later month
@@ -210,10 +227,11 @@ async fn invoice_paid(cfg: &BillingConfig, tx: &mut crate::storage::Conn, tenant
     }
     sql::set_grace(tx, tenant, None).await?;
     let acc = sql::get_account(&mut *tx, tenant).await?.ok_or_else(|| anyhow::anyhow!("billing account vanished"))?;
-    // A paid invoice is proof of a live subscription until a subscription event says more.
-    if acc.stripe_event_at == 0 && acc.stripe_status.is_none() {
-        let sub = str_at(obj, &[&["subscription"], &["parent", "subscription_details", "subscription"]]).unwrap_or_default();
-        sql::apply_stripe_subscription(tx, tenant, sub, "active", 0).await?;
+    // A paid invoice is proof of a live subscription until a subscription event says more
+    // (recorded at time 0: any event of that subscription overrides it).
+    let sub = str_at(obj, &[&["subscription"], &["parent", "subscription_details", "subscription"]]).unwrap_or_default();
+    if sql::record_stripe_subscription(tx, tenant, sub, "active", Some(&plan.id), 0).await? {
+        follow_leading_subscription(tx, tenant).await?;
     }
     let newer = !(acc.plan_source == "stripe" && acc.plan_expires_at.is_some_and(|t| t >= period_end));
     if newer {

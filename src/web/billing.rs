@@ -48,6 +48,8 @@ struct BillingPage {
     payments: Vec<PaymentRow>,
     stripe: bool,
     stripe_customer: bool,
+    /// A card subscription is running: plans change in Stripe's portal, not by a new Checkout.
+    pays_by_card: bool,
     stars_subscription: bool,
     stars_canceled: bool,
     attempt: String,
@@ -105,7 +107,18 @@ pub async fn show(State(app): State<AppState>, owner: Owner, Query(q): Query<Sho
     let plans = cfg
         .plans
         .iter()
-        .map(|p| PlanRow { id: p.id.clone(), name: p.name.clone(), answers: p.answers, bots: p.bots, sources: p.sources, stars: p.stars, card: stripe && p.stripe_price.is_some(), current: p.id == plan.id })
+        // No second card subscription for a business that pays by card: it changes plan in
+        // Stripe's portal.
+        .map(|p| PlanRow {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            answers: p.answers,
+            bots: p.bots,
+            sources: p.sources,
+            stars: p.stars,
+            card: stripe && p.stripe_price.is_some() && !stripe::pays_by_card(&acc),
+            current: p.id == plan.id,
+        })
         .collect();
     let notice = match (q.paid.as_deref(), q.done.as_deref()) {
         (Some(_), _) => "Thank you! Your card payment is being confirmed; your plan changes here as soon as Stripe tells us (usually within a minute).".into(),
@@ -135,6 +148,7 @@ pub async fn show(State(app): State<AppState>, owner: Owner, Query(q): Query<Sho
         payments,
         stripe,
         stripe_customer: acc.stripe_customer_id.is_some(),
+        pays_by_card: stripe::pays_by_card(&acc),
         stars_subscription: acc.plan_source == "stars" && acc.stars_charge_id.is_some(),
         stars_canceled: acc.stars_canceled,
         attempt: crate::manager::login::random_token(),
@@ -163,6 +177,12 @@ pub async fn checkout(State(app): State<AppState>, owner: Owner, axum::Form(f): 
     owner.check_csrf(&f.csrf)?;
     if app.cfg.billing.stripe.is_none() {
         return Err(AppError::BadRequest("Card payments are not set up on this bellhop. Pay with Telegram Stars: send /plan to the manager bot.".into()));
+    }
+    let acc = crate::storage::billing::get_account(&app.db.pool, owner.tenant_id).await?;
+    if acc.as_ref().is_some_and(stripe::pays_by_card) {
+        return Err(AppError::BadRequest(
+            "You already pay by card. To change your plan or card, use “Change or cancel the card subscription” on the Billing page — a second subscription would charge you twice.".into(),
+        ));
     }
     let Some(plan) = app.cfg.billing.plans.iter().find(|p| p.id == f.plan && p.stripe_price.is_some()) else {
         return Err(AppError::BadRequest("That plan can't be bought by card. Reload the page and pick another.".into()));

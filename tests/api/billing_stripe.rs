@@ -266,3 +266,59 @@ async fn the_billing_page_starts_a_stripe_checkout_and_a_portal_session_each_wit
     assert!(portal.idempotency_key.is_some());
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_owner_paying_by_card_is_not_offered_a_second_subscription_and_two_keep_the_plan_until_both_end() {
+    let (app, standin) = stripe_app().await;
+    let (tenant, cookie, csrf) = app.signed_in_owner(4_400_002, "Ben's Bikes").await;
+    let t0 = now_secs() - 3600;
+    // Subscription A: checkout, created, first invoice paid — Starter by card.
+    let a = subscription_story(tenant, "twoa", t0);
+    let events: Vec<String> = a[..3].iter().map(|e| e.to_string()).collect();
+    let headers = sign(&events.iter().map(|e| (e.clone(), WEBHOOK_SECRET, now_secs())).collect::<Vec<_>>()).await;
+    for (e, h) in events.iter().zip(&headers) {
+        assert_eq!(post_event(&app, e, h).await, 200);
+    }
+    app.drain_jobs(T).await;
+    assert_eq!(sql::get_account(&app.db().pool, tenant).await.unwrap().unwrap().stripe_status.as_deref(), Some("active"));
+
+    // The billing page offers managing the subscription, not a second one; a checkout sent
+    // anyway (an old tab) is refused and reaches nobody.
+    let page = app.http.get(app.url("/app/billing")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("Pay by card"), "a second card subscription is offered: {page}");
+    assert!(page.contains("Change or cancel the card subscription"), "{page}");
+    let form = [("csrf", csrf.as_str()), ("plan", "pro"), ("attempt", "an-old-tab-attempt-0001")];
+    let r = app.http.post(app.url("/app/billing/checkout")).header("cookie", &cookie).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("already pay by card"));
+    assert!(standin.requests().iter().all(|r| r.path != "/v1/checkout/sessions"), "a checkout session was created");
+
+    // A second subscription B exists all the same (made before, or in Stripe's dashboard).
+    // When A is cancelled, B still pays for the plan; when B ends too, the plan falls back.
+    let b = subscription_story(tenant, "twob", t0 + 100);
+    let cancel = |story: &[Value], n: u32, at: i64| {
+        let mut e = story[1].clone();
+        e["id"] = json!(format!("evt_cancel_{n}"));
+        e["type"] = json!("customer.subscription.deleted");
+        e["created"] = json!(at);
+        e["data"]["object"]["status"] = json!("canceled");
+        e
+    };
+    let events: Vec<String> = [&b[1], &b[2], &cancel(&a, 1, t0 + 200)].iter().map(|e| e.to_string()).collect();
+    let headers = sign(&events.iter().map(|e| (e.clone(), WEBHOOK_SECRET, now_secs())).collect::<Vec<_>>()).await;
+    for (e, h) in events.iter().zip(&headers) {
+        assert_eq!(post_event(&app, e, h).await, 200);
+        app.drain_jobs(T).await;
+    }
+    let acc = sql::get_account(&app.db().pool, tenant).await.unwrap().unwrap();
+    assert_eq!((acc.plan_id.as_str(), acc.stripe_status.as_deref(), acc.stripe_subscription_id.as_deref()), ("starter", Some("active"), Some("sub_twob")), "{acc:?}");
+    assert!(matches!(bellhop::billing::account::current(app.db(), &app.state.cfg.billing, tenant, bellhop::storage::now_ms()).await.unwrap().1.id.as_str(), "starter"));
+
+    let last = cancel(&b, 2, t0 + 300).to_string();
+    let h = sign(&[(last.clone(), WEBHOOK_SECRET, now_secs())]).await;
+    assert_eq!(post_event(&app, &last, &h[0]).await, 200);
+    app.drain_jobs(T).await;
+    let (_, plan, _) = bellhop::billing::account::current(app.db(), &app.state.cfg.billing, tenant, bellhop::storage::now_ms()).await.unwrap();
+    assert_eq!(plan.id, "free", "both subscriptions ended");
+    app.stop().await.unwrap();
+}
