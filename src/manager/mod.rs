@@ -6,6 +6,8 @@
 //!   in the manager chat (`/start`, `/bots`, `/login`, `/help`).
 //! - `provision`: bringing a child bot to `live` — webhook with a fresh secret, commands,
 //!   descriptions, then one welcome message to the owner with a login link.
+//! - `health`: whether Telegram can deliver a bot's updates to us (`getWebhookInfo`), for the
+//!   admin page.
 //! - [`ChildBots`]: the businesses' bots, opened from their sealed tokens when needed.
 //!
 //! Must not: know answering or billing (the application routes manager updates to them), the
@@ -14,6 +16,7 @@
 //! Owner changes: the bot follows its new owner — it moves to the new owner's tenant (created
 //! if needed), whose knowledge it then answers from; the previous owner's tenant keeps its own
 //! data but no longer sees or controls the bot, at once (every admin query is tenant-scoped).
+pub mod health;
 pub mod login;
 pub mod provision;
 pub mod setup;

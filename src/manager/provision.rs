@@ -1,7 +1,9 @@
 //! The `bot.provision` job: bring a child bot to `live`.
 //!
 //! Steps, each safe to repeat: a fresh 256-bit webhook secret (sealed and stored *before*
-//! Telegram learns it, so the first update authenticates), `setWebhook` to `/tg/bot/{id}` with
+//! Telegram learns it, so the first update authenticates; checked again after `setWebhook`, so a
+//! provisioning that raced another runs again rather than leave the two apart),
+//! `setWebhook` to `/tg/bot/{id}` with
 //! the update kinds bellhop handles, `setMyCommands`, `setMyDescription`,
 //! `setMyShortDescription`, status `live`, then the welcome message — claimed in the database
 //! first, so duplicated or concurrent jobs send it once.
@@ -75,6 +77,7 @@ async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url
     let child = child_bots.telegram.bot(token);
 
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let secret_plain = secret.clone();
     let sealed_secret = keys.seal(secret.as_bytes(), &bots::webhook_secret_aad(bot_id));
     bots::set_webhook_secret(&db.pool, tenant, bot_id, &sealed_secret).await?;
     let url = public_url.join(&format!("tg/bot/{bot_id}")).context("webhook URL")?;
@@ -87,6 +90,16 @@ async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url
         .call(&SetWebhook::new(url.to_string()).secret_token(secret).allowed_updates(CHILD_UPDATES.iter().map(|s| s.to_string()).collect::<Vec<_>>()).max_connections(40))
         .await
         .map_err(|e| tg(e, "setWebhook"))?;
+    // Provisionings of one bot run one at a time (the job's serial key), but a worker that lost
+    // its lease (stalled, cut off from the database) can still be in its call when the next one
+    // runs. If another provisioning stored a newer secret meanwhile, Telegram may now hold ours
+    // while the database holds theirs — every update refused with 401. Then run again: the
+    // retry stores and sets one secret, and both agree.
+    let stored = bots::webhook_auth(&db.pool, bot_id).await?.and_then(|(_, sealed)| sealed);
+    let still_ours = stored.is_some_and(|s| keys.open(&s, &bots::webhook_secret_aad(bot_id)).is_ok_and(|plain| plain == secret_plain.as_bytes()));
+    if !still_ours {
+        return Err(JobError::Retry(anyhow::anyhow!("another setup of this bot stored a newer webhook secret meanwhile; setting it up again")));
+    }
     // The owner's commands from the bot's settings, or the defaults.
     let settings = storage::bot_settings::get(&db.pool, tenant, bot_id).await?;
     let commands = commands(&settings);

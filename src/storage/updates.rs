@@ -36,3 +36,8 @@ pub async fn count<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<i64
 pub async fn body<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, update_id: i64) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("select body from telegram_updates where bot_id = $1 and update_id = $2").bind(bot.0).bind(update_id).fetch_optional(e).await
 }
+
+/// When the newest update of `bot` reached us (Unix ms), if any did.
+pub async fn last_received<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("select max(received_at) from telegram_updates where bot_id = $1").bind(bot.0).fetch_one(e).await
+}

@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/app/gaps", get(gaps::list))
         .route("/app/gaps/qa", post(gaps::add_qa))
         .route("/app/bots/{bot_id}/settings", get(bot_settings::show).post(bot_settings::save))
+        .route("/app/bots/{bot_id}/repair", post(admin::repair))
         .route("/app/test-chat", get(test_chat::show).post(test_chat::ask))
         .route("/static/app.css", get(pages::css))
         .route("/static/app.js", get(pages::js))

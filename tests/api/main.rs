@@ -29,6 +29,7 @@ mod llm;
 mod llm_llama;
 mod onboarding;
 mod openai_standin;
+mod provisioning_races;
 mod retrieval_chunk;
 mod retrieval_index;
 mod retrieval_support;
