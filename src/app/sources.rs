@@ -29,11 +29,42 @@ pub async fn requeue(app: &AppState, tenant: TenantId, id: i64) -> anyhow::Resul
     Ok(true)
 }
 
-/// The `knowledge.ingest` job.
+/// The `knowledge.ingest` job; a scheduled source that started failing is told to its owner.
 pub(super) async fn run_ingest(app: AppState, job: Job) -> Result<(), JobError> {
     let p: IngestJob = job.payload()?;
     let tenant = jobs::tenant_of(&job, "ingest")?;
-    crate::knowledge::ingest::ingest(&app.db, &app.cfg.knowledge, &app.retriever, tenant, p.source_id, jobs::last_attempt(&job)).await
+    let read = crate::knowledge::ingest::ingest(&app.db, &app.cfg.knowledge, &app.retriever, tenant, p.source_id, jobs::last_attempt(&job)).await;
+    if let Err(e) = tell_owner_of_failing_source(&app, tenant, p.source_id).await {
+        tracing::warn!(tenant_id = tenant.0, source_id = p.source_id, error = %format!("{e:#}"), "could not tell the owner about a failing source");
+    }
+    read
+}
+
+/// Tells the owner, in the manager chat, once per failing streak, that a web page or site their
+/// bot re-reads on a schedule could not be read, when it is tried next, and what to do.
+async fn tell_owner_of_failing_source(app: &AppState, tenant: TenantId, id: i64) -> anyhow::Result<()> {
+    let Some(manager) = app.manager.as_ref() else { return Ok(()) };
+    let Some(n) = sources::claim_failure_notice(&app.db.pool, tenant, id, crate::storage::now_ms()).await? else { return Ok(()) };
+    let owner = crate::storage::tenants::get(&app.db.pool, tenant).await?.map(|t| t.owner_user_id.0);
+    let Some(owner) = owner else { return Ok(()) };
+    let escape = crate::telegram::html::escape;
+    let next = n.next_crawl_at.map(|t| format!(" I'll try again on {}, then less and less often while it keeps failing.", crate::billing::stars::date(t))).unwrap_or_default();
+    let link = app.cfg.public_url.join("app/sources").map(|u| u.to_string()).unwrap_or_default();
+    let text = format!(
+        "⚠️ <b>I couldn't read {name}</b> for your bot's knowledge.
+
+{reason}
+
+Your bot keeps answering from what it read before.{next} If the page has moved or is gone, delete it on your Sources page and add the new address: {link}",
+        name = escape(&n.name),
+        reason = escape(&n.reason),
+        link = escape(&link),
+    );
+    if let Err(e) = manager.bot.send_message(&crate::telegram::methods::SendMessage::html(owner, text)).await {
+        sources::unclaim_failure_notice(&app.db.pool, tenant, id).await?;
+        return Err(anyhow::Error::new(e).context("telling the owner about a failing source"));
+    }
+    Ok(())
 }
 
 /// Scheduled re-crawls: every `every`, sources whose `recrawl_hours` have passed since they were

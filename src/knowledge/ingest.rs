@@ -89,6 +89,11 @@ pub async fn ingest(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever,
         tracing::info!("source deleted while it was being read; its passages were removed");
         return Ok(());
     }
+    let failed_for_good = matches!(&outcome, Err(Failure::Owner(_))) || (matches!(&outcome, Err(Failure::Internal(_))) && last_attempt);
+    if failed_for_good && let Some(hours) = source.recrawl_hours {
+        let failures = source.recrawl_failures + 1;
+        sources::record_recrawl_failure(&db.pool, tenant, source.id, failures, crate::storage::now_ms() + recrawl_backoff(hours, failures)).await?;
+    }
     match outcome {
         Ok(Indexed { chunks, .. }) => {
             tracing::info!(chunks, "source indexed");
@@ -100,6 +105,16 @@ pub async fn ingest(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever,
         }
         Err(Failure::Internal(e)) => Err(JobError::Retry(e)),
     }
+}
+
+/// The longest wait between tries of a failing re-crawl.
+pub const MAX_RECRAWL_BACKOFF_MS: i64 = 7 * 24 * 3_600_000;
+
+/// How long after its `failures`-th failed read in a row a source re-crawled every `hours` is
+/// tried again: its interval, doubling with each failure, at most [`MAX_RECRAWL_BACKOFF_MS`].
+pub fn recrawl_backoff(hours: i64, failures: i64) -> i64 {
+    let interval = hours.max(1).saturating_mul(3_600_000);
+    interval.saturating_mul(1i64 << (failures - 1).clamp(0, 20)).min(MAX_RECRAWL_BACKOFF_MS.max(interval))
 }
 
 /// Why a source could not be indexed: the owner's to fix, or ours (retried).
@@ -180,6 +195,23 @@ async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tena
         _ => format!("{} web pages", docs.len()),
     };
     Ok(Indexed { kind, chunks })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_recrawl_waits_its_interval_doubling_up_to_a_week() {
+        const H: i64 = 3_600_000;
+        assert_eq!(recrawl_backoff(1, 1), H);
+        assert_eq!(recrawl_backoff(1, 2), 2 * H);
+        assert_eq!(recrawl_backoff(1, 3), 4 * H);
+        assert_eq!(recrawl_backoff(24, 2), 48 * H);
+        assert_eq!(recrawl_backoff(1, 60), MAX_RECRAWL_BACKOFF_MS);
+        // An interval longer than a week is kept as it is.
+        assert_eq!(recrawl_backoff(24 * 30, 3), 24 * 30 * H);
+    }
 }
 
 fn extract_failure(e: ExtractError) -> Failure {

@@ -17,9 +17,13 @@ pub struct Source {
     pub max_pages: Option<i64>,
     pub recrawl_hours: Option<i64>,
     pub updated_at: i64,
+    /// Failed reads in a row (0 once a read succeeds).
+    pub recrawl_failures: i64,
+    /// When the next re-crawl is due after failures (Unix ms).
+    pub next_crawl_at: Option<i64>,
 }
 
-const COLUMNS: &str = "id, kind, name, content_type, size_bytes, status, status_reason, chunk_count, max_pages, recrawl_hours, updated_at";
+const COLUMNS: &str = "id, kind, name, content_type, size_bytes, status, status_reason, chunk_count, max_pages, recrawl_hours, updated_at, recrawl_failures, next_crawl_at";
 
 fn source(r: sqlx::any::AnyRow) -> Source {
     Source {
@@ -34,6 +38,8 @@ fn source(r: sqlx::any::AnyRow) -> Source {
         max_pages: r.get(8),
         recrawl_hours: r.get(9),
         updated_at: r.get(10),
+        recrawl_failures: r.get(11),
+        next_crawl_at: r.get(12),
     }
 }
 
@@ -155,7 +161,10 @@ pub async fn set_status<'c>(
     let now = now_ms();
     let r = sqlx::query(
         "update sources set status = $1, status_reason = $2, content_type = coalesce($3, content_type), chunk_count = coalesce($4, chunk_count),
-                last_indexed_at = case when $1 = 'ready' then $5 else last_indexed_at end, updated_at = $5
+                last_indexed_at = case when $1 = 'ready' then $5 else last_indexed_at end, updated_at = $5,
+                recrawl_failures = case when $1 = 'ready' then 0 else recrawl_failures end,
+                next_crawl_at = case when $1 = 'ready' then null else next_crawl_at end,
+                failure_notice_at = case when $1 = 'ready' then null else failure_notice_at end
          where tenant_id = $6 and id = $7 and status <> 'deleting'",
     )
     .bind(status)
@@ -175,11 +184,58 @@ pub async fn delete<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, 
     Ok(r.rows_affected() == 1)
 }
 
-/// Sites due for their scheduled re-crawl, across tenants (the scheduler's view).
+/// Records one more failed read of a source that is re-crawled on a schedule: the next try is
+/// due at `next_at` (the caller's backoff). Not for a source being deleted.
+pub async fn record_recrawl_failure<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, failures: i64, next_at: i64) -> sqlx::Result<()> {
+    sqlx::query("update sources set recrawl_failures = $1, next_crawl_at = $2 where tenant_id = $3 and id = $4 and status <> 'deleting'")
+        .bind(failures)
+        .bind(next_at)
+        .bind(tenant.0)
+        .bind(id)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+/// A failing scheduled source whose owner is to be told: claimed once per failing streak.
+#[derive(Debug, Clone)]
+pub struct FailureNotice {
+    pub name: String,
+    pub reason: String,
+    pub next_crawl_at: Option<i64>,
+    /// Passages still indexed from the last good read.
+    pub chunk_count: i64,
+}
+
+/// Claims telling the owner that source `id` is failing (a scheduled source, failed, not told
+/// yet in this streak). `None` if there is nothing to tell or it was claimed already.
+pub async fn claim_failure_notice<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, now: i64) -> sqlx::Result<Option<FailureNotice>> {
+    let r = sqlx::query(
+        "update sources set failure_notice_at = $1
+         where tenant_id = $2 and id = $3 and status = 'failed' and recrawl_hours is not null and failure_notice_at is null
+         returning name, status_reason, next_crawl_at, chunk_count",
+    )
+    .bind(now)
+    .bind(tenant.0)
+    .bind(id)
+    .fetch_optional(e)
+    .await?;
+    Ok(r.map(|r| FailureNotice { name: r.get(0), reason: r.get::<Option<String>, _>(1).unwrap_or_default(), next_crawl_at: r.get(2), chunk_count: r.get(3) }))
+}
+
+/// Gives a claimed notice back (it could not be sent): the next failure tells the owner.
+pub async fn unclaim_failure_notice<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<()> {
+    sqlx::query("update sources set failure_notice_at = null where tenant_id = $1 and id = $2").bind(tenant.0).bind(id).execute(e).await?;
+    Ok(())
+}
+
+/// Sites due for their scheduled re-crawl, across tenants (the scheduler's view): their interval
+/// has passed since the last good read — or, after failures, their backoff.
 pub async fn due_for_recrawl<'c>(e: impl Executor<'c, Database = Any>, now: i64) -> sqlx::Result<Vec<(TenantId, i64)>> {
     let rows = sqlx::query(
         "select tenant_id, id from sources
-         where recrawl_hours is not null and status in ('ready', 'failed') and coalesce(last_indexed_at, 0) + recrawl_hours * 3600000 <= $1",
+         where recrawl_hours is not null and status in ('ready', 'failed')
+           and coalesce(next_crawl_at, coalesce(last_indexed_at, 0) + recrawl_hours * 3600000) <= $1",
     )
     .bind(now)
     .fetch_all(e)

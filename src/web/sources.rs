@@ -22,6 +22,8 @@ pub struct SourceRow {
     pub status: String,
     pub status_reason: Option<String>,
     pub chunk_count: i64,
+    /// A failing scheduled source: when it is tried again ("12 Mar 2027").
+    pub next_try: Option<String>,
 }
 
 #[derive(Template)]
@@ -82,6 +84,7 @@ async fn page(app: &AppState, owner: &Owner, notice: Option<String>, problem: Op
         sources: list
             .into_iter()
             .map(|s| SourceRow {
+                next_try: s.next_crawl_at.filter(|_| s.status == "failed").map(crate::billing::stars::date),
                 id: s.id,
                 kind: s.kind,
                 name: s.name,

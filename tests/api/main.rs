@@ -25,6 +25,7 @@ mod knowledge_admin;
 mod knowledge_extract;
 mod knowledge_fetch;
 mod knowledge_races;
+mod knowledge_recrawl;
 mod llm;
 mod llm_llama;
 mod onboarding;

@@ -1,0 +1,62 @@
+//! Scheduled re-crawls of a web page that keeps failing (issue 16): each failure pushes the next
+//! try further out (the page's re-crawl interval, doubling), instead of the page being fetched
+//! again at every scheduler tick forever, and the owner is told once, in plain words.
+//! Time is not waited for: the scheduler's query is asked about future moments.
+use crate::billing_meter::{manager_said, owner_with_bot};
+use crate::helpers::*;
+use bellhop::storage::sources;
+use std::time::Duration;
+
+const HOUR: i64 = 3_600_000;
+
+/// A site whose every page is gone (404).
+async fn gone_site() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "gone") });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/opening-hours")
+}
+
+async fn due_at(app: &TestApp, id: i64, at: i64) -> bool {
+    sources::due_for_recrawl(&app.db().pool, at).await.unwrap().iter().any(|(_, s)| *s == id)
+}
+
+/// Waits until `n` reads of the source have ended, the last one failed.
+async fn failed_reads(app: &TestApp, tenant: bellhop::domain::TenantId, id: i64, n: i64) {
+    wait_until(Duration::from_secs(60), || async { count(app.db(), "select count(*) from jobs where kind = 'knowledge.ingest' and state = 'done'").await >= n }).await;
+    app.drain_jobs(Duration::from_secs(60)).await;
+    assert_eq!(sources::get(&app.db().pool, tenant, id).await.unwrap().unwrap().status, "failed");
+}
+
+#[tokio::test]
+async fn a_page_whose_recrawl_keeps_failing_is_tried_less_and_less_often_and_the_owner_is_told_once() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_KNOWLEDGE_URL_ALLOW_HOSTS", "127.0.0.1");
+    })
+    .await;
+    let (owner, tenant) = owner_with_bot(&app, "Rosa", 7_800_001).await;
+    let url = gone_site().await;
+    let new = sources::NewSource { kind: "url", name: &url, size_bytes: 0, content: None, max_pages: None, recrawl_hours: Some(1) };
+    let id = bellhop::app::sources::add_source(&app.state, tenant, &new).await.unwrap();
+    failed_reads(&app, tenant, id, 1).await;
+    let failed_at = bellhop::storage::now_ms();
+
+    // Not due again at once (the scheduler runs every 5 minutes), but after its interval.
+    assert!(!due_at(&app, id, failed_at + 5 * 60_000).await, "a failed page is fetched again at the next tick");
+    assert!(due_at(&app, id, failed_at + HOUR + 60_000).await, "the page is tried again after its re-crawl interval");
+
+    // The scheduled try fails too: the next one waits twice as long.
+    assert!(bellhop::app::sources::requeue(&app.state, tenant, id).await.unwrap());
+    failed_reads(&app, tenant, id, 2).await;
+    let failed_again = bellhop::storage::now_ms();
+    assert!(!due_at(&app, id, failed_again + HOUR + 60_000).await, "no backoff after the second failure");
+    assert!(due_at(&app, id, failed_again + 2 * HOUR + 60_000).await);
+
+    // The owner heard about it once, with the address and what to do.
+    wait_until(Duration::from_secs(30), || async { manager_said(&app, owner).await.iter().any(|t| t.contains("opening-hours")) }).await;
+    let said: Vec<String> = manager_said(&app, owner).await.into_iter().filter(|t| t.contains("opening-hours")).collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("HTTP 404") && said[0].contains("delete"), "{}", said[0]);
+    app.stop().await.unwrap();
+}
