@@ -127,5 +127,8 @@ async fn run_provision(app: AppState, job: Job) -> Result<(), JobError> {
 
 async fn run_stripe_event(app: AppState, job: Job) -> Result<(), JobError> {
     let p: StripeEventJob = job.payload()?;
-    crate::billing::stripe::process_event(&app.billing, &p.event_id).await
+    crate::billing::stripe::process_event(&app.billing, &p.event_id).await?;
+    // A card payment may have upgraded a plan: parked bots that fit now are provisioned.
+    super::parking::provision_parked_everywhere(&app).await?;
+    Ok(())
 }

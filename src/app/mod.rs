@@ -7,12 +7,14 @@
 //! - [`jobs`]: every job kind, its payload and its handler, and the registry of them.
 //! - [`updates`]: the routing of child-bot and manager-bot updates to domain code.
 //! - [`sources`]: storing and (re-)queueing owners' sources; the re-crawl scheduler.
+//! - [`parking`]: the plan's number of bots — a bot past it is parked, and provisioned on upgrade.
 //! - [`ingress`]: the group-committing writer behind the webhooks.
 //!
 //! Dependencies point one way (see `lib.rs`): `web` and the CLI use this layer; this layer uses
 //! the domain modules; the domain modules never use this layer or `web`.
 pub mod ingress;
 pub mod jobs;
+pub mod parking;
 pub mod sources;
 mod state;
 pub mod updates;

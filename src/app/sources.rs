@@ -17,6 +17,44 @@ pub async fn add_source(app: &AppState, tenant: TenantId, new: &NewSource<'_>) -
     Ok(id)
 }
 
+/// The limits a new source must fit: the plan's number of sources and the deployment's bytes
+/// per tenant (`knowledge.max_tenant_bytes`).
+#[derive(Debug, Clone, Copy)]
+pub struct SourceLimits {
+    pub max_sources: i64,
+    pub max_bytes: i64,
+}
+
+/// Why a source was not added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The plan's number of sources is reached: `used` of `limit`.
+    TooMany { used: i64, limit: i64 },
+    /// The bytes would go past the tenant's quota: `used` of `limit`, and this source's `size`.
+    TooBig { used: i64, size: i64, limit: i64 },
+}
+
+/// Stores a new source and queues it for reading — if it fits the limits, checked in the same
+/// transaction as the insert, under the tenant's lock: concurrent uploads cannot both take the
+/// last place.
+pub async fn add_source_within(app: &AppState, tenant: TenantId, new: &NewSource<'_>, limits: SourceLimits) -> anyhow::Result<Result<i64, Refused>> {
+    let mut tx = app.db.begin().await?;
+    crate::storage::tenants::lock(&mut tx, tenant).await?;
+    let used = sources::count(&mut *tx, tenant).await?;
+    if used >= limits.max_sources {
+        return Ok(Err(Refused::TooMany { used, limit: limits.max_sources }));
+    }
+    let bytes = sources::total_bytes(&mut *tx, tenant).await?;
+    if bytes.saturating_add(new.size_bytes) > limits.max_bytes {
+        return Ok(Err(Refused::TooBig { used: bytes, size: new.size_bytes, limit: limits.max_bytes }));
+    }
+    let id = sources::insert(&mut *tx, tenant, new).await?;
+    app.queue.enqueue_in(&mut tx, &jobs::ingest(&app.queue, tenant, id)).await?;
+    tx.commit().await?;
+    app.queue.notify(INGEST_QUEUE);
+    Ok(Ok(id))
+}
+
 /// Reads a source again (re-index, scheduled re-crawl). False if the tenant has no such source.
 pub async fn requeue(app: &AppState, tenant: TenantId, id: i64) -> anyhow::Result<bool> {
     let mut tx = app.db.begin().await?;

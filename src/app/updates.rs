@@ -55,15 +55,32 @@ pub async fn manager_update(app: AppState, job: Job) -> Result<(), JobError> {
     match update.kind {
         UpdateKind::PreCheckoutQuery(q) => billing::stars::pre_checkout(b, m, q).await,
         UpdateKind::CallbackQuery(q) if q.data.as_deref().is_some_and(|d| d.starts_with("bill:")) => billing::stars::callback(b, m, q).await,
-        UpdateKind::Message(msg) if billing::stars::handles(&msg) => billing::stars::message(b, m, msg).await,
+        UpdateKind::Message(msg) if billing::stars::handles(&msg) => {
+            billing::stars::message(b, m, msg).await?;
+            // A payment may have upgraded a plan: parked bots that fit now are provisioned.
+            super::parking::provision_parked_everywhere(&app).await?;
+            Ok(())
+        }
         UpdateKind::ManagedBot(mbu) => {
             let token = crate::manager::updates::fetch_token(m, &mbu).await?;
             let mut tx = app.db.begin().await?;
+            let mut parked = None;
             if let Some(p) = crate::manager::updates::record_managed_bot(&mut tx, &app.keys, update.update_id, &mbu, &token).await? {
-                app.queue.enqueue_in(&mut tx, &jobs::provision(&app.queue, p.tenant, p.bot, Some(&p.fingerprint))).await?;
+                // The plan's number of bots: past it, the bot is parked instead of provisioned.
+                let was_parked = crate::storage::bots::status_of(&mut *tx, p.tenant, p.bot).await?.as_deref() == Some("parked");
+                match super::parking::park_if_over_plan(&mut tx, &app.cfg.billing, p.tenant, p.bot).await? {
+                    Some(full) => parked = (!was_parked).then_some((p.tenant, full)),
+                    None => {
+                        app.queue.enqueue_in(&mut tx, &jobs::provision(&app.queue, p.tenant, p.bot, Some(&p.fingerprint))).await?;
+                    }
+                }
             }
             tx.commit().await?;
             app.queue.notify(DEFAULT);
+            if let Some((tenant, full)) = parked {
+                let username = mbu.bot.username.clone().unwrap_or_default();
+                super::parking::tell_owner(&app, m, tenant, &username, &full).await;
+            }
             Ok(())
         }
         UpdateKind::Message(msg) => {

@@ -170,6 +170,25 @@ async fn read(db: &Db, cfg: &KnowledgeConfig, tenant: TenantId, source: &Source)
 /// Indexes a source's documents, page `p` under `index_id(source, p)`, replacing an earlier
 /// read's pages.
 async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tenant: TenantId, source: &Source, docs: &[Document]) -> Result<Indexed, Failure> {
+    if source.kind != "file" {
+        // A web page or site counts toward the tenant's byte quota like an upload: by the text
+        // read, checked and recorded under the tenant's lock (uploads check the same total).
+        let size: i64 = docs.iter().map(|d| d.text.len() as i64).sum();
+        let mut tx = db.begin().await.map_err(anyhow::Error::from)?;
+        crate::storage::tenants::lock(&mut tx, tenant).await.map_err(anyhow::Error::from)?;
+        let others = sources::total_bytes(&mut *tx, tenant).await.map_err(anyhow::Error::from)? - source.size_bytes;
+        let limit = cfg.max_tenant_bytes.min(i64::MAX as u64) as i64;
+        if others.saturating_add(size) > limit {
+            return Err(Failure::Owner(format!(
+                "Your knowledge base is full: {} of {} used, and the text of this address is {}. Delete some sources first.",
+                extract::human_size(others.max(0) as u64),
+                extract::human_size(limit as u64),
+                extract::human_size(size as u64)
+            )));
+        }
+        sources::set_size(&mut *tx, tenant, source.id, size).await.map_err(anyhow::Error::from)?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+    }
     let retriever = retriever.get().await?;
     let settings = ChunkSettings { max_tokens: cfg.chunk_tokens, overlap_tokens: cfg.chunk_overlap_tokens };
     let pages = docs.len() as i64;

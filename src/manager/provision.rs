@@ -72,6 +72,11 @@ async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url
         tracing::info!("bot no longer belongs to this tenant; nothing to do");
         return Ok(());
     };
+    if bots::status_of(&db.pool, tenant, bot_id).await?.as_deref() == Some("parked") {
+        // Past the plan's number of bots (app::parking): not connected until an upgrade.
+        tracing::info!("bot is parked; not provisioning it");
+        return Ok(());
+    }
     let raw = keys.open_string(&sealed, &bots::token_aad(bot_id)).map_err(|e| JobError::Permanent(e.into()))?;
     let token = BotToken::parse(&raw).map_err(|e| JobError::Permanent(e.into()))?;
     let child = child_bots.telegram.bot(token);

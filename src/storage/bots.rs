@@ -77,7 +77,8 @@ pub async fn list_for_tenant<'c>(e: impl Executor<'c, Database = Any>, tenant: T
 /// webhook secret. Not tenant-scoped: the tenant is what this lookup finds out, from the bot id
 /// in the URL, and nothing of the tenant's is returned before the secret matches.
 pub async fn webhook_auth<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -> sqlx::Result<Option<(TenantId, Option<Sealed>)>> {
-    let r = sqlx::query("select tenant_id, webhook_secret_key_id, webhook_secret_ct from bots where id = $1 and status <> 'suspended'")
+    // A parked bot (past its plan's number of bots) is not connected: its updates are refused.
+    let r = sqlx::query("select tenant_id, webhook_secret_key_id, webhook_secret_ct from bots where id = $1 and status not in ('suspended', 'parked')")
         .bind(bot.0)
         .fetch_optional(e)
         .await?;
@@ -243,7 +244,7 @@ pub async fn set_webhook_secret<'c>(e: impl Executor<'c, Database = Any>, tenant
     Ok(r.rows_affected() == 1)
 }
 
-/// Sets the status (provisioning | live | failed | suspended) of one of the tenant's bots.
+/// Sets the status (provisioning | live | failed | parked | suspended) of one of the tenant's bots.
 pub async fn set_status<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, status: &str, reason: Option<&str>) -> sqlx::Result<()> {
     sqlx::query("update bots set status = $1, status_reason = $2, updated_at = $3 where id = $4 and tenant_id = $5")
         .bind(status)
@@ -296,4 +297,27 @@ pub async fn set_descriptions<'c>(e: impl Executor<'c, Database = Any>, tenant: 
         .execute(e)
         .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// How many of the tenant's bots count toward its plan's number of bots: every one but the
+/// parked ones, and but `except`.
+pub async fn count_unparked<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, except: BotId) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from bots where tenant_id = $1 and status <> 'parked' and id <> $2").bind(tenant.0).bind(except.0).fetch_one(e).await
+}
+
+/// The tenant's parked bots, oldest first.
+pub async fn parked<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<BotId>> {
+    let ids: Vec<i64> = sqlx::query_scalar("select id from bots where tenant_id = $1 and status = 'parked' order by created_at, id").bind(tenant.0).fetch_all(e).await?;
+    Ok(ids.into_iter().map(BotId).collect())
+}
+
+/// Tenants with a parked bot.
+pub async fn tenants_with_parked_bots<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<Vec<TenantId>> {
+    let ids: Vec<i64> = sqlx::query_scalar("select distinct tenant_id from bots where status = 'parked'").fetch_all(e).await?;
+    Ok(ids.into_iter().map(TenantId).collect())
+}
+
+/// A bot's status (provisioning | live | failed | parked | suspended), if it is the tenant's.
+pub async fn status_of<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("select status from bots where id = $1 and tenant_id = $2").bind(bot.0).bind(tenant.0).fetch_optional(e).await
 }

@@ -179,6 +179,12 @@ pub async fn set_status<'c>(
     Ok(r.rows_affected() == 1)
 }
 
+/// Records the size a read found (a web page's or site's text), unless it is being deleted.
+pub async fn set_size<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, bytes: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query("update sources set size_bytes = $1 where tenant_id = $2 and id = $3 and status <> 'deleting'").bind(bytes).bind(tenant.0).bind(id).execute(e).await?;
+    Ok(r.rows_affected() == 1)
+}
+
 pub async fn delete<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<bool> {
     let r = sqlx::query("delete from sources where tenant_id = $1 and id = $2").bind(tenant.0).bind(id).execute(e).await?;
     Ok(r.rows_affected() == 1)

@@ -34,3 +34,11 @@ pub async fn find_by_owner<'c>(e: impl Executor<'c, Database = Any>, owner: User
     let r = sqlx::query("select id, name, owner_user_id from tenants where owner_user_id = $1").bind(owner.0).fetch_optional(e).await?;
     Ok(r.map(|r| Tenant { id: TenantId(r.get(0)), name: r.get(1), owner_user_id: UserId(r.get(2)) }))
 }
+
+/// Takes the tenant's row lock for the rest of the transaction (a write: PostgreSQL's row lock,
+/// SQLite's write lock): checks of a tenant's limits (sources, bytes, bots) and the insert they
+/// allow then happen one transaction at a time, so concurrent requests cannot both pass.
+pub async fn lock(conn: &mut super::Conn, tenant: TenantId) -> sqlx::Result<bool> {
+    let r = sqlx::query("update tenants set updated_at = updated_at where id = $1").bind(tenant.0).execute(&mut *conn).await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -64,6 +64,11 @@ impl Allowance {
         (self.limit - self.used).max(0)
     }
 
+    /// What a new source must fit, checked again when it is stored.
+    fn limits(&self, app: &AppState) -> crate::app::sources::SourceLimits {
+        crate::app::sources::SourceLimits { max_sources: self.limit, max_bytes: app.cfg.knowledge.max_tenant_bytes.min(i64::MAX as u64) as i64 }
+    }
+
     /// Why more sources are refused, in the owner's words.
     fn full(&self, what: &str) -> String {
         format!(
@@ -193,7 +198,21 @@ pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipa
             continue;
         }
         let new = sources::NewSource { kind: "file", name: &name, size_bytes: size, content: Some(&bytes), max_pages: None, recrawl_hours: None };
-        crate::app::sources::add_source(&app, owner.tenant_id, &new).await?;
+        // Checked again where it is stored, in one transaction with the insert: uploads sent at
+        // the same time cannot go past the plan's number of sources or the byte quota together.
+        match crate::app::sources::add_source_within(&app, owner.tenant_id, &new, allowance.limits(&app)).await? {
+            Ok(_) => {}
+            Err(crate::app::sources::Refused::TooMany { used: now, .. }) => {
+                allowance.used = now;
+                refused.push(format!("“{name}”"));
+                continue;
+            }
+            Err(crate::app::sources::Refused::TooBig { used: now, size, limit }) => {
+                let e = crate::knowledge::extract::ExtractError::OverTenantLimit { used: now.max(0) as u64, size: size as u64, limit: limit as u64 };
+                problems.push(format!("“{name}”: {e}"));
+                continue;
+            }
+        }
         used += size;
         allowance.used += 1;
         added.push(name);
@@ -240,9 +259,16 @@ pub async fn import_url(State(app): State<AppState>, owner: Owner, axum::Form(f)
     if allowance.room() == 0 {
         return page(&app, &owner, None, Some(allowance.full(url.as_str()))).await;
     }
+    // Its size is known once it is read: the quota is checked then (knowledge::ingest).
     let new = sources::NewSource { kind: if site { "site" } else { "url" }, name: url.as_str(), size_bytes: 0, content: None, max_pages, recrawl_hours: recrawl };
-    crate::app::sources::add_source(&app, owner.tenant_id, &new).await?;
-    page(&app, &owner, Some(format!("Importing {url}. This page updates by itself.")), None).await
+    match crate::app::sources::add_source_within(&app, owner.tenant_id, &new, allowance.limits(&app)).await? {
+        Ok(_) => page(&app, &owner, Some(format!("Importing {url}. This page updates by itself.")), None).await,
+        Err(crate::app::sources::Refused::TooMany { used, .. }) => page(&app, &owner, None, Some(Allowance { used, ..allowance }.full(url.as_str()))).await,
+        Err(crate::app::sources::Refused::TooBig { used, limit, .. }) => {
+            let full = format!("Your knowledge base is full: {} of {} used. Delete some sources first.", human_size(used), human_size(limit));
+            page(&app, &owner, None, Some(full)).await
+        }
+    }
 }
 
 pub async fn reindex(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<CsrfForm>) -> Result<Response, AppError> {

@@ -322,3 +322,38 @@ async fn an_owner_paying_by_card_is_not_offered_a_second_subscription_and_two_ke
     assert_eq!(plan.id, "free", "both subscriptions ended");
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_bot_past_the_plans_number_of_bots_is_parked_with_a_word_to_its_owner_and_goes_live_on_upgrade() {
+    let (app, _standin) = stripe_app().await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    let owner = app.tg.post("users", json!({ "first_name": "Rosa", "started_bots": [manager] })).await["id"].as_i64().unwrap();
+    let status_of = |bot: i64| {
+        let app = &app;
+        async move { sqlx::query_scalar::<_, String>(&format!("select status from bots where id = {bot}")).fetch_optional(&app.db().pool).await.unwrap() }
+    };
+    // The Free plan has 1 bot.
+    let first = app.tg.create_managed_bot(owner, "rosa_cakes_bot", "Rosa's Cakes").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{first}")).await["token"].as_str().unwrap());
+    wait_until(T, || async { status_of(first).await.as_deref() == Some("live") }).await;
+    let second = app.tg.create_managed_bot(owner, "rosa_bakery_bot", "Rosa's Bakery").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{second}")).await["token"].as_str().unwrap());
+    wait_until(T, || async { status_of(second).await.is_some() }).await;
+    app.drain_jobs(T).await;
+    assert_eq!(status_of(second).await.as_deref(), Some("parked"), "a second bot on a 1-bot plan");
+    assert!(app.tg.get(&format!("bots/{second}")).await["webhook"].is_null(), "a parked bot is not connected");
+    let said = crate::billing_meter::manager_said(&app, owner).await;
+    assert!(said.iter().any(|t| t.contains("@rosa_bakery_bot") && t.contains("1 bot") && t.contains("/plan")), "the owner is told why and what to do: {said:?}");
+
+    // Upgrading to Starter (3 bots) by card brings the parked bot live.
+    let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
+    let story = subscription_story(tenant, "up", now_secs() - 60);
+    let events: Vec<String> = story[..3].iter().map(|e| e.to_string()).collect();
+    let headers = sign(&events.iter().map(|e| (e.clone(), WEBHOOK_SECRET, now_secs())).collect::<Vec<_>>()).await;
+    for (e, h) in events.iter().zip(&headers) {
+        assert_eq!(post_event(&app, e, h).await, 200);
+    }
+    wait_until(T, || async { status_of(second).await.as_deref() == Some("live") }).await;
+    assert!(!app.tg.get(&format!("bots/{second}")).await["webhook"].is_null());
+    app.stop().await.unwrap();
+}

@@ -30,6 +30,7 @@ mod llm;
 mod llm_llama;
 mod onboarding;
 mod openai_standin;
+mod plan_limits;
 mod provisioning_races;
 mod retrieval_chunk;
 mod retrieval_index;
