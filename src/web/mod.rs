@@ -97,9 +97,28 @@ pub fn router(state: AppState) -> Router {
 
 async fn record_metrics(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
+    // A route template of our router, or "unmatched": never the raw path.
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let res = next.run(req).await;
-    crate::metrics::record_http(&method, &route, res.status().as_u16(), started.elapsed());
+    crate::metrics::record_http(method, &route, res.status().as_u16(), started.elapsed());
     res
+}
+
+/// The method as a metrics label: one of HTTP's nine, or `_OTHER`. Anyone can send any token as
+/// a method, and each distinct label would be a new series kept for the life of the process.
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "_OTHER",
+    }
 }
