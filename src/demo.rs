@@ -10,7 +10,7 @@ use anyhow::Context;
 
 /// Runs the demo, serving `http` (the HTTP edge's routes).
 pub async fn run(mut cfg: Config, http: HttpRoutes) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
+    crate::storage::files::create_private_dir(&cfg.data_dir).with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
     // The sandbox listens on the port after the web app's.
     let mut sandbox_addr = cfg.listen;
     sandbox_addr.set_port(if cfg.listen.port() == 0 { 0 } else { cfg.listen.port() + 1 });

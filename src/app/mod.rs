@@ -60,7 +60,8 @@ impl Application {
         if created {
             tracing::warn!(file = %cfg.secrets.key_file.display(), "generated a new master key (mode 0600); back it up — without it stored bot tokens cannot be read");
         }
-        std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
+        crate::storage::files::create_private_dir(&cfg.data_dir).with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
+        crate::storage::files::warn_if_shared(&cfg.data_dir);
         let db = Db::connect(&cfg.database_url).await?;
         db.migrate().await?;
         let mut cfg = cfg;

@@ -17,6 +17,7 @@ mod billing_stars;
 mod billing_stripe;
 mod config_errors;
 mod crash;
+mod demo_process;
 mod embedding;
 mod http;
 mod jobs;
