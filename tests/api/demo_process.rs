@@ -82,3 +82,39 @@ async fn a_fresh_demo_data_directory_is_private_to_its_owner() {
         }
     }
 }
+
+/// The local address `port` is listened on, from the kernel's socket table (IPv4).
+#[cfg(target_os = "linux")]
+fn listening_on(port: u16) -> Vec<std::net::Ipv4Addr> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (addr, p) = f.get(1)?.split_once(':')?;
+            // State 0A: LISTEN. The address is little-endian hex.
+            let ip = std::net::Ipv4Addr::from(u32::from_str_radix(addr, 16).ok()?.swap_bytes());
+            (f.get(3) == Some(&"0A") && u16::from_str_radix(p, 16).ok()? == port).then_some(ip)
+        })
+        .collect()
+}
+
+/// Issue 16, item 15: `bellhop demo --listen 0.0.0.0:…` also put the sandbox — every bot token
+/// and the owners' login links — on every network the machine is on.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_demos_sandbox_stays_on_loopback_when_the_app_listens_on_every_address() {
+    let parent = tempfile::tempdir().unwrap();
+    let demo = Demo::start(&parent.path().join("demo-data"), &["--listen", "0.0.0.0:0"]).await;
+    let output = demo.output();
+    let sandbox_line = output.lines().find(|l| l.contains("Telegram (sandbox):")).unwrap_or_else(|| panic!("{output}"));
+    let url = sandbox_line.split_whitespace().find(|w| w.starts_with("http://")).unwrap();
+    let sandbox = url::Url::parse(url).unwrap();
+    assert_eq!(sandbox.host_str(), Some("127.0.0.1"), "{sandbox_line}");
+    assert_eq!(listening_on(sandbox.port().unwrap()), [std::net::Ipv4Addr::LOCALHOST], "the sandbox's socket");
+    let app_port: u16 = output.lines().find(|l| l.contains("Create a support bot:")).unwrap().rsplit(':').next().unwrap().trim_end_matches('/').parse().unwrap();
+    assert_eq!(listening_on(app_port), [std::net::Ipv4Addr::UNSPECIFIED], "the web app listens where it was told");
+    assert!(output.contains("sandbox") && output.contains("only on this machine"), "the owner is told why: {output}");
+    demo.interrupt();
+}
