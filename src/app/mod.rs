@@ -8,11 +8,13 @@
 //! - [`updates`]: the routing of child-bot and manager-bot updates to domain code.
 //! - [`sources`]: storing and (re-)queueing owners' sources; the re-crawl scheduler.
 //! - [`ingress`]: the group-committing writer behind the webhooks.
+//! - `server`: the HTTP server loop (header timeout, peer addresses, graceful shutdown).
 //!
 //! Dependencies point one way (see `lib.rs`): `web` and the CLI use this layer; this layer uses
 //! the domain modules; the domain modules never use this layer or `web`.
 pub mod ingress;
 pub mod jobs;
+mod server;
 pub mod sources;
 mod state;
 pub mod updates;
@@ -116,11 +118,11 @@ impl Application {
                 let token = shutdown.clone();
                 let served = CancellationToken::new();
                 let done = served.clone();
+                let header_timeout = self.state.cfg.http.header_timeout;
                 tracing::info!(addr = %listener.local_addr()?, "web server listening");
                 tasks.spawn(async move {
-                    let result = axum::serve(listener, app).with_graceful_shutdown(token.cancelled_owned()).await.context("web server");
+                    server::serve(listener, app, header_timeout, token).await;
                     done.cancel();
-                    result?;
                     Ok::<_, anyhow::Error>("web server")
                 });
                 served

@@ -20,6 +20,7 @@ mod crash;
 mod demo_process;
 mod embedding;
 mod http;
+mod http_edge;
 mod jobs;
 mod knowledge_admin;
 mod knowledge_extract;
