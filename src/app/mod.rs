@@ -196,7 +196,13 @@ pub fn cancel_on_signals(token: CancellationToken) {
 
 /// `bellhop rotate-key`: a new active key (key ring file), then every sealed secret re-sealed
 /// under it while the service keeps running; optionally retire keys nothing uses any more.
+///
+/// Runs one at a time (`crypto::lock_rotation`). Retiring: the old keys are first marked retired
+/// in the database — from then on no process seals with them, however old its ring — then the
+/// rows sealed with them meanwhile are re-sealed, and only keys no row uses leave the ring file.
 pub async fn rotate_key(cfg: &Config, retire_old: bool) -> anyhow::Result<()> {
+    let secrets = cfg.secrets.clone();
+    let _lock = tokio::task::spawn_blocking(move || crate::crypto::lock_rotation(&secrets)).await.context("waiting for the key ring lock")??;
     let (keys, _) = KeyRing::load(&cfg.secrets, false)?;
     match keys.add_active_key()? {
         Some(id) => println!("new active key {id} added to {}", cfg.secrets.key_file.display()),
@@ -208,6 +214,13 @@ pub async fn rotate_key(cfg: &Config, retire_old: bool) -> anyhow::Result<()> {
     println!("re-encrypted {} secrets; {} could not be opened", report.resealed, report.failed);
     if retire_old {
         anyhow::ensure!(report.failed == 0, "not retiring keys: some secrets could not be re-encrypted");
+        let old = keys.retirable_key_ids()?;
+        if !old.is_empty() {
+            crate::storage::keys::retire(&db, &old).await?;
+            // Rows sealed with an old key by a process that claimed it before the retirement.
+            let late = crate::storage::rotation::reseal_all(&db, &keys).await?;
+            anyhow::ensure!(late.failed == 0, "not retiring keys: {} secrets could not be re-encrypted", late.failed);
+        }
         let in_use = crate::storage::bots::key_ids_in_use(&db).await?;
         let n = keys.retire_keys_except(&in_use)?;
         println!("retired {n} old keys");

@@ -17,6 +17,7 @@ pub mod bots;
 pub mod conversations;
 pub mod files;
 pub mod jobs;
+pub mod keys;
 pub mod rotation;
 pub mod sources;
 pub mod tenants;
