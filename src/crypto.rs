@@ -257,7 +257,7 @@ fn write_ring_file(path: &Path, keys: &[[u8; 32]]) -> anyhow::Result<()> {
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        crate::storage::files::create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut text = String::from("# bellhop master keys: the first is active, the rest only decrypt. Keep this file secret.\n");
     for k in keys {

@@ -8,11 +8,13 @@
 //! - [`updates`]: the routing of child-bot and manager-bot updates to domain code.
 //! - [`sources`]: storing and (re-)queueing owners' sources; the re-crawl scheduler.
 //! - [`ingress`]: the group-committing writer behind the webhooks.
+//! - `server`: the HTTP server loop (header timeout, peer addresses, graceful shutdown).
 //!
 //! Dependencies point one way (see `lib.rs`): `web` and the CLI use this layer; this layer uses
 //! the domain modules; the domain modules never use this layer or `web`.
 pub mod ingress;
 pub mod jobs;
+mod server;
 pub mod sources;
 mod state;
 pub mod updates;
@@ -95,7 +97,8 @@ impl Application {
         if created {
             tracing::warn!(file = %cfg.secrets.key_file.display(), "generated a new master key (mode 0600); back it up — without it stored bot tokens cannot be read");
         }
-        std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
+        crate::storage::files::create_private_dir(&cfg.data_dir).with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
+        crate::storage::files::warn_if_shared(&cfg.data_dir);
         let db = Db::connect(&cfg.database_url).await?;
         db.migrate().await?;
         let mut cfg = cfg;
@@ -164,11 +167,11 @@ impl Application {
                 let token = shutdown.clone();
                 let served = CancellationToken::new();
                 let done = served.clone();
+                let header_timeout = self.state.cfg.http.header_timeout;
                 tracing::info!(addr = %listener.local_addr()?, "web server listening");
                 tasks.spawn(async move {
-                    let result = axum::serve(listener, app).with_graceful_shutdown(token.cancelled_owned()).await.context("web server");
+                    server::serve(listener, app, header_timeout, token).await;
                     done.cancel();
-                    result?;
                     Ok::<_, anyhow::Error>("web server")
                 });
                 served

@@ -16,10 +16,6 @@ use crate::storage::Db;
 use crate::storage::sources::{self, Source, index_id};
 use anyhow::Context;
 
-/// Below this cosine similarity a passage is shown as a weak match (the answering work uses
-/// the same threshold to decide "I don't know").
-pub const CONFIDENT_SIMILARITY: f32 = 0.35;
-
 /// Removes a source's chunks from the index, then the source. False if there is no such source.
 pub async fn delete_source(db: &Db, retriever: &SharedRetriever, tenant: TenantId, id: i64) -> anyhow::Result<bool> {
     if sources::get(&db.pool, tenant, id).await?.is_none() {
