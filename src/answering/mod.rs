@@ -163,7 +163,8 @@ impl Ctx<'_> {
             Some(text) => self.reply(&conv, update_id, m.message_id, &Reply { kind: "command", text, sources: &[], tokens: 0, question: None }).await,
             None => {
                 // The owner's optional paywall: past the free questions of the day, an invoice.
-                if private && fresh && crate::billing::paywall(&self.a.pipeline.billing, self.tenant, self.bot_id, self.bot, conv.chat_id).await? {
+                // Decided once per update: a retried job (not `fresh`) gets the same decision.
+                if private && crate::billing::paywall(&self.a.pipeline.billing, self.tenant, self.bot_id, self.bot, conv.chat_id, update_id).await? {
                     return Ok(());
                 }
                 self.answer(&conv, &cmsg, update_id, m.message_id, &text).await
