@@ -6,7 +6,7 @@
 use crate::domain::TenantId;
 use crate::jobs::{JobError, job_error};
 use crate::manager::{ChildBots, Manager};
-use crate::storage::conversations::{self, Conversation, NewMsg};
+use crate::storage::conversations::{self, Conversation, Msg, NewMsg};
 use crate::storage::{self, Db, bots};
 use crate::telegram::html::escape;
 use crate::telegram::methods::{AnswerCallbackQuery, SendMessage};
@@ -70,17 +70,33 @@ pub async fn request(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv:
     }
 }
 
-/// While a conversation is with a person, a customer's new message goes to the owner too.
-pub async fn forward_to_owner(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv: &Conversation, text: &str) -> anyhow::Result<()> {
-    let Some(manager) = manager else { return Ok(()) };
+/// While a conversation is with a person, a customer's new message `m` (stored `pending`) goes
+/// to the owner too, and is marked `sent` once it has. When Telegram refuses it (the owner
+/// blocked the manager bot, …) it is marked `failed` — the conversation page says it didn't
+/// reach the owner — and the job ends; a passing failure (Telegram's server, the network, a
+/// rate limit) marks it `failed` too and asks for a retry, which tries again.
+pub async fn forward_to_owner(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv: &Conversation, m: &Msg) -> Result<(), JobError> {
+    let Some(manager) = manager else {
+        tracing::warn!("no manager bot in this process: a customer's message could not be passed on to the owner");
+        conversations::set_delivery(&db.pool, tenant, m.id, "failed").await?;
+        return Ok(());
+    };
     let owner = owner_chat(db, tenant).await?;
-    let quoted: String = text.chars().take(3500).collect();
+    let quoted: String = m.text.chars().take(3500).collect();
     let mut msg = SendMessage::html(owner, format!("💬 <b>{}:</b> {}", escape(&conv.customer_name), escape(&quoted)));
     msg.reply_markup = Some(owner_buttons(conv.id));
-    if let Ok(sent) = manager.bot.send_message(&msg).await {
-        conversations::add_relay(&db.pool, owner, sent.message_id, tenant, conv.id).await?;
+    match manager.bot.send_message(&msg).await {
+        Ok(sent) => {
+            conversations::add_relay(&db.pool, owner, sent.message_id, tenant, conv.id).await?;
+            conversations::set_delivery(&db.pool, tenant, m.id, "sent").await?;
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "a customer's message could not be passed on to the owner");
+            conversations::set_delivery(&db.pool, tenant, m.id, "failed").await?;
+            if e.is_transient() { Err(job_error(e, "passing a customer's message on to the owner")) } else { Ok(()) }
+        }
     }
-    Ok(())
 }
 
 /// Sends the owner's words to the customer through the business's bot, once per `dedupe`

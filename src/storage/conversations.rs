@@ -102,8 +102,10 @@ pub struct Msg {
     pub kind: String,
     /// JSON list of the sources cited.
     pub sources: String,
-    /// `pending` (stored, not sent), `sending` (the Bot API call may have happened), `sent`, or
-    /// `unknown` (a crash during the call: not re-sent, so never twice).
+    /// Bot and owner replies: `pending` (stored, not sent), `sending` (the Bot API call may have
+    /// happened), `sent`, or `unknown` (a crash during the call: not re-sent, so never twice).
+    /// Customer messages: their delivery to the owner during a handoff — `pending`, `sent`, or
+    /// `failed` (Telegram refused it; shown on the conversation page); `sent` outside handoffs.
     pub delivery: String,
     pub telegram_message_id: Option<i64>,
     pub model_tokens: i64,

@@ -79,7 +79,11 @@ pub struct Bubble {
     pub sources: Vec<SourceLink>,
     /// 1 (👍), -1 (👎), 0 (none).
     pub feedback: i64,
+    /// A reply of the bot or the owner not (yet) delivered to the customer.
     pub pending: bool,
+    /// A customer's message during a handoff that could not be passed on to the owner in
+    /// Telegram.
+    pub not_passed_on: bool,
 }
 
 pub struct SourceLink {
@@ -144,7 +148,8 @@ async fn transcript(app: &AppState, owner: &Owner, id: i64, notice: Option<Strin
             badge: if m.author == "bot" { badge(&m.kind) } else { None },
             sources: source_links(&m.sources),
             feedback: m.feedback.unwrap_or(0),
-            pending: m.delivery != "sent",
+            pending: m.author != "customer" && m.delivery != "sent",
+            not_passed_on: m.author == "customer" && m.delivery == "failed",
             at: ago(m.created_at, now),
             author: m.author,
             text: m.text,

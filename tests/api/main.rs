@@ -36,4 +36,5 @@ mod retrieval_support;
 mod sandbox_support;
 mod secrets;
 mod stripe_standin;
+mod telegram_failures;
 mod webhooks;

@@ -107,9 +107,25 @@ impl TelegramError {
         }
     }
 
-    /// Whether the same call may succeed later without changes.
+    /// Whether the same call may succeed later without changes: a rate limit, Telegram's server
+    /// error, the network, a full queue. Everything else is permanent — the user blocked the bot,
+    /// the chat does not exist, the request is wrong, the token is revoked — and retrying only
+    /// repeats the refusal (and counts against the bot's limits).
     pub fn is_transient(&self) -> bool {
         matches!(self, TelegramError::RetryAfter(_) | TelegramError::Server(_) | TelegramError::Network(_) | TelegramError::QueueFull)
+    }
+
+    /// The Telegram error behind `err`, if one is in its chain of causes (an `anyhow` context, a
+    /// `source()`): how a caller that got an error through `?` decides whether to retry.
+    pub fn in_chain<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a TelegramError> {
+        let mut next = Some(err);
+        while let Some(e) = next {
+            if let Some(t) = e.downcast_ref::<TelegramError>() {
+                return Some(t);
+            }
+            next = e.source();
+        }
+        None
     }
 
     /// Whether Telegram answered 403: the bot may not write to this user or chat (blocked, never
@@ -259,5 +275,16 @@ mod tests {
         }
         assert!(!ChatNotFound.is_forbidden());
         assert_eq!(MessageNotModified.outcome(), "bad_request");
+    }
+
+    #[test]
+    fn a_telegram_error_is_found_behind_the_context_added_to_it() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("sending the answer")]
+        struct Doing(#[source] TelegramError);
+        let wrapped = Doing(BotBlocked);
+        assert_eq!(TelegramError::in_chain(&wrapped), Some(&BotBlocked));
+        assert_eq!(TelegramError::in_chain(&BotBlocked), Some(&BotBlocked));
+        assert_eq!(TelegramError::in_chain(&std::io::Error::other("disk full")), None);
     }
 }
