@@ -23,6 +23,7 @@ mod jobs;
 mod knowledge_admin;
 mod knowledge_extract;
 mod knowledge_fetch;
+mod knowledge_races;
 mod llm;
 mod llm_llama;
 mod onboarding;
