@@ -17,7 +17,7 @@
 //!
 //! Must not: know the application layer or the HTTP edge; it is given narrow handles.
 pub mod compose;
-mod delivery;
+pub mod delivery;
 mod drafts;
 pub mod extract;
 mod feedback;

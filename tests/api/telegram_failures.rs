@@ -67,3 +67,70 @@ async fn a_customer_message_that_could_not_reach_the_owner_is_retried_or_marked_
     assert!(!when("gluten-free").contains("didn't reach you"), "the retried forward arrived and is not marked");
     app.stop().await.unwrap();
 }
+
+/// The handoff notice the owner got in the manager chat about `customer`'s conversation.
+async fn handoff_notice(app: &TestApp, owner: i64) -> Value {
+    let manager = app.tg.handle.sandbox.manager_id();
+    app.tg.sent_by(manager).await.into_iter().filter(|m| m["chat_id"] == json!(owner)).find(|m| text_of(m).contains("wants to talk to a person")).expect("the handoff notice")
+}
+
+#[tokio::test]
+async fn an_owner_reply_and_a_closed_notice_whose_answer_was_lost_are_not_sent_twice() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_JOBS_RETRY_BASE_MS", "20");
+    })
+    .await;
+    let (owner, bot, customer) = live_bot(&app, "rosa_lossy_bot").await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    hand_off(&app, owner, bot, customer).await;
+    let notice = handoff_notice(&app, owner).await;
+    let before = said_to(&app, bot, customer).await.len();
+
+    // The owner replies in the manager chat; Telegram delivers it, but its answer is lost.
+    app.tg.lose_response(bot, "sendMessage", 1).await;
+    let reply = json!({ "bot_id": manager, "text": "Hi Carl, Rosa here: yes, gluten-free.", "reply_to_message_id": notice["message_id"] });
+    app.tg.post(&format!("users/{owner}/messages"), reply).await;
+    wait_until(Duration::from_secs(30), || async { said_to(&app, bot, customer).await.iter().any(|t| t.contains("Rosa here")) }).await;
+    app.drain_jobs(Duration::from_secs(30)).await;
+    let said = said_to(&app, bot, customer).await;
+    assert_eq!(said.iter().filter(|t| t.contains("Rosa here")).count(), 1, "the owner's reply reached the customer twice: {said:?}");
+
+    // Close: the "back with the assistant" notice is delivered, its answer lost.
+    app.tg.lose_response(bot, "sendMessage", 1).await;
+    let close = notice["reply_markup"]["inline_keyboard"][0][1]["callback_data"].as_str().unwrap().to_owned();
+    app.tg.post(&format!("users/{owner}/callbacks"), json!({ "bot_id": manager, "message_id": notice["message_id"], "data": close })).await;
+    wait_until(Duration::from_secs(30), || async { said_to(&app, bot, customer).await.iter().any(|t| t.contains("back with the assistant")) }).await;
+    app.drain_jobs(Duration::from_secs(30)).await;
+    let said = said_to(&app, bot, customer).await;
+    assert_eq!(said.iter().filter(|t| t.contains("back with the assistant")).count(), 1, "the closed notice reached the customer twice: {said:?}");
+    assert_eq!(said.len(), before + 2);
+    // Unconfirmed, not "not delivered": the owner's page says so.
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where delivery = 'unknown'").await, 2);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_owner_reply_retried_while_its_first_send_is_under_way_is_sent_once() {
+    let app = spawn_app().await;
+    let (owner, bot, customer) = live_bot(&app, "rosa_slow_bot").await;
+    hand_off(&app, owner, bot, customer).await;
+    let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
+    let conv = count(app.db(), &format!("select id from conversations where tenant_id = {}", tenant.0)).await;
+
+    // The first attempt's send is under way (Telegram is slow to answer) when a second attempt of
+    // the same manager update starts — as after a worker stopped answering and its lease expired.
+    app.tg.hold(bot, "sendMessage", 1).await;
+    let first = tokio::spawn({
+        let (db, bots) = (app.state.db.clone(), app.state.bots.clone());
+        async move { bellhop::answering::handoff::owner_reply(&db, &bots, tenant, conv, "Rosa here: we open at 8.", Some(4242)).await }
+    });
+    wait_until(Duration::from_secs(30), || async { app.tg.held(bot, "sendMessage").await == 1 }).await;
+    let second = bellhop::answering::handoff::owner_reply(&app.state.db, &app.state.bots, tenant, conv, "Rosa here: we open at 8.", Some(4242)).await;
+    app.tg.release(bot, "sendMessage", false).await;
+    let first = first.await.unwrap();
+    assert!(first.is_ok() && second.is_ok(), "{first:?} {second:?}");
+    let said = said_to(&app, bot, customer).await;
+    assert_eq!(said.iter().filter(|t| t.contains("we open at 8")).count(), 1, "sent twice: {said:?}");
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where author = 'owner' and delivery = 'sent'").await, 1);
+    app.stop().await.unwrap();
+}

@@ -79,9 +79,15 @@ pub enum TelegramError {
     /// 5xx, or a response that is not Telegram's envelope.
     #[error("Telegram server error: {0}")]
     Server(String),
-    /// The request did not complete: connect, TLS, timeout. Retry later.
+    /// The request never reached Telegram (connect, DNS, TLS): nothing happened. Retry later.
     #[error("network error talking to Telegram: {0}")]
     Network(String),
+    /// The request was sent, but Telegram's answer was lost or unreadable: a timeout or a broken
+    /// connection while waiting for it or reading its body. The call **may have taken effect**
+    /// (a message may have been delivered): safe to repeat only for idempotent calls — see
+    /// [`TelegramError::may_have_taken_effect`].
+    #[error("no answer from Telegram (the call may have taken effect): {0}")]
+    Unconfirmed(String),
     /// Not sent: the throttle already holds as many calls for this chat or bot as it may queue
     /// ([`crate::ThrottleLimits::max_queued_per_chat`]). Retry later.
     #[error("too many messages waiting for this chat or bot; not sent")]
@@ -103,6 +109,7 @@ impl TelegramError {
             Other { .. } => "other",
             Server(_) => "server",
             Network(_) => "network",
+            Unconfirmed(_) => "unconfirmed",
             QueueFull => "queue_full",
         }
     }
@@ -112,7 +119,14 @@ impl TelegramError {
     /// the chat does not exist, the request is wrong, the token is revoked — and retrying only
     /// repeats the refusal (and counts against the bot's limits).
     pub fn is_transient(&self) -> bool {
-        matches!(self, TelegramError::RetryAfter(_) | TelegramError::Server(_) | TelegramError::Network(_) | TelegramError::QueueFull)
+        matches!(self, TelegramError::RetryAfter(_) | TelegramError::Server(_) | TelegramError::Network(_) | TelegramError::Unconfirmed(_) | TelegramError::QueueFull)
+    }
+
+    /// Whether the call may have happened although it failed: Telegram's answer was lost
+    /// ([`TelegramError::Unconfirmed`]). Every other error means it did not — Telegram answered
+    /// with a refusal, or the request never reached it — so sending again cannot duplicate.
+    pub fn may_have_taken_effect(&self) -> bool {
+        matches!(self, TelegramError::Unconfirmed(_))
     }
 
     /// The Telegram error behind `err`, if one is in its chain of causes (an `anyhow` context, a
@@ -151,7 +165,9 @@ impl TelegramError {
         }
     }
 
-    /// From a transport error, with the URL (which holds the token) removed.
+    /// From a transport error, with the URL (which holds the token) removed. Only a failure to
+    /// connect is certain to have sent nothing ([`TelegramError::Network`]); a timeout, a reset or
+    /// an unreadable body after the request went out leaves it [`TelegramError::Unconfirmed`].
     pub fn from_reqwest(err: reqwest::Error) -> Self {
         let err = err.without_url();
         let mut text = err.to_string();
@@ -161,10 +177,10 @@ impl TelegramError {
             text.push_str(&s.to_string());
             source = s.source();
         }
-        if err.is_decode() || err.is_body() {
-            TelegramError::Server(text)
-        } else {
+        if err.is_connect() || err.is_builder() {
             TelegramError::Network(text)
+        } else {
+            TelegramError::Unconfirmed(text)
         }
     }
 }
@@ -264,8 +280,13 @@ mod tests {
 
     #[test]
     fn classification_is_by_class_not_by_text() {
-        for e in [RetryAfter(1), Server("x".into()), Network("x".into()), QueueFull] {
+        for e in [RetryAfter(1), Server("x".into()), Network("x".into()), Unconfirmed("x".into()), QueueFull] {
             assert!(e.is_transient(), "{e:?}");
+        }
+        // Only a lost answer leaves a call's effect in doubt.
+        assert!(Unconfirmed("x".into()).may_have_taken_effect());
+        for e in [RetryAfter(1), Server("x".into()), Network("x".into()), QueueFull, BotBlocked, ChatNotFound] {
+            assert!(!e.may_have_taken_effect(), "{e:?}");
         }
         for e in [Unauthorized, BotBlocked, ChatNotFound, QueryTooOld, ChargeAlreadyRefunded, BadRequest("x".into()), Conflict("x".into())] {
             assert!(!e.is_transient(), "{e:?}");

@@ -34,6 +34,18 @@ async fn an_injected_error_fails_the_next_calls_with_telegrams_envelope_and_send
 }
 
 #[tokio::test]
+async fn a_lost_response_delivers_the_message_but_the_client_gets_no_answer() {
+    let sb = TestSandbox::start().await;
+    let (bot, bot_id, customer) = bot_and_customer(&sb, "lossy_shop_bot").await;
+    sb.lose_response(bot_id, "sendMessage", 1).await;
+    let e = bot.send_message(&SendMessage::new(customer, "did this arrive?")).await.unwrap_err();
+    assert!(e.may_have_taken_effect(), "{e:?}");
+    let sent = sb.sent_by(bot_id).await;
+    assert_eq!(sent.len(), 1, "the message was delivered all the same");
+    assert_eq!(sent[0]["message"]["text"], "did this arrive?");
+}
+
+#[tokio::test]
 async fn held_calls_wait_for_their_release_and_go_newest_first_when_asked() {
     let sb = TestSandbox::start().await;
     let (bot, bot_id, customer) = bot_and_customer(&sb, "slow_shop_bot").await;
