@@ -154,7 +154,8 @@ impl Client {
             Duration::ZERO
         };
         let result = self.call_raw_with_timeout(token, M::NAME, &body, self.timeout + extra).await?;
-        serde_json::from_value(result).map_err(|e| TelegramError::Server(format!("unexpected {} result: {e}", M::NAME)))
+        // Telegram said ok: the call happened, whatever its result looks like.
+        serde_json::from_value(result).map_err(|e| TelegramError::Unconfirmed(format!("unexpected {} result: {e}", M::NAME)))
     }
 
     /// Calls any method with a JSON body and returns the raw `result`.
