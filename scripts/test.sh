@@ -5,7 +5,8 @@
 # (PostgreSQL, CMake and libclang from Debian's packages, a throwaway Python virtualenv with
 # python-telegram-bot and stripe),
 # starts a throwaway PostgreSQL cluster on loopback, runs the whole suite on SQLite and then on
-# PostgreSQL, removes the cluster, scans all output for leaked bot tokens, and prints how many
+# PostgreSQL, then the index, isolation and answering tests once more on PostgreSQL with a Qdrant
+# server (started on loopback from ../shared/qdrant) as the vector index, removes both, scans all output for leaked bot tokens, and prints how many
 # tests ran on each engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +18,10 @@ chmod 755 "$WORK"
 mkdir -p "$WORK/tmp"
 export TMPDIR="$WORK/tmp"
 PG_STARTED=""
+QDRANT_PID=""
 cleanup() {
   if [ -n "$PG_STARTED" ]; then as_pg "$PGBIN/pg_ctl" -D "$WORK/pg/data" -m immediate stop >/dev/null 2>&1 || true; fi
+  if [ -n "$QDRANT_PID" ]; then kill "$QDRANT_PID" 2>/dev/null || true; wait "$QDRANT_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -45,6 +48,27 @@ as_pg "$PGBIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w \
   -o "-h 127.0.0.1 -p $PGPORT -k $WORK/pg -c max_connections=400 -c fsync=on" start >/dev/null
 PG_STARTED=1
 export BELLHOP_TEST_POSTGRES_URL="postgres://bellhop@127.0.0.1:$PGPORT/postgres"
+
+# --- Qdrant server (the production index backend) ---------------------------------------------
+# No package registry carries a Qdrant server; ../shared/qdrant holds one built from the official
+# source (version 1.16.3, the version qdrant-client is pinned to and docker-compose.yml runs).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+QDRANT_BIN="${BELLHOP_QDRANT_BIN:-$ROOT/../shared/qdrant/qdrant}"
+QDRANT_URL=""
+if [ -x "$QDRANT_BIN" ]; then
+  QHTTP=$(free_port); QGRPC=$(free_port)
+  say "starting a throwaway Qdrant server on 127.0.0.1:$QGRPC (gRPC)"
+  mkdir -p "$WORK/qdrant"
+  (cd "$WORK/qdrant" && QDRANT__SERVICE__HOST=127.0.0.1 QDRANT__SERVICE__HTTP_PORT=$QHTTP QDRANT__SERVICE__GRPC_PORT=$QGRPC \
+    QDRANT__STORAGE__STORAGE_PATH="$WORK/qdrant/storage" QDRANT__STORAGE__SNAPSHOTS_PATH="$WORK/qdrant/snapshots" \
+    QDRANT__TELEMETRY_DISABLED=true QDRANT__LOG_LEVEL=WARN exec "$QDRANT_BIN" >"$WORK/qdrant/log" 2>&1) &
+  QDRANT_PID=$!
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$QHTTP/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+  curl -fs "http://127.0.0.1:$QHTTP/readyz" >/dev/null || { echo "the Qdrant server did not start:"; tail -n 20 "$WORK/qdrant/log"; exit 1; }
+  QDRANT_URL="http://127.0.0.1:$QGRPC"
+else
+  say "NO QDRANT SERVER at $QDRANT_BIN: the server-backend pass is skipped (set BELLHOP_QDRANT_BIN)"
+fi
 
 # --- Python clients for the fidelity tests ------------------------------------------------------
 say "creating a throwaway virtualenv with python-telegram-bot and stripe"
@@ -93,6 +117,24 @@ for engine in sqlite postgres; do
   FAILED[$engine]=$(grep -Eo '[0-9]+ failed' "$WORK/out-$engine.txt" | awk '{s+=$1} END {print s+0}')
 done
 
+# --- The index, isolation and answering tests on the Qdrant server --------------------------------
+# The same tests, with BELLHOP_TEST_QDRANT_URL: each test's app (and each test index) gets a fresh
+# collection on the server instead of Qdrant Edge shards.
+SERVER_TESTS=(retrieval_index:: answering knowledge_admin::)
+if [ -n "$QDRANT_URL" ]; then
+  say "the index, isolation and answering tests on postgres with the Qdrant server"
+  set +e
+  BELLHOP_TEST_DATABASE=postgres BELLHOP_TEST_QDRANT_URL="$QDRANT_URL" cargo test --test api --no-fail-fast -- \
+    --test-threads "${BELLHOP_TEST_THREADS:-4}" "${skips[@]}" "${SERVER_TESTS[@]}" 2>&1 | tee "$WORK/out-qdrant.txt"
+  rc=${PIPESTATUS[0]}
+  set -e
+  [ "$rc" = 0 ] || status=1
+  PASSED[qdrant]=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$WORK/out-qdrant.txt" | awk '{s+=$4} END {print s+0}')
+  FAILED[qdrant]=$(grep -Eo '[0-9]+ failed' "$WORK/out-qdrant.txt" | awk '{s+=$1} END {print s+0}')
+else
+  PASSED[qdrant]=0; FAILED[qdrant]=0
+fi
+
 # --- Browser tests: headless Chromium against `bellhop demo` -----------------------------------
 say "browser tests in headless Chromium (screenshots in docs/screenshots/)"
 if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "color emoji"; then
@@ -138,8 +180,13 @@ fi
 echo
 echo "tests on sqlite:   ${PASSED[sqlite]} passed, ${FAILED[sqlite]} failed"
 echo "tests on postgres: ${PASSED[postgres]} passed, ${FAILED[postgres]} failed"
+if [ -n "$QDRANT_URL" ]; then
+  echo "qdrant server:     ${PASSED[qdrant]} passed, ${FAILED[qdrant]} failed (index, isolation and answering tests, on postgres)"
+else
+  echo "qdrant server:     SKIPPED (no server binary at $QDRANT_BIN)"
+fi
 echo "browser tests:     ${PASSED[browser]} passed, ${FAILED[browser]} failed"
-total_p=$(( ${PASSED[sqlite]} + ${PASSED[postgres]} + ${PASSED[browser]} ))
-total_f=$(( ${FAILED[sqlite]} + ${FAILED[postgres]} + ${FAILED[browser]} ))
+total_p=$(( ${PASSED[sqlite]} + ${PASSED[postgres]} + ${PASSED[qdrant]} + ${PASSED[browser]} ))
+total_f=$(( ${FAILED[sqlite]} + ${FAILED[postgres]} + ${FAILED[qdrant]} + ${FAILED[browser]} ))
 echo "$total_p passed, $total_f failed"
 exit $status

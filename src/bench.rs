@@ -3,8 +3,10 @@
 //!
 //! - [`answering`]: `bench webhooks` and `bench answering` (the answering pipeline's overhead).
 //! - [`billing`]: `bench billing` (pre-checkout answers under load).
+//! - [`loadtest`]: `bellhop loadtest` (a whole cluster under load and faults).
 pub mod answering;
 pub mod billing;
+pub mod loadtest;
 
 use crate::config::Config;
 use crate::jobs::{self, Job, JobError, Queue, Registry, Workers};

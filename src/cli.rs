@@ -62,6 +62,9 @@ pub enum Command {
     /// Quality evaluations whose results are recorded in BENCHMARKS.md.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// A whole cluster on this machine (PostgreSQL, a Qdrant server, 1 web + N worker processes,
+    /// the sandbox as Telegram, a model stand-in) under load and faults; see docs/scaling.md.
+    Loadtest(crate::bench::loadtest::Options),
     /// Internal: parse one untrusted file read from stdin, as the resource-limited child process
     /// of knowledge extraction (see docs/ingestion.md). Not for people.
     #[command(hide = true)]

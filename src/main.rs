@@ -41,6 +41,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { role } => {
             let cfg = load_config(&cli, Needs::Serve, |_| {});
             telemetry::init(cfg.log_format, &cfg.log_level);
+            role.check_deployment(&cfg)?;
             let app = Application::build(cfg, *role, false).await?;
             cancel_on_signals(app.state.shutdown.clone());
             app.run(bellhop::web::router).await
@@ -128,6 +129,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bellhop::billing::stars::RefundOutcome::AlreadyRefunded => println!("{charge_id} was already refunded; the books now agree"),
             }
             Ok(())
+        }
+        Command::Loadtest(opts) => {
+            let cfg = load_config(&cli, Needs::Storage, |_| {});
+            telemetry::init(cfg.log_format, "warn");
+            bellhop::bench::loadtest::run(cfg, opts.clone()).await
         }
         Command::Bench(BenchCommand::Billing { payments, backlog, job_ms }) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});

@@ -114,6 +114,16 @@ pub fn record_answer_overhead(elapsed: Duration) {
     METRICS.answer_overhead.observe(elapsed.as_secs_f64());
 }
 
+/// `/metrics`' response: the registry in OpenMetrics text.
+pub fn response() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], render())
+}
+
+/// The internal port's routes (`http.metrics_listen`): `/metrics` alone.
+pub fn internal_router() -> axum::Router {
+    axum::Router::new().route("/metrics", axum::routing::get(|| async { response() }))
+}
+
 /// The registry in Prometheus text format.
 pub fn render() -> String {
     let mut out = String::new();

@@ -2,16 +2,70 @@
 //!
 //! A reply is stored before it is sent, and its `delivery` state moves one way:
 //! `pending` (stored, not yet tried) → `sending` (the Bot API call is under way) → `sent`; a
-//! Telegram error before anything arrived → back to `pending` (a retry may send); a worker that
-//! stopped during the call leaves `sending`, which a retry turns into `unknown` (it may have
-//! arrived: never sent twice).
+//! Telegram error before anything arrived → back to `pending` (a retry may send); a lost answer
+//! (a timeout or a broken connection after the request went out:
+//! [`crate::telegram::TelegramError::may_have_taken_effect`]) → `unknown`; a worker that stopped
+//! during the call leaves `sending`, which a retry turns into `unknown`. An `unknown` message may
+//! have arrived, so it is never sent again automatically: the conversation page shows it as "not
+//! confirmed", and the owner decides whether to write again. The owner's replies and the "closed"
+//! notice go through the same states ([`send_once`]).
 use super::feedback::{feedback_buttons, human_button};
 use super::{Ctx, compose};
+use crate::domain::TenantId;
 use crate::jobs::{JobError, job_error};
+use crate::storage::Db;
 use crate::storage::conversations::{self, Conversation, Msg, NewMsg};
-use crate::telegram::ReplyParameters;
 use crate::telegram::methods::SendMessage;
+use crate::telegram::{ReplyParameters, TelegramError};
 use compose::Cited;
+
+/// How [`send_once`] left a stored message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// Delivered now.
+    Now,
+    /// Delivered by an earlier attempt: nothing sent.
+    Before,
+    /// It may have arrived (a lost answer, or a worker that stopped during the call): not sent
+    /// again, marked `unknown`.
+    Unconfirmed,
+}
+
+/// Sends the stored message `msg` (a one-part message: an owner's reply, the "closed" notice) at
+/// most once, whatever retries, redeliveries or crashes happen: `pending` is claimed as `sending`
+/// in the database before `send` runs, then marked `sent`; a refusal or a request that never
+/// reached Telegram puts it back to `pending` and asks for a retry; a lost answer marks it
+/// `unknown`. A message found `sending` (a worker stopped during the call, or another attempt is
+/// still in it) is marked `unknown` and not sent.
+pub async fn send_once(db: &Db, tenant: TenantId, msg: &Msg, doing: &str, send: impl Future<Output = Result<crate::telegram::Message, TelegramError>>) -> Result<Sent, JobError> {
+    if !conversations::claim_for_sending(&db.pool, tenant, msg.id).await? {
+        let now = conversations::delivery_of(&db.pool, tenant, msg.id).await?.unwrap_or_default();
+        return Ok(match now.as_str() {
+            "sent" => Sent::Before,
+            "sending" => {
+                tracing::warn!(message_id = msg.id, "a message was being sent by another attempt or a stopped worker; not sending it again");
+                conversations::set_delivery(&db.pool, tenant, msg.id, "unknown").await?;
+                Sent::Unconfirmed
+            }
+            _ => Sent::Unconfirmed,
+        });
+    }
+    match send.await {
+        Ok(sent) => {
+            conversations::mark_sent(&db.pool, tenant, msg.id, Some(sent.message_id)).await?;
+            Ok(Sent::Now)
+        }
+        Err(e) if e.may_have_taken_effect() => {
+            tracing::warn!(message_id = msg.id, error = %e, "Telegram's answer was lost; the message may have arrived and is not sent again");
+            conversations::set_delivery(&db.pool, tenant, msg.id, "unknown").await?;
+            Ok(Sent::Unconfirmed)
+        }
+        Err(e) => {
+            conversations::set_delivery(&db.pool, tenant, msg.id, "pending").await?;
+            Err(job_error(e, doing))
+        }
+    }
+}
 
 /// Telegram's limit on a message's text, in UTF-16 units.
 const MESSAGE_LIMIT: usize = 4096;
@@ -98,10 +152,17 @@ impl Ctx<'_> {
             }
             let sent = match self.bot.send_message(&send).await {
                 Ok(sent) => sent,
+                Err(e) if e.may_have_taken_effect() => {
+                    // Telegram's answer was lost: the part may have arrived. Never sent twice.
+                    tracing::warn!(reply_id = msg.id, error = %e, "Telegram's answer was lost; the reply may have arrived and is not sent again");
+                    conversations::set_delivery(&self.db().pool, self.tenant, msg.id, "unknown").await?;
+                    return Ok(());
+                }
                 Err(e) => {
-                    // Telegram answered with an error: nothing was delivered, so a retry may send.
-                    // A network error leaves it `sending`: it may have arrived.
-                    if !matches!(e, crate::telegram::TelegramError::Network(_)) && i == 0 {
+                    // Telegram refused, or the request never reached it: nothing of this part was
+                    // delivered, so a retry may send (the whole reply, when this was its first part;
+                    // later parts leave it `sending`, which a retry marks `unknown`).
+                    if i == 0 {
                         conversations::set_delivery(&self.db().pool, self.tenant, msg.id, "pending").await?;
                     }
                     return Err(job_error(e, "sending the answer"));

@@ -4,9 +4,10 @@
 //! of those messages (or from the admin page) reaches the customer through the business's bot;
 //! Close hands the conversation back to the AI.
 use crate::domain::TenantId;
+use super::delivery::{Sent, send_once};
 use crate::jobs::{JobError, job_error};
 use crate::manager::{ChildBots, Manager};
-use crate::storage::conversations::{self, Conversation, NewMsg};
+use crate::storage::conversations::{self, Conversation, Msg, NewMsg};
 use crate::storage::{self, Db, bots};
 use crate::telegram::html::escape;
 use crate::telegram::methods::{AnswerCallbackQuery, SendMessage};
@@ -70,28 +71,56 @@ pub async fn request(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv:
     }
 }
 
-/// While a conversation is with a person, a customer's new message goes to the owner too.
-pub async fn forward_to_owner(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv: &Conversation, text: &str) -> anyhow::Result<()> {
-    let Some(manager) = manager else { return Ok(()) };
+/// While a conversation is with a person, a customer's new message `m` (stored `pending`) goes
+/// to the owner too, and is marked `sent` once it has. When Telegram refuses it (the owner
+/// blocked the manager bot, …) it is marked `failed` — the conversation page says it didn't
+/// reach the owner — and the job ends; a passing failure (Telegram's server, the network, a
+/// rate limit) marks it `failed` too and asks for a retry, which tries again.
+pub async fn forward_to_owner(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv: &Conversation, m: &Msg) -> Result<(), JobError> {
+    let Some(manager) = manager else {
+        tracing::warn!("no manager bot in this process: a customer's message could not be passed on to the owner");
+        conversations::set_delivery(&db.pool, tenant, m.id, "failed").await?;
+        return Ok(());
+    };
     let owner = owner_chat(db, tenant).await?;
-    let quoted: String = text.chars().take(3500).collect();
+    let quoted: String = m.text.chars().take(3500).collect();
     let mut msg = SendMessage::html(owner, format!("💬 <b>{}:</b> {}", escape(&conv.customer_name), escape(&quoted)));
     msg.reply_markup = Some(owner_buttons(conv.id));
-    if let Ok(sent) = manager.bot.send_message(&msg).await {
-        conversations::add_relay(&db.pool, owner, sent.message_id, tenant, conv.id).await?;
+    match manager.bot.send_message(&msg).await {
+        Ok(sent) => {
+            conversations::add_relay(&db.pool, owner, sent.message_id, tenant, conv.id).await?;
+            conversations::set_delivery(&db.pool, tenant, m.id, "sent").await?;
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "a customer's message could not be passed on to the owner");
+            conversations::set_delivery(&db.pool, tenant, m.id, "failed").await?;
+            if e.is_transient() { Err(job_error(e, "passing a customer's message on to the owner")) } else { Ok(()) }
+        }
     }
-    Ok(())
+}
+
+/// What became of an owner's reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relayed {
+    /// The conversation is not the tenant's (or no longer exists).
+    NotFound,
+    /// It reached the customer (now, or by an earlier attempt).
+    Sent,
+    /// Telegram's answer was lost: it may have reached the customer, and is not sent again.
+    Unconfirmed,
 }
 
 /// Sends the owner's words to the customer through the business's bot, once per `dedupe`
-/// (the manager update id) when given. Returns false if the conversation is not the tenant's.
-pub async fn owner_reply(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i64, text: &str, dedupe: Option<i64>) -> Result<bool, JobError> {
-    let Some(conv) = conversations::get(&db.pool, tenant, conv_id).await? else { return Ok(false) };
+/// (the manager update id) when given — at most once, through the stored message's delivery
+/// states ([`super::delivery::send_once`]).
+pub async fn owner_reply(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i64, text: &str, dedupe: Option<i64>) -> Result<Relayed, JobError> {
+    let Some(conv) = conversations::get(&db.pool, tenant, conv_id).await? else { return Ok(Relayed::NotFound) };
     let mut tx = db.begin().await?;
     let (msg, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: "owner", text, update_id: dedupe, kind: "owner", sources: "[]", delivery: "pending", model_tokens: 0, question: None }).await?;
     tx.commit().await.map_err(anyhow::Error::from)?;
     if msg.delivery == "sent" {
-        return Ok(true); // a redelivered manager update: already relayed
+        return Ok(Relayed::Sent); // a redelivered manager update: already relayed
     }
     // An owner who replies has taken the conversation over.
     conversations::set_mode(&db.pool, tenant, conv.id, "human").await?;
@@ -101,17 +130,19 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i
     if conv.thread_id != 0 {
         send.message_thread_id = Some(conv.thread_id);
     }
-    let sent = bot.send_message(&send).await.map_err(|e| job_error(e, "relaying the owner's reply"))?;
-    conversations::mark_sent(&db.pool, tenant, msg.id, Some(sent.message_id)).await?;
-    Ok(true)
+    Ok(match send_once(db, tenant, &msg, "relaying the owner's reply", bot.send_message(&send)).await? {
+        Sent::Now | Sent::Before => Relayed::Sent,
+        Sent::Unconfirmed => Relayed::Unconfirmed,
+    })
 }
 
 /// Hands the conversation back to the assistant and tells the customer. The mode change and
-/// the message to the customer are stored in one commit, then the message is sent: a retry after
-/// a failed send (a Telegram error, a crash) sends the stored message rather than nothing.
+/// the message to the customer are stored in one commit, then the message is sent at most once
+/// ([`super::delivery::send_once`]): a retry after a failed send (a Telegram refusal, a crash
+/// before the call) sends the stored message rather than nothing, and never a second copy.
 pub async fn close(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i64) -> Result<bool, JobError> {
     let Some(conv) = conversations::get(&db.pool, tenant, conv_id).await? else { return Ok(false) };
-    let pending = if conv.mode == "human" {
+    let unsent = if conv.mode == "human" {
         let text = "Thanks for your patience! You're back with the assistant — ask me anything, or send /human to reach a person again.";
         let mut tx = db.begin().await?;
         conversations::set_mode(&mut *tx, tenant, conv.id, "bot").await?;
@@ -119,15 +150,14 @@ pub async fn close(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i64) ->
         tx.commit().await.map_err(anyhow::Error::from)?;
         Some(m)
     } else {
-        conversations::pending_of_kind(&db.pool, tenant, conv.id, "closed").await?
+        conversations::unsent_of_kind(&db.pool, tenant, conv.id, "closed").await?
     };
-    let (Some(m), Some(bot)) = (pending, bots.open(tenant, conv.bot_id).await?) else { return Ok(true) };
+    let (Some(m), Some(bot)) = (unsent, bots.open(tenant, conv.bot_id).await?) else { return Ok(true) };
     let mut send = SendMessage::new(conv.chat_id, m.text.clone());
     if conv.thread_id != 0 {
         send.message_thread_id = Some(conv.thread_id);
     }
-    let sent = bot.send_message(&send).await.map_err(|e| job_error(e, "telling the customer the chat is closed"))?;
-    conversations::mark_sent(&db.pool, tenant, m.id, Some(sent.message_id)).await?;
+    send_once(db, tenant, &m, "telling the customer the chat is closed", bot.send_message(&send)).await?;
     Ok(true)
 }
 
@@ -171,8 +201,11 @@ pub async fn on_owner_message(db: &Db, bots: &ChildBots, manager: &Manager, upda
     let (Some(reply_to), Some(text)) = (&m.reply_to_message, m.text.as_deref()) else { return Ok(false) };
     let owner = m.chat.id;
     let Some((tenant, conv)) = conversations::relay_target(&db.pool, owner, reply_to.message_id).await? else { return Ok(false) };
-    let delivered = owner_reply(db, bots, tenant, conv, text, Some(update_id)).await?;
-    let note = if delivered { "✓ Sent. Tap Close on the conversation when you're done." } else { "That conversation no longer exists." };
+    let note = match owner_reply(db, bots, tenant, conv, text, Some(update_id)).await? {
+        Relayed::Sent => "✓ Sent. Tap Close on the conversation when you're done.",
+        Relayed::Unconfirmed => "Telegram didn't confirm that your reply arrived — it may have. It won't be sent twice; check with the customer before writing it again.",
+        Relayed::NotFound => "That conversation no longer exists.",
+    };
     let _ = manager.bot.send_message(&SendMessage::new(owner, note)).await;
     Ok(true)
 }

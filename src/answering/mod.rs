@@ -17,7 +17,7 @@
 //!
 //! Must not: know the application layer or the HTTP edge; it is given narrow handles.
 pub mod compose;
-mod delivery;
+pub mod delivery;
 mod drafts;
 pub mod extract;
 mod feedback;
@@ -57,10 +57,21 @@ pub struct Answering {
     pub overhead: Overhead,
 }
 
-/// Handles one update of the business's bot `bot` (already opened), `started` being when its
-/// job started (the overhead measurement runs from there).
+/// How an update reaches answering.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival {
+    /// When its job started (the overhead measurement runs from there).
+    pub started: Instant,
+    /// The customer has written again since, and those messages wait their turn: a question is
+    /// then stored (the later answer reads it as history) but not answered — a customer who
+    /// sends a burst of messages gets one answer, to the last, and costs the owner one credit.
+    pub more_waiting: bool,
+}
+
+/// Handles one update of the business's bot `bot` (already opened).
 #[tracing::instrument(name = "answering.update", skip_all, fields(tenant_id = tenant.0, bot_id = bot_id.0, update_id = update.update_id))]
-pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot, update: Update, started: Instant) -> Result<(), JobError> {
+pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot, update: Update, arrival: Arrival) -> Result<(), JobError> {
+    let Arrival { started, more_waiting } = arrival;
     let db = &a.pipeline.db;
     let (business, username, _, _) = bots::profile(&db.pool, tenant, bot_id).await?.unwrap_or_default();
     let settings = storage::bot_settings::get(&db.pool, tenant, bot_id).await?;
@@ -72,7 +83,7 @@ pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot
     };
     let lang = language::Lang::of(language.as_deref());
     let texts = settings::texts_in(&settings, &business, lang);
-    let ctx = Ctx { a, tenant, bot_id, bot, business: &business, username: &username, settings: &settings, texts: &texts, language: language.as_deref(), lang, started, model_time: Mutex::new(None) };
+    let ctx = Ctx { a, tenant, bot_id, bot, business: &business, username: &username, settings: &settings, texts: &texts, language: language.as_deref(), lang, started, more_waiting, model_time: Mutex::new(None) };
     match update.kind {
         UpdateKind::Message(m) => ctx.message(update.update_id, m).await,
         UpdateKind::CallbackQuery(q) => ctx.callback(q).await,
@@ -110,6 +121,8 @@ struct Ctx<'a> {
     lang: language::Lang,
     /// When the job started, and the model's share of it once known: the overhead measurement.
     started: Instant,
+    /// See [`Arrival::more_waiting`].
+    more_waiting: bool,
     model_time: Mutex<Option<Duration>>,
 }
 
@@ -133,22 +146,28 @@ impl Ctx<'_> {
         let from = m.from.clone().unwrap_or_default();
         let name = groups::display_name(&from.first_name, from.last_name.as_deref());
         let customer = groups::customer(&m.chat, m.message_thread_id, from.id, &name);
+        let command = text.split_whitespace().next().unwrap_or_default().split('@').next().unwrap_or_default().to_owned();
         let mut tx = self.db().begin().await?;
         let conv = conversations::open(&mut *tx, self.tenant, self.bot_id, &customer).await?;
-        let (cmsg, fresh) = conversations::add(&mut tx, self.tenant, conv.id, &NewMsg { author: "customer", text: &text, update_id: Some(update_id), kind: "", sources: "[]", delivery: "sent", model_tokens: 0, question: None }).await?;
+        // With a person, the message is the owner's to read: stored `pending` until it has been
+        // passed on to them in the manager chat (a customer message's `delivery` is its delivery
+        // to the owner).
+        let with_person = conv.mode == "human" && command != "/start";
+        let delivery = if with_person { "pending" } else { "sent" };
+        let (cmsg, _) = conversations::add(&mut tx, self.tenant, conv.id, &NewMsg { author: "customer", text: &text, update_id: Some(update_id), kind: "", sources: "[]", delivery, model_tokens: 0, question: None }).await?;
         tx.commit().await.map_err(anyhow::Error::from)?;
 
         // A retried job: the reply was stored already — send it if it wasn't, never twice.
         if let Some(r) = conversations::reply_to(&self.db().pool, self.tenant, conv.id, update_id).await? {
             return self.resume(&conv, &r, m.message_id).await;
         }
-        let command = text.split_whitespace().next().unwrap_or_default().split('@').next().unwrap_or_default().to_owned();
-        if conv.mode == "human" && command != "/start" {
-            // With a person: the assistant stays silent; the owner sees the message.
-            if fresh {
-                handoff::forward_to_owner(self.db(), self.a.manager.as_ref(), self.tenant, &conv, &text).await?;
-            }
-            return Ok(());
+        if cmsg.delivery != "sent" {
+            // With a person: the assistant stays silent; the owner gets the message (a retried
+            // job passes on what an earlier attempt could not).
+            return handoff::forward_to_owner(self.db(), self.a.manager.as_ref(), self.tenant, &conv, &cmsg).await;
+        }
+        if with_person {
+            return Ok(()); // passed on by an earlier attempt
         }
         let t = self.texts;
         let fixed = match command.as_str() {
@@ -161,9 +180,14 @@ impl Ctx<'_> {
         };
         match fixed {
             Some(text) => self.reply(&conv, update_id, m.message_id, &Reply { kind: "command", text, sources: &[], tokens: 0, question: None }).await,
+            None if self.more_waiting => {
+                tracing::debug!("the customer wrote again: this message is answered with the next");
+                Ok(())
+            }
             None => {
                 // The owner's optional paywall: past the free questions of the day, an invoice.
-                if private && fresh && crate::billing::paywall(&self.a.pipeline.billing, self.tenant, self.bot_id, self.bot, conv.chat_id).await? {
+                // Decided once per update: a retried job (not `fresh`) gets the same decision.
+                if private && crate::billing::paywall(&self.a.pipeline.billing, self.tenant, self.bot_id, self.bot, conv.chat_id, update_id).await? {
                     return Ok(());
                 }
                 self.answer(&conv, &cmsg, update_id, m.message_id, &text).await

@@ -47,11 +47,20 @@ pub struct StripeEventJob {
 }
 
 /// The job of a business's bot's update, on `lane` (updates with a deadline go to the
-/// priority lane).
-pub fn bot_update(queue: &Queue, lane: &'static str, tenant: TenantId, bot_id: BotId, update_id: i64) -> NewJob {
+/// priority lane). `chat`: the conversation the update belongs to (`"{chat}"` for a private
+/// chat, `"{chat}:{user}"` in a group), when it has one: one conversation's updates are handled
+/// one at a time, in order, by whichever worker — so an answer sees the messages before it, and
+/// a customer's burst of messages can be answered once (see `answering`).
+pub fn bot_update(queue: &Queue, lane: &'static str, tenant: TenantId, bot_id: BotId, update_id: i64, chat: Option<&str>) -> NewJob {
     let mut job = queue.job(lane, BOT_UPDATE, &BotUpdateJob { bot_id, update_id });
     job.tenant_id = Some(tenant);
+    job.serial_key = chat.map(|c| chat_serial_key(bot_id, c));
     job
+}
+
+/// The serial key of one conversation's update jobs.
+pub fn chat_serial_key(bot_id: BotId, chat: &str) -> String {
+    format!("chat:{}:{chat}", bot_id.0)
 }
 
 /// The job of a manager update, on `lane`.
@@ -65,6 +74,10 @@ pub fn provision(queue: &Queue, tenant: TenantId, bot_id: BotId, dedup: Option<&
     let mut job = queue.job(DEFAULT, PROVISION, &ProvisionJob { bot_id });
     job.tenant_id = Some(tenant);
     job.dedup_key = dedup.map(|d| format!("provision:{bot_id}:{d}:{}", tenant.0));
+    // One provisioning of a bot at a time across every worker (two at once could leave
+    // Telegram and the database with different webhook secrets), and one queued at most.
+    job.serial_key = Some(format!("provision:{}", bot_id.0));
+    job.coalesce_key = job.serial_key.clone();
     job
 }
 
@@ -72,6 +85,9 @@ pub fn provision(queue: &Queue, tenant: TenantId, bot_id: BotId, dedup: Option<&
 pub fn ingest(queue: &Queue, tenant: TenantId, source_id: i64) -> NewJob {
     let mut job = queue.job(INGEST_QUEUE, INGEST, &IngestJob { source_id });
     job.tenant_id = Some(tenant);
+    // A source is read by one worker at a time; asked again while a reading waits, once.
+    job.serial_key = Some(format!("ingest:{}:{source_id}", tenant.0));
+    job.coalesce_key = job.serial_key.clone();
     job
 }
 

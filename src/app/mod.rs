@@ -43,6 +43,39 @@ pub enum Role {
     All,
 }
 
+impl Role {
+    /// `web` and `worker` are one process of several (on this machine or others), which share
+    /// nothing but the database and the vector index: refuses a configuration whose storage
+    /// belongs to one process — Qdrant Edge (the in-process index, used when `qdrant.url` is
+    /// unset) takes an exclusive lock on each tenant's shard, and SQLite is one file on one
+    /// machine. `all` (one process) works with either.
+    pub fn check_deployment(self, cfg: &Config) -> anyhow::Result<()> {
+        let role = match self {
+            Role::All => return Ok(()),
+            Role::Web => "web",
+            Role::Worker => "worker",
+        };
+        let mut missing = Vec::new();
+        if cfg.qdrant.url.is_none() {
+            missing.push(
+                "qdrant.url (BELLHOP_QDRANT_URL) is unset, so the index is Qdrant Edge inside this process, \
+                 which only one process can open: point qdrant.url at a Qdrant server",
+            );
+        }
+        if matches!(cfg.database_url, crate::config::DatabaseUrl::Sqlite(_)) {
+            missing.push("database_url is SQLite, a file one machine's processes cannot safely share under load: use PostgreSQL");
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "`serve --role {role}` runs as one of several processes that share only PostgreSQL and a Qdrant server, but {}. \
+             (For a single process, run `serve` or `serve --role all`.)",
+            missing.join("; and ")
+        )
+    }
+}
+
 /// The HTTP routes a web role serves: `web::router`, handed down by the caller (the HTTP edge
 /// sits above this layer, so this layer never names it).
 pub type HttpRoutes = fn(AppState) -> axum::Router;
@@ -50,6 +83,8 @@ pub type HttpRoutes = fn(AppState) -> axum::Router;
 pub struct Application {
     pub state: AppState,
     listener: Option<TcpListener>,
+    /// `http.metrics_listen`: the internal `/metrics` port, in every role.
+    metrics_listener: Option<TcpListener>,
     role: Role,
     ingress_writer: ingress::Writer,
 }
@@ -71,14 +106,23 @@ impl Application {
             Role::Web | Role::All => Some(TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {} (listen)", cfg.listen))?),
             Role::Worker => None,
         };
+        let metrics_listener = match cfg.http.metrics_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("binding {addr} (http.metrics_listen)"))?),
+            None => None,
+        };
         // Listening on port 0 (tests): links and webhooks must name the port actually bound.
         if let (Some(l), Some(0)) = (&listener, cfg.public_url.port()) {
             let _ = cfg.public_url.set_port(Some(l.local_addr()?.port()));
         }
         let queue = Queue::new(db.clone(), &cfg.jobs);
-        let telegram = crate::telegram::Client::new(cfg.telegram.api_url.as_str())?
+        let mut telegram = crate::telegram::Client::new(cfg.telegram.api_url.as_str())?
             .with_observer(crate::metrics::record_telegram_call)
             .with_throttle(crate::telegram::ThrottleLimits::default());
+        // Several processes on PostgreSQL may send for one bot: Telegram's limits are booked in
+        // the database so that they hold for all of them together.
+        if cfg.telegram.shared_limits.unwrap_or(matches!(db.engine, crate::storage::Engine::Postgres)) {
+            telegram = telegram.with_pacer(Arc::new(crate::storage::pacing::DbPacer::new(db.clone())));
+        }
         let manager = match &cfg.telegram.manager_token {
             Some(token) => {
                 let m = crate::manager::setup::connect(&telegram, token.clone()).await?;
@@ -92,11 +136,16 @@ impl Application {
         };
         let (ingress, ingress_writer) = ingress::Ingress::new(db.clone(), queue.clone());
         let state = AppState::new(cfg, db, keys, queue, telegram, manager, ingress);
-        Ok(Application { state, listener, role, ingress_writer })
+        Ok(Application { state, listener, metrics_listener, role, ingress_writer })
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The internal metrics port's address, when `http.metrics_listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Runs until the shutdown token is cancelled (or a part fails), serving `http` in web roles,
@@ -129,6 +178,14 @@ impl Application {
             }
             None => shutdown.clone(),
         };
+        if let Some(listener) = self.metrics_listener {
+            let token = shutdown.clone();
+            tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+            tasks.spawn(async move {
+                axum::serve(listener, crate::metrics::internal_router()).with_graceful_shutdown(token.cancelled_owned()).await.context("metrics server")?;
+                Ok::<_, anyhow::Error>("metrics server")
+            });
+        }
         let writer = self.ingress_writer;
         tasks.spawn(async move {
             writer.run(writer_stop).await.context("webhook ingress writer")?;
@@ -151,6 +208,11 @@ impl Application {
             tasks.spawn(async move {
                 sources::recrawl_scheduler(state, std::time::Duration::from_secs(300)).await.context("re-crawl scheduler")?;
                 Ok("re-crawl scheduler")
+            });
+            let (db, retention, token) = (self.state.db.clone(), self.state.cfg.retention.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                crate::storage::retention::run(db, retention, token).await;
+                Ok("retention purge")
             });
         }
         let mut result = Ok(());

@@ -33,7 +33,11 @@ pub async fn child_update(app: AppState, job: Job) -> Result<(), JobError> {
     if billing::on_child_update(&app.billing, tenant, p.bot_id, &bot, &update).await? {
         return Ok(());
     }
-    answering::on_update(&app.answering, tenant, p.bot_id, &bot, update, started).await
+    let more_waiting = match &job.serial_key {
+        Some(key) => storage::jobs::queued_after(&app.db.pool, key, job.id).await?,
+        None => false,
+    };
+    answering::on_update(&app.answering, tenant, p.bot_id, &bot, update, answering::Arrival { started, more_waiting }).await
 }
 
 fn manager(app: &AppState) -> Result<&Manager, JobError> {

@@ -14,29 +14,61 @@ fn today() -> i64 {
     now_ms().div_euclid(86_400_000)
 }
 
-/// The customer paywall for a child bot's private chat: `false` = go on answering; `true` = the
-/// paywall handled the message (it told the customer and sent an invoice).
-pub async fn paywall(billing: &Billing, tenant: TenantId, bot_id: BotId, bot: &Bot, customer_chat: i64) -> anyhow::Result<bool> {
+/// The customer paywall for a child bot's private chat, for the customer's message of update
+/// `update_id`: `false` = go on answering; `true` = the paywall handled the message (it told the
+/// customer and sent an invoice).
+///
+/// The decision is recorded per update in the transaction that counts the question, so a
+/// retried job makes the same one: a question is counted once, a bought question used once, and
+/// an invoice that failed to send is sent by the retry — never skipped for a free answer. What
+/// reached the customer is recorded step by step, so the retry sends only what is missing.
+pub async fn paywall(billing: &Billing, tenant: TenantId, bot_id: BotId, bot: &Bot, customer_chat: i64, update_id: i64) -> anyhow::Result<bool> {
     let Some(acc) = sql::get_account(&billing.db.pool, tenant).await? else { return Ok(false) };
     let s = acc.paywall;
-    if !s.enabled {
+    let decided = match sql::paywall_decision(&billing.db.pool, tenant, bot_id.0, update_id).await? {
+        Some(d) => d,
+        None if !s.enabled => return Ok(false),
+        None => {
+            let mut tx = billing.db.begin().await?;
+            let asked = sql::paywall_count_question(&mut tx, tenant, bot_id.0, customer_chat, today()).await?;
+            let outcome = if asked <= s.free_per_day {
+                "free"
+            } else if sql::paywall_take_credit(&mut tx, tenant, bot_id.0, customer_chat).await? {
+                "bought"
+            } else {
+                "invoice"
+            };
+            if sql::paywall_record_decision(&mut tx, tenant, bot_id.0, update_id, customer_chat, outcome, now_ms()).await? {
+                tx.commit().await?;
+                sql::PaywallDecision { outcome: outcome.to_owned(), sent: 0 }
+            } else {
+                // A concurrent run of the same job decided first: its decision stands.
+                tx.rollback().await?;
+                sql::paywall_decision(&billing.db.pool, tenant, bot_id.0, update_id).await?.ok_or_else(|| anyhow::anyhow!("the paywall decision vanished"))?
+            }
+        }
+    };
+    if decided.outcome != "invoice" {
         return Ok(false);
     }
-    let mut tx = billing.db.begin().await?;
-    let asked = sql::paywall_count_question(&mut tx, tenant, bot_id.0, customer_chat, today()).await?;
-    let go_on = asked <= s.free_per_day || sql::paywall_take_credit(&mut tx, tenant, bot_id.0, customer_chat).await?;
-    tx.commit().await?;
-    if go_on {
-        return Ok(false);
+    if decided.sent < 1 {
+        let text = if s.free_per_day > 0 {
+            format!(
+                "You've used your {} free questions for today. You can buy {} more questions for {} ⭐ — or come back tomorrow.",
+                s.free_per_day, s.pack_questions, s.pack_stars
+            )
+        } else {
+            format!("Questions to this assistant are paid. You can buy {} questions for {} ⭐.", s.pack_questions, s.pack_stars)
+        };
+        bot.send_message(&SendMessage::html(customer_chat, text)).await?;
+        sql::paywall_mark_sent(&billing.db.pool, tenant, bot_id.0, update_id, 1).await?;
     }
-    let text = format!(
-        "You've used your {} free questions for today. You can buy {} more questions for {} ⭐ — or come back tomorrow.",
-        s.free_per_day, s.pack_questions, s.pack_stars
-    );
-    bot.send_message(&SendMessage::html(customer_chat, text)).await?;
-    let product = Product::Paywall { tenant, bot: bot_id.0, questions: s.pack_questions };
-    let invoice = SendInvoice::stars(customer_chat, &format!("{} questions", s.pack_questions), "More questions to this assistant. They don't expire.", &product.payload(), s.pack_stars);
-    bot.call(&invoice).await?;
+    if decided.sent < 2 {
+        let product = Product::Paywall { tenant, bot: bot_id.0, questions: s.pack_questions };
+        let invoice = SendInvoice::stars(customer_chat, &format!("{} questions", s.pack_questions), "More questions to this assistant. They don't expire.", &product.payload(), s.pack_stars);
+        bot.call(&invoice).await?;
+        sql::paywall_mark_sent(&billing.db.pool, tenant, bot_id.0, update_id, 2).await?;
+    }
     Ok(true)
 }
 

@@ -13,6 +13,8 @@ pub struct AuthConfig {
 pub struct HttpConfig {
     pub body_limit_bytes: usize,
     pub shutdown_grace: Duration,
+    /// `http.metrics_listen`: `/metrics` on its own (internal) address instead of the public one.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Headers must arrive within it; an idle kept-alive connection is closed after it.
     pub header_timeout: Duration,
     /// A whole request, body included (408 beyond).
@@ -47,6 +49,9 @@ pub(super) fn parse_http(r: &mut Reader) -> HttpConfig {
     HttpConfig {
         body_limit_bytes: r.number("http.body_limit_bytes", 1024, 1 << 30) as usize,
         shutdown_grace: Duration::from_secs(r.number("http.shutdown_grace_seconds", 0, 3600)),
+        metrics_listen: r.get("http.metrics_listen").map(str::to_owned).and_then(|v| {
+            v.parse().map_err(|_| r.bad("http.metrics_listen", format!("`{v}` is not HOST:PORT, e.g. 0.0.0.0:9090"))).ok()
+        }),
         header_timeout: Duration::from_secs(r.number("http.header_timeout_seconds", 1, 3600)),
         request_timeout: Duration::from_secs(r.number("http.request_timeout_seconds", 1, 3600)),
         upload_timeout: Duration::from_secs(r.number("http.upload_timeout_seconds", 1, 24 * 3600)),

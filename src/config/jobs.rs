@@ -6,6 +6,7 @@ use std::time::Duration;
 pub struct JobsConfig {
     pub concurrency: usize,
     pub priority_concurrency: usize,
+    pub tenant_concurrency: usize,
     pub lease: Duration,
     pub max_attempts: u32,
     pub poll_interval: Duration,
@@ -16,6 +17,7 @@ pub(super) fn parse(r: &mut Reader) -> JobsConfig {
     JobsConfig {
         concurrency: r.number("jobs.concurrency", 1, 1024) as usize,
         priority_concurrency: r.number("jobs.priority_concurrency", 1, 1024) as usize,
+        tenant_concurrency: r.number("jobs.tenant_concurrency", 1, 100_000) as usize,
         lease: Duration::from_secs(r.number("jobs.lease_seconds", 1, 86_400)),
         max_attempts: r.number("jobs.max_attempts", 1, 100) as u32,
         poll_interval: Duration::from_millis(r.number("jobs.poll_interval_ms", 1, 60_000)),

@@ -13,6 +13,8 @@ pub struct KnowledgeConfig {
     pub fetch_timeout: Duration,
     pub fetch_max_bytes: u64,
     pub crawl_max_pages: usize,
+    /// `knowledge.crawl_budget_seconds`: time for one whole-site crawl.
+    pub crawl_budget: std::time::Duration,
 }
 
 pub(super) fn parse(r: &mut Reader) -> KnowledgeConfig {
@@ -30,6 +32,7 @@ pub(super) fn parse(r: &mut Reader) -> KnowledgeConfig {
         fetch_timeout: Duration::from_secs(r.number("knowledge.fetch_timeout_seconds", 1, 3600)),
         fetch_max_bytes: r.number("knowledge.fetch_max_bytes", 1024, 1 << 34),
         crawl_max_pages: r.number("knowledge.crawl_max_pages", 1, 100_000) as usize,
+        crawl_budget: std::time::Duration::from_secs(r.number("knowledge.crawl_budget_seconds", 10, 86_400)),
     };
     if chunk_overlap_tokens * 2 >= chunk_tokens {
         r.bad("knowledge.chunk_overlap_tokens", format!("must be less than half of knowledge.chunk_tokens ({chunk_tokens})"));

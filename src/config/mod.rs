@@ -25,6 +25,7 @@ mod layers;
 mod llm;
 mod models;
 mod read;
+mod retention;
 mod secrets;
 mod server;
 mod settings;
@@ -36,6 +37,7 @@ pub use database::DatabaseUrl;
 pub use error::{ConfigError, Problem};
 pub use http::{AuthConfig, HttpConfig};
 pub use jobs::JobsConfig;
+pub use retention::RetentionConfig;
 pub use knowledge::KnowledgeConfig;
 pub use layers::{Origin, RawSettings};
 pub use llm::{LOCAL_MAX_CONTEXT, LlmConfig, LocalRuntime};
@@ -62,6 +64,7 @@ pub struct Config {
     pub telegram: TelegramConfig,
     pub secrets: SecretsConfig,
     pub jobs: JobsConfig,
+    pub retention: RetentionConfig,
     pub auth: AuthConfig,
     pub http: HttpConfig,
     /// Local model files (`scripts/fetch-models.sh`).
@@ -92,6 +95,7 @@ impl Config {
         let telegram = telegram::parse(&mut r, needs);
         let secrets = secrets::parse(&mut r);
         let jobs = jobs::parse(&mut r);
+        let retention = retention::parse(&mut r);
         let auth = http::parse_auth(&mut r);
         let http = http::parse_http(&mut r);
         let models_dir = r.path("models.dir");
@@ -120,6 +124,7 @@ impl Config {
             telegram,
             secrets,
             jobs,
+            retention,
             auth,
             http,
             models_dir,

@@ -50,6 +50,8 @@ settings! {
         "Token of the manager bot (Bot Management Mode switched on in BotFather). Required by `serve`.";
     "telegram.manager_webhook_secret", "BELLHOP_MANAGER_WEBHOOK_SECRET", None, true,
         "Secret Telegram sends with every manager-webhook call (16–256 of `A-Z a-z 0-9 _ -`). Required by `serve`.";
+    "telegram.shared_limits", "BELLHOP_TELEGRAM_SHARED_LIMITS", Some("auto"), false,
+        "Keep Telegram's per-bot and per-chat limits for all processes together, booking each message in the database: `on`, `off`, or `auto` (on with PostgreSQL, where several processes may send for one bot).";
     "secrets.master_key", "BELLHOP_MASTER_KEY", None, true,
         "Base64 of 32 random bytes encrypting bot tokens and webhook secrets. If unset, keys are read from `secrets.key_file`.";
     "secrets.old_master_keys", "BELLHOP_OLD_MASTER_KEYS", None, true,
@@ -60,6 +62,8 @@ settings! {
         "Jobs run at once per ordinary queue in each worker process.";
     "jobs.priority_concurrency", "BELLHOP_JOBS_PRIORITY_CONCURRENCY", Some("4"), false,
         "Jobs run at once on the priority lane (deadline work such as pre-checkout answers).";
+    "jobs.tenant_concurrency", "BELLHOP_JOBS_TENANT_CONCURRENCY", Some("6"), false,
+        "Jobs of one business run at once per queue, over all worker processes together: a busy business never takes every worker from the others.";
     "jobs.lease_seconds", "BELLHOP_JOBS_LEASE_SECONDS", Some("30"), false,
         "How long a claimed job stays owned by its worker without a heartbeat before another worker may run it.";
     "jobs.max_attempts", "BELLHOP_JOBS_MAX_ATTEMPTS", Some("8"), false,
@@ -68,6 +72,16 @@ settings! {
         "How often idle workers look for work enqueued by other processes (work from this process wakes them at once).";
     "jobs.retry_base_ms", "BELLHOP_JOBS_RETRY_BASE_MS", Some("1000"), false,
         "First retry delay of a failed job; it doubles with each attempt (up to an hour), with jitter.";
+    "retention.updates_days", "BELLHOP_RETENTION_UPDATES_DAYS", Some("7"), false,
+        "Days raw Telegram updates (customers' messages as received) are kept; at least 2 (Telegram redelivers for up to a day). Conversations are kept.";
+    "retention.jobs_days", "BELLHOP_RETENTION_JOBS_DAYS", Some("7"), false,
+        "Days finished jobs are kept.";
+    "retention.dead_jobs_days", "BELLHOP_RETENTION_DEAD_JOBS_DAYS", Some("30"), false,
+        "Days jobs that failed for good are kept, for inspection.";
+    "retention.stripe_events_days", "BELLHOP_RETENTION_STRIPE_EVENTS_DAYS", Some("30"), false,
+        "Days processed Stripe events are kept; at least 4 (Stripe retries for up to three days).";
+    "retention.interval_minutes", "BELLHOP_RETENTION_INTERVAL_MINUTES", Some("10"), false,
+        "How often worker processes purge, in batches of 500 rows: old updates, jobs and Stripe events, expired sessions and login links.";
     "auth.session_idle_minutes", "BELLHOP_SESSION_IDLE_MINUTES", Some("120"), false,
         "An admin session unused for this long ends.";
     "auth.session_max_hours", "BELLHOP_SESSION_MAX_HOURS", Some("168"), false,
@@ -76,6 +90,8 @@ settings! {
         "Largest request body accepted by webhooks and forms (uploads have their own limit).";
     "http.shutdown_grace_seconds", "BELLHOP_HTTP_SHUTDOWN_GRACE_SECONDS", Some("20"), false,
         "On SIGTERM/Ctrl-C: how long in-flight requests and jobs may finish before leases are released.";
+    "http.metrics_listen", "BELLHOP_METRICS_LISTEN", None, false,
+        "Address (`HOST:PORT`) of a separate, internal port serving `/metrics` — in every role, workers included; the public port then has no `/metrics`. Unset: `/metrics` on the public port (web roles only).";
     "http.header_timeout_seconds", "BELLHOP_HTTP_HEADER_TIMEOUT_SECONDS", Some("30"), false,
         "Time a client has to send a request's headers; a kept-alive connection left idle this long is closed too, so slow clients cannot hold connections.";
     "http.request_timeout_seconds", "BELLHOP_HTTP_REQUEST_TIMEOUT_SECONDS", Some("60"), false,
@@ -146,6 +162,8 @@ settings! {
         "Largest response body URL import downloads; the download stops at this size (default 10 MB).";
     "knowledge.crawl_max_pages", "BELLHOP_KNOWLEDGE_CRAWL_MAX_PAGES", Some("100"), false,
         "Most pages one whole-site import reads (through the sitemap or same-site links).";
+    "knowledge.crawl_budget_seconds", "BELLHOP_KNOWLEDGE_CRAWL_BUDGET_SECONDS", Some("600"), false,
+        "Time one whole-site import may take; pages not read by then are listed as skipped, and what was read is kept.";
     // answering (docs/answering.md)
     "answering.min_similarity_percent", "BELLHOP_ANSWERING_MIN_SIMILARITY_PERCENT", Some("35"), false,
         "How close (cosine similarity, in percent) the best passage must be to a question for the bot to answer; below it the bot says it doesn't know and offers a person.";

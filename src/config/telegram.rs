@@ -10,6 +10,8 @@ pub struct TelegramConfig {
     pub links_url: Url,
     pub manager_token: Option<BotToken>,
     pub manager_webhook_secret: Option<Secret>,
+    /// `telegram.shared_limits`: `None` is `auto` (decided by the database engine).
+    pub shared_limits: Option<bool>,
 }
 
 /// `None` when a URL is bad (the problem is recorded).
@@ -28,6 +30,15 @@ pub(super) fn parse(r: &mut Reader, needs: Needs) -> Option<TelegramConfig> {
             None
         }
     });
+    let shared_limits = match r.get_or_default("telegram.shared_limits") {
+        "auto" => None,
+        "on" => Some(true),
+        "off" => Some(false),
+        other => {
+            r.bad("telegram.shared_limits", format!("`{other}` is not `auto`, `on` or `off`"));
+            None
+        }
+    };
     if needs == Needs::Serve {
         if r.get("telegram.manager_token").is_none() {
             r.bad("telegram.manager_token", "is required to serve: set BELLHOP_MANAGER_TOKEN to the manager bot's token (or run `bellhop demo` to try bellhop with a local Telegram)");
@@ -36,5 +47,5 @@ pub(super) fn parse(r: &mut Reader, needs: Needs) -> Option<TelegramConfig> {
             r.bad("telegram.manager_webhook_secret", "is required to serve: set BELLHOP_MANAGER_WEBHOOK_SECRET to a random string of 32+ characters");
         }
     }
-    Some(TelegramConfig { api_url: api_url?, links_url: links_url?, manager_token, manager_webhook_secret })
+    Some(TelegramConfig { api_url: api_url?, links_url: links_url?, manager_token, manager_webhook_secret, shared_limits })
 }

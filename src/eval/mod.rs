@@ -186,12 +186,22 @@ impl Scratch {
 }
 
 /// Ingests the corpus (unless `reuse` finds it already indexed) and returns the retriever.
+/// The index is Qdrant Edge in `dir`, or — with `qdrant.url` — a fresh collection on that Qdrant
+/// server (named after `qdrant.collection`), so the two backends can be compared.
 async fn ingest(cfg: &Config, corpus: &[(String, Document)], dir: &Path, fingerprint: &str) -> anyhow::Result<(Retriever, usize, Duration)> {
     let embedder = crate::models::from_config(cfg).await?;
-    let index = EdgeIndex::open(&dir.join("index"), embedder.dim())?;
-    let retriever = Retriever::new(embedder, Arc::new(index))?;
+    let server = cfg.qdrant.url.is_some();
+    let index: Arc<dyn crate::retrieval::VectorIndex> = if server {
+        let mut fresh = cfg.clone();
+        fresh.qdrant.collection = format!("{}_eval_{}", cfg.qdrant.collection, uuid::Uuid::new_v4().simple());
+        crate::retrieval::index_from_config(&fresh, embedder.dim()).await?
+    } else {
+        Arc::new(EdgeIndex::open(&dir.join("index"), embedder.dim())?)
+    };
+    eprintln!("index: {}", index.backend());
+    let retriever = Retriever::new(embedder, index)?;
     let marker = dir.join("corpus.fingerprint");
-    if std::fs::read_to_string(&marker).ok().as_deref() == Some(fingerprint) {
+    if !server && std::fs::read_to_string(&marker).ok().as_deref() == Some(fingerprint) {
         let n = retriever.index().count(EVAL_TENANT, None).await?;
         eprintln!("reusing the index in {} ({n} chunks)", dir.display());
         return Ok((retriever, n, Duration::ZERO));
@@ -211,7 +221,9 @@ async fn ingest(cfg: &Config, corpus: &[(String, Document)], dir: &Path, fingerp
     .await?;
     let took = started.elapsed();
     eprintln!("indexed {n} chunks in {:.1} s ({:.0} chunks/s)", took.as_secs_f64(), n as f64 / took.as_secs_f64());
-    std::fs::write(&marker, fingerprint)?;
+    if !server {
+        std::fs::write(&marker, fingerprint)?;
+    }
     Ok((retriever, n, took))
 }
 
@@ -261,7 +273,7 @@ pub async fn retrieval(cfg: Config, args: EvalArgs) -> anyhow::Result<()> {
     lat.sort();
     let (p50, p99) = (percentile_ms(&lat, 0.5), percentile_ms(&lat, 0.99));
     let m = finish(m);
-    println!("corpus {} ({} documents, {chunks} chunks), {} queries, mode {:?}", args.corpus.display(), corpus.len(), m.queries, args.mode);
+    println!("corpus {} ({} documents, {chunks} chunks), {} queries, mode {:?}, index {}", args.corpus.display(), corpus.len(), m.queries, args.mode, retriever.index().backend());
     println!("recall@1 {:.3}  recall@5 {:.3}  recall@10 {:.3}  MRR@10 {:.3}  nDCG@10 {:.3}", m.recall_1, m.recall_5, m.recall_10, m.mrr_10, m.ndcg_10);
     println!("query latency (embedding included, one at a time): p50 {p50:.1} ms, p99 {p99:.1} ms");
     let line = serde_json::json!({
@@ -272,6 +284,7 @@ pub async fn retrieval(cfg: Config, args: EvalArgs) -> anyhow::Result<()> {
         "question_focus": opts.question_focus,
         "documents": corpus.len(),
         "chunks": chunks,
+        "index": retriever.index().backend(),
         "metrics": m,
         "latency_ms": {"p50": p50, "p99": p99},
     });

@@ -51,11 +51,25 @@ impl<E: Into<anyhow::Error>> From<E> for JobError {
     }
 }
 
+impl JobError {
+    /// Whether another attempt may succeed. A `Retry` caused by a Telegram refusal that will not
+    /// change (the user blocked the bot, chat not found, a bad request — see
+    /// [`crate::telegram::TelegramError::is_transient`]) is not: a handler that let such an error
+    /// through `?` does not get it repeated up to the attempt limit.
+    pub fn worth_retrying(&self) -> bool {
+        match self {
+            JobError::Permanent(_) => false,
+            JobError::Retry(e) => crate::telegram::TelegramError::in_chain(e.as_ref()).is_none_or(|t| t.is_transient()),
+        }
+    }
+}
+
 /// A Bot API failure as a job outcome: worth retrying (network, rate limit, Telegram's server),
-/// or not.
+/// or not. The Telegram error stays in the chain, under `doing`.
 pub fn job_error(e: crate::telegram::TelegramError, doing: &str) -> JobError {
-    let err = anyhow::anyhow!("{doing}: {e}");
-    if e.is_transient() { JobError::Retry(err) } else { JobError::Permanent(err) }
+    let transient = e.is_transient();
+    let err = anyhow::Error::new(e).context(doing.to_owned());
+    if transient { JobError::Retry(err) } else { JobError::Permanent(err) }
 }
 
 /// A job as its handler sees it: the claimed row (`attempt` is 1 on the first run).
@@ -137,6 +151,8 @@ impl Queue {
             run_at_ms: now_ms(),
             max_attempts: self.max_attempts,
             dedup_key: None,
+            serial_key: None,
+            coalesce_key: None,
         }
     }
 
@@ -302,7 +318,12 @@ async fn claim_loop<S: Clone + Send + Sync + 'static>(l: ClaimLoop<S>) {
         };
         let want = 1 + sem.available_permits();
         let lease_until = now_ms() + cfg.lease.as_millis() as i64;
-        let claimed = storage::jobs::claim(&queue.db.pool, queue.db.engine, queue_name, &worker, lease_until, want as i64).await;
+        let claimed = storage::jobs::claim(
+            &queue.db.pool,
+            queue.db.engine,
+            &storage::jobs::Claim { queue: queue_name, worker: &worker, lease_until_ms: lease_until, limit: want as i64, tenant_limit: cfg.tenant_concurrency as i64 },
+        )
+        .await;
         let jobs = match claimed {
             Ok(jobs) if !jobs.is_empty() => jobs,
             other => {
@@ -376,7 +397,7 @@ async fn completer(db: Db, worker: String, retry_base: Duration, mut rx: mpsc::U
         for c in batch.drain(..) {
             let outcome = match &c.result {
                 Ok(()) => "done",
-                Err(JobError::Retry(_)) if c.job.attempt < c.job.max_attempts => "retry",
+                Err(e) if e.worth_retrying() && c.job.attempt < c.job.max_attempts => "retry",
                 Err(_) => "dead",
             };
             crate::metrics::record_job(c.queue, outcome, c.elapsed);
@@ -393,10 +414,8 @@ async fn write_completions(db: &Db, worker: &str, retry_base: Duration, batch: &
                 storage::jobs::complete(&mut *tx, j.id, worker, j.attempt).await?;
             }
             Err(err) => {
-                let (e, retry) = match err {
-                    JobError::Retry(e) => (e, j.attempt < j.max_attempts),
-                    JobError::Permanent(e) => (e, false),
-                };
+                let retry = err.worth_retrying() && j.attempt < j.max_attempts;
+                let (JobError::Retry(e) | JobError::Permanent(e)) = err;
                 let retry_at = retry.then(|| now_ms() + backoff(retry_base, j.attempt).as_millis() as i64);
                 let text = format!("{e:#}");
                 if retry {

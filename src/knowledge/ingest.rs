@@ -16,47 +16,85 @@ use crate::storage::Db;
 use crate::storage::sources::{self, Source, index_id};
 use anyhow::Context;
 
-/// Removes a source's chunks from the index, then the source. False if there is no such source.
+/// Deletes a source: marks it `deleting` (so no read in flight can store anything for it, and
+/// no re-crawl queues it), removes every page it may have indexed, then the row. False if there
+/// is no such source. When removing the passages fails, the source stays listed as `deleting`
+/// and deleting it again finishes the work.
 pub async fn delete_source(db: &Db, retriever: &SharedRetriever, tenant: TenantId, id: i64) -> anyhow::Result<bool> {
-    if sources::get(&db.pool, tenant, id).await?.is_none() {
+    let Some(pages) = sources::mark_deleting(&db.pool, tenant, id).await? else {
         return Ok(false);
-    }
+    };
     let retriever = retriever.get().await?;
-    let pages = sources::page_count(&db.pool, tenant, id).await?.max(1) as usize;
-    for page in 0..pages {
-        pipeline::delete_source(&retriever, tenant, &index_id(id, page)).await.context("removing the source's passages from the index")?;
+    forget_pages(&retriever, tenant, id, pages).await.context("removing the source's passages from the index")?;
+    sources::delete(&db.pool, tenant, id).await?;
+    Ok(true)
+}
+
+/// Removes pages `0..pages` (at least the first) of source `id` from the index.
+async fn forget_pages(retriever: &crate::retrieval::Retriever, tenant: TenantId, id: i64, pages: i64) -> Result<(), crate::retrieval::SearchError> {
+    for page in 0..pages.max(1) as usize {
+        pipeline::delete_source(retriever, tenant, &index_id(id, page)).await?;
     }
-    Ok(sources::delete(&db.pool, tenant, id).await?)
+    Ok(())
 }
 
 /// Reads and indexes source `source_id` of `tenant` (the `knowledge.ingest` job). An owner's
 /// problem (unreadable file, unreachable site) marks it `failed` with the reason; an internal
 /// error is retried, and marks it `failed` only on the `last_attempt`.
+///
+/// A delete may land at any moment of the read (the owner presses Delete on "reading…", or
+/// during a re-crawl). The read reserves its pages before indexing them, and every state change
+/// it makes afterwards is refused for a source marked `deleting`; a read that finds its source
+/// deleted removes what it indexed itself. Between the two, no passage outlives its source.
 #[tracing::instrument(name = "knowledge.ingest", skip_all, fields(tenant_id = tenant.0, source_id))]
 pub async fn ingest(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tenant: TenantId, source_id: i64, last_attempt: bool) -> Result<(), JobError> {
     tracing::Span::current().record("source_id", source_id);
     let Some(source) = sources::get(&db.pool, tenant, source_id).await? else {
         return Ok(()); // deleted meanwhile
     };
-    sources::set_status(&db.pool, tenant, source.id, "processing", None, None, None).await?;
-    match read_and_index(db, cfg, retriever, tenant, &source).await {
-        Ok((kind, chunks)) => {
-            sources::set_status(&db.pool, tenant, source.id, "ready", None, Some(&kind), Some(chunks as i64)).await?;
+    if !sources::set_status(&db.pool, tenant, source.id, "processing", None, None, None).await? {
+        return Ok(()); // being deleted
+    }
+    let docs = read(db, cfg, tenant, &source).await;
+    let read_pages = docs.as_ref().map_or(0, |d| d.len() as i64);
+    let outcome = match docs {
+        Ok(docs) => index(db, cfg, retriever, tenant, &source, &docs).await,
+        Err(f) => Err(f),
+    };
+    let recorded = match &outcome {
+        Ok(Indexed { kind, chunks }) => sources::set_status(&db.pool, tenant, source.id, "ready", None, Some(kind), Some(*chunks as i64)).await?,
+        Err(Failure::Owner(reason)) => sources::set_status(&db.pool, tenant, source.id, "failed", Some(reason), None, None).await?,
+        Err(Failure::Internal(_)) if last_attempt => sources::set_status(
+            &db.pool,
+            tenant,
+            source.id,
+            "failed",
+            Some("Something went wrong on our side while reading this source. Please try again later."),
+            None,
+            None,
+        )
+        .await?,
+        Err(Failure::Internal(_)) => sources::get(&db.pool, tenant, source.id).await?.is_some_and(|s| s.status != "deleting"),
+    };
+    if !recorded {
+        // Deleted while it was being read: whatever this read indexed goes too (the delete
+        // removed the pages indexed before it began; these may have come after).
+        let pages = sources::page_count(&db.pool, tenant, source.id).await?.max(read_pages);
+        let retriever = retriever.get().await?;
+        forget_pages(&retriever, tenant, source.id, pages).await.map_err(anyhow::Error::from)?;
+        tracing::info!("source deleted while it was being read; its passages were removed");
+        return Ok(());
+    }
+    match outcome {
+        Ok(Indexed { chunks, .. }) => {
             tracing::info!(chunks, "source indexed");
             Ok(())
         }
         Err(Failure::Owner(reason)) => {
-            sources::set_status(&db.pool, tenant, source.id, "failed", Some(&reason), None, None).await?;
             tracing::info!(%reason, "source could not be read");
             Ok(())
         }
-        Err(Failure::Internal(e)) => {
-            if last_attempt {
-                sources::set_status(&db.pool, tenant, source.id, "failed", Some("Something went wrong on our side while reading this source. Please try again later."), None, None)
-                    .await?;
-            }
-            Err(JobError::Retry(e))
-        }
+        Err(Failure::Internal(e)) => Err(JobError::Retry(e)),
     }
 }
 
@@ -72,8 +110,14 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-/// Reads a source and indexes it; returns what it turned out to be and the chunks stored.
-async fn read_and_index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tenant: TenantId, source: &Source) -> Result<(String, usize), Failure> {
+/// What a read stored: what the source turned out to be, and its chunks.
+struct Indexed {
+    kind: String,
+    chunks: usize,
+}
+
+/// Reads a source: its documents (one per page).
+async fn read(db: &Db, cfg: &KnowledgeConfig, tenant: TenantId, source: &Source) -> Result<Vec<Document>, Failure> {
     let limits = extract::Limits::from_config(cfg);
     let docs: Vec<Document> = match source.kind.as_str() {
         "file" => {
@@ -86,6 +130,7 @@ async fn read_and_index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetrie
             let options = fetch::crawl::CrawlOptions {
                 whole_site: source.kind == "site",
                 max_pages: source.max_pages.map(|p| p.max(1) as usize).unwrap_or(1).min(cfg.crawl_max_pages),
+                time_budget: cfg.crawl_budget,
             };
             let crawl = fetch::crawl::crawl(&fetcher, &source.name, &options, &limits).await.map_err(fetch_failure)?;
             if crawl.pages.is_empty() {
@@ -100,17 +145,28 @@ async fn read_and_index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetrie
         }
         other => return Err(Failure::Internal(anyhow::anyhow!("unknown source kind {other}"))),
     };
+    Ok(docs)
+}
+
+/// Indexes a source's documents, page `p` under `index_id(source, p)`, replacing an earlier
+/// read's pages.
+async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tenant: TenantId, source: &Source, docs: &[Document]) -> Result<Indexed, Failure> {
     let retriever = retriever.get().await?;
     let settings = ChunkSettings { max_tokens: cfg.chunk_tokens, overlap_tokens: cfg.chunk_overlap_tokens };
+    let pages = docs.len() as i64;
+    // Reserved before anything is indexed: a delete from now on covers every page written here.
+    let old_pages = sources::page_count(&db.pool, tenant, source.id).await.map_err(anyhow::Error::from)?;
+    if !sources::reserve_pages(&db.pool, tenant, source.id, pages).await.map_err(anyhow::Error::from)? {
+        return Err(Failure::Internal(anyhow::anyhow!("the source is being deleted")));
+    }
     // Pages of an earlier crawl beyond this one's count would otherwise linger in the index.
-    let old_pages = sources::page_count(&db.pool, tenant, source.id).await.map_err(anyhow::Error::from)? as usize;
-    for page in docs.len()..old_pages {
+    for page in docs.len()..old_pages as usize {
         pipeline::delete_source(&retriever, tenant, &index_id(source.id, page)).await.map_err(anyhow::Error::from)?;
     }
     let ids: Vec<String> = (0..docs.len()).map(|p| index_id(source.id, p)).collect();
     let pairs: Vec<(&str, &Document)> = ids.iter().map(String::as_str).zip(docs.iter()).collect();
     let chunks = pipeline::index_documents(&retriever, &settings, tenant, &pairs, |_| {}).await.map_err(anyhow::Error::from)?;
-    sources::set_page_count(&db.pool, tenant, source.id, docs.len() as i64).await.map_err(anyhow::Error::from)?;
+    sources::set_page_count(&db.pool, tenant, source.id, pages).await.map_err(anyhow::Error::from)?;
     if chunks == 0 {
         return Err(Failure::Owner("This source has no text we could read.".into()));
     }
@@ -119,7 +175,7 @@ async fn read_and_index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetrie
         _ if docs.len() == 1 => "web page".to_owned(),
         _ => format!("{} web pages", docs.len()),
     };
-    Ok((kind, chunks))
+    Ok(Indexed { kind, chunks })
 }
 
 fn extract_failure(e: ExtractError) -> Failure {

@@ -42,7 +42,7 @@ pub async fn run(child_bots: &ChildBots, manager: Option<&Manager>, public_url: 
     match provision(child_bots, manager, public_url, tenant, bot_id).await {
         Ok(()) => Ok(()),
         Err(e) => {
-            let last = !matches!(e, JobError::Retry(_)) || last_attempt;
+            let last = !e.worth_retrying() || last_attempt;
             if last {
                 let reason = match &e {
                     JobError::Retry(e) | JobError::Permanent(e) => plain_reason(e),

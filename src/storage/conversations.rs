@@ -102,8 +102,10 @@ pub struct Msg {
     pub kind: String,
     /// JSON list of the sources cited.
     pub sources: String,
-    /// `pending` (stored, not sent), `sending` (the Bot API call may have happened), `sent`, or
-    /// `unknown` (a crash during the call: not re-sent, so never twice).
+    /// Bot and owner replies: `pending` (stored, not sent), `sending` (the Bot API call may have
+    /// happened), `sent`, or `unknown` (a crash during the call: not re-sent, so never twice).
+    /// Customer messages: their delivery to the owner during a handoff — `pending`, `sent`, or
+    /// `failed` (Telegram refused it; shown on the conversation page); `sent` outside handoffs.
     pub delivery: String,
     pub telegram_message_id: Option<i64>,
     pub model_tokens: i64,
@@ -181,11 +183,12 @@ pub async fn reply_to<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId
     Ok(sqlx::query(&sql).bind(tenant.0).bind(conv).bind(update_id).fetch_optional(e).await?.map(msg))
 }
 
-/// The newest bot message of `kind` in the conversation still waiting to be sent (a job that
-/// stored it and then failed to send it finds it again on its retry).
-pub async fn pending_of_kind<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: i64, kind: &str) -> sqlx::Result<Option<Msg>> {
+/// The newest bot message of `kind` in the conversation not (known to be) sent yet — `pending`,
+/// or `sending` when a worker stopped during the call (a job that stored it and then failed finds
+/// it again on its retry).
+pub async fn unsent_of_kind<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: i64, kind: &str) -> sqlx::Result<Option<Msg>> {
     let sql = format!(
-        "select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 and author = 'bot' and kind = $3 and delivery = 'pending' order by id desc limit 1"
+        "select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 and author = 'bot' and kind = $3 and delivery in ('pending', 'sending') order by id desc limit 1"
     );
     Ok(sqlx::query(&sql).bind(tenant.0).bind(conv).bind(kind).fetch_optional(e).await?.map(msg))
 }
@@ -195,6 +198,18 @@ pub async fn pending_of_kind<'c>(e: impl Executor<'c, Database = Any>, tenant: T
 pub async fn set_delivery<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, delivery: &str) -> sqlx::Result<()> {
     sqlx::query("update conversation_messages set delivery = $1 where tenant_id = $2 and id = $3").bind(delivery).bind(tenant.0).bind(id).execute(e).await?;
     Ok(())
+}
+
+/// Claims a stored message for sending: `pending` → `sending`, committed before the Bot API
+/// call. False if it was not pending (sent, being sent, or in doubt): then nobody may send it.
+pub async fn claim_for_sending<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query("update conversation_messages set delivery = 'sending' where tenant_id = $1 and id = $2 and delivery = 'pending'").bind(tenant.0).bind(id).execute(e).await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The current delivery state of a message.
+pub async fn delivery_of<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("select delivery from conversation_messages where tenant_id = $1 and id = $2").bind(tenant.0).bind(id).fetch_optional(e).await
 }
 
 pub async fn mark_sent<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, telegram_message_id: Option<i64>) -> sqlx::Result<()> {

@@ -13,6 +13,11 @@ pub struct NewJob {
     pub run_at_ms: i64,
     pub max_attempts: i64,
     pub dedup_key: Option<String>,
+    /// Jobs with the same serial key run one at a time, oldest first, on any worker of any
+    /// process.
+    pub serial_key: Option<String>,
+    /// While a job with this key is still queued (not started), enqueueing another adds nothing.
+    pub coalesce_key: Option<String>,
 }
 
 /// A claimed job. `attempt` doubles as the fencing token: only the worker holding this
@@ -25,15 +30,25 @@ pub struct ClaimedJob {
     pub tenant_id: Option<TenantId>,
     pub attempt: i64,
     pub max_attempts: i64,
+    pub serial_key: Option<String>,
 }
 
-/// Inserts a job; with a dedup key already present, inserts nothing and returns `None`.
+/// Inserts a job; with its dedup key already present, or its coalesce key on a queued job,
+/// inserts nothing and returns `None`.
+///
+/// The job's virtual time (`fair_vt`, the claim order) is one past its tenant's last queued job
+/// in the same queue, or the lowest queued virtual time when its tenant has none queued (jobs
+/// without a tenant count as a tenant with nothing queued).
 pub async fn insert<'c>(e: impl Executor<'c, Database = Any>, job: &NewJob) -> sqlx::Result<Option<JobId>> {
     let now = now_ms();
     let row = sqlx::query(
-        "insert into jobs (queue, kind, payload, tenant_id, state, attempts, max_attempts, run_at, dedup_key, created_at, updated_at)
-         values ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $8)
-         on conflict (dedup_key) do nothing
+        "insert into jobs (queue, kind, payload, tenant_id, state, attempts, max_attempts, run_at, dedup_key, serial_key, coalesce_key, fair_vt, created_at, updated_at)
+         values ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $9, $10,
+                 coalesce((select max(fair_vt) + 1 from jobs where queue = $1 and tenant_id = $4 and state = 'queued'),
+                          (select min(fair_vt) from jobs where queue = $1 and state = 'queued'),
+                          0),
+                 $8, $8)
+         on conflict do nothing
          returning id",
     )
     .bind(job.queue)
@@ -44,33 +59,55 @@ pub async fn insert<'c>(e: impl Executor<'c, Database = Any>, job: &NewJob) -> s
     .bind(job.run_at_ms)
     .bind(job.dedup_key.as_deref())
     .bind(now)
+    .bind(job.serial_key.as_deref())
+    .bind(job.coalesce_key.as_deref())
     .fetch_optional(e)
     .await?;
     Ok(row.map(|r| JobId(r.get::<i64, _>(0))))
 }
 
-/// Claims up to `limit` due jobs of `queue` for `worker` in one statement, oldest first.
-/// PostgreSQL skips rows other workers are claiming (`for update skip locked`); SQLite has one
-/// writer at a time, so the statement is atomic as it stands.
-pub async fn claim<'c>(
-    e: impl Executor<'c, Database = Any>,
-    engine: Engine,
-    queue: &str,
-    worker: &str,
-    lease_until_ms: i64,
-    limit: i64,
-) -> sqlx::Result<Vec<ClaimedJob>> {
+/// What a worker asks of [`claim`].
+#[derive(Debug, Clone)]
+pub struct Claim<'a> {
+    pub queue: &'a str,
+    pub worker: &'a str,
+    pub lease_until_ms: i64,
+    /// Most jobs to take.
+    pub limit: i64,
+    /// Most jobs of one tenant running at once in this queue, cluster-wide.
+    pub tenant_limit: i64,
+}
+
+/// Claims up to `limit` due jobs of `queue` for `worker` in one statement, in virtual-time order
+/// (fair between tenants, see [`insert`]), oldest first within a tenant. A job with a serial key
+/// is claimed only when no job with that key is running and it is the oldest queued one with it.
+/// A job of a tenant that already has `tenant_limit` jobs of this queue running (in any process)
+/// waits: a busy tenant cannot occupy every worker. (Within one claim, jobs taken together are
+/// not counted against each other: a tenant may exceed the limit by at most that claim's size.)
+/// A claimed job gives up its coalesce key: a request made while it runs queues a fresh job
+/// (the running one may have read the old state), and a job put back in the queue (a retry, a
+/// dead worker's lease) never collides with one queued meanwhile.
+/// PostgreSQL skips rows other workers are claiming (`for update skip locked`; a job whose older
+/// sibling another worker is claiming still sees that sibling queued, so it waits); SQLite has
+/// one writer at a time, so the statement is atomic as it stands.
+pub async fn claim<'c>(e: impl Executor<'c, Database = Any>, engine: Engine, c: &Claim<'_>) -> sqlx::Result<Vec<ClaimedJob>> {
     let lock = match engine {
         Engine::Postgres => "for update skip locked",
         Engine::Sqlite => "",
     };
     let sql = format!(
-        "update jobs set state = 'running', attempts = attempts + 1, lease_until = $1, locked_by = $2, updated_at = $3
-         where id in (select id from jobs where state = 'queued' and queue = $4 and run_at <= $3
-                      order by run_at, id limit $5 {lock})
-         returning id, kind, payload, tenant_id, attempts, max_attempts"
+        "update jobs set state = 'running', attempts = attempts + 1, lease_until = $1, locked_by = $2, updated_at = $3, coalesce_key = null
+         where id in (select j.id from jobs j
+                      where j.state = 'queued' and j.queue = $4 and j.run_at <= $3
+                        and (j.tenant_id is null
+                             or (select count(*) from jobs t where t.tenant_id = j.tenant_id and t.queue = j.queue and t.state = 'running') < $6)
+                        and (j.serial_key is null or (
+                             not exists (select 1 from jobs r where r.serial_key = j.serial_key and r.state = 'running')
+                             and not exists (select 1 from jobs o where o.serial_key = j.serial_key and o.state = 'queued' and o.id < j.id)))
+                      order by j.fair_vt, j.id limit $5 {lock})
+         returning id, kind, payload, tenant_id, attempts, max_attempts, serial_key"
     );
-    let rows = sqlx::query(&sql).bind(lease_until_ms).bind(worker).bind(now_ms()).bind(queue).bind(limit).fetch_all(e).await?;
+    let rows = sqlx::query(&sql).bind(c.lease_until_ms).bind(c.worker).bind(now_ms()).bind(c.queue).bind(c.limit).bind(c.tenant_limit).fetch_all(e).await?;
     let mut jobs: Vec<ClaimedJob> = rows
         .into_iter()
         .map(|r| ClaimedJob {
@@ -80,11 +117,24 @@ pub async fn claim<'c>(
             tenant_id: r.get::<Option<i64>, _>(3).map(TenantId),
             attempt: r.get(4),
             max_attempts: r.get(5),
+            serial_key: r.get(6),
         })
         .collect();
-    // `returning` gives no order guarantee; run oldest first.
+    // `returning` gives no order guarantee; start them in claim order (ids rise with it within a
+    // tenant; between tenants the order of a batch started at once does not matter).
     jobs.sort_by_key(|j| j.id);
     Ok(jobs)
+}
+
+/// Whether a job with serial key `key` was enqueued after job `id` and waits: for an update job,
+/// whether the customer has written again since.
+pub async fn queued_after<'c>(e: impl Executor<'c, Database = Any>, key: &str, id: JobId) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar("select count(*) from jobs where serial_key = $1 and state = 'queued' and id > $2")
+        .bind(key)
+        .bind(id.0)
+        .fetch_one(e)
+        .await?;
+    Ok(n > 0)
 }
 
 /// Marks a job done, if `worker` still holds this attempt.

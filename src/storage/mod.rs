@@ -18,6 +18,8 @@ pub mod conversations;
 pub mod files;
 pub mod jobs;
 pub mod keys;
+pub mod pacing;
+pub mod retention;
 pub mod rotation;
 pub mod sources;
 pub mod tenants;

@@ -48,9 +48,39 @@ pub async fn page_count<'c>(e: impl Executor<'c, Database = Any>, tenant: Tenant
     Ok(n.unwrap_or(0))
 }
 
-pub async fn set_page_count<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, pages: i64) -> sqlx::Result<()> {
-    sqlx::query("update sources set page_count = $1 where tenant_id = $2 and id = $3").bind(pages).bind(tenant.0).bind(id).execute(e).await?;
-    Ok(())
+/// Sets the pages a read indexed, unless the source is being deleted. False if it is (or is gone).
+pub async fn set_page_count<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, pages: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query("update sources set page_count = $1 where tenant_id = $2 and id = $3 and status <> 'deleting'").bind(pages).bind(tenant.0).bind(id).execute(e).await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Raises the page count to at least `pages` before a read indexes that many, so that a delete
+/// from then on removes every page the read may write. False if the source is being deleted
+/// (or is gone): then the read must index nothing.
+pub async fn reserve_pages<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, pages: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "update sources set page_count = case when page_count < $1 then $1 else page_count end
+         where tenant_id = $2 and id = $3 and status <> 'deleting'",
+    )
+    .bind(pages)
+    .bind(tenant.0)
+    .bind(id)
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The first step of a delete: the source is marked `deleting` — from then on no read stores
+/// anything for it, no re-crawl queues it, and a read that finishes removes what it indexed —
+/// and its page count is returned, every page a read may have indexed. `None` if there is no
+/// such source.
+pub async fn mark_deleting<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("update sources set status = 'deleting', status_reason = null, updated_at = $1 where tenant_id = $2 and id = $3 returning page_count")
+        .bind(now_ms())
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_optional(e)
+        .await
 }
 
 pub struct NewSource<'a> {
@@ -111,6 +141,8 @@ pub async fn total_bytes<'c>(e: impl Executor<'c, Database = Any>, tenant: Tenan
     Ok(n.unwrap_or(0))
 }
 
+/// Moves a source to `status` (queued, processing, ready, failed), unless it is being deleted.
+/// False if it is (or is gone).
 pub async fn set_status<'c>(
     e: impl Executor<'c, Database = Any>,
     tenant: TenantId,
@@ -124,7 +156,7 @@ pub async fn set_status<'c>(
     let r = sqlx::query(
         "update sources set status = $1, status_reason = $2, content_type = coalesce($3, content_type), chunk_count = coalesce($4, chunk_count),
                 last_indexed_at = case when $1 = 'ready' then $5 else last_indexed_at end, updated_at = $5
-         where tenant_id = $6 and id = $7",
+         where tenant_id = $6 and id = $7 and status <> 'deleting'",
     )
     .bind(status)
     .bind(reason)

@@ -79,7 +79,13 @@ pub struct Bubble {
     pub sources: Vec<SourceLink>,
     /// 1 (👍), -1 (👎), 0 (none).
     pub feedback: i64,
+    /// A reply of the bot or the owner not (yet) delivered to the customer.
     pub pending: bool,
+    /// A reply Telegram didn't confirm: it may have arrived, and is not sent again.
+    pub unconfirmed: bool,
+    /// A customer's message during a handoff that could not be passed on to the owner in
+    /// Telegram.
+    pub not_passed_on: bool,
 }
 
 pub struct SourceLink {
@@ -144,7 +150,9 @@ async fn transcript(app: &AppState, owner: &Owner, id: i64, notice: Option<Strin
             badge: if m.author == "bot" { badge(&m.kind) } else { None },
             sources: source_links(&m.sources),
             feedback: m.feedback.unwrap_or(0),
-            pending: m.delivery != "sent",
+            pending: m.author != "customer" && m.delivery != "sent" && m.delivery != "unknown",
+            unconfirmed: m.author != "customer" && m.delivery == "unknown",
+            not_passed_on: m.author == "customer" && m.delivery == "failed",
             at: ago(m.created_at, now),
             author: m.author,
             text: m.text,
@@ -172,6 +180,9 @@ pub async fn show(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>
     let notice = match q.done.as_deref() {
         Some("sent") => Some("Sent. Your reply reached the customer through your bot; the assistant stays quiet in this chat until you hand it back.".to_owned()),
         Some("closed") => Some("Handed back: the assistant answers this customer again.".to_owned()),
+        Some("unconfirmed") => Some(
+            "Telegram didn't confirm that your reply arrived — it may well have. It won't be sent twice: check with the customer before writing it again.".to_owned(),
+        ),
         _ => None,
     };
     transcript(&app, &owner, id, notice, None, String::new()).await
@@ -203,8 +214,9 @@ pub async fn reply(State(app): State<AppState>, owner: Owner, Path(id): Path<i64
         return transcript(&app, &owner, id, None, Some(problem), f.text.chars().take(MAX_REPLY * 2).collect()).await;
     }
     match handoff::owner_reply(&app.db, &app.bots, owner.tenant_id, id, text, None).await {
-        Ok(true) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=sent")).into_response()),
-        Ok(false) => Err(AppError::NotFound),
+        Ok(handoff::Relayed::Sent) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=sent")).into_response()),
+        Ok(handoff::Relayed::Unconfirmed) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=unconfirmed")).into_response()),
+        Ok(handoff::Relayed::NotFound) => Err(AppError::NotFound),
         Err(e) => transcript(&app, &owner, id, None, Some(not_delivered(e)), text.to_owned()).await,
     }
 }

@@ -2,7 +2,7 @@
 //! down) and `/metrics` (Prometheus text format).
 use crate::app::AppState;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 
 pub async fn healthz() -> &'static str {
@@ -20,5 +20,5 @@ pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
 }
 
 pub async fn metrics() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], crate::metrics::render())
+    crate::metrics::response()
 }

@@ -103,10 +103,10 @@ pub fn router(state: AppState) -> Router {
         .layer(Extension(limits))
         .layer(concurrency);
     // Health and metrics are outside the concurrency limit: a busy server is not a dead one.
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+    // With `http.metrics_listen`, `/metrics` is on the internal port only (served by the app).
+    let outside = Router::new().route("/healthz", get(health::healthz)).route("/readyz", get(health::readyz));
+    let outside = if http.metrics_listen.is_none() { outside.route("/metrics", get(health::metrics)) } else { outside };
+    outside
         .merge(pages)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(pages::security_headers))

@@ -56,7 +56,8 @@ pub async fn child_bot(
     }
     tracing::Span::current().record("tenant_id", tenant.0);
 
-    store_and_enqueue(&app, bot, Some(tenant), &body, |update_id| jobs::bot_update(&app.queue, lane(&body), tenant, bot, update_id)).await
+    let peek = peek(&body);
+    store_and_enqueue(&app, bot, Some(tenant), &body, |update_id| jobs::bot_update(&app.queue, peek.lane, tenant, bot, update_id, peek.chat.as_deref())).await
 }
 
 /// The ingress rule, shared by every webhook: in one transaction, record the update (a
@@ -83,22 +84,53 @@ async fn store_and_enqueue(
     Ok(StatusCode::OK)
 }
 
-/// The queue of an update's job: a `pre_checkout_query` must be answered within 10 s, so it
-/// goes to the priority lane and never waits behind answer jobs; so does a payment's
-/// `successful_payment` message (cheap, and the payer waits for it).
-fn lane(body: &[u8]) -> &'static str {
+/// What the ingress reads of an update before storing it.
+struct Peeked {
+    /// The queue of the update's job: a `pre_checkout_query` must be answered within 10 s, so
+    /// it goes to the priority lane and never waits behind answer jobs; so does a payment's
+    /// `successful_payment` message (cheap, and the payer waits for it).
+    lane: &'static str,
+    /// The conversation a message or button press belongs to (see `jobs::bot_update`); none for
+    /// priority-lane updates, which must never wait behind a conversation's answer.
+    chat: Option<String>,
+}
+
+fn peek(body: &[u8]) -> Peeked {
     #[derive(serde::Deserialize)]
     struct Peek {
         pre_checkout_query: Option<serde::de::IgnoredAny>,
         message: Option<PeekMessage>,
+        callback_query: Option<PeekCallback>,
     }
     #[derive(serde::Deserialize)]
     struct PeekMessage {
         successful_payment: Option<serde::de::IgnoredAny>,
+        chat: Option<PeekId>,
+        from: Option<PeekId>,
+    }
+    #[derive(serde::Deserialize)]
+    struct PeekCallback {
+        from: Option<PeekId>,
+        message: Option<PeekMessage>,
+    }
+    #[derive(serde::Deserialize)]
+    struct PeekId {
+        id: i64,
+    }
+    fn conversation(chat: Option<&PeekId>, from: Option<&PeekId>) -> Option<String> {
+        let chat = chat?.id;
+        // Private chats have positive ids; in a group each member has a conversation.
+        Some(if chat > 0 { chat.to_string() } else { format!("{chat}:{}", from.map_or(0, |f| f.id)) })
     }
     match serde_json::from_slice::<Peek>(body) {
-        Ok(Peek { pre_checkout_query: Some(_), .. }) | Ok(Peek { message: Some(PeekMessage { successful_payment: Some(_) }), .. }) => crate::jobs::PRIORITY,
-        _ => crate::jobs::DEFAULT,
+        Ok(Peek { pre_checkout_query: Some(_), .. }) | Ok(Peek { message: Some(PeekMessage { successful_payment: Some(_), .. }), .. }) => {
+            Peeked { lane: crate::jobs::PRIORITY, chat: None }
+        }
+        Ok(Peek { message: Some(m), .. }) => Peeked { lane: crate::jobs::DEFAULT, chat: conversation(m.chat.as_ref(), m.from.as_ref()) },
+        Ok(Peek { callback_query: Some(q), .. }) => {
+            Peeked { lane: crate::jobs::DEFAULT, chat: conversation(q.message.as_ref().and_then(|m| m.chat.as_ref()), q.from.as_ref()) }
+        }
+        _ => Peeked { lane: crate::jobs::DEFAULT, chat: None },
     }
 }
 
@@ -118,5 +150,5 @@ pub async fn manager(State(app): State<AppState>, headers: HeaderMap, body: Byte
     if !bool::from(secret.expose().as_bytes().ct_eq(given)) {
         return Err(AppError::Unauthorized);
     }
-    store_and_enqueue(&app, manager.id, None, &body, |update_id| jobs::manager_update(&app.queue, lane(&body), update_id)).await
+    store_and_enqueue(&app, manager.id, None, &body, |update_id| jobs::manager_update(&app.queue, peek(&body).lane, update_id)).await
 }

@@ -9,6 +9,12 @@ use bellhop::storage::billing as sql;
 use bellhop::telegram::Update;
 use serde_json::{Value, json};
 
+/// A new update id for each question (the paywall decides once per update).
+fn next_update() -> i64 {
+    static NEXT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 async fn updates(app: &TestApp, token: &bellhop::domain::BotToken, offset: i64) -> Vec<Update> {
     let v: Value = app.tg.client.call_raw(token, "getUpdates", &json!({ "offset": offset, "timeout": 5 })).await.unwrap();
     serde_json::from_value(v).unwrap()
@@ -27,7 +33,7 @@ async fn after_the_free_questions_a_customer_buys_a_pack_from_the_owners_bot_cre
 
     // Off by default: every question goes on to answering.
     for _ in 0..5 {
-        assert!(!paywall(&app.state.billing, tenant, b, &bot, customer).await.unwrap());
+        assert!(!paywall(&app.state.billing, tenant, b, &bot, customer, next_update()).await.unwrap());
     }
     // Switched on: 2 free a day (counted from now), then packs of 20 for 50 Stars.
     let mut conn = app.db().pool.acquire().await.unwrap();
@@ -35,12 +41,12 @@ async fn after_the_free_questions_a_customer_buys_a_pack_from_the_owners_bot_cre
     sql::set_paywall(&mut conn, tenant, &sql::PaywallSettings { enabled: true, free_per_day: 2, pack_stars: 50, pack_questions: 20 }).await.unwrap();
     drop(conn);
     let other = app.tg.post("users", json!({ "first_name": "Dana", "started_bots": [bot_id] })).await["id"].as_i64().unwrap();
-    assert!(!paywall(&app.state.billing, tenant, b, &bot, other).await.unwrap());
-    assert!(!paywall(&app.state.billing, tenant, b, &bot, other).await.unwrap());
-    assert!(paywall(&app.state.billing, tenant, b, &bot, other).await.unwrap(), "the third question of the day is paywalled");
-    assert!(!paywall(&app.state.billing, tenant, b, &bot, customer).await.unwrap());
-    assert!(!paywall(&app.state.billing, tenant, b, &bot, customer).await.unwrap());
-    assert!(paywall(&app.state.billing, tenant, b, &bot, customer).await.unwrap());
+    assert!(!paywall(&app.state.billing, tenant, b, &bot, other, next_update()).await.unwrap());
+    assert!(!paywall(&app.state.billing, tenant, b, &bot, other, next_update()).await.unwrap());
+    assert!(paywall(&app.state.billing, tenant, b, &bot, other, next_update()).await.unwrap(), "the third question of the day is paywalled");
+    assert!(!paywall(&app.state.billing, tenant, b, &bot, customer, next_update()).await.unwrap());
+    assert!(!paywall(&app.state.billing, tenant, b, &bot, customer, next_update()).await.unwrap());
+    assert!(paywall(&app.state.billing, tenant, b, &bot, customer, next_update()).await.unwrap());
 
     // The customer pays the invoice the bot sent.
     let sent = app.tg.sent_by(bot_id).await;
@@ -69,7 +75,7 @@ async fn after_the_free_questions_a_customer_buys_a_pack_from_the_owners_bot_cre
     assert_eq!(count(app.db(), "select count(*) from billing_payments where provider = 'stars_bot'").await, 1);
 
     // A bought question is used instead of the invoice; an unrelated update is not billing's.
-    assert!(!paywall(&app.state.billing, tenant, b, &bot, customer).await.unwrap());
+    assert!(!paywall(&app.state.billing, tenant, b, &bot, customer, next_update()).await.unwrap());
     assert_eq!(sql::paywall_credits(&app.db().pool, tenant, bot_id, customer).await.unwrap(), 19);
     let text: Update = serde_json::from_value(json!({ "update_id": 1, "message": { "message_id": 1, "date": 1, "chat": { "id": customer, "type": "private" }, "text": "hi" } })).unwrap();
     assert!(!on_child_update(&app.state.billing, tenant, b, &bot, &text).await.unwrap());
@@ -107,5 +113,49 @@ async fn a_paywall_pre_checkout_with_a_changed_price_or_for_another_bot_is_refus
         assert!(outcome["error"].as_str().unwrap().contains(why), "{outcome}");
     }
     assert_eq!(count(app.db(), "select count(*) from paywall_credits").await, 0);
+    app.stop().await.unwrap();
+}
+
+/// A business's bot made live through the manager (webhook set), with the paywall on: no free
+/// questions, packs of 20 for 50 Stars. Returns (tenant, bot id, customer).
+async fn live_bot_with_paywall(app: &TestApp, username: &str) -> (bellhop::domain::TenantId, i64, i64) {
+    let owner = app.tg.user("Rosa").await;
+    let bot = app.tg.create_managed_bot(owner, username, "Rosa's Shop").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{bot}")).await["token"].as_str().unwrap());
+    wait_until(std::time::Duration::from_secs(30), || async { count(app.db(), &format!("select count(*) from bots where id = {bot} and status = 'live'")).await == 1 }).await;
+    let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
+    let mut conn = app.db().pool.acquire().await.unwrap();
+    bellhop::billing::account::open(&mut conn, &app.state.cfg.billing, tenant, bellhop::storage::now_ms()).await.unwrap();
+    sql::set_paywall(&mut conn, tenant, &sql::PaywallSettings { enabled: true, free_per_day: 0, pack_stars: 50, pack_questions: 20 }).await.unwrap();
+    drop(conn);
+    let customer = app.tg.post("users", json!({ "first_name": "Carl", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    (tenant, bot, customer)
+}
+
+#[tokio::test]
+async fn a_paywall_invoice_that_failed_to_send_is_sent_on_retry_and_never_becomes_a_free_answer() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_JOBS_RETRY_BASE_MS", "20");
+    })
+    .await;
+    let (_, bot, customer) = live_bot_with_paywall(&app, "rosas_paywall_bot").await;
+    // Telegram fails the invoice once (a server error: worth retrying).
+    app.tg.fail_method(bot, "sendInvoice", 1, 500, "Internal Server Error").await;
+
+    app.tg.say(customer, bot, "Do you deliver on Sundays?").await;
+    wait_until(std::time::Duration::from_secs(30), || async { count(app.db(), "select count(*) from jobs where kind = 'bot.update' and attempts >= 1").await >= 1 }).await;
+    app.drain_jobs(std::time::Duration::from_secs(60)).await;
+
+    let to_customer: Vec<Value> = app.tg.sent_by(bot).await.into_iter().filter(|m| m["chat_id"] == json!(customer)).collect();
+    let invoices = to_customer.iter().filter(|m| m["message"]["invoice"].is_object()).count();
+    assert_eq!(invoices, 1, "the invoice reached the customer on the retry: {to_customer:?}");
+    let notes = to_customer.iter().filter(|m| m["message"]["text"].as_str().unwrap_or_default().contains("⭐")).count();
+    assert_eq!(notes, 1, "the paywall's message once: {to_customer:?}");
+    assert!(
+        to_customer.iter().all(|m| m["message"]["invoice"].is_object() || m["message"]["text"].as_str().unwrap_or_default().contains("⭐")),
+        "nothing but the paywall's message and invoice — no answer: {to_customer:?}"
+    );
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where author = 'bot'").await, 0, "no reply was stored for the paywalled question");
+    assert_eq!(count(app.db(), "select cast(coalesce(sum(questions), 0) as bigint) from paywall_usage").await, 1, "the question counted once");
     app.stop().await.unwrap();
 }

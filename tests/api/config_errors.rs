@@ -55,6 +55,41 @@ fn an_unwritable_data_dir_is_reported_by_name() {
 }
 
 #[test]
+fn a_web_or_worker_process_on_storage_only_one_process_can_open_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    for role in ["web", "worker"] {
+        let out = bellhop()
+            .current_dir(dir.path())
+            .args(["serve", "--role", role])
+            .env("BELLHOP_DATA_DIR", &data_dir)
+            .env("BELLHOP_LISTEN", "127.0.0.1:0")
+            .env("BELLHOP_MANAGER_TOKEN", "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawAAAAAAAAAA")
+            .env("BELLHOP_MANAGER_WEBHOOK_SECRET", "s".repeat(40))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{stderr}");
+        assert!(stderr.contains(&format!("`serve --role {role}`")), "{stderr}");
+        assert!(stderr.contains("qdrant.url") && stderr.contains("Qdrant Edge"), "names the index setting: {stderr}");
+        assert!(stderr.contains("database_url") && stderr.contains("PostgreSQL"), "names the database setting: {stderr}");
+        assert!(!stderr.contains("listening") && !data_dir.exists(), "refused before starting: {stderr}");
+    }
+    // With a Qdrant server configured, only the database is left to complain about.
+    let out = bellhop()
+        .current_dir(dir.path())
+        .args(["serve", "--role", "worker"])
+        .env("BELLHOP_DATA_DIR", &data_dir)
+        .env("BELLHOP_QDRANT_URL", "http://127.0.0.1:6334")
+        .env("BELLHOP_MANAGER_TOKEN", "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawAAAAAAAAAA")
+        .env("BELLHOP_MANAGER_WEBHOOK_SECRET", "s".repeat(40))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("database_url") && !stderr.contains("Qdrant Edge"), "{stderr}");
+}
+
+#[test]
 fn an_unknown_key_in_the_settings_file_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("bellhop.toml"), "[jobs]\nconcurency = 4\n").unwrap();
@@ -67,7 +102,7 @@ fn an_unknown_key_in_the_settings_file_is_an_error() {
 
 #[test]
 fn every_command_has_help() {
-    for cmd in ["serve", "migrate", "demo", "sandbox", "rotate-key", "config", "bench"] {
+    for cmd in ["serve", "migrate", "demo", "sandbox", "rotate-key", "config", "bench", "loadtest"] {
         let out = bellhop().args([cmd, "--help"]).output().unwrap();
         assert!(out.status.success(), "{cmd} --help failed");
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"), "{cmd}");

@@ -50,7 +50,7 @@ async fn kill_9_with_1000_jobs_in_flight_loses_nothing_and_applies_each_effect_o
     tx.commit().await.unwrap();
 
     let log = dir.path().join("worker.log");
-    let mut first = start_serve("worker", &settings, &log);
+    let mut first = start_serve("all", &settings, &log);
     // Let it get well into the work, then kill it without warning.
     wait_until(Duration::from_secs(60), || async { storage::jobs::count_selftest_effects(&db.pool).await.unwrap().0 >= 200 }).await;
     first.kill().unwrap(); // SIGKILL
@@ -60,7 +60,7 @@ async fn kill_9_with_1000_jobs_in_flight_loses_nothing_and_applies_each_effect_o
     assert!(running > 0, "nothing was in flight at the kill; the test proves nothing");
     assert!(applied_before < 1000, "all done before the kill; the test proves nothing");
 
-    let mut second = start_serve("worker", &settings, &log);
+    let mut second = start_serve("all", &settings, &log);
     wait_until(Duration::from_secs(120), || async { count(&db, "select count(*) from jobs where state = 'done'").await == 1000 }).await;
     second.kill().unwrap();
     second.wait().unwrap();

@@ -108,7 +108,21 @@ pub async fn test_settings(data_dir: &std::path::Path) -> TestSettings {
     if let Ok(models) = std::env::var("BELLHOP_MODELS_DIR") {
         s.set("BELLHOP_MODELS_DIR", models);
     }
+    if let Some(url) = qdrant_server() {
+        s.set("BELLHOP_QDRANT_URL", url).set("BELLHOP_QDRANT_COLLECTION", fresh_collection());
+    }
     s
+}
+
+/// The Qdrant server the index tests run against, when the suite runs its server-backend pass
+/// (`BELLHOP_TEST_QDRANT_URL`, set by scripts/test.sh); unset: Qdrant Edge in-process.
+pub fn qdrant_server() -> Option<String> {
+    std::env::var("BELLHOP_TEST_QDRANT_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// A collection name no other test uses, so tests sharing one Qdrant server start empty.
+pub fn fresh_collection() -> String {
+    format!("test_{}", uuid::Uuid::new_v4().simple())
 }
 
 /// Starts bellhop (web + workers) with the default test settings.
@@ -117,6 +131,11 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut TestSettings)) -> TestApp {
+    spawn_app_as(Role::All, adjust).await
+}
+
+/// Starts bellhop in `role` (`Role::Web`: pages and webhooks, no job workers).
+pub async fn spawn_app_as(role: Role, adjust: impl FnOnce(&mut TestSettings)) -> TestApp {
     init_logging();
     let tg = crate::sandbox_support::TestSandbox::start().await;
     // Kept while the process lives: the in-process index flushes its shards when the last
@@ -127,7 +146,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut TestSettings)) -> TestApp {
     settings.telegram(&tg);
     adjust(&mut settings);
     let cfg = settings.config(Needs::Serve);
-    let app = Application::build(cfg, Role::All, true).await.expect("bellhop starts");
+    let app = Application::build(cfg, role, true).await.expect("bellhop starts");
     let addr = app.local_addr().expect("web role binds");
     let state = app.state.clone();
     let task = tokio::spawn(app.run(bellhop::web::router));

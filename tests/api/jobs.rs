@@ -176,3 +176,39 @@ async fn per_queue_concurrency_holds_and_the_priority_lane_never_waits_behind_it
     assert_eq!(rig.seen.max_running.load(std::sync::atomic::Ordering::SeqCst), 2, "concurrency limit of the default queue");
     rig.stop().await;
 }
+
+#[tokio::test]
+async fn a_telegram_refusal_that_cannot_change_is_not_retried_however_it_reaches_the_queue() {
+    use bellhop::telegram::TelegramError;
+    let rig = rig("4", |r| {
+        // A handler that lets `?` turn Telegram's answer into an ordinary (retry) error.
+        r.register("blocked", jobs::DEFAULT, |s: Seen, job: Job| async move {
+            note_run(&s, &job);
+            let refused: Result<(), TelegramError> = Err(TelegramError::BotBlocked);
+            refused.map_err(anyhow::Error::from).map_err(|e| e.context("sending the answer"))?;
+            Ok(())
+        });
+        r.register("no_chat", jobs::DEFAULT, |s: Seen, job: Job| async move {
+            note_run(&s, &job);
+            Err(anyhow::Error::from(TelegramError::ChatNotFound))?
+        });
+        // A transient one is still retried.
+        r.register("busy", jobs::DEFAULT, |s: Seen, job: Job| async move {
+            if note_run(&s, &job) < 2 { Err(anyhow::Error::from(TelegramError::Server("Internal Server Error".into())))? } else { Ok(()) }
+        });
+    })
+    .await;
+    let blocked = rig.queue.enqueue(&rig.queue.job(jobs::DEFAULT, "blocked", &())).await.unwrap().unwrap();
+    let no_chat = rig.queue.enqueue(&rig.queue.job(jobs::DEFAULT, "no_chat", &())).await.unwrap().unwrap();
+    let busy = rig.queue.enqueue(&rig.queue.job(jobs::DEFAULT, "busy", &())).await.unwrap().unwrap();
+    rig.wait_state(busy, "done").await;
+    for id in [blocked, no_chat] {
+        // Settled after the first attempt: dead at once, not queued for another.
+        wait_until(Duration::from_secs(20), || async { rig.state_of(id).await.1.is_some() }).await;
+        let (state, error, attempts) = rig.state_of(id).await;
+        assert_eq!((state.as_str(), attempts), ("dead", 1), "{error:?}");
+    }
+    assert!(rig.state_of(blocked).await.1.unwrap().contains("sending the answer"));
+    assert_eq!(rig.state_of(busy).await.2, 2, "a server error is retried");
+    rig.stop().await;
+}

@@ -124,7 +124,7 @@ async fn a_url_pointing_at_loopback_is_refused_unless_allow_listed() {
         let e = f.fetch(&url).await.unwrap_err();
         assert!(blocked(&e), "{url}: {e:?}");
     }
-    let e = crawl(&f, &site.url("/"), &CrawlOptions { whole_site: true, max_pages: 5 }, &limits()).await.unwrap_err();
+    let e = crawl(&f, &site.url("/"), &CrawlOptions { whole_site: true, max_pages: 5, ..CrawlOptions::default() }, &limits()).await.unwrap_err();
     assert!(blocked(&e), "{e:?}");
     assert_eq!(site.total_hits(), 0, "a refused address is never contacted");
 
@@ -201,7 +201,7 @@ async fn content_types_that_are_not_documents_are_refused() {
 #[tokio::test]
 async fn one_page_import_reads_just_that_page() {
     let site = start_site(true).await;
-    let result = crawl(&fetcher(&["127.0.0.1"]), &site.url("/#intro"), &CrawlOptions { whole_site: false, max_pages: 50 }, &limits()).await.unwrap();
+    let result = crawl(&fetcher(&["127.0.0.1"]), &site.url("/#intro"), &CrawlOptions { whole_site: false, max_pages: 50, ..CrawlOptions::default() }, &limits()).await.unwrap();
     assert_eq!(result.pages.len(), 1);
     let page = &result.pages[0];
     assert_eq!(page.url.as_str(), site.url("/"));
@@ -214,9 +214,9 @@ async fn one_page_import_reads_just_that_page() {
 async fn robots_txt_is_respected() {
     let site = start_site(false).await;
     let f = fetcher(&["127.0.0.1"]);
-    let e = crawl(&f, &site.url("/private/secret"), &CrawlOptions { whole_site: false, max_pages: 1 }, &limits()).await.unwrap_err();
+    let e = crawl(&f, &site.url("/private/secret"), &CrawlOptions { whole_site: false, max_pages: 1, ..CrawlOptions::default() }, &limits()).await.unwrap_err();
     assert!(matches!(e, FetchError::RobotsDisallowed(_)), "{e:?}");
-    let result = crawl(&f, &site.url("/"), &CrawlOptions { whole_site: true, max_pages: 50 }, &limits()).await.unwrap();
+    let result = crawl(&f, &site.url("/"), &CrawlOptions { whole_site: true, max_pages: 50, ..CrawlOptions::default() }, &limits()).await.unwrap();
     assert!(result.pages.iter().all(|p| !p.document.text.contains("SECRET")));
     assert!(result.skipped.iter().any(|s| s.url.path() == "/private/secret" && s.reason.contains("robots.txt")), "{:?}", result.skipped);
     assert_eq!(site.hits("/private/secret"), 0, "a disallowed page is never requested");
@@ -226,7 +226,7 @@ async fn robots_txt_is_respected() {
 #[tokio::test]
 async fn a_link_crawl_stays_on_the_site_and_reads_each_page_once() {
     let site = start_site(false).await;
-    let result = crawl(&fetcher(&["127.0.0.1"]), &site.url("/"), &CrawlOptions { whole_site: true, max_pages: 50 }, &limits()).await.unwrap();
+    let result = crawl(&fetcher(&["127.0.0.1"]), &site.url("/"), &CrawlOptions { whole_site: true, max_pages: 50, ..CrawlOptions::default() }, &limits()).await.unwrap();
     let mut paths: Vec<&str> = result.pages.iter().map(|p| p.url.path()).collect();
     paths.sort();
     assert_eq!(paths, ["/", "/a", "/b", "/c"]);
@@ -237,21 +237,33 @@ async fn a_link_crawl_stays_on_the_site_and_reads_each_page_once() {
 #[tokio::test]
 async fn a_sitemap_crawl_follows_the_index_and_stops_at_the_page_cap() {
     let site = start_site(true).await;
-    let result = crawl(&fetcher(&["127.0.0.1"]), &site.url("/"), &CrawlOptions { whole_site: true, max_pages: 4 }, &limits()).await.unwrap();
+    let result = crawl(&fetcher(&["127.0.0.1"]), &site.url("/"), &CrawlOptions { whole_site: true, max_pages: 4, ..CrawlOptions::default() }, &limits()).await.unwrap();
     let paths: Vec<&str> = result.pages.iter().map(|p| p.url.path()).collect();
     assert_eq!(paths, ["/", "/p/1", "/p/2", "/p/3"], "the start page, then sitemap order");
     assert_eq!(site.hits("/sitemap-pages.xml"), 1);
     assert_eq!(site.hits("/p/4"), 0, "nothing is fetched past the cap");
 
-    let all = crawl(&fetcher(&["127.0.0.1"]), &site.url("/"), &CrawlOptions { whole_site: true, max_pages: 100 }, &limits()).await.unwrap();
+    let all = crawl(&fetcher(&["127.0.0.1"]), &site.url("/"), &CrawlOptions { whole_site: true, max_pages: 100, ..CrawlOptions::default() }, &limits()).await.unwrap();
     assert_eq!(all.pages.len(), 1 + 10 + 3, "home, ten sitemap pages, and /a /b /c found through links");
+}
+
+#[tokio::test]
+async fn a_crawl_past_its_time_budget_keeps_what_it_read_and_lists_the_rest_as_skipped() {
+    let site = start_site(true).await;
+    let options = CrawlOptions { whole_site: true, max_pages: 100, time_budget: std::time::Duration::ZERO };
+    let result = crawl(&fetcher(&["127.0.0.1"]), &site.url("/"), &options, &limits()).await.unwrap();
+    let paths: Vec<&str> = result.pages.iter().map(|p| p.url.path()).collect();
+    assert_eq!(paths, ["/"], "the start page is always read");
+    assert!(result.skipped.len() >= 10, "the sitemap's pages are listed: {:?}", result.skipped);
+    assert!(result.skipped.iter().all(|s| s.reason.contains("time limit")), "{:?}", result.skipped);
+    assert_eq!(site.hits("/p/1"), 0, "nothing is fetched past the budget");
 }
 
 #[tokio::test]
 async fn a_start_url_that_redirects_to_another_site_crawls_that_site() {
     let (old, new) = (start_site(false).await, start_site(false).await);
     let start = old.url(&format!("/go?to={}", new.url("/")));
-    let result = crawl(&fetcher(&["127.0.0.1"]), &start, &CrawlOptions { whole_site: true, max_pages: 50 }, &limits()).await.unwrap();
+    let result = crawl(&fetcher(&["127.0.0.1"]), &start, &CrawlOptions { whole_site: true, max_pages: 50, ..CrawlOptions::default() }, &limits()).await.unwrap();
     let mut urls: Vec<String> = result.pages.iter().map(|p| p.url.to_string()).collect();
     urls.sort();
     assert_eq!(urls, [new.url("/"), new.url("/a"), new.url("/b"), new.url("/c")]);

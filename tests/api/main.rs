@@ -17,6 +17,7 @@ mod billing_stars;
 mod billing_stripe;
 mod config_errors;
 mod crash;
+mod deploy;
 mod demo_process;
 mod embedding;
 mod http;
@@ -25,6 +26,7 @@ mod jobs;
 mod knowledge_admin;
 mod knowledge_extract;
 mod knowledge_fetch;
+mod knowledge_races;
 mod llm;
 mod llm_llama;
 mod onboarding;
@@ -36,6 +38,8 @@ mod retrieval_support;
 // Telegram-client tests that need no bellhop app).
 #[path = "../../crates/bellhop-sandbox/tests/sandbox/sandbox_support.rs"]
 mod sandbox_support;
+mod scale;
 mod secrets;
 mod stripe_standin;
+mod telegram_failures;
 mod webhooks;

@@ -1,6 +1,7 @@
-//! The knowledge pipeline over the real embedder and Qdrant Edge: tenant isolation, re-indexing
-//! replaces, deleting removes, dimensions are checked.
-use crate::retrieval_support::{embedder, fresh_retriever};
+//! The knowledge pipeline over the real embedder and the index — Qdrant Edge, or the Qdrant
+//! server in the suite's server-backend pass: tenant isolation, re-indexing replaces, deleting
+//! removes, dimensions are checked.
+use crate::retrieval_support::{embedder, fresh_retriever, server_index};
 use bellhop::domain::TenantId;
 use bellhop::knowledge::{ChunkSettings, Document, delete_source, index_document};
 use bellhop::retrieval::{EdgeIndex, IndexError, Mode, Retriever, SearchOptions};
@@ -19,7 +20,7 @@ const B: TenantId = TenantId(202);
 
 #[tokio::test]
 async fn no_search_of_one_tenant_ever_returns_another_tenants_chunks() {
-    let r = fresh_retriever();
+    let r = fresh_retriever().await;
     let s = ChunkSettings::default();
     // The same questions are answerable from both tenants' sources; only the canaries differ.
     let a = "# Returns\n\nRefunds are paid within 14 days. Canary: ZEBRA-ALPHA-7731.\n\n# Shipping\n\nWe ship to Europe. ZEBRA-ALPHA-7731 applies.";
@@ -48,7 +49,7 @@ async fn no_search_of_one_tenant_ever_returns_another_tenants_chunks() {
 
 #[tokio::test]
 async fn reindexing_a_source_replaces_its_chunks_instead_of_adding_copies() {
-    let r = fresh_retriever();
+    let r = fresh_retriever().await;
     let s = ChunkSettings { max_tokens: 40, overlap_tokens: 0 };
     let long: String = (1..=12).map(|i| format!("Paragraph {i} explains rule number {i} of the loyalty programme in detail.\n\n")).collect();
     let n1 = index_document(&r.retriever, &s, A, "loyalty", &doc(&long)).await.unwrap();
@@ -65,7 +66,7 @@ async fn reindexing_a_source_replaces_its_chunks_instead_of_adding_copies() {
 
 #[tokio::test]
 async fn deleting_a_source_removes_all_of_its_chunks_and_nothing_else() {
-    let r = fresh_retriever();
+    let r = fresh_retriever().await;
     let s = ChunkSettings { max_tokens: 40, overlap_tokens: 8 };
     let text: String = (1..=8).map(|i| format!("Section {i}: opening hours on day {i} are nine to five.\n\n")).collect();
     let n = index_document(&r.retriever, &s, A, "hours", &doc(&text)).await.unwrap();
@@ -82,8 +83,19 @@ async fn deleting_a_source_removes_all_of_its_chunks_and_nothing_else() {
 
 #[tokio::test]
 async fn an_index_built_for_another_dimension_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
     let e = embedder();
+    if let Some(url) = crate::helpers::qdrant_server() {
+        // A collection created with one dimension refuses a connection with another.
+        let collection = crate::helpers::fresh_collection();
+        let right = server_index(&url, &collection, e.dim()).await.unwrap();
+        let r = Retriever::new(e.clone(), Arc::new(right)).unwrap();
+        index_document(&r, &ChunkSettings::default(), A, "s", &doc("hello")).await.unwrap();
+        let err = server_index(&url, &collection, 8).await.err().expect("another dimension is refused");
+        assert!(matches!(err, IndexError::DimensionMismatch { expected, got: 8 } if expected == e.dim()), "{err}");
+        assert_eq!(bellhop::retrieval::VectorIndex::count(&server_index(&url, &collection, e.dim()).await.unwrap(), A, None).await.unwrap(), 1);
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
     let wrong = EdgeIndex::open(dir.path(), e.dim() + 1).unwrap();
     assert!(matches!(Retriever::new(e.clone(), Arc::new(wrong)), Err(IndexError::DimensionMismatch { .. })));
     // A shard created with one dimension refuses to open with another.
@@ -116,7 +128,7 @@ async fn embeddings_have_the_models_dimension_unit_length_and_meaning() {
 
 #[tokio::test]
 async fn hits_carry_source_headings_url_and_a_usable_similarity() {
-    let r = fresh_retriever();
+    let r = fresh_retriever().await;
     let text = "# Delivery\n\n## Costs\n\nStandard delivery costs 4 euros; orders over 50 euros ship free.";
     index_document(&r.retriever, &ChunkSettings::default(), A, "faq-1", &doc(text)).await.unwrap();
     let hits = r.search(A, "How much is shipping?", &opts(Mode::Hybrid)).await.unwrap();

@@ -1,6 +1,7 @@
 //! `/bot<token>/<method>`: authenticates the token, reads the parameters and dispatches to the
 //! method's implementation. Method names are case-insensitive, as in Telegram.
 use super::params::{ApiError, Params, ok};
+use super::faults::{self, Catch};
 use super::{Shared, delivery, managed, messaging, payments};
 use bellhop_telegram::types::{BotCommand, WebhookInfo};
 use axum::body::Bytes;
@@ -21,10 +22,30 @@ pub async fn handle(State(s): State<Arc<Shared>>, Path((segment, method)): Path<
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    match dispatch(&s, bot_id, &method.to_ascii_lowercase(), params).await {
+    let method = method.to_ascii_lowercase();
+    // A fault a test injected for this bot's method (faults.rs).
+    let caught = s.faults().catch(bot_id, &method);
+    let mut released = None;
+    match caught {
+        Catch::None => {}
+        Catch::Error(e) => return e.into_response(),
+        Catch::LoseResponse => {
+            let r = dispatch(&s, bot_id, &method, params).await.unwrap_or_else(|e| e.into_response());
+            return faults::lose_body(r);
+        }
+        Catch::Hold(release) => {
+            tokio::select! {
+                r = release => released = r.ok(),
+                _ = s.shutdown.cancelled() => return ApiError::not_found().into_response(),
+            }
+        }
+    }
+    let r = match dispatch(&s, bot_id, &method, params).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
-    }
+    };
+    drop(released);
+    r
 }
 
 async fn dispatch(s: &Arc<Shared>, bot: i64, method: &str, p: Params) -> Result<Response, ApiError> {

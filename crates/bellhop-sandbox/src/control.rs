@@ -41,6 +41,8 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/sandbox/api/drafts", get(drafts))
         .route("/sandbox/api/clock/advance", post(advance_clock))
         .route("/sandbox/api/faults", post(set_fault))
+        .route("/sandbox/api/faults/methods", post(set_method_fault).get(held_calls))
+        .route("/sandbox/api/faults/methods/release", post(release_held))
         .route("/sandbox/api/stats", get(stats))
 }
 
@@ -393,6 +395,29 @@ async fn set_fault(State(s): S, Json(f): Json<FaultSpec>) -> R {
         }
     }
     done(true)
+}
+
+async fn set_method_fault(State(s): S, Json(f): Json<super::faults::FaultRequest>) -> R {
+    let fault = f.into_fault().map_err(|e| bad("FAULT_INVALID", e))?;
+    s.faults().add(fault);
+    done(true)
+}
+
+#[derive(Deserialize)]
+struct MethodRef {
+    bot_id: i64,
+    method: String,
+    #[serde(default)]
+    newest_first: bool,
+}
+
+/// `GET faults/methods?bot_id=…&method=…`: how many calls are held.
+async fn held_calls(State(s): S, Query(m): Query<MethodRef>) -> R {
+    done(json!({ "held": s.faults().held(m.bot_id, &m.method.to_ascii_lowercase()) }))
+}
+
+async fn release_held(State(s): S, Json(m): Json<MethodRef>) -> R {
+    done(json!({ "released": s.faults().release(m.bot_id, &m.method.to_ascii_lowercase(), m.newest_first) }))
 }
 
 async fn stats(State(s): S) -> R {

@@ -13,6 +13,7 @@
 mod bot_api;
 mod control;
 mod delivery;
+mod faults;
 mod limits;
 mod managed;
 mod messaging;
@@ -92,6 +93,7 @@ impl Default for SandboxOptions {
 pub(crate) struct Shared {
     world: Mutex<World>,
     limiter: Mutex<limits::Limiter>,
+    faults: Mutex<faults::Faults>,
     opts: SandboxOptions,
     http: reqwest::Client,
     checkouts: Mutex<std::collections::HashMap<String, oneshot::Sender<Result<(), String>>>>,
@@ -108,6 +110,9 @@ impl Shared {
     }
     fn limiter(&self) -> MutexGuard<'_, limits::Limiter> {
         self.limiter.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    fn faults(&self) -> MutexGuard<'_, faults::Faults> {
+        self.faults.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -141,6 +146,7 @@ impl Sandbox {
         let shared = Arc::new(Shared {
             world: Mutex::new(world),
             limiter: Mutex::new(limits::Limiter::new(opts.enforce_limits)),
+            faults: Mutex::default(),
             opts,
             http,
             checkouts: Mutex::default(),

@@ -109,12 +109,25 @@ impl Client {
         self
     }
 
+    /// Books every throttled message with `pacer` as well ([`super::throttle::Pacer`]: the limits
+    /// held across processes). Needs a throttle ([`Client::with_throttle`]) first.
+    pub fn with_pacer(mut self, pacer: Arc<dyn super::throttle::Pacer>) -> Self {
+        if let Some(t) = self.throttle.take() {
+            let direct = Self { throttle: None, ..self.clone() };
+            self.throttle = Some(Arc::new(super::Throttle::new(direct, t.limits().clone()).with_pacer(pacer)));
+        }
+        self
+    }
+
     /// Reports every call of this client (and of its clones, and of its throttle) to `observer`.
     pub fn with_observer(mut self, observer: impl CallObserver) -> Self {
         self.observer = Some(Arc::new(observer));
         if let Some(t) = self.throttle.take() {
             // The throttle sends through its own copy of the client: give it the observer too.
             self = self.with_throttle(t.limits().clone());
+            if let Some(p) = t.pacer() {
+                self = self.with_pacer(p);
+            }
         }
         self
     }
@@ -141,7 +154,8 @@ impl Client {
             Duration::ZERO
         };
         let result = self.call_raw_with_timeout(token, M::NAME, &body, self.timeout + extra).await?;
-        serde_json::from_value(result).map_err(|e| TelegramError::Server(format!("unexpected {} result: {e}", M::NAME)))
+        // Telegram said ok: the call happened, whatever its result looks like.
+        serde_json::from_value(result).map_err(|e| TelegramError::Unconfirmed(format!("unexpected {} result: {e}", M::NAME)))
     }
 
     /// Calls any method with a JSON body and returns the raw `result`.

@@ -79,9 +79,15 @@ pub enum TelegramError {
     /// 5xx, or a response that is not Telegram's envelope.
     #[error("Telegram server error: {0}")]
     Server(String),
-    /// The request did not complete: connect, TLS, timeout. Retry later.
+    /// The request never reached Telegram (connect, DNS, TLS): nothing happened. Retry later.
     #[error("network error talking to Telegram: {0}")]
     Network(String),
+    /// The request was sent, but Telegram's answer was lost or unreadable: a timeout or a broken
+    /// connection while waiting for it or reading its body. The call **may have taken effect**
+    /// (a message may have been delivered): safe to repeat only for idempotent calls — see
+    /// [`TelegramError::may_have_taken_effect`].
+    #[error("no answer from Telegram (the call may have taken effect): {0}")]
+    Unconfirmed(String),
     /// Not sent: the throttle already holds as many calls for this chat or bot as it may queue
     /// ([`crate::ThrottleLimits::max_queued_per_chat`]). Retry later.
     #[error("too many messages waiting for this chat or bot; not sent")]
@@ -103,13 +109,37 @@ impl TelegramError {
             Other { .. } => "other",
             Server(_) => "server",
             Network(_) => "network",
+            Unconfirmed(_) => "unconfirmed",
             QueueFull => "queue_full",
         }
     }
 
-    /// Whether the same call may succeed later without changes.
+    /// Whether the same call may succeed later without changes: a rate limit, Telegram's server
+    /// error, the network, a full queue. Everything else is permanent — the user blocked the bot,
+    /// the chat does not exist, the request is wrong, the token is revoked — and retrying only
+    /// repeats the refusal (and counts against the bot's limits).
     pub fn is_transient(&self) -> bool {
-        matches!(self, TelegramError::RetryAfter(_) | TelegramError::Server(_) | TelegramError::Network(_) | TelegramError::QueueFull)
+        matches!(self, TelegramError::RetryAfter(_) | TelegramError::Server(_) | TelegramError::Network(_) | TelegramError::Unconfirmed(_) | TelegramError::QueueFull)
+    }
+
+    /// Whether the call may have happened although it failed: Telegram's answer was lost
+    /// ([`TelegramError::Unconfirmed`]). Every other error means it did not — Telegram answered
+    /// with a refusal, or the request never reached it — so sending again cannot duplicate.
+    pub fn may_have_taken_effect(&self) -> bool {
+        matches!(self, TelegramError::Unconfirmed(_))
+    }
+
+    /// The Telegram error behind `err`, if one is in its chain of causes (an `anyhow` context, a
+    /// `source()`): how a caller that got an error through `?` decides whether to retry.
+    pub fn in_chain<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a TelegramError> {
+        let mut next = Some(err);
+        while let Some(e) = next {
+            if let Some(t) = e.downcast_ref::<TelegramError>() {
+                return Some(t);
+            }
+            next = e.source();
+        }
+        None
     }
 
     /// Whether Telegram answered 403: the bot may not write to this user or chat (blocked, never
@@ -135,7 +165,9 @@ impl TelegramError {
         }
     }
 
-    /// From a transport error, with the URL (which holds the token) removed.
+    /// From a transport error, with the URL (which holds the token) removed. Only a failure to
+    /// connect is certain to have sent nothing ([`TelegramError::Network`]); a timeout, a reset or
+    /// an unreadable body after the request went out leaves it [`TelegramError::Unconfirmed`].
     pub fn from_reqwest(err: reqwest::Error) -> Self {
         let err = err.without_url();
         let mut text = err.to_string();
@@ -145,10 +177,10 @@ impl TelegramError {
             text.push_str(&s.to_string());
             source = s.source();
         }
-        if err.is_decode() || err.is_body() {
-            TelegramError::Server(text)
-        } else {
+        if err.is_connect() || err.is_builder() {
             TelegramError::Network(text)
+        } else {
+            TelegramError::Unconfirmed(text)
         }
     }
 }
@@ -248,8 +280,13 @@ mod tests {
 
     #[test]
     fn classification_is_by_class_not_by_text() {
-        for e in [RetryAfter(1), Server("x".into()), Network("x".into()), QueueFull] {
+        for e in [RetryAfter(1), Server("x".into()), Network("x".into()), Unconfirmed("x".into()), QueueFull] {
             assert!(e.is_transient(), "{e:?}");
+        }
+        // Only a lost answer leaves a call's effect in doubt.
+        assert!(Unconfirmed("x".into()).may_have_taken_effect());
+        for e in [RetryAfter(1), Server("x".into()), Network("x".into()), QueueFull, BotBlocked, ChatNotFound] {
+            assert!(!e.may_have_taken_effect(), "{e:?}");
         }
         for e in [Unauthorized, BotBlocked, ChatNotFound, QueryTooOld, ChargeAlreadyRefunded, BadRequest("x".into()), Conflict("x".into())] {
             assert!(!e.is_transient(), "{e:?}");
@@ -259,5 +296,16 @@ mod tests {
         }
         assert!(!ChatNotFound.is_forbidden());
         assert_eq!(MessageNotModified.outcome(), "bad_request");
+    }
+
+    #[test]
+    fn a_telegram_error_is_found_behind_the_context_added_to_it() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("sending the answer")]
+        struct Doing(#[source] TelegramError);
+        let wrapped = Doing(BotBlocked);
+        assert_eq!(TelegramError::in_chain(&wrapped), Some(&BotBlocked));
+        assert_eq!(TelegramError::in_chain(&BotBlocked), Some(&BotBlocked));
+        assert_eq!(TelegramError::in_chain(&std::io::Error::other("disk full")), None);
     }
 }

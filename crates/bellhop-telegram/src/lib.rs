@@ -34,7 +34,7 @@ pub use client::{Bot, CallObserver, Client};
 pub use error::TelegramError;
 pub use ids::{BotId, ChatId, UserId};
 pub use methods::Method;
-pub use throttle::{Throttle, ThrottleLimits};
+pub use throttle::{PaceRule, Pacer, Throttle, ThrottleLimits};
 pub use token::{BotToken, BotTokenError};
 pub use types::*;
 pub use username::{BotName, BotUsername, UsernameError};

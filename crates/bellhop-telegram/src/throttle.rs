@@ -17,6 +17,13 @@
 //!
 //! Every bot has its own worker task, so one slow or rate-limited bot never delays another.
 //!
+//! **Several processes.** The limits above hold within one process. When several processes send
+//! for the same bots (web and worker processes on one database), a [`Pacer`] shared by all of them
+//! ([`Throttle::with_pacer`]) books each message's moment for the whole cluster before it is sent
+//! — by [`PACE_BOT`] and [`PACE_PRIVATE`] / [`PACE_GROUP`], with margins below Telegram's limits so
+//! that network jitter between our send and Telegram's count cannot push a window over — and a 429
+//! pauses the chat for every process. The in-process limits still apply on top.
+//!
 //! Window limits count a call from the moment it is sent until `window` after its response:
 //! Telegram counts arrivals, and an arrival lies somewhere between our send and the response, so
 //! this is the rule that holds whatever the network does (a burst of slow requests followed by
@@ -44,6 +51,52 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+
+/// A rate as a generic cell rate (GCRA): one message per `interval`, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaceRule {
+    pub interval: Duration,
+    pub burst: u32,
+}
+
+/// A bot, all chats together: 25 messages a second, evenly spaced (Telegram: 30 per second).
+pub const PACE_BOT: PaceRule = PaceRule { interval: Duration::from_millis(40), burst: 1 };
+/// A private chat: 3 at once, then one a second (Telegram, as the sandbox models it: 4, then 1/s).
+pub const PACE_PRIVATE: PaceRule = PaceRule { interval: Duration::from_secs(1), burst: 3 };
+/// A group: one every 3.2 s, under 19 a minute (Telegram: 20 per minute).
+pub const PACE_GROUP: PaceRule = PaceRule { interval: Duration::from_millis(3200), burst: 1 };
+
+impl PaceRule {
+    /// The rule for messages to `chat` (groups have negative ids).
+    pub fn for_chat(chat: ChatId) -> PaceRule {
+        if is_group(chat.0) { PACE_GROUP } else { PACE_PRIVATE }
+    }
+
+    /// How far ahead of its theoretical arrival time a message may go (GCRA's tolerance).
+    pub fn tolerance(&self) -> Duration {
+        self.interval * self.burst.saturating_sub(1)
+    }
+}
+
+/// The moment (Unix ms) a message may go, given each key's stored theoretical arrival time
+/// (`next_at`, Unix ms) and rule, at `now`; and each key's next theoretical arrival time after it.
+/// The arithmetic of every [`Pacer`].
+pub fn pace(now_ms: i64, keys: &[(i64, PaceRule)]) -> (i64, Vec<i64>) {
+    let at = keys.iter().fold(now_ms, |at, (next, rule)| at.max(next - rule.tolerance().as_millis() as i64));
+    let after = keys.iter().map(|(next, rule)| (*next).max(at) + rule.interval.as_millis() as i64).collect();
+    (at, after)
+}
+
+/// Telegram's limits kept for every process that shares this pacer (a table in the database
+/// they share): see the module's documentation.
+pub trait Pacer: Send + Sync + 'static {
+    /// Books the next moment a message from `bot` to `chat` may be sent, under [`PACE_BOT`] and
+    /// [`PaceRule::for_chat`], and returns how long from now that is. An error fails the call as a
+    /// transient failure (nothing is sent).
+    fn reserve(&self, bot: BotId, chat: ChatId) -> BoxFuture<'static, Result<Duration, TelegramError>>;
+    /// Telegram answered `chat` with 429: no process sends there for `wait`.
+    fn pause(&self, bot: BotId, chat: ChatId, wait: Duration) -> BoxFuture<'static, ()>;
+}
 
 /// The limits the throttle keeps to.
 #[derive(Debug, Clone)]
@@ -157,13 +210,25 @@ enum Event {
 pub struct Throttle {
     client: Option<Client>,
     limits: Arc<ThrottleLimits>,
+    pacer: Option<Arc<dyn Pacer>>,
     workers: Arc<Mutex<HashMap<i64, WorkerHandle>>>,
 }
 
 impl Throttle {
     /// A throttle that sends through `client`.
     pub fn new(client: Client, limits: ThrottleLimits) -> Self {
-        Self { client: Some(client), limits: Arc::new(limits), workers: Arc::default() }
+        Self { client: Some(client), limits: Arc::new(limits), pacer: None, workers: Arc::default() }
+    }
+
+    /// Books every message with `pacer` too, so the limits hold across the processes sharing it.
+    pub fn with_pacer(mut self, pacer: Arc<dyn Pacer>) -> Self {
+        self.pacer = Some(pacer);
+        self
+    }
+
+    /// The cluster-wide pacer, if any.
+    pub fn pacer(&self) -> Option<Arc<dyn Pacer>> {
+        self.pacer.clone()
     }
 
     /// The limits this throttle keeps to.
@@ -173,7 +238,7 @@ impl Throttle {
 
     /// A throttle for [`Throttle::submit`] only (tests, custom transports).
     pub fn without_client(limits: ThrottleLimits) -> Self {
-        Self { client: None, limits: Arc::new(limits), workers: Arc::default() }
+        Self { client: None, limits: Arc::new(limits), pacer: None, workers: Arc::default() }
     }
 
     /// Queues a message at once (so calls made in order are sent in order) and returns a future
@@ -219,14 +284,14 @@ impl Throttle {
         let (tx, rx) = oneshot::channel();
         let queued = {
             let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
-            let worker = workers.entry(bot.0).or_insert_with(|| spawn_worker(self.limits.clone()));
+            let worker = workers.entry(bot.0).or_insert_with(|| spawn_worker(self.limits.clone(), bot, self.pacer.clone()));
             match Slot::take(&worker.pending, chat.0, &self.limits) {
                 None => false,
                 Some(slot) => {
                     let job = Job { chat: chat.0, call, reply: tx, retries: 0, waited: Duration::ZERO, _slot: slot };
                     if let Err(mpsc::error::SendError(Event::Job(job))) = worker.tx.send(Event::Job(job)) {
                         // The worker ended (its runtime was shut down); start a fresh one.
-                        let fresh = spawn_worker(self.limits.clone());
+                        let fresh = spawn_worker(self.limits.clone(), bot, self.pacer.clone());
                         let _ = fresh.tx.send(Event::Job(job));
                         *worker = fresh;
                     }
@@ -243,10 +308,10 @@ impl Throttle {
     }
 }
 
-fn spawn_worker(limits: Arc<ThrottleLimits>) -> WorkerHandle {
+fn spawn_worker(limits: Arc<ThrottleLimits>, bot: BotId, pacer: Option<Arc<dyn Pacer>>) -> WorkerHandle {
     // Unbounded channel, bounded contents: `Slot::take` admits a job before it is sent here.
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(BotWorker::new(limits, tx.downgrade()).run(rx));
+    tokio::spawn(BotWorker { bot, pacer, ..BotWorker::new(limits, tx.downgrade()) }.run(rx));
     WorkerHandle { tx, pending: Arc::default() }
 }
 
@@ -264,6 +329,8 @@ struct ChatQueue {
 }
 
 struct BotWorker {
+    bot: BotId,
+    pacer: Option<Arc<dyn Pacer>>,
     limits: Arc<ThrottleLimits>,
     me: mpsc::WeakUnboundedSender<Event>,
     chats: HashMap<i64, ChatQueue>,
@@ -276,7 +343,7 @@ struct BotWorker {
 
 impl BotWorker {
     fn new(limits: Arc<ThrottleLimits>, me: mpsc::WeakUnboundedSender<Event>) -> Self {
-        Self { limits, me, chats: HashMap::new(), order: VecDeque::new(), sent: VecDeque::new(), in_flight: 0 }
+        Self { bot: BotId(0), pacer: None, limits, me, chats: HashMap::new(), order: VecDeque::new(), sent: VecDeque::new(), in_flight: 0 }
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Event>) {
@@ -324,6 +391,9 @@ impl BotWorker {
                     Err(TelegramError::RetryAfter(secs)) => {
                         let wait = Duration::from_secs(secs.max(1));
                         q.paused_until = Some(now + wait);
+                        if let Some(p) = &self.pacer {
+                            tokio::spawn(p.pause(self.bot, ChatId(chat), wait));
+                        }
                         if job.retries < self.limits.max_retries && job.waited + wait <= self.limits.max_retry_wait {
                             let mut job = job;
                             job.retries += 1;
@@ -398,8 +468,18 @@ impl BotWorker {
                     take_chat_slot(q, chat, &self.limits, now);
                     q.in_flight = true;
                     self.in_flight += 1;
+                    let (pacer, bot) = (self.pacer.clone(), self.bot);
                     tokio::spawn(async move {
-                        let result = (job.call)().await;
+                        let result = match pacer {
+                            None => (job.call)().await,
+                            Some(p) => match p.reserve(bot, ChatId(chat)).await {
+                                Ok(wait) => {
+                                    tokio::time::sleep(wait).await;
+                                    (job.call)().await
+                                }
+                                Err(e) => Err(e),
+                            },
+                        };
                         let _ = me.send(Event::Done { job, result });
                     });
                 }
@@ -455,6 +535,26 @@ fn take_chat_slot(q: &mut ChatQueue, chat: i64, l: &ThrottleLimits, now: Instant
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pacing_books_the_latest_moment_any_rule_allows_and_moves_every_key_past_it() {
+        // One bot, one private chat, both fresh: now, and each key one interval on.
+        assert_eq!(pace(1000, &[(0, PACE_BOT), (0, PACE_PRIVATE)]), (1000, vec![1040, 2000]));
+        // A private chat: three at once, then one a second.
+        let mut next = 0;
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let (at, after) = pace(1000, &[(next, PACE_PRIVATE)]);
+            next = after[0];
+            times.push(at);
+        }
+        assert_eq!(times, [1000, 1000, 1000, 2000, 3000]);
+        // The bot's spacing holds even when the chat would allow a burst; the chat's clock moves
+        // to the moment actually booked.
+        assert_eq!(pace(1000, &[(1100, PACE_BOT), (0, PACE_PRIVATE)]), (1100, vec![1140, 2100]));
+        // A group: one every 3.2 s.
+        assert_eq!(pace(0, &[(3200, PACE_GROUP)]), (3200, vec![6400]));
+    }
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     type Log = Arc<Mutex<Vec<(i64, i64, Instant)>>>;

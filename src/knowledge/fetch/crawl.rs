@@ -3,7 +3,9 @@
 //! A site crawl stays on the start URL's site (same scheme, host and port), reads the site's
 //! `robots.txt` first and skips what it disallows, seeds its queue from the sitemaps robots.txt
 //! names (else `/sitemap.xml`; sitemap indexes followed two levels deep, gzip accepted) and
-//! then follows same-site links breadth-first, until `max_pages` pages were read. URLs are
+//! then follows same-site links breadth-first, until `max_pages` pages were read or the crawl's
+//! time budget is spent (`knowledge.crawl_budget_seconds`: one slow site cannot hold a worker
+//! for hours; what was read is kept, and the rest is listed as skipped). URLs are
 //! deduplicated after dropping their fragment. Requests are sequential, spaced by the site's
 //! `Crawl-delay` (at most 5 s): a small business's site should not notice us.
 use super::robots::Robots;
@@ -30,6 +32,14 @@ pub struct CrawlOptions {
     pub whole_site: bool,
     /// Pages read at most (`knowledge.crawl_max_pages`).
     pub max_pages: usize,
+    /// Time for the whole crawl (`knowledge.crawl_budget_seconds`); the start page is always read.
+    pub time_budget: std::time::Duration,
+}
+
+impl Default for CrawlOptions {
+    fn default() -> Self {
+        Self { whole_site: false, max_pages: 1, time_budget: std::time::Duration::from_secs(600) }
+    }
 }
 
 /// One imported page.
@@ -57,6 +67,7 @@ pub struct Crawl {
 /// start page itself cannot be imported — blocked, disallowed by robots.txt, unreachable,
 /// unreadable; later pages that fail are listed in [`Crawl::skipped`].
 pub async fn crawl(fetcher: &Fetcher, start_url: &str, options: &CrawlOptions, limits: &Limits) -> Result<Crawl, FetchError> {
+    let deadline = tokio::time::Instant::now() + options.time_budget;
     let start = normalise(super::parse_url(start_url)?);
     let mut robots = fetch_robots(fetcher, &start).await?;
     if !robots.allowed(&path_of(&start)) {
@@ -90,6 +101,13 @@ pub async fn crawl(fetcher: &Fetcher, start_url: &str, options: &CrawlOptions, l
     let mut attempts = 1;
     while let Some(url) = queue.pop_front() {
         if out.pages.len() >= max_pages || attempts >= max_pages * 3 + 10 {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let minutes = options.time_budget.as_secs().div_ceil(60);
+            let reason = format!("not read: reading the site stopped after {minutes} minute{} (its time limit)", if minutes == 1 { "" } else { "s" });
+            out.skipped.push(Skipped { url, reason: reason.clone() });
+            out.skipped.extend(queue.drain(..).map(|url| Skipped { url, reason: reason.clone() }));
             break;
         }
         if !robots.allowed(&path_of(&url)) {

@@ -2,7 +2,7 @@
 //! question count and bought questions (`paywall_usage`, `paywall_credits`).
 use crate::storage::Conn;
 use crate::domain::TenantId;
-use sqlx::{Any, Executor};
+use sqlx::{Any, Executor, Row};
 
 /// The owner's customer-paywall settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +85,56 @@ pub async fn paywall_take_back(conn: &mut Conn, tenant: TenantId, bot: i64, chat
         .bind(bot)
         .bind(chat)
         .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// What the paywall decided for one customer question: `free`, `bought` (a bought question used)
+/// or `invoice`; for an invoice, how much of it reached the customer (0 nothing, 1 the message,
+/// 2 the invoice too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaywallDecision {
+    pub outcome: String,
+    pub sent: i64,
+}
+
+/// The decision already made for update `update_id` of `bot`, if any.
+pub async fn paywall_decision<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: i64, update_id: i64) -> sqlx::Result<Option<PaywallDecision>> {
+    let r = sqlx::query("select outcome, sent from paywall_questions where tenant_id = $1 and bot_id = $2 and update_id = $3")
+        .bind(tenant.0)
+        .bind(bot)
+        .bind(update_id)
+        .fetch_optional(e)
+        .await?;
+    Ok(r.map(|r| PaywallDecision { outcome: r.get(0), sent: r.get(1) }))
+}
+
+/// Records the decision for update `update_id`; false if one was recorded first (by a
+/// concurrent run of the same job).
+pub async fn paywall_record_decision(conn: &mut Conn, tenant: TenantId, bot: i64, update_id: i64, chat: i64, outcome: &str, now: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "insert into paywall_questions (tenant_id, bot_id, update_id, chat_id, outcome, sent, created_at) values ($1, $2, $3, $4, $5, 0, $6)
+         on conflict (tenant_id, bot_id, update_id) do nothing",
+    )
+    .bind(tenant.0)
+    .bind(bot)
+    .bind(update_id)
+    .bind(chat)
+    .bind(outcome)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Records how much of an invoice decision reached the customer.
+pub async fn paywall_mark_sent<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: i64, update_id: i64, sent: i64) -> sqlx::Result<()> {
+    sqlx::query("update paywall_questions set sent = $1 where tenant_id = $2 and bot_id = $3 and update_id = $4 and sent < $1")
+        .bind(sent)
+        .bind(tenant.0)
+        .bind(bot)
+        .bind(update_id)
+        .execute(e)
         .await?;
     Ok(())
 }

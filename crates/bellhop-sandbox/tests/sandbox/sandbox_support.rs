@@ -88,4 +88,30 @@ impl TestSandbox {
         }
         panic!("payment {id} still pending");
     }
+
+    /// The next `times` calls of `method` by `bot` fail with Telegram's `code` and `description`
+    /// (e.g. 403, "Forbidden: bot was blocked by the user"); nothing happens.
+    pub async fn fail_method(&self, bot: i64, method: &str, times: u32, code: u16, description: &str) {
+        self.post("faults/methods", json!({ "bot_id": bot, "method": method, "times": times, "error_code": code, "description": description })).await;
+    }
+
+    /// The next `times` calls of `method` by `bot` take effect, then their response is lost.
+    pub async fn lose_response(&self, bot: i64, method: &str, times: u32) {
+        self.post("faults/methods", json!({ "bot_id": bot, "method": method, "times": times, "lose_response": true })).await;
+    }
+
+    /// The next `times` calls of `method` by `bot` wait until [`TestSandbox::release`].
+    pub async fn hold(&self, bot: i64, method: &str, times: u32) {
+        self.post("faults/methods", json!({ "bot_id": bot, "method": method, "times": times, "hold": true })).await;
+    }
+
+    /// How many calls of `method` by `bot` are held.
+    pub async fn held(&self, bot: i64, method: &str) -> u64 {
+        self.get(&format!("faults/methods?bot_id={bot}&method={method}")).await["held"].as_u64().unwrap_or(0)
+    }
+
+    /// Lets the held calls go, one after the other (newest first if asked); holds no more.
+    pub async fn release(&self, bot: i64, method: &str, newest_first: bool) -> u64 {
+        self.post("faults/methods/release", json!({ "bot_id": bot, "method": method, "newest_first": newest_first })).await["released"].as_u64().unwrap_or(0)
+    }
 }

@@ -1,0 +1,758 @@
+//! `bellhop loadtest`: a whole cluster on this machine, driven by many bots and customers while
+//! faults are injected — the measurement behind docs/scaling.md and BENCHMARKS.md.
+//!
+//! The cluster is what docker-compose.yml runs, as local processes: PostgreSQL (a server the
+//! operator names, on which a fresh database is made), a Qdrant server (started here from its
+//! binary, restarted for the Qdrant fault), one `bellhop serve --role web` and N `bellhop serve
+//! --role worker` processes (this binary), the sandbox as Telegram (in this process, with
+//! Telegram's rate limits enforced and counted), and an OpenAI-compatible stand-in as the model
+//! (in this process: every answer takes `--model-latency-ms`, then streams a sentence of the
+//! first source, so that it passes verification).
+//!
+//! Customers ask, wait for the answer, think, and ask again. Faults: `kill -9` of a worker every
+//! `--kill-every` seconds (restarted at once), and at fixed points a PostgreSQL restart (with
+//! `--postgres-restart`), a Qdrant restart and a 429 storm (the sandbox answers half of a quarter
+//! of the bots' sends with 429 for 10 s). In the second half, one business floods
+//! (`--flood-rate` messages a second over ten chats).
+//!
+//! Printed at the end: updates acknowledged, replies, lost and duplicated replies, Telegram-limit
+//! breaches (the sandbox's counters), answer latency (customer's send → reply, end to end) p50 /
+//! p99 for the quiet businesses before and during the flood, and the pipeline overhead (job start
+//! → reply, model time excluded) from the workers' own `bellhop_answer_overhead_seconds`
+//! histograms. The last line is JSON.
+use crate::config::Config;
+use anyhow::Context;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// `bellhop loadtest`'s options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// PostgreSQL server to use (a URL that may create databases); the run makes a fresh database.
+    #[arg(long)]
+    pub postgres: String,
+    /// Shell command restarting that PostgreSQL server (the PostgreSQL fault); without it, that
+    /// fault is skipped.
+    #[arg(long)]
+    pub postgres_restart: Option<String>,
+    /// The Qdrant server binary (e.g. ../shared/qdrant/qdrant); started and restarted on loopback.
+    #[arg(long)]
+    pub qdrant_bin: PathBuf,
+    /// Worker processes.
+    #[arg(long, default_value_t = 3)]
+    pub workers: usize,
+    /// Jobs at once in each worker process (`jobs.concurrency`).
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Businesses, each with its own bot and one document.
+    #[arg(long, default_value_t = 500)]
+    pub bots: usize,
+    /// Customers per bot.
+    #[arg(long, default_value_t = 4)]
+    pub customers: usize,
+    /// Length of the load phase.
+    #[arg(long, default_value_t = 300)]
+    pub seconds: u64,
+    /// The model stand-in's time per answer.
+    #[arg(long, default_value_t = 800)]
+    pub model_latency_ms: u64,
+    /// A worker killed with SIGKILL (and restarted) every this many seconds; 0: never.
+    #[arg(long, default_value_t = 20)]
+    pub kill_every: u64,
+    /// Other faults, at a third, a half and two thirds of the run: `postgres`, `qdrant`, `429`;
+    /// `none` for none.
+    #[arg(long, value_delimiter = ',', default_value = "postgres,qdrant,429")]
+    pub faults: Vec<String>,
+    /// Messages a second from one flooding business in the second half; 0: no flood.
+    #[arg(long, default_value_t = 0)]
+    pub flood_rate: u64,
+    /// Seconds a customer thinks between an answer and the next question (uniform in
+    /// min..=max); 0 and 0 saturate the cluster (the throughput measurement).
+    #[arg(long, default_value_t = 60)]
+    pub think_min: u64,
+    #[arg(long, default_value_t = 120)]
+    pub think_max: u64,
+}
+
+/// Free TCP port on loopback.
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+// --- Qdrant ---------------------------------------------------------------------------------
+
+struct Qdrant {
+    bin: PathBuf,
+    dir: PathBuf,
+    http: u16,
+    grpc: u16,
+    child: Option<Child>,
+}
+
+impl Qdrant {
+    async fn start(bin: &Path, dir: &Path) -> anyhow::Result<Qdrant> {
+        std::fs::create_dir_all(dir)?;
+        let mut q = Qdrant { bin: bin.to_owned(), dir: dir.to_owned(), http: free_port()?, grpc: free_port()?, child: None };
+        q.spawn().await?;
+        Ok(q)
+    }
+
+    async fn spawn(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("qdrant.log"))?;
+        let child = Command::new(&self.bin)
+            .current_dir(&self.dir)
+            .env("QDRANT__SERVICE__HOST", "127.0.0.1")
+            .env("QDRANT__SERVICE__HTTP_PORT", self.http.to_string())
+            .env("QDRANT__SERVICE__GRPC_PORT", self.grpc.to_string())
+            .env("QDRANT__STORAGE__STORAGE_PATH", self.dir.join("storage"))
+            .env("QDRANT__STORAGE__SNAPSHOTS_PATH", self.dir.join("snapshots"))
+            .env("QDRANT__TELEMETRY_DISABLED", "true")
+            .env("QDRANT__LOG_LEVEL", "WARN")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting the Qdrant server {}", self.bin.display()))?;
+        self.child = Some(child);
+        let ready = format!("http://127.0.0.1:{}/readyz", self.http);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !reqwest::get(&ready).await.is_ok_and(|r| r.status().is_success()) {
+            anyhow::ensure!(Instant::now() < deadline, "the Qdrant server did not become ready (see {})", self.dir.join("qdrant.log").display());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc)
+    }
+
+    async fn restart(&mut self) -> anyhow::Result<()> {
+        if let Some(mut c) = self.child.take() {
+            c.kill()?;
+            c.wait()?;
+        }
+        self.spawn().await
+    }
+}
+
+impl Drop for Qdrant {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+// --- The bellhop processes -----------------------------------------------------------------------
+
+struct Process {
+    role: &'static str,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+    child: Child,
+    /// `http.metrics_listen` of this process.
+    metrics: u16,
+}
+
+impl Process {
+    fn spawn(role: &'static str, env: &[(String, String)], log: &Path, metrics: u16) -> anyhow::Result<Process> {
+        let exe = std::env::current_exe().context("locating the bellhop binary")?;
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+        let mut c = Command::new(exe);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("BELLHOP_") {
+                c.env_remove(k);
+            }
+        }
+        c.args(["serve", "--role", role]).envs(env.iter().map(|(k, v)| (k, v))).env("BELLHOP_METRICS_LISTEN", format!("127.0.0.1:{metrics}"));
+        let child = c.stdout(Stdio::null()).stderr(out).spawn().context("starting bellhop serve")?;
+        Ok(Process { role, env: env.to_vec(), log: log.to_owned(), child, metrics })
+    }
+
+    fn kill_and_restart(&mut self) -> anyhow::Result<()> {
+        self.child.kill()?; // SIGKILL
+        self.child.wait()?;
+        *self = Process::spawn(self.role, &self.env, &self.log, self.metrics)?;
+        Ok(())
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The last scrape of each worker incarnation's answer-overhead histogram: (upper bound → count).
+#[derive(Default)]
+struct Overheads {
+    last: HashMap<(usize, u64), BTreeMap<String, u64>>,
+}
+
+impl Overheads {
+    fn parse(text: &str) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for line in text.lines().filter(|l| l.starts_with("bellhop_answer_overhead_seconds_bucket{")) {
+            let (Some(le), Some(n)) = (line.split("le=\"").nth(1).and_then(|r| r.split('"').next()), line.split_whitespace().last()) else { continue };
+            if let Ok(n) = n.parse::<f64>() {
+                out.insert(le.to_owned(), n as u64);
+            }
+        }
+        out
+    }
+
+    /// Summed buckets of every incarnation: (upper bound, cumulative count), ascending.
+    fn total(&self) -> Vec<(f64, u64)> {
+        let mut sum: BTreeMap<String, u64> = BTreeMap::new();
+        for h in self.last.values() {
+            for (le, n) in h {
+                *sum.entry(le.clone()).or_default() += n;
+            }
+        }
+        let mut v: Vec<(f64, u64)> = sum.into_iter().map(|(le, n)| (if le == "+Inf" { f64::INFINITY } else { le.parse().unwrap_or(f64::INFINITY) }, n)).collect();
+        v.sort_by(|a, b| a.0.total_cmp(&b.0));
+        v
+    }
+}
+
+// --- The model stand-in -------------------------------------------------------------------------
+
+/// An OpenAI-compatible chat endpoint that waits `latency`, then answers with the first sentence
+/// of source [1] of the prompt (streamed when asked), as OpenAI's wire format has it.
+async fn model_standin(latency: Duration) -> anyhow::Result<String> {
+    use axum::response::IntoResponse;
+    let chat = move |axum::Json(body): axum::Json<Value>| async move {
+        tokio::time::sleep(latency).await;
+        let prompt: String = body["messages"].as_array().map(|m| m.iter().filter_map(|m| m["content"].as_str()).collect::<Vec<_>>().join("\n")).unwrap_or_default();
+        let text = first_source_sentence(&prompt).map(|s| format!("{s} [1].")).unwrap_or_else(|| "I don't know.".to_owned());
+        let model = body["model"].as_str().unwrap_or("stand-in").to_owned();
+        if body["stream"].as_bool() != Some(true) {
+            return axum::Json(json!({"id": "chatcmpl-loadtest", "object": "chat.completion", "created": 1_700_000_000, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": prompt.len() / 4, "completion_tokens": text.len() / 4, "total_tokens": (prompt.len() + text.len()) / 4}}))
+            .into_response();
+        }
+        let chunk = |delta: Value, finish: Value| {
+            let c = json!({"id": "chatcmpl-loadtest", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+            format!("data: {c}\n\n")
+        };
+        let mut sse = chunk(json!({"role": "assistant", "content": ""}), Value::Null);
+        for word in text.split_inclusive(' ') {
+            sse.push_str(&chunk(json!({"content": word}), Value::Null));
+        }
+        sse.push_str(&chunk(json!({}), Value::from("stop")));
+        sse.push_str("data: [DONE]\n\n");
+        ([("content-type", "text/event-stream")], sse).into_response()
+    };
+    let app = axum::Router::new().route("/v1/chat/completions", axum::routing::post(chat));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(format!("http://{addr}/v1"))
+}
+
+/// The first sentence of source `[1]` in a prompt (its text on the line after `[1] title`).
+fn first_source_sentence(prompt: &str) -> Option<String> {
+    let at = prompt.find("[1] ")?;
+    let mut lines = prompt[at + 4..].lines();
+    let head = lines.next()?;
+    let text = lines.next().filter(|l| !l.trim().is_empty() && !l.starts_with('[')).unwrap_or(head);
+    let end = text.find(". ").map_or(text.len(), |i| i + 1);
+    let s = text[..end].trim().trim_end_matches('.').trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+// --- Customers -------------------------------------------------------------------------------
+
+/// One question a customer asked.
+struct Asked {
+    chat: i64,
+    message_id: i64,
+    at: Instant,
+    /// Asked in the second half (the flood's), by a quiet business's customer.
+    second_half: bool,
+    flood: bool,
+}
+
+/// The private chats' messages seen in the sandbox, in order: (sent by the bot, message id, when
+/// seen). In a private chat bellhop does not quote the question it answers, so a question's
+/// replies are the bot's messages after it and before the customer's next message (customers ask
+/// one question at a time).
+#[derive(Default)]
+struct Seen {
+    chats: HashMap<i64, Vec<(bool, i64, Instant)>>,
+    cursor: usize,
+}
+
+impl Seen {
+    /// When the bot's replies to `message_id` in `chat` arrived.
+    fn replies(&self, chat: i64, message_id: i64) -> Vec<Instant> {
+        let Some(entries) = self.chats.get(&chat) else { return Vec::new() };
+        let Some(at) = entries.iter().position(|(bot, id, _)| !bot && *id == message_id) else { return Vec::new() };
+        entries[at + 1..].iter().take_while(|(bot, _, _)| *bot).map(|(_, _, t)| *t).collect()
+    }
+}
+
+struct Shared {
+    asked: Mutex<Vec<Asked>>,
+    seen: Mutex<Seen>,
+    wake: tokio::sync::Notify,
+}
+
+async fn say(http: &reqwest::Client, api: &str, user: i64, bot: i64, text: &str) -> anyhow::Result<i64> {
+    let v: Value = http.post(format!("{api}/users/{user}/messages")).json(&json!({"bot_id": bot, "text": text})).send().await?.json().await?;
+    v["result"]["message_id"].as_i64().with_context(|| format!("the sandbox refused a customer's message: {v}"))
+}
+
+const QUESTIONS: &[&str] = &["When do you open on weekdays?", "Can I return an item?", "What time do you close?", "Are you open on Saturday?"];
+
+/// One customer of `bot`.
+struct Customer {
+    http: reqwest::Client,
+    api: String,
+    shared: Arc<Shared>,
+    user: i64,
+    bot: i64,
+    /// The second half of the run starts at `half`; it ends at `end`.
+    half: Instant,
+    end: Instant,
+    think: (u64, u64),
+}
+
+/// Ask, wait for the reply (up to a minute), think, ask again, until the end.
+async fn customer(c: Customer) {
+    use rand::Rng;
+    let Customer { http, api, shared, user, bot, half, end, think } = c;
+    let mut n = rand::random::<u32>() as usize;
+    // Spread the first questions over the first think time.
+    let first = rand::thread_rng().gen_range(0..=think.1.max(2) * 1000);
+    tokio::time::sleep(Duration::from_millis(first)).await;
+    while Instant::now() < end {
+        n += 1;
+        let Ok(message_id) = say(&http, &api, user, bot, QUESTIONS[n % QUESTIONS.len()]).await else {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        };
+        let at = Instant::now();
+        shared.asked.lock().expect("asked lock").push(Asked { chat: user, message_id, at, second_half: at >= half, flood: false });
+        let deadline = at + Duration::from_secs(60);
+        loop {
+            let wake = shared.wake.notified();
+            if !shared.seen.lock().expect("seen lock").replies(user, message_id).is_empty() || Instant::now() > deadline {
+                break;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(200), wake).await;
+        }
+        let pause = if think.1 == 0 { 0 } else { rand::thread_rng().gen_range(think.0 * 1000..=think.1 * 1000) };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+}
+
+// --- The run ---------------------------------------------------------------------------------
+
+pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
+    let work = tempfile::tempdir()?;
+    let started = Instant::now();
+    let step = |what: &str| eprintln!("[{:>6.1}s] {what}", started.elapsed().as_secs_f64());
+
+    step("starting the Qdrant server");
+    let mut qdrant = Qdrant::start(&o.qdrant_bin, &work.path().join("qdrant")).await?;
+    step("creating a fresh PostgreSQL database");
+    let database_url = fresh_database(&o.postgres).await?;
+    let sandbox = crate::sandbox::Sandbox::new(crate::sandbox::SandboxOptions { enforce_limits: true, bot_create_limit: 2, ..Default::default() })?;
+    let tg = sandbox.spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await?).await?;
+    let model_url = model_standin(Duration::from_millis(o.model_latency_ms)).await?;
+
+    let web_port = free_port()?;
+    let master_key = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>())
+    };
+    let env: Vec<(String, String)> = [
+        ("BELLHOP_DATABASE_URL", database_url.clone()),
+        ("BELLHOP_QDRANT_URL", qdrant.url()),
+        ("BELLHOP_TELEGRAM_API_URL", tg.base_url.clone()),
+        ("BELLHOP_MANAGER_TOKEN", tg.manager_token.expose().to_owned()),
+        ("BELLHOP_MANAGER_WEBHOOK_SECRET", crate::manager::login::random_token()),
+        ("BELLHOP_MASTER_KEY", master_key),
+        ("BELLHOP_LISTEN", format!("127.0.0.1:{web_port}")),
+        ("BELLHOP_PUBLIC_URL", format!("http://127.0.0.1:{web_port}")),
+        ("BELLHOP_MODELS_DIR", cfg.models_dir.display().to_string()),
+        ("BELLHOP_LLM_URL", model_url),
+        ("BELLHOP_LLM_MODEL", "stand-in".to_owned()),
+        ("BELLHOP_ANSWERING_MODEL_ANSWERS", "on".to_owned()),
+        ("BELLHOP_ANSWERING_MIN_SENTENCE_SCORE_PERCENT", "0".to_owned()),
+        ("BELLHOP_JOBS_CONCURRENCY", o.concurrency.to_string()),
+        ("BELLHOP_JOBS_LEASE_SECONDS", "5".to_owned()),
+        ("BELLHOP_JOBS_POLL_INTERVAL_MS", "100".to_owned()),
+        ("BELLHOP_LOG_FORMAT", "json".to_owned()),
+        ("BELLHOP_LOG", "warn".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let with_dir = |i: usize| {
+        let mut e = env.clone();
+        e.push(("BELLHOP_DATA_DIR".to_owned(), work.path().join(format!("p{i}")).display().to_string()));
+        e
+    };
+    step(&format!("starting 1 web and {} worker processes", o.workers));
+    let logs = work.path().join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let mut web = Process::spawn("web", &with_dir(0), &logs.join("web.log"), free_port()?)?;
+    let ready = format!("http://127.0.0.1:{web_port}/readyz");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !reqwest::get(&ready).await.is_ok_and(|r| r.status().is_success()) {
+        anyhow::ensure!(Instant::now() < deadline, "the web process did not start (its log: {})", logs.join("web.log").display());
+        anyhow::ensure!(web.child.try_wait()?.is_none(), "the web process exited: {}", tail(&logs.join("web.log")));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut workers = Vec::new();
+    for i in 0..o.workers {
+        workers.push(Process::spawn("worker", &with_dir(i + 1), &logs.join(format!("worker-{i}.log")), free_port()?)?);
+    }
+
+    // This process reads the database (bots live, sources ready) and adds the documents.
+    let mut own = cfg.clone();
+    own.database_url = crate::config::DatabaseUrl::parse(&database_url).map_err(anyhow::Error::msg)?;
+    own.qdrant.url = Some(url::Url::parse(&qdrant.url())?);
+    own.telegram.api_url = url::Url::parse(&tg.base_url)?;
+    own.telegram.manager_token = Some(tg.manager_token.clone());
+    own.data_dir = work.path().join("harness");
+    own.secrets.master_key = env.iter().find(|(k, _)| k == "BELLHOP_MASTER_KEY").map(|(_, v)| crate::domain::Secret::new(v.clone()));
+    let app = crate::app::Application::build(own, crate::app::Role::Worker, false).await?;
+    let state = app.state.clone();
+
+    let http = reqwest::Client::builder().pool_max_idle_per_host(512).build()?;
+    let api = format!("{}/sandbox/api", tg.base_url);
+    let manager = state.manager.as_ref().context("manager bot")?.username.clone();
+    let flood_bot = o.flood_rate > 0;
+    let total_bots = o.bots + usize::from(flood_bot);
+    step(&format!("onboarding {total_bots} bots through creation links"));
+    let mut bots = Vec::new();
+    for i in 0..total_bots {
+        let owner: Value = http.post(format!("{api}/users")).json(&json!({"first_name": format!("Owner {i}")})).send().await?.json().await?;
+        let owner = owner["result"]["id"].as_i64().context("owner id")?;
+        let link = format!("https://t.me/newbot/{manager}/load_{i}_bot?name=Shop%20{i}");
+        let req: Value = http.post(format!("{api}/users/{owner}/creation_links")).json(&json!({"link": link})).send().await?.json().await?;
+        let id = req["result"]["id"].as_str().context("creation request")?.to_owned();
+        let bot: Value = http.post(format!("{api}/creation_requests/{id}/confirm")).json(&json!({})).send().await?.json().await?;
+        bots.push(bot["result"]["id"].as_i64().context("bot id")?);
+    }
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let live: i64 = sqlx::query_scalar("select count(*) from bots where status = 'live'").fetch_one(&state.db.pool).await?;
+        if live as usize >= total_bots {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "only {live} of {total_bots} bots went live");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    step("adding one document per business and reading them");
+    let mut tenants = Vec::new();
+    for (i, &bot) in bots.iter().enumerate() {
+        let row = crate::storage::bots::managed_row(&state.db.pool, crate::domain::BotId(bot)).await?.context("bot row")?;
+        let doc = format!(
+            "# Shop {i}\n\n## Opening hours\n\nShop {i} opens at 9:00 every weekday and closes at 18:00. On Saturdays we open at 10:00.\n\n## Returns\n\nItems can be returned within 30 days with the receipt.\n"
+        );
+        let new = crate::storage::sources::NewSource { kind: "file", name: "shop.md", size_bytes: doc.len() as i64, content: Some(doc.as_bytes()), max_pages: None, recrawl_hours: None };
+        crate::app::sources::add_source(&state, row.tenant_id, &new).await?;
+        tenants.push(row.tenant_id);
+    }
+    loop {
+        let ready: i64 = sqlx::query_scalar("select count(*) from sources where status = 'ready'").fetch_one(&state.db.pool).await?;
+        if ready as usize >= total_bots {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "only {ready} of {total_bots} documents were read in time");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    step(&format!("creating {} customers", o.bots * o.customers));
+    let mut people = Vec::new();
+    for (i, &bot) in bots.iter().take(o.bots).enumerate() {
+        for c in 0..o.customers {
+            let u: Value = http.post(format!("{api}/users")).json(&json!({"first_name": format!("Customer {i}.{c}"), "started_bots": [bot]})).send().await?.json().await?;
+            people.push((u["result"]["id"].as_i64().context("customer id")?, bot));
+        }
+    }
+    let mut flooders = Vec::new();
+    if flood_bot {
+        for c in 0..10 {
+            let u: Value = http.post(format!("{api}/users")).json(&json!({"first_name": format!("Flooder {c}"), "started_bots": [bots[o.bots]]})).send().await?.json().await?;
+            flooders.push(u["result"]["id"].as_i64().context("flooder id")?);
+        }
+    }
+
+    // --- Load ---------------------------------------------------------------------------------
+    let before = tg.sandbox.limit_stats();
+    let shared = Arc::new(Shared { asked: Mutex::default(), seen: Mutex::default(), wake: tokio::sync::Notify::new() });
+    tg.sandbox.with_world(|w| shared.seen.lock().expect("seen").cursor = w.messages.len());
+    let load_start = Instant::now();
+    let end = load_start + Duration::from_secs(o.seconds);
+    let half = load_start + Duration::from_secs(o.seconds / 2);
+    step(&format!("load: {} customers for {} s (think {}–{} s), model {} ms", people.len(), o.seconds, o.think_min, o.think_max, o.model_latency_ms));
+    // Follows the sandbox's messages: every bot message replying to a customer's is recorded.
+    let scanner = {
+        let (shared, sandbox) = (shared.clone(), tg.sandbox.clone());
+        let stop = tokio_util::sync::CancellationToken::new();
+        let running = stop.clone();
+        let task = tokio::spawn(async move {
+            while !running.is_cancelled() {
+                scan_world(&sandbox, &shared);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        (stop, task)
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for &(user, bot) in &people {
+        tasks.spawn(customer(Customer { http: http.clone(), api: api.clone(), shared: shared.clone(), user, bot, half, end, think: (o.think_min, o.think_max) }));
+    }
+    if flood_bot {
+        let (http, api, shared, flooders, bot, rate) = (http.clone(), api.clone(), shared.clone(), flooders.clone(), bots[o.bots], o.flood_rate);
+        tasks.spawn(async move {
+            tokio::time::sleep_until(tokio::time::Instant::from_std(half)).await;
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+            let mut n = 0usize;
+            while Instant::now() < end {
+                tick.tick().await;
+                n += 1;
+                let user = flooders[n % flooders.len()];
+                if let Ok(message_id) = say(&http, &api, user, bot, &format!("hello? {n}")).await {
+                    shared.asked.lock().expect("asked").push(Asked { chat: user, message_id, at: Instant::now(), second_half: true, flood: true });
+                }
+            }
+        });
+    }
+
+    // Faults.
+    let faults: Vec<&str> = o.faults.iter().map(String::as_str).filter(|f| *f != "none").collect();
+    let mut events = Vec::new();
+    let mut next_kill = if o.kill_every > 0 { Some(load_start + Duration::from_secs(o.kill_every)) } else { None };
+    let mut fault_points: Vec<(Instant, &str)> = Vec::new();
+    for f in &faults {
+        let at = match *f {
+            "postgres" => o.seconds / 3,
+            "qdrant" => o.seconds / 2,
+            "429" => 2 * o.seconds / 3,
+            other => anyhow::bail!("unknown fault `{other}`: postgres, qdrant, 429 or none"),
+        };
+        fault_points.push((load_start + Duration::from_secs(at), f));
+    }
+    let mut overheads = Overheads::default();
+    let mut incarnation = vec![0u64; workers.len()];
+    let mut victim = 0usize;
+    let mut storm_end: Option<(Instant, Vec<i64>)> = None;
+    let mut last_scrape = Instant::now();
+    while Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if last_scrape.elapsed() >= Duration::from_secs(2) {
+            scrape(&http, &workers, &incarnation, &mut overheads).await;
+            last_scrape = Instant::now();
+        }
+        if next_kill.is_some_and(|k| Instant::now() >= k) {
+            let i = victim % workers.len();
+            victim += 1;
+            scrape(&http, &workers[i..=i], &incarnation[i..=i], &mut overheads).await;
+            workers[i].kill_and_restart()?;
+            incarnation[i] += 1;
+            events.push(format!("{:.0}s kill -9 worker {i}", load_start.elapsed().as_secs_f64()));
+            next_kill = Some(Instant::now() + Duration::from_secs(o.kill_every));
+        }
+        if let Some((at, f)) = fault_points.first().copied()
+            && Instant::now() >= at {
+                fault_points.remove(0);
+                let t = load_start.elapsed().as_secs_f64();
+                match f {
+                    "postgres" => match &o.postgres_restart {
+                        Some(cmd) => {
+                            let ok = tokio::process::Command::new("sh").arg("-c").arg(cmd).status().await?.success();
+                            events.push(format!("{t:.0}s PostgreSQL restarted ({})", if ok { "ok" } else { "the command failed" }));
+                        }
+                        None => events.push(format!("{t:.0}s PostgreSQL restart skipped (no --postgres-restart)")),
+                    },
+                    "qdrant" => {
+                        qdrant.restart().await?;
+                        events.push(format!("{t:.0}s Qdrant killed and restarted"));
+                    }
+                    _ => {
+                        let stormed: Vec<i64> = bots.iter().step_by(4).copied().collect();
+                        http.post(format!("{api}/faults")).json(&json!({"bot_ids": stormed, "ratio": 0.5, "retry_after": 2})).send().await?;
+                        events.push(format!("{t:.0}s 429 storm on {} bots for 10 s", stormed.len()));
+                        storm_end = Some((Instant::now() + Duration::from_secs(10), stormed));
+                    }
+                }
+            }
+        if let Some((at, stormed)) = &storm_end
+            && Instant::now() >= *at {
+                http.post(format!("{api}/faults")).json(&json!({"bot_ids": stormed, "ratio": 0.0})).send().await?;
+                storm_end = None;
+            }
+    }
+    step("load done; waiting for the last answers (up to 90 s)");
+    while tasks.join_next().await.is_some() {}
+    let drain_deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let pending: i64 = sqlx::query_scalar("select count(*) from jobs where state in ('queued', 'running') and queue = 'default'").fetch_one(&state.db.pool).await.unwrap_or(1);
+        if pending == 0 || Instant::now() > drain_deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    scrape(&http, &workers, &incarnation, &mut overheads).await;
+    scanner.0.cancel();
+    let _ = scanner.1.await;
+    scan_world(&tg.sandbox, &shared);
+    let after = tg.sandbox.limit_stats();
+
+    // --- Report -----------------------------------------------------------------------------
+    let stored: i64 = sqlx::query_scalar("select count(*) from telegram_updates where tenant_id is not null").fetch_one(&state.db.pool).await?;
+    let deliveries: Vec<(String, i64)> =
+        sqlx::query_as("select delivery, count(*) from conversation_messages where author <> 'customer' group by delivery order by delivery").fetch_all(&state.db.pool).await?;
+    let asked = shared.asked.lock().expect("asked");
+    let seen = shared.seen.lock().expect("seen");
+    let (mut lost, mut duplicated, mut replies) = (0usize, 0usize, 0usize);
+    let (mut lat_a, mut lat_b) = (Vec::new(), Vec::new());
+    let (mut flood_sent, mut flood_answered) = (0usize, 0usize);
+    for a in asked.iter() {
+        let r = seen.replies(a.chat, a.message_id);
+        let n = r.len();
+        if a.flood {
+            flood_sent += 1;
+            flood_answered += n.min(1);
+            duplicated += n.saturating_sub(1);
+            continue;
+        }
+        replies += n;
+        match r.first() {
+            None => lost += 1,
+            Some(t) => {
+                let d = t.saturating_duration_since(a.at);
+                if a.second_half { lat_b.push(d) } else { lat_a.push(d) }
+            }
+        }
+        duplicated += n.saturating_sub(1);
+    }
+    lat_a.sort();
+    lat_b.sort();
+    let all: Vec<Duration> = {
+        let mut v: Vec<Duration> = lat_a.iter().chain(lat_b.iter()).copied().collect();
+        v.sort();
+        v
+    };
+    let questions = asked.iter().filter(|a| !a.flood).count();
+    let breaches = after.limit_breaches - before.limit_breaches;
+    let early = after.early_retries - before.early_retries;
+    let hist = overheads.total();
+    let count = hist.last().map_or(0, |b| b.1);
+    let within_100ms = hist.iter().find(|(le, _)| (*le - 0.1).abs() < 1e-9).map_or(0, |b| b.1);
+    let p99_bucket = hist.iter().find(|(_, n)| count > 0 && *n as f64 >= 0.99 * count as f64).map_or(f64::NAN, |b| b.0);
+    let secs = o.seconds as f64;
+    println!("bellhop loadtest — 1 web + {} workers (concurrency {}), PostgreSQL + Qdrant server, {} bots × {} customers, model {} ms, {} s", o.workers, o.concurrency, o.bots, o.customers, o.model_latency_ms, o.seconds);
+    for e in &events {
+        println!("  fault: {e}");
+    }
+    println!("customer questions:       {questions} ({:.1}/s)", questions as f64 / secs);
+    println!("updates acknowledged:     {stored} of {} customer messages (each stored before its acknowledgement)", asked.len());
+    println!("replies to questions:     {replies} (bellhop's records, by delivery state: {deliveries:?})");
+    println!("lost (no reply):          {lost}");
+    println!("duplicated replies:       {duplicated}");
+    println!("Telegram-limit breaches:  {breaches} (and {early} sends inside a retry_after); 429s injected: {}", after.injected - before.injected);
+    println!("answer latency, end to end (send → reply): p50 {} ms, p99 {} ms", ms(pct(&all, 0.5)), ms(pct(&all, 0.99)));
+    println!("  quiet businesses, first half:  n={} p50 {} ms, p99 {} ms", lat_a.len(), ms(pct(&lat_a, 0.5)), ms(pct(&lat_a, 0.99)));
+    println!("  quiet businesses, second half: n={} p50 {} ms, p99 {} ms{}", lat_b.len(), ms(pct(&lat_b, 0.5)), ms(pct(&lat_b, 0.99)), if flood_bot { format!(" (one business flooding {} msg/s)", o.flood_rate) } else { String::new() });
+    if flood_bot {
+        println!("  flood: {flood_sent} messages, {flood_answered} answered (a burst in one chat is answered once)");
+    }
+    println!(
+        "pipeline overhead (job start → reply, model time excluded; workers' histograms): {count} answers, {:.2} % within 100 ms, p99 ≤ {} s",
+        if count > 0 { 100.0 * within_100ms as f64 / count as f64 } else { 0.0 },
+        p99_bucket
+    );
+    println!(
+        "{}",
+        json!({
+            "workers": o.workers, "bots": o.bots, "customers": o.customers, "seconds": o.seconds, "model_latency_ms": o.model_latency_ms,
+            "questions": questions, "messages": asked.len(), "throughput_per_s": replies as f64 / secs, "updates_stored": stored, "replies": replies, "lost": lost, "duplicated": duplicated,
+            "limit_breaches": breaches, "early_retries": early, "latency_p50_ms": ms(pct(&all, 0.5)), "latency_p99_ms": ms(pct(&all, 0.99)),
+            "quiet_p99_first_half_ms": ms(pct(&lat_a, 0.99)), "quiet_p99_second_half_ms": ms(pct(&lat_b, 0.99)),
+            "overhead_answers": count, "overhead_within_100ms": if count > 0 { within_100ms as f64 / count as f64 } else { 0.0 }, "overhead_p99_bucket_s": p99_bucket,
+            "faults": events,
+        })
+    );
+    if lost + duplicated > 0 {
+        let kept = work.keep();
+        eprintln!("lost or duplicated replies: the processes' logs are kept in {}", kept.join("logs").display());
+    }
+    drop(asked);
+    drop(seen);
+    drop(workers);
+    drop(web);
+    tg.shutdown().await?;
+    Ok(())
+}
+
+fn scan_world(tg: &crate::sandbox::Sandbox, shared: &Shared) {
+    let now = Instant::now();
+    let mut seen = shared.seen.lock().expect("seen lock");
+    let start = seen.cursor;
+    let (new, len): (Vec<(i64, bool, i64)>, usize) = tg.with_world(|w| {
+        let new = w.messages[start.min(w.messages.len())..].iter().filter(|e| e.chat_id > 0).map(|e| (e.chat_id, e.from_bot, e.message_id)).collect();
+        (new, w.messages.len())
+    });
+    seen.cursor = len.max(start);
+    for (chat, bot, id) in new {
+        seen.chats.entry(chat).or_default().push((bot, id, now));
+    }
+    drop(seen);
+    shared.wake.notify_waiters();
+}
+
+async fn scrape(http: &reqwest::Client, workers: &[Process], incarnation: &[u64], into: &mut Overheads) {
+    for (i, (w, inc)) in workers.iter().zip(incarnation).enumerate() {
+        let url = format!("http://127.0.0.1:{}/metrics", w.metrics);
+        if let Ok(r) = http.get(&url).timeout(Duration::from_secs(2)).send().await
+            && let Ok(text) = r.text().await {
+                let h = Overheads::parse(&text);
+                if !h.is_empty() {
+                    into.last.insert((w.metrics as usize * 1000 + i, *inc), h);
+                }
+            }
+    }
+}
+
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+}
+
+/// A fresh database on the PostgreSQL server `admin`; returns its URL.
+async fn fresh_database(admin: &str) -> anyhow::Result<String> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(admin).await.context("connecting to --postgres")?;
+    let name = format!("bellhop_loadtest_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("create database {name}")).execute(&mut conn).await?;
+    let mut url = url::Url::parse(admin)?;
+    url.set_path(&name);
+    Ok(url.to_string())
+}

@@ -1,0 +1,93 @@
+//! [`DbPacer`]: Telegram's per-bot and per-chat limits kept for the whole cluster, in the
+//! database every process shares (`telegram_pacing`). One short transaction per message books
+//! its moment under both the bot's and the chat's rule at once ([`telegram::throttle::pace`]);
+//! the process then waits for that moment and sends. A 429 moves the chat's next moment past its
+//! `retry_after` for every process.
+//!
+//! Why a shared bucket rather than routing a bot's sends to one process: any worker can run any
+//! job (no bot affinity to hand over when a worker dies, no forwarding of sends between
+//! processes), and a process killed mid-send leaves nothing to recover — a booked moment it did
+//! not use is simply lost capacity. The cost is one round trip per message, small beside
+//! Telegram's own latency. Moments are wall-clock milliseconds of the booking process, so the
+//! machines' clocks should agree (NTP) to well under the 40 ms between a bot's messages.
+use super::{Db, Engine, now_ms};
+use crate::telegram::throttle::{PACE_BOT, PaceRule, Pacer, pace};
+use crate::telegram::{BotId, ChatId, TelegramError};
+use futures::future::BoxFuture;
+use sqlx::Row;
+use std::time::Duration;
+
+/// The database-backed [`Pacer`]. Cheap to clone.
+#[derive(Clone)]
+pub struct DbPacer {
+    db: Db,
+}
+
+impl DbPacer {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Books the moment for `bot` → `chat`; returns it (Unix ms).
+    pub async fn book(&self, bot: BotId, chat: ChatId, now: i64) -> sqlx::Result<i64> {
+        let keys = [(format!("bot:{}", bot.0), PACE_BOT), (format!("chat:{}:{}", bot.0, chat.0), PaceRule::for_chat(chat))];
+        let mut tx = self.db.pool.begin().await?;
+        for (key, _) in &keys {
+            sqlx::query("insert into telegram_pacing (key, next_at) values ($1, 0) on conflict (key) do nothing").bind(key).execute(&mut *tx).await?;
+        }
+        // Rows locked in key order (every booking takes them in the same order: no deadlock).
+        let lock = match self.db.engine {
+            Engine::Postgres => "for update",
+            Engine::Sqlite => "",
+        };
+        let rows = sqlx::query(&format!("select key, next_at from telegram_pacing where key in ($1, $2) order by key {lock}"))
+            .bind(&keys[0].0)
+            .bind(&keys[1].0)
+            .fetch_all(&mut *tx)
+            .await?;
+        let next_of = |k: &str| rows.iter().find(|r| r.get::<String, _>(0) == k).map_or(0, |r| r.get::<i64, _>(1));
+        let stored: Vec<(i64, PaceRule)> = keys.iter().map(|(k, rule)| (next_of(k), *rule)).collect();
+        let (at, after) = pace(now, &stored);
+        for ((key, _), next) in keys.iter().zip(after) {
+            sqlx::query("update telegram_pacing set next_at = $2 where key = $1").bind(key).bind(next).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(at)
+    }
+
+    /// Nothing goes to `chat` of `bot` before `until` (Unix ms).
+    pub async fn pause_until(&self, bot: BotId, chat: ChatId, until: i64) -> sqlx::Result<()> {
+        let key = format!("chat:{}:{}", bot.0, chat.0);
+        // Past `until`, the chat's rule applies again from a clean slate.
+        let next = until + PaceRule::for_chat(chat).tolerance().as_millis() as i64;
+        sqlx::query(
+            "insert into telegram_pacing (key, next_at) values ($1, $2)
+             on conflict (key) do update set next_at = case when telegram_pacing.next_at > excluded.next_at then telegram_pacing.next_at else excluded.next_at end",
+        )
+        .bind(key)
+        .bind(next)
+        .execute(&self.db.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+impl Pacer for DbPacer {
+    fn reserve(&self, bot: BotId, chat: ChatId) -> BoxFuture<'static, Result<Duration, TelegramError>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let now = now_ms();
+            let at = this.book(bot, chat, now).await.map_err(|e| TelegramError::Network(format!("booking the send in the shared rate limits: {e}")))?;
+            Ok(Duration::from_millis((at - now).max(0) as u64))
+        })
+    }
+
+    fn pause(&self, bot: BotId, chat: ChatId, wait: Duration) -> BoxFuture<'static, ()> {
+        let this = self.clone();
+        Box::pin(async move {
+            if let Err(e) = this.pause_until(bot, chat, now_ms() + wait.as_millis() as i64).await {
+                tracing::warn!(error = %e, "could not share a chat's 429 pause with the other processes");
+            }
+        })
+    }
+}

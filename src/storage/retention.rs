@@ -1,0 +1,90 @@
+//! The retention purge: data that only serves operations is deleted once it is old enough —
+//! raw Telegram updates (customers' messages as received; the conversations keep what the owner
+//! sees), finished and dead jobs, processed Stripe events, expired or revoked sessions, expired
+//! login links, and Telegram pacing rows long past. Every worker process runs [`run`]; the
+//! deletes go in small batches (one short transaction each, by index), so the purge never holds
+//! locks the hot path waits on, and two processes purging at once only share the work.
+use super::{Db, now_ms};
+use crate::config::RetentionConfig;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Rows deleted per statement.
+pub const BATCH: i64 = 500;
+
+/// What one purge deleted, per kind.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Purged {
+    pub updates: u64,
+    pub jobs: u64,
+    pub dead_jobs: u64,
+    pub stripe_events: u64,
+    pub sessions: u64,
+    pub login_tokens: u64,
+    pub pacing: u64,
+}
+
+impl Purged {
+    pub fn total(&self) -> u64 {
+        self.updates + self.jobs + self.dead_jobs + self.stripe_events + self.sessions + self.login_tokens + self.pacing
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    d.as_millis().min(i64::MAX as u128) as i64
+}
+
+/// Deletes, batch after batch, the rows `sql` selects (its `$1` is the cutoff, `$2` the batch
+/// size) until a batch comes back short; yields between batches.
+async fn drain(db: &Db, sql: &str, cutoff: i64) -> sqlx::Result<u64> {
+    let mut total = 0;
+    loop {
+        let n = sqlx::query(sql).bind(cutoff).bind(BATCH).execute(&db.pool).await?.rows_affected();
+        total += n;
+        if n < BATCH as u64 {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// One purge at `now` (Unix ms).
+pub async fn purge(db: &Db, cfg: &RetentionConfig, now: i64) -> sqlx::Result<Purged> {
+    Ok(Purged {
+        updates: drain(db, "delete from telegram_updates where id in (select id from telegram_updates where received_at < $1 limit $2)", now - ms(cfg.updates)).await?,
+        jobs: drain(db, "delete from jobs where id in (select id from jobs where state = 'done' and updated_at < $1 limit $2)", now - ms(cfg.jobs)).await?,
+        dead_jobs: drain(db, "delete from jobs where id in (select id from jobs where state = 'dead' and updated_at < $1 limit $2)", now - ms(cfg.dead_jobs)).await?,
+        stripe_events: drain(
+            db,
+            "delete from stripe_events where id in (select id from stripe_events where processed_at is not null and processed_at < $1 limit $2)",
+            now - ms(cfg.stripe_events),
+        )
+        .await?,
+        sessions: drain(
+            db,
+            "delete from sessions where id_hash in (select id_hash from sessions where expires_at < $1 or revoked_at is not null limit $2)",
+            now,
+        )
+        .await?,
+        login_tokens: drain(db, "delete from login_tokens where token_hash in (select token_hash from login_tokens where expires_at < $1 limit $2)", now).await?,
+        // A bot's or chat's booking an hour past holds nothing back any more.
+        pacing: drain(db, "delete from telegram_pacing where key in (select key from telegram_pacing where next_at < $1 limit $2)", now - 3_600_000).await?,
+    })
+}
+
+/// Purges every `cfg.interval` (the first time shortly after start) until `stop`.
+pub async fn run(db: Db, cfg: RetentionConfig, stop: CancellationToken) {
+    let mut next = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            _ = stop.cancelled() => return,
+        }
+        match purge(&db, &cfg, now_ms()).await {
+            Ok(p) if p.total() > 0 => tracing::info!(?p, "retention purge"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "retention purge failed; trying again next time"),
+        }
+        next = tokio::time::Instant::now() + cfg.interval;
+    }
+}

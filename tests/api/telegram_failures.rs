@@ -1,0 +1,136 @@
+//! What bellhop does when Telegram refuses or fails a call (issue 16): a refusal that will not
+//! change is not retried, a passing failure is, a customer's message that could not reach the
+//! owner is marked on the conversation page, and a send whose answer was lost is never repeated.
+use crate::helpers::*;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn text_of(m: &Value) -> String {
+    m["message"]["text"].as_str().or_else(|| m["raw_text"].as_str()).unwrap_or_default().to_owned()
+}
+
+async fn said_to(app: &TestApp, bot: i64, chat: i64) -> Vec<String> {
+    app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(chat)).map(text_of).collect()
+}
+
+/// A live bot created by `owner` through the manager (webhook set), and a customer who started
+/// it. Returns (owner, bot, customer).
+pub async fn live_bot(app: &TestApp, username: &str) -> (i64, i64, i64) {
+    let owner = app.tg.user("Rosa").await;
+    let bot = app.tg.create_managed_bot(owner, username, "Rosa's Cakes").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{bot}")).await["token"].as_str().unwrap());
+    wait_until(Duration::from_secs(30), || async { count(app.db(), &format!("select count(*) from bots where id = {bot} and status = 'live'")).await == 1 }).await;
+    let customer = app.tg.post("users", json!({ "first_name": "Carl", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    (owner, bot, customer)
+}
+
+/// The customer asks for a person; returns once the owner was told.
+async fn hand_off(app: &TestApp, owner: i64, bot: i64, customer: i64) {
+    let manager = app.tg.handle.sandbox.manager_id();
+    app.tg.say(customer, bot, "/human").await;
+    wait_until(Duration::from_secs(30), || async { said_to(app, manager, owner).await.iter().any(|t| t.contains("wants to talk to a person")) }).await;
+    app.drain_jobs(Duration::from_secs(30)).await;
+}
+
+#[tokio::test]
+async fn a_customer_message_that_could_not_reach_the_owner_is_retried_or_marked_on_the_conversation_page() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_JOBS_RETRY_BASE_MS", "20");
+    })
+    .await;
+    let (owner, bot, customer) = live_bot(&app, "rosa_handoff_bot").await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    hand_off(&app, owner, bot, customer).await;
+
+    // Telegram fails the forward once (a server error): the job tries again and it arrives.
+    app.tg.fail_method(manager, "sendMessage", 1, 500, "Internal Server Error").await;
+    app.tg.say(customer, bot, "Is the chocolate cake gluten-free?").await;
+    wait_until(Duration::from_secs(30), || async { said_to(&app, manager, owner).await.iter().any(|t| t.contains("gluten-free")) }).await;
+
+    // The owner's manager chat refuses (they blocked the manager bot): not retried, and marked.
+    app.tg.fail_method(manager, "sendMessage", 20, 403, "Forbidden: bot was blocked by the user").await;
+    app.tg.say(customer, bot, "Hello? Anyone there?").await;
+    wait_until(Duration::from_secs(30), || async { count(app.db(), "select count(*) from conversation_messages where text like '%Anyone there%'").await == 1 }).await;
+    app.drain_jobs(Duration::from_secs(30)).await;
+    assert_eq!(count(app.db(), "select count(*) from jobs where kind = 'bot.update' and state = 'dead'").await, 0, "a refused forward is recorded, not a failed job");
+    assert_eq!(count(app.db(), "select max(attempts) from jobs where kind = 'bot.update'").await, 2, "only the server error was retried");
+    let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
+    let (_, cookie, _) = app.signed_in_owner(owner, "Rosa's Cakes").await;
+    let conv = count(app.db(), &format!("select id from conversations where tenant_id = {}", tenant.0)).await;
+    let page = app.http.get(app.url(&format!("/app/conversations/{conv}"))).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let when = |text: &str| {
+        let at = page.find(text).unwrap_or_else(|| panic!("{text} is on the page"));
+        let from = at + page[at..].find("class=\"when\"").unwrap();
+        page[from..from + page[from..].find("</div>").unwrap()].to_owned()
+    };
+    assert!(when("Anyone there?").contains("didn't reach you in Telegram"), "the message is marked as not passed on: {}", when("Anyone there?"));
+    assert!(!when("gluten-free").contains("didn't reach you"), "the retried forward arrived and is not marked");
+    app.stop().await.unwrap();
+}
+
+/// The handoff notice the owner got in the manager chat about `customer`'s conversation.
+async fn handoff_notice(app: &TestApp, owner: i64) -> Value {
+    let manager = app.tg.handle.sandbox.manager_id();
+    app.tg.sent_by(manager).await.into_iter().filter(|m| m["chat_id"] == json!(owner)).find(|m| text_of(m).contains("wants to talk to a person")).expect("the handoff notice")
+}
+
+#[tokio::test]
+async fn an_owner_reply_and_a_closed_notice_whose_answer_was_lost_are_not_sent_twice() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_JOBS_RETRY_BASE_MS", "20");
+    })
+    .await;
+    let (owner, bot, customer) = live_bot(&app, "rosa_lossy_bot").await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    hand_off(&app, owner, bot, customer).await;
+    let notice = handoff_notice(&app, owner).await;
+    let before = said_to(&app, bot, customer).await.len();
+
+    // The owner replies in the manager chat; Telegram delivers it, but its answer is lost.
+    app.tg.lose_response(bot, "sendMessage", 1).await;
+    let reply = json!({ "bot_id": manager, "text": "Hi Carl, Rosa here: yes, gluten-free.", "reply_to_message_id": notice["message_id"] });
+    app.tg.post(&format!("users/{owner}/messages"), reply).await;
+    wait_until(Duration::from_secs(30), || async { said_to(&app, bot, customer).await.iter().any(|t| t.contains("Rosa here")) }).await;
+    app.drain_jobs(Duration::from_secs(30)).await;
+    let said = said_to(&app, bot, customer).await;
+    assert_eq!(said.iter().filter(|t| t.contains("Rosa here")).count(), 1, "the owner's reply reached the customer twice: {said:?}");
+
+    // Close: the "back with the assistant" notice is delivered, its answer lost.
+    app.tg.lose_response(bot, "sendMessage", 1).await;
+    let close = notice["reply_markup"]["inline_keyboard"][0][1]["callback_data"].as_str().unwrap().to_owned();
+    app.tg.post(&format!("users/{owner}/callbacks"), json!({ "bot_id": manager, "message_id": notice["message_id"], "data": close })).await;
+    wait_until(Duration::from_secs(30), || async { said_to(&app, bot, customer).await.iter().any(|t| t.contains("back with the assistant")) }).await;
+    app.drain_jobs(Duration::from_secs(30)).await;
+    let said = said_to(&app, bot, customer).await;
+    assert_eq!(said.iter().filter(|t| t.contains("back with the assistant")).count(), 1, "the closed notice reached the customer twice: {said:?}");
+    assert_eq!(said.len(), before + 2);
+    // Unconfirmed, not "not delivered": the owner's page says so.
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where delivery = 'unknown'").await, 2);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_owner_reply_retried_while_its_first_send_is_under_way_is_sent_once() {
+    let app = spawn_app().await;
+    let (owner, bot, customer) = live_bot(&app, "rosa_slow_bot").await;
+    hand_off(&app, owner, bot, customer).await;
+    let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
+    let conv = count(app.db(), &format!("select id from conversations where tenant_id = {}", tenant.0)).await;
+
+    // The first attempt's send is under way (Telegram is slow to answer) when a second attempt of
+    // the same manager update starts — as after a worker stopped answering and its lease expired.
+    app.tg.hold(bot, "sendMessage", 1).await;
+    let first = tokio::spawn({
+        let (db, bots) = (app.state.db.clone(), app.state.bots.clone());
+        async move { bellhop::answering::handoff::owner_reply(&db, &bots, tenant, conv, "Rosa here: we open at 8.", Some(4242)).await }
+    });
+    wait_until(Duration::from_secs(30), || async { app.tg.held(bot, "sendMessage").await == 1 }).await;
+    let second = bellhop::answering::handoff::owner_reply(&app.state.db, &app.state.bots, tenant, conv, "Rosa here: we open at 8.", Some(4242)).await;
+    app.tg.release(bot, "sendMessage", false).await;
+    let first = first.await.unwrap();
+    assert!(first.is_ok() && second.is_ok(), "{first:?} {second:?}");
+    let said = said_to(&app, bot, customer).await;
+    assert_eq!(said.iter().filter(|t| t.contains("we open at 8")).count(), 1, "sent twice: {said:?}");
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where author = 'owner' and delivery = 'sent'").await, 1);
+    app.stop().await.unwrap();
+}
