@@ -107,7 +107,7 @@ settings! {
     "http.sign_ins_per_minute", "BELLHOP_HTTP_SIGN_INS_PER_MINUTE", Some("30"), false,
         "Requests to sign-in links (opening one, confirming one) one client may make per minute; beyond it, 429.";
     "http.unknown_bot_webhooks_per_minute", "BELLHOP_HTTP_UNKNOWN_BOT_WEBHOOKS_PER_MINUTE", Some("30"), false,
-        "Webhook calls for bots that do not exist one client may make per minute; beyond it its webhook calls get 429 without a database lookup.";
+        "Webhook calls for bots that do not exist one client may make per minute; beyond it its webhook calls get 429 without a database lookup (except for bots this process has seen a correct call for).";
     "models.dir", "BELLHOP_MODELS_DIR", Some("{data_dir}/models"), false,
         "Local model files, filled by `scripts/fetch-models.sh DIR` (all-MiniLM-L6-v2, SmolLM2). Nothing is downloaded at run time.";
     "embeddings.url", "BELLHOP_EMBEDDINGS_URL", None, false,

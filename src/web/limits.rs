@@ -8,9 +8,11 @@
 //! as new ones) are dropped, and while it stays full new clients share one bucket.
 //!
 //! Webhooks are different from pages: a request is charged only once it turns out to name a bot
-//! that does not exist, and a client whose allowance is spent gets 429 before any lookup. (Telegram
-//! itself never calls for bots that do not exist, so its calls for real bots are never held up;
-//! a wrong secret for a real bot is not charged, since Telegram sends those while a bot is set up
+//! that does not exist, and a client whose allowance is spent gets 429 before any lookup — unless
+//! the bot is one this process has already seen a correct call for. (Telegram itself never calls
+//! for bots that do not exist, and its calls for real bots are not held up even when it shares
+//! an address with an abuser, as behind a reverse proxy with `http.client_ip_header` unset; a
+//! wrong secret for a real bot is not charged, since Telegram sends those while a bot is set up
 //! again.)
 use super::pages::message;
 use crate::app::AppState;
@@ -18,7 +20,8 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use tokio::time::{Duration, Instant};
@@ -153,6 +156,9 @@ pub struct EdgeLimits {
     pub new_bot_links: Limit,
     pub sign_ins: Limit,
     pub unknown_bot_webhooks: Limit,
+    /// Bots a webhook call authenticated for, in this process: never refused before the lookup.
+    /// Only a correct secret adds to it, so it holds at most the real bots.
+    known_bots: Mutex<HashSet<i64>>,
 }
 
 impl EdgeLimits {
@@ -161,7 +167,22 @@ impl EdgeLimits {
             new_bot_links: Limit::per_minute(cfg.new_bot_links_per_minute),
             sign_ins: Limit::per_minute(cfg.sign_ins_per_minute),
             unknown_bot_webhooks: Limit::per_minute(cfg.unknown_bot_webhooks_per_minute),
+            known_bots: Mutex::default(),
         })
+    }
+
+    /// Records a bot a webhook call authenticated for.
+    pub fn bot_seen(&self, bot: i64) {
+        self.known_bots.lock().unwrap_or_else(|p| p.into_inner()).insert(bot);
+    }
+
+    /// Whether a webhook call for `bot` from `client` is refused before the lookup: the client
+    /// has spent its allowance for unknown bots and the bot is not one already seen.
+    pub fn webhook_refused_before_lookup(&self, client: Client, bot: i64) -> Option<Duration> {
+        if self.known_bots.lock().unwrap_or_else(|p| p.into_inner()).contains(&bot) {
+            return None;
+        }
+        self.unknown_bot_webhooks.check(client).err()
     }
 }
 
@@ -175,7 +196,12 @@ pub enum Kind {
 /// Sets the request's [`Client`] for the handlers and limits below.
 pub async fn identify(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    let client = Client::of(req.headers(), peer, app.cfg.http.client_ip_header.as_deref());
+    let ip_header = app.cfg.http.client_ip_header.as_deref();
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if ip_header.is_none() && req.headers().contains_key("x-forwarded-for") && !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!("requests come through a reverse proxy (X-Forwarded-For) but http.client_ip_header is unset: every client counts as the proxy for the per-client limits");
+    }
+    let client = Client::of(req.headers(), peer, ip_header);
     req.extensions_mut().insert(client);
     next.run(req).await
 }

@@ -19,14 +19,15 @@ use subtle::ConstantTimeEq;
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
 /// Before `POST /tg/bot/{bot_id}`: a client that has called for too many bots that do not exist
-/// gets 429 before its body is read or anything is looked up (see [`super::limits`]).
-pub async fn unknown_bot_limit(State(limits): State<Arc<EdgeLimits>>, req: Request, next: Next) -> Response {
-    match req.extensions().get::<Client>().map(|c| limits.unknown_bot_webhooks.check(*c)) {
-        Some(Err(wait)) => {
+/// gets 429 before its body is read or anything is looked up, unless the bot is one already seen
+/// (see [`super::limits`]).
+pub async fn unknown_bot_limit(State(limits): State<Arc<EdgeLimits>>, Path(bot_id): Path<i64>, req: Request, next: Next) -> Response {
+    match req.extensions().get::<Client>().and_then(|c| limits.webhook_refused_before_lookup(*c, bot_id)) {
+        Some(wait) => {
             tracing::info!("webhook refused: this client called for too many unknown bots");
             super::limits::webhook_refused(wait)
         }
-        _ => next.run(req).await,
+        None => next.run(req).await,
     }
 }
 
@@ -54,6 +55,7 @@ pub async fn child_bot(
     if !bool::from(expected.as_slice().ct_eq(given)) {
         return Err(AppError::Unauthorized);
     }
+    limits.bot_seen(bot_id);
     tracing::Span::current().record("tenant_id", tenant.0);
 
     let peek = peek(&body);
