@@ -3,7 +3,8 @@
 //! - `GET /login/{token}` shows a confirm page and changes nothing (link previews, scanners)
 //!   but a cookie `bellhop_login` holding a random form token, which the page's form repeats.
 //! - `POST /login/{token}` is accepted only from that page: the form token must match the cookie
-//!   (a page elsewhere cannot read or set it) and the Origin (or Referer) must be bellhop's own.
+//!   (a page elsewhere cannot read or set it) and the browser must say the form was bellhop's
+//!   own (`Sec-Fetch-Site`, else Origin, else Referer).
 //!   Without this, a page elsewhere could post the attacker's own link and sign a visitor in to
 //!   the attacker's tenant ("login CSRF"). A refused POST leaves the link valid.
 //! - The accepted POST uses the one-time token and issues a fresh session: cookie
@@ -102,12 +103,20 @@ fn from_own_page(app: &AppState, headers: &HeaderMap, body: &[u8]) -> bool {
     token_matches && same_origin(&app.cfg.public_url, headers)
 }
 
-/// The request's Origin (else its Referer) is bellhop's: the public URL's origin, or the host the
-/// request was sent to. A browser sends Origin with every form POST; with neither header (not a
-/// browser) the form token alone decides. `Origin: null` (a sandboxed or privacy-hiding page)
-/// is not ours.
+/// Whether the browser says the request came from a page of bellhop's own.
+///
+/// - `Sec-Fetch-Site` (every current browser): it must be `same-origin`.
+/// - Else a real `Origin`, else `Referer`: bellhop's public URL's origin, or the host the request
+///   was sent to.
+/// - With none of them (not a browser, or an old one; also `Origin: null`, which browsers send
+///   from bellhop's own pages too, as they carry `Referrer-Policy: no-referrer`), the form token
+///   alone decides.
 fn same_origin(public_url: &url::Url, headers: &HeaderMap) -> bool {
-    let Some(source) = headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER)) else { return true };
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return site.as_bytes() == b"same-origin";
+    }
+    let origin = headers.get(header::ORIGIN).filter(|o| o.as_bytes() != b"null");
+    let Some(source) = origin.or_else(|| headers.get(header::REFERER)) else { return true };
     let Some(from) = source.to_str().ok().and_then(|s| url::Url::parse(s).ok()) else { return false };
     if from.origin() == public_url.origin() {
         return true;
