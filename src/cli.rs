@@ -29,9 +29,14 @@ pub enum Command {
     /// Try bellhop locally with zero configuration: a local Telegram sandbox, the web app and
     /// job workers in one process, with a generated master key. Prints the URLs to open.
     Demo {
-        /// Address of the web app; the sandbox listens on the next port.
+        /// Address of the web app.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// Address of the sandbox (default: this machine only, on the port after the web
+        /// app's). The sandbox shows every bot token and the owners' sign-in links: give it a
+        /// public address only on a network you trust.
+        #[arg(long)]
+        sandbox_listen: Option<std::net::SocketAddr>,
     },
     /// Run the local Telegram sandbox on its own (Bot API server, simulated users, UI).
     Sandbox(crate::sandbox::SandboxArgs),

@@ -6,7 +6,11 @@
 //! - Each ciphertext is stored beside the id of the key that sealed it. The key ring holds one
 //!   active key and any number of older ones; `bellhop rotate-key` adds a key and re-seals every
 //!   row while the service keeps running: a process that meets a key id it does not know reloads
-//!   the ring file, and encryption re-reads a changed ring file within a couple of seconds.
+//!   the ring file, and sealing checks the file (its modification time, inode and size) every
+//!   time, so a new active key is used at once.
+//! - Nothing is sealed with a retired key, however old a process's ring: every sealed write claims
+//!   its key in the database first (`storage::keys`), and `rotate-key --retire-old` marks keys
+//!   retired there before its last re-seal. `rotate-key` runs one at a time ([`lock_rotation`]).
 //!
 //! Keys come from `secrets.master_key` (+ `secrets.old_master_keys`) or, when that is unset, from
 //! the ring file `secrets.key_file` (`<key id> <base64 key>` per line, active first), which the
@@ -62,8 +66,26 @@ pub enum CryptoError {
 struct Keys {
     /// Active key first.
     keys: Vec<(String, aes_gcm::Key<Aes256Gcm>)>,
-    file_mtime: Option<SystemTime>,
+    file_version: Option<FileVersion>,
     checked: Instant,
+}
+
+/// What tells one ring file from the next: it is replaced by a rename (a new inode), and the
+/// modification time alone can repeat within its granularity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileVersion {
+    modified: Option<SystemTime>,
+    inode: u64,
+    len: u64,
+}
+
+fn file_version(path: &Path) -> Option<FileVersion> {
+    let m = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(FileVersion { modified: m.modified().ok(), inode, len: m.len() })
 }
 
 enum Source {
@@ -95,7 +117,7 @@ impl KeyRing {
                 let k = parse_key(k.expose()).map_err(|m| anyhow::anyhow!("secrets.master_key {m}"))?;
                 keys.push((key_id(&k), k.into()));
             }
-            let ring = KeyRing { keys: RwLock::new(Keys { keys, file_mtime: None, checked: Instant::now() }), source: Source::Config };
+            let ring = KeyRing { keys: RwLock::new(Keys { keys, file_version: None, checked: Instant::now() }), source: Source::Config };
             return Ok((ring, false));
         }
         let path = cfg.key_file.clone();
@@ -117,7 +139,7 @@ impl KeyRing {
     /// A ring from raw keys, active first (tests and tools).
     pub fn from_keys(keys: &[[u8; 32]]) -> KeyRing {
         let keys = keys.iter().map(|k| (key_id(k), (*k).into())).collect();
-        KeyRing { keys: RwLock::new(Keys { keys, file_mtime: None, checked: Instant::now() }), source: Source::Config }
+        KeyRing { keys: RwLock::new(Keys { keys, file_version: None, checked: Instant::now() }), source: Source::Config }
     }
 
     pub fn active_key_id(&self) -> String {
@@ -125,9 +147,11 @@ impl KeyRing {
         self.keys.read().expect("key ring lock").keys[0].0.clone()
     }
 
-    /// Seals `plaintext` for the record named by `aad` (e.g. `bots.token:123`).
+    /// Seals `plaintext` for the record named by `aad` (e.g. `bots.token:123`), with the active
+    /// key of the ring file as it is now. To store the result, use `storage::keys::seal`, which
+    /// also makes sure the key is not being retired.
     pub fn seal(&self, plaintext: &[u8], aad: &str) -> Sealed {
-        self.maybe_reload();
+        self.reload_if_changed();
         let keys = self.keys.read().expect("key ring lock");
         let (id, key) = &keys.keys[0];
         let mut nonce = [0u8; NONCE_LEN];
@@ -168,20 +192,37 @@ impl KeyRing {
     }
 
     fn maybe_reload(&self) {
+        if self.keys.read().expect("key ring lock").checked.elapsed() >= RELOAD_CHECK {
+            self.reload_if_changed();
+        }
+    }
+
+    /// Reads the ring file again if it changed since it was read.
+    fn reload_if_changed(&self) {
         let Source::File(path) = &self.source else { return };
         {
+            let version = file_version(path);
             let keys = self.keys.read().expect("key ring lock");
-            if keys.checked.elapsed() < RELOAD_CHECK {
-                return;
-            }
-            let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-            if mtime == keys.file_mtime {
+            if version == keys.file_version {
                 drop(keys);
                 self.keys.write().expect("key ring lock").checked = Instant::now();
                 return;
             }
         }
         self.reload_now();
+    }
+
+    /// Reads the ring file again (keys from configuration: nothing to read).
+    pub fn reload(&self) {
+        self.reload_now();
+    }
+
+    /// The ids of the ring file's keys other than the active one, which `rotate-key
+    /// --retire-old` may retire; none with keys from configuration.
+    pub fn retirable_key_ids(&self) -> anyhow::Result<Vec<String>> {
+        let Source::File(path) = &self.source else { return Ok(Vec::new()) };
+        let existing = parse_ring_text(&std::fs::read_to_string(path).context("reading the key ring")?)?;
+        Ok(existing.iter().skip(1).map(key_id).collect())
     }
 
     fn reload_now(&self) {
@@ -242,13 +283,11 @@ fn parse_ring_text(text: &str) -> anyhow::Result<Vec<[u8; 32]>> {
 }
 
 fn read_ring_file(path: &Path) -> anyhow::Result<Keys> {
+    // The version is taken before the read: a change during the read shows at the next check.
+    let version = file_version(path);
     let text = std::fs::read_to_string(path).with_context(|| format!("reading the key ring {}", path.display()))?;
     let keys = parse_ring_text(&text).with_context(|| format!("in {}", path.display()))?;
-    Ok(Keys {
-        keys: keys.iter().map(|k| (key_id(k), (*k).into())).collect(),
-        file_mtime: std::fs::metadata(path).and_then(|m| m.modified()).ok(),
-        checked: Instant::now(),
-    })
+    Ok(Keys { keys: keys.iter().map(|k| (key_id(k), (*k).into())).collect(), file_version: version, checked: Instant::now() })
 }
 
 /// Writes the ring atomically (temporary file, fsync, rename) with mode 0600.
@@ -257,22 +296,60 @@ fn write_ring_file(path: &Path, keys: &[[u8; 32]]) -> anyhow::Result<()> {
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        crate::storage::files::create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut text = String::from("# bellhop master keys: the first is active, the rest only decrypt. Keep this file secret.\n");
     for k in keys {
         text.push_str(&format!("{} {}\n", key_id(k), B64.encode(k)));
     }
-    let tmp = path.with_extension("tmp");
+    // A name of its own: two writers must not share a temporary file.
+    let tmp = path.with_extension(format!("tmp-{}-{:x}", std::process::id(), rand::random::<u64>()));
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     opts.mode(0o600);
     let mut f = opts.open(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    let written = f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.with_context(|| format!("replacing {}", path.display()))?;
     Ok(())
+}
+
+/// Held while `rotate-key` changes the ring: runs one at a time. (Two at once would each read
+/// the ring, add a key and write it back: one key would be lost, with every row the losing run
+/// had re-sealed under it.) An advisory lock (`flock`) on `<key file>.lock`, released when this
+/// is dropped or the process ends; with keys from configuration there is no file and no lock.
+#[derive(Debug)]
+pub struct RotationLock {
+    _file: Option<std::fs::File>,
+}
+
+/// Waits until no other `rotate-key` holds the ring, then holds it. Blocks the calling thread.
+pub fn lock_rotation(cfg: &SecretsConfig) -> anyhow::Result<RotationLock> {
+    if cfg.master_key.is_some() {
+        return Ok(RotationLock { _file: None });
+    }
+    let path = cfg.key_file.with_extension("lock");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let file = opts.open(&path).with_context(|| format!("opening {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock(2) on a descriptor this function owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            tracing::info!(lock = %path.display(), "another rotate-key is running; waiting for it to finish");
+            // SAFETY: as above.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                return Err(std::io::Error::last_os_error()).with_context(|| format!("locking {}", path.display()));
+            }
+        }
+    }
+    Ok(RotationLock { _file: Some(file) })
 }
 
 #[cfg(test)]
@@ -324,5 +401,22 @@ mod tests {
         // `a` has never seen the new key; it reloads on meeting it.
         assert_eq!(a.open(&sealed, "bots.token:9").unwrap(), b"tok");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Issue 16, item 11: sealing used a ring up to two seconds old.
+    #[test]
+    fn sealing_uses_the_ring_file_as_it_is_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = SecretsConfig { master_key: None, old_master_keys: vec![], key_file: dir.path().join("master.keys") };
+        let (server, _) = KeyRing::load(&cfg, true).unwrap();
+        let first = server.seal(b"x", "t:1").key_id;
+        let (rotation, _) = KeyRing::load(&cfg, false).unwrap();
+        // Several rotations at once, within the file's timestamp granularity.
+        for _ in 0..3 {
+            let new = rotation.add_active_key().unwrap().unwrap();
+            assert_eq!(server.seal(b"x", "t:1").key_id, new, "a seal right after the ring changed used an older key");
+        }
+        assert_ne!(server.active_key_id(), first);
+        assert_eq!(rotation.retirable_key_ids().unwrap().len(), 3, "every key but the active one");
     }
 }

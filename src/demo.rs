@@ -7,13 +7,25 @@ use crate::domain::Secret;
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::app::{Application, HttpRoutes, Role, cancel_on_signals};
 use anyhow::Context;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-/// Runs the demo, serving `http` (the HTTP edge's routes).
-pub async fn run(mut cfg: Config, http: HttpRoutes) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
-    // The sandbox listens on the port after the web app's.
-    let mut sandbox_addr = cfg.listen;
-    sandbox_addr.set_port(if cfg.listen.port() == 0 { 0 } else { cfg.listen.port() + 1 });
+/// Where the demo's sandbox listens: where asked, else on loopback (of the web app's address
+/// family) at the port after the web app's. The sandbox shows every bot token and the owners'
+/// sign-in links, so it never follows the web app onto a public address by itself.
+pub fn sandbox_addr(listen: SocketAddr, asked: Option<SocketAddr>) -> SocketAddr {
+    if let Some(addr) = asked {
+        return addr;
+    }
+    let ip: IpAddr = if listen.is_ipv6() { Ipv6Addr::LOCALHOST.into() } else { Ipv4Addr::LOCALHOST.into() };
+    let port = if listen.port() == 0 { 0 } else { listen.port().checked_add(1).unwrap_or(0) };
+    SocketAddr::new(ip, port)
+}
+
+/// Runs the demo, serving `http` (the HTTP edge's routes); the sandbox listens on
+/// [`sandbox_addr`].
+pub async fn run(mut cfg: Config, sandbox_listen: Option<SocketAddr>, http: HttpRoutes) -> anyhow::Result<()> {
+    crate::storage::files::create_private_dir(&cfg.data_dir).with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
+    let sandbox_addr = sandbox_addr(cfg.listen, sandbox_listen);
     let listener = tokio::net::TcpListener::bind(sandbox_addr).await.with_context(|| format!("binding the sandbox on {sandbox_addr}"))?;
     let sandbox = Sandbox::new(SandboxOptions { state_file: Some(cfg.data_dir.join("sandbox.json")), ..Default::default() })?;
     let tg = sandbox.spawn(listener).await?;
@@ -33,6 +45,17 @@ pub async fn run(mut cfg: Config, http: HttpRoutes) -> anyhow::Result<()> {
     println!("  2. Telegram (sandbox):     {}/   — pick a user, confirm the bot, chat with it", tg.base_url);
     println!("     Health / metrics:       http://{addr}/readyz   http://{addr}/metrics");
     println!();
+    if !sandbox_addr.ip().is_loopback() {
+        tracing::warn!(sandbox = %tg.base_url, "the sandbox is reachable from the network: it shows every bot token and the owners' sign-in links");
+        println!("  Warning: the sandbox is on {sandbox_addr}, so anyone who can reach it sees every bot token");
+        println!("  and the owners' sign-in links. Use this only on a network you trust.");
+        println!();
+    } else if !addr.ip().is_loopback() {
+        println!("  Note: the web app listens on {addr}; the sandbox, which shows every bot token and the");
+        println!("  owners' sign-in links, stays only on this machine ({}). To open it from elsewhere anyway:", tg.base_url);
+        println!("  --sandbox-listen ADDRESS:PORT, on a network you trust.");
+        println!();
+    }
     println!("  Stop with Ctrl-C.");
     println!();
     // Seeding is best effort (a failure is logged) and ends with the run.
@@ -111,4 +134,21 @@ async fn try_seed(app: &crate::app::AppState, sandbox: &str) -> anyhow::Result<i
     }
     ok(http.post(api("users")).json(&json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] }))).await?;
     Ok(bot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sandbox_addr;
+
+    #[test]
+    fn the_sandbox_stays_on_loopback_unless_asked() {
+        let at = |s: &str| s.parse().unwrap();
+        assert_eq!(sandbox_addr(at("127.0.0.1:8080"), None), at("127.0.0.1:8081"));
+        assert_eq!(sandbox_addr(at("0.0.0.0:8080"), None), at("127.0.0.1:8081"));
+        assert_eq!(sandbox_addr(at("192.0.2.7:9000"), None), at("127.0.0.1:9001"));
+        assert_eq!(sandbox_addr(at("[::]:8080"), None), at("[::1]:8081"));
+        assert_eq!(sandbox_addr(at("0.0.0.0:0"), None), at("127.0.0.1:0"));
+        assert_eq!(sandbox_addr(at("0.0.0.0:65535"), None), at("127.0.0.1:0"));
+        assert_eq!(sandbox_addr(at("0.0.0.0:8080"), Some(at("0.0.0.0:7000"))), at("0.0.0.0:7000"));
+    }
 }

@@ -59,15 +59,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(cfg.log_format, &cfg.log_level);
             bellhop::app::rotate_key(&cfg, *retire_old).await
         }
-        Command::Demo { listen } => {
-            let listen = *listen;
+        Command::Demo { listen, sandbox_listen } => {
+            let (listen, sandbox_listen) = (*listen, *sandbox_listen);
             let cfg = load_config(&cli, Needs::Storage, |raw| {
                 if !raw.is_set("listen") {
                     raw.set("listen", listen.to_string());
                 }
             });
             telemetry::init(cfg.log_format, &cfg.log_level);
-            demo::run(cfg, bellhop::web::router).await
+            demo::run(cfg, sandbox_listen, bellhop::web::router).await
         }
         Command::Sandbox(args) => {
             telemetry::init(bellhop::config::LogFormat::Pretty, "info");

@@ -81,7 +81,8 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     Metrics { registry, ..m }
 });
 
-/// One HTTP request; `route` is the matched route template, never the raw path.
+/// One HTTP request; `route` is the matched route template (never the raw path) and `method`
+/// one of a fixed set: anything a client can choose freely would grow the label sets forever.
 pub fn record_http(method: &str, route: &str, status: u16, elapsed: Duration) {
     let l = HttpLabels { method: method.to_owned(), route: route.to_owned(), status };
     METRICS.http_requests.get_or_create(&l).inc();

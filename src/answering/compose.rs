@@ -389,4 +389,17 @@ mod tests {
         assert!(h.contains("<a href=\"https://x.test/a?b=1&amp;c=2\">&lt;b&gt;Menu&lt;/b&gt;</a>"));
         assert!(h.contains("[2] FAQ") && !h.contains("javascript"));
     }
+
+    /// Issue 16, item 17: a source's address is untrusted text inside `href="…"`.
+    #[test]
+    fn a_source_address_with_quotes_stays_one_link_to_that_address() {
+        let url = "https://x.test/?q=\"><b>x</b>&a='1'";
+        let s = vec![Cited { n: 1, title: "Menu \"new\"".into(), url: Some(url.into()), source_id: "src-1".into() }];
+        let parsed = crate::telegram::html::parse(&render_html("Answer", &s, "Sources")).unwrap();
+        let links: Vec<_> = parsed.entities.iter().filter(|e| e.kind == "text_link").collect();
+        assert_eq!(links.len(), 1, "{:?}", parsed.entities);
+        assert_eq!(links[0].url.as_deref(), Some(url));
+        assert!(parsed.text.ends_with("[1] Menu \"new\""), "{}", parsed.text);
+        assert!(parsed.entities.iter().all(|e| e.kind != "bold" || e.offset < 10), "no bold from the address: {:?}", parsed.entities);
+    }
 }

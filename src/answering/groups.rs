@@ -20,7 +20,6 @@ impl Ctx<'_> {
     /// In a group: the question if the bot is addressed (mention, reply to it, or a command),
     /// with the mention removed; `None` if the message isn't for the bot.
     pub(super) fn addressed(&self, m: &Message, text: &str) -> Option<String> {
-        let mention = format!("@{}", self.username);
         if text.starts_with('/') {
             let first = text.split_whitespace().next().unwrap_or_default();
             return match first.split_once('@') {
@@ -28,13 +27,63 @@ impl Ctx<'_> {
                 _ => Some(text.to_owned()),
             };
         }
-        let lower = text.to_lowercase();
-        if !self.username.is_empty() && lower.contains(&mention.to_lowercase()) {
-            let at = lower.find(&mention.to_lowercase()).unwrap_or(0);
-            let stripped = format!("{}{}", &text[..at], &text[at + mention.len()..]);
-            return Some(stripped.trim().trim_start_matches([',', ':']).trim().to_owned());
+        if let Some(stripped) = strip_mention(text, self.username) {
+            return Some(stripped);
         }
         let replied_to_bot = m.reply_to_message.as_ref().and_then(|r| r.from.as_ref()).is_some_and(|u| u.id == self.bot_id.0);
         replied_to_bot.then(|| text.to_owned())
+    }
+}
+
+/// The text without the first `@username` mention (matched without regard to ASCII case, and
+/// not as the start of a longer username); `None` if there is no such mention.
+///
+/// Usernames are ASCII (Telegram: letters, digits, underscores), so the search is over bytes of
+/// the original text: every offset it yields is a character boundary. (Lowercasing the text
+/// first changes byte lengths — "K" (Kelvin sign) becomes "k", "İ" becomes "i̇" — and its offsets
+/// do not fit the original.)
+fn strip_mention(text: &str, username: &str) -> Option<String> {
+    if username.is_empty() || !username.is_ascii() {
+        return None;
+    }
+    let mention = format!("@{username}");
+    let (bytes, m) = (text.as_bytes(), mention.as_bytes());
+    let username_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let at = (0..bytes.len().saturating_sub(m.len() - 1))
+        .find(|&i| bytes[i..i + m.len()].eq_ignore_ascii_case(m) && !bytes.get(i + m.len()).copied().is_some_and(username_byte))?;
+    let (before, after) = (text[..at].trim_end(), text[at + m.len()..].trim_start().trim_start_matches([',', ':']).trim_start());
+    Some(if before.is_empty() || after.is_empty() { format!("{before}{after}") } else { format!("{before} {after}") }.trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_mention;
+
+    #[test]
+    fn the_mention_is_removed_wherever_it_stands_and_in_any_case() {
+        assert_eq!(strip_mention("@gus_bot Do you fix brakes?", "gus_bot").as_deref(), Some("Do you fix brakes?"));
+        assert_eq!(strip_mention("@Gus_Bot, do you fix brakes?", "gus_bot").as_deref(), Some("do you fix brakes?"));
+        assert_eq!(strip_mention("Do you fix brakes @GUS_BOT?", "gus_bot").as_deref(), Some("Do you fix brakes ?"));
+        assert_eq!(strip_mention("Hi @gus_bot: brakes?", "gus_bot").as_deref(), Some("Hi brakes?"));
+        assert_eq!(strip_mention("@gus_bot", "gus_bot").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn letters_whose_lowercase_changes_length_do_not_panic() {
+        assert_eq!(strip_mention("\u{212A}@gus_bot hi", "gus_bot").as_deref(), Some("\u{212A} hi"));
+        assert_eq!(strip_mention("İ @gus_bot", "gus_bot").as_deref(), Some("İ"));
+        assert_eq!(strip_mention("İİİ @gus_bot İ", "gus_bot").as_deref(), Some("İİİ İ"));
+        assert_eq!(strip_mention("ẞ ß Σ ς @gus_bot ﬃ", "gus_bot").as_deref(), Some("ẞ ß Σ ς ﬃ"));
+        // The Kelvin sign lowercases to "k", but it is not the letter K of a username.
+        assert_eq!(strip_mention("@\u{212A}elvin_bot hi", "kelvin_bot"), None);
+    }
+
+    #[test]
+    fn other_usernames_and_plain_text_are_not_mentions() {
+        assert_eq!(strip_mention("ask @gus_bot_two", "gus_bot"), None);
+        assert_eq!(strip_mention("gus_bot hi", "gus_bot"), None);
+        assert_eq!(strip_mention("@gus_bo", "gus_bot"), None);
+        assert_eq!(strip_mention("", "gus_bot"), None);
+        assert_eq!(strip_mention("@gus_bot_two and @gus_bot hi", "gus_bot").as_deref(), Some("@gus_bot_two and hi"));
     }
 }

@@ -9,12 +9,14 @@
 //! - [`sources`]: storing and (re-)queueing owners' sources; the re-crawl scheduler.
 //! - [`parking`]: the plan's number of bots — a bot past it is parked, and provisioned on upgrade.
 //! - [`ingress`]: the group-committing writer behind the webhooks.
+//! - `server`: the HTTP server loop (header timeout, peer addresses, graceful shutdown).
 //!
 //! Dependencies point one way (see `lib.rs`): `web` and the CLI use this layer; this layer uses
 //! the domain modules; the domain modules never use this layer or `web`.
 pub mod ingress;
 pub mod jobs;
 pub mod parking;
+mod server;
 pub mod sources;
 mod state;
 pub mod updates;
@@ -97,7 +99,8 @@ impl Application {
         if created {
             tracing::warn!(file = %cfg.secrets.key_file.display(), "generated a new master key (mode 0600); back it up — without it stored bot tokens cannot be read");
         }
-        std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
+        crate::storage::files::create_private_dir(&cfg.data_dir).with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
+        crate::storage::files::warn_if_shared(&cfg.data_dir);
         let db = Db::connect(&cfg.database_url).await?;
         db.migrate().await?;
         let mut cfg = cfg;
@@ -166,11 +169,11 @@ impl Application {
                 let token = shutdown.clone();
                 let served = CancellationToken::new();
                 let done = served.clone();
+                let header_timeout = self.state.cfg.http.header_timeout;
                 tracing::info!(addr = %listener.local_addr()?, "web server listening");
                 tasks.spawn(async move {
-                    let result = axum::serve(listener, app).with_graceful_shutdown(token.cancelled_owned()).await.context("web server");
+                    server::serve(listener, app, header_timeout, token).await;
                     done.cancel();
-                    result?;
                     Ok::<_, anyhow::Error>("web server")
                 });
                 served
@@ -257,7 +260,13 @@ pub fn cancel_on_signals(token: CancellationToken) {
 
 /// `bellhop rotate-key`: a new active key (key ring file), then every sealed secret re-sealed
 /// under it while the service keeps running; optionally retire keys nothing uses any more.
+///
+/// Runs one at a time (`crypto::lock_rotation`). Retiring: the old keys are first marked retired
+/// in the database — from then on no process seals with them, however old its ring — then the
+/// rows sealed with them meanwhile are re-sealed, and only keys no row uses leave the ring file.
 pub async fn rotate_key(cfg: &Config, retire_old: bool) -> anyhow::Result<()> {
+    let secrets = cfg.secrets.clone();
+    let _lock = tokio::task::spawn_blocking(move || crate::crypto::lock_rotation(&secrets)).await.context("waiting for the key ring lock")??;
     let (keys, _) = KeyRing::load(&cfg.secrets, false)?;
     match keys.add_active_key()? {
         Some(id) => println!("new active key {id} added to {}", cfg.secrets.key_file.display()),
@@ -269,6 +278,13 @@ pub async fn rotate_key(cfg: &Config, retire_old: bool) -> anyhow::Result<()> {
     println!("re-encrypted {} secrets; {} could not be opened", report.resealed, report.failed);
     if retire_old {
         anyhow::ensure!(report.failed == 0, "not retiring keys: some secrets could not be re-encrypted");
+        let old = keys.retirable_key_ids()?;
+        if !old.is_empty() {
+            crate::storage::keys::retire(&db, &old).await?;
+            // Rows sealed with an old key by a process that claimed it before the retirement.
+            let late = crate::storage::rotation::reseal_all(&db, &keys).await?;
+            anyhow::ensure!(late.failed == 0, "not retiring keys: {} secrets could not be re-encrypted", late.failed);
+        }
         let in_use = crate::storage::bots::key_ids_in_use(&db).await?;
         let n = keys.retire_keys_except(&in_use)?;
         println!("retired {n} old keys");

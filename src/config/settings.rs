@@ -92,6 +92,22 @@ settings! {
         "On SIGTERM/Ctrl-C: how long in-flight requests and jobs may finish before leases are released.";
     "http.metrics_listen", "BELLHOP_METRICS_LISTEN", None, false,
         "Address (`HOST:PORT`) of a separate, internal port serving `/metrics` — in every role, workers included; the public port then has no `/metrics`. Unset: `/metrics` on the public port (web roles only).";
+    "http.header_timeout_seconds", "BELLHOP_HTTP_HEADER_TIMEOUT_SECONDS", Some("30"), false,
+        "Time a client has to send a request's headers; a kept-alive connection left idle this long is closed too, so slow clients cannot hold connections.";
+    "http.request_timeout_seconds", "BELLHOP_HTTP_REQUEST_TIMEOUT_SECONDS", Some("60"), false,
+        "Longest a request may take, its body included; past it the client gets 408 (uploads have `http.upload_timeout_seconds`).";
+    "http.upload_timeout_seconds", "BELLHOP_HTTP_UPLOAD_TIMEOUT_SECONDS", Some("600"), false,
+        "Longest a file upload to the knowledge page may take, its files included.";
+    "http.max_concurrent_requests", "BELLHOP_HTTP_MAX_CONCURRENT_REQUESTS", Some("512"), false,
+        "Requests served at once by one process; beyond it a request gets 503 with `Retry-After` at once (health checks are never refused).";
+    "http.client_ip_header", "BELLHOP_HTTP_CLIENT_IP_HEADER", None, false,
+        "Behind a reverse proxy: the header it puts the client's address in (e.g. `X-Forwarded-For`; the last address in it counts). Unset: the connection's address. Set it only behind a proxy that always sets it.";
+    "http.new_bot_links_per_minute", "BELLHOP_HTTP_NEW_BOT_LINKS_PER_MINUTE", Some("30"), false,
+        "Bot-creation links one client (an IPv4 address, an IPv6 /64) may make on the landing page per minute; beyond it, 429.";
+    "http.sign_ins_per_minute", "BELLHOP_HTTP_SIGN_INS_PER_MINUTE", Some("30"), false,
+        "Requests to sign-in links (opening one, confirming one) one client may make per minute; beyond it, 429.";
+    "http.unknown_bot_webhooks_per_minute", "BELLHOP_HTTP_UNKNOWN_BOT_WEBHOOKS_PER_MINUTE", Some("30"), false,
+        "Webhook calls for bots that do not exist one client may make per minute; beyond it its webhook calls get 429 without a database lookup (except for bots this process has seen a correct call for).";
     "models.dir", "BELLHOP_MODELS_DIR", Some("{data_dir}/models"), false,
         "Local model files, filled by `scripts/fetch-models.sh DIR` (all-MiniLM-L6-v2, SmolLM2). Nothing is downloaded at run time.";
     "embeddings.url", "BELLHOP_EMBEDDINGS_URL", None, false,

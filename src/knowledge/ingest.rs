@@ -16,10 +16,6 @@ use crate::storage::Db;
 use crate::storage::sources::{self, Source, index_id};
 use anyhow::Context;
 
-/// Below this cosine similarity a passage is shown as a weak match (the answering work uses
-/// the same threshold to decide "I don't know").
-pub const CONFIDENT_SIMILARITY: f32 = 0.35;
-
 /// Deletes a source: marks it `deleting` (so no read in flight can store anything for it, and
 /// no re-crawl queues it), removes every page it may have indexed, then the row. False if there
 /// is no such source. When removing the passages fails, the source stays listed as `deleting`

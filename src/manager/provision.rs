@@ -83,8 +83,10 @@ async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url
 
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let secret_plain = secret.clone();
-    let sealed_secret = keys.seal(secret.as_bytes(), &bots::webhook_secret_aad(bot_id));
-    bots::set_webhook_secret(&db.pool, tenant, bot_id, &sealed_secret).await?;
+    let mut tx = db.begin().await?;
+    let sealed_secret = storage::keys::seal(&mut tx, keys, secret.as_bytes(), &bots::webhook_secret_aad(bot_id)).await?;
+    bots::set_webhook_secret(&mut *tx, tenant, bot_id, &sealed_secret).await?;
+    tx.commit().await.context("storing the webhook secret")?;
     let url = public_url.join(&format!("tg/bot/{bot_id}")).context("webhook URL")?;
     let tg = |e: TelegramError, doing: &str| {
         let transient = e.is_transient();

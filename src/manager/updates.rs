@@ -44,9 +44,9 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
     let fp = fingerprint(token);
     let name = mbu.bot.first_name.clone();
     let username = mbu.bot.username.clone().unwrap_or_default();
-    let sealed = keys.seal(token.expose().as_bytes(), &bots::token_aad(bot_id));
-
-    // Write first (see storage's SQLite rule): the tenant insert-or-nothing.
+    // Write first (see storage's SQLite rule): the claim of the sealing key, then the tenant
+    // insert-or-nothing.
+    let sealed = storage::keys::seal(&mut *tx, keys, token.expose().as_bytes(), &bots::token_aad(bot_id)).await?;
     let tenant = storage::tenants::find_or_create_for_owner(tx, owner, &name).await?;
     let new = bots::NewBot { id: bot_id, tenant_id: tenant.id, username: &username, name: &name, token: sealed.clone(), webhook_secret: None };
     let provision = if bots::insert(&mut *tx, &new).await? {

@@ -91,6 +91,12 @@ pub async fn webhook_auth<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) 
     }))
 }
 
+/// Whether a bot with this id exists at all (suspended ones included). Not tenant-scoped: the
+/// webhook edge asks it about an id from a URL, and learns nothing else.
+pub async fn exists<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -> sqlx::Result<bool> {
+    Ok(sqlx::query("select 1 from bots where id = $1").bind(bot.0).fetch_optional(e).await?.is_some())
+}
+
 /// The sealed token of one of the tenant's bots.
 pub async fn sealed_token<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Option<Sealed>> {
     let r = sqlx::query("select token_key_id, token_ct from bots where id = $1 and tenant_id = $2").bind(bot.0).bind(tenant.0).fetch_optional(e).await?;

@@ -15,7 +15,9 @@ pub mod billing;
 pub mod bot_settings;
 pub mod bots;
 pub mod conversations;
+pub mod files;
 pub mod jobs;
+pub mod keys;
 pub mod pacing;
 pub mod retention;
 pub mod rotation;
@@ -65,8 +67,12 @@ impl Db {
         match url {
             DatabaseUrl::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                    files::create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
                 }
+                // Customers' conversations: 0600 (SQLite gives its -wal and -shm files the
+                // database file's mode).
+                files::create_private_file(path).with_context(|| format!("creating the SQLite database {}", path.display()))?;
+                files::warn_if_shared(path);
                 let opts = AnyConnectOptions::from_str(&format!("sqlite://{}?mode=rwc", path.display()))?;
                 let pool = AnyPoolOptions::new()
                     .max_connections(8)

@@ -2,7 +2,8 @@
 //!
 //! Runs beside live traffic: rows are re-sealed in small batches, each row with a
 //! compare-and-swap on its old ciphertext, so a concurrent writer is never overwritten and a
-//! reader always finds a ciphertext some key in its ring opens.
+//! reader always finds a ciphertext some key in its ring opens. Each re-seal claims its key
+//! (`storage::keys`) like any sealed write.
 use super::Db;
 use super::bots::{SEALED_COLUMNS, reseal, sealed_not_under};
 use crate::crypto::KeyRing;
@@ -30,10 +31,12 @@ pub async fn reseal_all(db: &Db, keys: &KeyRing) -> anyhow::Result<ResealReport>
                 let aad = (column.aad)(bot);
                 match keys.open(&old, &aad) {
                     Ok(plain) => {
-                        let new = keys.seal(&plain, &aad);
-                        if reseal(&db.pool, column, bot, &old, &new).await? {
+                        let mut tx = db.begin().await?;
+                        let new = super::keys::seal(&mut tx, keys, &plain, &aad).await?;
+                        if reseal(&mut *tx, column, bot, &old, &new).await? {
                             report.resealed += 1;
                         }
+                        tx.commit().await?;
                     }
                     Err(e) => {
                         tracing::error!(bot_id = bot.0, column = column.column, error = %e, "cannot re-seal");

@@ -1,7 +1,13 @@
 //! Admin sign-in and sessions.
 //!
-//! - `GET /login/{token}` shows a confirm page and changes nothing (link previews, scanners).
-//! - `POST /login/{token}` uses the one-time token and issues a fresh session: cookie
+//! - `GET /login/{token}` shows a confirm page and changes nothing (link previews, scanners)
+//!   but a cookie `bellhop_login` holding a random form token, which the page's form repeats.
+//! - `POST /login/{token}` is accepted only from that page: the form token must match the cookie
+//!   (a page elsewhere cannot read or set it) and the browser must say the form was bellhop's
+//!   own (`Sec-Fetch-Site`, else Origin, else Referer).
+//!   Without this, a page elsewhere could post the attacker's own link and sign a visitor in to
+//!   the attacker's tenant ("login CSRF"). A refused POST leaves the link valid.
+//! - The accepted POST uses the one-time token and issues a fresh session: cookie
 //!   `bellhop_session` — HttpOnly, SameSite=Lax, Secure unless the public URL is plain-HTTP
 //!   localhost — whose SHA-256 is stored server-side with an idle and an absolute timeout.
 //! - Every state-changing form carries the session's CSRF token, checked in constant time.
@@ -13,19 +19,24 @@ use crate::manager::login;
 use crate::app::AppState;
 use crate::storage::{self, now_ms};
 use askama::Template;
+use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use subtle::ConstantTimeEq;
 
 pub const COOKIE: &str = "bellhop_session";
+/// The confirm page's form token, for the POST that follows (a quarter of an hour is plenty).
+const LOGIN_COOKIE: &str = "bellhop_login";
+const LOGIN_COOKIE_MAX_AGE_SECS: u64 = 15 * 60;
 
 #[derive(Template)]
 #[template(path = "login_confirm.html")]
 struct Confirm {
     token: String,
     manager: String,
+    csrf: String,
 }
 
 fn manager_name(app: &AppState) -> String {
@@ -50,12 +61,25 @@ pub async fn confirm_page(State(app): State<AppState>, Path(token): Path<String>
     if !plausible(&token) || !storage::auth::login_token_valid(&app.db.pool, &login::hash(&token)).await? {
         return Ok(expired(&app));
     }
-    render(&Confirm { token, manager: manager_name(&app) })
+    let csrf = login::random_token();
+    let mut res = render(&Confirm { token, manager: manager_name(&app), csrf: csrf.clone() })?;
+    let cookie = format!("{LOGIN_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict; Max-Age={LOGIN_COOKIE_MAX_AGE_SECS}{}", secure_flag(&app));
+    res.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie is ASCII"));
+    Ok(res)
 }
 
-pub async fn sign_in(State(app): State<AppState>, Path(token): Path<String>) -> Result<Response, AppError> {
-    if !plausible(&token) {
+pub async fn sign_in(State(app): State<AppState>, Path(token): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
+    if !plausible(&token) || !storage::auth::login_token_valid(&app.db.pool, &login::hash(&token)).await? {
         return Ok(expired(&app));
+    }
+    if !from_own_page(&app, &headers, &body) {
+        tracing::warn!("sign-in refused: not posted from bellhop's own confirm page");
+        return Ok(message(
+            StatusCode::FORBIDDEN,
+            "Please sign in from your link",
+            "For your safety, signing in works only from the page your sign-in link opens. Open the link from Telegram again and tap “Continue to my admin page”.",
+            None,
+        ));
     }
     let Some((tenant, user)) = storage::auth::consume_login_token(&app.db.pool, &login::hash(&token)).await? else {
         return Ok(expired(&app));
@@ -70,15 +94,49 @@ pub async fn sign_in(State(app): State<AppState>, Path(token): Path<String>) -> 
     Ok(res)
 }
 
+/// Whether a sign-in POST came from the confirm page: its form token matches the page's cookie,
+/// and the browser says the form was on bellhop's own origin.
+fn from_own_page(app: &AppState, headers: &HeaderMap, body: &[u8]) -> bool {
+    let given = url::form_urlencoded::parse(body).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned()).unwrap_or_default();
+    let expected = cookie_value(headers, LOGIN_COOKIE).unwrap_or_default();
+    let token_matches = !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()));
+    token_matches && same_origin(&app.cfg.public_url, headers)
+}
+
+/// Whether the browser says the request came from a page of bellhop's own.
+///
+/// - `Sec-Fetch-Site` (every current browser): it must be `same-origin`.
+/// - Else a real `Origin`, else `Referer`: bellhop's public URL's origin, or the host the request
+///   was sent to.
+/// - With none of them (not a browser, or an old one; also `Origin: null`, which browsers send
+///   from bellhop's own pages too, as they carry `Referrer-Policy: no-referrer`), the form token
+///   alone decides.
+fn same_origin(public_url: &url::Url, headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return site.as_bytes() == b"same-origin";
+    }
+    let origin = headers.get(header::ORIGIN).filter(|o| o.as_bytes() != b"null");
+    let Some(source) = origin.or_else(|| headers.get(header::REFERER)) else { return true };
+    let Some(from) = source.to_str().ok().and_then(|s| url::Url::parse(s).ok()) else { return false };
+    if from.origin() == public_url.origin() {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).and_then(|h| url::Url::parse(&format!("{}://{h}", from.scheme())).ok());
+    host.is_some_and(|h| from.origin().is_tuple() && h.origin() == from.origin())
+}
+
 fn secure_cookies(app: &AppState) -> bool {
     let u = &app.cfg.public_url;
     let local = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     u.scheme() == "https" || !local
 }
 
+fn secure_flag(app: &AppState) -> &'static str {
+    if secure_cookies(app) { "; Secure" } else { "" }
+}
+
 fn cookie(app: &AppState, value: &str, max_age_secs: u64) -> HeaderValue {
-    let secure = if secure_cookies(app) { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}")).expect("cookie is ASCII")
+    HeaderValue::from_str(&format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}", secure_flag(app))).expect("cookie is ASCII")
 }
 
 /// The signed-in owner. Extracting it checks the session (and refreshes its idle timer).
@@ -97,10 +155,10 @@ impl Owner {
     }
 }
 
-fn session_cookie(parts: &Parts) -> Option<String> {
-    parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
         let (k, v) = c.trim().split_once('=')?;
-        (k == COOKIE).then(|| v.to_owned())
+        (k == name).then(|| v.to_owned())
     })
 }
 
@@ -116,7 +174,7 @@ impl FromRequestParts<AppState> for Owner {
                 None,
             )
         };
-        let Some(value) = session_cookie(parts) else { return Err(signed_out()) };
+        let Some(value) = cookie_value(&parts.headers, COOKIE) else { return Err(signed_out()) };
         let id_hash = login::hash(&value);
         let idle = app.cfg.auth.session_idle.as_millis() as i64;
         let session = storage::auth::live_session(&app.db.pool, &id_hash, idle).await.map_err(|e| AppError::from(e).into_response())?;

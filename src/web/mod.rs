@@ -8,6 +8,12 @@
 //! Every request gets an `x-request-id` (kept if the caller sent one) that is echoed back and
 //! carried by the request's span; every response is counted by route template and status in
 //! `/metrics`; request bodies are capped by `http.body_limit_bytes` (413 beyond).
+//!
+//! Limits at the edge (issue 16): headers within `http.header_timeout_seconds` and idle
+//! connections closed after it (`app::server`); every request within
+//! `http.request_timeout_seconds` (uploads: `http.upload_timeout_seconds`), 408 beyond; at most
+//! `http.max_concurrent_requests` in progress, 503 at once beyond (health and metrics exempt);
+//! per-client limits on link creation, sign-ins and webhooks for unknown bots ([`limits`]).
 mod admin;
 pub mod auth;
 mod billing;
@@ -17,6 +23,7 @@ mod error;
 mod gaps;
 mod health;
 pub mod landing;
+mod limits;
 pub(crate) mod pages;
 pub mod sources;
 mod stripe;
@@ -27,38 +34,46 @@ pub use error::AppError;
 pub use pages::render as render_page;
 
 use crate::app::AppState;
-use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{BoxError, Extension, Router};
 use std::time::Instant;
+use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 const REQUEST_ID: &str = "x-request-id";
 
 pub fn router(state: AppState) -> Router {
-    let body_limit = state.cfg.http.body_limit_bytes;
+    let http = &state.cfg.http;
+    let body_limit = http.body_limit_bytes;
     // Several files per upload request; each is checked against knowledge.max_file_bytes.
     let upload_limit = (state.cfg.knowledge.max_file_bytes as usize).saturating_mul(5).saturating_add(1 << 20);
-    // With `http.metrics_listen`, `/metrics` is on the internal port only (served by the app).
-    let metrics_here = state.cfg.http.metrics_listen.is_none();
-    let router = Router::new();
-    let router = if metrics_here { router.route("/metrics", get(health::metrics)) } else { router };
-    router
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/tg/bot/{bot_id}", post(webhooks::child_bot))
+    let limits = limits::EdgeLimits::new(http);
+    let per_client = |kind| middleware::from_fn_with_state((limits.clone(), kind), limits::limit_pages);
+    let timeout = |d| TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, d);
+    // Past `http.max_concurrent_requests` requests in progress, a request gets 503 at once.
+    let concurrency = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(|_: BoxError| async { busy() }))
+        .layer(LoadShedLayer::new())
+        .layer(GlobalConcurrencyLimitLayer::new(http.max_concurrent_requests));
+    let pages = Router::new()
+        .route("/tg/bot/{bot_id}", post(webhooks::child_bot).route_layer(middleware::from_fn_with_state(limits.clone(), webhooks::unknown_bot_limit)))
         .route("/tg/manager", post(webhooks::manager))
         .route("/", get(landing::index))
-        .route("/new", get(landing::new_bot))
-        .route("/login/{token}", get(auth::confirm_page).post(auth::sign_in))
+        .route("/new", get(landing::new_bot).route_layer(per_client(limits::Kind::NewBotLinks)))
+        .route("/login/{token}", get(auth::confirm_page).post(auth::sign_in).route_layer(per_client(limits::Kind::SignIns)))
         .route("/logout", post(auth::logout))
         .route("/app", get(admin::home))
         .route("/app/sources", get(sources::list))
         .route("/app/sources/status", get(sources::status))
-        .route("/app/sources/upload", post(sources::upload).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/app/sources/url", post(sources::import_url))
         .route("/app/sources/{id}/reindex", post(sources::reindex))
         .route("/app/sources/{id}/delete", post(sources::delete))
@@ -82,8 +97,21 @@ pub fn router(state: AppState) -> Router {
         .route("/app/test-chat", get(test_chat::show).post(test_chat::ask))
         .route("/static/app.css", get(pages::css))
         .route("/static/app.js", get(pages::js))
+        // Every route above, body included, within http.request_timeout_seconds (408 beyond)…
+        .route_layer(timeout(http.request_timeout))
+        // …and uploads within their own, longer one.
+        .route("/app/sources/upload", post(sources::upload).layer(ServiceBuilder::new().layer(timeout(http.upload_timeout)).layer(DefaultBodyLimit::max(upload_limit))))
+        .layer(Extension(limits))
+        .layer(concurrency);
+    // Health and metrics are outside the concurrency limit: a busy server is not a dead one.
+    // With `http.metrics_listen`, `/metrics` is on the internal port only (served by the app).
+    let outside = Router::new().route("/healthz", get(health::healthz)).route("/readyz", get(health::readyz));
+    let outside = if http.metrics_listen.is_none() { outside.route("/metrics", get(health::metrics)) } else { outside };
+    outside
+        .merge(pages)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(pages::security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), limits::identify))
         .layer(middleware::from_fn(record_metrics))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -99,11 +127,37 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// 503 when the server is at `http.max_concurrent_requests`.
+fn busy() -> Response {
+    let mut res = (StatusCode::SERVICE_UNAVAILABLE, "bellhop is very busy right now; please try again in a moment.").into_response();
+    res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+    res
+}
+
 async fn record_metrics(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
+    // A route template of our router, or "unmatched": never the raw path.
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let res = next.run(req).await;
-    crate::metrics::record_http(&method, &route, res.status().as_u16(), started.elapsed());
+    crate::metrics::record_http(method, &route, res.status().as_u16(), started.elapsed());
     res
+}
+
+/// The method as a metrics label: one of HTTP's nine, or `_OTHER`. Anyone can send any token as
+/// a method, and each distinct label would be a new series kept for the life of the process.
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "_OTHER",
+    }
 }

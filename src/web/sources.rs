@@ -331,7 +331,9 @@ pub struct HitRow {
     pub confident: bool,
 }
 
-fn hit_row(h: Hit) -> HitRow {
+/// `min_similarity`: the bot's own threshold (`answering.min_similarity_percent`), so the page
+/// calls confident exactly the passages the bot would answer from.
+fn hit_row(h: Hit, min_similarity: f32) -> HitRow {
     let p = h.payload;
     let source = match (&p.url, p.title.is_empty()) {
         (Some(u), true) => u.clone(),
@@ -348,7 +350,7 @@ fn hit_row(h: Hit) -> HitRow {
         text: p.text,
         similarity: h.similarity.map(|s| format!("{:.0}%", (s.max(0.0) * 100.0))).unwrap_or_else(|| "—".into()),
         score: format!("{:.3}", h.score),
-        confident: h.similarity.unwrap_or(0.0) >= ingest::CONFIDENT_SIMILARITY,
+        confident: h.similarity.unwrap_or(0.0) >= min_similarity,
     }
 }
 
@@ -360,6 +362,8 @@ struct SearchPage {
     q: String,
     hits: Vec<HitRow>,
     qa_match: Option<(String, String)>,
+    /// The bot's threshold, in percent.
+    min_percent: u32,
 }
 
 #[derive(serde::Deserialize)]
@@ -372,7 +376,8 @@ pub struct SearchQuery {
 pub async fn search(State(app): State<AppState>, owner: Owner, Query(sq): Query<SearchQuery>) -> Result<Response, AppError> {
     let q = sq.q.trim().chars().take(1000).collect::<String>();
     let (hits, qa_match) = if q.is_empty() { (Vec::new(), None) } else { ingest::playground(&app.db, &app.retriever, owner.tenant_id, &q).await? };
-    let hits = hits.into_iter().map(hit_row).collect();
-    render(&SearchPage { tab: "search", csrf: owner.csrf.clone(), q, hits, qa_match })
+    let min = app.cfg.answering.min_similarity;
+    let hits = hits.into_iter().map(|h| hit_row(h, min)).collect();
+    render(&SearchPage { tab: "search", csrf: owner.csrf.clone(), q, hits, qa_match, min_percent: (min * 100.0).round() as u32 })
 }
 

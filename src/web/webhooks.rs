@@ -5,26 +5,57 @@ use super::AppError;
 use crate::domain::BotId;
 use crate::app::{AppState, jobs};
 use crate::storage;
+use super::limits::{Client, EdgeLimits};
+use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 /// Telegram's header carrying the `secret_token` given to `setWebhook`.
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
+/// Before `POST /tg/bot/{bot_id}`: a client that has called for too many bots that do not exist
+/// gets 429 before its body is read or anything is looked up, unless the bot is one already seen
+/// (see [`super::limits`]).
+pub async fn unknown_bot_limit(State(limits): State<Arc<EdgeLimits>>, Path(bot_id): Path<i64>, req: Request, next: Next) -> Response {
+    match req.extensions().get::<Client>().and_then(|c| limits.webhook_refused_before_lookup(*c, bot_id)) {
+        Some(wait) => {
+            tracing::info!("webhook refused: this client called for too many unknown bots");
+            super::limits::webhook_refused(wait)
+        }
+        None => next.run(req).await,
+    }
+}
+
 /// `POST /tg/bot/{bot_id}`: a child bot's update.
 #[tracing::instrument(name = "webhook.child_bot", skip_all, fields(bot_id = bot_id, tenant_id, update_id))]
-pub async fn child_bot(State(app): State<AppState>, Path(bot_id): Path<i64>, headers: HeaderMap, body: Bytes) -> Result<StatusCode, AppError> {
+pub async fn child_bot(
+    State(app): State<AppState>,
+    Extension(limits): Extension<Arc<EdgeLimits>>,
+    client: Option<Extension<Client>>,
+    Path(bot_id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, AppError> {
     let bot = BotId(bot_id);
     let given = headers.get(SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
     let Some((tenant, Some(sealed))) = storage::bots::webhook_auth(&app.db.pool, bot).await? else {
+        if let Some(Extension(client)) = client
+            && !storage::bots::exists(&app.db.pool, bot).await?
+        {
+            limits.unknown_bot_webhooks.charge(client);
+        }
         return Err(AppError::Unauthorized);
     };
     let expected = app.keys.open(&sealed, &storage::bots::webhook_secret_aad(bot)).map_err(|e| AppError::Internal(e.into()))?;
     if !bool::from(expected.as_slice().ct_eq(given)) {
         return Err(AppError::Unauthorized);
     }
+    limits.bot_seen(bot_id);
     tracing::Span::current().record("tenant_id", tenant.0);
 
     let peek = peek(&body);

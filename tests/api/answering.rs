@@ -140,3 +140,29 @@ async fn in_groups_the_bot_answers_only_when_addressed() {
     assert!(text_of(&said[0]).contains("same day"));
     app.stop().await.unwrap();
 }
+
+/// Issue 16, item 9: the mention was found in a lowercased copy and its byte offset used on the
+/// original; letters whose lowercase has another length in UTF-8 (the Kelvin sign, "İ") made
+/// the slicing panic, and the job was retried until the message was dropped.
+#[tokio::test]
+async fn a_kelvin_sign_or_a_dotted_capital_i_beside_a_mention_does_not_panic() {
+    let app = spawn_app().await;
+    let owner = app.tg.user("Gus").await;
+    let bot = app.tg.create_managed_bot(owner, "gus_garage_bot", "Gus Garage").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{bot}")).await["token"].as_str().unwrap());
+    wait_until(Duration::from_secs(30), || async { count(app.db(), &format!("select count(*) from bots where id = {bot} and status = 'live'")).await == 1 }).await;
+    let a = app.tg.user("Ann").await;
+    let group = app.tg.post("groups", json!({ "title": "Car owners", "user_ids": [a], "bot_ids": [bot] })).await;
+    let group_id = group["id"].as_i64().unwrap();
+    // One at a time: messages waiting together are answered once, with the last.
+    for (n, text) in ["\u{212A}@gus_garage_bot Do you fix brakes?", "İstanbul branch? @Gus_Garage_Bot Do you fix brakes?", "İ @gus_garage_bot"].into_iter().enumerate() {
+        app.tg.post(&format!("users/{a}/messages"), json!({ "bot_id": bot, "chat_id": group_id, "text": text })).await;
+        wait_until(Duration::from_secs(60), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(group_id)).count() > n }).await;
+    }
+    app.drain_jobs(Duration::from_secs(30)).await;
+    assert_eq!(count(app.db(), "select count(*) from jobs where attempts > 1 or state = 'dead'").await, 0, "a job failed and was retried");
+    let mut asked: Vec<String> = sqlx::query_scalar("select text from conversation_messages where author = 'customer'").fetch_all(&app.db().pool).await.unwrap();
+    asked.sort();
+    assert_eq!(asked, ["İ", "İstanbul branch? Do you fix brakes?", "\u{212A} Do you fix brakes?"], "the mention, and only the mention, is removed");
+    app.stop().await.unwrap();
+}

@@ -196,12 +196,24 @@ impl TestApp {
         let tenant = storage::tenants::find_or_create_for_owner(&mut conn, UserId(owner), name).await.unwrap().id;
         drop(conn);
         let link = bellhop::manager::login::issue(self.db(), &self.state.cfg.public_url, tenant, UserId(owner)).await.unwrap();
-        let r = self.http.post(&link).send().await.unwrap();
+        let r = self.sign_in(&link).await;
         assert_eq!(r.status(), 303);
         let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
         let html = self.http.get(self.url("/app")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
         let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
         (tenant, cookie, html[at..at + 43].to_owned())
+    }
+
+    /// Signs in as a browser does: opens the login link (the confirm page and its cookie), then
+    /// submits the page's form. Returns the response to the form.
+    pub async fn sign_in(&self, link: &str) -> reqwest::Response {
+        let page = self.http.get(link).send().await.unwrap();
+        assert_eq!(page.status(), 200, "the sign-in link's page");
+        let cookie = page.headers().get("set-cookie").expect("the confirm page's cookie").to_str().unwrap().split(';').next().unwrap().to_owned();
+        let html = page.text().await.unwrap();
+        let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
+        let csrf = html[at..at + 43].to_owned();
+        self.http.post(link).header("origin", self.url("")).header("cookie", cookie).form(&[("csrf", csrf)]).send().await.unwrap()
     }
 
     /// POSTs an update to a child bot's webhook.

@@ -47,3 +47,58 @@ async fn shutdown_finishes_in_flight_requests_and_hands_back_job_leases() {
     assert_eq!(state, "queued", "lease not handed back");
     assert_eq!(attempts, 0, "an interrupted attempt must not count against the job");
 }
+
+/// The lines of `/metrics` about HTTP requests to the routes the test below uses. (The metrics
+/// are process-wide and other tests run beside this one; they reach these routes only with
+/// methods and statuses the warm-up already produced.)
+async fn http_series(app: &TestApp) -> Vec<String> {
+    let body = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    body.lines()
+        .filter(|l| l.starts_with("bellhop_http_request"))
+        .filter(|l| l.contains("route=\"/\"") || l.contains("route=\"/healthz\"") || l.contains("route=\"unmatched\""))
+        .map(|l| l.rsplit_once(' ').map_or(l, |(series, _)| series).to_owned())
+        .collect()
+}
+
+/// Issue 16, item 3: every distinct method used to add a label set to `/metrics` — unbounded
+/// memory for anyone on the internet.
+#[tokio::test]
+async fn a_bounded_run_of_random_methods_and_paths_leaves_metrics_the_same_size() {
+    use rand::Rng;
+    let app = spawn_app().await;
+    let send = |method: &str, path: String| {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        app.http.request(m, app.url(&path)).send()
+    };
+    let random_word = |rng: &mut rand::rngs::ThreadRng, len: usize| -> String {
+        (0..len).map(|_| if rng.gen_bool(0.5) { rng.gen_range(b'A'..=b'Z') as char } else { rng.gen_range(b'a'..=b'z') as char }).collect()
+    };
+    let paths = |rng: &mut rand::rngs::ThreadRng| ["/".to_owned(), "/healthz".to_owned(), format!("/{}/{}", random_word(rng, 9), random_word(rng, 5))];
+    // Warm-up: each known method and one unknown, on each kind of path.
+    let mut rng = rand::thread_rng();
+    for method in ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "WARMUP"] {
+        for path in paths(&mut rng) {
+            send(method, path).await.unwrap();
+        }
+    }
+    let before = http_series(&app).await;
+    let mut verbs = Vec::new();
+    for _ in 0..300 {
+        let len = rng.gen_range(3..12);
+        let verb = random_word(&mut rng, len);
+        if ["GET", "PUT", "POST", "HEAD", "PATCH", "TRACE", "DELETE", "OPTIONS", "CONNECT"].contains(&verb.to_ascii_uppercase().as_str()) {
+            continue;
+        }
+        let i = rng.gen_range(0..3);
+        let path = paths(&mut rng)[i].clone();
+        send(&verb, path).await.unwrap();
+        verbs.push(verb);
+    }
+    let after = http_series(&app).await;
+    let grown: Vec<_> = after.iter().filter(|l| !before.contains(l)).collect();
+    assert!(grown.is_empty(), "{} new series, e.g. {:?}", grown.len(), &grown[..grown.len().min(3)]);
+    assert_eq!(after.len(), before.len());
+    let body = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(!verbs.iter().any(|v| body.contains(&format!("method=\"{v}\""))), "a random method became a label");
+    app.stop().await.unwrap();
+}

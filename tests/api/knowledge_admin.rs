@@ -239,3 +239,26 @@ async fn sources_beyond_the_plans_limit_are_refused_with_a_reason_and_deleting_o
     assert!(page.contains("Added d.txt") && page.contains("3 of the 3 sources"), "{page}");
     app.stop().await.unwrap();
 }
+
+/// Issue 16, item 18: the playground marked a passage "confident" by a constant of its own while
+/// the bot uses `answering.min_similarity_percent`; the two disagreed once the setting changed.
+#[tokio::test]
+async fn the_playground_marks_passages_confident_by_the_bots_own_threshold() {
+    models_dir();
+    let doc = "# Returns\n\nCakes can be returned within 24 hours if they are unopened. Bring your receipt.\n";
+    for (percent, confident) in [("100", false), ("1", true)] {
+        let app = spawn_app_with(|s| {
+            s.set("BELLHOP_ANSWERING_MIN_SIMILARITY_PERCENT", percent);
+        })
+        .await;
+        let (_, cookie, csrf) = app.signed_in_owner(503, "Rosa's Bakery").await;
+        let (status, page) = upload(&app, &cookie, &csrf, vec![("policies.md", doc.as_bytes().to_vec())]).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(settled(&app, &cookie, 1).await[0]["status"], "ready");
+        let found = search(&app, &cookie, "Cakes can be returned within 24 hours if they are unopened.").await;
+        assert!(found.contains("returned within 24 hours"), "{found}");
+        assert_eq!(found.contains("pill ok"), confident, "threshold {percent}%: {found}");
+        assert!(found.contains(&format!("at least {percent}%")), "the page names the bot's threshold: {found}");
+        app.stop().await.unwrap();
+    }
+}

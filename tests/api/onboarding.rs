@@ -50,7 +50,7 @@ async fn welcome_link(app: &TestApp, owner: i64) -> String {
 
 /// Signs in with a login link; returns the session cookie.
 async fn sign_in(app: &TestApp, link: &str) -> String {
-    let r = app.http.post(link).send().await.unwrap();
+    let r = app.sign_in(link).await;
     assert_eq!(r.status(), 303, "sign-in did not redirect");
     let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
     cookie.split(';').next().unwrap().to_owned()
@@ -111,7 +111,7 @@ async fn login_links_work_once_and_sessions_end_on_logout() {
     let (owner, bot) = create_through_landing(&app, "Ana", "Ana Flowers", "ana_flowers_bot").await;
     wait_live(&app, bot).await;
     let link = welcome_link(&app, owner).await;
-    let r = app.http.post(&link).send().await.unwrap();
+    let r = app.sign_in(&link).await;
     let set_cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
     for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
         assert!(set_cookie.contains(flag), "{set_cookie}");
@@ -335,4 +335,49 @@ async fn bellhop_refuses_to_start_when_the_manager_cannot_manage_bots() {
     // It told Telegram nothing: no webhook was registered.
     let manager = tg.get(&format!("bots/{}", tg.handle.sandbox.manager_id())).await;
     assert!(manager["webhook"].is_null(), "{manager}");
+}
+
+/// Issue 16, item 10: `POST /login/{token}` had no CSRF or Origin check, so a page elsewhere
+/// could sign a visitor into the attacker's tenant with the attacker's own link ("login CSRF").
+#[tokio::test]
+async fn a_sign_in_posted_from_another_site_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    let mut conn = app.db().pool.acquire().await.unwrap();
+    let tenant = bellhop::storage::tenants::find_or_create_for_owner(&mut conn, bellhop::domain::UserId(7001), "Mallory Ltd").await.unwrap().id;
+    drop(conn);
+    let link = bellhop::manager::login::issue(app.db(), &app.state.cfg.public_url, tenant, bellhop::domain::UserId(7001)).await.unwrap();
+    // The attacker opens their own link: they learn the form's token, and get a cookie in
+    // their own browser (never in the visitor's).
+    let page = app.http.get(&link).send().await.unwrap();
+    let page_cookie = page.headers().get("set-cookie").map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned()).unwrap_or_default();
+    let html = page.text().await.unwrap();
+    let form_token = html.find("name=\"csrf\" value=\"").map(|at| html[at + 19..at + 19 + 43].to_owned()).unwrap_or_default();
+
+    let forged = [
+        // An auto-submitting form on another site, in the visitor's browser.
+        app.http.post(&link).header("origin", "https://evil.example").form(&[("csrf", form_token.as_str())]),
+        // The same with the origin hidden ("null"), or no origin at all (a script, an old browser).
+        app.http.post(&link).header("origin", "null").form(&[("csrf", form_token.as_str())]),
+        app.http.post(&link).form(&[("csrf", form_token.as_str())]),
+        app.http.post(&link).header("referer", "https://evil.example/page").form(&[("csrf", form_token.as_str())]),
+        // The cookie of the attacker's own browser cannot be used from another site either.
+        app.http.post(&link).header("origin", "https://evil.example").header("cookie", &page_cookie).form(&[("csrf", form_token.as_str())]),
+        app.http.post(&link).header("sec-fetch-site", "cross-site").header("cookie", &page_cookie).form(&[("csrf", form_token.as_str())]),
+    ];
+    for (i, req) in forged.into_iter().enumerate() {
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 403, "forged sign-in {i}");
+        assert!(r.headers().get("set-cookie").is_none(), "forged sign-in {i} got a cookie");
+        assert!(r.text().await.unwrap().contains("Continue"), "forged sign-in {i}: the page says what to do");
+    }
+    assert_eq!(count(app.db(), "select count(*) from sessions").await, 0, "no session was created");
+    let token = link.rsplit('/').next().unwrap();
+    assert!(bellhop::storage::auth::login_token_valid(&app.db().pool, &bellhop::manager::login::hash(token)).await.unwrap(), "the link was used up");
+
+    // A tap on the page's button in the browser that opened it still signs in — as Chromium
+    // sends it: bellhop's pages say `Referrer-Policy: no-referrer`, so its Origin is "null".
+    let r = app.http.post(&link).header("origin", "null").header("sec-fetch-site", "same-origin").header("cookie", &page_cookie).form(&[("csrf", form_token.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(count(app.db(), "select count(*) from sessions").await, 1);
+    app.stop().await.unwrap();
 }

@@ -173,3 +173,100 @@ async fn key_rotation_reencrypts_everything_with_no_failed_request_meanwhile() {
     assert_eq!(app.post_update(*bot, Some(secret), &serde_json::json!({"update_id": 424242})).await, 200);
     app.stop().await.unwrap();
 }
+
+/// Every sealed value in the database, opened with a key ring read fresh from the ring file.
+async fn unreadable_rows(app: &TestApp) -> Vec<String> {
+    let cfg = app.settings.config(bellhop::config::Needs::Storage);
+    let (ring, _) = KeyRing::load(&cfg.secrets, false).unwrap();
+    let mut bad = Vec::new();
+    for column in storage::bots::SEALED_COLUMNS {
+        let c = column.column;
+        let rows = sqlx::query(&format!("select id, {c}_key_id, {c}_ct from bots where {c}_key_id is not null")).fetch_all(&app.db().pool).await.unwrap();
+        for r in rows {
+            let bot = BotId(r.get(0));
+            let sealed = bellhop::crypto::Sealed { key_id: r.get(1), blob: r.get(2) };
+            if let Err(e) = ring.open(&sealed, &(column.aad)(bot)) {
+                bad.push(format!("bot {bot} {c}: {e}"));
+            }
+        }
+    }
+    bad
+}
+
+/// Issue 16, item 11: a server that read the key ring (with the key that is about to be
+/// retired active) up to two seconds before `rotate-key --retire-old` sealed new rows with the
+/// retired key: unreadable once the key left the ring.
+#[tokio::test]
+async fn a_server_that_read_the_key_ring_just_before_a_rotation_never_seals_with_the_retired_key() {
+    let app = spawn_app().await;
+    let old_key = app.state.keys.active_key_id(); // the server has just looked at the ring
+    let cfg = app.settings.config(bellhop::config::Needs::Storage);
+    bellhop::app::rotate_key(&cfg, true).await.unwrap();
+
+    // A bot arrives right after: the server stores its token.
+    let token = bellhop::domain::BotToken::parse(&format!("7100001:{}", random_secret(35))).unwrap();
+    token_used(token.expose());
+    let user = |id: i64, name: &str| bellhop::telegram::User { id, is_bot: id > 7_000_000, first_name: name.into(), username: Some(format!("{name}_bot")), ..Default::default() };
+    let update = bellhop::telegram::ManagedBotUpdated { user: user(4242, "owner"), bot: user(7_100_001, "shop") };
+    let mut tx = app.db().begin().await.unwrap();
+    bellhop::manager::updates::record_managed_bot(&mut tx, &app.state.keys, 1, &update, &token).await.unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(unreadable_rows(&app).await, Vec::<String>::new());
+    let key_ids = storage::bots::key_ids_in_use(app.db()).await.unwrap();
+    assert!(!key_ids.contains(&old_key), "sealed with the retired key {old_key}: {key_ids:?}");
+    app.stop().await.unwrap();
+}
+
+/// Issue 16, item 11: two `rotate-key` runs at once each read the ring, added a key and wrote
+/// the ring back: one key was lost, with every row the losing run had re-sealed under it.
+#[tokio::test]
+async fn rotate_key_runs_at_the_same_time_leave_every_row_readable() {
+    let app = spawn_app().await;
+    for i in 0..10 {
+        app.create_bot(3000 + i, 7_200_000 + i).await;
+    }
+    let cfg = app.settings.config(bellhop::config::Needs::Storage);
+    let runs = 6;
+    let start = Arc::new(std::sync::Barrier::new(runs));
+    let threads: Vec<_> = (0..runs)
+        .map(|i| {
+            let (cfg, start) = (cfg.clone(), start.clone());
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                start.wait();
+                rt.block_on(bellhop::app::rotate_key(&cfg, i % 2 == 1)).map_err(|e| format!("{e:#}"))
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap().expect("every run finishes");
+    }
+    assert_eq!(unreadable_rows(&app).await, Vec::<String>::new());
+    let ring = std::fs::read_to_string(&cfg.secrets.key_file).unwrap();
+    let keys = ring.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).count();
+    assert!(keys >= 1, "{ring}");
+    app.stop().await.unwrap();
+}
+
+/// Issue 16, item 11: the database's refusal is what holds when a process cannot see a newer
+/// ring at all (here keys from configuration, never re-read): it gets an error, and writes no row
+/// under the retired key.
+#[tokio::test]
+async fn a_sealed_write_with_a_retired_key_is_refused_and_writes_nothing() {
+    let app = spawn_app().await;
+    let stale = KeyRing::from_keys(&[[1u8; 32]]);
+    let current = KeyRing::from_keys(&[[2u8; 32], [1u8; 32]]);
+    storage::keys::retire(app.db(), &[stale.active_key_id()]).await.unwrap();
+    assert_eq!(storage::keys::retired(app.db()).await.unwrap(), [stale.active_key_id()]);
+
+    let mut tx = app.db().begin().await.unwrap();
+    let refused = storage::keys::seal(&mut tx, &stale, b"secret", "bots.webhook_secret:1").await.unwrap_err();
+    assert!(format!("{refused:#}").contains("retired"), "{refused:#}");
+    drop(tx);
+    let mut tx = app.db().begin().await.unwrap();
+    let sealed = storage::keys::seal(&mut tx, &current, b"secret", "bots.webhook_secret:1").await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(sealed.key_id, current.active_key_id());
+    app.stop().await.unwrap();
+}

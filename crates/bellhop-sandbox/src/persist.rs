@@ -20,7 +20,16 @@ pub fn save_now(s: &Shared) -> anyhow::Result<()> {
     };
     s.dirty.store(false, Ordering::Relaxed);
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, json).with_context(|| format!("writing {}", tmp.display()))?;
+    // Bot tokens and owners' login links: readable by this user only (the rename keeps the
+    // mode). A temporary file left behind would keep its own mode: start afresh.
+    let _ = std::fs::remove_file(&tmp);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut file = opts.open(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    std::io::Write::write_all(&mut file, &json).with_context(|| format!("writing {}", tmp.display()))?;
+    drop(file);
     std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
     Ok(())
 }

@@ -110,7 +110,30 @@ fn attr(raw: &str, key: &str) -> Option<String> {
         Some(q) => body.find(q)?,
         None => body.find(|c: char| c.is_whitespace() || c == '>').unwrap_or(body.len()),
     };
-    Some(body[..end].replace("&amp;", "&").replace("&quot;", "\""))
+    Some(decode_text(&body[..end]))
+}
+
+/// An attribute value's entities decoded in one pass, as Telegram does (decoding `&amp;` first
+/// and `&quot;` after would turn a literal `&quot;` in a URL into `"`).
+fn decode_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(at) = s[i..].find('&') {
+        out.push_str(&s[i..i + at]);
+        i += at;
+        match decode_entity(&s[i..]) {
+            Some((ch, len)) => {
+                out.push(ch);
+                i += len;
+            }
+            None => {
+                out.push('&');
+                i += 1;
+            }
+        }
+    }
+    out.push_str(&s[i..]);
+    out
 }
 
 /// Text as Telegram stores it: the visible text and its entities.
@@ -203,9 +226,20 @@ pub fn utf16_len(s: &str) -> usize {
     s.chars().map(char::len_utf16).sum()
 }
 
-/// Escapes text for use inside Telegram HTML.
+/// Escapes text for use inside Telegram HTML: in text, and inside a double-quoted attribute
+/// (`<a href="…">`), so `"` is escaped too.
 pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    let mut out = String::with_capacity(s.len() + s.len() / 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -229,6 +263,19 @@ mod tests {
         assert!(parse("a > b").is_err());
         assert!(parse("</b>").is_err());
         assert_eq!(parse("&日本語;").unwrap().text, "&日本語;", "multibyte text after & must not panic");
+    }
+
+    /// Issue 16, item 17: `escape` is used inside `href="…"`, so it must escape `"`; and an
+    /// attribute is decoded once, as Telegram does (a literal `&quot;` in a URL stays).
+    #[test]
+    fn untrusted_text_in_an_href_stays_one_link_with_its_url_intact() {
+        for url in ["https://x.test/?q=\"><b>bold</b>", "https://x.test/a'b\"c", "https://x.test/?a=1&b=2", "https://x.test/?s=&quot;&amp;lt;"] {
+            let html = format!("<a href=\"{}\">{}</a>", escape(url), escape(url));
+            let p = parse(&html).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(p.text, url);
+            assert_eq!(p.entities.len(), 1, "{url}: {:?}", p.entities);
+            assert_eq!(p.entities[0].url.as_deref(), Some(url));
+        }
     }
 
     #[test]
