@@ -134,6 +134,7 @@ impl Ctx<'_> {
         let buttons = match msg.kind.as_str() {
             "answer" | "extractive" | "qa" => Some(feedback_buttons(msg.id, msg.kind != "qa", self.lang)),
             "fallback" | "unavailable" => Some(human_button(self.lang)),
+            "forget" => Some(super::forget::buttons(self.lang)),
             _ => None,
         };
         let parts = crate::telegram::split::split_html(&html, MESSAGE_LIMIT).unwrap_or_else(|_| crate::telegram::split::split_plain(&html, MESSAGE_LIMIT));

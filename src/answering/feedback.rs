@@ -42,6 +42,9 @@ impl Ctx<'_> {
             let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
             return Ok(());
         };
+        if self.forget_pressed(&q, msg.chat.id, msg.message_id).await? {
+            return Ok(());
+        }
         if data == HUMAN {
             let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
             let name = groups::display_name(&q.from.first_name, q.from.last_name.as_deref());

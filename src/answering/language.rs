@@ -106,12 +106,24 @@ pub struct Words {
     pub feedback_failed: &'static str,
     pub feedback_up: &'static str,
     pub feedback_down: &'static str,
+    /// The reply to a photo, voice note, video, document, sticker, location or contact.
+    pub media: &'static str,
+    /// What a paused bot says.
+    pub paused: &'static str,
+    /// `/forget`: the question, its two buttons, and the two outcomes.
+    pub forget_ask: &'static str,
+    pub forget_yes: &'static str,
+    pub forget_no: &'static str,
+    pub forget_done: &'static str,
+    pub forget_kept: &'static str,
+    /// `/forget` in a group.
+    pub forget_private: &'static str,
 }
 
 const EN: Words = Words {
     welcome: "👋 Hi! I'm the assistant of {b}. Ask me anything about {b} — I answer from their own information and show where each answer comes from. Send /human any time to talk to a person.",
     help: "Ask me a question in your own words. I answer from {b}'s information and show where the answer comes from. Send /human to talk to a person.",
-    privacy: "Your messages are used only to answer you and to help {b} improve its answers. They are never shared with other businesses.",
+    privacy: "Your messages are used only to answer you and to help {b} improve its answers. They are never shared with other businesses. Send /forget to delete our conversation.",
     paysupport: "For help with a payment, send /human and a person from {b} will reply here.",
     fallback: "I'm sorry — I couldn't find that in {b}'s information. Would you like to talk to a person?",
     unavailable: "I can't answer questions right now. Would you like to talk to a person from {b}?",
@@ -122,12 +134,20 @@ const EN: Words = Words {
     feedback_failed: "Sorry, I couldn't record that.",
     feedback_up: "Thanks! Glad it helped.",
     feedback_down: "Thanks — we'll use this to improve. Send /human to talk to a person.",
+    media: "I can only read text messages, so I've passed this on to a person from {b} — they'll reply here. If you have a question, you can also type it.",
+    paused: "{b}'s assistant is taking a short break and isn't answering right now. Please try again later.",
+    forget_ask: "Delete our conversation? Everything you wrote to me and my replies will be erased from {b}'s records. This can't be undone.",
+    forget_yes: "🗑 Yes, delete",
+    forget_no: "Keep it",
+    forget_done: "Done — our conversation has been deleted from {b}'s records. If you write again, we start fresh.",
+    forget_kept: "Nothing was deleted.",
+    forget_private: "To delete your messages, send /forget to me in a private chat.",
 };
 
 const RU: Words = Words {
     welcome: "👋 Здравствуйте! Я помощник {b}. Спросите меня о {b} что угодно — я отвечаю по их собственной информации и показываю, откуда взят каждый ответ. Чтобы поговорить с человеком, отправьте /human в любой момент.",
     help: "Задайте вопрос своими словами. Я отвечаю по информации {b} и показываю, откуда взят ответ. Чтобы поговорить с человеком, отправьте /human.",
-    privacy: "Ваши сообщения используются только для ответов вам и чтобы помочь {b} улучшать ответы. Они никогда не передаются другим компаниям.",
+    privacy: "Ваши сообщения используются только для ответов вам и чтобы помочь {b} улучшать ответы. Они никогда не передаются другим компаниям. Чтобы удалить нашу переписку, отправьте /forget.",
     paysupport: "Если нужна помощь с оплатой, отправьте /human — сотрудник {b} ответит здесь.",
     fallback: "Извините, я не нашёл этого в информации {b}. Хотите поговорить с человеком?",
     unavailable: "Сейчас я не могу отвечать на вопросы. Хотите поговорить с сотрудником {b}?",
@@ -138,12 +158,20 @@ const RU: Words = Words {
     feedback_failed: "Извините, не удалось это сохранить.",
     feedback_up: "Спасибо! Рад, что помог.",
     feedback_down: "Спасибо — учтём это. Чтобы поговорить с человеком, отправьте /human.",
+    media: "Я читаю только текстовые сообщения, поэтому передал это сотруднику {b} — вам ответят здесь. Если у вас есть вопрос, можно написать его текстом.",
+    paused: "Помощник {b} сейчас на небольшом перерыве и не отвечает. Пожалуйста, напишите позже.",
+    forget_ask: "Удалить нашу переписку? Всё, что вы мне написали, и мои ответы будут стёрты из записей {b}. Это нельзя отменить.",
+    forget_yes: "🗑 Да, удалить",
+    forget_no: "Оставить",
+    forget_done: "Готово — наша переписка удалена из записей {b}. Если напишете снова, начнём с чистого листа.",
+    forget_kept: "Ничего не удалено.",
+    forget_private: "Чтобы удалить свои сообщения, отправьте мне /forget в личном чате.",
 };
 
 const ES: Words = Words {
     welcome: "👋 ¡Hola! Soy el asistente de {b}. Pregúntame lo que quieras sobre {b}: respondo con su propia información y muestro de dónde sale cada respuesta. Envía /human en cualquier momento para hablar con una persona.",
     help: "Hazme una pregunta con tus propias palabras. Respondo con la información de {b} y muestro de dónde sale la respuesta. Envía /human para hablar con una persona.",
-    privacy: "Tus mensajes se usan solo para responderte y para ayudar a {b} a mejorar sus respuestas. Nunca se comparten con otras empresas.",
+    privacy: "Tus mensajes se usan solo para responderte y para ayudar a {b} a mejorar sus respuestas. Nunca se comparten con otras empresas. Envía /forget para borrar nuestra conversación.",
     paysupport: "Para ayuda con un pago, envía /human y una persona de {b} te responderá aquí.",
     fallback: "Lo siento, no encontré eso en la información de {b}. ¿Quieres hablar con una persona?",
     unavailable: "Ahora mismo no puedo responder preguntas. ¿Quieres hablar con una persona de {b}?",
@@ -154,12 +182,20 @@ const ES: Words = Words {
     feedback_failed: "Lo siento, no pude registrarlo.",
     feedback_up: "¡Gracias! Me alegra haber ayudado.",
     feedback_down: "Gracias: lo usaremos para mejorar. Envía /human para hablar con una persona.",
+    media: "Solo puedo leer mensajes de texto, así que he pasado esto a una persona de {b}: te responderá aquí. Si tienes una pregunta, también puedes escribirla.",
+    paused: "El asistente de {b} está en una breve pausa y no responde ahora. Inténtalo de nuevo más tarde.",
+    forget_ask: "¿Borrar nuestra conversación? Todo lo que me escribiste y mis respuestas se borrarán de los registros de {b}. No se puede deshacer.",
+    forget_yes: "🗑 Sí, borrar",
+    forget_no: "Conservarla",
+    forget_done: "Listo: nuestra conversación se ha borrado de los registros de {b}. Si vuelves a escribir, empezamos de cero.",
+    forget_kept: "No se ha borrado nada.",
+    forget_private: "Para borrar tus mensajes, envíame /forget en un chat privado.",
 };
 
 const FA: Words = Words {
     welcome: "👋 سلام! من دستیار {b} هستم. هر سؤالی درباره {b} دارید بپرسید — از اطلاعات خود آن‌ها پاسخ می‌دهم و نشان می‌دهم هر پاسخ از کجا آمده است. هر وقت خواستید با یک نفر صحبت کنید، /human را بفرستید.",
     help: "سؤال خود را با کلمات خودتان بپرسید. از اطلاعات {b} پاسخ می‌دهم و نشان می‌دهم پاسخ از کجا آمده است. برای صحبت با یک نفر، /human را بفرستید.",
-    privacy: "پیام‌های شما فقط برای پاسخ دادن به شما و کمک به {b} برای بهتر کردن پاسخ‌هایش به کار می‌روند و هرگز با کسب‌وکارهای دیگر به اشتراک گذاشته نمی‌شوند.",
+    privacy: "پیام‌های شما فقط برای پاسخ دادن به شما و کمک به {b} برای بهتر کردن پاسخ‌هایش به کار می‌روند و هرگز با کسب‌وکارهای دیگر به اشتراک گذاشته نمی‌شوند. برای پاک کردن گفتگوی ما، /forget را بفرستید.",
     paysupport: "برای کمک درباره پرداخت، /human را بفرستید تا یک نفر از {b} همین‌جا پاسخ دهد.",
     fallback: "متأسفم، این را در اطلاعات {b} پیدا نکردم. می‌خواهید با یک نفر صحبت کنید؟",
     unavailable: "الان نمی‌توانم به سؤال‌ها پاسخ دهم. می‌خواهید با یک نفر از {b} صحبت کنید؟",
@@ -170,6 +206,14 @@ const FA: Words = Words {
     feedback_failed: "متأسفم، نتوانستم این را ثبت کنم.",
     feedback_up: "ممنون! خوشحالم که کمک کرد.",
     feedback_down: "ممنون — از این برای بهتر شدن استفاده می‌کنیم. برای صحبت با یک نفر، /human را بفرستید.",
+    media: "من فقط پیام‌های متنی را می‌خوانم، پس این را به یک نفر از {b} دادم — همین‌جا پاسخ می‌دهد. اگر سؤالی دارید، می‌توانید آن را بنویسید.",
+    paused: "دستیار {b} در یک استراحت کوتاه است و الان پاسخ نمی‌دهد. لطفاً بعداً دوباره امتحان کنید.",
+    forget_ask: "گفتگوی ما پاک شود؟ هر چه برای من نوشته‌اید و پاسخ‌های من از سوابق {b} پاک می‌شود. این کار برگشت‌پذیر نیست.",
+    forget_yes: "🗑 بله، پاک شود",
+    forget_no: "نگه دار",
+    forget_done: "انجام شد — گفتگوی ما از سوابق {b} پاک شد. اگر دوباره بنویسید، از نو شروع می‌کنیم.",
+    forget_kept: "چیزی پاک نشد.",
+    forget_private: "برای پاک کردن پیام‌هایتان، /forget را در گفتگوی خصوصی برای من بفرستید.",
 };
 
 impl Lang {

@@ -9,7 +9,10 @@
 //! streamed as drafts ([`drafts`]) in private chats. Below the threshold — or when the model says
 //! the sources don't hold the answer — the owner's fallback text and a "talk to a person" button.
 //! A handed-off conversation ([`handoff`]) gets no AI replies until the owner closes it;
-//! 👍/👎 and "talk to a person" presses are [`feedback`].
+//! 👍/👎 and "talk to a person" presses are [`feedback`]. Photos, voice notes and other media
+//! get a short reply and go to the owner ([`media`]); a caption is read as text. A paused bot
+//! answers every message with a short notice — no model, no credit. `/forget` erases the
+//! customer's conversation after they confirm ([`forget`]).
 //!
 //! Exactly one reply per customer update ([`delivery`]): the reply is stored before it is sent
 //! and marked sent after, so a retried or redelivered job re-sends a stored reply instead of
@@ -21,10 +24,12 @@ pub mod delivery;
 mod drafts;
 pub mod extract;
 mod feedback;
+mod forget;
 mod groups;
 pub mod handoff;
 pub mod language;
 pub mod limits;
+pub mod media;
 pub mod pipeline;
 pub mod prompt;
 pub mod settings;
@@ -83,7 +88,8 @@ pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot
     };
     let lang = language::Lang::of(language.as_deref());
     let texts = settings::texts_in(&settings, &business, lang);
-    let ctx = Ctx { a, tenant, bot_id, bot, business: &business, username: &username, settings: &settings, texts: &texts, language: language.as_deref(), lang, started, more_waiting, model_time: Mutex::new(None) };
+    let paused = bots::paused_at(&db.pool, tenant, bot_id).await?.is_some();
+    let ctx = Ctx { a, tenant, bot_id, bot, business: &business, username: &username, settings: &settings, texts: &texts, language: language.as_deref(), lang, started, more_waiting, paused, model_time: Mutex::new(None) };
     match update.kind {
         UpdateKind::Message(m) => ctx.message(update.update_id, m).await,
         UpdateKind::CallbackQuery(q) => ctx.callback(q).await,
@@ -100,7 +106,7 @@ fn in_history(m: &conversations::Msg) -> bool {
         return false;
     }
     match m.author.as_str() {
-        "customer" => !m.text.starts_with('/'),
+        "customer" => !m.text.starts_with('/') && m.kind != "media",
         "owner" => true,
         _ => matches!(m.kind.as_str(), "answer" | "extractive" | "qa"),
     }
@@ -123,6 +129,8 @@ struct Ctx<'a> {
     started: Instant,
     /// See [`Arrival::more_waiting`].
     more_waiting: bool,
+    /// The owner paused the bot: every message gets the paused notice.
+    paused: bool,
     model_time: Mutex<Option<Duration>>,
 }
 
@@ -135,26 +143,35 @@ impl Ctx<'_> {
         if m.from.as_ref().is_some_and(|u| u.is_bot) {
             return Ok(());
         }
-        let Some(raw) = m.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) else { return Ok(()) };
         let private = m.chat.kind == "private";
-        let text = if private { raw.to_owned() } else {
-            match self.addressed(&m, raw) {
+        // A caption is read as text: the question that comes with a photo or a document.
+        let written = m.text.as_deref().or(m.caption.as_deref()).map(str::trim).filter(|t| !t.is_empty());
+        // Media without words, in a private chat (in a group it is not addressed to the bot).
+        let media = if written.is_none() && private { m.media_kind() } else { None };
+        let text = match (written, media) {
+            (Some(raw), _) if private => raw.to_owned(),
+            (Some(raw), _) => match self.addressed(&m, raw) {
                 Some(t) if !t.is_empty() => t,
                 _ => return Ok(()),
-            }
+            },
+            (None, Some(kind)) => media::describe(kind, &m),
+            (None, None) => return Ok(()),
         };
         let from = m.from.clone().unwrap_or_default();
         let name = groups::display_name(&from.first_name, from.last_name.as_deref());
         let customer = groups::customer(&m.chat, m.message_thread_id, from.id, &name);
-        let command = text.split_whitespace().next().unwrap_or_default().split('@').next().unwrap_or_default().to_owned();
+        let command = if media.is_some() { String::new() } else { text.split_whitespace().next().unwrap_or_default().split('@').next().unwrap_or_default().to_owned() };
         let mut tx = self.db().begin().await?;
         let conv = conversations::open(&mut *tx, self.tenant, self.bot_id, &customer).await?;
         // With a person, the message is the owner's to read: stored `pending` until it has been
         // passed on to them in the manager chat (a customer message's `delivery` is its delivery
         // to the owner).
-        let with_person = conv.mode == "human" && command != "/start";
+        // `/start` and `/forget` are the bot's to answer even then; a paused bot answers
+        // everything with its notice.
+        let with_person = conv.mode == "human" && command != "/start" && command != "/forget" && !self.paused;
         let delivery = if with_person { "pending" } else { "sent" };
-        let (cmsg, _) = conversations::add(&mut tx, self.tenant, conv.id, &NewMsg { author: "customer", text: &text, update_id: Some(update_id), kind: "", sources: "[]", delivery, model_tokens: 0, question: None }).await?;
+        let kind = if media.is_some() { "media" } else { "" };
+        let (cmsg, _) = conversations::add(&mut tx, self.tenant, conv.id, &NewMsg { author: "customer", text: &text, update_id: Some(update_id), kind, sources: "[]", delivery, model_tokens: 0, question: None }).await?;
         tx.commit().await.map_err(anyhow::Error::from)?;
 
         // A retried job: the reply was stored already — send it if it wasn't, never twice.
@@ -168,6 +185,18 @@ impl Ctx<'_> {
         }
         if with_person {
             return Ok(()); // passed on by an earlier attempt
+        }
+        if command == "/forget" {
+            return self.forget_ask(&conv, update_id, m.message_id).await;
+        }
+        if self.paused {
+            if self.more_waiting {
+                return Ok(()); // a burst gets one notice, to its last message
+            }
+            return self.reply(&conv, update_id, m.message_id, &Reply { kind: "paused", text: &self.texts.paused, sources: &[], tokens: 0, question: None }).await;
+        }
+        if media.is_some() {
+            return self.media(&conv, update_id, m.message_id).await;
         }
         let t = self.texts;
         let fixed = match command.as_str() {
@@ -193,6 +222,13 @@ impl Ctx<'_> {
                 self.answer(&conv, &cmsg, update_id, m.message_id, &text).await
             }
         }
+    }
+
+    /// A message the bot cannot read: the conversation goes to the owner (the transcript shows
+    /// what was sent), and the customer gets the short reply saying so. No model, no credit.
+    async fn media(&self, conv: &Conversation, update_id: i64, reply_to: i64) -> Result<(), JobError> {
+        handoff::request(self.db(), self.a.manager.as_ref(), self.tenant, conv).await?;
+        self.reply(conv, update_id, reply_to, &Reply { kind: "media", text: &self.texts.media, sources: &[], tokens: 0, question: None }).await
     }
 
     async fn handoff(&self, conv: &Conversation, update_id: i64, reply_to: i64) -> Result<(), JobError> {

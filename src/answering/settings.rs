@@ -1,5 +1,5 @@
 //! The texts a bot says on its own — welcome, help, privacy, payment support, "I don't know",
-//! "temporarily unavailable" — from the owner's settings (as written), or plain defaults naming
+//! "temporarily unavailable", the reply to media, the paused notice — from the owner's settings (as written), or plain defaults naming
 //! the business, in the customer's language ([`super::language`]).
 use super::language::{Lang, fill};
 use crate::storage::bot_settings::BotSettings;
@@ -13,6 +13,10 @@ pub struct Texts {
     pub paysupport: String,
     pub fallback: String,
     pub unavailable: String,
+    /// The reply to a message the bot cannot read (photo, voice note, …).
+    pub media: String,
+    /// A paused bot's notice.
+    pub paused: String,
 }
 
 fn or(owner: &str, default: String) -> String {
@@ -35,6 +39,8 @@ pub fn texts_in(s: &BotSettings, business: &str, lang: Lang) -> Texts {
         paysupport: or(&s.paysupport_text, d(w.paysupport)),
         fallback: or(&s.fallback_text, d(w.fallback)),
         unavailable: or(&s.unavailable_text, d(w.unavailable)),
+        media: or(&s.media_text, d(w.media)),
+        paused: or(&s.paused_text, d(w.paused)),
     }
 }
 

@@ -24,6 +24,8 @@ pub struct Pending {
     pub update_id: Option<i64>,
     pub dead_key: i64,
     pub body: String,
+    /// The Telegram user it came from, when it says.
+    pub user_id: Option<i64>,
     /// The job to enqueue if the update is new.
     pub job: Option<NewJob>,
 }
@@ -115,10 +117,10 @@ async fn write(db: &Db, queue: &Queue, batch: &[(Pending, Waiter)]) -> anyhow::R
     for (p, _) in batch {
         match p.update_id {
             None => {
-                storage::updates::record(&mut *tx, p.bot, p.tenant, p.dead_key, &p.body, "dead").await?;
+                storage::updates::record_from(&mut *tx, p.bot, p.tenant, p.dead_key, &p.body, "dead", p.user_id).await?;
             }
             Some(update_id) => {
-                let fresh = storage::updates::record(&mut *tx, p.bot, p.tenant, update_id, &p.body, "stored").await?;
+                let fresh = storage::updates::record_from(&mut *tx, p.bot, p.tenant, update_id, &p.body, "stored", p.user_id).await?;
                 if let (true, Some(job)) = (fresh, &p.job) {
                     queue.enqueue_in(&mut tx, job).await?;
                     if !woken.contains(&job.queue) {

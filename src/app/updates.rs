@@ -25,6 +25,12 @@ pub async fn child_update(app: AppState, job: Job) -> Result<(), JobError> {
     let p: BotUpdateJob = job.payload()?;
     let tenant = jobs::tenant_of(&job, "bot update")?;
     tracing::Span::current().record("tenant_id", tenant.0).record("bot_id", p.bot_id.0).record("update_id", p.update_id);
+    // Erased before it was handled — its customer asked (`/forget`, or the owner for them), or
+    // the bot's data was deleted: nothing is left to answer.
+    if storage::updates::body(&app.db.pool, p.bot_id, p.update_id).await?.is_none() {
+        tracing::info!("the update was erased before it was handled; nothing to do");
+        return Ok(());
+    }
     let update = stored_update(&app, p.bot_id, p.update_id).await?;
     let Some(bot) = app.bots.open(tenant, p.bot_id).await.map_err(JobError::Permanent)? else {
         return Ok(()); // the bot moved to another tenant meanwhile

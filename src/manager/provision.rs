@@ -31,6 +31,7 @@ pub fn child_commands() -> Vec<BotCommand> {
         ("human", "Talk to a person"),
         ("paysupport", "Help with a payment"),
         ("privacy", "How your data is used"),
+        ("forget", "Delete our conversation"),
     ]
     .into_iter()
     .map(|(c, d)| BotCommand { command: c.into(), description: d.into() })

@@ -57,6 +57,12 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
         true
     } else {
         let row = bots::managed_row(&mut *tx, bot_id).await?.context("bot row vanished")?;
+        if matches!(row.status.as_str(), bots::DISCONNECTED | bots::DELETED) && row.owner_user_id == owner.0 {
+            // Its owner disconnected it in the admin: a new token (or a repeated update) does not
+            // connect it again; only the owner's "Connect again" does.
+            tracing::info!(bot_id = bot_id.0, "managed bot update for a disconnected bot; not connecting it");
+            return Ok(None);
+        }
         let token_changed = bots::set_token(&mut *tx, bot_id, &sealed, &fp).await?;
         let owner_changed = row.owner_user_id != owner.0 && bots::set_owner(&mut *tx, bot_id, tenant.id, owner.0, update_id).await?;
         if owner_changed {

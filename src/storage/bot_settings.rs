@@ -17,9 +17,13 @@ pub struct BotSettings {
     pub paysupport_text: String,
     /// JSON list of `{command, description}`; empty = the defaults.
     pub commands: String,
+    /// The reply to a photo, voice note, video, document, sticker, location or contact.
+    pub media_text: String,
+    /// The notice a paused bot gives customers.
+    pub paused_text: String,
 }
 
-const COLUMNS: &str = "persona, tone, extra_instructions, welcome_text, fallback_text, unavailable_text, help_text, privacy_text, paysupport_text, commands";
+const COLUMNS: &str = "persona, tone, extra_instructions, welcome_text, fallback_text, unavailable_text, help_text, privacy_text, paysupport_text, commands, media_text, paused_text";
 
 pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<BotSettings> {
     let sql = format!("select {COLUMNS} from bot_settings where tenant_id = $1 and bot_id = $2");
@@ -35,6 +39,8 @@ pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot
         privacy_text: r.get(7),
         paysupport_text: r.get(8),
         commands: r.get(9),
+        media_text: r.get(10),
+        paused_text: r.get(11),
     })
     .unwrap_or_default())
 }
@@ -46,12 +52,13 @@ pub async fn put(tx: &mut super::Tx, tenant: TenantId, bot: BotId, s: &BotSettin
         return Ok(false);
     }
     sqlx::query(
-        "insert into bot_settings (bot_id, tenant_id, persona, tone, extra_instructions, welcome_text, fallback_text, unavailable_text, help_text, privacy_text, paysupport_text, commands, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        "insert into bot_settings (bot_id, tenant_id, persona, tone, extra_instructions, welcome_text, fallback_text, unavailable_text, help_text, privacy_text, paysupport_text, commands, media_text, paused_text, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          on conflict (bot_id) do update set tenant_id = excluded.tenant_id, persona = excluded.persona, tone = excluded.tone,
              extra_instructions = excluded.extra_instructions, welcome_text = excluded.welcome_text, fallback_text = excluded.fallback_text,
              unavailable_text = excluded.unavailable_text, help_text = excluded.help_text, privacy_text = excluded.privacy_text,
-             paysupport_text = excluded.paysupport_text, commands = excluded.commands, updated_at = excluded.updated_at",
+             paysupport_text = excluded.paysupport_text, commands = excluded.commands, media_text = excluded.media_text,
+             paused_text = excluded.paused_text, updated_at = excluded.updated_at",
     )
     .bind(bot.0)
     .bind(tenant.0)
@@ -65,6 +72,8 @@ pub async fn put(tx: &mut super::Tx, tenant: TenantId, bot: BotId, s: &BotSettin
     .bind(&s.privacy_text)
     .bind(&s.paysupport_text)
     .bind(&s.commands)
+    .bind(&s.media_text)
+    .bind(&s.paused_text)
     .bind(now_ms())
     .execute(&mut **tx)
     .await?;

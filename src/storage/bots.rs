@@ -34,7 +34,15 @@ pub struct Bot {
     pub name: String,
     pub status: String,
     pub status_reason: Option<String>,
+    /// Paused by its owner: connected, but answering every customer with a short notice.
+    pub paused: bool,
 }
+
+/// Statuses of a bot bellhop no longer drives: `disconnected` (its owner took it back; no
+/// token kept) and `deleted` (disconnected and its data erased; the row stays as a tombstone so
+/// that a later `managed_bot` update does not connect it again).
+pub const DISCONNECTED: &str = "disconnected";
+pub const DELETED: &str = "deleted";
 
 /// Inserts a bot; an existing row with the same id is left as it is (returns false).
 pub async fn insert<'c>(e: impl Executor<'c, Database = Any>, b: &NewBot<'_>) -> sqlx::Result<bool> {
@@ -63,13 +71,21 @@ pub async fn insert<'c>(e: impl Executor<'c, Database = Any>, b: &NewBot<'_>) ->
 
 /// The tenant's bots. Tenant-scoped by construction.
 pub async fn list_for_tenant<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<Bot>> {
-    let rows = sqlx::query("select id, tenant_id, username, name, status, status_reason from bots where tenant_id = $1 order by id")
+    let rows = sqlx::query("select id, tenant_id, username, name, status, status_reason, paused_at from bots where tenant_id = $1 and status <> 'deleted' order by id")
         .bind(tenant.0)
         .fetch_all(e)
         .await?;
     Ok(rows
         .into_iter()
-        .map(|r| Bot { id: BotId(r.get(0)), tenant_id: TenantId(r.get(1)), username: r.get(2), name: r.get(3), status: r.get(4), status_reason: r.get(5) })
+        .map(|r| Bot {
+            id: BotId(r.get(0)),
+            tenant_id: TenantId(r.get(1)),
+            username: r.get(2),
+            name: r.get(3),
+            status: r.get(4),
+            status_reason: r.get(5),
+            paused: r.get::<Option<i64>, _>(6).is_some(),
+        })
         .collect())
 }
 
@@ -77,8 +93,9 @@ pub async fn list_for_tenant<'c>(e: impl Executor<'c, Database = Any>, tenant: T
 /// webhook secret. Not tenant-scoped: the tenant is what this lookup finds out, from the bot id
 /// in the URL, and nothing of the tenant's is returned before the secret matches.
 pub async fn webhook_auth<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -> sqlx::Result<Option<(TenantId, Option<Sealed>)>> {
-    // A parked bot (past its plan's number of bots) is not connected: its updates are refused.
-    let r = sqlx::query("select tenant_id, webhook_secret_key_id, webhook_secret_ct from bots where id = $1 and status not in ('suspended', 'parked')")
+    // A parked bot (past its plan's number of bots) is not connected, nor is one its owner
+    // disconnected: their updates are refused.
+    let r = sqlx::query("select tenant_id, webhook_secret_key_id, webhook_secret_ct from bots where id = $1 and status not in ('suspended', 'parked', 'disconnected', 'deleted')")
         .bind(bot.0)
         .fetch_optional(e)
         .await?;
@@ -97,9 +114,10 @@ pub async fn exists<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -> sql
     Ok(sqlx::query("select 1 from bots where id = $1").bind(bot.0).fetch_optional(e).await?.is_some())
 }
 
-/// The sealed token of one of the tenant's bots.
+/// The sealed token of one of the tenant's bots; none once it was disconnected (its token is
+/// then no longer kept).
 pub async fn sealed_token<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Option<Sealed>> {
-    let r = sqlx::query("select token_key_id, token_ct from bots where id = $1 and tenant_id = $2").bind(bot.0).bind(tenant.0).fetch_optional(e).await?;
+    let r = sqlx::query("select token_key_id, token_ct from bots where id = $1 and tenant_id = $2 and token_key_id <> ''").bind(bot.0).bind(tenant.0).fetch_optional(e).await?;
     Ok(r.map(|r| Sealed { key_id: r.get(0), blob: r.get(1) }))
 }
 
@@ -123,7 +141,7 @@ pub async fn sealed_not_under<'c>(
 ) -> sqlx::Result<Vec<(BotId, Sealed)>> {
     let c = column.column;
     let rows = sqlx::query(&format!(
-        "select id, {c}_key_id, {c}_ct from bots where {c}_key_id is not null and {c}_key_id <> $1 order by id limit $2"
+        "select id, {c}_key_id, {c}_ct from bots where {c}_key_id is not null and {c}_key_id <> '' and {c}_key_id <> $1 order by id limit $2"
     ))
     .bind(active_key_id)
     .bind(limit)
@@ -154,7 +172,7 @@ pub async fn key_ids_in_use(db: &super::Db) -> sqlx::Result<Vec<String>> {
     let mut ids = Vec::new();
     for col in SEALED_COLUMNS {
         let c = col.column;
-        let rows = sqlx::query(&format!("select distinct {c}_key_id from bots where {c}_key_id is not null")).fetch_all(&db.pool).await?;
+        let rows = sqlx::query(&format!("select distinct {c}_key_id from bots where {c}_key_id is not null and {c}_key_id <> ''")).fetch_all(&db.pool).await?;
         ids.extend(rows.into_iter().map(|r| r.get::<String, _>(0)));
     }
     ids.sort();
@@ -306,9 +324,9 @@ pub async fn set_descriptions<'c>(e: impl Executor<'c, Database = Any>, tenant: 
 }
 
 /// How many of the tenant's bots count toward its plan's number of bots: every one but the
-/// parked ones, and but `except`.
+/// parked, disconnected and deleted ones, and but `except`.
 pub async fn count_unparked<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, except: BotId) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from bots where tenant_id = $1 and status <> 'parked' and id <> $2").bind(tenant.0).bind(except.0).fetch_one(e).await
+    sqlx::query_scalar("select count(*) from bots where tenant_id = $1 and status not in ('parked', 'disconnected', 'deleted') and id <> $2").bind(tenant.0).bind(except.0).fetch_one(e).await
 }
 
 /// The tenant's parked bots, oldest first.
@@ -326,4 +344,58 @@ pub async fn tenants_with_parked_bots<'c>(e: impl Executor<'c, Database = Any>) 
 /// A bot's status (provisioning | live | failed | parked | suspended), if it is the tenant's.
 pub async fn status_of<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("select status from bots where id = $1 and tenant_id = $2").bind(bot.0).bind(tenant.0).fetch_optional(e).await
+}
+
+/// When one of the tenant's bots was paused, if it is.
+pub async fn paused_at<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Option<i64>> {
+    Ok(sqlx::query_scalar::<_, Option<i64>>("select paused_at from bots where id = $1 and tenant_id = $2").bind(bot.0).bind(tenant.0).fetch_optional(e).await?.flatten())
+}
+
+/// Pauses (`true`) or resumes one of the tenant's connected bots. Returns false if it isn't the
+/// tenant's, or was disconnected.
+pub async fn set_paused<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, paused: bool) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "update bots set paused_at = case when $1 = 1 then coalesce(paused_at, $2) else null end, updated_at = $2
+         where id = $3 and tenant_id = $4 and status not in ('disconnected', 'deleted')",
+    )
+    .bind(paused as i64)
+    .bind(now_ms())
+    .bind(bot.0)
+    .bind(tenant.0)
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Marks one of the tenant's bots disconnected and forgets its token and webhook secret (the
+/// ciphertexts are overwritten): bellhop can no longer act as the bot. Returns false if it isn't
+/// the tenant's.
+pub async fn disconnect<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "update bots set status = 'disconnected', status_reason = null, paused_at = null, token_key_id = '', token_ct = $1,
+             token_fingerprint = '', webhook_secret_key_id = null, webhook_secret_ct = null, updated_at = $2
+         where id = $3 and tenant_id = $4 and status <> 'deleted'",
+    )
+    .bind(Vec::<u8>::new())
+    .bind(now_ms())
+    .bind(bot.0)
+    .bind(tenant.0)
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Makes a disconnected bot of the tenant's a tombstone (`deleted`): its profile texts are
+/// cleared; its id, name and username stay so that Telegram's later updates about it are known.
+pub async fn mark_deleted<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "update bots set status = 'deleted', description = '', short_description = '', updated_at = $1
+         where id = $2 and tenant_id = $3 and status = 'disconnected'",
+    )
+    .bind(now_ms())
+    .bind(bot.0)
+    .bind(tenant.0)
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }

@@ -13,8 +13,22 @@ pub async fn record<'c>(
     body: &str,
     state: &str,
 ) -> sqlx::Result<bool> {
+    record_from(e, bot, tenant, update_id, body, state, None).await
+}
+
+/// [`record`], with the Telegram user the update came from (so one customer's updates can be
+/// erased on request: `storage::privacy`).
+pub async fn record_from<'c>(
+    e: impl Executor<'c, Database = Any>,
+    bot: BotId,
+    tenant: Option<TenantId>,
+    update_id: i64,
+    body: &str,
+    state: &str,
+    user: Option<i64>,
+) -> sqlx::Result<bool> {
     let r = sqlx::query(
-        "insert into telegram_updates (bot_id, tenant_id, update_id, body, state, received_at) values ($1, $2, $3, $4, $5, $6)
+        "insert into telegram_updates (bot_id, tenant_id, update_id, body, state, received_at, user_id) values ($1, $2, $3, $4, $5, $6, $7)
          on conflict (bot_id, update_id) do nothing",
     )
     .bind(bot.0)
@@ -23,6 +37,7 @@ pub async fn record<'c>(
     .bind(body)
     .bind(state)
     .bind(now_ms())
+    .bind(user)
     .execute(e)
     .await?;
     Ok(r.rows_affected() == 1)

@@ -79,7 +79,7 @@ async fn from_the_landing_page_to_a_live_bot_and_a_signed_in_owner() {
     let secret = state["webhook"]["secret_token"].as_str().unwrap().to_owned();
     assert_eq!(secret.len(), 43, "a 256-bit secret, base64url");
     let commands: Vec<&str> = state["commands"].as_array().unwrap().iter().map(|c| c["command"].as_str().unwrap()).collect();
-    assert_eq!(commands, ["start", "help", "human", "paysupport", "privacy"]);
+    assert_eq!(commands, ["start", "help", "human", "paysupport", "privacy", "forget"]);
     assert!(state["description"].as_str().unwrap().contains("Rosa's Bakery & Café"), "{state}");
     assert!(state["short_description"].as_str().unwrap().contains("Rosa's Bakery & Café"), "{state}");
     assert_eq!(state["allowed_updates"], json!(["message", "edited_message", "callback_query", "pre_checkout_query"]));

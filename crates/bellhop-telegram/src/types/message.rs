@@ -1,8 +1,8 @@
 //! `Message` (<https://core.telegram.org/bots/api#message>): the fields bellhop reads or the
 //! sandbox produces. Anything else Telegram sends is ignored, never an error.
 use super::{
-    Chat, InlineKeyboardMarkup, Invoice, ManagedBotCreated, MessageEntity, RefundedPayment,
-    SuccessfulPayment, User,
+    Chat, Contact, Document, InlineKeyboardMarkup, Invoice, Location, ManagedBotCreated, MediaFile,
+    MessageEntity, PhotoSize, RefundedPayment, Sticker, SuccessfulPayment, User,
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -31,8 +31,30 @@ pub struct Message {
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entities: Option<Vec<MessageEntity>>,
+    /// The caption of a photo, video, document, audio, animation or voice note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caption: Option<String>,
+    /// A photo, in the sizes Telegram made of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo: Option<Vec<PhotoSize>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice: Option<MediaFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<MediaFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<MediaFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_note: Option<MediaFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub animation: Option<MediaFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<Document>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticker: Option<Sticker>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_chat_members: Option<Vec<User>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,6 +77,43 @@ pub struct Message {
     pub managed_bot_created: Option<ManagedBotCreated>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_markup: Option<InlineKeyboardMarkup>,
+}
+
+/// What a message carries other than text, for a bot that reads text only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    Photo,
+    Voice,
+    Audio,
+    Video,
+    VideoNote,
+    Animation,
+    Document,
+    Sticker,
+    Location,
+    Contact,
+}
+
+impl Message {
+    /// The media the message carries, if any (a Telegram message carries at most one kind;
+    /// an animation also comes as a `document`, so it is looked at first).
+    pub fn media_kind(&self) -> Option<MediaKind> {
+        use MediaKind as M;
+        [
+            (self.photo.is_some(), M::Photo),
+            (self.voice.is_some(), M::Voice),
+            (self.audio.is_some(), M::Audio),
+            (self.video.is_some(), M::Video),
+            (self.video_note.is_some(), M::VideoNote),
+            (self.animation.is_some(), M::Animation),
+            (self.document.is_some(), M::Document),
+            (self.sticker.is_some(), M::Sticker),
+            (self.location.is_some(), M::Location),
+            (self.contact.is_some(), M::Contact),
+        ]
+        .into_iter()
+        .find_map(|(has, kind)| has.then_some(kind))
+    }
 }
 
 /// `MaybeInaccessibleMessage`: a message, or one the bot can no longer read (`date` is 0).

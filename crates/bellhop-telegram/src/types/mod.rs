@@ -6,6 +6,7 @@ mod commands;
 mod entity;
 mod keyboard;
 mod managed;
+mod media;
 mod message;
 mod payments;
 mod update;
@@ -21,7 +22,8 @@ pub use keyboard::{
     ReplyKeyboardRemove, ReplyMarkup, ReplyParameters,
 };
 pub use managed::{ManagedBotCreated, ManagedBotUpdated};
-pub use message::{MaybeInaccessibleMessage, Message};
+pub use media::{Contact, Document, Location, MediaFile, PhotoSize, Sticker};
+pub use message::{MaybeInaccessibleMessage, MediaKind, Message};
 pub use payments::{
     Invoice, LabeledPrice, PreCheckoutQuery, RefundedPayment, StarTransaction, StarTransactions,
     SuccessfulPayment, TransactionPartner, TransactionPartnerUser, TransactionPartnerUserTag,

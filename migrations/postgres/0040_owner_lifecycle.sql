@@ -1,0 +1,25 @@
+-- Issue 17 (items 3, 6, 7): replies to photos, voice notes and other media; pausing and
+-- disconnecting a bot; deleting one customer's data. Keep in step with the other engine's
+-- 0040_owner_lifecycle.sql. Never edit a released migration.
+
+-- The bot's reply to a message it cannot read (photo, voice note, video, document, sticker,
+-- location, contact); empty: the built-in default.
+alter table bot_settings add column media_text text not null default '';
+-- The notice a paused bot gives customers; empty: the built-in default.
+alter table bot_settings add column paused_text text not null default '';
+
+-- When the owner paused the bot (Unix ms); null: it answers. A paused bot stays connected to
+-- Telegram and replies with a short notice, without the model and without using credits.
+alter table bots add column paused_at bigint;
+
+-- The Telegram user an update came from (message, edited message, button press, payment), so
+-- one customer's stored updates can be found and deleted on request. Null: none (or unknown).
+-- Stored bodies were parsed as JSON when they arrived; dead ones may not be, and are skipped.
+alter table telegram_updates add column user_id bigint;
+update telegram_updates set user_id = coalesce(
+        (body::json #>> '{message,from,id}')::bigint,
+        (body::json #>> '{edited_message,from,id}')::bigint,
+        (body::json #>> '{callback_query,from,id}')::bigint,
+        (body::json #>> '{pre_checkout_query,from,id}')::bigint)
+    where state = 'stored';
+create index telegram_updates_user on telegram_updates (bot_id, user_id);

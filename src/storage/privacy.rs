@@ -1,0 +1,91 @@
+//! Erasing personal data on request: one customer's conversations with a bot (their messages,
+//! the bot's replies, feedback, the manager-chat routes of a handoff) and the Telegram updates
+//! they sent it; or everything a bot's customers left. Each function runs in the caller's
+//! transaction and takes the tenant: nothing of another business's is reached.
+//!
+//! Kept, because they hold no message content and are needed for accounting or limits: payment
+//! records and the ledger, the paywall's per-customer counters and bought questions, and the
+//! daily token totals.
+use crate::domain::{BotId, TenantId};
+
+/// What an erasure removed (for the owner's confirmation and the log).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Erased {
+    pub conversations: u64,
+    pub messages: u64,
+    pub updates: u64,
+}
+
+/// The tenant's private conversations with `bot` of Telegram user `user` (group conversations
+/// hold other people's messages too: they are erased only as a whole, by the owner).
+pub async fn customer_conversations(tx: &mut super::Tx, tenant: TenantId, bot: BotId, user: i64) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar("select id from conversations where tenant_id = $1 and bot_id = $2 and chat_id = $3 and chat_kind = 'private' order by id")
+        .bind(tenant.0)
+        .bind(bot.0)
+        .bind(user)
+        .fetch_all(&mut **tx)
+        .await
+}
+
+/// Erases conversation `conv` of the tenant (its messages, feedback and handoff routes, and the
+/// stored updates its messages came in) and every update Telegram user `user` sent `bot`.
+pub async fn erase_conversation(tx: &mut super::Tx, tenant: TenantId, bot: BotId, conv: i64, user: i64) -> sqlx::Result<Erased> {
+    let mut out = Erased::default();
+    // The updates the conversation's messages came in (older ones may predate the user column).
+    out.updates += sqlx::query(
+        "delete from telegram_updates where bot_id = $1 and tenant_id = $2 and update_id in
+           (select update_id from conversation_messages where tenant_id = $2 and conversation_id = $3 and author = 'customer' and update_id is not null)",
+    )
+    .bind(bot.0)
+    .bind(tenant.0)
+    .bind(conv)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    out.updates += erase_updates_from(tx, tenant, bot, user).await?;
+    sqlx::query("delete from relay_messages where tenant_id = $1 and conversation_id = $2").bind(tenant.0).bind(conv).execute(&mut **tx).await?;
+    out.messages += sqlx::query("delete from conversation_messages where tenant_id = $1 and conversation_id = $2")
+        .bind(tenant.0)
+        .bind(conv)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    out.conversations += sqlx::query("delete from conversations where tenant_id = $1 and id = $2 and bot_id = $3")
+        .bind(tenant.0)
+        .bind(conv)
+        .bind(bot.0)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(out)
+}
+
+/// Erases every update Telegram user `user` sent the tenant's `bot`.
+pub async fn erase_updates_from(tx: &mut super::Tx, tenant: TenantId, bot: BotId, user: i64) -> sqlx::Result<u64> {
+    Ok(sqlx::query("delete from telegram_updates where bot_id = $1 and tenant_id = $2 and user_id = $3")
+        .bind(bot.0)
+        .bind(tenant.0)
+        .bind(user)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
+}
+
+/// Erases everything `bot`'s customers left with the tenant: conversations, messages, feedback,
+/// handoff routes, stored updates, the bot's settings and its paywall's per-question decisions.
+pub async fn erase_bot(tx: &mut super::Tx, tenant: TenantId, bot: BotId) -> sqlx::Result<Erased> {
+    let mut out = Erased::default();
+    let convs = "select id from conversations where tenant_id = $1 and bot_id = $2";
+    sqlx::query(&format!("delete from relay_messages where tenant_id = $1 and conversation_id in ({convs})")).bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
+    out.messages = sqlx::query(&format!("delete from conversation_messages where tenant_id = $1 and conversation_id in ({convs})"))
+        .bind(tenant.0)
+        .bind(bot.0)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    out.conversations = sqlx::query("delete from conversations where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?.rows_affected();
+    out.updates = sqlx::query("delete from telegram_updates where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?.rows_affected();
+    sqlx::query("delete from bot_settings where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
+    sqlx::query("delete from paywall_questions where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
+    Ok(out)
+}
