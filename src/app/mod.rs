@@ -7,6 +7,7 @@
 //! - [`jobs`]: every job kind, its payload and its handler, and the registry of them.
 //! - [`updates`]: the routing of child-bot and manager-bot updates to domain code.
 //! - [`sources`]: storing and (re-)queueing owners' sources; the re-crawl scheduler.
+//! - [`lifecycle`]: pausing, a new token, disconnecting and deleting a bot, as its owner asks.
 //! - [`parking`]: the plan's number of bots — a bot past it is parked, and provisioned on upgrade.
 //! - [`ingress`]: the group-committing writer behind the webhooks.
 //! - `server`: the HTTP server loop (header timeout, peer addresses, graceful shutdown).
@@ -15,6 +16,7 @@
 //! the domain modules; the domain modules never use this layer or `web`.
 pub mod ingress;
 pub mod jobs;
+pub mod lifecycle;
 pub mod parking;
 mod server;
 pub mod sources;

@@ -13,7 +13,7 @@ use anyhow::Context;
 use sha2::{Digest, Sha256};
 
 /// Short, irreversible fingerprint of a token: tells whether it changed without storing it.
-fn fingerprint(token: &BotToken) -> String {
+pub fn fingerprint(token: &BotToken) -> String {
     hex::encode(&Sha256::digest(token.expose().as_bytes())[..8])
 }
 
@@ -162,7 +162,9 @@ async fn bots_message(db: &Db, chat: i64, user: UserId) -> Result<SendMessage, J
     let mut text = String::from("<b>Your bots</b>\n");
     for b in list {
         let status = match (b.status.as_str(), b.status_reason.as_deref()) {
+            ("live", _) if b.paused => "⏸ paused".to_owned(),
             ("live", _) => "✅ live".to_owned(),
+            ("disconnected", _) => "⏏️ disconnected".to_owned(),
             ("provisioning", _) => "⏳ setting up".to_owned(),
             ("failed", Some(r)) => format!("⚠️ setup failed: {}", escape(r)),
             (s, _) => escape(s),

@@ -33,6 +33,8 @@ const HEALTH_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
 pub struct HomeQuery {
     #[serde(default)]
     repair: Option<String>,
+    #[serde(default)]
+    deleted: Option<String>,
 }
 
 pub async fn home(State(app): State<AppState>, owner: Owner, Query(q): Query<HomeQuery>) -> Result<Response, AppError> {
@@ -50,7 +52,8 @@ pub async fn home(State(app): State<AppState>, owner: Owner, Query(q): Query<Hom
         tokio::time::timeout(HEALTH_CHECK, crate::manager::health::webhook_problem(&bot, expected.as_str(), last)).await.ok().flatten()
     });
     let problems = futures::future::join_all(checks).await;
-    let notice = q.repair.map(|u| format!("Reconnecting @{} to Telegram — this takes a few seconds. Reload the page to see it.", u.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(32).collect::<String>()));
+    let deleted = q.deleted.map(|_| "Deleted. The bot is disconnected and what its customers left here is erased. The bot itself is still yours in Telegram.".to_owned());
+    let notice = deleted.or(q.repair.map(|u| format!("Reconnecting @{} to Telegram — this takes a few seconds. Reload the page to see it.", u.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(32).collect::<String>())));
     render(&Home {
         tab: "home",
         tenant_name: tenant.name,

@@ -48,6 +48,10 @@ pub struct SettingsForm {
     #[serde(default)]
     pub paysupport_text: String,
     #[serde(default)]
+    pub media_text: String,
+    #[serde(default)]
+    pub paused_text: String,
+    #[serde(default)]
     pub description: String,
     #[serde(default)]
     pub short_description: String,
@@ -102,6 +106,8 @@ impl SettingsForm {
             ("Help message", &self.help_text),
             ("Privacy message", &self.privacy_text),
             ("Payment support message", &self.paysupport_text),
+            ("Reply to photos, voice messages and files", &self.media_text),
+            ("Message while paused", &self.paused_text),
         ];
         for (name, v) in texts {
             if v.trim().chars().count() > MAX_TEXT {
@@ -132,6 +138,8 @@ impl SettingsForm {
             help_text: t(&self.help_text),
             privacy_text: t(&self.privacy_text),
             paysupport_text: t(&self.paysupport_text),
+            media_text: t(&self.media_text),
+            paused_text: t(&self.paused_text),
             // An empty menu means the defaults.
             commands: if commands.is_empty() { String::new() } else { serde_json::to_string(&commands).expect("commands serialise") },
         })
@@ -149,12 +157,27 @@ struct SettingsPage {
     defaults: settings::Texts,
     notice: Option<String>,
     problems: Vec<String>,
+    /// The bot's connection: `disconnected`, or another status (connected).
+    status: String,
+    paused: bool,
+}
+
+/// (status, paused) of one of the tenant's bots.
+async fn state_of(app: &AppState, owner: &Owner, bot: BotId) -> Result<(String, bool), AppError> {
+    let status = bots::status_of(&app.db.pool, owner.tenant_id, bot).await?.ok_or(AppError::NotFound)?;
+    if status == bots::DELETED {
+        return Err(AppError::NotFound);
+    }
+    Ok((status, bots::paused_at(&app.db.pool, owner.tenant_id, bot).await?.is_some()))
 }
 
 #[derive(serde::Deserialize)]
 pub struct Saved {
     #[serde(default)]
     saved: Option<String>,
+    /// A lifecycle action just done (see `bot_lifecycle`).
+    #[serde(default)]
+    done: Option<String>,
 }
 
 /// (name, username, description, short description) of one of the tenant's bots, or 404.
@@ -178,13 +201,25 @@ pub async fn show(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
         help_text: s.help_text,
         privacy_text: s.privacy_text,
         paysupport_text: s.paysupport_text,
+        media_text: s.media_text,
+        paused_text: s.paused_text,
         description,
         short_description,
         csrf: String::new(),
     };
-    let notice = q.saved.map(|_| "Saved. Your bot uses the new settings now; Telegram shows the new description and menu within a few seconds.".to_owned());
+    let done = match q.done.as_deref() {
+        Some("paused") => Some("Paused. Customers who write get your “taking a break” message; the assistant doesn't answer and no credits are used."),
+        Some("resumed") => Some("Resumed. Your assistant answers customers again."),
+        Some("token") => Some("Done: your bot has a new token and the old one no longer works. Your bot reconnects by itself within a few seconds; messages sent meanwhile wait at Telegram and are answered then."),
+        Some("disconnected") => Some("Disconnected. bellhop no longer answers for this bot and has forgotten its token. The bot is still yours in Telegram."),
+        Some("connected") => Some("Connecting your bot again — this takes a few seconds."),
+        Some("parked") => Some("Your bot is back, but parked: your plan's number of bots is used up. Upgrade on the Billing page to use it."),
+        _ => None,
+    };
+    let notice = done.map(str::to_owned).or(q.saved.map(|_| "Saved. Your bot uses the new settings now; Telegram shows the new description and menu within a few seconds.".to_owned()));
     let defaults = settings::texts(&BotSettings::default(), &name);
-    render(&SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice, problems: vec![] })
+    let (status, paused) = state_of(&app, &owner, bot).await?;
+    render(&SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice, problems: vec![], status, paused })
 }
 
 /// `POST /app/bots/{bot_id}/settings`: everything checked, then saved together with a new
@@ -197,7 +232,8 @@ pub async fn save(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
         Ok(s) => s,
         Err(problems) => {
             let defaults = settings::texts(&BotSettings::default(), &name);
-            let mut r = render(&SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice: None, problems })?;
+            let (status, paused) = state_of(&app, &owner, bot).await?;
+            let mut r = render(&SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice: None, problems, status, paused })?;
             *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(r);
         }

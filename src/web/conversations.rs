@@ -37,6 +37,13 @@ struct ListPage {
     tab: &'static str,
     csrf: String,
     rows: Vec<ConversationRow>,
+    notice: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    deleted: Option<String>,
 }
 
 /// A name to show for a customer (Telegram names can be empty after trimming).
@@ -49,7 +56,7 @@ async fn bot_names(app: &AppState, owner: &Owner) -> Result<HashMap<i64, String>
 }
 
 /// `GET /app/conversations`: newest first.
-pub async fn list(State(app): State<AppState>, owner: Owner) -> Result<Response, AppError> {
+pub async fn list(State(app): State<AppState>, owner: Owner, Query(q): Query<ListQuery>) -> Result<Response, AppError> {
     let convs = conversations::list(&app.db.pool, owner.tenant_id, LIST_LIMIT).await?;
     let down: HashMap<i64, i64> = conversations::thumbs_down_counts(&app.db.pool, owner.tenant_id).await?.into_iter().collect();
     let bots = bot_names(&app, &owner).await?;
@@ -66,7 +73,8 @@ pub async fn list(State(app): State<AppState>, owner: Owner) -> Result<Response,
             thumbs_down: down.get(&c.id).copied().unwrap_or(0),
         })
         .collect();
-    render(&ListPage { tab: "conversations", csrf: owner.csrf.clone(), rows })
+    let notice = q.deleted.map(|_| "Deleted. That customer's messages, your bot's replies, their ratings and what Telegram delivered from them are gone for good.".to_owned());
+    render(&ListPage { tab: "conversations", csrf: owner.csrf.clone(), rows, notice })
 }
 
 pub struct Bubble {
@@ -106,6 +114,9 @@ fn badge(kind: &str) -> Option<(&'static str, &'static str)> {
         "handoff" => ("asked for a person", "wait"),
         "closed" => ("handed back to the assistant", ""),
         "command" => ("menu command", ""),
+        "media" => ("can't read this — passed on to you", "wait"),
+        "paused" => ("bot paused", ""),
+        "forget" => ("asked about deleting their data", ""),
         _ => return None,
     })
 }
@@ -229,4 +240,30 @@ pub async fn close(State(app): State<AppState>, owner: Owner, Path(id): Path<i64
         Ok(false) => Err(AppError::NotFound),
         Err(e) => transcript(&app, &owner, id, None, Some(not_delivered(e)), String::new()).await,
     }
+}
+
+#[derive(serde::Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    csrf: String,
+    /// The "I understand this can't be undone" box.
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// `POST /app/conversations/{id}/delete`: on the customer's request, the owner erases this
+/// conversation (every message both ways, ratings, handoff routes) and every update the
+/// customer sent the bot (`storage::privacy`). Nothing happens without the confirmation box.
+pub async fn delete(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<DeleteForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    let conv = conversations::get(&app.db.pool, owner.tenant_id, id).await?.ok_or(AppError::NotFound)?;
+    if f.confirm.as_deref() != Some("yes") {
+        let problem = "Nothing was deleted: tick the box to confirm that this can't be undone, then press Delete again.".to_owned();
+        return transcript(&app, &owner, id, None, Some(problem), String::new()).await;
+    }
+    let mut tx = app.db.begin().await?;
+    let erased = storage::privacy::erase_conversation(&mut tx, owner.tenant_id, conv.bot_id, conv.id, conv.customer_user_id).await?;
+    tx.commit().await.map_err(anyhow::Error::from)?;
+    tracing::info!(tenant_id = owner.tenant_id.0, messages = erased.messages, updates = erased.updates, "a customer's data erased at the owner's request");
+    Ok(Redirect::to("/app/conversations?deleted=1").into_response())
 }

@@ -17,6 +17,7 @@
 mod admin;
 pub mod auth;
 mod billing;
+mod bot_lifecycle;
 mod bot_settings;
 mod conversations;
 mod error;
@@ -90,10 +91,17 @@ pub fn router(state: AppState) -> Router {
         .route("/app/conversations/{id}", get(conversations::show))
         .route("/app/conversations/{id}/reply", post(conversations::reply))
         .route("/app/conversations/{id}/close", post(conversations::close))
+        .route("/app/conversations/{id}/delete", post(conversations::delete))
         .route("/app/gaps", get(gaps::list))
         .route("/app/gaps/qa", post(gaps::add_qa))
         .route("/app/bots/{bot_id}/settings", get(bot_settings::show).post(bot_settings::save))
         .route("/app/bots/{bot_id}/repair", post(admin::repair))
+        .route("/app/bots/{bot_id}/pause", post(bot_lifecycle::pause))
+        .route("/app/bots/{bot_id}/resume", post(bot_lifecycle::resume))
+        .route("/app/bots/{bot_id}/token", post(bot_lifecycle::rotate_token))
+        .route("/app/bots/{bot_id}/disconnect", post(bot_lifecycle::disconnect))
+        .route("/app/bots/{bot_id}/connect", post(bot_lifecycle::reconnect))
+        .route("/app/bots/{bot_id}/delete", post(bot_lifecycle::delete))
         .route("/app/test-chat", get(test_chat::show).post(test_chat::ask))
         .route("/static/app.css", get(pages::css))
         .route("/static/app.js", get(pages::js))

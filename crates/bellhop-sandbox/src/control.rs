@@ -169,8 +169,70 @@ pub(super) struct Say {
     pub(super) bot_username: Option<String>,
     /// A group id; default: the user's private chat with the bot.
     pub(super) chat_id: Option<i64>,
+    /// The text; with `media`, optional (a caption when given).
+    #[serde(default)]
     pub(super) text: String,
     pub(super) reply_to_message_id: Option<i64>,
+    /// Something other than text: `photo`, `voice`, `audio`, `video`, `video_note`, `animation`,
+    /// `document`, `sticker`, `location` or `contact` (see [`media_message`]).
+    pub(super) media: Option<String>,
+    /// A document's or audio file's name.
+    pub(super) file_name: Option<String>,
+    pub(super) latitude: Option<f64>,
+    pub(super) longitude: Option<f64>,
+    /// A contact's phone number and first name.
+    pub(super) phone_number: Option<String>,
+    pub(super) first_name: Option<String>,
+}
+
+/// A message carrying `kind` of media as Telegram shapes it (made-up file ids), with `text` as
+/// its caption when the kind takes one.
+pub(super) fn media_message(kind: &str, m: &Say) -> Result<Message, String> {
+    let file = |prefix: &str| (random_id(prefix), random_id("u"));
+    let caption = (!m.text.trim().is_empty()).then(|| m.text.clone());
+    let media_file = |prefix: &str, duration: i64| {
+        let (file_id, file_unique_id) = file(prefix);
+        MediaFile { file_id, file_unique_id, duration, file_name: m.file_name.clone(), mime_type: None, file_size: Some(4096) }
+    };
+    let mut msg = Message::default();
+    match kind {
+        "photo" => {
+            let (file_id, file_unique_id) = file("ph");
+            msg.photo = Some(vec![PhotoSize { file_id, file_unique_id, width: 1280, height: 960, file_size: Some(120_000) }]);
+            msg.caption = caption;
+        }
+        "voice" => (msg.voice, msg.caption) = (Some(media_file("vo", 4)), caption),
+        "audio" => (msg.audio, msg.caption) = (Some(media_file("au", 180)), caption),
+        "video" => (msg.video, msg.caption) = (Some(media_file("vi", 12)), caption),
+        "video_note" => msg.video_note = Some(media_file("vn", 9)),
+        "animation" => {
+            let (file_id, file_unique_id) = file("an");
+            msg.animation = Some(media_file("an", 3));
+            // Telegram sends an animation as a document too.
+            msg.document = Some(Document { file_id, file_unique_id, file_name: Some("animation.gif.mp4".into()), mime_type: Some("video/mp4".into()), file_size: Some(4096) });
+            msg.caption = caption;
+        }
+        "document" => {
+            let (file_id, file_unique_id) = file("do");
+            msg.document = Some(Document { file_id, file_unique_id, file_name: m.file_name.clone().or(Some("file.pdf".into())), mime_type: Some("application/pdf".into()), file_size: Some(4096) });
+            msg.caption = caption;
+        }
+        "sticker" => {
+            let (file_id, file_unique_id) = file("st");
+            msg.sticker = Some(Sticker { file_id, file_unique_id, kind: "regular".into(), width: 512, height: 512, is_animated: false, is_video: false, emoji: Some("👍".into()) });
+        }
+        "location" => msg.location = Some(Location { latitude: m.latitude.unwrap_or(52.3676), longitude: m.longitude.unwrap_or(4.9041) }),
+        "contact" => {
+            msg.contact = Some(Contact {
+                phone_number: m.phone_number.clone().unwrap_or_else(|| "+31 20 555 0100".into()),
+                first_name: m.first_name.clone().unwrap_or_else(|| "Anna".into()),
+                last_name: None,
+                user_id: None,
+            })
+        }
+        other => return Err(format!("unknown media kind {other:?}")),
+    }
+    Ok(msg)
 }
 
 pub(super) async fn user_says(State(s): S, Path(user): Path<i64>, Json(m): Json<Say>) -> R {
@@ -186,7 +248,11 @@ pub(super) async fn user_says(State(s): S, Path(user): Path<i64>, Json(m): Json<
         return Err(not_found("bot"));
     }
     let reply = m.reply_to_message_id.and_then(|id| w.find_message(bot, chat_id, id)).map(|e| Box::new(e.message.clone()));
-    let msg = Message { text: Some(m.text), reply_to_message: reply, ..Default::default() };
+    let mut msg = match m.media.as_deref() {
+        Some(kind) => media_message(kind, &m).map_err(|e| bad("INVALID", e))?,
+        None => Message { text: Some(m.text.clone()), ..Default::default() },
+    };
+    msg.reply_to_message = reply;
     let sent = w.user_message(user, bot, chat_id, msg).map_err(|e| bad("INVALID", e))?;
     done(sent)
 }

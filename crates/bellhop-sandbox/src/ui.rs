@@ -233,7 +233,7 @@ struct TextForm {
 }
 
 async fn say(State(s): S, Path((user, bot)): Path<(i64, i64)>, Form(f): Form<TextForm>) -> Response {
-    let r = control::user_says(State(s.clone()), Path(user), Json(Say { bot_id: Some(bot), bot_username: None, chat_id: None, text: f.text, reply_to_message_id: None })).await;
+    let r = control::user_says(State(s.clone()), Path(user), Json(Say { bot_id: Some(bot), bot_username: None, chat_id: None, text: f.text, reply_to_message_id: None, media: None, file_name: None, latitude: None, longitude: None, phone_number: None, first_name: None })).await;
     back(&s, user, bot, r)
 }
 

@@ -1,0 +1,156 @@
+//! A bot's lifecycle, as its owner drives it from the admin: pause and resume, a new token,
+//! disconnect and connect again, and deleting its data.
+//!
+//! - **Pause**: the bot stays connected; every customer message gets a short notice (the
+//!   owner's own, or the default) — no model, no credit (see `answering`).
+//! - **New token** (`replaceManagedBotToken`): the old token stops working at once, and Telegram
+//!   drops the webhook that was set with it. The new token is stored (sealed) and the bot
+//!   provisioned again — a fresh webhook secret, the webhook, commands — in the same commit that
+//!   stored it. Updates customers send meanwhile wait at Telegram (it keeps undelivered updates
+//!   for 24 hours) and arrive once the new webhook is set, seconds later: none is lost.
+//! - **Disconnect**: the webhook is removed (`deleteWebhook`) and the token and webhook secret are
+//!   erased from the database: bellhop can no longer act as the bot. The bot stays its owner's in
+//!   Telegram — name, username, chats — and answers nobody until it is connected again (the
+//!   manager bot can fetch its token again: `getManagedBotToken`).
+//! - **Delete data**: disconnects first, then erases its conversations, messages, feedback,
+//!   stored updates and settings (`storage::privacy::erase_bot`); the bot is no longer listed.
+use super::AppState;
+use crate::domain::{BotId, BotToken, TenantId, UserId};
+use crate::storage::{self, bots, privacy};
+use crate::telegram::TelegramError;
+use crate::telegram::methods::{DeleteWebhook, GetManagedBotToken, ReplaceManagedBotToken};
+use anyhow::Context;
+
+/// Why a lifecycle action could not be done, in words for the owner.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    /// Not the tenant's bot (or no longer listed).
+    #[error("not found")]
+    NotFound,
+    /// The action does not fit the bot's state, or Telegram refused it: the owner reads this.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for LifecycleError {
+    fn from(e: sqlx::Error) -> Self {
+        LifecycleError::Internal(e.into())
+    }
+}
+
+/// The bot's status, if it is the tenant's and listed (not deleted).
+async fn status(app: &AppState, tenant: TenantId, bot: BotId) -> Result<String, LifecycleError> {
+    match bots::status_of(&app.db.pool, tenant, bot).await? {
+        Some(s) if s != bots::DELETED => Ok(s),
+        _ => Err(LifecycleError::NotFound),
+    }
+}
+
+fn telegram_refused(e: TelegramError, doing: &str) -> LifecycleError {
+    if e.is_transient() {
+        LifecycleError::Refused(format!("Telegram didn't answer while {doing}. Nothing was changed — please try again in a minute."))
+    } else {
+        LifecycleError::Refused(format!("Telegram refused {doing}: {e}. Nothing was changed."))
+    }
+}
+
+/// Pauses (`true`) or resumes the bot.
+pub async fn set_paused(app: &AppState, tenant: TenantId, bot: BotId, paused: bool) -> Result<(), LifecycleError> {
+    let s = status(app, tenant, bot).await?;
+    if s == bots::DISCONNECTED {
+        return Err(LifecycleError::Refused("This bot is disconnected. Connect it again first.".into()));
+    }
+    if !bots::set_paused(&app.db.pool, tenant, bot, paused).await? {
+        return Err(LifecycleError::NotFound);
+    }
+    tracing::info!(tenant_id = tenant.0, bot_id = bot.0, paused, "the owner paused or resumed a bot");
+    Ok(())
+}
+
+/// Stores `token` as the bot's (sealed) and queues its provisioning in one commit; `connect`:
+/// also checks the plan's number of bots (a disconnected bot coming back may not fit).
+async fn store_token_and_provision(app: &AppState, tenant: TenantId, bot: BotId, token: &BotToken, connect: bool) -> Result<bool, LifecycleError> {
+    let fp = crate::manager::updates::fingerprint(token);
+    let mut tx = app.db.begin().await?;
+    let sealed = storage::keys::seal(&mut tx, &app.keys, token.expose().as_bytes(), &bots::token_aad(bot)).await?;
+    // Tenant-scoped check inside the transaction: the bot may have changed owner meanwhile.
+    if bots::sealed_token(&mut *tx, tenant, bot).await?.is_none() && !connect {
+        return Err(LifecycleError::NotFound);
+    }
+    bots::set_token(&mut *tx, bot, &sealed, &fp).await?;
+    if connect && super::parking::park_if_over_plan(&mut tx, &app.cfg.billing, tenant, bot).await?.is_some() {
+        tx.commit().await.context("storing the token of a parked bot")?;
+        return Ok(false);
+    }
+    app.queue.enqueue_in(&mut tx, &super::jobs::provision(&app.queue, tenant, bot, Some(&fp))).await?;
+    tx.commit().await.context("storing the new token")?;
+    app.queue.notify(crate::jobs::DEFAULT);
+    Ok(true)
+}
+
+/// Replaces the bot's token (`replaceManagedBotToken`) and provisions it again with the new one.
+pub async fn rotate_token(app: &AppState, tenant: TenantId, bot: BotId) -> Result<(), LifecycleError> {
+    let s = status(app, tenant, bot).await?;
+    if s == bots::DISCONNECTED || s == "parked" {
+        return Err(LifecycleError::Refused("Only a connected bot's token can be replaced.".into()));
+    }
+    let manager = app.manager.as_ref().ok_or_else(|| LifecycleError::Refused("The manager bot isn't running here, so the token can't be replaced.".into()))?;
+    let raw = manager.bot.call(&ReplaceManagedBotToken { user_id: UserId(bot.0) }).await.map_err(|e| telegram_refused(e, "to replace the token"))?;
+    let token = BotToken::parse(&raw).map_err(|e| LifecycleError::Internal(anyhow::anyhow!("replaceManagedBotToken returned {e}")))?;
+    store_token_and_provision(app, tenant, bot, &token, false).await?;
+    tracing::info!(tenant_id = tenant.0, bot_id = bot.0, "bot token replaced; provisioning again");
+    Ok(())
+}
+
+/// Disconnects the bot: its webhook removed, its token and webhook secret erased.
+pub async fn disconnect(app: &AppState, tenant: TenantId, bot: BotId) -> Result<(), LifecycleError> {
+    let s = status(app, tenant, bot).await?;
+    if s == bots::DISCONNECTED {
+        return Ok(());
+    }
+    if let Some(child) = app.bots.open(tenant, bot).await? {
+        match child.call(&DeleteWebhook::new()).await {
+            Ok(_) => {}
+            // The token no longer works (replaced in Telegram): there is no webhook of ours left
+            // to remove with it.
+            Err(TelegramError::Unauthorized) => {}
+            Err(e) => return Err(telegram_refused(e, "to remove the bot's webhook")),
+        }
+    }
+    if !bots::disconnect(&app.db.pool, tenant, bot).await? {
+        return Err(LifecycleError::NotFound);
+    }
+    tracing::info!(tenant_id = tenant.0, bot_id = bot.0, "the owner disconnected a bot");
+    // A place on the plan is free: a parked bot may take it.
+    super::parking::provision_parked(app, tenant).await?;
+    Ok(())
+}
+
+/// Connects a disconnected bot again: its current token fetched (`getManagedBotToken`), stored,
+/// and the bot provisioned (or parked, past the plan's number of bots). Returns false if parked.
+pub async fn reconnect(app: &AppState, tenant: TenantId, bot: BotId) -> Result<bool, LifecycleError> {
+    if status(app, tenant, bot).await? != bots::DISCONNECTED {
+        return Ok(true);
+    }
+    let manager = app.manager.as_ref().ok_or_else(|| LifecycleError::Refused("The manager bot isn't running here, so the bot can't be connected.".into()))?;
+    let raw = manager.bot.call(&GetManagedBotToken { user_id: UserId(bot.0) }).await.map_err(|e| telegram_refused(e, "to give bellhop the bot's token"))?;
+    let token = BotToken::parse(&raw).map_err(|e| LifecycleError::Internal(anyhow::anyhow!("getManagedBotToken returned {e}")))?;
+    let live = store_token_and_provision(app, tenant, bot, &token, true).await?;
+    tracing::info!(tenant_id = tenant.0, bot_id = bot.0, parked = !live, "the owner connected a bot again");
+    Ok(live)
+}
+
+/// Disconnects the bot (if it is not already) and erases what its customers left.
+pub async fn delete_data(app: &AppState, tenant: TenantId, bot: BotId) -> Result<privacy::Erased, LifecycleError> {
+    disconnect(app, tenant, bot).await?;
+    let mut tx = app.db.begin().await?;
+    let erased = privacy::erase_bot(&mut tx, tenant, bot).await?;
+    if !bots::mark_deleted(&mut *tx, tenant, bot).await? {
+        return Err(LifecycleError::NotFound);
+    }
+    tx.commit().await.context("erasing a bot's data")?;
+    tracing::info!(tenant_id = tenant.0, bot_id = bot.0, conversations = erased.conversations, messages = erased.messages, updates = erased.updates, "the owner deleted a bot's data");
+    Ok(erased)
+}
