@@ -32,6 +32,8 @@ mod llm;
 mod llm_llama;
 mod onboarding;
 mod openai_standin;
+mod owner_lifecycle;
+mod owner_privacy;
 mod plan_limits;
 mod provisioning_races;
 mod retrieval_chunk;

@@ -1,0 +1,309 @@
+//! Issue 17, items 3 and 7, through the sandbox and the admin pages: any message gets a sensible
+//! reply (photos, voice notes, videos, documents, stickers, locations, contacts: a short reply
+//! and a handoff to the owner; a caption answered as text), and a bot's lifecycle — pause and
+//! resume, a new token, disconnect and connect again, delete its data.
+use crate::helpers::*;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(90);
+
+fn text_of(m: &Value) -> String {
+    m["message"]["text"].as_str().or_else(|| m["raw_text"].as_str()).unwrap_or_default().to_owned()
+}
+
+pub async fn bot_said_to(app: &TestApp, bot: i64, chat: i64) -> Vec<String> {
+    app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(chat)).map(text_of).collect()
+}
+
+pub async fn wait_reply(app: &TestApp, bot: i64, chat: i64, n: usize) -> Vec<String> {
+    wait_until(WAIT, || async { bot_said_to(app, bot, chat).await.len() >= n }).await;
+    bot_said_to(app, bot, chat).await
+}
+
+/// A business with a live bot made through the sandbox, its owner signed in to the admin pages.
+pub struct Business {
+    pub owner: i64,
+    pub bot: i64,
+    pub tenant: bellhop::domain::TenantId,
+    pub cookie: String,
+    pub csrf: String,
+}
+
+pub async fn business(app: &TestApp, owner_name: &str, username: &str, name: &str) -> Business {
+    let owner = app.tg.user(owner_name).await;
+    let bot = app.tg.create_managed_bot(owner, username, name).await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{bot}")).await["token"].as_str().unwrap());
+    wait_live(app, bot).await;
+    let (tenant, cookie, csrf) = app.signed_in_owner(owner, name).await;
+    Business { owner, bot, tenant, cookie, csrf }
+}
+
+pub async fn wait_live(app: &TestApp, bot: i64) {
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from bots where id = {bot} and status = 'live'")).await == 1 }).await;
+}
+
+pub async fn customer(app: &TestApp, name: &str, bot: i64) -> i64 {
+    app.tg.post("users", json!({ "first_name": name, "started_bots": [bot] })).await["id"].as_i64().unwrap()
+}
+
+/// POSTs an admin form: (status, Location header, body).
+pub async fn post(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+    let r = app.http.post(app.url(path)).header("cookie", cookie).form(form).send().await.unwrap();
+    let location = r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_owned();
+    (r.status().as_u16(), location, r.text().await.unwrap())
+}
+
+pub async fn get(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
+    let r = app.http.get(app.url(path)).header("cookie", cookie).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// What the manager bot said to `owner`.
+pub async fn manager_said(app: &TestApp, owner: i64) -> Vec<String> {
+    let manager = app.tg.handle.sandbox.manager_id();
+    bot_said_to(app, manager, owner).await
+}
+
+/// The business's plan use this period (answers that took a credit).
+async fn credits_used(app: &TestApp, tenant: bellhop::domain::TenantId) -> i64 {
+    bellhop::storage::billing::get_account(&app.db().pool, tenant).await.unwrap().map_or(0, |a| a.used_in_period)
+}
+
+#[tokio::test]
+async fn every_kind_of_media_gets_the_short_reply_and_reaches_the_owner_and_a_caption_is_answered_as_text() {
+    let app = spawn_app().await;
+    let b = business(&app, "Rosa", "rosa_media_bot", "Rosa's Cakes").await;
+    bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, "What are your opening hours?", "Monday to Friday, 9 to 5.").await.unwrap();
+
+    // (kind, extra fields, what the owner reads of it)
+    let kinds: [(&str, Value, &str); 10] = [
+        ("photo", json!({}), "[a photo]"),
+        ("voice", json!({}), "[a voice message] (4 s)"),
+        ("video", json!({}), "[a video]"),
+        ("video_note", json!({}), "[a video message]"),
+        ("audio", json!({ "file_name": "song.mp3" }), "[an audio file]: song.mp3"),
+        ("animation", json!({}), "[a GIF]"),
+        ("document", json!({ "file_name": "order-list.pdf" }), "[a file]: order-list.pdf"),
+        ("sticker", json!({}), "[a sticker 👍]"),
+        ("location", json!({ "latitude": 52.3676, "longitude": 4.9041 }), "[a location] 52.36760, 4.90410"),
+        ("contact", json!({ "phone_number": "+31 20 555 0199", "first_name": "Ann" }), "[a contact] Ann, +31 20 555 0199"),
+    ];
+    for (i, (kind, extra, described)) in kinds.iter().enumerate() {
+        let c = customer(&app, &format!("Media{i}"), b.bot).await;
+        let mut say = json!({ "bot_id": b.bot, "media": kind });
+        say.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let sent = app.tg.post(&format!("users/{c}/messages"), say).await;
+        assert!(sent[*kind].is_object(), "the sandbox sent a {kind}: {sent}");
+        let said = wait_reply(&app, b.bot, c, 1).await;
+        assert!(said[0].contains("I can only read text messages") && said[0].contains("Rosa's Cakes"), "{kind}: {said:?}");
+        // The owner hears of it in the manager chat, as a handoff, with what was sent in words.
+        wait_until(WAIT, || async { manager_said(&app, b.owner).await.iter().any(|t| t.contains(&format!("Media{i}")) && t.contains(described)) }).await;
+        let mode = count(app.db(), &format!("select count(*) from conversations where chat_id = {c} and mode = 'human'")).await;
+        assert_eq!(mode, 1, "{kind}: the conversation is with a person now");
+    }
+
+    // A second photo in a conversation already with a person: passed on, not answered again.
+    let c = customer(&app, "Twice", b.bot).await;
+    app.tg.post(&format!("users/{c}/messages"), json!({ "bot_id": b.bot, "media": "photo" })).await;
+    wait_reply(&app, b.bot, c, 1).await;
+    app.tg.post(&format!("users/{c}/messages"), json!({ "bot_id": b.bot, "media": "sticker" })).await;
+    wait_until(WAIT, || async { manager_said(&app, b.owner).await.iter().any(|t| t.contains("Twice") && t.contains("[a sticker")) }).await;
+    app.drain_jobs(WAIT).await;
+    assert_eq!(bot_said_to(&app, b.bot, c).await.len(), 1, "one reply; the second went to the owner only");
+
+    // A photo with a caption: the caption is the question, answered from the owner's Q&A.
+    let c = customer(&app, "Caption", b.bot).await;
+    app.tg.post(&format!("users/{c}/messages"), json!({ "bot_id": b.bot, "media": "photo", "text": "What are your opening hours?" })).await;
+    let said = wait_reply(&app, b.bot, c, 1).await;
+    assert!(said[0].contains("9 to 5"), "{said:?}");
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where chat_id = {c} and mode = 'bot'")).await, 1);
+
+    // The owner's own reply text from the settings page replaces the default.
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/settings", b.bot), &[("csrf", &b.csrf), ("media_text", "Lovely! Rosa will look at it and write back.")]).await;
+    assert_eq!(status, 303);
+    let c = customer(&app, "Custom", b.bot).await;
+    app.tg.post(&format!("users/{c}/messages"), json!({ "bot_id": b.bot, "media": "voice" })).await;
+    let said = wait_reply(&app, b.bot, c, 1).await;
+    assert_eq!(said[0], "Lovely! Rosa will look at it and write back.");
+
+    // None of it used the model or a credit; media descriptions are kept out of the model's view.
+    app.drain_jobs(WAIT).await;
+    assert_eq!(credits_used(&app, b.tenant).await, 0);
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where model_tokens > 0").await, 0);
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where author = 'bot' and kind = 'media'").await, 12);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_paused_bot_answers_with_a_notice_without_the_model_or_a_credit_and_answers_again_when_resumed() {
+    let app = spawn_app().await;
+    let b = business(&app, "Paula", "paula_pause_bot", "Paula's Bikes").await;
+    let doc = "# Repairs\n\nWe repair flat tyres while you wait, for 15 euros.\n";
+    let new = bellhop::storage::sources::NewSource { kind: "file", name: "repairs.md", size_bytes: doc.len() as i64, content: Some(doc.as_bytes()), max_pages: None, recrawl_hours: None };
+    let source = bellhop::app::sources::add_source(&app.state, b.tenant, &new).await.unwrap();
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from sources where id = {source} and status = 'ready'")).await == 1 }).await;
+
+    let (status, location, _) = post(&app, &b.cookie, &format!("/app/bots/{}/pause", b.bot), &[("csrf", &b.csrf)]).await;
+    assert_eq!((status, location.as_str()), (303, format!("/app/bots/{}/settings?done=paused", b.bot).as_str()));
+    let (_, page) = get(&app, &b.cookie, &format!("/app/bots/{}/settings?done=paused", b.bot)).await;
+    assert!(page.contains("Resume answering") && page.contains("no credits are used"), "the settings page shows the bot paused");
+    let (_, home) = get(&app, &b.cookie, "/app").await;
+    assert!(home.contains("pill wait\">paused"), "the home page shows the bot paused");
+
+    let c = customer(&app, "Carl", b.bot).await;
+    app.tg.say(c, b.bot, "How much is a flat tyre repair?").await;
+    let said = wait_reply(&app, b.bot, c, 1).await;
+    assert!(said[0].contains("taking a short break") && said[0].contains("Paula's Bikes"), "{said:?}");
+    // Photos and commands too: the paused notice, no handoff.
+    app.tg.post(&format!("users/{c}/messages"), json!({ "bot_id": b.bot, "media": "photo" })).await;
+    let said = wait_reply(&app, b.bot, c, 2).await;
+    assert!(said[1].contains("taking a short break"), "{said:?}");
+    app.drain_jobs(WAIT).await;
+    assert_eq!(credits_used(&app, b.tenant).await, 0, "a paused bot uses no credits");
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where author = 'bot' and kind <> 'paused'").await, 0);
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where chat_id = {c} and mode = 'human'")).await, 0);
+    // The bot stayed connected all along.
+    assert!(app.tg.get(&format!("bots/{}", b.bot)).await["webhook"]["url"].is_string());
+
+    let (status, location, _) = post(&app, &b.cookie, &format!("/app/bots/{}/resume", b.bot), &[("csrf", &b.csrf)]).await;
+    assert_eq!((status, location.as_str()), (303, format!("/app/bots/{}/settings?done=resumed", b.bot).as_str()));
+    app.tg.say(c, b.bot, "How much is a flat tyre repair?").await;
+    let said = wait_reply(&app, b.bot, c, 3).await;
+    assert!(said[2].contains("15 euros"), "answered from the owner's document again: {said:?}");
+    app.drain_jobs(WAIT).await;
+    assert_eq!(credits_used(&app, b.tenant).await, 1, "the answer after resuming took its credit");
+    // Another business cannot pause this bot.
+    let (_, cookie_b, csrf_b) = app.signed_in_owner(880_002, "Other Business").await;
+    let (status, _, _) = post(&app, &cookie_b, &format!("/app/bots/{}/pause", b.bot), &[("csrf", &csrf_b)]).await;
+    assert_eq!(status, 404);
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and paused_at is not null", b.bot)).await, 0);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_new_token_replaces_the_old_one_and_no_message_sent_during_the_switch_is_lost() {
+    let app = spawn_app().await;
+    let b = business(&app, "Tom", "tom_token_bot", "Tom's Tools").await;
+    bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, "Do you rent drills?", "Yes, 10 euros a day.").await.unwrap();
+    let before = app.tg.get(&format!("bots/{}", b.bot)).await;
+    let (old_token, old_secret) = (before["token"].as_str().unwrap().to_owned(), before["webhook"]["secret_token"].as_str().unwrap().to_owned());
+
+    // Without the confirmation box nothing changes.
+    let (status, _, body) = post(&app, &b.cookie, &format!("/app/bots/{}/token", b.bot), &[("csrf", &b.csrf)]).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("Nothing was changed"));
+    assert_eq!(app.tg.get(&format!("bots/{}", b.bot)).await["token"].as_str(), Some(old_token.as_str()));
+
+    // The new webhook is held at Telegram for a moment: a customer writes in between.
+    app.tg.hold(b.bot, "setWebhook", 1).await;
+    let (status, location, _) = post(&app, &b.cookie, &format!("/app/bots/{}/token", b.bot), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!((status, location.as_str()), (303, format!("/app/bots/{}/settings?done=token", b.bot).as_str()));
+    let after = app.tg.get(&format!("bots/{}", b.bot)).await;
+    let new_token = after["token"].as_str().unwrap().to_owned();
+    token_used(&new_token);
+    assert_ne!(new_token, old_token);
+    // The old token no longer works at Telegram.
+    let old = app.tg.client.bot(bellhop::domain::BotToken::parse(&old_token).unwrap());
+    assert!(matches!(old.call(&bellhop::telegram::methods::GetMe {}).await, Err(bellhop::telegram::TelegramError::Unauthorized)));
+    wait_until(WAIT, || async { app.tg.held(b.bot, "setWebhook").await == 1 }).await;
+    let c = customer(&app, "Dana", b.bot).await;
+    app.tg.say(c, b.bot, "Do you rent drills?").await;
+    app.tg.release(b.bot, "setWebhook", false).await;
+
+    wait_live(&app, b.bot).await;
+    let said = wait_reply(&app, b.bot, c, 1).await;
+    assert!(said[0].contains("10 euros"), "the message sent during the switch is answered: {said:?}");
+    let state = app.tg.get(&format!("bots/{}", b.bot)).await;
+    assert_ne!(state["webhook"]["secret_token"].as_str().unwrap(), old_secret, "a fresh webhook secret");
+    // bellhop holds the new token (sealed) and opens it.
+    let stored = bellhop::storage::bots::sealed_token(&app.db().pool, b.tenant, bellhop::domain::BotId(b.bot)).await.unwrap().unwrap();
+    let opened = app.state.keys.open_string(&stored, &bellhop::storage::bots::token_aad(bellhop::domain::BotId(b.bot))).unwrap();
+    assert_eq!(opened, new_token);
+    // The old secret is refused from now on.
+    assert_eq!(app.post_update(b.bot, Some(&old_secret), &json!({ "update_id": 9_999_001 })).await, 401);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_disconnected_bot_is_left_alone_and_its_token_forgotten_until_it_is_connected_again() {
+    let app = spawn_app().await;
+    let b = business(&app, "Dora", "dora_disconnect_bot", "Dora's Deli").await;
+    bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, "Do you cater parties?", "Yes, for up to 50 people.").await.unwrap();
+    let secret = app.tg.get(&format!("bots/{}", b.bot)).await["webhook"]["secret_token"].as_str().unwrap().to_owned();
+    let c = customer(&app, "Eve", b.bot).await;
+    app.tg.say(c, b.bot, "Do you cater parties?").await;
+    wait_reply(&app, b.bot, c, 1).await;
+
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/disconnect", b.bot), &[("csrf", &b.csrf)]).await;
+    assert_eq!(status, 422, "not without the confirmation box");
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and status = 'live'", b.bot)).await, 1);
+
+    let (status, location, _) = post(&app, &b.cookie, &format!("/app/bots/{}/disconnect", b.bot), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!((status, location.as_str()), (303, format!("/app/bots/{}/settings?done=disconnected", b.bot).as_str()));
+    // Telegram no longer delivers to bellhop; the bot is still its owner's there.
+    let state = app.tg.get(&format!("bots/{}", b.bot)).await;
+    assert!(state["webhook"].is_null(), "{state}");
+    assert_eq!(state["owner_id"], json!(b.owner), "{state}");
+    // bellhop forgot the token and the webhook secret, and refuses the bot's updates.
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and status = 'disconnected' and token_key_id = '' and webhook_secret_ct is null", b.bot)).await, 1);
+    assert!(app.state.bots.open(b.tenant, bellhop::domain::BotId(b.bot)).await.unwrap().is_none());
+    assert_eq!(app.post_update(b.bot, Some(&secret), &json!({ "update_id": 9_999_002 })).await, 401);
+    let (_, page) = get(&app, &b.cookie, &format!("/app/bots/{}/settings?done=disconnected", b.bot)).await;
+    assert!(page.contains("The bot is still yours in Telegram") && page.contains("Connect it again"), "plain words on the page");
+    // The conversations stay.
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where bot_id = {}", b.bot)).await, 1);
+
+    // A new token made in Telegram meanwhile does not connect it again behind the owner's back.
+    let manager = app.state.manager.as_ref().unwrap();
+    let fresh = manager.bot.call(&bellhop::telegram::methods::ReplaceManagedBotToken { user_id: bellhop::domain::UserId(b.bot) }).await.unwrap();
+    token_used(&fresh);
+    app.drain_jobs(WAIT).await;
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and status = 'disconnected' and token_key_id = ''", b.bot)).await, 1);
+    assert!(app.tg.get(&format!("bots/{}", b.bot)).await["webhook"].is_null());
+
+    // Connect again: the current token fetched, the bot provisioned, answering again.
+    let (status, location, _) = post(&app, &b.cookie, &format!("/app/bots/{}/connect", b.bot), &[("csrf", &b.csrf)]).await;
+    assert_eq!((status, location.as_str()), (303, format!("/app/bots/{}/settings?done=connected", b.bot).as_str()));
+    wait_live(&app, b.bot).await;
+    app.tg.say(c, b.bot, "Do you cater parties?").await;
+    let said = wait_reply(&app, b.bot, c, 2).await;
+    assert!(said.last().unwrap().contains("50 people"), "{said:?}");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn deleting_a_bots_data_disconnects_it_and_erases_only_its_customers_data() {
+    let app = spawn_app().await;
+    let a = business(&app, "Ada", "ada_delete_bot", "Ada's Attic").await;
+    let other = business(&app, "Otto", "otto_keep_bot", "Otto's Oven").await;
+    for (b, q) in [(&a, "Do you buy old lamps?"), (&other, "Do you bake rye bread?")] {
+        bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, q, "Yes.").await.unwrap();
+        let c = customer(&app, "Fay", b.bot).await;
+        app.tg.say(c, b.bot, q).await;
+        wait_reply(&app, b.bot, c, 1).await;
+    }
+    app.drain_jobs(WAIT).await;
+    let (status, _, _) = post(&app, &a.cookie, &format!("/app/bots/{}/delete", a.bot), &[("csrf", &a.csrf)]).await;
+    assert_eq!(status, 422, "not without the confirmation box");
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where bot_id = {}", a.bot)).await, 1);
+
+    let (status, location, _) = post(&app, &a.cookie, &format!("/app/bots/{}/delete", a.bot), &[("csrf", &a.csrf), ("confirm", "yes")]).await;
+    assert_eq!((status, location.as_str()), (303, "/app?deleted=1"));
+    for table in ["conversations", "telegram_updates", "bot_settings"] {
+        assert_eq!(count(app.db(), &format!("select count(*) from {table} where bot_id = {}", a.bot)).await, 0, "{table}");
+    }
+    assert_eq!(count(app.db(), &format!("select count(*) from conversation_messages where tenant_id = {}", a.tenant.0)).await, 0);
+    assert!(app.tg.get(&format!("bots/{}", a.bot)).await["webhook"].is_null(), "disconnected first");
+    let (_, home) = get(&app, &a.cookie, "/app?deleted=1").await;
+    assert!(!home.contains("ada_delete_bot") && home.contains("Deleted."), "no longer listed");
+    assert_eq!(get(&app, &a.cookie, &format!("/app/bots/{}/settings", a.bot)).await.0, 404);
+    // The other business's bot and data are untouched.
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where bot_id = {}", other.bot)).await, 1);
+    assert_eq!(count(app.db(), &format!("select count(*) from conversation_messages where tenant_id = {}", other.tenant.0)).await, 2);
+    assert!(count(app.db(), &format!("select count(*) from telegram_updates where bot_id = {}", other.bot)).await >= 1);
+    // The other owner cannot delete a bot that isn't theirs.
+    let (status, _, _) = post(&app, &other.cookie, &format!("/app/bots/{}/delete", a.bot), &[("csrf", &other.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 404);
+    app.stop().await.unwrap();
+}

@@ -1,0 +1,128 @@
+//! Issue 17, item 6 (part): one customer's data — their conversation, the bot's replies, their
+//! ratings and the updates they sent — deleted on the owner's request from the conversation
+//! page, or by the customer themself with `/forget` after a confirmation in the chat. Other
+//! customers' data stays.
+use crate::helpers::*;
+use crate::owner_lifecycle::{Business, bot_said_to, business, customer, get, post, wait_reply};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(90);
+
+/// A customer who asked the Q&A question, got the answer and rated it 👍.
+async fn customer_with_history(app: &TestApp, b: &Business, name: &str) -> i64 {
+    let c = customer(app, name, b.bot).await;
+    app.tg.say(c, b.bot, "Do you deliver on Sundays?").await;
+    wait_reply(app, b.bot, c, 1).await;
+    let answer = app.tg.sent_by(b.bot).await.into_iter().find(|m| m["chat_id"] == json!(c)).unwrap();
+    let up = answer["reply_markup"]["inline_keyboard"][0][0]["callback_data"].as_str().unwrap().to_owned();
+    app.tg.post(&format!("users/{c}/callbacks"), json!({ "bot_id": b.bot, "message_id": answer["message_id"], "data": up })).await;
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from conversation_messages m join conversations c on c.id = m.conversation_id where c.chat_id = {c} and m.feedback = 1")).await == 1 }).await;
+    c
+}
+
+/// (conversations, messages, stored updates) of customer `c` with `bot`.
+async fn data_of(app: &TestApp, bot: i64, c: i64) -> (i64, i64, i64) {
+    (
+        count(app.db(), &format!("select count(*) from conversations where bot_id = {bot} and chat_id = {c}")).await,
+        count(app.db(), &format!("select count(*) from conversation_messages m join conversations c on c.id = m.conversation_id where c.bot_id = {bot} and c.chat_id = {c}")).await,
+        count(app.db(), &format!("select count(*) from telegram_updates where bot_id = {bot} and (user_id = {c} or body like '%\"id\":{c},%')")).await,
+    )
+}
+
+async fn setup(app: &TestApp, owner: &str, username: &str, name: &str) -> Business {
+    let b = business(app, owner, username, name).await;
+    bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, "Do you deliver on Sundays?", "No, Monday to Saturday only.").await.unwrap();
+    b
+}
+
+#[tokio::test]
+async fn the_owner_deletes_one_customers_data_from_the_conversation_page() {
+    let app = spawn_app().await;
+    let b = setup(&app, "Rosa", "rosa_privacy_bot", "Rosa's Cakes").await;
+    let gone = customer_with_history(&app, &b, "Greta").await;
+    let stays = customer_with_history(&app, &b, "Hank").await;
+    app.drain_jobs(WAIT).await;
+    let (convs, msgs, updates) = data_of(&app, b.bot, gone).await;
+    assert_eq!((convs, msgs), (1, 2));
+    assert!(updates >= 2, "the message and the button press were stored: {updates}");
+    let before_other = data_of(&app, b.bot, stays).await;
+    let conv: i64 = sqlx::query_scalar(&format!("select id from conversations where chat_id = {gone}")).fetch_one(&app.db().pool).await.unwrap();
+
+    let (_, page) = get(&app, &b.cookie, &format!("/app/conversations/{conv}")).await;
+    assert!(page.contains("Delete this customer&#39;s data") || page.contains("Delete this customer's data"), "the page offers it");
+    // Without the confirmation box nothing is deleted.
+    let (status, _, body) = post(&app, &b.cookie, &format!("/app/conversations/{conv}/delete"), &[("csrf", &b.csrf)]).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("Nothing was deleted"));
+    assert_eq!(data_of(&app, b.bot, gone).await.0, 1);
+    // Another business cannot delete it.
+    let (_, cookie_x, csrf_x) = app.signed_in_owner(880_003, "Other Business").await;
+    let (status, _, _) = post(&app, &cookie_x, &format!("/app/conversations/{conv}/delete"), &[("csrf", &csrf_x), ("confirm", "yes")]).await;
+    assert_eq!(status, 404);
+    assert_eq!(data_of(&app, b.bot, gone).await.0, 1);
+
+    let (status, location, _) = post(&app, &b.cookie, &format!("/app/conversations/{conv}/delete"), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!((status, location.as_str()), (303, "/app/conversations?deleted=1"));
+    assert_eq!(data_of(&app, b.bot, gone).await, (0, 0, 0), "conversation, messages, feedback and stored updates erased");
+    assert_eq!(count(app.db(), &format!("select count(*) from relay_messages where conversation_id = {conv}")).await, 0);
+    assert_eq!(get(&app, &b.cookie, &format!("/app/conversations/{conv}")).await.0, 404);
+    let (_, list) = get(&app, &b.cookie, "/app/conversations?deleted=1").await;
+    assert!(list.contains("Deleted.") && !list.contains("Greta") && list.contains("Hank"));
+    // The other customer's data is untouched, their 👍 included.
+    assert_eq!(data_of(&app, b.bot, stays).await, before_other);
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where feedback = 1").await, 1);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_customer_erases_their_own_conversation_with_forget_after_confirming() {
+    let app = spawn_app().await;
+    let b = setup(&app, "Ivo", "ivo_forget_bot", "Ivo's Ice Cream").await;
+    let c = customer_with_history(&app, &b, "Jana").await;
+    let stays = customer_with_history(&app, &b, "Karl").await;
+    app.drain_jobs(WAIT).await;
+    let before_other = data_of(&app, b.bot, stays).await;
+
+    // /forget asks first, with two buttons; "Keep it" deletes nothing.
+    app.tg.say(c, b.bot, "/forget").await;
+    let said = wait_reply(&app, b.bot, c, 2).await;
+    assert!(said[1].contains("Delete our conversation?") && said[1].contains("Ivo's Ice Cream"), "{said:?}");
+    let ask: Value = app.tg.sent_by(b.bot).await.into_iter().filter(|m| m["chat_id"] == json!(c)).last().unwrap();
+    let buttons = ask["reply_markup"]["inline_keyboard"][0].as_array().unwrap().clone();
+    assert_eq!(buttons.len(), 2);
+    let (yes, no) = (buttons[0]["callback_data"].as_str().unwrap().to_owned(), buttons[1]["callback_data"].as_str().unwrap().to_owned());
+    app.tg.post(&format!("users/{c}/callbacks"), json!({ "bot_id": b.bot, "message_id": ask["message_id"], "data": no })).await;
+    app.drain_jobs(WAIT).await;
+    let (convs, msgs, _) = data_of(&app, b.bot, c).await;
+    assert_eq!((convs, msgs), (1, 4), "kept: the question, the answer, /forget and the bot's question");
+
+    // Asked again and confirmed: everything of theirs is gone, the press itself included.
+    app.tg.say(c, b.bot, "/forget").await;
+    wait_reply(&app, b.bot, c, 3).await;
+    let ask: Value = app.tg.sent_by(b.bot).await.into_iter().filter(|m| m["chat_id"] == json!(c)).last().unwrap();
+    app.tg.post(&format!("users/{c}/callbacks"), json!({ "bot_id": b.bot, "message_id": ask["message_id"], "data": yes })).await;
+    let said = wait_reply(&app, b.bot, c, 4).await;
+    assert!(said[3].contains("our conversation has been deleted"), "{said:?}");
+    app.drain_jobs(WAIT).await;
+    assert_eq!(data_of(&app, b.bot, c).await, (0, 0, 0));
+    assert_eq!(data_of(&app, b.bot, stays).await, before_other, "another customer's data stays");
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where feedback = 1").await, 1, "only the other customer's 👍 is left");
+    // No job failed on the erased updates.
+    assert_eq!(count(app.db(), "select count(*) from jobs where state = 'dead'").await, 0);
+
+    // Writing again starts afresh.
+    app.tg.say(c, b.bot, "Do you deliver on Sundays?").await;
+    wait_reply(&app, b.bot, c, 5).await;
+    app.drain_jobs(WAIT).await;
+    assert_eq!(data_of(&app, b.bot, c).await.0, 1);
+    assert_eq!(data_of(&app, b.bot, c).await.1, 2);
+    // /forget is in the bot's menu and its privacy text.
+    let commands = app.tg.get(&format!("bots/{}", b.bot)).await["commands"].clone();
+    assert!(commands.as_array().unwrap().iter().any(|c| c["command"] == "forget"), "{commands}");
+    app.tg.say(c, b.bot, "/privacy").await;
+    let said = wait_reply(&app, b.bot, c, 6).await;
+    assert!(said[5].contains("/forget"), "{said:?}");
+    let _ = bot_said_to(&app, b.bot, c).await;
+    app.stop().await.unwrap();
+}
