@@ -46,13 +46,13 @@ pub fn describe(kind: MediaKind, m: &Message) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telegram::{Contact, Document, Location, MediaFile, PhotoSize};
+    use crate::telegram::{Contact, Document, Location, PhotoSize, Video, Voice};
 
     #[test]
     fn each_kind_is_described_in_words_with_what_can_be_read() {
         let photo = Message { photo: Some(vec![PhotoSize::default()]), ..Default::default() };
         assert_eq!(describe(photo.media_kind().unwrap(), &photo), "📷 [a photo]");
-        let voice = Message { voice: Some(MediaFile { duration: 7, ..Default::default() }), ..Default::default() };
+        let voice = Message { voice: Some(Voice { duration: 7, ..Default::default() }), ..Default::default() };
         assert_eq!(describe(voice.media_kind().unwrap(), &voice), "🎤 [a voice message] (7 s)");
         let doc = Message { document: Some(Document { file_name: Some("order.pdf".into()), ..Default::default() }), ..Default::default() };
         assert_eq!(describe(doc.media_kind().unwrap(), &doc), "📄 [a file]: order.pdf");
@@ -61,7 +61,7 @@ mod tests {
         let who = Message { contact: Some(Contact { phone_number: "+31 6 1234".into(), first_name: "Ann".into(), ..Default::default() }), ..Default::default() };
         assert_eq!(describe(who.media_kind().unwrap(), &who), "👤 [a contact] Ann, +31 6 1234");
         // An animation also carries a document: it is a GIF to the owner.
-        let gif = Message { animation: Some(MediaFile::default()), document: Some(Document::default()), ..Default::default() };
+        let gif = Message { animation: Some(Video::default()), document: Some(Document::default()), ..Default::default() };
         assert_eq!(gif.media_kind(), Some(MediaKind::Animation));
         assert_eq!(Message { text: Some("hi".into()), ..Default::default() }.media_kind(), None);
     }

@@ -147,8 +147,8 @@ impl Ctx<'_> {
         // A caption is read as text: the question that comes with a photo or a document.
         let written = m.text.as_deref().or(m.caption.as_deref()).map(str::trim).filter(|t| !t.is_empty());
         // Media without words, in a private chat (in a group it is not addressed to the bot).
-        let media = if written.is_none() && private { m.media_kind() } else { None };
-        let text = match (written, media) {
+        let unreadable = if written.is_none() && private { m.media_kind() } else { None };
+        let text = match (written, unreadable) {
             (Some(raw), _) if private => raw.to_owned(),
             (Some(raw), _) => match self.addressed(&m, raw) {
                 Some(t) if !t.is_empty() => t,
@@ -160,7 +160,7 @@ impl Ctx<'_> {
         let from = m.from.clone().unwrap_or_default();
         let name = groups::display_name(&from.first_name, from.last_name.as_deref());
         let customer = groups::customer(&m.chat, m.message_thread_id, from.id, &name);
-        let command = if media.is_some() { String::new() } else { text.split_whitespace().next().unwrap_or_default().split('@').next().unwrap_or_default().to_owned() };
+        let command = if unreadable.is_some() { String::new() } else { text.split_whitespace().next().unwrap_or_default().split('@').next().unwrap_or_default().to_owned() };
         let mut tx = self.db().begin().await?;
         let conv = conversations::open(&mut *tx, self.tenant, self.bot_id, &customer).await?;
         // With a person, the message is the owner's to read: stored `pending` until it has been
@@ -170,7 +170,7 @@ impl Ctx<'_> {
         // everything with its notice.
         let with_person = conv.mode == "human" && command != "/start" && command != "/forget" && !self.paused;
         let delivery = if with_person { "pending" } else { "sent" };
-        let kind = if media.is_some() { "media" } else { "" };
+        let kind = if unreadable.is_some() { "media" } else { "" };
         let (cmsg, _) = conversations::add(&mut tx, self.tenant, conv.id, &NewMsg { author: "customer", text: &text, update_id: Some(update_id), kind, sources: "[]", delivery, model_tokens: 0, question: None }).await?;
         tx.commit().await.map_err(anyhow::Error::from)?;
 
@@ -195,7 +195,7 @@ impl Ctx<'_> {
             }
             return self.reply(&conv, update_id, m.message_id, &Reply { kind: "paused", text: &self.texts.paused, sources: &[], tokens: 0, question: None }).await;
         }
-        if media.is_some() {
+        if unreadable.is_some() {
             return self.media(&conv, update_id, m.message_id).await;
         }
         let t = self.texts;

@@ -30,7 +30,7 @@ fn refused(bot_id: i64, e: LifecycleError) -> Result<Response, AppError> {
         LifecycleError::NotFound => Err(AppError::NotFound),
         LifecycleError::Refused(why) => {
             let back = format!("/app/bots/{bot_id}/settings");
-            Ok(message(StatusCode::UNPROCESSABLE_ENTITY, "That didn't work", &why, Some(("Back to the settings", &back))))
+            Ok(message(StatusCode::UNPROCESSABLE_ENTITY, "That didn't work", &why, Some(("Back to the settings", back.as_str()))))
         }
         LifecycleError::Internal(e) => Err(AppError::Internal(e)),
     }
@@ -42,7 +42,7 @@ fn unconfirmed(bot_id: i64) -> Response {
         StatusCode::UNPROCESSABLE_ENTITY,
         "Nothing was changed",
         "Tick the box to confirm that you understand what happens, then press the button again.",
-        Some(("Back to the settings", &back)),
+        Some(("Back to the settings", back.as_str())),
     )
 }
 

@@ -190,10 +190,6 @@ pub(super) struct Say {
 pub(super) fn media_message(kind: &str, m: &Say) -> Result<Message, String> {
     let file = |prefix: &str| (random_id(prefix), random_id("u"));
     let caption = (!m.text.trim().is_empty()).then(|| m.text.clone());
-    let media_file = |prefix: &str, duration: i64| {
-        let (file_id, file_unique_id) = file(prefix);
-        MediaFile { file_id, file_unique_id, duration, file_name: m.file_name.clone(), mime_type: None, file_size: Some(4096) }
-    };
     let mut msg = Message::default();
     match kind {
         "photo" => {
@@ -201,13 +197,28 @@ pub(super) fn media_message(kind: &str, m: &Say) -> Result<Message, String> {
             msg.photo = Some(vec![PhotoSize { file_id, file_unique_id, width: 1280, height: 960, file_size: Some(120_000) }]);
             msg.caption = caption;
         }
-        "voice" => (msg.voice, msg.caption) = (Some(media_file("vo", 4)), caption),
-        "audio" => (msg.audio, msg.caption) = (Some(media_file("au", 180)), caption),
-        "video" => (msg.video, msg.caption) = (Some(media_file("vi", 12)), caption),
-        "video_note" => msg.video_note = Some(media_file("vn", 9)),
+        "voice" => {
+            let (file_id, file_unique_id) = file("vo");
+            msg.voice = Some(Voice { file_id, file_unique_id, duration: 4, mime_type: Some("audio/ogg".into()), file_size: Some(4096) });
+            msg.caption = caption;
+        }
+        "audio" => {
+            let (file_id, file_unique_id) = file("au");
+            msg.audio = Some(Audio { file_id, file_unique_id, duration: 180, file_name: m.file_name.clone(), mime_type: Some("audio/mpeg".into()), ..Default::default() });
+            msg.caption = caption;
+        }
+        "video" => {
+            let (file_id, file_unique_id) = file("vi");
+            msg.video = Some(Video { file_id, file_unique_id, width: 640, height: 360, duration: 12, mime_type: Some("video/mp4".into()), ..Default::default() });
+            msg.caption = caption;
+        }
+        "video_note" => {
+            let (file_id, file_unique_id) = file("vn");
+            msg.video_note = Some(VideoNote { file_id, file_unique_id, length: 240, duration: 9, file_size: Some(4096) });
+        }
         "animation" => {
             let (file_id, file_unique_id) = file("an");
-            msg.animation = Some(media_file("an", 3));
+            msg.animation = Some(Video { file_id: file_id.clone(), file_unique_id: file_unique_id.clone(), width: 320, height: 240, duration: 3, mime_type: Some("video/mp4".into()), ..Default::default() });
             // Telegram sends an animation as a document too.
             msg.document = Some(Document { file_id, file_unique_id, file_name: Some("animation.gif.mp4".into()), mime_type: Some("video/mp4".into()), file_size: Some(4096) });
             msg.caption = caption;

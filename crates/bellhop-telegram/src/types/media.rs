@@ -14,19 +14,62 @@ pub struct PhotoSize {
     pub file_size: Option<i64>,
 }
 
-/// A file with a duration: voice note, audio, video, video note or animation.
-/// (<https://core.telegram.org/bots/api#voice>, `#audio`, `#video`, `#videonote`, `#animation`):
-/// the fields they share.
+/// A voice message (<https://core.telegram.org/bots/api#voice>).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct MediaFile {
+pub struct Voice {
     pub file_id: String,
     pub file_unique_id: String,
-    #[serde(default)]
+    /// Seconds.
+    pub duration: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_size: Option<i64>,
+}
+
+/// An audio file, as a music player shows it (<https://core.telegram.org/bots/api#audio>).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Audio {
+    pub file_id: String,
+    pub file_unique_id: String,
+    pub duration: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_size: Option<i64>,
+}
+
+/// A video (<https://core.telegram.org/bots/api#video>); also the shape of an animation
+/// (<https://core.telegram.org/bots/api#animation>: a GIF or a soundless H.264 video).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Video {
+    pub file_id: String,
+    pub file_unique_id: String,
+    pub width: i64,
+    pub height: i64,
     pub duration: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mime_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_size: Option<i64>,
+}
+
+/// A round video message (<https://core.telegram.org/bots/api#videonote>).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct VideoNote {
+    pub file_id: String,
+    pub file_unique_id: String,
+    /// Width and height (the diameter of the circle).
+    pub length: i64,
+    pub duration: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<i64>,
 }

@@ -1,8 +1,9 @@
 //! `Message` (<https://core.telegram.org/bots/api#message>): the fields bellhop reads or the
 //! sandbox produces. Anything else Telegram sends is ignored, never an error.
 use super::{
-    Chat, Contact, Document, InlineKeyboardMarkup, Invoice, Location, ManagedBotCreated, MediaFile,
-    MessageEntity, PhotoSize, RefundedPayment, Sticker, SuccessfulPayment, User,
+    Audio, Chat, Contact, Document, InlineKeyboardMarkup, Invoice, Location, ManagedBotCreated,
+    MessageEntity, PhotoSize, RefundedPayment, Sticker, SuccessfulPayment, User, Video, VideoNote,
+    Voice,
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -38,15 +39,16 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photo: Option<Vec<PhotoSize>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voice: Option<MediaFile>,
+    pub voice: Option<Voice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub audio: Option<MediaFile>,
+    pub audio: Option<Audio>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub video: Option<MediaFile>,
+    pub video: Option<Video>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub video_note: Option<MediaFile>,
+    pub video_note: Option<VideoNote>,
+    /// A GIF or soundless video; Telegram sends it as a `document` too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub animation: Option<MediaFile>,
+    pub animation: Option<Video>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document: Option<Document>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -22,7 +22,7 @@ pub use keyboard::{
     ReplyKeyboardRemove, ReplyMarkup, ReplyParameters,
 };
 pub use managed::{ManagedBotCreated, ManagedBotUpdated};
-pub use media::{Contact, Document, Location, MediaFile, PhotoSize, Sticker};
+pub use media::{Audio, Contact, Document, Location, PhotoSize, Sticker, Video, VideoNote, Voice};
 pub use message::{MaybeInaccessibleMessage, MediaKind, Message};
 pub use payments::{
     Invoice, LabeledPrice, PreCheckoutQuery, RefundedPayment, StarTransaction, StarTransactions,

@@ -211,6 +211,16 @@ fn every_object_field_bellhop_reads_or_writes_exists_in_the_reference() {
     p.extend(check_type::<User>(&r, "User"));
     p.extend(check_type::<Chat>(&r, "Chat"));
     p.extend(check_type::<Message>(&r, "Message"));
+    p.extend(check_type::<PhotoSize>(&r, "PhotoSize"));
+    p.extend(check_type::<Voice>(&r, "Voice"));
+    p.extend(check_type::<Audio>(&r, "Audio"));
+    p.extend(check_type::<Video>(&r, "Video"));
+    p.extend(check_type::<Video>(&r, "Animation"));
+    p.extend(check_type::<VideoNote>(&r, "VideoNote"));
+    p.extend(check_type::<Document>(&r, "Document"));
+    p.extend(check_type::<Sticker>(&r, "Sticker"));
+    p.extend(check_type::<Location>(&r, "Location"));
+    p.extend(check_type::<Contact>(&r, "Contact"));
     p.extend(check_type::<MessageEntity>(&r, "MessageEntity"));
     p.extend(check_type::<CallbackQuery>(&r, "CallbackQuery"));
     p.extend(check_type::<PreCheckoutQuery>(&r, "PreCheckoutQuery"));
