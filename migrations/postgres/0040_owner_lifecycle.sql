@@ -15,11 +15,25 @@ alter table bots add column paused_at bigint;
 -- The Telegram user an update came from (message, edited message, button press, payment), so
 -- one customer's stored updates can be found and deleted on request. Null: none (or unknown).
 -- Stored bodies were parsed as JSON when they arrived; dead ones may not be, and are skipped.
+-- PostgreSQL's JSON operators refuse a string with \u0000 in it (which Telegram may send): such
+-- a body is read with those escapes removed, and one that still does not parse is left null.
 alter table telegram_updates add column user_id bigint;
-update telegram_updates set user_id = coalesce(
-        (body::json #>> '{message,from,id}')::bigint,
-        (body::json #>> '{edited_message,from,id}')::bigint,
-        (body::json #>> '{callback_query,from,id}')::bigint,
-        (body::json #>> '{pre_checkout_query,from,id}')::bigint)
-    where state = 'stored';
+create function pg_temp.bellhop_update_sender(body text) returns bigint language plpgsql as $$
+declare
+    j json;
+begin
+    begin
+        j := body::json;
+        return coalesce((j #>> '{message,from,id}')::bigint, (j #>> '{edited_message,from,id}')::bigint,
+                        (j #>> '{callback_query,from,id}')::bigint, (j #>> '{pre_checkout_query,from,id}')::bigint);
+    exception when others then
+        j := replace(body, '\u0000', '')::json;
+        return coalesce((j #>> '{message,from,id}')::bigint, (j #>> '{edited_message,from,id}')::bigint,
+                        (j #>> '{callback_query,from,id}')::bigint, (j #>> '{pre_checkout_query,from,id}')::bigint);
+    end;
+exception when others then
+    return null;
+end
+$$;
+update telegram_updates set user_id = pg_temp.bellhop_update_sender(body) where state = 'stored';
 create index telegram_updates_user on telegram_updates (bot_id, user_id);

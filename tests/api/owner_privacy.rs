@@ -126,3 +126,40 @@ async fn a_customer_erases_their_own_conversation_with_forget_after_confirming()
     let _ = bot_said_to(&app, b.bot, c).await;
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn migration_0040_records_who_sent_each_update_already_stored() {
+    // A database as it was before 0040, with updates of every kind stored, then migrated.
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database_url(dir.path()).await;
+    let url = if engine() == "sqlite" { format!("{url}?mode=rwc") } else { url };
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(2).connect(&url).await.unwrap();
+    let mut before = sqlx::migrate::Migrator::new(std::path::Path::new(&format!("migrations/{}", engine()))).await.unwrap();
+    before.migrations = before.migrations.iter().filter(|m| m.version < 40).cloned().collect::<Vec<_>>().into();
+    before.run(&pool).await.unwrap();
+    let rows: [(i64, &str, &str); 7] = [
+        (1, r#"{"update_id":1,"message":{"message_id":1,"date":1,"chat":{"id":501,"type":"private"},"from":{"id":501,"is_bot":false,"first_name":"A"},"text":"hi"}}"#, "stored"),
+        (2, r#"{"update_id":2,"edited_message":{"message_id":1,"date":1,"chat":{"id":502,"type":"private"},"from":{"id":502,"is_bot":false,"first_name":"B"},"text":"hi"}}"#, "stored"),
+        (3, r#"{"update_id":3,"callback_query":{"id":"q","from":{"id":503,"is_bot":false,"first_name":"C"},"chat_instance":"1","data":"x"}}"#, "stored"),
+        (4, r#"{"update_id":4,"pre_checkout_query":{"id":"p","from":{"id":504,"is_bot":false,"first_name":"D"},"currency":"XTR","total_amount":1,"invoice_payload":"x"}}"#, "stored"),
+        (5, r#"{"update_id":5,"my_chat_member":{}}"#, "stored"),
+        (-6, "not json at all", "dead"),
+        (7, r#"{"update_id":7,"message":{"message_id":2,"date":1,"chat":{"id":-100,"type":"group"},"from":{"id":501,"is_bot":false,"first_name":"A"},"text":"\u0000 and ünïcode"}}"#, "stored"),
+    ];
+    for (id, body, state) in rows {
+        sqlx::query("insert into telegram_updates (bot_id, tenant_id, update_id, body, state, received_at) values (77, null, $1, $2, $3, 0)")
+            .bind(id)
+            .bind(body)
+            .bind(state)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let engine_kind = if engine() == "sqlite" { bellhop::storage::Engine::Sqlite } else { bellhop::storage::Engine::Postgres };
+    let db = bellhop::storage::Db { pool: pool.clone(), engine: engine_kind };
+    db.migrate().await.unwrap();
+    let got: Vec<(i64, Option<i64>)> = sqlx::query_as("select update_id, user_id from telegram_updates order by id").fetch_all(&pool).await.unwrap();
+    assert_eq!(got, vec![(1, Some(501)), (2, Some(502)), (3, Some(503)), (4, Some(504)), (5, None), (-6, None), (7, Some(501))]);
+    pool.close().await;
+}
