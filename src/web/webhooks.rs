@@ -166,7 +166,7 @@ pub async fn manager(State(app): State<AppState>, headers: HeaderMap, body: Byte
         return Err(AppError::Unauthorized);
     }
     let peek = peek(&body);
-    store_and_enqueue(&app, manager.id, None, &body, peek.from, |update_id| jobs::manager_update(&app.queue, peek.lane, update_id)).await
+    store_and_enqueue(&app, manager.id, None, &body, peek.from, |update_id| jobs::manager_update(&app.queue, peek.lane, update_id, peek.chat.as_deref())).await
 }
 
 #[cfg(test)]
