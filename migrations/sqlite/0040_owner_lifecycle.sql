@@ -12,6 +12,12 @@ alter table bot_settings add column paused_text text not null default '';
 -- Telegram and replies with a short notice, without the model and without using credits.
 alter table bots add column paused_at bigint;
 
+-- The webhook secret Telegram may still hold while a new one is being set (a new token, a
+-- repair): updates signed with it are accepted until `setWebhook` with the new one succeeded,
+-- then it is cleared. Sealed like the current one (same associated data).
+alter table bots add column prev_webhook_secret_key_id text;
+alter table bots add column prev_webhook_secret_ct blob;
+
 -- The Telegram user an update came from (message, edited message, button press, payment), so
 -- one customer's stored updates can be found and deleted on request. Null: none (or unknown).
 alter table telegram_updates add column user_id bigint;

@@ -1,8 +1,10 @@
 //! The `bot.provision` job: bring a child bot to `live`.
 //!
 //! Steps, each safe to repeat: a fresh 256-bit webhook secret (sealed and stored *before*
-//! Telegram learns it, so the first update authenticates; checked again after `setWebhook`, so a
-//! provisioning that raced another runs again rather than leave the two apart),
+//! Telegram learns it, so the first update authenticates; the one it replaces is still accepted
+//! until `setWebhook` succeeded, so updates in flight meanwhile are not refused; checked again
+//! after `setWebhook`, so a provisioning that raced another runs again rather than leave the
+//! two apart),
 //! `setWebhook` to `/tg/bot/{id}` with
 //! the update kinds bellhop handles, `setMyCommands`, `setMyDescription`,
 //! `setMyShortDescription`, status `live`, then the welcome message — claimed in the database
@@ -108,6 +110,8 @@ async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url
     if !still_ours {
         return Err(JobError::Retry(anyhow::anyhow!("another setup of this bot stored a newer webhook secret meanwhile; setting it up again")));
     }
+    // Telegram signs with the new secret from now on: the one it replaced is refused again.
+    bots::forget_previous_webhook_secret(&db.pool, bot_id, &sealed_secret).await?;
     // The owner's commands from the bot's settings, or the defaults.
     let settings = storage::bot_settings::get(&db.pool, tenant, bot_id).await?;
     let commands = commands(&settings);

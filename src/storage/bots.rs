@@ -129,8 +129,12 @@ pub struct SealedColumn {
 
 /// Every sealed secret in the schema. Key rotation walks this list; a new sealed column must
 /// be added here or rotation would leave it under an old key.
-pub const SEALED_COLUMNS: &[SealedColumn] =
-    &[SealedColumn { column: "token", aad: token_aad }, SealedColumn { column: "webhook_secret", aad: webhook_secret_aad }];
+pub const SEALED_COLUMNS: &[SealedColumn] = &[
+    SealedColumn { column: "token", aad: token_aad },
+    SealedColumn { column: "webhook_secret", aad: webhook_secret_aad },
+    // The previous webhook secret is the same secret moved aside: same associated data.
+    SealedColumn { column: "prev_webhook_secret", aad: webhook_secret_aad },
+];
 
 /// Up to `limit` rows whose `column` is sealed with a key other than `active_key_id`.
 pub async fn sealed_not_under<'c>(
@@ -255,9 +259,18 @@ pub async fn init_managed<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, 
     Ok(())
 }
 
-/// Replaces the sealed webhook secret of one of the tenant's bots.
+/// Replaces the sealed webhook secret of one of the tenant's bots. The one it replaces is kept
+/// as the previous secret — still accepted ([`previous_webhook_secret`]) until
+/// [`forget_previous_webhook_secret`] after Telegram took the new one — unless a previous one is
+/// kept already: then the last setup did not finish, and Telegram may still hold that older one.
 pub async fn set_webhook_secret<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, secret: &Sealed) -> sqlx::Result<bool> {
-    let r = sqlx::query("update bots set webhook_secret_key_id = $1, webhook_secret_ct = $2, updated_at = $3 where id = $4 and tenant_id = $5")
+    let r = sqlx::query(
+        "update bots set
+             prev_webhook_secret_key_id = case when prev_webhook_secret_ct is null then webhook_secret_key_id else prev_webhook_secret_key_id end,
+             prev_webhook_secret_ct = case when prev_webhook_secret_ct is null then webhook_secret_ct else prev_webhook_secret_ct end,
+             webhook_secret_key_id = $1, webhook_secret_ct = $2, updated_at = $3
+         where id = $4 and tenant_id = $5",
+    )
         .bind(secret.key_id.as_str())
         .bind(secret.blob.as_slice())
         .bind(now_ms())
@@ -266,6 +279,30 @@ pub async fn set_webhook_secret<'c>(e: impl Executor<'c, Database = Any>, tenant
         .execute(e)
         .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// The previous webhook secret of a connected bot, while a new one is being set (see
+/// [`set_webhook_secret`]). Not tenant-scoped, like [`webhook_auth`].
+pub async fn previous_webhook_secret<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -> sqlx::Result<Option<Sealed>> {
+    let r = sqlx::query(
+        "select prev_webhook_secret_key_id, prev_webhook_secret_ct from bots
+         where id = $1 and prev_webhook_secret_ct is not null and status not in ('suspended', 'parked', 'disconnected', 'deleted')",
+    )
+    .bind(bot.0)
+    .fetch_optional(e)
+    .await?;
+    Ok(r.and_then(|r| Some(Sealed { key_id: r.get::<Option<String>, _>(0)?, blob: r.get::<Option<Vec<u8>>, _>(1)? })))
+}
+
+/// Telegram holds the current webhook secret (`setWebhook` succeeded with it): the previous one
+/// is refused from now on. Only if `current` is still the stored secret.
+pub async fn forget_previous_webhook_secret<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, current: &Sealed) -> sqlx::Result<()> {
+    sqlx::query("update bots set prev_webhook_secret_key_id = null, prev_webhook_secret_ct = null where id = $1 and webhook_secret_ct = $2")
+        .bind(bot.0)
+        .bind(current.blob.as_slice())
+        .execute(e)
+        .await?;
+    Ok(())
 }
 
 /// Sets the status (provisioning | live | failed | parked | suspended) of one of the tenant's bots.
@@ -373,7 +410,8 @@ pub async fn set_paused<'c>(e: impl Executor<'c, Database = Any>, tenant: Tenant
 pub async fn disconnect<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<bool> {
     let r = sqlx::query(
         "update bots set status = 'disconnected', status_reason = null, paused_at = null, token_key_id = '', token_ct = $1,
-             token_fingerprint = '', webhook_secret_key_id = null, webhook_secret_ct = null, updated_at = $2
+             token_fingerprint = '', webhook_secret_key_id = null, webhook_secret_ct = null,
+             prev_webhook_secret_key_id = null, prev_webhook_secret_ct = null, updated_at = $2
          where id = $3 and tenant_id = $4 and status <> 'deleted'",
     )
     .bind(Vec::<u8>::new())

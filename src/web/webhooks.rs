@@ -53,7 +53,15 @@ pub async fn child_bot(
     };
     let expected = app.keys.open(&sealed, &storage::bots::webhook_secret_aad(bot)).map_err(|e| AppError::Internal(e.into()))?;
     if !bool::from(expected.as_slice().ct_eq(given)) {
-        return Err(AppError::Unauthorized);
+        // While a new secret is being set (a new token, a repair), Telegram may still sign with
+        // the one it replaces: accepted until `setWebhook` with the new one succeeded.
+        let previous = match storage::bots::previous_webhook_secret(&app.db.pool, bot).await? {
+            Some(prev) => app.keys.open(&prev, &storage::bots::webhook_secret_aad(bot)).map_err(|e| AppError::Internal(e.into()))?,
+            None => return Err(AppError::Unauthorized),
+        };
+        if !bool::from(previous.as_slice().ct_eq(given)) {
+            return Err(AppError::Unauthorized);
+        }
     }
     limits.bot_seen(bot_id);
     tracing::Span::current().record("tenant_id", tenant.0);

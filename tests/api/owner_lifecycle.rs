@@ -190,7 +190,7 @@ async fn a_paused_bot_answers_with_a_notice_without_the_model_or_a_credit_and_an
 }
 
 #[tokio::test]
-async fn a_new_token_replaces_the_old_one_and_no_message_sent_during_the_switch_is_lost() {
+async fn a_new_token_replaces_the_old_one_the_old_secret_works_until_the_new_is_set_and_no_message_is_lost() {
     let app = spawn_app().await;
     let b = business(&app, "Tom", "tom_token_bot", "Tom's Tools").await;
     bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, "Do you rent drills?", "Yes, 10 euros a day.").await.unwrap();
@@ -215,6 +215,10 @@ async fn a_new_token_replaces_the_old_one_and_no_message_sent_during_the_switch_
     let old = app.tg.client.bot(bellhop::domain::BotToken::parse(&old_token).unwrap());
     assert!(matches!(old.call(&bellhop::telegram::methods::GetMe {}).await, Err(bellhop::telegram::TelegramError::Unauthorized)));
     wait_until(WAIT, || async { app.tg.held(b.bot, "setWebhook").await == 1 }).await;
+    // Meanwhile the old webhook secret still works (an update Telegram signed with it before the
+    // switch is not refused); a wrong one does not.
+    assert_eq!(app.post_update(b.bot, Some(&old_secret), &json!({ "update_id": 9_999_000 })).await, 200);
+    assert_eq!(app.post_update(b.bot, Some("not-the-secret"), &json!({ "update_id": 9_999_003 })).await, 401);
     let c = customer(&app, "Dana", b.bot).await;
     app.tg.say(c, b.bot, "Do you rent drills?").await;
     app.tg.release(b.bot, "setWebhook", false).await;
@@ -228,7 +232,7 @@ async fn a_new_token_replaces_the_old_one_and_no_message_sent_during_the_switch_
     let stored = bellhop::storage::bots::sealed_token(&app.db().pool, b.tenant, bellhop::domain::BotId(b.bot)).await.unwrap().unwrap();
     let opened = app.state.keys.open_string(&stored, &bellhop::storage::bots::token_aad(bellhop::domain::BotId(b.bot))).unwrap();
     assert_eq!(opened, new_token);
-    // The old secret is refused from now on.
+    // Once Telegram took the new secret, the old one is refused.
     assert_eq!(app.post_update(b.bot, Some(&old_secret), &json!({ "update_id": 9_999_001 })).await, 401);
     app.stop().await.unwrap();
 }
