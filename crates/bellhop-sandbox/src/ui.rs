@@ -4,6 +4,7 @@
 //! functions as the control API.
 use super::Shared;
 use super::control::{self, Confirm, KeyPress, Link, NewUser, Press, Say};
+use bellhop_telegram::types::Message;
 use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -175,7 +176,7 @@ fn transcript(s: &Shared, user: i64, bot: i64) -> Log {
                 ("bot", format!("🧾 {} — {}\n⭐{}", i.title, i.description, i.total_amount))
             } else {
                 let edited = if m.edit_date.is_some() { " (edited)" } else { "" };
-                (if e.from_bot { "bot" } else { "user" }, format!("{}{edited}", m.text.clone().unwrap_or_default()))
+                (if e.from_bot { "bot" } else { "user" }, format!("{}{edited}", shown_text(m)))
             };
             let buttons = m.reply_markup.iter().flat_map(|k| k.inline_keyboard.iter().flatten()).filter_map(|b| Some((b.text.clone(), b.callback_data.clone()?))).collect();
             let keys = e
@@ -301,4 +302,13 @@ async fn open_as_new_user(State(s): S, Form(f): Form<NewUserLink>) -> Response {
         return index_page(&s, Some("could not create the user".into()));
     };
     open_creation(State(s), Form(LinkForm { user_id: user, link: f.link })).await
+}
+
+/// What the chat shows of a message: its text; a media message as its kind and caption.
+fn shown_text(m: &Message) -> String {
+    match (m.text.clone(), m.media_kind()) {
+        (Some(t), _) => t,
+        (None, Some(kind)) => format!("[{kind:?}] {}", m.caption.as_deref().unwrap_or_default()).trim_end().to_owned(),
+        (None, None) => String::new(),
+    }
 }
