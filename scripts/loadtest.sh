@@ -32,7 +32,9 @@ PROFILE="${BELLHOP_BUILD:-dev}"
 if [ "$PROFILE" = release ]; then
   cargo build --release --bin bellhop --quiet; BIN="$CARGO_TARGET_DIR/release/bellhop"
 else
-  cargo build --bin bellhop --quiet; BIN="$CARGO_TARGET_DIR/debug/bellhop"
+  # The same build as the test command's (building the binary alone would unify features
+  # differently and recompile much of the dependency tree).
+  cargo build --workspace --tests --bins --quiet; BIN="$CARGO_TARGET_DIR/debug/bellhop"
 fi
 MODELS="${BELLHOP_MODELS_DIR:-$HOME/.cache/bellhop/models}"
 bash scripts/fetch-models.sh "$MODELS" >/dev/null

@@ -347,12 +347,18 @@ const NEGATIONS: &[&str] = &[
 ];
 const YES_NO: &[&str] = &["yes", "no", "да", "нет", "sí", "si", "بله", "نه", "خیر"];
 
-/// The comparable form of a word: the first five letters of its (English Snowball) stem, lower
-/// case — "opening" ~ "open", "delivery" ~ "deliver", "cancellations" ~ "cancel". Words of other
-/// languages pass the English stemmer unchanged and are compared by their first five letters.
-fn stem(w: &str) -> String {
+/// The comparable form of a word (`None`: a stop word). A Cyrillic or Arabic-script word is
+/// analysed as retrieval analyses it (Russian Snowball stemmer; Persian plural suffixes), so
+/// "торта" ~ "тортов" and "کیک‌ها" ~ "کیک". Any other word: the first five letters of its
+/// English Snowball stem, lower case — "opening" ~ "open", "delivery" ~ "deliver",
+/// "cancellations" ~ "cancel"; words of other Latin-script languages pass that stemmer nearly
+/// unchanged and are compared by their first five letters.
+fn stem(w: &str) -> Option<String> {
     static EN: LazyLock<rust_stemmers::Stemmer> = LazyLock::new(|| rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English));
-    EN.stem(&w.to_lowercase()).chars().take(5).collect()
+    match crate::retrieval::analysis::non_latin_term(w) {
+        Some(term) => term,
+        None => Some(EN.stem(&w.to_lowercase()).chars().take(5).collect()),
+    }
 }
 
 /// Content words' stems: three letters or more (or any digits), common words aside.
@@ -361,7 +367,7 @@ fn content(text: &str) -> Vec<String> {
         .map(str::to_lowercase)
         .filter(|w| w.chars().count() >= 3 || w.chars().all(|c| c.is_ascii_digit()))
         .filter(|w| !COMMON.contains(&w.as_str()) && !NEGATIONS.contains(&w.as_str()) && !YES_NO.contains(&w.as_str()))
-        .map(|w| stem(&w))
+        .filter_map(|w| stem(&w))
         .collect()
 }
 
@@ -626,6 +632,20 @@ mod tests {
         assert_eq!(e.unsupported_fact("It ends here.The next one"), None, "a missing space is no address");
         let off = Evidence::new(&[ABOUT], "How can I pay?", &[], without(|r| { r.contacts = false; r.claims = false }));
         assert!(off.answer("Pay at https://evil.example.").is_ok(), "only the contacts rule catches the address");
+    }
+
+    #[test]
+    fn russian_and_persian_words_are_compared_by_their_own_stems() {
+        // The same words in other forms ("торт"/"торты", "ягодой"/"ягодами"): supported only
+        // when Russian is stemmed as Russian — by their first five letters they differ, and half
+        // the sentence's own words would look unsupported.
+        let ru = Evidence::new(&["Торты с ягодами готовим по субботам. Доставка только по городу."], "Когда вы печёте торты?", &[], Rules::default());
+        assert!(ru.answer("Торт с ягодой готовят по субботам.").is_ok(), "{:?}", ru.answer("Торт с ягодой готовят по субботам."));
+        assert!(matches!(ru.answer("Свечи и открытки дарим бесплатно."), Err(Problem::Unsupported(_))), "an invented claim is still caught");
+        // Persian: a plural written without the zero-width non-joiner is the singular's stem.
+        let fa = Evidence::new(&["کیکها را باید سه روز قبل سفارش داد."], "کیک دارید؟", &[], Rules::default());
+        assert!(fa.answer("کیک را باید سه روز قبل سفارش داد.").is_ok());
+        assert!(matches!(fa.answer("ارسال به همه شهرها رایگان است."), Err(Problem::Unsupported(_))));
     }
 
     #[test]

@@ -63,9 +63,12 @@ pub fn chat_serial_key(bot_id: BotId, chat: &str) -> String {
     format!("chat:{}:{chat}", bot_id.0)
 }
 
-/// The job of a manager update, on `lane`.
-pub fn manager_update(queue: &Queue, lane: &'static str, update_id: i64) -> NewJob {
-    queue.job(lane, MANAGER_UPDATE, &ManagerUpdateJob { update_id })
+/// The job of a manager update, on `lane`. `chat`: the chat it came from, when it has one: an
+/// owner's commands and replies in the manager chat are handled one at a time.
+pub fn manager_update(queue: &Queue, lane: &'static str, update_id: i64, chat: Option<&str>) -> NewJob {
+    let mut job = queue.job(lane, MANAGER_UPDATE, &ManagerUpdateJob { update_id });
+    job.serial_key = chat.map(|c| format!("manager:{c}"));
+    job
 }
 
 /// Provisioning `bot_id` for `tenant`; with `dedup` (e.g. the token's fingerprint) concurrent

@@ -183,8 +183,10 @@ impl Application {
         if let Some(listener) = self.metrics_listener {
             let token = shutdown.clone();
             tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+            // The same connection rules as the web server (headers within the timeout).
+            let header_timeout = self.state.cfg.http.header_timeout;
             tasks.spawn(async move {
-                axum::serve(listener, crate::metrics::internal_router()).with_graceful_shutdown(token.cancelled_owned()).await.context("metrics server")?;
+                server::serve(listener, crate::metrics::internal_router(), header_timeout, token).await;
                 Ok::<_, anyhow::Error>("metrics server")
             });
         }

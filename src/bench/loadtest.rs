@@ -203,7 +203,8 @@ impl Drop for Process {
 /// The last scrape of each worker incarnation's answer-overhead histogram: (upper bound → count).
 #[derive(Default)]
 struct Overheads {
-    last: HashMap<(usize, u64), BTreeMap<String, u64>>,
+    /// Keyed by the worker's metrics port (one per worker) and its incarnation.
+    last: HashMap<(u16, u64), BTreeMap<String, u64>>,
 }
 
 impl Overheads {
@@ -728,13 +729,13 @@ fn scan_world(tg: &crate::sandbox::Sandbox, shared: &Shared) {
 }
 
 async fn scrape(http: &reqwest::Client, workers: &[Process], incarnation: &[u64], into: &mut Overheads) {
-    for (i, (w, inc)) in workers.iter().zip(incarnation).enumerate() {
+    for (w, inc) in workers.iter().zip(incarnation) {
         let url = format!("http://127.0.0.1:{}/metrics", w.metrics);
         if let Ok(r) = http.get(&url).timeout(Duration::from_secs(2)).send().await
             && let Ok(text) = r.text().await {
                 let h = Overheads::parse(&text);
                 if !h.is_empty() {
-                    into.last.insert((w.metrics as usize * 1000 + i, *inc), h);
+                    into.last.insert((w.metrics, *inc), h);
                 }
             }
     }

@@ -152,5 +152,6 @@ pub async fn manager(State(app): State<AppState>, headers: HeaderMap, body: Byte
     if !bool::from(secret.expose().as_bytes().ct_eq(given)) {
         return Err(AppError::Unauthorized);
     }
-    store_and_enqueue(&app, manager.id, None, &body, |update_id| jobs::manager_update(&app.queue, peek(&body).lane, update_id)).await
+    let peek = peek(&body);
+    store_and_enqueue(&app, manager.id, None, &body, |update_id| jobs::manager_update(&app.queue, peek.lane, update_id, peek.chat.as_deref())).await
 }

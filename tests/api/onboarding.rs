@@ -310,7 +310,11 @@ async fn start_offers_the_managed_bot_button_and_bots_lists_status() {
     wait_live(&app, bot).await;
     app.tg.say(owner, manager, "/start").await;
     app.tg.say(owner, manager, "/bots").await;
-    wait_until(Duration::from_secs(20), || async { manager_messages_to(&app, owner).await.iter().any(|m| text_of(m).contains("Your bots")) }).await;
+    wait_until(Duration::from_secs(20), || async {
+        let msgs = manager_messages_to(&app, owner).await;
+        msgs.iter().any(|m| text_of(m).contains("Your bots")) && msgs.iter().any(|m| text_of(m).contains("Welcome to bellhop"))
+    })
+    .await;
     let msgs = manager_messages_to(&app, owner).await;
     let start = msgs.iter().find(|m| text_of(m).contains("Welcome to bellhop")).expect("/start answer");
     let markup = start.to_string();

@@ -154,8 +154,7 @@ impl Client {
             Duration::ZERO
         };
         let result = self.call_raw_with_timeout(token, M::NAME, &body, self.timeout + extra).await?;
-        // Telegram said ok: the call happened, whatever its result looks like.
-        serde_json::from_value(result).map_err(|e| TelegramError::Unconfirmed(format!("unexpected {} result: {e}", M::NAME)))
+        decode_result::<M>(result)
     }
 
     /// Calls any method with a JSON body and returns the raw `result`.
@@ -231,5 +230,24 @@ impl Bot {
     pub async fn get_updates(&self, offset: Option<i64>, timeout: u32) -> Result<Vec<Update>, TelegramError> {
         let request = methods::GetUpdates { offset, ..methods::GetUpdates::new().timeout(timeout) };
         self.call(&request).await
+    }
+}
+
+/// `M`'s result from Telegram's `result`. Telegram said ok, so the call happened whatever its
+/// result looks like: one we cannot read is [`TelegramError::Unconfirmed`], never an error that
+/// invites a resend.
+pub(crate) fn decode_result<M: Method>(result: serde_json::Value) -> Result<M::Response, TelegramError> {
+    serde_json::from_value(result).map_err(|e| TelegramError::Unconfirmed(format!("unexpected {} result: {e}", M::NAME)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_that_cannot_be_read_after_ok_true_is_unconfirmed_never_a_resendable_error() {
+        let err = decode_result::<methods::SendMessage>(serde_json::json!({ "unexpected": true })).unwrap_err();
+        assert!(matches!(err, TelegramError::Unconfirmed(_)), "{err:?}");
+        assert!(err.may_have_taken_effect(), "the message may have been sent: it must not be sent again");
     }
 }

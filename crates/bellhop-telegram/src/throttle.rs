@@ -268,7 +268,7 @@ impl Throttle {
         };
         async move {
             let value = queued?.await?;
-            serde_json::from_value(value).map_err(|e| TelegramError::Server(format!("unexpected {} result: {e}", M::NAME)))
+            crate::client::decode_result::<M>(value)
         }
     }
 
