@@ -87,7 +87,7 @@ pub fn finish(text: &str, entities: Vec<MessageEntity>) -> Option<(String, Vec<M
     let text: String = chars[first..=last].iter().collect();
     sort(&mut entities);
     let found = find(&text);
-    Some((text.clone(), merge(entities, found)))
+    Some((text, merge(entities, found)))
 }
 
 /// `\r` removed; other control characters (but `\n`) made spaces; the Unicode line and
