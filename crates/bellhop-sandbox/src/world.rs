@@ -385,6 +385,10 @@ impl World {
     pub fn user_message(&mut self, user_id: i64, bot_id: i64, chat_id: i64, mut message: Message) -> Result<Message, String> {
         let user = self.users.get(&user_id).ok_or("no such user")?.user();
         let chat = self.chat_for(chat_id).ok_or("no such chat")?;
+        // A restricted managed bot (Bot API 10.1) is not reachable for anyone else; nothing happens.
+        if chat_id > 0 && self.bots.get(&bot_id).is_some_and(|b| !b.may_use(user_id)) {
+            return Err("BOT_ACCESS_RESTRICTED: only the bot's owner and the users they chose can use this bot".into());
+        }
         message.message_id = self.next_message_id(bot_id, chat_id);
         message.date = self.now();
         message.from = Some(user);
@@ -395,9 +399,6 @@ impl World {
                 message.entities = (!ents.is_empty()).then_some(ents);
             }
         if chat_id > 0 {
-            if self.bots.get(&bot_id).is_some_and(|b| !b.may_use(user_id)) {
-                return Err("BOT_ACCESS_RESTRICTED: only the bot's owner and the users they chose can use this bot".into());
-            }
             if let Some(u) = self.users.get_mut(&user_id)
                 && !u.started.contains(&bot_id) {
                     u.started.push(bot_id);

@@ -176,6 +176,8 @@ async fn managed_bot_access_settings_restrict_who_can_use_a_bot() {
         async move { sb.api_raw(reqwest::Method::POST, &path, json!({ "bot_id": child, "text": "hello" })).await }
     };
     assert_eq!(says(dave).await["ok"], json!(false), "Dave is not on the list");
+    let from_dave = |all: Value| all.as_array().unwrap().iter().filter(|m| m["message"]["from"]["id"] == json!(dave)).count();
+    assert_eq!(from_dave(sb.get(&format!("messages?bot_id={child}")).await), 1, "only Dave's message from before the restriction reached the bot");
     assert_eq!(says(carol).await["ok"], json!(true));
     assert_eq!(says(owner).await["ok"], json!(true));
 
