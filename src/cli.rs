@@ -203,10 +203,14 @@ pub fn load_config(cli: &Cli, needs: Needs, adjust: impl FnOnce(&mut RawSettings
     });
     match result {
         Ok(cfg) => cfg,
-        Err(e) => {
-            eprintln!("{e}");
-            eprintln!("bellhop did not start; nothing was changed. `bellhop config --markdown` lists every setting.");
-            std::process::exit(2);
-        }
+        Err(e) => config_refused(e),
     }
+}
+
+/// Reports configuration problems, one line each, and exits with status 2 before anything
+/// started.
+pub fn config_refused(e: crate::config::ConfigError) -> ! {
+    eprintln!("{e}");
+    eprintln!("bellhop did not start; nothing was changed. `bellhop config --markdown` lists every setting.");
+    std::process::exit(2);
 }

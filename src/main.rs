@@ -42,6 +42,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = load_config(&cli, Needs::Serve, |_| {});
             telemetry::init(cfg.log_format, &cfg.log_level);
             role.check_deployment(&cfg)?;
+            // Telegram's webhook rules (HTTPS, port 443/80/88/8443) when its cloud is the Bot
+            // API server; a sandbox or self-hosted Bot API server takes any address.
+            if let Err(e) = cfg.check_webhook_url() {
+                bellhop::cli::config_refused(e);
+            }
             let app = Application::build(cfg, *role, false).await?;
             cancel_on_signals(app.state.shutdown.clone());
             app.run(bellhop::web::router).await

@@ -45,7 +45,7 @@ pub use models::{EmbeddingsConfig, QdrantConfig};
 pub use secrets::SecretsConfig;
 pub use server::LogFormat;
 pub use settings::{SETTINGS, SettingDef, default_of, markdown_table};
-pub use telegram::TelegramConfig;
+pub use telegram::{TELEGRAM_CLOUD_HOST, TelegramConfig, WEBHOOK_PORTS, webhook_url_problem};
 
 use read::Reader;
 use std::net::SocketAddr;
@@ -137,6 +137,20 @@ impl Config {
         })
     }
 
+    /// Telegram's webhook rules, for `serve`: with Telegram's cloud as the Bot API server,
+    /// `public_url` (where bots' webhooks point) must be HTTPS on port 443, 80, 88 or 8443.
+    /// A self-hosted Bot API server and bellhop's sandbox accept any URL, so nothing is checked
+    /// for them ([`TelegramConfig::is_telegram_cloud`]).
+    pub fn check_webhook_url(&self) -> Result<(), ConfigError> {
+        if !self.telegram.is_telegram_cloud() {
+            return Ok(());
+        }
+        match webhook_url_problem(&self.public_url) {
+            None => Ok(()),
+            Some(message) => Err(ConfigError(vec![Problem { setting: "public_url".into(), message }])),
+        }
+    }
+
     /// Checks that the data directory (and the SQLite file's directory) can be created and
     /// written, leaving nothing behind: the nearest existing ancestor is probed with a
     /// temporary file that is removed again.
@@ -205,6 +219,40 @@ mod tests {
         assert!(e.contains("telegram.manager_token"), "{e}");
         assert!(e.contains("telegram.manager_webhook_secret"), "{e}");
         assert_eq!(e.lines().count(), 2, "{e}");
+    }
+
+    /// Issue 18, item 5: with Telegram's cloud, `serve` refuses a webhook address Telegram
+    /// would refuse, naming `public_url` in plain words; a sandbox or self-hosted Bot API server
+    /// takes any address.
+    #[test]
+    fn serve_refuses_webhook_addresses_telegram_would_refuse() {
+        let serve = |url: &str, api: Option<&str>| {
+            let mut env = vec![
+                ("BELLHOP_MANAGER_TOKEN", "4242:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                ("BELLHOP_MANAGER_WEBHOOK_SECRET", "s3cr3t-s3cr3t-s3cr3t"),
+                ("BELLHOP_PUBLIC_URL", url),
+            ];
+            if let Some(api) = api {
+                env.push(("BELLHOP_TELEGRAM_API_URL", api));
+            }
+            load(&env, Needs::Serve).unwrap().check_webhook_url()
+        };
+        for ok in ["https://bots.example.com", "https://bots.example.com:8443/", "https://bots.example.com:88/x", "https://bots.example.com:80"] {
+            assert!(serve(ok, None).is_ok(), "{ok}");
+        }
+        let e = serve("http://bots.example.com", None).unwrap_err();
+        assert_eq!(e.0[0].setting, "public_url");
+        assert!(e.to_string().starts_with("configuration error: public_url: `http://bots.example.com/` is not an https:// address"), "{e}");
+        let e = serve("https://bots.example.com:8080", None).unwrap_err().to_string();
+        assert!(e.contains("uses port 8080") && e.contains("443, 80, 88 or 8443"), "{e}");
+        // Without public_url, it defaults to http://{listen}: refused for Telegram too.
+        let e = load(&[("BELLHOP_MANAGER_TOKEN", "4242:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), ("BELLHOP_MANAGER_WEBHOOK_SECRET", "s3cr3t-s3cr3t-s3cr3t")], Needs::Serve).unwrap();
+        assert!(e.check_webhook_url().is_err());
+        // The sandbox (as in `demo` and the tests) and a self-hosted Bot API server: no rule.
+        for api in ["http://127.0.0.1:8081", "http://bot-api.internal:8081"] {
+            assert!(serve("http://127.0.0.1:8080", Some(api)).is_ok(), "{api}");
+        }
+        assert!(serve("http://x.example", Some("https://API.Telegram.org")).is_err(), "the host is compared without case");
     }
 
     #[test]

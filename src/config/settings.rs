@@ -37,7 +37,7 @@ settings! {
     "listen", "BELLHOP_LISTEN", Some("127.0.0.1:8080"), false,
         "Address the web server binds (`HOST:PORT`; port 0 picks a free port).";
     "public_url", "BELLHOP_PUBLIC_URL", None, false,
-        "Public base URL (`https://…`) Telegram posts webhooks to and links point at. Default: `http://` + the listen address.";
+        "Public base URL (`https://…`) Telegram posts webhooks to and links point at. Default: `http://` + the listen address. With Telegram's own Bot API server (`api.telegram.org`), `serve` requires `https://` on port 443, 80, 88 or 8443, Telegram's webhook rules.";
     "log_format", "BELLHOP_LOG_FORMAT", Some("auto"), false,
         "`pretty` (readable), `json` (one object per line) or `auto` (pretty on a terminal, JSON otherwise).";
     "log_level", "BELLHOP_LOG", Some("info"), false,

@@ -1,4 +1,5 @@
-//! `telegram.*`: the Bot API server and the manager bot.
+//! `telegram.*`: the Bot API server and the manager bot; and Telegram's rules for the webhook
+//! address (`public_url`) when the Bot API server is Telegram's own.
 use super::Needs;
 use super::read::Reader;
 use crate::domain::{BotToken, Secret};
@@ -48,4 +49,39 @@ pub(super) fn parse(r: &mut Reader, needs: Needs) -> Option<TelegramConfig> {
         }
     }
     Some(TelegramConfig { api_url: api_url?, links_url: links_url?, manager_token, manager_webhook_secret, shared_limits })
+}
+
+/// Telegram's cloud Bot API host. Only there do Telegram's webhook rules apply: a self-hosted
+/// Bot API server (`telegram-bot-api --local`) accepts plain-http webhooks on any port, and so
+/// does bellhop's sandbox (which `demo` and the tests point `telegram.api_url` at).
+pub const TELEGRAM_CLOUD_HOST: &str = "api.telegram.org";
+
+/// The ports Telegram delivers webhooks to (<https://core.telegram.org/bots/api#setwebhook>).
+pub const WEBHOOK_PORTS: [u16; 4] = [443, 80, 88, 8443];
+
+impl TelegramConfig {
+    /// Whether the Bot API server is Telegram's cloud (`api.telegram.org`), whose webhook rules
+    /// [`webhook_url_problem`] checks.
+    pub fn is_telegram_cloud(&self) -> bool {
+        self.api_url.host_str().is_some_and(|h| h.eq_ignore_ascii_case(TELEGRAM_CLOUD_HOST))
+    }
+}
+
+/// Why Telegram's cloud would refuse webhooks under `public_url` (an HTTPS URL on port 443,
+/// 80, 88 or 8443), in words for the person starting bellhop; `None` when it is fine.
+pub fn webhook_url_problem(public_url: &Url) -> Option<String> {
+    if public_url.scheme() != "https" {
+        return Some(format!(
+            "`{public_url}` is not an https:// address, and Telegram delivers messages to bots only over HTTPS: \
+             set BELLHOP_PUBLIC_URL to this server's public https:// address (or run `bellhop demo` to try bellhop without Telegram)"
+        ));
+    }
+    let port = public_url.port_or_known_default().unwrap_or(443);
+    if !WEBHOOK_PORTS.contains(&port) {
+        return Some(format!(
+            "`{public_url}` uses port {port}, and Telegram delivers messages to bots only on ports 443, 80, 88 or 8443: \
+             use one of those in BELLHOP_PUBLIC_URL (a reverse proxy can forward it to bellhop's listen port)"
+        ));
+    }
+    None
 }

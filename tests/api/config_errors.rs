@@ -89,6 +89,30 @@ fn a_web_or_worker_process_on_storage_only_one_process_can_open_is_refused_at_st
     assert!(stderr.contains("database_url") && !stderr.contains("Qdrant Edge"), "{stderr}");
 }
 
+/// Issue 18, item 5: with Telegram's cloud as the Bot API server (the default), `serve` refuses
+/// a webhook address Telegram would refuse, before binding or writing anything.
+#[test]
+fn serve_refuses_a_public_url_telegram_cannot_deliver_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    for (url, words) in [("http://bots.example.com", "is not an https:// address"), ("https://bots.example.com:8080", "uses port 8080")] {
+        let out = bellhop()
+            .current_dir(dir.path())
+            .args(["serve"])
+            .env("BELLHOP_DATA_DIR", &data_dir)
+            .env("BELLHOP_LISTEN", "127.0.0.1:0")
+            .env("BELLHOP_PUBLIC_URL", url)
+            .env("BELLHOP_MANAGER_TOKEN", "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawAAAAAAAAAA")
+            .env("BELLHOP_MANAGER_WEBHOOK_SECRET", "s".repeat(40))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.lines().any(|l| l.starts_with("configuration error: public_url: ") && l.contains(words)), "{stderr}");
+        assert!(!stderr.contains("listening") && !data_dir.exists(), "refused before starting: {stderr}");
+    }
+}
+
 #[test]
 fn an_unknown_key_in_the_settings_file_is_an_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -20,6 +20,7 @@ mod messaging;
 mod params;
 mod payments;
 mod persist;
+mod text;
 mod ui;
 mod world;
 
@@ -142,7 +143,8 @@ impl Sandbox {
         if let Some(b) = world.bots.get_mut(&manager_id) {
             b.can_manage_bots = opts.manager_can_manage_bots;
         }
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).no_proxy().build().context("building the webhook HTTP client")?;
+        // Telegram does not follow redirects when delivering to a webhook: a 3xx is a failed delivery.
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).no_proxy().redirect(reqwest::redirect::Policy::none()).build().context("building the webhook HTTP client")?;
         let shared = Arc::new(Shared {
             world: Mutex::new(world),
             limiter: Mutex::new(limits::Limiter::new(opts.enforce_limits)),

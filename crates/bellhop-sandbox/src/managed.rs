@@ -3,7 +3,8 @@
 //! button; Telegram shows a confirm screen with the name and username pre-filled and editable;
 //! on confirm it validates them, creates the child bot with a fresh token, sends the manager a
 //! `managed_bot` update and a `managed_bot_created` service message in its chat with the user.
-//! The manager then reads the child's token with `getManagedBotToken`.
+//! The manager then reads the child's token with `getManagedBotToken`, and may restrict who
+//! can use it with `setManagedBotAccessSettings` (Bot API 10.1).
 use super::Shared;
 use super::params::{ApiError, Params, ok};
 use super::world::{CreationRequest, World, random_id};
@@ -150,6 +151,13 @@ pub fn replace_token(s: &Shared, bot: i64, p: &Params) -> Result<Response, ApiEr
 pub fn save_prepared_button(s: &Shared, bot: i64, p: &Params) -> Result<Response, ApiError> {
     let user = p.req_i64("user_id")?;
     let button: KeyboardButton = p.typed("button")?.ok_or_else(|| ApiError::bad_request("parameter \"button\" is required"))?;
+    // Only buttons that ask the user to pick someone or something can be prepared.
+    if button.request_users.is_none() && button.request_chat.is_none() && button.request_managed_bot.is_none() {
+        return Err(ApiError::bad_request("BUTTON_TYPE_INVALID"));
+    }
+    if button.request_users.as_ref().and_then(|r| r.max_quantity).is_some_and(|q| !(1..=10).contains(&q)) {
+        return Err(ApiError::bad_request("BUTTON_TYPE_INVALID"));
+    }
     let mut w = s.world();
     if !w.users.contains_key(&user) {
         return Err(ApiError::bad_request("user not found"));
@@ -160,6 +168,39 @@ pub fn save_prepared_button(s: &Shared, bot: i64, p: &Params) -> Result<Response
     let id = random_id("pkb");
     w.prepared_buttons.insert(id.clone(), (bot, user, button));
     Ok(ok(json!({ "id": id })))
+}
+
+/// `getManagedBotAccessSettings`: who may use a managed bot.
+pub fn get_access(s: &Shared, bot: i64, p: &Params) -> Result<Response, ApiError> {
+    let w = s.world();
+    let child = &w.bots[&managed_by(&w, bot, p)?];
+    let added_users = child.access_restricted.then(|| child.access_user_ids.iter().filter_map(|id| w.users.get(id).map(|u| u.user())).collect::<Vec<_>>());
+    Ok(ok(BotAccessSettings { is_access_restricted: child.access_restricted, added_users }))
+}
+
+/// `setManagedBotAccessSettings`: restrict a managed bot to its owner and up to 10 users, or
+/// open it. The list is ignored (and cleared) when access is not restricted.
+pub fn set_access(s: &Shared, bot: i64, p: &Params) -> Result<Response, ApiError> {
+    let restricted = p.bool("is_access_restricted")?.ok_or_else(|| ApiError::bad_request("parameter \"is_access_restricted\" is required"))?;
+    let added: Vec<i64> = if restricted { p.typed("added_user_ids")?.unwrap_or_default() } else { vec![] };
+    if added.len() > 10 {
+        return Err(ApiError::bad_request("too many users specified"));
+    }
+    let mut w = s.world();
+    let child = managed_by(&w, bot, p)?;
+    if added.iter().any(|id| !w.users.contains_key(id)) {
+        return Err(ApiError::bad_request("user not found"));
+    }
+    let owner = w.bots[&child].owner_id;
+    let b = w.bots.get_mut(&child).ok_or_else(|| ApiError::bad_request("user not found"))?;
+    b.access_restricted = restricted;
+    b.access_user_ids = added.into_iter().filter(|id| Some(*id) != owner).fold(Vec::new(), |mut v, id| {
+        if !v.contains(&id) {
+            v.push(id);
+        }
+        v
+    });
+    Ok(ok(true))
 }
 
 #[cfg(test)]

@@ -26,7 +26,8 @@ pub fn admit(s: &Shared, w: &World, bot: i64, chat_id: i64) -> Result<Chat, ApiE
     Ok(chat)
 }
 
-/// Text and entities as Telegram stores them, from `text` + `parse_mode` / `entities`.
+/// Text and entities as Telegram stores them, from `text` + `parse_mode` / `entities`: parsed,
+/// cleaned, trimmed, with automatic entities (links, mentions, …) added (`text.rs`).
 pub fn parse_text(text: &str, parse_mode: Option<&str>, entities: Option<Vec<MessageEntity>>) -> Result<(String, Option<Vec<MessageEntity>>), ApiError> {
     let (plain, ents) = match parse_mode.map(str::to_ascii_lowercase).as_deref() {
         Some("html") => {
@@ -36,9 +37,7 @@ pub fn parse_text(text: &str, parse_mode: Option<&str>, entities: Option<Vec<Mes
         // Markdown modes are accepted and kept verbatim; the sandbox does not render them.
         _ => (text.to_owned(), entities.unwrap_or_default()),
     };
-    if plain.trim().is_empty() {
-        return Err(ApiError::bad_request("message text is empty"));
-    }
+    let (plain, ents) = super::text::finish(&plain, ents).ok_or_else(|| ApiError::bad_request("message text is empty"))?;
     if html::utf16_len(&plain) > 4096 {
         return Err(ApiError::bad_request("message is too long"));
     }
@@ -52,8 +51,14 @@ pub fn read_markup(p: &Params) -> Result<(Option<Value>, Option<InlineKeyboardMa
     let inline = match markup {
         ReplyMarkup::Inline(k) => {
             for b in k.inline_keyboard.iter().flatten() {
+                if b.action_count() == 0 {
+                    return Err(ApiError::bad_request("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"));
+                }
                 if b.callback_data.as_ref().is_some_and(|d| d.is_empty() || d.len() > 64) {
                     return Err(ApiError::bad_request("BUTTON_DATA_INVALID"));
+                }
+                if b.copy_text.as_ref().is_some_and(|c| !(1..=256).contains(&c.text.chars().count())) {
+                    return Err(ApiError::bad_request("BUTTON_COPY_TEXT_INVALID"));
                 }
             }
             Some(k)

@@ -33,9 +33,19 @@ pub struct BotState {
     pub short_description: Option<String>,
     pub profile_photo: Option<String>,
     pub logged_out: bool,
+    /// Bot API 10.1 access settings of a managed bot: when restricted, only the owner and
+    /// `access_user_ids` may use it (`managed.rs`).
+    #[serde(default)]
+    pub access_restricted: bool,
+    #[serde(default)]
+    pub access_user_ids: Vec<i64>,
 }
 
 impl BotState {
+    /// Whether `user` may talk to this bot under its access settings.
+    pub fn may_use(&self, user: i64) -> bool {
+        !self.access_restricted || self.owner_id == Some(user) || self.access_user_ids.contains(&user)
+    }
     pub fn user(&self) -> User {
         User { id: self.id, is_bot: true, first_name: self.display_name().to_owned(), username: Some(self.username.clone()), ..Default::default() }
     }
@@ -356,6 +366,8 @@ impl World {
                 short_description: None,
                 profile_photo: None,
                 logged_out: false,
+                access_restricted: false,
+                access_user_ids: vec![],
             },
         );
         id
@@ -373,6 +385,10 @@ impl World {
     pub fn user_message(&mut self, user_id: i64, bot_id: i64, chat_id: i64, mut message: Message) -> Result<Message, String> {
         let user = self.users.get(&user_id).ok_or("no such user")?.user();
         let chat = self.chat_for(chat_id).ok_or("no such chat")?;
+        // A restricted managed bot (Bot API 10.1) is not reachable for anyone else; nothing happens.
+        if chat_id > 0 && self.bots.get(&bot_id).is_some_and(|b| !b.may_use(user_id)) {
+            return Err("BOT_ACCESS_RESTRICTED: only the bot's owner and the users they chose can use this bot".into());
+        }
         message.message_id = self.next_message_id(bot_id, chat_id);
         message.date = self.now();
         message.from = Some(user);
@@ -424,23 +440,9 @@ impl World {
     }
 }
 
-/// `bot_command` and `mention` entities, as Telegram's clients add them.
+/// The entities Telegram finds in a user's text (`bot_command`, `mention`, `url`, …: `text.rs`).
 pub fn detect_entities(text: &str) -> Vec<MessageEntity> {
-    let mut out = Vec::new();
-    let mut offset = 0i64;
-    let chars = text.char_indices().peekable();
-    for (i, c) in chars {
-        let at_word_start = i == 0 || text[..i].ends_with(char::is_whitespace);
-        if (c == '/' || c == '@') && at_word_start {
-            let rest = &text[i + 1..];
-            let len = rest.find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_' || (c == '/' && ch == '@'))).unwrap_or(rest.len());
-            if len > 0 {
-                out.push(MessageEntity { kind: if c == '/' { "bot_command" } else { "mention" }.into(), offset, length: len as i64 + 1, ..Default::default() });
-            }
-        }
-        offset += c.len_utf16() as i64;
-    }
-    out
+    super::text::find(text).into_iter().map(|(offset, length, kind)| MessageEntity { kind: kind.into(), offset, length, ..Default::default() }).collect()
 }
 
 /// `<id>:<35 url-safe characters>`, as BotFather issues them.

@@ -20,13 +20,18 @@ warnings.simplefilter("error")
 import telegram  # noqa: E402
 from telegram import (  # noqa: E402
     Bot,
+    CopyTextButton,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    KeyboardButton,
+    KeyboardButtonRequestManagedBot,
+    KeyboardButtonRequestUsers,
     LabeledPrice,
+    LoginUrl,
     TelegramObject,
     Update,
 )
-from telegram.error import Conflict  # noqa: E402
+from telegram.error import BadRequest, Conflict  # noqa: E402
 
 
 class FailOnWarnings(logging.Handler):
@@ -152,6 +157,40 @@ async def main():
         assert u.callback_query.data == "fb:up" and u.callback_query.message.message_id == sent.message_id
         assert await manager.answer_callback_query(u.callback_query.id, text="Thanks")
 
+        # Every kind of inline button comes back as sent; a text-only one is refused.
+        rich = InlineKeyboardMarkup([
+            [InlineKeyboardButton("Copy", copy_text=CopyTextButton("PTB10")), InlineKeyboardButton("Here", switch_inline_query_current_chat="q")],
+            [InlineKeyboardButton("Log in", login_url=LoginUrl("https://shop.example/login")), InlineKeyboardButton("Site", url="https://shop.example")],
+        ])
+        sent = strict(await manager.send_message(alice, "Buttons", reply_markup=rich))
+        assert sent.reply_markup == rich, sent.reply_markup
+        try:
+            await manager.send_message(alice, "Nope", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("just text", callback_data=None)]]))
+            raise AssertionError("a text-only inline button must be refused")
+        except BadRequest as e:
+            # PTB re-capitalises Telegram's description ("Can't parse inline keyboard button: text …").
+            assert "text buttons are unallowed in the inline keyboard" in str(e).lower(), e
+        # Sent text is trimmed and gets Telegram's automatic entities; a bare '>' is fine in HTML.
+        sent = strict(await manager.send_message(alice, "  \n see https://shop.example/menu, ask @alice_ptb or /help; 2 > 1 \n ", parse_mode="HTML"))
+        assert sent.text == "see https://shop.example/menu, ask @alice_ptb or /help; 2 > 1", repr(sent.text)
+        assert [(e.type, e.offset, e.length) for e in sent.entities] == [("url", 4, 25), ("mention", 35, 10), ("bot_command", 49, 5)], sent.entities
+        try:
+            await manager.send_message(alice, "<blink>x</blink>", parse_mode="HTML")
+            raise AssertionError("an unsupported tag must be refused")
+        except BadRequest as e:
+            assert 'unsupported start tag "blink" at byte offset 0' in str(e).lower(), e
+
+        # Buttons a Mini App can show: only request_users / request_chat / request_managed_bot.
+        prepared = strict(await manager.save_prepared_keyboard_button(alice, KeyboardButton("Pick staff", request_users=KeyboardButtonRequestUsers(request_id=1, max_quantity=2))))
+        assert prepared.id, prepared
+        prepared = strict(await manager.save_prepared_keyboard_button(alice, KeyboardButton("Create", request_managed_bot=KeyboardButtonRequestManagedBot(request_id=2))))
+        assert prepared.id, prepared
+        try:
+            await manager.save_prepared_keyboard_button(alice, KeyboardButton("Hello"))
+            raise AssertionError("a plain text button cannot be prepared")
+        except BadRequest as e:
+            assert "button_type_invalid" in str(e).lower(), e
+
         # A managed bot: the user opens a creation link and confirms; the manager fetches the token.
         link = f"https://t.me/newbot/{me.username}/ptb_pizza_bot?name=PTB%20Pizza"
         req = control("POST", f"users/{alice}/creation_links", {"link": link})
@@ -163,6 +202,16 @@ async def main():
         assert u.message.managed_bot_created.bot.id == child_user["id"]
         child_token = await manager.get_managed_bot_token(user_id=child_user["id"])
         assert isinstance(child_token, str) and child_token.startswith(f"{child_user['id']}:")
+
+        # Access settings (Bot API 10.1): restrict the bot to its owner and Bob, then open it.
+        bob = control("POST", "users", {"first_name": "Bob"})["id"]
+        settings = strict(await manager.get_managed_bot_access_settings(child_user["id"]))
+        assert settings.is_access_restricted is False and not settings.added_users, settings
+        assert await manager.set_managed_bot_access_settings(child_user["id"], True, [bob])
+        settings = strict(await manager.get_managed_bot_access_settings(child_user["id"]))
+        assert settings.is_access_restricted is True and [u.id for u in settings.added_users] == [bob], settings
+        assert await manager.set_managed_bot_access_settings(child_user["id"], False)
+        assert strict(await manager.get_managed_bot_access_settings(child_user["id"])).is_access_restricted is False
 
     async with Bot(child_token, base_url=f"{BASE}/bot") as child:
         child_me = strict(await child.get_me())

@@ -19,4 +19,10 @@ pub struct MessageEntity {
     pub language: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_emoji_id: Option<String>,
+    /// For `date_time` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unix_time: Option<i64>,
+    /// For `date_time` only: how clients format `unix_time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_time_format: Option<String>,
 }

@@ -17,11 +17,13 @@ pub use chat::{Chat, ChatTarget};
 pub use commands::{BotCommand, BotCommandScope, InputProfilePhoto};
 pub use entity::MessageEntity;
 pub use keyboard::{
-    CallbackQuery, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton,
-    KeyboardButtonRequestManagedBot, LinkPreviewOptions, PreparedKeyboardButton, ReplyKeyboardMarkup,
-    ReplyKeyboardRemove, ReplyMarkup, ReplyParameters,
+    CallbackGame, CallbackQuery, ChatAdministratorRights, CopyTextButton, ForceReply, InlineKeyboardButton,
+    InlineKeyboardMarkup, KeyboardButton, KeyboardButtonPollType, KeyboardButtonRequestChat,
+    KeyboardButtonRequestManagedBot, KeyboardButtonRequestUsers, LinkPreviewOptions, LoginUrl,
+    PreparedKeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, ReplyMarkup, ReplyParameters,
+    SwitchInlineQueryChosenChat, WebAppInfo,
 };
-pub use managed::{ManagedBotCreated, ManagedBotUpdated};
+pub use managed::{BotAccessSettings, ManagedBotCreated, ManagedBotUpdated};
 pub use media::{Audio, Contact, Document, Location, PhotoSize, Sticker, Video, VideoNote, Voice};
 pub use message::{MaybeInaccessibleMessage, MediaKind, Message};
 pub use payments::{

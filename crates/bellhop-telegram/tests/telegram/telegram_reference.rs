@@ -138,7 +138,8 @@ macro_rules! every_method {
     ($then:ident) => {
         $then!(
             GetMe, SetWebhook, DeleteWebhook, GetWebhookInfo, GetUpdates, LogOut, GetManagedBotToken,
-            ReplaceManagedBotToken, SavePreparedKeyboardButton, SetMyCommands, SetMyName, SetMyDescription,
+            ReplaceManagedBotToken, SavePreparedKeyboardButton, GetManagedBotAccessSettings,
+            SetManagedBotAccessSettings, SetMyCommands, SetMyName, SetMyDescription,
             SetMyShortDescription, SetMyProfilePhoto, SendMessage, SendMessageDraft, EditMessageText,
             SendChatAction, AnswerCallbackQuery, SendInvoice, CreateInvoiceLink, AnswerPreCheckoutQuery,
             RefundStarPayment, EditUserStarSubscription, GetStarTransactions,
@@ -238,6 +239,15 @@ fn every_object_field_bellhop_reads_or_writes_exists_in_the_reference() {
     p.extend(check_type::<ReplyKeyboardMarkup>(&r, "ReplyKeyboardMarkup"));
     p.extend(check_type::<KeyboardButton>(&r, "KeyboardButton"));
     p.extend(check_type::<KeyboardButtonRequestManagedBot>(&r, "KeyboardButtonRequestManagedBot"));
+    p.extend(check_type::<KeyboardButtonRequestUsers>(&r, "KeyboardButtonRequestUsers"));
+    p.extend(check_type::<KeyboardButtonRequestChat>(&r, "KeyboardButtonRequestChat"));
+    p.extend(check_type::<ChatAdministratorRights>(&r, "ChatAdministratorRights"));
+    p.extend(check_type::<KeyboardButtonPollType>(&r, "KeyboardButtonPollType"));
+    p.extend(check_type::<WebAppInfo>(&r, "WebAppInfo"));
+    p.extend(check_type::<LoginUrl>(&r, "LoginUrl"));
+    p.extend(check_type::<SwitchInlineQueryChosenChat>(&r, "SwitchInlineQueryChosenChat"));
+    p.extend(check_type::<CopyTextButton>(&r, "CopyTextButton"));
+    p.extend(check_type::<BotAccessSettings>(&r, "BotAccessSettings"));
     p.extend(check_type::<PreparedKeyboardButton>(&r, "PreparedKeyboardButton"));
     p.extend(check_type::<ReplyKeyboardRemove>(&r, "ReplyKeyboardRemove"));
     p.extend(check_type::<ForceReply>(&r, "ForceReply"));
