@@ -319,3 +319,26 @@ async fn deleting_a_bots_data_disconnects_it_and_erases_only_its_customers_data(
     assert_eq!(status, 404);
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn disconnecting_a_bot_frees_its_place_on_the_plan_and_connecting_it_again_needs_one() {
+    // The Free plan has one bot: a second is parked.
+    let app = spawn_app().await;
+    let b = business(&app, "Pia", "pia_first_bot", "Pia's Pies").await;
+    let second = app.tg.create_managed_bot(b.owner, "pia_second_bot", "Pia's Pastry").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{second}")).await["token"].as_str().unwrap());
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from bots where id = {second} and status = 'parked'")).await == 1 }).await;
+
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/disconnect", b.bot), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    wait_live(&app, second).await;
+    assert!(app.tg.get(&format!("bots/{second}")).await["webhook"]["url"].is_string(), "the parked bot took the free place");
+
+    // Connecting the first again: the plan is full now, so it comes back parked, not live.
+    let (status, location, _) = post(&app, &b.cookie, &format!("/app/bots/{}/connect", b.bot), &[("csrf", &b.csrf)]).await;
+    assert_eq!((status, location.as_str()), (303, format!("/app/bots/{}/settings?done=parked", b.bot).as_str()));
+    app.drain_jobs(WAIT).await;
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and status = 'parked'", b.bot)).await, 1);
+    assert!(app.tg.get(&format!("bots/{}", b.bot)).await["webhook"].is_null());
+    app.stop().await.unwrap();
+}
