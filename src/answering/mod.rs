@@ -196,6 +196,9 @@ impl Ctx<'_> {
             return self.reply(&conv, update_id, m.message_id, &Reply { kind: "paused", text: &self.texts.paused, sources: &[], tokens: 0, question: None }).await;
         }
         if unreadable.is_some() {
+            // Even in a burst (`more_waiting`): the next message may be one the assistant
+            // answers, and the photo must not be dropped silently. Once handed off, the rest of
+            // the burst goes to the owner (`with_person` above), so the customer gets one reply.
             return self.media(&conv, update_id, m.message_id).await;
         }
         let t = self.texts;
