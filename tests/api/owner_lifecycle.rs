@@ -342,3 +342,24 @@ async fn disconnecting_a_bot_frees_its_place_on_the_plan_and_connecting_it_again
     assert!(app.tg.get(&format!("bots/{}", b.bot)).await["webhook"].is_null());
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_album_of_photos_gets_one_reply_and_every_photo_reaches_the_owner() {
+    let app = spawn_app().await;
+    let b = business(&app, "Lia", "lia_album_bot", "Lia's Lamps").await;
+    let c = customer(&app, "Mo", b.bot).await;
+    // Three photos at once, as Telegram delivers an album: one update each, back to back.
+    for _ in 0..3 {
+        app.tg.post(&format!("users/{c}/messages"), json!({ "bot_id": b.bot, "media": "photo" })).await;
+    }
+    app.drain_jobs(WAIT).await;
+    wait_until(WAIT, || async {
+        let said = manager_said(&app, b.owner).await;
+        // The handoff's transcript carries the first; the other two are passed on one by one.
+        said.iter().filter(|t| t.contains("Mo") && t.contains("[a photo]")).count() >= 3
+    })
+    .await;
+    assert_eq!(bot_said_to(&app, b.bot, c).await.len(), 1, "one reply to the album");
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where author = 'customer' and kind = 'media' and delivery = 'sent'").await, 3);
+    app.stop().await.unwrap();
+}
