@@ -48,7 +48,7 @@ impl Ctx<'_> {
         if data == HUMAN {
             let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
             let name = groups::display_name(&q.from.first_name, q.from.last_name.as_deref());
-            let customer = groups::customer(&msg.chat, msg.message_thread_id, q.from.id, &name);
+            let customer = groups::customer(&msg.chat, msg.message_thread_id, q.from.id, &name, self.language);
             let conv = conversations::open(&self.db().pool, self.tenant, self.bot_id, &customer).await?;
             if conv.mode == "human" {
                 return Ok(());

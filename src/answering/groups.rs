@@ -6,9 +6,9 @@ use crate::storage::conversations::Customer;
 use crate::telegram::{Chat, Message};
 
 /// The customer behind a message or a button press: their chat, and in a group their topic.
-pub(super) fn customer<'a>(chat: &'a Chat, thread: Option<i64>, user_id: i64, name: &'a str) -> Customer<'a> {
+pub(super) fn customer<'a>(chat: &'a Chat, thread: Option<i64>, user_id: i64, name: &'a str, language: Option<&'a str>) -> Customer<'a> {
     let thread_id = if chat.kind == "private" { 0 } else { thread.unwrap_or(0) };
-    Customer { chat_id: chat.id, thread_id, chat_kind: &chat.kind, user_id, name }
+    Customer { chat_id: chat.id, thread_id, chat_kind: &chat.kind, user_id, name, language }
 }
 
 /// A person's name as the owner sees it: first and last name.

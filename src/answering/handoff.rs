@@ -143,7 +143,8 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i
 pub async fn close(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i64) -> Result<bool, JobError> {
     let Some(conv) = conversations::get(&db.pool, tenant, conv_id).await? else { return Ok(false) };
     let unsent = if conv.mode == "human" {
-        let text = "Thanks for your patience! You're back with the assistant — ask me anything, or send /human to reach a person again.";
+        // In the customer's language, as the conversation last knew it.
+        let text = super::language::Lang::of(conv.language.as_deref()).words().back_with_assistant;
         let mut tx = db.begin().await?;
         conversations::set_mode(&mut *tx, tenant, conv.id, "bot").await?;
         let (m, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: "bot", text, update_id: None, kind: "closed", sources: "[]", delivery: "pending", model_tokens: 0, question: None }).await?;

@@ -118,6 +118,8 @@ pub struct Words {
     pub forget_kept: &'static str,
     /// `/forget` in a group.
     pub forget_private: &'static str,
+    /// To the customer when the owner hands the conversation back to the assistant.
+    pub back_with_assistant: &'static str,
 }
 
 const EN: Words = Words {
@@ -142,6 +144,7 @@ const EN: Words = Words {
     forget_done: "Done — our conversation has been deleted from {b}'s records. If you write again, we start fresh.",
     forget_kept: "Nothing was deleted.",
     forget_private: "To delete your messages, send /forget to me in a private chat.",
+    back_with_assistant: "Thanks for your patience! You're back with the assistant — ask me anything, or send /human to reach a person again.",
 };
 
 const RU: Words = Words {
@@ -166,6 +169,7 @@ const RU: Words = Words {
     forget_done: "Готово — наша переписка удалена из записей {b}. Если напишете снова, начнём с чистого листа.",
     forget_kept: "Ничего не удалено.",
     forget_private: "Чтобы удалить свои сообщения, отправьте мне /forget в личном чате.",
+    back_with_assistant: "Спасибо за терпение! Вы снова общаетесь с помощником — спрашивайте что угодно или отправьте /human, чтобы снова связаться с человеком.",
 };
 
 const ES: Words = Words {
@@ -190,6 +194,7 @@ const ES: Words = Words {
     forget_done: "Listo: nuestra conversación se ha borrado de los registros de {b}. Si vuelves a escribir, empezamos de cero.",
     forget_kept: "No se ha borrado nada.",
     forget_private: "Para borrar tus mensajes, envíame /forget en un chat privado.",
+    back_with_assistant: "¡Gracias por tu paciencia! Vuelves a hablar con el asistente: pregúntame lo que quieras o envía /human para hablar de nuevo con una persona.",
 };
 
 const FA: Words = Words {
@@ -214,6 +219,7 @@ const FA: Words = Words {
     forget_done: "انجام شد — گفتگوی ما از سوابق {b} پاک شد. اگر دوباره بنویسید، از نو شروع می‌کنیم.",
     forget_kept: "چیزی پاک نشد.",
     forget_private: "برای پاک کردن پیام‌هایتان، /forget را در گفتگوی خصوصی برای من بفرستید.",
+    back_with_assistant: "از صبر شما ممنونیم! دوباره با دستیار صحبت می‌کنید — هر سؤالی دارید بپرسید، یا برای صحبت دوباره با یک نفر /human را بفرستید.",
 };
 
 impl Lang {

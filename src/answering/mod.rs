@@ -159,7 +159,7 @@ impl Ctx<'_> {
         };
         let from = m.from.clone().unwrap_or_default();
         let name = groups::display_name(&from.first_name, from.last_name.as_deref());
-        let customer = groups::customer(&m.chat, m.message_thread_id, from.id, &name);
+        let customer = groups::customer(&m.chat, m.message_thread_id, from.id, &name, self.language);
         let command = if unreadable.is_some() { String::new() } else { text.split_whitespace().next().unwrap_or_default().split('@').next().unwrap_or_default().to_owned() };
         let mut tx = self.db().begin().await?;
         let conv = conversations::open(&mut *tx, self.tenant, self.bot_id, &customer).await?;

@@ -16,9 +16,11 @@ pub struct Conversation {
     /// `bot` or `human` (handed off).
     pub mode: String,
     pub last_message_at: i64,
+    /// The customer's language (two-letter code), when known.
+    pub language: Option<String>,
 }
 
-const CONV_COLUMNS: &str = "id, bot_id, chat_id, thread_id, chat_kind, customer_user_id, customer_name, mode, last_message_at";
+const CONV_COLUMNS: &str = "id, bot_id, chat_id, thread_id, chat_kind, customer_user_id, customer_name, mode, last_message_at, language";
 
 fn conversation(r: sqlx::any::AnyRow) -> Conversation {
     Conversation {
@@ -31,6 +33,7 @@ fn conversation(r: sqlx::any::AnyRow) -> Conversation {
         customer_name: r.get(6),
         mode: r.get(7),
         last_message_at: r.get(8),
+        language: r.get(9),
     }
 }
 
@@ -41,16 +44,19 @@ pub struct Customer<'a> {
     pub chat_kind: &'a str,
     pub user_id: i64,
     pub name: &'a str,
+    /// Their language, when this message tells (kept from earlier messages otherwise).
+    pub language: Option<&'a str>,
 }
 
 /// The conversation of this chat (and topic) with this bot, created on first contact.
 pub async fn open<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, c: &Customer<'_>) -> sqlx::Result<Conversation> {
     let now = now_ms();
     let sql = format!(
-        "insert into conversations (tenant_id, bot_id, chat_id, thread_id, chat_kind, customer_user_id, customer_name, created_at, last_message_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+        "insert into conversations (tenant_id, bot_id, chat_id, thread_id, chat_kind, customer_user_id, customer_name, created_at, last_message_at, language)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
          on conflict (tenant_id, bot_id, chat_id, thread_id) do update set last_message_at = excluded.last_message_at,
-             customer_user_id = excluded.customer_user_id, customer_name = excluded.customer_name
+             customer_user_id = excluded.customer_user_id, customer_name = excluded.customer_name,
+             language = coalesce(excluded.language, conversations.language)
          returning {CONV_COLUMNS}"
     );
     let r = sqlx::query(&sql)
@@ -62,6 +68,7 @@ pub async fn open<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bo
         .bind(c.user_id)
         .bind(c.name)
         .bind(now)
+        .bind(c.language)
         .fetch_one(e)
         .await?;
     Ok(conversation(r))

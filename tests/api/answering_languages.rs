@@ -146,3 +146,30 @@ async fn the_owners_own_text_is_shown_as_written() {
     assert!(reply["reply_markup"].to_string().contains("Hablar con una persona"), "{}", reply["reply_markup"]);
     app.stop().await.unwrap();
 }
+
+/// A handoff the owner closes: the customer is told they are back with the assistant in their
+/// language, kept from their earlier message when the last one (a command) does not tell.
+#[tokio::test]
+async fn the_end_of_a_handoff_is_announced_in_the_customers_language() {
+    let app = spawn_app().await;
+    let (bot, tenant, _) = live_bot(&app, "Owner", "back_words_bot", "Rassvet").await;
+    let owner = bellhop::storage::tenants::get(&app.db().pool, tenant).await.unwrap().unwrap().owner_user_id.0;
+    let manager = app.tg.handle.sandbox.manager_id();
+    // No Telegram language: the Persian message is all there is to go by.
+    let customer = app.tg.post("users", json!({ "first_name": "Sara", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    let to_customer = || async { app.tg.sent_by(bot).await.into_iter().filter(|m| m["chat_id"] == json!(customer)).map(|m| text_of(&m)).collect::<Vec<_>>() };
+    app.tg.say(customer, bot, "سلام، کیک تولد برای دوازده نفر دارید؟").await;
+    wait_until(Duration::from_secs(60), || async { to_customer().await.len() == 1 }).await;
+    app.tg.say(customer, bot, "/human").await;
+    wait_until(Duration::from_secs(60), || async { to_customer().await.len() == 2 }).await;
+    let notice = || async { app.tg.sent_by(manager).await.into_iter().filter(|m| m["chat_id"] == json!(owner)).find(|m| text_of(m).contains("wants to talk to a person")) };
+    wait_until(Duration::from_secs(30), || async { notice().await.is_some() }).await;
+    let notice = notice().await.unwrap();
+    let close = notice["reply_markup"]["inline_keyboard"][0][1]["callback_data"].as_str().unwrap().to_owned();
+    app.tg.post(&format!("users/{owner}/callbacks"), json!({ "bot_id": manager, "message_id": notice["message_id"], "data": close })).await;
+    wait_until(Duration::from_secs(60), || async { to_customer().await.len() == 3 }).await;
+    let said = to_customer().await;
+    assert_eq!(said[2], bellhop::answering::language::Lang::Fa.words().back_with_assistant, "{said:?}");
+    assert!(!said[2].contains("back with the assistant"));
+    app.stop().await.unwrap();
+}
