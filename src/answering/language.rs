@@ -5,7 +5,9 @@
 //! command, "ok", a short Latin-script message that could be English or Spanish
 //! ([`customer_language`]). The bot's fixed texts ("I don't know", the buttons, the handoff
 //! note, the welcome …) exist in English, Russian, Spanish and Persian ([`Lang`]); other
-//! languages get English. Texts the owner wrote are shown as written.
+//! languages get English. Texts the owner wrote are shown as written. The bot's command menu and
+//! default descriptions are set in the same languages at provisioning (`manager::provision`),
+//! shown by Telegram to customers whose app is in one of them.
 use std::sync::LazyLock;
 use whatlang::{Detector, Lang as Detected, Script};
 

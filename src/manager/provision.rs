@@ -27,17 +27,62 @@ pub fn commands(s: &crate::storage::bot_settings::BotSettings) -> Vec<BotCommand
 /// The child bot's commands. `/paysupport` and `/privacy` are expected of bots that take
 /// payments (<https://core.telegram.org/bots/payments-stars>).
 pub fn child_commands() -> Vec<BotCommand> {
-    [
-        ("start", "Start a conversation"),
-        ("help", "How I can help"),
-        ("human", "Talk to a person"),
-        ("paysupport", "Help with a payment"),
-        ("privacy", "How your data is used"),
-        ("forget", "Delete our conversation"),
-    ]
-    .into_iter()
-    .map(|(c, d)| BotCommand { command: c.into(), description: d.into() })
-    .collect()
+    menu(&EN)
+}
+
+fn menu(l: &Localised) -> Vec<BotCommand> {
+    ["start", "help", "human", "paysupport", "privacy", "forget"]
+        .into_iter()
+        .zip(l.commands)
+        .map(|(c, d)| BotCommand { command: c.into(), description: d.into() })
+        .collect()
+}
+
+/// The child bot's default menu and descriptions in one language (`{b}`: the business's name).
+/// English is the default; the others are set with `language_code`, for customers whose
+/// Telegram is in that language — the languages answering writes its own texts in.
+struct Localised {
+    code: &'static str,
+    commands: [&'static str; 6],
+    description: &'static str,
+    short: &'static str,
+}
+
+const EN: Localised = Localised {
+    code: "en",
+    commands: ["Start a conversation", "How I can help", "Talk to a person", "Help with a payment", "How your data is used", "Delete our conversation"],
+    description: "Hi! I'm the support assistant of {b}. Ask me anything about {b} — I answer from their own information, and can put you through to a person.",
+    short: "Support assistant of {b}",
+};
+
+const OTHERS: [Localised; 3] = [
+    Localised {
+        code: "ru",
+        commands: ["Начать разговор", "Чем я могу помочь", "Поговорить с человеком", "Помощь с оплатой", "Как используются ваши данные", "Удалить нашу переписку"],
+        description: "Здравствуйте! Я помощник службы поддержки {b}. Спросите меня о {b} что угодно — я отвечаю по их собственной информации и могу связать вас с человеком.",
+        short: "Помощник службы поддержки {b}",
+    },
+    Localised {
+        code: "es",
+        commands: ["Empezar una conversación", "Cómo puedo ayudar", "Hablar con una persona", "Ayuda con un pago", "Cómo se usan tus datos", "Borrar nuestra conversación"],
+        description: "¡Hola! Soy el asistente de atención al cliente de {b}. Pregúntame lo que quieras sobre {b}: respondo con su propia información y puedo ponerte con una persona.",
+        short: "Asistente de atención al cliente de {b}",
+    },
+    Localised {
+        code: "fa",
+        commands: ["شروع گفتگو", "چطور می‌توانم کمک کنم", "گفتگو با یک نفر", "کمک درباره پرداخت", "اطلاعات شما چطور استفاده می‌شود", "پاک کردن گفتگوی ما"],
+        description: "سلام! من دستیار پشتیبانی {b} هستم. هر سؤالی درباره {b} دارید بپرسید — از اطلاعات خود آن‌ها پاسخ می‌دهم و می‌توانم شما را به یک نفر وصل کنم.",
+        short: "دستیار پشتیبانی {b}",
+    },
+];
+
+/// A new bot's description and short description (English, the default), for `name`.
+pub fn default_descriptions(name: &str) -> (String, String) {
+    descriptions(&EN, name)
+}
+
+fn descriptions(l: &Localised, name: &str) -> (String, String) {
+    (l.description.replace("{b}", name), l.short.replace("{b}", name).chars().take(120).collect())
 }
 
 /// Brings `bot_id` of `tenant` to `live` (the `bot.provision` job); on a failure that will not be
@@ -115,13 +160,30 @@ async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url
     // The owner's commands from the bot's settings, or the defaults.
     let settings = storage::bot_settings::get(&db.pool, tenant, bot_id).await?;
     let commands = commands(&settings);
-    child.call(&SetMyCommands::new(commands)).await.map_err(|e| tg(e, "setMyCommands"))?;
-    let (_, username, description, short) = bots::profile(&db.pool, tenant, bot_id).await?.context("bot row vanished")?;
-    child.call(&SetMyDescription::new().description(description)).await.map_err(|e| tg(e, "setMyDescription"))?;
+    let custom_menu = commands != child_commands();
+    child.call(&SetMyCommands::new(commands.clone())).await.map_err(|e| tg(e, "setMyCommands"))?;
+    let (name, username, description, short) = bots::profile(&db.pool, tenant, bot_id).await?.context("bot row vanished")?;
+    child.call(&SetMyDescription::new().description(description.clone())).await.map_err(|e| tg(e, "setMyDescription"))?;
     child
-        .call(&SetMyShortDescription::new().short_description(short))
+        .call(&SetMyShortDescription::new().short_description(short.clone()))
         .await
         .map_err(|e| tg(e, "setMyShortDescription"))?;
+    // The defaults in the other languages, for customers whose Telegram is in one of them. What
+    // the owner wrote is shown as written to everyone: their menu for every language, and no
+    // dedicated description (an empty one removes it, so theirs shows).
+    let (default_description, default_short) = default_descriptions(&name);
+    for l in &OTHERS {
+        let menu = if custom_menu { commands.clone() } else { menu(l) };
+        child.call(&SetMyCommands::new(menu).language_code(l.code.to_owned())).await.map_err(|e| tg(e, "setMyCommands"))?;
+        let (d, s) = descriptions(l, &name);
+        let d = if description == default_description { d } else { String::new() };
+        let s = if short == default_short { s } else { String::new() };
+        child.call(&SetMyDescription::new().description(d).language_code(l.code.to_owned())).await.map_err(|e| tg(e, "setMyDescription"))?;
+        child
+            .call(&SetMyShortDescription::new().short_description(s).language_code(l.code.to_owned()))
+            .await
+            .map_err(|e| tg(e, "setMyShortDescription"))?;
+    }
     bots::set_status(&db.pool, tenant, bot_id, "live", None).await?;
     tracing::info!("bot is live");
 

@@ -50,9 +50,8 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
     let tenant = storage::tenants::find_or_create_for_owner(tx, owner, &name).await?;
     let new = bots::NewBot { id: bot_id, tenant_id: tenant.id, username: &username, name: &name, token: sealed.clone(), webhook_secret: None };
     let provision = if bots::insert(&mut *tx, &new).await? {
-        let description = format!("Hi! I'm the support assistant of {name}. Ask me anything about {name} — I answer from their own information, and can put you through to a person.");
-        let short = format!("Support assistant of {name}");
-        bots::init_managed(&mut *tx, bot_id, owner.0, update_id, &fp, &description, truncate(&short, 120)).await?;
+        let (description, short) = super::provision::default_descriptions(&name);
+        bots::init_managed(&mut *tx, bot_id, owner.0, update_id, &fp, &description, &short).await?;
         tracing::info!(bot_id = bot_id.0, tenant_id = tenant.id.0, "new managed bot");
         true
     } else {
@@ -77,13 +76,6 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
     };
     let current_tenant = bots::managed_row(&mut *tx, bot_id).await?.context("bot row vanished")?.tenant_id;
     Ok(provision.then_some(Provisioning { bot: bot_id, tenant: current_tenant, fingerprint: fp }))
-}
-
-fn truncate(s: &str, max_chars: usize) -> &str {
-    match s.char_indices().nth(max_chars) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }
 
 /// A message in the manager chat: the owner's commands (`/start`, `/bots`, `/login`, `/help`).

@@ -385,3 +385,45 @@ async fn a_sign_in_posted_from_another_site_is_refused_and_changes_nothing() {
     assert_eq!(count(app.db(), "select count(*) from sessions").await, 1);
     app.stop().await.unwrap();
 }
+
+/// The menu and the descriptions a customer sees are in their Telegram's language (Russian,
+/// Spanish, Persian besides English) while they are bellhop's defaults; what the owner writes is
+/// shown as written to everyone.
+#[tokio::test]
+async fn the_default_menu_and_descriptions_are_set_in_every_language_the_bot_speaks() {
+    let app = spawn_app().await;
+    let (owner, bot) = create_through_landing(&app, "Rosa", "Rosa's Cakes", "rosa_langs_bot").await;
+    wait_live(&app, bot).await;
+    app.drain_jobs(Duration::from_secs(30)).await;
+    let state = app.tg.get(&format!("bots/{bot}")).await;
+    let menu = |lang: &str, state: &Value| state["localised"][lang]["commands"].as_array().cloned().unwrap_or_default();
+    let ru = menu("ru", &state);
+    assert_eq!(ru.iter().map(|c| c["command"].as_str().unwrap()).collect::<Vec<_>>(), ["start", "help", "human", "paysupport", "privacy", "forget"]);
+    assert_eq!(ru[2]["description"], json!("Поговорить с человеком"), "{ru:?}");
+    assert_eq!(menu("es", &state)[2]["description"], json!("Hablar con una persona"));
+    assert_eq!(menu("fa", &state)[2]["description"], json!("گفتگو با یک نفر"));
+    for (lang, word) in [("ru", "Здравствуйте"), ("es", "¡Hola!"), ("fa", "سلام")] {
+        let d = state["localised"][lang]["description"].as_str().unwrap_or_default();
+        assert!(d.contains(word) && d.contains("Rosa's Cakes"), "{lang}: {d}");
+        assert!(state["localised"][lang]["short_description"].as_str().unwrap_or_default().contains("Rosa's Cakes"), "{lang}");
+    }
+    // Through the Bot API, as a client reads it: a Spanish user's description.
+    let token = state["token"].as_str().unwrap();
+    let r: Value = app.http.post(format!("{}/bot{token}/getMyDescription", app.tg.base)).json(&json!({ "language_code": "es" })).send().await.unwrap().json().await.unwrap();
+    assert!(r["result"]["description"].as_str().unwrap().starts_with("¡Hola!"), "{r}");
+
+    // The owner writes their own description: every language shows it.
+    let (_, cookie, csrf) = app.signed_in_owner(owner, "Rosa's Cakes").await;
+    let form = [("csrf", csrf.as_str()), ("welcome_text", ""), ("description", "Rosa bakes cakes to order."), ("short_description", "Cakes by Rosa")];
+    let r = app.http.post(app.url(&format!("/app/bots/{bot}/settings"))).header("cookie", &cookie).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    wait_until(Duration::from_secs(30), || async { app.tg.get(&format!("bots/{bot}")).await["localised"]["ru"]["description"].is_null() }).await;
+    let state = app.tg.get(&format!("bots/{bot}")).await;
+    assert_eq!(state["description"], json!("Rosa bakes cakes to order."));
+    for lang in ["ru", "es", "fa"] {
+        assert!(state["localised"][lang]["description"].is_null() && state["localised"][lang]["short_description"].is_null(), "{lang}: {state}");
+    }
+    let r: Value = app.http.post(format!("{}/bot{token}/getMyDescription", app.tg.base)).json(&json!({ "language_code": "ru" })).send().await.unwrap().json().await.unwrap();
+    assert_eq!(r["result"]["description"], json!("Rosa bakes cakes to order."));
+    app.stop().await.unwrap();
+}

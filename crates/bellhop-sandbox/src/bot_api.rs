@@ -70,10 +70,20 @@ async fn dispatch(s: &Arc<Shared>, bot: i64, method: &str, p: Params) -> Result<
         "getmanagedbotaccesssettings" => managed::get_access(s, bot, &p),
         "setmanagedbotaccesssettings" => managed::set_access(s, bot, &p),
         "setmycommands" => set_commands(s, bot, &p),
-        "getmycommands" => Ok(ok(s.world().bots.get(&bot).map(|b| b.commands.clone()).unwrap_or_default())),
+        "getmycommands" => {
+            let lang = p.str("language_code").unwrap_or_default();
+            let w = s.world();
+            let b = w.bots.get(&bot);
+            Ok(ok(if lang.is_empty() { b.map(|b| b.commands.clone()) } else { b.and_then(|b| b.localised.get(&lang)).map(|l| l.commands.clone()) }.unwrap_or_default()))
+        }
         "deletemycommands" => {
+            let lang = p.str("language_code").unwrap_or_default();
             if let Some(b) = s.world().bots.get_mut(&bot) {
-                b.commands.clear();
+                if lang.is_empty() {
+                    b.commands.clear();
+                } else if let Some(l) = b.localised.get_mut(&lang) {
+                    l.commands.clear();
+                }
             }
             Ok(ok(true))
         }
@@ -81,8 +91,8 @@ async fn dispatch(s: &Arc<Shared>, bot: i64, method: &str, p: Params) -> Result<
         "setmydescription" => set_text(s, bot, &p, "description", 512),
         "setmyshortdescription" => set_text(s, bot, &p, "short_description", 120),
         "getmyname" => Ok(ok(serde_json::json!({ "name": s.world().bots.get(&bot).map(|b| b.display_name().to_owned()) }))),
-        "getmydescription" => Ok(ok(serde_json::json!({ "description": s.world().bots.get(&bot).and_then(|b| b.description.clone()).unwrap_or_default() }))),
-        "getmyshortdescription" => Ok(ok(serde_json::json!({ "short_description": s.world().bots.get(&bot).and_then(|b| b.short_description.clone()).unwrap_or_default() }))),
+        "getmydescription" => Ok(ok(serde_json::json!({ "description": localised_text(s, bot, &p, "description") }))),
+        "getmyshortdescription" => Ok(ok(serde_json::json!({ "short_description": localised_text(s, bot, &p, "short_description") }))),
         "setmyprofilephoto" => set_profile_photo(s, bot, &p),
         "sendmessage" => messaging::send_message(s, bot, &p),
         "sendmessagedraft" => messaging::send_draft(s, bot, &p),
@@ -128,12 +138,16 @@ fn set_commands(s: &Shared, bot: i64, p: &Params) -> Result<Response, ApiError> 
             return Err(ApiError::bad_request("BOT_COMMAND_DESCRIPTION_INVALID"));
         }
     }
-    // Scoped and localised command lists are accepted; the sandbox shows the default one.
+    // Scoped command lists are accepted and not kept; the default scope's are, per language.
     let default_scope = !p.has("scope") || p.json("scope")?.and_then(|v| v.get("type").cloned()).is_some_and(|t| t == "default");
-    if default_scope && p.str("language_code").unwrap_or_default().is_empty()
-        && let Some(b) = s.world().bots.get_mut(&bot) {
+    let lang = p.str("language_code").unwrap_or_default();
+    if default_scope && let Some(b) = s.world().bots.get_mut(&bot) {
+        if lang.is_empty() {
             b.commands = commands;
+        } else {
+            b.localised.entry(lang).or_default().commands = commands;
         }
+    }
     Ok(ok(true))
 }
 
@@ -142,18 +156,36 @@ fn set_text(s: &Shared, bot: i64, p: &Params, field: &str, max: usize) -> Result
     if value.chars().count() > max {
         return Err(ApiError::bad_request(format!("{} is too long", field.replace('_', " "))));
     }
-    if !p.str("language_code").unwrap_or_default().is_empty() {
-        return Ok(ok(true));
-    }
+    let lang = p.str("language_code").unwrap_or_default();
     let mut w = s.world();
     let b = w.bots.get_mut(&bot).ok_or_else(ApiError::unauthorized)?;
+    // An empty value removes it (for a language: the dedicated one, so the default shows).
     let v = (!value.is_empty()).then_some(value);
+    let (name, description, short) = if lang.is_empty() {
+        (&mut b.name, &mut b.description, &mut b.short_description)
+    } else {
+        let l = b.localised.entry(lang).or_default();
+        (&mut l.name, &mut l.description, &mut l.short_description)
+    };
     match field {
-        "name" => b.name = v,
-        "description" => b.description = v,
-        _ => b.short_description = v,
+        "name" => *name = v,
+        "description" => *description = v,
+        _ => *short = v,
     }
     Ok(ok(true))
+}
+
+/// `getMyDescription` / `getMyShortDescription`: the one for `language_code` when the bot has a
+/// dedicated one, else the default (as users of that language see it).
+fn localised_text(s: &Shared, bot: i64, p: &Params, field: &str) -> String {
+    let lang = p.str("language_code").unwrap_or_default();
+    let w = s.world();
+    let Some(b) = w.bots.get(&bot) else { return String::new() };
+    let (own, default) = match field {
+        "description" => (b.localised.get(&lang).and_then(|l| l.description.clone()), b.description.clone()),
+        _ => (b.localised.get(&lang).and_then(|l| l.short_description.clone()), b.short_description.clone()),
+    };
+    own.or(default).unwrap_or_default()
 }
 
 fn set_profile_photo(s: &Shared, bot: i64, p: &Params) -> Result<Response, ApiError> {

@@ -82,7 +82,7 @@ fn bot_json(s: &Shared, id: i64) -> Option<Value> {
     Some(json!({
         "id": b.id, "token": b.token, "username": b.username, "first_name": b.first_name,
         "name": b.name, "description": b.description, "short_description": b.short_description,
-        "commands": b.commands, "profile_photo": b.profile_photo, "can_manage_bots": b.can_manage_bots,
+        "commands": b.commands, "localised": b.localised, "profile_photo": b.profile_photo, "can_manage_bots": b.can_manage_bots,
         "manager_id": b.manager_id, "owner_id": b.owner_id, "logged_out": b.logged_out,
         "webhook": b.webhook.as_ref().map(|h| json!({ "url": h.url, "secret_token": h.secret_token, "max_connections": h.max_connections })),
         "webhook_info": info, "allowed_updates": b.allowed_updates,

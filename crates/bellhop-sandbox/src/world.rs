@@ -39,6 +39,23 @@ pub struct BotState {
     pub access_restricted: bool,
     #[serde(default)]
     pub access_user_ids: Vec<i64>,
+    /// Per `language_code`: the command menu, name, description and short description set for
+    /// users of that language (default scope). What a user sees is theirs, else the default.
+    #[serde(default)]
+    pub localised: std::collections::BTreeMap<String, Localised>,
+}
+
+/// A bot's texts for one language (`setMy…` with `language_code`).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Localised {
+    #[serde(default)]
+    pub commands: Vec<BotCommand>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub short_description: Option<String>,
 }
 
 impl BotState {
@@ -368,6 +385,7 @@ impl World {
                 logged_out: false,
                 access_restricted: false,
                 access_user_ids: vec![],
+                localised: Default::default(),
             },
         );
         id
