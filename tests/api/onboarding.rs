@@ -417,7 +417,12 @@ async fn the_default_menu_and_descriptions_are_set_in_every_language_the_bot_spe
     let form = [("csrf", csrf.as_str()), ("welcome_text", ""), ("description", "Rosa bakes cakes to order."), ("short_description", "Cakes by Rosa")];
     let r = app.http.post(app.url(&format!("/app/bots/{bot}/settings"))).header("cookie", &cookie).form(&form).send().await.unwrap();
     assert_eq!(r.status(), 303);
-    wait_until(Duration::from_secs(30), || async { app.tg.get(&format!("bots/{bot}")).await["localised"]["ru"]["description"].is_null() }).await;
+    // Provisioning sets the three languages one after another: wait for the last.
+    wait_until(Duration::from_secs(30), || async {
+        let state = app.tg.get(&format!("bots/{bot}")).await;
+        ["ru", "es", "fa"].iter().all(|l| state["localised"][l]["description"].is_null() && state["localised"][l]["short_description"].is_null())
+    })
+    .await;
     let state = app.tg.get(&format!("bots/{bot}")).await;
     assert_eq!(state["description"], json!("Rosa bakes cakes to order."));
     for lang in ["ru", "es", "fa"] {
