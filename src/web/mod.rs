@@ -17,6 +17,7 @@
 mod admin;
 pub mod auth;
 mod billing;
+mod announcements;
 mod bot_lifecycle;
 mod bot_settings;
 mod conversations;
@@ -92,6 +93,8 @@ pub fn router(state: AppState) -> Router {
         .route("/app/conversations/{id}/reply", post(conversations::reply))
         .route("/app/conversations/{id}/close", post(conversations::close))
         .route("/app/conversations/{id}/delete", post(conversations::delete))
+        .route("/app/announcements", get(announcements::show).post(announcements::create))
+        .route("/app/announcements/{id}/progress", get(announcements::progress))
         .route("/app/gaps", get(gaps::list))
         .route("/app/gaps/qa", post(gaps::add_qa))
         .route("/app/bots/{bot_id}/settings", get(bot_settings::show).post(bot_settings::save))

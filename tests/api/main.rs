@@ -32,6 +32,7 @@ mod llm;
 mod llm_llama;
 mod onboarding;
 mod openai_standin;
+mod owner_announcements;
 mod owner_lifecycle;
 mod owner_privacy;
 mod plan_limits;
