@@ -17,6 +17,7 @@ pub mod bot_settings;
 pub mod bots;
 pub mod conversations;
 pub mod files;
+pub mod insight;
 pub mod jobs;
 pub mod keys;
 pub mod pacing;

@@ -39,7 +39,7 @@ struct GapsPage {
 
 /// The tenant's open gaps: one row per question (same words), newest first, without those a Q&A
 /// pair written since answers.
-async fn open_gaps(app: &AppState, owner: &Owner) -> Result<Vec<GapRow>, AppError> {
+pub(super) async fn open_gaps(app: &AppState, owner: &Owner) -> Result<Vec<GapRow>, AppError> {
     // The newest write of each question's pair.
     let mut answered: HashMap<String, i64> = HashMap::new();
     for (q, at) in sources::qa_questions(&app.db.pool, owner.tenant_id).await? {

@@ -23,6 +23,7 @@ mod bot_settings;
 mod conversations;
 mod error;
 mod gaps;
+mod insight;
 mod health;
 pub mod landing;
 mod limits;
@@ -88,6 +89,8 @@ pub fn router(state: AppState) -> Router {
         .route("/app/billing/renewal", post(billing::renewal))
         .route("/app/billing/paywall", post(billing::paywall))
         .route("/stripe/webhook", post(stripe::webhook))
+        .route("/app/overview", get(insight::overview))
+        .route("/app/conversations.csv", get(insight::conversations_csv))
         .route("/app/conversations", get(conversations::list))
         .route("/app/conversations/{id}", get(conversations::show))
         .route("/app/conversations/{id}/reply", post(conversations::reply))
