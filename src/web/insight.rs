@@ -131,7 +131,7 @@ fn bars(title: &str, columns: &[Vec<u32>], colors: &[&str], labels: &[String], e
     let bar = (step * 0.75).max(1.0);
     let plot = H - BOTTOM - 8.0;
     let mut s = String::new();
-    let _ = write!(s, r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{title}" xmlns="http://www.w3.org/2000/svg">"#);
+    let _ = write!(s, r#"<svg class="bars" viewBox="0 0 {W} {H}" role="img" aria-label="{title}" xmlns="http://www.w3.org/2000/svg">"#);
     // The scale: 0 and the largest column.
     let _ = write!(s, r##"<line x1="{LEFT}" y1="{y}" x2="{W}" y2="{y}" stroke="#c9d1dd"/>"##, y = H - BOTTOM);
     let _ = write!(s, r##"<text x="{x}" y="14" font-size="11" text-anchor="end" fill="#5b6575">{max}</text>"##, x = LEFT - 4.0);

@@ -55,7 +55,7 @@ async fn the_overview_counts_questions_by_outcome_ratings_and_hours_of_this_busi
     }
     assert!(page.contains("👍 1") && page.contains("👎 1"), "ratings: one each (not the other shop's 👎)");
     assert!(page.contains("12:00–13:00 UTC (7 messages)"), "every customer message of the period was at noon");
-    assert_eq!(page.matches("<svg class=\"chart\"").count(), 3, "three charts");
+    assert_eq!(page.matches("<svg class=\"bars\"").count(), 3, "three charts");
     assert!(page.contains("“Do you ship to Norway?” <span class=\"help\">— asked 2 times</span>"), "the top unanswered question, grouped");
     assert!(!page.contains("Secret question of another shop"));
     let (status, page30) = get(&app, &cookie, "/app/overview?days=30").await;

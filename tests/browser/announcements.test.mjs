@@ -24,7 +24,7 @@ async function pool(items, n, f) {
   return out;
 }
 
-test('an owner sends an announcement to 500 customers within Telegram\'s limits and watches it go out', async () => {
+test('an owner sends an announcement to 500 customers within Telegram\'s limits, watches it go out, and reads the overview', async () => {
   const state = await api('state');
   const manager = (await api(`bots/${state.manager_id}`)).username;
   const ines = (await api('users', { first_name: 'Ines' })).id;
@@ -48,6 +48,12 @@ test('an owner sends an announcement to 500 customers within Telegram\'s limits 
     const said = await api(`messages?bot_id=${bot}&from_bot=true`);
     return said.length >= 501;
   }, 180000);
+  // A few questions the bot cannot answer yet (its knowledge is empty): the overview's figures.
+  for (const c of customers.slice(0, 12)) await api(`users/${c}/messages`, { bot_id: bot, text: 'Do you sell rose bushes?' });
+  await eventually('the answers to the questions', async () => {
+    const said = await api(`messages?bot_id=${bot}&from_bot=true`);
+    return said.length >= 513;
+  }, 180000);
   const before = await api('stats');
 
   const page = await newPage({ viewport: { width: 1000, height: 900 } });
@@ -70,6 +76,14 @@ test('an owner sends an announcement to 500 customers within Telegram\'s limits 
   await page.screenshot({ path: `${SHOTS}/announcement-sending.png`, fullPage: true });
   await page.waitForSelector('.progress-text:has-text("Done: 500 of 500 delivered")', { timeout: 180000 });
   await page.screenshot({ path: `${SHOTS}/announcement-done.png`, fullPage: true });
+
+  // The overview: the questions by outcome, per day, and the one nobody could answer yet.
+  await page.click('nav.tabs >> text=Overview');
+  await page.waitForURL(/\/app\/overview/);
+  assert.match(await page.textContent('#questions-total'), /^12 questions in the last 30 days/);
+  assert.equal(await page.locator('svg.bars').count(), 3, 'three charts');
+  assert.match(await page.textContent('ol.top-questions'), /Do you sell rose bushes\?.*asked 12 times/s);
+  await page.screenshot({ path: `${SHOTS}/overview.png`, fullPage: true });
 
   const said = await api(`messages?bot_id=${bot}&from_bot=true`);
   const got = new Map();
