@@ -162,6 +162,29 @@ pub async fn close(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i64) ->
     Ok(true)
 }
 
+/// A handoff nobody answered within the bot's handoff timeout: the conversation goes back to the
+/// assistant and the customer is told, in their language — once: the mode change and the message
+/// are committed together, only if the conversation is still in that handoff, and the message is
+/// sent at most once (as [`close`]).
+pub async fn time_out(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i64, handed_off_at: i64) -> Result<bool, JobError> {
+    let Some(conv) = conversations::get(&db.pool, tenant, conv_id).await? else { return Ok(false) };
+    let text = super::language::Lang::of(conv.language.as_deref()).words().handoff_timed_out;
+    let mut tx = db.begin().await?;
+    if !conversations::end_handoff_if(&mut *tx, tenant, conv.id, handed_off_at).await? {
+        return Ok(false); // answered, closed or handed off again meanwhile
+    }
+    let (m, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: "bot", text, update_id: None, kind: "closed", sources: "[]", delivery: "pending", model_tokens: 0, question: None }).await?;
+    tx.commit().await.map_err(anyhow::Error::from)?;
+    tracing::info!(tenant_id = tenant.0, conversation = conv.id, "a handoff nobody answered went back to the assistant");
+    let Some(bot) = bots.open(tenant, conv.bot_id).await? else { return Ok(true) };
+    let mut send = SendMessage::new(conv.chat_id, m.text.clone());
+    if conv.thread_id != 0 {
+        send.message_thread_id = Some(conv.thread_id);
+    }
+    send_once(db, tenant, &m, "telling the customer nobody was free", bot.send_message(&send)).await?;
+    Ok(true)
+}
+
 /// The owner's Reply / Close buttons in the manager chat. Returns true when it was one of them.
 pub async fn on_owner_callback(db: &Db, bots: &ChildBots, manager: &Manager, q: &CallbackQuery) -> Result<bool, JobError> {
     let data = q.data.as_deref().unwrap_or_default();

@@ -122,6 +122,8 @@ pub struct Words {
     pub forget_private: &'static str,
     /// To the customer when the owner hands the conversation back to the assistant.
     pub back_with_assistant: &'static str,
+    /// To the customer when nobody answered their handoff in time.
+    pub handoff_timed_out: &'static str,
     /// Under every announcement: how to get no more.
     pub announcement_footer: &'static str,
     /// `/stop`: the confirmation.
@@ -154,6 +156,7 @@ const EN: Words = Words {
     forget_private: "To delete your messages, send /forget to me in a private chat.",
     back_with_assistant: "Thanks for your patience! You're back with the assistant — ask me anything, or send /human to reach a person again.",
     announcement_footer: "Send /stop to get no more announcements.",
+    handoff_timed_out: "Sorry — no one was free to reply in time. You're back with the assistant: ask me anything, or send /human to try a person again later.",
     stop_done: "Done: you won't get announcements from this bot any more. You can still ask questions here. Send /start to get them again.",
     stop_undone: "You'll get this bot's announcements again. Send /stop to get no more.",
 };
@@ -182,6 +185,7 @@ const RU: Words = Words {
     forget_private: "Чтобы удалить свои сообщения, отправьте мне /forget в личном чате.",
     back_with_assistant: "Спасибо за терпение! Вы снова общаетесь с помощником — спрашивайте что угодно или отправьте /human, чтобы снова связаться с человеком.",
     announcement_footer: "Отправьте /stop, чтобы больше не получать объявления.",
+    handoff_timed_out: "Извините — никто не смог ответить вовремя. Вы снова общаетесь с помощником: спрашивайте что угодно или отправьте /human, чтобы позже снова позвать человека.",
     stop_done: "Готово: вы больше не будете получать объявления от этого бота. Задавать вопросы здесь можно по-прежнему. Чтобы снова получать их, отправьте /start.",
     stop_undone: "Вы снова будете получать объявления этого бота. Отправьте /stop, чтобы отказаться.",
 };
@@ -210,6 +214,7 @@ const ES: Words = Words {
     forget_private: "Para borrar tus mensajes, envíame /forget en un chat privado.",
     back_with_assistant: "¡Gracias por tu paciencia! Vuelves a hablar con el asistente: pregúntame lo que quieras o envía /human para hablar de nuevo con una persona.",
     announcement_footer: "Envía /stop para no recibir más anuncios.",
+    handoff_timed_out: "Lo sentimos: nadie pudo responder a tiempo. Vuelves a hablar con el asistente: pregúntame lo que quieras o envía /human para intentar hablar con una persona más tarde.",
     stop_done: "Hecho: ya no recibirás anuncios de este bot. Puedes seguir haciendo preguntas aquí. Envía /start para volver a recibirlos.",
     stop_undone: "Volverás a recibir los anuncios de este bot. Envía /stop para dejar de recibirlos.",
 };
@@ -238,6 +243,7 @@ const FA: Words = Words {
     forget_private: "برای پاک کردن پیام‌هایتان، /forget را در گفتگوی خصوصی برای من بفرستید.",
     back_with_assistant: "از صبر شما ممنونیم! دوباره با دستیار صحبت می‌کنید — هر سؤالی دارید بپرسید، یا برای صحبت دوباره با یک نفر /human را بفرستید.",
     announcement_footer: "برای دریافت نکردن اطلاعیه‌های بیشتر، /stop را بفرستید.",
+    handoff_timed_out: "متأسفیم — کسی نتوانست به‌موقع پاسخ دهد. دوباره با دستیار صحبت می‌کنید: هر سؤالی دارید بپرسید، یا بعداً برای صحبت با یک نفر /human را بفرستید.",
     stop_done: "انجام شد: دیگر اطلاعیه‌ای از این ربات دریافت نمی‌کنید. همچنان می‌توانید اینجا سؤال بپرسید. برای دریافت دوباره، /start را بفرستید.",
     stop_undone: "دوباره اطلاعیه‌های این ربات را دریافت می‌کنید. برای لغو، /stop را بفرستید.",
 };

@@ -154,3 +154,28 @@ pub async fn delete_data(app: &AppState, tenant: TenantId, bot: BotId) -> Result
     tracing::info!(tenant_id = tenant.0, bot_id = bot.0, conversations = erased.conversations, messages = erased.messages, updates = erased.updates, "the owner deleted a bot's data");
     Ok(erased)
 }
+
+/// Every `every`, hands the conversations whose handoff nobody answered in time back to the
+/// assistant (`answering::handoff::time_out`). Any number of processes may run it: each
+/// conversation is ended once, by whichever gets there first.
+pub async fn handoff_timeouts(app: AppState, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = app.shutdown.cancelled() => return,
+        }
+        let due = match crate::storage::conversations::timed_out_handoffs(&app.db.pool, crate::storage::now_ms(), 100).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "looking for unanswered handoffs failed");
+                continue;
+            }
+        };
+        for (tenant, conv, at) in due {
+            if let Err(e) = crate::answering::handoff::time_out(&app.db, &app.bots, tenant, conv, at).await {
+                tracing::warn!(tenant_id = tenant.0, conversation = conv, error = ?e, "could not end an unanswered handoff");
+            }
+        }
+    }
+}

@@ -215,6 +215,11 @@ impl Application {
                 sources::recrawl_scheduler(state, std::time::Duration::from_secs(300)).await.context("re-crawl scheduler")?;
                 Ok("re-crawl scheduler")
             });
+            let state = self.state.clone();
+            tasks.spawn(async move {
+                lifecycle::handoff_timeouts(state, std::time::Duration::from_secs(20)).await;
+                Ok("handoff timeouts")
+            });
             let (db, retention, token) = (self.state.db.clone(), self.state.cfg.retention.clone(), shutdown.clone());
             tasks.spawn(async move {
                 crate::storage::retention::run(db, retention, token).await;

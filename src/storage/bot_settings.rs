@@ -4,7 +4,7 @@ use super::now_ms;
 use crate::domain::{BotId, TenantId};
 use sqlx::{Any, Executor, Row};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BotSettings {
     pub persona: String,
     pub tone: String,
@@ -21,9 +21,35 @@ pub struct BotSettings {
     pub media_text: String,
     /// The notice a paused bot gives customers.
     pub paused_text: String,
+    /// Minutes a customer waits for a person before the assistant takes the conversation back
+    /// (0: until the owner closes it).
+    pub handoff_timeout_minutes: i64,
 }
 
-const COLUMNS: &str = "persona, tone, extra_instructions, welcome_text, fallback_text, unavailable_text, help_text, privacy_text, paysupport_text, commands, media_text, paused_text";
+/// The handoff timeout of a bot without settings, in minutes.
+pub const DEFAULT_HANDOFF_TIMEOUT_MINUTES: i64 = 60;
+
+impl Default for BotSettings {
+    fn default() -> Self {
+        BotSettings {
+            persona: String::new(),
+            tone: String::new(),
+            extra_instructions: String::new(),
+            welcome_text: String::new(),
+            fallback_text: String::new(),
+            unavailable_text: String::new(),
+            help_text: String::new(),
+            privacy_text: String::new(),
+            paysupport_text: String::new(),
+            commands: String::new(),
+            media_text: String::new(),
+            paused_text: String::new(),
+            handoff_timeout_minutes: DEFAULT_HANDOFF_TIMEOUT_MINUTES,
+        }
+    }
+}
+
+const COLUMNS: &str = "persona, tone, extra_instructions, welcome_text, fallback_text, unavailable_text, help_text, privacy_text, paysupport_text, commands, media_text, paused_text, handoff_timeout_minutes";
 
 pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<BotSettings> {
     let sql = format!("select {COLUMNS} from bot_settings where tenant_id = $1 and bot_id = $2");
@@ -41,6 +67,7 @@ pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot
         commands: r.get(9),
         media_text: r.get(10),
         paused_text: r.get(11),
+        handoff_timeout_minutes: r.get(12),
     })
     .unwrap_or_default())
 }
@@ -52,13 +79,13 @@ pub async fn put(tx: &mut super::Tx, tenant: TenantId, bot: BotId, s: &BotSettin
         return Ok(false);
     }
     sqlx::query(
-        "insert into bot_settings (bot_id, tenant_id, persona, tone, extra_instructions, welcome_text, fallback_text, unavailable_text, help_text, privacy_text, paysupport_text, commands, media_text, paused_text, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+        "insert into bot_settings (bot_id, tenant_id, persona, tone, extra_instructions, welcome_text, fallback_text, unavailable_text, help_text, privacy_text, paysupport_text, commands, media_text, paused_text, handoff_timeout_minutes, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
          on conflict (bot_id) do update set tenant_id = excluded.tenant_id, persona = excluded.persona, tone = excluded.tone,
              extra_instructions = excluded.extra_instructions, welcome_text = excluded.welcome_text, fallback_text = excluded.fallback_text,
              unavailable_text = excluded.unavailable_text, help_text = excluded.help_text, privacy_text = excluded.privacy_text,
              paysupport_text = excluded.paysupport_text, commands = excluded.commands, media_text = excluded.media_text,
-             paused_text = excluded.paused_text, updated_at = excluded.updated_at",
+             paused_text = excluded.paused_text, handoff_timeout_minutes = excluded.handoff_timeout_minutes, updated_at = excluded.updated_at",
     )
     .bind(bot.0)
     .bind(tenant.0)
@@ -74,6 +101,7 @@ pub async fn put(tx: &mut super::Tx, tenant: TenantId, bot: BotId, s: &BotSettin
     .bind(&s.commands)
     .bind(&s.media_text)
     .bind(&s.paused_text)
+    .bind(s.handoff_timeout_minutes)
     .bind(now_ms())
     .execute(&mut **tx)
     .await?;

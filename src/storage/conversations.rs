@@ -334,3 +334,36 @@ pub async fn thumbs_down_counts<'c>(e: impl Executor<'c, Database = Any>, tenant
     .await?;
     Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
 }
+
+/// A handoff nobody answered in time: (tenant, conversation, when it was handed off), at most
+/// `limit` — conversations with a person whose bot's handoff timeout (60 minutes without
+/// settings; 0: never) has passed since the handoff, with no owner message since. Every tenant's
+/// (the sweep of `app`); each is then ended with [`end_handoff_if`], scoped to its tenant.
+pub async fn timed_out_handoffs<'c>(e: impl Executor<'c, Database = Any>, now: i64, limit: i64) -> sqlx::Result<Vec<(TenantId, i64, i64)>> {
+    let rows = sqlx::query(
+        "select c.tenant_id, c.id, c.handed_off_at from conversations c
+           left join bot_settings s on s.tenant_id = c.tenant_id and s.bot_id = c.bot_id
+         where c.mode = 'human' and c.handed_off_at is not null
+           and coalesce(s.handoff_timeout_minutes, 60) > 0
+           and c.handed_off_at <= $1 - coalesce(s.handoff_timeout_minutes, 60) * 60000
+           and not exists (select 1 from conversation_messages m where m.tenant_id = c.tenant_id and m.conversation_id = c.id and m.author = 'owner' and m.created_at >= c.handed_off_at)
+         order by c.handed_off_at limit $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(e)
+    .await?;
+    Ok(rows.into_iter().map(|r| (TenantId(r.get(0)), r.get(1), r.get(2))).collect())
+}
+
+/// Back to the assistant if the conversation is still in the handoff that began at
+/// `handed_off_at` (a new handoff, or the owner closing it, changes that): whether it was.
+pub async fn end_handoff_if<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, handed_off_at: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query("update conversations set mode = 'bot', handed_off_at = null where tenant_id = $1 and id = $2 and mode = 'human' and handed_off_at = $3")
+        .bind(tenant.0)
+        .bind(id)
+        .bind(handed_off_at)
+        .execute(e)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

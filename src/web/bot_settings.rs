@@ -51,6 +51,9 @@ pub struct SettingsForm {
     pub media_text: String,
     #[serde(default)]
     pub paused_text: String,
+    /// Minutes before an unanswered handoff goes back to the assistant (0: never).
+    #[serde(default)]
+    pub handoff_timeout: String,
     #[serde(default)]
     pub description: String,
     #[serde(default)]
@@ -58,6 +61,9 @@ pub struct SettingsForm {
     #[serde(default)]
     pub commands: String,
 }
+
+/// The longest handoff timeout, in minutes (a week).
+const MAX_HANDOFF_TIMEOUT: i64 = 10_080;
 
 /// Parses the command menu: one `command - description` per line (a leading `/` is fine).
 /// Commands are 1–32 characters of a–z, 0–9 and _; descriptions 1–256 characters.
@@ -122,6 +128,13 @@ impl SettingsForm {
         if s > MAX_SHORT_DESCRIPTION {
             problems.push(format!("Short description: Telegram allows at most {MAX_SHORT_DESCRIPTION} characters (it has {s})."));
         }
+        let timeout = match self.handoff_timeout.trim() {
+            "" => Some(bot_settings::DEFAULT_HANDOFF_TIMEOUT_MINUTES),
+            t => t.parse::<i64>().ok().filter(|m| (0..=MAX_HANDOFF_TIMEOUT).contains(m)),
+        };
+        if timeout.is_none() {
+            problems.push(format!("Waiting for a person: write a number of minutes from 1 to {MAX_HANDOFF_TIMEOUT} (a week), or 0 to wait until you close the conversation."));
+        }
         let commands = parse_commands(&self.commands).map_err(|p| problems.extend(p)).ok();
         if !problems.is_empty() {
             return Err(problems);
@@ -140,6 +153,7 @@ impl SettingsForm {
             paysupport_text: t(&self.paysupport_text),
             media_text: t(&self.media_text),
             paused_text: t(&self.paused_text),
+            handoff_timeout_minutes: timeout.unwrap_or(bot_settings::DEFAULT_HANDOFF_TIMEOUT_MINUTES),
             // An empty menu means the defaults.
             commands: if commands.is_empty() { String::new() } else { serde_json::to_string(&commands).expect("commands serialise") },
         })
@@ -203,6 +217,7 @@ pub async fn show(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
         paysupport_text: s.paysupport_text,
         media_text: s.media_text,
         paused_text: s.paused_text,
+        handoff_timeout: s.handoff_timeout_minutes.to_string(),
         description,
         short_description,
         csrf: String::new(),

@@ -33,6 +33,7 @@ mod llm_llama;
 mod onboarding;
 mod openai_standin;
 mod owner_announcements;
+mod owner_handoff_timeout;
 mod owner_insight;
 mod owner_lifecycle;
 mod owner_privacy;
