@@ -45,7 +45,7 @@ pub use models::{EmbeddingsConfig, QdrantConfig};
 pub use secrets::SecretsConfig;
 pub use server::LogFormat;
 pub use settings::{SETTINGS, SettingDef, default_of, markdown_table};
-pub use telegram::{TELEGRAM_CLOUD_HOST, TelegramConfig, WEBHOOK_PORTS, webhook_url_problem};
+pub use telegram::{TELEGRAM_CLOUD_HOST, TelegramConfig, Updates, WEBHOOK_PORTS, webhook_url_problem};
 
 use read::Reader;
 use std::net::SocketAddr;
@@ -141,8 +141,9 @@ impl Config {
     /// `public_url` (where bots' webhooks point) must be HTTPS on port 443, 80, 88 or 8443.
     /// A self-hosted Bot API server and bellhop's sandbox accept any URL, so nothing is checked
     /// for them ([`TelegramConfig::is_telegram_cloud`]).
+    /// With long polling (`telegram.updates = "polling"`) no webhook is set: any address will do.
     pub fn check_webhook_url(&self) -> Result<(), ConfigError> {
-        if !self.telegram.is_telegram_cloud() {
+        if !self.telegram.is_telegram_cloud() || self.telegram.updates == Updates::Polling {
             return Ok(());
         }
         match webhook_url_problem(&self.public_url) {

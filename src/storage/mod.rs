@@ -19,6 +19,7 @@ pub mod files;
 pub mod jobs;
 pub mod keys;
 pub mod pacing;
+pub mod polling;
 pub mod privacy;
 pub mod retention;
 pub mod rotation;
