@@ -93,6 +93,8 @@ async fn polling_gives_new_bots_no_webhook_polls_them_at_once_stops_at_disconnec
     wait_until(Duration::from_secs(60), || async { count(&db, &format!("select count(*) from bots where id = {bot} and status = 'live'")).await == 1 }).await;
     wait_until(Duration::from_secs(30), || async { state.polling.bots().contains(&BotId(bot)) }).await;
     assert_eq!(webhook_of(bot).await, None, "a bot provisioned while polling gets no webhook");
+    let secrets = format!("select count(*) from bots where id = {bot} and webhook_secret_ct is not null");
+    assert_eq!(count(&db, &secrets).await, 0, "nor a webhook secret: provisioning never set a webhook");
     let tenant = storage::tenants::find_by_owner(&db.pool, owner.into()).await.unwrap().unwrap().id;
     storage::sources::insert_qa(&db.pool, tenant, "Do you ship abroad?", "Yes, to all EU countries.").await.unwrap();
     let customer = tg.post("users", json!({ "first_name": "Cleo", "started_bots": [bot] })).await["id"].as_i64().unwrap();
@@ -115,6 +117,7 @@ async fn polling_gives_new_bots_no_webhook_polls_them_at_once_stops_at_disconnec
     let expected = state.cfg.public_url.join(&format!("tg/bot/{bot}")).unwrap().to_string();
     wait_until(Duration::from_secs(60), || async { webhook_of(bot).await.as_deref() == Some(expected.as_str()) }).await;
     assert_eq!(count(&db, "select count(*) from telegram_poll_offsets").await, 0);
+    assert_eq!(count(&db, &secrets).await, 1, "the webhook has its secret again");
     assert!(state.polling.bots().is_empty());
     tg.say(customer, bot, "Do you ship abroad?").await;
     wait_until(Duration::from_secs(60), || async { replies().await == 2 }).await;
