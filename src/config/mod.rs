@@ -257,6 +257,22 @@ mod tests {
     }
 
     #[test]
+    fn polling_needs_no_webhook_secret_nor_a_public_https_address() {
+        let token = ("BELLHOP_MANAGER_TOKEN", "4242:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        // From a laptop: the token and polling, nothing else — with Telegram's cloud.
+        let cfg = load(&[token, ("BELLHOP_TELEGRAM_UPDATES", "polling")], Needs::Serve).unwrap();
+        assert_eq!(cfg.telegram.updates, Updates::Polling);
+        assert_eq!(cfg.telegram.polling_connections, 100);
+        assert!(cfg.check_webhook_url().is_ok(), "no webhook, so no rule for public_url");
+        // With webhooks (the default) both are still required.
+        let e = load(&[token], Needs::Serve).unwrap_err().to_string();
+        assert!(e.contains("telegram.manager_webhook_secret"), "{e}");
+        let e = load(&[token, ("BELLHOP_TELEGRAM_UPDATES", "longpoll"), ("BELLHOP_TELEGRAM_POLLING_CONNECTIONS", "0")], Needs::Serve).unwrap_err().to_string();
+        assert!(e.contains("telegram.updates: `longpoll` is not `webhook` or `polling`"), "{e}");
+        assert!(e.contains("telegram.polling_connections"), "{e}");
+    }
+
+    #[test]
     fn every_bad_value_is_reported_once_naming_its_setting() {
         let e = load(
             &[("BELLHOP_DATABASE_URL", "mysql://x"), ("BELLHOP_LISTEN", "nope"), ("BELLHOP_JOBS_CONCURRENCY", "0"), ("BELLHOP_MASTER_KEY", "short")],
