@@ -18,11 +18,16 @@ pub struct Cli {
 pub enum Command {
     /// Run bellhop in production: web server and job workers against real Telegram.
     ///
-    /// Needs the manager bot's token and webhook secret (see `bellhop config`).
+    /// Needs the manager bot's token, and its webhook secret unless updates are polled (see
+    /// `bellhop config`).
     Serve {
         /// Which part to run in this process; scale out with several web and worker processes.
         #[arg(long, value_enum, default_value = "all")]
         role: crate::app::Role,
+        /// How bots get their updates: `webhook` (Telegram posts them to `public_url`) or
+        /// `polling` (`getUpdates`: no public address needed). Overrides `telegram.updates`.
+        #[arg(long, value_parser = ["webhook", "polling"])]
+        updates: Option<String>,
     },
     /// Apply database migrations and exit.
     Migrate,

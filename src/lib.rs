@@ -7,7 +7,7 @@
 //!  web (HTTP edge: handlers, pages, webhooks)     CLI (main, cli, demo, bench, eval)
 //!                       │                                    │
 //!  app (AppState and the wiring into narrow handles, job kinds and payloads, the routing of
-//!       child-bot and manager updates, the webhook ingress writer)
+//!       child-bot and manager updates, the webhook ingress writer, long polling)
 //!                       │
 //!  domain: answering · billing · knowledge · manager · retrieval · models · llm
 //!                       │
@@ -27,7 +27,7 @@
 /// drafts and delivery, feedback, groups, handoff.
 pub mod answering;
 /// The application layer: `Application`, `AppState` and the wiring into the domain's narrow
-/// handles, job kinds and payloads, the routing of Telegram updates, the webhook ingress writer.
+/// handles, job kinds and payloads, the routing of Telegram updates, the webhook ingress writer, long polling.
 pub mod app;
 /// Billing: plans, the credit ledger and metering, Telegram Stars and Stripe payments.
 pub mod billing;

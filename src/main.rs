@@ -38,8 +38,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Serve { role } => {
-            let cfg = load_config(&cli, Needs::Serve, |_| {});
+        Command::Serve { role, updates } => {
+            let cfg = load_config(&cli, Needs::Serve, |raw| {
+                if let Some(u) = updates {
+                    raw.set("telegram.updates", u.clone());
+                }
+            });
             telemetry::init(cfg.log_format, &cfg.log_level);
             role.check_deployment(&cfg)?;
             // Telegram's webhook rules (HTTPS, port 443/80/88/8443) when its cloud is the Bot

@@ -142,7 +142,7 @@ pub(super) fn last_attempt(job: &Job) -> bool {
 async fn run_provision(app: AppState, job: Job) -> Result<(), JobError> {
     let p: ProvisionJob = job.payload()?;
     let tenant = tenant_of(&job, "provisioning")?;
-    crate::manager::provision::run(&app.bots, app.manager.as_ref(), &app.cfg.public_url, tenant, p.bot_id, last_attempt(&job)).await
+    crate::manager::provision::run(&app.bots, app.manager.as_ref(), &app.cfg.public_url, app.cfg.telegram.updates, tenant, p.bot_id, last_attempt(&job)).await
 }
 
 async fn run_announce(app: AppState, job: Job) -> Result<(), JobError> {

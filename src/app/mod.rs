@@ -9,7 +9,8 @@
 //! - [`sources`]: storing and (re-)queueing owners' sources; the re-crawl scheduler.
 //! - [`lifecycle`]: pausing, a new token, disconnecting and deleting a bot, as its owner asks.
 //! - [`parking`]: the plan's number of bots — a bot past it is parked, and provisioned on upgrade.
-//! - [`ingress`]: the group-committing writer behind the webhooks.
+//! - [`ingress`]: the group-committing writer behind the webhooks (and long polling).
+//! - [`polling`]: long polling (`telegram.updates = "polling"`): every bot on `getUpdates`.
 //! - `server`: the HTTP server loop (header timeout, peer addresses, graceful shutdown).
 //!
 //! Dependencies point one way (see `lib.rs`): `web` and the CLI use this layer; this layer uses
@@ -18,6 +19,7 @@ pub mod ingress;
 pub mod jobs;
 pub mod lifecycle;
 pub mod parking;
+pub mod polling;
 mod server;
 pub mod sources;
 mod state;
@@ -25,7 +27,7 @@ pub mod updates;
 
 pub use state::AppState;
 
-use crate::config::Config;
+use crate::config::{Config, Updates};
 use crate::crypto::KeyRing;
 use crate::jobs::{Queue, Workers};
 use crate::storage::Db;
@@ -130,9 +132,17 @@ impl Application {
         let manager = match &cfg.telegram.manager_token {
             Some(token) => {
                 let m = crate::manager::setup::connect(&telegram, token.clone()).await?;
-                if let (Some(secret), Role::Web | Role::All) = (&cfg.telegram.manager_webhook_secret, role) {
-                    crate::manager::setup::register(&m, &cfg.public_url, secret).await?;
-                    tracing::info!(manager = %m.username, "manager bot webhook registered");
+                let web = matches!(role, Role::Web | Role::All);
+                match (&cfg.telegram.updates, &cfg.telegram.manager_webhook_secret) {
+                    (Updates::Polling, _) if web => {
+                        crate::manager::setup::register_for_polling(&m).await?;
+                        tracing::info!(manager = %m.username, "manager bot on long polling (webhook removed)");
+                    }
+                    (Updates::Webhook, Some(secret)) if web => {
+                        crate::manager::setup::register(&m, &cfg.public_url, secret).await?;
+                        tracing::info!(manager = %m.username, "manager bot webhook registered");
+                    }
+                    _ => {}
                 }
                 Some(m)
             }
@@ -140,6 +150,10 @@ impl Application {
         };
         let (ingress, ingress_writer) = ingress::Ingress::new(db.clone(), queue.clone());
         let state = AppState::new(cfg, db, keys, queue, telegram, manager, ingress);
+        // Back from long polling: the bots that were polled get their webhooks again.
+        if matches!(role, Role::Web | Role::All) && state.cfg.telegram.updates == Updates::Webhook {
+            polling::back_to_webhooks(&state).await?;
+        }
         Ok(Application { state, listener, metrics_listener, role, ingress_writer })
     }
 
@@ -173,9 +187,19 @@ impl Application {
                 let done = served.clone();
                 let header_timeout = self.state.cfg.http.header_timeout;
                 tracing::info!(addr = %listener.local_addr()?, "web server listening");
+                // Long polling feeds the ingress writer like the web server: the writer stops
+                // after both.
+                let poller = (self.state.cfg.telegram.updates == Updates::Polling).then(|| polling::run(self.state.clone(), shutdown.clone()));
                 tasks.spawn(async move {
-                    server::serve(listener, app, header_timeout, token).await;
+                    let polled = async move {
+                        match poller {
+                            Some(p) => p.await.context("long polling"),
+                            None => Ok(()),
+                        }
+                    };
+                    let ((), polled) = tokio::join!(server::serve(listener, app, header_timeout, token), polled);
                     done.cancel();
+                    polled?;
                     Ok::<_, anyhow::Error>("web server")
                 });
                 served

@@ -40,6 +40,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Webhook updates are stored through this group-committing writer.
     pub ingress: Ingress,
+    /// The bots this process polls (`telegram.updates = "polling"`; empty otherwise).
+    pub polling: super::polling::Polled,
 }
 
 impl AppState {
@@ -64,6 +66,6 @@ impl AppState {
             manager: manager.clone(),
             overhead: Overhead::default(),
         };
-        AppState { cfg, db, keys, queue, telegram, manager, bots, retriever, model, billing, answering, shutdown: CancellationToken::new(), ingress }
+        AppState { cfg, db, keys, queue, telegram, manager, bots, retriever, model, billing, answering, shutdown: CancellationToken::new(), ingress, polling: Default::default() }
     }
 }

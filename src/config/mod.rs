@@ -45,7 +45,7 @@ pub use models::{EmbeddingsConfig, QdrantConfig};
 pub use secrets::SecretsConfig;
 pub use server::LogFormat;
 pub use settings::{SETTINGS, SettingDef, default_of, markdown_table};
-pub use telegram::{TELEGRAM_CLOUD_HOST, TelegramConfig, WEBHOOK_PORTS, webhook_url_problem};
+pub use telegram::{TELEGRAM_CLOUD_HOST, TelegramConfig, Updates, WEBHOOK_PORTS, webhook_url_problem};
 
 use read::Reader;
 use std::net::SocketAddr;
@@ -141,8 +141,9 @@ impl Config {
     /// `public_url` (where bots' webhooks point) must be HTTPS on port 443, 80, 88 or 8443.
     /// A self-hosted Bot API server and bellhop's sandbox accept any URL, so nothing is checked
     /// for them ([`TelegramConfig::is_telegram_cloud`]).
+    /// With long polling (`telegram.updates = "polling"`) no webhook is set: any address will do.
     pub fn check_webhook_url(&self) -> Result<(), ConfigError> {
-        if !self.telegram.is_telegram_cloud() {
+        if !self.telegram.is_telegram_cloud() || self.telegram.updates == Updates::Polling {
             return Ok(());
         }
         match webhook_url_problem(&self.public_url) {
@@ -253,6 +254,22 @@ mod tests {
             assert!(serve("http://127.0.0.1:8080", Some(api)).is_ok(), "{api}");
         }
         assert!(serve("http://x.example", Some("https://API.Telegram.org")).is_err(), "the host is compared without case");
+    }
+
+    #[test]
+    fn polling_needs_no_webhook_secret_nor_a_public_https_address() {
+        let token = ("BELLHOP_MANAGER_TOKEN", "4242:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        // From a laptop: the token and polling, nothing else — with Telegram's cloud.
+        let cfg = load(&[token, ("BELLHOP_TELEGRAM_UPDATES", "polling")], Needs::Serve).unwrap();
+        assert_eq!(cfg.telegram.updates, Updates::Polling);
+        assert_eq!(cfg.telegram.polling_connections, 100);
+        assert!(cfg.check_webhook_url().is_ok(), "no webhook, so no rule for public_url");
+        // With webhooks (the default) both are still required.
+        let e = load(&[token], Needs::Serve).unwrap_err().to_string();
+        assert!(e.contains("telegram.manager_webhook_secret"), "{e}");
+        let e = load(&[token, ("BELLHOP_TELEGRAM_UPDATES", "longpoll"), ("BELLHOP_TELEGRAM_POLLING_CONNECTIONS", "0")], Needs::Serve).unwrap_err().to_string();
+        assert!(e.contains("telegram.updates: `longpoll` is not `webhook` or `polling`"), "{e}");
+        assert!(e.contains("telegram.polling_connections"), "{e}");
     }
 
     #[test]

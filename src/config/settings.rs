@@ -49,7 +49,11 @@ settings! {
     "telegram.manager_token", "BELLHOP_MANAGER_TOKEN", None, true,
         "Token of the manager bot (Bot Management Mode switched on in BotFather). Required by `serve`.";
     "telegram.manager_webhook_secret", "BELLHOP_MANAGER_WEBHOOK_SECRET", None, true,
-        "Secret Telegram sends with every manager-webhook call (16–256 of `A-Z a-z 0-9 _ -`). Required by `serve`.";
+        "Secret Telegram sends with every manager-webhook call (16–256 of `A-Z a-z 0-9 _ -`). Required by `serve` with webhooks (not with `telegram.updates = polling`).";
+    "telegram.updates", "BELLHOP_TELEGRAM_UPDATES", Some("webhook"), false,
+        "How bots get their updates: `webhook` (Telegram posts each one to `public_url`, which must be reachable by Telegram) or `polling` (bellhop asks Telegram with `getUpdates`, for the manager bot and every business's bot: no public address needed — e.g. trying bellhop with a real manager bot from a laptop). `serve --updates` overrides it. Switching back to `webhook` sets every bot's webhook again at the next start.";
+    "telegram.polling_connections", "BELLHOP_TELEGRAM_POLLING_CONNECTIONS", Some("100"), false,
+        "With `telegram.updates = polling`: most `getUpdates` requests open at once (1–10000). Up to this many bots each keep a long poll (25 s) open; with more, polls are short (1 s) and take turns, so each bot is still asked at least every (bots ÷ this) seconds.";
     "telegram.shared_limits", "BELLHOP_TELEGRAM_SHARED_LIMITS", Some("auto"), false,
         "Keep Telegram's per-bot and per-chat limits for all processes together, booking each message in the database: `on`, `off`, or `auto` (on with PostgreSQL, where several processes may send for one bot).";
     "secrets.master_key", "BELLHOP_MASTER_KEY", None, true,

@@ -13,6 +13,19 @@ pub struct TelegramConfig {
     pub manager_webhook_secret: Option<Secret>,
     /// `telegram.shared_limits`: `None` is `auto` (decided by the database engine).
     pub shared_limits: Option<bool>,
+    /// `telegram.updates`: webhooks or long polling.
+    pub updates: Updates,
+    /// `telegram.polling_connections`: most `getUpdates` requests open at once.
+    pub polling_connections: usize,
+}
+
+/// How bots get their updates (`telegram.updates`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Updates {
+    /// Telegram posts each update to `{public_url}/tg/…` (a public HTTPS address).
+    Webhook,
+    /// bellhop asks for them with `getUpdates` (`app::polling`): no public address needed.
+    Polling,
 }
 
 /// `None` when a URL is bad (the problem is recorded).
@@ -40,15 +53,25 @@ pub(super) fn parse(r: &mut Reader, needs: Needs) -> Option<TelegramConfig> {
             None
         }
     };
+    let updates = match r.get_or_default("telegram.updates") {
+        "webhook" => Updates::Webhook,
+        "polling" => Updates::Polling,
+        other => {
+            r.bad("telegram.updates", format!("`{other}` is not `webhook` or `polling`"));
+            Updates::Webhook
+        }
+    };
+    let polling_connections = r.number("telegram.polling_connections", 1, 10_000) as usize;
     if needs == Needs::Serve {
         if r.get("telegram.manager_token").is_none() {
             r.bad("telegram.manager_token", "is required to serve: set BELLHOP_MANAGER_TOKEN to the manager bot's token (or run `bellhop demo` to try bellhop with a local Telegram)");
         }
-        if r.get("telegram.manager_webhook_secret").is_none() {
+        // Polling needs no webhook, so no secret to authenticate one.
+        if updates == Updates::Webhook && r.get("telegram.manager_webhook_secret").is_none() {
             r.bad("telegram.manager_webhook_secret", "is required to serve: set BELLHOP_MANAGER_WEBHOOK_SECRET to a random string of 32+ characters");
         }
     }
-    Some(TelegramConfig { api_url: api_url?, links_url: links_url?, manager_token, manager_webhook_secret, shared_limits })
+    Some(TelegramConfig { api_url: api_url?, links_url: links_url?, manager_token, manager_webhook_secret, shared_limits, updates, polling_connections })
 }
 
 /// Telegram's cloud Bot API host. Only there do Telegram's webhook rules apply: a self-hosted

@@ -9,12 +9,17 @@
 //! the update kinds bellhop handles, `setMyCommands`, `setMyDescription`,
 //! `setMyShortDescription`, status `live`, then the welcome message — claimed in the database
 //! first, so duplicated or concurrent jobs send it once.
+//!
+//! With long polling (`telegram.updates = "polling"`) there is no webhook and no secret: the
+//! webhook is removed instead (`deleteWebhook`; Telegram refuses `getUpdates` while one is set)
+//! and the bot is noted as polled (`storage::polling`), which the application's poller picks up.
 use super::{CHILD_UPDATES, ChildBots, Manager, login};
 use crate::domain::{BotId, BotToken, TenantId, UserId};
 use crate::jobs::{JobError, job_error};
 use crate::storage::{self, bots};
 use crate::telegram::html::escape;
-use crate::telegram::methods::{SendMessage, SetMyCommands, SetMyDescription, SetMyShortDescription, SetWebhook};
+use crate::config::Updates;
+use crate::telegram::methods::{DeleteWebhook, SendMessage, SetMyCommands, SetMyDescription, SetMyShortDescription, SetWebhook};
 use crate::telegram::{BotCommand, TelegramError};
 use anyhow::Context;
 use base64::Engine;
@@ -88,8 +93,16 @@ fn descriptions(l: &Localised, name: &str) -> (String, String) {
 /// Brings `bot_id` of `tenant` to `live` (the `bot.provision` job); on a failure that will not be
 /// retried (permanent, or the `last_attempt`), marks it `failed` with a reason the owner reads.
 #[tracing::instrument(name = "manager.provision", skip_all, fields(bot_id = bot_id.0, tenant_id = tenant.0))]
-pub async fn run(child_bots: &ChildBots, manager: Option<&Manager>, public_url: &url::Url, tenant: TenantId, bot_id: BotId, last_attempt: bool) -> Result<(), JobError> {
-    match provision(child_bots, manager, public_url, tenant, bot_id).await {
+pub async fn run(
+    child_bots: &ChildBots,
+    manager: Option<&Manager>,
+    public_url: &url::Url,
+    updates: Updates,
+    tenant: TenantId,
+    bot_id: BotId,
+    last_attempt: bool,
+) -> Result<(), JobError> {
+    match provision(child_bots, manager, public_url, updates, tenant, bot_id).await {
         Ok(()) => Ok(()),
         Err(e) => {
             let last = !e.worth_retrying() || last_attempt;
@@ -112,7 +125,7 @@ fn plain_reason(e: &anyhow::Error) -> String {
     }
 }
 
-async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url: &url::Url, tenant: TenantId, bot_id: BotId) -> Result<(), JobError> {
+async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url: &url::Url, updates: Updates, tenant: TenantId, bot_id: BotId) -> Result<(), JobError> {
     let (db, keys) = (&child_bots.db, &child_bots.keys);
     let Some(sealed) = bots::sealed_token(&db.pool, tenant, bot_id).await? else {
         // The bot moved to another owner's tenant since this job was queued; that tenant's
@@ -129,34 +142,42 @@ async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url
     let token = BotToken::parse(&raw).map_err(|e| JobError::Permanent(e.into()))?;
     let child = child_bots.telegram.bot(token);
 
-    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    let secret_plain = secret.clone();
-    let mut tx = db.begin().await?;
-    let sealed_secret = storage::keys::seal(&mut tx, keys, secret.as_bytes(), &bots::webhook_secret_aad(bot_id)).await?;
-    bots::set_webhook_secret(&mut *tx, tenant, bot_id, &sealed_secret).await?;
-    tx.commit().await.context("storing the webhook secret")?;
-    let url = public_url.join(&format!("tg/bot/{bot_id}")).context("webhook URL")?;
     let tg = |e: TelegramError, doing: &str| {
         let transient = e.is_transient();
         let err = anyhow::Error::new(e).context(doing.to_owned());
         if transient { JobError::Retry(err) } else { JobError::Permanent(err) }
     };
-    child
-        .call(&SetWebhook::new(url.to_string()).secret_token(secret).allowed_updates(CHILD_UPDATES.iter().map(|s| s.to_string()).collect::<Vec<_>>()).max_connections(40))
-        .await
-        .map_err(|e| tg(e, "setWebhook"))?;
-    // Provisionings of one bot run one at a time (the job's serial key), but a worker that lost
-    // its lease (stalled, cut off from the database) can still be in its call when the next one
-    // runs. If another provisioning stored a newer secret meanwhile, Telegram may now hold ours
-    // while the database holds theirs — every update refused with 401. Then run again: the
-    // retry stores and sets one secret, and both agree.
-    let stored = bots::webhook_auth(&db.pool, bot_id).await?.and_then(|(_, sealed)| sealed);
-    let still_ours = stored.is_some_and(|s| keys.open(&s, &bots::webhook_secret_aad(bot_id)).is_ok_and(|plain| plain == secret_plain.as_bytes()));
-    if !still_ours {
-        return Err(JobError::Retry(anyhow::anyhow!("another setup of this bot stored a newer webhook secret meanwhile; setting it up again")));
+    match updates {
+        Updates::Polling => {
+            child.call(&DeleteWebhook::new()).await.map_err(|e| tg(e, "deleteWebhook"))?;
+            storage::polling::mark(&db.pool, bot_id).await?;
+        }
+        Updates::Webhook => {
+            let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+            let secret_plain = secret.clone();
+            let mut tx = db.begin().await?;
+            let sealed_secret = storage::keys::seal(&mut tx, keys, secret.as_bytes(), &bots::webhook_secret_aad(bot_id)).await?;
+            bots::set_webhook_secret(&mut *tx, tenant, bot_id, &sealed_secret).await?;
+            tx.commit().await.context("storing the webhook secret")?;
+            let url = public_url.join(&format!("tg/bot/{bot_id}")).context("webhook URL")?;
+            child
+                .call(&SetWebhook::new(url.to_string()).secret_token(secret).allowed_updates(CHILD_UPDATES.iter().map(|s| s.to_string()).collect::<Vec<_>>()).max_connections(40))
+                .await
+                .map_err(|e| tg(e, "setWebhook"))?;
+            // Provisionings of one bot run one at a time (the job's serial key), but a worker that lost
+            // its lease (stalled, cut off from the database) can still be in its call when the next one
+            // runs. If another provisioning stored a newer secret meanwhile, Telegram may now hold ours
+            // while the database holds theirs — every update refused with 401. Then run again: the
+            // retry stores and sets one secret, and both agree.
+            let stored = bots::webhook_auth(&db.pool, bot_id).await?.and_then(|(_, sealed)| sealed);
+            let still_ours = stored.is_some_and(|s| keys.open(&s, &bots::webhook_secret_aad(bot_id)).is_ok_and(|plain| plain == secret_plain.as_bytes()));
+            if !still_ours {
+                return Err(JobError::Retry(anyhow::anyhow!("another setup of this bot stored a newer webhook secret meanwhile; setting it up again")));
+            }
+            // Telegram signs with the new secret from now on: the one it replaced is refused again.
+            bots::forget_previous_webhook_secret(&db.pool, bot_id, &sealed_secret).await?;
+        }
     }
-    // Telegram signs with the new secret from now on: the one it replaced is refused again.
-    bots::forget_previous_webhook_secret(&db.pool, bot_id, &sealed_secret).await?;
     // The owner's commands from the bot's settings, or the defaults.
     let settings = storage::bot_settings::get(&db.pool, tenant, bot_id).await?;
     let commands = commands(&settings);

@@ -1,4 +1,5 @@
-//! Start-up of the manager bot: check Bot Management Mode, register webhook and commands.
+//! Start-up of the manager bot: check Bot Management Mode, register webhook (or, with long
+//! polling, remove it) and commands.
 use super::{MANAGER_UPDATES, Manager};
 use crate::domain::{BotId, BotToken, Secret};
 use crate::telegram::{self, BotCommand, methods};
@@ -33,6 +34,18 @@ pub async fn register(manager: &Manager, public_url: &url::Url, secret: &Secret)
         )
         .await
         .context("setWebhook for the manager bot")?;
+    manager
+        .bot
+        .call(&methods::SetMyCommands::new(commands()))
+        .await
+        .context("setMyCommands for the manager bot")?;
+    Ok(())
+}
+
+/// With long polling: removes the manager's webhook (Telegram refuses `getUpdates` while one is
+/// set; updates waiting at Telegram are kept) and sets its commands.
+pub async fn register_for_polling(manager: &Manager) -> anyhow::Result<()> {
+    manager.bot.call(&methods::DeleteWebhook::new()).await.context("deleteWebhook for the manager bot")?;
     manager
         .bot
         .call(&methods::SetMyCommands::new(commands()))

@@ -21,6 +21,7 @@ pub mod insight;
 pub mod jobs;
 pub mod keys;
 pub mod pacing;
+pub mod polling;
 pub mod privacy;
 pub mod retention;
 pub mod rotation;

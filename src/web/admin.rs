@@ -47,9 +47,13 @@ pub async fn home(State(app): State<AppState>, owner: Owner, Query(q): Query<Hom
             return None;
         }
         let bot = app.bots.open(owner.tenant_id, b.id).await.ok().flatten()?;
-        let expected = app.cfg.public_url.join(&format!("tg/bot/{}", b.id)).ok()?;
+        // With long polling the bot must have no webhook at all.
+        let expected = match app.cfg.telegram.updates {
+            crate::config::Updates::Webhook => app.cfg.public_url.join(&format!("tg/bot/{}", b.id)).ok()?.to_string(),
+            crate::config::Updates::Polling => String::new(),
+        };
         let last = storage::updates::last_received(&app.db.pool, b.id).await.ok().flatten();
-        tokio::time::timeout(HEALTH_CHECK, crate::manager::health::webhook_problem(&bot, expected.as_str(), last)).await.ok().flatten()
+        tokio::time::timeout(HEALTH_CHECK, crate::manager::health::webhook_problem(&bot, &expected, last)).await.ok().flatten()
     });
     let problems = futures::future::join_all(checks).await;
     let deleted = q.deleted.map(|_| "Deleted. The bot is disconnected and what its customers left here is erased. The bot itself is still yours in Telegram.".to_owned());

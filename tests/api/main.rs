@@ -38,6 +38,8 @@ mod owner_insight;
 mod owner_lifecycle;
 mod owner_privacy;
 mod plan_limits;
+mod polling;
+mod polling_crash;
 mod provisioning_races;
 mod retrieval_chunk;
 mod retrieval_index;

@@ -111,7 +111,7 @@ async fn a_provisioning_that_overlapped_another_outside_the_queue_runs_again_and
     let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
     let run = || {
         let state = app.state.clone();
-        async move { bellhop::manager::provision::run(&state.bots, state.manager.as_ref(), &state.cfg.public_url, tenant, bellhop::domain::BotId(bot), false).await }
+        async move { bellhop::manager::provision::run(&state.bots, state.manager.as_ref(), &state.cfg.public_url, state.cfg.telegram.updates, tenant, bellhop::domain::BotId(bot), false).await }
     };
     app.tg.hold(bot, "setWebhook", 2).await;
     let first = tokio::spawn(run());

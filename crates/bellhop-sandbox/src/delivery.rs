@@ -76,18 +76,32 @@ pub fn resume_webhooks(s: &Arc<Shared>) {
     }
 }
 
+/// Telegram's answer to a long poll that a newer `getUpdates` of the same bot replaced: one
+/// bot, one poller (the newer request goes on).
+pub const POLL_TERMINATED: &str = "terminated by other getUpdates request; make sure that only one bot instance is running";
+/// Telegram's answer to `getUpdates` while the bot has a webhook.
+pub const WEBHOOK_ACTIVE: &str = "can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first";
+/// Telegram's answer to a long poll cut short by `setWebhook`.
+pub const POLL_TERMINATED_BY_WEBHOOK: &str = "terminated by setWebhook request";
+
+/// `getUpdates`: updates below `offset` are confirmed (forgotten); waits up to `timeout` seconds
+/// (at most 50) for one. As on Telegram, a bot has one poller: a request made while an earlier
+/// one waits ends the earlier one with 409 [`POLL_TERMINATED`], and a webhook set meanwhile
+/// ends it with 409 [`POLL_TERMINATED_BY_WEBHOOK`].
 pub async fn get_updates(s: &Arc<Shared>, bot: i64, p: &Params) -> Result<Response, ApiError> {
     let offset = p.i64("offset")?;
     let limit = p.i64("limit")?.unwrap_or(100).clamp(1, 100) as usize;
     let timeout = p.i64("timeout")?.unwrap_or(0).clamp(0, MAX_POLL);
     let allowed: Option<Vec<String>> = p.typed("allowed_updates")?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout as u64);
+    let mut this_poll = None;
     loop {
         let notify = {
             let mut w = s.world();
             let b = w.bots.get_mut(&bot).ok_or_else(ApiError::unauthorized)?;
             if b.webhook.is_some() {
-                return Err(ApiError::conflict("can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"));
+                let why = if this_poll.is_some() { POLL_TERMINATED_BY_WEBHOOK } else { WEBHOOK_ACTIVE };
+                return Err(ApiError::conflict(why));
             }
             if let Some(a) = &allowed {
                 b.allowed_updates = Some(a.clone());
@@ -104,6 +118,17 @@ pub async fn get_updates(s: &Arc<Shared>, bot: i64, p: &Params) -> Result<Respon
                 None => {}
             }
             let batch: Vec<Value> = b.pending.iter().take(limit).cloned().collect();
+            let latest = w.polls.entry(bot).or_default();
+            match this_poll {
+                None => {
+                    // This request replaces any poll still waiting: wake it to end with 409.
+                    *latest += 1;
+                    this_poll = Some(*latest);
+                    w.notifier(bot).notify_waiters();
+                }
+                Some(mine) if mine != *latest => return Err(ApiError::conflict(POLL_TERMINATED)),
+                Some(_) => {}
+            }
             if !batch.is_empty() || tokio::time::Instant::now() >= deadline {
                 return Ok(ok(batch));
             }
@@ -112,9 +137,13 @@ pub async fn get_updates(s: &Arc<Shared>, bot: i64, p: &Params) -> Result<Respon
         let notified = notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        // Re-check after registering, in case an update arrived in between.
-        let has_new = s.world().bots.get(&bot).is_some_and(|b| !b.pending.is_empty() || b.webhook.is_some());
-        if has_new {
+        // Re-check after registering, in case an update, a webhook or a newer poll came in between.
+        let changed = {
+            let w = s.world();
+            let replaced = w.polls.get(&bot).copied() != this_poll;
+            replaced || w.bots.get(&bot).is_some_and(|b| !b.pending.is_empty() || b.webhook.is_some())
+        };
+        if changed {
             continue;
         }
         tokio::select! {

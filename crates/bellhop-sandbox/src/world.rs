@@ -277,6 +277,10 @@ pub struct World {
     /// Wakes long polls and webhook loops; not saved.
     #[serde(skip)]
     pub notifiers: HashMap<i64, Arc<Notify>>,
+    /// Per bot, the number of the latest `getUpdates` request: a long poll that sees a newer
+    /// one was made ends with 409, as Telegram's does (`delivery::get_updates`). Not saved.
+    #[serde(skip)]
+    pub polls: HashMap<i64, u64>,
 }
 
 /// Update kinds delivered when `allowed_updates` is not set (Telegram leaves these out).
