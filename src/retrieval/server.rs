@@ -6,7 +6,7 @@
 //!
 //! Not exercised against a live server in this repository's tests (none runs here); the
 //! request construction — above all the tenant filter — is unit-tested.
-use super::index::{ChunkPayload, DENSE, IndexError, IndexHit, IndexQuery, IndexedChunk, SPARSE, VectorIndex, check_chunks, only_tenant};
+use super::index::{ChunkPayload, DENSE, IndexError, IndexHit, IndexQuery, IndexedChunk, SPARSE, Sources, VectorIndex, check_chunks, only_sources, only_tenant};
 use crate::domain::TenantId;
 use futures::future::BoxFuture;
 use qdrant_client::Qdrant;
@@ -131,8 +131,13 @@ impl VectorIndex for ServerIndex {
         })
     }
 
-    fn search(&self, tenant: TenantId, queries: Vec<IndexQuery>, limit: usize, with_dense: bool) -> BoxFuture<'_, Result<Vec<Vec<IndexHit>>, IndexError>> {
+    fn search(&self, tenant: TenantId, sources: Sources, queries: Vec<IndexQuery>, limit: usize, with_dense: bool) -> BoxFuture<'_, Result<Vec<Vec<IndexHit>>, IndexError>> {
         Box::pin(async move {
+            let also = match &sources {
+                Sources::All => None,
+                Sources::Only(ids) if ids.is_empty() => return Ok(queries.iter().map(|_| Vec::new()).collect()),
+                Sources::Only(ids) => Some(Condition::matches("source_id", ids.clone())),
+            };
             let mut out = Vec::with_capacity(queries.len());
             for q in queries {
                 let (input, using) = match q {
@@ -146,7 +151,7 @@ impl VectorIndex for ServerIndex {
                 let mut req = QueryPointsBuilder::new(&self.collection)
                     .query(Query::new_nearest(input))
                     .using(using)
-                    .filter(tenant_filter(tenant, []))
+                    .filter(tenant_filter(tenant, also.clone()))
                     .limit(limit as u64)
                     .with_payload(true);
                 if with_dense {
@@ -154,7 +159,7 @@ impl VectorIndex for ServerIndex {
                 }
                 let resp = self.client.query(req).await.map_err(unavailable("searching"))?;
                 let hits = resp.result.into_iter().map(to_hit).collect::<Result<Vec<_>, _>>()?;
-                out.push(only_tenant(tenant, hits));
+                out.push(only_sources(&sources, only_tenant(tenant, hits)));
             }
             Ok(out)
         })
