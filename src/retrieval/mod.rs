@@ -13,7 +13,7 @@ mod shared;
 pub use bm25::{Bm25Encoder, Bm25Params, SparseVector};
 pub use edge::EdgeIndex;
 pub use hybrid::{Fusion, Hit, Mode, Retriever, SearchError, SearchOptions};
-pub use server::{ServerIndex, tenant_filter};
+pub use server::{ServerIndex, search_filter, tenant_filter};
 pub use shared::SharedRetriever;
 pub use index::{ChunkPayload, DENSE, IndexError, IndexHit, IndexQuery, IndexedChunk, SPARSE, Sources, VectorIndex};
 

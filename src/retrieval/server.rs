@@ -30,6 +30,15 @@ pub fn tenant_filter(tenant: TenantId, also: impl IntoIterator<Item = Condition>
     Filter::must(must)
 }
 
+/// The filter of a search: the tenant and, when the search is limited to some sources (a bot's),
+/// those sources' ids.
+pub fn search_filter(tenant: TenantId, sources: &Sources) -> Filter {
+    tenant_filter(tenant, match sources {
+        Sources::All => None,
+        Sources::Only(ids) => Some(Condition::matches("source_id", ids.clone())),
+    })
+}
+
 fn unavailable(what: &'static str) -> impl Fn(qdrant_client::QdrantError) -> IndexError {
     move |e| IndexError::Unavailable(format!("{what}: {e}"))
 }
@@ -133,11 +142,9 @@ impl VectorIndex for ServerIndex {
 
     fn search(&self, tenant: TenantId, sources: Sources, queries: Vec<IndexQuery>, limit: usize, with_dense: bool) -> BoxFuture<'_, Result<Vec<Vec<IndexHit>>, IndexError>> {
         Box::pin(async move {
-            let also = match &sources {
-                Sources::All => None,
-                Sources::Only(ids) if ids.is_empty() => return Ok(queries.iter().map(|_| Vec::new()).collect()),
-                Sources::Only(ids) => Some(Condition::matches("source_id", ids.clone())),
-            };
+            if sources == Sources::Only(Vec::new()) {
+                return Ok(queries.iter().map(|_| Vec::new()).collect());
+            }
             let mut out = Vec::with_capacity(queries.len());
             for q in queries {
                 let (input, using) = match q {
@@ -151,7 +158,7 @@ impl VectorIndex for ServerIndex {
                 let mut req = QueryPointsBuilder::new(&self.collection)
                     .query(Query::new_nearest(input))
                     .using(using)
-                    .filter(tenant_filter(tenant, also.clone()))
+                    .filter(search_filter(tenant, &sources))
                     .limit(limit as u64)
                     .with_payload(true);
                 if with_dense {
@@ -197,5 +204,15 @@ mod tests {
         assert!(k[0].starts_with("tenant_id=") && k[0].contains("\"42\""), "{k:?}");
         assert!(k[1].starts_with("source_id=") && k[1].contains("doc-1"), "{k:?}");
         assert!(f.should.is_empty() && f.must_not.is_empty());
+    }
+
+    #[test]
+    fn a_bots_search_filter_keeps_the_tenant_and_names_its_sources() {
+        let f = search_filter(TenantId(42), &Sources::Only(vec!["src-1".into(), "src-2-p1".into()]));
+        let k = keys(&f);
+        assert_eq!(k.len(), 2, "{k:?}");
+        assert!(k[0].starts_with("tenant_id=") && k[0].contains("\"42\""), "{k:?}");
+        assert!(k[1].starts_with("source_id=") && k[1].contains("\"src-1\"") && k[1].contains("\"src-2-p1\""), "{k:?}");
+        assert_eq!(keys(&search_filter(TenantId(42), &Sources::All)).len(), 1, "the whole tenant: the tenant only");
     }
 }

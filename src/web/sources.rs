@@ -147,10 +147,11 @@ async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<St
     let rows = list
         .into_iter()
         .map(|s| {
-            let own = s.bot_id == picker.bot().map(|b| b.0);
+            // On the page of the knowledge no bot uses, every source listed is that knowledge's.
+            let own = picker.bot().is_none() || s.bot_id == picker.bot().map(|b| b.0);
             SourceRow {
-                shared_from: if own { None } else { Some(s.bot_id.and_then(&handle).unwrap_or_else(|| "another bot".into())) },
-                also: if own && picker.bot().is_some() {
+                shared_from: if own { None } else { Some(s.bot_id.and_then(&handle).unwrap_or_else(|| "the knowledge no bot uses".into())) },
+                also: if own {
                     picker.others().into_iter().map(|b| Choice { id: b.id.0, label: format!("@{}", b.username), selected: shares.contains(&(s.id, b.id)) }).collect()
                 } else {
                     vec![]

@@ -152,3 +152,33 @@ async fn knowledge_added_before_the_first_bot_belongs_to_it_and_a_later_bot_star
     assert!(page.contains("From 10 to 2."));
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_deleted_bots_knowledge_is_used_by_no_bot_until_the_owner_shares_it() {
+    models_dir();
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_BILLING_PLANS", "free|Free|0||1000|2|10");
+    })
+    .await;
+    let owner = app.tg.user("Gerda").await;
+    let old = live_bot(&app, owner, "gerdas_old_bot", "Gerda's Garden").await;
+    let new = live_bot(&app, owner, "gerdas_new_bot", "Gerda's Garden Shop").await;
+    let (_, cookie, csrf) = app.signed_in_owner(owner, "Gerda").await;
+    upload(&app, &cookie, &csrf, old, "ferns.md", "# Ferns\n\nA potted Boston fern costs 14 euros and likes shade.\n").await;
+    wait_until(WAIT, || async { count(app.db(), "select count(*) from sources where status = 'ready'").await == 1 }).await;
+
+    assert_eq!(post(&app, &cookie, &format!("/app/bots/{old}/delete"), &[("csrf", &csrf), ("confirm", "yes")]).await, 303);
+    let (kind, reply) = ask(&app, new, "How much is a potted Boston fern?").await;
+    assert_eq!(kind, "fallback", "the deleted bot's knowledge answered for another bot: {reply}");
+    let page = get(&app, &cookie, "/app/sources").await;
+    assert!(page.contains("Not used by any bot") && !page.contains("ferns.md"), "{page}");
+    let page = get(&app, &cookie, "/app/sources?bot=0").await;
+    assert!(page.contains("ferns.md") && page.contains("No bot answers from this knowledge"), "{page}");
+    assert!(page.contains(&format!("name=\"also\" value=\"{new}\"")), "it can be shared with the bot left: {page}");
+
+    let fern: i64 = count(app.db(), "select id from sources where name = 'ferns.md'").await;
+    assert_eq!(post(&app, &cookie, &format!("/app/sources/{fern}/bots"), &[("csrf", &csrf), ("bot", "0"), ("also", &new.to_string())]).await, 303);
+    let (_, reply) = ask(&app, new, "How much is a potted Boston fern?").await;
+    assert!(reply.contains("14 euros"), "{reply}");
+    app.stop().await.unwrap();
+}
