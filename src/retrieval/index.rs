@@ -151,7 +151,7 @@ pub(crate) fn check_chunks(tenant: TenantId, dim: usize, chunks: &[IndexedChunk]
 pub(crate) fn only_sources(sources: &Sources, hits: Vec<IndexHit>) -> Vec<IndexHit> {
     match sources {
         Sources::All => hits,
-        Sources::Only(ids) => hits.into_iter().filter(|h| ids.iter().any(|id| *id == h.payload.source_id)).collect(),
+        Sources::Only(ids) => hits.into_iter().filter(|h| ids.contains(&h.payload.source_id)).collect(),
     }
 }
 
