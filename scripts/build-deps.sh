@@ -6,7 +6,9 @@
 missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v c++ >/dev/null 2>&1 || missing+=(g++)
-if [ -z "${LIBCLANG_PATH:-}" ] && ! ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/*/libclang*.so* >/dev/null 2>&1; then
+# libclang itself (libclang.so, libclang-14.so.1 …): libclang-cpp.so, which other packages bring,
+# is a different library that bindgen cannot use.
+if [ -z "${LIBCLANG_PATH:-}" ] && ! ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/llvm-*/lib/libclang-[0-9]*.so* /usr/lib/*/libclang.so* /usr/lib/*/libclang-[0-9]*.so* >/dev/null 2>&1; then
   missing+=(libclang-dev)
 fi
 if [ ${#missing[@]} -gt 0 ]; then

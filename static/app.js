@@ -100,3 +100,29 @@
     if (b) setTimeout(() => { b.disabled = true; }, 0);
   });
 })();
+
+// Announcements: their progress, refreshed while they are being sent.
+(function () {
+  const items = document.querySelectorAll('[data-progress-url]');
+  items.forEach((li) => {
+    if (li.dataset.status === 'done') return;
+    const bar = li.querySelector('progress');
+    const text = li.querySelector('.progress-text');
+    async function tick() {
+      try {
+        const r = await fetch(li.dataset.progressUrl, { credentials: 'same-origin' });
+        if (!r.ok) return;
+        const p = await r.json();
+        bar.max = p.total; bar.value = p.done;
+        let t = (p.status === 'done' ? 'Done' : 'Sending') + ': ' + p.sent + ' of ' + p.total + ' delivered';
+        if (p.blocked) t += ', ' + p.blocked + ' blocked the bot';
+        if (p.failed) t += ', ' + p.failed + ' could not be reached';
+        if (p.unknown) t += ', ' + p.unknown + ' not known (interrupted; not sent again)';
+        text.textContent = t + '.';
+        if (p.status === 'done') { li.dataset.status = 'done'; return; }
+      } catch (e) { /* try again */ }
+      setTimeout(tick, 1500);
+    }
+    setTimeout(tick, 1000);
+  });
+})();

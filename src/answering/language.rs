@@ -122,6 +122,12 @@ pub struct Words {
     pub forget_private: &'static str,
     /// To the customer when the owner hands the conversation back to the assistant.
     pub back_with_assistant: &'static str,
+    /// Under every announcement: how to get no more.
+    pub announcement_footer: &'static str,
+    /// `/stop`: the confirmation.
+    pub stop_done: &'static str,
+    /// `/start` after `/stop`: announcements again.
+    pub stop_undone: &'static str,
 }
 
 const EN: Words = Words {
@@ -147,6 +153,9 @@ const EN: Words = Words {
     forget_kept: "Nothing was deleted.",
     forget_private: "To delete your messages, send /forget to me in a private chat.",
     back_with_assistant: "Thanks for your patience! You're back with the assistant — ask me anything, or send /human to reach a person again.",
+    announcement_footer: "Send /stop to get no more announcements.",
+    stop_done: "Done: you won't get announcements from this bot any more. You can still ask questions here. Send /start to get them again.",
+    stop_undone: "You'll get this bot's announcements again. Send /stop to get no more.",
 };
 
 const RU: Words = Words {
@@ -172,6 +181,9 @@ const RU: Words = Words {
     forget_kept: "Ничего не удалено.",
     forget_private: "Чтобы удалить свои сообщения, отправьте мне /forget в личном чате.",
     back_with_assistant: "Спасибо за терпение! Вы снова общаетесь с помощником — спрашивайте что угодно или отправьте /human, чтобы снова связаться с человеком.",
+    announcement_footer: "Отправьте /stop, чтобы больше не получать объявления.",
+    stop_done: "Готово: вы больше не будете получать объявления от этого бота. Задавать вопросы здесь можно по-прежнему. Чтобы снова получать их, отправьте /start.",
+    stop_undone: "Вы снова будете получать объявления этого бота. Отправьте /stop, чтобы отказаться.",
 };
 
 const ES: Words = Words {
@@ -197,6 +209,9 @@ const ES: Words = Words {
     forget_kept: "No se ha borrado nada.",
     forget_private: "Para borrar tus mensajes, envíame /forget en un chat privado.",
     back_with_assistant: "¡Gracias por tu paciencia! Vuelves a hablar con el asistente: pregúntame lo que quieras o envía /human para hablar de nuevo con una persona.",
+    announcement_footer: "Envía /stop para no recibir más anuncios.",
+    stop_done: "Hecho: ya no recibirás anuncios de este bot. Puedes seguir haciendo preguntas aquí. Envía /start para volver a recibirlos.",
+    stop_undone: "Volverás a recibir los anuncios de este bot. Envía /stop para dejar de recibirlos.",
 };
 
 const FA: Words = Words {
@@ -222,6 +237,9 @@ const FA: Words = Words {
     forget_kept: "چیزی پاک نشد.",
     forget_private: "برای پاک کردن پیام‌هایتان، /forget را در گفتگوی خصوصی برای من بفرستید.",
     back_with_assistant: "از صبر شما ممنونیم! دوباره با دستیار صحبت می‌کنید — هر سؤالی دارید بپرسید، یا برای صحبت دوباره با یک نفر /human را بفرستید.",
+    announcement_footer: "برای دریافت نکردن اطلاعیه‌های بیشتر، /stop را بفرستید.",
+    stop_done: "انجام شد: دیگر اطلاعیه‌ای از این ربات دریافت نمی‌کنید. همچنان می‌توانید اینجا سؤال بپرسید. برای دریافت دوباره، /start را بفرستید.",
+    stop_undone: "دوباره اطلاعیه‌های این ربات را دریافت می‌کنید. برای لغو، /stop را بفرستید.",
 };
 
 impl Lang {

@@ -19,6 +19,7 @@
 //! calling the model again, and sends nothing once it was sent.
 //!
 //! Must not: know the application layer or the HTTP edge; it is given narrow handles.
+pub mod announce;
 pub mod compose;
 pub mod delivery;
 mod drafts;
@@ -42,7 +43,7 @@ use crate::domain::{BotId, TenantId};
 use crate::jobs::JobError;
 use crate::manager::Manager;
 use crate::storage::conversations::{self, Conversation, Msg, NewMsg};
-use crate::storage::{self, bot_settings::BotSettings, bots};
+use crate::storage::{self, announcements, bot_settings::BotSettings, bots};
 use crate::telegram::methods::SendChatAction;
 use crate::telegram::{Bot, Message, Update, UpdateKind};
 use delivery::Reply;
@@ -168,7 +169,7 @@ impl Ctx<'_> {
         // to the owner).
         // `/start` and `/forget` are the bot's to answer even then; a paused bot answers
         // everything with its notice.
-        let with_person = conv.mode == "human" && command != "/start" && command != "/forget" && !self.paused;
+        let with_person = conv.mode == "human" && !matches!(command.as_str(), "/start" | "/forget" | "/stop") && !self.paused;
         let delivery = if with_person { "pending" } else { "sent" };
         let kind = if unreadable.is_some() { "media" } else { "" };
         let (cmsg, _) = conversations::add(&mut tx, self.tenant, conv.id, &NewMsg { author: "customer", text: &text, update_id: Some(update_id), kind, sources: "[]", delivery, model_tokens: 0, question: None }).await?;
@@ -189,6 +190,12 @@ impl Ctx<'_> {
         if command == "/forget" {
             return self.forget_ask(&conv, update_id, m.message_id).await;
         }
+        if command == "/stop" && private {
+            // No announcements for this chat (a paused bot honours it too).
+            announcements::opt_out(&self.db().pool, self.tenant, self.bot_id, conv.chat_id).await?;
+            let text = self.lang.words().stop_done;
+            return self.reply(&conv, update_id, m.message_id, &Reply { kind: "command", text, sources: &[], tokens: 0, question: None }).await;
+        }
         if self.paused {
             if self.more_waiting {
                 return Ok(()); // a burst gets one notice, to its last message
@@ -202,6 +209,11 @@ impl Ctx<'_> {
             return self.media(&conv, update_id, m.message_id).await;
         }
         let t = self.texts;
+        if command == "/start" && private && announcements::opt_in(&self.db().pool, self.tenant, self.bot_id, conv.chat_id).await? {
+            // Back from `/stop`: the welcome, and that announcements come again.
+            let text = format!("{}\n\n{}", t.welcome, self.lang.words().stop_undone);
+            return self.reply(&conv, update_id, m.message_id, &Reply { kind: "command", text: &text, sources: &[], tokens: 0, question: None }).await;
+        }
         let fixed = match command.as_str() {
             "/start" => Some(&t.welcome),
             "/help" => Some(&t.help),

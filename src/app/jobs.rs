@@ -19,6 +19,8 @@ pub const INGEST: &str = "knowledge.ingest";
 pub const INGEST_QUEUE: &str = "ingest";
 /// Apply one stored Stripe event.
 pub const STRIPE_EVENT: &str = "billing.stripe_event";
+/// Send one of an owner's announcements to its recipients.
+pub const ANNOUNCE: &str = "bot.announce";
 
 #[derive(Serialize, Deserialize)]
 pub struct BotUpdateJob {
@@ -39,6 +41,12 @@ pub struct ProvisionJob {
 #[derive(Serialize, Deserialize)]
 pub struct IngestJob {
     pub source_id: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct AnnounceJob {
+    pub bot_id: BotId,
+    pub announcement_id: i64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -101,6 +109,14 @@ pub fn stripe_event(queue: &Queue, event_id: &str) -> NewJob {
     job
 }
 
+/// The job that sends announcement `id` (one per announcement).
+pub fn announce(queue: &Queue, tenant: TenantId, bot_id: BotId, id: i64) -> NewJob {
+    let mut job = queue.job(DEFAULT, ANNOUNCE, &AnnounceJob { bot_id, announcement_id: id });
+    job.tenant_id = Some(tenant);
+    job.dedup_key = Some(format!("announce:{id}"));
+    job
+}
+
 /// Every job kind this binary can run.
 pub fn registry() -> Registry<AppState> {
     let mut r = Registry::default();
@@ -110,6 +126,7 @@ pub fn registry() -> Registry<AppState> {
     r.register(PROVISION, DEFAULT, run_provision);
     r.register(INGEST, INGEST_QUEUE, sources::run_ingest);
     r.register(STRIPE_EVENT, DEFAULT, run_stripe_event);
+    r.register(ANNOUNCE, DEFAULT, run_announce);
     r
 }
 
@@ -126,6 +143,15 @@ async fn run_provision(app: AppState, job: Job) -> Result<(), JobError> {
     let p: ProvisionJob = job.payload()?;
     let tenant = tenant_of(&job, "provisioning")?;
     crate::manager::provision::run(&app.bots, app.manager.as_ref(), &app.cfg.public_url, tenant, p.bot_id, last_attempt(&job)).await
+}
+
+async fn run_announce(app: AppState, job: Job) -> Result<(), JobError> {
+    let p: AnnounceJob = job.payload()?;
+    let tenant = tenant_of(&job, "announcement")?;
+    let Some(bot) = app.bots.open(tenant, p.bot_id).await.map_err(JobError::Permanent)? else {
+        return Ok(()); // the bot moved to another tenant meanwhile
+    };
+    crate::answering::announce::send(&app.db, &bot, tenant, p.announcement_id).await
 }
 
 async fn run_stripe_event(app: AppState, job: Job) -> Result<(), JobError> {

@@ -31,7 +31,7 @@ pub fn child_commands() -> Vec<BotCommand> {
 }
 
 fn menu(l: &Localised) -> Vec<BotCommand> {
-    ["start", "help", "human", "paysupport", "privacy", "forget"]
+    ["start", "help", "human", "paysupport", "privacy", "forget", "stop"]
         .into_iter()
         .zip(l.commands)
         .map(|(c, d)| BotCommand { command: c.into(), description: d.into() })
@@ -43,14 +43,14 @@ fn menu(l: &Localised) -> Vec<BotCommand> {
 /// Telegram is in that language — the languages answering writes its own texts in.
 struct Localised {
     code: &'static str,
-    commands: [&'static str; 6],
+    commands: [&'static str; 7],
     description: &'static str,
     short: &'static str,
 }
 
 const EN: Localised = Localised {
     code: "en",
-    commands: ["Start a conversation", "How I can help", "Talk to a person", "Help with a payment", "How your data is used", "Delete our conversation"],
+    commands: ["Start a conversation", "How I can help", "Talk to a person", "Help with a payment", "How your data is used", "Delete our conversation", "No more announcements"],
     description: "Hi! I'm the support assistant of {b}. Ask me anything about {b} — I answer from their own information, and can put you through to a person.",
     short: "Support assistant of {b}",
 };
@@ -58,19 +58,19 @@ const EN: Localised = Localised {
 const OTHERS: [Localised; 3] = [
     Localised {
         code: "ru",
-        commands: ["Начать разговор", "Чем я могу помочь", "Поговорить с человеком", "Помощь с оплатой", "Как используются ваши данные", "Удалить нашу переписку"],
+        commands: ["Начать разговор", "Чем я могу помочь", "Поговорить с человеком", "Помощь с оплатой", "Как используются ваши данные", "Удалить нашу переписку", "Не получать объявления"],
         description: "Здравствуйте! Я помощник службы поддержки {b}. Спросите меня о {b} что угодно — я отвечаю по их собственной информации и могу связать вас с человеком.",
         short: "Помощник службы поддержки {b}",
     },
     Localised {
         code: "es",
-        commands: ["Empezar una conversación", "Cómo puedo ayudar", "Hablar con una persona", "Ayuda con un pago", "Cómo se usan tus datos", "Borrar nuestra conversación"],
+        commands: ["Empezar una conversación", "Cómo puedo ayudar", "Hablar con una persona", "Ayuda con un pago", "Cómo se usan tus datos", "Borrar nuestra conversación", "No recibir más anuncios"],
         description: "¡Hola! Soy el asistente de atención al cliente de {b}. Pregúntame lo que quieras sobre {b}: respondo con su propia información y puedo ponerte con una persona.",
         short: "Asistente de atención al cliente de {b}",
     },
     Localised {
         code: "fa",
-        commands: ["شروع گفتگو", "چطور می‌توانم کمک کنم", "گفتگو با یک نفر", "کمک درباره پرداخت", "اطلاعات شما چطور استفاده می‌شود", "پاک کردن گفتگوی ما"],
+        commands: ["شروع گفتگو", "چطور می‌توانم کمک کنم", "گفتگو با یک نفر", "کمک درباره پرداخت", "اطلاعات شما چطور استفاده می‌شود", "پاک کردن گفتگوی ما", "دریافت نکردن اطلاعیه‌ها"],
         description: "سلام! من دستیار پشتیبانی {b} هستم. هر سؤالی درباره {b} دارید بپرسید — از اطلاعات خود آن‌ها پاسخ می‌دهم و می‌توانم شما را به یک نفر وصل کنم.",
         short: "دستیار پشتیبانی {b}",
     },

@@ -22,6 +22,11 @@ pub struct Conversation {
 
 const CONV_COLUMNS: &str = "id, bot_id, chat_id, thread_id, chat_kind, customer_user_id, customer_name, mode, last_message_at, language";
 
+/// A conversation from a row of [`CONV_COLUMNS`] (in that order).
+pub(super) fn from_row(r: sqlx::any::AnyRow) -> Conversation {
+    conversation(r)
+}
+
 fn conversation(r: sqlx::any::AnyRow) -> Conversation {
     Conversation {
         id: r.get(0),

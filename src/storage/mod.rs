@@ -10,12 +10,14 @@
 //! SQLite rule: a transaction that will write must write first. A deferred transaction that
 //! reads and then writes while another connection writes fails with "database is locked"
 //! instead of waiting; starting with the write takes the lock through the busy timeout.
+pub mod announcements;
 pub mod auth;
 pub mod billing;
 pub mod bot_settings;
 pub mod bots;
 pub mod conversations;
 pub mod files;
+pub mod insight;
 pub mod jobs;
 pub mod keys;
 pub mod pacing;

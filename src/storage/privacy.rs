@@ -5,7 +5,8 @@
 //!
 //! Kept, because they hold no message content and are needed for accounting or limits: payment
 //! records and the ledger, the paywall's per-customer counters and bought questions, and the
-//! daily token totals.
+//! daily token totals; and a customer's `/stop` (only their chat id), which keeps announcements
+//! from reaching them.
 use crate::domain::{BotId, TenantId};
 
 /// What an erasure removed (for the owner's confirmation and the log).
@@ -44,6 +45,17 @@ pub async fn erase_conversation(tx: &mut super::Tx, tenant: TenantId, bot: BotId
     .rows_affected();
     out.updates += erase_updates_from(tx, tenant, bot, user).await?;
     sqlx::query("delete from relay_messages where tenant_id = $1 and conversation_id = $2").bind(tenant.0).bind(conv).execute(&mut **tx).await?;
+    // Which announcements reached them (their opt-out, which holds nothing but the chat, stays:
+    // it is what keeps their `/stop` in force).
+    sqlx::query(
+        "delete from announcement_recipients where tenant_id = $1 and chat_id = $2
+           and announcement_id in (select id from announcements where tenant_id = $1 and bot_id = $3)",
+    )
+    .bind(tenant.0)
+    .bind(user)
+    .bind(bot.0)
+    .execute(&mut **tx)
+    .await?;
     out.messages += sqlx::query("delete from conversation_messages where tenant_id = $1 and conversation_id = $2")
         .bind(tenant.0)
         .bind(conv)
@@ -87,5 +99,9 @@ pub async fn erase_bot(tx: &mut super::Tx, tenant: TenantId, bot: BotId) -> sqlx
     out.updates = sqlx::query("delete from telegram_updates where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?.rows_affected();
     sqlx::query("delete from bot_settings where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
     sqlx::query("delete from paywall_questions where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
+    let announcements = "select id from announcements where tenant_id = $1 and bot_id = $2";
+    sqlx::query(&format!("delete from announcement_recipients where tenant_id = $1 and announcement_id in ({announcements})")).bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
+    sqlx::query("delete from announcements where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
+    sqlx::query("delete from announcement_optouts where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
     Ok(out)
 }

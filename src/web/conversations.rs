@@ -9,15 +9,15 @@ use crate::answering::compose::Cited;
 use crate::answering::handoff;
 use crate::jobs::JobError;
 use crate::app::AppState;
-use crate::storage::{self, conversations, now_ms};
+use crate::storage::{self, conversations, insight, now_ms};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use std::collections::HashMap;
 
-/// How many conversations the list shows.
-const LIST_LIMIT: i64 = 200;
+/// How many conversations one page of the list shows.
+const PAGE: i64 = 50;
 /// Longest reply an owner may send (Telegram allows 4,096 characters in a message).
 const MAX_REPLY: usize = 4000;
 
@@ -38,12 +38,40 @@ struct ListPage {
     csrf: String,
     rows: Vec<ConversationRow>,
     notice: Option<String>,
+    /// The search, as typed.
+    q: String,
+    /// How many conversations match, and which of them this page shows (1-based).
+    total: i64,
+    first: i64,
+    last: i64,
+    newer: Option<String>,
+    older: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
 pub struct ListQuery {
     #[serde(default)]
     deleted: Option<String>,
+    /// Words to find in the customer's name or any message.
+    #[serde(default)]
+    q: Option<String>,
+    /// The page, from 1.
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+/// The list's address for page `page` of search `q`.
+fn list_url(q: &str, page: i64) -> String {
+    let mut url = String::from("/app/conversations");
+    let mut sep = '?';
+    if !q.is_empty() {
+        url.push_str(&format!("{sep}q={}", urlencoding::encode(q)));
+        sep = '&';
+    }
+    if page > 1 {
+        url.push_str(&format!("{sep}page={page}"));
+    }
+    url
 }
 
 /// A name to show for a customer (Telegram names can be empty after trimming).
@@ -55,9 +83,16 @@ async fn bot_names(app: &AppState, owner: &Owner) -> Result<HashMap<i64, String>
     Ok(storage::bots::list_for_tenant(&app.db.pool, owner.tenant_id).await?.into_iter().map(|b| (b.id.0, format!("@{}", b.username))).collect())
 }
 
-/// `GET /app/conversations`: newest first.
+/// `GET /app/conversations[?q=words&page=N]`: newest first, a page at a time; with `q`, those
+/// whose customer's name or any message contains the words.
 pub async fn list(State(app): State<AppState>, owner: Owner, Query(q): Query<ListQuery>) -> Result<Response, AppError> {
-    let convs = conversations::list(&app.db.pool, owner.tenant_id, LIST_LIMIT).await?;
+    let search = q.q.as_deref().map(str::trim).unwrap_or_default().chars().take(200).collect::<String>();
+    let total = insight::count(&app.db.pool, owner.tenant_id, Some(&search)).await?;
+    let pages = (total + PAGE - 1) / PAGE;
+    let page = q.page.unwrap_or(1).clamp(1, pages.max(1));
+    let convs = insight::search(&app.db.pool, owner.tenant_id, Some(&search), PAGE, (page - 1) * PAGE).await?;
+    let first = if total == 0 { 0 } else { (page - 1) * PAGE + 1 };
+    let last = first + convs.len() as i64 - i64::from(total > 0);
     let down: HashMap<i64, i64> = conversations::thumbs_down_counts(&app.db.pool, owner.tenant_id).await?.into_iter().collect();
     let bots = bot_names(&app, &owner).await?;
     let now = now_ms();
@@ -74,7 +109,9 @@ pub async fn list(State(app): State<AppState>, owner: Owner, Query(q): Query<Lis
         })
         .collect();
     let notice = q.deleted.map(|_| "Deleted. That customer's messages, your bot's replies, their ratings and what Telegram delivered from them are gone for good.".to_owned());
-    render(&ListPage { tab: "conversations", csrf: owner.csrf.clone(), rows, notice })
+    let newer = (page > 1).then(|| list_url(&search, page - 1));
+    let older = (page < pages).then(|| list_url(&search, page + 1));
+    render(&ListPage { tab: "conversations", csrf: owner.csrf.clone(), rows, notice, q: search, total, first, last, newer, older })
 }
 
 pub struct Bubble {

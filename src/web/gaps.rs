@@ -41,7 +41,7 @@ struct GapsPage {
 
 /// The open gaps of the tenant's `bot`: one row per question (same words), newest first, without
 /// those a Q&A pair of the bot written since answers.
-async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>) -> Result<Vec<GapRow>, AppError> {
+pub(super) async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>) -> Result<Vec<GapRow>, AppError> {
     let Some(bot) = bot else { return Ok(vec![]) };
     // The newest write of each question's pair.
     let mut answered: HashMap<String, i64> = HashMap::new();

@@ -17,11 +17,13 @@
 mod admin;
 pub mod auth;
 mod billing;
+mod announcements;
 mod bot_lifecycle;
 mod bot_settings;
 mod conversations;
 mod error;
 mod gaps;
+mod insight;
 mod health;
 pub mod landing;
 mod limits;
@@ -88,11 +90,15 @@ pub fn router(state: AppState) -> Router {
         .route("/app/billing/renewal", post(billing::renewal))
         .route("/app/billing/paywall", post(billing::paywall))
         .route("/stripe/webhook", post(stripe::webhook))
+        .route("/app/overview", get(insight::overview))
+        .route("/app/conversations.csv", get(insight::conversations_csv))
         .route("/app/conversations", get(conversations::list))
         .route("/app/conversations/{id}", get(conversations::show))
         .route("/app/conversations/{id}/reply", post(conversations::reply))
         .route("/app/conversations/{id}/close", post(conversations::close))
         .route("/app/conversations/{id}/delete", post(conversations::delete))
+        .route("/app/announcements", get(announcements::show).post(announcements::create))
+        .route("/app/announcements/{id}/progress", get(announcements::progress))
         .route("/app/gaps", get(gaps::list))
         .route("/app/gaps/qa", post(gaps::add_qa))
         .route("/app/bots/{bot_id}/settings", get(bot_settings::show).post(bot_settings::save))

@@ -34,6 +34,8 @@ mod llm_llama;
 mod migration_knowledge_per_bot;
 mod onboarding;
 mod openai_standin;
+mod owner_announcements;
+mod owner_insight;
 mod owner_lifecycle;
 mod owner_privacy;
 mod plan_limits;

@@ -79,7 +79,7 @@ async fn from_the_landing_page_to_a_live_bot_and_a_signed_in_owner() {
     let secret = state["webhook"]["secret_token"].as_str().unwrap().to_owned();
     assert_eq!(secret.len(), 43, "a 256-bit secret, base64url");
     let commands: Vec<&str> = state["commands"].as_array().unwrap().iter().map(|c| c["command"].as_str().unwrap()).collect();
-    assert_eq!(commands, ["start", "help", "human", "paysupport", "privacy", "forget"]);
+    assert_eq!(commands, ["start", "help", "human", "paysupport", "privacy", "forget", "stop"]);
     assert!(state["description"].as_str().unwrap().contains("Rosa's Bakery & Café"), "{state}");
     assert!(state["short_description"].as_str().unwrap().contains("Rosa's Bakery & Café"), "{state}");
     assert_eq!(state["allowed_updates"], json!(["message", "edited_message", "callback_query", "pre_checkout_query"]));
@@ -398,7 +398,7 @@ async fn the_default_menu_and_descriptions_are_set_in_every_language_the_bot_spe
     let state = app.tg.get(&format!("bots/{bot}")).await;
     let menu = |lang: &str, state: &Value| state["localised"][lang]["commands"].as_array().cloned().unwrap_or_default();
     let ru = menu("ru", &state);
-    assert_eq!(ru.iter().map(|c| c["command"].as_str().unwrap()).collect::<Vec<_>>(), ["start", "help", "human", "paysupport", "privacy", "forget"]);
+    assert_eq!(ru.iter().map(|c| c["command"].as_str().unwrap()).collect::<Vec<_>>(), ["start", "help", "human", "paysupport", "privacy", "forget", "stop"]);
     assert_eq!(ru[2]["description"], json!("Поговорить с человеком"), "{ru:?}");
     assert_eq!(menu("es", &state)[2]["description"], json!("Hablar con una persona"));
     assert_eq!(menu("fa", &state)[2]["description"], json!("گفتگو با یک نفر"));

@@ -1,7 +1,7 @@
 -- Issue 17 (item 1): knowledge belongs to a bot. A business with a bakery bot and a flower-shop
 -- bot has two knowledge bases; a source can be shared with more of the owner's bots on purpose.
--- Keep in step with the other engine's 0045_knowledge_per_bot.sql. Never edit a released migration.
--- (Numbered 0045 so that a branch written at the same time can take 0042.)
+-- Keep in step with the other engine's 0071_knowledge_per_bot.sql. Never edit a released migration.
+-- (Numbered after 0070, announcements, which reached main first.)
 --
 -- The model (docs/owners.md § Knowledge per bot):
 -- - sources.bot_id / qa_pairs.bot_id: the bot the source or pair belongs to. Null, or a bot that

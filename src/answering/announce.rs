@@ -1,0 +1,145 @@
+//! Announcements: the owner's message to every customer who talked to the bot in the last N days,
+//! each in a private chat, with a footer in the customer's language saying how to get no more
+//! (`/stop`). Written and its recipients chosen at once ([`write`]); sent by one job
+//! ([`send`]) through the bot's throttle, so Telegram's limits hold (30 messages a second per
+//! bot, one a second per chat) and the bot's answers to customers keep flowing beside it.
+//!
+//! Never twice to one customer: each recipient row is claimed (committed) before its Bot API call
+//! and marked after it; a row a dead process left claimed becomes `unknown` — it may have
+//! arrived — and is not sent again. A refusal that cannot change (blocked, chat gone) is final; a
+//! passing failure (429 beyond the throttle's retries, network) puts the row back for the job's
+//! next attempt.
+use super::language::Lang;
+use crate::domain::{BotId, TenantId};
+use crate::jobs::JobError;
+use crate::storage::announcements::{self, Announcement, Outcome, Recipient};
+use crate::storage::{self, Db};
+use crate::telegram::methods::SendMessage;
+use crate::telegram::{Bot, TelegramError};
+use futures::StreamExt;
+
+/// The longest announcement, in characters: one Telegram message (4,096) with room for the
+/// footer.
+pub const MAX_CHARS: usize = 3_900;
+/// The longest look-back, in days.
+pub const MAX_DAYS: i64 = 365;
+/// Recipients claimed at a time.
+const BATCH: i64 = 50;
+/// Calls in flight at once: the throttle paces them; a few at a time leave the bot's own answers
+/// room in its queue.
+const IN_FLIGHT: usize = 8;
+
+/// Why an announcement was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Checks the owner's text and look-back, in words they can act on.
+pub fn check(text: &str, since_days: i64) -> Result<String, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("Write the message first: it is empty.".into());
+    }
+    let chars = text.chars().count();
+    if chars > MAX_CHARS {
+        return Err(format!("The message is {chars} characters long; Telegram takes at most {MAX_CHARS} here. Shorten it by {} characters.", chars - MAX_CHARS));
+    }
+    if !(1..=MAX_DAYS).contains(&since_days) {
+        return Err(format!("Choose how far back to look: 1 to {MAX_DAYS} days."));
+    }
+    Ok(text.to_owned())
+}
+
+/// Writes the announcement and chooses its recipients (in the caller's transaction, beside the
+/// job that sends it).
+pub async fn write(tx: &mut storage::Tx, tenant: TenantId, bot: BotId, text: &str, since_days: i64) -> Result<Announcement, WriteError> {
+    let text = check(text, since_days).map_err(WriteError::Invalid)?;
+    Ok(announcements::create(tx, tenant, bot, &text, since_days).await?)
+}
+
+/// The text one customer receives: the owner's words, then the footer in their language.
+pub fn message_for(text: &str, language: Option<&str>) -> String {
+    format!("{text}\n\n— {}", Lang::of(language).words().announcement_footer)
+}
+
+/// Sends announcement `id` to every recipient not yet tried; returns when none is left. A
+/// passing failure ends the attempt with a transient error (the job is retried later; the rows
+/// it could not send wait for it).
+pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: i64) -> Result<(), JobError> {
+    let Some(a) = announcements::get(&db.pool, tenant, id).await? else {
+        return Ok(()); // deleted with the bot's data meanwhile
+    };
+    let unknown = announcements::settle_interrupted(&db.pool, tenant, id).await?;
+    if unknown > 0 {
+        tracing::warn!(announcement = id, unknown, "announcement messages whose sending was interrupted are not sent again");
+    }
+    let text = a.text.as_str();
+    let mut passing: Option<TelegramError> = None;
+    loop {
+        let mut tx = db.begin().await?;
+        let batch = announcements::claim(&mut tx, tenant, id, BATCH).await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        if batch.is_empty() {
+            break;
+        }
+        let outcomes: Vec<(i64, Result<(), TelegramError>)> = futures::stream::iter(batch)
+            .map(|r: Recipient| async move {
+                let send = SendMessage::new(r.chat_id, message_for(text, r.language.as_deref()));
+                (r.chat_id, bot.send_message(&send).await.map(|_| ()))
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        for (chat, result) in outcomes {
+            match result {
+                Ok(()) => announcements::record(&db.pool, tenant, id, chat, Outcome::Sent, None).await?,
+                // Telegram's answer was lost: it may have arrived, so it is not sent again.
+                Err(e) if e.may_have_taken_effect() => announcements::record_unknown(&db.pool, tenant, id, chat, &e.to_string()).await?,
+                Err(e) if e.is_transient() => {
+                    announcements::release(&db.pool, tenant, id, chat).await?;
+                    passing.get_or_insert(e);
+                }
+                Err(TelegramError::BotBlocked) => announcements::record(&db.pool, tenant, id, chat, Outcome::Blocked, None).await?,
+                Err(e) => announcements::record(&db.pool, tenant, id, chat, Outcome::Failed, Some(&e.to_string())).await?,
+            }
+        }
+        if passing.is_some() {
+            break;
+        }
+    }
+    if let Some(e) = passing {
+        return Err(crate::jobs::job_error(e, "sending an announcement"));
+    }
+    if announcements::finish_if_done(&db.pool, tenant, id).await? {
+        let done = announcements::get(&db.pool, tenant, id).await?;
+        if let Some(d) = done {
+            tracing::info!(announcement = id, total = d.total, sent = d.sent, blocked = d.blocked, failed = d.failed, unknown = d.unknown, "announcement sent");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_or_overlong_announcement_or_a_bad_look_back_is_refused_in_words() {
+        assert!(check("  ", 30).unwrap_err().contains("empty"));
+        assert!(check(&"a".repeat(MAX_CHARS + 5), 30).unwrap_err().contains("by 5 characters"));
+        assert!(check("Hi", 0).unwrap_err().contains("1 to 365 days"));
+        assert!(check("Hi", 366).is_err());
+        assert_eq!(check("  New hours from Monday  ", 30).unwrap(), "New hours from Monday");
+    }
+
+    #[test]
+    fn the_footer_is_in_the_customers_language() {
+        assert!(message_for("Hi", None).ends_with("Send /stop to get no more announcements."));
+        assert!(message_for("Hola", Some("es")).contains("Envía /stop"));
+        assert!(message_for("Привет", Some("ru")).contains("/stop"));
+    }
+}

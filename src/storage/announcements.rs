@@ -1,0 +1,255 @@
+//! Announcements: a message from the owner to every customer who talked to a bot lately, and the
+//! customers who asked for none (`/stop`). The recipients are chosen once, when the announcement
+//! is written, one row per chat (the primary key keeps any chat from being chosen twice); each
+//! row is claimed as `sending` right before its Bot API call, so a process that dies during the
+//! call leaves it `sending`, and it becomes `unknown` instead of being sent again.
+use super::now_ms;
+use crate::domain::{BotId, TenantId};
+use sqlx::{Any, Executor};
+
+/// An announcement and how far sending has got.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Announcement {
+    pub id: i64,
+    pub bot_id: i64,
+    pub text: String,
+    pub since_days: i64,
+    /// `sending` | `done`
+    pub status: String,
+    pub total: i64,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+    /// Recipients by state (counted when read).
+    pub sent: i64,
+    pub failed: i64,
+    pub blocked: i64,
+    pub unknown: i64,
+}
+
+impl Announcement {
+    /// Recipients not yet tried.
+    pub fn pending(&self) -> i64 {
+        (self.total - self.sent - self.failed - self.blocked - self.unknown).max(0)
+    }
+}
+
+/// A recipient claimed for sending.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Recipient {
+    pub chat_id: i64,
+    /// The customer's language, when known (for the footer).
+    pub language: Option<String>,
+}
+
+/// What a recipient's Bot API call came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    /// Telegram refused for good (the chat is gone, …).
+    Failed,
+    /// The customer blocked the bot.
+    Blocked,
+}
+
+impl Outcome {
+    fn state(self) -> &'static str {
+        match self {
+            Outcome::Sent => "sent",
+            Outcome::Failed => "failed",
+            Outcome::Blocked => "blocked",
+        }
+    }
+}
+
+/// The private chats with `bot` active since `since` (Unix ms), less those that opted out.
+const AUDIENCE: &str = "from conversations c
+     where c.tenant_id = $1 and c.bot_id = $2 and c.chat_kind = 'private' and c.thread_id = 0 and c.last_message_at >= $3
+       and not exists (select 1 from announcement_optouts o where o.tenant_id = c.tenant_id and o.bot_id = c.bot_id and o.chat_id = c.chat_id)";
+
+/// How many customers an announcement to those active in the last `since_days` days would reach.
+pub async fn audience<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, since_days: i64) -> sqlx::Result<i64> {
+    let since = now_ms() - since_days * 86_400_000;
+    sqlx::query_scalar(&format!("select count(distinct c.chat_id) {AUDIENCE}")).bind(tenant.0).bind(bot.0).bind(since).fetch_one(e).await
+}
+
+/// Writes an announcement and chooses its recipients, in the caller's transaction.
+pub async fn create(tx: &mut super::Tx, tenant: TenantId, bot: BotId, text: &str, since_days: i64) -> sqlx::Result<Announcement> {
+    let now = now_ms();
+    let id: i64 = sqlx::query_scalar(
+        "insert into announcements (tenant_id, bot_id, text, since_days, status, total, created_at) values ($1, $2, $3, $4, 'sending', 0, $5) returning id",
+    )
+    .bind(tenant.0)
+    .bind(bot.0)
+    .bind(text)
+    .bind(since_days)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    let chosen = sqlx::query(&format!(
+        "insert into announcement_recipients (announcement_id, tenant_id, chat_id, state)
+         select distinct $4, c.tenant_id, c.chat_id, 'pending' {AUDIENCE}
+         on conflict (announcement_id, chat_id) do nothing"
+    ))
+    .bind(tenant.0)
+    .bind(bot.0)
+    .bind(now - since_days * 86_400_000)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected() as i64;
+    let status = if chosen == 0 { "done" } else { "sending" };
+    sqlx::query("update announcements set total = $1, status = $2, finished_at = $3 where tenant_id = $4 and id = $5")
+        .bind(chosen)
+        .bind(status)
+        .bind((chosen == 0).then_some(now))
+        .bind(tenant.0)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(get(&mut **tx, tenant, id).await?.expect("written above"))
+}
+
+const COLUMNS: &str = "a.id, a.bot_id, a.text, a.since_days, a.status, a.total, a.created_at, a.finished_at,
+    (select count(*) from announcement_recipients r where r.announcement_id = a.id and r.state = 'sent') as sent,
+    (select count(*) from announcement_recipients r where r.announcement_id = a.id and r.state = 'failed') as failed,
+    (select count(*) from announcement_recipients r where r.announcement_id = a.id and r.state = 'blocked') as blocked,
+    (select count(*) from announcement_recipients r where r.announcement_id = a.id and r.state = 'unknown') as unknown";
+
+/// One of the tenant's announcements.
+pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<Option<Announcement>> {
+    sqlx::query_as(&format!("select {COLUMNS} from announcements a where a.tenant_id = $1 and a.id = $2")).bind(tenant.0).bind(id).fetch_optional(e).await
+}
+
+/// A bot's announcements, newest first.
+pub async fn list<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, limit: i64) -> sqlx::Result<Vec<Announcement>> {
+    sqlx::query_as(&format!("select {COLUMNS} from announcements a where a.tenant_id = $1 and a.bot_id = $2 order by a.id desc limit $3"))
+        .bind(tenant.0)
+        .bind(bot.0)
+        .bind(limit)
+        .fetch_all(e)
+        .await
+}
+
+/// Rows left `sending` by a process that died during the call become `unknown` (they may have
+/// arrived: never sent again). Called before a batch, by the one job that sends an announcement.
+pub async fn settle_interrupted<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<u64> {
+    Ok(sqlx::query("update announcement_recipients set state = 'unknown' where tenant_id = $1 and announcement_id = $2 and state = 'sending'")
+        .bind(tenant.0)
+        .bind(id)
+        .execute(e)
+        .await?
+        .rows_affected())
+}
+
+/// The next `limit` pending recipients, claimed as `sending` (committed by the caller before any
+/// of them is sent).
+pub async fn claim(tx: &mut super::Tx, tenant: TenantId, id: i64, limit: i64) -> sqlx::Result<Vec<Recipient>> {
+    // The claim writes first (SQLite: a transaction that will write must write first).
+    let chats: Vec<i64> = sqlx::query_scalar(
+        "update announcement_recipients set state = 'sending'
+         where tenant_id = $1 and announcement_id = $2 and chat_id in
+           (select chat_id from announcement_recipients where tenant_id = $1 and announcement_id = $2 and state = 'pending' order by chat_id limit $3)
+         returning chat_id",
+    )
+    .bind(tenant.0)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out = Vec::with_capacity(chats.len());
+    for chat_id in chats {
+        // The customer's language, from their latest private conversation with the bot.
+        let language: Option<String> = sqlx::query_scalar(
+            "select c.language from conversations c join announcements a on a.tenant_id = c.tenant_id and a.bot_id = c.bot_id
+             where a.tenant_id = $1 and a.id = $2 and c.chat_id = $3 and c.chat_kind = 'private' order by c.last_message_at desc limit 1",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .bind(chat_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .flatten();
+        out.push(Recipient { chat_id, language });
+    }
+    out.sort_by_key(|r| r.chat_id);
+    Ok(out)
+}
+
+/// Records what sending to `chat_id` came to.
+pub async fn record<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, chat_id: i64, outcome: Outcome, error: Option<&str>) -> sqlx::Result<()> {
+    sqlx::query("update announcement_recipients set state = $1, error = $2 where tenant_id = $3 and announcement_id = $4 and chat_id = $5 and state = 'sending'")
+        .bind(outcome.state())
+        .bind(error)
+        .bind(tenant.0)
+        .bind(id)
+        .bind(chat_id)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+/// A call whose answer was lost: it may have arrived, so the row is `unknown`, never sent again.
+pub async fn record_unknown<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, chat_id: i64, error: &str) -> sqlx::Result<()> {
+    sqlx::query("update announcement_recipients set state = 'unknown', error = $1 where tenant_id = $2 and announcement_id = $3 and chat_id = $4 and state = 'sending'")
+        .bind(error)
+        .bind(tenant.0)
+        .bind(id)
+        .bind(chat_id)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+/// A call that certainly did not happen (a passing failure): the row waits for the next attempt.
+pub async fn release<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, chat_id: i64) -> sqlx::Result<()> {
+    sqlx::query("update announcement_recipients set state = 'pending' where tenant_id = $1 and announcement_id = $2 and chat_id = $3 and state = 'sending'")
+        .bind(tenant.0)
+        .bind(id)
+        .bind(chat_id)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+/// Marks the announcement done when no recipient is pending or sending any more; whether it is.
+pub async fn finish_if_done<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update announcements set status = 'done', finished_at = $1 where tenant_id = $2 and id = $3 and status = 'sending'
+           and not exists (select 1 from announcement_recipients where announcement_id = $3 and state in ('pending', 'sending'))",
+    )
+    .bind(now_ms())
+    .bind(tenant.0)
+    .bind(id)
+    .execute(e)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// `/stop`: no announcements from `bot` for this chat. Whether it was not opted out before.
+pub async fn opt_out<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query("insert into announcement_optouts (tenant_id, bot_id, chat_id, created_at) values ($1, $2, $3, $4) on conflict (tenant_id, bot_id, chat_id) do nothing")
+        .bind(tenant.0)
+        .bind(bot.0)
+        .bind(chat_id)
+        .bind(now_ms())
+        .execute(e)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// `/start` after `/stop`: announcements again. Whether the chat had opted out.
+pub async fn opt_in<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query("delete from announcement_optouts where tenant_id = $1 and bot_id = $2 and chat_id = $3").bind(tenant.0).bind(bot.0).bind(chat_id).execute(e).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Whether this chat opted out of `bot`'s announcements.
+pub async fn opted_out<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: i64) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar("select count(*) from announcement_optouts where tenant_id = $1 and bot_id = $2 and chat_id = $3")
+        .bind(tenant.0)
+        .bind(bot.0)
+        .bind(chat_id)
+        .fetch_one(e)
+        .await?;
+    Ok(n > 0)
+}

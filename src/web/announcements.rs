@@ -1,0 +1,179 @@
+//! Announcements page: the owner writes one message to everyone who talked to a bot in the last
+//! N days; it is sent in the background within Telegram's limits, with its progress shown here
+//! (the page's script refreshes it from `…/progress`; without the script, reloading does).
+use super::AppError;
+use super::auth::Owner;
+use super::pages::{ago, render};
+use crate::answering::announce::{self, MAX_CHARS, MAX_DAYS, WriteError};
+use crate::app::{AppState, jobs};
+use crate::storage::announcements::{self, Announcement};
+use crate::storage::{bots, now_ms};
+use askama::Template;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+
+/// Announcements shown on the page.
+const SHOWN: i64 = 20;
+/// The look-back the form suggests, in days.
+const DEFAULT_DAYS: i64 = 30;
+
+pub struct BotChoice {
+    pub id: i64,
+    pub label: String,
+    pub chosen: bool,
+}
+
+pub struct Row {
+    pub a: Announcement,
+    pub at: String,
+    pub done: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin_announcements.html")]
+struct Page {
+    tab: &'static str,
+    csrf: String,
+    bots: Vec<BotChoice>,
+    bot_id: i64,
+    bot_name: String,
+    /// Customers an announcement with `days` would reach now.
+    audience: i64,
+    days: i64,
+    text: String,
+    max_chars: usize,
+    max_days: i64,
+    rows: Vec<Row>,
+    notice: Option<String>,
+    problem: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct Shown {
+    #[serde(default)]
+    bot: Option<i64>,
+    #[serde(default)]
+    days: Option<i64>,
+    #[serde(default)]
+    sent: Option<i64>,
+}
+
+/// The tenant's bots that can send (not disconnected or deleted), and the chosen one (`want`,
+/// else the first).
+async fn choose(app: &AppState, owner: &Owner, want: Option<i64>) -> Result<(Vec<bots::Bot>, Option<bots::Bot>), AppError> {
+    let all: Vec<bots::Bot> = bots::list_for_tenant(&app.db.pool, owner.tenant_id).await?.into_iter().filter(|b| b.status != bots::DISCONNECTED && b.status != bots::DELETED).collect();
+    let chosen = match want {
+        Some(id) => Some(all.iter().find(|b| b.id.0 == id).cloned().ok_or(AppError::NotFound)?),
+        None => all.first().cloned(),
+    };
+    Ok((all, chosen))
+}
+
+async fn page(app: &AppState, owner: &Owner, want: Option<i64>, days: i64, text: String, notice: Option<String>, problem: Option<String>) -> Result<Response, AppError> {
+    let (all, chosen) = choose(app, owner, want).await?;
+    let Some(bot) = chosen else {
+        return Ok(Redirect::to("/app").into_response()); // no bot yet: the home page says how to make one
+    };
+    let now = now_ms();
+    let rows = announcements::list(&app.db.pool, owner.tenant_id, bot.id, SHOWN)
+        .await?
+        .into_iter()
+        .map(|a| Row { at: ago(a.created_at, now), done: a.total - a.pending(), a })
+        .collect();
+    let audience = announcements::audience(&app.db.pool, owner.tenant_id, bot.id, days.clamp(1, MAX_DAYS)).await?;
+    let bots = all.iter().map(|b| BotChoice { id: b.id.0, label: format!("{} (@{})", b.name, b.username), chosen: b.id == bot.id }).collect();
+    let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let mut r = render(&Page {
+        tab: "announcements",
+        csrf: owner.csrf.clone(),
+        bots,
+        bot_id: bot.id.0,
+        bot_name: bot.name.clone(),
+        audience,
+        days,
+        text,
+        max_chars: MAX_CHARS,
+        max_days: MAX_DAYS,
+        rows,
+        notice,
+        problem,
+    })?;
+    *r.status_mut() = status;
+    Ok(r)
+}
+
+/// `GET /app/announcements[?bot=ID&days=N]`.
+pub async fn show(State(app): State<AppState>, owner: Owner, Query(q): Query<Shown>) -> Result<Response, AppError> {
+    let notice = q.sent.map(|n| match n {
+        0 => "Nobody to send it to: no customer of this bot wrote in that many days (or they all sent /stop).".to_owned(),
+        1 => "Sending to 1 customer. You can leave this page: it goes on in the background.".to_owned(),
+        n => format!("Sending to {n} customers, within Telegram's limits (about 20 a second). You can leave this page: it goes on in the background."),
+    });
+    page(&app, &owner, q.bot, q.days.unwrap_or(DEFAULT_DAYS), String::new(), notice, None).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct NewForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    bot: i64,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    days: String,
+    /// The "send to N customers" confirmation box.
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// `POST /app/announcements`: writes it, chooses its recipients and queues the sending, at once.
+pub async fn create(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<NewForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    let (_, chosen) = choose(&app, &owner, Some(f.bot)).await?;
+    let bot = chosen.ok_or(AppError::NotFound)?;
+    let days = f.days.trim().parse::<i64>().unwrap_or(0);
+    let refuse = |why: String| page(&app, &owner, Some(f.bot), if (1..=MAX_DAYS).contains(&days) { days } else { DEFAULT_DAYS }, f.text.clone(), None, Some(why));
+    if let Err(why) = announce::check(&f.text, days) {
+        return refuse(why).await;
+    }
+    if bot.status != "live" {
+        return refuse("This bot is not connected to Telegram right now, so it cannot send. Check its settings page.".into()).await;
+    }
+    if f.confirm.as_deref() != Some("yes") {
+        return refuse("Tick the box to confirm that this message goes to all these customers, then press Send again.".into()).await;
+    }
+    let mut tx = app.db.begin().await?;
+    let a = match announce::write(&mut tx, owner.tenant_id, bot.id, &f.text, days).await {
+        Ok(a) => a,
+        Err(WriteError::Invalid(why)) => return refuse(why).await,
+        Err(WriteError::Db(e)) => return Err(e.into()),
+    };
+    if a.total > 0 {
+        app.queue.enqueue_in(&mut tx, &jobs::announce(&app.queue, owner.tenant_id, bot.id, a.id)).await?;
+    }
+    tx.commit().await.map_err(anyhow::Error::from)?;
+    app.queue.notify(crate::jobs::DEFAULT);
+    tracing::info!(tenant_id = owner.tenant_id.0, bot_id = bot.id.0, announcement = a.id, recipients = a.total, "announcement written");
+    Ok(Redirect::to(&format!("/app/announcements?bot={}&sent={}", bot.id.0, a.total)).into_response())
+}
+
+#[derive(serde::Serialize)]
+pub struct Progress {
+    status: String,
+    total: i64,
+    done: i64,
+    sent: i64,
+    blocked: i64,
+    failed: i64,
+    unknown: i64,
+}
+
+/// `GET /app/announcements/{id}/progress`: how far sending has got (the page's script reads it).
+pub async fn progress(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>) -> Result<Response, AppError> {
+    let a = announcements::get(&app.db.pool, owner.tenant_id, id).await?.ok_or(AppError::NotFound)?;
+    let done = a.total - a.pending();
+    Ok(Json(Progress { status: a.status, total: a.total, done, sent: a.sent, blocked: a.blocked, failed: a.failed, unknown: a.unknown }).into_response())
+}

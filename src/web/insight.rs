@@ -1,0 +1,338 @@
+//! How the bot is doing: the overview page (charts of the last days — questions by how they were
+//! answered, 👍/👎, the busiest hours — and the top unanswered questions) and the conversations
+//! export (CSV). Charts are SVG drawn here from counts (no script, no third-party library; the
+//! numbers are also in each chart's text for screen readers).
+use super::AppError;
+use super::auth::Owner;
+use super::pages::render;
+use crate::app::AppState;
+use crate::domain::civil;
+use crate::storage::{bots, insight, now_ms};
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use std::fmt::Write;
+
+/// Messages the overview reads at most (a busy month of a small business is far below).
+const SCAN: i64 = 200_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// How a question was answered, as the chart shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// From the owner's knowledge, written by the model or a Q&A pair.
+    Answered,
+    /// The sentences of a source, quoted.
+    Quoted,
+    /// "I don't know".
+    DontKnow,
+    /// Passed to a person.
+    HandedOff,
+}
+
+impl Outcome {
+    /// The outcome a bot reply of `kind` stands for; none for greetings, commands and notices.
+    pub fn of(kind: &str) -> Option<Outcome> {
+        match kind {
+            "answer" | "qa" => Some(Outcome::Answered),
+            "extractive" => Some(Outcome::Quoted),
+            "fallback" => Some(Outcome::DontKnow),
+            "handoff" | "media" => Some(Outcome::HandedOff),
+            _ => None,
+        }
+    }
+    const ALL: [Outcome; 4] = [Outcome::Answered, Outcome::Quoted, Outcome::DontKnow, Outcome::HandedOff];
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Quoted => "quoted from your sources",
+            Outcome::DontKnow => "\"don't know\"",
+            Outcome::HandedOff => "handed to a person",
+        }
+    }
+    fn color(self) -> &'static str {
+        match self {
+            Outcome::Answered => "#2e9d5b",
+            Outcome::Quoted => "#3a7bd5",
+            Outcome::DontKnow => "#e8a33d",
+            Outcome::HandedOff => "#d9534f",
+        }
+    }
+}
+
+/// The overview's figures for `days` days ending today (UTC days).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Figures {
+    /// The first day (days since 1970-01-01, UTC).
+    pub first_day: i64,
+    /// Per day: replies by [`Outcome::ALL`] order.
+    pub per_day: Vec<[u32; 4]>,
+    /// Per day: (👍, 👎) on the bot's replies of that day.
+    pub feedback: Vec<(u32, u32)>,
+    /// Customer messages by hour of the day (UTC).
+    pub hours: [u32; 24],
+}
+
+impl Figures {
+    pub fn from_activity(rows: &[insight::Activity], days: usize, today: i64) -> Figures {
+        let first_day = today - days as i64 + 1;
+        let mut f = Figures { first_day, per_day: vec![[0; 4]; days], feedback: vec![(0, 0); days], hours: [0; 24] };
+        for r in rows {
+            let day = r.created_at.div_euclid(DAY_MS);
+            let Some(i) = usize::try_from(day - first_day).ok().filter(|&i| i < days) else { continue };
+            match r.author.as_str() {
+                "customer" => f.hours[(r.created_at.rem_euclid(DAY_MS) / 3_600_000) as usize] += 1,
+                "bot" => {
+                    if let Some(o) = Outcome::of(&r.kind) {
+                        f.per_day[i][Outcome::ALL.iter().position(|x| *x == o).expect("listed")] += 1;
+                    }
+                    match r.feedback {
+                        Some(1) => f.feedback[i].0 += 1,
+                        Some(-1) => f.feedback[i].1 += 1,
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// Totals by outcome.
+    pub fn totals(&self) -> [u32; 4] {
+        let mut t = [0; 4];
+        for d in &self.per_day {
+            for (a, b) in t.iter_mut().zip(d) {
+                *a += b;
+            }
+        }
+        t
+    }
+}
+
+/// A day as "Mar 14".
+fn day_label(day: i64) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let (_, m, d) = civil(day * DAY_MS);
+    format!("{} {d}", MONTHS[(m - 1) as usize])
+}
+
+const W: f64 = 720.0;
+const H: f64 = 180.0;
+const LEFT: f64 = 36.0;
+const BOTTOM: f64 = 22.0;
+
+/// A bar chart: one stack of `series` per column, with `labels` under every few columns.
+fn bars(title: &str, columns: &[Vec<u32>], colors: &[&str], labels: &[String], every: usize) -> String {
+    let max = columns.iter().map(|c| c.iter().sum::<u32>()).max().unwrap_or(0).max(1);
+    let n = columns.len().max(1) as f64;
+    let step = (W - LEFT) / n;
+    let bar = (step * 0.75).max(1.0);
+    let plot = H - BOTTOM - 8.0;
+    let mut s = String::new();
+    let _ = write!(s, r#"<svg class="bars" viewBox="0 0 {W} {H}" role="img" aria-label="{title}" xmlns="http://www.w3.org/2000/svg">"#);
+    // The scale: 0 and the largest column.
+    let _ = write!(s, r##"<line x1="{LEFT}" y1="{y}" x2="{W}" y2="{y}" stroke="#c9d1dd"/>"##, y = H - BOTTOM);
+    let _ = write!(s, r##"<text x="{x}" y="14" font-size="11" text-anchor="end" fill="#5b6575">{max}</text>"##, x = LEFT - 4.0);
+    let _ = write!(s, r##"<text x="{x}" y="{y}" font-size="11" text-anchor="end" fill="#5b6575">0</text>"##, x = LEFT - 4.0, y = H - BOTTOM);
+    for (i, col) in columns.iter().enumerate() {
+        let x = LEFT + i as f64 * step + (step - bar) / 2.0;
+        let mut top = H - BOTTOM;
+        for (v, color) in col.iter().zip(colors) {
+            if *v == 0 {
+                continue;
+            }
+            let h = plot * f64::from(*v) / f64::from(max);
+            top -= h;
+            let _ = write!(s, r#"<rect x="{x:.1}" y="{top:.1}" width="{bar:.1}" height="{h:.1}" fill="{color}"><title>{v}</title></rect>"#);
+        }
+        if i % every == 0 {
+            if let Some(l) = labels.get(i) {
+                let _ = write!(s, r##"<text x="{cx:.1}" y="{y}" font-size="11" text-anchor="middle" fill="#5b6575">{l}</text>"##, cx = x + bar / 2.0, y = H - 6.0);
+            }
+        }
+    }
+    s.push_str("</svg>");
+    s
+}
+
+pub struct Legend {
+    pub label: &'static str,
+    pub color: &'static str,
+    pub total: u32,
+}
+
+pub struct TopQuestion {
+    pub question: String,
+    pub times: usize,
+}
+
+#[derive(Template)]
+#[template(path = "admin_overview.html")]
+struct Page {
+    tab: &'static str,
+    csrf: String,
+    days: usize,
+    questions: u32,
+    legend: Vec<Legend>,
+    per_day_svg: String,
+    thumbs_up: u32,
+    thumbs_down: u32,
+    feedback_svg: String,
+    hours_svg: String,
+    busiest: String,
+    top: Vec<TopQuestion>,
+    bots: Vec<(i64, String, bool)>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct OverviewQuery {
+    #[serde(default)]
+    days: Option<usize>,
+    #[serde(default)]
+    bot: Option<i64>,
+}
+
+/// `GET /app/overview[?days=7|30|90&bot=ID]`.
+pub async fn overview(State(app): State<AppState>, owner: Owner, Query(q): Query<OverviewQuery>) -> Result<Response, AppError> {
+    let days = match q.days {
+        Some(d @ (7 | 30 | 90)) => d,
+        _ => 30,
+    };
+    let all = bots::list_for_tenant(&app.db.pool, owner.tenant_id).await?;
+    let bot = match q.bot.filter(|&b| b != 0) {
+        Some(b) => Some(all.iter().find(|x| x.id.0 == b).map(|x| x.id).ok_or(AppError::NotFound)?),
+        None => None,
+    };
+    let today = now_ms().div_euclid(DAY_MS);
+    let since = (today - days as i64 + 1) * DAY_MS;
+    let rows = insight::activity(&app.db.pool, owner.tenant_id, bot, since, SCAN).await?;
+    let f = Figures::from_activity(&rows, days, today);
+    let totals = f.totals();
+    let labels: Vec<String> = (0..days).map(|i| day_label(f.first_day + i as i64)).collect();
+    let every = (days / 6).max(1);
+    let colors: Vec<&str> = Outcome::ALL.iter().map(|o| o.color()).collect();
+    let per_day_svg = bars("Questions per day, by how they were answered", &f.per_day.iter().map(|d| d.to_vec()).collect::<Vec<_>>(), &colors, &labels, every);
+    let feedback_svg = bars("👍 and 👎 per day", &f.feedback.iter().map(|(u, d)| vec![*u, *d]).collect::<Vec<_>>(), &["#2e9d5b", "#d9534f"], &labels, every);
+    let hour_labels: Vec<String> = (0..24).map(|h| format!("{h:02}")).collect();
+    let hours_svg = bars("Customer messages by hour of the day (UTC)", &f.hours.iter().map(|h| vec![*h]).collect::<Vec<_>>(), &["#3a7bd5"], &hour_labels, 3);
+    let busiest = match f.hours.iter().enumerate().max_by_key(|(h, n)| (**n, std::cmp::Reverse(*h))) {
+        Some((h, n)) if *n > 0 => format!("{h:02}:00–{:02}:00 UTC ({n} messages)", (h + 1) % 24),
+        _ => "no messages yet".into(),
+    };
+    // Gaps are per bot (a bot's own Q&A pairs close its gaps); for all bots, the same question
+    // asked of several is one row.
+    let gap_bots: Vec<crate::domain::BotId> = match bot {
+        Some(b) => vec![b],
+        None => all.iter().map(|b| b.id).collect(),
+    };
+    let mut top: Vec<TopQuestion> = Vec::new();
+    for b in gap_bots {
+        for g in super::gaps::open_gaps(&app, &owner, Some(b)).await?.into_iter().filter(|g| g.unanswered) {
+            let key = crate::knowledge::qa::normalise(&g.question);
+            match top.iter_mut().find(|t| crate::knowledge::qa::normalise(&t.question) == key) {
+                Some(t) => t.times += g.times,
+                None => top.push(TopQuestion { question: g.question, times: g.times }),
+            }
+        }
+    }
+    top.truncate(10);
+    top.sort_by(|a, b| b.times.cmp(&a.times));
+    render(&Page {
+        tab: "overview",
+        csrf: owner.csrf.clone(),
+        days,
+        questions: totals.iter().sum(),
+        legend: Outcome::ALL.iter().zip(totals).map(|(o, t)| Legend { label: o.label(), color: o.color(), total: t }).collect(),
+        per_day_svg,
+        thumbs_up: f.feedback.iter().map(|x| x.0).sum(),
+        thumbs_down: f.feedback.iter().map(|x| x.1).sum(),
+        feedback_svg,
+        hours_svg,
+        busiest,
+        top,
+        bots: all.iter().map(|b| (b.id.0, format!("{} (@{})", b.name, b.username), Some(b.id) == bot)).collect(),
+    })
+}
+
+/// A cell as a spreadsheet reads it safely: text that would start a formula (`=`, `+`, `-`, `@`,
+/// a tab or a carriage return) gets a leading apostrophe.
+fn cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() }
+}
+
+/// A time as "2026-03-14 09:30:00" (UTC).
+fn utc(ms: i64) -> String {
+    let (y, m, d) = civil(ms);
+    let s = ms.rem_euclid(DAY_MS) / 1000;
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// `GET /app/conversations.csv`: every message of every conversation, oldest first.
+pub async fn conversations_csv(State(app): State<AppState>, owner: Owner) -> Result<Response, AppError> {
+    let names: std::collections::HashMap<i64, String> = bots::list_for_tenant(&app.db.pool, owner.tenant_id).await?.into_iter().map(|b| (b.id.0, format!("@{}", b.username))).collect();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = ["conversation", "bot", "chat", "customer", "time (UTC)", "from", "reply kind", "text", "rating"];
+    w.write_record(header).map_err(anyhow::Error::from)?;
+    let mut after = 0;
+    loop {
+        let page = insight::export_page(&app.db.pool, owner.tenant_id, after, 2_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.message_id;
+        for r in &page {
+            let rating = match r.feedback {
+                Some(1) => "👍",
+                Some(-1) => "👎",
+                _ => "",
+            };
+            let bot = names.get(&r.bot_id).cloned().unwrap_or_default();
+            w.write_record([r.conversation_id.to_string(), bot, r.chat_kind.clone(), cell(&r.customer_name), utc(r.created_at), r.author.clone(), r.kind.clone(), cell(&r.text), rating.to_owned()])
+                .map_err(anyhow::Error::from)?;
+        }
+    }
+    let body = w.into_inner().map_err(|e| anyhow::anyhow!("writing the export: {e}"))?;
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"conversations.csv\"")], body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn act(at: i64, author: &str, kind: &str, feedback: Option<i64>) -> insight::Activity {
+        insight::Activity { created_at: at, author: author.into(), kind: kind.into(), feedback }
+    }
+
+    #[test]
+    fn replies_are_counted_by_day_and_outcome_and_customer_messages_by_hour() {
+        let today = 20_000;
+        let at = |day: i64, hour: i64| day * DAY_MS + hour * 3_600_000 + 5;
+        let rows = [
+            act(at(today, 9), "customer", "", None),
+            act(at(today, 9), "bot", "answer", Some(1)),
+            act(at(today, 10), "customer", "", None),
+            act(at(today, 10), "bot", "qa", None),
+            act(at(today - 1, 9), "customer", "", None),
+            act(at(today - 1, 9), "bot", "fallback", Some(-1)),
+            act(at(today - 1, 23), "bot", "extractive", None),
+            act(at(today - 2, 9), "bot", "handoff", None),
+            act(at(today - 2, 9), "bot", "command", None),
+            // Before the period: not counted.
+            act(at(today - 3, 9), "bot", "answer", None),
+        ];
+        let f = Figures::from_activity(&rows, 3, today);
+        assert_eq!(f.per_day, vec![[0, 0, 0, 1], [0, 1, 1, 0], [2, 0, 0, 0]]);
+        assert_eq!(f.feedback, vec![(0, 0), (0, 1), (1, 0)]);
+        assert_eq!((f.hours[9], f.hours[10], f.hours[23]), (2, 1, 0));
+        assert_eq!(f.totals(), [2, 1, 1, 1]);
+    }
+
+    #[test]
+    fn a_cell_that_would_start_a_formula_is_quoted() {
+        assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(cell("-1"), "'-1");
+        assert_eq!(cell("Hello"), "Hello");
+        assert_eq!(day_label(0), "Jan 1");
+        assert_eq!(utc(86_400_000 + 3_600_000), "1970-01-02 01:00:00");
+    }
+}

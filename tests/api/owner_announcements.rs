@@ -1,0 +1,194 @@
+//! Issue 17, item 8: announcements. The owner writes one message to everyone who talked to the bot
+//! in the last N days; it goes out within Telegram's limits (the sandbox counts breaches), once
+//! per customer, with progress on the page; customers opt out with `/stop` (and back in with
+//! `/start`).
+use crate::helpers::*;
+use crate::owner_lifecycle::{Business, bot_said_to, business, customer, get, post, wait_reply};
+use bellhop::domain::BotId;
+use bellhop::storage::conversations::{self, Customer};
+use serde_json::Value;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(120);
+
+/// Customer `c`'s conversation with the bot, as their first message makes it (`language`: their
+/// Telegram app's), last active `days_ago` days ago.
+async fn talked(app: &TestApp, b: &Business, c: i64, name: &str, language: Option<&str>, days_ago: i64) {
+    let who = Customer { chat_id: c, thread_id: 0, chat_kind: "private", user_id: c, name, language };
+    conversations::open(&app.db().pool, b.tenant, BotId(b.bot), &who).await.unwrap();
+    let at = bellhop::storage::now_ms() - days_ago * 86_400_000;
+    sqlx::query(&format!("update conversations set last_message_at = {at} where bot_id = {} and chat_id = {c}", b.bot)).execute(&app.db().pool).await.unwrap();
+}
+
+async fn progress(app: &TestApp, b: &Business, id: i64) -> Value {
+    let r = app.http.get(app.url(&format!("/app/announcements/{id}/progress"))).header("cookie", &b.cookie).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn latest_announcement(app: &TestApp, bot: i64) -> i64 {
+    sqlx::query_scalar(&format!("select max(id) from announcements where bot_id = {bot}")).fetch_one(&app.db().pool).await.unwrap()
+}
+
+fn announcement_texts(app_sent: &[Value], chat: i64, words: &str) -> usize {
+    app_sent.iter().filter(|m| m["chat_id"].as_i64() == Some(chat) && m["message"]["text"].as_str().or(m["raw_text"].as_str()).unwrap_or_default().contains(words)).count()
+}
+
+#[tokio::test]
+async fn an_announcement_reaches_500_customers_once_each_within_telegrams_limits_with_progress() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_JOBS_CONCURRENCY", "8");
+    })
+    .await;
+    let b = business(&app, "Nadia", "nadia_news_bot", "Nadia's Bakery").await;
+    let mut recent = Vec::new();
+    for i in 0..500 {
+        let c = customer(&app, &format!("Customer {i}"), b.bot).await;
+        let lang = match i % 4 {
+            0 => Some("es"),
+            1 => Some("ru"),
+            _ => None,
+        };
+        talked(&app, &b, c, &format!("Customer {i}"), lang, i % 20).await;
+        recent.push(c);
+    }
+    // Talked 40 days ago: outside a 30-day announcement.
+    let old = customer(&app, "Old Customer", b.bot).await;
+    talked(&app, &b, old, "Old Customer", None, 40).await;
+    // Opted out with /stop (in the chat: the bot confirms).
+    let stopped = customer(&app, "Quiet Customer", b.bot).await;
+    app.tg.say(stopped, b.bot, "/stop").await;
+    let said = wait_reply(&app, b.bot, stopped, 1).await;
+    assert!(said[0].contains("you won't get announcements from this bot any more"), "{said:?}");
+    app.drain_jobs(WAIT).await;
+
+    // The page says how many it would reach.
+    let (status, page) = get(&app, &b.cookie, "/app/announcements?days=30").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<strong id=\"audience\">500</strong>"), "500 customers wrote in 30 days, less the one who sent /stop: {}", &page[page.find("audience").unwrap_or(0)..][..200.min(page.len())]);
+
+    let before = app.tg.handle.sandbox.limit_stats();
+    let words = "We're closed on Monday for the holiday";
+    let bot = b.bot.to_string();
+    // Without the confirmation box nothing is sent.
+    let (status, _, body) = post(&app, &b.cookie, "/app/announcements", &[("csrf", &b.csrf), ("bot", &bot), ("text", words), ("days", "30")]).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("Tick the box"), "{body}");
+    assert_eq!(count(app.db(), "select count(*) from announcements").await, 0);
+
+    let (status, location, _) = post(&app, &b.cookie, "/app/announcements", &[("csrf", &b.csrf), ("bot", &bot), ("text", words), ("days", "30"), ("confirm", "yes")]).await;
+    assert_eq!((status, location.as_str()), (303, format!("/app/announcements?bot={}&sent=500", b.bot).as_str()));
+    let id = latest_announcement(&app, b.bot).await;
+    // Progress, while it goes and at the end.
+    let first = progress(&app, &b, id).await;
+    assert_eq!(first["total"], 500);
+    wait_until(WAIT, || async { progress(&app, &b, id).await["status"] == "done" }).await;
+    let p = progress(&app, &b, id).await;
+    assert_eq!((p["sent"].as_i64(), p["done"].as_i64(), p["failed"].as_i64(), p["unknown"].as_i64()), (Some(500), Some(500), Some(0), Some(0)), "{p}");
+    let (_, page) = get(&app, &b.cookie, "/app/announcements").await;
+    assert!(page.contains("Done: 500 of 500 delivered"), "the page shows it done");
+
+    let sent = app.tg.sent_by(b.bot).await;
+    for (i, c) in recent.iter().enumerate() {
+        assert_eq!(announcement_texts(&sent, *c, words), 1, "customer {i} got it exactly once");
+    }
+    assert_eq!(announcement_texts(&sent, old, words), 0, "a customer of 40 days ago is outside the 30 days");
+    assert_eq!(announcement_texts(&sent, stopped, words), 0, "a customer who sent /stop gets none");
+    // The footer is in each customer's language.
+    let text_to = |c: i64| bot_said_to_sync(&sent, c);
+    assert!(text_to(recent[0]).contains("Envía /stop"), "{}", text_to(recent[0]));
+    assert!(text_to(recent[1]).contains("Отправьте /stop"), "{}", text_to(recent[1]));
+    assert!(text_to(recent[2]).contains("Send /stop to get no more announcements."), "{}", text_to(recent[2]));
+    let after = app.tg.handle.sandbox.limit_stats();
+    assert_eq!(after.bot_breaches - before.bot_breaches, 0, "over the bot's 30 messages a second: {after:?}");
+    assert_eq!(after.limit_breaches - before.limit_breaches, 0, "{after:?}");
+    assert_eq!(after.private_breaches - before.private_breaches, 0, "{after:?}");
+
+    // Running the job again sends nothing more.
+    let bot_client = app.state.bots.open(b.tenant, BotId(b.bot)).await.unwrap().unwrap();
+    bellhop::answering::announce::send(app.db(), &bot_client, b.tenant, id).await.unwrap();
+    assert_eq!(app.tg.sent_by(b.bot).await.len(), sent.len(), "a second run sent nothing");
+    app.stop().await.unwrap();
+}
+
+fn bot_said_to_sync(sent: &[Value], chat: i64) -> String {
+    sent.iter()
+        .filter(|m| m["chat_id"].as_i64() == Some(chat))
+        .map(|m| m["message"]["text"].as_str().or(m["raw_text"].as_str()).unwrap_or_default().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A process that died during a recipient's Bot API call left the row claimed: the message may
+/// have arrived, so the next run marks it unknown and does not send it again; the others go.
+#[tokio::test]
+async fn a_recipient_whose_sending_was_interrupted_is_not_sent_again() {
+    let app = spawn_app().await;
+    let b = business(&app, "Omar", "omar_news_bot", "Omar's Flowers").await;
+    let mut people = Vec::new();
+    for i in 0..3 {
+        let c = customer(&app, &format!("Buyer {i}"), b.bot).await;
+        talked(&app, &b, c, "Buyer", None, 1).await;
+        people.push(c);
+    }
+    let mut tx = app.db().begin().await.unwrap();
+    let a = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Tulips are back", 7).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(a.total, 3);
+    // As a dead process leaves it: claimed, the call's outcome unknown.
+    sqlx::query(&format!("update announcement_recipients set state = 'sending' where announcement_id = {} and chat_id = {}", a.id, people[0])).execute(&app.db().pool).await.unwrap();
+    let bot_client = app.state.bots.open(b.tenant, BotId(b.bot)).await.unwrap().unwrap();
+    bellhop::answering::announce::send(app.db(), &bot_client, b.tenant, a.id).await.unwrap();
+    let sent = app.tg.sent_by(b.bot).await;
+    assert_eq!(announcement_texts(&sent, people[0], "Tulips are back"), 0, "not sent again");
+    assert_eq!(announcement_texts(&sent, people[1], "Tulips are back"), 1);
+    assert_eq!(announcement_texts(&sent, people[2], "Tulips are back"), 1);
+    let p = progress(&app, &b, a.id).await;
+    assert_eq!((p["status"].as_str(), p["sent"].as_i64(), p["unknown"].as_i64()), (Some("done"), Some(2), Some(1)), "{p}");
+    let (_, page) = get(&app, &b.cookie, "/app/announcements").await;
+    assert!(page.contains("1 not known (interrupted; not sent again)"), "the owner sees it");
+    app.stop().await.unwrap();
+}
+
+/// `/stop` and `/start` in the chat; an owner's bad input refused in words, changing nothing; and
+/// another business cannot read an announcement's progress.
+#[tokio::test]
+async fn stop_and_start_opt_out_and_back_in_and_bad_input_changes_nothing() {
+    let app = spawn_app().await;
+    let b = business(&app, "Pia", "pia_news_bot", "Pia's Books").await;
+    let c = customer(&app, "Reader", b.bot).await;
+    app.tg.say(c, b.bot, "/stop").await;
+    let said = wait_reply(&app, b.bot, c, 1).await;
+    assert!(said[0].starts_with("Done: you won't get announcements"), "{said:?}");
+    assert_eq!(count(app.db(), &format!("select count(*) from announcement_optouts where chat_id = {c}")).await, 1);
+    app.tg.say(c, b.bot, "/start").await;
+    let said = wait_reply(&app, b.bot, c, 2).await;
+    assert!(said[1].contains("You'll get this bot's announcements again"), "{said:?}");
+    assert_eq!(count(app.db(), &format!("select count(*) from announcement_optouts where chat_id = {c}")).await, 0);
+    // A second /start is just the welcome.
+    app.tg.say(c, b.bot, "/start").await;
+    let said = wait_reply(&app, b.bot, c, 3).await;
+    assert!(!said[2].contains("announcements again"), "{said:?}");
+
+    let bot = b.bot.to_string();
+    for (text, days, expect) in [("", "30", "empty"), ("Hello", "0", "1 to 365 days"), ("Hello", "many", "1 to 365 days"), (&*"x".repeat(4000), "30", "Shorten it by 100 characters")] {
+        let (status, _, body) = post(&app, &b.cookie, "/app/announcements", &[("csrf", &b.csrf), ("bot", &bot), ("text", text), ("days", days), ("confirm", "yes")]).await;
+        assert_eq!(status, 422, "{text:.20} {days}");
+        assert!(body.contains(expect), "{expect}: {body}");
+    }
+    assert_eq!(count(app.db(), "select count(*) from announcements").await, 0, "nothing was written");
+    // The customer talked today: an announcement reaches them.
+    let (status, _, _) = post(&app, &b.cookie, "/app/announcements", &[("csrf", &b.csrf), ("bot", &bot), ("text", "Poetry night on Friday"), ("days", "1"), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    let id = latest_announcement(&app, b.bot).await;
+    wait_until(WAIT, || async { bot_said_to(&app, b.bot, c).await.iter().any(|t| t.contains("Poetry night on Friday")) }).await;
+    // Another business's owner: neither the page of this bot nor its progress.
+    let (_, cookie_x, csrf_x) = app.signed_in_owner(880_107, "Other Shop").await;
+    let r = app.http.get(app.url(&format!("/app/announcements/{id}/progress"))).header("cookie", &cookie_x).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(get(&app, &cookie_x, &format!("/app/announcements?bot={}", b.bot)).await.0, 404);
+    let (status, _, _) = post(&app, &cookie_x, "/app/announcements", &[("csrf", &csrf_x), ("bot", &bot), ("text", "Spam"), ("days", "30"), ("confirm", "yes")]).await;
+    assert_eq!(status, 404);
+    assert_eq!(count(app.db(), "select count(*) from announcements").await, 1);
+    app.stop().await.unwrap();
+}

@@ -1,0 +1,116 @@
+//! Issue 17, item 5: insight. The overview page's figures (questions per day by how they were
+//! answered, 👍/👎, busiest hours, top unanswered questions), conversation search and paging,
+//! and the conversations export (CSV) — each tenant's own only.
+use crate::helpers::*;
+use crate::owner_lifecycle::{business, get};
+use bellhop::domain::{BotId, TenantId};
+use bellhop::storage::conversations::{self, Customer, NewMsg};
+
+const DAY: i64 = 86_400_000;
+
+/// A conversation of `name` with `bot` holding `(customer text, reply kind, rating, days ago)`
+/// exchanges.
+async fn conversation(app: &TestApp, tenant: TenantId, bot: i64, chat: i64, name: &str, turns: &[(&str, &str, Option<i64>, i64)]) -> i64 {
+    let who = Customer { chat_id: chat, thread_id: 0, chat_kind: "private", user_id: chat, name, language: None };
+    let conv = conversations::open(&app.db().pool, tenant, BotId(bot), &who).await.unwrap();
+    for (i, (text, kind, rating, days_ago)) in turns.iter().enumerate() {
+        let update = chat * 100 + i as i64;
+        let mut tx = app.db().begin().await.unwrap();
+        let (q, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: "customer", text, update_id: Some(update), kind: "", sources: "[]", delivery: "sent", model_tokens: 0, question: None }).await.unwrap();
+        let (r, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: "bot", text: "a reply", update_id: Some(update), kind, sources: "[]", delivery: "sent", model_tokens: 0, question: Some(text) })
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        // Noon UTC of that day, so the day is the same in any time zone of the test machine.
+        let at = (bellhop::storage::now_ms().div_euclid(DAY) - days_ago) * DAY + 12 * 3_600_000;
+        sqlx::query(&format!("update conversation_messages set created_at = {at}, feedback = {} where id in ({}, {})", rating.map_or("null".into(), |r| r.to_string()), q.id, r.id))
+            .execute(&app.db().pool)
+            .await
+            .unwrap();
+        sqlx::query(&format!("update conversation_messages set feedback = null where id = {}", q.id)).execute(&app.db().pool).await.unwrap();
+    }
+    conv.id
+}
+
+#[tokio::test]
+async fn the_overview_counts_questions_by_outcome_ratings_and_hours_of_this_business_only() {
+    let app = spawn_app().await;
+    let b = business(&app, "Vera", "vera_insight_bot", "Vera's Tea").await;
+    let (bot, tenant, cookie) = (b.bot, b.tenant, b.cookie);
+    conversation(&app, tenant, bot, 7001, "Ann", &[("Do you sell matcha?", "answer", Some(1), 0), ("Opening hours?", "qa", None, 1)]).await;
+    conversation(&app, tenant, bot, 7002, "Ben", &[("Do you ship to Norway?", "fallback", Some(-1), 0), ("I want a person", "handoff", None, 2)]).await;
+    conversation(&app, tenant, bot, 7003, "Cleo", &[("Is oolong caffeinated?", "extractive", None, 3), ("Do you ship to Norway?", "fallback", None, 4), ("/start", "command", None, 4)]).await;
+    // Outside the last 7 days.
+    conversation(&app, tenant, bot, 7004, "Dan", &[("Old question", "answer", None, 10)]).await;
+    // Another business's conversation.
+    let x = business(&app, "Xavier", "xavier_insight_bot", "Xavier's Coffee").await;
+    let (bot_x, tenant_x) = (x.bot, x.tenant);
+    conversation(&app, tenant_x, bot_x, 7101, "Xena", &[("Secret question of another shop", "fallback", Some(-1), 0)]).await;
+
+    let (status, page) = get(&app, &cookie, "/app/overview?days=7").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("6 questions in the last 7 days"), "answer, qa, fallback ×2, handoff, extractive; not the command, not the old one: {page}");
+    for expect in ["answered: <b>2</b>", "quoted from your sources: <b>1</b>", "&quot;don&#39;t know&quot;: <b>2</b>", "handed to a person: <b>1</b>"] {
+        assert!(page.contains(expect) || page.replace("&#34;", "&quot;").contains(expect), "{expect} in the legend");
+    }
+    assert!(page.contains("👍 1") && page.contains("👎 1"), "ratings: one each (not the other shop's 👎)");
+    assert!(page.contains("12:00–13:00 UTC (7 messages)"), "every customer message of the period was at noon");
+    assert_eq!(page.matches("<svg class=\"bars\"").count(), 3, "three charts");
+    assert!(page.contains("“Do you ship to Norway?” <span class=\"help\">— asked 2 times</span>"), "the top unanswered question, grouped");
+    assert!(!page.contains("Secret question of another shop"));
+    let (status, page30) = get(&app, &cookie, "/app/overview?days=30").await;
+    assert_eq!(status, 200);
+    assert!(page30.contains("7 questions in the last 30 days"));
+    // Another business's bot cannot be picked.
+    assert_eq!(get(&app, &cookie, &format!("/app/overview?bot={bot_x}")).await.0, 404);
+    app.stop().await.unwrap();
+}
+
+
+#[tokio::test]
+async fn conversations_are_searched_paged_and_exported_safely_for_spreadsheets() {
+    let app = spawn_app().await;
+    let b = business(&app, "Wim", "wim_insight_bot", "Wim's Bikes").await;
+    let (bot, tenant, cookie) = (b.bot, b.tenant, b.cookie);
+    for i in 0..120 {
+        let text = if i == 17 { "Do you repair 100% carbon_frames?" } else { "How much is a tune-up?" };
+        conversation(&app, tenant, bot, 8000 + i, &format!("Rider {i:03}"), &[(text, "answer", None, 0)]).await;
+    }
+    conversation(&app, tenant, bot, 8500, "=cmd|' /C calc'!A0", &[("=HYPERLINK(\"http://evil.example\")", "fallback", None, 0)]).await;
+    let x = business(&app, "Yara", "yara_insight_bot", "Yara's Boards").await;
+    let (bot_x, tenant_x) = (x.bot, x.tenant);
+    conversation(&app, tenant_x, bot_x, 9001, "Other Rider", &[("Do you repair carbon frames?", "answer", None, 0)]).await;
+
+    let (_, first) = get(&app, &cookie, "/app/conversations").await;
+    assert!(first.contains("1–50 of 121"), "paged: {}", &first[first.find("showing").unwrap_or(0)..][..80]);
+    assert!(first.contains("href=\"/app/conversations?page=2\"") && !first.contains("← Newer"));
+    let (_, third) = get(&app, &cookie, "/app/conversations?page=3").await;
+    assert!(third.contains("101–121 of 121") && third.contains("← Newer") && !third.contains("Older →"));
+    // A page past the end shows the last one.
+    assert!(get(&app, &cookie, "/app/conversations?page=99").await.1.contains("101–121 of 121"));
+
+    // Words from a message, case-insensitive, wildcards taken literally; a name.
+    let (_, found) = get(&app, &cookie, "/app/conversations?q=CARBON_frames").await;
+    assert!(found.contains("1–1 of 1") && found.contains("Rider 017"), "{}", &found[found.find("showing").unwrap_or(0)..][..100]);
+    assert!(!found.contains("Other Rider"), "another business's conversation is not found");
+    assert!(get(&app, &cookie, "/app/conversations?q=100%25").await.1.contains("1–1 of 1"), "% is a character, not a wildcard");
+    assert!(get(&app, &cookie, "/app/conversations?q=rider%2005").await.1.contains("1–10 of 10"), "Rider 050–059 by name");
+    assert!(get(&app, &cookie, "/app/conversations?q=nothing%20like%20this").await.1.contains("No conversation has"));
+
+    let r = app.http.get(app.url("/app/conversations.csv")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let body = r.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), ["conversation", "bot", "chat", "customer", "time (UTC)", "from", "reply kind", "text", "rating"]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 242, "121 conversations × question and reply");
+    assert!(rows.iter().all(|r| &r[1] == "@wim_insight_bot"));
+    assert!(!body.contains("Other Rider"), "only this business's conversations");
+    let evil = rows.iter().find(|r| r[3].contains("calc")).unwrap();
+    assert_eq!(&evil[3], "'=cmd|' /C calc'!A0", "a name that would run as a formula is quoted");
+    assert!(rows.iter().any(|r| &r[7] == "'=HYPERLINK(\"http://evil.example\")"), "so is a message");
+    // Signed out: no export.
+    assert_eq!(app.http.get(app.url("/app/conversations.csv")).send().await.unwrap().status(), 401);
+    app.stop().await.unwrap();
+}
