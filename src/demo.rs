@@ -126,11 +126,11 @@ async fn try_seed(app: &crate::app::AppState, sandbox: &str) -> anyhow::Result<i
     }
     let tenant = tenant.context("the example bot did not go live within 30 s")?;
     for (name, text) in EXAMPLE_DOCS {
-        let new = crate::storage::sources::NewSource { kind: "file", name, size_bytes: text.len() as i64, content: Some(text.as_bytes()), max_pages: None, recrawl_hours: None };
+        let new = crate::storage::sources::NewSource { bot: Some(crate::domain::BotId(bot)), kind: "file", name, size_bytes: text.len() as i64, content: Some(text.as_bytes()), max_pages: None, recrawl_hours: None };
         crate::app::sources::add_source(app, tenant, &new).await?;
     }
     for (q, a) in EXAMPLE_QA {
-        crate::storage::sources::insert_qa(&app.db.pool, tenant, q, a).await?;
+        crate::storage::sources::insert_qa(&app.db.pool, tenant, Some(crate::domain::BotId(bot)), q, a).await?;
     }
     ok(http.post(api("users")).json(&json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] }))).await?;
     Ok(bot)

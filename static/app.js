@@ -52,7 +52,7 @@
     xhr.open('POST', form.action);
     bar.hidden = false;
     xhr.upload.onprogress = (p) => { if (p.lengthComputable) bar.value = Math.round((100 * p.loaded) / p.total); };
-    xhr.onload = () => { document.open(); document.write(xhr.responseText); document.close(); history.replaceState(null, '', '/app/sources'); };
+    xhr.onload = () => { document.open(); document.write(xhr.responseText); document.close(); history.replaceState(null, '', form.elements.bot ? '/app/sources?bot=' + form.elements.bot.value : '/app/sources'); };
     xhr.onerror = () => { bar.hidden = true; alert('The upload did not finish. Check your connection and try again.'); };
     xhr.send(new FormData(form));
   });

@@ -10,9 +10,9 @@ use super::extract::{self, Selection};
 use super::prompt::{self, NO_ANSWER, SourceText, Turn, Voice};
 use super::verify::{Evidence, Rules};
 use crate::config::AnsweringConfig;
-use crate::domain::TenantId;
+use crate::domain::{BotId, TenantId};
 use crate::llm::{ChatModel, ChatRequest, ModelError};
-use crate::retrieval::{Hit, Retriever, SearchOptions};
+use crate::retrieval::{Hit, Retriever, SearchOptions, Sources};
 use crate::storage::Db;
 use futures::StreamExt;
 use std::time::Duration;
@@ -63,17 +63,18 @@ pub struct Composed {
     pub model_time: Duration,
 }
 
-/// Q&A pair, then retrieval with the confidence threshold.
-#[tracing::instrument(name = "answering.retrieve", skip_all, fields(tenant_id = tenant.0))]
-pub async fn prepare(db: &Db, cfg: &AnsweringConfig, retriever: &Retriever, tenant: TenantId, query: &str) -> anyhow::Result<Prepared> {
+/// The bot's Q&A pair, then retrieval among the bot's sources with the confidence threshold.
+#[tracing::instrument(name = "answering.retrieve", skip_all, fields(tenant_id = tenant.0, bot_id = bot.0))]
+pub async fn prepare(db: &Db, cfg: &AnsweringConfig, retriever: &Retriever, tenant: TenantId, bot: BotId, query: &str) -> anyhow::Result<Prepared> {
     // One embedding of the question serves both the Q&A match and retrieval.
     let opts = SearchOptions { limit: cfg.sources, ..Default::default() };
     let vectors = retriever.query_vectors(query, &opts).await?;
-    if let Some(pair) = crate::knowledge::qa::match_qa(db, retriever, tenant, query, vectors.first().map(Vec::as_slice)).await? {
+    if let Some(pair) = crate::knowledge::qa::match_qa(db, retriever, tenant, Some(bot), query, vectors.first().map(Vec::as_slice)).await? {
         return Ok(Prepared::Qa(pair.answer));
     }
+    let scope = crate::knowledge::scope::of_bot(&db.pool, tenant, Some(bot)).await?;
     // "I don't know" when no passage is similar enough, or no sentence answers well enough.
-    Ok(match find(cfg, retriever, tenant, query, &opts, vectors).await? {
+    Ok(match find(cfg, retriever, tenant, &scope, query, &opts, vectors).await? {
         Some(p) if p.selection.confident() => Prepared::Passages(p),
         _ => Prepared::NotFound,
     })
@@ -81,9 +82,17 @@ pub async fn prepare(db: &Db, cfg: &AnsweringConfig, retriever: &Retriever, tena
 
 /// Retrieval with the similarity threshold, and the passages' sentences ranked for `query` —
 /// before the sentence threshold (`bellhop eval answers` calibrates that one on it).
-pub async fn find(cfg: &AnsweringConfig, retriever: &Retriever, tenant: TenantId, query: &str, opts: &SearchOptions, vectors: Vec<Vec<f32>>) -> anyhow::Result<Option<Passages>> {
+pub async fn find(
+    cfg: &AnsweringConfig,
+    retriever: &Retriever,
+    tenant: TenantId,
+    sources: &Sources,
+    query: &str,
+    opts: &SearchOptions,
+    vectors: Vec<Vec<f32>>,
+) -> anyhow::Result<Option<Passages>> {
     let question_vector = vectors.first().cloned();
-    let hits = retriever.search_with(tenant, query, opts, vectors).await?;
+    let hits = retriever.search_with(tenant, sources, query, opts, vectors).await?;
     let min = cfg.min_similarity;
     if hits.first().is_none_or(|h| h.similarity.unwrap_or(0.0) < min) {
         return Ok(None);
@@ -96,10 +105,10 @@ pub async fn find(cfg: &AnsweringConfig, retriever: &Retriever, tenant: TenantId
 }
 
 /// [`find`] with the query embedded here (for the eval).
-pub async fn find_for(cfg: &AnsweringConfig, retriever: &Retriever, tenant: TenantId, query: &str) -> anyhow::Result<Option<Passages>> {
+pub async fn find_for(cfg: &AnsweringConfig, retriever: &Retriever, tenant: TenantId, sources: &Sources, query: &str) -> anyhow::Result<Option<Passages>> {
     let opts = SearchOptions { limit: cfg.sources, ..Default::default() };
     let vectors = retriever.query_vectors(query, &opts).await?;
-    find(cfg, retriever, tenant, query, &opts, vectors).await
+    find(cfg, retriever, tenant, sources, query, &opts, vectors).await
 }
 
 /// What a model wrote and what it was given, kept for `bellhop eval answers` (which compares

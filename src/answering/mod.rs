@@ -266,7 +266,7 @@ impl Ctx<'_> {
         let history: Vec<Turn> = earlier.iter().filter(|m| in_history(m)).map(|m| Turn { customer: m.author == "customer", text: m.text.clone() }).collect();
         let voice = Voice { business: self.business, persona: &self.settings.persona, tone: &self.settings.tone, extra: &self.settings.extra_instructions, language: self.language };
         let key = format!("answer:{}:{update_id}", self.bot_id.0);
-        let request = pipeline::Request { tenant: self.tenant, voice, texts: self.texts, history: &history, question, credit_key: Some(&key) };
+        let request = pipeline::Request { tenant: self.tenant, bot: self.bot_id, voice, texts: self.texts, history: &history, question, credit_key: Some(&key) };
 
         // Drafts in private chats: a task sends the latest text at most every draft_interval.
         let (progress, drafts) = if conv.chat_kind == "private" {

@@ -14,7 +14,7 @@ use super::prompt::{Turn, Voice};
 use super::settings::Texts;
 use crate::billing::{self, Billing, Reserve};
 use crate::config::{AnsweringConfig, LlmConfig};
-use crate::domain::TenantId;
+use crate::domain::{BotId, TenantId};
 use crate::llm::SharedModel;
 use crate::retrieval::SharedRetriever;
 use crate::storage::{self, Db, conversations};
@@ -39,6 +39,8 @@ pub struct Deps {
 /// One question to answer.
 pub struct Request<'a> {
     pub tenant: TenantId,
+    /// The bot asked: its Q&A pairs and its sources (its own and those shared with it) answer.
+    pub bot: BotId,
     /// The business and its bot's persona, tone and extra instructions; the customer's language.
     pub voice: Voice<'a>,
     /// The bot's own texts: "I don't know" and "temporarily unavailable" come from here.
@@ -72,11 +74,11 @@ fn today() -> i64 {
 
 /// Answers `req`, publishing the model's text so far to `progress` as it grows. Errors are
 /// internal (database, index): the model's own failures become a quoted answer instead.
-#[tracing::instrument(name = "answering.pipeline", skip_all, fields(tenant_id = req.tenant.0))]
+#[tracing::instrument(name = "answering.pipeline", skip_all, fields(tenant_id = req.tenant.0, bot_id = req.bot.0))]
 pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::sync::watch::Sender<String>>) -> anyhow::Result<Answer> {
     let query = standalone_query(req.history, req.question);
     let retriever = deps.retriever.get().await?;
-    let hits = match compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, &query).await? {
+    let hits = match compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, &query).await? {
         Prepared::Qa(answer) => return Ok(fixed("qa", answer)),
         Prepared::NotFound => return Ok(fixed("fallback", req.texts.fallback.clone())),
         Prepared::Passages(h) => h,

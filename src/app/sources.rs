@@ -87,7 +87,12 @@ async fn tell_owner_of_failing_source(app: &AppState, tenant: TenantId, id: i64)
     let Some(owner) = owner else { return Ok(()) };
     let escape = crate::telegram::html::escape;
     let next = n.next_crawl_at.map(|t| format!(" I'll try again on {}, then less and less often while it keeps failing.", crate::billing::stars::date(t))).unwrap_or_default();
-    let link = app.cfg.public_url.join("app/sources").map(|u| u.to_string()).unwrap_or_default();
+    // The page of the bot the source belongs to.
+    let page = match sources::get(&app.db.pool, tenant, id).await?.and_then(|s| s.bot_id) {
+        Some(bot) => format!("app/sources?bot={bot}"),
+        None => "app/sources".to_owned(),
+    };
+    let link = app.cfg.public_url.join(&page).map(|u| u.to_string()).unwrap_or_default();
     let text = format!(
         "⚠️ <b>I couldn't read {name}</b> for your bot's knowledge.
 

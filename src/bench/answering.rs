@@ -98,7 +98,7 @@ async fn setup(mut cfg: Config, http: HttpRoutes, bots: usize, customers: usize,
         let secret = String::from_utf8(state.keys.open(&sealed.context("no webhook secret")?, &crate::storage::bots::webhook_secret_aad(BotId(bot)))?)?;
         if docs {
             let doc = format!("# Shop {i}\n\n## Opening hours\n\nShop {i} opens at 9:00 every weekday and closes at 18:00. On Saturdays we open at 10:00.\n\n## Returns\n\nItems can be returned within 30 days with the receipt.\n");
-            let new = crate::storage::sources::NewSource { kind: "file", name: "shop.md", size_bytes: doc.len() as i64, content: Some(doc.as_bytes()), max_pages: None, recrawl_hours: None };
+            let new = crate::storage::sources::NewSource { bot: Some(crate::domain::BotId(bot)), kind: "file", name: "shop.md", size_bytes: doc.len() as i64, content: Some(doc.as_bytes()), max_pages: None, recrawl_hours: None };
             sources.push(crate::app::sources::add_source(&state, row.tenant_id, &new).await?);
         }
         let mut cs = Vec::new();

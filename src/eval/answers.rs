@@ -399,7 +399,7 @@ pub async fn answers(mut cfg: Config, args: AnswersArgs, http: crate::app::HttpR
         for p in &mine {
             let name = format!("{}.md", p.id.replace('/', "-"));
             let doc = format!("# {title}\n\n{}\n", p.text.trim());
-            let new = crate::storage::sources::NewSource { kind: "file", name: &name, size_bytes: doc.len() as i64, content: Some(doc.as_bytes()), max_pages: None, recrawl_hours: None };
+            let new = crate::storage::sources::NewSource { bot: Some(BotId(bot)), kind: "file", name: &name, size_bytes: doc.len() as i64, content: Some(doc.as_bytes()), max_pages: None, recrawl_hours: None };
             crate::app::sources::add_source(&app, tenant, &new).await?;
         }
         total_sources += mine.len() as i64;
@@ -434,6 +434,7 @@ pub async fn answers(mut cfg: Config, args: AnswersArgs, http: crate::app::HttpR
     crate::answering::compose::record_model_samples(true);
     for (article, qs) in &by_article {
         let (bot, tenant) = businesses[article];
+        let scope = crate::knowledge::scope::of_bot(&app.db.pool, tenant, Some(BotId(bot))).await?;
         for q in qs {
             let (kind, reply, first_draft, final_at, drafts, model_tokens) = h.ask(bot, tenant, asked, &q.text).await?;
             asked += 1;
@@ -443,7 +444,7 @@ pub async fn answers(mut cfg: Config, args: AnswersArgs, http: crate::app::HttpR
                 Some(s) => (Some(s.text.clone()), methods(&retriever, &business, s).await?),
                 None => (None, BTreeMap::new()),
             };
-            let (best_score, quote_gold) = match crate::answering::compose::find_for(&app.cfg.answering, &retriever, tenant, &q.text).await? {
+            let (best_score, quote_gold) = match crate::answering::compose::find_for(&app.cfg.answering, &retriever, tenant, &scope, &q.text).await? {
                 Some(p) => {
                     let quote: Vec<&str> = p.selection.quote().iter().map(|s| s.text.as_str()).collect();
                     (Some(p.selection.best()), contains_gold(&quote.join(" "), &q.answers))

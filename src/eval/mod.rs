@@ -261,7 +261,7 @@ pub async fn retrieval(cfg: Config, args: EvalArgs) -> anyhow::Result<()> {
     let mut lat = Vec::with_capacity(queries.len());
     for (i, (qid, text)) in queries.iter().enumerate() {
         let t = Instant::now();
-        let hits = retriever.search(EVAL_TENANT, text, &opts).await?;
+        let hits = retriever.search(EVAL_TENANT, &crate::retrieval::Sources::All, text, &opts).await?;
         lat.push(t.elapsed());
         let mut seen = HashSet::new();
         let ranked: Vec<String> = hits.into_iter().map(|h| h.payload.source_id).filter(|s| seen.insert(s.clone())).take(10).collect();
@@ -342,12 +342,12 @@ pub async fn bench(cfg: Config, corpus_path: &Path, queries_path: &Path, chunks:
     let opts = SearchOptions::default();
     // Warm-up: first calls fault in memory maps.
     for (_, q) in queries.iter().take(10) {
-        retriever.search(EVAL_TENANT, q, &opts).await?;
+        retriever.search(EVAL_TENANT, &crate::retrieval::Sources::All, q, &opts).await?;
     }
     let mut lat = Vec::with_capacity(samples);
     for (_, q) in queries.iter().cycle().take(samples) {
         let t = Instant::now();
-        let hits = retriever.search(EVAL_TENANT, q, &opts).await?;
+        let hits = retriever.search(EVAL_TENANT, &crate::retrieval::Sources::All, q, &opts).await?;
         lat.push(t.elapsed());
         std::hint::black_box(hits);
     }

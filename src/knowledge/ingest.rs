@@ -9,7 +9,7 @@ use super::extract::{self, ExtractError};
 use super::fetch::{self, FetchError};
 use super::pipeline;
 use crate::config::KnowledgeConfig;
-use crate::domain::TenantId;
+use crate::domain::{BotId, TenantId};
 use crate::jobs::JobError;
 use crate::retrieval::{Hit, SearchOptions, SharedRetriever};
 use crate::storage::Db;
@@ -26,7 +26,7 @@ pub async fn delete_source(db: &Db, retriever: &SharedRetriever, tenant: TenantI
     };
     let retriever = retriever.get().await?;
     forget_pages(&retriever, tenant, id, pages).await.context("removing the source's passages from the index")?;
-    sources::delete(&db.pool, tenant, id).await?;
+    sources::delete(db, tenant, id).await?;
     Ok(true)
 }
 
@@ -237,11 +237,12 @@ fn fetch_failure(e: FetchError) -> Failure {
     if e.is_transient() { Failure::Internal(anyhow::anyhow!("{e}")) } else { Failure::Owner(e.to_string()) }
 }
 
-/// The search playground: the Q&A pair that would answer `q` (question, answer), and the
-/// passages retrieval finds, best first.
-pub async fn playground(db: &Db, retriever: &SharedRetriever, tenant: TenantId, q: &str) -> anyhow::Result<(Vec<Hit>, Option<(String, String)>)> {
+/// The search playground: the Q&A pair of `bot` that would answer `q` (question, answer), and
+/// the passages retrieval finds among the bot's sources, best first.
+pub async fn playground(db: &Db, retriever: &SharedRetriever, tenant: TenantId, bot: Option<BotId>, q: &str) -> anyhow::Result<(Vec<Hit>, Option<(String, String)>)> {
     let retriever = retriever.get().await?;
-    let qa = super::qa::match_qa(db, &retriever, tenant, q, None).await?.map(|p| (p.question, p.answer));
-    let hits = retriever.search(tenant, q, &SearchOptions { limit: 8, ..Default::default() }).await?;
+    let qa = super::qa::match_qa(db, &retriever, tenant, bot, q, None).await?.map(|p| (p.question, p.answer));
+    let scope = super::scope::of_bot(&db.pool, tenant, bot).await?;
+    let hits = retriever.search(tenant, &scope, q, &SearchOptions { limit: 8, ..Default::default() }).await?;
     Ok((hits, qa))
 }

@@ -1,6 +1,6 @@
 //! The owner's Q&A pairs as answers: a question that matches one (the same words, or nearly the
 //! same meaning) gets the owner's own answer, before any retrieval or model.
-use crate::domain::TenantId;
+use crate::domain::{BotId, TenantId};
 use crate::retrieval::Retriever;
 use crate::storage::{Db, sources};
 use anyhow::Context;
@@ -10,13 +10,14 @@ pub fn normalise(q: &str) -> String {
     q.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
-/// The owner's Q&A pair that answers `question`, if one does: the same words, or a question the
+/// `bot`'s Q&A pair that answers `question`, if one does: the same words, or a question the
 /// embedder finds nearly identical (cosine ≥ 0.85).
 ///
 /// `question_vector` is the question's embedding when the caller has it already (answering
 /// embeds each question once, for this and for retrieval); the pairs' vectors are remembered.
-pub async fn match_qa(db: &Db, retriever: &Retriever, tenant: TenantId, question: &str, question_vector: Option<&[f32]>) -> anyhow::Result<Option<sources::QaPair>> {
-    let pairs = sources::list_qa(&db.pool, tenant).await?;
+/// (`None`: the pairs no bot uses yet, for the playground before the business has a bot.)
+pub async fn match_qa(db: &Db, retriever: &Retriever, tenant: TenantId, bot: Option<BotId>, question: &str, question_vector: Option<&[f32]>) -> anyhow::Result<Option<sources::QaPair>> {
+    let pairs = sources::list_qa(&db.pool, tenant, bot).await?;
     if pairs.is_empty() {
         return Ok(None);
     }

@@ -49,7 +49,7 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
     let sealed = storage::keys::seal(&mut *tx, keys, token.expose().as_bytes(), &bots::token_aad(bot_id)).await?;
     let tenant = storage::tenants::find_or_create_for_owner(tx, owner, &name).await?;
     let new = bots::NewBot { id: bot_id, tenant_id: tenant.id, username: &username, name: &name, token: sealed.clone(), webhook_secret: None };
-    let provision = if bots::insert(&mut *tx, &new).await? {
+    let provision = if bots::insert(tx, &new).await? {
         let (description, short) = super::provision::default_descriptions(&name);
         bots::init_managed(&mut *tx, bot_id, owner.0, update_id, &fp, &description, &short).await?;
         tracing::info!(bot_id = bot_id.0, tenant_id = tenant.id.0, "new managed bot");
@@ -67,6 +67,9 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
         if owner_changed {
             // The new owner gets their own welcome and login link; the old tenant loses the bot.
             bots::unclaim_welcome(&mut *tx, tenant.id, bot_id).await?;
+            // Its knowledge stays with the earlier business; the new one's knowledge without a
+            // bot comes to it if it is that business's only bot.
+            storage::sources::give_orphans_to(tx, tenant.id, bot_id).await?;
             tracing::info!(bot_id = bot_id.0, from_tenant = row.tenant_id.0, to_tenant = tenant.id.0, "managed bot changed owner");
         }
         if token_changed {

@@ -4,7 +4,7 @@
 //!
 //! Edge shards are synchronous; every call runs on tokio's blocking pool. Shards are opened on
 //! first use and kept open (an open shard holds its WAL and memory-mapped segments).
-use super::index::{ChunkPayload, DENSE, IndexError, IndexHit, IndexQuery, IndexedChunk, SPARSE, VectorIndex, check_chunks, only_tenant};
+use super::index::{ChunkPayload, DENSE, IndexError, IndexHit, IndexQuery, IndexedChunk, SPARSE, Sources, VectorIndex, check_chunks, only_sources, only_tenant};
 use crate::domain::TenantId;
 use futures::future::BoxFuture;
 use qdrant_edge::external::serde_json;
@@ -110,6 +110,18 @@ fn source_filter(source_id: &str) -> Filter {
     )))
 }
 
+/// The filter of a search limited to some sources (none for the whole tenant: the shard is the
+/// tenant's).
+fn sources_filter(sources: &Sources) -> Option<Filter> {
+    match sources {
+        Sources::All => None,
+        Sources::Only(ids) => Some(Filter::new_must(Condition::Field(FieldCondition::new_match(
+            "source_id".try_into().expect("valid JSON path"),
+            Match::from(ids.clone()),
+        )))),
+    }
+}
+
 fn point_id(chunk_id: uuid::Uuid) -> PointId {
     PointId::Uuid(qdrant_edge::external::uuid::Uuid::from_bytes(*chunk_id.as_bytes()))
 }
@@ -167,7 +179,11 @@ impl VectorIndex for EdgeIndex {
         })
     }
 
-    fn search(&self, tenant: TenantId, queries: Vec<IndexQuery>, limit: usize, with_dense: bool) -> BoxFuture<'_, Result<Vec<Vec<IndexHit>>, IndexError>> {
+    fn search(&self, tenant: TenantId, sources: Sources, queries: Vec<IndexQuery>, limit: usize, with_dense: bool) -> BoxFuture<'_, Result<Vec<Vec<IndexHit>>, IndexError>> {
+        if sources == Sources::Only(Vec::new()) {
+            return Box::pin(async move { Ok(queries.iter().map(|_| Vec::new()).collect()) });
+        }
+        let filter = sources_filter(&sources);
         self.blocking(tenant, move |shard| {
             let mut out = Vec::with_capacity(queries.len());
             for q in queries {
@@ -186,7 +202,7 @@ impl VectorIndex for EdgeIndex {
                     .query(QueryRequest {
                         prefetches: vec![],
                         query: Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery { query, using: Some(using.to_owned()) }))),
-                        filter: None,
+                        filter: filter.clone(),
                         score_threshold: None,
                         limit,
                         offset: 0,
@@ -196,7 +212,7 @@ impl VectorIndex for EdgeIndex {
                     })
                     .map_err(err("searching"))?;
                 let hits = points.into_iter().map(to_hit).collect::<Result<Vec<_>, _>>()?;
-                out.push(only_tenant(tenant, hits));
+                out.push(only_sources(&sources, only_tenant(tenant, hits)));
             }
             Ok(out)
         })

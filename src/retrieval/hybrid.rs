@@ -6,7 +6,7 @@
 //! identically and the method can be better than plain reciprocal-rank fusion — see
 //! `docs/retrieval.md` for what is done and why, with the measurements.
 use super::bm25::Bm25Encoder;
-use super::index::{ChunkPayload, IndexError, IndexHit, IndexQuery, IndexedChunk, VectorIndex};
+use super::index::{ChunkPayload, IndexError, IndexHit, IndexQuery, IndexedChunk, Sources, VectorIndex};
 use crate::domain::TenantId;
 use crate::models::{EmbedError, Embedder};
 use std::collections::HashMap;
@@ -170,16 +170,16 @@ impl Retriever {
         Ok(self.embedder.embed(&texts).await?)
     }
 
-    /// The best chunks of `tenant` for `query`.
-    pub async fn search(&self, tenant: TenantId, query: &str, opts: &SearchOptions) -> Result<Vec<Hit>, SearchError> {
+    /// The best chunks of `tenant` among `sources` (a bot's) for `query`.
+    pub async fn search(&self, tenant: TenantId, sources: &Sources, query: &str, opts: &SearchOptions) -> Result<Vec<Hit>, SearchError> {
         let dense_q = self.query_vectors(query, opts).await?;
-        self.search_with(tenant, query, opts, dense_q).await
+        self.search_with(tenant, sources, query, opts, dense_q).await
     }
 
     /// [`Retriever::search`] with the query's embeddings already made
     /// ([`Retriever::query_vectors`] with the same `opts`).
     #[tracing::instrument(name = "retrieval.search", skip_all, fields(tenant_id = %tenant, mode = ?opts.mode))]
-    pub async fn search_with(&self, tenant: TenantId, query: &str, opts: &SearchOptions, dense_q: Vec<Vec<f32>>) -> Result<Vec<Hit>, SearchError> {
+    pub async fn search_with(&self, tenant: TenantId, sources: &Sources, query: &str, opts: &SearchOptions, dense_q: Vec<Vec<f32>>) -> Result<Vec<Hit>, SearchError> {
         let n = opts.candidates.max(opts.limit);
         let mut queries = Vec::new();
         if opts.mode != Mode::Dense {
@@ -190,7 +190,7 @@ impl Retriever {
             // BM25 found — gets its exact similarity.
             queries.extend(dense_q.iter().map(|v| IndexQuery::Dense(v.clone())));
         }
-        let lists = self.index.search(tenant, queries, n, opts.mode != Mode::Bm25).await?;
+        let lists = self.index.search(tenant, sources.clone(), queries, n, opts.mode != Mode::Bm25).await?;
         let mut lists = lists.into_iter();
         let sparse = if opts.mode != Mode::Dense { lists.next().unwrap_or_default() } else { Vec::new() };
         let dense: Vec<Vec<IndexHit>> = lists.collect();

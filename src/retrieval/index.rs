@@ -81,6 +81,17 @@ pub enum IndexQuery {
     Sparse(SparseVector),
 }
 
+/// Which of a tenant's chunks a search may return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sources {
+    /// Every chunk of the tenant: for evaluation and benchmarks, where a tenant is one corpus.
+    /// Answering never uses it: a bot's search names its sources.
+    All,
+    /// Only chunks whose `source_id` is one of these (a bot's own sources and those shared with
+    /// it, every page of each). Empty: nothing.
+    Only(Vec<String>),
+}
+
 /// A chunk found, with the backend's raw score for the query (cosine or BM25), and its dense
 /// vector when asked for.
 #[derive(Debug, Clone)]
@@ -116,8 +127,8 @@ pub trait VectorIndex: Send + Sync {
     fn upsert(&self, tenant: TenantId, chunks: Vec<IndexedChunk>) -> BoxFuture<'_, Result<(), IndexError>>;
     /// Removes every chunk of `source_id` of `tenant`.
     fn delete_source<'a>(&'a self, tenant: TenantId, source_id: &'a str) -> BoxFuture<'a, Result<(), IndexError>>;
-    /// The best `limit` chunks of `tenant` for each query, in query order.
-    fn search(&self, tenant: TenantId, queries: Vec<IndexQuery>, limit: usize, with_dense: bool) -> BoxFuture<'_, Result<Vec<Vec<IndexHit>>, IndexError>>;
+    /// The best `limit` chunks of `tenant` among `sources` for each query, in query order.
+    fn search(&self, tenant: TenantId, sources: Sources, queries: Vec<IndexQuery>, limit: usize, with_dense: bool) -> BoxFuture<'_, Result<Vec<Vec<IndexHit>>, IndexError>>;
     /// Chunks of `tenant`, or of one of its sources.
     fn count<'a>(&'a self, tenant: TenantId, source_id: Option<&'a str>) -> BoxFuture<'a, Result<usize, IndexError>>;
 }
@@ -133,6 +144,15 @@ pub(crate) fn check_chunks(tenant: TenantId, dim: usize, chunks: &[IndexedChunk]
         }
     }
     Ok(())
+}
+
+/// Drops any hit outside `sources` — a second line of defence behind the backend's filter, as
+/// for tenants.
+pub(crate) fn only_sources(sources: &Sources, hits: Vec<IndexHit>) -> Vec<IndexHit> {
+    match sources {
+        Sources::All => hits,
+        Sources::Only(ids) => hits.into_iter().filter(|h| ids.contains(&h.payload.source_id)).collect(),
+    }
 }
 
 /// Drops (and logs) any hit whose payload names another tenant. Unreachable by construction;

@@ -6,7 +6,7 @@
 //!
 //! Not exercised against a live server in this repository's tests (none runs here); the
 //! request construction — above all the tenant filter — is unit-tested.
-use super::index::{ChunkPayload, DENSE, IndexError, IndexHit, IndexQuery, IndexedChunk, SPARSE, VectorIndex, check_chunks, only_tenant};
+use super::index::{ChunkPayload, DENSE, IndexError, IndexHit, IndexQuery, IndexedChunk, SPARSE, Sources, VectorIndex, check_chunks, only_sources, only_tenant};
 use crate::domain::TenantId;
 use futures::future::BoxFuture;
 use qdrant_client::Qdrant;
@@ -28,6 +28,15 @@ pub fn tenant_filter(tenant: TenantId, also: impl IntoIterator<Item = Condition>
     let mut must = vec![Condition::matches("tenant_id", tenant.0.to_string())];
     must.extend(also);
     Filter::must(must)
+}
+
+/// The filter of a search: the tenant and, when the search is limited to some sources (a bot's),
+/// those sources' ids.
+pub fn search_filter(tenant: TenantId, sources: &Sources) -> Filter {
+    tenant_filter(tenant, match sources {
+        Sources::All => None,
+        Sources::Only(ids) => Some(Condition::matches("source_id", ids.clone())),
+    })
 }
 
 fn unavailable(what: &'static str) -> impl Fn(qdrant_client::QdrantError) -> IndexError {
@@ -131,8 +140,11 @@ impl VectorIndex for ServerIndex {
         })
     }
 
-    fn search(&self, tenant: TenantId, queries: Vec<IndexQuery>, limit: usize, with_dense: bool) -> BoxFuture<'_, Result<Vec<Vec<IndexHit>>, IndexError>> {
+    fn search(&self, tenant: TenantId, sources: Sources, queries: Vec<IndexQuery>, limit: usize, with_dense: bool) -> BoxFuture<'_, Result<Vec<Vec<IndexHit>>, IndexError>> {
         Box::pin(async move {
+            if sources == Sources::Only(Vec::new()) {
+                return Ok(queries.iter().map(|_| Vec::new()).collect());
+            }
             let mut out = Vec::with_capacity(queries.len());
             for q in queries {
                 let (input, using) = match q {
@@ -146,7 +158,7 @@ impl VectorIndex for ServerIndex {
                 let mut req = QueryPointsBuilder::new(&self.collection)
                     .query(Query::new_nearest(input))
                     .using(using)
-                    .filter(tenant_filter(tenant, []))
+                    .filter(search_filter(tenant, &sources))
                     .limit(limit as u64)
                     .with_payload(true);
                 if with_dense {
@@ -154,7 +166,7 @@ impl VectorIndex for ServerIndex {
                 }
                 let resp = self.client.query(req).await.map_err(unavailable("searching"))?;
                 let hits = resp.result.into_iter().map(to_hit).collect::<Result<Vec<_>, _>>()?;
-                out.push(only_tenant(tenant, hits));
+                out.push(only_sources(&sources, only_tenant(tenant, hits)));
             }
             Ok(out)
         })
@@ -192,5 +204,15 @@ mod tests {
         assert!(k[0].starts_with("tenant_id=") && k[0].contains("\"42\""), "{k:?}");
         assert!(k[1].starts_with("source_id=") && k[1].contains("doc-1"), "{k:?}");
         assert!(f.should.is_empty() && f.must_not.is_empty());
+    }
+
+    #[test]
+    fn a_bots_search_filter_keeps_the_tenant_and_names_its_sources() {
+        let f = search_filter(TenantId(42), &Sources::Only(vec!["src-1".into(), "src-2-p1".into()]));
+        let k = keys(&f);
+        assert_eq!(k.len(), 2, "{k:?}");
+        assert!(k[0].starts_with("tenant_id=") && k[0].contains("\"42\""), "{k:?}");
+        assert!(k[1].starts_with("source_id=") && k[1].contains("\"src-1\"") && k[1].contains("\"src-2-p1\""), "{k:?}");
+        assert_eq!(keys(&search_filter(TenantId(42), &Sources::All)).len(), 1, "the whole tenant: the tenant only");
     }
 }

@@ -44,8 +44,10 @@ pub struct Bot {
 pub const DISCONNECTED: &str = "disconnected";
 pub const DELETED: &str = "deleted";
 
-/// Inserts a bot; an existing row with the same id is left as it is (returns false).
-pub async fn insert<'c>(e: impl Executor<'c, Database = Any>, b: &NewBot<'_>) -> sqlx::Result<bool> {
+/// Inserts a bot; an existing row with the same id is left as it is (returns false). A new bot
+/// that is its business's only one gets the knowledge no bot uses (added before the business
+/// had a bot, or left by a deleted one: `sources::give_orphans_to`).
+pub async fn insert(conn: &mut super::Conn, b: &NewBot<'_>) -> sqlx::Result<bool> {
     let (ws_key, ws_ct) = match &b.webhook_secret {
         Some(s) => (Some(s.key_id.as_str()), Some(s.blob.as_slice())),
         None => (None, None),
@@ -64,9 +66,13 @@ pub async fn insert<'c>(e: impl Executor<'c, Database = Any>, b: &NewBot<'_>) ->
     .bind(ws_key)
     .bind(ws_ct)
     .bind(now_ms())
-    .execute(e)
+    .execute(&mut *conn)
     .await?;
-    Ok(r.rows_affected() == 1)
+    if r.rows_affected() != 1 {
+        return Ok(false);
+    }
+    super::sources::give_orphans_to(conn, b.tenant_id, b.id).await?;
+    Ok(true)
 }
 
 /// The tenant's bots. Tenant-scoped by construction.

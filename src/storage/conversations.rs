@@ -270,13 +270,14 @@ pub async fn set_feedback<'c>(e: impl Executor<'c, Database = Any>, tenant: Tena
 }
 
 /// Questions the bot could not answer, or whose answer got a 👎, newest first.
-pub async fn gaps<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, limit: i64) -> sqlx::Result<Vec<Msg>> {
+pub async fn gaps<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, limit: i64) -> sqlx::Result<Vec<Msg>> {
     let sql = format!(
         "select {MSG_COLUMNS} from conversation_messages
          where tenant_id = $1 and author = 'bot' and question is not null and (kind = 'fallback' or feedback = -1)
+           and conversation_id in (select id from conversations where tenant_id = $1 and bot_id = $3)
          order by id desc limit $2"
     );
-    Ok(sqlx::query(&sql).bind(tenant.0).bind(limit).fetch_all(e).await?.into_iter().map(msg).collect())
+    Ok(sqlx::query(&sql).bind(tenant.0).bind(limit).bind(bot.0).fetch_all(e).await?.into_iter().map(msg).collect())
 }
 
 /// Remembers that the manager bot's message `message_id` in the owner's chat is about `conv`.

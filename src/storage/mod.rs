@@ -111,14 +111,32 @@ impl Db {
         }
     }
 
-    /// Applies pending migrations for this engine.
-    pub async fn migrate(&self) -> anyhow::Result<()> {
-        let migrator = match self.engine {
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.engine {
             Engine::Sqlite => &SQLITE_MIGRATOR,
             Engine::Postgres => &POSTGRES_MIGRATOR,
-        };
-        migrator.run(&self.pool).await.context("applying database migrations")?;
+        }
+    }
+
+    /// Applies pending migrations for this engine.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        self.migrator().run(&self.pool).await.context("applying database migrations")?;
         Ok(())
+    }
+
+    /// Applies the pending migrations older than version `before` only: a database as an
+    /// earlier release left it, for testing a migration on real data. [`Db::migrate`] applies
+    /// the rest later.
+    pub async fn migrate_before(&self, before: i64) -> anyhow::Result<()> {
+        let older: Vec<_> = self.migrator().iter().filter(|m| m.version < before).cloned().collect();
+        let migrator = sqlx::migrate::Migrator { migrations: std::borrow::Cow::Owned(older), ..sqlx::migrate::Migrator::DEFAULT };
+        migrator.run(&self.pool).await.context("applying the earlier database migrations")?;
+        Ok(())
+    }
+
+    /// The versions of this engine's migrations, oldest first.
+    pub fn migration_versions(&self) -> Vec<i64> {
+        self.migrator().iter().map(|m| m.version).collect()
     }
 
     pub async fn begin(&self) -> anyhow::Result<Tx> {

@@ -1,8 +1,17 @@
 //! Knowledge sources and Q&A pairs. Every function takes the tenant: one owner can never name
 //! another's source, even by guessing its id.
+//!
+//! Knowledge belongs to a bot (`bot_id`); a source may also be used by other bots of the same
+//! business (`source_bots`, the owner's "Also use for"). Knowledge whose bot is null or no longer
+//! one of the business's bots is "not used by any bot": no bot answers from it; the business's
+//! next bot gets it when it is the only one ([`give_orphans_to`]). Where a function takes an
+//! `Option<BotId>`, `None` means that knowledge.
 use super::now_ms;
-use crate::domain::TenantId;
+use crate::domain::{BotId, TenantId};
 use sqlx::{Any, Executor, Row};
+
+/// Rows of the tenant (`$1`) that belong to none of its bots.
+const ORPHAN: &str = "(bot_id is null or bot_id not in (select id from bots where tenant_id = $1 and status <> 'deleted'))";
 
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -21,9 +30,11 @@ pub struct Source {
     pub recrawl_failures: i64,
     /// When the next re-crawl is due after failures (Unix ms).
     pub next_crawl_at: Option<i64>,
+    /// The bot it belongs to (`None`: no bot yet).
+    pub bot_id: Option<i64>,
 }
 
-const COLUMNS: &str = "id, kind, name, content_type, size_bytes, status, status_reason, chunk_count, max_pages, recrawl_hours, updated_at, recrawl_failures, next_crawl_at";
+const COLUMNS: &str = "id, kind, name, content_type, size_bytes, status, status_reason, chunk_count, max_pages, recrawl_hours, updated_at, recrawl_failures, next_crawl_at, bot_id";
 
 fn source(r: sqlx::any::AnyRow) -> Source {
     Source {
@@ -40,6 +51,7 @@ fn source(r: sqlx::any::AnyRow) -> Source {
         updated_at: r.get(10),
         recrawl_failures: r.get(11),
         next_crawl_at: r.get(12),
+        bot_id: r.get(13),
     }
 }
 
@@ -90,6 +102,8 @@ pub async fn mark_deleting<'c>(e: impl Executor<'c, Database = Any>, tenant: Ten
 }
 
 pub struct NewSource<'a> {
+    /// The bot it is for (`None`: the business has no bot yet; its first bot gets it).
+    pub bot: Option<BotId>,
     pub kind: &'a str,
     pub name: &'a str,
     pub size_bytes: i64,
@@ -101,8 +115,8 @@ pub struct NewSource<'a> {
 pub async fn insert<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, s: &NewSource<'_>) -> sqlx::Result<i64> {
     let now = now_ms();
     sqlx::query_scalar(
-        "insert into sources (tenant_id, kind, name, size_bytes, content, status, max_pages, recrawl_hours, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $8) returning id",
+        "insert into sources (tenant_id, kind, name, size_bytes, content, status, max_pages, recrawl_hours, created_at, updated_at, bot_id)
+         values ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $8, $9) returning id",
     )
     .bind(tenant.0)
     .bind(s.kind)
@@ -112,13 +126,112 @@ pub async fn insert<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, 
     .bind(s.max_pages)
     .bind(s.recrawl_hours)
     .bind(now)
+    .bind(s.bot.map(|b| b.0))
     .fetch_one(e)
     .await
 }
 
+/// Every source of the tenant, whichever bot uses it (the page's live status).
 pub async fn list<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<Source>> {
     let rows = sqlx::query(&format!("select {COLUMNS} from sources where tenant_id = $1 order by id desc")).bind(tenant.0).fetch_all(e).await?;
     Ok(rows.into_iter().map(source).collect())
+}
+
+/// The sources `bot` answers from — its own, then those shared with it — or, for `None`, those
+/// no bot of the tenant uses. Newest first.
+pub async fn list_for<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>) -> sqlx::Result<Vec<Source>> {
+    let rows = match bot {
+        Some(bot) => {
+            sqlx::query(&format!(
+                "select {COLUMNS} from sources where tenant_id = $1
+                   and (bot_id = $2 or id in (select source_id from source_bots where tenant_id = $1 and bot_id = $2))
+                 order by case when bot_id = $2 then 0 else 1 end, id desc"
+            ))
+            .bind(tenant.0)
+            .bind(bot.0)
+            .fetch_all(e)
+            .await?
+        }
+        None => sqlx::query(&format!("select {COLUMNS} from sources where tenant_id = $1 and {ORPHAN} order by id desc")).bind(tenant.0).fetch_all(e).await?,
+    };
+    Ok(rows.into_iter().map(source).collect())
+}
+
+/// What `bot` may retrieve: each source it uses (its own and those shared with it), with the
+/// pages the index may hold of it (see [`index_id`]); for `None`, the sources no bot uses (what
+/// the playground searches before the business has a bot). Sources being deleted are left out.
+pub async fn scope<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>) -> sqlx::Result<Vec<(i64, i64)>> {
+    let rows = match bot {
+        Some(bot) => {
+            sqlx::query(
+                "select id, page_count from sources where tenant_id = $1 and status <> 'deleting'
+                   and (bot_id = $2 or id in (select source_id from source_bots where tenant_id = $1 and bot_id = $2))",
+            )
+            .bind(tenant.0)
+            .bind(bot.0)
+            .fetch_all(e)
+            .await?
+        }
+        None => sqlx::query(&format!("select id, page_count from sources where tenant_id = $1 and status <> 'deleting' and {ORPHAN}")).bind(tenant.0).fetch_all(e).await?,
+    };
+    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// How many sources and Q&A pairs of the tenant no bot uses.
+pub async fn orphans<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<i64> {
+    sqlx::query_scalar(&format!(
+        "select (select count(*) from sources where tenant_id = $1 and {ORPHAN}) + (select count(*) from qa_pairs where tenant_id = $1 and {ORPHAN})"
+    ))
+    .bind(tenant.0)
+    .fetch_one(e)
+    .await
+}
+
+/// The other bots each of the tenant's sources is also used for: (source, bot) pairs.
+pub async fn shares<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<(i64, BotId)>> {
+    let rows = sqlx::query("select source_id, bot_id from source_bots where tenant_id = $1 order by source_id, bot_id").bind(tenant.0).fetch_all(e).await?;
+    Ok(rows.into_iter().map(|r| (r.get(0), BotId(r.get(1)))).collect())
+}
+
+/// Stops using source `id` for the bots it was shared with (the first step of setting them).
+pub async fn unshare_all<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<u64> {
+    Ok(sqlx::query("delete from source_bots where tenant_id = $1 and source_id = $2").bind(tenant.0).bind(id).execute(e).await?.rows_affected())
+}
+
+/// Uses source `id` for `bot` too — only if both are the tenant's, the bot is not deleted and
+/// the source is not already its own. Returns whether a share was added.
+pub async fn share<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, bot: BotId) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "insert into source_bots (tenant_id, source_id, bot_id, created_at)
+         select s.tenant_id, s.id, b.id, $4 from sources s join bots b on b.tenant_id = s.tenant_id
+         where s.tenant_id = $1 and s.id = $2 and b.id = $3 and b.status <> 'deleted' and (s.bot_id is null or s.bot_id <> b.id)
+         on conflict do nothing",
+    )
+    .bind(tenant.0)
+    .bind(id)
+    .bind(bot.0)
+    .bind(now_ms())
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Gives the tenant's knowledge that no bot uses (see the module's doc) to `bot`, if `bot` is
+/// the tenant's only bot: knowledge added before the first bot existed, or left by a deleted
+/// one, goes to the business's bot. Returns the sources and Q&A pairs moved.
+pub async fn give_orphans_to(conn: &mut super::Conn, tenant: TenantId, bot: BotId) -> sqlx::Result<u64> {
+    let only = "not exists (select 1 from bots where tenant_id = $1 and status <> 'deleted' and id <> $2)
+                and exists (select 1 from bots where tenant_id = $1 and status <> 'deleted' and id = $2)";
+    let mut moved = 0;
+    for table in ["sources", "qa_pairs"] {
+        moved += sqlx::query(&format!("update {table} set bot_id = $2 where tenant_id = $1 and {ORPHAN} and {only}"))
+            .bind(tenant.0)
+            .bind(bot.0)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    }
+    Ok(moved)
 }
 
 pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<Option<Source>> {
@@ -185,8 +298,12 @@ pub async fn set_size<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn delete<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<bool> {
-    let r = sqlx::query("delete from sources where tenant_id = $1 and id = $2").bind(tenant.0).bind(id).execute(e).await?;
+/// Deletes the row of source `id` and its shares, in one transaction.
+pub async fn delete(db: &super::Db, tenant: TenantId, id: i64) -> sqlx::Result<bool> {
+    let mut tx = db.pool.begin().await?;
+    unshare_all(&mut *tx, tenant, id).await?;
+    let r = sqlx::query("delete from sources where tenant_id = $1 and id = $2").bind(tenant.0).bind(id).execute(&mut *tx).await?;
+    tx.commit().await?;
     Ok(r.rows_affected() == 1)
 }
 
@@ -256,10 +373,12 @@ pub struct QaPair {
     pub answer: String,
 }
 
-pub async fn insert_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, question: &str, answer: &str) -> sqlx::Result<i64> {
+/// A Q&A pair of `bot` (`None`: the business has no bot yet; its first bot gets it).
+pub async fn insert_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>, question: &str, answer: &str) -> sqlx::Result<i64> {
     let now = now_ms();
-    sqlx::query_scalar("insert into qa_pairs (tenant_id, question, answer, created_at, updated_at) values ($1, $2, $3, $4, $4) returning id")
+    sqlx::query_scalar("insert into qa_pairs (tenant_id, bot_id, question, answer, created_at, updated_at) values ($1, $2, $3, $4, $5, $5) returning id")
         .bind(tenant.0)
+        .bind(bot.map(|b| b.0))
         .bind(question)
         .bind(answer)
         .bind(now)
@@ -267,14 +386,20 @@ pub async fn insert_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantI
         .await
 }
 
-pub async fn list_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<QaPair>> {
-    let rows = sqlx::query("select id, question, answer from qa_pairs where tenant_id = $1 order by id desc").bind(tenant.0).fetch_all(e).await?;
+/// `bot`'s Q&A pairs, or for `None` those no bot of the tenant uses. Newest first.
+pub async fn list_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>) -> sqlx::Result<Vec<QaPair>> {
+    let rows = match bot {
+        Some(bot) => {
+            sqlx::query("select id, question, answer from qa_pairs where tenant_id = $1 and bot_id = $2 order by id desc").bind(tenant.0).bind(bot.0).fetch_all(e).await?
+        }
+        None => sqlx::query(&format!("select id, question, answer from qa_pairs where tenant_id = $1 and {ORPHAN} order by id desc")).bind(tenant.0).fetch_all(e).await?,
+    };
     Ok(rows.into_iter().map(|r| QaPair { id: r.get(0), question: r.get(1), answer: r.get(2) }).collect())
 }
 
-/// Each Q&A pair's question and when it was last written (for hiding the gaps it answers).
-pub async fn qa_questions<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<(String, i64)>> {
-    let rows = sqlx::query("select question, updated_at from qa_pairs where tenant_id = $1").bind(tenant.0).fetch_all(e).await?;
+/// Each of `bot`'s Q&A pairs' question and when it was last written (for hiding the gaps it answers).
+pub async fn qa_questions<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Vec<(String, i64)>> {
+    let rows = sqlx::query("select question, updated_at from qa_pairs where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).fetch_all(e).await?;
     Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 

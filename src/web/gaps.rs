@@ -5,9 +5,10 @@
 use super::AppError;
 use super::auth::Owner;
 use super::pages::{ago, render};
-use super::sources::check_qa;
+use super::sources::{Picker, check_qa, pick};
 use crate::knowledge::qa::normalise;
 use crate::app::AppState;
+use crate::domain::BotId;
 use crate::storage::{conversations, now_ms, sources};
 use askama::Template;
 use axum::extract::{Query, State};
@@ -32,24 +33,26 @@ pub struct GapRow {
 struct GapsPage {
     tab: &'static str,
     csrf: String,
+    picker: Picker,
     gaps: Vec<GapRow>,
     notice: Option<String>,
     problem: Option<String>,
 }
 
-/// The tenant's open gaps: one row per question (same words), newest first, without those a Q&A
-/// pair written since answers.
-pub(super) async fn open_gaps(app: &AppState, owner: &Owner) -> Result<Vec<GapRow>, AppError> {
+/// The open gaps of the tenant's `bot`: one row per question (same words), newest first, without
+/// those a Q&A pair of the bot written since answers.
+pub(super) async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>) -> Result<Vec<GapRow>, AppError> {
+    let Some(bot) = bot else { return Ok(vec![]) };
     // The newest write of each question's pair.
     let mut answered: HashMap<String, i64> = HashMap::new();
-    for (q, at) in sources::qa_questions(&app.db.pool, owner.tenant_id).await? {
+    for (q, at) in sources::qa_questions(&app.db.pool, owner.tenant_id, bot).await? {
         let e = answered.entry(normalise(&q)).or_insert(at);
         *e = (*e).max(at);
     }
     let now = now_ms();
     let mut rows: Vec<GapRow> = Vec::new();
     let mut at: HashMap<String, usize> = HashMap::new();
-    for m in conversations::gaps(&app.db.pool, owner.tenant_id, SCAN).await? {
+    for m in conversations::gaps(&app.db.pool, owner.tenant_id, bot, SCAN).await? {
         let Some(q) = m.question.as_deref().map(str::trim).filter(|q| !q.is_empty()) else { continue };
         let key = normalise(q);
         if key.is_empty() || answered.get(&key).is_some_and(|&at| at >= m.created_at) {
@@ -73,10 +76,11 @@ pub(super) async fn open_gaps(app: &AppState, owner: &Owner) -> Result<Vec<GapRo
     Ok(rows)
 }
 
-async fn page(app: &AppState, owner: &Owner, notice: Option<String>, problem: Option<String>) -> Result<Response, AppError> {
-    let gaps = open_gaps(app, owner).await?;
+async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<String>, problem: Option<String>) -> Result<Response, AppError> {
+    let picker = pick(app, owner.tenant_id, bot, "/app/gaps", false).await?;
+    let gaps = open_gaps(app, owner, picker.bot()).await?;
     let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    let mut r = render(&GapsPage { tab: "gaps", csrf: owner.csrf.clone(), gaps, notice, problem })?;
+    let mut r = render(&GapsPage { tab: "gaps", csrf: owner.csrf.clone(), picker, gaps, notice, problem })?;
     *r.status_mut() = status;
     Ok(r)
 }
@@ -85,18 +89,22 @@ async fn page(app: &AppState, owner: &Owner, notice: Option<String>, problem: Op
 pub struct Added {
     #[serde(default)]
     added: Option<String>,
+    #[serde(default)]
+    bot: Option<i64>,
 }
 
-/// `GET /app/gaps`.
+/// `GET /app/gaps?bot=ID`.
 pub async fn list(State(app): State<AppState>, owner: Owner, Query(q): Query<Added>) -> Result<Response, AppError> {
     let notice = q.added.map(|_| "Added to your questions & answers. Your bot answers it with your words from now on.".to_owned());
-    page(&app, &owner, notice, None).await
+    page(&app, &owner, q.bot, notice, None).await
 }
 
 #[derive(serde::Deserialize)]
 pub struct GapForm {
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
+    bot: Option<i64>,
     #[serde(default)]
     question: String,
     #[serde(default)]
@@ -108,8 +116,9 @@ pub async fn add_qa(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
     owner.check_csrf(&f.csrf)?;
     let (q, a) = match check_qa(&f.question, &f.answer) {
         Ok(pair) => pair,
-        Err(problem) => return page(&app, &owner, None, Some(problem)).await,
+        Err(problem) => return page(&app, &owner, f.bot, None, Some(problem)).await,
     };
-    sources::insert_qa(&app.db.pool, owner.tenant_id, q, a).await?;
-    Ok(Redirect::to("/app/gaps?added=1").into_response())
+    let Some(bot) = pick(&app, owner.tenant_id, f.bot, "/app/gaps", false).await?.bot() else { return Err(AppError::NotFound) };
+    sources::insert_qa(&app.db.pool, owner.tenant_id, Some(bot), q, a).await?;
+    Ok(Redirect::to(&format!("/app/gaps?added=1&bot={}", bot.0)).into_response())
 }

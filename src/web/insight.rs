@@ -221,14 +221,23 @@ pub async fn overview(State(app): State<AppState>, owner: Owner, Query(q): Query
         Some((h, n)) if *n > 0 => format!("{h:02}:00–{:02}:00 UTC ({n} messages)", (h + 1) % 24),
         _ => "no messages yet".into(),
     };
-    let top = super::gaps::open_gaps(&app, &owner)
-        .await?
-        .into_iter()
-        .filter(|g| g.unanswered)
-        .take(10)
-        .map(|g| TopQuestion { question: g.question, times: g.times })
-        .collect::<Vec<_>>();
-    let mut top = top;
+    // Gaps are per bot (a bot's own Q&A pairs close its gaps); for all bots, the same question
+    // asked of several is one row.
+    let gap_bots: Vec<crate::domain::BotId> = match bot {
+        Some(b) => vec![b],
+        None => all.iter().map(|b| b.id).collect(),
+    };
+    let mut top: Vec<TopQuestion> = Vec::new();
+    for b in gap_bots {
+        for g in super::gaps::open_gaps(&app, &owner, Some(b)).await?.into_iter().filter(|g| g.unanswered) {
+            let key = crate::knowledge::qa::normalise(&g.question);
+            match top.iter_mut().find(|t| crate::knowledge::qa::normalise(&t.question) == key) {
+                Some(t) => t.times += g.times,
+                None => top.push(TopQuestion { question: g.question, times: g.times }),
+            }
+        }
+    }
+    top.truncate(10);
     top.sort_by(|a, b| b.times.cmp(&a.times));
     render(&Page {
         tab: "overview",

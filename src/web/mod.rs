@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/app/sources/url", post(sources::import_url))
         .route("/app/sources/{id}/reindex", post(sources::reindex))
         .route("/app/sources/{id}/delete", post(sources::delete))
+        .route("/app/sources/{id}/bots", post(sources::share))
         .route("/app/qa", post(sources::add_qa))
         .route("/app/qa/{id}/delete", post(sources::delete_qa))
         .route("/app/search", get(sources::search))

@@ -1,17 +1,70 @@
 //! The owner's knowledge pages: sources (files, web pages, sites) with live status, Q&A pairs,
-//! and the search playground. Every query is scoped to the signed-in owner's tenant; every form
-//! that changes something carries the session's CSRF token.
+//! and the search playground — one bot's at a time, chosen with a selector when the owner has
+//! more than one (`?bot=ID`; `bot=0` is the knowledge no bot uses). A source can also be used by
+//! the owner's other bots ("Also use for"). Every query is scoped to the signed-in owner's
+//! tenant; every form that changes something carries the session's CSRF token.
 use super::AppError;
-use super::auth::{CsrfForm, Owner};
+use super::auth::Owner;
 use super::pages::render;
 use crate::app::AppState;
+use crate::domain::{BotId, TenantId};
 use crate::knowledge::ingest;
 use crate::retrieval::Hit;
-use crate::storage::sources;
+use crate::storage::{bots, sources};
 use askama::Template;
 use axum::Json;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
+
+/// One entry of the bot selector.
+pub struct Choice {
+    pub id: i64,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// Which bot's knowledge a page is about, and the selector that changes it.
+pub struct Picker {
+    /// The page the selector reloads.
+    pub action: &'static str,
+    pub choices: Vec<Choice>,
+    /// There is a choice: more than one bot, or knowledge no bot uses beside a bot.
+    pub show: bool,
+    /// The bot shown; 0: the knowledge no bot uses (all of it while the owner has no bot).
+    pub bot_id: i64,
+    /// The owner has no bot yet.
+    pub no_bot: bool,
+    /// The owner's bots (not deleted), for "Also use for".
+    pub bots: Vec<bots::Bot>,
+}
+
+impl Picker {
+    pub fn bot(&self) -> Option<BotId> {
+        (self.bot_id != 0).then_some(BotId(self.bot_id))
+    }
+
+    /// The other bots a source of the shown bot could also be used for.
+    pub fn others(&self) -> Vec<&bots::Bot> {
+        self.bots.iter().filter(|b| b.id.0 != self.bot_id).collect()
+    }
+}
+
+/// The bot `asked` (`?bot=`) if it is one of the owner's — or 0 for the knowledge no bot uses,
+/// when there is some — else the owner's first bot. `orphans`: offer the knowledge no bot uses.
+pub async fn pick(app: &AppState, tenant: TenantId, asked: Option<i64>, action: &'static str, orphans: bool) -> Result<Picker, AppError> {
+    let list = bots::list_for_tenant(&app.db.pool, tenant).await?;
+    let unused = if orphans && !list.is_empty() { sources::orphans(&app.db.pool, tenant).await? } else { 0 };
+    let bot_id = match asked {
+        Some(0) if unused > 0 => 0,
+        Some(b) if list.iter().any(|x| x.id.0 == b) => b,
+        _ => list.first().map_or(0, |b| b.id.0),
+    };
+    let mut choices: Vec<Choice> = list.iter().map(|b| Choice { id: b.id.0, label: format!("{} (@{})", b.name, b.username), selected: b.id.0 == bot_id }).collect();
+    if unused > 0 {
+        choices.push(Choice { id: 0, label: "Not used by any bot".into(), selected: bot_id == 0 });
+    }
+    Ok(Picker { action, show: choices.len() > 1, choices, bot_id, no_bot: list.is_empty(), bots: list })
+}
 
 pub struct SourceRow {
     pub id: i64,
@@ -24,6 +77,10 @@ pub struct SourceRow {
     pub chunk_count: i64,
     /// A failing scheduled source: when it is tried again ("12 Mar 2027").
     pub next_try: Option<String>,
+    /// Another bot's source shared with the shown bot: that bot ("@flowers_bot").
+    pub shared_from: Option<String>,
+    /// The shown bot's own source: the owner's other bots, each ticked if it also uses it.
+    pub also: Vec<Choice>,
 }
 
 #[derive(Template)]
@@ -31,6 +88,7 @@ pub struct SourceRow {
 struct SourcesPage {
     tab: &'static str,
     csrf: String,
+    picker: Picker,
     sources: Vec<SourceRow>,
     qa: Vec<sources::QaPair>,
     notice: Option<String>,
@@ -78,17 +136,26 @@ impl Allowance {
     }
 }
 
-async fn page(app: &AppState, owner: &Owner, notice: Option<String>, problem: Option<String>) -> Result<Response, AppError> {
+async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<String>, problem: Option<String>) -> Result<Response, AppError> {
+    let picker = pick(app, owner.tenant_id, bot, "/app/sources", true).await?;
     let allowance = Allowance::of(app, owner).await?;
-    let list = sources::list(&app.db.pool, owner.tenant_id).await?;
-    let qa = sources::list_qa(&app.db.pool, owner.tenant_id).await?;
+    let list = sources::list_for(&app.db.pool, owner.tenant_id, picker.bot()).await?;
+    let qa = sources::list_qa(&app.db.pool, owner.tenant_id, picker.bot()).await?;
+    let shares = sources::shares(&app.db.pool, owner.tenant_id).await?;
     let k = &app.cfg.knowledge;
-    let mut r = render(&SourcesPage {
-        tab: "sources",
-        csrf: owner.csrf.clone(),
-        sources: list
-            .into_iter()
-            .map(|s| SourceRow {
+    let handle = |id: i64| picker.bots.iter().find(|b| b.id.0 == id).map(|b| format!("@{}", b.username));
+    let rows = list
+        .into_iter()
+        .map(|s| {
+            // On the page of the knowledge no bot uses, every source listed is that knowledge's.
+            let own = picker.bot().is_none() || s.bot_id == picker.bot().map(|b| b.0);
+            SourceRow {
+                shared_from: if own { None } else { Some(s.bot_id.and_then(&handle).unwrap_or_else(|| "the knowledge no bot uses".into())) },
+                also: if own {
+                    picker.others().into_iter().map(|b| Choice { id: b.id.0, label: format!("@{}", b.username), selected: shares.contains(&(s.id, b.id)) }).collect()
+                } else {
+                    vec![]
+                },
                 next_try: s.next_crawl_at.filter(|_| s.status == "failed").map(crate::billing::stars::date),
                 id: s.id,
                 kind: s.kind,
@@ -98,8 +165,14 @@ async fn page(app: &AppState, owner: &Owner, notice: Option<String>, problem: Op
                 status: s.status,
                 status_reason: s.status_reason,
                 chunk_count: s.chunk_count,
-            })
-            .collect(),
+            }
+        })
+        .collect();
+    let mut r = render(&SourcesPage {
+        tab: "sources",
+        csrf: owner.csrf.clone(),
+        sources: rows,
+        picker,
         qa,
         notice,
         problem: problem.clone(),
@@ -113,8 +186,15 @@ async fn page(app: &AppState, owner: &Owner, notice: Option<String>, problem: Op
     Ok(r)
 }
 
-pub async fn list(State(app): State<AppState>, owner: Owner) -> Result<Response, AppError> {
-    page(&app, &owner, None, None).await
+#[derive(serde::Deserialize)]
+pub struct Which {
+    #[serde(default)]
+    bot: Option<i64>,
+}
+
+/// `GET /app/sources?bot=ID`.
+pub async fn list(State(app): State<AppState>, owner: Owner, Query(w): Query<Which>) -> Result<Response, AppError> {
+    page(&app, &owner, w.bot, None, None).await
 }
 
 #[derive(serde::Serialize)]
@@ -136,6 +216,7 @@ pub async fn status(State(app): State<AppState>, owner: Owner) -> Result<Json<Ve
 pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipart) -> Result<Response, AppError> {
     let limits = &app.cfg.knowledge;
     let mut csrf = None;
+    let mut bot = None;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut problems = Vec::new();
     loop {
@@ -149,11 +230,12 @@ pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipa
                 } else {
                     "The upload was interrupted; please try again.".to_owned()
                 };
-                return page(&app, &owner, None, Some(msg)).await;
+                return page(&app, &owner, bot, None, Some(msg)).await;
             }
         };
         match field.name() {
             Some("csrf") => csrf = Some(field.text().await.unwrap_or_default()),
+            Some("bot") => bot = field.text().await.ok().and_then(|b| b.trim().parse::<i64>().ok()),
             Some("files") => {
                 let name = field.file_name().map(clean_name).unwrap_or_else(|| "file".into());
                 let bytes = match field.bytes().await {
@@ -173,8 +255,9 @@ pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipa
     }
     owner.check_csrf(csrf.as_deref().unwrap_or_default())?;
     if files.is_empty() && problems.is_empty() {
-        return page(&app, &owner, None, Some("Choose at least one file to upload.".into())).await;
+        return page(&app, &owner, bot, None, Some("Choose at least one file to upload.".into())).await;
     }
+    let holder = pick(&app, owner.tenant_id, bot, "/app/sources", true).await?.bot();
     let mut used = sources::total_bytes(&app.db.pool, owner.tenant_id).await?;
     let mut allowance = Allowance::of(&app, &owner).await?;
     let mut added = Vec::new();
@@ -197,7 +280,7 @@ pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipa
             problems.push(format!("“{name}”: {e}"));
             continue;
         }
-        let new = sources::NewSource { kind: "file", name: &name, size_bytes: size, content: Some(&bytes), max_pages: None, recrawl_hours: None };
+        let new = sources::NewSource { bot: holder, kind: "file", name: &name, size_bytes: size, content: Some(&bytes), max_pages: None, recrawl_hours: None };
         // Checked again where it is stored, in one transaction with the insert: uploads sent at
         // the same time cannot go past the plan's number of sources or the byte quota together.
         match crate::app::sources::add_source_within(&app, owner.tenant_id, &new, allowance.limits(&app)).await? {
@@ -222,7 +305,7 @@ pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipa
     }
     let notice = (!added.is_empty()).then(|| format!("Added {}. Reading now — this page updates by itself.", added.join(", ")));
     let problem = (!problems.is_empty()).then(|| problems.join(" "));
-    page(&app, &owner, notice, problem).await
+    page(&app, &owner, holder.map(|b| b.0), notice, problem).await
 }
 
 /// Keeps a file name displayable: no paths, no control characters, at most 200 characters.
@@ -236,6 +319,8 @@ fn clean_name(raw: &str) -> String {
 pub struct UrlForm {
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
+    bot: Option<i64>,
     url: String,
     #[serde(default)]
     whole_site: Option<String>,
@@ -249,48 +334,92 @@ pub async fn import_url(State(app): State<AppState>, owner: Owner, axum::Form(f)
     owner.check_csrf(&f.csrf)?;
     let url = match url::Url::parse(f.url.trim()) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
-        _ => return page(&app, &owner, None, Some("That doesn't look like a web address. It should start with https://".into())).await,
+        _ => return page(&app, &owner, f.bot, None, Some("That doesn't look like a web address. It should start with https://".into())).await,
     };
+    let holder = pick(&app, owner.tenant_id, f.bot, "/app/sources", true).await?.bot();
+    let back = holder.map(|b| b.0);
     let site = f.whole_site.is_some();
     let cap = app.cfg.knowledge.crawl_max_pages as i64;
     let max_pages = if site { Some(f.max_pages.and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(50).clamp(1, cap)) } else { None };
     let recrawl = f.recrawl_hours.and_then(|v| v.trim().parse::<i64>().ok()).filter(|h| (1..=24 * 366).contains(h));
     let allowance = Allowance::of(&app, &owner).await?;
     if allowance.room() == 0 {
-        return page(&app, &owner, None, Some(allowance.full(url.as_str()))).await;
+        return page(&app, &owner, back, None, Some(allowance.full(url.as_str()))).await;
     }
     // Its size is known once it is read: the quota is checked then (knowledge::ingest).
-    let new = sources::NewSource { kind: if site { "site" } else { "url" }, name: url.as_str(), size_bytes: 0, content: None, max_pages, recrawl_hours: recrawl };
+    let new = sources::NewSource { bot: holder, kind: if site { "site" } else { "url" }, name: url.as_str(), size_bytes: 0, content: None, max_pages, recrawl_hours: recrawl };
     match crate::app::sources::add_source_within(&app, owner.tenant_id, &new, allowance.limits(&app)).await? {
-        Ok(_) => page(&app, &owner, Some(format!("Importing {url}. This page updates by itself.")), None).await,
-        Err(crate::app::sources::Refused::TooMany { used, .. }) => page(&app, &owner, None, Some(Allowance { used, ..allowance }.full(url.as_str()))).await,
+        Ok(_) => page(&app, &owner, back, Some(format!("Importing {url}. This page updates by itself.")), None).await,
+        Err(crate::app::sources::Refused::TooMany { used, .. }) => page(&app, &owner, back, None, Some(Allowance { used, ..allowance }.full(url.as_str()))).await,
         Err(crate::app::sources::Refused::TooBig { used, limit, .. }) => {
             let full = format!("Your knowledge base is full: {} of {} used. Delete some sources first.", human_size(used), human_size(limit));
-            page(&app, &owner, None, Some(full)).await
+            page(&app, &owner, back, None, Some(full)).await
         }
     }
 }
 
-pub async fn reindex(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<CsrfForm>) -> Result<Response, AppError> {
+/// A form about one source or pair, from the page of bot `bot` (where it goes back to).
+#[derive(serde::Deserialize)]
+pub struct OnBot {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    bot: Option<i64>,
+}
+
+/// Back to the knowledge page of the bot a form came from.
+fn back_to(bot: Option<i64>) -> Response {
+    match bot {
+        Some(b) => Redirect::to(&format!("/app/sources?bot={b}")).into_response(),
+        None => Redirect::to("/app/sources").into_response(),
+    }
+}
+
+pub async fn reindex(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<OnBot>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     if !crate::app::sources::requeue(&app, owner.tenant_id, id).await? {
         return Err(AppError::NotFound);
     }
-    Ok(Redirect::to("/app/sources").into_response())
+    Ok(back_to(f.bot))
 }
 
-pub async fn delete(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<CsrfForm>) -> Result<Response, AppError> {
+pub async fn delete(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<OnBot>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     if !ingest::delete_source(&app.db, &app.retriever, owner.tenant_id, id).await? {
         return Err(AppError::NotFound);
     }
-    Ok(Redirect::to("/app/sources").into_response())
+    Ok(back_to(f.bot))
+}
+
+/// `POST /app/sources/{id}/bots`: the owner's other bots that also use source `id` — exactly
+/// those ticked (`also`, repeated). Only the source's own bot's page offers it.
+pub async fn share(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, body: axum::body::Bytes) -> Result<Response, AppError> {
+    let (mut csrf, mut bot, mut also) = (String::new(), None, Vec::new());
+    for (k, v) in url::form_urlencoded::parse(&body) {
+        match &*k {
+            "csrf" => csrf = v.into_owned(),
+            "bot" => bot = v.trim().parse::<i64>().ok(),
+            "also" => also.extend(v.trim().parse::<i64>().ok().map(BotId)),
+            _ => {}
+        }
+    }
+    owner.check_csrf(&csrf)?;
+    let source = sources::get(&app.db.pool, owner.tenant_id, id).await?.ok_or(AppError::NotFound)?;
+    let mut tx = app.db.begin().await?;
+    sources::unshare_all(&mut *tx, owner.tenant_id, source.id).await?;
+    for b in also {
+        sources::share(&mut *tx, owner.tenant_id, source.id, b).await?;
+    }
+    tx.commit().await?;
+    Ok(back_to(bot))
 }
 
 #[derive(serde::Deserialize)]
 pub struct QaForm {
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
+    bot: Option<i64>,
     question: String,
     answer: String,
 }
@@ -308,18 +437,19 @@ pub async fn add_qa(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
     owner.check_csrf(&f.csrf)?;
     let (q, a) = match check_qa(&f.question, &f.answer) {
         Ok(pair) => pair,
-        Err(problem) => return page(&app, &owner, None, Some(problem)).await,
+        Err(problem) => return page(&app, &owner, f.bot, None, Some(problem)).await,
     };
-    sources::insert_qa(&app.db.pool, owner.tenant_id, q, a).await?;
-    Ok(Redirect::to("/app/sources").into_response())
+    let holder = pick(&app, owner.tenant_id, f.bot, "/app/sources", true).await?.bot();
+    sources::insert_qa(&app.db.pool, owner.tenant_id, holder, q, a).await?;
+    Ok(back_to(holder.map(|b| b.0)))
 }
 
-pub async fn delete_qa(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<CsrfForm>) -> Result<Response, AppError> {
+pub async fn delete_qa(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<OnBot>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     if !sources::delete_qa(&app.db.pool, owner.tenant_id, id).await? {
         return Err(AppError::NotFound);
     }
-    Ok(Redirect::to("/app/sources").into_response())
+    Ok(back_to(f.bot))
 }
 
 pub struct HitRow {
@@ -359,6 +489,7 @@ fn hit_row(h: Hit, min_similarity: f32) -> HitRow {
 struct SearchPage {
     tab: &'static str,
     csrf: String,
+    picker: Picker,
     q: String,
     hits: Vec<HitRow>,
     qa_match: Option<(String, String)>,
@@ -370,14 +501,17 @@ struct SearchPage {
 pub struct SearchQuery {
     #[serde(default)]
     q: String,
+    #[serde(default)]
+    bot: Option<i64>,
 }
 
 /// `GET /app/search?q=…`: the passages the bot would use, with their scores and sources.
 pub async fn search(State(app): State<AppState>, owner: Owner, Query(sq): Query<SearchQuery>) -> Result<Response, AppError> {
     let q = sq.q.trim().chars().take(1000).collect::<String>();
-    let (hits, qa_match) = if q.is_empty() { (Vec::new(), None) } else { ingest::playground(&app.db, &app.retriever, owner.tenant_id, &q).await? };
+    let picker = pick(&app, owner.tenant_id, sq.bot, "/app/search", true).await?;
+    let (hits, qa_match) = if q.is_empty() { (Vec::new(), None) } else { ingest::playground(&app.db, &app.retriever, owner.tenant_id, picker.bot(), &q).await? };
     let min = app.cfg.answering.min_similarity;
     let hits = hits.into_iter().map(|h| hit_row(h, min)).collect();
-    render(&SearchPage { tab: "search", csrf: owner.csrf.clone(), q, hits, qa_match, min_percent: (min * 100.0).round() as u32 })
+    render(&SearchPage { tab: "search", csrf: owner.csrf.clone(), picker, q, hits, qa_match, min_percent: (min * 100.0).round() as u32 })
 }
 

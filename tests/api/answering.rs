@@ -32,7 +32,7 @@ async fn a_customer_gets_an_answer_from_the_owners_document_or_a_person_offered(
     wait_until(Duration::from_secs(30), || async { count(app.db(), &format!("select count(*) from bots where id = {bot} and status = 'live'")).await == 1 }).await;
     let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
     let doc = "# Returns\n\nUnopened cakes can be returned within 24 hours with the receipt.\n\n# Delivery\n\nWe deliver in the city centre on Fridays, free above 30 euros.\n";
-    let new = bellhop::storage::sources::NewSource { kind: "file", name: "policies.md", size_bytes: doc.len() as i64, content: Some(doc.as_bytes()), max_pages: None, recrawl_hours: None };
+    let new = bellhop::storage::sources::NewSource { bot: Some(bellhop::domain::BotId(bot)), kind: "file", name: "policies.md", size_bytes: doc.len() as i64, content: Some(doc.as_bytes()), max_pages: None, recrawl_hours: None };
     let source = bellhop::app::sources::add_source(&app.state, tenant, &new).await.unwrap();
     wait_until(Duration::from_secs(60), || async { count(app.db(), &format!("select count(*) from sources where id = {source} and status = 'ready'")).await == 1 }).await;
 
@@ -96,7 +96,7 @@ async fn feedback_buttons_are_stored_and_unanswered_questions_become_gaps() {
     token_used(app.tg.get(&format!("bots/{bot}")).await["token"].as_str().unwrap());
     wait_until(Duration::from_secs(30), || async { count(app.db(), &format!("select count(*) from bots where id = {bot} and status = 'live'")).await == 1 }).await;
     let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
-    bellhop::storage::sources::insert_qa(&app.db().pool, tenant, "What are your opening hours?", "Monday to Friday, 9 to 5.").await.unwrap();
+    bellhop::storage::sources::insert_qa(&app.db().pool, tenant, Some(bellhop::domain::BotId(bot)), "What are your opening hours?", "Monday to Friday, 9 to 5.").await.unwrap();
     let customer = app.tg.post("users", json!({ "first_name": "Bo", "started_bots": [bot] })).await["id"].as_i64().unwrap();
     app.tg.say(customer, bot, "What are your opening hours?").await;
     wait_reply(&app, bot, customer, 1).await;
@@ -112,7 +112,7 @@ async fn feedback_buttons_are_stored_and_unanswered_questions_become_gaps() {
     app.tg.say(customer, bot, "Do you sell left-handed submarine periscopes?").await;
     wait_reply(&app, bot, customer, 2).await;
     app.drain_jobs(Duration::from_secs(30)).await;
-    let gaps = bellhop::storage::conversations::gaps(&app.db().pool, tenant, 10).await.unwrap();
+    let gaps = bellhop::storage::conversations::gaps(&app.db().pool, tenant, bellhop::domain::BotId(bot), 10).await.unwrap();
     let questions: Vec<_> = gaps.iter().filter_map(|g| g.question.clone()).collect();
     assert_eq!(questions, vec!["Do you sell left-handed submarine periscopes?".to_owned(), "What are your opening hours?".to_owned()]);
     assert_eq!(count(app.db(), "select count(*) from conversation_messages where feedback = 1").await, 0);
@@ -127,7 +127,7 @@ async fn in_groups_the_bot_answers_only_when_addressed() {
     token_used(app.tg.get(&format!("bots/{bot}")).await["token"].as_str().unwrap());
     wait_until(Duration::from_secs(30), || async { count(app.db(), &format!("select count(*) from bots where id = {bot} and status = 'live'")).await == 1 }).await;
     let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
-    bellhop::storage::sources::insert_qa(&app.db().pool, tenant, "Do you fix brakes?", "Yes, brakes are fixed the same day.").await.unwrap();
+    bellhop::storage::sources::insert_qa(&app.db().pool, tenant, Some(bellhop::domain::BotId(bot)), "Do you fix brakes?", "Yes, brakes are fixed the same day.").await.unwrap();
     let a = app.tg.user("Ann").await;
     let group = app.tg.post("groups", json!({ "title": "Car owners", "user_ids": [a], "bot_ids": [bot] })).await;
     let group_id = group["id"].as_i64().unwrap();

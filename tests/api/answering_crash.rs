@@ -45,7 +45,7 @@ async fn kill_9_five_times_during_1000_customer_messages_loses_none_and_never_re
     token_used(tg.get(&format!("bots/{bot}")).await["token"].as_str().unwrap());
     wait_until(Duration::from_secs(60), || async { count(&db, &format!("select count(*) from bots where id = {bot} and status = 'live'")).await == 1 }).await;
     let tenant = bellhop::storage::tenants::find_by_owner(&db.pool, owner.into()).await.unwrap().unwrap().id;
-    bellhop::storage::sources::insert_qa(&db.pool, tenant, "Do you ship abroad?", "Yes, to all EU countries.").await.unwrap();
+    bellhop::storage::sources::insert_qa(&db.pool, tenant, Some(bellhop::domain::BotId(bot)), "Do you ship abroad?", "Yes, to all EU countries.").await.unwrap();
 
     let mut customers = Vec::new();
     for i in 0..CUSTOMERS {

@@ -25,7 +25,7 @@ async fn the_example_bakery_answers_the_price_of_a_cake_and_the_cancellation_rul
         add_doc(&app, tenant, name, text).await;
     }
     for (q, a) in bellhop::demo::EXAMPLE_QA {
-        bellhop::storage::sources::insert_qa(&app.db().pool, tenant, q, a).await.unwrap();
+        bellhop::storage::sources::insert_qa(&app.db().pool, tenant, Some(bellhop::domain::BotId(bot)), q, a).await.unwrap();
     }
     wait_sources_ready(&app, tenant, bellhop::demo::EXAMPLE_DOCS.len() as i64).await;
     let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();

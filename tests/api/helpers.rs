@@ -186,7 +186,7 @@ impl TestApp {
             token: keys.seal(token.expose().as_bytes(), &storage::bots::token_aad(bot)),
             webhook_secret: Some(keys.seal(secret.as_bytes(), &storage::bots::webhook_secret_aad(bot))),
         };
-        assert!(storage::bots::insert(&mut *conn, &new).await.unwrap());
+        assert!(storage::bots::insert(&mut conn, &new).await.unwrap());
         (tenant.id, token, secret)
     }
 

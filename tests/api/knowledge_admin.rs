@@ -184,7 +184,7 @@ async fn bad_input_gets_a_clear_status_and_the_server_keeps_serving() {
 async fn sites_are_due_for_recrawl_only_after_their_period() {
     let app = spawn_app().await;
     let (tenant, _, _) = app.signed_in_owner(801, "Dana").await;
-    let new = bellhop::storage::sources::NewSource { kind: "site", name: "https://example.com/", size_bytes: 0, content: None, max_pages: Some(5), recrawl_hours: Some(24) };
+    let new = bellhop::storage::sources::NewSource { bot: None, kind: "site", name: "https://example.com/", size_bytes: 0, content: None, max_pages: Some(5), recrawl_hours: Some(24) };
     let id = bellhop::storage::sources::insert(&app.db().pool, tenant, &new).await.unwrap();
     bellhop::storage::sources::set_status(&app.db().pool, tenant, id, "ready", None, None, Some(3)).await.unwrap();
     let now = bellhop::storage::now_ms();

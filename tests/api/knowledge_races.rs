@@ -59,7 +59,7 @@ async fn post(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) ->
 /// The passages the tenant's index holds that mention `word`.
 async fn passages_with(app: &TestApp, tenant: bellhop::domain::TenantId, word: &str) -> usize {
     let retriever = app.state.retriever.get().await.unwrap();
-    let hits = retriever.search(tenant, &format!("seasonal cake of the week {word}"), &bellhop::retrieval::SearchOptions { limit: 20, ..Default::default() }).await.unwrap();
+    let hits = retriever.search(tenant, &bellhop::retrieval::Sources::All, &format!("seasonal cake of the week {word}"), &bellhop::retrieval::SearchOptions { limit: 20, ..Default::default() }).await.unwrap();
     hits.iter().filter(|h| h.payload.text.contains(word)).count()
 }
 

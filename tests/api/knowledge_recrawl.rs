@@ -37,7 +37,7 @@ async fn a_page_whose_recrawl_keeps_failing_is_tried_less_and_less_often_and_the
     .await;
     let (owner, tenant) = owner_with_bot(&app, "Rosa", 7_800_001).await;
     let url = gone_site().await;
-    let new = sources::NewSource { kind: "url", name: &url, size_bytes: 0, content: None, max_pages: None, recrawl_hours: Some(1) };
+    let new = sources::NewSource { bot: Some(bellhop::domain::BotId(7_800_001)), kind: "url", name: &url, size_bytes: 0, content: None, max_pages: None, recrawl_hours: Some(1) };
     let id = bellhop::app::sources::add_source(&app.state, tenant, &new).await.unwrap();
     failed_reads(&app, tenant, id, 1).await;
     let failed_at = bellhop::storage::now_ms();

@@ -80,7 +80,7 @@ async fn credit_reservations(app: &TestApp, tenant: bellhop::domain::TenantId) -
 async fn every_kind_of_media_gets_the_short_reply_and_reaches_the_owner_and_a_caption_is_answered_as_text() {
     let app = spawn_app().await;
     let b = business(&app, "Rosa", "rosa_media_bot", "Rosa's Cakes").await;
-    bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, "What are your opening hours?", "Monday to Friday, 9 to 5.").await.unwrap();
+    bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, Some(bellhop::domain::BotId(b.bot)), "What are your opening hours?", "Monday to Friday, 9 to 5.").await.unwrap();
 
     // (kind, extra fields, what the owner reads of it)
     let kinds: [(&str, Value, &str); 10] = [
@@ -147,7 +147,7 @@ async fn a_paused_bot_answers_with_a_notice_without_the_model_or_a_credit_and_an
     let app = spawn_app().await;
     let b = business(&app, "Paula", "paula_pause_bot", "Paula's Bikes").await;
     let doc = "# Repairs\n\nWe repair flat tyres while you wait, for 15 euros.\n";
-    let new = bellhop::storage::sources::NewSource { kind: "file", name: "repairs.md", size_bytes: doc.len() as i64, content: Some(doc.as_bytes()), max_pages: None, recrawl_hours: None };
+    let new = bellhop::storage::sources::NewSource { bot: Some(bellhop::domain::BotId(b.bot)), kind: "file", name: "repairs.md", size_bytes: doc.len() as i64, content: Some(doc.as_bytes()), max_pages: None, recrawl_hours: None };
     let source = bellhop::app::sources::add_source(&app.state, b.tenant, &new).await.unwrap();
     wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from sources where id = {source} and status = 'ready'")).await == 1 }).await;
 
@@ -193,7 +193,7 @@ async fn a_paused_bot_answers_with_a_notice_without_the_model_or_a_credit_and_an
 async fn a_new_token_replaces_the_old_one_the_old_secret_works_until_the_new_is_set_and_no_message_is_lost() {
     let app = spawn_app().await;
     let b = business(&app, "Tom", "tom_token_bot", "Tom's Tools").await;
-    bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, "Do you rent drills?", "Yes, 10 euros a day.").await.unwrap();
+    bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, Some(bellhop::domain::BotId(b.bot)), "Do you rent drills?", "Yes, 10 euros a day.").await.unwrap();
     let before = app.tg.get(&format!("bots/{}", b.bot)).await;
     let (old_token, old_secret) = (before["token"].as_str().unwrap().to_owned(), before["webhook"]["secret_token"].as_str().unwrap().to_owned());
 
@@ -241,7 +241,7 @@ async fn a_new_token_replaces_the_old_one_the_old_secret_works_until_the_new_is_
 async fn a_disconnected_bot_is_left_alone_and_its_token_forgotten_until_it_is_connected_again() {
     let app = spawn_app().await;
     let b = business(&app, "Dora", "dora_disconnect_bot", "Dora's Deli").await;
-    bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, "Do you cater parties?", "Yes, for up to 50 people.").await.unwrap();
+    bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, Some(bellhop::domain::BotId(b.bot)), "Do you cater parties?", "Yes, for up to 50 people.").await.unwrap();
     let secret = app.tg.get(&format!("bots/{}", b.bot)).await["webhook"]["secret_token"].as_str().unwrap().to_owned();
     let c = customer(&app, "Eve", b.bot).await;
     app.tg.say(c, b.bot, "Do you cater parties?").await;
@@ -290,7 +290,7 @@ async fn deleting_a_bots_data_disconnects_it_and_erases_only_its_customers_data(
     let a = business(&app, "Ada", "ada_delete_bot", "Ada's Attic").await;
     let other = business(&app, "Otto", "otto_keep_bot", "Otto's Oven").await;
     for (b, q) in [(&a, "Do you buy old lamps?"), (&other, "Do you bake rye bread?")] {
-        bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, q, "Yes.").await.unwrap();
+        bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, Some(bellhop::domain::BotId(b.bot)), q, "Yes.").await.unwrap();
         let c = customer(&app, "Fay", b.bot).await;
         app.tg.say(c, b.bot, q).await;
         wait_reply(&app, b.bot, c, 1).await;

@@ -32,7 +32,7 @@ async fn data_of(app: &TestApp, bot: i64, c: i64) -> (i64, i64, i64) {
 
 async fn setup(app: &TestApp, owner: &str, username: &str, name: &str) -> Business {
     let b = business(app, owner, username, name).await;
-    bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, "Do you deliver on Sundays?", "No, Monday to Saturday only.").await.unwrap();
+    bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, Some(bellhop::domain::BotId(b.bot)), "Do you deliver on Sundays?", "No, Monday to Saturday only.").await.unwrap();
     b
 }
 

@@ -31,7 +31,7 @@ async fn no_search_of_one_tenant_ever_returns_another_tenants_chunks() {
     for mode in [Mode::Bm25, Mode::Dense, Mode::Hybrid] {
         for q in questions {
             for (tenant, own, other) in [(A, "ZEBRA-ALPHA-7731", "OKAPI-BRAVO-4410"), (B, "OKAPI-BRAVO-4410", "ZEBRA-ALPHA-7731")] {
-                let hits = r.search(tenant, q, &opts(mode)).await.unwrap();
+                let hits = r.search(tenant, &bellhop::retrieval::Sources::All, q, &opts(mode)).await.unwrap();
                 for h in &hits {
                     assert_eq!(h.payload.tenant_id, tenant.0, "{mode:?} {q:?}");
                     assert!(!h.payload.text.contains(other), "{mode:?} search of {tenant} for {q:?} returned {other}");
@@ -44,7 +44,7 @@ async fn no_search_of_one_tenant_ever_returns_another_tenants_chunks() {
         }
     }
     assert_eq!(r.index().count(TenantId(303), None).await.unwrap(), 0, "a third tenant sees nothing");
-    assert!(r.search(TenantId(303), "refunds", &opts(Mode::Hybrid)).await.unwrap().is_empty());
+    assert!(r.search(TenantId(303), &bellhop::retrieval::Sources::All, "refunds", &opts(Mode::Hybrid)).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -60,7 +60,7 @@ async fn reindexing_a_source_replaces_its_chunks_instead_of_adding_copies() {
     let n2 = index_document(&r.retriever, &s, A, "loyalty", &doc("Paragraph 1 only: the programme has ended.")).await.unwrap();
     assert_eq!(n2, 1);
     assert_eq!(r.index().count(A, Some("loyalty")).await.unwrap(), 1);
-    let hits = r.search(A, "rule number 7", &opts(Mode::Hybrid)).await.unwrap();
+    let hits = r.search(A, &bellhop::retrieval::Sources::All, "rule number 7", &opts(Mode::Hybrid)).await.unwrap();
     assert!(hits.iter().all(|h| !h.payload.text.contains("rule number 7")), "old version gone");
 }
 
@@ -77,7 +77,7 @@ async fn deleting_a_source_removes_all_of_its_chunks_and_nothing_else() {
     assert_eq!(r.index().count(A, Some("hours")).await.unwrap(), 0);
     assert_eq!(r.index().count(A, None).await.unwrap(), 1, "the other source stays");
     assert_eq!(r.index().count(B, Some("hours")).await.unwrap(), n, "the other tenant's same-named source stays");
-    let hits = r.search(A, "opening hours", &opts(Mode::Hybrid)).await.unwrap();
+    let hits = r.search(A, &bellhop::retrieval::Sources::All, "opening hours", &opts(Mode::Hybrid)).await.unwrap();
     assert!(hits.iter().all(|h| h.payload.source_id == "menu"));
 }
 
@@ -131,12 +131,12 @@ async fn hits_carry_source_headings_url_and_a_usable_similarity() {
     let r = fresh_retriever().await;
     let text = "# Delivery\n\n## Costs\n\nStandard delivery costs 4 euros; orders over 50 euros ship free.";
     index_document(&r.retriever, &ChunkSettings::default(), A, "faq-1", &doc(text)).await.unwrap();
-    let hits = r.search(A, "How much is shipping?", &opts(Mode::Hybrid)).await.unwrap();
+    let hits = r.search(A, &bellhop::retrieval::Sources::All, "How much is shipping?", &opts(Mode::Hybrid)).await.unwrap();
     let top = &hits[0];
     assert_eq!(top.payload.source_id, "faq-1");
     assert_eq!(top.payload.headings, ["Delivery", "Costs"]);
     assert_eq!(top.payload.url.as_deref(), Some("https://example.com/help"));
     let related = top.similarity.unwrap();
-    let off_topic = r.search(A, "Who won the football world cup in 1966?", &opts(Mode::Hybrid)).await.unwrap()[0].similarity.unwrap();
+    let off_topic = r.search(A, &bellhop::retrieval::Sources::All, "Who won the football world cup in 1966?", &opts(Mode::Hybrid)).await.unwrap()[0].similarity.unwrap();
     assert!(related > off_topic + 0.2, "similarity separates related {related} from off-topic {off_topic}");
 }
