@@ -1,5 +1,5 @@
 -- Issue 17 (item 4, part): a handoff nobody answers goes back to the assistant. Minutes a
 -- customer waits for a person before the assistant takes the conversation back and tells them;
 -- 0: they wait until the owner closes it. Bots without a settings row use the default, 60. Keep
--- in step with the other engine's 0071_handoff_timeout.sql. Never edit a released migration.
+-- in step with the other engine's 0072_handoff_timeout.sql. Never edit a released migration.
 alter table bot_settings add column handoff_timeout_minutes bigint not null default 60;
