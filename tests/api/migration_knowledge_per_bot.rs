@@ -96,6 +96,7 @@ async fn fill(db: &Db) {
         "insert into announcements (id, tenant_id, bot_id, text, since_days, status, total, created_at) values (1, 1, 501, 'We open on Sunday!', 30, 'done', 1, 100)",
         "insert into announcement_recipients (announcement_id, tenant_id, chat_id, state) values (1, 1, 77, 'sent')",
         "insert into announcement_optouts (tenant_id, bot_id, chat_id, created_at) values (1, 501, 78, 100)",
+        "insert into telegram_poll_offsets (bot_id, next_offset, updated_at) values (501, 1234, 100)",
     ] {
         exec(db, sql).await;
     }

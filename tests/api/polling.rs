@@ -96,7 +96,7 @@ async fn polling_gives_new_bots_no_webhook_polls_them_at_once_stops_at_disconnec
     let secrets = format!("select count(*) from bots where id = {bot} and webhook_secret_ct is not null");
     assert_eq!(count(&db, &secrets).await, 0, "nor a webhook secret: provisioning never set a webhook");
     let tenant = storage::tenants::find_by_owner(&db.pool, owner.into()).await.unwrap().unwrap().id;
-    storage::sources::insert_qa(&db.pool, tenant, "Do you ship abroad?", "Yes, to all EU countries.").await.unwrap();
+    storage::sources::insert_qa(&db.pool, tenant, Some(BotId(bot)), "Do you ship abroad?", "Yes, to all EU countries.").await.unwrap();
     let customer = tg.post("users", json!({ "first_name": "Cleo", "started_bots": [bot] })).await["id"].as_i64().unwrap();
     let replies = || async { tg.get(&format!("messages?bot_id={bot}&chat_id={customer}&from_bot=true")).await.as_array().unwrap().len() };
     tg.say(customer, bot, "Do you ship abroad?").await;

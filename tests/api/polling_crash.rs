@@ -71,7 +71,7 @@ async fn polling_with_kill_9_twice_during_1000_customer_messages_over_20_bots_lo
     wait_until(Duration::from_secs(120), || async { count(&db, "select count(*) from bots where status = 'live'").await == BOTS as i64 }).await;
     for &(owner, bot) in &bots {
         let tenant = bellhop::storage::tenants::find_by_owner(&db.pool, owner.into()).await.unwrap().unwrap().id;
-        bellhop::storage::sources::insert_qa(&db.pool, tenant, "Do you ship abroad?", "Yes, to all EU countries.").await.unwrap();
+        bellhop::storage::sources::insert_qa(&db.pool, tenant, Some(bellhop::domain::BotId(bot)), "Do you ship abroad?", "Yes, to all EU countries.").await.unwrap();
         assert!(tg.get(&format!("bots/{bot}")).await["webhook"].is_null(), "a polled bot has no webhook");
     }
     // One message per customer: a customer's burst is answered once (docs/scaling.md); this test
