@@ -336,3 +336,43 @@ mod tests {
         assert_eq!(utc(86_400_000 + 3_600_000), "1970-01-02 01:00:00");
     }
 }
+
+#[derive(serde::Deserialize)]
+pub struct KnowledgeQuery {
+    /// The bot whose knowledge (its own and shared sources; its Q&A pairs); 0: the knowledge no
+    /// bot uses.
+    #[serde(default)]
+    bot: Option<i64>,
+}
+
+fn csv_file(name: &str, body: Vec<u8>) -> Response {
+    let disposition = format!("attachment; filename=\"{name}\"");
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response()
+}
+
+/// `GET /app/sources.csv[?bot=ID]`: the bot's sources (files and web pages), newest first.
+pub async fn sources_csv(State(app): State<AppState>, owner: Owner, Query(q): Query<KnowledgeQuery>) -> Result<Response, AppError> {
+    let picker = super::sources::pick(&app, owner.tenant_id, q.bot, "/app/sources", true).await?;
+    let list = crate::storage::sources::list_for(&app.db.pool, owner.tenant_id, picker.bot()).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["id", "kind", "name or address", "status", "problem", "passages", "bytes", "updated (UTC)"]).map_err(anyhow::Error::from)?;
+    for s in &list {
+        w.write_record([s.id.to_string(), s.kind.clone(), cell(&s.name), s.status.clone(), cell(s.status_reason.as_deref().unwrap_or_default()), s.chunk_count.to_string(), s.size_bytes.to_string(), utc(s.updated_at)])
+            .map_err(anyhow::Error::from)?;
+    }
+    let body = w.into_inner().map_err(|e| anyhow::anyhow!("writing the export: {e}"))?;
+    Ok(csv_file("sources.csv", body))
+}
+
+/// `GET /app/qa.csv[?bot=ID]`: the bot's questions and answers.
+pub async fn qa_csv(State(app): State<AppState>, owner: Owner, Query(q): Query<KnowledgeQuery>) -> Result<Response, AppError> {
+    let picker = super::sources::pick(&app, owner.tenant_id, q.bot, "/app/sources", true).await?;
+    let pairs = crate::storage::sources::list_qa(&app.db.pool, owner.tenant_id, picker.bot()).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["question", "answer"]).map_err(anyhow::Error::from)?;
+    for p in &pairs {
+        w.write_record([cell(&p.question), cell(&p.answer)]).map_err(anyhow::Error::from)?;
+    }
+    let body = w.into_inner().map_err(|e| anyhow::anyhow!("writing the export: {e}"))?;
+    Ok(csv_file("questions-and-answers.csv", body))
+}

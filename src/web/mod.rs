@@ -92,6 +92,8 @@ pub fn router(state: AppState) -> Router {
         .route("/stripe/webhook", post(stripe::webhook))
         .route("/app/overview", get(insight::overview))
         .route("/app/conversations.csv", get(insight::conversations_csv))
+        .route("/app/sources.csv", get(insight::sources_csv))
+        .route("/app/qa.csv", get(insight::qa_csv))
         .route("/app/conversations", get(conversations::list))
         .route("/app/conversations/{id}", get(conversations::show))
         .route("/app/conversations/{id}/reply", post(conversations::reply))

@@ -114,3 +114,27 @@ async fn conversations_are_searched_paged_and_exported_safely_for_spreadsheets()
     assert_eq!(app.http.get(app.url("/app/conversations.csv")).send().await.unwrap().status(), 401);
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_knowledge_of_one_bot_is_exported_as_csv_and_no_other_bots_or_businesss() {
+    let app = spawn_app().await;
+    let b = business(&app, "Zoe", "zoe_export_bot", "Zoe's Zines").await;
+    let tenant = b.tenant;
+    bellhop::storage::sources::insert_qa(&app.db().pool, tenant, Some(BotId(b.bot)), "Do you ship zines?", "=Yes, worldwide").await.unwrap();
+    let x = business(&app, "Yann", "yann_export_bot", "Yann's Yarn").await;
+    bellhop::storage::sources::insert_qa(&app.db().pool, x.tenant, Some(BotId(x.bot)), "Secret of another shop?", "Nope").await.unwrap();
+    let r = app.http.get(app.url(&format!("/app/qa.csv?bot={}", b.bot))).header("cookie", &b.cookie).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"].to_str().unwrap().contains("questions-and-answers.csv"));
+    let body = r.text().await.unwrap();
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(body.as_bytes()).records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "{body}");
+    assert_eq!((&rows[0][0], &rows[0][1]), ("Do you ship zines?", "'=Yes, worldwide"));
+    // Another business's bot: the first bot of the asker instead, never the other's pairs.
+    let r = app.http.get(app.url(&format!("/app/qa.csv?bot={}", x.bot))).header("cookie", &b.cookie).send().await.unwrap();
+    assert!(!r.text().await.unwrap().contains("Secret of another shop"));
+    let r = app.http.get(app.url(&format!("/app/sources.csv?bot={}", b.bot))).header("cookie", &b.cookie).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap().lines().next().unwrap(), "id,kind,name or address,status,problem,passages,bytes,updated (UTC)");
+    app.stop().await.unwrap();
+}
