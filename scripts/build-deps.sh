@@ -8,7 +8,8 @@ command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v c++ >/dev/null 2>&1 || missing+=(g++)
 # libclang itself (libclang.so, libclang-14.so.1 …): libclang-cpp.so, which other packages bring,
 # is a different library that bindgen cannot use.
-if [ -z "${LIBCLANG_PATH:-}" ] && ! ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/llvm-*/lib/libclang-[0-9]*.so* /usr/lib/*/libclang.so* /usr/lib/*/libclang-[0-9]*.so* >/dev/null 2>&1; then
+# (`ls` fails when any one pattern matches nothing: count what it lists instead.)
+if [ -z "${LIBCLANG_PATH:-}" ] && ! ls -d /usr/lib/llvm-*/lib/libclang.so* /usr/lib/llvm-*/lib/libclang-[0-9]*.so* /usr/lib/*/libclang.so* /usr/lib/*/libclang-[0-9]*.so* 2>/dev/null | grep -q .; then
   missing+=(libclang-dev)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
