@@ -2,7 +2,7 @@
 //! are in flight, restarting it each time on the same address: Telegram (the sandbox) redelivers
 //! what the dead process didn't acknowledge. Afterwards every update is stored once and answered
 //! once, and no customer got any reply twice.
-use crate::crash::{base64_key, start_serve};
+use crate::crash::{base64_key, ready, start_serve};
 use crate::helpers::*;
 use bellhop::sandbox::SandboxOptions;
 use std::time::Duration;
@@ -13,11 +13,6 @@ use std::time::Duration;
 const CUSTOMERS: usize = 1000;
 const MESSAGES: usize = 1;
 const KILLS: usize = 5;
-
-async fn ready(url: &str) {
-    let http = reqwest::Client::new();
-    wait_until(Duration::from_secs(60), || async { http.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) }).await;
-}
 
 #[tokio::test]
 async fn kill_9_five_times_during_1000_customer_messages_loses_none_and_never_replies_twice() {

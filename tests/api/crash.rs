@@ -6,8 +6,9 @@ use bellhop::storage::{self, Db};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// Starts `bellhop serve --role ROLE` as a child process with exactly `settings`' environment.
-pub fn start_serve(role: &str, settings: &TestSettings, log: &std::path::Path) -> Child {
+/// Starts `bellhop ARGS…` as a child process with exactly `settings`' environment, its log
+/// (JSON) appended to `log`.
+pub fn start_bellhop(args: &[&str], settings: &TestSettings, log: &std::path::Path) -> Child {
     let mut c = Command::new(env!("CARGO_BIN_EXE_bellhop"));
     for (k, _) in std::env::vars() {
         if k.starts_with("BELLHOP_") {
@@ -18,12 +19,18 @@ pub fn start_serve(role: &str, settings: &TestSettings, log: &std::path::Path) -
         c.env(k, v);
     }
     let out = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    c.args(["serve", "--role", role])
-        .env("BELLHOP_LOG_FORMAT", "json")
-        .stdout(Stdio::null())
-        .stderr(out)
-        .spawn()
-        .expect("start bellhop")
+    c.args(args).env("BELLHOP_LOG_FORMAT", "json").stdout(Stdio::null()).stderr(out).spawn().expect("start bellhop")
+}
+
+/// Starts `bellhop serve --role ROLE` (see [`start_bellhop`]).
+pub fn start_serve(role: &str, settings: &TestSettings, log: &std::path::Path) -> Child {
+    start_bellhop(&["serve", "--role", role], settings, log)
+}
+
+/// Waits until the process serving at `url` says it is ready.
+pub async fn ready(url: &str) {
+    let http = reqwest::Client::new();
+    wait_until(Duration::from_secs(60), || async { http.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) }).await;
 }
 
 #[tokio::test]

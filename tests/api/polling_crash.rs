@@ -4,10 +4,10 @@
 //! started again. Afterwards every update is stored once, every message answered once, no
 //! customer got a reply twice (counted in the sandbox, i.e. what Telegram delivered), and
 //! nothing is left waiting at Telegram.
-use crate::crash::base64_key;
+use crate::crash::{base64_key, ready};
 use crate::helpers::*;
 use bellhop::sandbox::SandboxOptions;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,22 +20,7 @@ const AHEAD: i64 = 150;
 
 /// `bellhop serve --updates polling` with exactly `settings`' environment.
 fn start_polling(settings: &TestSettings, log: &std::path::Path) -> Child {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_bellhop"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("BELLHOP_") {
-            c.env_remove(k);
-        }
-    }
-    for (k, v) in &settings.values {
-        c.env(k, v);
-    }
-    let out = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    c.args(["serve", "--updates", "polling"]).env("BELLHOP_LOG_FORMAT", "json").stdout(Stdio::null()).stderr(out).spawn().expect("start bellhop")
-}
-
-async fn ready(url: &str) {
-    let http = reqwest::Client::new();
-    wait_until(Duration::from_secs(60), || async { http.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) }).await;
+    crate::crash::start_bellhop(&["serve", "--updates", "polling"], settings, log)
 }
 
 #[tokio::test]
