@@ -98,9 +98,9 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: i64) -> Result<(), J
             match result {
                 Ok(()) => announcements::record(&db.pool, tenant, id, chat, Outcome::Sent, None).await?,
                 // Telegram's answer was lost: it may have arrived, so it is not sent again.
-                Err(e) if e.may_have_taken_effect() => announcements::record_unknown(&db.pool, tenant, id, chat, &e.to_string()).await?,
+                Err(e) if e.may_have_taken_effect() => announcements::record(&db.pool, tenant, id, chat, Outcome::Unknown, Some(&e.to_string())).await?,
                 Err(e) if e.is_transient() => {
-                    announcements::release(&db.pool, tenant, id, chat).await?;
+                    announcements::record(&db.pool, tenant, id, chat, Outcome::Retry, None).await?;
                     passing.get_or_insert(e);
                 }
                 Err(TelegramError::BotBlocked) => announcements::record(&db.pool, tenant, id, chat, Outcome::Blocked, None).await?,

@@ -49,6 +49,10 @@ pub enum Outcome {
     Failed,
     /// The customer blocked the bot.
     Blocked,
+    /// Telegram's answer was lost: it may have arrived, so it is never sent again.
+    Unknown,
+    /// It certainly did not happen (a passing failure): the row waits for the next attempt.
+    Retry,
 }
 
 impl Outcome {
@@ -57,6 +61,8 @@ impl Outcome {
             Outcome::Sent => "sent",
             Outcome::Failed => "failed",
             Outcome::Blocked => "blocked",
+            Outcome::Unknown => "unknown",
+            Outcome::Retry => "pending",
         }
     }
 }
@@ -175,34 +181,11 @@ pub async fn claim(tx: &mut super::Tx, tenant: TenantId, id: i64, limit: i64) ->
     Ok(out)
 }
 
-/// Records what sending to `chat_id` came to.
+/// Records what sending to `chat_id` came to (a row still claimed as `sending` only).
 pub async fn record<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, chat_id: i64, outcome: Outcome, error: Option<&str>) -> sqlx::Result<()> {
     sqlx::query("update announcement_recipients set state = $1, error = $2 where tenant_id = $3 and announcement_id = $4 and chat_id = $5 and state = 'sending'")
         .bind(outcome.state())
         .bind(error)
-        .bind(tenant.0)
-        .bind(id)
-        .bind(chat_id)
-        .execute(e)
-        .await?;
-    Ok(())
-}
-
-/// A call whose answer was lost: it may have arrived, so the row is `unknown`, never sent again.
-pub async fn record_unknown<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, chat_id: i64, error: &str) -> sqlx::Result<()> {
-    sqlx::query("update announcement_recipients set state = 'unknown', error = $1 where tenant_id = $2 and announcement_id = $3 and chat_id = $4 and state = 'sending'")
-        .bind(error)
-        .bind(tenant.0)
-        .bind(id)
-        .bind(chat_id)
-        .execute(e)
-        .await?;
-    Ok(())
-}
-
-/// A call that certainly did not happen (a passing failure): the row waits for the next attempt.
-pub async fn release<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, chat_id: i64) -> sqlx::Result<()> {
-    sqlx::query("update announcement_recipients set state = 'pending' where tenant_id = $1 and announcement_id = $2 and chat_id = $3 and state = 'sending'")
         .bind(tenant.0)
         .bind(id)
         .bind(chat_id)
