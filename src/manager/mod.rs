@@ -20,6 +20,7 @@ pub mod health;
 pub mod login;
 pub mod provision;
 pub mod setup;
+pub mod team;
 pub mod updates;
 
 use crate::crypto::KeyRing;

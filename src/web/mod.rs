@@ -30,6 +30,7 @@ mod limits;
 pub(crate) mod pages;
 pub mod sources;
 mod stripe;
+mod team;
 mod test_chat;
 pub mod webhooks;
 
@@ -101,6 +102,9 @@ pub fn router(state: AppState) -> Router {
         .route("/app/conversations/{id}/delete", post(conversations::delete))
         .route("/app/announcements", get(announcements::show).post(announcements::create))
         .route("/app/announcements/{id}/progress", get(announcements::progress))
+        .route("/app/team", get(team::show))
+        .route("/app/team/invite", post(team::invite))
+        .route("/app/team/{user_id}/remove", post(team::remove))
         .route("/app/gaps", get(gaps::list))
         .route("/app/gaps/qa", post(gaps::add_qa))
         .route("/app/bots/{bot_id}/settings", get(bot_settings::show).post(bot_settings::save))

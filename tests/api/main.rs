@@ -36,6 +36,7 @@ mod onboarding;
 mod openai_standin;
 mod owner_announcements;
 mod owner_handoff_timeout;
+mod owner_team;
 mod owner_insight;
 mod owner_lifecycle;
 mod owner_privacy;

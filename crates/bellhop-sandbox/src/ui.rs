@@ -22,6 +22,8 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/ui/creation", post(open_creation))
         .route("/newbot/{manager}/{username}", get(open_link_page))
         .route("/ui/newbot", post(open_as_new_user))
+        .route("/{username}", get(start_link_page))
+        .route("/ui/start", post(start_with_payload))
         .route("/ui/creation/{id}", get(creation).post(confirm))
         .route("/ui/chat/{user}/{bot}", get(chat))
         .route("/ui/chat/{user}/{bot}/log", get(log))
@@ -234,7 +236,18 @@ struct TextForm {
 }
 
 async fn say(State(s): S, Path((user, bot)): Path<(i64, i64)>, Form(f): Form<TextForm>) -> Response {
-    let r = control::user_says(State(s.clone()), Path(user), Json(Say { bot_id: Some(bot), bot_username: None, chat_id: None, text: f.text, reply_to_message_id: None, media: None, file_name: None, latitude: None, longitude: None, phone_number: None, first_name: None })).await;
+    // As Telegram's apps do: when the bot's latest message asks for a reply (`ForceReply`), what
+    // the user writes next is a reply to it.
+    let reply_to = {
+        let w = s.world();
+        w.messages
+            .iter()
+            .rev()
+            .find(|e| e.bot_id == bot && e.chat_id == user)
+            .filter(|e| e.from_bot && e.reply_markup.as_ref().is_some_and(|k| k["force_reply"] == serde_json::Value::Bool(true)))
+            .map(|e| e.message.message_id)
+    };
+    let r = control::user_says(State(s.clone()), Path(user), Json(Say { bot_id: Some(bot), bot_username: None, chat_id: None, text: f.text, reply_to_message_id: reply_to, media: None, file_name: None, latitude: None, longitude: None, phone_number: None, first_name: None })).await;
     back(&s, user, bot, r)
 }
 
@@ -302,6 +315,56 @@ async fn open_as_new_user(State(s): S, Form(f): Form<NewUserLink>) -> Response {
         return index_page(&s, Some("could not create the user".into()));
     };
     open_creation(State(s), Form(LinkForm { user_id: user, link: f.link })).await
+}
+
+#[derive(Deserialize)]
+struct StartQuery {
+    #[serde(default)]
+    start: String,
+}
+
+#[derive(Template)]
+#[template(path = "sandbox/start_link.html")]
+struct StartLink {
+    username: String,
+    start: String,
+    users: Vec<super::world::SimUser>,
+}
+
+/// `t.me/{username}?start={payload}` (a deep link): choose who opens it; Telegram's app then
+/// shows the bot's chat, and tapping Start sends `/start {payload}`.
+async fn start_link_page(State(s): S, Path(username): Path<String>, axum::extract::Query(q): axum::extract::Query<StartQuery>) -> Response {
+    let users = s.world().users.values().cloned().collect();
+    page(StartLink { username, start: q.start, users })
+}
+
+#[derive(Deserialize)]
+struct StartForm {
+    username: String,
+    #[serde(default)]
+    start: String,
+    #[serde(default)]
+    user_id: Option<i64>,
+    #[serde(default)]
+    first_name: Option<String>,
+}
+
+async fn start_with_payload(State(s): S, Form(f): Form<StartForm>) -> Response {
+    let user = match (f.user_id, f.first_name) {
+        (Some(id), _) => Some(id),
+        (None, Some(first_name)) => control::create_user(State(s.clone()), Json(NewUser { first_name, username: None, language_code: None, started_bots: vec![] }))
+            .await
+            .ok()
+            .and_then(|Json(v)| v["result"]["id"].as_i64()),
+        (None, None) => None,
+    };
+    let bot = s.world().bots.values().find(|b| b.username.eq_ignore_ascii_case(&f.username)).map(|b| b.id);
+    let (Some(user), Some(bot)) = (user, bot) else {
+        return index_page(&s, Some(format!("no user, or no bot @{}", f.username)));
+    };
+    let text = if f.start.is_empty() { "/start".to_owned() } else { format!("/start {}", f.start) };
+    let r = control::user_says(State(s.clone()), Path(user), Json(Say { bot_id: Some(bot), bot_username: None, chat_id: None, text, reply_to_message_id: None, media: None, file_name: None, latitude: None, longitude: None, phone_number: None, first_name: None })).await;
+    back(&s, user, bot, r)
 }
 
 /// What the chat shows of a message: its text; a media message as its kind and caption.
