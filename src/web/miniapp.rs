@@ -38,16 +38,16 @@ fn refuse(status: StatusCode, error: impl std::fmt::Display) -> Response {
     (status, Json(json!({ "error": error.to_string() }))).into_response()
 }
 
-/// The manager and the checked owner, or the refusal to send.
-fn authenticate<'a>(app: &'a AppState, init_data: &str) -> Result<(&'a Manager, UserId), Response> {
+/// The manager and the checked owner, or the refusal to send (status and words).
+fn authenticate<'a>(app: &'a AppState, init_data: &str) -> Result<(&'a Manager, UserId), (StatusCode, String)> {
     let Some(m) = app.manager.as_ref() else {
-        return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, "bellhop has no manager bot configured."));
+        return Err((StatusCode::SERVICE_UNAVAILABLE, "bellhop has no manager bot configured.".into()));
     };
     match miniapp::owner(m, init_data) {
         Ok(user) => Ok((m, UserId(user.id))),
         Err(e) => {
             tracing::warn!(reason = ?e, "Mini App launch data refused");
-            Err(refuse(StatusCode::UNAUTHORIZED, e))
+            Err((StatusCode::UNAUTHORIZED, e.to_string()))
         }
     }
 }
@@ -65,7 +65,7 @@ pub struct Prepare {
 pub async fn prepare(State(app): State<AppState>, Json(p): Json<Prepare>) -> Result<Response, AppError> {
     let (m, user) = match authenticate(&app, &p.init_data) {
         Ok(x) => x,
-        Err(r) => return Ok(r),
+        Err((status, words)) => return Ok(refuse(status, words)),
     };
     let name = BotName::parse(&p.name);
     let username = BotUsername::parse(&p.username);
@@ -92,7 +92,7 @@ pub struct Status {
 pub async fn status(State(app): State<AppState>, Json(s): Json<Status>) -> Result<Response, AppError> {
     let user = match authenticate(&app, &s.init_data) {
         Ok((_, u)) => u,
-        Err(r) => return Ok(r),
+        Err((status, words)) => return Ok(refuse(status, words)),
     };
     let status = miniapp::bot_status(&app.db, user, &s.username).await?;
     Ok(Json(json!({ "status": status.unwrap_or_else(|| "waiting".into()) })).into_response())
@@ -107,7 +107,7 @@ pub struct SignIn {
 pub async fn sign_in(State(app): State<AppState>, Json(s): Json<SignIn>) -> Result<Response, AppError> {
     let user = match authenticate(&app, &s.init_data) {
         Ok((_, u)) => u,
-        Err(r) => return Ok(r),
+        Err((status, words)) => return Ok(refuse(status, words)),
     };
     match miniapp::sign_in_link(&app.db, &app.cfg.public_url, user).await? {
         Some((tenant, url)) => {
