@@ -32,6 +32,7 @@ mod knowledge_recrawl;
 mod llm;
 mod llm_llama;
 mod migration_knowledge_per_bot;
+mod miniapp;
 mod onboarding;
 mod openai_standin;
 mod owner_announcements;

@@ -31,6 +31,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/ui/chat/{user}/{bot}/press", post(press))
         .route("/ui/chat/{user}/{bot}/key", post(key))
         .route("/ui/chat/{user}/{bot}/pay", post(pay))
+        .route("/ui/chat/{user}/{bot}/webapp", get(web_app))
 }
 
 fn page(t: impl Template) -> Response {
@@ -204,15 +205,21 @@ struct Chat {
     bot_username: String,
     log: String,
     error: Option<String>,
+    /// The text of the bot's menu button when it opens a Mini App.
+    menu: Option<String>,
 }
 
 fn chat_page(s: &Shared, user: i64, bot: i64, error: Option<String>) -> Response {
     let log = transcript(s, user, bot).render().unwrap_or_default();
-    let (user_name, bot_username) = {
+    let (user_name, bot_username, menu) = {
         let w = s.world();
-        (w.users.get(&user).map(|u| u.first_name.clone()).unwrap_or_default(), w.bots.get(&bot).map(|b| b.username.clone()).unwrap_or_default())
+        let menu = match super::webapp::menu_button(&w, bot, user) {
+            Some(bellhop_telegram::types::MenuButton::WebApp { text, .. }) => Some(text),
+            _ => None,
+        };
+        (w.users.get(&user).map(|u| u.first_name.clone()).unwrap_or_default(), w.bots.get(&bot).map(|b| b.username.clone()).unwrap_or_default(), menu)
     };
-    page(Chat { user_id: user, bot_id: bot, user_name, bot_username, log, error })
+    page(Chat { user_id: user, bot_id: bot, user_name, bot_username, log, error, menu })
 }
 
 async fn chat(State(s): S, Path((user, bot)): Path<(i64, i64)>) -> Response {
@@ -373,5 +380,29 @@ fn shown_text(m: &Message) -> String {
         (Some(t), _) => t,
         (None, Some(kind)) => format!("[{kind:?}] {}", m.caption.as_deref().unwrap_or_default()).trim_end().to_owned(),
         (None, None) => String::new(),
+    }
+}
+
+/// `GET /ui/chat/{user}/{bot}/webapp`: the user pressed the menu button. The Mini App opens in an
+/// iframe with signed launch data in its fragment; the page plays Telegram's web client
+/// (`templates/sandbox/webapp.html`): `requestChat` shows the creation screen, `openLink` opens
+/// a new tab, `close` goes back to the chat.
+#[derive(Template)]
+#[template(path = "sandbox/webapp.html")]
+struct WebApp {
+    user_id: i64,
+    bot_id: i64,
+    bot_username: String,
+    url: String,
+}
+
+async fn web_app(State(s): S, Path((user, bot)): Path<(i64, i64)>) -> Response {
+    let opened = {
+        let w = s.world();
+        super::webapp::open(&w, bot, user).map(|(url, _)| (url, w.bots.get(&bot).map(|b| b.username.clone()).unwrap_or_default()))
+    };
+    match opened {
+        Ok((url, bot_username)) => page(WebApp { user_id: user, bot_id: bot, bot_username, url }),
+        Err(e) => chat_page(&s, user, bot, Some(format!("{}: {}", e.code, e.message))),
     }
 }
