@@ -15,6 +15,7 @@
 //!
 //! Dependencies point one way (see `lib.rs`): `web` and the CLI use this layer; this layer uses
 //! the domain modules; the domain modules never use this layer or `web`.
+pub mod account;
 pub mod ingress;
 pub mod jobs;
 pub mod lifecycle;
@@ -249,6 +250,11 @@ impl Application {
             tasks.spawn(async move {
                 lifecycle::handoff_timeouts(state, std::time::Duration::from_secs(20)).await;
                 Ok("handoff timeouts")
+            });
+            let state = self.state.clone();
+            tasks.spawn(async move {
+                account::erasure(state, std::time::Duration::from_secs(300)).await;
+                Ok("account erasure")
             });
             let (db, retention, token) = (self.state.db.clone(), self.state.cfg.retention.clone(), shutdown.clone());
             tasks.spawn(async move {

@@ -48,6 +48,10 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
     // insert-or-nothing.
     let sealed = storage::keys::seal(&mut *tx, keys, token.expose().as_bytes(), &bots::token_aad(bot_id)).await?;
     let tenant = storage::tenants::find_or_create_for_owner(tx, owner, &name).await?;
+    // An owner who closed their account and creates a bot wants it back.
+    if storage::privacy::reopen_account(&mut *tx, tenant.id).await? {
+        tracing::info!(tenant_id = tenant.id.0, "a closed account reopened by a new bot");
+    }
     let new = bots::NewBot { id: bot_id, tenant_id: tenant.id, username: &username, name: &name, token: sealed.clone(), webhook_secret: None };
     let provision = if bots::insert(tx, &new).await? {
         let (description, short) = super::provision::default_descriptions(&name);

@@ -95,6 +95,8 @@ pub fn router(state: AppState) -> Router {
         .route("/app/billing/portal", post(billing::portal))
         .route("/app/billing/renewal", post(billing::renewal))
         .route("/app/billing/paywall", post(billing::paywall))
+        .route("/app/account/close", post(billing::close_account))
+        .route("/app/account/reopen", post(billing::reopen_account))
         .route("/stripe/webhook", post(stripe::webhook))
         .route("/app/overview", get(insight::overview))
         .route("/app/conversations.csv", get(insight::conversations_csv))

@@ -35,6 +35,7 @@ mod migration_knowledge_per_bot;
 mod miniapp;
 mod onboarding;
 mod openai_standin;
+mod owner_account;
 mod owner_announcements;
 mod owner_handoff_timeout;
 mod owner_team;
