@@ -30,7 +30,7 @@ pub mod types;
 /// Telegram's rules for bot usernames and display names.
 pub mod username;
 
-pub use client::{Bot, CallObserver, Client};
+pub use client::{Bot, CallObserver, Client, InputFile};
 pub use error::TelegramError;
 pub use ids::{BotId, ChatId, UserId};
 pub use methods::Method;
