@@ -174,6 +174,10 @@ struct SettingsPage {
     /// The bot's connection: `disconnected`, or another status (connected).
     status: String,
     paused: bool,
+    brand: super::brand::View,
+    /// How saving the brand went: Telegram took it (`Some(true)`), or not (`Some(false)`).
+    brand_applied: Option<bool>,
+    brand_notice: Option<String>,
 }
 
 /// (status, paused) of one of the tenant's bots.
@@ -192,6 +196,9 @@ pub struct Saved {
     /// A lifecycle action just done (see `bot_lifecycle`).
     #[serde(default)]
     done: Option<String>,
+    /// How saving the brand went (`web::brand`): applied, failed or stored.
+    #[serde(default)]
+    brand: Option<String>,
 }
 
 /// (name, username, description, short description) of one of the tenant's bots, or 404.
@@ -201,8 +208,15 @@ async fn bot_profile(app: &AppState, owner: &Owner, bot: BotId) -> Result<(Strin
 
 /// `GET /app/bots/{bot_id}/settings`.
 pub async fn show(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<i64>, Query(q): Query<Saved>) -> Result<Response, AppError> {
-    let bot = BotId(bot_id);
-    let (name, username, description, short_description) = bot_profile(&app, &owner, bot).await?;
+    settings_page(&app, &owner, BotId(bot_id), Some(q), vec![]).await
+}
+
+/// The settings page as stored, with `problems` of a brand change that was refused (then 422:
+/// nothing changed) or what was just done (`q`).
+pub(super) async fn settings_page(app: &AppState, owner: &Owner, bot: BotId, q: Option<Saved>, problems: Vec<String>) -> Result<Response, AppError> {
+    let (app, bot_id) = (app.clone(), bot.0);
+    let q = q.unwrap_or(Saved { saved: None, done: None, brand: None });
+    let (name, username, description, short_description) = bot_profile(&app, owner, bot).await?;
     let s = bot_settings::get(&app.db.pool, owner.tenant_id, bot).await?;
     let form = SettingsForm {
         commands: format_commands(&crate::manager::provision::commands(&s)),
@@ -233,8 +247,21 @@ pub async fn show(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
     };
     let notice = done.map(str::to_owned).or(q.saved.map(|_| "Saved. Your bot uses the new settings now; Telegram shows the new description and menu within a few seconds.".to_owned()));
     let defaults = settings::texts(&BotSettings::default(), &name);
-    let (status, paused) = state_of(&app, &owner, bot).await?;
-    render(&SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice, problems: vec![], status, paused })
+    let (status, paused) = state_of(&app, owner, bot).await?;
+    let brand = super::brand::view(&app, owner, bot).await?;
+    let (brand_applied, brand_notice) = match q.brand.as_deref() {
+        Some("applied") => (Some(true), Some("Saved, and Telegram shows it now: your customers see the new name, photo and descriptions.".to_owned())),
+        Some("failed") => (Some(false), None),
+        Some("stored") => (None, Some("Saved. Your bot isn't connected right now: Telegram gets this as soon as it is connected again.".to_owned())),
+        _ => (None, None),
+    };
+    let unprocessable = !problems.is_empty();
+    let page = SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice, problems, status, paused, brand, brand_applied, brand_notice };
+    let mut r = render(&page)?;
+    if unprocessable {
+        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(r)
 }
 
 /// `POST /app/bots/{bot_id}/settings`: everything checked, then saved together with a new
@@ -248,7 +275,9 @@ pub async fn save(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
         Err(problems) => {
             let defaults = settings::texts(&BotSettings::default(), &name);
             let (status, paused) = state_of(&app, &owner, bot).await?;
-            let mut r = render(&SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice: None, problems, status, paused })?;
+            let brand = super::brand::view(&app, &owner, bot).await?;
+            let page = SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice: None, problems, status, paused, brand, brand_applied: None, brand_notice: None };
+            let mut r = render(&page)?;
             *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(r);
         }
