@@ -92,8 +92,9 @@ async fn send(db: &Db, child: &Bot, tenant: TenantId, bot: BotId, brand: &storag
         if (force || brand.photo_applied != marker)
             && let Some(jpeg) = storage::brand::photo(&db.pool, tenant, bot).await?
         {
-            let file = InputFile { part: "photo".into(), file_name: "photo.jpg".into(), mime: "image/jpeg".into(), bytes: jpeg };
-            tg!(child.call_with_files(&SetMyProfilePhoto::new(InputProfilePhoto::Static { photo: "attach://photo".into() }), &[file]));
+            // The part's name must differ from the method's own field, `photo`.
+            let file = InputFile { part: "profile_photo".into(), file_name: "photo.jpg".into(), mime: "image/jpeg".into(), bytes: jpeg };
+            tg!(child.call_with_files(&SetMyProfilePhoto::new(InputProfilePhoto::Static { photo: "attach://profile_photo".into() }), &[file]));
             storage::brand::mark_applied(&db.pool, tenant, bot, None, Some(&marker)).await?;
         }
     }

@@ -35,6 +35,7 @@ mod migration_knowledge_per_bot;
 mod onboarding;
 mod openai_standin;
 mod owner_announcements;
+mod owner_brand;
 mod owner_handoff_timeout;
 mod owner_insight;
 mod owner_lifecycle;
