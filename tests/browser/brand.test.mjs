@@ -37,6 +37,16 @@ test('an owner changes the bot name and photo, and the sandbox shows the bot wit
   assert.match(await page.textContent('#brand-status'), /Telegram shows it now/);
   assert.equal((await api(`bots/${bot}`)).name, 'Sunny Side Café ☀️');
 
+  // Spanish, for customers whose Telegram is in Spanish.
+  await page.selectOption('#new-language', 'es');
+  await page.click('button[name=add]');
+  await page.waitForSelector('#description-es');
+  await page.fill('#description-es', '¡Hola! Soy el asistente de Sunny Side Café: horarios, pedidos y alérgenos.');
+  await page.fill('#short-es', 'Asistente de Sunny Side Café');
+  await page.click('#brand-save');
+  await page.waitForSelector('#brand-status');
+  assert.equal((await api(`bots/${bot}`)).localised.es.short_description, 'Asistente de Sunny Side Café');
+
   // The photo: a JPEG drawn in the browser (a sun on blue, the café's initials).
   const jpeg = Buffer.from(await page.evaluate(() => {
     const c = document.createElement('canvas');
@@ -63,7 +73,7 @@ test('an owner changes the bot name and photo, and the sandbox shows the bot wit
   // A customer opens the chat in the sandbox: the new name and photo in the header, and the
   // description in the empty chat.
   const kai = (await api('users', { first_name: 'Kai' })).id;
-  const chat = await newPage({ viewport: { width: 900, height: 560 } });
+  const chat = await newPage({ viewport: { width: 900, height: 330 } });
   await chat.goto(`${TG}/ui/chat/${kai}/${bot}`);
   assert.equal(await chat.textContent('#bot-name'), 'Sunny Side Café ☀️');
   const photo = await chat.evaluate(() => { const i = document.querySelector('#bot-photo'); return i && i.complete && i.naturalWidth; });
