@@ -213,3 +213,20 @@ async fn a_new_token_applies_the_stored_brand_again() {
     wait_until(WAIT, || async { sandbox_photo(&app, b.bot).await == photo }).await;
     crate::owner_lifecycle::wait_live(&app, b.bot).await;
 }
+
+#[tokio::test]
+async fn deleting_a_bots_data_erases_its_stored_photo_and_languages() {
+    let app = spawn_app().await;
+    let b = business(&app, "Ida", "ida_brand_bot", "Ida's").await;
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/brand", b.bot), &[("csrf", &b.csrf), ("name", "Ida's Ink"), ("add", "1"), ("new_language", "fr")]).await;
+    assert_eq!(status, 303);
+    assert_eq!(upload(&app, &b.cookie, &b.csrf, b.bot, "a.jpg", jpeg(2, 3000)).await.0, 303);
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and photo is not null", b.bot)).await, 1);
+
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/delete", b.bot), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and photo is null and photo_sha256 = ''", b.bot)).await, 1);
+    assert_eq!(count(app.db(), &format!("select count(*) from bot_languages where bot_id = {}", b.bot)).await, 0);
+    let (status, _) = get(&app, &b.cookie, &format!("/app/bots/{}/photo.jpg", b.bot)).await;
+    assert_eq!(status, 404);
+}
