@@ -208,12 +208,12 @@ async fn bot_profile(app: &AppState, owner: &Owner, bot: BotId) -> Result<(Strin
 
 /// `GET /app/bots/{bot_id}/settings`.
 pub async fn show(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<i64>, Query(q): Query<Saved>) -> Result<Response, AppError> {
-    settings_page(&app, &owner, BotId(bot_id), Some(q), vec![]).await
+    settings_page(&app, &owner, BotId(bot_id), Some(q), vec![], None).await
 }
 
 /// The settings page as stored, with `problems` of a brand change that was refused (then 422:
-/// nothing changed) or what was just done (`q`).
-pub(super) async fn settings_page(app: &AppState, owner: &Owner, bot: BotId, q: Option<Saved>, problems: Vec<String>) -> Result<Response, AppError> {
+/// nothing changed; `typed`: the brand card as the owner filled it in) or what was just done (`q`).
+pub(super) async fn settings_page(app: &AppState, owner: &Owner, bot: BotId, q: Option<Saved>, problems: Vec<String>, typed: Option<super::brand::View>) -> Result<Response, AppError> {
     let (app, bot_id) = (app.clone(), bot.0);
     let q = q.unwrap_or(Saved { saved: None, done: None, brand: None });
     let (name, username, description, short_description) = bot_profile(&app, owner, bot).await?;
@@ -248,7 +248,8 @@ pub(super) async fn settings_page(app: &AppState, owner: &Owner, bot: BotId, q: 
     let notice = done.map(str::to_owned).or(q.saved.map(|_| "Saved. Your bot uses the new settings now; Telegram shows the new description and menu within a few seconds.".to_owned()));
     let defaults = settings::texts(&BotSettings::default(), &name);
     let (status, paused) = state_of(&app, owner, bot).await?;
-    let brand = super::brand::view(&app, owner, bot).await?;
+    let stored = super::brand::view(&app, owner, bot).await?;
+    let brand = typed.map(|t| super::brand::View { photo: stored.photo.clone(), error: stored.error.clone(), ..t }).unwrap_or(stored);
     let (brand_applied, brand_notice) = match q.brand.as_deref() {
         Some("applied") => (Some(true), Some("Saved, and Telegram shows it now: your customers see the new name, photo and descriptions.".to_owned())),
         Some("failed") => (Some(false), None),

@@ -86,6 +86,21 @@ fn check(fields: &[(String, String)], stored: (String, String)) -> Result<(Strin
     if problems.is_empty() { Ok((name, description, short, languages)) } else { Err(problems) }
 }
 
+/// The brand card as the owner filled it in (shown again with the problems found).
+fn as_typed(fields: &[(String, String)]) -> View {
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let mut languages: Vec<(String, String, String, String)> = Vec::new();
+    for (_, code) in fields.iter().filter(|(n, _)| n == "language") {
+        if let Some(shown) = brand::language_name(code)
+            && !languages.iter().any(|l| &l.0 == code)
+        {
+            languages.push((code.clone(), shown.to_owned(), get(&format!("description_{code}")), get(&format!("short_{code}"))));
+        }
+    }
+    let addable = LANGUAGES.iter().copied().filter(|(c, _)| !languages.iter().any(|l| l.0 == *c)).collect();
+    View { name: get("name"), photo: None, languages, addable, error: None }
+}
+
 /// `POST /app/bots/{bot_id}/brand`: the name and descriptions (also adding or removing a
 /// language), checked, stored, then applied to Telegram at once.
 pub async fn save(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<i64>, axum::Form(fields): axum::Form<Vec<(String, String)>>) -> Result<Response, AppError> {
@@ -96,7 +111,7 @@ pub async fn save(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
     let (_, _, description, short) = bots::profile(&app.db.pool, owner.tenant_id, bot).await?.ok_or(AppError::NotFound)?;
     let (name, description, short, languages) = match check(&fields, (description, short)) {
         Ok(v) => v,
-        Err(problems) => return settings_page(&app, &owner, bot, None, problems).await,
+        Err(problems) => return settings_page(&app, &owner, bot, None, problems, Some(as_typed(&fields))).await,
     };
     let mut tx = app.db.begin().await?;
     if !storage::brand::put_texts(&mut tx, owner.tenant_id, bot, &name, &description, &short, &languages).await? {
@@ -143,7 +158,7 @@ pub async fn photo(State(app): State<AppState>, owner: Owner, Path(bot_id): Path
         _ => None,
     });
     if let Some(p) = problem {
-        return settings_page(&app, &owner, bot, None, vec![format!("Profile photo: {p}")]).await;
+        return settings_page(&app, &owner, bot, None, vec![format!("Profile photo: {p}")], None).await;
     }
     if !storage::brand::put_photo(&app.db.pool, owner.tenant_id, bot, &bytes, &brand::photo_digest(&bytes)).await? {
         return Err(AppError::NotFound);

@@ -124,6 +124,9 @@ async fn bad_brand_input_is_refused_in_plain_words_and_changes_nothing() {
         assert_eq!(status, 422, "{says}");
         assert!(d(&page).contains("Nothing was saved yet") && d(&page).contains(says), "{says}: {page}");
     }
+    // What the owner typed is shown again, to fix.
+    let (_, _, page) = post(&app, &b.cookie, &path, &[("csrf", &b.csrf), ("name", "Ana's Attic"), ("language", "ru"), ("description_ru", &"д".repeat(513))]).await;
+    assert!(d(&page).contains("value=\"Ana's Attic\"") && page.contains(&"д".repeat(513)), "{page}");
     // Photos: by content, not by name; at most 5 MB.
     let png = [b"\x89PNG\r\n\x1a\n".to_vec(), vec![1; 2000]].concat();
     let photos: Vec<(&str, Vec<u8>, &str)> = vec![
