@@ -144,6 +144,12 @@ impl Application {
                     }
                     _ => {}
                 }
+                if web {
+                    // The onboarding Mini App behind the menu button; not worth refusing to start.
+                    if let Err(e) = crate::manager::miniapp::register_menu_button(&m, &cfg.public_url, cfg.telegram.is_telegram_cloud()).await {
+                        tracing::warn!(error = %e, "could not set the manager bot's menu button (the Mini App)");
+                    }
+                }
                 Some(m)
             }
             None => None,

@@ -27,6 +27,7 @@ pub mod privacy;
 pub mod retention;
 pub mod rotation;
 pub mod sources;
+pub mod team;
 pub mod tenants;
 pub mod updates;
 

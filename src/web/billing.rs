@@ -3,7 +3,7 @@
 //! manager chat) or by card (Stripe, when configured); the customer paywall switch.
 //! Every query is scoped to the signed-in owner's tenant.
 use super::AppError;
-use super::auth::Owner;
+use super::auth::AccountOwner;
 use crate::app::AppState;
 use crate::billing::{account, stars, stripe};
 use crate::storage::billing::{self as sql, PaywallSettings};
@@ -82,7 +82,7 @@ pub struct ShowQuery {
     done: Option<String>,
 }
 
-pub async fn show(State(app): State<AppState>, owner: Owner, Query(q): Query<ShowQuery>) -> Result<Response, AppError> {
+pub async fn show(State(app): State<AppState>, AccountOwner(owner): AccountOwner, Query(q): Query<ShowQuery>) -> Result<Response, AppError> {
     let cfg = &app.cfg.billing;
     let tenant = owner.tenant_id;
     let now = now_ms();
@@ -173,7 +173,7 @@ fn plausible_attempt(a: &str) -> bool {
 }
 
 /// Upgrade by card: a Stripe Checkout Session, then off to Stripe's page.
-pub async fn checkout(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<CheckoutForm>) -> Result<Response, AppError> {
+pub async fn checkout(State(app): State<AppState>, AccountOwner(owner): AccountOwner, axum::Form(f): axum::Form<CheckoutForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     if app.cfg.billing.stripe.is_none() {
         return Err(AppError::BadRequest("Card payments are not set up on this bellhop. Pay with Telegram Stars: send /plan to the manager bot.".into()));
@@ -195,7 +195,7 @@ pub async fn checkout(State(app): State<AppState>, owner: Owner, axum::Form(f): 
 }
 
 /// Manage or cancel the card subscription: Stripe's customer portal.
-pub async fn portal(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<CheckoutForm>) -> Result<Response, AppError> {
+pub async fn portal(State(app): State<AppState>, AccountOwner(owner): AccountOwner, axum::Form(f): axum::Form<CheckoutForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     if app.cfg.billing.stripe.is_none() || !plausible_attempt(&f.attempt) {
         return Err(AppError::BadRequest("This form has expired; reload the page and try again.".into()));
@@ -215,7 +215,7 @@ pub struct RenewalForm {
 }
 
 /// Cancel or resume the Star subscription's renewal.
-pub async fn renewal(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<RenewalForm>) -> Result<Response, AppError> {
+pub async fn renewal(State(app): State<AppState>, AccountOwner(owner): AccountOwner, axum::Form(f): axum::Form<RenewalForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     let cancel = match f.action.as_str() {
         "cancel" => true,
@@ -244,7 +244,7 @@ pub struct PaywallForm {
 }
 
 /// The customer paywall settings. Bad numbers change nothing and say which one.
-pub async fn paywall(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<PaywallForm>) -> Result<Response, AppError> {
+pub async fn paywall(State(app): State<AppState>, AccountOwner(owner): AccountOwner, axum::Form(f): axum::Form<PaywallForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     let number = |v: &str, what: &str, min: i64, max: i64| -> Result<i64, AppError> {
         v.trim().parse::<i64>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| AppError::BadRequest(format!("{what} must be a whole number from {min} to {max}.")))

@@ -28,9 +28,11 @@ mod insight;
 mod health;
 pub mod landing;
 mod limits;
+mod miniapp;
 pub(crate) mod pages;
 pub mod sources;
 mod stripe;
+mod team;
 mod test_chat;
 pub mod webhooks;
 
@@ -75,6 +77,10 @@ pub fn router(state: AppState) -> Router {
         .route("/new", get(landing::new_bot).route_layer(per_client(limits::Kind::NewBotLinks)))
         .route("/login/{token}", get(auth::confirm_page).post(auth::sign_in).route_layer(per_client(limits::Kind::SignIns)))
         .route("/logout", post(auth::logout))
+        .route("/miniapp", get(miniapp::page))
+        .route("/miniapp/api/prepare", post(miniapp::prepare))
+        .route("/miniapp/api/status", post(miniapp::status))
+        .route("/miniapp/api/sign-in", post(miniapp::sign_in).route_layer(per_client(limits::Kind::SignIns)))
         .route("/app", get(admin::home))
         .route("/app/sources", get(sources::list))
         .route("/app/sources/status", get(sources::status))
@@ -102,6 +108,9 @@ pub fn router(state: AppState) -> Router {
         .route("/app/conversations/{id}/delete", post(conversations::delete))
         .route("/app/announcements", get(announcements::show).post(announcements::create))
         .route("/app/announcements/{id}/progress", get(announcements::progress))
+        .route("/app/team", get(team::show))
+        .route("/app/team/invite", post(team::invite))
+        .route("/app/team/{user_id}/remove", post(team::remove))
         .route("/app/gaps", get(gaps::list))
         .route("/app/gaps/qa", post(gaps::add_qa))
         .route("/app/bots/{bot_id}/settings", get(bot_settings::show).post(bot_settings::save))
@@ -118,6 +127,7 @@ pub fn router(state: AppState) -> Router {
         .route("/app/test-chat", get(test_chat::show).post(test_chat::ask))
         .route("/static/app.css", get(pages::css))
         .route("/static/app.js", get(pages::js))
+        .route("/static/miniapp.js", get(pages::miniapp_js))
         // Every route above, body included, within http.request_timeout_seconds (408 beyond)…
         .route_layer(timeout(http.request_timeout))
         // …and uploads within their own, longer one.

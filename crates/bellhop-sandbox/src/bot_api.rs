@@ -67,6 +67,8 @@ async fn dispatch(s: &Arc<Shared>, bot: i64, method: &str, p: Params) -> Result<
         "getmanagedbottoken" => managed::get_token(s, bot, &p),
         "replacemanagedbottoken" => managed::replace_token(s, bot, &p),
         "savepreparedkeyboardbutton" => managed::save_prepared_button(s, bot, &p),
+        "setchatmenubutton" => super::webapp::set_menu_button(s, bot, &p),
+        "getchatmenubutton" => super::webapp::get_menu_button(s, bot, &p),
         "getmanagedbotaccesssettings" => managed::get_access(s, bot, &p),
         "setmanagedbotaccesssettings" => managed::set_access(s, bot, &p),
         "setmycommands" => set_commands(s, bot, &p),

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-type S = State<Arc<Shared>>;
+pub(super) type S = State<Arc<Shared>>;
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -33,6 +33,9 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/sandbox/api/users/{id}/keyboard_buttons", post(press_keyboard))
         .route("/sandbox/api/users/{id}/block", post(block))
         .route("/sandbox/api/users/{id}/creation_links", post(open_link))
+        .route("/sandbox/api/users/{id}/web_apps", post(super::webapp::open_web_app))
+        .route("/sandbox/api/users/{id}/web_app_requests", post(super::webapp::request_chat))
+        .route("/sandbox/api/prepared_buttons", get(super::webapp::prepared_buttons))
         .route("/sandbox/api/users/{id}/payments", post(pay))
         .route("/sandbox/api/creation_requests/{id}/confirm", post(confirm))
         .route("/sandbox/api/payments/{id}", get(payment))
@@ -66,15 +69,15 @@ fn bad(code: &str, description: impl Into<String>) -> Fail {
     Fail(StatusCode::BAD_REQUEST, code.into(), description.into())
 }
 
-fn not_found(what: &str) -> Fail {
+pub(super) fn not_found(what: &str) -> Fail {
     Fail(StatusCode::NOT_FOUND, "NOT_FOUND".into(), format!("no such {what}"))
 }
 
-fn done(v: impl serde::Serialize) -> Result<Json<Value>, Fail> {
+pub(super) fn done(v: impl serde::Serialize) -> Result<Json<Value>, Fail> {
     Ok(Json(json!({ "ok": true, "result": v })))
 }
 
-type R = Result<Json<Value>, Fail>;
+pub(super) type R = Result<Json<Value>, Fail>;
 
 fn bot_json(s: &Shared, id: i64) -> Option<Value> {
     let info = super::bot_api::webhook_info(s, id);

@@ -22,6 +22,7 @@ mod payments;
 mod persist;
 mod text;
 mod ui;
+mod webapp;
 mod world;
 
 pub use limits::{Fault, LimitStats};

@@ -50,6 +50,12 @@ pub struct BotState {
     /// users of that language (default scope). What a user sees is theirs, else the default.
     #[serde(default)]
     pub localised: std::collections::BTreeMap<String, Localised>,
+    /// `setChatMenuButton` without a chat: the menu button of every private chat without its own.
+    #[serde(default)]
+    pub menu_button: Option<MenuButton>,
+    /// `setChatMenuButton` with a chat: that chat's own menu button.
+    #[serde(default)]
+    pub chat_menu_buttons: std::collections::BTreeMap<i64, MenuButton>,
 }
 
 /// A bot's texts for one language (`setMy…` with `language_code`).
@@ -410,6 +416,8 @@ impl World {
                 access_restricted: false,
                 access_user_ids: vec![],
                 localised: Default::default(),
+                menu_button: None,
+                chat_menu_buttons: Default::default(),
             },
         );
         id

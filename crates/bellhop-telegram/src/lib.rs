@@ -29,6 +29,8 @@ pub mod token;
 pub mod types;
 /// Telegram's rules for bot usernames and display names.
 pub mod username;
+/// Mini App launch data (`initData`): signing (the sandbox) and checking (bellhop).
+pub mod webapp;
 
 pub use client::{Bot, CallObserver, Client, InputFile};
 pub use error::TelegramError;
