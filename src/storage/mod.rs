@@ -15,6 +15,7 @@ pub mod auth;
 pub mod billing;
 pub mod bot_settings;
 pub mod bots;
+pub mod brand;
 pub mod conversations;
 pub mod files;
 pub mod insight;

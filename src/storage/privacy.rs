@@ -84,7 +84,8 @@ pub async fn erase_updates_from(tx: &mut super::Tx, tenant: TenantId, bot: BotId
 }
 
 /// Erases everything `bot`'s customers left with the tenant: conversations, messages, feedback,
-/// handoff routes, stored updates, the bot's settings and its paywall's per-question decisions.
+/// handoff routes, stored updates, the bot's settings, its stored brand (the profile photo and
+/// the descriptions per language) and its paywall's per-question decisions.
 pub async fn erase_bot(tx: &mut super::Tx, tenant: TenantId, bot: BotId) -> sqlx::Result<Erased> {
     let mut out = Erased::default();
     let convs = "select id from conversations where tenant_id = $1 and bot_id = $2";
@@ -99,6 +100,8 @@ pub async fn erase_bot(tx: &mut super::Tx, tenant: TenantId, bot: BotId) -> sqlx
     out.updates = sqlx::query("delete from telegram_updates where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?.rows_affected();
     sqlx::query("delete from bot_settings where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
     sqlx::query("delete from paywall_questions where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
+    sqlx::query("delete from bot_languages where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
+    sqlx::query("update bots set photo = null, photo_sha256 = '', photo_applied = '', brand_error = null where tenant_id = $1 and id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
     let announcements = "select id from announcements where tenant_id = $1 and bot_id = $2";
     sqlx::query(&format!("delete from announcement_recipients where tenant_id = $1 and announcement_id in ({announcements})")).bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
     sqlx::query("delete from announcements where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;

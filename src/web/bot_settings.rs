@@ -293,6 +293,10 @@ struct SettingsPage {
     /// The bot's connection: `disconnected`, or another status (connected).
     status: String,
     paused: bool,
+    brand: super::brand::View,
+    /// How saving the brand went: Telegram took it (`Some(true)`), or not (`Some(false)`).
+    brand_applied: Option<bool>,
+    brand_notice: Option<String>,
     /// Every time zone's name, for the picker.
     zones: &'static [&'static str],
 }
@@ -313,6 +317,9 @@ pub struct Saved {
     /// A lifecycle action just done (see `bot_lifecycle`).
     #[serde(default)]
     done: Option<String>,
+    /// How saving the brand went (`web::brand`): applied, failed or stored.
+    #[serde(default)]
+    brand: Option<String>,
 }
 
 /// (name, username, description, short description) of one of the tenant's bots, or 404.
@@ -322,8 +329,15 @@ async fn bot_profile(app: &AppState, owner: &Owner, bot: BotId) -> Result<(Strin
 
 /// `GET /app/bots/{bot_id}/settings`.
 pub async fn show(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<i64>, Query(q): Query<Saved>) -> Result<Response, AppError> {
-    let bot = BotId(bot_id);
-    let (name, username, description, short_description) = bot_profile(&app, &owner, bot).await?;
+    settings_page(&app, &owner, BotId(bot_id), Some(q), vec![], None).await
+}
+
+/// The settings page as stored, with `problems` of a brand change that was refused (then 422:
+/// nothing changed; `typed`: the brand card as the owner filled it in) or what was just done (`q`).
+pub(super) async fn settings_page(app: &AppState, owner: &Owner, bot: BotId, q: Option<Saved>, problems: Vec<String>, typed: Option<super::brand::View>) -> Result<Response, AppError> {
+    let (app, bot_id) = (app.clone(), bot.0);
+    let q = q.unwrap_or(Saved { saved: None, done: None, brand: None });
+    let (name, username, description, short_description) = bot_profile(&app, owner, bot).await?;
     let s = bot_settings::get(&app.db.pool, owner.tenant_id, bot).await?;
     let mut form = SettingsForm::default();
     form.set_hours(&s);
@@ -356,8 +370,22 @@ pub async fn show(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
     };
     let notice = done.map(str::to_owned).or(q.saved.map(|_| "Saved. Your bot uses the new settings now; Telegram shows the new description and menu within a few seconds.".to_owned()));
     let defaults = settings::texts(&BotSettings::default(), &name);
-    let (status, paused) = state_of(&app, &owner, bot).await?;
-    render(&SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice, problems: vec![], status, paused, zones: hours::zone_names() })
+    let (status, paused) = state_of(&app, owner, bot).await?;
+    let stored = super::brand::view(&app, owner, bot).await?;
+    let brand = typed.map(|t| super::brand::View { photo: stored.photo.clone(), error: stored.error.clone(), ..t }).unwrap_or(stored);
+    let (brand_applied, brand_notice) = match q.brand.as_deref() {
+        Some("applied") => (Some(true), Some("Saved, and Telegram shows it now: your customers see the new name, photo and descriptions.".to_owned())),
+        Some("failed") => (Some(false), None),
+        Some("stored") => (None, Some("Saved. Your bot isn't connected right now: Telegram gets this as soon as it is connected again.".to_owned())),
+        _ => (None, None),
+    };
+    let unprocessable = !problems.is_empty();
+    let page = SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice, problems, status, paused, brand, brand_applied, brand_notice, zones: hours::zone_names() };
+    let mut r = render(&page)?;
+    if unprocessable {
+        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(r)
 }
 
 /// `POST /app/bots/{bot_id}/settings`: everything checked, then saved together with a new
@@ -371,7 +399,9 @@ pub async fn save(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
         Err(problems) => {
             let defaults = settings::texts(&BotSettings::default(), &name);
             let (status, paused) = state_of(&app, &owner, bot).await?;
-            let mut r = render(&SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice: None, problems, status, paused, zones: hours::zone_names() })?;
+            let brand = super::brand::view(&app, &owner, bot).await?;
+            let page = SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice: None, problems, status, paused, brand, brand_applied: None, brand_notice: None, zones: hours::zone_names() };
+            let mut r = render(&page)?;
             *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(r);
         }

@@ -20,6 +20,7 @@ mod billing;
 mod announcements;
 mod bot_lifecycle;
 mod bot_settings;
+mod brand;
 mod conversations;
 mod error;
 mod gaps;
@@ -115,6 +116,9 @@ pub fn router(state: AppState) -> Router {
         .route("/app/gaps", get(gaps::list))
         .route("/app/gaps/qa", post(gaps::add_qa))
         .route("/app/bots/{bot_id}/settings", get(bot_settings::show).post(bot_settings::save))
+        .route("/app/bots/{bot_id}/brand", post(brand::save))
+        .route("/app/bots/{bot_id}/brand/apply", post(brand::apply_again))
+        .route("/app/bots/{bot_id}/photo.jpg", get(brand::photo_file))
         .route("/app/bots/{bot_id}/repair", post(admin::repair))
         .route("/app/bots/{bot_id}/pause", post(bot_lifecycle::pause))
         .route("/app/bots/{bot_id}/resume", post(bot_lifecycle::resume))
@@ -130,6 +134,8 @@ pub fn router(state: AppState) -> Router {
         .route_layer(timeout(http.request_timeout))
         // …and uploads within their own, longer one.
         .route("/app/sources/upload", post(sources::upload).layer(ServiceBuilder::new().layer(timeout(http.upload_timeout)).layer(DefaultBodyLimit::max(upload_limit))))
+        // A profile photo: at most 5 MB is taken; a little more is read, to say so in words.
+        .route("/app/bots/{bot_id}/brand/photo", post(brand::photo).layer(ServiceBuilder::new().layer(timeout(http.upload_timeout)).layer(DefaultBodyLimit::max(8 << 20))))
         .layer(Extension(limits))
         .layer(concurrency);
     // Health and metrics are outside the concurrency limit: a busy server is not a dead one.

@@ -37,6 +37,7 @@ mod onboarding;
 mod openai_standin;
 mod owner_account;
 mod owner_announcements;
+mod owner_brand;
 mod owner_handoff_timeout;
 mod owner_team;
 mod owner_insight;

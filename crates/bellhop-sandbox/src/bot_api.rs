@@ -196,11 +196,21 @@ fn set_profile_photo(s: &Shared, bot: i64, p: &Params) -> Result<Response, ApiEr
     let Some(part) = reference.strip_prefix("attach://") else {
         return Err(ApiError::bad_request("photo must be uploaded as a file (attach://<name>)"));
     };
-    let Some((_, size)) = p.files.iter().find(|(n, _)| n == part) else {
+    let Some((_, bytes)) = p.files.iter().find(|(n, _)| n == part) else {
         return Err(ApiError::bad_request(format!("file \"{part}\" not found in the request")));
     };
+    // InputProfilePhotoStatic: "A static profile photo in the .JPG format" — Telegram cannot
+    // process anything else as one.
+    let is_static = photo.get("type").and_then(|t| t.as_str()) == Some("static");
+    if is_static && !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return Err(ApiError::bad_request("IMAGE_PROCESS_FAILED"));
+    }
     if let Some(b) = s.world().bots.get_mut(&bot) {
-        b.profile_photo = Some(format!("{} bytes", size));
+        b.profile_photo = Some(format!("{} bytes", bytes.len()));
+        if is_static {
+            b.photo = Some(bytes.clone());
+            b.photo_version += 1;
+        }
     }
     Ok(ok(true))
 }

@@ -26,6 +26,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/sandbox/api/bots", post(create_bot))
         .route("/sandbox/api/bots/{id}", get(bot))
         .route("/sandbox/api/bots/{id}/owner", post(change_owner))
+        .route("/sandbox/api/bots/{id}/photo", get(photo))
         .route("/sandbox/api/users", post(create_user).get(users))
         .route("/sandbox/api/users/{id}/messages", post(user_says))
         .route("/sandbox/api/users/{id}/callbacks", post(press_inline))
@@ -85,11 +86,20 @@ fn bot_json(s: &Shared, id: i64) -> Option<Value> {
     Some(json!({
         "id": b.id, "token": b.token, "username": b.username, "first_name": b.first_name,
         "name": b.name, "description": b.description, "short_description": b.short_description,
-        "commands": b.commands, "localised": b.localised, "profile_photo": b.profile_photo, "can_manage_bots": b.can_manage_bots,
+        "commands": b.commands, "localised": b.localised, "profile_photo": b.profile_photo,
+        "profile_photo_url": b.photo.as_ref().map(|_| format!("/sandbox/api/bots/{}/photo?v={}", b.id, b.photo_version)), "can_manage_bots": b.can_manage_bots,
         "manager_id": b.manager_id, "owner_id": b.owner_id, "logged_out": b.logged_out,
         "webhook": b.webhook.as_ref().map(|h| json!({ "url": h.url, "secret_token": h.secret_token, "max_connections": h.max_connections })),
         "webhook_info": info, "allowed_updates": b.allowed_updates,
     }))
+}
+
+/// `GET /sandbox/api/bots/{id}/photo`: the bot's profile photo as uploaded (JPEG), 404 without one.
+async fn photo(State(s): S, Path(id): Path<i64>) -> Response {
+    match s.world().bots.get(&id).and_then(|b| b.photo.clone()) {
+        Some(bytes) => ([(axum::http::header::CONTENT_TYPE, "image/jpeg"), (axum::http::header::CACHE_CONTROL, "no-cache")], bytes).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn state(State(s): S) -> R {

@@ -45,6 +45,8 @@ struct BotRow {
     id: i64,
     username: String,
     name: String,
+    /// The profile photo's address, if the bot has one.
+    photo: Option<String>,
     token: String,
     can_manage_bots: bool,
     owner_id: Option<i64>,
@@ -70,6 +72,7 @@ fn index_page(s: &Shared, error: Option<String>) -> Response {
             id: b.id,
             username: b.username.clone(),
             name: b.display_name().to_owned(),
+            photo: photo_url(b),
             token: b.token.clone(),
             can_manage_bots: b.can_manage_bots,
             owner_id: b.owner_id,
@@ -81,6 +84,10 @@ fn index_page(s: &Shared, error: Option<String>) -> Response {
     page(Index { bots, users: w.users.values().cloned().collect(), manager_username, error })
 }
 
+fn photo_url(b: &super::world::BotState) -> Option<String> {
+    b.photo.as_ref().map(|_| format!("/sandbox/api/bots/{}/photo?v={}", b.id, b.photo_version))
+}
+
 async fn index(State(s): S) -> Response {
     index_page(&s, None)
 }
@@ -89,11 +96,15 @@ async fn index(State(s): S) -> Response {
 struct UserForm {
     first_name: String,
     username: Option<String>,
+    /// The user's Telegram language (`ru`, `es`…); empty: none.
+    #[serde(default)]
+    language_code: Option<String>,
 }
 
 async fn add_user(State(s): S, Form(f): Form<UserForm>) -> Response {
     let username = f.username.filter(|u| !u.trim().is_empty());
-    let _ = control::create_user(State(s), Json(NewUser { first_name: f.first_name, username, language_code: None, started_bots: vec![] })).await;
+    let language_code = f.language_code.map(|l| l.trim().to_ascii_lowercase()).filter(|l| !l.is_empty());
+    let _ = control::create_user(State(s), Json(NewUser { first_name: f.first_name, username, language_code, started_bots: vec![] })).await;
     Redirect::to("/").into_response()
 }
 
@@ -203,6 +214,12 @@ struct Chat {
     bot_id: i64,
     user_name: String,
     bot_username: String,
+    /// The bot as this user sees it: its name, photo, and — in an empty chat — its description.
+    bot_name: String,
+    bot_initial: String,
+    bot_photo: Option<String>,
+    bot_short_description: String,
+    description: Option<String>,
     log: String,
     error: Option<String>,
     /// The text of the bot's menu button when it opens a Mini App.
@@ -211,15 +228,25 @@ struct Chat {
 
 fn chat_page(s: &Shared, user: i64, bot: i64, error: Option<String>) -> Response {
     let log = transcript(s, user, bot).render().unwrap_or_default();
-    let (user_name, bot_username, menu) = {
+    let (user_name, bot_username, bot_name, bot_photo, bot_short_description, description, menu) = {
         let w = s.world();
+        let u = w.users.get(&user);
+        let lang = u.and_then(|u| u.language_code.clone());
+        let empty = !w.messages.iter().any(|e| e.bot_id == bot && e.chat_id == user);
+        let (username, (name, description, short), photo) = match w.bots.get(&bot) {
+            Some(b) => (b.username.clone(), b.shown_to(lang.as_deref()), photo_url(b)),
+            None => Default::default(),
+        };
+        // Telegram shows the description in an empty chat ("What can this bot do?").
+        let description = (empty && !description.is_empty()).then_some(description);
         let menu = match super::webapp::menu_button(&w, bot, user) {
             Some(bellhop_telegram::types::MenuButton::WebApp { text, .. }) => Some(text),
             _ => None,
         };
-        (w.users.get(&user).map(|u| u.first_name.clone()).unwrap_or_default(), w.bots.get(&bot).map(|b| b.username.clone()).unwrap_or_default(), menu)
+        (u.map(|u| u.first_name.clone()).unwrap_or_default(), username, name, photo, short, description, menu)
     };
-    page(Chat { user_id: user, bot_id: bot, user_name, bot_username, log, error, menu })
+    let bot_initial = bot_name.chars().next().map(String::from).unwrap_or_default();
+    page(Chat { user_id: user, bot_id: bot, user_name, bot_username, bot_initial, bot_name, bot_photo, bot_short_description, log, error, description, menu })
 }
 
 async fn chat(State(s): S, Path((user, bot)): Path<(i64, i64)>) -> Response {

@@ -4,6 +4,7 @@
 mod sandbox_support;
 
 mod sandbox_bench;
+mod sandbox_brand;
 mod sandbox_faults;
 mod sandbox_fidelity;
 mod sandbox_miniapp;
