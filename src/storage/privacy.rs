@@ -138,6 +138,7 @@ pub const ERASED_ON_ERASURE: &[&str] = &[
     "sessions",
     "telegram_updates",
     "jobs",
+    "bot_languages",
     "bots",
 ];
 
