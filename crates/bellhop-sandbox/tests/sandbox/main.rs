@@ -6,6 +6,7 @@ mod sandbox_support;
 mod sandbox_bench;
 mod sandbox_faults;
 mod sandbox_fidelity;
+mod sandbox_move;
 mod sandbox_polling;
 mod sandbox_ptb;
 mod sandbox_state;
