@@ -26,6 +26,7 @@ pub mod privacy;
 pub mod retention;
 pub mod rotation;
 pub mod sources;
+pub mod telegram_server;
 pub mod tenants;
 pub mod updates;
 

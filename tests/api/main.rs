@@ -54,4 +54,5 @@ mod scale;
 mod secrets;
 mod stripe_standin;
 mod telegram_failures;
+mod telegram_move;
 mod webhooks;
