@@ -123,3 +123,51 @@ async fn telegram_move_to_a_local_server_logs_every_bot_out_of_the_cloud_answers
     wait_until(Duration::from_secs(120), || async { local.get(&format!("messages?bot_id={bot}&chat_id={customer}&from_bot=true")).await.as_array().map_or(0, |m| m.len()) >= 2 }).await;
     stop(serve).await;
 }
+
+/// Leaving a self-hosted server (`deleteWebhook` + `close`) in the first 10 minutes after it
+/// launched the bots: `close` is refused, the move says so and stops, `serve` refuses to start
+/// and a move elsewhere is refused until the same move, run again when the 10 minutes have
+/// passed, finishes it.
+#[tokio::test]
+async fn an_unfinished_move_keeps_bellhop_from_starting_until_the_same_move_run_again_finishes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // The old server plays a self-hosted one (`--old-server local`): bots leave it with close.
+    let old = TestSandbox::start_with(SandboxOptions { enforce_limits: false, ..Default::default() }).await;
+    let new = TestSandbox::start_with(SandboxOptions { enforce_limits: false, local_for: Some(old.base.clone()), ..Default::default() }).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut settings = test_settings(dir.path()).await;
+    settings.telegram(&old);
+    settings.set("BELLHOP_LISTEN", format!("127.0.0.1:{port}")).set("BELLHOP_MASTER_KEY", base64_key()).set("BELLHOP_JOBS_POLL_INTERVAL_MS", "50");
+    let cfg = settings.config(bellhop::config::Needs::Storage);
+    let log = dir.path().join("bellhop.log");
+    let serve = start_bellhop(&["serve"], &settings, &log);
+    ready(&url).await;
+    let db = bellhop::storage::Db::connect(&cfg.database_url).await.unwrap();
+    let owner = old.user("Sam").await;
+    let bot = old.create_managed_bot(owner, "sunrise_close_bot", "Sunrise").await["id"].as_i64().unwrap();
+    token_used(old.get(&format!("bots/{bot}")).await["token"].as_str().unwrap());
+    wait_until(Duration::from_secs(120), || async { count(&db, "select count(*) from bots where status = 'live'").await == 1 }).await;
+    stop(serve).await;
+
+    let (ok, out) = bellhop(&["telegram", "move", "--to", &new.base, "--old-server", "local"], &settings).await;
+    assert!(!ok, "close cannot succeed in the first 10 minutes: {out}");
+    assert!(out.contains("refuses to close a bot in the first 10 minutes") && out.contains("run the move again in"), "{out}");
+    let (ok, out) = bellhop(&["serve"], &settings).await;
+    assert!(!ok && out.contains("has not finished") && out.contains(&format!("bellhop telegram move --to {}", new.base)), "serve started during a move: {out}");
+    let (ok, out) = bellhop(&["telegram", "move", "--to", "http://127.0.0.1:9", "--old-server", "local"], &settings).await;
+    assert!(!ok && out.contains("has not finished"), "a move elsewhere was not refused: {out}");
+
+    old.post("clock/advance", json!({ "seconds": 600 })).await;
+    let (ok, out) = bellhop(&["telegram", "move", "--to", &new.base, "--old-server", "local"], &settings).await;
+    assert!(ok, "{out}");
+    assert!(out.contains("@sunrise_close_bot: webhook removed and closed on"), "{out}");
+    for id in [old.handle.sandbox.manager_id(), bot] {
+        let b = old.get(&format!("bots/{id}")).await;
+        assert!(b["launched_at"].is_null() && b["webhook"].is_null(), "bot {id} is still running on the old server: {b}");
+    }
+    assert_eq!(new.get(&format!("bots/{bot}")).await["webhook"]["url"], json!(format!("{url}/tg/bot/{bot}")));
+    let serve = start_bellhop(&["serve"], &settings, &log);
+    ready(&url).await;
+    stop(serve).await;
+}
