@@ -30,7 +30,7 @@ async fn bellhop(args: &[&str], settings: &TestSettings) -> (bool, String) {
     for (k, v) in &settings.values {
         c.env(k, v);
     }
-    let out = c.args(args).env("BELLHOP_LOG_FORMAT", "json").stdin(Stdio::null()).output().await.expect("run bellhop");
+    let out = c.args(args).env("BELLHOP_LOG_FORMAT", "json").stdin(Stdio::null()).kill_on_drop(true).output().await.expect("run bellhop");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
@@ -153,7 +153,8 @@ async fn an_unfinished_move_keeps_bellhop_from_starting_until_the_same_move_run_
     let (ok, out) = bellhop(&["telegram", "move", "--to", &new.base, "--old-server", "local"], &settings).await;
     assert!(!ok, "close cannot succeed in the first 10 minutes: {out}");
     assert!(out.contains("refuses to close a bot in the first 10 minutes") && out.contains("run the move again in"), "{out}");
-    let (ok, out) = bellhop(&["serve"], &settings).await;
+    // A serve that starts would run until stopped: it must have exited on its own within a minute.
+    let (ok, out) = tokio::time::timeout(Duration::from_secs(60), bellhop(&["serve"], &settings)).await.expect("serve started during an unfinished move");
     assert!(!ok && out.contains("has not finished") && out.contains(&format!("bellhop telegram move --to {}", new.base)), "serve started during a move: {out}");
     let (ok, out) = bellhop(&["telegram", "move", "--to", "http://127.0.0.1:9", "--old-server", "local"], &settings).await;
     assert!(!ok && out.contains("has not finished"), "a move elsewhere was not refused: {out}");
