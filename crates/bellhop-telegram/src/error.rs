@@ -259,6 +259,7 @@ mod tests {
             (400, "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0", CantParseEntities("Unsupported start tag \"x\" at byte offset 0".into())),
             (400, "Bad Request: query is too old and response timeout expired or query ID is invalid", QueryTooOld),
             (400, "Bad Request: CHARGE_ALREADY_REFUNDED", ChargeAlreadyRefunded),
+            (400, "Logged out", LoggedOut),
             (401, "Unauthorized", Unauthorized),
         ];
         for (code, description, want) in cases {
