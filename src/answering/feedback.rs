@@ -53,8 +53,9 @@ impl Ctx<'_> {
             if conv.mode == "human" {
                 return Ok(());
             }
-            handoff::request(self.db(), self.a.manager.as_ref(), self.tenant, &conv).await?;
-            let mut send = SendMessage::new(msg.chat.id, handoff_note(self.business, self.lang));
+            let away = self.away_note();
+            handoff::request(self.db(), self.a.manager.as_ref(), self.tenant, &conv, away.is_some()).await?;
+            let mut send = SendMessage::new(msg.chat.id, away.unwrap_or_else(|| handoff_note(self.business, self.lang)));
             if customer.thread_id != 0 {
                 send.message_thread_id = Some(customer.thread_id);
             }

@@ -1,18 +1,23 @@
 //! Human handoff. A customer asks for a person (`/human` or the button): the conversation goes
-//! to `human` mode — the AI stays silent in it — and the owner gets the transcript in the manager
-//! bot's chat with Reply and Close buttons. Whatever the owner writes as a Telegram reply to one
-//! of those messages (or from the admin page) reaches the customer through the business's bot;
-//! Close hands the conversation back to the AI.
-use crate::domain::TenantId;
+//! to `human` mode — the AI stays silent in it — and the owner and every teammate get the
+//! transcript in their own chat with the manager bot, with Reply and Close buttons. Whatever one
+//! of them writes as a Telegram reply to one of those messages (or from the admin page) reaches
+//! the customer through the business's bot; the first to reply takes the conversation (the
+//! others are told who did, and their replies are refused), and the customer's next messages go
+//! to that person only. Close hands the conversation back to the AI.
+//!
+//! Outside the bot's working hours ([`super::hours`]) the conversation stays with the assistant
+//! (the customer gets the away message from the caller): the team still gets the transcript,
+//! and whoever replies takes it.
+use crate::domain::{TenantId, UserId};
 use super::delivery::{Sent, send_once};
 use crate::jobs::{JobError, job_error};
 use crate::manager::{ChildBots, Manager};
 use crate::storage::conversations::{self, Conversation, Msg, NewMsg};
-use crate::storage::{self, Db, bots};
+use crate::storage::{self, Db, bots, team};
 use crate::telegram::html::escape;
 use crate::telegram::methods::{AnswerCallbackQuery, SendMessage};
 use crate::telegram::{CallbackQuery, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyMarkup};
-use anyhow::Context;
 
 /// Callback data prefixes of the owner's buttons in the manager chat.
 const REPLY: &str = "ho:r:";
@@ -29,16 +34,15 @@ fn owner_buttons(conv: i64) -> ReplyMarkup {
     })
 }
 
-async fn owner_chat(db: &Db, tenant: TenantId) -> anyhow::Result<i64> {
-    Ok(storage::tenants::get(&db.pool, tenant).await?.context("tenant vanished")?.owner_user_id.0)
-}
-
-/// Hands `conv` to a person: mode `human`, the transcript to the owner. Returns whether the
-/// owner could be told.
-pub async fn request(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv: &Conversation) -> anyhow::Result<bool> {
-    conversations::set_mode(&db.pool, tenant, conv.id, "human").await?;
+/// Hands `conv` to a person: mode `human` (unless `away`: outside working hours the assistant
+/// keeps answering), the transcript to the owner and every teammate. Returns whether anyone
+/// could be told.
+pub async fn request(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv: &Conversation, away: bool) -> anyhow::Result<bool> {
+    if !away {
+        conversations::set_mode(&db.pool, tenant, conv.id, "human").await?;
+    }
     let Some(manager) = manager else { return Ok(false) };
-    let owner = owner_chat(db, tenant).await?;
+    let team = team::recipients(&db.pool, tenant).await?;
     let username = bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.1).unwrap_or_default();
     let mut lines = Vec::new();
     let all = conversations::transcript(&db.pool, tenant, conv.id).await?;
@@ -51,24 +55,45 @@ pub async fn request(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv:
         let text: String = m.text.chars().take(400).collect();
         lines.push(format!("<b>{who}:</b> {}", escape(&text)));
     }
-    let note = format!(
-        "🙋 <b>{}</b> wants to talk to a person in @{}.\n\n{}\n\n<i>Reply to this message (or tap Reply) and your answer goes to them through your bot. The assistant stays quiet in this chat until you tap Close.</i>",
-        escape(&conv.customer_name),
-        escape(&username),
-        lines.join("\n")
-    );
-    let mut msg = SendMessage::html(owner, crate::telegram::split::split_html(&note, 4000).ok().and_then(|v| v.into_iter().last()).unwrap_or(note));
-    msg.reply_markup = Some(owner_buttons(conv.id));
-    match manager.bot.send_message(&msg).await {
-        Ok(sent) => {
-            conversations::add_relay(&db.pool, owner, sent.message_id, tenant, conv.id).await?;
-            Ok(true)
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "could not tell the owner about a handoff");
-            Ok(false)
+    let first = if team.len() > 1 { " The first of your team to reply takes the conversation." } else { "" };
+    let note = if away {
+        format!(
+            "🌙 <b>{}</b> asked for a person in @{} — outside your working hours, so the assistant keeps answering them.\n\n{}\n\n<i>Reply to this message (or tap Reply) to take the conversation: your answer goes to them through the bot.{first}</i>",
+            escape(&conv.customer_name),
+            escape(&username),
+            lines.join("\n")
+        )
+    } else {
+        format!(
+            "🙋 <b>{}</b> wants to talk to a person in @{}.\n\n{}\n\n<i>Reply to this message (or tap Reply) and your answer goes to them through the bot. The assistant stays quiet in this chat until you tap Close.{first}</i>",
+            escape(&conv.customer_name),
+            escape(&username),
+            lines.join("\n")
+        )
+    };
+    let note = crate::telegram::split::split_html(&note, 4000).ok().and_then(|v| v.into_iter().last()).unwrap_or(note);
+    let mut told = false;
+    for person in team {
+        let mut msg = SendMessage::html(person.0, note.clone());
+        msg.reply_markup = Some(owner_buttons(conv.id));
+        match manager.bot.send_message(&msg).await {
+            Ok(sent) => {
+                conversations::add_relay(&db.pool, person.0, sent.message_id, tenant, conv.id).await?;
+                told = true;
+            }
+            Err(e) => tracing::warn!(error = %e, "could not tell a member of the team about a handoff"),
         }
     }
+    Ok(told)
+}
+
+/// Who hears a customer's messages while the conversation is with a person: whoever took it,
+/// else the whole team.
+async fn listeners(db: &Db, tenant: TenantId, conv: i64) -> anyhow::Result<Vec<UserId>> {
+    Ok(match team::taken_by(&db.pool, tenant, conv).await? {
+        Some(who) if team::belongs(&db.pool, tenant, who).await? => vec![who],
+        _ => team::recipients(&db.pool, tenant).await?,
+    })
 }
 
 /// While a conversation is with a person, a customer's new message `m` (stored `pending`) goes
@@ -82,26 +107,48 @@ pub async fn forward_to_owner(db: &Db, manager: Option<&Manager>, tenant: Tenant
         conversations::set_delivery(&db.pool, tenant, m.id, "failed").await?;
         return Ok(());
     };
-    let owner = owner_chat(db, tenant).await?;
     let quoted: String = m.text.chars().take(3500).collect();
-    let mut msg = SendMessage::html(owner, format!("💬 <b>{}:</b> {}", escape(&conv.customer_name), escape(&quoted)));
-    msg.reply_markup = Some(owner_buttons(conv.id));
-    match manager.bot.send_message(&msg).await {
-        Ok(sent) => {
-            conversations::add_relay(&db.pool, owner, sent.message_id, tenant, conv.id).await?;
-            conversations::set_delivery(&db.pool, tenant, m.id, "sent").await?;
-            Ok(())
+    let text = format!("💬 <b>{}:</b> {}", escape(&conv.customer_name), escape(&quoted));
+    let mut passing = None;
+    let mut reached = false;
+    for person in listeners(db, tenant, conv.id).await? {
+        let mut msg = SendMessage::html(person.0, text.clone());
+        msg.reply_markup = Some(owner_buttons(conv.id));
+        match manager.bot.send_message(&msg).await {
+            Ok(sent) => {
+                conversations::add_relay(&db.pool, person.0, sent.message_id, tenant, conv.id).await?;
+                reached = true;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a customer's message could not be passed on to a member of the team");
+                if e.is_transient() {
+                    passing = Some(e);
+                }
+            }
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "a customer's message could not be passed on to the owner");
-            conversations::set_delivery(&db.pool, tenant, m.id, "failed").await?;
-            if e.is_transient() { Err(job_error(e, "passing a customer's message on to the owner")) } else { Ok(()) }
-        }
+    }
+    conversations::set_delivery(&db.pool, tenant, m.id, if reached { "sent" } else { "failed" }).await?;
+    match passing {
+        // Nobody got it and it may pass: try again (nobody gets it twice).
+        Some(e) if !reached => Err(job_error(e, "passing a customer's message on to the owner")),
+        _ => Ok(()),
     }
 }
 
+/// Tells the rest of the team that `taker` took the conversation.
+async fn announce_taken(db: &Db, manager: &Manager, tenant: TenantId, conv: &Conversation, taker: UserId) -> anyhow::Result<()> {
+    let name = team::display_name(&db.pool, tenant, taker).await?;
+    let text = format!("👤 <b>{}</b> took the conversation with <b>{}</b> and answers it from now on.", escape(&name), escape(&conv.customer_name));
+    for person in team::recipients(&db.pool, tenant).await?.into_iter().filter(|p| *p != taker) {
+        if let Err(e) = manager.bot.send_message(&SendMessage::html(person.0, text.clone())).await {
+            tracing::warn!(error = %e, "could not tell a member of the team who took a conversation");
+        }
+    }
+    Ok(())
+}
+
 /// What became of an owner's reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Relayed {
     /// The conversation is not the tenant's (or no longer exists).
     NotFound,
@@ -109,13 +156,37 @@ pub enum Relayed {
     Sent,
     /// Telegram's answer was lost: it may have reached the customer, and is not sent again.
     Unconfirmed,
+    /// Someone else of the team took the conversation first (their name): nothing was sent.
+    TakenBy(String),
 }
 
-/// Sends the owner's words to the customer through the business's bot, once per `dedupe`
-/// (the manager update id) when given — at most once, through the stored message's delivery
-/// states ([`super::delivery::send_once`]).
-pub async fn owner_reply(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i64, text: &str, dedupe: Option<i64>) -> Result<Relayed, JobError> {
+/// What the owner or a teammate (`by`) wrote to the customer of conversation `conv`; `dedupe`:
+/// the manager update it came in, when it did.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnerWords<'a> {
+    pub conv: i64,
+    pub by: UserId,
+    pub text: &'a str,
+    pub dedupe: Option<i64>,
+}
+
+/// Sends the words of `by` (the owner or a teammate) to the customer through the business's
+/// bot, once per `dedupe` (the manager update id) when given — at most once, through the stored
+/// message's delivery states ([`super::delivery::send_once`]). The first of the team to reply
+/// takes the conversation; the rest of the team is told (through `manager`), and their replies
+/// are refused from then on.
+pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, tenant: TenantId, words: &OwnerWords<'_>) -> Result<Relayed, JobError> {
+    let &OwnerWords { conv: conv_id, by, text, dedupe } = words;
     let Some(conv) = conversations::get(&db.pool, tenant, conv_id).await? else { return Ok(Relayed::NotFound) };
+    match team::take(&db.pool, tenant, conv.id, by).await? {
+        team::Took::Other(other) => return Ok(Relayed::TakenBy(team::display_name(&db.pool, tenant, other).await?)),
+        team::Took::Now => {
+            if let Some(m) = manager {
+                announce_taken(db, m, tenant, &conv, by).await?;
+            }
+        }
+        team::Took::Already => {}
+    }
     let mut tx = db.begin().await?;
     let (msg, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: "owner", text, update_id: dedupe, kind: "owner", sources: "[]", delivery: "pending", model_tokens: 0, question: None }).await?;
     tx.commit().await.map_err(anyhow::Error::from)?;
@@ -195,16 +266,34 @@ pub async fn on_owner_callback(db: &Db, bots: &ChildBots, manager: &Manager, q: 
     };
     let conv_id: i64 = rest.parse().unwrap_or(0);
     let owner = q.from.id;
-    // The owner is identified by who pressed the button; the conversation must be their tenant's.
-    let tenant = storage::tenants::find_by_owner(&db.pool, crate::domain::UserId(owner)).await?.map(|t| t.id);
-    let conv = match tenant {
-        Some(t) => conversations::get(&db.pool, t, conv_id).await?.map(|c| (t, c)),
+    // Who pressed the button decides: the message it is on must be one sent to them about this
+    // conversation, and they must still be on its business's team.
+    let message_id = match &q.message {
+        Some(crate::telegram::MaybeInaccessibleMessage::Message(m)) => Some(m.message_id),
+        Some(crate::telegram::MaybeInaccessibleMessage::Inaccessible { message_id, .. }) => Some(*message_id),
+        None => None,
+    };
+    let target = match message_id {
+        Some(id) => conversations::relay_target(&db.pool, owner, id).await?.filter(|(_, c)| *c == conv_id),
+        None => None,
+    };
+    let conv = match target {
+        Some((t, c)) => conversations::get(&db.pool, t, c).await?.map(|c| (t, c)),
         None => None,
     };
     let Some((tenant, conv)) = conv else {
         let _ = manager.bot.call(&AnswerCallbackQuery::new(q.id.clone()).text("That conversation is not yours.")).await;
         return Ok(true);
     };
+    let is_owner = storage::tenants::get(&db.pool, tenant).await?.is_some_and(|t| t.owner_user_id.0 == owner);
+    if let Some(other) = team::taken_by(&db.pool, tenant, conv.id).await?.filter(|o| o.0 != owner) {
+        // Taken by someone else: only the owner may still close it.
+        if is_reply || !is_owner {
+            let name = team::display_name(&db.pool, tenant, other).await?;
+            let _ = manager.bot.call(&AnswerCallbackQuery::new(q.id.clone()).text(format!("{name} is answering this conversation."))).await;
+            return Ok(true);
+        }
+    }
     if is_reply {
         let _ = manager.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
         let mut prompt = SendMessage::html(owner, format!("✍️ Write your reply to <b>{}</b>:", escape(&conv.customer_name)));
@@ -225,10 +314,11 @@ pub async fn on_owner_message(db: &Db, bots: &ChildBots, manager: &Manager, upda
     let (Some(reply_to), Some(text)) = (&m.reply_to_message, m.text.as_deref()) else { return Ok(false) };
     let owner = m.chat.id;
     let Some((tenant, conv)) = conversations::relay_target(&db.pool, owner, reply_to.message_id).await? else { return Ok(false) };
-    let note = match owner_reply(db, bots, tenant, conv, text, Some(update_id)).await? {
-        Relayed::Sent => "✓ Sent. Tap Close on the conversation when you're done.",
-        Relayed::Unconfirmed => "Telegram didn't confirm that your reply arrived — it may have. It won't be sent twice; check with the customer before writing it again.",
-        Relayed::NotFound => "That conversation no longer exists.",
+    let note = match owner_reply(db, bots, Some(manager), tenant, &OwnerWords { conv, by: UserId(owner), text, dedupe: Some(update_id) }).await? {
+        Relayed::Sent => "✓ Sent. Tap Close on the conversation when you're done.".to_owned(),
+        Relayed::Unconfirmed => "Telegram didn't confirm that your reply arrived — it may have. It won't be sent twice; check with the customer before writing it again.".to_owned(),
+        Relayed::NotFound => "That conversation no longer exists.".to_owned(),
+        Relayed::TakenBy(name) => format!("{name} is already answering this customer, so your reply was not sent."),
     };
     let _ = manager.bot.send_message(&SendMessage::new(owner, note)).await;
     Ok(true)

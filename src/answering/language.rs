@@ -130,6 +130,18 @@ pub struct Words {
     pub stop_done: &'static str,
     /// `/start` after `/stop`: announcements again.
     pub stop_undone: &'static str,
+    /// To a customer who asks for a person outside working hours (`{when}`: [`Self::back_at`]).
+    pub away: &'static str,
+    /// The same when no working hours are ahead at all.
+    pub away_later: &'static str,
+    /// When the team is back: `{day}` at `{time}` (`{tz}` time).
+    pub back_at: &'static str,
+    pub today: &'static str,
+    pub tomorrow: &'static str,
+    /// A later day (`{d}`: the weekday).
+    pub on_weekday: &'static str,
+    /// Monday first.
+    pub weekdays: [&'static str; 7],
 }
 
 const EN: Words = Words {
@@ -159,6 +171,13 @@ const EN: Words = Words {
     handoff_timed_out: "Sorry — no one was free to reply in time. You're back with the assistant: ask me anything, or send /human to try a person again later.",
     stop_done: "Done: you won't get announcements from this bot any more. You can still ask questions here. Send /start to get them again.",
     stop_undone: "You'll get this bot's announcements again. Send /stop to get no more.",
+    away: "Our team is away right now and back {when}. I've passed your message on — they'll reply here then. Until then, I can answer your questions: just ask.",
+    away_later: "Our team is away right now. I've passed your message on — they'll reply here. Until then, I can answer your questions: just ask.",
+    back_at: "{day} at {time} ({tz} time)",
+    today: "today",
+    tomorrow: "tomorrow",
+    on_weekday: "on {d}",
+    weekdays: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
 };
 
 const RU: Words = Words {
@@ -188,6 +207,13 @@ const RU: Words = Words {
     handoff_timed_out: "Извините — никто не смог ответить вовремя. Вы снова общаетесь с помощником: спрашивайте что угодно или отправьте /human, чтобы позже снова позвать человека.",
     stop_done: "Готово: вы больше не будете получать объявления от этого бота. Задавать вопросы здесь можно по-прежнему. Чтобы снова получать их, отправьте /start.",
     stop_undone: "Вы снова будете получать объявления этого бота. Отправьте /stop, чтобы отказаться.",
+    away: "Сейчас наша команда не на связи и вернётся {when}. Я передал ваше сообщение — вам ответят здесь. А пока я могу ответить на ваши вопросы: просто спросите.",
+    away_later: "Сейчас наша команда не на связи. Я передал ваше сообщение — вам ответят здесь. А пока я могу ответить на ваши вопросы: просто спросите.",
+    back_at: "{day} в {time} (время {tz})",
+    today: "сегодня",
+    tomorrow: "завтра",
+    on_weekday: "{d}",
+    weekdays: ["в понедельник", "во вторник", "в среду", "в четверг", "в пятницу", "в субботу", "в воскресенье"],
 };
 
 const ES: Words = Words {
@@ -217,6 +243,13 @@ const ES: Words = Words {
     handoff_timed_out: "Lo sentimos: nadie pudo responder a tiempo. Vuelves a hablar con el asistente: pregúntame lo que quieras o envía /human para intentar hablar con una persona más tarde.",
     stop_done: "Hecho: ya no recibirás anuncios de este bot. Puedes seguir haciendo preguntas aquí. Envía /start para volver a recibirlos.",
     stop_undone: "Volverás a recibir los anuncios de este bot. Envía /stop para dejar de recibirlos.",
+    away: "Nuestro equipo no está disponible ahora y vuelve {when}. He pasado tu mensaje: te responderán aquí. Mientras tanto, puedo responder a tus preguntas: solo pregunta.",
+    away_later: "Nuestro equipo no está disponible ahora. He pasado tu mensaje: te responderán aquí. Mientras tanto, puedo responder a tus preguntas: solo pregunta.",
+    back_at: "{day} a las {time} (hora de {tz})",
+    today: "hoy",
+    tomorrow: "mañana",
+    on_weekday: "el {d}",
+    weekdays: ["lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"],
 };
 
 const FA: Words = Words {
@@ -246,6 +279,13 @@ const FA: Words = Words {
     handoff_timed_out: "متأسفیم — کسی نتوانست به‌موقع پاسخ دهد. دوباره با دستیار صحبت می‌کنید: هر سؤالی دارید بپرسید، یا بعداً برای صحبت با یک نفر /human را بفرستید.",
     stop_done: "انجام شد: دیگر اطلاعیه‌ای از این ربات دریافت نمی‌کنید. همچنان می‌توانید اینجا سؤال بپرسید. برای دریافت دوباره، /start را بفرستید.",
     stop_undone: "دوباره اطلاعیه‌های این ربات را دریافت می‌کنید. برای لغو، /stop را بفرستید.",
+    away: "تیم ما اکنون در دسترس نیست و {when} برمی‌گردد. پیام شما را منتقل کردم — همین‌جا پاسخ می‌دهند. تا آن زمان می‌توانم به پرسش‌های شما پاسخ دهم: کافی است بپرسید.",
+    away_later: "تیم ما اکنون در دسترس نیست. پیام شما را منتقل کردم — همین‌جا پاسخ می‌دهند. تا آن زمان می‌توانم به پرسش‌های شما پاسخ دهم: کافی است بپرسید.",
+    back_at: "{day} ساعت {time} (به وقت {tz})",
+    today: "امروز",
+    tomorrow: "فردا",
+    on_weekday: "{d}",
+    weekdays: ["دوشنبه", "سه‌شنبه", "چهارشنبه", "پنجشنبه", "جمعه", "شنبه", "یکشنبه"],
 };
 
 impl Lang {

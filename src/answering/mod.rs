@@ -28,6 +28,7 @@ mod feedback;
 mod forget;
 mod groups;
 pub mod handoff;
+pub mod hours;
 pub mod language;
 pub mod limits;
 pub mod media;
@@ -242,14 +243,35 @@ impl Ctx<'_> {
     /// A message the bot cannot read: the conversation goes to the owner (the transcript shows
     /// what was sent), and the customer gets the short reply saying so. No model, no credit.
     async fn media(&self, conv: &Conversation, update_id: i64, reply_to: i64) -> Result<(), JobError> {
-        handoff::request(self.db(), self.a.manager.as_ref(), self.tenant, conv).await?;
-        self.reply(conv, update_id, reply_to, &Reply { kind: "media", text: &self.texts.media, sources: &[], tokens: 0, question: None }).await
+        let away = self.away_note();
+        handoff::request(self.db(), self.a.manager.as_ref(), self.tenant, conv, away.is_some()).await?;
+        let text = match away {
+            Some(away) => format!("{}\n\n{away}", self.texts.media),
+            None => self.texts.media.clone(),
+        };
+        self.reply(conv, update_id, reply_to, &Reply { kind: "media", text: &text, sources: &[], tokens: 0, question: None }).await
     }
 
     async fn handoff(&self, conv: &Conversation, update_id: i64, reply_to: i64) -> Result<(), JobError> {
-        handoff::request(self.db(), self.a.manager.as_ref(), self.tenant, conv).await?;
-        let text = feedback::handoff_note(self.business, self.lang);
+        let away = self.away_note();
+        handoff::request(self.db(), self.a.manager.as_ref(), self.tenant, conv, away.is_some()).await?;
+        let text = away.unwrap_or_else(|| feedback::handoff_note(self.business, self.lang));
         self.reply(conv, update_id, reply_to, &Reply { kind: "handoff", text: &text, sources: &[], tokens: 0, question: None }).await
+    }
+
+    /// Outside the bot's working hours: the note for a customer who asks for a person (when the
+    /// team is back); None while someone is there (or without working hours).
+    fn away_note(&self) -> Option<String> {
+        let h = hours::Hours::from_settings(&self.settings.working_hours, &self.settings.timezone)?;
+        let now = storage::now_ms();
+        if h.is_open(now) {
+            return None;
+        }
+        Some(match h.next_open(now) {
+            Some(back) => self.texts.away.replace("{when}", &h.describe(back, self.lang)),
+            None if self.settings.away_text.trim().is_empty() => language::fill(self.lang.words().away_later, self.business),
+            None => self.texts.away.replace("{when}", "later"),
+        })
     }
 
     /// A question: the answer pipeline, its text drafted as the model writes (private chats),

@@ -17,6 +17,8 @@ pub struct Texts {
     pub media: String,
     /// A paused bot's notice.
     pub paused: String,
+    /// To a customer who asks for a person outside working hours; `{when}` is filled in.
+    pub away: String,
 }
 
 fn or(owner: &str, default: String) -> String {
@@ -41,6 +43,7 @@ pub fn texts_in(s: &BotSettings, business: &str, lang: Lang) -> Texts {
         unavailable: or(&s.unavailable_text, d(w.unavailable)),
         media: or(&s.media_text, d(w.media)),
         paused: or(&s.paused_text, d(w.paused)),
+        away: or(&s.away_text, d(w.away)),
     }
 }
 

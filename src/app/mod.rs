@@ -16,6 +16,7 @@
 //!
 //! Dependencies point one way (see `lib.rs`): `web` and the CLI use this layer; this layer uses
 //! the domain modules; the domain modules never use this layer or `web`.
+pub mod account;
 pub mod ingress;
 pub mod jobs;
 pub mod lifecycle;
@@ -169,6 +170,12 @@ impl Application {
                     }
                     _ => {}
                 }
+                if web {
+                    // The onboarding Mini App behind the menu button; not worth refusing to start.
+                    if let Err(e) = crate::manager::miniapp::register_menu_button(&m, &cfg.public_url, cfg.telegram.is_telegram_cloud()).await {
+                        tracing::warn!(error = %e, "could not set the manager bot's menu button (the Mini App)");
+                    }
+                }
                 Some(m)
             }
             None => None,
@@ -268,6 +275,11 @@ impl Application {
             tasks.spawn(async move {
                 lifecycle::handoff_timeouts(state, std::time::Duration::from_secs(20)).await;
                 Ok("handoff timeouts")
+            });
+            let state = self.state.clone();
+            tasks.spawn(async move {
+                account::erasure(state, std::time::Duration::from_secs(300)).await;
+                Ok("account erasure")
             });
             let (db, retention, token) = (self.state.db.clone(), self.state.cfg.retention.clone(), shutdown.clone());
             tasks.spawn(async move {

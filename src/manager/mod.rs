@@ -6,6 +6,8 @@
 //!   in the manager chat (`/start`, `/bots`, `/login`, `/help`).
 //! - `provision`: bringing a child bot to `live` — webhook with a fresh secret, commands,
 //!   descriptions, then one welcome message to the owner with a login link.
+//! - `miniapp`: the onboarding Mini App behind the menu button — launch data checked, a
+//!   `request_managed_bot` button prepared, the owner signed in.
 //! - `health`: whether Telegram can deliver a bot's updates to us (`getWebhookInfo`), for the
 //!   admin page.
 //! - [`ChildBots`]: the businesses' bots, opened from their sealed tokens when needed.
@@ -16,10 +18,13 @@
 //! Owner changes: the bot follows its new owner — it moves to the new owner's tenant (created
 //! if needed), whose knowledge it then answers from; the previous owner's tenant keeps its own
 //! data but no longer sees or controls the bot, at once (every admin query is tenant-scoped).
+pub mod brand;
 pub mod health;
 pub mod login;
+pub mod miniapp;
 pub mod provision;
 pub mod setup;
+pub mod team;
 pub mod updates;
 
 use crate::crypto::KeyRing;

@@ -6,8 +6,8 @@
 //! after `setWebhook`, so a provisioning that raced another runs again rather than leave the
 //! two apart),
 //! `setWebhook` to `/tg/bot/{id}` with
-//! the update kinds bellhop handles, `setMyCommands`, `setMyDescription`,
-//! `setMyShortDescription`, status `live`, then the welcome message — claimed in the database
+//! the update kinds bellhop handles, `setMyCommands`, the owner's brand (`super::brand`: name,
+//! photo, descriptions per language), status `live`, then the welcome message — claimed in the database
 //! first, so duplicated or concurrent jobs send it once.
 //!
 //! With long polling (`telegram.updates = "polling"`) there is no webhook and no secret: the
@@ -19,7 +19,7 @@ use crate::jobs::{JobError, job_error};
 use crate::storage::{self, bots};
 use crate::telegram::html::escape;
 use crate::config::Updates;
-use crate::telegram::methods::{DeleteWebhook, SendMessage, SetMyCommands, SetMyDescription, SetMyShortDescription, SetWebhook};
+use crate::telegram::methods::{DeleteWebhook, SendMessage, SetMyCommands, SetWebhook};
 use crate::telegram::{BotCommand, TelegramError};
 use anyhow::Context;
 use base64::Engine;
@@ -46,8 +46,8 @@ fn menu(l: &Localised) -> Vec<BotCommand> {
 /// The child bot's default menu and descriptions in one language (`{b}`: the business's name).
 /// English is the default; the others are set with `language_code`, for customers whose
 /// Telegram is in that language — the languages answering writes its own texts in.
-struct Localised {
-    code: &'static str,
+pub(super) struct Localised {
+    pub(super) code: &'static str,
     commands: [&'static str; 7],
     description: &'static str,
     short: &'static str,
@@ -60,7 +60,7 @@ const EN: Localised = Localised {
     short: "Support assistant of {b}",
 };
 
-const OTHERS: [Localised; 3] = [
+pub(super) const OTHERS: [Localised; 3] = [
     Localised {
         code: "ru",
         commands: ["Начать разговор", "Чем я могу помочь", "Поговорить с человеком", "Помощь с оплатой", "Как используются ваши данные", "Удалить нашу переписку", "Не получать объявления"],
@@ -86,7 +86,7 @@ pub fn default_descriptions(name: &str) -> (String, String) {
     descriptions(&EN, name)
 }
 
-fn descriptions(l: &Localised, name: &str) -> (String, String) {
+pub(super) fn descriptions(l: &Localised, name: &str) -> (String, String) {
     (l.description.replace("{b}", name), l.short.replace("{b}", name).chars().take(120).collect())
 }
 
@@ -183,27 +183,22 @@ async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url
     let commands = commands(&settings);
     let custom_menu = commands != child_commands();
     child.call(&SetMyCommands::new(commands.clone())).await.map_err(|e| tg(e, "setMyCommands"))?;
-    let (name, username, description, short) = bots::profile(&db.pool, tenant, bot_id).await?.context("bot row vanished")?;
-    child.call(&SetMyDescription::new().description(description.clone())).await.map_err(|e| tg(e, "setMyDescription"))?;
-    child
-        .call(&SetMyShortDescription::new().short_description(short.clone()))
-        .await
-        .map_err(|e| tg(e, "setMyShortDescription"))?;
-    // The defaults in the other languages, for customers whose Telegram is in one of them. What
-    // the owner wrote is shown as written to everyone: their menu for every language, and no
-    // dedicated description (an empty one removes it, so theirs shows).
-    let (default_description, default_short) = default_descriptions(&name);
+    let (_, username, _, _) = bots::profile(&db.pool, tenant, bot_id).await?.context("bot row vanished")?;
+    // The default menu in the other languages, for customers whose Telegram is in one of them;
+    // the owner's menu is shown as written to everyone.
     for l in &OTHERS {
         let menu = if custom_menu { commands.clone() } else { menu(l) };
         child.call(&SetMyCommands::new(menu).language_code(l.code.to_owned())).await.map_err(|e| tg(e, "setMyCommands"))?;
-        let (d, s) = descriptions(l, &name);
-        let d = if description == default_description { d } else { String::new() };
-        let s = if short == default_short { s } else { String::new() };
-        child.call(&SetMyDescription::new().description(d).language_code(l.code.to_owned())).await.map_err(|e| tg(e, "setMyDescription"))?;
-        child
-            .call(&SetMyShortDescription::new().short_description(s).language_code(l.code.to_owned()))
-            .await
-            .map_err(|e| tg(e, "setMyShortDescription"))?;
+    }
+    // The brand the owner set — name, photo, descriptions in their languages (bellhop's own
+    // translations of its default description otherwise) — from bellhop's copy, the source of
+    // truth. Telegram's refusal of it does not keep the bot from answering: it is recorded and
+    // shown on the settings page; a passing failure is retried with the job.
+    match super::brand::apply(db, &child, tenant, bot_id, false).await? {
+        Ok(()) => {}
+        // A rename limit (429) can last hours: the bot goes live, the owner applies it later.
+        Err(e) if e.is_transient() && !matches!(e, TelegramError::RetryAfter(_)) => return Err(tg(e, "applying the bot's brand")),
+        Err(e) => tracing::warn!(error = %e, "the bot's brand was refused; the bot goes live without it"),
     }
     bots::set_status(&db.pool, tenant, bot_id, "live", None).await?;
     tracing::info!("bot is live");

@@ -48,6 +48,10 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
     // insert-or-nothing.
     let sealed = storage::keys::seal(&mut *tx, keys, token.expose().as_bytes(), &bots::token_aad(bot_id)).await?;
     let tenant = storage::tenants::find_or_create_for_owner(tx, owner, &name).await?;
+    // An owner who closed their account and creates a bot wants it back.
+    if storage::privacy::reopen_account(&mut *tx, tenant.id).await? {
+        tracing::info!(tenant_id = tenant.id.0, "a closed account reopened by a new bot");
+    }
     let new = bots::NewBot { id: bot_id, tenant_id: tenant.id, username: &username, name: &name, token: sealed.clone(), webhook_secret: None };
     let provision = if bots::insert(tx, &new).await? {
         let (description, short) = super::provision::default_descriptions(&name);
@@ -101,6 +105,14 @@ pub async fn message(db: &Db, public_url: &url::Url, m: &Manager, msg: Message) 
     } else {
         let text = msg.text.as_deref().unwrap_or_default().trim();
         let command = text.split_whitespace().next().unwrap_or_default().split('@').next().unwrap_or_default();
+        let payload = text.split_whitespace().nth(1).unwrap_or_default();
+        if command == "/start" && let Some(token) = payload.strip_prefix(super::team::JOIN) {
+            let name = match from.last_name.as_deref() {
+                Some(last) if !last.is_empty() => format!("{} {last}", from.first_name),
+                _ => from.first_name.clone(),
+            };
+            return super::team::join(db, m, chat, user, &name, token).await;
+        }
         match command {
             "/start" => start_message(chat, &m.username),
             "/bots" => bots_message(db, chat, user).await?,
@@ -170,9 +182,20 @@ async fn bots_message(db: &Db, chat: i64, user: UserId) -> Result<SendMessage, J
 }
 
 async fn login_message(db: &Db, public_url: &url::Url, chat: i64, user: UserId) -> Result<SendMessage, JobError> {
-    let Some(tenant) = owner_tenant(db, user).await? else {
+    let businesses = super::team::businesses(db, user).await?;
+    if businesses.is_empty() {
         return Ok(SendMessage::html(chat, "You don't have a bot yet. Send /start to create one, then I'll send you your admin link."));
-    };
-    let link = login::issue(db, public_url, tenant, user).await?;
-    Ok(SendMessage::html(chat, format!("🔐 Your admin page: {}\n\nThe link works once, within 10 minutes. Send /login for a new one.", escape(&link))))
+    }
+    if let [(tenant, _)] = businesses[..] {
+        let link = login::issue(db, public_url, tenant, user).await?;
+        return Ok(SendMessage::html(chat, format!("🔐 Your admin page: {}\n\nThe link works once, within 10 minutes. Send /login for a new one.", escape(&link))));
+    }
+    // On several teams (or their own business and a team): one link each.
+    let mut text = String::from("🔐 Your admin pages:\n");
+    for (tenant, name) in businesses {
+        let link = login::issue(db, public_url, tenant, user).await?;
+        text.push_str(&format!("\n<b>{}</b>: {}", escape(&name), escape(&link)));
+    }
+    text.push_str("\n\nEach link works once, within 10 minutes. Send /login for new ones.");
+    Ok(SendMessage::html(chat, text))
 }

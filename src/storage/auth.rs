@@ -58,21 +58,26 @@ pub struct Session {
     pub user_id: UserId,
     pub csrf_token: String,
     pub last_seen_at: i64,
+    /// The business's owner (not a teammate).
+    pub is_owner: bool,
 }
 
-/// A live session: not revoked, not past its absolute expiry, and seen within `idle_ms`.
+/// A live session: not revoked, not past its absolute expiry, seen within `idle_ms`, and of
+/// someone still on the business's team (its owner, or a teammate not removed since).
 pub async fn live_session<'c>(e: impl Executor<'c, Database = Any>, id_hash: &str, idle_ms: i64) -> sqlx::Result<Option<Session>> {
     let now = now_ms();
     let r = sqlx::query(
-        "select tenant_id, user_id, csrf_token, last_seen_at from sessions
-         where id_hash = $1 and revoked_at is null and expires_at > $2 and last_seen_at > $3",
+        "select s.tenant_id, s.user_id, s.csrf_token, s.last_seen_at, cast(case when t.owner_user_id = s.user_id then 1 else 0 end as bigint)
+         from sessions s join tenants t on t.id = s.tenant_id
+         where s.id_hash = $1 and s.revoked_at is null and s.expires_at > $2 and s.last_seen_at > $3
+           and (t.owner_user_id = s.user_id or exists (select 1 from team_members m where m.tenant_id = s.tenant_id and m.user_id = s.user_id))",
     )
     .bind(id_hash)
     .bind(now)
     .bind(now - idle_ms)
     .fetch_optional(e)
     .await?;
-    Ok(r.map(|r| Session { tenant_id: TenantId(r.get(0)), user_id: UserId(r.get(1)), csrf_token: r.get(2), last_seen_at: r.get(3) }))
+    Ok(r.map(|r| Session { tenant_id: TenantId(r.get(0)), user_id: UserId(r.get(1)), csrf_token: r.get(2), last_seen_at: r.get(3), is_owner: r.get::<i64, _>(4) == 1 }))
 }
 
 pub async fn touch_session<'c>(e: impl Executor<'c, Database = Any>, id_hash: &str) -> sqlx::Result<()> {

@@ -24,6 +24,13 @@ pub struct BotSettings {
     /// Minutes a customer waits for a person before the assistant takes the conversation back
     /// (0: until the owner closes it).
     pub handoff_timeout_minutes: i64,
+    /// Working hours: JSON, seven entries Monday first, each `[open, close]` in minutes of the
+    /// day or `null` (closed); empty = always open (see `answering::hours`).
+    pub working_hours: String,
+    /// The IANA time zone the working hours are in.
+    pub timezone: String,
+    /// The note to a customer who asks for a person outside working hours (empty: the default).
+    pub away_text: String,
 }
 
 /// The handoff timeout of a bot without settings, in minutes.
@@ -45,11 +52,14 @@ impl Default for BotSettings {
             media_text: String::new(),
             paused_text: String::new(),
             handoff_timeout_minutes: DEFAULT_HANDOFF_TIMEOUT_MINUTES,
+            working_hours: String::new(),
+            timezone: "UTC".into(),
+            away_text: String::new(),
         }
     }
 }
 
-const COLUMNS: &str = "persona, tone, extra_instructions, welcome_text, fallback_text, unavailable_text, help_text, privacy_text, paysupport_text, commands, media_text, paused_text, handoff_timeout_minutes";
+const COLUMNS: &str = "persona, tone, extra_instructions, welcome_text, fallback_text, unavailable_text, help_text, privacy_text, paysupport_text, commands, media_text, paused_text, handoff_timeout_minutes, working_hours, timezone, away_text";
 
 pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<BotSettings> {
     let sql = format!("select {COLUMNS} from bot_settings where tenant_id = $1 and bot_id = $2");
@@ -68,6 +78,9 @@ pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot
         media_text: r.get(10),
         paused_text: r.get(11),
         handoff_timeout_minutes: r.get(12),
+        working_hours: r.get(13),
+        timezone: r.get(14),
+        away_text: r.get(15),
     })
     .unwrap_or_default())
 }
@@ -79,13 +92,14 @@ pub async fn put(tx: &mut super::Tx, tenant: TenantId, bot: BotId, s: &BotSettin
         return Ok(false);
     }
     sqlx::query(
-        "insert into bot_settings (bot_id, tenant_id, persona, tone, extra_instructions, welcome_text, fallback_text, unavailable_text, help_text, privacy_text, paysupport_text, commands, media_text, paused_text, handoff_timeout_minutes, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+        "insert into bot_settings (bot_id, tenant_id, persona, tone, extra_instructions, welcome_text, fallback_text, unavailable_text, help_text, privacy_text, paysupport_text, commands, media_text, paused_text, handoff_timeout_minutes, working_hours, timezone, away_text, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
          on conflict (bot_id) do update set tenant_id = excluded.tenant_id, persona = excluded.persona, tone = excluded.tone,
              extra_instructions = excluded.extra_instructions, welcome_text = excluded.welcome_text, fallback_text = excluded.fallback_text,
              unavailable_text = excluded.unavailable_text, help_text = excluded.help_text, privacy_text = excluded.privacy_text,
              paysupport_text = excluded.paysupport_text, commands = excluded.commands, media_text = excluded.media_text,
-             paused_text = excluded.paused_text, handoff_timeout_minutes = excluded.handoff_timeout_minutes, updated_at = excluded.updated_at",
+             paused_text = excluded.paused_text, handoff_timeout_minutes = excluded.handoff_timeout_minutes,
+             working_hours = excluded.working_hours, timezone = excluded.timezone, away_text = excluded.away_text, updated_at = excluded.updated_at",
     )
     .bind(bot.0)
     .bind(tenant.0)
@@ -102,6 +116,9 @@ pub async fn put(tx: &mut super::Tx, tenant: TenantId, bot: BotId, s: &BotSettin
     .bind(&s.media_text)
     .bind(&s.paused_text)
     .bind(s.handoff_timeout_minutes)
+    .bind(&s.working_hours)
+    .bind(&s.timezone)
+    .bind(&s.away_text)
     .bind(now_ms())
     .execute(&mut **tx)
     .await?;

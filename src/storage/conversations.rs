@@ -90,10 +90,13 @@ pub async fn list<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, li
     Ok(sqlx::query(&sql).bind(tenant.0).bind(limit).fetch_all(e).await?.into_iter().map(conversation).collect())
 }
 
-/// `bot` (the AI answers) or `human` (handed off: the AI stays silent).
+/// `bot` (the AI answers) or `human` (handed off: the AI stays silent). Back to `bot`, nobody
+/// has the conversation any more (`taken_by`).
 pub async fn set_mode<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, mode: &str) -> sqlx::Result<bool> {
     let handed = if mode == "human" { Some(now_ms()) } else { None };
-    let done = sqlx::query("update conversations set mode = $1, handed_off_at = $2 where tenant_id = $3 and id = $4")
+    let done = sqlx::query(
+        "update conversations set mode = $1, handed_off_at = $2, taken_by = case when $1 = 'human' then taken_by else null end where tenant_id = $3 and id = $4",
+    )
         .bind(mode)
         .bind(handed)
         .bind(tenant.0)
@@ -293,11 +296,13 @@ pub async fn add_relay<'c>(e: impl Executor<'c, Database = Any>, owner_chat: i64
     Ok(())
 }
 
-/// The conversation a manager-chat message is about, if the owner of that chat may see it.
+/// The conversation a manager-chat message is about, if the owner or teammate of that chat
+/// (still) may see it.
 pub async fn relay_target<'c>(e: impl Executor<'c, Database = Any>, owner_chat: i64, message_id: i64) -> sqlx::Result<Option<(TenantId, i64)>> {
     let r = sqlx::query(
         "select r.tenant_id, r.conversation_id from relay_messages r join tenants t on t.id = r.tenant_id
-         where r.owner_chat_id = $1 and r.message_id = $2 and t.owner_user_id = $1",
+         where r.owner_chat_id = $1 and r.message_id = $2
+           and (t.owner_user_id = $1 or exists (select 1 from team_members m where m.tenant_id = t.id and m.user_id = $1))",
     )
     .bind(owner_chat)
     .bind(message_id)
@@ -360,7 +365,7 @@ pub async fn timed_out_handoffs<'c>(e: impl Executor<'c, Database = Any>, now: i
 /// Back to the assistant if the conversation is still in the handoff that began at
 /// `handed_off_at` (a new handoff, or the owner closing it, changes that): whether it was.
 pub async fn end_handoff_if<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, handed_off_at: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("update conversations set mode = 'bot', handed_off_at = null where tenant_id = $1 and id = $2 and mode = 'human' and handed_off_at = $3")
+    let done = sqlx::query("update conversations set mode = 'bot', handed_off_at = null, taken_by = null where tenant_id = $1 and id = $2 and mode = 'human' and handed_off_at = $3")
         .bind(tenant.0)
         .bind(id)
         .bind(handed_off_at)

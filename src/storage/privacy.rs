@@ -84,7 +84,8 @@ pub async fn erase_updates_from(tx: &mut super::Tx, tenant: TenantId, bot: BotId
 }
 
 /// Erases everything `bot`'s customers left with the tenant: conversations, messages, feedback,
-/// handoff routes, stored updates, the bot's settings and its paywall's per-question decisions.
+/// handoff routes, stored updates, the bot's settings, its stored brand (the profile photo and
+/// the descriptions per language) and its paywall's per-question decisions.
 pub async fn erase_bot(tx: &mut super::Tx, tenant: TenantId, bot: BotId) -> sqlx::Result<Erased> {
     let mut out = Erased::default();
     let convs = "select id from conversations where tenant_id = $1 and bot_id = $2";
@@ -99,9 +100,95 @@ pub async fn erase_bot(tx: &mut super::Tx, tenant: TenantId, bot: BotId) -> sqlx
     out.updates = sqlx::query("delete from telegram_updates where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?.rows_affected();
     sqlx::query("delete from bot_settings where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
     sqlx::query("delete from paywall_questions where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
+    sqlx::query("delete from bot_languages where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
+    sqlx::query("update bots set photo = null, photo_sha256 = '', photo_applied = '', brand_error = null where tenant_id = $1 and id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
     let announcements = "select id from announcements where tenant_id = $1 and bot_id = $2";
     sqlx::query(&format!("delete from announcement_recipients where tenant_id = $1 and announcement_id in ({announcements})")).bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
     sqlx::query("delete from announcements where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
     sqlx::query("delete from announcement_optouts where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
     Ok(out)
+}
+
+/// Tables whose rows of an erased account are kept: the accounting records (plan account,
+/// ledger, payments, checkouts, Stripe subscriptions — amounts, dates and payment ids, no
+/// message content), which the law asks a business to keep, and `tenants` itself (nameless).
+pub const KEPT_ON_ERASURE: &[&str] = &["tenants", "billing_accounts", "billing_ledger", "billing_payments", "billing_checkouts", "stripe_subscriptions"];
+
+/// Every other table with a `tenant_id`, in an order the foreign keys allow: erasing an account
+/// deletes all its rows from each. A test compares this list with the schema, so a new table
+/// with tenant data cannot be forgotten here.
+pub const ERASED_ON_ERASURE: &[&str] = &[
+    "announcement_recipients",
+    "announcement_optouts",
+    "announcements",
+    "relay_messages",
+    "conversation_messages",
+    "conversations",
+    "paywall_questions",
+    "paywall_usage",
+    "paywall_credits",
+    "model_usage",
+    "source_bots",
+    "qa_pairs",
+    "sources",
+    "bot_settings",
+    "team_invites",
+    "team_members",
+    "login_tokens",
+    "sessions",
+    "telegram_updates",
+    "jobs",
+    "bots",
+];
+
+/// Closes the account: it is erased after `erase_after` unless reopened before. Returns false if
+/// it was closed already (the first closing's date stands).
+pub async fn close_account(tx: &mut super::Tx, tenant: TenantId, now: i64, erase_after: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query("update tenants set closed_at = $1, erase_after = $2 where id = $3 and closed_at is null")
+        .bind(now)
+        .bind(erase_after)
+        .bind(tenant.0)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("update sessions set revoked_at = $1 where tenant_id = $2 and revoked_at is null").bind(now).bind(tenant.0).execute(&mut **tx).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Reopens a closed account (after erasure: a fresh start with the same accounting records):
+/// whether it was closed.
+pub async fn reopen_account<'c>(e: impl sqlx::Executor<'c, Database = sqlx::Any>, tenant: TenantId) -> sqlx::Result<bool> {
+    let done = sqlx::query("update tenants set closed_at = null, erase_after = null, erased_at = null where id = $1 and closed_at is not null").bind(tenant.0).execute(e).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// When a closed account will be erased (None: not closed).
+pub async fn erase_date<'c>(e: impl sqlx::Executor<'c, Database = sqlx::Any>, tenant: TenantId) -> sqlx::Result<Option<i64>> {
+    let r: Option<Option<i64>> = sqlx::query_scalar("select erase_after from tenants where id = $1 and erased_at is null").bind(tenant.0).fetch_optional(e).await?;
+    Ok(r.flatten())
+}
+
+/// Closed accounts whose grace period is over, at most `limit`.
+pub async fn due_for_erasure<'c>(e: impl sqlx::Executor<'c, Database = sqlx::Any>, now: i64, limit: i64) -> sqlx::Result<Vec<TenantId>> {
+    let ids: Vec<i64> =
+        sqlx::query_scalar("select id from tenants where erase_after is not null and erase_after <= $1 and erased_at is null order by erase_after limit $2").bind(now).bind(limit).fetch_all(e).await?;
+    Ok(ids.into_iter().map(TenantId).collect())
+}
+
+/// Erases a closed account's data (the knowledge's index entries and files are the caller's, done
+/// before): every row of [`ERASED_ON_ERASURE`], and the business's name. Only if the account is
+/// still closed and due (a reopening in between wins). Returns the rows deleted.
+pub async fn erase_account(tx: &mut super::Tx, tenant: TenantId, now: i64) -> sqlx::Result<Option<u64>> {
+    let claimed = sqlx::query("update tenants set erased_at = $1, name = '', erase_after = null where id = $2 and erase_after is not null and erase_after <= $1 and erased_at is null")
+        .bind(now)
+        .bind(tenant.0)
+        .execute(&mut **tx)
+        .await?;
+    if claimed.rows_affected() != 1 {
+        return Ok(None);
+    }
+    let mut rows = 0;
+    for table in ERASED_ON_ERASURE {
+        rows += sqlx::query(&format!("delete from {table} where tenant_id = $1")).bind(tenant.0).execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(Some(rows))
 }

@@ -145,6 +145,8 @@ pub struct Owner {
     pub tenant_id: TenantId,
     pub user_id: UserId,
     pub csrf: String,
+    /// The business's owner; false for a teammate (see [`AccountOwner`]).
+    pub is_owner: bool,
     id_hash: String,
 }
 
@@ -184,7 +186,29 @@ impl FromRequestParts<AppState> for Owner {
             storage::auth::touch_session(&app.db.pool, &id_hash).await.map_err(|e| AppError::from(e).into_response())?;
         }
         tracing::Span::current().record("tenant_id", s.tenant_id.0);
-        Ok(Owner { tenant_id: s.tenant_id, user_id: s.user_id, csrf: s.csrf_token, id_hash })
+        Ok(Owner { tenant_id: s.tenant_id, user_id: s.user_id, csrf: s.csrf_token, is_owner: s.is_owner, id_hash })
+    }
+}
+
+/// The signed-in owner of the business, not a teammate: billing, the team, the account, and
+/// connecting, disconnecting and deleting bots are theirs alone. A teammate gets a page saying so.
+#[derive(Debug, Clone)]
+pub struct AccountOwner(pub Owner);
+
+impl FromRequestParts<AppState> for AccountOwner {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        let owner = Owner::from_request_parts(parts, app).await?;
+        if !owner.is_owner {
+            return Err(message(
+                StatusCode::FORBIDDEN,
+                "Only the owner can do this",
+                "Billing, the team, the account and connecting or deleting bots are managed by the business's owner. Ask them if something needs changing here.",
+                Some(("Back to the admin", "/app")),
+            ));
+        }
+        Ok(AccountOwner(owner))
     }
 }
 

@@ -3,7 +3,7 @@
 //! manager chat) or by card (Stripe, when configured); the customer paywall switch.
 //! Every query is scoped to the signed-in owner's tenant.
 use super::AppError;
-use super::auth::Owner;
+use super::auth::AccountOwner;
 use crate::app::AppState;
 use crate::billing::{account, stars, stripe};
 use crate::storage::billing::{self as sql, PaywallSettings};
@@ -55,6 +55,13 @@ struct BillingPage {
     attempt: String,
     notice: String,
     paywall: PaywallSettings,
+    /// A closed account's erasure date (it can still be reopened).
+    closing: Option<String>,
+    grace_days: i64,
+    /// Days raw Telegram updates are kept (the terms say so).
+    updates_days: u64,
+    /// A problem with closing the account, in words.
+    close_problem: Option<String>,
 }
 
 /// Answers per day as bars: one per day of the last 30, the busiest day full height.
@@ -80,9 +87,13 @@ pub struct ShowQuery {
     paid: Option<String>,
     #[serde(default)]
     done: Option<String>,
+    #[serde(default)]
+    close_problem: Option<String>,
+    #[serde(default)]
+    reopened: Option<String>,
 }
 
-pub async fn show(State(app): State<AppState>, owner: Owner, Query(q): Query<ShowQuery>) -> Result<Response, AppError> {
+pub async fn show(State(app): State<AppState>, AccountOwner(owner): AccountOwner, Query(q): Query<ShowQuery>) -> Result<Response, AppError> {
     let cfg = &app.cfg.billing;
     let tenant = owner.tenant_id;
     let now = now_ms();
@@ -126,6 +137,7 @@ pub async fn show(State(app): State<AppState>, owner: Owner, Query(q): Query<Sho
         (_, Some("cancel")) => "Renewal cancelled. Your plan stays until the end of the paid month.".into(),
         (_, Some("resume")) => "Renewal resumed.".into(),
         (_, Some("noportal")) => "There is no card subscription to manage yet.".into(),
+        _ if q.reopened.is_some() => "Your account is open again and nothing will be erased. Your bots are still disconnected: connect each again on its settings page.".into(),
         _ => String::new(),
     };
     let page = BillingPage {
@@ -154,8 +166,51 @@ pub async fn show(State(app): State<AppState>, owner: Owner, Query(q): Query<Sho
         attempt: crate::manager::login::random_token(),
         notice,
         paywall: acc.paywall,
+        closing: crate::storage::privacy::erase_date(&app.db.pool, owner.tenant_id).await?.map(crate::app::account::date),
+        grace_days: crate::app::account::GRACE_DAYS,
+        updates_days: app.cfg.retention.updates.as_secs() / 86_400,
+        close_problem: q.close_problem.clone(),
     };
     super::render_page(&page)
+}
+
+#[derive(serde::Deserialize)]
+pub struct CloseForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// `POST /app/account/close`: the owner closes the account (see `app::account`).
+pub async fn close_account(State(app): State<AppState>, AccountOwner(owner): AccountOwner, axum::Form(f): axum::Form<CloseForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    if f.confirm.as_deref() != Some("yes") {
+        let problem = "Nothing was closed: tick the box to confirm, then press Close my account again.";
+        return Ok(Redirect::to(&format!("/app/billing?close_problem={}#close", urlencoding::encode(problem))).into_response());
+    }
+    match crate::app::account::close(&app, owner.tenant_id).await {
+        Ok(when) => {
+            let manager = app.manager.as_ref().map(|m| m.username.clone()).unwrap_or_default();
+            let text = format!(
+                "Your bots are disconnected (they stay yours in Telegram) and you are signed out. Everything kept here for your business will be erased on {}. Changed your mind? Send /login to @{manager} in Telegram before then and press “Keep my account” on the Billing page.",
+                crate::app::account::date(when)
+            );
+            let mut res = super::pages::message(axum::http::StatusCode::OK, "Your account is closed", &text, Some(("Back to bellhop", "/")));
+            res.headers_mut().insert(axum::http::header::SET_COOKIE, axum::http::HeaderValue::from_static("bellhop_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"));
+            Ok(res)
+        }
+        Err(crate::app::lifecycle::LifecycleError::Refused(problem)) => Ok(Redirect::to(&format!("/app/billing?close_problem={}#close", urlencoding::encode(&problem))).into_response()),
+        Err(crate::app::lifecycle::LifecycleError::NotFound) => Err(AppError::NotFound),
+        Err(crate::app::lifecycle::LifecycleError::Internal(e)) => Err(AppError::Internal(e)),
+    }
+}
+
+/// `POST /app/account/reopen`: a closed account kept after all.
+pub async fn reopen_account(State(app): State<AppState>, AccountOwner(owner): AccountOwner, axum::Form(f): axum::Form<CloseForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    crate::app::account::reopen(&app, owner.tenant_id).await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    Ok(Redirect::to("/app/billing?reopened=1").into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -173,7 +228,7 @@ fn plausible_attempt(a: &str) -> bool {
 }
 
 /// Upgrade by card: a Stripe Checkout Session, then off to Stripe's page.
-pub async fn checkout(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<CheckoutForm>) -> Result<Response, AppError> {
+pub async fn checkout(State(app): State<AppState>, AccountOwner(owner): AccountOwner, axum::Form(f): axum::Form<CheckoutForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     if app.cfg.billing.stripe.is_none() {
         return Err(AppError::BadRequest("Card payments are not set up on this bellhop. Pay with Telegram Stars: send /plan to the manager bot.".into()));
@@ -195,7 +250,7 @@ pub async fn checkout(State(app): State<AppState>, owner: Owner, axum::Form(f): 
 }
 
 /// Manage or cancel the card subscription: Stripe's customer portal.
-pub async fn portal(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<CheckoutForm>) -> Result<Response, AppError> {
+pub async fn portal(State(app): State<AppState>, AccountOwner(owner): AccountOwner, axum::Form(f): axum::Form<CheckoutForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     if app.cfg.billing.stripe.is_none() || !plausible_attempt(&f.attempt) {
         return Err(AppError::BadRequest("This form has expired; reload the page and try again.".into()));
@@ -215,7 +270,7 @@ pub struct RenewalForm {
 }
 
 /// Cancel or resume the Star subscription's renewal.
-pub async fn renewal(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<RenewalForm>) -> Result<Response, AppError> {
+pub async fn renewal(State(app): State<AppState>, AccountOwner(owner): AccountOwner, axum::Form(f): axum::Form<RenewalForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     let cancel = match f.action.as_str() {
         "cancel" => true,
@@ -244,7 +299,7 @@ pub struct PaywallForm {
 }
 
 /// The customer paywall settings. Bad numbers change nothing and say which one.
-pub async fn paywall(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<PaywallForm>) -> Result<Response, AppError> {
+pub async fn paywall(State(app): State<AppState>, AccountOwner(owner): AccountOwner, axum::Form(f): axum::Form<PaywallForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     let number = |v: &str, what: &str, min: i64, max: i64| -> Result<i64, AppError> {
         v.trim().parse::<i64>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| AppError::BadRequest(format!("{what} must be a whole number from {min} to {max}.")))

@@ -2,7 +2,7 @@
 //! connect again, delete its data (`app::lifecycle` does the work). The ones that cannot be
 //! undone need the form's confirmation box ticked; without it nothing changes.
 use super::AppError;
-use super::auth::{CsrfForm, Owner};
+use super::auth::{AccountOwner, CsrfForm, Owner};
 use super::pages::message;
 use crate::app::AppState;
 use crate::app::lifecycle::{self, LifecycleError};
@@ -65,7 +65,7 @@ pub async fn resume(State(app): State<AppState>, owner: Owner, Path(bot_id): Pat
 }
 
 /// `POST /app/bots/{bot_id}/token`: a new token from Telegram, the old one stops working.
-pub async fn rotate_token(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<i64>, axum::Form(f): axum::Form<ConfirmForm>) -> Result<Response, AppError> {
+pub async fn rotate_token(State(app): State<AppState>, AccountOwner(owner): AccountOwner, Path(bot_id): Path<i64>, axum::Form(f): axum::Form<ConfirmForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     if f.confirm.as_deref() != Some("yes") {
         return Ok(unconfirmed(bot_id));
@@ -77,7 +77,7 @@ pub async fn rotate_token(State(app): State<AppState>, owner: Owner, Path(bot_id
 }
 
 /// `POST /app/bots/{bot_id}/disconnect`.
-pub async fn disconnect(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<i64>, axum::Form(f): axum::Form<ConfirmForm>) -> Result<Response, AppError> {
+pub async fn disconnect(State(app): State<AppState>, AccountOwner(owner): AccountOwner, Path(bot_id): Path<i64>, axum::Form(f): axum::Form<ConfirmForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     if f.confirm.as_deref() != Some("yes") {
         return Ok(unconfirmed(bot_id));
@@ -89,7 +89,7 @@ pub async fn disconnect(State(app): State<AppState>, owner: Owner, Path(bot_id):
 }
 
 /// `POST /app/bots/{bot_id}/connect`: a disconnected bot, connected again.
-pub async fn reconnect(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<i64>, axum::Form(f): axum::Form<CsrfForm>) -> Result<Response, AppError> {
+pub async fn reconnect(State(app): State<AppState>, AccountOwner(owner): AccountOwner, Path(bot_id): Path<i64>, axum::Form(f): axum::Form<CsrfForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     match lifecycle::reconnect(&app, owner.tenant_id, BotId(bot_id)).await {
         Ok(true) => Ok(settings(bot_id, "connected")),
@@ -99,7 +99,7 @@ pub async fn reconnect(State(app): State<AppState>, owner: Owner, Path(bot_id): 
 }
 
 /// `POST /app/bots/{bot_id}/delete`: disconnected, and its customers' data erased.
-pub async fn delete(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<i64>, axum::Form(f): axum::Form<ConfirmForm>) -> Result<Response, AppError> {
+pub async fn delete(State(app): State<AppState>, AccountOwner(owner): AccountOwner, Path(bot_id): Path<i64>, axum::Form(f): axum::Form<ConfirmForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     if f.confirm.as_deref() != Some("yes") {
         return Ok(unconfirmed(bot_id));

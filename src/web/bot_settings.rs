@@ -5,7 +5,7 @@
 use super::AppError;
 use super::auth::Owner;
 use super::pages::render;
-use crate::answering::settings;
+use crate::answering::{hours, settings};
 use crate::domain::BotId;
 use crate::app::AppState;
 use crate::storage::bot_settings::{self, BotSettings};
@@ -60,6 +60,50 @@ pub struct SettingsForm {
     pub short_description: String,
     #[serde(default)]
     pub commands: String,
+    /// Working hours on ("on") or always open.
+    #[serde(default)]
+    pub use_hours: String,
+    /// Opening and closing times ("HH:MM"), Monday first; a day left empty is closed.
+    #[serde(default)]
+    pub open_0: String,
+    #[serde(default)]
+    pub close_0: String,
+    #[serde(default)]
+    pub open_1: String,
+    #[serde(default)]
+    pub close_1: String,
+    #[serde(default)]
+    pub open_2: String,
+    #[serde(default)]
+    pub close_2: String,
+    #[serde(default)]
+    pub open_3: String,
+    #[serde(default)]
+    pub close_3: String,
+    #[serde(default)]
+    pub open_4: String,
+    #[serde(default)]
+    pub close_4: String,
+    #[serde(default)]
+    pub open_5: String,
+    #[serde(default)]
+    pub close_5: String,
+    #[serde(default)]
+    pub open_6: String,
+    #[serde(default)]
+    pub close_6: String,
+    #[serde(default)]
+    pub timezone: String,
+    #[serde(default)]
+    pub away_text: String,
+}
+
+/// One row of the working-hours table.
+pub struct DayRow {
+    pub n: usize,
+    pub name: &'static str,
+    pub open: String,
+    pub close: String,
 }
 
 /// The longest handoff timeout, in minutes (a week).
@@ -98,7 +142,75 @@ fn format_commands(c: &[BotCommand]) -> String {
     c.iter().map(|c| format!("{} - {}", c.command, c.description)).collect::<Vec<_>>().join("\n")
 }
 
+const DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+
 impl SettingsForm {
+    fn day_fields(&self) -> [(&String, &String); 7] {
+        [
+            (&self.open_0, &self.close_0),
+            (&self.open_1, &self.close_1),
+            (&self.open_2, &self.close_2),
+            (&self.open_3, &self.close_3),
+            (&self.open_4, &self.close_4),
+            (&self.open_5, &self.close_5),
+            (&self.open_6, &self.close_6),
+        ]
+    }
+
+    pub fn day_rows(&self) -> Vec<DayRow> {
+        self.day_fields().iter().enumerate().map(|(n, (o, c))| DayRow { n, name: DAYS[n], open: (*o).clone(), close: (*c).clone() }).collect()
+    }
+
+    fn set_hours(&mut self, s: &BotSettings) {
+        self.timezone = s.timezone.clone();
+        self.away_text = s.away_text.clone();
+        let Some(h) = hours::Hours::from_settings(&s.working_hours, &s.timezone) else { return };
+        self.use_hours = "on".into();
+        let fields = [
+            (&mut self.open_0, &mut self.close_0),
+            (&mut self.open_1, &mut self.close_1),
+            (&mut self.open_2, &mut self.close_2),
+            (&mut self.open_3, &mut self.close_3),
+            (&mut self.open_4, &mut self.close_4),
+            (&mut self.open_5, &mut self.close_5),
+            (&mut self.open_6, &mut self.close_6),
+        ];
+        for ((o, c), day) in fields.into_iter().zip(h.days) {
+            if let Some((open, close)) = day {
+                *o = hours::format_time(open);
+                *c = hours::format_time(close);
+            }
+        }
+    }
+
+    /// The working hours as stored ('' = always open), or the problems.
+    fn check_hours(&self, problems: &mut Vec<String>) -> String {
+        let zone = self.timezone.trim();
+        let zone = if zone.is_empty() { "UTC" } else { zone };
+        if !hours::valid_zone(zone) {
+            problems.push(format!("Time zone: “{zone}” isn't one we know. Write it as in the list, for example Europe/Berlin or America/New_York."));
+        }
+        if self.use_hours != "on" {
+            return String::new();
+        }
+        let mut days: [Option<hours::Span>; 7] = [None; 7];
+        for (n, (o, c)) in self.day_fields().iter().enumerate() {
+            let (o, c) = (o.trim(), c.trim());
+            if o.is_empty() && c.is_empty() {
+                continue;
+            }
+            match (hours::parse_time(o), hours::parse_time(c)) {
+                (Some(open), Some(close)) if open < close && open < 1440 => days[n] = Some((open, close)),
+                (Some(_), Some(_)) => problems.push(format!("{}: the closing time must be after the opening time (the same day).", DAYS[n])),
+                _ => problems.push(format!("{}: write both times as hours and minutes, like 09:00 and 18:00 (or leave both empty: closed).", DAYS[n])),
+            }
+        }
+        if days.iter().all(Option::is_none) && problems.is_empty() {
+            problems.push("Working hours: give at least one day's hours, or untick “Use working hours” to be available any time.".into());
+        }
+        hours::Hours { days, tz: zone.parse().unwrap_or(chrono_tz::Tz::UTC) }.to_json()
+    }
+
     /// Checks every field; the settings to store, or every problem found.
     fn check(&self) -> Result<BotSettings, Vec<String>> {
         let mut problems = Vec::new();
@@ -135,6 +247,10 @@ impl SettingsForm {
         if timeout.is_none() {
             problems.push(format!("Waiting for a person: write a number of minutes from 1 to {MAX_HANDOFF_TIMEOUT} (a week), or 0 to wait until you close the conversation."));
         }
+        if self.away_text.trim().chars().count() > MAX_TEXT {
+            problems.push(format!("Away message: at most 4,000 characters, please (it has {}).", self.away_text.trim().chars().count()));
+        }
+        let working_hours = self.check_hours(&mut problems);
         let commands = parse_commands(&self.commands).map_err(|p| problems.extend(p)).ok();
         if !problems.is_empty() {
             return Err(problems);
@@ -154,6 +270,9 @@ impl SettingsForm {
             media_text: t(&self.media_text),
             paused_text: t(&self.paused_text),
             handoff_timeout_minutes: timeout.unwrap_or(bot_settings::DEFAULT_HANDOFF_TIMEOUT_MINUTES),
+            working_hours,
+            timezone: if self.timezone.trim().is_empty() { "UTC".into() } else { self.timezone.trim().to_owned() },
+            away_text: t(&self.away_text),
             // An empty menu means the defaults.
             commands: if commands.is_empty() { String::new() } else { serde_json::to_string(&commands).expect("commands serialise") },
         })
@@ -174,6 +293,12 @@ struct SettingsPage {
     /// The bot's connection: `disconnected`, or another status (connected).
     status: String,
     paused: bool,
+    brand: super::brand::View,
+    /// How saving the brand went: Telegram took it (`Some(true)`), or not (`Some(false)`).
+    brand_applied: Option<bool>,
+    brand_notice: Option<String>,
+    /// Every time zone's name, for the picker.
+    zones: &'static [&'static str],
 }
 
 /// (status, paused) of one of the tenant's bots.
@@ -192,6 +317,9 @@ pub struct Saved {
     /// A lifecycle action just done (see `bot_lifecycle`).
     #[serde(default)]
     done: Option<String>,
+    /// How saving the brand went (`web::brand`): applied, failed or stored.
+    #[serde(default)]
+    brand: Option<String>,
 }
 
 /// (name, username, description, short description) of one of the tenant's bots, or 404.
@@ -201,9 +329,18 @@ async fn bot_profile(app: &AppState, owner: &Owner, bot: BotId) -> Result<(Strin
 
 /// `GET /app/bots/{bot_id}/settings`.
 pub async fn show(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<i64>, Query(q): Query<Saved>) -> Result<Response, AppError> {
-    let bot = BotId(bot_id);
-    let (name, username, description, short_description) = bot_profile(&app, &owner, bot).await?;
+    settings_page(&app, &owner, BotId(bot_id), Some(q), vec![], None).await
+}
+
+/// The settings page as stored, with `problems` of a brand change that was refused (then 422:
+/// nothing changed; `typed`: the brand card as the owner filled it in) or what was just done (`q`).
+pub(super) async fn settings_page(app: &AppState, owner: &Owner, bot: BotId, q: Option<Saved>, problems: Vec<String>, typed: Option<super::brand::View>) -> Result<Response, AppError> {
+    let (app, bot_id) = (app.clone(), bot.0);
+    let q = q.unwrap_or(Saved { saved: None, done: None, brand: None });
+    let (name, username, description, short_description) = bot_profile(&app, owner, bot).await?;
     let s = bot_settings::get(&app.db.pool, owner.tenant_id, bot).await?;
+    let mut form = SettingsForm::default();
+    form.set_hours(&s);
     let form = SettingsForm {
         commands: format_commands(&crate::manager::provision::commands(&s)),
         persona: s.persona,
@@ -220,7 +357,7 @@ pub async fn show(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
         handoff_timeout: s.handoff_timeout_minutes.to_string(),
         description,
         short_description,
-        csrf: String::new(),
+        ..form
     };
     let done = match q.done.as_deref() {
         Some("paused") => Some("Paused. Customers who write get your “taking a break” message; the assistant doesn't answer and no credits are used."),
@@ -233,8 +370,22 @@ pub async fn show(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
     };
     let notice = done.map(str::to_owned).or(q.saved.map(|_| "Saved. Your bot uses the new settings now; Telegram shows the new description and menu within a few seconds.".to_owned()));
     let defaults = settings::texts(&BotSettings::default(), &name);
-    let (status, paused) = state_of(&app, &owner, bot).await?;
-    render(&SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice, problems: vec![], status, paused })
+    let (status, paused) = state_of(&app, owner, bot).await?;
+    let stored = super::brand::view(&app, owner, bot).await?;
+    let brand = typed.map(|t| super::brand::View { photo: stored.photo.clone(), error: stored.error.clone(), ..t }).unwrap_or(stored);
+    let (brand_applied, brand_notice) = match q.brand.as_deref() {
+        Some("applied") => (Some(true), Some("Saved, and Telegram shows it now: your customers see the new name, photo and descriptions.".to_owned())),
+        Some("failed") => (Some(false), None),
+        Some("stored") => (None, Some("Saved. Your bot isn't connected right now: Telegram gets this as soon as it is connected again.".to_owned())),
+        _ => (None, None),
+    };
+    let unprocessable = !problems.is_empty();
+    let page = SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice, problems, status, paused, brand, brand_applied, brand_notice, zones: hours::zone_names() };
+    let mut r = render(&page)?;
+    if unprocessable {
+        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(r)
 }
 
 /// `POST /app/bots/{bot_id}/settings`: everything checked, then saved together with a new
@@ -248,7 +399,9 @@ pub async fn save(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
         Err(problems) => {
             let defaults = settings::texts(&BotSettings::default(), &name);
             let (status, paused) = state_of(&app, &owner, bot).await?;
-            let mut r = render(&SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice: None, problems, status, paused })?;
+            let brand = super::brand::view(&app, &owner, bot).await?;
+            let page = SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice: None, problems, status, paused, brand, brand_applied: None, brand_notice: None, zones: hours::zone_names() };
+            let mut r = render(&page)?;
             *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(r);
         }

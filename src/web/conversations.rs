@@ -261,7 +261,11 @@ pub async fn reply(State(app): State<AppState>, owner: Owner, Path(id): Path<i64
         let problem = format!("Write a reply of up to {} characters.", "4,000");
         return transcript(&app, &owner, id, None, Some(problem), f.text.chars().take(MAX_REPLY * 2).collect()).await;
     }
-    match handoff::owner_reply(&app.db, &app.bots, owner.tenant_id, id, text, None).await {
+    match handoff::owner_reply(&app.db, &app.bots, app.manager.as_ref(), owner.tenant_id, &handoff::OwnerWords { conv: id, by: owner.user_id, text, dedupe: None }).await {
+        Ok(handoff::Relayed::TakenBy(name)) => {
+            let problem = format!("{name} is already answering this customer, so your reply was not sent.");
+            transcript(&app, &owner, id, None, Some(problem), text.to_owned()).await
+        }
         Ok(handoff::Relayed::Sent) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=sent")).into_response()),
         Ok(handoff::Relayed::Unconfirmed) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=unconfirmed")).into_response()),
         Ok(handoff::Relayed::NotFound) => Err(AppError::NotFound),

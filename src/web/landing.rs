@@ -81,7 +81,7 @@ pub fn creation_link(base: &url::Url, manager: &str, username: &BotUsername, nam
     format!("{}/newbot/{}/{}?name={}", base.as_str().trim_end_matches('/'), manager, username, urlencoding::encode(name.as_str()))
 }
 
-fn qr_svg(data: &str) -> String {
+pub(super) fn qr_svg(data: &str) -> String {
     match qrcode::QrCode::new(data.as_bytes()) {
         Ok(code) => code
             .render::<qrcode::render::svg::Color>()

@@ -20,6 +20,7 @@ mod billing;
 mod announcements;
 mod bot_lifecycle;
 mod bot_settings;
+mod brand;
 mod conversations;
 mod error;
 mod gaps;
@@ -27,9 +28,11 @@ mod insight;
 mod health;
 pub mod landing;
 mod limits;
+mod miniapp;
 pub(crate) mod pages;
 pub mod sources;
 mod stripe;
+mod team;
 mod test_chat;
 pub mod webhooks;
 
@@ -74,6 +77,10 @@ pub fn router(state: AppState) -> Router {
         .route("/new", get(landing::new_bot).route_layer(per_client(limits::Kind::NewBotLinks)))
         .route("/login/{token}", get(auth::confirm_page).post(auth::sign_in).route_layer(per_client(limits::Kind::SignIns)))
         .route("/logout", post(auth::logout))
+        .route("/miniapp", get(miniapp::page))
+        .route("/miniapp/api/prepare", post(miniapp::prepare))
+        .route("/miniapp/api/status", post(miniapp::status))
+        .route("/miniapp/api/sign-in", post(miniapp::sign_in).route_layer(per_client(limits::Kind::SignIns)))
         .route("/app", get(admin::home))
         .route("/app/sources", get(sources::list))
         .route("/app/sources/status", get(sources::status))
@@ -89,6 +96,8 @@ pub fn router(state: AppState) -> Router {
         .route("/app/billing/portal", post(billing::portal))
         .route("/app/billing/renewal", post(billing::renewal))
         .route("/app/billing/paywall", post(billing::paywall))
+        .route("/app/account/close", post(billing::close_account))
+        .route("/app/account/reopen", post(billing::reopen_account))
         .route("/stripe/webhook", post(stripe::webhook))
         .route("/app/overview", get(insight::overview))
         .route("/app/conversations.csv", get(insight::conversations_csv))
@@ -101,9 +110,15 @@ pub fn router(state: AppState) -> Router {
         .route("/app/conversations/{id}/delete", post(conversations::delete))
         .route("/app/announcements", get(announcements::show).post(announcements::create))
         .route("/app/announcements/{id}/progress", get(announcements::progress))
+        .route("/app/team", get(team::show))
+        .route("/app/team/invite", post(team::invite))
+        .route("/app/team/{user_id}/remove", post(team::remove))
         .route("/app/gaps", get(gaps::list))
         .route("/app/gaps/qa", post(gaps::add_qa))
         .route("/app/bots/{bot_id}/settings", get(bot_settings::show).post(bot_settings::save))
+        .route("/app/bots/{bot_id}/brand", post(brand::save))
+        .route("/app/bots/{bot_id}/brand/apply", post(brand::apply_again))
+        .route("/app/bots/{bot_id}/photo.jpg", get(brand::photo_file))
         .route("/app/bots/{bot_id}/repair", post(admin::repair))
         .route("/app/bots/{bot_id}/pause", post(bot_lifecycle::pause))
         .route("/app/bots/{bot_id}/resume", post(bot_lifecycle::resume))
@@ -114,10 +129,13 @@ pub fn router(state: AppState) -> Router {
         .route("/app/test-chat", get(test_chat::show).post(test_chat::ask))
         .route("/static/app.css", get(pages::css))
         .route("/static/app.js", get(pages::js))
+        .route("/static/miniapp.js", get(pages::miniapp_js))
         // Every route above, body included, within http.request_timeout_seconds (408 beyond)…
         .route_layer(timeout(http.request_timeout))
         // …and uploads within their own, longer one.
         .route("/app/sources/upload", post(sources::upload).layer(ServiceBuilder::new().layer(timeout(http.upload_timeout)).layer(DefaultBodyLimit::max(upload_limit))))
+        // A profile photo: at most 5 MB is taken; a little more is read, to say so in words.
+        .route("/app/bots/{bot_id}/brand/photo", post(brand::photo).layer(ServiceBuilder::new().layer(timeout(http.upload_timeout)).layer(DefaultBodyLimit::max(8 << 20))))
         .layer(Extension(limits))
         .layer(concurrency);
     // Health and metrics are outside the concurrency limit: a busy server is not a dead one.

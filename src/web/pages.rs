@@ -37,11 +37,26 @@ pub async fn js() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")], include_str!("../../static/app.js"))
 }
 
-/// Headers for every response: no framing, no MIME sniffing, no referrer (login links carry
+pub async fn miniapp_js() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")], include_str!("../../static/miniapp.js"))
+}
+
+/// Headers for every response: no framing (but the Mini App's page, which Telegram's web
+/// clients show in an iframe of their own origin: docs/telegram.md), no MIME sniffing, no referrer (login links carry
 /// their token in the path), scripts only from our own origin.
 pub async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mini_app = req.uri().path() == "/miniapp";
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if mini_app {
+        h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+        h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+        h.insert(
+            "content-security-policy",
+            HeaderValue::from_static("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors *; base-uri 'none'"),
+        );
+        return res;
+    }
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));

@@ -116,16 +116,17 @@ async fn an_owner_reply_retried_while_its_first_send_is_under_way_is_sent_once()
     hand_off(&app, owner, bot, customer).await;
     let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
     let conv = count(app.db(), &format!("select id from conversations where tenant_id = {}", tenant.0)).await;
+    let words = bellhop::answering::handoff::OwnerWords { conv, by: owner.into(), text: "Rosa here: we open at 8.", dedupe: Some(4242) };
 
     // The first attempt's send is under way (Telegram is slow to answer) when a second attempt of
     // the same manager update starts — as after a worker stopped answering and its lease expired.
     app.tg.hold(bot, "sendMessage", 1).await;
     let first = tokio::spawn({
         let (db, bots) = (app.state.db.clone(), app.state.bots.clone());
-        async move { bellhop::answering::handoff::owner_reply(&db, &bots, tenant, conv, "Rosa here: we open at 8.", Some(4242)).await }
+        async move { bellhop::answering::handoff::owner_reply(&db, &bots, None, tenant, &words).await }
     });
     wait_until(Duration::from_secs(30), || async { app.tg.held(bot, "sendMessage").await == 1 }).await;
-    let second = bellhop::answering::handoff::owner_reply(&app.state.db, &app.state.bots, tenant, conv, "Rosa here: we open at 8.", Some(4242)).await;
+    let second = bellhop::answering::handoff::owner_reply(&app.state.db, &app.state.bots, None, tenant, &words).await;
     app.tg.release(bot, "sendMessage", false).await;
     let first = first.await.unwrap();
     assert!(first.is_ok() && second.is_ok(), "{first:?} {second:?}");

@@ -72,6 +72,8 @@ async fn dispatch(s: &Arc<Shared>, bot: i64, method: &str, p: Params) -> Result<
         "getmanagedbottoken" => managed::get_token(s, bot, &p),
         "replacemanagedbottoken" => managed::replace_token(s, bot, &p),
         "savepreparedkeyboardbutton" => managed::save_prepared_button(s, bot, &p),
+        "setchatmenubutton" => super::webapp::set_menu_button(s, bot, &p),
+        "getchatmenubutton" => super::webapp::get_menu_button(s, bot, &p),
         "getmanagedbotaccesssettings" => managed::get_access(s, bot, &p),
         "setmanagedbotaccesssettings" => managed::set_access(s, bot, &p),
         "setmycommands" => set_commands(s, bot, &p),
@@ -199,11 +201,21 @@ fn set_profile_photo(s: &Shared, bot: i64, p: &Params) -> Result<Response, ApiEr
     let Some(part) = reference.strip_prefix("attach://") else {
         return Err(ApiError::bad_request("photo must be uploaded as a file (attach://<name>)"));
     };
-    let Some((_, size)) = p.files.iter().find(|(n, _)| n == part) else {
+    let Some((_, bytes)) = p.files.iter().find(|(n, _)| n == part) else {
         return Err(ApiError::bad_request(format!("file \"{part}\" not found in the request")));
     };
+    // InputProfilePhotoStatic: "A static profile photo in the .JPG format" — Telegram cannot
+    // process anything else as one.
+    let is_static = photo.get("type").and_then(|t| t.as_str()) == Some("static");
+    if is_static && !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return Err(ApiError::bad_request("IMAGE_PROCESS_FAILED"));
+    }
     if let Some(b) = s.world().bots.get_mut(&bot) {
-        b.profile_photo = Some(format!("{} bytes", size));
+        b.profile_photo = Some(format!("{} bytes", bytes.len()));
+        if is_static {
+            b.photo = Some(bytes.clone());
+            b.photo_version += 1;
+        }
     }
     Ok(ok(true))
 }

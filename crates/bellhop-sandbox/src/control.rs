@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-type S = State<Arc<Shared>>;
+pub(super) type S = State<Arc<Shared>>;
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -26,12 +26,16 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/sandbox/api/bots", post(create_bot))
         .route("/sandbox/api/bots/{id}", get(bot))
         .route("/sandbox/api/bots/{id}/owner", post(change_owner))
+        .route("/sandbox/api/bots/{id}/photo", get(photo))
         .route("/sandbox/api/users", post(create_user).get(users))
         .route("/sandbox/api/users/{id}/messages", post(user_says))
         .route("/sandbox/api/users/{id}/callbacks", post(press_inline))
         .route("/sandbox/api/users/{id}/keyboard_buttons", post(press_keyboard))
         .route("/sandbox/api/users/{id}/block", post(block))
         .route("/sandbox/api/users/{id}/creation_links", post(open_link))
+        .route("/sandbox/api/users/{id}/web_apps", post(super::webapp::open_web_app))
+        .route("/sandbox/api/users/{id}/web_app_requests", post(super::webapp::request_chat))
+        .route("/sandbox/api/prepared_buttons", get(super::webapp::prepared_buttons))
         .route("/sandbox/api/users/{id}/payments", post(pay))
         .route("/sandbox/api/creation_requests/{id}/confirm", post(confirm))
         .route("/sandbox/api/payments/{id}", get(payment))
@@ -66,15 +70,15 @@ fn bad(code: &str, description: impl Into<String>) -> Fail {
     Fail(StatusCode::BAD_REQUEST, code.into(), description.into())
 }
 
-fn not_found(what: &str) -> Fail {
+pub(super) fn not_found(what: &str) -> Fail {
     Fail(StatusCode::NOT_FOUND, "NOT_FOUND".into(), format!("no such {what}"))
 }
 
-fn done(v: impl serde::Serialize) -> Result<Json<Value>, Fail> {
+pub(super) fn done(v: impl serde::Serialize) -> Result<Json<Value>, Fail> {
     Ok(Json(json!({ "ok": true, "result": v })))
 }
 
-type R = Result<Json<Value>, Fail>;
+pub(super) type R = Result<Json<Value>, Fail>;
 
 fn bot_json(s: &Shared, id: i64) -> Option<Value> {
     let info = super::bot_api::webhook_info(s, id);
@@ -83,12 +87,21 @@ fn bot_json(s: &Shared, id: i64) -> Option<Value> {
     Some(json!({
         "id": b.id, "token": b.token, "username": b.username, "first_name": b.first_name,
         "name": b.name, "description": b.description, "short_description": b.short_description,
-        "commands": b.commands, "localised": b.localised, "profile_photo": b.profile_photo, "can_manage_bots": b.can_manage_bots,
+        "commands": b.commands, "localised": b.localised, "profile_photo": b.profile_photo,
+        "profile_photo_url": b.photo.as_ref().map(|_| format!("/sandbox/api/bots/{}/photo?v={}", b.id, b.photo_version)), "can_manage_bots": b.can_manage_bots,
         "manager_id": b.manager_id, "owner_id": b.owner_id, "logged_out": b.logged_out,
         "logged_out_at": b.logged_out_at, "launched_at": b.launched_at,
         "webhook": b.webhook.as_ref().map(|h| json!({ "url": h.url, "secret_token": h.secret_token, "max_connections": h.max_connections })),
         "webhook_info": info, "allowed_updates": b.allowed_updates,
     }))
+}
+
+/// `GET /sandbox/api/bots/{id}/photo`: the bot's profile photo as uploaded (JPEG), 404 without one.
+async fn photo(State(s): S, Path(id): Path<i64>) -> Response {
+    match s.world().bots.get(&id).and_then(|b| b.photo.clone()) {
+        Some(bytes) => ([(axum::http::header::CONTENT_TYPE, "image/jpeg"), (axum::http::header::CACHE_CONTROL, "no-cache")], bytes).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn state(State(s): S) -> R {

@@ -24,6 +24,7 @@ mod persist;
 mod session;
 mod text;
 mod ui;
+mod webapp;
 mod world;
 
 pub use limits::{Fault, LimitStats};

@@ -65,8 +65,8 @@ pub fn ok(result: impl serde::Serialize) -> Response {
 #[derive(Debug, Default)]
 pub struct Params {
     map: Map<String, Value>,
-    /// Uploaded files: part name → size in bytes.
-    pub files: Vec<(String, usize)>,
+    /// Uploaded files: part name → bytes.
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 impl Params {
@@ -92,7 +92,7 @@ impl Params {
             let boundary = multer_boundary(&ctype).ok_or_else(|| ApiError::bad_request("multipart body without boundary"))?;
             for part in parse_multipart(&body, &boundary) {
                 if part.filename.is_some() {
-                    p.files.push((part.name.clone(), part.data.len()));
+                    p.files.push((part.name.clone(), part.data.to_vec()));
                     p.map.insert(part.name, Value::String("<file>".into()));
                 } else {
                     p.map.insert(part.name, Value::String(String::from_utf8_lossy(&part.data).into_owned()));

@@ -22,6 +22,8 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/ui/creation", post(open_creation))
         .route("/newbot/{manager}/{username}", get(open_link_page))
         .route("/ui/newbot", post(open_as_new_user))
+        .route("/{username}", get(start_link_page))
+        .route("/ui/start", post(start_with_payload))
         .route("/ui/creation/{id}", get(creation).post(confirm))
         .route("/ui/chat/{user}/{bot}", get(chat))
         .route("/ui/chat/{user}/{bot}/log", get(log))
@@ -29,6 +31,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/ui/chat/{user}/{bot}/press", post(press))
         .route("/ui/chat/{user}/{bot}/key", post(key))
         .route("/ui/chat/{user}/{bot}/pay", post(pay))
+        .route("/ui/chat/{user}/{bot}/webapp", get(web_app))
 }
 
 fn page(t: impl Template) -> Response {
@@ -42,6 +45,8 @@ struct BotRow {
     id: i64,
     username: String,
     name: String,
+    /// The profile photo's address, if the bot has one.
+    photo: Option<String>,
     token: String,
     can_manage_bots: bool,
     owner_id: Option<i64>,
@@ -67,6 +72,7 @@ fn index_page(s: &Shared, error: Option<String>) -> Response {
             id: b.id,
             username: b.username.clone(),
             name: b.display_name().to_owned(),
+            photo: photo_url(b),
             token: b.token.clone(),
             can_manage_bots: b.can_manage_bots,
             owner_id: b.owner_id,
@@ -78,6 +84,10 @@ fn index_page(s: &Shared, error: Option<String>) -> Response {
     page(Index { bots, users: w.users.values().cloned().collect(), manager_username, error })
 }
 
+fn photo_url(b: &super::world::BotState) -> Option<String> {
+    b.photo.as_ref().map(|_| format!("/sandbox/api/bots/{}/photo?v={}", b.id, b.photo_version))
+}
+
 async fn index(State(s): S) -> Response {
     index_page(&s, None)
 }
@@ -86,11 +96,15 @@ async fn index(State(s): S) -> Response {
 struct UserForm {
     first_name: String,
     username: Option<String>,
+    /// The user's Telegram language (`ru`, `es`…); empty: none.
+    #[serde(default)]
+    language_code: Option<String>,
 }
 
 async fn add_user(State(s): S, Form(f): Form<UserForm>) -> Response {
     let username = f.username.filter(|u| !u.trim().is_empty());
-    let _ = control::create_user(State(s), Json(NewUser { first_name: f.first_name, username, language_code: None, started_bots: vec![] })).await;
+    let language_code = f.language_code.map(|l| l.trim().to_ascii_lowercase()).filter(|l| !l.is_empty());
+    let _ = control::create_user(State(s), Json(NewUser { first_name: f.first_name, username, language_code, started_bots: vec![] })).await;
     Redirect::to("/").into_response()
 }
 
@@ -200,17 +214,39 @@ struct Chat {
     bot_id: i64,
     user_name: String,
     bot_username: String,
+    /// The bot as this user sees it: its name, photo, and — in an empty chat — its description.
+    bot_name: String,
+    bot_initial: String,
+    bot_photo: Option<String>,
+    bot_short_description: String,
+    description: Option<String>,
     log: String,
     error: Option<String>,
+    /// The text of the bot's menu button when it opens a Mini App.
+    menu: Option<String>,
 }
 
 fn chat_page(s: &Shared, user: i64, bot: i64, error: Option<String>) -> Response {
     let log = transcript(s, user, bot).render().unwrap_or_default();
-    let (user_name, bot_username) = {
+    let (user_name, bot_username, bot_name, bot_photo, bot_short_description, description, menu) = {
         let w = s.world();
-        (w.users.get(&user).map(|u| u.first_name.clone()).unwrap_or_default(), w.bots.get(&bot).map(|b| b.username.clone()).unwrap_or_default())
+        let u = w.users.get(&user);
+        let lang = u.and_then(|u| u.language_code.clone());
+        let empty = !w.messages.iter().any(|e| e.bot_id == bot && e.chat_id == user);
+        let (username, (name, description, short), photo) = match w.bots.get(&bot) {
+            Some(b) => (b.username.clone(), b.shown_to(lang.as_deref()), photo_url(b)),
+            None => Default::default(),
+        };
+        // Telegram shows the description in an empty chat ("What can this bot do?").
+        let description = (empty && !description.is_empty()).then_some(description);
+        let menu = match super::webapp::menu_button(&w, bot, user) {
+            Some(bellhop_telegram::types::MenuButton::WebApp { text, .. }) => Some(text),
+            _ => None,
+        };
+        (u.map(|u| u.first_name.clone()).unwrap_or_default(), username, name, photo, short, description, menu)
     };
-    page(Chat { user_id: user, bot_id: bot, user_name, bot_username, log, error })
+    let bot_initial = bot_name.chars().next().map(String::from).unwrap_or_default();
+    page(Chat { user_id: user, bot_id: bot, user_name, bot_username, bot_initial, bot_name, bot_photo, bot_short_description, log, error, description, menu })
 }
 
 async fn chat(State(s): S, Path((user, bot)): Path<(i64, i64)>) -> Response {
@@ -234,7 +270,18 @@ struct TextForm {
 }
 
 async fn say(State(s): S, Path((user, bot)): Path<(i64, i64)>, Form(f): Form<TextForm>) -> Response {
-    let r = control::user_says(State(s.clone()), Path(user), Json(Say { bot_id: Some(bot), bot_username: None, chat_id: None, text: f.text, reply_to_message_id: None, media: None, file_name: None, latitude: None, longitude: None, phone_number: None, first_name: None })).await;
+    // As Telegram's apps do: when the bot's latest message asks for a reply (`ForceReply`), what
+    // the user writes next is a reply to it.
+    let reply_to = {
+        let w = s.world();
+        w.messages
+            .iter()
+            .rev()
+            .find(|e| e.bot_id == bot && e.chat_id == user)
+            .filter(|e| e.from_bot && e.reply_markup.as_ref().is_some_and(|k| k["force_reply"] == serde_json::Value::Bool(true)))
+            .map(|e| e.message.message_id)
+    };
+    let r = control::user_says(State(s.clone()), Path(user), Json(Say { bot_id: Some(bot), bot_username: None, chat_id: None, text: f.text, reply_to_message_id: reply_to, media: None, file_name: None, latitude: None, longitude: None, phone_number: None, first_name: None })).await;
     back(&s, user, bot, r)
 }
 
@@ -304,11 +351,85 @@ async fn open_as_new_user(State(s): S, Form(f): Form<NewUserLink>) -> Response {
     open_creation(State(s), Form(LinkForm { user_id: user, link: f.link })).await
 }
 
+#[derive(Deserialize)]
+struct StartQuery {
+    #[serde(default)]
+    start: String,
+}
+
+#[derive(Template)]
+#[template(path = "sandbox/start_link.html")]
+struct StartLink {
+    username: String,
+    start: String,
+    users: Vec<super::world::SimUser>,
+}
+
+/// `t.me/{username}?start={payload}` (a deep link): choose who opens it; Telegram's app then
+/// shows the bot's chat, and tapping Start sends `/start {payload}`.
+async fn start_link_page(State(s): S, Path(username): Path<String>, axum::extract::Query(q): axum::extract::Query<StartQuery>) -> Response {
+    let users = s.world().users.values().cloned().collect();
+    page(StartLink { username, start: q.start, users })
+}
+
+#[derive(Deserialize)]
+struct StartForm {
+    username: String,
+    #[serde(default)]
+    start: String,
+    #[serde(default)]
+    user_id: Option<i64>,
+    #[serde(default)]
+    first_name: Option<String>,
+}
+
+async fn start_with_payload(State(s): S, Form(f): Form<StartForm>) -> Response {
+    let user = match (f.user_id, f.first_name) {
+        (Some(id), _) => Some(id),
+        (None, Some(first_name)) => control::create_user(State(s.clone()), Json(NewUser { first_name, username: None, language_code: None, started_bots: vec![] }))
+            .await
+            .ok()
+            .and_then(|Json(v)| v["result"]["id"].as_i64()),
+        (None, None) => None,
+    };
+    let bot = s.world().bots.values().find(|b| b.username.eq_ignore_ascii_case(&f.username)).map(|b| b.id);
+    let (Some(user), Some(bot)) = (user, bot) else {
+        return index_page(&s, Some(format!("no user, or no bot @{}", f.username)));
+    };
+    let text = if f.start.is_empty() { "/start".to_owned() } else { format!("/start {}", f.start) };
+    let r = control::user_says(State(s.clone()), Path(user), Json(Say { bot_id: Some(bot), bot_username: None, chat_id: None, text, reply_to_message_id: None, media: None, file_name: None, latitude: None, longitude: None, phone_number: None, first_name: None })).await;
+    back(&s, user, bot, r)
+}
+
 /// What the chat shows of a message: its text; a media message as its kind and caption.
 fn shown_text(m: &Message) -> String {
     match (m.text.clone(), m.media_kind()) {
         (Some(t), _) => t,
         (None, Some(kind)) => format!("[{kind:?}] {}", m.caption.as_deref().unwrap_or_default()).trim_end().to_owned(),
         (None, None) => String::new(),
+    }
+}
+
+/// `GET /ui/chat/{user}/{bot}/webapp`: the user pressed the menu button. The Mini App opens in an
+/// iframe with signed launch data in its fragment; the page plays Telegram's web client
+/// (`templates/sandbox/webapp.html`): `requestChat` shows the creation screen, `openLink` opens
+/// a new tab, `close` goes back to the chat.
+#[derive(Template)]
+#[template(path = "sandbox/webapp.html")]
+struct WebApp {
+    user_id: i64,
+    bot_id: i64,
+    bot_username: String,
+    url: String,
+}
+
+async fn web_app(State(s): S, Path((user, bot)): Path<(i64, i64)>) -> Response {
+    let opened = {
+        let w = s.world();
+        super::webapp::open(&w, bot, user).map(|(url, _)| (url, w.bots.get(&bot).map(|b| b.username.clone()).unwrap_or_default()))
+    };
+    match opened {
+        Ok((url, bot_username)) => page(WebApp { user_id: user, bot_id: bot, bot_username, url }),
+        Err(e) => chat_page(&s, user, bot, Some(format!("{}: {}", e.code, e.message))),
     }
 }

@@ -31,7 +31,14 @@ pub struct BotState {
     pub name: Option<String>,
     pub description: Option<String>,
     pub short_description: Option<String>,
+    /// The profile photo's size, as `"N bytes"` (the control API shows it).
     pub profile_photo: Option<String>,
+    /// The profile photo itself (a static photo: JPEG), served at `/sandbox/api/bots/{id}/photo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo: Option<Vec<u8>>,
+    /// Bumped with every new photo, so pages showing it fetch the new one.
+    #[serde(default)]
+    pub photo_version: u64,
     pub logged_out: bool,
     /// When (sandbox clock, seconds) the bot called `logOut` on this server: for 10 minutes every
     /// call is refused with 400 `Logged out`; the first call after that logs it in again
@@ -53,6 +60,12 @@ pub struct BotState {
     /// users of that language (default scope). What a user sees is theirs, else the default.
     #[serde(default)]
     pub localised: std::collections::BTreeMap<String, Localised>,
+    /// `setChatMenuButton` without a chat: the menu button of every private chat without its own.
+    #[serde(default)]
+    pub menu_button: Option<MenuButton>,
+    /// `setChatMenuButton` with a chat: that chat's own menu button.
+    #[serde(default)]
+    pub chat_menu_buttons: std::collections::BTreeMap<i64, MenuButton>,
 }
 
 /// A bot's texts for one language (`setMy…` with `language_code`).
@@ -75,6 +88,17 @@ impl BotState {
     }
     pub fn user(&self) -> User {
         User { id: self.id, is_bot: true, first_name: self.display_name().to_owned(), username: Some(self.username.clone()), ..Default::default() }
+    }
+    /// What a user whose Telegram is in `lang` sees: (name, description, short description) —
+    /// the ones set for that language, else the default ones.
+    pub fn shown_to(&self, lang: Option<&str>) -> (String, String, String) {
+        let l = lang.and_then(|l| self.localised.get(l));
+        let pick = |own: Option<&Option<String>>, default: &Option<String>| own.and_then(|o| o.clone()).filter(|v| !v.is_empty()).or_else(|| default.clone()).unwrap_or_default();
+        (
+            l.and_then(|l| l.name.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| self.display_name().to_owned()),
+            pick(l.map(|l| &l.description), &self.description),
+            pick(l.map(|l| &l.short_description), &self.short_description),
+        )
     }
     pub fn display_name(&self) -> &str {
         self.name.as_deref().filter(|n| !n.is_empty()).unwrap_or(&self.first_name)
@@ -396,12 +420,16 @@ impl World {
                 description: None,
                 short_description: None,
                 profile_photo: None,
+                photo: None,
+                photo_version: 0,
                 logged_out: false,
                 logged_out_at: None,
                 launched_at: None,
                 access_restricted: false,
                 access_user_ids: vec![],
                 localised: Default::default(),
+                menu_button: None,
+                chat_menu_buttons: Default::default(),
             },
         );
         id

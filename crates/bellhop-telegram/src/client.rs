@@ -16,6 +16,24 @@ use serde::Deserialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// A file sent with a call as a `multipart/form-data` part (Telegram's "Sending Files":
+/// <https://core.telegram.org/bots/api#sending-files>); the call refers to it as
+/// `attach://<part>`. `Debug` shows its size, not its bytes.
+#[derive(Clone)]
+pub struct InputFile {
+    /// The part's name, as in `attach://<part>`.
+    pub part: String,
+    pub file_name: String,
+    pub mime: String,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for InputFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InputFile").field("part", &self.part).field("file_name", &self.file_name).field("mime", &self.mime).field("bytes", &self.bytes.len()).finish()
+    }
+}
+
 /// Telegram's cloud Bot API server.
 pub const TELEGRAM_API: &str = "https://api.telegram.org";
 
@@ -162,9 +180,36 @@ impl Client {
         self.call_raw_with_timeout(token, method, body, self.timeout).await
     }
 
-    async fn call_raw_with_timeout(&self, token: &BotToken, method: &str, body: &serde_json::Value, timeout: Duration) -> Result<serde_json::Value, TelegramError> {
+    /// Calls `M` with `files` uploaded beside it as `multipart/form-data`: each of the request's
+    /// fields is a text part (strings as they are, other values as JSON), each file a part named
+    /// [`InputFile::part`]. For methods that take a new file, such as `setMyProfilePhoto`.
+    pub async fn call_with_files<M: Method>(&self, token: &BotToken, request: &M, files: &[InputFile]) -> Result<M::Response, TelegramError> {
+        let body = serde_json::to_value(request).map_err(|e| TelegramError::BadRequest(format!("request not serializable: {e}")))?;
         let started = Instant::now();
-        let outcome = self.send(token, method, body, timeout).await;
+        let outcome = self.send_multipart(token, M::NAME, &body, files).await;
+        let result = self.observed(token, M::NAME, started, outcome)?;
+        decode_result::<M>(result)
+    }
+
+    async fn send_multipart(&self, token: &BotToken, method: &str, body: &serde_json::Value, files: &[InputFile]) -> Result<serde_json::Value, TelegramError> {
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in body.as_object().into_iter().flatten() {
+            form = form.text(k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+        }
+        for f in files {
+            let part = reqwest::multipart::Part::bytes(f.bytes.clone())
+                .file_name(f.file_name.clone())
+                .mime_str(&f.mime)
+                .map_err(|_| TelegramError::BadRequest(format!("invalid content type {}", f.mime)))?;
+            form = form.part(f.part.clone(), part);
+        }
+        let url = format!("{}/bot{}/{}", self.base, token.expose(), method);
+        let response = self.http.post(url).multipart(form).timeout(self.timeout).send().await.map_err(TelegramError::from_reqwest)?;
+        read_envelope(response).await
+    }
+
+    /// Reports a finished call to the observer and the debug log.
+    fn observed(&self, token: &BotToken, method: &str, started: Instant, outcome: Result<serde_json::Value, TelegramError>) -> Result<serde_json::Value, TelegramError> {
         let label = match &outcome {
             Ok(_) => "ok",
             Err(e) => e.outcome(),
@@ -178,27 +223,38 @@ impl Client {
         outcome
     }
 
+    async fn call_raw_with_timeout(&self, token: &BotToken, method: &str, body: &serde_json::Value, timeout: Duration) -> Result<serde_json::Value, TelegramError> {
+        let started = Instant::now();
+        let outcome = self.send(token, method, body, timeout).await;
+        self.observed(token, method, started, outcome)
+    }
+
     async fn send(&self, token: &BotToken, method: &str, body: &serde_json::Value, timeout: Duration) -> Result<serde_json::Value, TelegramError> {
         let url = format!("{}/bot{}/{}", self.base, token.expose(), method);
         let response = self.http.post(url).json(body).timeout(timeout).send().await.map_err(TelegramError::from_reqwest)?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(TelegramError::from_reqwest)?;
-        let envelope: Envelope = match serde_json::from_slice(&bytes) {
-            Ok(e) => e,
-            Err(_) if status.is_server_error() => return Err(TelegramError::Server(format!("HTTP {status}"))),
-            Err(_) => return Err(TelegramError::from_envelope(status.as_u16(), format!("HTTP {status} without a Bot API envelope"), None, None)),
-        };
-        if envelope.ok {
-            return Ok(envelope.result.unwrap_or(serde_json::Value::Bool(true)));
-        }
-        let params = envelope.parameters.unwrap_or_default();
-        Err(TelegramError::from_envelope(
-            envelope.error_code.unwrap_or(status.as_u16()),
-            envelope.description.unwrap_or_else(|| status.to_string()),
-            params.retry_after,
-            params.migrate_to_chat_id,
-        ))
+        read_envelope(response).await
     }
+}
+
+/// Telegram's envelope of one response: the `result`, or the error it describes.
+async fn read_envelope(response: reqwest::Response) -> Result<serde_json::Value, TelegramError> {
+    let status = response.status();
+    let bytes = response.bytes().await.map_err(TelegramError::from_reqwest)?;
+    let envelope: Envelope = match serde_json::from_slice(&bytes) {
+        Ok(e) => e,
+        Err(_) if status.is_server_error() => return Err(TelegramError::Server(format!("HTTP {status}"))),
+        Err(_) => return Err(TelegramError::from_envelope(status.as_u16(), format!("HTTP {status} without a Bot API envelope"), None, None)),
+    };
+    if envelope.ok {
+        return Ok(envelope.result.unwrap_or(serde_json::Value::Bool(true)));
+    }
+    let params = envelope.parameters.unwrap_or_default();
+    Err(TelegramError::from_envelope(
+        envelope.error_code.unwrap_or(status.as_u16()),
+        envelope.description.unwrap_or_else(|| status.to_string()),
+        params.retry_after,
+        params.migrate_to_chat_id,
+    ))
 }
 
 /// A client bound to one bot's token. `Debug` shows only the bot id.
@@ -217,6 +273,10 @@ impl Bot {
     }
     pub async fn call<M: Method>(&self, request: &M) -> Result<M::Response, TelegramError> {
         self.client.call(&self.token, request).await
+    }
+    /// Calls `M` with `files` uploaded beside it ([`Client::call_with_files`]).
+    pub async fn call_with_files<M: Method>(&self, request: &M, files: &[InputFile]) -> Result<M::Response, TelegramError> {
+        self.client.call_with_files(&self.token, request, files).await
     }
     pub async fn get_me(&self) -> Result<User, TelegramError> {
         self.call(&methods::GetMe {}).await

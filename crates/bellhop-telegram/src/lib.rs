@@ -29,8 +29,10 @@ pub mod token;
 pub mod types;
 /// Telegram's rules for bot usernames and display names.
 pub mod username;
+/// Mini App launch data (`initData`): signing (the sandbox) and checking (bellhop).
+pub mod webapp;
 
-pub use client::{Bot, CallObserver, Client};
+pub use client::{Bot, CallObserver, Client, InputFile};
 pub use error::TelegramError;
 pub use ids::{BotId, ChatId, UserId};
 pub use methods::Method;

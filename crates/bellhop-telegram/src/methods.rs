@@ -51,7 +51,7 @@ fn target_chat(chat: &ChatTarget) -> ChatId {
 
 /// Every method the client has a request type for, for the reference test and the sandbox.
 /// bellhop calls all of them but the managed-bot access settings pair (docs/telegram.md says why).
-pub const ALL_METHODS: &[&str] = &["getMe", "setWebhook", "deleteWebhook", "getWebhookInfo", "getUpdates", "logOut", "close", "getManagedBotToken", "replaceManagedBotToken", "savePreparedKeyboardButton", "getManagedBotAccessSettings", "setManagedBotAccessSettings", "setMyCommands", "setMyName", "setMyDescription", "setMyShortDescription", "setMyProfilePhoto", "sendMessage", "sendMessageDraft", "editMessageText", "sendChatAction", "answerCallbackQuery", "sendInvoice", "createInvoiceLink", "answerPreCheckoutQuery", "refundStarPayment", "editUserStarSubscription", "getStarTransactions"];
+pub const ALL_METHODS: &[&str] = &["getMe", "setWebhook", "deleteWebhook", "getWebhookInfo", "getUpdates", "logOut", "close", "getManagedBotToken", "replaceManagedBotToken", "savePreparedKeyboardButton", "setChatMenuButton", "getManagedBotAccessSettings", "setManagedBotAccessSettings", "setMyCommands", "setMyName", "setMyDescription", "setMyShortDescription", "setMyProfilePhoto", "sendMessage", "sendMessageDraft", "editMessageText", "sendChatAction", "answerCallbackQuery", "sendInvoice", "createInvoiceLink", "answerPreCheckoutQuery", "refundStarPayment", "editUserStarSubscription", "getStarTransactions"];
 
 /// `getMe`: Returns the bot itself; a manager bot shows `can_manage_bots: true`.
 /// <https://core.telegram.org/bots/api#getme>
@@ -182,6 +182,22 @@ pub struct SavePreparedKeyboardButton {
 impl Method for SavePreparedKeyboardButton {
     const NAME: &'static str = "savePreparedKeyboardButton";
     type Response = PreparedKeyboardButton;
+}
+
+/// `setChatMenuButton`: the bot's menu button in one private chat (`chat_id`), or its default
+/// one (no `chat_id`); `MenuButton::Default` when `menu_button` is left out.
+/// <https://core.telegram.org/bots/api#setchatmenubutton>
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetChatMenuButton {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub menu_button: Option<MenuButton>,
+}
+
+impl Method for SetChatMenuButton {
+    const NAME: &'static str = "setChatMenuButton";
+    type Response = bool;
 }
 
 /// `getManagedBotAccessSettings` (Bot API 10.1): who may use a managed bot.
@@ -584,6 +600,14 @@ impl SavePreparedKeyboardButton {
         Self { user_id: user_id.into(), button }
     }
 }
+
+impl SetChatMenuButton {
+    /// Sets the bot's default menu button (every private chat without one of its own).
+    pub fn default_for_all(menu_button: MenuButton) -> Self {
+        Self { chat_id: None, menu_button: Some(menu_button) }
+    }
+}
+optional!(SetChatMenuButton { chat_id: i64 });
 
 impl GetManagedBotAccessSettings {
     /// `user_id` is the managed (child) bot's id.

@@ -191,6 +191,13 @@ async def main():
         except BadRequest as e:
             assert "button_type_invalid" in str(e).lower(), e
 
+        # The menu button opens a Mini App: by default for every chat, or per chat.
+        assert await manager.set_chat_menu_button(menu_button=telegram.MenuButtonWebApp("Create a bot", telegram.WebAppInfo("https://shop.example/miniapp")))
+        button = strict(await manager.get_chat_menu_button())
+        assert isinstance(button, telegram.MenuButtonWebApp) and button.web_app.url == "https://shop.example/miniapp", button
+        assert await manager.set_chat_menu_button(chat_id=alice, menu_button=telegram.MenuButtonCommands())
+        assert isinstance(strict(await manager.get_chat_menu_button(chat_id=alice)), telegram.MenuButtonCommands)
+
         # A managed bot: the user opens a creation link and confirms; the manager fetches the token.
         link = f"https://t.me/newbot/{me.username}/ptb_pizza_bot?name=PTB%20Pizza"
         req = control("POST", f"users/{alice}/creation_links", {"link": link})

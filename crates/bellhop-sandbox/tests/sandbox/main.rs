@@ -4,8 +4,10 @@
 mod sandbox_support;
 
 mod sandbox_bench;
+mod sandbox_brand;
 mod sandbox_faults;
 mod sandbox_fidelity;
+mod sandbox_miniapp;
 mod sandbox_move;
 mod sandbox_polling;
 mod sandbox_ptb;

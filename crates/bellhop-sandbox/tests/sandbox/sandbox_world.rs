@@ -219,7 +219,7 @@ async fn get_query_form_and_multipart_requests_are_understood() {
     assert_eq!(q["ok"], true);
     let form = reqwest::multipart::Form::new()
         .text("photo", r#"{"type":"static","photo":"attach://pic"}"#)
-        .part("pic", reqwest::multipart::Part::bytes(vec![0u8; 1234]).file_name("p.jpg"));
+        .part("pic", reqwest::multipart::Part::bytes([&[0xFFu8, 0xD8, 0xFF][..], &[0u8; 1231]].concat()).file_name("p.jpg"));
     let photo: Value = http.post(url("setMyProfilePhoto")).multipart(form).send().await.unwrap().json().await.unwrap();
     assert_eq!(photo["ok"], true, "{photo}");
     let bot = sb.get(&format!("bots/{}", sb.handle.sandbox.manager_id())).await;

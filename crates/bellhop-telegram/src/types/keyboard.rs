@@ -262,6 +262,19 @@ pub struct PreparedKeyboardButton {
     pub id: String,
 }
 
+/// The bot's menu button in a private chat: <https://core.telegram.org/bots/api#menubutton>.
+/// bellhop's manager sets a `web_app` one that opens its onboarding Mini App.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum MenuButton {
+    /// Opens the list of the bot's commands.
+    Commands,
+    /// Opens a Mini App: `text` on the button, `web_app.url` an HTTPS URL (Telegram's cloud).
+    WebApp { text: String, web_app: WebAppInfo },
+    /// No specific button: the client's default (the commands).
+    Default,
+}
+
 /// Removes a custom keyboard.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ReplyKeyboardRemove {

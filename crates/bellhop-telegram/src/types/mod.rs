@@ -19,7 +19,7 @@ pub use entity::MessageEntity;
 pub use keyboard::{
     CallbackGame, CallbackQuery, ChatAdministratorRights, CopyTextButton, ForceReply, InlineKeyboardButton,
     InlineKeyboardMarkup, KeyboardButton, KeyboardButtonPollType, KeyboardButtonRequestChat,
-    KeyboardButtonRequestManagedBot, KeyboardButtonRequestUsers, LinkPreviewOptions, LoginUrl,
+    KeyboardButtonRequestManagedBot, KeyboardButtonRequestUsers, LinkPreviewOptions, LoginUrl, MenuButton,
     PreparedKeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, ReplyMarkup, ReplyParameters,
     SwitchInlineQueryChosenChat, WebAppInfo,
 };

@@ -138,7 +138,7 @@ macro_rules! every_method {
     ($then:ident) => {
         $then!(
             GetMe, SetWebhook, DeleteWebhook, GetWebhookInfo, GetUpdates, LogOut, Close, GetManagedBotToken,
-            ReplaceManagedBotToken, SavePreparedKeyboardButton, GetManagedBotAccessSettings,
+            ReplaceManagedBotToken, SavePreparedKeyboardButton, SetChatMenuButton, GetManagedBotAccessSettings,
             SetManagedBotAccessSettings, SetMyCommands, SetMyName, SetMyDescription,
             SetMyShortDescription, SetMyProfilePhoto, SendMessage, SendMessageDraft, EditMessageText,
             SendChatAction, AnswerCallbackQuery, SendInvoice, CreateInvoiceLink, AnswerPreCheckoutQuery,

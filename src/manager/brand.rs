@@ -1,0 +1,135 @@
+//! A child bot's brand on Telegram: its name (`setMyName`), profile photo (`setMyProfilePhoto`,
+//! a static JPEG uploaded as multipart) and descriptions, the default ones and one per language
+//! (`setMyDescription` / `setMyShortDescription` with `language_code`).
+//!
+//! bellhop's copy (`storage::brand`) is the source of truth. [`apply`] sends it — from the admin
+//! at once when the owner saves, and from every provisioning (repair, a new token, connecting
+//! again) — and records what Telegram confirmed or, in the owner's words, why it did not; the
+//! settings page shows that until a later apply succeeds, so the two never differ silently.
+use super::provision::{OTHERS, default_descriptions, descriptions};
+use crate::domain::{BotId, TenantId};
+use crate::storage::{self, Db};
+use crate::telegram::methods::{SetMyDescription, SetMyName, SetMyProfilePhoto, SetMyShortDescription};
+use crate::telegram::{Bot, InputFile, InputProfilePhoto, TelegramError};
+
+/// The languages an owner can add descriptions in: (`language_code`, name shown). Telegram shows
+/// a bot's description for a language to users whose app is in that language, else the default.
+pub const LANGUAGES: [(&str, &str); 10] = [
+    ("en", "English"),
+    ("ru", "Русский (Russian)"),
+    ("es", "Español (Spanish)"),
+    ("fa", "فارسی (Persian)"),
+    ("de", "Deutsch (German)"),
+    ("fr", "Français (French)"),
+    ("it", "Italiano (Italian)"),
+    ("pt", "Português (Portuguese)"),
+    ("tr", "Türkçe (Turkish)"),
+    ("ar", "العربية (Arabic)"),
+];
+
+/// Telegram's limits (<https://core.telegram.org/bots/api#setmyname>): a name of 1–64 characters.
+pub const MAX_NAME: usize = 64;
+/// The largest profile photo bellhop takes: 5 MB (Telegram's own limit for photos is 10 MB; a
+/// profile photo is shown at most 640×640, so 5 MB is plenty and keeps the database small).
+pub const MAX_PHOTO_BYTES: usize = 5 * 1024 * 1024;
+
+/// The name shown for a language code of [`LANGUAGES`].
+pub fn language_name(code: &str) -> Option<&'static str> {
+    LANGUAGES.iter().find(|(c, _)| *c == code).map(|(_, n)| *n)
+}
+
+/// Whether `bytes` are a JPEG file (its first bytes: `FF D8 FF`), which is what Telegram takes as a
+/// static profile photo (<https://core.telegram.org/bots/api#inputprofilephotostatic>).
+pub fn is_jpeg(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xFF, 0xD8, 0xFF])
+}
+
+/// Whether `bytes` are a PNG file (its 8-byte signature).
+pub fn is_png(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\x89PNG\r\n\x1a\n")
+}
+
+/// SHA-256 of a photo, hex.
+pub fn photo_digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Sends the stored brand of `bot` to Telegram: the descriptions always; the name and the photo
+/// when Telegram has not confirmed them for this token (or `force`). Records the outcome: what
+/// Telegram took, and the owner-readable reason of a failure (cleared on success).
+#[tracing::instrument(name = "manager.brand", skip_all, fields(bot_id = bot.0, tenant_id = tenant.0))]
+pub async fn apply(db: &Db, child: &Bot, tenant: TenantId, bot: BotId, force: bool) -> anyhow::Result<Result<(), TelegramError>> {
+    let Some(brand) = storage::brand::get(&db.pool, tenant, bot).await? else { return Ok(Ok(())) };
+    let outcome = send(db, child, tenant, bot, &brand, force).await?;
+    match &outcome {
+        Ok(()) => storage::brand::set_error(&db.pool, tenant, bot, None).await?,
+        Err(e) => {
+            tracing::warn!(error = %e, "Telegram did not take the bot's brand");
+            storage::brand::set_error(&db.pool, tenant, bot, Some(&plain_reason(e))).await?
+        }
+    }
+    Ok(outcome)
+}
+
+async fn send(db: &Db, child: &Bot, tenant: TenantId, bot: BotId, brand: &storage::brand::Brand, force: bool) -> anyhow::Result<Result<(), TelegramError>> {
+    macro_rules! tg {
+        ($call:expr) => {
+            match $call.await {
+                Ok(_) => {}
+                Err(e) => return Ok(Err(e)),
+            }
+        };
+    }
+    let fp = super::updates::fingerprint(child.token());
+    let name_marker = format!("{fp}:{}", brand.name);
+    if force || brand.name_applied != name_marker {
+        tg!(child.call(&SetMyName::new().name(brand.name.clone())));
+        storage::brand::mark_applied(&db.pool, tenant, bot, Some(&name_marker), None).await?;
+    }
+    if !brand.photo_sha256.is_empty() {
+        let marker = format!("{fp}:{}", brand.photo_sha256);
+        if (force || brand.photo_applied != marker)
+            && let Some(jpeg) = storage::brand::photo(&db.pool, tenant, bot).await?
+        {
+            // The part's name must differ from the method's own field, `photo`.
+            let file = InputFile { part: "profile_photo".into(), file_name: "photo.jpg".into(), mime: "image/jpeg".into(), bytes: jpeg };
+            tg!(child.call_with_files(&SetMyProfilePhoto::new(InputProfilePhoto::Static { photo: "attach://profile_photo".into() }), &[file]));
+            storage::brand::mark_applied(&db.pool, tenant, bot, None, Some(&marker)).await?;
+        }
+    }
+    tg!(child.call(&SetMyDescription::new().description(brand.description.clone())));
+    tg!(child.call(&SetMyShortDescription::new().short_description(brand.short_description.clone())));
+    // Every language of the list, so one the owner removed is removed at Telegram too: the
+    // owner's texts; else, while the default description is still bellhop's own, bellhop's
+    // translation of it; else none (an empty text removes it, and the default shows).
+    let (default_description, default_short) = default_descriptions(&brand.name);
+    for (code, _) in LANGUAGES {
+        let own = brand.languages.iter().find(|l| l.code == code);
+        let translated = OTHERS.iter().find(|l| l.code == code).map(|l| descriptions(l, &brand.name));
+        let (d, s) = match (own, translated) {
+            (Some(l), _) => (l.description.clone(), l.short_description.clone()),
+            (None, Some((d, s))) => (
+                if brand.description == default_description { d } else { String::new() },
+                if brand.short_description == default_short { s } else { String::new() },
+            ),
+            (None, None) => (String::new(), String::new()),
+        };
+        tg!(child.call(&SetMyDescription::new().description(d).language_code(code.to_owned())));
+        tg!(child.call(&SetMyShortDescription::new().short_description(s).language_code(code.to_owned())));
+    }
+    Ok(Ok(()))
+}
+
+/// Why Telegram did not take the brand, for the owner.
+pub fn plain_reason(e: &TelegramError) -> String {
+    match e {
+        TelegramError::RetryAfter(s) => format!(
+            "Telegram asks to wait {} before this bot's profile changes again (it limits how often a bot is renamed). Press “Apply again” after that.",
+            if *s >= 120 { format!("{} minutes", s.div_ceil(60)) } else { format!("{s} seconds") }
+        ),
+        TelegramError::Unauthorized => "Telegram no longer accepts this bot's token (it was probably replaced); the new one is picked up automatically and your brand applied with it.".into(),
+        e if e.is_transient() => "Telegram could not be reached just now. Press “Apply again” in a minute.".into(),
+        e => format!("Telegram refused it ({e}). Change it and save again, or press “Apply again”."),
+    }
+}

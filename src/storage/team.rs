@@ -1,0 +1,179 @@
+//! A business's team: teammates the owner invited (one-time links), and who took a handoff.
+//! Every function takes the tenant, except the lookups by a Telegram user, which return only
+//! the businesses that user belongs to.
+use super::now_ms;
+use crate::domain::{TenantId, UserId};
+use sqlx::{Any, Executor, Row};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user_id: UserId,
+    pub name: String,
+    pub joined_at: i64,
+}
+
+/// The tenant's teammates, in the order they joined.
+pub async fn members<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<Member>> {
+    let rows = sqlx::query("select user_id, name, joined_at from team_members where tenant_id = $1 order by joined_at, user_id").bind(tenant.0).fetch_all(e).await?;
+    Ok(rows.into_iter().map(|r| Member { user_id: UserId(r.get(0)), name: r.get(1), joined_at: r.get(2) }).collect())
+}
+
+/// Who gets a handoff in the manager chat: the owner first, then the teammates.
+pub async fn recipients<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<UserId>> {
+    let rows: Vec<i64> = sqlx::query_scalar(
+        "select owner_user_id from tenants where id = $1
+         union all select user_id from (select user_id from team_members where tenant_id = $1 order by joined_at, user_id) m",
+    )
+    .bind(tenant.0)
+    .fetch_all(e)
+    .await?;
+    Ok(rows.into_iter().map(UserId).collect())
+}
+
+/// The businesses `user` is on the team of (not those they own).
+pub async fn teams_of<'c>(e: impl Executor<'c, Database = Any>, user: UserId) -> sqlx::Result<Vec<(TenantId, String)>> {
+    let rows = sqlx::query("select t.id, t.name from team_members m join tenants t on t.id = m.tenant_id where m.user_id = $1 order by m.joined_at, t.id")
+        .bind(user.0)
+        .fetch_all(e)
+        .await?;
+    Ok(rows.into_iter().map(|r| (TenantId(r.get(0)), r.get(1))).collect())
+}
+
+/// Whether `user` is the owner of `tenant` or one of its teammates.
+pub async fn belongs<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, user: UserId) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "select count(*) from tenants t where t.id = $1
+           and (t.owner_user_id = $2 or exists (select 1 from team_members m where m.tenant_id = t.id and m.user_id = $2))",
+    )
+    .bind(tenant.0)
+    .bind(user.0)
+    .fetch_one(e)
+    .await?;
+    Ok(n > 0)
+}
+
+/// The teammate's name, or None when `user` is not on the tenant's team.
+pub async fn member_name<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, user: UserId) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("select name from team_members where tenant_id = $1 and user_id = $2").bind(tenant.0).bind(user.0).fetch_optional(e).await
+}
+
+/// Removes a teammate: they no longer get handoffs, and their admin sessions end at once
+/// (every request checks membership). Returns whether they were on the team.
+pub async fn remove(tx: &mut super::Tx, tenant: TenantId, user: UserId) -> sqlx::Result<bool> {
+    let done = sqlx::query("delete from team_members where tenant_id = $1 and user_id = $2").bind(tenant.0).bind(user.0).execute(&mut **tx).await?;
+    sqlx::query("update sessions set revoked_at = $1 where tenant_id = $2 and user_id = $3 and revoked_at is null")
+        .bind(now_ms())
+        .bind(tenant.0)
+        .bind(user.0)
+        .execute(&mut **tx)
+        .await?;
+    // A conversation they had taken is free for the rest of the team again.
+    sqlx::query("update conversations set taken_by = null where tenant_id = $1 and taken_by = $2").bind(tenant.0).bind(user.0).execute(&mut **tx).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn insert_invite<'c>(e: impl Executor<'c, Database = Any>, token_hash: &str, tenant: TenantId, expires_at: i64) -> sqlx::Result<()> {
+    sqlx::query("insert into team_invites (token_hash, tenant_id, created_at, expires_at) values ($1, $2, $3, $4)")
+        .bind(token_hash)
+        .bind(tenant.0)
+        .bind(now_ms())
+        .bind(expires_at)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+/// Invitations not used yet and not expired: (created, expires).
+pub async fn open_invites<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from team_invites where tenant_id = $1 and used_at is null and expires_at > $2").bind(tenant.0).bind(now_ms()).fetch_one(e).await
+}
+
+/// What opening an invitation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Joined {
+    /// `user` is now on the team of this business.
+    Now { tenant: TenantId, business: String, owner: UserId },
+    /// They were already (the owner, or a teammate): nothing changed, the link is still unused.
+    Already { business: String },
+    /// Unknown, used or expired.
+    Invalid,
+}
+
+/// Uses the invitation (once, before it expires) and adds `user` to the team, in one
+/// transaction: two people opening one link at once cannot both join.
+pub async fn join(tx: &mut super::Tx, token_hash: &str, user: UserId, name: &str) -> sqlx::Result<Joined> {
+    let now = now_ms();
+    let r = sqlx::query(
+        "select i.tenant_id, t.name, t.owner_user_id from team_invites i join tenants t on t.id = i.tenant_id
+         where i.token_hash = $1 and i.used_at is null and i.expires_at > $2",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(r) = r else { return Ok(Joined::Invalid) };
+    let (tenant, business, owner) = (TenantId(r.get(0)), r.get::<String, _>(1), UserId(r.get(2)));
+    if belongs(&mut **tx, tenant, user).await? {
+        return Ok(Joined::Already { business });
+    }
+    let used = sqlx::query("update team_invites set used_at = $1, used_by = $2 where token_hash = $3 and used_at is null")
+        .bind(now)
+        .bind(user.0)
+        .bind(token_hash)
+        .execute(&mut **tx)
+        .await?;
+    if used.rows_affected() != 1 {
+        return Ok(Joined::Invalid);
+    }
+    sqlx::query("insert into team_members (tenant_id, user_id, name, joined_at) values ($1, $2, $3, $4) on conflict do nothing")
+        .bind(tenant.0)
+        .bind(user.0)
+        .bind(name)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(Joined::Now { tenant, business, owner })
+}
+
+/// What [`take`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Took {
+    /// Theirs from now on.
+    Now,
+    /// Theirs already (or the conversation is gone).
+    Already,
+    /// Someone else took it first.
+    Other(UserId),
+}
+
+/// Takes the conversation's current handoff for `user` unless someone else has (a conditional
+/// update: of two replies at once, one takes it).
+pub async fn take(pool: &sqlx::Pool<Any>, tenant: TenantId, conv: i64, user: UserId) -> sqlx::Result<Took> {
+    let done = sqlx::query("update conversations set taken_by = $1 where tenant_id = $2 and id = $3 and taken_by is null")
+        .bind(user.0)
+        .bind(tenant.0)
+        .bind(conv)
+        .execute(pool)
+        .await?;
+    if done.rows_affected() == 1 {
+        return Ok(Took::Now);
+    }
+    let now: Option<Option<i64>> = sqlx::query_scalar("select taken_by from conversations where tenant_id = $1 and id = $2").bind(tenant.0).bind(conv).fetch_optional(pool).await?;
+    Ok(match now.flatten() {
+        Some(other) if other != user.0 => Took::Other(UserId(other)),
+        _ => Took::Already,
+    })
+}
+
+/// Who took the conversation's handoff, if anyone.
+pub async fn taken_by<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: i64) -> sqlx::Result<Option<UserId>> {
+    let r: Option<Option<i64>> = sqlx::query_scalar("select taken_by from conversations where tenant_id = $1 and id = $2").bind(tenant.0).bind(conv).fetch_optional(e).await?;
+    Ok(r.flatten().map(UserId))
+}
+
+/// The display name of a member of the tenant's team, the owner included ("the owner" when the
+/// owner has no name on record).
+pub async fn display_name<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, user: UserId) -> sqlx::Result<String> {
+    let name: Option<String> = sqlx::query_scalar("select name from team_members where tenant_id = $1 and user_id = $2").bind(tenant.0).bind(user.0).fetch_optional(e).await?;
+    Ok(name.unwrap_or_else(|| "The owner".into()))
+}

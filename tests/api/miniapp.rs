@@ -1,0 +1,153 @@
+//! The onboarding Mini App (issue 18, item 1), end to end through the sandbox: the manager's
+//! menu button opens `/miniapp` with launch data Telegram signed; bellhop prepares a
+//! `request_managed_bot` button; the Mini App's `requestChat` shows Telegram's confirm screen;
+//! the bot is provisioned as with the creation link and the owner signs in without /login.
+//! And every launch data that is not Telegram's, or not fresh, is refused with nothing done.
+use crate::helpers::*;
+use bellhop::telegram::webapp::{self, WebAppUser};
+use bellhop::telegram::BotToken;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// The user presses the manager's menu button in the sandbox: the Mini App's URL and launch data.
+async fn open_mini_app(app: &TestApp, user: i64) -> (String, String) {
+    let manager = app.tg.handle.sandbox.manager_id();
+    let opened = app.tg.post(&format!("users/{user}/web_apps"), json!({ "bot_id": manager })).await;
+    (opened["url"].as_str().unwrap().to_owned(), opened["init_data"].as_str().unwrap().to_owned())
+}
+
+async fn mini_api(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+    let r = app.http.post(app.url(&format!("/miniapp/api/{path}"))).json(&body).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn prepared_for(app: &TestApp, user: i64) -> usize {
+    app.tg.get(&format!("prepared_buttons?user_id={user}")).await.as_array().map(Vec::len).unwrap_or(0)
+}
+
+async fn login_tokens(app: &TestApp, user: i64) -> i64 {
+    count(app.db(), &format!("select count(*) from login_tokens where user_id = {user}")).await
+}
+
+async fn sessions(app: &TestApp, user: i64) -> i64 {
+    count(app.db(), &format!("select count(*) from sessions where user_id = {user}")).await
+}
+
+#[tokio::test]
+async fn the_menu_button_opens_the_mini_app_which_creates_a_bot_through_telegrams_confirm_screen_and_signs_the_owner_in() {
+    let app = spawn_app().await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    // The manager's menu button is the Mini App (set at start-up).
+    let button = app.tg.client.call_raw(&app.tg.manager(), "getChatMenuButton", &json!({})).await.unwrap();
+    assert_eq!(button, json!({ "type": "web_app", "text": "Create a bot", "web_app": { "url": app.url("/miniapp") } }));
+
+    let rosa = app.tg.user("Rosa").await;
+    let (url, init_data) = open_mini_app(&app, rosa).await;
+    assert!(url.starts_with(&format!("{}#tgWebAppData=", app.url("/miniapp"))), "{url}");
+    let page = app.http.get(url.split('#').next().unwrap()).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers().get("x-frame-options").is_none(), "Telegram's web clients show Mini Apps in an iframe");
+    assert!(page.text().await.unwrap().contains("/static/miniapp.js"));
+
+    // A name Telegram would refuse is refused in words, and nothing is prepared.
+    let (status, body) = mini_api(&app, "prepare", json!({ "init_data": init_data, "name": "Rosa's Bakery", "username": "rosa-bakery" })).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().starts_with("Username:"), "{body}");
+    assert_eq!(prepared_for(&app, rosa).await, 0);
+
+    let (status, body) = mini_api(&app, "prepare", json!({ "init_data": init_data, "name": "Rosa's Bakery", "username": "rosas_bakery_bot" })).await;
+    assert_eq!(status, 200, "{body}");
+    let req_id = body["id"].as_str().unwrap();
+    let prepared = app.tg.get(&format!("prepared_buttons?user_id={rosa}")).await;
+    assert_eq!(prepared[0]["bot_id"], json!(manager));
+    assert_eq!(prepared[0]["button"]["request_managed_bot"]["suggested_username"], json!("rosas_bakery_bot"));
+
+    // Before the bot exists: waiting, and no business to sign in to.
+    let (_, body) = mini_api(&app, "status", json!({ "init_data": init_data, "username": "rosas_bakery_bot" })).await;
+    assert_eq!(body["status"], json!("waiting"));
+    let (status, _) = mini_api(&app, "sign-in", json!({ "init_data": init_data })).await;
+    assert_eq!(status, 409);
+
+    // The Mini App calls requestChat(req_id): Telegram's confirm screen, pre-filled.
+    let req = app.tg.post(&format!("users/{rosa}/web_app_requests"), json!({ "bot_id": manager, "req_id": req_id })).await;
+    let screen = &req["creation_request"];
+    assert_eq!((screen["suggested_name"].as_str(), screen["suggested_username"].as_str()), (Some("Rosa's Bakery"), Some("rosas_bakery_bot")));
+    let bot = app.tg.post(&format!("creation_requests/{}/confirm", screen["id"].as_str().unwrap()), json!({})).await;
+    let bot_id = bot["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{bot_id}")).await["token"].as_str().unwrap());
+
+    wait_until(Duration::from_secs(30), || async {
+        mini_api(&app, "status", json!({ "init_data": init_data, "username": "rosas_bakery_bot" })).await.1["status"] == json!("live")
+    })
+    .await;
+    let (status, body) = mini_api(&app, "sign-in", json!({ "init_data": init_data })).await;
+    assert_eq!(status, 200, "{body}");
+    let r = app.sign_in(body["url"].as_str().unwrap()).await;
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let admin = app.http.get(app.url("/app")).header("cookie", cookie).send().await.unwrap().text().await.unwrap();
+    assert!(admin.contains("@rosas_bakery_bot"), "the admin shows the new bot");
+
+    // A customer is answered by the new bot.
+    let customer = app.tg.user("Ana").await;
+    app.tg.say(customer, bot_id, "/start").await;
+    wait_until(Duration::from_secs(30), || async { app.tg.sent_by(bot_id).await.iter().any(|m| m["chat_id"] == json!(customer)) }).await;
+}
+
+#[tokio::test]
+async fn forged_stale_or_unsigned_launch_data_is_refused_in_words_and_prepares_nothing_and_signs_no_one_in() {
+    let app = spawn_app().await;
+    // Mallory owns a live bot already, so a sign-in would succeed if the data were believed.
+    let mallory = app.tg.user("Mallory").await;
+    let bot = app.tg.create_managed_bot(mallory, "mallory_shop_bot", "Mallory's Shop").await;
+    token_used(app.tg.get(&format!("bots/{}", bot["id"])).await["token"].as_str().unwrap());
+    wait_until(Duration::from_secs(30), || async { count(app.db(), &format!("select count(*) from bots where id = {} and status = 'live'", bot["id"])).await == 1 }).await;
+    // The welcome (and the login link in it) is sent after the bot is live.
+    app.drain_jobs(Duration::from_secs(30)).await;
+    let (_, genuine) = open_mini_app(&app, mallory).await;
+
+    let manager = app.tg.manager();
+    let other_bot = BotToken::parse("999999:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap();
+    let who = WebAppUser { id: mallory, first_name: "Mallory".into(), last_name: None, username: None, language_code: None };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let hash_at = genuine.find("&hash=").unwrap();
+    let forgeries: Vec<(&str, String, &str)> = vec![
+        ("a wrong hash", flip_last(&genuine), "not signed by Telegram"),
+        ("a changed field", genuine.replace(&format!("%22id%22%3A{mallory}"), &format!("%22id%22%3A{}", mallory + 1)), "not signed by Telegram"),
+        ("a hash from another bot's token", webapp::sign_for_user(&other_bot, &who, now, "AAH1"), "not signed by Telegram"),
+        ("no hash", genuine[..hash_at].to_owned(), "no signature"),
+        ("no launch data at all", String::new(), "menu button"),
+        ("a stale auth_date (61 minutes)", webapp::sign_for_user(&manager, &who, now - 61 * 60, "AAH2"), "61 minutes old"),
+        ("a replay a day later", webapp::sign_for_user(&manager, &who, now - 86_400, "AAH3"), "1440 minutes old"),
+        ("an auth_date in the future", webapp::sign_for_user(&manager, &who, now + 600, "AAH4"), "in the future"),
+    ];
+    let tokens_before = login_tokens(&app, mallory).await;
+    for (what, init_data, words) in &forgeries {
+        assert_ne!(init_data, &genuine, "{what}");
+        for (path, extra) in [("prepare", json!({ "name": "Evil", "username": "evil_twin_bot" })), ("status", json!({ "username": "mallory_shop_bot" })), ("sign-in", json!({}))] {
+            let mut body = extra;
+            body["init_data"] = json!(init_data);
+            let (status, answer) = mini_api(&app, path, body).await;
+            assert_eq!(status, 401, "{what} on {path}: {answer}");
+            let error = answer["error"].as_str().unwrap_or_default();
+            assert!(error.contains(words), "{what} on {path}: {error}");
+        }
+    }
+    assert_eq!(prepared_for(&app, mallory).await, 0, "no prepared button");
+    assert_eq!(login_tokens(&app, mallory).await, tokens_before, "no sign-in link");
+    assert_eq!(sessions(&app, mallory).await, 0, "no session");
+
+    // The genuine launch data works: the refusals above were about the data.
+    let (status, body) = mini_api(&app, "sign-in", json!({ "init_data": genuine })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(login_tokens(&app, mallory).await, tokens_before + 1);
+}
+
+/// The same string with its last character (a hex digit of the hash) changed.
+fn flip_last(s: &str) -> String {
+    let mut s = s.to_owned();
+    let c = s.pop().unwrap();
+    s.push(if c == '0' { '1' } else { '0' });
+    s
+}

@@ -1,0 +1,112 @@
+//! Issue 17, item 6: closing an account. The owner closes it on the Billing page: its bots are
+//! disconnected and its sessions end at once; within the grace period it can be reopened; after
+//! it, every row of the business's data is erased (the accounting records kept), and nothing of
+//! another business's is touched. A renewing subscription must be stopped first.
+use crate::helpers::*;
+use crate::owner_lifecycle::{business, customer, get, manager_said, post, wait_reply};
+use bellhop::storage::privacy::{ERASED_ON_ERASURE, KEPT_ON_ERASURE};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(90);
+
+/// Rows of `tenant` in every erased table: (table, rows), only those with rows.
+async fn tenant_rows(app: &TestApp, tenant: i64) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for t in ERASED_ON_ERASURE {
+        let n = count(app.db(), &format!("select count(*) from {t} where tenant_id = {tenant}")).await;
+        if n > 0 {
+            out.push((t.to_string(), n));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_closed_account_is_disconnected_at_once_can_be_reopened_and_is_erased_after_the_grace_period() {
+    let app = spawn_app().await;
+    let b = business(&app, "Cora", "cora_close_bot", "Cora's Candles").await;
+    let other = business(&app, "Dirk", "dirk_keep_bot", "Dirk's Drums").await;
+    for (biz, name) in [(&b, "Emil"), (&other, "Fritz")] {
+        bellhop::storage::sources::insert_qa(&app.db().pool, biz.tenant, Some(bellhop::domain::BotId(biz.bot)), "Are you open on Sunday?", "No, Monday to Saturday.").await.unwrap();
+        let c = customer(&app, name, biz.bot).await;
+        app.tg.say(c, biz.bot, "Are you open on Sunday?").await;
+        wait_reply(&app, biz.bot, c, 1).await;
+    }
+    post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    let others_before = tenant_rows(&app, other.tenant.0).await;
+    assert!(tenant_rows(&app, b.tenant.0).await.len() >= 6, "data in many tables: {:?}", tenant_rows(&app, b.tenant.0).await);
+
+    // Without the box ticked nothing happens.
+    let (status, location, _) = post(&app, &b.cookie, "/app/account/close", &[("csrf", &b.csrf)]).await;
+    assert_eq!((status, location.contains("close_problem=Nothing%20was%20closed")), (303, true), "{location}");
+    assert_eq!(count(app.db(), "select count(*) from tenants where closed_at is not null").await, 0);
+    // Closed: the bot disconnected (token forgotten), the owner signed out and told in Telegram.
+    let (status, _, body) = post(&app, &b.cookie, "/app/account/close", &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Your account is closed"), "{body}");
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from bots where id = {} and status = 'disconnected'", b.bot)).await == 1 }).await;
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and token_fingerprint = '' and token_key_id = ''", b.bot)).await, 1);
+    assert_eq!(get(&app, &b.cookie, "/app").await.0, 401, "signed out everywhere");
+    wait_until(WAIT, || async { manager_said(&app, b.owner).await.iter().any(|t| t.contains("Your account is closed") && t.contains("will be erased on")) }).await;
+
+    // Signed in again within the grace period: "Keep my account" reopens it.
+    let (_, cookie, csrf) = app.signed_in_owner(b.owner, "Cora's Candles").await;
+    let (_, page) = get(&app, &cookie, "/app/billing").await;
+    assert!(page.contains("Your account is closed. Everything will be erased on") && page.contains("Keep my account"), "{page}");
+    let (status, location, _) = post(&app, &cookie, "/app/account/reopen", &[("csrf", &csrf)]).await;
+    assert_eq!((status, location.as_str()), (303, "/app/billing?reopened=1"));
+    assert_eq!(count(app.db(), "select count(*) from tenants where closed_at is not null").await, 0);
+    // Reopened, it is not erased when the sweep comes.
+    assert!(!bellhop::app::account::erase(&app.state, b.tenant).await.unwrap());
+
+    // Closed again, and the grace period over: erased — every table, no other business's row.
+    let (status, _, _) = post(&app, &cookie, "/app/account/close", &[("csrf", &csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 200);
+    sqlx::query(&format!("update tenants set erase_after = 1 where id = {}", b.tenant.0)).execute(&app.db().pool).await.unwrap();
+    assert!(bellhop::app::account::erase(&app.state, b.tenant).await.unwrap());
+    assert_eq!(tenant_rows(&app, b.tenant.0).await, vec![], "every row of the business's data is gone");
+    assert_eq!(count(app.db(), &format!("select count(*) from tenants where id = {} and name = '' and erased_at is not null", b.tenant.0)).await, 1);
+    assert_eq!(count(app.db(), &format!("select count(*) from billing_accounts where tenant_id = {}", b.tenant.0)).await, 1, "accounting kept");
+    assert_eq!(tenant_rows(&app, other.tenant.0).await, others_before, "another business's data is untouched");
+    assert!(!bellhop::app::account::erase(&app.state, b.tenant).await.unwrap(), "erased once");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_renewing_subscription_must_be_stopped_before_closing() {
+    let app = spawn_app().await;
+    let b = business(&app, "Gus", "gus_renew_bot", "Gus' Guitars").await;
+    get(&app, &b.cookie, "/app/billing").await;
+    let later = bellhop::storage::now_ms() + 10 * 86_400_000;
+    sqlx::query(&format!("update billing_accounts set plan_source = 'stars', stars_canceled = 0, plan_expires_at = {later} where tenant_id = {}", b.tenant.0))
+        .execute(&app.db().pool)
+        .await
+        .unwrap();
+    let (status, location, _) = post(&app, &b.cookie, "/app/account/close", &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    assert!(location.contains("close_problem=Your%20subscription%20still%20renews"), "{location}");
+    assert_eq!(count(app.db(), "select count(*) from tenants where closed_at is not null").await, 0);
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and status = 'live'", b.bot)).await, 1);
+    app.stop().await.unwrap();
+}
+
+/// Every table with a `tenant_id` column is either erased with an account or kept on purpose:
+/// a new table with a business's data cannot be forgotten by the erasure.
+#[tokio::test]
+async fn every_table_with_tenant_data_is_erased_or_kept_on_purpose() {
+    let app = spawn_app().await;
+    let sql = if engine() == "postgres" {
+        "select table_name::text from information_schema.columns where column_name = 'tenant_id' and table_schema = current_schema() order by 1"
+    } else {
+        "select m.name from sqlite_master m join pragma_table_info(m.name) p where m.type = 'table' and p.name = 'tenant_id' order by 1"
+    };
+    let tables: Vec<String> = sqlx::query_scalar(sql).fetch_all(&app.db().pool).await.unwrap();
+    assert!(tables.len() > 20, "{tables:?}");
+    for t in &tables {
+        assert!(ERASED_ON_ERASURE.contains(&t.as_str()) || KEPT_ON_ERASURE.contains(&t.as_str()), "table {t} holds a business's data: add it to ERASED_ON_ERASURE or KEPT_ON_ERASURE");
+    }
+    for t in ERASED_ON_ERASURE {
+        assert!(tables.iter().any(|x| x == t), "{t} is listed but has no tenant_id");
+    }
+    app.stop().await.unwrap();
+}

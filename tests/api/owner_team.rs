@@ -1,0 +1,231 @@
+//! Issue 17, item 4: a small team and working hours. The owner invites teammates with one-time
+//! links opened in Telegram; each gets handoffs in their own manager chat and may sign in to the
+//! admin (not billing); the first to reply takes the conversation and the others are told.
+//! Outside the bot's working hours a customer who asks for a person gets the away message and
+//! the assistant keeps answering, while the team still gets the conversation.
+use crate::helpers::*;
+use crate::owner_lifecycle::{bot_said_to, business, customer, get, manager_said, post, wait_reply};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(90);
+
+fn text_of(m: &Value) -> String {
+    m["message"]["text"].as_str().or_else(|| m["raw_text"].as_str()).unwrap_or_default().to_owned()
+}
+
+/// The `join_…` start parameter of the invitation link on the Team page.
+fn invite_token(html: &str) -> String {
+    let at = html.find("?start=join_").expect("an invitation link on the page") + "?start=".len();
+    html[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect()
+}
+
+async fn say_to_manager(app: &TestApp, user: i64, text: &str, reply_to: Option<&Value>) {
+    let manager = app.tg.handle.sandbox.manager_id();
+    let mut m = json!({ "bot_id": manager, "text": text });
+    if let Some(r) = reply_to {
+        m["reply_to_message_id"] = r.clone();
+    }
+    app.tg.post(&format!("users/{user}/messages"), m).await;
+}
+
+/// The manager's latest message to `user` containing `needle`, waited for.
+async fn manager_message(app: &TestApp, user: i64, needle: &str) -> Value {
+    let manager = app.tg.handle.sandbox.manager_id();
+    let deadline = std::time::Instant::now() + WAIT;
+    while !manager_said(app, user).await.iter().any(|t| t.contains(needle)) {
+        assert!(std::time::Instant::now() < deadline, "the manager never said {needle:?} to {user}: {:?}", manager_said(app, user).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.tg.sent_by(manager).await.into_iter().filter(|m| m["chat_id"] == json!(user)).rfind(|m| text_of(m).contains(needle)).unwrap()
+}
+
+async fn members(app: &TestApp) -> i64 {
+    count(app.db(), "select count(*) from team_members").await
+}
+
+/// Signs `user` in through `/login` in the manager chat: the session cookie.
+async fn teammate_session(app: &TestApp, user: i64) -> String {
+    say_to_manager(app, user, "/login", None).await;
+    let m = manager_message(app, user, "Your admin page").await;
+    let text = text_of(&m);
+    let at = text.find("http").unwrap();
+    let link: String = text[at..].split_whitespace().next().unwrap().to_owned();
+    let r = app.sign_in(&link).await;
+    assert_eq!(r.status(), 303, "the teammate signs in");
+    r.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_teammate_joins_with_a_one_time_link_gets_handoffs_and_the_first_reply_takes_the_conversation() {
+    let app = spawn_app().await;
+    let b = business(&app, "Rosa", "rosa_team_bot", "Rosa's Cakes").await;
+    let other = business(&app, "Otto", "otto_team_bot", "Otto's Optics").await;
+    let (status, page) = get(&app, &b.cookie, "/app/team").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("It's just you so far."), "{page}");
+
+    // An invitation: a t.me link to the manager bot with a one-time start parameter, and a QR code.
+    let (status, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("/bellhop_manager_bot?start=join_") && page.contains("<svg"), "{page}");
+    let token = invite_token(&page);
+    let tom = app.tg.user("Tom").await;
+    say_to_manager(&app, tom, &format!("/start {token}"), None).await;
+    manager_message(&app, tom, "You're on the team of Rosa's Cakes").await;
+    manager_message(&app, b.owner, "Tom joined your team").await;
+    // The link works once.
+    let uma = app.tg.user("Uma").await;
+    say_to_manager(&app, uma, &format!("/start {token}"), None).await;
+    manager_message(&app, uma, "expired or was already used").await;
+    assert_eq!(members(&app).await, 1);
+    // A made-up token joins nobody either.
+    say_to_manager(&app, uma, "/start join_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", None).await;
+    wait_until(WAIT, || async { manager_said(&app, uma).await.iter().filter(|t| t.contains("expired or was already used")).count() == 2 }).await;
+    let (_, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    say_to_manager(&app, uma, &format!("/start {}", invite_token(&page)), None).await;
+    manager_message(&app, uma, "You're on the team of Rosa's Cakes").await;
+    assert_eq!(members(&app).await, 2);
+    let (_, page) = get(&app, &b.cookie, "/app/team").await;
+    assert!(page.contains("Tom") && page.contains("Uma"), "{page}");
+
+    // A customer asks for a person: the owner and both teammates get the conversation.
+    let carl = customer(&app, "Carl", b.bot).await;
+    app.tg.say(carl, b.bot, "/human").await;
+    let for_owner = manager_message(&app, b.owner, "Carl wants to talk to a person").await;
+    let for_tom = manager_message(&app, tom, "Carl wants to talk to a person").await;
+    let for_uma = manager_message(&app, uma, "Carl wants to talk to a person").await;
+    assert!(text_of(&for_tom).contains("The first of your team to reply takes the conversation"), "{}", text_of(&for_tom));
+    assert_eq!(wait_reply(&app, b.bot, carl, 1).await.len(), 1);
+
+    // Tom replies first: Carl gets it, the owner and Uma are told Tom has it.
+    say_to_manager(&app, tom, "Hi Carl, Tom here — how can I help?", Some(&for_tom["message_id"])).await;
+    let said = wait_reply(&app, b.bot, carl, 2).await;
+    assert!(said[1].contains("Tom here"), "{said:?}");
+    manager_message(&app, b.owner, "Tom took the conversation with Carl").await;
+    manager_message(&app, uma, "Tom took the conversation with Carl").await;
+    // Uma's reply is refused and reaches nobody.
+    say_to_manager(&app, uma, "Hi Carl, Uma here!", Some(&for_uma["message_id"])).await;
+    manager_message(&app, uma, "Tom is already answering this customer").await;
+    // Carl writes again: it goes to Tom only.
+    app.tg.say(carl, b.bot, "I'd like a birthday cake for Saturday").await;
+    manager_message(&app, tom, "birthday cake").await;
+    assert_eq!(bot_said_to(&app, b.bot, carl).await.len(), 2, "Uma's reply never reached Carl, and the assistant stays quiet");
+    assert!(!manager_said(&app, uma).await.iter().any(|t| t.contains("birthday cake")), "the message went to Tom only");
+    assert!(!manager_said(&app, b.owner).await.iter().any(|t| t.contains("birthday cake")));
+    let _ = for_owner;
+
+    // Tom signs in to the admin with /login: conversations yes, billing and the team no.
+    let tom_cookie = teammate_session(&app, tom).await;
+    let (status, page) = get(&app, &tom_cookie, "/app/conversations").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Carl"), "{page}");
+    let (status, page) = get(&app, &tom_cookie, "/app/billing").await;
+    assert_eq!(status, 403);
+    assert!(page.contains("Only the owner can do this"), "{page}");
+    assert_eq!(get(&app, &tom_cookie, "/app/team").await.0, 403);
+
+    // Another business cannot remove Rosa's teammate; Rosa can: Tom is signed out at once and
+    // his replies reach nobody any more.
+    let (status, _, _) = post(&app, &other.cookie, &format!("/app/team/{tom}/remove"), &[("csrf", &other.csrf)]).await;
+    assert_eq!(status, 404);
+    let (status, location, _) = post(&app, &b.cookie, &format!("/app/team/{tom}/remove"), &[("csrf", &b.csrf)]).await;
+    assert_eq!((status, location.starts_with("/app/team?removed=Tom")), (303, true));
+    assert_eq!(get(&app, &tom_cookie, "/app/conversations").await.0, 401);
+    say_to_manager(&app, tom, "Still me, Tom!", Some(&for_tom["message_id"])).await;
+    wait_until(WAIT, || async { manager_said(&app, tom).await.iter().any(|t| t.contains("I'm the bellhop manager bot")) }).await;
+    assert_eq!(bot_said_to(&app, b.bot, carl).await.len(), 2, "a removed teammate's reply reaches nobody");
+    // Now nobody has it: Uma can take it.
+    say_to_manager(&app, uma, "Hi Carl, Uma here — Saturday is fine.", Some(&for_uma["message_id"])).await;
+    manager_message(&app, uma, "Sent").await;
+    let said = wait_reply(&app, b.bot, carl, 3).await;
+    assert!(said[2].contains("Uma here"), "{said:?}");
+    app.stop().await.unwrap();
+}
+
+/// An hour of the UTC day that is not now (nor the next hour): the bot's only working hour.
+fn closed_hour() -> u32 {
+    let now_hour = ((bellhop::storage::now_ms() / 3_600_000) % 24) as u32;
+    (now_hour + 3) % 23
+}
+
+#[tokio::test]
+async fn outside_working_hours_the_customer_gets_the_away_message_and_the_assistant_keeps_answering() {
+    let app = spawn_app().await;
+    let b = business(&app, "Vera", "vera_hours_bot", "Vera's Vases").await;
+    bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, Some(bellhop::domain::BotId(b.bot)), "Do you deliver?", "Yes, we deliver in town every day.").await.unwrap();
+    let path = format!("/app/bots/{}/settings", b.bot);
+    let hours = |open: &str, close: &str, zone: &str| {
+        let mut f: Vec<(String, String)> = vec![("csrf".into(), b.csrf.clone()), ("use_hours".into(), "on".into()), ("timezone".into(), zone.into())];
+        for d in 0..7 {
+            f.push((format!("open_{d}"), open.into()));
+            f.push((format!("close_{d}"), close.into()));
+        }
+        f
+    };
+    let send = |form: Vec<(String, String)>| {
+        let app = &app;
+        let cookie = b.cookie.clone();
+        let path = path.clone();
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            post(app, &cookie, &path, &form).await
+        }
+    };
+    // Bad input: refused in words, nothing saved.
+    let send = |form| {
+        let send = &send;
+        async move {
+            let (status, location, body) = send(form).await;
+            (status, location, body.replace("&#39;", "'"))
+        }
+    };
+    let (status, _, body) = send(hours("09:00", "18:00", "Mars/Olympus")).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("Time zone: “Mars/Olympus” isn't one we know"), "{body}");
+    let (status, _, body) = send(hours("18:00", "09:00", "UTC")).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("Monday: the closing time must be after the opening time"), "{body}");
+    let (status, _, body) = send(hours("9 o'clock", "", "UTC")).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("write both times as hours and minutes"), "{body}");
+    assert_eq!(count(app.db(), "select count(*) from bot_settings where working_hours <> ''").await, 0);
+
+    // Open one hour a day, not now.
+    let h = closed_hour();
+    let (status, _, _) = send(hours(&format!("{h:02}:00"), &format!("{:02}:00", h + 1), "UTC")).await;
+    assert_eq!(status, 303);
+    let (_, page) = get(&app, &b.cookie, &path).await;
+    assert!(page.contains(&format!("value=\"{h:02}:00\"")) && page.contains("name=\"use_hours\" value=\"on\" checked"), "the settings page shows the hours");
+
+    let dana = customer(&app, "Dana", b.bot).await;
+    app.tg.say(dana, b.bot, "/human").await;
+    let said = wait_reply(&app, b.bot, dana, 1).await;
+    assert!(said[0].starts_with("Our team is away right now and back"), "{said:?}");
+    assert!(said[0].contains(&format!("at {h:02}:00 (UTC time)")), "{said:?}");
+    // The team still gets it, marked as outside working hours; the assistant keeps answering.
+    let notice = manager_message(&app, b.owner, "outside your working hours").await;
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where chat_id = {dana} and mode = 'bot'")).await, 1);
+    app.tg.say(dana, b.bot, "Do you deliver?").await;
+    let said = wait_reply(&app, b.bot, dana, 2).await;
+    assert!(said[1].contains("we deliver in town"), "{said:?}");
+    // The owner replies anyway: the conversation is theirs now.
+    say_to_manager(&app, b.owner, "Vera here — I saw your message.", Some(&notice["message_id"])).await;
+    let said = wait_reply(&app, b.bot, dana, 3).await;
+    assert!(said[2].contains("Vera here"), "{said:?}");
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from conversations where chat_id = {dana} and mode = 'human'")).await == 1 }).await;
+
+    // Open all day: a handoff as usual.
+    let (status, _, _) = send(hours("00:00", "24:00", "Europe/Berlin")).await;
+    assert_eq!(status, 303);
+    let eli = customer(&app, "Eli", b.bot).await;
+    app.tg.say(eli, b.bot, "/human").await;
+    let said = wait_reply(&app, b.bot, eli, 1).await;
+    assert!(said[0].contains("asked a person"), "{said:?}");
+    manager_message(&app, b.owner, "Eli wants to talk to a person").await;
+    // Working hours off again: stored as always open.
+    let (status, _, _) = post(&app, &b.cookie, &path, &[("csrf", &b.csrf), ("timezone", "UTC")]).await;
+    assert_eq!(status, 303);
+    assert_eq!(count(app.db(), "select count(*) from bot_settings where working_hours <> ''").await, 0);
+    app.stop().await.unwrap();
+}
