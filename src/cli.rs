@@ -61,6 +61,9 @@ pub enum Command {
     /// Operator's billing tasks.
     #[command(subcommand)]
     Billing(BillingCommand),
+    /// Operator's Telegram tasks.
+    #[command(subcommand)]
+    Telegram(TelegramCommand),
     /// Benchmarks whose results are recorded in BENCHMARKS.md.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -92,6 +95,28 @@ pub enum BillingCommand {
         /// The Telegram user who paid; defaults to the payer recorded with the payment.
         #[arg(long)]
         user_id: Option<i64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TelegramCommand {
+    /// Move the manager bot and every business's bot to another Bot API server (Telegram's
+    /// cloud, or a self-hosted telegram-bot-api): log them out of the current one (`logOut` for
+    /// the cloud, `close` for a self-hosted server), store the new server (it overrides
+    /// `telegram.api_url`) and set every webhook there. Stop bellhop first. Safe to run again
+    /// after a failure; see docs/telegram.md.
+    Move {
+        /// The new Bot API server's base URL, e.g. http://bot-api:8081 or https://api.telegram.org.
+        #[arg(long)]
+        to: String,
+        /// Print what would be done; change nothing and call no Bot API server.
+        #[arg(long)]
+        dry_run: bool,
+        /// What the server being left is: `cloud` (Telegram's: bots leave with `logOut`) or
+        /// `local` (a self-hosted Bot API server: `deleteWebhook`, then `close`). Default: `cloud`
+        /// when its host is api.telegram.org, else `local`.
+        #[arg(long, value_parser = ["cloud", "local"])]
+        old_server: Option<String>,
     },
 }
 

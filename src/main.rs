@@ -1,5 +1,5 @@
 //! `bellhop`: parse the command line, load and validate configuration, start telemetry, run.
-use bellhop::cli::{BenchCommand, BillingCommand, Cli, Command, EvalCommand, load_config};
+use bellhop::cli::{BenchCommand, BillingCommand, Cli, Command, EvalCommand, TelegramCommand, load_config};
 use bellhop::config::Needs;
 use bellhop::app::{Application, cancel_on_signals};
 use bellhop::{bench, demo, telemetry};
@@ -138,6 +138,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bellhop::billing::stars::RefundOutcome::AlreadyRefunded => println!("{charge_id} was already refunded; the books now agree"),
             }
             Ok(())
+        }
+        Command::Telegram(TelegramCommand::Move { to, dry_run, old_server }) => {
+            let cfg = load_config(&cli, Needs::Serve, |_| {});
+            telemetry::init(cfg.log_format, "warn");
+            bellhop::app::moving::run(cfg, to, *dry_run, old_server.as_deref().map(|k| k == "cloud")).await
         }
         Command::Loadtest(opts) => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});

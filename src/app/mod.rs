@@ -11,6 +11,7 @@
 //! - [`parking`]: the plan's number of bots — a bot past it is parked, and provisioned on upgrade.
 //! - [`ingress`]: the group-committing writer behind the webhooks (and long polling).
 //! - [`polling`]: long polling (`telegram.updates = "polling"`): every bot on `getUpdates`.
+//! - [`moving`]: `bellhop telegram move`: every bot to another Bot API server.
 //! - `server`: the HTTP server loop (header timeout, peer addresses, graceful shutdown).
 //!
 //! Dependencies point one way (see `lib.rs`): `web` and the CLI use this layer; this layer uses
@@ -19,6 +20,7 @@ pub mod account;
 pub mod ingress;
 pub mod jobs;
 pub mod lifecycle;
+pub mod moving;
 pub mod parking;
 pub mod polling;
 mod server;
@@ -83,6 +85,28 @@ impl Role {
     }
 }
 
+/// The Bot API server `bellhop telegram move` stored overrides `telegram.api_url` (`moving`);
+/// while a move is unfinished bellhop does not start — some bots are on each server.
+async fn bot_api_server(db: &Db, cfg: &mut Config) -> anyhow::Result<()> {
+    let Some(server) = crate::storage::telegram_server::current(&db.pool).await? else { return Ok(()) };
+    if let Some(leaving) = &server.leaving {
+        anyhow::bail!(
+            "`bellhop telegram move` is moving the bots from {leaving} to {to} and has not finished: run `bellhop telegram move --to {to}` \
+             again to finish it, then start bellhop",
+            to = server.api_url
+        );
+    }
+    let stored = url::Url::parse(&server.api_url).context("the Bot API server stored by `bellhop telegram move`")?;
+    if stored.as_str().trim_end_matches('/') != cfg.telegram.api_url.as_str().trim_end_matches('/') {
+        tracing::warn!(
+            configured = %cfg.telegram.api_url, used = %stored,
+            "the bots were moved by `bellhop telegram move`: using the Bot API server it stored instead of telegram.api_url; set telegram.api_url to it"
+        );
+        cfg.telegram.api_url = stored;
+    }
+    Ok(())
+}
+
 /// The HTTP routes a web role serves: `web::router`, handed down by the caller (the HTTP edge
 /// sits above this layer, so this layer never names it).
 pub type HttpRoutes = fn(AppState) -> axum::Router;
@@ -109,6 +133,7 @@ impl Application {
         let db = Db::connect(&cfg.database_url).await?;
         db.migrate().await?;
         let mut cfg = cfg;
+        bot_api_server(&db, &mut cfg).await?;
         let listener = match role {
             Role::Web | Role::All => Some(TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {} (listen)", cfg.listen))?),
             Role::Worker => None,

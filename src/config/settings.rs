@@ -43,7 +43,7 @@ settings! {
     "log_level", "BELLHOP_LOG", Some("info"), false,
         "Log filter in `tracing` syntax, e.g. `info` or `bellhop=debug,sqlx=warn`.";
     "telegram.api_url", "BELLHOP_TELEGRAM_API_URL", Some("https://api.telegram.org"), false,
-        "Bot API base URL: Telegram's, a self-hosted Bot API server, or the bellhop sandbox.";
+        "Bot API base URL: Telegram's, a self-hosted Bot API server, or the bellhop sandbox. After `bellhop telegram move`, the server it moved the bots to (stored in the database) overrides it.";
     "telegram.links_url", "BELLHOP_TELEGRAM_LINKS_URL", Some("https://t.me"), false,
         "Base of the bot-creation links on the landing page (`{links_url}/newbot/{manager}/{username}`); `demo` points it at the sandbox.";
     "telegram.manager_token", "BELLHOP_MANAGER_TOKEN", None, true,

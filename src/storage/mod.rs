@@ -28,6 +28,7 @@ pub mod retention;
 pub mod rotation;
 pub mod sources;
 pub mod team;
+pub mod telegram_server;
 pub mod tenants;
 pub mod updates;
 

@@ -58,4 +58,5 @@ mod scale;
 mod secrets;
 mod stripe_standin;
 mod telegram_failures;
+mod telegram_move;
 mod webhooks;

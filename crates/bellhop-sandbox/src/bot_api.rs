@@ -2,7 +2,7 @@
 //! method's implementation. Method names are case-insensitive, as in Telegram.
 use super::params::{ApiError, Params, ok};
 use super::faults::{self, Catch};
-use super::{Shared, delivery, managed, messaging, payments};
+use super::{Shared, delivery, local, managed, messaging, payments, session};
 use bellhop_telegram::types::{BotCommand, WebhookInfo};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -14,15 +14,24 @@ pub async fn handle(State(s): State<Arc<Shared>>, Path((segment, method)): Path<
     let Some(token) = segment.strip_prefix("bot") else {
         return ApiError::not_found().into_response();
     };
-    let bot_id = match s.world().tokens.get(token) {
-        Some(id) => *id,
-        None => return ApiError::unauthorized().into_response(),
+    let known = s.world().tokens.get(token).copied();
+    let bot_id = match known {
+        Some(id) => id,
+        // A self-hosted Bot API server takes any token Telegram knows (local.rs).
+        None => match local::learn(&s, token).await {
+            Some(id) => id,
+            None => return ApiError::unauthorized().into_response(),
+        },
     };
     let params = match Params::read(uri.query(), &headers, body).await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
     let method = method.to_ascii_lowercase();
+    // Logged out (400 for 10 minutes), else launched if it was not running (session.rs).
+    if let Err(e) = session::admit(&s, bot_id) {
+        return e.into_response();
+    }
     // A fault a test injected for this bot's method (faults.rs).
     let caught = s.faults().catch(bot_id, &method);
     let mut released = None;
@@ -54,12 +63,8 @@ async fn dispatch(s: &Arc<Shared>, bot: i64, method: &str, p: Params) -> Result<
             let w = s.world();
             Ok(ok(w.bots.get(&bot).ok_or_else(ApiError::unauthorized)?.me()))
         }
-        "logout" | "close" => {
-            if let Some(b) = s.world().bots.get_mut(&bot) {
-                b.logged_out = method == "logout";
-            }
-            Ok(ok(true))
-        }
+        "logout" => session::log_out(s, bot),
+        "close" => session::close(s, bot),
         "setwebhook" => delivery::set_webhook(s, bot, &p),
         "deletewebhook" => delivery::delete_webhook(s, bot, &p),
         "getwebhookinfo" => Ok(ok(webhook_info(s, bot))),

@@ -48,6 +48,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/sandbox/api/faults/methods", post(set_method_fault).get(held_calls))
         .route("/sandbox/api/faults/methods/release", post(release_held))
         .route("/sandbox/api/stats", get(stats))
+        .route("/sandbox/api/local-login", post(local_login))
 }
 
 /// A control API failure.
@@ -89,6 +90,7 @@ fn bot_json(s: &Shared, id: i64) -> Option<Value> {
         "commands": b.commands, "localised": b.localised, "profile_photo": b.profile_photo,
         "profile_photo_url": b.photo.as_ref().map(|_| format!("/sandbox/api/bots/{}/photo?v={}", b.id, b.photo_version)), "can_manage_bots": b.can_manage_bots,
         "manager_id": b.manager_id, "owner_id": b.owner_id, "logged_out": b.logged_out,
+        "logged_out_at": b.logged_out_at, "launched_at": b.launched_at,
         "webhook": b.webhook.as_ref().map(|h| json!({ "url": h.url, "secret_token": h.secret_token, "max_connections": h.max_connections })),
         "webhook_info": info, "allowed_updates": b.allowed_updates,
     }))
@@ -106,7 +108,7 @@ async fn state(State(s): S) -> R {
     let ids: Vec<i64> = s.world().bots.keys().copied().collect();
     let bots: Vec<Value> = ids.into_iter().filter_map(|id| bot_json(&s, id)).collect();
     let w = s.world();
-    done(json!({ "now": w.now(), "manager_id": s.manager_id, "bots": bots, "users": w.users.values().collect::<Vec<_>>(), "groups": w.groups.values().collect::<Vec<_>>() }))
+    done(json!({ "now": w.now(), "manager_id": s.manager_id(), "bots": bots, "users": w.users.values().collect::<Vec<_>>(), "groups": w.groups.values().collect::<Vec<_>>() }))
 }
 
 #[derive(Deserialize)]
@@ -512,4 +514,25 @@ async fn release_held(State(s): S, Json(m): Json<MethodRef>) -> R {
 
 async fn stats(State(s): S) -> R {
     done(s.limiter().stats.clone())
+}
+
+#[derive(Deserialize)]
+struct LocalLogin {
+    token: String,
+}
+
+/// Telegram's side of a self-hosted Bot API server logging a bot in with its token (the
+/// sandbox `--local` asks this; `local.rs`): the bot behind the token and its owner. Not a Bot
+/// API call: the bot is neither launched here nor refused while logged out here.
+async fn local_login(State(s): S, Json(l): Json<LocalLogin>) -> R {
+    let w = s.world();
+    let Some(b) = w.tokens.get(&l.token).and_then(|id| w.bots.get(id)) else {
+        return Err(Fail(StatusCode::UNAUTHORIZED, "UNAUTHORIZED".into(), "no bot has this token".into()));
+    };
+    let owner = b.owner_id.and_then(|o| w.users.get(&o));
+    done(json!({
+        "bot": { "id": b.id, "username": b.username, "first_name": b.first_name, "name": b.name, "can_manage_bots": b.can_manage_bots,
+                 "can_read_all_group_messages": b.can_read_all_group_messages, "manager_id": b.manager_id, "owner_id": b.owner_id },
+        "owner": owner,
+    }))
 }

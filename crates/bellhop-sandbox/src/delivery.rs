@@ -166,14 +166,15 @@ async fn webhook_loop(s: Arc<Shared>, bot: i64, generation: u64) {
                 return;
             }
             let Some(hook) = b.webhook.clone() else { return };
-            let batch: Vec<Value> = b.pending.iter().take(hook.max_connections as usize).cloned().collect();
+            // A bot that is not running on this server (closed) is not delivered to (session.rs).
+            let batch: Vec<Value> = if super::session::running(b) { b.pending.iter().take(hook.max_connections as usize).cloned().collect() } else { vec![] };
             (hook, batch, w.notifier(bot))
         };
         if batch.is_empty() {
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let empty = s.world.lock().unwrap_or_else(|p| p.into_inner()).bots.get(&bot).is_none_or(|b| b.pending.is_empty());
+            let empty = s.world.lock().unwrap_or_else(|p| p.into_inner()).bots.get(&bot).is_none_or(|b| b.pending.is_empty() || !super::session::running(b));
             if empty {
                 tokio::select! {
                     _ = &mut notified => {}

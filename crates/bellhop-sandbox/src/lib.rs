@@ -15,11 +15,13 @@ mod control;
 mod delivery;
 mod faults;
 mod limits;
+mod local;
 mod managed;
 mod messaging;
 mod params;
 mod payments;
 mod persist;
+mod session;
 mod text;
 mod ui;
 mod webapp;
@@ -31,7 +33,7 @@ pub use world::World;
 use bellhop_telegram::BotToken;
 use anyhow::Context;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -58,6 +60,10 @@ pub struct SandboxArgs {
     /// Do not enforce Telegram's rate limits.
     #[arg(long)]
     pub no_limits: bool,
+    /// Play a self-hosted Bot API server (`telegram-bot-api --local`) for the bots of the
+    /// sandbox at this URL, which plays Telegram: any token it knows is accepted here.
+    #[arg(long, value_name = "CLOUD_SANDBOX_URL")]
+    pub local: Option<String>,
 }
 
 /// How to build a sandbox.
@@ -75,6 +81,10 @@ pub struct SandboxOptions {
     /// Managed bots one user may own.
     pub bot_create_limit: usize,
     pub enforce_limits: bool,
+    /// `Some(url)`: this sandbox is a self-hosted Bot API server in front of the sandbox at
+    /// `url` (Telegram's cloud): it creates no manager bot and learns every bot from there by
+    /// its token (`local.rs`).
+    pub local_for: Option<String>,
 }
 
 impl Default for SandboxOptions {
@@ -88,6 +98,7 @@ impl Default for SandboxOptions {
             webhook_retry_base: Duration::from_secs(1),
             bot_create_limit: 20,
             enforce_limits: true,
+            local_for: None,
         }
     }
 }
@@ -101,7 +112,8 @@ pub(crate) struct Shared {
     checkouts: Mutex<std::collections::HashMap<String, oneshot::Sender<Result<(), String>>>>,
     shutdown: CancellationToken,
     dirty: AtomicBool,
-    manager_id: i64,
+    /// 0 on a local server until it learns the manager bot.
+    manager_id: AtomicI64,
 }
 
 impl Shared {
@@ -115,6 +127,12 @@ impl Shared {
     }
     fn faults(&self) -> MutexGuard<'_, faults::Faults> {
         self.faults.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    fn manager_id(&self) -> i64 {
+        self.manager_id.load(Ordering::Relaxed)
+    }
+    fn set_manager_id(&self, id: i64) {
+        self.manager_id.store(id, Ordering::Relaxed);
     }
 }
 
@@ -134,6 +152,8 @@ impl Sandbox {
         };
         let manager_id = match world.bot_by_username(&opts.manager_username) {
             Some(b) => b.id,
+            // A local server learns the manager like every bot, from the cloud (local.rs).
+            None if opts.local_for.is_some() => 0,
             None => {
                 if let Some(t) = &opts.manager_token {
                     BotToken::parse(t).context("the manager token is not a bot token")?;
@@ -143,6 +163,12 @@ impl Sandbox {
         };
         if let Some(b) = world.bots.get_mut(&manager_id) {
             b.can_manage_bots = opts.manager_can_manage_bots;
+        }
+        // Started again from its state file: a bot with a webhook is launched at once, as a Bot
+        // API server restores its webhooks at start (session.rs).
+        let now = world.now();
+        for b in world.bots.values_mut() {
+            b.launched_at = b.webhook.as_ref().map(|_| now);
         }
         // Telegram does not follow redirects when delivering to a webhook: a 3xx is a failed delivery.
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).no_proxy().redirect(reqwest::redirect::Policy::none()).build().context("building the webhook HTTP client")?;
@@ -155,7 +181,7 @@ impl Sandbox {
             checkouts: Mutex::default(),
             shutdown: CancellationToken::new(),
             dirty: AtomicBool::new(true),
-            manager_id,
+            manager_id: AtomicI64::new(manager_id),
         });
         Ok(Self { shared })
     }
@@ -174,13 +200,13 @@ impl Sandbox {
     /// The manager bot's token.
     pub fn manager_token(&self) -> BotToken {
         let w = self.shared.world();
-        let raw = w.bots.get(&self.shared.manager_id).map(|b| b.token.clone()).unwrap_or_default();
+        let raw = w.bots.get(&self.shared.manager_id()).map(|b| b.token.clone()).unwrap_or_default();
         BotToken::parse(&raw).expect("the sandbox issues well-formed tokens")
     }
 
     /// The manager bot's id.
     pub fn manager_id(&self) -> i64 {
-        self.shared.manager_id
+        self.shared.manager_id()
     }
 
     /// Read access to the world (for in-process tests and the demo).
@@ -207,6 +233,15 @@ impl Sandbox {
         });
         if self.shared.opts.state_file.is_some() {
             tokio::spawn(persist::autosave(self.shared.clone()));
+        }
+        if let Some(cloud) = self.shared.opts.local_for.clone()
+            && self.shared.manager_id() == 0
+        {
+            // A local server knows the manager bot once it is used; the handle names it at once.
+            let state: serde_json::Value = self.shared.http.get(format!("{}/sandbox/api/state", cloud.trim_end_matches('/'))).send().await.context("reaching the cloud sandbox")?.json().await.context("reading the cloud sandbox's state")?;
+            let id = state["result"]["manager_id"].as_i64().unwrap_or_default();
+            let token = state["result"]["bots"].as_array().and_then(|bots| bots.iter().find(|b| b["id"].as_i64() == Some(id))).and_then(|b| b["token"].as_str()).context("the cloud sandbox has no manager bot")?.to_owned();
+            local::learn(&self.shared, &token).await.context("the cloud sandbox does not know its manager bot")?;
         }
         let manager_token = self.manager_token();
         Ok(SandboxHandle { base_url, manager_token, sandbox: self, server })
@@ -240,6 +275,7 @@ pub async fn run(args: SandboxArgs, shutdown: CancellationToken) -> anyhow::Resu
         manager_can_manage_bots: !args.manager_cannot_manage_bots,
         state_file: args.state_file,
         enforce_limits: !args.no_limits,
+        local_for: args.local,
         ..Default::default()
     };
     let sandbox = Sandbox::new(opts)?;

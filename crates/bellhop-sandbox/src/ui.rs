@@ -80,7 +80,7 @@ fn index_page(s: &Shared, error: Option<String>) -> Response {
             pending: b.pending.len(),
         })
         .collect();
-    let manager_username = w.bots.get(&s.manager_id).map(|b| b.username.clone()).unwrap_or_default();
+    let manager_username = w.bots.get(&s.manager_id()).map(|b| b.username.clone()).unwrap_or_default();
     page(Index { bots, users: w.users.values().cloned().collect(), manager_username, error })
 }
 

@@ -40,6 +40,16 @@ pub struct BotState {
     #[serde(default)]
     pub photo_version: u64,
     pub logged_out: bool,
+    /// When (sandbox clock, seconds) the bot called `logOut` on this server: for 10 minutes every
+    /// call is refused with 400 `Logged out`; the first call after that logs it in again
+    /// (`session.rs`).
+    #[serde(default)]
+    pub logged_out_at: Option<i64>,
+    /// When this server launched the bot (its first call since start, `close` or `logOut`);
+    /// `None`: not running here. `close` is refused with 429 for 10 minutes after it, and a bot
+    /// that is not running gets no webhook deliveries.
+    #[serde(default)]
+    pub launched_at: Option<i64>,
     /// Bot API 10.1 access settings of a managed bot: when restricted, only the owner and
     /// `access_user_ids` may use it (`managed.rs`).
     #[serde(default)]
@@ -413,6 +423,8 @@ impl World {
                 photo: None,
                 photo_version: 0,
                 logged_out: false,
+                logged_out_at: None,
+                launched_at: None,
                 access_restricted: false,
                 access_user_ids: vec![],
                 localised: Default::default(),

@@ -63,6 +63,10 @@ pub enum TelegramError {
     /// 400 `CHARGE_ALREADY_REFUNDED`: `refundStarPayment` for a payment refunded before.
     #[error("Telegram said: the payment was already refunded")]
     ChargeAlreadyRefunded,
+    /// 400 `Logged out`: the bot called `logOut` on this Bot API server less than 10 minutes ago
+    /// (tdlib/telegram-bot-api#566); after that, any call logs it in there again.
+    #[error("Telegram said: the bot is logged out of this Bot API server (for 10 minutes after logOut)")]
+    LoggedOut,
     /// Any other 400, with Telegram's description, e.g. `Bad Request: user not found`.
     #[error("Telegram said: {0}")]
     BadRequest(String),
@@ -103,7 +107,7 @@ impl TelegramError {
             RetryAfter(_) => "retry_after",
             Unauthorized => "unauthorized",
             BotBlocked | CantInitiateConversation | UserDeactivated | NotAMember | Forbidden(_) => "forbidden",
-            ChatNotFound | MessageNotModified | MessageToEditNotFound | MessageTextEmpty | MessageTooLong | CantParseEntities(_) | QueryTooOld | ChargeAlreadyRefunded | BadRequest(_) => "bad_request",
+            ChatNotFound | MessageNotModified | MessageToEditNotFound | MessageTextEmpty | MessageTooLong | CantParseEntities(_) | QueryTooOld | ChargeAlreadyRefunded | LoggedOut | BadRequest(_) => "bad_request",
             ChatMigrated(_) => "chat_migrated",
             Conflict(_) => "conflict",
             Other { .. } => "other",
@@ -223,6 +227,8 @@ fn bad_request(description: String) -> TelegramError {
         TelegramError::QueryTooOld
     } else if d.starts_with("CHARGE_ALREADY_REFUNDED") {
         TelegramError::ChargeAlreadyRefunded
+    } else if d == "Logged out" {
+        TelegramError::LoggedOut
     } else {
         TelegramError::BadRequest(description)
     }
@@ -253,6 +259,7 @@ mod tests {
             (400, "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0", CantParseEntities("Unsupported start tag \"x\" at byte offset 0".into())),
             (400, "Bad Request: query is too old and response timeout expired or query ID is invalid", QueryTooOld),
             (400, "Bad Request: CHARGE_ALREADY_REFUNDED", ChargeAlreadyRefunded),
+            (400, "Logged out", LoggedOut),
             (401, "Unauthorized", Unauthorized),
         ];
         for (code, description, want) in cases {

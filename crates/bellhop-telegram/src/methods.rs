@@ -51,7 +51,7 @@ fn target_chat(chat: &ChatTarget) -> ChatId {
 
 /// Every method the client has a request type for, for the reference test and the sandbox.
 /// bellhop calls all of them but the managed-bot access settings pair (docs/telegram.md says why).
-pub const ALL_METHODS: &[&str] = &["getMe", "setWebhook", "deleteWebhook", "getWebhookInfo", "getUpdates", "logOut", "getManagedBotToken", "replaceManagedBotToken", "savePreparedKeyboardButton", "setChatMenuButton", "getManagedBotAccessSettings", "setManagedBotAccessSettings", "setMyCommands", "setMyName", "setMyDescription", "setMyShortDescription", "setMyProfilePhoto", "sendMessage", "sendMessageDraft", "editMessageText", "sendChatAction", "answerCallbackQuery", "sendInvoice", "createInvoiceLink", "answerPreCheckoutQuery", "refundStarPayment", "editUserStarSubscription", "getStarTransactions"];
+pub const ALL_METHODS: &[&str] = &["getMe", "setWebhook", "deleteWebhook", "getWebhookInfo", "getUpdates", "logOut", "close", "getManagedBotToken", "replaceManagedBotToken", "savePreparedKeyboardButton", "setChatMenuButton", "getManagedBotAccessSettings", "setManagedBotAccessSettings", "setMyCommands", "setMyName", "setMyDescription", "setMyShortDescription", "setMyProfilePhoto", "sendMessage", "sendMessageDraft", "editMessageText", "sendChatAction", "answerCallbackQuery", "sendInvoice", "createInvoiceLink", "answerPreCheckoutQuery", "refundStarPayment", "editUserStarSubscription", "getStarTransactions"];
 
 /// `getMe`: Returns the bot itself; a manager bot shows `can_manage_bots: true`.
 /// <https://core.telegram.org/bots/api#getme>
@@ -134,6 +134,16 @@ pub struct LogOut {}
 
 impl Method for LogOut {
     const NAME: &'static str = "logOut";
+    type Response = bool;
+}
+
+/// `close`: Closes the bot's instance on a (self-hosted) Bot API server before moving it to another server. Delete the webhook first, or the bot is launched there again after the server restarts; refused with 429 in the first 10 minutes after the bot was launched.
+/// <https://core.telegram.org/bots/api#close>
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Close {}
+
+impl Method for Close {
+    const NAME: &'static str = "close";
     type Response = bool;
 }
 
@@ -560,6 +570,12 @@ impl GetUpdates {
 optional!(GetUpdates { offset: i64, limit: i64, timeout: i64, allowed_updates: Vec<String> });
 
 impl LogOut {
+    pub fn new() -> Self {
+        Self {}
+    }
+}
+
+impl Close {
     pub fn new() -> Self {
         Self {}
     }

@@ -8,6 +8,7 @@ mod sandbox_brand;
 mod sandbox_faults;
 mod sandbox_fidelity;
 mod sandbox_miniapp;
+mod sandbox_move;
 mod sandbox_polling;
 mod sandbox_ptb;
 mod sandbox_state;

@@ -137,7 +137,7 @@ fn check_type<T: DeserializeOwned>(reference: &Value, name: &str) -> Vec<String>
 macro_rules! every_method {
     ($then:ident) => {
         $then!(
-            GetMe, SetWebhook, DeleteWebhook, GetWebhookInfo, GetUpdates, LogOut, GetManagedBotToken,
+            GetMe, SetWebhook, DeleteWebhook, GetWebhookInfo, GetUpdates, LogOut, Close, GetManagedBotToken,
             ReplaceManagedBotToken, SavePreparedKeyboardButton, SetChatMenuButton, GetManagedBotAccessSettings,
             SetManagedBotAccessSettings, SetMyCommands, SetMyName, SetMyDescription,
             SetMyShortDescription, SetMyProfilePhoto, SendMessage, SendMessageDraft, EditMessageText,
