@@ -53,6 +53,8 @@ async fn a_closed_account_is_disconnected_at_once_can_be_reopened_and_is_erased_
     let (_, cookie, csrf) = app.signed_in_owner(b.owner, "Cora's Candles").await;
     let (_, page) = get(&app, &cookie, "/app/billing").await;
     assert!(page.contains("Your account is closed. Everything will be erased on") && page.contains("Keep my account"), "{page}");
+    assert!(page.contains("<title>Billing — bellhop</title>"), "a plain title: {page}");
+    assert_eq!(page.matches("id=\"terms\"").count(), 1, "the terms once: {page}");
     let (status, location, _) = post(&app, &cookie, "/app/account/reopen", &[("csrf", &csrf)]).await;
     assert_eq!((status, location.as_str()), (303, "/app/billing?reopened=1"));
     assert_eq!(count(app.db(), "select count(*) from tenants where closed_at is not null").await, 0);
