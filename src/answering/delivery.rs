@@ -16,7 +16,7 @@ use crate::jobs::{JobError, job_error};
 use crate::storage::Db;
 use crate::storage::conversations::{self, Conversation, Msg, NewMsg};
 use crate::telegram::methods::SendMessage;
-use crate::telegram::{ReplyParameters, TelegramError};
+use crate::telegram::{Preflight, ReplyParameters, TelegramError};
 use compose::Cited;
 
 /// How [`send_once`] left a stored message.
@@ -31,30 +31,46 @@ pub enum Sent {
     Unconfirmed,
 }
 
-/// Sends the stored message `msg` (a one-part message: an owner's reply, the "closed" notice) at
-/// most once, whatever retries, redeliveries or crashes happen: `pending` is claimed as `sending`
-/// in the database before `send` runs, then marked `sent`; a refusal or a request that never
-/// reached Telegram puts it back to `pending` and asks for a retry; a lost answer marks it
-/// `unknown`. A message found `sending` (a worker stopped during the call, or another attempt is
-/// still in it) is marked `unknown` and not sent.
-pub async fn send_once(db: &Db, tenant: TenantId, msg: &Msg, doing: &str, send: impl Future<Output = Result<crate::telegram::Message, TelegramError>>) -> Result<Sent, JobError> {
-    if !conversations::claim_for_sending(&db.pool, tenant, msg.id).await? {
-        let now = conversations::delivery_of(&db.pool, tenant, msg.id).await?.unwrap_or_default();
-        return Ok(match now.as_str() {
-            "sent" => Sent::Before,
-            "sending" => {
-                tracing::warn!(message_id = msg.id, "a message was being sent by another attempt or a stopped worker; not sending it again");
-                conversations::set_delivery(&db.pool, tenant, msg.id, "unknown").await?;
-                Sent::Unconfirmed
+/// The claim `pending` → `sending` of a stored message, made at the message's turn in the bot's
+/// throttle, right before its request goes out ([`crate::telegram::Preflight`]): a process that
+/// stops while the message still waits for its chat's turn has claimed nothing, so whoever runs
+/// the job next sends it. The claim fails with `Withdrawn` when the message is no longer
+/// `pending` (another attempt has it); a database error fails it as a network error would —
+/// nothing was sent, try again.
+pub(super) fn claim(db: &Db, tenant: TenantId, id: i64) -> Preflight {
+    let pool = db.pool.clone();
+    Box::new(move || {
+        Box::pin(async move {
+            match conversations::claim_for_sending(&pool, tenant, id).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(TelegramError::Withdrawn("the message is no longer waiting to be sent".into())),
+                Err(e) => Err(TelegramError::Network(format!("could not record the message as being sent: {e}"))),
             }
-            _ => Sent::Unconfirmed,
-        });
+        })
+    })
+}
+
+/// Sends the stored message `msg` (a one-part message: an owner's reply, the "closed" notice) at
+/// most once, whatever retries, redeliveries or crashes happen: `send` gets the [`claim`] to run
+/// at the message's turn, which moves it `pending` → `sending` just before the Bot API call; it is
+/// then marked `sent`; a refusal or a request that never reached Telegram puts it back to
+/// `pending` and asks for a retry; a lost answer marks it `unknown`. A message found `sending` (a
+/// worker stopped during the call, or another attempt is still in it) is marked `unknown` and
+/// not sent.
+pub async fn send_once<F, Fut>(db: &Db, tenant: TenantId, msg: &Msg, doing: &str, send: F) -> Result<Sent, JobError>
+where
+    F: FnOnce(Preflight) -> Fut,
+    Fut: Future<Output = Result<crate::telegram::Message, TelegramError>>,
+{
+    if msg.delivery != "pending" {
+        return settled(db, tenant, msg.id).await;
     }
-    match send.await {
+    match send(claim(db, tenant, msg.id)).await {
         Ok(sent) => {
             conversations::mark_sent(&db.pool, tenant, msg.id, Some(sent.message_id)).await?;
             Ok(Sent::Now)
         }
+        Err(TelegramError::Withdrawn(_)) => settled(db, tenant, msg.id).await,
         Err(e) if e.may_have_taken_effect() => {
             tracing::warn!(message_id = msg.id, error = %e, "Telegram's answer was lost; the message may have arrived and is not sent again");
             conversations::set_delivery(&db.pool, tenant, msg.id, "unknown").await?;
@@ -65,6 +81,21 @@ pub async fn send_once(db: &Db, tenant: TenantId, msg: &Msg, doing: &str, send: 
             Err(job_error(e, doing))
         }
     }
+}
+
+/// What became of a message this attempt may not send (it was not `pending` at its turn).
+async fn settled(db: &Db, tenant: TenantId, id: i64) -> Result<Sent, JobError> {
+    let now = conversations::delivery_of(&db.pool, tenant, id).await?.unwrap_or_default();
+    Ok(match now.as_str() {
+        "sent" => Sent::Before,
+        "sending" => {
+            tracing::warn!(message_id = id, "a message was being sent by another attempt or a stopped worker; not sending it again");
+            // Only if still `sending`: the other attempt may have marked it sent meanwhile.
+            conversations::mark_unknown_if_sending(&db.pool, tenant, id).await?;
+            Sent::Unconfirmed
+        }
+        _ => Sent::Unconfirmed,
+    })
 }
 
 /// Telegram's limit on a message's text, in UTF-16 units.
@@ -84,7 +115,8 @@ fn today() -> i64 {
 }
 
 impl Ctx<'_> {
-    /// Stores the reply (as `sending`), then sends it.
+    /// Stores the reply (as `pending`), then sends it: it is claimed at its turn in the bot's
+    /// throttle ([`claim`]).
     pub(super) async fn reply(&self, conv: &Conversation, update_id: i64, reply_to: i64, r: &Reply<'_>) -> Result<(), JobError> {
         let sources = serde_json::to_string(r.sources).unwrap_or_else(|_| "[]".into());
         let mut tx = self.db().begin().await?;
@@ -92,7 +124,7 @@ impl Ctx<'_> {
             &mut tx,
             self.tenant,
             conv.id,
-            &NewMsg { author: "bot", text: r.text, update_id: Some(update_id), kind: r.kind, sources: &sources, delivery: "sending", model_tokens: r.tokens as i64, question: r.question },
+            &NewMsg { author: "bot", text: r.text, update_id: Some(update_id), kind: r.kind, sources: &sources, delivery: "pending", model_tokens: r.tokens as i64, question: r.question },
         )
         .await?;
         if fresh && r.tokens > 0 {
@@ -100,31 +132,28 @@ impl Ctx<'_> {
         }
         tx.commit().await.map_err(anyhow::Error::from)?;
         if fresh {
-            // Stored as `sending` in the same commit: the Bot API call follows at once.
             return self.deliver(conv, &msg, reply_to).await;
         }
         self.resume(conv, &msg, reply_to).await
     }
 
-    /// Carries a stored reply on from its delivery state: pending → send; sending (a crash
-    /// during the Bot API call: it may have arrived) → unknown, not re-sent; sent → nothing.
+    /// Carries a stored reply on from its delivery state: pending (stored, or waiting for its
+    /// turn when its worker stopped) → send; sending (a crash during the Bot API call: it may
+    /// have arrived) → unknown, not re-sent; sent → nothing.
     pub(super) async fn resume(&self, conv: &Conversation, msg: &Msg, reply_to: i64) -> Result<(), JobError> {
         match msg.delivery.as_str() {
-            "pending" => {
-                conversations::set_delivery(&self.db().pool, self.tenant, msg.id, "sending").await?;
-                self.deliver(conv, msg, reply_to).await
-            }
+            "pending" => self.deliver(conv, msg, reply_to).await,
             "sending" => {
                 tracing::warn!(reply_id = msg.id, "a reply was being sent when its worker stopped; not sending it again");
-                conversations::set_delivery(&self.db().pool, self.tenant, msg.id, "unknown").await?;
+                conversations::mark_unknown_if_sending(&self.db().pool, self.tenant, msg.id).await?;
                 Ok(())
             }
             _ => Ok(()),
         }
     }
 
-    /// Sends a stored reply, already marked `sending` (split if long, buttons under the last
-    /// part), and marks it sent.
+    /// Sends a stored `pending` reply (split if long, buttons under the last part): the first
+    /// part claims it at its turn ([`claim`]), and it is marked sent after the last.
     async fn deliver(&self, conv: &Conversation, msg: &Msg, reply_to: i64) -> Result<(), JobError> {
         let sources: Vec<Cited> = serde_json::from_str(&msg.sources).unwrap_or_default();
         let html = match msg.kind.as_str() {
@@ -151,8 +180,15 @@ impl Ctx<'_> {
             if i == last {
                 send.reply_markup = buttons.clone();
             }
-            let sent = match self.bot.send_message(&send).await {
+            let result = if i == 0 { self.bot.send_message_with(&send, claim(self.db(), self.tenant, msg.id)).await } else { self.bot.send_message(&send).await };
+            let sent = match result {
                 Ok(sent) => sent,
+                Err(TelegramError::Withdrawn(why)) => {
+                    // Another attempt of this job claimed the reply first (a redelivery, or a
+                    // worker whose lease expired): it sends it, not this one.
+                    tracing::info!(reply_id = msg.id, why, "the reply is another attempt's to send");
+                    return Ok(());
+                }
                 Err(e) if e.may_have_taken_effect() => {
                     // Telegram's answer was lost: the part may have arrived. Never sent twice.
                     tracing::warn!(reply_id = msg.id, error = %e, "Telegram's answer was lost; the reply may have arrived and is not sent again");

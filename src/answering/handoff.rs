@@ -201,7 +201,7 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
     if conv.thread_id != 0 {
         send.message_thread_id = Some(conv.thread_id);
     }
-    Ok(match send_once(db, tenant, &msg, "relaying the owner's reply", bot.send_message(&send)).await? {
+    Ok(match send_once(db, tenant, &msg, "relaying the owner's reply", |claim| bot.send_message_with(&send, claim)).await? {
         Sent::Now | Sent::Before => Relayed::Sent,
         Sent::Unconfirmed => Relayed::Unconfirmed,
     })
@@ -229,7 +229,7 @@ pub async fn close(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i64) ->
     if conv.thread_id != 0 {
         send.message_thread_id = Some(conv.thread_id);
     }
-    send_once(db, tenant, &m, "telling the customer the chat is closed", bot.send_message(&send)).await?;
+    send_once(db, tenant, &m, "telling the customer the chat is closed", |claim| bot.send_message_with(&send, claim)).await?;
     Ok(true)
 }
 
@@ -252,7 +252,7 @@ pub async fn time_out(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i64,
     if conv.thread_id != 0 {
         send.message_thread_id = Some(conv.thread_id);
     }
-    send_once(db, tenant, &m, "telling the customer nobody was free", bot.send_message(&send)).await?;
+    send_once(db, tenant, &m, "telling the customer nobody was free", |claim| bot.send_message_with(&send, claim)).await?;
     Ok(true)
 }
 

@@ -215,8 +215,15 @@ pub async fn set_delivery<'c>(e: impl Executor<'c, Database = Any>, tenant: Tena
     Ok(())
 }
 
-/// Claims a stored message for sending: `pending` → `sending`, committed before the Bot API
-/// call. False if it was not pending (sent, being sent, or in doubt): then nobody may send it.
+/// `sending` → `unknown`: the message may have arrived (a worker stopped during its call). Only if
+/// still `sending`, so an attempt that marked it sent meanwhile keeps its `sent`.
+pub async fn mark_unknown_if_sending<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<()> {
+    sqlx::query("update conversation_messages set delivery = 'unknown' where tenant_id = $1 and id = $2 and delivery = 'sending'").bind(tenant.0).bind(id).execute(e).await?;
+    Ok(())
+}
+
+/// Claims a stored message for sending: `pending` → `sending`, committed right before the Bot API
+/// call (at its turn in the throttle: `answering::delivery::claim`). False if it was not pending (sent, being sent, or in doubt): then nobody may send it.
 pub async fn claim_for_sending<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<bool> {
     let r = sqlx::query("update conversation_messages set delivery = 'sending' where tenant_id = $1 and id = $2 and delivery = 'pending'").bind(tenant.0).bind(id).execute(e).await?;
     Ok(r.rows_affected() == 1)

@@ -135,3 +135,60 @@ async fn an_owner_reply_retried_while_its_first_send_is_under_way_is_sent_once()
     assert_eq!(count(app.db(), "select count(*) from conversation_messages where author = 'owner' and delivery = 'sent'").await, 1);
     app.stop().await.unwrap();
 }
+
+/// A reply waits for its chat's turn in the bot's throttle (one message a second to a private
+/// chat) before its Bot API call. A worker that stops while the reply waits has claimed nothing:
+/// the reply is still `pending`, nothing reached the customer, and the job's next run sends it,
+/// once. (Before the claim moved to the message's turn, such a reply was `sending` from the
+/// start, became `unknown` on the next run and was never sent: lost.)
+#[tokio::test]
+async fn a_reply_whose_worker_stops_while_it_waits_for_its_chats_turn_is_sent_by_the_next_run_once() {
+    use bellhop::domain::BotId;
+    use bellhop::telegram::methods::SendMessage;
+    let app = spawn_app().await;
+    let (owner, bot, customer) = live_bot(&app, "rosa_turn_bot").await;
+    let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
+    bellhop::storage::sources::insert_qa(&app.db().pool, tenant, Some(BotId(bot)), "Do you ship abroad?", "Yes, to all EU countries.").await.unwrap();
+    let handle = app.state.bots.open(tenant, BotId(bot)).await.unwrap().unwrap();
+
+    // Ten messages to the customer's chat, queued in the bot's throttle first: the chat's burst
+    // takes three, the rest go one a second, so the reply below waits its turn for seconds.
+    let fillers: Vec<_> = (0..10)
+        .map(|i| {
+            let h = handle.clone();
+            tokio::spawn(async move { h.send_message(&SendMessage::new(customer, format!("Notice {i}"))).await })
+        })
+        .collect();
+    let update = json!({
+        "update_id": 770001,
+        "message": { "message_id": 9001, "date": 1_780_000_000, "chat": { "id": customer, "type": "private", "first_name": "Carl" },
+                     "from": { "id": customer, "is_bot": false, "first_name": "Carl" }, "text": "Do you ship abroad?" }
+    });
+    bellhop::storage::updates::record(&app.db().pool, BotId(bot), Some(tenant), 770001, &update.to_string(), "stored").await.unwrap();
+    let run = || {
+        let (answering, h, update) = (app.state.answering.clone(), handle.clone(), serde_json::from_value(update.clone()).unwrap());
+        async move { bellhop::answering::on_update(&answering, tenant, BotId(bot), &h, update, bellhop::answering::Arrival { started: std::time::Instant::now(), more_waiting: false }).await }
+    };
+    let reply_state = || async { sqlx::query_scalar::<_, String>("select delivery from conversation_messages where author = 'bot' and update_id = 770001").fetch_optional(&app.db().pool).await.unwrap() };
+
+    // The first run stores the reply and waits for the chat's turn; its worker stops there.
+    let first = tokio::spawn(run());
+    wait_until(Duration::from_secs(30), || async { reply_state().await.is_some() }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!first.is_finished(), "the reply did not wait for its turn; the test proves nothing");
+    first.abort();
+    assert_eq!(reply_state().await.as_deref(), Some("pending"), "a reply still waiting for its turn was already claimed as being sent");
+    for f in fillers {
+        f.await.unwrap().unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let answers = || async { said_to(&app, bot, customer).await.iter().filter(|t| t.contains("EU countries")).count() };
+    assert_eq!(answers().await, 0, "the stopped run's reply went out after all");
+
+    // The next run sends it, once; a run after that sends nothing.
+    run().await.unwrap();
+    run().await.unwrap();
+    assert_eq!(answers().await, 1);
+    assert_eq!(reply_state().await.as_deref(), Some("sent"));
+    app.stop().await.unwrap();
+}

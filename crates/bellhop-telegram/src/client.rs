@@ -175,6 +175,17 @@ impl Client {
         decode_result::<M>(result)
     }
 
+    /// [`Client::call`] with `preflight` run right before the request goes out — after the
+    /// throttle's wait for a method that posts into a chat ([`super::Preflight`]); its error
+    /// cancels the call.
+    pub async fn call_with_preflight<M: Method>(&self, token: &BotToken, request: &M, preflight: super::Preflight) -> Result<M::Response, TelegramError> {
+        if let (Some(throttle), Some(chat)) = (&self.throttle, request.posts_to()) {
+            return throttle.call_with(token, chat, request, Some(preflight)).await;
+        }
+        preflight().await?;
+        self.call(token, request).await
+    }
+
     /// Calls any method with a JSON body and returns the raw `result`.
     pub async fn call_raw(&self, token: &BotToken, method: &str, body: &serde_json::Value) -> Result<serde_json::Value, TelegramError> {
         self.call_raw_with_timeout(token, method, body, self.timeout).await
@@ -285,6 +296,12 @@ impl Bot {
     /// method that posts into a chat).
     pub async fn send_message(&self, request: &methods::SendMessage) -> Result<Message, TelegramError> {
         self.call(request).await
+    }
+    /// Sends a message as [`Bot::send_message`] does, with `preflight` run right before the
+    /// request goes out (after the throttle's wait): a caller that records "being sent" there
+    /// has recorded nothing while the message still waited for its turn.
+    pub async fn send_message_with(&self, request: &methods::SendMessage, preflight: super::Preflight) -> Result<Message, TelegramError> {
+        self.client.call_with_preflight(&self.token, request, preflight).await
     }
     /// One long poll: waits up to `timeout` seconds for updates from `offset` on.
     pub async fn get_updates(&self, offset: Option<i64>, timeout: u32) -> Result<Vec<Update>, TelegramError> {

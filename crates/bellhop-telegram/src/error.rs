@@ -96,6 +96,11 @@ pub enum TelegramError {
     /// ([`crate::ThrottleLimits::max_queued_per_chat`]). Retry later.
     #[error("too many messages waiting for this chat or bot; not sent")]
     QueueFull,
+    /// Not sent: the call was withdrawn at its turn, before the request went out — its caller
+    /// stopped waiting for it, or the caller's pre-flight check ([`crate::Preflight`]) said another
+    /// attempt has it. Nothing reached Telegram.
+    #[error("not sent: withdrawn before its turn came ({0})")]
+    Withdrawn(String),
 }
 
 impl TelegramError {
@@ -115,6 +120,7 @@ impl TelegramError {
             Network(_) => "network",
             Unconfirmed(_) => "unconfirmed",
             QueueFull => "queue_full",
+            Withdrawn(_) => "withdrawn",
         }
     }
 
@@ -292,7 +298,7 @@ mod tests {
         }
         // Only a lost answer leaves a call's effect in doubt.
         assert!(Unconfirmed("x".into()).may_have_taken_effect());
-        for e in [RetryAfter(1), Server("x".into()), Network("x".into()), QueueFull, BotBlocked, ChatNotFound] {
+        for e in [RetryAfter(1), Server("x".into()), Network("x".into()), QueueFull, Withdrawn("x".into()), BotBlocked, ChatNotFound] {
             assert!(!e.may_have_taken_effect(), "{e:?}");
         }
         for e in [Unauthorized, BotBlocked, ChatNotFound, QueryTooOld, ChargeAlreadyRefunded, BadRequest("x".into()), Conflict("x".into())] {

@@ -36,7 +36,7 @@ pub use client::{Bot, CallObserver, Client, InputFile};
 pub use error::TelegramError;
 pub use ids::{BotId, ChatId, UserId};
 pub use methods::Method;
-pub use throttle::{PaceRule, Pacer, Throttle, ThrottleLimits};
+pub use throttle::{PaceRule, Pacer, Preflight, Throttle, ThrottleLimits};
 pub use token::{BotToken, BotTokenError};
 pub use types::*;
 pub use username::{BotName, BotUsername, UsernameError};

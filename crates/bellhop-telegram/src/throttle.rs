@@ -29,6 +29,15 @@
 //! this is the rule that holds whatever the network does (a burst of slow requests followed by
 //! fast ones must not squeeze more than the limit into one of Telegram's windows).
 //!
+//! **Withdrawn at its turn.** A call runs when its turn comes, which may be a second or more after
+//! it was queued. Just before its request goes out the throttle checks that it is still wanted:
+//! a call whose caller stopped waiting (its future was dropped) is not sent, and a caller may give
+//! a [`Preflight`] — for example, claiming a stored reply as "being sent" in its database — that
+//! runs then, after every wait, and cancels the call with its error. A process that stops while a
+//! message waits for its turn has therefore claimed nothing: the message is still to be sent, by
+//! whoever runs the job next. Either way the caller gets [`TelegramError::Withdrawn`] or the
+//! preflight's error, and nothing reached Telegram.
+//!
 //! **Which methods go through it** ([`crate::Method::posts_to`]): every method that puts
 //! something visible into a chat — `sendMessage`, `sendInvoice` (an invoice is a message) and
 //! `editMessageText` (Telegram answers too-frequent edits with 429 like sends) — and, when bellhop
@@ -143,9 +152,16 @@ impl Default for ThrottleLimits {
 
 type Call = Arc<dyn Fn() -> BoxFuture<'static, Result<serde_json::Value, TelegramError>> + Send + Sync>;
 
+/// A check run once, right before a call's first request goes out (after the throttle's and the
+/// pacer's waits); an error cancels the call with that error, and nothing is sent. See the
+/// module's documentation ("Withdrawn at its turn").
+pub type Preflight = Box<dyn FnOnce() -> BoxFuture<'static, Result<(), TelegramError>> + Send>;
+
 struct Job {
     chat: i64,
     call: Call,
+    /// Run before the first request only (a 429's retries were claimed by it already).
+    preflight: Option<Preflight>,
     reply: oneshot::Sender<Result<serde_json::Value, TelegramError>>,
     /// 429s this call has waited out so far, and for how long in total.
     retries: u32,
@@ -251,6 +267,11 @@ impl Throttle {
 
     /// Queues a chat-posting method `request` addressed to `chat`; see [`Throttle::send_message`].
     pub fn call<M: Method>(&self, token: &BotToken, chat: ChatId, request: &M) -> impl Future<Output = Result<M::Response, TelegramError>> + Send + use<M> {
+        self.call_with(token, chat, request, None)
+    }
+
+    /// [`Throttle::call`], with `preflight` run right before the request goes out.
+    pub fn call_with<M: Method>(&self, token: &BotToken, chat: ChatId, request: &M, preflight: Option<Preflight>) -> impl Future<Output = Result<M::Response, TelegramError>> + Send + use<M> {
         let queued = match (self.client.clone(), serde_json::to_value(request)) {
             (Some(client), Ok(body)) => {
                 let body = Arc::new(body);
@@ -261,7 +282,7 @@ impl Throttle {
                     let (client, token, body) = (client.clone(), token.clone(), body.clone());
                     Box::pin(async move { client.call_raw(&token, name, &body).await })
                 });
-                Ok(self.submit(bot, chat, call))
+                Ok(self.submit_with(bot, chat, call, preflight))
             }
             (None, _) => Err(TelegramError::Network("throttle has no client".into())),
             (_, Err(e)) => Err(TelegramError::BadRequest(e.to_string())),
@@ -281,6 +302,17 @@ impl Throttle {
         chat: ChatId,
         call: Arc<dyn Fn() -> BoxFuture<'static, Result<serde_json::Value, TelegramError>> + Send + Sync>,
     ) -> impl Future<Output = Result<serde_json::Value, TelegramError>> + Send + use<> {
+        self.submit_with(bot, chat, call, None)
+    }
+
+    /// [`Throttle::submit`], with `preflight` run right before the first request goes out.
+    pub fn submit_with(
+        &self,
+        bot: BotId,
+        chat: ChatId,
+        call: Arc<dyn Fn() -> BoxFuture<'static, Result<serde_json::Value, TelegramError>> + Send + Sync>,
+        preflight: Option<Preflight>,
+    ) -> impl Future<Output = Result<serde_json::Value, TelegramError>> + Send + use<> {
         let (tx, rx) = oneshot::channel();
         let queued = {
             let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
@@ -288,7 +320,7 @@ impl Throttle {
             match Slot::take(&worker.pending, chat.0, &self.limits) {
                 None => false,
                 Some(slot) => {
-                    let job = Job { chat: chat.0, call, reply: tx, retries: 0, waited: Duration::ZERO, _slot: slot };
+                    let job = Job { chat: chat.0, call, preflight, reply: tx, retries: 0, waited: Duration::ZERO, _slot: slot };
                     if let Err(mpsc::error::SendError(Event::Job(job))) = worker.tx.send(Event::Job(job)) {
                         // The worker ended (its runtime was shut down); start a fresh one.
                         let fresh = spawn_worker(self.limits.clone(), bot, self.pacer.clone());
@@ -464,22 +496,25 @@ impl BotWorker {
                 None => {
                     // No sender left means the throttle is gone; the worker ends with it.
                     let me = self.me.upgrade()?;
-                    let Some(job) = q.queue.pop_front() else { continue };
+                    let Some(mut job) = q.queue.pop_front() else { continue };
                     take_chat_slot(q, chat, &self.limits, now);
                     q.in_flight = true;
                     self.in_flight += 1;
                     let (pacer, bot) = (self.pacer.clone(), self.bot);
                     tokio::spawn(async move {
-                        let result = match pacer {
-                            None => (job.call)().await,
-                            Some(p) => match p.reserve(bot, ChatId(chat)).await {
-                                Ok(wait) => {
-                                    tokio::time::sleep(wait).await;
-                                    (job.call)().await
-                                }
-                                Err(e) => Err(e),
-                            },
-                        };
+                        let result = async {
+                            if let Some(p) = pacer {
+                                tokio::time::sleep(p.reserve(bot, ChatId(chat)).await?).await;
+                            }
+                            if job.reply.is_closed() {
+                                return Err(TelegramError::Withdrawn("its caller stopped waiting".into()));
+                            }
+                            if let Some(check) = job.preflight.take() {
+                                check().await?;
+                            }
+                            (job.call)().await
+                        }
+                        .await;
                         let _ = me.send(Event::Done { job, result });
                     });
                 }
@@ -592,6 +627,42 @@ mod tests {
         for w in times[3..].windows(2) {
             assert!(w[1] - w[0] >= Duration::from_millis(999), "{times:?}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_is_checked_at_its_turn_and_one_withdrawn_there_or_no_longer_awaited_is_not_sent() {
+        let t = Throttle::without_client(ThrottleLimits::default());
+        let log: Log = Arc::default();
+        let start = Instant::now();
+        // A burst of three uses the chat's budget: the fourth call waits about a second.
+        for i in 0..3 {
+            t.submit(BotId(1), ChatId(42), recording(log.clone(), 1, 42, i, Arc::new(AtomicUsize::new(0)), 0)).await.unwrap();
+        }
+        let checked: Arc<Mutex<Vec<Duration>>> = Arc::default();
+        let check = |ok: bool| -> Preflight {
+            let checked = checked.clone();
+            Box::new(move || {
+                Box::pin(async move {
+                    checked.lock().unwrap().push(start.elapsed());
+                    if ok { Ok(()) } else { Err(TelegramError::Withdrawn("another attempt has it".into())) }
+                })
+            })
+        };
+        let fourth = t.submit_with(BotId(1), ChatId(42), recording(log.clone(), 1, 42, 3, Arc::new(AtomicUsize::new(0)), 0), Some(check(true)));
+        assert_eq!(fourth.await.unwrap(), serde_json::json!(3));
+        assert!(checked.lock().unwrap()[0] >= Duration::from_millis(999), "the check ran at queueing, not at the call's turn: {:?}", checked.lock().unwrap());
+        // A check that says no: the call is not made, and its caller hears why.
+        let refused = t.submit_with(BotId(1), ChatId(42), recording(log.clone(), 1, 42, 4, Arc::new(AtomicUsize::new(0)), 0), Some(check(false)));
+        assert!(matches!(refused.await, Err(TelegramError::Withdrawn(_))));
+        // A caller that stops waiting (its future dropped while the call waits for its turn): not
+        // sent either, and the chat's next message still goes.
+        let dropped = t.submit(BotId(1), ChatId(42), recording(log.clone(), 1, 42, 5, Arc::new(AtomicUsize::new(0)), 0));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        drop(dropped);
+        let next = t.submit(BotId(1), ChatId(42), recording(log.clone(), 1, 42, 6, Arc::new(AtomicUsize::new(0)), 0));
+        assert_eq!(next.await.unwrap(), serde_json::json!(6));
+        assert_eq!(log.lock().unwrap().len(), 5, "calls 0–3 and 6 were made; 4 (refused at its turn) and 5 (no longer awaited) were not");
+        assert_eq!(checked.lock().unwrap().len(), 2);
     }
 
     #[tokio::test(start_paused = true)]
