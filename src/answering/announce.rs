@@ -4,8 +4,9 @@
 //! ([`send`]) through the bot's throttle, so Telegram's limits hold (30 messages a second per
 //! bot, one a second per chat) and the bot's answers to customers keep flowing beside it.
 //!
-//! Never twice to one customer: each recipient row is claimed (committed) before its Bot API call
-//! and marked after it; a row a dead process left claimed becomes `unknown` — it may have
+//! Never twice to one customer: each recipient row is claimed (committed) at its turn in the bot's
+//! throttle, right before its Bot API call ([`crate::telegram::Preflight`]), and marked after it —
+//! a process that stops while messages wait for their turn has claimed none of them; a row a dead process left claimed becomes `unknown` — it may have
 //! arrived — and is not sent again. A refusal that cannot change (blocked, chat gone) is final; a
 //! passing failure (429 beyond the throttle's retries, network) puts the row back for the job's
 //! next attempt.
@@ -15,7 +16,7 @@ use crate::jobs::JobError;
 use crate::storage::announcements::{self, Announcement, Outcome, Recipient};
 use crate::storage::{self, Db};
 use crate::telegram::methods::SendMessage;
-use crate::telegram::{Bot, TelegramError};
+use crate::telegram::{Bot, Preflight, TelegramError};
 use futures::StreamExt;
 
 /// The longest announcement, in characters: one Telegram message (4,096) with room for the
@@ -80,16 +81,14 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: i64) -> Result<(), J
     let text = a.text.as_str();
     let mut passing: Option<TelegramError> = None;
     loop {
-        let mut tx = db.begin().await?;
-        let batch = announcements::claim(&mut tx, tenant, id, BATCH).await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
+        let batch = announcements::next_pending(&db.pool, tenant, id, BATCH).await?;
         if batch.is_empty() {
             break;
         }
         let outcomes: Vec<(i64, Result<(), TelegramError>)> = futures::stream::iter(batch)
             .map(|r: Recipient| async move {
                 let send = SendMessage::new(r.chat_id, message_for(text, r.language.as_deref()));
-                (r.chat_id, bot.send_message(&send).await.map(|_| ()))
+                (r.chat_id, bot.send_message_with(&send, claim(db, tenant, id, r.chat_id)).await.map(|_| ()))
             })
             .buffer_unordered(IN_FLIGHT)
             .collect()
@@ -97,6 +96,8 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: i64) -> Result<(), J
         for (chat, result) in outcomes {
             match result {
                 Ok(()) => announcements::record(&db.pool, tenant, id, chat, Outcome::Sent, None).await?,
+                // Claimed by another attempt at its turn: that attempt records it.
+                Err(TelegramError::Withdrawn(_)) => {}
                 // Telegram's answer was lost: it may have arrived, so it is not sent again.
                 Err(e) if e.may_have_taken_effect() => announcements::record(&db.pool, tenant, id, chat, Outcome::Unknown, Some(&e.to_string())).await?,
                 Err(e) if e.is_transient() => {
@@ -121,6 +122,20 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: i64) -> Result<(), J
         }
     }
     Ok(())
+}
+
+/// The claim of one recipient, run by the throttle at the message's turn.
+fn claim(db: &Db, tenant: TenantId, id: i64, chat_id: i64) -> Preflight {
+    let pool = db.pool.clone();
+    Box::new(move || {
+        Box::pin(async move {
+            match announcements::claim_one(&pool, tenant, id, chat_id).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(TelegramError::Withdrawn("the recipient is no longer waiting".into())),
+                Err(e) => Err(TelegramError::Network(format!("could not record the message as being sent: {e}"))),
+            }
+        })
+    })
 }
 
 #[cfg(test)]

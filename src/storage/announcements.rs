@@ -33,7 +33,7 @@ impl Announcement {
     }
 }
 
-/// A recipient claimed for sending.
+/// A recipient still to be sent.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Recipient {
     pub chat_id: i64,
@@ -147,38 +147,36 @@ pub async fn settle_interrupted<'c>(e: impl Executor<'c, Database = Any>, tenant
         .rows_affected())
 }
 
-/// The next `limit` pending recipients, claimed as `sending` (committed by the caller before any
-/// of them is sent).
-pub async fn claim(tx: &mut super::Tx, tenant: TenantId, id: i64, limit: i64) -> sqlx::Result<Vec<Recipient>> {
-    // The claim writes first (SQLite: a transaction that will write must write first).
-    let chats: Vec<i64> = sqlx::query_scalar(
-        "update announcement_recipients set state = 'sending'
-         where tenant_id = $1 and announcement_id = $2 and chat_id in
-           (select chat_id from announcement_recipients where tenant_id = $1 and announcement_id = $2 and state = 'pending' order by chat_id limit $3)
-         returning chat_id",
+/// The next `limit` recipients still to be sent, each with their language. Not claimed here:
+/// each is claimed at its turn in the bot's throttle ([`claim_one`]), right before its call.
+pub async fn next_pending<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, limit: i64) -> sqlx::Result<Vec<Recipient>> {
+    // The customer's language, from their latest private conversation with the bot.
+    sqlx::query_as(
+        "select r.chat_id,
+                (select c.language from conversations c
+                  where c.tenant_id = a.tenant_id and c.bot_id = a.bot_id and c.chat_id = r.chat_id and c.chat_kind = 'private'
+                  order by c.last_message_at desc limit 1) as language
+           from announcement_recipients r join announcements a on a.tenant_id = r.tenant_id and a.id = r.announcement_id
+          where r.tenant_id = $1 and r.announcement_id = $2 and r.state = 'pending'
+          order by r.chat_id limit $3",
     )
     .bind(tenant.0)
     .bind(id)
     .bind(limit)
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut out = Vec::with_capacity(chats.len());
-    for chat_id in chats {
-        // The customer's language, from their latest private conversation with the bot.
-        let language: Option<String> = sqlx::query_scalar(
-            "select c.language from conversations c join announcements a on a.tenant_id = c.tenant_id and a.bot_id = c.bot_id
-             where a.tenant_id = $1 and a.id = $2 and c.chat_id = $3 and c.chat_kind = 'private' order by c.last_message_at desc limit 1",
-        )
+    .fetch_all(e)
+    .await
+}
+
+/// Claims one recipient for sending, `pending` → `sending`, committed right before its Bot API
+/// call. False if it was not pending (another attempt has it): then it is not sent.
+pub async fn claim_one<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, chat_id: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query("update announcement_recipients set state = 'sending' where tenant_id = $1 and announcement_id = $2 and chat_id = $3 and state = 'pending'")
         .bind(tenant.0)
         .bind(id)
         .bind(chat_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .flatten();
-        out.push(Recipient { chat_id, language });
-    }
-    out.sort_by_key(|r| r.chat_id);
-    Ok(out)
+        .execute(e)
+        .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 /// Records what sending to `chat_id` came to (a row still claimed as `sending` only).

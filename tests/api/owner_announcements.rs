@@ -150,6 +150,65 @@ async fn a_recipient_whose_sending_was_interrupted_is_not_sent_again() {
     app.stop().await.unwrap();
 }
 
+/// Recipients are claimed one by one at their turn in the bot's throttle. When the sending stops
+/// while messages still wait for the bot's turn (here: the bot's 30 a second are taken by other
+/// messages), nothing is left claimed: every recipient is still to be sent, and the next run sends
+/// each exactly once, with none "not known". (Claimed in batches before queueing, as before, the
+/// whole batch was left `sending` and became "not known", never sent.)
+#[tokio::test]
+async fn recipients_still_waiting_for_their_turn_when_sending_stops_are_sent_by_the_next_run_once() {
+    use bellhop::telegram::methods::SendMessage;
+    let app = spawn_app().await;
+    let b = business(&app, "Nina", "nina_news_bot", "Nina's Tea").await;
+    let mut people = Vec::new();
+    for i in 0..40 {
+        let c = customer(&app, &format!("Sipper {i}"), b.bot).await;
+        talked(&app, &b, c, "Sipper", None, 1).await;
+        people.push(c);
+    }
+    let mut tx = app.db().begin().await.unwrap();
+    let a = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Oolong is back", 7).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(a.total, 40);
+    let bot_client = app.state.bots.open(b.tenant, BotId(b.bot)).await.unwrap().unwrap();
+    // 90 other messages first: at 30 a second per bot they hold the bot's turn for about 3 s.
+    let fillers: Vec<_> = (0..90)
+        .map(|i| {
+            let (h, chat) = (bot_client.clone(), people[i % people.len()]);
+            tokio::spawn(async move { h.send_message(&SendMessage::new(chat, format!("Order update {i}"))).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let first = tokio::spawn({
+        let (db, h) = (app.state.db.clone(), bot_client.clone());
+        async move { bellhop::answering::announce::send(&db, &h, b.tenant, a.id).await }
+    });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!first.is_finished(), "the announcement did not wait for the bot's turn; the test proves nothing");
+    first.abort();
+    let db = app.db();
+    let states = |state: &'static str| {
+        let sql = format!("select count(*) from announcement_recipients where announcement_id = {} and state = '{state}'", a.id);
+        async move { count(db, &sql).await }
+    };
+    assert_eq!(states("sending").await, 0, "recipients still waiting for their turn were claimed");
+    for f in fillers {
+        f.await.unwrap().unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(announcement_texts(&app.tg.sent_by(b.bot).await, people[0], "Oolong is back") + states("sent").await as usize, 0, "nothing of the stopped run went out");
+
+    bellhop::answering::announce::send(app.db(), &bot_client, b.tenant, a.id).await.unwrap();
+    bellhop::answering::announce::send(app.db(), &bot_client, b.tenant, a.id).await.unwrap();
+    let sent = app.tg.sent_by(b.bot).await;
+    for &c in &people {
+        assert_eq!(announcement_texts(&sent, c, "Oolong is back"), 1, "customer {c}");
+    }
+    let p = progress(&app, &b, a.id).await;
+    assert_eq!((p["status"].as_str(), p["sent"].as_i64(), p["unknown"].as_i64()), (Some("done"), Some(40), Some(0)), "{p}");
+    app.stop().await.unwrap();
+}
+
 /// `/stop` and `/start` in the chat; an owner's bad input refused in words, changing nothing; and
 /// another business cannot read an announcement's progress.
 #[tokio::test]
