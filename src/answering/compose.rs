@@ -6,6 +6,7 @@
 //! extractive answer: the sentences that answer, quoted with their source. Citations are checked:
 //! only sources actually given to the model and supporting the answer are listed, so a reply can
 //! only ever cite this tenant's retrieved sources.
+use crate::domain::conversation::MessageKind;
 use super::extract::{self, Selection};
 use super::prompt::{self, NO_ANSWER, SourceText, Turn, Voice};
 use super::verify::{Evidence, Rules};
@@ -50,7 +51,7 @@ pub struct Composed {
     /// `answer` (model, verified), `extractive` (sentences of the passages, quoted), `fallback`
     /// ("I don't know": nothing in the passages answers, or the model said so); from the whole
     /// pipeline also `qa` (the owner's pair) and `unavailable` (no credit left).
-    pub kind: &'static str,
+    pub kind: MessageKind,
     /// Plain text; [n] refer to `sources`.
     pub text: String,
     pub sources: Vec<Cited>,
@@ -165,7 +166,7 @@ pub async fn generate(call: Option<ModelCall<'_>>, voice: &Voice<'_>, history: &
     // The customer sees the quote at once; the model's verified sentences replace it as they come.
     let quoted = extractive(voice, hits, sel, None);
     if let Some(tx) = progress
-        && quoted.kind == "extractive"
+        && quoted.kind == MessageKind::Extractive
     {
         let _ = tx.send(quoted.text.clone());
     }
@@ -237,7 +238,7 @@ pub async fn generate(call: Option<ModelCall<'_>>, voice: &Voice<'_>, history: &
     let mut numbers = allowed;
     numbers.sort_unstable();
     let sources = numbers.into_iter().map(|n| cited_source(n, &hits[context[n - 1].0])).collect();
-    Composed { kind: "answer", text: clean.trim().to_owned(), sources, tokens, note: None, model_time }
+    Composed { kind: MessageKind::Answer, text: clean.trim().to_owned(), sources, tokens, note: None, model_time }
 }
 
 /// A source as listed under an answer: its title and, when there is one, the section the
@@ -315,7 +316,7 @@ pub fn cite_only(text: &str, allowed: &[usize]) -> (String, Vec<usize>) {
 pub fn extractive(voice: &Voice<'_>, hits: &[Hit], sel: &Selection, note: Option<String>) -> Composed {
     let quote = sel.quote();
     if quote.is_empty() {
-        return Composed { kind: "fallback", text: String::new(), sources: vec![], tokens: 0, note, model_time: Duration::ZERO };
+        return Composed { kind: MessageKind::Fallback, text: String::new(), sources: vec![], tokens: 0, note, model_time: Duration::ZERO };
     }
     let mut numbered: Vec<usize> = Vec::new();
     let mut text = String::from(lead_in(voice.language));
@@ -327,7 +328,7 @@ pub fn extractive(voice: &Voice<'_>, hits: &[Hit], sel: &Selection, note: Option
         text.push_str(&format!("\n\n“{}” [{n}]", s.text.trim()));
     }
     let sources = numbered.iter().enumerate().map(|(i, h)| cited_source(i + 1, &hits[*h])).collect();
-    Composed { kind: "extractive", text, sources, tokens: 0, note, model_time: Duration::ZERO }
+    Composed { kind: MessageKind::Extractive, text, sources, tokens: 0, note, model_time: Duration::ZERO }
 }
 
 /// The line above a quote, in the customer's language (Telegram's `language_code`) when known.

@@ -9,6 +9,7 @@
 //! have arrived, so it is never sent again automatically: the conversation page shows it as "not
 //! confirmed", and the owner decides whether to write again. The owner's replies and the "closed"
 //! notice go through the same states ([`send_once`]).
+use crate::domain::conversation::{Author, ChatKind, Delivery, MessageKind};
 use super::feedback::{feedback_buttons, human_button};
 use super::{Ctx, compose};
 use crate::domain::TenantId;
@@ -62,7 +63,7 @@ where
     F: FnOnce(Preflight) -> Fut,
     Fut: Future<Output = Result<crate::telegram::Message, TelegramError>>,
 {
-    if msg.delivery != "pending" {
+    if msg.delivery != Delivery::Pending {
         return settled(db, tenant, msg.id).await;
     }
     match send(claim(db, tenant, msg.id)).await {
@@ -73,11 +74,11 @@ where
         Err(TelegramError::Withdrawn(_)) => settled(db, tenant, msg.id).await,
         Err(e) if e.may_have_taken_effect() => {
             tracing::warn!(message_id = msg.id, error = %e, "Telegram's answer was lost; the message may have arrived and is not sent again");
-            conversations::set_delivery(&db.pool, tenant, msg.id, "unknown").await?;
+            conversations::set_delivery(&db.pool, tenant, msg.id, Delivery::Unknown).await?;
             Ok(Sent::Unconfirmed)
         }
         Err(e) => {
-            conversations::set_delivery(&db.pool, tenant, msg.id, "pending").await?;
+            conversations::set_delivery(&db.pool, tenant, msg.id, Delivery::Pending).await?;
             Err(job_error(e, doing))
         }
     }
@@ -85,10 +86,10 @@ where
 
 /// What became of a message this attempt may not send (it was not `pending` at its turn).
 async fn settled(db: &Db, tenant: TenantId, id: i64) -> Result<Sent, JobError> {
-    let now = conversations::delivery_of(&db.pool, tenant, id).await?.unwrap_or_default();
-    Ok(match now.as_str() {
-        "sent" => Sent::Before,
-        "sending" => {
+    let now = conversations::delivery_of(&db.pool, tenant, id).await?;
+    Ok(match now {
+        Some(Delivery::Sent) => Sent::Before,
+        Some(Delivery::Sending) => {
             tracing::warn!(message_id = id, "a message was being sent by another attempt or a stopped worker; not sending it again");
             // Only if still `sending`: the other attempt may have marked it sent meanwhile.
             conversations::mark_unknown_if_sending(&db.pool, tenant, id).await?;
@@ -103,7 +104,7 @@ const MESSAGE_LIMIT: usize = 4096;
 
 /// A reply about to be stored and sent.
 pub(super) struct Reply<'a> {
-    pub kind: &'a str,
+    pub kind: MessageKind,
     pub text: &'a str,
     pub sources: &'a [Cited],
     pub tokens: u64,
@@ -124,7 +125,7 @@ impl Ctx<'_> {
             &mut tx,
             self.tenant,
             conv.id,
-            &NewMsg { author: "bot", text: r.text, update_id: Some(update_id), kind: r.kind, sources: &sources, delivery: "pending", model_tokens: r.tokens as i64, question: r.question },
+            &NewMsg { author: Author::Bot, text: r.text, update_id: Some(update_id), kind: r.kind, sources: &sources, delivery: Delivery::Pending, model_tokens: r.tokens as i64, question: r.question },
         )
         .await?;
         if fresh && r.tokens > 0 {
@@ -141,14 +142,14 @@ impl Ctx<'_> {
     /// turn when its worker stopped) → send; sending (a crash during the Bot API call: it may
     /// have arrived) → unknown, not re-sent; sent → nothing.
     pub(super) async fn resume(&self, conv: &Conversation, msg: &Msg, reply_to: i64) -> Result<(), JobError> {
-        match msg.delivery.as_str() {
-            "pending" => self.deliver(conv, msg, reply_to).await,
-            "sending" => {
+        match msg.delivery {
+            Delivery::Pending => self.deliver(conv, msg, reply_to).await,
+            Delivery::Sending => {
                 tracing::warn!(reply_id = msg.id, "a reply was being sent when its worker stopped; not sending it again");
                 conversations::mark_unknown_if_sending(&self.db().pool, self.tenant, msg.id).await?;
                 Ok(())
             }
-            _ => Ok(()),
+            Delivery::Sent | Delivery::Unknown | Delivery::Failed => Ok(()),
         }
     }
 
@@ -156,14 +157,14 @@ impl Ctx<'_> {
     /// part claims it at its turn ([`claim`]), and it is marked sent after the last.
     async fn deliver(&self, conv: &Conversation, msg: &Msg, reply_to: i64) -> Result<(), JobError> {
         let sources: Vec<Cited> = serde_json::from_str(&msg.sources).unwrap_or_default();
-        let html = match msg.kind.as_str() {
-            "answer" | "extractive" => compose::render_html(&msg.text, &sources, self.lang.words().sources),
+        let html = match msg.kind {
+            MessageKind::Answer | MessageKind::Extractive => compose::render_html(&msg.text, &sources, self.lang.words().sources),
             _ => crate::telegram::html::escape(&msg.text),
         };
-        let buttons = match msg.kind.as_str() {
-            "answer" | "extractive" | "qa" => Some(feedback_buttons(msg.id, msg.kind != "qa", self.lang)),
-            "fallback" | "unavailable" => Some(human_button(self.lang)),
-            "forget" => Some(super::forget::buttons(self.lang)),
+        let buttons = match msg.kind {
+            MessageKind::Answer | MessageKind::Extractive | MessageKind::Qa => Some(feedback_buttons(msg.id, msg.kind != MessageKind::Qa, self.lang)),
+            MessageKind::Fallback | MessageKind::Unavailable => Some(human_button(self.lang)),
+            MessageKind::Forget => Some(super::forget::buttons(self.lang)),
             _ => None,
         };
         let parts = crate::telegram::split::split_html(&html, MESSAGE_LIMIT).unwrap_or_else(|_| crate::telegram::split::split_plain(&html, MESSAGE_LIMIT));
@@ -174,7 +175,7 @@ impl Ctx<'_> {
             if conv.thread_id != 0 {
                 send.message_thread_id = Some(conv.thread_id);
             }
-            if conv.chat_kind != "private" && i == 0 {
+            if conv.chat_kind != ChatKind::Private && i == 0 {
                 send.reply_parameters = Some(ReplyParameters { message_id: reply_to, allow_sending_without_reply: Some(true), ..Default::default() });
             }
             if i == last {
@@ -192,7 +193,7 @@ impl Ctx<'_> {
                 Err(e) if e.may_have_taken_effect() => {
                     // Telegram's answer was lost: the part may have arrived. Never sent twice.
                     tracing::warn!(reply_id = msg.id, error = %e, "Telegram's answer was lost; the reply may have arrived and is not sent again");
-                    conversations::set_delivery(&self.db().pool, self.tenant, msg.id, "unknown").await?;
+                    conversations::set_delivery(&self.db().pool, self.tenant, msg.id, Delivery::Unknown).await?;
                     return Ok(());
                 }
                 Err(e) => {
@@ -200,7 +201,7 @@ impl Ctx<'_> {
                     // delivered, so a retry may send (the whole reply, when this was its first part;
                     // later parts leave it `sending`, which a retry marks `unknown`).
                     if i == 0 {
-                        conversations::set_delivery(&self.db().pool, self.tenant, msg.id, "pending").await?;
+                        conversations::set_delivery(&self.db().pool, self.tenant, msg.id, Delivery::Pending).await?;
                     }
                     return Err(job_error(e, "sending the answer"));
                 }

@@ -1,5 +1,6 @@
 //! The buttons under a reply and their presses: 👍/👎 on answers (recorded on the reply, for the
 //! owner's knowledge-gap page) and "talk to a person" (a handoff).
+use crate::domain::conversation::Mode;
 use super::language::{Lang, fill};
 use super::{Ctx, groups, handoff};
 use crate::jobs::{JobError, job_error};
@@ -50,7 +51,7 @@ impl Ctx<'_> {
             let name = groups::display_name(&q.from.first_name, q.from.last_name.as_deref());
             let customer = groups::customer(&msg.chat, msg.message_thread_id, q.from.id, &name, self.language);
             let conv = conversations::open(&self.db().pool, self.tenant, self.bot_id, &customer).await?;
-            if conv.mode == "human" {
+            if conv.mode == Mode::Human {
                 return Ok(());
             }
             let away = self.away_note();

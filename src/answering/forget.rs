@@ -5,6 +5,7 @@
 //!
 //! In a group, the bot asks them to write to it privately: a group's conversation holds other
 //! people's messages too.
+use crate::domain::conversation::{ChatKind, MessageKind};
 use super::Ctx;
 use super::delivery::Reply;
 use super::language::{Lang, fill};
@@ -32,7 +33,7 @@ impl Ctx<'_> {
     /// `/forget`: the question with its buttons (in a private chat), or where to ask.
     pub(super) async fn forget_ask(&self, conv: &Conversation, update_id: i64, reply_to: i64) -> Result<(), JobError> {
         let w = self.lang.words();
-        let (kind, text) = if conv.chat_kind == "private" { ("forget", fill(w.forget_ask, self.business)) } else { ("command", w.forget_private.to_owned()) };
+        let (kind, text) = if conv.chat_kind == ChatKind::Private { (MessageKind::Forget, fill(w.forget_ask, self.business)) } else { (MessageKind::Command, w.forget_private.to_owned()) };
         self.reply(conv, update_id, reply_to, &Reply { kind, text: &text, sources: &[], tokens: 0, question: None }).await
     }
 

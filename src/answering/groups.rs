@@ -2,13 +2,17 @@
 //! to it, or a command for it), and each forum topic is a conversation of its own; in a private
 //! chat every message is for the bot and there are no topics.
 use super::Ctx;
+use crate::domain::conversation::ChatKind;
 use crate::storage::conversations::Customer;
 use crate::telegram::{Chat, Message};
 
 /// The customer behind a message or a button press: their chat, and in a group their topic.
 pub(super) fn customer<'a>(chat: &'a Chat, thread: Option<i64>, user_id: i64, name: &'a str, language: Option<&'a str>) -> Customer<'a> {
     let thread_id = if chat.kind == "private" { 0 } else { thread.unwrap_or(0) };
-    Customer { chat_id: chat.id, thread_id, chat_kind: &chat.kind, user_id, name, language }
+    // A chat type Telegram may add later is treated as a group (no drafts, no private-only
+    // replies), the safer side.
+    let chat_kind = chat.kind.parse().unwrap_or(ChatKind::Group);
+    Customer { chat_id: chat.id, thread_id, chat_kind, user_id, name, language }
 }
 
 /// A person's name as the owner sees it: first and last name.

@@ -9,6 +9,7 @@
 //! Outside the bot's working hours ([`super::hours`]) the conversation stays with the assistant
 //! (the customer gets the away message from the caller): the team still gets the transcript,
 //! and whoever replies takes it.
+use crate::domain::conversation::{Author, Delivery, MessageKind, Mode};
 use crate::domain::{TenantId, UserId};
 use super::delivery::{Sent, send_once};
 use crate::jobs::{JobError, job_error};
@@ -39,7 +40,7 @@ fn owner_buttons(conv: i64) -> ReplyMarkup {
 /// could be told.
 pub async fn request(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv: &Conversation, away: bool) -> anyhow::Result<bool> {
     if !away {
-        conversations::set_mode(&db.pool, tenant, conv.id, "human").await?;
+        conversations::set_mode(&db.pool, tenant, conv.id, Mode::Human).await?;
     }
     let Some(manager) = manager else { return Ok(false) };
     let team = team::recipients(&db.pool, tenant).await?;
@@ -47,10 +48,10 @@ pub async fn request(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv:
     let mut lines = Vec::new();
     let all = conversations::transcript(&db.pool, tenant, conv.id).await?;
     for m in all.iter().rev().take(TRANSCRIPT as usize).rev() {
-        let who = match m.author.as_str() {
-            "customer" => escape(&conv.customer_name),
-            "owner" => "You".into(),
-            _ => "Bot".into(),
+        let who = match m.author {
+            Author::Customer => escape(&conv.customer_name),
+            Author::Owner => "You".into(),
+            Author::Bot => "Bot".into(),
         };
         let text: String = m.text.chars().take(400).collect();
         lines.push(format!("<b>{who}:</b> {}", escape(&text)));
@@ -104,7 +105,7 @@ async fn listeners(db: &Db, tenant: TenantId, conv: i64) -> anyhow::Result<Vec<U
 pub async fn forward_to_owner(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv: &Conversation, m: &Msg) -> Result<(), JobError> {
     let Some(manager) = manager else {
         tracing::warn!("no manager bot in this process: a customer's message could not be passed on to the owner");
-        conversations::set_delivery(&db.pool, tenant, m.id, "failed").await?;
+        conversations::set_delivery(&db.pool, tenant, m.id, Delivery::Failed).await?;
         return Ok(());
     };
     let quoted: String = m.text.chars().take(3500).collect();
@@ -127,7 +128,7 @@ pub async fn forward_to_owner(db: &Db, manager: Option<&Manager>, tenant: Tenant
             }
         }
     }
-    conversations::set_delivery(&db.pool, tenant, m.id, if reached { "sent" } else { "failed" }).await?;
+    conversations::set_delivery(&db.pool, tenant, m.id, if reached { Delivery::Sent } else { Delivery::Failed }).await?;
     match passing {
         // Nobody got it and it may pass: try again (nobody gets it twice).
         Some(e) if !reached => Err(job_error(e, "passing a customer's message on to the owner")),
@@ -188,13 +189,13 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
         team::Took::Already => {}
     }
     let mut tx = db.begin().await?;
-    let (msg, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: "owner", text, update_id: dedupe, kind: "owner", sources: "[]", delivery: "pending", model_tokens: 0, question: None }).await?;
+    let (msg, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: Author::Owner, text, update_id: dedupe, kind: MessageKind::Owner, sources: "[]", delivery: Delivery::Pending, model_tokens: 0, question: None }).await?;
     tx.commit().await.map_err(anyhow::Error::from)?;
-    if msg.delivery == "sent" {
+    if msg.delivery == Delivery::Sent {
         return Ok(Relayed::Sent); // a redelivered manager update: already relayed
     }
     // An owner who replies has taken the conversation over.
-    conversations::set_mode(&db.pool, tenant, conv.id, "human").await?;
+    conversations::set_mode(&db.pool, tenant, conv.id, Mode::Human).await?;
     let bot = bots.open(tenant, conv.bot_id).await?.ok_or_else(|| JobError::Permanent(anyhow::anyhow!("the bot is no longer this business's")))?;
     let name = bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.0).unwrap_or_default();
     let mut send = SendMessage::html(conv.chat_id, format!("<b>{}:</b> {}", escape(&name), escape(text)));
@@ -213,16 +214,16 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
 /// before the call) sends the stored message rather than nothing, and never a second copy.
 pub async fn close(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i64) -> Result<bool, JobError> {
     let Some(conv) = conversations::get(&db.pool, tenant, conv_id).await? else { return Ok(false) };
-    let unsent = if conv.mode == "human" {
+    let unsent = if conv.mode == Mode::Human {
         // In the customer's language, as the conversation last knew it.
         let text = super::language::Lang::of(conv.language.as_deref()).words().back_with_assistant;
         let mut tx = db.begin().await?;
-        conversations::set_mode(&mut *tx, tenant, conv.id, "bot").await?;
-        let (m, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: "bot", text, update_id: None, kind: "closed", sources: "[]", delivery: "pending", model_tokens: 0, question: None }).await?;
+        conversations::set_mode(&mut *tx, tenant, conv.id, Mode::Bot).await?;
+        let (m, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: Author::Bot, text, update_id: None, kind: MessageKind::Closed, sources: "[]", delivery: Delivery::Pending, model_tokens: 0, question: None }).await?;
         tx.commit().await.map_err(anyhow::Error::from)?;
         Some(m)
     } else {
-        conversations::unsent_of_kind(&db.pool, tenant, conv.id, "closed").await?
+        conversations::unsent_of_kind(&db.pool, tenant, conv.id, MessageKind::Closed).await?
     };
     let (Some(m), Some(bot)) = (unsent, bots.open(tenant, conv.bot_id).await?) else { return Ok(true) };
     let mut send = SendMessage::new(conv.chat_id, m.text.clone());
@@ -244,7 +245,7 @@ pub async fn time_out(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i64,
     if !conversations::end_handoff_if(&mut *tx, tenant, conv.id, handed_off_at).await? {
         return Ok(false); // answered, closed or handed off again meanwhile
     }
-    let (m, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: "bot", text, update_id: None, kind: "closed", sources: "[]", delivery: "pending", model_tokens: 0, question: None }).await?;
+    let (m, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: Author::Bot, text, update_id: None, kind: MessageKind::Closed, sources: "[]", delivery: Delivery::Pending, model_tokens: 0, question: None }).await?;
     tx.commit().await.map_err(anyhow::Error::from)?;
     tracing::info!(tenant_id = tenant.0, conversation = conv.id, "a handoff nobody answered went back to the assistant");
     let Some(bot) = bots.open(tenant, conv.bot_id).await? else { return Ok(true) };
@@ -274,11 +275,11 @@ pub async fn on_owner_callback(db: &Db, bots: &ChildBots, manager: &Manager, q: 
         None => None,
     };
     let target = match message_id {
-        Some(id) => conversations::relay_target(&db.pool, owner, id).await?.filter(|(_, c)| *c == conv_id),
+        Some(id) => conversations::relay_target(&db.pool, owner, id).await?.filter(|t| t.conversation_id == conv_id),
         None => None,
     };
     let conv = match target {
-        Some((t, c)) => conversations::get(&db.pool, t, c).await?.map(|c| (t, c)),
+        Some(t) => conversations::get(&db.pool, t.tenant_id, t.conversation_id).await?.map(|c| (t.tenant_id, c)),
         None => None,
     };
     let Some((tenant, conv)) = conv else {
@@ -313,7 +314,7 @@ pub async fn on_owner_callback(db: &Db, bots: &ChildBots, manager: &Manager, q: 
 pub async fn on_owner_message(db: &Db, bots: &ChildBots, manager: &Manager, update_id: i64, m: &Message) -> Result<bool, JobError> {
     let (Some(reply_to), Some(text)) = (&m.reply_to_message, m.text.as_deref()) else { return Ok(false) };
     let owner = m.chat.id;
-    let Some((tenant, conv)) = conversations::relay_target(&db.pool, owner, reply_to.message_id).await? else { return Ok(false) };
+    let Some(conversations::RelayTarget { tenant_id: tenant, conversation_id: conv }) = conversations::relay_target(&db.pool, owner, reply_to.message_id).await? else { return Ok(false) };
     let note = match owner_reply(db, bots, Some(manager), tenant, &OwnerWords { conv, by: UserId(owner), text, dedupe: Some(update_id) }).await? {
         Relayed::Sent => "✓ Sent. Tap Close on the conversation when you're done.".to_owned(),
         Relayed::Unconfirmed => "Telegram didn't confirm that your reply arrived — it may have. It won't be sent twice; check with the customer before writing it again.".to_owned(),

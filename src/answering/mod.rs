@@ -40,6 +40,7 @@ pub mod verify;
 pub use limits::{Overhead, TenantPermits};
 pub use pipeline::standalone_query;
 
+use crate::domain::conversation::{Author, ChatKind, Delivery, MessageKind, Mode};
 use crate::domain::{BotId, TenantId};
 use crate::jobs::JobError;
 use crate::manager::Manager;
@@ -107,10 +108,10 @@ fn in_history(m: &conversations::Msg) -> bool {
     if m.text.trim().is_empty() {
         return false;
     }
-    match m.author.as_str() {
-        "customer" => !m.text.starts_with('/') && m.kind != "media",
-        "owner" => true,
-        _ => matches!(m.kind.as_str(), "answer" | "extractive" | "qa"),
+    match m.author {
+        Author::Customer => !m.text.starts_with('/') && m.kind != MessageKind::Media,
+        Author::Owner => true,
+        Author::Bot => m.kind.is_answer(),
     }
 }
 
@@ -170,17 +171,17 @@ impl Ctx<'_> {
         // to the owner).
         // `/start` and `/forget` are the bot's to answer even then; a paused bot answers
         // everything with its notice.
-        let with_person = conv.mode == "human" && !matches!(command.as_str(), "/start" | "/forget" | "/stop") && !self.paused;
-        let delivery = if with_person { "pending" } else { "sent" };
-        let kind = if unreadable.is_some() { "media" } else { "" };
-        let (cmsg, _) = conversations::add(&mut tx, self.tenant, conv.id, &NewMsg { author: "customer", text: &text, update_id: Some(update_id), kind, sources: "[]", delivery, model_tokens: 0, question: None }).await?;
+        let with_person = conv.mode == Mode::Human && !matches!(command.as_str(), "/start" | "/forget" | "/stop") && !self.paused;
+        let delivery = if with_person { Delivery::Pending } else { Delivery::Sent };
+        let kind = if unreadable.is_some() { MessageKind::Media } else { MessageKind::Text };
+        let (cmsg, _) = conversations::add(&mut tx, self.tenant, conv.id, &NewMsg { author: Author::Customer, text: &text, update_id: Some(update_id), kind, sources: "[]", delivery, model_tokens: 0, question: None }).await?;
         tx.commit().await.map_err(anyhow::Error::from)?;
 
         // A retried job: the reply was stored already — send it if it wasn't, never twice.
         if let Some(r) = conversations::reply_to(&self.db().pool, self.tenant, conv.id, update_id).await? {
             return self.resume(&conv, &r, m.message_id).await;
         }
-        if cmsg.delivery != "sent" {
+        if cmsg.delivery != Delivery::Sent {
             // With a person: the assistant stays silent; the owner gets the message (a retried
             // job passes on what an earlier attempt could not).
             return handoff::forward_to_owner(self.db(), self.a.manager.as_ref(), self.tenant, &conv, &cmsg).await;
@@ -195,13 +196,13 @@ impl Ctx<'_> {
             // No announcements for this chat (a paused bot honours it too).
             announcements::opt_out(&self.db().pool, self.tenant, self.bot_id, conv.chat_id).await?;
             let text = self.lang.words().stop_done;
-            return self.reply(&conv, update_id, m.message_id, &Reply { kind: "command", text, sources: &[], tokens: 0, question: None }).await;
+            return self.reply(&conv, update_id, m.message_id, &Reply { kind: MessageKind::Command, text, sources: &[], tokens: 0, question: None }).await;
         }
         if self.paused {
             if self.more_waiting {
                 return Ok(()); // a burst gets one notice, to its last message
             }
-            return self.reply(&conv, update_id, m.message_id, &Reply { kind: "paused", text: &self.texts.paused, sources: &[], tokens: 0, question: None }).await;
+            return self.reply(&conv, update_id, m.message_id, &Reply { kind: MessageKind::Paused, text: &self.texts.paused, sources: &[], tokens: 0, question: None }).await;
         }
         if unreadable.is_some() {
             // Even in a burst (`more_waiting`): the next message may be one the assistant
@@ -213,7 +214,7 @@ impl Ctx<'_> {
         if command == "/start" && private && announcements::opt_in(&self.db().pool, self.tenant, self.bot_id, conv.chat_id).await? {
             // Back from `/stop`: the welcome, and that announcements come again.
             let text = format!("{}\n\n{}", t.welcome, self.lang.words().stop_undone);
-            return self.reply(&conv, update_id, m.message_id, &Reply { kind: "command", text: &text, sources: &[], tokens: 0, question: None }).await;
+            return self.reply(&conv, update_id, m.message_id, &Reply { kind: MessageKind::Command, text: &text, sources: &[], tokens: 0, question: None }).await;
         }
         let fixed = match command.as_str() {
             "/start" => Some(&t.welcome),
@@ -224,7 +225,7 @@ impl Ctx<'_> {
             _ => None,
         };
         match fixed {
-            Some(text) => self.reply(&conv, update_id, m.message_id, &Reply { kind: "command", text, sources: &[], tokens: 0, question: None }).await,
+            Some(text) => self.reply(&conv, update_id, m.message_id, &Reply { kind: MessageKind::Command, text, sources: &[], tokens: 0, question: None }).await,
             None if self.more_waiting => {
                 tracing::debug!("the customer wrote again: this message is answered with the next");
                 Ok(())
@@ -249,14 +250,14 @@ impl Ctx<'_> {
             Some(away) => format!("{}\n\n{away}", self.texts.media),
             None => self.texts.media.clone(),
         };
-        self.reply(conv, update_id, reply_to, &Reply { kind: "media", text: &text, sources: &[], tokens: 0, question: None }).await
+        self.reply(conv, update_id, reply_to, &Reply { kind: MessageKind::Media, text: &text, sources: &[], tokens: 0, question: None }).await
     }
 
     async fn handoff(&self, conv: &Conversation, update_id: i64, reply_to: i64) -> Result<(), JobError> {
         let away = self.away_note();
         handoff::request(self.db(), self.a.manager.as_ref(), self.tenant, conv, away.is_some()).await?;
         let text = away.unwrap_or_else(|| feedback::handoff_note(self.business, self.lang));
-        self.reply(conv, update_id, reply_to, &Reply { kind: "handoff", text: &text, sources: &[], tokens: 0, question: None }).await
+        self.reply(conv, update_id, reply_to, &Reply { kind: MessageKind::Handoff, text: &text, sources: &[], tokens: 0, question: None }).await
     }
 
     /// Outside the bot's working hours: the note for a customer who asks for a person (when the
@@ -285,13 +286,13 @@ impl Ctx<'_> {
         let _ = self.bot.call(&typing).await;
 
         let earlier = conversations::recent(&deps.db.pool, self.tenant, conv.id, cmsg.id, deps.cfg.history_messages as i64).await?;
-        let history: Vec<Turn> = earlier.iter().filter(|m| in_history(m)).map(|m| Turn { customer: m.author == "customer", text: m.text.clone() }).collect();
+        let history: Vec<Turn> = earlier.iter().filter(|m| in_history(m)).map(|m| Turn { customer: m.author == Author::Customer, text: m.text.clone() }).collect();
         let voice = Voice { business: self.business, persona: &self.settings.persona, tone: &self.settings.tone, extra: &self.settings.extra_instructions, language: self.language };
         let key = format!("answer:{}:{update_id}", self.bot_id.0);
         let request = pipeline::Request { tenant: self.tenant, bot: self.bot_id, voice, texts: self.texts, history: &history, question, credit_key: Some(&key) };
 
         // Drafts in private chats: a task sends the latest text at most every draft_interval.
-        let (progress, drafts) = if conv.chat_kind == "private" {
+        let (progress, drafts) = if conv.chat_kind == ChatKind::Private {
             let (tx, task) = drafts::start(self.bot.clone(), conv.chat_id, cmsg.id.max(1), deps.cfg.draft_interval);
             (Some(tx), Some(task))
         } else {

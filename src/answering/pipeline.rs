@@ -8,6 +8,7 @@
 //!
 //! Where the answer goes — Telegram drafts, delivery, storage — is the caller's business; the
 //! pipeline only publishes the text so far to `progress` while the model writes.
+use crate::domain::conversation::MessageKind;
 use super::compose::{self, Composed, ModelCall, Prepared};
 use super::limits::TenantPermits;
 use super::prompt::{Turn, Voice};
@@ -64,7 +65,7 @@ pub struct Answer {
     pub generated: bool,
 }
 
-fn fixed(kind: &'static str, text: String) -> Answer {
+fn fixed(kind: MessageKind, text: String) -> Answer {
     Answer { reply: Composed { kind, text, sources: vec![], tokens: 0, note: None, model_time: Duration::ZERO }, generated: false }
 }
 
@@ -79,8 +80,8 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
     let query = standalone_query(req.history, req.question);
     let retriever = deps.retriever.get().await?;
     let hits = match compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, &query).await? {
-        Prepared::Qa(answer) => return Ok(fixed("qa", answer)),
-        Prepared::NotFound => return Ok(fixed("fallback", req.texts.fallback.clone())),
+        Prepared::Qa(answer) => return Ok(fixed(MessageKind::Qa, answer)),
+        Prepared::NotFound => return Ok(fixed(MessageKind::Fallback, req.texts.fallback.clone())),
         Prepared::Passages(h) => h,
     };
 
@@ -89,7 +90,7 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
     let reservation = match req.credit_key {
         Some(key) => match billing::reserve(&deps.billing, req.tenant, key).await? {
             Reserve::Granted(r) => Some(r),
-            Reserve::Exhausted => return Ok(fixed("unavailable", req.texts.unavailable.clone())),
+            Reserve::Exhausted => return Ok(fixed(MessageKind::Unavailable, req.texts.unavailable.clone())),
         },
         None => None,
     };
@@ -115,19 +116,19 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
     };
     let mut reply = compose::generate(call, &req.voice, req.history, req.question, &hits, progress).await;
     if let Some(r) = reservation {
-        if reply.kind == "answer" {
+        if reply.kind == MessageKind::Answer {
             r.settle(&deps.db, reply.tokens).await?;
         } else {
             r.release(&deps.db).await?;
         }
     }
     if let Some(note) = &reply.note {
-        tracing::info!(kind = reply.kind, note, "answer not from the model");
+        tracing::info!(kind = reply.kind.as_str(), note, "answer not from the model");
     }
     if reply.tokens > 0 {
         crate::metrics::record_model_tokens(model.as_ref().map(|m| m.name()).unwrap_or("none"), "answer", reply.tokens);
     }
-    if reply.kind == "fallback" {
+    if reply.kind == MessageKind::Fallback {
         // The model found no answer in the passages: the bot's own "I don't know".
         reply.text = req.texts.fallback.clone();
         reply.sources.clear();

@@ -4,6 +4,7 @@
 //! at the edge, and the rest of the crate trusts the type. The values Telegram defines (its ids,
 //! the bot token, bot usernames and names) live in `bellhop_telegram` and are re-exported here,
 //! so `crate::domain::BotId` is the same type the Telegram client takes.
+pub mod conversation;
 mod dates;
 mod ids;
 pub mod plans;

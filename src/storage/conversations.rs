@@ -1,20 +1,24 @@
 //! Conversations with customers, their messages and feedback, the manager-chat messages that
 //! route an owner's reply, and model-token use. Every function takes the tenant.
 use super::now_ms;
+use crate::domain::conversation::{Author, ChatKind, Delivery, MessageKind, Mode};
 use crate::domain::{BotId, TenantId};
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor, FromRow};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromRow)]
 pub struct Conversation {
     pub id: i64,
+    #[sqlx(try_from = "i64")]
     pub bot_id: BotId,
     pub chat_id: i64,
     pub thread_id: i64,
-    pub chat_kind: String,
+    #[sqlx(try_from = "String")]
+    pub chat_kind: ChatKind,
     pub customer_user_id: i64,
     pub customer_name: String,
-    /// `bot` or `human` (handed off).
-    pub mode: String,
+    /// Who answers: the assistant, or a person (handed off).
+    #[sqlx(try_from = "String")]
+    pub mode: Mode,
     pub last_message_at: i64,
     /// The customer's language (two-letter code), when known.
     pub language: Option<String>,
@@ -22,31 +26,16 @@ pub struct Conversation {
 
 const CONV_COLUMNS: &str = "id, bot_id, chat_id, thread_id, chat_kind, customer_user_id, customer_name, mode, last_message_at, language";
 
-/// A conversation from a row of [`CONV_COLUMNS`] (in that order).
-pub(super) fn from_row(r: sqlx::any::AnyRow) -> Conversation {
-    conversation(r)
-}
-
-fn conversation(r: sqlx::any::AnyRow) -> Conversation {
-    Conversation {
-        id: r.get(0),
-        bot_id: BotId(r.get(1)),
-        chat_id: r.get(2),
-        thread_id: r.get(3),
-        chat_kind: r.get(4),
-        customer_user_id: r.get(5),
-        customer_name: r.get(6),
-        mode: r.get(7),
-        last_message_at: r.get(8),
-        language: r.get(9),
-    }
+/// A conversation from a row of [`CONV_COLUMNS`].
+pub(super) fn from_row(r: sqlx::any::AnyRow) -> sqlx::Result<Conversation> {
+    Conversation::from_row(&r)
 }
 
 /// Who a conversation is with, as the latest message says.
 pub struct Customer<'a> {
     pub chat_id: i64,
     pub thread_id: i64,
-    pub chat_kind: &'a str,
+    pub chat_kind: ChatKind,
     pub user_id: i64,
     pub name: &'a str,
     /// Their language, when this message tells (kept from earlier messages otherwise).
@@ -64,40 +53,39 @@ pub async fn open<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bo
              language = coalesce(excluded.language, conversations.language)
          returning {CONV_COLUMNS}"
     );
-    let r = sqlx::query(&sql)
+    sqlx::query_as(&sql)
         .bind(tenant.0)
         .bind(bot.0)
         .bind(c.chat_id)
         .bind(c.thread_id)
-        .bind(c.chat_kind)
+        .bind(c.chat_kind.as_str())
         .bind(c.user_id)
         .bind(c.name)
         .bind(now)
         .bind(c.language)
         .fetch_one(e)
-        .await?;
-    Ok(conversation(r))
+        .await
 }
 
 pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<Option<Conversation>> {
     let sql = format!("select {CONV_COLUMNS} from conversations where tenant_id = $1 and id = $2");
-    Ok(sqlx::query(&sql).bind(tenant.0).bind(id).fetch_optional(e).await?.map(conversation))
+    sqlx::query_as(&sql).bind(tenant.0).bind(id).fetch_optional(e).await
 }
 
 /// The tenant's conversations, most recent first.
 pub async fn list<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, limit: i64) -> sqlx::Result<Vec<Conversation>> {
     let sql = format!("select {CONV_COLUMNS} from conversations where tenant_id = $1 order by last_message_at desc, id desc limit $2");
-    Ok(sqlx::query(&sql).bind(tenant.0).bind(limit).fetch_all(e).await?.into_iter().map(conversation).collect())
+    sqlx::query_as(&sql).bind(tenant.0).bind(limit).fetch_all(e).await
 }
 
-/// `bot` (the AI answers) or `human` (handed off: the AI stays silent). Back to `bot`, nobody
-/// has the conversation any more (`taken_by`).
-pub async fn set_mode<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, mode: &str) -> sqlx::Result<bool> {
-    let handed = if mode == "human" { Some(now_ms()) } else { None };
+/// The assistant answers, or a person (handed off: the assistant stays silent). Back to the
+/// assistant, nobody has the conversation any more (`taken_by`).
+pub async fn set_mode<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, mode: Mode) -> sqlx::Result<bool> {
+    let handed = (mode == Mode::Human).then(now_ms);
     let done = sqlx::query(
         "update conversations set mode = $1, handed_off_at = $2, taken_by = case when $1 = 'human' then taken_by else null end where tenant_id = $3 and id = $4",
     )
-        .bind(mode)
+        .bind(mode.as_str())
         .bind(handed)
         .bind(tenant.0)
         .bind(id)
@@ -106,22 +94,24 @@ pub async fn set_mode<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId
     Ok(done.rows_affected() == 1)
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromRow)]
 pub struct Msg {
     pub id: i64,
     pub conversation_id: i64,
-    /// `customer`, `bot` or `owner`.
-    pub author: String,
+    #[sqlx(try_from = "String")]
+    pub author: Author,
     pub text: String,
     pub update_id: Option<i64>,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: MessageKind,
     /// JSON list of the sources cited.
     pub sources: String,
-    /// Bot and owner replies: `pending` (stored, not sent), `sending` (the Bot API call may have
-    /// happened), `sent`, or `unknown` (a crash during the call: not re-sent, so never twice).
-    /// Customer messages: their delivery to the owner during a handoff — `pending`, `sent`, or
-    /// `failed` (Telegram refused it; shown on the conversation page); `sent` outside handoffs.
-    pub delivery: String,
+    /// Bot and owner replies: `Pending` (stored, not sent), `Sending` (the Bot API call may have
+    /// happened), `Sent`, or `Unknown` (a crash during the call: not re-sent, so never twice).
+    /// Customer messages: their delivery to the owner during a handoff — `Pending`, `Sent`, or
+    /// `Failed` (Telegram refused it; shown on the conversation page); `Sent` outside handoffs.
+    #[sqlx(try_from = "String")]
+    pub delivery: Delivery,
     pub telegram_message_id: Option<i64>,
     pub model_tokens: i64,
     pub feedback: Option<i64>,
@@ -131,32 +121,14 @@ pub struct Msg {
 
 const MSG_COLUMNS: &str = "id, conversation_id, author, text, update_id, kind, sources, delivery, telegram_message_id, model_tokens, feedback, question, created_at";
 
-fn msg(r: sqlx::any::AnyRow) -> Msg {
-    Msg {
-        id: r.get(0),
-        conversation_id: r.get(1),
-        author: r.get(2),
-        text: r.get(3),
-        update_id: r.get(4),
-        kind: r.get(5),
-        sources: r.get(6),
-        delivery: r.get(7),
-        telegram_message_id: r.get(8),
-        model_tokens: r.get(9),
-        feedback: r.get(10),
-        question: r.get(11),
-        created_at: r.get(12),
-    }
-}
-
-/// A message to store. Bot replies are stored `sending` and become `sent` with [`mark_sent`].
+/// A message to store. Bot replies are stored `Pending` and claimed right before their call.
 pub struct NewMsg<'a> {
-    pub author: &'a str,
+    pub author: Author,
     pub text: &'a str,
     pub update_id: Option<i64>,
-    pub kind: &'a str,
+    pub kind: MessageKind,
     pub sources: &'a str,
-    pub delivery: &'a str,
+    pub delivery: Delivery,
     pub model_tokens: i64,
     pub question: Option<&'a str>,
 }
@@ -170,48 +142,48 @@ pub async fn add(tx: &mut super::Tx, tenant: TenantId, conv: i64, m: &NewMsg<'_>
          on conflict (conversation_id, update_id, author) do nothing
          returning {MSG_COLUMNS}"
     );
-    let inserted = sqlx::query(&sql)
+    let inserted = sqlx::query_as(&sql)
         .bind(tenant.0)
         .bind(conv)
-        .bind(m.author)
+        .bind(m.author.as_str())
         .bind(m.text)
         .bind(m.update_id)
-        .bind(m.kind)
+        .bind(m.kind.as_str())
         .bind(m.sources)
-        .bind(m.delivery)
+        .bind(m.delivery.as_str())
         .bind(m.model_tokens)
         .bind(m.question)
         .bind(now_ms())
         .fetch_optional(&mut **tx)
         .await?;
-    if let Some(r) = inserted {
-        return Ok((msg(r), true));
+    if let Some(m) = inserted {
+        return Ok((m, true));
     }
     let sql = format!("select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 and update_id = $3 and author = $4");
-    let r = sqlx::query(&sql).bind(tenant.0).bind(conv).bind(m.update_id).bind(m.author).fetch_one(&mut **tx).await?;
-    Ok((msg(r), false))
+    let existing = sqlx::query_as(&sql).bind(tenant.0).bind(conv).bind(m.update_id).bind(m.author.as_str()).fetch_one(&mut **tx).await?;
+    Ok((existing, false))
 }
 
 /// The bot's reply to a customer update, if one was stored (sent or not).
 pub async fn reply_to<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: i64, update_id: i64) -> sqlx::Result<Option<Msg>> {
     let sql = format!("select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 and update_id = $3 and author = 'bot'");
-    Ok(sqlx::query(&sql).bind(tenant.0).bind(conv).bind(update_id).fetch_optional(e).await?.map(msg))
+    sqlx::query_as(&sql).bind(tenant.0).bind(conv).bind(update_id).fetch_optional(e).await
 }
 
 /// The newest bot message of `kind` in the conversation not (known to be) sent yet — `pending`,
 /// or `sending` when a worker stopped during the call (a job that stored it and then failed finds
 /// it again on its retry).
-pub async fn unsent_of_kind<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: i64, kind: &str) -> sqlx::Result<Option<Msg>> {
+pub async fn unsent_of_kind<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: i64, kind: MessageKind) -> sqlx::Result<Option<Msg>> {
     let sql = format!(
         "select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 and author = 'bot' and kind = $3 and delivery in ('pending', 'sending') order by id desc limit 1"
     );
-    Ok(sqlx::query(&sql).bind(tenant.0).bind(conv).bind(kind).fetch_optional(e).await?.map(msg))
+    sqlx::query_as(&sql).bind(tenant.0).bind(conv).bind(kind.as_str()).fetch_optional(e).await
 }
 
 /// Sets a reply's delivery state: `sending` is committed before the Bot API call, so a job that
 /// finds it after a crash knows the reply may already have reached the customer.
-pub async fn set_delivery<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, delivery: &str) -> sqlx::Result<()> {
-    sqlx::query("update conversation_messages set delivery = $1 where tenant_id = $2 and id = $3").bind(delivery).bind(tenant.0).bind(id).execute(e).await?;
+pub async fn set_delivery<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, delivery: Delivery) -> sqlx::Result<()> {
+    sqlx::query("update conversation_messages set delivery = $1 where tenant_id = $2 and id = $3").bind(delivery.as_str()).bind(tenant.0).bind(id).execute(e).await?;
     Ok(())
 }
 
@@ -230,8 +202,9 @@ pub async fn claim_for_sending<'c>(e: impl Executor<'c, Database = Any>, tenant:
 }
 
 /// The current delivery state of a message.
-pub async fn delivery_of<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("select delivery from conversation_messages where tenant_id = $1 and id = $2").bind(tenant.0).bind(id).fetch_optional(e).await
+pub async fn delivery_of<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<Option<Delivery>> {
+    let text: Option<String> = sqlx::query_scalar("select delivery from conversation_messages where tenant_id = $1 and id = $2").bind(tenant.0).bind(id).fetch_optional(e).await?;
+    text.map(|t| t.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))).transpose()
 }
 
 pub async fn mark_sent<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, telegram_message_id: Option<i64>) -> sqlx::Result<()> {
@@ -250,7 +223,7 @@ pub async fn recent<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, 
         "select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 and id < $3 and delivery = 'sent'
          order by id desc limit $4"
     );
-    let mut v: Vec<Msg> = sqlx::query(&sql).bind(tenant.0).bind(conv).bind(before_id).bind(limit).fetch_all(e).await?.into_iter().map(msg).collect();
+    let mut v: Vec<Msg> = sqlx::query_as(&sql).bind(tenant.0).bind(conv).bind(before_id).bind(limit).fetch_all(e).await?;
     v.reverse();
     Ok(v)
 }
@@ -258,7 +231,7 @@ pub async fn recent<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, 
 /// A whole transcript, oldest first.
 pub async fn transcript<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: i64) -> sqlx::Result<Vec<Msg>> {
     let sql = format!("select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 order by id");
-    Ok(sqlx::query(&sql).bind(tenant.0).bind(conv).fetch_all(e).await?.into_iter().map(msg).collect())
+    sqlx::query_as(&sql).bind(tenant.0).bind(conv).fetch_all(e).await
 }
 
 /// Records 👍 (1) or 👎 (-1) on a bot reply in the given chat; `false` when no such reply.
@@ -287,7 +260,7 @@ pub async fn gaps<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bo
            and conversation_id in (select id from conversations where tenant_id = $1 and bot_id = $3)
          order by id desc limit $2"
     );
-    Ok(sqlx::query(&sql).bind(tenant.0).bind(limit).bind(bot.0).fetch_all(e).await?.into_iter().map(msg).collect())
+    sqlx::query_as(&sql).bind(tenant.0).bind(limit).bind(bot.0).fetch_all(e).await
 }
 
 /// Remembers that the manager bot's message `message_id` in the owner's chat is about `conv`.
@@ -303,10 +276,18 @@ pub async fn add_relay<'c>(e: impl Executor<'c, Database = Any>, owner_chat: i64
     Ok(())
 }
 
+/// The conversation a manager-chat message is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow)]
+pub struct RelayTarget {
+    #[sqlx(try_from = "i64")]
+    pub tenant_id: TenantId,
+    pub conversation_id: i64,
+}
+
 /// The conversation a manager-chat message is about, if the owner or teammate of that chat
 /// (still) may see it.
-pub async fn relay_target<'c>(e: impl Executor<'c, Database = Any>, owner_chat: i64, message_id: i64) -> sqlx::Result<Option<(TenantId, i64)>> {
-    let r = sqlx::query(
+pub async fn relay_target<'c>(e: impl Executor<'c, Database = Any>, owner_chat: i64, message_id: i64) -> sqlx::Result<Option<RelayTarget>> {
+    sqlx::query_as(
         "select r.tenant_id, r.conversation_id from relay_messages r join tenants t on t.id = r.tenant_id
          where r.owner_chat_id = $1 and r.message_id = $2
            and (t.owner_user_id = $1 or exists (select 1 from team_members m where m.tenant_id = t.id and m.user_id = $1))",
@@ -314,8 +295,7 @@ pub async fn relay_target<'c>(e: impl Executor<'c, Database = Any>, owner_chat: 
     .bind(owner_chat)
     .bind(message_id)
     .fetch_optional(e)
-    .await?;
-    Ok(r.map(|r| (TenantId(r.get(0)), r.get(1))))
+    .await
 }
 
 /// Adds model tokens (and one answer) to the tenant's use for `day` (days since the epoch, UTC).
@@ -337,24 +317,40 @@ pub async fn usage<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, d
     Ok(n.unwrap_or(0))
 }
 
-/// How many bot replies of each of the tenant's conversations got a 👎: (conversation, count).
-pub async fn thumbs_down_counts<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<(i64, i64)>> {
-    let rows = sqlx::query(
-        "select conversation_id, count(*) from conversation_messages where tenant_id = $1 and author = 'bot' and feedback = -1 group by conversation_id",
+/// How many bot replies of one conversation got a 👎.
+#[derive(Debug, Clone, Copy, FromRow)]
+pub struct ThumbsDown {
+    pub conversation_id: i64,
+    pub count: i64,
+}
+
+/// How many bot replies of each of the tenant's conversations got a 👎 (conversations with none
+/// are left out).
+pub async fn thumbs_down_counts<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<ThumbsDown>> {
+    sqlx::query_as(
+        "select conversation_id, count(*) as count from conversation_messages where tenant_id = $1 and author = 'bot' and feedback = -1 group by conversation_id",
     )
     .bind(tenant.0)
     .fetch_all(e)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    .await
 }
 
-/// A handoff nobody answered in time: (tenant, conversation, when it was handed off), at most
+/// A handoff nobody answered in time.
+#[derive(Debug, Clone, Copy, FromRow)]
+pub struct TimedOutHandoff {
+    #[sqlx(try_from = "i64")]
+    pub tenant_id: TenantId,
+    pub conversation_id: i64,
+    pub handed_off_at: i64,
+}
+
+/// The handoffs nobody answered in time, at most
 /// `limit` — conversations with a person whose bot's handoff timeout (60 minutes without
 /// settings; 0: never) has passed since the handoff, with no owner message since. Every tenant's
 /// (the sweep of `app`); each is then ended with [`end_handoff_if`], scoped to its tenant.
-pub async fn timed_out_handoffs<'c>(e: impl Executor<'c, Database = Any>, now: i64, limit: i64) -> sqlx::Result<Vec<(TenantId, i64, i64)>> {
-    let rows = sqlx::query(
-        "select c.tenant_id, c.id, c.handed_off_at from conversations c
+pub async fn timed_out_handoffs<'c>(e: impl Executor<'c, Database = Any>, now: i64, limit: i64) -> sqlx::Result<Vec<TimedOutHandoff>> {
+    sqlx::query_as(
+        "select c.tenant_id, c.id as conversation_id, c.handed_off_at from conversations c
            left join bot_settings s on s.tenant_id = c.tenant_id and s.bot_id = c.bot_id
          where c.mode = 'human' and c.handed_off_at is not null
            and coalesce(s.handoff_timeout_minutes, 60) > 0
@@ -365,8 +361,7 @@ pub async fn timed_out_handoffs<'c>(e: impl Executor<'c, Database = Any>, now: i
     .bind(now)
     .bind(limit)
     .fetch_all(e)
-    .await?;
-    Ok(rows.into_iter().map(|r| (TenantId(r.get(0)), r.get(1), r.get(2))).collect())
+    .await
 }
 
 /// Back to the assistant if the conversation is still in the handoff that began at

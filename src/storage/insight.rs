@@ -58,7 +58,7 @@ pub async fn search<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, 
          order by c.last_message_at desc, c.id desc limit $3 offset $4"
     );
     let rows = sqlx::query(&sql).bind(tenant.0).bind(pattern.unwrap_or_default()).bind(limit).bind(offset).fetch_all(e).await?;
-    Ok(rows.into_iter().map(super::conversations::from_row).collect())
+    rows.into_iter().map(super::conversations::from_row).collect()
 }
 
 /// One row of the conversations export.

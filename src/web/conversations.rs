@@ -2,6 +2,7 @@
 //! answer, and the same handoff actions as the manager chat — reply to the customer through the
 //! bot, or hand the conversation back to the assistant. Every query is scoped to the signed-in
 //! owner's tenant, so another tenant's conversation id is simply not found.
+use crate::domain::conversation::{Author, ChatKind, Delivery, MessageKind, Mode};
 use super::AppError;
 use super::auth::{CsrfForm, Owner};
 use super::pages::{ago, render};
@@ -93,7 +94,7 @@ pub async fn list(State(app): State<AppState>, owner: Owner, Query(q): Query<Lis
     let convs = insight::search(&app.db.pool, owner.tenant_id, Some(&search), PAGE, (page - 1) * PAGE).await?;
     let first = if total == 0 { 0 } else { (page - 1) * PAGE + 1 };
     let last = first + convs.len() as i64 - i64::from(total > 0);
-    let down: HashMap<i64, i64> = conversations::thumbs_down_counts(&app.db.pool, owner.tenant_id).await?.into_iter().collect();
+    let down: HashMap<i64, i64> = conversations::thumbs_down_counts(&app.db.pool, owner.tenant_id).await?.into_iter().map(|t| (t.conversation_id, t.count)).collect();
     let bots = bot_names(&app, &owner).await?;
     let now = now_ms();
     let rows = convs
@@ -102,9 +103,9 @@ pub async fn list(State(app): State<AppState>, owner: Owner, Query(q): Query<Lis
             id: c.id,
             customer: display_name(&c.customer_name),
             bot: bots.get(&c.bot_id.0).cloned().unwrap_or_else(|| "a bot you no longer have".into()),
-            group: c.chat_kind != "private",
+            group: c.chat_kind != ChatKind::Private,
             at: ago(c.last_message_at, now),
-            with_person: c.mode == "human",
+            with_person: c.mode == Mode::Human,
             thumbs_down: down.get(&c.id).copied().unwrap_or(0),
         })
         .collect();
@@ -141,20 +142,20 @@ pub struct SourceLink {
 }
 
 /// (label, pill class) for a bot reply's kind.
-fn badge(kind: &str) -> Option<(&'static str, &'static str)> {
+fn badge(kind: MessageKind) -> Option<(&'static str, &'static str)> {
     Some(match kind {
-        "answer" => ("AI answer", "ok"),
-        "extractive" => ("quoted from your sources", "ok"),
-        "qa" => ("your Q&A answer", "ok"),
-        "fallback" => ("couldn't answer", "bad"),
-        "unavailable" => ("assistant unavailable", "bad"),
-        "handoff" => ("asked for a person", "wait"),
-        "closed" => ("handed back to the assistant", ""),
-        "command" => ("menu command", ""),
-        "media" => ("can't read this — passed on to you", "wait"),
-        "paused" => ("bot paused", ""),
-        "forget" => ("asked about deleting their data", ""),
-        _ => return None,
+        MessageKind::Answer => ("AI answer", "ok"),
+        MessageKind::Extractive => ("quoted from your sources", "ok"),
+        MessageKind::Qa => ("your Q&A answer", "ok"),
+        MessageKind::Fallback => ("couldn't answer", "bad"),
+        MessageKind::Unavailable => ("assistant unavailable", "bad"),
+        MessageKind::Handoff => ("asked for a person", "wait"),
+        MessageKind::Closed => ("handed back to the assistant", ""),
+        MessageKind::Command => ("menu command", ""),
+        MessageKind::Media => ("can't read this — passed on to you", "wait"),
+        MessageKind::Paused => ("bot paused", ""),
+        MessageKind::Forget => ("asked about deleting their data", ""),
+        MessageKind::Text | MessageKind::Owner => return None,
     })
 }
 
@@ -195,14 +196,14 @@ async fn transcript(app: &AppState, owner: &Owner, id: i64, notice: Option<Strin
     let bubbles = msgs
         .into_iter()
         .map(|m| Bubble {
-            badge: if m.author == "bot" { badge(&m.kind) } else { None },
+            badge: if m.author == Author::Bot { badge(m.kind) } else { None },
             sources: source_links(&m.sources),
             feedback: m.feedback.unwrap_or(0),
-            pending: m.author != "customer" && m.delivery != "sent" && m.delivery != "unknown",
-            unconfirmed: m.author != "customer" && m.delivery == "unknown",
-            not_passed_on: m.author == "customer" && m.delivery == "failed",
+            pending: m.author != Author::Customer && m.delivery != Delivery::Sent && m.delivery != Delivery::Unknown,
+            unconfirmed: m.author != Author::Customer && m.delivery == Delivery::Unknown,
+            not_passed_on: m.author == Author::Customer && m.delivery == Delivery::Failed,
             at: ago(m.created_at, now),
-            author: m.author,
+            author: m.author.to_string(),
             text: m.text,
         })
         .collect();
@@ -213,7 +214,7 @@ async fn transcript(app: &AppState, owner: &Owner, id: i64, notice: Option<Strin
         id,
         customer: display_name(&conv.customer_name),
         bot: bots.get(&conv.bot_id.0).cloned().unwrap_or_default(),
-        with_person: conv.mode == "human",
+        with_person: conv.mode == Mode::Human,
         bubbles,
         notice,
         problem,

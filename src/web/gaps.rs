@@ -2,6 +2,7 @@
 //! got a 👎 — each with a one-click form that adds a Q&A pair. A question disappears once a Q&A
 //! pair with the same words (the comparison the bot uses to match pairs) was written after it was
 //! asked: a 👎 on the answer of an older pair stays, so the owner can write a better one.
+use crate::domain::conversation::MessageKind;
 use super::AppError;
 use super::auth::Owner;
 use super::pages::{ago, render};
@@ -58,7 +59,7 @@ pub(super) async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>)
         if key.is_empty() || answered.get(&key).is_some_and(|&at| at >= m.created_at) {
             continue;
         }
-        let unanswered = m.kind == "fallback";
+        let unanswered = m.kind == MessageKind::Fallback;
         let down = m.feedback == Some(-1);
         match at.get(&key) {
             Some(&i) => {

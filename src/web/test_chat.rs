@@ -189,5 +189,5 @@ async fn answer(app: &AppState, tenant: TenantId, bot: BotId, earlier: &[Exchang
         let today = crate::storage::now_ms() / 86_400_000;
         crate::storage::conversations::add_usage(&app.db.pool, tenant, today, r.tokens as i64).await?;
     }
-    Ok(Exchange { q: question.into(), a: r.text, kind: r.kind.into(), sources: r.sources })
+    Ok(Exchange { q: question.into(), a: r.text, kind: r.kind.as_str().into(), sources: r.sources })
 }

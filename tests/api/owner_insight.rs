@@ -1,6 +1,7 @@
 //! Issue 17, item 5: insight. The overview page's figures (questions per day by how they were
 //! answered, 👍/👎, busiest hours, top unanswered questions), conversation search and paging,
 //! and the conversations export (CSV) — each tenant's own only.
+use bellhop::domain::conversation::{Author, ChatKind, Delivery, MessageKind};
 use crate::helpers::*;
 use crate::owner_lifecycle::{business, get};
 use bellhop::domain::{BotId, TenantId};
@@ -11,13 +12,13 @@ const DAY: i64 = 86_400_000;
 /// A conversation of `name` with `bot` holding `(customer text, reply kind, rating, days ago)`
 /// exchanges.
 async fn conversation(app: &TestApp, tenant: TenantId, bot: i64, chat: i64, name: &str, turns: &[(&str, &str, Option<i64>, i64)]) -> i64 {
-    let who = Customer { chat_id: chat, thread_id: 0, chat_kind: "private", user_id: chat, name, language: None };
+    let who = Customer { chat_id: chat, thread_id: 0, chat_kind: ChatKind::Private, user_id: chat, name, language: None };
     let conv = conversations::open(&app.db().pool, tenant, BotId(bot), &who).await.unwrap();
     for (i, (text, kind, rating, days_ago)) in turns.iter().enumerate() {
         let update = chat * 100 + i as i64;
         let mut tx = app.db().begin().await.unwrap();
-        let (q, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: "customer", text, update_id: Some(update), kind: "", sources: "[]", delivery: "sent", model_tokens: 0, question: None }).await.unwrap();
-        let (r, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: "bot", text: "a reply", update_id: Some(update), kind, sources: "[]", delivery: "sent", model_tokens: 0, question: Some(text) })
+        let (q, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: Author::Customer, text, update_id: Some(update), kind: MessageKind::Text, sources: "[]", delivery: Delivery::Sent, model_tokens: 0, question: None }).await.unwrap();
+        let (r, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: Author::Bot, text: "a reply", update_id: Some(update), kind: kind.parse().unwrap(), sources: "[]", delivery: Delivery::Sent, model_tokens: 0, question: Some(text) })
             .await
             .unwrap();
         tx.commit().await.unwrap();
