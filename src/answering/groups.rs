@@ -8,7 +8,7 @@ use crate::telegram::{Chat, Message};
 
 /// The customer behind a message or a button press: their chat, and in a group their topic.
 pub(super) fn customer<'a>(chat: &'a Chat, thread: Option<i64>, user_id: i64, name: &'a str, language: Option<&'a str>) -> Customer<'a> {
-    let thread_id = if chat.kind == "private" { 0 } else { thread.unwrap_or(0) };
+    let thread_id = if chat.is_private() { 0 } else { thread.unwrap_or(0) };
     // A chat type Telegram may add later is treated as a group (no drafts, no private-only
     // replies), the safer side.
     let chat_kind = chat.kind.parse().unwrap_or(ChatKind::Group);

@@ -146,7 +146,7 @@ impl Ctx<'_> {
         if m.from.as_ref().is_some_and(|u| u.is_bot) {
             return Ok(());
         }
-        let private = m.chat.kind == "private";
+        let private = m.chat.is_private();
         // A caption is read as text: the question that comes with a photo or a document.
         let written = m.text.as_deref().or(m.caption.as_deref()).map(str::trim).filter(|t| !t.is_empty());
         // Media without words, in a private chat (in a group it is not addressed to the bot).

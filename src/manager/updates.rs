@@ -88,7 +88,7 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
 /// A message in the manager chat: the owner's commands (`/start`, `/bots`, `/login`, `/help`).
 pub async fn message(db: &Db, public_url: &url::Url, m: &Manager, msg: Message) -> Result<(), JobError> {
     let Some(from) = msg.from.as_ref() else { return Ok(()) };
-    if msg.chat.kind != "private" {
+    if !msg.chat.is_private() {
         return Ok(());
     }
     let chat = msg.chat.id;

@@ -44,6 +44,18 @@ macro_rules! optional {
     };
 }
 
+/// How Telegram reads a message's text for formatting (`parse_mode`).
+/// <https://core.telegram.org/bots/api#formatting-options>
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ParseMode {
+    /// Telegram's HTML subset ([`crate::html`]).
+    #[serde(rename = "HTML")]
+    Html,
+    MarkdownV2,
+    /// The legacy Markdown, kept by Telegram for backward compatibility.
+    Markdown,
+}
+
 /// The chat a chat-addressed request posts into, for the throttle.
 fn target_chat(chat: &ChatTarget) -> ChatId {
     chat.id().unwrap_or(ChatId(0))
@@ -310,7 +322,7 @@ pub struct SendMessage {
     pub message_thread_id: Option<i64>,
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parse_mode: Option<String>,
+    pub parse_mode: Option<ParseMode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entities: Option<Vec<MessageEntity>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -344,7 +356,7 @@ pub struct SendMessageDraft {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parse_mode: Option<String>,
+    pub parse_mode: Option<ParseMode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entities: Option<Vec<MessageEntity>>,
 }
@@ -366,7 +378,7 @@ pub struct EditMessageText {
     pub inline_message_id: Option<String>,
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parse_mode: Option<String>,
+    pub parse_mode: Option<ParseMode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entities: Option<Vec<MessageEntity>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -682,12 +694,12 @@ impl SendMessage {
     }
     /// A message in Telegram's HTML subset (see [`crate::html`]).
     pub fn html(chat_id: impl Into<ChatTarget>, text: impl Into<String>) -> Self {
-        Self::new(chat_id, text).parse_mode("HTML")
+        Self::new(chat_id, text).parse_mode(ParseMode::Html)
     }
 }
 optional!(SendMessage {
     message_thread_id: i64,
-    parse_mode: String,
+    parse_mode: ParseMode,
     entities: Vec<MessageEntity>,
     link_preview_options: LinkPreviewOptions,
     disable_notification: bool,
@@ -702,7 +714,7 @@ impl SendMessageDraft {
         Self { chat_id, message_thread_id: None, draft_id, text: None, parse_mode: None, entities: None }
     }
 }
-optional!(SendMessageDraft { message_thread_id: i64, text: String, parse_mode: String, entities: Vec<MessageEntity> });
+optional!(SendMessageDraft { message_thread_id: i64, text: String, parse_mode: ParseMode, entities: Vec<MessageEntity> });
 
 impl EditMessageText {
     /// New text for message `message_id` in `chat_id`.
@@ -728,7 +740,7 @@ impl EditMessageText {
         serde_json::from_value(result.clone()).ok()
     }
 }
-optional!(EditMessageText { parse_mode: String, entities: Vec<MessageEntity>, link_preview_options: LinkPreviewOptions, reply_markup: InlineKeyboardMarkup });
+optional!(EditMessageText { parse_mode: ParseMode, entities: Vec<MessageEntity>, link_preview_options: LinkPreviewOptions, reply_markup: InlineKeyboardMarkup });
 
 impl SendChatAction {
     /// `action` is one of Telegram's: `typing`, `upload_photo`, `upload_document`, …
