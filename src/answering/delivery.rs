@@ -9,7 +9,7 @@
 //! have arrived, so it is never sent again automatically: the conversation page shows it as "not
 //! confirmed", and the owner decides whether to write again. The owner's replies and the "closed"
 //! notice go through the same states ([`send_once`]).
-use crate::domain::conversation::{Author, ChatKind, Delivery, MessageKind};
+use crate::domain::conversation::{Author, ChatKind, Delivery, MessageKind, MsgId};
 use super::feedback::{feedback_buttons, human_button};
 use super::{Ctx, compose};
 use crate::domain::TenantId;
@@ -38,7 +38,7 @@ pub enum Sent {
 /// the job next sends it. The claim fails with `Withdrawn` when the message is no longer
 /// `pending` (another attempt has it); a database error fails it as a network error would —
 /// nothing was sent, try again.
-pub(super) fn claim(db: &Db, tenant: TenantId, id: i64) -> Preflight {
+pub(super) fn claim(db: &Db, tenant: TenantId, id: MsgId) -> Preflight {
     let pool = db.pool.clone();
     Box::new(move || {
         Box::pin(async move {
@@ -73,7 +73,7 @@ where
         }
         Err(TelegramError::Withdrawn(_)) => settled(db, tenant, msg.id).await,
         Err(e) if e.may_have_taken_effect() => {
-            tracing::warn!(message_id = msg.id, error = %e, "Telegram's answer was lost; the message may have arrived and is not sent again");
+            tracing::warn!(message_id = msg.id.0, error = %e, "Telegram's answer was lost; the message may have arrived and is not sent again");
             conversations::set_delivery(&db.pool, tenant, msg.id, Delivery::Unknown).await?;
             Ok(Sent::Unconfirmed)
         }
@@ -85,12 +85,12 @@ where
 }
 
 /// What became of a message this attempt may not send (it was not `pending` at its turn).
-async fn settled(db: &Db, tenant: TenantId, id: i64) -> Result<Sent, JobError> {
+async fn settled(db: &Db, tenant: TenantId, id: MsgId) -> Result<Sent, JobError> {
     let now = conversations::delivery_of(&db.pool, tenant, id).await?;
     Ok(match now {
         Some(Delivery::Sent) => Sent::Before,
         Some(Delivery::Sending) => {
-            tracing::warn!(message_id = id, "a message was being sent by another attempt or a stopped worker; not sending it again");
+            tracing::warn!(message_id = id.0, "a message was being sent by another attempt or a stopped worker; not sending it again");
             // Only if still `sending`: the other attempt may have marked it sent meanwhile.
             conversations::mark_unknown_if_sending(&db.pool, tenant, id).await?;
             Sent::Unconfirmed
@@ -145,7 +145,7 @@ impl Ctx<'_> {
         match msg.delivery {
             Delivery::Pending => self.deliver(conv, msg, reply_to).await,
             Delivery::Sending => {
-                tracing::warn!(reply_id = msg.id, "a reply was being sent when its worker stopped; not sending it again");
+                tracing::warn!(reply_id = msg.id.0, "a reply was being sent when its worker stopped; not sending it again");
                 conversations::mark_unknown_if_sending(&self.db().pool, self.tenant, msg.id).await?;
                 Ok(())
             }
@@ -187,12 +187,12 @@ impl Ctx<'_> {
                 Err(TelegramError::Withdrawn(why)) => {
                     // Another attempt of this job claimed the reply first (a redelivery, or a
                     // worker whose lease expired): it sends it, not this one.
-                    tracing::info!(reply_id = msg.id, why, "the reply is another attempt's to send");
+                    tracing::info!(reply_id = msg.id.0, why, "the reply is another attempt's to send");
                     return Ok(());
                 }
                 Err(e) if e.may_have_taken_effect() => {
                     // Telegram's answer was lost: the part may have arrived. Never sent twice.
-                    tracing::warn!(reply_id = msg.id, error = %e, "Telegram's answer was lost; the reply may have arrived and is not sent again");
+                    tracing::warn!(reply_id = msg.id.0, error = %e, "Telegram's answer was lost; the reply may have arrived and is not sent again");
                     conversations::set_delivery(&self.db().pool, self.tenant, msg.id, Delivery::Unknown).await?;
                     return Ok(());
                 }

@@ -1,6 +1,6 @@
 //! The buttons under a reply and their presses: 👍/👎 on answers (recorded on the reply, for the
 //! owner's knowledge-gap page) and "talk to a person" (a handoff).
-use crate::domain::conversation::Mode;
+use crate::domain::conversation::{Mode, MsgId};
 use super::language::{Lang, fill};
 use super::{Ctx, groups, handoff};
 use crate::jobs::{JobError, job_error};
@@ -24,7 +24,7 @@ pub(super) fn human_button(lang: Lang) -> ReplyMarkup {
     })
 }
 
-pub(super) fn feedback_buttons(reply: i64, person: bool, lang: Lang) -> ReplyMarkup {
+pub(super) fn feedback_buttons(reply: MsgId, person: bool, lang: Lang) -> ReplyMarkup {
     let mut row = vec![
         InlineKeyboardButton { text: "👍".into(), callback_data: Some(format!("{FEEDBACK}1:{reply}")), ..Default::default() },
         InlineKeyboardButton { text: "👎".into(), callback_data: Some(format!("{FEEDBACK}-1:{reply}")), ..Default::default() },
@@ -66,7 +66,7 @@ impl Ctx<'_> {
         if let Some(rest) = data.strip_prefix(FEEDBACK) {
             let (value, id) = rest.split_once(':').unwrap_or(("", ""));
             let value: i64 = if value == "1" { 1 } else { -1 };
-            let ok = conversations::set_feedback(&self.db().pool, self.tenant, self.bot_id, msg.chat.id, id.parse().unwrap_or(0), value).await?;
+            let ok = conversations::set_feedback(&self.db().pool, self.tenant, self.bot_id, msg.chat.id, MsgId(id.parse().unwrap_or(0)), value).await?;
             let w = self.lang.words();
             let text = match (ok, value) {
                 (false, _) => w.feedback_failed,

@@ -9,7 +9,7 @@
 //! Outside the bot's working hours ([`super::hours`]) the conversation stays with the assistant
 //! (the customer gets the away message from the caller): the team still gets the transcript,
 //! and whoever replies takes it.
-use crate::domain::conversation::{Author, Delivery, MessageKind, Mode};
+use crate::domain::conversation::{Author, ConversationId, Delivery, MessageKind, Mode};
 use crate::domain::{TenantId, UserId};
 use super::delivery::{Sent, send_once};
 use crate::jobs::{JobError, job_error};
@@ -26,7 +26,7 @@ const CLOSE: &str = "ho:c:";
 /// Messages of the transcript sent to the owner.
 const TRANSCRIPT: i64 = 12;
 
-fn owner_buttons(conv: i64) -> ReplyMarkup {
+fn owner_buttons(conv: ConversationId) -> ReplyMarkup {
     ReplyMarkup::Inline(InlineKeyboardMarkup {
         inline_keyboard: vec![vec![
             InlineKeyboardButton { text: "✍️ Reply".into(), callback_data: Some(format!("{REPLY}{conv}")), ..Default::default() },
@@ -90,7 +90,7 @@ pub async fn request(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv:
 
 /// Who hears a customer's messages while the conversation is with a person: whoever took it,
 /// else the whole team.
-async fn listeners(db: &Db, tenant: TenantId, conv: i64) -> anyhow::Result<Vec<UserId>> {
+async fn listeners(db: &Db, tenant: TenantId, conv: ConversationId) -> anyhow::Result<Vec<UserId>> {
     Ok(match team::taken_by(&db.pool, tenant, conv).await? {
         Some(who) if team::belongs(&db.pool, tenant, who).await? => vec![who],
         _ => team::recipients(&db.pool, tenant).await?,
@@ -165,7 +165,7 @@ pub enum Relayed {
 /// the manager update it came in, when it did.
 #[derive(Debug, Clone, Copy)]
 pub struct OwnerWords<'a> {
-    pub conv: i64,
+    pub conv: ConversationId,
     pub by: UserId,
     pub text: &'a str,
     pub dedupe: Option<i64>,
@@ -212,7 +212,7 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
 /// the message to the customer are stored in one commit, then the message is sent at most once
 /// ([`super::delivery::send_once`]): a retry after a failed send (a Telegram refusal, a crash
 /// before the call) sends the stored message rather than nothing, and never a second copy.
-pub async fn close(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i64) -> Result<bool, JobError> {
+pub async fn close(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: ConversationId) -> Result<bool, JobError> {
     let Some(conv) = conversations::get(&db.pool, tenant, conv_id).await? else { return Ok(false) };
     let unsent = if conv.mode == Mode::Human {
         // In the customer's language, as the conversation last knew it.
@@ -238,7 +238,7 @@ pub async fn close(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i64) ->
 /// assistant and the customer is told, in their language — once: the mode change and the message
 /// are committed together, only if the conversation is still in that handoff, and the message is
 /// sent at most once (as [`close`]).
-pub async fn time_out(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i64, handed_off_at: i64) -> Result<bool, JobError> {
+pub async fn time_out(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: ConversationId, handed_off_at: i64) -> Result<bool, JobError> {
     let Some(conv) = conversations::get(&db.pool, tenant, conv_id).await? else { return Ok(false) };
     let text = super::language::Lang::of(conv.language.as_deref()).words().handoff_timed_out;
     let mut tx = db.begin().await?;
@@ -247,7 +247,7 @@ pub async fn time_out(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: i64,
     }
     let (m, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: Author::Bot, text, update_id: None, kind: MessageKind::Closed, sources: "[]", delivery: Delivery::Pending, model_tokens: 0, question: None }).await?;
     tx.commit().await.map_err(anyhow::Error::from)?;
-    tracing::info!(tenant_id = tenant.0, conversation = conv.id, "a handoff nobody answered went back to the assistant");
+    tracing::info!(tenant_id = tenant.0, conversation = conv.id.0, "a handoff nobody answered went back to the assistant");
     let Some(bot) = bots.open(tenant, conv.bot_id).await? else { return Ok(true) };
     let mut send = SendMessage::new(conv.chat_id, m.text.clone());
     if conv.thread_id != 0 {
@@ -265,7 +265,7 @@ pub async fn on_owner_callback(db: &Db, bots: &ChildBots, manager: &Manager, q: 
         (_, Some(c)) => (false, c),
         _ => return Ok(false),
     };
-    let conv_id: i64 = rest.parse().unwrap_or(0);
+    let conv_id = ConversationId(rest.parse().unwrap_or(0));
     let owner = q.from.id;
     // Who pressed the button decides: the message it is on must be one sent to them about this
     // conversation, and they must still be on its business's team.

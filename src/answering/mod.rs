@@ -293,7 +293,7 @@ impl Ctx<'_> {
 
         // Drafts in private chats: a task sends the latest text at most every draft_interval.
         let (progress, drafts) = if conv.chat_kind == ChatKind::Private {
-            let (tx, task) = drafts::start(self.bot.clone(), conv.chat_id, cmsg.id.max(1), deps.cfg.draft_interval);
+            let (tx, task) = drafts::start(self.bot.clone(), conv.chat_id, cmsg.id.0.max(1), deps.cfg.draft_interval);
             (Some(tx), Some(task))
         } else {
             (None, None)

@@ -174,7 +174,7 @@ pub async fn handoff_timeouts(app: AppState, every: std::time::Duration) {
         };
         for h in due {
             if let Err(e) = crate::answering::handoff::time_out(&app.db, &app.bots, h.tenant_id, h.conversation_id, h.handed_off_at).await {
-                tracing::warn!(tenant_id = h.tenant_id.0, conversation = h.conversation_id, error = ?e, "could not end an unanswered handoff");
+                tracing::warn!(tenant_id = h.tenant_id.0, conversation = h.conversation_id.0, error = ?e, "could not end an unanswered handoff");
             }
         }
     }

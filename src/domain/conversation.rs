@@ -2,6 +2,15 @@
 //! Parsing a stored value that is none of them is an error, never a silent default.
 use std::fmt;
 
+bellhop_telegram::id_type!(
+    /// A conversation: one customer's chat (or one forum topic) with one bot.
+    ConversationId
+);
+bellhop_telegram::id_type!(
+    /// A message stored in a conversation (bellhop's row, not Telegram's `message_id`).
+    MsgId
+);
+
 /// An enum stored as one of a fixed set of texts.
 macro_rules! stored_text {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {

@@ -1,13 +1,14 @@
 //! Conversations with customers, their messages and feedback, the manager-chat messages that
 //! route an owner's reply, and model-token use. Every function takes the tenant.
 use super::now_ms;
-use crate::domain::conversation::{Author, ChatKind, Delivery, MessageKind, Mode};
+use crate::domain::conversation::{Author, ChatKind, ConversationId, Delivery, MessageKind, Mode, MsgId};
 use crate::domain::{BotId, TenantId};
 use sqlx::{Any, Executor, FromRow};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct Conversation {
-    pub id: i64,
+    #[sqlx(try_from = "i64")]
+    pub id: ConversationId,
     #[sqlx(try_from = "i64")]
     pub bot_id: BotId,
     pub chat_id: i64,
@@ -67,9 +68,9 @@ pub async fn open<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bo
         .await
 }
 
-pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<Option<Conversation>> {
+pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: ConversationId) -> sqlx::Result<Option<Conversation>> {
     let sql = format!("select {CONV_COLUMNS} from conversations where tenant_id = $1 and id = $2");
-    sqlx::query_as(&sql).bind(tenant.0).bind(id).fetch_optional(e).await
+    sqlx::query_as(&sql).bind(tenant.0).bind(id.0).fetch_optional(e).await
 }
 
 /// The tenant's conversations, most recent first.
@@ -80,7 +81,7 @@ pub async fn list<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, li
 
 /// The assistant answers, or a person (handed off: the assistant stays silent). Back to the
 /// assistant, nobody has the conversation any more (`taken_by`).
-pub async fn set_mode<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, mode: Mode) -> sqlx::Result<bool> {
+pub async fn set_mode<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: ConversationId, mode: Mode) -> sqlx::Result<bool> {
     let handed = (mode == Mode::Human).then(now_ms);
     let done = sqlx::query(
         "update conversations set mode = $1, handed_off_at = $2, taken_by = case when $1 = 'human' then taken_by else null end where tenant_id = $3 and id = $4",
@@ -88,7 +89,7 @@ pub async fn set_mode<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId
         .bind(mode.as_str())
         .bind(handed)
         .bind(tenant.0)
-        .bind(id)
+        .bind(id.0)
         .execute(e)
         .await?;
     Ok(done.rows_affected() == 1)
@@ -96,8 +97,10 @@ pub async fn set_mode<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId
 
 #[derive(Debug, Clone, FromRow)]
 pub struct Msg {
-    pub id: i64,
-    pub conversation_id: i64,
+    #[sqlx(try_from = "i64")]
+    pub id: MsgId,
+    #[sqlx(try_from = "i64")]
+    pub conversation_id: ConversationId,
     #[sqlx(try_from = "String")]
     pub author: Author,
     pub text: String,
@@ -135,7 +138,7 @@ pub struct NewMsg<'a> {
 
 /// Stores a message; with an `update_id`, at most one per (conversation, update, author): a
 /// second call returns the first message instead (`false` = it existed already).
-pub async fn add(tx: &mut super::Tx, tenant: TenantId, conv: i64, m: &NewMsg<'_>) -> sqlx::Result<(Msg, bool)> {
+pub async fn add(tx: &mut super::Tx, tenant: TenantId, conv: ConversationId, m: &NewMsg<'_>) -> sqlx::Result<(Msg, bool)> {
     let sql = format!(
         "insert into conversation_messages (tenant_id, conversation_id, author, text, update_id, kind, sources, delivery, model_tokens, question, created_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -144,7 +147,7 @@ pub async fn add(tx: &mut super::Tx, tenant: TenantId, conv: i64, m: &NewMsg<'_>
     );
     let inserted = sqlx::query_as(&sql)
         .bind(tenant.0)
-        .bind(conv)
+        .bind(conv.0)
         .bind(m.author.as_str())
         .bind(m.text)
         .bind(m.update_id)
@@ -160,82 +163,82 @@ pub async fn add(tx: &mut super::Tx, tenant: TenantId, conv: i64, m: &NewMsg<'_>
         return Ok((m, true));
     }
     let sql = format!("select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 and update_id = $3 and author = $4");
-    let existing = sqlx::query_as(&sql).bind(tenant.0).bind(conv).bind(m.update_id).bind(m.author.as_str()).fetch_one(&mut **tx).await?;
+    let existing = sqlx::query_as(&sql).bind(tenant.0).bind(conv.0).bind(m.update_id).bind(m.author.as_str()).fetch_one(&mut **tx).await?;
     Ok((existing, false))
 }
 
 /// The bot's reply to a customer update, if one was stored (sent or not).
-pub async fn reply_to<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: i64, update_id: i64) -> sqlx::Result<Option<Msg>> {
+pub async fn reply_to<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: ConversationId, update_id: i64) -> sqlx::Result<Option<Msg>> {
     let sql = format!("select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 and update_id = $3 and author = 'bot'");
-    sqlx::query_as(&sql).bind(tenant.0).bind(conv).bind(update_id).fetch_optional(e).await
+    sqlx::query_as(&sql).bind(tenant.0).bind(conv.0).bind(update_id).fetch_optional(e).await
 }
 
 /// The newest bot message of `kind` in the conversation not (known to be) sent yet — `pending`,
 /// or `sending` when a worker stopped during the call (a job that stored it and then failed finds
 /// it again on its retry).
-pub async fn unsent_of_kind<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: i64, kind: MessageKind) -> sqlx::Result<Option<Msg>> {
+pub async fn unsent_of_kind<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: ConversationId, kind: MessageKind) -> sqlx::Result<Option<Msg>> {
     let sql = format!(
         "select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 and author = 'bot' and kind = $3 and delivery in ('pending', 'sending') order by id desc limit 1"
     );
-    sqlx::query_as(&sql).bind(tenant.0).bind(conv).bind(kind.as_str()).fetch_optional(e).await
+    sqlx::query_as(&sql).bind(tenant.0).bind(conv.0).bind(kind.as_str()).fetch_optional(e).await
 }
 
 /// Sets a reply's delivery state: `sending` is committed before the Bot API call, so a job that
 /// finds it after a crash knows the reply may already have reached the customer.
-pub async fn set_delivery<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, delivery: Delivery) -> sqlx::Result<()> {
-    sqlx::query("update conversation_messages set delivery = $1 where tenant_id = $2 and id = $3").bind(delivery.as_str()).bind(tenant.0).bind(id).execute(e).await?;
+pub async fn set_delivery<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId, delivery: Delivery) -> sqlx::Result<()> {
+    sqlx::query("update conversation_messages set delivery = $1 where tenant_id = $2 and id = $3").bind(delivery.as_str()).bind(tenant.0).bind(id.0).execute(e).await?;
     Ok(())
 }
 
 /// `sending` → `unknown`: the message may have arrived (a worker stopped during its call). Only if
 /// still `sending`, so an attempt that marked it sent meanwhile keeps its `sent`.
-pub async fn mark_unknown_if_sending<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<()> {
-    sqlx::query("update conversation_messages set delivery = 'unknown' where tenant_id = $1 and id = $2 and delivery = 'sending'").bind(tenant.0).bind(id).execute(e).await?;
+pub async fn mark_unknown_if_sending<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId) -> sqlx::Result<()> {
+    sqlx::query("update conversation_messages set delivery = 'unknown' where tenant_id = $1 and id = $2 and delivery = 'sending'").bind(tenant.0).bind(id.0).execute(e).await?;
     Ok(())
 }
 
 /// Claims a stored message for sending: `pending` → `sending`, committed right before the Bot API
 /// call (at its turn in the throttle: `answering::delivery::claim`). False if it was not pending (sent, being sent, or in doubt): then nobody may send it.
-pub async fn claim_for_sending<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<bool> {
-    let r = sqlx::query("update conversation_messages set delivery = 'sending' where tenant_id = $1 and id = $2 and delivery = 'pending'").bind(tenant.0).bind(id).execute(e).await?;
+pub async fn claim_for_sending<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId) -> sqlx::Result<bool> {
+    let r = sqlx::query("update conversation_messages set delivery = 'sending' where tenant_id = $1 and id = $2 and delivery = 'pending'").bind(tenant.0).bind(id.0).execute(e).await?;
     Ok(r.rows_affected() == 1)
 }
 
 /// The current delivery state of a message.
-pub async fn delivery_of<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<Option<Delivery>> {
-    let text: Option<String> = sqlx::query_scalar("select delivery from conversation_messages where tenant_id = $1 and id = $2").bind(tenant.0).bind(id).fetch_optional(e).await?;
+pub async fn delivery_of<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId) -> sqlx::Result<Option<Delivery>> {
+    let text: Option<String> = sqlx::query_scalar("select delivery from conversation_messages where tenant_id = $1 and id = $2").bind(tenant.0).bind(id.0).fetch_optional(e).await?;
     text.map(|t| t.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))).transpose()
 }
 
-pub async fn mark_sent<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, telegram_message_id: Option<i64>) -> sqlx::Result<()> {
+pub async fn mark_sent<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId, telegram_message_id: Option<i64>) -> sqlx::Result<()> {
     sqlx::query("update conversation_messages set delivery = 'sent', telegram_message_id = $1 where tenant_id = $2 and id = $3")
         .bind(telegram_message_id)
         .bind(tenant.0)
-        .bind(id)
+        .bind(id.0)
         .execute(e)
         .await?;
     Ok(())
 }
 
 /// The last `limit` delivered messages of a conversation, oldest first (the model's history).
-pub async fn recent<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: i64, before_id: i64, limit: i64) -> sqlx::Result<Vec<Msg>> {
+pub async fn recent<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: ConversationId, before_id: MsgId, limit: i64) -> sqlx::Result<Vec<Msg>> {
     let sql = format!(
         "select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 and id < $3 and delivery = 'sent'
          order by id desc limit $4"
     );
-    let mut v: Vec<Msg> = sqlx::query_as(&sql).bind(tenant.0).bind(conv).bind(before_id).bind(limit).fetch_all(e).await?;
+    let mut v: Vec<Msg> = sqlx::query_as(&sql).bind(tenant.0).bind(conv.0).bind(before_id.0).bind(limit).fetch_all(e).await?;
     v.reverse();
     Ok(v)
 }
 
 /// A whole transcript, oldest first.
-pub async fn transcript<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: i64) -> sqlx::Result<Vec<Msg>> {
+pub async fn transcript<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: ConversationId) -> sqlx::Result<Vec<Msg>> {
     let sql = format!("select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 order by id");
-    sqlx::query_as(&sql).bind(tenant.0).bind(conv).fetch_all(e).await
+    sqlx::query_as(&sql).bind(tenant.0).bind(conv.0).fetch_all(e).await
 }
 
 /// Records 👍 (1) or 👎 (-1) on a bot reply in the given chat; `false` when no such reply.
-pub async fn set_feedback<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: i64, msg_id: i64, value: i64) -> sqlx::Result<bool> {
+pub async fn set_feedback<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: i64, msg_id: MsgId, value: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "update conversation_messages set feedback = $1, feedback_at = $2
          where tenant_id = $3 and id = $4 and author = 'bot'
@@ -244,7 +247,7 @@ pub async fn set_feedback<'c>(e: impl Executor<'c, Database = Any>, tenant: Tena
     .bind(value)
     .bind(now_ms())
     .bind(tenant.0)
-    .bind(msg_id)
+    .bind(msg_id.0)
     .bind(bot.0)
     .bind(chat_id)
     .execute(e)
@@ -264,12 +267,12 @@ pub async fn gaps<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bo
 }
 
 /// Remembers that the manager bot's message `message_id` in the owner's chat is about `conv`.
-pub async fn add_relay<'c>(e: impl Executor<'c, Database = Any>, owner_chat: i64, message_id: i64, tenant: TenantId, conv: i64) -> sqlx::Result<()> {
+pub async fn add_relay<'c>(e: impl Executor<'c, Database = Any>, owner_chat: i64, message_id: i64, tenant: TenantId, conv: ConversationId) -> sqlx::Result<()> {
     sqlx::query("insert into relay_messages (owner_chat_id, message_id, tenant_id, conversation_id, created_at) values ($1, $2, $3, $4, $5) on conflict do nothing")
         .bind(owner_chat)
         .bind(message_id)
         .bind(tenant.0)
-        .bind(conv)
+        .bind(conv.0)
         .bind(now_ms())
         .execute(e)
         .await?;
@@ -281,7 +284,8 @@ pub async fn add_relay<'c>(e: impl Executor<'c, Database = Any>, owner_chat: i64
 pub struct RelayTarget {
     #[sqlx(try_from = "i64")]
     pub tenant_id: TenantId,
-    pub conversation_id: i64,
+    #[sqlx(try_from = "i64")]
+    pub conversation_id: ConversationId,
 }
 
 /// The conversation a manager-chat message is about, if the owner or teammate of that chat
@@ -320,7 +324,8 @@ pub async fn usage<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, d
 /// How many bot replies of one conversation got a 👎.
 #[derive(Debug, Clone, Copy, FromRow)]
 pub struct ThumbsDown {
-    pub conversation_id: i64,
+    #[sqlx(try_from = "i64")]
+    pub conversation_id: ConversationId,
     pub count: i64,
 }
 
@@ -340,7 +345,8 @@ pub async fn thumbs_down_counts<'c>(e: impl Executor<'c, Database = Any>, tenant
 pub struct TimedOutHandoff {
     #[sqlx(try_from = "i64")]
     pub tenant_id: TenantId,
-    pub conversation_id: i64,
+    #[sqlx(try_from = "i64")]
+    pub conversation_id: ConversationId,
     pub handed_off_at: i64,
 }
 
@@ -366,10 +372,10 @@ pub async fn timed_out_handoffs<'c>(e: impl Executor<'c, Database = Any>, now: i
 
 /// Back to the assistant if the conversation is still in the handoff that began at
 /// `handed_off_at` (a new handoff, or the owner closing it, changes that): whether it was.
-pub async fn end_handoff_if<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, handed_off_at: i64) -> sqlx::Result<bool> {
+pub async fn end_handoff_if<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: ConversationId, handed_off_at: i64) -> sqlx::Result<bool> {
     let done = sqlx::query("update conversations set mode = 'bot', handed_off_at = null, taken_by = null where tenant_id = $1 and id = $2 and mode = 'human' and handed_off_at = $3")
         .bind(tenant.0)
-        .bind(id)
+        .bind(id.0)
         .bind(handed_off_at)
         .execute(e)
         .await?;

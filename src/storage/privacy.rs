@@ -7,6 +7,7 @@
 //! records and the ledger, the paywall's per-customer counters and bought questions, and the
 //! daily token totals; and a customer's `/stop` (only their chat id), which keeps announcements
 //! from reaching them.
+use crate::domain::conversation::ConversationId;
 use crate::domain::{BotId, TenantId};
 
 /// What an erasure removed (for the owner's confirmation and the log).
@@ -19,18 +20,19 @@ pub struct Erased {
 
 /// The tenant's private conversations with `bot` of Telegram user `user` (group conversations
 /// hold other people's messages too: they are erased only as a whole, by the owner).
-pub async fn customer_conversations(tx: &mut super::Tx, tenant: TenantId, bot: BotId, user: i64) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar("select id from conversations where tenant_id = $1 and bot_id = $2 and chat_id = $3 and chat_kind = 'private' order by id")
+pub async fn customer_conversations(tx: &mut super::Tx, tenant: TenantId, bot: BotId, user: i64) -> sqlx::Result<Vec<ConversationId>> {
+    let ids: Vec<i64> = sqlx::query_scalar("select id from conversations where tenant_id = $1 and bot_id = $2 and chat_id = $3 and chat_kind = 'private' order by id")
         .bind(tenant.0)
         .bind(bot.0)
         .bind(user)
         .fetch_all(&mut **tx)
-        .await
+        .await?;
+    Ok(ids.into_iter().map(ConversationId).collect())
 }
 
 /// Erases conversation `conv` of the tenant (its messages, feedback and handoff routes, and the
 /// stored updates its messages came in) and every update Telegram user `user` sent `bot`.
-pub async fn erase_conversation(tx: &mut super::Tx, tenant: TenantId, bot: BotId, conv: i64, user: i64) -> sqlx::Result<Erased> {
+pub async fn erase_conversation(tx: &mut super::Tx, tenant: TenantId, bot: BotId, conv: ConversationId, user: i64) -> sqlx::Result<Erased> {
     let mut out = Erased::default();
     // The updates the conversation's messages came in (older ones may predate the user column).
     out.updates += sqlx::query(
@@ -39,12 +41,12 @@ pub async fn erase_conversation(tx: &mut super::Tx, tenant: TenantId, bot: BotId
     )
     .bind(bot.0)
     .bind(tenant.0)
-    .bind(conv)
+    .bind(conv.0)
     .execute(&mut **tx)
     .await?
     .rows_affected();
     out.updates += erase_updates_from(tx, tenant, bot, user).await?;
-    sqlx::query("delete from relay_messages where tenant_id = $1 and conversation_id = $2").bind(tenant.0).bind(conv).execute(&mut **tx).await?;
+    sqlx::query("delete from relay_messages where tenant_id = $1 and conversation_id = $2").bind(tenant.0).bind(conv.0).execute(&mut **tx).await?;
     // Which announcements reached them (their opt-out, which holds nothing but the chat, stays:
     // it is what keeps their `/stop` in force).
     sqlx::query(
@@ -58,13 +60,13 @@ pub async fn erase_conversation(tx: &mut super::Tx, tenant: TenantId, bot: BotId
     .await?;
     out.messages += sqlx::query("delete from conversation_messages where tenant_id = $1 and conversation_id = $2")
         .bind(tenant.0)
-        .bind(conv)
+        .bind(conv.0)
         .execute(&mut **tx)
         .await?
         .rows_affected();
     out.conversations += sqlx::query("delete from conversations where tenant_id = $1 and id = $2 and bot_id = $3")
         .bind(tenant.0)
-        .bind(conv)
+        .bind(conv.0)
         .bind(bot.0)
         .execute(&mut **tx)
         .await?

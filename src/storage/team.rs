@@ -1,6 +1,7 @@
 //! A business's team: teammates the owner invited (one-time links), and who took a handoff.
 //! Every function takes the tenant, except the lookups by a Telegram user, which return only
 //! the businesses that user belongs to.
+use crate::domain::conversation::ConversationId;
 use super::now_ms;
 use crate::domain::{TenantId, UserId};
 use sqlx::{Any, Executor, Row};
@@ -148,17 +149,17 @@ pub enum Took {
 
 /// Takes the conversation's current handoff for `user` unless someone else has (a conditional
 /// update: of two replies at once, one takes it).
-pub async fn take(pool: &sqlx::Pool<Any>, tenant: TenantId, conv: i64, user: UserId) -> sqlx::Result<Took> {
+pub async fn take(pool: &sqlx::Pool<Any>, tenant: TenantId, conv: ConversationId, user: UserId) -> sqlx::Result<Took> {
     let done = sqlx::query("update conversations set taken_by = $1 where tenant_id = $2 and id = $3 and taken_by is null")
         .bind(user.0)
         .bind(tenant.0)
-        .bind(conv)
+        .bind(conv.0)
         .execute(pool)
         .await?;
     if done.rows_affected() == 1 {
         return Ok(Took::Now);
     }
-    let now: Option<Option<i64>> = sqlx::query_scalar("select taken_by from conversations where tenant_id = $1 and id = $2").bind(tenant.0).bind(conv).fetch_optional(pool).await?;
+    let now: Option<Option<i64>> = sqlx::query_scalar("select taken_by from conversations where tenant_id = $1 and id = $2").bind(tenant.0).bind(conv.0).fetch_optional(pool).await?;
     Ok(match now.flatten() {
         Some(other) if other != user.0 => Took::Other(UserId(other)),
         _ => Took::Already,
@@ -166,8 +167,8 @@ pub async fn take(pool: &sqlx::Pool<Any>, tenant: TenantId, conv: i64, user: Use
 }
 
 /// Who took the conversation's handoff, if anyone.
-pub async fn taken_by<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: i64) -> sqlx::Result<Option<UserId>> {
-    let r: Option<Option<i64>> = sqlx::query_scalar("select taken_by from conversations where tenant_id = $1 and id = $2").bind(tenant.0).bind(conv).fetch_optional(e).await?;
+pub async fn taken_by<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: ConversationId) -> sqlx::Result<Option<UserId>> {
+    let r: Option<Option<i64>> = sqlx::query_scalar("select taken_by from conversations where tenant_id = $1 and id = $2").bind(tenant.0).bind(conv.0).fetch_optional(e).await?;
     Ok(r.flatten().map(UserId))
 }
 

@@ -2,7 +2,7 @@
 //! answer, and the same handoff actions as the manager chat — reply to the customer through the
 //! bot, or hand the conversation back to the assistant. Every query is scoped to the signed-in
 //! owner's tenant, so another tenant's conversation id is simply not found.
-use crate::domain::conversation::{Author, ChatKind, Delivery, MessageKind, Mode};
+use crate::domain::conversation::{Author, ChatKind, ConversationId, Delivery, MessageKind, Mode};
 use super::AppError;
 use super::auth::{CsrfForm, Owner};
 use super::pages::{ago, render};
@@ -23,7 +23,7 @@ const PAGE: i64 = 50;
 const MAX_REPLY: usize = 4000;
 
 pub struct ConversationRow {
-    pub id: i64,
+    pub id: ConversationId,
     pub customer: String,
     pub bot: String,
     pub group: bool,
@@ -94,7 +94,7 @@ pub async fn list(State(app): State<AppState>, owner: Owner, Query(q): Query<Lis
     let convs = insight::search(&app.db.pool, owner.tenant_id, Some(&search), PAGE, (page - 1) * PAGE).await?;
     let first = if total == 0 { 0 } else { (page - 1) * PAGE + 1 };
     let last = first + convs.len() as i64 - i64::from(total > 0);
-    let down: HashMap<i64, i64> = conversations::thumbs_down_counts(&app.db.pool, owner.tenant_id).await?.into_iter().map(|t| (t.conversation_id, t.count)).collect();
+    let down: HashMap<ConversationId, i64> = conversations::thumbs_down_counts(&app.db.pool, owner.tenant_id).await?.into_iter().map(|t| (t.conversation_id, t.count)).collect();
     let bots = bot_names(&app, &owner).await?;
     let now = now_ms();
     let rows = convs
@@ -172,7 +172,7 @@ pub fn source_links(json: &str) -> Vec<SourceLink> {
 struct TranscriptPage {
     tab: &'static str,
     csrf: String,
-    id: i64,
+    id: ConversationId,
     customer: String,
     bot: String,
     with_person: bool,
@@ -188,7 +188,7 @@ pub struct Done {
     done: Option<String>,
 }
 
-async fn transcript(app: &AppState, owner: &Owner, id: i64, notice: Option<String>, problem: Option<String>, draft: String) -> Result<Response, AppError> {
+async fn transcript(app: &AppState, owner: &Owner, id: ConversationId, notice: Option<String>, problem: Option<String>, draft: String) -> Result<Response, AppError> {
     let conv = conversations::get(&app.db.pool, owner.tenant_id, id).await?.ok_or(AppError::NotFound)?;
     let msgs = conversations::transcript(&app.db.pool, owner.tenant_id, id).await?;
     let bots = bot_names(app, owner).await?;
@@ -225,7 +225,7 @@ async fn transcript(app: &AppState, owner: &Owner, id: i64, notice: Option<Strin
 }
 
 /// `GET /app/conversations/{id}`.
-pub async fn show(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, Query(q): Query<Done>) -> Result<Response, AppError> {
+pub async fn show(State(app): State<AppState>, owner: Owner, Path(id): Path<ConversationId>, Query(q): Query<Done>) -> Result<Response, AppError> {
     let notice = match q.done.as_deref() {
         Some("sent") => Some("Sent. Your reply reached the customer through your bot; the assistant stays quiet in this chat until you hand it back.".to_owned()),
         Some("closed") => Some("Handed back: the assistant answers this customer again.".to_owned()),
@@ -254,7 +254,7 @@ fn not_delivered(e: JobError) -> String {
 
 /// `POST /app/conversations/{id}/reply`: the owner's words go to the customer through the bot,
 /// and the conversation is with a person from then on.
-pub async fn reply(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<ReplyForm>) -> Result<Response, AppError> {
+pub async fn reply(State(app): State<AppState>, owner: Owner, Path(id): Path<ConversationId>, axum::Form(f): axum::Form<ReplyForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     conversations::get(&app.db.pool, owner.tenant_id, id).await?.ok_or(AppError::NotFound)?;
     let text = f.text.trim();
@@ -275,7 +275,7 @@ pub async fn reply(State(app): State<AppState>, owner: Owner, Path(id): Path<i64
 }
 
 /// `POST /app/conversations/{id}/close`: back to the assistant; the customer is told.
-pub async fn close(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<CsrfForm>) -> Result<Response, AppError> {
+pub async fn close(State(app): State<AppState>, owner: Owner, Path(id): Path<ConversationId>, axum::Form(f): axum::Form<CsrfForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     match handoff::close(&app.db, &app.bots, owner.tenant_id, id).await {
         Ok(true) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=closed")).into_response()),
@@ -296,7 +296,7 @@ pub struct DeleteForm {
 /// `POST /app/conversations/{id}/delete`: on the customer's request, the owner erases this
 /// conversation (every message both ways, ratings, handoff routes) and every update the
 /// customer sent the bot (`storage::privacy`). Nothing happens without the confirmation box.
-pub async fn delete(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<DeleteForm>) -> Result<Response, AppError> {
+pub async fn delete(State(app): State<AppState>, owner: Owner, Path(id): Path<ConversationId>, axum::Form(f): axum::Form<DeleteForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     let conv = conversations::get(&app.db.pool, owner.tenant_id, id).await?.ok_or(AppError::NotFound)?;
     if f.confirm.as_deref() != Some("yes") {

@@ -2,7 +2,7 @@
 //! got a 👎 — each with a one-click form that adds a Q&A pair. A question disappears once a Q&A
 //! pair with the same words (the comparison the bot uses to match pairs) was written after it was
 //! asked: a 👎 on the answer of an older pair stays, so the owner can write a better one.
-use crate::domain::conversation::MessageKind;
+use crate::domain::conversation::{ConversationId, MessageKind};
 use super::AppError;
 use super::auth::Owner;
 use super::pages::{ago, render};
@@ -26,7 +26,7 @@ pub struct GapRow {
     pub unanswered: bool,
     pub thumbs_down: bool,
     pub at: String,
-    pub conversation_id: i64,
+    pub conversation_id: ConversationId,
 }
 
 #[derive(Template)]

@@ -1,7 +1,7 @@
 //! Issue 17, item 4 (part): a customer who asks for a person and gets no reply within the bot's
 //! handoff timeout goes back to the assistant and is told so, in their language — once; a
 //! conversation the owner has replied in stays with the owner; a timeout of 0 waits for the owner.
-use bellhop::domain::conversation::{Author, Delivery, MessageKind};
+use bellhop::domain::conversation::{Author, ConversationId, Delivery, MessageKind};
 use crate::helpers::*;
 use crate::owner_lifecycle::{business, customer, post, wait_reply};
 use bellhop::storage::conversations::{self, NewMsg};
@@ -36,7 +36,7 @@ async fn an_unanswered_handoff_goes_back_to_the_assistant_and_the_customer_is_to
     app.tg.say(answered, b.bot, "/human").await;
     let conv = handed_off(&app, b.bot, answered, 61).await;
     let mut tx = app.db().begin().await.unwrap();
-    conversations::add(&mut tx, b.tenant, conv, &NewMsg { author: Author::Owner, text: "On my way!", update_id: None, kind: MessageKind::Owner, sources: "[]", delivery: Delivery::Sent, model_tokens: 0, question: None }).await.unwrap();
+    conversations::add(&mut tx, b.tenant, ConversationId(conv), &NewMsg { author: Author::Owner, text: "On my way!", update_id: None, kind: MessageKind::Owner, sources: "[]", delivery: Delivery::Sent, model_tokens: 0, question: None }).await.unwrap();
     tx.commit().await.unwrap();
     sqlx::query(&format!("update conversation_messages set created_at = (select handed_off_at from conversations where id = {conv}) + 1000 where author = 'owner' and conversation_id = {conv}")).execute(&app.db().pool).await.unwrap();
     // Waited 30 minutes: not yet.

@@ -30,7 +30,7 @@ async fn conversation(app: &TestApp, tenant: TenantId, bot: i64, chat: i64, name
             .unwrap();
         sqlx::query(&format!("update conversation_messages set feedback = null where id = {}", q.id)).execute(&app.db().pool).await.unwrap();
     }
-    conv.id
+    conv.id.0
 }
 
 #[tokio::test]
