@@ -13,7 +13,7 @@
 use super::language::Lang;
 use crate::domain::{BotId, TenantId};
 use crate::jobs::JobError;
-use crate::storage::announcements::{self, Announcement, Outcome, Recipient};
+use crate::storage::announcements::{self, Announcement, AnnouncementId, Outcome, Recipient};
 use crate::storage::{self, Db};
 use crate::telegram::methods::SendMessage;
 use crate::telegram::{Bot, Preflight, TelegramError};
@@ -70,13 +70,13 @@ pub fn message_for(text: &str, language: Option<&str>) -> String {
 /// Sends announcement `id` to every recipient not yet tried; returns when none is left. A
 /// passing failure ends the attempt with a transient error (the job is retried later; the rows
 /// it could not send wait for it).
-pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: i64) -> Result<(), JobError> {
+pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: AnnouncementId) -> Result<(), JobError> {
     let Some(a) = announcements::get(&db.pool, tenant, id).await? else {
         return Ok(()); // deleted with the bot's data meanwhile
     };
     let unknown = announcements::settle_interrupted(&db.pool, tenant, id).await?;
     if unknown > 0 {
-        tracing::warn!(announcement = id, unknown, "announcement messages whose sending was interrupted are not sent again");
+        tracing::warn!(announcement = id.0, unknown, "announcement messages whose sending was interrupted are not sent again");
     }
     let text = a.text.as_str();
     let mut passing: Option<TelegramError> = None;
@@ -118,14 +118,14 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: i64) -> Result<(), J
     if announcements::finish_if_done(&db.pool, tenant, id).await? {
         let done = announcements::get(&db.pool, tenant, id).await?;
         if let Some(d) = done {
-            tracing::info!(announcement = id, total = d.total, sent = d.sent, blocked = d.blocked, failed = d.failed, unknown = d.unknown, "announcement sent");
+            tracing::info!(announcement = id.0, total = d.total, sent = d.sent, blocked = d.blocked, failed = d.failed, unknown = d.unknown, "announcement sent");
         }
     }
     Ok(())
 }
 
 /// The claim of one recipient, run by the throttle at the message's turn.
-fn claim(db: &Db, tenant: TenantId, id: i64, chat_id: i64) -> Preflight {
+fn claim(db: &Db, tenant: TenantId, id: AnnouncementId, chat_id: i64) -> Preflight {
     let pool = db.pool.clone();
     Box::new(move || {
         Box::pin(async move {

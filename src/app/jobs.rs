@@ -1,6 +1,7 @@
 //! Every job kind this binary runs: its name (stored with each job: never rename one that may be
 //! queued), its queue, its payload, and its handler — which unpacks the application state into
 //! the narrow handles the domain code takes.
+use crate::storage::announcements::AnnouncementId;
 use super::{AppState, sources, updates};
 use crate::domain::{BotId, TenantId};
 use crate::jobs::{self, DEFAULT, Job, JobError, Queue, Registry};
@@ -46,7 +47,7 @@ pub struct IngestJob {
 #[derive(Serialize, Deserialize)]
 pub struct AnnounceJob {
     pub bot_id: BotId,
-    pub announcement_id: i64,
+    pub announcement_id: AnnouncementId,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -110,7 +111,7 @@ pub fn stripe_event(queue: &Queue, event_id: &str) -> NewJob {
 }
 
 /// The job that sends announcement `id` (one per announcement).
-pub fn announce(queue: &Queue, tenant: TenantId, bot_id: BotId, id: i64) -> NewJob {
+pub fn announce(queue: &Queue, tenant: TenantId, bot_id: BotId, id: AnnouncementId) -> NewJob {
     let mut job = queue.job(DEFAULT, ANNOUNCE, &AnnounceJob { bot_id, announcement_id: id });
     job.tenant_id = Some(tenant);
     job.dedup_key = Some(format!("announce:{id}"));

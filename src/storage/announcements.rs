@@ -7,15 +7,55 @@ use super::now_ms;
 use crate::domain::{BotId, TenantId};
 use sqlx::{Any, Executor};
 
+bellhop_telegram::id_type!(
+    /// An announcement.
+    AnnouncementId
+);
+
+/// Whether an announcement is still going out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Sending,
+    Done,
+}
+
+impl Status {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::Sending => "sending",
+            Status::Done => "done",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for Status {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "sending" => Ok(Status::Sending),
+            "done" => Ok(Status::Done),
+            other => Err(format!("unknown announcement status `{other}`")),
+        }
+    }
+}
+
 /// An announcement and how far sending has got.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Announcement {
-    pub id: i64,
-    pub bot_id: i64,
+    #[sqlx(try_from = "i64")]
+    pub id: AnnouncementId,
+    #[sqlx(try_from = "i64")]
+    pub bot_id: BotId,
     pub text: String,
     pub since_days: i64,
-    /// `sending` | `done`
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
     pub total: i64,
     pub created_at: i64,
     pub finished_at: Option<i64>,
@@ -103,16 +143,16 @@ pub async fn create(tx: &mut super::Tx, tenant: TenantId, bot: BotId, text: &str
     .execute(&mut **tx)
     .await?
     .rows_affected() as i64;
-    let status = if chosen == 0 { "done" } else { "sending" };
+    let status = if chosen == 0 { Status::Done } else { Status::Sending };
     sqlx::query("update announcements set total = $1, status = $2, finished_at = $3 where tenant_id = $4 and id = $5")
         .bind(chosen)
-        .bind(status)
+        .bind(status.as_str())
         .bind((chosen == 0).then_some(now))
         .bind(tenant.0)
         .bind(id)
         .execute(&mut **tx)
         .await?;
-    Ok(get(&mut **tx, tenant, id).await?.expect("written above"))
+    Ok(get(&mut **tx, tenant, AnnouncementId(id)).await?.expect("written above"))
 }
 
 const COLUMNS: &str = "a.id, a.bot_id, a.text, a.since_days, a.status, a.total, a.created_at, a.finished_at,
@@ -122,8 +162,8 @@ const COLUMNS: &str = "a.id, a.bot_id, a.text, a.since_days, a.status, a.total, 
     (select count(*) from announcement_recipients r where r.announcement_id = a.id and r.state = 'unknown') as unknown";
 
 /// One of the tenant's announcements.
-pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<Option<Announcement>> {
-    sqlx::query_as(&format!("select {COLUMNS} from announcements a where a.tenant_id = $1 and a.id = $2")).bind(tenant.0).bind(id).fetch_optional(e).await
+pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId) -> sqlx::Result<Option<Announcement>> {
+    sqlx::query_as(&format!("select {COLUMNS} from announcements a where a.tenant_id = $1 and a.id = $2")).bind(tenant.0).bind(id.0).fetch_optional(e).await
 }
 
 /// A bot's announcements, newest first.
@@ -138,10 +178,10 @@ pub async fn list<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bo
 
 /// Rows left `sending` by a process that died during the call become `unknown` (they may have
 /// arrived: never sent again). Called before a batch, by the one job that sends an announcement.
-pub async fn settle_interrupted<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<u64> {
+pub async fn settle_interrupted<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId) -> sqlx::Result<u64> {
     Ok(sqlx::query("update announcement_recipients set state = 'unknown' where tenant_id = $1 and announcement_id = $2 and state = 'sending'")
         .bind(tenant.0)
-        .bind(id)
+        .bind(id.0)
         .execute(e)
         .await?
         .rows_affected())
@@ -149,7 +189,7 @@ pub async fn settle_interrupted<'c>(e: impl Executor<'c, Database = Any>, tenant
 
 /// The next `limit` recipients still to be sent, each with their language. Not claimed here:
 /// each is claimed at its turn in the bot's throttle ([`claim_one`]), right before its call.
-pub async fn next_pending<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, limit: i64) -> sqlx::Result<Vec<Recipient>> {
+pub async fn next_pending<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId, limit: i64) -> sqlx::Result<Vec<Recipient>> {
     // The customer's language, from their latest private conversation with the bot.
     sqlx::query_as(
         "select r.chat_id,
@@ -161,7 +201,7 @@ pub async fn next_pending<'c>(e: impl Executor<'c, Database = Any>, tenant: Tena
           order by r.chat_id limit $3",
     )
     .bind(tenant.0)
-    .bind(id)
+    .bind(id.0)
     .bind(limit)
     .fetch_all(e)
     .await
@@ -169,10 +209,10 @@ pub async fn next_pending<'c>(e: impl Executor<'c, Database = Any>, tenant: Tena
 
 /// Claims one recipient for sending, `pending` → `sending`, committed right before its Bot API
 /// call. False if it was not pending (another attempt has it): then it is not sent.
-pub async fn claim_one<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, chat_id: i64) -> sqlx::Result<bool> {
+pub async fn claim_one<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId, chat_id: i64) -> sqlx::Result<bool> {
     let r = sqlx::query("update announcement_recipients set state = 'sending' where tenant_id = $1 and announcement_id = $2 and chat_id = $3 and state = 'pending'")
         .bind(tenant.0)
-        .bind(id)
+        .bind(id.0)
         .bind(chat_id)
         .execute(e)
         .await?;
@@ -180,12 +220,12 @@ pub async fn claim_one<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantI
 }
 
 /// Records what sending to `chat_id` came to (a row still claimed as `sending` only).
-pub async fn record<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, chat_id: i64, outcome: Outcome, error: Option<&str>) -> sqlx::Result<()> {
+pub async fn record<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId, chat_id: i64, outcome: Outcome, error: Option<&str>) -> sqlx::Result<()> {
     sqlx::query("update announcement_recipients set state = $1, error = $2 where tenant_id = $3 and announcement_id = $4 and chat_id = $5 and state = 'sending'")
         .bind(outcome.state())
         .bind(error)
         .bind(tenant.0)
-        .bind(id)
+        .bind(id.0)
         .bind(chat_id)
         .execute(e)
         .await?;
@@ -193,14 +233,14 @@ pub async fn record<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, 
 }
 
 /// Marks the announcement done when no recipient is pending or sending any more; whether it is.
-pub async fn finish_if_done<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<bool> {
+pub async fn finish_if_done<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "update announcements set status = 'done', finished_at = $1 where tenant_id = $2 and id = $3 and status = 'sending'
            and not exists (select 1 from announcement_recipients where announcement_id = $3 and state in ('pending', 'sending'))",
     )
     .bind(now_ms())
     .bind(tenant.0)
-    .bind(id)
+    .bind(id.0)
     .execute(e)
     .await?;
     Ok(done.rows_affected() == 1)

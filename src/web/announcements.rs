@@ -6,7 +6,7 @@ use super::auth::Owner;
 use super::pages::{ago, render};
 use crate::answering::announce::{self, MAX_CHARS, MAX_DAYS, WriteError};
 use crate::app::{AppState, jobs};
-use crate::storage::announcements::{self, Announcement};
+use crate::storage::announcements::{self, Announcement, AnnouncementId, Status};
 use crate::storage::{bots, now_ms};
 use askama::Template;
 use axum::Json;
@@ -156,7 +156,7 @@ pub async fn create(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
     }
     tx.commit().await.map_err(anyhow::Error::from)?;
     app.queue.notify(crate::jobs::DEFAULT);
-    tracing::info!(tenant_id = owner.tenant_id.0, bot_id = bot.id.0, announcement = a.id, recipients = a.total, "announcement written");
+    tracing::info!(tenant_id = owner.tenant_id.0, bot_id = bot.id.0, announcement = a.id.0, recipients = a.total, "announcement written");
     Ok(Redirect::to(&format!("/app/announcements?bot={}&sent={}", bot.id.0, a.total)).into_response())
 }
 
@@ -172,8 +172,8 @@ pub struct Progress {
 }
 
 /// `GET /app/announcements/{id}/progress`: how far sending has got (the page's script reads it).
-pub async fn progress(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>) -> Result<Response, AppError> {
+pub async fn progress(State(app): State<AppState>, owner: Owner, Path(id): Path<AnnouncementId>) -> Result<Response, AppError> {
     let a = announcements::get(&app.db.pool, owner.tenant_id, id).await?.ok_or(AppError::NotFound)?;
     let done = a.total - a.pending();
-    Ok(Json(Progress { status: a.status, total: a.total, done, sent: a.sent, blocked: a.blocked, failed: a.failed, unknown: a.unknown }).into_response())
+    Ok(Json(Progress { status: a.status.to_string(), total: a.total, done, sent: a.sent, blocked: a.blocked, failed: a.failed, unknown: a.unknown }).into_response())
 }

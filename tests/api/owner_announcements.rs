@@ -21,7 +21,7 @@ async fn talked(app: &TestApp, b: &Business, c: i64, name: &str, language: Optio
     sqlx::query(&format!("update conversations set last_message_at = {at} where bot_id = {} and chat_id = {c}", b.bot)).execute(&app.db().pool).await.unwrap();
 }
 
-async fn progress(app: &TestApp, b: &Business, id: i64) -> Value {
+async fn progress(app: &TestApp, b: &Business, id: impl std::fmt::Display) -> Value {
     let r = app.http.get(app.url(&format!("/app/announcements/{id}/progress"))).header("cookie", &b.cookie).send().await.unwrap();
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
@@ -107,7 +107,7 @@ async fn an_announcement_reaches_500_customers_once_each_within_telegrams_limits
 
     // Running the job again sends nothing more.
     let bot_client = app.state.bots.open(b.tenant, BotId(b.bot)).await.unwrap().unwrap();
-    bellhop::answering::announce::send(app.db(), &bot_client, b.tenant, id).await.unwrap();
+    bellhop::answering::announce::send(app.db(), &bot_client, b.tenant, bellhop::storage::announcements::AnnouncementId(id)).await.unwrap();
     assert_eq!(app.tg.sent_by(b.bot).await.len(), sent.len(), "a second run sent nothing");
     app.stop().await.unwrap();
 }
