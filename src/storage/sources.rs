@@ -8,12 +8,12 @@
 //! `Option<BotId>`, `None` means that knowledge.
 use super::now_ms;
 use crate::domain::{BotId, TenantId};
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 /// Rows of the tenant (`$1`) that belong to none of its bots.
 const ORPHAN: &str = "(bot_id is null or bot_id not in (select id from bots where tenant_id = $1 and status <> 'deleted'))";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Source {
     pub id: i64,
     pub kind: String,
@@ -35,25 +35,6 @@ pub struct Source {
 }
 
 const COLUMNS: &str = "id, kind, name, content_type, size_bytes, status, status_reason, chunk_count, max_pages, recrawl_hours, updated_at, recrawl_failures, next_crawl_at, bot_id";
-
-fn source(r: sqlx::any::AnyRow) -> Source {
-    Source {
-        id: r.get(0),
-        kind: r.get(1),
-        name: r.get(2),
-        content_type: r.get(3),
-        size_bytes: r.get(4),
-        status: r.get(5),
-        status_reason: r.get(6),
-        chunk_count: r.get(7),
-        max_pages: r.get(8),
-        recrawl_hours: r.get(9),
-        updated_at: r.get(10),
-        recrawl_failures: r.get(11),
-        next_crawl_at: r.get(12),
-        bot_id: r.get(13),
-    }
-}
 
 /// The id the vector index knows a source (or page `page` of a site) by.
 pub fn index_id(source: i64, page: usize) -> String {
@@ -133,16 +114,15 @@ pub async fn insert<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, 
 
 /// Every source of the tenant, whichever bot uses it (the page's live status).
 pub async fn list<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<Source>> {
-    let rows = sqlx::query(&format!("select {COLUMNS} from sources where tenant_id = $1 order by id desc")).bind(tenant.0).fetch_all(e).await?;
-    Ok(rows.into_iter().map(source).collect())
+    sqlx::query_as(&format!("select {COLUMNS} from sources where tenant_id = $1 order by id desc")).bind(tenant.0).fetch_all(e).await
 }
 
 /// The sources `bot` answers from — its own, then those shared with it — or, for `None`, those
 /// no bot of the tenant uses. Newest first.
 pub async fn list_for<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>) -> sqlx::Result<Vec<Source>> {
-    let rows = match bot {
+    match bot {
         Some(bot) => {
-            sqlx::query(&format!(
+            sqlx::query_as(&format!(
                 "select {COLUMNS} from sources where tenant_id = $1
                    and (bot_id = $2 or id in (select source_id from source_bots where tenant_id = $1 and bot_id = $2))
                  order by case when bot_id = $2 then 0 else 1 end, id desc"
@@ -150,31 +130,36 @@ pub async fn list_for<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId
             .bind(tenant.0)
             .bind(bot.0)
             .fetch_all(e)
-            .await?
+            .await
         }
-        None => sqlx::query(&format!("select {COLUMNS} from sources where tenant_id = $1 and {ORPHAN} order by id desc")).bind(tenant.0).fetch_all(e).await?,
-    };
-    Ok(rows.into_iter().map(source).collect())
+        None => sqlx::query_as(&format!("select {COLUMNS} from sources where tenant_id = $1 and {ORPHAN} order by id desc")).bind(tenant.0).fetch_all(e).await,
+    }
+}
+
+/// A source [`scope`] returns, with the pages the index may hold of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct SourcePages {
+    pub id: i64,
+    pub page_count: i64,
 }
 
 /// What `bot` may retrieve: each source it uses (its own and those shared with it), with the
 /// pages the index may hold of it (see [`index_id`]); for `None`, the sources no bot uses (what
 /// the playground searches before the business has a bot). Sources being deleted are left out.
-pub async fn scope<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>) -> sqlx::Result<Vec<(i64, i64)>> {
-    let rows = match bot {
+pub async fn scope<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>) -> sqlx::Result<Vec<SourcePages>> {
+    match bot {
         Some(bot) => {
-            sqlx::query(
+            sqlx::query_as(
                 "select id, page_count from sources where tenant_id = $1 and status <> 'deleting'
                    and (bot_id = $2 or id in (select source_id from source_bots where tenant_id = $1 and bot_id = $2))",
             )
             .bind(tenant.0)
             .bind(bot.0)
             .fetch_all(e)
-            .await?
+            .await
         }
-        None => sqlx::query(&format!("select id, page_count from sources where tenant_id = $1 and status <> 'deleting' and {ORPHAN}")).bind(tenant.0).fetch_all(e).await?,
-    };
-    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+        None => sqlx::query_as(&format!("select id, page_count from sources where tenant_id = $1 and status <> 'deleting' and {ORPHAN}")).bind(tenant.0).fetch_all(e).await,
+    }
 }
 
 /// How many sources and Q&A pairs of the tenant no bot uses.
@@ -187,10 +172,17 @@ pub async fn orphans<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId)
     .await
 }
 
-/// The other bots each of the tenant's sources is also used for: (source, bot) pairs.
-pub async fn shares<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<(i64, BotId)>> {
-    let rows = sqlx::query("select source_id, bot_id from source_bots where tenant_id = $1 order by source_id, bot_id").bind(tenant.0).fetch_all(e).await?;
-    Ok(rows.into_iter().map(|r| (r.get(0), BotId(r.get(1)))).collect())
+/// A source used for another bot too (a row of `source_bots`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct Share {
+    pub source_id: i64,
+    #[sqlx(try_from = "i64")]
+    pub bot_id: BotId,
+}
+
+/// The other bots each of the tenant's sources is also used for.
+pub async fn shares<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<Share>> {
+    sqlx::query_as("select source_id, bot_id from source_bots where tenant_id = $1 order by source_id, bot_id").bind(tenant.0).fetch_all(e).await
 }
 
 /// Stops using source `id` for the bots it was shared with (the first step of setting them).
@@ -235,8 +227,7 @@ pub async fn give_orphans_to(conn: &mut super::Conn, tenant: TenantId, bot: BotI
 }
 
 pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<Option<Source>> {
-    let r = sqlx::query(&format!("select {COLUMNS} from sources where tenant_id = $1 and id = $2")).bind(tenant.0).bind(id).fetch_optional(e).await?;
-    Ok(r.map(source))
+    sqlx::query_as(&format!("select {COLUMNS} from sources where tenant_id = $1 and id = $2")).bind(tenant.0).bind(id).fetch_optional(e).await
 }
 
 /// The uploaded bytes of a file source.
@@ -321,9 +312,10 @@ pub async fn record_recrawl_failure<'c>(e: impl Executor<'c, Database = Any>, te
 }
 
 /// A failing scheduled source whose owner is to be told: claimed once per failing streak.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FailureNotice {
     pub name: String,
+    /// Why the last read failed (empty if none was recorded).
     pub reason: String,
     pub next_crawl_at: Option<i64>,
     /// Passages still indexed from the last good read.
@@ -333,17 +325,16 @@ pub struct FailureNotice {
 /// Claims telling the owner that source `id` is failing (a scheduled source, failed, not told
 /// yet in this streak). `None` if there is nothing to tell or it was claimed already.
 pub async fn claim_failure_notice<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, now: i64) -> sqlx::Result<Option<FailureNotice>> {
-    let r = sqlx::query(
+    sqlx::query_as(
         "update sources set failure_notice_at = $1
          where tenant_id = $2 and id = $3 and status = 'failed' and recrawl_hours is not null and failure_notice_at is null
-         returning name, status_reason, next_crawl_at, chunk_count",
+         returning name, coalesce(status_reason, '') as reason, next_crawl_at, chunk_count",
     )
     .bind(now)
     .bind(tenant.0)
     .bind(id)
     .fetch_optional(e)
-    .await?;
-    Ok(r.map(|r| FailureNotice { name: r.get(0), reason: r.get::<Option<String>, _>(1).unwrap_or_default(), next_crawl_at: r.get(2), chunk_count: r.get(3) }))
+    .await
 }
 
 /// Gives a claimed notice back (it could not be sent): the next failure tells the owner.
@@ -355,7 +346,13 @@ pub async fn unclaim_failure_notice<'c>(e: impl Executor<'c, Database = Any>, te
 /// Sites due for their scheduled re-crawl, across tenants (the scheduler's view): their interval
 /// has passed since the last good read — or, after failures, their backoff.
 pub async fn due_for_recrawl<'c>(e: impl Executor<'c, Database = Any>, now: i64) -> sqlx::Result<Vec<(TenantId, i64)>> {
-    let rows = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct Due {
+        #[sqlx(try_from = "i64")]
+        tenant_id: TenantId,
+        id: i64,
+    }
+    let rows: Vec<Due> = sqlx::query_as(
         "select tenant_id, id from sources
          where recrawl_hours is not null and status in ('ready', 'failed')
            and coalesce(next_crawl_at, coalesce(last_indexed_at, 0) + recrawl_hours * 3600000) <= $1",
@@ -363,10 +360,10 @@ pub async fn due_for_recrawl<'c>(e: impl Executor<'c, Database = Any>, now: i64)
     .bind(now)
     .fetch_all(e)
     .await?;
-    Ok(rows.into_iter().map(|r| (TenantId(r.get(0)), r.get(1))).collect())
+    Ok(rows.into_iter().map(|r| (r.tenant_id, r.id)).collect())
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct QaPair {
     pub id: i64,
     pub question: String,
@@ -388,19 +385,24 @@ pub async fn insert_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantI
 
 /// `bot`'s Q&A pairs, or for `None` those no bot of the tenant uses. Newest first.
 pub async fn list_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>) -> sqlx::Result<Vec<QaPair>> {
-    let rows = match bot {
+    match bot {
         Some(bot) => {
-            sqlx::query("select id, question, answer from qa_pairs where tenant_id = $1 and bot_id = $2 order by id desc").bind(tenant.0).bind(bot.0).fetch_all(e).await?
+            sqlx::query_as("select id, question, answer from qa_pairs where tenant_id = $1 and bot_id = $2 order by id desc").bind(tenant.0).bind(bot.0).fetch_all(e).await
         }
-        None => sqlx::query(&format!("select id, question, answer from qa_pairs where tenant_id = $1 and {ORPHAN} order by id desc")).bind(tenant.0).fetch_all(e).await?,
-    };
-    Ok(rows.into_iter().map(|r| QaPair { id: r.get(0), question: r.get(1), answer: r.get(2) }).collect())
+        None => sqlx::query_as(&format!("select id, question, answer from qa_pairs where tenant_id = $1 and {ORPHAN} order by id desc")).bind(tenant.0).fetch_all(e).await,
+    }
+}
+
+/// A Q&A pair's question and when it was last written.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct QaQuestion {
+    pub question: String,
+    pub updated_at: i64,
 }
 
 /// Each of `bot`'s Q&A pairs' question and when it was last written (for hiding the gaps it answers).
-pub async fn qa_questions<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Vec<(String, i64)>> {
-    let rows = sqlx::query("select question, updated_at from qa_pairs where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).fetch_all(e).await?;
-    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+pub async fn qa_questions<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Vec<QaQuestion>> {
+    sqlx::query_as("select question, updated_at from qa_pairs where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).fetch_all(e).await
 }
 
 pub async fn delete_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<bool> {

@@ -152,7 +152,7 @@ async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<St
             SourceRow {
                 shared_from: if own { None } else { Some(s.bot_id.and_then(&handle).unwrap_or_else(|| "the knowledge no bot uses".into())) },
                 also: if own {
-                    picker.others().into_iter().map(|b| Choice { id: b.id.0, label: format!("@{}", b.username), selected: shares.contains(&(s.id, b.id)) }).collect()
+                    picker.others().into_iter().map(|b| Choice { id: b.id.0, label: format!("@{}", b.username), selected: shares.contains(&sources::Share { source_id: s.id, bot_id: b.id }) }).collect()
                 } else {
                     vec![]
                 },
