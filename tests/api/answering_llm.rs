@@ -19,7 +19,7 @@ pub async fn live_bot(app: &TestApp, owner_name: &str, username: &str, name: &st
     token_used(app.tg.get(&format!("bots/{bot}")).await["token"].as_str().unwrap());
     wait_until(Duration::from_secs(60), || async { count(app.db(), &format!("select count(*) from bots where id = {bot} and status = 'live'")).await == 1 }).await;
     let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
-    let (_, sealed) = bellhop::storage::bots::webhook_auth(&app.db().pool, BotId(bot)).await.unwrap().unwrap();
+    let sealed = bellhop::storage::bots::webhook_auth(&app.db().pool, BotId(bot)).await.unwrap().unwrap().secret;
     let secret = String::from_utf8(app.state.keys.open(&sealed.unwrap(), &bellhop::storage::bots::webhook_secret_aad(BotId(bot))).unwrap()).unwrap();
     token_used(&secret);
     (bot, tenant, secret)
