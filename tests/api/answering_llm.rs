@@ -27,7 +27,7 @@ pub async fn live_bot(app: &TestApp, owner_name: &str, username: &str, name: &st
 
 /// Adds a document to the knowledge of the tenant's (first) bot through the real pipeline;
 /// returns its source id.
-pub async fn add_doc(app: &TestApp, tenant: TenantId, name: &str, text: &str) -> i64 {
+pub async fn add_doc(app: &TestApp, tenant: TenantId, name: &str, text: &str) -> bellhop::domain::SourceId {
     let bot = bellhop::storage::bots::list_for_tenant(&app.db().pool, tenant).await.unwrap().first().map(|b| b.id);
     let new = bellhop::storage::sources::NewSource { bot, kind: "file", name, size_bytes: text.len() as i64, content: Some(text.as_bytes()), max_pages: None, recrawl_hours: None };
     bellhop::app::sources::add_source(&app.state, tenant, &new).await.unwrap()
