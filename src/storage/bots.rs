@@ -5,7 +5,7 @@
 //! [`webhook_secret_aad`], so every caller seals and opens the same way.
 use super::now_ms;
 use crate::crypto::Sealed;
-use crate::domain::{BotId, TenantId};
+use crate::domain::{BotId, TenantId, UserId};
 use sqlx::{Any, Executor, Row};
 
 /// A sealed value read from a row as the columns `key_id` and `blob` (queries alias a sealed
@@ -234,7 +234,8 @@ pub async fn key_ids_in_use(db: &super::Db) -> sqlx::Result<Vec<String>> {
 pub struct ManagedRow {
     #[sqlx(try_from = "i64")]
     pub tenant_id: TenantId,
-    pub owner_user_id: i64,
+    #[sqlx(try_from = "i64")]
+    pub owner_user_id: UserId,
     pub owner_update_id: i64,
     #[sqlx(flatten)]
     pub token: Sealed,
@@ -253,10 +254,10 @@ pub async fn managed_row<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -
 
 /// Records who owns a bot according to update `update_id`, unless a newer update already
 /// spoke (updates may arrive out of order). Returns whether this update was applied.
-pub async fn set_owner<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, tenant: TenantId, owner: i64, update_id: i64) -> sqlx::Result<bool> {
+pub async fn set_owner<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, tenant: TenantId, owner: UserId, update_id: i64) -> sqlx::Result<bool> {
     let r = sqlx::query("update bots set tenant_id = $1, owner_user_id = $2, owner_update_id = $3, updated_at = $4 where id = $5 and owner_update_id < $3")
         .bind(tenant.0)
-        .bind(owner)
+        .bind(owner.0)
         .bind(update_id)
         .bind(now_ms())
         .bind(bot.0)
@@ -283,11 +284,11 @@ pub async fn set_token<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, tok
 }
 
 /// Stores the managed-bot fields of a freshly inserted bot.
-pub async fn init_managed<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, owner: i64, update_id: i64, fingerprint: &str, description: &str, short: &str) -> sqlx::Result<()> {
+pub async fn init_managed<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, owner: UserId, update_id: i64, fingerprint: &str, description: &str, short: &str) -> sqlx::Result<()> {
     sqlx::query(
         "update bots set owner_user_id = $1, owner_update_id = $2, token_fingerprint = $3, description = $4, short_description = $5 where id = $6",
     )
-    .bind(owner)
+    .bind(owner.0)
     .bind(update_id)
     .bind(fingerprint)
     .bind(description)
