@@ -70,7 +70,7 @@ pub async fn open(conn: &mut Conn, cfg: &BillingConfig, tenant: TenantId, now: i
     } else {
         return Ok(acc);
     }
-    Ok(sql::get_account(&mut *conn, tenant).await?.ok_or_else(|| anyhow::anyhow!("billing account vanished"))?)
+    sql::get_account(&mut *conn, tenant).await?.ok_or_else(|| anyhow::anyhow!("billing account vanished"))
 }
 
 /// Ends the current period (unused plan credits expire) and starts one with `plan`'s allowance.
