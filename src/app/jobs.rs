@@ -3,7 +3,7 @@
 //! the narrow handles the domain code takes.
 use crate::storage::announcements::AnnouncementId;
 use super::{AppState, sources, updates};
-use crate::domain::{BotId, TenantId};
+use crate::domain::{BotId, SourceId, TenantId};
 use crate::jobs::{self, DEFAULT, Job, JobError, Queue, Registry};
 use crate::storage::jobs::NewJob;
 use serde::{Deserialize, Serialize};
@@ -41,7 +41,7 @@ pub struct ProvisionJob {
 
 #[derive(Serialize, Deserialize)]
 pub struct IngestJob {
-    pub source_id: i64,
+    pub source_id: SourceId,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -94,7 +94,7 @@ pub fn provision(queue: &Queue, tenant: TenantId, bot_id: BotId, dedup: Option<&
 }
 
 /// Reading source `source_id` of `tenant`.
-pub fn ingest(queue: &Queue, tenant: TenantId, source_id: i64) -> NewJob {
+pub fn ingest(queue: &Queue, tenant: TenantId, source_id: SourceId) -> NewJob {
     let mut job = queue.job(INGEST_QUEUE, INGEST, &IngestJob { source_id });
     job.tenant_id = Some(tenant);
     // A source is read by one worker at a time; asked again while a reading waits, once.

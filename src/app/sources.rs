@@ -3,12 +3,12 @@
 //! re-crawl time has come.
 use super::AppState;
 use super::jobs::{self, INGEST_QUEUE, IngestJob};
-use crate::domain::TenantId;
+use crate::domain::{SourceId, TenantId};
 use crate::jobs::{Job, JobError};
 use crate::storage::sources::{self, NewSource};
 
 /// Stores a new source and queues it for reading, in one transaction.
-pub async fn add_source(app: &AppState, tenant: TenantId, new: &NewSource<'_>) -> anyhow::Result<i64> {
+pub async fn add_source(app: &AppState, tenant: TenantId, new: &NewSource<'_>) -> anyhow::Result<SourceId> {
     let mut tx = app.db.begin().await?;
     let id = sources::insert(&mut *tx, tenant, new).await?;
     app.queue.enqueue_in(&mut tx, &jobs::ingest(&app.queue, tenant, id)).await?;
@@ -37,7 +37,7 @@ pub enum Refused {
 /// Stores a new source and queues it for reading — if it fits the limits, checked in the same
 /// transaction as the insert, under the tenant's lock: concurrent uploads cannot both take the
 /// last place.
-pub async fn add_source_within(app: &AppState, tenant: TenantId, new: &NewSource<'_>, limits: SourceLimits) -> anyhow::Result<Result<i64, Refused>> {
+pub async fn add_source_within(app: &AppState, tenant: TenantId, new: &NewSource<'_>, limits: SourceLimits) -> anyhow::Result<Result<SourceId, Refused>> {
     let mut tx = app.db.begin().await?;
     crate::storage::tenants::lock(&mut tx, tenant).await?;
     let used = sources::count(&mut *tx, tenant).await?;
@@ -56,7 +56,7 @@ pub async fn add_source_within(app: &AppState, tenant: TenantId, new: &NewSource
 }
 
 /// Reads a source again (re-index, scheduled re-crawl). False if the tenant has no such source.
-pub async fn requeue(app: &AppState, tenant: TenantId, id: i64) -> anyhow::Result<bool> {
+pub async fn requeue(app: &AppState, tenant: TenantId, id: SourceId) -> anyhow::Result<bool> {
     let mut tx = app.db.begin().await?;
     if !sources::set_status(&mut *tx, tenant, id, "queued", None, None, None).await? {
         return Ok(false);
@@ -73,14 +73,14 @@ pub(super) async fn run_ingest(app: AppState, job: Job) -> Result<(), JobError> 
     let tenant = jobs::tenant_of(&job, "ingest")?;
     let read = crate::knowledge::ingest::ingest(&app.db, &app.cfg.knowledge, &app.retriever, tenant, p.source_id, jobs::last_attempt(&job)).await;
     if let Err(e) = tell_owner_of_failing_source(&app, tenant, p.source_id).await {
-        tracing::warn!(tenant_id = tenant.0, source_id = p.source_id, error = %format!("{e:#}"), "could not tell the owner about a failing source");
+        tracing::warn!(tenant_id = tenant.0, source_id = p.source_id.0, error = %format!("{e:#}"), "could not tell the owner about a failing source");
     }
     read
 }
 
 /// Tells the owner, in the manager chat, once per failing streak, that a web page or site their
 /// bot re-reads on a schedule could not be read, when it is tried next, and what to do.
-async fn tell_owner_of_failing_source(app: &AppState, tenant: TenantId, id: i64) -> anyhow::Result<()> {
+async fn tell_owner_of_failing_source(app: &AppState, tenant: TenantId, id: SourceId) -> anyhow::Result<()> {
     let Some(manager) = app.manager.as_ref() else { return Ok(()) };
     let Some(n) = sources::claim_failure_notice(&app.db.pool, tenant, id, crate::storage::now_ms()).await? else { return Ok(()) };
     let owner = crate::storage::tenants::get(&app.db.pool, tenant).await?.map(|t| t.owner_user_id.0);
@@ -125,7 +125,7 @@ pub async fn recrawl_scheduler(app: AppState, every: std::time::Duration) -> any
             Ok(due) => {
                 for (tenant, id) in due {
                     if let Err(e) = requeue(&app, tenant, id).await {
-                        tracing::warn!(tenant_id = tenant.0, source_id = id, error = %format!("{e:#}"), "could not queue a re-crawl");
+                        tracing::warn!(tenant_id = tenant.0, source_id = id.0, error = %format!("{e:#}"), "could not queue a re-crawl");
                     }
                 }
             }

@@ -94,7 +94,7 @@ async fn setup(mut cfg: Config, http: HttpRoutes, bots: usize, customers: usize,
                 }
             }
         };
-        let (_, sealed) = crate::storage::bots::webhook_auth(&state.db.pool, BotId(bot)).await?.context("bot")?;
+        let sealed = crate::storage::bots::webhook_auth(&state.db.pool, BotId(bot)).await?.context("bot")?.secret;
         let secret = String::from_utf8(state.keys.open(&sealed.context("no webhook secret")?, &crate::storage::bots::webhook_secret_aad(BotId(bot)))?)?;
         if docs {
             let doc = format!("# Shop {i}\n\n## Opening hours\n\nShop {i} opens at 9:00 every weekday and closes at 18:00. On Saturdays we open at 10:00.\n\n## Returns\n\nItems can be returned within 30 days with the receipt.\n");

@@ -70,7 +70,7 @@ pub async fn open(conn: &mut Conn, cfg: &BillingConfig, tenant: TenantId, now: i
     } else {
         return Ok(acc);
     }
-    Ok(sql::get_account(&mut *conn, tenant).await?.ok_or_else(|| anyhow::anyhow!("billing account vanished"))?)
+    sql::get_account(&mut *conn, tenant).await?.ok_or_else(|| anyhow::anyhow!("billing account vanished"))
 }
 
 /// Ends the current period (unused plan credits expire) and starts one with `plan`'s allowance.
@@ -95,9 +95,21 @@ pub async fn new_period(conn: &mut Conn, tenant: TenantId, acc: &Account, plan: 
     Ok(())
 }
 
-/// A paid month of `plan` until `expires_at` (a Star subscription payment or renewal, or a paid
-/// Stripe invoice): a fresh period with the plan's allowance. `key` names the payment.
-pub async fn start_paid_month(conn: &mut Conn, cfg: &BillingConfig, tenant: TenantId, plan: &Plan, source: &str, expires_at: i64, key: &str, now: i64) -> anyhow::Result<()> {
+/// A payment for a month of a plan (a Star subscription payment or renewal, or a paid Stripe
+/// invoice), as [`start_paid_month`] takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct PaidMonth<'a> {
+    /// Who took the payment: `stars` or `stripe`.
+    pub source: &'a str,
+    /// Until when it pays (ms).
+    pub expires_at: i64,
+    /// Names the payment (the grant's idempotency key is made from it).
+    pub key: &'a str,
+}
+
+/// A paid month of `plan` until `paid.expires_at`: a fresh period with the plan's allowance.
+pub async fn start_paid_month(conn: &mut Conn, cfg: &BillingConfig, tenant: TenantId, plan: &Plan, paid: &PaidMonth<'_>, now: i64) -> anyhow::Result<()> {
+    let PaidMonth { source, expires_at, key } = *paid;
     let acc = open(conn, cfg, tenant, now).await?;
     let expires = acc.plan_expires_at.filter(|_| acc.plan_source == source).map_or(expires_at, |t| t.max(expires_at));
     let end = expires.max(now + 1);

@@ -281,7 +281,7 @@ pub async fn successful_payment(billing: &Billing, m: &Manager, payer: i64, paid
             }
             // Telegram gives the end of the paid month; without it (never for subscriptions), 30 days.
             let expires = paid.subscription_expiration_date.map_or(now + account::PERIOD_MS, |s| s * 1000);
-            account::start_paid_month(&mut tx, cfg, *tenant, plan, "stars", expires, &format!("stars:{charge}"), now).await?;
+            account::start_paid_month(&mut tx, cfg, *tenant, plan, &account::PaidMonth { source: "stars", expires_at: expires, key: &format!("stars:{charge}") }, now).await?;
             sql::set_stars_subscription(&mut tx, *tenant, charge, payer).await?;
             let renewal = paid.is_first_recurring == Some(false);
             let text = if renewal {

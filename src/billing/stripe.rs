@@ -235,7 +235,7 @@ async fn invoice_paid(cfg: &BillingConfig, tx: &mut crate::storage::Conn, tenant
     }
     let newer = !(acc.plan_source == "stripe" && acc.plan_expires_at.is_some_and(|t| t >= period_end));
     if newer {
-        account::start_paid_month(tx, cfg, tenant, plan, "stripe", period_end, &format!("stripe:{invoice}"), now).await?;
+        account::start_paid_month(tx, cfg, tenant, plan, &account::PaidMonth { source: "stripe", expires_at: period_end, key: &format!("stripe:{invoice}") }, now).await?;
     }
     Ok(())
 }

@@ -10,3 +10,11 @@ id_type!(
     /// A row of the durable job queue.
     JobId
 );
+id_type!(
+    /// A knowledge source of a tenant: an uploaded file, a web page or a site.
+    SourceId
+);
+id_type!(
+    /// One of an owner's question-and-answer pairs.
+    QaId
+);

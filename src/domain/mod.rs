@@ -11,7 +11,7 @@ pub mod plans;
 mod secret;
 
 pub use bellhop_telegram::{BotId, BotName, BotToken, BotTokenError, BotUsername, ChatId, UserId, UsernameError};
-pub use ids::{JobId, TenantId};
+pub use ids::{JobId, QaId, SourceId, TenantId};
 pub use secret::Secret;
 pub use plans::{Pack, Plan};
 pub use dates::civil;

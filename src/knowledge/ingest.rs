@@ -9,7 +9,7 @@ use super::extract::{self, ExtractError};
 use super::fetch::{self, FetchError};
 use super::pipeline;
 use crate::config::KnowledgeConfig;
-use crate::domain::{BotId, TenantId};
+use crate::domain::{BotId, SourceId, TenantId};
 use crate::jobs::JobError;
 use crate::retrieval::{Hit, SearchOptions, SharedRetriever};
 use crate::storage::Db;
@@ -20,7 +20,7 @@ use anyhow::Context;
 /// no re-crawl queues it), removes every page it may have indexed, then the row. False if there
 /// is no such source. When removing the passages fails, the source stays listed as `deleting`
 /// and deleting it again finishes the work.
-pub async fn delete_source(db: &Db, retriever: &SharedRetriever, tenant: TenantId, id: i64) -> anyhow::Result<bool> {
+pub async fn delete_source(db: &Db, retriever: &SharedRetriever, tenant: TenantId, id: SourceId) -> anyhow::Result<bool> {
     let Some(pages) = sources::mark_deleting(&db.pool, tenant, id).await? else {
         return Ok(false);
     };
@@ -31,7 +31,7 @@ pub async fn delete_source(db: &Db, retriever: &SharedRetriever, tenant: TenantI
 }
 
 /// Removes pages `0..pages` (at least the first) of source `id` from the index.
-async fn forget_pages(retriever: &crate::retrieval::Retriever, tenant: TenantId, id: i64, pages: i64) -> Result<(), crate::retrieval::SearchError> {
+async fn forget_pages(retriever: &crate::retrieval::Retriever, tenant: TenantId, id: SourceId, pages: i64) -> Result<(), crate::retrieval::SearchError> {
     for page in 0..pages.max(1) as usize {
         pipeline::delete_source(retriever, tenant, &index_id(id, page)).await?;
     }
@@ -47,8 +47,8 @@ async fn forget_pages(retriever: &crate::retrieval::Retriever, tenant: TenantId,
 /// it makes afterwards is refused for a source marked `deleting`; a read that finds its source
 /// deleted removes what it indexed itself. Between the two, no passage outlives its source.
 #[tracing::instrument(name = "knowledge.ingest", skip_all, fields(tenant_id = tenant.0, source_id))]
-pub async fn ingest(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tenant: TenantId, source_id: i64, last_attempt: bool) -> Result<(), JobError> {
-    tracing::Span::current().record("source_id", source_id);
+pub async fn ingest(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tenant: TenantId, source_id: SourceId, last_attempt: bool) -> Result<(), JobError> {
+    tracing::Span::current().record("source_id", source_id.0);
     let Some(source) = sources::get(&db.pool, tenant, source_id).await? else {
         return Ok(()); // deleted meanwhile
     };

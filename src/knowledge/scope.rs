@@ -11,5 +11,5 @@ use sqlx::{Any, Executor};
 /// indexes, as deleting relies on too).
 pub async fn of_bot<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>) -> sqlx::Result<Sources> {
     let ids = sources::scope(e, tenant, bot).await?;
-    Ok(Sources::Only(ids.into_iter().flat_map(|(id, pages)| (0..pages.max(1) as usize).map(move |p| index_id(id, p))).collect()))
+    Ok(Sources::Only(ids.into_iter().flat_map(|s| (0..s.page_count.max(1) as usize).map(move |p| index_id(s.id, p))).collect()))
 }

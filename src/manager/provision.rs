@@ -169,7 +169,7 @@ async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url
             // runs. If another provisioning stored a newer secret meanwhile, Telegram may now hold ours
             // while the database holds theirs — every update refused with 401. Then run again: the
             // retry stores and sets one secret, and both agree.
-            let stored = bots::webhook_auth(&db.pool, bot_id).await?.and_then(|(_, sealed)| sealed);
+            let stored = bots::webhook_auth(&db.pool, bot_id).await?.and_then(|a| a.secret);
             let still_ours = stored.is_some_and(|s| keys.open(&s, &bots::webhook_secret_aad(bot_id)).is_ok_and(|plain| plain == secret_plain.as_bytes()));
             if !still_ours {
                 return Err(JobError::Retry(anyhow::anyhow!("another setup of this bot stored a newer webhook secret meanwhile; setting it up again")));

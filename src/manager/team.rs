@@ -51,6 +51,6 @@ pub async fn join(db: &Db, m: &Manager, chat: i64, user: UserId, name: &str, tok
 /// The businesses `user` may sign in to: their own first, then the teams they are on.
 pub async fn businesses(db: &Db, user: UserId) -> anyhow::Result<Vec<(TenantId, String)>> {
     let mut out: Vec<(TenantId, String)> = storage::tenants::find_by_owner(&db.pool, user).await?.map(|t| (t.id, t.name)).into_iter().collect();
-    out.extend(team::teams_of(&db.pool, user).await?);
+    out.extend(team::teams_of(&db.pool, user).await?.into_iter().map(|t| (t.tenant_id, t.name)));
     Ok(out)
 }

@@ -55,19 +55,19 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
     let new = bots::NewBot { id: bot_id, tenant_id: tenant.id, username: &username, name: &name, token: sealed.clone(), webhook_secret: None };
     let provision = if bots::insert(tx, &new).await? {
         let (description, short) = super::provision::default_descriptions(&name);
-        bots::init_managed(&mut *tx, bot_id, owner.0, update_id, &fp, &description, &short).await?;
+        bots::init_managed(&mut *tx, bot_id, owner, update_id, &fp, &description, &short).await?;
         tracing::info!(bot_id = bot_id.0, tenant_id = tenant.id.0, "new managed bot");
         true
     } else {
         let row = bots::managed_row(&mut *tx, bot_id).await?.context("bot row vanished")?;
-        if matches!(row.status.as_str(), bots::DISCONNECTED | bots::DELETED) && row.owner_user_id == owner.0 {
+        if matches!(row.status.as_str(), bots::DISCONNECTED | bots::DELETED) && row.owner_user_id == owner {
             // Its owner disconnected it in the admin: a new token (or a repeated update) does not
             // connect it again; only the owner's "Connect again" does.
             tracing::info!(bot_id = bot_id.0, "managed bot update for a disconnected bot; not connecting it");
             return Ok(None);
         }
         let token_changed = bots::set_token(&mut *tx, bot_id, &sealed, &fp).await?;
-        let owner_changed = row.owner_user_id != owner.0 && bots::set_owner(&mut *tx, bot_id, tenant.id, owner.0, update_id).await?;
+        let owner_changed = row.owner_user_id != owner && bots::set_owner(&mut *tx, bot_id, tenant.id, owner, update_id).await?;
         if owner_changed {
             // The new owner gets their own welcome and login link; the old tenant loses the bot.
             bots::unclaim_welcome(&mut *tx, tenant.id, bot_id).await?;

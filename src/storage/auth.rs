@@ -2,7 +2,7 @@
 //! a database dump gives no way in.
 use super::now_ms;
 use crate::domain::{TenantId, UserId};
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 pub async fn insert_login_token<'c>(e: impl Executor<'c, Database = Any>, hash: &str, tenant: TenantId, user: UserId, expires_at: i64) -> sqlx::Result<()> {
     sqlx::query("insert into login_tokens (token_hash, tenant_id, user_id, created_at, expires_at) values ($1, $2, $3, $4, $5)")
@@ -26,16 +26,24 @@ pub async fn login_token_valid<'c>(e: impl Executor<'c, Database = Any>, hash: &
     Ok(n == 1)
 }
 
+/// Whose a login token was: the business and the person it signs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct LoginToken {
+    #[sqlx(try_from = "i64")]
+    pub tenant_id: TenantId,
+    #[sqlx(try_from = "i64")]
+    pub user_id: UserId,
+}
+
 /// Uses a login token: atomically marks it used if it is unused and unexpired, returning whose
 /// it was. A second use, or a use after 10 minutes, returns `None`.
-pub async fn consume_login_token<'c>(e: impl Executor<'c, Database = Any>, hash: &str) -> sqlx::Result<Option<(TenantId, UserId)>> {
+pub async fn consume_login_token<'c>(e: impl Executor<'c, Database = Any>, hash: &str) -> sqlx::Result<Option<LoginToken>> {
     let now = now_ms();
-    let r = sqlx::query("update login_tokens set used_at = $1 where token_hash = $2 and used_at is null and expires_at > $1 returning tenant_id, user_id")
+    sqlx::query_as("update login_tokens set used_at = $1 where token_hash = $2 and used_at is null and expires_at > $1 returning tenant_id, user_id")
         .bind(now)
         .bind(hash)
         .fetch_optional(e)
-        .await?;
-    Ok(r.map(|r| (TenantId(r.get(0)), UserId(r.get(1)))))
+        .await
 }
 
 pub async fn insert_session<'c>(e: impl Executor<'c, Database = Any>, id_hash: &str, tenant: TenantId, user: UserId, csrf: &str, expires_at: i64) -> sqlx::Result<()> {
@@ -65,9 +73,20 @@ pub struct Session {
 /// A live session: not revoked, not past its absolute expiry, seen within `idle_ms`, and of
 /// someone still on the business's team (its owner, or a teammate not removed since).
 pub async fn live_session<'c>(e: impl Executor<'c, Database = Any>, id_hash: &str, idle_ms: i64) -> sqlx::Result<Option<Session>> {
+    /// `is_owner` is 1 or 0 (a boolean expression is an integer on SQLite).
+    #[derive(sqlx::FromRow)]
+    struct SessionRow {
+        #[sqlx(try_from = "i64")]
+        tenant_id: TenantId,
+        #[sqlx(try_from = "i64")]
+        user_id: UserId,
+        csrf_token: String,
+        last_seen_at: i64,
+        is_owner: i64,
+    }
     let now = now_ms();
-    let r = sqlx::query(
-        "select s.tenant_id, s.user_id, s.csrf_token, s.last_seen_at, cast(case when t.owner_user_id = s.user_id then 1 else 0 end as bigint)
+    let r: Option<SessionRow> = sqlx::query_as(
+        "select s.tenant_id, s.user_id, s.csrf_token, s.last_seen_at, cast(case when t.owner_user_id = s.user_id then 1 else 0 end as bigint) as is_owner
          from sessions s join tenants t on t.id = s.tenant_id
          where s.id_hash = $1 and s.revoked_at is null and s.expires_at > $2 and s.last_seen_at > $3
            and (t.owner_user_id = s.user_id or exists (select 1 from team_members m where m.tenant_id = s.tenant_id and m.user_id = s.user_id))",
@@ -77,7 +96,7 @@ pub async fn live_session<'c>(e: impl Executor<'c, Database = Any>, id_hash: &st
     .bind(now - idle_ms)
     .fetch_optional(e)
     .await?;
-    Ok(r.map(|r| Session { tenant_id: TenantId(r.get(0)), user_id: UserId(r.get(1)), csrf_token: r.get(2), last_seen_at: r.get(3), is_owner: r.get::<i64, _>(4) == 1 }))
+    Ok(r.map(|r| Session { tenant_id: r.tenant_id, user_id: r.user_id, csrf_token: r.csrf_token, last_seen_at: r.last_seen_at, is_owner: r.is_owner == 1 }))
 }
 
 pub async fn touch_session<'c>(e: impl Executor<'c, Database = Any>, id_hash: &str) -> sqlx::Result<()> {

@@ -2,9 +2,9 @@
 //! values mean "use the built-in default" (see `answering::settings`).
 use super::now_ms;
 use crate::domain::{BotId, TenantId};
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct BotSettings {
     pub persona: String,
     pub tone: String,
@@ -63,26 +63,8 @@ const COLUMNS: &str = "persona, tone, extra_instructions, welcome_text, fallback
 
 pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<BotSettings> {
     let sql = format!("select {COLUMNS} from bot_settings where tenant_id = $1 and bot_id = $2");
-    let r = sqlx::query(&sql).bind(tenant.0).bind(bot.0).fetch_optional(e).await?;
-    Ok(r.map(|r| BotSettings {
-        persona: r.get(0),
-        tone: r.get(1),
-        extra_instructions: r.get(2),
-        welcome_text: r.get(3),
-        fallback_text: r.get(4),
-        unavailable_text: r.get(5),
-        help_text: r.get(6),
-        privacy_text: r.get(7),
-        paysupport_text: r.get(8),
-        commands: r.get(9),
-        media_text: r.get(10),
-        paused_text: r.get(11),
-        handoff_timeout_minutes: r.get(12),
-        working_hours: r.get(13),
-        timezone: r.get(14),
-        away_text: r.get(15),
-    })
-    .unwrap_or_default())
+    let r: Option<BotSettings> = sqlx::query_as(&sql).bind(tenant.0).bind(bot.0).fetch_optional(e).await?;
+    Ok(r.unwrap_or_default())
 }
 
 /// Saves the settings of a bot the tenant owns (`false` if it doesn't own it).

@@ -5,8 +5,16 @@
 //! [`webhook_secret_aad`], so every caller seals and opens the same way.
 use super::now_ms;
 use crate::crypto::Sealed;
-use crate::domain::{BotId, TenantId};
+use crate::domain::{BotId, TenantId, UserId};
 use sqlx::{Any, Executor, Row};
+
+/// A sealed value read from a row as the columns `key_id` and `blob` (queries alias a sealed
+/// column's `{column}_key_id` and `{column}_ct` to those names).
+impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for Sealed {
+    fn from_row(r: &'r sqlx::any::AnyRow) -> sqlx::Result<Self> {
+        Ok(Sealed { key_id: r.try_get("key_id")?, blob: r.try_get("blob")? })
+    }
+}
 
 pub fn token_aad(bot: BotId) -> String {
     format!("bots.token:{bot}")
@@ -75,42 +83,67 @@ pub async fn insert(conn: &mut super::Conn, b: &NewBot<'_>) -> sqlx::Result<bool
     Ok(true)
 }
 
+/// A row of [`list_for_tenant`], before `paused_at` becomes [`Bot::paused`].
+#[derive(sqlx::FromRow)]
+struct BotRow {
+    #[sqlx(try_from = "i64")]
+    id: BotId,
+    #[sqlx(try_from = "i64")]
+    tenant_id: TenantId,
+    username: String,
+    name: String,
+    status: String,
+    status_reason: Option<String>,
+    paused_at: Option<i64>,
+}
+
+impl From<BotRow> for Bot {
+    fn from(r: BotRow) -> Self {
+        Bot { id: r.id, tenant_id: r.tenant_id, username: r.username, name: r.name, status: r.status, status_reason: r.status_reason, paused: r.paused_at.is_some() }
+    }
+}
+
 /// The tenant's bots. Tenant-scoped by construction.
 pub async fn list_for_tenant<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<Bot>> {
-    let rows = sqlx::query("select id, tenant_id, username, name, status, status_reason, paused_at from bots where tenant_id = $1 and status <> 'deleted' order by id")
+    let rows: Vec<BotRow> = sqlx::query_as("select id, tenant_id, username, name, status, status_reason, paused_at from bots where tenant_id = $1 and status <> 'deleted' order by id")
         .bind(tenant.0)
         .fetch_all(e)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Bot {
-            id: BotId(r.get(0)),
-            tenant_id: TenantId(r.get(1)),
-            username: r.get(2),
-            name: r.get(3),
-            status: r.get(4),
-            status_reason: r.get(5),
-            paused: r.get::<Option<i64>, _>(6).is_some(),
-        })
-        .collect())
+    Ok(rows.into_iter().map(Bot::from).collect())
+}
+
+/// What [`webhook_auth`] finds out about a bot.
+#[derive(Debug, Clone)]
+pub struct WebhookAuth {
+    pub tenant_id: TenantId,
+    /// Its sealed webhook secret, if it has one.
+    pub secret: Option<Sealed>,
 }
 
 /// What the webhook edge needs to authenticate a child bot's update: its tenant and its sealed
 /// webhook secret. Not tenant-scoped: the tenant is what this lookup finds out, from the bot id
 /// in the URL, and nothing of the tenant's is returned before the secret matches.
-pub async fn webhook_auth<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -> sqlx::Result<Option<(TenantId, Option<Sealed>)>> {
+pub async fn webhook_auth<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -> sqlx::Result<Option<WebhookAuth>> {
+    #[derive(sqlx::FromRow)]
+    struct AuthRow {
+        #[sqlx(try_from = "i64")]
+        tenant_id: TenantId,
+        webhook_secret_key_id: Option<String>,
+        webhook_secret_ct: Option<Vec<u8>>,
+    }
     // A parked bot (past its plan's number of bots) is not connected, nor is one its owner
     // disconnected: their updates are refused.
-    let r = sqlx::query("select tenant_id, webhook_secret_key_id, webhook_secret_ct from bots where id = $1 and status not in ('suspended', 'parked', 'disconnected', 'deleted')")
-        .bind(bot.0)
-        .fetch_optional(e)
-        .await?;
+    let r: Option<AuthRow> =
+        sqlx::query_as("select tenant_id, webhook_secret_key_id, webhook_secret_ct from bots where id = $1 and status not in ('suspended', 'parked', 'disconnected', 'deleted')")
+            .bind(bot.0)
+            .fetch_optional(e)
+            .await?;
     Ok(r.map(|r| {
-        let sealed = match (r.get::<Option<String>, _>(1), r.get::<Option<Vec<u8>>, _>(2)) {
+        let secret = match (r.webhook_secret_key_id, r.webhook_secret_ct) {
             (Some(key_id), Some(blob)) => Some(Sealed { key_id, blob }),
             _ => None,
         };
-        (TenantId(r.get(0)), sealed)
+        WebhookAuth { tenant_id: r.tenant_id, secret }
     }))
 }
 
@@ -123,8 +156,11 @@ pub async fn exists<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -> sql
 /// The sealed token of one of the tenant's bots; none once it was disconnected (its token is
 /// then no longer kept).
 pub async fn sealed_token<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Option<Sealed>> {
-    let r = sqlx::query("select token_key_id, token_ct from bots where id = $1 and tenant_id = $2 and token_key_id <> ''").bind(bot.0).bind(tenant.0).fetch_optional(e).await?;
-    Ok(r.map(|r| Sealed { key_id: r.get(0), blob: r.get(1) }))
+    sqlx::query_as("select token_key_id as key_id, token_ct as blob from bots where id = $1 and tenant_id = $2 and token_key_id <> ''")
+        .bind(bot.0)
+        .bind(tenant.0)
+        .fetch_optional(e)
+        .await
 }
 
 /// One sealed column: which table/column pair holds it and how its associated data is built.
@@ -142,22 +178,25 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
     SealedColumn { column: "prev_webhook_secret", aad: webhook_secret_aad },
 ];
 
+/// A bot's value of one sealed column.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SealedValue {
+    #[sqlx(rename = "id", try_from = "i64")]
+    pub bot: BotId,
+    #[sqlx(flatten)]
+    pub sealed: Sealed,
+}
+
 /// Up to `limit` rows whose `column` is sealed with a key other than `active_key_id`.
-pub async fn sealed_not_under<'c>(
-    e: impl Executor<'c, Database = Any>,
-    column: &SealedColumn,
-    active_key_id: &str,
-    limit: i64,
-) -> sqlx::Result<Vec<(BotId, Sealed)>> {
+pub async fn sealed_not_under<'c>(e: impl Executor<'c, Database = Any>, column: &SealedColumn, active_key_id: &str, limit: i64) -> sqlx::Result<Vec<SealedValue>> {
     let c = column.column;
-    let rows = sqlx::query(&format!(
-        "select id, {c}_key_id, {c}_ct from bots where {c}_key_id is not null and {c}_key_id <> '' and {c}_key_id <> $1 order by id limit $2"
+    sqlx::query_as(&format!(
+        "select id, {c}_key_id as key_id, {c}_ct as blob from bots where {c}_key_id is not null and {c}_key_id <> '' and {c}_key_id <> $1 order by id limit $2"
     ))
     .bind(active_key_id)
     .bind(limit)
     .fetch_all(e)
-    .await?;
-    Ok(rows.into_iter().map(|r| (BotId(r.get(0)), Sealed { key_id: r.get(1), blob: r.get(2) })).collect())
+    .await
 }
 
 /// Replaces a sealed value only if it is still `old` (a concurrent writer wins; the rotation
@@ -182,8 +221,8 @@ pub async fn key_ids_in_use(db: &super::Db) -> sqlx::Result<Vec<String>> {
     let mut ids = Vec::new();
     for col in SEALED_COLUMNS {
         let c = col.column;
-        let rows = sqlx::query(&format!("select distinct {c}_key_id from bots where {c}_key_id is not null and {c}_key_id <> ''")).fetch_all(&db.pool).await?;
-        ids.extend(rows.into_iter().map(|r| r.get::<String, _>(0)));
+        let rows: Vec<String> = sqlx::query_scalar(&format!("select distinct {c}_key_id from bots where {c}_key_id is not null and {c}_key_id <> ''")).fetch_all(&db.pool).await?;
+        ids.extend(rows);
     }
     ids.sort();
     ids.dedup();
@@ -191,11 +230,14 @@ pub async fn key_ids_in_use(db: &super::Db) -> sqlx::Result<Vec<String>> {
 }
 
 /// A bot as the manager bot sees it during provisioning.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ManagedRow {
+    #[sqlx(try_from = "i64")]
     pub tenant_id: TenantId,
-    pub owner_user_id: i64,
+    #[sqlx(try_from = "i64")]
+    pub owner_user_id: UserId,
     pub owner_update_id: i64,
+    #[sqlx(flatten)]
     pub token: Sealed,
     pub token_fingerprint: String,
     pub status: String,
@@ -204,26 +246,18 @@ pub struct ManagedRow {
 /// The managed-bot state of a bot, if we know it. Not tenant-scoped: the manager bot is the
 /// one place that decides which tenant a bot belongs to.
 pub async fn managed_row<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -> sqlx::Result<Option<ManagedRow>> {
-    let r = sqlx::query("select tenant_id, owner_user_id, owner_update_id, token_key_id, token_ct, token_fingerprint, status from bots where id = $1")
+    sqlx::query_as("select tenant_id, owner_user_id, owner_update_id, token_key_id as key_id, token_ct as blob, token_fingerprint, status from bots where id = $1")
         .bind(bot.0)
         .fetch_optional(e)
-        .await?;
-    Ok(r.map(|r| ManagedRow {
-        tenant_id: TenantId(r.get(0)),
-        owner_user_id: r.get(1),
-        owner_update_id: r.get(2),
-        token: Sealed { key_id: r.get(3), blob: r.get(4) },
-        token_fingerprint: r.get(5),
-        status: r.get(6),
-    }))
+        .await
 }
 
 /// Records who owns a bot according to update `update_id`, unless a newer update already
 /// spoke (updates may arrive out of order). Returns whether this update was applied.
-pub async fn set_owner<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, tenant: TenantId, owner: i64, update_id: i64) -> sqlx::Result<bool> {
+pub async fn set_owner<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, tenant: TenantId, owner: UserId, update_id: i64) -> sqlx::Result<bool> {
     let r = sqlx::query("update bots set tenant_id = $1, owner_user_id = $2, owner_update_id = $3, updated_at = $4 where id = $5 and owner_update_id < $3")
         .bind(tenant.0)
-        .bind(owner)
+        .bind(owner.0)
         .bind(update_id)
         .bind(now_ms())
         .bind(bot.0)
@@ -250,11 +284,11 @@ pub async fn set_token<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, tok
 }
 
 /// Stores the managed-bot fields of a freshly inserted bot.
-pub async fn init_managed<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, owner: i64, update_id: i64, fingerprint: &str, description: &str, short: &str) -> sqlx::Result<()> {
+pub async fn init_managed<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, owner: UserId, update_id: i64, fingerprint: &str, description: &str, short: &str) -> sqlx::Result<()> {
     sqlx::query(
         "update bots set owner_user_id = $1, owner_update_id = $2, token_fingerprint = $3, description = $4, short_description = $5 where id = $6",
     )
-    .bind(owner)
+    .bind(owner.0)
     .bind(update_id)
     .bind(fingerprint)
     .bind(description)
@@ -290,14 +324,14 @@ pub async fn set_webhook_secret<'c>(e: impl Executor<'c, Database = Any>, tenant
 /// The previous webhook secret of a connected bot, while a new one is being set (see
 /// [`set_webhook_secret`]). Not tenant-scoped, like [`webhook_auth`].
 pub async fn previous_webhook_secret<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -> sqlx::Result<Option<Sealed>> {
-    let r = sqlx::query(
-        "select prev_webhook_secret_key_id, prev_webhook_secret_ct from bots
-         where id = $1 and prev_webhook_secret_ct is not null and status not in ('suspended', 'parked', 'disconnected', 'deleted')",
+    sqlx::query_as(
+        "select prev_webhook_secret_key_id as key_id, prev_webhook_secret_ct as blob from bots
+         where id = $1 and prev_webhook_secret_key_id is not null and prev_webhook_secret_ct is not null
+           and status not in ('suspended', 'parked', 'disconnected', 'deleted')",
     )
     .bind(bot.0)
     .fetch_optional(e)
-    .await?;
-    Ok(r.and_then(|r| Some(Sealed { key_id: r.get::<Option<String>, _>(0)?, blob: r.get::<Option<Vec<u8>>, _>(1)? })))
+    .await
 }
 
 /// Telegram holds the current webhook secret (`setWebhook` succeeded with it): the previous one
@@ -342,13 +376,21 @@ pub async fn unclaim_welcome<'c>(e: impl Executor<'c, Database = Any>, tenant: T
 }
 
 /// Profile texts of one of the tenant's bots: (name, username, description, short description).
+/// (The tuple stays for now: the answering code destructures it.)
 pub async fn profile<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Option<(String, String, String, String)>> {
-    let r = sqlx::query("select name, username, description, short_description from bots where id = $1 and tenant_id = $2")
+    #[derive(sqlx::FromRow)]
+    struct Profile {
+        name: String,
+        username: String,
+        description: String,
+        short_description: String,
+    }
+    let r: Option<Profile> = sqlx::query_as("select name, username, description, short_description from bots where id = $1 and tenant_id = $2")
         .bind(bot.0)
         .bind(tenant.0)
         .fetch_optional(e)
         .await?;
-    Ok(r.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))))
+    Ok(r.map(|p| (p.name, p.username, p.description, p.short_description)))
 }
 
 /// Sets the profile texts Telegram shows for one of the tenant's bots (`setMyDescription`,

@@ -4,11 +4,12 @@
 //! confirmed, or why it did not. Every function takes the tenant: a tenant sees only its bots.
 use super::now_ms;
 use crate::domain::{BotId, TenantId};
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 /// The owner's descriptions for one language (`language_code`); empty: the default one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Language {
+    #[sqlx(rename = "language_code")]
     pub code: String,
     pub description: String,
     pub short_description: String,
@@ -31,32 +32,42 @@ pub struct Brand {
 }
 
 pub async fn get(pool: &sqlx::AnyPool, tenant: TenantId, bot: BotId) -> sqlx::Result<Option<Brand>> {
-    let r = sqlx::query("select name, description, short_description, photo_sha256, name_applied, photo_applied, brand_error from bots where id = $1 and tenant_id = $2")
-        .bind(bot.0)
-        .bind(tenant.0)
-        .fetch_optional(pool)
-        .await?;
+    #[derive(sqlx::FromRow)]
+    struct BrandRow {
+        name: String,
+        description: String,
+        short_description: String,
+        photo_sha256: String,
+        name_applied: String,
+        photo_applied: String,
+        brand_error: Option<String>,
+    }
+    let r: Option<BrandRow> =
+        sqlx::query_as("select name, description, short_description, photo_sha256, name_applied, photo_applied, brand_error from bots where id = $1 and tenant_id = $2")
+            .bind(bot.0)
+            .bind(tenant.0)
+            .fetch_optional(pool)
+            .await?;
     let Some(r) = r else { return Ok(None) };
     Ok(Some(Brand {
-        name: r.get(0),
-        description: r.get(1),
-        short_description: r.get(2),
-        photo_sha256: r.get(3),
-        name_applied: r.get(4),
-        photo_applied: r.get(5),
-        error: r.get(6),
+        name: r.name,
+        description: r.description,
+        short_description: r.short_description,
+        photo_sha256: r.photo_sha256,
+        name_applied: r.name_applied,
+        photo_applied: r.photo_applied,
+        error: r.brand_error,
         languages: languages(pool, tenant, bot).await?,
     }))
 }
 
 /// The languages the owner added, in the order they were added.
 pub async fn languages<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Vec<Language>> {
-    let rows = sqlx::query("select language_code, description, short_description from bot_languages where tenant_id = $1 and bot_id = $2 order by created_at, language_code")
+    sqlx::query_as("select language_code, description, short_description from bot_languages where tenant_id = $1 and bot_id = $2 order by created_at, language_code")
         .bind(tenant.0)
         .bind(bot.0)
         .fetch_all(e)
-        .await?;
-    Ok(rows.into_iter().map(|r| Language { code: r.get(0), description: r.get(1), short_description: r.get(2) }).collect())
+        .await
 }
 
 /// Stores the name and the descriptions (default and per language) of one of the tenant's bots;

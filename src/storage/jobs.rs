@@ -1,7 +1,7 @@
 //! SQL of the job queue. The queue's behaviour (workers, retries, leases) is in `crate::jobs`.
 use super::{Engine, now_ms};
 use crate::domain::{JobId, TenantId};
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 /// A job to enqueue.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ pub struct ClaimedJob {
 /// without a tenant count as a tenant with nothing queued).
 pub async fn insert<'c>(e: impl Executor<'c, Database = Any>, job: &NewJob) -> sqlx::Result<Option<JobId>> {
     let now = now_ms();
-    let row = sqlx::query(
+    let id: Option<i64> = sqlx::query_scalar(
         "insert into jobs (queue, kind, payload, tenant_id, state, attempts, max_attempts, run_at, dedup_key, serial_key, coalesce_key, fair_vt, created_at, updated_at)
          values ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $9, $10,
                  coalesce((select max(fair_vt) + 1 from jobs where queue = $1 and tenant_id = $4 and state = 'queued'),
@@ -63,7 +63,7 @@ pub async fn insert<'c>(e: impl Executor<'c, Database = Any>, job: &NewJob) -> s
     .bind(job.coalesce_key.as_deref())
     .fetch_optional(e)
     .await?;
-    Ok(row.map(|r| JobId(r.get::<i64, _>(0))))
+    Ok(id.map(JobId))
 }
 
 /// What a worker asks of [`claim`].
@@ -107,23 +107,40 @@ pub async fn claim<'c>(e: impl Executor<'c, Database = Any>, engine: Engine, c: 
                       order by j.fair_vt, j.id limit $5 {lock})
          returning id, kind, payload, tenant_id, attempts, max_attempts, serial_key"
     );
-    let rows = sqlx::query(&sql).bind(c.lease_until_ms).bind(c.worker).bind(now_ms()).bind(c.queue).bind(c.limit).bind(c.tenant_limit).fetch_all(e).await?;
-    let mut jobs: Vec<ClaimedJob> = rows
-        .into_iter()
-        .map(|r| ClaimedJob {
-            id: JobId(r.get(0)),
-            kind: r.get(1),
-            payload: r.get(2),
-            tenant_id: r.get::<Option<i64>, _>(3).map(TenantId),
-            attempt: r.get(4),
-            max_attempts: r.get(5),
-            serial_key: r.get(6),
-        })
-        .collect();
+    let rows: Vec<ClaimedRow> =
+        sqlx::query_as(&sql).bind(c.lease_until_ms).bind(c.worker).bind(now_ms()).bind(c.queue).bind(c.limit).bind(c.tenant_limit).fetch_all(e).await?;
+    let mut jobs: Vec<ClaimedJob> = rows.into_iter().map(ClaimedJob::from).collect();
     // `returning` gives no order guarantee; start them in claim order (ids rise with it within a
     // tenant; between tenants the order of a batch started at once does not matter).
     jobs.sort_by_key(|j| j.id);
     Ok(jobs)
+}
+
+/// A row [`claim`] returns, before its tenant becomes a [`TenantId`].
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    #[sqlx(try_from = "i64")]
+    id: JobId,
+    kind: String,
+    payload: String,
+    tenant_id: Option<i64>,
+    attempts: i64,
+    max_attempts: i64,
+    serial_key: Option<String>,
+}
+
+impl From<ClaimedRow> for ClaimedJob {
+    fn from(r: ClaimedRow) -> Self {
+        ClaimedJob {
+            id: r.id,
+            kind: r.kind,
+            payload: r.payload,
+            tenant_id: r.tenant_id.map(TenantId),
+            attempt: r.attempts,
+            max_attempts: r.max_attempts,
+            serial_key: r.serial_key,
+        }
+    }
 }
 
 /// Whether a job with serial key `key` was enqueued after job `id` and waits: for an update job,
@@ -222,16 +239,29 @@ pub async fn requeue_expired<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::
     Ok(r.rows_affected())
 }
 
+/// How many jobs are in one state.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StateCount {
+    pub state: String,
+    pub count: i64,
+}
+
 /// Jobs by state, for metrics, `/readyz` and tests.
-pub async fn count_by_state<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<Vec<(String, i64)>> {
-    let rows = sqlx::query("select state, count(*) from jobs group by state order by state").fetch_all(e).await?;
-    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+pub async fn count_by_state<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<Vec<StateCount>> {
+    sqlx::query_as("select state, count(*) as count from jobs group by state order by state").fetch_all(e).await
+}
+
+/// A job's state, last error and attempts so far.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct JobState {
+    pub state: String,
+    pub last_error: Option<String>,
+    pub attempts: i64,
 }
 
 /// A dead-lettered job's last error.
-pub async fn last_error<'c>(e: impl Executor<'c, Database = Any>, id: JobId) -> sqlx::Result<Option<(String, Option<String>, i64)>> {
-    let row = sqlx::query("select state, last_error, attempts from jobs where id = $1").bind(id.0).fetch_optional(e).await?;
-    Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+pub async fn last_error<'c>(e: impl Executor<'c, Database = Any>, id: JobId) -> sqlx::Result<Option<JobState>> {
+    sqlx::query_as("select state, last_error, attempts from jobs where id = $1").bind(id.0).fetch_optional(e).await
 }
 
 /// Removes finished jobs older than `before_ms` (retention).
@@ -251,7 +281,13 @@ pub async fn apply_selftest_effect<'c>(e: impl Executor<'c, Database = Any>, job
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn count_selftest_effects<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<(i64, i64)> {
-    let r = sqlx::query("select count(*), count(distinct job_id) from selftest_effects").fetch_one(e).await?;
-    Ok((r.get(0), r.get(1)))
+/// The `selftest` effects applied, and of how many distinct jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct SelftestEffects {
+    pub effects: i64,
+    pub jobs: i64,
+}
+
+pub async fn count_selftest_effects<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<SelftestEffects> {
+    sqlx::query_as("select count(*) as effects, count(distinct job_id) as jobs from selftest_effects").fetch_one(e).await
 }

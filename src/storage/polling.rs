@@ -6,7 +6,7 @@
 use super::now_ms;
 use crate::crypto::Sealed;
 use crate::domain::{BotId, TenantId};
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 /// Notes that `bot` takes its updates by polling (no offset yet if it is new).
 pub async fn mark<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -> sqlx::Result<()> {
@@ -40,10 +40,14 @@ pub async fn offset<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -> sql
 }
 
 /// A business's bot to poll: its id, tenant and sealed token.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Pollable {
+    #[sqlx(try_from = "i64")]
     pub id: BotId,
+    #[sqlx(rename = "tenant_id", try_from = "i64")]
     pub tenant: TenantId,
+    /// Read from `token_key_id` and `token_ct` (see `storage::bots`).
+    #[sqlx(flatten)]
     pub token: Sealed,
 }
 
@@ -51,21 +55,31 @@ pub struct Pollable {
 /// accept (`bots::webhook_auth`): not parked, suspended, disconnected or deleted. Paused bots
 /// are polled: they answer customers with a notice.
 pub async fn pollable_bots<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<Vec<Pollable>> {
-    let rows = sqlx::query("select id, tenant_id, token_key_id, token_ct from bots where status not in ('suspended', 'parked', 'disconnected', 'deleted') and token_key_id <> '' order by id")
-        .fetch_all(e)
-        .await?;
-    Ok(rows.into_iter().map(|r| Pollable { id: BotId(r.get(0)), tenant: TenantId(r.get(1)), token: Sealed { key_id: r.get(2), blob: r.get(3) } }).collect())
+    sqlx::query_as(
+        "select id, tenant_id, token_key_id as key_id, token_ct as blob from bots where status not in ('suspended', 'parked', 'disconnected', 'deleted') and token_key_id <> '' order by id",
+    )
+    .fetch_all(e)
+    .await
+}
+
+/// A business's bot that was polled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct PolledBot {
+    #[sqlx(rename = "tenant_id", try_from = "i64")]
+    pub tenant: TenantId,
+    #[sqlx(rename = "id", try_from = "i64")]
+    pub bot: BotId,
 }
 
 /// Switching back to webhooks: forgets every polled bot and returns the businesses' bots among
 /// them that must be given their webhook again (the same statuses as [`pollable_bots`]).
-pub async fn take_polled_bots(tx: &mut super::Tx) -> sqlx::Result<Vec<(TenantId, BotId)>> {
-    let rows = sqlx::query(
+pub async fn take_polled_bots(tx: &mut super::Tx) -> sqlx::Result<Vec<PolledBot>> {
+    let rows: Vec<PolledBot> = sqlx::query_as(
         "select b.tenant_id, b.id from telegram_poll_offsets p join bots b on b.id = p.bot_id
          where b.status not in ('suspended', 'parked', 'disconnected', 'deleted') order by b.id",
     )
     .fetch_all(&mut **tx)
     .await?;
     sqlx::query("delete from telegram_poll_offsets").execute(&mut **tx).await?;
-    Ok(rows.into_iter().map(|r| (TenantId(r.get(0)), BotId(r.get(1)))).collect())
+    Ok(rows)
 }

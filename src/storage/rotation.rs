@@ -23,11 +23,11 @@ pub async fn reseal_all(db: &Db, keys: &KeyRing) -> anyhow::Result<ResealReport>
         let mut skip = std::collections::HashSet::new();
         loop {
             let batch = sealed_not_under(&db.pool, column, &active, 200 + skip.len() as i64).await?;
-            let todo: Vec<_> = batch.into_iter().filter(|(id, _)| !skip.contains(id)).collect();
+            let todo: Vec<_> = batch.into_iter().filter(|v| !skip.contains(&v.bot)).collect();
             if todo.is_empty() {
                 break;
             }
-            for (bot, old) in todo {
+            for super::bots::SealedValue { bot, sealed: old } in todo {
                 let aad = (column.aad)(bot);
                 match keys.open(&old, &aad) {
                     Ok(plain) => {

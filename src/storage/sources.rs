@@ -7,15 +7,16 @@
 //! next bot gets it when it is the only one ([`give_orphans_to`]). Where a function takes an
 //! `Option<BotId>`, `None` means that knowledge.
 use super::now_ms;
-use crate::domain::{BotId, TenantId};
-use sqlx::{Any, Executor, Row};
+use crate::domain::{BotId, QaId, SourceId, TenantId};
+use sqlx::{Any, Executor};
 
 /// Rows of the tenant (`$1`) that belong to none of its bots.
 const ORPHAN: &str = "(bot_id is null or bot_id not in (select id from bots where tenant_id = $1 and status <> 'deleted'))";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Source {
-    pub id: i64,
+    #[sqlx(try_from = "i64")]
+    pub id: SourceId,
     pub kind: String,
     pub name: String,
     pub content_type: Option<String>,
@@ -36,53 +37,34 @@ pub struct Source {
 
 const COLUMNS: &str = "id, kind, name, content_type, size_bytes, status, status_reason, chunk_count, max_pages, recrawl_hours, updated_at, recrawl_failures, next_crawl_at, bot_id";
 
-fn source(r: sqlx::any::AnyRow) -> Source {
-    Source {
-        id: r.get(0),
-        kind: r.get(1),
-        name: r.get(2),
-        content_type: r.get(3),
-        size_bytes: r.get(4),
-        status: r.get(5),
-        status_reason: r.get(6),
-        chunk_count: r.get(7),
-        max_pages: r.get(8),
-        recrawl_hours: r.get(9),
-        updated_at: r.get(10),
-        recrawl_failures: r.get(11),
-        next_crawl_at: r.get(12),
-        bot_id: r.get(13),
-    }
-}
-
 /// The id the vector index knows a source (or page `page` of a site) by.
-pub fn index_id(source: i64, page: usize) -> String {
+pub fn index_id(source: SourceId, page: usize) -> String {
     if page == 0 { format!("src-{source}") } else { format!("src-{source}-p{page}") }
 }
 
 /// Pages a source had indexed (1 for files and single pages once read).
-pub async fn page_count<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<i64> {
-    let n: Option<i64> = sqlx::query_scalar("select page_count from sources where tenant_id = $1 and id = $2").bind(tenant.0).bind(id).fetch_optional(e).await?;
+pub async fn page_count<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId) -> sqlx::Result<i64> {
+    let n: Option<i64> = sqlx::query_scalar("select page_count from sources where tenant_id = $1 and id = $2").bind(tenant.0).bind(id.0).fetch_optional(e).await?;
     Ok(n.unwrap_or(0))
 }
 
 /// Sets the pages a read indexed, unless the source is being deleted. False if it is (or is gone).
-pub async fn set_page_count<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, pages: i64) -> sqlx::Result<bool> {
-    let r = sqlx::query("update sources set page_count = $1 where tenant_id = $2 and id = $3 and status <> 'deleting'").bind(pages).bind(tenant.0).bind(id).execute(e).await?;
+pub async fn set_page_count<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId, pages: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query("update sources set page_count = $1 where tenant_id = $2 and id = $3 and status <> 'deleting'").bind(pages).bind(tenant.0).bind(id.0).execute(e).await?;
     Ok(r.rows_affected() == 1)
 }
 
 /// Raises the page count to at least `pages` before a read indexes that many, so that a delete
 /// from then on removes every page the read may write. False if the source is being deleted
 /// (or is gone): then the read must index nothing.
-pub async fn reserve_pages<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, pages: i64) -> sqlx::Result<bool> {
+pub async fn reserve_pages<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId, pages: i64) -> sqlx::Result<bool> {
     let r = sqlx::query(
         "update sources set page_count = case when page_count < $1 then $1 else page_count end
          where tenant_id = $2 and id = $3 and status <> 'deleting'",
     )
     .bind(pages)
     .bind(tenant.0)
-    .bind(id)
+    .bind(id.0)
     .execute(e)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -92,11 +74,11 @@ pub async fn reserve_pages<'c>(e: impl Executor<'c, Database = Any>, tenant: Ten
 /// anything for it, no re-crawl queues it, and a read that finishes removes what it indexed —
 /// and its page count is returned, every page a read may have indexed. `None` if there is no
 /// such source.
-pub async fn mark_deleting<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<Option<i64>> {
+pub async fn mark_deleting<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar("update sources set status = 'deleting', status_reason = null, updated_at = $1 where tenant_id = $2 and id = $3 returning page_count")
         .bind(now_ms())
         .bind(tenant.0)
-        .bind(id)
+        .bind(id.0)
         .fetch_optional(e)
         .await
 }
@@ -112,9 +94,9 @@ pub struct NewSource<'a> {
     pub recrawl_hours: Option<i64>,
 }
 
-pub async fn insert<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, s: &NewSource<'_>) -> sqlx::Result<i64> {
+pub async fn insert<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, s: &NewSource<'_>) -> sqlx::Result<SourceId> {
     let now = now_ms();
-    sqlx::query_scalar(
+    let id: i64 = sqlx::query_scalar(
         "insert into sources (tenant_id, kind, name, size_bytes, content, status, max_pages, recrawl_hours, created_at, updated_at, bot_id)
          values ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $8, $9) returning id",
     )
@@ -128,21 +110,21 @@ pub async fn insert<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, 
     .bind(now)
     .bind(s.bot.map(|b| b.0))
     .fetch_one(e)
-    .await
+    .await?;
+    Ok(SourceId(id))
 }
 
 /// Every source of the tenant, whichever bot uses it (the page's live status).
 pub async fn list<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<Source>> {
-    let rows = sqlx::query(&format!("select {COLUMNS} from sources where tenant_id = $1 order by id desc")).bind(tenant.0).fetch_all(e).await?;
-    Ok(rows.into_iter().map(source).collect())
+    sqlx::query_as(&format!("select {COLUMNS} from sources where tenant_id = $1 order by id desc")).bind(tenant.0).fetch_all(e).await
 }
 
 /// The sources `bot` answers from — its own, then those shared with it — or, for `None`, those
 /// no bot of the tenant uses. Newest first.
 pub async fn list_for<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>) -> sqlx::Result<Vec<Source>> {
-    let rows = match bot {
+    match bot {
         Some(bot) => {
-            sqlx::query(&format!(
+            sqlx::query_as(&format!(
                 "select {COLUMNS} from sources where tenant_id = $1
                    and (bot_id = $2 or id in (select source_id from source_bots where tenant_id = $1 and bot_id = $2))
                  order by case when bot_id = $2 then 0 else 1 end, id desc"
@@ -150,31 +132,37 @@ pub async fn list_for<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId
             .bind(tenant.0)
             .bind(bot.0)
             .fetch_all(e)
-            .await?
+            .await
         }
-        None => sqlx::query(&format!("select {COLUMNS} from sources where tenant_id = $1 and {ORPHAN} order by id desc")).bind(tenant.0).fetch_all(e).await?,
-    };
-    Ok(rows.into_iter().map(source).collect())
+        None => sqlx::query_as(&format!("select {COLUMNS} from sources where tenant_id = $1 and {ORPHAN} order by id desc")).bind(tenant.0).fetch_all(e).await,
+    }
+}
+
+/// A source [`scope`] returns, with the pages the index may hold of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct SourcePages {
+    #[sqlx(try_from = "i64")]
+    pub id: SourceId,
+    pub page_count: i64,
 }
 
 /// What `bot` may retrieve: each source it uses (its own and those shared with it), with the
 /// pages the index may hold of it (see [`index_id`]); for `None`, the sources no bot uses (what
 /// the playground searches before the business has a bot). Sources being deleted are left out.
-pub async fn scope<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>) -> sqlx::Result<Vec<(i64, i64)>> {
-    let rows = match bot {
+pub async fn scope<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>) -> sqlx::Result<Vec<SourcePages>> {
+    match bot {
         Some(bot) => {
-            sqlx::query(
+            sqlx::query_as(
                 "select id, page_count from sources where tenant_id = $1 and status <> 'deleting'
                    and (bot_id = $2 or id in (select source_id from source_bots where tenant_id = $1 and bot_id = $2))",
             )
             .bind(tenant.0)
             .bind(bot.0)
             .fetch_all(e)
-            .await?
+            .await
         }
-        None => sqlx::query(&format!("select id, page_count from sources where tenant_id = $1 and status <> 'deleting' and {ORPHAN}")).bind(tenant.0).fetch_all(e).await?,
-    };
-    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+        None => sqlx::query_as(&format!("select id, page_count from sources where tenant_id = $1 and status <> 'deleting' and {ORPHAN}")).bind(tenant.0).fetch_all(e).await,
+    }
 }
 
 /// How many sources and Q&A pairs of the tenant no bot uses.
@@ -187,20 +175,28 @@ pub async fn orphans<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId)
     .await
 }
 
-/// The other bots each of the tenant's sources is also used for: (source, bot) pairs.
-pub async fn shares<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<(i64, BotId)>> {
-    let rows = sqlx::query("select source_id, bot_id from source_bots where tenant_id = $1 order by source_id, bot_id").bind(tenant.0).fetch_all(e).await?;
-    Ok(rows.into_iter().map(|r| (r.get(0), BotId(r.get(1)))).collect())
+/// A source used for another bot too (a row of `source_bots`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct Share {
+    #[sqlx(try_from = "i64")]
+    pub source_id: SourceId,
+    #[sqlx(try_from = "i64")]
+    pub bot_id: BotId,
+}
+
+/// The other bots each of the tenant's sources is also used for.
+pub async fn shares<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<Share>> {
+    sqlx::query_as("select source_id, bot_id from source_bots where tenant_id = $1 order by source_id, bot_id").bind(tenant.0).fetch_all(e).await
 }
 
 /// Stops using source `id` for the bots it was shared with (the first step of setting them).
-pub async fn unshare_all<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<u64> {
-    Ok(sqlx::query("delete from source_bots where tenant_id = $1 and source_id = $2").bind(tenant.0).bind(id).execute(e).await?.rows_affected())
+pub async fn unshare_all<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId) -> sqlx::Result<u64> {
+    Ok(sqlx::query("delete from source_bots where tenant_id = $1 and source_id = $2").bind(tenant.0).bind(id.0).execute(e).await?.rows_affected())
 }
 
 /// Uses source `id` for `bot` too — only if both are the tenant's, the bot is not deleted and
 /// the source is not already its own. Returns whether a share was added.
-pub async fn share<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, bot: BotId) -> sqlx::Result<bool> {
+pub async fn share<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId, bot: BotId) -> sqlx::Result<bool> {
     let r = sqlx::query(
         "insert into source_bots (tenant_id, source_id, bot_id, created_at)
          select s.tenant_id, s.id, b.id, $4 from sources s join bots b on b.tenant_id = s.tenant_id
@@ -208,7 +204,7 @@ pub async fn share<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, i
          on conflict do nothing",
     )
     .bind(tenant.0)
-    .bind(id)
+    .bind(id.0)
     .bind(bot.0)
     .bind(now_ms())
     .execute(e)
@@ -234,15 +230,14 @@ pub async fn give_orphans_to(conn: &mut super::Conn, tenant: TenantId, bot: BotI
     Ok(moved)
 }
 
-pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<Option<Source>> {
-    let r = sqlx::query(&format!("select {COLUMNS} from sources where tenant_id = $1 and id = $2")).bind(tenant.0).bind(id).fetch_optional(e).await?;
-    Ok(r.map(source))
+pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId) -> sqlx::Result<Option<Source>> {
+    sqlx::query_as(&format!("select {COLUMNS} from sources where tenant_id = $1 and id = $2")).bind(tenant.0).bind(id.0).fetch_optional(e).await
 }
 
 /// The uploaded bytes of a file source.
-pub async fn content<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<Option<Vec<u8>>> {
+pub async fn content<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId) -> sqlx::Result<Option<Vec<u8>>> {
     let r: Option<Option<Vec<u8>>> =
-        sqlx::query_scalar("select content from sources where tenant_id = $1 and id = $2").bind(tenant.0).bind(id).fetch_optional(e).await?;
+        sqlx::query_scalar("select content from sources where tenant_id = $1 and id = $2").bind(tenant.0).bind(id.0).fetch_optional(e).await?;
     Ok(r.flatten())
 }
 
@@ -265,7 +260,7 @@ pub async fn total_bytes<'c>(e: impl Executor<'c, Database = Any>, tenant: Tenan
 pub async fn set_status<'c>(
     e: impl Executor<'c, Database = Any>,
     tenant: TenantId,
-    id: i64,
+    id: SourceId,
     status: &str,
     reason: Option<&str>,
     content_type: Option<&str>,
@@ -286,44 +281,45 @@ pub async fn set_status<'c>(
     .bind(chunks)
     .bind(now)
     .bind(tenant.0)
-    .bind(id)
+    .bind(id.0)
     .execute(e)
     .await?;
     Ok(r.rows_affected() == 1)
 }
 
 /// Records the size a read found (a web page's or site's text), unless it is being deleted.
-pub async fn set_size<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, bytes: i64) -> sqlx::Result<bool> {
-    let r = sqlx::query("update sources set size_bytes = $1 where tenant_id = $2 and id = $3 and status <> 'deleting'").bind(bytes).bind(tenant.0).bind(id).execute(e).await?;
+pub async fn set_size<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId, bytes: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query("update sources set size_bytes = $1 where tenant_id = $2 and id = $3 and status <> 'deleting'").bind(bytes).bind(tenant.0).bind(id.0).execute(e).await?;
     Ok(r.rows_affected() == 1)
 }
 
 /// Deletes the row of source `id` and its shares, in one transaction.
-pub async fn delete(db: &super::Db, tenant: TenantId, id: i64) -> sqlx::Result<bool> {
+pub async fn delete(db: &super::Db, tenant: TenantId, id: SourceId) -> sqlx::Result<bool> {
     let mut tx = db.pool.begin().await?;
     unshare_all(&mut *tx, tenant, id).await?;
-    let r = sqlx::query("delete from sources where tenant_id = $1 and id = $2").bind(tenant.0).bind(id).execute(&mut *tx).await?;
+    let r = sqlx::query("delete from sources where tenant_id = $1 and id = $2").bind(tenant.0).bind(id.0).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(r.rows_affected() == 1)
 }
 
 /// Records one more failed read of a source that is re-crawled on a schedule: the next try is
 /// due at `next_at` (the caller's backoff). Not for a source being deleted.
-pub async fn record_recrawl_failure<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, failures: i64, next_at: i64) -> sqlx::Result<()> {
+pub async fn record_recrawl_failure<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId, failures: i64, next_at: i64) -> sqlx::Result<()> {
     sqlx::query("update sources set recrawl_failures = $1, next_crawl_at = $2 where tenant_id = $3 and id = $4 and status <> 'deleting'")
         .bind(failures)
         .bind(next_at)
         .bind(tenant.0)
-        .bind(id)
+        .bind(id.0)
         .execute(e)
         .await?;
     Ok(())
 }
 
 /// A failing scheduled source whose owner is to be told: claimed once per failing streak.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FailureNotice {
     pub name: String,
+    /// Why the last read failed (empty if none was recorded).
     pub reason: String,
     pub next_crawl_at: Option<i64>,
     /// Passages still indexed from the last good read.
@@ -332,30 +328,36 @@ pub struct FailureNotice {
 
 /// Claims telling the owner that source `id` is failing (a scheduled source, failed, not told
 /// yet in this streak). `None` if there is nothing to tell or it was claimed already.
-pub async fn claim_failure_notice<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64, now: i64) -> sqlx::Result<Option<FailureNotice>> {
-    let r = sqlx::query(
+pub async fn claim_failure_notice<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId, now: i64) -> sqlx::Result<Option<FailureNotice>> {
+    sqlx::query_as(
         "update sources set failure_notice_at = $1
          where tenant_id = $2 and id = $3 and status = 'failed' and recrawl_hours is not null and failure_notice_at is null
-         returning name, status_reason, next_crawl_at, chunk_count",
+         returning name, coalesce(status_reason, '') as reason, next_crawl_at, chunk_count",
     )
     .bind(now)
     .bind(tenant.0)
-    .bind(id)
+    .bind(id.0)
     .fetch_optional(e)
-    .await?;
-    Ok(r.map(|r| FailureNotice { name: r.get(0), reason: r.get::<Option<String>, _>(1).unwrap_or_default(), next_crawl_at: r.get(2), chunk_count: r.get(3) }))
+    .await
 }
 
 /// Gives a claimed notice back (it could not be sent): the next failure tells the owner.
-pub async fn unclaim_failure_notice<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<()> {
-    sqlx::query("update sources set failure_notice_at = null where tenant_id = $1 and id = $2").bind(tenant.0).bind(id).execute(e).await?;
+pub async fn unclaim_failure_notice<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId) -> sqlx::Result<()> {
+    sqlx::query("update sources set failure_notice_at = null where tenant_id = $1 and id = $2").bind(tenant.0).bind(id.0).execute(e).await?;
     Ok(())
 }
 
 /// Sites due for their scheduled re-crawl, across tenants (the scheduler's view): their interval
 /// has passed since the last good read — or, after failures, their backoff.
-pub async fn due_for_recrawl<'c>(e: impl Executor<'c, Database = Any>, now: i64) -> sqlx::Result<Vec<(TenantId, i64)>> {
-    let rows = sqlx::query(
+pub async fn due_for_recrawl<'c>(e: impl Executor<'c, Database = Any>, now: i64) -> sqlx::Result<Vec<(TenantId, SourceId)>> {
+    #[derive(sqlx::FromRow)]
+    struct Due {
+        #[sqlx(try_from = "i64")]
+        tenant_id: TenantId,
+        #[sqlx(try_from = "i64")]
+        id: SourceId,
+    }
+    let rows: Vec<Due> = sqlx::query_as(
         "select tenant_id, id from sources
          where recrawl_hours is not null and status in ('ready', 'failed')
            and coalesce(next_crawl_at, coalesce(last_indexed_at, 0) + recrawl_hours * 3600000) <= $1",
@@ -363,47 +365,54 @@ pub async fn due_for_recrawl<'c>(e: impl Executor<'c, Database = Any>, now: i64)
     .bind(now)
     .fetch_all(e)
     .await?;
-    Ok(rows.into_iter().map(|r| (TenantId(r.get(0)), r.get(1))).collect())
+    Ok(rows.into_iter().map(|r| (r.tenant_id, r.id)).collect())
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct QaPair {
-    pub id: i64,
+    #[sqlx(try_from = "i64")]
+    pub id: QaId,
     pub question: String,
     pub answer: String,
 }
 
 /// A Q&A pair of `bot` (`None`: the business has no bot yet; its first bot gets it).
-pub async fn insert_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>, question: &str, answer: &str) -> sqlx::Result<i64> {
+pub async fn insert_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>, question: &str, answer: &str) -> sqlx::Result<QaId> {
     let now = now_ms();
-    sqlx::query_scalar("insert into qa_pairs (tenant_id, bot_id, question, answer, created_at, updated_at) values ($1, $2, $3, $4, $5, $5) returning id")
+    let id: i64 = sqlx::query_scalar("insert into qa_pairs (tenant_id, bot_id, question, answer, created_at, updated_at) values ($1, $2, $3, $4, $5, $5) returning id")
         .bind(tenant.0)
         .bind(bot.map(|b| b.0))
         .bind(question)
         .bind(answer)
         .bind(now)
         .fetch_one(e)
-        .await
+        .await?;
+    Ok(QaId(id))
 }
 
 /// `bot`'s Q&A pairs, or for `None` those no bot of the tenant uses. Newest first.
 pub async fn list_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>) -> sqlx::Result<Vec<QaPair>> {
-    let rows = match bot {
+    match bot {
         Some(bot) => {
-            sqlx::query("select id, question, answer from qa_pairs where tenant_id = $1 and bot_id = $2 order by id desc").bind(tenant.0).bind(bot.0).fetch_all(e).await?
+            sqlx::query_as("select id, question, answer from qa_pairs where tenant_id = $1 and bot_id = $2 order by id desc").bind(tenant.0).bind(bot.0).fetch_all(e).await
         }
-        None => sqlx::query(&format!("select id, question, answer from qa_pairs where tenant_id = $1 and {ORPHAN} order by id desc")).bind(tenant.0).fetch_all(e).await?,
-    };
-    Ok(rows.into_iter().map(|r| QaPair { id: r.get(0), question: r.get(1), answer: r.get(2) }).collect())
+        None => sqlx::query_as(&format!("select id, question, answer from qa_pairs where tenant_id = $1 and {ORPHAN} order by id desc")).bind(tenant.0).fetch_all(e).await,
+    }
+}
+
+/// A Q&A pair's question and when it was last written.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct QaQuestion {
+    pub question: String,
+    pub updated_at: i64,
 }
 
 /// Each of `bot`'s Q&A pairs' question and when it was last written (for hiding the gaps it answers).
-pub async fn qa_questions<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Vec<(String, i64)>> {
-    let rows = sqlx::query("select question, updated_at from qa_pairs where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).fetch_all(e).await?;
-    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+pub async fn qa_questions<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Vec<QaQuestion>> {
+    sqlx::query_as("select question, updated_at from qa_pairs where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).fetch_all(e).await
 }
 
-pub async fn delete_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: i64) -> sqlx::Result<bool> {
-    let r = sqlx::query("delete from qa_pairs where tenant_id = $1 and id = $2").bind(tenant.0).bind(id).execute(e).await?;
+pub async fn delete_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: QaId) -> sqlx::Result<bool> {
+    let r = sqlx::query("delete from qa_pairs where tenant_id = $1 and id = $2").bind(tenant.0).bind(id.0).execute(e).await?;
     Ok(r.rows_affected() == 1)
 }

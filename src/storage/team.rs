@@ -4,10 +4,11 @@
 use crate::domain::conversation::ConversationId;
 use super::now_ms;
 use crate::domain::{TenantId, UserId};
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Member {
+    #[sqlx(try_from = "i64")]
     pub user_id: UserId,
     pub name: String,
     pub joined_at: i64,
@@ -15,8 +16,7 @@ pub struct Member {
 
 /// The tenant's teammates, in the order they joined.
 pub async fn members<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<Member>> {
-    let rows = sqlx::query("select user_id, name, joined_at from team_members where tenant_id = $1 order by joined_at, user_id").bind(tenant.0).fetch_all(e).await?;
-    Ok(rows.into_iter().map(|r| Member { user_id: UserId(r.get(0)), name: r.get(1), joined_at: r.get(2) }).collect())
+    sqlx::query_as("select user_id, name, joined_at from team_members where tenant_id = $1 order by joined_at, user_id").bind(tenant.0).fetch_all(e).await
 }
 
 /// Who gets a handoff in the manager chat: the owner first, then the teammates.
@@ -31,13 +31,21 @@ pub async fn recipients<'c>(e: impl Executor<'c, Database = Any>, tenant: Tenant
     Ok(rows.into_iter().map(UserId).collect())
 }
 
+/// A business someone is on the team of.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Team {
+    #[sqlx(try_from = "i64")]
+    pub tenant_id: TenantId,
+    /// The business's name.
+    pub name: String,
+}
+
 /// The businesses `user` is on the team of (not those they own).
-pub async fn teams_of<'c>(e: impl Executor<'c, Database = Any>, user: UserId) -> sqlx::Result<Vec<(TenantId, String)>> {
-    let rows = sqlx::query("select t.id, t.name from team_members m join tenants t on t.id = m.tenant_id where m.user_id = $1 order by m.joined_at, t.id")
+pub async fn teams_of<'c>(e: impl Executor<'c, Database = Any>, user: UserId) -> sqlx::Result<Vec<Team>> {
+    sqlx::query_as("select t.id as tenant_id, t.name from team_members m join tenants t on t.id = m.tenant_id where m.user_id = $1 order by m.joined_at, t.id")
         .bind(user.0)
         .fetch_all(e)
-        .await?;
-    Ok(rows.into_iter().map(|r| (TenantId(r.get(0)), r.get(1))).collect())
+        .await
 }
 
 /// Whether `user` is the owner of `tenant` or one of its teammates.
@@ -104,7 +112,15 @@ pub enum Joined {
 /// transaction: two people opening one link at once cannot both join.
 pub async fn join(tx: &mut super::Tx, token_hash: &str, user: UserId, name: &str) -> sqlx::Result<Joined> {
     let now = now_ms();
-    let r = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct Invite {
+        #[sqlx(try_from = "i64")]
+        tenant_id: TenantId,
+        name: String,
+        #[sqlx(try_from = "i64")]
+        owner_user_id: UserId,
+    }
+    let r: Option<Invite> = sqlx::query_as(
         "select i.tenant_id, t.name, t.owner_user_id from team_invites i join tenants t on t.id = i.tenant_id
          where i.token_hash = $1 and i.used_at is null and i.expires_at > $2",
     )
@@ -112,8 +128,7 @@ pub async fn join(tx: &mut super::Tx, token_hash: &str, user: UserId, name: &str
     .bind(now)
     .fetch_optional(&mut **tx)
     .await?;
-    let Some(r) = r else { return Ok(Joined::Invalid) };
-    let (tenant, business, owner) = (TenantId(r.get(0)), r.get::<String, _>(1), UserId(r.get(2)));
+    let Some(Invite { tenant_id: tenant, name: business, owner_user_id: owner }) = r else { return Ok(Joined::Invalid) };
     if belongs(&mut **tx, tenant, user).await? {
         return Ok(Joined::Already { business });
     }

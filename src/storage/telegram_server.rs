@@ -3,11 +3,11 @@
 use super::now_ms;
 use crate::crypto::Sealed;
 use crate::domain::{BotId, TenantId};
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 /// The stored server: where the bots were moved to, and the server an unfinished move is
 /// leaving.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Server {
     pub api_url: String,
     pub leaving: Option<String>,
@@ -15,8 +15,7 @@ pub struct Server {
 
 /// The server a move stored, if bellhop's bots were ever moved.
 pub async fn current<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<Option<Server>> {
-    let row = sqlx::query("select api_url, leaving from telegram_server where id = 1").fetch_optional(e).await?;
-    Ok(row.map(|r| Server { api_url: r.get(0), leaving: r.get(1) }))
+    sqlx::query_as("select api_url, leaving from telegram_server where id = 1").fetch_optional(e).await
 }
 
 /// Starts a move from `from` to `to`: the stored server becomes `to` with `from` still to be
@@ -58,12 +57,16 @@ pub async fn has_left<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -> s
 }
 
 /// A business's bot as the move sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MovableBot {
+    #[sqlx(try_from = "i64")]
     pub id: BotId,
+    #[sqlx(rename = "tenant_id", try_from = "i64")]
     pub tenant: TenantId,
     pub username: String,
     pub status: String,
+    /// Read from `token_key_id` and `token_ct` (see `storage::bots`).
+    #[sqlx(flatten)]
     pub token: Sealed,
 }
 
@@ -79,13 +82,9 @@ impl MovableBot {
 /// Every business's bot whose token bellhop holds (all but deleted ones): each is on the Bot API
 /// server and must leave it.
 pub async fn movable_bots<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<Vec<MovableBot>> {
-    let rows = sqlx::query("select id, tenant_id, username, status, token_key_id, token_ct from bots where status <> 'deleted' and token_key_id <> '' order by id")
+    sqlx::query_as("select id, tenant_id, username, status, token_key_id as key_id, token_ct as blob from bots where status <> 'deleted' and token_key_id <> '' order by id")
         .fetch_all(e)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| MovableBot { id: BotId(r.get(0)), tenant: TenantId(r.get(1)), username: r.get(2), status: r.get(3), token: Sealed { key_id: r.get(4), blob: r.get(5) } })
-        .collect())
+        .await
 }
 
 /// The new server numbers its updates itself: every polled bot's next poll starts without an

@@ -1,12 +1,14 @@
 //! Tenants: one business and its owner.
 use super::now_ms;
 use crate::domain::{TenantId, UserId};
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Tenant {
+    #[sqlx(try_from = "i64")]
     pub id: TenantId,
     pub name: String,
+    #[sqlx(try_from = "i64")]
     pub owner_user_id: UserId,
 }
 
@@ -20,19 +22,16 @@ pub async fn find_or_create_for_owner(conn: &mut super::Conn, owner: UserId, nam
         .bind(now)
         .execute(&mut *conn)
         .await?;
-    let r = sqlx::query("select id, name, owner_user_id from tenants where owner_user_id = $1").bind(owner.0).fetch_one(&mut *conn).await?;
-    Ok(Tenant { id: TenantId(r.get(0)), name: r.get(1), owner_user_id: UserId(r.get(2)) })
+    sqlx::query_as("select id, name, owner_user_id from tenants where owner_user_id = $1").bind(owner.0).fetch_one(&mut *conn).await
 }
 
 pub async fn get<'c>(e: impl Executor<'c, Database = Any>, id: TenantId) -> sqlx::Result<Option<Tenant>> {
-    let r = sqlx::query("select id, name, owner_user_id from tenants where id = $1").bind(id.0).fetch_optional(e).await?;
-    Ok(r.map(|r| Tenant { id: TenantId(r.get(0)), name: r.get(1), owner_user_id: UserId(r.get(2)) }))
+    sqlx::query_as("select id, name, owner_user_id from tenants where id = $1").bind(id.0).fetch_optional(e).await
 }
 
 /// The tenant owned by `owner`, if any.
 pub async fn find_by_owner<'c>(e: impl Executor<'c, Database = Any>, owner: UserId) -> sqlx::Result<Option<Tenant>> {
-    let r = sqlx::query("select id, name, owner_user_id from tenants where owner_user_id = $1").bind(owner.0).fetch_optional(e).await?;
-    Ok(r.map(|r| Tenant { id: TenantId(r.get(0)), name: r.get(1), owner_user_id: UserId(r.get(2)) }))
+    sqlx::query_as("select id, name, owner_user_id from tenants where owner_user_id = $1").bind(owner.0).fetch_optional(e).await
 }
 
 /// Takes the tenant's row lock for the rest of the transaction (a write: PostgreSQL's row lock,

@@ -81,7 +81,7 @@ pub async fn sign_in(State(app): State<AppState>, Path(token): Path<String>, hea
             None,
         ));
     }
-    let Some((tenant, user)) = storage::auth::consume_login_token(&app.db.pool, &login::hash(&token)).await? else {
+    let Some(storage::auth::LoginToken { tenant_id: tenant, user_id: user }) = storage::auth::consume_login_token(&app.db.pool, &login::hash(&token)).await? else {
         return Ok(expired(&app));
     };
     let session = login::random_token();

@@ -46,9 +46,9 @@ pub(super) async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>)
     let Some(bot) = bot else { return Ok(vec![]) };
     // The newest write of each question's pair.
     let mut answered: HashMap<String, i64> = HashMap::new();
-    for (q, at) in sources::qa_questions(&app.db.pool, owner.tenant_id, bot).await? {
-        let e = answered.entry(normalise(&q)).or_insert(at);
-        *e = (*e).max(at);
+    for q in sources::qa_questions(&app.db.pool, owner.tenant_id, bot).await? {
+        let e = answered.entry(normalise(&q.question)).or_insert(q.updated_at);
+        *e = (*e).max(q.updated_at);
     }
     let now = now_ms();
     let mut rows: Vec<GapRow> = Vec::new();

@@ -7,7 +7,7 @@ use super::AppError;
 use super::auth::Owner;
 use super::pages::render;
 use crate::app::AppState;
-use crate::domain::{BotId, TenantId};
+use crate::domain::{BotId, QaId, SourceId, TenantId};
 use crate::knowledge::ingest;
 use crate::retrieval::Hit;
 use crate::storage::{bots, sources};
@@ -67,7 +67,7 @@ pub async fn pick(app: &AppState, tenant: TenantId, asked: Option<i64>, action: 
 }
 
 pub struct SourceRow {
-    pub id: i64,
+    pub id: SourceId,
     pub kind: String,
     pub name: String,
     pub content_type: Option<String>,
@@ -152,7 +152,7 @@ async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<St
             SourceRow {
                 shared_from: if own { None } else { Some(s.bot_id.and_then(&handle).unwrap_or_else(|| "the knowledge no bot uses".into())) },
                 also: if own {
-                    picker.others().into_iter().map(|b| Choice { id: b.id.0, label: format!("@{}", b.username), selected: shares.contains(&(s.id, b.id)) }).collect()
+                    picker.others().into_iter().map(|b| Choice { id: b.id.0, label: format!("@{}", b.username), selected: shares.contains(&sources::Share { source_id: s.id, bot_id: b.id }) }).collect()
                 } else {
                     vec![]
                 },
@@ -199,7 +199,7 @@ pub async fn list(State(app): State<AppState>, owner: Owner, Query(w): Query<Whi
 
 #[derive(serde::Serialize)]
 pub struct StatusRow {
-    id: i64,
+    id: SourceId,
     status: String,
     status_reason: Option<String>,
     chunk_count: i64,
@@ -377,7 +377,7 @@ fn back_to(bot: Option<i64>) -> Response {
 
 pub async fn reindex(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<OnBot>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
-    if !crate::app::sources::requeue(&app, owner.tenant_id, id).await? {
+    if !crate::app::sources::requeue(&app, owner.tenant_id, SourceId(id)).await? {
         return Err(AppError::NotFound);
     }
     Ok(back_to(f.bot))
@@ -385,7 +385,7 @@ pub async fn reindex(State(app): State<AppState>, owner: Owner, Path(id): Path<i
 
 pub async fn delete(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<OnBot>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
-    if !ingest::delete_source(&app.db, &app.retriever, owner.tenant_id, id).await? {
+    if !ingest::delete_source(&app.db, &app.retriever, owner.tenant_id, SourceId(id)).await? {
         return Err(AppError::NotFound);
     }
     Ok(back_to(f.bot))
@@ -404,7 +404,7 @@ pub async fn share(State(app): State<AppState>, owner: Owner, Path(id): Path<i64
         }
     }
     owner.check_csrf(&csrf)?;
-    let source = sources::get(&app.db.pool, owner.tenant_id, id).await?.ok_or(AppError::NotFound)?;
+    let source = sources::get(&app.db.pool, owner.tenant_id, SourceId(id)).await?.ok_or(AppError::NotFound)?;
     let mut tx = app.db.begin().await?;
     sources::unshare_all(&mut *tx, owner.tenant_id, source.id).await?;
     for b in also {
@@ -446,7 +446,7 @@ pub async fn add_qa(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
 
 pub async fn delete_qa(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<OnBot>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
-    if !sources::delete_qa(&app.db.pool, owner.tenant_id, id).await? {
+    if !sources::delete_qa(&app.db.pool, owner.tenant_id, QaId(id)).await? {
         return Err(AppError::NotFound);
     }
     Ok(back_to(f.bot))

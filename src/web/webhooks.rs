@@ -43,7 +43,7 @@ pub async fn child_bot(
 ) -> Result<StatusCode, AppError> {
     let bot = BotId(bot_id);
     let given = headers.get(SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
-    let Some((tenant, Some(sealed))) = storage::bots::webhook_auth(&app.db.pool, bot).await? else {
+    let Some(storage::bots::WebhookAuth { tenant_id: tenant, secret: Some(sealed) }) = storage::bots::webhook_auth(&app.db.pool, bot).await? else {
         if let Some(Extension(client)) = client
             && !storage::bots::exists(&app.db.pool, bot).await?
         {

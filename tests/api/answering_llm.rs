@@ -19,7 +19,7 @@ pub async fn live_bot(app: &TestApp, owner_name: &str, username: &str, name: &st
     token_used(app.tg.get(&format!("bots/{bot}")).await["token"].as_str().unwrap());
     wait_until(Duration::from_secs(60), || async { count(app.db(), &format!("select count(*) from bots where id = {bot} and status = 'live'")).await == 1 }).await;
     let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
-    let (_, sealed) = bellhop::storage::bots::webhook_auth(&app.db().pool, BotId(bot)).await.unwrap().unwrap();
+    let sealed = bellhop::storage::bots::webhook_auth(&app.db().pool, BotId(bot)).await.unwrap().unwrap().secret;
     let secret = String::from_utf8(app.state.keys.open(&sealed.unwrap(), &bellhop::storage::bots::webhook_secret_aad(BotId(bot))).unwrap()).unwrap();
     token_used(&secret);
     (bot, tenant, secret)
@@ -27,7 +27,7 @@ pub async fn live_bot(app: &TestApp, owner_name: &str, username: &str, name: &st
 
 /// Adds a document to the knowledge of the tenant's (first) bot through the real pipeline;
 /// returns its source id.
-pub async fn add_doc(app: &TestApp, tenant: TenantId, name: &str, text: &str) -> i64 {
+pub async fn add_doc(app: &TestApp, tenant: TenantId, name: &str, text: &str) -> bellhop::domain::SourceId {
     let bot = bellhop::storage::bots::list_for_tenant(&app.db().pool, tenant).await.unwrap().first().map(|b| b.id);
     let new = bellhop::storage::sources::NewSource { bot, kind: "file", name, size_bytes: text.len() as i64, content: Some(text.as_bytes()), max_pages: None, recrawl_hours: None };
     bellhop::app::sources::add_source(&app.state, tenant, &new).await.unwrap()

@@ -59,11 +59,11 @@ async fn kill_9_with_1000_jobs_in_flight_loses_nothing_and_applies_each_effect_o
     let log = dir.path().join("worker.log");
     let mut first = start_serve("all", &settings, &log);
     // Let it get well into the work, then kill it without warning.
-    wait_until(Duration::from_secs(60), || async { storage::jobs::count_selftest_effects(&db.pool).await.unwrap().0 >= 200 }).await;
+    wait_until(Duration::from_secs(60), || async { storage::jobs::count_selftest_effects(&db.pool).await.unwrap().effects >= 200 }).await;
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
     let running = count(&db, "select count(*) from jobs where state = 'running'").await;
-    let applied_before = storage::jobs::count_selftest_effects(&db.pool).await.unwrap().0;
+    let applied_before = storage::jobs::count_selftest_effects(&db.pool).await.unwrap().effects;
     assert!(running > 0, "nothing was in flight at the kill; the test proves nothing");
     assert!(applied_before < 1000, "all done before the kill; the test proves nothing");
 
@@ -72,7 +72,7 @@ async fn kill_9_with_1000_jobs_in_flight_loses_nothing_and_applies_each_effect_o
     second.kill().unwrap();
     second.wait().unwrap();
 
-    let (effects, distinct) = storage::jobs::count_selftest_effects(&db.pool).await.unwrap();
+    let storage::jobs::SelftestEffects { effects, jobs: distinct } = storage::jobs::count_selftest_effects(&db.pool).await.unwrap();
     assert_eq!((effects, distinct), (1000, 1000), "lost or duplicated effects");
     assert_eq!(count(&db, "select count(*) from jobs where state <> 'done'").await, 0);
     assert_eq!(

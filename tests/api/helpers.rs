@@ -229,7 +229,7 @@ impl TestApp {
     pub async fn drain_jobs(&self, timeout: Duration) {
         wait_until(timeout, || async {
             let counts = storage::jobs::count_by_state(&self.db().pool).await.unwrap();
-            !counts.iter().any(|(s, n)| (s == "queued" || s == "running") && *n > 0)
+            !counts.iter().any(|c| (c.state == "queued" || c.state == "running") && c.count > 0)
         })
         .await;
     }

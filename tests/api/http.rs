@@ -38,12 +38,12 @@ async fn shutdown_finishes_in_flight_requests_and_hands_back_job_leases() {
     let job = app.state.queue.job(bellhop::jobs::DEFAULT, bellhop::jobs::selftest::KIND, &serde_json::json!({"value": 1, "sleep_ms": 60_000}));
     let id = app.state.queue.enqueue(&job).await.unwrap().unwrap();
     wait_until(std::time::Duration::from_secs(10), || async {
-        bellhop::storage::jobs::last_error(&app.db().pool, id).await.unwrap().unwrap().0 == "running"
+        bellhop::storage::jobs::last_error(&app.db().pool, id).await.unwrap().unwrap().state == "running"
     })
     .await;
     let db = app.db().clone();
     app.stop().await.unwrap();
-    let (state, _, attempts) = bellhop::storage::jobs::last_error(&db.pool, id).await.unwrap().unwrap();
+    let bellhop::storage::jobs::JobState { state, attempts, .. } = bellhop::storage::jobs::last_error(&db.pool, id).await.unwrap().unwrap();
     assert_eq!(state, "queued", "lease not handed back");
     assert_eq!(attempts, 0, "an interrupted attempt must not count against the job");
 }

@@ -43,7 +43,8 @@ async fn rig(concurrency: &str, register: impl FnOnce(&mut Registry<Seen>)) -> R
 
 impl Rig {
     async fn state_of(&self, id: bellhop::domain::JobId) -> (String, Option<String>, i64) {
-        storage::jobs::last_error(&self.db.pool, id).await.unwrap().unwrap()
+        let j = storage::jobs::last_error(&self.db.pool, id).await.unwrap().unwrap();
+        (j.state, j.last_error, j.attempts)
     }
     async fn wait_state(&self, id: bellhop::domain::JobId, want: &str) {
         wait_until(Duration::from_secs(20), || async { self.state_of(id).await.0 == want }).await;

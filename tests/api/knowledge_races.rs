@@ -103,7 +103,7 @@ async fn a_page_deleted_during_its_recrawl_leaves_no_passages_and_is_not_queued_
     wait_until(Duration::from_secs(30), || async { site.asked.load(Ordering::SeqCst) == 2 }).await;
     assert_eq!(post(&app, &cookie, &format!("/app/sources/{id}/delete"), &[("csrf", &csrf)]).await, 303);
     // The scheduler's re-crawl of a source being deleted queues nothing.
-    assert!(!bellhop::app::sources::requeue(&app.state, tenant, id).await.unwrap(), "a deleted source was queued again");
+    assert!(!bellhop::app::sources::requeue(&app.state, tenant, bellhop::domain::SourceId(id)).await.unwrap(), "a deleted source was queued again");
     site.permits.add_permits(10);
     app.drain_jobs(Duration::from_secs(120)).await;
 

@@ -18,12 +18,12 @@ async fn gone_site() -> String {
     format!("http://{addr}/opening-hours")
 }
 
-async fn due_at(app: &TestApp, id: i64, at: i64) -> bool {
+async fn due_at(app: &TestApp, id: bellhop::domain::SourceId, at: i64) -> bool {
     sources::due_for_recrawl(&app.db().pool, at).await.unwrap().iter().any(|(_, s)| *s == id)
 }
 
 /// Waits until `n` reads of the source have ended, the last one failed.
-async fn failed_reads(app: &TestApp, tenant: bellhop::domain::TenantId, id: i64, n: i64) {
+async fn failed_reads(app: &TestApp, tenant: bellhop::domain::TenantId, id: bellhop::domain::SourceId, n: i64) {
     wait_until(Duration::from_secs(60), || async { count(app.db(), "select count(*) from jobs where kind = 'knowledge.ingest' and state = 'done'").await >= n }).await;
     app.drain_jobs(Duration::from_secs(60)).await;
     assert_eq!(sources::get(&app.db().pool, tenant, id).await.unwrap().unwrap().status, "failed");

@@ -27,7 +27,7 @@ async fn live_bot_and_owner(app: &TestApp, username: &str) -> (i64, i64, String,
 /// The webhook secret bellhop stored for `bot`.
 async fn stored_secret(app: &TestApp, bot: i64) -> String {
     let id = bellhop::domain::BotId(bot);
-    let (_, sealed) = bellhop::storage::bots::webhook_auth(&app.db().pool, id).await.unwrap().unwrap();
+    let sealed = bellhop::storage::bots::webhook_auth(&app.db().pool, id).await.unwrap().unwrap().secret;
     String::from_utf8(app.state.keys.open(&sealed.unwrap(), &bellhop::storage::bots::webhook_secret_aad(id)).unwrap()).unwrap()
 }
 

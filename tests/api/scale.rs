@@ -115,9 +115,9 @@ async fn a_reindex_asked_for_twice_while_queued_is_one_job_and_one_sources_jobs_
     let q = &app.state.queue;
     let db = app.db();
     let t = TenantId(77);
-    assert!(storage::jobs::insert(&db.pool, &jobs::ingest(q, t, 5)).await.unwrap().is_some());
-    assert!(storage::jobs::insert(&db.pool, &jobs::ingest(q, t, 5)).await.unwrap().is_none(), "the second request is the queued job");
-    assert!(storage::jobs::insert(&db.pool, &jobs::ingest(q, t, 6)).await.unwrap().is_some(), "another source is another job");
+    assert!(storage::jobs::insert(&db.pool, &jobs::ingest(q, t, bellhop::domain::SourceId(5))).await.unwrap().is_some());
+    assert!(storage::jobs::insert(&db.pool, &jobs::ingest(q, t, bellhop::domain::SourceId(5))).await.unwrap().is_none(), "the second request is the queued job");
+    assert!(storage::jobs::insert(&db.pool, &jobs::ingest(q, t, bellhop::domain::SourceId(6))).await.unwrap().is_some(), "another source is another job");
     assert!(storage::jobs::insert(&db.pool, &jobs::provision(q, t, BotId(9), None)).await.unwrap().is_some());
     assert!(storage::jobs::insert(&db.pool, &jobs::provision(q, t, BotId(9), None)).await.unwrap().is_none(), "one provisioning queued per bot");
 
@@ -129,7 +129,7 @@ async fn a_reindex_asked_for_twice_while_queued_is_one_job_and_one_sources_jobs_
     assert_eq!(first.len(), 2, "one job of each source: {first:?}");
     // Asked again while source 5 is being read: queued (the reading may have seen the old
     // content), but not started before the running one ends.
-    assert!(storage::jobs::insert(&db.pool, &jobs::ingest(q, t, 5)).await.unwrap().is_some());
+    assert!(storage::jobs::insert(&db.pool, &jobs::ingest(q, t, bellhop::domain::SourceId(5))).await.unwrap().is_some());
     assert!(claim(10).await.unwrap().is_empty(), "source 5's next reading waits for the running one");
     let five = first.iter().find(|j| j.payload.contains("\"source_id\":5")).unwrap();
     assert!(storage::jobs::complete(&db.pool, five.id, "w1", five.attempt).await.unwrap());
