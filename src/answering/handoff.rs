@@ -44,7 +44,7 @@ pub async fn request(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv:
     }
     let Some(manager) = manager else { return Ok(false) };
     let team = team::recipients(&db.pool, tenant).await?;
-    let username = bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.1).unwrap_or_default();
+    let username = bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.username).unwrap_or_default();
     let mut lines = Vec::new();
     let all = conversations::transcript(&db.pool, tenant, conv.id).await?;
     for m in all.iter().rev().take(TRANSCRIPT as usize).rev() {
@@ -197,7 +197,7 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
     // An owner who replies has taken the conversation over.
     conversations::set_mode(&db.pool, tenant, conv.id, Mode::Human).await?;
     let bot = bots.open(tenant, conv.bot_id).await?.ok_or_else(|| JobError::Permanent(anyhow::anyhow!("the bot is no longer this business's")))?;
-    let name = bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.0).unwrap_or_default();
+    let name = bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.name).unwrap_or_default();
     let mut send = SendMessage::html(conv.chat_id, format!("<b>{}:</b> {}", escape(&name), escape(text)));
     if conv.thread_id != 0 {
         send.message_thread_id = Some(conv.thread_id);

@@ -81,7 +81,7 @@ pub struct Arrival {
 pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot, update: Update, arrival: Arrival) -> Result<(), JobError> {
     let Arrival { started, more_waiting } = arrival;
     let db = &a.pipeline.db;
-    let (business, username, _, _) = bots::profile(&db.pool, tenant, bot_id).await?.unwrap_or_default();
+    let bots::Profile { name: business, username, .. } = bots::profile(&db.pool, tenant, bot_id).await?.unwrap_or_default();
     let settings = storage::bot_settings::get(&db.pool, tenant, bot_id).await?;
     // The customer's language: their message, else their Telegram app's language.
     let language = match &update.kind {

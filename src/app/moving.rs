@@ -60,7 +60,7 @@ pub async fn run(cfg: Config, to: &str, dry_run: bool, old_is_cloud: Option<bool
 
     println!("Stop every `bellhop serve` process (web and workers) before moving: a running one keeps calling the old server.");
     if dry_run {
-        return plan(&db, &from, &to, resuming, old_is_cloud, &manager_token, &movable, busy).await;
+        return plan(&db, &Route { from: &from, to: &to, resuming, old_is_cloud }, &manager_token, &movable, busy).await;
     }
     if busy > 0 {
         bail!("a bellhop worker is running {busy} job(s) right now, so bellhop is still running: stop every `bellhop serve` process, then run the move again. Nothing was changed.");
@@ -181,9 +181,19 @@ async fn leave(old: &Client, token: &BotToken, cloud: bool, from: &Url) -> Resul
     }
 }
 
+/// Where a move goes: from the server the bots are on (`None`: they are on `to` already), and
+/// whether it finishes an earlier run.
+struct Route<'a> {
+    from: &'a Option<Url>,
+    to: &'a Url,
+    resuming: bool,
+    /// Whether the old server is Telegram's cloud, when the operator said so.
+    old_is_cloud: Option<bool>,
+}
+
 /// `--dry-run`: what a run would do, from what is stored; calls no Bot API server.
-#[allow(clippy::too_many_arguments)]
-async fn plan(db: &Db, from: &Option<Url>, to: &Url, resuming: bool, old_is_cloud: Option<bool>, manager_token: &BotToken, movable: &[MovableBot], busy: i64) -> anyhow::Result<()> {
+async fn plan(db: &Db, route: &Route<'_>, manager_token: &BotToken, movable: &[MovableBot], busy: i64) -> anyhow::Result<()> {
+    let Route { from, to, resuming, old_is_cloud } = *route;
     println!("Dry run: nothing is changed and no Bot API server is called.");
     if busy > 0 {
         println!("A bellhop worker is running {busy} job(s) right now: the move would refuse until bellhop is stopped.");

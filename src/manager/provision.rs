@@ -183,7 +183,7 @@ async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url
     let commands = commands(&settings);
     let custom_menu = commands != child_commands();
     child.call(&SetMyCommands::new(commands.clone())).await.map_err(|e| tg(e, "setMyCommands"))?;
-    let (_, username, _, _) = bots::profile(&db.pool, tenant, bot_id).await?.context("bot row vanished")?;
+    let username = bots::profile(&db.pool, tenant, bot_id).await?.context("bot row vanished")?.username;
     // The default menu in the other languages, for customers whose Telegram is in one of them;
     // the owner's menu is shown as written to everyone.
     for l in &OTHERS {

@@ -375,22 +375,23 @@ pub async fn unclaim_welcome<'c>(e: impl Executor<'c, Database = Any>, tenant: T
     Ok(())
 }
 
-/// Profile texts of one of the tenant's bots: (name, username, description, short description).
-/// (The tuple stays for now: the answering code destructures it.)
-pub async fn profile<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Option<(String, String, String, String)>> {
-    #[derive(sqlx::FromRow)]
-    struct Profile {
-        name: String,
-        username: String,
-        description: String,
-        short_description: String,
-    }
-    let r: Option<Profile> = sqlx::query_as("select name, username, description, short_description from bots where id = $1 and tenant_id = $2")
+/// The profile texts of a bot.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct Profile {
+    /// The bot's name (the business's, as customers see it).
+    pub name: String,
+    pub username: String,
+    pub description: String,
+    pub short_description: String,
+}
+
+/// Profile texts of one of the tenant's bots.
+pub async fn profile<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Option<Profile>> {
+    sqlx::query_as("select name, username, description, short_description from bots where id = $1 and tenant_id = $2")
         .bind(bot.0)
         .bind(tenant.0)
         .fetch_optional(e)
-        .await?;
-    Ok(r.map(|p| (p.name, p.username, p.description, p.short_description)))
+        .await
 }
 
 /// Sets the profile texts Telegram shows for one of the tenant's bots (`setMyDescription`,

@@ -1,6 +1,7 @@
 //! What the owner's overview, conversation search and exports read: tenant-scoped by
 //! construction, like every query here.
 use super::conversations::Conversation;
+use crate::domain::conversation::{Author, ChatKind, ConversationId, MessageKind, MsgId};
 use crate::domain::{BotId, TenantId};
 use sqlx::{Any, Executor};
 
@@ -8,10 +9,10 @@ use sqlx::{Any, Executor};
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Activity {
     pub created_at: i64,
-    /// `customer` | `bot` | `owner`
-    pub author: String,
-    /// Bot replies: `answer`, `qa`, `extractive`, `fallback`, `handoff`, `command`, …
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub author: Author,
+    #[sqlx(try_from = "String")]
+    pub kind: MessageKind,
     /// 1 = 👍, -1 = 👎
     pub feedback: Option<i64>,
 }
@@ -64,13 +65,19 @@ pub async fn search<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, 
 /// One row of the conversations export.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ExportRow {
-    pub message_id: i64,
-    pub conversation_id: i64,
-    pub bot_id: i64,
-    pub chat_kind: String,
+    #[sqlx(try_from = "i64")]
+    pub message_id: MsgId,
+    #[sqlx(try_from = "i64")]
+    pub conversation_id: ConversationId,
+    #[sqlx(try_from = "i64")]
+    pub bot_id: BotId,
+    #[sqlx(try_from = "String")]
+    pub chat_kind: ChatKind,
     pub customer_name: String,
-    pub author: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub author: Author,
+    #[sqlx(try_from = "String")]
+    pub kind: MessageKind,
     pub text: String,
     pub feedback: Option<i64>,
     pub created_at: i64,
@@ -78,14 +85,14 @@ pub struct ExportRow {
 
 /// Up to `limit` messages of the tenant's conversations after message id `after`, in id order
 /// (the export reads them page by page).
-pub async fn export_page<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, after: i64, limit: i64) -> sqlx::Result<Vec<ExportRow>> {
+pub async fn export_page<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, after: MsgId, limit: i64) -> sqlx::Result<Vec<ExportRow>> {
     sqlx::query_as(
         "select m.id as message_id, m.conversation_id, c.bot_id, c.chat_kind, c.customer_name, m.author, m.kind, m.text, m.feedback, m.created_at
          from conversation_messages m join conversations c on c.id = m.conversation_id and c.tenant_id = m.tenant_id
          where m.tenant_id = $1 and m.id > $2 order by m.id limit $3",
     )
     .bind(tenant.0)
-    .bind(after)
+    .bind(after.0)
     .bind(limit)
     .fetch_all(e)
     .await

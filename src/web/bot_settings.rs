@@ -323,7 +323,7 @@ pub struct Saved {
 }
 
 /// (name, username, description, short description) of one of the tenant's bots, or 404.
-async fn bot_profile(app: &AppState, owner: &Owner, bot: BotId) -> Result<(String, String, String, String), AppError> {
+async fn bot_profile(app: &AppState, owner: &Owner, bot: BotId) -> Result<bots::Profile, AppError> {
     bots::profile(&app.db.pool, owner.tenant_id, bot).await?.ok_or(AppError::NotFound)
 }
 
@@ -337,7 +337,7 @@ pub async fn show(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
 pub(super) async fn settings_page(app: &AppState, owner: &Owner, bot: BotId, q: Option<Saved>, problems: Vec<String>, typed: Option<super::brand::View>) -> Result<Response, AppError> {
     let (app, bot_id) = (app.clone(), bot.0);
     let q = q.unwrap_or(Saved { saved: None, done: None, brand: None });
-    let (name, username, description, short_description) = bot_profile(&app, owner, bot).await?;
+    let bots::Profile { name, username, description, short_description } = bot_profile(&app, owner, bot).await?;
     let s = bot_settings::get(&app.db.pool, owner.tenant_id, bot).await?;
     let mut form = SettingsForm::default();
     form.set_hours(&s);
@@ -393,7 +393,7 @@ pub(super) async fn settings_page(app: &AppState, owner: &Owner, bot: BotId, q: 
 pub async fn save(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<i64>, axum::Form(form): axum::Form<SettingsForm>) -> Result<Response, AppError> {
     owner.check_csrf(&form.csrf)?;
     let bot = BotId(bot_id);
-    let (name, username, _, _) = bot_profile(&app, &owner, bot).await?;
+    let bots::Profile { name, username, .. } = bot_profile(&app, &owner, bot).await?;
     let s = match form.check() {
         Ok(s) => s,
         Err(problems) => {

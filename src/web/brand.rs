@@ -108,7 +108,7 @@ pub async fn save(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
     owner.check_csrf(csrf)?;
     let bot = BotId(bot_id);
     live_or_stored(&app, &owner, bot).await?;
-    let (_, _, description, short) = bots::profile(&app.db.pool, owner.tenant_id, bot).await?.ok_or(AppError::NotFound)?;
+    let bots::Profile { description, short_description: short, .. } = bots::profile(&app.db.pool, owner.tenant_id, bot).await?.ok_or(AppError::NotFound)?;
     let (name, description, short, languages) = match check(&fields, (description, short)) {
         Ok(v) => v,
         Err(problems) => return settings_page(&app, &owner, bot, None, problems, Some(as_typed(&fields))).await,

@@ -6,7 +6,8 @@ use super::AppError;
 use super::auth::Owner;
 use super::pages::render;
 use crate::app::AppState;
-use crate::domain::civil;
+use crate::domain::{BotId, civil};
+use crate::domain::conversation::{Author, MessageKind, MsgId};
 use crate::storage::{bots, insight, now_ms};
 use askama::Template;
 use axum::extract::{Query, State};
@@ -33,12 +34,12 @@ pub enum Outcome {
 
 impl Outcome {
     /// The outcome a bot reply of `kind` stands for; none for greetings, commands and notices.
-    pub fn of(kind: &str) -> Option<Outcome> {
+    pub fn of(kind: MessageKind) -> Option<Outcome> {
         match kind {
-            "answer" | "qa" => Some(Outcome::Answered),
-            "extractive" => Some(Outcome::Quoted),
-            "fallback" => Some(Outcome::DontKnow),
-            "handoff" | "media" => Some(Outcome::HandedOff),
+            MessageKind::Answer | MessageKind::Qa => Some(Outcome::Answered),
+            MessageKind::Extractive => Some(Outcome::Quoted),
+            MessageKind::Fallback => Some(Outcome::DontKnow),
+            MessageKind::Handoff | MessageKind::Media => Some(Outcome::HandedOff),
             _ => None,
         }
     }
@@ -81,10 +82,10 @@ impl Figures {
         for r in rows {
             let day = r.created_at.div_euclid(DAY_MS);
             let Some(i) = usize::try_from(day - first_day).ok().filter(|&i| i < days) else { continue };
-            match r.author.as_str() {
-                "customer" => f.hours[(r.created_at.rem_euclid(DAY_MS) / 3_600_000) as usize] += 1,
-                "bot" => {
-                    if let Some(o) = Outcome::of(&r.kind) {
+            match r.author {
+                Author::Customer => f.hours[(r.created_at.rem_euclid(DAY_MS) / 3_600_000) as usize] += 1,
+                Author::Bot => {
+                    if let Some(o) = Outcome::of(r.kind) {
                         f.per_day[i][Outcome::ALL.iter().position(|x| *x == o).expect("listed")] += 1;
                     }
                     match r.feedback {
@@ -93,7 +94,7 @@ impl Figures {
                         _ => {}
                     }
                 }
-                _ => {}
+                Author::Owner => {}
             }
         }
         f
@@ -271,11 +272,11 @@ fn utc(ms: i64) -> String {
 
 /// `GET /app/conversations.csv`: every message of every conversation, oldest first.
 pub async fn conversations_csv(State(app): State<AppState>, owner: Owner) -> Result<Response, AppError> {
-    let names: std::collections::HashMap<i64, String> = bots::list_for_tenant(&app.db.pool, owner.tenant_id).await?.into_iter().map(|b| (b.id.0, format!("@{}", b.username))).collect();
+    let names: std::collections::HashMap<BotId, String> = bots::list_for_tenant(&app.db.pool, owner.tenant_id).await?.into_iter().map(|b| (b.id, format!("@{}", b.username))).collect();
     let mut w = csv::Writer::from_writer(Vec::new());
     let header = ["conversation", "bot", "chat", "customer", "time (UTC)", "from", "reply kind", "text", "rating"];
     w.write_record(header).map_err(anyhow::Error::from)?;
-    let mut after = 0;
+    let mut after = MsgId(0);
     loop {
         let page = insight::export_page(&app.db.pool, owner.tenant_id, after, 2_000).await?;
         let Some(last) = page.last() else { break };
@@ -287,7 +288,7 @@ pub async fn conversations_csv(State(app): State<AppState>, owner: Owner) -> Res
                 _ => "",
             };
             let bot = names.get(&r.bot_id).cloned().unwrap_or_default();
-            w.write_record([r.conversation_id.to_string(), bot, r.chat_kind.clone(), cell(&r.customer_name), utc(r.created_at), r.author.clone(), r.kind.clone(), cell(&r.text), rating.to_owned()])
+            w.write_record([r.conversation_id.to_string(), bot, r.chat_kind.to_string(), cell(&r.customer_name), utc(r.created_at), r.author.to_string(), r.kind.to_string(), cell(&r.text), rating.to_owned()])
                 .map_err(anyhow::Error::from)?;
         }
     }
@@ -300,7 +301,7 @@ mod tests {
     use super::*;
 
     fn act(at: i64, author: &str, kind: &str, feedback: Option<i64>) -> insight::Activity {
-        insight::Activity { created_at: at, author: author.into(), kind: kind.into(), feedback }
+        insight::Activity { created_at: at, author: author.parse().unwrap(), kind: kind.parse().unwrap(), feedback }
     }
 
     #[test]

@@ -171,7 +171,7 @@ pub async fn ask(State(app): State<AppState>, owner: Owner, axum::Form(f): axum:
 /// key of its own, the model tokens counted for the day).
 #[tracing::instrument(name = "answering.test_chat", skip_all, fields(tenant_id = tenant.0, bot_id = bot.0))]
 async fn answer(app: &AppState, tenant: TenantId, bot: BotId, earlier: &[Exchange], question: &str) -> Result<Exchange, AppError> {
-    let (business, _, _, _) = bots::profile(&app.db.pool, tenant, bot).await?.ok_or(AppError::NotFound)?;
+    let business = bots::profile(&app.db.pool, tenant, bot).await?.ok_or(AppError::NotFound)?.name;
     let s = bot_settings::get(&app.db.pool, tenant, bot).await?;
     // The owner trying the bot in a language sees what a customer writing it would.
     let language = crate::answering::language::customer_language(None, question);
