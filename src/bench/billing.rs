@@ -107,7 +107,7 @@ pub async fn run(mut cfg: Config, payments: usize, backlog: usize, job_ms: u64, 
     let paid = outcomes.values().filter(|s| *s == "paid").count();
     // Let the last completions reach the database.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let answers: std::collections::HashMap<String, i64> = storage::billing::pre_checkout_answer_times(&db.pool, manager_id).await?.into_iter().collect();
+    let answers: std::collections::HashMap<String, i64> = storage::billing::pre_checkout_answer_times(&db.pool, manager_id).await?.into_iter().map(|a| (a.query_id, a.done_at)).collect();
     let refused: i64 = sqlx::query_scalar("select count(*) from billing_checkouts").fetch_one(&db.pool).await?;
     let mut lat: Vec<i64> = sent.iter().filter_map(|(_, q, t0)| answers.get(q).map(|at| at - t0)).collect();
     lat.sort();

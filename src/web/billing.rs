@@ -6,7 +6,7 @@ use super::AppError;
 use super::auth::AccountOwner;
 use crate::app::AppState;
 use crate::billing::{account, stars, stripe};
-use crate::storage::billing::{self as sql, PaywallSettings};
+use crate::storage::billing::{self as sql, DayCount, PaywallSettings};
 use crate::storage::now_ms;
 use askama::Template;
 use axum::extract::{Query, State};
@@ -65,14 +65,14 @@ struct BillingPage {
 }
 
 /// Answers per day as bars: one per day of the last 30, the busiest day full height.
-pub fn chart_svg(days: &[(i64, i64)], today: i64) -> String {
+pub fn chart_svg(days: &[DayCount], today: i64) -> String {
     let (w, h, n) = (600, 160, 30i64);
-    let max = days.iter().map(|d| d.1).max().unwrap_or(0).max(1);
+    let max = days.iter().map(|d| d.answers).max().unwrap_or(0).max(1);
     let bar = w / n;
     let mut s = format!(r#"<svg class="chart" viewBox="0 0 {w} {}" role="img" aria-label="AI answers per day, last 30 days" xmlns="http://www.w3.org/2000/svg">"#, h + 20);
     for i in 0..n {
         let day = today - (n - 1 - i);
-        let v = days.iter().find(|d| d.0 == day).map_or(0, |d| d.1.max(0));
+        let v = days.iter().find(|d| d.day == day).map_or(0, |d| d.answers.max(0));
         let bh = (v * (h - 10) / max).max(if v > 0 { 2 } else { 0 });
         let x = i * bar;
         s.push_str(&format!(r#"<rect x="{}" y="{}" width="{}" height="{bh}" rx="2"><title>{} answers on {}</title></rect>"#, x + 2, h - bh, bar - 4, v, stars::date_of_day(day)));

@@ -3,8 +3,7 @@
 //! starts with [`lock_account`].
 use crate::storage::Conn;
 use crate::domain::TenantId;
-use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 use super::PaywallSettings;
 
 /// A tenant's billing account.
@@ -37,28 +36,59 @@ const ACCOUNT_COLUMNS: &str = "tenant_id, plan_id, plan_source, plan_expires_at,
      notified_80, notified_100, stars_charge_id, stars_user_id, stars_canceled, stripe_customer_id, stripe_subscription_id, stripe_status, \
      stripe_event_at, grace_until, paywall_enabled, paywall_free_per_day, paywall_pack_stars, paywall_pack_questions";
 
-fn account(r: AnyRow) -> Account {
-    Account {
-        tenant_id: TenantId(r.get(0)),
-        plan_id: r.get(1),
-        plan_source: r.get(2),
-        plan_expires_at: r.get(3),
-        period_start: r.get(4),
-        period_end: r.get(5),
-        plan_credits: r.get(6),
-        pack_credits: r.get(7),
-        used_in_period: r.get(8),
-        notified_80: r.get(9),
-        notified_100: r.get(10),
-        stars_charge_id: r.get(11),
-        stars_user_id: r.get(12),
-        stars_canceled: r.get::<i64, _>(13) != 0,
-        stripe_customer_id: r.get(14),
-        stripe_subscription_id: r.get(15),
-        stripe_status: r.get(16),
-        stripe_event_at: r.get(17),
-        grace_until: r.get(18),
-        paywall: PaywallSettings { enabled: r.get::<i64, _>(19) != 0, free_per_day: r.get(20), pack_stars: r.get(21), pack_questions: r.get(22) },
+/// A row of [`ACCOUNT_COLUMNS`] as stored (flags as 0/1).
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    #[sqlx(try_from = "i64")]
+    tenant_id: TenantId,
+    plan_id: String,
+    plan_source: String,
+    plan_expires_at: Option<i64>,
+    period_start: i64,
+    period_end: i64,
+    plan_credits: i64,
+    pack_credits: i64,
+    used_in_period: i64,
+    notified_80: i64,
+    notified_100: i64,
+    stars_charge_id: Option<String>,
+    stars_user_id: Option<i64>,
+    stars_canceled: i64,
+    stripe_customer_id: Option<String>,
+    stripe_subscription_id: Option<String>,
+    stripe_status: Option<String>,
+    stripe_event_at: i64,
+    grace_until: Option<i64>,
+    paywall_enabled: i64,
+    paywall_free_per_day: i64,
+    paywall_pack_stars: i64,
+    paywall_pack_questions: i64,
+}
+
+impl From<AccountRow> for Account {
+    fn from(r: AccountRow) -> Self {
+        Account {
+            tenant_id: r.tenant_id,
+            plan_id: r.plan_id,
+            plan_source: r.plan_source,
+            plan_expires_at: r.plan_expires_at,
+            period_start: r.period_start,
+            period_end: r.period_end,
+            plan_credits: r.plan_credits,
+            pack_credits: r.pack_credits,
+            used_in_period: r.used_in_period,
+            notified_80: r.notified_80,
+            notified_100: r.notified_100,
+            stars_charge_id: r.stars_charge_id,
+            stars_user_id: r.stars_user_id,
+            stars_canceled: r.stars_canceled != 0,
+            stripe_customer_id: r.stripe_customer_id,
+            stripe_subscription_id: r.stripe_subscription_id,
+            stripe_status: r.stripe_status,
+            stripe_event_at: r.stripe_event_at,
+            grace_until: r.grace_until,
+            paywall: PaywallSettings { enabled: r.paywall_enabled != 0, free_per_day: r.paywall_free_per_day, pack_stars: r.paywall_pack_stars, pack_questions: r.paywall_pack_questions },
+        }
     }
 }
 
@@ -89,8 +119,8 @@ pub async fn lock_account(conn: &mut Conn, tenant: TenantId, now: i64) -> sqlx::
 }
 
 pub async fn get_account<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Option<Account>> {
-    let r = sqlx::query(&format!("select {ACCOUNT_COLUMNS} from billing_accounts where tenant_id = $1")).bind(tenant.0).fetch_optional(e).await?;
-    Ok(r.map(account))
+    let r: Option<AccountRow> = sqlx::query_as(&format!("select {ACCOUNT_COLUMNS} from billing_accounts where tenant_id = $1")).bind(tenant.0).fetch_optional(e).await?;
+    Ok(r.map(Account::from))
 }
 
 /// Moves the cached balances by the amounts of the ledger rows written beside this call.

@@ -2,8 +2,7 @@
 //! and key.
 use crate::storage::Conn;
 use crate::domain::TenantId;
-use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 /// Which credits a ledger movement counts: the plan's allowance for the period, or bought packs
 /// (kept until used). Stored as `plan` / `pack`.
@@ -29,11 +28,15 @@ impl Bucket {
         }
     }
 
-    fn from_db(s: &str) -> sqlx::Result<Bucket> {
-        match s {
+}
+
+impl TryFrom<String> for Bucket {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
             "plan" => Ok(Bucket::Plan),
             "pack" => Ok(Bucket::Pack),
-            other => Err(sqlx::Error::Decode(format!("unknown ledger bucket `{other}`").into())),
+            other => Err(format!("unknown ledger bucket `{other}`")),
         }
     }
 }
@@ -52,9 +55,10 @@ pub struct Movement<'a> {
 }
 
 /// One ledger row.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LedgerRow {
     pub id: i64,
+    #[sqlx(try_from = "String")]
     pub bucket: Bucket,
     pub amount: i64,
     pub kind: String,
@@ -65,7 +69,7 @@ pub struct LedgerRow {
 
 /// A new ledger row; none if the tenant already has one with this key (returns `None`).
 pub async fn ledger_insert(conn: &mut Conn, tenant: TenantId, m: &Movement<'_>, now: i64) -> sqlx::Result<Option<i64>> {
-    let r = sqlx::query(
+    sqlx::query_scalar(
         "insert into billing_ledger (tenant_id, bucket, amount, kind, source, idem_key, tokens, created_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict (tenant_id, idem_key) do nothing
@@ -80,22 +84,15 @@ pub async fn ledger_insert(conn: &mut Conn, tenant: TenantId, m: &Movement<'_>, 
     .bind(m.tokens)
     .bind(now)
     .fetch_optional(&mut *conn)
-    .await?;
-    Ok(r.map(|r| r.get(0)))
-}
-
-fn ledger_row(r: AnyRow) -> sqlx::Result<LedgerRow> {
-    let bucket = Bucket::from_db(&r.try_get::<String, _>(1)?)?;
-    Ok(LedgerRow { id: r.try_get(0)?, bucket, amount: r.try_get(2)?, kind: r.try_get(3)?, source: r.try_get(4)?, idem_key: r.try_get(5)?, created_at: r.try_get(6)? })
+    .await
 }
 
 pub async fn ledger_by_key<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, key: &str) -> sqlx::Result<Option<LedgerRow>> {
-    let r = sqlx::query("select id, bucket, amount, kind, source, idem_key, created_at from billing_ledger where tenant_id = $1 and idem_key = $2")
+    sqlx::query_as("select id, bucket, amount, kind, source, idem_key, created_at from billing_ledger where tenant_id = $1 and idem_key = $2")
         .bind(tenant.0)
         .bind(key)
         .fetch_optional(e)
-        .await?;
-    r.map(ledger_row).transpose()
+        .await
 }
 
 /// The tenant's balance by the ledger alone (the cached balances must always equal it).
@@ -105,25 +102,30 @@ pub async fn ledger_balance<'c>(e: impl Executor<'c, Database = Any>, tenant: Te
 
 /// The newest `limit` ledger rows.
 pub async fn ledger_recent<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, limit: i64) -> sqlx::Result<Vec<LedgerRow>> {
-    let rows = sqlx::query("select id, bucket, amount, kind, source, idem_key, created_at from billing_ledger where tenant_id = $1 order by id desc limit $2")
+    sqlx::query_as("select id, bucket, amount, kind, source, idem_key, created_at from billing_ledger where tenant_id = $1 order by id desc limit $2")
         .bind(tenant.0)
         .bind(limit)
         .fetch_all(e)
-        .await?;
-    rows.into_iter().map(ledger_row).collect()
+        .await
+}
+
+/// AI answers on one UTC day (days since the epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct DayCount {
+    pub day: i64,
+    pub answers: i64,
 }
 
 /// AI answers per UTC day since `since_ms`: reservations minus releases.
-pub async fn answers_per_day<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, since_ms: i64) -> sqlx::Result<Vec<(i64, i64)>> {
-    let rows = sqlx::query(
+pub async fn answers_per_day<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, since_ms: i64) -> sqlx::Result<Vec<DayCount>> {
+    sqlx::query_as(
         "select created_at / 86400000 as day,
-                cast(sum(case when kind = 'reserve' then 1 when kind = 'release' then -1 else 0 end) as bigint)
+                cast(sum(case when kind = 'reserve' then 1 when kind = 'release' then -1 else 0 end) as bigint) as answers
          from billing_ledger where tenant_id = $1 and created_at >= $2 and kind in ('reserve', 'release')
          group by created_at / 86400000 order by day",
     )
     .bind(tenant.0)
     .bind(since_ms)
     .fetch_all(e)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    .await
 }

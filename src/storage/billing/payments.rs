@@ -2,8 +2,7 @@
 //! bot's answers to pre-checkout queries).
 use crate::storage::Conn;
 use crate::domain::TenantId;
-use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 #[derive(Debug, Clone)]
 pub struct NewPayment<'a> {
@@ -42,9 +41,10 @@ pub async fn insert_payment(conn: &mut Conn, p: &NewPayment<'_>, now: i64) -> sq
     Ok(r.rows_affected() == 1)
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Payment {
     pub id: i64,
+    #[sqlx(try_from = "i64")]
     pub tenant_id: TenantId,
     pub provider: String,
     pub external_id: String,
@@ -61,38 +61,18 @@ pub struct Payment {
 
 const PAYMENT_COLUMNS: &str = "id, tenant_id, provider, external_id, kind, product, amount, currency, payer_id, bot_id, credits, status, created_at";
 
-fn payment(r: AnyRow) -> Payment {
-    Payment {
-        id: r.get(0),
-        tenant_id: TenantId(r.get(1)),
-        provider: r.get(2),
-        external_id: r.get(3),
-        kind: r.get(4),
-        product: r.get(5),
-        amount: r.get(6),
-        currency: r.get(7),
-        payer_id: r.get(8),
-        bot_id: r.get(9),
-        credits: r.get(10),
-        status: r.get(11),
-        created_at: r.get(12),
-    }
-}
-
 /// A payment by the provider's charge id. Not tenant-scoped: the operator's refund command
 /// starts from a charge id, and this lookup is how it finds the tenant.
 pub async fn payment_by_charge<'c>(e: impl Executor<'c, Database = Any>, external_id: &str) -> sqlx::Result<Vec<Payment>> {
-    let rows = sqlx::query(&format!("select {PAYMENT_COLUMNS} from billing_payments where external_id = $1")).bind(external_id).fetch_all(e).await?;
-    Ok(rows.into_iter().map(payment).collect())
+    sqlx::query_as(&format!("select {PAYMENT_COLUMNS} from billing_payments where external_id = $1")).bind(external_id).fetch_all(e).await
 }
 
 pub async fn payments_for_tenant<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, limit: i64) -> sqlx::Result<Vec<Payment>> {
-    let rows = sqlx::query(&format!("select {PAYMENT_COLUMNS} from billing_payments where tenant_id = $1 order by id desc limit $2"))
+    sqlx::query_as(&format!("select {PAYMENT_COLUMNS} from billing_payments where tenant_id = $1 order by id desc limit $2"))
         .bind(tenant.0)
         .bind(limit)
         .fetch_all(e)
-        .await?;
-    Ok(rows.into_iter().map(payment).collect())
+        .await
 }
 
 /// Marks a paid payment refunded; false if it already was.
@@ -139,10 +119,23 @@ pub async fn record_checkout<'c>(e: impl Executor<'c, Database = Any>, c: &Check
     Ok(())
 }
 
-/// For benchmarks: each pre-checkout query the manager bot received (its id, from the stored
-/// update) and when its job was recorded done (Unix ms; just after the answer was accepted).
-pub async fn pre_checkout_answer_times<'c>(e: impl Executor<'c, Database = Any>, manager: i64) -> sqlx::Result<Vec<(String, i64)>> {
-    let rows = sqlx::query(
+/// A pre-checkout query the manager bot received, and when its job was recorded done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreCheckoutAnswer {
+    /// The query's id, from the stored update.
+    pub query_id: String,
+    /// Unix ms; just after the answer was accepted.
+    pub done_at: i64,
+}
+
+/// For benchmarks: each pre-checkout query the manager bot received and when it was answered.
+pub async fn pre_checkout_answer_times<'c>(e: impl Executor<'c, Database = Any>, manager: i64) -> sqlx::Result<Vec<PreCheckoutAnswer>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        body: String,
+        updated_at: i64,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
         "select u.body, j.updated_at from telegram_updates u
            join jobs j on j.kind = 'manager.update' and j.state = 'done' and j.payload = '{\"update_id\":' || cast(u.update_id as text) || '}'
          where u.bot_id = $1 and u.body like '%\"pre_checkout_query\"%'",
@@ -153,9 +146,8 @@ pub async fn pre_checkout_answer_times<'c>(e: impl Executor<'c, Database = Any>,
     Ok(rows
         .into_iter()
         .filter_map(|r| {
-            let body: String = r.get(0);
-            let v: serde_json::Value = serde_json::from_str(&body).ok()?;
-            Some((v["pre_checkout_query"]["id"].as_str()?.to_owned(), r.get(1)))
+            let v: serde_json::Value = serde_json::from_str(&r.body).ok()?;
+            Some(PreCheckoutAnswer { query_id: v["pre_checkout_query"]["id"].as_str()?.to_owned(), done_at: r.updated_at })
         })
         .collect())
 }

@@ -2,7 +2,7 @@
 //! question count and bought questions (`paywall_usage`, `paywall_credits`).
 use crate::storage::Conn;
 use crate::domain::TenantId;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 /// The owner's customer-paywall settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +92,7 @@ pub async fn paywall_take_back(conn: &mut Conn, tenant: TenantId, bot: i64, chat
 /// What the paywall decided for one customer question: `free`, `bought` (a bought question used)
 /// or `invoice`; for an invoice, how much of it reached the customer (0 nothing, 1 the message,
 /// 2 the invoice too).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PaywallDecision {
     pub outcome: String,
     pub sent: i64,
@@ -100,13 +100,12 @@ pub struct PaywallDecision {
 
 /// The decision already made for update `update_id` of `bot`, if any.
 pub async fn paywall_decision<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: i64, update_id: i64) -> sqlx::Result<Option<PaywallDecision>> {
-    let r = sqlx::query("select outcome, sent from paywall_questions where tenant_id = $1 and bot_id = $2 and update_id = $3")
+    sqlx::query_as("select outcome, sent from paywall_questions where tenant_id = $1 and bot_id = $2 and update_id = $3")
         .bind(tenant.0)
         .bind(bot)
         .bind(update_id)
         .fetch_optional(e)
-        .await?;
-    Ok(r.map(|r| PaywallDecision { outcome: r.get(0), sent: r.get(1) }))
+        .await
 }
 
 /// Records the decision for update `update_id`; false if one was recorded first (by a

@@ -2,7 +2,7 @@
 //! subscription state on the account, applied in event order.
 use crate::storage::Conn;
 use crate::domain::TenantId;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 /// Stores a verified Stripe event; false if its id was stored before.
 pub async fn insert_stripe_event(conn: &mut Conn, id: &str, event_type: &str, created: i64, body: &str, now: i64) -> sqlx::Result<bool> {
@@ -75,7 +75,7 @@ pub async fn record_stripe_subscription(conn: &mut Conn, tenant: TenantId, subsc
 }
 
 /// One card subscription as last recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StripeSubscription {
     pub id: String,
     pub status: String,
@@ -87,16 +87,15 @@ pub struct StripeSubscription {
 /// one (active or trialing), else one in arrears (past due, unpaid), else one being set up,
 /// else the latest — so one subscription ending never ends the plan another still pays for.
 pub async fn leading_stripe_subscription(conn: &mut Conn, tenant: TenantId) -> sqlx::Result<Option<StripeSubscription>> {
-    let r = sqlx::query(
-        "select subscription_id, status, plan_id, event_at from stripe_subscriptions where tenant_id = $1
+    sqlx::query_as(
+        "select subscription_id as id, status, plan_id, event_at from stripe_subscriptions where tenant_id = $1
          order by case status when 'active' then 0 when 'trialing' then 0 when 'past_due' then 1 when 'unpaid' then 1 when 'incomplete' then 2 else 3 end,
                   event_at desc, subscription_id
          limit 1",
     )
     .bind(tenant.0)
     .fetch_optional(&mut *conn)
-    .await?;
-    Ok(r.map(|r| StripeSubscription { id: r.get(0), status: r.get(1), plan_id: r.get(2), event_at: r.get(3) }))
+    .await
 }
 
 /// Puts the account's card subscription fields to `sub`'s state.
