@@ -5,6 +5,7 @@
 //!
 //! In a group, the bot asks them to write to it privately: a group's conversation holds other
 //! people's messages too.
+use crate::domain::UserId;
 use crate::domain::conversation::{ChatKind, MessageKind};
 use super::Ctx;
 use super::delivery::Reply;
@@ -51,7 +52,7 @@ impl Ctx<'_> {
             let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone()).text(w.forget_kept)).await;
             return Ok(true);
         }
-        let user = q.from.id;
+        let user = UserId(q.from.id);
         let mut tx = self.db().begin().await?;
         let mut erased = privacy::Erased::default();
         // A write first (storage's SQLite rule), then the conversations to erase.

@@ -3,6 +3,7 @@
 //! chat every message is for the bot and there are no topics.
 use super::Ctx;
 use crate::domain::conversation::ChatKind;
+use crate::domain::{ChatId, UserId};
 use crate::storage::conversations::Customer;
 use crate::telegram::{Chat, Message};
 
@@ -12,7 +13,7 @@ pub(super) fn customer<'a>(chat: &'a Chat, thread: Option<i64>, user_id: i64, na
     // A chat type Telegram may add later is treated as a group (no drafts, no private-only
     // replies), the safer side.
     let chat_kind = chat.kind.parse().unwrap_or(ChatKind::Group);
-    Customer { chat_id: chat.id, thread_id, chat_kind, user_id, name, language }
+    Customer { chat_id: ChatId(chat.id), thread_id, chat_kind, user_id: UserId(user_id), name, language }
 }
 
 /// A person's name as the owner sees it: first and last name.

@@ -4,7 +4,7 @@
 //! payment updates to [`on_child_update`].
 use super::Billing;
 use super::stars::{Product, answer_pre_checkout, apply_refund};
-use crate::domain::{BotId, TenantId};
+use crate::domain::{BotId, ChatId, TenantId};
 use crate::storage::billing::{self as sql, NewPayment};
 use crate::storage::now_ms;
 use crate::telegram::methods::{SendInvoice, SendMessage};
@@ -22,29 +22,29 @@ fn today() -> i64 {
 /// retried job makes the same one: a question is counted once, a bought question used once, and
 /// an invoice that failed to send is sent by the retry — never skipped for a free answer. What
 /// reached the customer is recorded step by step, so the retry sends only what is missing.
-pub async fn paywall(billing: &Billing, tenant: TenantId, bot_id: BotId, bot: &Bot, customer_chat: i64, update_id: i64) -> anyhow::Result<bool> {
+pub async fn paywall(billing: &Billing, tenant: TenantId, bot_id: BotId, bot: &Bot, customer_chat: ChatId, update_id: i64) -> anyhow::Result<bool> {
     let Some(acc) = sql::get_account(&billing.db.pool, tenant).await? else { return Ok(false) };
     let s = acc.paywall;
-    let decided = match sql::paywall_decision(&billing.db.pool, tenant, bot_id.0, update_id).await? {
+    let decided = match sql::paywall_decision(&billing.db.pool, tenant, bot_id, update_id).await? {
         Some(d) => d,
         None if !s.enabled => return Ok(false),
         None => {
             let mut tx = billing.db.begin().await?;
-            let asked = sql::paywall_count_question(&mut tx, tenant, bot_id.0, customer_chat, today()).await?;
+            let asked = sql::paywall_count_question(&mut tx, tenant, bot_id, customer_chat, today()).await?;
             let outcome = if asked <= s.free_per_day {
                 "free"
-            } else if sql::paywall_take_credit(&mut tx, tenant, bot_id.0, customer_chat).await? {
+            } else if sql::paywall_take_credit(&mut tx, tenant, bot_id, customer_chat).await? {
                 "bought"
             } else {
                 "invoice"
             };
-            if sql::paywall_record_decision(&mut tx, tenant, bot_id.0, update_id, customer_chat, outcome, now_ms()).await? {
+            if sql::paywall_record_decision(&mut tx, tenant, bot_id, update_id, customer_chat, outcome, now_ms()).await? {
                 tx.commit().await?;
                 sql::PaywallDecision { outcome: outcome.to_owned(), sent: 0 }
             } else {
                 // A concurrent run of the same job decided first: its decision stands.
                 tx.rollback().await?;
-                sql::paywall_decision(&billing.db.pool, tenant, bot_id.0, update_id).await?.ok_or_else(|| anyhow::anyhow!("the paywall decision vanished"))?
+                sql::paywall_decision(&billing.db.pool, tenant, bot_id, update_id).await?.ok_or_else(|| anyhow::anyhow!("the paywall decision vanished"))?
             }
         }
     };
@@ -61,13 +61,13 @@ pub async fn paywall(billing: &Billing, tenant: TenantId, bot_id: BotId, bot: &B
             format!("Questions to this assistant are paid. You can buy {} questions for {} ⭐.", s.pack_questions, s.pack_stars)
         };
         bot.send_message(&SendMessage::html(customer_chat, text)).await?;
-        sql::paywall_mark_sent(&billing.db.pool, tenant, bot_id.0, update_id, 1).await?;
+        sql::paywall_mark_sent(&billing.db.pool, tenant, bot_id, update_id, 1).await?;
     }
     if decided.sent < 2 {
         let product = Product::Paywall { tenant, bot: bot_id.0, questions: s.pack_questions };
         let invoice = SendInvoice::stars(customer_chat, &format!("{} questions", s.pack_questions), "More questions to this assistant. They don't expire.", &product.payload(), s.pack_stars);
         bot.call(&invoice).await?;
-        sql::paywall_mark_sent(&billing.db.pool, tenant, bot_id.0, update_id, 2).await?;
+        sql::paywall_mark_sent(&billing.db.pool, tenant, bot_id, update_id, 2).await?;
     }
     Ok(true)
 }
@@ -121,7 +121,7 @@ pub async fn on_child_update(billing: &Billing, tenant: TenantId, bot_id: BotId,
             let mut tx = billing.db.begin().await?;
             let fresh = sql::insert_payment(&mut tx, &new, now_ms()).await?;
             if fresh {
-                sql::paywall_add_credits(&mut tx, tenant, bot_id.0, m.chat.id, questions).await?;
+                sql::paywall_add_credits(&mut tx, tenant, bot_id, ChatId(m.chat.id), questions).await?;
             }
             tx.commit().await?;
             if fresh {

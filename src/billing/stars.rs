@@ -12,7 +12,7 @@
 //!   `bellhop billing refund` (`refundStarPayment`), and the `refunded_payment` message.
 use super::notices::PLANS_BUTTON;
 use super::{Billing, account};
-use crate::domain::{TenantId, UserId};
+use crate::domain::{BotId, ChatId, TenantId, UserId};
 use crate::jobs::{JobError, job_error};
 use crate::manager::Manager;
 use crate::storage::billing::{self as sql, NewPayment};
@@ -358,7 +358,7 @@ pub async fn apply_refund(billing: &Billing, p: &sql::Payment) -> anyhow::Result
         }
         "paywall" => {
             if let Some(bot) = p.bot_id {
-                sql::paywall_take_back(&mut tx, p.tenant_id, bot, p.payer_id.unwrap_or_default(), p.credits).await?;
+                sql::paywall_take_back(&mut tx, p.tenant_id, BotId(bot), ChatId(p.payer_id.unwrap_or_default()), p.credits).await?;
             }
         }
         _ => {}

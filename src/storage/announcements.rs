@@ -4,7 +4,7 @@
 //! row is claimed as `sending` right before its Bot API call, so a process that dies during the
 //! call leaves it `sending`, and it becomes `unknown` instead of being sent again.
 use super::now_ms;
-use crate::domain::{BotId, TenantId};
+use crate::domain::{BotId, ChatId, TenantId};
 use sqlx::{Any, Executor};
 
 bellhop_telegram::id_type!(
@@ -247,11 +247,11 @@ pub async fn finish_if_done<'c>(e: impl Executor<'c, Database = Any>, tenant: Te
 }
 
 /// `/stop`: no announcements from `bot` for this chat. Whether it was not opted out before.
-pub async fn opt_out<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: i64) -> sqlx::Result<bool> {
+pub async fn opt_out<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: ChatId) -> sqlx::Result<bool> {
     let done = sqlx::query("insert into announcement_optouts (tenant_id, bot_id, chat_id, created_at) values ($1, $2, $3, $4) on conflict (tenant_id, bot_id, chat_id) do nothing")
         .bind(tenant.0)
         .bind(bot.0)
-        .bind(chat_id)
+        .bind(chat_id.0)
         .bind(now_ms())
         .execute(e)
         .await?;
@@ -259,17 +259,17 @@ pub async fn opt_out<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId,
 }
 
 /// `/start` after `/stop`: announcements again. Whether the chat had opted out.
-pub async fn opt_in<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("delete from announcement_optouts where tenant_id = $1 and bot_id = $2 and chat_id = $3").bind(tenant.0).bind(bot.0).bind(chat_id).execute(e).await?;
+pub async fn opt_in<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: ChatId) -> sqlx::Result<bool> {
+    let done = sqlx::query("delete from announcement_optouts where tenant_id = $1 and bot_id = $2 and chat_id = $3").bind(tenant.0).bind(bot.0).bind(chat_id.0).execute(e).await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Whether this chat opted out of `bot`'s announcements.
-pub async fn opted_out<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: i64) -> sqlx::Result<bool> {
+pub async fn opted_out<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: ChatId) -> sqlx::Result<bool> {
     let n: i64 = sqlx::query_scalar("select count(*) from announcement_optouts where tenant_id = $1 and bot_id = $2 and chat_id = $3")
         .bind(tenant.0)
         .bind(bot.0)
-        .bind(chat_id)
+        .bind(chat_id.0)
         .fetch_one(e)
         .await?;
     Ok(n > 0)

@@ -2,7 +2,7 @@
 //! route an owner's reply, and model-token use. Every function takes the tenant.
 use super::now_ms;
 use crate::domain::conversation::{Author, ChatKind, ConversationId, Delivery, MessageKind, Mode, MsgId};
-use crate::domain::{BotId, TenantId};
+use crate::domain::{BotId, ChatId, TenantId, UserId};
 use sqlx::{Any, Executor, FromRow};
 
 #[derive(Debug, Clone, FromRow)]
@@ -11,11 +11,13 @@ pub struct Conversation {
     pub id: ConversationId,
     #[sqlx(try_from = "i64")]
     pub bot_id: BotId,
-    pub chat_id: i64,
+    #[sqlx(try_from = "i64")]
+    pub chat_id: ChatId,
     pub thread_id: i64,
     #[sqlx(try_from = "String")]
     pub chat_kind: ChatKind,
-    pub customer_user_id: i64,
+    #[sqlx(try_from = "i64")]
+    pub customer_user_id: UserId,
     pub customer_name: String,
     /// Who answers: the assistant, or a person (handed off).
     #[sqlx(try_from = "String")]
@@ -34,10 +36,10 @@ pub(super) fn from_row(r: sqlx::any::AnyRow) -> sqlx::Result<Conversation> {
 
 /// Who a conversation is with, as the latest message says.
 pub struct Customer<'a> {
-    pub chat_id: i64,
+    pub chat_id: ChatId,
     pub thread_id: i64,
     pub chat_kind: ChatKind,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub name: &'a str,
     /// Their language, when this message tells (kept from earlier messages otherwise).
     pub language: Option<&'a str>,
@@ -57,10 +59,10 @@ pub async fn open<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bo
     sqlx::query_as(&sql)
         .bind(tenant.0)
         .bind(bot.0)
-        .bind(c.chat_id)
+        .bind(c.chat_id.0)
         .bind(c.thread_id)
         .bind(c.chat_kind.as_str())
-        .bind(c.user_id)
+        .bind(c.user_id.0)
         .bind(c.name)
         .bind(now)
         .bind(c.language)

@@ -8,7 +8,7 @@
 //! daily token totals; and a customer's `/stop` (only their chat id), which keeps announcements
 //! from reaching them.
 use crate::domain::conversation::ConversationId;
-use crate::domain::{BotId, TenantId};
+use crate::domain::{BotId, TenantId, UserId};
 
 /// What an erasure removed (for the owner's confirmation and the log).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -20,11 +20,11 @@ pub struct Erased {
 
 /// The tenant's private conversations with `bot` of Telegram user `user` (group conversations
 /// hold other people's messages too: they are erased only as a whole, by the owner).
-pub async fn customer_conversations(tx: &mut super::Tx, tenant: TenantId, bot: BotId, user: i64) -> sqlx::Result<Vec<ConversationId>> {
+pub async fn customer_conversations(tx: &mut super::Tx, tenant: TenantId, bot: BotId, user: UserId) -> sqlx::Result<Vec<ConversationId>> {
     let ids: Vec<i64> = sqlx::query_scalar("select id from conversations where tenant_id = $1 and bot_id = $2 and chat_id = $3 and chat_kind = 'private' order by id")
         .bind(tenant.0)
         .bind(bot.0)
-        .bind(user)
+        .bind(user.0)
         .fetch_all(&mut **tx)
         .await?;
     Ok(ids.into_iter().map(ConversationId).collect())
@@ -32,7 +32,7 @@ pub async fn customer_conversations(tx: &mut super::Tx, tenant: TenantId, bot: B
 
 /// Erases conversation `conv` of the tenant (its messages, feedback and handoff routes, and the
 /// stored updates its messages came in) and every update Telegram user `user` sent `bot`.
-pub async fn erase_conversation(tx: &mut super::Tx, tenant: TenantId, bot: BotId, conv: ConversationId, user: i64) -> sqlx::Result<Erased> {
+pub async fn erase_conversation(tx: &mut super::Tx, tenant: TenantId, bot: BotId, conv: ConversationId, user: UserId) -> sqlx::Result<Erased> {
     let mut out = Erased::default();
     // The updates the conversation's messages came in (older ones may predate the user column).
     out.updates += sqlx::query(
@@ -54,7 +54,7 @@ pub async fn erase_conversation(tx: &mut super::Tx, tenant: TenantId, bot: BotId
            and announcement_id in (select id from announcements where tenant_id = $1 and bot_id = $3)",
     )
     .bind(tenant.0)
-    .bind(user)
+    .bind(user.0)
     .bind(bot.0)
     .execute(&mut **tx)
     .await?;
@@ -75,11 +75,11 @@ pub async fn erase_conversation(tx: &mut super::Tx, tenant: TenantId, bot: BotId
 }
 
 /// Erases every update Telegram user `user` sent the tenant's `bot`.
-pub async fn erase_updates_from(tx: &mut super::Tx, tenant: TenantId, bot: BotId, user: i64) -> sqlx::Result<u64> {
+pub async fn erase_updates_from(tx: &mut super::Tx, tenant: TenantId, bot: BotId, user: UserId) -> sqlx::Result<u64> {
     Ok(sqlx::query("delete from telegram_updates where bot_id = $1 and tenant_id = $2 and user_id = $3")
         .bind(bot.0)
         .bind(tenant.0)
-        .bind(user)
+        .bind(user.0)
         .execute(&mut **tx)
         .await?
         .rows_affected())

@@ -4,7 +4,7 @@
 //! back. The test plays the dispatcher (getUpdates on the child bot) that answering will be.
 use crate::helpers::*;
 use bellhop::billing::{on_child_update, paywall};
-use bellhop::domain::BotId;
+use bellhop::domain::{BotId, ChatId};
 use bellhop::storage::billing as sql;
 use bellhop::telegram::Update;
 use serde_json::{Value, json};
@@ -33,7 +33,7 @@ async fn after_the_free_questions_a_customer_buys_a_pack_from_the_owners_bot_cre
 
     // Off by default: every question goes on to answering.
     for _ in 0..5 {
-        assert!(!paywall(&app.state.billing, tenant, b, &bot, customer, next_update()).await.unwrap());
+        assert!(!paywall(&app.state.billing, tenant, b, &bot, ChatId(customer), next_update()).await.unwrap());
     }
     // Switched on: 2 free a day (counted from now), then packs of 20 for 50 Stars.
     let mut conn = app.db().pool.acquire().await.unwrap();
@@ -41,12 +41,12 @@ async fn after_the_free_questions_a_customer_buys_a_pack_from_the_owners_bot_cre
     sql::set_paywall(&mut conn, tenant, &sql::PaywallSettings { enabled: true, free_per_day: 2, pack_stars: 50, pack_questions: 20 }).await.unwrap();
     drop(conn);
     let other = app.tg.post("users", json!({ "first_name": "Dana", "started_bots": [bot_id] })).await["id"].as_i64().unwrap();
-    assert!(!paywall(&app.state.billing, tenant, b, &bot, other, next_update()).await.unwrap());
-    assert!(!paywall(&app.state.billing, tenant, b, &bot, other, next_update()).await.unwrap());
-    assert!(paywall(&app.state.billing, tenant, b, &bot, other, next_update()).await.unwrap(), "the third question of the day is paywalled");
-    assert!(!paywall(&app.state.billing, tenant, b, &bot, customer, next_update()).await.unwrap());
-    assert!(!paywall(&app.state.billing, tenant, b, &bot, customer, next_update()).await.unwrap());
-    assert!(paywall(&app.state.billing, tenant, b, &bot, customer, next_update()).await.unwrap());
+    assert!(!paywall(&app.state.billing, tenant, b, &bot, ChatId(other), next_update()).await.unwrap());
+    assert!(!paywall(&app.state.billing, tenant, b, &bot, ChatId(other), next_update()).await.unwrap());
+    assert!(paywall(&app.state.billing, tenant, b, &bot, ChatId(other), next_update()).await.unwrap(), "the third question of the day is paywalled");
+    assert!(!paywall(&app.state.billing, tenant, b, &bot, ChatId(customer), next_update()).await.unwrap());
+    assert!(!paywall(&app.state.billing, tenant, b, &bot, ChatId(customer), next_update()).await.unwrap());
+    assert!(paywall(&app.state.billing, tenant, b, &bot, ChatId(customer), next_update()).await.unwrap());
 
     // The customer pays the invoice the bot sent.
     let sent = app.tg.sent_by(bot_id).await;
@@ -71,18 +71,18 @@ async fn after_the_free_questions_a_customer_buys_a_pack_from_the_owners_bot_cre
     };
     let handled = futures::future::join_all((0..3).map(|_| on_child_update(&app.state.billing, tenant, b, &bot, &paid))).await;
     assert!(handled.into_iter().all(|h| h.unwrap()));
-    assert_eq!(sql::paywall_credits(&app.db().pool, tenant, bot_id, customer).await.unwrap(), 20);
+    assert_eq!(sql::paywall_credits(&app.db().pool, tenant, BotId(bot_id), ChatId(customer)).await.unwrap(), 20);
     assert_eq!(count(app.db(), "select count(*) from billing_payments where provider = 'stars_bot'").await, 1);
 
     // A bought question is used instead of the invoice; an unrelated update is not billing's.
-    assert!(!paywall(&app.state.billing, tenant, b, &bot, customer, next_update()).await.unwrap());
-    assert_eq!(sql::paywall_credits(&app.db().pool, tenant, bot_id, customer).await.unwrap(), 19);
+    assert!(!paywall(&app.state.billing, tenant, b, &bot, ChatId(customer), next_update()).await.unwrap());
+    assert_eq!(sql::paywall_credits(&app.db().pool, tenant, BotId(bot_id), ChatId(customer)).await.unwrap(), 19);
     let text: Update = serde_json::from_value(json!({ "update_id": 1, "message": { "message_id": 1, "date": 1, "chat": { "id": customer, "type": "private" }, "text": "hi" } })).unwrap();
     assert!(!on_child_update(&app.state.billing, tenant, b, &bot, &text).await.unwrap());
 
     // The operator refunds it (from the owner's bot): the questions are taken back.
     assert_eq!(bellhop::billing::stars::refund(&app.state.billing, &charge, None).await.unwrap(), bellhop::billing::stars::RefundOutcome::Refunded);
-    assert_eq!(sql::paywall_credits(&app.db().pool, tenant, bot_id, customer).await.unwrap(), 0);
+    assert_eq!(sql::paywall_credits(&app.db().pool, tenant, BotId(bot_id), ChatId(customer)).await.unwrap(), 0);
     app.stop().await.unwrap();
 }
 

@@ -15,7 +15,7 @@ const WAIT: Duration = Duration::from_secs(120);
 /// Customer `c`'s conversation with the bot, as their first message makes it (`language`: their
 /// Telegram app's), last active `days_ago` days ago.
 async fn talked(app: &TestApp, b: &Business, c: i64, name: &str, language: Option<&str>, days_ago: i64) {
-    let who = Customer { chat_id: c, thread_id: 0, chat_kind: ChatKind::Private, user_id: c, name, language };
+    let who = Customer { chat_id: bellhop::domain::ChatId(c), thread_id: 0, chat_kind: ChatKind::Private, user_id: bellhop::domain::UserId(c), name, language };
     conversations::open(&app.db().pool, b.tenant, BotId(b.bot), &who).await.unwrap();
     let at = bellhop::storage::now_ms() - days_ago * 86_400_000;
     sqlx::query(&format!("update conversations set last_message_at = {at} where bot_id = {} and chat_id = {c}", b.bot)).execute(&app.db().pool).await.unwrap();

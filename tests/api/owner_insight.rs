@@ -12,7 +12,7 @@ const DAY: i64 = 86_400_000;
 /// A conversation of `name` with `bot` holding `(customer text, reply kind, rating, days ago)`
 /// exchanges.
 async fn conversation(app: &TestApp, tenant: TenantId, bot: i64, chat: i64, name: &str, turns: &[(&str, &str, Option<i64>, i64)]) -> i64 {
-    let who = Customer { chat_id: chat, thread_id: 0, chat_kind: ChatKind::Private, user_id: chat, name, language: None };
+    let who = Customer { chat_id: bellhop::domain::ChatId(chat), thread_id: 0, chat_kind: ChatKind::Private, user_id: bellhop::domain::UserId(chat), name, language: None };
     let conv = conversations::open(&app.db().pool, tenant, BotId(bot), &who).await.unwrap();
     for (i, (text, kind, rating, days_ago)) in turns.iter().enumerate() {
         let update = chat * 100 + i as i64;

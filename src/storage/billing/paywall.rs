@@ -1,7 +1,7 @@
 //! The customer paywall: the owner's settings (on the account) and each customer's daily
 //! question count and bought questions (`paywall_usage`, `paywall_credits`).
 use crate::storage::Conn;
-use crate::domain::TenantId;
+use crate::domain::{BotId, ChatId, TenantId};
 use sqlx::{Any, Executor};
 
 /// The owner's customer-paywall settings.
@@ -28,62 +28,62 @@ pub async fn set_paywall(conn: &mut Conn, tenant: TenantId, s: &PaywallSettings)
 }
 
 /// Counts one more question of a customer today; returns today's count including it.
-pub async fn paywall_count_question(conn: &mut Conn, tenant: TenantId, bot: i64, chat: i64, day: i64) -> sqlx::Result<i64> {
+pub async fn paywall_count_question(conn: &mut Conn, tenant: TenantId, bot: BotId, chat: ChatId, day: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "insert into paywall_usage (tenant_id, bot_id, chat_id, day, questions) values ($1, $2, $3, $4, 1)
          on conflict (tenant_id, bot_id, chat_id, day) do update set questions = paywall_usage.questions + 1
          returning questions",
     )
     .bind(tenant.0)
-    .bind(bot)
-    .bind(chat)
+    .bind(bot.0)
+    .bind(chat.0)
     .bind(day)
     .fetch_one(&mut *conn)
     .await
 }
 
 /// Uses one bought question of a customer, if they have one.
-pub async fn paywall_take_credit(conn: &mut Conn, tenant: TenantId, bot: i64, chat: i64) -> sqlx::Result<bool> {
+pub async fn paywall_take_credit(conn: &mut Conn, tenant: TenantId, bot: BotId, chat: ChatId) -> sqlx::Result<bool> {
     let r = sqlx::query("update paywall_credits set credits = credits - 1 where tenant_id = $1 and bot_id = $2 and chat_id = $3 and credits > 0")
         .bind(tenant.0)
-        .bind(bot)
-        .bind(chat)
+        .bind(bot.0)
+        .bind(chat.0)
         .execute(&mut *conn)
         .await?;
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn paywall_add_credits(conn: &mut Conn, tenant: TenantId, bot: i64, chat: i64, n: i64) -> sqlx::Result<()> {
+pub async fn paywall_add_credits(conn: &mut Conn, tenant: TenantId, bot: BotId, chat: ChatId, n: i64) -> sqlx::Result<()> {
     sqlx::query(
         "insert into paywall_credits (tenant_id, bot_id, chat_id, credits) values ($1, $2, $3, $4)
          on conflict (tenant_id, bot_id, chat_id) do update set credits = paywall_credits.credits + $4",
     )
     .bind(tenant.0)
-    .bind(bot)
-    .bind(chat)
+    .bind(bot.0)
+    .bind(chat.0)
     .bind(n)
     .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-pub async fn paywall_credits<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: i64, chat: i64) -> sqlx::Result<i64> {
+pub async fn paywall_credits<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat: ChatId) -> sqlx::Result<i64> {
     let r: Option<i64> = sqlx::query_scalar("select credits from paywall_credits where tenant_id = $1 and bot_id = $2 and chat_id = $3")
         .bind(tenant.0)
-        .bind(bot)
-        .bind(chat)
+        .bind(bot.0)
+        .bind(chat.0)
         .fetch_optional(e)
         .await?;
     Ok(r.unwrap_or(0))
 }
 
 /// Takes back up to `n` bought questions of a customer (a refund).
-pub async fn paywall_take_back(conn: &mut Conn, tenant: TenantId, bot: i64, chat: i64, n: i64) -> sqlx::Result<()> {
+pub async fn paywall_take_back(conn: &mut Conn, tenant: TenantId, bot: BotId, chat: ChatId, n: i64) -> sqlx::Result<()> {
     sqlx::query("update paywall_credits set credits = case when credits > $1 then credits - $1 else 0 end where tenant_id = $2 and bot_id = $3 and chat_id = $4")
         .bind(n)
         .bind(tenant.0)
-        .bind(bot)
-        .bind(chat)
+        .bind(bot.0)
+        .bind(chat.0)
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -99,10 +99,10 @@ pub struct PaywallDecision {
 }
 
 /// The decision already made for update `update_id` of `bot`, if any.
-pub async fn paywall_decision<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: i64, update_id: i64) -> sqlx::Result<Option<PaywallDecision>> {
+pub async fn paywall_decision<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, update_id: i64) -> sqlx::Result<Option<PaywallDecision>> {
     sqlx::query_as("select outcome, sent from paywall_questions where tenant_id = $1 and bot_id = $2 and update_id = $3")
         .bind(tenant.0)
-        .bind(bot)
+        .bind(bot.0)
         .bind(update_id)
         .fetch_optional(e)
         .await
@@ -110,15 +110,15 @@ pub async fn paywall_decision<'c>(e: impl Executor<'c, Database = Any>, tenant: 
 
 /// Records the decision for update `update_id`; false if one was recorded first (by a
 /// concurrent run of the same job).
-pub async fn paywall_record_decision(conn: &mut Conn, tenant: TenantId, bot: i64, update_id: i64, chat: i64, outcome: &str, now: i64) -> sqlx::Result<bool> {
+pub async fn paywall_record_decision(conn: &mut Conn, tenant: TenantId, bot: BotId, update_id: i64, chat: ChatId, outcome: &str, now: i64) -> sqlx::Result<bool> {
     let r = sqlx::query(
         "insert into paywall_questions (tenant_id, bot_id, update_id, chat_id, outcome, sent, created_at) values ($1, $2, $3, $4, $5, 0, $6)
          on conflict (tenant_id, bot_id, update_id) do nothing",
     )
     .bind(tenant.0)
-    .bind(bot)
+    .bind(bot.0)
     .bind(update_id)
-    .bind(chat)
+    .bind(chat.0)
     .bind(outcome)
     .bind(now)
     .execute(&mut *conn)
@@ -127,11 +127,11 @@ pub async fn paywall_record_decision(conn: &mut Conn, tenant: TenantId, bot: i64
 }
 
 /// Records how much of an invoice decision reached the customer.
-pub async fn paywall_mark_sent<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: i64, update_id: i64, sent: i64) -> sqlx::Result<()> {
+pub async fn paywall_mark_sent<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, update_id: i64, sent: i64) -> sqlx::Result<()> {
     sqlx::query("update paywall_questions set sent = $1 where tenant_id = $2 and bot_id = $3 and update_id = $4 and sent < $1")
         .bind(sent)
         .bind(tenant.0)
-        .bind(bot)
+        .bind(bot.0)
         .bind(update_id)
         .execute(e)
         .await?;
