@@ -133,7 +133,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = load_config(&cli, Needs::Serve, |_| {});
             telemetry::init(cfg.log_format, &cfg.log_level);
             let app = Application::build(cfg, bellhop::app::Role::Worker, false).await?;
-            match bellhop::billing::stars::refund(&app.state.billing, charge_id, *user_id).await? {
+            match bellhop::billing::stars::refund(&app.state.billing, charge_id, user_id.map(bellhop::domain::UserId)).await? {
                 bellhop::billing::stars::RefundOutcome::Refunded => println!("refunded {charge_id}"),
                 bellhop::billing::stars::RefundOutcome::AlreadyRefunded => println!("{charge_id} was already refunded; the books now agree"),
             }

@@ -10,6 +10,7 @@
 //! arrived — and is not sent again. A refusal that cannot change (blocked, chat gone) is final; a
 //! passing failure (429 beyond the throttle's retries, network) puts the row back for the job's
 //! next attempt.
+use crate::domain::ChatId;
 use super::language::Lang;
 use crate::domain::{BotId, TenantId};
 use crate::jobs::JobError;
@@ -85,7 +86,7 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: AnnouncementId) -> R
         if batch.is_empty() {
             break;
         }
-        let outcomes: Vec<(i64, Result<(), TelegramError>)> = futures::stream::iter(batch)
+        let outcomes: Vec<(ChatId, Result<(), TelegramError>)> = futures::stream::iter(batch)
             .map(|r: Recipient| async move {
                 let send = SendMessage::new(r.chat_id, message_for(text, r.language.as_deref()));
                 (r.chat_id, bot.send_message_with(&send, claim(db, tenant, id, r.chat_id)).await.map(|_| ()))
@@ -125,7 +126,7 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: AnnouncementId) -> R
 }
 
 /// The claim of one recipient, run by the throttle at the message's turn.
-fn claim(db: &Db, tenant: TenantId, id: AnnouncementId, chat_id: i64) -> Preflight {
+fn claim(db: &Db, tenant: TenantId, id: AnnouncementId, chat_id: ChatId) -> Preflight {
     let pool = db.pool.clone();
     Box::new(move || {
         Box::pin(async move {

@@ -1,5 +1,6 @@
 //! The buttons under a reply and their presses: 👍/👎 on answers (recorded on the reply, for the
 //! owner's knowledge-gap page) and "talk to a person" (a handoff).
+use crate::domain::{ChatId, UserId};
 use crate::domain::conversation::{Mode, MsgId};
 use super::language::{Lang, fill};
 use super::{Ctx, groups, handoff};
@@ -43,13 +44,13 @@ impl Ctx<'_> {
             let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
             return Ok(());
         };
-        if self.forget_pressed(&q, msg.chat.id, msg.message_id).await? {
+        if self.forget_pressed(&q, ChatId(msg.chat.id), msg.message_id).await? {
             return Ok(());
         }
         if data == HUMAN {
             let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
             let name = groups::display_name(&q.from.first_name, q.from.last_name.as_deref());
-            let customer = groups::customer(&msg.chat, msg.message_thread_id, q.from.id, &name, self.language);
+            let customer = groups::customer(&msg.chat, msg.message_thread_id, UserId(q.from.id), &name, self.language);
             let conv = conversations::open(&self.db().pool, self.tenant, self.bot_id, &customer).await?;
             if conv.mode == Mode::Human {
                 return Ok(());
@@ -66,7 +67,7 @@ impl Ctx<'_> {
         if let Some(rest) = data.strip_prefix(FEEDBACK) {
             let (value, id) = rest.split_once(':').unwrap_or(("", ""));
             let value: i64 = if value == "1" { 1 } else { -1 };
-            let ok = conversations::set_feedback(&self.db().pool, self.tenant, self.bot_id, msg.chat.id, MsgId(id.parse().unwrap_or(0)), value).await?;
+            let ok = conversations::set_feedback(&self.db().pool, self.tenant, self.bot_id, ChatId(msg.chat.id), MsgId(id.parse().unwrap_or(0)), value).await?;
             let w = self.lang.words();
             let text = match (ok, value) {
                 (false, _) => w.feedback_failed,

@@ -5,6 +5,7 @@
 //!
 //! In a group, the bot asks them to write to it privately: a group's conversation holds other
 //! people's messages too.
+use crate::domain::ChatId;
 use crate::domain::UserId;
 use crate::domain::conversation::{ChatKind, MessageKind};
 use super::Ctx;
@@ -39,7 +40,7 @@ impl Ctx<'_> {
     }
 
     /// A press of "Yes, delete" or "Keep it". Returns false when it was neither.
-    pub(super) async fn forget_pressed(&self, q: &CallbackQuery, chat_id: i64, message_id: i64) -> Result<bool, JobError> {
+    pub(super) async fn forget_pressed(&self, q: &CallbackQuery, chat_id: ChatId, message_id: i64) -> Result<bool, JobError> {
         let data = q.data.as_deref().unwrap_or_default();
         if data != YES && data != NO {
             return Ok(false);
@@ -48,7 +49,7 @@ impl Ctx<'_> {
         // The question's buttons go: it has been answered.
         let question = if data == YES { fill(w.forget_ask, self.business) } else { w.forget_kept.to_owned() };
         let _ = self.bot.call(&EditMessageText::new(chat_id, message_id, question)).await;
-        if data == NO || chat_id != q.from.id {
+        if data == NO || chat_id != ChatId(q.from.id) {
             let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone()).text(w.forget_kept)).await;
             return Ok(true);
         }

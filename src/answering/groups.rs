@@ -8,12 +8,12 @@ use crate::storage::conversations::Customer;
 use crate::telegram::{Chat, Message};
 
 /// The customer behind a message or a button press: their chat, and in a group their topic.
-pub(super) fn customer<'a>(chat: &'a Chat, thread: Option<i64>, user_id: i64, name: &'a str, language: Option<&'a str>) -> Customer<'a> {
+pub(super) fn customer<'a>(chat: &'a Chat, thread: Option<i64>, user_id: UserId, name: &'a str, language: Option<&'a str>) -> Customer<'a> {
     let thread_id = if chat.is_private() { 0 } else { thread.unwrap_or(0) };
     // A chat type Telegram may add later is treated as a group (no drafts, no private-only
     // replies), the safer side.
     let chat_kind = chat.kind.parse().unwrap_or(ChatKind::Group);
-    Customer { chat_id: ChatId(chat.id), thread_id, chat_kind, user_id: UserId(user_id), name, language }
+    Customer { chat_id: ChatId(chat.id), thread_id, chat_kind, user_id, name, language }
 }
 
 /// A person's name as the owner sees it: first and last name.

@@ -41,7 +41,7 @@ pub use limits::{Overhead, TenantPermits};
 pub use pipeline::standalone_query;
 
 use crate::domain::conversation::{Author, ChatKind, Delivery, MessageKind, Mode};
-use crate::domain::{BotId, TenantId};
+use crate::domain::{BotId, TenantId, UserId};
 use crate::jobs::JobError;
 use crate::manager::Manager;
 use crate::storage::conversations::{self, Conversation, Msg, NewMsg};
@@ -162,7 +162,7 @@ impl Ctx<'_> {
         };
         let from = m.from.clone().unwrap_or_default();
         let name = groups::display_name(&from.first_name, from.last_name.as_deref());
-        let customer = groups::customer(&m.chat, m.message_thread_id, from.id, &name, self.language);
+        let customer = groups::customer(&m.chat, m.message_thread_id, UserId(from.id), &name, self.language);
         let command = if unreadable.is_some() { String::new() } else { text.split_whitespace().next().unwrap_or_default().split('@').next().unwrap_or_default().to_owned() };
         let mut tx = self.db().begin().await?;
         let conv = conversations::open(&mut *tx, self.tenant, self.bot_id, &customer).await?;

@@ -68,7 +68,7 @@ pub async fn message(billing: &Billing, m: &Manager, msg: Message) -> Result<(),
         }
         return Ok(());
     }
-    let reply = plan_message(billing, msg.chat.id, UserId(from.id)).await?;
+    let reply = plan_message(billing, ChatId(msg.chat.id), UserId(from.id)).await?;
     super::notices::send_patiently(&m.bot, &reply).await.map_err(|e| job_error(e, "sending /plan"))?;
     Ok(())
 }
@@ -85,7 +85,7 @@ pub fn date_of_day(day: i64) -> String {
 }
 
 /// Usage and offers: what `/plan` answers.
-pub async fn plan_message(billing: &Billing, chat: i64, user: UserId) -> Result<SendMessage, JobError> {
+pub async fn plan_message(billing: &Billing, chat: ChatId, user: UserId) -> Result<SendMessage, JobError> {
     let Some(tenant) = storage::tenants::find_by_owner(&billing.db.pool, user).await?.map(|t| t.id) else {
         return Ok(SendMessage::html(chat, "You don't have a bot yet. Send /start to create one — it starts on the free plan."));
     };
@@ -141,7 +141,7 @@ pub async fn plan_message(billing: &Billing, chat: i64, user: UserId) -> Result<
 /// A press of one of billing's buttons (`bill:…`) in the manager chat.
 pub async fn callback(billing: &Billing, m: &Manager, q: CallbackQuery) -> Result<(), JobError> {
     let _ = m.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
-    let chat = q.message().map(|msg| msg.chat.id).unwrap_or(q.from.id);
+    let chat = ChatId(q.message().map(|msg| msg.chat.id).unwrap_or(q.from.id));
     let user = UserId(q.from.id);
     let data = q.data.as_deref().unwrap_or_default();
     let Some(tenant) = storage::tenants::find_by_owner(&billing.db.pool, user).await?.map(|t| t.id) else {
@@ -282,7 +282,7 @@ pub async fn successful_payment(billing: &Billing, m: &Manager, payer: i64, paid
             // Telegram gives the end of the paid month; without it (never for subscriptions), 30 days.
             let expires = paid.subscription_expiration_date.map_or(now + account::PERIOD_MS, |s| s * 1000);
             account::start_paid_month(&mut tx, cfg, *tenant, plan, &account::PaidMonth { source: "stars", expires_at: expires, key: &format!("stars:{charge}") }, now).await?;
-            sql::set_stars_subscription(&mut tx, *tenant, charge, payer).await?;
+            sql::set_stars_subscription(&mut tx, *tenant, charge, UserId(payer)).await?;
             let renewal = paid.is_first_recurring == Some(false);
             let text = if renewal {
                 format!("🔁 Your <b>{}</b> plan renewed: {} AI answers until {}.", escape(&plan.name), plan.answers, date(expires))
@@ -313,19 +313,19 @@ pub enum RefundOutcome {
 
 /// `bellhop billing refund`: refunds a Stars payment (`refundStarPayment`) and takes back what
 /// it bought. "Already refunded" counts as success.
-pub async fn refund(billing: &Billing, charge_id: &str, user_id: Option<i64>) -> anyhow::Result<RefundOutcome> {
+pub async fn refund(billing: &Billing, charge_id: &str, user_id: Option<UserId>) -> anyhow::Result<RefundOutcome> {
     let payments = sql::payment_by_charge(&billing.db.pool, charge_id).await?;
     let Some(p) = payments.into_iter().find(|p| p.provider == "stars" || p.provider == "stars_bot") else {
         anyhow::bail!("no Stars payment with charge id {charge_id} is recorded");
     };
-    let user = user_id.or(p.payer_id).ok_or_else(|| anyhow::anyhow!("the payment has no payer recorded: pass --user-id"))?;
+    let user = user_id.or(p.payer_id.map(UserId)).ok_or_else(|| anyhow::anyhow!("the payment has no payer recorded: pass --user-id"))?;
     let bot = if p.provider == "stars" {
         billing.manager.as_ref().ok_or_else(|| anyhow::anyhow!("no manager bot is configured"))?.bot.clone()
     } else {
         let bot_id = crate::domain::BotId(p.bot_id.ok_or_else(|| anyhow::anyhow!("the payment has no bot recorded"))?);
         billing.bots.open(p.tenant_id, bot_id).await?.ok_or_else(|| anyhow::anyhow!("the bot that was paid no longer belongs to the business"))?
     };
-    let outcome = match bot.call(&RefundStarPayment { user_id: UserId(user), telegram_payment_charge_id: charge_id.to_owned() }).await {
+    let outcome = match bot.call(&RefundStarPayment { user_id: user, telegram_payment_charge_id: charge_id.to_owned() }).await {
         Ok(_) => RefundOutcome::Refunded,
         Err(TelegramError::ChargeAlreadyRefunded) => RefundOutcome::AlreadyRefunded,
         Err(e) => anyhow::bail!("Telegram refused the refund: {e}"),

@@ -2,6 +2,7 @@
 //! `{links_url}/{manager}?start=join_<token>` — opened in Telegram, it starts the manager bot
 //! with `/start join_<token>`, and whoever sends that joins the team (once, within a week).
 //! 256 random bits; only the SHA-256 is stored.
+use crate::domain::ChatId;
 use super::{Manager, login};
 use crate::domain::{TenantId, UserId};
 use crate::jobs::{JobError, job_error};
@@ -23,7 +24,7 @@ pub async fn invite(db: &Db, links_url: &url::Url, manager_username: &str, tenan
 
 /// `/start join_<token>` from `user` (`name` as Telegram shows them): joins the team, tells
 /// them how it works and tells the owner.
-pub async fn join(db: &Db, m: &Manager, chat: i64, user: UserId, name: &str, token: &str) -> Result<(), JobError> {
+pub async fn join(db: &Db, m: &Manager, chat: ChatId, user: UserId, name: &str, token: &str) -> Result<(), JobError> {
     let mut tx = db.begin().await?;
     let joined = team::join(&mut tx, &login::hash(token), user, name).await?;
     tx.commit().await.map_err(anyhow::Error::from)?;

@@ -1,6 +1,7 @@
 //! The manager bot's own updates: `managed_bot` (a new bot, a new token, a new owner) and the
 //! owner's commands in the manager chat. The application routes each manager update — payments
 //! and billing buttons to billing, handoff replies to answering, the rest here.
+use crate::domain::ChatId;
 use super::{Manager, login};
 use crate::crypto::KeyRing;
 use crate::domain::{BotId, BotToken, TenantId, UserId};
@@ -91,7 +92,7 @@ pub async fn message(db: &Db, public_url: &url::Url, m: &Manager, msg: Message) 
     if !msg.chat.is_private() {
         return Ok(());
     }
-    let chat = msg.chat.id;
+    let chat = ChatId(msg.chat.id);
     let user = UserId(from.id);
     let reply = if let Some(created) = &msg.managed_bot_created {
         // The managed_bot update usually wins the race and the welcome is already out; a
@@ -124,7 +125,7 @@ pub async fn message(db: &Db, public_url: &url::Url, m: &Manager, msg: Message) 
     Ok(())
 }
 
-fn start_message(chat: i64, manager_username: &str) -> SendMessage {
+fn start_message(chat: ChatId, manager_username: &str) -> SendMessage {
     let mut msg = SendMessage::html(
         chat,
         format!(
@@ -147,7 +148,7 @@ fn start_message(chat: i64, manager_username: &str) -> SendMessage {
     msg
 }
 
-fn help_message(chat: i64) -> SendMessage {
+fn help_message(chat: ChatId) -> SendMessage {
     SendMessage::html(
         chat,
         "I'm the bellhop manager bot.\n\n/start — create your support bot\n/bots — your bots and their status\n/login — a one-time link to your admin page\n/plan — your plan, usage and payments\n/help — this message",
@@ -158,7 +159,7 @@ async fn owner_tenant(db: &Db, user: UserId) -> Result<Option<TenantId>, JobErro
     Ok(storage::tenants::find_by_owner(&db.pool, user).await?.map(|t| t.id))
 }
 
-async fn bots_message(db: &Db, chat: i64, user: UserId) -> Result<SendMessage, JobError> {
+async fn bots_message(db: &Db, chat: ChatId, user: UserId) -> Result<SendMessage, JobError> {
     let Some(tenant) = owner_tenant(db, user).await? else {
         return Ok(SendMessage::html(chat, "You don't have a bot yet. Send /start to create one."));
     };
@@ -181,7 +182,7 @@ async fn bots_message(db: &Db, chat: i64, user: UserId) -> Result<SendMessage, J
     Ok(SendMessage::html(chat, text))
 }
 
-async fn login_message(db: &Db, public_url: &url::Url, chat: i64, user: UserId) -> Result<SendMessage, JobError> {
+async fn login_message(db: &Db, public_url: &url::Url, chat: ChatId, user: UserId) -> Result<SendMessage, JobError> {
     let businesses = super::team::businesses(db, user).await?;
     if businesses.is_empty() {
         return Ok(SendMessage::html(chat, "You don't have a bot yet. Send /start to create one, then I'll send you your admin link."));

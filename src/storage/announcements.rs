@@ -76,7 +76,8 @@ impl Announcement {
 /// A recipient still to be sent.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Recipient {
-    pub chat_id: i64,
+    #[sqlx(try_from = "i64")]
+    pub chat_id: ChatId,
     /// The customer's language, when known (for the footer).
     pub language: Option<String>,
 }
@@ -209,24 +210,24 @@ pub async fn next_pending<'c>(e: impl Executor<'c, Database = Any>, tenant: Tena
 
 /// Claims one recipient for sending, `pending` → `sending`, committed right before its Bot API
 /// call. False if it was not pending (another attempt has it): then it is not sent.
-pub async fn claim_one<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId, chat_id: i64) -> sqlx::Result<bool> {
+pub async fn claim_one<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId, chat_id: ChatId) -> sqlx::Result<bool> {
     let r = sqlx::query("update announcement_recipients set state = 'sending' where tenant_id = $1 and announcement_id = $2 and chat_id = $3 and state = 'pending'")
         .bind(tenant.0)
         .bind(id.0)
-        .bind(chat_id)
+        .bind(chat_id.0)
         .execute(e)
         .await?;
     Ok(r.rows_affected() == 1)
 }
 
 /// Records what sending to `chat_id` came to (a row still claimed as `sending` only).
-pub async fn record<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId, chat_id: i64, outcome: Outcome, error: Option<&str>) -> sqlx::Result<()> {
+pub async fn record<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId, chat_id: ChatId, outcome: Outcome, error: Option<&str>) -> sqlx::Result<()> {
     sqlx::query("update announcement_recipients set state = $1, error = $2 where tenant_id = $3 and announcement_id = $4 and chat_id = $5 and state = 'sending'")
         .bind(outcome.state())
         .bind(error)
         .bind(tenant.0)
         .bind(id.0)
-        .bind(chat_id)
+        .bind(chat_id.0)
         .execute(e)
         .await?;
     Ok(())

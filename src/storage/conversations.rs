@@ -240,7 +240,7 @@ pub async fn transcript<'c>(e: impl Executor<'c, Database = Any>, tenant: Tenant
 }
 
 /// Records 👍 (1) or 👎 (-1) on a bot reply in the given chat; `false` when no such reply.
-pub async fn set_feedback<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: i64, msg_id: MsgId, value: i64) -> sqlx::Result<bool> {
+pub async fn set_feedback<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: ChatId, msg_id: MsgId, value: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "update conversation_messages set feedback = $1, feedback_at = $2
          where tenant_id = $3 and id = $4 and author = 'bot'
@@ -251,7 +251,7 @@ pub async fn set_feedback<'c>(e: impl Executor<'c, Database = Any>, tenant: Tena
     .bind(tenant.0)
     .bind(msg_id.0)
     .bind(bot.0)
-    .bind(chat_id)
+    .bind(chat_id.0)
     .execute(e)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -14,6 +14,7 @@
 //! an address with an abuser, as behind a reverse proxy with `http.client_ip_header` unset; a
 //! wrong secret for a real bot is not charged, since Telegram sends those while a bot is set up
 //! again.)
+use crate::domain::BotId;
 use super::pages::message;
 use crate::app::AppState;
 use axum::extract::{ConnectInfo, Request, State};
@@ -158,7 +159,7 @@ pub struct EdgeLimits {
     pub unknown_bot_webhooks: Limit,
     /// Bots a webhook call authenticated for, in this process: never refused before the lookup.
     /// Only a correct secret adds to it, so it holds at most the real bots.
-    known_bots: Mutex<HashSet<i64>>,
+    known_bots: Mutex<HashSet<BotId>>,
 }
 
 impl EdgeLimits {
@@ -172,13 +173,13 @@ impl EdgeLimits {
     }
 
     /// Records a bot a webhook call authenticated for.
-    pub fn bot_seen(&self, bot: i64) {
+    pub fn bot_seen(&self, bot: BotId) {
         self.known_bots.lock().unwrap_or_else(|p| p.into_inner()).insert(bot);
     }
 
     /// Whether a webhook call for `bot` from `client` is refused before the lookup: the client
     /// has spent its allowance for unknown bots and the bot is not one already seen.
-    pub fn webhook_refused_before_lookup(&self, client: Client, bot: i64) -> Option<Duration> {
+    pub fn webhook_refused_before_lookup(&self, client: Client, bot: BotId) -> Option<Duration> {
         if self.known_bots.lock().unwrap_or_else(|p| p.into_inner()).contains(&bot) {
             return None;
         }

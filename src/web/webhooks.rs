@@ -22,7 +22,7 @@ pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 /// gets 429 before its body is read or anything is looked up, unless the bot is one already seen
 /// (see [`super::limits`]).
 pub async fn unknown_bot_limit(State(limits): State<Arc<EdgeLimits>>, Path(bot_id): Path<i64>, req: Request, next: Next) -> Response {
-    match req.extensions().get::<Client>().and_then(|c| limits.webhook_refused_before_lookup(*c, bot_id)) {
+    match req.extensions().get::<Client>().and_then(|c| limits.webhook_refused_before_lookup(*c, BotId(bot_id))) {
         Some(wait) => {
             tracing::info!("webhook refused: this client called for too many unknown bots");
             super::limits::webhook_refused(wait)
@@ -63,7 +63,7 @@ pub async fn child_bot(
             return Err(AppError::Unauthorized);
         }
     }
-    limits.bot_seen(bot_id);
+    limits.bot_seen(BotId(bot_id));
     tracing::Span::current().record("tenant_id", tenant.0);
 
     store(&app, ingress::child_update(&app.queue, bot, tenant, &body)).await

@@ -107,8 +107,8 @@ async fn feedback_buttons_are_stored_and_unanswered_questions_become_gaps() {
     wait_until(Duration::from_secs(30), || async { count(app.db(), "select count(*) from conversation_messages where feedback = -1").await == 1 }).await;
     // Feedback naming a reply of another chat (or no reply) changes nothing.
     let reply_id: i64 = down.rsplit(':').next().unwrap().parse().unwrap();
-    assert!(!bellhop::storage::conversations::set_feedback(&app.db().pool, tenant, bellhop::domain::BotId(bot), customer + 1, bellhop::domain::conversation::MsgId(reply_id), 1).await.unwrap());
-    assert!(!bellhop::storage::conversations::set_feedback(&app.db().pool, tenant, bellhop::domain::BotId(bot), customer, bellhop::domain::conversation::MsgId(999_999), 1).await.unwrap());
+    assert!(!bellhop::storage::conversations::set_feedback(&app.db().pool, tenant, bellhop::domain::BotId(bot), bellhop::domain::ChatId(customer + 1), bellhop::domain::conversation::MsgId(reply_id), 1).await.unwrap());
+    assert!(!bellhop::storage::conversations::set_feedback(&app.db().pool, tenant, bellhop::domain::BotId(bot), bellhop::domain::ChatId(customer), bellhop::domain::conversation::MsgId(999_999), 1).await.unwrap());
     app.tg.say(customer, bot, "Do you sell left-handed submarine periscopes?").await;
     wait_reply(&app, bot, customer, 2).await;
     app.drain_jobs(Duration::from_secs(30)).await;

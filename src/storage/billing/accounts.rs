@@ -1,6 +1,7 @@
 //! `billing_accounts`: a tenant's plan, usage period and cached balances (which always equal
 //! the ledger's sum), its Telegram Stars subscription and grace period. Every balance change
 //! starts with [`lock_account`].
+use crate::domain::UserId;
 use crate::storage::Conn;
 use crate::domain::TenantId;
 use sqlx::{Any, Executor};
@@ -175,10 +176,10 @@ pub async fn claim_notice(conn: &mut Conn, tenant: TenantId, which: u8, period: 
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn set_stars_subscription(conn: &mut Conn, tenant: TenantId, charge_id: &str, user_id: i64) -> sqlx::Result<()> {
+pub async fn set_stars_subscription(conn: &mut Conn, tenant: TenantId, charge_id: &str, user_id: UserId) -> sqlx::Result<()> {
     sqlx::query("update billing_accounts set stars_charge_id = $1, stars_user_id = $2, stars_canceled = 0 where tenant_id = $3")
         .bind(charge_id)
-        .bind(user_id)
+        .bind(user_id.0)
         .bind(tenant.0)
         .execute(&mut *conn)
         .await?;
