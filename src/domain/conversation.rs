@@ -1,6 +1,5 @@
 //! The states and kinds of a conversation and its messages, as stored (a text column each).
 //! Parsing a stored value that is none of them is an error, never a silent default.
-use std::fmt;
 
 bellhop_telegram::id_type!(
     /// A conversation: one customer's chat (or one forum topic) with one bot.
@@ -46,13 +45,15 @@ macro_rules! stored_text {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
     };
 }
+
+pub(crate) use stored_text;
 
 stored_text! {
     /// Who wrote a message.

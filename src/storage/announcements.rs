@@ -12,36 +12,11 @@ bellhop_telegram::id_type!(
     AnnouncementId
 );
 
-/// Whether an announcement is still going out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Sending,
-    Done,
-}
-
-impl Status {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Status::Sending => "sending",
-            Status::Done => "done",
-        }
-    }
-}
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl TryFrom<String> for Status {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        match s.as_str() {
-            "sending" => Ok(Status::Sending),
-            "done" => Ok(Status::Done),
-            other => Err(format!("unknown announcement status `{other}`")),
-        }
+crate::domain::conversation::stored_text! {
+    /// Whether an announcement is still going out.
+    Status {
+        Sending = "sending",
+        Done = "done",
     }
 }
 
