@@ -237,10 +237,14 @@ impl Overheads {
 
 /// An OpenAI-compatible chat endpoint that waits `latency`, then answers with the first sentence
 /// of source [1] of the prompt (streamed when asked), as OpenAI's wire format has it.
-async fn model_standin(latency: Duration) -> anyhow::Result<String> {
+/// The model stand-in: its URL and how many chat completions it has answered.
+async fn model_standin(latency: Duration) -> anyhow::Result<(String, Arc<std::sync::atomic::AtomicU64>)> {
     use axum::response::IntoResponse;
+    let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = calls.clone();
     let chat = move |axum::Json(body): axum::Json<Value>| async move {
         tokio::time::sleep(latency).await;
+        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let prompt: String = body["messages"].as_array().map(|m| m.iter().filter_map(|m| m["content"].as_str()).collect::<Vec<_>>().join("\n")).unwrap_or_default();
         let text = first_source_sentence(&prompt).map(|s| format!("{s} [1].")).unwrap_or_else(|| "I don't know.".to_owned());
         let model = body["model"].as_str().unwrap_or("stand-in").to_owned();
@@ -267,12 +271,13 @@ async fn model_standin(latency: Duration) -> anyhow::Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(format!("http://{addr}/v1"))
+    Ok((format!("http://{addr}/v1"), calls))
 }
 
-/// The first sentence of source `[1]` in a prompt (its text on the line after `[1] title`).
+/// The first sentence of source `[1]` in a prompt's last "Sources:" (its text on the line after
+/// `[1] title`; the system message's "like [1] or [2]" is not a source).
 fn first_source_sentence(prompt: &str) -> Option<String> {
-    let at = prompt.find("[1] ")?;
+    let at = prompt.rfind("Sources:\n[1] ")? + "Sources:\n".len();
     let mut lines = prompt[at + 4..].lines();
     let head = lines.next()?;
     let text = lines.next().filter(|l| !l.trim().is_empty() && !l.starts_with('[')).unwrap_or(head);
@@ -380,7 +385,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
     let database_url = fresh_database(&o.postgres).await?;
     let sandbox = crate::sandbox::Sandbox::new(crate::sandbox::SandboxOptions { enforce_limits: true, bot_create_limit: 2, ..Default::default() })?;
     let tg = sandbox.spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await?).await?;
-    let model_url = model_standin(Duration::from_millis(o.model_latency_ms)).await?;
+    let (model_url, model_calls) = model_standin(Duration::from_millis(o.model_latency_ms)).await?;
 
     let web_port = free_port()?;
     let master_key = {
@@ -504,6 +509,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
 
     // --- Load ---------------------------------------------------------------------------------
     let before = tg.sandbox.limit_stats();
+    let calls_before = model_calls.load(std::sync::atomic::Ordering::Relaxed);
     let shared = Arc::new(Shared { asked: Mutex::default(), seen: Mutex::default(), wake: tokio::sync::Notify::new() });
     tg.sandbox.with_world(|w| shared.seen.lock().expect("seen").cursor = w.messages.len());
     let load_start = Instant::now();
@@ -629,9 +635,17 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
     let stored: i64 = sqlx::query_scalar("select count(*) from telegram_updates where tenant_id is not null").fetch_one(&state.db.pool).await?;
     let deliveries: Vec<(String, i64)> =
         sqlx::query_as("select delivery, count(*) from conversation_messages where author <> 'customer' group by delivery order by delivery").fetch_all(&state.db.pool).await?;
+    let kinds: Vec<(String, i64)> =
+        sqlx::query_as("select kind, count(*) from conversation_messages where author = 'bot' group by kind order by kind").fetch_all(&state.db.pool).await?;
+    let calls = model_calls.load(std::sync::atomic::Ordering::Relaxed) - calls_before;
     let asked = shared.asked.lock().expect("asked");
     let seen = shared.seen.lock().expect("seen");
     let (mut lost, mut duplicated, mut replies) = (0usize, 0usize, 0usize);
+    // Throughput: first replies that arrived in the steady part of the load phase (after its
+    // first fifth, before its end), per second — not the replies sent while the harness waits
+    // for the backlog afterwards.
+    let steady = (load_start + Duration::from_secs(o.seconds) / 5, end);
+    let mut steady_replies = 0usize;
     let (mut lat_a, mut lat_b) = (Vec::new(), Vec::new());
     let (mut flood_sent, mut flood_answered) = (0usize, 0usize);
     for a in asked.iter() {
@@ -644,6 +658,9 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
             continue;
         }
         replies += n;
+        if r.first().is_some_and(|t| *t >= steady.0 && *t < steady.1) {
+            steady_replies += 1;
+        }
         match r.first() {
             None => lost += 1,
             Some(t) => {
@@ -668,6 +685,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
     let within_100ms = hist.iter().find(|(le, _)| (*le - 0.1).abs() < 1e-9).map_or(0, |b| b.1);
     let p99_bucket = hist.iter().find(|(_, n)| count > 0 && *n as f64 >= 0.99 * count as f64).map_or(f64::NAN, |b| b.0);
     let secs = o.seconds as f64;
+    let throughput = steady_replies as f64 / (steady.1 - steady.0).as_secs_f64();
     println!("bellhop loadtest — 1 web + {} workers (concurrency {}), PostgreSQL + Qdrant server, {} bots × {} customers, model {} ms, {} s", o.workers, o.concurrency, o.bots, o.customers, o.model_latency_ms, o.seconds);
     for e in &events {
         println!("  fault: {e}");
@@ -675,6 +693,8 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
     println!("customer questions:       {questions} ({:.1}/s)", questions as f64 / secs);
     println!("updates acknowledged:     {stored} of {} customer messages (each stored before its acknowledgement)", asked.len());
     println!("replies to questions:     {replies} (bellhop's records, by delivery state: {deliveries:?})");
+    println!("throughput:               {throughput:.2} answers/s (answers arriving in the last four fifths of the load phase)");
+    println!("bot replies by kind:      {kinds:?}; model calls: {calls}");
     println!("lost (no reply):          {lost}");
     println!("duplicated replies:       {duplicated}");
     println!("Telegram-limit breaches:  {breaches} (and {early} sends inside a retry_after); 429s injected: {}", after.injected - before.injected);
@@ -693,7 +713,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
         "{}",
         json!({
             "workers": o.workers, "bots": o.bots, "customers": o.customers, "seconds": o.seconds, "model_latency_ms": o.model_latency_ms,
-            "questions": questions, "messages": asked.len(), "throughput_per_s": replies as f64 / secs, "updates_stored": stored, "replies": replies, "lost": lost, "duplicated": duplicated,
+            "questions": questions, "messages": asked.len(), "throughput_per_s": throughput, "updates_stored": stored, "replies": replies, "model_calls": calls, "lost": lost, "duplicated": duplicated,
             "limit_breaches": breaches, "early_retries": early, "latency_p50_ms": ms(pct(&all, 0.5)), "latency_p99_ms": ms(pct(&all, 0.99)),
             "quiet_p99_first_half_ms": ms(pct(&lat_a, 0.99)), "quiet_p99_second_half_ms": ms(pct(&lat_b, 0.99)),
             "overhead_answers": count, "overhead_within_100ms": if count > 0 { within_100ms as f64 / count as f64 } else { 0.0 }, "overhead_p99_bucket_s": p99_bucket,
@@ -756,4 +776,14 @@ async fn fresh_database(admin: &str) -> anyhow::Result<String> {
     let mut url = url::Url::parse(admin)?;
     url.set_path(&name);
     Ok(url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_stand_in_answers_from_the_first_source_not_from_the_rules() {
+        let prompt = "Rules.\n2. After each fact, cite the source it came from by its number in square brackets, like [1] or [2].\n3. If the sources do not contain the answer, reply with exactly this and nothing else: NO_ANSWER\nHi\nSources:\n[1] Opening hours\nShop 3 opens at 9:00 every weekday and closes at 18:00. On Saturdays we open at 10:00.\n\n[2] Returns\nItems can be returned.\n\nCustomer's question: When do you open?";
+        assert_eq!(super::first_source_sentence(prompt).as_deref(), Some("Shop 3 opens at 9:00 every weekday and closes at 18:00"));
+        assert_eq!(super::first_source_sentence("no sources here, like [1] or [2].\nmore"), None);
+    }
 }
