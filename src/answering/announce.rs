@@ -101,6 +101,11 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: AnnouncementId) -> R
                 Err(TelegramError::Withdrawn(_)) => {}
                 // Telegram's answer was lost: it may have arrived, so it is not sent again.
                 Err(e) if e.may_have_taken_effect() => announcements::record(&db.pool, tenant, id, chat, Outcome::Unknown, Some(&e.to_string())).await?,
+                // Refused with a 429 after its retries: the claim was given back at the 429
+                // (see [`claim`]); the recipient waits for the job's next attempt.
+                Err(e @ TelegramError::RetryAfter(_)) => {
+                    passing.get_or_insert(e);
+                }
                 Err(e) if e.is_transient() => {
                     announcements::record(&db.pool, tenant, id, chat, Outcome::Retry, None).await?;
                     passing.get_or_insert(e);
@@ -128,7 +133,9 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: AnnouncementId) -> R
 /// The claim of one recipient, run by the throttle at the message's turn.
 fn claim(db: &Db, tenant: TenantId, id: AnnouncementId, chat_id: ChatId) -> Preflight {
     let pool = db.pool.clone();
-    Box::new(move || {
+    let again = pool.clone();
+    Preflight::new(move || {
+        let pool = pool.clone();
         Box::pin(async move {
             match announcements::claim_one(&pool, tenant, id, chat_id).await {
                 Ok(true) => Ok(()),
@@ -136,6 +143,11 @@ fn claim(db: &Db, tenant: TenantId, id: AnnouncementId, chat_id: ChatId) -> Pref
                 Err(e) => Err(TelegramError::Network(format!("could not record the message as being sent: {e}"))),
             }
         })
+    })
+    // Refused with a 429: not delivered, so not held while the retry waits.
+    .undone_by(move || {
+        let pool = again.clone();
+        Box::pin(async move { announcements::release_one(&pool, tenant, id, chat_id).await.map(drop).map_err(|e| TelegramError::Network(e.to_string())) })
     })
 }
 

@@ -40,13 +40,25 @@ pub enum Sent {
 /// nothing was sent, try again.
 pub(super) fn claim(db: &Db, tenant: TenantId, id: MsgId) -> Preflight {
     let pool = db.pool.clone();
-    Box::new(move || {
+    let again = pool.clone();
+    Preflight::new(move || {
+        let pool = pool.clone();
         Box::pin(async move {
             match conversations::claim_for_sending(&pool, tenant, id).await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(TelegramError::Withdrawn("the message is no longer waiting to be sent".into())),
                 Err(e) => Err(TelegramError::Network(format!("could not record the message as being sent: {e}"))),
             }
+        })
+    })
+    // Refused with a 429: not delivered, so not held while the retry waits.
+    .undone_by(move || {
+        let pool = again.clone();
+        Box::pin(async move {
+            conversations::release_claim(&pool, tenant, id).await.map(drop).map_err(|e| {
+                tracing::warn!(reply_id = id.0, error = %e, "could not give back the claim of a message Telegram asked to retry later");
+                TelegramError::Network(e.to_string())
+            })
         })
     })
 }
@@ -78,7 +90,10 @@ where
             Ok(Sent::Unconfirmed)
         }
         Err(e) => {
-            conversations::set_delivery(&db.pool, tenant, msg.id, Delivery::Pending).await?;
+            // After a 429 the claim was given back already, at the 429 (see [`claim`]).
+            if !matches!(e, TelegramError::RetryAfter(_)) {
+                conversations::set_delivery(&db.pool, tenant, msg.id, Delivery::Pending).await?;
+            }
             Err(job_error(e, doing))
         }
     }
@@ -200,7 +215,9 @@ impl Ctx<'_> {
                     // Telegram refused, or the request never reached it: nothing of this part was
                     // delivered, so a retry may send (the whole reply, when this was its first part;
                     // later parts leave it `sending`, which a retry marks `unknown`).
-                    if i == 0 {
+                    // (After a 429 the claim was given back already, at the 429: the message
+                    // may be another attempt's by now.)
+                    if i == 0 && !matches!(e, TelegramError::RetryAfter(_)) {
                         conversations::set_delivery(&self.db().pool, self.tenant, msg.id, Delivery::Pending).await?;
                     }
                     return Err(job_error(e, "sending the answer"));

@@ -195,6 +195,17 @@ pub async fn claim_one<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantI
     Ok(r.rows_affected() == 1)
 }
 
+/// Gives a recipient's claim back (`sending` → `pending`) after a 429: nothing was delivered.
+pub async fn release_one<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId, chat_id: ChatId) -> sqlx::Result<bool> {
+    let r = sqlx::query("update announcement_recipients set state = 'pending' where tenant_id = $1 and announcement_id = $2 and chat_id = $3 and state = 'sending'")
+        .bind(tenant.0)
+        .bind(id.0)
+        .bind(chat_id.0)
+        .execute(e)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 /// Records what sending to `chat_id` came to (a row still claimed as `sending` only).
 pub async fn record<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId, chat_id: ChatId, outcome: Outcome, error: Option<&str>) -> sqlx::Result<()> {
     sqlx::query("update announcement_recipients set state = $1, error = $2 where tenant_id = $3 and announcement_id = $4 and chat_id = $5 and state = 'sending'")

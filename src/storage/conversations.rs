@@ -206,6 +206,13 @@ pub async fn claim_for_sending<'c>(e: impl Executor<'c, Database = Any>, tenant:
     Ok(r.rows_affected() == 1)
 }
 
+/// Gives a claim back (`sending` → `pending`): Telegram refused the request with a 429, so
+/// nothing was delivered, and the message waits for its retry unclaimed.
+pub async fn release_claim<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId) -> sqlx::Result<bool> {
+    let r = sqlx::query("update conversation_messages set delivery = 'pending' where tenant_id = $1 and id = $2 and delivery = 'sending'").bind(tenant.0).bind(id.0).execute(e).await?;
+    Ok(r.rows_affected() == 1)
+}
+
 /// The current delivery state of a message.
 pub async fn delivery_of<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId) -> sqlx::Result<Option<Delivery>> {
     let text: Option<String> = sqlx::query_scalar("select delivery from conversation_messages where tenant_id = $1 and id = $2").bind(tenant.0).bind(id.0).fetch_optional(e).await?;

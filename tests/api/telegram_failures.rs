@@ -192,3 +192,55 @@ async fn a_reply_whose_worker_stops_while_it_waits_for_its_chats_turn_is_sent_by
     assert_eq!(reply_state().await.as_deref(), Some("sent"));
     app.stop().await.unwrap();
 }
+
+/// A reply Telegram answered with 429 waits out `retry_after` unclaimed: a worker stopped during
+/// that wait leaves it to be sent (once) by the next run, not "may have arrived" and never sent.
+#[tokio::test]
+async fn a_reply_whose_worker_stops_while_it_waits_out_a_429_is_sent_by_the_next_run_once() {
+    use bellhop::domain::BotId;
+    let app = spawn_app().await;
+    let (owner, bot, customer) = live_bot(&app, "rosa_429_bot").await;
+    let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
+    bellhop::storage::sources::insert_qa(&app.db().pool, tenant, Some(BotId(bot)), "Do you ship abroad?", "Yes, to all EU countries.").await.unwrap();
+    let handle = app.state.bots.open(tenant, BotId(bot)).await.unwrap().unwrap();
+    // Telegram's next sendMessage of this bot: "Too Many Requests", retry after 30 s.
+    app.tg
+        .post("faults/methods", json!({ "bot_id": bot, "method": "sendMessage", "times": 1, "error_code": 429, "description": "Too Many Requests: retry after 30", "retry_after": 30 }))
+        .await;
+    let update = json!({
+        "update_id": 770101,
+        "message": { "message_id": 9101, "date": 1_780_000_000, "chat": { "id": customer, "type": "private", "first_name": "Carl" },
+                     "from": { "id": customer, "is_bot": false, "first_name": "Carl" }, "text": "Do you ship abroad?" }
+    });
+    bellhop::storage::updates::record(&app.db().pool, BotId(bot), Some(tenant), 770101, &update.to_string(), "stored").await.unwrap();
+    let run = || {
+        let (answering, h, update) = (app.state.answering.clone(), handle.clone(), serde_json::from_value(update.clone()).unwrap());
+        async move { bellhop::answering::on_update(&answering, tenant, BotId(bot), &h, update, bellhop::answering::Arrival { started: std::time::Instant::now(), more_waiting: false }).await }
+    };
+    let reply_state = || async { sqlx::query_scalar::<_, String>("select delivery from conversation_messages where author = 'bot' and update_id = 770101").fetch_optional(&app.db().pool).await.unwrap() };
+    let answers = || async { said_to(&app, bot, customer).await.iter().filter(|t| t.contains("EU countries")).count() };
+
+    // The first run's send is answered 429; it waits the 30 s out, and its worker stops then.
+    let first = tokio::spawn(run());
+    wait_until(Duration::from_secs(30), || async { reply_state().await.is_some() }).await;
+    // The claim is taken at the send and given back at the 429: wait for that.
+    wait_until(Duration::from_secs(30), || async { reply_state().await.as_deref() == Some("pending") && app.tg.get(&format!("faults/methods?bot_id={bot}&method=sendMessage")).await["to_catch"].as_u64() == Some(0) }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!first.is_finished(), "the reply did not wait out the 429; the test proves nothing");
+    assert_eq!(reply_state().await.as_deref(), Some("pending"), "a reply waiting out a 429 is still claimed as being sent");
+    first.abort();
+    assert_eq!(answers().await, 0);
+
+    // The next run (as on another worker: its own throttle, which has not seen the 429; no
+    // shared pacer in this test) sends it once; a run after that sends nothing.
+    let other = bellhop::telegram::Client::new(&app.tg.handle.base_url).unwrap().with_throttle(Default::default()).bot(handle.token().clone());
+    let run_on = |h: bellhop::telegram::Bot| {
+        let (answering, update) = (app.state.answering.clone(), serde_json::from_value(update.clone()).unwrap());
+        async move { bellhop::answering::on_update(&answering, tenant, BotId(bot), &h, update, bellhop::answering::Arrival { started: std::time::Instant::now(), more_waiting: false }).await }
+    };
+    run_on(other.clone()).await.unwrap();
+    run_on(other).await.unwrap();
+    assert_eq!(answers().await, 1);
+    assert_eq!(reply_state().await.as_deref(), Some("sent"));
+    app.stop().await.unwrap();
+}

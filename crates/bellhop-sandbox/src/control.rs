@@ -503,9 +503,11 @@ struct MethodRef {
     newest_first: bool,
 }
 
-/// `GET faults/methods?bot_id=…&method=…`: how many calls are held.
+/// `GET faults/methods?bot_id=…&method=…`: how many calls are held, and how many the faults
+/// will still catch.
 async fn held_calls(State(s): S, Query(m): Query<MethodRef>) -> R {
-    done(json!({ "held": s.faults().held(m.bot_id, &m.method.to_ascii_lowercase()) }))
+    let (method, f) = (m.method.to_ascii_lowercase(), s.faults());
+    done(json!({ "held": f.held(m.bot_id, &method), "to_catch": f.to_catch(m.bot_id, &method) }))
 }
 
 async fn release_held(State(s): S, Json(m): Json<MethodRef>) -> R {

@@ -88,6 +88,11 @@ impl Faults {
         }
     }
 
+    /// Calls of `method` of `bot_id` the faults will still catch.
+    pub fn to_catch(&self, bot_id: i64, method: &str) -> u32 {
+        self.faults.iter().filter(|f| f.bot_id == bot_id && f.method == method).map(|f| f.times).sum()
+    }
+
     /// Calls of `method` of `bot_id` waiting for their release.
     pub fn held(&self, bot_id: i64, method: &str) -> usize {
         self.held.iter().filter(|h| h.bot_id == bot_id && h.method == method).count()

@@ -182,8 +182,13 @@ impl Client {
         if let (Some(throttle), Some(chat)) = (&self.throttle, request.posts_to()) {
             return throttle.call_with(token, chat, request, Some(preflight)).await;
         }
-        preflight().await?;
-        self.call(token, request).await
+        let mut preflight = preflight;
+        preflight.check().await?;
+        let result = self.call(token, request).await;
+        if let Err(TelegramError::RetryAfter(_)) = result {
+            preflight.undo().await;
+        }
+        result
     }
 
     /// Calls any method with a JSON body and returns the raw `result`.

@@ -152,15 +152,58 @@ impl Default for ThrottleLimits {
 
 type Call = Arc<dyn Fn() -> BoxFuture<'static, Result<serde_json::Value, TelegramError>> + Send + Sync>;
 
-/// A check run once, right before a call's first request goes out (after the throttle's and the
-/// pacer's waits); an error cancels the call with that error, and nothing is sent. See the
-/// module's documentation ("Withdrawn at its turn").
-pub type Preflight = Box<dyn FnOnce() -> BoxFuture<'static, Result<(), TelegramError>> + Send>;
+type Check = Box<dyn FnMut() -> BoxFuture<'static, Result<(), TelegramError>> + Send>;
+
+/// A check run right before a call's request goes out (after the throttle's and the pacer's
+/// waits); an error cancels the call with that error, and nothing is sent. See the module's
+/// documentation ("Withdrawn at its turn").
+///
+/// The check holds until it is undone: a call answered 429 (Telegram refused it; nothing was
+/// delivered) that waits out `retry_after` and tries again is not checked again — unless the
+/// preflight has an [`undo`](Preflight::undone_by), which then runs as soon as the 429 arrives
+/// and the check runs again at the retry's turn. A claim ("this message is being sent") is thus
+/// not held during a 429's wait: a process stopped in it leaves the message still to be sent.
+pub struct Preflight {
+    check: Check,
+    undo: Option<Check>,
+    /// The check passed and was not undone since.
+    holds: bool,
+}
+
+impl Preflight {
+    /// A preflight running `check`.
+    pub fn new(check: impl FnMut() -> BoxFuture<'static, Result<(), TelegramError>> + Send + 'static) -> Self {
+        Preflight { check: Box::new(check), undo: None, holds: false }
+    }
+
+    /// With `undo`, run after a 429 to take back what the check did; when it fails, the check
+    /// is taken to still hold (and is not run again).
+    pub fn undone_by(mut self, undo: impl FnMut() -> BoxFuture<'static, Result<(), TelegramError>> + Send + 'static) -> Self {
+        self.undo = Some(Box::new(undo));
+        self
+    }
+
+    /// Runs the check unless it holds already.
+    pub async fn check(&mut self) -> Result<(), TelegramError> {
+        if !self.holds {
+            (self.check)().await?;
+            self.holds = true;
+        }
+        Ok(())
+    }
+
+    /// After a 429: undoes the check, if the preflight can.
+    pub async fn undo(&mut self) {
+        if let (true, Some(undo)) = (self.holds, self.undo.as_mut()) {
+            self.holds = undo().await.is_err();
+        }
+    }
+}
 
 struct Job {
     chat: i64,
     call: Call,
-    /// Run before the first request only (a 429's retries were claimed by it already).
+    /// Checked before each request; undone after a 429 (see [`Preflight`]).
     preflight: Option<Preflight>,
     reply: oneshot::Sender<Result<serde_json::Value, TelegramError>>,
     /// 429s this call has waited out so far, and for how long in total.
@@ -305,7 +348,7 @@ impl Throttle {
         self.submit_with(bot, chat, call, None)
     }
 
-    /// [`Throttle::submit`], with `preflight` run right before the first request goes out.
+    /// [`Throttle::submit`], with `preflight` run right before the request goes out.
     pub fn submit_with(
         &self,
         bot: BotId,
@@ -509,10 +552,14 @@ impl BotWorker {
                             if job.reply.is_closed() {
                                 return Err(TelegramError::Withdrawn("its caller stopped waiting".into()));
                             }
-                            if let Some(check) = job.preflight.take() {
-                                check().await?;
+                            if let Some(p) = job.preflight.as_mut() {
+                                p.check().await?;
                             }
-                            (job.call)().await
+                            let result = (job.call)().await;
+                            if let (Err(TelegramError::RetryAfter(_)), Some(p)) = (&result, job.preflight.as_mut()) {
+                                p.undo().await;
+                            }
+                            result
                         }
                         .await;
                         let _ = me.send(Event::Done { job, result });
@@ -641,7 +688,8 @@ mod tests {
         let checked: Arc<Mutex<Vec<Duration>>> = Arc::default();
         let check = |ok: bool| -> Preflight {
             let checked = checked.clone();
-            Box::new(move || {
+            Preflight::new(move || {
+                let checked = checked.clone();
                 Box::pin(async move {
                     checked.lock().unwrap().push(start.elapsed());
                     if ok { Ok(()) } else { Err(TelegramError::Withdrawn("another attempt has it".into())) }
@@ -663,6 +711,51 @@ mod tests {
         assert_eq!(next.await.unwrap(), serde_json::json!(6));
         assert_eq!(log.lock().unwrap().len(), 5, "calls 0–3 and 6 were made; 4 (refused at its turn) and 5 (no longer awaited) were not");
         assert_eq!(checked.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_check_is_undone_while_its_call_waits_out_a_429_and_runs_again_at_the_retry() {
+        let t = Throttle::without_client(ThrottleLimits::default());
+        let log: Log = Arc::default();
+        // (what happened, when): "check" and "undo" as the preflight saw them.
+        let events: Arc<Mutex<Vec<(&'static str, Instant)>>> = Arc::default();
+        let preflight = |undo_works: Option<bool>| -> Preflight {
+            let e = events.clone();
+            let p = Preflight::new(move || {
+                let e = e.clone();
+                Box::pin(async move {
+                    e.lock().unwrap().push(("check", Instant::now()));
+                    Ok(())
+                })
+            });
+            let e = events.clone();
+            match undo_works {
+                None => p,
+                Some(ok) => p.undone_by(move || {
+                    let e = e.clone();
+                    Box::pin(async move {
+                        e.lock().unwrap().push(("undo", Instant::now()));
+                        if ok { Ok(()) } else { Err(TelegramError::Network("database down".into())) }
+                    })
+                }),
+            }
+        };
+        let start = Instant::now();
+        // Answered 429 (retry_after 2 s) twice, then sent: the claim is given back during each
+        // wait and taken again at each retry's turn.
+        let call = recording(log.clone(), 1, 42, 0, Arc::new(AtomicUsize::new(2)), 2);
+        t.submit_with(BotId(1), ChatId(42), call, Some(preflight(Some(true)))).await.unwrap();
+        let seen: Vec<(&str, u64)> = events.lock().unwrap().drain(..).map(|(w, at)| (w, (at - start).as_secs())).collect();
+        assert_eq!(seen, [("check", 0), ("undo", 0), ("check", 2), ("undo", 2), ("check", 4)], "undone at once after each 429, checked again at each retry");
+        // Without an undo, or when the undo fails, the check holds through the retries.
+        for undo in [None, Some(false)] {
+            let call = recording(log.clone(), 1, 43, 1, Arc::new(AtomicUsize::new(1)), 1);
+            t.submit_with(BotId(1), ChatId(43), call, Some(preflight(undo))).await.unwrap();
+            let seen: Vec<&str> = events.lock().unwrap().drain(..).map(|(w, _)| w).collect();
+            let expected: &[&str] = if undo.is_some() { &["check", "undo"] } else { &["check"] };
+            assert_eq!(seen, expected, "checked once (undo: {undo:?})");
+        }
+        assert_eq!(log.lock().unwrap().len(), 3, "each call was made once it was not refused");
     }
 
     #[tokio::test(start_paused = true)]
