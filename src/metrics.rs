@@ -31,6 +31,11 @@ struct TelegramLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    phase: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ModelLabels {
     model: String,
     kind: String,
@@ -50,6 +55,7 @@ struct Metrics {
     telegram_duration: Family<TelegramLabels, Histogram>,
     model_tokens: Family<ModelLabels, Counter>,
     answer_overhead: Histogram,
+    answer_phases: Family<PhaseLabels, Histogram>,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -64,6 +70,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         telegram_duration: Family::new_with_constructor(hist),
         model_tokens: Family::default(),
         answer_overhead: Histogram::new(latency_buckets()),
+        answer_phases: Family::new_with_constructor(hist),
         registry: Registry::default(),
     };
     registry.register("http_requests", "HTTP requests served", m.http_requests.clone());
@@ -77,6 +84,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "answer_overhead_seconds",
         "The answering pipeline's own time per model answer: job start to reply sent, minus the model's time",
         m.answer_overhead.clone(),
+    );
+    registry.register(
+        "answer_phase_seconds",
+        "The answering overhead by phase (before, retrieval, generation, store, send; model time excluded)",
+        m.answer_phases.clone(),
     );
     Metrics { registry, ..m }
 });
@@ -112,6 +124,11 @@ pub fn record_model_tokens(model: &str, kind: &str, tokens: u64) {
 /// The answering pipeline's own time for one model answer (the model's time excluded).
 pub fn record_answer_overhead(elapsed: Duration) {
     METRICS.answer_overhead.observe(elapsed.as_secs_f64());
+}
+
+/// One phase of one model answer's overhead (see [`crate::answering::Overhead`]).
+pub fn record_answer_phase(phase: &'static str, elapsed: Duration) {
+    METRICS.answer_phases.get_or_create(&PhaseLabels { phase }).observe(elapsed.as_secs_f64());
 }
 
 /// `/metrics`' response: the registry in OpenMetrics text.

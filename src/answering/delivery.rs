@@ -171,6 +171,7 @@ impl Ctx<'_> {
     /// Sends a stored `pending` reply (split if long, buttons under the last part): the first
     /// part claims it at its turn ([`claim`]), and it is marked sent after the last.
     async fn deliver(&self, conv: &Conversation, msg: &Msg, reply_to: i64) -> Result<(), JobError> {
+        let stored = std::time::Instant::now();
         let sources: Vec<Cited> = serde_json::from_str(&msg.sources).unwrap_or_default();
         let html = match msg.kind {
             MessageKind::Answer | MessageKind::Extractive => compose::render_html(&msg.text, &sources, self.lang.words().sources),
@@ -226,8 +227,8 @@ impl Ctx<'_> {
             last_id = Some(sent.message_id);
         }
         conversations::mark_sent(&self.db().pool, self.tenant, msg.id, last_id).await?;
-        if let Some(model) = *self.model_time.lock().unwrap_or_else(|p| p.into_inner()) {
-            self.a.overhead.record(self.started.elapsed().saturating_sub(model));
+        if let Some(timing) = *self.timing.lock().unwrap_or_else(|p| p.into_inner()) {
+            self.a.overhead.record_sent(self.started, &timing, stored);
         }
         Ok(())
     }

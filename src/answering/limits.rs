@@ -5,7 +5,7 @@
 use crate::domain::TenantId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 /// At most `limit` model calls of one business at once in this instance. Cheap to clone; clones
@@ -29,6 +29,35 @@ impl TenantPermits {
     }
 }
 
+/// Where one model answer's time went, from its job's start: the marks taken on the way.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// The answer pipeline started (conversation, customer message and history are in before it).
+    pub answering: Instant,
+    /// Retrieval's share of the pipeline: embedding the question, the hybrid search, the passages.
+    pub retrieval: Duration,
+    /// The model's share of the pipeline (excluded from the overhead).
+    pub model: Duration,
+    /// The pipeline ended; the reply is stored next, then sent.
+    pub answered: Instant,
+}
+
+impl Timing {
+    /// The overhead's phases for an answer whose job started at `started`, whose reply was
+    /// stored by `stored` and sent by `sent`: (before, retrieval, generation without the model,
+    /// store, send).
+    pub fn phases(&self, started: Instant, stored: Instant, sent: Instant) -> [(&'static str, Duration); 5] {
+        let pipeline = self.answered.saturating_duration_since(self.answering);
+        [
+            ("before", self.answering.saturating_duration_since(started)),
+            ("retrieval", self.retrieval),
+            ("generation", pipeline.saturating_sub(self.retrieval).saturating_sub(self.model)),
+            ("store", stored.saturating_duration_since(self.answered)),
+            ("send", sent.saturating_duration_since(stored)),
+        ]
+    }
+}
+
 /// The pipeline's own time per model answer (job start → reply sent, minus the model's time).
 /// Every sample goes to the `bellhop_answer_overhead_seconds` histogram; while a benchmark
 /// [captures](Self::capture), the samples are kept for it too. Cheap to clone.
@@ -38,6 +67,16 @@ pub struct Overhead {
 }
 
 impl Overhead {
+    /// Records the overhead of an answer sent just now, whose job started at `started` and
+    /// whose reply was stored by `stored`: in all and by phase.
+    pub fn record_sent(&self, started: Instant, t: &Timing, stored: Instant) {
+        let sent = Instant::now();
+        for (phase, took) in t.phases(started, stored, sent) {
+            crate::metrics::record_answer_phase(phase, took);
+        }
+        self.record(sent.saturating_duration_since(started).saturating_sub(t.model));
+    }
+
     /// Records one answer's overhead.
     pub fn record(&self, d: Duration) {
         crate::metrics::record_answer_overhead(d);
@@ -70,6 +109,16 @@ mod tests {
         assert_eq!(a.clone().of(TenantId(1)).available_permits(), 1, "clones share the permits");
         assert_eq!(TenantPermits::new(2).of(TenantId(1)).available_permits(), 2, "another instance has its own");
         assert_eq!(TenantPermits::new(0).of(TenantId(1)).available_permits(), 1, "at least one");
+    }
+
+    #[test]
+    fn the_phases_add_up_to_the_overhead() {
+        let started = Instant::now();
+        let ms = Duration::from_millis;
+        let t = Timing { answering: started + ms(5), retrieval: ms(20), model: ms(800), answered: started + ms(835) };
+        let phases = t.phases(started, started + ms(840), started + ms(900));
+        assert_eq!(phases, [("before", ms(5)), ("retrieval", ms(20)), ("generation", ms(10)), ("store", ms(5)), ("send", ms(60))]);
+        assert_eq!(phases.iter().map(|p| p.1).sum::<Duration>(), ms(900) - t.model);
     }
 
     #[test]

@@ -51,7 +51,7 @@ use crate::telegram::{Bot, Message, Update, UpdateKind};
 use delivery::Reply;
 use prompt::{Turn, Voice};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// What answering works with. Built once by the application; cheap to clone.
 #[derive(Clone)]
@@ -92,7 +92,7 @@ pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot
     let lang = language::Lang::of(language.as_deref());
     let texts = settings::texts_in(&settings, &business, lang);
     let paused = bots::paused_at(&db.pool, tenant, bot_id).await?.is_some();
-    let ctx = Ctx { a, tenant, bot_id, bot, business: &business, username: &username, settings: &settings, texts: &texts, language: language.as_deref(), lang, started, more_waiting, paused, model_time: Mutex::new(None) };
+    let ctx = Ctx { a, tenant, bot_id, bot, business: &business, username: &username, settings: &settings, texts: &texts, language: language.as_deref(), lang, started, more_waiting, paused, timing: Mutex::new(None) };
     match update.kind {
         UpdateKind::Message(m) => ctx.message(update.update_id, m).await,
         UpdateKind::CallbackQuery(q) => ctx.callback(q).await,
@@ -134,7 +134,8 @@ struct Ctx<'a> {
     more_waiting: bool,
     /// The owner paused the bot: every message gets the paused notice.
     paused: bool,
-    model_time: Mutex<Option<Duration>>,
+    /// A model answer's timing, once its pipeline ran: the overhead measurement's marks.
+    timing: Mutex<Option<limits::Timing>>,
 }
 
 impl Ctx<'_> {
@@ -298,6 +299,7 @@ impl Ctx<'_> {
         } else {
             (None, None)
         };
+        let answering = Instant::now();
         let answered = pipeline::answer(deps, &request, progress.as_ref()).await;
         drop(progress);
         if let Some(d) = drafts {
@@ -305,7 +307,8 @@ impl Ctx<'_> {
         }
         let answer = answered?;
         if answer.generated {
-            *self.model_time.lock().unwrap_or_else(|p| p.into_inner()) = Some(answer.reply.model_time);
+            let timing = limits::Timing { answering, retrieval: answer.retrieval_time, model: answer.reply.model_time, answered: Instant::now() };
+            *self.timing.lock().unwrap_or_else(|p| p.into_inner()) = Some(timing);
         }
         let r = answer.reply;
         self.reply(conv, update_id, reply_to, &Reply { kind: r.kind, text: &r.text, sources: &r.sources, tokens: r.tokens, question: Some(question) }).await

@@ -63,10 +63,12 @@ pub struct Answer {
     /// Whether the passages went to generation (the model, or quoting them in its place): the
     /// answers whose pipeline overhead is measured.
     pub generated: bool,
+    /// Retrieval's time: embedding the question, the search, the passages.
+    pub retrieval_time: Duration,
 }
 
 fn fixed(kind: MessageKind, text: String) -> Answer {
-    Answer { reply: Composed { kind, text, sources: vec![], tokens: 0, note: None, model_time: Duration::ZERO }, generated: false }
+    Answer { reply: Composed { kind, text, sources: vec![], tokens: 0, note: None, model_time: Duration::ZERO }, generated: false, retrieval_time: Duration::ZERO }
 }
 
 fn today() -> i64 {
@@ -78,8 +80,11 @@ fn today() -> i64 {
 #[tracing::instrument(name = "answering.pipeline", skip_all, fields(tenant_id = req.tenant.0, bot_id = req.bot.0))]
 pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::sync::watch::Sender<String>>) -> anyhow::Result<Answer> {
     let query = standalone_query(req.history, req.question);
+    let retrieving = std::time::Instant::now();
     let retriever = deps.retriever.get().await?;
-    let hits = match compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, &query).await? {
+    let prepared = compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, &query).await?;
+    let retrieval_time = retrieving.elapsed();
+    let hits = match prepared {
         Prepared::Qa(answer) => return Ok(fixed(MessageKind::Qa, answer)),
         Prepared::NotFound => return Ok(fixed(MessageKind::Fallback, req.texts.fallback.clone())),
         Prepared::Passages(h) => h,
@@ -133,7 +138,7 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
         reply.text = req.texts.fallback.clone();
         reply.sources.clear();
     }
-    Ok(Answer { reply, generated: true })
+    Ok(Answer { reply, generated: true, retrieval_time })
 }
 
 /// Turns a follow-up into a standalone retrieval query. A short message or one that starts like

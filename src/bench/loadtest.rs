@@ -200,44 +200,89 @@ impl Drop for Process {
     }
 }
 
-/// The last scrape of each worker incarnation's answer-overhead histogram: (upper bound → count).
+/// The last scrape of each worker incarnation's answer-overhead histograms: the overhead in all
+/// (series `all`) and by phase (series `before`, `retrieval`, …).
 #[derive(Default)]
 struct Overheads {
     /// Keyed by the worker's metrics port (one per worker) and its incarnation.
-    last: HashMap<(u16, u64), BTreeMap<String, u64>>,
+    last: HashMap<(u16, u64), Scrape>,
+}
+
+/// One scrape: (series, upper bound) → cumulative count, and series → sum of seconds.
+#[derive(Default)]
+struct Scrape {
+    buckets: BTreeMap<(String, String), u64>,
+    sums: BTreeMap<String, f64>,
+}
+
+/// A label's value in a Prometheus text line.
+fn label<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    line.split(&format!("{name}=\"")).nth(1)?.split('"').next()
 }
 
 impl Overheads {
-    fn parse(text: &str) -> BTreeMap<String, u64> {
-        let mut out = BTreeMap::new();
-        for line in text.lines().filter(|l| l.starts_with("bellhop_answer_overhead_seconds_bucket{")) {
-            let (Some(le), Some(n)) = (line.split("le=\"").nth(1).and_then(|r| r.split('"').next()), line.split_whitespace().last()) else { continue };
-            if let Ok(n) = n.parse::<f64>() {
-                out.insert(le.to_owned(), n as u64);
+    fn parse(text: &str) -> Scrape {
+        let mut out = Scrape::default();
+        for line in text.lines() {
+            let series = if line.starts_with("bellhop_answer_overhead_seconds_") {
+                "all"
+            } else if line.starts_with("bellhop_answer_phase_seconds_") {
+                let Some(p) = label(line, "phase") else { continue };
+                p
+            } else {
+                continue;
+            };
+            let Some(Ok(n)) = line.split_whitespace().last().map(str::parse::<f64>) else { continue };
+            if line.contains("_seconds_bucket{") {
+                if let Some(le) = label(line, "le") {
+                    out.buckets.insert((series.to_owned(), le.to_owned()), n as u64);
+                }
+            } else if line.contains("_seconds_sum") {
+                out.sums.insert(series.to_owned(), n);
             }
         }
         out
     }
 
-    /// Summed buckets of every incarnation: (upper bound, cumulative count), ascending.
-    fn total(&self) -> Vec<(f64, u64)> {
-        let mut sum: BTreeMap<String, u64> = BTreeMap::new();
-        for h in self.last.values() {
-            for (le, n) in h {
-                *sum.entry(le.clone()).or_default() += n;
+    /// `series`' buckets summed over every incarnation: (upper bound, cumulative count), ascending.
+    fn total(&self, series: &str) -> Vec<(f64, u64)> {
+        let mut sum: BTreeMap<&str, u64> = BTreeMap::new();
+        for scrape in self.last.values() {
+            for ((s, le), n) in &scrape.buckets {
+                if s == series {
+                    *sum.entry(le.as_str()).or_default() += n;
+                }
             }
         }
         let mut v: Vec<(f64, u64)> = sum.into_iter().map(|(le, n)| (if le == "+Inf" { f64::INFINITY } else { le.parse().unwrap_or(f64::INFINITY) }, n)).collect();
         v.sort_by(|a, b| a.0.total_cmp(&b.0));
         v
     }
+
+    /// `series`' mean in milliseconds.
+    fn mean_ms(&self, series: &str) -> f64 {
+        let sum: f64 = self.last.values().filter_map(|s| s.sums.get(series)).sum();
+        let count = self.total(series).last().map_or(0, |b| b.1);
+        if count == 0 { 0.0 } else { 1000.0 * sum / count as f64 }
+    }
 }
+
+/// Of cumulative buckets: the count, the share within 100 ms, and the bucket holding the p99.
+fn summary(hist: &[(f64, u64)]) -> (u64, f64, f64) {
+    let count = hist.last().map_or(0, |b| b.1);
+    let within = hist.iter().find(|(le, _)| (*le - 0.1).abs() < 1e-9).map_or(0, |b| b.1);
+    let p99 = hist.iter().find(|(_, n)| count > 0 && *n as f64 >= 0.99 * count as f64).map_or(f64::NAN, |b| b.0);
+    (count, if count > 0 { within as f64 / count as f64 } else { 0.0 }, p99)
+}
+
+/// The answer phases, in the order they happen.
+const PHASES: [&str; 5] = ["before", "retrieval", "generation", "store", "send"];
 
 // --- The model stand-in -------------------------------------------------------------------------
 
-/// An OpenAI-compatible chat endpoint that waits `latency`, then answers with the first sentence
-/// of source [1] of the prompt (streamed when asked), as OpenAI's wire format has it.
-/// The model stand-in: its URL and how many chat completions it has answered.
+/// The model stand-in: an OpenAI-compatible chat endpoint that waits `latency`, then answers with
+/// the first sentence of source [1] of the prompt (streamed when asked), as OpenAI's wire format
+/// has it. Returns its URL and how many chat completions it has answered.
 async fn model_standin(latency: Duration) -> anyhow::Result<(String, Arc<std::sync::atomic::AtomicU64>)> {
     use axum::response::IntoResponse;
     let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -680,10 +725,14 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
     let questions = asked.iter().filter(|a| !a.flood).count();
     let breaches = after.limit_breaches - before.limit_breaches;
     let early = after.early_retries - before.early_retries;
-    let hist = overheads.total();
-    let count = hist.last().map_or(0, |b| b.1);
-    let within_100ms = hist.iter().find(|(le, _)| (*le - 0.1).abs() < 1e-9).map_or(0, |b| b.1);
-    let p99_bucket = hist.iter().find(|(_, n)| count > 0 && *n as f64 >= 0.99 * count as f64).map_or(f64::NAN, |b| b.0);
+    let (count, within_100ms, p99_bucket) = summary(&overheads.total("all"));
+    let phases: Vec<(&str, f64, f64, f64)> = PHASES
+        .iter()
+        .map(|p| {
+            let (_, within, p99) = summary(&overheads.total(p));
+            (*p, overheads.mean_ms(p), within, p99)
+        })
+        .collect();
     let secs = o.seconds as f64;
     let throughput = steady_replies as f64 / (steady.1 - steady.0).as_secs_f64();
     println!("bellhop loadtest — 1 web + {} workers (concurrency {}), PostgreSQL + Qdrant server, {} bots × {} customers, model {} ms, {} s", o.workers, o.concurrency, o.bots, o.customers, o.model_latency_ms, o.seconds);
@@ -706,9 +755,10 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
     }
     println!(
         "pipeline overhead (job start → reply, model time excluded; workers' histograms): {count} answers, {:.2} % within 100 ms, p99 ≤ {} s",
-        if count > 0 { 100.0 * within_100ms as f64 / count as f64 } else { 0.0 },
+        100.0 * within_100ms,
         p99_bucket
     );
+    println!("  by phase (mean; within 100 ms; p99 bucket): {}", phases.iter().map(|(p, mean, within, p99)| format!("{p} {mean:.0} ms, {:.1} %, ≤ {p99} s", 100.0 * within)).collect::<Vec<_>>().join(" · "));
     println!(
         "{}",
         json!({
@@ -716,7 +766,8 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
             "questions": questions, "messages": asked.len(), "throughput_per_s": throughput, "updates_stored": stored, "replies": replies, "model_calls": calls, "lost": lost, "duplicated": duplicated,
             "limit_breaches": breaches, "early_retries": early, "latency_p50_ms": ms(pct(&all, 0.5)), "latency_p99_ms": ms(pct(&all, 0.99)),
             "quiet_p99_first_half_ms": ms(pct(&lat_a, 0.99)), "quiet_p99_second_half_ms": ms(pct(&lat_b, 0.99)),
-            "overhead_answers": count, "overhead_within_100ms": if count > 0 { within_100ms as f64 / count as f64 } else { 0.0 }, "overhead_p99_bucket_s": p99_bucket,
+            "overhead_answers": count, "overhead_within_100ms": within_100ms, "overhead_p99_bucket_s": p99_bucket,
+            "overhead_phases": phases.iter().map(|(p, mean, within, p99)| json!({"phase": p, "mean_ms": mean, "within_100ms": within, "p99_bucket_s": p99})).collect::<Vec<_>>(),
             "faults": events,
         })
     );
@@ -754,7 +805,7 @@ async fn scrape(http: &reqwest::Client, workers: &[Process], incarnation: &[u64]
         if let Ok(r) = http.get(&url).timeout(Duration::from_secs(2)).send().await
             && let Ok(text) = r.text().await {
                 let h = Overheads::parse(&text);
-                if !h.is_empty() {
+                if !h.buckets.is_empty() {
                     into.last.insert((w.metrics, *inc), h);
                 }
             }
@@ -785,5 +836,21 @@ mod tests {
         let prompt = "Rules.\n2. After each fact, cite the source it came from by its number in square brackets, like [1] or [2].\n3. If the sources do not contain the answer, reply with exactly this and nothing else: NO_ANSWER\nHi\nSources:\n[1] Opening hours\nShop 3 opens at 9:00 every weekday and closes at 18:00. On Saturdays we open at 10:00.\n\n[2] Returns\nItems can be returned.\n\nCustomer's question: When do you open?";
         assert_eq!(super::first_source_sentence(prompt).as_deref(), Some("Shop 3 opens at 9:00 every weekday and closes at 18:00"));
         assert_eq!(super::first_source_sentence("no sources here, like [1] or [2].\nmore"), None);
+    }
+
+    #[test]
+    fn the_workers_overhead_histograms_are_read_in_all_and_by_phase() {
+        use std::time::Duration;
+        crate::metrics::record_answer_overhead(Duration::from_millis(40));
+        crate::metrics::record_answer_phase("send", Duration::from_millis(30));
+        let scrape = super::Overheads::parse(&crate::metrics::render());
+        let mut o = super::Overheads::default();
+        o.last.insert((1, 0), scrape);
+        for series in ["all", "send"] {
+            let (count, within, p99) = super::summary(&o.total(series));
+            assert!(count >= 1 && within > 0.0 && p99.is_finite(), "{series}: {count} {within} {p99}");
+            assert!(o.mean_ms(series) > 0.0, "{series}");
+        }
+        assert_eq!(o.total("nowhere"), vec![]);
     }
 }
