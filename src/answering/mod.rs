@@ -284,7 +284,14 @@ impl Ctx<'_> {
         if conv.thread_id != 0 {
             typing.message_thread_id = Some(conv.thread_id);
         }
-        let _ = self.bot.call(&typing).await;
+        // "typing…" goes out beside the work, not before it: a Bot API round trip would otherwise
+        // start every answer's time. It is awaited before the reply, so it never arrives after it.
+        let typing = {
+            let bot = self.bot.clone();
+            tokio::spawn(async move {
+                let _ = bot.call(&typing).await;
+            })
+        };
 
         let earlier = conversations::recent(&deps.db.pool, self.tenant, conv.id, cmsg.id, deps.cfg.history_messages as i64).await?;
         let history: Vec<Turn> = earlier.iter().filter(|m| in_history(m)).map(|m| Turn { customer: m.author == Author::Customer, text: m.text.clone() }).collect();
@@ -310,6 +317,7 @@ impl Ctx<'_> {
             let timing = limits::Timing { answering, retrieval: answer.retrieval_time, model: answer.reply.model_time, answered: Instant::now() };
             *self.timing.lock().unwrap_or_else(|p| p.into_inner()) = Some(timing);
         }
+        let _ = typing.await;
         let r = answer.reply;
         self.reply(conv, update_id, reply_to, &Reply { kind: r.kind, text: &r.text, sources: &r.sources, tokens: r.tokens, question: Some(question) }).await
     }
