@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use qdrant_client::Qdrant;
 use qdrant_client::qdrant::{
     Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType, Filter,
-    KeywordIndexParamsBuilder, Modifier, NamedVectors, PointStruct, Query, QueryPointsBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder,
+    KeywordIndexParamsBuilder, Modifier, NamedVectors, PointStruct, Query, QueryBatchPointsBuilder, QueryPointsBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder,
     UpsertPointsBuilder, Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder, VectorsSelector,
 };
 
@@ -145,12 +145,16 @@ impl VectorIndex for ServerIndex {
             if sources == Sources::Only(Vec::new()) {
                 return Ok(queries.iter().map(|_| Vec::new()).collect());
             }
-            let mut out = Vec::with_capacity(queries.len());
+            // Every query of the search in one request (Qdrant's batch query): one round trip,
+            // whatever the number of query embeddings. An empty BM25 query matches nothing.
+            let filter = search_filter(tenant, &sources);
+            let mut batch = Vec::with_capacity(queries.len());
+            let mut slots = Vec::with_capacity(queries.len());
             for q in queries {
                 let (input, using) = match q {
                     IndexQuery::Dense(v) => (VectorInput::new_dense(v), DENSE),
                     IndexQuery::Sparse(s) if s.is_empty() => {
-                        out.push(Vec::new());
+                        slots.push(None);
                         continue;
                     }
                     IndexQuery::Sparse(s) => (VectorInput::new_sparse(s.indices, s.values), SPARSE),
@@ -158,14 +162,33 @@ impl VectorIndex for ServerIndex {
                 let mut req = QueryPointsBuilder::new(&self.collection)
                     .query(Query::new_nearest(input))
                     .using(using)
-                    .filter(search_filter(tenant, &sources))
+                    .filter(filter.clone())
                     .limit(limit as u64)
                     .with_payload(true);
                 if with_dense {
                     req = req.with_vectors(VectorsSelector { names: vec![DENSE.to_owned()] });
                 }
-                let resp = self.client.query(req).await.map_err(unavailable("searching"))?;
-                let hits = resp.result.into_iter().map(to_hit).collect::<Result<Vec<_>, _>>()?;
+                slots.push(Some(batch.len()));
+                batch.push(req.build());
+            }
+            let mut results = if batch.is_empty() {
+                Vec::new()
+            } else {
+                let n = batch.len();
+                let resp = self.client.query_batch(QueryBatchPointsBuilder::new(&self.collection, batch)).await.map_err(unavailable("searching"))?;
+                if resp.result.len() != n {
+                    return Err(IndexError::Unavailable(format!("Qdrant answered {} of {n} queries", resp.result.len())));
+                }
+                resp.result.into_iter().map(Some).collect()
+            };
+            let mut out = Vec::with_capacity(slots.len());
+            for slot in slots {
+                let Some(i) = slot else {
+                    out.push(Vec::new());
+                    continue;
+                };
+                let points = results[i].take().map(|r| r.result).unwrap_or_default();
+                let hits = points.into_iter().map(to_hit).collect::<Result<Vec<_>, _>>()?;
                 out.push(only_sources(&sources, only_tenant(tenant, hits)));
             }
             Ok(out)
