@@ -558,6 +558,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
     let shared = Arc::new(Shared { asked: Mutex::default(), seen: Mutex::default(), wake: tokio::sync::Notify::new() });
     tg.sandbox.with_world(|w| shared.seen.lock().expect("seen").cursor = w.messages.len());
     let load_start = Instant::now();
+    let load_start_ms = crate::storage::now_ms();
     let end = load_start + Duration::from_secs(o.seconds);
     let half = load_start + Duration::from_secs(o.seconds / 2);
     step(&format!("load: {} customers for {} s (think {}–{} s), model {} ms", people.len(), o.seconds, o.think_min, o.think_max, o.model_latency_ms));
@@ -722,6 +723,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
         v.sort();
         v
     };
+    let slowest = slowest_answers(&state.db.pool, &asked, &seen, &people, load_start, load_start_ms).await?;
     let questions = asked.iter().filter(|a| !a.flood).count();
     let breaches = after.limit_breaches - before.limit_breaches;
     let early = after.early_retries - before.early_retries;
@@ -753,6 +755,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
     if flood_bot {
         println!("  flood: {flood_sent} messages, {flood_answered} answered (a burst in one chat is answered once)");
     }
+    println!("{slowest}");
     println!(
         "pipeline overhead (job start → reply, model time excluded; workers' histograms): {count} answers, {:.2} % within 100 ms, p99 ≤ {} s",
         100.0 * within_100ms,
@@ -781,6 +784,72 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
     drop(web);
     tg.shutdown().await?;
     Ok(())
+}
+
+/// Where the slowest 1 % of the answers' time went (median of each leg): the customer's message
+/// reaching the web process (the sandbox's webhook, stored), its job finishing (queue wait and
+/// run, retries included), and the reply reaching the sandbox after that.
+async fn slowest_answers(pool: &sqlx::AnyPool, asked: &[Asked], seen: &Seen, people: &[(i64, i64)], load_start: Instant, load_start_ms: i64) -> anyhow::Result<String> {
+    let bot_of: HashMap<i64, i64> = people.iter().copied().collect();
+    let updates: Vec<(i64, i64, i64, String)> =
+        sqlx::query_as("select bot_id, update_id, received_at, body from telegram_updates where tenant_id is not null").fetch_all(pool).await?;
+    // (bot, chat, message id) → (update id, received at)
+    let mut received: HashMap<(i64, i64, i64), (i64, i64)> = HashMap::new();
+    for (bot, update_id, at, body) in updates {
+        let v: Value = serde_json::from_str(&body).unwrap_or_default();
+        if let (Some(chat), Some(id)) = (v["message"]["chat"]["id"].as_i64(), v["message"]["message_id"].as_i64()) {
+            received.insert((bot, chat, id), (update_id, at));
+        }
+    }
+    let jobs: Vec<(String, i64, i64)> = sqlx::query_as("select payload, updated_at, attempts from jobs where kind = 'bot.update' and state = 'done'").fetch_all(pool).await?;
+    // (bot, update id) → (finished at, attempts)
+    let finished: HashMap<(i64, i64), (i64, i64)> = jobs
+        .into_iter()
+        .filter_map(|(payload, at, attempts)| {
+            let v: Value = serde_json::from_str(&payload).ok()?;
+            Some(((v["bot_id"].as_i64()?, v["update_id"].as_i64()?), (at, attempts)))
+        })
+        .collect();
+    let epoch = |t: Instant| load_start_ms + t.saturating_duration_since(load_start).as_millis() as i64;
+    let mut answered: Vec<(i64, i64, i64)> = Vec::new(); // (latency, sent at, reply at), epoch ms
+    // (chat, message id) → (message → stored, stored → job done, job done → reply, job attempts)
+    let mut legs: HashMap<(i64, i64), (i64, i64, i64, i64)> = HashMap::new();
+    for a in asked.iter().filter(|a| !a.flood) {
+        let Some(reply) = seen.replies(a.chat, a.message_id).first().copied() else { continue };
+        let (sent, reply) = (epoch(a.at), epoch(reply));
+        answered.push((reply - sent, a.chat, a.message_id));
+        let Some(bot) = bot_of.get(&a.chat) else { continue };
+        let Some(&(update_id, at)) = received.get(&(*bot, a.chat, a.message_id)) else { continue };
+        let Some(&(done, attempts)) = finished.get(&(*bot, update_id)) else { continue };
+        legs.insert((a.chat, a.message_id), (at - sent, done - at, reply - done, attempts));
+    }
+    answered.sort_by(|a, b| b.0.cmp(&a.0));
+    let n = (answered.len() / 100).max(1).min(answered.len());
+    let mut web = Vec::new();
+    let mut job = Vec::new();
+    let mut after = Vec::new();
+    let mut retried = 0;
+    for (_, chat, id) in &answered[..n] {
+        if let Some(&(w, j, r, attempts)) = legs.get(&(*chat, *id)) {
+            web.push(w);
+            job.push(j);
+            after.push(r);
+            retried += usize::from(attempts > 1);
+        }
+    }
+    let median = |v: &mut Vec<i64>| {
+        v.sort();
+        v.get(v.len() / 2).copied().unwrap_or(0)
+    };
+    Ok(format!(
+        "  slowest 1 % ({} answers, from {} ms): median legs — message → stored {} ms, stored → job done {} ms, job done → reply seen {} ms; {} of their jobs ran more than once",
+        n,
+        answered.get(n.saturating_sub(1)).map_or(0, |a| a.0),
+        median(&mut web),
+        median(&mut job),
+        median(&mut after),
+        retried
+    ))
 }
 
 fn scan_world(tg: &crate::sandbox::Sandbox, shared: &Shared) {
