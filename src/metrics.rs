@@ -25,6 +25,11 @@ struct JobLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabels {
+    queue: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TelegramLabels {
     method: String,
     outcome: String,
@@ -51,6 +56,7 @@ struct Metrics {
     http_duration: Family<HttpLabels, Histogram>,
     jobs: Family<JobLabels, Counter>,
     job_duration: Family<JobLabels, Histogram>,
+    job_wait: Family<QueueLabels, Histogram>,
     telegram_calls: Family<TelegramLabels, Counter>,
     telegram_duration: Family<TelegramLabels, Histogram>,
     model_tokens: Family<ModelLabels, Counter>,
@@ -66,6 +72,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         http_duration: Family::new_with_constructor(hist),
         jobs: Family::default(),
         job_duration: Family::new_with_constructor(hist),
+        job_wait: Family::new_with_constructor(hist),
         telegram_calls: Family::default(),
         telegram_duration: Family::new_with_constructor(hist),
         model_tokens: Family::default(),
@@ -77,6 +84,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     registry.register("http_request_duration_seconds", "HTTP request latency", m.http_duration.clone());
     registry.register("jobs", "Jobs finished, by queue and outcome", m.jobs.clone());
     registry.register("job_duration_seconds", "Job run time", m.job_duration.clone());
+    registry.register("job_wait_seconds", "Time from a job being due to a worker starting it, by queue", m.job_wait.clone());
     registry.register("telegram_calls", "Bot API calls, by method and outcome", m.telegram_calls.clone());
     registry.register("telegram_call_duration_seconds", "Bot API call latency", m.telegram_duration.clone());
     registry.register("model_tokens", "Model tokens, by model and kind (prompt/completion/embedding)", m.model_tokens.clone());
@@ -106,6 +114,12 @@ pub fn record_job(queue: &str, outcome: &str, elapsed: Duration) {
     let l = JobLabels { queue: queue.to_owned(), outcome: outcome.to_owned() };
     METRICS.jobs.get_or_create(&l).inc();
     METRICS.job_duration.get_or_create(&l).observe(elapsed.as_secs_f64());
+}
+
+/// A job started `waited` after it became due (its queue wait: too few slots, fairness, a
+/// chat's earlier message still running).
+pub fn record_job_wait(queue: &str, waited: Duration) {
+    METRICS.job_wait.get_or_create(&QueueLabels { queue: queue.to_owned() }).observe(waited.as_secs_f64());
 }
 
 /// One Bot API call; `outcome` is `ok` or the error class (`retry_after`, `unauthorized`, …).

@@ -343,7 +343,9 @@ async fn claim_loop<S: Clone + Send + Sync + 'static>(l: ClaimLoop<S>) {
         for _ in 1..jobs.len() {
             permits.push(sem.clone().try_acquire_owned().expect("claimed no more jobs than free permits"));
         }
+        let claimed_at = now_ms();
         for (job, permit) in jobs.into_iter().zip(permits) {
+            crate::metrics::record_job_wait(queue_name, Duration::from_millis((claimed_at - job.due_ms).max(0) as u64));
             let (registry, state, done) = (registry.clone(), state.clone(), done.clone());
             let span = tracing::info_span!("job", job_id = job.id.0, kind = %job.kind, attempt = job.attempt, tenant_id = job.tenant_id.map(|t| t.0));
             tracker.spawn(

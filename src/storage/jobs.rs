@@ -31,6 +31,8 @@ pub struct ClaimedJob {
     pub attempt: i64,
     pub max_attempts: i64,
     pub serial_key: Option<String>,
+    /// When it became due (Unix ms): the queue wait is measured from here.
+    pub due_ms: i64,
 }
 
 /// Inserts a job; with its dedup key already present, or its coalesce key on a queued job,
@@ -105,7 +107,7 @@ pub async fn claim<'c>(e: impl Executor<'c, Database = Any>, engine: Engine, c: 
                              not exists (select 1 from jobs r where r.serial_key = j.serial_key and r.state = 'running')
                              and not exists (select 1 from jobs o where o.serial_key = j.serial_key and o.state = 'queued' and o.id < j.id)))
                       order by j.fair_vt, j.id limit $5 {lock})
-         returning id, kind, payload, tenant_id, attempts, max_attempts, serial_key"
+         returning id, kind, payload, tenant_id, attempts, max_attempts, serial_key, run_at"
     );
     let rows: Vec<ClaimedRow> =
         sqlx::query_as(&sql).bind(c.lease_until_ms).bind(c.worker).bind(now_ms()).bind(c.queue).bind(c.limit).bind(c.tenant_limit).fetch_all(e).await?;
@@ -127,6 +129,7 @@ struct ClaimedRow {
     attempts: i64,
     max_attempts: i64,
     serial_key: Option<String>,
+    run_at: i64,
 }
 
 impl From<ClaimedRow> for ClaimedJob {
@@ -139,6 +142,7 @@ impl From<ClaimedRow> for ClaimedJob {
             attempt: r.attempts,
             max_attempts: r.max_attempts,
             serial_key: r.serial_key,
+            due_ms: r.run_at,
         }
     }
 }
