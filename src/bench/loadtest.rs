@@ -684,6 +684,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
     let kinds: Vec<(String, i64)> =
         sqlx::query_as("select kind, count(*) from conversation_messages where author = 'bot' group by kind order by kind").fetch_all(&state.db.pool).await?;
     let calls = model_calls.load(std::sync::atomic::Ordering::Relaxed) - calls_before;
+    let slowest = slowest_answers(&state.db.pool, &shared, &people, load_start, load_start_ms).await?;
     let asked = shared.asked.lock().expect("asked");
     let seen = shared.seen.lock().expect("seen");
     let (mut lost, mut duplicated, mut replies) = (0usize, 0usize, 0usize);
@@ -725,7 +726,6 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
         v.sort();
         v
     };
-    let slowest = slowest_answers(&state.db.pool, &asked, &seen, &people, load_start, load_start_ms).await?;
     let questions = asked.iter().filter(|a| !a.flood).count();
     let breaches = after.limit_breaches - before.limit_breaches;
     let early = after.early_retries - before.early_retries;
@@ -793,7 +793,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
 /// Where the slowest 1 % of the answers' time went (median of each leg): the customer's message
 /// reaching the web process (the sandbox's webhook, stored), its job finishing (queue wait and
 /// run, retries included), and the reply reaching the sandbox after that.
-async fn slowest_answers(pool: &sqlx::AnyPool, asked: &[Asked], seen: &Seen, people: &[(i64, i64)], load_start: Instant, load_start_ms: i64) -> anyhow::Result<String> {
+async fn slowest_answers(pool: &sqlx::AnyPool, shared: &Shared, people: &[(i64, i64)], load_start: Instant, load_start_ms: i64) -> anyhow::Result<String> {
     let bot_of: HashMap<i64, i64> = people.iter().copied().collect();
     let updates: Vec<(i64, i64, i64, String)> =
         sqlx::query_as("select bot_id, update_id, received_at, body from telegram_updates where tenant_id is not null").fetch_all(pool).await?;
@@ -814,6 +814,8 @@ async fn slowest_answers(pool: &sqlx::AnyPool, asked: &[Asked], seen: &Seen, peo
             Some(((v["bot_id"].as_i64()?, v["update_id"].as_i64()?), (at, attempts)))
         })
         .collect();
+    let asked = shared.asked.lock().expect("asked");
+    let seen = shared.seen.lock().expect("seen");
     let epoch = |t: Instant| load_start_ms + t.saturating_duration_since(load_start).as_millis() as i64;
     let mut answered: Vec<(i64, i64, i64)> = Vec::new(); // (latency, sent at, reply at), epoch ms
     // (chat, message id) → (message → stored, stored → job done, job done → reply, job attempts)
@@ -827,7 +829,7 @@ async fn slowest_answers(pool: &sqlx::AnyPool, asked: &[Asked], seen: &Seen, peo
         let Some(&(done, attempts)) = finished.get(&(*bot, update_id)) else { continue };
         legs.insert((a.chat, a.message_id), (at - sent, done - at, reply - done, attempts));
     }
-    answered.sort_by(|a, b| b.0.cmp(&a.0));
+    answered.sort_by_key(|a| std::cmp::Reverse(a.0));
     let n = (answered.len() / 100).max(1).min(answered.len());
     let mut web = Vec::new();
     let mut job = Vec::new();
