@@ -186,21 +186,22 @@ pub async fn next_pending<'c>(e: impl Executor<'c, Database = Any>, tenant: Tena
 /// Claims one recipient for sending, `pending` → `sending`, committed right before its Bot API
 /// call. False if it was not pending (another attempt has it): then it is not sent.
 pub async fn claim_one<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId, chat_id: ChatId) -> sqlx::Result<bool> {
-    let r = sqlx::query("update announcement_recipients set state = 'sending' where tenant_id = $1 and announcement_id = $2 and chat_id = $3 and state = 'pending'")
-        .bind(tenant.0)
-        .bind(id.0)
-        .bind(chat_id.0)
-        .execute(e)
-        .await?;
-    Ok(r.rows_affected() == 1)
+    move_recipient(e, tenant, id, chat_id, "pending", "sending").await
 }
 
 /// Gives a recipient's claim back (`sending` → `pending`) after a 429: nothing was delivered.
 pub async fn release_one<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId, chat_id: ChatId) -> sqlx::Result<bool> {
-    let r = sqlx::query("update announcement_recipients set state = 'pending' where tenant_id = $1 and announcement_id = $2 and chat_id = $3 and state = 'sending'")
+    move_recipient(e, tenant, id, chat_id, "sending", "pending").await
+}
+
+/// Moves a recipient's state `from` → `to`, only if it is still `from`; whether it moved.
+async fn move_recipient<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId, chat_id: ChatId, from: &str, to: &str) -> sqlx::Result<bool> {
+    let r = sqlx::query("update announcement_recipients set state = $1 where tenant_id = $2 and announcement_id = $3 and chat_id = $4 and state = $5")
+        .bind(to)
         .bind(tenant.0)
         .bind(id.0)
         .bind(chat_id.0)
+        .bind(from)
         .execute(e)
         .await?;
     Ok(r.rows_affected() == 1)

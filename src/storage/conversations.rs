@@ -192,25 +192,34 @@ pub async fn set_delivery<'c>(e: impl Executor<'c, Database = Any>, tenant: Tena
     Ok(())
 }
 
+/// Moves a message's delivery `from` → `to`, only if it is still `from`; whether it moved.
+async fn move_delivery<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId, from: Delivery, to: Delivery) -> sqlx::Result<bool> {
+    let r = sqlx::query("update conversation_messages set delivery = $1 where tenant_id = $2 and id = $3 and delivery = $4")
+        .bind(to.as_str())
+        .bind(tenant.0)
+        .bind(id.0)
+        .bind(from.as_str())
+        .execute(e)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 /// `sending` → `unknown`: the message may have arrived (a worker stopped during its call). Only if
 /// still `sending`, so an attempt that marked it sent meanwhile keeps its `sent`.
 pub async fn mark_unknown_if_sending<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId) -> sqlx::Result<()> {
-    sqlx::query("update conversation_messages set delivery = 'unknown' where tenant_id = $1 and id = $2 and delivery = 'sending'").bind(tenant.0).bind(id.0).execute(e).await?;
-    Ok(())
+    move_delivery(e, tenant, id, Delivery::Sending, Delivery::Unknown).await.map(drop)
 }
 
 /// Claims a stored message for sending: `pending` → `sending`, committed right before the Bot API
 /// call (at its turn in the throttle: `answering::delivery::claim`). False if it was not pending (sent, being sent, or in doubt): then nobody may send it.
 pub async fn claim_for_sending<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId) -> sqlx::Result<bool> {
-    let r = sqlx::query("update conversation_messages set delivery = 'sending' where tenant_id = $1 and id = $2 and delivery = 'pending'").bind(tenant.0).bind(id.0).execute(e).await?;
-    Ok(r.rows_affected() == 1)
+    move_delivery(e, tenant, id, Delivery::Pending, Delivery::Sending).await
 }
 
 /// Gives a claim back (`sending` → `pending`): Telegram refused the request with a 429, so
 /// nothing was delivered, and the message waits for its retry unclaimed.
 pub async fn release_claim<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId) -> sqlx::Result<bool> {
-    let r = sqlx::query("update conversation_messages set delivery = 'pending' where tenant_id = $1 and id = $2 and delivery = 'sending'").bind(tenant.0).bind(id.0).execute(e).await?;
-    Ok(r.rows_affected() == 1)
+    move_delivery(e, tenant, id, Delivery::Sending, Delivery::Pending).await
 }
 
 /// The current delivery state of a message.

@@ -136,6 +136,29 @@ async fn an_owner_reply_retried_while_its_first_send_is_under_way_is_sent_once()
     app.stop().await.unwrap();
 }
 
+/// Stores a customer's "Do you ship abroad?" as update `update_id` of `bot`, as the webhook would;
+/// returns the update.
+async fn store_question(app: &TestApp, tenant: bellhop::domain::TenantId, bot: i64, customer: i64, update_id: i64) -> Value {
+    let update = json!({
+        "update_id": update_id,
+        "message": { "message_id": update_id - 760000, "date": 1_780_000_000, "chat": { "id": customer, "type": "private", "first_name": "Carl" },
+                     "from": { "id": customer, "is_bot": false, "first_name": "Carl" }, "text": "Do you ship abroad?" }
+    });
+    bellhop::storage::updates::record(&app.db().pool, bellhop::domain::BotId(bot), Some(tenant), update_id, &update.to_string(), "stored").await.unwrap();
+    update
+}
+
+/// One run of `update`'s job, sending through `h` (a worker's bot handle).
+fn job_run(app: &TestApp, tenant: bellhop::domain::TenantId, bot: i64, h: bellhop::telegram::Bot, update: &Value) -> impl std::future::Future<Output = Result<(), bellhop::jobs::JobError>> + 'static {
+    let (answering, update) = (app.state.answering.clone(), serde_json::from_value(update.clone()).unwrap());
+    async move { bellhop::answering::on_update(&answering, tenant, bellhop::domain::BotId(bot), &h, update, bellhop::answering::Arrival { started: std::time::Instant::now(), more_waiting: false }).await }
+}
+
+/// The delivery state of the bot's reply to update `update_id`, once stored.
+async fn reply_state(app: &TestApp, update_id: i64) -> Option<String> {
+    sqlx::query_scalar::<_, String>("select delivery from conversation_messages where author = 'bot' and update_id = $1").bind(update_id).fetch_optional(&app.db().pool).await.unwrap()
+}
+
 /// A reply waits for its chat's turn in the bot's throttle (one message a second to a private
 /// chat) before its Bot API call. A worker that stops while the reply waits has claimed nothing:
 /// the reply is still `pending`, nothing reached the customer, and the job's next run sends it,
@@ -159,17 +182,9 @@ async fn a_reply_whose_worker_stops_while_it_waits_for_its_chats_turn_is_sent_by
             tokio::spawn(async move { h.send_message(&SendMessage::new(customer, format!("Notice {i}"))).await })
         })
         .collect();
-    let update = json!({
-        "update_id": 770001,
-        "message": { "message_id": 9001, "date": 1_780_000_000, "chat": { "id": customer, "type": "private", "first_name": "Carl" },
-                     "from": { "id": customer, "is_bot": false, "first_name": "Carl" }, "text": "Do you ship abroad?" }
-    });
-    bellhop::storage::updates::record(&app.db().pool, BotId(bot), Some(tenant), 770001, &update.to_string(), "stored").await.unwrap();
-    let run = || {
-        let (answering, h, update) = (app.state.answering.clone(), handle.clone(), serde_json::from_value(update.clone()).unwrap());
-        async move { bellhop::answering::on_update(&answering, tenant, BotId(bot), &h, update, bellhop::answering::Arrival { started: std::time::Instant::now(), more_waiting: false }).await }
-    };
-    let reply_state = || async { sqlx::query_scalar::<_, String>("select delivery from conversation_messages where author = 'bot' and update_id = 770001").fetch_optional(&app.db().pool).await.unwrap() };
+    let update = store_question(&app, tenant, bot, customer, 770001).await;
+    let run = || job_run(&app, tenant, bot, handle.clone(), &update);
+    let reply_state = || reply_state(&app, 770001);
 
     // The first run stores the reply and waits for the chat's turn; its worker stops there.
     let first = tokio::spawn(run());
@@ -207,21 +222,12 @@ async fn a_reply_whose_worker_stops_while_it_waits_out_a_429_is_sent_by_the_next
     app.tg
         .post("faults/methods", json!({ "bot_id": bot, "method": "sendMessage", "times": 1, "error_code": 429, "description": "Too Many Requests: retry after 30", "retry_after": 30 }))
         .await;
-    let update = json!({
-        "update_id": 770101,
-        "message": { "message_id": 9101, "date": 1_780_000_000, "chat": { "id": customer, "type": "private", "first_name": "Carl" },
-                     "from": { "id": customer, "is_bot": false, "first_name": "Carl" }, "text": "Do you ship abroad?" }
-    });
-    bellhop::storage::updates::record(&app.db().pool, BotId(bot), Some(tenant), 770101, &update.to_string(), "stored").await.unwrap();
-    let run = || {
-        let (answering, h, update) = (app.state.answering.clone(), handle.clone(), serde_json::from_value(update.clone()).unwrap());
-        async move { bellhop::answering::on_update(&answering, tenant, BotId(bot), &h, update, bellhop::answering::Arrival { started: std::time::Instant::now(), more_waiting: false }).await }
-    };
-    let reply_state = || async { sqlx::query_scalar::<_, String>("select delivery from conversation_messages where author = 'bot' and update_id = 770101").fetch_optional(&app.db().pool).await.unwrap() };
+    let update = store_question(&app, tenant, bot, customer, 770101).await;
+    let reply_state = || reply_state(&app, 770101);
     let answers = || async { said_to(&app, bot, customer).await.iter().filter(|t| t.contains("EU countries")).count() };
 
     // The first run's send is answered 429; it waits the 30 s out, and its worker stops then.
-    let first = tokio::spawn(run());
+    let first = tokio::spawn(job_run(&app, tenant, bot, handle.clone(), &update));
     wait_until(Duration::from_secs(30), || async { reply_state().await.is_some() }).await;
     // The claim is taken at the send and given back at the 429: wait for that.
     wait_until(Duration::from_secs(30), || async { reply_state().await.as_deref() == Some("pending") && app.tg.get(&format!("faults/methods?bot_id={bot}&method=sendMessage")).await["to_catch"].as_u64() == Some(0) }).await;
@@ -234,12 +240,8 @@ async fn a_reply_whose_worker_stops_while_it_waits_out_a_429_is_sent_by_the_next
     // The next run (as on another worker: its own throttle, which has not seen the 429; no
     // shared pacer in this test) sends it once; a run after that sends nothing.
     let other = bellhop::telegram::Client::new(&app.tg.handle.base_url).unwrap().with_throttle(Default::default()).bot(handle.token().clone());
-    let run_on = |h: bellhop::telegram::Bot| {
-        let (answering, update) = (app.state.answering.clone(), serde_json::from_value(update.clone()).unwrap());
-        async move { bellhop::answering::on_update(&answering, tenant, BotId(bot), &h, update, bellhop::answering::Arrival { started: std::time::Instant::now(), more_waiting: false }).await }
-    };
-    run_on(other.clone()).await.unwrap();
-    run_on(other).await.unwrap();
+    job_run(&app, tenant, bot, other.clone(), &update).await.unwrap();
+    job_run(&app, tenant, bot, other, &update).await.unwrap();
     assert_eq!(answers().await, 1);
     assert_eq!(reply_state().await.as_deref(), Some("sent"));
     app.stop().await.unwrap();
