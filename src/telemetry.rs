@@ -8,6 +8,14 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+/// When this process started (first asked for at [`init`]).
+static STARTED: std::sync::LazyLock<std::time::Instant> = std::sync::LazyLock::new(std::time::Instant::now);
+
+/// How long this process has been running (since its logging was set up).
+pub fn uptime() -> std::time::Duration {
+    STARTED.elapsed()
+}
+
 /// Installs the global subscriber. Safe to call more than once (later calls do nothing).
 ///
 /// llama.cpp's own log (target `llama-cpp-2`) prints dozens of lines at `info` while it loads a
@@ -15,6 +23,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 /// it makes of strangers' markup (e.g. "foster parenting not implemented") as warnings: page
 /// content, not a problem of ours, so only its errors show, unless the filter names it.
 pub fn init(format: LogFormat, filter: &str) {
+    std::sync::LazyLock::force(&STARTED);
     let filter = with_quiet_html5ever(&with_quiet_llama(filter));
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);

@@ -16,7 +16,7 @@ use crate::llm::{ChatModel, ChatRequest, ModelError};
 use crate::retrieval::{Hit, Retriever, SearchOptions, Sources};
 use crate::storage::Db;
 use futures::StreamExt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A source shown under an answer.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -43,6 +43,21 @@ pub enum Prepared {
 pub struct Passages {
     pub hits: Vec<Hit>,
     pub selection: Selection,
+    /// Where retrieval's time went.
+    pub steps: RetrievalSteps,
+}
+
+/// Retrieval's time by step, for the slow-answer log (see [`super::limits::Overhead`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RetrievalSteps {
+    /// Embedding the question.
+    pub embed: Duration,
+    /// The Q&A match and the bot's sources (database).
+    pub lookup: Duration,
+    /// The hybrid search.
+    pub search: Duration,
+    /// Ranking the passages' sentences (their embeddings, unless memoised).
+    pub sentences: Duration,
 }
 
 /// An answer ready to store and show.
@@ -69,14 +84,22 @@ pub struct Composed {
 pub async fn prepare(db: &Db, cfg: &AnsweringConfig, retriever: &Retriever, tenant: TenantId, bot: BotId, query: &str) -> anyhow::Result<Prepared> {
     // One embedding of the question serves both the Q&A match and retrieval.
     let opts = SearchOptions { limit: cfg.sources, ..Default::default() };
+    let t = Instant::now();
     let vectors = retriever.query_vectors(query, &opts).await?;
+    let embed = t.elapsed();
+    let t = Instant::now();
     if let Some(pair) = crate::knowledge::qa::match_qa(db, retriever, tenant, Some(bot), query, vectors.first().map(Vec::as_slice)).await? {
         return Ok(Prepared::Qa(pair.answer));
     }
     let scope = crate::knowledge::scope::of_bot(&db.pool, tenant, Some(bot)).await?;
+    let lookup = t.elapsed();
     // "I don't know" when no passage is similar enough, or no sentence answers well enough.
     Ok(match find(cfg, retriever, tenant, &scope, query, &opts, vectors).await? {
-        Some(p) if p.selection.confident() => Prepared::Passages(p),
+        Some(mut p) if p.selection.confident() => {
+            p.steps.embed = embed;
+            p.steps.lookup = lookup;
+            Prepared::Passages(p)
+        }
         _ => Prepared::NotFound,
     })
 }
@@ -93,7 +116,9 @@ pub async fn find(
     vectors: Vec<Vec<f32>>,
 ) -> anyhow::Result<Option<Passages>> {
     let question_vector = vectors.first().cloned();
+    let t = Instant::now();
     let hits = retriever.search_with(tenant, sources, query, opts, vectors).await?;
+    let search = t.elapsed();
     let min = cfg.min_similarity;
     if hits.first().is_none_or(|h| h.similarity.unwrap_or(0.0) < min) {
         return Ok(None);
@@ -101,8 +126,10 @@ pub async fn find(
     // Keep passages reasonably close to the best one; far weaker ones only add noise.
     let hits: Vec<Hit> = hits.into_iter().filter(|h| h.similarity.unwrap_or(0.0) >= min * 0.8).collect();
     let tuning = extract::Tuning { min_score: cfg.min_sentence_score, ..extract::Tuning::default() };
+    let t = Instant::now();
     let selection = extract::select(retriever, query, question_vector.as_deref(), &hits, tuning).await;
-    Ok(Some(Passages { hits, selection }))
+    let steps = RetrievalSteps { search, sentences: t.elapsed(), ..Default::default() };
+    Ok(Some(Passages { hits, selection, steps }))
 }
 
 /// [`find`] with the query embedded here (for the eval).

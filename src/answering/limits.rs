@@ -36,6 +36,8 @@ pub struct Timing {
     pub answering: Instant,
     /// Retrieval's share of the pipeline: embedding the question, the hybrid search, the passages.
     pub retrieval: Duration,
+    /// Retrieval by step.
+    pub steps: crate::answering::compose::RetrievalSteps,
     /// The model's share of the pipeline (excluded from the overhead).
     pub model: Duration,
     /// The pipeline ended; the reply is stored next, then sent.
@@ -58,6 +60,9 @@ impl Timing {
     }
 }
 
+/// An answer whose own time is over this is logged as slow (the target of BENCHMARKS.md).
+pub const SLOW: Duration = Duration::from_millis(100);
+
 /// The pipeline's own time per model answer (job start → reply sent, minus the model's time).
 /// Every sample goes to the `bellhop_answer_overhead_seconds` histogram; while a benchmark
 /// [captures](Self::capture), the samples are kept for it too. Cheap to clone.
@@ -68,13 +73,29 @@ pub struct Overhead {
 
 impl Overhead {
     /// Records the overhead of an answer sent just now, whose job started at `started` and
-    /// whose reply was stored by `stored`: in all and by phase.
+    /// whose reply was stored by `stored`: in all and by phase. One over [`SLOW`] is also
+    /// logged with its phases (target `bellhop::slow_answer`, level info), like a database's
+    /// slow-query log: where the time of the answers that miss the target went.
     pub fn record_sent(&self, started: Instant, t: &Timing, stored: Instant) {
         let sent = Instant::now();
-        for (phase, took) in t.phases(started, stored, sent) {
+        let phases = t.phases(started, stored, sent);
+        for (phase, took) in phases {
             crate::metrics::record_answer_phase(phase, took);
         }
-        self.record(sent.saturating_duration_since(started).saturating_sub(t.model));
+        let overhead = sent.saturating_duration_since(started).saturating_sub(t.model);
+        if overhead > SLOW {
+            let ms = |d: Duration| d.as_millis() as u64;
+            let [before, retrieval, generation, store, send] = phases.map(|p| ms(p.1));
+            let s = &t.steps;
+            tracing::info!(
+                target: "bellhop::slow_answer",
+                overhead_ms = ms(overhead), before_ms = before, retrieval_ms = retrieval, generation_ms = generation, store_ms = store, send_ms = send,
+                embed_ms = ms(s.embed), lookup_ms = ms(s.lookup), search_ms = ms(s.search), sentences_ms = ms(s.sentences),
+                uptime_ms = ms(crate::telemetry::uptime()), at_ms = crate::storage::now_ms(),
+                "an answer's own time (model excluded) was over 100 ms"
+            );
+        }
+        self.record(overhead);
     }
 
     /// Records one answer's overhead.
@@ -115,7 +136,7 @@ mod tests {
     fn the_phases_add_up_to_the_overhead() {
         let started = Instant::now();
         let ms = Duration::from_millis;
-        let t = Timing { answering: started + ms(5), retrieval: ms(20), model: ms(800), answered: started + ms(835) };
+        let t = Timing { answering: started + ms(5), retrieval: ms(20), steps: Default::default(), model: ms(800), answered: started + ms(835) };
         let phases = t.phases(started, started + ms(840), started + ms(900));
         assert_eq!(phases, [("before", ms(5)), ("retrieval", ms(20)), ("generation", ms(10)), ("store", ms(5)), ("send", ms(60))]);
         assert_eq!(phases.iter().map(|p| p.1).sum::<Duration>(), ms(900) - t.model);

@@ -314,7 +314,7 @@ impl Ctx<'_> {
         }
         let answer = answered?;
         if answer.generated {
-            let timing = limits::Timing { answering, retrieval: answer.retrieval_time, model: answer.reply.model_time, answered: Instant::now() };
+            let timing = limits::Timing { answering, retrieval: answer.retrieval_time, steps: answer.retrieval_steps, model: answer.reply.model_time, answered: Instant::now() };
             *self.timing.lock().unwrap_or_else(|p| p.into_inner()) = Some(timing);
         }
         let _ = typing.await;

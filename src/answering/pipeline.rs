@@ -65,10 +65,12 @@ pub struct Answer {
     pub generated: bool,
     /// Retrieval's time: embedding the question, the search, the passages.
     pub retrieval_time: Duration,
+    /// The same by step (the passages went to generation only).
+    pub retrieval_steps: compose::RetrievalSteps,
 }
 
 fn fixed(kind: MessageKind, text: String) -> Answer {
-    Answer { reply: Composed { kind, text, sources: vec![], tokens: 0, note: None, model_time: Duration::ZERO }, generated: false, retrieval_time: Duration::ZERO }
+    Answer { reply: Composed { kind, text, sources: vec![], tokens: 0, note: None, model_time: Duration::ZERO }, generated: false, retrieval_time: Duration::ZERO, retrieval_steps: Default::default() }
 }
 
 fn today() -> i64 {
@@ -89,6 +91,7 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
         Prepared::NotFound => return Ok(fixed(MessageKind::Fallback, req.texts.fallback.clone())),
         Prepared::Passages(h) => h,
     };
+    let retrieval_steps = hits.steps;
 
     // The business's plan: one credit per AI answer, reserved before the model runs (the key
     // makes a retried job find its own reservation), settled or released after.
@@ -138,7 +141,7 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
         reply.text = req.texts.fallback.clone();
         reply.sources.clear();
     }
-    Ok(Answer { reply, generated: true, retrieval_time })
+    Ok(Answer { reply, generated: true, retrieval_time, retrieval_steps })
 }
 
 /// Turns a follow-up into a standalone retrieval query. A short message or one that starts like

@@ -120,6 +120,26 @@ pub struct Application {
     ingress_writer: ingress::Writer,
 }
 
+/// Loads what answering needs before a worker takes jobs: the retriever (embedding model and
+/// index connection, with one embedding made so its first real one is not slower) and, when
+/// model answers are on, the chat model. A failure is logged and left to the jobs, which try
+/// the load again and report it as they do without a warm-up.
+async fn warm_up(state: &AppState) {
+    let started = std::time::Instant::now();
+    match state.retriever.get().await {
+        Ok(r) => {
+            if let Err(e) = r.embedder().embed(&["warm-up"]).await {
+                tracing::warn!(error = %e, "the embedding model failed its warm-up embedding");
+            }
+        }
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not load the retriever before taking jobs; jobs will try again"),
+    }
+    if state.cfg.answering.model_answers {
+        let _ = state.model.get().await;
+    }
+    tracing::info!(took_ms = started.elapsed().as_millis() as u64, "models loaded; taking jobs");
+}
+
 impl Application {
     /// Opens the key ring, connects and migrates the database, and binds the port (web roles).
     /// `create_keys`: generate a key ring file if none exists (zero-config `demo`).
@@ -262,7 +282,16 @@ impl Application {
                 grace,
             };
             let token = shutdown.clone();
+            // A dedicated worker loads its models before it takes a job: otherwise the first
+            // jobs after every (re)start wait for the load, and count it as their own time.
+            let warm = (self.role == Role::Worker).then(|| self.state.clone());
             tasks.spawn(async move {
+                if let Some(state) = warm {
+                    tokio::select! {
+                        () = warm_up(&state) => {}
+                        () = token.cancelled() => {}
+                    }
+                }
                 workers.run(token).await?;
                 Ok("job workers")
             });

@@ -455,7 +455,8 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
         ("BELLHOP_JOBS_LEASE_SECONDS", "5".to_owned()),
         ("BELLHOP_JOBS_POLL_INTERVAL_MS", "100".to_owned()),
         ("BELLHOP_LOG_FORMAT", "json".to_owned()),
-        ("BELLHOP_LOG", "warn".to_owned()),
+        // Warnings, and each answer over 100 ms with its phases (the report's "slow answers").
+        ("BELLHOP_LOG", "warn,bellhop::slow_answer=info".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -601,6 +602,8 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
     let mut events = Vec::new();
     let mut next_kill = if o.kill_every > 0 { Some(load_start + Duration::from_secs(o.kill_every)) } else { None };
     let mut fault_points: Vec<(Instant, &str)> = Vec::new();
+    // When each fault began and ended (epoch ms), for the slow answers' report.
+    let mut windows: Vec<(&str, i64, i64)> = Vec::new();
     for f in &faults {
         let at = match *f {
             "postgres" => o.seconds / 3,
@@ -627,6 +630,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
             scrape(&http, &workers[i..=i], &incarnation[i..=i], &mut overheads).await;
             workers[i].kill_and_restart()?;
             incarnation[i] += 1;
+            windows.push(("kill", crate::storage::now_ms(), crate::storage::now_ms()));
             events.push(format!("{:.0}s kill -9 worker {i}", load_start.elapsed().as_secs_f64()));
             next_kill = Some(Instant::now() + Duration::from_secs(o.kill_every));
         }
@@ -634,23 +638,27 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
             && Instant::now() >= at {
                 fault_points.remove(0);
                 let t = load_start.elapsed().as_secs_f64();
+                let began = crate::storage::now_ms();
                 match f {
                     "postgres" => match &o.postgres_restart {
                         Some(cmd) => {
                             let ok = tokio::process::Command::new("sh").arg("-c").arg(cmd).status().await?.success();
                             events.push(format!("{t:.0}s PostgreSQL restarted ({})", if ok { "ok" } else { "the command failed" }));
+                            windows.push(("PostgreSQL restart", began, crate::storage::now_ms()));
                         }
                         None => events.push(format!("{t:.0}s PostgreSQL restart skipped (no --postgres-restart)")),
                     },
                     "qdrant" => {
                         qdrant.restart().await?;
                         events.push(format!("{t:.0}s Qdrant killed and restarted"));
+                        windows.push(("Qdrant restart", began, crate::storage::now_ms()));
                     }
                     _ => {
                         let stormed: Vec<i64> = bots.iter().step_by(4).copied().collect();
                         http.post(format!("{api}/faults")).json(&json!({"bot_ids": stormed, "ratio": 0.5, "retry_after": 2})).send().await?;
                         events.push(format!("{t:.0}s 429 storm on {} bots for 10 s", stormed.len()));
                         storm_end = Some((Instant::now() + Duration::from_secs(10), stormed));
+                        windows.push(("429 storm", began, began + 10_000));
                     }
                 }
             }
@@ -685,6 +693,8 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
         sqlx::query_as("select kind, count(*) from conversation_messages where author = 'bot' group by kind order by kind").fetch_all(&state.db.pool).await?;
     let calls = model_calls.load(std::sync::atomic::Ordering::Relaxed) - calls_before;
     let slowest = slowest_answers(&state.db.pool, &shared, &people, load_start, load_start_ms).await?;
+    let slow_logged: Vec<SlowAnswer> = (0..workers.len()).flat_map(|i| slow_answers(&logs.join(format!("worker-{i}.log")))).collect();
+    let slow_report = slow_answers_report(&slow_logged, &windows);
     let asked = shared.asked.lock().expect("asked");
     let seen = shared.seen.lock().expect("seen");
     let (mut lost, mut duplicated, mut replies) = (0usize, 0usize, 0usize);
@@ -766,6 +776,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
         p99_bucket
     );
     println!("  by phase (mean; within 100 ms; p99 bucket): {}", phases.iter().map(|(p, mean, within, p99)| format!("{p} {mean:.0} ms, {:.1} %, ≤ {p99} s", 100.0 * within)).collect::<Vec<_>>().join(" · "));
+    println!("{slow_report}");
     println!(
         "{}",
         json!({
@@ -788,6 +799,72 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
     drop(web);
     tg.shutdown().await?;
     Ok(())
+}
+
+/// One answer over 100 ms, from a worker's slow-answer log line (see
+/// `answering::limits::Overhead::record_sent`).
+#[derive(Debug, Clone, Default, PartialEq)]
+struct SlowAnswer {
+    at_ms: i64,
+    uptime_ms: i64,
+    /// (phase, ms) for the five phases, then (retrieval step, ms) for its four steps.
+    phases: Vec<(&'static str, i64)>,
+    steps: Vec<(&'static str, i64)>,
+}
+
+const STEPS: [&str; 4] = ["embed", "lookup", "search", "sentences"];
+
+/// The slow answers a worker's log (JSON lines, all its lives appended) holds.
+fn slow_answers(log: &Path) -> Vec<SlowAnswer> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "bellhop::slow_answer")
+        .map(|v| {
+            let n = |k: &str| v[k].as_i64().unwrap_or(0);
+            SlowAnswer {
+                at_ms: n("at_ms"),
+                uptime_ms: n("uptime_ms"),
+                phases: PHASES.iter().map(|p| (*p, n(&format!("{p}_ms")))).collect(),
+                steps: STEPS.iter().map(|p| (*p, n(&format!("{p}_ms")))).collect(),
+            }
+        })
+        .collect()
+}
+
+/// What the slow answers had in common: the phase (and retrieval step) that took longest, and
+/// the fault they came during — their own worker's first 15 s after a restart, up to 15 s
+/// after another fault began (or a storm ended), up to 10 s after another worker's kill.
+fn slow_answers_report(slow: &[SlowAnswer], windows: &[(&str, i64, i64)]) -> String {
+    let mut largest: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut steps: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut during: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in slow {
+        let top = |v: &[(&'static str, i64)]| v.iter().max_by_key(|p| p.1).map_or("?", |p| p.0);
+        let phase = top(&a.phases);
+        *largest.entry(phase).or_default() += 1;
+        if phase == "retrieval" {
+            *steps.entry(top(&a.steps)).or_default() += 1;
+        }
+        let cause = if a.uptime_ms < 15_000 {
+            "its worker's first 15 s"
+        } else if let Some(w) = windows.iter().find(|w| w.0 != "kill" && a.at_ms >= w.1 && a.at_ms <= w.2 + 15_000) {
+            w.0
+        } else if windows.iter().any(|w| w.0 == "kill" && a.at_ms >= w.1 && a.at_ms <= w.1 + 10_000) {
+            "another worker's kill -9 (10 s)"
+        } else {
+            "no fault"
+        };
+        *during.entry(cause).or_default() += 1;
+    }
+    let list = |m: &BTreeMap<&str, usize>| m.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ");
+    format!(
+        "  answers over 100 ms (workers' slow-answer log): {} — longest phase: {}; longest retrieval step: {}; during: {}",
+        slow.len(),
+        list(&largest),
+        list(&steps),
+        list(&during)
+    )
 }
 
 /// Where the slowest 1 % of the answers' time went (median of each leg): the customer's message
@@ -906,6 +983,59 @@ async fn fresh_database(admin: &str) -> anyhow::Result<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn slow_answers_are_read_from_the_workers_json_log_and_put_down_to_their_fault() {
+        use crate::answering::limits::{Overhead, Timing};
+        use std::time::{Duration, Instant};
+        // The worker's log as `telemetry::init` writes it (JSON, fields flattened).
+        let buf = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let writer = {
+            let buf = buf.clone();
+            move || Capture(buf.clone())
+        };
+        let subscriber = tracing_subscriber::fmt().json().flatten_event(true).with_env_filter("warn,bellhop::slow_answer=info").with_writer(writer).finish();
+        let ms = Duration::from_millis;
+        let started = Instant::now() - ms(1100);
+        let steps = crate::answering::compose::RetrievalSteps { embed: ms(200), search: ms(5), ..Default::default() };
+        // 5 before, 250 retrieval, 35 generation, 5 store, at least 5 send.
+        let t = Timing { answering: started + ms(5), retrieval: ms(250), steps, model: ms(800), answered: started + ms(1090) };
+        tracing::subscriber::with_default(subscriber, || {
+            Overhead::default().record_sent(started, &t, started + ms(1095));
+            // Started 300 ms later: 0 ms over the model's 800.
+            Overhead::default().record_sent(started + ms(300), &t, started + ms(1095));
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("worker-0.log");
+        std::fs::write(&log, [b"not json\n".as_slice(), &buf.lock().unwrap()].concat()).unwrap();
+        let slow = super::slow_answers(&log);
+        assert_eq!(slow.len(), 1, "only the answer over 100 ms is logged: {slow:?}");
+        assert_eq!(slow[0].phases[..4], [("before", 5), ("retrieval", 250), ("generation", 35), ("store", 5)]);
+        assert_eq!(slow[0].steps, [("embed", 200), ("lookup", 0), ("search", 5), ("sentences", 0)]);
+        assert!(slow[0].uptime_ms >= 0 && slow[0].at_ms > 1_700_000_000_000, "{slow:?}");
+        let at = slow[0].at_ms;
+        let mut old = slow[0].clone();
+        old.uptime_ms = 60_000;
+        let report = super::slow_answers_report(&[slow[0].clone(), old.clone(), old.clone()], &[("Qdrant restart", at - 40_000, at - 30_000), ("kill", at - 5_000, at - 5_000)]);
+        assert!(report.contains(": 3 — longest phase: retrieval 3; longest retrieval step: embed 3;"), "{report}");
+        assert!(report.contains("during: another worker's kill -9 (10 s) 2, its worker's first 15 s 1"), "{report}");
+        let report = super::slow_answers_report(&[old], &[("Qdrant restart", at - 20_000, at - 10_000)]);
+        assert!(report.contains("during: Qdrant restart 1"), "{report}");
+    }
+
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
     fn the_stand_in_answers_from_the_first_source_not_from_the_rules() {
         let prompt = "Rules.\n2. After each fact, cite the source it came from by its number in square brackets, like [1] or [2].\n3. If the sources do not contain the answer, reply with exactly this and nothing else: NO_ANSWER\nHi\nSources:\n[1] Opening hours\nShop 3 opens at 9:00 every weekday and closes at 18:00. On Saturdays we open at 10:00.\n\n[2] Returns\nItems can be returned.\n\nCustomer's question: When do you open?";

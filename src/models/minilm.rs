@@ -26,15 +26,75 @@ const BATCH: usize = 32;
 /// the kernel has to fault in and zero on every pass.
 const BATCH_TOKENS: usize = 3072;
 
+/// Calls of at most this many texts (a question, a passage's sentences) are merged with the
+/// other small calls waiting at that moment into one forward pass (see [`LocalMiniLm`]); larger
+/// ones (ingestion) run on their own, so that a big document never holds up a question.
+const SMALL_CALL: usize = 32;
+/// Most texts one merged pass takes.
+const MERGED_MAX: usize = 128;
+
 /// all-MiniLM-L6-v2 loaded once; cheap to clone (the weights are shared).
+///
+/// Small calls made at the same time are embedded together: one thread takes every small call
+/// waiting when it becomes free and runs them as one forward pass, so twenty jobs that each
+/// embed a question at once cost about one pass of twenty short texts, not twenty passes
+/// competing for the cores. A call waits for nothing when the thread is free.
 #[derive(Clone)]
 pub struct LocalMiniLm {
     inner: Arc<Inner>,
+    small: std::sync::mpsc::Sender<SmallCall>,
+}
+
+/// A small call waiting for the merging thread.
+struct SmallCall {
+    texts: Vec<String>,
+    done: tokio::sync::oneshot::Sender<Result<Vec<Vec<f32>>, EmbedError>>,
+}
+
+/// The merging thread: takes every small call waiting, runs them as one pass, answers each with
+/// its own vectors. Ends when the last [`LocalMiniLm`] clone is dropped.
+fn merge_small_calls(inner: Arc<Inner>, calls: std::sync::mpsc::Receiver<SmallCall>) {
+    while let Ok(first) = calls.recv() {
+        let mut taken = first.texts.len();
+        let mut batch = vec![first];
+        while taken < MERGED_MAX {
+            match calls.try_recv() {
+                Ok(c) => {
+                    taken += c.texts.len();
+                    batch.push(c);
+                }
+                Err(_) => break,
+            }
+        }
+        let texts: Vec<&str> = batch.iter().flat_map(|c| c.texts.iter().map(String::as_str)).collect();
+        inner.merged_passes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.embed(&texts)))
+            .unwrap_or_else(|_| Err(EmbedError::Transient("MiniLM inference panicked".into())));
+        match result {
+            Ok(vectors) => {
+                let mut vectors = vectors.into_iter();
+                for c in batch {
+                    let mine: Vec<Vec<f32>> = vectors.by_ref().take(c.texts.len()).collect();
+                    let _ = c.done.send(Ok(mine));
+                }
+            }
+            Err(e) => {
+                for c in batch {
+                    let _ = c.done.send(Err(match &e {
+                        EmbedError::Transient(m) => EmbedError::Transient(m.clone()),
+                        EmbedError::Permanent(m) => EmbedError::Permanent(m.clone()),
+                    }));
+                }
+            }
+        }
+    }
 }
 
 struct Inner {
     encoder: Encoder,
     tokenizer: Tokenizer,
+    /// Passes the merging thread has run.
+    merged_passes: std::sync::atomic::AtomicU64,
 }
 
 impl LocalMiniLm {
@@ -67,22 +127,40 @@ impl LocalMiniLm {
         let tensors =
             candle_core::safetensors::load(file("model.safetensors")?, &Device::Cpu).map_err(|e| bad("loading model.safetensors", &e))?;
         let encoder = Encoder::load(tensors, &config).map_err(|e| bad("reading the weights", &e))?;
-        Ok(Self { inner: Arc::new(Inner { encoder, tokenizer }) })
+        let inner = Arc::new(Inner { encoder, tokenizer, merged_passes: Default::default() });
+        let (small, calls) = std::sync::mpsc::channel();
+        let merging = inner.clone();
+        std::thread::Builder::new()
+            .name("minilm-merge".into())
+            .spawn(move || merge_small_calls(merging, calls))
+            .map_err(|e| EmbedError::Permanent(format!("starting the embedding thread: {e}")))?;
+        Ok(Self { inner, small })
     }
 
     /// Embeds on the calling thread and candle's thread pool (CPU-bound: call from a blocking
     /// context). Texts of similar length are batched together and batches run in parallel, so
     /// both cores stay busy also between the matrix products.
     pub fn embed_blocking(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.inner.embed(texts)
+    }
+
+    /// How many passes have run for small calls (merged ones count once).
+    pub fn merged_passes(&self) -> u64 {
+        self.inner.merged_passes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Inner {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let failed = |e: &dyn std::fmt::Display| EmbedError::Permanent(format!("MiniLM inference: {e}"));
-        let enc = self.inner.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| failed(&format!("tokenising: {e}")))?;
+        let enc = self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| failed(&format!("tokenising: {e}")))?;
         let ids: Vec<&[u32]> = enc.iter().map(|e| e.get_ids()).collect();
         let groups = batches(&ids);
         let vectors: Vec<Vec<Vec<f32>>> = groups
             .par_iter()
             .map(|group| {
                 let seqs: Vec<&[u32]> = group.iter().map(|&i| ids[i]).collect();
-                self.inner.encoder.embed(&seqs)
+                self.encoder.embed(&seqs)
             })
             .collect::<candle_core::Result<_>>()
             .map_err(|e| failed(&e))?;
@@ -325,6 +403,11 @@ impl Embedder for LocalMiniLm {
         Box::pin(async move {
             if owned.is_empty() {
                 return Ok(Vec::new());
+            }
+            if owned.len() <= SMALL_CALL {
+                let (done, result) = tokio::sync::oneshot::channel();
+                this.small.send(SmallCall { texts: owned, done }).map_err(|_| EmbedError::Transient("the embedding thread stopped".into()))?;
+                return result.await.map_err(|_| EmbedError::Transient("the embedding thread stopped".into()))?;
             }
             tokio::task::spawn_blocking(move || {
                 let refs: Vec<&str> = owned.iter().map(String::as_str).collect();

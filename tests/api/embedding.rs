@@ -2,7 +2,8 @@
 //! projections, batches of similar lengths run in parallel, its own GELU) against
 //! candle-transformers' reference `BertModel` with the recipe of the model card (mean pooling
 //! over real tokens, L2 normalisation), on texts of very different lengths embedded together.
-use crate::retrieval_support::embedder;
+use crate::retrieval_support::{embedder, minilm};
+use bellhop::models::Embedder;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
@@ -52,4 +53,33 @@ async fn the_local_encoder_matches_the_reference_bert() {
         assert!(cos > 0.99999 && max_diff < 1e-3, "{:.40}…: cosine {cos}, largest difference {max_diff}", t);
     }
     assert_eq!(ours[1], ours[6], "the same text embeds the same, wherever it is in the batch");
+}
+
+/// Small calls made at the same time (twenty jobs each embedding a question or a passage's
+/// sentences) run as a few merged passes, and each gets the vectors of its own texts — the same
+/// as embedding them alone.
+#[tokio::test]
+async fn small_calls_made_at_once_are_merged_and_each_gets_its_own_vectors() {
+    let model = minilm();
+    let calls: Vec<Vec<String>> = (0..20)
+        .map(|i| match i % 3 {
+            0 => vec![format!("When does shop {i} open on Saturdays?")],
+            1 => vec![format!("Shop {i} opens at 9:00 every weekday."), "Items can be returned within 30 days with the receipt.".to_owned()],
+            _ => vec![format!("Do you deliver to district {i}, and how much does it cost for a cake of {i} people? ").repeat(3)],
+        })
+        .collect();
+    let alone: Vec<Vec<Vec<f32>>> = calls.iter().map(|c| model.embed_blocking(&c.iter().map(String::as_str).collect::<Vec<_>>()).unwrap()).collect();
+    let before = model.merged_passes();
+    let refs: Vec<Vec<&str>> = calls.iter().map(|c| c.iter().map(String::as_str).collect()).collect();
+    let together = futures::future::join_all(refs.iter().map(|r| model.embed(r))).await;
+    let passes = model.merged_passes() - before;
+    assert!((1..=5).contains(&passes), "20 calls at once took {passes} passes");
+    for ((c, a), t) in calls.iter().zip(&alone).zip(together) {
+        let t = t.unwrap();
+        assert_eq!(t.len(), c.len(), "one vector per text of the call");
+        for (x, y) in a.iter().zip(&t) {
+            let max_diff = x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+            assert!(max_diff < 1e-5, "{:.40}…: largest difference {max_diff} from embedding it alone", c[0]);
+        }
+    }
 }

@@ -8,6 +8,11 @@ use std::sync::{Arc, OnceLock};
 
 /// all-MiniLM-L6-v2 from `BELLHOP_MODELS_DIR`; panics with the fix if it is not there.
 pub fn embedder() -> Arc<dyn Embedder> {
+    Arc::new(minilm())
+}
+
+/// The same model as [`embedder`], as its own type.
+pub fn minilm() -> LocalMiniLm {
     static MODEL: OnceLock<LocalMiniLm> = OnceLock::new();
     let m = MODEL.get_or_init(|| {
         let dir = std::env::var("BELLHOP_MODELS_DIR").expect(
@@ -16,7 +21,7 @@ pub fn embedder() -> Arc<dyn Embedder> {
         );
         LocalMiniLm::load(std::path::Path::new(&dir)).unwrap_or_else(|e| panic!("{e}"))
     });
-    Arc::new(m.clone())
+    m.clone()
 }
 
 /// A retriever over a fresh, empty index (see the module's documentation).
