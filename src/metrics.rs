@@ -41,6 +41,11 @@ struct PhaseLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StepLabels {
+    step: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ModelLabels {
     model: String,
     kind: String,
@@ -62,6 +67,7 @@ struct Metrics {
     model_tokens: Family<ModelLabels, Counter>,
     answer_overhead: Histogram,
     answer_phases: Family<PhaseLabels, Histogram>,
+    retrieval_steps: Family<StepLabels, Histogram>,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -78,6 +84,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         model_tokens: Family::default(),
         answer_overhead: Histogram::new(latency_buckets()),
         answer_phases: Family::new_with_constructor(hist),
+        retrieval_steps: Family::new_with_constructor(hist),
         registry: Registry::default(),
     };
     registry.register("http_requests", "HTTP requests served", m.http_requests.clone());
@@ -97,6 +104,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "answer_phase_seconds",
         "The answering overhead by phase (before, retrieval, generation, store, send; model time excluded)",
         m.answer_phases.clone(),
+    );
+    registry.register(
+        "answer_retrieval_step_seconds",
+        "The retrieval phase of model answers by step (embed, lookup, search, sentences)",
+        m.retrieval_steps.clone(),
     );
     Metrics { registry, ..m }
 });
@@ -143,6 +155,11 @@ pub fn record_answer_overhead(elapsed: Duration) {
 /// One phase of one model answer's overhead (see [`crate::answering::Overhead`]).
 pub fn record_answer_phase(phase: &'static str, elapsed: Duration) {
     METRICS.answer_phases.get_or_create(&PhaseLabels { phase }).observe(elapsed.as_secs_f64());
+}
+
+/// One step of one model answer's retrieval (see [`crate::answering::compose::RetrievalSteps`]).
+pub fn record_retrieval_step(step: &'static str, elapsed: Duration) {
+    METRICS.retrieval_steps.get_or_create(&StepLabels { step }).observe(elapsed.as_secs_f64());
 }
 
 /// `/metrics`' response: the registry in OpenMetrics text.

@@ -60,6 +60,13 @@ pub struct RetrievalSteps {
     pub sentences: Duration,
 }
 
+impl RetrievalSteps {
+    /// The steps by name, in order.
+    pub fn named(&self) -> [(&'static str, Duration); 4] {
+        [("embed", self.embed), ("lookup", self.lookup), ("search", self.search), ("sentences", self.sentences)]
+    }
+}
+
 /// An answer ready to store and show.
 #[derive(Debug, Clone)]
 pub struct Composed {

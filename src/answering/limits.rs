@@ -82,6 +82,9 @@ impl Overhead {
         for (phase, took) in phases {
             crate::metrics::record_answer_phase(phase, took);
         }
+        for (step, took) in t.steps.named() {
+            crate::metrics::record_retrieval_step(step, took);
+        }
         let overhead = sent.saturating_duration_since(started).saturating_sub(t.model);
         if overhead > SLOW {
             let ms = |d: Duration| d.as_millis() as u64;

@@ -229,6 +229,14 @@ impl Overheads {
             } else if line.starts_with("bellhop_answer_phase_seconds_") {
                 let Some(p) = label(line, "phase") else { continue };
                 p
+            } else if line.starts_with("bellhop_answer_retrieval_step_seconds_") {
+                match label(line, "step") {
+                    Some("embed") => "step:embed",
+                    Some("lookup") => "step:lookup",
+                    Some("search") => "step:search",
+                    Some("sentences") => "step:sentences",
+                    _ => continue,
+                }
             } else {
                 continue;
             };
@@ -776,6 +784,18 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
         p99_bucket
     );
     println!("  by phase (mean; within 100 ms; p99 bucket): {}", phases.iter().map(|(p, mean, within, p99)| format!("{p} {mean:.0} ms, {:.1} %, ≤ {p99} s", 100.0 * within)).collect::<Vec<_>>().join(" · "));
+    println!(
+        "  retrieval by step (mean; within 100 ms): {}",
+        STEPS
+            .iter()
+            .map(|st| {
+                let series = format!("step:{st}");
+                let (_, within, _) = summary(&overheads.total(&series));
+                format!("{st} {:.1} ms, {:.1} %", overheads.mean_ms(&series), 100.0 * within)
+            })
+            .collect::<Vec<_>>()
+            .join(" · ")
+    );
     println!("{slow_report}");
     println!(
         "{}",
@@ -1048,10 +1068,11 @@ mod tests {
         use std::time::Duration;
         crate::metrics::record_answer_overhead(Duration::from_millis(40));
         crate::metrics::record_answer_phase("send", Duration::from_millis(30));
+        crate::metrics::record_retrieval_step("sentences", Duration::from_millis(20));
         let scrape = super::Overheads::parse(&crate::metrics::render());
         let mut o = super::Overheads::default();
         o.last.insert((1, 0), scrape);
-        for series in ["all", "send"] {
+        for series in ["all", "send", "step:sentences"] {
             let (count, within, p99) = super::summary(&o.total(series));
             assert!(count >= 1 && within > 0.0 && p99.is_finite(), "{series}: {count} {within} {p99}");
             assert!(o.mean_ms(series) > 0.0, "{series}");
