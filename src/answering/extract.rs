@@ -3,7 +3,8 @@
 //!
 //! Every sentence of the passages is scored for the question by
 //! - **meaning**: cosine similarity of its embedding to the question's (the same embedder as
-//!   retrieval; sentence vectors are memoised, so a passage's sentences are embedded once);
+//!   retrieval; a passage's sentence vectors are kept with its chunk in the index by the first
+//!   answer that embeds them, and memoised in the process, so they are embedded once);
 //! - **words**: the share of the question's content words it holds, each weighted by how rare it
 //!   is among the candidate sentences (IDF) — a question word no sentence has at all counts
 //!   against every sentence, which is what an unanswerable question usually looks like;
@@ -15,8 +16,10 @@
 //! ([`Selection::confident`]); the threshold was set by `bellhop eval answers` on held-out
 //! articles (see BENCHMARKS.md). The same ranking picks the short context the model is given.
 use super::verify::sentences;
-use crate::retrieval::{Hit, Retriever};
+use crate::models::EmbedError;
+use crate::retrieval::{Hit, Retriever, SentenceVectors};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// Weights of the score's parts and the "I don't know" threshold.
 #[derive(Debug, Clone, Copy)]
@@ -249,8 +252,7 @@ pub async fn select(retriever: &Retriever, question: &str, question_vector: Opti
     };
     let cosine: Option<Vec<f32>> = match q {
         Some(q) if !sents.is_empty() => {
-            let texts: Vec<&str> = sents.iter().map(|(_, _, t)| t.as_str()).collect();
-            match retriever.embed_memoised(&texts).await {
+            match sentence_vectors(retriever, hits, &by_hit).await {
                 Ok(vs) => Some(vs.iter().map(|v| v.iter().zip(q).map(|(a, b)| a * b).sum()).collect()),
                 Err(e) => {
                     tracing::warn!(error = %e, "sentences could not be embedded; ranking them by their words");
@@ -262,6 +264,45 @@ pub async fn select(retriever: &Retriever, question: &str, question_vector: Opti
     };
     let ranked = rank(question, &sents, cosine.as_deref(), &passage, &headings, tuning);
     Selection { ranked, by_hit, tuning }
+}
+
+/// The vectors of every hit's sentences, in order: those kept with the chunk when they match,
+/// the others embedded (memoised in the process) and then kept with their chunk for every
+/// process after this one. Failing to keep them costs only the next answer's embedding.
+async fn sentence_vectors(retriever: &Retriever, hits: &[Hit], by_hit: &[Vec<String>]) -> Result<Vec<Arc<Vec<f32>>>, EmbedError> {
+    let (model, dim) = (retriever.embedder().name().to_owned(), retriever.embedder().dim());
+    let mut per_hit: Vec<Option<Vec<Arc<Vec<f32>>>>> = hits
+        .iter()
+        .zip(by_hit)
+        .map(|(h, ss)| {
+            let ss: Vec<&str> = ss.iter().map(String::as_str).collect();
+            h.payload.sentences.as_ref()?.vectors(&model, &ss, dim).map(|vs| vs.into_iter().map(Arc::new).collect())
+        })
+        .collect();
+    let missing: Vec<&str> = per_hit.iter().zip(by_hit).filter(|(v, _)| v.is_none()).flat_map(|(_, ss)| ss.iter().map(String::as_str)).collect();
+    if !missing.is_empty() {
+        let mut fresh = retriever.embed_memoised(&missing).await?.into_iter();
+        let mut keep = Vec::new();
+        for ((slot, h), ss) in per_hit.iter_mut().zip(hits).zip(by_hit) {
+            if slot.is_some() {
+                continue;
+            }
+            let mine: Vec<Arc<Vec<f32>>> = fresh.by_ref().take(ss.len()).collect();
+            if !mine.is_empty() {
+                let texts: Vec<&str> = ss.iter().map(String::as_str).collect();
+                let vectors: Vec<&[f32]> = mine.iter().map(|v| v.as_slice()).collect();
+                let kept = SentenceVectors::new(&model, &texts, &vectors);
+                keep.push(retriever.index().keep_sentences(crate::domain::TenantId(h.payload.tenant_id), h.payload.chunk_id, kept));
+            }
+            *slot = Some(mine);
+        }
+        for r in futures::future::join_all(keep).await {
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "could not keep a passage's sentence vectors with it; they will be embedded again");
+            }
+        }
+    }
+    Ok(per_hit.into_iter().flatten().flatten().collect())
 }
 
 #[cfg(test)]

@@ -71,6 +71,7 @@ pub fn chunk_document(tenant: TenantId, source_id: &str, doc: &Document, setting
             headings: section.headings,
             url: doc.url.clone(),
             text: String::new(),
+            sentences: None,
         };
         let header = count_tokens(&payload.index_text()) + 1;
         // Very deep or long heading paths must still leave room for text.

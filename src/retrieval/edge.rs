@@ -4,13 +4,13 @@
 //!
 //! Edge shards are synchronous; every call runs on tokio's blocking pool. Shards are opened on
 //! first use and kept open (an open shard holds its WAL and memory-mapped segments).
-use super::index::{ChunkPayload, DENSE, IndexError, IndexHit, IndexQuery, IndexedChunk, SPARSE, Sources, VectorIndex, check_chunks, only_sources, only_tenant};
+use super::index::{ChunkPayload, DENSE, IndexError, IndexHit, IndexQuery, IndexedChunk, SPARSE, SentenceVectors, Sources, VectorIndex, check_chunks, only_sources, only_tenant};
 use crate::domain::TenantId;
 use futures::future::BoxFuture;
 use qdrant_edge::external::serde_json;
 use qdrant_edge::{
     Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeConfigBuilder, EdgeShard, EdgeSparseVectorParamsBuilder, EdgeVectorParamsBuilder, FieldCondition,
-    FieldIndexOperations, Filter, Match, Modifier, PayloadFieldSchema, PayloadSchemaType, NamedQuery, PointId, PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, ScoringQuery,
+    FieldIndexOperations, Filter, Match, Modifier, PayloadOps, SetPayloadOp, PayloadFieldSchema, PayloadSchemaType, NamedQuery, PointId, PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, ScoringQuery,
     UpdateOperation, ValueVariants, Vector, VectorInternal, VectorStructInternal, Vectors, WalOptions, WithPayloadInterface, WithVector,
 };
 use std::collections::HashMap;
@@ -176,6 +176,19 @@ impl VectorIndex for EdgeIndex {
         let filter = source_filter(source_id);
         self.blocking(tenant, move |shard| {
             shard.update(UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(filter))).map_err(err("deleting a source"))
+        })
+    }
+
+    fn keep_sentences(&self, tenant: TenantId, chunk_id: uuid::Uuid, vectors: SentenceVectors) -> BoxFuture<'_, Result<(), IndexError>> {
+        self.blocking(tenant, move |shard| {
+            let value = serde_json::json!({ "sentences": vectors });
+            let payload = serde_json::from_value(value).map_err(|e| IndexError::Other(format!("payload: {e}")))?;
+            // By filter, not by id: a chunk deleted meanwhile matches nothing (an id that does
+            // not exist would be an error).
+            let only = Filter::new_must(Condition::HasId([point_id(chunk_id)].into_iter().collect()));
+            shard
+                .update(UpdateOperation::PayloadOperation(PayloadOps::SetPayload(SetPayloadOp { payload, points: None, filter: Some(only), key: None })))
+                .map_err(err("keeping sentence vectors"))
         })
     }
 

@@ -32,6 +32,60 @@ pub struct ChunkPayload {
     pub url: Option<String>,
     /// The chunk's text as shown to people and models.
     pub text: String,
+    /// The embeddings of the chunk's sentences, which answering ranks (`answering::extract`):
+    /// not made at ingestion (that would double its embedding work) but kept by the first
+    /// answer that needed them, so that no process — a restarted worker, another worker —
+    /// embeds them again. Absent until then; replaced (dropped) when the chunk is re-indexed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentences: Option<SentenceVectors>,
+}
+
+/// Sentence embeddings kept with a chunk (see [`ChunkPayload::sentences`]). They are used only
+/// when they were made by the same model from the same text: a late write for an older version
+/// of a re-indexed chunk, or vectors of another embedding model, are ignored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SentenceVectors {
+    /// The embedding model's name ([`crate::models::Embedder::name`]).
+    pub model: String,
+    /// A hash of the sentences they were made from.
+    pub of: String,
+    /// The vectors, one after another, as little-endian f32, in base64: exactly the values
+    /// computed, so answers are the same with or without them.
+    pub data: String,
+}
+
+impl SentenceVectors {
+    /// The `vectors` of `sentences` (one each), made by `model`.
+    pub fn new(model: &str, sentences: &[&str], vectors: &[&[f32]]) -> Self {
+        use base64::Engine;
+        let bytes: Vec<u8> = vectors.iter().flat_map(|v| v.iter().flat_map(|x| x.to_le_bytes())).collect();
+        Self { model: model.to_owned(), of: sentences_hash(sentences), data: base64::engine::general_purpose::STANDARD.encode(bytes) }
+    }
+
+    /// One vector of `dim` values per sentence, if they were made by `model` from exactly
+    /// these `sentences` (the hash covers how the text was split, too).
+    pub fn vectors(&self, model: &str, sentences: &[&str], dim: usize) -> Option<Vec<Vec<f32>>> {
+        use base64::Engine;
+        if self.model != model || self.of != sentences_hash(sentences) || dim == 0 {
+            return None;
+        }
+        let bytes = base64::engine::general_purpose::STANDARD.decode(&self.data).ok()?;
+        if bytes.len() != sentences.len() * dim * 4 {
+            return None;
+        }
+        let values: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        Some(values.chunks(dim).map(<[f32]>::to_vec).collect())
+    }
+}
+
+fn sentences_hash(sentences: &[&str]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for s in sentences {
+        h.update(s.as_bytes());
+        h.update([0x1f]);
+    }
+    hex::encode(&h.finalize()[..16])
 }
 
 mod tenant_as_string {
@@ -129,6 +183,9 @@ pub trait VectorIndex: Send + Sync {
     fn delete_source<'a>(&'a self, tenant: TenantId, source_id: &'a str) -> BoxFuture<'a, Result<(), IndexError>>;
     /// The best `limit` chunks of `tenant` among `sources` for each query, in query order.
     fn search(&self, tenant: TenantId, sources: Sources, queries: Vec<IndexQuery>, limit: usize, with_dense: bool) -> BoxFuture<'_, Result<Vec<Vec<IndexHit>>, IndexError>>;
+    /// Keeps `vectors` with chunk `chunk_id` of `tenant` (its payload's `sentences`); a chunk
+    /// that no longer exists is left alone.
+    fn keep_sentences(&self, tenant: TenantId, chunk_id: uuid::Uuid, vectors: SentenceVectors) -> BoxFuture<'_, Result<(), IndexError>>;
     /// Chunks of `tenant`, or of one of its sources.
     fn count<'a>(&'a self, tenant: TenantId, source_id: Option<&'a str>) -> BoxFuture<'a, Result<usize, IndexError>>;
 }
@@ -167,4 +224,24 @@ pub(crate) fn only_tenant(tenant: TenantId, hits: Vec<IndexHit>) -> Vec<IndexHit
             ok
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SentenceVectors;
+
+    #[test]
+    fn kept_sentence_vectors_come_back_exactly_and_only_for_the_same_model_and_sentences() {
+        let (a, b) = (vec![0.25f32, -1.5, 3.0e-7], vec![1.0f32, 0.0, f32::MIN_POSITIVE]);
+        let kept = SentenceVectors::new("all-MiniLM-L6-v2", &["One.", "Two."], &[&a, &b]);
+        let json = serde_json::to_string(&kept).unwrap();
+        let back: SentenceVectors = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.vectors("all-MiniLM-L6-v2", &["One.", "Two."], 3), Some(vec![a.clone(), b.clone()]), "bit for bit");
+        assert_eq!(back.vectors("other-model", &["One.", "Two."], 3), None, "another model's vectors");
+        assert_eq!(back.vectors("all-MiniLM-L6-v2", &["One.", "Two!"], 3), None, "another text");
+        assert_eq!(back.vectors("all-MiniLM-L6-v2", &["One. Two."], 3), None, "the same text split otherwise");
+        assert_eq!(back.vectors("all-MiniLM-L6-v2", &["One.", "Two."], 2), None, "another dimension");
+        let cut = SentenceVectors { data: back.data[..8].to_owned(), ..back.clone() };
+        assert_eq!(cut.vectors("all-MiniLM-L6-v2", &["One.", "Two."], 3), None, "truncated data");
+    }
 }

@@ -6,13 +6,13 @@
 //!
 //! Not exercised against a live server in this repository's tests (none runs here); the
 //! request construction — above all the tenant filter — is unit-tested.
-use super::index::{ChunkPayload, DENSE, IndexError, IndexHit, IndexQuery, IndexedChunk, SPARSE, Sources, VectorIndex, check_chunks, only_sources, only_tenant};
+use super::index::{ChunkPayload, DENSE, IndexError, IndexHit, IndexQuery, IndexedChunk, SPARSE, SentenceVectors, Sources, VectorIndex, check_chunks, only_sources, only_tenant};
 use crate::domain::TenantId;
 use futures::future::BoxFuture;
 use qdrant_client::Qdrant;
 use qdrant_client::qdrant::{
     Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType, Filter,
-    KeywordIndexParamsBuilder, Modifier, NamedVectors, PointStruct, Query, QueryBatchPointsBuilder, QueryPointsBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder,
+    KeywordIndexParamsBuilder, Modifier, NamedVectors, PointId, PointStruct, Query, QueryBatchPointsBuilder, QueryPointsBuilder, SetPayloadPointsBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder,
     UpsertPointsBuilder, Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder, VectorsSelector,
 };
 
@@ -192,6 +192,20 @@ impl VectorIndex for ServerIndex {
                 out.push(only_sources(&sources, only_tenant(tenant, hits)));
             }
             Ok(out)
+        })
+    }
+
+    fn keep_sentences(&self, tenant: TenantId, chunk_id: uuid::Uuid, vectors: SentenceVectors) -> BoxFuture<'_, Result<(), IndexError>> {
+        Box::pin(async move {
+            let payload = qdrant_client::Payload::try_from(serde_json::json!({ "sentences": vectors })).map_err(|e| IndexError::Other(format!("payload: {e}")))?;
+            // The tenant's filter and the id: another tenant's chunk, or one deleted meanwhile,
+            // matches nothing.
+            let filter = tenant_filter(tenant, [Condition::has_id([PointId::from(chunk_id.to_string())])]);
+            self.client
+                .set_payload(SetPayloadPointsBuilder::new(&self.collection, payload).points_selector(filter).wait(true))
+                .await
+                .map_err(unavailable("keeping sentence vectors"))?;
+            Ok(())
         })
     }
 

@@ -140,3 +140,72 @@ async fn hits_carry_source_headings_url_and_a_usable_similarity() {
     let off_topic = r.search(A, &bellhop::retrieval::Sources::All, "Who won the football world cup in 1966?", &opts(Mode::Hybrid)).await.unwrap()[0].similarity.unwrap();
     assert!(related > off_topic + 0.2, "similarity separates related {related} from off-topic {off_topic}");
 }
+
+/// An embedder that counts the texts it was given (the local model underneath).
+struct Counting(Arc<dyn bellhop::models::Embedder>, std::sync::atomic::AtomicUsize);
+
+impl bellhop::models::Embedder for Counting {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn embed<'a>(&'a self, texts: &'a [&'a str]) -> futures::future::BoxFuture<'a, Result<Vec<Vec<f32>>, bellhop::models::EmbedError>> {
+        self.1.fetch_add(texts.len(), std::sync::atomic::Ordering::SeqCst);
+        self.0.embed(texts)
+    }
+}
+
+/// A passage's sentence vectors are embedded by the first answer that ranks them and kept with
+/// the chunk: another process (a fresh retriever: nothing memoised) ranks them without embedding
+/// them again, to the same scores; a re-indexed chunk drops them; another tenant's chunk with the
+/// same id is never touched.
+#[tokio::test]
+async fn sentence_vectors_are_kept_with_the_chunk_by_the_first_answer_and_used_by_every_process_after() {
+    use bellhop::answering::extract::{Tuning, select};
+    use std::sync::atomic::Ordering::SeqCst;
+    let r = fresh_retriever().await;
+    let s = ChunkSettings::default();
+    let text = "# Cakes\n\nCelebration cakes must be ordered three days ahead. A cake for 8 people costs 32 euros. Writing on the cake is free.";
+    index_document(&r.retriever, &s, A, "cakes", &doc(text)).await.unwrap();
+    index_document(&r.retriever, &s, B, "cakes", &doc(text)).await.unwrap();
+    let process = || {
+        let counting = Arc::new(Counting(embedder(), Default::default()));
+        (Retriever::new(counting.clone(), r.index().clone()).unwrap(), counting)
+    };
+    let q = "How much is a cake for 8 people?";
+    let ask = |rt: &Retriever| {
+        let rt = rt.clone();
+        async move {
+            let hits = rt.search(A, &bellhop::retrieval::Sources::All, q, &opts(Mode::Hybrid)).await.unwrap();
+            let qv = rt.embedder().embed(&[q]).await.unwrap().remove(0);
+            let sel = select(&rt, q, Some(&qv), &hits, Tuning::default()).await;
+            (hits, sel.ranked.iter().map(|x| (x.text.clone(), x.score)).collect::<Vec<_>>())
+        }
+    };
+    let (first, counted) = process();
+    let (hits, ranked) = ask(&first).await;
+    assert!(hits.iter().all(|h| h.payload.sentences.is_none()), "not made at ingestion");
+    let sentences = hits.iter().map(|h| bellhop::answering::verify::sentences(&h.payload.text).len()).sum::<usize>();
+    assert!(sentences >= 3, "{hits:?}");
+    let embedded_first = counted.1.load(SeqCst);
+    assert!(embedded_first >= sentences, "the first answer embeds the sentences: {embedded_first}");
+
+    let (second, counted) = process();
+    let (hits, ranked_again) = ask(&second).await;
+    assert!(hits.iter().all(|h| h.payload.sentences.is_some()), "kept with every chunk ranked");
+    assert_eq!(ranked_again, ranked, "the same sentences, the same scores");
+    assert!(counted.1.load(SeqCst) < embedded_first, "the second process embeds fewer texts");
+    let queries_only = counted.1.load(SeqCst);
+    assert!(queries_only <= 3, "only the question's embeddings, no sentence: {queries_only}");
+
+    // The other tenant's chunks (same source id, same text) were not touched.
+    let theirs = r.search(B, &bellhop::retrieval::Sources::All, q, &opts(Mode::Hybrid)).await.unwrap();
+    assert!(theirs.iter().all(|h| h.payload.sentences.is_none() && h.payload.tenant_id == B.0));
+
+    // Re-indexing replaces the chunk: the kept vectors go with it.
+    index_document(&r.retriever, &s, A, "cakes", &doc(&text.replace("32", "35"))).await.unwrap();
+    let hits = r.search(A, &bellhop::retrieval::Sources::All, q, &opts(Mode::Hybrid)).await.unwrap();
+    assert!(hits.iter().all(|h| h.payload.sentences.is_none()), "re-indexed chunks start without");
+}
