@@ -121,11 +121,18 @@ pub struct Application {
 }
 
 /// Loads what answering needs before a worker takes jobs: the retriever (embedding model and
-/// index connection, with one embedding made so its first real one is not slower) and, when
-/// model answers are on, the chat model. A failure is logged and left to the jobs, which try
-/// the load again and report it as they do without a warm-up.
+/// index connection, with one embedding made so its first real one is not slower), when model
+/// answers are on the chat model, and a database connection for each job slot (the pool keeps
+/// them open), so the first jobs do not each open one. A failure is logged and left to the
+/// jobs, which try again and report it as they do without a warm-up.
 async fn warm_up(state: &AppState) {
     let started = std::time::Instant::now();
+    let slots = state.cfg.jobs.concurrency.min(state.db.pool.options().get_max_connections() as usize);
+    let connections = futures::future::join_all((0..slots).map(|_| state.db.pool.acquire())).await;
+    if let Some(Err(e)) = connections.iter().find(|c| c.is_err()) {
+        tracing::warn!(error = %e, "could not open the database connections before taking jobs");
+    }
+    drop(connections);
     match state.retriever.get().await {
         Ok(r) => {
             if let Err(e) = r.embedder().embed(&["warm-up"]).await {
