@@ -76,6 +76,21 @@ pub struct Arrival {
     pub more_waiting: bool,
 }
 
+/// Builds what answering makes on first use in a process — the `cl100k_base` tokenizer (the
+/// prompt budget), the fact patterns and stemmers of verification and sentence ranking, the
+/// language detector — by answering nothing: a sample checked as an answer would be. Blocking
+/// (a few hundred milliseconds of CPU); a worker runs it before taking jobs.
+pub fn warm_up() {
+    let passage = "Shop 1 opens at 9:00 every weekday. A cake for 8 people costs 32 euros; write to shop@example.com or call +44 20 7946 0000.";
+    let question = "When do you open, and how much is a cake?";
+    let _ = crate::knowledge::chunk::count_tokens(passage);
+    let evidence = verify::Evidence::new(&[passage], question, &["Shop"], verify::Rules::default());
+    let _ = evidence.answer("Shop 1 opens at 9:00 [1]. A cake for 8 people costs 32 euros [1].");
+    let _ = extract::rank(question, &[(0, 0, passage.to_owned())], None, &[0.5], &[String::new()], extract::Tuning::default());
+    let _ = language::customer_language(None, question);
+    let _ = crate::retrieval::analysis::query_terms(question);
+}
+
 /// Handles one update of the business's bot `bot` (already opened).
 #[tracing::instrument(name = "answering.update", skip_all, fields(tenant_id = tenant.0, bot_id = bot_id.0, update_id = update.update_id))]
 pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot, update: Update, arrival: Arrival) -> Result<(), JobError> {

@@ -122,8 +122,9 @@ pub struct Application {
 
 /// Loads what answering needs before a worker takes jobs: the retriever (embedding model and
 /// index connection, with one embedding made so its first real one is not slower), when model
-/// answers are on the chat model, and a database connection for each job slot (the pool keeps
-/// them open), so the first jobs do not each open one. A failure is logged and left to the
+/// answers are on the chat model, a database connection for each job slot (the pool keeps
+/// them open), and answering's tables made on first use ([`crate::answering::warm_up`]), so the
+/// first jobs do not each pay for these. A failure is logged and left to the
 /// jobs, which try again and report it as they do without a warm-up.
 async fn warm_up(state: &AppState) {
     let started = std::time::Instant::now();
@@ -133,6 +134,9 @@ async fn warm_up(state: &AppState) {
         tracing::warn!(error = %e, "could not open the database connections before taking jobs");
     }
     drop(connections);
+    if let Err(e) = tokio::task::spawn_blocking(crate::answering::warm_up).await {
+        tracing::warn!(error = %e, "answering's warm-up failed");
+    }
     match state.retriever.get().await {
         Ok(r) => {
             if let Err(e) = r.embedder().embed(&["warm-up"]).await {
