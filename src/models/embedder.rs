@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 /// Why an embedding call failed. Callers branch on it: a job retries [`EmbedError::Transient`]
 /// and fails the source at once on [`EmbedError::Permanent`].
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum EmbedError {
     /// Worth retrying later: timeouts, connection errors, 5xx, rate limits.
     #[error("embedding failed, will retry: {0}")]

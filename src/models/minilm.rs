@@ -80,10 +80,7 @@ fn merge_small_calls(inner: Arc<Inner>, calls: std::sync::mpsc::Receiver<SmallCa
             }
             Err(e) => {
                 for c in batch {
-                    let _ = c.done.send(Err(match &e {
-                        EmbedError::Transient(m) => EmbedError::Transient(m.clone()),
-                        EmbedError::Permanent(m) => EmbedError::Permanent(m.clone()),
-                    }));
+                    let _ = c.done.send(Err(e.clone()));
                 }
             }
         }
