@@ -64,6 +64,11 @@ pub struct SandboxArgs {
     /// sandbox at this URL, which plays Telegram: any token it knows is accepted here.
     #[arg(long, value_name = "CLOUD_SANDBOX_URL")]
     pub local: Option<String>,
+    /// Also trust this PEM root certificate when delivering to an HTTPS webhook. Telegram trusts
+    /// the public certificate authorities only; this lets a TLS terminator with a private CA
+    /// (Caddy's `--internal-certs`, say) stand in for a public certificate in a rehearsal.
+    #[arg(long, value_name = "PEM_FILE")]
+    pub trust_ca: Option<PathBuf>,
 }
 
 /// How to build a sandbox.
@@ -85,6 +90,8 @@ pub struct SandboxOptions {
     /// `url` (Telegram's cloud): it creates no manager bot and learns every bot from there by
     /// its token (`local.rs`).
     pub local_for: Option<String>,
+    /// PEM root certificates trusted for HTTPS webhooks besides the public ones (`--trust-ca`).
+    pub trusted_roots: Vec<Vec<u8>>,
 }
 
 impl Default for SandboxOptions {
@@ -99,6 +106,7 @@ impl Default for SandboxOptions {
             bot_create_limit: 20,
             enforce_limits: true,
             local_for: None,
+            trusted_roots: Vec::new(),
         }
     }
 }
@@ -171,7 +179,11 @@ impl Sandbox {
             b.launched_at = b.webhook.as_ref().map(|_| now);
         }
         // Telegram does not follow redirects when delivering to a webhook: a 3xx is a failed delivery.
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).no_proxy().redirect(reqwest::redirect::Policy::none()).build().context("building the webhook HTTP client")?;
+        let mut http = reqwest::Client::builder().timeout(Duration::from_secs(30)).no_proxy().redirect(reqwest::redirect::Policy::none());
+        for pem in &opts.trusted_roots {
+            http = http.add_root_certificate(reqwest::Certificate::from_pem(pem).context("reading a trusted root certificate (PEM)")?);
+        }
+        let http = http.build().context("building the webhook HTTP client")?;
         let shared = Arc::new(Shared {
             world: Mutex::new(world),
             limiter: Mutex::new(limits::Limiter::new(opts.enforce_limits)),
@@ -276,6 +288,10 @@ pub async fn run(args: SandboxArgs, shutdown: CancellationToken) -> anyhow::Resu
         state_file: args.state_file,
         enforce_limits: !args.no_limits,
         local_for: args.local,
+        trusted_roots: match &args.trust_ca {
+            Some(f) => vec![std::fs::read(f).with_context(|| format!("reading --trust-ca {}", f.display()))?],
+            None => Vec::new(),
+        },
         ..Default::default()
     };
     let sandbox = Sandbox::new(opts)?;
