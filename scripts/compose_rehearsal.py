@@ -61,12 +61,19 @@ def check(ok, what, detail=""):
     return ok
 
 
+given = set()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback port free now and not handed out before (a released port can come back at once)."""
+    while True:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if port not in given:
+            given.add(port)
+            return port
 
 
 def wait_for(what, probe, seconds=120, proc=None, log=None):

@@ -52,11 +52,11 @@ export BELLHOP_TEST_POSTGRES_URL="postgres://bellhop@127.0.0.1:$PGPORT/postgres"
 # --- Qdrant server (the production index backend) ---------------------------------------------
 # No package registry carries a Qdrant server; ../shared/qdrant holds one built from the official
 # source (version 1.16.3, the version qdrant-client is pinned to and docker-compose.yml runs).
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 QDRANT_BIN="${BELLHOP_QDRANT_BIN:-$ROOT/../shared/qdrant/qdrant}"
 QDRANT_URL=""
 if [ -x "$QDRANT_BIN" ]; then
-  QHTTP=$(free_port); QGRPC=$(free_port)
+  # Both ports chosen while both are held: two separate picks can return the same port.
+  read -r QHTTP QGRPC < <(python3 -c 'import socket; a=socket.socket(); a.bind(("127.0.0.1",0)); b=socket.socket(); b.bind(("127.0.0.1",0)); print(a.getsockname()[1], b.getsockname()[1])')
   say "starting a throwaway Qdrant server on 127.0.0.1:$QGRPC (gRPC)"
   mkdir -p "$WORK/qdrant"
   (cd "$WORK/qdrant" && QDRANT__SERVICE__HOST=127.0.0.1 QDRANT__SERVICE__HTTP_PORT=$QHTTP QDRANT__SERVICE__GRPC_PORT=$QGRPC \

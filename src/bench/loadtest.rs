@@ -23,7 +23,7 @@
 use crate::config::Config;
 use anyhow::Context;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -79,8 +79,17 @@ pub struct Options {
 }
 
 /// Free TCP port on loopback.
+/// A loopback port free now and never handed out before by this harness: the kernel may give a
+/// released port again at once, and the harness binds most of its ports only later (in another
+/// process), so two calls could otherwise return the same port (seen: Qdrant's HTTP and gRPC).
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        if GIVEN.lock().expect("ports").insert(port) {
+            return Ok(port);
+        }
+    }
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
