@@ -241,7 +241,6 @@ def main():
     subprocess.run(as_postgres([f"{args.pgbin}/initdb", "-D", f"{pgdir}/data", "-U", pg_env["POSTGRES_USER"], "--pwfile", pwfile, "-A", "scram-sha-256", "-E", "UTF8"]), check=True, capture_output=True)
     pgp = port[("postgres", 5432)]
     subprocess.run(as_postgres([f"{args.pgbin}/pg_ctl", "-D", f"{pgdir}/data", "-l", f"{pgdir}/log", "-w", "-o", f"-h 127.0.0.1 -p {pgp} -k {pgdir}", "start"]), check=True, capture_output=True)
-    procs.append(("postgres-ctl", subprocess.Popen(["true"])))
     pg_env_run = dict(os.environ, PGPASSWORD=pg_env["POSTGRES_PASSWORD"])
     subprocess.run([f"{args.pgbin}/createdb", "-h", "127.0.0.1", "-p", str(pgp), "-U", pg_env["POSTGRES_USER"], pg_env["POSTGRES_DB"]], check=True, env=pg_env_run)
     health = pg["healthcheck"]["test"][1] + f" -h 127.0.0.1 -p {pgp}"
