@@ -267,8 +267,9 @@ pub async fn select(retriever: &Retriever, question: &str, question_vector: Opti
 }
 
 /// The vectors of every hit's sentences, in order: those kept with the chunk when they match,
-/// the others embedded (memoised in the process) and then kept with their chunk for every
-/// process after this one. Failing to keep them costs only the next answer's embedding.
+/// the others embedded (memoised in the process) and then kept with their chunk, in the
+/// background, for every process after this one. Failing to keep them costs only the next
+/// answer's embedding.
 async fn sentence_vectors(retriever: &Retriever, hits: &[Hit], by_hit: &[Vec<String>]) -> Result<Vec<Arc<Vec<f32>>>, EmbedError> {
     let (model, dim) = (retriever.embedder().name().to_owned(), retriever.embedder().dim());
     let mut per_hit: Vec<Option<Vec<Arc<Vec<f32>>>>> = hits
@@ -282,7 +283,7 @@ async fn sentence_vectors(retriever: &Retriever, hits: &[Hit], by_hit: &[Vec<Str
     let missing: Vec<&str> = per_hit.iter().zip(by_hit).filter(|(v, _)| v.is_none()).flat_map(|(_, ss)| ss.iter().map(String::as_str)).collect();
     if !missing.is_empty() {
         let mut fresh = retriever.embed_memoised(&missing).await?.into_iter();
-        let mut keep = Vec::new();
+        let mut keep: Vec<(crate::domain::TenantId, uuid::Uuid, SentenceVectors)> = Vec::new();
         for ((slot, h), ss) in per_hit.iter_mut().zip(hits).zip(by_hit) {
             if slot.is_some() {
                 continue;
@@ -292,14 +293,23 @@ async fn sentence_vectors(retriever: &Retriever, hits: &[Hit], by_hit: &[Vec<Str
                 let texts: Vec<&str> = ss.iter().map(String::as_str).collect();
                 let vectors: Vec<&[f32]> = mine.iter().map(|v| v.as_slice()).collect();
                 let kept = SentenceVectors::new(&model, &texts, &vectors);
-                keep.push(retriever.index().keep_sentences(crate::domain::TenantId(h.payload.tenant_id), h.payload.chunk_id, kept));
+                keep.push((crate::domain::TenantId(h.payload.tenant_id), h.payload.chunk_id, kept));
             }
             *slot = Some(mine);
         }
-        for r in futures::future::join_all(keep).await {
-            if let Err(e) = r {
-                tracing::warn!(error = %e, "could not keep a passage's sentence vectors with it; they will be embedded again");
-            }
+        if !keep.is_empty() {
+            // Written in the background: the answer does not wait for the index. A write that
+            // lands after the chunk was re-indexed is harmless, as kept vectors are used only
+            // for the exact sentences they were made from.
+            let index = retriever.index().clone();
+            tokio::spawn(async move {
+                let writes = keep.into_iter().map(|(tenant, chunk, kept)| index.keep_sentences(tenant, chunk, kept));
+                for r in futures::future::join_all(writes).await {
+                    if let Err(e) = r {
+                        tracing::warn!(error = %e, "could not keep a passage's sentence vectors with it; they will be embedded again");
+                    }
+                }
+            });
         }
     }
     Ok(per_hit.into_iter().flatten().flatten().collect())

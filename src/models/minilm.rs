@@ -36,9 +36,9 @@ const MERGED_MAX: usize = 128;
 /// all-MiniLM-L6-v2 loaded once; cheap to clone (the weights are shared).
 ///
 /// Small calls made at the same time are embedded together: one thread takes every small call
-/// waiting when it becomes free and runs them as one forward pass, so twenty jobs that each
-/// embed a question at once cost about one pass of twenty short texts, not twenty passes
-/// competing for the cores. A call waits for nothing when the thread is free.
+/// waiting when it becomes free and runs them as one forward pass, on that thread alone, so
+/// twenty jobs that each embed a question at once cost about one pass of twenty short texts,
+/// not twenty passes competing for the cores. A call waits for nothing when the thread is free.
 #[derive(Clone)]
 pub struct LocalMiniLm {
     inner: Arc<Inner>,
@@ -127,10 +127,19 @@ impl LocalMiniLm {
         let inner = Arc::new(Inner { encoder, tokenizer, merged_passes: Default::default() });
         let (small, calls) = std::sync::mpsc::channel();
         let merging = inner.clone();
-        std::thread::Builder::new()
-            .name("minilm-merge".into())
-            .spawn(move || merge_small_calls(merging, calls))
+        // The merging thread is the one thread of a rayon pool of its own, so the parallel
+        // loops inside its passes (candle's matrix products, the kernels, the groups) run
+        // inline on it: a pass of a few short texts gains little from a second core, and on a
+        // machine busy with other processes it would wake a helper for every operation and
+        // wait whenever that helper was descheduled. Large calls keep the shared pool.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "minilm-merge".into())
+            .build()
             .map_err(|e| EmbedError::Permanent(format!("starting the embedding thread: {e}")))?;
+        // Dropping the handle leaves the thread running until the loop ends (the last sender
+        // is dropped).
+        pool.spawn(move || merge_small_calls(merging, calls));
         Ok(Self { inner, small })
     }
 

@@ -192,6 +192,17 @@ async fn sentence_vectors_are_kept_with_the_chunk_by_the_first_answer_and_used_b
     let embedded_first = counted.1.load(SeqCst);
     assert!(embedded_first >= sentences, "the first answer embeds the sentences: {embedded_first}");
 
+    // The first answer keeps them in the background; wait until the index has them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let now = r.search(A, &bellhop::retrieval::Sources::All, q, &opts(Mode::Hybrid)).await.unwrap();
+        if now.iter().all(|h| h.payload.sentences.is_some()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the sentence vectors were never kept: {now:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
     let (second, counted) = process();
     let (hits, ranked_again) = ask(&second).await;
     assert!(hits.iter().all(|h| h.payload.sentences.is_some()), "kept with every chunk ranked");
