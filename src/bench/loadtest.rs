@@ -78,7 +78,6 @@ pub struct Options {
     pub think_max: u64,
 }
 
-/// Free TCP port on loopback.
 /// A loopback port free now and never handed out before by this harness: the kernel may give a
 /// released port again at once, and the harness binds most of its ports only later (in another
 /// process), so two calls could otherwise return the same port (seen: Qdrant's HTTP and gRPC).
