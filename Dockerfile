@@ -31,6 +31,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
     && useradd --system --uid 10001 --home-dir /var/lib/bellhop --create-home bellhop
 COPY --from=build /src/target/release/bellhop /usr/local/bin/bellhop
 COPY --from=models /models /opt/bellhop/models
+# The embedding model's packed weights, written next to it now (the directory is read-only for
+# the bellhop user), so that every process of a container maps one shared copy of them.
+RUN BELLHOP_MODELS_DIR=/opt/bellhop/models BELLHOP_DATA_DIR=/tmp/bellhop-prepare bellhop prepare-models \
+    && rm -rf /tmp/bellhop-prepare
 USER bellhop
 WORKDIR /var/lib/bellhop
 ENV BELLHOP_DATA_DIR=/var/lib/bellhop/data \

@@ -31,6 +31,11 @@ pub enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Load the local embedding model once and write its packed weights next to it
+    /// (`models.dir`), so that every process shares them from then on. Processes do this
+    /// themselves when the directory is writable; run it where it is not, e.g. while building
+    /// a container image.
+    PrepareModels,
     /// Try bellhop locally with zero configuration: a local Telegram sandbox, the web app and
     /// job workers in one process, with a generated master key. Prints the URLs to open.
     Demo {

@@ -63,6 +63,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("database is up to date ({})", db.engine.name());
             Ok(())
         }
+        Command::PrepareModels => {
+            let cfg = load_config(&cli, Needs::Storage, |_| {});
+            telemetry::init(cfg.log_format, &cfg.log_level);
+            let dir = cfg.models_dir.clone();
+            let model = tokio::task::spawn_blocking(move || bellhop::models::LocalMiniLm::load(&dir)).await??;
+            match model.packed_file() {
+                Some(file) => println!("the embedding model's packed weights are in {}", file.display()),
+                None => anyhow::bail!("could not write the packed weights into {} (see the log above)", cfg.models_dir.display()),
+            }
+            Ok(())
+        }
         Command::RotateKey { retire_old } => {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, &cfg.log_level);

@@ -121,9 +121,8 @@ impl LocalMiniLm {
             .map_err(|e| bad("configuring truncation", &e))?;
         // Batches are padded here, to their own longest text (see `batches`).
         tokenizer.with_padding(None);
-        let tensors =
-            candle_core::safetensors::load(file("model.safetensors")?, &Device::Cpu).map_err(|e| bad("loading model.safetensors", &e))?;
-        let encoder = Encoder::load(tensors, &config).map_err(|e| bad("reading the weights", &e))?;
+        let weights = Weights::open(&dir, &file("model.safetensors")?, &config)?;
+        let encoder = Encoder::load(weights, &config).map_err(|e| bad("reading the weights", &e))?;
         let inner = Arc::new(Inner { encoder, tokenizer, merged_passes: Default::default() });
         let (small, calls) = std::sync::mpsc::channel();
         let merging = inner.clone();
@@ -148,6 +147,12 @@ impl LocalMiniLm {
     /// both cores stay busy also between the matrix products.
     pub fn embed_blocking(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         self.inner.embed(texts)
+    }
+
+    /// The packed-weights file the model is mapped from; `None` when they are kept in this
+    /// process's memory (the models directory is read-only).
+    pub fn packed_file(&self) -> Option<PathBuf> {
+        self.inner.encoder.weights.file.clone()
     }
 
     /// How many passes have run for small calls (merged ones count once).
@@ -212,7 +217,10 @@ fn batches(seqs: &[&[u32]]) -> Vec<Vec<usize>> {
 /// are each one parallel pass ([`bellhop_kernels`]). The same arithmetic as
 /// candle-transformers' `BertModel` (a test compares the two), about four times as fast.
 struct Encoder {
-    word: Tensor,
+    weights: Weights,
+    /// The word-piece embeddings, (vocabulary, hidden), in `weights`: only the rows of the
+    /// word pieces a pass uses are read.
+    word: Span,
     position: Tensor,
     token_type: Tensor,
     norm: Norm,
@@ -228,8 +236,8 @@ struct Norm {
 }
 
 struct Linear {
-    /// (in, out), row-major: `x · w` is the layer.
-    w: Tensor,
+    /// (in, out), row-major, in `weights`: `x · w` is the layer.
+    w: Span,
     b: Tensor,
 }
 
@@ -249,63 +257,44 @@ impl Norm {
 }
 
 impl Linear {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.matmul(&self.w)?.broadcast_add(&self.b)
+    /// `x · w`, without the bias.
+    fn product(&self, weights: &Weights, x: &Tensor) -> candle_core::Result<Tensor> {
+        x.contiguous()?.apply_op1_no_bwd(&Product { w: weights.floats(&self.w), k: self.w.rows, n: self.w.cols })
+    }
+
+    fn forward(&self, weights: &Weights, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.product(weights, x)?.broadcast_add(&self.b)
     }
 }
 
 impl Encoder {
-    fn load(mut t: HashMap<String, Tensor>, config: &Config) -> candle_core::Result<Self> {
-        let mut take = |name: &str| -> candle_core::Result<Tensor> {
-            let t = t.remove(name).ok_or_else(|| candle_core::Error::Msg(format!("{name} is missing")))?;
-            t.to_dtype(DType::F32)
+    fn load(weights: Weights, config: &Config) -> candle_core::Result<Self> {
+        let (hidden, heads) = (config.hidden_size, config.num_attention_heads);
+        let small = |name: &str| -> candle_core::Result<Tensor> {
+            let span = weights.span(name)?;
+            Tensor::from_slice(weights.floats(&span), span.shape(), &Device::Cpu)
         };
-        let eps = config.layer_norm_eps as f32;
-        let heads = config.num_attention_heads;
-        let hidden = config.hidden_size;
-        if hidden % heads != 0 {
-            candle_core::bail!("hidden size {hidden} is not a multiple of {heads} heads");
-        }
-        let scale = 1.0 / ((hidden / heads) as f64).sqrt();
-        let mut norm = |prefix: &str| -> candle_core::Result<Norm> {
-            Ok(Norm { weight: take(&format!("{prefix}.weight"))?, bias: take(&format!("{prefix}.bias"))?, eps })
+        let norm = |prefix: &str| -> candle_core::Result<Norm> {
+            Ok(Norm { weight: small(&format!("{prefix}.weight"))?, bias: small(&format!("{prefix}.bias"))?, eps: config.layer_norm_eps as f32 })
         };
-        let norm_embeddings = norm("embeddings.LayerNorm")?;
-        let mut layers = Vec::with_capacity(config.num_hidden_layers);
-        for i in 0..config.num_hidden_layers {
-            let p = format!("encoder.layer.{i}");
-            let mut linear = |name: &str, scale: f64| -> candle_core::Result<(Tensor, Tensor)> {
-                Ok(((take(&format!("{p}.{name}.weight"))? * scale)?, (take(&format!("{p}.{name}.bias"))? * scale)?))
-            };
-            let (qw, qb) = linear("attention.self.query", scale)?;
-            let (kw, kb) = linear("attention.self.key", 1.0)?;
-            let (vw, vb) = linear("attention.self.value", 1.0)?;
-            let transposed = |w: Tensor, b: Tensor| -> candle_core::Result<Linear> { Ok(Linear { w: w.t()?.contiguous()?, b }) };
-            let qkv = transposed(Tensor::cat(&[qw, kw, vw], 0)?, Tensor::cat(&[qb, kb, vb], 0)?)?;
-            let (ow, ob) = linear("attention.output.dense", 1.0)?;
-            let (uw, ub) = linear("intermediate.dense", 1.0)?;
-            let (dw, db) = linear("output.dense", 1.0)?;
-            let mut norm = |prefix: &str| -> candle_core::Result<Norm> {
-                Ok(Norm { weight: take(&format!("{p}.{prefix}.weight"))?, bias: take(&format!("{p}.{prefix}.bias"))?, eps })
-            };
-            layers.push(Layer {
-                qkv,
-                out: transposed(ow, ob)?,
-                attention_norm: norm("attention.output.LayerNorm")?,
-                up: transposed(uw, ub)?,
-                down: transposed(dw, db)?,
-                output_norm: norm("output.LayerNorm")?,
-            });
+        let linear = |name: &str| -> candle_core::Result<Linear> { Ok(Linear { w: weights.span(&format!("{name}.w"))?, b: small(&format!("{name}.b"))? }) };
+        let layers = (0..config.num_hidden_layers)
+            .map(|i| {
+                Ok(Layer {
+                    qkv: linear(&format!("{i}.qkv"))?,
+                    out: linear(&format!("{i}.out"))?,
+                    attention_norm: norm(&format!("{i}.attention_norm"))?,
+                    up: linear(&format!("{i}.up"))?,
+                    down: linear(&format!("{i}.down"))?,
+                    output_norm: norm(&format!("{i}.output_norm"))?,
+                })
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let word = weights.span("word")?;
+        if word.cols != hidden {
+            candle_core::bail!("word embeddings are {} wide, not {hidden}", word.cols);
         }
-        Ok(Self {
-            word: take("embeddings.word_embeddings.weight")?,
-            position: take("embeddings.position_embeddings.weight")?,
-            token_type: take("embeddings.token_type_embeddings.weight")?.i(0)?,
-            norm: norm_embeddings,
-            layers,
-            heads,
-            hidden,
-        })
+        Ok(Self { word, position: small("position")?, token_type: small("token_type")?, norm: norm("norm")?, layers, heads, hidden, weights })
     }
 
     /// Mean-pooled (not yet normalised) embeddings of `seqs`, token ids with the special
@@ -321,8 +310,14 @@ impl Encoder {
         for (row, s) in ids.chunks_exact_mut(len).zip(seqs) {
             row[..s.len()].copy_from_slice(s);
         }
-        let ids = Tensor::from_vec(ids, n * len, dev)?;
-        let x = self.word.index_select(&ids, 0)?.reshape((n, len, self.hidden))?;
+        let table = self.weights.floats(&self.word);
+        let mut rows = Vec::with_capacity(n * len * self.hidden);
+        for &id in &ids {
+            let at = id as usize * self.hidden;
+            let Some(row) = table.get(at..at + self.hidden) else { candle_core::bail!("word piece {id} is not in the vocabulary") };
+            rows.extend_from_slice(row);
+        }
+        let x = Tensor::from_vec(rows, (n, len, self.hidden), dev)?;
         let x = x.broadcast_add(&self.position.narrow(0, 0, len)?)?.broadcast_add(&self.token_type)?;
         let mut x = self.norm.forward(&x.reshape((n * len, self.hidden))?)?;
         let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
@@ -335,14 +330,254 @@ impl Encoder {
     fn layer(&self, l: &Layer, x: &Tensor, lens: &[usize], len: usize) -> candle_core::Result<Tensor> {
         let (n, h, heads) = (lens.len(), self.hidden, self.heads);
         // (n·len, 3h) → three (n, heads, len, head_dim) tensors.
-        let qkv = l.qkv.forward(x)?.reshape((n, len, 3, heads, h / heads))?.permute((2, 0, 3, 1, 4))?.contiguous()?;
+        let w = &self.weights;
+        let qkv = l.qkv.forward(w, x)?.reshape((n, len, 3, heads, h / heads))?.permute((2, 0, 3, 1, 4))?.contiguous()?;
         let (q, k, v) = (qkv.i(0)?, qkv.i(1)?, qkv.i(2)?);
         // Padding gets no attention: the softmax runs over each sequence's real tokens only.
         let probs = q.matmul(&k.t()?)?.apply_op1_no_bwd(&MaskedSoftmax { lens, rows_per_seq: heads * len })?;
         let context = probs.matmul(&v)?.transpose(1, 2)?.contiguous()?.reshape((n * len, h))?;
-        let a = l.attention_norm.forward(&(l.out.forward(&context)? + x)?)?;
-        let up = a.matmul(&l.up.w)?.apply_op2_no_bwd(&l.up.b, &BiasGelu)?;
-        l.output_norm.forward(&(l.down.forward(&up)? + a)?)
+        let a = l.attention_norm.forward(&(l.out.forward(w, &context)? + x)?)?;
+        let up = l.up.product(w, &a)?.apply_op2_no_bwd(&l.up.b, &BiasGelu)?;
+        l.output_norm.forward(&(l.down.forward(w, &up)? + a)?)
+    }
+}
+
+/// The packed-weights file bellhop keeps next to the model's (see [`Weights`]).
+pub const PACKED_FILE: &str = "bellhop-packed.safetensors";
+/// The layout of [`PACKED_FILE`]; a file of another layout is made again.
+const PACKED_FORMAT: &str = "bellhop-minilm-1";
+
+/// The encoder's weights in the layout it runs them in: the query, key and value projections
+/// as one (in, 3·out) matrix with the attention scale folded into the query's, every other
+/// projection as (in, out), so the matrix kernel reads them in place.
+///
+/// They are memory-mapped from [`PACKED_FILE`], next to the model's file: every process on the
+/// machine that loads the model shares one copy of them in memory (and in the CPU's cache), and
+/// a restarted worker starts without reading, converting and copying the 90 MB model again. The
+/// file is made by the first process that needs it (written under a temporary name, then
+/// renamed, so processes starting together never read half a file; each of them may make its
+/// own, and the last rename wins) and made again when the model file changes (its size or
+/// modification time differ from those the packed file records). Where the models directory
+/// is read-only and holds no packed file, the same layout is kept in this process's memory
+/// (`bellhop prepare-models` writes the file ahead, e.g. while building a container image).
+struct Weights {
+    bytes: Bytes,
+    spans: HashMap<String, Span>,
+    /// The packed file, when mapped.
+    file: Option<PathBuf>,
+}
+
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    /// The packed file's bytes, as f32 words so they are aligned like the mapped ones.
+    Owned(Vec<f32>),
+}
+
+/// Where one tensor of [`Weights`] is: `rows × cols` f32 values from `start` (in f32 values).
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: usize,
+    rows: usize,
+    cols: usize,
+}
+
+impl Span {
+    /// Its shape: (cols) for a vector, (rows, cols) otherwise.
+    fn shape(&self) -> Shape {
+        if self.rows == 1 { Shape::from(self.cols) } else { Shape::from((self.rows, self.cols)) }
+    }
+}
+
+impl Weights {
+    /// The packed weights of the model `source` (its `model.safetensors`) in `dir`: mapped from
+    /// the packed file when it is current, else packed now (and written, when `dir` allows).
+    fn open(dir: &Path, source: &Path, config: &Config) -> Result<Weights, EmbedError> {
+        let bad = |what: &str, e: &dyn std::fmt::Display| EmbedError::Permanent(format!("{what} in {}: {e}", dir.display()));
+        let stamp = source_stamp(source).map_err(|e| bad("reading model.safetensors", &e))?;
+        let packed = dir.join(PACKED_FILE);
+        if let Ok(w) = Weights::map(&packed, &stamp) {
+            return Ok(w);
+        }
+        let tensors = candle_core::safetensors::load(source, &Device::Cpu).map_err(|e| bad("loading model.safetensors", &e))?;
+        let tensors = pack(tensors, config).map_err(|e| bad("reading the weights", &e))?;
+        let info = HashMap::from([("format".to_owned(), PACKED_FORMAT.to_owned()), ("source".to_owned(), stamp.clone())]);
+        let bytes = safetensors::serialize(&tensors, Some(info)).map_err(|e| bad("packing the weights", &e))?;
+        drop(tensors);
+        match write_atomically(&packed, &bytes, source).and_then(|()| Weights::map(&packed, &stamp)) {
+            Ok(w) => Ok(w),
+            Err(e) => {
+                tracing::info!(file = %packed.display(), error = %format!("{e:#}"), "could not keep the embedding model's packed weights in a file; keeping them in memory (`bellhop prepare-models` writes the file ahead)");
+                let mut words = vec![0f32; bytes.len().div_ceil(4)];
+                // SAFETY: any bytes are a valid f32; the slice covers exactly `words`' memory.
+                unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), words.as_mut_ptr().cast::<u8>(), bytes.len()) };
+                Weights::index(Bytes::Owned(words), bytes.len(), None).map_err(|e| bad("reading the packed weights", &e))
+            }
+        }
+    }
+
+    /// Maps the packed file `path` if it was made from the model file stamped `stamp`.
+    fn map(path: &Path, stamp: &str) -> anyhow::Result<Weights> {
+        let file = std::fs::File::open(path)?;
+        // SAFETY: the packed file is only ever replaced by a rename, never written in place, so
+        // the mapped bytes do not change under us (a new file is a new inode).
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        let len = map.len();
+        Ok(Weights { file: Some(path.to_owned()), ..Weights::index(Bytes::Mapped(map), len, Some(stamp))? })
+    }
+
+    /// Finds every tensor in the packed file's `len` bytes held by `bytes`, checking its format
+    /// (and, when given, the model file's stamp it was made from).
+    fn index(bytes: Bytes, len: usize, stamp: Option<&str>) -> anyhow::Result<Weights> {
+        let all = match &bytes {
+            Bytes::Mapped(m) => &m[..],
+            // SAFETY: the f32 words hold the file's `len` bytes (and at most three of padding).
+            Bytes::Owned(w) => unsafe { std::slice::from_raw_parts(w.as_ptr().cast::<u8>(), len) },
+        };
+        let (_, meta) = safetensors::SafeTensors::read_metadata(all)?;
+        let info = meta.metadata().clone().unwrap_or_default();
+        anyhow::ensure!(info.get("format").map(String::as_str) == Some(PACKED_FORMAT), "not a packed file of this version");
+        if let Some(stamp) = stamp {
+            anyhow::ensure!(info.get("source").map(String::as_str) == Some(stamp), "made from another model file");
+        }
+        let st = safetensors::SafeTensors::deserialize(all)?;
+        let mut spans = HashMap::new();
+        for (name, view) in st.tensors() {
+            anyhow::ensure!(view.dtype() == safetensors::Dtype::F32, "{name} is not f32");
+            let offset = view.data().as_ptr() as usize - all.as_ptr() as usize;
+            anyhow::ensure!(offset % 4 == 0 && all.as_ptr() as usize % 4 == 0, "{name} is not aligned");
+            let (rows, cols) = match view.shape() {
+                [c] => (1, *c),
+                [r, c] => (*r, *c),
+                other => anyhow::bail!("{name} has shape {other:?}"),
+            };
+            spans.insert(name, Span { start: offset / 4, rows, cols });
+        }
+        Ok(Weights { bytes, spans, file: None })
+    }
+
+    fn span(&self, name: &str) -> candle_core::Result<Span> {
+        self.spans.get(name).copied().ok_or_else(|| candle_core::Error::Msg(format!("the packed weights have no {name}")))
+    }
+
+    fn floats(&self, s: &Span) -> &[f32] {
+        let all: &[f32] = match &self.bytes {
+            // SAFETY: the map is page-aligned and any 4 bytes are a valid f32; `index` checked
+            // every span lies within it, aligned.
+            Bytes::Mapped(m) => unsafe { std::slice::from_raw_parts(m.as_ptr().cast::<f32>(), m.len() / 4) },
+            Bytes::Owned(w) => w,
+        };
+        &all[s.start..s.start + s.rows * s.cols]
+    }
+}
+
+/// What the packed file records of the model file it was made from: size and modification time.
+fn source_stamp(source: &Path) -> std::io::Result<String> {
+    let meta = std::fs::metadata(source)?;
+    let modified = meta.modified()?.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Ok(format!("{} bytes, modified {}.{:09}", meta.len(), modified.as_secs(), modified.subsec_nanos()))
+}
+
+/// Writes `bytes` to `path` under a temporary name in the same directory, then renames it;
+/// readable by whoever may read `like` (the model file).
+fn write_atomically(path: &Path, bytes: &[u8], like: &Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.as_file().set_permissions(std::fs::metadata(like)?.permissions())?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)?;
+    Ok(())
+}
+
+/// The model's tensors (`model.safetensors`) in the layout of [`Weights`], by the names
+/// [`Encoder::load`] reads.
+fn pack(mut t: HashMap<String, Tensor>, config: &Config) -> candle_core::Result<HashMap<String, Tensor>> {
+    let mut take = |name: &str| -> candle_core::Result<Tensor> {
+        let t = t.remove(name).ok_or_else(|| candle_core::Error::Msg(format!("{name} is missing")))?;
+        t.to_dtype(DType::F32)
+    };
+    let heads = config.num_attention_heads;
+    let hidden = config.hidden_size;
+    if hidden % heads != 0 {
+        candle_core::bail!("hidden size {hidden} is not a multiple of {heads} heads");
+    }
+    let scale = 1.0 / ((hidden / heads) as f64).sqrt();
+    let mut out = HashMap::new();
+    let mut norm = |out: &mut HashMap<String, Tensor>, from: &str, to: &str| -> candle_core::Result<()> {
+        out.insert(format!("{to}.weight"), take(&format!("{from}.weight"))?);
+        out.insert(format!("{to}.bias"), take(&format!("{from}.bias"))?);
+        Ok(())
+    };
+    norm(&mut out, "embeddings.LayerNorm", "norm")?;
+    for i in 0..config.num_hidden_layers {
+        let p = format!("encoder.layer.{i}");
+        norm(&mut out, &format!("{p}.attention.output.LayerNorm"), &format!("{i}.attention_norm"))?;
+        norm(&mut out, &format!("{p}.output.LayerNorm"), &format!("{i}.output_norm"))?;
+    }
+    for i in 0..config.num_hidden_layers {
+        let p = format!("encoder.layer.{i}");
+        let mut linear = |name: &str, scale: f64| -> candle_core::Result<(Tensor, Tensor)> {
+            Ok(((take(&format!("{p}.{name}.weight"))? * scale)?, (take(&format!("{p}.{name}.bias"))? * scale)?))
+        };
+        let (qw, qb) = linear("attention.self.query", scale)?;
+        let (kw, kb) = linear("attention.self.key", 1.0)?;
+        let (vw, vb) = linear("attention.self.value", 1.0)?;
+        let mut transposed = |name: &str, (w, b): (Tensor, Tensor)| -> candle_core::Result<()> {
+            out.insert(format!("{i}.{name}.w"), w.t()?.contiguous()?);
+            out.insert(format!("{i}.{name}.b"), b);
+            Ok(())
+        };
+        transposed("qkv", (Tensor::cat(&[qw, kw, vw], 0)?, Tensor::cat(&[qb, kb, vb], 0)?))?;
+        transposed("out", linear("attention.output.dense", 1.0)?)?;
+        transposed("up", linear("intermediate.dense", 1.0)?)?;
+        transposed("down", linear("output.dense", 1.0)?)?;
+    }
+    out.insert("word".to_owned(), take("embeddings.word_embeddings.weight")?);
+    out.insert("position".to_owned(), take("embeddings.position_embeddings.weight")?);
+    out.insert("token_type".to_owned(), take("embeddings.token_type_embeddings.weight")?.i(0)?);
+    Ok(out)
+}
+
+/// `x · w` for a 2-D f32 `x` of `k` columns and `w` (k, n) row-major in [`Weights`], by the
+/// same matrix kernel and the same call as candle's own matmul (so the same results), reading
+/// `w` where it is mapped.
+struct Product<'a> {
+    w: &'a [f32],
+    k: usize,
+    n: usize,
+}
+
+impl CustomOp1 for Product<'_> {
+    fn name(&self) -> &'static str {
+        "product"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(x) = s else { candle_core::bail!("product: f32 only") };
+        let Some((a, b)) = l.contiguous_offsets() else { candle_core::bail!("product: contiguous input only") };
+        let (k, n) = (self.k, self.n);
+        let dims = l.dims();
+        if dims.len() != 2 || dims[1] != k || self.w.len() != k * n {
+            candle_core::bail!("product: {dims:?} times ({k}, {n})");
+        }
+        let m = dims[0];
+        let x = &x[a..b];
+        let mut out = vec![0f32; m * n];
+        let threads = candle_core::utils::get_num_threads();
+        let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+        // SAFETY: `x` is (m, k), `w` (k, n) and `out` (m, n), all row-major and of those sizes
+        // (checked above); the strides say so.
+        unsafe {
+            gemm::gemm(
+                m, n, k,
+                out.as_mut_ptr(), 1, n as isize, false,
+                x.as_ptr(), 1, k as isize,
+                self.w.as_ptr(), 1, n as isize,
+                0.0, 1.0, false, false, false, parallelism,
+            );
+        }
+        Ok((CpuStorage::F32(out), Shape::from((m, n))))
     }
 }
 

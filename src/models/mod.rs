@@ -10,5 +10,5 @@ mod minilm;
 mod openai;
 
 pub use embedder::{EmbedError, Embedder, from_config, l2_normalise};
-pub use minilm::{LocalMiniLm, MINILM_DIR};
+pub use minilm::{LocalMiniLm, MINILM_DIR, PACKED_FILE};
 pub use openai::OpenAiEmbedder;

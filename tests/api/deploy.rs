@@ -147,3 +147,27 @@ fn compose_gives_every_process_the_qdrant_server_the_client_is_pinned_to() {
     }
     assert!(compose.contains("443:443") && !compose.contains("\"8080:8080\"") && !compose.contains("9090:"), "only the TLS terminator is published");
 }
+
+/// Every `bellhop …` command the image build runs, and the command compose starts, is one the
+/// binary has (the build cannot be run here: a wrong name would fail only in a Docker engine).
+#[test]
+fn every_bellhop_command_the_deployment_runs_exists() {
+    use clap::CommandFactory;
+    let cli = bellhop::cli::Cli::command();
+    let mut run = Vec::new();
+    for line in read("Dockerfile").lines().filter(|l| l.trim_start().starts_with("RUN ")) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for (i, w) in words.iter().enumerate() {
+            // `bellhop` as a command, not `cargo build --bin bellhop`.
+            if *w == "bellhop" && (i == 0 || words[i - 1] != "--bin") {
+                run.push(words.get(i + 1).copied().unwrap_or_default().to_owned());
+            }
+        }
+    }
+    assert!(run.contains(&"prepare-models".to_owned()), "the image packs the embedding model's weights: {run:?}");
+    let cmd = read("Dockerfile").lines().find_map(|l| l.strip_prefix("CMD [\"").map(|r| r.split('"').next().unwrap().to_owned())).expect("a CMD");
+    run.push(cmd);
+    for name in &run {
+        assert!(cli.find_subcommand(name).is_some(), "the Dockerfile runs `bellhop {name}`, which bellhop does not have");
+    }
+}

@@ -3,7 +3,7 @@
 //! candle-transformers' reference `BertModel` with the recipe of the model card (mean pooling
 //! over real tokens, L2 normalisation), on texts of very different lengths embedded together.
 use crate::retrieval_support::{embedder, minilm};
-use bellhop::models::Embedder;
+use bellhop::models::{Embedder, LocalMiniLm};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
@@ -82,4 +82,53 @@ async fn small_calls_made_at_once_are_merged_and_each_gets_its_own_vectors() {
             assert!(max_diff < 1e-5, "{:.40}…: largest difference {max_diff} from embedding it alone", c[0]);
         }
     }
+}
+
+/// The packed weights (`PACKED_FILE`, next to the model's): written by the first load, mapped
+/// and not written again by the next, made again when the model file changes, and kept in the
+/// process's memory where no file can be written — the same vectors every way.
+#[tokio::test]
+async fn packed_weights_are_written_once_reused_and_made_again_when_the_model_changes() {
+    use std::os::unix::fs::MetadataExt;
+    let shared = std::path::PathBuf::from(std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR")).join(bellhop::models::MINILM_DIR);
+    let models = tempfile::tempdir().unwrap();
+    let dir = models.path().join(bellhop::models::MINILM_DIR);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::fs::copy(shared.join(f), dir.join(f)).unwrap();
+    }
+    let packed = dir.join(bellhop::models::PACKED_FILE);
+    let texts = ["When do you open on Saturdays?", "Refunds are given within 30 days of purchase when the receipt is shown."];
+    let load = || LocalMiniLm::load(models.path()).unwrap_or_else(|e| panic!("{e}"));
+    let inode = || std::fs::metadata(&packed).unwrap().ino();
+
+    let first = load();
+    assert_eq!(first.packed_file().as_deref(), Some(packed.as_path()), "the first load writes the packed file");
+    let vectors = first.embed_blocking(&texts).unwrap();
+    assert_eq!(vectors, minilm().embed_blocking(&texts).unwrap(), "the same vectors as the shared model's");
+    let written = inode();
+    let mode = |p: &std::path::Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777;
+    assert_eq!(mode(&packed), mode(&dir.join("model.safetensors")), "readable by whoever may read the model");
+
+    let second = load();
+    assert_eq!(second.packed_file().as_deref(), Some(packed.as_path()));
+    assert_eq!(inode(), written, "a current packed file is mapped, not written again");
+    assert_eq!(second.embed_blocking(&texts).unwrap(), vectors);
+
+    // A new model file (a new download): its modification time differs, so it is packed again.
+    let model = std::fs::File::options().write(true).open(dir.join("model.safetensors")).unwrap();
+    model.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60)).unwrap();
+    drop(model);
+    let third = load();
+    assert_ne!(inode(), written, "packed again from the changed model file");
+    assert_eq!(third.embed_blocking(&texts).unwrap(), vectors);
+
+    // Nowhere to write the file (here: a directory in its place): kept in memory, same vectors.
+    std::fs::remove_file(&packed).unwrap();
+    std::fs::create_dir(&packed).unwrap();
+    let fourth = load();
+    assert_eq!(fourth.packed_file(), None, "kept in memory");
+    assert_eq!(fourth.embed_blocking(&texts).unwrap(), vectors);
+    // The processes loaded before go on with the file they mapped.
+    assert_eq!(first.embed_blocking(&texts).unwrap(), vectors);
 }
