@@ -15,7 +15,11 @@ use anyhow::Context;
 /// The stored update `update_id` of `bot`.
 async fn stored_update(app: &AppState, bot: crate::domain::BotId, update_id: i64) -> Result<Update, JobError> {
     let body = storage::updates::body(&app.db.pool, bot, update_id).await?.context("the stored update is missing")?;
-    serde_json::from_str(&body).map_err(|e| JobError::Permanent(anyhow::anyhow!("update does not parse: {e}")))
+    parse_update(&body)
+}
+
+fn parse_update(body: &str) -> Result<Update, JobError> {
+    serde_json::from_str(body).map_err(|e| JobError::Permanent(anyhow::anyhow!("update does not parse: {e}")))
 }
 
 /// The `bot.update` job: one update of a business's bot.
@@ -27,11 +31,11 @@ pub async fn child_update(app: AppState, job: Job) -> Result<(), JobError> {
     tracing::Span::current().record("tenant_id", tenant.0).record("bot_id", p.bot_id.0).record("update_id", p.update_id);
     // Erased before it was handled — its customer asked (`/forget`, or the owner for them), or
     // the bot's data was deleted: nothing is left to answer.
-    if storage::updates::body(&app.db.pool, p.bot_id, p.update_id).await?.is_none() {
+    let Some(body) = storage::updates::body(&app.db.pool, p.bot_id, p.update_id).await? else {
         tracing::info!("the update was erased before it was handled; nothing to do");
         return Ok(());
-    }
-    let update = stored_update(&app, p.bot_id, p.update_id).await?;
+    };
+    let update = parse_update(&body)?;
     let Some(bot) = app.bots.open(tenant, p.bot_id).await.map_err(JobError::Permanent)? else {
         return Ok(()); // the bot moved to another tenant meanwhile
     };
