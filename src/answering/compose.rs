@@ -86,13 +86,69 @@ pub struct Composed {
     pub model_time: Duration,
 }
 
+/// The search options of a customer's question.
+fn question_options(cfg: &AnsweringConfig) -> SearchOptions {
+    SearchOptions { limit: cfg.sources, ..Default::default() }
+}
+
+/// A question's embeddings, made on the embedding thread while the job does its database work
+/// (the conversation, the paywall, the history): the ten or so round trips before retrieval and
+/// the embedding overlap instead of adding up. Started only for a message whose retrieval query
+/// is its own text whatever the history ([`super::pipeline::is_follow_up`]); dropped unused
+/// (a command, a paused bot, a handed-off conversation), the task is aborted.
+pub struct EarlyVectors {
+    query: String,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<Option<Vec<Vec<f32>>>>>>,
+}
+
+impl EarlyVectors {
+    /// Starts embedding `query` as [`prepare`] would.
+    pub fn start(retriever: crate::retrieval::SharedRetriever, cfg: &AnsweringConfig, query: String) -> Self {
+        let opts = question_options(cfg);
+        let text = query.clone();
+        let task = tokio::spawn(async move {
+            let r = retriever.get().await.ok()?;
+            r.query_vectors(&text, &opts).await.ok()
+        });
+        Self { query, task: std::sync::Mutex::new(Some(task)) }
+    }
+
+    /// The embeddings, when they are of `query` and were made; `None` otherwise (the caller
+    /// embeds, and an error shows there).
+    pub async fn take(&self, query: &str) -> Option<Vec<Vec<f32>>> {
+        if self.query != query {
+            return None;
+        }
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take()?;
+        task.await.ok().flatten()
+    }
+}
+
+impl Drop for EarlyVectors {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+            task.abort();
+        }
+    }
+}
+
 /// The bot's Q&A pair, then retrieval among the bot's sources with the confidence threshold.
 #[tracing::instrument(name = "answering.retrieve", skip_all, fields(tenant_id = tenant.0, bot_id = bot.0))]
-pub async fn prepare(db: &Db, cfg: &AnsweringConfig, retriever: &Retriever, tenant: TenantId, bot: BotId, query: &str) -> anyhow::Result<Prepared> {
+///
+/// `early`: the question's embeddings, when they were started before the conversation was
+/// loaded ([`EarlyVectors`]); used when they are of `query`, else it is embedded here.
+pub async fn prepare(db: &Db, cfg: &AnsweringConfig, retriever: &Retriever, tenant: TenantId, bot: BotId, query: &str, early: Option<&EarlyVectors>) -> anyhow::Result<Prepared> {
     // One embedding of the question serves both the Q&A match and retrieval.
-    let opts = SearchOptions { limit: cfg.sources, ..Default::default() };
+    let opts = question_options(cfg);
     let t = Instant::now();
-    let vectors = retriever.query_vectors(query, &opts).await?;
+    let vectors = match early {
+        Some(e) => e.take(query).await,
+        None => None,
+    };
+    let vectors = match vectors {
+        Some(v) => v,
+        None => retriever.query_vectors(query, &opts).await?,
+    };
     let embed = t.elapsed();
     let t = Instant::now();
     if let Some(pair) = crate::knowledge::qa::match_qa(db, retriever, tenant, Some(bot), query, vectors.first().map(Vec::as_slice)).await? {

@@ -95,6 +95,12 @@ pub fn warm_up() {
 #[tracing::instrument(name = "answering.update", skip_all, fields(tenant_id = tenant.0, bot_id = bot_id.0, update_id = update.update_id))]
 pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot, update: Update, arrival: Arrival) -> Result<(), JobError> {
     let Arrival { started, more_waiting } = arrival;
+    // A question's embedding starts now, beside the database work below (see
+    // `compose::EarlyVectors`); a burst's earlier messages are not answered.
+    let early = match &update.kind {
+        UpdateKind::Message(m) if !more_waiting => early_query(m).map(|q| compose::EarlyVectors::start(a.pipeline.retriever.clone(), &a.pipeline.cfg, q)),
+        _ => None,
+    };
     let db = &a.pipeline.db;
     let bots::Profile { name: business, username, .. } = bots::profile(&db.pool, tenant, bot_id).await?.unwrap_or_default();
     let settings = storage::bot_settings::get(&db.pool, tenant, bot_id).await?;
@@ -107,12 +113,23 @@ pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot
     let lang = language::Lang::of(language.as_deref());
     let texts = settings::texts_in(&settings, &business, lang);
     let paused = bots::paused_at(&db.pool, tenant, bot_id).await?.is_some();
-    let ctx = Ctx { a, tenant, bot_id, bot, business: &business, username: &username, settings: &settings, texts: &texts, language: language.as_deref(), lang, started, more_waiting, paused, timing: Mutex::new(None) };
+    let ctx = Ctx { a, tenant, bot_id, bot, business: &business, username: &username, settings: &settings, texts: &texts, language: language.as_deref(), lang, started, more_waiting, paused, early, timing: Mutex::new(None) };
     match update.kind {
         UpdateKind::Message(m) => ctx.message(update.update_id, m).await,
         UpdateKind::CallbackQuery(q) => ctx.callback(q).await,
         _ => Ok(()),
     }
+}
+
+/// The retrieval query of a customer's private message, when it is sure to be the message's
+/// own text: words (or a caption), not a command, not a follow-up (which is searched together
+/// with the previous question). Computed as [`Ctx::message`] and the pipeline do.
+fn early_query(m: &Message) -> Option<String> {
+    if !m.chat.is_private() || m.from.as_ref().is_some_and(|u| u.is_bot) {
+        return None;
+    }
+    let text = m.text.as_deref().or(m.caption.as_deref()).map(str::trim).filter(|t| !t.is_empty())?;
+    (!text.starts_with('/') && !pipeline::is_follow_up(text)).then(|| text.to_owned())
 }
 
 /// Whether an earlier message belongs in the model's view of the conversation: the customer's
@@ -149,6 +166,8 @@ struct Ctx<'a> {
     more_waiting: bool,
     /// The owner paused the bot: every message gets the paused notice.
     paused: bool,
+    /// The question's embeddings, started with the job.
+    early: Option<compose::EarlyVectors>,
     /// A model answer's timing, once its pipeline ran: the overhead measurement's marks.
     timing: Mutex<Option<limits::Timing>>,
 }
@@ -312,7 +331,7 @@ impl Ctx<'_> {
         let history: Vec<Turn> = earlier.iter().filter(|m| in_history(m)).map(|m| Turn { customer: m.author == Author::Customer, text: m.text.clone() }).collect();
         let voice = Voice { business: self.business, persona: &self.settings.persona, tone: &self.settings.tone, extra: &self.settings.extra_instructions, language: self.language };
         let key = format!("answer:{}:{update_id}", self.bot_id.0);
-        let request = pipeline::Request { tenant: self.tenant, bot: self.bot_id, voice, texts: self.texts, history: &history, question, credit_key: Some(&key) };
+        let request = pipeline::Request { tenant: self.tenant, bot: self.bot_id, voice, texts: self.texts, history: &history, question, credit_key: Some(&key), early: self.early.as_ref() };
 
         // Drafts in private chats: a task sends the latest text at most every draft_interval.
         let (progress, drafts) = if conv.chat_kind == ChatKind::Private {
@@ -335,5 +354,31 @@ impl Ctx<'_> {
         let _ = typing.await;
         let r = answer.reply;
         self.reply(conv, update_id, reply_to, &Reply { kind: r.kind, text: &r.text, sources: &r.sources, tokens: r.tokens, question: Some(question) }).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(chat_type: &str, from_bot: bool, text: &str) -> Message {
+        serde_json::from_value(serde_json::json!({
+            "message_id": 7, "date": 1_700_000_000,
+            "chat": {"id": 42, "type": chat_type},
+            "from": {"id": 42, "is_bot": from_bot, "first_name": "Ann"},
+            "text": text,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_a_private_question_searched_on_its_own_is_embedded_early() {
+        let q = "How much is a cake for 8 people?";
+        assert_eq!(early_query(&message("private", false, &format!("  {q}\n"))).as_deref(), Some(q));
+        assert_eq!(early_query(&message("private", false, "/start")), None, "a command");
+        assert_eq!(early_query(&message("private", false, "and on Sundays?")), None, "a follow-up: searched with the previous question");
+        assert_eq!(early_query(&message("private", false, "   ")), None);
+        assert_eq!(early_query(&message("group", false, q)), None, "in a group, only what is addressed to the bot");
+        assert_eq!(early_query(&message("private", true, q)), None, "a bot's message is not answered");
     }
 }

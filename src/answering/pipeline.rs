@@ -52,6 +52,8 @@ pub struct Request<'a> {
     /// The credit reservation's key (e.g. `answer:{bot}:{update}`: a retried job finds its own
     /// reservation); `None` meters nothing (the admin test chat).
     pub credit_key: Option<&'a str>,
+    /// The question's embeddings, when started early (see [`compose::EarlyVectors`]).
+    pub early: Option<&'a compose::EarlyVectors>,
 }
 
 /// What the pipeline made of a question.
@@ -84,7 +86,7 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
     let query = standalone_query(req.history, req.question);
     let retrieving = std::time::Instant::now();
     let retriever = deps.retriever.get().await?;
-    let prepared = compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, &query).await?;
+    let prepared = compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, &query, req.early).await?;
     let retrieval_time = retrieving.elapsed();
     let hits = match prepared {
         Prepared::Qa(answer) => return Ok(fixed(MessageKind::Qa, answer)),
@@ -153,11 +155,16 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
 /// language.
 pub fn standalone_query(history: &[Turn], question: &str) -> String {
     let Some(prev) = history.iter().rev().find(|t| t.customer) else { return question.to_owned() };
+    if is_follow_up(question) { format!("{} {}", prev.text, question) } else { question.to_owned() }
+}
+
+/// Whether `question` reads as a follow-up ([`standalone_query`]); when it does not, it is
+/// searched on its own whatever came before.
+pub fn is_follow_up(question: &str) -> bool {
     // Arabic letter forms folded to the Persian ones, so "اين" is "این".
     let lower = crate::retrieval::analysis::normalize(&question.to_lowercase());
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    let follow_up = words.len() <= 4 || words.first().is_some_and(|w| OPENERS.contains(w)) && words.iter().any(|w| REFERS.contains(w));
-    if follow_up { format!("{} {}", prev.text, question) } else { question.to_owned() }
+    words.len() <= 4 || words.first().is_some_and(|w| OPENERS.contains(w)) && words.iter().any(|w| REFERS.contains(w))
 }
 
 /// Words that open a follow-up: "and", "but", "what", "how (much)" …

@@ -183,7 +183,7 @@ async fn answer(app: &AppState, tenant: TenantId, bot: BotId, earlier: &[Exchang
         .collect();
     let voice = Voice { business: &business, persona: &s.persona, tone: &s.tone, extra: &s.extra_instructions, language: language.as_deref() };
     let key = format!("test:{}:{}", bot.0, uuid::Uuid::new_v4().simple());
-    let request = pipeline::Request { tenant, bot, voice, texts: &texts, history: &history, question, credit_key: Some(&key) };
+    let request = pipeline::Request { tenant, bot, voice, texts: &texts, history: &history, question, credit_key: Some(&key), early: None };
     let r = pipeline::answer(&app.answering.pipeline, &request, None).await?.reply;
     if r.tokens > 0 {
         let today = crate::storage::now_ms() / 86_400_000;

@@ -220,3 +220,39 @@ async fn sentence_vectors_are_kept_with_the_chunk_by_the_first_answer_and_used_b
     let hits = r.search(A, &bellhop::retrieval::Sources::All, q, &opts(Mode::Hybrid)).await.unwrap();
     assert!(hits.iter().all(|h| h.payload.sentences.is_none()), "re-indexed chunks start without");
 }
+
+/// A customer's question embedded early (beside the job's database work) is the embedding the
+/// answer uses: the same vectors as embedding it then, made once, handed out once, and never
+/// for another query (a follow-up searched with the previous question embeds that itself).
+#[tokio::test]
+async fn a_question_embedded_early_is_embedded_once_and_only_for_its_own_query() {
+    use bellhop::answering::compose::EarlyVectors;
+    use bellhop::config::{Config, Needs, RawSettings};
+    use std::sync::atomic::Ordering::SeqCst;
+    let r = fresh_retriever().await;
+    let counting = Arc::new(Counting(embedder(), Default::default()));
+    let rt = Retriever::new(counting.clone(), r.index().clone()).unwrap();
+    let shared = {
+        let rt = rt.clone();
+        bellhop::retrieval::SharedRetriever::new(move || {
+            let rt = rt.clone();
+            async move { Ok(rt) }
+        })
+    };
+    let raw = RawSettings::load(Some(std::path::Path::new("/dev/null")), &|_| None).unwrap();
+    let cfg = Config::from_raw(&raw, Needs::Storage).unwrap();
+    let q = "How much is a cake for 8 people?";
+    let opts = SearchOptions { limit: cfg.answering.sources, ..Default::default() };
+    let expected = rt.query_vectors(q, &opts).await.unwrap();
+    let per_query = counting.1.swap(0, SeqCst);
+    assert!(per_query >= 1);
+
+    let early = EarlyVectors::start(shared.clone(), &cfg.answering, q.to_owned());
+    assert_eq!(early.take("How much is a cake for 12 people?").await, None, "another query's vectors are never used");
+    assert_eq!(early.take(q).await, Some(expected), "the vectors embedding it then gives");
+    assert_eq!(early.take(q).await, None, "handed out once");
+    assert_eq!(counting.1.load(SeqCst), per_query, "embedded once");
+
+    // Dropped unused: nothing is handed out, and nothing fails.
+    drop(EarlyVectors::start(shared, &cfg.answering, q.to_owned()));
+}
