@@ -151,10 +151,13 @@ pub async fn prepare(db: &Db, cfg: &AnsweringConfig, retriever: &Retriever, tena
     };
     let embed = t.elapsed();
     let t = Instant::now();
-    if let Some(pair) = crate::knowledge::qa::match_qa(db, retriever, tenant, Some(bot), query, vectors.first().map(Vec::as_slice)).await? {
+    // The bot's sources are read beside the Q&A match (needed unless a pair answers).
+    let (pair, scope) = tokio::try_join!(crate::knowledge::qa::match_qa(db, retriever, tenant, Some(bot), query, vectors.first().map(Vec::as_slice)), async {
+        Ok(crate::knowledge::scope::of_bot(&db.pool, tenant, Some(bot)).await?)
+    })?;
+    if let Some(pair) = pair {
         return Ok(Prepared::Qa(pair.answer));
     }
-    let scope = crate::knowledge::scope::of_bot(&db.pool, tenant, Some(bot)).await?;
     let lookup = t.elapsed();
     // "I don't know" when no passage is similar enough, or no sentence answers well enough.
     Ok(match find(cfg, retriever, tenant, &scope, query, &opts, vectors).await? {

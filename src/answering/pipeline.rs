@@ -97,17 +97,22 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
 
     // The business's plan: one credit per AI answer, reserved before the model runs (the key
     // makes a retried job find its own reservation), settled or released after.
-    let reservation = match req.credit_key {
-        Some(key) => match billing::reserve(&deps.billing, req.tenant, key).await? {
-            Reserve::Granted(r) => Some(r),
-            Reserve::Exhausted => return Ok(fixed(MessageKind::Unavailable, req.texts.unavailable.clone())),
-        },
+    // The day's model tokens so far are read beside it.
+    let reserving = async {
+        match req.credit_key {
+            Some(key) => billing::reserve(&deps.billing, req.tenant, key).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (reserved, used_today) = tokio::try_join!(reserving, async { Ok(conversations::usage(&deps.db.pool, req.tenant, today()).await?) })?;
+    let reservation = match reserved {
+        Some(Reserve::Granted(r)) => Some(r),
+        Some(Reserve::Exhausted) => return Ok(fixed(MessageKind::Unavailable, req.texts.unavailable.clone())),
         None => None,
     };
     // With model answers off (`answering.model_answers`), the model isn't even loaded.
     let model = if deps.cfg.model_answers { deps.model.get().await } else { None };
     // Over the day's token budget a business's customers get quoted passages.
-    let used_today = conversations::usage(&deps.db.pool, req.tenant, today()).await?;
     let within_budget = (used_today as u64) < deps.cfg.tenant_daily_tokens;
     if !within_budget {
         tracing::warn!(used_today, "the business used its daily model tokens; quoting passages");

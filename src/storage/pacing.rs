@@ -1,5 +1,5 @@
 //! [`DbPacer`]: Telegram's per-bot and per-chat limits kept for the whole cluster, in the
-//! database every process shares (`telegram_pacing`). One short transaction per message books
+//! database every process shares (`telegram_pacing`). One short transaction per message (two statements) books
 //! its moment under both the bot's and the chat's rule at once ([`telegram::throttle::pace`]);
 //! the process then waits for that moment and sends. A 429 moves the chat's next moment past its
 //! `retry_after` for every process.
@@ -10,7 +10,7 @@
 //! not use is simply lost capacity. The cost is one round trip per message, small beside
 //! Telegram's own latency. Moments are wall-clock milliseconds of the booking process, so the
 //! machines' clocks should agree (NTP) to well under the 40 ms between a bot's messages.
-use super::{Db, Engine, now_ms};
+use super::{Db, now_ms};
 use crate::telegram::throttle::{PACE_BOT, PaceRule, Pacer, pace};
 use crate::telegram::{BotId, ChatId, TelegramError};
 use futures::future::BoxFuture;
@@ -32,25 +32,28 @@ impl DbPacer {
     pub async fn book(&self, bot: BotId, chat: ChatId, now: i64) -> sqlx::Result<i64> {
         let keys = [(format!("bot:{}", bot.0), PACE_BOT), (format!("chat:{}:{}", bot.0, chat.0), PaceRule::for_chat(chat))];
         let mut tx = self.db.pool.begin().await?;
-        for (key, _) in &keys {
-            sqlx::query("insert into telegram_pacing (key, next_at) values ($1, 0) on conflict (key) do nothing").bind(key).execute(&mut *tx).await?;
-        }
-        // Rows locked in key order (every booking takes them in the same order: no deadlock).
-        let lock = match self.db.engine {
-            Engine::Postgres => "for update",
-            Engine::Sqlite => "",
-        };
-        let rows = sqlx::query(&format!("select key, next_at from telegram_pacing where key in ($1, $2) order by key {lock}"))
-            .bind(&keys[0].0)
-            .bind(&keys[1].0)
-            .fetch_all(&mut *tx)
-            .await?;
+        // One statement makes the rows that do not exist yet and locks both (an upsert locks the
+        // row it finds, as `select … for update` would), returning their moments. The keys are
+        // in the same order in every booking ("bot:…" before "chat:…"), so two never deadlock.
+        let rows = sqlx::query(
+            "insert into telegram_pacing (key, next_at) values ($1, 0), ($2, 0)
+             on conflict (key) do update set next_at = telegram_pacing.next_at
+             returning key, next_at",
+        )
+        .bind(&keys[0].0)
+        .bind(&keys[1].0)
+        .fetch_all(&mut *tx)
+        .await?;
         let next_of = |k: &str| rows.iter().find(|r| r.get::<String, _>(0) == k).map_or(0, |r| r.get::<i64, _>(1));
         let stored: Vec<(i64, PaceRule)> = keys.iter().map(|(k, rule)| (next_of(k), *rule)).collect();
         let (at, after) = pace(now, &stored);
-        for ((key, _), next) in keys.iter().zip(after) {
-            sqlx::query("update telegram_pacing set next_at = $2 where key = $1").bind(key).bind(next).execute(&mut *tx).await?;
-        }
+        sqlx::query("update telegram_pacing set next_at = case when key = $1 then $2 else $4 end where key in ($1, $3)")
+            .bind(&keys[0].0)
+            .bind(after[0])
+            .bind(&keys[1].0)
+            .bind(after[1])
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(at)
     }
