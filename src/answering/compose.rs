@@ -133,19 +133,19 @@ impl Drop for EarlyVectors {
 }
 
 /// The bot's Q&A pair, then retrieval among the bot's sources with the confidence threshold.
-#[tracing::instrument(name = "answering.retrieve", skip_all, fields(tenant_id = tenant.0, bot_id = bot.0))]
 ///
 /// `early`: the question's embeddings, when they were started before the conversation was
 /// loaded ([`EarlyVectors`]); used when they are of `query`, else it is embedded here.
+#[tracing::instrument(name = "answering.retrieve", skip_all, fields(tenant_id = tenant.0, bot_id = bot.0))]
 pub async fn prepare(db: &Db, cfg: &AnsweringConfig, retriever: &Retriever, tenant: TenantId, bot: BotId, query: &str, early: Option<&EarlyVectors>) -> anyhow::Result<Prepared> {
     // One embedding of the question serves both the Q&A match and retrieval.
     let opts = question_options(cfg);
     let t = Instant::now();
-    let vectors = match early {
+    let made = match early {
         Some(e) => e.take(query).await,
         None => None,
     };
-    let vectors = match vectors {
+    let vectors = match made {
         Some(v) => v,
         None => retriever.query_vectors(query, &opts).await?,
     };

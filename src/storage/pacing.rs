@@ -1,5 +1,5 @@
 //! [`DbPacer`]: Telegram's per-bot and per-chat limits kept for the whole cluster, in the
-//! database every process shares (`telegram_pacing`). One short transaction per message (two statements) books
+//! database every process shares (`telegram_pacing`). One short transaction per message books
 //! its moment under both the bot's and the chat's rule at once ([`telegram::throttle::pace`]);
 //! the process then waits for that moment and sends. A 429 moves the chat's next moment past its
 //! `retry_after` for every process.
@@ -7,8 +7,8 @@
 //! Why a shared bucket rather than routing a bot's sends to one process: any worker can run any
 //! job (no bot affinity to hand over when a worker dies, no forwarding of sends between
 //! processes), and a process killed mid-send leaves nothing to recover — a booked moment it did
-//! not use is simply lost capacity. The cost is one round trip per message, small beside
-//! Telegram's own latency. Moments are wall-clock milliseconds of the booking process, so the
+//! not use is simply lost capacity. The cost is one short transaction per message (an upsert that
+//! locks both rows, and an update), small beside Telegram's own latency. Moments are wall-clock milliseconds of the booking process, so the
 //! machines' clocks should agree (NTP) to well under the 40 ms between a bot's messages.
 use super::{Db, now_ms};
 use crate::telegram::throttle::{PACE_BOT, PaceRule, Pacer, pace};
