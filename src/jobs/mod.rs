@@ -126,6 +126,12 @@ impl Wakers {
     fn get(&self, queue: &str) -> Arc<Notify> {
         self.0.lock().expect("wakers lock").entry(queue.to_owned()).or_default().clone()
     }
+
+    fn wake_all(&self) {
+        for n in self.0.lock().expect("wakers lock").values() {
+            n.notify_one();
+        }
+    }
 }
 
 /// The handle to enqueue work. Cheap to clone.
@@ -168,7 +174,8 @@ impl Queue {
         Ok(id)
     }
 
-    /// Wakes an idle worker of `queue` in this process (others find the job by polling).
+    /// Wakes an idle worker of `queue` in this process (with PostgreSQL, the other processes' are
+    /// woken by the database: [`listen`]; with SQLite there are no others).
     pub fn notify(&self, queue: &str) {
         self.wakers.get(queue).notify_one();
     }
@@ -240,6 +247,8 @@ impl<S: Clone + Send + Sync + 'static> Workers<S> {
         drop(done_tx);
         let mut completer = tokio::spawn(completer(self.queue.db.clone(), worker_id.clone(), self.cfg.retry_base, done_rx));
         let mut upkeep = tokio::spawn(upkeep(self.queue.clone(), worker_id.clone(), self.cfg.clone(), self.registry.queues(), stop_claiming.clone()));
+        // Best effort on top of polling: if it stops, jobs are still found at the next poll.
+        let listener = self.queue.db.pg_url.clone().map(|url| tokio::spawn(listen(url, self.queue.wakers.clone(), stop_claiming.clone())));
 
         let mut completer_done = false;
         let failed = tokio::select! {
@@ -262,6 +271,9 @@ impl<S: Clone + Send + Sync + 'static> Workers<S> {
             tracing::error!(why, "job workers: a part stopped unexpectedly; stopping the workers");
         }
         stop_claiming.cancel();
+        if let Some(l) = listener {
+            l.abort();
+        }
         while loops.join_next().await.is_some() {}
         tracker.close();
         let finished = tokio::time::timeout(self.grace, tracker.wait()).await.is_ok();
@@ -434,6 +446,66 @@ async fn write_completions(db: &Db, worker: &str, retry_base: Duration, batch: &
 }
 
 /// Heartbeat (extend our leases) and reaper (re-queue jobs of dead workers).
+/// The channel on which PostgreSQL announces a job ready to run, with its queue's name as the
+/// payload (the trigger of migrations/postgres/0078_job_notifications.sql).
+pub const NOTIFY_CHANNEL: &str = "bellhop_jobs";
+
+/// With PostgreSQL: wakes this process's idle claim loop of a queue as soon as any process
+/// queues a job there (a webhook stored by the web process, a job handed back or re-queued), so
+/// a customer's message waits for the next free worker, not for the next poll. Every worker
+/// process is told; one wins the claim, the others find nothing and wait again — one cheap
+/// statement each, as a poll costs.
+///
+/// LISTEN needs a connection of its own, outside the pool. On a lost connection (a PostgreSQL
+/// restart) it reconnects, once a second at most; notifications sent meanwhile are lost, so
+/// every queue is woken after a reconnection, and polling finds whatever else was missed.
+async fn listen(url: crate::domain::Secret, wakers: Arc<Wakers>, stop: CancellationToken) {
+    let mut warned = false;
+    loop {
+        let connect = async {
+            let mut l = sqlx::postgres::PgListener::connect(url.expose()).await?;
+            l.listen(NOTIFY_CHANNEL).await?;
+            Ok::<_, sqlx::Error>(l)
+        };
+        let connected = tokio::select! {
+            l = connect => l,
+            _ = stop.cancelled() => return,
+        };
+        let error = match connected {
+            Ok(mut l) => {
+                if warned {
+                    tracing::info!("listening for new jobs again");
+                    warned = false;
+                }
+                wakers.wake_all();
+                loop {
+                    let next = tokio::select! {
+                        n = l.try_recv() => n,
+                        _ = stop.cancelled() => return,
+                    };
+                    match next {
+                        Ok(Some(n)) => wakers.get(n.payload()).notify_one(),
+                        // The connection was lost, and sqlx has connected and listened again:
+                        // what was sent meanwhile is unknown.
+                        Ok(None) => wakers.wake_all(),
+                        Err(e) => break e,
+                    }
+                }
+            }
+            Err(e) => e,
+        };
+        if !warned {
+            // sqlx's error text does not include the URL.
+            tracing::warn!(error = %error, "not listening for new jobs; finding them by polling until PostgreSQL answers again");
+            warned = true;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.cancelled() => return,
+        }
+    }
+}
+
 async fn upkeep(queue: Queue, worker: String, cfg: JobsConfig, queues: Vec<&'static str>, stop: CancellationToken) {
     let every = (cfg.lease / 3).max(Duration::from_millis(200));
     let mut tick = tokio::time::interval(every);

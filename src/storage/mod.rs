@@ -33,6 +33,7 @@ pub mod tenants;
 pub mod updates;
 
 use crate::config::DatabaseUrl;
+use crate::domain::Secret;
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
@@ -62,6 +63,9 @@ impl Engine {
 pub struct Db {
     pub pool: AnyPool,
     pub engine: Engine,
+    /// PostgreSQL's URL, for connections outside the pool: the job queue's LISTEN
+    /// (`jobs::listen`) holds one of its own. `None` on SQLite.
+    pub pg_url: Option<Secret>,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -98,7 +102,7 @@ impl Db {
                     .connect_with(opts)
                     .await
                     .with_context(|| format!("opening the SQLite database {}", path.display()))?;
-                Ok(Db { pool, engine: Engine::Sqlite })
+                Ok(Db { pool, engine: Engine::Sqlite, pg_url: None })
             }
             DatabaseUrl::Postgres(url) => {
                 let opts = AnyConnectOptions::from_str(url.expose()).context("parsing database_url")?;
@@ -109,7 +113,7 @@ impl Db {
                     .await
                     // sqlx's error text does not include the URL, so the password stays out.
                     .context("connecting to PostgreSQL (database_url)")?;
-                Ok(Db { pool, engine: Engine::Postgres })
+                Ok(Db { pool, engine: Engine::Postgres, pg_url: Some(url.clone()) })
             }
         }
     }

@@ -213,3 +213,49 @@ async fn a_telegram_refusal_that_cannot_change_is_not_retried_however_it_reaches
     assert_eq!(rig.state_of(busy).await.2, 2, "a server error is retried");
     rig.stop().await;
 }
+
+/// With PostgreSQL a job queued by another process — here another pool, whose in-memory wake-up
+/// reaches no worker, as the web process's does not — is started on the database's notification
+/// (migration 0078, `jobs::listen`), not at the workers' next poll, which is a minute away here.
+#[tokio::test]
+async fn with_postgres_a_job_queued_by_another_process_wakes_an_idle_worker_without_waiting_for_a_poll() {
+    if engine() != "postgres" {
+        return; // one process: woken in memory (the other tests)
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = test_settings(dir.path()).await;
+    s.set("BELLHOP_JOBS_POLL_INTERVAL_MS", "60000");
+    let cfg = s.config(bellhop::config::Needs::Storage);
+    let db = Db::connect(&cfg.database_url).await.unwrap();
+    db.migrate().await.unwrap();
+    let mut registry = Registry::default();
+    registry.register("ping", jobs::DEFAULT, |s: Seen, job: Job| async move {
+        note_run(&s, &job);
+        Ok(())
+    });
+    let seen = Seen::default();
+    let stop = CancellationToken::new();
+    let workers = Workers { queue: Queue::new(db.clone(), &cfg.jobs), registry: Arc::new(registry), state: seen.clone(), cfg: cfg.jobs.clone(), grace: Duration::from_secs(5) };
+    let task = tokio::spawn(workers.run(stop.clone()));
+    // The workers listen, and their claim loops have found nothing and gone to sleep.
+    wait_until(Duration::from_secs(20), || async {
+        let n: i64 = sqlx::query_scalar("select count(*) from pg_stat_activity where datname = current_database() and query ilike 'listen%bellhop_jobs%'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        n == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let web = Db::connect(&cfg.database_url).await.unwrap();
+    let other = Queue::new(web.clone(), &cfg.jobs);
+    for _ in 0..3 {
+        let id = other.enqueue(&other.job(jobs::DEFAULT, "ping", &())).await.unwrap().unwrap();
+        wait_until(Duration::from_secs(20), || async { storage::jobs::last_error(&db.pool, id).await.unwrap().unwrap().state == "done" }).await;
+    }
+    assert_eq!(seen.runs.lock().unwrap().len(), 3, "each job ran once");
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    web.pool.close().await;
+}

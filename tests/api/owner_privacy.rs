@@ -157,7 +157,7 @@ async fn migration_0040_records_who_sent_each_update_already_stored() {
             .unwrap();
     }
     let engine_kind = if engine() == "sqlite" { bellhop::storage::Engine::Sqlite } else { bellhop::storage::Engine::Postgres };
-    let db = bellhop::storage::Db { pool: pool.clone(), engine: engine_kind };
+    let db = bellhop::storage::Db { pool: pool.clone(), engine: engine_kind, pg_url: None };
     db.migrate().await.unwrap();
     let got: Vec<(i64, Option<i64>)> = sqlx::query_as("select update_id, user_id from telegram_updates order by id").fetch_all(&pool).await.unwrap();
     assert_eq!(got, vec![(1, Some(501)), (2, Some(502)), (3, Some(503)), (4, Some(504)), (5, None), (-6, None), (7, Some(501))]);
