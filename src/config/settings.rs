@@ -73,7 +73,7 @@ settings! {
     "jobs.max_attempts", "BELLHOP_JOBS_MAX_ATTEMPTS", Some("8"), false,
         "Attempts before a failing job is dead-lettered with its last error.";
     "jobs.poll_interval_ms", "BELLHOP_JOBS_POLL_INTERVAL_MS", Some("250"), false,
-        "How often idle workers look for work anyway: for jobs that come due (a retry after its wait) and, with SQLite, for nothing else. Work queued by this process wakes them at once, and with PostgreSQL so does work queued by any process (LISTEN/NOTIFY); polling is then the fallback for a missed notification.";
+        "How often idle workers look for jobs nobody announced: jobs that come due (a retry after its wait), and work of other processes whose notification was missed. Work queued by this process wakes them at once, and with PostgreSQL so does work queued by any process (LISTEN/NOTIFY).";
     "jobs.retry_base_ms", "BELLHOP_JOBS_RETRY_BASE_MS", Some("1000"), false,
         "First retry delay of a failed job; it doubles with each attempt (up to an hour), with jitter.";
     "retention.updates_days", "BELLHOP_RETENTION_UPDATES_DAYS", Some("7"), false,
