@@ -445,7 +445,6 @@ async fn write_completions(db: &Db, worker: &str, retry_base: Duration, batch: &
     Ok(())
 }
 
-/// Heartbeat (extend our leases) and reaper (re-queue jobs of dead workers).
 /// The channel on which PostgreSQL announces a job ready to run, with its queue's name as the
 /// payload (the trigger of migrations/postgres/0078_job_notifications.sql).
 pub const NOTIFY_CHANNEL: &str = "bellhop_jobs";
@@ -506,6 +505,7 @@ async fn listen(url: crate::domain::Secret, wakers: Arc<Wakers>, stop: Cancellat
     }
 }
 
+/// Heartbeat (extend our leases) and reaper (re-queue jobs of dead workers).
 async fn upkeep(queue: Queue, worker: String, cfg: JobsConfig, queues: Vec<&'static str>, stop: CancellationToken) {
     let every = (cfg.lease / 3).max(Duration::from_millis(200));
     let mut tick = tokio::time::interval(every);
