@@ -32,13 +32,22 @@ const BATCH_TOKENS: usize = 3072;
 const SMALL_CALL: usize = 32;
 /// Most texts one merged pass takes.
 const MERGED_MAX: usize = 128;
+/// A small call of at most this many bytes of text in all (a customer's question, a short
+/// passage) is *quick*: it goes before every larger small call waiting with it.
+const QUICK_BYTES: usize = 1024;
+/// Most bytes of text one pass of larger small calls (a passage's sentences) takes, unless one
+/// call alone is larger: about 1,000 word pieces, some 20–40 ms on one core. Questions arriving
+/// meanwhile wait for at most one such pass.
+const SLOW_PASS_BYTES: usize = 4096;
 
 /// all-MiniLM-L6-v2 loaded once; cheap to clone (the weights are shared).
 ///
-/// Small calls made at the same time are embedded together: one thread takes every small call
+/// Small calls made at the same time are embedded together: one thread takes the small calls
 /// waiting when it becomes free and runs them as one forward pass, on that thread alone, so
 /// twenty jobs that each embed a question at once cost about one pass of twenty short texts,
 /// not twenty passes competing for the cores. A call waits for nothing when the thread is free.
+/// Quick calls (questions) go first: a question never waits behind the passages' sentences
+/// waiting with it, only for the pass already running (see [`next_pass`]).
 #[derive(Clone)]
 pub struct LocalMiniLm {
     inner: Arc<Inner>,
@@ -51,21 +60,50 @@ struct SmallCall {
     done: tokio::sync::oneshot::Sender<Result<Vec<Vec<f32>>, EmbedError>>,
 }
 
-/// The merging thread: takes every small call waiting, runs them as one pass, answers each with
-/// its own vectors. Ends when the last [`LocalMiniLm`] clone is dropped.
+impl SmallCall {
+    fn bytes(&self) -> usize {
+        self.texts.iter().map(String::len).sum()
+    }
+}
+
+/// The calls of the next pass, taken out of `waiting` (in the order they came, never empty
+/// when `waiting` is not): every quick call, up to [`MERGED_MAX`] texts; when none is waiting,
+/// the larger ones in the order they came, up to [`MERGED_MAX`] texts and [`SLOW_PASS_BYTES`].
+/// `size` gives a call's texts and bytes.
+fn next_pass<T>(waiting: &mut Vec<T>, size: impl Fn(&T) -> (usize, usize)) -> Vec<T> {
+    let quick = waiting.iter().any(|c| size(c).1 <= QUICK_BYTES);
+    let (mut texts, mut bytes) = (0, 0);
+    let mut taken = Vec::new();
+    let mut left = Vec::with_capacity(waiting.len());
+    for c in waiting.drain(..) {
+        let (n, b) = size(&c);
+        let fits = taken.is_empty() || (texts + n <= MERGED_MAX && (quick || bytes + b <= SLOW_PASS_BYTES));
+        if (!quick || b <= QUICK_BYTES) && fits {
+            texts += n;
+            bytes += b;
+            taken.push(c);
+        } else {
+            left.push(c);
+        }
+    }
+    *waiting = left;
+    taken
+}
+
+/// The merging thread: takes the small calls waiting, runs each [`next_pass`] as one forward
+/// pass, answers each call with its own vectors. Ends when the last [`LocalMiniLm`] clone is
+/// dropped.
 fn merge_small_calls(inner: Arc<Inner>, calls: std::sync::mpsc::Receiver<SmallCall>) {
-    while let Ok(first) = calls.recv() {
-        let mut taken = first.texts.len();
-        let mut batch = vec![first];
-        while taken < MERGED_MAX {
-            match calls.try_recv() {
-                Ok(c) => {
-                    taken += c.texts.len();
-                    batch.push(c);
-                }
-                Err(_) => break,
+    let mut waiting: Vec<SmallCall> = Vec::new();
+    loop {
+        if waiting.is_empty() {
+            match calls.recv() {
+                Ok(c) => waiting.push(c),
+                Err(_) => return,
             }
         }
+        waiting.extend(calls.try_iter());
+        let batch = next_pass(&mut waiting, |c| (c.texts.len(), c.bytes()));
         let texts: Vec<&str> = batch.iter().flat_map(|c| c.texts.iter().map(String::as_str)).collect();
         inner.merged_passes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.embed(&texts)))
@@ -666,6 +704,34 @@ mod tests {
 
     fn lens(groups: &[Vec<usize>], seqs: &[Vec<u32>]) -> Vec<Vec<usize>> {
         groups.iter().map(|g| g.iter().map(|&i| seqs[i].len()).collect()).collect()
+    }
+
+    /// Calls as (name, texts, bytes); the names of the passes [`next_pass`] makes of them.
+    fn passes(calls: &[(&'static str, usize, usize)]) -> Vec<Vec<&'static str>> {
+        let mut waiting = calls.to_vec();
+        let mut out = Vec::new();
+        while !waiting.is_empty() {
+            out.push(next_pass(&mut waiting, |c| (c.1, c.2)).into_iter().map(|c| c.0).collect());
+        }
+        out
+    }
+
+    #[test]
+    fn questions_go_before_the_passages_sentences_waiting_with_them() {
+        // Two passages' sentences came first, then two questions: the questions' pass runs
+        // first, then the sentences, one large pass at a time.
+        let sentences = |name| (name, 24, 3000);
+        assert_eq!(
+            passes(&[sentences("a"), sentences("b"), ("q1", 1, 40), ("q2", 1, QUICK_BYTES)]),
+            vec![vec!["q1", "q2"], vec!["a"], vec!["b"]]
+        );
+        // Small larger calls share a pass within the byte budget, in the order they came; the
+        // oldest is always in the next one.
+        assert_eq!(passes(&[("a", 10, 2000), ("b", 10, 2000), ("c", 10, 2000)]), vec![vec!["a", "b"], vec!["c"]]);
+        assert_eq!(passes(&[("huge", 32, 9000), ("a", 10, 2000)]), vec![vec!["huge"], vec!["a"]]);
+        // Many questions: every one in one pass, up to MERGED_MAX texts.
+        let many: Vec<_> = (0..MERGED_MAX + 2).map(|_| ("q", 1, 30)).collect();
+        assert_eq!(passes(&many).iter().map(Vec::len).collect::<Vec<_>>(), vec![MERGED_MAX, 2]);
     }
 
     #[test]
