@@ -33,12 +33,17 @@ const SMALL_CALL: usize = 32;
 /// Most texts one merged pass takes.
 const MERGED_MAX: usize = 128;
 /// A small call of at most this many bytes of text in all (a customer's question, a short
-/// passage) is *quick*: it goes before every larger small call waiting with it.
+/// passage) is *quick*: it goes before the larger small calls waiting with it (up to
+/// [`QUICK_PASSES_AHEAD`] passes in a row).
 const QUICK_BYTES: usize = 1024;
 /// Most bytes of text one pass of larger small calls (a passage's sentences) takes, unless one
 /// call alone is larger: about 1,000 word pieces, some 20–40 ms on one core. Questions arriving
 /// meanwhile wait for at most one such pass.
 const SLOW_PASS_BYTES: usize = 4096;
+/// Passes of quick calls in a row that may go before a larger call waiting; then the larger
+/// calls get the next pass, so a steady stream of questions cannot hold a passage's sentences
+/// (and that answer) back for long.
+const QUICK_PASSES_AHEAD: usize = 2;
 
 /// all-MiniLM-L6-v2 loaded once; cheap to clone (the weights are shared).
 ///
@@ -46,8 +51,9 @@ const SLOW_PASS_BYTES: usize = 4096;
 /// waiting when it becomes free and runs them as one forward pass, on that thread alone, so
 /// twenty jobs that each embed a question at once cost about one pass of twenty short texts,
 /// not twenty passes competing for the cores. A call waits for nothing when the thread is free.
-/// Quick calls (questions) go first: a question never waits behind the passages' sentences
-/// waiting with it, only for the pass already running (see [`next_pass`]).
+/// Quick calls (questions) go first: a question waits for the pass already running and, at
+/// most, one pass of a passage's sentences that questions already went before twice (see
+/// [`Waiting::next_pass`]).
 #[derive(Clone)]
 pub struct LocalMiniLm {
     inner: Arc<Inner>,
@@ -66,44 +72,61 @@ impl SmallCall {
     }
 }
 
-/// The calls of the next pass, taken out of `waiting` (in the order they came, never empty
-/// when `waiting` is not): every quick call, up to [`MERGED_MAX`] texts; when none is waiting,
-/// the larger ones in the order they came, up to [`MERGED_MAX`] texts and [`SLOW_PASS_BYTES`].
-/// `size` gives a call's texts and bytes.
-fn next_pass<T>(waiting: &mut Vec<T>, size: impl Fn(&T) -> (usize, usize)) -> Vec<T> {
-    let quick = waiting.iter().any(|c| size(c).1 <= QUICK_BYTES);
-    let (mut texts, mut bytes) = (0, 0);
-    let mut taken = Vec::new();
-    let mut left = Vec::with_capacity(waiting.len());
-    for c in waiting.drain(..) {
-        let (n, b) = size(&c);
-        let fits = taken.is_empty() || (texts + n <= MERGED_MAX && (quick || bytes + b <= SLOW_PASS_BYTES));
-        if (!quick || b <= QUICK_BYTES) && fits {
-            texts += n;
-            bytes += b;
-            taken.push(c);
-        } else {
-            left.push(c);
-        }
-    }
-    *waiting = left;
-    taken
+/// The small calls waiting for the merging thread, and how many passes in a row went before
+/// the larger ones among them.
+struct Waiting<T> {
+    calls: Vec<T>,
+    passed_over: usize,
 }
 
-/// The merging thread: takes the small calls waiting, runs each [`next_pass`] as one forward
-/// pass, answers each call with its own vectors. Ends when the last [`LocalMiniLm`] clone is
-/// dropped.
+impl<T> Waiting<T> {
+    fn new() -> Self {
+        Waiting { calls: Vec::new(), passed_over: 0 }
+    }
+
+    /// The calls of the next pass, taken out of the waiting ones (in the order they came, never
+    /// empty when some are waiting): every quick call, up to [`MERGED_MAX`] texts; when none is
+    /// waiting, or after [`QUICK_PASSES_AHEAD`] such passes went before a larger call, the larger
+    /// ones in the order they came, up to [`MERGED_MAX`] texts and [`SLOW_PASS_BYTES`] (the
+    /// oldest always taken). `size` gives a call's texts and bytes.
+    fn next_pass(&mut self, size: impl Fn(&T) -> (usize, usize)) -> Vec<T> {
+        let is_quick = |c: &T| size(c).1 <= QUICK_BYTES;
+        let larger_waiting = self.calls.iter().any(|c| !is_quick(c));
+        let quick = self.calls.iter().any(is_quick) && (self.passed_over < QUICK_PASSES_AHEAD || !larger_waiting);
+        let (mut texts, mut bytes) = (0, 0);
+        let mut taken = Vec::new();
+        let mut left = Vec::with_capacity(self.calls.len());
+        for c in self.calls.drain(..) {
+            let (n, b) = size(&c);
+            let fits = taken.is_empty() || (texts + n <= MERGED_MAX && (quick || bytes + b <= SLOW_PASS_BYTES));
+            if (b <= QUICK_BYTES) == quick && fits {
+                texts += n;
+                bytes += b;
+                taken.push(c);
+            } else {
+                left.push(c);
+            }
+        }
+        self.calls = left;
+        self.passed_over = if quick && larger_waiting { self.passed_over + 1 } else { 0 };
+        taken
+    }
+}
+
+/// The merging thread: takes the small calls waiting, runs each [`Waiting::next_pass`] as one
+/// forward pass, answers each call with its own vectors. Ends when the last [`LocalMiniLm`]
+/// clone is dropped.
 fn merge_small_calls(inner: Arc<Inner>, calls: std::sync::mpsc::Receiver<SmallCall>) {
-    let mut waiting: Vec<SmallCall> = Vec::new();
+    let mut waiting: Waiting<SmallCall> = Waiting::new();
     loop {
-        if waiting.is_empty() {
+        if waiting.calls.is_empty() {
             match calls.recv() {
-                Ok(c) => waiting.push(c),
+                Ok(c) => waiting.calls.push(c),
                 Err(_) => return,
             }
         }
-        waiting.extend(calls.try_iter());
-        let batch = next_pass(&mut waiting, |c| (c.texts.len(), c.bytes()));
+        waiting.calls.extend(calls.try_iter());
+        let batch = waiting.next_pass(|c| (c.texts.len(), c.bytes()));
         let texts: Vec<&str> = batch.iter().flat_map(|c| c.texts.iter().map(String::as_str)).collect();
         inner.merged_passes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.embed(&texts)))
@@ -706,14 +729,44 @@ mod tests {
         groups.iter().map(|g| g.iter().map(|&i| seqs[i].len()).collect()).collect()
     }
 
-    /// Calls as (name, texts, bytes); the names of the passes [`next_pass`] makes of them.
-    fn passes(calls: &[(&'static str, usize, usize)]) -> Vec<Vec<&'static str>> {
-        let mut waiting = calls.to_vec();
+    type Call = (&'static str, usize, usize);
+
+    /// The names of the calls of `waiting`'s next pass.
+    fn pass(waiting: &mut Waiting<Call>) -> Vec<&'static str> {
+        waiting.next_pass(|c| (c.1, c.2)).into_iter().map(|c| c.0).collect()
+    }
+
+    /// Calls as (name, texts, bytes), all waiting at once; the names of the passes
+    /// [`Waiting::next_pass`] makes of them.
+    fn passes(calls: &[Call]) -> Vec<Vec<&'static str>> {
+        let mut waiting = Waiting { calls: calls.to_vec(), passed_over: 0 };
         let mut out = Vec::new();
-        while !waiting.is_empty() {
-            out.push(next_pass(&mut waiting, |c| (c.1, c.2)).into_iter().map(|c| c.0).collect());
+        while !waiting.calls.is_empty() {
+            out.push(pass(&mut waiting));
         }
         out
+    }
+
+    #[test]
+    fn a_steady_stream_of_questions_does_not_hold_the_sentences_back() {
+        // A passage's sentences wait while a question arrives before every pass: the questions
+        // go first QUICK_PASSES_AHEAD times, then the sentences get their pass, and the two
+        // questions that waited for it go together.
+        let mut waiting = Waiting { calls: vec![("a", 24, 3000)], passed_over: 0 };
+        let mut order = Vec::new();
+        for q in ["q1", "q2", "q3", "q4"] {
+            waiting.calls.push((q, 1, 40));
+            order.push(pass(&mut waiting));
+        }
+        assert_eq!(QUICK_PASSES_AHEAD, 2);
+        assert_eq!(order, vec![vec!["q1"], vec!["q2"], vec!["a"], vec!["q3", "q4"]]);
+        // Without larger calls waiting, questions never count as passing anything over.
+        let mut waiting = Waiting { calls: vec![], passed_over: 0 };
+        for q in ["q1", "q2", "q3"] {
+            waiting.calls.push((q, 1, 40));
+            assert_eq!(pass(&mut waiting), vec![q]);
+        }
+        assert_eq!(waiting.passed_over, 0);
     }
 
     #[test]
