@@ -3,8 +3,8 @@
 //!
 //! Every sentence of the passages is scored for the question by
 //! - **meaning**: cosine similarity of its embedding to the question's (the same embedder as
-//!   retrieval; a passage's sentence vectors are kept with its chunk in the index by the first
-//!   answer that embeds them, and memoised in the process, so they are embedded once);
+//!   retrieval; a passage's sentence vectors are made at ingestion and kept with its chunk in
+//!   the index; a chunk indexed without them gets them from the first answer that ranks it);
 //! - **words**: the share of the question's content words it holds, each weighted by how rare it
 //!   is among the candidate sentences (IDF) — a question word no sentence has at all counts
 //!   against every sentence, which is what an unanswerable question usually looks like;
@@ -266,8 +266,9 @@ pub async fn select(retriever: &Retriever, question: &str, question_vector: Opti
     Selection { ranked, by_hit, tuning }
 }
 
-/// The vectors of every hit's sentences, in order: those kept with the chunk when they match,
-/// the others embedded (memoised in the process) and then kept with their chunk, in the
+/// The vectors of every hit's sentences, in order: those kept with the chunk when they match
+/// (made at ingestion), the others (a chunk indexed before they were, or by another model)
+/// embedded (memoised in the process) and then kept with their chunk, in the
 /// background, for every process after this one. Failing to keep them costs only the next
 /// answer's embedding.
 async fn sentence_vectors(retriever: &Retriever, hits: &[Hit], by_hit: &[Vec<String>]) -> Result<Vec<Arc<Vec<f32>>>, EmbedError> {

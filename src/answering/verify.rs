@@ -376,11 +376,9 @@ fn negated(text: &str) -> bool {
     l.contains("n't") || l.unicode_words().any(|w| NEGATIONS.contains(&w)) || l.split_whitespace().any(|w| w.starts_with("نمی"))
 }
 
-/// The sentences of a text (Unicode sentence boundaries; each line of a list is one), trimmed,
-/// empty ones dropped.
-pub fn sentences(text: &str) -> Vec<&str> {
-    text.lines().flat_map(|l| l.split_sentence_bounds()).map(str::trim).filter(|s| s.chars().any(char::is_alphanumeric)).collect()
-}
+/// How a text is cut into sentences: the retrieval index's (a chunk's sentence vectors are
+/// made at ingestion for exactly these).
+pub use crate::retrieval::sentences;
 
 /// A passage prepared for checking: each sentence's stems, polarity and numbers.
 #[derive(Debug)]

@@ -6,7 +6,7 @@
 //! identically and the method can be better than plain reciprocal-rank fusion — see
 //! `docs/retrieval.md` for what is done and why, with the measurements.
 use super::bm25::Bm25Encoder;
-use super::index::{ChunkPayload, IndexError, IndexHit, IndexQuery, IndexedChunk, Sources, VectorIndex};
+use super::index::{ChunkPayload, IndexError, IndexHit, IndexQuery, IndexedChunk, SentenceVectors, Sources, VectorIndex, sentences};
 use crate::domain::TenantId;
 use crate::models::{EmbedError, Embedder};
 use std::collections::HashMap;
@@ -106,19 +106,39 @@ impl Retriever {
         &self.index
     }
 
-    /// Embeds (in one batch) and stores chunks of `tenant`, replacing any with the same id.
+    /// Embeds and stores chunks of `tenant`, replacing any with the same id: each chunk's
+    /// vector and, in the same call, its sentences' (each distinct sentence once), kept with it
+    /// so that answers rank them without embedding anything but the question.
     pub async fn upsert(&self, tenant: TenantId, chunks: Vec<ChunkPayload>) -> Result<(), SearchError> {
         if chunks.is_empty() {
             return Ok(());
         }
         let texts: Vec<String> = chunks.iter().map(ChunkPayload::index_text).collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let dense = self.embedder.embed(&refs).await?;
+        let by_chunk: Vec<Vec<String>> = chunks.iter().map(|c| sentences(&c.text).into_iter().map(str::to_owned).collect()).collect();
+        let mut distinct: HashMap<&str, usize> = HashMap::new();
+        let mut refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        for s in by_chunk.iter().flatten() {
+            distinct.entry(s.as_str()).or_insert_with(|| {
+                refs.push(s.as_str());
+                refs.len() - 1
+            });
+        }
+        let vectors = self.embedder.embed(&refs).await?;
+        if vectors.len() != refs.len() {
+            return Err(EmbedError::Permanent("the embedder returned too few vectors".into()).into());
+        }
+        let model = self.embedder.name();
         let indexed = chunks
             .into_iter()
-            .zip(dense)
             .zip(&texts)
-            .map(|((payload, dense), text)| IndexedChunk { sparse: self.bm25.document(text), payload, dense })
+            .zip(&by_chunk)
+            .enumerate()
+            .map(|(i, ((mut payload, text), ss))| {
+                let ss: Vec<&str> = ss.iter().map(String::as_str).collect();
+                let vs: Vec<&[f32]> = ss.iter().map(|s| vectors[distinct[s]].as_slice()).collect();
+                payload.sentences = Some(SentenceVectors::new(model, &ss, &vs));
+                IndexedChunk { sparse: self.bm25.document(text), payload, dense: vectors[i].clone() }
+            })
             .collect();
         self.index.upsert(tenant, indexed).await?;
         Ok(())

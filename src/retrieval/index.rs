@@ -32,10 +32,10 @@ pub struct ChunkPayload {
     pub url: Option<String>,
     /// The chunk's text as shown to people and models.
     pub text: String,
-    /// The embeddings of the chunk's sentences, which answering ranks (`answering::extract`):
-    /// not made at ingestion (that would double its embedding work) but kept by the first
-    /// answer that needed them, so that no process — a restarted worker, another worker —
-    /// embeds them again. Absent until then; replaced (dropped) when the chunk is re-indexed.
+    /// The embeddings of the chunk's [`sentences`], which answering ranks
+    /// (`answering::extract`): made at ingestion with the chunk's own vector, so that no answer
+    /// waits for them. Chunks indexed before they were (absent) get them from the first answer
+    /// that ranks them, which keeps them here for every process after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sentences: Option<SentenceVectors>,
 }
@@ -76,6 +76,14 @@ impl SentenceVectors {
         let values: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         Some(values.chunks(dim).map(<[f32]>::to_vec).collect())
     }
+}
+
+/// The sentences of a text (Unicode sentence boundaries; each line of a list is one), trimmed,
+/// empty ones dropped: the sentences of a chunk that get vectors of their own
+/// ([`SentenceVectors`]), and the units answering ranks and checks.
+pub fn sentences(text: &str) -> Vec<&str> {
+    use unicode_segmentation::UnicodeSegmentation;
+    text.lines().flat_map(|l| l.split_sentence_bounds()).map(str::trim).filter(|s| s.chars().any(char::is_alphanumeric)).collect()
 }
 
 fn sentences_hash(sentences: &[&str]) -> String {

@@ -45,7 +45,11 @@ fn unavailable(what: &'static str) -> impl Fn(qdrant_client::QdrantError) -> Ind
 
 impl ServerIndex {
     /// Connects and creates the collection (dense + BM25 sparse with IDF, tenant and source
-    /// payload indexes) if it does not exist; checks the dense dimension if it does.
+    /// payload indexes) if it does not exist; checks the dense dimension if it does. Safe for
+    /// many processes starting at once: one creates the collection, the others find it, and
+    /// each makes sure of the payload indexes (creating an index that exists changes nothing),
+    /// so a process that died between creating the collection and its indexes leaves nothing
+    /// missing.
     pub async fn connect(url: &url::Url, api_key: Option<&str>, collection: &str, dim: usize) -> Result<Self, IndexError> {
         let mut b = Qdrant::from_url(url.as_str());
         if let Some(k) = api_key {
@@ -53,30 +57,32 @@ impl ServerIndex {
         }
         let client = b.build().map_err(|e| IndexError::Other(format!("Qdrant client: {e}")))?;
         let this = Self { client, collection: collection.to_owned(), dim };
-        if this.client.collection_exists(collection).await.map_err(unavailable("checking the collection"))? {
-            let info = this.client.collection_info(collection).await.map_err(unavailable("reading the collection"))?;
-            let size = info
-                .result
-                .and_then(|r| r.config)
-                .and_then(|c| c.params)
-                .and_then(|p| p.vectors_config)
-                .and_then(|v| match v.config {
-                    Some(qdrant_client::qdrant::vectors_config::Config::ParamsMap(m)) => m.map.get(DENSE).map(|p| p.size as usize),
-                    _ => None,
-                });
-            if size != Some(dim) {
-                return Err(IndexError::DimensionMismatch { expected: size.unwrap_or(0), got: dim });
+        if !this.client.collection_exists(collection).await.map_err(unavailable("checking the collection"))? {
+            let mut vectors = VectorsConfigBuilder::default();
+            vectors.add_named_vector_params(DENSE, VectorParamsBuilder::new(dim as u64, Distance::Cosine));
+            let mut sparse = SparseVectorsConfigBuilder::default();
+            sparse.add_named_vector_params(SPARSE, SparseVectorParamsBuilder::default().modifier(Modifier::Idf));
+            let created = this.client.create_collection(CreateCollectionBuilder::new(collection).vectors_config(vectors).sparse_vectors_config(sparse)).await;
+            // Another process may have created it since we looked: then it is there now.
+            if let Err(e) = created
+                && !this.client.collection_exists(collection).await.map_err(unavailable("checking the collection"))?
+            {
+                return Err(unavailable("creating the collection")(e));
             }
-            return Ok(this);
         }
-        let mut vectors = VectorsConfigBuilder::default();
-        vectors.add_named_vector_params(DENSE, VectorParamsBuilder::new(dim as u64, Distance::Cosine));
-        let mut sparse = SparseVectorsConfigBuilder::default();
-        sparse.add_named_vector_params(SPARSE, SparseVectorParamsBuilder::default().modifier(Modifier::Idf));
-        this.client
-            .create_collection(CreateCollectionBuilder::new(collection).vectors_config(vectors).sparse_vectors_config(sparse))
-            .await
-            .map_err(unavailable("creating the collection"))?;
+        let info = this.client.collection_info(collection).await.map_err(unavailable("reading the collection"))?;
+        let size = info
+            .result
+            .and_then(|r| r.config)
+            .and_then(|c| c.params)
+            .and_then(|p| p.vectors_config)
+            .and_then(|v| match v.config {
+                Some(qdrant_client::qdrant::vectors_config::Config::ParamsMap(m)) => m.map.get(DENSE).map(|p| p.size as usize),
+                _ => None,
+            });
+        if size != Some(dim) {
+            return Err(IndexError::DimensionMismatch { expected: size.unwrap_or(0), got: dim });
+        }
         this.client
             .create_field_index(
                 CreateFieldIndexCollectionBuilder::new(collection, "tenant_id", FieldType::Keyword)

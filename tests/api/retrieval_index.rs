@@ -81,6 +81,42 @@ async fn deleting_a_source_removes_all_of_its_chunks_and_nothing_else() {
     assert!(hits.iter().all(|h| h.payload.source_id == "menu"));
 }
 
+/// The Qdrant server backend: processes starting at once against a new collection all connect
+/// (one creates it, the others find it), and a collection left without its payload indexes (a
+/// process that died between creating it and them) gets them from the next process.
+#[tokio::test]
+async fn processes_starting_at_once_all_connect_and_the_payload_indexes_are_always_made() {
+    let Some(url) = crate::helpers::qdrant_server() else {
+        return; // Qdrant Edge: one process per shard directory, refused for several (tests/api/deploy.rs).
+    };
+    let dim = embedder().dim();
+    let indexed = |collection: String| {
+        let url = url.clone();
+        async move {
+            let client = qdrant_client::Qdrant::from_url(&url).build().unwrap();
+            let info = client.collection_info(&collection).await.unwrap().result.unwrap();
+            let mut fields: Vec<String> = info.payload_schema.into_keys().collect();
+            fields.sort();
+            fields
+        }
+    };
+    let collection = crate::helpers::fresh_collection();
+    let connects = futures::future::join_all((0..6).map(|_| server_index(&url, &collection, dim))).await;
+    for c in connects {
+        c.expect("every process connects");
+    }
+    assert_eq!(indexed(collection).await, ["source_id", "tenant_id"]);
+
+    let collection = crate::helpers::fresh_collection();
+    let client = qdrant_client::Qdrant::from_url(&url).build().unwrap();
+    let mut vectors = qdrant_client::qdrant::VectorsConfigBuilder::default();
+    vectors.add_named_vector_params(bellhop::retrieval::DENSE, qdrant_client::qdrant::VectorParamsBuilder::new(dim as u64, qdrant_client::qdrant::Distance::Cosine));
+    client.create_collection(qdrant_client::qdrant::CreateCollectionBuilder::new(&collection).vectors_config(vectors)).await.unwrap();
+    assert!(indexed(collection.clone()).await.is_empty());
+    server_index(&url, &collection, dim).await.unwrap();
+    assert_eq!(indexed(collection).await, ["source_id", "tenant_id"]);
+}
+
 #[tokio::test]
 async fn an_index_built_for_another_dimension_is_refused() {
     let e = embedder();
@@ -157,13 +193,15 @@ impl bellhop::models::Embedder for Counting {
     }
 }
 
-/// A passage's sentence vectors are embedded by the first answer that ranks them and kept with
-/// the chunk: another process (a fresh retriever: nothing memoised) ranks them without embedding
-/// them again, to the same scores; a re-indexed chunk drops them; another tenant's chunk with the
-/// same id is never touched.
+/// A passage's sentence vectors are made when it is indexed and kept with the chunk: a process
+/// (a fresh retriever: nothing memoised) ranks them embedding only the question. A chunk indexed
+/// without them (by a version before they were made at ingestion) gets them from the first
+/// answer, to the same scores, kept in the background for every process after; re-indexing
+/// makes new ones; another tenant's chunks are never touched.
 #[tokio::test]
-async fn sentence_vectors_are_kept_with_the_chunk_by_the_first_answer_and_used_by_every_process_after() {
+async fn sentence_vectors_are_made_at_ingestion_and_by_the_first_answer_for_chunks_indexed_without() {
     use bellhop::answering::extract::{Tuning, select};
+    use bellhop::retrieval::{Bm25Encoder, IndexedChunk, SentenceVectors, sentences};
     use std::sync::atomic::Ordering::SeqCst;
     let r = fresh_retriever().await;
     let s = ChunkSettings::default();
@@ -184,13 +222,40 @@ async fn sentence_vectors_are_kept_with_the_chunk_by_the_first_answer_and_used_b
             (hits, sel.ranked.iter().map(|x| (x.text.clone(), x.score)).collect::<Vec<_>>())
         }
     };
+    let kept_for = |hits: &[bellhop::retrieval::Hit]| -> Vec<Option<SentenceVectors>> { hits.iter().map(|h| h.payload.sentences.clone()).collect() };
+    let model = embedder().name().to_owned();
+    let theirs_before = kept_for(&r.search(B, &bellhop::retrieval::Sources::All, q, &opts(Mode::Hybrid)).await.unwrap());
+
+    // Made at ingestion, for exactly the chunk's sentences.
     let (first, counted) = process();
     let (hits, ranked) = ask(&first).await;
-    assert!(hits.iter().all(|h| h.payload.sentences.is_none()), "not made at ingestion");
-    let sentences = hits.iter().map(|h| bellhop::answering::verify::sentences(&h.payload.text).len()).sum::<usize>();
-    assert!(sentences >= 3, "{hits:?}");
+    let count = hits.iter().map(|h| sentences(&h.payload.text).len()).sum::<usize>();
+    assert!(count >= 3, "{hits:?}");
+    for h in &hits {
+        let kept = h.payload.sentences.as_ref().expect("made at ingestion");
+        assert!(kept.vectors(&model, &sentences(&h.payload.text), 384).is_some(), "for this chunk's sentences, by this model");
+    }
+    let queries_only = counted.1.load(SeqCst);
+    assert!(queries_only <= 3, "only the question's embeddings, no sentence: {queries_only}");
+
+    // Indexed without them: the same chunks, written as a version before this one wrote them.
+    let mut old: Vec<IndexedChunk> = Vec::new();
+    for payload in bellhop::knowledge::chunk_document(A, "cakes", &doc(text), &s) {
+        let t = payload.index_text();
+        let dense = embedder().embed(&[t.as_str()]).await.unwrap().remove(0);
+        old.push(IndexedChunk { sparse: Bm25Encoder::default().document(&t), payload, dense });
+    }
+    assert!(old.iter().all(|c| c.payload.sentences.is_none()));
+    r.index().upsert(A, old).await.unwrap();
+    let (lazy, counted) = process();
+    let (hits, ranked_lazily) = ask(&lazy).await;
+    assert!(hits.iter().all(|h| h.payload.sentences.is_none()), "{hits:?}");
     let embedded_first = counted.1.load(SeqCst);
-    assert!(embedded_first >= sentences, "the first answer embeds the sentences: {embedded_first}");
+    assert!(embedded_first >= count, "the first answer embeds the sentences: {embedded_first}");
+    assert_eq!(ranked_lazily.len(), ranked.len());
+    for ((t1, s1), (t2, s2)) in ranked.iter().zip(&ranked_lazily) {
+        assert!(t1 == t2 && (s1 - s2).abs() < 1e-5, "the same ranking either way: {ranked:?} / {ranked_lazily:?}");
+    }
 
     // The first answer keeps them in the background; wait until the index has them.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -202,23 +267,27 @@ async fn sentence_vectors_are_kept_with_the_chunk_by_the_first_answer_and_used_b
         assert!(std::time::Instant::now() < deadline, "the sentence vectors were never kept: {now:?}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-
     let (second, counted) = process();
     let (hits, ranked_again) = ask(&second).await;
     assert!(hits.iter().all(|h| h.payload.sentences.is_some()), "kept with every chunk ranked");
-    assert_eq!(ranked_again, ranked, "the same sentences, the same scores");
-    assert!(counted.1.load(SeqCst) < embedded_first, "the second process embeds fewer texts");
+    assert_eq!(ranked_again, ranked_lazily, "the same sentences, the same scores");
     let queries_only = counted.1.load(SeqCst);
     assert!(queries_only <= 3, "only the question's embeddings, no sentence: {queries_only}");
 
     // The other tenant's chunks (same source id, same text) were not touched.
     let theirs = r.search(B, &bellhop::retrieval::Sources::All, q, &opts(Mode::Hybrid)).await.unwrap();
-    assert!(theirs.iter().all(|h| h.payload.sentences.is_none() && h.payload.tenant_id == B.0));
+    assert!(theirs.iter().all(|h| h.payload.tenant_id == B.0));
+    assert_eq!(kept_for(&theirs), theirs_before);
 
-    // Re-indexing replaces the chunk: the kept vectors go with it.
-    index_document(&r.retriever, &s, A, "cakes", &doc(&text.replace("32", "35"))).await.unwrap();
+    // Re-indexing replaces the chunk: new text, new sentence vectors made with it.
+    let changed = text.replace("32", "35");
+    index_document(&r.retriever, &s, A, "cakes", &doc(&changed)).await.unwrap();
     let hits = r.search(A, &bellhop::retrieval::Sources::All, q, &opts(Mode::Hybrid)).await.unwrap();
-    assert!(hits.iter().all(|h| h.payload.sentences.is_none()), "re-indexed chunks start without");
+    assert!(hits.iter().any(|h| h.payload.text.contains("35 euros")), "{hits:?}");
+    for h in &hits {
+        let kept = h.payload.sentences.as_ref().expect("made when re-indexed");
+        assert!(kept.vectors(&model, &sentences(&h.payload.text), 384).is_some(), "for the new text");
+    }
 }
 
 /// A customer's question embedded early (beside the job's database work) is the embedding the
