@@ -99,7 +99,7 @@ impl<T> Waiting<T> {
         for c in self.calls.drain(..) {
             let (n, b) = size(&c);
             let fits = taken.is_empty() || (texts + n <= MERGED_MAX && (quick || bytes + b <= SLOW_PASS_BYTES));
-            if (b <= QUICK_BYTES) == quick && fits {
+            if is_quick(&c) == quick && fits {
                 texts += n;
                 bytes += b;
                 taken.push(c);

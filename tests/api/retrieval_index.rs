@@ -223,7 +223,7 @@ async fn sentence_vectors_are_made_at_ingestion_and_by_the_first_answer_for_chun
         }
     };
     let kept_for = |hits: &[bellhop::retrieval::Hit]| -> Vec<Option<SentenceVectors>> { hits.iter().map(|h| h.payload.sentences.clone()).collect() };
-    let model = embedder().name().to_owned();
+    let (model, dim) = (embedder().name().to_owned(), embedder().dim());
     let theirs_before = kept_for(&r.search(B, &bellhop::retrieval::Sources::All, q, &opts(Mode::Hybrid)).await.unwrap());
 
     // Made at ingestion, for exactly the chunk's sentences.
@@ -233,7 +233,7 @@ async fn sentence_vectors_are_made_at_ingestion_and_by_the_first_answer_for_chun
     assert!(count >= 3, "{hits:?}");
     for h in &hits {
         let kept = h.payload.sentences.as_ref().expect("made at ingestion");
-        assert!(kept.vectors(&model, &sentences(&h.payload.text), 384).is_some(), "for this chunk's sentences, by this model");
+        assert!(kept.vectors(&model, &sentences(&h.payload.text), dim).is_some(), "for this chunk's sentences, by this model");
     }
     let queries_only = counted.1.load(SeqCst);
     assert!(queries_only <= 3, "only the question's embeddings, no sentence: {queries_only}");
@@ -286,7 +286,7 @@ async fn sentence_vectors_are_made_at_ingestion_and_by_the_first_answer_for_chun
     assert!(hits.iter().any(|h| h.payload.text.contains("35 euros")), "{hits:?}");
     for h in &hits {
         let kept = h.payload.sentences.as_ref().expect("made when re-indexed");
-        assert!(kept.vectors(&model, &sentences(&h.payload.text), 384).is_some(), "for the new text");
+        assert!(kept.vectors(&model, &sentences(&h.payload.text), dim).is_some(), "for the new text");
     }
 }
 
