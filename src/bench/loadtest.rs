@@ -433,6 +433,48 @@ async fn customer(c: Customer) {
     }
 }
 
+// --- The machine's speed, for comparing runs -------------------------------------------------
+
+/// This machine's CPU time since boot, from `/proc/stat` (Linux): all, idle (with I/O wait) and
+/// stolen by the hypervisor, in clock ticks; `None` elsewhere.
+fn cpu_ticks() -> Option<(u64, u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let v: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let total = v.iter().sum();
+    Some((total, v.get(3)? + v.get(4)?, *v.get(7).unwrap_or(&0)))
+}
+
+/// Cores busy on average between two [`cpu_ticks`] readings, and the share stolen.
+fn busy_between(a: Option<(u64, u64, u64)>, b: Option<(u64, u64, u64)>, cores: usize) -> Option<(f64, f64)> {
+    let ((t0, i0, s0), (t1, i1, s1)) = (a?, b?);
+    let total = t1.checked_sub(t0).filter(|&t| t > 0)? as f64;
+    Some(((total - (i1 - i0) as f64) / total * cores as f64, (s1 - s0) as f64 / total))
+}
+
+/// The median time, in ms, of embedding one customer question with the local model on one
+/// thread, as a worker's merging thread does: the same build on the same machine, idle, is
+/// faster or slower from one hour to the next (a virtual machine's host), and every answer's
+/// overhead with it. Measured before and after the load, so runs can be compared.
+async fn embedding_speed(models_dir: &Path) -> anyhow::Result<f64> {
+    let model = crate::models::LocalMiniLm::load(models_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    tokio::task::spawn_blocking(move || {
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+        one.install(|| {
+            let mut times = Vec::with_capacity(100);
+            for i in 0..110 {
+                let t = Instant::now();
+                model.embed_blocking(&[QUESTIONS[i % QUESTIONS.len()]]).map_err(|e| anyhow::anyhow!("{e}"))?;
+                if i >= 10 {
+                    times.push(t.elapsed());
+                }
+            }
+            times.sort();
+            Ok(times[times.len() / 2].as_secs_f64() * 1000.0)
+        })
+    })
+    .await?
+}
+
 // --- The run ---------------------------------------------------------------------------------
 
 pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
@@ -440,6 +482,8 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
     let started = Instant::now();
     let step = |what: &str| eprintln!("[{:>6.1}s] {what}", started.elapsed().as_secs_f64());
 
+    step("measuring this machine's speed (one question's embedding on one core, idle)");
+    let speed_before = embedding_speed(&cfg.models_dir).await?;
     step("starting the Qdrant server");
     let mut qdrant = Qdrant::start(&o.qdrant_bin, &work.path().join("qdrant")).await?;
     step("creating a fresh PostgreSQL database");
@@ -576,6 +620,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
     tg.sandbox.with_world(|w| shared.seen.lock().expect("seen").cursor = w.messages.len());
     let load_start = Instant::now();
     let load_start_ms = crate::storage::now_ms();
+    let cpu_at_start = cpu_ticks();
     let end = load_start + Duration::from_secs(o.seconds);
     let half = load_start + Duration::from_secs(o.seconds / 2);
     step(&format!("load: {} customers for {} s (think {}–{} s), model {} ms", people.len(), o.seconds, o.think_min, o.think_max, o.model_latency_ms));
@@ -684,6 +729,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
                 storm_end = None;
             }
     }
+    let cpu_busy = busy_between(cpu_at_start, cpu_ticks(), std::thread::available_parallelism().map_or(1, |n| n.get()));
     step("load done; waiting for the last answers (up to 90 s)");
     while tasks.join_next().await.is_some() {}
     let drain_deadline = Instant::now() + Duration::from_secs(90);
@@ -763,9 +809,16 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
             (*p, overheads.mean_ms(p), within, p99)
         })
         .collect();
+    step("measuring this machine's speed again");
+    let speed_after = embedding_speed(&cfg.models_dir).await?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let secs = o.seconds as f64;
     let throughput = steady_replies as f64 / (steady.1 - steady.0).as_secs_f64();
     println!("bellhop loadtest — 1 web + {} workers (concurrency {}), PostgreSQL + Qdrant server, {} bots × {} customers, model {} ms, {} s", o.workers, o.concurrency, o.bots, o.customers, o.model_latency_ms, o.seconds);
+    println!(
+        "machine: {cores} cores, {}; one question's embedding on one core, idle: {speed_before:.1} ms before the run, {speed_after:.1} ms after (median of 100)",
+        cpu_busy.map_or_else(|| "load unknown (no /proc/stat)".to_owned(), |(busy, steal)| format!("{busy:.2} cores busy on average during the load ({:.1} % stolen)", 100.0 * steal))
+    );
     for e in &events {
         println!("  fault: {e}");
     }
@@ -815,6 +868,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
             "overhead_answers": count, "overhead_within_100ms": within_100ms, "overhead_p99_bucket_s": p99_bucket,
             "overhead_phases": phases.iter().map(|(p, mean, within, p99)| json!({"phase": p, "mean_ms": mean, "within_100ms": within, "p99_bucket_s": p99})).collect::<Vec<_>>(),
             "faults": events,
+            "machine": {"cores": cores, "busy_cores": cpu_busy.map(|b| b.0), "steal_share": cpu_busy.map(|b| b.1), "embed_ms_before": speed_before, "embed_ms_after": speed_after},
         })
     );
     if lost + duplicated > 0 {
@@ -1086,5 +1140,18 @@ mod tests {
             assert!(o.mean_ms(series) > 0.0, "{series}");
         }
         assert_eq!(o.total("nowhere"), vec![]);
+    }
+
+    #[test]
+    fn the_machine_line_reads_cores_busy_and_stolen_between_two_readings() {
+        // 1,000 ticks went by on 2 cores: 400 idle or waiting for I/O, 50 stolen.
+        let (busy, steal) = super::busy_between(Some((10_000, 6_000, 100)), Some((11_000, 6_400, 150)), 2).unwrap();
+        assert!((busy - 1.2).abs() < 1e-9 && (steal - 0.05).abs() < 1e-9, "{busy} {steal}");
+        assert_eq!(super::busy_between(Some((10, 5, 0)), Some((10, 5, 0)), 2), None, "no time went by");
+        assert_eq!(super::busy_between(None, Some((10, 5, 0)), 2), None);
+        if cfg!(target_os = "linux") {
+            let (total, idle, steal) = super::cpu_ticks().expect("/proc/stat read");
+            assert!(total > 0 && idle <= total && steal <= total, "{total} {idle} {steal}");
+        }
     }
 }
