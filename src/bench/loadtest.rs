@@ -436,19 +436,20 @@ async fn customer(c: Customer) {
 // --- The machine's speed, for comparing runs -------------------------------------------------
 
 /// This machine's CPU time since boot, from `/proc/stat` (Linux): all, idle (with I/O wait) and
-/// stolen by the hypervisor, in clock ticks; `None` elsewhere.
+/// stolen by the hypervisor, in clock ticks; `None` elsewhere. All is the first eight fields
+/// (user to steal): the guest fields after them are already counted in user and nice.
 fn cpu_ticks() -> Option<(u64, u64, u64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let v: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
-    let total = v.iter().sum();
-    Some((total, v.get(3)? + v.get(4)?, *v.get(7).unwrap_or(&0)))
+    let v: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).take(8).map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    Some((v.iter().sum(), v.get(3)? + v.get(4)?, *v.get(7).unwrap_or(&0)))
 }
 
-/// Cores busy on average between two [`cpu_ticks`] readings, and the share stolen.
+/// Cores busy on average between two [`cpu_ticks`] readings (time stolen counts as busy: the
+/// core was not ours to use), and the share stolen.
 fn busy_between(a: Option<(u64, u64, u64)>, b: Option<(u64, u64, u64)>, cores: usize) -> Option<(f64, f64)> {
     let ((t0, i0, s0), (t1, i1, s1)) = (a?, b?);
     let total = t1.checked_sub(t0).filter(|&t| t > 0)? as f64;
-    Some(((total - (i1 - i0) as f64) / total * cores as f64, (s1 - s0) as f64 / total))
+    Some(((total - i1.saturating_sub(i0) as f64) / total * cores as f64, s1.saturating_sub(s0) as f64 / total))
 }
 
 /// The median time, in ms, of embedding one customer question with the local model on one
