@@ -470,7 +470,7 @@ async fn embedding_speed(models_dir: &Path) -> anyhow::Result<f64> {
                 }
             }
             times.sort();
-            Ok(times[times.len() / 2].as_secs_f64() * 1000.0)
+            Ok(ms(pct(&times, 0.5)))
         })
     })
     .await?
@@ -621,6 +621,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
     tg.sandbox.with_world(|w| shared.seen.lock().expect("seen").cursor = w.messages.len());
     let load_start = Instant::now();
     let load_start_ms = crate::storage::now_ms();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let cpu_at_start = cpu_ticks();
     let end = load_start + Duration::from_secs(o.seconds);
     let half = load_start + Duration::from_secs(o.seconds / 2);
@@ -730,7 +731,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
                 storm_end = None;
             }
     }
-    let cpu_busy = busy_between(cpu_at_start, cpu_ticks(), std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let cpu_busy = busy_between(cpu_at_start, cpu_ticks(), cores);
     step("load done; waiting for the last answers (up to 90 s)");
     while tasks.join_next().await.is_some() {}
     let drain_deadline = Instant::now() + Duration::from_secs(90);
@@ -812,7 +813,6 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
         .collect();
     step("measuring this machine's speed again");
     let speed_after = embedding_speed(&cfg.models_dir).await?;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let secs = o.seconds as f64;
     let throughput = steady_replies as f64 / (steady.1 - steady.0).as_secs_f64();
     println!("bellhop loadtest — 1 web + {} workers (concurrency {}), PostgreSQL + Qdrant server, {} bots × {} customers, model {} ms, {} s", o.workers, o.concurrency, o.bots, o.customers, o.model_latency_ms, o.seconds);
