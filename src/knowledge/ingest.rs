@@ -1,7 +1,8 @@
 //! Ingestion: a stored source (queued by the application in the transaction that stored it) is
 //! read — files through `extract`, in a child process for PDFs; web pages and sites through
 //! `fetch`, with every address checked — then chunk → embed → index through `pipeline`, and
-//! recorded `ready` with the chunk count or `failed` with a reason the owner understands.
+//! recorded `ready` with the chunk count or `failed` with a reason the owner understands; a
+//! ready source's sentences are embedded after that, so it is searchable without waiting.
 //!
 //! Ingestion runs on its own queue (`ingest`) so a big upload never delays customers' answers.
 use super::chunk::{ChunkSettings, Document};
@@ -62,7 +63,7 @@ pub async fn ingest(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever,
         Err(f) => Err(f),
     };
     let recorded = match &outcome {
-        Ok(Indexed { kind, chunks }) => sources::set_status(&db.pool, tenant, source.id, "ready", None, Some(kind), Some(*chunks as i64)).await?,
+        Ok(Indexed { kind, chunks, .. }) => sources::set_status(&db.pool, tenant, source.id, "ready", None, Some(kind), Some(*chunks as i64)).await?,
         Err(Failure::Owner(reason)) => sources::set_status(&db.pool, tenant, source.id, "failed", Some(reason), None, None).await?,
         Err(Failure::Internal(_)) if last_attempt => sources::set_status(
             &db.pool,
@@ -91,8 +92,20 @@ pub async fn ingest(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever,
         sources::record_recrawl_failure(&db.pool, tenant, source.id, failures, crate::storage::now_ms() + recrawl_backoff(hours, failures)).await?;
     }
     match outcome {
-        Ok(Indexed { chunks, .. }) => {
+        Ok(Indexed { chunks, sentences, .. }) => {
             tracing::info!(chunks, "source indexed");
+            // Searchable and shown ready already; the sentences' vectors follow. Answers in
+            // between embed the sentences they rank, so a failure here costs only time: it is
+            // logged, not retried (a retry would read the whole source again).
+            let started = std::time::Instant::now();
+            let kept = match retriever.get().await {
+                Ok(r) => sentences.keep_sentences(&r, |_| {}).await.map_err(anyhow::Error::from),
+                Err(e) => Err(e),
+            };
+            match kept {
+                Ok(()) => tracing::info!(chunks, took_ms = started.elapsed().as_millis() as u64, "the source's sentences were embedded"),
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not keep the source's sentence vectors; answers will embed them"),
+            }
             Ok(())
         }
         Err(Failure::Owner(reason)) => {
@@ -125,10 +138,12 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-/// What a read stored: what the source turned out to be, and its chunks.
+/// What a read stored: what the source turned out to be, its chunks, and their sentences
+/// still to embed.
 struct Indexed {
     kind: String,
     chunks: usize,
+    sentences: pipeline::Indexed,
 }
 
 /// Reads a source: its documents (one per page).
@@ -199,7 +214,8 @@ async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tena
     }
     let ids: Vec<String> = (0..docs.len()).map(|p| index_id(source.id, p)).collect();
     let pairs: Vec<(&str, &Document)> = ids.iter().map(String::as_str).zip(docs.iter()).collect();
-    let chunks = pipeline::index_documents(&retriever, &settings, tenant, &pairs, |_| {}).await.map_err(anyhow::Error::from)?;
+    let sentences = pipeline::index_documents(&retriever, &settings, tenant, &pairs, |_| {}).await.map_err(anyhow::Error::from)?;
+    let chunks = sentences.chunks;
     sources::set_page_count(&db.pool, tenant, source.id, pages).await.map_err(anyhow::Error::from)?;
     if chunks == 0 {
         return Err(Failure::Owner("This source has no text we could read.".into()));
@@ -209,7 +225,7 @@ async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tena
         _ if docs.len() == 1 => "web page".to_owned(),
         _ => format!("{} web pages", docs.len()),
     };
-    Ok(Indexed { kind, chunks })
+    Ok(Indexed { kind, chunks, sentences })
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! The indexing pipeline: chunk → embed (batched) → store, per source; and deleting a source.
+//! The indexing pipeline: chunk → embed (batched) → store, per source, which makes the sources
+//! searchable; then their sentences → embed → keep with each chunk; and deleting a source.
 //! Used by `bellhop eval retrieval` and by the ingestion jobs, so what is measured is what runs.
 use super::chunk::{ChunkSettings, Document, chunk_document};
 use crate::domain::TenantId;
@@ -9,26 +10,60 @@ use crate::retrieval::{ChunkPayload, Retriever, SearchError};
 const BATCH: usize = 64;
 
 /// Indexes one source of `tenant`, replacing whatever the source had before (chunks of an
-/// earlier, longer version are removed too). Returns the number of chunks stored.
+/// earlier, longer version are removed too), and keeps its sentences' vectors: both steps of
+/// [`index_documents`]. Returns the number of chunks stored.
 pub async fn index_document(retriever: &Retriever, settings: &ChunkSettings, tenant: TenantId, source_id: &str, doc: &Document) -> Result<usize, SearchError> {
-    index_documents(retriever, settings, tenant, &[(source_id, doc)], |_| {}).await
+    let indexed = index_documents(retriever, settings, tenant, &[(source_id, doc)], |_| {}).await?;
+    let chunks = indexed.chunks;
+    indexed.keep_sentences(retriever, |_| {}).await?;
+    Ok(chunks)
+}
+
+/// Sources just indexed: searchable, their chunks' sentences not yet embedded.
+#[must_use = "the sentences' vectors are still to be kept: Indexed::keep_sentences"]
+pub struct Indexed {
+    tenant: TenantId,
+    /// Chunks stored.
+    pub chunks: usize,
+    /// Each chunk's id and text.
+    pending: Vec<(uuid::Uuid, String)>,
+}
+
+impl Indexed {
+    /// The second step: embeds the chunks' sentences and keeps them with each chunk, in
+    /// batches, calling `progress(chunks_done)` after each. Until it is done answers embed the
+    /// sentences they rank themselves, to the same vectors; a chunk deleted meanwhile is left
+    /// alone.
+    pub async fn keep_sentences(self, retriever: &Retriever, mut progress: impl FnMut(usize)) -> Result<(), SearchError> {
+        let mut done = 0;
+        for batch in self.pending.chunks(BATCH) {
+            let chunks: Vec<(uuid::Uuid, &str)> = batch.iter().map(|(id, text)| (*id, text.as_str())).collect();
+            retriever.keep_sentences(self.tenant, &chunks).await?;
+            done += batch.len();
+            progress(done);
+        }
+        Ok(())
+    }
 }
 
 /// Indexes many sources of `tenant` at once, batching embeddings across sources; calls
-/// `progress(chunks_done)` after each batch. Each source is replaced as in [`index_document`].
+/// `progress(chunks_done)` after each batch. Each source is replaced as in [`index_document`],
+/// and is searchable when this returns; its sentences' vectors are the second step
+/// ([`Indexed::keep_sentences`]), left out of this one so that a source is searchable sooner.
 pub async fn index_documents(
     retriever: &Retriever,
     settings: &ChunkSettings,
     tenant: TenantId,
     docs: &[(&str, &Document)],
     mut progress: impl FnMut(usize),
-) -> Result<usize, SearchError> {
+) -> Result<Indexed, SearchError> {
     let mut chunks: Vec<ChunkPayload> = Vec::new();
     for (source_id, doc) in docs {
         retriever.delete_source(tenant, source_id).await?;
         chunks.extend(chunk_document(tenant, source_id, doc, settings));
     }
     let total = chunks.len();
+    let pending = chunks.iter().map(|c| (c.chunk_id, c.text.clone())).collect();
     let mut done = 0;
     let mut rest = chunks.into_iter().peekable();
     while rest.peek().is_some() {
@@ -37,7 +72,7 @@ pub async fn index_documents(
         retriever.upsert(tenant, batch).await?;
         progress(done);
     }
-    Ok(total)
+    Ok(Indexed { tenant, chunks: total, pending })
 }
 
 /// Removes every chunk of a source of `tenant` from the index.

@@ -106,41 +106,59 @@ impl Retriever {
         &self.index
     }
 
-    /// Embeds and stores chunks of `tenant`, replacing any with the same id: each chunk's
-    /// vector and, in the same call, its sentences' (each distinct sentence once), kept with it
-    /// so that answers rank them without embedding anything but the question.
+    /// Embeds and stores chunks of `tenant`, replacing any with the same id: searchable when
+    /// this returns. Their sentences' vectors are a second step ([`Retriever::keep_sentences`]),
+    /// so a source is searchable sooner; until it runs, answers embed the sentences they rank.
     pub async fn upsert(&self, tenant: TenantId, chunks: Vec<ChunkPayload>) -> Result<(), SearchError> {
         if chunks.is_empty() {
             return Ok(());
         }
         let texts: Vec<String> = chunks.iter().map(ChunkPayload::index_text).collect();
-        let by_chunk: Vec<Vec<String>> = chunks.iter().map(|c| sentences(&c.text).into_iter().map(str::to_owned).collect()).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let vectors = self.embedder.embed(&refs).await?;
+        if vectors.len() != refs.len() {
+            return Err(EmbedError::Permanent("the embedder returned too few vectors".into()).into());
+        }
+        let indexed = chunks
+            .into_iter()
+            .zip(&texts)
+            .zip(vectors)
+            .map(|((payload, text), dense)| IndexedChunk { sparse: self.bm25.document(text), payload, dense })
+            .collect();
+        self.index.upsert(tenant, indexed).await?;
+        Ok(())
+    }
+
+    /// Embeds the sentences of chunks of `tenant` (`(chunk_id, text)`; each distinct sentence
+    /// once) and keeps them with their chunk, so that answers rank them embedding nothing but
+    /// the question. A chunk deleted meanwhile is left alone, and vectors kept for an older
+    /// text of a re-indexed chunk are never used (they are only for the sentences they were
+    /// made from).
+    pub async fn keep_sentences(&self, tenant: TenantId, chunks: &[(uuid::Uuid, &str)]) -> Result<(), SearchError> {
+        let by_chunk: Vec<Vec<&str>> = chunks.iter().map(|(_, text)| sentences(text)).collect();
         let mut distinct: HashMap<&str, usize> = HashMap::new();
-        let mut refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let mut refs: Vec<&str> = Vec::new();
         for s in by_chunk.iter().flatten() {
-            distinct.entry(s.as_str()).or_insert_with(|| {
-                refs.push(s.as_str());
+            distinct.entry(s).or_insert_with(|| {
+                refs.push(s);
                 refs.len() - 1
             });
+        }
+        if refs.is_empty() {
+            return Ok(());
         }
         let vectors = self.embedder.embed(&refs).await?;
         if vectors.len() != refs.len() {
             return Err(EmbedError::Permanent("the embedder returned too few vectors".into()).into());
         }
         let model = self.embedder.name();
-        let indexed = chunks
-            .into_iter()
-            .zip(&texts)
-            .zip(&by_chunk)
-            .enumerate()
-            .map(|(i, ((mut payload, text), ss))| {
-                let ss: Vec<&str> = ss.iter().map(String::as_str).collect();
-                let vs: Vec<&[f32]> = ss.iter().map(|s| vectors[distinct[s]].as_slice()).collect();
-                payload.sentences = Some(SentenceVectors::new(model, &ss, &vs));
-                IndexedChunk { sparse: self.bm25.document(text), payload, dense: vectors[i].clone() }
-            })
-            .collect();
-        self.index.upsert(tenant, indexed).await?;
+        let writes = chunks.iter().zip(&by_chunk).filter(|(_, ss)| !ss.is_empty()).map(|((id, _), ss)| {
+            let vs: Vec<&[f32]> = ss.iter().map(|s| vectors[distinct[s]].as_slice()).collect();
+            self.index.keep_sentences(tenant, *id, SentenceVectors::new(model, ss, &vs))
+        });
+        for r in futures::future::join_all(writes).await {
+            r?;
+        }
         Ok(())
     }
 

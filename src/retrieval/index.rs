@@ -33,8 +33,9 @@ pub struct ChunkPayload {
     /// The chunk's text as shown to people and models.
     pub text: String,
     /// The embeddings of the chunk's [`sentences`], which answering ranks
-    /// (`answering::extract`): made at ingestion with the chunk's own vector, so that no answer
-    /// waits for them. Chunks indexed before they were (absent) get them from the first answer
+    /// (`answering::extract`): made at ingestion just after the chunk is searchable
+    /// (`knowledge::pipeline`), so that no answer waits for them. A chunk without them (indexed
+    /// a moment ago, or by a version before they were made) gets them from the first answer
     /// that ranks them, which keeps them here for every process after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sentences: Option<SentenceVectors>,

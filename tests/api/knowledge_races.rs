@@ -95,6 +95,11 @@ async fn a_page_deleted_during_its_recrawl_leaves_no_passages_and_is_not_queued_
     assert_eq!(post(&app, &cookie, "/app/sources/url", &[("csrf", &csrf), ("url", &url), ("recrawl_hours", "1")]).await, 200);
     wait_until(Duration::from_secs(120), || async { count(app.db(), "select count(*) from sources where status = 'ready'").await == 1 }).await;
     assert_eq!(passages_with(&app, tenant, "CANARYV1").await, 1, "the first read is indexed");
+    // Ready means searchable; the read's job goes on to keep its sentences' vectors.
+    app.drain_jobs(Duration::from_secs(120)).await;
+    let retriever = app.state.retriever.get().await.unwrap();
+    let hits = retriever.search(tenant, &bellhop::retrieval::Sources::All, "seasonal cake of the week", &bellhop::retrieval::SearchOptions::default()).await.unwrap();
+    assert!(!hits.is_empty() && hits.iter().all(|h| h.payload.sentences.is_some()), "the read kept no sentence vectors: {hits:?}");
     let id = count(app.db(), "select id from sources").await;
 
     // The re-crawl reads the new version of the page; the owner deletes the source meanwhile.

@@ -290,6 +290,43 @@ async fn sentence_vectors_are_made_at_ingestion_and_by_the_first_answer_for_chun
     }
 }
 
+/// Ingestion's two steps: when the first returns, a source's chunks are searchable and have no
+/// sentence vectors yet (an answer then embeds the sentences it ranks); the second keeps them
+/// with every chunk, for exactly its sentences. A source deleted between the two steps stays
+/// deleted: keeping its sentences brings no chunk back.
+#[tokio::test]
+async fn a_source_is_searchable_before_its_sentences_are_embedded_and_a_delete_between_the_steps_holds() {
+    use bellhop::knowledge::index_documents;
+    use bellhop::retrieval::sentences;
+    let r = fresh_retriever().await;
+    let s = ChunkSettings::default();
+    let cakes = doc("# Cakes\n\nCelebration cakes must be ordered three days ahead. A cake for 8 people costs 32 euros.\n\n# Delivery\n\nWe deliver within 5 km. Delivery is free over 25 euros.");
+    let q = "How much is a cake for 8 people?";
+    let (model, dim) = (embedder().name().to_owned(), embedder().dim());
+
+    let indexed = index_documents(&r.retriever, &s, A, &[("cakes", &cakes)], |_| {}).await.unwrap();
+    assert_eq!(indexed.chunks, r.index().count(A, Some("cakes")).await.unwrap());
+    let hits = r.search(A, &bellhop::retrieval::Sources::All, q, &opts(Mode::Hybrid)).await.unwrap();
+    assert!(hits.first().is_some_and(|h| h.payload.text.contains("32 euros")), "searchable after the first step: {hits:?}");
+    assert!(hits.iter().all(|h| h.payload.sentences.is_none()), "no sentence vectors before the second step");
+
+    indexed.keep_sentences(&r.retriever, |_| {}).await.unwrap();
+    let hits = r.search(A, &bellhop::retrieval::Sources::All, q, &opts(Mode::Hybrid)).await.unwrap();
+    assert_eq!(hits.len(), r.index().count(A, None).await.unwrap());
+    for h in &hits {
+        let kept = h.payload.sentences.as_ref().expect("kept by the second step");
+        assert!(kept.vectors(&model, &sentences(&h.payload.text), dim).is_some(), "for this chunk's sentences, by this model");
+    }
+
+    let menu = doc("Our menu has soup, bread and cake. The soup of the day costs 6 euros.");
+    let indexed = index_documents(&r.retriever, &s, A, &[("menu", &menu)], |_| {}).await.unwrap();
+    assert!(indexed.chunks > 0);
+    delete_source(&r.retriever, A, "menu").await.unwrap();
+    indexed.keep_sentences(&r.retriever, |_| {}).await.unwrap();
+    assert_eq!(r.index().count(A, Some("menu")).await.unwrap(), 0, "keeping the sentences brought a deleted chunk back");
+    assert_eq!(r.index().count(A, Some("cakes")).await.unwrap(), hits.len());
+}
+
 /// A customer's question embedded early (beside the job's database work) is the embedding the
 /// answer uses: the same vectors as embedding it then, made once, handed out once, and never
 /// for another query (a follow-up searched with the previous question embeds that itself).
