@@ -3,8 +3,9 @@
 //!
 //! Every sentence of the passages is scored for the question by
 //! - **meaning**: cosine similarity of its embedding to the question's (the same embedder as
-//!   retrieval; a passage's sentence vectors are made at ingestion and kept with its chunk in
-//!   the index; a chunk indexed without them gets them from the first answer that ranks it);
+//!   retrieval; a passage's sentence vectors are made at ingestion, just after the chunk is
+//!   searchable, and kept with it in the index; a chunk without them yet gets them from the
+//!   first answer that ranks it);
 //! - **words**: the share of the question's content words it holds, each weighted by how rare it
 //!   is among the candidate sentences (IDF) — a question word no sentence has at all counts
 //!   against every sentence, which is what an unanswerable question usually looks like;
@@ -267,7 +268,8 @@ pub async fn select(retriever: &Retriever, question: &str, question_vector: Opti
 }
 
 /// The vectors of every hit's sentences, in order: those kept with the chunk when they match
-/// (made at ingestion), the others (a chunk indexed before they were, or by another model)
+/// (made at ingestion), the others (a chunk whose sentences ingestion has not embedded yet, or
+/// indexed before it did, or by another model)
 /// embedded (memoised in the process) and then kept with their chunk, in the
 /// background, for every process after this one. Failing to keep them costs only the next
 /// answer's embedding.

@@ -590,9 +590,12 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
         crate::app::sources::add_source(&state, row.tenant_id, &new).await?;
         tenants.push(row.tenant_id);
     }
+    // Ready (searchable), and every reading's job finished: its second step, the sentences'
+    // vectors, must not run into the load.
     loop {
         let ready: i64 = sqlx::query_scalar("select count(*) from sources where status = 'ready'").fetch_one(&state.db.pool).await?;
-        if ready as usize >= total_bots {
+        let reading: i64 = sqlx::query_scalar("select count(*) from jobs where queue = 'ingest' and state in ('queued', 'running')").fetch_one(&state.db.pool).await?;
+        if ready as usize >= total_bots && reading == 0 {
             break;
         }
         anyhow::ensure!(Instant::now() < deadline, "only {ready} of {total_bots} documents were read in time");
