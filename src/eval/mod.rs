@@ -222,7 +222,7 @@ async fn ingest(cfg: &Config, corpus: &[(String, Document)], dir: &Path, fingerp
     let n = indexed.chunks;
     let searchable = started.elapsed();
     eprintln!("indexed {n} chunks in {:.1} s ({:.0} chunks/s); embedding their sentences …", searchable.as_secs_f64(), n as f64 / searchable.as_secs_f64());
-    indexed.keep_sentences(&retriever, |_| {}).await?;
+    indexed.keep_sentences(&retriever).await?;
     let took = started.elapsed();
     eprintln!("sentences kept in {:.1} s; {n} chunks in {:.1} s in all ({:.0} chunks/s)", (took - searchable).as_secs_f64(), took.as_secs_f64(), n as f64 / took.as_secs_f64());
     if !server {
@@ -343,7 +343,7 @@ pub async fn bench(cfg: Config, corpus_path: &Path, queries_path: &Path, chunks:
         .await?;
         total += indexed.chunks;
         let t = Instant::now();
-        indexed.keep_sentences(&retriever, |_| {}).await?;
+        indexed.keep_sentences(&retriever).await?;
         sentences_took += t.elapsed();
         round += 1;
     }

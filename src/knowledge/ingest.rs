@@ -98,11 +98,8 @@ pub async fn ingest(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever,
             // between embed the sentences they rank, so a failure here costs only time: it is
             // logged, not retried (a retry would read the whole source again).
             let started = std::time::Instant::now();
-            let kept = match retriever.get().await {
-                Ok(r) => sentences.keep_sentences(&r, |_| {}).await.map_err(anyhow::Error::from),
-                Err(e) => Err(e),
-            };
-            match kept {
+            let kept = async { Ok::<_, anyhow::Error>(sentences.keep_sentences(&retriever.get().await?).await?) };
+            match kept.await {
                 Ok(()) => tracing::info!(chunks, took_ms = started.elapsed().as_millis() as u64, "the source's sentences were embedded"),
                 Err(e) => tracing::warn!(error = %format!("{e:#}"), "could not keep the source's sentence vectors; answers will embed them"),
             }

@@ -15,7 +15,7 @@ const BATCH: usize = 64;
 pub async fn index_document(retriever: &Retriever, settings: &ChunkSettings, tenant: TenantId, source_id: &str, doc: &Document) -> Result<usize, SearchError> {
     let indexed = index_documents(retriever, settings, tenant, &[(source_id, doc)], |_| {}).await?;
     let chunks = indexed.chunks;
-    indexed.keep_sentences(retriever, |_| {}).await?;
+    indexed.keep_sentences(retriever).await?;
     Ok(chunks)
 }
 
@@ -31,16 +31,12 @@ pub struct Indexed {
 
 impl Indexed {
     /// The second step: embeds the chunks' sentences and keeps them with each chunk, in
-    /// batches, calling `progress(chunks_done)` after each. Until it is done answers embed the
-    /// sentences they rank themselves, to the same vectors; a chunk deleted meanwhile is left
-    /// alone.
-    pub async fn keep_sentences(self, retriever: &Retriever, mut progress: impl FnMut(usize)) -> Result<(), SearchError> {
-        let mut done = 0;
+    /// batches. Until it is done answers embed the sentences they rank themselves, to the same
+    /// vectors; a chunk deleted meanwhile is left alone.
+    pub async fn keep_sentences(self, retriever: &Retriever) -> Result<(), SearchError> {
         for batch in self.pending.chunks(BATCH) {
             let chunks: Vec<(uuid::Uuid, &str)> = batch.iter().map(|(id, text)| (*id, text.as_str())).collect();
             retriever.keep_sentences(self.tenant, &chunks).await?;
-            done += batch.len();
-            progress(done);
         }
         Ok(())
     }

@@ -310,7 +310,7 @@ async fn a_source_is_searchable_before_its_sentences_are_embedded_and_a_delete_b
     assert!(hits.first().is_some_and(|h| h.payload.text.contains("32 euros")), "searchable after the first step: {hits:?}");
     assert!(hits.iter().all(|h| h.payload.sentences.is_none()), "no sentence vectors before the second step");
 
-    indexed.keep_sentences(&r.retriever, |_| {}).await.unwrap();
+    indexed.keep_sentences(&r.retriever).await.unwrap();
     let hits = r.search(A, &bellhop::retrieval::Sources::All, q, &opts(Mode::Hybrid)).await.unwrap();
     assert_eq!(hits.len(), r.index().count(A, None).await.unwrap());
     for h in &hits {
@@ -322,7 +322,7 @@ async fn a_source_is_searchable_before_its_sentences_are_embedded_and_a_delete_b
     let indexed = index_documents(&r.retriever, &s, A, &[("menu", &menu)], |_| {}).await.unwrap();
     assert!(indexed.chunks > 0);
     delete_source(&r.retriever, A, "menu").await.unwrap();
-    indexed.keep_sentences(&r.retriever, |_| {}).await.unwrap();
+    indexed.keep_sentences(&r.retriever).await.unwrap();
     assert_eq!(r.index().count(A, Some("menu")).await.unwrap(), 0, "keeping the sentences brought a deleted chunk back");
     assert_eq!(r.index().count(A, Some("cakes")).await.unwrap(), hits.len());
 }
