@@ -598,7 +598,10 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
         if ready as usize >= total_bots && reading == 0 {
             break;
         }
-        anyhow::ensure!(Instant::now() < deadline, "only {ready} of {total_bots} documents were read in time");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {ready} of {total_bots} documents were read in time ({reading} readings unfinished, the sentences' vectors, their second step, included)"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     step(&format!("creating {} customers", o.bots * o.customers));

@@ -63,7 +63,7 @@ pub async fn ingest(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever,
         Err(f) => Err(f),
     };
     let recorded = match &outcome {
-        Ok(Indexed { kind, chunks, .. }) => sources::set_status(&db.pool, tenant, source.id, "ready", None, Some(kind), Some(*chunks as i64)).await?,
+        Ok(Indexed { kind, sentences }) => sources::set_status(&db.pool, tenant, source.id, "ready", None, Some(kind), Some(sentences.chunks as i64)).await?,
         Err(Failure::Owner(reason)) => sources::set_status(&db.pool, tenant, source.id, "failed", Some(reason), None, None).await?,
         Err(Failure::Internal(_)) if last_attempt => sources::set_status(
             &db.pool,
@@ -92,7 +92,8 @@ pub async fn ingest(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever,
         sources::record_recrawl_failure(&db.pool, tenant, source.id, failures, crate::storage::now_ms() + recrawl_backoff(hours, failures)).await?;
     }
     match outcome {
-        Ok(Indexed { chunks, sentences, .. }) => {
+        Ok(Indexed { sentences, .. }) => {
+            let chunks = sentences.chunks;
             tracing::info!(chunks, "source indexed");
             // Searchable and shown ready already; the sentences' vectors follow. Answers in
             // between embed the sentences they rank, so a failure here costs only time: it is
@@ -135,11 +136,10 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-/// What a read stored: what the source turned out to be, its chunks, and their sentences
-/// still to embed.
+/// What a read stored: what the source turned out to be, and its chunks (their sentences still
+/// to embed).
 struct Indexed {
     kind: String,
-    chunks: usize,
     sentences: pipeline::Indexed,
 }
 
@@ -212,9 +212,8 @@ async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tena
     let ids: Vec<String> = (0..docs.len()).map(|p| index_id(source.id, p)).collect();
     let pairs: Vec<(&str, &Document)> = ids.iter().map(String::as_str).zip(docs.iter()).collect();
     let sentences = pipeline::index_documents(&retriever, &settings, tenant, &pairs, |_| {}).await.map_err(anyhow::Error::from)?;
-    let chunks = sentences.chunks;
     sources::set_page_count(&db.pool, tenant, source.id, pages).await.map_err(anyhow::Error::from)?;
-    if chunks == 0 {
+    if sentences.chunks == 0 {
         return Err(Failure::Owner("This source has no text we could read.".into()));
     }
     let kind = match source.kind.as_str() {
@@ -222,7 +221,7 @@ async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tena
         _ if docs.len() == 1 => "web page".to_owned(),
         _ => format!("{} web pages", docs.len()),
     };
-    Ok(Indexed { kind, chunks, sentences })
+    Ok(Indexed { kind, sentences })
 }
 
 #[cfg(test)]

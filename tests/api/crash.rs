@@ -27,6 +27,22 @@ pub fn start_serve(role: &str, settings: &TestSettings, log: &std::path::Path) -
     start_bellhop(&["serve", "--role", role], settings, log)
 }
 
+/// [`wait_until`], showing the end of `log` (the children's log) if it times out: a failure
+/// explains itself after the temporary directory is gone.
+pub async fn wait_showing_log<F, Fut>(log: &std::path::Path, timeout: Duration, cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    wait_until_or(timeout, cond, || {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let mut tail: Vec<&str> = text.lines().rev().take(60).collect();
+        tail.reverse();
+        format!("; the end of bellhop's log:\n{}", tail.join("\n"))
+    })
+    .await
+}
+
 /// Waits until the process serving at `url` says it is ready.
 pub async fn ready(url: &str) {
     let http = reqwest::Client::new();

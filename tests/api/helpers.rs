@@ -244,14 +244,25 @@ pub fn random_secret(n: usize) -> String {
 
 /// Polls `cond` every 20 ms until it holds; panics after `timeout` (a deadlock guard, not a
 /// performance assertion).
-pub async fn wait_until<F, Fut>(timeout: Duration, mut cond: F)
+pub async fn wait_until<F, Fut>(timeout: Duration, cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    wait_until_or(timeout, cond, String::new).await
+}
+
+/// [`wait_until`], its panic message followed by what `explain` says then (a log's end, say).
+pub async fn wait_until_or<F, Fut>(timeout: Duration, mut cond: F, explain: impl FnOnce() -> String)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
     let deadline = tokio::time::Instant::now() + timeout;
     while !cond().await {
-        assert!(tokio::time::Instant::now() < deadline, "condition not reached within {timeout:?}");
+        if tokio::time::Instant::now() >= deadline {
+            panic!("condition not reached within {timeout:?}{}", explain());
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -6,7 +6,7 @@
 //! configuration (telegram.api_url still the cloud's) answers a customer of the local server;
 //! running the move again — after the cloud's 10-minute lock-out, when any call there would log
 //! a bot back in — calls the cloud for no bot and leaves everything working.
-use crate::crash::{base64_key, ready, start_bellhop};
+use crate::crash::{base64_key, ready, start_bellhop, wait_showing_log};
 use crate::helpers::*;
 use crate::sandbox_support::TestSandbox;
 use bellhop::sandbox::SandboxOptions;
@@ -65,7 +65,7 @@ async fn telegram_move_to_a_local_server_logs_every_bot_out_of_the_cloud_answers
         token_used(cloud.get(&format!("bots/{bot}")).await["token"].as_str().unwrap());
         bots.push((bot, username));
     }
-    wait_until(Duration::from_secs(120), || async { count(&db, "select count(*) from bots where status = 'live'").await == 2 }).await;
+    wait_showing_log(&log, Duration::from_secs(120), || async { count(&db, "select count(*) from bots where status = 'live'").await == 2 }).await;
     stop(serve).await;
     let manager = cloud.handle.sandbox.manager_id();
     let all: Vec<i64> = std::iter::once(manager).chain(bots.iter().map(|b| b.0)).collect();
@@ -106,7 +106,7 @@ async fn telegram_move_to_a_local_server_logs_every_bot_out_of_the_cloud_answers
     let customer = local.user("Alex").await;
     local.say(customer, bot, "Are you open on Sundays?").await;
     let answered = || async { local.get(&format!("messages?bot_id={bot}&chat_id={customer}&from_bot=true")).await.as_array().is_some_and(|m| !m.is_empty()) };
-    wait_until(Duration::from_secs(120), answered).await;
+    wait_showing_log(&log, Duration::from_secs(120), answered).await;
     stop(serve).await;
 
     // Again, after the cloud's lock-out: a call there would now log a bot back in — none is made.
@@ -120,7 +120,7 @@ async fn telegram_move_to_a_local_server_logs_every_bot_out_of_the_cloud_answers
     let serve = start_bellhop(&["serve"], &settings, &log);
     ready(&url).await;
     local.say(customer, bot, "And on Mondays?").await;
-    wait_until(Duration::from_secs(120), || async { local.get(&format!("messages?bot_id={bot}&chat_id={customer}&from_bot=true")).await.as_array().map_or(0, |m| m.len()) >= 2 }).await;
+    wait_showing_log(&log, Duration::from_secs(120), || async { local.get(&format!("messages?bot_id={bot}&chat_id={customer}&from_bot=true")).await.as_array().map_or(0, |m| m.len()) >= 2 }).await;
     stop(serve).await;
 }
 
@@ -147,7 +147,7 @@ async fn an_unfinished_move_keeps_bellhop_from_starting_until_the_same_move_run_
     let owner = old.user("Sam").await;
     let bot = old.create_managed_bot(owner, "sunrise_close_bot", "Sunrise").await["id"].as_i64().unwrap();
     token_used(old.get(&format!("bots/{bot}")).await["token"].as_str().unwrap());
-    wait_until(Duration::from_secs(120), || async { count(&db, "select count(*) from bots where status = 'live'").await == 1 }).await;
+    wait_showing_log(&log, Duration::from_secs(120), || async { count(&db, "select count(*) from bots where status = 'live'").await == 1 }).await;
     stop(serve).await;
 
     let (ok, out) = bellhop(&["telegram", "move", "--to", &new.base, "--old-server", "local"], &settings).await;
