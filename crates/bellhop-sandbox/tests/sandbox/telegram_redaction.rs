@@ -33,6 +33,11 @@ async fn no_token_appears_in_errors_debug_output_or_logs() {
     let token = BotToken::parse(secret).unwrap();
     let manager = sb.manager();
     let mut shown = Vec::new();
+    // Tests on other threads may have been registering the client's log lines while this
+    // subscriber was being set, caching "nobody listens" over what it said (tracing-core
+    // computes a callsite's interest once, racing with a new subscriber's registration): ask
+    // every callsite again, now that this one is in place.
+    tracing::callsite::rebuild_interest_cache();
 
     // Connection refused: the port of a listener we just closed.
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
