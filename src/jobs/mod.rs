@@ -301,13 +301,6 @@ fn hostname() -> String {
     std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "worker".into())
 }
 
-/// Most jobs one claim takes. A worker with more free slots claims again at once, so a burst —
-/// a dead worker's jobs re-queued together by one reaper, the backlog after a database restart —
-/// is shared by the workers woken for it (with PostgreSQL every worker process is woken) instead
-/// of taken whole by the first to claim, often the reaper's own process or a restarted one with
-/// every slot free, whose one embedding thread then has the whole burst to itself.
-pub const CLAIM_BATCH: usize = 4;
-
 /// What one queue's claim loop works with.
 struct ClaimLoop<S> {
     queue_name: &'static str,
@@ -335,7 +328,7 @@ async fn claim_loop<S: Clone + Send + Sync + 'static>(l: ClaimLoop<S>) {
             p = sem.clone().acquire_owned() => p.expect("semaphore never closed"),
             _ = stop.cancelled() => return,
         };
-        let want = (1 + sem.available_permits()).min(CLAIM_BATCH);
+        let want = 1 + sem.available_permits();
         let lease_until = now_ms() + cfg.lease.as_millis() as i64;
         let claimed = storage::jobs::claim(
             &queue.db.pool,

@@ -25,17 +25,9 @@ struct Rig {
 }
 
 async fn rig(concurrency: &str, register: impl FnOnce(&mut Registry<Seen>)) -> Rig {
-    rig_with(&[("BELLHOP_JOBS_CONCURRENCY", concurrency)], register).await
-}
-
-/// A worker with these settings (besides short retries and three attempts).
-async fn rig_with(settings: &[(&'static str, &str)], register: impl FnOnce(&mut Registry<Seen>)) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let mut s = test_settings(dir.path()).await;
-    s.set("BELLHOP_JOBS_RETRY_BASE_MS", "20").set("BELLHOP_JOBS_MAX_ATTEMPTS", "3");
-    for (k, v) in settings {
-        s.set(k, *v);
-    }
+    s.set("BELLHOP_JOBS_CONCURRENCY", concurrency).set("BELLHOP_JOBS_RETRY_BASE_MS", "20").set("BELLHOP_JOBS_MAX_ATTEMPTS", "3");
     let cfg = s.config(bellhop::config::Needs::Storage);
     let db = Db::connect(&cfg.database_url).await.unwrap();
     db.migrate().await.unwrap();
@@ -219,42 +211,6 @@ async fn a_telegram_refusal_that_cannot_change_is_not_retried_however_it_reaches
     }
     assert!(rig.state_of(blocked).await.1.unwrap().contains("sending the answer"));
     assert_eq!(rig.state_of(busy).await.2, 2, "a server error is retried");
-    rig.stop().await;
-}
-
-/// One claim takes at most `jobs::CLAIM_BATCH` jobs, so that a burst is shared by the workers
-/// woken for it; a worker with more free slots claims again at once — not at its next poll, a
-/// minute away here — so a burst three claims long still fills twelve slots together.
-#[tokio::test]
-async fn a_burst_larger_than_one_claim_fills_every_free_slot_at_once() {
-    let burst = 3 * jobs::CLAIM_BATCH;
-    let gate = Arc::new(tokio::sync::Semaphore::new(0));
-    let held = gate.clone();
-    let rig = rig_with(&[("BELLHOP_JOBS_CONCURRENCY", "16"), ("BELLHOP_JOBS_POLL_INTERVAL_MS", "60000")], move |r| {
-        r.register("held", jobs::DEFAULT, move |s: Seen, _: Job| {
-            let gate = held.clone();
-            async move {
-                use std::sync::atomic::Ordering::SeqCst;
-                let now = s.running.fetch_add(1, SeqCst) + 1;
-                s.max_running.fetch_max(now, SeqCst);
-                let _ = gate.acquire().await.expect("gate open").forget();
-                s.running.fetch_sub(1, SeqCst);
-                Ok(())
-            }
-        });
-    })
-    .await;
-    let mut tx = rig.db.begin().await.unwrap();
-    for _ in 0..burst {
-        rig.queue.enqueue_in(&mut tx, &rig.queue.job(jobs::DEFAULT, "held", &())).await.unwrap();
-    }
-    tx.commit().await.unwrap();
-    rig.queue.notify(jobs::DEFAULT);
-    // All of them run together, held at the gate: found by claims made one after another.
-    wait_until(Duration::from_secs(20), || async { rig.seen.running.load(std::sync::atomic::Ordering::SeqCst) == burst as i64 }).await;
-    gate.add_permits(burst);
-    wait_until(Duration::from_secs(20), || async { count(&rig.db, "select count(*) from jobs where state = 'done'").await == burst as i64 }).await;
-    assert_eq!(rig.seen.max_running.load(std::sync::atomic::Ordering::SeqCst), burst as i64);
     rig.stop().await;
 }
 
