@@ -96,19 +96,59 @@ fn question_options(cfg: &AnsweringConfig) -> SearchOptions {
 /// the embedding overlap instead of adding up. Started only for a message whose retrieval query
 /// is its own text whatever the history ([`super::pipeline::is_follow_up`]); dropped unused
 /// (a command, a paused bot, a handed-off conversation), the task is aborted.
+///
+/// With [`KeptOn`] they are also kept on the question's stored update once made, and a re-run
+/// of its job (its worker died, typically while the model wrote) reads them back instead of
+/// embedding the question again: the dead worker's questions come back all at once, and
+/// embedding them together on one thread was most of the time they took.
 pub struct EarlyVectors {
     query: String,
     task: std::sync::Mutex<Option<tokio::task::JoinHandle<Option<Vec<Vec<f32>>>>>>,
 }
 
+/// Where a question's embeddings are kept for a re-run of its job: its stored update (deleted
+/// with it: retention, a customer's erasure).
+pub struct KeptOn {
+    pub db: Db,
+    pub bot: BotId,
+    pub update_id: i64,
+    /// An earlier attempt of the job may have kept them: look first.
+    pub rerun: bool,
+}
+
 impl EarlyVectors {
-    /// Starts embedding `query` as [`prepare`] would.
-    pub fn start(retriever: crate::retrieval::SharedRetriever, cfg: &AnsweringConfig, query: String) -> Self {
+    /// Starts embedding `query` as [`prepare`] would (or, on a re-run, reading the embeddings
+    /// an earlier attempt kept on `kept`).
+    pub fn start(retriever: crate::retrieval::SharedRetriever, cfg: &AnsweringConfig, query: String, kept: Option<KeptOn>) -> Self {
         let opts = question_options(cfg);
         let text = query.clone();
         let task = tokio::spawn(async move {
             let r = retriever.get().await.ok()?;
-            r.query_vectors(&text, &opts).await.ok()
+            let stamp = kept.as_ref().map(|_| vectors_stamp(r.embedder().name(), r.embedder().dim(), &opts, &text));
+            if let (Some(k), Some(stamp)) = (kept.as_ref().filter(|k| k.rerun), stamp) {
+                match crate::storage::updates::question_vectors(&k.db.pool, k.bot, k.update_id).await {
+                    Ok(Some(bytes)) => {
+                        if let Some(v) = decode_vectors(&bytes, stamp, r.embedder().dim()) {
+                            return Some(v);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::debug!(error = %e, "could not read the question's kept embeddings; embedding it again"),
+                }
+            }
+            let vectors = r.query_vectors(&text, &opts).await.ok()?;
+            if let (Some(k), Some(stamp)) = (kept, stamp)
+                && !vectors.is_empty()
+            {
+                let bytes = encode_vectors(stamp, &vectors);
+                // Not awaited: the answer goes on; a re-run without them embeds again.
+                tokio::spawn(async move {
+                    if let Err(e) = crate::storage::updates::keep_question_vectors(&k.db.pool, k.bot, k.update_id, &bytes).await {
+                        tracing::debug!(error = %e, "could not keep the question's embeddings");
+                    }
+                });
+            }
+            Some(vectors)
         });
         Self { query, task: std::sync::Mutex::new(Some(task)) }
     }
@@ -130,6 +170,31 @@ impl Drop for EarlyVectors {
             task.abort();
         }
     }
+}
+
+/// What kept question embeddings must have been made by and for: the embedding model, the
+/// search options that shape them and the query, as the first 8 bytes of their SHA-256.
+fn vectors_stamp(model: &str, dim: usize, opts: &SearchOptions, query: &str) -> [u8; 8] {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{model}\0{dim}\0{:?}\0{}\0{query}", opts.mode, opts.question_focus));
+    digest[..8].try_into().expect("8 of 32 bytes")
+}
+
+/// Kept question embeddings: [`vectors_stamp`], then every value, little-endian f32.
+fn encode_vectors(stamp: [u8; 8], vectors: &[Vec<f32>]) -> Vec<u8> {
+    let mut out = stamp.to_vec();
+    out.extend(vectors.iter().flatten().flat_map(|x| x.to_le_bytes()));
+    out
+}
+
+/// [`encode_vectors`]'s vectors of `dim` values, when `bytes` carry `stamp` and whole vectors.
+fn decode_vectors(bytes: &[u8], stamp: [u8; 8], dim: usize) -> Option<Vec<Vec<f32>>> {
+    let values = bytes.strip_prefix(stamp.as_slice())?;
+    if dim == 0 || values.is_empty() || values.len() % (4 * dim) != 0 {
+        return None;
+    }
+    let floats: Vec<f32> = values.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect();
+    Some(floats.chunks(dim).map(<[f32]>::to_vec).collect())
 }
 
 /// The bot's Q&A pair, then retrieval among the bot's sources with the confidence threshold.

@@ -74,6 +74,9 @@ pub struct Arrival {
     /// then stored (the later answer reads it as history) but not answered — a customer who
     /// sends a burst of messages gets one answer, to the last, and costs the owner one credit.
     pub more_waiting: bool,
+    /// An earlier attempt of its job did not finish (its worker died): what it kept is looked
+    /// for (the question's embeddings, see [`compose::EarlyVectors`]).
+    pub rerun: bool,
 }
 
 /// Builds what answering makes on first use in a process — the `cl100k_base` tokenizer (the
@@ -94,11 +97,15 @@ pub fn warm_up() {
 /// Handles one update of the business's bot `bot` (already opened).
 #[tracing::instrument(name = "answering.update", skip_all, fields(tenant_id = tenant.0, bot_id = bot_id.0, update_id = update.update_id))]
 pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot, update: Update, arrival: Arrival) -> Result<(), JobError> {
-    let Arrival { started, more_waiting } = arrival;
-    // A question's embedding starts now, beside the database work below (see
-    // `compose::EarlyVectors`); a burst's earlier messages are not answered.
+    let Arrival { started, more_waiting, rerun } = arrival;
+    // A question's embedding starts now, beside the database work below, and is kept on the
+    // stored update for a re-run (see `compose::EarlyVectors`); a burst's earlier messages are
+    // not answered.
     let early = match &update.kind {
-        UpdateKind::Message(m) if !more_waiting => early_query(m).map(|q| compose::EarlyVectors::start(a.pipeline.retriever.clone(), &a.pipeline.cfg, q)),
+        UpdateKind::Message(m) if !more_waiting => early_query(m).map(|q| {
+            let kept = compose::KeptOn { db: a.pipeline.db.clone(), bot: bot_id, update_id: update.update_id, rerun };
+            compose::EarlyVectors::start(a.pipeline.retriever.clone(), &a.pipeline.cfg, q, Some(kept))
+        }),
         _ => None,
     };
     let db = &a.pipeline.db;

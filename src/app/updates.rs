@@ -47,7 +47,7 @@ pub async fn child_update(app: AppState, job: Job) -> Result<(), JobError> {
         Some(key) => storage::jobs::queued_after(&app.db.pool, key, job.id).await?,
         None => false,
     };
-    answering::on_update(&app.answering, tenant, p.bot_id, &bot, update, answering::Arrival { started, more_waiting }).await
+    answering::on_update(&app.answering, tenant, p.bot_id, &bot, update, answering::Arrival { started, more_waiting, rerun: job.attempt > 1 }).await
 }
 
 fn manager(app: &AppState) -> Result<&Manager, JobError> {

@@ -56,3 +56,17 @@ pub async fn body<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, update_i
 pub async fn last_received<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar("select max(received_at) from telegram_updates where bot_id = $1").bind(bot.0).fetch_one(e).await
 }
+
+/// Keeps the embeddings of the question an update asked, encoded by the caller (see
+/// `answering::compose::EarlyVectors`), for a re-run of its job.
+pub async fn keep_question_vectors<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, update_id: i64, vectors: &[u8]) -> sqlx::Result<()> {
+    sqlx::query("update telegram_updates set question_vectors = $1 where bot_id = $2 and update_id = $3").bind(vectors).bind(bot.0).bind(update_id).execute(e).await?;
+    Ok(())
+}
+
+/// The question embeddings [`keep_question_vectors`] kept for an update, if any.
+pub async fn question_vectors<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, update_id: i64) -> sqlx::Result<Option<Vec<u8>>> {
+    let v: Option<Option<Vec<u8>>> =
+        sqlx::query_scalar("select question_vectors from telegram_updates where bot_id = $1 and update_id = $2").bind(bot.0).bind(update_id).fetch_optional(e).await?;
+    Ok(v.flatten())
+}

@@ -353,9 +353,81 @@ async fn a_question_embedded_early_is_embedded_once_and_only_for_its_own_query()
     let per_query = counting.1.swap(0, SeqCst);
     assert!(per_query >= 1);
 
-    let early = EarlyVectors::start(shared, &cfg.answering, q.to_owned());
+    let early = EarlyVectors::start(shared, &cfg.answering, q.to_owned(), None);
     assert_eq!(early.take("How much is a cake for 12 people?").await, None, "another query's vectors are never used");
     assert_eq!(early.take(q).await, Some(expected), "the vectors embedding it then gives");
     assert_eq!(early.take(q).await, None, "handed out once");
     assert_eq!(counting.1.load(SeqCst), per_query, "embedded once");
+}
+
+/// A question's embeddings are kept on its stored update once made, and a re-run of its job
+/// (its worker died) reads them back instead of embedding again — only when they are of the
+/// same question, by the same model; a first run never reads them; an update erased takes them
+/// with it.
+#[tokio::test]
+async fn a_rerun_reads_the_questions_kept_embeddings_instead_of_embedding_it_again() {
+    use bellhop::answering::compose::{EarlyVectors, KeptOn};
+    use bellhop::config::{Config, Needs, RawSettings};
+    use bellhop::domain::BotId;
+    use bellhop::storage::{self, Db};
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crate::helpers::test_settings(dir.path()).await.config(Needs::Storage);
+    let db = Db::connect(&cfg.database_url).await.unwrap();
+    db.migrate().await.unwrap();
+    let r = fresh_retriever().await;
+    let counting = Arc::new(Counting(embedder(), Default::default()));
+    let rt = Retriever::new(counting.clone(), r.index().clone()).unwrap();
+    let shared = {
+        let rt = rt.clone();
+        bellhop::retrieval::SharedRetriever::new(move || {
+            let rt = rt.clone();
+            async move { Ok(rt) }
+        })
+    };
+    let raw = RawSettings::load(Some(std::path::Path::new("/dev/null")), &|_| None).unwrap();
+    let answering = Config::from_raw(&raw, Needs::Storage).unwrap().answering;
+    let (bot, update) = (BotId(4242), 17);
+    storage::updates::record(&db.pool, bot, Some(TenantId(1)), update, "{}", "stored").await.unwrap();
+    let kept = |rerun| Some(KeptOn { db: db.clone(), bot, update_id: update, rerun });
+    let q = "How much is a cake for 8 people?";
+    let opts = SearchOptions { limit: answering.sources, ..Default::default() };
+    let expected = rt.query_vectors(q, &opts).await.unwrap();
+    let per_query = counting.1.swap(0, SeqCst);
+
+    // The first run embeds and keeps them.
+    let first = EarlyVectors::start(shared.clone(), &answering, q.to_owned(), kept(false));
+    assert_eq!(first.take(q).await, Some(expected.clone()));
+    assert_eq!(counting.1.load(SeqCst), per_query);
+    crate::helpers::wait_until(std::time::Duration::from_secs(20), || async {
+        storage::updates::question_vectors(&db.pool, bot, update).await.unwrap().is_some()
+    })
+    .await;
+    let kept_first = storage::updates::question_vectors(&db.pool, bot, update).await.unwrap();
+
+    // A re-run reads them: the same vectors, bit for bit, and nothing embedded.
+    let rerun = EarlyVectors::start(shared.clone(), &answering, q.to_owned(), kept(true));
+    assert_eq!(rerun.take(q).await, Some(expected.clone()));
+    assert_eq!(counting.1.swap(0, SeqCst), per_query, "a re-run embedded the question again");
+
+    // Kept for another question (an edited message's job is another update; here: the same
+    // update asked with other words) they are not used, and neither by a first run.
+    let other = "Do you deliver on Sundays?";
+    let rerun = EarlyVectors::start(shared.clone(), &answering, other.to_owned(), kept(true));
+    assert_eq!(rerun.take(other).await, Some(rt.query_vectors(other, &opts).await.unwrap()));
+    assert_eq!(counting.1.swap(0, SeqCst), 2 * per_query, "another question's kept vectors were used");
+    // That run kept its own; a first run must embed even so.
+    crate::helpers::wait_until(std::time::Duration::from_secs(20), || async {
+        storage::updates::question_vectors(&db.pool, bot, update).await.unwrap() != kept_first
+    })
+    .await;
+    let first = EarlyVectors::start(shared.clone(), &answering, other.to_owned(), kept(false));
+    assert!(first.take(other).await.is_some());
+    assert_eq!(counting.1.swap(0, SeqCst), per_query, "a first run read kept vectors");
+
+    // Erased with the update.
+    sqlx::query("delete from telegram_updates where bot_id = $1").bind(bot.0).execute(&db.pool).await.unwrap();
+    let rerun = EarlyVectors::start(shared, &answering, q.to_owned(), kept(true));
+    assert_eq!(rerun.take(q).await, Some(expected));
+    assert_eq!(counting.1.load(SeqCst), per_query);
 }
