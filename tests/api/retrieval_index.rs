@@ -327,14 +327,9 @@ async fn a_source_is_searchable_before_its_sentences_are_embedded_and_a_delete_b
     assert_eq!(r.index().count(A, Some("cakes")).await.unwrap(), hits.len());
 }
 
-/// A customer's question embedded early (beside the job's database work) is the embedding the
-/// answer uses: the same vectors as embedding it then, made once, handed out once, and never
-/// for another query (a follow-up searched with the previous question embeds that itself).
-#[tokio::test]
-async fn a_question_embedded_early_is_embedded_once_and_only_for_its_own_query() {
-    use bellhop::answering::compose::EarlyVectors;
-    use bellhop::config::{Config, Needs, RawSettings};
-    use std::sync::atomic::Ordering::SeqCst;
+/// A fresh retriever whose embedder counts the texts it embeds, and the same retriever as the
+/// application shares it (keep the first: it holds the index's directory).
+async fn counting_retriever() -> (crate::retrieval_support::TestRetriever, Arc<Counting>, Retriever, bellhop::retrieval::SharedRetriever) {
     let r = fresh_retriever().await;
     let counting = Arc::new(Counting(embedder(), Default::default()));
     let rt = Retriever::new(counting.clone(), r.index().clone()).unwrap();
@@ -345,8 +340,25 @@ async fn a_question_embedded_early_is_embedded_once_and_only_for_its_own_query()
             async move { Ok(rt) }
         })
     };
+    (r, counting, rt, shared)
+}
+
+/// The configuration's defaults.
+fn default_config() -> bellhop::config::Config {
+    use bellhop::config::{Config, Needs, RawSettings};
     let raw = RawSettings::load(Some(std::path::Path::new("/dev/null")), &|_| None).unwrap();
-    let cfg = Config::from_raw(&raw, Needs::Storage).unwrap();
+    Config::from_raw(&raw, Needs::Storage).unwrap()
+}
+
+/// A customer's question embedded early (beside the job's database work) is the embedding the
+/// answer uses: the same vectors as embedding it then, made once, handed out once, and never
+/// for another query (a follow-up searched with the previous question embeds that itself).
+#[tokio::test]
+async fn a_question_embedded_early_is_embedded_once_and_only_for_its_own_query() {
+    use bellhop::answering::compose::EarlyVectors;
+    use std::sync::atomic::Ordering::SeqCst;
+    let (_r, counting, rt, shared) = counting_retriever().await;
+    let cfg = default_config();
     let q = "How much is a cake for 8 people?";
     let opts = SearchOptions { limit: cfg.answering.sources, ..Default::default() };
     let expected = rt.query_vectors(q, &opts).await.unwrap();
@@ -367,26 +379,15 @@ async fn a_question_embedded_early_is_embedded_once_and_only_for_its_own_query()
 #[tokio::test]
 async fn a_rerun_reads_the_questions_kept_embeddings_instead_of_embedding_it_again() {
     use bellhop::answering::compose::{EarlyVectors, KeptOn};
-    use bellhop::config::{Config, Needs, RawSettings};
     use bellhop::domain::BotId;
     use bellhop::storage::{self, Db};
     use std::sync::atomic::Ordering::SeqCst;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = crate::helpers::test_settings(dir.path()).await.config(Needs::Storage);
+    let cfg = crate::helpers::test_settings(dir.path()).await.config(bellhop::config::Needs::Storage);
     let db = Db::connect(&cfg.database_url).await.unwrap();
     db.migrate().await.unwrap();
-    let r = fresh_retriever().await;
-    let counting = Arc::new(Counting(embedder(), Default::default()));
-    let rt = Retriever::new(counting.clone(), r.index().clone()).unwrap();
-    let shared = {
-        let rt = rt.clone();
-        bellhop::retrieval::SharedRetriever::new(move || {
-            let rt = rt.clone();
-            async move { Ok(rt) }
-        })
-    };
-    let raw = RawSettings::load(Some(std::path::Path::new("/dev/null")), &|_| None).unwrap();
-    let answering = Config::from_raw(&raw, Needs::Storage).unwrap().answering;
+    let (_r, counting, rt, shared) = counting_retriever().await;
+    let answering = default_config().answering;
     let (bot, update) = (BotId(4242), 17);
     storage::updates::record(&db.pool, bot, Some(TenantId(1)), update, "{}", "stored").await.unwrap();
     let kept = |rerun| Some(KeptOn { db: db.clone(), bot, update_id: update, rerun });
