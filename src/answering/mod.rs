@@ -74,8 +74,9 @@ pub struct Arrival {
     /// then stored (the later answer reads it as history) but not answered — a customer who
     /// sends a burst of messages gets one answer, to the last, and costs the owner one credit.
     pub more_waiting: bool,
-    /// An earlier attempt of its job did not finish (its worker died): what it kept is looked
-    /// for (the question's embeddings, see [`compose::EarlyVectors`]).
+    /// An earlier attempt of its job did not finish (its worker died, or it failed and is tried
+    /// again): what it kept is looked for (the question's embeddings, see
+    /// [`compose::EarlyVectors`]).
     pub rerun: bool,
 }
 
