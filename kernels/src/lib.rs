@@ -1,6 +1,6 @@
 //! The handful of numeric loops bellhop runs itself rather than through candle: the fused
 //! bias + GELU of the embedding model's feed-forward layers, the attention softmax over real
-//! tokens, and mean pooling.
+//! tokens, mean pooling, and the matrix product of a few rows by half-precision weights.
 //!
 //! They live in their own crate so that `[profile.dev.package.bellhop-kernels]` can optimise
 //! them in dev and test builds, where the main crate is compiled without optimisation (a
@@ -178,9 +178,150 @@ pub fn mean_pool(hidden: &[f32], lens: &[usize], seq_len: usize, width: usize) -
         .collect()
 }
 
+/// Columns of a panel of [`product_f16`]'s weights.
+pub const PANEL: usize = 16;
+
+/// `out = x · w` for `x` (m, k) and `out` (m, n) in f32, row-major, and `w` (k, n) in IEEE
+/// half precision (the bits of each value) laid out in panels of [`PANEL`] columns: panel `p`
+/// holds rows 0..k of columns `16p..16p + 16`, row after row ([`to_panels`] makes them). Each
+/// output is summed over `k` in order with fused multiply-adds.
+///
+/// For a pass of a few rows (a question: some ten word pieces) the product reads every weight
+/// once and does little arithmetic with it, so its time is the time to read the weights: in
+/// half precision, panel by panel, that is half the bytes of f32 read straight through. Each
+/// panel is read once per 6 rows of `x`.
+///
+/// Returns `false`, leaving `out` as it was, where the CPU lacks AVX2, FMA or F16C or `n` is
+/// not a multiple of [`PANEL`]: the caller then multiplies by its f32 copy of the same weights.
+///
+/// # Panics
+/// If the lengths are not `m × k`, `k × n` and `m × n`.
+pub fn product_f16(x: &[f32], w: &[u16], m: usize, k: usize, n: usize, out: &mut [f32]) -> bool {
+    assert!(x.len() == m * k && w.len() == k * n && out.len() == m * n, "product_f16: shapes do not match");
+    #[cfg(target_arch = "x86_64")]
+    if n % PANEL == 0
+        && std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+        && std::arch::is_x86_feature_detected!("f16c")
+    {
+        // SAFETY: the CPU has AVX2, FMA and F16C (checked just above); the shapes are checked
+        // above and `n` is a multiple of 16.
+        unsafe { half_avx2::product(x, w, m, k, n, out) };
+        return true;
+    }
+    false
+}
+
+/// `w` (k, n), row-major, in the panels of [`product_f16`].
+///
+/// # Panics
+/// If `w` is not `k × n` or `n` is not a multiple of [`PANEL`].
+pub fn to_panels<T: Copy>(w: &[T], k: usize, n: usize) -> Vec<T> {
+    assert!(w.len() == k * n && n % PANEL == 0, "to_panels: shapes do not match");
+    (0..n / PANEL).flat_map(|p| (0..k).flat_map(move |r| w[r * n + p * PANEL..][..PANEL].iter().copied())).collect()
+}
+
+#[cfg(target_arch = "x86_64")]
+mod half_avx2 {
+    use std::arch::x86_64::*;
+
+    /// [`super::product_f16`] with AVX2, FMA and F16C: tiles of up to 6 rows × 16 columns, the
+    /// 12 sums in registers.
+    ///
+    /// # Safety
+    /// The CPU has AVX2, FMA and F16C; `x`, `w` and `out` are (m, k), (k, n) in panels and
+    /// (m, n); `n` is a multiple of 16.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn product(x: &[f32], w: &[u16], m: usize, k: usize, n: usize, out: &mut [f32]) {
+        for j in (0..n).step_by(16) {
+            let mut i = 0;
+            while i < m {
+                let rows = (m - i).min(6);
+                // SAFETY: rows i..i + rows and columns j..j + 16 are within the shapes.
+                unsafe {
+                    match rows {
+                        6 => tile::<6>(x, w, i, j, k, n, out),
+                        5 => tile::<5>(x, w, i, j, k, n, out),
+                        4 => tile::<4>(x, w, i, j, k, n, out),
+                        3 => tile::<3>(x, w, i, j, k, n, out),
+                        2 => tile::<2>(x, w, i, j, k, n, out),
+                        _ => tile::<1>(x, w, i, j, k, n, out),
+                    }
+                }
+                i += rows;
+            }
+        }
+    }
+
+    /// Rows `i..i + R` × columns `j..j + 16` of the product.
+    ///
+    /// # Safety
+    /// As [`product`], and `i + R ≤ m`, `j + 16 ≤ n`.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    unsafe fn tile<const R: usize>(x: &[f32], w: &[u16], i: usize, j: usize, k: usize, n: usize, out: &mut [f32]) {
+        let mut low = [_mm256_setzero_ps(); R];
+        let mut high = [_mm256_setzero_ps(); R];
+        let xs = x[i * k..].as_ptr();
+        // The panel of columns j..j + 16: k rows of 16.
+        let panel = &w[j * k..][..k * 16];
+        for (kk, row) in panel.chunks_exact(16).enumerate() {
+            // SAFETY: `row` is 16 values; rows i..i + R of `x` have column kk.
+            unsafe {
+                let w0 = _mm256_cvtph_ps(_mm_loadu_si128(row.as_ptr().cast()));
+                let w1 = _mm256_cvtph_ps(_mm_loadu_si128(row.as_ptr().add(8).cast()));
+                for r in 0..R {
+                    let v = _mm256_broadcast_ss(&*xs.add(r * k + kk));
+                    low[r] = _mm256_fmadd_ps(v, w0, low[r]);
+                    high[r] = _mm256_fmadd_ps(v, w1, high[r]);
+                }
+            }
+        }
+        let o = out.as_mut_ptr();
+        for r in 0..R {
+            // SAFETY: row i + r of `out` has columns j..j + 16.
+            unsafe {
+                _mm256_storeu_ps(o.add((i + r) * n + j), low[r]);
+                _mm256_storeu_ps(o.add((i + r) * n + j + 8), high[r]);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn product_f16_is_the_product_by_the_half_precision_weights() {
+        for (m, k, n) in [(1, 1, 16), (5, 7, 32), (6, 384, 48), (13, 100, 64), (49, 33, 16)] {
+            let x: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0).collect();
+            let w: Vec<u16> = (0..k * n).map(|i| half::f16::from_f32(((i * 104_729) % 2001) as f32 / 1000.0 - 1.0).to_bits()).collect();
+            let mut out = vec![f32::NAN; m * n];
+            if !product_f16(&x, &to_panels(&w, k, n), m, k, n, &mut out) {
+                assert!(out.iter().all(|v| v.is_nan()), "left as it was when it cannot run");
+                continue;
+            }
+            for r in 0..m {
+                for c in 0..n {
+                    let want: f64 = (0..k).map(|t| x[r * k + t] as f64 * half::f16::from_bits(w[t * n + c]).to_f64()).sum();
+                    let got = out[r * n + c] as f64;
+                    assert!((got - want).abs() <= 1e-5 * (1.0 + want.abs()), "({m}, {k}, {n}) at {r}, {c}: {got} vs {want}");
+                }
+            }
+        }
+        let mut out = vec![0f32; 8];
+        assert!(!product_f16(&[1.0], &[0; 8], 1, 1, 8, &mut out), "8 columns are not a multiple of 16");
+    }
+
+    #[test]
+    fn panels_hold_sixteen_columns_row_after_row() {
+        let w: Vec<usize> = (0..3 * 32).collect(); // (3, 32): w[r][c] = 32r + c
+        let p = to_panels(&w, 3, 32);
+        assert_eq!(&p[..18], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 32, 33]);
+        assert_eq!(&p[48..50], &[16, 17], "the second panel starts with row 0's columns 16 and 17");
+        assert_eq!(p.len(), w.len());
+    }
 
     /// erf by its Taylor series (exact enough in f64 for |x| ≤ 4 with enough terms).
     fn erf_series(x: f64) -> f64 {

@@ -297,8 +297,11 @@ struct Norm {
 }
 
 struct Linear {
-    /// (in, out), row-major, in `weights`: `x · w` is the layer.
+    /// (in, out), row-major, in `weights`: `x · w` is the layer. Its values are those of `half`.
     w: Span,
+    /// The same matrix in half precision in the panels of [`bellhop_kernels::product_f16`],
+    /// read by passes of up to [`SMALL_PASS_ROWS`] rows.
+    half: Span,
     b: Tensor,
 }
 
@@ -320,7 +323,7 @@ impl Norm {
 impl Linear {
     /// `x · w`, without the bias.
     fn product(&self, weights: &Weights, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.contiguous()?.apply_op1_no_bwd(&Product { w: weights.floats(&self.w), k: self.w.rows, n: self.w.cols })
+        x.contiguous()?.apply_op1_no_bwd(&Product { w: weights.floats(&self.w), half: weights.halves(&self.half), k: self.w.rows, n: self.w.cols })
     }
 
     fn forward(&self, weights: &Weights, x: &Tensor) -> candle_core::Result<Tensor> {
@@ -338,7 +341,13 @@ impl Encoder {
         let norm = |prefix: &str| -> candle_core::Result<Norm> {
             Ok(Norm { weight: small(&format!("{prefix}.weight"))?, bias: small(&format!("{prefix}.bias"))?, eps: config.layer_norm_eps as f32 })
         };
-        let linear = |name: &str| -> candle_core::Result<Linear> { Ok(Linear { w: weights.span(&format!("{name}.w"))?, b: small(&format!("{name}.b"))? }) };
+        let linear = |name: &str| -> candle_core::Result<Linear> {
+            let (w, half) = (weights.span(&format!("{name}.w"))?, weights.span(&format!("{name}.w16"))?);
+            if !w.is_f32() || half.is_f32() || (w.rows, w.cols) != (half.rows, half.cols) {
+                candle_core::bail!("{name}: the packed weights do not match their half-precision copy");
+            }
+            Ok(Linear { w, half, b: small(&format!("{name}.b"))? })
+        };
         let layers = (0..config.num_hidden_layers)
             .map(|i| {
                 Ok(Layer {
@@ -406,11 +415,19 @@ impl Encoder {
 /// The packed-weights file bellhop keeps next to the model's (see [`Weights`]).
 pub const PACKED_FILE: &str = "bellhop-packed.safetensors";
 /// The layout of [`PACKED_FILE`]; a file of another layout is made again.
-const PACKED_FORMAT: &str = "bellhop-minilm-1";
+const PACKED_FORMAT: &str = "bellhop-minilm-3";
 
 /// The encoder's weights in the layout it runs them in: the query, key and value projections
 /// as one (in, 3·out) matrix with the attention scale folded into the query's, every other
 /// projection as (in, out), so the matrix kernel reads them in place.
+///
+/// The projections are rounded to half precision (IEEE binary16, to nearest) and kept twice:
+/// in half precision (`{name}.w16`, in the panels of [`bellhop_kernels::product_f16`]), which
+/// passes of up to [`SMALL_PASS_ROWS`] rows read (half the bytes, read straight through: a
+/// question's pass takes the time to read the weights), and as f32 of the same values
+/// (`{name}.w`) for the larger passes' matrix kernel. Every pass so multiplies by the same
+/// numbers, and a text embeds the same alone or with others. Rounding the weights moves an embedding by far
+/// less than the reference test's tolerance (cosine to the f32 model above 0.99999).
 ///
 /// They are memory-mapped from [`PACKED_FILE`], next to the model's file: every process on the
 /// machine that loads the model shares one copy of them in memory (and in the CPU's cache), and
@@ -434,15 +451,21 @@ enum Bytes {
     Owned(Vec<f32>),
 }
 
-/// Where one tensor of [`Weights`] is: `rows × cols` f32 values from `start` (in f32 values).
+/// Where one tensor of [`Weights`] is: `rows × cols` values from byte `start`, f32 or (when
+/// `half`) half precision.
 #[derive(Clone, Copy, Debug)]
 struct Span {
     start: usize,
     rows: usize,
     cols: usize,
+    half: bool,
 }
 
 impl Span {
+    fn is_f32(&self) -> bool {
+        !self.half
+    }
+
     /// Its shape: (cols) for a vector, (rows, cols) otherwise.
     fn shape(&self) -> Shape {
         if self.rows == 1 { Shape::from(self.cols) } else { Shape::from((self.rows, self.cols)) }
@@ -503,7 +526,11 @@ impl Weights {
         let st = safetensors::SafeTensors::deserialize(all)?;
         let mut spans = HashMap::new();
         for (name, view) in st.tensors() {
-            anyhow::ensure!(view.dtype() == safetensors::Dtype::F32, "{name} is not f32");
+            let half = match view.dtype() {
+                safetensors::Dtype::F32 => false,
+                safetensors::Dtype::F16 => true,
+                other => anyhow::bail!("{name} is {other:?}, neither f32 nor f16"),
+            };
             let offset = view.data().as_ptr() as usize - all.as_ptr() as usize;
             anyhow::ensure!(offset % 4 == 0 && all.as_ptr() as usize % 4 == 0, "{name} is not aligned");
             let (rows, cols) = match view.shape() {
@@ -511,7 +538,7 @@ impl Weights {
                 [r, c] => (*r, *c),
                 other => anyhow::bail!("{name} has shape {other:?}"),
             };
-            spans.insert(name, Span { start: offset / 4, rows, cols });
+            spans.insert(name, Span { start: offset, rows, cols, half });
         }
         Ok(Weights { bytes, spans, file: None })
     }
@@ -520,14 +547,35 @@ impl Weights {
         self.spans.get(name).copied().ok_or_else(|| candle_core::Error::Msg(format!("the packed weights have no {name}")))
     }
 
+    /// The f32 values of `s`.
+    ///
+    /// # Panics
+    /// If `s` is half precision.
     fn floats(&self, s: &Span) -> &[f32] {
+        assert!(s.is_f32(), "floats of a half-precision tensor");
         let all: &[f32] = match &self.bytes {
             // SAFETY: the map is page-aligned and any 4 bytes are a valid f32; `index` checked
             // every span lies within it, aligned.
             Bytes::Mapped(m) => unsafe { std::slice::from_raw_parts(m.as_ptr().cast::<f32>(), m.len() / 4) },
             Bytes::Owned(w) => w,
         };
-        &all[s.start..s.start + s.rows * s.cols]
+        &all[s.start / 4..s.start / 4 + s.rows * s.cols]
+    }
+
+    /// The half-precision values of `s`, as their bits.
+    ///
+    /// # Panics
+    /// If `s` is f32.
+    fn halves(&self, s: &Span) -> &[u16] {
+        assert!(!s.is_f32(), "halves of an f32 tensor");
+        let all: &[u16] = match &self.bytes {
+            // SAFETY: the map is page-aligned and any 2 bytes are a valid u16; `index` checked
+            // every span lies within it, aligned.
+            Bytes::Mapped(m) => unsafe { std::slice::from_raw_parts(m.as_ptr().cast::<u16>(), m.len() / 2) },
+            // SAFETY: as above, over the owned words' bytes.
+            Bytes::Owned(w) => unsafe { std::slice::from_raw_parts(w.as_ptr().cast::<u16>(), w.len() * 2) },
+        };
+        &all[s.start / 2..s.start / 2 + s.rows * s.cols]
     }
 }
 
@@ -585,7 +633,14 @@ fn pack(mut t: HashMap<String, Tensor>, config: &Config) -> candle_core::Result<
         let (kw, kb) = linear("attention.self.key", 1.0)?;
         let (vw, vb) = linear("attention.self.value", 1.0)?;
         let mut transposed = |name: &str, (w, b): (Tensor, Tensor)| -> candle_core::Result<()> {
-            out.insert(format!("{i}.{name}.w"), w.t()?.contiguous()?);
+            let half = w.t()?.contiguous()?.to_dtype(DType::F16)?;
+            let (k, n) = half.dims2()?;
+            if n % bellhop_kernels::PANEL != 0 {
+                candle_core::bail!("{name} has {n} columns, not a multiple of {}", bellhop_kernels::PANEL);
+            }
+            let panels = bellhop_kernels::to_panels(&half.flatten_all()?.to_vec1::<half::f16>()?, k, n);
+            out.insert(format!("{i}.{name}.w"), half.to_dtype(DType::F32)?);
+            out.insert(format!("{i}.{name}.w16"), Tensor::from_vec(panels, (k, n), &Device::Cpu)?);
             out.insert(format!("{i}.{name}.b"), b);
             Ok(())
         };
@@ -600,11 +655,20 @@ fn pack(mut t: HashMap<String, Tensor>, config: &Config) -> candle_core::Result<
     Ok(out)
 }
 
-/// `x · w` for a 2-D f32 `x` of `k` columns and `w` (k, n) row-major in [`Weights`], by the
-/// same matrix kernel and the same call as candle's own matmul (so the same results), reading
-/// `w` where it is mapped.
+/// Passes of at most this many rows (word pieces, padding included: a question is some ten, a
+/// merged pass of twenty questions some two hundred) multiply by the weights in half precision
+/// ([`bellhop_kernels::product_f16`], on the calling thread); larger ones (ingestion) by their
+/// f32 copy through the matrix kernel, which spreads one product over the cores. Measured on
+/// AVX2 (BENCHMARKS.md): a question's embedding 12 → 4 ms; passes of hundreds of rows, where
+/// the arithmetic sets the pace, take the same time either way.
+const SMALL_PASS_ROWS: usize = 256;
+
+/// `x · w` for a 2-D f32 `x` of `k` columns and `w` (k, n) row-major in [`Weights`], reading
+/// `w` where it is mapped: a pass of a few rows by its half-precision copy `half`, a larger
+/// one by the same matrix kernel and the same call as candle's own matmul.
 struct Product<'a> {
     w: &'a [f32],
+    half: &'a [u16],
     k: usize,
     n: usize,
 }
@@ -625,6 +689,9 @@ impl CustomOp1 for Product<'_> {
         let m = dims[0];
         let x = &x[a..b];
         let mut out = vec![0f32; m * n];
+        if m <= SMALL_PASS_ROWS && bellhop_kernels::product_f16(x, self.half, m, k, n, &mut out) {
+            return Ok((CpuStorage::F32(out), Shape::from((m, n))));
+        }
         let threads = candle_core::utils::get_num_threads();
         let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
         // SAFETY: `x` is (m, k), `w` (k, n) and `out` (m, n), all row-major and of those sizes
