@@ -133,7 +133,7 @@ async fn the_owners_own_text_is_shown_as_written() {
     let (bot, tenant, _) = live_bot(&app, "Owner", "own_words_bot", "Rassvet").await;
     let own = "Спросите у нас в пекарне — Sam.";
     let settings = bellhop::storage::bot_settings::BotSettings { fallback_text: own.into(), ..Default::default() };
-    // Provisioning done: on SQLite no other writer while the settings are saved.
+    // Provisioning finished first, as it would before an owner could save settings.
     app.drain_jobs(Duration::from_secs(60)).await;
     let mut tx = app.db().begin().await.unwrap();
     bellhop::storage::bot_settings::put(&mut tx, tenant, bellhop::domain::BotId(bot), &settings).await.unwrap();
