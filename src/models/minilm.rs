@@ -343,7 +343,7 @@ impl Encoder {
         };
         let linear = |name: &str| -> candle_core::Result<Linear> {
             let (w, half) = (weights.span(&format!("{name}.w"))?, weights.span(&format!("{name}.w16"))?);
-            if !w.is_f32() || half.is_f32() || (w.rows, w.cols) != (half.rows, half.cols) {
+            if w.half || !half.half || (w.rows, w.cols) != (half.rows, half.cols) {
                 candle_core::bail!("{name}: the packed weights do not match their half-precision copy");
             }
             Ok(Linear { w, half, b: small(&format!("{name}.b"))? })
@@ -462,10 +462,6 @@ struct Span {
 }
 
 impl Span {
-    fn is_f32(&self) -> bool {
-        !self.half
-    }
-
     /// Its shape: (cols) for a vector, (rows, cols) otherwise.
     fn shape(&self) -> Shape {
         if self.rows == 1 { Shape::from(self.cols) } else { Shape::from((self.rows, self.cols)) }
@@ -552,7 +548,7 @@ impl Weights {
     /// # Panics
     /// If `s` is half precision.
     fn floats(&self, s: &Span) -> &[f32] {
-        assert!(s.is_f32(), "floats of a half-precision tensor");
+        assert!(!s.half, "floats of a half-precision tensor");
         let all: &[f32] = match &self.bytes {
             // SAFETY: the map is page-aligned and any 4 bytes are a valid f32; `index` checked
             // every span lies within it, aligned.
@@ -567,7 +563,7 @@ impl Weights {
     /// # Panics
     /// If `s` is f32.
     fn halves(&self, s: &Span) -> &[u16] {
-        assert!(!s.is_f32(), "halves of an f32 tensor");
+        assert!(s.half, "halves of an f32 tensor");
         let all: &[u16] = match &self.bytes {
             // SAFETY: the map is page-aligned and any 2 bytes are a valid u16; `index` checked
             // every span lies within it, aligned.
