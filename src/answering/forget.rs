@@ -56,7 +56,7 @@ impl Ctx<'_> {
         let user = UserId(q.from.id);
         let mut tx = self.db().begin().await?;
         let mut erased = privacy::Erased::default();
-        // A write first (storage's SQLite rule), then the conversations to erase.
+        // The customer's raw updates, then the conversations to erase.
         erased.updates += privacy::erase_updates_from(&mut tx, self.tenant, self.bot_id, user).await?;
         for conv in privacy::customer_conversations(&mut tx, self.tenant, self.bot_id, user).await? {
             let e = privacy::erase_conversation(&mut tx, self.tenant, self.bot_id, conv, user).await?;

@@ -45,8 +45,7 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
     let fp = fingerprint(token);
     let name = mbu.bot.first_name.clone();
     let username = mbu.bot.username.clone().unwrap_or_default();
-    // Write first (see storage's SQLite rule): the claim of the sealing key, then the tenant
-    // insert-or-nothing.
+    // The claim of the sealing key, then the tenant insert-or-nothing.
     let sealed = storage::keys::seal(&mut *tx, keys, token.expose().as_bytes(), &bots::token_aad(bot_id)).await?;
     let tenant = storage::tenants::find_or_create_for_owner(tx, owner, &name).await?;
     // An owner who closed their account and creates a bot wants it back.

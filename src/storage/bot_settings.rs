@@ -69,8 +69,8 @@ pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot
 
 /// Saves the settings of a bot the tenant owns (`false` if it doesn't own it).
 pub async fn put(tx: &mut super::Tx, tenant: TenantId, bot: BotId, s: &BotSettings) -> sqlx::Result<bool> {
-    // A write first (the SQLite rule in `storage`): a no-op update of the tenant's bot takes the
-    // write lock and tells whether the bot is the tenant's.
+    // A no-op update of the tenant's bot tells whether the bot is the tenant's and holds its row
+    // until the commit.
     let owned = sqlx::query("update bots set status = status where tenant_id = $1 and id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
     if owned.rows_affected() != 1 {
         return Ok(false);

@@ -10,8 +10,8 @@
 use super::{Conn, Db};
 use crate::crypto::{KeyRing, Sealed};
 
-/// Claims `key_id` for a sealed write in `conn`'s transaction: false if it is retired. A write
-/// (SQLite rule: it may come first in a transaction).
+/// Claims `key_id` for a sealed write in `conn`'s transaction: false if it is retired. A write,
+/// so it holds the key ring's row (PostgreSQL) until the commit.
 pub async fn claim(conn: &mut Conn, key_id: &str) -> sqlx::Result<bool> {
     let r = sqlx::query("update key_ring set seals = seals + 1 where id = 1 and ' ' || retired || ' ' not like $1")
         .bind(format!("% {key_id} %"))

@@ -7,9 +7,15 @@
 //! milliseconds for time. Engine-specific SQL appears only where it must differ and is marked
 //! with [`Engine`] (e.g. `for update skip locked` when claiming jobs).
 //!
-//! SQLite rule: a transaction that will write must write first. A deferred transaction that
-//! reads and then writes while another connection writes fails with "database is locked"
-//! instead of waiting; starting with the write takes the lock through the busy timeout.
+//! Transactions come from [`Db::begin`] only. On SQLite it starts them with `begin immediate`:
+//! the write lock is taken at the start, waiting for it through the busy timeout. A deferred
+//! transaction (SQLite's default) that reads and then writes, while another connection commits
+//! in between, fails at once with "database is locked" instead of waiting (its snapshot is
+//! stale), so every function that read before writing in its caller's transaction was a bug
+//! waiting for load; with `begin immediate` the order of statements no longer matters. Every
+//! transaction in bellhop writes, so taking the lock first costs no concurrency: SQLite has one
+//! writer at a time either way, and plain reads outside transactions never wait (WAL).
+//! `tests/api/architecture.rs` checks that nothing else begins a transaction.
 pub mod announcements;
 pub mod auth;
 pub mod billing;
@@ -146,8 +152,18 @@ impl Db {
         self.migrator().iter().map(|m| m.version).collect()
     }
 
+    /// Starts a transaction that may write: on SQLite it holds the write lock from its first
+    /// moment (`begin immediate`, see the module's comment), on PostgreSQL it is a plain `begin`.
     pub async fn begin(&self) -> anyhow::Result<Tx> {
-        self.pool.begin().await.context("starting a transaction")
+        self.begin_tx().await.context("starting a transaction")
+    }
+
+    /// [`Db::begin`] for storage's own functions, which return sqlx's errors.
+    pub(crate) async fn begin_tx(&self) -> sqlx::Result<Tx> {
+        match self.engine {
+            Engine::Sqlite => self.pool.begin_with("begin immediate").await,
+            Engine::Postgres => self.pool.begin().await,
+        }
     }
 
     /// Whether the database answers (for `/readyz`).

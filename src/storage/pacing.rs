@@ -31,7 +31,7 @@ impl DbPacer {
     /// Books the moment for `bot` → `chat`; returns it (Unix ms).
     pub async fn book(&self, bot: BotId, chat: ChatId, now: i64) -> sqlx::Result<i64> {
         let keys = [(format!("bot:{}", bot.0), PACE_BOT), (format!("chat:{}:{}", bot.0, chat.0), PaceRule::for_chat(chat))];
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_tx().await?;
         // One statement makes the rows that do not exist yet and locks both (an upsert locks the
         // row it finds, as `select … for update` would), returning their moments. The keys are
         // in the same order in every booking ("bot:…" before "chat:…"), so two never deadlock.

@@ -74,9 +74,6 @@ pub struct PolledBot {
 /// Switching back to webhooks: forgets every polled bot and returns the businesses' bots among
 /// them that must be given their webhook again (the same statuses as [`pollable_bots`]).
 pub async fn take_polled_bots(tx: &mut super::Tx) -> sqlx::Result<Vec<PolledBot>> {
-    // A write first (the SQLite rule in `storage`): a no-op update takes the write lock before
-    // the bots are read.
-    sqlx::query("update telegram_poll_offsets set updated_at = updated_at").execute(&mut **tx).await?;
     let rows: Vec<PolledBot> = sqlx::query_as(
         "select b.tenant_id, b.id from telegram_poll_offsets p join bots b on b.id = p.bot_id
          where b.status not in ('suspended', 'parked', 'disconnected', 'deleted') order by b.id",

@@ -295,7 +295,7 @@ pub async fn set_size<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId
 
 /// Deletes the row of source `id` and its shares, in one transaction.
 pub async fn delete(db: &super::Db, tenant: TenantId, id: SourceId) -> sqlx::Result<bool> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_tx().await?;
     unshare_all(&mut *tx, tenant, id).await?;
     let r = sqlx::query("delete from sources where tenant_id = $1 and id = $2").bind(tenant.0).bind(id.0).execute(&mut *tx).await?;
     tx.commit().await?;

@@ -120,8 +120,9 @@ pub async fn join(tx: &mut super::Tx, token_hash: &str, user: UserId, name: &str
         #[sqlx(try_from = "i64")]
         owner_user_id: UserId,
     }
-    // A write first (the SQLite rule in `storage`): a no-op update of the invitation takes the
-    // write lock (on PostgreSQL, the invitation's row lock) before it is read.
+    // A no-op update of the invitation takes its row lock (on PostgreSQL; SQLite's transaction
+    // holds the write lock from its start) before it is read: two teammates opening the same
+    // link one after the other, not both at once.
     sqlx::query("update team_invites set used_at = used_at where token_hash = $1").bind(token_hash).execute(&mut **tx).await?;
     let r: Option<Invite> = sqlx::query_as(
         "select i.tenant_id, t.name, t.owner_user_id from team_invites i join tenants t on t.id = i.tenant_id

@@ -407,8 +407,6 @@ pub async fn save(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
         }
     };
     let mut tx = app.db.begin().await?;
-    // A write first: on SQLite a transaction that reads before writing can fail at once when
-    // another writer commits in between; one that starts by writing waits its turn.
     if !bots::set_descriptions(&mut *tx, owner.tenant_id, bot, form.description.trim(), form.short_description.trim()).await? {
         return Err(AppError::NotFound);
     }

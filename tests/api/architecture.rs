@@ -15,7 +15,10 @@
 //! - configuration (`src/config*`) and the other infrastructure modules use no domain module,
 //!   nor `app` or `web`;
 //! - no two domain modules use each other (answering ↔ manager, billing ↔ manager, …): such
-//!   routing belongs to `app`.
+//!   routing belongs to `app`;
+//! - transactions begin only through `Db::begin` (`src/storage/mod.rs`), which on SQLite takes
+//!   the write lock at the start: a transaction begun on the pool or a connection directly would
+//!   be SQLite's deferred kind, which fails instead of waiting when it reads before it writes.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -184,4 +187,63 @@ fn the_rule_catches_each_kind_of_break() {
 fn crate_paths_are_read_through_groups_and_not_from_other_crates() {
     let m = crate_modules("use crate::{a::b, c, d::{e, f}};\nlet x = crate::g::h();\nuse my_crate::z;\nuse crate::{\n    self,\n    i,\n};");
     assert_eq!(m.into_iter().collect::<Vec<_>>(), ["a", "c", "d", "g", "i"]);
+}
+
+/// Every place in the crate whose sources are in `src` that begins a transaction other than
+/// through `Db::begin` (a receiver named `db`, or `db()`), one line each.
+fn transactions_not_from_db(src: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(src, src, &mut files);
+    let mut out = Vec::new();
+    for (rel, text) in &files {
+        if rel == "storage/mod.rs" {
+            continue; // `Db::begin` itself
+        }
+        for (n, line) in text.lines().enumerate() {
+            let code = line.find("//").map_or(line, |i| &line[..i]);
+            for bad in ["begin_with(", "try_begin("] {
+                if code.contains(bad) {
+                    out.push(format!("src/{rel}:{}: {bad}…) begins a transaction outside Db::begin", n + 1));
+                }
+            }
+            let mut rest = code;
+            while let Some(at) = rest.find(".begin(") {
+                let receiver: String = rest[..at].chars().rev().take_while(|c| c.is_alphanumeric() || "_.()".contains(*c)).collect::<Vec<_>>().into_iter().rev().collect();
+                if !(receiver.ends_with("db") || receiver.ends_with("db()")) {
+                    out.push(format!("src/{rel}:{}: `{receiver}.begin()` begins a transaction outside Db::begin", n + 1));
+                }
+                rest = &rest[at + ".begin(".len()..];
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn transactions_begin_only_through_db_begin() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let found = transactions_not_from_db(&src);
+    assert!(found.is_empty(), "begin transactions with Db::begin (src/storage/mod.rs says why):\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_transaction_rule_catches_each_kind_of_break() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |rel: &str, text: &str| {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("storage/mod.rs", "self.pool.begin_with(\"begin immediate\").await\n");
+    write("app/a.rs", "let tx = app.db.begin().await?;\nlet t = self.db().begin().await?; // not db.pool.begin()\n");
+    assert_eq!(transactions_not_from_db(dir.path()), Vec::<String>::new(), "a tree that keeps the rule passes");
+    write("storage/pacing.rs", "let mut tx = self.db.pool.begin().await?;\n");
+    write("billing/meter.rs", "let mut conn = db.pool.acquire().await?;\nlet tx = conn.begin().await?;\n");
+    write("web/x.rs", "let tx = app.db.pool.try_begin().await?;\n");
+    let found = transactions_not_from_db(dir.path());
+    let expect = ["src/storage/pacing.rs:1: `self.db.pool.begin()`", "src/billing/meter.rs:2: `conn.begin()`", "src/web/x.rs:1: try_begin("];
+    for e in expect {
+        assert!(found.iter().any(|f| f.starts_with(e)), "not caught: {e}\nfound:\n{}", found.join("\n"));
+    }
+    assert_eq!(found.len(), expect.len(), "{found:#?}");
 }

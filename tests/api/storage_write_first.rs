@@ -1,9 +1,11 @@
-//! Storage's SQLite rule (`src/storage/mod.rs`): a function that writes inside its caller's
-//! transaction writes first. A transaction that reads and then writes, while another
-//! connection commits a write in between, fails at once with "database is locked" on SQLite
-//! (its snapshot is stale); one that starts with the write waits its turn through the busy
-//! timeout. Each function here runs while another connection holds the write lock and commits
-//! after it: it must wait and succeed. (On PostgreSQL the same calls simply succeed.)
+//! Storage's SQLite rule (`src/storage/mod.rs`): a transaction that writes must hold the write
+//! lock before it reads. A deferred transaction that reads and then writes, while another
+//! connection commits a write in between, fails at once with "database is locked" on SQLite (its
+//! snapshot is stale); one that holds the lock from its start waits its turn through the busy
+//! timeout. `Db::begin` starts every SQLite transaction with `begin immediate`. The three storage
+//! functions that once read first in their caller's transaction (each of which failed so), and a
+//! bare read-then-write, run here while another connection holds the write lock and commits after
+//! them: each must wait and succeed. (On PostgreSQL the same calls simply succeed.)
 use crate::answering_llm::live_bot;
 use crate::helpers::*;
 use bellhop::domain::{BotId, TenantId, UserId};
@@ -73,5 +75,25 @@ async fn storage_functions_that_write_in_the_callers_transaction_write_first() {
     });
     while_another_writes(&app, tenant, "polling::take_polled_bots", call).await;
     assert_eq!(count(app.db(), "select count(*) from telegram_poll_offsets").await, 0);
+    app.stop().await.unwrap();
+}
+
+/// The structural form of the rule: a transaction from `Db::begin` that reads first and writes
+/// after, while another connection commits in between, waits and commits. (With SQLite's
+/// deferred `begin` it failed with "database is locked".)
+#[tokio::test]
+async fn a_transaction_that_reads_before_it_writes_waits_for_another_writer() {
+    let app = spawn_app().await;
+    let (_, tenant, _) = live_bot(&app, "Owner", "read_then_write_bot", "Zaria").await;
+    app.drain_jobs(Duration::from_secs(60)).await;
+    let call: Call = Box::new(move |tx| {
+        Box::pin(async move {
+            let bots: i64 = sqlx::query_scalar("select count(*) from bots where tenant_id = $1").bind(tenant.0).fetch_one(&mut **tx).await?;
+            assert_eq!(bots, 1);
+            assert!(storage::tenants::lock(tx, tenant).await?, "the write after the read");
+            Ok(())
+        })
+    });
+    while_another_writes(&app, tenant, "a read, then a write", call).await;
     app.stop().await.unwrap();
 }
