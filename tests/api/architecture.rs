@@ -145,14 +145,17 @@ fn dependencies_point_one_way() {
     assert!(found.is_empty(), "the dependency rule (src/lib.rs) is broken:\n{}", found.join("\n"));
 }
 
+/// Writes `text` to `rel` under `root`, making its folders.
+fn write_source(root: &Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
 #[test]
 fn the_rule_catches_each_kind_of_break() {
     let dir = tempfile::tempdir().unwrap();
-    let write = |rel: &str, text: &str| {
-        let path = dir.path().join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
+    let write = |rel: &str, text: &str| write_source(dir.path(), rel, text);
     write("lib.rs", "pub mod app;\npub mod web;\n");
     write("web/mod.rs", "use crate::app::AppState;\nuse crate::{billing, web::pages};\n");
     write("app/mod.rs", "use crate::answering::Answering;\n");
@@ -229,11 +232,7 @@ fn transactions_begin_only_through_db_begin() {
 #[test]
 fn the_transaction_rule_catches_each_kind_of_break() {
     let dir = tempfile::tempdir().unwrap();
-    let write = |rel: &str, text: &str| {
-        let path = dir.path().join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
+    let write = |rel: &str, text: &str| write_source(dir.path(), rel, text);
     write("storage/mod.rs", "self.pool.begin_with(\"begin immediate\").await\n");
     write("app/a.rs", "let tx = app.db.begin().await?;\nlet t = self.db().begin().await?; // not db.pool.begin()\n");
     assert_eq!(transactions_not_from_db(dir.path()), Vec::<String>::new(), "a tree that keeps the rule passes");
