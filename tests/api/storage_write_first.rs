@@ -39,7 +39,7 @@ async fn while_another_writes(app: &TestApp, tenant: TenantId, what: &str, call:
 }
 
 #[tokio::test]
-async fn storage_functions_that_write_in_the_callers_transaction_write_first() {
+async fn storage_functions_that_read_then_write_wait_for_another_writer() {
     let app = spawn_app().await;
     let (bot, tenant, _) = live_bot(&app, "Owner", "write_first_bot", "Rassvet").await;
     app.drain_jobs(Duration::from_secs(60)).await;
