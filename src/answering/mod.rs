@@ -95,9 +95,26 @@ pub fn warm_up() {
     let _ = crate::retrieval::analysis::query_terms(question);
 }
 
-/// Handles one update of the business's bot `bot` (already opened).
+/// What answering reads of a business's bot for each update: its name and username, its
+/// settings, whether the owner paused it. Read by [`bot_view`], which the caller runs beside its
+/// own reads (the stored update, the bot's token): one round trip's wait for all of them.
+#[derive(Debug, Clone)]
+pub struct BotView {
+    profile: Option<bots::Profile>,
+    settings: BotSettings,
+    paused: bool,
+}
+
+/// Reads the [`BotView`] of `bot_id` (three reads at once).
+pub async fn bot_view(a: &Answering, tenant: TenantId, bot_id: BotId) -> Result<BotView, JobError> {
+    let db = &a.pipeline.db;
+    let (profile, settings, paused) = tokio::try_join!(bots::profile(&db.pool, tenant, bot_id), storage::bot_settings::get(&db.pool, tenant, bot_id), bots::paused_at(&db.pool, tenant, bot_id))?;
+    Ok(BotView { profile, settings, paused: paused.is_some() })
+}
+
+/// Handles one update of the business's bot `bot` (already opened, its [`bot_view`] read).
 #[tracing::instrument(name = "answering.update", skip_all, fields(tenant_id = tenant.0, bot_id = bot_id.0, update_id = update.update_id))]
-pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot, update: Update, arrival: Arrival) -> Result<(), JobError> {
+pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot, view: BotView, update: Update, arrival: Arrival) -> Result<(), JobError> {
     let Arrival { started, more_waiting, rerun } = arrival;
     // A question's embedding starts now, beside the database work below, and is kept on the
     // stored update for a re-run (see `compose::EarlyVectors`); a burst's earlier messages are
@@ -109,11 +126,8 @@ pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot
         }),
         _ => None,
     };
-    let db = &a.pipeline.db;
-    // Three independent reads, at once: one round trip's wait instead of three.
-    let (profile, settings, paused) = tokio::try_join!(bots::profile(&db.pool, tenant, bot_id), storage::bot_settings::get(&db.pool, tenant, bot_id), bots::paused_at(&db.pool, tenant, bot_id))?;
+    let BotView { profile, settings, paused } = view;
     let bots::Profile { name: business, username, .. } = profile.unwrap_or_default();
-    let paused = paused.is_some();
     // The customer's language: their message, else their Telegram app's language.
     let language = match &update.kind {
         UpdateKind::Message(m) => language::customer_language(m.from.as_ref().and_then(|f| f.language_code.as_deref()), m.text.as_deref().unwrap_or_default()),
@@ -218,11 +232,13 @@ impl Ctx<'_> {
         let with_person = conv.mode == Mode::Human && !matches!(command.as_str(), "/start" | "/forget" | "/stop") && !self.paused;
         let delivery = if with_person { Delivery::Pending } else { Delivery::Sent };
         let kind = if unreadable.is_some() { MessageKind::Media } else { MessageKind::Text };
-        let (cmsg, _) = conversations::add(&mut tx, self.tenant, conv.id, &NewMsg { author: Author::Customer, text: &text, update_id: Some(update_id), kind, sources: "[]", delivery, model_tokens: 0, question: None }).await?;
+        let (cmsg, fresh) = conversations::add(&mut tx, self.tenant, conv.id, &NewMsg { author: Author::Customer, text: &text, update_id: Some(update_id), kind, sources: "[]", delivery, model_tokens: 0, question: None }).await?;
         tx.commit().await.map_err(anyhow::Error::from)?;
 
-        // A retried job: the reply was stored already — send it if it wasn't, never twice.
-        if let Some(r) = conversations::reply_to(&self.db().pool, self.tenant, conv.id, update_id).await? {
+        // A retried job: the reply was stored already — send it if it wasn't, never twice. Only
+        // a message stored by an earlier attempt can have one (a reply is stored after it), so a
+        // fresh message skips the round trip.
+        if !fresh && let Some(r) = conversations::reply_to(&self.db().pool, self.tenant, conv.id, update_id).await? {
             return self.resume(&conv, &r, m.message_id).await;
         }
         if cmsg.delivery != Delivery::Sent {
@@ -277,10 +293,19 @@ impl Ctx<'_> {
             None => {
                 // The owner's optional paywall: past the free questions of the day, an invoice.
                 // Decided once per update: a retried job (not `fresh`) gets the same decision.
-                if private && crate::billing::paywall(&self.a.pipeline.billing, self.tenant, self.bot_id, self.bot, conv.chat_id, update_id).await? {
+                // The conversation so far is read beside it (one round trip's wait, not two).
+                let walled = async {
+                    match private {
+                        true => crate::billing::paywall(&self.a.pipeline.billing, self.tenant, self.bot_id, self.bot, conv.chat_id, update_id).await,
+                        false => Ok(false),
+                    }
+                };
+                let earlier = async { conversations::recent(&self.db().pool, self.tenant, conv.id, cmsg.id, self.a.pipeline.cfg.history_messages as i64).await.map_err(anyhow::Error::from) };
+                let (walled, earlier) = tokio::try_join!(walled, earlier)?;
+                if walled {
                     return Ok(());
                 }
-                self.answer(&conv, &cmsg, update_id, m.message_id, &text).await
+                self.answer(&conv, &cmsg, &earlier, update_id, m.message_id, &text).await
             }
         }
     }
@@ -321,7 +346,8 @@ impl Ctx<'_> {
 
     /// A question: the answer pipeline, its text drafted as the model writes (private chats),
     /// then the reply stored and sent.
-    async fn answer(&self, conv: &Conversation, cmsg: &Msg, update_id: i64, reply_to: i64, question: &str) -> Result<(), JobError> {
+    /// `earlier`: the conversation's messages before this one ([`conversations::recent`]).
+    async fn answer(&self, conv: &Conversation, cmsg: &Msg, earlier: &[Msg], update_id: i64, reply_to: i64, question: &str) -> Result<(), JobError> {
         let deps = &self.a.pipeline;
         let mut typing = SendChatAction::typing(conv.chat_id);
         if conv.thread_id != 0 {
@@ -336,7 +362,6 @@ impl Ctx<'_> {
             })
         };
 
-        let earlier = conversations::recent(&deps.db.pool, self.tenant, conv.id, cmsg.id, deps.cfg.history_messages as i64).await?;
         let history: Vec<Turn> = earlier.iter().filter(|m| in_history(m)).map(|m| Turn { customer: m.author == Author::Customer, text: m.text.clone() }).collect();
         let voice = Voice { business: self.business, persona: &self.settings.persona, tone: &self.settings.tone, extra: &self.settings.extra_instructions, language: self.language };
         let key = format!("answer:{}:{update_id}", self.bot_id.0);

@@ -140,6 +140,15 @@ pub(super) fn last_attempt(job: &Job) -> bool {
     job.attempt >= job.max_attempts
 }
 
+/// A business's bot that could not be opened: the database's failure is worth another attempt
+/// (it may be restarting); a token that does not open (a lost key, a damaged row) is not.
+pub(super) fn opening_failed(e: anyhow::Error) -> JobError {
+    match e.downcast_ref::<sqlx::Error>() {
+        Some(_) => JobError::Retry(e),
+        None => JobError::Permanent(e),
+    }
+}
+
 async fn run_provision(app: AppState, job: Job) -> Result<(), JobError> {
     let p: ProvisionJob = job.payload()?;
     let tenant = tenant_of(&job, "provisioning")?;
@@ -149,7 +158,7 @@ async fn run_provision(app: AppState, job: Job) -> Result<(), JobError> {
 async fn run_announce(app: AppState, job: Job) -> Result<(), JobError> {
     let p: AnnounceJob = job.payload()?;
     let tenant = tenant_of(&job, "announcement")?;
-    let Some(bot) = app.bots.open(tenant, p.bot_id).await.map_err(JobError::Permanent)? else {
+    let Some(bot) = app.bots.open(tenant, p.bot_id).await.map_err(opening_failed)? else {
         return Ok(()); // the bot moved to another tenant meanwhile
     };
     crate::answering::announce::send(&app.db, &bot, tenant, p.announcement_id).await

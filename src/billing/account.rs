@@ -45,13 +45,18 @@ pub fn effective_plan<'a>(cfg: &'a BillingConfig, acc: &Account, now: i64) -> &'
 /// time ended falls back to the default plan, and a period that ended rolls over (unused plan
 /// credits expire, the plan's allowance is granted). Returns the current account.
 pub async fn open(conn: &mut Conn, cfg: &BillingConfig, tenant: TenantId, now: i64) -> anyhow::Result<Account> {
-    let default = &cfg.plans[0];
-    if sql::create_account(conn, tenant, &default.id, default.answers, now, now + PERIOD_MS, now).await? {
-        let (source, key) = (format!("plan:{}", default.id), format!("grant:{now}"));
-        sql::ledger_insert(conn, tenant, &Movement { bucket: Bucket::Plan, amount: default.answers, kind: "grant", source: &source, key: &key, tokens: 0 }, now).await?;
-    }
-    sql::lock_account(conn, tenant, now).await?;
-    let acc = sql::get_account(&mut *conn, tenant).await?.ok_or_else(|| anyhow::anyhow!("billing account vanished"))?;
+    // The lock and the account in one statement; a new business's account is made first.
+    let acc = match sql::lock_account(conn, tenant, now).await? {
+        Some(acc) => acc,
+        None => {
+            let default = &cfg.plans[0];
+            if sql::create_account(conn, tenant, &default.id, default.answers, now, now + PERIOD_MS, now).await? {
+                let (source, key) = (format!("plan:{}", default.id), format!("grant:{now}"));
+                sql::ledger_insert(conn, tenant, &Movement { bucket: Bucket::Plan, amount: default.answers, kind: "grant", source: &source, key: &key, tokens: 0 }, now).await?;
+            }
+            sql::lock_account(conn, tenant, now).await?.ok_or_else(|| anyhow::anyhow!("billing account vanished"))?
+        }
+    };
     let plan = effective_plan(cfg, &acc, now);
     if plan.id != acc.plan_id {
         // Paid time is over: the default plan, from now.

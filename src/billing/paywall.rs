@@ -23,9 +23,11 @@ fn today() -> i64 {
 /// an invoice that failed to send is sent by the retry — never skipped for a free answer. What
 /// reached the customer is recorded step by step, so the retry sends only what is missing.
 pub async fn paywall(billing: &Billing, tenant: TenantId, bot_id: BotId, bot: &Bot, customer_chat: ChatId, update_id: i64) -> anyhow::Result<bool> {
-    let Some(acc) = sql::get_account(&billing.db.pool, tenant).await? else { return Ok(false) };
+    // Both reads at once: one round trip's wait on every question, paywall on or off.
+    let (acc, decision) = tokio::try_join!(sql::get_account(&billing.db.pool, tenant), sql::paywall_decision(&billing.db.pool, tenant, bot_id, update_id))?;
+    let Some(acc) = acc else { return Ok(false) };
     let s = acc.paywall;
-    let decided = match sql::paywall_decision(&billing.db.pool, tenant, bot_id, update_id).await? {
+    let decided = match decision {
         Some(d) => d,
         None if !s.enabled => return Ok(false),
         None => {

@@ -91,9 +91,8 @@ impl Db {
                 files::create_private_file(path).with_context(|| format!("creating the SQLite database {}", path.display()))?;
                 files::warn_if_shared(path);
                 let opts = AnyConnectOptions::from_str(&format!("sqlite://{}?mode=rwc", path.display()))?;
-                let pool = AnyPoolOptions::new()
+                let pool = pool_options()
                     .max_connections(8)
-                    .acquire_timeout(Duration::from_secs(30))
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             // WAL: readers never block the writer. synchronous=FULL: a commit is on
@@ -112,9 +111,8 @@ impl Db {
             }
             DatabaseUrl::Postgres(url) => {
                 let opts = AnyConnectOptions::from_str(url.expose()).context("parsing database_url")?;
-                let pool = AnyPoolOptions::new()
+                let pool = pool_options()
                     .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(30))
                     .connect_with(opts)
                     .await
                     // sqlx's error text does not include the URL, so the password stays out.
@@ -170,6 +168,28 @@ impl Db {
     pub async fn ping(&self) -> bool {
         sqlx::query("select 1").execute(&self.pool).await.is_ok()
     }
+}
+
+/// How long a pooled connection may sit idle and still be handed out untested.
+const TRUST_IDLE: Duration = Duration::from_secs(1);
+
+/// The pool's settings for both engines. sqlx's default tests every connection with a round trip
+/// before handing it out (`test_before_acquire`), which doubles the round trips of every query
+/// outside a transaction — on a busy machine each one is a wake-up of the database process and
+/// a wait for a core (its release is tested anyway, in the background, by sqlx). Here only a
+/// connection idle for longer than [`TRUST_IDLE`] is tested: under load none is, and after a
+/// quiet spell (when the database may have restarted) the test catches a dead connection as
+/// before. A connection that dies while in use fails its query (the job retries, the webhook
+/// answers 500 and Telegram sends again) and is dropped from the pool when released.
+fn pool_options() -> AnyPoolOptions {
+    AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30)).test_before_acquire(false).before_acquire(|conn, meta| {
+        Box::pin(async move {
+            if meta.idle_for > TRUST_IDLE {
+                sqlx::Connection::ping(conn).await?;
+            }
+            Ok(true)
+        })
+    })
 }
 
 /// Now, in Unix milliseconds: the time unit of every table.

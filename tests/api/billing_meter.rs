@@ -95,6 +95,27 @@ async fn a_retried_reservation_gets_the_same_credit_and_settle_or_release_happen
     app.stop().await.unwrap();
 }
 
+/// The retry of the question that took the last credit finds its reservation, though none is
+/// left for anyone else (the key is looked up before refusing, not only when inserting).
+#[tokio::test]
+async fn a_retried_reservation_of_the_last_credit_is_still_granted() {
+    let app = spawn_app().await;
+    let (_, tenant) = owner_with_bot(&app, "Iris", 7_100_005).await;
+    for i in 0..99 {
+        let Reserve::Granted(r) = reserve(&app.state.billing, tenant, &format!("warmup:{i}")).await.unwrap() else { panic!("credit {i} refused") };
+        r.settle(&app.state.db, 10).await.unwrap();
+    }
+    let Reserve::Granted(last) = reserve(&app.state.billing, tenant, "answer:3:1").await.unwrap() else { panic!("the last credit refused") };
+    assert_eq!(sql::get_account(&app.db().pool, tenant).await.unwrap().unwrap().plan_credits, 0);
+    let Reserve::Granted(again) = reserve(&app.state.billing, tenant, "answer:3:1").await.unwrap() else { panic!("the retry was refused") };
+    assert_eq!(last, again, "the retry gets the same reservation");
+    assert!(matches!(reserve(&app.state.billing, tenant, "answer:3:2").await.unwrap(), Reserve::Exhausted), "another question is refused");
+    let acc = sql::get_account(&app.db().pool, tenant).await.unwrap().unwrap();
+    assert_eq!((acc.plan_credits, acc.used_in_period), (0, 100), "one credit taken for the question and its retry");
+    assert_eq!(sql::ledger_balance(&app.db().pool, tenant).await.unwrap(), 0);
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn one_tenants_usage_never_touches_anothers_credits() {
     let app = spawn_app().await;

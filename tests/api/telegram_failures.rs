@@ -151,7 +151,11 @@ async fn store_question(app: &TestApp, tenant: bellhop::domain::TenantId, bot: i
 /// One run of `update`'s job, sending through `h` (a worker's bot handle).
 fn job_run(app: &TestApp, tenant: bellhop::domain::TenantId, bot: i64, h: bellhop::telegram::Bot, update: &Value) -> impl std::future::Future<Output = Result<(), bellhop::jobs::JobError>> + 'static {
     let (answering, update) = (app.state.answering.clone(), serde_json::from_value(update.clone()).unwrap());
-    async move { bellhop::answering::on_update(&answering, tenant, bellhop::domain::BotId(bot), &h, update, bellhop::answering::Arrival { started: std::time::Instant::now(), more_waiting: false, rerun: false }).await }
+    async move {
+        let bot = bellhop::domain::BotId(bot);
+        let view = bellhop::answering::bot_view(&answering, tenant, bot).await?;
+        bellhop::answering::on_update(&answering, tenant, bot, &h, view, update, bellhop::answering::Arrival { started: std::time::Instant::now(), more_waiting: false, rerun: false }).await
+    }
 }
 
 /// The delivery state of the bot's reply to update `update_id`, once stored.

@@ -113,10 +113,12 @@ pub async fn create_account(conn: &mut Conn, tenant: TenantId, plan_id: &str, cr
 }
 
 /// Takes the account's row lock (PostgreSQL) / the write lock (SQLite) for the rest of the
-/// transaction: everything that reads a balance and then changes it starts here.
-pub async fn lock_account(conn: &mut Conn, tenant: TenantId, now: i64) -> sqlx::Result<bool> {
-    let r = sqlx::query("update billing_accounts set updated_at = $1 where tenant_id = $2").bind(now).bind(tenant.0).execute(&mut *conn).await?;
-    Ok(r.rows_affected() == 1)
+/// transaction and returns the account as it is under the lock (None: no account yet):
+/// everything that reads a balance and then changes it starts here.
+pub async fn lock_account(conn: &mut Conn, tenant: TenantId, now: i64) -> sqlx::Result<Option<Account>> {
+    let r: Option<AccountRow> =
+        sqlx::query_as(&format!("update billing_accounts set updated_at = $1 where tenant_id = $2 returning {ACCOUNT_COLUMNS}")).bind(now).bind(tenant.0).fetch_optional(&mut *conn).await?;
+    Ok(r.map(Account::from))
 }
 
 pub async fn get_account<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Option<Account>> {
