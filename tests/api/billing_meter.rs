@@ -25,15 +25,20 @@ pub async fn owner_with_bot(app: &TestApp, name: &str, bot_id: i64) -> (i64, bel
     (owner, tenant)
 }
 
+/// Spends `n` of the tenant's credits on answers (reserved and settled).
+async fn spend(app: &TestApp, tenant: bellhop::domain::TenantId, n: usize) {
+    for i in 0..n {
+        let Reserve::Granted(r) = reserve(&app.state.billing, tenant, &format!("warmup:{i}")).await.unwrap() else { panic!("credit {i} refused") };
+        r.settle(&app.state.db, 120).await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn the_last_ten_credits_and_a_hundred_concurrent_questions_grant_exactly_ten_and_tell_the_owner_once() {
     let app = spawn_app().await;
     let (owner, tenant) = owner_with_bot(&app, "Rosa", 7_100_001).await;
     // The default plan gives 100 answers a month: use 90 of them.
-    for i in 0..90 {
-        let Reserve::Granted(r) = reserve(&app.state.billing, tenant, &format!("warmup:{i}")).await.unwrap() else { panic!("credit {i} refused") };
-        r.settle(&app.state.db, 120).await.unwrap();
-    }
+    spend(&app, tenant, 90).await;
     let acc = sql::get_account(&app.db().pool, tenant).await.unwrap().unwrap();
     assert_eq!((acc.plan_credits, acc.pack_credits, acc.used_in_period), (10, 0, 90));
 
@@ -101,10 +106,7 @@ async fn a_retried_reservation_gets_the_same_credit_and_settle_or_release_happen
 async fn a_retried_reservation_of_the_last_credit_is_still_granted() {
     let app = spawn_app().await;
     let (_, tenant) = owner_with_bot(&app, "Iris", 7_100_005).await;
-    for i in 0..99 {
-        let Reserve::Granted(r) = reserve(&app.state.billing, tenant, &format!("warmup:{i}")).await.unwrap() else { panic!("credit {i} refused") };
-        r.settle(&app.state.db, 10).await.unwrap();
-    }
+    spend(&app, tenant, 99).await;
     let Reserve::Granted(last) = reserve(&app.state.billing, tenant, "answer:3:1").await.unwrap() else { panic!("the last credit refused") };
     assert_eq!(sql::get_account(&app.db().pool, tenant).await.unwrap().unwrap().plan_credits, 0);
     let Reserve::Granted(again) = reserve(&app.state.billing, tenant, "answer:3:1").await.unwrap() else { panic!("the retry was refused") };
