@@ -354,10 +354,10 @@ mod english_unchanged {
         out
     }
 
-    /// On the English eval sets (`data/eval`): run with
+    /// On the English eval sets (`data/eval`): `scripts/test.sh` runs it once; by hand,
     /// `cargo test --lib eval_sets_are_analysed_as_before -- --ignored --nocapture` (30 s).
     #[test]
-    #[ignore = "reads the whole eval sets (30 s): run when the analysis changes"]
+    #[ignore = "reads the whole eval sets (30 s): the README's test command runs it once"]
     fn eval_sets_are_analysed_as_before() {
         for (corpus, queries) in [("data/eval/orsharc/corpus.jsonl", "data/eval/orsharc/dev.queries.jsonl"), ("data/eval/scifact/corpus.jsonl", "data/eval/scifact/train.queries.jsonl")] {
             let (mut docs, mut changed_docs, mut qs, mut changed_qs) = (0, 0, 0, 0);
