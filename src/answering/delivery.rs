@@ -19,6 +19,8 @@ use crate::storage::conversations::{self, Conversation, Msg, NewMsg};
 use crate::telegram::methods::SendMessage;
 use crate::telegram::{Preflight, ReplyParameters, TelegramError};
 use compose::Cited;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How [`send_once`] left a stored message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,14 +40,24 @@ pub enum Sent {
 /// the job next sends it. The claim fails with `Withdrawn` when the message is no longer
 /// `pending` (another attempt has it); a database error fails it as a network error would —
 /// nothing was sent, try again.
-pub(super) fn claim(db: &Db, tenant: TenantId, id: MsgId) -> Preflight {
+///
+/// `held` tells whether this attempt holds the claim now: only then may its failure give the
+/// message back (`sending` → `pending`). A failure before the claim — the shared pacing's
+/// database, a full queue — leaves the message as it is: it may be another attempt's, in the
+/// middle of its call.
+pub(super) fn claim(db: &Db, tenant: TenantId, id: MsgId, held: &Arc<AtomicBool>) -> Preflight {
     let pool = db.pool.clone();
     let again = pool.clone();
+    let (took, gave_back) = (held.clone(), held.clone());
     Preflight::new(move || {
         let pool = pool.clone();
+        let took = took.clone();
         Box::pin(async move {
             match conversations::claim_for_sending(&pool, tenant, id).await {
-                Ok(true) => Ok(()),
+                Ok(true) => {
+                    took.store(true, Ordering::SeqCst);
+                    Ok(())
+                }
                 Ok(false) => Err(TelegramError::Withdrawn("the message is no longer waiting to be sent".into())),
                 Err(e) => Err(TelegramError::Network(format!("could not record the message as being sent: {e}"))),
             }
@@ -54,7 +66,9 @@ pub(super) fn claim(db: &Db, tenant: TenantId, id: MsgId) -> Preflight {
     // Refused with a 429: not delivered, so not held while the retry waits.
     .undone_by(move || {
         let pool = again.clone();
+        let gave_back = gave_back.clone();
         Box::pin(async move {
+            gave_back.store(false, Ordering::SeqCst);
             conversations::release_claim(&pool, tenant, id).await.map(drop).map_err(|e| {
                 tracing::warn!(reply_id = id.0, error = %e, "could not give back the claim of a message Telegram asked to retry later");
                 TelegramError::Network(e.to_string())
@@ -78,7 +92,8 @@ where
     if msg.delivery != Delivery::Pending {
         return settled(db, tenant, msg.id).await;
     }
-    match send(claim(db, tenant, msg.id)).await {
+    let held = Arc::new(AtomicBool::new(false));
+    match send(claim(db, tenant, msg.id, &held)).await {
         Ok(sent) => {
             conversations::mark_sent(&db.pool, tenant, msg.id, Some(sent.message_id)).await?;
             Ok(Sent::Now)
@@ -90,9 +105,10 @@ where
             Ok(Sent::Unconfirmed)
         }
         Err(e) => {
-            // After a 429 the claim was given back already, at the 429 (see [`claim`]).
-            if !matches!(e, TelegramError::RetryAfter(_)) {
-                conversations::set_delivery(&db.pool, tenant, msg.id, Delivery::Pending).await?;
+            // Nothing arrived: the claim, if this attempt holds it, is given back (after a 429 it
+            // was given back already, at the 429: see [`claim`]).
+            if held.load(Ordering::SeqCst) {
+                conversations::release_claim(&db.pool, tenant, msg.id).await?;
             }
             Err(job_error(e, doing))
         }
@@ -186,6 +202,7 @@ impl Ctx<'_> {
         let parts = crate::telegram::split::split_html(&html, MESSAGE_LIMIT).unwrap_or_else(|_| crate::telegram::split::split_plain(&html, MESSAGE_LIMIT));
         let last = parts.len().saturating_sub(1);
         let mut last_id = None;
+        let held = Arc::new(AtomicBool::new(false));
         for (i, part) in parts.into_iter().enumerate() {
             let mut send = SendMessage::html(conv.chat_id, part);
             if conv.thread_id != 0 {
@@ -197,7 +214,7 @@ impl Ctx<'_> {
             if i == last {
                 send.reply_markup = buttons.clone();
             }
-            let result = if i == 0 { self.bot.send_message_with(&send, claim(self.db(), self.tenant, msg.id)).await } else { self.bot.send_message(&send).await };
+            let result = if i == 0 { self.bot.send_message_with(&send, claim(self.db(), self.tenant, msg.id, &held)).await } else { self.bot.send_message(&send).await };
             let sent = match result {
                 Ok(sent) => sent,
                 Err(TelegramError::Withdrawn(why)) => {
@@ -214,12 +231,12 @@ impl Ctx<'_> {
                 }
                 Err(e) => {
                     // Telegram refused, or the request never reached it: nothing of this part was
-                    // delivered, so a retry may send (the whole reply, when this was its first part;
-                    // later parts leave it `sending`, which a retry marks `unknown`).
-                    // (After a 429 the claim was given back already, at the 429: the message
-                    // may be another attempt's by now.)
-                    if i == 0 && !matches!(e, TelegramError::RetryAfter(_)) {
-                        conversations::set_delivery(&self.db().pool, self.tenant, msg.id, Delivery::Pending).await?;
+                    // delivered, so a retry may send (the whole reply, when this was its first part
+                    // and this attempt holds its claim; later parts leave it `sending`, which a
+                    // retry marks `unknown`). After a 429 the claim was given back already, at the
+                    // 429, and a failure before the claim leaves the message to whoever has it.
+                    if i == 0 && held.load(Ordering::SeqCst) {
+                        conversations::release_claim(&self.db().pool, self.tenant, msg.id).await?;
                     }
                     return Err(job_error(e, "sending the answer"));
                 }

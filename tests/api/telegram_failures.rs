@@ -250,3 +250,67 @@ async fn a_reply_whose_worker_stops_while_it_waits_out_a_429_is_sent_by_the_next
     assert_eq!(reply_state().await.as_deref(), Some("sent"));
     app.stop().await.unwrap();
 }
+
+/// A send that fails gives the message back (`sending` → `pending`, so a retry sends it) only when
+/// this attempt holds its claim: a failure before the claim — the shared pacing's database, a full
+/// queue — must not take the message from another attempt that is in the middle of sending it
+/// (the retry would then send it a second time).
+#[tokio::test]
+async fn a_failed_send_gives_the_message_back_only_if_its_attempt_claimed_it() {
+    use bellhop::answering::delivery::send_once;
+    use bellhop::domain::conversation::{Author, ChatKind, Delivery, MessageKind};
+    use bellhop::domain::{BotId, ChatId, UserId};
+    use bellhop::storage::conversations::{self, Customer, NewMsg};
+    use bellhop::telegram::TelegramError;
+    let app = spawn_app().await;
+    let (_, bot, customer) = live_bot(&app, "claim_held_bot").await;
+    let tenant: i64 = sqlx::query_scalar(&format!("select tenant_id from bots where id = {bot}")).fetch_one(&app.db().pool).await.unwrap();
+    let tenant = bellhop::domain::TenantId(tenant);
+    let db = app.db();
+    let who = Customer { chat_id: ChatId(customer), thread_id: 0, chat_kind: ChatKind::Private, user_id: UserId(customer), name: "Carl", language: None };
+    let conv = conversations::open(&db.pool, tenant, BotId(bot), &who).await.unwrap();
+    let stored = |text: &'static str| {
+        let db = db.clone();
+        async move {
+            let mut tx = db.begin().await.unwrap();
+            let new = NewMsg { author: Author::Owner, text, update_id: None, kind: MessageKind::Owner, sources: "[]", delivery: Delivery::Pending, model_tokens: 0, question: None };
+            let (msg, _) = conversations::add(&mut tx, tenant, conv.id, &new).await.unwrap();
+            tx.commit().await.unwrap();
+            msg
+        }
+    };
+    let state = |id| {
+        let db = db.clone();
+        async move { conversations::delivery_of(&db.pool, tenant, id).await.unwrap().unwrap() }
+    };
+
+    // Another attempt claimed the message after this one read it; this one fails before its own
+    // claim: the message stays the other attempt's.
+    let msg = stored("We open at nine.").await;
+    assert!(conversations::claim_for_sending(&db.pool, tenant, msg.id).await.unwrap());
+    let r = send_once(db, tenant, &msg, "testing", |_claim| async { Err(TelegramError::Network("the pacing's database is away".into())) }).await;
+    assert!(r.is_err(), "nothing was sent: the job is retried");
+    assert_eq!(state(msg.id).await, Delivery::Sending, "not given back: another attempt is sending it");
+
+    // This attempt claimed it, and the request never reached Telegram: given back for the retry.
+    let msg = stored("We close at six.").await;
+    let r = send_once(db, tenant, &msg, "testing", |mut claim| async move {
+        claim.check().await?;
+        Err(TelegramError::Network("connection refused".into()))
+    })
+    .await;
+    assert!(r.is_err());
+    assert_eq!(state(msg.id).await, Delivery::Pending, "given back: a retry sends it");
+
+    // Claimed, then refused with a 429: given back at the 429 (and still pending after).
+    let msg = stored("We are closed on Sundays.").await;
+    let r = send_once(db, tenant, &msg, "testing", |mut claim| async move {
+        claim.check().await?;
+        claim.undo().await;
+        Err(TelegramError::RetryAfter(3))
+    })
+    .await;
+    assert!(r.is_err());
+    assert_eq!(state(msg.id).await, Delivery::Pending);
+    app.stop().await.unwrap();
+}
