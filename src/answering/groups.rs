@@ -3,7 +3,7 @@
 //! chat every message is for the bot and there are no topics.
 use super::Ctx;
 use crate::domain::conversation::ChatKind;
-use crate::domain::{ChatId, UserId};
+use crate::domain::{BotId, ChatId, UserId};
 use crate::storage::conversations::Customer;
 use crate::telegram::{Chat, Message};
 
@@ -25,19 +25,24 @@ impl Ctx<'_> {
     /// In a group: the question if the bot is addressed (mention, reply to it, or a command),
     /// with the mention removed; `None` if the message isn't for the bot.
     pub(super) fn addressed(&self, m: &Message, text: &str) -> Option<String> {
-        if text.starts_with('/') {
-            let first = text.split_whitespace().next().unwrap_or_default();
-            return match first.split_once('@') {
-                Some((_, to)) if !to.eq_ignore_ascii_case(self.username) => None,
-                _ => Some(text.to_owned()),
-            };
-        }
-        if let Some(stripped) = strip_mention(text, self.username) {
-            return Some(stripped);
-        }
-        let replied_to_bot = m.reply_to_message.as_ref().and_then(|r| r.from.as_ref()).is_some_and(|u| u.id == self.bot_id.0);
-        replied_to_bot.then(|| text.to_owned())
+        addressed_to(m, text, self.username, self.bot_id)
     }
+}
+
+/// [`Ctx::addressed`] for the bot `bot_id` of username `username`.
+pub(super) fn addressed_to(m: &Message, text: &str, username: &str, bot_id: BotId) -> Option<String> {
+    if text.starts_with('/') {
+        let first = text.split_whitespace().next().unwrap_or_default();
+        return match first.split_once('@') {
+            Some((_, to)) if !to.eq_ignore_ascii_case(username) => None,
+            _ => Some(text.to_owned()),
+        };
+    }
+    if let Some(stripped) = strip_mention(text, username) {
+        return Some(stripped);
+    }
+    let replied_to_bot = m.reply_to_message.as_ref().and_then(|r| r.from.as_ref()).is_some_and(|u| u.id == bot_id.0);
+    replied_to_bot.then(|| text.to_owned())
 }
 
 /// The text without the first `@username` mention (matched without regard to ASCII case, and

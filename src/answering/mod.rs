@@ -70,9 +70,10 @@ pub struct Answering {
 pub struct Arrival {
     /// When its job started (the overhead measurement runs from there).
     pub started: Instant,
-    /// The customer has written again since, and those messages wait their turn: a question is
-    /// then stored (the later answer reads it as history) but not answered — a customer who
-    /// sends a burst of messages gets one answer, to the last, and costs the owner one credit.
+    /// The customer has asked again since, and that question waits its turn ([`asked_again`]):
+    /// this one is then stored (the later answer reads it as history) but not answered — a
+    /// customer who sends a burst of messages gets one answer, to the last, and costs the owner
+    /// one credit.
     pub more_waiting: bool,
     /// An earlier attempt of its job did not finish (its worker died, or it failed and is tried
     /// again): what it kept is looked for (the question's embeddings, see
@@ -110,6 +111,33 @@ pub async fn bot_view(a: &Answering, tenant: TenantId, bot_id: BotId) -> Result<
     let db = &a.pipeline.db;
     let (profile, settings, paused) = tokio::try_join!(bots::profile(&db.pool, tenant, bot_id), storage::bot_settings::get(&db.pool, tenant, bot_id), bots::paused_at(&db.pool, tenant, bot_id))?;
     Ok(BotView { profile, settings, paused: paused.is_some() })
+}
+
+/// Whether one of `later` (updates of the same conversation waiting behind the one being
+/// handled, newest first) is a question the assistant will answer, so that it answers the
+/// earlier one too ([`Arrival::more_waiting`]). Only a question counts: after a button press, a
+/// command, a photo without words, or (in a group) a message that is not for the bot, the earlier
+/// question would otherwise never be answered.
+pub async fn asked_again(a: &Answering, bot_id: BotId, view: &BotView, later: &[i64]) -> Result<bool, JobError> {
+    let username = view.profile.as_ref().map_or("", |p| p.username.as_str());
+    for &update_id in later {
+        let Some(body) = storage::updates::body(&a.pipeline.db.pool, bot_id, update_id).await? else { continue };
+        if serde_json::from_str::<Update>(&body).is_ok_and(|u| matches!(&u.kind, UpdateKind::Message(m) if is_question(m, bot_id, username))) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether [`Ctx::message`] takes `m` to the assistant as a question: a customer's words (or a
+/// caption), not a command; in a group only when addressed to the bot.
+fn is_question(m: &Message, bot_id: BotId, username: &str) -> bool {
+    if m.from.as_ref().is_some_and(|u| u.is_bot) {
+        return false;
+    }
+    let Some(written) = m.text.as_deref().or(m.caption.as_deref()).map(str::trim).filter(|t| !t.is_empty()) else { return false };
+    let text = if m.chat.is_private() { Some(written.to_owned()) } else { groups::addressed_to(m, written, username, bot_id) };
+    text.is_some_and(|t| !t.is_empty() && !t.starts_with('/'))
 }
 
 /// Handles one update of the business's bot `bot` (already opened, its [`bot_view`] read).
@@ -414,5 +442,25 @@ mod tests {
         assert_eq!(early_query(&message("private", false, "   ")), None);
         assert_eq!(early_query(&message("group", false, q)), None, "in a group, only what is addressed to the bot");
         assert_eq!(early_query(&message("private", true, q)), None, "a bot's message is not answered");
+    }
+
+    #[test]
+    fn only_a_question_for_the_bot_answers_a_burst() {
+        let bot = BotId(900);
+        let q = |chat: &str, text: &str| is_question(&message(chat, false, text), bot, "cake_shop_bot");
+        assert!(q("private", "And do you deliver?"));
+        assert!(!q("private", "/help"), "a command is answered, but not as the question before it");
+        assert!(!q("private", "   "), "nothing written (a photo without a caption)");
+        assert!(!is_question(&message("private", true, "Hello"), bot, "cake_shop_bot"), "a bot's message");
+        assert!(q("supergroup", "@cake_shop_bot do you deliver?"), "addressed to the bot");
+        assert!(!q("supergroup", "do you deliver?"), "in a group, said to the others");
+        assert!(!q("supergroup", "@cake_shop_bot"), "a mention alone");
+        assert!(!q("supergroup", "/help@cake_shop_bot"));
+        let mut reply = message("supergroup", false, "and on Sundays?");
+        reply.reply_to_message = Some(Box::new(serde_json::from_value(serde_json::json!({
+            "message_id": 6, "date": 1_700_000_000, "chat": {"id": 42, "type": "supergroup"},
+            "from": {"id": 900, "is_bot": true, "first_name": "Cake Shop"}, "text": "We open at 9."
+        })).unwrap()));
+        assert!(is_question(&reply, bot, "cake_shop_bot"), "a reply to the bot");
     }
 }

@@ -80,12 +80,13 @@ pub fn manager_update(queue: &Queue, lane: &'static str, update_id: i64, chat: O
     job
 }
 
-/// Provisioning `bot_id` for `tenant`; with `dedup` (e.g. the token's fingerprint) concurrent
-/// requests for the same bot, token and tenant queue one job.
-pub fn provision(queue: &Queue, tenant: TenantId, bot_id: BotId, dedup: Option<&str>) -> NewJob {
+/// Provisioning `bot_id` for `tenant`: requests made while one is queued are that job.
+///
+/// No dedup key: a finished job's key stays taken for as long as the job is kept (days), and a
+/// bot disconnected and connected again with the same token must be provisioned again.
+pub fn provision(queue: &Queue, tenant: TenantId, bot_id: BotId) -> NewJob {
     let mut job = queue.job(DEFAULT, PROVISION, &ProvisionJob { bot_id });
     job.tenant_id = Some(tenant);
-    job.dedup_key = dedup.map(|d| format!("provision:{bot_id}:{d}:{}", tenant.0));
     // One provisioning of a bot at a time across every worker (two at once could leave
     // Telegram and the database with different webhook secrets), and one queued at most.
     job.serial_key = Some(format!("provision:{}", bot_id.0));

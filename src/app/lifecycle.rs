@@ -84,7 +84,7 @@ async fn store_token_and_provision(app: &AppState, tenant: TenantId, bot: BotId,
         tx.commit().await.context("storing the token of a parked bot")?;
         return Ok(false);
     }
-    app.queue.enqueue_in(&mut tx, &super::jobs::provision(&app.queue, tenant, bot, Some(&fp))).await?;
+    app.queue.enqueue_in(&mut tx, &super::jobs::provision(&app.queue, tenant, bot)).await?;
     tx.commit().await.context("storing the new token")?;
     app.queue.notify(crate::jobs::DEFAULT);
     Ok(true)

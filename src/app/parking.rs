@@ -73,7 +73,7 @@ pub async fn provision_parked(app: &AppState, tenant: TenantId) -> anyhow::Resul
     let unparked: Vec<BotId> = parked.into_iter().take(room).collect();
     for bot in &unparked {
         bots::set_status(&mut *tx, tenant, *bot, "provisioning", None).await?;
-        app.queue.enqueue_in(&mut tx, &super::jobs::provision(&app.queue, tenant, *bot, None)).await?;
+        app.queue.enqueue_in(&mut tx, &super::jobs::provision(&app.queue, tenant, *bot)).await?;
     }
     tx.commit().await?;
     if !unparked.is_empty() {

@@ -284,7 +284,7 @@ pub async fn back_to_webhooks(state: &AppState) -> anyhow::Result<usize> {
     let mut tx = state.db.begin().await?;
     let bots = storage::polling::take_polled_bots(&mut tx).await?;
     for b in &bots {
-        state.queue.enqueue_in(&mut tx, &super::jobs::provision(&state.queue, b.tenant, b.bot, None)).await?;
+        state.queue.enqueue_in(&mut tx, &super::jobs::provision(&state.queue, b.tenant, b.bot)).await?;
     }
     tx.commit().await.context("queueing webhooks for the bots that were polled")?;
     if !bots.is_empty() {

@@ -35,14 +35,18 @@ pub async fn child_update(app: AppState, job: Job) -> Result<(), JobError> {
     // update that turns out to need neither.
     let body = async { storage::updates::body(&app.db.pool, p.bot_id, p.update_id).await.map_err(JobError::from) };
     let bot = async { app.bots.open(tenant, p.bot_id).await.map_err(jobs::opening_failed) };
-    let more_waiting = async {
+    let later = async {
         match &job.serial_key {
             Some(key) => storage::jobs::queued_after(&app.db.pool, key, job.id).await.map_err(JobError::from),
-            None => Ok(false),
+            None => Ok(Vec::new()),
         }
     };
     let view = answering::bot_view(&app.answering, tenant, p.bot_id);
-    let (body, bot, more_waiting, view) = tokio::try_join!(body, bot, more_waiting, view)?;
+    let (body, bot, later, view) = tokio::try_join!(body, bot, later, view)?;
+    // Updates of the conversation waiting behind this one (usually none): whether one of them is
+    // a question, which answers this one too (a burst).
+    let later: Vec<i64> = later.iter().filter_map(|p| serde_json::from_str::<BotUpdateJob>(p).ok()).map(|j| j.update_id).collect();
+    let more_waiting = !later.is_empty() && answering::asked_again(&app.answering, p.bot_id, &view, &later).await?;
     // Erased before it was handled — its customer asked (`/forget`, or the owner for them), or
     // the bot's data was deleted: nothing is left to answer.
     let Some(body) = body else {
@@ -91,7 +95,7 @@ pub async fn manager_update(app: AppState, job: Job) -> Result<(), JobError> {
                 match super::parking::park_if_over_plan(&mut tx, &app.cfg.billing, p.tenant, p.bot).await? {
                     Some(full) => parked = (!was_parked).then_some((p.tenant, full)),
                     None => {
-                        app.queue.enqueue_in(&mut tx, &jobs::provision(&app.queue, p.tenant, p.bot, Some(&p.fingerprint))).await?;
+                        app.queue.enqueue_in(&mut tx, &jobs::provision(&app.queue, p.tenant, p.bot)).await?;
                     }
                 }
             }

@@ -18,14 +18,13 @@ pub fn fingerprint(token: &BotToken) -> String {
     hex::encode(&Sha256::digest(token.expose().as_bytes())[..8])
 }
 
-/// A child bot to provision (the `bot.provision` job): the bot, the tenant it belongs to now, and
-/// its token's fingerprint — together the job's dedup key, so duplicated or concurrent updates
-/// queue one job per bot, token and owner.
+/// A child bot to provision (the `bot.provision` job): the bot and the tenant it belongs to now.
+/// Only a new bot, a new token or a new owner asks for one, so a repeated update does not; and
+/// requests made while one is queued are that job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provisioning {
     pub bot: BotId,
     pub tenant: TenantId,
-    pub fingerprint: String,
 }
 
 /// The managed bot's current token, fetched fresh (`getManagedBotToken`).
@@ -82,7 +81,7 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
         token_changed || owner_changed
     };
     let current_tenant = bots::managed_row(&mut *tx, bot_id).await?.context("bot row vanished")?.tenant_id;
-    Ok(provision.then_some(Provisioning { bot: bot_id, tenant: current_tenant, fingerprint: fp }))
+    Ok(provision.then_some(Provisioning { bot: bot_id, tenant: current_tenant }))
 }
 
 /// A message in the manager chat: the owner's commands (`/start`, `/bots`, `/login`, `/help`).

@@ -147,16 +147,19 @@ impl From<ClaimedRow> for ClaimedJob {
     }
 }
 
-/// Whether a job with serial key `key` was enqueued after job `id` and waits: for an update job,
-/// whether the customer has written again since.
-pub async fn queued_after<'c>(e: impl Executor<'c, Database = Any>, key: &str, id: JobId) -> sqlx::Result<bool> {
-    let n: i64 = sqlx::query_scalar("select count(*) from jobs where serial_key = $1 and state = 'queued' and id > $2")
+/// The payloads of the jobs with serial key `key` enqueued after job `id` and waiting, newest
+/// first (at most [`QUEUED_AFTER_MAX`]): for an update job, what the customer sent since.
+pub async fn queued_after<'c>(e: impl Executor<'c, Database = Any>, key: &str, id: JobId) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("select payload from jobs where serial_key = $1 and state = 'queued' and id > $2 order by id desc limit $3")
         .bind(key)
         .bind(id.0)
-        .fetch_one(e)
-        .await?;
-    Ok(n > 0)
+        .bind(QUEUED_AFTER_MAX)
+        .fetch_all(e)
+        .await
 }
+
+/// Most payloads [`queued_after`] returns.
+pub const QUEUED_AFTER_MAX: i64 = 100;
 
 /// Marks a job done, if `worker` still holds this attempt.
 pub async fn complete<'c>(e: impl Executor<'c, Database = Any>, id: JobId, worker: &str, attempt: i64) -> sqlx::Result<bool> {

@@ -76,7 +76,7 @@ pub async fn repair(State(app): State<AppState>, owner: Owner, Path(bot_id): Pat
     let Some(b) = storage::bots::list_for_tenant(&app.db.pool, owner.tenant_id).await?.into_iter().find(|b| b.id == bot) else {
         return Err(AppError::NotFound);
     };
-    app.queue.enqueue(&crate::app::jobs::provision(&app.queue, owner.tenant_id, bot, None)).await?;
+    app.queue.enqueue(&crate::app::jobs::provision(&app.queue, owner.tenant_id, bot)).await?;
     tracing::info!(tenant_id = owner.tenant_id.0, bot_id, "the owner asked to reconnect a bot");
     Ok(Redirect::to(&format!("/app?repair={}", b.username)).into_response())
 }

@@ -413,7 +413,7 @@ pub async fn save(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
     if !bot_settings::put(&mut tx, owner.tenant_id, bot, &s).await? {
         return Err(AppError::NotFound);
     }
-    app.queue.enqueue_in(&mut tx, &crate::app::jobs::provision(&app.queue, owner.tenant_id, bot, None)).await?;
+    app.queue.enqueue_in(&mut tx, &crate::app::jobs::provision(&app.queue, owner.tenant_id, bot)).await?;
     tx.commit().await.map_err(anyhow::Error::from)?;
     app.queue.notify(crate::jobs::DEFAULT);
     tracing::info!(tenant_id = owner.tenant_id.0, bot_id, "bot settings saved; provisioning again");

@@ -284,6 +284,31 @@ async fn a_disconnected_bot_is_left_alone_and_its_token_forgotten_until_it_is_co
     app.stop().await.unwrap();
 }
 
+/// Disconnected and connected again with the same token (none made in Telegram meanwhile): the
+/// bot is provisioned again, though its first provisioning job — the same bot, token and owner
+/// — is still kept in the queue's history.
+#[tokio::test]
+async fn a_bot_connected_again_with_the_same_token_is_provisioned_again() {
+    let app = spawn_app().await;
+    let b = business(&app, "Sam", "sam_same_token_bot", "Sam's Shoes").await;
+    bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, Some(bellhop::domain::BotId(b.bot)), "Do you repair boots?", "Yes, within three days.").await.unwrap();
+    app.drain_jobs(WAIT).await;
+    assert!(count(app.db(), "select count(*) from jobs where kind = 'bot.provision' and state = 'done'").await >= 1, "the first provisioning is kept");
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/disconnect", b.bot), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    assert!(app.tg.get(&format!("bots/{}", b.bot)).await["webhook"].is_null());
+
+    let (status, location, _) = post(&app, &b.cookie, &format!("/app/bots/{}/connect", b.bot), &[("csrf", &b.csrf)]).await;
+    assert_eq!((status, location.as_str()), (303, format!("/app/bots/{}/settings?done=connected", b.bot).as_str()));
+    wait_live(&app, b.bot).await;
+    assert!(!app.tg.get(&format!("bots/{}", b.bot)).await["webhook"].is_null(), "the webhook is set again");
+    let c = customer(&app, "Tia", b.bot).await;
+    app.tg.say(c, b.bot, "Do you repair boots?").await;
+    let said = wait_reply(&app, b.bot, c, 1).await;
+    assert!(said[0].contains("three days"), "{said:?}");
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn deleting_a_bots_data_disconnects_it_and_erases_only_its_customers_data() {
     let app = spawn_app().await;

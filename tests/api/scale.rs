@@ -108,6 +108,29 @@ async fn a_customer_who_sends_twenty_messages_at_once_gets_one_answer_to_the_las
     assert_eq!(sent.len(), 1, "one message reached the customer: {sent:?}");
 }
 
+/// Only a later question answers an earlier one: a question followed, before it was handled, by
+/// a command is answered, and so is the command.
+#[tokio::test]
+async fn a_question_followed_by_a_command_before_it_was_handled_is_still_answered() {
+    let app = spawn_app().await;
+    let (bot, tenant, _) = live_bot(&app, "Busy Owner", "command_after_bot", "Command Shop").await;
+    let who = customers(&app, bot, 1).await[0];
+    arrive_together(&app, &[(tenant, bot, message(4000, who, "Do you deliver on Sundays?")), (tenant, bot, message(4001, who, "/help"))]).await;
+    app.drain_jobs(WAIT).await;
+
+    let replied_to: Vec<i64> = sqlx::query_scalar(
+        "select q.update_id from conversation_messages r join conversation_messages q on q.conversation_id = r.conversation_id and q.update_id = r.update_id and q.author = 'customer'
+         where r.tenant_id = $1 and r.author <> 'customer' order by q.update_id",
+    )
+    .bind(tenant.0)
+    .fetch_all(&app.db().pool)
+    .await
+    .unwrap();
+    assert_eq!(replied_to, vec![4000, 4001], "the question and the command each got their reply");
+    let sent = app.tg.sent_by(bot).await.into_iter().filter(|m| m["chat_id"] == json!(who)).count();
+    assert_eq!(sent, 2);
+}
+
 #[tokio::test]
 async fn a_reindex_asked_for_twice_while_queued_is_one_job_and_one_sources_jobs_never_overlap() {
     // No workers: this test looks at the queue itself.
@@ -118,8 +141,8 @@ async fn a_reindex_asked_for_twice_while_queued_is_one_job_and_one_sources_jobs_
     assert!(storage::jobs::insert(&db.pool, &jobs::ingest(q, t, bellhop::domain::SourceId(5))).await.unwrap().is_some());
     assert!(storage::jobs::insert(&db.pool, &jobs::ingest(q, t, bellhop::domain::SourceId(5))).await.unwrap().is_none(), "the second request is the queued job");
     assert!(storage::jobs::insert(&db.pool, &jobs::ingest(q, t, bellhop::domain::SourceId(6))).await.unwrap().is_some(), "another source is another job");
-    assert!(storage::jobs::insert(&db.pool, &jobs::provision(q, t, BotId(9), None)).await.unwrap().is_some());
-    assert!(storage::jobs::insert(&db.pool, &jobs::provision(q, t, BotId(9), None)).await.unwrap().is_none(), "one provisioning queued per bot");
+    assert!(storage::jobs::insert(&db.pool, &jobs::provision(q, t, BotId(9))).await.unwrap().is_some());
+    assert!(storage::jobs::insert(&db.pool, &jobs::provision(q, t, BotId(9))).await.unwrap().is_none(), "one provisioning queued per bot");
 
     let claim = |limit| async move {
         let c = storage::jobs::Claim { queue: jobs::INGEST_QUEUE, worker: "w1", lease_until_ms: i64::MAX, limit, tenant_limit: 100 };
