@@ -104,10 +104,15 @@ pub fn ingest(queue: &Queue, tenant: TenantId, source_id: SourceId) -> NewJob {
     job
 }
 
+/// The dedup key of [`stripe_event`]'s job.
+pub fn stripe_event_key(event_id: &str) -> String {
+    format!("stripe:{event_id}")
+}
+
 /// Applying stored Stripe event `event_id` (once per event).
 pub fn stripe_event(queue: &Queue, event_id: &str) -> NewJob {
     let mut job = queue.job(DEFAULT, STRIPE_EVENT, &StripeEventJob { event_id: event_id.to_owned() });
-    job.dedup_key = Some(format!("stripe:{event_id}"));
+    job.dedup_key = Some(stripe_event_key(event_id));
     job
 }
 

@@ -148,6 +148,11 @@ impl Queue {
     }
 
     /// A job description with this deployment's defaults, due now.
+    /// Attempts a job gets (`jobs.max_attempts`).
+    pub fn max_attempts(&self) -> i64 {
+        self.max_attempts
+    }
+
     pub fn job(&self, queue: &'static str, kind: &'static str, payload: &impl serde::Serialize) -> NewJob {
         NewJob {
             queue,

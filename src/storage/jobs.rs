@@ -196,7 +196,7 @@ pub async fn fail<'c>(
     )
     .bind(state)
     .bind(run_at)
-    .bind(error)
+    .bind(kept_error(error))
     .bind(now_ms())
     .bind(id.0)
     .bind(worker)
@@ -204,6 +204,33 @@ pub async fn fail<'c>(
     .execute(e)
     .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// Puts the dead-lettered job of dedup key `key` back in the queue, to run now with `attempts`
+/// more attempts (its attempt count goes on, so an attempt of before can never pass for a new
+/// one); whether there was one.
+pub async fn revive_dead<'c>(e: impl Executor<'c, Database = Any>, key: &str, attempts: i64) -> sqlx::Result<bool> {
+    let now = now_ms();
+    let r = sqlx::query(
+        "update jobs set state = 'queued', run_at = $1, updated_at = $1, max_attempts = attempts + $2, lease_until = null, locked_by = null
+         where dedup_key = $3 and state = 'dead'",
+    )
+    .bind(now)
+    .bind(attempts)
+    .bind(key)
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Most characters of an error a job keeps.
+const ERROR_MAX_CHARS: usize = 4000;
+
+/// An error as a job keeps it: a NUL character (which PostgreSQL's text refuses: the whole batch
+/// of results would fail, again and again) shown as U+FFFD, and at most [`ERROR_MAX_CHARS`]. An
+/// error's text can come from anywhere — a parser's message about a file, a panic's.
+fn kept_error(error: &str) -> String {
+    error.chars().take(ERROR_MAX_CHARS).map(|c| if c == '\0' { '\u{FFFD}' } else { c }).collect()
 }
 
 /// Heartbeat: extends the leases of every job `worker` is running.

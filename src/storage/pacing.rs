@@ -17,6 +17,18 @@ use futures::future::BoxFuture;
 use sqlx::Row;
 use std::time::Duration;
 
+/// What [`DbPacer::book`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Booking {
+    /// Booked under both rules: the message may go at this moment (Unix ms).
+    At(i64),
+    /// Nothing booked: the chat may not receive before this moment (Unix ms), well after the bot
+    /// could send (a group's 3.2 s, a 429's pause). Booking the bot's slot that late would hold
+    /// every other chat of the bot back until then, in every process; the caller books again
+    /// at that moment.
+    ChatBusyUntil(i64),
+}
+
 /// The database-backed [`Pacer`]. Cheap to clone.
 #[derive(Clone)]
 pub struct DbPacer {
@@ -28,8 +40,9 @@ impl DbPacer {
         Self { db }
     }
 
-    /// Books the moment for `bot` → `chat`; returns it (Unix ms).
-    pub async fn book(&self, bot: BotId, chat: ChatId, now: i64) -> sqlx::Result<i64> {
+    /// Books the moment for `bot` → `chat` ([`Booking::At`]), unless the chat's own rule puts it
+    /// more than one of the bot's intervals after the bot's next moment ([`Booking::ChatBusyUntil`]).
+    pub async fn book(&self, bot: BotId, chat: ChatId, now: i64) -> sqlx::Result<Booking> {
         let keys = [(format!("bot:{}", bot.0), PACE_BOT), (format!("chat:{}:{}", bot.0, chat.0), PaceRule::for_chat(chat))];
         let mut tx = self.db.begin_tx().await?;
         // One statement makes the rows that do not exist yet and locks both (an upsert locks the
@@ -46,6 +59,12 @@ impl DbPacer {
         .await?;
         let next_of = |k: &str| rows.iter().find(|r| r.get::<String, _>(0) == k).map_or(0, |r| r.get::<i64, _>(1));
         let stored: Vec<(i64, PaceRule)> = keys.iter().map(|(k, rule)| (next_of(k), *rule)).collect();
+        let earliest = |(next, rule): (i64, PaceRule)| next - rule.tolerance().as_millis() as i64;
+        let chat_at = earliest(stored[1]);
+        if chat_at > now.max(earliest(stored[0])) + PACE_BOT.interval.as_millis() as i64 {
+            tx.rollback().await?;
+            return Ok(Booking::ChatBusyUntil(chat_at));
+        }
         let (at, after) = pace(now, &stored);
         sqlx::query("update telegram_pacing set next_at = case when key = $1 then $2 else $4 end where key in ($1, $3)")
             .bind(&keys[0].0)
@@ -55,7 +74,7 @@ impl DbPacer {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(at)
+        Ok(Booking::At(at))
     }
 
     /// Nothing goes to `chat` of `bot` before `until` (Unix ms).
@@ -79,9 +98,14 @@ impl Pacer for DbPacer {
     fn reserve(&self, bot: BotId, chat: ChatId) -> BoxFuture<'static, Result<Duration, TelegramError>> {
         let this = self.clone();
         Box::pin(async move {
-            let now = now_ms();
-            let at = this.book(bot, chat, now).await.map_err(|e| TelegramError::Network(format!("booking the send in the shared rate limits: {e}")))?;
-            Ok(Duration::from_millis((at - now).max(0) as u64))
+            loop {
+                let now = now_ms();
+                match this.book(bot, chat, now).await.map_err(|e| TelegramError::Network(format!("booking the send in the shared rate limits: {e}")))? {
+                    Booking::At(at) => return Ok(Duration::from_millis((at - now).max(0) as u64)),
+                    // Only this message waits (its chat's turn), not the bot's other chats.
+                    Booking::ChatBusyUntil(at) => tokio::time::sleep(Duration::from_millis((at - now).max(1) as u64)).await,
+                }
+            }
         })
     }
 

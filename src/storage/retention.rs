@@ -48,10 +48,28 @@ async fn drain(db: &Db, sql: &str, cutoff: i64) -> sqlx::Result<u64> {
     }
 }
 
+/// The jobs that handle a stored update (`app::jobs::BOT_UPDATE`, `MANAGER_UPDATE`).
+const UPDATE_JOBS: [&str; 2] = ["bot.update", "manager.update"];
+
+/// Updates are purged only if received before this: `cutoff`, or, while an update's job has not
+/// finished (workers down for days, a conversation held up behind a stuck job, many retries), a
+/// minute before the oldest such job was made — its update was stored in the same commit. A job
+/// that finds its update gone takes it as erased and answers nothing, so an unhandled update is
+/// never purged; the updates after it wait for the next purge too.
+async fn updates_cutoff(db: &Db, cutoff: i64) -> sqlx::Result<i64> {
+    let oldest: Option<i64> = sqlx::query_scalar("select min(created_at) from jobs where state in ('queued', 'running') and kind in ($1, $2)")
+        .bind(UPDATE_JOBS[0])
+        .bind(UPDATE_JOBS[1])
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(oldest.map_or(cutoff, |at| cutoff.min(at - 60_000)))
+}
+
 /// One purge at `now` (Unix ms).
 pub async fn purge(db: &Db, cfg: &RetentionConfig, now: i64) -> sqlx::Result<Purged> {
+    let updates_cutoff = updates_cutoff(db, now - ms(cfg.updates)).await?;
     Ok(Purged {
-        updates: drain(db, "delete from telegram_updates where id in (select id from telegram_updates where received_at < $1 limit $2)", now - ms(cfg.updates)).await?,
+        updates: drain(db, "delete from telegram_updates where id in (select id from telegram_updates where received_at < $1 limit $2)", updates_cutoff).await?,
         jobs: drain(db, "delete from jobs where id in (select id from jobs where state = 'done' and updated_at < $1 limit $2)", now - ms(cfg.jobs)).await?,
         dead_jobs: drain(db, "delete from jobs where id in (select id from jobs where state = 'dead' and updated_at < $1 limit $2)", now - ms(cfg.dead_jobs)).await?,
         stripe_events: drain(

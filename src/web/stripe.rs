@@ -1,6 +1,7 @@
 //! `POST /stripe/webhook`: Stripe's events, under the ingress rule — the signature checked
 //! ([`billing::stripe::verify`]), then the event stored by its id and its job enqueued in one
-//! transaction, then 200. A bad request changes nothing; a redelivered event is stored once.
+//! transaction, then 200. A bad request changes nothing; a redelivered event is stored once, and
+//! tried again if its job had given up without applying it.
 use super::AppError;
 use crate::app::AppState;
 use crate::app::jobs;
@@ -30,6 +31,12 @@ pub async fn webhook(State(app): State<AppState>, headers: HeaderMap, body: Byte
     let mut tx = app.db.begin().await?;
     if sql::insert_stripe_event(&mut tx, id, kind, created, &String::from_utf8_lossy(&body), now).await? {
         app.queue.enqueue_in(&mut tx, &jobs::stripe_event(&app.queue, id)).await?;
+    } else if sql::unprocessed_stripe_event(&mut *tx, id).await?.is_some()
+        && crate::storage::jobs::revive_dead(&mut *tx, &jobs::stripe_event_key(id), app.queue.max_attempts()).await?
+    {
+        // Sent again (Stripe's "Resend", or a redelivery) after its job gave up unprocessed —
+        // e.g. its customer's business was linked only later: it is tried again.
+        tracing::info!("a Stripe event that had not been applied was sent again; trying it again");
     }
     tx.commit().await?;
     app.queue.notify(crate::jobs::DEFAULT);

@@ -155,6 +155,49 @@ async fn stripe_events_signed_by_stripes_library_are_processed_once_and_shuffled
     app.stop().await.unwrap();
 }
 
+/// An event whose job gave up unapplied (its customer was not linked to a business yet, and the
+/// retries ran out) is applied when Stripe sends it again ("Resend" in Stripe's dashboard).
+#[tokio::test]
+async fn an_event_whose_job_gave_up_before_its_customer_was_linked_is_applied_when_sent_again() {
+    let standin = StripeStandin::start().await;
+    let base = standin.base.clone();
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_BILLING_PLANS", PLANS)
+            .set("BELLHOP_STRIPE_SECRET_KEY", SECRET_KEY)
+            .set("BELLHOP_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .set("BELLHOP_STRIPE_API_BASE", base)
+            .set("BELLHOP_JOBS_MAX_ATTEMPTS", "1");
+    })
+    .await;
+    let tenant = owner_with_bot(&app, "Owner R", 7_400_001).await.1;
+    let story = subscription_story(tenant, "r", now_secs() - 3600);
+    // The subscription without bellhop's metadata: only its customer, linked by the checkout.
+    let mut created = story[1].clone();
+    created["data"]["object"]["metadata"] = json!({});
+    let (checkout, created) = (story[0].to_string(), created.to_string());
+
+    let h = sign(&[(created.clone(), WEBHOOK_SECRET, now_secs())]).await;
+    assert_eq!(post_event(&app, &created, &h[0]).await, 200);
+    app.drain_jobs(T).await;
+    assert_eq!(count(app.db(), "select count(*) from jobs where state = 'dead' and dedup_key = 'stripe:evt_r_2'").await, 1, "gave up: no business linked");
+    let h = sign(&[(checkout.clone(), WEBHOOK_SECRET, now_secs())]).await;
+    assert_eq!(post_event(&app, &checkout, &h[0]).await, 200);
+    app.drain_jobs(T).await;
+
+    let h = sign(&[(created.clone(), WEBHOOK_SECRET, now_secs())]).await;
+    assert_eq!(post_event(&app, &created, &h[0]).await, 200);
+    app.drain_jobs(T).await;
+    assert_eq!(count(app.db(), "select count(*) from stripe_events where id = 'evt_r_2' and processed_at is not null").await, 1, "applied when sent again");
+    assert_eq!(count(app.db(), "select count(*) from jobs where dedup_key = 'stripe:evt_r_2' and state = 'done'").await, 1);
+    assert_eq!(count(app.db(), "select count(*) from stripe_events where id = 'evt_r_2'").await, 1, "stored once");
+    // Sent once more after it was applied: nothing runs again.
+    let h = sign(&[(created.clone(), WEBHOOK_SECRET, now_secs())]).await;
+    assert_eq!(post_event(&app, &created, &h[0]).await, 200);
+    app.drain_jobs(T).await;
+    assert_eq!(count(app.db(), "select count(*) from jobs where dedup_key = 'stripe:evt_r_2' and state = 'done' and attempts = 2").await, 1);
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_changed_byte_a_wrong_secret_or_a_timestamp_301_seconds_off_is_refused_and_changes_nothing() {
     let (app, _standin) = stripe_app().await;

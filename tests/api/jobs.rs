@@ -111,6 +111,23 @@ async fn jobs_that_keep_failing_are_dead_lettered_with_their_last_error() {
     rig.stop().await;
 }
 
+/// An error whose text PostgreSQL could not store as it is (a NUL character, from a parser's
+/// message or a panic) is kept readable, and the results written with it are not held up.
+#[tokio::test]
+async fn an_error_with_a_nul_character_is_kept_and_holds_up_no_other_result() {
+    let rig = rig("4", |r| {
+        r.register("nul", jobs::DEFAULT, |_: Seen, _: Job| async move { Err(JobError::Permanent(anyhow::anyhow!("bad byte \0 in the file"))) });
+        r.register("fine", jobs::DEFAULT, |_: Seen, _: Job| async move { Ok(()) });
+    })
+    .await;
+    let nul = rig.queue.enqueue(&rig.queue.job(jobs::DEFAULT, "nul", &())).await.unwrap().unwrap();
+    let fine = rig.queue.enqueue(&rig.queue.job(jobs::DEFAULT, "fine", &())).await.unwrap().unwrap();
+    rig.wait_state(nul, "dead").await;
+    rig.wait_state(fine, "done").await;
+    assert_eq!(rig.state_of(nul).await, ("dead".into(), Some("bad byte \u{FFFD} in the file".into()), 1));
+    rig.stop().await;
+}
+
 #[tokio::test]
 async fn enqueue_is_part_of_the_callers_transaction() {
     let rig = rig("4", |r| {

@@ -193,6 +193,58 @@ async fn the_retention_purge_deletes_what_is_old_and_keeps_the_rest() {
     assert_eq!(storage::retention::purge(db, &cfg, now + 31 * day).await.unwrap().total(), 0);
 }
 
+/// An update whose job has not run yet (workers down for longer than the updates are kept) is
+/// not purged: its job would find it gone and answer nothing.
+#[tokio::test]
+async fn the_purge_keeps_an_old_update_whose_job_has_not_run() {
+    let app = spawn_app_as(bellhop::app::Role::Web, |_| {}).await;
+    let db = app.db();
+    let now = storage::now_ms();
+    let (day, hour) = (86_400_000i64, 3_600_000i64);
+    let old = now - 8 * day;
+    let mut tx = db.begin().await.unwrap();
+    for (update_id, at) in [(1, old - hour), (2, old), (3, old + hour)] {
+        storage::updates::record(&mut *tx, BotId(1), Some(TenantId(1)), update_id, "{}", "stored").await.unwrap();
+        sqlx::query("update telegram_updates set received_at = $1 where update_id = $2").bind(at).bind(update_id).execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    // Update 2's job, made when it arrived, still waits.
+    let job = storage::jobs::insert(&db.pool, &jobs::bot_update(&app.state.queue, bellhop::jobs::DEFAULT, TenantId(1), BotId(1), 2, Some("7"))).await.unwrap().unwrap();
+    sqlx::query("update jobs set created_at = $1 where id = $2").bind(old).bind(job.0).execute(&db.pool).await.unwrap();
+
+    let cfg = app.state.cfg.retention.clone();
+    assert_eq!(storage::retention::purge(db, &cfg, now).await.unwrap().updates, 1, "only the update before it");
+    let left: Vec<i64> = sqlx::query_scalar("select update_id from telegram_updates order by update_id").fetch_all(&db.pool).await.unwrap();
+    assert_eq!(left, vec![2, 3]);
+    // Handled: the next purge takes them.
+    sqlx::query("update jobs set state = 'done', updated_at = $1 where id = $2").bind(now).bind(job.0).execute(&db.pool).await.unwrap();
+    assert_eq!(storage::retention::purge(db, &cfg, now).await.unwrap().updates, 2);
+}
+
+/// The shared pacing holds a message back for its chat's turn without holding back the bot's
+/// other chats: a group's second message within 3.2 s, or a chat paused by a 429, books nothing
+/// until its chat's moment, and the bot's next message to another chat goes at once.
+#[tokio::test]
+async fn a_chat_waiting_its_turn_does_not_hold_back_the_bots_other_chats() {
+    use bellhop::storage::pacing::{Booking, DbPacer};
+    use bellhop::telegram::ChatId;
+    let app = spawn_app_as(bellhop::app::Role::Web, |_| {}).await;
+    let pacer = DbPacer::new(app.db().clone());
+    let (bot, group, private, paused) = (BotId(5), ChatId(-100), ChatId(7), ChatId(8));
+    let now = storage::now_ms();
+    assert_eq!(pacer.book(bot, group, now).await.unwrap(), Booking::At(now));
+    // The group's next message may go 3.2 s later: nothing booked for it now.
+    assert_eq!(pacer.book(bot, group, now).await.unwrap(), Booking::ChatBusyUntil(now + 3200));
+    // The bot's next message, to a private chat, keeps the bot's own spacing (40 ms), not 3.2 s.
+    assert_eq!(pacer.book(bot, private, now).await.unwrap(), Booking::At(now + 40));
+    // A chat Telegram paused for 90 s waits 90 s; the others do not.
+    pacer.pause_until(bot, paused, now + 90_000).await.unwrap();
+    assert!(matches!(pacer.book(bot, paused, now).await.unwrap(), Booking::ChatBusyUntil(t) if t >= now + 90_000));
+    assert_eq!(pacer.book(bot, private, now).await.unwrap(), Booking::At(now + 80), "a private chat takes 3 at once");
+    // At its moment the group's message is booked, after the bot's last one.
+    assert_eq!(pacer.book(bot, group, now + 3200).await.unwrap(), Booking::At(now + 3200));
+}
+
 /// Child processes killed when the test ends, however it ends.
 struct Processes(Vec<std::process::Child>);
 
