@@ -65,16 +65,7 @@ pub async fn ingest(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever,
     let recorded = match &outcome {
         Ok(Indexed { kind, sentences }) => sources::set_status(&db.pool, tenant, source.id, "ready", None, Some(kind), Some(sentences.chunks as i64)).await?,
         Err(Failure::Owner(reason)) => sources::set_status(&db.pool, tenant, source.id, "failed", Some(reason), None, None).await?,
-        Err(Failure::Internal(_)) if last_attempt => sources::set_status(
-            &db.pool,
-            tenant,
-            source.id,
-            "failed",
-            Some("Something went wrong on our side while reading this source. Please try again later."),
-            None,
-            None,
-        )
-        .await?,
+        Err(Failure::Internal(_)) if last_attempt => sources::set_status(&db.pool, tenant, source.id, "failed", Some(sources::INTERNAL_FAILURE), None, None).await?,
         Err(Failure::Internal(_)) => sources::get(&db.pool, tenant, source.id).await?.is_some_and(|s| s.status != "deleting"),
     };
     if !recorded {

@@ -103,6 +103,12 @@ pub async fn run(db: Db, cfg: RetentionConfig, stop: CancellationToken) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "retention purge failed; trying again next time"),
         }
+        // Not retention, but the same kind of periodic repair, in every worker.
+        match super::sources::fail_abandoned_reads(&db.pool).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(sources = n, "sources whose read was abandoned are marked failed"),
+            Err(e) => tracing::warn!(error = %e, "looking for abandoned source reads failed; trying again next time"),
+        }
         next = tokio::time::Instant::now() + cfg.interval;
     }
 }

@@ -287,6 +287,28 @@ pub async fn set_status<'c>(
     Ok(r.rows_affected() == 1)
 }
 
+/// What the owner reads of a source whose read failed on our side.
+pub const INTERNAL_FAILURE: &str = "Something went wrong on our side while reading this source. Please try again later.";
+
+/// Marks `failed` ([`INTERNAL_FAILURE`]) the sources left `processing` by a read that will not
+/// finish: its job is neither queued nor running any more (its worker was killed on the last
+/// attempt, or the job panicked or met a database error then, and was dead-lettered without
+/// getting to record the failure). Otherwise such a source would read "reading…" for good, and
+/// scheduled re-crawls (which take up `ready` and `failed` sources) would skip it. Returns how many.
+pub async fn fail_abandoned_reads<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<u64> {
+    let r = sqlx::query(
+        "update sources set status = 'failed', status_reason = $1, updated_at = $2
+         where status = 'processing' and not exists (
+             select 1 from jobs where kind = 'knowledge.ingest' and state in ('queued', 'running')
+                 and serial_key = 'ingest:' || sources.tenant_id || ':' || sources.id)",
+    )
+    .bind(INTERNAL_FAILURE)
+    .bind(now_ms())
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected())
+}
+
 /// Records the size a read found (a web page's or site's text), unless it is being deleted.
 pub async fn set_size<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId, bytes: i64) -> sqlx::Result<bool> {
     let r = sqlx::query("update sources set size_bytes = $1 where tenant_id = $2 and id = $3 and status <> 'deleting'").bind(bytes).bind(tenant.0).bind(id.0).execute(e).await?;

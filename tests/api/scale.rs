@@ -221,6 +221,32 @@ async fn the_purge_keeps_an_old_update_whose_job_has_not_run() {
     assert_eq!(storage::retention::purge(db, &cfg, now).await.unwrap().updates, 2);
 }
 
+/// A source whose read was abandoned (its job dead-lettered without recording the failure: the
+/// worker killed on the last attempt) is marked failed by the periodic repair, so its owner can
+/// read it again and scheduled re-crawls take it up; a source being read is left alone.
+#[tokio::test]
+async fn a_source_whose_read_was_abandoned_is_marked_failed() {
+    use bellhop::storage::sources::{self, NewSource};
+    let app = spawn_app_as(bellhop::app::Role::Web, |_| {}).await;
+    let db = app.db();
+    let mut tx = db.begin().await.unwrap();
+    let tenant = storage::tenants::find_or_create_for_owner(&mut tx, bellhop::domain::UserId(4242), "Abandoned Books").await.unwrap().id;
+    tx.commit().await.unwrap();
+    let new = |name| NewSource { bot: None, kind: "file", name, size_bytes: 5, content: Some(b"hello"), max_pages: None, recrawl_hours: None };
+    let (abandoned, reading) = (sources::insert(&db.pool, tenant, &new("a.md")).await.unwrap(), sources::insert(&db.pool, tenant, &new("b.md")).await.unwrap());
+    let q = &app.state.queue;
+    for (id, state) in [(abandoned, "dead"), (reading, "running")] {
+        let job = storage::jobs::insert(&db.pool, &jobs::ingest(q, tenant, id)).await.unwrap().unwrap();
+        sqlx::query("update jobs set state = $1 where id = $2").bind(state).bind(job.0).execute(&db.pool).await.unwrap();
+        assert!(sources::set_status(&db.pool, tenant, id, "processing", None, None, None).await.unwrap());
+    }
+    assert_eq!(sources::fail_abandoned_reads(&db.pool).await.unwrap(), 1);
+    let status = |id| async move { sources::get(&db.pool, tenant, id).await.unwrap().unwrap().status };
+    assert_eq!(status(abandoned).await, "failed");
+    assert_eq!(status(reading).await, "processing", "its job is still running");
+    assert_eq!(sources::fail_abandoned_reads(&db.pool).await.unwrap(), 0);
+}
+
 /// The shared pacing holds a message back for its chat's turn without holding back the bot's
 /// other chats: a group's second message within 3.2 s, or a chat paused by a 429, books nothing
 /// until its chat's moment, and the bot's next message to another chat goes at once.
