@@ -196,13 +196,14 @@ async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tena
     if !sources::reserve_pages(&db.pool, tenant, source.id, pages).await.map_err(anyhow::Error::from)? {
         return Err(Failure::Internal(anyhow::anyhow!("the source is being deleted")));
     }
+    let ids: Vec<String> = (0..docs.len()).map(|p| index_id(source.id, p)).collect();
+    let pairs: Vec<(&str, &Document)> = ids.iter().map(String::as_str).zip(docs.iter()).collect();
+    // The earlier read stays searchable until this one is written (see `index_documents`).
+    let sentences = pipeline::index_documents(&retriever, &settings, tenant, &pairs, |_| {}).await.map_err(anyhow::Error::from)?;
     // Pages of an earlier crawl beyond this one's count would otherwise linger in the index.
     for page in docs.len()..old_pages as usize {
         pipeline::delete_source(&retriever, tenant, &index_id(source.id, page)).await.map_err(anyhow::Error::from)?;
     }
-    let ids: Vec<String> = (0..docs.len()).map(|p| index_id(source.id, p)).collect();
-    let pairs: Vec<(&str, &Document)> = ids.iter().map(String::as_str).zip(docs.iter()).collect();
-    let sentences = pipeline::index_documents(&retriever, &settings, tenant, &pairs, |_| {}).await.map_err(anyhow::Error::from)?;
     sources::set_page_count(&db.pool, tenant, source.id, pages).await.map_err(anyhow::Error::from)?;
     if sentences.chunks == 0 {
         return Err(Failure::Owner("This source has no text we could read.".into()));

@@ -46,6 +46,11 @@ impl Indexed {
 /// `progress(chunks_done)` after each batch. Each source is replaced as in [`index_document`],
 /// and is searchable when this returns; its sentences' vectors are the second step
 /// ([`Indexed::keep_sentences`]), left out of this one so that a source is searchable sooner.
+///
+/// A source read again stays searchable meanwhile: its new chunks overwrite the earlier ones
+/// (a chunk's id is its source and position), and only then is what the earlier version had
+/// beyond them removed. A re-read that fails half-way leaves the earlier version, partly
+/// updated, not nothing.
 pub async fn index_documents(
     retriever: &Retriever,
     settings: &ChunkSettings,
@@ -54,9 +59,11 @@ pub async fn index_documents(
     mut progress: impl FnMut(usize),
 ) -> Result<Indexed, SearchError> {
     let mut chunks: Vec<ChunkPayload> = Vec::new();
+    let mut ids: Vec<(&str, Vec<uuid::Uuid>)> = Vec::with_capacity(docs.len());
     for (source_id, doc) in docs {
-        retriever.delete_source(tenant, source_id).await?;
-        chunks.extend(chunk_document(tenant, source_id, doc, settings));
+        let own = chunk_document(tenant, source_id, doc, settings);
+        ids.push((source_id, own.iter().map(|c| c.chunk_id).collect()));
+        chunks.extend(own);
     }
     let total = chunks.len();
     let pending = chunks.iter().map(|c| (c.chunk_id, c.text.clone())).collect();
@@ -67,6 +74,9 @@ pub async fn index_documents(
         done += batch.len();
         retriever.upsert(tenant, batch).await?;
         progress(done);
+    }
+    for (source_id, keep) in ids {
+        retriever.delete_source_except(tenant, source_id, keep).await?;
     }
     Ok(Indexed { tenant, chunks: total, pending })
 }

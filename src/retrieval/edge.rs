@@ -179,6 +179,16 @@ impl VectorIndex for EdgeIndex {
         })
     }
 
+    fn delete_source_except<'a>(&'a self, tenant: TenantId, source_id: &'a str, keep: Vec<uuid::Uuid>) -> BoxFuture<'a, Result<(), IndexError>> {
+        let mut filter = source_filter(source_id);
+        if !keep.is_empty() {
+            filter.must_not = Some(vec![Condition::HasId(keep.into_iter().map(point_id).collect())]);
+        }
+        self.blocking(tenant, move |shard| {
+            shard.update(UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(filter))).map_err(err("deleting a source's earlier chunks"))
+        })
+    }
+
     fn keep_sentences(&self, tenant: TenantId, chunk_id: uuid::Uuid, vectors: SentenceVectors) -> BoxFuture<'_, Result<(), IndexError>> {
         self.blocking(tenant, move |shard| {
             let value = serde_json::json!({ "sentences": vectors });

@@ -167,6 +167,11 @@ impl Retriever {
         Ok(self.index.delete_source(tenant, source_id).await?)
     }
 
+    /// Removes every chunk of a source but those of `keep` (a re-read's, written already).
+    pub async fn delete_source_except(&self, tenant: TenantId, source_id: &str, keep: Vec<uuid::Uuid>) -> Result<(), SearchError> {
+        Ok(self.index.delete_source_except(tenant, source_id, keep).await?)
+    }
+
     /// Embeds `texts`, taking the vectors of texts seen before from memory; for short texts
     /// compared often (Q&A questions), never for documents.
     pub async fn embed_memoised(&self, texts: &[&str]) -> Result<Vec<Arc<Vec<f32>>>, EmbedError> {

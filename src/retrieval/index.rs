@@ -190,6 +190,9 @@ pub trait VectorIndex: Send + Sync {
     fn upsert(&self, tenant: TenantId, chunks: Vec<IndexedChunk>) -> BoxFuture<'_, Result<(), IndexError>>;
     /// Removes every chunk of `source_id` of `tenant`.
     fn delete_source<'a>(&'a self, tenant: TenantId, source_id: &'a str) -> BoxFuture<'a, Result<(), IndexError>>;
+    /// Removes every chunk of `source_id` of `tenant` but those of `keep`: what an earlier
+    /// version had beyond a re-read's chunks, once the re-read's are written.
+    fn delete_source_except<'a>(&'a self, tenant: TenantId, source_id: &'a str, keep: Vec<uuid::Uuid>) -> BoxFuture<'a, Result<(), IndexError>>;
     /// The best `limit` chunks of `tenant` among `sources` for each query, in query order.
     fn search(&self, tenant: TenantId, sources: Sources, queries: Vec<IndexQuery>, limit: usize, with_dense: bool) -> BoxFuture<'_, Result<Vec<Vec<IndexHit>>, IndexError>>;
     /// Keeps `vectors` with chunk `chunk_id` of `tenant` (its payload's `sentences`); a chunk

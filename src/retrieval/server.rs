@@ -146,6 +146,20 @@ impl VectorIndex for ServerIndex {
         })
     }
 
+    fn delete_source_except<'a>(&'a self, tenant: TenantId, source_id: &'a str, keep: Vec<uuid::Uuid>) -> BoxFuture<'a, Result<(), IndexError>> {
+        Box::pin(async move {
+            let mut filter = tenant_filter(tenant, [Condition::matches("source_id", source_id.to_owned())]);
+            if !keep.is_empty() {
+                filter.must_not = vec![Condition::has_id(keep.into_iter().map(|id| PointId::from(id.to_string())))];
+            }
+            self.client
+                .delete_points(DeletePointsBuilder::new(&self.collection).points(filter).wait(true))
+                .await
+                .map_err(unavailable("deleting a source's earlier chunks"))?;
+            Ok(())
+        })
+    }
+
     fn search(&self, tenant: TenantId, sources: Sources, queries: Vec<IndexQuery>, limit: usize, with_dense: bool) -> BoxFuture<'_, Result<Vec<Vec<IndexHit>>, IndexError>> {
         Box::pin(async move {
             if sources == Sources::Only(Vec::new()) {

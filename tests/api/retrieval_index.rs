@@ -64,6 +64,56 @@ async fn reindexing_a_source_replaces_its_chunks_instead_of_adding_copies() {
     assert!(hits.iter().all(|h| !h.payload.text.contains("rule number 7")), "old version gone");
 }
 
+/// The real embedder until its `fail_from`-th call (from 1), then failing: a re-read that breaks
+/// half-way (the embeddings endpoint gone, a worker's model failing).
+struct FailingFrom {
+    inner: Arc<dyn bellhop::models::Embedder>,
+    calls: std::sync::atomic::AtomicUsize,
+    fail_from: usize,
+}
+
+impl bellhop::models::Embedder for FailingFrom {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn embed<'a>(&'a self, texts: &'a [&'a str]) -> futures::future::BoxFuture<'a, Result<Vec<Vec<f32>>, bellhop::models::EmbedError>> {
+        if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 >= self.fail_from {
+            return Box::pin(async { Err(bellhop::models::EmbedError::Transient("the embeddings endpoint went away".into())) });
+        }
+        self.inner.embed(texts)
+    }
+}
+
+/// A source read again stays searchable while the new version is written, and a re-read that
+/// fails half-way leaves the earlier version (partly updated), not a hole: the new chunks
+/// overwrite the old, and the old tail goes only once the new version is complete.
+#[tokio::test]
+async fn a_source_read_again_stays_searchable_until_its_new_version_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = embedder();
+    let index = crate::retrieval_support::fresh_index(dir.path(), e.dim()).await;
+    let good = Retriever::new(e.clone(), index.clone()).unwrap();
+    let s = ChunkSettings { max_tokens: 40, overlap_tokens: 0 };
+    let v1: String = (1..=200).map(|i| format!("Paragraph {i} explains rule number {i} of the loyalty programme in detail.\n\n")).collect();
+    let n1 = index_document(&good, &s, A, "loyalty", &doc(&v1)).await.unwrap();
+    assert!(n1 > 64, "more than one batch of chunks: {n1}");
+
+    // The new version's first batch is written, then embedding fails.
+    let failing = Retriever::new(Arc::new(FailingFrom { inner: e, calls: Default::default(), fail_from: 2 }), index.clone()).unwrap();
+    let v2 = v1.replace("loyalty programme", "rewards scheme");
+    assert!(bellhop::knowledge::index_documents(&failing, &s, A, &[("loyalty", &doc(&v2))], |_| {}).await.is_err());
+    assert_eq!(index.count(A, Some("loyalty")).await.unwrap(), n1, "nothing of the source was lost");
+    let hits = good.search(A, &bellhop::retrieval::Sources::All, "rule number 199 of the loyalty programme", &opts(Mode::Hybrid)).await.unwrap();
+    assert!(hits.iter().any(|h| h.payload.text.contains("rule number 199 of the loyalty programme")), "the earlier version's tail is still found");
+
+    // Read again, completely and shorter: the new version only.
+    let n3 = index_document(&good, &s, A, "loyalty", &doc("Paragraph 1: the rewards scheme has ended.")).await.unwrap();
+    assert_eq!(index.count(A, Some("loyalty")).await.unwrap(), n3);
+}
+
 #[tokio::test]
 async fn deleting_a_source_removes_all_of_its_chunks_and_nothing_else() {
     let r = fresh_retriever().await;
