@@ -131,7 +131,7 @@ done
 # --- The index, isolation and answering tests on the Qdrant server --------------------------------
 # The same tests, with BELLHOP_TEST_QDRANT_URL: each test's app (and each test index) gets a fresh
 # collection on the server instead of Qdrant Edge shards.
-SERVER_TESTS=(retrieval_index:: answering knowledge_admin:: knowledge_per_bot::)
+SERVER_TESTS=(retrieval_index:: answering knowledge_admin:: knowledge_per_bot:: owner_account::)
 if [ -n "$QDRANT_URL" ]; then
   say "the index, isolation and answering tests on postgres with the Qdrant server"
   set +e

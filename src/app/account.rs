@@ -71,7 +71,8 @@ pub async fn reopen(app: &AppState, tenant: TenantId) -> Result<bool, LifecycleE
 }
 
 /// Erases one closed account whose grace period is over: its knowledge's index entries and files
-/// first (each source as the owner's Delete does it), then every row.
+/// first (each source as the owner's Delete does it, then anything else of the business's in the
+/// index), then every row.
 pub async fn erase(app: &AppState, tenant: TenantId) -> anyhow::Result<bool> {
     if !privacy::due_for_erasure(&app.db.pool, now_ms(), i64::MAX).await?.contains(&tenant) {
         return Ok(false);
@@ -84,6 +85,10 @@ pub async fn erase(app: &AppState, tenant: TenantId) -> anyhow::Result<bool> {
     for source in storage::sources::list(&app.db.pool, tenant).await? {
         crate::knowledge::ingest::delete_source(&app.db, &app.retriever, tenant, source.id).await?;
     }
+    // And whatever else of the business's is in the index: chunks a read cut short wrote after
+    // its source's row was deleted (a worker killed before it could clean up) have no row to
+    // find them by.
+    app.retriever.get().await?.delete_tenant(tenant).await?;
     let mut tx = app.db.begin().await?;
     let rows = privacy::erase_account(&mut tx, tenant, now_ms()).await?;
     tx.commit().await.context("erasing an account")?;

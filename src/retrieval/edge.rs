@@ -179,6 +179,27 @@ impl VectorIndex for EdgeIndex {
         })
     }
 
+    fn delete_tenant(&self, tenant: TenantId) -> BoxFuture<'_, Result<(), IndexError>> {
+        let filter = Filter::new_must(Condition::Field(FieldCondition::new_match(
+            "tenant_id".try_into().expect("valid JSON path"),
+            Match::new_value(ValueVariants::String(tenant.0.to_string())),
+        )));
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                // A tenant that never had a shard has nothing to delete (and gets none made).
+                let known = inner.shards.lock().expect("edge shard map lock").contains_key(&tenant)
+                    || inner.root.join(format!("tenant-{}", tenant.0)).join("edge_config.json").is_file();
+                if !known {
+                    return Ok(());
+                }
+                inner.shard(tenant)?.update(UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(filter))).map_err(err("deleting a tenant's chunks"))
+            })
+            .await
+            .map_err(|e| IndexError::Other(format!("index task stopped: {e}")))?
+        })
+    }
+
     fn delete_source_except<'a>(&'a self, tenant: TenantId, source_id: &'a str, keep: Vec<uuid::Uuid>) -> BoxFuture<'a, Result<(), IndexError>> {
         let mut filter = source_filter(source_id);
         if !keep.is_empty() {

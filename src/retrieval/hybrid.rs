@@ -167,6 +167,11 @@ impl Retriever {
         Ok(self.index.delete_source(tenant, source_id).await?)
     }
 
+    /// Removes every chunk of `tenant` (an erased account's).
+    pub async fn delete_tenant(&self, tenant: TenantId) -> Result<(), SearchError> {
+        Ok(self.index.delete_tenant(tenant).await?)
+    }
+
     /// Removes every chunk of a source but those of `keep` (a re-read's, written already).
     pub async fn delete_source_except(&self, tenant: TenantId, source_id: &str, keep: Vec<uuid::Uuid>) -> Result<(), SearchError> {
         Ok(self.index.delete_source_except(tenant, source_id, keep).await?)

@@ -190,6 +190,9 @@ pub trait VectorIndex: Send + Sync {
     fn upsert(&self, tenant: TenantId, chunks: Vec<IndexedChunk>) -> BoxFuture<'_, Result<(), IndexError>>;
     /// Removes every chunk of `source_id` of `tenant`.
     fn delete_source<'a>(&'a self, tenant: TenantId, source_id: &'a str) -> BoxFuture<'a, Result<(), IndexError>>;
+    /// Removes every chunk of `tenant`, whatever its source: an erased account's knowledge,
+    /// including anything a read cut short left behind after its source's row was deleted.
+    fn delete_tenant(&self, tenant: TenantId) -> BoxFuture<'_, Result<(), IndexError>>;
     /// Removes every chunk of `source_id` of `tenant` but those of `keep`: what an earlier
     /// version had beyond a re-read's chunks, once the re-read's are written.
     fn delete_source_except<'a>(&'a self, tenant: TenantId, source_id: &'a str, keep: Vec<uuid::Uuid>) -> BoxFuture<'a, Result<(), IndexError>>;

@@ -146,6 +146,14 @@ impl VectorIndex for ServerIndex {
         })
     }
 
+    fn delete_tenant(&self, tenant: TenantId) -> BoxFuture<'_, Result<(), IndexError>> {
+        Box::pin(async move {
+            let filter = tenant_filter(tenant, []);
+            self.client.delete_points(DeletePointsBuilder::new(&self.collection).points(filter).wait(true)).await.map_err(unavailable("deleting a tenant's chunks"))?;
+            Ok(())
+        })
+    }
+
     fn delete_source_except<'a>(&'a self, tenant: TenantId, source_id: &'a str, keep: Vec<uuid::Uuid>) -> BoxFuture<'a, Result<(), IndexError>> {
         Box::pin(async move {
             let mut filter = tenant_filter(tenant, [Condition::matches("source_id", source_id.to_owned())]);
