@@ -14,14 +14,22 @@ const PLANS: &str = "free|Free|0||100|1|5,starter|Starter|250|price_starter|2000
 const T: Duration = Duration::from_secs(30);
 
 async fn stripe_app() -> (TestApp, StripeStandin) {
+    stripe_app_with(|s| {
+        s.set("BELLHOP_JOBS_RETRY_BASE_MS", "50");
+    })
+    .await
+}
+
+/// An app with Stripe billing against the stand-in, and `adjust`'s settings.
+async fn stripe_app_with(adjust: impl FnOnce(&mut TestSettings)) -> (TestApp, StripeStandin) {
     let standin = StripeStandin::start().await;
     let base = standin.base.clone();
     let app = spawn_app_with(|s| {
         s.set("BELLHOP_BILLING_PLANS", PLANS)
             .set("BELLHOP_STRIPE_SECRET_KEY", SECRET_KEY)
             .set("BELLHOP_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
-            .set("BELLHOP_STRIPE_API_BASE", base)
-            .set("BELLHOP_JOBS_RETRY_BASE_MS", "50");
+            .set("BELLHOP_STRIPE_API_BASE", base);
+        adjust(s);
     })
     .await;
     (app, standin)
@@ -159,14 +167,8 @@ async fn stripe_events_signed_by_stripes_library_are_processed_once_and_shuffled
 /// retries ran out) is applied when Stripe sends it again ("Resend" in Stripe's dashboard).
 #[tokio::test]
 async fn an_event_whose_job_gave_up_before_its_customer_was_linked_is_applied_when_sent_again() {
-    let standin = StripeStandin::start().await;
-    let base = standin.base.clone();
-    let app = spawn_app_with(|s| {
-        s.set("BELLHOP_BILLING_PLANS", PLANS)
-            .set("BELLHOP_STRIPE_SECRET_KEY", SECRET_KEY)
-            .set("BELLHOP_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
-            .set("BELLHOP_STRIPE_API_BASE", base)
-            .set("BELLHOP_JOBS_MAX_ATTEMPTS", "1");
+    let (app, _standin) = stripe_app_with(|s| {
+        s.set("BELLHOP_JOBS_MAX_ATTEMPTS", "1");
     })
     .await;
     let tenant = owner_with_bot(&app, "Owner R", 7_400_001).await.1;
