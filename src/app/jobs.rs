@@ -18,6 +18,9 @@ pub const PROVISION: &str = "bot.provision";
 pub const INGEST: &str = "knowledge.ingest";
 /// Ingestion's own queue: a big upload never delays customers' answers.
 pub const INGEST_QUEUE: &str = "ingest";
+/// A read's serial key is `{INGEST_KEY_PREFIX}:{tenant}:{source}` (the repair of abandoned
+/// reads finds a source's job by it: never change its shape).
+pub const INGEST_KEY_PREFIX: &str = "ingest";
 /// Apply one stored Stripe event.
 pub const STRIPE_EVENT: &str = "billing.stripe_event";
 /// Send one of an owner's announcements to its recipients.
@@ -99,9 +102,14 @@ pub fn ingest(queue: &Queue, tenant: TenantId, source_id: SourceId) -> NewJob {
     let mut job = queue.job(INGEST_QUEUE, INGEST, &IngestJob { source_id });
     job.tenant_id = Some(tenant);
     // A source is read by one worker at a time; asked again while a reading waits, once.
-    job.serial_key = Some(format!("ingest:{}:{source_id}", tenant.0));
+    job.serial_key = Some(format!("{INGEST_KEY_PREFIX}:{}:{source_id}", tenant.0));
     job.coalesce_key = job.serial_key.clone();
     job
+}
+
+/// The job kinds and keys the retention purge and its repairs look at.
+pub fn names() -> crate::storage::retention::JobNames {
+    crate::storage::retention::JobNames { update_kinds: [BOT_UPDATE, MANAGER_UPDATE], ingest_kind: INGEST, ingest_key_prefix: INGEST_KEY_PREFIX }
 }
 
 /// The dedup key of [`stripe_event`]'s job.

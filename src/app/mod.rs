@@ -323,7 +323,7 @@ impl Application {
             });
             let (db, retention, token) = (self.state.db.clone(), self.state.cfg.retention.clone(), shutdown.clone());
             tasks.spawn(async move {
-                crate::storage::retention::run(db, retention, token).await;
+                crate::storage::retention::run(db, retention, jobs::names(), token).await;
                 Ok("retention purge")
             });
         }

@@ -48,26 +48,35 @@ async fn drain(db: &Db, sql: &str, cutoff: i64) -> sqlx::Result<u64> {
     }
 }
 
-/// The jobs that handle a stored update (`app::jobs::BOT_UPDATE`, `MANAGER_UPDATE`).
-const UPDATE_JOBS: [&str; 2] = ["bot.update", "manager.update"];
+/// The jobs the purge and the repairs look at, as the application names and keys them
+/// (`app::jobs::names`): storage knows no job kinds of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct JobNames {
+    /// The kinds of the jobs that handle a stored update.
+    pub update_kinds: [&'static str; 2],
+    /// The kind of a source's read.
+    pub ingest_kind: &'static str,
+    /// A read's serial key is `{ingest_key_prefix}:{tenant}:{source}`.
+    pub ingest_key_prefix: &'static str,
+}
 
 /// Updates are purged only if received before this: `cutoff`, or, while an update's job has not
 /// finished (workers down for days, a conversation held up behind a stuck job, many retries), a
 /// minute before the oldest such job was made — its update was stored in the same commit. A job
 /// that finds its update gone takes it as erased and answers nothing, so an unhandled update is
 /// never purged; the updates after it wait for the next purge too.
-async fn updates_cutoff(db: &Db, cutoff: i64) -> sqlx::Result<i64> {
+async fn updates_cutoff(db: &Db, names: &JobNames, cutoff: i64) -> sqlx::Result<i64> {
     let oldest: Option<i64> = sqlx::query_scalar("select min(created_at) from jobs where state in ('queued', 'running') and kind in ($1, $2)")
-        .bind(UPDATE_JOBS[0])
-        .bind(UPDATE_JOBS[1])
+        .bind(names.update_kinds[0])
+        .bind(names.update_kinds[1])
         .fetch_one(&db.pool)
         .await?;
     Ok(oldest.map_or(cutoff, |at| cutoff.min(at - 60_000)))
 }
 
 /// One purge at `now` (Unix ms).
-pub async fn purge(db: &Db, cfg: &RetentionConfig, now: i64) -> sqlx::Result<Purged> {
-    let updates_cutoff = updates_cutoff(db, now - ms(cfg.updates)).await?;
+pub async fn purge(db: &Db, cfg: &RetentionConfig, names: &JobNames, now: i64) -> sqlx::Result<Purged> {
+    let updates_cutoff = updates_cutoff(db, names, now - ms(cfg.updates)).await?;
     Ok(Purged {
         updates: drain(db, "delete from telegram_updates where id in (select id from telegram_updates where received_at < $1 limit $2)", updates_cutoff).await?,
         jobs: drain(db, "delete from jobs where id in (select id from jobs where state = 'done' and updated_at < $1 limit $2)", now - ms(cfg.jobs)).await?,
@@ -91,20 +100,20 @@ pub async fn purge(db: &Db, cfg: &RetentionConfig, now: i64) -> sqlx::Result<Pur
 }
 
 /// Purges every `cfg.interval` (the first time shortly after start) until `stop`.
-pub async fn run(db: Db, cfg: RetentionConfig, stop: CancellationToken) {
+pub async fn run(db: Db, cfg: RetentionConfig, names: JobNames, stop: CancellationToken) {
     let mut next = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
             _ = stop.cancelled() => return,
         }
-        match purge(&db, &cfg, now_ms()).await {
+        match purge(&db, &cfg, &names, now_ms()).await {
             Ok(p) if p.total() > 0 => tracing::info!(?p, "retention purge"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "retention purge failed; trying again next time"),
         }
         // Not retention, but the same kind of periodic repair, in every worker.
-        match super::sources::fail_abandoned_reads(&db.pool).await {
+        match super::sources::fail_abandoned_reads(&db.pool, names.ingest_kind, names.ingest_key_prefix).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(sources = n, "sources whose read was abandoned are marked failed"),
             Err(e) => tracing::warn!(error = %e, "looking for abandoned source reads failed; trying again next time"),

@@ -294,16 +294,20 @@ pub const INTERNAL_FAILURE: &str = "Something went wrong on our side while readi
 /// finish: its job is neither queued nor running any more (its worker was killed on the last
 /// attempt, or the job panicked or met a database error then, and was dead-lettered without
 /// getting to record the failure). Otherwise such a source would read "reading…" for good, and
-/// scheduled re-crawls (which take up `ready` and `failed` sources) would skip it. Returns how many.
-pub async fn fail_abandoned_reads<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<u64> {
+/// scheduled re-crawls (which take up `ready` and `failed` sources) would skip it. A read's job is
+/// of kind `ingest_kind` with the serial key `{key_prefix}:{tenant}:{source}`
+/// (`app::jobs::ingest`). Returns how many.
+pub async fn fail_abandoned_reads<'c>(e: impl Executor<'c, Database = Any>, ingest_kind: &str, key_prefix: &str) -> sqlx::Result<u64> {
     let r = sqlx::query(
         "update sources set status = 'failed', status_reason = $1, updated_at = $2
          where status = 'processing' and not exists (
-             select 1 from jobs where kind = 'knowledge.ingest' and state in ('queued', 'running')
-                 and serial_key = 'ingest:' || sources.tenant_id || ':' || sources.id)",
+             select 1 from jobs where kind = $3 and state in ('queued', 'running')
+                 and serial_key = $4 || ':' || sources.tenant_id || ':' || sources.id)",
     )
     .bind(INTERNAL_FAILURE)
     .bind(now_ms())
+    .bind(ingest_kind)
+    .bind(key_prefix)
     .execute(e)
     .await?;
     Ok(r.rows_affected())

@@ -181,7 +181,7 @@ async fn the_retention_purge_deletes_what_is_old_and_keeps_the_rest() {
         sqlx::query("update jobs set state = $1, updated_at = $2 where id = $3").bind(state).bind(at).bind(id.0).execute(&db.pool).await.unwrap();
     }
     let cfg = app.state.cfg.retention.clone();
-    let purged = storage::retention::purge(db, &cfg, now).await.unwrap();
+    let purged = storage::retention::purge(db, &cfg, &jobs::names(), now).await.unwrap();
     assert_eq!(purged.updates, 1203);
     assert_eq!(purged.jobs, 1);
     assert_eq!(purged.dead_jobs, 0);
@@ -189,8 +189,8 @@ async fn the_retention_purge_deletes_what_is_old_and_keeps_the_rest() {
     assert_eq!(count(db, "select count(*) from jobs where state = 'queued'").await, 1, "work still to do is never purged");
     assert_eq!(count(db, "select count(*) from jobs where state = 'dead'").await, 1);
     // A month on, the dead job goes too; a second purge finds nothing more.
-    assert_eq!(storage::retention::purge(db, &cfg, now + 31 * day).await.unwrap().dead_jobs, 1);
-    assert_eq!(storage::retention::purge(db, &cfg, now + 31 * day).await.unwrap().total(), 0);
+    assert_eq!(storage::retention::purge(db, &cfg, &jobs::names(), now + 31 * day).await.unwrap().dead_jobs, 1);
+    assert_eq!(storage::retention::purge(db, &cfg, &jobs::names(), now + 31 * day).await.unwrap().total(), 0);
 }
 
 /// An update whose job has not run yet (workers down for longer than the updates are kept) is
@@ -213,12 +213,12 @@ async fn the_purge_keeps_an_old_update_whose_job_has_not_run() {
     sqlx::query("update jobs set created_at = $1 where id = $2").bind(old).bind(job.0).execute(&db.pool).await.unwrap();
 
     let cfg = app.state.cfg.retention.clone();
-    assert_eq!(storage::retention::purge(db, &cfg, now).await.unwrap().updates, 1, "only the update before it");
+    assert_eq!(storage::retention::purge(db, &cfg, &jobs::names(), now).await.unwrap().updates, 1, "only the update before it");
     let left: Vec<i64> = sqlx::query_scalar("select update_id from telegram_updates order by update_id").fetch_all(&db.pool).await.unwrap();
     assert_eq!(left, vec![2, 3]);
     // Handled: the next purge takes them.
     sqlx::query("update jobs set state = 'done', updated_at = $1 where id = $2").bind(now).bind(job.0).execute(&db.pool).await.unwrap();
-    assert_eq!(storage::retention::purge(db, &cfg, now).await.unwrap().updates, 2);
+    assert_eq!(storage::retention::purge(db, &cfg, &jobs::names(), now).await.unwrap().updates, 2);
 }
 
 /// A source whose read was abandoned (its job dead-lettered without recording the failure: the
@@ -240,11 +240,11 @@ async fn a_source_whose_read_was_abandoned_is_marked_failed() {
         sqlx::query("update jobs set state = $1 where id = $2").bind(state).bind(job.0).execute(&db.pool).await.unwrap();
         assert!(sources::set_status(&db.pool, tenant, id, "processing", None, None, None).await.unwrap());
     }
-    assert_eq!(sources::fail_abandoned_reads(&db.pool).await.unwrap(), 1);
+    assert_eq!(sources::fail_abandoned_reads(&db.pool, jobs::INGEST, jobs::INGEST_KEY_PREFIX).await.unwrap(), 1);
     let status = |id| async move { sources::get(&db.pool, tenant, id).await.unwrap().unwrap().status };
     assert_eq!(status(abandoned).await, "failed");
     assert_eq!(status(reading).await, "processing", "its job is still running");
-    assert_eq!(sources::fail_abandoned_reads(&db.pool).await.unwrap(), 0);
+    assert_eq!(sources::fail_abandoned_reads(&db.pool, jobs::INGEST, jobs::INGEST_KEY_PREFIX).await.unwrap(), 0);
 }
 
 /// The shared pacing holds a message back for its chat's turn without holding back the bot's
