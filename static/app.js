@@ -118,6 +118,7 @@
         if (p.blocked) t += ', ' + p.blocked + ' blocked the bot';
         if (p.failed) t += ', ' + p.failed + ' could not be reached';
         if (p.unknown) t += ', ' + p.unknown + ' not known (interrupted; not sent again)';
+        if (p.stopped) t += ', ' + p.stopped + ' sent /stop before it reached them';
         text.textContent = t + '.';
         if (p.status === 'done') { li.dataset.status = 'done'; return; }
       } catch (e) { /* try again */ }

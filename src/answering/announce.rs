@@ -14,7 +14,7 @@ use crate::domain::ChatId;
 use super::language::Lang;
 use crate::domain::{BotId, TenantId};
 use crate::jobs::JobError;
-use crate::storage::announcements::{self, Announcement, AnnouncementId, Outcome, Recipient};
+use crate::storage::announcements::{self, Announcement, AnnouncementId, Claim, Outcome, Recipient};
 use crate::storage::{self, Db};
 use crate::telegram::methods::SendMessage;
 use crate::telegram::{Bot, Preflight, TelegramError};
@@ -138,8 +138,9 @@ fn claim(db: &Db, tenant: TenantId, id: AnnouncementId, chat_id: ChatId) -> Pref
         let pool = pool.clone();
         Box::pin(async move {
             match announcements::claim_one(&pool, tenant, id, chat_id).await {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(TelegramError::Withdrawn("the recipient is no longer waiting".into())),
+                Ok(Claim::Claimed) => Ok(()),
+                Ok(Claim::Taken) => Err(TelegramError::Withdrawn("the recipient is no longer waiting".into())),
+                Ok(Claim::Stopped) => Err(TelegramError::Withdrawn("the customer sent /stop meanwhile".into())),
                 Err(e) => Err(TelegramError::Network(format!("could not record the message as being sent: {e}"))),
             }
         })

@@ -39,12 +39,14 @@ pub struct Announcement {
     pub failed: i64,
     pub blocked: i64,
     pub unknown: i64,
+    /// Sent /stop after the announcement was written, before it reached them: not sent.
+    pub stopped: i64,
 }
 
 impl Announcement {
     /// Recipients not yet tried.
     pub fn pending(&self) -> i64 {
-        (self.total - self.sent - self.failed - self.blocked - self.unknown).max(0)
+        (self.total - self.sent - self.failed - self.blocked - self.unknown - self.stopped).max(0)
     }
 }
 
@@ -135,7 +137,8 @@ const COLUMNS: &str = "a.id, a.bot_id, a.text, a.since_days, a.status, a.total, 
     (select count(*) from announcement_recipients r where r.announcement_id = a.id and r.state = 'sent') as sent,
     (select count(*) from announcement_recipients r where r.announcement_id = a.id and r.state = 'failed') as failed,
     (select count(*) from announcement_recipients r where r.announcement_id = a.id and r.state = 'blocked') as blocked,
-    (select count(*) from announcement_recipients r where r.announcement_id = a.id and r.state = 'unknown') as unknown";
+    (select count(*) from announcement_recipients r where r.announcement_id = a.id and r.state = 'unknown') as unknown,
+    (select count(*) from announcement_recipients r where r.announcement_id = a.id and r.state = 'stopped') as stopped";
 
 /// One of the tenant's announcements.
 pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId) -> sqlx::Result<Option<Announcement>> {
@@ -183,10 +186,39 @@ pub async fn next_pending<'c>(e: impl Executor<'c, Database = Any>, tenant: Tena
     .await
 }
 
+/// What [`claim_one`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Now `sending`: this attempt sends it.
+    Claimed,
+    /// Not pending (another attempt has it, or it was tried): not sent.
+    Taken,
+    /// The customer sent /stop since the announcement was written: now `stopped`, not sent.
+    Stopped,
+}
+
 /// Claims one recipient for sending, `pending` → `sending`, committed right before its Bot API
-/// call. False if it was not pending (another attempt has it): then it is not sent.
-pub async fn claim_one<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId, chat_id: ChatId) -> sqlx::Result<bool> {
-    move_recipient(e, tenant, id, chat_id, "pending", "sending").await
+/// call — or `pending` → `stopped` if the customer has opted out meanwhile (recipients are chosen
+/// when the announcement is written; a /stop during the sending must still hold). In one
+/// statement, so a /stop committed before the claim is always seen.
+pub async fn claim_one<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId, chat_id: ChatId) -> sqlx::Result<Claim> {
+    let state: Option<String> = sqlx::query_scalar(
+        "update announcement_recipients set state = case when exists (
+                select 1 from announcement_optouts o join announcements a on a.tenant_id = o.tenant_id and a.bot_id = o.bot_id
+                 where a.id = announcement_recipients.announcement_id and o.chat_id = announcement_recipients.chat_id
+             ) then 'stopped' else 'sending' end
+          where tenant_id = $1 and announcement_id = $2 and chat_id = $3 and state = 'pending' returning state",
+    )
+    .bind(tenant.0)
+    .bind(id.0)
+    .bind(chat_id.0)
+    .fetch_optional(e)
+    .await?;
+    Ok(match state.as_deref() {
+        Some("sending") => Claim::Claimed,
+        Some(_) => Claim::Stopped,
+        None => Claim::Taken,
+    })
 }
 
 /// Gives a recipient's claim back (`sending` → `pending`) after a 429: nothing was delivered.

@@ -169,11 +169,12 @@ pub struct Progress {
     blocked: i64,
     failed: i64,
     unknown: i64,
+    stopped: i64,
 }
 
 /// `GET /app/announcements/{id}/progress`: how far sending has got (the page's script reads it).
 pub async fn progress(State(app): State<AppState>, owner: Owner, Path(id): Path<AnnouncementId>) -> Result<Response, AppError> {
     let a = announcements::get(&app.db.pool, owner.tenant_id, id).await?.ok_or(AppError::NotFound)?;
     let done = a.total - a.pending();
-    Ok(Json(Progress { status: a.status.to_string(), total: a.total, done, sent: a.sent, blocked: a.blocked, failed: a.failed, unknown: a.unknown }).into_response())
+    Ok(Json(Progress { status: a.status.to_string(), total: a.total, done, sent: a.sent, blocked: a.blocked, failed: a.failed, unknown: a.unknown, stopped: a.stopped }).into_response())
 }

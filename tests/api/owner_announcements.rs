@@ -151,6 +151,41 @@ async fn a_recipient_whose_sending_was_interrupted_is_not_sent_again() {
     app.stop().await.unwrap();
 }
 
+/// A customer who sends /stop after the announcement was written, while it is being sent, does
+/// not get it: the claim of their row sees the opt-out (recipients are chosen when it is written),
+/// and the owner reads that they sent /stop before it reached them.
+#[tokio::test]
+async fn a_customer_who_sends_stop_while_an_announcement_is_going_out_does_not_get_it() {
+    let app = spawn_app().await;
+    let b = business(&app, "Iris", "iris_news_bot", "Iris's Yarn").await;
+    let mut people = Vec::new();
+    for i in 0..3 {
+        let c = customer(&app, &format!("Knitter {i}"), b.bot).await;
+        talked(&app, &b, c, "Knitter", None, 1).await;
+        people.push(c);
+    }
+    let mut tx = app.db().begin().await.unwrap();
+    let a = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Merino is back", 7).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(a.total, 3);
+    // The announcement is written (three recipients); then one of them sends /stop.
+    app.tg.say(people[1], b.bot, "/stop").await;
+    let said = wait_reply(&app, b.bot, people[1], 1).await;
+    assert!(said[0].contains("you won't get announcements from this bot any more"), "{said:?}");
+    app.drain_jobs(WAIT).await;
+    let bot_client = app.state.bots.open(b.tenant, BotId(b.bot)).await.unwrap().unwrap();
+    bellhop::answering::announce::send(app.db(), &bot_client, b.tenant, a.id).await.unwrap();
+    let sent = app.tg.sent_by(b.bot).await;
+    assert_eq!(announcement_texts(&sent, people[1], "Merino is back"), 0, "they sent /stop");
+    assert_eq!(announcement_texts(&sent, people[0], "Merino is back"), 1);
+    assert_eq!(announcement_texts(&sent, people[2], "Merino is back"), 1);
+    let p = progress(&app, &b, a.id).await;
+    assert_eq!((p["status"].as_str(), p["done"].as_i64(), p["sent"].as_i64(), p["stopped"].as_i64()), (Some("done"), Some(3), Some(2), Some(1)), "{p}");
+    let (_, page) = get(&app, &b.cookie, "/app/announcements").await;
+    assert!(page.contains("1 sent /stop before it reached them"), "the owner sees it");
+    app.stop().await.unwrap();
+}
+
 /// Recipients are claimed one by one at their turn in the bot's throttle. When the sending stops
 /// while messages still wait for the bot's turn (here: the bot's 30 a second are taken by other
 /// messages), nothing is left claimed: every recipient is still to be sent, and the next run sends
