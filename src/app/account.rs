@@ -61,13 +61,20 @@ pub fn date(ms: i64) -> String {
 }
 
 /// Reopens a closed account within the grace period (bots stay disconnected: the owner connects
-/// them again one by one). Whether it was closed.
+/// them again one by one). Whether it was closed. Refused once the grace period is over and until
+/// the erasure is done ([`privacy::reopen_account`]).
 pub async fn reopen(app: &AppState, tenant: TenantId) -> Result<bool, LifecycleError> {
-    let done = privacy::reopen_account(&app.db.pool, tenant).await?;
-    if done {
+    let now = now_ms();
+    if privacy::reopen_account(&app.db.pool, tenant, now).await? {
         tracing::info!(tenant_id = tenant.0, "account reopened");
+        return Ok(true);
     }
-    Ok(done)
+    if privacy::erasure_due(&app.db.pool, tenant, now).await? {
+        return Err(LifecycleError::Refused(
+            "Too late to keep this account: its grace period is over and its data is being erased now. In a few minutes you can start again with a new bot.".into(),
+        ));
+    }
+    Ok(false)
 }
 
 /// Erases one closed account whose grace period is over: its knowledge's index entries and files

@@ -87,6 +87,14 @@ pub async fn manager_update(app: AppState, job: Job) -> Result<(), JobError> {
         }
         UpdateKind::ManagedBot(mbu) => {
             let token = crate::manager::updates::fetch_token(m, &mbu).await?;
+            // An owner whose closed account is past its grace period and not erased yet: the
+            // erasure first (it cannot be reopened in between), then the new bot starts afresh.
+            let owner = crate::domain::UserId(mbu.user.id);
+            if let Some(t) = crate::storage::tenants::find_by_owner(&app.db.pool, owner).await?
+                && crate::storage::privacy::erasure_due(&app.db.pool, t.id, crate::storage::now_ms()).await?
+            {
+                super::account::erase(&app, t.id).await?;
+            }
             let mut tx = app.db.begin().await?;
             let mut parked = None;
             if let Some(p) = crate::manager::updates::record_managed_bot(&mut tx, &app.keys, update.update_id, &mbu, &token).await? {

@@ -47,9 +47,13 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
     // The claim of the sealing key, then the tenant insert-or-nothing.
     let sealed = storage::keys::seal(&mut *tx, keys, token.expose().as_bytes(), &bots::token_aad(bot_id)).await?;
     let tenant = storage::tenants::find_or_create_for_owner(tx, owner, &name).await?;
-    // An owner who closed their account and creates a bot wants it back.
-    if storage::privacy::reopen_account(&mut *tx, tenant.id).await? {
+    // An owner who closed their account and creates a bot wants it back — unless its erasure is
+    // due (the caller erases such an account first; one that fell due since is retried).
+    let now = storage::now_ms();
+    if storage::privacy::reopen_account(&mut *tx, tenant.id, now).await? {
         tracing::info!(tenant_id = tenant.id.0, "a closed account reopened by a new bot");
+    } else if storage::privacy::erasure_due(&mut *tx, tenant.id, now).await? {
+        return Err(JobError::Retry(anyhow::anyhow!("the owner's closed account is being erased; the new bot is recorded once that is done")));
     }
     let new = bots::NewBot { id: bot_id, tenant_id: tenant.id, username: &username, name: &name, token: sealed.clone(), webhook_secret: None };
     let provision = if bots::insert(tx, &new).await? {

@@ -157,11 +157,31 @@ pub async fn close_account(tx: &mut super::Tx, tenant: TenantId, now: i64, erase
     Ok(done.rows_affected() == 1)
 }
 
-/// Reopens a closed account (after erasure: a fresh start with the same accounting records):
-/// whether it was closed.
-pub async fn reopen_account<'c>(e: impl sqlx::Executor<'c, Database = sqlx::Any>, tenant: TenantId) -> sqlx::Result<bool> {
-    let done = sqlx::query("update tenants set closed_at = null, erase_after = null, erased_at = null where id = $1 and closed_at is not null").bind(tenant.0).execute(e).await?;
+/// Reopens a closed account at `now` — within its grace period, or after its erasure (a fresh
+/// start with the same accounting records): whether it did. Not in between, while the grace
+/// period is over and the erasure is due or under way ([`erasure_due`]): the erasure deletes the
+/// knowledge before its claim on the row, and would otherwise delete that of an account open again.
+pub async fn reopen_account<'c>(e: impl sqlx::Executor<'c, Database = sqlx::Any>, tenant: TenantId, now: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update tenants set closed_at = null, erase_after = null, erased_at = null
+          where id = $1 and closed_at is not null and (erased_at is not null or erase_after is null or erase_after > $2)",
+    )
+    .bind(tenant.0)
+    .bind(now)
+    .execute(e)
+    .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Whether a closed account's grace period is over at `now` and it is not erased yet: its
+/// erasure is due or under way, and it cannot be reopened until that is done.
+pub async fn erasure_due<'c>(e: impl sqlx::Executor<'c, Database = sqlx::Any>, tenant: TenantId, now: i64) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar("select count(*) from tenants where id = $1 and erase_after is not null and erase_after <= $2 and erased_at is null")
+        .bind(tenant.0)
+        .bind(now)
+        .fetch_one(e)
+        .await?;
+    Ok(n > 0)
 }
 
 /// When a closed account will be erased (None: not closed).

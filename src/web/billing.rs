@@ -209,8 +209,11 @@ pub async fn close_account(State(app): State<AppState>, AccountOwner(owner): Acc
 /// `POST /app/account/reopen`: a closed account kept after all.
 pub async fn reopen_account(State(app): State<AppState>, AccountOwner(owner): AccountOwner, axum::Form(f): axum::Form<CloseForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
-    crate::app::account::reopen(&app, owner.tenant_id).await.map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
-    Ok(Redirect::to("/app/billing?reopened=1").into_response())
+    match crate::app::account::reopen(&app, owner.tenant_id).await {
+        Ok(_) => Ok(Redirect::to("/app/billing?reopened=1").into_response()),
+        Err(crate::app::lifecycle::LifecycleError::Refused(problem)) => Ok(super::pages::message(axum::http::StatusCode::CONFLICT, "Too late to keep this account", &problem, Some(("Back to bellhop", "/"))).into_response()),
+        Err(e) => Err(AppError::Internal(anyhow::anyhow!("{e}"))),
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -65,6 +65,13 @@ async fn a_closed_account_is_disconnected_at_once_can_be_reopened_and_is_erased_
     let (status, _, _) = post(&app, &cookie, "/app/account/close", &[("csrf", &csrf), ("confirm", "yes")]).await;
     assert_eq!(status, 200);
     sqlx::query(&format!("update tenants set erase_after = 1 where id = {}", b.tenant.0)).execute(&app.db().pool).await.unwrap();
+    // Past the grace period and not erased yet: too late to keep it (the erasure deletes the
+    // knowledge before it claims the row, and would delete that of an account open again).
+    let (_, cookie, csrf) = app.signed_in_owner(b.owner, "Cora's Candles").await;
+    let (status, _, body) = post(&app, &cookie, "/app/account/reopen", &[("csrf", &csrf)]).await;
+    assert_eq!(status, 409);
+    assert!(body.contains("Too late to keep this account"), "{body}");
+    assert_eq!(count(app.db(), &format!("select count(*) from tenants where id = {} and closed_at is not null", b.tenant.0)).await, 1, "still closed");
     // Chunks with no source row (what a read cut short by a kill can leave after its source was
     // deleted), for this business and another.
     let retriever = app.state.retriever.get().await.unwrap();
@@ -82,6 +89,27 @@ async fn a_closed_account_is_disconnected_at_once_can_be_reopened_and_is_erased_
     assert_eq!(count(app.db(), &format!("select count(*) from billing_accounts where tenant_id = {}", b.tenant.0)).await, 1, "accounting kept");
     assert_eq!(tenant_rows(&app, other.tenant.0).await, others_before, "another business's data is untouched");
     assert!(!bellhop::app::account::erase(&app.state, b.tenant).await.unwrap(), "erased once");
+    app.stop().await.unwrap();
+}
+
+/// An owner whose closed account is past its grace period, and not erased yet, creates a new bot:
+/// the erasure is done first (the old knowledge gone), then the account starts afresh with the
+/// new bot live.
+#[tokio::test]
+async fn a_new_bot_of_an_account_past_its_grace_period_erases_it_first_and_starts_afresh() {
+    let app = spawn_app().await;
+    let b = business(&app, "Gus", "gus_close_bot", "Gus's Guitars").await;
+    bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, Some(bellhop::domain::BotId(b.bot)), "Do you tune guitars?", "Yes, for 20 euros.").await.unwrap();
+    let (status, _, _) = post(&app, &b.cookie, "/app/account/close", &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 200);
+    sqlx::query(&format!("update tenants set erase_after = 1 where id = {}", b.tenant.0)).execute(&app.db().pool).await.unwrap();
+    let new_bot = app.tg.create_managed_bot(b.owner, "gus_again_bot", "Gus's Guitars").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{new_bot}")).await["token"].as_str().unwrap());
+    crate::owner_lifecycle::wait_live(&app, new_bot).await;
+    let tenant = b.tenant.0;
+    assert_eq!(count(app.db(), &format!("select count(*) from tenants where id = {tenant} and closed_at is null and erase_after is null")).await, 1, "open again");
+    assert_eq!(count(app.db(), &format!("select count(*) from sources where tenant_id = {tenant}")).await, 0, "the old knowledge was erased");
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where tenant_id = {tenant} and id = {new_bot}")).await, 1);
     app.stop().await.unwrap();
 }
 
