@@ -3,10 +3,10 @@
 use crate::domain::{ChatId, UserId};
 use crate::domain::conversation::{Mode, MsgId};
 use super::language::{Lang, fill};
-use super::{Ctx, groups, handoff};
-use crate::jobs::{JobError, job_error};
+use super::{Ctx, groups};
+use crate::jobs::JobError;
 use crate::storage::conversations;
-use crate::telegram::methods::{AnswerCallbackQuery, SendMessage};
+use crate::telegram::methods::AnswerCallbackQuery;
 use crate::telegram::{CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup};
 
 /// Callback data of the "talk to a person" button.
@@ -38,7 +38,7 @@ pub(super) fn feedback_buttons(reply: MsgId, person: bool, lang: Lang) -> ReplyM
 
 impl Ctx<'_> {
     /// A press of one of the buttons under a reply.
-    pub(super) async fn callback(&self, q: CallbackQuery) -> Result<(), JobError> {
+    pub(super) async fn callback(&self, update_id: i64, q: CallbackQuery) -> Result<(), JobError> {
         let data = q.data.clone().unwrap_or_default();
         let Some(msg) = q.message().cloned() else {
             let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
@@ -52,17 +52,14 @@ impl Ctx<'_> {
             let name = groups::display_name(&q.from.first_name, q.from.last_name.as_deref());
             let customer = groups::customer(&msg.chat, msg.message_thread_id, UserId(q.from.id), &name, self.language);
             let conv = conversations::open(&self.db().pool, self.tenant, self.bot_id, &customer).await?;
+            // A retried press: the earlier attempt's note, finished (see `Ctx::hand_off`).
+            if let Some(note) = conversations::reply_to(&self.db().pool, self.tenant, conv.id, update_id).await? {
+                return self.finish_hand_off(&conv, &note, msg.message_id, conv.mode != Mode::Human).await;
+            }
             if conv.mode == Mode::Human {
                 return Ok(());
             }
-            let away = self.away_note();
-            handoff::request(self.db(), self.a.manager.as_ref(), self.tenant, &conv, away.is_some()).await?;
-            let mut send = SendMessage::new(msg.chat.id, away.unwrap_or_else(|| handoff_note(self.business, self.lang)));
-            if customer.thread_id != 0 {
-                send.message_thread_id = Some(customer.thread_id);
-            }
-            self.bot.send_message(&send).await.map_err(|e| job_error(e, "confirming the handoff"))?;
-            return Ok(());
+            return self.handoff(&conv, update_id, msg.message_id).await;
         }
         if let Some(rest) = data.strip_prefix(FEEDBACK) {
             let (value, id) = rest.split_once(':').unwrap_or(("", ""));

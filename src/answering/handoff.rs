@@ -35,19 +35,19 @@ fn owner_buttons(conv: ConversationId) -> ReplyMarkup {
     })
 }
 
-/// Hands `conv` to a person: mode `human` (unless `away`: outside working hours the assistant
-/// keeps answering), the transcript to the owner and every teammate. Returns whether anyone
-/// could be told.
-pub async fn request(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv: &Conversation, away: bool) -> anyhow::Result<bool> {
-    if !away {
-        conversations::set_mode(&db.pool, tenant, conv.id, Mode::Human).await?;
-    }
+/// Tells the owner and every teammate that the customer of `conv` asked for a person, with the
+/// transcript (`away`: outside working hours, when the assistant keeps answering). The caller has
+/// handed the conversation over (mode `human`, unless `away`) and stored the customer's note in
+/// the same commit. Returns whether anyone could be told.
+pub async fn tell_team(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv: &Conversation, away: bool) -> anyhow::Result<bool> {
     let Some(manager) = manager else { return Ok(false) };
     let team = team::recipients(&db.pool, tenant).await?;
     let username = bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.username).unwrap_or_default();
     let mut lines = Vec::new();
     let all = conversations::transcript(&db.pool, tenant, conv.id).await?;
-    for m in all.iter().rev().take(TRANSCRIPT as usize).rev() {
+    // The bot's notes about the handoff itself (to the customer) tell the team nothing.
+    let said: Vec<&Msg> = all.iter().filter(|m| !(m.author == Author::Bot && matches!(m.kind, MessageKind::Handoff | MessageKind::Media))).collect();
+    for m in said.iter().rev().take(TRANSCRIPT as usize).rev() {
         let who = match m.author {
             Author::Customer => escape(&conv.customer_name),
             Author::Owner => "You".into(),
@@ -179,6 +179,18 @@ pub struct OwnerWords<'a> {
 pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, tenant: TenantId, words: &OwnerWords<'_>) -> Result<Relayed, JobError> {
     let &OwnerWords { conv: conv_id, by, text, dedupe } = words;
     let Some(conv) = conversations::get(&db.pool, tenant, conv_id).await? else { return Ok(Relayed::NotFound) };
+    // A redelivered manager update whose reply went out already changes nothing (not even who
+    // took the conversation: it may have been closed since).
+    if let Some(d) = dedupe
+        && conversations::owner_message_for_update(&db.pool, tenant, conv.id, d).await?.is_some_and(|m| m.delivery == Delivery::Sent)
+    {
+        return Ok(Relayed::Sent);
+    }
+    // An owner who replies has taken the conversation over: with a person first (a new handoff
+    // has nobody's name on it), then theirs.
+    if conv.mode != Mode::Human {
+        conversations::set_mode(&db.pool, tenant, conv.id, Mode::Human).await?;
+    }
     match team::take(&db.pool, tenant, conv.id, by).await? {
         team::Took::Other(other) => return Ok(Relayed::TakenBy(team::display_name(&db.pool, tenant, other).await?)),
         team::Took::Now => {
@@ -194,8 +206,6 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
     if msg.delivery == Delivery::Sent {
         return Ok(Relayed::Sent); // a redelivered manager update: already relayed
     }
-    // An owner who replies has taken the conversation over.
-    conversations::set_mode(&db.pool, tenant, conv.id, Mode::Human).await?;
     let bot = bots.open(tenant, conv.bot_id).await?.ok_or_else(|| JobError::Permanent(anyhow::anyhow!("the bot is no longer this business's")))?;
     let name = bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.name).unwrap_or_default();
     let mut send = SendMessage::html(conv.chat_id, format!("<b>{}:</b> {}", escape(&name), escape(text)));
@@ -214,24 +224,63 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
 /// before the call) sends the stored message rather than nothing, and never a second copy.
 pub async fn close(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: ConversationId) -> Result<bool, JobError> {
     let Some(conv) = conversations::get(&db.pool, tenant, conv_id).await? else { return Ok(false) };
-    let unsent = if conv.mode == Mode::Human {
+    if conv.mode == Mode::Human {
         // In the customer's language, as the conversation last knew it.
         let text = super::language::Lang::of(conv.language.as_deref()).words().back_with_assistant;
         let mut tx = db.begin().await?;
-        conversations::set_mode(&mut *tx, tenant, conv.id, Mode::Bot).await?;
-        let (m, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: Author::Bot, text, update_id: None, kind: MessageKind::Closed, sources: "[]", delivery: Delivery::Pending, model_tokens: 0, question: None }).await?;
+        // Only if still with a person: of two closes at once (or a close and the timeout), one
+        // tells the customer; the other sends what is unsent, below.
+        if conversations::end_handoff(&mut *tx, tenant, conv.id).await? {
+            conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: Author::Bot, text, update_id: None, kind: MessageKind::Closed, sources: "[]", delivery: Delivery::Pending, model_tokens: 0, question: None }).await?;
+        }
         tx.commit().await.map_err(anyhow::Error::from)?;
-        Some(m)
-    } else {
-        conversations::unsent_of_kind(&db.pool, tenant, conv.id, MessageKind::Closed).await?
+    }
+    send_closed_notice(db, bots, tenant, &conv).await?;
+    Ok(true)
+}
+
+/// A notice that the conversation went back to the assistant, stored and not sent because its
+/// sending was cut short ([`conversations::stranded_closed_notices`]): sent now, at most once —
+/// unless it is no longer true (the conversation is with a person again, or a newer notice
+/// exists) or cannot be sent (the bot is gone, Telegram refuses for good): then it is marked
+/// failed, so the sweep does not try it again.
+pub async fn send_stranded_notice(db: &Db, bots: &ChildBots, n: &conversations::StrandedNotice) -> Result<(), JobError> {
+    let tenant = n.tenant_id;
+    let Some(conv) = conversations::get(&db.pool, tenant, n.conversation_id).await? else { return Ok(()) };
+    let Some(m) = conversations::message(&db.pool, tenant, conv.id, n.id).await? else { return Ok(()) };
+    if m.delivery != Delivery::Pending {
+        return Ok(());
+    }
+    let stale = conv.mode == Mode::Human || conversations::newer_of_kind(&db.pool, tenant, conv.id, m.id, MessageKind::Closed).await?;
+    let Some(bot) = bots.open(tenant, conv.bot_id).await?.filter(|_| !stale) else {
+        conversations::set_delivery(&db.pool, tenant, m.id, Delivery::Failed).await?;
+        return Ok(());
     };
-    let (Some(m), Some(bot)) = (unsent, bots.open(tenant, conv.bot_id).await?) else { return Ok(true) };
     let mut send = SendMessage::new(conv.chat_id, m.text.clone());
     if conv.thread_id != 0 {
         send.message_thread_id = Some(conv.thread_id);
     }
-    send_once(db, tenant, &m, "telling the customer the chat is closed", |claim| bot.send_message_with(&send, claim)).await?;
-    Ok(true)
+    match send_once(db, tenant, &m, "telling the customer the chat went back to the assistant", |claim| bot.send_message_with(&send, claim)).await {
+        Err(JobError::Permanent(e)) => {
+            conversations::set_delivery(&db.pool, tenant, m.id, Delivery::Failed).await?;
+            Err(JobError::Permanent(e))
+        }
+        other => other.map(drop),
+    }
+}
+
+/// Sends the conversation's notice that it went back to the assistant, if one is unsent (at most
+/// once, [`send_once`]). The close and the timeout send it right after storing it; the handoff
+/// sweep sends one whose sending was cut short ([`send_stranded_notice`]).
+pub async fn send_closed_notice(db: &Db, bots: &ChildBots, tenant: TenantId, conv: &Conversation) -> Result<(), JobError> {
+    let Some(m) = conversations::unsent_of_kind(&db.pool, tenant, conv.id, MessageKind::Closed).await? else { return Ok(()) };
+    let Some(bot) = bots.open(tenant, conv.bot_id).await? else { return Ok(()) };
+    let mut send = SendMessage::new(conv.chat_id, m.text.clone());
+    if conv.thread_id != 0 {
+        send.message_thread_id = Some(conv.thread_id);
+    }
+    send_once(db, tenant, &m, "telling the customer the chat went back to the assistant", |claim| bot.send_message_with(&send, claim)).await?;
+    Ok(())
 }
 
 /// A handoff nobody answered within the bot's handoff timeout: the conversation goes back to the
@@ -245,15 +294,10 @@ pub async fn time_out(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: Conv
     if !conversations::end_handoff_if(&mut *tx, tenant, conv.id, handed_off_at).await? {
         return Ok(false); // answered, closed or handed off again meanwhile
     }
-    let (m, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: Author::Bot, text, update_id: None, kind: MessageKind::Closed, sources: "[]", delivery: Delivery::Pending, model_tokens: 0, question: None }).await?;
+    conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: Author::Bot, text, update_id: None, kind: MessageKind::Closed, sources: "[]", delivery: Delivery::Pending, model_tokens: 0, question: None }).await?;
     tx.commit().await.map_err(anyhow::Error::from)?;
     tracing::info!(tenant_id = tenant.0, conversation = conv.id.0, "a handoff nobody answered went back to the assistant");
-    let Some(bot) = bots.open(tenant, conv.bot_id).await? else { return Ok(true) };
-    let mut send = SendMessage::new(conv.chat_id, m.text.clone());
-    if conv.thread_id != 0 {
-        send.message_thread_id = Some(conv.thread_id);
-    }
-    send_once(db, tenant, &m, "telling the customer nobody was free", |claim| bot.send_message_with(&send, claim)).await?;
+    send_closed_notice(db, bots, tenant, &conv).await?;
     Ok(true)
 }
 

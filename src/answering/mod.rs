@@ -167,7 +167,7 @@ pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot
     let ctx = Ctx { a, tenant, bot_id, bot, business: &business, username: &username, settings: &settings, texts: &texts, language: language.as_deref(), lang, started, more_waiting, paused, early, timing: Mutex::new(None) };
     match update.kind {
         UpdateKind::Message(m) => ctx.message(update.update_id, m).await,
-        UpdateKind::CallbackQuery(q) => ctx.callback(q).await,
+        UpdateKind::CallbackQuery(q) => ctx.callback(update.update_id, q).await,
         _ => Ok(()),
     }
 }
@@ -267,6 +267,9 @@ impl Ctx<'_> {
         // a message stored by an earlier attempt can have one (a reply is stored after it), so a
         // fresh message skips the round trip.
         if !fresh && let Some(r) = conversations::reply_to(&self.db().pool, self.tenant, conv.id, update_id).await? {
+            if matches!(r.kind, MessageKind::Handoff | MessageKind::Media) {
+                return self.finish_hand_off(&conv, &r, m.message_id, conv.mode != Mode::Human).await;
+            }
             return self.resume(&conv, &r, m.message_id).await;
         }
         if cmsg.delivery != Delivery::Sent {
@@ -342,19 +345,44 @@ impl Ctx<'_> {
     /// what was sent), and the customer gets the short reply saying so. No model, no credit.
     async fn media(&self, conv: &Conversation, update_id: i64, reply_to: i64) -> Result<(), JobError> {
         let away = self.away_note();
-        handoff::request(self.db(), self.a.manager.as_ref(), self.tenant, conv, away.is_some()).await?;
-        let text = match away {
+        let text = match &away {
             Some(away) => format!("{}\n\n{away}", self.texts.media),
             None => self.texts.media.clone(),
         };
-        self.reply(conv, update_id, reply_to, &Reply { kind: MessageKind::Media, text: &text, sources: &[], tokens: 0, question: None }).await
+        self.hand_off(conv, update_id, reply_to, MessageKind::Media, &text, away.is_some()).await
     }
 
+    /// `/human` (or the person button, `update_id` being the button's press).
     async fn handoff(&self, conv: &Conversation, update_id: i64, reply_to: i64) -> Result<(), JobError> {
         let away = self.away_note();
-        handoff::request(self.db(), self.a.manager.as_ref(), self.tenant, conv, away.is_some()).await?;
-        let text = away.unwrap_or_else(|| feedback::handoff_note(self.business, self.lang));
-        self.reply(conv, update_id, reply_to, &Reply { kind: MessageKind::Handoff, text: &text, sources: &[], tokens: 0, question: None }).await
+        let text = away.clone().unwrap_or_else(|| feedback::handoff_note(self.business, self.lang));
+        self.hand_off(conv, update_id, reply_to, MessageKind::Handoff, &text, away.is_some()).await
+    }
+
+    /// Hands the conversation to a person (unless `away`: outside working hours the assistant
+    /// keeps answering) and stores the customer's note (`kind` [`MessageKind::Handoff`] or
+    /// [`MessageKind::Media`]) in one commit, keyed by the update; then the team hears and the note
+    /// goes out ([`Self::finish_hand_off`]). A retried job finds the note by its update and
+    /// finishes what the earlier attempt began: with the mode changed and nothing stored, a retry
+    /// would take the conversation as already with a person and the customer would hear nothing.
+    async fn hand_off(&self, conv: &Conversation, update_id: i64, reply_to: i64, kind: MessageKind, text: &str, away: bool) -> Result<(), JobError> {
+        let mut tx = self.db().begin().await?;
+        if !away {
+            conversations::set_mode(&mut *tx, self.tenant, conv.id, Mode::Human).await?;
+        }
+        let (note, _) = conversations::add(&mut tx, self.tenant, conv.id, &NewMsg { author: Author::Bot, text, update_id: Some(update_id), kind, sources: "[]", delivery: Delivery::Pending, model_tokens: 0, question: None }).await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        self.finish_hand_off(conv, &note, reply_to, away).await
+    }
+
+    /// The rest of a handoff whose note is stored: while the note is unsent the team is told
+    /// (again, when an earlier attempt stopped before sending it: the team may hear twice, never
+    /// not at all), then the note is sent, at most once ([`Self::resume`]).
+    async fn finish_hand_off(&self, conv: &Conversation, note: &Msg, reply_to: i64, away: bool) -> Result<(), JobError> {
+        if note.delivery == Delivery::Pending {
+            handoff::tell_team(self.db(), self.a.manager.as_ref(), self.tenant, conv, away).await?;
+        }
+        self.resume(conv, note, reply_to).await
     }
 
     /// Outside the bot's working hours: the note for a customer who asks for a person (when the

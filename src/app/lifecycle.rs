@@ -177,5 +177,17 @@ pub async fn handoff_timeouts(app: AppState, every: std::time::Duration) {
                 tracing::warn!(tenant_id = h.tenant_id.0, conversation = h.conversation_id.0, error = ?e, "could not end an unanswered handoff");
             }
         }
+        // Notices whose sending was cut short (a worker killed, a passing Telegram failure after
+        // a close or a timeout committed): no job retries them, so the sweep sends them.
+        match crate::storage::conversations::stranded_closed_notices(&app.db.pool, crate::storage::now_ms(), 100).await {
+            Ok(stranded) => {
+                for n in stranded {
+                    if let Err(e) = crate::answering::handoff::send_stranded_notice(&app.db, &app.bots, &n).await {
+                        tracing::warn!(tenant_id = n.tenant_id.0, conversation = n.conversation_id.0, error = ?e, "could not send a notice that a conversation went back to the assistant");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "looking for unsent handoff notices failed"),
+        }
     }
 }

@@ -85,8 +85,11 @@ pub async fn list<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, li
 /// assistant, nobody has the conversation any more (`taken_by`).
 pub async fn set_mode<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: ConversationId, mode: Mode) -> sqlx::Result<bool> {
     let handed = (mode == Mode::Human).then(now_ms);
+    // A conversation already with a person keeps the moment it was handed off (the timeout runs
+    // from there) and whoever took it; a new handoff starts with nobody having taken it.
     let done = sqlx::query(
-        "update conversations set mode = $1, handed_off_at = $2, taken_by = case when $1 = 'human' then taken_by else null end where tenant_id = $3 and id = $4",
+        "update conversations set handed_off_at = case when $1 = 'human' and mode = 'human' then handed_off_at else $2 end,
+             taken_by = case when $1 = 'human' and mode = 'human' then taken_by else null end, mode = $1 where tenant_id = $3 and id = $4",
     )
         .bind(mode.as_str())
         .bind(handed)
@@ -370,13 +373,14 @@ pub struct TimedOutHandoff {
 
 /// The handoffs nobody answered in time, at most
 /// `limit` — conversations with a person whose bot's handoff timeout (60 minutes without
-/// settings; 0: never) has passed since the handoff, with no owner message since. Every tenant's
+/// settings; 0: never) has passed since the handoff, that no one of the team has taken (the
+/// first reply takes it) and with no owner message since. Every tenant's
 /// (the sweep of `app`); each is then ended with [`end_handoff_if`], scoped to its tenant.
 pub async fn timed_out_handoffs<'c>(e: impl Executor<'c, Database = Any>, now: i64, limit: i64) -> sqlx::Result<Vec<TimedOutHandoff>> {
     sqlx::query_as(
         "select c.tenant_id, c.id as conversation_id, c.handed_off_at from conversations c
            left join bot_settings s on s.tenant_id = c.tenant_id and s.bot_id = c.bot_id
-         where c.mode = 'human' and c.handed_off_at is not null
+         where c.mode = 'human' and c.handed_off_at is not null and c.taken_by is null
            and coalesce(s.handoff_timeout_minutes, 60) > 0
            and c.handed_off_at <= $1 - coalesce(s.handoff_timeout_minutes, 60) * 60000
            and not exists (select 1 from conversation_messages m where m.tenant_id = c.tenant_id and m.conversation_id = c.id and m.author = 'owner' and m.created_at >= c.handed_off_at)
@@ -388,10 +392,78 @@ pub async fn timed_out_handoffs<'c>(e: impl Executor<'c, Database = Any>, now: i
     .await
 }
 
+/// Back to the assistant if the conversation is with a person (the owner's Close): whether it
+/// was. Two closes at once (the button and the admin page), or a close and the timeout, change
+/// it once, so the customer is told once.
+pub async fn end_handoff<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: ConversationId) -> sqlx::Result<bool> {
+    let done = sqlx::query("update conversations set mode = 'bot', handed_off_at = null, taken_by = null where tenant_id = $1 and id = $2 and mode = 'human'")
+        .bind(tenant.0)
+        .bind(id.0)
+        .execute(e)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A stored notice that a conversation went back to the assistant, still to be sent.
+#[derive(Debug, Clone, Copy, FromRow)]
+pub struct StrandedNotice {
+    #[sqlx(try_from = "i64")]
+    pub tenant_id: TenantId,
+    #[sqlx(try_from = "i64")]
+    pub conversation_id: ConversationId,
+    #[sqlx(try_from = "i64")]
+    pub id: MsgId,
+}
+
+/// Notices that a conversation went back to the assistant (kind `closed`) still `pending` a
+/// minute after they were stored and less than an hour ago, every tenant's, oldest first, at most
+/// `limit`: their sending was cut short (a worker killed, a passing Telegram failure after the
+/// close or the timeout committed), and no job will retry them. The handoff sweep sends them, or
+/// marks them failed; older ones are stale news, left as they are.
+pub async fn stranded_closed_notices<'c>(e: impl Executor<'c, Database = Any>, now: i64, limit: i64) -> sqlx::Result<Vec<StrandedNotice>> {
+    sqlx::query_as(
+        "select tenant_id, conversation_id, id from conversation_messages
+          where kind = 'closed' and delivery = 'pending' and author = 'bot' and created_at < $1 and created_at > $2
+          order by id limit $3",
+    )
+    .bind(now - 60_000)
+    .bind(now - 3_600_000)
+    .bind(limit)
+    .fetch_all(e)
+    .await
+}
+
+/// One of the conversation's messages.
+pub async fn message<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: ConversationId, id: MsgId) -> sqlx::Result<Option<Msg>> {
+    let sql = format!("select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 and id = $3");
+    sqlx::query_as(&sql).bind(tenant.0).bind(conv.0).bind(id.0).fetch_optional(e).await
+}
+
+/// Whether the conversation has a bot message of `kind` stored after message `id`.
+pub async fn newer_of_kind<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: ConversationId, id: MsgId, kind: MessageKind) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar("select count(*) from conversation_messages where tenant_id = $1 and conversation_id = $2 and id > $3 and author = 'bot' and kind = $4")
+        .bind(tenant.0)
+        .bind(conv.0)
+        .bind(id.0)
+        .bind(kind.as_str())
+        .fetch_one(e)
+        .await?;
+    Ok(n > 0)
+}
+
+/// The owner's (or a teammate's) message relayed for manager update `update_id`, if stored.
+pub async fn owner_message_for_update<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: ConversationId, update_id: i64) -> sqlx::Result<Option<Msg>> {
+    let sql = format!("select {MSG_COLUMNS} from conversation_messages where tenant_id = $1 and conversation_id = $2 and update_id = $3 and author = 'owner'");
+    sqlx::query_as(&sql).bind(tenant.0).bind(conv.0).bind(update_id).fetch_optional(e).await
+}
+
 /// Back to the assistant if the conversation is still in the handoff that began at
-/// `handed_off_at` (a new handoff, or the owner closing it, changes that): whether it was.
+/// `handed_off_at` and no one of the team has taken it (a new handoff, a reply, or the owner
+/// closing it, changes that): whether it was.
 pub async fn end_handoff_if<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: ConversationId, handed_off_at: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("update conversations set mode = 'bot', handed_off_at = null, taken_by = null where tenant_id = $1 and id = $2 and mode = 'human' and handed_off_at = $3")
+    let done = sqlx::query(
+        "update conversations set mode = 'bot', handed_off_at = null, taken_by = null where tenant_id = $1 and id = $2 and mode = 'human' and handed_off_at = $3 and taken_by is null",
+    )
         .bind(tenant.0)
         .bind(id.0)
         .bind(handed_off_at)
