@@ -9,7 +9,8 @@
 //! a process that stops while messages wait for their turn has claimed none of them; a row a dead process left claimed becomes `unknown` — it may have
 //! arrived — and is not sent again. A refusal that cannot change (blocked, chat gone) is final; a
 //! passing failure (429 beyond the throttle's retries, network) puts the row back for the job's
-//! next attempt.
+//! next attempt; after the last attempt, the rows still waiting are marked not reached
+//! ([`give_up`]).
 use crate::domain::ChatId;
 use super::language::Lang;
 use crate::domain::{BotId, TenantId};
@@ -126,6 +127,20 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: AnnouncementId) -> R
         if let Some(d) = done {
             tracing::info!(announcement = id.0, total = d.total, sent = d.sent, blocked = d.blocked, failed = d.failed, unknown = d.unknown, "announcement sent");
         }
+    }
+    Ok(())
+}
+
+/// The job sending announcement `id` failed for the last time (`why`: its last error — Telegram
+/// unreachable through every attempt, say): the recipients still waiting are marked not reached,
+/// and the announcement is done, so the owner's page does not say "Sending" for ever. A row a
+/// dead process left claimed becomes `unknown` first, as [`send`] does.
+pub async fn give_up(db: &Db, tenant: TenantId, id: AnnouncementId, why: &JobError) -> Result<(), JobError> {
+    announcements::settle_interrupted(&db.pool, tenant, id).await?;
+    let left = announcements::give_up(&db.pool, tenant, id, &format!("not sent: the sending stopped after its last attempt ({why})")).await?;
+    announcements::finish_if_done(&db.pool, tenant, id).await?;
+    if left > 0 {
+        tracing::warn!(announcement = id.0, left, error = %why, "an announcement's sending stopped after its last attempt; the customers it had not reached are marked not reached");
     }
     Ok(())
 }

@@ -256,11 +256,7 @@ pub async fn send_stranded_notice(db: &Db, bots: &ChildBots, n: &conversations::
         conversations::set_delivery(&db.pool, tenant, m.id, Delivery::Failed).await?;
         return Ok(());
     };
-    let mut send = SendMessage::new(conv.chat_id, m.text.clone());
-    if conv.thread_id != 0 {
-        send.message_thread_id = Some(conv.thread_id);
-    }
-    match send_once(db, tenant, &m, "telling the customer the chat went back to the assistant", |claim| bot.send_message_with(&send, claim)).await {
+    match send_notice(db, tenant, &conv, &bot, &m).await {
         Err(JobError::Permanent(e)) => {
             conversations::set_delivery(&db.pool, tenant, m.id, Delivery::Failed).await?;
             Err(JobError::Permanent(e))
@@ -275,12 +271,18 @@ pub async fn send_stranded_notice(db: &Db, bots: &ChildBots, n: &conversations::
 pub async fn send_closed_notice(db: &Db, bots: &ChildBots, tenant: TenantId, conv: &Conversation) -> Result<(), JobError> {
     let Some(m) = conversations::unsent_of_kind(&db.pool, tenant, conv.id, MessageKind::Closed).await? else { return Ok(()) };
     let Some(bot) = bots.open(tenant, conv.bot_id).await? else { return Ok(()) };
+    send_notice(db, tenant, conv, &bot, &m).await?;
+    Ok(())
+}
+
+/// Sends a stored notice that the conversation went back to the assistant to the customer's chat
+/// (in its forum topic, if it has one), at most once ([`send_once`]).
+async fn send_notice(db: &Db, tenant: TenantId, conv: &Conversation, bot: &crate::telegram::Bot, m: &Msg) -> Result<Sent, JobError> {
     let mut send = SendMessage::new(conv.chat_id, m.text.clone());
     if conv.thread_id != 0 {
         send.message_thread_id = Some(conv.thread_id);
     }
-    send_once(db, tenant, &m, "telling the customer the chat went back to the assistant", |claim| bot.send_message_with(&send, claim)).await?;
-    Ok(())
+    send_once(db, tenant, m, "telling the customer the chat went back to the assistant", |claim| bot.send_message_with(&send, claim)).await
 }
 
 /// A handoff nobody answered within the bot's handoff timeout: the conversation goes back to the

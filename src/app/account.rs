@@ -81,7 +81,7 @@ pub async fn reopen(app: &AppState, tenant: TenantId) -> Result<bool, LifecycleE
 /// first (each source as the owner's Delete does it, then anything else of the business's in the
 /// index), then every row.
 pub async fn erase(app: &AppState, tenant: TenantId) -> anyhow::Result<bool> {
-    if !privacy::due_for_erasure(&app.db.pool, now_ms(), i64::MAX).await?.contains(&tenant) {
+    if !privacy::erasure_due(&app.db.pool, tenant, now_ms()).await? {
         return Ok(false);
     }
     for bot in bots::list_for_tenant(&app.db.pool, tenant).await? {

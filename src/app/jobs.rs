@@ -124,9 +124,13 @@ pub fn stripe_event(queue: &Queue, event_id: &str) -> NewJob {
     job
 }
 
-/// The job that sends announcement `id` (one per announcement).
+/// The job that sends announcement `id` (one per announcement). Twice the usual attempts: with
+/// the default backoff, it keeps trying for two to four hours of a Telegram outage instead of
+/// one to two minutes, and only then marks the customers it has not reached
+/// ([`crate::answering::announce::give_up`]).
 pub fn announce(queue: &Queue, tenant: TenantId, bot_id: BotId, id: AnnouncementId) -> NewJob {
     let mut job = queue.job(DEFAULT, ANNOUNCE, &AnnounceJob { bot_id, announcement_id: id });
+    job.max_attempts = queue.max_attempts() * 2;
     job.tenant_id = Some(tenant);
     job.dedup_key = Some(format!("announce:{id}"));
     job
@@ -175,7 +179,13 @@ async fn run_announce(app: AppState, job: Job) -> Result<(), JobError> {
     let Some(bot) = app.bots.open(tenant, p.bot_id).await.map_err(opening_failed)? else {
         return Ok(()); // the bot moved to another tenant meanwhile
     };
-    crate::answering::announce::send(&app.db, &bot, tenant, p.announcement_id).await
+    let sent = crate::answering::announce::send(&app.db, &bot, tenant, p.announcement_id).await;
+    if let Err(e) = &sent
+        && (!e.worth_retrying() || last_attempt(&job))
+    {
+        crate::answering::announce::give_up(&app.db, tenant, p.announcement_id, e).await?;
+    }
+    sent
 }
 
 async fn run_stripe_event(app: AppState, job: Job) -> Result<(), JobError> {

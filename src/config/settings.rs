@@ -71,7 +71,7 @@ settings! {
     "jobs.lease_seconds", "BELLHOP_JOBS_LEASE_SECONDS", Some("30"), false,
         "How long a claimed job stays owned by its worker without a heartbeat before another worker may run it.";
     "jobs.max_attempts", "BELLHOP_JOBS_MAX_ATTEMPTS", Some("8"), false,
-        "Attempts before a failing job is dead-lettered with its last error.";
+        "Attempts before a failing job is dead-lettered with its last error (an announcement gets twice as many).";
     "jobs.poll_interval_ms", "BELLHOP_JOBS_POLL_INTERVAL_MS", Some("250"), false,
         "How often idle workers look for jobs nobody announced: jobs that come due (a retry after its wait), and work of other processes whose notification was missed. Work queued by this process wakes them at once, and with PostgreSQL so does work queued by any process (LISTEN/NOTIFY).";
     "jobs.retry_base_ms", "BELLHOP_JOBS_RETRY_BASE_MS", Some("1000"), false,

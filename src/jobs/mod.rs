@@ -45,6 +45,14 @@ pub enum JobError {
     Permanent(anyhow::Error),
 }
 
+/// The error's whole chain, on one line.
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (JobError::Retry(e) | JobError::Permanent(e)) = self;
+        write!(f, "{e:#}")
+    }
+}
+
 impl<E: Into<anyhow::Error>> From<E> for JobError {
     fn from(e: E) -> Self {
         JobError::Retry(e.into())

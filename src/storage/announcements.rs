@@ -252,6 +252,18 @@ pub async fn record<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, 
     Ok(())
 }
 
+/// Gives up on the recipients still waiting (`pending` → `failed`, with `error`): the job that
+/// sends the announcement ran out of attempts. Returns how many.
+pub async fn give_up<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId, error: &str) -> sqlx::Result<u64> {
+    Ok(sqlx::query("update announcement_recipients set state = 'failed', error = $1 where tenant_id = $2 and announcement_id = $3 and state = 'pending'")
+        .bind(error)
+        .bind(tenant.0)
+        .bind(id.0)
+        .execute(e)
+        .await?
+        .rows_affected())
+}
+
 /// Marks the announcement done when no recipient is pending or sending any more; whether it is.
 pub async fn finish_if_done<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId) -> sqlx::Result<bool> {
     let done = sqlx::query(

@@ -245,6 +245,36 @@ async fn recipients_still_waiting_for_their_turn_when_sending_stops_are_sent_by_
     app.stop().await.unwrap();
 }
 
+/// Telegram refuses through every attempt of the job (here: a server error on each send, and
+/// four attempts: twice `jobs.max_attempts`): the announcement does not stay "Sending" for ever. After the last attempt the
+/// customers it had not reached are marked so, and the owner's page says it is done and how many
+/// could not be reached.
+#[tokio::test]
+async fn an_announcement_telegram_refuses_through_every_attempt_ends_with_the_customers_not_reached_counted() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_JOBS_RETRY_BASE_MS", "20");
+        s.set("BELLHOP_JOBS_MAX_ATTEMPTS", "2");
+    })
+    .await;
+    let b = business(&app, "Lena", "lena_news_bot", "Lena's Bikes").await;
+    for i in 0..3 {
+        let c = customer(&app, &format!("Rider {i}"), b.bot).await;
+        talked(&app, &b, c, "Rider", None, 1).await;
+    }
+    app.tg.fail_method(b.bot, "sendMessage", 1_000, 502, "Bad Gateway").await;
+    let bot = b.bot.to_string();
+    let (status, _, _) = post(&app, &b.cookie, "/app/announcements", &[("csrf", &b.csrf), ("bot", &bot), ("text", "Spring service week"), ("days", "30"), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    let id = latest_announcement(&app, b.bot).await;
+    wait_until(WAIT, || async { progress(&app, &b, id).await["status"] == "done" }).await;
+    let p = progress(&app, &b, id).await;
+    assert_eq!((p["sent"].as_i64(), p["failed"].as_i64(), p["done"].as_i64()), (Some(0), Some(3), Some(3)), "{p}");
+    assert_eq!(count(app.db(), "select count(*) from jobs where kind = 'bot.announce' and state = 'dead' and attempts = 4").await, 1, "all four attempts were made");
+    let (_, page) = get(&app, &b.cookie, "/app/announcements").await;
+    assert!(page.contains("Done: 0 of 3 delivered, 3 could not be reached"), "the owner sees it");
+    app.stop().await.unwrap();
+}
+
 /// `/stop` and `/start` in the chat; an owner's bad input refused in words, changing nothing; and
 /// another business cannot read an announcement's progress.
 #[tokio::test]
