@@ -1,13 +1,21 @@
 //! Working hours of a bot: when a person is there to take a handoff. Stored per bot as JSON —
 //! seven entries, Monday first, each `[open, close]` in minutes of the day (close up to 1440)
 //! or `null` for a closed day — in an IANA time zone, so daylight saving time is the zone's.
-//! Empty: always open.
+//! A closing time before the opening time runs past midnight: Friday's `[1320, 360]` (22:00 to
+//! 06:00) is open from Friday 22:00 to Saturday 06:00. Empty: always open.
 use super::language::Lang;
 use chrono::{Datelike, TimeZone, Timelike};
 use chrono_tz::Tz;
 
-/// One day's opening, in minutes of the local day: `open < close <= 1440`.
+/// One day's opening, in minutes of the local day: `open < close <= 1440`, or `close < open`
+/// for hours that run past midnight into the next day (see [`valid_span`]).
 pub type Span = (u16, u16);
+
+/// Whether `(open, close)` is a day's opening: the same day (`open < close <= 1440`), or past
+/// midnight (`close < open < 1440`). Equal times are neither.
+pub fn valid_span((open, close): Span) -> bool {
+    (open < close && close <= 1440) || (close < open && open < 1440)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hours {
@@ -36,7 +44,7 @@ impl Hours {
         let days: Vec<Option<Span>> = serde_json::from_str(json).ok()?;
         let days: [Option<Span>; 7] = days.try_into().ok()?;
         let tz: Tz = timezone.parse().ok()?;
-        days.iter().flatten().all(|&(o, c)| o < c && c <= 1440).then_some(Hours { days, tz })
+        days.iter().flatten().all(|&span| valid_span(span)).then_some(Hours { days, tz })
     }
 
     pub fn to_json(&self) -> String {
@@ -48,7 +56,10 @@ impl Hours {
         let local = self.tz.timestamp_millis_opt(at_ms).single().unwrap_or_else(|| self.tz.timestamp_millis_opt(0).unwrap());
         let day = local.weekday().num_days_from_monday() as usize;
         let minute = (local.hour() * 60 + local.minute()) as u16;
-        self.days[day].is_some_and(|(o, c)| o <= minute && minute < c)
+        let today = self.days[day].is_some_and(|(o, c)| if o < c { o <= minute && minute < c } else { o <= minute });
+        // Yesterday's hours that run past midnight.
+        let yesterday = self.days[(day + 6) % 7].is_some_and(|(o, c)| c < o && minute < c);
+        today || yesterday
     }
 
     /// The next opening after `at_ms` (None if never open).
@@ -149,9 +160,31 @@ mod tests {
         let h = berlin_weekdays();
         assert_eq!(Hours::from_settings(&h.to_json(), "Europe/Berlin"), Some(h));
         assert_eq!(Hours::from_settings("", "UTC"), None);
-        assert_eq!(Hours::from_settings("[[600,540],null,null,null,null,null,null]", "UTC"), None, "closing before opening");
+        assert_eq!(Hours::from_settings("[[600,600],null,null,null,null,null,null]", "UTC"), None, "opening and closing at once");
+        assert_eq!(Hours::from_settings("[[1440,60],null,null,null,null,null,null]", "UTC"), None, "opening at 24:00");
+        assert!(Hours::from_settings("[[1320,360],null,null,null,null,null,null]", "UTC").is_some(), "past midnight");
         assert_eq!(Hours::from_settings("[null,null]", "UTC"), None);
         assert_eq!(Hours::from_settings("[null,null,null,null,null,null,null]", "Mars/Olympus"), None);
+    }
+
+    #[test]
+    fn hours_past_midnight_are_open_until_the_next_morning() {
+        // A night shift on Friday and Saturday, 22:00 to 06:00, in Berlin (UTC+1 in December).
+        let night = Some((22 * 60, 6 * 60));
+        let h = Hours { days: [None, None, None, None, night, night, None], tz: "Europe/Berlin".parse().unwrap() };
+        assert!(!h.is_open(ms("2026-12-04T20:59:00Z")), "Friday 21:59");
+        assert!(h.is_open(ms("2026-12-04T21:00:00Z")), "Friday 22:00");
+        assert!(h.is_open(ms("2026-12-05T00:30:00Z")), "Saturday 01:30: Friday's night");
+        assert!(!h.is_open(ms("2026-12-05T05:00:00Z")), "Saturday 06:00: closed");
+        assert!(!h.is_open(ms("2026-12-05T12:00:00Z")), "Saturday noon");
+        assert!(h.is_open(ms("2026-12-06T03:00:00Z")), "Sunday 04:00: Saturday's night");
+        assert!(!h.is_open(ms("2026-12-07T01:00:00Z")), "Monday 02:00: Sunday has no night");
+        // Saturday noon: back today at 22:00; Sunday 07:00 Berlin: on Friday.
+        assert_eq!(h.next_open(ms("2026-12-05T11:00:00Z")), Some(Back { in_days: 0, weekday: 5, minute: 1320 }));
+        assert_eq!(h.next_open(ms("2026-12-06T06:00:00Z")), Some(Back { in_days: 5, weekday: 4, minute: 1320 }));
+        // Until midnight exactly ("22:00 to 00:00"): Friday's evening only.
+        let evening = Hours { days: [None, None, None, None, Some((22 * 60, 0)), None, None], tz: Tz::UTC };
+        assert!(evening.is_open(ms("2026-12-04T23:59:00Z")) && !evening.is_open(ms("2026-12-05T00:00:00Z")));
     }
 
     #[test]

@@ -84,6 +84,13 @@ pub fn date_of_day(day: i64) -> String {
     date(day * 86_400_000)
 }
 
+/// Whether the business's plan is paid by a Stars subscription that still renews: a card
+/// subscription beside it would charge the owner twice, and the next payment of either would
+/// switch the plan to its own.
+pub fn renews_in_stars(acc: &sql::Account, now: i64) -> bool {
+    acc.plan_source == "stars" && acc.stars_charge_id.as_deref().is_some_and(|c| !c.is_empty()) && !acc.stars_canceled && acc.plan_expires_at.is_some_and(|e| e > now)
+}
+
 /// Usage and offers: what `/plan` answers.
 pub async fn plan_message(billing: &Billing, chat: ChatId, user: UserId) -> Result<SendMessage, JobError> {
     let Some(tenant) = storage::tenants::find_by_owner(&billing.db.pool, user).await?.map(|t| t.id) else {
@@ -108,13 +115,18 @@ pub async fn plan_message(billing: &Billing, chat: ChatId, user: UserId) -> Resu
         ("stripe", _) => text.push_str("\nPaid monthly by card — manage it on your admin page (Billing)."),
         _ => {}
     }
+    // No Stars subscription beside a card one: it would charge twice (packs are one-off).
+    let by_card = super::stripe::pays_by_card(&acc);
+    if by_card {
+        text.push_str("\nTo change your plan, use “Change or cancel the card subscription” on the Billing page: paying in Stars as well would charge you twice.");
+    }
     text.push_str("\n\n<b>Plans</b>");
     for p in &cfg.plans {
         let price = if p.stars == 0 { "free".to_owned() } else { format!("{} ⭐ a month", p.stars) };
         text.push_str(&format!("\n• {} — {} answers a month, {} bot{}, {} sources — {price}", escape(&p.name), p.answers, p.bots, if p.bots == 1 { "" } else { "s" }, p.sources));
     }
     let mut rows = Vec::new();
-    for p in cfg.plans.iter().filter(|p| p.stars > 0 && p.id != plan.id) {
+    for p in cfg.plans.iter().filter(|p| p.stars > 0 && p.id != plan.id && !by_card) {
         let link = CreateInvoiceLink::monthly_stars(
             &format!("bellhop {}", p.name),
             &format!("{} AI answers a month for your support bot, renewed every 30 days. Cancel any time with /plan.", p.answers),
@@ -207,9 +219,15 @@ async fn check(billing: &Billing, q: &PreCheckoutQuery, product: Option<&Product
         return Ok(Some("The price has changed since this invoice was made. Send /plan for a new one."));
     }
     match storage::tenants::get(&billing.db.pool, tenant).await? {
-        Some(t) if t.owner_user_id.0 == q.from.id => Ok(None),
-        _ => Ok(Some("This invoice belongs to another account. Send /plan for your own.")),
+        Some(t) if t.owner_user_id.0 == q.from.id => {}
+        _ => return Ok(Some("This invoice belongs to another account. Send /plan for your own.")),
     }
+    // A plan in Stars while a card subscription pays for one (an invoice from before, say):
+    // both would charge, and each payment would switch the plan to its own.
+    if matches!(product, Product::Plan { .. }) && sql::get_account(&billing.db.pool, tenant).await?.as_ref().is_some_and(super::stripe::pays_by_card) {
+        return Ok(Some("You already pay for your plan by card. To change it, use the Billing page of your admin: paying in Stars as well would charge you twice."));
+    }
+    Ok(None)
 }
 
 /// Answers a manager-bot `pre_checkout_query` (priority lane; Telegram waits 10 s at most).

@@ -62,8 +62,11 @@ pub async fn confirm_page(State(app): State<AppState>, Path(token): Path<String>
         return Ok(expired(&app));
     }
     let csrf = login::random_token();
+    // Scoped to this link: two links opened at once (a teammate of two businesses) each keep
+    // their own form token, instead of the second page's replacing the first's.
+    let path = format!("/login/{token}");
     let mut res = render(&Confirm { token, manager: manager_name(&app), csrf: csrf.clone() })?;
-    let cookie = format!("{LOGIN_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict; Max-Age={LOGIN_COOKIE_MAX_AGE_SECS}{}", secure_flag(&app));
+    let cookie = format!("{LOGIN_COOKIE}={csrf}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={LOGIN_COOKIE_MAX_AGE_SECS}{}", secure_flag(&app));
     res.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie is ASCII"));
     Ok(res)
 }

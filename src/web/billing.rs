@@ -19,6 +19,8 @@ pub struct PlanRow {
     pub bots: i64,
     pub sources: i64,
     pub stars: i64,
+    /// Offered in Stars (not while a card subscription pays for the plan).
+    pub stars_offer: bool,
     pub card: bool,
     pub current: bool,
 }
@@ -127,7 +129,9 @@ pub async fn show(State(app): State<AppState>, AccountOwner(owner): AccountOwner
             bots: p.bots,
             sources: p.sources,
             stars: p.stars,
-            card: stripe && p.stripe_price.is_some() && !stripe::pays_by_card(&acc),
+            stars_offer: p.stars > 0 && !stripe::pays_by_card(&acc),
+            // Nor beside a Stars subscription that still renews: both would charge.
+            card: stripe && p.stripe_price.is_some() && !stripe::pays_by_card(&acc) && !stars::renews_in_stars(&acc, now),
             current: p.id == plan.id,
         })
         .collect();
@@ -240,6 +244,11 @@ pub async fn checkout(State(app): State<AppState>, AccountOwner(owner): AccountO
     if acc.as_ref().is_some_and(stripe::pays_by_card) {
         return Err(AppError::BadRequest(
             "You already pay by card. To change your plan or card, use “Change or cancel the card subscription” on the Billing page — a second subscription would charge you twice.".into(),
+        ));
+    }
+    if acc.as_ref().is_some_and(|a| stars::renews_in_stars(a, now_ms())) {
+        return Err(AppError::BadRequest(
+            "Your plan is paid monthly in Telegram Stars. To pay by card instead, first cancel the Stars renewal on this page (or with /plan in Telegram) — paying both ways would charge you twice.".into(),
         ));
     }
     let Some(plan) = app.cfg.billing.plans.iter().find(|p| p.id == f.plan && p.stripe_price.is_some()) else {

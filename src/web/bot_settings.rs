@@ -200,8 +200,12 @@ impl SettingsForm {
                 continue;
             }
             match (hours::parse_time(o), hours::parse_time(c)) {
-                (Some(open), Some(close)) if open < close && open < 1440 => days[n] = Some((open, close)),
-                (Some(_), Some(_)) => problems.push(format!("{}: the closing time must be after the opening time (the same day).", DAYS[n])),
+                (Some(open), Some(close)) if hours::valid_span((open, close)) => days[n] = Some((open, close)),
+                (Some(1440), Some(_)) => problems.push(format!("{}: 24:00 is a closing time; to open at midnight, write 00:00.", DAYS[n])),
+                (Some(_), Some(_)) => problems.push(format!(
+                    "{}: the opening and closing times can't be the same (a closing time earlier than the opening time means open past midnight, like 22:00 to 06:00).",
+                    DAYS[n]
+                )),
                 _ => problems.push(format!("{}: write both times as hours and minutes, like 09:00 and 18:00 (or leave both empty: closed).", DAYS[n])),
             }
         }

@@ -274,9 +274,18 @@ pub async fn reply(State(app): State<AppState>, owner: Owner, Path(id): Path<Con
     }
 }
 
-/// `POST /app/conversations/{id}/close`: back to the assistant; the customer is told.
+/// `POST /app/conversations/{id}/close`: back to the assistant; the customer is told. A
+/// conversation a teammate has taken is theirs to close, or the owner's (as with the Close button
+/// in the manager chat): another teammate is told who is answering, and nothing changes.
 pub async fn close(State(app): State<AppState>, owner: Owner, Path(id): Path<ConversationId>, axum::Form(f): axum::Form<CsrfForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
+    if !owner.is_owner
+        && let Some(other) = storage::team::taken_by(&app.db.pool, owner.tenant_id, id).await?.filter(|u| *u != owner.user_id)
+    {
+        let name = storage::team::display_name(&app.db.pool, owner.tenant_id, other).await?;
+        let problem = format!("{name} is answering this customer, so only {name} or the business's owner can hand the conversation back.");
+        return transcript(&app, &owner, id, None, Some(problem), String::new()).await;
+    }
     match handoff::close(&app.db, &app.bots, owner.tenant_id, id).await {
         Ok(true) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=closed")).into_response()),
         Ok(false) => Err(AppError::NotFound),

@@ -169,6 +169,22 @@ pub struct TopQuestion {
     pub times: usize,
 }
 
+/// The `n` questions asked most often, of `(question, times)` (one bot's or several's): the same
+/// question (as Q&A pairs match it) is one row, its times added up; ties keep their order.
+fn top_questions(asked: Vec<(String, usize)>, n: usize) -> Vec<TopQuestion> {
+    let mut top: Vec<TopQuestion> = Vec::new();
+    for (question, times) in asked {
+        let key = crate::knowledge::qa::normalise(&question);
+        match top.iter_mut().find(|t| crate::knowledge::qa::normalise(&t.question) == key) {
+            Some(t) => t.times += times,
+            None => top.push(TopQuestion { question, times }),
+        }
+    }
+    top.sort_by(|a, b| b.times.cmp(&a.times));
+    top.truncate(n);
+    top
+}
+
 #[derive(Template)]
 #[template(path = "admin_overview.html")]
 struct Page {
@@ -228,18 +244,11 @@ pub async fn overview(State(app): State<AppState>, owner: Owner, Query(q): Query
         Some(b) => vec![b],
         None => all.iter().map(|b| b.id).collect(),
     };
-    let mut top: Vec<TopQuestion> = Vec::new();
+    let mut asked: Vec<(String, usize)> = Vec::new();
     for b in gap_bots {
-        for g in super::gaps::open_gaps(&app, &owner, Some(b)).await?.into_iter().filter(|g| g.unanswered) {
-            let key = crate::knowledge::qa::normalise(&g.question);
-            match top.iter_mut().find(|t| crate::knowledge::qa::normalise(&t.question) == key) {
-                Some(t) => t.times += g.times,
-                None => top.push(TopQuestion { question: g.question, times: g.times }),
-            }
-        }
+        asked.extend(super::gaps::open_gaps(&app, &owner, Some(b)).await?.into_iter().filter(|g| g.unanswered).map(|g| (g.question, g.times)));
     }
-    top.truncate(10);
-    top.sort_by(|a, b| b.times.cmp(&a.times));
+    let top = top_questions(asked, 10);
     render(&Page {
         tab: "overview",
         csrf: owner.csrf.clone(),
@@ -326,6 +335,19 @@ mod tests {
         assert_eq!(f.feedback, vec![(0, 0), (0, 1), (1, 0)]);
         assert_eq!((f.hours[9], f.hours[10], f.hours[23]), (2, 1, 0));
         assert_eq!(f.totals(), [2, 1, 1, 1]);
+    }
+
+    #[test]
+    fn the_top_questions_are_the_most_asked_of_all_bots_not_the_first_ones_found() {
+        // Ten questions the first bot was asked once, then one the second bot was asked five
+        // times, and one both were asked (twice and twice).
+        let mut asked: Vec<(String, usize)> = (0..10).map(|i| (format!("Question {i}?"), 1)).collect();
+        asked.insert(0, ("Do you ship abroad?".into(), 2));
+        asked.push(("Are you open on Sunday?".into(), 5));
+        asked.push(("do you ship abroad".into(), 2));
+        let top = top_questions(asked, 3);
+        let rows: Vec<(&str, usize)> = top.iter().map(|t| (t.question.as_str(), t.times)).collect();
+        assert_eq!(rows, vec![("Are you open on Sunday?", 5), ("Do you ship abroad?", 4), ("Question 0?", 1)]);
     }
 
     #[test]

@@ -143,6 +143,36 @@ async fn an_owner_buys_a_pack_and_a_subscription_in_stars_each_credited_once_ren
     app.stop().await.unwrap();
 }
 
+/// A business whose plan a card subscription pays for is offered no plan in Stars (a second
+/// subscription would charge twice, and each payment would switch the plan to its own); a plan
+/// invoice from before is refused at the pre-checkout. Packs (one-off) are still offered.
+#[tokio::test]
+async fn a_business_paying_by_card_is_offered_no_plan_in_stars_and_an_older_plan_invoice_is_refused() {
+    let app = spawn_app().await;
+    let (owner, tenant) = owner_with_bot(&app, "Rosa", 7_200_004).await;
+    let m = plan(&app, owner).await;
+    let old_link = button(&m, "Starter")["url"].as_str().unwrap().to_owned();
+    let changed = sqlx::query(&format!("update billing_accounts set plan_id = 'starter', plan_source = 'stripe', stripe_subscription_id = 'sub_card', stripe_status = 'active' where tenant_id = {}", tenant.0))
+        .execute(&app.db().pool)
+        .await
+        .unwrap();
+    assert_eq!(changed.rows_affected(), 1);
+
+    let m = plan(&app, owner).await;
+    let text = m["raw_text"].as_str().unwrap();
+    assert!(text.contains("paying in Stars as well would charge you twice"), "{text}");
+    let offered: Vec<String> = buttons(&m).iter().map(|b| b["text"].as_str().unwrap_or_default().to_owned()).collect();
+    assert!(!offered.iter().any(|t| t.contains("⭐/month")), "a plan in Stars is offered: {offered:?}");
+    assert!(offered.iter().any(|t| t.contains("500 answers")), "packs are still offered: {offered:?}");
+
+    let outcome = pay(&app, owner, json!({ "link": old_link })).await;
+    assert_eq!(outcome["status"], "failed", "{outcome}");
+    assert!(outcome["error"].as_str().unwrap().contains("already pay for your plan by card"), "{outcome}");
+    app.drain_jobs(T).await;
+    assert_eq!(count(app.db(), "select count(*) from billing_payments").await, 0);
+    app.stop().await.unwrap();
+}
+
 fn said_once(said: &[String], needle: &str) -> bool {
     said.iter().filter(|t| t.contains(needle)).count() == 1
 }

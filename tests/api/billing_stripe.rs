@@ -332,6 +332,7 @@ async fn an_owner_paying_by_card_is_not_offered_a_second_subscription_and_two_ke
     // anyway (an old tab) is refused and reaches nobody.
     let page = app.http.get(app.url("/app/billing")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
     assert!(!page.contains("Pay by card"), "a second card subscription is offered: {page}");
+    assert!(!page.contains("Pay with Stars"), "a Stars subscription beside it is offered: {page}");
     assert!(page.contains("Change or cancel the card subscription"), "{page}");
     let form = [("csrf", csrf.as_str()), ("plan", "pro"), ("attempt", "an-old-tab-attempt-0001")];
     let r = app.http.post(app.url("/app/billing/checkout")).header("cookie", &cookie).form(&form).send().await.unwrap();
@@ -366,6 +367,57 @@ async fn an_owner_paying_by_card_is_not_offered_a_second_subscription_and_two_ke
     app.drain_jobs(T).await;
     let (_, plan, _) = bellhop::billing::account::current(app.db(), &app.state.cfg.billing, tenant, bellhop::storage::now_ms()).await.unwrap();
     assert_eq!(plan.id, "free", "both subscriptions ended");
+    app.stop().await.unwrap();
+}
+
+/// Stripe stamps events in whole seconds: a subscription's `created` event (`incomplete`)
+/// delivered after its activation of the same second does not undo it (which left the business on
+/// the free plan, refused a new checkout, until the next event a month later). A later state of
+/// the same second, or of a later one, is still recorded.
+#[tokio::test]
+async fn a_subscriptions_creation_delivered_after_its_activation_in_the_same_second_does_not_undo_it() {
+    let app = spawn_app().await;
+    let (tenant, _, _) = app.signed_in_owner(4_400_006, "Tia's Tiles").await;
+    let mut conn = app.db().pool.acquire().await.unwrap();
+    let at = 1_700_000_000_000;
+    let mut record = async |status: &str, plan: Option<&str>, at: i64| sql::record_stripe_subscription(&mut conn, tenant, "sub_tie", status, plan, at).await.unwrap();
+    assert!(record("active", Some("starter"), at).await);
+    assert!(!record("incomplete", Some("starter"), at).await, "the creation of the same second, delivered late");
+    assert!(record("past_due", None, at).await, "another state of the same second");
+    assert!(!record("active", None, at - 1_000).await, "an older one");
+    assert!(!record("incomplete", None, at).await);
+    assert_eq!(count(app.db(), "select count(*) from stripe_subscriptions where subscription_id = 'sub_tie' and status = 'past_due'").await, 1);
+    assert!(record("active", None, at + 1_000).await);
+    assert_eq!(count(app.db(), "select count(*) from stripe_subscriptions where subscription_id = 'sub_tie' and status = 'active'").await, 1);
+    app.stop().await.unwrap();
+}
+
+/// A business whose plan a Stars subscription pays for, still renewing, is not offered a card
+/// subscription beside it (both would charge), and a checkout sent anyway is refused in words;
+/// once the Stars renewal is cancelled, paying by card is offered.
+#[tokio::test]
+async fn a_business_paying_in_stars_is_not_offered_a_card_subscription_until_the_stars_renewal_is_cancelled() {
+    let (app, standin) = stripe_app().await;
+    let (tenant, cookie, csrf) = app.signed_in_owner(4_400_005, "Stella's Stars").await;
+    let billing = |cookie: &str| app.http.get(app.url("/app/billing")).header("cookie", cookie.to_owned()).send();
+    assert!(billing(&cookie).await.unwrap().text().await.unwrap().contains("Pay by card"));
+    let in_ten_days = bellhop::storage::now_ms() + 10 * 86_400_000;
+    let set = format!(
+        "update billing_accounts set plan_id = 'starter', plan_source = 'stars', stars_charge_id = 'stxsbxcharge1', stars_canceled = 0, plan_expires_at = {in_ten_days} where tenant_id = {}",
+        tenant.0
+    );
+    assert_eq!(sqlx::query(&set).execute(&app.db().pool).await.unwrap().rows_affected(), 1);
+
+    let page = billing(&cookie).await.unwrap().text().await.unwrap();
+    assert!(!page.contains("Pay by card"), "a card subscription beside the Stars one is offered: {page}");
+    let form = [("csrf", csrf.as_str()), ("plan", "pro"), ("attempt", "an-old-tab-attempt-0002")];
+    let r = app.http.post(app.url("/app/billing/checkout")).header("cookie", &cookie).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("paid monthly in Telegram Stars"));
+    assert!(standin.requests().iter().all(|r| r.path != "/v1/checkout/sessions"), "a checkout session was created");
+
+    sqlx::query(&format!("update billing_accounts set stars_canceled = 1 where tenant_id = {}", tenant.0)).execute(&app.db().pool).await.unwrap();
+    assert!(billing(&cookie).await.unwrap().text().await.unwrap().contains("Pay by card"), "offered once the renewal is cancelled");
     app.stop().await.unwrap();
 }
 

@@ -97,6 +97,10 @@ async fn from_the_landing_page_to_a_live_bot_and_a_signed_in_owner() {
     for _ in 0..2 {
         let r = app.http.get(&link).send().await.unwrap();
         assert_eq!(r.status(), 200);
+        // The page's form token is kept for this link only: a second link opened meanwhile
+        // (a teammate of two businesses) does not replace it.
+        let set = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+        assert!(set.contains(&format!("Path=/login/{};", link.rsplit('/').next().unwrap())), "{set}");
         assert!(r.text().await.unwrap().contains("Continue to my admin page"));
     }
     let cookie = sign_in(&app, &link).await;

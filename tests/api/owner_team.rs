@@ -124,6 +124,18 @@ async fn a_teammate_joins_with_a_one_time_link_gets_handoffs_and_the_first_reply
     assert_eq!(status, 403);
     assert!(page.contains("Only the owner can do this"), "{page}");
     assert_eq!(get(&app, &tom_cookie, "/app/team").await.0, 403);
+    // Uma cannot hand Tom's conversation back from the admin either (as with the Close button):
+    // she is told who is answering, and Carl stays with Tom.
+    let uma_cookie = teammate_session(&app, uma).await;
+    let conv = count(app.db(), &format!("select id from conversations where chat_id = {carl}")).await;
+    let (_, page) = get(&app, &uma_cookie, &format!("/app/conversations/{conv}")).await;
+    let at = page.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
+    let uma_csrf = page[at..at + 43].to_owned();
+    let (status, _, page) = post(&app, &uma_cookie, &format!("/app/conversations/{conv}/close"), &[("csrf", &uma_csrf)]).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("Tom is answering this customer, so only Tom or the business"), "{page}");
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where id = {conv} and mode = 'human' and taken_by = {tom}")).await, 1);
+    assert_eq!(bot_said_to(&app, b.bot, carl).await.len(), 2, "Carl was told nothing");
 
     // Another business cannot remove Rosa's teammate; Rosa can: Tom is signed out at once and
     // his replies reach nobody any more.
@@ -183,13 +195,21 @@ async fn outside_working_hours_the_customer_gets_the_away_message_and_the_assist
     let (status, _, body) = send(hours("09:00", "18:00", "Mars/Olympus")).await;
     assert_eq!(status, 422);
     assert!(body.contains("Time zone: “Mars/Olympus” isn't one we know"), "{body}");
-    let (status, _, body) = send(hours("18:00", "09:00", "UTC")).await;
+    let (status, _, body) = send(hours("09:00", "09:00", "UTC")).await;
     assert_eq!(status, 422);
-    assert!(body.contains("Monday: the closing time must be after the opening time"), "{body}");
+    assert!(body.contains("Monday: the opening and closing times can't be the same"), "{body}");
+    let (status, _, body) = send(hours("24:00", "06:00", "UTC")).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("Monday: 24:00 is a closing time"), "{body}");
     let (status, _, body) = send(hours("9 o'clock", "", "UTC")).await;
     assert_eq!(status, 422);
     assert!(body.contains("write both times as hours and minutes"), "{body}");
     assert_eq!(count(app.db(), "select count(*) from bot_settings where working_hours <> ''").await, 0);
+    // Hours past midnight are taken: 22:00 to 06:00 the next morning.
+    let (status, _, _) = send(hours("22:00", "06:00", "UTC")).await;
+    assert_eq!(status, 303);
+    let (_, page) = get(&app, &b.cookie, &path).await;
+    assert!(page.contains("value=\"22:00\"") && page.contains("value=\"06:00\""), "the settings page shows them");
 
     // Open one hour a day, not now.
     let h = closed_hour();

@@ -54,15 +54,22 @@ pub async fn set_stripe_plan(conn: &mut Conn, tenant: TenantId, plan_id: &str, e
     Ok(())
 }
 
-/// Records one card subscription's state from an event, unless an event at least as new was
-/// recorded for that subscription or it is already `canceled` (final). Returns whether it
-/// changed. `plan_id` is the plan its price pays for, when the event says.
+/// Records one card subscription's state from an event, unless a newer event was recorded for
+/// that subscription or it is already `canceled` (final). Returns whether it changed. `plan_id`
+/// is the plan its price pays for, when the event says.
+///
+/// Stripe stamps events in whole seconds, so a subscription's creation (`incomplete`) and its
+/// activation after the first payment often share one: of two events of the same second, the
+/// later one recorded wins, except that `incomplete` — where every subscription starts — never
+/// replaces another state of that second.
 pub async fn record_stripe_subscription(conn: &mut Conn, tenant: TenantId, subscription: &str, status: &str, plan_id: Option<&str>, event_at: i64) -> sqlx::Result<bool> {
     let r = sqlx::query(
         "insert into stripe_subscriptions (subscription_id, tenant_id, status, plan_id, event_at) values ($1, $2, $3, $4, $5)
          on conflict (subscription_id) do update set status = excluded.status, plan_id = coalesce(excluded.plan_id, stripe_subscriptions.plan_id),
              event_at = excluded.event_at, tenant_id = excluded.tenant_id
-         where stripe_subscriptions.event_at <= excluded.event_at and stripe_subscriptions.status <> 'canceled'",
+         where (stripe_subscriptions.event_at < excluded.event_at
+                or (stripe_subscriptions.event_at = excluded.event_at and excluded.status <> 'incomplete'))
+           and stripe_subscriptions.status <> 'canceled'",
     )
     .bind(subscription)
     .bind(tenant.0)
