@@ -47,11 +47,29 @@ pub async fn bot_status(db: &Db, user: UserId, username: &str) -> anyhow::Result
     Ok(list.into_iter().find(|b| b.username.eq_ignore_ascii_case(username.trim_start_matches('@'))).map(|b| b.status))
 }
 
-/// A one-time sign-in link for the owner `user` (the login link's: single use, 10 minutes,
-/// confirmed by a POST from its page), or `None` when they own no business yet.
-pub async fn sign_in_link(db: &Db, public_url: &url::Url, user: UserId) -> anyhow::Result<Option<(TenantId, String)>> {
-    let Some(tenant) = storage::tenants::find_by_owner(&db.pool, user).await? else { return Ok(None) };
-    Ok(Some((tenant.id, login::issue(db, public_url, tenant.id, user).await?)))
+/// What the Mini App's sign-in comes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignIn {
+    /// A one-time sign-in link (the login link's: single use, 10 minutes, confirmed by a POST
+    /// from its page) to this business.
+    Link(TenantId, String),
+    /// Neither an owner nor on a team.
+    NoBusiness,
+    /// On several teams and owner of none: `/login` in the manager chat sends a link for each.
+    SeveralTeams,
+}
+
+/// Signs `user` in to their own business, or else to the one team they are on.
+pub async fn sign_in_link(db: &Db, public_url: &url::Url, user: UserId) -> anyhow::Result<SignIn> {
+    let tenant = match storage::tenants::find_by_owner(&db.pool, user).await? {
+        Some(own) => own.id,
+        None => match storage::team::teams_of(&db.pool, user).await?.as_slice() {
+            [] => return Ok(SignIn::NoBusiness),
+            [team] => team.tenant_id,
+            _ => return Ok(SignIn::SeveralTeams),
+        },
+    };
+    Ok(SignIn::Link(tenant, login::issue(db, public_url, tenant, user).await?))
 }
 
 /// Points the manager's menu button (the default for every chat) at `/miniapp`. Telegram's cloud

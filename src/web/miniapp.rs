@@ -105,15 +105,19 @@ pub struct SignIn {
 }
 
 pub async fn sign_in(State(app): State<AppState>, Json(s): Json<SignIn>) -> Result<Response, AppError> {
-    let user = match authenticate(&app, &s.init_data) {
-        Ok((_, u)) => u,
+    let (manager, user) = match authenticate(&app, &s.init_data) {
+        Ok(found) => found,
         Err((status, words)) => return Ok(refuse(status, words)),
     };
     match miniapp::sign_in_link(&app.db, &app.cfg.public_url, user).await? {
-        Some((tenant, url)) => {
+        miniapp::SignIn::Link(tenant, url) => {
             tracing::info!(tenant_id = tenant.0, "Mini App: sign-in link issued");
             Ok(Json(json!({ "url": url })).into_response())
         }
-        None => Ok(refuse(StatusCode::CONFLICT, "You don't have a bot yet. Create one first, then sign in.")),
+        miniapp::SignIn::NoBusiness => Ok(refuse(StatusCode::CONFLICT, "You don't have a bot yet. Create one first, then sign in.")),
+        miniapp::SignIn::SeveralTeams => Ok(refuse(
+            StatusCode::CONFLICT,
+            format!("You're on several teams. Send /login to @{} in Telegram: it sends a sign-in link for each.", manager.username),
+        )),
     }
 }

@@ -95,6 +95,39 @@ async fn the_menu_button_opens_the_mini_app_which_creates_a_bot_through_telegram
     wait_until(Duration::from_secs(30), || async { app.tg.sent_by(bot_id).await.iter().any(|m| m["chat_id"] == json!(customer)) }).await;
 }
 
+/// A teammate (owner of no business) signs in from the Mini App to the one team they are on; on
+/// several teams they are sent to `/login`, which gives a link for each — not told to create a
+/// bot, which would make them a business of their own by mistake.
+#[tokio::test]
+async fn a_teammate_signs_in_from_the_mini_app_to_their_team_and_on_several_teams_is_sent_to_login() {
+    let app = spawn_app().await;
+    let rosa = app.tg.user("Rosa").await;
+    let (rosas, _, _) = app.create_bot(rosa, 7_300_001).await;
+    let otto = app.tg.user("Otto").await;
+    let (ottos, _, _) = app.create_bot(otto, 7_300_002).await;
+    let tom = app.tg.user("Tom").await;
+    let join = |tenant: bellhop::domain::TenantId| format!("insert into team_members (tenant_id, user_id, name, joined_at) values ({}, {tom}, 'Tom', 1)", tenant.0);
+    sqlx::query(&join(rosas)).execute(&app.db().pool).await.unwrap();
+
+    let (_, init_data) = open_mini_app(&app, tom).await;
+    let (status, body) = mini_api(&app, "sign-in", json!({ "init_data": init_data })).await;
+    assert_eq!(status, 200, "{body}");
+    let r = app.sign_in(body["url"].as_str().unwrap()).await;
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    assert_eq!(app.http.get(app.url("/app/conversations")).header("cookie", &cookie).send().await.unwrap().status(), 200, "signed in to Rosa's team");
+    assert_eq!(count(app.db(), &format!("select count(*) from sessions where user_id = {tom} and tenant_id = {}", rosas.0)).await, 1);
+    assert_eq!(app.http.get(app.url("/app/billing")).header("cookie", &cookie).send().await.unwrap().status(), 403, "as a teammate, not the owner");
+
+    sqlx::query(&join(ottos)).execute(&app.db().pool).await.unwrap();
+    let before = login_tokens(&app, tom).await;
+    let (status, body) = mini_api(&app, "sign-in", json!({ "init_data": init_data })).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("You're on several teams. Send /login to @"), "{body}");
+    assert_eq!(login_tokens(&app, tom).await, before, "no sign-in link");
+    assert_eq!(count(app.db(), &format!("select count(*) from tenants where owner_user_id = {tom}")).await, 0, "no business of his own");
+}
+
 #[tokio::test]
 async fn forged_stale_or_unsigned_launch_data_is_refused_in_words_and_prepares_nothing_and_signs_no_one_in() {
     let app = spawn_app().await;
