@@ -6,8 +6,8 @@
 //!
 //! Who the owner is comes only from the launch data Telegram signed with the manager's token
 //! (`telegram::webapp::verify`): checked in constant time, then refused when older than
-//! [`LAUNCH_DATA_MAX_AGE_SECS`] or dated in the future. Must not: trust anything else the
-//! browser says about the user, or know the HTTP edge.
+//! [`LAUNCH_DATA_MAX_AGE_SECS`] ([`SIGN_IN_MAX_AGE_SECS`] to sign in) or dated in the future.
+//! Must not: trust anything else the browser says about the user, or know the HTTP edge.
 use super::{Manager, login};
 use crate::domain::{BotName, BotUsername, TenantId, UserId};
 use crate::storage::{self, Db, bots};
@@ -19,13 +19,19 @@ use crate::telegram::{KeyboardButton, KeyboardButtonRequestManagedBot, MenuButto
 /// a copied `initData` (a log, a shared screen) stops signing anyone in soon after.
 pub const LAUNCH_DATA_MAX_AGE_SECS: i64 = 60 * 60;
 
+/// Signing in to the admin takes fresher launch data: no longer than the sign-in link it is
+/// traded for lives (`login`, 10 minutes), so a copied `initData` opens the admin for minutes,
+/// not an hour. An owner who kept the app open longer is asked to open it again.
+pub const SIGN_IN_MAX_AGE_SECS: i64 = 10 * 60;
+
 /// The text of the manager's menu button.
 pub const MENU_BUTTON_TEXT: &str = "Create a bot";
 
-/// The owner behind `init_data`, if Telegram signed it for this manager bot and it is fresh.
-pub fn owner(m: &Manager, init_data: &str) -> Result<WebAppUser, InitDataError> {
+/// The owner behind `init_data`, if Telegram signed it for this manager bot and it is no older
+/// than `max_age_secs` ([`LAUNCH_DATA_MAX_AGE_SECS`] or [`SIGN_IN_MAX_AGE_SECS`]).
+pub fn owner(m: &Manager, init_data: &str, max_age_secs: i64) -> Result<WebAppUser, InitDataError> {
     let now = storage::now_ms() / 1000;
-    webapp::verify(m.bot.token(), init_data, now, LAUNCH_DATA_MAX_AGE_SECS).map(|d| d.user)
+    webapp::verify(m.bot.token(), init_data, now, max_age_secs).map(|d| d.user)
 }
 
 /// Prepares the `request_managed_bot` button the Mini App shows `user`, with the name and

@@ -38,12 +38,13 @@ fn refuse(status: StatusCode, error: impl std::fmt::Display) -> Response {
     (status, Json(json!({ "error": error.to_string() }))).into_response()
 }
 
-/// The manager and the checked owner, or the refusal to send (status and words).
-fn authenticate<'a>(app: &'a AppState, init_data: &str) -> Result<(&'a Manager, UserId), (StatusCode, String)> {
+/// The manager and the checked owner (launch data no older than `max_age_secs`), or the refusal
+/// to send (status and words).
+fn authenticate<'a>(app: &'a AppState, init_data: &str, max_age_secs: i64) -> Result<(&'a Manager, UserId), (StatusCode, String)> {
     let Some(m) = app.manager.as_ref() else {
         return Err((StatusCode::SERVICE_UNAVAILABLE, "bellhop has no manager bot configured.".into()));
     };
-    match miniapp::owner(m, init_data) {
+    match miniapp::owner(m, init_data, max_age_secs) {
         Ok(user) => Ok((m, UserId(user.id))),
         Err(e) => {
             tracing::warn!(reason = ?e, "Mini App launch data refused");
@@ -63,7 +64,7 @@ pub struct Prepare {
 }
 
 pub async fn prepare(State(app): State<AppState>, Json(p): Json<Prepare>) -> Result<Response, AppError> {
-    let (m, user) = match authenticate(&app, &p.init_data) {
+    let (m, user) = match authenticate(&app, &p.init_data, miniapp::LAUNCH_DATA_MAX_AGE_SECS) {
         Ok(x) => x,
         Err((status, words)) => return Ok(refuse(status, words)),
     };
@@ -90,7 +91,7 @@ pub struct Status {
 }
 
 pub async fn status(State(app): State<AppState>, Json(s): Json<Status>) -> Result<Response, AppError> {
-    let user = match authenticate(&app, &s.init_data) {
+    let user = match authenticate(&app, &s.init_data, miniapp::LAUNCH_DATA_MAX_AGE_SECS) {
         Ok((_, u)) => u,
         Err((status, words)) => return Ok(refuse(status, words)),
     };
@@ -105,7 +106,7 @@ pub struct SignIn {
 }
 
 pub async fn sign_in(State(app): State<AppState>, Json(s): Json<SignIn>) -> Result<Response, AppError> {
-    let (manager, user) = match authenticate(&app, &s.init_data) {
+    let (manager, user) = match authenticate(&app, &s.init_data, miniapp::SIGN_IN_MAX_AGE_SECS) {
         Ok(found) => found,
         Err((status, words)) => return Ok(refuse(status, words)),
     };

@@ -175,6 +175,18 @@ async fn forged_stale_or_unsigned_launch_data_is_refused_in_words_and_prepares_n
     let (status, body) = mini_api(&app, "sign-in", json!({ "init_data": genuine })).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(login_tokens(&app, mallory).await, tokens_before + 1);
+
+    // Launch data 11 minutes old still names and follows a bot, but signs no one in: the admin
+    // takes data no older than the sign-in link it is traded for.
+    let older = webapp::sign_for_user(&manager, &who, now - 11 * 60, "AAH5");
+    let (status, body) = mini_api(&app, "status", json!({ "init_data": older, "username": "mallory_shop_bot" })).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("live")), "{body}");
+    let (status, body) = mini_api(&app, "sign-in", json!({ "init_data": older })).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("11 minutes old. Please close this page and open it again"), "{body}");
+    assert_eq!(login_tokens(&app, mallory).await, tokens_before + 1, "no second sign-in link");
+    let (status, body) = mini_api(&app, "sign-in", json!({ "init_data": webapp::sign_for_user(&manager, &who, now - 9 * 60, "AAH6") })).await;
+    assert_eq!(status, 200, "9 minutes is fresh enough: {body}");
 }
 
 /// The same string with its last character (a hex digit of the hash) changed.
