@@ -385,15 +385,14 @@ pub async fn generate(call: Option<ModelCall<'_>>, voice: &Voice<'_>, history: &
         // it stays quoted, as the customer has seen it in the draft.
         return Composed { tokens, model_time, ..extractive(voice, hits, sel, Some("the model found no answer in the sources; the best sentences are quoted".into())) };
     }
-    let used = match evidence.answer(&text) {
-        Ok(used) if !used.is_empty() => used,
+    let checked = match evidence.by_sentence(&text) {
+        Ok(checked) if checked.iter().any(|(_, v)| !v.is_empty()) => checked,
         Ok(_) => return Composed { tokens, model_time, ..extractive(voice, hits, sel, Some("the model's answer made no claim the sources hold".into())) },
         Err(problem) => return Composed { tokens, model_time, ..extractive(voice, hits, sel, Some(format!("the model's answer failed verification: {problem}"))) },
     };
-    // The sources listed are the passages that support the answer; other citations are dropped.
-    let allowed: Vec<usize> = used.iter().map(|i| i + 1).collect();
-    let (clean, _) = cite_only(&text, &allowed);
-    let mut numbers = allowed;
+    // The sources listed are the passages that support the answer; each sentence keeps only the
+    // citations of the passages that support it.
+    let (clean, mut numbers) = cite_each(&text, &checked);
     numbers.sort_unstable();
     let sources = numbers.into_iter().map(|n| cited_source(n, &hits[context[n - 1].0])).collect();
     Composed { kind: MessageKind::Answer, text: clean.trim().to_owned(), sources, tokens, note: None, model_time }
@@ -421,6 +420,30 @@ fn visible(text: &str) -> String {
 pub fn cite(text: &str, sources: usize) -> (String, Vec<usize>) {
     let allowed: Vec<usize> = (1..=sources).collect();
     cite_only(text, &allowed)
+}
+
+/// `text` with each checked sentence's citations cut to the passages (0-based) that support
+/// that sentence: a price cited to the page of the address loses the citation. Returns the text
+/// and the numbers (1-based) of every supporting passage, in order of first use.
+fn cite_each(text: &str, checked: &[(&str, Vec<usize>)]) -> (String, Vec<usize>) {
+    let mut out = String::with_capacity(text.len());
+    let mut numbers: Vec<usize> = Vec::new();
+    let mut done = 0;
+    for (sentence, support) in checked {
+        // Each sentence is a slice of `text`, in order.
+        let at = (sentence.as_ptr() as usize).saturating_sub(text.as_ptr() as usize).clamp(done, text.len());
+        out.push_str(&text[done..at]);
+        let allowed: Vec<usize> = support.iter().map(|i| i + 1).collect();
+        out.push_str(&cite_only(sentence, &allowed).0);
+        for n in allowed {
+            if !numbers.contains(&n) {
+                numbers.push(n);
+            }
+        }
+        done = (at + sentence.len()).min(text.len());
+    }
+    out.push_str(&text[done..]);
+    (out, numbers)
 }
 
 /// Keeps the citations `[k]` with k in `allowed`; drops every other bracketed number.
@@ -544,6 +567,18 @@ mod tests {
         assert_eq!(t, "Open at 7 [1]. Free delivery [3].");
         assert_eq!(c, vec![1, 3]);
         assert_eq!(visible("We open"), "We open");
+    }
+
+    #[test]
+    fn each_sentence_keeps_only_the_citations_of_the_passages_that_support_it() {
+        let e = Evidence::new(&["Sunrise Bakery is at 12 Harbour Street.", "A cake for 12 people costs 45 euros."], "Where are you, and how much is a cake for 12?", &[], Rules::default());
+        // The price cited to the address's passage, the address to both.
+        let text = "A cake for 12 people costs 45 euros [1].\nWe are at 12 Harbour Street [1][2].";
+        let checked = e.by_sentence(text).unwrap();
+        assert_eq!(cite_each(text, &checked), ("A cake for 12 people costs 45 euros.\nWe are at 12 Harbour Street [1].".to_owned(), vec![2, 1]));
+        // Cited right, nothing changes.
+        let right = "A cake for 12 people costs 45 euros [2]. We are at 12 Harbour Street [1].";
+        assert_eq!(cite_each(right, &e.by_sentence(right).unwrap()).0, right);
     }
 
     #[test]

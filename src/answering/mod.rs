@@ -156,9 +156,10 @@ pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot
     };
     let BotView { profile, settings, paused } = view;
     let bots::Profile { name: business, username, .. } = profile.unwrap_or_default();
-    // The customer's language: their message, else their Telegram app's language.
+    // The customer's language: their message (a photo's caption is its text), else their
+    // Telegram app's language.
     let language = match &update.kind {
-        UpdateKind::Message(m) => language::customer_language(m.from.as_ref().and_then(|f| f.language_code.as_deref()), m.text.as_deref().unwrap_or_default()),
+        UpdateKind::Message(m) => language::customer_language(m.from.as_ref().and_then(|f| f.language_code.as_deref()), m.text.as_deref().or(m.caption.as_deref()).unwrap_or_default()),
         UpdateKind::CallbackQuery(q) => language::customer_language(q.from.language_code.as_deref(), q.message().and_then(|m| m.text.as_deref()).unwrap_or_default()),
         _ => None,
     };

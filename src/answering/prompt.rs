@@ -83,7 +83,15 @@ pub fn truncate_tokens(text: &str, tokens: usize) -> String {
     }
     let bpe = tiktoken_rs::cl100k_base_singleton();
     let ids = bpe.encode_ordinary(text);
-    let cut = bpe.decode(ids[..tokens.min(ids.len())].to_vec()).unwrap_or_default();
+    let mut n = tokens.min(ids.len());
+    let cut = loop {
+        match bpe.decode(ids[..n].to_vec()) {
+            Ok(cut) => break cut,
+            // The cut fell inside a character (one of its tokens holds part of its bytes).
+            Err(_) if n > 0 => n -= 1,
+            Err(_) => break String::new(),
+        }
+    };
     match cut.rfind(char::is_whitespace) {
         Some(i) if i > cut.len() / 2 => format!("{}…", cut[..i].trim_end()),
         _ => format!("{cut}…"),
@@ -164,6 +172,19 @@ pub fn build(voice: &Voice<'_>, history: &[Turn], question: &str, sources: &[Sou
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_cut_inside_a_character_keeps_what_comes_before_it() {
+        // Cyrillic, Persian and emoji take several bytes, and a token can hold part of one:
+        // every cut keeps a prefix of the text, never nothing.
+        let text = "Сколько стоит торт на двенадцать человек? قیمت کیک چقدر است؟ 🎂🎉 Спасибо!";
+        let all = count_tokens(text);
+        for n in 4..all {
+            let cut = truncate_tokens(text, n);
+            let kept = cut.strip_suffix('…').unwrap_or(&cut);
+            assert!(!kept.trim().is_empty() && text.starts_with(kept), "{n} tokens: {cut:?}");
+        }
+    }
 
     fn voice() -> Voice<'static> {
         Voice { business: "Rosa's Bakery", persona: "You are Rosa's friendly helper.", tone: "warm", extra: "Mention that we bake every morning.", language: Some("de") }

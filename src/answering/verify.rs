@@ -171,6 +171,82 @@ struct Facts {
     urls: Vec<(String, String)>,
     emails: Vec<String>,
     phones: Vec<(String, String)>,
+    /// The numbers, times and calendar words in the order written (with their byte offsets
+    /// until sorted): what says which value goes with which.
+    order: Vec<(usize, Value)>,
+}
+
+/// A number, time or calendar word as the binding of values compares them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Value {
+    /// Its readings ("1,400": 1400 and 1.4; "18:00": 18; "Sundays": sunday).
+    readings: Vec<String>,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A bare number: a count, a year, a house number.
+    Plain,
+    /// An amount in a currency, or a percentage.
+    Unit(&'static str),
+    Time,
+    Calendar,
+}
+
+impl Value {
+    fn same(&self, other: &Value) -> bool {
+        (self.kind == Kind::Calendar) == (other.kind == Kind::Calendar) && self.readings.iter().any(|r| other.readings.contains(r))
+    }
+}
+
+/// Where a sentence's clauses end: a comma or semicolon and a space ("1,400" is one number).
+static CLAUSE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[,;]\s+").expect("regex"));
+
+/// The clauses of a sentence.
+fn clauses(sentence: &str) -> impl Iterator<Item = &str> {
+    CLAUSE.split(sentence)
+}
+
+/// The clause (0, 1, …) of `sentence` that byte `at` is in.
+fn clause_at(sentence: &str, at: usize) -> usize {
+    CLAUSE.find_iter(sentence).take_while(|m| m.start() < at).count()
+}
+
+/// Whether each two neighbouring values of a sentence (amounts, times, weekdays, months, and
+/// the numbers beside them) go together in `window` too. Two bare numbers (years, counts) are
+/// not bound to each other. Each value comes with its clause: in `said`, the sentence's; in
+/// `window`, (sentence of the window, clause).
+/// - No other value of their kind stands between them in the window: "A cake for 8 people
+///   costs 45 euros" fails on "for 8 people 32 euros, for 12 people 45 euros" (32 euros is
+///   between 8 and 45 euros); "for 12 people 45 euros" passes.
+/// - Said in one clause, they are not taken from two clauses of the window when either clause
+///   has a value of the other's kind of its own: "12 people: 32 euros" fails on the same text
+///   (12 people's clause has its own price), while "Monday to Friday we open 7:00 to 18:00"
+///   passes on "Monday to Friday, 7:00 to 18:00".
+fn bound(said: &[(usize, Value)], window: &[((usize, usize), &Value)]) -> bool {
+    // In the window's clause of position `i`, another value of `v`'s kind than `v`.
+    let rival = |i: usize, v: &Value| v.kind != Kind::Plain && window.iter().any(|(c, w)| *c == window[i].0 && w.kind == v.kind && !w.same(v));
+    said.windows(2).all(|pair| {
+        let ((ca, a), (cb, b)) = (&pair[0], &pair[1]);
+        if a.kind == Kind::Plain && b.kind == Kind::Plain || a.same(b) {
+            return true;
+        }
+        let at = |v: &Value| window.iter().enumerate().filter(|(_, (_, w))| w.same(v)).map(|(i, _)| i).collect::<Vec<_>>();
+        let (pa, pb) = (at(a), at(b));
+        if pa.is_empty() || pb.is_empty() {
+            // Not in this window at all: the rules that look for each value decide.
+            return true;
+        }
+        pa.iter().any(|&i| {
+            pb.iter().any(|&j| {
+                let (lo, hi) = (i.min(j), i.max(j));
+                let between = window[(lo + 1).min(hi)..hi].iter().all(|(_, w)| w.kind == Kind::Plain || (w.kind != a.kind && w.kind != b.kind) || w.same(a) || w.same(b));
+                let apart = ca == cb && window[i].0 != window[j].0 && (rival(i, b) || rival(j, a));
+                between && !apart
+            })
+        })
+    })
 }
 
 fn norm_url(u: &str) -> String {
@@ -246,21 +322,25 @@ fn facts(text: &str) -> Facts {
         f.times.push((whole.as_str().trim().to_owned(), h * 60 + m));
         // An hour is also a plain number ("open at 7" is backed by "7:00").
         f.numbers.push((whole.as_str().trim().to_owned(), vec![Num { value: h.to_string(), unit: None }]));
+        f.order.push((whole.start(), Value { readings: vec![h.to_string()], kind: Kind::Time }));
         blank(&mut t, whole.start(), whole.end());
     }
     for c in NUMBER.captures_iter(&t) {
         let raw = &c[2];
         let unit = c.get(1).or(c.get(3)).and_then(|u| unit_of(u.as_str()));
-        let nums = readings(raw).into_iter().map(|value| Num { value, unit }).collect();
+        let nums: Vec<Num> = readings(raw).into_iter().map(|value| Num { value, unit }).collect();
+        let kind = unit.map_or(Kind::Plain, Kind::Unit);
+        f.order.push((c.get(0).map_or(0, |m| m.start()), Value { readings: nums.iter().map(|n| n.value.clone()).collect(), kind }));
         f.numbers.push((c[0].trim().to_owned(), nums));
     }
-    for w in t.unicode_words() {
+    for (at, w) in t.unicode_word_indices() {
         let l = w.to_lowercase();
         if let Some((_, v)) = NUMBER_WORDS.iter().find(|(k, _)| *k == l) {
             let (value, unit) = match v.strip_suffix('%') {
                 Some(v) => (v.to_owned(), Some("%")),
                 None => ((*v).to_owned(), None),
             };
+            f.order.push((at, Value { readings: vec![value.clone()], kind: unit.map_or(Kind::Plain, Kind::Unit) }));
             f.numbers.push((w.to_owned(), vec![Num { value, unit }]));
         }
         // Capitalised only: "march" and "may" are also ordinary words.
@@ -268,8 +348,10 @@ fn facts(text: &str) -> Facts {
         let capital = w.chars().next().is_some_and(char::is_uppercase);
         if let Some(c) = CALENDAR.iter().find(|c| capital && (**c == name || (name.len() == 3 && c.starts_with(name)))) {
             f.calendar.push((*c).to_owned());
+            f.order.push((at, Value { readings: vec![(*c).to_owned()], kind: Kind::Calendar }));
         }
     }
+    f.order.sort_by_key(|(at, _)| *at);
     f
 }
 
@@ -380,15 +462,39 @@ fn negated(text: &str) -> bool {
 /// made at ingestion for exactly these).
 pub use crate::retrieval::sentences;
 
-/// A passage prepared for checking: each sentence's stems, polarity and numbers.
+/// A passage prepared for checking, sentence by sentence.
 #[derive(Debug)]
 struct Passage {
-    sentences: Vec<(HashSet<String>, bool, HashSet<String>)>,
+    sentences: Vec<Said>,
 }
 
-/// The values of a text's numbers, every reading ("1,400" → 1400 and 1.4).
-fn number_values(text: &str) -> HashSet<String> {
-    facts(text).numbers.into_iter().flat_map(|(_, ns)| ns.into_iter().map(|n| n.value)).collect()
+/// What one sentence of a passage says, as the claims rule compares it.
+#[derive(Debug)]
+struct Said {
+    /// Its content words' stems.
+    words: HashSet<String>,
+    negated: bool,
+    /// The content words of each of its clauses that is negated ("We do not deliver on Sundays
+    /// or public holidays, and pickup is …": the first).
+    negated_clauses: Vec<HashSet<String>>,
+    /// Its numbers' values, every reading ("1,400" → 1400 and 1.4).
+    numbers: HashSet<String>,
+    /// Its numbers, times and calendar words in order, each with its clause ([`bound`]).
+    order: Vec<(usize, Value)>,
+}
+
+impl Said {
+    fn new(sentence: &str) -> Said {
+        let f = facts(sentence);
+        let negated_clauses = clauses(sentence).filter(|c| negated(c)).map(|c| content(c).into_iter().collect()).collect();
+        Said {
+            words: content(sentence).into_iter().collect(),
+            negated: negated(sentence),
+            negated_clauses,
+            numbers: f.numbers.into_iter().flat_map(|(_, ns)| ns.into_iter().map(|n| n.value)).collect(),
+            order: f.order.into_iter().map(|(at, v)| (clause_at(sentence, at), v)).collect(),
+        }
+    }
 }
 
 /// Least share of all of a sentence's content words — the question's included — that its
@@ -423,7 +529,7 @@ impl Evidence {
             .iter()
             .map(|p| {
                 known.add(&facts(p));
-                Passage { sentences: sentences(p).into_iter().map(|s| (content(s).into_iter().collect(), negated(s), number_values(s))).collect() }
+                Passage { sentences: sentences(p).into_iter().map(Said::new).collect() }
             })
             .collect();
         let question_negated = negated(question);
@@ -468,49 +574,68 @@ impl Evidence {
     fn claim(&self, sentence: &str) -> Result<Vec<usize>, Problem> {
         let all: HashSet<String> = content(sentence).into_iter().collect();
         let own: HashSet<String> = all.iter().filter(|w| !self.question.contains(*w)).cloned().collect();
-        let neg = negated(sentence);
-        // Each number must be in the window that supports the sentence, not just anywhere.
-        let numbers: Vec<HashSet<String>> = if self.rules.numbers { facts(sentence).numbers.into_iter().map(|(_, ns)| ns.into_iter().map(|n| n.value).collect()).collect() } else { vec![] };
+        let said = facts(sentence);
         // Nothing beyond the question's words — or one word among many: the question said back
         // ("The Court held that a German court could not deny…" to "In which case did the Court
         // hold…?") answers nothing. A bare "yes"/"no" (or its negation) claims what can't be
-        // checked; anything else is no claim at all.
+        // checked. Anything else is no claim of its own, but it is still a claim: a premise said
+        // back ("You can cancel the day before pickup." when the passage says 48 hours) is shown
+        // only if one window holds every word of it.
         if own.is_empty() || (own.len() < 2 && own.len() * 5 < all.len()) {
             // (A sentence without content words — "More below." — has no polarity to compare.)
-            let polar = (!all.is_empty() && neg != self.question_negated) || sentence.to_lowercase().unicode_words().any(|w| YES_NO.contains(&w));
-            return if polar { Err(Problem::Unsupported(sentence.to_owned())) } else { Ok(vec![]) };
+            let polar = (!all.is_empty() && negated(sentence) != self.question_negated) || sentence.to_lowercase().unicode_words().any(|w| YES_NO.contains(&w));
+            if polar || !all.is_empty() && self.supporting(&all, &all, sentence, &said, 1.0).is_empty() {
+                return Err(Problem::Unsupported(sentence.to_owned()));
+            }
+            return Ok(vec![]);
         }
+        let supporting = self.supporting(&own, &all, sentence, &said, self.rules.min_share);
+        if supporting.is_empty() { Err(Problem::Unsupported(sentence.to_owned())) } else { Ok(supporting) }
+    }
+
+    /// The passages with a window (one sentence, or two adjacent ones) that holds at least
+    /// `min_share` of `words` and [`MIN_ALL_SHARE`] of `all`, with the sentence's polarity, and
+    /// its numbers and calendar words bound as the sentence binds them.
+    fn supporting(&self, words: &HashSet<String>, all: &HashSet<String>, sentence: &str, said: &Facts, min_share: f32) -> Vec<usize> {
+        let neg = negated(sentence);
+        // Each number and calendar word must be in the window that supports the sentence, not
+        // just anywhere.
+        let numbers: Vec<HashSet<&String>> = if self.rules.numbers { said.numbers.iter().map(|(_, ns)| ns.iter().map(|n| &n.value).collect()).collect() } else { vec![] };
+        let calendar: &[String] = if self.rules.numbers { &said.calendar } else { &[] };
+        let order: Vec<(usize, Value)> = if self.rules.numbers { said.order.iter().map(|(at, v)| (clause_at(sentence, *at), v.clone())).collect() } else { vec![] };
         let mut supporting = Vec::new();
         for (i, p) in self.passages.iter().enumerate() {
             for j in 0..p.sentences.len() {
-                // One sentence, or two adjacent ones.
                 for w in 1..=2 {
-                    if j + w > p.sentences.len() {
+                    if j + w > p.sentences.len() || supporting.contains(&i) {
                         break;
                     }
                     let window = &p.sentences[j..j + w];
-                    let holds = |s: &String| window.iter().any(|(set, _, _)| set.contains(s));
-                    let share = own.iter().filter(|s| holds(s)).count() as f32 / own.len() as f32;
+                    let holds = |s: &String| window.iter().any(|said| said.words.contains(s));
+                    let share = words.iter().filter(|s| holds(s)).count() as f32 / words.len().max(1) as f32;
                     let all_share = all.iter().filter(|s| holds(s)).count() as f32 / all.len().max(1) as f32;
                     // The same polarity: a "not" the window lacks fails; a "not" only the window
-                    // has fails when the sentence is a near copy of it (the "not" dropped).
-                    let window_neg = window.iter().any(|(_, n, _)| *n);
+                    // has fails when the sentence says at least half of the negated clause (the
+                    // "not" dropped), however long the rest of the window is.
+                    let window_neg = window.iter().any(|said| said.negated);
                     let polarity = match (neg, window_neg) {
                         (true, false) => false,
-                        (false, true) => {
-                            let words: HashSet<&String> = window.iter().flat_map(|(set, _, _)| set.iter()).collect();
-                            (words.iter().filter(|w| all.contains(**w)).count() as f32) < 0.6 * words.len() as f32
-                        }
+                        (false, true) => !window.iter().flat_map(|said| &said.negated_clauses).any(|clause| {
+                            let shared = clause.iter().filter(|w| all.contains(*w)).count();
+                            !clause.is_empty() && shared >= clause.len().min(2) && shared * 2 >= clause.len()
+                        }),
                         _ => true,
                     };
-                    let numbers_here = numbers.iter().all(|readings| readings.iter().any(|v| window.iter().any(|(_, _, ns)| ns.contains(v))));
-                    if share >= self.rules.min_share && all_share >= MIN_ALL_SHARE && polarity && numbers_here && !supporting.contains(&i) {
+                    let numbers_here = numbers.iter().all(|readings| readings.iter().any(|v| window.iter().any(|said| said.numbers.contains(*v))));
+                    let calendar_here = calendar.iter().all(|c| window.iter().any(|said| said.order.iter().any(|(_, v)| v.kind == Kind::Calendar && v.readings.contains(c))));
+                    let in_order: Vec<((usize, usize), &Value)> = window.iter().enumerate().flat_map(|(k, said)| said.order.iter().map(move |(c, v)| ((k, *c), v))).collect();
+                    if share >= min_share && all_share >= MIN_ALL_SHARE && polarity && numbers_here && calendar_here && bound(&order, &in_order) {
                         supporting.push(i);
                     }
                 }
             }
         }
-        if supporting.is_empty() { Err(Problem::Unsupported(sentence.to_owned())) } else { Ok(supporting) }
+        supporting
     }
 
     /// Checks one sentence against every rule.
@@ -532,19 +657,26 @@ impl Evidence {
     /// the first problem found.
     pub fn answer(&self, text: &str) -> Result<Vec<usize>, Problem> {
         let mut used = Vec::new();
-        for s in sentences(text) {
-            match self.sentence(s) {
-                Verdict::Supported(v) => {
-                    for i in v {
-                        if !used.contains(&i) {
-                            used.push(i);
-                        }
-                    }
+        for (_, v) in self.by_sentence(text)? {
+            for i in v {
+                if !used.contains(&i) {
+                    used.push(i);
                 }
-                Verdict::Rejected(p) => return Err(p),
             }
         }
         Ok(used)
+    }
+
+    /// [`Evidence::answer`] sentence by sentence: each sentence of `text` (a slice of it) with
+    /// the passages that support that sentence, or the first problem found.
+    pub fn by_sentence<'t>(&self, text: &'t str) -> Result<Vec<(&'t str, Vec<usize>)>, Problem> {
+        sentences(text)
+            .into_iter()
+            .map(|s| match self.sentence(s) {
+                Verdict::Supported(v) => Ok((s, v)),
+                Verdict::Rejected(p) => Err(p),
+            })
+            .collect()
     }
 
     /// What a draft may show of the text streamed so far: the complete sentences that pass
@@ -674,6 +806,61 @@ mod tests {
         assert!(matches!(e.answer("The British government gave land for the Ohio Country in 1750, when Gist explored the region."), Err(Problem::Unsupported(_))));
         let off = Evidence::new(&[ORDERS, CANCEL], "Can I cancel?", &[], without(|r| r.claims = false));
         assert!(off.answer("You can cancel, but only if the cake is not too expensive.").is_ok(), "only the claims rule catches it");
+    }
+
+    #[test]
+    fn a_value_must_be_said_of_what_the_passage_says_it_of() {
+        // Every number of "for 8 people costs 45 euros" is in ORDERS' sentence, but 45 euros is
+        // the price for 12 people: 32 euros stands between 8 and 45 euros there.
+        let e = ev("How much is a cake for 8 people?");
+        assert!(matches!(e.answer("A cake for 8 people costs 45 euros [1]."), Err(Problem::Unsupported(_))));
+        assert!(matches!(e.answer("- 12 people: 32 euros [1]"), Err(Problem::Unsupported(_))), "a list line is a sentence like any other");
+        assert!(matches!(e.answer("It costs 70 euros for 8 people."), Err(Problem::Unsupported(_))), "either order");
+        assert!(matches!(e.answer("A cake for 8 people, 45 euros [1]."), Err(Problem::Unsupported(_))), "over a comma too");
+        for ok in ["A cake for 8 people costs 32 euros [1].", "For 12 people it is 45 euros, for 20 people 70 euros.", "It costs 32 euros for 8 people.", "- 20 people: 70 euros [1]"] {
+            assert!(e.answer(ok).is_ok(), "{ok}: {:?}", e.answer(ok));
+        }
+        // Times and weekdays bind the same way.
+        let hours = Evidence::new(&["Monday to Friday we open 7:00 to 18:00, on Saturday 8:00 to 12:00."], "When do you open on Saturday?", &[], Rules::default());
+        assert!(hours.answer("On Saturday we open 8:00 to 12:00.").is_ok());
+        assert!(matches!(hours.answer("On Saturday we open 7:00 to 12:00."), Err(Problem::Unsupported(_))));
+        assert!(matches!(hours.answer("On Saturday we open at 7:00."), Err(Problem::Unsupported(_))));
+        assert!(hours.answer("Monday to Friday we open 7:00 to 18:00.").is_ok());
+        let comma = Evidence::new(&["Monday to Friday, 7:00 to 18:00; Saturday, 8:00 to 12:00."], "When are you open?", &[], Rules::default());
+        assert!(comma.answer("Monday to Friday we are open 7:00 to 18:00.").is_ok(), "{:?}", comma.answer("Monday to Friday we are open 7:00 to 18:00."));
+        assert!(matches!(comma.answer("On Saturday we are open 7:00 to 12:00."), Err(Problem::Unsupported(_))));
+        // A weekday must be where the rest of the sentence is found, not just in some passage.
+        let two = Evidence::new(&["Deliveries go out on Tuesday.", "We bake rye bread every morning."], "When do you bake rye bread?", &[], Rules::default());
+        assert!(matches!(two.answer("We bake rye bread on Tuesday."), Err(Problem::Unsupported(_))));
+        // Bare numbers (years, counts) are not bound to each other.
+        let years = Evidence::new(&["The war began on 28 July 1914 and ended on 11 November 1918."], "How long was the war?", &[], Rules::default());
+        assert!(years.answer("The war began in 1914 and ended in 1918.").is_ok());
+        // Only the numbers rule binds values.
+        let off = Evidence::new(&[ORDERS], "How much is a cake for 8 people?", &[], without(|r| r.numbers = false));
+        assert!(off.answer("A cake for 8 people costs 45 euros [1].").is_ok(), "only the binding catches it");
+    }
+
+    #[test]
+    fn a_premise_said_back_is_shown_only_if_the_sources_hold_all_of_it() {
+        // "the day before" is the customer's premise; the passage says 48 hours. Said back, it
+        // claims what no passage holds, even beside a sentence that is supported.
+        let e = ev("Can I cancel my cake order the day before pickup?");
+        assert!(matches!(e.answer("You can cancel your cake order the day before pickup. Later cancellations keep the deposit [2]."), Err(Problem::Unsupported(_))));
+        assert!(e.answer("You can cancel your cake order up to 48 hours before pickup [2]. Later cancellations keep the deposit [2].").is_ok());
+        // Said back where a passage holds all of it, it is still no claim of its own.
+        let held = Evidence::new(&[CANCEL], "Can I cancel a cake order?", &[], Rules::default());
+        assert_eq!(held.answer("You can cancel a cake order."), Ok(vec![]));
+    }
+
+    #[test]
+    fn a_not_in_the_clause_the_answer_is_taken_from_is_not_dropped() {
+        // A long sentence whose negated clause is a small part of it: "Yes, we deliver on
+        // Sundays" is a near copy of the clause, not of the sentence.
+        let src = "We do not deliver on Sundays or public holidays, and pickup is only possible at the Harbour Street shop before noon.";
+        let e = Evidence::new(&[src], "Do you deliver on Sundays?", &[], Rules::default());
+        assert!(matches!(e.answer("We deliver on Sundays from the Harbour Street shop [1]."), Err(Problem::Unsupported(_))));
+        assert!(e.answer("We do not deliver on Sundays or public holidays [1].").is_ok());
+        assert!(e.answer("Pickup is possible at the Harbour Street shop before noon [1].").is_ok(), "the other clause is not negated");
     }
 
     #[test]

@@ -124,6 +124,12 @@ async fn every_kind_of_media_gets_the_short_reply_and_reaches_the_owner_and_a_ca
     let said = wait_reply(&app, b.bot, c, 1).await;
     assert!(said[0].contains("9 to 5"), "{said:?}");
     assert_eq!(count(app.db(), &format!("select count(*) from conversations where chat_id = {c} and mode = 'bot'")).await, 1);
+    // A caption in Russian, from a Telegram app that names no language: the bot's own words
+    // are in Russian, as for a text message.
+    let c = customer(&app, "Подпись", b.bot).await;
+    app.tg.post(&format!("users/{c}/messages"), json!({ "bot_id": b.bot, "media": "photo", "text": "Сколько стоит доставка торта в соседний город?" })).await;
+    let said = wait_reply(&app, b.bot, c, 1).await;
+    assert!(said[0].chars().any(|ch| ('а'..='я').contains(&ch.to_lowercase().next().unwrap())), "the reply in the caption's language: {said:?}");
 
     // The owner's own reply text from the settings page replaces the default.
     let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/settings", b.bot), &[("csrf", &b.csrf), ("media_text", "Lovely! Rosa will look at it and write back.")]).await;
