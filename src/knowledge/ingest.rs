@@ -66,7 +66,8 @@ pub async fn ingest(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever,
         Ok(Indexed { kind, sentences }) => sources::set_status(&db.pool, tenant, source.id, "ready", None, Some(kind), Some(sentences.chunks as i64)).await?,
         Err(Failure::Owner(reason)) => sources::set_status(&db.pool, tenant, source.id, "failed", Some(reason), None, None).await?,
         Err(Failure::Internal(_)) if last_attempt => sources::set_status(&db.pool, tenant, source.id, "failed", Some(sources::INTERNAL_FAILURE), None, None).await?,
-        Err(Failure::Internal(_)) => sources::get(&db.pool, tenant, source.id).await?.is_some_and(|s| s.status != "deleting"),
+        Err(Failure::Unavailable(reason)) if last_attempt => sources::set_status(&db.pool, tenant, source.id, "failed", Some(reason), None, None).await?,
+        Err(Failure::Internal(_) | Failure::Unavailable(_)) => sources::get(&db.pool, tenant, source.id).await?.is_some_and(|s| s.status != "deleting"),
     };
     if !recorded {
         // Deleted while it was being read: whatever this read indexed goes too (the delete
@@ -77,7 +78,7 @@ pub async fn ingest(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever,
         tracing::info!("source deleted while it was being read; its passages were removed");
         return Ok(());
     }
-    let failed_for_good = matches!(&outcome, Err(Failure::Owner(_))) || (matches!(&outcome, Err(Failure::Internal(_))) && last_attempt);
+    let failed_for_good = matches!(&outcome, Err(Failure::Owner(_))) || (matches!(&outcome, Err(Failure::Internal(_) | Failure::Unavailable(_))) && last_attempt);
     if failed_for_good && let Some(hours) = source.recrawl_hours {
         let failures = source.recrawl_failures + 1;
         sources::record_recrawl_failure(&db.pool, tenant, source.id, failures, crate::storage::now_ms() + recrawl_backoff(hours, failures)).await?;
@@ -102,6 +103,7 @@ pub async fn ingest(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever,
             Ok(())
         }
         Err(Failure::Internal(e)) => Err(JobError::Retry(e)),
+        Err(Failure::Unavailable(reason)) => Err(JobError::Retry(anyhow::anyhow!(reason))),
     }
 }
 
@@ -115,10 +117,12 @@ pub fn recrawl_backoff(hours: i64, failures: i64) -> i64 {
     interval.saturating_mul(1i64 << (failures - 1).clamp(0, 20)).min(MAX_RECRAWL_BACKOFF_MS.max(interval))
 }
 
-/// Why a source could not be indexed: the owner's to fix, or ours (retried).
+/// Why a source could not be indexed: the owner's to fix, ours (retried), or a site that did
+/// not answer (retried; after the last try the owner is told why, in these words).
 enum Failure {
     Owner(String),
     Internal(anyhow::Error),
+    Unavailable(String),
 }
 
 impl From<anyhow::Error> for Failure {
@@ -238,7 +242,7 @@ fn extract_failure(e: ExtractError) -> Failure {
 }
 
 fn fetch_failure(e: FetchError) -> Failure {
-    if e.is_transient() { Failure::Internal(anyhow::anyhow!("{e}")) } else { Failure::Owner(e.to_string()) }
+    if e.is_transient() { Failure::Unavailable(e.to_string()) } else { Failure::Owner(e.to_string()) }
 }
 
 /// The search playground: the Q&A pair of `bot` that would answer `q` (question, answer), and
