@@ -173,6 +173,16 @@ async fn read(db: &Db, cfg: &KnowledgeConfig, tenant: TenantId, source: &Source)
 /// Indexes a source's documents, page `p` under `index_id(source, p)`, replacing an earlier
 /// read's pages.
 async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tenant: TenantId, source: &Source, docs: &[Document]) -> Result<Indexed, Failure> {
+    let settings = ChunkSettings { max_tokens: cfg.chunk_tokens, overlap_tokens: cfg.chunk_overlap_tokens };
+    let ids: Vec<String> = (0..docs.len()).map(|p| index_id(source.id, p)).collect();
+    let pairs: Vec<(&str, &Document)> = ids.iter().map(String::as_str).zip(docs.iter()).collect();
+    // Chunked before anything is touched: a read with nothing to index (a page that is all
+    // headings, say) fails with the earlier read's passages and size left as they were, so the
+    // bot keeps answering from them, as the owner is told.
+    let chunked = pipeline::chunk_documents(&settings, tenant, &pairs).await;
+    if chunked.is_empty() {
+        return Err(Failure::Owner("This source has no text we could read.".into()));
+    }
     if source.kind != "file" {
         // A web page or site counts toward the tenant's byte quota like an upload: by the text
         // read, checked and recorded under the tenant's lock (uploads check the same total).
@@ -193,25 +203,19 @@ async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tena
         tx.commit().await.map_err(anyhow::Error::from)?;
     }
     let retriever = retriever.get().await?;
-    let settings = ChunkSettings { max_tokens: cfg.chunk_tokens, overlap_tokens: cfg.chunk_overlap_tokens };
     let pages = docs.len() as i64;
     // Reserved before anything is indexed: a delete from now on covers every page written here.
     let old_pages = sources::page_count(&db.pool, tenant, source.id).await.map_err(anyhow::Error::from)?;
     if !sources::reserve_pages(&db.pool, tenant, source.id, pages).await.map_err(anyhow::Error::from)? {
         return Err(Failure::Internal(anyhow::anyhow!("the source is being deleted")));
     }
-    let ids: Vec<String> = (0..docs.len()).map(|p| index_id(source.id, p)).collect();
-    let pairs: Vec<(&str, &Document)> = ids.iter().map(String::as_str).zip(docs.iter()).collect();
     // The earlier read stays searchable until this one is written (see `index_documents`).
-    let sentences = pipeline::index_documents(&retriever, &settings, tenant, &pairs, |_| {}).await.map_err(anyhow::Error::from)?;
+    let sentences = pipeline::index_chunked(&retriever, tenant, chunked, |_| {}).await.map_err(anyhow::Error::from)?;
     // Pages of an earlier crawl beyond this one's count would otherwise linger in the index.
     for page in docs.len()..old_pages as usize {
         pipeline::delete_source(&retriever, tenant, &index_id(source.id, page)).await.map_err(anyhow::Error::from)?;
     }
     sources::set_page_count(&db.pool, tenant, source.id, pages).await.map_err(anyhow::Error::from)?;
-    if sentences.chunks == 0 {
-        return Err(Failure::Owner("This source has no text we could read.".into()));
-    }
     let kind = match source.kind.as_str() {
         "file" => "document".to_owned(),
         _ if docs.len() == 1 => "web page".to_owned(),
