@@ -1,9 +1,12 @@
 //! Structure-respecting chunking with token budgets counted by tiktoken-rs (`cl100k_base`).
 //!
 //! Text is read as light Markdown: `#` headings open sections (the chunk keeps the heading
-//! path), blank lines end paragraphs, each list item and table row is its own block. Blocks are
-//! packed into chunks that never cross a heading; a block too large for one chunk is split at
-//! sentence ends, then between words. Consecutive chunks of one section share up to
+//! path), blank lines end paragraphs, each list item and table row is its own block (a row as
+//! the extractors write it, `a | b | c` or CSV's `Product: Latte | Price: 3.90`, or Markdown's
+//! `| a | b |`). Blocks are packed into chunks that never cross a heading, so a row is never cut
+//! in two unless it alone is over the budget; a block too large for one chunk is split at
+//! sentence ends (`.` `!` `?`, and the CJK `。` `！` `？` `．`), then at line breaks, then
+//! between words. Consecutive chunks of one section share up to
 //! `overlap_tokens` of trailing blocks or sentences, so a fact cut at a boundary is whole in one
 //! of them.
 //!
@@ -191,7 +194,7 @@ fn sections(text: &str) -> Vec<Section> {
             out.push(Section { headings: path.iter().map(|(_, h)| h.clone()).collect(), blocks: Vec::new() });
         } else if t.is_empty() {
             flush(&mut para, &mut out);
-        } else if is_list_item(t) || t.starts_with('|') {
+        } else if is_list_item(t) || is_table_row(t) {
             flush(&mut para, &mut out);
             para.push_str(t);
             flush(&mut para, &mut out);
@@ -214,6 +217,12 @@ fn heading(line: &str) -> Option<(usize, &str)> {
     rest.starts_with([' ', '\t']).then(|| (level, rest.trim().trim_end_matches('#').trim())).filter(|(_, h)| !h.is_empty())
 }
 
+/// A table row: Markdown's `| a | b |`, or the extractors' `a | b | c` (cells joined by ` | `,
+/// a `|` inside a cell written as `/`).
+fn is_table_row(line: &str) -> bool {
+    line.starts_with('|') || line.contains(" | ")
+}
+
 fn is_list_item(line: &str) -> bool {
     if line.starts_with("* ") || line.starts_with("- ") || line.starts_with("+ ") || line.starts_with("• ") {
         return true;
@@ -223,7 +232,8 @@ fn is_list_item(line: &str) -> bool {
 }
 
 /// `block` as units of at most `budget` tokens each, with their counts: whole if it fits, else
-/// sentences, else runs of words, else runs of characters.
+/// sentences, else runs of lines (a table whose rows have no ` | `, a one-column CSV), else runs
+/// of words, else runs of characters.
 fn split_to_fit(block: &str, budget: usize) -> Vec<(String, usize)> {
     let n = count_tokens(block);
     if n <= budget {
@@ -232,6 +242,10 @@ fn split_to_fit(block: &str, budget: usize) -> Vec<(String, usize)> {
     let sentences = split_sentences(block);
     if sentences.len() > 1 {
         return sentences.iter().flat_map(|s| split_to_fit(s, budget)).collect();
+    }
+    let lines: Vec<&str> = block.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if lines.len() > 1 {
+        return pack(lines.iter().flat_map(|l| split_to_fit(l, budget)).collect(), budget, "\n");
     }
     let words: Vec<&str> = block.split_whitespace().collect();
     if words.len() > 1 {
@@ -274,16 +288,25 @@ fn pack(units: Vec<(String, usize)>, budget: usize, sep: &str) -> Vec<(String, u
 }
 
 /// Sentence ends: `.`, `!` or `?` followed by whitespace and an upper-case letter, digit or
-/// quote — good enough for prose, and it never splits "e.g. this".
+/// quote — good enough for prose, and it never splits "e.g. this"; and the CJK full stops and
+/// marks `。` `！` `？` `．`, which need no space after them (closing quotes and brackets right
+/// after one stay with its sentence).
 fn split_sentences(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut start = 0;
     let chars: Vec<(usize, char)> = text.char_indices().collect();
-    for w in 0..chars.len().saturating_sub(2) {
-        let (_, c) = chars[w];
-        let (_, next) = chars[w + 1];
-        let (j, after) = chars[w + 2];
-        if matches!(c, '.' | '!' | '?') && next.is_whitespace() && (after.is_uppercase() || after.is_ascii_digit() || after == '"') {
+    for w in 0..chars.len() {
+        let c = chars[w].1;
+        let end = if matches!(c, '。' | '！' | '？' | '．') {
+            let after = chars[w + 1..].iter().position(|(_, c)| !matches!(c, '」' | '』' | '”' | '’' | '）' | ')' | '"' | '\'')).map_or(chars.len(), |k| w + 1 + k);
+            chars.get(after).map(|(j, _)| *j)
+        } else if matches!(c, '.' | '!' | '?') && w + 2 < chars.len() {
+            let (next, (j, after)) = (chars[w + 1].1, chars[w + 2]);
+            (next.is_whitespace() && (after.is_uppercase() || after.is_ascii_digit() || after == '"')).then_some(j)
+        } else {
+            None
+        };
+        if let Some(j) = end.filter(|j| *j > start) {
             out.push(text[start..j].trim().to_owned());
             start = j;
         }
@@ -312,5 +335,18 @@ mod tests {
     #[test]
     fn sentences_split_only_at_real_ends() {
         assert_eq!(split_sentences("See e.g. this. Then That! 3 more"), ["See e.g. this.", "Then That!", "3 more"]);
+    }
+
+    #[test]
+    fn cjk_sentences_end_at_their_own_marks() {
+        assert_eq!(split_sentences("营业时间是九点。周日休息！可以退货吗？可以．"), ["营业时间是九点。", "周日休息！", "可以退货吗？", "可以．"]);
+        assert_eq!(split_sentences("「はい。」と言った。次の文"), ["「はい。」", "と言った。", "次の文"]);
+    }
+
+    #[test]
+    fn extractor_table_rows_are_blocks_of_their_own() {
+        let doc = Document { title: String::new(), text: "Intro line.\nProduct: Latte | Price: 3.90\nProduct: Mocha | Price: 4.20\n\n| a | b |".into(), url: None };
+        let blocks = sections(&doc.text).remove(0).blocks;
+        assert_eq!(blocks, ["Intro line.", "Product: Latte | Price: 3.90", "Product: Mocha | Price: 4.20", "| a | b |"]);
     }
 }

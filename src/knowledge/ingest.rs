@@ -66,7 +66,8 @@ pub async fn ingest(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever,
         Ok(Indexed { kind, sentences }) => sources::set_status(&db.pool, tenant, source.id, "ready", None, Some(kind), Some(sentences.chunks as i64)).await?,
         Err(Failure::Owner(reason)) => sources::set_status(&db.pool, tenant, source.id, "failed", Some(reason), None, None).await?,
         Err(Failure::Internal(_)) if last_attempt => sources::set_status(&db.pool, tenant, source.id, "failed", Some(sources::INTERNAL_FAILURE), None, None).await?,
-        Err(Failure::Internal(_)) => sources::get(&db.pool, tenant, source.id).await?.is_some_and(|s| s.status != "deleting"),
+        Err(Failure::Unavailable(reason)) if last_attempt => sources::set_status(&db.pool, tenant, source.id, "failed", Some(reason), None, None).await?,
+        Err(Failure::Internal(_) | Failure::Unavailable(_)) => sources::get(&db.pool, tenant, source.id).await?.is_some_and(|s| s.status != "deleting"),
     };
     if !recorded {
         // Deleted while it was being read: whatever this read indexed goes too (the delete
@@ -77,7 +78,7 @@ pub async fn ingest(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever,
         tracing::info!("source deleted while it was being read; its passages were removed");
         return Ok(());
     }
-    let failed_for_good = matches!(&outcome, Err(Failure::Owner(_))) || (matches!(&outcome, Err(Failure::Internal(_))) && last_attempt);
+    let failed_for_good = matches!(&outcome, Err(Failure::Owner(_))) || (matches!(&outcome, Err(Failure::Internal(_) | Failure::Unavailable(_))) && last_attempt);
     if failed_for_good && let Some(hours) = source.recrawl_hours {
         let failures = source.recrawl_failures + 1;
         sources::record_recrawl_failure(&db.pool, tenant, source.id, failures, crate::storage::now_ms() + recrawl_backoff(hours, failures)).await?;
@@ -102,6 +103,7 @@ pub async fn ingest(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever,
             Ok(())
         }
         Err(Failure::Internal(e)) => Err(JobError::Retry(e)),
+        Err(Failure::Unavailable(reason)) => Err(JobError::Retry(anyhow::anyhow!(reason))),
     }
 }
 
@@ -115,10 +117,12 @@ pub fn recrawl_backoff(hours: i64, failures: i64) -> i64 {
     interval.saturating_mul(1i64 << (failures - 1).clamp(0, 20)).min(MAX_RECRAWL_BACKOFF_MS.max(interval))
 }
 
-/// Why a source could not be indexed: the owner's to fix, or ours (retried).
+/// Why a source could not be indexed: the owner's to fix, ours (retried), or a site that did
+/// not answer (retried; after the last try the owner is told why, in these words).
 enum Failure {
     Owner(String),
     Internal(anyhow::Error),
+    Unavailable(String),
 }
 
 impl From<anyhow::Error> for Failure {
@@ -169,6 +173,16 @@ async fn read(db: &Db, cfg: &KnowledgeConfig, tenant: TenantId, source: &Source)
 /// Indexes a source's documents, page `p` under `index_id(source, p)`, replacing an earlier
 /// read's pages.
 async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tenant: TenantId, source: &Source, docs: &[Document]) -> Result<Indexed, Failure> {
+    let settings = ChunkSettings { max_tokens: cfg.chunk_tokens, overlap_tokens: cfg.chunk_overlap_tokens };
+    let ids: Vec<String> = (0..docs.len()).map(|p| index_id(source.id, p)).collect();
+    let pairs: Vec<(&str, &Document)> = ids.iter().map(String::as_str).zip(docs.iter()).collect();
+    // Chunked before anything is touched: a read with nothing to index (a page that is all
+    // headings, say) fails with the earlier read's passages and size left as they were, so the
+    // bot keeps answering from them, as the owner is told.
+    let chunked = pipeline::chunk_documents(&settings, tenant, &pairs).await;
+    if chunked.is_empty() {
+        return Err(Failure::Owner("This source has no text we could read.".into()));
+    }
     if source.kind != "file" {
         // A web page or site counts toward the tenant's byte quota like an upload: by the text
         // read, checked and recorded under the tenant's lock (uploads check the same total).
@@ -189,25 +203,19 @@ async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tena
         tx.commit().await.map_err(anyhow::Error::from)?;
     }
     let retriever = retriever.get().await?;
-    let settings = ChunkSettings { max_tokens: cfg.chunk_tokens, overlap_tokens: cfg.chunk_overlap_tokens };
     let pages = docs.len() as i64;
     // Reserved before anything is indexed: a delete from now on covers every page written here.
     let old_pages = sources::page_count(&db.pool, tenant, source.id).await.map_err(anyhow::Error::from)?;
     if !sources::reserve_pages(&db.pool, tenant, source.id, pages).await.map_err(anyhow::Error::from)? {
         return Err(Failure::Internal(anyhow::anyhow!("the source is being deleted")));
     }
-    let ids: Vec<String> = (0..docs.len()).map(|p| index_id(source.id, p)).collect();
-    let pairs: Vec<(&str, &Document)> = ids.iter().map(String::as_str).zip(docs.iter()).collect();
     // The earlier read stays searchable until this one is written (see `index_documents`).
-    let sentences = pipeline::index_documents(&retriever, &settings, tenant, &pairs, |_| {}).await.map_err(anyhow::Error::from)?;
+    let sentences = pipeline::index_chunked(&retriever, tenant, chunked, |_| {}).await.map_err(anyhow::Error::from)?;
     // Pages of an earlier crawl beyond this one's count would otherwise linger in the index.
     for page in docs.len()..old_pages as usize {
         pipeline::delete_source(&retriever, tenant, &index_id(source.id, page)).await.map_err(anyhow::Error::from)?;
     }
     sources::set_page_count(&db.pool, tenant, source.id, pages).await.map_err(anyhow::Error::from)?;
-    if sentences.chunks == 0 {
-        return Err(Failure::Owner("This source has no text we could read.".into()));
-    }
     let kind = match source.kind.as_str() {
         "file" => "document".to_owned(),
         _ if docs.len() == 1 => "web page".to_owned(),
@@ -238,7 +246,7 @@ fn extract_failure(e: ExtractError) -> Failure {
 }
 
 fn fetch_failure(e: FetchError) -> Failure {
-    if e.is_transient() { Failure::Internal(anyhow::anyhow!("{e}")) } else { Failure::Owner(e.to_string()) }
+    if e.is_transient() { Failure::Unavailable(e.to_string()) } else { Failure::Owner(e.to_string()) }
 }
 
 /// The search playground: the Q&A pair of `bot` that would answer `q` (question, answer), and

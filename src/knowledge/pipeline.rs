@@ -56,12 +56,58 @@ pub async fn index_documents(
     settings: &ChunkSettings,
     tenant: TenantId,
     docs: &[(&str, &Document)],
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<Indexed, SearchError> {
+    let chunked = chunk_documents(settings, tenant, docs).await;
+    index_chunked(retriever, tenant, chunked, progress).await
+}
+
+/// Sources split into chunks, not yet indexed.
+pub struct Chunked {
+    /// Each source's id and chunks, in order.
+    sources: Vec<(String, Vec<ChunkPayload>)>,
+}
+
+impl Chunked {
+    /// Chunks of all the sources together.
+    pub fn len(&self) -> usize {
+        self.sources.iter().map(|(_, c)| c.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Splits sources of `tenant` into chunks, on a blocking thread: counting tokens is CPU work
+/// (seconds for a big document), which would otherwise stall every task of the worker thread
+/// it runs on, customers' answers included.
+pub async fn chunk_documents(settings: &ChunkSettings, tenant: TenantId, docs: &[(&str, &Document)]) -> Chunked {
+    let settings = *settings;
+    let docs: Vec<(String, Document)> = docs.iter().map(|(id, doc)| ((*id).to_owned(), (*doc).clone())).collect();
+    let task = tokio::task::spawn_blocking(move || {
+        docs.into_iter()
+            .map(|(id, doc)| {
+                let own = chunk_document(tenant, &id, &doc, &settings);
+                (id, own)
+            })
+            .collect()
+    });
+    match task.await {
+        Ok(sources) => Chunked { sources },
+        // As if it had run here: a panic stays a panic.
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("chunking was cancelled: {e}"),
+        },
+    }
+}
+
+/// The indexing half of [`index_documents`], for sources already chunked.
+pub async fn index_chunked(retriever: &Retriever, tenant: TenantId, chunked: Chunked, mut progress: impl FnMut(usize)) -> Result<Indexed, SearchError> {
     let mut chunks: Vec<ChunkPayload> = Vec::new();
-    let mut ids: Vec<(&str, Vec<uuid::Uuid>)> = Vec::with_capacity(docs.len());
-    for (source_id, doc) in docs {
-        let own = chunk_document(tenant, source_id, doc, settings);
+    let mut ids: Vec<(String, Vec<uuid::Uuid>)> = Vec::with_capacity(chunked.sources.len());
+    for (source_id, own) in chunked.sources {
         ids.push((source_id, own.iter().map(|c| c.chunk_id).collect()));
         chunks.extend(own);
     }
@@ -76,7 +122,7 @@ pub async fn index_documents(
         progress(done);
     }
     for (source_id, keep) in ids {
-        retriever.delete_source_except(tenant, source_id, keep).await?;
+        retriever.delete_source_except(tenant, &source_id, keep).await?;
     }
     Ok(Indexed { tenant, chunks: total, pending })
 }

@@ -16,7 +16,18 @@ use std::time::{Duration, Instant};
 struct SiteState {
     hits: Arc<Mutex<Vec<String>>>,
     sitemap: bool,
+    robots: RobotsFile,
     port: u16,
+}
+
+/// How the test site answers for its robots.txt (`Disallow: /private` for everyone).
+#[derive(Clone, Copy)]
+enum RobotsFile {
+    Text,
+    /// The same rules, labelled as some object stores label any file.
+    OctetStream,
+    /// No file, only this status.
+    Status(u16),
 }
 
 struct TestSite {
@@ -39,10 +50,14 @@ impl TestSite {
 }
 
 async fn start_site(sitemap: bool) -> TestSite {
+    start_site_with(sitemap, RobotsFile::Text).await
+}
+
+async fn start_site_with(sitemap: bool, robots: RobotsFile) -> TestSite {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let hits = Arc::new(Mutex::new(Vec::new()));
-    let state = SiteState { hits: hits.clone(), sitemap, port: addr.port() };
+    let state = SiteState { hits: hits.clone(), sitemap, robots, port: addr.port() };
     let app = Router::new().fallback(serve).with_state(state);
     tokio::spawn(async move { axum::serve(listener, app).await });
     TestSite { addr, hits }
@@ -63,7 +78,12 @@ async fn serve(State(site): State<SiteState>, uri: Uri) -> Response {
     match path.as_str() {
         "/robots.txt" => {
             let sitemap = if site.sitemap { "Sitemap: /sitemap_index.xml\n" } else { "" };
-            ([(header::CONTENT_TYPE, "text/plain")], format!("User-agent: *\nDisallow: /private\n\nUser-agent: otherbot\nDisallow: /\n{sitemap}")).into_response()
+            let rules = format!("User-agent: *\nDisallow: /private\n\nUser-agent: otherbot\nDisallow: /\n{sitemap}");
+            match site.robots {
+                RobotsFile::Text => ([(header::CONTENT_TYPE, "text/plain")], rules).into_response(),
+                RobotsFile::OctetStream => ([(header::CONTENT_TYPE, "binary/octet-stream")], rules).into_response(),
+                RobotsFile::Status(status) => (StatusCode::from_u16(status).unwrap(), "unavailable").into_response(),
+            }
         }
         "/sitemap_index.xml" if site.sitemap => xml("<?xml version=\"1.0\"?><sitemapindex><sitemap><loc>/sitemap-pages.xml</loc></sitemap></sitemapindex>".into()),
         "/sitemap-pages.xml" if site.sitemap => {
@@ -74,13 +94,15 @@ async fn serve(State(site): State<SiteState>, uri: Uri) -> Response {
         "/" => html(
             "Home",
             "<h1>Home</h1><p>Welcome to the shop.</p><a href='/a'>A</a> <a href='/a#top'>A again</a> <a href=\"b\">B</a> \
-             <a href='/private/secret'>secret</a> <a href='https://other.example/'>elsewhere</a> <a href='/logo.png'>logo</a> <a href='mailto:x@y.example'>mail</a>",
+             <a href='/private/secret'>secret</a> <a href='https://other.example/'>elsewhere</a> <a href='/logo.png'>logo</a> <a href='mailto:x@y.example'>mail</a> <a href='/old'>old</a>",
         ),
         "/a" => html("A", "<h1>Page A</h1><p>About us.</p><a href='/c'>C</a> <a href='/'>home</a>"),
         "/b" => html("B", "<h1>Page B</h1><p>Delivery times.</p>"),
         "/c" => html("C", "<h1>Page C</h1><p>Contact.</p>"),
         p if p.starts_with("/p/") => html(p, &format!("<h1>Sitemap page {}</h1><p>From the sitemap.</p>", &p[3..])),
         "/private/secret" => html("Secret", "<p>SECRET</p>"),
+        "/private/x" => html("Private", "<p>PRIVATE X</p>"),
+        "/old" => redirect(StatusCode::MOVED_PERMANENTLY, "/private/x"),
         "/big" => {
             // Streamed with no Content-Length: the cap must stop the download itself.
             let chunks = futures::stream::iter((0..64).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'a'; 16 * 1024]))));
@@ -269,4 +291,61 @@ async fn a_start_url_that_redirects_to_another_site_crawls_that_site() {
     assert_eq!(urls, [new.url("/"), new.url("/a"), new.url("/b"), new.url("/c")]);
     assert_eq!(old.hits("/a"), 0);
     assert_eq!(new.hits("/robots.txt"), 1, "the new site's robots.txt applies");
+}
+
+#[tokio::test]
+async fn a_redirect_to_a_page_robots_txt_disallows_is_not_followed() {
+    let site = start_site(false).await;
+    let f = fetcher(&["127.0.0.1"]);
+    let one_page = CrawlOptions { whole_site: false, max_pages: 1, ..CrawlOptions::default() };
+    let e = crawl(&f, &site.url("/old"), &one_page, &limits()).await.unwrap_err();
+    assert!(matches!(&e, FetchError::RobotsDisallowed(u) if u.ends_with("/private/x")), "{e:?}");
+
+    // Linked from the home page during a site crawl: skipped, with the reason.
+    let result = crawl(&f, &site.url("/"), &CrawlOptions { whole_site: true, max_pages: 50, ..CrawlOptions::default() }, &limits()).await.unwrap();
+    assert!(result.pages.iter().all(|p| !p.document.text.contains("PRIVATE X")), "{:?}", result.pages.iter().map(|p| p.url.as_str()).collect::<Vec<_>>());
+    assert!(result.skipped.iter().any(|s| s.url.path() == "/old" && s.reason.contains("robots.txt") && s.reason.contains("/private/x")), "{:?}", result.skipped);
+    assert_eq!(site.hits("/private/x"), 0, "the disallowed page is never requested");
+
+    // A redirect to another site: that site's robots.txt decides.
+    let other = start_site(false).await;
+    let e = crawl(&f, &site.url(&format!("/go?to={}", other.url("/private/secret"))), &one_page, &limits()).await.unwrap_err();
+    assert!(matches!(&e, FetchError::RobotsDisallowed(u) if u.ends_with("/private/secret")), "{e:?}");
+    assert_eq!(other.hits("/robots.txt"), 1);
+}
+
+#[tokio::test]
+async fn a_robots_txt_answering_5xx_or_429_leaves_the_import_to_be_tried_again() {
+    for status in [503, 500, 429] {
+        let site = start_site_with(false, RobotsFile::Status(status)).await;
+        let e = crawl(&fetcher(&["127.0.0.1"]), &site.url("/"), &CrawlOptions::default(), &limits()).await.unwrap_err();
+        assert!(matches!(e, FetchError::Status { status: s, .. } if s == status), "{status}: {e:?}");
+        assert!(e.is_transient(), "{status}: tried again later");
+        assert!(!e.to_string().contains("asks bots not to read"), "{e}");
+        assert_eq!(site.hits("/"), 0, "nothing is read meanwhile");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_site_is_reported_as_unreachable_not_as_refused_by_robots_txt() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = free.local_addr().unwrap();
+    drop(free); // nothing listens there now
+    let e = crawl(&fetcher(&["127.0.0.1"]), &format!("http://{addr}/"), &CrawlOptions::default(), &limits()).await.unwrap_err();
+    assert!(matches!(e, FetchError::Network(_)), "{e:?}");
+    assert!(e.is_transient());
+    assert!(e.to_string().contains("could not be reached"), "{e}");
+}
+
+#[tokio::test]
+async fn a_missing_robots_txt_allows_all_and_one_of_any_content_type_is_obeyed() {
+    let one_page = CrawlOptions { whole_site: false, max_pages: 1, ..CrawlOptions::default() };
+    let site = start_site_with(false, RobotsFile::Status(404)).await;
+    let result = crawl(&fetcher(&["127.0.0.1"]), &site.url("/private/secret"), &one_page, &limits()).await.unwrap();
+    assert!(result.pages[0].document.text.contains("SECRET"), "no robots.txt, no rules");
+
+    let site = start_site_with(false, RobotsFile::OctetStream).await;
+    let e = crawl(&fetcher(&["127.0.0.1"]), &site.url("/private/secret"), &one_page, &limits()).await.unwrap_err();
+    assert!(matches!(e, FetchError::RobotsDisallowed(_)), "{e:?}");
+    assert_eq!(site.hits("/private/secret"), 0);
 }

@@ -60,3 +60,43 @@ async fn a_page_whose_recrawl_keeps_failing_is_tried_less_and_less_often_and_the
     assert!(said[0].contains("HTTP 404") && said[0].contains("delete"), "{}", said[0]);
     app.stop().await.unwrap();
 }
+
+/// A page read well once, then again with no text to index (now only a heading): the read
+/// fails, and the passages of the first read stay searchable, as the owner's notice says.
+#[tokio::test]
+async fn a_reread_with_nothing_to_index_keeps_the_passages_read_before() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_KNOWLEDGE_URL_ALLOW_HOSTS", "127.0.0.1");
+    })
+    .await;
+    let (_, tenant) = owner_with_bot(&app, "Ines", 7_800_002).await;
+    let emptied = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/opening-hours", listener.local_addr().unwrap());
+    let page = emptied.clone();
+    let site = axum::Router::new().route(
+        "/opening-hours",
+        axum::routing::get(move || {
+            let emptied = page.load(std::sync::atomic::Ordering::SeqCst);
+            let body = if emptied { "<h1>Opening hours</h1>" } else { "<h1>Opening hours</h1><p>The bakery opens at seven every weekday morning.</p>" };
+            async move { axum::response::Html(format!("<!doctype html><html><head><title>Hours</title></head><body>{body}</body></html>")) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, site).await });
+    let bot = bellhop::domain::BotId(7_800_002);
+    let new = sources::NewSource { bot: Some(bot), kind: "url", name: &url, size_bytes: 0, content: None, max_pages: None, recrawl_hours: None };
+    let id = bellhop::app::sources::add_source(&app.state, tenant, &new).await.unwrap();
+    wait_until(Duration::from_secs(120), || async { sources::get(&app.db().pool, tenant, id).await.unwrap().unwrap().status == "ready" }).await;
+    let chunks = sources::get(&app.db().pool, tenant, id).await.unwrap().unwrap().chunk_count;
+    assert!(chunks >= 1);
+
+    emptied.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(bellhop::app::sources::requeue(&app.state, tenant, id).await.unwrap());
+    failed_reads(&app, tenant, id, 2).await;
+    let source = sources::get(&app.db().pool, tenant, id).await.unwrap().unwrap();
+    assert!(source.status_reason.as_deref().unwrap_or("").contains("no text"), "{:?}", source.status_reason);
+    assert_eq!(source.chunk_count, chunks);
+    let (hits, _) = bellhop::knowledge::ingest::playground(app.db(), &app.state.retriever, tenant, Some(bot), "when does the bakery open").await.unwrap();
+    assert!(hits.iter().any(|h| h.payload.text.contains("opens at seven")), "the earlier passages were removed");
+    app.stop().await.unwrap();
+}

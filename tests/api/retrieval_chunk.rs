@@ -82,3 +82,37 @@ fn consecutive_chunks_of_a_section_overlap() {
         assert!(w[1].text.contains(last_sentence), "{:?} → {:?}", w[0].text, w[1].text);
     }
 }
+
+/// A 200-row price list, as the CSV and HTML extractors write it, chunked: every row (a product
+/// and its price) is whole in one chunk, and no chunk holds part of a row.
+#[tokio::test]
+async fn every_row_of_a_big_price_list_stays_whole_in_one_chunk() {
+    let names = ["Latte", "Flat white", "Iced mocha with oat milk", "Earl Grey tea", "Croissant"];
+    let rows: Vec<(String, String)> = (0..200).map(|i| (format!("{} no. {i}", names[i % names.len()]), format!("{}.{:02}", 2 + i % 7, i % 100))).collect();
+    let csv: String = std::iter::once("Product,Price\n".to_owned()).chain(rows.iter().map(|(n, p)| format!("{n},{p}\n"))).collect();
+    let html = format!(
+        "<!doctype html><html><head><title>Prices</title></head><body><h1>Prices</h1><table><tr><th>Product</th><th>Price</th></tr>{}</table></body></html>",
+        rows.iter().map(|(n, p)| format!("<tr><td>{n}</td><td>{p}</td></tr>")).collect::<String>()
+    );
+    let cases = [
+        ("prices.csv", csv.into_bytes(), rows.iter().map(|(n, p)| format!("Product: {n} | Price: {p}")).collect::<Vec<_>>()),
+        ("prices.html", html.into_bytes(), rows.iter().map(|(n, p)| format!("{n} | {p}")).collect()),
+    ];
+    for (file, bytes, expected_rows) in cases {
+        let extracted = bellhop::knowledge::extract::extract(bytes, file).await.unwrap();
+        let doc = Document { title: "Price list".into(), text: extracted.text, url: None };
+        for settings in [ChunkSettings::default(), ChunkSettings { max_tokens: 64, overlap_tokens: 16 }] {
+            let chunks = chunk_document(TenantId(1), "prices", &doc, &settings);
+            assert!(chunks.len() > 3, "{file}: the list needs several chunks");
+            for row in &expected_rows {
+                assert!(chunks.iter().any(|c| c.text.lines().any(|l| l == row)), "{file}, {settings:?}: {row:?} is not whole in any chunk");
+            }
+            for c in &chunks {
+                for line in c.text.lines() {
+                    assert!(expected_rows.iter().any(|r| r == line) || line == "Product | Price", "{file}, {settings:?}: a row was cut: {line:?}");
+                }
+                assert!(count_tokens(&c.index_text()) <= settings.max_tokens);
+            }
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! Importing one page or a whole site.
 //!
 //! A site crawl stays on the start URL's site (same scheme, host and port), reads the site's
-//! `robots.txt` first and skips what it disallows, seeds its queue from the sitemaps robots.txt
+//! `robots.txt` first and skips what it disallows — a redirect to a disallowed page of the site
+//! included, refused before it is followed — seeds its queue from the sitemaps robots.txt
 //! names (else `/sitemap.xml`; sitemap indexes followed two levels deep, gzip accepted) and
 //! then follows same-site links breadth-first, until `max_pages` pages were read or the crawl's
 //! time budget is spent (`knowledge.crawl_budget_seconds`: one slow site cannot hold a worker
@@ -9,7 +10,7 @@
 //! deduplicated after dropping their fragment. Requests are sequential, spaced by the site's
 //! `Crawl-delay` (at most 5 s): a small business's site should not notice us.
 use super::robots::Robots;
-use super::{FetchError, Fetcher, Purpose};
+use super::{FetchError, Fetcher, HopCheck, Purpose};
 use crate::knowledge::extract::{self, Document, Limits};
 use quick_xml::events::Event;
 use std::collections::{HashSet, VecDeque};
@@ -64,8 +65,8 @@ pub struct Crawl {
 }
 
 /// Imports `start_url` (and, with `whole_site`, the rest of its site). Fails only when the
-/// start page itself cannot be imported — blocked, disallowed by robots.txt, unreachable,
-/// unreadable; later pages that fail are listed in [`Crawl::skipped`].
+/// start page itself cannot be imported — blocked, disallowed by robots.txt, unreachable (its
+/// robots.txt included), unreadable; later pages that fail are listed in [`Crawl::skipped`].
 pub async fn crawl(fetcher: &Fetcher, start_url: &str, options: &CrawlOptions, limits: &Limits) -> Result<Crawl, FetchError> {
     let deadline = tokio::time::Instant::now() + options.time_budget;
     let start = normalise(super::parse_url(start_url)?);
@@ -74,16 +75,21 @@ pub async fn crawl(fetcher: &Fetcher, start_url: &str, options: &CrawlOptions, l
         return Err(FetchError::RobotsDisallowed(start.to_string()));
     }
     // The start page first: its failure is the import's failure, and where it lands (after
-    // `http://shop.example` → `https://www.shop.example`, say) is the site crawled.
-    let (first, links) = fetch_page(fetcher, &start, limits).await?;
+    // `http://shop.example` → `https://www.shop.example`, say) is the site crawled. A redirect
+    // within the start site is checked before it is followed; a page reached on another site is
+    // checked against that site's robots.txt once we know where it is.
+    let (first, links) = fetch_page(fetcher, &start, &robots_hop(&start, &robots), limits).await?;
     let site = first.url.clone();
+    if !same_site(&start, &site) {
+        robots = fetch_robots(fetcher, &site).await?;
+        if !robots.allowed(&path_of(&site)) {
+            return Err(FetchError::RobotsDisallowed(site.to_string()));
+        }
+    }
     let mut out = Crawl::default();
     if !options.whole_site {
         out.pages.push(first);
         return Ok(out);
-    }
-    if !same_site(&start, &site) {
-        robots = fetch_robots(fetcher, &site).await?;
     }
     let mut queue: VecDeque<Url> = VecDeque::new();
     let mut seen: HashSet<String> = HashSet::from([start.to_string(), site.to_string()]);
@@ -118,7 +124,7 @@ pub async fn crawl(fetcher: &Fetcher, start_url: &str, options: &CrawlOptions, l
             tokio::time::sleep(delay).await;
         }
         attempts += 1;
-        let (page, links) = match fetch_page(fetcher, &url, limits).await {
+        let (page, links) = match fetch_page(fetcher, &url, &robots_hop(&site, &robots), limits).await {
             Ok(found) => found,
             Err(e) => {
                 out.skipped.push(Skipped { url, reason: e.to_string() });
@@ -146,8 +152,8 @@ fn enqueue_links(site: &Url, page_url: &Url, links: &extract::Links, queue: &mut
     }
 }
 
-async fn fetch_page(fetcher: &Fetcher, url: &Url, limits: &Limits) -> Result<(Page, extract::Links), FetchError> {
-    let fetched = fetcher.get(url.clone(), Purpose::Document).await?;
+async fn fetch_page(fetcher: &Fetcher, url: &Url, hop: &HopCheck<'_>, limits: &Limits) -> Result<(Page, extract::Links), FetchError> {
+    let fetched = fetcher.get_checked(url.clone(), Purpose::Document, hop).await?;
     let final_url = normalise(fetched.url);
     let hint = name_hint(&final_url, fetched.content_type.as_deref());
     let (document, links) = extract::extract_page(fetched.body, &hint, limits).await?;
@@ -167,17 +173,29 @@ fn name_hint(url: &Url, content_type: Option<&str>) -> String {
     }
 }
 
-async fn fetch_robots(fetcher: &Fetcher, start: &Url) -> Result<Robots, FetchError> {
-    let Ok(robots_url) = start.join("/robots.txt") else { return Ok(Robots::allow_all()) };
+/// Refuses a redirect within `site` to a page its `robots` disallow. A redirect to another
+/// site passes: the crawl drops pages off its site, and checks the start page's landing site.
+fn robots_hop<'a>(site: &'a Url, robots: &'a Robots) -> impl Fn(&Url) -> Result<(), FetchError> + Send + Sync + 'a {
+    move |next| match same_site(site, next) && !robots.allowed(&path_of(next)) {
+        true => Err(FetchError::RobotsDisallowed(next.to_string())),
+        false => Ok(()),
+    }
+}
+
+/// The site's rules for us (RFC 9309 §2.3.1). Any content type is read, the first 512 KiB of
+/// it. A 4xx answer (429 aside) or a redirect loop means there are none. A 5xx answer, a 429,
+/// or no answer at all means "crawl nothing" for now: that is returned as the error it is, so
+/// the owner reads "could not be reached" (not "robots.txt asks bots not to read") and the
+/// import is tried again later; a refused address is the answer for the whole import too.
+async fn fetch_robots(fetcher: &Fetcher, site: &Url) -> Result<Robots, FetchError> {
+    let Ok(robots_url) = site.join("/robots.txt") else { return Ok(Robots::allow_all()) };
     match fetcher.get(robots_url, Purpose::Robots).await {
         Ok(f) => Ok(Robots::parse(&String::from_utf8_lossy(&f.body))),
-        Err(FetchError::Status { status, .. }) if (400..500).contains(&status) => Ok(Robots::allow_all()),
-        Err(FetchError::ContentType { .. }) | Err(FetchError::TooLarge { .. }) => Ok(Robots::allow_all()),
-        // A refused address is the answer for the whole import, robots.txt or not.
-        Err(e @ (FetchError::Blocked { .. } | FetchError::Scheme(_) | FetchError::InvalidUrl(_))) => Err(e),
+        Err(FetchError::Status { status, .. }) if (400..500).contains(&status) && status != 429 => Ok(Robots::allow_all()),
+        Err(FetchError::TooManyRedirects) => Ok(Robots::allow_all()),
         Err(e) => {
-            tracing::info!(error = %e, site = %start, "robots.txt unavailable: treating the site as disallowed");
-            Ok(Robots::disallow_all())
+            tracing::info!(error = %e, %site, "robots.txt could not be fetched: the site is not read for now");
+            Err(e)
         }
     }
 }

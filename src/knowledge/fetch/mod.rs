@@ -83,7 +83,11 @@ impl FetchSettings {
     }
 }
 
-/// What a fetch is for, which decides the content types accepted.
+/// Asked about each address a redirect leads to, before it is requested.
+pub(crate) type HopCheck<'a> = dyn Fn(&Url) -> Result<(), FetchError> + Send + Sync + 'a;
+
+/// What a fetch is for, which decides the content types accepted (and, for robots.txt, that a
+/// long file is cut rather than refused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Purpose {
     Document,
@@ -134,14 +138,21 @@ impl Fetcher {
 
     /// Fetches `url` under the total time limit, following redirects by hand.
     pub(crate) async fn get(&self, url: Url, purpose: Purpose) -> Result<Fetched, FetchError> {
+        self.get_checked(url, purpose, &|_| Ok(())).await
+    }
+
+    /// [`Fetcher::get`], asking `hop` about every address a redirect leads to before it is
+    /// requested (the crawl refuses, there, a page its robots.txt disallows); an error from
+    /// `hop` ends the fetch.
+    pub(crate) async fn get_checked(&self, url: Url, purpose: Purpose, hop: &HopCheck<'_>) -> Result<Fetched, FetchError> {
         let seconds = self.settings.timeout.as_secs();
-        match tokio::time::timeout(self.settings.timeout, self.get_inner(url, purpose)).await {
+        match tokio::time::timeout(self.settings.timeout, self.get_inner(url, purpose, hop)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::TimedOut { seconds }),
         }
     }
 
-    async fn get_inner(&self, mut url: Url, purpose: Purpose) -> Result<Fetched, FetchError> {
+    async fn get_inner(&self, mut url: Url, purpose: Purpose, hop: &HopCheck<'_>) -> Result<Fetched, FetchError> {
         let mut redirects = 0;
         loop {
             self.check_url(&url)?;
@@ -156,6 +167,7 @@ impl Fetcher {
                 if redirects > MAX_REDIRECTS {
                     return Err(FetchError::TooManyRedirects);
                 }
+                hop(&next)?;
                 tracing::debug!(from = %url, to = %next, "following a redirect");
                 url = next;
                 continue;
@@ -168,7 +180,7 @@ impl Fetcher {
                 let essence = ct.split(';').next().unwrap_or(ct).trim().to_owned();
                 return Err(FetchError::ContentType { url: url.to_string(), content_type: essence });
             }
-            let body = self.read_body(response).await?;
+            let body = self.read_body(response, purpose).await?;
             return Ok(Fetched { url, content_type, body });
         }
     }
@@ -219,15 +231,23 @@ impl Fetcher {
     }
 
     /// Streams the body, stopping as soon as it passes the cap (a declared Content-Length over
-    /// the cap stops it before the first byte).
-    async fn read_body(&self, mut response: reqwest::Response) -> Result<Bytes, FetchError> {
-        let limit = self.settings.max_bytes;
-        if response.content_length().is_some_and(|n| n > limit) {
+    /// the cap stops it before the first byte). A robots.txt is never too large: its first
+    /// [`robots::MAX_ROBOTS_BYTES`] are kept and the rest is not downloaded (RFC 9309 §2.5).
+    async fn read_body(&self, mut response: reqwest::Response, purpose: Purpose) -> Result<Bytes, FetchError> {
+        let (limit, truncate) = match purpose {
+            Purpose::Robots => (robots::MAX_ROBOTS_BYTES as u64, true),
+            _ => (self.settings.max_bytes, false),
+        };
+        if !truncate && response.content_length().is_some_and(|n| n > limit) {
             return Err(FetchError::TooLarge { limit });
         }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|_| FetchError::Network("the download was interrupted".into()))? {
             if body.len() as u64 + chunk.len() as u64 > limit {
+                if truncate {
+                    body.extend_from_slice(&chunk[..limit as usize - body.len()]);
+                    break;
+                }
                 return Err(FetchError::TooLarge { limit });
             }
             body.extend_from_slice(&chunk);
@@ -283,7 +303,9 @@ fn acceptable(content_type: &str, purpose: Purpose) -> bool {
     );
     match purpose {
         Purpose::Document => document,
-        Purpose::Robots => essence.starts_with("text/") || essence == "application/octet-stream",
+        // Servers label robots.txt all sorts of ways (`binary/octet-stream` from some object
+        // stores); the text is what matters, and ignoring the file would ignore its rules.
+        Purpose::Robots => true,
         Purpose::Sitemap => document || matches!(essence, "application/xml" | "text/xml" | "application/gzip" | "application/x-gzip" | "application/rss+xml" | "application/atom+xml"),
     }
 }

@@ -1,8 +1,9 @@
 //! robots.txt (RFC 9309), read by `texting_robots`: the group for `bellhop` if there is one,
 //! else the `*` group; `Allow`/`Disallow` with `*` and `$`, the longest matching rule wins and
 //! `Allow` wins a tie. Also read: `Sitemap:` lines (any group) and `Crawl-delay` (not in the
-//! RFC; honoured up to 5 s). Fetching it: a 4xx answer means no rules; a 5xx answer or no answer
-//! means "crawl nothing" (RFC 9309 §2.3.1.4), a failure of the start URL reported as such.
+//! RFC; honoured up to 5 s). Fetching it (`crawl`): any content type, the first
+//! [`MAX_ROBOTS_BYTES`]; a 4xx answer means no rules; a 5xx answer, a 429 or no answer means
+//! "crawl nothing" for now (RFC 9309 §2.3.1.4): the import fails as unreachable and is retried.
 //!
 //! Budgets around the crate (docs/ingestion.md has the measurements): at most
 //! [`MAX_ROBOTS_BYTES`] are read, and a file with more than [`MAX_ANCHORED_RULES`] `$` rules —
