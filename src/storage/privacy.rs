@@ -184,6 +184,13 @@ pub async fn erasure_due<'c>(e: impl sqlx::Executor<'c, Database = sqlx::Any>, t
     Ok(n > 0)
 }
 
+/// Whether the account is closed: within its grace period, due for erasure, or erased (and not
+/// reopened since).
+pub async fn is_closed<'c>(e: impl sqlx::Executor<'c, Database = sqlx::Any>, tenant: TenantId) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar("select count(*) from tenants where id = $1 and closed_at is not null").bind(tenant.0).fetch_one(e).await?;
+    Ok(n > 0)
+}
+
 /// When a closed account will be erased (None: not closed).
 pub async fn erase_date<'c>(e: impl sqlx::Executor<'c, Database = sqlx::Any>, tenant: TenantId) -> sqlx::Result<Option<i64>> {
     let r: Option<Option<i64>> = sqlx::query_scalar("select erase_after from tenants where id = $1 and erased_at is null").bind(tenant.0).fetch_optional(e).await?;

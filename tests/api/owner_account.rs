@@ -151,3 +151,45 @@ async fn every_table_with_tenant_data_is_erased_or_kept_on_purpose() {
     }
     app.stop().await.unwrap();
 }
+
+/// The manager bot's `managed_bot` updates handled so far (done jobs).
+async fn manager_updates_done(app: &TestApp) -> i64 {
+    count(app.db(), "select count(*) from jobs where kind = 'manager.update' and state = 'done'").await
+}
+
+/// Makes a new token for `bot` in Telegram (Telegram then sends the manager `managed_bot`, as
+/// for a new bot) and waits until bellhop handled that update.
+async fn new_token_in_telegram(app: &TestApp, bot: i64) {
+    let before = manager_updates_done(app).await;
+    let manager = app.state.manager.as_ref().unwrap();
+    let fresh = manager.bot.call(&bellhop::telegram::methods::ReplaceManagedBotToken { user_id: bellhop::domain::UserId(bot) }).await.unwrap();
+    token_used(&fresh);
+    wait_until(WAIT, || async { manager_updates_done(app).await > before }).await;
+    app.drain_jobs(WAIT).await;
+}
+
+/// Telegram sends `managed_bot` for a new token too, not only for a new bot. A new token for a
+/// bot of a closed account does not reopen it (its erasure stays due on the same date) nor
+/// connect the bot: only creating a new bot reopens an account.
+#[tokio::test]
+async fn a_new_token_for_a_bot_of_a_closed_account_neither_reopens_it_nor_connects_the_bot() {
+    let app = spawn_app().await;
+    let b = business(&app, "Hal", "hal_close_token_bot", "Hal's Hats").await;
+    let (status, _, _) = post(&app, &b.cookie, "/app/account/close", &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 200);
+    app.drain_jobs(WAIT).await;
+    let erase_after = bellhop::storage::privacy::erase_date(&app.db().pool, b.tenant).await.unwrap().expect("closed");
+    let provisionings = count(app.db(), "select count(*) from jobs where kind = 'bot.provision'").await;
+
+    new_token_in_telegram(&app, b.bot).await;
+
+    assert_eq!(bellhop::storage::privacy::erase_date(&app.db().pool, b.tenant).await.unwrap(), Some(erase_after), "still closed, erased on the same date");
+    assert!(bellhop::storage::privacy::is_closed(&app.db().pool, b.tenant).await.unwrap());
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and status = 'disconnected' and token_key_id = ''", b.bot)).await, 1, "not connected, no token kept");
+    assert_eq!(count(app.db(), "select count(*) from jobs where kind = 'bot.provision'").await, provisionings, "nothing provisioned");
+    assert!(app.tg.get(&format!("bots/{}", b.bot)).await["webhook"].is_null());
+    // Its erasure comes as planned.
+    sqlx::query(&format!("update tenants set erase_after = 1 where id = {}", b.tenant.0)).execute(&app.db().pool).await.unwrap();
+    assert!(bellhop::app::account::erase(&app.state, b.tenant).await.unwrap());
+    app.stop().await.unwrap();
+}
