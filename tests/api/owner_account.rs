@@ -223,3 +223,39 @@ async fn a_bot_of_an_erased_account_is_not_connected_again_by_a_later_update() {
     assert_eq!(tenant_rows(&app, b.tenant.0).await, vec![], "nothing recorded for it");
     app.stop().await.unwrap();
 }
+
+/// Closing an account with a live bot and a parked one (the Free plan has one bot): the first
+/// one's disconnect frees a place on the plan, but the parked bot does not take it — both end
+/// disconnected, nothing is set up, no "is live" welcome goes out and no webhook is left.
+/// The parked bot's disconnect is held at Telegram until every job ran, so a provisioning
+/// queued by the first disconnect would have run by then.
+#[tokio::test]
+async fn closing_an_account_with_a_parked_bot_disconnects_both_and_sets_neither_up() {
+    let app = spawn_app().await;
+    let b = business(&app, "Jo", "jo_first_bot", "Jo's Jams").await;
+    let second = app.tg.create_managed_bot(b.owner, "jo_second_bot", "Jo's Jellies").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{second}")).await["token"].as_str().unwrap());
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from bots where id = {second} and status = 'parked'")).await == 1 }).await;
+    app.drain_jobs(WAIT).await;
+    let welcomes = || async { manager_said(&app, b.owner).await.iter().filter(|t| t.contains("is live")).count() };
+    assert_eq!(welcomes().await, 1, "the first bot's welcome");
+
+    app.tg.hold(second, "deleteWebhook", 1).await;
+    let closing = {
+        let (http, url, cookie, csrf) = (app.http.clone(), app.url("/app/account/close"), b.cookie.clone(), b.csrf.clone());
+        tokio::spawn(async move { http.post(url).header("cookie", cookie).form(&[("csrf", csrf.as_str()), ("confirm", "yes")]).send().await.unwrap().status().as_u16() })
+    };
+    wait_until(WAIT, || async { app.tg.held(second, "deleteWebhook").await == 1 }).await;
+    app.drain_jobs(WAIT).await;
+    app.tg.release(second, "deleteWebhook", false).await;
+    assert_eq!(closing.await.unwrap(), 200);
+    app.drain_jobs(WAIT).await;
+
+    for bot in [b.bot, second] {
+        assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {bot} and status = 'disconnected' and token_key_id = ''")).await, 1, "bot {bot} disconnected");
+        assert!(app.tg.get(&format!("bots/{bot}")).await["webhook"].is_null(), "no webhook left for bot {bot}");
+    }
+    assert_eq!(welcomes().await, 1, "no welcome for the parked bot");
+    assert_eq!(count(app.db(), &format!("select count(*) from jobs where kind = 'bot.provision' and payload like '%{second}%'")).await, 0, "the parked bot was never set up");
+    app.stop().await.unwrap();
+}

@@ -392,3 +392,37 @@ async fn an_album_of_photos_gets_one_reply_and_every_photo_reaches_the_owner() {
     assert_eq!(bot_said_to(&app, b.bot, c).await.len(), 1, "one reply to the album");
     app.stop().await.unwrap();
 }
+
+/// The owner disconnects a bot while a setup of it is under way (Repair, here; an account closing
+/// does the same): the setup does not bring it back. Held at `setWebhook`, it removes the webhook
+/// it set after the disconnect removed the one before; held later (`setMyCommands`), it leaves
+/// the bot disconnected and sends no "is live" welcome.
+#[tokio::test]
+async fn a_bot_disconnected_while_it_is_being_set_up_stays_disconnected_with_no_webhook_and_no_welcome() {
+    let app = spawn_app().await;
+    let b = business(&app, "Kai", "kai_setup_race_bot", "Kai's Kites").await;
+    app.drain_jobs(WAIT).await;
+    let welcomes = || async { manager_said(&app, b.owner).await.iter().filter(|t| t.contains("is live")).count() };
+    for method in ["setWebhook", "setMyCommands"] {
+        let welcomed = welcomes().await;
+        // As for a bot's first setup: its welcome not sent yet.
+        sqlx::query(&format!("update bots set welcome_sent_at = null where id = {}", b.bot)).execute(&app.db().pool).await.unwrap();
+        app.tg.hold(b.bot, method, 1).await;
+        let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/repair", b.bot), &[("csrf", &b.csrf)]).await;
+        assert_eq!(status, 303);
+        wait_until(WAIT, || async { app.tg.held(b.bot, method).await == 1 }).await;
+        let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/disconnect", b.bot), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+        assert_eq!(status, 303);
+        app.tg.release(b.bot, method, false).await;
+        app.drain_jobs(WAIT).await;
+        assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and status = 'disconnected' and token_key_id = ''", b.bot)).await, 1, "held at {method}: still disconnected");
+        assert!(app.tg.get(&format!("bots/{}", b.bot)).await["webhook"].is_null(), "held at {method}: no webhook left");
+        assert_eq!(welcomes().await, welcomed, "held at {method}: no welcome");
+        // Connected again for the next round.
+        let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/connect", b.bot), &[("csrf", &b.csrf)]).await;
+        assert_eq!(status, 303);
+        wait_live(&app, b.bot).await;
+        app.drain_jobs(WAIT).await;
+    }
+    app.stop().await.unwrap();
+}
