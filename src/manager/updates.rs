@@ -20,7 +20,7 @@ pub fn fingerprint(token: &BotToken) -> String {
 
 /// A child bot to provision (the `bot.provision` job): the bot and the tenant it belongs to now.
 /// Only a new bot, a new token or a new owner asks for one, so a repeated update does not; and
-/// requests made while one is queued are that job.
+/// requests for the same tenant made while one is queued are that job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provisioning {
     pub bot: BotId,
