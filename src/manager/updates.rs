@@ -74,9 +74,10 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
             tracing::info!(bot_id = bot_id.0, tenant_id = row.tenant_id.0, "managed bot update for a bot of a closed account; nothing recorded");
             return Ok(None);
         }
-        if matches!(row.status.as_str(), bots::DISCONNECTED | bots::DELETED) && row.owner_user_id == owner {
-            // Its owner disconnected it in the admin: a new token (or a repeated update) does not
-            // connect it again; only the owner's "Connect again" does.
+        if matches!(row.status.as_str(), bots::DISCONNECTED | bots::DELETED) && !new_for_owner {
+            // Its owner disconnected it in the admin: a new token (or a repeated update, or a
+            // delayed one naming an earlier owner) does not connect it again; only the owner's
+            // "Connect again" does.
             tracing::info!(bot_id = bot_id.0, "managed bot update for a disconnected bot; not connecting it");
             return Ok(None);
         }

@@ -426,3 +426,38 @@ async fn a_bot_disconnected_while_it_is_being_set_up_stays_disconnected_with_no_
     }
     app.stop().await.unwrap();
 }
+
+/// Updates may arrive out of order: a delayed `managed_bot` update naming the bot's previous
+/// owner, delivered after the new owner disconnected it, does not connect it again.
+#[tokio::test]
+async fn a_delayed_update_naming_the_previous_owner_does_not_connect_a_disconnected_bot() {
+    let app = spawn_app().await;
+    let first = business(&app, "Lou", "lou_moved_bot", "Lou's Lutes").await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    // The update that told bellhop of the bot's creation (by its first owner).
+    let (row, body): (i64, String) = sqlx::query_as(&format!("select id, body from telegram_updates where bot_id = {manager} and body like '%managed_bot\"%' and body like '%{}%' order by update_id limit 1", first.bot))
+        .fetch_one(&app.db().pool)
+        .await
+        .unwrap();
+    let second = app.tg.post("users", json!({ "first_name": "Mia", "started_bots": [manager] })).await["id"].as_i64().unwrap();
+    app.tg.post(&format!("bots/{}/owner", first.bot), json!({ "user_id": second })).await;
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from bots where id = {} and owner_user_id = {second} and status = 'live'", first.bot)).await == 1 }).await;
+    app.drain_jobs(WAIT).await;
+    let (tenant, cookie, csrf) = app.signed_in_owner(second, "Mia's Music").await;
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and tenant_id = {}", first.bot, tenant.0)).await, 1);
+    let (status, _, _) = post(&app, &cookie, &format!("/app/bots/{}/disconnect", first.bot), &[("csrf", &csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+
+    // The creation's update again, as if delivered late (Telegram's order is not guaranteed).
+    sqlx::query(&format!("delete from telegram_updates where id = {row}")).execute(&app.db().pool).await.unwrap();
+    let secret = app.settings.values["BELLHOP_MANAGER_WEBHOOK_SECRET"].clone();
+    let update: Value = serde_json::from_str(&body).unwrap();
+    let r = app.http.post(app.url("/tg/manager")).header("X-Telegram-Bot-Api-Secret-Token", &secret).json(&update).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from telegram_updates where id <> {row} and bot_id = {manager} and update_id = {}", update["update_id"])).await == 1 }).await;
+    app.drain_jobs(WAIT).await;
+
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and status = 'disconnected' and token_key_id = '' and tenant_id = {}", first.bot, tenant.0)).await, 1, "still disconnected, still the new owner's");
+    assert!(app.tg.get(&format!("bots/{}", first.bot)).await["webhook"].is_null());
+    app.stop().await.unwrap();
+}
