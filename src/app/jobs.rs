@@ -83,7 +83,8 @@ pub fn manager_update(queue: &Queue, lane: &'static str, update_id: i64, chat: O
     job
 }
 
-/// Provisioning `bot_id` for `tenant`: requests made while one is queued are that job.
+/// Provisioning `bot_id` for `tenant`: requests for the same tenant made while one is queued are
+/// that job.
 ///
 /// No dedup key: a finished job's key stays taken for as long as the job is kept (days), and a
 /// bot disconnected and connected again with the same token must be provisioned again.
@@ -91,9 +92,11 @@ pub fn provision(queue: &Queue, tenant: TenantId, bot_id: BotId) -> NewJob {
     let mut job = queue.job(DEFAULT, PROVISION, &ProvisionJob { bot_id });
     job.tenant_id = Some(tenant);
     // One provisioning of a bot at a time across every worker (two at once could leave
-    // Telegram and the database with different webhook secrets), and one queued at most.
+    // Telegram and the database with different webhook secrets), and one queued at most per
+    // owner: a job queued for the bot's earlier owner ends at once (the bot is no longer that
+    // tenant's), so it must not swallow the new owner's.
     job.serial_key = Some(format!("provision:{}", bot_id.0));
-    job.coalesce_key = job.serial_key.clone();
+    job.coalesce_key = Some(format!("provision:{}:{}", bot_id.0, tenant.0));
     job
 }
 

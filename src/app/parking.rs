@@ -59,11 +59,15 @@ pub async fn tell_owner(app: &AppState, manager: &Manager, tenant: TenantId, use
     }
 }
 
-/// After a plan change: provisions the tenant's parked bots, oldest first, as far as its plan now
-/// allows. Returns how many.
+/// After a plan change or a disconnect: provisions the tenant's parked bots, oldest first, as far
+/// as its plan now allows. Returns how many. None of a closed account: closing it disconnects
+/// every bot, and each disconnect frees a place no parked bot may take.
 pub async fn provision_parked(app: &AppState, tenant: TenantId) -> anyhow::Result<usize> {
     let mut tx = app.db.begin().await?;
     storage::tenants::lock(&mut tx, tenant).await?;
+    if storage::privacy::is_closed(&mut *tx, tenant).await? {
+        return Ok(0);
+    }
     let now = storage::now_ms();
     let acc = account::open(&mut tx, &app.cfg.billing, tenant, now).await?;
     let plan = account::effective_plan(&app.cfg.billing, &acc, now);

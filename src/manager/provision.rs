@@ -8,7 +8,10 @@
 //! `setWebhook` to `/tg/bot/{id}` with
 //! the update kinds bellhop handles, `setMyCommands`, the owner's brand (`super::brand`: name,
 //! photo, descriptions per language), status `live`, then the welcome message — claimed in the database
-//! first, so duplicated or concurrent jobs send it once.
+//! first, so duplicated or concurrent jobs send it once. The secret and the status are written
+//! only while the bot is still being set up (`bots::set_provisioned_status`): a bot parked,
+//! disconnected or deleted meanwhile stays so, gets no welcome, and loses the webhook the job
+//! may have set after the disconnect removed the one before.
 //!
 //! With long polling (`telegram.updates = "polling"`) there is no webhook and no secret: the
 //! webhook is removed instead (`deleteWebhook`; Telegram refuses `getUpdates` while one is set)
@@ -110,7 +113,8 @@ pub async fn run(
                 let reason = match &e {
                     JobError::Retry(e) | JobError::Permanent(e) => plain_reason(e),
                 };
-                bots::set_status(&child_bots.db.pool, tenant, bot_id, "failed", Some(&reason)).await?;
+                // Not over a bot parked, disconnected or deleted meanwhile.
+                bots::set_provisioned_status(&child_bots.db.pool, tenant, bot_id, "failed", Some(&reason)).await?;
             }
             Err(e)
         }
@@ -157,7 +161,10 @@ async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url
             let secret_plain = secret.clone();
             let mut tx = db.begin().await?;
             let sealed_secret = storage::keys::seal(&mut tx, keys, secret.as_bytes(), &bots::webhook_secret_aad(bot_id)).await?;
-            bots::set_webhook_secret(&mut *tx, tenant, bot_id, &sealed_secret).await?;
+            if !bots::set_webhook_secret(&mut *tx, tenant, bot_id, &sealed_secret).await? {
+                tracing::info!("bot was parked, disconnected or deleted meanwhile; not provisioning it");
+                return Ok(());
+            }
             tx.commit().await.context("storing the webhook secret")?;
             let url = public_url.join(&format!("tg/bot/{bot_id}")).context("webhook URL")?;
             child
@@ -172,6 +179,12 @@ async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url
             let stored = bots::webhook_auth(&db.pool, bot_id).await?.and_then(|a| a.secret);
             let still_ours = stored.is_some_and(|s| keys.open(&s, &bots::webhook_secret_aad(bot_id)).is_ok_and(|plain| plain == secret_plain.as_bytes()));
             if !still_ours {
+                if !bots::provisionable(&db.pool, tenant, bot_id).await? {
+                    // Not another setup: a disconnect (an account closing) cleared the secret
+                    // while our setWebhook was under way, maybe after its deleteWebhook.
+                    withdraw(&child).await;
+                    return Ok(());
+                }
                 return Err(JobError::Retry(anyhow::anyhow!("another setup of this bot stored a newer webhook secret meanwhile; setting it up again")));
             }
             // Telegram signs with the new secret from now on: the one it replaced is refused again.
@@ -200,7 +213,13 @@ async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url
         Err(e) if e.is_transient() && !matches!(e, TelegramError::RetryAfter(_)) => return Err(tg(e, "applying the bot's brand")),
         Err(e) => tracing::warn!(error = %e, "the bot's brand was refused; the bot goes live without it"),
     }
-    bots::set_status(&db.pool, tenant, bot_id, "live", None).await?;
+    if !bots::set_provisioned_status(&db.pool, tenant, bot_id, "live", None).await? {
+        // Parked, disconnected or deleted while it was being set up (an account closing, the
+        // owner's Disconnect): it stays so, and its owner gets no welcome. (Or given to another
+        // owner: their own provisioning, queued behind this one, sets the webhook again.)
+        withdraw(&child).await;
+        return Ok(());
+    }
     tracing::info!("bot is live");
 
     if bots::claim_welcome(&db.pool, tenant, bot_id).await? {
@@ -217,6 +236,18 @@ async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url
         }
     }
     Ok(())
+}
+
+/// The bot was parked, disconnected or deleted while this provisioning ran: removes the webhook
+/// it may have set after the disconnect removed the one before (Telegram would otherwise keep
+/// delivering to a bot bellhop refuses). Best effort: a token replaced meanwhile took the webhook
+/// with it.
+async fn withdraw(child: &crate::telegram::Bot) {
+    tracing::info!("bot was parked, disconnected or deleted while it was being set up; leaving it so");
+    match child.call(&DeleteWebhook::new()).await {
+        Ok(_) | Err(TelegramError::Unauthorized) => {}
+        Err(e) => tracing::warn!(error = %e, "could not remove the webhook of a bot disconnected during its setup"),
+    }
 }
 
 async fn welcome(db: &storage::Db, manager: Option<&Manager>, public_url: &url::Url, tenant: TenantId, username: &str) -> Result<(), TelegramError> {

@@ -20,7 +20,7 @@ pub fn fingerprint(token: &BotToken) -> String {
 
 /// A child bot to provision (the `bot.provision` job): the bot and the tenant it belongs to now.
 /// Only a new bot, a new token or a new owner asks for one, so a repeated update does not; and
-/// requests made while one is queued are that job.
+/// requests for the same tenant made while one is queued are that job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provisioning {
     pub bot: BotId,
@@ -37,7 +37,8 @@ pub async fn fetch_token(m: &Manager, mbu: &ManagedBotUpdated) -> Result<BotToke
 /// new bot, a new token, or a new owner. Returns the provisioning to queue in the same
 /// transaction, if any. Converges on Telegram's current state whatever the order or number of
 /// deliveries: the token is always fetched fresh, and an owner is taken only from an update
-/// newer than the one we have.
+/// newer than the one we have. Only a bot new to its owner reopens their closed account; any
+/// other update about a bot of a closed account records nothing.
 pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, mbu: &ManagedBotUpdated, token: &BotToken) -> Result<Option<Provisioning>, JobError> {
     let bot_id = BotId(mbu.bot.id);
     let owner = UserId(mbu.user.id);
@@ -47,25 +48,36 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
     // The claim of the sealing key, then the tenant insert-or-nothing.
     let sealed = storage::keys::seal(&mut *tx, keys, token.expose().as_bytes(), &bots::token_aad(bot_id)).await?;
     let tenant = storage::tenants::find_or_create_for_owner(tx, owner, &name).await?;
-    // An owner who closed their account and creates a bot wants it back — unless its erasure is
-    // due (the caller erases such an account first; one that fell due since is retried).
-    let now = storage::now_ms();
-    if storage::privacy::reopen_account(&mut *tx, tenant.id, now).await? {
-        tracing::info!(tenant_id = tenant.id.0, "a closed account reopened by a new bot");
-    } else if storage::privacy::erasure_due(&mut *tx, tenant.id, now).await? {
-        return Err(JobError::Retry(anyhow::anyhow!("the owner's closed account is being erased; the new bot is recorded once that is done")));
-    }
     let new = bots::NewBot { id: bot_id, tenant_id: tenant.id, username: &username, name: &name, token: sealed.clone(), webhook_secret: None };
-    let provision = if bots::insert(tx, &new).await? {
-        let (description, short) = super::provision::default_descriptions(&name);
-        bots::init_managed(&mut *tx, bot_id, owner, update_id, &fp, &description, &short).await?;
-        tracing::info!(bot_id = bot_id.0, tenant_id = tenant.id.0, "new managed bot");
-        true
-    } else {
-        let row = bots::managed_row(&mut *tx, bot_id).await?.context("bot row vanished")?;
-        if matches!(row.status.as_str(), bots::DISCONNECTED | bots::DELETED) && row.owner_user_id == owner {
-            // Its owner disconnected it in the admin: a new token (or a repeated update) does not
-            // connect it again; only the owner's "Connect again" does.
+    let inserted = bots::insert(tx, &new).await?;
+    let row = if inserted { None } else { Some(bots::managed_row(&mut *tx, bot_id).await?.context("bot row vanished")?) };
+    // A bot new to this owner: just created, or given to them by an update newer than the one
+    // that gave it to its current owner. Telegram also sends `managed_bot` when a bot's token
+    // changes; that is not a new bot.
+    let new_for_owner = row.as_ref().is_none_or(|r| r.owner_user_id != owner && update_id > r.owner_update_id);
+    let now = storage::now_ms();
+    if new_for_owner {
+        // An owner who closed their account and creates a bot wants it back — unless its
+        // erasure is due (the caller erases such an account first; one that fell due since is
+        // retried).
+        if storage::privacy::reopen_account(&mut *tx, tenant.id, now).await? {
+            tracing::info!(tenant_id = tenant.id.0, "a closed account reopened by a new bot");
+        } else if storage::privacy::erasure_due(&mut *tx, tenant.id, now).await? {
+            return Err(JobError::Retry(anyhow::anyhow!("the owner's closed account is being erased; the new bot is recorded once that is done")));
+        }
+    }
+    let provision = if let Some(row) = row {
+        // A new token (or a repeated or delayed update) of a bot whose account is closed: its bots
+        // were disconnected by the closing and stay so; the account stays closed, and its erasure
+        // stays due.
+        if !new_for_owner && storage::privacy::is_closed(&mut *tx, row.tenant_id).await? {
+            tracing::info!(bot_id = bot_id.0, tenant_id = row.tenant_id.0, "managed bot update for a bot of a closed account; nothing recorded");
+            return Ok(None);
+        }
+        if matches!(row.status.as_str(), bots::DISCONNECTED | bots::DELETED) && !new_for_owner {
+            // Its owner disconnected it in the admin: a new token (or a repeated update, or a
+            // delayed one naming an earlier owner) does not connect it again; only the owner's
+            // "Connect again" does.
             tracing::info!(bot_id = bot_id.0, "managed bot update for a disconnected bot; not connecting it");
             return Ok(None);
         }
@@ -83,6 +95,11 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
             tracing::info!(bot_id = bot_id.0, "managed bot token changed; provisioning again");
         }
         token_changed || owner_changed
+    } else {
+        let (description, short) = super::provision::default_descriptions(&name);
+        bots::init_managed(&mut *tx, bot_id, owner, update_id, &fp, &description, &short).await?;
+        tracing::info!(bot_id = bot_id.0, tenant_id = tenant.id.0, "new managed bot");
+        true
     };
     let current_tenant = bots::managed_row(&mut *tx, bot_id).await?.context("bot row vanished")?.tenant_id;
     Ok(provision.then_some(Provisioning { bot: bot_id, tenant: current_tenant }))

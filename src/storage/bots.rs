@@ -299,18 +299,24 @@ pub async fn init_managed<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, 
     Ok(())
 }
 
-/// Replaces the sealed webhook secret of one of the tenant's bots. The one it replaces is kept
-/// as the previous secret — still accepted ([`previous_webhook_secret`]) until
+/// The statuses provisioning may move a bot from (and the condition on a token to provision it
+/// with): never a parked, disconnected or deleted bot — a disconnect (an account closing) while
+/// a provisioning runs wins over it.
+const PROVISIONABLE: &str = "status in ('provisioning', 'live', 'failed') and token_key_id <> ''";
+
+/// Replaces the sealed webhook secret of one of the tenant's bots, if it can be provisioned (see
+/// [`set_provisioned_status`]): returns false otherwise. The one it replaces is kept as the
+/// previous secret — still accepted ([`previous_webhook_secret`]) until
 /// [`forget_previous_webhook_secret`] after Telegram took the new one — unless a previous one is
 /// kept already: then the last setup did not finish, and Telegram may still hold that older one.
 pub async fn set_webhook_secret<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, secret: &Sealed) -> sqlx::Result<bool> {
-    let r = sqlx::query(
+    let r = sqlx::query(&format!(
         "update bots set
              prev_webhook_secret_key_id = case when prev_webhook_secret_ct is null then webhook_secret_key_id else prev_webhook_secret_key_id end,
              prev_webhook_secret_ct = case when prev_webhook_secret_ct is null then webhook_secret_ct else prev_webhook_secret_ct end,
              webhook_secret_key_id = $1, webhook_secret_ct = $2, updated_at = $3
-         where id = $4 and tenant_id = $5",
-    )
+         where id = $4 and tenant_id = $5 and {PROVISIONABLE}",
+    ))
         .bind(secret.key_id.as_str())
         .bind(secret.blob.as_slice())
         .bind(now_ms())
@@ -343,6 +349,27 @@ pub async fn forget_previous_webhook_secret<'c>(e: impl Executor<'c, Database = 
         .execute(e)
         .await?;
     Ok(())
+}
+
+/// Sets the status `live` or `failed` the provisioning job ends with, if the bot is still one it
+/// may provision (provisioning, live or failed, with a token): a bot parked, disconnected or
+/// deleted while the job ran keeps that status. Returns whether it was set.
+pub async fn set_provisioned_status<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, status: &str, reason: Option<&str>) -> sqlx::Result<bool> {
+    let r = sqlx::query(&format!("update bots set status = $1, status_reason = $2, updated_at = $3 where id = $4 and tenant_id = $5 and {PROVISIONABLE}"))
+        .bind(status)
+        .bind(reason)
+        .bind(now_ms())
+        .bind(bot.0)
+        .bind(tenant.0)
+        .execute(e)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Whether one of the tenant's bots may be provisioned (see [`set_provisioned_status`]).
+pub async fn provisionable<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar(&format!("select count(*) from bots where id = $1 and tenant_id = $2 and {PROVISIONABLE}")).bind(bot.0).bind(tenant.0).fetch_one(e).await?;
+    Ok(n > 0)
 }
 
 /// Sets the status (provisioning | live | failed | parked | suspended) of one of the tenant's bots.

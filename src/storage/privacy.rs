@@ -116,9 +116,16 @@ pub async fn erase_bot(tx: &mut super::Tx, tenant: TenantId, bot: BotId) -> sqlx
 /// message content), which the law asks a business to keep, and `tenants` itself (nameless).
 pub const KEPT_ON_ERASURE: &[&str] = &["tenants", "billing_accounts", "billing_ledger", "billing_payments", "billing_checkouts", "stripe_subscriptions"];
 
+/// Tables whose rows of an erased account are scrubbed, not deleted: each of its bots is left a
+/// `deleted` tombstone ([`scrub_bots`]) holding its id and its owner's Telegram id, nothing else
+/// (no name, texts, photo, token or secret). Without it Telegram's later `managed_bot` update
+/// about the bot (a new token, a repeated delivery) would find no row and connect it again as a
+/// new bot, behind the back of the owner who closed the account.
+pub const SCRUBBED_ON_ERASURE: &[&str] = &["bots"];
+
 /// Every other table with a `tenant_id`, in an order the foreign keys allow: erasing an account
-/// deletes all its rows from each. A test compares this list with the schema, so a new table
-/// with tenant data cannot be forgotten here.
+/// deletes all its rows from each. A test compares this list (with the two above) with the
+/// schema, so a new table with tenant data cannot be forgotten here.
 pub const ERASED_ON_ERASURE: &[&str] = &[
     "announcement_recipients",
     "announcement_optouts",
@@ -141,7 +148,6 @@ pub const ERASED_ON_ERASURE: &[&str] = &[
     "telegram_updates",
     "jobs",
     "bot_languages",
-    "bots",
 ];
 
 /// Closes the account: it is erased after `erase_after` unless reopened before. Returns false if
@@ -184,6 +190,13 @@ pub async fn erasure_due<'c>(e: impl sqlx::Executor<'c, Database = sqlx::Any>, t
     Ok(n > 0)
 }
 
+/// Whether the account is closed: within its grace period, due for erasure, or erased (and not
+/// reopened since).
+pub async fn is_closed<'c>(e: impl sqlx::Executor<'c, Database = sqlx::Any>, tenant: TenantId) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar("select count(*) from tenants where id = $1 and closed_at is not null").bind(tenant.0).fetch_one(e).await?;
+    Ok(n > 0)
+}
+
 /// When a closed account will be erased (None: not closed).
 pub async fn erase_date<'c>(e: impl sqlx::Executor<'c, Database = sqlx::Any>, tenant: TenantId) -> sqlx::Result<Option<i64>> {
     let r: Option<Option<i64>> = sqlx::query_scalar("select erase_after from tenants where id = $1 and erased_at is null").bind(tenant.0).fetch_optional(e).await?;
@@ -198,8 +211,9 @@ pub async fn due_for_erasure<'c>(e: impl sqlx::Executor<'c, Database = sqlx::Any
 }
 
 /// Erases a closed account's data (the knowledge's index entries and files are the caller's, done
-/// before): every row of [`ERASED_ON_ERASURE`], and the business's name. Only if the account is
-/// still closed and due (a reopening in between wins). Returns the rows deleted.
+/// before): every row of [`ERASED_ON_ERASURE`], the business's name, and all but the tombstone of
+/// each bot ([`SCRUBBED_ON_ERASURE`]). Only if the account is still closed and due (a reopening
+/// in between wins). Returns the rows deleted.
 pub async fn erase_account(tx: &mut super::Tx, tenant: TenantId, now: i64) -> sqlx::Result<Option<u64>> {
     let claimed = sqlx::query("update tenants set erased_at = $1, name = '', erase_after = null where id = $2 and erase_after is not null and erase_after <= $1 and erased_at is null")
         .bind(now)
@@ -213,5 +227,25 @@ pub async fn erase_account(tx: &mut super::Tx, tenant: TenantId, now: i64) -> sq
     for table in ERASED_ON_ERASURE {
         rows += sqlx::query(&format!("delete from {table} where tenant_id = $1")).bind(tenant.0).execute(&mut **tx).await?.rows_affected();
     }
+    scrub_bots(tx, tenant, now).await?;
     Ok(Some(rows))
+}
+
+/// Leaves each of the tenant's bots a `deleted` tombstone: its id, tenant and owner (who the
+/// bot's later `managed_bot` updates are compared with) and nothing else — no name, username,
+/// texts, photo, brand markers, token or webhook secret.
+async fn scrub_bots(tx: &mut super::Tx, tenant: TenantId, now: i64) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "update bots set status = 'deleted', status_reason = null, username = '', name = '', description = '', short_description = '',
+             photo = null, photo_sha256 = '', name_applied = '', photo_applied = '', brand_error = null, paused_at = null, welcome_sent_at = null,
+             token_key_id = '', token_ct = $1, token_fingerprint = '', webhook_secret_key_id = null, webhook_secret_ct = null,
+             prev_webhook_secret_key_id = null, prev_webhook_secret_ct = null, updated_at = $2
+         where tenant_id = $3",
+    )
+    .bind(Vec::<u8>::new())
+    .bind(now)
+    .bind(tenant.0)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
 }

@@ -4,7 +4,7 @@
 //! another business's is touched. A renewing subscription must be stopped first.
 use crate::helpers::*;
 use crate::owner_lifecycle::{business, customer, get, manager_said, post, wait_reply};
-use bellhop::storage::privacy::{ERASED_ON_ERASURE, KEPT_ON_ERASURE};
+use bellhop::storage::privacy::{ERASED_ON_ERASURE, KEPT_ON_ERASURE, SCRUBBED_ON_ERASURE};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -85,6 +85,14 @@ async fn a_closed_account_is_disconnected_at_once_can_be_reopened_and_is_erased_
     assert_eq!(retriever.index().count(b.tenant, None).await.unwrap(), 0, "nothing of the business is left in the index");
     assert_eq!(retriever.index().count(other.tenant, None).await.unwrap(), others_chunks, "another business's chunks are untouched");
     assert_eq!(tenant_rows(&app, b.tenant.0).await, vec![], "every row of the business's data is gone");
+    // But its bot's tombstone, with nothing but ids in it.
+    let tombstone = format!(
+        "select count(*) from bots where tenant_id = {} and id = {} and status = 'deleted' and name = '' and username = '' and description = '' and short_description = ''
+           and photo is null and token_key_id = '' and token_fingerprint = '' and webhook_secret_ct is null and prev_webhook_secret_ct is null",
+        b.tenant.0, b.bot
+    );
+    assert_eq!(count(app.db(), &tombstone).await, 1, "the bot is a scrubbed tombstone");
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where tenant_id = {}", b.tenant.0)).await, 1);
     assert_eq!(count(app.db(), &format!("select count(*) from tenants where id = {} and name = '' and erased_at is not null", b.tenant.0)).await, 1);
     assert_eq!(count(app.db(), &format!("select count(*) from billing_accounts where tenant_id = {}", b.tenant.0)).await, 1, "accounting kept");
     assert_eq!(tenant_rows(&app, other.tenant.0).await, others_before, "another business's data is untouched");
@@ -144,10 +152,110 @@ async fn every_table_with_tenant_data_is_erased_or_kept_on_purpose() {
     let tables: Vec<String> = sqlx::query_scalar(sql).fetch_all(&app.db().pool).await.unwrap();
     assert!(tables.len() > 20, "{tables:?}");
     for t in &tables {
-        assert!(ERASED_ON_ERASURE.contains(&t.as_str()) || KEPT_ON_ERASURE.contains(&t.as_str()), "table {t} holds a business's data: add it to ERASED_ON_ERASURE or KEPT_ON_ERASURE");
+        let listed = [ERASED_ON_ERASURE, KEPT_ON_ERASURE, SCRUBBED_ON_ERASURE].iter().filter(|l| l.contains(&t.as_str())).count();
+        assert_eq!(listed, 1, "table {t} holds a business's data: add it to one of ERASED_ON_ERASURE, KEPT_ON_ERASURE or SCRUBBED_ON_ERASURE");
     }
-    for t in ERASED_ON_ERASURE {
+    for t in ERASED_ON_ERASURE.iter().chain(SCRUBBED_ON_ERASURE) {
         assert!(tables.iter().any(|x| x == t), "{t} is listed but has no tenant_id");
     }
+    app.stop().await.unwrap();
+}
+
+/// The manager bot's `managed_bot` updates handled so far (done jobs).
+async fn manager_updates_done(app: &TestApp) -> i64 {
+    count(app.db(), "select count(*) from jobs where kind = 'manager.update' and state = 'done'").await
+}
+
+/// Makes a new token for `bot` in Telegram (Telegram then sends the manager `managed_bot`, as
+/// for a new bot) and waits until bellhop handled that update.
+async fn new_token_in_telegram(app: &TestApp, bot: i64) {
+    let before = manager_updates_done(app).await;
+    let manager = app.state.manager.as_ref().unwrap();
+    let fresh = manager.bot.call(&bellhop::telegram::methods::ReplaceManagedBotToken { user_id: bellhop::domain::UserId(bot) }).await.unwrap();
+    token_used(&fresh);
+    wait_until(WAIT, || async { manager_updates_done(app).await > before }).await;
+    app.drain_jobs(WAIT).await;
+}
+
+/// Telegram sends `managed_bot` for a new token too, not only for a new bot. A new token for a
+/// bot of a closed account does not reopen it (its erasure stays due on the same date) nor
+/// connect the bot: only creating a new bot reopens an account.
+#[tokio::test]
+async fn a_new_token_for_a_bot_of_a_closed_account_neither_reopens_it_nor_connects_the_bot() {
+    let app = spawn_app().await;
+    let b = business(&app, "Hal", "hal_close_token_bot", "Hal's Hats").await;
+    let (status, _, _) = post(&app, &b.cookie, "/app/account/close", &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 200);
+    app.drain_jobs(WAIT).await;
+    let erase_after = bellhop::storage::privacy::erase_date(&app.db().pool, b.tenant).await.unwrap().expect("closed");
+    let provisionings = count(app.db(), "select count(*) from jobs where kind = 'bot.provision'").await;
+
+    new_token_in_telegram(&app, b.bot).await;
+
+    assert_eq!(bellhop::storage::privacy::erase_date(&app.db().pool, b.tenant).await.unwrap(), Some(erase_after), "still closed, erased on the same date");
+    assert!(bellhop::storage::privacy::is_closed(&app.db().pool, b.tenant).await.unwrap());
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and status = 'disconnected' and token_key_id = ''", b.bot)).await, 1, "not connected, no token kept");
+    assert_eq!(count(app.db(), "select count(*) from jobs where kind = 'bot.provision'").await, provisionings, "nothing provisioned");
+    assert!(app.tg.get(&format!("bots/{}", b.bot)).await["webhook"].is_null());
+    // Its erasure comes as planned.
+    sqlx::query(&format!("update tenants set erase_after = 1 where id = {}", b.tenant.0)).execute(&app.db().pool).await.unwrap();
+    assert!(bellhop::app::account::erase(&app.state, b.tenant).await.unwrap());
+    app.stop().await.unwrap();
+}
+
+/// An erased account's bots stay as tombstones: a later `managed_bot` update about one (a new
+/// token made in Telegram) does not connect it again, nor reopen the account.
+#[tokio::test]
+async fn a_bot_of_an_erased_account_is_not_connected_again_by_a_later_update() {
+    let app = spawn_app().await;
+    let b = business(&app, "Ida", "ida_erased_bot", "Ida's Inks").await;
+    let (status, _, _) = post(&app, &b.cookie, "/app/account/close", &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 200);
+    app.drain_jobs(WAIT).await;
+    sqlx::query(&format!("update tenants set erase_after = 1 where id = {}", b.tenant.0)).execute(&app.db().pool).await.unwrap();
+    assert!(bellhop::app::account::erase(&app.state, b.tenant).await.unwrap());
+
+    new_token_in_telegram(&app, b.bot).await;
+
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and status = 'deleted' and token_key_id = '' and name = ''", b.bot)).await, 1, "still a tombstone");
+    assert_eq!(count(app.db(), &format!("select count(*) from tenants where id = {} and erased_at is not null and closed_at is not null", b.tenant.0)).await, 1, "not reopened");
+    assert!(app.tg.get(&format!("bots/{}", b.bot)).await["webhook"].is_null(), "not connected");
+    assert_eq!(tenant_rows(&app, b.tenant.0).await, vec![], "nothing recorded for it");
+    app.stop().await.unwrap();
+}
+
+/// Closing an account with a live bot and a parked one (the Free plan has one bot): the first
+/// one's disconnect frees a place on the plan, but the parked bot does not take it — both end
+/// disconnected, nothing is set up, no "is live" welcome goes out and no webhook is left.
+/// The parked bot's disconnect is held at Telegram until every job ran, so a provisioning
+/// queued by the first disconnect would have run by then.
+#[tokio::test]
+async fn closing_an_account_with_a_parked_bot_disconnects_both_and_sets_neither_up() {
+    let app = spawn_app().await;
+    let b = business(&app, "Jo", "jo_first_bot", "Jo's Jams").await;
+    let second = app.tg.create_managed_bot(b.owner, "jo_second_bot", "Jo's Jellies").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{second}")).await["token"].as_str().unwrap());
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from bots where id = {second} and status = 'parked'")).await == 1 }).await;
+    app.drain_jobs(WAIT).await;
+    let welcomes = || async { manager_said(&app, b.owner).await.iter().filter(|t| t.contains("is live")).count() };
+    assert_eq!(welcomes().await, 1, "the first bot's welcome");
+
+    app.tg.hold(second, "deleteWebhook", 1).await;
+    let closing = {
+        let (http, url, cookie, csrf) = (app.http.clone(), app.url("/app/account/close"), b.cookie.clone(), b.csrf.clone());
+        tokio::spawn(async move { http.post(url).header("cookie", cookie).form(&[("csrf", csrf.as_str()), ("confirm", "yes")]).send().await.unwrap().status().as_u16() })
+    };
+    wait_until(WAIT, || async { app.tg.held(second, "deleteWebhook").await == 1 }).await;
+    app.drain_jobs(WAIT).await;
+    app.tg.release(second, "deleteWebhook", false).await;
+    assert_eq!(closing.await.unwrap(), 200);
+    app.drain_jobs(WAIT).await;
+
+    for bot in [b.bot, second] {
+        assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {bot} and status = 'disconnected' and token_key_id = ''")).await, 1, "bot {bot} disconnected");
+        assert!(app.tg.get(&format!("bots/{bot}")).await["webhook"].is_null(), "no webhook left for bot {bot}");
+    }
+    assert_eq!(welcomes().await, 1, "no welcome for the parked bot");
+    assert_eq!(count(app.db(), &format!("select count(*) from jobs where kind = 'bot.provision' and payload like '%{second}%'")).await, 0, "the parked bot was never set up");
     app.stop().await.unwrap();
 }

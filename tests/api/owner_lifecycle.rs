@@ -398,3 +398,72 @@ async fn an_album_of_photos_gets_one_reply_and_every_photo_reaches_the_owner() {
     assert_eq!(bot_said_to(&app, b.bot, c).await.len(), 1, "one reply to the album");
     app.stop().await.unwrap();
 }
+
+/// The owner disconnects a bot while a setup of it is under way (Repair, here; an account closing
+/// does the same): the setup does not bring it back. Held at `setWebhook`, it removes the webhook
+/// it set after the disconnect removed the one before; held later (`setMyCommands`), it leaves
+/// the bot disconnected and sends no "is live" welcome.
+#[tokio::test]
+async fn a_bot_disconnected_while_it_is_being_set_up_stays_disconnected_with_no_webhook_and_no_welcome() {
+    let app = spawn_app().await;
+    let b = business(&app, "Kai", "kai_setup_race_bot", "Kai's Kites").await;
+    app.drain_jobs(WAIT).await;
+    let welcomes = || async { manager_said(&app, b.owner).await.iter().filter(|t| t.contains("is live")).count() };
+    for method in ["setWebhook", "setMyCommands"] {
+        let welcomed = welcomes().await;
+        // As for a bot's first setup: its welcome not sent yet.
+        sqlx::query(&format!("update bots set welcome_sent_at = null where id = {}", b.bot)).execute(&app.db().pool).await.unwrap();
+        app.tg.hold(b.bot, method, 1).await;
+        let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/repair", b.bot), &[("csrf", &b.csrf)]).await;
+        assert_eq!(status, 303);
+        wait_until(WAIT, || async { app.tg.held(b.bot, method).await == 1 }).await;
+        let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/disconnect", b.bot), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+        assert_eq!(status, 303);
+        app.tg.release(b.bot, method, false).await;
+        app.drain_jobs(WAIT).await;
+        assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and status = 'disconnected' and token_key_id = ''", b.bot)).await, 1, "held at {method}: still disconnected");
+        assert!(app.tg.get(&format!("bots/{}", b.bot)).await["webhook"].is_null(), "held at {method}: no webhook left");
+        assert_eq!(welcomes().await, welcomed, "held at {method}: no welcome");
+        // Connected again for the next round.
+        let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/connect", b.bot), &[("csrf", &b.csrf)]).await;
+        assert_eq!(status, 303);
+        wait_live(&app, b.bot).await;
+        app.drain_jobs(WAIT).await;
+    }
+    app.stop().await.unwrap();
+}
+
+/// Updates may arrive out of order: a delayed `managed_bot` update naming the bot's previous
+/// owner, delivered after the new owner disconnected it, does not connect it again.
+#[tokio::test]
+async fn a_delayed_update_naming_the_previous_owner_does_not_connect_a_disconnected_bot() {
+    let app = spawn_app().await;
+    let first = business(&app, "Lou", "lou_moved_bot", "Lou's Lutes").await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    // The update that told bellhop of the bot's creation (by its first owner).
+    let (row, body): (i64, String) = sqlx::query_as(&format!("select id, body from telegram_updates where bot_id = {manager} and body like '%managed_bot\"%' and body like '%{}%' order by update_id limit 1", first.bot))
+        .fetch_one(&app.db().pool)
+        .await
+        .unwrap();
+    let second = app.tg.post("users", json!({ "first_name": "Mia", "started_bots": [manager] })).await["id"].as_i64().unwrap();
+    app.tg.post(&format!("bots/{}/owner", first.bot), json!({ "user_id": second })).await;
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from bots where id = {} and owner_user_id = {second} and status = 'live'", first.bot)).await == 1 }).await;
+    app.drain_jobs(WAIT).await;
+    let (tenant, cookie, csrf) = app.signed_in_owner(second, "Mia's Music").await;
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and tenant_id = {}", first.bot, tenant.0)).await, 1);
+    let (status, _, _) = post(&app, &cookie, &format!("/app/bots/{}/disconnect", first.bot), &[("csrf", &csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+
+    // The creation's update again, as if delivered late (Telegram's order is not guaranteed).
+    sqlx::query(&format!("delete from telegram_updates where id = {row}")).execute(&app.db().pool).await.unwrap();
+    let secret = app.settings.values["BELLHOP_MANAGER_WEBHOOK_SECRET"].clone();
+    let update: Value = serde_json::from_str(&body).unwrap();
+    let r = app.http.post(app.url("/tg/manager")).header("X-Telegram-Bot-Api-Secret-Token", &secret).json(&update).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from telegram_updates where id <> {row} and bot_id = {manager} and update_id = {}", update["update_id"])).await == 1 }).await;
+    app.drain_jobs(WAIT).await;
+
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and status = 'disconnected' and token_key_id = '' and tenant_id = {}", first.bot, tenant.0)).await, 1, "still disconnected, still the new owner's");
+    assert!(app.tg.get(&format!("bots/{}", first.bot)).await["webhook"].is_null());
+    app.stop().await.unwrap();
+}

@@ -130,3 +130,40 @@ async fn a_provisioning_that_overlapped_another_outside_the_queue_runs_again_and
     assert_eq!(telegram_holds, stored_secret(&app, bot).await);
     app.stop().await.unwrap();
 }
+
+/// A bot changes owner while a setup of it for its first owner is queued (behind another that
+/// runs): the new owner's setup is queued beside it, not taken for it — the first owner's ends
+/// at once (the bot is no longer theirs), and the new owner's brings the bot live for them, with
+/// their welcome.
+#[tokio::test]
+async fn a_bot_that_changes_owner_while_its_setup_is_queued_is_set_up_for_the_new_owner() {
+    let app = spawn_app().await;
+    let (_, bot, cookie, csrf) = live_bot_and_owner(&app, "rosa_moving_bot").await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    // One setup runs, held at Telegram; another waits behind it in the queue.
+    app.tg.hold(bot, "setWebhook", 1).await;
+    let repair = |cookie: String, csrf: String| {
+        let (http, url) = (app.http.clone(), app.url(&format!("/app/bots/{bot}/repair")));
+        async move { http.post(url).header("cookie", cookie).form(&[("csrf", csrf)]).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(repair(cookie.clone(), csrf.clone()).await, 303);
+    wait_until(T, || async { app.tg.held(bot, "setWebhook").await == 1 }).await;
+    assert_eq!(repair(cookie, csrf).await, 303);
+    assert_eq!(count(app.db(), "select count(*) from jobs where kind = 'bot.provision' and state = 'queued'").await, 1);
+
+    let second = app.tg.post("users", json!({ "first_name": "Sol", "started_bots": [manager] })).await["id"].as_i64().unwrap();
+    app.tg.post(&format!("bots/{bot}/owner"), json!({ "user_id": second })).await;
+    wait_until(T, || async { count(app.db(), &format!("select count(*) from bots where id = {bot} and owner_user_id = {second}")).await == 1 }).await;
+    assert_eq!(count(app.db(), "select count(*) from jobs where kind = 'bot.provision' and state = 'queued'").await, 2, "the new owner's setup is queued too");
+    app.tg.release(bot, "setWebhook", false).await;
+    app.drain_jobs(T).await;
+
+    let said: Vec<String> = app.tg.sent_by(manager).await.iter().filter(|m| m["chat_id"] == json!(second)).map(text_of).collect();
+    assert!(said.iter().any(|t| t.contains("is live")), "the new owner's welcome: {said:?}");
+    let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, bellhop::domain::UserId(second)).await.unwrap().unwrap().id;
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {bot} and tenant_id = {} and status = 'live'", tenant.0)).await, 1);
+    let webhook = app.tg.get(&format!("bots/{bot}")).await["webhook"].clone();
+    assert!(webhook["url"].is_string(), "{webhook}");
+    assert_eq!(webhook["secret_token"].as_str().unwrap(), stored_secret(&app, bot).await, "Telegram holds the secret stored");
+    app.stop().await.unwrap();
+}
