@@ -95,28 +95,35 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
     };
     let retrieval_steps = hits.steps;
 
+    // With model answers off (`answering.model_answers`), the model isn't even loaded.
+    let model = if deps.cfg.model_answers { deps.model.get().await } else { None };
     // The business's plan: one credit per AI answer, reserved before the model runs (the key
-    // makes a retried job find its own reservation), settled or released after.
+    // makes a retried job find its own reservation), settled or released after. Quoted passages
+    // cost nothing, so without a model nothing is reserved: a business out of credits still gets
+    // its sources quoted, and no "running low" notice comes from answers that cost nothing.
     // The day's model tokens so far are read beside it.
     let reserving = async {
         match req.credit_key {
-            Some(key) => billing::reserve(&deps.billing, req.tenant, key).await.map(Some),
-            None => Ok(None),
+            Some(key) if model.is_some() => billing::reserve(&deps.billing, req.tenant, key).await.map(Some),
+            _ => Ok(None),
         }
     };
     let (reserved, used_today) = tokio::try_join!(reserving, async { Ok(conversations::usage(&deps.db.pool, req.tenant, today()).await?) })?;
-    let reservation = match reserved {
-        Some(Reserve::Granted(r)) => Some(r),
-        Some(Reserve::Exhausted) => return Ok(fixed(MessageKind::Unavailable, req.texts.unavailable.clone())),
-        None => None,
-    };
-    // With model answers off (`answering.model_answers`), the model isn't even loaded.
-    let model = if deps.cfg.model_answers { deps.model.get().await } else { None };
     // Over the day's token budget a business's customers get quoted passages.
     let within_budget = (used_today as u64) < deps.cfg.tenant_daily_tokens;
-    if !within_budget {
+    if model.is_some() && !within_budget {
         tracing::warn!(used_today, "the business used its daily model tokens; quoting passages");
     }
+    let reservation = match reserved {
+        Some(Reserve::Granted(r)) if !within_budget => {
+            // The model will not run after all: the credit goes back.
+            r.release(&deps.db).await?;
+            None
+        }
+        Some(Reserve::Granted(r)) => Some(r),
+        Some(Reserve::Exhausted) if within_budget => return Ok(fixed(MessageKind::Unavailable, req.texts.unavailable.clone())),
+        Some(Reserve::Exhausted) | None => None,
+    };
     let permits = deps.permits.of(req.tenant);
     let _permit = permits.acquire_owned().await?;
     let call = match (&model, within_budget) {

@@ -342,3 +342,33 @@ async fn the_test_chat_spends_the_plans_answers_like_a_customers_question_and_sa
     assert!(page.contains("0 of 2"), "the page says what the test chat spends: {page}");
     app.stop().await.unwrap();
 }
+
+/// With no model (the zero-configuration default), replies quote the sources and cost nothing:
+/// a business whose credits are all used still gets its customers' questions answered from its
+/// sources, nothing is reserved for them, and the owner is not told again that answers ran out.
+#[tokio::test]
+async fn without_a_model_a_business_out_of_credits_still_gets_its_sources_quoted_for_free() {
+    use bellhop::billing::{Reserve, reserve};
+    let app = spawn_app().await;
+    let (bot, tenant, secret) = live_bot(&app, "Flo", "flo_quotes_bot", "Flo's Flowers").await;
+    add_doc(&app, tenant, "flowers.md", "# Delivery\n\nFlowers are delivered the same day when ordered before noon. Delivery costs 6 euros.\n").await;
+    wait_sources_ready(&app, tenant, 1).await;
+    // The starting plan's 100 answers a month, all used (by an earlier model, say).
+    for i in 0..100 {
+        let Reserve::Granted(r) = reserve(&app.state.billing, tenant, &format!("earlier:{i}")).await.unwrap() else { panic!("credit {i} refused") };
+        r.settle(&app.state.db, 100).await.unwrap();
+    }
+    let ledger_rows = || async { count(app.db(), &format!("select count(*) from billing_ledger where tenant_id = {}", tenant.0)).await };
+    let before = ledger_rows().await;
+    let customer = app.tg.post("users", json!({ "first_name": "Gil", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    assert_eq!(app.post_update(bot, Some(&secret), &update(71_000, customer, "How much does delivery cost?")).await, 200);
+    wait_until(Duration::from_secs(120), || async { count(app.db(), "select count(*) from conversation_messages where author = 'bot' and delivery = 'sent'").await >= 1 }).await;
+    app.drain_jobs(Duration::from_secs(60)).await;
+    let kinds: Vec<String> = sqlx::query_scalar("select kind from conversation_messages where author = 'bot'").fetch_all(&app.db().pool).await.unwrap();
+    assert_eq!(kinds, vec!["extractive".to_owned()], "the sources quoted, not 'temporarily unavailable'");
+    let reply = app.tg.sent_by(bot).await.into_iter().find(|m| m["chat_id"] == json!(customer)).unwrap();
+    assert!(text_of(&reply).contains("6 euros"), "{}", text_of(&reply));
+    assert_eq!(ledger_rows().await, before, "nothing reserved or released for a quote");
+    assert_eq!(bellhop::storage::billing::ledger_balance(&app.db().pool, tenant).await.unwrap(), 0);
+    app.stop().await.unwrap();
+}
