@@ -41,13 +41,13 @@ pub use limits::{Overhead, TenantPermits};
 pub use pipeline::standalone_query;
 
 use crate::domain::conversation::{Author, ChatKind, Delivery, MessageKind, Mode};
-use crate::domain::{BotId, TenantId, UserId};
+use crate::domain::{BotId, ChatId, TenantId, UserId};
 use crate::jobs::JobError;
 use crate::manager::Manager;
 use crate::storage::conversations::{self, Conversation, Msg, NewMsg};
 use crate::storage::{self, announcements, bot_settings::BotSettings, bots};
 use crate::telegram::methods::SendChatAction;
-use crate::telegram::{Bot, Message, Update, UpdateKind};
+use crate::telegram::{Bot, CallbackQuery, Message, Update, UpdateKind};
 use delivery::Reply;
 use prompt::{Turn, Voice};
 use std::sync::Mutex;
@@ -160,7 +160,7 @@ pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot
     // Telegram app's language.
     let language = match &update.kind {
         UpdateKind::Message(m) => language::customer_language(m.from.as_ref().and_then(|f| f.language_code.as_deref()), m.text.as_deref().or(m.caption.as_deref()).unwrap_or_default()),
-        UpdateKind::CallbackQuery(q) => language::customer_language(q.from.language_code.as_deref(), q.message().and_then(|m| m.text.as_deref()).unwrap_or_default()),
+        UpdateKind::CallbackQuery(q) => press_language(&a.pipeline.db, tenant, bot_id, q).await?,
         _ => None,
     };
     let lang = language::Lang::of(language.as_deref());
@@ -171,6 +171,17 @@ pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot
         UpdateKind::CallbackQuery(q) => ctx.callback(update.update_id, q).await,
         _ => Ok(()),
     }
+}
+
+/// The language a button press is answered in. The pressed message is the bot's, and a quote in
+/// it is in the documents' language, so it says nothing of the customer's: in a private chat the
+/// language kept from the customer's own messages, else their Telegram app's; in a group, where
+/// the conversation's language is whoever spoke last, the presser's app first.
+async fn press_language(db: &storage::Db, tenant: TenantId, bot: BotId, q: &CallbackQuery) -> Result<Option<String>, JobError> {
+    let app = language::customer_language(q.from.language_code.as_deref(), "");
+    let Some(m) = q.message() else { return Ok(app) };
+    let kept = conversations::language_of(&db.pool, tenant, bot, ChatId(m.chat.id), groups::topic(m)).await?;
+    Ok(if m.chat.is_private() { kept.or(app) } else { app.or(kept) })
 }
 
 /// The retrieval query of a customer's private message, when it is sure to be the message's
@@ -249,7 +260,7 @@ impl Ctx<'_> {
         };
         let from = m.from.clone().unwrap_or_default();
         let name = groups::display_name(&from.first_name, from.last_name.as_deref());
-        let customer = groups::customer(&m.chat, m.message_thread_id, UserId(from.id), &name, self.language);
+        let customer = groups::customer(&m, UserId(from.id), &name, self.language);
         let command = if unreadable.is_some() { String::new() } else { text.split_whitespace().next().unwrap_or_default().split('@').next().unwrap_or_default().to_owned() };
         let mut tx = self.db().begin().await?;
         let conv = conversations::open(&mut *tx, self.tenant, self.bot_id, &customer).await?;
@@ -314,6 +325,17 @@ impl Ctx<'_> {
             "/privacy" => Some(&t.privacy),
             "/paysupport" => Some(&t.paysupport),
             "/human" => return self.handoff(&conv, update_id, m.message_id).await,
+            // A command the bot does not have is not a question for the model. In a private
+            // chat the customer gets the help (what the bot can do); in a group only when the
+            // command names this bot ("/menu@shop_bot"): the group's other commands ("/weather",
+            // "/shrug") are for other bots or for people, and cost the owner nothing.
+            other if other.starts_with('/') => {
+                let named = text.split_whitespace().next().is_some_and(|w| w.contains('@'));
+                if !private && !named {
+                    return Ok(());
+                }
+                Some(&t.help)
+            }
             _ => None,
         };
         match fixed {

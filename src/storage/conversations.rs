@@ -75,6 +75,19 @@ pub async fn get<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id:
     sqlx::query_as(&sql).bind(tenant.0).bind(id.0).fetch_optional(e).await
 }
 
+/// The language kept on the conversation of this chat (and topic) with this bot, if any: what a
+/// button press, which carries no words of the customer's, is answered in.
+pub async fn language_of<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: ChatId, thread_id: i64) -> sqlx::Result<Option<String>> {
+    let row: Option<(Option<String>,)> = sqlx::query_as("select language from conversations where tenant_id = $1 and bot_id = $2 and chat_id = $3 and thread_id = $4")
+        .bind(tenant.0)
+        .bind(bot.0)
+        .bind(chat_id.0)
+        .bind(thread_id)
+        .fetch_optional(e)
+        .await?;
+    Ok(row.and_then(|(l,)| l))
+}
+
 /// The tenant's conversations, most recent first.
 pub async fn list<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, limit: i64) -> sqlx::Result<Vec<Conversation>> {
     let sql = format!("select {CONV_COLUMNS} from conversations where tenant_id = $1 order by last_message_at desc, id desc limit $2");

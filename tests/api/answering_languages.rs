@@ -126,12 +126,14 @@ async fn customers_get_the_right_sentence_and_the_bots_words_in_their_language()
     app.stop().await.unwrap();
 }
 
-/// The owner's own "I don't know" text is shown as written, whatever the customer's language.
+/// The owner's own "I don't know" text is shown as written, whatever the customer's language;
+/// and the bot's words after its button is pressed are in the customer's language, not in the
+/// language of the owner's text on the pressed message.
 #[tokio::test]
 async fn the_owners_own_text_is_shown_as_written() {
     let app = spawn_app().await;
     let (bot, tenant, _) = live_bot(&app, "Owner", "own_words_bot", "Rassvet").await;
-    let own = "Спросите у нас в пекарне — Sam.";
+    let own = "Please ask us in the bakery, and Sam will be happy to help you with anything you need.";
     let settings = bellhop::storage::bot_settings::BotSettings { fallback_text: own.into(), ..Default::default() };
     // Provisioning finished first, as it would before an owner could save settings.
     app.drain_jobs(Duration::from_secs(60)).await;
@@ -144,6 +146,14 @@ async fn the_owners_own_text_is_shown_as_written() {
     let reply = app.tg.sent_by(bot).await.into_iter().find(|m| m["chat_id"] == json!(customer)).unwrap();
     assert_eq!(text_of(&reply), own);
     assert!(reply["reply_markup"].to_string().contains("Hablar con una persona"), "{}", reply["reply_markup"]);
+    // The press is answered in Spanish, though the pressed message is English.
+    let human = reply["reply_markup"]["inline_keyboard"][0][0]["callback_data"].as_str().unwrap().to_owned();
+    assert_eq!(human, "human", "{}", reply["reply_markup"]);
+    app.tg.post(&format!("users/{customer}/callbacks"), json!({ "bot_id": bot, "message_id": reply["message_id"], "data": human })).await;
+    let to_customer = || async { app.tg.sent_by(bot).await.into_iter().filter(|m| m["chat_id"] == json!(customer)).map(|m| text_of(&m)).collect::<Vec<_>>() };
+    wait_until(Duration::from_secs(60), || async { to_customer().await.len() == 2 }).await;
+    let said = to_customer().await;
+    assert_eq!(said[1], bellhop::answering::language::Lang::Es.words().handoff.replace("{b}", "Rassvet"), "{said:?}");
     app.stop().await.unwrap();
 }
 
