@@ -50,7 +50,7 @@ impl Ctx<'_> {
         if data == HUMAN {
             let _ = self.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
             let name = groups::display_name(&q.from.first_name, q.from.last_name.as_deref());
-            let customer = groups::customer(&msg.chat, msg.message_thread_id, UserId(q.from.id), &name, self.language);
+            let customer = groups::customer(&msg, UserId(q.from.id), &name, self.language);
             let conv = conversations::open(&self.db().pool, self.tenant, self.bot_id, &customer).await?;
             // A retried press: the earlier attempt's note, finished (see `Ctx::hand_off`).
             if let Some(note) = conversations::reply_to(&self.db().pool, self.tenant, conv.id, update_id).await? {

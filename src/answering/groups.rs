@@ -5,15 +5,25 @@ use super::Ctx;
 use crate::domain::conversation::ChatKind;
 use crate::domain::{BotId, ChatId, UserId};
 use crate::storage::conversations::Customer;
-use crate::telegram::{Chat, Message};
+use crate::telegram::Message;
 
-/// The customer behind a message or a button press: their chat, and in a group their topic.
-pub(super) fn customer<'a>(chat: &'a Chat, thread: Option<i64>, user_id: UserId, name: &'a str, language: Option<&'a str>) -> Customer<'a> {
-    let thread_id = if chat.is_private() { 0 } else { thread.unwrap_or(0) };
+/// The customer behind a message, or a button press on message `m`: their chat, and in a forum
+/// its topic.
+pub(super) fn customer<'a>(m: &Message, user_id: UserId, name: &'a str, language: Option<&'a str>) -> Customer<'a> {
     // A chat type Telegram may add later is treated as a group (no drafts, no private-only
     // replies), the safer side.
-    let chat_kind = chat.kind.parse().unwrap_or(ChatKind::Group);
-    Customer { chat_id: ChatId(chat.id), thread_id, chat_kind, user_id, name, language }
+    let chat_kind = m.chat.kind.parse().unwrap_or(ChatKind::Group);
+    Customer { chat_id: ChatId(m.chat.id), thread_id: topic(m), chat_kind, user_id, name, language }
+}
+
+/// The forum topic message `m` is in; 0 for none. In any supergroup Telegram sets
+/// `message_thread_id` on every reply too (to the id of the message its reply chain started
+/// with), and that is not a topic: taken as one, each reply to the bot would start a
+/// conversation of its own (a handoff in one, the assistant still answering in the other), and
+/// a reply sent into it is refused ("message thread not found"). Only `is_topic_message` says
+/// a topic. A private chat has none (bellhop's bots do not turn on topics there).
+pub(super) fn topic(m: &Message) -> i64 {
+    if !m.chat.is_private() && m.is_topic_message == Some(true) { m.message_thread_id.unwrap_or(0) } else { 0 }
 }
 
 /// A person's name as the owner sees it: first and last name.
@@ -67,7 +77,23 @@ fn strip_mention(text: &str, username: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::strip_mention;
+    use super::{strip_mention, topic};
+
+    #[test]
+    fn only_a_forum_topic_is_a_conversation_of_its_own_not_a_reply_thread() {
+        let m = |chat: serde_json::Value, extra: serde_json::Value| -> crate::telegram::Message {
+            let mut v = serde_json::json!({ "message_id": 9, "date": 1_700_000_000, "chat": chat, "text": "hi" });
+            v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            serde_json::from_value(v).unwrap()
+        };
+        let group = serde_json::json!({ "id": -100, "type": "supergroup" });
+        let forum = serde_json::json!({ "id": -100, "type": "supergroup", "is_forum": true });
+        assert_eq!(topic(&m(group.clone(), serde_json::json!({ "message_thread_id": 5 }))), 0, "a reply thread");
+        assert_eq!(topic(&m(forum.clone(), serde_json::json!({ "message_thread_id": 5 }))), 0, "a reply in the forum's General topic");
+        assert_eq!(topic(&m(forum, serde_json::json!({ "message_thread_id": 5, "is_topic_message": true }))), 5, "a topic");
+        assert_eq!(topic(&m(serde_json::json!({ "id": 42, "type": "private" }), serde_json::json!({ "message_thread_id": 5, "is_topic_message": true }))), 0);
+        assert_eq!(topic(&m(group, serde_json::json!({}))), 0);
+    }
 
     #[test]
     fn the_mention_is_removed_wherever_it_stands_and_in_any_case() {

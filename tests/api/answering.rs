@@ -141,6 +141,57 @@ async fn in_groups_the_bot_answers_only_when_addressed() {
     app.stop().await.unwrap();
 }
 
+/// In a supergroup Telegram puts every reply in the reply thread of the message it answers
+/// (`message_thread_id`, without `is_topic_message`). That is not a forum topic: a customer who
+/// replies to the bot's answer is in the same conversation, and the answer goes to the group,
+/// not into a thread (which Telegram refuses: "message thread not found"). And a command the
+/// bot does not have is not a question: in a group it is left alone unless it names the bot.
+#[tokio::test]
+async fn in_a_supergroup_a_reply_to_the_bot_stays_in_the_conversation_and_other_bots_commands_are_left_alone() {
+    let app = spawn_app().await;
+    let owner = app.tg.user("Gus").await;
+    let bot = app.tg.create_managed_bot(owner, "gus_thread_bot", "Gus Garage").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{bot}")).await["token"].as_str().unwrap());
+    wait_until(Duration::from_secs(30), || async { count(app.db(), &format!("select count(*) from bots where id = {bot} and status = 'live'")).await == 1 }).await;
+    let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
+    bellhop::storage::sources::insert_qa(&app.db().pool, tenant, Some(bellhop::domain::BotId(bot)), "Do you fix brakes?", "Yes, brakes are fixed the same day.").await.unwrap();
+    bellhop::storage::sources::insert_qa(&app.db().pool, tenant, Some(bellhop::domain::BotId(bot)), "How much is a brake repair?", "A brake repair costs 80 euros.").await.unwrap();
+    let a = app.tg.user("Ann").await;
+    let group_id = app.tg.post("groups", json!({ "title": "Car owners", "user_ids": [a], "bot_ids": [bot] })).await["id"].as_i64().unwrap();
+    let in_group = || async { app.tg.sent_by(bot).await.into_iter().filter(|m| m["chat_id"] == json!(group_id)).collect::<Vec<_>>() };
+    let asked = app.tg.post(&format!("users/{a}/messages"), json!({ "bot_id": bot, "chat_id": group_id, "text": "@gus_thread_bot Do you fix brakes?" })).await;
+    wait_until(Duration::from_secs(60), || async { in_group().await.len() == 1 }).await;
+    let answer = in_group().await.remove(0);
+    assert!(text_of(&answer).contains("same day"));
+    assert_eq!(answer["message"]["message_thread_id"], asked["message_id"], "the sandbox puts a reply in its reply thread, as Telegram does: {answer}");
+    // Ann replies to the answer: her message is in the reply thread too.
+    let reply = app.tg.post(&format!("users/{a}/messages"), json!({ "bot_id": bot, "chat_id": group_id, "text": "How much is a brake repair?", "reply_to_message_id": answer["message_id"] })).await;
+    assert_eq!(reply["message_thread_id"], asked["message_id"], "{reply}");
+    wait_until(Duration::from_secs(60), || async { in_group().await.len() == 2 }).await;
+    app.drain_jobs(Duration::from_secs(30)).await;
+    let said = in_group().await;
+    assert!(text_of(&said[1]).contains("80 euros"), "{:?}", said[1]);
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where bot_id = {bot}")).await, 1, "one conversation for the group, not one per reply thread");
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where bot_id = {bot} and thread_id <> 0")).await, 0);
+    assert_eq!(count(app.db(), "select count(*) from jobs where attempts > 1 or state = 'dead'").await, 0, "a send was refused and retried");
+    // A command meant for another bot or for people is left alone (no model, no credit); one
+    // that names this bot, and any in a private chat, gets the help.
+    app.tg.post(&format!("users/{a}/messages"), json!({ "bot_id": bot, "chat_id": group_id, "text": "/weather Hamburg" })).await;
+    app.drain_jobs(Duration::from_secs(30)).await;
+    assert_eq!(in_group().await.len(), 2, "no reply to another bot's command: {:?}", in_group().await.last());
+    app.tg.post(&format!("users/{a}/messages"), json!({ "bot_id": bot, "chat_id": group_id, "text": "/menu@gus_thread_bot" })).await;
+    wait_until(Duration::from_secs(60), || async { in_group().await.len() == 3 }).await;
+    let help = bellhop::answering::language::Lang::En.words().help.replace("{b}", "Gus Garage");
+    assert_eq!(text_of(&in_group().await[2]), help);
+    let c = app.tg.post("users", json!({ "first_name": "Cem", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    app.tg.say(c, bot, "/menu").await;
+    wait_reply(&app, bot, c, 1).await;
+    let private = app.tg.sent_by(bot).await.into_iter().find(|m| m["chat_id"] == json!(c)).unwrap();
+    assert_eq!(text_of(&private), help);
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where author = 'bot' and kind not in ('qa', 'command')").await, 0, "no model or quoted answer to a command");
+    app.stop().await.unwrap();
+}
+
 /// Issue 16, item 9: the mention was found in a lowercased copy and its byte offset used on the
 /// original; letters whose lowercase has another length in UTF-8 (the Kelvin sign, "İ") made
 /// the slicing panic, and the job was retried until the message was dropped.

@@ -167,6 +167,16 @@ pub struct Group {
     pub bot_ids: Vec<i64>,
 }
 
+/// The `message_thread_id` Telegram gives a message: in a supergroup, a reply belongs to the
+/// thread of the message it answers, named by the id of the thread's first message (not a topic:
+/// the sandbox's supergroups have none, so `is_topic_message` is never set).
+pub fn reply_thread(chat: &Chat, reply_to: Option<&Message>) -> Option<i64> {
+    if chat.kind != "supergroup" {
+        return None;
+    }
+    reply_to.map(|r| r.message_thread_id.unwrap_or(r.message_id))
+}
+
 impl Group {
     pub fn chat(&self) -> Chat {
         Chat { id: self.id, kind: "supergroup".into(), title: Some(self.title.clone()), ..Default::default() }
@@ -454,6 +464,7 @@ impl World {
         message.message_id = self.next_message_id(bot_id, chat_id);
         message.date = self.now();
         message.from = Some(user);
+        message.message_thread_id = reply_thread(&chat, message.reply_to_message.as_deref());
         message.chat = chat;
         if let Some(text) = &message.text
             && message.entities.is_none() {

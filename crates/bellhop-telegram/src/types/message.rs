@@ -12,8 +12,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Message {
     /// Unique inside its chat.
     pub message_id: i64,
+    /// The topic of a forum, or in any supergroup the reply thread: Telegram sets it on every
+    /// reply there, to the id of the message the thread started with. Only with
+    /// [`Message::is_topic_message`] is it a topic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_thread_id: Option<i64>,
+    /// The message is in a forum topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_topic_message: Option<bool>,
     /// Empty for messages sent to channels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<User>,
