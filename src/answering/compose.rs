@@ -12,7 +12,7 @@ use super::prompt::{self, NO_ANSWER, SourceText, Turn, Voice};
 use super::verify::{Evidence, Rules};
 use crate::config::AnsweringConfig;
 use crate::domain::{BotId, TenantId};
-use crate::llm::{ChatModel, ChatRequest, ModelError};
+use crate::llm::{ChatModel, ChatRequest, ModelError, Piece};
 use crate::retrieval::{Hit, Retriever, SearchOptions, Sources};
 use crate::storage::Db;
 use futures::StreamExt;
@@ -346,7 +346,12 @@ pub async fn generate(call: Option<ModelCall<'_>>, voice: &Voice<'_>, history: &
         let mut text = String::new();
         let mut shown = String::new();
         while let Some(piece) = stream.next().await {
-            text.push_str(&piece?);
+            let piece = match piece? {
+                Piece::Text(t) => t,
+                // Cut off at `max_tokens`: its last sentence is likely unfinished, and goes.
+                Piece::Cut => return Ok((super::verify::complete_sentences(&text).to_owned(), None, true)),
+            };
+            text.push_str(&piece);
             if visible(&text).is_empty() {
                 continue;
             }
@@ -362,14 +367,14 @@ pub async fn generate(call: Option<ModelCall<'_>>, voice: &Voice<'_>, history: &
                 shown = draft;
             }
             if let Some(problem) = failed {
-                return Ok((text, Some(problem)));
+                return Ok((text, Some(problem), false));
             }
         }
-        Ok::<_, ModelError>((text, None))
+        Ok::<_, ModelError>((text, None, false))
     };
     let outcome = tokio::time::timeout(call.timeout, run).await;
     let model_time = started.elapsed();
-    let (text, failed) = match outcome {
+    let (text, failed, cut) = match outcome {
         Ok(Ok(t)) => t,
         Ok(Err(e)) => return Composed { model_time, ..extractive(voice, hits, sel, Some(format!("{e}"))) },
         Err(_) => return Composed { model_time, ..extractive(voice, hits, sel, Some(format!("the model did not finish within {} s", call.timeout.as_secs()))) },
@@ -379,6 +384,9 @@ pub async fn generate(call: Option<ModelCall<'_>>, voice: &Voice<'_>, history: &
     keep_sample(question, &text, &given);
     if let Some(problem) = failed {
         return Composed { tokens, model_time, ..extractive(voice, hits, sel, Some(format!("the model's answer failed verification: {problem}"))) };
+    }
+    if cut && text.trim().is_empty() {
+        return Composed { tokens, model_time, ..extractive(voice, hits, sel, Some("the model's answer was cut off at llm.max_answer_tokens before its first sentence ended".into())) };
     }
     if text.contains(NO_ANSWER) || text.trim().is_empty() {
         // The sentence ranking found a confident answer (else there would be no model call):

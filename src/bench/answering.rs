@@ -7,7 +7,7 @@
 //! time is all that is left to measure).
 use crate::config::Config;
 use crate::domain::BotId;
-use crate::llm::{ChatModel, ChatRequest, ModelError, TextStream};
+use crate::llm::{ChatModel, ChatRequest, ModelError, Piece, TextStream};
 use crate::app::{AppState, Application, HttpRoutes, Role};
 use anyhow::Context;
 use futures::future::BoxFuture;
@@ -46,7 +46,7 @@ impl ChatModel for Instant {
         4096
     }
     fn stream<'a>(&'a self, _req: ChatRequest) -> BoxFuture<'a, Result<TextStream, ModelError>> {
-        Box::pin(async { Ok(Box::pin(futures::stream::iter(["We open ".to_owned(), "at 9 every weekday [1].".to_owned()].into_iter().map(Ok))) as TextStream) })
+        Box::pin(async { Ok(Box::pin(futures::stream::iter(["We open ".to_owned(), "at 9 every weekday [1].".to_owned()].into_iter().map(|t| Ok(Piece::Text(t))))) as TextStream) })
     }
 }
 

@@ -6,7 +6,7 @@
 //! channel; the runtime calls `on_token` after every answer token, which answers `false` once the
 //! reader has hung up, so dropping the stream (the customer's request gone, a timeout) stops the
 //! thread within one token.
-use super::{ModelError, TextStream};
+use super::{ModelError, Piece, TextStream};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -104,11 +104,11 @@ where
     G: FnOnce(&mut dyn FnMut(Option<String>) -> bool) -> Result<Generation, ModelError> + Send + 'static,
 {
     Box::pin(async move {
-        let (tx, mut rx) = mpsc::channel::<Result<String, ModelError>>(CHANNEL);
+        let (tx, mut rx) = mpsc::channel::<Result<Piece, ModelError>>(CHANNEL);
         let mut running = Running::start(counters);
         tokio::task::spawn_blocking(move || {
             let mut on_token = |piece: Option<String>| match piece {
-                Some(p) => tx.blocking_send(Ok(p)).is_ok(),
+                Some(p) => tx.blocking_send(Ok(Piece::Text(p))).is_ok(),
                 None => !tx.is_closed(),
             };
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| generate(&mut on_token)));
@@ -116,6 +116,9 @@ where
                 Ok(Ok(g)) => {
                     running.cancelled = g.stop == Stop::Cancelled;
                     tracing::debug!(model, prompt_tokens = g.prompt_tokens, answer_tokens = g.answer_tokens, stop = ?g.stop, elapsed_ms = g.elapsed.as_millis() as u64, "llm.generate");
+                    if g.stop == Stop::Length {
+                        let _ = tx.blocking_send(Ok(Piece::Cut));
+                    }
                 }
                 Ok(Err(e)) => {
                     // Counted as ended before the reader hears of it, so stats read after the

@@ -83,9 +83,30 @@ pub struct ChatRequest {
     pub temperature: f32,
 }
 
-/// Pieces of the answer as the model produces them; concatenated they are the whole answer.
-/// The stream ends after the last piece, or with one error.
-pub type TextStream = BoxStream<'static, Result<String, ModelError>>;
+/// Pieces of the answer as the model produces them; concatenated, their texts are the whole
+/// answer. The stream ends after the last piece (a [`Piece::Cut`] when the answer was cut off),
+/// or with one error.
+pub type TextStream = BoxStream<'static, Result<Piece, ModelError>>;
+
+/// One item of a [`TextStream`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// The next piece of the answer's text.
+    Text(String),
+    /// The answer reached `max_tokens` (or the end of the context) before the model ended it:
+    /// its last sentence is likely unfinished. Comes last.
+    Cut,
+}
+
+impl Piece {
+    /// The text of a [`Piece::Text`]; empty for [`Piece::Cut`].
+    pub fn text(&self) -> &str {
+        match self {
+            Piece::Text(t) => t,
+            Piece::Cut => "",
+        }
+    }
+}
 
 /// A chat model.
 pub trait ChatModel: Send + Sync {

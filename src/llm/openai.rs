@@ -10,12 +10,12 @@
 //!
 //! Time limits: each attempt must connect and deliver its first piece within
 //! `first_token_timeout`; the whole answer, retries included, within `timeout`.
-use super::{ChatMessage, ChatModel, ChatRequest, ModelError, Role, TextStream};
+use super::{ChatMessage, ChatModel, ChatRequest, ModelError, Piece, Role, TextStream};
 use async_openai::error::WrappedError;
 use async_openai::types::{
     ChatCompletionRequestAssistantMessage, ChatCompletionRequestAssistantMessageContent, ChatCompletionRequestMessage,
     ChatCompletionRequestSystemMessage, ChatCompletionRequestSystemMessageContent, ChatCompletionRequestUserMessage,
-    ChatCompletionRequestUserMessageContent, CreateChatCompletionRequest, CreateChatCompletionStreamResponse,
+    ChatCompletionRequestUserMessageContent, CreateChatCompletionRequest, CreateChatCompletionStreamResponse, FinishReason,
 };
 use eventsource_stream::Eventsource;
 use futures::future::BoxFuture;
@@ -111,7 +111,7 @@ impl OpenAiChat {
     }
 
     /// One attempt: the request, then events until the first piece of text (or the end).
-    async fn attempt(&self, body: &CreateChatCompletionRequest) -> Result<(Option<String>, Events), Failure> {
+    async fn attempt(&self, body: &CreateChatCompletionRequest) -> Result<(Option<String>, Events, bool), Failure> {
         let mut rb = self.http.post(&self.url).json(body).header(reqwest::header::ACCEPT, "text/event-stream");
         if let Some(k) = &self.api_key {
             let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {k}")).map_err(|_| ModelError::Permanent("llm.api_key is not a valid header value".into()))?;
@@ -126,8 +126,9 @@ impl OpenAiChat {
             return Err(Failure { error: classify_status(status.as_u16(), &text), retry_after });
         }
         let mut events: Events = resp.bytes_stream().eventsource().map(|e| e.map_err(|e| e.to_string())).boxed();
-        let first = next_piece(&mut events).await?;
-        Ok((first, events))
+        let mut cut = false;
+        let first = next_piece(&mut events, &mut cut).await?;
+        Ok((first, events, cut))
     }
 
     async fn open(&self, req: &ChatRequest, deadline: Instant) -> Result<TextStream, ModelError> {
@@ -139,7 +140,7 @@ impl OpenAiChat {
             let attempt_deadline = deadline.min(Instant::now() + self.opts.first_token_timeout);
             let allowed = attempt_deadline.saturating_duration_since(Instant::now());
             let failure = match timeout_at(attempt_deadline, self.attempt(&body)).await {
-                Ok(Ok((first, events))) => return Ok(self.rest(first, events, deadline)),
+                Ok(Ok((first, events, cut))) => return Ok(self.rest(first, events, cut, deadline)),
                 Ok(Err(f)) => f,
                 Err(_) => Failure::from(ModelError::Transient(format!("no answer from {} within {:.1}s", self.url, allowed.as_secs_f64()))),
             };
@@ -155,23 +156,31 @@ impl OpenAiChat {
     }
 
     /// The stream handed to the caller: the first piece, then the rest, each within the
-    /// deadline.
-    fn rest(&self, first: Option<String>, events: Events, deadline: Instant) -> TextStream {
+    /// deadline; a [`Piece::Cut`] last when the endpoint said the answer hit `max_tokens`.
+    fn rest(&self, first: Option<String>, events: Events, cut: bool, deadline: Instant) -> TextStream {
+        struct Rest {
+            first: Option<String>,
+            events: Option<Events>,
+            cut: bool,
+        }
         let timeout = self.opts.timeout;
         let key = self.api_key.clone();
-        let state = (first, Some(events));
-        futures::stream::unfold(state, move |(first, events)| {
+        let state = Rest { first, events: Some(events), cut };
+        futures::stream::unfold(state, move |mut st| {
             let key = key.clone();
             async move {
-                if let Some(p) = first {
-                    return Some((Ok(p), (None, events)));
+                if let Some(p) = st.first.take() {
+                    return Some((Ok(Piece::Text(p)), st));
                 }
-                let mut events = events?;
-                match timeout_at(deadline, next_piece(&mut events)).await {
-                    Ok(Ok(Some(p))) => Some((Ok(p), (None, Some(events)))),
-                    Ok(Ok(None)) => None,
-                    Ok(Err(f)) => Some((Err(redact_with(key.as_deref(), f.error)), (None, None))),
-                    Err(_) => Some((Err(ModelError::Transient(format!("the answer took longer than {}s", timeout.as_secs_f64()))), (None, None))),
+                let Some(mut events) = st.events.take() else {
+                    // Ended: the cut, once, if there was one.
+                    return std::mem::take(&mut st.cut).then_some((Ok(Piece::Cut), st));
+                };
+                match timeout_at(deadline, next_piece(&mut events, &mut st.cut)).await {
+                    Ok(Ok(Some(p))) => Some((Ok(Piece::Text(p)), Rest { events: Some(events), ..st })),
+                    Ok(Ok(None)) => std::mem::take(&mut st.cut).then_some((Ok(Piece::Cut), st)),
+                    Ok(Err(f)) => Some((Err(redact_with(key.as_deref(), f.error)), Rest { first: None, events: None, cut: false })),
+                    Err(_) => Some((Err(ModelError::Transient(format!("the answer took longer than {}s", timeout.as_secs_f64()))), Rest { first: None, events: None, cut: false })),
                 }
             }
         })
@@ -192,8 +201,8 @@ fn redact_with(key: Option<&str>, e: ModelError) -> ModelError {
 }
 
 /// The next non-empty piece of text; `None` at `[DONE]` (or a clean end after a
-/// `finish_reason`).
-async fn next_piece(events: &mut Events) -> Result<Option<String>, Failure> {
+/// `finish_reason`). A `finish_reason` of `length` (the answer hit `max_tokens`) sets `cut`.
+async fn next_piece(events: &mut Events, cut: &mut bool) -> Result<Option<String>, Failure> {
     let mut finished = false;
     while let Some(ev) = events.next().await {
         let ev = ev.map_err(|e| ModelError::Transient(format!("the answer stream broke off: {e}")))?;
@@ -214,6 +223,7 @@ async fn next_piece(events: &mut Events) -> Result<Option<String>, Failure> {
         };
         let Some(choice) = chunk.choices.into_iter().next() else { continue };
         finished |= choice.finish_reason.is_some();
+        *cut |= choice.finish_reason == Some(FinishReason::Length);
         if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
             return Ok(Some(text));
         }

@@ -372,3 +372,38 @@ async fn without_a_model_a_business_out_of_credits_still_gets_its_sources_quoted
     assert_eq!(bellhop::storage::billing::ledger_balance(&app.db().pool, tenant).await.unwrap(), 0);
     app.stop().await.unwrap();
 }
+
+/// An answer the model was cut off in (it reached `llm.max_answer_tokens`: OpenAI's
+/// `finish_reason` "length") never shows its unfinished last sentence, which verification
+/// could pass ("Delivery costs 6" when the source says "6 euros per 5 km"); cut off in its first
+/// sentence, the sources are quoted instead.
+#[tokio::test]
+async fn an_answer_cut_off_at_the_token_limit_never_shows_its_unfinished_sentence() {
+    let llm = OpenAiStandIn::spawn(|r: &StandInRequest| match r.call {
+        1 => Reply::CutOff("Flowers are delivered the same day when ordered before noon [1]. Delivery costs 6".into()),
+        _ => Reply::CutOff("Flowers are delivered the same day".into()),
+    })
+    .await;
+    let app = with_model(&llm).await;
+    let (bot, tenant, secret) = live_bot(&app, "Flo", "flo_cut_bot", "Flo's Flowers").await;
+    add_doc(&app, tenant, "flowers.md", "# Delivery\n\nFlowers are delivered the same day when ordered before noon. Delivery costs 6 euros per 5 km.\n").await;
+    wait_sources_ready(&app, tenant, 1).await;
+    let mut replies = Vec::new();
+    for (i, name) in ["Gil", "Hal"].into_iter().enumerate() {
+        let customer = app.tg.post("users", json!({ "first_name": name, "started_bots": [bot] })).await["id"].as_i64().unwrap();
+        assert_eq!(app.post_update(bot, Some(&secret), &update(72_000 + i as i64, customer, "Do you deliver flowers the same day, and what does it cost?")).await, 200);
+        wait_until(Duration::from_secs(120), || async { app.tg.sent_by(bot).await.iter().any(|m| m["chat_id"] == json!(customer)) }).await;
+        app.drain_jobs(Duration::from_secs(60)).await;
+        replies.push(app.tg.sent_by(bot).await.into_iter().filter(|m| m["chat_id"] == json!(customer)).map(|m| text_of(&m)).collect::<Vec<_>>());
+    }
+    assert_eq!(llm.calls(), 2);
+    let kinds: Vec<String> = sqlx::query_scalar("select kind from conversation_messages where author = 'bot' order by id").fetch_all(&app.db().pool).await.unwrap();
+    assert_eq!(kinds, ["answer", "extractive"], "{replies:?}");
+    let first = &replies[0][0];
+    assert!(first.contains("Flowers are delivered the same day when ordered before noon"), "{first}");
+    assert!(!first.contains("Delivery costs 6"), "the unfinished sentence was shown: {first}");
+    // Cut off in its first sentence: the sources' own sentences, quoted in full.
+    let second = &replies[1][0];
+    assert!(second.contains("ordered before noon"), "{second}");
+    app.stop().await.unwrap();
+}

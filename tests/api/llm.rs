@@ -1,7 +1,7 @@
 //! The chat-model layer: SmolLM2 in-process (real weights from `BELLHOP_MODELS_DIR`) and
 //! `OpenAiChat` against the OpenAI stand-in on loopback.
 use crate::openai_standin::{OpenAiStandIn, Reply, StandInRequest, pieces};
-use bellhop::llm::{ChatMessage, ChatModel, ChatRequest, LocalSmolLm, ModelError, OpenAiChat, OpenAiChatOptions, SMOLLM_NAME, Utf8Pieces};
+use bellhop::llm::{ChatMessage, ChatModel, ChatRequest, LocalSmolLm, ModelError, OpenAiChat, Piece, OpenAiChatOptions, SMOLLM_NAME, Utf8Pieces};
 use futures::StreamExt;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -29,7 +29,9 @@ async fn collect(model: &dyn ChatModel, req: ChatRequest) -> Result<Vec<String>,
     let mut stream = model.stream(req).await?;
     let mut out = Vec::new();
     while let Some(p) = stream.next().await {
-        out.push(p?);
+        if let Piece::Text(t) = p? {
+            out.push(t);
+        }
     }
     Ok(out)
 }
@@ -128,7 +130,7 @@ async fn dropping_the_stream_stops_generation() {
     let model = tokio::task::spawn_blocking(move || LocalSmolLm::load(&dir, 2048)).await.unwrap().unwrap();
     let mut stream = model.stream(question("Write a very long story about a dragon who learns to bake bread. Make it at least a thousand words.", 1500)).await.unwrap();
     let first = stream.next().await.unwrap().unwrap();
-    assert!(!first.is_empty());
+    assert!(!first.text().is_empty());
     drop(stream);
     // Wait (bounded, generously) for the generating thread to notice and stop.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -298,4 +300,35 @@ async fn from_config_picks_the_endpoint_when_llm_url_is_set_and_smollm2_otherwis
     let local = bellhop::llm::from_config(&load(false)).await.unwrap();
     assert_eq!(local.name(), SMOLLM_NAME);
     assert_eq!(local.context_tokens(), 2048);
+}
+
+/// An answer that reaches `max_tokens` before the model ends it says so, last: the answering
+/// layer drops its unfinished sentence.
+#[tokio::test]
+async fn an_answer_that_reaches_max_tokens_ends_with_a_cut() {
+    let model = smollm();
+    let mut stream = model.stream(question("Write a very long story about a dragon who learns to bake bread.", 8)).await.unwrap();
+    let mut items = Vec::new();
+    while let Some(p) = stream.next().await {
+        items.push(p.unwrap());
+    }
+    assert_eq!(items.last(), Some(&Piece::Cut), "{items:?}");
+    assert_eq!(items.iter().filter(|p| **p == Piece::Cut).count(), 1, "{items:?}");
+    assert!(!items[0].text().is_empty(), "{items:?}");
+}
+
+/// OpenAI's `finish_reason: "length"` becomes a last [`Piece::Cut`]; `"stop"` does not.
+#[tokio::test]
+async fn openai_finish_reason_length_ends_the_stream_with_a_cut() {
+    for (reply, cut) in [(Reply::CutOff("We are open from 9 am to".into()), true), (Reply::text("We are open from 9 am."), false)] {
+        let llm = OpenAiStandIn::always(reply).await;
+        let mut stream = chat(&llm, fast()).stream(question("When are you open?", 6)).await.unwrap();
+        let mut items = Vec::new();
+        while let Some(p) = stream.next().await {
+            items.push(p.unwrap());
+        }
+        assert_eq!(items.last() == Some(&Piece::Cut), cut, "{items:?}");
+        assert_eq!(items.iter().filter(|p| **p == Piece::Cut).count(), cut as usize, "{items:?}");
+        assert!(items[0].text().starts_with("We"), "{items:?}");
+    }
 }

@@ -2,7 +2,7 @@
 //! `BELLHOP_MODELS_DIR`, its prompt checked against the candle runtime's ChatML, streaming,
 //! cancellation, answers generated side by side, runtime selection and plain-words errors about
 //! model files.
-use bellhop::llm::{ChatMessage, ChatModel, ChatRequest, LlamaChat, LlamaOptions, LocalSmolLm, ModelError, SMOLLM_NAME, Stop, TemplateSource, Utf8Pieces};
+use bellhop::llm::{ChatMessage, ChatModel, ChatRequest, LlamaChat, LlamaOptions, LocalSmolLm, ModelError, Piece, SMOLLM_NAME, Stop, TemplateSource, Utf8Pieces};
 use futures::StreamExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -38,7 +38,9 @@ async fn collect(model: &dyn ChatModel, req: ChatRequest) -> Result<Vec<String>,
     let mut stream = model.stream(req).await?;
     let mut out = Vec::new();
     while let Some(p) = stream.next().await {
-        out.push(p?);
+        if let Piece::Text(t) = p? {
+            out.push(t);
+        }
     }
     Ok(out)
 }
@@ -126,7 +128,7 @@ async fn dropping_the_stream_stops_llama_cpp_generation() {
     let model = tokio::task::spawn_blocking(move || load(&file)).await.unwrap().unwrap();
     let mut stream = model.stream(question("Write a very long story about a dragon who learns to bake bread. Make it at least a thousand words.", 1500)).await.unwrap();
     let first = stream.next().await.unwrap().unwrap();
-    assert!(!first.is_empty());
+    assert!(!first.text().is_empty());
     drop(stream);
     let deadline = Instant::now() + Duration::from_secs(120);
     while model.stats().running > 0 {
@@ -155,10 +157,10 @@ async fn answers_generated_side_by_side_are_each_what_they_would_be_alone() {
     loop {
         let (pa, pb) = tokio::join!(sa.next(), sb.next());
         if let Some(p) = &pa {
-            got_a.push_str(p.as_ref().unwrap());
+            got_a.push_str(p.as_ref().unwrap().text());
         }
         if let Some(p) = &pb {
-            got_b.push_str(p.as_ref().unwrap());
+            got_b.push_str(p.as_ref().unwrap().text());
         }
         if pa.is_none() && pb.is_none() {
             break;
@@ -256,4 +258,19 @@ async fn llm_runtime_picks_llama_cpp_by_default_and_candle_when_asked() {
         let e = config(&vars).unwrap_err();
         assert_eq!(e.0.iter().map(|p| p.setting.as_str()).collect::<Vec<_>>(), [setting], "{e}");
     }
+}
+
+/// An answer that reaches `max_tokens` before the model ends it says so, last: the answering
+/// layer drops its unfinished sentence.
+#[tokio::test]
+async fn an_answer_that_reaches_max_tokens_ends_with_a_cut() {
+    let model = smollm();
+    let mut stream = model.stream(question("Write a very long story about a dragon who learns to bake bread.", 8)).await.unwrap();
+    let mut items = Vec::new();
+    while let Some(p) = stream.next().await {
+        items.push(p.unwrap());
+    }
+    assert_eq!(items.last(), Some(&Piece::Cut), "{items:?}");
+    assert_eq!(items.iter().filter(|p| **p == Piece::Cut).count(), 1, "{items:?}");
+    assert!(!items[0].text().is_empty(), "{items:?}");
 }

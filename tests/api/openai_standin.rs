@@ -61,6 +61,9 @@ pub enum Reply {
     Stall(Duration, Box<Reply>),
     /// An HTTP error with this JSON body.
     Error { status: u16, body: Value },
+    /// This text, then `finish_reason: "length"`, as OpenAI ends an answer that reached
+    /// `max_tokens`.
+    CutOff(String),
 }
 
 impl Reply {
@@ -177,8 +180,13 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axum:
         tokio::time::sleep(d).await;
         reply = *then;
     }
+    let mut finish = "stop";
     let text = match reply {
         Reply::Text(t) => t,
+        Reply::CutOff(t) => {
+            finish = "length";
+            t
+        }
         Reply::CiteSources => cite(&req.prompt()),
         Reply::Error { status, body } => return error(status, body),
         Reply::Stall(..) => unreachable!("unwrapped above"),
@@ -189,7 +197,7 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axum:
     if !req.streaming() {
         return axum::Json(json!({
             "id": id, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": null}, "logprobs": null, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": null}, "logprobs": null, "finish_reason": finish}],
             "usage": {"prompt_tokens": req.prompt().split_whitespace().count(), "completion_tokens": text.split_whitespace().count(), "total_tokens": 0}
         }))
         .into_response();
@@ -205,7 +213,7 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axum:
     for piece in pieces(&text) {
         sse.push_str(&chunk(json!({"content": piece}), Value::Null));
     }
-    sse.push_str(&chunk(json!({}), Value::from("stop")));
+    sse.push_str(&chunk(json!({}), Value::from(finish)));
     sse.push_str("data: [DONE]\n\n");
     ([("content-type", "text/event-stream"), ("cache-control", "no-cache")], sse).into_response()
 }
