@@ -429,6 +429,21 @@ const NEGATIONS: &[&str] = &[
 ];
 const YES_NO: &[&str] = &["yes", "no", "да", "нет", "sí", "si", "بله", "نه", "خیر"];
 
+/// Words that open a sentence by saying yes to the question.
+const YES: &[&str] = &["yes", "yeah", "yep", "sure", "certainly", "absolutely", "indeed", "да", "конечно", "sí", "si", "claro", "بله", "آره", "البته"];
+
+/// Whether `sentence` opens with a yes ("Yes, …", "Of course, …", "Да, …"): it then says what
+/// the question asked, not only its own words.
+fn affirms(sentence: &str) -> bool {
+    let l = sentence.to_lowercase();
+    let mut words = l.unicode_words();
+    match words.next() {
+        Some("of") => words.next() == Some("course"),
+        Some(w) => YES.contains(&w),
+        None => false,
+    }
+}
+
 /// The comparable form of a word (`None`: a stop word). A Cyrillic or Arabic-script word is
 /// analysed as retrieval analyses it (Russian Snowball stemmer; Persian plural suffixes), so
 /// "торта" ~ "тортов" and "کیک‌ها" ~ "کیک". Any other word: the first five letters of its
@@ -509,6 +524,10 @@ pub struct Evidence {
     known: Known,
     question: HashSet<String>,
     question_negated: bool,
+    /// The question's own content words (without the business's name) and its values: what a
+    /// sentence that opens with a yes says too.
+    asked: HashSet<String>,
+    asked_facts: Facts,
     rules: Rules,
 }
 
@@ -533,8 +552,10 @@ impl Evidence {
             })
             .collect();
         let question_negated = negated(question);
-        let question = content(question).into_iter().chain(names.iter().flat_map(|n| content(n))).collect();
-        Evidence { passages, known, question, question_negated, rules }
+        let asked: HashSet<String> = content(question).into_iter().collect();
+        let asked_facts = facts(question);
+        let question = asked.iter().cloned().chain(names.iter().flat_map(|n| content(n))).collect();
+        Evidence { passages, known, question, question_negated, asked, asked_facts, rules }
     }
 
     /// The facts rule: the first number, date, time, calendar word, URL, e-mail address or
@@ -589,6 +610,17 @@ impl Evidence {
             }
             return Ok(vec![]);
         }
+        // "Yes, we deliver Monday to Saturday" to "Do you deliver on Sundays?" says yes to Sundays:
+        // a sentence that opens with a yes must be supported with the question's values (its
+        // numbers, amounts and calendar words) in the same window, and its words counted too.
+        let (all, said) = if affirms(sentence) {
+            let mut said = said;
+            said.numbers.extend(self.asked_facts.numbers.iter().cloned());
+            said.calendar.extend(self.asked_facts.calendar.iter().cloned());
+            (all.union(&self.asked).cloned().collect(), said)
+        } else {
+            (all, said)
+        };
         let supporting = self.supporting(&own, &all, sentence, &said, self.rules.min_share);
         if supporting.is_empty() { Err(Problem::Unsupported(sentence.to_owned())) } else { Ok(supporting) }
     }
@@ -707,6 +739,15 @@ impl Evidence {
     }
 }
 
+/// The sentences of `so_far` but the last, which may be unfinished: what stands of an answer the
+/// model was cut off in (at `max_tokens`). As in [`Evidence::stream`], a sentence is complete
+/// when more text follows it: the last one is dropped even when it ends with a full stop ("It
+/// costs 3." may have been going on as "3.50").
+pub fn complete_sentences(so_far: &str) -> &str {
+    let last = so_far.split_sentence_bound_indices().last().map_or(0, |(start, _)| start);
+    so_far[..last].trim_end()
+}
+
 /// Removes citation marks (`[1]`, `[1, 2]`) before checking: they are no facts.
 pub fn strip_citations(s: &str) -> String {
     static CITE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s*\[\s*\d+(?:\s*,\s*\d+)*\s*\]").expect("regex"));
@@ -720,6 +761,14 @@ mod tests {
     const ORDERS: &str = "Celebration cakes must be ordered at least 3 days in advance. A cake for 8 people costs 32 euros, for 12 people 45 euros, for 20 people 70 euros. Writing on the cake is free. A 50 % deposit is due when you order.";
     const CANCEL: &str = "You can cancel a cake order up to 48 hours before pickup and get the deposit back in full. Later cancellations keep the deposit.";
     const ABOUT: &str = "Sunrise Bakery is at 12 Harbour Street. Monday to Friday: 7:00 to 18:00. Call us on 555-0142 or write to hello@sunrise-bakery.example. Our menu is at https://sunrise-bakery.example/menu.";
+
+    #[test]
+    fn an_answer_cut_off_keeps_only_the_sentences_followed_by_more() {
+        assert_eq!(complete_sentences("Delivery is free [1]. It costs 6"), "Delivery is free [1].");
+        assert_eq!(complete_sentences("Delivery is free. It costs 3."), "Delivery is free.");
+        assert_eq!(complete_sentences("Delivery costs"), "");
+        assert_eq!(complete_sentences(""), "");
+    }
 
     fn ev(q: &str) -> Evidence {
         Evidence::new(&[ORDERS, CANCEL, ABOUT], q, &["Sunrise Bakery"], Rules::default())
@@ -861,6 +910,21 @@ mod tests {
         assert!(matches!(e.answer("We deliver on Sundays from the Harbour Street shop [1]."), Err(Problem::Unsupported(_))));
         assert!(e.answer("We do not deliver on Sundays or public holidays [1].").is_ok());
         assert!(e.answer("Pickup is possible at the Harbour Street shop before noon [1].").is_ok(), "the other clause is not negated");
+    }
+
+    #[test]
+    fn a_yes_says_what_the_question_asked() {
+        let hours = "We deliver Monday to Saturday from 8:00 to 18:00. Delivery in the city costs 5 euros.";
+        let e = Evidence::new(&[hours], "Do you deliver on Sundays?", &[], Rules::default());
+        assert!(matches!(e.answer("Yes, we deliver Monday to Saturday from 8:00 to 18:00 [1]."), Err(Problem::Unsupported(_))), "a yes to Sundays");
+        assert!(e.answer("We deliver Monday to Saturday from 8:00 to 18:00 [1].").is_ok(), "the same without the yes");
+        let e = Evidence::new(&[hours], "Is delivery 3 euros?", &[], Rules::default());
+        assert!(matches!(e.answer("Yes, delivery in the city costs 5 euros [1]."), Err(Problem::Unsupported(_))), "a yes to 3 euros");
+        assert!(matches!(e.answer("Of course, delivery in the city costs 5 euros [1]."), Err(Problem::Unsupported(_))));
+        let e = Evidence::new(&[hours], "Do you deliver on Saturdays?", &[], Rules::default());
+        assert!(e.answer("Yes, we deliver Monday to Saturday from 8:00 to 18:00 [1].").is_ok(), "a yes the source holds");
+        let e = Evidence::new(&[hours], "Is delivery in the city 5 euros?", &[], Rules::default());
+        assert!(e.answer("Yes, delivery in the city costs 5 euros [1].").is_ok());
     }
 
     #[test]
