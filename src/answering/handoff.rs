@@ -25,6 +25,9 @@ const REPLY: &str = "ho:r:";
 const CLOSE: &str = "ho:c:";
 /// Messages of the transcript sent to the owner.
 const TRANSCRIPT: i64 = 12;
+/// The longest reply passed on to a customer, in characters (as on the admin page): with the
+/// bot's name in front it stays within Telegram's 4,096 for one message.
+pub const MAX_REPLY: usize = 4000;
 
 fn owner_buttons(conv: ConversationId) -> ReplyMarkup {
     ReplyMarkup::Inline(InlineKeyboardMarkup {
@@ -159,46 +162,84 @@ pub enum Relayed {
     Unconfirmed,
     /// Someone else of the team took the conversation first (their name): nothing was sent.
     TakenBy(String),
+    /// Longer than one Telegram message can be ([`MAX_REPLY`]): nothing was stored or sent.
+    TooLong,
+    /// Telegram refused it for good, or still failed on the last try: nothing reached the
+    /// customer, the stored message is marked failed, and the reply took nobody the
+    /// conversation. Why, in plain words for the owner.
+    NotDelivered(&'static str),
+}
+
+/// Why a reply did not reach the customer, in words for an owner who is not a developer.
+fn why_not_delivered(e: &JobError) -> &'static str {
+    use crate::telegram::TelegramError as T;
+    let (JobError::Retry(err) | JobError::Permanent(err)) = e;
+    match T::in_chain(err.as_ref()) {
+        Some(T::BotBlocked) => "the customer has blocked the bot",
+        Some(T::UserDeactivated) => "the customer's Telegram account has been deleted",
+        Some(T::CantInitiateConversation | T::ChatNotFound | T::NotAMember | T::Forbidden(_)) => "the bot may no longer write in that chat",
+        Some(T::Unauthorized) => "the bot is disconnected from Telegram (its token no longer works)",
+        Some(T::MessageTooLong) => "it is longer than Telegram allows in one message",
+        Some(t) if t.is_transient() => "Telegram could not be reached",
+        Some(_) => "Telegram refused it",
+        None => "something went wrong on our side",
+    }
 }
 
 /// What the owner or a teammate (`by`) wrote to the customer of conversation `conv`; `dedupe`:
-/// the manager update it came in, when it did.
+/// the manager update it came in, when it did; `last_try`: no retry follows this attempt (the
+/// job's last, or the admin page, which never retries), so a passing failure is final too.
 #[derive(Debug, Clone, Copy)]
 pub struct OwnerWords<'a> {
     pub conv: ConversationId,
     pub by: UserId,
     pub text: &'a str,
     pub dedupe: Option<i64>,
+    pub last_try: bool,
 }
 
 /// Sends the words of `by` (the owner or a teammate) to the customer through the business's
 /// bot, once per `dedupe` (the manager update id) when given — at most once, through the stored
 /// message's delivery states ([`super::delivery::send_once`]). The first of the team to reply
-/// takes the conversation; the rest of the team is told (through `manager`), and their replies
-/// are refused from then on.
+/// takes the conversation; once the reply is out, the rest of the team is told (through
+/// `manager`), and their replies are refused from then on. A reply Telegram refuses for good (the
+/// customer blocked the bot, …) — or that still fails on the last try — is marked failed and
+/// takes nobody the conversation: [`Relayed::NotDelivered`] says why, and the job ends well.
 pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, tenant: TenantId, words: &OwnerWords<'_>) -> Result<Relayed, JobError> {
-    let &OwnerWords { conv: conv_id, by, text, dedupe } = words;
+    let &OwnerWords { conv: conv_id, by, text, dedupe, last_try } = words;
     let Some(conv) = conversations::get(&db.pool, tenant, conv_id).await? else { return Ok(Relayed::NotFound) };
     // A redelivered manager update whose reply went out already changes nothing (not even who
-    // took the conversation: it may have been closed since).
+    // took the conversation: it may have been closed since); one refused before is not retried.
     if let Some(d) = dedupe
-        && conversations::owner_message_for_update(&db.pool, tenant, conv.id, d).await?.is_some_and(|m| m.delivery == Delivery::Sent)
+        && let Some(m) = conversations::owner_message_for_update(&db.pool, tenant, conv.id, d).await?
     {
-        return Ok(Relayed::Sent);
+        match m.delivery {
+            Delivery::Sent => return Ok(Relayed::Sent),
+            Delivery::Failed => return Ok(Relayed::NotDelivered("Telegram refused it")),
+            _ => {}
+        }
+    }
+    // What the customer reads: the bot's name, then the words. Telegram counts UTF-16 units.
+    let name = bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.name).unwrap_or_default();
+    if text.chars().count() > MAX_REPLY || format!("{name}: {text}").encode_utf16().count() > crate::telegram::split::MESSAGE_LIMIT {
+        return Ok(Relayed::TooLong);
     }
     // An owner who replies has taken the conversation over: with a person first (a new handoff
     // has nobody's name on it), then theirs.
     if conv.mode != Mode::Human {
         conversations::set_mode(&db.pool, tenant, conv.id, Mode::Human).await?;
     }
-    match team::take(&db.pool, tenant, conv.id, by).await? {
-        team::Took::Other(other) => return Ok(Relayed::TakenBy(team::display_name(&db.pool, tenant, other).await?)),
-        team::Took::Now => {
-            if let Some(m) = manager {
-                announce_taken(db, m, tenant, &conv, by).await?;
-            }
+    // Taken before the send, so that of two replies at once only one goes out; given back if
+    // nothing reached the customer (a retry takes it again).
+    let took = team::take(&db.pool, tenant, conv.id, by).await?;
+    if let team::Took::Other(other) = took {
+        // An earlier attempt of this update may have stored the reply: it will not be sent.
+        if let Some(d) = dedupe
+            && let Some(m) = conversations::owner_message_for_update(&db.pool, tenant, conv.id, d).await?
+        {
+            conversations::mark_failed_if_pending(&db.pool, tenant, m.id).await?;
         }
-        team::Took::Already => {}
+        return Ok(Relayed::TakenBy(team::display_name(&db.pool, tenant, other).await?));
     }
     let mut tx = db.begin().await?;
     let (msg, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: Author::Owner, text, update_id: dedupe, kind: MessageKind::Owner, sources: "[]", delivery: Delivery::Pending, model_tokens: 0, question: None }).await?;
@@ -206,16 +247,41 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
     if msg.delivery == Delivery::Sent {
         return Ok(Relayed::Sent); // a redelivered manager update: already relayed
     }
-    let bot = bots.open(tenant, conv.bot_id).await?.ok_or_else(|| JobError::Permanent(anyhow::anyhow!("the bot is no longer this business's")))?;
-    let name = bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.name).unwrap_or_default();
+    // Nothing reached the customer: the conversation is not theirs by this reply (a retry takes
+    // it again), and a reply no retry will send is marked failed.
+    let Some(bot) = bots.open(tenant, conv.bot_id).await? else {
+        if took == team::Took::Now {
+            team::give_back(&db.pool, tenant, conv.id, by).await?;
+        }
+        conversations::mark_failed_if_pending(&db.pool, tenant, msg.id).await?;
+        return Ok(Relayed::NotDelivered("the bot is no longer connected to your business"));
+    };
     let mut send = SendMessage::html(conv.chat_id, format!("<b>{}:</b> {}", escape(&name), escape(text)));
     if conv.thread_id != 0 {
         send.message_thread_id = Some(conv.thread_id);
     }
-    Ok(match send_once(db, tenant, &msg, "relaying the owner's reply", |claim| bot.send_message_with(&send, claim)).await? {
-        Sent::Now | Sent::Before => Relayed::Sent,
-        Sent::Unconfirmed => Relayed::Unconfirmed,
-    })
+    let relayed = match send_once(db, tenant, &msg, "relaying the owner's reply", |claim| bot.send_message_with(&send, claim)).await {
+        Ok(Sent::Now | Sent::Before) => Relayed::Sent,
+        Ok(Sent::Unconfirmed) => Relayed::Unconfirmed,
+        Err(e) => {
+            if took == team::Took::Now {
+                team::give_back(&db.pool, tenant, conv.id, by).await?;
+            }
+            if !last_try && e.worth_retrying() {
+                return Err(e);
+            }
+            tracing::warn!(error = %e, "an owner's reply could not be delivered to the customer");
+            conversations::mark_failed_if_pending(&db.pool, tenant, msg.id).await?;
+            return Ok(Relayed::NotDelivered(why_not_delivered(&e)));
+        }
+    };
+    // It went out (or may have): the rest of the team hears who answers from now on.
+    if took == team::Took::Now
+        && let Some(m) = manager
+    {
+        announce_taken(db, m, tenant, &conv, by).await?;
+    }
+    Ok(relayed)
 }
 
 /// Hands the conversation back to the assistant and tells the customer. The mode change and
@@ -355,17 +421,20 @@ pub async fn on_owner_callback(db: &Db, bots: &ChildBots, manager: &Manager, q: 
     Ok(true)
 }
 
-/// An owner's message in the manager chat that replies to a handoff message: relay it.
-/// Returns true when it was such a reply.
-pub async fn on_owner_message(db: &Db, bots: &ChildBots, manager: &Manager, update_id: i64, m: &Message) -> Result<bool, JobError> {
+/// An owner's message in the manager chat that replies to a handoff message: relay it, and tell
+/// them what became of it. `last_try`: the job's last attempt (a passing failure is reported,
+/// not retried). Returns true when it was such a reply.
+pub async fn on_owner_message(db: &Db, bots: &ChildBots, manager: &Manager, update_id: i64, m: &Message, last_try: bool) -> Result<bool, JobError> {
     let (Some(reply_to), Some(text)) = (&m.reply_to_message, m.text.as_deref()) else { return Ok(false) };
     let owner = m.chat.id;
     let Some(conversations::RelayTarget { tenant_id: tenant, conversation_id: conv }) = conversations::relay_target(&db.pool, owner, reply_to.message_id).await? else { return Ok(false) };
-    let note = match owner_reply(db, bots, Some(manager), tenant, &OwnerWords { conv, by: UserId(owner), text, dedupe: Some(update_id) }).await? {
+    let note = match owner_reply(db, bots, Some(manager), tenant, &OwnerWords { conv, by: UserId(owner), text, dedupe: Some(update_id), last_try }).await? {
         Relayed::Sent => "✓ Sent. Tap Close on the conversation when you're done.".to_owned(),
         Relayed::Unconfirmed => "Telegram didn't confirm that your reply arrived — it may have. It won't be sent twice; check with the customer before writing it again.".to_owned(),
         Relayed::NotFound => "That conversation no longer exists.".to_owned(),
         Relayed::TakenBy(name) => format!("{name} is already answering this customer, so your reply was not sent."),
+        Relayed::TooLong => "Your reply is longer than one Telegram message can be (4,000 characters), so it was not sent. Please send it as two or more shorter replies.".to_owned(),
+        Relayed::NotDelivered(why) => format!("⚠️ Your reply could not be delivered: {why}. The customer did not get it."),
     };
     let _ = manager.bot.send_message(&SendMessage::new(owner, note)).await;
     Ok(true)

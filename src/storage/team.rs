@@ -185,6 +185,13 @@ pub async fn take(pool: &sqlx::Pool<Any>, tenant: TenantId, conv: ConversationId
     })
 }
 
+/// Gives the conversation back to the rest of the team if `user` had taken it: their reply never
+/// reached the customer, or the manager bot can no longer reach them. Whether it was theirs.
+pub async fn give_back<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: ConversationId, user: UserId) -> sqlx::Result<bool> {
+    let done = sqlx::query("update conversations set taken_by = null where tenant_id = $1 and id = $2 and taken_by = $3").bind(tenant.0).bind(conv.0).bind(user.0).execute(e).await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Who took the conversation's handoff, if anyone.
 pub async fn taken_by<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: ConversationId) -> sqlx::Result<Option<UserId>> {
     let r: Option<Option<i64>> = sqlx::query_scalar("select taken_by from conversations where tenant_id = $1 and id = $2").bind(tenant.0).bind(conv.0).fetch_optional(e).await?;

@@ -1,0 +1,58 @@
+//! What reaches whom during a handoff when something stands in the way: a reply the customer
+//! cannot get (they blocked the bot, it is too long) is reported to whoever wrote it in the
+//! manager chat.
+use crate::helpers::*;
+use crate::owner_lifecycle::{bot_said_to, business, customer, manager_said, wait_reply};
+use crate::owner_team::{manager_message, say_to_manager, text_of};
+use serde_json::json;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(90);
+
+/// Whether `user` blocks (or unblocks) `bot`.
+async fn block(app: &TestApp, user: i64, bot: i64, blocked: bool) {
+    app.tg.post(&format!("users/{user}/block"), json!({ "bot_id": bot, "blocked": blocked })).await;
+}
+
+/// Waits until no manager update is queued or running: (done, dead).
+async fn manager_jobs_settled(app: &TestApp) -> (i64, i64) {
+    wait_until(WAIT, || async { count(app.db(), "select count(*) from jobs where kind = 'manager.update' and state not in ('done', 'dead')").await == 0 }).await;
+    (count(app.db(), "select count(*) from jobs where kind = 'manager.update' and state = 'done'").await, count(app.db(), "select count(*) from jobs where kind = 'manager.update' and state = 'dead'").await)
+}
+
+#[tokio::test]
+async fn an_owners_reply_the_customer_cannot_get_is_reported_in_the_manager_chat() {
+    let app = spawn_app().await;
+    let b = business(&app, "Nina", "nina_undelivered_bot", "Nina's Nails").await;
+    let carl = customer(&app, "Carl", b.bot).await;
+    app.tg.say(carl, b.bot, "/human").await;
+    let alert = manager_message(&app, b.owner, "Carl wants to talk to a person").await;
+    assert_eq!(wait_reply(&app, b.bot, carl, 1).await.len(), 1);
+
+    // Longer than one Telegram message takes: not sent, and the owner is told the limit.
+    let long = "Our opening hours are nine to five. ".repeat(120);
+    say_to_manager(&app, b.owner, &long, Some(&alert["message_id"])).await;
+    manager_message(&app, b.owner, "4,000 characters").await;
+    assert_eq!(bot_said_to(&app, b.bot, carl).await.len(), 1, "nothing reached Carl");
+
+    // Carl blocked the bot: the owner is told in plain words, once, and the job ends well.
+    block(&app, carl, b.bot, true).await;
+    say_to_manager(&app, b.owner, "Hi Carl, Nina here!", Some(&alert["message_id"])).await;
+    let note = text_of(&manager_message(&app, b.owner, "could not be delivered").await);
+    assert!(note.contains("blocked the bot"), "{note}");
+    let (_, dead) = manager_jobs_settled(&app).await;
+    assert_eq!(dead, 0, "no manager update gave up");
+    let said = manager_said(&app, b.owner).await;
+    assert_eq!(said.iter().filter(|t| t.contains("could not be delivered")).count(), 1, "{said:?}");
+    assert!(!said.iter().any(|t| t.contains("Sent.")), "{said:?}");
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where author = 'owner' and delivery = 'failed'").await, 1);
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where chat_id = {carl} and taken_by is not null")).await, 0, "nobody took a conversation nothing reached");
+
+    // Unblocked, the next reply goes through.
+    block(&app, carl, b.bot, false).await;
+    say_to_manager(&app, b.owner, "Hi again, Carl!", Some(&alert["message_id"])).await;
+    manager_message(&app, b.owner, "Sent.").await;
+    let said = wait_reply(&app, b.bot, carl, 2).await;
+    assert!(said[1].contains("Hi again, Carl!"), "{said:?}");
+    app.stop().await.unwrap();
+}
