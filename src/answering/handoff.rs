@@ -25,6 +25,8 @@ const REPLY: &str = "ho:r:";
 const CLOSE: &str = "ho:c:";
 /// Messages of the transcript sent to the owner.
 const TRANSCRIPT: i64 = 12;
+/// The most characters of a handoff alert, as Telegram counts them: within its 4,096.
+const ALERT_LIMIT: usize = 4000;
 /// The longest reply passed on to a customer, in characters (as on the admin page): with the
 /// bot's name in front it stays within Telegram's 4,096 for one message.
 pub const MAX_REPLY: usize = 4000;
@@ -60,22 +62,32 @@ pub async fn tell_team(db: &Db, manager: Option<&Manager>, tenant: TenantId, con
         lines.push(format!("<b>{who}:</b> {}", escape(&text)));
     }
     let first = if team.len() > 1 { " The first of your team to reply takes the conversation." } else { "" };
-    let note = if away {
-        format!(
-            "🌙 <b>{}</b> asked for a person in @{} — outside your working hours, so the assistant keeps answering them.\n\n{}\n\n<i>Reply to this message (or tap Reply) to take the conversation: your answer goes to them through the bot.{first}</i>",
-            escape(&conv.customer_name),
-            escape(&username),
-            lines.join("\n")
-        )
-    } else {
-        format!(
-            "🙋 <b>{}</b> wants to talk to a person in @{}.\n\n{}\n\n<i>Reply to this message (or tap Reply) and your answer goes to them through the bot. The assistant stays quiet in this chat until you tap Close.{first}</i>",
-            escape(&conv.customer_name),
-            escape(&username),
-            lines.join("\n")
-        )
+    let note = |lines: &[String], left_out: bool| {
+        let mut transcript = lines.join("\n");
+        if left_out {
+            transcript = format!("<i>… (the earlier messages are on the conversation page)</i>\n{transcript}");
+        }
+        if away {
+            format!(
+                "🌙 <b>{}</b> asked for a person in @{} — outside your working hours, so the assistant keeps answering them.\n\n{transcript}\n\n<i>Reply to this message (or tap Reply) to take the conversation: your answer goes to them through the bot.{first}</i>",
+                escape(&conv.customer_name),
+                escape(&username),
+            )
+        } else {
+            format!(
+                "🙋 <b>{}</b> wants to talk to a person in @{}.\n\n{transcript}\n\n<i>Reply to this message (or tap Reply) and your answer goes to them through the bot. The assistant stays quiet in this chat until you tap Close.{first}</i>",
+                escape(&conv.customer_name),
+                escape(&username),
+            )
+        }
     };
-    let note = crate::telegram::split::split_html(&note, 4000).ok().and_then(|v| v.into_iter().last()).unwrap_or(note);
+    // One message, headline and footer kept: the oldest lines of a long transcript are left out.
+    let fits = |html: &str| crate::telegram::split::split_html(html, ALERT_LIMIT).is_ok_and(|parts| parts.len() == 1);
+    let mut dropped = 0;
+    while dropped < lines.len() && !fits(&note(&lines[dropped..], dropped > 0)) {
+        dropped += 1;
+    }
+    let note = note(&lines[dropped..], dropped > 0);
     let mut told = false;
     for person in team {
         let mut msg = SendMessage::html(person.0, note.clone());

@@ -1,6 +1,7 @@
 //! What reaches whom during a handoff when something stands in the way: a reply the customer
 //! cannot get (they blocked the bot, it is too long) is reported to whoever wrote it in the
-//! manager chat.
+//! manager chat; a long transcript keeps the alert's headline; a conversation that went back to
+//! the assistant cannot be taken.
 use crate::helpers::*;
 use crate::owner_lifecycle::{bot_said_to, business, customer, manager_said, wait_reply};
 use crate::owner_team::{manager_message, say_to_manager, text_of};
@@ -54,5 +55,31 @@ async fn an_owners_reply_the_customer_cannot_get_is_reported_in_the_manager_chat
     manager_message(&app, b.owner, "Sent.").await;
     let said = wait_reply(&app, b.bot, carl, 2).await;
     assert!(said[1].contains("Hi again, Carl!"), "{said:?}");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_long_handoff_alert_keeps_its_headline() {
+    use bellhop::domain::conversation::{Author, ConversationId, Delivery, MessageKind};
+    use bellhop::storage::conversations::{self, NewMsg};
+    let app = spawn_app().await;
+    let b = business(&app, "Lotte", "lotte_long_bot", "Lotte's Lutes").await;
+    let carl = customer(&app, "Carl", b.bot).await;
+    app.tg.say(carl, b.bot, "hello").await;
+    wait_reply(&app, b.bot, carl, 1).await;
+    let conv = ConversationId(count(app.db(), &format!("select id from conversations where chat_id = {carl}")).await);
+    // Twelve long messages (as if Carl had written them): the transcript alone is over 4,000.
+    let mut tx = app.db().begin().await.unwrap();
+    for i in 0..12 {
+        let text = format!("Message {i}: {}", "my lute lost a string and the bridge is cracked, ".repeat(8));
+        let m = NewMsg { author: Author::Customer, text: &text, update_id: None, kind: MessageKind::Text, sources: "[]", delivery: Delivery::Sent, model_tokens: 0, question: None };
+        conversations::add(&mut tx, b.tenant, conv, &m).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    app.tg.say(carl, b.bot, "/human").await;
+    let alert = text_of(&manager_message(&app, b.owner, "Message 11").await);
+    assert!(alert.starts_with("🙋 Carl wants to talk to a person in @lotte_long_bot."), "{alert}");
+    assert!(alert.contains("Reply to this message"), "the footer is kept too: {alert}");
+    assert!(alert.encode_utf16().count() <= 4096, "{} units", alert.encode_utf16().count());
     app.stop().await.unwrap();
 }
