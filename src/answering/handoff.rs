@@ -174,6 +174,13 @@ pub enum Relayed {
     Unconfirmed,
     /// Someone else of the team took the conversation first (their name): nothing was sent.
     TakenBy(String),
+    /// It reached the customer, just after the conversation had gone back to the assistant (the
+    /// timeout or a Close, at the same moment): the customer was told so, then got the reply,
+    /// and the conversation is with a person — whoever replied — again.
+    Reopened,
+    /// The conversation went back to the assistant while the reply was on its way, twice over:
+    /// nothing was sent.
+    Closed,
     /// Longer than one Telegram message can be ([`MAX_REPLY`]): nothing was stored or sent.
     TooLong,
     /// Telegram refused it for good, or still failed on the last try: nothing reached the
@@ -243,7 +250,21 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
     }
     // Taken before the send, so that of two replies at once only one goes out; given back if
     // nothing reached the customer (a retry takes it again).
-    let took = team::take(&db.pool, tenant, conv.id, by).await?;
+    let mut took = team::take(&db.pool, tenant, conv.id, by).await?;
+    let mut reopened = false;
+    if took == team::Took::WithAssistant {
+        // The timeout (or a Close) handed it back to the assistant between the read above and
+        // the take, and the customer was told so. The reply is still sent — as it would be a
+        // moment later, when it would find the conversation with the assistant — and takes the
+        // conversation back to a person; the owner is told what happened.
+        conversations::set_mode(&db.pool, tenant, conv.id, Mode::Human).await?;
+        took = team::take(&db.pool, tenant, conv.id, by).await?;
+        reopened = true;
+    }
+    if took == team::Took::WithAssistant {
+        // Handed back again at once (a Close pressed at the same moment): leave it so.
+        return Ok(Relayed::Closed);
+    }
     if let team::Took::Other(other) = took {
         // An earlier attempt of this update may have stored the reply: it will not be sent.
         if let Some(d) = dedupe
@@ -273,6 +294,7 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
         send.message_thread_id = Some(conv.thread_id);
     }
     let relayed = match send_once(db, tenant, &msg, "relaying the owner's reply", |claim| bot.send_message_with(&send, claim)).await {
+        Ok(Sent::Now | Sent::Before) if reopened => Relayed::Reopened,
         Ok(Sent::Now | Sent::Before) => Relayed::Sent,
         Ok(Sent::Unconfirmed) => Relayed::Unconfirmed,
         Err(e) => {
@@ -445,6 +467,8 @@ pub async fn on_owner_message(db: &Db, bots: &ChildBots, manager: &Manager, upda
         Relayed::Unconfirmed => "Telegram didn't confirm that your reply arrived — it may have. It won't be sent twice; check with the customer before writing it again.".to_owned(),
         Relayed::NotFound => "That conversation no longer exists.".to_owned(),
         Relayed::TakenBy(name) => format!("{name} is already answering this customer, so your reply was not sent."),
+        Relayed::Reopened => "✓ Sent. The conversation had just gone back to the assistant (the customer was told so), and your reply took it back: the assistant stays quiet again until you tap Close.".to_owned(),
+        Relayed::Closed => "The conversation went back to the assistant just as you replied, so your reply was not sent. Reply again to take it over.".to_owned(),
         Relayed::TooLong => "Your reply is longer than one Telegram message can be (4,000 characters), so it was not sent. Please send it as two or more shorter replies.".to_owned(),
         Relayed::NotDelivered(why) => format!("⚠️ Your reply could not be delivered: {why}. The customer did not get it."),
     };

@@ -267,9 +267,13 @@ pub async fn reply(State(app): State<AppState>, owner: Owner, Path(id): Path<Con
             let problem = format!("{name} is already answering this customer, so your reply was not sent.");
             transcript(&app, &owner, id, None, Some(problem), text.to_owned()).await
         }
-        Ok(handoff::Relayed::Sent) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=sent")).into_response()),
+        Ok(handoff::Relayed::Sent | handoff::Relayed::Reopened) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=sent")).into_response()),
         Ok(handoff::Relayed::Unconfirmed) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=unconfirmed")).into_response()),
         Ok(handoff::Relayed::NotFound) => Err(AppError::NotFound),
+        Ok(handoff::Relayed::Closed) => {
+            let problem = "The conversation went back to the assistant just as you replied, so your reply was not sent. Send it again to take the conversation over.".to_owned();
+            transcript(&app, &owner, id, None, Some(problem), text.to_owned()).await
+        }
         Ok(handoff::Relayed::TooLong) => {
             let problem = format!("Your reply is longer than one Telegram message can be: write a reply of up to {} characters.", "4,000");
             transcript(&app, &owner, id, None, Some(problem), text.to_owned()).await

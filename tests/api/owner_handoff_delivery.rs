@@ -83,3 +83,22 @@ async fn a_long_handoff_alert_keeps_its_headline() {
     assert!(alert.encode_utf16().count() <= 4096, "{} units", alert.encode_utf16().count());
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_conversation_that_went_back_to_the_assistant_cannot_be_taken() {
+    use bellhop::domain::UserId;
+    use bellhop::domain::conversation::ConversationId;
+    use bellhop::storage::team::{self, Took};
+    let app = spawn_app().await;
+    let b = business(&app, "Tara", "tara_race_bot", "Tara's Tiles").await;
+    let carl = customer(&app, "Carl", b.bot).await;
+    app.tg.say(carl, b.bot, "/human").await;
+    manager_message(&app, b.owner, "Carl wants to talk to a person").await;
+    let conv = ConversationId(count(app.db(), &format!("select id from conversations where chat_id = {carl}")).await);
+    // The timeout sweep (or a Close) committed between the reply's read and its take.
+    sqlx::query(&format!("update conversations set mode = 'bot', handed_off_at = null, taken_by = null where id = {conv}")).execute(&app.db().pool).await.unwrap();
+    let took = team::take(&app.db().pool, b.tenant, conv, UserId(b.owner)).await.unwrap();
+    assert_ne!(took, Took::Now, "a conversation with the assistant is nobody's to take");
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where id = {conv} and taken_by is null and mode = 'bot'")).await, 1);
+    app.stop().await.unwrap();
+}
