@@ -103,20 +103,52 @@ pub async fn tell_team(db: &Db, manager: Option<&Manager>, tenant: TenantId, con
     Ok(told)
 }
 
-/// Who hears a customer's messages while the conversation is with a person: whoever took it,
-/// else the whole team.
-async fn listeners(db: &Db, tenant: TenantId, conv: ConversationId) -> anyhow::Result<Vec<UserId>> {
+/// Whoever took the conversation, while they are still on the team.
+async fn current_taker(db: &Db, tenant: TenantId, conv: ConversationId) -> anyhow::Result<Option<UserId>> {
     Ok(match team::taken_by(&db.pool, tenant, conv).await? {
-        Some(who) if team::belongs(&db.pool, tenant, who).await? => vec![who],
-        _ => team::recipients(&db.pool, tenant).await?,
+        Some(who) if team::belongs(&db.pool, tenant, who).await? => Some(who),
+        _ => None,
     })
 }
 
+/// What passing a message on to some of the team came to.
+#[derive(Default)]
+struct Passed {
+    /// Someone got it.
+    reached: bool,
+    /// A failure that may pass (the last one), when someone's failed so.
+    passing: Option<crate::telegram::TelegramError>,
+}
+
+/// Sends `text` (with the Reply and Close buttons) to each of `people` in the manager chat.
+async fn pass_on(db: &Db, manager: &Manager, tenant: TenantId, conv: ConversationId, people: &[UserId], text: &str) -> anyhow::Result<Passed> {
+    let mut out = Passed::default();
+    for person in people {
+        let mut msg = SendMessage::html(person.0, text.to_owned());
+        msg.reply_markup = Some(owner_buttons(conv));
+        match manager.bot.send_message(&msg).await {
+            Ok(sent) => {
+                conversations::add_relay(&db.pool, person.0, sent.message_id, tenant, conv).await?;
+                out.reached = true;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a customer's message could not be passed on to a member of the team");
+                if e.is_transient() {
+                    out.passing = Some(e);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// While a conversation is with a person, a customer's new message `m` (stored `pending`) goes
-/// to the owner too, and is marked `sent` once it has. When Telegram refuses it (the owner
-/// blocked the manager bot, …) it is marked `failed` — the conversation page says it didn't
-/// reach the owner — and the job ends; a passing failure (Telegram's server, the network, a
-/// rate limit) marks it `failed` too and asks for a retry, which tries again.
+/// to whoever took it — else the whole team — and is marked `sent` once it has. When Telegram
+/// refuses it for good to the one who took the conversation (they blocked the manager bot, …),
+/// the conversation is free again and the rest of the team gets the message, told why. When it
+/// reaches nobody it is marked `failed` — the conversation page says it didn't reach the owner —
+/// and the job ends; a passing failure (Telegram's server, the network, a rate limit) marks it
+/// `failed` too and asks for a retry, which tries again.
 pub async fn forward_to_owner(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv: &Conversation, m: &Msg) -> Result<(), JobError> {
     let Some(manager) = manager else {
         tracing::warn!("no manager bot in this process: a customer's message could not be passed on to the owner");
@@ -125,24 +157,26 @@ pub async fn forward_to_owner(db: &Db, manager: Option<&Manager>, tenant: Tenant
     };
     let quoted: String = m.text.chars().take(3500).collect();
     let text = format!("💬 <b>{}:</b> {}", escape(&conv.customer_name), escape(&quoted));
-    let mut passing = None;
-    let mut reached = false;
-    for person in listeners(db, tenant, conv.id).await? {
-        let mut msg = SendMessage::html(person.0, text.clone());
-        msg.reply_markup = Some(owner_buttons(conv.id));
-        match manager.bot.send_message(&msg).await {
-            Ok(sent) => {
-                conversations::add_relay(&db.pool, person.0, sent.message_id, tenant, conv.id).await?;
-                reached = true;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "a customer's message could not be passed on to a member of the team");
-                if e.is_transient() {
-                    passing = Some(e);
-                }
-            }
-        }
+    let taker = current_taker(db, tenant, conv.id).await?;
+    let team = team::recipients(&db.pool, tenant).await?;
+    let first = match taker {
+        Some(who) => vec![who],
+        None => team.clone(),
+    };
+    let mut passed = pass_on(db, manager, tenant, conv.id, &first, &text).await?;
+    if let Some(who) = taker
+        && !passed.reached
+        && passed.passing.is_none()
+    {
+        // The one who took it can no longer be reached in the manager chat: the rest of the team
+        // hears the customer, and the first of them to reply takes the conversation.
+        team::give_back(&db.pool, tenant, conv.id, who).await?;
+        let name = team::display_name(&db.pool, tenant, who).await?;
+        let rest: Vec<UserId> = team.into_iter().filter(|p| *p != who).collect();
+        let note = format!("{text}\n\n<i>{} took this conversation, but this bot can no longer reach them (they may have blocked it), so it comes to you: the first to reply takes it.</i>", escape(&name));
+        passed = pass_on(db, manager, tenant, conv.id, &rest, &note).await?;
     }
+    let Passed { reached, passing } = passed;
     conversations::set_delivery(&db.pool, tenant, m.id, if reached { Delivery::Sent } else { Delivery::Failed }).await?;
     match passing {
         // Nobody got it and it may pass: try again (nobody gets it twice).

@@ -1,10 +1,11 @@
 //! What reaches whom during a handoff when something stands in the way: a reply the customer
 //! cannot get (they blocked the bot, it is too long) is reported to whoever wrote it in the
 //! manager chat; a long transcript keeps the alert's headline; a conversation that went back to
-//! the assistant cannot be taken.
+//! the assistant cannot be taken; a taker who blocked the manager bot does not swallow the
+//! customer's messages; a photo sent as a reply is not silently dropped.
 use crate::helpers::*;
-use crate::owner_lifecycle::{bot_said_to, business, customer, manager_said, wait_reply};
-use crate::owner_team::{manager_message, say_to_manager, text_of};
+use crate::owner_lifecycle::{bot_said_to, business, customer, manager_said, post, wait_reply};
+use crate::owner_team::{invite_token, manager_message, say_to_manager, text_of};
 use serde_json::json;
 use std::time::Duration;
 
@@ -100,5 +101,28 @@ async fn a_conversation_that_went_back_to_the_assistant_cannot_be_taken() {
     let took = team::take(&app.db().pool, b.tenant, conv, UserId(b.owner)).await.unwrap();
     assert_ne!(took, Took::Now, "a conversation with the assistant is nobody's to take");
     assert_eq!(count(app.db(), &format!("select count(*) from conversations where id = {conv} and taken_by is null and mode = 'bot'")).await, 1);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn when_the_teammate_who_took_a_conversation_blocks_the_manager_bot_the_rest_of_the_team_hears_the_customer() {
+    let app = spawn_app().await;
+    let b = business(&app, "Rita", "rita_fallback_bot", "Rita's Rugs").await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    let (_, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    let tom = app.tg.user("Tom").await;
+    say_to_manager(&app, tom, &format!("/start {}", invite_token(&page)), None).await;
+    manager_message(&app, tom, "You're on the team of Rita's Rugs").await;
+    let carl = customer(&app, "Carl", b.bot).await;
+    app.tg.say(carl, b.bot, "/human").await;
+    let for_tom = manager_message(&app, tom, "Carl wants to talk to a person").await;
+    say_to_manager(&app, tom, "Hi Carl, Tom here.", Some(&for_tom["message_id"])).await;
+    manager_message(&app, b.owner, "Tom took the conversation with Carl").await;
+    // Tom blocks the manager bot: Carl's next message reaches the owner instead of nobody.
+    block(&app, tom, manager, true).await;
+    app.tg.say(carl, b.bot, "Do you have a red rug?").await;
+    manager_message(&app, b.owner, "red rug").await;
+    let delivery: String = sqlx::query_scalar("select delivery from conversation_messages where author = 'customer' and text = 'Do you have a red rug?'").fetch_one(&app.db().pool).await.unwrap();
+    assert_eq!(delivery, "sent");
     app.stop().await.unwrap();
 }
