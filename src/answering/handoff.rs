@@ -492,10 +492,19 @@ pub async fn on_owner_callback(db: &Db, bots: &ChildBots, manager: &Manager, q: 
 /// An owner's message in the manager chat that replies to a handoff message: relay it, and tell
 /// them what became of it. `last_try`: the job's last attempt (a passing failure is reported,
 /// not retried). Returns true when it was such a reply.
+///
+/// Only text is passed on. A photo, voice message, sticker, … cannot simply be handed on (a file
+/// the manager bot received is not the business's bot's to send), and its caption alone would
+/// tell the customer about something they never get: the owner is told to write instead.
 pub async fn on_owner_message(db: &Db, bots: &ChildBots, manager: &Manager, update_id: i64, m: &Message, last_try: bool) -> Result<bool, JobError> {
-    let (Some(reply_to), Some(text)) = (&m.reply_to_message, m.text.as_deref()) else { return Ok(false) };
+    let Some(reply_to) = &m.reply_to_message else { return Ok(false) };
     let owner = m.chat.id;
     let Some(conversations::RelayTarget { tenant_id: tenant, conversation_id: conv }) = conversations::relay_target(&db.pool, owner, reply_to.message_id).await? else { return Ok(false) };
+    let Some(text) = m.text.as_deref() else {
+        let note = "Only text replies are passed on to the customer, so this was not sent. Please write your answer as a text message (a link works for a picture or a file).";
+        let _ = manager.bot.send_message(&SendMessage::new(owner, note)).await;
+        return Ok(true);
+    };
     let note = match owner_reply(db, bots, Some(manager), tenant, &OwnerWords { conv, by: UserId(owner), text, dedupe: Some(update_id), last_try }).await? {
         Relayed::Sent => "✓ Sent. Tap Close on the conversation when you're done.".to_owned(),
         Relayed::Unconfirmed => "Telegram didn't confirm that your reply arrived — it may have. It won't be sent twice; check with the customer before writing it again.".to_owned(),

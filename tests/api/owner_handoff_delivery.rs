@@ -126,3 +126,19 @@ async fn when_the_teammate_who_took_a_conversation_blocks_the_manager_bot_the_re
     assert_eq!(delivery, "sent");
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_photo_the_owner_sends_as_a_reply_is_not_dropped_silently() {
+    let app = spawn_app().await;
+    let b = business(&app, "Pia", "pia_photo_bot", "Pia's Prints").await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    let carl = customer(&app, "Carl", b.bot).await;
+    app.tg.say(carl, b.bot, "/human").await;
+    let alert = manager_message(&app, b.owner, "Carl wants to talk to a person").await;
+    app.tg.post(&format!("users/{}/messages", b.owner), json!({ "bot_id": manager, "media": "photo", "text": "This one?", "reply_to_message_id": alert["message_id"] })).await;
+    let note = text_of(&manager_message(&app, b.owner, "Only text").await);
+    assert!(note.contains("not sent"), "{note}");
+    assert!(!manager_said(&app, b.owner).await.iter().any(|t| t.contains("I'm the bellhop manager bot")), "not the generic help");
+    assert_eq!(bot_said_to(&app, b.bot, carl).await.len(), 1, "nothing half-sent to Carl");
+    app.stop().await.unwrap();
+}
