@@ -25,6 +25,11 @@ const REPLY: &str = "ho:r:";
 const CLOSE: &str = "ho:c:";
 /// Messages of the transcript sent to the owner.
 const TRANSCRIPT: i64 = 12;
+/// The most characters of a handoff alert, as Telegram counts them: within its 4,096.
+const ALERT_LIMIT: usize = 4000;
+/// The longest reply passed on to a customer, in characters (as on the admin page): with the
+/// bot's name in front it stays within Telegram's 4,096 for one message.
+pub const MAX_REPLY: usize = 4000;
 
 fn owner_buttons(conv: ConversationId) -> ReplyMarkup {
     ReplyMarkup::Inline(InlineKeyboardMarkup {
@@ -57,22 +62,32 @@ pub async fn tell_team(db: &Db, manager: Option<&Manager>, tenant: TenantId, con
         lines.push(format!("<b>{who}:</b> {}", escape(&text)));
     }
     let first = if team.len() > 1 { " The first of your team to reply takes the conversation." } else { "" };
-    let note = if away {
-        format!(
-            "🌙 <b>{}</b> asked for a person in @{} — outside your working hours, so the assistant keeps answering them.\n\n{}\n\n<i>Reply to this message (or tap Reply) to take the conversation: your answer goes to them through the bot.{first}</i>",
-            escape(&conv.customer_name),
-            escape(&username),
-            lines.join("\n")
-        )
-    } else {
-        format!(
-            "🙋 <b>{}</b> wants to talk to a person in @{}.\n\n{}\n\n<i>Reply to this message (or tap Reply) and your answer goes to them through the bot. The assistant stays quiet in this chat until you tap Close.{first}</i>",
-            escape(&conv.customer_name),
-            escape(&username),
-            lines.join("\n")
-        )
+    let note = |lines: &[String], left_out: bool| {
+        let mut transcript = lines.join("\n");
+        if left_out {
+            transcript = format!("<i>… (the earlier messages are on the conversation page)</i>\n{transcript}");
+        }
+        if away {
+            format!(
+                "🌙 <b>{}</b> asked for a person in @{} — outside your working hours, so the assistant keeps answering them.\n\n{transcript}\n\n<i>Reply to this message (or tap Reply) to take the conversation: your answer goes to them through the bot.{first}</i>",
+                escape(&conv.customer_name),
+                escape(&username),
+            )
+        } else {
+            format!(
+                "🙋 <b>{}</b> wants to talk to a person in @{}.\n\n{transcript}\n\n<i>Reply to this message (or tap Reply) and your answer goes to them through the bot. The assistant stays quiet in this chat until you tap Close.{first}</i>",
+                escape(&conv.customer_name),
+                escape(&username),
+            )
+        }
     };
-    let note = crate::telegram::split::split_html(&note, 4000).ok().and_then(|v| v.into_iter().last()).unwrap_or(note);
+    // One message, headline and footer kept: the oldest lines of a long transcript are left out.
+    let fits = |html: &str| crate::telegram::split::split_html(html, ALERT_LIMIT).is_ok_and(|parts| parts.len() == 1);
+    let mut dropped = 0;
+    while dropped < lines.len() && !fits(&note(&lines[dropped..], dropped > 0)) {
+        dropped += 1;
+    }
+    let note = note(&lines[dropped..], dropped > 0);
     let mut told = false;
     for person in team {
         let mut msg = SendMessage::html(person.0, note.clone());
@@ -88,20 +103,52 @@ pub async fn tell_team(db: &Db, manager: Option<&Manager>, tenant: TenantId, con
     Ok(told)
 }
 
-/// Who hears a customer's messages while the conversation is with a person: whoever took it,
-/// else the whole team.
-async fn listeners(db: &Db, tenant: TenantId, conv: ConversationId) -> anyhow::Result<Vec<UserId>> {
+/// Whoever took the conversation, while they are still on the team.
+async fn current_taker(db: &Db, tenant: TenantId, conv: ConversationId) -> anyhow::Result<Option<UserId>> {
     Ok(match team::taken_by(&db.pool, tenant, conv).await? {
-        Some(who) if team::belongs(&db.pool, tenant, who).await? => vec![who],
-        _ => team::recipients(&db.pool, tenant).await?,
+        Some(who) if team::belongs(&db.pool, tenant, who).await? => Some(who),
+        _ => None,
     })
 }
 
+/// What passing a message on to some of the team came to.
+#[derive(Default)]
+struct Passed {
+    /// Someone got it.
+    reached: bool,
+    /// A failure that may pass (the last one), when someone's failed so.
+    passing: Option<crate::telegram::TelegramError>,
+}
+
+/// Sends `text` (with the Reply and Close buttons) to each of `people` in the manager chat.
+async fn pass_on(db: &Db, manager: &Manager, tenant: TenantId, conv: ConversationId, people: &[UserId], text: &str) -> anyhow::Result<Passed> {
+    let mut out = Passed::default();
+    for person in people {
+        let mut msg = SendMessage::html(person.0, text.to_owned());
+        msg.reply_markup = Some(owner_buttons(conv));
+        match manager.bot.send_message(&msg).await {
+            Ok(sent) => {
+                conversations::add_relay(&db.pool, person.0, sent.message_id, tenant, conv).await?;
+                out.reached = true;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a customer's message could not be passed on to a member of the team");
+                if e.is_transient() {
+                    out.passing = Some(e);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// While a conversation is with a person, a customer's new message `m` (stored `pending`) goes
-/// to the owner too, and is marked `sent` once it has. When Telegram refuses it (the owner
-/// blocked the manager bot, …) it is marked `failed` — the conversation page says it didn't
-/// reach the owner — and the job ends; a passing failure (Telegram's server, the network, a
-/// rate limit) marks it `failed` too and asks for a retry, which tries again.
+/// to whoever took it — else the whole team — and is marked `sent` once it has. When Telegram
+/// refuses it for good to the one who took the conversation (they blocked the manager bot, …),
+/// the conversation is free again and the rest of the team gets the message, told why. When it
+/// reaches nobody it is marked `failed` — the conversation page says it didn't reach the owner —
+/// and the job ends; a passing failure (Telegram's server, the network, a rate limit) marks it
+/// `failed` too and asks for a retry, which tries again.
 pub async fn forward_to_owner(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv: &Conversation, m: &Msg) -> Result<(), JobError> {
     let Some(manager) = manager else {
         tracing::warn!("no manager bot in this process: a customer's message could not be passed on to the owner");
@@ -110,24 +157,26 @@ pub async fn forward_to_owner(db: &Db, manager: Option<&Manager>, tenant: Tenant
     };
     let quoted: String = m.text.chars().take(3500).collect();
     let text = format!("💬 <b>{}:</b> {}", escape(&conv.customer_name), escape(&quoted));
-    let mut passing = None;
-    let mut reached = false;
-    for person in listeners(db, tenant, conv.id).await? {
-        let mut msg = SendMessage::html(person.0, text.clone());
-        msg.reply_markup = Some(owner_buttons(conv.id));
-        match manager.bot.send_message(&msg).await {
-            Ok(sent) => {
-                conversations::add_relay(&db.pool, person.0, sent.message_id, tenant, conv.id).await?;
-                reached = true;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "a customer's message could not be passed on to a member of the team");
-                if e.is_transient() {
-                    passing = Some(e);
-                }
-            }
-        }
+    let taker = current_taker(db, tenant, conv.id).await?;
+    let team = team::recipients(&db.pool, tenant).await?;
+    let first = match taker {
+        Some(who) => vec![who],
+        None => team.clone(),
+    };
+    let mut passed = pass_on(db, manager, tenant, conv.id, &first, &text).await?;
+    if let Some(who) = taker
+        && !passed.reached
+        && passed.passing.is_none()
+    {
+        // The one who took it can no longer be reached in the manager chat: the rest of the team
+        // hears the customer, and the first of them to reply takes the conversation.
+        team::give_back(&db.pool, tenant, conv.id, who).await?;
+        let name = team::display_name(&db.pool, tenant, who).await?;
+        let rest: Vec<UserId> = team.into_iter().filter(|p| *p != who).collect();
+        let note = format!("{text}\n\n<i>{} took this conversation, but this bot can no longer reach them (they may have blocked it), so it comes to you: the first to reply takes it.</i>", escape(&name));
+        passed = pass_on(db, manager, tenant, conv.id, &rest, &note).await?;
     }
+    let Passed { reached, passing } = passed;
     conversations::set_delivery(&db.pool, tenant, m.id, if reached { Delivery::Sent } else { Delivery::Failed }).await?;
     match passing {
         // Nobody got it and it may pass: try again (nobody gets it twice).
@@ -159,46 +208,105 @@ pub enum Relayed {
     Unconfirmed,
     /// Someone else of the team took the conversation first (their name): nothing was sent.
     TakenBy(String),
+    /// It reached the customer, just after the conversation had gone back to the assistant (the
+    /// timeout or a Close, at the same moment): the customer was told so, then got the reply,
+    /// and the conversation is with a person — whoever replied — again.
+    Reopened,
+    /// The conversation went back to the assistant while the reply was on its way, twice over:
+    /// nothing was sent.
+    Closed,
+    /// Longer than one Telegram message can be ([`MAX_REPLY`]): nothing was stored or sent.
+    TooLong,
+    /// Telegram refused it for good, or still failed on the last try: nothing reached the
+    /// customer, the stored message is marked failed, and the reply took nobody the
+    /// conversation. Why, in plain words for the owner.
+    NotDelivered(&'static str),
+}
+
+/// Why a reply did not reach the customer, in words for an owner who is not a developer.
+fn why_not_delivered(e: &JobError) -> &'static str {
+    use crate::telegram::TelegramError as T;
+    let (JobError::Retry(err) | JobError::Permanent(err)) = e;
+    match T::in_chain(err.as_ref()) {
+        Some(T::BotBlocked) => "the customer has blocked the bot",
+        Some(T::UserDeactivated) => "the customer's Telegram account has been deleted",
+        Some(T::CantInitiateConversation | T::ChatNotFound | T::NotAMember | T::Forbidden(_)) => "the bot may no longer write in that chat",
+        Some(T::Unauthorized) => "the bot is disconnected from Telegram (its token no longer works)",
+        Some(T::MessageTooLong) => "it is longer than Telegram allows in one message",
+        Some(t) if t.is_transient() => "Telegram could not be reached",
+        Some(_) => "Telegram refused it",
+        None => "something went wrong on our side",
+    }
 }
 
 /// What the owner or a teammate (`by`) wrote to the customer of conversation `conv`; `dedupe`:
-/// the manager update it came in, when it did.
+/// the manager update it came in, when it did; `last_try`: no retry follows this attempt (the
+/// job's last, or the admin page, which never retries), so a passing failure is final too.
 #[derive(Debug, Clone, Copy)]
 pub struct OwnerWords<'a> {
     pub conv: ConversationId,
     pub by: UserId,
     pub text: &'a str,
     pub dedupe: Option<i64>,
+    pub last_try: bool,
 }
 
 /// Sends the words of `by` (the owner or a teammate) to the customer through the business's
 /// bot, once per `dedupe` (the manager update id) when given — at most once, through the stored
 /// message's delivery states ([`super::delivery::send_once`]). The first of the team to reply
-/// takes the conversation; the rest of the team is told (through `manager`), and their replies
-/// are refused from then on.
+/// takes the conversation; once the reply is out, the rest of the team is told (through
+/// `manager`), and their replies are refused from then on. A reply Telegram refuses for good (the
+/// customer blocked the bot, …) — or that still fails on the last try — is marked failed and
+/// takes nobody the conversation: [`Relayed::NotDelivered`] says why, and the job ends well.
 pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, tenant: TenantId, words: &OwnerWords<'_>) -> Result<Relayed, JobError> {
-    let &OwnerWords { conv: conv_id, by, text, dedupe } = words;
+    let &OwnerWords { conv: conv_id, by, text, dedupe, last_try } = words;
     let Some(conv) = conversations::get(&db.pool, tenant, conv_id).await? else { return Ok(Relayed::NotFound) };
     // A redelivered manager update whose reply went out already changes nothing (not even who
-    // took the conversation: it may have been closed since).
+    // took the conversation: it may have been closed since); one refused before is not retried.
     if let Some(d) = dedupe
-        && conversations::owner_message_for_update(&db.pool, tenant, conv.id, d).await?.is_some_and(|m| m.delivery == Delivery::Sent)
+        && let Some(m) = conversations::owner_message_for_update(&db.pool, tenant, conv.id, d).await?
     {
-        return Ok(Relayed::Sent);
+        match m.delivery {
+            Delivery::Sent => return Ok(Relayed::Sent),
+            Delivery::Failed => return Ok(Relayed::NotDelivered("Telegram refused it")),
+            _ => {}
+        }
+    }
+    // What the customer reads: the bot's name, then the words. Telegram counts UTF-16 units.
+    let name = bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.name).unwrap_or_default();
+    if text.chars().count() > MAX_REPLY || format!("{name}: {text}").encode_utf16().count() > crate::telegram::split::MESSAGE_LIMIT {
+        return Ok(Relayed::TooLong);
     }
     // An owner who replies has taken the conversation over: with a person first (a new handoff
     // has nobody's name on it), then theirs.
     if conv.mode != Mode::Human {
         conversations::set_mode(&db.pool, tenant, conv.id, Mode::Human).await?;
     }
-    match team::take(&db.pool, tenant, conv.id, by).await? {
-        team::Took::Other(other) => return Ok(Relayed::TakenBy(team::display_name(&db.pool, tenant, other).await?)),
-        team::Took::Now => {
-            if let Some(m) = manager {
-                announce_taken(db, m, tenant, &conv, by).await?;
-            }
+    // Taken before the send, so that of two replies at once only one goes out; given back if
+    // nothing reached the customer (a retry takes it again).
+    let mut took = team::take(&db.pool, tenant, conv.id, by).await?;
+    let mut reopened = false;
+    if took == team::Took::WithAssistant {
+        // The timeout (or a Close) handed it back to the assistant between the read above and
+        // the take, and the customer was told so. The reply is still sent — as it would be a
+        // moment later, when it would find the conversation with the assistant — and takes the
+        // conversation back to a person; the owner is told what happened.
+        conversations::set_mode(&db.pool, tenant, conv.id, Mode::Human).await?;
+        took = team::take(&db.pool, tenant, conv.id, by).await?;
+        reopened = true;
+    }
+    if took == team::Took::WithAssistant {
+        // Handed back again at once (a Close pressed at the same moment): leave it so.
+        return Ok(Relayed::Closed);
+    }
+    if let team::Took::Other(other) = took {
+        // An earlier attempt of this update may have stored the reply: it will not be sent.
+        if let Some(d) = dedupe
+            && let Some(m) = conversations::owner_message_for_update(&db.pool, tenant, conv.id, d).await?
+        {
+            conversations::mark_failed_if_pending(&db.pool, tenant, m.id).await?;
         }
-        team::Took::Already => {}
+        return Ok(Relayed::TakenBy(team::display_name(&db.pool, tenant, other).await?));
     }
     let mut tx = db.begin().await?;
     let (msg, _) = conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: Author::Owner, text, update_id: dedupe, kind: MessageKind::Owner, sources: "[]", delivery: Delivery::Pending, model_tokens: 0, question: None }).await?;
@@ -206,16 +314,42 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
     if msg.delivery == Delivery::Sent {
         return Ok(Relayed::Sent); // a redelivered manager update: already relayed
     }
-    let bot = bots.open(tenant, conv.bot_id).await?.ok_or_else(|| JobError::Permanent(anyhow::anyhow!("the bot is no longer this business's")))?;
-    let name = bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.name).unwrap_or_default();
+    // Nothing reached the customer: the conversation is not theirs by this reply (a retry takes
+    // it again), and a reply no retry will send is marked failed.
+    let Some(bot) = bots.open(tenant, conv.bot_id).await? else {
+        if took == team::Took::Now {
+            team::give_back(&db.pool, tenant, conv.id, by).await?;
+        }
+        conversations::mark_failed_if_pending(&db.pool, tenant, msg.id).await?;
+        return Ok(Relayed::NotDelivered("the bot is no longer connected to your business"));
+    };
     let mut send = SendMessage::html(conv.chat_id, format!("<b>{}:</b> {}", escape(&name), escape(text)));
     if conv.thread_id != 0 {
         send.message_thread_id = Some(conv.thread_id);
     }
-    Ok(match send_once(db, tenant, &msg, "relaying the owner's reply", |claim| bot.send_message_with(&send, claim)).await? {
-        Sent::Now | Sent::Before => Relayed::Sent,
-        Sent::Unconfirmed => Relayed::Unconfirmed,
-    })
+    let relayed = match send_once(db, tenant, &msg, "relaying the owner's reply", |claim| bot.send_message_with(&send, claim)).await {
+        Ok(Sent::Now | Sent::Before) if reopened => Relayed::Reopened,
+        Ok(Sent::Now | Sent::Before) => Relayed::Sent,
+        Ok(Sent::Unconfirmed) => Relayed::Unconfirmed,
+        Err(e) => {
+            if took == team::Took::Now {
+                team::give_back(&db.pool, tenant, conv.id, by).await?;
+            }
+            if !last_try && e.worth_retrying() {
+                return Err(e);
+            }
+            tracing::warn!(error = %e, "an owner's reply could not be delivered to the customer");
+            conversations::mark_failed_if_pending(&db.pool, tenant, msg.id).await?;
+            return Ok(Relayed::NotDelivered(why_not_delivered(&e)));
+        }
+    };
+    // It went out (or may have): the rest of the team hears who answers from now on.
+    if took == team::Took::Now
+        && let Some(m) = manager
+    {
+        announce_taken(db, m, tenant, &conv, by).await?;
+    }
+    Ok(relayed)
 }
 
 /// Hands the conversation back to the assistant and tells the customer. The mode change and
@@ -355,17 +489,31 @@ pub async fn on_owner_callback(db: &Db, bots: &ChildBots, manager: &Manager, q: 
     Ok(true)
 }
 
-/// An owner's message in the manager chat that replies to a handoff message: relay it.
-/// Returns true when it was such a reply.
-pub async fn on_owner_message(db: &Db, bots: &ChildBots, manager: &Manager, update_id: i64, m: &Message) -> Result<bool, JobError> {
-    let (Some(reply_to), Some(text)) = (&m.reply_to_message, m.text.as_deref()) else { return Ok(false) };
+/// An owner's message in the manager chat that replies to a handoff message: relay it, and tell
+/// them what became of it. `last_try`: the job's last attempt (a passing failure is reported,
+/// not retried). Returns true when it was such a reply.
+///
+/// Only text is passed on. A photo, voice message, sticker, … cannot simply be handed on (a file
+/// the manager bot received is not the business's bot's to send), and its caption alone would
+/// tell the customer about something they never get: the owner is told to write instead.
+pub async fn on_owner_message(db: &Db, bots: &ChildBots, manager: &Manager, update_id: i64, m: &Message, last_try: bool) -> Result<bool, JobError> {
+    let Some(reply_to) = &m.reply_to_message else { return Ok(false) };
     let owner = m.chat.id;
     let Some(conversations::RelayTarget { tenant_id: tenant, conversation_id: conv }) = conversations::relay_target(&db.pool, owner, reply_to.message_id).await? else { return Ok(false) };
-    let note = match owner_reply(db, bots, Some(manager), tenant, &OwnerWords { conv, by: UserId(owner), text, dedupe: Some(update_id) }).await? {
+    let Some(text) = m.text.as_deref() else {
+        let note = "Only text replies are passed on to the customer, so this was not sent. Please write your answer as a text message (a link works for a picture or a file).";
+        let _ = manager.bot.send_message(&SendMessage::new(owner, note)).await;
+        return Ok(true);
+    };
+    let note = match owner_reply(db, bots, Some(manager), tenant, &OwnerWords { conv, by: UserId(owner), text, dedupe: Some(update_id), last_try }).await? {
         Relayed::Sent => "✓ Sent. Tap Close on the conversation when you're done.".to_owned(),
         Relayed::Unconfirmed => "Telegram didn't confirm that your reply arrived — it may have. It won't be sent twice; check with the customer before writing it again.".to_owned(),
         Relayed::NotFound => "That conversation no longer exists.".to_owned(),
         Relayed::TakenBy(name) => format!("{name} is already answering this customer, so your reply was not sent."),
+        Relayed::Reopened => "✓ Sent. The conversation had just gone back to the assistant (the customer was told so), and your reply took it back: the assistant stays quiet again until you tap Close.".to_owned(),
+        Relayed::Closed => "The conversation went back to the assistant just as you replied, so your reply was not sent. Reply again to take it over.".to_owned(),
+        Relayed::TooLong => "Your reply is longer than one Telegram message can be (4,000 characters), so it was not sent. Please send it as two or more shorter replies.".to_owned(),
+        Relayed::NotDelivered(why) => format!("⚠️ Your reply could not be delivered: {why}. The customer did not get it."),
     };
     let _ = manager.bot.send_message(&SendMessage::new(owner, note)).await;
     Ok(true)

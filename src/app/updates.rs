@@ -116,7 +116,7 @@ pub async fn manager_update(app: AppState, job: Job) -> Result<(), JobError> {
             Ok(())
         }
         UpdateKind::Message(msg) => {
-            if answering::handoff::on_owner_message(&app.db, &app.bots, m, update.update_id, &msg).await? {
+            if answering::handoff::on_owner_message(&app.db, &app.bots, m, update.update_id, &msg, job.attempt >= job.max_attempts).await? {
                 return Ok(());
             }
             crate::manager::updates::message(&app.db, &app.cfg.public_url, m, msg).await

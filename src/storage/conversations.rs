@@ -238,6 +238,12 @@ pub async fn release_claim<'c>(e: impl Executor<'c, Database = Any>, tenant: Ten
     move_delivery(e, tenant, id, Delivery::Sending, Delivery::Pending).await
 }
 
+/// `pending` → `failed`: a message nothing will send any more (Telegram refused it for good).
+/// Only if still `pending`, so a message another attempt is sending keeps its state.
+pub async fn mark_failed_if_pending<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId) -> sqlx::Result<bool> {
+    move_delivery(e, tenant, id, Delivery::Pending, Delivery::Failed).await
+}
+
 /// The current delivery state of a message.
 pub async fn delivery_of<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId) -> sqlx::Result<Option<Delivery>> {
     let text: Option<String> = sqlx::query_scalar("select delivery from conversation_messages where tenant_id = $1 and id = $2").bind(tenant.0).bind(id.0).fetch_optional(e).await?;
@@ -387,7 +393,8 @@ pub struct TimedOutHandoff {
 /// The handoffs nobody answered in time, at most
 /// `limit` — conversations with a person whose bot's handoff timeout (60 minutes without
 /// settings; 0: never) has passed since the handoff, that no one of the team has taken (the
-/// first reply takes it) and with no owner message since. Every tenant's
+/// first reply takes it) and with no owner message since (but one that failed to reach the
+/// customer). Every tenant's
 /// (the sweep of `app`); each is then ended with [`end_handoff_if`], scoped to its tenant.
 pub async fn timed_out_handoffs<'c>(e: impl Executor<'c, Database = Any>, now: i64, limit: i64) -> sqlx::Result<Vec<TimedOutHandoff>> {
     sqlx::query_as(
@@ -396,7 +403,7 @@ pub async fn timed_out_handoffs<'c>(e: impl Executor<'c, Database = Any>, now: i
          where c.mode = 'human' and c.handed_off_at is not null and c.taken_by is null
            and coalesce(s.handoff_timeout_minutes, 60) > 0
            and c.handed_off_at <= $1 - coalesce(s.handoff_timeout_minutes, 60) * 60000
-           and not exists (select 1 from conversation_messages m where m.tenant_id = c.tenant_id and m.conversation_id = c.id and m.author = 'owner' and m.created_at >= c.handed_off_at)
+           and not exists (select 1 from conversation_messages m where m.tenant_id = c.tenant_id and m.conversation_id = c.id and m.author = 'owner' and m.delivery <> 'failed' and m.created_at >= c.handed_off_at)
          order by c.handed_off_at limit $2",
     )
     .bind(now)

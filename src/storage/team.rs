@@ -164,12 +164,16 @@ pub enum Took {
     Already,
     /// Someone else took it first.
     Other(UserId),
+    /// It is with the assistant, not a person (a Close or the handoff timeout came first):
+    /// nobody took it.
+    WithAssistant,
 }
 
-/// Takes the conversation's current handoff for `user` unless someone else has (a conditional
-/// update: of two replies at once, one takes it).
+/// Takes the conversation's current handoff for `user` unless someone else has, and only while
+/// it is with a person — one conditional update: of two replies at once one takes it, and a
+/// conversation the timeout or a Close has just handed back to the assistant is not taken.
 pub async fn take(pool: &sqlx::Pool<Any>, tenant: TenantId, conv: ConversationId, user: UserId) -> sqlx::Result<Took> {
-    let done = sqlx::query("update conversations set taken_by = $1 where tenant_id = $2 and id = $3 and taken_by is null")
+    let done = sqlx::query("update conversations set taken_by = $1 where tenant_id = $2 and id = $3 and mode = 'human' and taken_by is null")
         .bind(user.0)
         .bind(tenant.0)
         .bind(conv.0)
@@ -178,11 +182,24 @@ pub async fn take(pool: &sqlx::Pool<Any>, tenant: TenantId, conv: ConversationId
     if done.rows_affected() == 1 {
         return Ok(Took::Now);
     }
-    let now: Option<Option<i64>> = sqlx::query_scalar("select taken_by from conversations where tenant_id = $1 and id = $2").bind(tenant.0).bind(conv.0).fetch_optional(pool).await?;
-    Ok(match now.flatten() {
-        Some(other) if other != user.0 => Took::Other(UserId(other)),
+    #[derive(sqlx::FromRow)]
+    struct Now {
+        mode: String,
+        taken_by: Option<i64>,
+    }
+    let now: Option<Now> = sqlx::query_as("select mode, taken_by from conversations where tenant_id = $1 and id = $2").bind(tenant.0).bind(conv.0).fetch_optional(pool).await?;
+    Ok(match now {
+        Some(Now { mode, .. }) if mode != "human" => Took::WithAssistant,
+        Some(Now { taken_by: Some(other), .. }) if other != user.0 => Took::Other(UserId(other)),
         _ => Took::Already,
     })
+}
+
+/// Gives the conversation back to the rest of the team if `user` had taken it: their reply never
+/// reached the customer, or the manager bot can no longer reach them. Whether it was theirs.
+pub async fn give_back<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: ConversationId, user: UserId) -> sqlx::Result<bool> {
+    let done = sqlx::query("update conversations set taken_by = null where tenant_id = $1 and id = $2 and taken_by = $3").bind(tenant.0).bind(conv.0).bind(user.0).execute(e).await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Who took the conversation's handoff, if anyone.

@@ -262,14 +262,26 @@ pub async fn reply(State(app): State<AppState>, owner: Owner, Path(id): Path<Con
         let problem = format!("Write a reply of up to {} characters.", "4,000");
         return transcript(&app, &owner, id, None, Some(problem), f.text.chars().take(MAX_REPLY * 2).collect()).await;
     }
-    match handoff::owner_reply(&app.db, &app.bots, app.manager.as_ref(), owner.tenant_id, &handoff::OwnerWords { conv: id, by: owner.user_id, text, dedupe: None }).await {
+    match handoff::owner_reply(&app.db, &app.bots, app.manager.as_ref(), owner.tenant_id, &handoff::OwnerWords { conv: id, by: owner.user_id, text, dedupe: None, last_try: true }).await {
         Ok(handoff::Relayed::TakenBy(name)) => {
             let problem = format!("{name} is already answering this customer, so your reply was not sent.");
             transcript(&app, &owner, id, None, Some(problem), text.to_owned()).await
         }
-        Ok(handoff::Relayed::Sent) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=sent")).into_response()),
+        Ok(handoff::Relayed::Sent | handoff::Relayed::Reopened) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=sent")).into_response()),
         Ok(handoff::Relayed::Unconfirmed) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=unconfirmed")).into_response()),
         Ok(handoff::Relayed::NotFound) => Err(AppError::NotFound),
+        Ok(handoff::Relayed::Closed) => {
+            let problem = "The conversation went back to the assistant just as you replied, so your reply was not sent. Send it again to take the conversation over.".to_owned();
+            transcript(&app, &owner, id, None, Some(problem), text.to_owned()).await
+        }
+        Ok(handoff::Relayed::TooLong) => {
+            let problem = format!("Your reply is longer than one Telegram message can be: write a reply of up to {} characters.", "4,000");
+            transcript(&app, &owner, id, None, Some(problem), text.to_owned()).await
+        }
+        Ok(handoff::Relayed::NotDelivered(why)) => {
+            let problem = format!("Your reply could not be delivered: {why}. The customer did not get it.");
+            transcript(&app, &owner, id, None, Some(problem), text.to_owned()).await
+        }
         Err(e) => transcript(&app, &owner, id, None, Some(not_delivered(e)), text.to_owned()).await,
     }
 }

@@ -10,17 +10,17 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(90);
 
-fn text_of(m: &Value) -> String {
+pub fn text_of(m: &Value) -> String {
     m["message"]["text"].as_str().or_else(|| m["raw_text"].as_str()).unwrap_or_default().to_owned()
 }
 
 /// The `join_…` start parameter of the invitation link on the Team page.
-fn invite_token(html: &str) -> String {
+pub fn invite_token(html: &str) -> String {
     let at = html.find("?start=join_").expect("an invitation link on the page") + "?start=".len();
     html[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect()
 }
 
-async fn say_to_manager(app: &TestApp, user: i64, text: &str, reply_to: Option<&Value>) {
+pub async fn say_to_manager(app: &TestApp, user: i64, text: &str, reply_to: Option<&Value>) {
     let manager = app.tg.handle.sandbox.manager_id();
     let mut m = json!({ "bot_id": manager, "text": text });
     if let Some(r) = reply_to {
@@ -30,7 +30,7 @@ async fn say_to_manager(app: &TestApp, user: i64, text: &str, reply_to: Option<&
 }
 
 /// The manager's latest message to `user` containing `needle`, waited for.
-async fn manager_message(app: &TestApp, user: i64, needle: &str) -> Value {
+pub async fn manager_message(app: &TestApp, user: i64, needle: &str) -> Value {
     let manager = app.tg.handle.sandbox.manager_id();
     let deadline = std::time::Instant::now() + WAIT;
     while !manager_said(app, user).await.iter().any(|t| t.contains(needle)) {

@@ -116,7 +116,7 @@ async fn an_owner_reply_retried_while_its_first_send_is_under_way_is_sent_once()
     hand_off(&app, owner, bot, customer).await;
     let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap().unwrap().id;
     let conv = count(app.db(), &format!("select id from conversations where tenant_id = {}", tenant.0)).await;
-    let words = bellhop::answering::handoff::OwnerWords { conv: bellhop::domain::conversation::ConversationId(conv), by: owner.into(), text: "Rosa here: we open at 8.", dedupe: Some(4242) };
+    let words = bellhop::answering::handoff::OwnerWords { conv: bellhop::domain::conversation::ConversationId(conv), by: owner.into(), text: "Rosa here: we open at 8.", dedupe: Some(4242), last_try: false };
 
     // The first attempt's send is under way (Telegram is slow to answer) when a second attempt of
     // the same manager update starts — as after a worker stopped answering and its lease expired.

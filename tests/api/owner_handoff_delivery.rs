@@ -1,0 +1,144 @@
+//! What reaches whom during a handoff when something stands in the way: a reply the customer
+//! cannot get (they blocked the bot, it is too long) is reported to whoever wrote it in the
+//! manager chat; a long transcript keeps the alert's headline; a conversation that went back to
+//! the assistant cannot be taken; a taker who blocked the manager bot does not swallow the
+//! customer's messages; a photo sent as a reply is not silently dropped.
+use crate::helpers::*;
+use crate::owner_lifecycle::{bot_said_to, business, customer, manager_said, post, wait_reply};
+use crate::owner_team::{invite_token, manager_message, say_to_manager, text_of};
+use serde_json::json;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(90);
+
+/// Whether `user` blocks (or unblocks) `bot`.
+async fn block(app: &TestApp, user: i64, bot: i64, blocked: bool) {
+    app.tg.post(&format!("users/{user}/block"), json!({ "bot_id": bot, "blocked": blocked })).await;
+}
+
+/// Waits until no manager update is queued or running: (done, dead).
+async fn manager_jobs_settled(app: &TestApp) -> (i64, i64) {
+    wait_until(WAIT, || async { count(app.db(), "select count(*) from jobs where kind = 'manager.update' and state not in ('done', 'dead')").await == 0 }).await;
+    (count(app.db(), "select count(*) from jobs where kind = 'manager.update' and state = 'done'").await, count(app.db(), "select count(*) from jobs where kind = 'manager.update' and state = 'dead'").await)
+}
+
+#[tokio::test]
+async fn an_owners_reply_the_customer_cannot_get_is_reported_in_the_manager_chat() {
+    let app = spawn_app().await;
+    let b = business(&app, "Nina", "nina_undelivered_bot", "Nina's Nails").await;
+    let carl = customer(&app, "Carl", b.bot).await;
+    app.tg.say(carl, b.bot, "/human").await;
+    let alert = manager_message(&app, b.owner, "Carl wants to talk to a person").await;
+    assert_eq!(wait_reply(&app, b.bot, carl, 1).await.len(), 1);
+
+    // Longer than one Telegram message takes: not sent, and the owner is told the limit.
+    let long = "Our opening hours are nine to five. ".repeat(120);
+    say_to_manager(&app, b.owner, &long, Some(&alert["message_id"])).await;
+    manager_message(&app, b.owner, "4,000 characters").await;
+    assert_eq!(bot_said_to(&app, b.bot, carl).await.len(), 1, "nothing reached Carl");
+
+    // Carl blocked the bot: the owner is told in plain words, once, and the job ends well.
+    block(&app, carl, b.bot, true).await;
+    say_to_manager(&app, b.owner, "Hi Carl, Nina here!", Some(&alert["message_id"])).await;
+    let note = text_of(&manager_message(&app, b.owner, "could not be delivered").await);
+    assert!(note.contains("blocked the bot"), "{note}");
+    let (_, dead) = manager_jobs_settled(&app).await;
+    assert_eq!(dead, 0, "no manager update gave up");
+    let said = manager_said(&app, b.owner).await;
+    assert_eq!(said.iter().filter(|t| t.contains("could not be delivered")).count(), 1, "{said:?}");
+    assert!(!said.iter().any(|t| t.contains("Sent.")), "{said:?}");
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where author = 'owner' and delivery = 'failed'").await, 1);
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where chat_id = {carl} and taken_by is not null")).await, 0, "nobody took a conversation nothing reached");
+
+    // Unblocked, the next reply goes through.
+    block(&app, carl, b.bot, false).await;
+    say_to_manager(&app, b.owner, "Hi again, Carl!", Some(&alert["message_id"])).await;
+    manager_message(&app, b.owner, "Sent.").await;
+    let said = wait_reply(&app, b.bot, carl, 2).await;
+    assert!(said[1].contains("Hi again, Carl!"), "{said:?}");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_long_handoff_alert_keeps_its_headline() {
+    use bellhop::domain::conversation::{Author, ConversationId, Delivery, MessageKind};
+    use bellhop::storage::conversations::{self, NewMsg};
+    let app = spawn_app().await;
+    let b = business(&app, "Lotte", "lotte_long_bot", "Lotte's Lutes").await;
+    let carl = customer(&app, "Carl", b.bot).await;
+    app.tg.say(carl, b.bot, "hello").await;
+    wait_reply(&app, b.bot, carl, 1).await;
+    let conv = ConversationId(count(app.db(), &format!("select id from conversations where chat_id = {carl}")).await);
+    // Twelve long messages (as if Carl had written them): the transcript alone is over 4,000.
+    let mut tx = app.db().begin().await.unwrap();
+    for i in 0..12 {
+        let text = format!("Message {i}: {}", "my lute lost a string and the bridge is cracked, ".repeat(8));
+        let m = NewMsg { author: Author::Customer, text: &text, update_id: None, kind: MessageKind::Text, sources: "[]", delivery: Delivery::Sent, model_tokens: 0, question: None };
+        conversations::add(&mut tx, b.tenant, conv, &m).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    app.tg.say(carl, b.bot, "/human").await;
+    let alert = text_of(&manager_message(&app, b.owner, "Message 11").await);
+    assert!(alert.starts_with("🙋 Carl wants to talk to a person in @lotte_long_bot."), "{alert}");
+    assert!(alert.contains("Reply to this message"), "the footer is kept too: {alert}");
+    assert!(alert.encode_utf16().count() <= 4096, "{} units", alert.encode_utf16().count());
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_conversation_that_went_back_to_the_assistant_cannot_be_taken() {
+    use bellhop::domain::UserId;
+    use bellhop::domain::conversation::ConversationId;
+    use bellhop::storage::team::{self, Took};
+    let app = spawn_app().await;
+    let b = business(&app, "Tara", "tara_race_bot", "Tara's Tiles").await;
+    let carl = customer(&app, "Carl", b.bot).await;
+    app.tg.say(carl, b.bot, "/human").await;
+    manager_message(&app, b.owner, "Carl wants to talk to a person").await;
+    let conv = ConversationId(count(app.db(), &format!("select id from conversations where chat_id = {carl}")).await);
+    // The timeout sweep (or a Close) committed between the reply's read and its take.
+    sqlx::query(&format!("update conversations set mode = 'bot', handed_off_at = null, taken_by = null where id = {conv}")).execute(&app.db().pool).await.unwrap();
+    let took = team::take(&app.db().pool, b.tenant, conv, UserId(b.owner)).await.unwrap();
+    assert_ne!(took, Took::Now, "a conversation with the assistant is nobody's to take");
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where id = {conv} and taken_by is null and mode = 'bot'")).await, 1);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn when_the_teammate_who_took_a_conversation_blocks_the_manager_bot_the_rest_of_the_team_hears_the_customer() {
+    let app = spawn_app().await;
+    let b = business(&app, "Rita", "rita_fallback_bot", "Rita's Rugs").await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    let (_, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    let tom = app.tg.user("Tom").await;
+    say_to_manager(&app, tom, &format!("/start {}", invite_token(&page)), None).await;
+    manager_message(&app, tom, "You're on the team of Rita's Rugs").await;
+    let carl = customer(&app, "Carl", b.bot).await;
+    app.tg.say(carl, b.bot, "/human").await;
+    let for_tom = manager_message(&app, tom, "Carl wants to talk to a person").await;
+    say_to_manager(&app, tom, "Hi Carl, Tom here.", Some(&for_tom["message_id"])).await;
+    manager_message(&app, b.owner, "Tom took the conversation with Carl").await;
+    // Tom blocks the manager bot: Carl's next message reaches the owner instead of nobody.
+    block(&app, tom, manager, true).await;
+    app.tg.say(carl, b.bot, "Do you have a red rug?").await;
+    manager_message(&app, b.owner, "red rug").await;
+    let delivery: String = sqlx::query_scalar("select delivery from conversation_messages where author = 'customer' and text = 'Do you have a red rug?'").fetch_one(&app.db().pool).await.unwrap();
+    assert_eq!(delivery, "sent");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_photo_the_owner_sends_as_a_reply_is_not_dropped_silently() {
+    let app = spawn_app().await;
+    let b = business(&app, "Pia", "pia_photo_bot", "Pia's Prints").await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    let carl = customer(&app, "Carl", b.bot).await;
+    app.tg.say(carl, b.bot, "/human").await;
+    let alert = manager_message(&app, b.owner, "Carl wants to talk to a person").await;
+    app.tg.post(&format!("users/{}/messages", b.owner), json!({ "bot_id": manager, "media": "photo", "text": "This one?", "reply_to_message_id": alert["message_id"] })).await;
+    let note = text_of(&manager_message(&app, b.owner, "Only text").await);
+    assert!(note.contains("not sent"), "{note}");
+    assert!(!manager_said(&app, b.owner).await.iter().any(|t| t.contains("I'm the bellhop manager bot")), "not the generic help");
+    assert_eq!(bot_said_to(&app, b.bot, carl).await.len(), 1, "nothing half-sent to Carl");
+    app.stop().await.unwrap();
+}
