@@ -1,7 +1,10 @@
 //! Erasing personal data on request: one customer's conversations with a bot (their messages,
 //! the bot's replies, feedback, the manager-chat routes of a handoff) and the Telegram updates
 //! they sent it; or everything a bot's customers left. Each function runs in the caller's
-//! transaction and takes the tenant: nothing of another business's is reached.
+//! transaction and takes the tenant: nothing of another business's is reached — except
+//! [`customer_tenants`], which a customer's own `/forget` asks: a bot that changed owner leaves
+//! its earlier owners' records of its customers behind, and the customer asked the bot, whoever
+//! owns it now, to forget them.
 //!
 //! Kept, because they hold no message content and are needed for accounting or limits: payment
 //! records and the ledger, the paywall's per-customer counters and bought questions, and the
@@ -28,6 +31,21 @@ pub async fn customer_conversations(tx: &mut super::Tx, tenant: TenantId, bot: B
         .fetch_all(&mut **tx)
         .await?;
     Ok(ids.into_iter().map(ConversationId).collect())
+}
+
+/// The tenants holding a private conversation of Telegram user `user` with `bot`, or an update
+/// they sent it: its owner now and, if it changed owner, the earlier ones (which keep their own
+/// records but no longer control the bot). A customer's `/forget` erases their data with each.
+pub async fn customer_tenants(tx: &mut super::Tx, bot: BotId, user: UserId) -> sqlx::Result<Vec<TenantId>> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "select tenant_id from conversations where bot_id = $1 and chat_id = $2 and chat_kind = 'private'
+         union select tenant_id from telegram_updates where bot_id = $1 and user_id = $2 and tenant_id is not null",
+    )
+    .bind(bot.0)
+    .bind(user.0)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(ids.into_iter().map(TenantId).collect())
 }
 
 /// Erases conversation `conv` of the tenant (its messages, feedback and handoff routes, and the

@@ -163,3 +163,69 @@ async fn migration_0040_records_who_sent_each_update_already_stored() {
     assert_eq!(got, vec![(1, Some(501)), (2, Some(502)), (3, Some(503)), (4, Some(504)), (5, None), (-6, None), (7, Some(501))]);
     pool.close().await;
 }
+
+/// Customer `c` sends `/forget` to `bot` and confirms; returns once the bot said it is done.
+async fn forget(app: &TestApp, bot: i64, c: i64) {
+    let before = bot_said_to(app, bot, c).await.len();
+    app.tg.say(c, bot, "/forget").await;
+    wait_reply(app, bot, c, before + 1).await;
+    let ask: Value = app.tg.sent_by(bot).await.into_iter().filter(|m| m["chat_id"] == json!(c)).last().unwrap();
+    let yes = ask["reply_markup"]["inline_keyboard"][0][0]["callback_data"].as_str().unwrap().to_owned();
+    app.tg.post(&format!("users/{c}/callbacks"), json!({ "bot_id": bot, "message_id": ask["message_id"], "data": yes })).await;
+    let said = wait_reply(app, bot, c, before + 2).await;
+    assert!(said[before + 1].contains("our conversation has been deleted"), "{said:?}");
+    app.drain_jobs(WAIT).await;
+}
+
+/// (conversations, messages, stored updates) of customer `c` with `bot` that `tenant` holds.
+async fn held_by(app: &TestApp, tenant: bellhop::domain::TenantId, bot: i64, c: i64) -> (i64, i64, i64) {
+    let t = tenant.0;
+    (
+        count(app.db(), &format!("select count(*) from conversations where tenant_id = {t} and bot_id = {bot} and chat_id = {c}")).await,
+        count(app.db(), &format!("select count(*) from conversation_messages m join conversations c on c.id = m.conversation_id where m.tenant_id = {t} and c.bot_id = {bot} and c.chat_id = {c}")).await,
+        count(app.db(), &format!("select count(*) from telegram_updates where tenant_id = {t} and bot_id = {bot} and (user_id = {c} or body like '%\"id\":{c},%')")).await,
+    )
+}
+
+/// A bot that changed owner is one bot to its customer: their `/forget` erases what the bot's
+/// earlier business holds of them too (its records, which it still sees in its admin pages but
+/// which no longer receive anything from the bot), not only what its business now holds. Other
+/// customers' data, with either business, stays.
+#[tokio::test]
+async fn forget_after_the_bot_changed_owner_erases_what_its_earlier_owner_holds_too() {
+    let app = spawn_app().await;
+    let first = setup(&app, "Olga", "olga_moving_bot", "Olga's Oils").await;
+    let c = customer_with_history(&app, &first, "Pia").await;
+    let stays = customer_with_history(&app, &first, "Quin").await;
+    app.drain_jobs(WAIT).await;
+
+    // The bot goes to another owner, a business of its own; the customer writes to it again.
+    let manager = app.tg.handle.sandbox.manager_id();
+    let second = app.tg.post("users", json!({ "first_name": "Ria", "started_bots": [manager] })).await["id"].as_i64().unwrap();
+    app.tg.post(&format!("bots/{}/owner", first.bot), json!({ "user_id": second })).await;
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from bots where id = {} and owner_user_id = {second} and status = 'live'", first.bot)).await == 1 }).await;
+    app.drain_jobs(WAIT).await;
+    let (now, _, _) = app.signed_in_owner(second, "Ria's Rugs").await;
+    assert_ne!(now, first.tenant);
+    let said = bot_said_to(&app, first.bot, c).await.len();
+    app.tg.say(c, first.bot, "Hello again").await;
+    wait_reply(&app, first.bot, c, said + 1).await;
+    app.drain_jobs(WAIT).await;
+    let (convs, msgs, updates) = held_by(&app, first.tenant, first.bot, c).await;
+    assert!(convs == 1 && msgs == 2 && updates >= 2, "the earlier business's records of the customer: {:?}", (convs, msgs, updates));
+    let (convs, msgs, updates) = held_by(&app, now, first.bot, c).await;
+    assert!(convs == 1 && msgs == 2 && updates >= 1, "the new business's: {:?}", (convs, msgs, updates));
+    let other_before = (held_by(&app, first.tenant, first.bot, stays).await, held_by(&app, now, first.bot, stays).await);
+
+    forget(&app, first.bot, c).await;
+    assert_eq!(held_by(&app, now, first.bot, c).await, (0, 0, 0), "nothing left with the business that has the bot now");
+    assert_eq!(held_by(&app, first.tenant, first.bot, c).await, (0, 0, 0), "nothing left with the business that had it before");
+    assert_eq!(data_of(&app, first.bot, c).await, (0, 0, 0));
+    assert_eq!((held_by(&app, first.tenant, first.bot, stays).await, held_by(&app, now, first.bot, stays).await), other_before, "another customer's data stays");
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where feedback = 1").await, 1, "only the other customer's 👍 is left");
+    // The earlier owner's conversations page no longer lists them.
+    let (_, list) = get(&app, &first.cookie, "/app/conversations").await;
+    assert!(!list.contains("Pia") && list.contains("Quin"), "{list}");
+    assert_eq!(count(app.db(), "select count(*) from jobs where state = 'dead'").await, 0);
+    app.stop().await.unwrap();
+}
