@@ -1,6 +1,7 @@
 //! `/forget`: a customer erases their own conversation with the bot. The bot asks first, with
 //! two buttons; "Yes, delete" erases their private conversation with this bot — messages, the
-//! bot's replies, feedback, handoff routes — and every update they sent it
+//! bot's replies, feedback, handoff routes, the manager bot's stored updates quoting a handoff
+//! of it — and every update they sent it
 //! (`storage::privacy`), then says so. Nothing about the erasure is stored afterwards. A bot
 //! that changed owner is one bot to the customer: what its earlier owners hold of them (their
 //! business's records, which no longer receive anything from the bot) is erased as well.
@@ -64,11 +65,13 @@ impl Ctx<'_> {
         if !tenants.contains(&self.tenant) {
             tenants.push(self.tenant);
         }
+        // The team's copies of their handoffs, kept with the manager bot's updates.
+        let manager = self.a.manager.as_ref().map(|m| m.id);
         for tenant in tenants {
             // The customer's raw updates, then the conversations to erase.
             erased.updates += privacy::erase_updates_from(&mut tx, tenant, self.bot_id, user).await?;
             for conv in privacy::customer_conversations(&mut tx, tenant, self.bot_id, user).await? {
-                let e = privacy::erase_conversation(&mut tx, tenant, self.bot_id, conv, user).await?;
+                let e = privacy::erase_conversation(&mut tx, manager, tenant, self.bot_id, conv, user).await?;
                 erased.conversations += e.conversations;
                 erased.messages += e.messages;
                 erased.updates += e.updates;

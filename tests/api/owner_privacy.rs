@@ -229,3 +229,62 @@ async fn forget_after_the_bot_changed_owner_erases_what_its_earlier_owner_holds_
     assert_eq!(count(app.db(), "select count(*) from jobs where state = 'dead'").await, 0);
     app.stop().await.unwrap();
 }
+
+/// The manager bot's latest message to `owner` containing each of `needles`, waited for.
+async fn manager_message(app: &TestApp, owner: i64, needles: &[&str]) -> Value {
+    let manager = app.tg.handle.sandbox.manager_id();
+    let has = |m: &Value| needles.iter().all(|n| m["message"]["text"].as_str().or_else(|| m["raw_text"].as_str()).unwrap_or_default().contains(n));
+    let find = || async { app.tg.sent_by(manager).await.into_iter().filter(|m| m["chat_id"] == json!(owner)).rfind(|m| has(m)) };
+    wait_until(WAIT, || async { find().await.is_some() }).await;
+    find().await.unwrap()
+}
+
+/// Stored manager-bot updates (they have no tenant) whose body contains `needle`.
+async fn manager_copies(app: &TestApp, needle: &str) -> i64 {
+    count(app.db(), &format!("select count(*) from telegram_updates where tenant_id is null and body like '%{needle}%'")).await
+}
+
+/// A handoff puts the customer's words in the owner's chat with the manager bot, and the
+/// owner's presses and replies there come back as manager updates quoting them (stored without
+/// a tenant). The customer's `/forget` erases those too, not only their conversation; another
+/// customer's, and the owner's other messages to the manager bot, stay.
+#[tokio::test]
+async fn forget_erases_the_manager_bots_stored_copies_of_a_handoff() {
+    let app = spawn_app().await;
+    let b = setup(&app, "Sven", "sven_handoff_bot", "Sven's Skis").await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    let c = customer_with_history(&app, &b, "Sabine").await;
+    app.tg.say(c, b.bot, "/human").await;
+    let notice = manager_message(&app, b.owner, &["Sabine", "wants to talk"]).await;
+    app.tg.say(c, b.bot, "My order number is 4711").await;
+    let relayed = manager_message(&app, b.owner, &["4711"]).await;
+    // The owner presses Reply on the transcript, then answers the relayed message.
+    let reply = notice["reply_markup"]["inline_keyboard"][0][0]["callback_data"].as_str().unwrap().to_owned();
+    app.tg.post(&format!("users/{}/callbacks", b.owner), json!({ "bot_id": manager, "message_id": notice["message_id"], "data": reply })).await;
+    manager_message(&app, b.owner, &["Write your reply"]).await;
+    app.tg.post(&format!("users/{}/messages", b.owner), json!({ "bot_id": manager, "text": "Order 4711 ships Monday", "reply_to_message_id": relayed["message_id"] })).await;
+    wait_until(WAIT, || async { bot_said_to(&app, b.bot, c).await.iter().any(|t| t.contains("ships Monday")) }).await;
+    // Another customer's handoff, and a command of the owner's own.
+    let other = customer(&app, "Ulrike", b.bot).await;
+    app.tg.say(other, b.bot, "/human").await;
+    let other_notice = manager_message(&app, b.owner, &["Ulrike", "wants to talk"]).await;
+    app.tg.post(&format!("users/{}/messages", b.owner), json!({ "bot_id": manager, "text": "Hello Ulrike", "reply_to_message_id": other_notice["message_id"] })).await;
+    wait_until(WAIT, || async { bot_said_to(&app, b.bot, other).await.iter().any(|t| t.contains("Hello Ulrike")) }).await;
+    app.tg.post(&format!("users/{}/messages", b.owner), json!({ "bot_id": manager, "text": "/help" })).await;
+    manager_message(&app, b.owner, &["I'm the bellhop manager bot"]).await;
+    app.drain_jobs(WAIT).await;
+    assert!(manager_copies(&app, "4711").await >= 1, "the owner's reply quotes the customer's message");
+    assert!(manager_copies(&app, "Sundays").await >= 1, "the press of Reply came on the transcript");
+    let others = manager_copies(&app, "Ulrike").await;
+    assert!(others >= 1);
+
+    forget(&app, b.bot, c).await;
+    assert_eq!(data_of(&app, b.bot, c).await, (0, 0, 0));
+    for needle in ["4711", "Sundays", "Sabine", "ships Monday"] {
+        assert_eq!(manager_copies(&app, needle).await, 0, "a manager update holding {needle:?} is left");
+    }
+    assert_eq!(manager_copies(&app, "Ulrike").await, others, "another customer's handoff stays");
+    assert_eq!(manager_copies(&app, "/help").await, 1, "the owner's own command stays");
+    assert_eq!(count(app.db(), "select count(*) from jobs where state = 'dead'").await, 0);
+    app.stop().await.unwrap();
+}
