@@ -280,6 +280,16 @@ async fn forget_erases_the_manager_bots_stored_copies_of_a_handoff() {
 
     forget(&app, b.bot, c).await;
     assert_eq!(data_of(&app, b.bot, c).await, (0, 0, 0));
+    // The handoff's messages stay in the owner's Telegram chat: a reply to one, or a press of its
+    // Close button, after the erasure brings nothing of the customer's back into storage.
+    let stored = count(app.db(), "select count(*) from telegram_updates where tenant_id is null").await;
+    app.tg.post(&format!("users/{}/messages", b.owner), json!({ "bot_id": manager, "text": "Are you still there?", "reply_to_message_id": relayed["message_id"] })).await;
+    let close = notice["reply_markup"]["inline_keyboard"][0][1]["callback_data"].as_str().unwrap().to_owned();
+    app.tg.post(&format!("users/{}/callbacks", b.owner), json!({ "bot_id": manager, "message_id": notice["message_id"], "data": close })).await;
+    wait_until(WAIT, || async { count(app.db(), "select count(*) from telegram_updates where tenant_id is null").await == stored + 2 }).await;
+    app.drain_jobs(WAIT).await;
+    assert_eq!(manager_copies(&app, "Are you still there?").await, 1, "the owner's own words are kept as they are");
+    assert_eq!(data_of(&app, b.bot, c).await, (0, 0, 0), "no conversation is brought back");
     for needle in ["4711", "Sundays", "Sabine", "ships Monday"] {
         assert_eq!(manager_copies(&app, needle).await, 0, "a manager update holding {needle:?} is left");
     }
