@@ -1,7 +1,10 @@
 //! `/forget`: a customer erases their own conversation with the bot. The bot asks first, with
 //! two buttons; "Yes, delete" erases their private conversation with this bot — messages, the
-//! bot's replies, feedback, handoff routes — and every update they sent it
-//! (`storage::privacy`), then says so. Nothing about the erasure is stored afterwards.
+//! bot's replies, feedback, handoff routes, the manager bot's stored updates quoting a handoff
+//! of it — and every update they sent it
+//! (`storage::privacy`), then says so. Nothing about the erasure is stored afterwards. A bot
+//! that changed owner is one bot to the customer: what its earlier owners hold of them (their
+//! business's records, which no longer receive anything from the bot) is erased as well.
 //!
 //! In a group, the bot asks them to write to it privately: a group's conversation holds other
 //! people's messages too.
@@ -56,13 +59,23 @@ impl Ctx<'_> {
         let user = UserId(q.from.id);
         let mut tx = self.db().begin().await?;
         let mut erased = privacy::Erased::default();
-        // The customer's raw updates, then the conversations to erase.
-        erased.updates += privacy::erase_updates_from(&mut tx, self.tenant, self.bot_id, user).await?;
-        for conv in privacy::customer_conversations(&mut tx, self.tenant, self.bot_id, user).await? {
-            let e = privacy::erase_conversation(&mut tx, self.tenant, self.bot_id, conv, user).await?;
-            erased.conversations += e.conversations;
-            erased.messages += e.messages;
-            erased.updates += e.updates;
+        // What the bot's earlier owners hold of them goes too: they asked the bot, and cannot
+        // reach its earlier owners through it any more.
+        let mut tenants = privacy::customer_tenants(&mut tx, self.bot_id, user).await?;
+        if !tenants.contains(&self.tenant) {
+            tenants.push(self.tenant);
+        }
+        // The team's copies of their handoffs, kept with the manager bot's updates.
+        let manager = self.a.manager.as_ref().map(|m| m.id);
+        for tenant in tenants {
+            // The customer's raw updates, then the conversations to erase.
+            erased.updates += privacy::erase_updates_from(&mut tx, tenant, self.bot_id, user).await?;
+            for conv in privacy::customer_conversations(&mut tx, tenant, self.bot_id, user).await? {
+                let e = privacy::erase_conversation(&mut tx, manager, tenant, self.bot_id, conv, user).await?;
+                erased.conversations += e.conversations;
+                erased.messages += e.messages;
+                erased.updates += e.updates;
+            }
         }
         tx.commit().await.map_err(anyhow::Error::from)?;
         tracing::info!(conversations = erased.conversations, messages = erased.messages, updates = erased.updates, "a customer's data erased at their request (/forget)");

@@ -437,8 +437,23 @@ pub async fn time_out(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: Conv
     Ok(true)
 }
 
-/// The owner's Reply / Close buttons in the manager chat. Returns true when it was one of them.
-pub async fn on_owner_callback(db: &Db, bots: &ChildBots, manager: &Manager, q: &CallbackQuery) -> Result<bool, JobError> {
+/// Drops from the stored copy of manager update `update_id` what it quotes (`field` of its
+/// `kind`: a reply's `reply_to_message`, a press's `message`) of a message no handoff route leads
+/// to: a handoff message whose conversation was erased (the customer's `/forget`, the owner's
+/// deletion) stays in the team member's Telegram chat, and a reply to it or a press on it would
+/// otherwise bring the customer's erased words back into storage. Nothing reads it again.
+async fn drop_quoted(db: &Db, manager: &Manager, update_id: i64, kind: &str, field: &str) -> Result<(), JobError> {
+    let Some(body) = storage::updates::body(&db.pool, manager.id, update_id).await? else { return Ok(()) };
+    let Ok(mut u) = serde_json::from_str::<serde_json::Value>(&body) else { return Ok(()) };
+    if u.get_mut(kind).and_then(serde_json::Value::as_object_mut).and_then(|o| o.remove(field)).is_some() {
+        storage::updates::set_body(&db.pool, manager.id, update_id, &u.to_string()).await?;
+    }
+    Ok(())
+}
+
+/// The owner's Reply / Close buttons in the manager chat (update `update_id`). Returns true when
+/// it was one of them.
+pub async fn on_owner_callback(db: &Db, bots: &ChildBots, manager: &Manager, update_id: i64, q: &CallbackQuery) -> Result<bool, JobError> {
     let data = q.data.as_deref().unwrap_or_default();
     let (is_reply, rest) = match (data.strip_prefix(REPLY), data.strip_prefix(CLOSE)) {
         (Some(r), _) => (true, r),
@@ -463,6 +478,7 @@ pub async fn on_owner_callback(db: &Db, bots: &ChildBots, manager: &Manager, q: 
         None => None,
     };
     let Some((tenant, conv)) = conv else {
+        drop_quoted(db, manager, update_id, "callback_query", "message").await?;
         let _ = manager.bot.call(&AnswerCallbackQuery::new(q.id.clone()).text("That conversation is not yours.")).await;
         return Ok(true);
     };
@@ -499,7 +515,10 @@ pub async fn on_owner_callback(db: &Db, bots: &ChildBots, manager: &Manager, q: 
 pub async fn on_owner_message(db: &Db, bots: &ChildBots, manager: &Manager, update_id: i64, m: &Message, last_try: bool) -> Result<bool, JobError> {
     let Some(reply_to) = &m.reply_to_message else { return Ok(false) };
     let owner = m.chat.id;
-    let Some(conversations::RelayTarget { tenant_id: tenant, conversation_id: conv }) = conversations::relay_target(&db.pool, owner, reply_to.message_id).await? else { return Ok(false) };
+    let Some(conversations::RelayTarget { tenant_id: tenant, conversation_id: conv }) = conversations::relay_target(&db.pool, owner, reply_to.message_id).await? else {
+        drop_quoted(db, manager, update_id, "message", "reply_to_message").await?;
+        return Ok(false);
+    };
     let Some(text) = m.text.as_deref() else {
         let note = "Only text replies are passed on to the customer, so this was not sent. Please write your answer as a text message (a link works for a picture or a file).";
         let _ = manager.bot.send_message(&SendMessage::new(owner, note)).await;

@@ -146,7 +146,7 @@ pub async fn reconnect(app: &AppState, tenant: TenantId, bot: BotId) -> Result<b
 pub async fn delete_data(app: &AppState, tenant: TenantId, bot: BotId) -> Result<privacy::Erased, LifecycleError> {
     disconnect(app, tenant, bot).await?;
     let mut tx = app.db.begin().await?;
-    let erased = privacy::erase_bot(&mut tx, tenant, bot).await?;
+    let erased = privacy::erase_bot(&mut tx, app.manager.as_ref().map(|m| m.id), tenant, bot).await?;
     if !bots::mark_deleted(&mut *tx, tenant, bot).await? {
         return Err(LifecycleError::NotFound);
     }

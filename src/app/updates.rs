@@ -122,7 +122,7 @@ pub async fn manager_update(app: AppState, job: Job) -> Result<(), JobError> {
             crate::manager::updates::message(&app.db, &app.cfg.public_url, m, msg).await
         }
         UpdateKind::CallbackQuery(q) => {
-            answering::handoff::on_owner_callback(&app.db, &app.bots, m, &q).await?;
+            answering::handoff::on_owner_callback(&app.db, &app.bots, m, update.update_id, &q).await?;
             Ok(())
         }
         _ => {

@@ -1,7 +1,10 @@
 //! Erasing personal data on request: one customer's conversations with a bot (their messages,
-//! the bot's replies, feedback, the manager-chat routes of a handoff) and the Telegram updates
-//! they sent it; or everything a bot's customers left. Each function runs in the caller's
-//! transaction and takes the tenant: nothing of another business's is reached.
+//! the bot's replies, feedback, the manager-chat routes of a handoff and the manager bot's
+//! stored updates quoting it) and the Telegram updates they sent it; or everything a bot's customers left. Each function runs in the caller's
+//! transaction and takes the tenant: nothing of another business's is reached — except
+//! [`customer_tenants`], which a customer's own `/forget` asks: a bot that changed owner leaves
+//! its earlier owners' records of its customers behind, and the customer asked the bot, whoever
+//! owns it now, to forget them.
 //!
 //! Kept, because they hold no message content and are needed for accounting or limits: payment
 //! records and the ledger, the paywall's per-customer counters and bought questions, and the
@@ -30,10 +33,28 @@ pub async fn customer_conversations(tx: &mut super::Tx, tenant: TenantId, bot: B
     Ok(ids.into_iter().map(ConversationId).collect())
 }
 
-/// Erases conversation `conv` of the tenant (its messages, feedback and handoff routes, and the
-/// stored updates its messages came in) and every update Telegram user `user` sent `bot`.
-pub async fn erase_conversation(tx: &mut super::Tx, tenant: TenantId, bot: BotId, conv: ConversationId, user: UserId) -> sqlx::Result<Erased> {
+/// The tenants holding a private conversation of Telegram user `user` with `bot`, or an update
+/// they sent it: its owner now and, if it changed owner, the earlier ones (which keep their own
+/// records but no longer control the bot). A customer's `/forget` erases their data with each.
+pub async fn customer_tenants(tx: &mut super::Tx, bot: BotId, user: UserId) -> sqlx::Result<Vec<TenantId>> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "select tenant_id from conversations where bot_id = $1 and chat_id = $2 and chat_kind = 'private'
+         union select tenant_id from telegram_updates where bot_id = $1 and user_id = $2 and tenant_id is not null",
+    )
+    .bind(bot.0)
+    .bind(user.0)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(ids.into_iter().map(TenantId).collect())
+}
+
+/// Erases conversation `conv` of the tenant (its messages, feedback and handoff routes, the
+/// stored updates its messages came in, and the `manager` bot's stored updates that quote it:
+/// [`erase_manager_copies`]) and every update Telegram user `user` sent `bot`.
+pub async fn erase_conversation(tx: &mut super::Tx, manager: Option<BotId>, tenant: TenantId, bot: BotId, conv: ConversationId, user: UserId) -> sqlx::Result<Erased> {
     let mut out = Erased::default();
+    // Found through the handoff routes and the team's replies: before those go.
+    out.updates += erase_manager_copies(tx, manager, tenant, "select id from conversations where tenant_id = $1 and id = $2", conv.0).await?;
     // The updates the conversation's messages came in (older ones may predate the user column).
     out.updates += sqlx::query(
         "delete from telegram_updates where bot_id = $1 and tenant_id = $2 and update_id in
@@ -74,6 +95,58 @@ pub async fn erase_conversation(tx: &mut super::Tx, tenant: TenantId, bot: BotId
     Ok(out)
 }
 
+/// Erases the `manager` bot's stored updates about a handoff of the conversations `convs` selects
+/// (a subquery of conversation ids: `$1` the tenant, `$2` `scope`): a team member's press of a
+/// button on a message relayed to them (which holds the transcript, or the customer's words) and
+/// their replies to one (which quote it, and say what they wrote to the customer). The manager's
+/// updates belong to no tenant, so they are stored without one: they are found through the
+/// conversations' handoff routes (who was sent which message) and the team's replies (the
+/// updates they came in), and must be erased before those are. Nothing without a manager bot.
+async fn erase_manager_copies(tx: &mut super::Tx, manager: Option<BotId>, tenant: TenantId, convs: &str, scope: i64) -> sqlx::Result<u64> {
+    let Some(manager) = manager else { return Ok(0) };
+    let relays: Vec<(i64, i64)> = sqlx::query_as(&format!("select owner_chat_id, message_id from relay_messages where tenant_id = $1 and conversation_id in ({convs})"))
+        .bind(tenant.0)
+        .bind(scope)
+        .fetch_all(&mut **tx)
+        .await?;
+    if relays.is_empty() {
+        return Ok(0); // never handed over: the team was sent nothing about it
+    }
+    let replies: Vec<i64> =
+        sqlx::query_scalar(&format!("select update_id from conversation_messages where tenant_id = $1 and author = 'owner' and update_id is not null and conversation_id in ({convs})"))
+            .bind(tenant.0)
+            .bind(scope)
+            .fetch_all(&mut **tx)
+            .await?;
+    let relays: std::collections::HashSet<(i64, i64)> = relays.into_iter().collect();
+    let members: std::collections::BTreeSet<i64> = relays.iter().map(|&(chat, _)| chat).collect();
+    let mut erased = 0;
+    for member in members {
+        let stored: Vec<(i64, i64, String)> = sqlx::query_as("select id, update_id, body from telegram_updates where bot_id = $1 and user_id = $2 and tenant_id is null")
+            .bind(manager.0)
+            .bind(member)
+            .fetch_all(&mut **tx)
+            .await?;
+        for (id, update_id, body) in stored {
+            if replies.contains(&update_id) || quotes_relay(&body, &relays) {
+                erased += sqlx::query("delete from telegram_updates where id = $1").bind(id).execute(&mut **tx).await?.rows_affected();
+            }
+        }
+    }
+    Ok(erased)
+}
+
+/// Whether a manager update (its body as Telegram sent it) is about one of `relays` (chat,
+/// message id) — a message replying to it, or a press of a button on it.
+fn quotes_relay(body: &str, relays: &std::collections::HashSet<(i64, i64)>) -> bool {
+    let Ok(u) = serde_json::from_str::<serde_json::Value>(body) else { return false };
+    let on = |m: &serde_json::Value| match (m["chat"]["id"].as_i64(), m["message_id"].as_i64()) {
+        (Some(chat), Some(id)) => relays.contains(&(chat, id)),
+        _ => false,
+    };
+    ["message", "edited_message"].iter().any(|k| u[k].get("reply_to_message").is_some_and(on)) || u["callback_query"].get("message").is_some_and(on)
+}
+
 /// Erases every update Telegram user `user` sent the tenant's `bot`.
 pub async fn erase_updates_from(tx: &mut super::Tx, tenant: TenantId, bot: BotId, user: UserId) -> sqlx::Result<u64> {
     Ok(sqlx::query("delete from telegram_updates where bot_id = $1 and tenant_id = $2 and user_id = $3")
@@ -86,11 +159,13 @@ pub async fn erase_updates_from(tx: &mut super::Tx, tenant: TenantId, bot: BotId
 }
 
 /// Erases everything `bot`'s customers left with the tenant: conversations, messages, feedback,
-/// handoff routes, stored updates, the bot's settings, its stored brand (the profile photo and
-/// the descriptions per language) and its paywall's per-question decisions.
-pub async fn erase_bot(tx: &mut super::Tx, tenant: TenantId, bot: BotId) -> sqlx::Result<Erased> {
+/// handoff routes, stored updates (the `manager` bot's about their handoffs too), the bot's
+/// settings, its stored brand (the profile photo and the descriptions per language) and its
+/// paywall's per-question decisions.
+pub async fn erase_bot(tx: &mut super::Tx, manager: Option<BotId>, tenant: TenantId, bot: BotId) -> sqlx::Result<Erased> {
     let mut out = Erased::default();
     let convs = "select id from conversations where tenant_id = $1 and bot_id = $2";
+    out.updates += erase_manager_copies(tx, manager, tenant, convs, bot.0).await?;
     sqlx::query(&format!("delete from relay_messages where tenant_id = $1 and conversation_id in ({convs})")).bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
     out.messages = sqlx::query(&format!("delete from conversation_messages where tenant_id = $1 and conversation_id in ({convs})"))
         .bind(tenant.0)
@@ -99,7 +174,7 @@ pub async fn erase_bot(tx: &mut super::Tx, tenant: TenantId, bot: BotId) -> sqlx
         .await?
         .rows_affected();
     out.conversations = sqlx::query("delete from conversations where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?.rows_affected();
-    out.updates = sqlx::query("delete from telegram_updates where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?.rows_affected();
+    out.updates += sqlx::query("delete from telegram_updates where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?.rows_affected();
     sqlx::query("delete from bot_settings where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
     sqlx::query("delete from paywall_questions where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
     sqlx::query("delete from bot_languages where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).execute(&mut **tx).await?;
@@ -248,4 +323,26 @@ async fn scrub_bots(tx: &mut super::Tx, tenant: TenantId, now: i64) -> sqlx::Res
     .execute(&mut **tx)
     .await?
     .rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quotes_relay;
+
+    #[test]
+    fn a_manager_update_is_about_a_relayed_message_when_it_replies_to_it_or_presses_its_button() {
+        let relays = [(7, 40), (8, 41)].into_iter().collect();
+        let reply = r#"{"update_id":1,"message":{"message_id":50,"date":1,"chat":{"id":7,"type":"private"},"from":{"id":7,"is_bot":false,"first_name":"O"},"text":"ok","reply_to_message":{"message_id":40,"date":1,"chat":{"id":7,"type":"private"},"text":"A: my order"}}}"#;
+        assert!(quotes_relay(reply, &relays));
+        let press = r#"{"update_id":2,"callback_query":{"id":"q","from":{"id":8,"is_bot":false,"first_name":"T"},"chat_instance":"1","data":"ho:r:3","message":{"message_id":41,"date":1,"chat":{"id":8,"type":"private"},"text":"A wants a person"}}}"#;
+        assert!(quotes_relay(press, &relays));
+        // The same message id in another member's chat, a reply to something else, a command,
+        // a body that is not JSON: not about them.
+        let elsewhere = r#"{"update_id":3,"callback_query":{"id":"q","from":{"id":7,"is_bot":false,"first_name":"O"},"chat_instance":"1","data":"x","message":{"message_id":41,"date":1,"chat":{"id":7,"type":"private"}}}}"#;
+        assert!(!quotes_relay(elsewhere, &relays));
+        let other = r#"{"update_id":4,"message":{"message_id":51,"date":1,"chat":{"id":7,"type":"private"},"text":"hi","reply_to_message":{"message_id":39,"date":1,"chat":{"id":7,"type":"private"}}}}"#;
+        assert!(!quotes_relay(other, &relays));
+        assert!(!quotes_relay(r#"{"update_id":5,"message":{"message_id":52,"date":1,"chat":{"id":7,"type":"private"},"text":"/help"}}"#, &relays));
+        assert!(!quotes_relay("not json", &relays));
+    }
 }

@@ -52,6 +52,13 @@ pub async fn body<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, update_i
     sqlx::query_scalar("select body from telegram_updates where bot_id = $1 and update_id = $2").bind(bot.0).bind(update_id).fetch_optional(e).await
 }
 
+/// Replaces the stored body of an update (keeping the row, which later deliveries of it are
+/// recognised by).
+pub async fn set_body<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, update_id: i64, body: &str) -> sqlx::Result<()> {
+    sqlx::query("update telegram_updates set body = $1 where bot_id = $2 and update_id = $3").bind(body).bind(bot.0).bind(update_id).execute(e).await?;
+    Ok(())
+}
+
 /// When the newest update of `bot` reached us (Unix ms), if any did.
 pub async fn last_received<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar("select max(received_at) from telegram_updates where bot_id = $1").bind(bot.0).fetch_one(e).await

@@ -325,7 +325,7 @@ pub async fn delete(State(app): State<AppState>, owner: Owner, Path(id): Path<Co
         return transcript(&app, &owner, id, None, Some(problem), String::new()).await;
     }
     let mut tx = app.db.begin().await?;
-    let erased = storage::privacy::erase_conversation(&mut tx, owner.tenant_id, conv.bot_id, conv.id, conv.customer_user_id).await?;
+    let erased = storage::privacy::erase_conversation(&mut tx, app.manager.as_ref().map(|m| m.id), owner.tenant_id, conv.bot_id, conv.id, conv.customer_user_id).await?;
     tx.commit().await.map_err(anyhow::Error::from)?;
     tracing::info!(tenant_id = owner.tenant_id.0, messages = erased.messages, updates = erased.updates, "a customer's data erased at the owner's request");
     Ok(Redirect::to("/app/conversations?deleted=1").into_response())

@@ -163,3 +163,142 @@ async fn migration_0040_records_who_sent_each_update_already_stored() {
     assert_eq!(got, vec![(1, Some(501)), (2, Some(502)), (3, Some(503)), (4, Some(504)), (5, None), (-6, None), (7, Some(501))]);
     pool.close().await;
 }
+
+/// Customer `c` sends `/forget` to `bot` and confirms; returns once the bot said it is done.
+async fn forget(app: &TestApp, bot: i64, c: i64) {
+    let before = bot_said_to(app, bot, c).await.len();
+    app.tg.say(c, bot, "/forget").await;
+    wait_reply(app, bot, c, before + 1).await;
+    let ask: Value = app.tg.sent_by(bot).await.into_iter().filter(|m| m["chat_id"] == json!(c)).last().unwrap();
+    let yes = ask["reply_markup"]["inline_keyboard"][0][0]["callback_data"].as_str().unwrap().to_owned();
+    app.tg.post(&format!("users/{c}/callbacks"), json!({ "bot_id": bot, "message_id": ask["message_id"], "data": yes })).await;
+    let said = wait_reply(app, bot, c, before + 2).await;
+    assert!(said[before + 1].contains("our conversation has been deleted"), "{said:?}");
+    app.drain_jobs(WAIT).await;
+}
+
+/// (conversations, messages, stored updates) of customer `c` with `bot` that `tenant` holds.
+async fn held_by(app: &TestApp, tenant: bellhop::domain::TenantId, bot: i64, c: i64) -> (i64, i64, i64) {
+    let t = tenant.0;
+    (
+        count(app.db(), &format!("select count(*) from conversations where tenant_id = {t} and bot_id = {bot} and chat_id = {c}")).await,
+        count(app.db(), &format!("select count(*) from conversation_messages m join conversations c on c.id = m.conversation_id where m.tenant_id = {t} and c.bot_id = {bot} and c.chat_id = {c}")).await,
+        count(app.db(), &format!("select count(*) from telegram_updates where tenant_id = {t} and bot_id = {bot} and (user_id = {c} or body like '%\"id\":{c},%')")).await,
+    )
+}
+
+/// A bot that changed owner is one bot to its customer: their `/forget` erases what the bot's
+/// earlier business holds of them too (its records, which it still sees in its admin pages but
+/// which no longer receive anything from the bot), not only what its business now holds. Other
+/// customers' data, with either business, stays.
+#[tokio::test]
+async fn forget_after_the_bot_changed_owner_erases_what_its_earlier_owner_holds_too() {
+    let app = spawn_app().await;
+    let first = setup(&app, "Olga", "olga_moving_bot", "Olga's Oils").await;
+    let c = customer_with_history(&app, &first, "Pia").await;
+    let stays = customer_with_history(&app, &first, "Quin").await;
+    app.drain_jobs(WAIT).await;
+
+    // The bot goes to another owner, a business of its own; the customer writes to it again.
+    let manager = app.tg.handle.sandbox.manager_id();
+    let second = app.tg.post("users", json!({ "first_name": "Ria", "started_bots": [manager] })).await["id"].as_i64().unwrap();
+    app.tg.post(&format!("bots/{}/owner", first.bot), json!({ "user_id": second })).await;
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from bots where id = {} and owner_user_id = {second} and status = 'live'", first.bot)).await == 1 }).await;
+    app.drain_jobs(WAIT).await;
+    let (now, _, _) = app.signed_in_owner(second, "Ria's Rugs").await;
+    assert_ne!(now, first.tenant);
+    let said = bot_said_to(&app, first.bot, c).await.len();
+    app.tg.say(c, first.bot, "Hello again").await;
+    wait_reply(&app, first.bot, c, said + 1).await;
+    app.drain_jobs(WAIT).await;
+    let (convs, msgs, updates) = held_by(&app, first.tenant, first.bot, c).await;
+    assert!(convs == 1 && msgs == 2 && updates >= 2, "the earlier business's records of the customer: {:?}", (convs, msgs, updates));
+    let (convs, msgs, updates) = held_by(&app, now, first.bot, c).await;
+    assert!(convs == 1 && msgs == 2 && updates >= 1, "the new business's: {:?}", (convs, msgs, updates));
+    let other_before = (held_by(&app, first.tenant, first.bot, stays).await, held_by(&app, now, first.bot, stays).await);
+
+    forget(&app, first.bot, c).await;
+    assert_eq!(held_by(&app, now, first.bot, c).await, (0, 0, 0), "nothing left with the business that has the bot now");
+    assert_eq!(held_by(&app, first.tenant, first.bot, c).await, (0, 0, 0), "nothing left with the business that had it before");
+    assert_eq!(data_of(&app, first.bot, c).await, (0, 0, 0));
+    assert_eq!((held_by(&app, first.tenant, first.bot, stays).await, held_by(&app, now, first.bot, stays).await), other_before, "another customer's data stays");
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where feedback = 1").await, 1, "only the other customer's 👍 is left");
+    // The earlier owner's conversations page no longer lists them.
+    let (_, list) = get(&app, &first.cookie, "/app/conversations").await;
+    assert!(!list.contains("Pia") && list.contains("Quin"), "{list}");
+    assert_eq!(count(app.db(), "select count(*) from jobs where state = 'dead'").await, 0);
+    app.stop().await.unwrap();
+}
+
+/// The manager bot's latest message to `owner` containing each of `needles`, waited for.
+async fn manager_message(app: &TestApp, owner: i64, needles: &[&str]) -> Value {
+    let manager = app.tg.handle.sandbox.manager_id();
+    let has = |m: &Value| needles.iter().all(|n| m["message"]["text"].as_str().or_else(|| m["raw_text"].as_str()).unwrap_or_default().contains(n));
+    let find = || async { app.tg.sent_by(manager).await.into_iter().filter(|m| m["chat_id"] == json!(owner)).rfind(|m| has(m)) };
+    wait_until(WAIT, || async { find().await.is_some() }).await;
+    find().await.unwrap()
+}
+
+/// Stored manager-bot updates (they have no tenant) whose body contains `needle`.
+async fn manager_copies(app: &TestApp, needle: &str) -> i64 {
+    count(app.db(), &format!("select count(*) from telegram_updates where tenant_id is null and body like '%{needle}%'")).await
+}
+
+/// A handoff puts the customer's words in the owner's chat with the manager bot, and the
+/// owner's presses and replies there come back as manager updates quoting them (stored without
+/// a tenant). The customer's `/forget` erases those too, not only their conversation; another
+/// customer's, and the owner's other messages to the manager bot, stay.
+#[tokio::test]
+async fn forget_erases_the_manager_bots_stored_copies_of_a_handoff() {
+    let app = spawn_app().await;
+    let b = setup(&app, "Sven", "sven_handoff_bot", "Sven's Skis").await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    let c = customer_with_history(&app, &b, "Sabine").await;
+    app.tg.say(c, b.bot, "/human").await;
+    let notice = manager_message(&app, b.owner, &["Sabine", "wants to talk"]).await;
+    app.tg.say(c, b.bot, "My order number is 4711").await;
+    let relayed = manager_message(&app, b.owner, &["4711"]).await;
+    // The owner presses Reply on the transcript, then answers the relayed message.
+    let reply = notice["reply_markup"]["inline_keyboard"][0][0]["callback_data"].as_str().unwrap().to_owned();
+    app.tg.post(&format!("users/{}/callbacks", b.owner), json!({ "bot_id": manager, "message_id": notice["message_id"], "data": reply })).await;
+    manager_message(&app, b.owner, &["Write your reply"]).await;
+    // The owner's own words hold nothing of the customer's. Under load the sandbox, as Telegram
+    // does, may deliver this update again after a slow answer (a read timeout); arriving after the
+    // erasure, it is stored again, its quote of the customer's message dropped by its job, its own
+    // words kept as they are.
+    app.tg.post(&format!("users/{}/messages", b.owner), json!({ "bot_id": manager, "text": "It ships Monday", "reply_to_message_id": relayed["message_id"] })).await;
+    wait_until(WAIT, || async { bot_said_to(&app, b.bot, c).await.iter().any(|t| t.contains("ships Monday")) }).await;
+    // Another customer's handoff, and a command of the owner's own.
+    let other = customer(&app, "Ulrike", b.bot).await;
+    app.tg.say(other, b.bot, "/human").await;
+    let other_notice = manager_message(&app, b.owner, &["Ulrike", "wants to talk"]).await;
+    app.tg.post(&format!("users/{}/messages", b.owner), json!({ "bot_id": manager, "text": "Hello Ulrike", "reply_to_message_id": other_notice["message_id"] })).await;
+    wait_until(WAIT, || async { bot_said_to(&app, b.bot, other).await.iter().any(|t| t.contains("Hello Ulrike")) }).await;
+    app.tg.post(&format!("users/{}/messages", b.owner), json!({ "bot_id": manager, "text": "/help" })).await;
+    manager_message(&app, b.owner, &["I'm the bellhop manager bot"]).await;
+    app.drain_jobs(WAIT).await;
+    assert!(manager_copies(&app, "4711").await >= 1, "the owner's reply quotes the customer's message");
+    assert!(manager_copies(&app, "Sundays").await >= 1, "the press of Reply came on the transcript");
+    let others = manager_copies(&app, "Ulrike").await;
+    assert!(others >= 1);
+
+    forget(&app, b.bot, c).await;
+    assert_eq!(data_of(&app, b.bot, c).await, (0, 0, 0));
+    // The handoff's messages stay in the owner's Telegram chat: a reply to one, or a press of its
+    // Close button, after the erasure brings nothing of the customer's back into storage.
+    let stored = count(app.db(), "select count(*) from telegram_updates where tenant_id is null").await;
+    app.tg.post(&format!("users/{}/messages", b.owner), json!({ "bot_id": manager, "text": "Are you still there?", "reply_to_message_id": relayed["message_id"] })).await;
+    let close = notice["reply_markup"]["inline_keyboard"][0][1]["callback_data"].as_str().unwrap().to_owned();
+    app.tg.post(&format!("users/{}/callbacks", b.owner), json!({ "bot_id": manager, "message_id": notice["message_id"], "data": close })).await;
+    wait_until(WAIT, || async { count(app.db(), "select count(*) from telegram_updates where tenant_id is null").await == stored + 2 }).await;
+    app.drain_jobs(WAIT).await;
+    assert_eq!(manager_copies(&app, "Are you still there?").await, 1, "the owner's own words are kept as they are");
+    assert_eq!(data_of(&app, b.bot, c).await, (0, 0, 0), "no conversation is brought back");
+    for needle in ["4711", "Sundays", "Sabine"] {
+        assert_eq!(manager_copies(&app, needle).await, 0, "a manager update holding {needle:?} is left");
+    }
+    assert_eq!(manager_copies(&app, "Ulrike").await, others, "another customer's handoff stays");
+    assert_eq!(manager_copies(&app, "/help").await, 1, "the owner's own command stays");
+    assert_eq!(count(app.db(), "select count(*) from jobs where state = 'dead'").await, 0);
+    app.stop().await.unwrap();
+}
