@@ -7,7 +7,9 @@
 //!   existing business) and answered on the priority lane — Telegram waits 10 s at most.
 //! - `successful_payment`: credited once per `telegram_payment_charge_id` (a unique row in
 //!   `billing_payments`, written in the same transaction as the credit); a subscription's
-//!   renewals arrive as new payments and extend the paid time.
+//!   renewals arrive as new payments and extend the paid time. A new plan's first payment
+//!   cancels the renewal of the Star subscription it replaces; a renewal of a subscription the
+//!   account no longer follows changes nothing and is cancelled and refunded.
 //! - Cancelling and resuming renewal: `editUserStarSubscription`. Refunds: the operator's
 //!   `bellhop billing refund` (`refundStarPayment`), and the `refunded_payment` message.
 use super::notices::PLANS_BUTTON;
@@ -119,6 +121,9 @@ pub async fn plan_message(billing: &Billing, chat: ChatId, user: UserId) -> Resu
     let by_card = super::stripe::pays_by_card(&acc);
     if by_card {
         text.push_str("\nTo change your plan, use “Change or cancel the card subscription” on the Billing page: paying in Stars as well would charge you twice.");
+    }
+    if renews_in_stars(&acc, now) && !by_card {
+        text.push_str("\nChoosing another plan below starts it at once and cancels this plan's renewal, so only one is charged each month.");
     }
     text.push_str("\n\n<b>Plans</b>");
     for p in &cfg.plans {
@@ -293,29 +298,118 @@ pub async fn successful_payment(billing: &Billing, m: &Manager, payer: i64, paid
         }
         Product::Plan { tenant, id } => {
             let Some(plan) = cfg.plans.iter().find(|p| &p.id == id) else { return Err(JobError::Permanent(anyhow::anyhow!("paid plan `{id}` is not configured"))) };
-            let new = NewPayment { tenant_id: *tenant, provider: "stars", external_id: charge, kind: "plan", product: id, amount: paid.total_amount, currency: &paid.currency, payer_id: Some(payer), bot_id: Some(m.id.0), credits: plan.answers };
+            let renewal = paid.is_first_recurring == Some(false);
+            let acc = account::open(&mut tx, cfg, *tenant, now).await?;
+            // A renewal counts only if it renews the subscription the plan is tracked by; any
+            // other one (an old plan's, or a Stars one while a card pays) would switch the plan.
+            let stray = renewal && (super::stripe::pays_by_card(&acc) || tracked_plan(&mut tx, &acc).await?.as_deref() != Some(id.as_str()));
+            let credits = if stray { 0 } else { plan.answers };
+            let new = NewPayment { tenant_id: *tenant, provider: "stars", external_id: charge, kind: "plan", product: id, amount: paid.total_amount, currency: &paid.currency, payer_id: Some(payer), bot_id: Some(m.id.0), credits };
             if !sql::insert_payment(&mut tx, &new, now).await? {
                 return Ok(());
             }
+            if stray {
+                tx.commit().await?;
+                return stray_renewal(billing, m, *tenant, payer, paid, plan).await;
+            }
+            // The first payment of a new subscription (a change of plan): the one it replaces
+            // is cancelled below, once this one is booked, so the owner pays for one plan.
+            let replaced = if renewal {
+                None
+            } else {
+                acc.stars_charge_id.clone().filter(|c| !c.is_empty() && c != charge && !acc.stars_canceled).zip(acc.stars_user_id)
+            };
             // Telegram gives the end of the paid month; without it (never for subscriptions), 30 days.
             let expires = paid.subscription_expiration_date.map_or(now + account::PERIOD_MS, |s| s * 1000);
             account::start_paid_month(&mut tx, cfg, *tenant, plan, &account::PaidMonth { source: "stars", expires_at: expires, key: &format!("stars:{charge}") }, now).await?;
             sql::set_stars_subscription(&mut tx, *tenant, charge, UserId(payer)).await?;
-            let renewal = paid.is_first_recurring == Some(false);
-            let text = if renewal {
+            let mut text = if renewal {
                 format!("🔁 Your <b>{}</b> plan renewed: {} AI answers until {}.", escape(&plan.name), plan.answers, date(expires))
             } else {
                 format!("✅ Thank you! You're on the <b>{}</b> plan: {} AI answers until {}. It renews every 30 days; send /plan to cancel.", escape(&plan.name), plan.answers, date(expires))
             };
+            if let Some((old, user)) = replaced {
+                tx.commit().await?;
+                if cancel_replaced(m, &old, UserId(user)).await {
+                    text.push_str("
+
+The renewal of your previous plan is cancelled, so you only pay for this one.");
+                }
+                thank(billing, m, *tenant, text).await?;
+                return Ok(());
+            }
             (*tenant, text)
         }
         Product::Paywall { .. } => return Ok(()),
     };
     tx.commit().await?;
+    thank(billing, m, tenant, reply).await
+}
+
+/// Tells the owner a payment was booked (after its commit; a failure is only logged).
+async fn thank(billing: &Billing, m: &Manager, tenant: TenantId, text: String) -> Result<(), JobError> {
     tracing::info!(tenant_id = tenant.0, "Stars payment credited");
     if let Some(owner) = storage::tenants::get(&billing.db.pool, tenant).await?.map(|t| t.owner_user_id) {
-        if let Err(e) = super::notices::send_patiently(&m.bot, &SendMessage::html(owner.0, reply)).await {
+        if let Err(e) = super::notices::send_patiently(&m.bot, &SendMessage::html(owner.0, text)).await {
             tracing::warn!(error = %e, "could not thank the owner for a payment");
+        }
+    }
+    Ok(())
+}
+
+/// The plan of the Star subscription the account is tracked by (the product of its newest
+/// booked payment, `stars_charge_id`), if any.
+async fn tracked_plan(conn: &mut crate::storage::Conn, acc: &sql::Account) -> anyhow::Result<Option<String>> {
+    let Some(charge) = acc.stars_charge_id.as_deref().filter(|c| !c.is_empty()) else { return Ok(None) };
+    Ok(sql::payment_by_charge(&mut *conn, charge).await?.into_iter().find(|p| p.provider == "stars" && p.kind == "plan").map(|p| p.product))
+}
+
+/// Cancels the renewal of the Star subscription a new one replaces. Whether Telegram took it;
+/// if not, the old subscription's next renewal is caught as a stray one ([`stray_renewal`]).
+async fn cancel_replaced(m: &Manager, charge: &str, user: UserId) -> bool {
+    let req = EditUserStarSubscription { user_id: user, telegram_payment_charge_id: charge.to_owned(), is_canceled: true };
+    match m.bot.call(&req).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::error!(error = %e, charge = %charge, "could not cancel the Star subscription a change of plan replaced; its next renewal will be refunded");
+            false
+        }
+    }
+}
+
+/// A renewal of a Star subscription the account is no longer tracked by: the plan it was
+/// replaced by stays, this subscription's renewal is cancelled and the charge refunded (a
+/// refund that fails is logged for the operator's `bellhop billing refund`).
+async fn stray_renewal(billing: &Billing, m: &Manager, tenant: TenantId, payer: i64, paid: &SuccessfulPayment, plan: &super::Plan) -> Result<(), JobError> {
+    let charge = paid.telegram_payment_charge_id.as_str();
+    tracing::warn!(tenant_id = tenant.0, charge = %charge, "a renewal of a Star subscription that no longer pays for the plan; cancelling and refunding it");
+    let user = UserId(payer);
+    let cancel = EditUserStarSubscription { user_id: user, telegram_payment_charge_id: charge.to_owned(), is_canceled: true };
+    if let Err(e) = m.bot.call(&cancel).await {
+        tracing::error!(error = %e, charge = %charge, "could not cancel a stray Star subscription");
+    }
+    let refunded = match m.bot.call(&RefundStarPayment { user_id: user, telegram_payment_charge_id: charge.to_owned() }).await {
+        Ok(_) | Err(TelegramError::ChargeAlreadyRefunded) => true,
+        Err(e) => {
+            tracing::error!(error = %e, charge = %charge, "could not refund a stray Star subscription renewal; refund it with `bellhop billing refund`");
+            false
+        }
+    };
+    if refunded {
+        if let Some(p) = sql::payment_by_charge(&billing.db.pool, charge).await?.into_iter().find(|p| p.provider == "stars") {
+            let mut tx = billing.db.begin().await?;
+            sql::mark_refunded(&mut tx, tenant, p.id, now_ms()).await?;
+            tx.commit().await?;
+        }
+    }
+    let text = format!(
+        "🔁 Telegram renewed your earlier <b>{}</b> plan, which you no longer use. Its renewal is now cancelled and {} — your current plan is not changed.",
+        escape(&plan.name),
+        if refunded { format!("the {} ⭐ are refunded to you", paid.total_amount) } else { format!("the {} ⭐ will be refunded to you", paid.total_amount) }
+    );
+    if let Some(owner) = storage::tenants::get(&billing.db.pool, tenant).await?.map(|t| t.owner_user_id) {
+        if let Err(e) = super::notices::send_patiently(&m.bot, &SendMessage::html(owner.0, text)).await {
+            tracing::warn!(error = %e, "could not tell the owner about a stray renewal");
         }
     }
     Ok(())
