@@ -101,6 +101,7 @@ pub async fn plan_message(billing: &Billing, chat: ChatId, user: UserId) -> Resu
     let cfg = &*billing.cfg;
     let now = now_ms();
     let (acc, plan, allowance) = account::current(&billing.db, cfg, tenant, now).await?;
+    let closed = storage::privacy::is_closed(&billing.db.pool, tenant).await?;
     let mut text = format!(
         "📊 <b>Your plan: {}</b>\n\nAI answers this period: <b>{} of {}</b> used (renews on {}).",
         escape(&plan.name),
@@ -131,6 +132,11 @@ pub async fn plan_message(billing: &Billing, chat: ChatId, user: UserId) -> Resu
         text.push_str(&format!("\n• {} — {} answers a month, {} bot{}, {} sources — {price}", escape(&p.name), p.answers, p.bots, if p.bots == 1 { "" } else { "s" }, p.sources));
     }
     let mut rows = Vec::new();
+    if closed {
+        text.push_str("\n\n");
+        text.push_str(CLOSED);
+        return Ok(SendMessage::html(chat, text));
+    }
     for p in cfg.plans.iter().filter(|p| p.stars > 0 && p.id != plan.id && !by_card) {
         let link = CreateInvoiceLink::monthly_stars(
             &format!("bellhop {}", p.name),
@@ -146,7 +152,11 @@ pub async fn plan_message(billing: &Billing, chat: ChatId, user: UserId) -> Resu
         rows.push(vec![InlineKeyboardButton::callback(format!("➕ {} — {} ⭐", pack.name, pack.stars), format!("bill:pack:{}", pack.id))]);
     }
     if acc.plan_source == "stars" && acc.stars_charge_id.is_some() {
-        rows.push(vec![if acc.stars_canceled { InlineKeyboardButton::callback("▶️ Resume renewal", "bill:resume") } else { InlineKeyboardButton::callback("✖️ Cancel renewal", "bill:cancel") }]);
+        if !acc.stars_canceled {
+            rows.push(vec![InlineKeyboardButton::callback("✖️ Cancel renewal", "bill:cancel")]);
+        } else if resume_refusal(&acc, closed, now).is_none() {
+            rows.push(vec![InlineKeyboardButton::callback("▶️ Resume renewal", "bill:resume")]);
+        }
     }
     let mut msg = SendMessage::html(chat, text);
     if !rows.is_empty() {
@@ -183,28 +193,63 @@ pub async fn callback(billing: &Billing, m: &Manager, q: CallbackQuery) -> Resul
         m.bot.call(&invoice).await.map_err(|e| job_error(e, "sendInvoice"))?;
     } else if data == "bill:cancel" || data == "bill:resume" {
         let cancel = data == "bill:cancel";
-        let text = set_renewal(billing, m, tenant, cancel).await?;
+        let (Renewal::Changed(text) | Renewal::Refused(text)) = set_renewal(billing, m, tenant, cancel).await?;
         super::notices::send_patiently(&m.bot, &SendMessage::html(chat, text)).await.map_err(|e| job_error(e, "sendMessage"))?;
     }
     Ok(())
 }
 
-/// Cancels or resumes the renewal of the tenant's Star subscription.
-pub async fn set_renewal(billing: &Billing, m: &Manager, tenant: TenantId, cancel: bool) -> Result<String, JobError> {
+/// Said to an owner whose account is closed and who tries to pay or renew.
+pub const CLOSED: &str = "Your account is closed, so nothing can be bought or renewed. To keep it, send /login and press “Keep my account” on the Billing page.";
+
+/// Why the Star subscription's renewal cannot be resumed, in the owner's words; `None`: it can.
+/// Only a plan still paid in Stars and not yet ended resumes; never beside a card subscription
+/// (both would charge, and each payment would switch the plan to its own), nor for a closed
+/// account.
+pub fn resume_refusal(acc: &sql::Account, closed: bool, now: i64) -> Option<&'static str> {
+    if closed {
+        Some(CLOSED)
+    } else if super::stripe::pays_by_card(acc) {
+        Some("Your plan is paid by card now, so the Stars renewal stays cancelled: resuming it would charge you twice.")
+    } else if acc.plan_source != "stars" || !acc.plan_expires_at.is_some_and(|t| t > now) {
+        Some("Your plan paid in Stars has ended and can't be resumed. Send /plan to choose a plan.")
+    } else {
+        None
+    }
+}
+
+/// What [`set_renewal`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Renewal {
+    /// Telegram took the change; what to tell the owner.
+    Changed(String),
+    /// Nothing was changed; why, in the owner's words.
+    Refused(String),
+}
+
+/// Cancels or resumes the renewal of the tenant's Star subscription (a resume only when
+/// [`resume_refusal`] allows it).
+pub async fn set_renewal(billing: &Billing, m: &Manager, tenant: TenantId, cancel: bool) -> Result<Renewal, JobError> {
     let acc = sql::get_account(&billing.db.pool, tenant).await?;
     let Some((charge, user)) = acc.as_ref().and_then(|a| Some((a.stars_charge_id.clone()?, a.stars_user_id?))) else {
-        return Ok("You have no subscription paid in Stars.".into());
+        return Ok(Renewal::Refused("You have no subscription paid in Stars.".into()));
     };
+    if !cancel {
+        let closed = storage::privacy::is_closed(&billing.db.pool, tenant).await?;
+        if let Some(why) = acc.as_ref().and_then(|a| resume_refusal(a, closed, now_ms())) {
+            return Ok(Renewal::Refused(why.into()));
+        }
+    }
     let req = EditUserStarSubscription { user_id: UserId(user), telegram_payment_charge_id: charge, is_canceled: cancel };
     m.bot.call(&req).await.map_err(|e| job_error(e, "editUserStarSubscription"))?;
     let mut conn = billing.db.pool.acquire().await?;
     sql::set_stars_canceled(&mut conn, tenant, cancel).await?;
     let until = acc.and_then(|a| a.plan_expires_at).map(date).unwrap_or_default();
-    Ok(if cancel {
+    Ok(Renewal::Changed(if cancel {
         format!("Renewal cancelled. Your plan stays until {until}; after that your bot moves to the free plan. Send /plan to resume.")
     } else {
         "Renewal resumed: your plan renews every 30 days.".into()
-    })
+    }))
 }
 
 /// Why a pre-checkout is refused, in words the payer understands; `None`: accept.
@@ -226,6 +271,9 @@ async fn check(billing: &Billing, q: &PreCheckoutQuery, product: Option<&Product
     match storage::tenants::get(&billing.db.pool, tenant).await? {
         Some(t) if t.owner_user_id.0 == q.from.id => {}
         _ => return Ok(Some("This invoice belongs to another account. Send /plan for your own.")),
+    }
+    if storage::privacy::is_closed(&billing.db.pool, tenant).await? {
+        return Ok(Some(CLOSED));
     }
     // A plan in Stars while a card subscription pays for one (an invoice from before, say):
     // both would charge, and each payment would switch the plan to its own.

@@ -301,3 +301,60 @@ async fn changing_plan_in_stars_cancels_the_old_subscription_and_its_stray_renew
     assert_eq!(sql::ledger_balance(db, tenant).await.unwrap(), acc.plan_credits + acc.pack_credits);
     app.stop().await.unwrap();
 }
+
+/// Resuming a cancelled Stars renewal is refused once a card pays for the plan (both would
+/// charge, and each payment would switch the plan) and once the account is closed; a closed
+/// account is offered nothing and its pre-checkouts are refused.
+#[tokio::test]
+async fn an_old_resume_button_is_refused_once_a_card_pays_or_the_account_is_closed() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_JOBS_RETRY_BASE_MS", "50");
+    })
+    .await;
+    let (owner, tenant) = owner_with_bot(&app, "Rosa", 7_200_012).await;
+    let db = &app.db().pool;
+    let m = plan(&app, owner).await;
+    let paid = pay(&app, owner, json!({ "link": button(&m, "Starter")["url"].as_str().unwrap() })).await;
+    assert_eq!(paid["status"], "paid", "{paid}");
+    wait_until(T, || async { sql::get_account(db, tenant).await.unwrap().is_some_and(|a| a.plan_id == "starter") }).await;
+    let m = plan(&app, owner).await;
+    press(&app, owner, &m, "bill:cancel").await;
+    wait_until(T, || async { manager_said(&app, owner).await.iter().any(|t| t.contains("Renewal cancelled")) }).await;
+    let with_resume = plan(&app, owner).await;
+    button(&with_resume, "Resume renewal");
+
+    // The owner moves to a card subscription, then presses the old "Resume renewal".
+    sqlx::query(&format!("update billing_accounts set plan_source = 'stripe', stripe_subscription_id = 'sub_card', stripe_status = 'active' where tenant_id = {}", tenant.0)).execute(db).await.unwrap();
+    press(&app, owner, &with_resume, "bill:resume").await;
+    wait_until(T, || async { manager_said(&app, owner).await.iter().any(|t| t.contains("paid by card now")) }).await;
+    assert!(sql::get_account(db, tenant).await.unwrap().unwrap().stars_canceled);
+    assert!(!buttons(&plan(&app, owner).await).iter().any(|b| b["text"].as_str().unwrap_or_default().contains("Resume")));
+    // Telegram was not asked to resume: a month later the Stars subscription does not charge.
+    let before = star_transactions(&app).await;
+    app.tg.post("clock/advance", json!({ "seconds": 2_592_000 })).await;
+    app.drain_jobs(T).await;
+    assert_eq!(star_transactions(&app).await, before, "the cancelled Stars subscription renewed");
+
+    // Closed: nothing to resume and nothing to buy; a pack invoice from before is refused.
+    sqlx::query("update billing_accounts set plan_source = 'stars', stripe_subscription_id = null, stripe_status = null, plan_expires_at = $1 where tenant_id = $2")
+        .bind(bellhop::storage::now_ms() + 86_400_000)
+        .bind(tenant.0)
+        .execute(db)
+        .await
+        .unwrap();
+    let m = plan(&app, owner).await;
+    press(&app, owner, &m, button(&m, "500 answers")["callback_data"].as_str().unwrap()).await;
+    wait_until(T, || async { manager_messages(&app, owner).await.iter().any(|m| m["message"]["invoice"].is_object()) }).await;
+    let invoice = manager_messages(&app, owner).await.into_iter().find(|m| m["message"]["invoice"].is_object()).unwrap();
+    sqlx::query("update tenants set closed_at = $1 where id = $2").bind(bellhop::storage::now_ms()).bind(tenant.0).execute(db).await.unwrap();
+    press(&app, owner, &with_resume, "bill:resume").await;
+    wait_until(T, || async { manager_said(&app, owner).await.iter().any(|t| t.contains("account is closed")) }).await;
+    assert!(sql::get_account(db, tenant).await.unwrap().unwrap().stars_canceled);
+    let m = plan(&app, owner).await;
+    assert!(buttons(&m).is_empty(), "{m}");
+    let paid = pay(&app, owner, json!({ "bot_id": app.tg.handle.sandbox.manager_id(), "message_id": invoice["message_id"] })).await;
+    assert_eq!(paid["status"], "failed", "{paid}");
+    assert!(paid["error"].as_str().unwrap_or_default().contains("account is closed"), "{paid}");
+    assert_eq!(count(app.db(), "select count(*) from billing_payments where kind = 'pack'").await, 0);
+    app.stop().await.unwrap();
+}
