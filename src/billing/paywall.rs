@@ -74,6 +74,20 @@ pub async fn paywall(billing: &Billing, tenant: TenantId, bot_id: BotId, bot: &B
     Ok(true)
 }
 
+/// The business could not answer the customer's question (out of AI answers: the
+/// "temporarily unavailable" reply): the bought question it used, if it used one, goes back to
+/// the customer. Once per update: the decision becomes `returned` in the same transaction, so a
+/// retried job gives nothing twice.
+pub async fn give_back(billing: &Billing, tenant: TenantId, bot_id: BotId, customer_chat: ChatId, update_id: i64) -> anyhow::Result<()> {
+    let mut tx = billing.db.begin().await?;
+    if sql::paywall_mark_returned(&mut tx, tenant, bot_id, update_id).await? {
+        sql::paywall_add_credits(&mut tx, tenant, bot_id, customer_chat, 1).await?;
+        tracing::info!(tenant_id = tenant.0, "a bought question went unanswered (no AI answers left); given back");
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Child-bot payment updates (`pre_checkout_query` / `successful_payment` / `refunded_payment`
 /// for paywall packs). Returns true when it handled the update.
 pub async fn on_child_update(billing: &Billing, tenant: TenantId, bot_id: BotId, bot: &Bot, update: &Update) -> anyhow::Result<bool> {
