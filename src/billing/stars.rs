@@ -494,8 +494,10 @@ pub async fn refund(billing: &Billing, charge_id: &str, user_id: Option<UserId>)
     Ok(outcome)
 }
 
-/// Books a refund once: the payment is marked refunded and what it bought is taken back (a
-/// plan ends now and its renewal is cancelled; pack answers still unused are removed).
+/// Books a refund once: the payment is marked refunded and what it bought is taken back (pack
+/// answers still unused are removed; a plan ends now and its renewal is cancelled — but only
+/// when the refunded charge is the one paying for the current month, `stars_charge_id`: a
+/// refund of an earlier month, or of a replaced subscription, leaves the month paid since).
 pub async fn apply_refund(billing: &Billing, p: &sql::Payment) -> anyhow::Result<()> {
     let cfg = &*billing.cfg;
     let now = now_ms();
@@ -504,13 +506,15 @@ pub async fn apply_refund(billing: &Billing, p: &sql::Payment) -> anyhow::Result
         return Ok(());
     }
     let key = format!("refund:{}:{}", p.provider, p.external_id);
+    let mut ended = false;
     match p.kind.as_str() {
         "pack" => {
             account::take_back(&mut tx, cfg, p.tenant_id, sql::Bucket::Pack, p.credits, &key, now).await?;
         }
         "plan" => {
             let acc = account::open(&mut tx, cfg, p.tenant_id, now).await?;
-            if acc.plan_source == "stars" {
+            if p.provider == "stars" && acc.plan_source == "stars" && acc.stars_charge_id.as_deref() == Some(p.external_id.as_str()) {
+                ended = true;
                 sql::set_plan_expiry(&mut tx, p.tenant_id, Some(now)).await?;
                 sql::set_stars_canceled(&mut tx, p.tenant_id, true).await?;
                 account::open(&mut tx, cfg, p.tenant_id, now + 1).await?;
@@ -524,7 +528,7 @@ pub async fn apply_refund(billing: &Billing, p: &sql::Payment) -> anyhow::Result
         _ => {}
     }
     tx.commit().await?;
-    if p.kind == "plan" && p.provider == "stars" {
+    if ended {
         // The refunded month ends now; make sure Telegram does not charge the next one.
         if let (Some(m), Some(user)) = (&billing.manager, p.payer_id) {
             let req = EditUserStarSubscription { user_id: UserId(user), telegram_payment_charge_id: p.external_id.clone(), is_canceled: true };

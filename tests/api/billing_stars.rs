@@ -358,3 +358,40 @@ async fn an_old_resume_button_is_refused_once_a_card_pays_or_the_account_is_clos
     assert_eq!(count(app.db(), "select count(*) from billing_payments where kind = 'pack'").await, 0);
     app.stop().await.unwrap();
 }
+
+/// Refunding an earlier month of a Star subscription takes nothing from the month paid since:
+/// only a refund of the charge paying for the current month ends the plan.
+#[tokio::test]
+async fn refunding_an_earlier_month_keeps_the_plan_until_the_renewals_expiry() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_JOBS_RETRY_BASE_MS", "50");
+    })
+    .await;
+    let (owner, tenant) = owner_with_bot(&app, "Rosa", 7_200_013).await;
+    let db = &app.db().pool;
+    let m = plan(&app, owner).await;
+    let paid = pay(&app, owner, json!({ "link": button(&m, "Starter")["url"].as_str().unwrap() })).await;
+    assert_eq!(paid["status"], "paid", "{paid}");
+    let first = paid["telegram_payment_charge_id"].as_str().unwrap().to_owned();
+    wait_until(T, || async { sql::get_account(db, tenant).await.unwrap().is_some_and(|a| a.plan_id == "starter") }).await;
+    app.tg.post("clock/advance", json!({ "seconds": 2_592_000 })).await;
+    wait_until(T, || async { count(app.db(), "select count(*) from billing_payments where kind = 'plan'").await == 2 }).await;
+    app.drain_jobs(T).await;
+    let renewed = sql::get_account(db, tenant).await.unwrap().unwrap();
+    assert_ne!(renewed.stars_charge_id.as_deref(), Some(first.as_str()));
+
+    // The first month is refunded: marked refunded; the renewal's month stays, renewing.
+    assert_eq!(refund(&app.state.billing, &first, None).await.unwrap(), RefundOutcome::Refunded);
+    app.drain_jobs(T).await;
+    let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
+    assert_eq!((acc.plan_id.as_str(), acc.plan_source.as_str(), acc.plan_expires_at, acc.plan_credits, acc.stars_canceled), ("starter", "stars", renewed.plan_expires_at, 2000, false));
+    assert_eq!(sql::payment_by_charge(db, &first).await.unwrap()[0].status, "refunded");
+
+    // The renewal's own charge refunded: now the plan ends.
+    let current = renewed.stars_charge_id.clone().unwrap();
+    assert_eq!(refund(&app.state.billing, &current, None).await.unwrap(), RefundOutcome::Refunded);
+    app.drain_jobs(T).await;
+    let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
+    assert_eq!((acc.plan_id.as_str(), acc.stars_canceled), ("free", true));
+    app.stop().await.unwrap();
+}
