@@ -140,8 +140,13 @@ pub async fn on_child_update(billing: &Billing, tenant: TenantId, bot_id: BotId,
                 sql::paywall_add_credits(&mut tx, tenant, bot_id, ChatId(m.chat.id), questions).await?;
             }
             tx.commit().await?;
+            // After the commit a retry finds the payment booked and sends nothing: so the
+            // thank-you waits out a rate limit, and a failure is logged rather than retried.
             if fresh {
-                bot.send_message(&SendMessage::html(m.chat.id, format!("✅ Thank you! You can ask {questions} more questions."))).await?;
+                let thanks = SendMessage::html(m.chat.id, format!("✅ Thank you! You can ask {questions} more questions."));
+                if let Err(e) = super::notices::send_patiently(bot, &thanks).await {
+                    tracing::warn!(tenant_id = tenant.0, error = %e, "could not thank a customer for bought questions");
+                }
             }
             Ok(true)
         }
