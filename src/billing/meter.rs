@@ -110,13 +110,26 @@ impl Reservation {
     }
 
     /// No answer was produced: the credit goes back. Idempotent, and a no-op after `settle`.
+    /// Reserved in a period that has rolled over since: a plan credit expired with that period
+    /// (the release is recorded with nothing to give back), a pack credit comes back without
+    /// touching the new period's count of answers used.
     pub async fn release(self, db: &Db) -> anyhow::Result<()> {
         let mut tx = db.begin().await?;
+        let now = now_ms();
+        // The account's lock first, so a rollover cannot fall between the check and the write.
+        let acc = sql::lock_account(&mut tx, self.tenant, now).await?;
+        let reserved_at = sql::ledger_created_at(&mut tx, self.tenant, self.id).await?;
+        let earlier_period = matches!((&acc, reserved_at), (Some(a), Some(at)) if at < a.period_start);
+        let (amount, used) = match (self.bucket, earlier_period) {
+            (Bucket::Plan, true) => (0, 0),
+            (Bucket::Pack, true) => (1, 0),
+            (_, false) => (1, -1),
+        };
         let key = format!("close:{}", self.id);
-        let release = Movement { bucket: self.bucket, amount: 1, kind: "release", source: "answer", key: &key, tokens: 0 };
-        if sql::ledger_insert(&mut tx, self.tenant, &release, now_ms()).await?.is_some() {
-            let (plan, pack) = self.bucket.split(1);
-            sql::add_credits(&mut tx, self.tenant, plan, pack, -1).await?;
+        let release = Movement { bucket: self.bucket, amount, kind: "release", source: "answer", key: &key, tokens: 0 };
+        if sql::ledger_insert(&mut tx, self.tenant, &release, now).await?.is_some() && amount != 0 {
+            let (plan, pack) = self.bucket.split(amount);
+            sql::add_credits(&mut tx, self.tenant, plan, pack, used).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -74,6 +74,20 @@ pub async fn paywall(billing: &Billing, tenant: TenantId, bot_id: BotId, bot: &B
     Ok(true)
 }
 
+/// The business could not answer the customer's question (out of AI answers: the
+/// "temporarily unavailable" reply): the bought question it used, if it used one, goes back to
+/// the customer. Once per update: the decision becomes `returned` in the same transaction, so a
+/// retried job gives nothing twice.
+pub async fn give_back(billing: &Billing, tenant: TenantId, bot_id: BotId, customer_chat: ChatId, update_id: i64) -> anyhow::Result<()> {
+    let mut tx = billing.db.begin().await?;
+    if sql::paywall_mark_returned(&mut tx, tenant, bot_id, update_id).await? {
+        sql::paywall_add_credits(&mut tx, tenant, bot_id, customer_chat, 1).await?;
+        tracing::info!(tenant_id = tenant.0, "a bought question went unanswered (no AI answers left); given back");
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Child-bot payment updates (`pre_checkout_query` / `successful_payment` / `refunded_payment`
 /// for paywall packs). Returns true when it handled the update.
 pub async fn on_child_update(billing: &Billing, tenant: TenantId, bot_id: BotId, bot: &Bot, update: &Update) -> anyhow::Result<bool> {
@@ -126,8 +140,13 @@ pub async fn on_child_update(billing: &Billing, tenant: TenantId, bot_id: BotId,
                 sql::paywall_add_credits(&mut tx, tenant, bot_id, ChatId(m.chat.id), questions).await?;
             }
             tx.commit().await?;
+            // After the commit a retry finds the payment booked and sends nothing: so the
+            // thank-you waits out a rate limit, and a failure is logged rather than retried.
             if fresh {
-                bot.send_message(&SendMessage::html(m.chat.id, format!("✅ Thank you! You can ask {questions} more questions."))).await?;
+                let thanks = SendMessage::html(m.chat.id, format!("✅ Thank you! You can ask {questions} more questions."));
+                if let Err(e) = super::notices::send_patiently(bot, &thanks).await {
+                    tracing::warn!(tenant_id = tenant.0, error = %e, "could not thank a customer for bought questions");
+                }
             }
             Ok(true)
         }

@@ -7,7 +7,9 @@
 //!   existing business) and answered on the priority lane — Telegram waits 10 s at most.
 //! - `successful_payment`: credited once per `telegram_payment_charge_id` (a unique row in
 //!   `billing_payments`, written in the same transaction as the credit); a subscription's
-//!   renewals arrive as new payments and extend the paid time.
+//!   renewals arrive as new payments and extend the paid time. A new plan's first payment
+//!   cancels the renewal of the Star subscription it replaces; a renewal of a subscription the
+//!   account no longer follows changes nothing and is cancelled and refunded.
 //! - Cancelling and resuming renewal: `editUserStarSubscription`. Refunds: the operator's
 //!   `bellhop billing refund` (`refundStarPayment`), and the `refunded_payment` message.
 use super::notices::PLANS_BUTTON;
@@ -99,6 +101,7 @@ pub async fn plan_message(billing: &Billing, chat: ChatId, user: UserId) -> Resu
     let cfg = &*billing.cfg;
     let now = now_ms();
     let (acc, plan, allowance) = account::current(&billing.db, cfg, tenant, now).await?;
+    let closed = storage::privacy::is_closed(&billing.db.pool, tenant).await?;
     let mut text = format!(
         "📊 <b>Your plan: {}</b>\n\nAI answers this period: <b>{} of {}</b> used (renews on {}).",
         escape(&plan.name),
@@ -120,12 +123,20 @@ pub async fn plan_message(billing: &Billing, chat: ChatId, user: UserId) -> Resu
     if by_card {
         text.push_str("\nTo change your plan, use “Change or cancel the card subscription” on the Billing page: paying in Stars as well would charge you twice.");
     }
+    if renews_in_stars(&acc, now) && !by_card {
+        text.push_str("\nChoosing another plan below starts it at once and cancels this plan's renewal, so only one is charged each month.");
+    }
     text.push_str("\n\n<b>Plans</b>");
     for p in &cfg.plans {
         let price = if p.stars == 0 { "free".to_owned() } else { format!("{} ⭐ a month", p.stars) };
         text.push_str(&format!("\n• {} — {} answers a month, {} bot{}, {} sources — {price}", escape(&p.name), p.answers, p.bots, if p.bots == 1 { "" } else { "s" }, p.sources));
     }
     let mut rows = Vec::new();
+    if closed {
+        text.push_str("\n\n");
+        text.push_str(CLOSED);
+        return Ok(SendMessage::html(chat, text));
+    }
     for p in cfg.plans.iter().filter(|p| p.stars > 0 && p.id != plan.id && !by_card) {
         let link = CreateInvoiceLink::monthly_stars(
             &format!("bellhop {}", p.name),
@@ -141,7 +152,11 @@ pub async fn plan_message(billing: &Billing, chat: ChatId, user: UserId) -> Resu
         rows.push(vec![InlineKeyboardButton::callback(format!("➕ {} — {} ⭐", pack.name, pack.stars), format!("bill:pack:{}", pack.id))]);
     }
     if acc.plan_source == "stars" && acc.stars_charge_id.is_some() {
-        rows.push(vec![if acc.stars_canceled { InlineKeyboardButton::callback("▶️ Resume renewal", "bill:resume") } else { InlineKeyboardButton::callback("✖️ Cancel renewal", "bill:cancel") }]);
+        if !acc.stars_canceled {
+            rows.push(vec![InlineKeyboardButton::callback("✖️ Cancel renewal", "bill:cancel")]);
+        } else if resume_refusal(&acc, closed, now).is_none() {
+            rows.push(vec![InlineKeyboardButton::callback("▶️ Resume renewal", "bill:resume")]);
+        }
     }
     let mut msg = SendMessage::html(chat, text);
     if !rows.is_empty() {
@@ -178,28 +193,63 @@ pub async fn callback(billing: &Billing, m: &Manager, q: CallbackQuery) -> Resul
         m.bot.call(&invoice).await.map_err(|e| job_error(e, "sendInvoice"))?;
     } else if data == "bill:cancel" || data == "bill:resume" {
         let cancel = data == "bill:cancel";
-        let text = set_renewal(billing, m, tenant, cancel).await?;
+        let (Renewal::Changed(text) | Renewal::Refused(text)) = set_renewal(billing, m, tenant, cancel).await?;
         super::notices::send_patiently(&m.bot, &SendMessage::html(chat, text)).await.map_err(|e| job_error(e, "sendMessage"))?;
     }
     Ok(())
 }
 
-/// Cancels or resumes the renewal of the tenant's Star subscription.
-pub async fn set_renewal(billing: &Billing, m: &Manager, tenant: TenantId, cancel: bool) -> Result<String, JobError> {
+/// Said to an owner whose account is closed and who tries to pay or renew.
+pub const CLOSED: &str = "Your account is closed, so nothing can be bought or renewed. To keep it, send /login and press “Keep my account” on the Billing page.";
+
+/// Why the Star subscription's renewal cannot be resumed, in the owner's words; `None`: it can.
+/// Only a plan still paid in Stars and not yet ended resumes; never beside a card subscription
+/// (both would charge, and each payment would switch the plan to its own), nor for a closed
+/// account.
+pub fn resume_refusal(acc: &sql::Account, closed: bool, now: i64) -> Option<&'static str> {
+    if closed {
+        Some(CLOSED)
+    } else if super::stripe::pays_by_card(acc) {
+        Some("Your plan is paid by card now, so the Stars renewal stays cancelled: resuming it would charge you twice.")
+    } else if acc.plan_source != "stars" || !acc.plan_expires_at.is_some_and(|t| t > now) {
+        Some("Your plan paid in Stars has ended and can't be resumed. Send /plan to choose a plan.")
+    } else {
+        None
+    }
+}
+
+/// What [`set_renewal`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Renewal {
+    /// Telegram took the change; what to tell the owner.
+    Changed(String),
+    /// Nothing was changed; why, in the owner's words.
+    Refused(String),
+}
+
+/// Cancels or resumes the renewal of the tenant's Star subscription (a resume only when
+/// [`resume_refusal`] allows it).
+pub async fn set_renewal(billing: &Billing, m: &Manager, tenant: TenantId, cancel: bool) -> Result<Renewal, JobError> {
     let acc = sql::get_account(&billing.db.pool, tenant).await?;
     let Some((charge, user)) = acc.as_ref().and_then(|a| Some((a.stars_charge_id.clone()?, a.stars_user_id?))) else {
-        return Ok("You have no subscription paid in Stars.".into());
+        return Ok(Renewal::Refused("You have no subscription paid in Stars.".into()));
     };
+    if !cancel {
+        let closed = storage::privacy::is_closed(&billing.db.pool, tenant).await?;
+        if let Some(why) = acc.as_ref().and_then(|a| resume_refusal(a, closed, now_ms())) {
+            return Ok(Renewal::Refused(why.into()));
+        }
+    }
     let req = EditUserStarSubscription { user_id: UserId(user), telegram_payment_charge_id: charge, is_canceled: cancel };
     m.bot.call(&req).await.map_err(|e| job_error(e, "editUserStarSubscription"))?;
     let mut conn = billing.db.pool.acquire().await?;
     sql::set_stars_canceled(&mut conn, tenant, cancel).await?;
     let until = acc.and_then(|a| a.plan_expires_at).map(date).unwrap_or_default();
-    Ok(if cancel {
+    Ok(Renewal::Changed(if cancel {
         format!("Renewal cancelled. Your plan stays until {until}; after that your bot moves to the free plan. Send /plan to resume.")
     } else {
         "Renewal resumed: your plan renews every 30 days.".into()
-    })
+    }))
 }
 
 /// Why a pre-checkout is refused, in words the payer understands; `None`: accept.
@@ -221,6 +271,9 @@ async fn check(billing: &Billing, q: &PreCheckoutQuery, product: Option<&Product
     match storage::tenants::get(&billing.db.pool, tenant).await? {
         Some(t) if t.owner_user_id.0 == q.from.id => {}
         _ => return Ok(Some("This invoice belongs to another account. Send /plan for your own.")),
+    }
+    if storage::privacy::is_closed(&billing.db.pool, tenant).await? {
+        return Ok(Some(CLOSED));
     }
     // A plan in Stars while a card subscription pays for one (an invoice from before, say):
     // both would charge, and each payment would switch the plan to its own.
@@ -293,29 +346,118 @@ pub async fn successful_payment(billing: &Billing, m: &Manager, payer: i64, paid
         }
         Product::Plan { tenant, id } => {
             let Some(plan) = cfg.plans.iter().find(|p| &p.id == id) else { return Err(JobError::Permanent(anyhow::anyhow!("paid plan `{id}` is not configured"))) };
-            let new = NewPayment { tenant_id: *tenant, provider: "stars", external_id: charge, kind: "plan", product: id, amount: paid.total_amount, currency: &paid.currency, payer_id: Some(payer), bot_id: Some(m.id.0), credits: plan.answers };
+            let renewal = paid.is_first_recurring == Some(false);
+            let acc = account::open(&mut tx, cfg, *tenant, now).await?;
+            // A renewal counts only if it renews the subscription the plan is tracked by; any
+            // other one (an old plan's, or a Stars one while a card pays) would switch the plan.
+            let stray = renewal && (super::stripe::pays_by_card(&acc) || tracked_plan(&mut tx, &acc).await?.as_deref() != Some(id.as_str()));
+            let credits = if stray { 0 } else { plan.answers };
+            let new = NewPayment { tenant_id: *tenant, provider: "stars", external_id: charge, kind: "plan", product: id, amount: paid.total_amount, currency: &paid.currency, payer_id: Some(payer), bot_id: Some(m.id.0), credits };
             if !sql::insert_payment(&mut tx, &new, now).await? {
                 return Ok(());
             }
+            if stray {
+                tx.commit().await?;
+                return stray_renewal(billing, m, *tenant, payer, paid, plan).await;
+            }
+            // The first payment of a new subscription (a change of plan): the one it replaces
+            // is cancelled below, once this one is booked, so the owner pays for one plan.
+            let replaced = if renewal {
+                None
+            } else {
+                acc.stars_charge_id.clone().filter(|c| !c.is_empty() && c != charge && !acc.stars_canceled).zip(acc.stars_user_id)
+            };
             // Telegram gives the end of the paid month; without it (never for subscriptions), 30 days.
             let expires = paid.subscription_expiration_date.map_or(now + account::PERIOD_MS, |s| s * 1000);
             account::start_paid_month(&mut tx, cfg, *tenant, plan, &account::PaidMonth { source: "stars", expires_at: expires, key: &format!("stars:{charge}") }, now).await?;
             sql::set_stars_subscription(&mut tx, *tenant, charge, UserId(payer)).await?;
-            let renewal = paid.is_first_recurring == Some(false);
-            let text = if renewal {
+            let mut text = if renewal {
                 format!("🔁 Your <b>{}</b> plan renewed: {} AI answers until {}.", escape(&plan.name), plan.answers, date(expires))
             } else {
                 format!("✅ Thank you! You're on the <b>{}</b> plan: {} AI answers until {}. It renews every 30 days; send /plan to cancel.", escape(&plan.name), plan.answers, date(expires))
             };
+            if let Some((old, user)) = replaced {
+                tx.commit().await?;
+                if cancel_replaced(m, &old, UserId(user)).await {
+                    text.push_str("
+
+The renewal of your previous plan is cancelled, so you only pay for this one.");
+                }
+                thank(billing, m, *tenant, text).await?;
+                return Ok(());
+            }
             (*tenant, text)
         }
         Product::Paywall { .. } => return Ok(()),
     };
     tx.commit().await?;
+    thank(billing, m, tenant, reply).await
+}
+
+/// Tells the owner a payment was booked (after its commit; a failure is only logged).
+async fn thank(billing: &Billing, m: &Manager, tenant: TenantId, text: String) -> Result<(), JobError> {
     tracing::info!(tenant_id = tenant.0, "Stars payment credited");
     if let Some(owner) = storage::tenants::get(&billing.db.pool, tenant).await?.map(|t| t.owner_user_id) {
-        if let Err(e) = super::notices::send_patiently(&m.bot, &SendMessage::html(owner.0, reply)).await {
+        if let Err(e) = super::notices::send_patiently(&m.bot, &SendMessage::html(owner.0, text)).await {
             tracing::warn!(error = %e, "could not thank the owner for a payment");
+        }
+    }
+    Ok(())
+}
+
+/// The plan of the Star subscription the account is tracked by (the product of its newest
+/// booked payment, `stars_charge_id`), if any.
+async fn tracked_plan(conn: &mut crate::storage::Conn, acc: &sql::Account) -> anyhow::Result<Option<String>> {
+    let Some(charge) = acc.stars_charge_id.as_deref().filter(|c| !c.is_empty()) else { return Ok(None) };
+    Ok(sql::payment_by_charge(&mut *conn, charge).await?.into_iter().find(|p| p.provider == "stars" && p.kind == "plan").map(|p| p.product))
+}
+
+/// Cancels the renewal of the Star subscription a new one replaces. Whether Telegram took it;
+/// if not, the old subscription's next renewal is caught as a stray one ([`stray_renewal`]).
+async fn cancel_replaced(m: &Manager, charge: &str, user: UserId) -> bool {
+    let req = EditUserStarSubscription { user_id: user, telegram_payment_charge_id: charge.to_owned(), is_canceled: true };
+    match m.bot.call(&req).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::error!(error = %e, charge = %charge, "could not cancel the Star subscription a change of plan replaced; its next renewal will be refunded");
+            false
+        }
+    }
+}
+
+/// A renewal of a Star subscription the account is no longer tracked by: the plan it was
+/// replaced by stays, this subscription's renewal is cancelled and the charge refunded (a
+/// refund that fails is logged for the operator's `bellhop billing refund`).
+async fn stray_renewal(billing: &Billing, m: &Manager, tenant: TenantId, payer: i64, paid: &SuccessfulPayment, plan: &super::Plan) -> Result<(), JobError> {
+    let charge = paid.telegram_payment_charge_id.as_str();
+    tracing::warn!(tenant_id = tenant.0, charge = %charge, "a renewal of a Star subscription that no longer pays for the plan; cancelling and refunding it");
+    let user = UserId(payer);
+    let cancel = EditUserStarSubscription { user_id: user, telegram_payment_charge_id: charge.to_owned(), is_canceled: true };
+    if let Err(e) = m.bot.call(&cancel).await {
+        tracing::error!(error = %e, charge = %charge, "could not cancel a stray Star subscription");
+    }
+    let refunded = match m.bot.call(&RefundStarPayment { user_id: user, telegram_payment_charge_id: charge.to_owned() }).await {
+        Ok(_) | Err(TelegramError::ChargeAlreadyRefunded) => true,
+        Err(e) => {
+            tracing::error!(error = %e, charge = %charge, "could not refund a stray Star subscription renewal; refund it with `bellhop billing refund`");
+            false
+        }
+    };
+    if refunded {
+        if let Some(p) = sql::payment_by_charge(&billing.db.pool, charge).await?.into_iter().find(|p| p.provider == "stars") {
+            let mut tx = billing.db.begin().await?;
+            sql::mark_refunded(&mut tx, tenant, p.id, now_ms()).await?;
+            tx.commit().await?;
+        }
+    }
+    let text = format!(
+        "🔁 Telegram renewed your earlier <b>{}</b> plan, which you no longer use. Its renewal is now cancelled and {} — your current plan is not changed.",
+        escape(&plan.name),
+        if refunded { format!("the {} ⭐ are refunded to you", paid.total_amount) } else { format!("the {} ⭐ will be refunded to you", paid.total_amount) }
+    );
+    if let Some(owner) = storage::tenants::get(&billing.db.pool, tenant).await?.map(|t| t.owner_user_id) {
+        if let Err(e) = super::notices::send_patiently(&m.bot, &SendMessage::html(owner.0, text)).await {
+            tracing::warn!(error = %e, "could not tell the owner about a stray renewal");
         }
     }
     Ok(())
@@ -352,8 +494,10 @@ pub async fn refund(billing: &Billing, charge_id: &str, user_id: Option<UserId>)
     Ok(outcome)
 }
 
-/// Books a refund once: the payment is marked refunded and what it bought is taken back (a
-/// plan ends now and its renewal is cancelled; pack answers still unused are removed).
+/// Books a refund once: the payment is marked refunded and what it bought is taken back (pack
+/// answers still unused are removed; a plan ends now and its renewal is cancelled — but only
+/// when the refunded charge is the one paying for the current month, `stars_charge_id`: a
+/// refund of an earlier month, or of a replaced subscription, leaves the month paid since).
 pub async fn apply_refund(billing: &Billing, p: &sql::Payment) -> anyhow::Result<()> {
     let cfg = &*billing.cfg;
     let now = now_ms();
@@ -362,13 +506,15 @@ pub async fn apply_refund(billing: &Billing, p: &sql::Payment) -> anyhow::Result
         return Ok(());
     }
     let key = format!("refund:{}:{}", p.provider, p.external_id);
+    let mut ended = false;
     match p.kind.as_str() {
         "pack" => {
             account::take_back(&mut tx, cfg, p.tenant_id, sql::Bucket::Pack, p.credits, &key, now).await?;
         }
         "plan" => {
             let acc = account::open(&mut tx, cfg, p.tenant_id, now).await?;
-            if acc.plan_source == "stars" {
+            if p.provider == "stars" && acc.plan_source == "stars" && acc.stars_charge_id.as_deref() == Some(p.external_id.as_str()) {
+                ended = true;
                 sql::set_plan_expiry(&mut tx, p.tenant_id, Some(now)).await?;
                 sql::set_stars_canceled(&mut tx, p.tenant_id, true).await?;
                 account::open(&mut tx, cfg, p.tenant_id, now + 1).await?;
@@ -382,7 +528,7 @@ pub async fn apply_refund(billing: &Billing, p: &sql::Payment) -> anyhow::Result
         _ => {}
     }
     tx.commit().await?;
-    if p.kind == "plan" && p.provider == "stars" {
+    if ended {
         // The refunded month ends now; make sure Telegram does not charge the next one.
         if let (Some(m), Some(user)) = (&billing.manager, p.payer_id) {
             let req = EditUserStarSubscription { user_id: UserId(user), telegram_payment_charge_id: p.external_id.clone(), is_canceled: true };

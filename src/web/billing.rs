@@ -165,7 +165,8 @@ pub async fn show(State(app): State<AppState>, AccountOwner(owner): AccountOwner
         stripe,
         stripe_customer: acc.stripe_customer_id.is_some(),
         pays_by_card: stripe::pays_by_card(&acc),
-        stars_subscription: acc.plan_source == "stars" && acc.stars_charge_id.is_some(),
+        // Resume is offered only where it is allowed (`stars::resume_refusal`).
+        stars_subscription: acc.plan_source == "stars" && acc.stars_charge_id.is_some() && (!acc.stars_canceled || stars::resume_refusal(&acc, false, now).is_none()),
         stars_canceled: acc.stars_canceled,
         attempt: crate::manager::login::random_token(),
         notice,
@@ -290,9 +291,12 @@ pub async fn renewal(State(app): State<AppState>, AccountOwner(owner): AccountOw
         _ => return Err(AppError::BadRequest("Unknown action.".into())),
     };
     let m = app.manager.as_ref().ok_or_else(|| AppError::BadRequest("Telegram is not connected.".into()))?;
-    stars::set_renewal(&app.billing, m, owner.tenant_id, cancel).await.map_err(|e| match e {
+    let done = stars::set_renewal(&app.billing, m, owner.tenant_id, cancel).await.map_err(|e| match e {
         crate::jobs::JobError::Retry(e) | crate::jobs::JobError::Permanent(e) => AppError::Internal(e),
     })?;
+    if let stars::Renewal::Refused(why) = done {
+        return Err(AppError::BadRequest(why));
+    }
     Ok(Redirect::to(if cancel { "/app/billing?done=cancel" } else { "/app/billing?done=resume" }).into_response())
 }
 

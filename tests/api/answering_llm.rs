@@ -405,5 +405,42 @@ async fn an_answer_cut_off_at_the_token_limit_never_shows_its_unfinished_sentenc
     // Cut off in its first sentence: the sources' own sentences, quoted in full.
     let second = &replies[1][0];
     assert!(second.contains("ordered before noon"), "{second}");
+
+/// A business out of AI answers cannot answer a customer's bought question: the customer gets
+/// "temporarily unavailable" and keeps the question they paid for (given back once per update,
+/// however often the job runs).
+#[tokio::test]
+async fn a_bought_question_the_business_cannot_answer_for_lack_of_ai_answers_is_given_back() {
+    use bellhop::billing::{Reserve, reserve};
+    use bellhop::storage::billing as sql;
+    let llm = OpenAiStandIn::always(Reply::cite_sources()).await;
+    let app = with_model(&llm).await;
+    let (bot, tenant, secret) = live_bot(&app, "Flo", "flo_paid_bot", "Flo's Flowers").await;
+    add_doc(&app, tenant, "flowers.md", "# Delivery\n\nFlowers are delivered the same day when ordered before noon. Delivery costs 6 euros.\n").await;
+    wait_sources_ready(&app, tenant, 1).await;
+    for i in 0..100 {
+        let Reserve::Granted(r) = reserve(&app.state.billing, tenant, &format!("earlier:{i}")).await.unwrap() else { panic!("credit {i} refused") };
+        r.settle(&app.state.db, 100).await.unwrap();
+    }
+    // Paid questions only, and this customer bought one.
+    let customer = app.tg.post("users", json!({ "first_name": "Gil", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    let mut tx = app.db().begin().await.unwrap();
+    bellhop::billing::account::open(&mut tx, &app.state.cfg.billing, tenant, bellhop::storage::now_ms()).await.unwrap();
+    sql::set_paywall(&mut tx, tenant, &sql::PaywallSettings { enabled: true, free_per_day: 0, pack_stars: 50, pack_questions: 20 }).await.unwrap();
+    sql::paywall_add_credits(&mut tx, tenant, BotId(bot), bellhop::domain::ChatId(customer), 1).await.unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(app.post_update(bot, Some(&secret), &update(72_000, customer, "How much does delivery cost?")).await, 200);
+    wait_until(Duration::from_secs(120), || async { count(app.db(), "select count(*) from conversation_messages where author = 'bot' and delivery = 'sent'").await >= 1 }).await;
+    app.drain_jobs(Duration::from_secs(60)).await;
+    let kinds: Vec<String> = sqlx::query_scalar("select kind from conversation_messages where author = 'bot'").fetch_all(&app.db().pool).await.unwrap();
+    assert_eq!(kinds, vec!["unavailable".to_owned()]);
+    assert_eq!(llm.calls(), 0);
+    let left = || async { sql::paywall_credits(&app.db().pool, tenant, BotId(bot), bellhop::domain::ChatId(customer)).await.unwrap() };
+    assert_eq!(left().await, 1, "the bought question was used up by an unanswered question");
+    // A retry of the same update gives nothing twice.
+    bellhop::billing::paywall::give_back(&app.state.billing, tenant, BotId(bot), bellhop::domain::ChatId(customer), 72_000).await.unwrap();
+    assert_eq!(left().await, 1);
+    assert!(app.tg.sent_by(bot).await.iter().all(|m| !m["message"]["invoice"].is_object()), "no invoice: the customer had a question");
     app.stop().await.unwrap();
 }

@@ -132,3 +132,23 @@ async fn one_tenants_usage_never_touches_anothers_credits() {
     assert_eq!(sql::ledger_balance(&app.db().pool, b).await.unwrap(), 99);
     app.stop().await.unwrap();
 }
+
+/// A credit reserved before the period rolled over and released after it (the answer failed
+/// across midnight of the period) expired with its period: the new period gets its allowance,
+/// not one more, and its count of answers used does not go below zero.
+#[tokio::test]
+async fn a_release_after_the_period_rolled_over_gives_nothing_to_the_new_period() {
+    let app = spawn_app().await;
+    let (_, tenant) = owner_with_bot(&app, "Rosa", 7_100_077).await;
+    let db = &app.db().pool;
+    let Reserve::Granted(r) = reserve(&app.state.billing, tenant, "late:1").await.unwrap() else { panic!("refused") };
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    sqlx::query("update billing_accounts set period_end = $1 where tenant_id = $2").bind(bellhop::storage::now_ms() - 1).bind(tenant.0).execute(db).await.unwrap();
+    bellhop::billing::account::current(&app.state.db, &app.state.cfg.billing, tenant, bellhop::storage::now_ms()).await.unwrap();
+    r.clone().release(&app.state.db).await.unwrap();
+    r.release(&app.state.db).await.unwrap();
+    let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
+    assert_eq!((acc.plan_credits, acc.used_in_period), (100, 0));
+    assert_eq!(sql::ledger_balance(db, tenant).await.unwrap(), acc.plan_credits + acc.pack_credits);
+    app.stop().await.unwrap();
+}

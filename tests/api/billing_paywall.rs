@@ -159,3 +159,42 @@ async fn a_paywall_invoice_that_failed_to_send_is_sent_on_retry_and_never_become
     assert_eq!(count(app.db(), "select cast(coalesce(sum(questions), 0) as bigint) from paywall_usage").await, 1, "the question counted once");
     app.stop().await.unwrap();
 }
+
+/// The customer's thank-you for bought questions is sent after the payment's commit: a send that
+/// fails there is logged and does not fail the update (its retry would find the payment booked
+/// and send nothing anyway); the questions stand.
+#[tokio::test]
+async fn a_thank_you_that_fails_after_the_payment_is_booked_is_logged_and_the_questions_stand() {
+    let app = spawn_app().await;
+    let owner = app.tg.user("Rosa").await;
+    let bot_id = 7_400_009;
+    let (tenant, token, _) = app.create_bot(owner, bot_id).await;
+    app.tg.post("bots", json!({ "username": "rosas_thanks_bot", "token": token.expose() })).await;
+    let bot = app.state.telegram.bot(token.clone());
+    let customer = app.tg.post("users", json!({ "first_name": "Carl", "started_bots": [bot_id] })).await["id"].as_i64().unwrap();
+    let mut conn = app.db().pool.acquire().await.unwrap();
+    bellhop::billing::account::open(&mut conn, &app.state.cfg.billing, tenant, bellhop::storage::now_ms()).await.unwrap();
+    sql::set_paywall(&mut conn, tenant, &sql::PaywallSettings { enabled: true, free_per_day: 0, pack_stars: 50, pack_questions: 20 }).await.unwrap();
+    drop(conn);
+    let invoice = json!({ "chat_id": customer, "title": "Questions", "description": "More questions", "payload": format!("pw:{}:{bot_id}:20", tenant.0), "currency": "XTR", "prices": [{ "label": "Questions", "amount": 50 }] });
+    let sent: Value = app.tg.client.call_raw(&token, "sendInvoice", &invoice).await.unwrap();
+    let payment = app.tg.post(&format!("users/{customer}/payments"), json!({ "bot_id": bot_id, "message_id": sent["message_id"] })).await;
+    let ups = updates(&app, &token, 0).await;
+    let pre = ups.iter().find(|u| u.kind.name() == "pre_checkout_query").unwrap();
+    assert!(on_child_update(&app.state.billing, tenant, BotId(bot_id), &bot, pre).await.unwrap());
+    assert_eq!(app.tg.payment_outcome(payment["id"].as_str().unwrap()).await["status"], "paid");
+    let mut last = ups.iter().map(|u| u.update_id).max().unwrap();
+    let paid = loop {
+        let ups = updates(&app, &token, last + 1).await;
+        if let Some(u) = ups.iter().find(|u| matches!(&u.kind, bellhop::telegram::UpdateKind::Message(m) if m.successful_payment.is_some())) {
+            break u.clone();
+        }
+        last = ups.iter().map(|u| u.update_id).max().unwrap_or(last);
+    };
+    app.tg.post("faults/methods", json!({ "bot_id": bot_id, "method": "sendMessage", "times": 10, "error_code": 400, "description": "Bad Request: chat not found" })).await;
+    let handled = on_child_update(&app.state.billing, tenant, BotId(bot_id), &bot, &paid).await;
+    assert!(handled.as_ref().is_ok_and(|h| *h), "{handled:?}");
+    assert_eq!(sql::paywall_credits(&app.db().pool, tenant, BotId(bot_id), ChatId(customer)).await.unwrap(), 20);
+    assert_eq!(count(app.db(), "select count(*) from billing_payments where provider = 'stars_bot'").await, 1);
+    app.stop().await.unwrap();
+}

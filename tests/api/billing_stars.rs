@@ -233,3 +233,165 @@ async fn a_paid_plan_that_ran_out_falls_back_to_the_free_plan_and_a_new_period_s
     assert_eq!(sql::ledger_balance(db, tenant).await.unwrap(), 99);
     app.stop().await.unwrap();
 }
+
+/// The manager update that carried `charge`'s `successful_payment`, posted again as a renewal of
+/// the same subscription under a new charge id (what Telegram sends when a subscription renews).
+async fn deliver_renewal_of(app: &TestApp, charge: &str, new_charge: &str, update_id: i64) {
+    let bodies: Vec<String> = sqlx::query_scalar("select body from telegram_updates where body like $1").bind(format!("%{charge}%")).fetch_all(&app.db().pool).await.unwrap();
+    let mut body: Value = serde_json::from_str(bodies.iter().find(|b| b.contains("successful_payment")).expect("the payment update was stored")).unwrap();
+    body["update_id"] = json!(update_id);
+    let paid = &mut body["message"]["successful_payment"];
+    paid["telegram_payment_charge_id"] = json!(new_charge);
+    paid["is_first_recurring"] = json!(false);
+    paid["subscription_expiration_date"] = json!(paid["subscription_expiration_date"].as_i64().unwrap() + 2_592_000);
+    let secret = app.settings.values["BELLHOP_MANAGER_WEBHOOK_SECRET"].clone();
+    let status = app.http.post(app.url("/tg/manager")).header("X-Telegram-Bot-Api-Secret-Token", secret).json(&body).send().await.unwrap().status();
+    assert_eq!(status, 200);
+    app.drain_jobs(T).await;
+}
+
+/// Each plan link is its own Star subscription: moving from Starter to Pro cancels Starter's
+/// renewal, so a month later only Pro is charged; and a renewal of Starter that comes all the
+/// same (its cancellation lost) changes neither the plan nor its answers.
+#[tokio::test]
+async fn changing_plan_in_stars_cancels_the_old_subscription_and_its_stray_renewal_changes_nothing() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_JOBS_RETRY_BASE_MS", "50");
+    })
+    .await;
+    let (owner, tenant) = owner_with_bot(&app, "Rosa", 7_200_011).await;
+    let db = &app.db().pool;
+    let plan_payments = || async { count(app.db(), "select count(*) from billing_payments where kind = 'plan'").await };
+
+    let m = plan(&app, owner).await;
+    let paid = pay(&app, owner, json!({ "link": button(&m, "Starter")["url"].as_str().unwrap() })).await;
+    assert_eq!(paid["status"], "paid", "{paid}");
+    let starter_charge = paid["telegram_payment_charge_id"].as_str().unwrap().to_owned();
+    wait_until(T, || async { sql::get_account(db, tenant).await.unwrap().is_some_and(|a| a.plan_id == "starter") }).await;
+
+    // Upgrading: /plan says the old renewal stops, and offers Pro.
+    let m = plan(&app, owner).await;
+    assert!(m["raw_text"].as_str().unwrap().contains("cancels this plan's renewal"), "{m}");
+    let paid = pay(&app, owner, json!({ "link": button(&m, "Pro")["url"].as_str().unwrap() })).await;
+    assert_eq!(paid["status"], "paid", "{paid}");
+    wait_until(T, || async { sql::get_account(db, tenant).await.unwrap().is_some_and(|a| a.plan_id == "pro") }).await;
+    wait_until(T, || async { manager_said(&app, owner).await.iter().any(|t| t.contains("renewal of your previous plan is cancelled")) }).await;
+    app.drain_jobs(T).await;
+
+    // A month later only Pro renews; the plan stays Pro.
+    app.tg.post("clock/advance", json!({ "seconds": 2_592_000 })).await;
+    wait_until(T, || async { plan_payments().await >= 3 }).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.drain_jobs(T).await;
+    assert_eq!(plan_payments().await, 3, "Starter was charged again beside Pro");
+    let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
+    assert_eq!((acc.plan_id.as_str(), acc.plan_credits), ("pro", 10_000));
+    let expiry = acc.plan_expires_at.unwrap();
+
+    // A renewal of Starter all the same: booked with no answers; the plan, its expiry and the
+    // subscription followed stay Pro's; the owner is told it is refunded.
+    deliver_renewal_of(&app, &starter_charge, "stxsbxstrayrenewal", 930_000).await;
+    let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
+    assert_eq!((acc.plan_id.as_str(), acc.plan_source.as_str(), acc.plan_credits, acc.plan_expires_at), ("pro", "stars", 10_000, Some(expiry)));
+    assert_ne!(acc.stars_charge_id.as_deref(), Some("stxsbxstrayrenewal"));
+    let stray = sql::payment_by_charge(db, "stxsbxstrayrenewal").await.unwrap();
+    assert_eq!(stray.len(), 1);
+    assert_eq!(stray[0].credits, 0);
+    wait_until(T, || async { manager_said(&app, owner).await.iter().any(|t| t.contains("which you no longer use")) }).await;
+    assert_eq!(sql::ledger_balance(db, tenant).await.unwrap(), acc.plan_credits + acc.pack_credits);
+    app.stop().await.unwrap();
+}
+
+/// Resuming a cancelled Stars renewal is refused once a card pays for the plan (both would
+/// charge, and each payment would switch the plan) and once the account is closed; a closed
+/// account is offered nothing and its pre-checkouts are refused.
+#[tokio::test]
+async fn an_old_resume_button_is_refused_once_a_card_pays_or_the_account_is_closed() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_JOBS_RETRY_BASE_MS", "50");
+    })
+    .await;
+    let (owner, tenant) = owner_with_bot(&app, "Rosa", 7_200_012).await;
+    let db = &app.db().pool;
+    let m = plan(&app, owner).await;
+    let paid = pay(&app, owner, json!({ "link": button(&m, "Starter")["url"].as_str().unwrap() })).await;
+    assert_eq!(paid["status"], "paid", "{paid}");
+    wait_until(T, || async { sql::get_account(db, tenant).await.unwrap().is_some_and(|a| a.plan_id == "starter") }).await;
+    let m = plan(&app, owner).await;
+    press(&app, owner, &m, "bill:cancel").await;
+    wait_until(T, || async { manager_said(&app, owner).await.iter().any(|t| t.contains("Renewal cancelled")) }).await;
+    let with_resume = plan(&app, owner).await;
+    button(&with_resume, "Resume renewal");
+
+    // The owner moves to a card subscription, then presses the old "Resume renewal".
+    sqlx::query(&format!("update billing_accounts set plan_source = 'stripe', stripe_subscription_id = 'sub_card', stripe_status = 'active' where tenant_id = {}", tenant.0)).execute(db).await.unwrap();
+    press(&app, owner, &with_resume, "bill:resume").await;
+    wait_until(T, || async { manager_said(&app, owner).await.iter().any(|t| t.contains("paid by card now")) }).await;
+    assert!(sql::get_account(db, tenant).await.unwrap().unwrap().stars_canceled);
+    assert!(!buttons(&plan(&app, owner).await).iter().any(|b| b["text"].as_str().unwrap_or_default().contains("Resume")));
+    // Telegram was not asked to resume: a month later the Stars subscription does not charge.
+    let before = star_transactions(&app).await;
+    app.tg.post("clock/advance", json!({ "seconds": 2_592_000 })).await;
+    app.drain_jobs(T).await;
+    assert_eq!(star_transactions(&app).await, before, "the cancelled Stars subscription renewed");
+
+    // Closed: nothing to resume and nothing to buy; a pack invoice from before is refused.
+    sqlx::query("update billing_accounts set plan_source = 'stars', stripe_subscription_id = null, stripe_status = null, plan_expires_at = $1 where tenant_id = $2")
+        .bind(bellhop::storage::now_ms() + 86_400_000)
+        .bind(tenant.0)
+        .execute(db)
+        .await
+        .unwrap();
+    let m = plan(&app, owner).await;
+    press(&app, owner, &m, button(&m, "500 answers")["callback_data"].as_str().unwrap()).await;
+    wait_until(T, || async { manager_messages(&app, owner).await.iter().any(|m| m["message"]["invoice"].is_object()) }).await;
+    let invoice = manager_messages(&app, owner).await.into_iter().find(|m| m["message"]["invoice"].is_object()).unwrap();
+    sqlx::query("update tenants set closed_at = $1 where id = $2").bind(bellhop::storage::now_ms()).bind(tenant.0).execute(db).await.unwrap();
+    press(&app, owner, &with_resume, "bill:resume").await;
+    wait_until(T, || async { manager_said(&app, owner).await.iter().any(|t| t.contains("account is closed")) }).await;
+    assert!(sql::get_account(db, tenant).await.unwrap().unwrap().stars_canceled);
+    let m = plan(&app, owner).await;
+    assert!(buttons(&m).is_empty(), "{m}");
+    let paid = pay(&app, owner, json!({ "bot_id": app.tg.handle.sandbox.manager_id(), "message_id": invoice["message_id"] })).await;
+    assert_eq!(paid["status"], "failed", "{paid}");
+    assert!(paid["error"].as_str().unwrap_or_default().contains("account is closed"), "{paid}");
+    assert_eq!(count(app.db(), "select count(*) from billing_payments where kind = 'pack'").await, 0);
+    app.stop().await.unwrap();
+}
+
+/// Refunding an earlier month of a Star subscription takes nothing from the month paid since:
+/// only a refund of the charge paying for the current month ends the plan.
+#[tokio::test]
+async fn refunding_an_earlier_month_keeps_the_plan_until_the_renewals_expiry() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_JOBS_RETRY_BASE_MS", "50");
+    })
+    .await;
+    let (owner, tenant) = owner_with_bot(&app, "Rosa", 7_200_013).await;
+    let db = &app.db().pool;
+    let m = plan(&app, owner).await;
+    let paid = pay(&app, owner, json!({ "link": button(&m, "Starter")["url"].as_str().unwrap() })).await;
+    assert_eq!(paid["status"], "paid", "{paid}");
+    let first = paid["telegram_payment_charge_id"].as_str().unwrap().to_owned();
+    wait_until(T, || async { sql::get_account(db, tenant).await.unwrap().is_some_and(|a| a.plan_id == "starter") }).await;
+    app.tg.post("clock/advance", json!({ "seconds": 2_592_000 })).await;
+    wait_until(T, || async { count(app.db(), "select count(*) from billing_payments where kind = 'plan'").await == 2 }).await;
+    app.drain_jobs(T).await;
+    let renewed = sql::get_account(db, tenant).await.unwrap().unwrap();
+    assert_ne!(renewed.stars_charge_id.as_deref(), Some(first.as_str()));
+
+    // The first month is refunded: marked refunded; the renewal's month stays, renewing.
+    assert_eq!(refund(&app.state.billing, &first, None).await.unwrap(), RefundOutcome::Refunded);
+    app.drain_jobs(T).await;
+    let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
+    assert_eq!((acc.plan_id.as_str(), acc.plan_source.as_str(), acc.plan_expires_at, acc.plan_credits, acc.stars_canceled), ("starter", "stars", renewed.plan_expires_at, 2000, false));
+    assert_eq!(sql::payment_by_charge(db, &first).await.unwrap()[0].status, "refunded");
+
+    // The renewal's own charge refunded: now the plan ends.
+    let current = renewed.stars_charge_id.clone().unwrap();
+    assert_eq!(refund(&app.state.billing, &current, None).await.unwrap(), RefundOutcome::Refunded);
+    app.drain_jobs(T).await;
+    let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
+    assert_eq!((acc.plan_id.as_str(), acc.stars_canceled), ("free", true));
+    app.stop().await.unwrap();
+}

@@ -95,6 +95,11 @@ pub async fn ledger_by_key<'c>(e: impl Executor<'c, Database = Any>, tenant: Ten
         .await
 }
 
+/// When the tenant's ledger row `id` was written (ms), if it exists.
+pub async fn ledger_created_at(conn: &mut Conn, tenant: TenantId, id: i64) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("select created_at from billing_ledger where tenant_id = $1 and id = $2").bind(tenant.0).bind(id).fetch_optional(&mut *conn).await
+}
+
 /// The tenant's balance by the ledger alone (the cached balances must always equal it).
 pub async fn ledger_balance<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<i64> {
     sqlx::query_scalar("select cast(coalesce(sum(amount), 0) as bigint) from billing_ledger where tenant_id = $1").bind(tenant.0).fetch_one(e).await

@@ -53,6 +53,18 @@ pub async fn paywall_take_credit(conn: &mut Conn, tenant: TenantId, bot: BotId, 
     Ok(r.rows_affected() == 1)
 }
 
+/// Marks the update's "bought" decision as given back (`returned`): true once, for the caller
+/// that is to give the customer's question back.
+pub async fn paywall_mark_returned(conn: &mut Conn, tenant: TenantId, bot: BotId, update_id: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query("update paywall_questions set outcome = 'returned' where tenant_id = $1 and bot_id = $2 and update_id = $3 and outcome = 'bought'")
+        .bind(tenant.0)
+        .bind(bot.0)
+        .bind(update_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 pub async fn paywall_add_credits(conn: &mut Conn, tenant: TenantId, bot: BotId, chat: ChatId, n: i64) -> sqlx::Result<()> {
     sqlx::query(
         "insert into paywall_credits (tenant_id, bot_id, chat_id, credits) values ($1, $2, $3, $4)
