@@ -405,6 +405,8 @@ async fn an_answer_cut_off_at_the_token_limit_never_shows_its_unfinished_sentenc
     // Cut off in its first sentence: the sources' own sentences, quoted in full.
     let second = &replies[1][0];
     assert!(second.contains("ordered before noon"), "{second}");
+    app.stop().await.unwrap();
+}
 
 /// A business out of AI answers cannot answer a customer's bought question: the customer gets
 /// "temporarily unavailable" and keeps the question they paid for (given back once per update,
