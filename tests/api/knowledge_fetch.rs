@@ -349,3 +349,45 @@ async fn a_missing_robots_txt_allows_all_and_one_of_any_content_type_is_obeyed()
     assert!(matches!(e, FetchError::RobotsDisallowed(_)), "{e:?}");
     assert_eq!(site.hits("/private/secret"), 0);
 }
+
+/// A Russian site in windows-1251, declared by the server's `Content-Type` on one page and by a
+/// `<meta charset>` alone on another: both are indexed as the Cyrillic their authors wrote, not
+/// as Windows-1252 mojibake ("Ïåêàðíÿ").
+#[tokio::test]
+async fn pages_in_a_declared_legacy_charset_are_indexed_as_written() {
+    use crate::helpers::{spawn_app_with, wait_until};
+    use bellhop::storage::sources;
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_KNOWLEDGE_URL_ALLOW_HOSTS", "127.0.0.1");
+    })
+    .await;
+    let (_, tenant) = crate::billing_meter::owner_with_bot(&app, "Olga", 7_950_001).await;
+    let cp1251 = |s: &str| encoding_rs::WINDOWS_1251.encode(s).0.into_owned();
+    let header_page = cp1251("<!doctype html><html><head><title>Часы работы</title></head><body><h1>Часы работы</h1><p>Пекарня открывается в семь утра каждый будний день.</p></body></html>");
+    let meta_page =
+        cp1251("<!doctype html><html><head><meta charset=\"windows-1251\"><title>Доставка</title></head><body><h1>Доставка</h1><p>Мы доставляем торты по всему городу бесплатно.</p></body></html>");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let site = Router::new()
+        .route("/hours", axum::routing::get(move || async move { ([(header::CONTENT_TYPE, "text/html; charset=windows-1251")], header_page) }))
+        .route("/delivery", axum::routing::get(move || async move { ([(header::CONTENT_TYPE, "text/html")], meta_page) }));
+    tokio::spawn(async move { axum::serve(listener, site).await });
+
+    let bot = bellhop::domain::BotId(7_950_001);
+    for path in ["/hours", "/delivery"] {
+        let url = format!("{base}{path}");
+        let new = sources::NewSource { bot: Some(bot), kind: "url", name: &url, size_bytes: 0, content: None, max_pages: None, recrawl_hours: None };
+        let id = bellhop::app::sources::add_source(&app.state, tenant, &new).await.unwrap();
+        wait_until(Duration::from_secs(120), || async { matches!(sources::get(&app.db().pool, tenant, id).await.unwrap().unwrap().status.as_str(), "ready" | "failed") }).await;
+        let source = sources::get(&app.db().pool, tenant, id).await.unwrap().unwrap();
+        assert_eq!(source.status, "ready", "{path}: {:?}", source.status_reason);
+    }
+    let wanted = [("Пекарня открывается в семь утра", "Пекарня открывается в семь утра"), ("доставляем торты по всему городу", "Мы доставляем торты по всему городу")];
+    for (query, words) in wanted {
+        let (hits, _) = bellhop::knowledge::ingest::playground(app.db(), &app.state.retriever, tenant, Some(bot), query).await.unwrap();
+        let texts: Vec<&str> = hits.iter().map(|h| h.payload.text.as_str()).collect();
+        assert!(texts.iter().any(|t| t.contains(words)), "no passage reads {words:?}: {texts:?}");
+        assert!(texts.iter().all(|t| !t.contains('Ï') && !t.contains('\u{fffd}')), "mojibake indexed: {texts:?}");
+    }
+    app.stop().await.unwrap();
+}

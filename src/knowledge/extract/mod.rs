@@ -23,6 +23,7 @@ mod text;
 mod writer;
 
 pub(crate) use html::Links;
+pub(crate) use sniff::charset_param;
 
 use bytes::Bytes;
 use std::path::PathBuf;
@@ -202,18 +203,19 @@ pub async fn extract(bytes: impl Into<Bytes>, file_name_hint: &str) -> Result<Do
 /// Turns an uploaded or fetched file into text. Never panics and never takes longer than
 /// about `limits.time`; every failure is an [`ExtractError`] to show the owner.
 pub async fn extract_with(bytes: Bytes, file_name_hint: &str, limits: &Limits) -> Result<Document, ExtractError> {
-    extract_page(bytes, file_name_hint, limits).await.map(|(doc, _)| doc)
+    extract_page(bytes, file_name_hint, None, limits).await.map(|(doc, _)| doc)
 }
 
 /// [`extract_with`], plus an HTML page's links as written (for the same-site crawl).
-pub(crate) async fn extract_page(bytes: Bytes, file_name_hint: &str, limits: &Limits) -> Result<(Document, Links), ExtractError> {
+/// `declared_charset` is the charset the web server sent with a fetched page, if any.
+pub(crate) async fn extract_page(bytes: Bytes, file_name_hint: &str, declared_charset: Option<&str>, limits: &Limits) -> Result<(Document, Links), ExtractError> {
     if bytes.is_empty() {
         return Err(ExtractError::Empty);
     }
     if bytes.len() as u64 > limits.max_file_bytes {
         return Err(ExtractError::TooLarge { size: bytes.len() as u64, limit: limits.max_file_bytes });
     }
-    let sniffed = sniff::sniff(&bytes, file_name_hint)?;
+    let sniffed = sniff::sniff(&bytes, file_name_hint, declared_charset)?;
     let (doc, links) = match sniffed {
         sniff::Sniffed::Pdf => (pdf::extract(bytes, limits).await?, Links::default()),
         other => in_process(other, bytes, limits).await?,

@@ -156,7 +156,8 @@ async fn fetch_page(fetcher: &Fetcher, url: &Url, hop: &HopCheck<'_>, limits: &L
     let fetched = fetcher.get_checked(url.clone(), Purpose::Document, hop).await?;
     let final_url = normalise(fetched.url);
     let hint = name_hint(&final_url, fetched.content_type.as_deref());
-    let (document, links) = extract::extract_page(fetched.body, &hint, limits).await?;
+    let charset = fetched.content_type.as_deref().and_then(extract::charset_param);
+    let (document, links) = extract::extract_page(fetched.body, &hint, charset, limits).await?;
     Ok((Page { url: final_url, document }, links))
 }
 
