@@ -276,9 +276,42 @@ async fn a_crawl_past_its_time_budget_keeps_what_it_read_and_lists_the_rest_as_s
     let result = crawl(&fetcher(&["127.0.0.1"]), &site.url("/"), &options, &limits()).await.unwrap();
     let paths: Vec<&str> = result.pages.iter().map(|p| p.url.path()).collect();
     assert_eq!(paths, ["/"], "the start page is always read");
-    assert!(result.skipped.len() >= 10, "the sitemap's pages are listed: {:?}", result.skipped);
+    let skipped: Vec<&str> = result.skipped.iter().map(|s| s.url.path()).collect();
+    assert!(skipped.contains(&"/a") && skipped.contains(&"/b"), "the start page's links are listed: {:?}", result.skipped);
     assert!(result.skipped.iter().all(|s| s.reason.contains("time limit")), "{:?}", result.skipped);
     assert_eq!(site.hits("/p/1"), 0, "nothing is fetched past the budget");
+    assert_eq!(site.hits("/sitemap_index.xml"), 0, "sitemaps count against the budget too");
+}
+
+/// Sitemaps that never answer must not hold the crawl past its time budget: the budget runs from
+/// the first request (robots.txt), sitemap reads included, and the crawl ends at it with what it
+/// read and the rest listed as skipped, in plain words.
+#[tokio::test]
+async fn slow_sitemaps_do_not_hold_a_crawl_past_its_time_budget() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().fallback(|uri: Uri| async move {
+        match uri.path() {
+            "/robots.txt" => (1..=5).map(|n| format!("Sitemap: /slow-{n}.xml\n")).collect::<String>().into_response(),
+            p if p.starts_with("/slow-") => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                ([(header::CONTENT_TYPE, "application/xml")], "<urlset></urlset>").into_response()
+            }
+            "/" => html("Home", "<h1>Home</h1><p>Welcome to the shop.</p><a href='/a'>A</a> <a href='/b'>B</a>"),
+            _ => html("Page", "<p>A page.</p>"),
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    // Each sitemap request alone would wait the whole fetch timeout (2 s): five would take 10 s.
+    let options = CrawlOptions { whole_site: true, max_pages: 100, time_budget: Duration::from_secs(3) };
+    let started = Instant::now();
+    let result = crawl(&fetcher(&["127.0.0.1"]), &format!("http://{addr}/"), &options, &limits()).await.unwrap();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "the crawl took {took:?}, past its 3-second budget");
+    assert_eq!(result.pages.iter().map(|p| p.url.path()).collect::<Vec<_>>(), ["/"], "the start page is always read");
+    let skipped: Vec<&str> = result.skipped.iter().map(|s| s.url.path()).collect();
+    assert_eq!(skipped, ["/a", "/b"], "{:?}", result.skipped);
+    assert!(result.skipped.iter().all(|s| s.reason == "not read: reading the site stopped after 3 seconds (its time limit)"), "{:?}", result.skipped);
 }
 
 #[tokio::test]
