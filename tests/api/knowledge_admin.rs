@@ -82,6 +82,33 @@ async fn q_and_a_pairs_match_in_the_playground_and_need_the_csrf_token() {
     app.stop().await.unwrap();
 }
 
+/// Q&A pairs are capped per bot (`knowledge.max_qa_pairs`): one past the cap is refused with
+/// the reason and what to do, and nothing is stored.
+#[tokio::test]
+async fn q_and_a_pairs_past_the_cap_are_refused_in_plain_words() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_KNOWLEDGE_MAX_QA_PAIRS", "2");
+    })
+    .await;
+    let (_, cookie, csrf) = app.signed_in_owner(7_960_001, "Cara Cakes").await;
+    let add = |q: &'static str| {
+        let (app, cookie, csrf) = (&app, cookie.clone(), csrf.clone());
+        async move {
+            let r = app.http.post(app.url("/app/qa")).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("question", q), ("answer", "Yes.")]).send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(add("Do you bake vegan cakes?").await.0, 303);
+    assert_eq!(add("Do you deliver?").await.0, 303);
+    let (status, page) = add("Do you cater weddings?").await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("Not added: your knowledge already has 2 questions"), "{page}");
+    assert!(page.contains("answers, the most it can hold. Delete some you no longer need"), "{page}");
+    assert_eq!(count(app.db(), "select count(*) from qa_pairs").await, 2, "a pair past the cap was stored");
+    assert!(!page.contains("cater weddings"), "the refused pair is listed");
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn one_tenant_never_sees_anothers_sources_or_passages() {
     models_dir();
