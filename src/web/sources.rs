@@ -362,7 +362,7 @@ pub async fn import_url(State(app): State<AppState>, owner: Owner, axum::Form(f)
         Ok(_) => page(&app, &owner, back, Some(format!("Importing {url}. This page updates by itself.")), None).await,
         Err(crate::app::sources::Refused::TooMany { used, .. }) => page(&app, &owner, back, None, Some(Allowance { used, ..allowance }.full(url.as_str()))).await,
         Err(crate::app::sources::Refused::TooBig { used, limit, .. }) => {
-            let full = format!("Your knowledge base is full: {} of {} used. Delete some sources first.", human_size(used), human_size(limit));
+            let full = crate::knowledge::extract::storage_full(None, used.max(0) as u64, limit.max(0) as u64);
             page(&app, &owner, back, None, Some(full)).await
         }
     }
