@@ -3,7 +3,7 @@
 //! re-crawl time has come.
 use super::AppState;
 use super::jobs::{self, INGEST_QUEUE, IngestJob};
-use crate::domain::{SourceId, TenantId};
+use crate::domain::{BotId, QaId, SourceId, TenantId};
 use crate::jobs::{Job, JobError};
 use crate::storage::sources::{self, NewSource};
 
@@ -53,6 +53,43 @@ pub async fn add_source_within(app: &AppState, tenant: TenantId, new: &NewSource
     tx.commit().await?;
     app.queue.notify(INGEST_QUEUE);
     Ok(Ok(id))
+}
+
+/// Stores a Q&A pair of `bot` unless it already holds `max` pairs (`knowledge.max_qa_pairs`);
+/// `Err(count)` then. Counted and inserted in one transaction under the tenant's lock, so pairs
+/// added at the same time cannot go past the cap together.
+pub async fn add_qa_within(app: &AppState, tenant: TenantId, bot: Option<BotId>, question: &str, answer: &str, max: i64) -> anyhow::Result<Result<QaId, i64>> {
+    let mut tx = app.db.begin().await?;
+    crate::storage::tenants::lock(&mut tx, tenant).await?;
+    let count = sources::count_qa(&mut *tx, tenant, bot).await?;
+    if count >= max {
+        return Ok(Err(count));
+    }
+    let id = sources::insert_qa(&mut *tx, tenant, bot, question, answer).await?;
+    tx.commit().await?;
+    Ok(Ok(id))
+}
+
+/// Why a Q&A pair was not added, in the owner's words: `whose` holds `count` pairs already, the
+/// most allowed.
+pub fn qa_full(whose: &str, count: i64) -> String {
+    format!(
+        "Not added: {whose} already has {} questions & answers, the most it can hold. Delete some you no longer need (or fold similar questions into one answer), then add this one again.",
+        grouped(count)
+    )
+}
+
+/// `2000` → "2,000".
+fn grouped(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    if n < 0 { format!("-{out}") } else { out }
 }
 
 /// Reads a source again (re-index, scheduled re-crawl). False if the tenant has no such source.
@@ -131,5 +168,21 @@ pub async fn recrawl_scheduler(app: AppState, every: std::time::Duration) -> any
             }
             Err(e) => tracing::warn!(error = %e, "looking for sources to re-crawl failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_qa_list_is_explained_in_plain_words() {
+        assert_eq!(grouped(7), "7");
+        assert_eq!(grouped(2000), "2,000");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+        assert_eq!(
+            qa_full("@rosas_bakery_bot", 2000),
+            "Not added: @rosas_bakery_bot already has 2,000 questions & answers, the most it can hold. Delete some you no longer need (or fold similar questions into one answer), then add this one again."
+        );
     }
 }

@@ -15,6 +15,8 @@ pub struct KnowledgeConfig {
     pub crawl_max_pages: usize,
     /// `knowledge.crawl_budget_seconds`: time for one whole-site crawl.
     pub crawl_budget: std::time::Duration,
+    /// `knowledge.max_qa_pairs`: Q&A pairs one bot (or the knowledge no bot uses) may hold.
+    pub max_qa_pairs: i64,
 }
 
 pub(super) fn parse(r: &mut Reader) -> KnowledgeConfig {
@@ -33,6 +35,7 @@ pub(super) fn parse(r: &mut Reader) -> KnowledgeConfig {
         fetch_max_bytes: r.number("knowledge.fetch_max_bytes", 1024, 1 << 34),
         crawl_max_pages: r.number("knowledge.crawl_max_pages", 1, 100_000) as usize,
         crawl_budget: std::time::Duration::from_secs(r.number("knowledge.crawl_budget_seconds", 10, 86_400)),
+        max_qa_pairs: r.number("knowledge.max_qa_pairs", 1, 1_000_000) as i64,
     };
     if chunk_overlap_tokens * 2 >= chunk_tokens {
         r.bad("knowledge.chunk_overlap_tokens", format!("must be less than half of knowledge.chunk_tokens ({chunk_tokens})"));

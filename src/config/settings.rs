@@ -168,6 +168,8 @@ settings! {
         "Most pages one whole-site import reads (through the sitemap or same-site links).";
     "knowledge.crawl_budget_seconds", "BELLHOP_KNOWLEDGE_CRAWL_BUDGET_SECONDS", Some("600"), false,
         "Time one whole-site import may take; pages not read by then are listed as skipped, and what was read is kept.";
+    "knowledge.max_qa_pairs", "BELLHOP_KNOWLEDGE_MAX_QA_PAIRS", Some("2000"), false,
+        "Most questions & answers one bot may hold (each question is compared with all of them for every message).";
     // answering (docs/answering.md)
     "answering.min_similarity_percent", "BELLHOP_ANSWERING_MIN_SIMILARITY_PERCENT", Some("35"), false,
         "How close (cosine similarity, in percent) the best passage must be to a question for the bot to answer; below it the bot says it doesn't know and offers a person.";

@@ -192,12 +192,7 @@ async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tena
         let others = sources::total_bytes(&mut *tx, tenant).await.map_err(anyhow::Error::from)? - source.size_bytes;
         let limit = cfg.max_tenant_bytes.min(i64::MAX as u64) as i64;
         if others.saturating_add(size) > limit {
-            return Err(Failure::Owner(format!(
-                "Your knowledge base is full: {} of {} used, and the text of this address is {}. Delete some sources first.",
-                extract::human_size(others.max(0) as u64),
-                extract::human_size(limit as u64),
-                extract::human_size(size as u64)
-            )));
+            return Err(Failure::Owner(extract::storage_full(Some(("The text read from this address", size as u64)), others.max(0) as u64, limit as u64)));
         }
         sources::set_size(&mut *tx, tenant, source.id, size).await.map_err(anyhow::Error::from)?;
         tx.commit().await.map_err(anyhow::Error::from)?;

@@ -416,6 +416,15 @@ pub async fn insert_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantI
     Ok(QaId(id))
 }
 
+/// How many Q&A pairs `bot` has (for `None`: those no bot of the tenant uses).
+pub async fn count_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>) -> sqlx::Result<i64> {
+    let n: i64 = match bot {
+        Some(bot) => sqlx::query_scalar("select count(*) from qa_pairs where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).fetch_one(e).await?,
+        None => sqlx::query_scalar(&format!("select count(*) from qa_pairs where tenant_id = $1 and {ORPHAN}")).bind(tenant.0).fetch_one(e).await?,
+    };
+    Ok(n)
+}
+
 /// `bot`'s Q&A pairs, or for `None` those no bot of the tenant uses. Newest first.
 pub async fn list_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>) -> sqlx::Result<Vec<QaPair>> {
     match bot {

@@ -119,7 +119,10 @@ pub async fn add_qa(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
         Ok(pair) => pair,
         Err(problem) => return page(&app, &owner, f.bot, None, Some(problem)).await,
     };
-    let Some(bot) = pick(&app, owner.tenant_id, f.bot, "/app/gaps", false).await?.bot() else { return Err(AppError::NotFound) };
-    sources::insert_qa(&app.db.pool, owner.tenant_id, Some(bot), q, a).await?;
+    let picker = pick(&app, owner.tenant_id, f.bot, "/app/gaps", false).await?;
+    let Some(bot) = picker.bot() else { return Err(AppError::NotFound) };
+    if let Err(count) = crate::app::sources::add_qa_within(&app, owner.tenant_id, Some(bot), q, a, app.cfg.knowledge.max_qa_pairs).await? {
+        return page(&app, &owner, Some(bot.0), None, Some(crate::app::sources::qa_full(&picker.whose(), count))).await;
+    }
     Ok(Redirect::to(&format!("/app/gaps?added=1&bot={}", bot.0)).into_response())
 }

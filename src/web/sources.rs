@@ -43,6 +43,16 @@ impl Picker {
         (self.bot_id != 0).then_some(BotId(self.bot_id))
     }
 
+    /// Whose knowledge is shown, for a sentence: "@rosas_bakery_bot", "your knowledge" (no
+    /// bot yet) or "the knowledge no bot uses".
+    pub fn whose(&self) -> String {
+        match self.bots.iter().find(|b| b.id.0 == self.bot_id) {
+            Some(b) => format!("@{}", b.username),
+            None if self.no_bot => "your knowledge".into(),
+            None => "the knowledge no bot uses".into(),
+        }
+    }
+
     /// The other bots a source of the shown bot could also be used for.
     pub fn others(&self) -> Vec<&bots::Bot> {
         self.bots.iter().filter(|b| b.id.0 != self.bot_id).collect()
@@ -352,7 +362,7 @@ pub async fn import_url(State(app): State<AppState>, owner: Owner, axum::Form(f)
         Ok(_) => page(&app, &owner, back, Some(format!("Importing {url}. This page updates by itself.")), None).await,
         Err(crate::app::sources::Refused::TooMany { used, .. }) => page(&app, &owner, back, None, Some(Allowance { used, ..allowance }.full(url.as_str()))).await,
         Err(crate::app::sources::Refused::TooBig { used, limit, .. }) => {
-            let full = format!("Your knowledge base is full: {} of {} used. Delete some sources first.", human_size(used), human_size(limit));
+            let full = crate::knowledge::extract::storage_full(None, used.max(0) as u64, limit.max(0) as u64);
             page(&app, &owner, back, None, Some(full)).await
         }
     }
@@ -439,8 +449,11 @@ pub async fn add_qa(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
         Ok(pair) => pair,
         Err(problem) => return page(&app, &owner, f.bot, None, Some(problem)).await,
     };
-    let holder = pick(&app, owner.tenant_id, f.bot, "/app/sources", true).await?.bot();
-    sources::insert_qa(&app.db.pool, owner.tenant_id, holder, q, a).await?;
+    let picker = pick(&app, owner.tenant_id, f.bot, "/app/sources", true).await?;
+    let holder = picker.bot();
+    if let Err(count) = crate::app::sources::add_qa_within(&app, owner.tenant_id, holder, q, a, app.cfg.knowledge.max_qa_pairs).await? {
+        return page(&app, &owner, holder.map(|b| b.0), None, Some(crate::app::sources::qa_full(&picker.whose(), count))).await;
+    }
     Ok(back_to(holder.map(|b| b.0)))
 }
 

@@ -82,6 +82,33 @@ async fn q_and_a_pairs_match_in_the_playground_and_need_the_csrf_token() {
     app.stop().await.unwrap();
 }
 
+/// Q&A pairs are capped per bot (`knowledge.max_qa_pairs`): one past the cap is refused with
+/// the reason and what to do, and nothing is stored.
+#[tokio::test]
+async fn q_and_a_pairs_past_the_cap_are_refused_in_plain_words() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_KNOWLEDGE_MAX_QA_PAIRS", "2");
+    })
+    .await;
+    let (_, cookie, csrf) = app.signed_in_owner(7_960_001, "Cara Cakes").await;
+    let add = |q: &'static str| {
+        let (app, cookie, csrf) = (&app, cookie.clone(), csrf.clone());
+        async move {
+            let r = app.http.post(app.url("/app/qa")).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("question", q), ("answer", "Yes.")]).send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(add("Do you bake vegan cakes?").await.0, 303);
+    assert_eq!(add("Do you deliver?").await.0, 303);
+    let (status, page) = add("Do you cater weddings?").await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("Not added: your knowledge already has 2 questions"), "{page}");
+    assert!(page.contains("answers, the most it can hold. Delete some you no longer need"), "{page}");
+    assert_eq!(count(app.db(), "select count(*) from qa_pairs").await, 2, "a pair past the cap was stored");
+    assert!(!page.contains("cater weddings"), "the refused pair is listed");
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn one_tenant_never_sees_anothers_sources_or_passages() {
     models_dir();
@@ -206,7 +233,12 @@ async fn an_upload_past_the_tenants_storage_limit_is_refused_with_a_reason() {
     let (status, page) = upload(&app, &cookie, &csrf, vec![("a.txt", vec![b'a'; 2000]), ("b.txt", vec![b'b'; 2000])]).await;
     assert_eq!(status, 422);
     assert!(page.contains("Added a.txt"), "the first file fits");
-    assert!(page.contains("“b.txt”: Your knowledge base is full"), "{page}");
+    // 2,000 bytes of a 3,000-byte limit are used: the owner reads the limit, what is used and
+    // free, and what to do.
+    assert!(
+        page.contains("“b.txt”: This file is 2 KB, but only 1000 bytes of the 2.9 KB your business can store is free (your sources, for all your bots, take 2 KB). Delete a source you no longer need, then try again."),
+        "{page}"
+    );
     assert_eq!(statuses(&app, &cookie).await.len(), 1, "the refused file was stored");
     app.stop().await.unwrap();
 }

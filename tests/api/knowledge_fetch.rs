@@ -276,9 +276,42 @@ async fn a_crawl_past_its_time_budget_keeps_what_it_read_and_lists_the_rest_as_s
     let result = crawl(&fetcher(&["127.0.0.1"]), &site.url("/"), &options, &limits()).await.unwrap();
     let paths: Vec<&str> = result.pages.iter().map(|p| p.url.path()).collect();
     assert_eq!(paths, ["/"], "the start page is always read");
-    assert!(result.skipped.len() >= 10, "the sitemap's pages are listed: {:?}", result.skipped);
+    let skipped: Vec<&str> = result.skipped.iter().map(|s| s.url.path()).collect();
+    assert!(skipped.contains(&"/a") && skipped.contains(&"/b"), "the start page's links are listed: {:?}", result.skipped);
     assert!(result.skipped.iter().all(|s| s.reason.contains("time limit")), "{:?}", result.skipped);
     assert_eq!(site.hits("/p/1"), 0, "nothing is fetched past the budget");
+    assert_eq!(site.hits("/sitemap_index.xml"), 0, "sitemaps count against the budget too");
+}
+
+/// Sitemaps that never answer must not hold the crawl past its time budget: the budget runs from
+/// the first request (robots.txt), sitemap reads included, and the crawl ends at it with what it
+/// read and the rest listed as skipped, in plain words.
+#[tokio::test]
+async fn slow_sitemaps_do_not_hold_a_crawl_past_its_time_budget() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().fallback(|uri: Uri| async move {
+        match uri.path() {
+            "/robots.txt" => (1..=5).map(|n| format!("Sitemap: /slow-{n}.xml\n")).collect::<String>().into_response(),
+            p if p.starts_with("/slow-") => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                ([(header::CONTENT_TYPE, "application/xml")], "<urlset></urlset>").into_response()
+            }
+            "/" => html("Home", "<h1>Home</h1><p>Welcome to the shop.</p><a href='/a'>A</a> <a href='/b'>B</a>"),
+            _ => html("Page", "<p>A page.</p>"),
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    // Each sitemap request alone would wait the whole fetch timeout (2 s): five would take 10 s.
+    let options = CrawlOptions { whole_site: true, max_pages: 100, time_budget: Duration::from_secs(3) };
+    let started = Instant::now();
+    let result = crawl(&fetcher(&["127.0.0.1"]), &format!("http://{addr}/"), &options, &limits()).await.unwrap();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "the crawl took {took:?}, past its 3-second budget");
+    assert_eq!(result.pages.iter().map(|p| p.url.path()).collect::<Vec<_>>(), ["/"], "the start page is always read");
+    let skipped: Vec<&str> = result.skipped.iter().map(|s| s.url.path()).collect();
+    assert_eq!(skipped, ["/a", "/b"], "{:?}", result.skipped);
+    assert!(result.skipped.iter().all(|s| s.reason == "not read: reading the site stopped after 3 seconds (its time limit)"), "{:?}", result.skipped);
 }
 
 #[tokio::test]
@@ -348,4 +381,46 @@ async fn a_missing_robots_txt_allows_all_and_one_of_any_content_type_is_obeyed()
     let e = crawl(&fetcher(&["127.0.0.1"]), &site.url("/private/secret"), &one_page, &limits()).await.unwrap_err();
     assert!(matches!(e, FetchError::RobotsDisallowed(_)), "{e:?}");
     assert_eq!(site.hits("/private/secret"), 0);
+}
+
+/// A Russian site in windows-1251, declared by the server's `Content-Type` on one page and by a
+/// `<meta charset>` alone on another: both are indexed as the Cyrillic their authors wrote, not
+/// as Windows-1252 mojibake ("Ïåêàðíÿ").
+#[tokio::test]
+async fn pages_in_a_declared_legacy_charset_are_indexed_as_written() {
+    use crate::helpers::{spawn_app_with, wait_until};
+    use bellhop::storage::sources;
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_KNOWLEDGE_URL_ALLOW_HOSTS", "127.0.0.1");
+    })
+    .await;
+    let (_, tenant) = crate::billing_meter::owner_with_bot(&app, "Olga", 7_950_001).await;
+    let cp1251 = |s: &str| encoding_rs::WINDOWS_1251.encode(s).0.into_owned();
+    let header_page = cp1251("<!doctype html><html><head><title>Часы работы</title></head><body><h1>Часы работы</h1><p>Пекарня открывается в семь утра каждый будний день.</p></body></html>");
+    let meta_page =
+        cp1251("<!doctype html><html><head><meta charset=\"windows-1251\"><title>Доставка</title></head><body><h1>Доставка</h1><p>Мы доставляем торты по всему городу бесплатно.</p></body></html>");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let site = Router::new()
+        .route("/hours", axum::routing::get(move || async move { ([(header::CONTENT_TYPE, "text/html; charset=windows-1251")], header_page) }))
+        .route("/delivery", axum::routing::get(move || async move { ([(header::CONTENT_TYPE, "text/html")], meta_page) }));
+    tokio::spawn(async move { axum::serve(listener, site).await });
+
+    let bot = bellhop::domain::BotId(7_950_001);
+    for path in ["/hours", "/delivery"] {
+        let url = format!("{base}{path}");
+        let new = sources::NewSource { bot: Some(bot), kind: "url", name: &url, size_bytes: 0, content: None, max_pages: None, recrawl_hours: None };
+        let id = bellhop::app::sources::add_source(&app.state, tenant, &new).await.unwrap();
+        wait_until(Duration::from_secs(120), || async { matches!(sources::get(&app.db().pool, tenant, id).await.unwrap().unwrap().status.as_str(), "ready" | "failed") }).await;
+        let source = sources::get(&app.db().pool, tenant, id).await.unwrap().unwrap();
+        assert_eq!(source.status, "ready", "{path}: {:?}", source.status_reason);
+    }
+    let wanted = [("Пекарня открывается в семь утра", "Пекарня открывается в семь утра"), ("доставляем торты по всему городу", "Мы доставляем торты по всему городу")];
+    for (query, words) in wanted {
+        let (hits, _) = bellhop::knowledge::ingest::playground(app.db(), &app.state.retriever, tenant, Some(bot), query).await.unwrap();
+        let texts: Vec<&str> = hits.iter().map(|h| h.payload.text.as_str()).collect();
+        assert!(texts.iter().any(|t| t.contains(words)), "no passage reads {words:?}: {texts:?}");
+        assert!(texts.iter().all(|t| !t.contains('Ï') && !t.contains('\u{fffd}')), "mojibake indexed: {texts:?}");
+    }
+    app.stop().await.unwrap();
 }

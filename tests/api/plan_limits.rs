@@ -46,12 +46,12 @@ async fn web_pages_count_toward_the_byte_quota_like_uploads() {
     settled(&app, 2).await;
     let (status, reason): (String, Option<String>) = sqlx::query_as("select status, status_reason from sources where name like '%/large'").fetch_one(&app.db().pool).await.unwrap();
     assert_eq!(status, "failed", "a page past the byte quota was indexed");
-    assert!(reason.as_deref().unwrap_or_default().contains("knowledge base is full"), "the owner reads why: {reason:?}");
+    assert!(reason.as_deref().unwrap_or_default().contains("your business can store is free"), "the owner reads why: {reason:?}");
 
     // And an upload that would go past the quota with the pages counted is refused at once.
     let form = reqwest::multipart::Form::new().text("csrf", csrf.clone()).part("files", reqwest::multipart::Part::bytes(vec![b'a'; 15_000]).file_name("notes.txt"));
     let page = app.http.post(app.url("/app/sources/upload")).header("cookie", &cookie).multipart(form).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("knowledge base is full"), "{page}");
+    assert!(page.contains("This file is 14.6 KB, but only"), "{page}");
     assert_eq!(count(app.db(), "select count(*) from sources where kind = 'file'").await, 0);
     app.stop().await.unwrap();
 }

@@ -9,6 +9,12 @@
 //! Structure: headings from paragraph styles (`Title`, `Heading1`–`Heading6`, or any style
 //! whose name is "heading N" or which has an outline level, looked up in `word/styles.xml`),
 //! list paragraphs (`w:numPr`, indented by `w:ilvl`), tables as `a | b | c` rows.
+//!
+//! Text boxes (`w:txbxContent`, whose paragraphs sit inside a paragraph of the body) come out as
+//! paragraphs of their own after the paragraph they are anchored in. Word writes a text box
+//! twice, in an `mc:AlternateContent`: the drawing (`mc:Choice`) and an old-style VML copy for
+//! older readers (`mc:Fallback`); only the Choice is read, so the box's text appears once.
+//! Self-closing elements (`<w:t/>`, `<w:p/>`, `<w:tc/>`) open nothing.
 use super::writer::{Block, Writer, collapse};
 use super::{Budget, Document, DocumentKind, ExtractError, Limits};
 use quick_xml::events::Event;
@@ -158,6 +164,10 @@ fn body(xml: &[u8], styles: &HashMap<String, usize>, budget: &Budget) -> Result<
     let mut r = reader(xml);
     let mut w = Writer::new(budget);
     let mut para: Option<Para> = None;
+    // Paragraphs a text box's paragraphs interrupted, innermost last, and the text box's
+    // paragraphs, written after the outermost paragraph.
+    let mut outer: Vec<Para> = Vec::new();
+    let mut boxed: Vec<Para> = Vec::new();
     let mut in_text = false;
     let mut table_depth = 0usize;
     let mut row: Vec<String> = Vec::new();
@@ -170,10 +180,19 @@ fn body(xml: &[u8], styles: &HashMap<String, usize>, budget: &Budget) -> Result<
             budget.check(w.len())?;
         }
         let event = r.read_event().map_err(|_| ExtractError::Damaged { kind: KIND })?;
+        let empty = matches!(event, Event::Empty(_));
         match event {
+            Event::Start(e) if e.local_name().as_ref() == b"Fallback" => {
+                // The older copy of an `mc:Choice` just read: skipped whole.
+                r.read_to_end(e.name()).map_err(|_| ExtractError::Damaged { kind: KIND })?;
+            }
             Event::Start(e) | Event::Empty(e) => {
                 match e.local_name().as_ref() {
-                    b"p" => para = Some(Para::default()),
+                    b"p" if !empty => {
+                        // A paragraph inside a paragraph: a text box's.
+                        outer.extend(para.take());
+                        para = Some(Para::default());
+                    }
                     b"pStyle" => {
                         if let Some(p) = para.as_mut() {
                             p.style = attr(&e, b"val");
@@ -194,19 +213,20 @@ fn body(xml: &[u8], styles: &HashMap<String, usize>, budget: &Budget) -> Result<
                             p.list_level = Some(attr(&e, b"val").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0).min(8));
                         }
                     }
-                    b"t" => in_text = true,
+                    b"t" if !empty => in_text = true,
                     b"tab" | b"br" | b"cr" => {
                         if let Some(p) = para.as_mut() {
                             p.text.push(' ');
                         }
                     }
-                    b"tbl" => {
+                    b"tbl" if !empty => {
                         table_depth += 1;
                         if table_depth == 1 {
                             row.clear();
                         }
                     }
                     b"tr" if table_depth == 1 => row.clear(),
+                    b"tc" if table_depth == 1 && empty => row.push(String::new()),
                     b"tc" if table_depth == 1 => cell = Some(String::new()),
                     _ => {}
                 }
@@ -225,15 +245,22 @@ fn body(xml: &[u8], styles: &HashMap<String, usize>, budget: &Budget) -> Result<
                 b"t" => in_text = false,
                 b"p" => {
                     let Some(p) = para.take() else { continue };
-                    if let Some(c) = cell.as_mut().filter(|_| table_depth > 0) {
-                        // Paragraphs inside a cell join into the cell's text.
-                        if !c.is_empty() {
-                            c.push(' ');
-                        }
-                        c.push_str(&p.text);
+                    if let Some(o) = outer.pop() {
+                        boxed.push(p);
+                        para = Some(o);
                         continue;
                     }
-                    emit(&mut w, p, styles, &mut first_heading)?;
+                    for p in std::iter::once(p).chain(boxed.drain(..)) {
+                        if let Some(c) = cell.as_mut().filter(|_| table_depth > 0) {
+                            // Paragraphs inside a cell join into the cell's text.
+                            if !c.is_empty() {
+                                c.push(' ');
+                            }
+                            c.push_str(&p.text);
+                            continue;
+                        }
+                        emit(&mut w, p, styles, &mut first_heading)?;
+                    }
                 }
                 b"tc" if table_depth == 1 => {
                     if let Some(c) = cell.take() {
@@ -274,5 +301,59 @@ fn emit(w: &mut Writer<'_>, p: Para, styles: &HashMap<String, usize>, first_head
             Some(level) => w.push(Block::ListItem, &format!("{}- {}", "  ".repeat(level), collapse(&p.text))),
             None => w.push(Block::Paragraph, &p.text),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text of a `word/document.xml` whose body is `body`.
+    fn text_of(body: &str) -> String {
+        let xml = format!(
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape" xmlns:v="urn:schemas-microsoft-com:vml" mc:Ignorable="wps"><w:body>{body}</w:body></w:document>"#
+        );
+        body_text(&xml)
+    }
+
+    fn body_text(xml: &str) -> String {
+        let limits = Limits::default();
+        body(xml.as_bytes(), &HashMap::new(), &Budget::new(&limits)).unwrap().0
+    }
+
+    #[test]
+    fn self_closing_text_elements_open_nothing() {
+        // A `<w:t/>` left text "open": a field's code and the spaces between runs were read.
+        let text = text_of(
+            r#"<w:p><w:r><w:t/></w:r>
+  <w:r><w:instrText xml:space="preserve"> HYPERLINK "https://example.com" </w:instrText></w:r>
+  <w:r><w:t>Opening</w:t></w:r><w:r><w:t/></w:r><w:r><w:t xml:space="preserve"> hours</w:t></w:r></w:p>
+<w:p/>
+<w:p><w:r><w:t>Closed on Sundays.</w:t></w:r></w:p>"#,
+        );
+        assert_eq!(text, "Opening hours\n\nClosed on Sundays.");
+    }
+
+    #[test]
+    fn a_self_closing_cell_keeps_the_columns() {
+        let text = text_of(r#"<w:tbl><w:tr><w:tc><w:p><w:r><w:t>Latte</w:t></w:r></w:p></w:tc><w:tc/><w:tc><w:p><w:r><w:t>3.50</w:t></w:r></w:p></w:tc></w:tr></w:tbl><w:p><w:r><w:t>After.</w:t></w:r></w:p>"#);
+        assert!(text.starts_with("Latte | | 3.50"), "{text}");
+        assert!(text.ends_with("After."), "{text}");
+    }
+
+    #[test]
+    fn a_text_box_is_read_once_after_its_paragraph() {
+        // Word's own form: the text box as a drawing (mc:Choice) and again as VML (mc:Fallback).
+        let text_box = |t: &str| format!(r#"<w:txbxContent><w:p><w:r><w:t>{t}</w:t></w:r></w:p></w:txbxContent>"#);
+        let body = format!(
+            r#"<w:p><w:r><w:t xml:space="preserve">We deliver cakes </w:t></w:r><w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><wps:wsp><wps:txbx>{}</wps:txbx></wps:wsp></w:drawing></mc:Choice><mc:Fallback><w:pict><v:shape><v:textbox>{}</v:textbox></v:shape></w:pict></mc:Fallback></mc:AlternateContent></w:r><w:r><w:t>across town.</w:t></w:r></w:p><w:p><w:r><w:t>Order a day ahead.</w:t></w:r></w:p>"#,
+            text_box("Free delivery over 50 euros"),
+            text_box("Free delivery over 50 euros")
+        );
+        assert_eq!(text_of(&body), "We deliver cakes across town.\n\nFree delivery over 50 euros\n\nOrder a day ahead.");
+        // An old document's VML text box alone is read too.
+        let vml = format!(r#"<w:p><w:r><w:t>Before</w:t></w:r><w:r><w:pict><v:shape><v:textbox>{}</v:textbox></v:shape></w:pict></w:r></w:p>"#, text_box("In the box"));
+        assert_eq!(text_of(&vml), "Before\n\nIn the box");
     }
 }

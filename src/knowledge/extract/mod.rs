@@ -23,6 +23,7 @@ mod text;
 mod writer;
 
 pub(crate) use html::Links;
+pub(crate) use sniff::charset_param;
 
 use bytes::Bytes;
 use std::path::PathBuf;
@@ -79,7 +80,7 @@ pub enum ExtractError {
     Damaged { kind: DocumentKind },
     #[error("This {} unpacks to more than {}, which is more than we accept (it may be a compressed \"bomb\").", kind.label(), human_size(*limit))]
     ExpandsTooMuch { kind: DocumentKind, limit: u64 },
-    #[error("Your knowledge base is full: {} of {} used, and this file is {}. Delete some sources first.", human_size(*used), human_size(*limit), human_size(*size))]
+    #[error("{}", storage_full(Some(("This file", *size)), *used, *limit))]
     OverTenantLimit { used: u64, size: u64, limit: u64 },
     #[error("This file contains more than {} of text; split it into smaller files.", human_size(*limit as u64))]
     TooMuchText { limit: usize },
@@ -119,6 +120,21 @@ pub fn human_size(bytes: u64) -> String {
     } else {
         format!("{:.1} GB", b / KB / KB / KB).replace(".0 ", " ")
     }
+}
+
+/// Why a source does not fit the business's storage (`knowledge.max_tenant_bytes`, the total
+/// of every source of all its bots), for the owner: the limit, how much is used and free, and
+/// what to do. `source`: what did not fit and its size ("This file", 8 MB), if known.
+pub fn storage_full(source: Option<(&str, u64)>, used: u64, limit: u64) -> String {
+    let room = match limit.saturating_sub(used) {
+        0 => format!("all of the {} your business can store is in use", human_size(limit)),
+        free => format!("only {} of the {} your business can store is free", human_size(free), human_size(limit)),
+    };
+    let fits = match source {
+        Some((what, size)) => format!("{what} is {}, but {room}", human_size(size)),
+        None => format!("Not added: {room}"),
+    };
+    format!("{fits} (your sources, for all your bots, take {}). Delete a source you no longer need, then try again.", human_size(used))
 }
 
 /// Bounds on one extraction. Defaults suit a support knowledge base; [`Limits::from_config`]
@@ -202,18 +218,19 @@ pub async fn extract(bytes: impl Into<Bytes>, file_name_hint: &str) -> Result<Do
 /// Turns an uploaded or fetched file into text. Never panics and never takes longer than
 /// about `limits.time`; every failure is an [`ExtractError`] to show the owner.
 pub async fn extract_with(bytes: Bytes, file_name_hint: &str, limits: &Limits) -> Result<Document, ExtractError> {
-    extract_page(bytes, file_name_hint, limits).await.map(|(doc, _)| doc)
+    extract_page(bytes, file_name_hint, None, limits).await.map(|(doc, _)| doc)
 }
 
 /// [`extract_with`], plus an HTML page's links as written (for the same-site crawl).
-pub(crate) async fn extract_page(bytes: Bytes, file_name_hint: &str, limits: &Limits) -> Result<(Document, Links), ExtractError> {
+/// `declared_charset` is the charset the web server sent with a fetched page, if any.
+pub(crate) async fn extract_page(bytes: Bytes, file_name_hint: &str, declared_charset: Option<&str>, limits: &Limits) -> Result<(Document, Links), ExtractError> {
     if bytes.is_empty() {
         return Err(ExtractError::Empty);
     }
     if bytes.len() as u64 > limits.max_file_bytes {
         return Err(ExtractError::TooLarge { size: bytes.len() as u64, limit: limits.max_file_bytes });
     }
-    let sniffed = sniff::sniff(&bytes, file_name_hint)?;
+    let sniffed = sniff::sniff(&bytes, file_name_hint, declared_charset)?;
     let (doc, links) = match sniffed {
         sniff::Sniffed::Pdf => (pdf::extract(bytes, limits).await?, Links::default()),
         other => in_process(other, bytes, limits).await?,
@@ -281,6 +298,18 @@ mod tests {
         let mb = 1024 * 1024;
         assert!(check_tenant_quota(150 * mb, 50 * mb, 200 * mb).is_ok());
         let e = check_tenant_quota(195 * mb, 8 * mb, 200 * mb).unwrap_err();
-        assert_eq!(e.to_string(), "Your knowledge base is full: 195 MB of 200 MB used, and this file is 8 MB. Delete some sources first.");
+        assert_eq!(
+            e.to_string(),
+            "This file is 8 MB, but only 5 MB of the 200 MB your business can store is free (your sources, for all your bots, take 195 MB). Delete a source you no longer need, then try again."
+        );
+        let e = check_tenant_quota(201 * mb, 1024, 200 * mb).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "This file is 1 KB, but all of the 200 MB your business can store is in use (your sources, for all your bots, take 201 MB). Delete a source you no longer need, then try again."
+        );
+        assert_eq!(
+            storage_full(None, 200 * mb, 200 * mb),
+            "Not added: all of the 200 MB your business can store is in use (your sources, for all your bots, take 200 MB). Delete a source you no longer need, then try again."
+        );
     }
 }

@@ -3,7 +3,14 @@
 //! (refused) → decoded text, then HTML by its leading markup, CSV by consistent delimiters,
 //! else Markdown or plain text. The file name is consulted only to choose between text
 //! flavours (`.md`, `.csv`, `.html`), never to accept a binary format.
+//!
+//! Text is decoded in the order browsers use (the WHATWG encoding sniffing algorithm, in
+//! short): a byte order mark; else the charset the web server declared (`Content-Type`); else
+//! a `<meta charset>` or `<meta http-equiv="Content-Type" content="…; charset=…">` in the
+//! first 1024 bytes; else UTF-8 if the bytes are valid UTF-8; else Windows-1252. So a Russian
+//! site in windows-1251 or a Japanese one in Shift_JIS is read as its authors wrote it.
 use super::{DocumentKind, ExtractError};
+use encoding_rs::Encoding;
 use std::io::Cursor;
 
 /// A sniffed file; text flavours carry their decoded text.
@@ -57,7 +64,9 @@ const BINARY_SIGNATURES: &[(&[u8], &str)] = &[
     (b"SQLite format 3", "a database file"),
 ];
 
-pub(crate) fn sniff(bytes: &[u8], file_name_hint: &str) -> Result<Sniffed, ExtractError> {
+/// Sniffs `bytes`. `declared_charset` is the `charset` the web server sent with them (its
+/// `Content-Type` header), if any; an unknown label is ignored.
+pub(crate) fn sniff(bytes: &[u8], file_name_hint: &str, declared_charset: Option<&str>) -> Result<Sniffed, ExtractError> {
     // PDF readers accept junk before the header; so do we, within the first kilobyte.
     if find(&bytes[..bytes.len().min(1024)], b"%PDF-").is_some() {
         return Ok(Sniffed::Pdf);
@@ -71,7 +80,7 @@ pub(crate) fn sniff(bytes: &[u8], file_name_hint: &str) -> Result<Sniffed, Extra
             return Err(ExtractError::Unsupported { what: (*what).into() });
         }
     }
-    let text = decode_text(bytes)?;
+    let text = decode_text(bytes, declared_charset.and_then(|l| Encoding::for_label(l.trim().as_bytes())))?;
     let name = file_name_hint.to_ascii_lowercase();
     let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
     let named_markdown = matches!(ext, "md" | "markdown" | "mdown");
@@ -124,39 +133,125 @@ fn looks_binary(bytes: &[u8]) -> bool {
     head.contains(&0) || control * 100 > head.len()
 }
 
-/// UTF-8 (BOM optional), UTF-16 with a BOM, else Windows-1252 for legacy text; binary refused.
-fn decode_text(bytes: &[u8]) -> Result<String, ExtractError> {
-    if let Some(rest) = bytes.strip_prefix(b"\xef\xbb\xbf") {
-        return decode_text(rest);
+/// Text in the encoding its bytes say they are in, in the order of the module comment;
+/// `declared` is the web server's charset. Binary data is refused.
+fn decode_text(bytes: &[u8], declared: Option<&'static Encoding>) -> Result<String, ExtractError> {
+    let binary = || ExtractError::Unsupported { what: "binary data, not text".into() };
+    let utf16 = |e: &'static Encoding| e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE;
+    // A byte order mark overrides everything, a declared charset included.
+    let (encoding, body) = match Encoding::for_bom(bytes) {
+        Some((encoding, bom_len)) => (Some(encoding), &bytes[bom_len..]),
+        // UTF-16 is the one declared encoding whose text is full of NUL bytes.
+        None => (declared.filter(|e| utf16(*e)), bytes),
+    };
+    if !encoding.is_some_and(utf16) && looks_binary(body) {
+        return Err(binary());
     }
-    let utf16 = |le: bool, rest: &[u8]| -> String {
-        let units = rest.chunks_exact(2).map(|c| if le { u16::from_le_bytes([c[0], c[1]]) } else { u16::from_be_bytes([c[0], c[1]]) });
-        char::decode_utf16(units).map(|r| r.unwrap_or('\u{fffd}')).collect()
-    };
-    let text = if let Some(rest) = bytes.strip_prefix(b"\xff\xfe") {
-        utf16(true, rest)
-    } else if let Some(rest) = bytes.strip_prefix(b"\xfe\xff") {
-        utf16(false, rest)
-    } else if looks_binary(bytes) {
-        return Err(ExtractError::Unsupported { what: "binary data, not text".into() });
-    } else {
-        match std::str::from_utf8(bytes) {
-            Ok(s) => s.to_owned(),
-            Err(_) => bytes.iter().map(|&b| windows_1252(b)).collect(),
-        }
-    };
+    let encoding = encoding
+        .or(declared)
+        .or_else(|| meta_charset(&body[..body.len().min(1024)]))
+        .unwrap_or_else(|| if std::str::from_utf8(body).is_ok() { encoding_rs::UTF_8 } else { encoding_rs::WINDOWS_1252 });
+    let (text, _) = encoding.decode_without_bom_handling(body);
     if text.contains('\0') {
-        return Err(ExtractError::Unsupported { what: "binary data, not text".into() });
+        return Err(binary());
     }
-    Ok(text)
+    Ok(text.into_owned())
 }
 
-fn windows_1252(b: u8) -> char {
-    const HIGH: [char; 32] = [
-        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ',
-        '\u{9d}', 'ž', 'Ÿ',
-    ];
-    if (0x80..0xa0).contains(&b) { HIGH[(b - 0x80) as usize] } else { char::from(b) }
+/// The encoding an HTML `<meta>` names in `head` (the WHATWG prescan, simplified: comments are
+/// skipped, and the first `<meta charset>` or `<meta http-equiv="content-type" content>` with
+/// a known label wins). UTF-16 named in a page that is not UTF-16 (it would have a byte order
+/// mark) means UTF-8, and `x-user-defined` means Windows-1252, as in browsers.
+fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
+    let mut i = 0;
+    while i < head.len() {
+        let rest = &head[i..];
+        if rest.starts_with(b"<!--") {
+            i += find(rest, b"-->").map_or(rest.len(), |end| end + 3);
+            continue;
+        }
+        let is_meta = rest.len() > 5 && rest[..5].eq_ignore_ascii_case(b"<meta") && (rest[5].is_ascii_whitespace() || rest[5] == b'/');
+        if !is_meta {
+            i += 1;
+            continue;
+        }
+        let (attrs, used) = tag_attributes(&rest[5..]);
+        i += 5 + used;
+        let value = |name: &str| attrs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        let label = match (value("charset"), value("http-equiv"), value("content")) {
+            (Some(charset), _, _) => Some(charset.to_owned()),
+            (None, Some(equiv), Some(content)) if equiv.trim().eq_ignore_ascii_case("content-type") => charset_param(content).map(str::to_owned),
+            _ => None,
+        };
+        let Some(encoding) = label.and_then(|l| Encoding::for_label(l.trim().as_bytes())) else { continue };
+        return Some(match encoding {
+            e if e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE => encoding_rs::UTF_8,
+            e if e == encoding_rs::X_USER_DEFINED => encoding_rs::WINDOWS_1252,
+            e => e,
+        });
+    }
+    None
+}
+
+/// A tag's attributes (names lower-cased, values as written) up to its `>`, and the bytes
+/// read. An attribute cut off by the end of `bytes` is dropped.
+fn tag_attributes(bytes: &[u8]) -> (Vec<(String, String)>, usize) {
+    let mut attrs = Vec::new();
+    let mut i = 0;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    loop {
+        while i < bytes.len() && (bytes[i].is_ascii_whitespace() || bytes[i] == b'/') {
+            i += 1;
+        }
+        if i >= bytes.len() || bytes[i] == b'>' {
+            return (attrs, (i + 1).min(bytes.len()));
+        }
+        let start = i;
+        while i < bytes.len() && !bytes[i].is_ascii_whitespace() && !matches!(bytes[i], b'=' | b'>' | b'/') {
+            i += 1;
+        }
+        let name = text(&bytes[start..i]).to_ascii_lowercase();
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= bytes.len() || bytes[i] != b'=' {
+            attrs.push((name, String::new()));
+            continue;
+        }
+        i += 1;
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let value = match bytes.get(i) {
+            Some(&quote @ (b'"' | b'\'')) => {
+                let Some(len) = bytes[i + 1..].iter().position(|&b| b == quote) else { return (attrs, bytes.len()) };
+                let v = text(&bytes[i + 1..i + 1 + len]);
+                i += len + 2;
+                v
+            }
+            _ => {
+                let start = i;
+                while i < bytes.len() && !bytes[i].is_ascii_whitespace() && bytes[i] != b'>' {
+                    i += 1;
+                }
+                text(&bytes[start..i])
+            }
+        };
+        attrs.push((name, value));
+    }
+}
+
+/// The `charset` parameter of a `Content-Type` value (an HTTP header, or a `<meta>`'s
+/// `content`), quotes removed: `text/html; charset="windows-1251"` → `windows-1251`.
+pub(crate) fn charset_param(content_type: &str) -> Option<&str> {
+    let lower = content_type.to_ascii_lowercase();
+    let at = lower.find("charset")?;
+    let rest = content_type[at + "charset".len()..].trim_start().strip_prefix('=')?.trim_start();
+    let value = match rest.strip_prefix(['"', '\'']) {
+        Some(quoted) => quoted.split(['"', '\'']).next()?,
+        None => rest.split(|c: char| c.is_ascii_whitespace() || c == ';').next()?,
+    };
+    Some(value).filter(|v| !v.is_empty())
 }
 
 /// A whole HTML document: it opens with a doctype or `<html>`.
@@ -237,7 +332,7 @@ mod tests {
     use super::*;
 
     fn kind(bytes: &[u8], name: &str) -> Result<DocumentKind, ExtractError> {
-        sniff(bytes, name).map(|s| s.kind())
+        sniff(bytes, name, None).map(|s| s.kind())
     }
 
     #[test]
@@ -262,8 +357,51 @@ mod tests {
 
     #[test]
     fn legacy_and_utf16_text_decode() {
-        assert_eq!(decode_text(b"caf\xe9 \x80").unwrap(), "café €");
-        assert_eq!(decode_text(b"\xff\xfeh\0i\0").unwrap(), "hi");
-        assert!(decode_text(b"abc\0def").is_err());
+        assert_eq!(decode_text(b"caf\xe9 \x80", None).unwrap(), "café €");
+        assert_eq!(decode_text(b"\xff\xfeh\0i\0", None).unwrap(), "hi");
+        assert!(decode_text(b"abc\0def", None).is_err());
+    }
+
+    /// "Привет, мир" in windows-1251, and "こんにちは" in Shift_JIS.
+    const CP1251: &[u8] = b"\xcf\xf0\xe8\xe2\xe5\xf2, \xec\xe8\xf0";
+    const SJIS: &[u8] = b"\x82\xb1\x82\xf1\x82\xc9\x82\xbf\x82\xcd";
+
+    fn text_of(bytes: &[u8], declared: Option<&str>) -> String {
+        match sniff(bytes, "", declared).unwrap() {
+            Sniffed::Html(t) | Sniffed::Markdown(t) | Sniffed::Text(t) | Sniffed::Csv(t, _) => t,
+            other => panic!("not text: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn text_is_decoded_by_its_declared_charset() {
+        // The web server's charset.
+        assert_eq!(text_of(CP1251, Some("windows-1251")), "Привет, мир");
+        assert_eq!(text_of(SJIS, Some("Shift_JIS")), "こんにちは");
+        // A <meta charset>, or a <meta http-equiv> with the charset in its content.
+        let page = |meta: &str, body: &[u8]| [format!("<!doctype html><html><head>{meta}<title>x</title></head><body><p>").as_bytes(), body, b"</p></body></html>"].concat();
+        assert!(text_of(&page("<meta charset=\"windows-1251\">", CP1251), None).contains("Привет, мир"));
+        assert!(text_of(&page("<META HTTP-EQUIV='Content-Type' CONTENT='text/html; charset=shift_jis'>", SJIS), None).contains("こんにちは"));
+        assert!(text_of(&page("<meta charset=cp1251 />", CP1251), None).contains("Привет, мир"));
+        // The server's charset comes before the page's; a byte order mark before both.
+        let koi8 = page("<meta charset=\"koi8-r\">", CP1251);
+        assert!(text_of(&koi8, Some("windows-1251")).contains("Привет, мир"));
+        let bom = [b"\xef\xbb\xbf".as_slice(), "Привет".as_bytes()].concat();
+        assert_eq!(text_of(&bom, Some("windows-1251")), "Привет");
+        // A meta inside a comment, or past the first 1024 bytes, does not count.
+        assert!(text_of(&page("<!-- <meta charset=windows-1251> -->", b"caf\xe9"), None).contains("café"));
+        let late = page(&format!("{}<meta charset=windows-1251>", " ".repeat(1100)), b"caf\xe9");
+        assert!(text_of(&late, None).contains("café"));
+        // Unknown labels are ignored; without any declaration, UTF-8 if valid, else Windows-1252.
+        assert_eq!(text_of("Привет".as_bytes(), Some("no-such-charset")), "Привет");
+        assert_eq!(text_of(b"caf\xe9", None), "café");
+    }
+
+    #[test]
+    fn charset_params_are_read_like_browsers_do() {
+        assert_eq!(charset_param("text/html; charset=windows-1251"), Some("windows-1251"));
+        assert_eq!(charset_param("text/html;charset=\"Shift_JIS\""), Some("Shift_JIS"));
+        assert_eq!(charset_param("text/html; charset = utf-8; foo=bar"), Some("utf-8"));
+        assert_eq!(charset_param("text/html"), None);
     }
 }

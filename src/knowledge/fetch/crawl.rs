@@ -6,7 +6,10 @@
 //! names (else `/sitemap.xml`; sitemap indexes followed two levels deep, gzip accepted) and
 //! then follows same-site links breadth-first, until `max_pages` pages were read or the crawl's
 //! time budget is spent (`knowledge.crawl_budget_seconds`: one slow site cannot hold a worker
-//! for hours; what was read is kept, and the rest is listed as skipped). URLs are
+//! for hours; what was read is kept, and the rest is listed as skipped). The budget runs from
+//! the crawl's first request: robots.txt, the sitemaps and every page fetch count against it,
+//! and a fetch still running when it ends is cut off (the start page aside: it is always read,
+//! each of its requests within `knowledge.fetch_timeout_seconds`). URLs are
 //! deduplicated after dropping their fragment. Requests are sequential, spaced by the site's
 //! `Crawl-delay` (at most 5 s): a small business's site should not notice us.
 use super::robots::Robots;
@@ -97,7 +100,7 @@ pub async fn crawl(fetcher: &Fetcher, start_url: &str, options: &CrawlOptions, l
     out.pages.push(first);
     // Sitemap URLs go before the links found on the start page: the site's own list first.
     let mut from_sitemaps = VecDeque::new();
-    for url in sitemap_urls(fetcher, &site, &robots).await {
+    for url in sitemap_urls(fetcher, &site, &robots, deadline).await {
         enqueue(&site, url, &mut from_sitemaps, &mut seen);
     }
     from_sitemaps.append(&mut queue);
@@ -105,30 +108,36 @@ pub async fn crawl(fetcher: &Fetcher, start_url: &str, options: &CrawlOptions, l
 
     let max_pages = options.max_pages.max(1);
     let mut attempts = 1;
+    let out_of_time = |url: Url, queue: &mut VecDeque<Url>, out: &mut Crawl| {
+        let reason = format!("not read: reading the site stopped after {} (its time limit)", in_words(options.time_budget));
+        out.skipped.push(Skipped { url, reason: reason.clone() });
+        out.skipped.extend(queue.drain(..).map(|url| Skipped { url, reason: reason.clone() }));
+    };
     while let Some(url) = queue.pop_front() {
         if out.pages.len() >= max_pages || attempts >= max_pages * 3 + 10 {
             break;
         }
-        if tokio::time::Instant::now() >= deadline {
-            let minutes = options.time_budget.as_secs().div_ceil(60);
-            let reason = format!("not read: reading the site stopped after {minutes} minute{} (its time limit)", if minutes == 1 { "" } else { "s" });
-            out.skipped.push(Skipped { url, reason: reason.clone() });
-            out.skipped.extend(queue.drain(..).map(|url| Skipped { url, reason: reason.clone() }));
+        let delay = robots.crawl_delay.unwrap_or_default();
+        if tokio::time::Instant::now() + delay >= deadline {
+            out_of_time(url, &mut queue, &mut out);
             break;
         }
         if !robots.allowed(&path_of(&url)) {
             out.skipped.push(Skipped { reason: FetchError::RobotsDisallowed(url.to_string()).to_string(), url });
             continue;
         }
-        if let Some(delay) = robots.crawl_delay {
-            tokio::time::sleep(delay).await;
-        }
+        tokio::time::sleep(delay).await;
         attempts += 1;
-        let (page, links) = match fetch_page(fetcher, &url, &robots_hop(&site, &robots), limits).await {
-            Ok(found) => found,
-            Err(e) => {
+        let fetched = tokio::time::timeout_at(deadline, fetch_page(fetcher, &url, &robots_hop(&site, &robots), limits)).await;
+        let (page, links) = match fetched {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => {
                 out.skipped.push(Skipped { url, reason: e.to_string() });
                 continue;
+            }
+            Err(_) => {
+                out_of_time(url, &mut queue, &mut out);
+                break;
             }
         };
         let new_final_url = seen.insert(page.url.to_string());
@@ -140,6 +149,15 @@ pub async fn crawl(fetcher: &Fetcher, start_url: &str, options: &CrawlOptions, l
         out.pages.push(page);
     }
     Ok(out)
+}
+
+/// "45 seconds", "1 minute", "10 minutes" (minutes rounded up).
+fn in_words(d: std::time::Duration) -> String {
+    let (n, unit) = match d.as_secs() {
+        s if s < 60 => (s, "second"),
+        s => (s.div_ceil(60), "minute"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Queues a page's same-site links, resolved against its `<base href>` or its own URL.
@@ -156,7 +174,8 @@ async fn fetch_page(fetcher: &Fetcher, url: &Url, hop: &HopCheck<'_>, limits: &L
     let fetched = fetcher.get_checked(url.clone(), Purpose::Document, hop).await?;
     let final_url = normalise(fetched.url);
     let hint = name_hint(&final_url, fetched.content_type.as_deref());
-    let (document, links) = extract::extract_page(fetched.body, &hint, limits).await?;
+    let charset = fetched.content_type.as_deref().and_then(extract::charset_param);
+    let (document, links) = extract::extract_page(fetched.body, &hint, charset, limits).await?;
     Ok((Page { url: final_url, document }, links))
 }
 
@@ -201,8 +220,9 @@ async fn fetch_robots(fetcher: &Fetcher, site: &Url) -> Result<Robots, FetchErro
 }
 
 /// URLs from the site's sitemaps (robots.txt's `Sitemap:` lines on this site, else
-/// `/sitemap.xml`), following sitemap indexes two levels deep. Failures only mean fewer URLs.
-async fn sitemap_urls(fetcher: &Fetcher, start: &Url, robots: &Robots) -> Vec<Url> {
+/// `/sitemap.xml`), following sitemap indexes two levels deep, until `deadline` (the crawl's
+/// time budget): a sitemap not read by then is left unread. Failures only mean fewer URLs.
+async fn sitemap_urls(fetcher: &Fetcher, start: &Url, robots: &Robots, deadline: tokio::time::Instant) -> Vec<Url> {
     let mut pending: VecDeque<(Url, usize)> = robots.sitemaps.iter().filter_map(|s| start.join(s).ok()).filter(|u| same_site(start, u)).map(|u| (u, 0)).collect();
     if let Some(u) = start.join("/sitemap.xml").ok().filter(|_| pending.is_empty()) {
         pending.push_back((u, 0));
@@ -211,11 +231,15 @@ async fn sitemap_urls(fetcher: &Fetcher, start: &Url, robots: &Robots) -> Vec<Ur
     let mut urls = Vec::new();
     let mut seen = HashSet::new();
     while let Some((sitemap, depth)) = pending.pop_front() {
+        if tokio::time::Instant::now() >= deadline {
+            tracing::info!(%start, "the crawl's time budget ran out while its sitemaps were read");
+            break;
+        }
         if read >= MAX_SITEMAPS || !seen.insert(sitemap.to_string()) || !robots.allowed(&path_of(&sitemap)) {
             continue;
         }
         read += 1;
-        let Ok(fetched) = fetcher.get(sitemap.clone(), Purpose::Sitemap).await else { continue };
+        let Ok(Ok(fetched)) = tokio::time::timeout_at(deadline, fetcher.get(sitemap.clone(), Purpose::Sitemap)).await else { continue };
         let Some(xml) = gunzip_if_needed(&fetched.body, fetcher.settings().max_bytes) else { continue };
         let (is_index, locs) = parse_sitemap(&xml);
         for loc in locs {
@@ -327,6 +351,16 @@ mod tests {
         let (index, locs) = parse_sitemap(b"<urlset><url><loc>https://a.example/?a=1&amp;b=2</loc></url><url><loc><![CDATA[/faq]]></loc></url></urlset>");
         assert!(!index);
         assert_eq!(locs, ["https://a.example/?a=1&b=2", "/faq"]);
+    }
+
+    #[test]
+    fn time_limits_read_in_words() {
+        use std::time::Duration;
+        assert_eq!(in_words(Duration::from_secs(1)), "1 second");
+        assert_eq!(in_words(Duration::from_secs(45)), "45 seconds");
+        assert_eq!(in_words(Duration::from_secs(60)), "1 minute");
+        assert_eq!(in_words(Duration::from_secs(600)), "10 minutes");
+        assert_eq!(in_words(Duration::from_secs(601)), "11 minutes");
     }
 
     #[test]
