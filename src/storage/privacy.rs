@@ -50,9 +50,20 @@ pub async fn customer_tenants(tx: &mut super::Tx, bot: BotId, user: UserId) -> s
 
 /// Erases conversation `conv` of the tenant (its messages, feedback and handoff routes, the
 /// stored updates its messages came in, and the `manager` bot's stored updates that quote it:
-/// [`erase_manager_copies`]) and every update Telegram user `user` sent `bot`.
+/// [`erase_manager_copies`]) and, when it is a private chat, every update its customer, Telegram
+/// user `user`, sent `bot`. A group's conversation is many people's, and `user` is only whoever
+/// spoke last: their updates elsewhere (their private chat with the bot) are not this
+/// conversation's, and the group's other members' messages in it go with its messages' updates.
 pub async fn erase_conversation(tx: &mut super::Tx, manager: Option<BotId>, tenant: TenantId, bot: BotId, conv: ConversationId, user: UserId) -> sqlx::Result<Erased> {
     let mut out = Erased::default();
+    let chat: Option<(i64, String)> = sqlx::query_as("select chat_id, chat_kind from conversations where tenant_id = $1 and id = $2 and bot_id = $3")
+        .bind(tenant.0)
+        .bind(conv.0)
+        .bind(bot.0)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some((chat_id, kind)) = chat else { return Ok(out) };
+    let private = kind == "private";
     // Found through the handoff routes and the team's replies: before those go.
     out.updates += erase_manager_copies(tx, manager, tenant, "select id from conversations where tenant_id = $1 and id = $2", conv.0).await?;
     // The updates the conversation's messages came in (older ones may predate the user column).
@@ -66,16 +77,18 @@ pub async fn erase_conversation(tx: &mut super::Tx, manager: Option<BotId>, tena
     .execute(&mut **tx)
     .await?
     .rows_affected();
-    out.updates += erase_updates_from(tx, tenant, bot, user).await?;
+    if private {
+        out.updates += erase_updates_from(tx, tenant, bot, user).await?;
+    }
     sqlx::query("delete from relay_messages where tenant_id = $1 and conversation_id = $2").bind(tenant.0).bind(conv.0).execute(&mut **tx).await?;
-    // Which announcements reached them (their opt-out, which holds nothing but the chat, stays:
-    // it is what keeps their `/stop` in force).
+    // Which announcements reached the chat (an opt-out, which holds nothing but the chat, stays:
+    // it is what keeps a `/stop` in force).
     sqlx::query(
         "delete from announcement_recipients where tenant_id = $1 and chat_id = $2
            and announcement_id in (select id from announcements where tenant_id = $1 and bot_id = $3)",
     )
     .bind(tenant.0)
-    .bind(user.0)
+    .bind(chat_id)
     .bind(bot.0)
     .execute(&mut **tx)
     .await?;

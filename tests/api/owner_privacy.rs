@@ -75,6 +75,35 @@ async fn the_owner_deletes_one_customers_data_from_the_conversation_page() {
     app.stop().await.unwrap();
 }
 
+/// A group's conversation is many people's: deleted from its page, it takes the group's messages
+/// and the updates they came in, not the private chat with the bot of whoever spoke last in the
+/// group.
+#[tokio::test]
+async fn deleting_a_groups_conversation_leaves_its_members_private_chats_alone() {
+    let app = spawn_app().await;
+    let b = setup(&app, "Rosa", "rosa_group_bot", "Rosa's Cakes").await;
+    let ann = customer_with_history(&app, &b, "Ann").await;
+    let group = app.tg.post("groups", json!({ "title": "Cake lovers", "user_ids": [ann], "bot_ids": [b.bot] })).await["id"].as_i64().unwrap();
+    app.tg.post(&format!("users/{ann}/messages"), json!({ "bot_id": b.bot, "chat_id": group, "text": "@rosa_group_bot Do you deliver on Sundays?" })).await;
+    wait_until(WAIT, || async { app.tg.sent_by(b.bot).await.iter().any(|m| m["chat_id"] == json!(group)) }).await;
+    app.drain_jobs(WAIT).await;
+    // (The group's id is a long negative number no other update holds.)
+    let in_group = format!("select count(*) from telegram_updates where bot_id = {} and body like '%{group}%'", b.bot);
+    let private = format!("select count(*) from telegram_updates where bot_id = {} and user_id = {ann} and body not like '%{group}%'", b.bot);
+    let private_updates = count(app.db(), &private).await;
+    assert!(private_updates >= 2, "Ann's question and her 👍 in her private chat: {private_updates}");
+    assert_eq!(count(app.db(), &in_group).await, 1, "her question in the group");
+    let conv: i64 = sqlx::query_scalar(&format!("select id from conversations where chat_id = {group}")).fetch_one(&app.db().pool).await.unwrap();
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/conversations/{conv}/delete"), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where chat_id = {group}")).await, 0);
+    assert_eq!(count(app.db(), &in_group).await, 0, "the group's update went with its conversation");
+    assert_eq!(count(app.db(), &private).await, private_updates, "Ann's private chat with the bot is not the group's");
+    let (convs, msgs, _) = data_of(&app, b.bot, ann).await;
+    assert_eq!((convs, msgs), (1, 2), "her private conversation stays");
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_customer_erases_their_own_conversation_with_forget_after_confirming() {
     let app = spawn_app().await;
