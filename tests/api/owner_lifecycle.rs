@@ -186,7 +186,10 @@ async fn a_paused_bot_answers_with_a_notice_without_the_model_or_a_credit_and_an
     let said = wait_reply(&app, b.bot, c, 3).await;
     assert!(said[2].contains("15 euros"), "answered from the owner's document again: {said:?}");
     app.drain_jobs(WAIT).await;
-    assert_eq!(credit_reservations(&app, b.tenant).await, 1, "the answer after resuming went through metering");
+    // The default quotes the owner's sentences, which costs nothing: no credit is asked for
+    // (one is only for an answer a model writes: answering_llm.rs).
+    assert_eq!(credit_reservations(&app, b.tenant).await, 0, "a quote asks for no credit");
+    assert_eq!(count(app.db(), &format!("select count(*) from conversation_messages where author = 'bot' and kind = 'extractive' and conversation_id in (select id from conversations where chat_id = {c})")).await, 1, "the answer after resuming went through the pipeline");
     // Another business cannot pause this bot.
     let (_, cookie_b, csrf_b) = app.signed_in_owner(880_002, "Other Business").await;
     let (status, _, _) = post(&app, &cookie_b, &format!("/app/bots/{}/pause", b.bot), &[("csrf", &csrf_b)]).await;
