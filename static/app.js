@@ -108,10 +108,13 @@
     if (li.dataset.status === 'done') return;
     const bar = li.querySelector('progress');
     const text = li.querySelector('.progress-text');
+    // A failed answer (a restart, a network blip) is asked again later, each time waiting
+    // twice as long, up to a minute; an answer that works goes back to every 1.5 seconds.
+    let wait = 1500;
     async function tick() {
       try {
         const r = await fetch(li.dataset.progressUrl, { credentials: 'same-origin' });
-        if (!r.ok) return;
+        if (!r.ok) throw new Error('HTTP ' + r.status);
         const p = await r.json();
         bar.max = p.total; bar.value = p.done;
         let t = (p.status === 'done' ? 'Done' : 'Sending') + ': ' + p.sent + ' of ' + p.total + ' delivered';
@@ -121,8 +124,11 @@
         if (p.stopped) t += ', ' + p.stopped + ' sent /stop before it reached them';
         text.textContent = t + '.';
         if (p.status === 'done') { li.dataset.status = 'done'; return; }
-      } catch (e) { /* try again */ }
-      setTimeout(tick, 1500);
+        wait = 1500;
+      } catch (e) {
+        wait = Math.min(wait * 2, 60000);
+      }
+      setTimeout(tick, wait);
     }
     setTimeout(tick, 1000);
   });

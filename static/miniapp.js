@@ -68,25 +68,39 @@
     return;
   }
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-  let username = '';
+  // How long the page waits for the bot to be set up before sending the owner to the manager
+  // chat, where the manager bot says how it went either way.
+  const WAIT_MS = 2 * 60 * 1000;
+  const manager = document.body.dataset.manager || '';
+  const managerChat = manager ? '@' + manager : 'the manager bot';
+  const showUsername = (name) => document.querySelectorAll('.bot-username').forEach((el) => { el.textContent = '@' + name; });
 
   $('miniapp-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     error('');
     $('create-button').disabled = true;
     try {
-      username = $('username').value.trim().replace(/^@/, '');
+      let username = $('username').value.trim().replace(/^@/, '');
       const prepared = await api('prepare', { name: $('name').value, username });
       if (!prepared.ok) { error(prepared.body.error || 'Something went wrong; please try again.'); return; }
+      const since = prepared.body.since;
       const shared = await requestChat(prepared.body.id);
       if (!shared.ok) { error(shared.error === 'USER_DECLINED' ? 'You cancelled. Tap Create to try again.' : `Telegram did not create the bot (${shared.error}).`); return; }
-      document.querySelectorAll('.bot-username').forEach((el) => { el.textContent = '@' + username; });
+      showUsername(username);
       show('waiting');
+      // The bot is found by when it was made, not by the username typed here: Telegram's
+      // confirm screen lets the owner change it (and they must when it is taken).
+      const deadline = Date.now() + WAIT_MS;
       for (;;) {
-        const s = await api('status', { username });
+        const s = await api('status', { since, username });
         if (!s.ok) { show('create'); error(s.body.error); return; }
-        if (s.body.status === 'live') break;
-        if (s.body.status === 'failed') { show('create'); error('Setting up your bot failed; send /bots to the manager bot for details.'); return; }
+        if (s.body.username) { username = s.body.username; showUsername(username); }
+        const st = s.body.status;
+        if (st === 'live') break;
+        if (st === 'failed') { show('create'); error(`Setting up @${username} failed; send /bots to ${managerChat} for details.`); return; }
+        if (st === 'parked') { show('create'); error(`@${username} was created, but it waits: your plan's number of bots is used up. Send /plan to ${managerChat} to upgrade, and it goes live.`); return; }
+        if (st === 'disconnected') { show('create'); error(`@${username} is no longer connected to bellhop (it was taken back in Telegram). Send /bots to ${managerChat} for details.`); return; }
+        if (Date.now() > deadline) { show('create'); error(`Setting up your bot is taking longer than usual. Check your chat with ${managerChat}: it messages you as soon as your bot is ready, or if something went wrong.`); return; }
         await sleep(1000);
       }
       show('ready');

@@ -4,8 +4,10 @@
 //!
 //! bellhop's copy (`storage::brand`) is the source of truth. [`apply`] sends it — from the admin
 //! at once when the owner saves, and from every provisioning (repair, a new token, connecting
-//! again) — and records what Telegram confirmed or, in the owner's words, why it did not; the
-//! settings page shows that until a later apply succeeds, so the two never differ silently.
+//! again) — each part on its own, so a part Telegram refuses (a photo it cannot use) does not
+//! keep the others from it — and records what Telegram confirmed or, in the owner's words, which
+//! part it did not take and why; the settings page shows that until a later apply succeeds, so
+//! the two never differ silently.
 use super::provision::{OTHERS, default_descriptions, descriptions};
 use crate::domain::{BotId, TenantId};
 use crate::storage::{self, Db};
@@ -55,51 +57,100 @@ pub fn photo_digest(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
-/// Sends the stored brand of `bot` to Telegram: the descriptions always; the name and the photo
-/// when Telegram has not confirmed them for this token (or `force`). Records the outcome: what
-/// Telegram took, and the owner-readable reason of a failure (cleared on success).
-#[tracing::instrument(name = "manager.brand", skip_all, fields(bot_id = bot.0, tenant_id = tenant.0))]
-pub async fn apply(db: &Db, child: &Bot, tenant: TenantId, bot: BotId, force: bool) -> anyhow::Result<Result<(), TelegramError>> {
-    let Some(brand) = storage::brand::get(&db.pool, tenant, bot).await? else { return Ok(Ok(())) };
-    let outcome = send(db, child, tenant, bot, &brand, force).await?;
-    match &outcome {
-        Ok(()) => storage::brand::set_error(&db.pool, tenant, bot, None).await?,
-        Err(e) => {
-            tracing::warn!(error = %e, "Telegram did not take the bot's brand");
-            storage::brand::set_error(&db.pool, tenant, bot, Some(&plain_reason(e))).await?
-        }
-    }
-    Ok(outcome)
+/// A part of the brand, sent to Telegram on its own: one Telegram refuses does not keep the
+/// others from being applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Name,
+    Descriptions,
+    Photo,
 }
 
-async fn send(db: &Db, child: &Bot, tenant: TenantId, bot: BotId, brand: &storage::brand::Brand, force: bool) -> anyhow::Result<Result<(), TelegramError>> {
-    macro_rules! tg {
-        ($call:expr) => {
-            match $call.await {
-                Ok(_) => {}
-                Err(e) => return Ok(Err(e)),
-            }
-        };
+impl Part {
+    /// The part as the owner knows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Part::Name => "The name",
+            Part::Descriptions => "The descriptions",
+            Part::Photo => "The profile photo",
+        }
     }
+}
+
+/// Sends the stored brand of `bot` to Telegram, each part on its own — the name, then the
+/// descriptions, then the photo: the descriptions always; the name and the photo only when
+/// Telegram has not confirmed them for this token (so pressing “Apply again” does not spend
+/// Telegram's rename allowance on a name it already shows). Records the outcome: what Telegram
+/// took, and for the parts it did not take, which ones and why in the owner's words (cleared
+/// once every part is applied). Returns the last failure: one that stops the others is always
+/// the last.
+///
+/// A passing failure (Telegram unreachable) or a token Telegram no longer accepts stops at
+/// once: the other parts would fail the same way.
+#[tracing::instrument(name = "manager.brand", skip_all, fields(bot_id = bot.0, tenant_id = tenant.0))]
+pub async fn apply(db: &Db, child: &Bot, tenant: TenantId, bot: BotId) -> anyhow::Result<Result<(), TelegramError>> {
+    let Some(brand) = storage::brand::get(&db.pool, tenant, bot).await? else { return Ok(Ok(())) };
+    let failed = send(db, child, tenant, bot, &brand).await?;
+    for (part, e) in &failed {
+        tracing::warn!(error = %e, part = ?part, "Telegram did not take a part of the bot's brand");
+    }
+    let words: Vec<String> = failed.iter().map(|(part, e)| format!("{}: {}", part.label(), plain_reason(*part, e))).collect();
+    storage::brand::set_error(&db.pool, tenant, bot, (!words.is_empty()).then(|| words.join(" ")).as_deref()).await?;
+    Ok(match failed.into_iter().last() {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    })
+}
+
+/// Whether a failure would strike every other call too: stop instead of trying them.
+fn stops_all(e: &TelegramError) -> bool {
+    matches!(e, TelegramError::Unauthorized) || (e.is_transient() && !matches!(e, TelegramError::RetryAfter(_)))
+}
+
+/// Sends each part; returns the parts Telegram did not take, with why.
+async fn send(db: &Db, child: &Bot, tenant: TenantId, bot: BotId, brand: &storage::brand::Brand) -> anyhow::Result<Vec<(Part, TelegramError)>> {
+    let mut failed = Vec::new();
     let fp = super::updates::fingerprint(child.token());
     let name_marker = format!("{fp}:{}", brand.name);
-    if force || brand.name_applied != name_marker {
-        tg!(child.call(&SetMyName::new().name(brand.name.clone())));
-        storage::brand::mark_applied(&db.pool, tenant, bot, Some(&name_marker), None).await?;
+    if brand.name_applied != name_marker {
+        match child.call(&SetMyName::new().name(brand.name.clone())).await {
+            Ok(_) => storage::brand::mark_applied(&db.pool, tenant, bot, Some(&name_marker), None).await?,
+            Err(e) => {
+                let stop = stops_all(&e);
+                failed.push((Part::Name, e));
+                if stop {
+                    return Ok(failed);
+                }
+            }
+        }
+    }
+    if let Err(e) = send_descriptions(child, brand).await {
+        let stop = stops_all(&e);
+        failed.push((Part::Descriptions, e));
+        if stop {
+            return Ok(failed);
+        }
     }
     if !brand.photo_sha256.is_empty() {
         let marker = format!("{fp}:{}", brand.photo_sha256);
-        if (force || brand.photo_applied != marker)
+        if brand.photo_applied != marker
             && let Some(jpeg) = storage::brand::photo(&db.pool, tenant, bot).await?
         {
             // The part's name must differ from the method's own field, `photo`.
             let file = InputFile { part: "profile_photo".into(), file_name: "photo.jpg".into(), mime: "image/jpeg".into(), bytes: jpeg };
-            tg!(child.call_with_files(&SetMyProfilePhoto::new(InputProfilePhoto::Static { photo: "attach://profile_photo".into() }), &[file]));
-            storage::brand::mark_applied(&db.pool, tenant, bot, None, Some(&marker)).await?;
+            match child.call_with_files(&SetMyProfilePhoto::new(InputProfilePhoto::Static { photo: "attach://profile_photo".into() }), &[file]).await {
+                Ok(_) => storage::brand::mark_applied(&db.pool, tenant, bot, None, Some(&marker)).await?,
+                Err(e) => failed.push((Part::Photo, e)),
+            }
         }
     }
-    tg!(child.call(&SetMyDescription::new().description(brand.description.clone())));
-    tg!(child.call(&SetMyShortDescription::new().short_description(brand.short_description.clone())));
+    Ok(failed)
+}
+
+/// The default descriptions, then each language's.
+async fn send_descriptions(child: &Bot, brand: &storage::brand::Brand) -> Result<(), TelegramError> {
+    child.call(&SetMyDescription::new().description(brand.description.clone())).await?;
+    child.call(&SetMyShortDescription::new().short_description(brand.short_description.clone())).await?;
     // Every language of the list, so one the owner removed is removed at Telegram too: the
     // owner's texts; else, while the default description is still bellhop's own, bellhop's
     // translation of it; else none (an empty text removes it, and the default shows).
@@ -115,14 +166,14 @@ async fn send(db: &Db, child: &Bot, tenant: TenantId, bot: BotId, brand: &storag
             ),
             (None, None) => (String::new(), String::new()),
         };
-        tg!(child.call(&SetMyDescription::new().description(d).language_code(code.to_owned())));
-        tg!(child.call(&SetMyShortDescription::new().short_description(s).language_code(code.to_owned())));
+        child.call(&SetMyDescription::new().description(d).language_code(code.to_owned())).await?;
+        child.call(&SetMyShortDescription::new().short_description(s).language_code(code.to_owned())).await?;
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
-/// Why Telegram did not take the brand, for the owner.
-pub fn plain_reason(e: &TelegramError) -> String {
+/// Why Telegram did not take `part` of the brand, for the owner.
+pub fn plain_reason(part: Part, e: &TelegramError) -> String {
     match e {
         TelegramError::RetryAfter(s) => format!(
             "Telegram asks to wait {} before this bot's profile changes again (it limits how often a bot is renamed). Press “Apply again” after that.",
@@ -130,6 +181,7 @@ pub fn plain_reason(e: &TelegramError) -> String {
         ),
         TelegramError::Unauthorized => "Telegram no longer accepts this bot's token (it was probably replaced); the new one is picked up automatically and your brand applied with it.".into(),
         e if e.is_transient() => "Telegram could not be reached just now. Press “Apply again” in a minute.".into(),
+        e if part == Part::Photo => format!("Telegram refused it ({e}). Upload a different photo (a plain JPEG, square works best), or press “Apply again”."),
         e => format!("Telegram refused it ({e}). Change it and save again, or press “Apply again”."),
     }
 }

@@ -47,10 +47,21 @@ pub async fn prepare_creation(m: &Manager, user: UserId, name: &BotName, usernam
 }
 
 /// Where the owner's bot `username` stands: `None` until the `managed_bot` update made it ours.
+/// For a page that did not send the time it prepared the button (a copy of the script cached
+/// from before [`newest_bot_since`]).
 pub async fn bot_status(db: &Db, user: UserId, username: &str) -> anyhow::Result<Option<String>> {
     let Some(tenant) = storage::tenants::find_by_owner(&db.pool, user).await? else { return Ok(None) };
     let list = bots::list_for_tenant(&db.pool, tenant.id).await?;
     Ok(list.into_iter().find(|b| b.username.eq_ignore_ascii_case(username.trim_start_matches('@'))).map(|b| b.status))
+}
+
+/// The owner's newest bot made ours at or after `since_ms` (when the Mini App prepared its
+/// button): its real username and its status; `None` until the `managed_bot` update recorded
+/// it. Found by time, not by the username the owner typed: Telegram's confirm screen lets them
+/// change it, and they must when it is taken.
+pub async fn newest_bot_since(db: &Db, user: UserId, since_ms: i64) -> anyhow::Result<Option<(String, String)>> {
+    let Some(tenant) = storage::tenants::find_by_owner(&db.pool, user).await? else { return Ok(None) };
+    Ok(bots::newest_since(&db.pool, tenant.id, since_ms).await?)
 }
 
 /// What the Mini App's sign-in comes to.

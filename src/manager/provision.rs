@@ -207,7 +207,7 @@ async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url
     // translations of its default description otherwise) — from bellhop's copy, the source of
     // truth. Telegram's refusal of it does not keep the bot from answering: it is recorded and
     // shown on the settings page; a passing failure is retried with the job.
-    match super::brand::apply(db, &child, tenant, bot_id, false).await? {
+    match super::brand::apply(db, &child, tenant, bot_id).await? {
         Ok(()) => {}
         // A rename limit (429) can last hours: the bot goes live, the owner applies it later.
         Err(e) if e.is_transient() && !matches!(e, TelegramError::RetryAfter(_)) => return Err(tg(e, "applying the bot's brand")),

@@ -112,6 +112,15 @@ pub async fn list_for_tenant<'c>(e: impl Executor<'c, Database = Any>, tenant: T
     Ok(rows.into_iter().map(Bot::from).collect())
 }
 
+/// The tenant's newest bot (not deleted) recorded at or after `since_ms`: (username, status).
+pub async fn newest_since<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, since_ms: i64) -> sqlx::Result<Option<(String, String)>> {
+    sqlx::query_as("select username, status from bots where tenant_id = $1 and created_at >= $2 and status <> 'deleted' order by created_at desc, id desc limit 1")
+        .bind(tenant.0)
+        .bind(since_ms)
+        .fetch_optional(e)
+        .await
+}
+
 /// What [`webhook_auth`] finds out about a bot.
 #[derive(Debug, Clone)]
 pub struct WebhookAuth {

@@ -119,7 +119,7 @@ pub async fn save(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
     }
     tx.commit().await.map_err(anyhow::Error::from)?;
     tracing::info!(tenant_id = owner.tenant_id.0, bot_id, "bot brand saved; applying it");
-    apply_now(&app, &owner, bot, false).await
+    apply_now(&app, &owner, bot).await
 }
 
 /// `POST /app/bots/{bot_id}/brand/photo` (multipart: `csrf`, `photo`): a new profile photo — a
@@ -164,15 +164,17 @@ pub async fn photo(State(app): State<AppState>, owner: Owner, Path(bot_id): Path
         return Err(AppError::NotFound);
     }
     tracing::info!(tenant_id = owner.tenant_id.0, bot_id, bytes = bytes.len(), "bot profile photo saved; applying it");
-    apply_now(&app, &owner, bot, false).await
+    apply_now(&app, &owner, bot).await
 }
 
-/// `POST /app/bots/{bot_id}/brand/apply`: sends the whole stored brand to Telegram again.
+/// `POST /app/bots/{bot_id}/brand/apply`: sends the stored brand to Telegram again — the parts
+/// it has not confirmed, and the descriptions; not a name it already shows, which would use up
+/// Telegram's rename allowance for nothing.
 pub async fn apply_again(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<i64>, axum::Form(f): axum::Form<Csrf>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     let bot = BotId(bot_id);
     live_or_stored(&app, &owner, bot).await?;
-    apply_now(&app, &owner, bot, true).await
+    apply_now(&app, &owner, bot).await
 }
 
 #[derive(serde::Deserialize)]
@@ -197,12 +199,12 @@ async fn live_or_stored(app: &AppState, owner: &Owner, bot: BotId) -> Result<Str
 }
 
 /// Applies the stored brand now and goes back to the page, which says how it went.
-async fn apply_now(app: &AppState, owner: &Owner, bot: BotId, force: bool) -> Result<Response, AppError> {
+async fn apply_now(app: &AppState, owner: &Owner, bot: BotId) -> Result<Response, AppError> {
     let status = live_or_stored(app, owner, bot).await?;
     // A disconnected or parked bot: stored, and applied when it is connected again.
     let child = if matches!(status.as_str(), "disconnected" | "parked") { None } else { app.bots.open(owner.tenant_id, bot).await? };
     let outcome = match child {
-        Some(child) => match brand::apply(&app.db, &child, owner.tenant_id, bot, force).await? {
+        Some(child) => match brand::apply(&app.db, &child, owner.tenant_id, bot).await? {
             Ok(()) => "applied",
             Err(_) => "failed",
         },

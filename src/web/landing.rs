@@ -1,6 +1,8 @@
 //! The landing page: what bellhop does, and the form that turns a business name and a bot
 //! username into a creation link `{links_url}/newbot/{manager}/{username}?name={name}` — as a
 //! button and a QR code. The same rules as Telegram's are checked here (and in the browser).
+//! Without a manager bot (none configured) there is no link to make: the page says so instead
+//! of offering the form.
 use super::AppError;
 use super::pages::render;
 use crate::domain::{BotName, BotUsername};
@@ -18,7 +20,8 @@ struct Landing {
     username_error: Option<String>,
     link: Option<String>,
     qr_svg: String,
-    manager: String,
+    /// The manager bot's username; `None`: the operator has not connected one.
+    manager: Option<String>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -29,8 +32,8 @@ pub struct NewBotForm {
     username: String,
 }
 
-fn manager_username(app: &AppState) -> String {
-    app.manager.as_ref().map(|m| m.username.clone()).unwrap_or_else(|| "bellhop_manager_bot".into())
+fn manager_username(app: &AppState) -> Option<String> {
+    app.manager.as_ref().map(|m| m.username.clone())
 }
 
 pub async fn index(State(app): State<AppState>) -> Result<Response, AppError> {
@@ -47,7 +50,19 @@ pub async fn index(State(app): State<AppState>) -> Result<Response, AppError> {
 
 /// `GET /new?name=…&username=…` (a GET, so it works without JavaScript and can be shared).
 pub async fn new_bot(State(app): State<AppState>, Query(form): Query<NewBotForm>) -> Result<Response, AppError> {
-    let manager = manager_username(&app);
+    let Some(manager) = manager_username(&app) else {
+        let mut r = render(&Landing {
+            name: form.name.clone(),
+            username: form.username.trim().trim_start_matches('@').to_owned(),
+            name_error: None,
+            username_error: None,
+            link: None,
+            qr_svg: String::new(),
+            manager: None,
+        })?;
+        *r.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+        return Ok(r);
+    };
     let name = BotName::parse(&form.name);
     let username = BotUsername::parse(&form.username);
     let (Ok(name), Ok(username)) = (&name, &username) else {
@@ -58,7 +73,7 @@ pub async fn new_bot(State(app): State<AppState>, Query(form): Query<NewBotForm>
             username_error: username.err().map(|e| e.to_string()),
             link: None,
             qr_svg: String::new(),
-            manager,
+            manager: Some(manager),
         };
         let mut r = render(&page)?;
         *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
@@ -72,7 +87,7 @@ pub async fn new_bot(State(app): State<AppState>, Query(form): Query<NewBotForm>
         username_error: None,
         qr_svg: qr_svg(&link),
         link: Some(link),
-        manager,
+        manager: Some(manager),
     })?)
 }
 

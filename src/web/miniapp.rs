@@ -2,10 +2,11 @@
 //! menu button opens inside Telegram; its script (`static/miniapp.js`) speaks the Mini App
 //! protocol itself and calls the JSON routes below with the raw launch data (`initData`), which
 //! each one checks before anything else:
-//! - `POST /miniapp/api/prepare {init_data, name, username}` → `{id}` of a prepared
-//!   `request_managed_bot` button for `WebApp.requestChat`;
-//! - `POST /miniapp/api/status {init_data, username}` → `{status}` of that bot (`waiting` until
-//!   the `managed_bot` update made it ours);
+//! - `POST /miniapp/api/prepare {init_data, name, username}` → `{id, since}`: the id of a
+//!   prepared `request_managed_bot` button for `WebApp.requestChat`, and when it was prepared;
+//! - `POST /miniapp/api/status {init_data, since}` → `{status, username}` of the owner's newest
+//!   bot made ours since then (`waiting`, no username, until the `managed_bot` update came) —
+//!   under the username the owner confirmed, which may not be the one they typed;
 //! - `POST /miniapp/api/sign-in {init_data}` → `{url}` a one-time sign-in link (the login
 //!   link's, confirmed on its own page) that the Mini App opens with `WebApp.openLink`.
 //!
@@ -16,6 +17,7 @@ use super::pages::render;
 use crate::app::AppState;
 use crate::domain::{BotName, BotUsername, UserId};
 use crate::manager::{Manager, miniapp};
+use crate::storage;
 use askama::Template;
 use axum::Json;
 use axum::extract::State;
@@ -77,9 +79,10 @@ pub async fn prepare(State(app): State<AppState>, Json(p): Json<Prepare>) -> Res
             return Ok(refuse(StatusCode::UNPROCESSABLE_ENTITY, problems.join(" ")));
         }
     };
+    let since = storage::now_ms();
     let id = miniapp::prepare_creation(m, user, &name, &username).await.map_err(|e| AppError::Internal(anyhow::Error::new(e).context("savePreparedKeyboardButton")))?;
     tracing::info!(user_id = user.0, "Mini App: managed-bot button prepared");
-    Ok(Json(json!({ "id": id })).into_response())
+    Ok(Json(json!({ "id": id, "since": since })).into_response())
 }
 
 #[derive(Deserialize)]
@@ -88,6 +91,9 @@ pub struct Status {
     init_data: String,
     #[serde(default)]
     username: String,
+    /// When the button was prepared (`prepare`'s `since`).
+    #[serde(default)]
+    since: Option<i64>,
 }
 
 pub async fn status(State(app): State<AppState>, Json(s): Json<Status>) -> Result<Response, AppError> {
@@ -95,8 +101,15 @@ pub async fn status(State(app): State<AppState>, Json(s): Json<Status>) -> Resul
         Ok((_, u)) => u,
         Err((status, words)) => return Ok(refuse(status, words)),
     };
-    let status = miniapp::bot_status(&app.db, user, &s.username).await?;
-    Ok(Json(json!({ "status": status.unwrap_or_else(|| "waiting".into()) })).into_response())
+    let found = match s.since {
+        Some(since) => miniapp::newest_bot_since(&app.db, user, since).await?,
+        None => miniapp::bot_status(&app.db, user, &s.username).await?.map(|status| (s.username.trim_start_matches('@').to_owned(), status)),
+    };
+    Ok(Json(match found {
+        Some((username, status)) => json!({ "status": status, "username": username }),
+        None => json!({ "status": "waiting" }),
+    })
+    .into_response())
 }
 
 #[derive(Deserialize)]

@@ -196,3 +196,47 @@ fn flip_last(s: &str) -> String {
     s.push(if c == '0' { '1' } else { '0' });
     s
 }
+
+/// Through the Mini App as `user`: prepares the button with `typed` as the suggested username,
+/// then confirms Telegram's screen with `confirmed` instead. Returns `prepare`'s `since`.
+async fn create_renamed(app: &TestApp, user: i64, init_data: &str, typed: &str, confirmed: &str) -> i64 {
+    let manager = app.tg.handle.sandbox.manager_id();
+    let (status, body) = mini_api(app, "prepare", json!({ "init_data": init_data, "name": "Rosa's Bakery", "username": typed })).await;
+    assert_eq!(status, 200, "{body}");
+    let since = body["since"].as_i64().expect("prepare says when");
+    let req = app.tg.post(&format!("users/{user}/web_app_requests"), json!({ "bot_id": manager, "req_id": body["id"].as_str().unwrap() })).await;
+    let screen = &req["creation_request"];
+    assert_eq!(screen["suggested_username"], json!(typed));
+    let bot = app.tg.post(&format!("creation_requests/{}/confirm", screen["id"].as_str().unwrap()), json!({ "username": confirmed })).await;
+    assert_eq!(bot["username"], json!(confirmed), "{bot}");
+    token_used(app.tg.get(&format!("bots/{}", bot["id"])).await["token"].as_str().unwrap());
+    since
+}
+
+/// Telegram's confirm screen lets the owner change the username (they must when it is taken):
+/// the Mini App's status is that of the owner's bot created since the button was prepared,
+/// under its real username — not "waiting" forever for the one typed. A bot past the plan's
+/// number of bots comes back `parked`, which the page stops on.
+#[tokio::test]
+async fn the_status_follows_the_bot_created_under_another_username_and_says_when_it_is_parked() {
+    let app = spawn_app().await;
+    let rosa = app.tg.user("Rosa").await;
+    let (_, init_data) = open_mini_app(&app, rosa).await;
+    let status = |since: i64, typed: &'static str| {
+        let (app, init_data) = (&app, init_data.clone());
+        async move { mini_api(app, "status", json!({ "init_data": init_data, "since": since, "username": typed })).await.1 }
+    };
+
+    let since = create_renamed(&app, rosa, &init_data, "a_bot", "b_bot").await;
+    wait_until(Duration::from_secs(30), || async { status(since, "a_bot").await["status"] == json!("live") }).await;
+    assert_eq!(status(since, "a_bot").await, json!({ "status": "live", "username": "b_bot" }));
+
+    // Free plan: one bot. The second is created, and parked.
+    let since = create_renamed(&app, rosa, &init_data, "c_bot", "d_bot").await;
+    wait_until(Duration::from_secs(30), || async { status(since, "c_bot").await["status"] == json!("parked") }).await;
+    assert_eq!(status(since, "c_bot").await, json!({ "status": "parked", "username": "d_bot" }));
+    // A later prepare, with nothing created since: waiting.
+    assert_eq!(status(bellhop::storage::now_ms() + 1, "e_bot").await, json!({ "status": "waiting" }));
+    let js = app.http.get(app.url("/static/miniapp.js")).send().await.unwrap().text().await.unwrap();
+    assert!(js.contains("'parked'") && js.contains("since"), "the page stops on parked and asks by time");
+}

@@ -436,3 +436,32 @@ async fn the_default_menu_and_descriptions_are_set_in_every_language_the_bot_spe
     assert_eq!(r["result"]["description"], json!("Rosa bakes cakes to order."));
     app.stop().await.unwrap();
 }
+
+/// The landing page of a bellhop served without a manager bot (`state.manager` unset): (status,
+/// body) of `GET path`.
+async fn without_manager(app: &TestApp, path: &str) -> (u16, String) {
+    use tower::ServiceExt;
+    let mut state = app.state.clone();
+    state.manager = None;
+    let request = axum::http::Request::get(path).body(axum::body::Body::empty()).unwrap();
+    let r = bellhop::web::router(state).oneshot(request).await.unwrap();
+    let status = r.status().as_u16();
+    let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Without a manager bot there is no creation link to make: the landing page says the operator
+/// has not connected one, instead of a form whose link would open someone else's bot.
+#[tokio::test]
+async fn without_a_manager_bot_the_landing_page_offers_no_creation_link() {
+    let app = spawn_app().await;
+    for (path, expected) in [("/", 200), ("/new?name=Rosa&username=rosas_bakery_bot", 503)] {
+        let (status, html) = without_manager(&app, path).await;
+        assert_eq!(status, expected, "{path}: {html}");
+        assert!(html.contains("id=\"no-manager\"") && html.contains("connected its manager bot"), "{path}: {html}");
+        assert!(!html.contains("id=\"create-form\"") && !html.contains("newbot") && !html.contains("bellhop_manager_bot"), "{path}: {html}");
+    }
+    // With one, the form is there.
+    let html = app.http.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("id=\"create-form\"") && !html.contains("id=\"no-manager\""), "{html}");
+}

@@ -233,3 +233,43 @@ async fn deleting_a_bots_data_erases_its_stored_photo_and_languages() {
     let (status, _) = get(&app, &b.cookie, &format!("/app/bots/{}/photo.jpg", b.bot)).await;
     assert_eq!(status, 404);
 }
+
+/// A profile photo Telegram refuses does not block the rest: each part of the brand is sent on
+/// its own, so a description change still reaches Telegram, and the page names the photo as
+/// the problem. "Apply again" sends what Telegram has not confirmed — not the name it shows,
+/// which would use up Telegram's rename allowance.
+#[tokio::test]
+async fn a_refused_photo_does_not_keep_descriptions_from_telegram_and_the_page_names_the_photo() {
+    let app = spawn_app().await;
+    let b = business(&app, "Ida", "ida_brand_bot", "Ida's").await;
+    let path = format!("/app/bots/{}/brand", b.bot);
+    let settings = format!("/app/bots/{}/settings", b.bot);
+    app.tg.fail_method(b.bot, "setMyProfilePhoto", 100, 400, "Bad Request: IMAGE_PROCESS_FAILED").await;
+    let (status, location, body) = upload(&app, &b.cookie, &b.csrf, b.bot, "logo.jpg", jpeg(7, 20_000)).await;
+    assert_eq!((status, location.as_str()), (303, format!("{settings}?brand=failed#brand").as_str()), "{body}");
+    assert!(sandbox_photo(&app, b.bot).await.is_empty());
+
+    // A new description: Telegram shows it although the photo is still refused.
+    let form = [("csrf", b.csrf.as_str()), ("name", "Ida's"), ("description", "Fresh bread every morning."), ("short_description", "Fresh bread")];
+    let (status, location, _) = post(&app, &b.cookie, &path, &form).await;
+    assert_eq!((status, location.as_str()), (303, format!("{settings}?brand=failed#brand").as_str()));
+    let state = bot_state(&app, b.bot).await;
+    assert_eq!((state["description"].as_str(), state["short_description"].as_str()), (Some("Fresh bread every morning."), Some("Fresh bread")), "{state}");
+    let (_, page) = get(&app, &b.cookie, &location).await;
+    let page = d(&page);
+    assert!(page.contains("The profile photo: Telegram refused it") && page.contains("IMAGE_PROCESS_FAILED"), "{page}");
+    assert!(!page.contains("The name:") && !page.contains("The descriptions:"), "only the photo is named: {page}");
+
+    // Apply again: the name Telegram shows is not sent again (a refusal waiting for it stays).
+    app.tg.fail_method(b.bot, "setMyName", 1, 400, "Bad Request: BOT_TITLE_INVALID").await;
+    let (status, location, _) = post(&app, &b.cookie, &format!("{path}/apply"), &[("csrf", &b.csrf)]).await;
+    assert_eq!((status, location.as_str()), (303, format!("{settings}?brand=failed#brand").as_str()));
+    assert_eq!(app.tg.get(&format!("faults/methods?bot_id={}&method=setMyName", b.bot)).await["to_catch"], 1, "setMyName not called");
+
+    // Once Telegram takes the photo, Apply again clears the problem.
+    app.tg.fail_method(b.bot, "setMyProfilePhoto", 0, 400, "Bad Request: IMAGE_PROCESS_FAILED").await;
+    let (status, location, _) = post(&app, &b.cookie, &format!("{path}/apply"), &[("csrf", &b.csrf)]).await;
+    assert_eq!((status, location.as_str()), (303, format!("{settings}?brand=applied#brand").as_str()));
+    assert_eq!(sandbox_photo(&app, b.bot).await, jpeg(7, 20_000));
+    assert_eq!(bot_state(&app, b.bot).await["name"], "Ida's");
+}
