@@ -20,8 +20,11 @@ async fn manager_messages(app: &TestApp, owner: i64) -> Vec<Value> {
 async fn plan(app: &TestApp, owner: i64) -> Value {
     let before = manager_messages(app, owner).await.len();
     app.tg.say(owner, app.tg.handle.sandbox.manager_id(), "/plan").await;
-    wait_until(T, || async { manager_messages(app, owner).await.len() > before }).await;
-    manager_messages(app, owner).await.into_iter().rev().find(|m| m["raw_text"].as_str().unwrap_or_default().contains("Your plan")).expect("a /plan answer")
+    // This /plan's answer, not an earlier one: another message (a payment's thank-you) may come
+    // in between.
+    let answer = || async { manager_messages(app, owner).await.into_iter().skip(before).rev().find(|m| m["raw_text"].as_str().unwrap_or_default().contains("Your plan")) };
+    wait_until(T, || async { answer().await.is_some() }).await;
+    answer().await.expect("a /plan answer")
 }
 
 fn buttons(m: &Value) -> Vec<Value> {
