@@ -60,8 +60,14 @@ pub fn check(text: &str, since_days: i64) -> Result<String, String> {
 /// Writes the announcement and chooses its recipients (in the caller's transaction, beside the
 /// job that sends it).
 pub async fn write(tx: &mut storage::Tx, tenant: TenantId, bot: BotId, text: &str, since_days: i64) -> Result<Announcement, WriteError> {
+    write_once(tx, tenant, bot, text, since_days, None).await?.ok_or(WriteError::Db(sqlx::Error::RowNotFound))
+}
+
+/// [`write`], once per one-time form token (`form_token`): `None` when an announcement was
+/// already written with it — the owner's form was sent twice (a double-click on Send).
+pub async fn write_once(tx: &mut storage::Tx, tenant: TenantId, bot: BotId, text: &str, since_days: i64, form_token: Option<&str>) -> Result<Option<Announcement>, WriteError> {
     let text = check(text, since_days).map_err(WriteError::Invalid)?;
-    Ok(announcements::create(tx, tenant, bot, &text, since_days).await?)
+    Ok(announcements::create(tx, tenant, bot, &text, since_days, form_token).await?)
 }
 
 /// The text one customer receives: the owner's words, then the footer in their language.

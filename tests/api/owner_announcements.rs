@@ -320,3 +320,54 @@ async fn stop_and_start_opt_out_and_back_in_and_bad_input_changes_nothing() {
     assert_eq!(count(app.db(), "select count(*) from announcements").await, 1);
     app.stop().await.unwrap();
 }
+
+/// The value of the page's hidden form field `name`.
+fn hidden(page: &str, name: &str) -> String {
+    let at = format!("name=\"{name}\" value=\"");
+    let start = page.find(&at).unwrap_or_else(|| panic!("no {name} field")) + at.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+/// A double-click on Send posts the form twice (here: twice at once, then once more) with the
+/// same one-time token: one announcement and one job are written, each customer gets it once, and
+/// every post lands on its progress.
+#[tokio::test]
+async fn the_same_announcement_form_posted_twice_sends_it_once() {
+    let app = spawn_app().await;
+    let b = business(&app, "Rita", "rita_news_bot", "Rita's Cakes").await;
+    let mut people = Vec::new();
+    for i in 0..3 {
+        let c = customer(&app, &format!("Baker {i}"), b.bot).await;
+        talked(&app, &b, c, "Baker", None, 1).await;
+        people.push(c);
+    }
+    let (status, page) = get(&app, &b.cookie, "/app/announcements").await;
+    assert_eq!(status, 200);
+    let once = hidden(&page, "once");
+    assert!(once.len() >= 40, "a random one-time token: {once}");
+    let bot = b.bot.to_string();
+    let form = [("csrf", b.csrf.as_str()), ("bot", &bot), ("once", &once), ("text", "Lemon cake on Friday"), ("days", "30"), ("confirm", "yes")];
+    let (first, second) = tokio::join!(post(&app, &b.cookie, "/app/announcements", &form), post(&app, &b.cookie, "/app/announcements", &form));
+    let third = post(&app, &b.cookie, "/app/announcements", &form).await;
+    let want = format!("/app/announcements?bot={}&sent=3", b.bot);
+    for (status, location, _) in [first, second, third] {
+        assert_eq!((status, location.as_str()), (303, want.as_str()));
+    }
+    assert_eq!(count(app.db(), "select count(*) from announcements").await, 1, "one announcement");
+    assert_eq!(count(app.db(), "select count(*) from jobs where kind = 'bot.announce'").await, 1, "one job");
+    let id = latest_announcement(&app, b.bot).await;
+    wait_until(WAIT, || async { progress(&app, &b, id).await["status"] == "done" }).await;
+    app.drain_jobs(WAIT).await;
+    let sent = app.tg.sent_by(b.bot).await;
+    for &c in &people {
+        assert_eq!(announcement_texts(&sent, c, "Lemon cake on Friday"), 1, "customer {c} got it once");
+    }
+    // A fresh page's form is a new announcement.
+    let (_, page) = get(&app, &b.cookie, "/app/announcements").await;
+    let again = hidden(&page, "once");
+    assert_ne!(again, once);
+    let form = [("csrf", b.csrf.as_str()), ("bot", &bot), ("once", &again), ("text", "Lemon cake again on Saturday"), ("days", "30"), ("confirm", "yes")];
+    assert_eq!(post(&app, &b.cookie, "/app/announcements", &form).await.0, 303);
+    assert_eq!(count(app.db(), "select count(*) from announcements").await, 2);
+    app.stop().await.unwrap();
+}
