@@ -88,6 +88,8 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: AnnouncementId) -> R
     }
     let text = a.text.as_str();
     let mut passing: Option<TelegramError> = None;
+    // Telegram refused the bot's token: a new one was made meanwhile (or it was revoked).
+    let mut token_refused = false;
     loop {
         let batch = announcements::next_pending(&db.pool, tenant, id, BATCH).await?;
         if batch.is_empty() {
@@ -106,6 +108,13 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: AnnouncementId) -> R
                 Ok(()) => announcements::record(&db.pool, tenant, id, chat, Outcome::Sent, None).await?,
                 // Claimed by another attempt at its turn: that attempt records it.
                 Err(TelegramError::Withdrawn(_)) => {}
+                // The token this attempt opened the bot with is no longer valid (the owner made a
+                // new one): nothing was sent, and the customer is not to blame. The claim is given
+                // back; the next attempt opens the bot with its current token.
+                Err(TelegramError::Unauthorized) => {
+                    announcements::release_one(&db.pool, tenant, id, chat).await?;
+                    token_refused = true;
+                }
                 // Telegram's answer was lost: it may have arrived, so it is not sent again.
                 Err(e) if e.may_have_taken_effect() => announcements::record(&db.pool, tenant, id, chat, Outcome::Unknown, Some(&e.to_string())).await?,
                 // Refused with a 429 after its retries: the claim was given back at the 429
@@ -121,9 +130,13 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: AnnouncementId) -> R
                 Err(e) => announcements::record(&db.pool, tenant, id, chat, Outcome::Failed, Some(&e.to_string())).await?,
             }
         }
-        if passing.is_some() {
+        if passing.is_some() || token_refused {
             break;
         }
+    }
+    if token_refused {
+        // Not the Telegram error itself in the chain: a 401 is final for a call, not for the job.
+        return Err(JobError::Retry(anyhow::anyhow!("sending an announcement: Telegram refused the bot's token (a new one was made?); the next attempt opens the bot again")));
     }
     if let Some(e) = passing {
         return Err(crate::jobs::job_error(e, "sending an announcement"));

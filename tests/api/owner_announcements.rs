@@ -371,3 +371,45 @@ async fn the_same_announcement_form_posted_twice_sends_it_once() {
     assert_eq!(count(app.db(), "select count(*) from announcements").await, 2);
     app.stop().await.unwrap();
 }
+
+/// The owner makes a new token for the bot while an announcement is going out: the attempt that
+/// opened the bot with the old token is refused by Telegram (401). That is no customer's fault:
+/// nobody is marked not reached; the attempt stops with an error worth retrying, and the next one,
+/// with the current token, sends it to each customer once.
+#[tokio::test]
+async fn a_new_token_made_while_an_announcement_goes_out_fails_nobody_and_the_next_attempt_sends_it() {
+    let app = spawn_app().await;
+    let b = business(&app, "Ugo", "ugo_news_bot", "Ugo's Pasta").await;
+    let mut people = Vec::new();
+    for i in 0..3 {
+        let c = customer(&app, &format!("Diner {i}"), b.bot).await;
+        talked(&app, &b, c, "Diner", None, 1).await;
+        people.push(c);
+    }
+    let mut tx = app.db().begin().await.unwrap();
+    let a = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Truffle week", 7).await.unwrap();
+    tx.commit().await.unwrap();
+    // The attempt's bot, opened with the token of the time.
+    let old_client = app.state.bots.open(b.tenant, BotId(b.bot)).await.unwrap().unwrap();
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/token", b.bot), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    token_used(app.tg.get(&format!("bots/{}", b.bot)).await["token"].as_str().unwrap());
+    crate::owner_lifecycle::wait_live(&app, b.bot).await;
+    app.drain_jobs(WAIT).await;
+
+    let e = bellhop::answering::announce::send(app.db(), &old_client, b.tenant, a.id).await.expect_err("the old token is refused");
+    assert!(e.worth_retrying(), "the job is tried again: {e}");
+    let p = progress(&app, &b, a.id).await;
+    assert_eq!((p["status"].as_str(), p["done"].as_i64(), p["failed"].as_i64()), (Some("sending"), Some(0), Some(0)), "nobody marked not reached: {p}");
+    assert_eq!(count(app.db(), &format!("select count(*) from announcement_recipients where announcement_id = {} and state = 'pending'", a.id)).await, 3);
+
+    let new_client = app.state.bots.open(b.tenant, BotId(b.bot)).await.unwrap().unwrap();
+    bellhop::answering::announce::send(app.db(), &new_client, b.tenant, a.id).await.unwrap();
+    let sent = app.tg.sent_by(b.bot).await;
+    for &c in &people {
+        assert_eq!(announcement_texts(&sent, c, "Truffle week"), 1, "customer {c}");
+    }
+    let p = progress(&app, &b, a.id).await;
+    assert_eq!((p["status"].as_str(), p["sent"].as_i64(), p["failed"].as_i64()), (Some("done"), Some(3), Some(0)), "{p}");
+    app.stop().await.unwrap();
+}
