@@ -91,6 +91,11 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: AnnouncementId) -> R
     // Telegram refused the bot's token: a new one was made meanwhile (or it was revoked).
     let mut token_refused = false;
     loop {
+        // Disconnected (or no longer the business's) meanwhile: it sends nothing more.
+        if let Some(why) = gone(db, tenant, a.bot_id).await? {
+            end(db, tenant, id, why).await?;
+            return Ok(());
+        }
         let batch = announcements::next_pending(&db.pool, tenant, id, BATCH).await?;
         if batch.is_empty() {
             break;
@@ -161,6 +166,29 @@ pub async fn give_up(db: &Db, tenant: TenantId, id: AnnouncementId, why: &JobErr
     if left > 0 {
         tracing::warn!(announcement = id.0, left, error = %why, "an announcement's sending stopped after its last attempt; the customers it had not reached are marked not reached");
     }
+    Ok(())
+}
+
+/// Why `bot` can no longer send for `tenant`, if it cannot: disconnected (its token forgotten),
+/// its data deleted, or no longer the business's. (A bot getting a new token, or being set up
+/// again, is still connected: it goes on.)
+pub async fn gone(db: &Db, tenant: TenantId, bot: BotId) -> Result<Option<&'static str>, JobError> {
+    Ok(match storage::bots::status_of(&db.pool, tenant, bot).await?.as_deref() {
+        None => Some("the bot is no longer this business's"),
+        Some(storage::bots::DISCONNECTED) => Some("the bot was disconnected"),
+        Some(storage::bots::DELETED) => Some("the bot's data was deleted"),
+        Some(_) => None,
+    })
+}
+
+/// Ends announcement `id` early because its bot can no longer send (`why`, see [`gone`]): the
+/// recipients it has not reached are marked not reached, with the reason, and it is done — the
+/// owner's page does not say "Sending" for ever.
+pub async fn end(db: &Db, tenant: TenantId, id: AnnouncementId, why: &str) -> Result<(), JobError> {
+    announcements::settle_interrupted(&db.pool, tenant, id).await?;
+    let left = announcements::give_up(&db.pool, tenant, id, &format!("not sent: {why} before it reached them")).await?;
+    announcements::finish_if_done(&db.pool, tenant, id).await?;
+    tracing::info!(announcement = id.0, left, reason = why, "an announcement's sending stopped: its bot can no longer send");
     Ok(())
 }
 

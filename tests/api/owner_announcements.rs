@@ -413,3 +413,55 @@ async fn a_new_token_made_while_an_announcement_goes_out_fails_nobody_and_the_ne
     assert_eq!((p["status"].as_str(), p["sent"].as_i64(), p["failed"].as_i64()), (Some("done"), Some(3), Some(0)), "{p}");
     app.stop().await.unwrap();
 }
+
+/// The owner disconnects the bot while an announcement is going out: the sending stops after the
+/// messages already under way, the customers not reached yet are counted as such, and the
+/// announcement is done instead of "Sending" for ever. An announcement whose job starts only after
+/// the disconnect (the bot cannot be opened any more) ends the same way.
+#[tokio::test]
+async fn disconnecting_the_bot_stops_an_announcement_and_ends_it_with_the_rest_not_reached() {
+    let app = spawn_app().await;
+    let b = business(&app, "Vera", "vera_news_bot", "Vera's Vinyl").await;
+    let mut people = Vec::new();
+    for i in 0..60 {
+        let c = customer(&app, &format!("Listener {i}"), b.bot).await;
+        talked(&app, &b, c, "Listener", None, 1).await;
+        people.push(c);
+    }
+    let mut tx = app.db().begin().await.unwrap();
+    let a = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Record fair on Sunday", 7).await.unwrap();
+    let later = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Jazz night on Friday", 7).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((a.total, later.total), (60, 60));
+    let bot_client = app.state.bots.open(b.tenant, BotId(b.bot)).await.unwrap().unwrap();
+    // The first message is held at Telegram: the first batch (50) is under way when the owner
+    // disconnects.
+    app.tg.hold(b.bot, "sendMessage", 1).await;
+    let sending = tokio::spawn({
+        let (db, h) = (app.state.db.clone(), bot_client.clone());
+        async move { bellhop::answering::announce::send(&db, &h, b.tenant, a.id).await }
+    });
+    wait_until(WAIT, || async { app.tg.held(b.bot, "sendMessage").await == 1 }).await;
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/disconnect", b.bot), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    app.tg.release(b.bot, "sendMessage", false).await;
+    sending.await.unwrap().unwrap();
+    let p = progress(&app, &b, a.id).await;
+    assert_eq!((p["status"].as_str(), p["total"].as_i64(), p["done"].as_i64(), p["sent"].as_i64(), p["failed"].as_i64()), (Some("done"), Some(60), Some(60), Some(50), Some(10)), "{p}");
+    let reason = format!("select count(*) from announcement_recipients where announcement_id = {} and state = 'failed' and error like '%disconnected%'", a.id);
+    assert_eq!(count(app.db(), &reason).await, 10, "the reason is kept");
+    let sent = app.tg.sent_by(b.bot).await;
+    assert_eq!(people.iter().map(|&c| announcement_texts(&sent, c, "Record fair on Sunday")).sum::<usize>(), 50, "nothing sent after the batch under way");
+
+    // A job that starts after the disconnect: the bot cannot be opened; the announcement ends.
+    let mut tx = app.db().begin().await.unwrap();
+    app.state.queue.enqueue_in(&mut tx, &bellhop::app::jobs::announce(&app.state.queue, b.tenant, BotId(b.bot), later.id)).await.unwrap();
+    tx.commit().await.unwrap();
+    app.state.queue.notify(bellhop::jobs::DEFAULT);
+    wait_until(WAIT, || async { progress(&app, &b, later.id).await["status"] == "done" }).await;
+    let p = progress(&app, &b, later.id).await;
+    assert_eq!((p["done"].as_i64(), p["sent"].as_i64(), p["failed"].as_i64()), (Some(60), Some(0), Some(60)), "{p}");
+    app.drain_jobs(WAIT).await;
+    assert_eq!(count(app.db(), "select count(*) from jobs where kind = 'bot.announce' and state = 'dead'").await, 0, "ended, not failed");
+    app.stop().await.unwrap();
+}
