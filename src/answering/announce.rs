@@ -21,8 +21,8 @@ use crate::telegram::methods::SendMessage;
 use crate::telegram::{Bot, Preflight, TelegramError};
 use futures::StreamExt;
 
-/// The longest announcement, in characters: one Telegram message (4,096) with room for the
-/// footer.
+/// The longest announcement, in characters as Telegram counts them (UTF-16 code units: an emoji
+/// is two): one Telegram message (4,096) with room for the footer in any language.
 pub const MAX_CHARS: usize = 3_900;
 /// The longest look-back, in days.
 pub const MAX_DAYS: i64 = 365;
@@ -47,9 +47,11 @@ pub fn check(text: &str, since_days: i64) -> Result<String, String> {
     if text.is_empty() {
         return Err("Write the message first: it is empty.".into());
     }
-    let chars = text.chars().count();
+    // Telegram counts UTF-16 code units, as the page's text box does: an emoji is two.
+    let chars = crate::telegram::html::utf16_len(text);
     if chars > MAX_CHARS {
-        return Err(format!("The message is {chars} characters long; Telegram takes at most {MAX_CHARS} here. Shorten it by {} characters.", chars - MAX_CHARS));
+        let emoji = if chars > text.chars().count() { " (Telegram counts an emoji as two)" } else { "" };
+        return Err(format!("The message is {chars} characters long{emoji}; Telegram takes at most {MAX_CHARS} here. Shorten it by {} characters.", chars - MAX_CHARS));
     }
     if !(1..=MAX_DAYS).contains(&since_days) {
         return Err(format!("Choose how far back to look: 1 to {MAX_DAYS} days."));
@@ -225,6 +227,19 @@ mod tests {
         assert!(check("Hi", 0).unwrap_err().contains("1 to 365 days"));
         assert!(check("Hi", 366).is_err());
         assert_eq!(check("  New hours from Monday  ", 30).unwrap(), "New hours from Monday");
+    }
+
+    #[test]
+    fn the_length_is_counted_as_telegram_counts_it_footer_included() {
+        // 2,100 emoji are 2,100 characters but 4,200 UTF-16 code units: too long for Telegram.
+        let why = check(&"😀".repeat(2_100), 30).unwrap_err();
+        assert!(why.contains("4200 characters long (Telegram counts an emoji as two)") && why.contains("Shorten it by 300 characters"), "{why}");
+        // The longest message the owner may write still fits in one message with any footer.
+        let longest = check(&"😀".repeat(MAX_CHARS / 2), 30).unwrap();
+        for language in [None, Some("ru"), Some("es"), Some("fa")] {
+            let sent = message_for(&longest, language);
+            assert!(crate::telegram::html::utf16_len(&sent) <= crate::telegram::split::MESSAGE_LIMIT, "{language:?}");
+        }
     }
 
     #[test]
