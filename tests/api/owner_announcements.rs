@@ -465,3 +465,33 @@ async fn disconnecting_the_bot_stops_an_announcement_and_ends_it_with_the_rest_n
     assert_eq!(count(app.db(), "select count(*) from jobs where kind = 'bot.announce' and state = 'dead'").await, 0, "ended, not failed");
     app.stop().await.unwrap();
 }
+
+/// A customer who erases their data with `/forget` while an announcement is going out takes
+/// their recipient row with them: the announcement's total goes down with it, so its progress
+/// still reaches its total.
+#[tokio::test]
+async fn a_customer_who_forgets_their_data_leaves_an_announcement_able_to_reach_its_total() {
+    let app = spawn_app().await;
+    let b = business(&app, "Wim", "wim_news_bot", "Wim's Wheels").await;
+    let mut people = Vec::new();
+    for i in 0..3 {
+        let c = customer(&app, &format!("Cyclist {i}"), b.bot).await;
+        talked(&app, &b, c, "Cyclist", None, 1).await;
+        people.push(c);
+    }
+    let mut tx = app.db().begin().await.unwrap();
+    let a = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Tyre sale", 7).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(a.total, 3);
+    let conv: i64 = sqlx::query_scalar(&format!("select id from conversations where bot_id = {} and chat_id = {}", b.bot, people[0])).fetch_one(&app.db().pool).await.unwrap();
+    let mut tx = app.db().begin().await.unwrap();
+    bellhop::storage::privacy::erase_conversation(&mut tx, None, b.tenant, BotId(b.bot), bellhop::domain::conversation::ConversationId(conv), bellhop::domain::UserId(people[0])).await.unwrap();
+    tx.commit().await.unwrap();
+    let bot_client = app.state.bots.open(b.tenant, BotId(b.bot)).await.unwrap().unwrap();
+    bellhop::answering::announce::send(app.db(), &bot_client, b.tenant, a.id).await.unwrap();
+    let p = progress(&app, &b, a.id).await;
+    assert_eq!((p["status"].as_str(), p["total"].as_i64(), p["done"].as_i64(), p["sent"].as_i64()), (Some("done"), Some(2), Some(2), Some(2)), "{p}");
+    let (_, page) = get(&app, &b.cookie, "/app/announcements").await;
+    assert!(page.contains("Done: 2 of 2 delivered"), "the page adds up");
+    app.stop().await.unwrap();
+}
