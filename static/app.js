@@ -101,6 +101,17 @@
   });
 })();
 
+// Announcements: Send works once — a second click while the page is on its way would post it again
+// (the server sends it once anyway: the form carries a one-time token).
+(function () {
+  const form = document.getElementById('announce-form');
+  if (!form) return;
+  form.addEventListener('submit', () => {
+    const b = form.querySelector('button[type=submit]');
+    if (b) setTimeout(() => { b.disabled = true; }, 0);
+  });
+})();
+
 // Announcements: their progress, refreshed while they are being sent.
 (function () {
   const items = document.querySelectorAll('[data-progress-url]');

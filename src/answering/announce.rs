@@ -21,8 +21,8 @@ use crate::telegram::methods::SendMessage;
 use crate::telegram::{Bot, Preflight, TelegramError};
 use futures::StreamExt;
 
-/// The longest announcement, in characters: one Telegram message (4,096) with room for the
-/// footer.
+/// The longest announcement, in characters as Telegram counts them (UTF-16 code units: an emoji
+/// is two): one Telegram message (4,096) with room for the footer in any language.
 pub const MAX_CHARS: usize = 3_900;
 /// The longest look-back, in days.
 pub const MAX_DAYS: i64 = 365;
@@ -47,9 +47,11 @@ pub fn check(text: &str, since_days: i64) -> Result<String, String> {
     if text.is_empty() {
         return Err("Write the message first: it is empty.".into());
     }
-    let chars = text.chars().count();
+    // Telegram counts UTF-16 code units, as the page's text box does: an emoji is two.
+    let chars = crate::telegram::html::utf16_len(text);
     if chars > MAX_CHARS {
-        return Err(format!("The message is {chars} characters long; Telegram takes at most {MAX_CHARS} here. Shorten it by {} characters.", chars - MAX_CHARS));
+        let emoji = if chars > text.chars().count() { " (Telegram counts an emoji as two)" } else { "" };
+        return Err(format!("The message is {chars} characters long{emoji}; Telegram takes at most {MAX_CHARS} here. Shorten it by {} characters.", chars - MAX_CHARS));
     }
     if !(1..=MAX_DAYS).contains(&since_days) {
         return Err(format!("Choose how far back to look: 1 to {MAX_DAYS} days."));
@@ -60,8 +62,14 @@ pub fn check(text: &str, since_days: i64) -> Result<String, String> {
 /// Writes the announcement and chooses its recipients (in the caller's transaction, beside the
 /// job that sends it).
 pub async fn write(tx: &mut storage::Tx, tenant: TenantId, bot: BotId, text: &str, since_days: i64) -> Result<Announcement, WriteError> {
+    write_once(tx, tenant, bot, text, since_days, None).await?.ok_or(WriteError::Db(sqlx::Error::RowNotFound))
+}
+
+/// [`write`], once per one-time form token (`form_token`): `None` when an announcement was
+/// already written with it — the owner's form was sent twice (a double-click on Send).
+pub async fn write_once(tx: &mut storage::Tx, tenant: TenantId, bot: BotId, text: &str, since_days: i64, form_token: Option<&str>) -> Result<Option<Announcement>, WriteError> {
     let text = check(text, since_days).map_err(WriteError::Invalid)?;
-    Ok(announcements::create(tx, tenant, bot, &text, since_days).await?)
+    Ok(announcements::create(tx, tenant, bot, &text, since_days, form_token).await?)
 }
 
 /// The text one customer receives: the owner's words, then the footer in their language.
@@ -82,7 +90,14 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: AnnouncementId) -> R
     }
     let text = a.text.as_str();
     let mut passing: Option<TelegramError> = None;
+    // Telegram refused the bot's token: a new one was made meanwhile (or it was revoked).
+    let mut token_refused = false;
     loop {
+        // Disconnected (or no longer the business's) meanwhile: it sends nothing more.
+        if let Some(why) = gone(db, tenant, a.bot_id).await? {
+            end(db, tenant, id, why).await?;
+            return Ok(());
+        }
         let batch = announcements::next_pending(&db.pool, tenant, id, BATCH).await?;
         if batch.is_empty() {
             break;
@@ -100,6 +115,13 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: AnnouncementId) -> R
                 Ok(()) => announcements::record(&db.pool, tenant, id, chat, Outcome::Sent, None).await?,
                 // Claimed by another attempt at its turn: that attempt records it.
                 Err(TelegramError::Withdrawn(_)) => {}
+                // The token this attempt opened the bot with is no longer valid (the owner made a
+                // new one): nothing was sent, and the customer is not to blame. The claim is given
+                // back; the next attempt opens the bot with its current token.
+                Err(TelegramError::Unauthorized) => {
+                    announcements::release_one(&db.pool, tenant, id, chat).await?;
+                    token_refused = true;
+                }
                 // Telegram's answer was lost: it may have arrived, so it is not sent again.
                 Err(e) if e.may_have_taken_effect() => announcements::record(&db.pool, tenant, id, chat, Outcome::Unknown, Some(&e.to_string())).await?,
                 // Refused with a 429 after its retries: the claim was given back at the 429
@@ -115,9 +137,13 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: AnnouncementId) -> R
                 Err(e) => announcements::record(&db.pool, tenant, id, chat, Outcome::Failed, Some(&e.to_string())).await?,
             }
         }
-        if passing.is_some() {
+        if passing.is_some() || token_refused {
             break;
         }
+    }
+    if token_refused {
+        // Not the Telegram error itself in the chain: a 401 is final for a call, not for the job.
+        return Err(JobError::Retry(anyhow::anyhow!("sending an announcement: Telegram refused the bot's token (a new one was made?); the next attempt opens the bot again")));
     }
     if let Some(e) = passing {
         return Err(crate::jobs::job_error(e, "sending an announcement"));
@@ -142,6 +168,29 @@ pub async fn give_up(db: &Db, tenant: TenantId, id: AnnouncementId, why: &JobErr
     if left > 0 {
         tracing::warn!(announcement = id.0, left, error = %why, "an announcement's sending stopped after its last attempt; the customers it had not reached are marked not reached");
     }
+    Ok(())
+}
+
+/// Why `bot` can no longer send for `tenant`, if it cannot: disconnected (its token forgotten),
+/// its data deleted, or no longer the business's. (A bot getting a new token, or being set up
+/// again, is still connected: it goes on.)
+pub async fn gone(db: &Db, tenant: TenantId, bot: BotId) -> Result<Option<&'static str>, JobError> {
+    Ok(match storage::bots::status_of(&db.pool, tenant, bot).await?.as_deref() {
+        None => Some("the bot is no longer this business's"),
+        Some(storage::bots::DISCONNECTED) => Some("the bot was disconnected"),
+        Some(storage::bots::DELETED) => Some("the bot's data was deleted"),
+        Some(_) => None,
+    })
+}
+
+/// Ends announcement `id` early because its bot can no longer send (`why`, see [`gone`]): the
+/// recipients it has not reached are marked not reached, with the reason, and it is done — the
+/// owner's page does not say "Sending" for ever.
+pub async fn end(db: &Db, tenant: TenantId, id: AnnouncementId, why: &str) -> Result<(), JobError> {
+    announcements::settle_interrupted(&db.pool, tenant, id).await?;
+    let left = announcements::give_up(&db.pool, tenant, id, &format!("not sent: {why} before it reached them")).await?;
+    announcements::finish_if_done(&db.pool, tenant, id).await?;
+    tracing::info!(announcement = id.0, left, reason = why, "an announcement's sending stopped: its bot can no longer send");
     Ok(())
 }
 
@@ -178,6 +227,19 @@ mod tests {
         assert!(check("Hi", 0).unwrap_err().contains("1 to 365 days"));
         assert!(check("Hi", 366).is_err());
         assert_eq!(check("  New hours from Monday  ", 30).unwrap(), "New hours from Monday");
+    }
+
+    #[test]
+    fn the_length_is_counted_as_telegram_counts_it_footer_included() {
+        // 2,100 emoji are 2,100 characters but 4,200 UTF-16 code units: too long for Telegram.
+        let why = check(&"😀".repeat(2_100), 30).unwrap_err();
+        assert!(why.contains("4200 characters long (Telegram counts an emoji as two)") && why.contains("Shorten it by 300 characters"), "{why}");
+        // The longest message the owner may write still fits in one message with any footer.
+        let longest = check(&"😀".repeat(MAX_CHARS / 2), 30).unwrap();
+        for language in [None, Some("ru"), Some("es"), Some("fa")] {
+            let sent = message_for(&longest, language);
+            assert!(crate::telegram::html::utf16_len(&sent) <= crate::telegram::split::MESSAGE_LIMIT, "{language:?}");
+        }
     }
 
     #[test]

@@ -180,7 +180,11 @@ async fn run_announce(app: AppState, job: Job) -> Result<(), JobError> {
     let p: AnnounceJob = job.payload()?;
     let tenant = tenant_of(&job, "announcement")?;
     let Some(bot) = app.bots.open(tenant, p.bot_id).await.map_err(opening_failed)? else {
-        return Ok(()); // the bot moved to another tenant meanwhile
+        // Disconnected (its token forgotten) or moved to another business meanwhile: it sends
+        // nothing more, and the announcement ends with the rest not reached.
+        let why = crate::answering::announce::gone(&app.db, tenant, p.bot_id).await?.unwrap_or("the bot could no longer send");
+        crate::answering::announce::end(&app.db, tenant, p.announcement_id, why).await?;
+        return Ok(());
     };
     let sent = crate::answering::announce::send(&app.db, &bot, tenant, p.announcement_id).await;
     if let Err(e) = &sent

@@ -96,19 +96,26 @@ pub async fn audience<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId
     sqlx::query_scalar(&format!("select count(distinct c.chat_id) {AUDIENCE}")).bind(tenant.0).bind(bot.0).bind(since).fetch_one(e).await
 }
 
-/// Writes an announcement and chooses its recipients, in the caller's transaction.
-pub async fn create(tx: &mut super::Tx, tenant: TenantId, bot: BotId, text: &str, since_days: i64) -> sqlx::Result<Announcement> {
+/// Writes an announcement and chooses its recipients, in the caller's transaction. With
+/// `form_token` (the one-time token of the owner's form), `None` when the tenant already has an
+/// announcement written with that token: the form was sent twice, and the announcement it wrote
+/// first is [`by_form_token`]. (Two posts at once: the second waits for the first's transaction,
+/// then finds its token taken.)
+pub async fn create(tx: &mut super::Tx, tenant: TenantId, bot: BotId, text: &str, since_days: i64, form_token: Option<&str>) -> sqlx::Result<Option<Announcement>> {
     let now = now_ms();
-    let id: i64 = sqlx::query_scalar(
-        "insert into announcements (tenant_id, bot_id, text, since_days, status, total, created_at) values ($1, $2, $3, $4, 'sending', 0, $5) returning id",
+    let id: Option<i64> = sqlx::query_scalar(
+        "insert into announcements (tenant_id, bot_id, text, since_days, status, total, created_at, form_token) values ($1, $2, $3, $4, 'sending', 0, $5, $6)
+         on conflict (tenant_id, form_token) do nothing returning id",
     )
     .bind(tenant.0)
     .bind(bot.0)
     .bind(text)
     .bind(since_days)
     .bind(now)
-    .fetch_one(&mut **tx)
+    .bind(form_token)
+    .fetch_optional(&mut **tx)
     .await?;
+    let Some(id) = id else { return Ok(None) };
     let chosen = sqlx::query(&format!(
         "insert into announcement_recipients (announcement_id, tenant_id, chat_id, state)
          select distinct $4, c.tenant_id, c.chat_id, 'pending' {AUDIENCE}
@@ -130,7 +137,12 @@ pub async fn create(tx: &mut super::Tx, tenant: TenantId, bot: BotId, text: &str
         .bind(id)
         .execute(&mut **tx)
         .await?;
-    Ok(get(&mut **tx, tenant, AnnouncementId(id)).await?.expect("written above"))
+    get(&mut **tx, tenant, AnnouncementId(id)).await
+}
+
+/// The tenant's announcement written by the form with one-time token `form_token`, if any.
+pub async fn by_form_token<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, form_token: &str) -> sqlx::Result<Option<Announcement>> {
+    sqlx::query_as(&format!("select {COLUMNS} from announcements a where a.tenant_id = $1 and a.form_token = $2")).bind(tenant.0).bind(form_token).fetch_optional(e).await
 }
 
 const COLUMNS: &str = "a.id, a.bot_id, a.text, a.since_days, a.status, a.total, a.created_at, a.finished_at,

@@ -82,7 +82,17 @@ pub async fn erase_conversation(tx: &mut super::Tx, manager: Option<BotId>, tena
     }
     sqlx::query("delete from relay_messages where tenant_id = $1 and conversation_id = $2").bind(tenant.0).bind(conv.0).execute(&mut **tx).await?;
     // Which announcements reached the chat (an opt-out, which holds nothing but the chat, stays:
-    // it is what keeps a `/stop` in force).
+    // it is what keeps a `/stop` in force). Each announcement's total goes down by the row it
+    // loses, so its progress can still reach its total.
+    sqlx::query(
+        "update announcements set total = total - 1 where tenant_id = $1 and bot_id = $3 and total > 0
+           and id in (select announcement_id from announcement_recipients where tenant_id = $1 and chat_id = $2)",
+    )
+    .bind(tenant.0)
+    .bind(chat_id)
+    .bind(bot.0)
+    .execute(&mut **tx)
+    .await?;
     sqlx::query(
         "delete from announcement_recipients where tenant_id = $1 and chat_id = $2
            and announcement_id in (select id from announcements where tenant_id = $1 and bot_id = $3)",

@@ -7,6 +7,7 @@ use super::pages::{ago, render};
 use crate::answering::announce::{self, MAX_CHARS, MAX_DAYS, WriteError};
 use crate::app::{AppState, jobs};
 use crate::storage::announcements::{self, Announcement, AnnouncementId, Status};
+use crate::domain::BotId;
 use crate::storage::{bots, now_ms};
 use askama::Template;
 use axum::Json;
@@ -36,6 +37,8 @@ pub struct Row {
 struct Page {
     tab: &'static str,
     csrf: String,
+    /// The form's one-time token: a second post of the same form sends nothing more.
+    once: String,
     bots: Vec<BotChoice>,
     bot_id: i64,
     bot_name: String,
@@ -88,6 +91,7 @@ async fn page(app: &AppState, owner: &Owner, want: Option<i64>, days: i64, text:
     let mut r = render(&Page {
         tab: "announcements",
         csrf: owner.csrf.clone(),
+        once: crate::manager::login::random_token(),
         bots,
         bot_id: bot.id.0,
         bot_name: bot.name.clone(),
@@ -120,6 +124,9 @@ pub struct NewForm {
     csrf: String,
     #[serde(default)]
     bot: i64,
+    /// The form's one-time token (see [`Page::once`]).
+    #[serde(default)]
+    once: String,
     #[serde(default)]
     text: String,
     #[serde(default)]
@@ -129,11 +136,27 @@ pub struct NewForm {
     confirm: Option<String>,
 }
 
+/// The longest one-time form token kept (ours are 43 characters); a longer one is ignored.
+const MAX_ONCE: usize = 100;
+
+/// Where the owner goes once announcement `a` of `bot` is written (or found written already).
+fn written(bot: BotId, a: &Announcement) -> Response {
+    Redirect::to(&format!("/app/announcements?bot={}&sent={}", bot.0, a.total)).into_response()
+}
+
 /// `POST /app/announcements`: writes it, chooses its recipients and queues the sending, at once.
+/// Once per form: the same form posted again (a double-click on Send, a resubmitted page) shows
+/// the announcement it wrote the first time, and sends nothing more.
 pub async fn create(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<NewForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     let (_, chosen) = choose(&app, &owner, Some(f.bot)).await?;
     let bot = chosen.ok_or(AppError::NotFound)?;
+    let once = Some(f.once.trim()).filter(|t| !t.is_empty() && t.len() <= MAX_ONCE);
+    if let Some(token) = once
+        && let Some(a) = announcements::by_form_token(&app.db.pool, owner.tenant_id, token).await?
+    {
+        return Ok(written(a.bot_id, &a));
+    }
     let days = f.days.trim().parse::<i64>().unwrap_or(0);
     let refuse = |why: String| page(&app, &owner, Some(f.bot), if (1..=MAX_DAYS).contains(&days) { days } else { DEFAULT_DAYS }, f.text.clone(), None, Some(why));
     if let Err(why) = announce::check(&f.text, days) {
@@ -146,8 +169,15 @@ pub async fn create(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
         return refuse("Tick the box to confirm that this message goes to all these customers, then press Send again.".into()).await;
     }
     let mut tx = app.db.begin().await?;
-    let a = match announce::write(&mut tx, owner.tenant_id, bot.id, &f.text, days).await {
-        Ok(a) => a,
+    let a = match announce::write_once(&mut tx, owner.tenant_id, bot.id, &f.text, days, once).await {
+        Ok(Some(a)) => a,
+        // Posted twice at once: the other post wrote it (and queued its sending) meanwhile.
+        Ok(None) => {
+            drop(tx);
+            let token = once.unwrap_or_default();
+            let a = announcements::by_form_token(&app.db.pool, owner.tenant_id, token).await?.ok_or(AppError::NotFound)?;
+            return Ok(written(a.bot_id, &a));
+        }
         Err(WriteError::Invalid(why)) => return refuse(why).await,
         Err(WriteError::Db(e)) => return Err(e.into()),
     };
@@ -157,7 +187,7 @@ pub async fn create(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
     tx.commit().await.map_err(anyhow::Error::from)?;
     app.queue.notify(crate::jobs::DEFAULT);
     tracing::info!(tenant_id = owner.tenant_id.0, bot_id = bot.id.0, announcement = a.id.0, recipients = a.total, "announcement written");
-    Ok(Redirect::to(&format!("/app/announcements?bot={}&sent={}", bot.id.0, a.total)).into_response())
+    Ok(written(bot.id, &a))
 }
 
 #[derive(serde::Serialize)]

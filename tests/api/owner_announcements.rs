@@ -320,3 +320,178 @@ async fn stop_and_start_opt_out_and_back_in_and_bad_input_changes_nothing() {
     assert_eq!(count(app.db(), "select count(*) from announcements").await, 1);
     app.stop().await.unwrap();
 }
+
+/// The value of the page's hidden form field `name`.
+fn hidden(page: &str, name: &str) -> String {
+    let at = format!("name=\"{name}\" value=\"");
+    let start = page.find(&at).unwrap_or_else(|| panic!("no {name} field")) + at.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+/// A double-click on Send posts the form twice (here: twice at once, then once more) with the
+/// same one-time token: one announcement and one job are written, each customer gets it once, and
+/// every post lands on its progress.
+#[tokio::test]
+async fn the_same_announcement_form_posted_twice_sends_it_once() {
+    let app = spawn_app().await;
+    let b = business(&app, "Rita", "rita_news_bot", "Rita's Cakes").await;
+    let mut people = Vec::new();
+    for i in 0..3 {
+        let c = customer(&app, &format!("Baker {i}"), b.bot).await;
+        talked(&app, &b, c, "Baker", None, 1).await;
+        people.push(c);
+    }
+    let (status, page) = get(&app, &b.cookie, "/app/announcements").await;
+    assert_eq!(status, 200);
+    let once = hidden(&page, "once");
+    assert!(once.len() >= 40, "a random one-time token: {once}");
+    let bot = b.bot.to_string();
+    let form = [("csrf", b.csrf.as_str()), ("bot", &bot), ("once", &once), ("text", "Lemon cake on Friday"), ("days", "30"), ("confirm", "yes")];
+    let (first, second) = tokio::join!(post(&app, &b.cookie, "/app/announcements", &form), post(&app, &b.cookie, "/app/announcements", &form));
+    let third = post(&app, &b.cookie, "/app/announcements", &form).await;
+    let want = format!("/app/announcements?bot={}&sent=3", b.bot);
+    for (status, location, _) in [first, second, third] {
+        assert_eq!((status, location.as_str()), (303, want.as_str()));
+    }
+    assert_eq!(count(app.db(), "select count(*) from announcements").await, 1, "one announcement");
+    assert_eq!(count(app.db(), "select count(*) from jobs where kind = 'bot.announce'").await, 1, "one job");
+    let id = latest_announcement(&app, b.bot).await;
+    wait_until(WAIT, || async { progress(&app, &b, id).await["status"] == "done" }).await;
+    app.drain_jobs(WAIT).await;
+    let sent = app.tg.sent_by(b.bot).await;
+    for &c in &people {
+        assert_eq!(announcement_texts(&sent, c, "Lemon cake on Friday"), 1, "customer {c} got it once");
+    }
+    // A fresh page's form is a new announcement.
+    let (_, page) = get(&app, &b.cookie, "/app/announcements").await;
+    let again = hidden(&page, "once");
+    assert_ne!(again, once);
+    let form = [("csrf", b.csrf.as_str()), ("bot", &bot), ("once", &again), ("text", "Lemon cake again on Saturday"), ("days", "30"), ("confirm", "yes")];
+    assert_eq!(post(&app, &b.cookie, "/app/announcements", &form).await.0, 303);
+    assert_eq!(count(app.db(), "select count(*) from announcements").await, 2);
+    app.stop().await.unwrap();
+}
+
+/// The owner makes a new token for the bot while an announcement is going out: the attempt that
+/// opened the bot with the old token is refused by Telegram (401). That is no customer's fault:
+/// nobody is marked not reached; the attempt stops with an error worth retrying, and the next one,
+/// with the current token, sends it to each customer once.
+#[tokio::test]
+async fn a_new_token_made_while_an_announcement_goes_out_fails_nobody_and_the_next_attempt_sends_it() {
+    let app = spawn_app().await;
+    let b = business(&app, "Ugo", "ugo_news_bot", "Ugo's Pasta").await;
+    let mut people = Vec::new();
+    for i in 0..3 {
+        let c = customer(&app, &format!("Diner {i}"), b.bot).await;
+        talked(&app, &b, c, "Diner", None, 1).await;
+        people.push(c);
+    }
+    let mut tx = app.db().begin().await.unwrap();
+    let a = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Truffle week", 7).await.unwrap();
+    tx.commit().await.unwrap();
+    // The attempt's bot, opened with the token of the time.
+    let old_client = app.state.bots.open(b.tenant, BotId(b.bot)).await.unwrap().unwrap();
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/token", b.bot), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    token_used(app.tg.get(&format!("bots/{}", b.bot)).await["token"].as_str().unwrap());
+    crate::owner_lifecycle::wait_live(&app, b.bot).await;
+    app.drain_jobs(WAIT).await;
+
+    let e = bellhop::answering::announce::send(app.db(), &old_client, b.tenant, a.id).await.expect_err("the old token is refused");
+    assert!(e.worth_retrying(), "the job is tried again: {e}");
+    let p = progress(&app, &b, a.id).await;
+    assert_eq!((p["status"].as_str(), p["done"].as_i64(), p["failed"].as_i64()), (Some("sending"), Some(0), Some(0)), "nobody marked not reached: {p}");
+    assert_eq!(count(app.db(), &format!("select count(*) from announcement_recipients where announcement_id = {} and state = 'pending'", a.id)).await, 3);
+
+    let new_client = app.state.bots.open(b.tenant, BotId(b.bot)).await.unwrap().unwrap();
+    bellhop::answering::announce::send(app.db(), &new_client, b.tenant, a.id).await.unwrap();
+    let sent = app.tg.sent_by(b.bot).await;
+    for &c in &people {
+        assert_eq!(announcement_texts(&sent, c, "Truffle week"), 1, "customer {c}");
+    }
+    let p = progress(&app, &b, a.id).await;
+    assert_eq!((p["status"].as_str(), p["sent"].as_i64(), p["failed"].as_i64()), (Some("done"), Some(3), Some(0)), "{p}");
+    app.stop().await.unwrap();
+}
+
+/// The owner disconnects the bot while an announcement is going out: the sending stops after the
+/// messages already under way, the customers not reached yet are counted as such, and the
+/// announcement is done instead of "Sending" for ever. An announcement whose job starts only after
+/// the disconnect (the bot cannot be opened any more) ends the same way.
+#[tokio::test]
+async fn disconnecting_the_bot_stops_an_announcement_and_ends_it_with_the_rest_not_reached() {
+    let app = spawn_app().await;
+    let b = business(&app, "Vera", "vera_news_bot", "Vera's Vinyl").await;
+    let mut people = Vec::new();
+    for i in 0..60 {
+        let c = customer(&app, &format!("Listener {i}"), b.bot).await;
+        talked(&app, &b, c, "Listener", None, 1).await;
+        people.push(c);
+    }
+    let mut tx = app.db().begin().await.unwrap();
+    let a = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Record fair on Sunday", 7).await.unwrap();
+    let later = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Jazz night on Friday", 7).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((a.total, later.total), (60, 60));
+    let bot_client = app.state.bots.open(b.tenant, BotId(b.bot)).await.unwrap().unwrap();
+    // The first message is held at Telegram: the first batch (50) is under way when the owner
+    // disconnects.
+    app.tg.hold(b.bot, "sendMessage", 1).await;
+    let sending = tokio::spawn({
+        let (db, h) = (app.state.db.clone(), bot_client.clone());
+        async move { bellhop::answering::announce::send(&db, &h, b.tenant, a.id).await }
+    });
+    wait_until(WAIT, || async { app.tg.held(b.bot, "sendMessage").await == 1 }).await;
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/disconnect", b.bot), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    app.tg.release(b.bot, "sendMessage", false).await;
+    sending.await.unwrap().unwrap();
+    let p = progress(&app, &b, a.id).await;
+    assert_eq!((p["status"].as_str(), p["total"].as_i64(), p["done"].as_i64(), p["sent"].as_i64(), p["failed"].as_i64()), (Some("done"), Some(60), Some(60), Some(50), Some(10)), "{p}");
+    let reason = format!("select count(*) from announcement_recipients where announcement_id = {} and state = 'failed' and error like '%disconnected%'", a.id);
+    assert_eq!(count(app.db(), &reason).await, 10, "the reason is kept");
+    let sent = app.tg.sent_by(b.bot).await;
+    assert_eq!(people.iter().map(|&c| announcement_texts(&sent, c, "Record fair on Sunday")).sum::<usize>(), 50, "nothing sent after the batch under way");
+
+    // A job that starts after the disconnect: the bot cannot be opened; the announcement ends.
+    let mut tx = app.db().begin().await.unwrap();
+    app.state.queue.enqueue_in(&mut tx, &bellhop::app::jobs::announce(&app.state.queue, b.tenant, BotId(b.bot), later.id)).await.unwrap();
+    tx.commit().await.unwrap();
+    app.state.queue.notify(bellhop::jobs::DEFAULT);
+    wait_until(WAIT, || async { progress(&app, &b, later.id).await["status"] == "done" }).await;
+    let p = progress(&app, &b, later.id).await;
+    assert_eq!((p["done"].as_i64(), p["sent"].as_i64(), p["failed"].as_i64()), (Some(60), Some(0), Some(60)), "{p}");
+    app.drain_jobs(WAIT).await;
+    assert_eq!(count(app.db(), "select count(*) from jobs where kind = 'bot.announce' and state = 'dead'").await, 0, "ended, not failed");
+    app.stop().await.unwrap();
+}
+
+/// A customer who erases their data with `/forget` while an announcement is going out takes
+/// their recipient row with them: the announcement's total goes down with it, so its progress
+/// still reaches its total.
+#[tokio::test]
+async fn a_customer_who_forgets_their_data_leaves_an_announcement_able_to_reach_its_total() {
+    let app = spawn_app().await;
+    let b = business(&app, "Wim", "wim_news_bot", "Wim's Wheels").await;
+    let mut people = Vec::new();
+    for i in 0..3 {
+        let c = customer(&app, &format!("Cyclist {i}"), b.bot).await;
+        talked(&app, &b, c, "Cyclist", None, 1).await;
+        people.push(c);
+    }
+    let mut tx = app.db().begin().await.unwrap();
+    let a = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Tyre sale", 7).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(a.total, 3);
+    let conv: i64 = sqlx::query_scalar(&format!("select id from conversations where bot_id = {} and chat_id = {}", b.bot, people[0])).fetch_one(&app.db().pool).await.unwrap();
+    let mut tx = app.db().begin().await.unwrap();
+    bellhop::storage::privacy::erase_conversation(&mut tx, None, b.tenant, BotId(b.bot), bellhop::domain::conversation::ConversationId(conv), bellhop::domain::UserId(people[0])).await.unwrap();
+    tx.commit().await.unwrap();
+    let bot_client = app.state.bots.open(b.tenant, BotId(b.bot)).await.unwrap().unwrap();
+    bellhop::answering::announce::send(app.db(), &bot_client, b.tenant, a.id).await.unwrap();
+    let p = progress(&app, &b, a.id).await;
+    assert_eq!((p["status"].as_str(), p["total"].as_i64(), p["done"].as_i64(), p["sent"].as_i64()), (Some("done"), Some(2), Some(2), Some(2)), "{p}");
+    let (_, page) = get(&app, &b.cookie, "/app/announcements").await;
+    assert!(page.contains("Done: 2 of 2 delivered"), "the page adds up");
+    app.stop().await.unwrap();
+}
