@@ -97,6 +97,85 @@ const CALENDAR: &[&str] = &[
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
 ];
 
+/// Weekdays and months in the other languages customers write in ([`super::language`]), with
+/// their common inflections, each as its English name: an answer in Spanish that says "domingo"
+/// needs a source that says Sunday in some language. Words that are also ordinary words are left
+/// out: Spanish "mayo" (mayonnaise), Portuguese "segunda" … without "-feira" ("second"), French
+/// "mars" when capitalised (the planet, the bar). Lower case is enough: these languages write
+/// them in lower case, and German's capitals are folded.
+const CALENDAR_ELSEWHERE: &[(&str, &[&str])] = &[
+    ("monday", &["lunes", "lundi", "lundis", "lunedì", "lunedi", "montag", "montags", "понедельник", "понедельника", "понедельникам", "понедельники", "понедельнике"]),
+    ("tuesday", &["martes", "mardi", "mardis", "martedì", "martedi", "dienstag", "dienstags", "вторник", "вторника", "вторникам", "вторники", "вторнике"]),
+    ("wednesday", &["miércoles", "miercoles", "mercredi", "mercredis", "mercoledì", "mercoledi", "mittwoch", "mittwochs", "среда", "среду", "среды", "средам", "среде", "средой"]),
+    ("thursday", &["jueves", "jeudi", "jeudis", "giovedì", "giovedi", "donnerstag", "donnerstags", "четверг", "четверга", "четвергам", "четверги", "четверге"]),
+    ("friday", &["viernes", "vendredi", "vendredis", "venerdì", "venerdi", "freitag", "freitags", "пятница", "пятницу", "пятницы", "пятницам", "пятнице", "пятницей"]),
+    ("saturday", &["sábado", "sábados", "sabado", "sabados", "samedi", "samedis", "sabato", "samstag", "samstags", "sonnabend", "суббота", "субботу", "субботы", "субботам", "субботе", "субботой"]),
+    ("sunday", &["domingo", "domingos", "dimanche", "dimanches", "domenica", "domeniche", "sonntag", "sonntags", "воскресенье", "воскресенья", "воскресеньям", "воскресеньем"]),
+    ("january", &["enero", "janvier", "gennaio", "januar", "janeiro", "январь", "января", "январе"]),
+    ("february", &["febrero", "février", "fevrier", "febbraio", "februar", "fevereiro", "февраль", "февраля", "феврале"]),
+    ("march", &["marzo", "märz", "maerz", "março", "marco", "март", "марта", "марте"]),
+    ("april", &["abril", "avril", "aprile", "апрель", "апреля", "апреле"]),
+    ("may", &["mai", "maggio", "maio", "май", "мая", "мае"]),
+    ("june", &["junio", "juin", "giugno", "juni", "junho", "июнь", "июня", "июне"]),
+    ("july", &["julio", "juillet", "luglio", "juli", "julho", "июль", "июля", "июле"]),
+    ("august", &["agosto", "août", "aout", "август", "августа", "августе"]),
+    ("september", &["septiembre", "setiembre", "septembre", "settembre", "setembro", "сентябрь", "сентября", "сентябре"]),
+    ("october", &["octubre", "octobre", "ottobre", "oktober", "outubro", "октябрь", "октября", "октябре"]),
+    ("november", &["noviembre", "novembre", "novembro", "ноябрь", "ноября", "ноябре"]),
+    ("december", &["diciembre", "décembre", "decembre", "dicembre", "dezember", "dezembro", "декабрь", "декабря", "декабре"]),
+];
+
+/// The English name of the weekday or month `w` (at byte `at` of `text`) says, if it says one.
+fn calendar_word(text: &str, at: usize, w: &str) -> Option<&'static str> {
+    let l = w.to_lowercase();
+    // English: capitalised only ("march" and "may" are also ordinary words); "Sundays", "Sun"
+    // (but "Mars" is not "Mar" with an "s").
+    let name = l.trim_end_matches('s');
+    let capital = w.chars().next().is_some_and(char::is_uppercase);
+    if let Some(c) = CALENDAR.iter().find(|c| capital && (**c == name || (l.len() == 3 && c.starts_with(l.as_str())))) {
+        return Some(c);
+    }
+    if l == "mars" && !capital {
+        return Some("march");
+    }
+    // Portuguese weekdays: "segunda-feira" … "sexta-feira" (the word alone is "second" …).
+    if text[at + w.len()..].trim_start_matches(['-', ' ']).to_lowercase().starts_with("feira") {
+        let day = match l.as_str() {
+            "segunda" => "monday",
+            "terça" | "terca" => "tuesday",
+            "quarta" => "wednesday",
+            "quinta" => "thursday",
+            "sexta" => "friday",
+            _ => "",
+        };
+        if !day.is_empty() {
+            return Some(day);
+        }
+    }
+    if let Some((c, _)) = CALENDAR_ELSEWHERE.iter().find(|(_, forms)| forms.contains(&l.as_str())) {
+        return Some(c);
+    }
+    persian_weekday(text, at, &l)
+}
+
+/// Persian weekdays are "Saturday" counted on: یکشنبه (one-Saturday) is Sunday … پنجشنبه
+/// Thursday, written as one word, with a zero-width non-joiner, or with a space ("سه شنبه"), so
+/// a lone شنبه is Saturday only when no count stands before it. A plural ("جمعه‌ها") is the day.
+fn persian_weekday(text: &str, at: usize, l: &str) -> Option<&'static str> {
+    let w: String = l.chars().filter(|c| *c != '\u{200c}').collect();
+    let w = w.strip_suffix("ها").unwrap_or(&w);
+    const COUNTED: &[(&str, &str)] = &[("یک", "sunday"), ("دو", "monday"), ("سه", "tuesday"), ("چهار", "wednesday"), ("پنج", "thursday")];
+    if w == "جمعه" {
+        return Some("friday");
+    }
+    let count = w.strip_suffix("شنبه")?;
+    if count.is_empty() {
+        let before = text[..at].trim_end_matches([' ', '\u{200c}']);
+        return Some(COUNTED.iter().find(|(n, _)| before.ends_with(n) && !before[..before.len() - n.len()].ends_with(|c: char| c.is_alphabetic())).map_or("saturday", |(_, d)| d));
+    }
+    COUNTED.iter().find(|(n, _)| *n == count).map(|(_, d)| *d)
+}
+
 /// A number as a comparable value, with its unit (`eur`, `usd`, `%`, …) if it carries one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Num {
@@ -343,12 +422,9 @@ fn facts(text: &str) -> Facts {
             f.order.push((at, Value { readings: vec![value.clone()], kind: unit.map_or(Kind::Plain, Kind::Unit) }));
             f.numbers.push((w.to_owned(), vec![Num { value, unit }]));
         }
-        // Capitalised only: "march" and "may" are also ordinary words.
-        let name = l.trim_end_matches('s');
-        let capital = w.chars().next().is_some_and(char::is_uppercase);
-        if let Some(c) = CALENDAR.iter().find(|c| capital && (**c == name || (name.len() == 3 && c.starts_with(name)))) {
-            f.calendar.push((*c).to_owned());
-            f.order.push((at, Value { readings: vec![(*c).to_owned()], kind: Kind::Calendar }));
+        if let Some(c) = calendar_word(&t, at, w) {
+            f.calendar.push(c.to_owned());
+            f.order.push((at, Value { readings: vec![c.to_owned()], kind: Kind::Calendar }));
         }
     }
     f.order.sort_by_key(|(at, _)| *at);
@@ -430,7 +506,8 @@ const NEGATIONS: &[&str] = &[
 const YES_NO: &[&str] = &["yes", "no", "да", "нет", "sí", "si", "بله", "نه", "خیر"];
 
 /// Words that open a sentence by saying yes to the question.
-const YES: &[&str] = &["yes", "yeah", "yep", "sure", "certainly", "absolutely", "indeed", "да", "конечно", "sí", "si", "claro", "بله", "آره", "البته"];
+const YES: &[&str] =
+    &["yes", "yeah", "yep", "sure", "certainly", "absolutely", "indeed", "да", "конечно", "sí", "si", "claro", "بله", "آره", "البته", "ja", "natürlich", "oui", "certo"];
 
 /// Whether `sentence` opens with a yes ("Yes, …", "Of course, …", "Да, …"): it then says what
 /// the question asked, not only its own words.
@@ -925,6 +1002,36 @@ mod tests {
         assert!(e.answer("Yes, we deliver Monday to Saturday from 8:00 to 18:00 [1].").is_ok(), "a yes the source holds");
         let e = Evidence::new(&[hours], "Is delivery in the city 5 euros?", &[], Rules::default());
         assert!(e.answer("Yes, delivery in the city costs 5 euros [1].").is_ok());
+    }
+
+    #[test]
+    fn weekdays_and_months_are_facts_in_the_languages_customers_write() {
+        let cal = |t: &str| facts(t).calendar;
+        assert_eq!(cal("Entregamos de lunes a sábado, y los domingos no."), ["monday", "saturday", "sunday"]);
+        assert_eq!(cal("Мы доставляем с понедельника по субботу, кроме воскресенья."), ["monday", "saturday", "sunday"]);
+        assert_eq!(cal("Wir liefern Montag bis Samstag, sonntags nie. Im März geschlossen."), ["monday", "saturday", "sunday", "march"]);
+        assert_eq!(cal("Livraison du lundi au samedi, fermé en août et en mars."), ["monday", "saturday", "august", "march"]);
+        assert_eq!(cal("Entregamos de segunda-feira a sexta-feira; a segunda entrega é grátis."), ["monday", "friday"]);
+        assert_eq!(cal("ما از شنبه تا سه شنبه و پنج‌شنبه‌ها باز هستیم، جمعه تعطیل."), ["saturday", "tuesday", "thursday", "friday"]);
+        assert!(cal("Add mayo for 1 euro. Mars bars are sold out. We march on.").is_empty(), "ordinary words");
+
+        // The facts rule across languages: Sunday in Spanish needs a source that says Sunday.
+        let hours = "We deliver Monday to Saturday from 8:00 to 18:00.";
+        let e = Evidence::new(&[hours], "¿Entregan los domingos?", &[], Rules::default());
+        assert_eq!(e.unsupported_fact("Sí, entregamos los domingos."), Some(Problem::Calendar("sunday".into())));
+        assert_eq!(e.unsupported_fact("Entregamos de lunes a sábado de 8:00 a 18:00."), None);
+
+        // The yes rule in Spanish and Russian: a yes to Sundays is not supported by Monday to Saturday.
+        let es = "Entregamos de lunes a sábado de 8:00 a 18:00. La entrega en la ciudad cuesta 5 euros.";
+        let e = Evidence::new(&[es], "¿Entregan los domingos?", &[], Rules::default());
+        assert!(matches!(e.answer("Sí, entregamos de lunes a sábado de 8:00 a 18:00 [1]."), Err(Problem::Unsupported(_))), "a yes to Sundays");
+        assert!(e.answer("Entregamos de lunes a sábado de 8:00 a 18:00 [1].").is_ok(), "the same without the yes");
+        let e = Evidence::new(&[es], "¿Entregan los sábados?", &[], Rules::default());
+        assert!(e.answer("Sí, entregamos de lunes a sábado de 8:00 a 18:00 [1].").is_ok(), "a yes the source holds");
+        let ru = "Мы доставляем с понедельника по субботу с 8:00 до 18:00.";
+        let e = Evidence::new(&[ru], "Вы доставляете в воскресенье?", &[], Rules::default());
+        assert!(matches!(e.answer("Да, мы доставляем с понедельника по субботу с 8:00 до 18:00 [1]."), Err(Problem::Unsupported(_))));
+        assert!(e.answer("Мы доставляем с понедельника по субботу с 8:00 до 18:00 [1].").is_ok());
     }
 
     #[test]
