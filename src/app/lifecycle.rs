@@ -74,6 +74,10 @@ pub async fn set_paused(app: &AppState, tenant: TenantId, bot: BotId, paused: bo
 async fn store_token_and_provision(app: &AppState, tenant: TenantId, bot: BotId, token: &BotToken, connect: bool) -> Result<bool, LifecycleError> {
     let fp = crate::manager::updates::fingerprint(token);
     let mut tx = app.db.begin().await?;
+    // Checked again in the commit that connects: the account may have been closed meanwhile.
+    if connect && privacy::is_closed(&mut *tx, tenant).await? {
+        return Err(closed(app, tenant).await?);
+    }
     let sealed = storage::keys::seal(&mut tx, &app.keys, token.expose().as_bytes(), &bots::token_aad(bot)).await?;
     // Tenant-scoped check inside the transaction: the bot may have changed owner meanwhile.
     if bots::sealed_token(&mut *tx, tenant, bot).await?.is_none() && !connect {
@@ -134,12 +138,28 @@ pub async fn reconnect(app: &AppState, tenant: TenantId, bot: BotId) -> Result<b
     if status(app, tenant, bot).await? != bots::DISCONNECTED {
         return Ok(true);
     }
+    // A closed account's bots stay disconnected: connected, one would answer customers until the
+    // erasure took it (and everything it answers from) without a word. Keeping the account comes first.
+    if privacy::is_closed(&app.db.pool, tenant).await? {
+        return Err(closed(app, tenant).await?);
+    }
     let manager = app.manager.as_ref().ok_or_else(|| LifecycleError::Refused("The manager bot isn't running here, so the bot can't be connected.".into()))?;
     let raw = manager.bot.call(&GetManagedBotToken { user_id: UserId(bot.0) }).await.map_err(|e| telegram_refused(e, "to give bellhop the bot's token"))?;
     let token = BotToken::parse(&raw).map_err(|e| LifecycleError::Internal(anyhow::anyhow!("getManagedBotToken returned {e}")))?;
     let live = store_token_and_provision(app, tenant, bot, &token, true).await?;
     tracing::info!(tenant_id = tenant.0, bot_id = bot.0, parked = !live, "the owner connected a bot again");
     Ok(live)
+}
+
+/// Why a closed account's bot can't be connected, and what to do.
+async fn closed(app: &AppState, tenant: TenantId) -> Result<LifecycleError, LifecycleError> {
+    let when = privacy::erase_date(&app.db.pool, tenant).await?.map(super::account::date);
+    Ok(LifecycleError::Refused(match when {
+        Some(when) => format!(
+            "Your account is closed, so its bots stay disconnected: everything kept here will be erased on {when}. To keep your account, press “Keep my account” on the Billing page, then connect the bot again."
+        ),
+        None => "Your account is closed, so its bots stay disconnected. Create a new bot in Telegram to start again.".into(),
+    }))
 }
 
 /// Disconnects the bot (if it is not already) and erases what its customers left.

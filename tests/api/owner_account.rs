@@ -259,3 +259,32 @@ async fn closing_an_account_with_a_parked_bot_disconnects_both_and_sets_neither_
     assert_eq!(count(app.db(), &format!("select count(*) from jobs where kind = 'bot.provision' and payload like '%{second}%'")).await, 0, "the parked bot was never set up");
     app.stop().await.unwrap();
 }
+
+/// A closed account's bot is not connected again from its settings page: it would answer
+/// customers until the erasure took it, and everything it answers from, without a word. The
+/// owner is told to keep the account first; kept, the bot connects.
+#[tokio::test]
+async fn a_closed_accounts_bot_is_not_connected_again_until_the_account_is_kept() {
+    let app = spawn_app().await;
+    let b = business(&app, "Hedy", "hedy_close_bot", "Hedy's Hats").await;
+    let (status, _, _) = post(&app, &b.cookie, "/app/account/close", &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 200);
+    let disconnected = format!("select count(*) from bots where id = {} and status = 'disconnected' and token_fingerprint = ''", b.bot);
+    wait_until(WAIT, || async { count(app.db(), &disconnected).await == 1 }).await;
+
+    let (_, cookie, csrf) = app.signed_in_owner(b.owner, "Hedy's Hats").await;
+    let (status, _, body) = post(&app, &cookie, &format!("/app/bots/{}/connect", b.bot), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("Your account is closed") && body.contains("will be erased on") && body.contains("Keep my account"), "{body}");
+    assert_eq!(count(app.db(), &disconnected).await, 1, "the bot stays disconnected");
+    assert_eq!(count(app.db(), &format!("select count(*) from tenants where id = {} and closed_at is not null", b.tenant.0)).await, 1, "still closed");
+
+    // Kept: the bot connects again.
+    let (status, location, _) = post(&app, &cookie, "/app/account/reopen", &[("csrf", &csrf)]).await;
+    assert_eq!((status, location.as_str()), (303, "/app/billing?reopened=1"));
+    let (status, location, _) = post(&app, &cookie, &format!("/app/bots/{}/connect", b.bot), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    assert!(location.contains("connected"), "{location}");
+    crate::owner_lifecycle::wait_live(&app, b.bot).await;
+    app.stop().await.unwrap();
+}
