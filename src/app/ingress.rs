@@ -63,7 +63,11 @@ struct Peeked {
     /// `successful_payment` message (cheap, and the payer waits for it).
     lane: &'static str,
     /// The conversation a message or button press belongs to (see `jobs::bot_update`); none for
-    /// priority-lane updates, which must never wait behind a conversation's answer.
+    /// priority-lane updates, which must never wait behind a conversation's answer. For the
+    /// manager's `managed_bot` updates, the bot they are about (`managed:<bot id>`): each fetches
+    /// the bot's current token, and two run at once (a new token, a new owner, in quick
+    /// succession) could store the older token last, leaving the bot on a token Telegram no
+    /// longer accepts. One at a time, each fetches after the previous one is stored.
     chat: Option<String>,
     /// The Telegram user the update came from (a message's sender, a button's presser, a
     /// payer), stored beside it so a customer's updates can be erased on request.
@@ -77,6 +81,12 @@ fn peek(body: &[u8]) -> Peeked {
         message: Option<PeekMessage>,
         edited_message: Option<PeekMessage>,
         callback_query: Option<PeekCallback>,
+        managed_bot: Option<PeekManaged>,
+    }
+    #[derive(serde::Deserialize)]
+    struct PeekManaged {
+        user: Option<PeekId>,
+        bot: Option<PeekId>,
     }
     #[derive(serde::Deserialize)]
     struct PeekFrom {
@@ -107,12 +117,14 @@ fn peek(body: &[u8]) -> Peeked {
         let q = p.pre_checkout_query.as_ref().and_then(|q| q.from.as_ref());
         let m = p.message.as_ref().or(p.edited_message.as_ref()).and_then(|m| m.from.as_ref());
         let c = p.callback_query.as_ref().and_then(|c| c.from.as_ref());
-        Some(q.or(m).or(c)?.id)
+        let b = p.managed_bot.as_ref().and_then(|b| b.user.as_ref());
+        Some(q.or(m).or(c).or(b)?.id)
     });
     let (lane, chat) = match parsed {
         Some(Peek { pre_checkout_query: Some(_), .. }) | Some(Peek { message: Some(PeekMessage { successful_payment: Some(_), .. }), .. }) => (crate::jobs::PRIORITY, None),
         Some(Peek { message: Some(m), .. }) => (crate::jobs::DEFAULT, conversation(m.chat.as_ref(), m.from.as_ref())),
         Some(Peek { callback_query: Some(q), .. }) => (crate::jobs::DEFAULT, conversation(q.message.as_ref().and_then(|m| m.chat.as_ref()), q.from.as_ref())),
+        Some(Peek { managed_bot: Some(PeekManaged { bot: Some(b), .. }), .. }) => (crate::jobs::DEFAULT, Some(format!("managed:{}", b.id))),
         _ => (crate::jobs::DEFAULT, None),
     };
     Peeked { lane, chat, from }
@@ -280,5 +292,15 @@ mod tests {
         let edited = br#"{"update_id":5,"edited_message":{"message_id":5,"date":1,"chat":{"id":42,"type":"private"},"from":{"id":42,"is_bot":false,"first_name":"A"},"text":"x"}}"#;
         assert_eq!(peek(edited).from, Some(42));
         assert_eq!(peek(b"not json").from, None);
+    }
+
+    #[test]
+    fn one_bots_managed_bot_updates_are_handled_one_at_a_time() {
+        let update = |id: i64, owner: i64| {
+            format!(r#"{{"update_id":{id},"managed_bot":{{"user":{{"id":{owner},"is_bot":false,"first_name":"O"}},"bot":{{"id":777,"is_bot":true,"first_name":"Shop","username":"shop_bot"}}}}}}"#)
+        };
+        let (new_token, new_owner) = (peek(update(1, 5).as_bytes()), peek(update(2, 6).as_bytes()));
+        assert_eq!((new_token.lane, new_token.chat.as_deref(), new_token.from), (crate::jobs::DEFAULT, Some("managed:777"), Some(5)));
+        assert_eq!(new_owner.chat, new_token.chat, "the same bot: the same serial key");
     }
 }
