@@ -97,10 +97,17 @@ pub async fn manager_update(app: AppState, job: Job) -> Result<(), JobError> {
             }
             let mut tx = app.db.begin().await?;
             let mut parked = None;
+            // Read before recording: a new token sets the bot's status to provisioning.
+            let before = crate::storage::bots::managed_row(&mut *tx, crate::domain::BotId(mbu.bot.id)).await?;
             if let Some(p) = crate::manager::updates::record_managed_bot(&mut tx, &app.keys, update.update_id, &mbu, &token).await? {
-                // The plan's number of bots: past it, the bot is parked instead of provisioned.
-                let was_parked = crate::storage::bots::status_of(&mut *tx, p.tenant, p.bot).await?.as_deref() == Some("parked");
-                match super::parking::park_if_over_plan(&mut tx, &app.cfg.billing, p.tenant, p.bot).await? {
+                let same_business = before.as_ref().filter(|r| r.tenant_id == p.tenant);
+                let was_parked = same_business.is_some_and(|r| r.status == "parked");
+                // A bot that already had its place in this business (a new token for a live bot)
+                // keeps it, as a plan that lapsed keeps live bots live: parked, it would go silent
+                // for customers who are using it. A bot new to the business, or parked, gets a
+                // place only within the plan's number of bots.
+                let has_place = same_business.is_some() && !was_parked;
+                match if has_place { None } else { super::parking::park_if_over_plan(&mut tx, &app.cfg.billing, p.tenant, p.bot).await? } {
                     Some(full) => parked = (!was_parked).then_some((p.tenant, full)),
                     None => {
                         app.queue.enqueue_in(&mut tx, &jobs::provision(&app.queue, p.tenant, p.bot)).await?;

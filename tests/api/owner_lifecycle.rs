@@ -470,3 +470,45 @@ async fn a_delayed_update_naming_the_previous_owner_does_not_connect_a_disconnec
     assert!(app.tg.get(&format!("bots/{}", first.bot)).await["webhook"].is_null());
     app.stop().await.unwrap();
 }
+
+/// A live bot whose token changes after the plan lapsed (two live bots, the Free plan's one now)
+/// stays live: a lapsed plan never parks a bot customers are using, and a new token is not a new
+/// bot.
+#[tokio::test]
+async fn a_new_token_for_a_live_bot_after_the_plan_lapsed_keeps_it_answering() {
+    let app = spawn_app().await;
+    let b = business(&app, "Ines", "ines_inks_bot", "Ines' Inks").await;
+    get(&app, &b.cookie, "/app/billing").await;
+    let plan = |expires: i64| format!("update billing_accounts set plan_id = 'starter', plan_source = 'stars', plan_expires_at = {expires} where tenant_id = {}", b.tenant.0);
+    sqlx::query(&plan(bellhop::storage::now_ms() + 10 * 86_400_000)).execute(&app.db().pool).await.unwrap();
+    let second = app.tg.create_managed_bot(b.owner, "ines_paper_bot", "Ines' Paper").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{second}")).await["token"].as_str().unwrap());
+    wait_live(&app, second).await;
+    // The plan lapses: two live bots on a plan of one.
+    sqlx::query(&plan(1)).execute(&app.db().pool).await.unwrap();
+
+    // Telegram gives the bot a new token (as when its owner makes one in BotFather); the
+    // manager bot hears of it in a `managed_bot` update.
+    let h = &app.tg.handle;
+    let r: Value = app
+        .http
+        .post(format!("{}/bot{}/replaceManagedBotToken", h.base_url, h.manager_token.expose()))
+        .json(&json!({ "user_id": second }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = r["result"].as_str().unwrap();
+    token_used(token);
+    let fp = bellhop::manager::updates::fingerprint(&bellhop::domain::BotToken::parse(token).unwrap());
+    let settled = format!("select count(*) from bots where id = {second} and token_fingerprint = '{fp}' and status in ('live', 'parked', 'failed')");
+    wait_until(WAIT, || async { count(app.db(), &settled).await == 1 }).await;
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {second} and status = 'live'")).await, 1, "still live, on its new token");
+    assert!(!app.tg.get(&format!("bots/{second}")).await["webhook"].is_null(), "its webhook set again with the new token");
+    let c = customer(&app, "Jon", second).await;
+    app.tg.say(c, second, "Hello?").await;
+    wait_reply(&app, second, c, 1).await;
+    app.stop().await.unwrap();
+}
