@@ -102,15 +102,18 @@ pub async fn plan_message(billing: &Billing, chat: ChatId, user: UserId) -> Resu
     };
     let cfg = &*billing.cfg;
     let now = now_ms();
-    let (acc, plan, allowance) = account::current(&billing.db, cfg, tenant, now).await?;
+    let (acc, plan, usage) = account::current(&billing.db, cfg, tenant, now).await?;
     let closed = storage::privacy::is_closed(&billing.db.pool, tenant).await?;
     let mut text = format!(
-        "📊 <b>Your plan: {}</b>\n\nAI answers this period: <b>{} of {}</b> used (renews on {}).",
+        "📊 <b>Your plan: {}</b>\n\nThe plan's AI answers this period: <b>{} of {}</b> used (renews on {}).",
         escape(&plan.name),
-        acc.used_in_period.min(allowance),
-        allowance,
+        usage.used,
+        usage.allowance,
         date(acc.period_end)
     );
+    if usage.from_packs > 0 {
+        text.push_str(&format!("\nAnswers paid from packs this period: <b>{}</b>.", usage.from_packs));
+    }
     if acc.pack_credits > 0 {
         text.push_str(&format!("\nExtra answers from packs: <b>{}</b> left (they don't expire).", acc.pack_credits));
     }

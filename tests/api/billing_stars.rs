@@ -474,3 +474,45 @@ async fn a_payment_for_a_plan_no_longer_offered_is_refunded_and_its_subscription
     assert_eq!(sql::get_account(db, tenant).await.unwrap().unwrap().pack_credits, 0);
     app.stop().await.unwrap();
 }
+
+/// "X of Y used" counts the plan's answers only: once the plan's 100 ran out and a pack paid 30
+/// more, `/plan` and the billing page say 100 of 100 (not 130 of 130), with the pack answers
+/// used and left beside it.
+#[tokio::test]
+async fn the_plans_answers_used_leave_out_the_answers_packs_paid_for() {
+    let app = spawn_app().await;
+    let (owner, tenant) = owner_with_bot(&app, "Rosa", 7_200_015).await;
+    let (billing, state_db) = (&app.state.billing, &app.state.db);
+    let answer = move |key: String| async move {
+        let bellhop::billing::Reserve::Granted(r) = bellhop::billing::reserve(billing, tenant, &key).await.unwrap() else { panic!("{key} refused") };
+        r.settle(state_db, 10).await.unwrap();
+    };
+    for i in 0..100 {
+        answer(format!("plan:{i}")).await;
+    }
+    let mut tx = app.db().begin().await.unwrap();
+    let now = bellhop::storage::now_ms();
+    bellhop::billing::account::open(&mut tx, &billing.cfg, tenant, now).await.unwrap();
+    let pack = billing.cfg.packs.iter().find(|p| p.answers == 500).unwrap();
+    bellhop::billing::account::add_pack(&mut tx, tenant, pack, "test:pack", now).await.unwrap();
+    tx.commit().await.unwrap();
+    for i in 0..30 {
+        answer(format!("pack:{i}")).await;
+    }
+    // One pack answer given back (no answer went out): the counts follow.
+    let bellhop::billing::Reserve::Granted(r) = bellhop::billing::reserve(billing, tenant, "pack:released").await.unwrap() else { panic!("refused") };
+    r.release(&app.state.db).await.unwrap();
+    let acc = sql::get_account(&app.db().pool, tenant).await.unwrap().unwrap();
+    assert_eq!((acc.plan_credits, acc.pack_credits), (0, 470));
+
+    let text = plan(&app, owner).await["message"]["text"].as_str().unwrap().to_owned();
+    assert!(text.contains("100 of 100 used"), "{text}");
+    assert!(text.contains("paid from packs this period: 30"), "{text}");
+    assert!(text.contains("470 left"), "{text}");
+
+    let (_, cookie, _) = app.signed_in_owner(owner, "Rosa").await;
+    let page = app.http.get(app.url("/app/billing")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<b>100</b> of <b>100</b> AI answers of your plan"), "{page}");
+    assert!(page.contains("<b>30</b> more paid from packs") && page.contains("<b>470</b> extra answers from packs left"), "{page}");
+    app.stop().await.unwrap();
+}
