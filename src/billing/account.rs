@@ -7,16 +7,33 @@ use crate::domain::TenantId;
 use crate::storage::billing::{self as sql, Account, Bucket, Movement, Period};
 use crate::storage::Conn;
 
+/// This period's AI answers of the plan, as owners are shown them: `used` of `allowance`. Answers
+/// paid from packs are not among them (the account's `pack_credits` says what packs have left):
+/// counted in, an owner whose plan ran out and whose pack paid 30 more would read "130 of 100".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanUsage {
+    pub used: i64,
+    /// The plan answers granted for this period.
+    pub allowance: i64,
+    /// Answers paid from packs this period.
+    pub from_packs: i64,
+}
+
 /// The account as it stands at `now` (opened, so a finished period has rolled over), the plan it
-/// is entitled to, and this period's allowance of AI answers (used + left): what the billing
-/// page and `/plan` show.
-pub async fn current<'a>(db: &crate::storage::Db, cfg: &'a BillingConfig, tenant: TenantId, now: i64) -> anyhow::Result<(Account, &'a Plan, i64)> {
+/// is entitled to, and this period's use of the plan's answers: what the billing page, the test
+/// chat and `/plan` show.
+pub async fn current<'a>(db: &crate::storage::Db, cfg: &'a BillingConfig, tenant: TenantId, now: i64) -> anyhow::Result<(Account, &'a Plan, PlanUsage)> {
     let mut tx = db.begin().await?;
     let acc = open(&mut tx, cfg, tenant, now).await?;
+    // `used_in_period` counts every answer, pack ones too (the usage notices go by it); the plan's
+    // share is what its grant for the period has lost.
+    let granted = sql::period_grant(&mut tx, tenant, acc.period_start).await?;
     tx.commit().await?;
     let plan = effective_plan(cfg, &acc, now);
-    let allowance = acc.used_in_period + acc.plan_credits;
-    Ok((acc, plan, allowance))
+    let allowance = granted.unwrap_or(acc.used_in_period + acc.plan_credits).max(0);
+    let used = (allowance - acc.plan_credits).clamp(0, allowance);
+    let from_packs = (acc.used_in_period - used).max(0);
+    Ok((acc, plan, PlanUsage { used, allowance, from_packs }))
 }
 
 /// A usage period: 30 days, like a Telegram Star subscription's.

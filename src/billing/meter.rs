@@ -7,7 +7,9 @@
 //! reservations of one tenant therefore run one after the other, and the second sees the
 //! first's debit. The ledger's unique `(tenant_id, idem_key)` makes a retried job get its
 //! existing reservation back instead of a second one, and `close:<id>` makes settle and release
-//! mutually exclusive and once-only.
+//! mutually exclusive and once-only. A reservation that was released does not stand for a
+//! retry: the retry reserves again (under `reserve:<key>:after:<released id>`), so a model
+//! answer it delivers costs its one credit.
 use super::{Billing, account};
 use crate::domain::TenantId;
 use crate::storage::billing::{self as sql, Bucket, Movement};
@@ -54,18 +56,19 @@ pub async fn reserve(billing: &Billing, tenant: TenantId, key: &str) -> anyhow::
 
 /// [`reserve`] without sending the notice: returns the notice that was claimed, if any.
 pub async fn reserve_quietly(db: &Db, cfg: &crate::config::BillingConfig, tenant: TenantId, key: &str) -> anyhow::Result<(Reserve, Option<Notice>)> {
-    let idem = format!("reserve:{key}");
+    let first = format!("reserve:{key}");
     let now = now_ms();
     let mut tx = db.begin().await?;
     let acc = account::open(&mut tx, cfg, tenant, now).await?;
-    // A retried job's reservation stands (its key is taken). Looked for first only when no
-    // credit is left; otherwise the insert finds it, saving a round trip on every answer.
+    // A retried job's reservation stands (its key is taken) unless it was released. Looked for
+    // first only when no credit is left; otherwise the insert finds it, saving a round trip on
+    // every answer.
     let bucket = if acc.plan_credits > 0 {
         Bucket::Plan
     } else if acc.pack_credits > 0 {
         Bucket::Pack
     } else {
-        if let Some(row) = sql::ledger_by_key(&mut *tx, tenant, &idem).await? {
+        if let Earlier::Holds(row) = earlier(&mut tx, tenant, key).await? {
             tx.commit().await?;
             return Ok((Reserve::Granted(Reservation { id: row.id, tenant, bucket: row.bucket }), None));
         }
@@ -73,12 +76,20 @@ pub async fn reserve_quietly(db: &Db, cfg: &crate::config::BillingConfig, tenant
         tx.commit().await?;
         return Ok((Reserve::Exhausted, notice));
     };
-    let reserve = Movement { bucket, amount: -1, kind: "reserve", source: "answer", key: &idem, tokens: 0 };
-    let Some(id) = sql::ledger_insert(&mut tx, tenant, &reserve, now).await? else {
+    let reserve = Movement { bucket, amount: -1, kind: "reserve", source: "answer", key: &first, tokens: 0 };
+    let id = match sql::ledger_insert(&mut tx, tenant, &reserve, now).await? {
+        Some(id) => id,
         // Reserved by an earlier attempt (under the account's lock, so it is committed).
-        let row = sql::ledger_by_key(&mut *tx, tenant, &idem).await?.ok_or_else(|| anyhow::anyhow!("the reservation's key is taken but its row is missing"))?;
-        tx.commit().await?;
-        return Ok((Reserve::Granted(Reservation { id: row.id, tenant, bucket: row.bucket }), None));
+        None => match earlier(&mut tx, tenant, key).await? {
+            Earlier::Holds(row) => {
+                tx.commit().await?;
+                return Ok((Reserve::Granted(Reservation { id: row.id, tenant, bucket: row.bucket }), None));
+            }
+            Earlier::Released { next } => {
+                let again = Movement { key: &next, ..reserve };
+                sql::ledger_insert(&mut tx, tenant, &again, now).await?.ok_or_else(|| anyhow::anyhow!("the reservation key {next} is taken"))?
+            }
+        },
     };
     let (plan, pack) = bucket.split(-1);
     sql::add_credits(&mut tx, tenant, plan, pack, 1).await?;
@@ -96,6 +107,30 @@ pub async fn reserve_quietly(db: &Db, cfg: &crate::config::BillingConfig, tenant
     };
     tx.commit().await?;
     Ok((Reserve::Granted(Reservation { id, tenant, bucket }), notice))
+}
+
+/// What earlier attempts under a reservation key left.
+enum Earlier {
+    /// A reservation that was not released (open, or settled): a retry gets it back.
+    Holds(sql::LedgerRow),
+    /// None, or only released ones: a new reservation is needed, under this ledger key.
+    Released { next: String },
+}
+
+/// Follows `key`'s reservations: the first is `reserve:{key}`, and one made after a release
+/// `reserve:{key}:after:{released id}`. A released reservation must not stand for the retry:
+/// its `close:` key is taken, so the retry's settle would be a no-op and the model's answer on
+/// the retry would cost nothing (and with no credit left it would be given all the same).
+async fn earlier(conn: &mut crate::storage::Conn, tenant: TenantId, key: &str) -> anyhow::Result<Earlier> {
+    let mut idem = format!("reserve:{key}");
+    loop {
+        let Some(row) = sql::ledger_by_key(&mut *conn, tenant, &idem).await? else { return Ok(Earlier::Released { next: idem }) };
+        let closed = sql::ledger_by_key(&mut *conn, tenant, &format!("close:{}", row.id)).await?;
+        if !closed.is_some_and(|c| c.kind == "release") {
+            return Ok(Earlier::Holds(row));
+        }
+        idem = format!("reserve:{key}:after:{}", row.id);
+    }
 }
 
 impl Reservation {

@@ -9,7 +9,9 @@
 //!   `billing_payments`, written in the same transaction as the credit); a subscription's
 //!   renewals arrive as new payments and extend the paid time. A new plan's first payment
 //!   cancels the renewal of the Star subscription it replaces; a renewal of a subscription the
-//!   account no longer follows changes nothing and is cancelled and refunded.
+//!   account no longer follows changes nothing and is cancelled and refunded; so does a payment
+//!   for a plan or pack the operator has taken out of the configuration (a plan's subscription is
+//!   cancelled too), and the owner is told to choose from `/plan`.
 //! - Cancelling and resuming renewal: `editUserStarSubscription`. Refunds: the operator's
 //!   `bellhop billing refund` (`refundStarPayment`), and the `refunded_payment` message.
 use super::notices::PLANS_BUTTON;
@@ -100,15 +102,18 @@ pub async fn plan_message(billing: &Billing, chat: ChatId, user: UserId) -> Resu
     };
     let cfg = &*billing.cfg;
     let now = now_ms();
-    let (acc, plan, allowance) = account::current(&billing.db, cfg, tenant, now).await?;
+    let (acc, plan, usage) = account::current(&billing.db, cfg, tenant, now).await?;
     let closed = storage::privacy::is_closed(&billing.db.pool, tenant).await?;
     let mut text = format!(
-        "📊 <b>Your plan: {}</b>\n\nAI answers this period: <b>{} of {}</b> used (renews on {}).",
+        "📊 <b>Your plan: {}</b>\n\nThe plan's AI answers this period: <b>{} of {}</b> used (renews on {}).",
         escape(&plan.name),
-        acc.used_in_period.min(allowance),
-        allowance,
+        usage.used,
+        usage.allowance,
         date(acc.period_end)
     );
+    if usage.from_packs > 0 {
+        text.push_str(&format!("\nAnswers paid from packs this period: <b>{}</b>.", usage.from_packs));
+    }
     if acc.pack_credits > 0 {
         text.push_str(&format!("\nExtra answers from packs: <b>{}</b> left (they don't expire).", acc.pack_credits));
     }
@@ -335,7 +340,15 @@ pub async fn successful_payment(billing: &Billing, m: &Manager, payer: i64, paid
     let mut tx = billing.db.begin().await?;
     let (tenant, reply) = match &product {
         Product::Pack { tenant, id } => {
-            let Some(pack) = cfg.packs.iter().find(|p| &p.id == id) else { return Err(JobError::Permanent(anyhow::anyhow!("paid pack `{id}` is not configured"))) };
+            let Some(pack) = cfg.packs.iter().find(|p| &p.id == id) else {
+                // Taken out of `billing.packs` between the pre-checkout and the payment.
+                let new = NewPayment { tenant_id: *tenant, provider: "stars", external_id: charge, kind: "pack", product: id, amount: paid.total_amount, currency: &paid.currency, payer_id: Some(payer), bot_id: Some(m.id.0), credits: 0 };
+                if !sql::insert_payment(&mut tx, &new, now).await? {
+                    return Ok(());
+                }
+                tx.commit().await?;
+                return no_longer_offered(billing, m, *tenant, payer, paid, Offer::Pack).await;
+            };
             let new = NewPayment { tenant_id: *tenant, provider: "stars", external_id: charge, kind: "pack", product: id, amount: paid.total_amount, currency: &paid.currency, payer_id: Some(payer), bot_id: Some(m.id.0), credits: pack.answers };
             if !sql::insert_payment(&mut tx, &new, now).await? {
                 return Ok(()); // credited on an earlier delivery
@@ -345,7 +358,18 @@ pub async fn successful_payment(billing: &Billing, m: &Manager, payer: i64, paid
             (*tenant, format!("✅ Thank you! <b>{}</b> extra AI answers are now available to your bot.", pack.answers))
         }
         Product::Plan { tenant, id } => {
-            let Some(plan) = cfg.plans.iter().find(|p| &p.id == id) else { return Err(JobError::Permanent(anyhow::anyhow!("paid plan `{id}` is not configured"))) };
+            let Some(plan) = cfg.plans.iter().find(|p| &p.id == id) else {
+                // A plan the operator took out of `billing.plans`: a renewal of its subscription,
+                // or a first payment of an invoice made before. How many answers it would give is
+                // no longer known, so it is not honoured: booked once with none, refunded, its
+                // subscription cancelled so it stops charging, and the account left as it is.
+                let new = NewPayment { tenant_id: *tenant, provider: "stars", external_id: charge, kind: "plan", product: id, amount: paid.total_amount, currency: &paid.currency, payer_id: Some(payer), bot_id: Some(m.id.0), credits: 0 };
+                if !sql::insert_payment(&mut tx, &new, now).await? {
+                    return Ok(());
+                }
+                tx.commit().await?;
+                return no_longer_offered(billing, m, *tenant, payer, paid, Offer::Plan).await;
+            };
             let renewal = paid.is_first_recurring == Some(false);
             let acc = account::open(&mut tx, cfg, *tenant, now).await?;
             // A renewal counts only if it renews the subscription the plan is tracked by; any
@@ -426,20 +450,59 @@ async fn cancel_replaced(m: &Manager, charge: &str, user: UserId) -> bool {
 }
 
 /// A renewal of a Star subscription the account is no longer tracked by: the plan it was
-/// replaced by stays, this subscription's renewal is cancelled and the charge refunded (a
-/// refund that fails is logged for the operator's `bellhop billing refund`).
+/// replaced by stays, this subscription's renewal is cancelled and the charge refunded.
 async fn stray_renewal(billing: &Billing, m: &Manager, tenant: TenantId, payer: i64, paid: &SuccessfulPayment, plan: &super::Plan) -> Result<(), JobError> {
+    tracing::warn!(tenant_id = tenant.0, charge = %paid.telegram_payment_charge_id, "a renewal of a Star subscription that no longer pays for the plan; cancelling and refunding it");
+    let refunded = give_back(billing, m, tenant, payer, paid, true).await?;
+    let text = format!(
+        "🔁 Telegram renewed your earlier <b>{}</b> plan, which you no longer use. Its renewal is now cancelled and {} — your current plan is not changed.",
+        escape(&plan.name),
+        if refunded { format!("the {} ⭐ are refunded to you", paid.total_amount) } else { format!("the {} ⭐ will be refunded to you", paid.total_amount) }
+    );
+    tell_owner(billing, m, tenant, text).await
+}
+
+/// What was paid for that is no longer offered ([`no_longer_offered`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Offer {
+    Plan,
+    Pack,
+}
+
+/// A payment for a plan or pack that is no longer in the configuration (booked with no answers
+/// by the caller): the Stars go back, a plan's subscription is cancelled so it does not charge
+/// again, and the owner is told to choose from what is offered now. Nothing of the account
+/// changes: the plan it is on and until when stay as they were.
+async fn no_longer_offered(billing: &Billing, m: &Manager, tenant: TenantId, payer: i64, paid: &SuccessfulPayment, offer: Offer) -> Result<(), JobError> {
+    tracing::warn!(tenant_id = tenant.0, charge = %paid.telegram_payment_charge_id, payload = %paid.invoice_payload, "a Stars payment for a plan or pack that is not configured; refunding it");
+    let refunded = give_back(billing, m, tenant, payer, paid, offer == Offer::Plan).await?;
+    let (n, back) = (paid.total_amount, if refunded { "are refunded to you" } else { "will be refunded to you" });
+    let text = match offer {
+        Offer::Plan => format!(
+            "↩️ Telegram charged you {n} ⭐ for a plan that is no longer offered. The {n} ⭐ {back} and that subscription is cancelled, so it won't charge you again; your current plan is not changed. Send /plan to choose one of the plans offered now."
+        ),
+        Offer::Pack => format!("↩️ The pack you paid {n} ⭐ for is no longer offered. The {n} ⭐ {back}. Send /plan to see the packs offered now."),
+    };
+    tell_owner(billing, m, tenant, text).await
+}
+
+/// Cancels the renewal of the subscription the payment belongs to (when `cancel`) and refunds the
+/// payment, marking it refunded. Whether Telegram took the refund; a refund or cancellation that
+/// fails is logged for the operator's `bellhop billing refund`, not retried (the payment is booked,
+/// so a retry would find it and stop).
+async fn give_back(billing: &Billing, m: &Manager, tenant: TenantId, payer: i64, paid: &SuccessfulPayment, cancel: bool) -> Result<bool, JobError> {
     let charge = paid.telegram_payment_charge_id.as_str();
-    tracing::warn!(tenant_id = tenant.0, charge = %charge, "a renewal of a Star subscription that no longer pays for the plan; cancelling and refunding it");
     let user = UserId(payer);
-    let cancel = EditUserStarSubscription { user_id: user, telegram_payment_charge_id: charge.to_owned(), is_canceled: true };
-    if let Err(e) = m.bot.call(&cancel).await {
-        tracing::error!(error = %e, charge = %charge, "could not cancel a stray Star subscription");
+    if cancel {
+        let req = EditUserStarSubscription { user_id: user, telegram_payment_charge_id: charge.to_owned(), is_canceled: true };
+        if let Err(e) = m.bot.call(&req).await {
+            tracing::error!(error = %e, charge = %charge, "could not cancel the Star subscription of a refunded payment");
+        }
     }
     let refunded = match m.bot.call(&RefundStarPayment { user_id: user, telegram_payment_charge_id: charge.to_owned() }).await {
         Ok(_) | Err(TelegramError::ChargeAlreadyRefunded) => true,
         Err(e) => {
-            tracing::error!(error = %e, charge = %charge, "could not refund a stray Star subscription renewal; refund it with `bellhop billing refund`");
+            tracing::error!(error = %e, charge = %charge, "could not refund a Stars payment that bought nothing; refund it with `bellhop billing refund`");
             false
         }
     };
@@ -450,14 +513,14 @@ async fn stray_renewal(billing: &Billing, m: &Manager, tenant: TenantId, payer: 
             tx.commit().await?;
         }
     }
-    let text = format!(
-        "🔁 Telegram renewed your earlier <b>{}</b> plan, which you no longer use. Its renewal is now cancelled and {} — your current plan is not changed.",
-        escape(&plan.name),
-        if refunded { format!("the {} ⭐ are refunded to you", paid.total_amount) } else { format!("the {} ⭐ will be refunded to you", paid.total_amount) }
-    );
+    Ok(refunded)
+}
+
+/// Tells the owner in the manager chat (a failure is only logged: the payment is booked).
+async fn tell_owner(billing: &Billing, m: &Manager, tenant: TenantId, text: String) -> Result<(), JobError> {
     if let Some(owner) = storage::tenants::get(&billing.db.pool, tenant).await?.map(|t| t.owner_user_id) {
         if let Err(e) = super::notices::send_patiently(&m.bot, &SendMessage::html(owner.0, text)).await {
-            tracing::warn!(error = %e, "could not tell the owner about a stray renewal");
+            tracing::warn!(error = %e, "could not tell the owner about a refunded payment");
         }
     }
     Ok(())

@@ -43,6 +43,7 @@ struct BillingPage {
     used: i64,
     allowance: i64,
     percent: i64,
+    from_packs: i64,
     pack_credits: i64,
     renews: String,
     chart: String,
@@ -99,7 +100,7 @@ pub async fn show(State(app): State<AppState>, AccountOwner(owner): AccountOwner
     let cfg = &app.cfg.billing;
     let tenant = owner.tenant_id;
     let now = now_ms();
-    let (acc, plan, allowance) = account::current(&app.db, cfg, tenant, now).await?;
+    let (acc, plan, usage) = account::current(&app.db, cfg, tenant, now).await?;
     let today = now.div_euclid(86_400_000);
     let days = sql::answers_per_day(&app.db.pool, tenant, (today - 29) * 86_400_000).await?;
     let payments = sql::payments_for_tenant(&app.db.pool, tenant, 20)
@@ -154,9 +155,11 @@ pub async fn show(State(app): State<AppState>, AccountOwner(owner): AccountOwner
             "stripe" => "paid monthly by card".into(),
             _ => "free".into(),
         },
-        used: acc.used_in_period.min(allowance),
-        allowance,
-        percent: if allowance > 0 { (acc.used_in_period * 100 / allowance).clamp(0, 100) } else { 100 },
+        // The plan's answers only; what packs have left is shown beside them.
+        used: usage.used,
+        allowance: usage.allowance,
+        percent: if usage.allowance > 0 { (usage.used * 100 / usage.allowance).clamp(0, 100) } else { 100 },
+        from_packs: usage.from_packs,
         pack_credits: acc.pack_credits,
         renews: stars::date(acc.period_end),
         chart: chart_svg(&days, today),

@@ -96,12 +96,12 @@ async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, exchanges: Vec<Ex
         .map(|e| ShownExchange { badge: badge(&e.kind), sources: source_links(&serde_json::to_string(&e.sources).unwrap_or_default()), question: e.q, answer: e.a })
         .collect();
     let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    let (acc, plan, allowance) = crate::billing::account::current(&app.db, &app.cfg.billing, owner.tenant_id, crate::storage::now_ms()).await?;
+    let (acc, plan, usage) = crate::billing::account::current(&app.db, &app.cfg.billing, owner.tenant_id, crate::storage::now_ms()).await?;
     let packs = if acc.pack_credits > 0 { format!(", plus {} from answer packs", acc.pack_credits) } else { String::new() };
     let allowance = format!(
         "Each AI answer here counts toward your plan, like a customer's question: {} of {} answers of the {} plan left this month{packs}.",
         acc.plan_credits.max(0),
-        allowance,
+        usage.allowance,
         plan.name
     );
     let mut r = render(&TestChatPage {

@@ -446,3 +446,39 @@ async fn a_bought_question_the_business_cannot_answer_for_lack_of_ai_answers_is_
     assert!(app.tg.sent_by(bot).await.iter().all(|m| !m["message"]["invoice"].is_object()), "no invoice: the customer had a question");
     app.stop().await.unwrap();
 }
+
+/// A question whose job is retried after its credit went back — the model failed, the sources
+/// were quoted, and that reply never got stored (a crash, a database error) — reserves again on
+/// the retry: the model's answer it then gets costs one credit, not none.
+#[tokio::test]
+async fn a_retried_question_whose_credit_went_back_pays_for_the_model_answer_it_gets() {
+    use bellhop::answering::{pipeline, prompt::Voice, settings};
+    use bellhop::domain::conversation::MessageKind;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let failing = Arc::new(AtomicBool::new(true));
+    let fails = failing.clone();
+    let llm = OpenAiStandIn::spawn(move |_: &StandInRequest| if fails.load(Ordering::SeqCst) { Reply::quota_exhausted() } else { Reply::CiteSources }).await;
+    let app = with_model(&llm).await;
+    let (bot, tenant, _) = live_bot(&app, "Una", "una_retry_bot", "Una's Umbrellas").await;
+    add_doc(&app, tenant, "umbrellas.md", "# Repairs\n\nBroken umbrella ribs are repaired in two days for 9 euros.\n").await;
+    wait_sources_ready(&app, tenant, 1).await;
+    let s = bellhop::storage::bot_settings::get(&app.db().pool, tenant, BotId(bot)).await.unwrap();
+    let texts = settings::texts(&s, "Una's Umbrellas");
+    let voice = Voice { business: "Una's Umbrellas", persona: "", tone: "", extra: "", language: None };
+    let key = format!("answer:{bot}:5151");
+    let request = pipeline::Request { tenant, bot: BotId(bot), voice, texts: &texts, history: &[], question: "How much is repairing a broken umbrella rib?", credit_key: Some(&key), early: None };
+    let credits = || async { bellhop::storage::billing::get_account(&app.db().pool, tenant).await.unwrap().unwrap().plan_credits };
+    let before = credits().await;
+
+    let first = pipeline::answer(&app.state.answering.pipeline, &request, None).await.unwrap();
+    assert_eq!(first.reply.kind, MessageKind::Extractive, "{:?}", first.reply);
+    assert_eq!(credits().await, before, "a quote costs nothing: the credit went back");
+
+    failing.store(false, Ordering::SeqCst);
+    let retry = pipeline::answer(&app.state.answering.pipeline, &request, None).await.unwrap();
+    assert_eq!(retry.reply.kind, MessageKind::Answer, "{:?}", retry.reply);
+    assert_eq!(credits().await, before - 1, "the model's answer on the retry was not paid for");
+    assert_eq!(bellhop::storage::billing::ledger_balance(&app.db().pool, tenant).await.unwrap(), before - 1);
+    app.stop().await.unwrap();
+}

@@ -100,6 +100,41 @@ async fn a_retried_reservation_gets_the_same_credit_and_settle_or_release_happen
     app.stop().await.unwrap();
 }
 
+/// A retry whose earlier attempt released its credit (no answer went out then) reserves again:
+/// the model answer it then gives is paid for, once — and with no credit left it is refused,
+/// not granted on the released reservation.
+#[tokio::test]
+async fn a_retry_after_its_credit_was_released_reserves_again() {
+    let app = spawn_app().await;
+    let (_, tenant) = owner_with_bot(&app, "Olga", 7_100_006).await;
+    let db = &app.db().pool;
+    let Reserve::Granted(first) = reserve(&app.state.billing, tenant, "answer:4:1").await.unwrap() else { panic!("refused") };
+    first.clone().release(&app.state.db).await.unwrap();
+    let Reserve::Granted(retry) = reserve(&app.state.billing, tenant, "answer:4:1").await.unwrap() else { panic!("the retry was refused") };
+    assert_ne!(retry.id, first.id, "the released reservation stood for the retry");
+    assert_eq!(sql::get_account(db, tenant).await.unwrap().unwrap().plan_credits, 99);
+    retry.clone().settle(&app.state.db, 10).await.unwrap();
+    // Retried once more after the answer was paid for: the same reservation, nothing more taken.
+    let Reserve::Granted(again) = reserve(&app.state.billing, tenant, "answer:4:1").await.unwrap() else { panic!("refused") };
+    assert_eq!(again, retry);
+    again.settle(&app.state.db, 10).await.unwrap();
+    let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
+    assert_eq!((acc.plan_credits, acc.used_in_period), (99, 1), "one answer, one credit");
+    assert_eq!(sql::ledger_balance(db, tenant).await.unwrap(), 99);
+
+    // The last credit reserved and released, then taken by another question: the retry is refused.
+    spend(&app, tenant, 98).await;
+    let Reserve::Granted(last) = reserve(&app.state.billing, tenant, "answer:4:2").await.unwrap() else { panic!("the last credit refused") };
+    last.release(&app.state.db).await.unwrap();
+    let Reserve::Granted(other) = reserve(&app.state.billing, tenant, "answer:4:3").await.unwrap() else { panic!("the last credit refused") };
+    other.settle(&app.state.db, 10).await.unwrap();
+    assert!(matches!(reserve(&app.state.billing, tenant, "answer:4:2").await.unwrap(), Reserve::Exhausted), "answered on a released credit");
+    let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
+    assert_eq!((acc.plan_credits, acc.used_in_period), (0, 100));
+    assert_eq!(sql::ledger_balance(db, tenant).await.unwrap(), 0);
+    app.stop().await.unwrap();
+}
+
 /// The retry of the question that took the last credit finds its reservation, though none is
 /// left for anyone else (the key is looked up before refusing, not only when inserting).
 #[tokio::test]

@@ -398,3 +398,121 @@ async fn refunding_an_earlier_month_keeps_the_plan_until_the_renewals_expiry() {
     assert_eq!((acc.plan_id.as_str(), acc.stars_canceled), ("free", true));
     app.stop().await.unwrap();
 }
+
+/// A plan the operator took out of the configuration while a subscription to it still runs (an
+/// invoice link made before, paid now; its renewals come the same way): the payment buys
+/// nothing, so it is refunded and the subscription cancelled — not left charging every month
+/// for nothing — and the owner is told to choose a plan; the account's plan does not change.
+#[tokio::test]
+async fn a_payment_for_a_plan_no_longer_offered_is_refunded_and_its_subscription_cancelled() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_JOBS_RETRY_BASE_MS", "50");
+    })
+    .await;
+    let (owner, tenant) = owner_with_bot(&app, "Rosa", 7_200_014).await;
+    let db = &app.db().pool;
+    let manager = app.tg.handle.sandbox.manager_id();
+    plan(&app, owner).await;
+    let before = sql::get_account(db, tenant).await.unwrap().unwrap();
+
+    // A subscription link to a "gold" plan this configuration does not have (as if made while it
+    // was offered). Its pre-checkout, answered before the plan went, is accepted.
+    let payload = bellhop::billing::stars::Product::Plan { tenant, id: "gold".into() }.payload();
+    let invoice = json!({ "title": "bellhop Gold", "description": "Gold", "payload": payload, "currency": "XTR", "prices": [{ "label": "Gold", "amount": 700 }], "subscription_period": 2_592_000 });
+    let link = app.tg.client.call_raw(&app.tg.manager(), "createInvoiceLink", &invoice).await.unwrap();
+    app.tg.fail_method(manager, "answerPreCheckoutQuery", 1, 400, "Bad Request: query is too old and response timeout expired or query ID is invalid").await;
+    let p = app.tg.post(&format!("users/{owner}/payments"), json!({ "link": link })).await;
+    let to_catch = || async { app.tg.get(&format!("faults/methods?bot_id={manager}&method=answerPreCheckoutQuery")).await["to_catch"].as_u64() };
+    wait_until(T, || async { to_catch().await == Some(0) }).await;
+    let query = p["pre_checkout_query_id"].as_str().unwrap();
+    app.tg.client.call_raw(&app.tg.manager(), "answerPreCheckoutQuery", &json!({ "pre_checkout_query_id": query, "ok": true })).await.unwrap();
+    let paid = app.tg.payment_outcome(p["id"].as_str().unwrap()).await;
+    assert_eq!(paid["status"], "paid", "{paid}");
+    let charge = paid["telegram_payment_charge_id"].as_str().unwrap().to_owned();
+
+    // Booked once with no answers, refunded; the owner is told in plain words.
+    let status = || async { sql::payment_by_charge(db, &charge).await.unwrap().first().map(|p| p.status.clone()) };
+    wait_until(T, || async { status().await.as_deref() == Some("refunded") }).await;
+    wait_until(T, || async { manager_said(&app, owner).await.iter().any(|t| t.contains("no longer offered")) }).await;
+    app.drain_jobs(T).await;
+    let said: Vec<String> = manager_said(&app, owner).await.into_iter().filter(|t| t.contains("no longer offered")).collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("700 ⭐ are refunded") && said[0].contains("/plan"), "{said:?}");
+    let booked = sql::payment_by_charge(db, &charge).await.unwrap();
+    assert_eq!((booked.len(), booked[0].credits), (1, 0));
+    let acc = sql::get_account(db, tenant).await.unwrap().unwrap();
+    assert_eq!(
+        (acc.plan_id.as_str(), acc.plan_source.as_str(), acc.plan_expires_at, acc.plan_credits, acc.stars_charge_id.as_deref()),
+        (before.plan_id.as_str(), before.plan_source.as_str(), before.plan_expires_at, before.plan_credits, before.stars_charge_id.as_deref())
+    );
+    assert_eq!(sql::ledger_balance(db, tenant).await.unwrap(), acc.plan_credits + acc.pack_credits);
+
+    // Delivered again: nothing more. And the subscription is cancelled: a month later Telegram
+    // charges nothing.
+    redeliver(&app, &charge, 2, 940_000).await;
+    assert_eq!(manager_said(&app, owner).await.iter().filter(|t| t.contains("no longer offered")).count(), 1);
+    let transactions = star_transactions(&app).await;
+    app.tg.post("clock/advance", json!({ "seconds": 2_592_000 })).await;
+    app.drain_jobs(T).await;
+    assert_eq!(star_transactions(&app).await, transactions, "the subscription to the removed plan renewed");
+    assert_eq!(count(app.db(), "select count(*) from billing_payments").await, 1);
+
+    // The same for a pack taken out of the configuration: refunded, no answers added.
+    let payload = bellhop::billing::stars::Product::Pack { tenant, id: "pack50".into() }.payload();
+    let invoice = json!({ "chat_id": owner, "title": "50 answers", "description": "50", "payload": payload, "currency": "XTR", "prices": [{ "label": "50 answers", "amount": 20 }] });
+    let sent = app.tg.client.call_raw(&app.tg.manager(), "sendInvoice", &invoice).await.unwrap();
+    app.tg.fail_method(manager, "answerPreCheckoutQuery", 1, 400, "Bad Request: query is too old and response timeout expired or query ID is invalid").await;
+    let p = app.tg.post(&format!("users/{owner}/payments"), json!({ "bot_id": manager, "message_id": sent["message_id"] })).await;
+    wait_until(T, || async { to_catch().await == Some(0) }).await;
+    app.tg.client.call_raw(&app.tg.manager(), "answerPreCheckoutQuery", &json!({ "pre_checkout_query_id": p["pre_checkout_query_id"], "ok": true })).await.unwrap();
+    let paid = app.tg.payment_outcome(p["id"].as_str().unwrap()).await;
+    assert_eq!(paid["status"], "paid", "{paid}");
+    let pack_charge = paid["telegram_payment_charge_id"].as_str().unwrap().to_owned();
+    let status = || async { sql::payment_by_charge(db, &pack_charge).await.unwrap().first().map(|p| (p.status.clone(), p.credits)) };
+    wait_until(T, || async { status().await == Some(("refunded".into(), 0)) }).await;
+    wait_until(T, || async { manager_said(&app, owner).await.iter().any(|t| t.contains("pack you paid 20 ⭐ for is no longer offered")) }).await;
+    assert_eq!(sql::get_account(db, tenant).await.unwrap().unwrap().pack_credits, 0);
+    app.stop().await.unwrap();
+}
+
+/// "X of Y used" counts the plan's answers only: once the plan's 100 ran out and a pack paid 30
+/// more, `/plan` and the billing page say 100 of 100 (not 130 of 130), with the pack answers
+/// used and left beside it.
+#[tokio::test]
+async fn the_plans_answers_used_leave_out_the_answers_packs_paid_for() {
+    let app = spawn_app().await;
+    let (owner, tenant) = owner_with_bot(&app, "Rosa", 7_200_015).await;
+    let (billing, state_db) = (&app.state.billing, &app.state.db);
+    let answer = move |key: String| async move {
+        let bellhop::billing::Reserve::Granted(r) = bellhop::billing::reserve(billing, tenant, &key).await.unwrap() else { panic!("{key} refused") };
+        r.settle(state_db, 10).await.unwrap();
+    };
+    for i in 0..100 {
+        answer(format!("plan:{i}")).await;
+    }
+    let mut tx = app.db().begin().await.unwrap();
+    let now = bellhop::storage::now_ms();
+    bellhop::billing::account::open(&mut tx, &billing.cfg, tenant, now).await.unwrap();
+    let pack = billing.cfg.packs.iter().find(|p| p.answers == 500).unwrap();
+    bellhop::billing::account::add_pack(&mut tx, tenant, pack, "test:pack", now).await.unwrap();
+    tx.commit().await.unwrap();
+    for i in 0..30 {
+        answer(format!("pack:{i}")).await;
+    }
+    // One pack answer given back (no answer went out): the counts follow.
+    let bellhop::billing::Reserve::Granted(r) = bellhop::billing::reserve(billing, tenant, "pack:released").await.unwrap() else { panic!("refused") };
+    r.release(&app.state.db).await.unwrap();
+    let acc = sql::get_account(&app.db().pool, tenant).await.unwrap().unwrap();
+    assert_eq!((acc.plan_credits, acc.pack_credits), (0, 470));
+
+    let text = plan(&app, owner).await["message"]["text"].as_str().unwrap().to_owned();
+    assert!(text.contains("100 of 100 used"), "{text}");
+    assert!(text.contains("paid from packs this period: 30"), "{text}");
+    assert!(text.contains("470 left"), "{text}");
+
+    let (_, cookie, _) = app.signed_in_owner(owner, "Rosa").await;
+    let page = app.http.get(app.url("/app/billing")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<b>100</b> of <b>100</b> AI answers of your plan"), "{page}");
+    assert!(page.contains("<b>30</b> more paid from packs") && page.contains("<b>470</b> extra answers from packs left"), "{page}");
+    app.stop().await.unwrap();
+}

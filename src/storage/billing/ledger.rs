@@ -100,6 +100,17 @@ pub async fn ledger_created_at(conn: &mut Conn, tenant: TenantId, id: i64) -> sq
     sqlx::query_scalar("select created_at from billing_ledger where tenant_id = $1 and id = $2").bind(tenant.0).bind(id).fetch_optional(&mut *conn).await
 }
 
+/// The plan answers granted for the tenant's current period, which started at `period_start`:
+/// its newest `grant` (each period starts with one; a change of plan starts a new period).
+/// `created_at` bounds the search to the period's rows.
+pub async fn period_grant(conn: &mut Conn, tenant: TenantId, period_start: i64) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("select amount from billing_ledger where tenant_id = $1 and kind = 'grant' and created_at >= $2 order by id desc limit 1")
+        .bind(tenant.0)
+        .bind(period_start)
+        .fetch_optional(&mut *conn)
+        .await
+}
+
 /// The tenant's balance by the ledger alone (the cached balances must always equal it).
 pub async fn ledger_balance<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<i64> {
     sqlx::query_scalar("select cast(coalesce(sum(amount), 0) as bigint) from billing_ledger where tenant_id = $1").bind(tenant.0).fetch_one(e).await
