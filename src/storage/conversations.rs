@@ -232,6 +232,51 @@ pub async fn claim_for_sending<'c>(e: impl Executor<'c, Database = Any>, tenant:
     move_delivery(e, tenant, id, Delivery::Pending, Delivery::Sending).await
 }
 
+/// [`claim_for_sending`] for the assistant's answer to a question: only while its conversation
+/// is with the assistant. A person who took the conversation over while the answer waited for
+/// its turn gets it withdrawn (one statement: no takeover can fall between the check and the
+/// claim). False if it was not pending, or the conversation is with a person.
+pub async fn claim_answer_for_sending<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "update conversation_messages set delivery = 'sending' where tenant_id = $1 and id = $2 and delivery = 'pending'
+           and exists (select 1 from conversations c where c.tenant_id = $1 and c.id = conversation_messages.conversation_id and c.mode = 'bot')",
+    )
+    .bind(tenant.0)
+    .bind(id.0)
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// `pending` → `failed` for an answer of the assistant's whose conversation a person has taken
+/// over: it is never sent. Whether it was (still pending, and the conversation with a person).
+pub async fn withdraw_for_person<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "update conversation_messages set delivery = 'failed' where tenant_id = $1 and id = $2 and delivery = 'pending'
+           and exists (select 1 from conversations c where c.tenant_id = $1 and c.id = conversation_messages.conversation_id and c.mode = 'human')",
+    )
+    .bind(tenant.0)
+    .bind(id.0)
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Whether the conversation is with the assistant, holding it so until the caller's transaction
+/// ends: a no-op update takes the conversation's row lock (on PostgreSQL; SQLite's transaction
+/// holds the write lock once it writes), so a person's takeover ([`set_mode`]) comes before it
+/// or after the caller's commit, never in between.
+pub async fn hold_with_assistant<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: ConversationId) -> sqlx::Result<bool> {
+    let r = sqlx::query("update conversations set mode = mode where tenant_id = $1 and id = $2 and mode = 'bot'").bind(tenant.0).bind(id.0).execute(e).await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Who the conversation is with now (None: it no longer exists).
+pub async fn mode_of<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: ConversationId) -> sqlx::Result<Option<Mode>> {
+    let text: Option<String> = sqlx::query_scalar("select mode from conversations where tenant_id = $1 and id = $2").bind(tenant.0).bind(id.0).fetch_optional(e).await?;
+    text.map(|t| t.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))).transpose()
+}
+
 /// Gives a claim back (`sending` → `pending`): Telegram refused the request with a 429, so
 /// nothing was delivered, and the message waits for its retry unclaimed.
 pub async fn release_claim<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId) -> sqlx::Result<bool> {
