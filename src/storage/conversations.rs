@@ -425,7 +425,7 @@ pub async fn thumbs_down_counts<'c>(e: impl Executor<'c, Database = Any>, tenant
     .await
 }
 
-/// A handoff nobody answered in time.
+/// A handoff nobody answered in time (or, from [`idle_handoffs`], one the team went quiet in).
 #[derive(Debug, Clone, Copy, FromRow)]
 pub struct TimedOutHandoff {
     #[sqlx(try_from = "i64")]
@@ -455,6 +455,43 @@ pub async fn timed_out_handoffs<'c>(e: impl Executor<'c, Database = Any>, now: i
     .bind(limit)
     .fetch_all(e)
     .await
+}
+
+/// Handed-off conversations the team has answered but gone quiet in, every tenant's, at most
+/// `limit`: with a person, someone of the team has written to the customer since the handoff (a
+/// message that did not fail), and nobody has since `quiet_since` (the sweep of `app`, with
+/// `answering.handoff_idle_hours`). The unanswered ones are [`timed_out_handoffs`]'. Each is then
+/// ended with [`end_handoff_if_idle`], scoped to its tenant.
+pub async fn idle_handoffs<'c>(e: impl Executor<'c, Database = Any>, quiet_since: i64, limit: i64) -> sqlx::Result<Vec<TimedOutHandoff>> {
+    sqlx::query_as(
+        "select c.tenant_id, c.id as conversation_id, c.handed_off_at from conversations c
+         where c.mode = 'human' and c.handed_off_at is not null
+           and exists (select 1 from conversation_messages m where m.tenant_id = c.tenant_id and m.conversation_id = c.id and m.author = 'owner' and m.delivery <> 'failed' and m.created_at >= c.handed_off_at)
+           and not exists (select 1 from conversation_messages m where m.tenant_id = c.tenant_id and m.conversation_id = c.id and m.author = 'owner' and m.delivery <> 'failed' and m.created_at > $1)
+         order by c.handed_off_at limit $2",
+    )
+    .bind(quiet_since)
+    .bind(limit)
+    .fetch_all(e)
+    .await
+}
+
+/// Back to the assistant if the conversation is still in the handoff that began at
+/// `handed_off_at` and nobody of the team has written to the customer since `quiet_since` (a
+/// reply stored meanwhile keeps it with them): whether it was.
+pub async fn end_handoff_if_idle<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: ConversationId, handed_off_at: i64, quiet_since: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update conversations set mode = 'bot', handed_off_at = null, taken_by = null
+         where tenant_id = $1 and id = $2 and mode = 'human' and handed_off_at = $3
+           and not exists (select 1 from conversation_messages m where m.tenant_id = $1 and m.conversation_id = $2 and m.author = 'owner' and m.delivery <> 'failed' and m.created_at > $4)",
+    )
+    .bind(tenant.0)
+    .bind(id.0)
+    .bind(handed_off_at)
+    .bind(quiet_since)
+    .execute(e)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Back to the assistant if the conversation is with a person (the owner's Close): whether it
