@@ -9,6 +9,11 @@
 //! have arrived, so it is never sent again automatically: the conversation page shows it as "not
 //! confirmed", and the owner decides whether to write again. The owner's replies and the "closed"
 //! notice go through the same states ([`send_once`]).
+//!
+//! The assistant's answer to a question goes out only while the conversation is with the
+//! assistant: a person who took it over while the answer was written, or while it waited for its
+//! turn, withdraws it ([`Given::Withdrawn`]) — the customer never gets the bot's answer after a
+//! person said they are there.
 use crate::domain::conversation::{Author, ChatKind, Delivery, MessageKind, MsgId};
 use super::feedback::{feedback_buttons, human_button};
 use super::{Ctx, compose};
@@ -45,7 +50,10 @@ pub enum Sent {
 /// message back (`sending` → `pending`). A failure before the claim — the shared pacing's
 /// database, a full queue — leaves the message as it is: it may be another attempt's, in the
 /// middle of its call.
-pub(super) fn claim(db: &Db, tenant: TenantId, id: MsgId, held: &Arc<AtomicBool>) -> Preflight {
+///
+/// `with_assistant_only`: the assistant's answer to a question, withdrawn too when a person has
+/// taken the conversation over by its turn ([`conversations::claim_answer_for_sending`]).
+pub(super) fn claim(db: &Db, tenant: TenantId, id: MsgId, held: &Arc<AtomicBool>, with_assistant_only: bool) -> Preflight {
     let pool = db.pool.clone();
     let again = pool.clone();
     let (took, gave_back) = (held.clone(), held.clone());
@@ -53,12 +61,13 @@ pub(super) fn claim(db: &Db, tenant: TenantId, id: MsgId, held: &Arc<AtomicBool>
         let pool = pool.clone();
         let took = took.clone();
         Box::pin(async move {
-            match conversations::claim_for_sending(&pool, tenant, id).await {
+            let claimed = if with_assistant_only { conversations::claim_answer_for_sending(&pool, tenant, id).await } else { conversations::claim_for_sending(&pool, tenant, id).await };
+            match claimed {
                 Ok(true) => {
                     took.store(true, Ordering::SeqCst);
                     Ok(())
                 }
-                Ok(false) => Err(TelegramError::Withdrawn("the message is no longer waiting to be sent".into())),
+                Ok(false) => Err(TelegramError::Withdrawn("the message is no longer waiting to be sent, or a person has the conversation".into())),
                 Err(e) => Err(TelegramError::Network(format!("could not record the message as being sent: {e}"))),
             }
         })
@@ -93,7 +102,7 @@ where
         return settled(db, tenant, msg.id).await;
     }
     let held = Arc::new(AtomicBool::new(false));
-    match send(claim(db, tenant, msg.id, &held)).await {
+    match send(claim(db, tenant, msg.id, &held, false)).await {
         Ok(sent) => {
             conversations::mark_sent(&db.pool, tenant, msg.id, Some(sent.message_id)).await?;
             Ok(Sent::Now)
@@ -146,12 +155,46 @@ fn today() -> i64 {
     crate::storage::now_ms() / 86_400_000
 }
 
+/// What became of the assistant's answer to a question ([`Ctx::answer_reply`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Given {
+    /// Sent, or on its way (a retry sends it), or it may have arrived.
+    Out,
+    /// A person took the conversation over before it went out: not sent, and never will be.
+    Withdrawn,
+}
+
 impl Ctx<'_> {
     /// Stores the reply (as `pending`), then sends it: it is claimed at its turn in the bot's
     /// throttle ([`claim`]).
     pub(super) async fn reply(&self, conv: &Conversation, update_id: i64, reply_to: i64, r: &Reply<'_>) -> Result<(), JobError> {
+        self.store_and_send(conv, update_id, reply_to, r, false).await.map(drop)
+    }
+
+    /// The assistant's answer to a question, as [`Self::reply`] — but only while the conversation
+    /// is with the assistant: the owner or a teammate may have taken it over while the answer was
+    /// being written (a reply in the manager chat, the admin page), and the customer must not get
+    /// the bot's answer after a person said they are there. Checked twice: when the answer is
+    /// stored (in its transaction, holding the conversation: it is then not stored at all), and
+    /// at its turn to be sent ([`claim`]: it is then marked failed, "not delivered" on the
+    /// conversation page). A takeover after that finds the answer already on its way.
+    pub(super) async fn answer_reply(&self, conv: &Conversation, update_id: i64, reply_to: i64, r: &Reply<'_>) -> Result<Given, JobError> {
+        self.store_and_send(conv, update_id, reply_to, r, true).await
+    }
+
+    async fn store_and_send(&self, conv: &Conversation, update_id: i64, reply_to: i64, r: &Reply<'_>, with_assistant_only: bool) -> Result<Given, JobError> {
         let sources = serde_json::to_string(r.sources).unwrap_or_else(|_| "[]".into());
         let mut tx = self.db().begin().await?;
+        if with_assistant_only && !conversations::hold_with_assistant(&mut *tx, self.tenant, conv.id).await? {
+            // With a person now. The model's tokens were spent all the same: they count towards
+            // the business's daily budget.
+            if r.tokens > 0 {
+                conversations::add_usage(&mut *tx, self.tenant, today(), r.tokens as i64).await?;
+            }
+            tx.commit().await.map_err(anyhow::Error::from)?;
+            tracing::info!(conversation = conv.id.0, "a person took the conversation over while the answer was written: not sent");
+            return Ok(Given::Withdrawn);
+        }
         let (msg, fresh) = conversations::add(
             &mut tx,
             self.tenant,
@@ -166,27 +209,35 @@ impl Ctx<'_> {
         if fresh {
             return self.deliver(conv, &msg, reply_to).await;
         }
-        self.resume(conv, &msg, reply_to).await
+        self.carry_on(conv, &msg, reply_to).await
     }
 
     /// Carries a stored reply on from its delivery state: pending (stored, or waiting for its
     /// turn when its worker stopped) → send; sending (a crash during the Bot API call: it may
     /// have arrived) → unknown, not re-sent; sent → nothing.
     pub(super) async fn resume(&self, conv: &Conversation, msg: &Msg, reply_to: i64) -> Result<(), JobError> {
+        self.carry_on(conv, msg, reply_to).await.map(drop)
+    }
+
+    async fn carry_on(&self, conv: &Conversation, msg: &Msg, reply_to: i64) -> Result<Given, JobError> {
         match msg.delivery {
             Delivery::Pending => self.deliver(conv, msg, reply_to).await,
             Delivery::Sending => {
                 tracing::warn!(reply_id = msg.id.0, "a reply was being sent when its worker stopped; not sending it again");
                 conversations::mark_unknown_if_sending(&self.db().pool, self.tenant, msg.id).await?;
-                Ok(())
+                Ok(Given::Out)
             }
-            Delivery::Sent | Delivery::Unknown | Delivery::Failed => Ok(()),
+            Delivery::Sent | Delivery::Unknown => Ok(Given::Out),
+            // An answer withdrawn for a person (or a reply refused for good): never sent.
+            Delivery::Failed => Ok(Given::Withdrawn),
         }
     }
 
     /// Sends a stored `pending` reply (split if long, buttons under the last part): the first
-    /// part claims it at its turn ([`claim`]), and it is marked sent after the last.
-    async fn deliver(&self, conv: &Conversation, msg: &Msg, reply_to: i64) -> Result<(), JobError> {
+    /// part claims it at its turn ([`claim`]), and it is marked sent after the last. The
+    /// assistant's answer to a question is claimed only while the conversation is with the
+    /// assistant; withdrawn, it is marked failed ([`Given::Withdrawn`]).
+    async fn deliver(&self, conv: &Conversation, msg: &Msg, reply_to: i64) -> Result<Given, JobError> {
         let stored = std::time::Instant::now();
         let sources: Vec<Cited> = serde_json::from_str(&msg.sources).unwrap_or_default();
         let html = match msg.kind {
@@ -214,20 +265,25 @@ impl Ctx<'_> {
             if i == last {
                 send.reply_markup = buttons.clone();
             }
-            let result = if i == 0 { self.bot.send_message_with(&send, claim(self.db(), self.tenant, msg.id, &held)).await } else { self.bot.send_message(&send).await };
+            let with_assistant_only = msg.kind.is_reply_to_question();
+            let result = if i == 0 { self.bot.send_message_with(&send, claim(self.db(), self.tenant, msg.id, &held, with_assistant_only)).await } else { self.bot.send_message(&send).await };
             let sent = match result {
                 Ok(sent) => sent,
+                Err(TelegramError::Withdrawn(_)) if with_assistant_only && conversations::withdraw_for_person(&self.db().pool, self.tenant, msg.id).await? => {
+                    tracing::info!(reply_id = msg.id.0, "a person took the conversation over before the answer's turn: not sent");
+                    return Ok(Given::Withdrawn);
+                }
                 Err(TelegramError::Withdrawn(why)) => {
                     // Another attempt of this job claimed the reply first (a redelivery, or a
                     // worker whose lease expired): it sends it, not this one.
                     tracing::info!(reply_id = msg.id.0, why, "the reply is another attempt's to send");
-                    return Ok(());
+                    return Ok(Given::Out);
                 }
                 Err(e) if e.may_have_taken_effect() => {
                     // Telegram's answer was lost: the part may have arrived. Never sent twice.
                     tracing::warn!(reply_id = msg.id.0, error = %e, "Telegram's answer was lost; the reply may have arrived and is not sent again");
                     conversations::set_delivery(&self.db().pool, self.tenant, msg.id, Delivery::Unknown).await?;
-                    return Ok(());
+                    return Ok(Given::Out);
                 }
                 Err(e) => {
                     // Telegram refused, or the request never reached it: nothing of this part was
@@ -247,6 +303,6 @@ impl Ctx<'_> {
         if let Some(timing) = *self.timing.lock().unwrap_or_else(|p| p.into_inner()) {
             self.a.overhead.record_sent(self.started, &timing, stored);
         }
-        Ok(())
+        Ok(Given::Out)
     }
 }

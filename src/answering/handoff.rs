@@ -4,7 +4,9 @@
 //! of them writes as a Telegram reply to one of those messages (or from the admin page) reaches
 //! the customer through the business's bot; the first to reply takes the conversation (the
 //! others are told who did, and their replies are refused), and the customer's next messages go
-//! to that person only. Close hands the conversation back to the AI.
+//! to that person only. Close hands the conversation back to the AI; so does the handoff
+//! timeout when nobody replied ([`time_out`]), and `answering.handoff_idle_hours` without a word
+//! from the team once someone had ([`end_idle`]).
 //!
 //! Outside the bot's working hours ([`super::hours`]) the conversation stays with the assistant
 //! (the customer gets the away message from the caller): the team still gets the transcript,
@@ -435,6 +437,54 @@ pub async fn time_out(db: &Db, bots: &ChildBots, tenant: TenantId, conv_id: Conv
     tracing::info!(tenant_id = tenant.0, conversation = conv.id.0, "a handoff nobody answered went back to the assistant");
     send_closed_notice(db, bots, tenant, &conv).await?;
     Ok(true)
+}
+
+/// A handoff the team answered and then went quiet in: nobody of the team has written to the
+/// customer for `idle` (`answering.handoff_idle_hours`, since `quiet_since`). The conversation
+/// goes back to the assistant and the customer is told, in their language, with the words of a
+/// Close — once, as [`time_out`]: the mode change (only if still in that handoff with nothing
+/// written since) and the notice are one commit, and the notice is sent at most once. Then the
+/// team hears it in the manager chat; replying to that message writes to the customer again and
+/// takes the conversation back. Without this, a customer whose person stopped writing got no
+/// answer from anyone, however long they waited: the assistant stayed silent for them.
+pub async fn end_idle(db: &Db, bots: &ChildBots, manager: Option<&Manager>, h: &conversations::TimedOutHandoff, quiet_since: i64, idle: std::time::Duration) -> Result<bool, JobError> {
+    let tenant = h.tenant_id;
+    let Some(conv) = conversations::get(&db.pool, tenant, h.conversation_id).await? else { return Ok(false) };
+    let text = super::language::Lang::of(conv.language.as_deref()).words().back_with_assistant;
+    let mut tx = db.begin().await?;
+    if !conversations::end_handoff_if_idle(&mut *tx, tenant, conv.id, h.handed_off_at, quiet_since).await? {
+        return Ok(false); // written in, closed or handed off again meanwhile
+    }
+    conversations::add(&mut tx, tenant, conv.id, &NewMsg { author: Author::Bot, text, update_id: None, kind: MessageKind::Closed, sources: "[]", delivery: Delivery::Pending, model_tokens: 0, question: None }).await?;
+    tx.commit().await.map_err(anyhow::Error::from)?;
+    tracing::info!(tenant_id = tenant.0, conversation = conv.id.0, "a handoff the team went quiet in went back to the assistant");
+    // A notice whose sending fails is sent by the sweep later; the team hears either way.
+    let told = send_closed_notice(db, bots, tenant, &conv).await;
+    if let Some(manager) = manager {
+        tell_team_idle(db, manager, tenant, &conv, idle).await?;
+    }
+    told?;
+    Ok(true)
+}
+
+/// Tells the owner and every teammate that the conversation went back to the assistant after
+/// `idle` without a word from them. A reply to the message reaches the customer (and takes the
+/// conversation back), as a reply to a handoff does.
+async fn tell_team_idle(db: &Db, manager: &Manager, tenant: TenantId, conv: &Conversation, idle: std::time::Duration) -> anyhow::Result<()> {
+    let hours = idle.as_secs() / 3600;
+    let span = if hours == 1 { "an hour".to_owned() } else { format!("{hours} hours") };
+    let name = escape(&conv.customer_name);
+    let bot = escape(&bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.username).unwrap_or_default());
+    let text = format!(
+        "⏰ No one has written to <b>{name}</b> in @{bot} for {span}, so the conversation went back to the assistant, and {name} was told so.\n\n<i>Reply to this message to write to them again: that takes the conversation back.</i>"
+    );
+    for person in team::recipients(&db.pool, tenant).await? {
+        match manager.bot.send_message(&SendMessage::html(person.0, text.clone())).await {
+            Ok(sent) => conversations::add_relay(&db.pool, person.0, sent.message_id, tenant, conv.id).await?,
+            Err(e) => tracing::warn!(error = %e, "could not tell a member of the team that a conversation went back to the assistant"),
+        }
+    }
+    Ok(())
 }
 
 /// Drops from the stored copy of manager update `update_id` what it quotes (`field` of its

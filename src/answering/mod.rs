@@ -8,7 +8,9 @@
 //! the model answering from confident passages via [`compose`], prompts in `prompts/`), its text
 //! streamed as drafts ([`drafts`]) in private chats. Below the threshold — or when the model says
 //! the sources don't hold the answer — the owner's fallback text and a "talk to a person" button.
-//! A handed-off conversation ([`handoff`]) gets no AI replies until the owner closes it;
+//! A handed-off conversation ([`handoff`]) gets no AI replies until it goes back to the
+//! assistant — not even an answer that was being written when a person took it over (its drafts
+//! stop, and it is neither stored nor sent: [`delivery`]);
 //! 👍/👎 and "talk to a person" presses are [`feedback`]. Photos, voice notes and other media
 //! get a short reply and go to the owner ([`media`]); a caption is read as text. A paused bot
 //! answers every message with a short notice — no model, no credit. `/forget` erases the
@@ -446,9 +448,11 @@ impl Ctx<'_> {
         let key = format!("answer:{}:{update_id}", self.bot_id.0);
         let request = pipeline::Request { tenant: self.tenant, bot: self.bot_id, voice, texts: self.texts, history: &history, question, credit_key: Some(&key), early: self.early.as_ref() };
 
-        // Drafts in private chats: a task sends the latest text at most every draft_interval.
+        // Drafts in private chats: a task sends the latest text at most every draft_interval
+        // (none once a person has the conversation).
         let (progress, drafts) = if conv.chat_kind == ChatKind::Private {
-            let (tx, task) = drafts::start(self.bot.clone(), conv.chat_id, cmsg.id.0.max(1), deps.cfg.draft_interval);
+            let to = drafts::Chat { chat: conv.chat_id, draft_id: cmsg.id.0.max(1), db: deps.db.clone(), tenant: self.tenant, conv: conv.id };
+            let (tx, task) = drafts::start(self.bot.clone(), to, deps.cfg.draft_interval);
             (Some(tx), Some(task))
         } else {
             (None, None)
@@ -459,20 +463,34 @@ impl Ctx<'_> {
         if let Some(d) = drafts {
             d.finish().await;
         }
-        let answer = answered?;
+        let mut answer = answered?;
         if answer.generated {
             let timing = limits::Timing { answering, retrieval: answer.retrieval_time, steps: answer.retrieval_steps, model: answer.reply.model_time, answered: Instant::now() };
             *self.timing.lock().unwrap_or_else(|p| p.into_inner()) = Some(timing);
         }
         let _ = typing.await;
-        let r = answer.reply;
+        let r = &answer.reply;
         if r.kind == MessageKind::Unavailable && conv.chat_kind == ChatKind::Private {
             // The business is out of AI answers: a question the customer paid for was not
             // answered, so it goes back to them (once per update; before the reply is sent, so
             // a retry after a failed send finds it given back already).
             crate::billing::paywall::give_back(&deps.billing, self.tenant, self.bot_id, conv.chat_id, update_id).await?;
         }
-        self.reply(conv, update_id, reply_to, &Reply { kind: r.kind, text: &r.text, sources: &r.sources, tokens: r.tokens, question: Some(question) }).await
+        let given = self.answer_reply(conv, update_id, reply_to, &Reply { kind: r.kind, text: &r.text, sources: &r.sources, tokens: r.tokens, question: Some(question) }).await;
+        // The credit: spent once the answer is given (or on its way: a failed send is retried
+        // from the stored reply), back when a person took the conversation over first.
+        match given {
+            Ok(delivery::Given::Withdrawn) => answer.release(self.db()).await?,
+            _ => answer.settle(self.db()).await?,
+        }
+        if given? == delivery::Given::Withdrawn {
+            // The question is the person's to answer now: it goes to them in the manager chat, as
+            // the customer's next messages will (they may have taken the conversation over
+            // without seeing it).
+            let Some(conv) = conversations::get(&self.db().pool, self.tenant, conv.id).await? else { return Ok(()) };
+            return handoff::forward_to_owner(self.db(), self.a.manager.as_ref(), self.tenant, &conv, cmsg).await;
+        }
+        Ok(())
     }
 }
 

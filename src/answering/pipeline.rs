@@ -4,7 +4,8 @@
 //! question + history → standalone query → the owner's Q&A pair, else retrieval with the
 //! confidence threshold ("I don't know" below it) → one credit reserved (when metered) → the
 //! business's daily token budget and its model permits → the model answering from the passages
-//! (or quoting them when it can't) → the credit settled or released.
+//! (or quoting them when it can't) → the credit released, or held for the caller to settle once
+//! the answer is given ([`Answer::credit`]).
 //!
 //! Where the answer goes — Telegram drafts, delivery, storage — is the caller's business; the
 //! pipeline only publishes the text so far to `progress` while the model writes.
@@ -13,7 +14,7 @@ use super::compose::{self, Composed, ModelCall, Prepared};
 use super::limits::TenantPermits;
 use super::prompt::{Turn, Voice};
 use super::settings::Texts;
-use crate::billing::{self, Billing, Reserve};
+use crate::billing::{self, Billing, Reservation, Reserve};
 use crate::config::{AnsweringConfig, LlmConfig};
 use crate::domain::{BotId, TenantId};
 use crate::llm::SharedModel;
@@ -69,10 +70,33 @@ pub struct Answer {
     pub retrieval_time: Duration,
     /// The same by step (the passages went to generation only).
     pub retrieval_steps: compose::RetrievalSteps,
+    /// The credit of a model's answer, still held: the caller settles it ([`Answer::settle`])
+    /// once the answer is given, or releases it when nobody gets it (a person took the
+    /// conversation over meanwhile). A held credit counts as spent, so a caller that stops
+    /// before either has charged the answer, as before.
+    pub credit: Option<Reservation>,
+}
+
+impl Answer {
+    /// The answer was given: its credit, if it holds one, is spent (with the model's tokens).
+    pub async fn settle(&mut self, db: &storage::Db) -> anyhow::Result<()> {
+        match self.credit.take() {
+            Some(r) => r.settle(db, self.reply.tokens).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Nobody gets the answer: its credit, if it holds one, goes back.
+    pub async fn release(&mut self, db: &storage::Db) -> anyhow::Result<()> {
+        match self.credit.take() {
+            Some(r) => r.release(db).await,
+            None => Ok(()),
+        }
+    }
 }
 
 fn fixed(kind: MessageKind, text: String) -> Answer {
-    Answer { reply: Composed { kind, text, sources: vec![], tokens: 0, note: None, model_time: Duration::ZERO }, generated: false, retrieval_time: Duration::ZERO, retrieval_steps: Default::default() }
+    Answer { reply: Composed { kind, text, sources: vec![], tokens: 0, note: None, model_time: Duration::ZERO }, generated: false, retrieval_time: Duration::ZERO, retrieval_steps: Default::default(), credit: None }
 }
 
 fn today() -> i64 {
@@ -137,13 +161,15 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
         _ => None,
     };
     let mut reply = compose::generate(call, &req.voice, req.history, req.question, &hits, progress).await;
-    if let Some(r) = reservation {
-        if reply.kind == MessageKind::Answer {
-            r.settle(&deps.db, reply.tokens).await?;
-        } else {
+    // Only the model's own answer costs a credit; the caller settles it once it is given.
+    let credit = match reservation {
+        Some(r) if reply.kind == MessageKind::Answer => Some(r),
+        Some(r) => {
             r.release(&deps.db).await?;
+            None
         }
-    }
+        None => None,
+    };
     if let Some(note) = &reply.note {
         tracing::info!(kind = reply.kind.as_str(), note, "answer not from the model");
     }
@@ -155,7 +181,7 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
         reply.text = req.texts.fallback.clone();
         reply.sources.clear();
     }
-    Ok(Answer { reply, generated: true, retrieval_time, retrieval_steps })
+    Ok(Answer { reply, generated: true, retrieval_time, retrieval_steps, credit })
 }
 
 /// Turns a follow-up into a standalone retrieval query. A short message or one that starts like

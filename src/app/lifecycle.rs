@@ -176,8 +176,9 @@ pub async fn delete_data(app: &AppState, tenant: TenantId, bot: BotId) -> Result
 }
 
 /// Every `every`, hands the conversations whose handoff nobody answered in time back to the
-/// assistant (`answering::handoff::time_out`). Any number of processes may run it: each
-/// conversation is ended once, by whichever gets there first.
+/// assistant (`answering::handoff::time_out`), and those the team answered and then went quiet
+/// in (`answering::handoff::end_idle`). Any number of processes may run it: each conversation is
+/// ended once, by whichever gets there first.
 pub async fn handoff_timeouts(app: AppState, every: std::time::Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
@@ -195,6 +196,20 @@ pub async fn handoff_timeouts(app: AppState, every: std::time::Duration) {
         for h in due {
             if let Err(e) = crate::answering::handoff::time_out(&app.db, &app.bots, h.tenant_id, h.conversation_id, h.handed_off_at).await {
                 tracing::warn!(tenant_id = h.tenant_id.0, conversation = h.conversation_id.0, error = ?e, "could not end an unanswered handoff");
+            }
+        }
+        // Conversations the team answered, then went quiet in for `answering.handoff_idle_hours`.
+        if let Some(idle) = app.cfg.answering.handoff_idle {
+            let quiet_since = crate::storage::now_ms() - i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+            match crate::storage::conversations::idle_handoffs(&app.db.pool, quiet_since, 100).await {
+                Ok(idle_ones) => {
+                    for h in idle_ones {
+                        if let Err(e) = crate::answering::handoff::end_idle(&app.db, &app.bots, app.manager.as_ref(), &h, quiet_since, idle).await {
+                            tracing::warn!(tenant_id = h.tenant_id.0, conversation = h.conversation_id.0, error = ?e, "could not end a handoff the team went quiet in");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "looking for handoffs the team went quiet in failed"),
             }
         }
         // Notices whose sending was cut short (a worker killed, a passing Telegram failure after

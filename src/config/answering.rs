@@ -20,6 +20,9 @@ pub struct AnsweringConfig {
     /// Whether the chat model writes answers (`answering.model_answers`, `auto` resolved):
     /// otherwise replies are the sentences of the sources that answer, quoted.
     pub model_answers: bool,
+    /// How long a conversation a person has answered stays with them after their last message
+    /// there (`answering.handoff_idle_hours`); `None` (0): until they close it.
+    pub handoff_idle: Option<Duration>,
 }
 
 /// `llm` is the chat model's section: `auto` turns model answers on for a model the operator chose.
@@ -43,5 +46,9 @@ pub(super) fn parse(r: &mut Reader, llm: &super::LlmConfig) -> AnsweringConfig {
         draft_interval: Duration::from_millis(r.number("answering.draft_interval_ms", 0, 60_000)),
         min_support: r.number("answering.min_support_percent", 0, 100) as f32 / 100.0,
         min_sentence_score: r.number("answering.min_sentence_score_percent", 0, 100) as f32 / 100.0,
+        handoff_idle: match r.number("answering.handoff_idle_hours", 0, 8760) {
+            0 => None,
+            hours => Some(Duration::from_secs(hours * 3600)),
+        },
     }
 }

@@ -189,6 +189,8 @@ settings! {
         "How well (percent) the best sentence of the sources must match a question for the bot to answer or quote it; below it the bot says it doesn't know and offers a person. Set with `bellhop eval answers` (BENCHMARKS.md).";
     "answering.draft_interval_ms", "BELLHOP_ANSWERING_DRAFT_INTERVAL_MS", Some("300"), false,
         "Least time between two streamed drafts of an answer (`sendMessageDraft`) in a private chat.";
+    "answering.handoff_idle_hours", "BELLHOP_ANSWERING_HANDOFF_IDLE_HOURS", Some("24"), false,
+        "Hours a handed-off conversation stays with the owner or teammate who answered it after their last message there; then it goes back to the assistant, and the customer (in their language) and the team (in the manager chat) are told. 0–8760; 0 keeps it with them until they close it. A day lets a conversation carry on the next morning, yet leaves no customer with nobody for longer.";
     // billing (docs/billing.md)
     "billing.plans", "BELLHOP_BILLING_PLANS", Some("free|Free|0||100|1|5,starter|Starter|250||2000|3|50,pro|Pro|900||10000|10|500"), false,
         "Plans, comma-separated, each `id|Name|Stars a month|Stripe price id|answers a month|bots|sources`. The first is the plan every business starts on (price 0). An empty Stripe price id: not sold by card.";

@@ -104,6 +104,12 @@ impl MessageKind {
     pub fn is_answer(self) -> bool {
         matches!(self, MessageKind::Answer | MessageKind::Extractive | MessageKind::Qa)
     }
+
+    /// The assistant's reply to a customer's question (what the answer pipeline makes): never
+    /// sent once a person has the conversation — they may take it over while it is written.
+    pub fn is_reply_to_question(self) -> bool {
+        self.is_answer() || matches!(self, MessageKind::Fallback | MessageKind::Unavailable)
+    }
 }
 
 stored_text! {

@@ -232,6 +232,51 @@ pub async fn claim_for_sending<'c>(e: impl Executor<'c, Database = Any>, tenant:
     move_delivery(e, tenant, id, Delivery::Pending, Delivery::Sending).await
 }
 
+/// [`claim_for_sending`] for the assistant's answer to a question: only while its conversation
+/// is with the assistant. A person who took the conversation over while the answer waited for
+/// its turn gets it withdrawn (one statement: no takeover can fall between the check and the
+/// claim). False if it was not pending, or the conversation is with a person.
+pub async fn claim_answer_for_sending<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "update conversation_messages set delivery = 'sending' where tenant_id = $1 and id = $2 and delivery = 'pending'
+           and exists (select 1 from conversations c where c.tenant_id = $1 and c.id = conversation_messages.conversation_id and c.mode = 'bot')",
+    )
+    .bind(tenant.0)
+    .bind(id.0)
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// `pending` → `failed` for an answer of the assistant's whose conversation a person has taken
+/// over: it is never sent. Whether it was (still pending, and the conversation with a person).
+pub async fn withdraw_for_person<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "update conversation_messages set delivery = 'failed' where tenant_id = $1 and id = $2 and delivery = 'pending'
+           and exists (select 1 from conversations c where c.tenant_id = $1 and c.id = conversation_messages.conversation_id and c.mode = 'human')",
+    )
+    .bind(tenant.0)
+    .bind(id.0)
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Whether the conversation is with the assistant, holding it so until the caller's transaction
+/// ends: a no-op update takes the conversation's row lock (on PostgreSQL; SQLite's transaction
+/// holds the write lock once it writes), so a person's takeover ([`set_mode`]) comes before it
+/// or after the caller's commit, never in between.
+pub async fn hold_with_assistant<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: ConversationId) -> sqlx::Result<bool> {
+    let r = sqlx::query("update conversations set mode = mode where tenant_id = $1 and id = $2 and mode = 'bot'").bind(tenant.0).bind(id.0).execute(e).await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Who the conversation is with now (None: it no longer exists).
+pub async fn mode_of<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: ConversationId) -> sqlx::Result<Option<Mode>> {
+    let text: Option<String> = sqlx::query_scalar("select mode from conversations where tenant_id = $1 and id = $2").bind(tenant.0).bind(id.0).fetch_optional(e).await?;
+    text.map(|t| t.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))).transpose()
+}
+
 /// Gives a claim back (`sending` → `pending`): Telegram refused the request with a 429, so
 /// nothing was delivered, and the message waits for its retry unclaimed.
 pub async fn release_claim<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId) -> sqlx::Result<bool> {
@@ -380,7 +425,7 @@ pub async fn thumbs_down_counts<'c>(e: impl Executor<'c, Database = Any>, tenant
     .await
 }
 
-/// A handoff nobody answered in time.
+/// A handoff nobody answered in time (or, from [`idle_handoffs`], one the team went quiet in).
 #[derive(Debug, Clone, Copy, FromRow)]
 pub struct TimedOutHandoff {
     #[sqlx(try_from = "i64")]
@@ -410,6 +455,43 @@ pub async fn timed_out_handoffs<'c>(e: impl Executor<'c, Database = Any>, now: i
     .bind(limit)
     .fetch_all(e)
     .await
+}
+
+/// Handed-off conversations the team has answered but gone quiet in, every tenant's, at most
+/// `limit`: with a person, someone of the team has written to the customer since the handoff (a
+/// message that did not fail), and nobody has since `quiet_since` (the sweep of `app`, with
+/// `answering.handoff_idle_hours`). The unanswered ones are [`timed_out_handoffs`]'. Each is then
+/// ended with [`end_handoff_if_idle`], scoped to its tenant.
+pub async fn idle_handoffs<'c>(e: impl Executor<'c, Database = Any>, quiet_since: i64, limit: i64) -> sqlx::Result<Vec<TimedOutHandoff>> {
+    sqlx::query_as(
+        "select c.tenant_id, c.id as conversation_id, c.handed_off_at from conversations c
+         where c.mode = 'human' and c.handed_off_at is not null
+           and exists (select 1 from conversation_messages m where m.tenant_id = c.tenant_id and m.conversation_id = c.id and m.author = 'owner' and m.delivery <> 'failed' and m.created_at >= c.handed_off_at)
+           and not exists (select 1 from conversation_messages m where m.tenant_id = c.tenant_id and m.conversation_id = c.id and m.author = 'owner' and m.delivery <> 'failed' and m.created_at > $1)
+         order by c.handed_off_at limit $2",
+    )
+    .bind(quiet_since)
+    .bind(limit)
+    .fetch_all(e)
+    .await
+}
+
+/// Back to the assistant if the conversation is still in the handoff that began at
+/// `handed_off_at` and nobody of the team has written to the customer since `quiet_since` (a
+/// reply stored meanwhile keeps it with them): whether it was.
+pub async fn end_handoff_if_idle<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: ConversationId, handed_off_at: i64, quiet_since: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update conversations set mode = 'bot', handed_off_at = null, taken_by = null
+         where tenant_id = $1 and id = $2 and mode = 'human' and handed_off_at = $3
+           and not exists (select 1 from conversation_messages m where m.tenant_id = $1 and m.conversation_id = $2 and m.author = 'owner' and m.delivery <> 'failed' and m.created_at > $4)",
+    )
+    .bind(tenant.0)
+    .bind(id.0)
+    .bind(handed_off_at)
+    .bind(quiet_since)
+    .execute(e)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Back to the assistant if the conversation is with a person (the owner's Close): whether it

@@ -184,7 +184,10 @@ async fn answer(app: &AppState, tenant: TenantId, bot: BotId, earlier: &[Exchang
     let voice = Voice { business: &business, persona: &s.persona, tone: &s.tone, extra: &s.extra_instructions, language: language.as_deref() };
     let key = format!("test:{}:{}", bot.0, uuid::Uuid::new_v4().simple());
     let request = pipeline::Request { tenant, bot, voice, texts: &texts, history: &history, question, credit_key: Some(&key), early: None };
-    let r = pipeline::answer(&app.answering.pipeline, &request, None).await?.reply;
+    let mut answer = pipeline::answer(&app.answering.pipeline, &request, None).await?;
+    // The owner sees it at once: its credit is spent.
+    answer.settle(&app.db).await?;
+    let r = answer.reply;
     if r.tokens > 0 {
         let today = crate::storage::now_ms() / 86_400_000;
         crate::storage::conversations::add_usage(&app.db.pool, tenant, today, r.tokens as i64).await?;

@@ -39,6 +39,7 @@ mod owner_account;
 mod owner_announcements;
 mod owner_brand;
 mod owner_handoff_delivery;
+mod owner_handoff_takeover;
 mod owner_handoff_timeout;
 mod owner_team;
 mod owner_insight;

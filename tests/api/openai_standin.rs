@@ -59,6 +59,9 @@ pub enum Reply {
     CiteSources,
     /// Waits this long before sending the first byte (headers included), then replies.
     Stall(Duration, Box<Reply>),
+    /// Waits until the test opens the gate before sending the first byte, then replies: what
+    /// happens meanwhile does not depend on how long anything takes.
+    Gated(Gate, Box<Reply>),
     /// An HTTP error with this JSON body.
     Error { status: u16, body: Value },
     /// This text, then `finish_reason: "length"`, as OpenAI ends an answer that reached
@@ -75,6 +78,9 @@ impl Reply {
     }
     pub fn stall(d: Duration, then: Reply) -> Self {
         Reply::Stall(d, Box::new(then))
+    }
+    pub fn gated(gate: &Gate, then: Reply) -> Self {
+        Reply::Gated(gate.clone(), Box::new(then))
     }
     /// OpenAI's rate limit: 429 `rate_limit_exceeded` (worth retrying).
     pub fn rate_limited() -> Self {
@@ -99,6 +105,26 @@ impl Reply {
     pub fn openai_error(status: u16, message: &str, kind: &str, code: &str) -> Self {
         let code = if code.is_empty() { Value::Null } else { Value::from(code) };
         Reply::Error { status, body: json!({"error": {"message": message, "type": kind, "param": null, "code": code}}) }
+    }
+}
+
+/// What [`Reply::Gated`] waits for: closed until [`Gate::open`], then open for good.
+#[derive(Debug, Clone)]
+pub struct Gate(Arc<tokio::sync::Semaphore>);
+
+impl Gate {
+    pub fn new() -> Self {
+        Gate(Arc::new(tokio::sync::Semaphore::new(0)))
+    }
+
+    /// Lets every reply waiting at the gate (and every later one) through.
+    pub fn open(&self) {
+        self.0.close();
+    }
+
+    async fn wait(&self) {
+        // A closed semaphore refuses every acquire at once: that is the gate open.
+        let _ = self.0.acquire().await;
     }
 }
 
@@ -176,10 +202,19 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axum:
         req
     };
     let mut reply = (shared.behaviour)(&req);
-    while let Reply::Stall(d, then) = reply {
-        tokio::time::sleep(d).await;
-        reply = *then;
-    }
+    let reply = loop {
+        reply = match reply {
+            Reply::Stall(d, then) => {
+                tokio::time::sleep(d).await;
+                *then
+            }
+            Reply::Gated(gate, then) => {
+                gate.wait().await;
+                *then
+            }
+            other => break other,
+        };
+    };
     let mut finish = "stop";
     let text = match reply {
         Reply::Text(t) => t,
@@ -189,7 +224,7 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: axum:
         }
         Reply::CiteSources => cite(&req.prompt()),
         Reply::Error { status, body } => return error(status, body),
-        Reply::Stall(..) => unreachable!("unwrapped above"),
+        Reply::Stall(..) | Reply::Gated(..) => unreachable!("unwrapped above"),
     };
     let model = req.body["model"].as_str().unwrap_or("stand-in").to_owned();
     let id = format!("chatcmpl-standin{}", req.call);

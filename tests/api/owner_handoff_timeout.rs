@@ -1,9 +1,12 @@
 //! Issue 17, item 4 (part): a customer who asks for a person and gets no reply within the bot's
 //! handoff timeout goes back to the assistant and is told so, in their language — once; a
 //! conversation the owner has replied in stays with the owner; a timeout of 0 waits for the owner.
+//! A conversation the owner answered and then left for `answering.handoff_idle_hours` goes back
+//! to the assistant too, and the team is told.
 use bellhop::domain::conversation::{Author, ConversationId, Delivery, MessageKind};
 use crate::helpers::*;
-use crate::owner_lifecycle::{bot_said_to, business, customer, post, wait_reply};
+use crate::owner_lifecycle::{Business, bot_said_to, business, customer, manager_said, post, wait_reply};
+use crate::owner_team::{manager_message, text_of};
 use bellhop::storage::conversations::{self, NewMsg};
 use std::time::Duration;
 
@@ -176,5 +179,63 @@ async fn a_handoff_whose_job_failed_half_way_still_tells_the_customer_when_retri
     wait_until(WAIT, || async { crate::owner_lifecycle::manager_said(&app, b.owner).await.iter().any(|t| t.contains("wants to talk to a person")) }).await;
     app.drain_jobs(WAIT).await;
     assert_eq!(bot_said_to(&app, b.bot, c).await.len(), 1, "told once");
+    app.stop().await.unwrap();
+}
+
+/// Moves the conversation's handoff and every message of it `minutes` into the past.
+async fn backdate(app: &TestApp, conv: i64, minutes: i64) {
+    let ms = minutes * 60_000;
+    for sql in [format!("update conversations set handed_off_at = handed_off_at - {ms} where id = {conv}"), format!("update conversation_messages set created_at = created_at - {ms} where conversation_id = {conv}")] {
+        sqlx::query(&sql).execute(&app.db().pool).await.unwrap();
+    }
+}
+
+/// The owner's reply to the conversation, from its admin page.
+async fn reply_from_page(app: &TestApp, b: &Business, conv: i64, text: &str) {
+    let (status, _, _) = post(app, &b.cookie, &format!("/app/conversations/{conv}/reply"), &[("csrf", &b.csrf), ("text", text)]).await;
+    assert_eq!(status, 303);
+}
+
+/// A handoff the owner answered and then left without a word for more than a day (the default
+/// `answering.handoff_idle_hours`, 24) goes back to the assistant: the customer is told in their
+/// language, once, the owner in the manager chat, and the assistant answers the customer's next
+/// question instead of passing it on to nobody. One the owner answered an hour ago stays with
+/// them. (Before, a conversation someone had replied in stayed with them for good.)
+#[tokio::test]
+async fn a_handoff_the_owner_answered_then_left_for_a_day_goes_back_to_the_assistant() {
+    let app = spawn_app().await;
+    let b = business(&app, "Olga", "olga_idle_bot", "Olga's Oils").await;
+    // Arrange: Greta, answered an hour ago; Pablo (Spanish), answered 25 hours ago.
+    let recent = customer(&app, "Greta", b.bot).await;
+    app.tg.say(recent, b.bot, "/human").await;
+    let recent_conv = handed_off(&app, b.bot, recent, 0).await;
+    reply_from_page(&app, &b, recent_conv, "Hi Greta, Olga here.").await;
+    assert_eq!(wait_reply(&app, b.bot, recent, 2).await.len(), 2);
+    let left = app.tg.post("users", serde_json::json!({ "first_name": "Pablo", "language_code": "es", "started_bots": [b.bot] })).await["id"].as_i64().unwrap();
+    app.tg.say(left, b.bot, "/human").await;
+    let conv = handed_off(&app, b.bot, left, 0).await;
+    reply_from_page(&app, &b, conv, "Hola Pablo, soy Olga.").await;
+    assert_eq!(wait_reply(&app, b.bot, left, 2).await.len(), 2);
+    // Greta's first, so any sweep that finds Pablo's has seen hers too.
+    backdate(&app, recent_conv, 60).await;
+    backdate(&app, conv, 25 * 60).await;
+
+    // Act: the sweep (every 20 s) finds Pablo's.
+    let said = wait_reply(&app, b.bot, left, 3).await;
+
+    // Assert
+    assert!(said[2].starts_with("¡Gracias por tu paciencia! Vuelves a hablar con el asistente"), "{said:?}");
+    assert_eq!(mode(&app, left).await, "bot");
+    let told = text_of(&manager_message(&app, b.owner, "went back to the assistant").await);
+    assert!(told.contains("Pablo") && told.contains("24 hours"), "{told}");
+    assert_eq!(count(app.db(), &format!("select count(*) from conversation_messages where conversation_id = {conv} and kind = 'closed'")).await, 1, "told once");
+    assert_eq!(mode(&app, recent).await, "human", "answered an hour ago: still with the owner");
+    assert_eq!(wait_reply(&app, b.bot, recent, 2).await.len(), 2, "and Greta was told nothing");
+    // Pablo's next question is the assistant's again, not passed on to the owner.
+    app.tg.say(left, b.bot, "¿Tienen aceite de oliva de Grecia?").await;
+    let said = wait_reply(&app, b.bot, left, 4).await;
+    assert!(!said[3].contains("Olga's Oils:"), "{said:?}");
+    assert_eq!(count(app.db(), &format!("select count(*) from conversation_messages where conversation_id = {conv} and author = 'bot' and update_id is not null and kind in ('fallback', 'answer', 'extractive', 'qa')")).await, 1, "{said:?}");
+    assert!(!manager_said(&app, b.owner).await.iter().any(|t| t.contains("aceite de oliva")), "not passed on to the owner");
     app.stop().await.unwrap();
 }
