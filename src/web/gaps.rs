@@ -40,9 +40,10 @@ struct GapsPage {
     problem: Option<String>,
 }
 
-/// The open gaps of the tenant's `bot`: one row per question (same words), newest first, without
-/// those a Q&A pair of the bot written since answers.
-pub(super) async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>) -> Result<Vec<GapRow>, AppError> {
+/// The open gaps of the tenant's `bot` asked since `since` (Unix ms; 0: ever): one row per
+/// question (same words), newest first, without those a Q&A pair of the bot written since
+/// answers.
+pub(super) async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>, since: i64) -> Result<Vec<GapRow>, AppError> {
     let Some(bot) = bot else { return Ok(vec![]) };
     // The newest write of each question's pair.
     let mut answered: HashMap<String, i64> = HashMap::new();
@@ -53,7 +54,7 @@ pub(super) async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>)
     let now = now_ms();
     let mut rows: Vec<GapRow> = Vec::new();
     let mut at: HashMap<String, usize> = HashMap::new();
-    for m in conversations::gaps(&app.db.pool, owner.tenant_id, bot, SCAN).await? {
+    for m in conversations::gaps(&app.db.pool, owner.tenant_id, bot, since, SCAN).await? {
         let Some(q) = m.question.as_deref().map(str::trim).filter(|q| !q.is_empty()) else { continue };
         let key = normalise(q);
         if key.is_empty() || answered.get(&key).is_some_and(|&at| at >= m.created_at) {
@@ -79,7 +80,7 @@ pub(super) async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>)
 
 async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<String>, problem: Option<String>) -> Result<Response, AppError> {
     let picker = pick(app, owner.tenant_id, bot, "/app/gaps", false).await?;
-    let gaps = open_gaps(app, owner, picker.bot()).await?;
+    let gaps = open_gaps(app, owner, picker.bot(), 0).await?;
     let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let mut r = render(&GapsPage { tab: "gaps", csrf: owner.csrf.clone(), picker, gaps, notice, problem })?;
     *r.status_mut() = status;

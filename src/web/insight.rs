@@ -1,7 +1,7 @@
 //! How the bot is doing: the overview page (charts of the last days — questions by how they were
-//! answered, 👍/👎, the busiest hours — and the top unanswered questions) and the conversations
-//! export (CSV). Charts are SVG drawn here from counts (no script, no third-party library; the
-//! numbers are also in each chart's text for screen readers).
+//! answered, 👍/👎, the busiest hours — and the top unanswered questions of those days) and the
+//! conversations export (CSV). Charts are SVG drawn here from counts (no script, no third-party
+//! library; the numbers are also in each chart's text for screen readers).
 use super::AppError;
 use super::auth::Owner;
 use super::pages::render;
@@ -239,14 +239,15 @@ pub async fn overview(State(app): State<AppState>, owner: Owner, Query(q): Query
         _ => "no messages yet".into(),
     };
     // Gaps are per bot (a bot's own Q&A pairs close its gaps); for all bots, the same question
-    // asked of several is one row.
+    // asked of several is one row. Only the period's, like the charts: "asked 40 times" next to
+    // "the last 7 days" must mean in those 7 days.
     let gap_bots: Vec<crate::domain::BotId> = match bot {
         Some(b) => vec![b],
         None => all.iter().map(|b| b.id).collect(),
     };
     let mut asked: Vec<(String, usize)> = Vec::new();
     for b in gap_bots {
-        asked.extend(super::gaps::open_gaps(&app, &owner, Some(b)).await?.into_iter().filter(|g| g.unanswered).map(|g| (g.question, g.times)));
+        asked.extend(super::gaps::open_gaps(&app, &owner, Some(b), since).await?.into_iter().filter(|g| g.unanswered).map(|g| (g.question, g.times)));
     }
     let top = top_questions(asked, 10);
     render(&Page {

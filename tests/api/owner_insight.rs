@@ -67,6 +67,28 @@ async fn the_overview_counts_questions_by_outcome_ratings_and_hours_of_this_busi
     app.stop().await.unwrap();
 }
 
+#[tokio::test]
+async fn the_questions_the_bot_couldnt_answer_are_those_of_the_chosen_period_and_say_so() {
+    let app = spawn_app().await;
+    let b = business(&app, "Uma", "uma_insight_bot", "Uma's Umbrellas").await;
+    conversation(&app, b.tenant, b.bot, 7201, "Ida", &[("Do you repair umbrellas?", "fallback", None, 1)]).await;
+    conversation(&app, b.tenant, b.bot, 7202, "Jo", &[("Do you sell parasols?", "fallback", None, 20), ("Do you repair umbrellas?", "fallback", None, 20)]).await;
+    conversation(&app, b.tenant, b.bot, 7203, "Kai", &[("Do you ship to Iceland?", "fallback", None, 60)]).await;
+
+    let (_, week) = get(&app, &b.cookie, "/app/overview?days=7").await;
+    let unanswered = |page: &str| page[page.find("Questions your bot couldn't answer").expect("the list's heading")..].split("</section>").next().unwrap().to_owned();
+    let list = unanswered(&week);
+    assert!(!list.contains("parasols") && !list.contains("Iceland"), "questions of before the period are not listed: {list}");
+    assert!(list.contains("“Do you repair umbrellas?”</li>"), "asked once in the last 7 days (not 2 times): {list}");
+    assert!(list.contains("Questions your bot couldn't answer in the last 7 days"), "the list says its period: {list}");
+
+    let list = unanswered(&get(&app, &b.cookie, "/app/overview?days=30").await.1);
+    assert!(list.contains("“Do you repair umbrellas?” <span class=\"help\">— asked 2 times</span>") && list.contains("parasols"), "{list}");
+    assert!(!list.contains("Iceland"), "{list}");
+    assert!(unanswered(&get(&app, &b.cookie, "/app/overview?days=90").await.1).contains("Iceland"));
+    app.stop().await.unwrap();
+}
+
 
 #[tokio::test]
 async fn conversations_are_searched_paged_and_exported_safely_for_spreadsheets() {
