@@ -15,8 +15,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use std::fmt::Write;
 
-/// Messages the overview reads at most (a busy month of a small business is far below).
-const SCAN: i64 = 200_000;
 const DAY_MS: i64 = 86_400_000;
 
 /// How a question was answered, as the chart shows it.
@@ -76,21 +74,26 @@ pub struct Figures {
 }
 
 impl Figures {
-    pub fn from_activity(rows: &[insight::Activity], days: usize, today: i64) -> Figures {
+    pub fn from_activity(rows: &[insight::ActivityCount], days: usize, today: i64) -> Figures {
         let first_day = today - days as i64 + 1;
         let mut f = Figures { first_day, per_day: vec![[0; 4]; days], feedback: vec![(0, 0); days], hours: [0; 24] };
         for r in rows {
-            let day = r.created_at.div_euclid(DAY_MS);
-            let Some(i) = usize::try_from(day - first_day).ok().filter(|&i| i < days) else { continue };
+            let Some(i) = usize::try_from(r.day - first_day).ok().filter(|&i| i < days) else { continue };
+            let n = u32::try_from(r.messages).unwrap_or(u32::MAX);
             match r.author {
-                Author::Customer => f.hours[(r.created_at.rem_euclid(DAY_MS) / 3_600_000) as usize] += 1,
+                Author::Customer => {
+                    if let Some(h) = usize::try_from(r.hour).ok().and_then(|h| f.hours.get_mut(h)) {
+                        *h = h.saturating_add(n);
+                    }
+                }
                 Author::Bot => {
                     if let Some(o) = Outcome::of(r.kind) {
-                        f.per_day[i][Outcome::ALL.iter().position(|x| *x == o).expect("listed")] += 1;
+                        let c = &mut f.per_day[i][Outcome::ALL.iter().position(|x| *x == o).expect("listed")];
+                        *c = c.saturating_add(n);
                     }
                     match r.feedback {
-                        Some(1) => f.feedback[i].0 += 1,
-                        Some(-1) => f.feedback[i].1 += 1,
+                        Some(1) => f.feedback[i].0 = f.feedback[i].0.saturating_add(n),
+                        Some(-1) => f.feedback[i].1 = f.feedback[i].1.saturating_add(n),
                         _ => {}
                     }
                 }
@@ -224,7 +227,7 @@ pub async fn overview(State(app): State<AppState>, owner: Owner, Query(q): Query
     };
     let today = now_ms().div_euclid(DAY_MS);
     let since = (today - days as i64 + 1) * DAY_MS;
-    let rows = insight::activity(&app.db.pool, owner.tenant_id, bot, since, SCAN).await?;
+    let rows = insight::activity(&app.db.pool, owner.tenant_id, bot, since).await?;
     let f = Figures::from_activity(&rows, days, today);
     let totals = f.totals();
     let labels: Vec<String> = (0..days).map(|i| day_label(f.first_day + i as i64)).collect();
@@ -310,8 +313,8 @@ pub async fn conversations_csv(State(app): State<AppState>, owner: Owner) -> Res
 mod tests {
     use super::*;
 
-    fn act(at: i64, author: &str, kind: &str, feedback: Option<i64>) -> insight::Activity {
-        insight::Activity { created_at: at, author: author.parse().unwrap(), kind: kind.parse().unwrap(), feedback }
+    fn act(at: i64, author: &str, kind: &str, feedback: Option<i64>) -> insight::ActivityCount {
+        insight::ActivityCount { day: at.div_euclid(DAY_MS), hour: at.rem_euclid(DAY_MS) / 3_600_000, author: author.parse().unwrap(), kind: kind.parse().unwrap(), feedback, messages: 1 }
     }
 
     #[test]
@@ -336,6 +339,15 @@ mod tests {
         assert_eq!(f.feedback, vec![(0, 0), (0, 1), (1, 0)]);
         assert_eq!((f.hours[9], f.hours[10], f.hours[23]), (2, 1, 0));
         assert_eq!(f.totals(), [2, 1, 1, 1]);
+    }
+
+    #[test]
+    fn counts_of_many_messages_add_up() {
+        let today = 20_000;
+        let at = today * DAY_MS + 9 * 3_600_000;
+        let rows = [insight::ActivityCount { messages: 250_000, ..act(at, "bot", "answer", Some(1)) }, insight::ActivityCount { messages: 250_000, ..act(at, "customer", "", None) }];
+        let f = Figures::from_activity(&rows, 7, today);
+        assert_eq!((f.totals(), f.feedback[6], f.hours[9]), ([250_000, 0, 0, 0], (250_000, 0), 250_000));
     }
 
     #[test]

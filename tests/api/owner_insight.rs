@@ -67,6 +67,42 @@ async fn the_overview_counts_questions_by_outcome_ratings_and_hours_of_this_busi
     app.stop().await.unwrap();
 }
 
+/// `n` messages of `conv` written straight into the table (`n` through the bot would take far too
+/// long), every other one a customer's question and the rest the bot's answers, all at noon UTC
+/// `days_ago`.
+async fn bulk_exchanges(app: &TestApp, tenant: TenantId, conv: i64, n: i64, days_ago: i64) {
+    let at = (bellhop::storage::now_ms().div_euclid(DAY) - days_ago) * DAY + 12 * 3_600_000;
+    sqlx::query(&format!(
+        "with recursive n(i) as (select 1 union all select i + 1 from n where i < {n})
+         insert into conversation_messages (tenant_id, conversation_id, author, text, kind, created_at)
+         select {tenant}, {conv}, case when i % 2 = 1 then 'customer' else 'bot' end, 'Is it in stock?', case when i % 2 = 1 then '' else 'answer' end, {at} from n",
+        tenant = tenant.0
+    ))
+    .execute(&app.db().pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_busy_business_sees_its_newest_days_whatever_the_number_of_messages() {
+    let app = spawn_app().await;
+    let b = business(&app, "Tess", "tess_insight_bot", "Tess's Trainers").await;
+    // 200,000 messages three days ago (as many as the overview once read at most, oldest first),
+    // then today's.
+    let busy = conversation(&app, b.tenant, b.bot, 7301, "Busy", &[]).await;
+    bulk_exchanges(&app, b.tenant, busy, 200_000, 3).await;
+    conversation(&app, b.tenant, b.bot, 7302, "Lea", &[("Do you sell running shoes?", "answer", Some(1), 0), ("Do you ship to Malta?", "fallback", Some(-1), 0)]).await;
+
+    let (status, page) = get(&app, &b.cookie, "/app/overview?days=7").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("100002 questions in the last 7 days"), "100,000 answers three days ago and today's two: {}", &page[page.find("questions-total").unwrap_or(0)..][..80]);
+    assert!(page.contains("answered: <b>100001</b>"), "{page}");
+    assert!(page.contains("👍 1") && page.contains("👎 1"), "today's ratings");
+    assert!(page.contains("12:00–13:00 UTC (100002 messages)"), "every customer message was at noon");
+    assert!(page.contains("“Do you ship to Malta?”"), "today's unanswered question");
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn the_questions_the_bot_couldnt_answer_are_those_of_the_chosen_period_and_say_so() {
     let app = spawn_app().await;
