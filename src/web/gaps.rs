@@ -21,6 +21,8 @@ use std::collections::HashMap;
 const SCAN: i64 = 500;
 
 pub struct GapRow {
+    /// The bot the question was asked to: its answer is that bot's knowledge.
+    pub bot_id: BotId,
     pub question: String,
     pub times: usize,
     pub unanswered: bool,
@@ -71,7 +73,7 @@ pub(super) async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>,
             }
             None => {
                 at.insert(key, rows.len());
-                rows.push(GapRow { question: q.to_owned(), times: 1, unanswered, thumbs_down: down, at: ago(m.created_at, now), conversation_id: m.conversation_id });
+                rows.push(GapRow { bot_id: bot, question: q.to_owned(), times: 1, unanswered, thumbs_down: down, at: ago(m.created_at, now), conversation_id: m.conversation_id });
             }
         }
     }
@@ -113,7 +115,10 @@ pub struct GapForm {
     answer: String,
 }
 
-/// `POST /app/gaps/qa`: the same Q&A pair the knowledge page adds, then back to the gaps.
+/// `POST /app/gaps/qa`: the same Q&A pair the knowledge page adds, for the bot the question was
+/// asked to (the form's `bot`), then back to that bot's gaps. A bot that is not one of the
+/// owner's (another business's, a deleted one, none) is refused and nothing is written: never
+/// the first bot instead, which would answer a question asked of another.
 pub async fn add_qa(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<GapForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     let (q, a) = match check_qa(&f.question, &f.answer) {
@@ -121,7 +126,10 @@ pub async fn add_qa(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
         Err(problem) => return page(&app, &owner, f.bot, None, Some(problem)).await,
     };
     let picker = pick(&app, owner.tenant_id, f.bot, "/app/gaps", false).await?;
-    let Some(bot) = picker.bot() else { return Err(AppError::NotFound) };
+    let Some(bot) = f.bot.filter(|&b| picker.bots.iter().any(|x| x.id.0 == b)).map(BotId) else {
+        let problem = "Not added: the bot this question was asked to is not one of your bots (was it deleted?). Nothing was changed.";
+        return page(&app, &owner, None, None, Some(problem.to_owned())).await;
+    };
     if let Err(count) = crate::app::sources::add_qa_within(&app, owner.tenant_id, Some(bot), q, a, app.cfg.knowledge.max_qa_pairs).await? {
         return page(&app, &owner, Some(bot.0), None, Some(crate::app::sources::qa_full(&picker.whose(), count))).await;
     }

@@ -1,9 +1,10 @@
 //! Issue 17, item 5: insight. The overview page's figures (questions per day by how they were
 //! answered, 👍/👎, busiest hours, top unanswered questions), conversation search and paging,
-//! and the conversations export (CSV) — each tenant's own only.
+//! and the conversations export (CSV) — each tenant's own only. A gap's answer goes to the bot the
+//! question was asked to, never another.
 use bellhop::domain::conversation::{Author, ChatKind, Delivery, MessageKind};
 use crate::helpers::*;
-use crate::owner_lifecycle::{business, get};
+use crate::owner_lifecycle::{business, get, post, wait_live};
 use bellhop::domain::{BotId, TenantId};
 use bellhop::storage::conversations::{self, Customer, NewMsg};
 
@@ -125,6 +126,58 @@ async fn the_questions_the_bot_couldnt_answer_are_those_of_the_chosen_period_and
     app.stop().await.unwrap();
 }
 
+
+/// The Q&A pairs of every bot: (bot, question).
+async fn qa_pairs(app: &TestApp) -> Vec<(i64, String)> {
+    sqlx::query_as("select coalesce(bot_id, 0), question from qa_pairs order by id").fetch_all(&app.db().pool).await.unwrap()
+}
+
+/// Answers the gap "Do you deliver tulips?" through the gaps page's form, for `bot` (as the form
+/// sends it; none: without the field).
+async fn answer_gap(app: &TestApp, cookie: &str, csrf: &str, bot: Option<&str>) -> (u16, String, String) {
+    let mut form = vec![("csrf", csrf), ("question", "Do you deliver tulips?"), ("answer", "Yes, within the city.")];
+    form.extend(bot.map(|b| ("bot", b)));
+    post(app, cookie, "/app/gaps/qa", &form).await
+}
+
+#[tokio::test]
+async fn a_gaps_answer_goes_to_the_bot_the_question_was_asked_and_a_bot_not_the_owners_is_refused() {
+    // A plan with room for two bots.
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_BILLING_PLANS", "free|Free|0||1000|2|10");
+    })
+    .await;
+    let b = business(&app, "Nia", "nia_cakes_bot", "Nia's Cakes").await;
+    let flowers = app.tg.create_managed_bot(b.owner, "nia_flowers_bot", "Nia's Flowers").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{flowers}")).await["token"].as_str().unwrap());
+    wait_live(&app, flowers).await;
+    conversation(&app, b.tenant, flowers, 7401, "Ola", &[("Do you deliver tulips?", "fallback", None, 0)]).await;
+    let x = business(&app, "Omar", "omar_insight_bot", "Omar's Olives").await;
+
+    // The second bot's gaps: the form names the bot the question was asked to, and the answer
+    // goes to it.
+    let (_, page) = get(&app, &b.cookie, &format!("/app/gaps?bot={flowers}")).await;
+    assert!(page.contains(&format!("name=\"bot\" value=\"{flowers}\"")), "{page}");
+    let (status, location, _) = answer_gap(&app, &b.cookie, &b.csrf, Some(&flowers.to_string())).await;
+    assert_eq!((status, location), (303, format!("/app/gaps?added=1&bot={flowers}")));
+    assert_eq!(qa_pairs(&app).await, vec![(flowers, "Do you deliver tulips?".to_owned())], "the flower bot's, not the first bot's");
+
+    // Another business's bot, no bot, a made-up one, a bot deleted since the page was opened:
+    // refused, saying why, nothing written — never the owner's first bot instead.
+    for (why, bot) in [("another business's bot", Some(x.bot.to_string())), ("no bot", None), ("a made-up bot", Some("0".to_owned()))] {
+        let (status, _, page) = answer_gap(&app, &b.cookie, &b.csrf, bot.as_deref()).await;
+        assert_eq!(status, 422, "{why}");
+        assert!(page.contains("not one of your bots") && page.contains("Nothing was changed"), "{why}: {page}");
+        assert_eq!(qa_pairs(&app).await.len(), 1, "{why}: nothing added");
+    }
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{flowers}/delete"), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    let before = qa_pairs(&app).await;
+    let (status, _, page) = answer_gap(&app, &b.cookie, &b.csrf, Some(&flowers.to_string())).await;
+    assert_eq!(status, 422, "a deleted bot: {page}");
+    assert_eq!(qa_pairs(&app).await, before, "not given to the cake bot");
+    app.stop().await.unwrap();
+}
 
 #[tokio::test]
 async fn conversations_are_searched_paged_and_exported_safely_for_spreadsheets() {
