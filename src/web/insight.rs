@@ -170,17 +170,25 @@ pub struct Legend {
 pub struct TopQuestion {
     pub question: String,
     pub times: usize,
+    /// The bots it was asked of, (id, "@username"): its answer belongs to each one's knowledge,
+    /// so each gets a link to its own gaps page.
+    pub bots: Vec<(i64, String)>,
 }
 
-/// The `n` questions asked most often, of `(question, times)` (one bot's or several's): the same
-/// question (as Q&A pairs match it) is one row, its times added up; ties keep their order.
-fn top_questions(asked: Vec<(String, usize)>, n: usize) -> Vec<TopQuestion> {
+/// The `n` questions asked most often, of `(question, times, bot)` (one bot's or several's): the
+/// same question (as Q&A pairs match it) is one row, its times added up; ties keep their order.
+fn top_questions(asked: Vec<(String, usize, (i64, String))>, n: usize) -> Vec<TopQuestion> {
     let mut top: Vec<TopQuestion> = Vec::new();
-    for (question, times) in asked {
+    for (question, times, bot) in asked {
         let key = crate::knowledge::qa::normalise(&question);
         match top.iter_mut().find(|t| crate::knowledge::qa::normalise(&t.question) == key) {
-            Some(t) => t.times += times,
-            None => top.push(TopQuestion { question, times }),
+            Some(t) => {
+                t.times += times;
+                if !t.bots.contains(&bot) {
+                    t.bots.push(bot);
+                }
+            }
+            None => top.push(TopQuestion { question, times, bots: vec![bot] }),
         }
     }
     top.sort_by(|a, b| b.times.cmp(&a.times));
@@ -244,13 +252,10 @@ pub async fn overview(State(app): State<AppState>, owner: Owner, Query(q): Query
     // Gaps are per bot (a bot's own Q&A pairs close its gaps); for all bots, the same question
     // asked of several is one row. Only the period's, like the charts: "asked 40 times" next to
     // "the last 7 days" must mean in those 7 days.
-    let gap_bots: Vec<crate::domain::BotId> = match bot {
-        Some(b) => vec![b],
-        None => all.iter().map(|b| b.id).collect(),
-    };
-    let mut asked: Vec<(String, usize)> = Vec::new();
-    for b in gap_bots {
-        asked.extend(super::gaps::open_gaps(&app, &owner, Some(b), since).await?.into_iter().filter(|g| g.unanswered).map(|g| (g.question, g.times)));
+    let mut asked: Vec<(String, usize, (i64, String))> = Vec::new();
+    for b in all.iter().filter(|b| bot.is_none_or(|x| x == b.id)) {
+        let whose = (b.id.0, format!("@{}", b.username));
+        asked.extend(super::gaps::open_gaps(&app, &owner, Some(b.id), since).await?.into_iter().filter(|g| g.unanswered).map(|g| (g.question, g.times, whose.clone())));
     }
     let top = top_questions(asked, 10);
     render(&Page {
@@ -354,13 +359,14 @@ mod tests {
     fn the_top_questions_are_the_most_asked_of_all_bots_not_the_first_ones_found() {
         // Ten questions the first bot was asked once, then one the second bot was asked five
         // times, and one both were asked (twice and twice).
-        let mut asked: Vec<(String, usize)> = (0..10).map(|i| (format!("Question {i}?"), 1)).collect();
-        asked.insert(0, ("Do you ship abroad?".into(), 2));
-        asked.push(("Are you open on Sunday?".into(), 5));
-        asked.push(("do you ship abroad".into(), 2));
+        let (first, second) = ((1, "@first_bot".to_owned()), (2, "@second_bot".to_owned()));
+        let mut asked: Vec<(String, usize, (i64, String))> = (0..10).map(|i| (format!("Question {i}?"), 1, first.clone())).collect();
+        asked.insert(0, ("Do you ship abroad?".into(), 2, first.clone()));
+        asked.push(("Are you open on Sunday?".into(), 5, second.clone()));
+        asked.push(("do you ship abroad".into(), 2, second.clone()));
         let top = top_questions(asked, 3);
-        let rows: Vec<(&str, usize)> = top.iter().map(|t| (t.question.as_str(), t.times)).collect();
-        assert_eq!(rows, vec![("Are you open on Sunday?", 5), ("Do you ship abroad?", 4), ("Question 0?", 1)]);
+        let rows: Vec<(&str, usize, Vec<i64>)> = top.iter().map(|t| (t.question.as_str(), t.times, t.bots.iter().map(|b| b.0).collect())).collect();
+        assert_eq!(rows, vec![("Are you open on Sunday?", 5, vec![2]), ("Do you ship abroad?", 4, vec![1, 2]), ("Question 0?", 1, vec![1])]);
     }
 
     #[test]

@@ -116,7 +116,7 @@ async fn the_questions_the_bot_couldnt_answer_are_those_of_the_chosen_period_and
     let unanswered = |page: &str| page[page.find("Questions your bot couldn't answer").expect("the list's heading")..].split("</section>").next().unwrap().to_owned();
     let list = unanswered(&week);
     assert!(!list.contains("parasols") && !list.contains("Iceland"), "questions of before the period are not listed: {list}");
-    assert!(list.contains("“Do you repair umbrellas?”</li>"), "asked once in the last 7 days (not 2 times): {list}");
+    assert!(list.contains("“Do you repair umbrellas?” · "), "asked once in the last 7 days (not 2 times): {list}");
     assert!(list.contains("Questions your bot couldn't answer in the last 7 days"), "the list says its period: {list}");
 
     let list = unanswered(&get(&app, &b.cookie, "/app/overview?days=30").await.1);
@@ -154,8 +154,11 @@ async fn a_gaps_answer_goes_to_the_bot_the_question_was_asked_and_a_bot_not_the_
     conversation(&app, b.tenant, flowers, 7401, "Ola", &[("Do you deliver tulips?", "fallback", None, 0)]).await;
     let x = business(&app, "Omar", "omar_insight_bot", "Omar's Olives").await;
 
-    // The second bot's gaps: the form names the bot the question was asked to, and the answer
-    // goes to it.
+    // The overview of all bots links the question to the gaps of the bot it was asked to.
+    let (_, page) = get(&app, &b.cookie, "/app/overview?days=7").await;
+    assert!(page.contains(&format!("“Do you deliver tulips?” · <a href=\"/app/gaps?bot={flowers}\">answer it for ")), "{page}");
+    // That bot's gaps: the form names the bot the question was asked to, and the answer goes to
+    // it.
     let (_, page) = get(&app, &b.cookie, &format!("/app/gaps?bot={flowers}")).await;
     assert!(page.contains(&format!("name=\"bot\" value=\"{flowers}\"")), "{page}");
     let (status, location, _) = answer_gap(&app, &b.cookie, &b.csrf, Some(&flowers.to_string())).await;
