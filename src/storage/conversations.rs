@@ -340,15 +340,16 @@ pub async fn set_feedback<'c>(e: impl Executor<'c, Database = Any>, tenant: Tena
     Ok(done.rows_affected() == 1)
 }
 
-/// Questions the bot could not answer, or whose answer got a 👎, newest first.
-pub async fn gaps<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, limit: i64) -> sqlx::Result<Vec<Msg>> {
+/// Questions the bot could not answer, or whose answer got a 👎, since `since` (Unix ms; 0: ever),
+/// newest first.
+pub async fn gaps<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, since: i64, limit: i64) -> sqlx::Result<Vec<Msg>> {
     let sql = format!(
         "select {MSG_COLUMNS} from conversation_messages
-         where tenant_id = $1 and author = 'bot' and question is not null and (kind = 'fallback' or feedback = -1)
+         where tenant_id = $1 and author = 'bot' and question is not null and (kind = 'fallback' or feedback = -1) and created_at >= $4
            and conversation_id in (select id from conversations where tenant_id = $1 and bot_id = $3)
          order by id desc limit $2"
     );
-    sqlx::query_as(&sql).bind(tenant.0).bind(limit).bind(bot.0).fetch_all(e).await
+    sqlx::query_as(&sql).bind(tenant.0).bind(limit).bind(bot.0).bind(since).fetch_all(e).await
 }
 
 /// Remembers that the manager bot's message `message_id` in the owner's chat is about `conv`.

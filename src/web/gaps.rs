@@ -21,6 +21,8 @@ use std::collections::HashMap;
 const SCAN: i64 = 500;
 
 pub struct GapRow {
+    /// The bot the question was asked to: its answer is that bot's knowledge.
+    pub bot_id: BotId,
     pub question: String,
     pub times: usize,
     pub unanswered: bool,
@@ -40,9 +42,10 @@ struct GapsPage {
     problem: Option<String>,
 }
 
-/// The open gaps of the tenant's `bot`: one row per question (same words), newest first, without
-/// those a Q&A pair of the bot written since answers.
-pub(super) async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>) -> Result<Vec<GapRow>, AppError> {
+/// The open gaps of the tenant's `bot` asked since `since` (Unix ms; 0: ever): one row per
+/// question (same words), newest first, without those a Q&A pair of the bot written since
+/// answers.
+pub(super) async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>, since: i64) -> Result<Vec<GapRow>, AppError> {
     let Some(bot) = bot else { return Ok(vec![]) };
     // The newest write of each question's pair.
     let mut answered: HashMap<String, i64> = HashMap::new();
@@ -53,7 +56,7 @@ pub(super) async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>)
     let now = now_ms();
     let mut rows: Vec<GapRow> = Vec::new();
     let mut at: HashMap<String, usize> = HashMap::new();
-    for m in conversations::gaps(&app.db.pool, owner.tenant_id, bot, SCAN).await? {
+    for m in conversations::gaps(&app.db.pool, owner.tenant_id, bot, since, SCAN).await? {
         let Some(q) = m.question.as_deref().map(str::trim).filter(|q| !q.is_empty()) else { continue };
         let key = normalise(q);
         if key.is_empty() || answered.get(&key).is_some_and(|&at| at >= m.created_at) {
@@ -70,7 +73,7 @@ pub(super) async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>)
             }
             None => {
                 at.insert(key, rows.len());
-                rows.push(GapRow { question: q.to_owned(), times: 1, unanswered, thumbs_down: down, at: ago(m.created_at, now), conversation_id: m.conversation_id });
+                rows.push(GapRow { bot_id: bot, question: q.to_owned(), times: 1, unanswered, thumbs_down: down, at: ago(m.created_at, now), conversation_id: m.conversation_id });
             }
         }
     }
@@ -79,7 +82,7 @@ pub(super) async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>)
 
 async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<String>, problem: Option<String>) -> Result<Response, AppError> {
     let picker = pick(app, owner.tenant_id, bot, "/app/gaps", false).await?;
-    let gaps = open_gaps(app, owner, picker.bot()).await?;
+    let gaps = open_gaps(app, owner, picker.bot(), 0).await?;
     let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let mut r = render(&GapsPage { tab: "gaps", csrf: owner.csrf.clone(), picker, gaps, notice, problem })?;
     *r.status_mut() = status;
@@ -112,7 +115,10 @@ pub struct GapForm {
     answer: String,
 }
 
-/// `POST /app/gaps/qa`: the same Q&A pair the knowledge page adds, then back to the gaps.
+/// `POST /app/gaps/qa`: the same Q&A pair the knowledge page adds, for the bot the question was
+/// asked to (the form's `bot`), then back to that bot's gaps. A bot that is not one of the
+/// owner's (another business's, a deleted one, none) is refused and nothing is written: never
+/// the first bot instead, which would answer a question asked of another.
 pub async fn add_qa(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<GapForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     let (q, a) = match check_qa(&f.question, &f.answer) {
@@ -120,7 +126,10 @@ pub async fn add_qa(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
         Err(problem) => return page(&app, &owner, f.bot, None, Some(problem)).await,
     };
     let picker = pick(&app, owner.tenant_id, f.bot, "/app/gaps", false).await?;
-    let Some(bot) = picker.bot() else { return Err(AppError::NotFound) };
+    let Some(bot) = f.bot.filter(|&b| picker.bots.iter().any(|x| x.id.0 == b)).map(BotId) else {
+        let problem = "Not added: the bot this question was asked to is not one of your bots (was it deleted?). Nothing was changed.";
+        return page(&app, &owner, None, None, Some(problem.to_owned())).await;
+    };
     if let Err(count) = crate::app::sources::add_qa_within(&app, owner.tenant_id, Some(bot), q, a, app.cfg.knowledge.max_qa_pairs).await? {
         return page(&app, &owner, Some(bot.0), None, Some(crate::app::sources::qa_full(&picker.whose(), count))).await;
     }

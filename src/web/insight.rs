@@ -1,7 +1,7 @@
 //! How the bot is doing: the overview page (charts of the last days — questions by how they were
-//! answered, 👍/👎, the busiest hours — and the top unanswered questions) and the conversations
-//! export (CSV). Charts are SVG drawn here from counts (no script, no third-party library; the
-//! numbers are also in each chart's text for screen readers).
+//! answered, 👍/👎, the busiest hours — and the top unanswered questions of those days) and the
+//! conversations export (CSV). Charts are SVG drawn here from counts (no script, no third-party
+//! library; the numbers are also in each chart's text for screen readers).
 use super::AppError;
 use super::auth::Owner;
 use super::pages::render;
@@ -15,8 +15,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use std::fmt::Write;
 
-/// Messages the overview reads at most (a busy month of a small business is far below).
-const SCAN: i64 = 200_000;
 const DAY_MS: i64 = 86_400_000;
 
 /// How a question was answered, as the chart shows it.
@@ -76,21 +74,26 @@ pub struct Figures {
 }
 
 impl Figures {
-    pub fn from_activity(rows: &[insight::Activity], days: usize, today: i64) -> Figures {
+    pub fn from_activity(rows: &[insight::ActivityCount], days: usize, today: i64) -> Figures {
         let first_day = today - days as i64 + 1;
         let mut f = Figures { first_day, per_day: vec![[0; 4]; days], feedback: vec![(0, 0); days], hours: [0; 24] };
         for r in rows {
-            let day = r.created_at.div_euclid(DAY_MS);
-            let Some(i) = usize::try_from(day - first_day).ok().filter(|&i| i < days) else { continue };
+            let Some(i) = usize::try_from(r.day - first_day).ok().filter(|&i| i < days) else { continue };
+            let n = u32::try_from(r.messages).unwrap_or(u32::MAX);
             match r.author {
-                Author::Customer => f.hours[(r.created_at.rem_euclid(DAY_MS) / 3_600_000) as usize] += 1,
+                Author::Customer => {
+                    if let Some(h) = usize::try_from(r.hour).ok().and_then(|h| f.hours.get_mut(h)) {
+                        *h = h.saturating_add(n);
+                    }
+                }
                 Author::Bot => {
                     if let Some(o) = Outcome::of(r.kind) {
-                        f.per_day[i][Outcome::ALL.iter().position(|x| *x == o).expect("listed")] += 1;
+                        let c = &mut f.per_day[i][Outcome::ALL.iter().position(|x| *x == o).expect("listed")];
+                        *c = c.saturating_add(n);
                     }
                     match r.feedback {
-                        Some(1) => f.feedback[i].0 += 1,
-                        Some(-1) => f.feedback[i].1 += 1,
+                        Some(1) => f.feedback[i].0 = f.feedback[i].0.saturating_add(n),
+                        Some(-1) => f.feedback[i].1 = f.feedback[i].1.saturating_add(n),
                         _ => {}
                     }
                 }
@@ -167,17 +170,25 @@ pub struct Legend {
 pub struct TopQuestion {
     pub question: String,
     pub times: usize,
+    /// The bots it was asked of, (id, "@username"): its answer belongs to each one's knowledge,
+    /// so each gets a link to its own gaps page.
+    pub bots: Vec<(i64, String)>,
 }
 
-/// The `n` questions asked most often, of `(question, times)` (one bot's or several's): the same
-/// question (as Q&A pairs match it) is one row, its times added up; ties keep their order.
-fn top_questions(asked: Vec<(String, usize)>, n: usize) -> Vec<TopQuestion> {
+/// The `n` questions asked most often, of `(question, times, bot)` (one bot's or several's): the
+/// same question (as Q&A pairs match it) is one row, its times added up; ties keep their order.
+fn top_questions(asked: Vec<(String, usize, (i64, String))>, n: usize) -> Vec<TopQuestion> {
     let mut top: Vec<TopQuestion> = Vec::new();
-    for (question, times) in asked {
+    for (question, times, bot) in asked {
         let key = crate::knowledge::qa::normalise(&question);
         match top.iter_mut().find(|t| crate::knowledge::qa::normalise(&t.question) == key) {
-            Some(t) => t.times += times,
-            None => top.push(TopQuestion { question, times }),
+            Some(t) => {
+                t.times += times;
+                if !t.bots.contains(&bot) {
+                    t.bots.push(bot);
+                }
+            }
+            None => top.push(TopQuestion { question, times, bots: vec![bot] }),
         }
     }
     top.sort_by(|a, b| b.times.cmp(&a.times));
@@ -224,7 +235,7 @@ pub async fn overview(State(app): State<AppState>, owner: Owner, Query(q): Query
     };
     let today = now_ms().div_euclid(DAY_MS);
     let since = (today - days as i64 + 1) * DAY_MS;
-    let rows = insight::activity(&app.db.pool, owner.tenant_id, bot, since, SCAN).await?;
+    let rows = insight::activity(&app.db.pool, owner.tenant_id, bot, since).await?;
     let f = Figures::from_activity(&rows, days, today);
     let totals = f.totals();
     let labels: Vec<String> = (0..days).map(|i| day_label(f.first_day + i as i64)).collect();
@@ -239,14 +250,12 @@ pub async fn overview(State(app): State<AppState>, owner: Owner, Query(q): Query
         _ => "no messages yet".into(),
     };
     // Gaps are per bot (a bot's own Q&A pairs close its gaps); for all bots, the same question
-    // asked of several is one row.
-    let gap_bots: Vec<crate::domain::BotId> = match bot {
-        Some(b) => vec![b],
-        None => all.iter().map(|b| b.id).collect(),
-    };
-    let mut asked: Vec<(String, usize)> = Vec::new();
-    for b in gap_bots {
-        asked.extend(super::gaps::open_gaps(&app, &owner, Some(b)).await?.into_iter().filter(|g| g.unanswered).map(|g| (g.question, g.times)));
+    // asked of several is one row. Only the period's, like the charts: "asked 40 times" next to
+    // "the last 7 days" must mean in those 7 days.
+    let mut asked: Vec<(String, usize, (i64, String))> = Vec::new();
+    for b in all.iter().filter(|b| bot.is_none_or(|x| x == b.id)) {
+        let whose = (b.id.0, format!("@{}", b.username));
+        asked.extend(super::gaps::open_gaps(&app, &owner, Some(b.id), since).await?.into_iter().filter(|g| g.unanswered).map(|g| (g.question, g.times, whose.clone())));
     }
     let top = top_questions(asked, 10);
     render(&Page {
@@ -309,8 +318,8 @@ pub async fn conversations_csv(State(app): State<AppState>, owner: Owner) -> Res
 mod tests {
     use super::*;
 
-    fn act(at: i64, author: &str, kind: &str, feedback: Option<i64>) -> insight::Activity {
-        insight::Activity { created_at: at, author: author.parse().unwrap(), kind: kind.parse().unwrap(), feedback }
+    fn act(at: i64, author: &str, kind: &str, feedback: Option<i64>) -> insight::ActivityCount {
+        insight::ActivityCount { day: at.div_euclid(DAY_MS), hour: at.rem_euclid(DAY_MS) / 3_600_000, author: author.parse().unwrap(), kind: kind.parse().unwrap(), feedback, messages: 1 }
     }
 
     #[test]
@@ -338,16 +347,26 @@ mod tests {
     }
 
     #[test]
+    fn counts_of_many_messages_add_up() {
+        let today = 20_000;
+        let at = today * DAY_MS + 9 * 3_600_000;
+        let rows = [insight::ActivityCount { messages: 250_000, ..act(at, "bot", "answer", Some(1)) }, insight::ActivityCount { messages: 250_000, ..act(at, "customer", "", None) }];
+        let f = Figures::from_activity(&rows, 7, today);
+        assert_eq!((f.totals(), f.feedback[6], f.hours[9]), ([250_000, 0, 0, 0], (250_000, 0), 250_000));
+    }
+
+    #[test]
     fn the_top_questions_are_the_most_asked_of_all_bots_not_the_first_ones_found() {
         // Ten questions the first bot was asked once, then one the second bot was asked five
         // times, and one both were asked (twice and twice).
-        let mut asked: Vec<(String, usize)> = (0..10).map(|i| (format!("Question {i}?"), 1)).collect();
-        asked.insert(0, ("Do you ship abroad?".into(), 2));
-        asked.push(("Are you open on Sunday?".into(), 5));
-        asked.push(("do you ship abroad".into(), 2));
+        let (first, second) = ((1, "@first_bot".to_owned()), (2, "@second_bot".to_owned()));
+        let mut asked: Vec<(String, usize, (i64, String))> = (0..10).map(|i| (format!("Question {i}?"), 1, first.clone())).collect();
+        asked.insert(0, ("Do you ship abroad?".into(), 2, first.clone()));
+        asked.push(("Are you open on Sunday?".into(), 5, second.clone()));
+        asked.push(("do you ship abroad".into(), 2, second.clone()));
         let top = top_questions(asked, 3);
-        let rows: Vec<(&str, usize)> = top.iter().map(|t| (t.question.as_str(), t.times)).collect();
-        assert_eq!(rows, vec![("Are you open on Sunday?", 5), ("Do you ship abroad?", 4), ("Question 0?", 1)]);
+        let rows: Vec<(&str, usize, Vec<i64>)> = top.iter().map(|t| (t.question.as_str(), t.times, t.bots.iter().map(|b| b.0).collect())).collect();
+        assert_eq!(rows, vec![("Are you open on Sunday?", 5, vec![2]), ("Do you ship abroad?", 4, vec![1, 2]), ("Question 0?", 1, vec![1])]);
     }
 
     #[test]

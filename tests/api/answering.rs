@@ -112,7 +112,7 @@ async fn feedback_buttons_are_stored_and_unanswered_questions_become_gaps() {
     app.tg.say(customer, bot, "Do you sell left-handed submarine periscopes?").await;
     wait_reply(&app, bot, customer, 2).await;
     app.drain_jobs(Duration::from_secs(30)).await;
-    let gaps = bellhop::storage::conversations::gaps(&app.db().pool, tenant, bellhop::domain::BotId(bot), 10).await.unwrap();
+    let gaps = bellhop::storage::conversations::gaps(&app.db().pool, tenant, bellhop::domain::BotId(bot), 0, 10).await.unwrap();
     let questions: Vec<_> = gaps.iter().filter_map(|g| g.question.clone()).collect();
     assert_eq!(questions, vec!["Do you sell left-handed submarine periscopes?".to_owned(), "What are your opening hours?".to_owned()]);
     assert_eq!(count(app.db(), "select count(*) from conversation_messages where feedback = 1").await, 0);

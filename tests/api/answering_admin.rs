@@ -157,8 +157,9 @@ async fn a_knowledge_gap_becomes_a_q_and_a_pair_in_one_click_and_the_bot_then_an
     assert_eq!(status, 403);
     assert_eq!(count(app.db(), "select count(*) from qa_pairs").await, 0);
 
+    let bot = b.bot.to_string();
     let (status, location, _) =
-        post(&app, &b.cookie, "/app/gaps/qa", &[("csrf", &b.csrf), ("question", "Do you fix vintage tractors?"), ("answer", "Yes — tractors from before 1970 are our speciality.")]).await;
+        post(&app, &b.cookie, "/app/gaps/qa", &[("csrf", &b.csrf), ("bot", &bot), ("question", "Do you fix vintage tractors?"), ("answer", "Yes — tractors from before 1970 are our speciality.")]).await;
     // Back to the gaps of the bot the answer was added for (the owner's only bot here).
     assert_eq!((status, location.as_str()), (303, format!("/app/gaps?added=1&bot={}", b.bot).as_str()));
     let (_, page) = get(&app, &b.cookie, &location).await;

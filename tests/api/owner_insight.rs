@@ -1,9 +1,10 @@
 //! Issue 17, item 5: insight. The overview page's figures (questions per day by how they were
 //! answered, 👍/👎, busiest hours, top unanswered questions), conversation search and paging,
-//! and the conversations export (CSV) — each tenant's own only.
+//! and the conversations export (CSV) — each tenant's own only. A gap's answer goes to the bot the
+//! question was asked to, never another.
 use bellhop::domain::conversation::{Author, ChatKind, Delivery, MessageKind};
 use crate::helpers::*;
-use crate::owner_lifecycle::{business, get};
+use crate::owner_lifecycle::{business, get, post, wait_live};
 use bellhop::domain::{BotId, TenantId};
 use bellhop::storage::conversations::{self, Customer, NewMsg};
 
@@ -67,6 +68,119 @@ async fn the_overview_counts_questions_by_outcome_ratings_and_hours_of_this_busi
     app.stop().await.unwrap();
 }
 
+/// `n` messages of `conv` written straight into the table (`n` through the bot would take far too
+/// long), every other one a customer's question and the rest the bot's answers, all at noon UTC
+/// `days_ago`.
+async fn bulk_exchanges(app: &TestApp, tenant: TenantId, conv: i64, n: i64, days_ago: i64) {
+    let at = (bellhop::storage::now_ms().div_euclid(DAY) - days_ago) * DAY + 12 * 3_600_000;
+    sqlx::query(&format!(
+        "with recursive n(i) as (select 1 union all select i + 1 from n where i < {n})
+         insert into conversation_messages (tenant_id, conversation_id, author, text, kind, created_at)
+         select {tenant}, {conv}, case when i % 2 = 1 then 'customer' else 'bot' end, 'Is it in stock?', case when i % 2 = 1 then '' else 'answer' end, {at} from n",
+        tenant = tenant.0
+    ))
+    .execute(&app.db().pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_busy_business_sees_its_newest_days_whatever_the_number_of_messages() {
+    let app = spawn_app().await;
+    let b = business(&app, "Tess", "tess_insight_bot", "Tess's Trainers").await;
+    // 200,000 messages three days ago (as many as the overview once read at most, oldest first),
+    // then today's.
+    let busy = conversation(&app, b.tenant, b.bot, 7301, "Busy", &[]).await;
+    bulk_exchanges(&app, b.tenant, busy, 200_000, 3).await;
+    conversation(&app, b.tenant, b.bot, 7302, "Lea", &[("Do you sell running shoes?", "answer", Some(1), 0), ("Do you ship to Malta?", "fallback", Some(-1), 0)]).await;
+
+    let (status, page) = get(&app, &b.cookie, "/app/overview?days=7").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("100002 questions in the last 7 days"), "100,000 answers three days ago and today's two: {}", &page[page.find("questions-total").unwrap_or(0)..][..80]);
+    assert!(page.contains("answered: <b>100001</b>"), "{page}");
+    assert!(page.contains("👍 1") && page.contains("👎 1"), "today's ratings");
+    assert!(page.contains("12:00–13:00 UTC (100002 messages)"), "every customer message was at noon");
+    assert!(page.contains("“Do you ship to Malta?”"), "today's unanswered question");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_questions_the_bot_couldnt_answer_are_those_of_the_chosen_period_and_say_so() {
+    let app = spawn_app().await;
+    let b = business(&app, "Uma", "uma_insight_bot", "Uma's Umbrellas").await;
+    conversation(&app, b.tenant, b.bot, 7201, "Ida", &[("Do you repair umbrellas?", "fallback", None, 1)]).await;
+    conversation(&app, b.tenant, b.bot, 7202, "Jo", &[("Do you sell parasols?", "fallback", None, 20), ("Do you repair umbrellas?", "fallback", None, 20)]).await;
+    conversation(&app, b.tenant, b.bot, 7203, "Kai", &[("Do you ship to Iceland?", "fallback", None, 60)]).await;
+
+    let (_, week) = get(&app, &b.cookie, "/app/overview?days=7").await;
+    let unanswered = |page: &str| page[page.find("Questions your bot couldn't answer").expect("the list's heading")..].split("</section>").next().unwrap().to_owned();
+    let list = unanswered(&week);
+    assert!(!list.contains("parasols") && !list.contains("Iceland"), "questions of before the period are not listed: {list}");
+    assert!(list.contains("“Do you repair umbrellas?” · "), "asked once in the last 7 days (not 2 times): {list}");
+    assert!(list.contains("Questions your bot couldn't answer in the last 7 days"), "the list says its period: {list}");
+
+    let list = unanswered(&get(&app, &b.cookie, "/app/overview?days=30").await.1);
+    assert!(list.contains("“Do you repair umbrellas?” <span class=\"help\">— asked 2 times</span>") && list.contains("parasols"), "{list}");
+    assert!(!list.contains("Iceland"), "{list}");
+    assert!(unanswered(&get(&app, &b.cookie, "/app/overview?days=90").await.1).contains("Iceland"));
+    app.stop().await.unwrap();
+}
+
+
+/// The Q&A pairs of every bot: (bot, question).
+async fn qa_pairs(app: &TestApp) -> Vec<(i64, String)> {
+    sqlx::query_as("select coalesce(bot_id, 0), question from qa_pairs order by id").fetch_all(&app.db().pool).await.unwrap()
+}
+
+/// Answers the gap "Do you deliver tulips?" through the gaps page's form, for `bot` (as the form
+/// sends it; none: without the field).
+async fn answer_gap(app: &TestApp, cookie: &str, csrf: &str, bot: Option<&str>) -> (u16, String, String) {
+    let mut form = vec![("csrf", csrf), ("question", "Do you deliver tulips?"), ("answer", "Yes, within the city.")];
+    form.extend(bot.map(|b| ("bot", b)));
+    post(app, cookie, "/app/gaps/qa", &form).await
+}
+
+#[tokio::test]
+async fn a_gaps_answer_goes_to_the_bot_the_question_was_asked_and_a_bot_not_the_owners_is_refused() {
+    // A plan with room for two bots.
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_BILLING_PLANS", "free|Free|0||1000|2|10");
+    })
+    .await;
+    let b = business(&app, "Nia", "nia_cakes_bot", "Nia's Cakes").await;
+    let flowers = app.tg.create_managed_bot(b.owner, "nia_flowers_bot", "Nia's Flowers").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{flowers}")).await["token"].as_str().unwrap());
+    wait_live(&app, flowers).await;
+    conversation(&app, b.tenant, flowers, 7401, "Ola", &[("Do you deliver tulips?", "fallback", None, 0)]).await;
+    let x = business(&app, "Omar", "omar_insight_bot", "Omar's Olives").await;
+
+    // The overview of all bots links the question to the gaps of the bot it was asked to.
+    let (_, page) = get(&app, &b.cookie, "/app/overview?days=7").await;
+    assert!(page.contains(&format!("“Do you deliver tulips?” · <a href=\"/app/gaps?bot={flowers}\">answer it for ")), "{page}");
+    // That bot's gaps: the form names the bot the question was asked to, and the answer goes to
+    // it.
+    let (_, page) = get(&app, &b.cookie, &format!("/app/gaps?bot={flowers}")).await;
+    assert!(page.contains(&format!("name=\"bot\" value=\"{flowers}\"")), "{page}");
+    let (status, location, _) = answer_gap(&app, &b.cookie, &b.csrf, Some(&flowers.to_string())).await;
+    assert_eq!((status, location), (303, format!("/app/gaps?added=1&bot={flowers}")));
+    assert_eq!(qa_pairs(&app).await, vec![(flowers, "Do you deliver tulips?".to_owned())], "the flower bot's, not the first bot's");
+
+    // Another business's bot, no bot, a made-up one, a bot deleted since the page was opened:
+    // refused, saying why, nothing written — never the owner's first bot instead.
+    for (why, bot) in [("another business's bot", Some(x.bot.to_string())), ("no bot", None), ("a made-up bot", Some("0".to_owned()))] {
+        let (status, _, page) = answer_gap(&app, &b.cookie, &b.csrf, bot.as_deref()).await;
+        assert_eq!(status, 422, "{why}");
+        assert!(page.contains("not one of your bots") && page.contains("Nothing was changed"), "{why}: {page}");
+        assert_eq!(qa_pairs(&app).await.len(), 1, "{why}: nothing added");
+    }
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{flowers}/delete"), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    let before = qa_pairs(&app).await;
+    let (status, _, page) = answer_gap(&app, &b.cookie, &b.csrf, Some(&flowers.to_string())).await;
+    assert_eq!(status, 422, "a deleted bot: {page}");
+    assert_eq!(qa_pairs(&app).await, before, "not given to the cake bot");
+    app.stop().await.unwrap();
+}
 
 #[tokio::test]
 async fn conversations_are_searched_paged_and_exported_safely_for_spreadsheets() {
