@@ -114,10 +114,30 @@ pub async fn run(
                     JobError::Retry(e) | JobError::Permanent(e) => plain_reason(e),
                 };
                 // Not over a bot parked, disconnected or deleted meanwhile.
-                bots::set_provisioned_status(&child_bots.db.pool, tenant, bot_id, "failed", Some(&reason)).await?;
+                if bots::set_provisioned_status(&child_bots.db.pool, tenant, bot_id, "failed", Some(&reason)).await? {
+                    tell_owner_it_failed(&child_bots.db, manager, tenant, bot_id, &reason).await;
+                }
             }
             Err(e)
         }
+    }
+}
+
+/// Tells the owner in the manager chat that the bot could not be set up, and what to do: a new
+/// bot's owner was told "I'll message you as soon as it's ready", and a token change happens
+/// without the admin page open. Best effort: the status and reason are on the admin page too.
+async fn tell_owner_it_failed(db: &storage::Db, manager: Option<&Manager>, tenant: TenantId, bot_id: BotId, reason: &str) {
+    let Some(manager) = manager else { return };
+    let bot = bots::list_for_tenant(&db.pool, tenant).await.ok().and_then(|b| b.into_iter().find(|b| b.id == bot_id));
+    let owner = storage::tenants::get(&db.pool, tenant).await.ok().flatten().map(|t| t.owner_user_id);
+    let (Some(bot), Some(owner)) = (bot, owner) else { return };
+    let text = format!(
+        "⚠️ <b>@{u} couldn't be set up.</b> {reason}\n\nSend /login for your admin page and press “Repair the connection” to try again.",
+        u = escape(&bot.username),
+        reason = escape(reason)
+    );
+    if let Err(e) = manager.bot.send_message(&SendMessage::html(owner.0, text)).await {
+        tracing::warn!(error = %e, "could not tell the owner that their bot's setup failed");
     }
 }
 
@@ -125,7 +145,8 @@ pub async fn run(
 fn plain_reason(e: &anyhow::Error) -> String {
     match e.downcast_ref::<TelegramError>() {
         Some(TelegramError::Unauthorized) => "Telegram no longer accepts this bot's token (it was probably replaced); the new one is picked up automatically.".into(),
-        _ => format!("Telegram could not complete the setup: {e}"),
+        // The whole chain: the step and Telegram's own words ("setWebhook: Bad Request: …").
+        _ => format!("Telegram could not complete the setup: {e:#}"),
     }
 }
 

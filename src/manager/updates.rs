@@ -116,8 +116,10 @@ pub async fn message(db: &Db, public_url: &url::Url, m: &Manager, msg: Message) 
     let reply = if let Some(created) = &msg.managed_bot_created {
         // The managed_bot update usually wins the race and the welcome is already out; a
         // "setting up" note after "it's live" would only confuse.
+        // Only while it is being set up: a parked bot's owner is told why instead, and a failed
+        // one's that it failed (`provision::run`) — "I'll message you" would be a promise nobody keeps.
         let status = bots::managed_row(&db.pool, BotId(created.bot.id)).await?.map(|r| r.status);
-        if status.as_deref() == Some("live") {
+        if !matches!(status.as_deref(), None | Some("provisioning")) {
             return Ok(());
         }
         let u = created.bot.username.as_deref().unwrap_or("your bot");

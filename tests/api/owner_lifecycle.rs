@@ -512,3 +512,19 @@ async fn a_new_token_for_a_live_bot_after_the_plan_lapsed_keeps_it_answering() {
     wait_reply(&app, second, c, 1).await;
     app.stop().await.unwrap();
 }
+
+/// A setup Telegram refuses for good is told to the owner in the manager chat, with what to do:
+/// not only shown on an admin page they may not have open (a new bot's owner was promised a
+/// message "as soon as it's ready").
+#[tokio::test]
+async fn a_setup_telegram_refuses_is_told_to_the_owner_with_what_to_do() {
+    let app = spawn_app().await;
+    let b = business(&app, "Jana", "jana_jams_bot", "Jana's Jams").await;
+    let fault = json!({ "bot_id": b.bot, "method": "setWebhook", "times": 50, "error_code": 400, "description": "Bad Request: bad webhook: Failed to resolve host" });
+    app.tg.post("faults/methods", fault).await;
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/repair", b.bot), &[("csrf", &b.csrf)]).await;
+    assert_eq!(status, 303);
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from bots where id = {} and status = 'failed'", b.bot)).await == 1 }).await;
+    wait_until(WAIT, || async { manager_said(&app, b.owner).await.iter().any(|t| t.contains("@jana_jams_bot couldn't be set up") && t.contains("Failed to resolve host") && t.contains("Repair the connection")) }).await;
+    app.stop().await.unwrap();
+}
