@@ -3,6 +3,9 @@
 //! is written, one row per chat (the primary key keeps any chat from being chosen twice); each
 //! row is claimed as `sending` right before its Bot API call, so a process that dies during the
 //! call leaves it `sending`, and it becomes `unknown` instead of being sent again.
+//!
+//! A `/stop` is the customer's word to the bot, whoever owns it: when the bot changes owner, its
+//! opt-outs move to the new owner with it ([`move_to_new_owner`]).
 use super::now_ms;
 use crate::domain::{BotId, ChatId, TenantId};
 use sqlx::{Any, Executor};
@@ -306,6 +309,26 @@ pub async fn opt_out<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId,
 pub async fn opt_in<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: ChatId) -> sqlx::Result<bool> {
     let done = sqlx::query("delete from announcement_optouts where tenant_id = $1 and bot_id = $2 and chat_id = $3").bind(tenant.0).bind(bot.0).bind(chat_id.0).execute(e).await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// A bot that changed owner takes its customers' `/stop`s to its new owner `tenant`, from every
+/// earlier one, in the caller's transaction (beside the owner change): the customer told the
+/// bot they want no announcements, and the bot, not its owner, is whom they told. Moved, not
+/// copied: a `/start` to the new owner must not be undone by a copy left with an earlier owner
+/// if the bot went back to them. Reaches other tenants' rows on purpose, by `bot` only.
+pub async fn move_to_new_owner(tx: &mut super::Conn, bot: BotId, tenant: TenantId) -> sqlx::Result<u64> {
+    let moved = sqlx::query(
+        "insert into announcement_optouts (tenant_id, bot_id, chat_id, created_at)
+         select $1, bot_id, chat_id, min(created_at) from announcement_optouts where bot_id = $2 and tenant_id <> $1 group by bot_id, chat_id
+         on conflict (tenant_id, bot_id, chat_id) do nothing",
+    )
+    .bind(tenant.0)
+    .bind(bot.0)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query("delete from announcement_optouts where bot_id = $1 and tenant_id <> $2").bind(bot.0).bind(tenant.0).execute(&mut *tx).await?;
+    Ok(moved)
 }
 
 /// Whether this chat opted out of `bot`'s announcements.

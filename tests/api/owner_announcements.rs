@@ -495,3 +495,89 @@ async fn a_customer_who_forgets_their_data_leaves_an_announcement_able_to_reach_
     assert!(page.contains("Done: 2 of 2 delivered"), "the page adds up");
     app.stop().await.unwrap();
 }
+
+/// A customer sends /stop to a bot that then changes owner: the new owner's announcements do
+/// not reach them (they told the bot, not its owner of the time), and their /start to the bot
+/// under its new owner brings announcements back.
+#[tokio::test]
+async fn a_stop_holds_after_the_bot_changes_owner_and_start_undoes_it_there() {
+    let app = spawn_app().await;
+    let first = business(&app, "Ada", "ada_moving_bot", "Ada's Antiques").await;
+    let quiet = customer(&app, "Quiet Collector", first.bot).await;
+    let keen = customer(&app, "Keen Collector", first.bot).await;
+    app.tg.say(quiet, first.bot, "/stop").await;
+    let said = wait_reply(&app, first.bot, quiet, 1).await;
+    assert!(said[0].contains("you won't get announcements from this bot any more"), "{said:?}");
+    app.drain_jobs(WAIT).await;
+
+    // The bot goes to another owner (Telegram's `managed_bot` update naming them).
+    let manager = app.tg.handle.sandbox.manager_id();
+    let second = app.tg.post("users", serde_json::json!({ "first_name": "Ben", "started_bots": [manager] })).await["id"].as_i64().unwrap();
+    app.tg.post(&format!("bots/{}/owner", first.bot), serde_json::json!({ "user_id": second })).await;
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from bots where id = {} and owner_user_id = {second} and status = 'live'", first.bot)).await == 1 }).await;
+    app.drain_jobs(WAIT).await;
+    let (tenant, cookie, csrf) = app.signed_in_owner(second, "Ben's Books").await;
+    assert_ne!(tenant, first.tenant);
+    let b = Business { owner: second, bot: first.bot, tenant, cookie, csrf };
+    // Both customers write to the bot under its new owner.
+    talked(&app, &b, quiet, "Quiet Collector", None, 0).await;
+    talked(&app, &b, keen, "Keen Collector", None, 0).await;
+
+    let (_, page) = get(&app, &b.cookie, "/app/announcements?days=30").await;
+    assert!(page.contains("<strong id=\"audience\">1</strong>"), "the customer who sent /stop is left out: {}", &page[page.find("audience").unwrap_or(0)..][..200.min(page.len())]);
+    let bot = b.bot.to_string();
+    let (status, location, _) = post(&app, &b.cookie, "/app/announcements", &[("csrf", &b.csrf), ("bot", &bot), ("text", "Book fair on Saturday"), ("days", "30"), ("confirm", "yes")]).await;
+    assert_eq!((status, location.as_str()), (303, format!("/app/announcements?bot={}&sent=1", b.bot).as_str()));
+    let id = latest_announcement(&app, b.bot).await;
+    wait_until(WAIT, || async { progress(&app, &b, id).await["status"] == "done" }).await;
+    let sent = app.tg.sent_by(b.bot).await;
+    assert_eq!(announcement_texts(&sent, quiet, "Book fair on Saturday"), 0, "they sent /stop to this bot");
+    assert_eq!(announcement_texts(&sent, keen, "Book fair on Saturday"), 1);
+
+    // Their /start, under the new owner, brings announcements back; nothing is left behind with
+    // the earlier owner.
+    let before = bot_said_to(&app, b.bot, quiet).await.len();
+    app.tg.say(quiet, b.bot, "/start").await;
+    let said = wait_reply(&app, b.bot, quiet, before + 1).await;
+    assert!(said[before].contains("You'll get this bot's announcements again"), "{said:?}");
+    assert_eq!(count(app.db(), &format!("select count(*) from announcement_optouts where chat_id = {quiet}")).await, 0);
+    app.stop().await.unwrap();
+}
+
+/// A database migrated up to (not including) `version`, with two businesses.
+async fn migrated_before(dir: &std::path::Path, version: i64) -> bellhop::storage::Db {
+    let url = bellhop::config::DatabaseUrl::parse(&fresh_database_url(dir).await).unwrap();
+    let db = bellhop::storage::Db::connect(&url).await.unwrap();
+    db.migrate_before(version).await.unwrap();
+    exec_all(&db, &["insert into tenants (id, name, owner_user_id, created_at, updated_at) values (1, 'First Owner', 9001, 100, 100), (2, 'Second Owner', 9002, 100, 100)"]).await;
+    db
+}
+
+async fn exec_all(db: &bellhop::storage::Db, sqls: &[&str]) {
+    for sql in sqls {
+        sqlx::query(sql).execute(&db.pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+/// Migration 0082 on data of before it: the `/stop`s a bot's earlier owner kept go to its owner
+/// now (one already there stays as it is); those of a bot that never moved stay.
+#[tokio::test]
+async fn migration_0082_moves_the_stops_an_earlier_owner_kept_to_the_bots_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = migrated_before(dir.path(), 82).await;
+    // 501 moved from the first owner to the second; 502 stayed with the first.
+    exec_all(&db, &["insert into announcement_optouts (tenant_id, bot_id, chat_id, created_at) values (1, 501, 77, 100), (1, 501, 78, 100), (2, 501, 78, 200), (1, 502, 79, 100)"]).await;
+    for (id, tenant) in [(501, 2), (502, 1)] {
+        sqlx::query("insert into bots (id, tenant_id, username, name, status, token_key_id, token_ct, created_at, updated_at) values ($1, $2, $3, 'Bot', 'live', 'k1', $4, 100, 100)")
+            .bind(id)
+            .bind(tenant)
+            .bind(format!("b{id}_bot"))
+            .bind(vec![0u8, 1, 2])
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    db.migrate().await.unwrap();
+    let stops: Vec<(i64, i64, i64, i64)> = sqlx::query_as("select tenant_id, bot_id, chat_id, created_at from announcement_optouts order by bot_id, chat_id").fetch_all(&db.pool).await.unwrap();
+    assert_eq!(stops, vec![(2, 501, 77, 100), (2, 501, 78, 200), (1, 502, 79, 100)]);
+}
