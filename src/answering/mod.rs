@@ -301,7 +301,16 @@ impl Ctx<'_> {
             let text = self.lang.words().stop_done;
             return self.reply(&conv, update_id, m.message_id, &Reply { kind: MessageKind::Command, text, sources: &[], tokens: 0, question: None }).await;
         }
+        // `/start` after `/stop`: announcements again, paused or not — before the paused notice,
+        // or a customer who sent it to a paused bot would stay opted out without knowing.
+        let back = command == "/start" && private && announcements::opt_in(&self.db().pool, self.tenant, self.bot_id, conv.chat_id).await?;
         if self.paused {
+            if back {
+                // Both: that the bot is paused, and that announcements come again (even in a
+                // burst: it is news of its own).
+                let text = format!("{}\n\n{}", self.texts.paused, self.lang.words().stop_undone);
+                return self.reply(&conv, update_id, m.message_id, &Reply { kind: MessageKind::Paused, text: &text, sources: &[], tokens: 0, question: None }).await;
+            }
             if self.more_waiting {
                 return Ok(()); // a burst gets one notice, to its last message
             }
@@ -314,7 +323,7 @@ impl Ctx<'_> {
             return self.media(&conv, update_id, m.message_id).await;
         }
         let t = self.texts;
-        if command == "/start" && private && announcements::opt_in(&self.db().pool, self.tenant, self.bot_id, conv.chat_id).await? {
+        if back {
             // Back from `/stop`: the welcome, and that announcements come again.
             let text = format!("{}\n\n{}", t.welcome, self.lang.words().stop_undone);
             return self.reply(&conv, update_id, m.message_id, &Reply { kind: MessageKind::Command, text: &text, sources: &[], tokens: 0, question: None }).await;

@@ -544,6 +544,34 @@ async fn a_stop_holds_after_the_bot_changes_owner_and_start_undoes_it_there() {
     app.stop().await.unwrap();
 }
 
+/// A customer who sent /stop sends /start while the owner has paused the bot: they are opted back
+/// in (announcements reach them again), and the reply says both — the bot is paused, and
+/// announcements come again — in their language.
+#[tokio::test]
+async fn start_to_a_paused_bot_opts_back_in_and_says_so_with_the_paused_notice() {
+    let app = spawn_app().await;
+    let b = business(&app, "Sol", "sol_paused_bot", "Sol's Surf").await;
+    let c = app.tg.post("users", serde_json::json!({ "first_name": "Marta", "language_code": "es", "started_bots": [b.bot] })).await["id"].as_i64().unwrap();
+    app.tg.say(c, b.bot, "/stop").await;
+    wait_reply(&app, b.bot, c, 1).await;
+    app.drain_jobs(WAIT).await;
+    assert_eq!(count(app.db(), &format!("select count(*) from announcement_optouts where chat_id = {c}")).await, 1);
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/pause", b.bot), &[("csrf", &b.csrf)]).await;
+    assert_eq!(status, 303);
+
+    app.tg.say(c, b.bot, "/start").await;
+    let said = wait_reply(&app, b.bot, c, 2).await;
+    assert!(said[1].contains("está en una breve pausa"), "the paused notice, in Spanish: {said:?}");
+    assert!(said[1].contains("Volverás a recibir los anuncios de este bot"), "and that announcements come again, in Spanish: {said:?}");
+    app.drain_jobs(WAIT).await;
+    assert_eq!(count(app.db(), &format!("select count(*) from announcement_optouts where chat_id = {c}")).await, 0, "opted back in");
+    // A second /start while paused: just the paused notice.
+    app.tg.say(c, b.bot, "/start").await;
+    let said = wait_reply(&app, b.bot, c, 3).await;
+    assert!(said[2].contains("está en una breve pausa") && !said[2].contains("Volverás"), "{said:?}");
+    app.stop().await.unwrap();
+}
+
 /// A database migrated up to (not including) `version`, with two businesses.
 async fn migrated_before(dir: &std::path::Path, version: i64) -> bellhop::storage::Db {
     let url = bellhop::config::DatabaseUrl::parse(&fresh_database_url(dir).await).unwrap();
