@@ -44,6 +44,8 @@ struct Page {
     bot_name: String,
     /// Customers an announcement with `days` would reach now.
     audience: i64,
+    /// Customers of those days it would leave out, in words ([`left_out`]); empty for none.
+    left_out: String,
     days: i64,
     text: String,
     max_chars: usize,
@@ -95,7 +97,8 @@ async fn page(app: &AppState, owner: &Owner, want: Option<i64>, days: i64, text:
         bots,
         bot_id: bot.id.0,
         bot_name: bot.name.clone(),
-        audience,
+        audience: audience.reached,
+        left_out: left_out(audience.unreachable),
         days,
         text,
         max_chars: MAX_CHARS,
@@ -106,6 +109,16 @@ async fn page(app: &AppState, owner: &Owner, want: Option<i64>, days: i64, text:
     })?;
     *r.status_mut() = status;
     Ok(r)
+}
+
+/// The form's words for `n` customers an announcement would leave out because they blocked the
+/// bot; empty for none.
+fn left_out(n: i64) -> String {
+    match n {
+        0 => String::new(),
+        1 => "1 more is left out: they blocked the bot (or left Telegram), so messages can't reach them. Once they write to the bot again, they get announcements again.".into(),
+        n => format!("{n} more are left out: they blocked the bot (or left Telegram), so messages can't reach them. Once they write to the bot again, they get announcements again."),
+    }
 }
 
 /// `GET /app/announcements[?bot=ID&days=N]`.
@@ -200,11 +213,13 @@ pub struct Progress {
     failed: i64,
     unknown: i64,
     stopped: i64,
+    /// Left out when it was written: they had blocked the bot.
+    unreachable: i64,
 }
 
 /// `GET /app/announcements/{id}/progress`: how far sending has got (the page's script reads it).
 pub async fn progress(State(app): State<AppState>, owner: Owner, Path(id): Path<AnnouncementId>) -> Result<Response, AppError> {
     let a = announcements::get(&app.db.pool, owner.tenant_id, id).await?.ok_or(AppError::NotFound)?;
     let done = a.total - a.pending();
-    Ok(Json(Progress { status: a.status.to_string(), total: a.total, done, sent: a.sent, blocked: a.blocked, failed: a.failed, unknown: a.unknown, stopped: a.stopped }).into_response())
+    Ok(Json(Progress { status: a.status.to_string(), total: a.total, done, sent: a.sent, blocked: a.blocked, failed: a.failed, unknown: a.unknown, stopped: a.stopped, unreachable: a.unreachable }).into_response())
 }

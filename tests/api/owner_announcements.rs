@@ -572,6 +572,73 @@ async fn start_to_a_paused_bot_opts_back_in_and_says_so_with_the_paused_notice()
     app.stop().await.unwrap();
 }
 
+/// Whether `user` blocks (or unblocks) `bot` in the sandbox.
+async fn block(app: &TestApp, user: i64, bot: i64, blocked: bool) {
+    app.tg.post(&format!("users/{user}/block"), serde_json::json!({ "bot_id": bot, "blocked": blocked })).await;
+}
+
+/// Writes an announcement through the owner's form and waits until it is done; its progress.
+async fn announce_and_wait(app: &TestApp, b: &Business, text: &str) -> Value {
+    let bot = b.bot.to_string();
+    let (status, _, _) = post(app, &b.cookie, "/app/announcements", &[("csrf", &b.csrf), ("bot", &bot), ("text", text), ("days", "30"), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    let id = latest_announcement(app, b.bot).await;
+    wait_until(WAIT, || async { progress(app, b, id).await["status"] == "done" }).await;
+    progress(app, b, id).await
+}
+
+/// A customer who blocked the bot is found so by one announcement, and left out of the next ones
+/// (not tried again, not counted as failed), with the owner told how many were left out and why;
+/// once they write to the bot again (they unblocked it), announcements reach them again.
+#[tokio::test]
+async fn a_customer_who_blocked_the_bot_is_left_out_of_later_announcements_until_they_write_again() {
+    let app = spawn_app().await;
+    let b = business(&app, "Eva", "eva_blocked_bot", "Eva's Eggs").await;
+    let gone = customer(&app, "Gone Customer", b.bot).await;
+    let here = customer(&app, "Loyal Customer", b.bot).await;
+    talked(&app, &b, gone, "Gone Customer", None, 2).await;
+    talked(&app, &b, here, "Loyal Customer", None, 2).await;
+    block(&app, gone, b.bot, true).await;
+
+    let p = announce_and_wait(&app, &b, "Fresh eggs on Monday").await;
+    assert_eq!((p["total"].as_i64(), p["sent"].as_i64(), p["blocked"].as_i64()), (Some(2), Some(1), Some(1)), "{p}");
+
+    // The next announcement leaves them out, and the owner reads why.
+    let (_, page) = get(&app, &b.cookie, "/app/announcements?days=30").await;
+    assert!(page.contains("<strong id=\"audience\">1</strong>"), "{}", &page[page.find("audience").unwrap_or(0)..][..300.min(page.len())]);
+    assert!(page.contains("1 more is left out: they blocked the bot"), "the form says who is left out and why");
+    let attempts_before = app.tg.sent_by(b.bot).await.len();
+    let p = announce_and_wait(&app, &b, "Duck eggs on Tuesday").await;
+    assert_eq!((p["total"].as_i64(), p["sent"].as_i64(), p["blocked"].as_i64(), p["failed"].as_i64(), p["unreachable"].as_i64()), (Some(1), Some(1), Some(0), Some(0), Some(1)), "{p}");
+    let id = latest_announcement(&app, b.bot).await;
+    assert_eq!(count(app.db(), &format!("select count(*) from announcement_recipients where announcement_id = {id} and chat_id = {gone}")).await, 0, "not tried again");
+    assert_eq!(app.tg.sent_by(b.bot).await.len(), attempts_before + 1, "one message: to the customer still here");
+    let (_, page) = get(&app, &b.cookie, "/app/announcements").await;
+    assert!(page.contains("1 more was left out: they had blocked the bot"), "the announcement says who it left out");
+
+    // They unblock the bot and write to it (here /forget, whose question has buttons to press
+    // later — left unanswered): announcements reach them again.
+    block(&app, gone, b.bot, false).await;
+    app.tg.say(gone, b.bot, "/forget").await;
+    wait_reply(&app, b.bot, gone, 1).await;
+    app.drain_jobs(WAIT).await;
+    let p = announce_and_wait(&app, &b, "Quail eggs on Wednesday").await;
+    assert_eq!((p["total"].as_i64(), p["sent"].as_i64(), p["unreachable"].as_i64()), (Some(2), Some(2), Some(0)), "{p}");
+    assert_eq!(announcement_texts(&app.tg.sent_by(b.bot).await, gone, "Quail eggs on Wednesday"), 1);
+
+    // Blocked again, then back with a press of a button (not a message): reachable again too.
+    block(&app, gone, b.bot, true).await;
+    let p = announce_and_wait(&app, &b, "Goose eggs on Thursday").await;
+    assert_eq!(p["blocked"].as_i64(), Some(1), "{p}");
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where chat_id = {gone} and unreachable_at is not null")).await, 1);
+    block(&app, gone, b.bot, false).await;
+    let ask: Value = app.tg.sent_by(b.bot).await.into_iter().find(|m| m["chat_id"] == serde_json::json!(gone) && m["reply_markup"]["inline_keyboard"].is_array()).unwrap();
+    let keep = ask["reply_markup"]["inline_keyboard"][0][1]["callback_data"].as_str().unwrap().to_owned();
+    app.tg.post(&format!("users/{gone}/callbacks"), serde_json::json!({ "bot_id": b.bot, "message_id": ask["message_id"], "data": keep })).await;
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from conversations where chat_id = {gone} and unreachable_at is null")).await == 1 }).await;
+    app.stop().await.unwrap();
+}
+
 /// A database migrated up to (not including) `version`, with two businesses.
 async fn migrated_before(dir: &std::path::Path, version: i64) -> bellhop::storage::Db {
     let url = bellhop::config::DatabaseUrl::parse(&fresh_database_url(dir).await).unwrap();
@@ -608,4 +675,26 @@ async fn migration_0082_moves_the_stops_an_earlier_owner_kept_to_the_bots_owner(
     db.migrate().await.unwrap();
     let stops: Vec<(i64, i64, i64, i64)> = sqlx::query_as("select tenant_id, bot_id, chat_id, created_at from announcement_optouts order by bot_id, chat_id").fetch_all(&db.pool).await.unwrap();
     assert_eq!(stops, vec![(2, 501, 77, 100), (2, 501, 78, 200), (1, 502, 79, 100)]);
+}
+
+/// Migration 0083 on data of before it: a customer an earlier announcement found blocked, who has
+/// not written since, is marked unreachable; one who wrote since is not.
+#[tokio::test]
+async fn migration_0083_marks_customers_an_announcement_found_blocked_who_have_not_written_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = migrated_before(dir.path(), 83).await;
+    exec_all(
+        &db,
+        &[
+            "insert into conversations (id, tenant_id, bot_id, chat_id, chat_kind, created_at, last_message_at) values (1, 2, 501, 81, 'private', 100, 100), (2, 2, 501, 82, 'private', 100, 500), (3, 2, 501, 83, 'private', 100, 100)",
+            "insert into announcements (id, tenant_id, bot_id, text, since_days, status, total, created_at) values (1, 2, 501, 'Hi', 30, 'done', 3, 300)",
+            "insert into announcement_recipients (announcement_id, tenant_id, chat_id, state) values (1, 2, 81, 'blocked'), (1, 2, 82, 'blocked'), (1, 2, 83, 'sent')",
+        ],
+    )
+    .await;
+    db.migrate().await.unwrap();
+    let marks: Vec<(i64, Option<i64>)> = sqlx::query_as("select chat_id, unreachable_at from conversations order by chat_id").fetch_all(&db.pool).await.unwrap();
+    assert_eq!(marks, vec![(81, Some(300)), (82, None), (83, None)], "82 wrote after the announcement found them blocked");
+    let unreachable: i64 = sqlx::query_scalar("select unreachable from announcements where id = 1").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(unreachable, 0);
 }
