@@ -317,6 +317,46 @@ pub async fn give_up<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId,
         .rows_affected())
 }
 
+/// Why the repair ends an announcement ([`end_abandoned`]), kept on each recipient it had not
+/// reached.
+pub const ABANDONED: &str = "not sent: the sending stopped (its last attempt was interrupted) before it reached them";
+
+/// The announcements still `sending` whose job has ended without ending them: dead-lettered by
+/// the reaper (its worker killed or stuck on the last attempt), or after a panic or a database
+/// failure as it gave up. `kind` and `key_prefix`: the job's kind and dedup key prefix (the key
+/// is `{key_prefix}:{announcement}`). One with no job at all is left alone: its job is written
+/// in the same transaction, so that is only a test's, sending it by hand.
+pub async fn abandoned<'c>(e: impl Executor<'c, Database = Any>, kind: &str, key_prefix: &str) -> sqlx::Result<Vec<(TenantId, AnnouncementId)>> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "select a.tenant_id, a.id from announcements a
+          where a.status = 'sending'
+            and exists (select 1 from jobs j where j.dedup_key = $1 || ':' || a.id and j.kind = $2 and j.state in ('dead', 'done'))
+          order by a.id",
+    )
+    .bind(key_prefix)
+    .bind(kind)
+    .fetch_all(e)
+    .await?;
+    Ok(rows.into_iter().map(|(t, a)| (TenantId(t), AnnouncementId(a))).collect())
+}
+
+/// Ends every [`abandoned`] announcement as its job would have on giving up: rows a dead process
+/// left claimed become `unknown`, the rest not reached ([`ABANDONED`]), and it is done — so the
+/// owner's page does not say "Sending" for ever. The periodic repair (`retention::run`) calls
+/// it. Returns how many it ended.
+pub async fn end_abandoned(db: &super::Db, kind: &str, key_prefix: &str) -> sqlx::Result<u64> {
+    let mut ended = 0;
+    for (tenant, id) in abandoned(&db.pool, kind, key_prefix).await? {
+        settle_interrupted(&db.pool, tenant, id).await?;
+        let left = give_up(&db.pool, tenant, id, ABANDONED).await?;
+        if finish_if_done(&db.pool, tenant, id).await? {
+            ended += 1;
+            tracing::warn!(tenant_id = tenant.0, announcement = id.0, left, "an announcement whose job ended without finishing it is ended; the customers it had not reached are marked not reached");
+        }
+    }
+    Ok(ended)
+}
+
 /// Marks the announcement done when no recipient is pending or sending any more; whether it is.
 pub async fn finish_if_done<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId) -> sqlx::Result<bool> {
     let done = sqlx::query(

@@ -639,6 +639,55 @@ async fn a_customer_who_blocked_the_bot_is_left_out_of_later_announcements_until
     app.stop().await.unwrap();
 }
 
+/// The worker sending an announcement is killed during its last attempt (its job dead-lettered by
+/// the reaper, with no handler left to give up): the periodic repair ends the announcement — the
+/// message under way "not known", the customers not reached yet marked so — instead of it saying
+/// "Sending" for ever. An announcement whose job still waits is left alone.
+#[tokio::test]
+async fn an_announcement_whose_job_died_on_its_last_attempt_is_ended_by_the_repair() {
+    use bellhop::storage::announcements::end_abandoned;
+    let app = spawn_app().await;
+    let b = business(&app, "Zoe", "zoe_killed_bot", "Zoe's Zines").await;
+    let mut people = Vec::new();
+    for i in 0..3 {
+        let c = customer(&app, &format!("Reader {i}"), b.bot).await;
+        talked(&app, &b, c, "Reader", None, 1).await;
+        people.push(c);
+    }
+    let queue = &app.state.queue;
+    // Two announcements with their jobs, as the owner's form writes them; due tomorrow, so no
+    // worker here takes them.
+    let mut tx = app.db().begin().await.unwrap();
+    let killed = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Issue 7 is out", 7).await.unwrap();
+    let waiting = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Issue 8 is out", 7).await.unwrap();
+    for a in [&killed, &waiting] {
+        let mut job = bellhop::app::jobs::announce(queue, b.tenant, BotId(b.bot), a.id);
+        job.run_at_ms = bellhop::storage::now_ms() + 86_400_000;
+        queue.enqueue_in(&mut tx, &job).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    // The first one's last attempt had claimed a recipient when its worker was killed: its lease
+    // runs out, and the reaper dead-letters the job.
+    let pool = &app.db().pool;
+    sqlx::query(&format!("update announcement_recipients set state = 'sending' where announcement_id = {} and chat_id = {}", killed.id, people[0])).execute(pool).await.unwrap();
+    sqlx::query(&format!("update jobs set state = 'running', attempts = max_attempts, locked_by = 'killed-worker', lease_until = 1 where dedup_key = 'announce:{}'", killed.id)).execute(pool).await.unwrap();
+    bellhop::storage::jobs::requeue_expired(pool).await.unwrap();
+    assert_eq!(count(app.db(), &format!("select count(*) from jobs where dedup_key = 'announce:{}' and state = 'dead'", killed.id)).await, 1);
+
+    let names = bellhop::app::jobs::names();
+    assert_eq!(end_abandoned(app.db(), names.announce_kind, names.announce_key_prefix).await.unwrap(), 1);
+    let p = progress(&app, &b, killed.id).await;
+    assert_eq!((p["status"].as_str(), p["done"].as_i64(), p["unknown"].as_i64(), p["failed"].as_i64()), (Some("done"), Some(3), Some(1), Some(2)), "{p}");
+    let reason = format!("select count(*) from announcement_recipients where announcement_id = {} and state = 'failed' and error like 'not sent: the sending stopped%'", killed.id);
+    assert_eq!(count(app.db(), &reason).await, 2, "the reason is kept");
+    let (_, page) = get(&app, &b.cookie, "/app/announcements").await;
+    assert!(page.contains("Done: 0 of 3 delivered, 2 could not be reached, 1 not known (interrupted; not sent again)"), "the owner sees it ended");
+    // The one whose job waits goes on; the repair again finds nothing.
+    assert_eq!(progress(&app, &b, waiting.id).await["status"], "sending");
+    assert_eq!(end_abandoned(app.db(), names.announce_kind, names.announce_key_prefix).await.unwrap(), 0);
+    app.stop().await.unwrap();
+}
+
 /// A database migrated up to (not including) `version`, with two businesses.
 async fn migrated_before(dir: &std::path::Path, version: i64) -> bellhop::storage::Db {
     let url = bellhop::config::DatabaseUrl::parse(&fresh_database_url(dir).await).unwrap();
