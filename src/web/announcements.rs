@@ -121,6 +121,32 @@ fn left_out(n: i64) -> String {
     }
 }
 
+/// What the form says an announcement would reach (`…/audience`).
+#[derive(serde::Serialize)]
+pub struct AudienceNow {
+    days: i64,
+    audience: i64,
+    /// [`left_out`]'s words.
+    left_out: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct AudienceQuery {
+    bot: i64,
+    days: i64,
+}
+
+/// `GET /app/announcements/audience?bot=ID&days=N`: whom an announcement to the customers of the
+/// last N days would reach now — the page's script asks as the owner changes the days, so the
+/// number beside them is never the one of other days.
+pub async fn audience(State(app): State<AppState>, owner: Owner, Query(q): Query<AudienceQuery>) -> Result<Response, AppError> {
+    let (_, chosen) = choose(&app, &owner, Some(q.bot)).await?;
+    let bot = chosen.ok_or(AppError::NotFound)?;
+    let days = q.days.clamp(1, MAX_DAYS);
+    let a = announcements::audience(&app.db.pool, owner.tenant_id, bot.id, days).await?;
+    Ok(Json(AudienceNow { days, audience: a.reached, left_out: left_out(a.unreachable) }).into_response())
+}
+
 /// `GET /app/announcements[?bot=ID&days=N]`.
 pub async fn show(State(app): State<AppState>, owner: Owner, Query(q): Query<Shown>) -> Result<Response, AppError> {
     let notice = q.sent.map(|n| match n {

@@ -688,6 +688,34 @@ async fn an_announcement_whose_job_died_on_its_last_attempt_is_ended_by_the_repa
     app.stop().await.unwrap();
 }
 
+/// The number of customers beside the days on the form follows the days the owner types: the
+/// page's script asks `…/audience` for the days now in the box (the number used to stay the one
+/// of the days the page was loaded with). Another business's owner cannot ask about this bot.
+#[tokio::test]
+async fn the_audience_beside_the_days_is_asked_again_for_the_days_typed() {
+    let app = spawn_app().await;
+    let b = business(&app, "Tom", "tom_audience_bot", "Tom's Teas").await;
+    let recent = customer(&app, "Recent Customer", b.bot).await;
+    let older = customer(&app, "Older Customer", b.bot).await;
+    talked(&app, &b, recent, "Recent Customer", None, 2).await;
+    talked(&app, &b, older, "Older Customer", None, 20).await;
+    let (_, page) = get(&app, &b.cookie, "/app/announcements").await;
+    assert!(page.contains("<strong id=\"audience\">2</strong>"), "30 days by default");
+    let url = format!("/app/announcements/audience?bot={}", b.bot);
+    assert!(page.contains(&format!("data-audience-url=\"{url}\"")), "the days box says where to ask");
+    for (days, want) in [(5, 1), (30, 2), (0, 0)] {
+        let r = app.http.get(app.url(&format!("{url}&days={days}"))).header("cookie", &b.cookie).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let a: Value = r.json().await.unwrap();
+        // 0 days is taken as 1 (the box's minimum): nobody wrote today.
+        assert_eq!((a["audience"].as_i64(), a["left_out"].as_str()), (Some(want), Some("")), "{days} days: {a}");
+    }
+    let (_, cookie_x, _) = app.signed_in_owner(880_301, "Other Teas").await;
+    let r = app.http.get(app.url(&format!("{url}&days=30"))).header("cookie", &cookie_x).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    app.stop().await.unwrap();
+}
+
 /// A database migrated up to (not including) `version`, with two businesses.
 async fn migrated_before(dir: &std::path::Path, version: i64) -> bellhop::storage::Db {
     let url = bellhop::config::DatabaseUrl::parse(&fresh_database_url(dir).await).unwrap();
