@@ -112,6 +112,40 @@
   });
 })();
 
+// Announcements: the number of customers beside the days, asked again as the owner changes them
+// (a moment after the last keystroke), so it is never the number of other days.
+(function () {
+  const days = document.getElementById('days');
+  if (!days || !days.dataset.audienceUrl) return;
+  const count = document.getElementById('audience');
+  const noun = document.getElementById('audience-noun');
+  const shownDays = document.getElementById('audience-days');
+  const leftOut = document.getElementById('audience-left-out');
+  let timer = null;
+  let asked = 0;
+  async function ask() {
+    const n = parseInt(days.value, 10);
+    if (!(n >= 1 && n <= parseInt(days.max, 10))) return;
+    const mine = ++asked;
+    try {
+      const r = await fetch(days.dataset.audienceUrl + '&days=' + n, { credentials: 'same-origin' });
+      if (!r.ok) return;
+      const a = await r.json();
+      if (mine !== asked) return; // a later change was asked meanwhile
+      count.textContent = a.audience;
+      noun.textContent = a.audience === 1 ? 'customer' : 'customers';
+      shownDays.textContent = a.days;
+      leftOut.textContent = a.left_out ? ' ' + a.left_out : '';
+    } catch (e) {
+      // The number stays as it was; the next change asks again.
+    }
+  }
+  days.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(ask, 300);
+  });
+})();
+
 // Announcements: their progress, refreshed while they are being sent.
 (function () {
   const items = document.querySelectorAll('[data-progress-url]');

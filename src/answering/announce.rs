@@ -8,9 +8,10 @@
 //! throttle, right before its Bot API call ([`crate::telegram::Preflight`]), and marked after it —
 //! a process that stops while messages wait for their turn has claimed none of them; a row a dead process left claimed becomes `unknown` — it may have
 //! arrived — and is not sent again. A refusal that cannot change (blocked, chat gone) is final; a
-//! passing failure (429 beyond the throttle's retries, network) puts the row back for the job's
-//! next attempt; after the last attempt, the rows still waiting are marked not reached
-//! ([`give_up`]).
+//! customer who blocked the bot (or deleted their account) is remembered, and left out of later
+//! announcements until they write to the bot again. A passing failure (429 beyond the throttle's
+//! retries, network) puts the row back for the job's next attempt; after the last attempt, the
+//! rows still waiting are marked not reached ([`give_up`]).
 use crate::domain::ChatId;
 use super::language::Lang;
 use crate::domain::{BotId, TenantId};
@@ -102,6 +103,8 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: AnnouncementId) -> R
         if batch.is_empty() {
             break;
         }
+        // Before any call of the batch: a customer who writes after it is back.
+        let tried_at = storage::now_ms();
         let outcomes: Vec<(ChatId, Result<(), TelegramError>)> = futures::stream::iter(batch)
             .map(|r: Recipient| async move {
                 let send = SendMessage::new(r.chat_id, message_for(text, r.language.as_deref()));
@@ -133,7 +136,16 @@ pub async fn send(db: &Db, bot: &Bot, tenant: TenantId, id: AnnouncementId) -> R
                     announcements::record(&db.pool, tenant, id, chat, Outcome::Retry, None).await?;
                     passing.get_or_insert(e);
                 }
-                Err(TelegramError::BotBlocked) => announcements::record(&db.pool, tenant, id, chat, Outcome::Blocked, None).await?,
+                // Refused for good, and for every later announcement too until the customer is
+                // back: remembered, so those leave them out instead of failing on them again.
+                Err(TelegramError::BotBlocked) => {
+                    announcements::record(&db.pool, tenant, id, chat, Outcome::Blocked, None).await?;
+                    announcements::mark_unreachable(&db.pool, tenant, a.bot_id, chat, tried_at).await?;
+                }
+                Err(e @ TelegramError::UserDeactivated) => {
+                    announcements::record(&db.pool, tenant, id, chat, Outcome::Failed, Some(&e.to_string())).await?;
+                    announcements::mark_unreachable(&db.pool, tenant, a.bot_id, chat, tried_at).await?;
+                }
                 Err(e) => announcements::record(&db.pool, tenant, id, chat, Outcome::Failed, Some(&e.to_string())).await?,
             }
         }

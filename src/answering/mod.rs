@@ -167,12 +167,29 @@ pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot
     };
     let lang = language::Lang::of(language.as_deref());
     let texts = settings::texts_in(&settings, &business, lang);
+    // A customer the bot's announcements had found blocked is back (they sent the bot something
+    // in their chat with it): a message clears the mark as it opens the conversation, a button
+    // press or an edit here.
+    if let Some(chat) = back_in_private_chat(&update.kind) {
+        announcements::reachable_again(&a.pipeline.db.pool, tenant, bot_id, chat).await?;
+    }
     let ctx = Ctx { a, tenant, bot_id, bot, business: &business, username: &username, settings: &settings, texts: &texts, language: language.as_deref(), lang, started, more_waiting, paused, early, timing: Mutex::new(None) };
     match update.kind {
         UpdateKind::Message(m) => ctx.message(update.update_id, m).await,
         UpdateKind::CallbackQuery(q) => ctx.callback(update.update_id, q).await,
         _ => Ok(()),
     }
+}
+
+/// The customer's private chat with the bot, for an update from them that is not a message: a
+/// button press, an edited message.
+fn back_in_private_chat(kind: &UpdateKind) -> Option<ChatId> {
+    let (chat, from) = match kind {
+        UpdateKind::CallbackQuery(q) => (&q.message()?.chat, q.from.id),
+        UpdateKind::EditedMessage(m) => (&m.chat, m.from.as_ref()?.id),
+        _ => return None,
+    };
+    (chat.is_private() && chat.id == from).then_some(ChatId(chat.id))
 }
 
 /// The language a button press is answered in. The pressed message is the bot's, and a quote in
@@ -303,7 +320,16 @@ impl Ctx<'_> {
             let text = self.lang.words().stop_done;
             return self.reply(&conv, update_id, m.message_id, &Reply { kind: MessageKind::Command, text, sources: &[], tokens: 0, question: None }).await;
         }
+        // `/start` after `/stop`: announcements again, paused or not — before the paused notice,
+        // or a customer who sent it to a paused bot would stay opted out without knowing.
+        let back = command == "/start" && private && announcements::opt_in(&self.db().pool, self.tenant, self.bot_id, conv.chat_id).await?;
         if self.paused {
+            if back {
+                // Both: that the bot is paused, and that announcements come again (even in a
+                // burst: it is news of its own).
+                let text = format!("{}\n\n{}", self.texts.paused, self.lang.words().stop_undone);
+                return self.reply(&conv, update_id, m.message_id, &Reply { kind: MessageKind::Paused, text: &text, sources: &[], tokens: 0, question: None }).await;
+            }
             if self.more_waiting {
                 return Ok(()); // a burst gets one notice, to its last message
             }
@@ -316,7 +342,7 @@ impl Ctx<'_> {
             return self.media(&conv, update_id, m.message_id).await;
         }
         let t = self.texts;
-        if command == "/start" && private && announcements::opt_in(&self.db().pool, self.tenant, self.bot_id, conv.chat_id).await? {
+        if back {
             // Back from `/stop`: the welcome, and that announcements come again.
             let text = format!("{}\n\n{}", t.welcome, self.lang.words().stop_undone);
             return self.reply(&conv, update_id, m.message_id, &Reply { kind: MessageKind::Command, text: &text, sources: &[], tokens: 0, question: None }).await;

@@ -25,6 +25,9 @@ pub const INGEST_KEY_PREFIX: &str = "ingest";
 pub const STRIPE_EVENT: &str = "billing.stripe_event";
 /// Send one of an owner's announcements to its recipients.
 pub const ANNOUNCE: &str = "bot.announce";
+/// An announcement's job's dedup key is `{ANNOUNCE_KEY_PREFIX}:{announcement}` (the repair of
+/// abandoned announcements finds it by that: never change its shape).
+pub const ANNOUNCE_KEY_PREFIX: &str = "announce";
 
 #[derive(Serialize, Deserialize)]
 pub struct BotUpdateJob {
@@ -112,7 +115,13 @@ pub fn ingest(queue: &Queue, tenant: TenantId, source_id: SourceId) -> NewJob {
 
 /// The job kinds and keys the retention purge and its repairs look at.
 pub fn names() -> crate::storage::retention::JobNames {
-    crate::storage::retention::JobNames { update_kinds: [BOT_UPDATE, MANAGER_UPDATE], ingest_kind: INGEST, ingest_key_prefix: INGEST_KEY_PREFIX }
+    crate::storage::retention::JobNames {
+        update_kinds: [BOT_UPDATE, MANAGER_UPDATE],
+        ingest_kind: INGEST,
+        ingest_key_prefix: INGEST_KEY_PREFIX,
+        announce_kind: ANNOUNCE,
+        announce_key_prefix: ANNOUNCE_KEY_PREFIX,
+    }
 }
 
 /// The dedup key of [`stripe_event`]'s job.
@@ -130,12 +139,14 @@ pub fn stripe_event(queue: &Queue, event_id: &str) -> NewJob {
 /// The job that sends announcement `id` (one per announcement). Twice the usual attempts: with
 /// the default backoff, it keeps trying for two to four hours of a Telegram outage instead of
 /// one to two minutes, and only then marks the customers it has not reached
-/// ([`crate::answering::announce::give_up`]).
+/// ([`crate::answering::announce::give_up`]; when the job ends without it — its worker killed on
+/// the last attempt, a panic — the periodic repair does:
+/// [`crate::storage::announcements::end_abandoned`]).
 pub fn announce(queue: &Queue, tenant: TenantId, bot_id: BotId, id: AnnouncementId) -> NewJob {
     let mut job = queue.job(DEFAULT, ANNOUNCE, &AnnounceJob { bot_id, announcement_id: id });
     job.max_attempts = queue.max_attempts() * 2;
     job.tenant_id = Some(tenant);
-    job.dedup_key = Some(format!("announce:{id}"));
+    job.dedup_key = Some(format!("{ANNOUNCE_KEY_PREFIX}:{id}"));
     job
 }
 
@@ -179,14 +190,19 @@ async fn run_provision(app: AppState, job: Job) -> Result<(), JobError> {
 async fn run_announce(app: AppState, job: Job) -> Result<(), JobError> {
     let p: AnnounceJob = job.payload()?;
     let tenant = tenant_of(&job, "announcement")?;
-    let Some(bot) = app.bots.open(tenant, p.bot_id).await.map_err(opening_failed)? else {
-        // Disconnected (its token forgotten) or moved to another business meanwhile: it sends
-        // nothing more, and the announcement ends with the rest not reached.
-        let why = crate::answering::announce::gone(&app.db, tenant, p.bot_id).await?.unwrap_or("the bot could no longer send");
-        crate::answering::announce::end(&app.db, tenant, p.announcement_id, why).await?;
-        return Ok(());
+    let sent = match app.bots.open(tenant, p.bot_id).await.map_err(opening_failed) {
+        Ok(Some(bot)) => crate::answering::announce::send(&app.db, &bot, tenant, p.announcement_id).await,
+        Ok(None) => {
+            // Disconnected (its token forgotten) or moved to another business meanwhile: it sends
+            // nothing more, and the announcement ends with the rest not reached.
+            let why = crate::answering::announce::gone(&app.db, tenant, p.bot_id).await?.unwrap_or("the bot could no longer send");
+            crate::answering::announce::end(&app.db, tenant, p.announcement_id, why).await?;
+            return Ok(());
+        }
+        // A token that does not open (dead-lettered at once), or the database failing on the
+        // last attempt: the job gives up like a failed sending, below, and the announcement ends.
+        Err(e) => Err(e),
     };
-    let sent = crate::answering::announce::send(&app.db, &bot, tenant, p.announcement_id).await;
     if let Err(e) = &sent
         && (!e.worth_retrying() || last_attempt(&job))
     {

@@ -18,6 +18,7 @@
 //! Owner changes: the bot follows its new owner — it moves to the new owner's tenant (created
 //! if needed), whose knowledge it then answers from; the previous owner's tenant keeps its own
 //! data but no longer sees or controls the bot, at once (every admin query is tenant-scoped).
+//! What the customers told the bot itself goes with it: their `/stop` to announcements.
 pub mod brand;
 pub mod health;
 pub mod login;

@@ -89,6 +89,9 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
             // Its knowledge stays with the earlier business; the new one's knowledge without a
             // bot comes to it if it is that business's only bot.
             storage::sources::give_orphans_to(tx, tenant.id, bot_id).await?;
+            // Its customers' `/stop`s go with it: they asked the bot for no announcements,
+            // whoever owns it.
+            storage::announcements::move_to_new_owner(tx, bot_id, tenant.id).await?;
             tracing::info!(bot_id = bot_id.0, from_tenant = row.tenant_id.0, to_tenant = tenant.id.0, "managed bot changed owner");
         }
         if token_changed {

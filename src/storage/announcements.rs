@@ -3,6 +3,14 @@
 //! is written, one row per chat (the primary key keeps any chat from being chosen twice); each
 //! row is claimed as `sending` right before its Bot API call, so a process that dies during the
 //! call leaves it `sending`, and it becomes `unknown` instead of being sent again.
+//!
+//! A customer Telegram refuses for good (they blocked the bot, or deleted their account) is marked
+//! unreachable on their conversation ([`mark_unreachable`]): later announcements leave them out,
+//! and say how many, until any new update from them shows they are back ([`reachable_again`];
+//! a message clears it as it opens the conversation).
+//!
+//! A `/stop` is the customer's word to the bot, whoever owns it: when the bot changes owner, its
+//! opt-outs move to the new owner with it ([`move_to_new_owner`]).
 use super::now_ms;
 use crate::domain::{BotId, ChatId, TenantId};
 use sqlx::{Any, Executor};
@@ -32,6 +40,8 @@ pub struct Announcement {
     #[sqlx(try_from = "String")]
     pub status: Status,
     pub total: i64,
+    /// Customers left out when it was written: Telegram had refused them for good (blocked).
+    pub unreachable: i64,
     pub created_at: i64,
     pub finished_at: Option<i64>,
     /// Recipients by state (counted when read).
@@ -86,14 +96,37 @@ impl Outcome {
 }
 
 /// The private chats with `bot` active since `since` (Unix ms), less those that opted out.
-const AUDIENCE: &str = "from conversations c
+const ACTIVE: &str = "from conversations c
      where c.tenant_id = $1 and c.bot_id = $2 and c.chat_kind = 'private' and c.thread_id = 0 and c.last_message_at >= $3
        and not exists (select 1 from announcement_optouts o where o.tenant_id = c.tenant_id and o.bot_id = c.bot_id and o.chat_id = c.chat_id)";
 
-/// How many customers an announcement to those active in the last `since_days` days would reach.
-pub async fn audience<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, since_days: i64) -> sqlx::Result<i64> {
+/// An announcement's recipients: [`ACTIVE`], less those Telegram refused for good.
+fn audience_sql() -> String {
+    format!("{ACTIVE} and c.unreachable_at is null")
+}
+
+/// Whom an announcement would be for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, sqlx::FromRow)]
+pub struct Audience {
+    /// Customers it would be sent to.
+    pub reached: i64,
+    /// Customers left out: they blocked the bot (or left Telegram), so they cannot be reached.
+    pub unreachable: i64,
+}
+
+/// Whom an announcement to those active in the last `since_days` days would be for.
+pub async fn audience<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, since_days: i64) -> sqlx::Result<Audience> {
     let since = now_ms() - since_days * 86_400_000;
-    sqlx::query_scalar(&format!("select count(distinct c.chat_id) {AUDIENCE}")).bind(tenant.0).bind(bot.0).bind(since).fetch_one(e).await
+    // One row per private chat (thread 0): counted as they are.
+    sqlx::query_as(&format!(
+        "select coalesce(sum(case when c.unreachable_at is null then 1 else 0 end), 0) as reached,
+                coalesce(sum(case when c.unreachable_at is null then 0 else 1 end), 0) as unreachable {ACTIVE}"
+    ))
+    .bind(tenant.0)
+    .bind(bot.0)
+    .bind(since)
+    .fetch_one(e)
+    .await
 }
 
 /// Writes an announcement and chooses its recipients, in the caller's transaction. With
@@ -118,8 +151,9 @@ pub async fn create(tx: &mut super::Tx, tenant: TenantId, bot: BotId, text: &str
     let Some(id) = id else { return Ok(None) };
     let chosen = sqlx::query(&format!(
         "insert into announcement_recipients (announcement_id, tenant_id, chat_id, state)
-         select distinct $4, c.tenant_id, c.chat_id, 'pending' {AUDIENCE}
-         on conflict (announcement_id, chat_id) do nothing"
+         select distinct $4, c.tenant_id, c.chat_id, 'pending' {}
+         on conflict (announcement_id, chat_id) do nothing",
+        audience_sql()
     ))
     .bind(tenant.0)
     .bind(bot.0)
@@ -128,11 +162,18 @@ pub async fn create(tx: &mut super::Tx, tenant: TenantId, bot: BotId, text: &str
     .execute(&mut **tx)
     .await?
     .rows_affected() as i64;
+    let unreachable: i64 = sqlx::query_scalar(&format!("select count(*) {ACTIVE} and c.unreachable_at is not null"))
+        .bind(tenant.0)
+        .bind(bot.0)
+        .bind(now - since_days * 86_400_000)
+        .fetch_one(&mut **tx)
+        .await?;
     let status = if chosen == 0 { Status::Done } else { Status::Sending };
-    sqlx::query("update announcements set total = $1, status = $2, finished_at = $3 where tenant_id = $4 and id = $5")
+    sqlx::query("update announcements set total = $1, status = $2, finished_at = $3, unreachable = $4 where tenant_id = $5 and id = $6")
         .bind(chosen)
         .bind(status.as_str())
         .bind((chosen == 0).then_some(now))
+        .bind(unreachable)
         .bind(tenant.0)
         .bind(id)
         .execute(&mut **tx)
@@ -145,7 +186,7 @@ pub async fn by_form_token<'c>(e: impl Executor<'c, Database = Any>, tenant: Ten
     sqlx::query_as(&format!("select {COLUMNS} from announcements a where a.tenant_id = $1 and a.form_token = $2")).bind(tenant.0).bind(form_token).fetch_optional(e).await
 }
 
-const COLUMNS: &str = "a.id, a.bot_id, a.text, a.since_days, a.status, a.total, a.created_at, a.finished_at,
+const COLUMNS: &str = "a.id, a.bot_id, a.text, a.since_days, a.status, a.total, a.unreachable, a.created_at, a.finished_at,
     (select count(*) from announcement_recipients r where r.announcement_id = a.id and r.state = 'sent') as sent,
     (select count(*) from announcement_recipients r where r.announcement_id = a.id and r.state = 'failed') as failed,
     (select count(*) from announcement_recipients r where r.announcement_id = a.id and r.state = 'blocked') as blocked,
@@ -276,6 +317,46 @@ pub async fn give_up<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId,
         .rows_affected())
 }
 
+/// Why the repair ends an announcement ([`end_abandoned`]), kept on each recipient it had not
+/// reached.
+pub const ABANDONED: &str = "not sent: the sending stopped (its last attempt was interrupted) before it reached them";
+
+/// The announcements still `sending` whose job has ended without ending them: dead-lettered by
+/// the reaper (its worker killed or stuck on the last attempt), or after a panic or a database
+/// failure as it gave up. `kind` and `key_prefix`: the job's kind and dedup key prefix (the key
+/// is `{key_prefix}:{announcement}`). One with no job at all is left alone: its job is written
+/// in the same transaction, so that is only a test's, sending it by hand.
+pub async fn abandoned<'c>(e: impl Executor<'c, Database = Any>, kind: &str, key_prefix: &str) -> sqlx::Result<Vec<(TenantId, AnnouncementId)>> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "select a.tenant_id, a.id from announcements a
+          where a.status = 'sending'
+            and exists (select 1 from jobs j where j.dedup_key = $1 || ':' || a.id and j.kind = $2 and j.state in ('dead', 'done'))
+          order by a.id",
+    )
+    .bind(key_prefix)
+    .bind(kind)
+    .fetch_all(e)
+    .await?;
+    Ok(rows.into_iter().map(|(t, a)| (TenantId(t), AnnouncementId(a))).collect())
+}
+
+/// Ends every [`abandoned`] announcement as its job would have on giving up: rows a dead process
+/// left claimed become `unknown`, the rest not reached ([`ABANDONED`]), and it is done — so the
+/// owner's page does not say "Sending" for ever. The periodic repair (`retention::run`) calls
+/// it. Returns how many it ended.
+pub async fn end_abandoned(db: &super::Db, kind: &str, key_prefix: &str) -> sqlx::Result<u64> {
+    let mut ended = 0;
+    for (tenant, id) in abandoned(&db.pool, kind, key_prefix).await? {
+        settle_interrupted(&db.pool, tenant, id).await?;
+        let left = give_up(&db.pool, tenant, id, ABANDONED).await?;
+        if finish_if_done(&db.pool, tenant, id).await? {
+            ended += 1;
+            tracing::warn!(tenant_id = tenant.0, announcement = id.0, left, "an announcement whose job ended without finishing it is ended; the customers it had not reached are marked not reached");
+        }
+    }
+    Ok(ended)
+}
+
 /// Marks the announcement done when no recipient is pending or sending any more; whether it is.
 pub async fn finish_if_done<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId) -> sqlx::Result<bool> {
     let done = sqlx::query(
@@ -288,6 +369,37 @@ pub async fn finish_if_done<'c>(e: impl Executor<'c, Database = Any>, tenant: Te
     .execute(e)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Telegram refused a message to `chat_id` for good — the customer blocked the bot, or deleted
+/// their account — when tried at or after `tried_at` (Unix ms): later announcements leave them
+/// out. Not when they have written since `tried_at`: they were back before the mark would be.
+/// Whether it was marked.
+pub async fn mark_unreachable<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: ChatId, tried_at: i64) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "update conversations set unreachable_at = $4
+          where tenant_id = $1 and bot_id = $2 and chat_id = $3 and chat_kind = 'private' and last_message_at < $4",
+    )
+    .bind(tenant.0)
+    .bind(bot.0)
+    .bind(chat_id.0)
+    .bind(tried_at)
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// The customer of `chat_id` sent the bot something (a button press, an edit): they unblocked it,
+/// so announcements reach them again. (A message does the same as it opens the conversation:
+/// `conversations::open`.) Writes only when they were marked.
+pub async fn reachable_again<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: ChatId) -> sqlx::Result<bool> {
+    let r = sqlx::query("update conversations set unreachable_at = null where tenant_id = $1 and bot_id = $2 and chat_id = $3 and chat_kind = 'private' and unreachable_at is not null")
+        .bind(tenant.0)
+        .bind(bot.0)
+        .bind(chat_id.0)
+        .execute(e)
+        .await?;
+    Ok(r.rows_affected() > 0)
 }
 
 /// `/stop`: no announcements from `bot` for this chat. Whether it was not opted out before.
@@ -306,6 +418,26 @@ pub async fn opt_out<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId,
 pub async fn opt_in<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat_id: ChatId) -> sqlx::Result<bool> {
     let done = sqlx::query("delete from announcement_optouts where tenant_id = $1 and bot_id = $2 and chat_id = $3").bind(tenant.0).bind(bot.0).bind(chat_id.0).execute(e).await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// A bot that changed owner takes its customers' `/stop`s to its new owner `tenant`, from every
+/// earlier one, in the caller's transaction (beside the owner change): the customer told the
+/// bot they want no announcements, and the bot, not its owner, is whom they told. Moved, not
+/// copied: a `/start` to the new owner must not be undone by a copy left with an earlier owner
+/// if the bot went back to them. Reaches other tenants' rows on purpose, by `bot` only.
+pub async fn move_to_new_owner(tx: &mut super::Conn, bot: BotId, tenant: TenantId) -> sqlx::Result<u64> {
+    let moved = sqlx::query(
+        "insert into announcement_optouts (tenant_id, bot_id, chat_id, created_at)
+         select $1, bot_id, chat_id, min(created_at) from announcement_optouts where bot_id = $2 and tenant_id <> $1 group by bot_id, chat_id
+         on conflict (tenant_id, bot_id, chat_id) do nothing",
+    )
+    .bind(tenant.0)
+    .bind(bot.0)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query("delete from announcement_optouts where bot_id = $1 and tenant_id <> $2").bind(bot.0).bind(tenant.0).execute(&mut *tx).await?;
+    Ok(moved)
 }
 
 /// Whether this chat opted out of `bot`'s announcements.

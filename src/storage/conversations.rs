@@ -45,7 +45,9 @@ pub struct Customer<'a> {
     pub language: Option<&'a str>,
 }
 
-/// The conversation of this chat (and topic) with this bot, created on first contact.
+/// The conversation of this chat (and topic) with this bot, created on first contact. The
+/// customer wrote, so they can be reached again if Telegram had refused them (they blocked the
+/// bot, and are back): announcements reach them again (`announcements::mark_unreachable`).
 pub async fn open<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, c: &Customer<'_>) -> sqlx::Result<Conversation> {
     let now = now_ms();
     let sql = format!(
@@ -53,7 +55,8 @@ pub async fn open<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bo
          values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
          on conflict (tenant_id, bot_id, chat_id, thread_id) do update set last_message_at = excluded.last_message_at,
              customer_user_id = excluded.customer_user_id, customer_name = excluded.customer_name,
-             language = coalesce(excluded.language, conversations.language)
+             language = coalesce(excluded.language, conversations.language),
+             unreachable_at = null
          returning {CONV_COLUMNS}"
     );
     sqlx::query_as(&sql)

@@ -58,6 +58,10 @@ pub struct JobNames {
     pub ingest_kind: &'static str,
     /// A read's serial key is `{ingest_key_prefix}:{tenant}:{source}`.
     pub ingest_key_prefix: &'static str,
+    /// The kind of an announcement's sending.
+    pub announce_kind: &'static str,
+    /// Its dedup key is `{announce_key_prefix}:{announcement}`.
+    pub announce_key_prefix: &'static str,
 }
 
 /// Updates are purged only if received before this: `cutoff`, or, while an update's job has not
@@ -117,6 +121,11 @@ pub async fn run(db: Db, cfg: RetentionConfig, names: JobNames, stop: Cancellati
             Ok(0) => {}
             Ok(n) => tracing::warn!(sources = n, "sources whose read was abandoned are marked failed"),
             Err(e) => tracing::warn!(error = %e, "looking for abandoned source reads failed; trying again next time"),
+        }
+        match super::announcements::end_abandoned(&db, names.announce_kind, names.announce_key_prefix).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(announcements = n, "announcements whose sending was abandoned are ended, the customers not reached marked so"),
+            Err(e) => tracing::warn!(error = %e, "looking for abandoned announcements failed; trying again next time"),
         }
         next = tokio::time::Instant::now() + cfg.interval;
     }

@@ -44,6 +44,8 @@ struct Page {
     bot_name: String,
     /// Customers an announcement with `days` would reach now.
     audience: i64,
+    /// Customers of those days it would leave out, in words ([`left_out`]); empty for none.
+    left_out: String,
     days: i64,
     text: String,
     max_chars: usize,
@@ -95,7 +97,8 @@ async fn page(app: &AppState, owner: &Owner, want: Option<i64>, days: i64, text:
         bots,
         bot_id: bot.id.0,
         bot_name: bot.name.clone(),
-        audience,
+        audience: audience.reached,
+        left_out: left_out(audience.unreachable),
         days,
         text,
         max_chars: MAX_CHARS,
@@ -106,6 +109,42 @@ async fn page(app: &AppState, owner: &Owner, want: Option<i64>, days: i64, text:
     })?;
     *r.status_mut() = status;
     Ok(r)
+}
+
+/// The form's words for `n` customers an announcement would leave out because they blocked the
+/// bot; empty for none.
+fn left_out(n: i64) -> String {
+    match n {
+        0 => String::new(),
+        1 => "1 more is left out: they blocked the bot (or left Telegram), so messages can't reach them. Once they write to the bot again, they get announcements again.".into(),
+        n => format!("{n} more are left out: they blocked the bot (or left Telegram), so messages can't reach them. Once they write to the bot again, they get announcements again."),
+    }
+}
+
+/// What the form says an announcement would reach (`…/audience`).
+#[derive(serde::Serialize)]
+pub struct AudienceNow {
+    days: i64,
+    audience: i64,
+    /// [`left_out`]'s words.
+    left_out: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct AudienceQuery {
+    bot: i64,
+    days: i64,
+}
+
+/// `GET /app/announcements/audience?bot=ID&days=N`: whom an announcement to the customers of the
+/// last N days would reach now — the page's script asks as the owner changes the days, so the
+/// number beside them is never the one of other days.
+pub async fn audience(State(app): State<AppState>, owner: Owner, Query(q): Query<AudienceQuery>) -> Result<Response, AppError> {
+    let (_, chosen) = choose(&app, &owner, Some(q.bot)).await?;
+    let bot = chosen.ok_or(AppError::NotFound)?;
+    let days = q.days.clamp(1, MAX_DAYS);
+    let a = announcements::audience(&app.db.pool, owner.tenant_id, bot.id, days).await?;
+    Ok(Json(AudienceNow { days, audience: a.reached, left_out: left_out(a.unreachable) }).into_response())
 }
 
 /// `GET /app/announcements[?bot=ID&days=N]`.
@@ -200,11 +239,13 @@ pub struct Progress {
     failed: i64,
     unknown: i64,
     stopped: i64,
+    /// Left out when it was written: they had blocked the bot.
+    unreachable: i64,
 }
 
 /// `GET /app/announcements/{id}/progress`: how far sending has got (the page's script reads it).
 pub async fn progress(State(app): State<AppState>, owner: Owner, Path(id): Path<AnnouncementId>) -> Result<Response, AppError> {
     let a = announcements::get(&app.db.pool, owner.tenant_id, id).await?.ok_or(AppError::NotFound)?;
     let done = a.total - a.pending();
-    Ok(Json(Progress { status: a.status.to_string(), total: a.total, done, sent: a.sent, blocked: a.blocked, failed: a.failed, unknown: a.unknown, stopped: a.stopped }).into_response())
+    Ok(Json(Progress { status: a.status.to_string(), total: a.total, done, sent: a.sent, blocked: a.blocked, failed: a.failed, unknown: a.unknown, stopped: a.stopped, unreachable: a.unreachable }).into_response())
 }

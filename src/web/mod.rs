@@ -109,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .route("/app/conversations/{id}/close", post(conversations::close))
         .route("/app/conversations/{id}/delete", post(conversations::delete))
         .route("/app/announcements", get(announcements::show).post(announcements::create))
+        .route("/app/announcements/audience", get(announcements::audience))
         .route("/app/announcements/{id}/progress", get(announcements::progress))
         .route("/app/team", get(team::show))
         .route("/app/team/invite", post(team::invite))

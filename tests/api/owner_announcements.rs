@@ -495,3 +495,283 @@ async fn a_customer_who_forgets_their_data_leaves_an_announcement_able_to_reach_
     assert!(page.contains("Done: 2 of 2 delivered"), "the page adds up");
     app.stop().await.unwrap();
 }
+
+/// A customer sends /stop to a bot that then changes owner: the new owner's announcements do
+/// not reach them (they told the bot, not its owner of the time), and their /start to the bot
+/// under its new owner brings announcements back.
+#[tokio::test]
+async fn a_stop_holds_after_the_bot_changes_owner_and_start_undoes_it_there() {
+    let app = spawn_app().await;
+    let first = business(&app, "Ada", "ada_moving_bot", "Ada's Antiques").await;
+    let quiet = customer(&app, "Quiet Collector", first.bot).await;
+    let keen = customer(&app, "Keen Collector", first.bot).await;
+    app.tg.say(quiet, first.bot, "/stop").await;
+    let said = wait_reply(&app, first.bot, quiet, 1).await;
+    assert!(said[0].contains("you won't get announcements from this bot any more"), "{said:?}");
+    app.drain_jobs(WAIT).await;
+
+    // The bot goes to another owner (Telegram's `managed_bot` update naming them).
+    let manager = app.tg.handle.sandbox.manager_id();
+    let second = app.tg.post("users", serde_json::json!({ "first_name": "Ben", "started_bots": [manager] })).await["id"].as_i64().unwrap();
+    app.tg.post(&format!("bots/{}/owner", first.bot), serde_json::json!({ "user_id": second })).await;
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from bots where id = {} and owner_user_id = {second} and status = 'live'", first.bot)).await == 1 }).await;
+    app.drain_jobs(WAIT).await;
+    let (tenant, cookie, csrf) = app.signed_in_owner(second, "Ben's Books").await;
+    assert_ne!(tenant, first.tenant);
+    let b = Business { owner: second, bot: first.bot, tenant, cookie, csrf };
+    // Both customers write to the bot under its new owner.
+    talked(&app, &b, quiet, "Quiet Collector", None, 0).await;
+    talked(&app, &b, keen, "Keen Collector", None, 0).await;
+
+    let (_, page) = get(&app, &b.cookie, "/app/announcements?days=30").await;
+    assert!(page.contains("<strong id=\"audience\">1</strong>"), "the customer who sent /stop is left out: {}", &page[page.find("audience").unwrap_or(0)..][..200.min(page.len())]);
+    let bot = b.bot.to_string();
+    let (status, location, _) = post(&app, &b.cookie, "/app/announcements", &[("csrf", &b.csrf), ("bot", &bot), ("text", "Book fair on Saturday"), ("days", "30"), ("confirm", "yes")]).await;
+    assert_eq!((status, location.as_str()), (303, format!("/app/announcements?bot={}&sent=1", b.bot).as_str()));
+    let id = latest_announcement(&app, b.bot).await;
+    wait_until(WAIT, || async { progress(&app, &b, id).await["status"] == "done" }).await;
+    let sent = app.tg.sent_by(b.bot).await;
+    assert_eq!(announcement_texts(&sent, quiet, "Book fair on Saturday"), 0, "they sent /stop to this bot");
+    assert_eq!(announcement_texts(&sent, keen, "Book fair on Saturday"), 1);
+
+    // Their /start, under the new owner, brings announcements back; nothing is left behind with
+    // the earlier owner.
+    let before = bot_said_to(&app, b.bot, quiet).await.len();
+    app.tg.say(quiet, b.bot, "/start").await;
+    let said = wait_reply(&app, b.bot, quiet, before + 1).await;
+    assert!(said[before].contains("You'll get this bot's announcements again"), "{said:?}");
+    assert_eq!(count(app.db(), &format!("select count(*) from announcement_optouts where chat_id = {quiet}")).await, 0);
+    app.stop().await.unwrap();
+}
+
+/// A customer who sent /stop sends /start while the owner has paused the bot: they are opted back
+/// in (announcements reach them again), and the reply says both — the bot is paused, and
+/// announcements come again — in their language.
+#[tokio::test]
+async fn start_to_a_paused_bot_opts_back_in_and_says_so_with_the_paused_notice() {
+    let app = spawn_app().await;
+    let b = business(&app, "Sol", "sol_paused_bot", "Sol's Surf").await;
+    let c = app.tg.post("users", serde_json::json!({ "first_name": "Marta", "language_code": "es", "started_bots": [b.bot] })).await["id"].as_i64().unwrap();
+    app.tg.say(c, b.bot, "/stop").await;
+    wait_reply(&app, b.bot, c, 1).await;
+    app.drain_jobs(WAIT).await;
+    assert_eq!(count(app.db(), &format!("select count(*) from announcement_optouts where chat_id = {c}")).await, 1);
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/pause", b.bot), &[("csrf", &b.csrf)]).await;
+    assert_eq!(status, 303);
+
+    app.tg.say(c, b.bot, "/start").await;
+    let said = wait_reply(&app, b.bot, c, 2).await;
+    assert!(said[1].contains("está en una breve pausa"), "the paused notice, in Spanish: {said:?}");
+    assert!(said[1].contains("Volverás a recibir los anuncios de este bot"), "and that announcements come again, in Spanish: {said:?}");
+    app.drain_jobs(WAIT).await;
+    assert_eq!(count(app.db(), &format!("select count(*) from announcement_optouts where chat_id = {c}")).await, 0, "opted back in");
+    // A second /start while paused: just the paused notice.
+    app.tg.say(c, b.bot, "/start").await;
+    let said = wait_reply(&app, b.bot, c, 3).await;
+    assert!(said[2].contains("está en una breve pausa") && !said[2].contains("Volverás"), "{said:?}");
+    app.stop().await.unwrap();
+}
+
+/// Whether `user` blocks (or unblocks) `bot` in the sandbox.
+async fn block(app: &TestApp, user: i64, bot: i64, blocked: bool) {
+    app.tg.post(&format!("users/{user}/block"), serde_json::json!({ "bot_id": bot, "blocked": blocked })).await;
+}
+
+/// Writes an announcement through the owner's form and waits until it is done; its progress.
+async fn announce_and_wait(app: &TestApp, b: &Business, text: &str) -> Value {
+    let bot = b.bot.to_string();
+    let (status, _, _) = post(app, &b.cookie, "/app/announcements", &[("csrf", &b.csrf), ("bot", &bot), ("text", text), ("days", "30"), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    let id = latest_announcement(app, b.bot).await;
+    wait_until(WAIT, || async { progress(app, b, id).await["status"] == "done" }).await;
+    progress(app, b, id).await
+}
+
+/// A customer who blocked the bot is found so by one announcement, and left out of the next ones
+/// (not tried again, not counted as failed), with the owner told how many were left out and why;
+/// once they write to the bot again (they unblocked it), announcements reach them again.
+#[tokio::test]
+async fn a_customer_who_blocked_the_bot_is_left_out_of_later_announcements_until_they_write_again() {
+    let app = spawn_app().await;
+    let b = business(&app, "Eva", "eva_blocked_bot", "Eva's Eggs").await;
+    let gone = customer(&app, "Gone Customer", b.bot).await;
+    let here = customer(&app, "Loyal Customer", b.bot).await;
+    talked(&app, &b, gone, "Gone Customer", None, 2).await;
+    talked(&app, &b, here, "Loyal Customer", None, 2).await;
+    block(&app, gone, b.bot, true).await;
+
+    let p = announce_and_wait(&app, &b, "Fresh eggs on Monday").await;
+    assert_eq!((p["total"].as_i64(), p["sent"].as_i64(), p["blocked"].as_i64()), (Some(2), Some(1), Some(1)), "{p}");
+
+    // The next announcement leaves them out, and the owner reads why.
+    let (_, page) = get(&app, &b.cookie, "/app/announcements?days=30").await;
+    assert!(page.contains("<strong id=\"audience\">1</strong>"), "{}", &page[page.find("audience").unwrap_or(0)..][..300.min(page.len())]);
+    assert!(page.contains("1 more is left out: they blocked the bot"), "the form says who is left out and why");
+    let attempts_before = app.tg.sent_by(b.bot).await.len();
+    let p = announce_and_wait(&app, &b, "Duck eggs on Tuesday").await;
+    assert_eq!((p["total"].as_i64(), p["sent"].as_i64(), p["blocked"].as_i64(), p["failed"].as_i64(), p["unreachable"].as_i64()), (Some(1), Some(1), Some(0), Some(0), Some(1)), "{p}");
+    let id = latest_announcement(&app, b.bot).await;
+    assert_eq!(count(app.db(), &format!("select count(*) from announcement_recipients where announcement_id = {id} and chat_id = {gone}")).await, 0, "not tried again");
+    assert_eq!(app.tg.sent_by(b.bot).await.len(), attempts_before + 1, "one message: to the customer still here");
+    let (_, page) = get(&app, &b.cookie, "/app/announcements").await;
+    assert!(page.contains("1 more was left out: they had blocked the bot"), "the announcement says who it left out");
+
+    // They unblock the bot and write to it (here /forget, whose question has buttons to press
+    // later — left unanswered): announcements reach them again.
+    block(&app, gone, b.bot, false).await;
+    app.tg.say(gone, b.bot, "/forget").await;
+    wait_reply(&app, b.bot, gone, 1).await;
+    app.drain_jobs(WAIT).await;
+    let p = announce_and_wait(&app, &b, "Quail eggs on Wednesday").await;
+    assert_eq!((p["total"].as_i64(), p["sent"].as_i64(), p["unreachable"].as_i64()), (Some(2), Some(2), Some(0)), "{p}");
+    assert_eq!(announcement_texts(&app.tg.sent_by(b.bot).await, gone, "Quail eggs on Wednesday"), 1);
+
+    // Blocked again, then back with a press of a button (not a message): reachable again too.
+    block(&app, gone, b.bot, true).await;
+    let p = announce_and_wait(&app, &b, "Goose eggs on Thursday").await;
+    assert_eq!(p["blocked"].as_i64(), Some(1), "{p}");
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where chat_id = {gone} and unreachable_at is not null")).await, 1);
+    block(&app, gone, b.bot, false).await;
+    let ask: Value = app.tg.sent_by(b.bot).await.into_iter().find(|m| m["chat_id"] == serde_json::json!(gone) && m["reply_markup"]["inline_keyboard"].is_array()).unwrap();
+    let keep = ask["reply_markup"]["inline_keyboard"][0][1]["callback_data"].as_str().unwrap().to_owned();
+    app.tg.post(&format!("users/{gone}/callbacks"), serde_json::json!({ "bot_id": b.bot, "message_id": ask["message_id"], "data": keep })).await;
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from conversations where chat_id = {gone} and unreachable_at is null")).await == 1 }).await;
+    app.stop().await.unwrap();
+}
+
+/// The worker sending an announcement is killed during its last attempt (its job dead-lettered by
+/// the reaper, with no handler left to give up): the periodic repair ends the announcement — the
+/// message under way "not known", the customers not reached yet marked so — instead of it saying
+/// "Sending" for ever. An announcement whose job still waits is left alone.
+#[tokio::test]
+async fn an_announcement_whose_job_died_on_its_last_attempt_is_ended_by_the_repair() {
+    use bellhop::storage::announcements::end_abandoned;
+    let app = spawn_app().await;
+    let b = business(&app, "Zoe", "zoe_killed_bot", "Zoe's Zines").await;
+    let mut people = Vec::new();
+    for i in 0..3 {
+        let c = customer(&app, &format!("Reader {i}"), b.bot).await;
+        talked(&app, &b, c, "Reader", None, 1).await;
+        people.push(c);
+    }
+    let queue = &app.state.queue;
+    // Two announcements with their jobs, as the owner's form writes them; due tomorrow, so no
+    // worker here takes them.
+    let mut tx = app.db().begin().await.unwrap();
+    let killed = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Issue 7 is out", 7).await.unwrap();
+    let waiting = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Issue 8 is out", 7).await.unwrap();
+    for a in [&killed, &waiting] {
+        let mut job = bellhop::app::jobs::announce(queue, b.tenant, BotId(b.bot), a.id);
+        job.run_at_ms = bellhop::storage::now_ms() + 86_400_000;
+        queue.enqueue_in(&mut tx, &job).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    // The first one's last attempt had claimed a recipient when its worker was killed: its lease
+    // runs out, and the reaper dead-letters the job.
+    let pool = &app.db().pool;
+    sqlx::query(&format!("update announcement_recipients set state = 'sending' where announcement_id = {} and chat_id = {}", killed.id, people[0])).execute(pool).await.unwrap();
+    sqlx::query(&format!("update jobs set state = 'running', attempts = max_attempts, locked_by = 'killed-worker', lease_until = 1 where dedup_key = 'announce:{}'", killed.id)).execute(pool).await.unwrap();
+    bellhop::storage::jobs::requeue_expired(pool).await.unwrap();
+    assert_eq!(count(app.db(), &format!("select count(*) from jobs where dedup_key = 'announce:{}' and state = 'dead'", killed.id)).await, 1);
+
+    let names = bellhop::app::jobs::names();
+    assert_eq!(end_abandoned(app.db(), names.announce_kind, names.announce_key_prefix).await.unwrap(), 1);
+    let p = progress(&app, &b, killed.id).await;
+    assert_eq!((p["status"].as_str(), p["done"].as_i64(), p["unknown"].as_i64(), p["failed"].as_i64()), (Some("done"), Some(3), Some(1), Some(2)), "{p}");
+    let reason = format!("select count(*) from announcement_recipients where announcement_id = {} and state = 'failed' and error like 'not sent: the sending stopped%'", killed.id);
+    assert_eq!(count(app.db(), &reason).await, 2, "the reason is kept");
+    let (_, page) = get(&app, &b.cookie, "/app/announcements").await;
+    assert!(page.contains("Done: 0 of 3 delivered, 2 could not be reached, 1 not known (interrupted; not sent again)"), "the owner sees it ended");
+    // The one whose job waits goes on; the repair again finds nothing.
+    assert_eq!(progress(&app, &b, waiting.id).await["status"], "sending");
+    assert_eq!(end_abandoned(app.db(), names.announce_kind, names.announce_key_prefix).await.unwrap(), 0);
+    app.stop().await.unwrap();
+}
+
+/// The number of customers beside the days on the form follows the days the owner types: the
+/// page's script asks `…/audience` for the days now in the box (the number used to stay the one
+/// of the days the page was loaded with). Another business's owner cannot ask about this bot.
+#[tokio::test]
+async fn the_audience_beside_the_days_is_asked_again_for_the_days_typed() {
+    let app = spawn_app().await;
+    let b = business(&app, "Tom", "tom_audience_bot", "Tom's Teas").await;
+    let recent = customer(&app, "Recent Customer", b.bot).await;
+    let older = customer(&app, "Older Customer", b.bot).await;
+    talked(&app, &b, recent, "Recent Customer", None, 2).await;
+    talked(&app, &b, older, "Older Customer", None, 20).await;
+    let (_, page) = get(&app, &b.cookie, "/app/announcements").await;
+    assert!(page.contains("<strong id=\"audience\">2</strong>"), "30 days by default");
+    let url = format!("/app/announcements/audience?bot={}", b.bot);
+    assert!(page.contains(&format!("data-audience-url=\"{url}\"")), "the days box says where to ask");
+    for (days, want) in [(5, 1), (30, 2), (0, 0)] {
+        let r = app.http.get(app.url(&format!("{url}&days={days}"))).header("cookie", &b.cookie).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let a: Value = r.json().await.unwrap();
+        // 0 days is taken as 1 (the box's minimum): nobody wrote today.
+        assert_eq!((a["audience"].as_i64(), a["left_out"].as_str()), (Some(want), Some("")), "{days} days: {a}");
+    }
+    let (_, cookie_x, _) = app.signed_in_owner(880_301, "Other Teas").await;
+    let r = app.http.get(app.url(&format!("{url}&days=30"))).header("cookie", &cookie_x).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    app.stop().await.unwrap();
+}
+
+/// A database migrated up to (not including) `version`, with two businesses.
+async fn migrated_before(dir: &std::path::Path, version: i64) -> bellhop::storage::Db {
+    let url = bellhop::config::DatabaseUrl::parse(&fresh_database_url(dir).await).unwrap();
+    let db = bellhop::storage::Db::connect(&url).await.unwrap();
+    db.migrate_before(version).await.unwrap();
+    exec_all(&db, &["insert into tenants (id, name, owner_user_id, created_at, updated_at) values (1, 'First Owner', 9001, 100, 100), (2, 'Second Owner', 9002, 100, 100)"]).await;
+    db
+}
+
+async fn exec_all(db: &bellhop::storage::Db, sqls: &[&str]) {
+    for sql in sqls {
+        sqlx::query(sql).execute(&db.pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+/// Migration 0082 on data of before it: the `/stop`s a bot's earlier owner kept go to its owner
+/// now (one already there stays as it is); those of a bot that never moved stay.
+#[tokio::test]
+async fn migration_0082_moves_the_stops_an_earlier_owner_kept_to_the_bots_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = migrated_before(dir.path(), 82).await;
+    // 501 moved from the first owner to the second; 502 stayed with the first.
+    exec_all(&db, &["insert into announcement_optouts (tenant_id, bot_id, chat_id, created_at) values (1, 501, 77, 100), (1, 501, 78, 100), (2, 501, 78, 200), (1, 502, 79, 100)"]).await;
+    for (id, tenant) in [(501, 2), (502, 1)] {
+        sqlx::query("insert into bots (id, tenant_id, username, name, status, token_key_id, token_ct, created_at, updated_at) values ($1, $2, $3, 'Bot', 'live', 'k1', $4, 100, 100)")
+            .bind(id)
+            .bind(tenant)
+            .bind(format!("b{id}_bot"))
+            .bind(vec![0u8, 1, 2])
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    db.migrate().await.unwrap();
+    let stops: Vec<(i64, i64, i64, i64)> = sqlx::query_as("select tenant_id, bot_id, chat_id, created_at from announcement_optouts order by bot_id, chat_id").fetch_all(&db.pool).await.unwrap();
+    assert_eq!(stops, vec![(2, 501, 77, 100), (2, 501, 78, 200), (1, 502, 79, 100)]);
+}
+
+/// Migration 0083 on data of before it: a customer an earlier announcement found blocked, who has
+/// not written since, is marked unreachable; one who wrote since is not.
+#[tokio::test]
+async fn migration_0083_marks_customers_an_announcement_found_blocked_who_have_not_written_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = migrated_before(dir.path(), 83).await;
+    exec_all(
+        &db,
+        &[
+            "insert into conversations (id, tenant_id, bot_id, chat_id, chat_kind, created_at, last_message_at) values (1, 2, 501, 81, 'private', 100, 100), (2, 2, 501, 82, 'private', 100, 500), (3, 2, 501, 83, 'private', 100, 100)",
+            "insert into announcements (id, tenant_id, bot_id, text, since_days, status, total, created_at) values (1, 2, 501, 'Hi', 30, 'done', 3, 300)",
+            "insert into announcement_recipients (announcement_id, tenant_id, chat_id, state) values (1, 2, 81, 'blocked'), (1, 2, 82, 'blocked'), (1, 2, 83, 'sent')",
+        ],
+    )
+    .await;
+    db.migrate().await.unwrap();
+    let marks: Vec<(i64, Option<i64>)> = sqlx::query_as("select chat_id, unreachable_at from conversations order by chat_id").fetch_all(&db.pool).await.unwrap();
+    assert_eq!(marks, vec![(81, Some(300)), (82, None), (83, None)], "82 wrote after the announcement found them blocked");
+    let unreachable: i64 = sqlx::query_scalar("select unreachable from announcements where id = 1").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(unreachable, 0);
+}
