@@ -71,7 +71,8 @@ pub struct Session {
 }
 
 /// A live session: not revoked, not past its absolute expiry, seen within `idle_ms`, and of
-/// someone still on the business's team (its owner, or a teammate not removed since).
+/// someone still on the business's team (its owner, or a teammate not removed since, while the
+/// account is not closed: closing closes the admin page to everyone but the owner, who may keep it).
 pub async fn live_session<'c>(e: impl Executor<'c, Database = Any>, id_hash: &str, idle_ms: i64) -> sqlx::Result<Option<Session>> {
     /// `is_owner` is 1 or 0 (a boolean expression is an integer on SQLite).
     #[derive(sqlx::FromRow)]
@@ -89,7 +90,8 @@ pub async fn live_session<'c>(e: impl Executor<'c, Database = Any>, id_hash: &st
         "select s.tenant_id, s.user_id, s.csrf_token, s.last_seen_at, cast(case when t.owner_user_id = s.user_id then 1 else 0 end as bigint) as is_owner
          from sessions s join tenants t on t.id = s.tenant_id
          where s.id_hash = $1 and s.revoked_at is null and s.expires_at > $2 and s.last_seen_at > $3
-           and (t.owner_user_id = s.user_id or exists (select 1 from team_members m where m.tenant_id = s.tenant_id and m.user_id = s.user_id))",
+           and (t.owner_user_id = s.user_id
+                or t.closed_at is null and exists (select 1 from team_members m where m.tenant_id = s.tenant_id and m.user_id = s.user_id))",
     )
     .bind(id_hash)
     .bind(now)

@@ -40,9 +40,13 @@ pub struct Team {
     pub name: String,
 }
 
-/// The businesses `user` is on the team of (not those they own).
+/// The businesses `user` is on the team of (not those they own), closed accounts left out: their
+/// owner closed the admin page for everyone, and only the owner may keep the account.
 pub async fn teams_of<'c>(e: impl Executor<'c, Database = Any>, user: UserId) -> sqlx::Result<Vec<Team>> {
-    sqlx::query_as("select t.id as tenant_id, t.name from team_members m join tenants t on t.id = m.tenant_id where m.user_id = $1 order by m.joined_at, t.id")
+    sqlx::query_as(
+        "select t.id as tenant_id, t.name from team_members m join tenants t on t.id = m.tenant_id
+          where m.user_id = $1 and t.closed_at is null order by m.joined_at, t.id",
+    )
         .bind(user.0)
         .fetch_all(e)
         .await

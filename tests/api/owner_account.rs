@@ -288,3 +288,37 @@ async fn a_closed_accounts_bot_is_not_connected_again_until_the_account_is_kept(
     crate::owner_lifecycle::wait_live(&app, b.bot).await;
     app.stop().await.unwrap();
 }
+
+/// Closing an account signs everyone out; during the grace period only the owner may come back
+/// (to keep it). A teammate's `/login` no longer offers the business, and a sign-in link they got
+/// before the closing opens nothing.
+#[tokio::test]
+async fn a_teammate_cannot_sign_in_to_a_closed_account() {
+    let app = spawn_app().await;
+    let b = business(&app, "Lena", "lena_close_bot", "Lena's Lamps").await;
+    let (_, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    let tom = app.tg.user("Tom").await;
+    crate::owner_team::say_to_manager(&app, tom, &format!("/start {}", crate::owner_team::invite_token(&page)), None).await;
+    crate::owner_team::manager_message(&app, tom, "You're on the team of Lena's Lamps").await;
+    let tom = bellhop::domain::UserId(tom);
+    assert_eq!(bellhop::storage::team::teams_of(&app.db().pool, tom).await.unwrap().len(), 1);
+    let early_link = bellhop::manager::login::issue(app.db(), &app.state.cfg.public_url, b.tenant, tom).await.unwrap();
+
+    let (status, _, _) = post(&app, &b.cookie, "/app/account/close", &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 200);
+    assert!(bellhop::storage::team::teams_of(&app.db().pool, tom).await.unwrap().is_empty(), "not offered by /login");
+    let r = app.sign_in(&early_link).await;
+    if r.status() == 303 {
+        let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+        assert_eq!(get(&app, &cookie, "/app/conversations").await.0, 401, "a teammate's session opens nothing of a closed account");
+    }
+    // The owner still may, to keep it.
+    let (_, cookie, csrf) = app.signed_in_owner(b.owner, "Lena's Lamps").await;
+    let (status, _, _) = post(&app, &cookie, "/app/account/reopen", &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    assert_eq!(bellhop::storage::team::teams_of(&app.db().pool, tom).await.unwrap().len(), 1, "kept: the team is back");
+    // (The settings page says what deleting a bot's data means for the bot, before it is done.)
+    let (_, settings) = get(&app, &cookie, &format!("/app/bots/{}/settings", b.bot)).await;
+    assert!(settings.contains("this bot can't be connected to bellhop again afterwards"), "{settings}");
+    app.stop().await.unwrap();
+}
