@@ -184,11 +184,21 @@ async fn owner_tenant(db: &Db, user: UserId) -> Result<Option<TenantId>, JobErro
 }
 
 async fn bots_message(db: &Db, chat: ChatId, user: UserId) -> Result<SendMessage, JobError> {
-    let Some(tenant) = owner_tenant(db, user).await? else {
-        return Ok(SendMessage::html(chat, "You don't have a bot yet. Send /start to create one."));
+    let list = match owner_tenant(db, user).await? {
+        Some(tenant) => bots::list_for_tenant(&db.pool, tenant).await?,
+        None => vec![],
     };
-    let list = bots::list_for_tenant(&db.pool, tenant).await?;
     if list.is_empty() {
+        // A teammate with no bot of their own: "you don't have a bot" would send them to create
+        // a second business instead of the one they help with.
+        let teams = storage::team::teams_of(&db.pool, user).await?;
+        if !teams.is_empty() {
+            let names = teams.iter().map(|t| format!("<b>{}</b>", escape(&t.name))).collect::<Vec<_>>().join(", ");
+            return Ok(SendMessage::html(
+                chat,
+                format!("You're on the team of {names}: send /login to open its admin page, where its bots are. To create a bot of your own, send /start."),
+            ));
+        }
         return Ok(SendMessage::html(chat, "You don't have a bot yet. Send /start to create one."));
     }
     let mut text = String::from("<b>Your bots</b>\n");

@@ -300,6 +300,11 @@ async fn a_teammate_cannot_sign_in_to_a_closed_account() {
     let tom = app.tg.user("Tom").await;
     crate::owner_team::say_to_manager(&app, tom, &format!("/start {}", crate::owner_team::invite_token(&page)), None).await;
     crate::owner_team::manager_message(&app, tom, "You're on the team of Lena's Lamps").await;
+    // (/bots tells a teammate with no bot of their own where the team's bots are.)
+    crate::owner_team::say_to_manager(&app, tom, "/bots", None).await;
+    crate::owner_team::manager_message(&app, tom, "send /login to open its admin page").await;
+    let said = manager_said(&app, tom).await;
+    assert!(said.iter().any(|t| t.contains("You're on the team of Lena's Lamps: send /login")), "{said:?}");
     let tom = bellhop::domain::UserId(tom);
     assert_eq!(bellhop::storage::team::teams_of(&app.db().pool, tom).await.unwrap().len(), 1);
     let early_link = bellhop::manager::login::issue(app.db(), &app.state.cfg.public_url, b.tenant, tom).await.unwrap();
