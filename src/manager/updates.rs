@@ -92,6 +92,8 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
             // Its customers' `/stop`s go with it: they asked the bot for no announcements,
             // whoever owns it.
             storage::announcements::move_to_new_owner(tx, bot_id, tenant.id).await?;
+            // And the questions they bought from it: they paid the bot, whose Stars go with it.
+            storage::billing::paywall_move_to_new_owner(tx, bot_id, tenant.id).await?;
             tracing::info!(bot_id = bot_id.0, from_tenant = row.tenant_id.0, to_tenant = tenant.id.0, "managed bot changed owner");
         }
         if token_changed {

@@ -198,3 +198,26 @@ async fn a_thank_you_that_fails_after_the_payment_is_booked_is_logged_and_the_qu
     assert_eq!(count(app.db(), "select count(*) from billing_payments where provider = 'stars_bot'").await, 1);
     app.stop().await.unwrap();
 }
+
+/// The questions a customer bought from a bot go with the bot to its new owner: they paid the
+/// bot (whose Stars its new owner now holds), and would otherwise lose what they paid for.
+#[tokio::test]
+async fn a_customers_bought_questions_go_with_the_bot_to_its_new_owner() {
+    let app = spawn_app().await;
+    let first = crate::owner_lifecycle::business(&app, "Ada", "ada_paid_bot", "Ada's Answers").await;
+    let carl = crate::owner_lifecycle::customer(&app, "Carl", first.bot).await;
+    let mut tx = app.db().begin().await.unwrap();
+    sql::paywall_add_credits(&mut tx, first.tenant, BotId(first.bot), ChatId(carl), 5).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let manager = app.tg.handle.sandbox.manager_id();
+    let second = app.tg.post("users", json!({ "first_name": "Ben", "started_bots": [manager] })).await["id"].as_i64().unwrap();
+    app.tg.post(&format!("bots/{}/owner", first.bot), json!({ "user_id": second })).await;
+    let moved = format!("select count(*) from bots where id = {} and owner_user_id = {second}", first.bot);
+    wait_until(std::time::Duration::from_secs(60), || async { count(app.db(), &moved).await == 1 }).await;
+    let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, second.into()).await.unwrap().unwrap().id;
+    assert_ne!(tenant, first.tenant);
+    assert_eq!(sql::paywall_credits(&app.db().pool, tenant, BotId(first.bot), ChatId(carl)).await.unwrap(), 5, "Carl's questions are the new owner's to answer");
+    assert_eq!(count(app.db(), &format!("select count(*) from paywall_credits where tenant_id = {}", first.tenant.0)).await, 0, "none left behind");
+    app.stop().await.unwrap();
+}

@@ -79,6 +79,23 @@ pub async fn paywall_add_credits(conn: &mut Conn, tenant: TenantId, bot: BotId, 
     Ok(())
 }
 
+/// A bot given to another owner: its customers' bought questions go with it to `tenant` (they
+/// paid the bot, whose Stars its new owner now holds). Added to any the new owner's business
+/// already holds for them.
+pub async fn paywall_move_to_new_owner(conn: &mut Conn, bot: BotId, tenant: TenantId) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into paywall_credits (tenant_id, bot_id, chat_id, credits)
+         select $1, bot_id, chat_id, sum(credits) from paywall_credits where bot_id = $2 and tenant_id <> $1 and credits > 0 group by bot_id, chat_id
+         on conflict (tenant_id, bot_id, chat_id) do update set credits = paywall_credits.credits + excluded.credits",
+    )
+    .bind(tenant.0)
+    .bind(bot.0)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("delete from paywall_credits where bot_id = $1 and tenant_id <> $2").bind(bot.0).bind(tenant.0).execute(&mut *conn).await?;
+    Ok(())
+}
+
 pub async fn paywall_credits<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, chat: ChatId) -> sqlx::Result<i64> {
     let r: Option<i64> = sqlx::query_scalar("select credits from paywall_credits where tenant_id = $1 and bot_id = $2 and chat_id = $3")
         .bind(tenant.0)
