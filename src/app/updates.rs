@@ -116,6 +116,13 @@ pub async fn manager_update(app: AppState, job: Job) -> Result<(), JobError> {
             }
             tx.commit().await?;
             app.queue.notify(DEFAULT);
+            // A bot given to another owner leaves a place on its earlier business's plan: a bot
+            // of theirs parked for want of one takes it, as after a disconnect.
+            if let Some(earlier) = before.as_ref().map(|r| r.tenant_id)
+                && crate::storage::bots::managed_row(&app.db.pool, crate::domain::BotId(mbu.bot.id)).await?.is_some_and(|r| r.tenant_id != earlier)
+            {
+                super::parking::provision_parked(&app, earlier).await?;
+            }
             if let Some((tenant, full)) = parked {
                 let username = mbu.bot.username.clone().unwrap_or_default();
                 super::parking::tell_owner(&app, m, tenant, &username, &full).await;

@@ -528,3 +528,21 @@ async fn a_setup_telegram_refuses_is_told_to_the_owner_with_what_to_do() {
     wait_until(WAIT, || async { manager_said(&app, b.owner).await.iter().any(|t| t.contains("@jana_jams_bot couldn't be set up") && t.contains("Failed to resolve host") && t.contains("Repair the connection")) }).await;
     app.stop().await.unwrap();
 }
+
+/// A bot given to another owner frees its place on the earlier business's plan: a bot parked
+/// there for want of one goes live, as after a disconnect (not only at the next payment).
+#[tokio::test]
+async fn a_bot_given_to_another_owner_frees_its_place_for_a_parked_one() {
+    let app = spawn_app().await;
+    let first = business(&app, "Ada", "ada_given_bot", "Ada's Antiques").await;
+    let second = app.tg.create_managed_bot(first.owner, "ada_waiting_bot", "Ada's Attic").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{second}")).await["token"].as_str().unwrap());
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from bots where id = {second} and status = 'parked'")).await == 1 }).await;
+
+    let manager = app.tg.handle.sandbox.manager_id();
+    let ben = app.tg.post("users", json!({ "first_name": "Ben", "started_bots": [manager] })).await["id"].as_i64().unwrap();
+    app.tg.post(&format!("bots/{}/owner", first.bot), json!({ "user_id": ben })).await;
+    wait_live(&app, second).await;
+    assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and owner_user_id = {ben}", first.bot)).await, 1);
+    app.stop().await.unwrap();
+}
