@@ -37,8 +37,9 @@ pub async fn fetch_token(m: &Manager, mbu: &ManagedBotUpdated) -> Result<BotToke
 /// new bot, a new token, or a new owner. Returns the provisioning to queue in the same
 /// transaction, if any. Converges on Telegram's current state whatever the order or number of
 /// deliveries: the token is always fetched fresh, and an owner is taken only from an update
-/// newer than the one we have. Only a bot new to its owner reopens their closed account; any
-/// other update about a bot of a closed account records nothing.
+/// newer than the one we have. Only a bot its owner creates reopens their closed account; one
+/// given to them is recorded as theirs but left disconnected, and any other update about a bot
+/// of a closed account records nothing.
 pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, mbu: &ManagedBotUpdated, token: &BotToken) -> Result<Option<Provisioning>, JobError> {
     let bot_id = BotId(mbu.bot.id);
     let owner = UserId(mbu.user.id);
@@ -59,8 +60,9 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
     if new_for_owner {
         // An owner who closed their account and creates a bot wants it back — unless its
         // erasure is due (the caller erases such an account first; one that fell due since is
-        // retried).
-        if storage::privacy::reopen_account(&mut *tx, tenant.id, now).await? {
+        // retried). A bot someone else gives them is not their word: their account stays closed
+        // (below, the bot stays disconnected until they keep it).
+        if row.is_none() && storage::privacy::reopen_account(&mut *tx, tenant.id, now).await? {
             tracing::info!(tenant_id = tenant.id.0, "a closed account reopened by a new bot");
         } else if storage::privacy::erasure_due(&mut *tx, tenant.id, now).await? {
             return Err(JobError::Retry(anyhow::anyhow!("the owner's closed account is being erased; the new bot is recorded once that is done")));
@@ -95,6 +97,14 @@ pub async fn record_managed_bot(tx: &mut Conn, keys: &KeyRing, update_id: i64, m
             // And the questions they bought from it: they paid the bot, whose Stars go with it.
             storage::billing::paywall_move_to_new_owner(tx, bot_id, tenant.id).await?;
             tracing::info!(bot_id = bot_id.0, from_tenant = row.tenant_id.0, to_tenant = tenant.id.0, "managed bot changed owner");
+        }
+        if owner_changed && storage::privacy::is_closed(&mut *tx, tenant.id).await? {
+            // Given to someone whose account is closed: theirs in Telegram, but not answering
+            // here (it would answer until the erasure took it) — "Connect it again" once they keep
+            // the account.
+            bots::disconnect(&mut *tx, tenant.id, bot_id).await?;
+            tracing::info!(bot_id = bot_id.0, tenant_id = tenant.id.0, "managed bot given to a closed account; left disconnected");
+            return Ok(None);
         }
         if token_changed {
             tracing::info!(bot_id = bot_id.0, "managed bot token changed; provisioning again");

@@ -327,3 +327,33 @@ async fn a_teammate_cannot_sign_in_to_a_closed_account() {
     assert!(settings.contains("this bot can't be connected to bellhop again afterwards"), "{settings}");
     app.stop().await.unwrap();
 }
+
+/// A bot someone gives to an owner whose account is closed does not reopen it (nor cancel the
+/// erasure they asked for): the bot is theirs, left disconnected, until they keep the account
+/// and connect it.
+#[tokio::test]
+async fn a_bot_given_to_a_closed_account_neither_reopens_it_nor_answers() {
+    let app = spawn_app().await;
+    let a = business(&app, "Olga", "olga_closed_bot", "Olga's Oils").await;
+    let b = business(&app, "Paul", "paul_gives_bot", "Paul's Pens").await;
+    let (status, _, _) = post(&app, &a.cookie, "/app/account/close", &[("csrf", &a.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 200);
+    let closed = format!("select count(*) from tenants where id = {} and closed_at is not null and erase_after is not null", a.tenant.0);
+    assert_eq!(count(app.db(), &closed).await, 1);
+
+    app.tg.post(&format!("bots/{}/owner", b.bot), serde_json::json!({ "user_id": a.owner })).await;
+    let given = format!("select count(*) from bots where id = {} and tenant_id = {} and status = 'disconnected' and token_fingerprint = ''", b.bot, a.tenant.0);
+    wait_until(WAIT, || async { count(app.db(), &given).await == 1 }).await;
+    app.drain_jobs(WAIT).await;
+    assert_eq!(count(app.db(), &closed).await, 1, "still closed, its erasure still due");
+    assert_eq!(count(app.db(), &given).await, 1, "recorded as theirs, not connected");
+
+    // Kept: the bot connects like any other of theirs.
+    let (_, cookie, csrf) = app.signed_in_owner(a.owner, "Olga's Oils").await;
+    let (status, _, _) = post(&app, &cookie, "/app/account/reopen", &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    let (status, location, _) = post(&app, &cookie, &format!("/app/bots/{}/connect", b.bot), &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303, "{location}");
+    crate::owner_lifecycle::wait_live(&app, b.bot).await;
+    app.stop().await.unwrap();
+}
