@@ -240,26 +240,25 @@ pub async fn claim_for_sending<'c>(e: impl Executor<'c, Database = Any>, tenant:
 /// its turn gets it withdrawn (one statement: no takeover can fall between the check and the
 /// claim). False if it was not pending, or the conversation is with a person.
 pub async fn claim_answer_for_sending<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId) -> sqlx::Result<bool> {
-    let r = sqlx::query(
-        "update conversation_messages set delivery = 'sending' where tenant_id = $1 and id = $2 and delivery = 'pending'
-           and exists (select 1 from conversations c where c.tenant_id = $1 and c.id = conversation_messages.conversation_id and c.mode = 'bot')",
-    )
-    .bind(tenant.0)
-    .bind(id.0)
-    .execute(e)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    move_pending_if(e, tenant, id, Delivery::Sending, Mode::Bot).await
 }
 
 /// `pending` → `failed` for an answer of the assistant's whose conversation a person has taken
 /// over: it is never sent. Whether it was (still pending, and the conversation with a person).
 pub async fn withdraw_for_person<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId) -> sqlx::Result<bool> {
+    move_pending_if(e, tenant, id, Delivery::Failed, Mode::Human).await
+}
+
+/// A pending message moved to `to` only while its conversation is with `mode`, in one statement.
+async fn move_pending_if<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: MsgId, to: Delivery, mode: Mode) -> sqlx::Result<bool> {
     let r = sqlx::query(
-        "update conversation_messages set delivery = 'failed' where tenant_id = $1 and id = $2 and delivery = 'pending'
-           and exists (select 1 from conversations c where c.tenant_id = $1 and c.id = conversation_messages.conversation_id and c.mode = 'human')",
+        "update conversation_messages set delivery = $3 where tenant_id = $1 and id = $2 and delivery = 'pending'
+           and exists (select 1 from conversations c where c.tenant_id = $1 and c.id = conversation_messages.conversation_id and c.mode = $4)",
     )
     .bind(tenant.0)
     .bind(id.0)
+    .bind(to.as_str())
+    .bind(mode.as_str())
     .execute(e)
     .await?;
     Ok(r.rows_affected() == 1)
