@@ -501,13 +501,18 @@ const COMMON: &[&str] = &[
 const NEGATIONS: &[&str] = &[
     "not", "no", "never", "cannot", "can't", "cant", "don't", "dont", "doesn't", "doesnt", "isn't", "isnt", "aren't", "arent", "won't", "wont",
     "wasn't", "wasnt", "weren't", "werent", "didn't", "didnt", "shouldn't", "couldn't", "wouldn't", "none", "nobody", "nothing", "neither", "nor",
-    "without", "unable", "нет", "не", "ни", "никогда", "нельзя", "nunca", "tampoco", "ningún", "ninguna", "sin", "نه", "نمی", "نیست", "هیچ",
+    "without", "unable", "non", "нет", "не", "ни", "никогда", "нельзя", "nunca", "jamás", "tampoco", "ningún", "ninguno", "ninguna", "nada",
+    "nadie", "sin", "nicht", "nichts", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie", "niemals", "niemand", "ohne", "weder",
+    "nein", "pas", "jamais", "aucun", "aucune", "rien", "sans", "nessun", "nessuno", "nessuna", "niente", "senza", "né", "não", "nenhum",
+    "nenhuma", "ninguém", "nem", "sem", "نه", "نمی", "نیست", "هیچ",
 ];
-const YES_NO: &[&str] = &["yes", "no", "да", "нет", "sí", "si", "بله", "نه", "خیر"];
+const YES_NO: &[&str] = &["yes", "no", "да", "нет", "sí", "si", "ja", "nein", "oui", "non", "não", "بله", "نه", "خیر"];
 
 /// Words that open a sentence by saying yes to the question.
-const YES: &[&str] =
-    &["yes", "yeah", "yep", "sure", "certainly", "absolutely", "indeed", "да", "конечно", "sí", "si", "claro", "بله", "آره", "البته", "ja", "natürlich", "oui", "certo"];
+const YES: &[&str] = &[
+    "yes", "yeah", "yep", "sure", "certainly", "absolutely", "indeed", "да", "конечно", "sí", "si", "claro", "بله", "آره", "البته", "ja", "natürlich",
+    "selbstverständlich", "oui", "certainement", "certo", "certamente", "sim",
+];
 
 /// Whether `sentence` opens with a yes ("Yes, …", "Of course, …", "Да, …"): it then says what
 /// the question asked, not only its own words.
@@ -540,14 +545,19 @@ fn content(text: &str) -> Vec<String> {
     text.unicode_words()
         .map(str::to_lowercase)
         .filter(|w| w.chars().count() >= 3 || w.chars().all(|c| c.is_ascii_digit()))
-        .filter(|w| !COMMON.contains(&w.as_str()) && !NEGATIONS.contains(&w.as_str()) && !YES_NO.contains(&w.as_str()))
+        .filter(|w| !COMMON.contains(&w.as_str()) && !NEGATIONS.contains(&w.as_str()) && !YES_NO.contains(&w.as_str()) && !w.starts_with("n'") && !w.starts_with("n’"))
         .filter_map(|w| stem(&w))
         .collect()
 }
 
+/// Whether `text` says "not": a word of [`NEGATIONS`], English "n't", French "ne" and "n'"
+/// ("n'est pas", "ne … plus"; not the capitalised "NE" of an address), Persian "نمی…".
 fn negated(text: &str) -> bool {
     let l = text.to_lowercase();
-    l.contains("n't") || l.unicode_words().any(|w| NEGATIONS.contains(&w)) || l.split_whitespace().any(|w| w.starts_with("نمی"))
+    l.contains("n't")
+        || l.unicode_words().any(|w| NEGATIONS.contains(&w) || w.starts_with("n'") || w.starts_with("n’"))
+        || text.unicode_words().any(|w| w == "ne" || w == "Ne")
+        || l.split_whitespace().any(|w| w.starts_with("نمی"))
 }
 
 /// How a text is cut into sentences: the retrieval index's (a chunk's sentence vectors are
@@ -1002,6 +1012,35 @@ mod tests {
         assert!(e.answer("Yes, we deliver Monday to Saturday from 8:00 to 18:00 [1].").is_ok(), "a yes the source holds");
         let e = Evidence::new(&[hours], "Is delivery in the city 5 euros?", &[], Rules::default());
         assert!(e.answer("Yes, delivery in the city costs 5 euros [1].").is_ok());
+    }
+
+    #[test]
+    fn a_not_is_a_not_in_the_languages_customers_write() {
+        // Each pair: the source says "not", the answer drops it (or the other way round).
+        let pairs = [
+            ("Die Anzahlung wird nicht erstattet.", "Die Anzahlung wird erstattet."),
+            ("Für Torten gibt es keine Lieferung am Wochenende.", "Für Torten gibt es eine Lieferung am Wochenende."),
+            ("L'acompte n'est pas remboursable.", "L'acompte est remboursable."),
+            ("Nous ne livrons plus les gâteaux en dehors de la ville.", "Nous livrons les gâteaux en dehors de la ville."),
+            ("Il deposito non è rimborsabile.", "Il deposito è rimborsabile."),
+            ("O depósito não é reembolsável.", "O depósito é reembolsável."),
+            ("Las tartas se entregan sin decoración.", "Las tartas se entregan con decoración."),
+            ("Deposits are non-refundable.", "Deposits are refundable."),
+        ];
+        for (source, dropped) in pairs {
+            let e = Evidence::new(&[source], "?", &[], Rules::default());
+            assert!(e.answer(source).is_ok(), "the source said back: {source}");
+            assert!(matches!(e.answer(dropped), Err(Problem::Unsupported(_))), "the not dropped: {dropped}");
+            let e = Evidence::new(&[dropped], "?", &[], Rules::default());
+            assert!(matches!(e.answer(source), Err(Problem::Unsupported(_))), "a not added: {source}");
+        }
+        // A bare "Nein"/"Non"/"Não" says no to what can't be checked, like "No".
+        let e = Evidence::new(&["Die Anzahlung wird nicht erstattet."], "Wird die Anzahlung erstattet?", &[], Rules::default());
+        assert!(matches!(e.answer("Nein, die Anzahlung wird erstattet."), Err(Problem::Unsupported(_))));
+        // Not every "ne" or "non" is French: an address's "NE" is no negation.
+        assert!(!negated("Our shop is at 12 NE Harbour Street."));
+        assert!(negated("Nous ne livrons pas le dimanche."));
+        assert!(negated("Wir liefern sonntags nie."));
     }
 
     #[test]
