@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -214,6 +214,13 @@ struct Completion {
     elapsed: Duration,
 }
 
+/// What the completer is sent: a finished job, or a request to be told once everything sent
+/// before it is recorded.
+enum ToCompleter {
+    Done(Completion),
+    Flush(oneshot::Sender<()>),
+}
+
 /// The workers of one process.
 pub struct Workers<S> {
     pub queue: Queue,
@@ -234,7 +241,7 @@ impl<S: Clone + Send + Sync + 'static> Workers<S> {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let worker_id = format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple());
         tracing::info!(worker = %worker_id, queues = ?self.registry.queues(), "job workers started");
-        let (done_tx, done_rx) = mpsc::unbounded_channel::<Completion>();
+        let (done_tx, done_rx) = mpsc::unbounded_channel::<ToCompleter>();
         let tracker = TaskTracker::new();
         let stop_claiming = shutdown.child_token();
         let mut loops = tokio::task::JoinSet::new();
@@ -257,9 +264,14 @@ impl<S: Clone + Send + Sync + 'static> Workers<S> {
                 q
             });
         }
-        drop(done_tx);
+        // Kept to ask the completer for a flush at the end (dropped first when every job ended).
+        let flush = done_tx;
         let mut completer = tokio::spawn(completer(self.queue.db.clone(), worker_id.clone(), self.cfg.retry_base, done_rx));
-        let mut upkeep = tokio::spawn(upkeep(self.queue.clone(), worker_id.clone(), self.cfg.clone(), self.registry.queues(), stop_claiming.clone()));
+        // The upkeep keeps this worker's leases for as long as its jobs may run: through the
+        // grace period too, or another process's reaper would take a job still running here
+        // and run it again.
+        let upkeep_stop = CancellationToken::new();
+        let mut upkeep = tokio::spawn(upkeep(self.queue.clone(), worker_id.clone(), self.cfg.clone(), self.registry.queues(), upkeep_stop.clone()));
         // Best effort on top of polling: if it stops, jobs are still found at the next poll.
         let listener = self.queue.db.pg_url.clone().map(|url| tokio::spawn(listen(url, self.queue.wakers.clone(), stop_claiming.clone())));
 
@@ -277,8 +289,8 @@ impl<S: Clone + Send + Sync + 'static> Workers<S> {
             }
             ended = &mut upkeep => Some(format!("the lease upkeep stopped ({})", ended.err().map_or_else(|| "ended".to_owned(), |e| e.to_string()))),
         };
-        // A part that ended because the shutdown began (the upkeep and the claim loops watch
-        // the same token) did not fail.
+        // A part that ended because the shutdown began (the claim loops watch the same token)
+        // did not fail.
         let failed = failed.filter(|_| !shutdown.is_cancelled());
         if let Some(why) = &failed {
             tracing::error!(why, "job workers: a part stopped unexpectedly; stopping the workers");
@@ -290,16 +302,23 @@ impl<S: Clone + Send + Sync + 'static> Workers<S> {
         while loops.join_next().await.is_some() {}
         tracker.close();
         let finished = tokio::time::timeout(self.grace, tracker.wait()).await.is_ok();
+        upkeep_stop.cancel();
         upkeep.abort();
         if finished {
             // Every sender is gone: the completer flushes what is left and ends.
+            drop(flush);
             if !completer_done {
                 let _ = completer.await;
             }
         } else {
             tracing::warn!("jobs still running after the grace period; handing their leases back");
-            // Let results already sent reach the database before releasing the rest.
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            // The results of jobs that ended are recorded first, so only the jobs still running
+            // are handed back (a finished job handed back would run again). Bounded: with the
+            // database gone the completer retries for ever.
+            let (tx, rx) = oneshot::channel();
+            if !completer_done && flush.send(ToCompleter::Flush(tx)).is_ok() {
+                let _ = tokio::time::timeout(Duration::from_secs(5), rx).await;
+            }
         }
         let released = storage::jobs::release(&self.queue.db.pool, &worker_id).await?;
         tracing::info!(released, "job workers stopped");
@@ -325,7 +344,7 @@ struct ClaimLoop<S> {
     state: S,
     cfg: JobsConfig,
     /// Finished jobs go to the completer.
-    done: mpsc::UnboundedSender<Completion>,
+    done: mpsc::UnboundedSender<ToCompleter>,
     /// Running jobs, awaited at shutdown.
     tracker: TaskTracker,
     /// Stops claiming.
@@ -377,7 +396,7 @@ async fn claim_loop<S: Clone + Send + Sync + 'static>(l: ClaimLoop<S>) {
                 async move {
                     let started = Instant::now();
                     let result = run_handler(&registry, state, &job).await;
-                    let _ = done.send(Completion { job, queue: queue_name, result, elapsed: started.elapsed() });
+                    let _ = done.send(ToCompleter::Done(Completion { job, queue: queue_name, result, elapsed: started.elapsed() }));
                     drop(permit);
                 }
                 .instrument(span),
@@ -399,16 +418,27 @@ async fn run_handler<S: Clone + Send + Sync + 'static>(registry: &Registry<S>, s
     }
 }
 
-/// Writes completions in batches: one transaction, one fsync, for up to 512 jobs.
-async fn completer(db: Db, worker: String, retry_base: Duration, mut rx: mpsc::UnboundedReceiver<Completion>) {
+/// Writes completions in batches: one transaction, one fsync, for up to 512 jobs. A flush is
+/// answered once everything sent before it is written.
+async fn completer(db: Db, worker: String, retry_base: Duration, mut rx: mpsc::UnboundedReceiver<ToCompleter>) {
     let mut batch = Vec::new();
+    let mut flushes = Vec::new();
     while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < 512 {
-            match rx.try_recv() {
-                Ok(c) => batch.push(c),
-                Err(_) => break,
+        let mut next = Some(first);
+        while let Some(m) = next.take() {
+            match m {
+                ToCompleter::Done(c) => batch.push(c),
+                ToCompleter::Flush(tx) => flushes.push(tx),
             }
+            if batch.len() < 512 {
+                next = rx.try_recv().ok();
+            }
+        }
+        if batch.is_empty() {
+            for tx in flushes.drain(..) {
+                let _ = tx.send(());
+            }
+            continue;
         }
         let mut delay = Duration::from_millis(50);
         loop {
@@ -428,6 +458,9 @@ async fn completer(db: Db, worker: String, retry_base: Duration, mut rx: mpsc::U
                 Err(_) => "dead",
             };
             crate::metrics::record_job(c.queue, outcome, c.elapsed);
+        }
+        for tx in flushes.drain(..) {
+            let _ = tx.send(());
         }
     }
 }

@@ -13,6 +13,8 @@ struct Seen {
     starts: Arc<Mutex<Vec<(String, Instant)>>>,
     running: Arc<std::sync::atomic::AtomicI64>,
     max_running: Arc<std::sync::atomic::AtomicI64>,
+    /// Holds a job until the test lets it go.
+    gate: Arc<tokio::sync::Notify>,
 }
 
 struct Rig {
@@ -275,4 +277,43 @@ async fn with_postgres_a_job_queued_by_another_process_wakes_an_idle_worker_with
     stop.cancel();
     task.await.unwrap().unwrap();
     web.pool.close().await;
+}
+
+/// A worker that is shutting down keeps the leases of its running jobs through the grace period:
+/// a job still running then is not taken by another process's reaper and run a second time.
+#[tokio::test]
+async fn a_job_still_running_in_the_shutdown_grace_period_keeps_its_lease_and_runs_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = test_settings(dir.path()).await;
+    s.set("BELLHOP_JOBS_LEASE_SECONDS", "3");
+    let cfg = s.config(bellhop::config::Needs::Storage);
+    let db = Db::connect(&cfg.database_url).await.unwrap();
+    db.migrate().await.unwrap();
+    let mut registry = Registry::default();
+    registry.register("held", jobs::DEFAULT, |s: Seen, job: Job| async move {
+        note_run(&s, &job);
+        s.gate.notified().await;
+        Ok(())
+    });
+    let seen = Seen::default();
+    let stop = CancellationToken::new();
+    let queue = Queue::new(db.clone(), &cfg.jobs);
+    let workers = Workers { queue: queue.clone(), registry: Arc::new(registry), state: seen.clone(), cfg: cfg.jobs.clone(), grace: Duration::from_secs(120) };
+    let task = tokio::spawn(workers.run(stop.clone()));
+    let id = queue.enqueue(&queue.job(jobs::DEFAULT, "held", &())).await.unwrap().unwrap();
+    wait_until(Duration::from_secs(20), || async { seen.runs.lock().unwrap().contains_key(&id.0) }).await;
+
+    stop.cancel();
+    let lease = || async { sqlx::query_scalar::<_, Option<i64>>("select lease_until from jobs where id = $1").bind(id.0).fetch_one(&db.pool).await.unwrap().unwrap() };
+    let at_shutdown = lease().await;
+    // The lease the job had when the shutdown began runs out; it is extended before it does.
+    wait_until(Duration::from_secs(30), || async { lease().await > at_shutdown + 3_000 }).await;
+    let other = Db::connect(&cfg.database_url).await.unwrap();
+    assert_eq!(storage::jobs::requeue_expired(&other.pool).await.unwrap(), 0, "another process's reaper finds no expired lease");
+
+    seen.gate.notify_one();
+    task.await.unwrap().unwrap();
+    let j = storage::jobs::last_error(&db.pool, id).await.unwrap().unwrap();
+    assert_eq!((j.state.as_str(), j.attempts), ("done", 1));
+    assert_eq!(seen.runs.lock().unwrap()[&id.0].len(), 1, "the job ran once");
 }
