@@ -34,8 +34,12 @@ fn ms(d: Duration) -> i64 {
     d.as_millis().min(i64::MAX as u128) as i64
 }
 
+/// The pause between two batches. SQLite has one writer: a batch run right after another would
+/// take the lock again before a webhook's insert or a job's claim, waiting on it, got its turn.
+const BETWEEN_BATCHES: Duration = Duration::from_millis(10);
+
 /// Deletes, batch after batch, the rows `sql` selects (its `$1` is the cutoff, `$2` the batch
-/// size) until a batch comes back short; yields between batches.
+/// size) until a batch comes back short; pauses between batches.
 async fn drain(db: &Db, sql: &str, cutoff: i64) -> sqlx::Result<u64> {
     let mut total = 0;
     loop {
@@ -44,9 +48,18 @@ async fn drain(db: &Db, sql: &str, cutoff: i64) -> sqlx::Result<u64> {
         if n < BATCH as u64 {
             return Ok(total);
         }
-        tokio::task::yield_now().await;
+        tokio::time::sleep(BETWEEN_BATCHES).await;
     }
 }
+
+/// The purge's statements over the jobs table, the largest one. Each selects by the partial
+/// index `jobs_finished` (`where state in ('done', 'dead')`); SQLite uses a partial index only
+/// when the query repeats its condition, so both say it before narrowing to one state. Without
+/// it, every short last batch scanned the whole table while holding SQLite's write lock.
+pub const PURGE_DONE_JOBS: &str =
+    "delete from jobs where id in (select id from jobs where state in ('done', 'dead') and state = 'done' and updated_at < $1 limit $2)";
+pub const PURGE_DEAD_JOBS: &str =
+    "delete from jobs where id in (select id from jobs where state in ('done', 'dead') and state = 'dead' and updated_at < $1 limit $2)";
 
 /// The jobs the purge and the repairs look at, as the application names and keys them
 /// (`app::jobs::names`): storage knows no job kinds of its own.
@@ -83,8 +96,8 @@ pub async fn purge(db: &Db, cfg: &RetentionConfig, names: &JobNames, now: i64) -
     let updates_cutoff = updates_cutoff(db, names, now - ms(cfg.updates)).await?;
     Ok(Purged {
         updates: drain(db, "delete from telegram_updates where id in (select id from telegram_updates where received_at < $1 limit $2)", updates_cutoff).await?,
-        jobs: drain(db, "delete from jobs where id in (select id from jobs where state = 'done' and updated_at < $1 limit $2)", now - ms(cfg.jobs)).await?,
-        dead_jobs: drain(db, "delete from jobs where id in (select id from jobs where state = 'dead' and updated_at < $1 limit $2)", now - ms(cfg.dead_jobs)).await?,
+        jobs: drain(db, PURGE_DONE_JOBS, now - ms(cfg.jobs)).await?,
+        dead_jobs: drain(db, PURGE_DEAD_JOBS, now - ms(cfg.dead_jobs)).await?,
         stripe_events: drain(
             db,
             "delete from stripe_events where id in (select id from stripe_events where processed_at is not null and processed_at < $1 limit $2)",

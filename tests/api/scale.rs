@@ -193,6 +193,25 @@ async fn the_retention_purge_deletes_what_is_old_and_keeps_the_rest() {
     assert_eq!(storage::retention::purge(db, &cfg, &jobs::names(), now + 31 * day).await.unwrap().total(), 0);
 }
 
+/// SQLite has one writer, and a delete holds the write lock while it looks for its rows: the
+/// purge's statements over the jobs table (every short last batch of a purge) must find them by
+/// the index of finished jobs, never by reading the whole table. (PostgreSQL plans by its
+/// statistics, so an empty table says nothing there.)
+#[tokio::test]
+async fn on_sqlite_the_purge_finds_finished_jobs_by_their_index() {
+    let app = spawn_app_as(bellhop::app::Role::Web, |_| {}).await;
+    let db = app.db();
+    if db.engine != storage::Engine::Sqlite {
+        return;
+    }
+    for sql in [storage::retention::PURGE_DONE_JOBS, storage::retention::PURGE_DEAD_JOBS] {
+        let rows = sqlx::query(&format!("explain query plan {sql}")).bind(0i64).bind(500i64).fetch_all(&db.pool).await.unwrap();
+        let plan: Vec<String> = rows.iter().map(|r| sqlx::Row::get::<String, _>(r, "detail")).collect();
+        assert!(plan.iter().any(|d| d.contains("USING INDEX jobs_finished")), "{sql}: {plan:?}");
+        assert!(!plan.iter().any(|d| d.starts_with("SCAN")), "{sql}: {plan:?}");
+    }
+}
+
 /// An update whose job has not run yet (workers down for longer than the updates are kept) is
 /// not purged: its job would find it gone and answer nothing.
 #[tokio::test]
