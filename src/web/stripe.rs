@@ -31,12 +31,15 @@ pub async fn webhook(State(app): State<AppState>, headers: HeaderMap, body: Byte
     let mut tx = app.db.begin().await?;
     if sql::insert_stripe_event(&mut tx, id, kind, created, &String::from_utf8_lossy(&body), now).await? {
         app.queue.enqueue_in(&mut tx, &jobs::stripe_event(&app.queue, id)).await?;
-    } else if sql::unprocessed_stripe_event(&mut *tx, id).await?.is_some()
-        && crate::storage::jobs::revive_dead(&mut *tx, &jobs::stripe_event_key(id), app.queue.max_attempts()).await?
-    {
+    } else if sql::unprocessed_stripe_event(&mut *tx, id).await?.is_some() {
         // Sent again (Stripe's "Resend", or a redelivery) after its job gave up unprocessed —
-        // e.g. its customer's business was linked only later: it is tried again.
-        tracing::info!("a Stripe event that had not been applied was sent again; trying it again");
+        // e.g. its customer's business was linked only later: it is tried again. Its dead job
+        // is revived; if the retention purge has removed it, a new one is queued (the dedup key
+        // makes that nothing while a job for it is queued, running or done).
+        let revived = crate::storage::jobs::revive_dead(&mut *tx, &jobs::stripe_event_key(id), app.queue.max_attempts()).await?;
+        if revived || app.queue.enqueue_in(&mut tx, &jobs::stripe_event(&app.queue, id)).await?.is_some() {
+            tracing::info!("a Stripe event that had not been applied was sent again; trying it again");
+        }
     }
     tx.commit().await?;
     app.queue.notify(crate::jobs::DEFAULT);
