@@ -140,6 +140,47 @@ async fn answer_gap(app: &TestApp, cookie: &str, csrf: &str, bot: Option<&str>) 
     post(app, cookie, "/app/gaps/qa", &form).await
 }
 
+/// The knowledge page's Q&A form names the bot shown; a bot that is not the owner's (another
+/// business's, a made-up one, one deleted since the page was opened) is refused, saying why, and
+/// nothing is written — never the owner's first bot instead (as it was).
+#[tokio::test]
+async fn a_knowledge_page_qa_pair_for_a_bot_not_the_owners_is_refused_not_given_to_the_first_bot() {
+    // A plan with room for two bots.
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_BILLING_PLANS", "free|Free|0||1000|2|10");
+    })
+    .await;
+    let b = business(&app, "Ivy", "ivy_cakes_bot", "Ivy's Cakes").await;
+    let flowers = app.tg.create_managed_bot(b.owner, "ivy_flowers_bot", "Ivy's Flowers").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{flowers}")).await["token"].as_str().unwrap());
+    wait_live(&app, flowers).await;
+    let x = business(&app, "Otto", "otto_other_bot", "Otto's Oats").await;
+    let add = |bot: String| {
+        let (app, b) = (&app, &b);
+        async move { post(app, &b.cookie, "/app/qa", &[("csrf", &b.csrf), ("bot", &bot), ("question", "Do you deliver tulips?"), ("answer", "Yes, within the city.")]).await }
+    };
+
+    let (status, location, _) = add(flowers.to_string()).await;
+    assert_eq!((status, location), (303, format!("/app/sources?bot={flowers}")));
+    assert_eq!(qa_pairs(&app).await, vec![(flowers, "Do you deliver tulips?".to_owned())]);
+
+    for (why, bot) in [("another business's bot", x.bot), ("a made-up bot", 999_999_999)] {
+        let (status, _, page) = add(bot.to_string()).await;
+        assert_eq!(status, 422, "{why}");
+        assert!(page.contains("not one of your bots") && page.contains("Nothing was changed"), "{why}: {page}");
+        assert_eq!(qa_pairs(&app).await.len(), 1, "{why}: nothing added");
+    }
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{flowers}/delete"), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    let before = qa_pairs(&app).await;
+    let (status, _, page) = add(flowers.to_string()).await;
+    assert_eq!(status, 422, "a deleted bot: {page}");
+    assert!(page.contains("not one of your bots"), "{page}");
+    assert_eq!(qa_pairs(&app).await, before, "not given to the cake bot");
+    assert_eq!(count(app.db(), &format!("select count(*) from qa_pairs where tenant_id = {}", x.tenant.0)).await, 0, "nothing for the other business");
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_gaps_answer_goes_to_the_bot_the_question_was_asked_and_a_bot_not_the_owners_is_refused() {
     // A plan with room for two bots.
