@@ -127,6 +127,48 @@ async fn the_questions_the_bot_couldnt_answer_are_those_of_the_chosen_period_and
 }
 
 
+/// `n` answers "couldn't find" to `question` in `conv`, written straight into the table, at noon
+/// UTC `days_ago`.
+async fn bulk_gaps(app: &TestApp, tenant: TenantId, conv: i64, question: &str, n: i64, days_ago: i64) {
+    let at = (bellhop::storage::now_ms().div_euclid(DAY) - days_ago) * DAY + 12 * 3_600_000;
+    sqlx::query(&format!(
+        "with recursive n(i) as (select 1 union all select i + 1 from n where i < {n})
+         insert into conversation_messages (tenant_id, conversation_id, author, text, kind, question, created_at)
+         select {tenant}, {conv}, 'bot', 'I could not find that', 'fallback', '{question}', {at} from n",
+        tenant = tenant.0
+    ))
+    .execute(&app.db().pool)
+    .await
+    .unwrap();
+}
+
+/// "Asked N times" counts every asking of the period, however many (it once counted only among
+/// the newest 500 answers); a question asked both before and after its Q&A pair was written
+/// counts the askings after it.
+#[tokio::test]
+async fn a_question_asked_more_than_500_times_is_counted_in_full() {
+    let app = spawn_app().await;
+    let b = business(&app, "Gus", "gus_insight_bot", "Gus's Gifts").await;
+    let conv = conversation(&app, b.tenant, b.bot, 7501, "Many", &[]).await;
+    bulk_gaps(&app, b.tenant, conv, "Do you sell gift cards?", 640, 2).await;
+    bulk_gaps(&app, b.tenant, conv, "Do you wrap presents?", 30, 3).await;
+    // Asked 3 times five days ago, answered by a pair four days ago, asked twice again since.
+    bulk_gaps(&app, b.tenant, conv, "Do you engrave?", 3, 5).await;
+    bulk_gaps(&app, b.tenant, conv, "Do you engrave?", 2, 1).await;
+    bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, Some(BotId(b.bot)), "Do you engrave?", "Yes, names up to 12 letters.").await.unwrap();
+    let written = (bellhop::storage::now_ms().div_euclid(DAY) - 4) * DAY;
+    sqlx::query(&format!("update qa_pairs set updated_at = {written}, created_at = {written}")).execute(&app.db().pool).await.unwrap();
+
+    let (_, page) = get(&app, &b.cookie, "/app/overview?days=7").await;
+    assert!(page.contains("“Do you sell gift cards?” <span class=\"help\">— asked 640 times</span>"), "{page}");
+    assert!(page.contains("“Do you wrap presents?” <span class=\"help\">— asked 30 times</span>"), "{page}");
+    assert!(page.contains("“Do you engrave?” <span class=\"help\">— asked 2 times</span>"), "only the askings after the pair: {page}");
+    let (_, gaps) = get(&app, &b.cookie, &format!("/app/gaps?bot={}", b.bot)).await;
+    assert!(gaps.contains("asked 640 times"), "{gaps}");
+    assert!(gaps.contains("asked 30 times") && gaps.contains("asked 2 times"), "{gaps}");
+    app.stop().await.unwrap();
+}
+
 /// The Q&A pairs of every bot: (bot, question).
 async fn qa_pairs(app: &TestApp) -> Vec<(i64, String)> {
     sqlx::query_as("select coalesce(bot_id, 0), question from qa_pairs order by id").fetch_all(&app.db().pool).await.unwrap()
