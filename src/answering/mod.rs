@@ -167,12 +167,6 @@ pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot
     };
     let lang = language::Lang::of(language.as_deref());
     let texts = settings::texts_in(&settings, &business, lang);
-    // A customer the bot's announcements had found blocked is back (they sent the bot something
-    // in their chat with it): a message clears the mark as it opens the conversation, a button
-    // press or an edit here.
-    if let Some(chat) = back_in_private_chat(&update.kind) {
-        announcements::reachable_again(&a.pipeline.db.pool, tenant, bot_id, chat).await?;
-    }
     let ctx = Ctx { a, tenant, bot_id, bot, business: &business, username: &username, settings: &settings, texts: &texts, language: language.as_deref(), lang, started, more_waiting, paused, early, timing: Mutex::new(None) };
     match update.kind {
         UpdateKind::Message(m) => ctx.message(update.update_id, m).await,
@@ -181,12 +175,26 @@ pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot
     }
 }
 
-/// The customer's private chat with the bot, for an update from them that is not a message: a
-/// button press, an edited message.
+/// A customer the bot's announcements had found blocked is back: they sent the bot something in
+/// their chat with it. A message clears the mark as it opens the conversation
+/// (`conversations::open`); a button press, an edit or a payment (which billing handles, before
+/// answering) here. Called for every update of a business's bot.
+pub async fn customer_back(db: &storage::Db, tenant: TenantId, bot: BotId, kind: &UpdateKind) -> Result<(), JobError> {
+    if let Some(chat) = back_in_private_chat(kind) {
+        announcements::reachable_again(&db.pool, tenant, bot, chat).await?;
+    }
+    Ok(())
+}
+
+/// The customer's private chat with the bot, for an update from them that does not open the
+/// conversation: a button press, an edited message, a payment (its pre-checkout, which has no
+/// chat — a private chat's id is its user's — and its `successful_payment` message).
 fn back_in_private_chat(kind: &UpdateKind) -> Option<ChatId> {
     let (chat, from) = match kind {
         UpdateKind::CallbackQuery(q) => (&q.message()?.chat, q.from.id),
         UpdateKind::EditedMessage(m) => (&m.chat, m.from.as_ref()?.id),
+        UpdateKind::Message(m) if m.successful_payment.is_some() => (&m.chat, m.from.as_ref()?.id),
+        UpdateKind::PreCheckoutQuery(q) => return Some(ChatId(q.from.id)),
         _ => return None,
     };
     (chat.is_private() && chat.id == from).then_some(ChatId(chat.id))

@@ -57,6 +57,8 @@ pub async fn child_update(app: AppState, job: Job) -> Result<(), JobError> {
     let Some(bot) = bot else {
         return Ok(()); // the bot moved to another tenant meanwhile
     };
+    // A customer the bot's announcements had found blocked, back (a button press, a payment...).
+    answering::customer_back(&app.db, tenant, p.bot_id, &update.kind).await?;
     // Payments to the business's bot (the optional customer paywall's packs).
     if billing::on_child_update(&app.billing, tenant, p.bot_id, &bot, &update).await? {
         return Ok(());

@@ -354,6 +354,53 @@ pub async fn gaps<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bo
     sqlx::query_as(&sql).bind(tenant.0).bind(limit).bind(bot.0).bind(since).fetch_all(e).await
 }
 
+/// One question (the same text) of [`gap_questions`]: how often it was asked, counted over every
+/// message, however many.
+#[derive(Debug, Clone, FromRow)]
+pub struct GapQuestion {
+    pub question: String,
+    pub times: i64,
+    /// One of its answers was "couldn't find" (1), got a 👎 (1).
+    pub unanswered: i64,
+    pub thumbs_down: i64,
+    /// Its first and latest asking (Unix ms).
+    pub first_at: i64,
+    pub last_at: i64,
+    /// Its latest answer, and that one's conversation.
+    pub last_id: i64,
+    #[sqlx(try_from = "i64")]
+    pub conversation_id: ConversationId,
+}
+
+/// The questions of [`gaps`] since `since` (Unix ms), grouped by their text and counted in full:
+/// the `limit` asked most recently, or (`most_asked`) most often. `question`: only that text.
+pub async fn gap_questions<'c>(
+    e: impl Executor<'c, Database = Any>,
+    tenant: TenantId,
+    bot: BotId,
+    since: i64,
+    question: Option<&str>,
+    most_asked: bool,
+    limit: i64,
+) -> sqlx::Result<Vec<GapQuestion>> {
+    let order = if most_asked { "g.times desc, g.last_id desc" } else { "g.last_id desc" };
+    let sql = format!(
+        "select g.question, g.times, g.unanswered, g.thumbs_down, g.first_at, g.last_at, g.last_id, m.conversation_id
+           from (select question, count(*) as times,
+                        cast(max(case when kind = 'fallback' then 1 else 0 end) as bigint) as unanswered,
+                        cast(max(case when feedback = -1 then 1 else 0 end) as bigint) as thumbs_down,
+                        min(created_at) as first_at, max(created_at) as last_at, max(id) as last_id
+                   from conversation_messages
+                  where tenant_id = $1 and author = 'bot' and question is not null and (kind = 'fallback' or feedback = -1) and created_at >= $4
+                    and (cast($5 as text) is null or question = $5)
+                    and conversation_id in (select id from conversations where tenant_id = $1 and bot_id = $3)
+                  group by question) g
+           join conversation_messages m on m.id = g.last_id
+          order by {order} limit $2"
+    );
+    sqlx::query_as(&sql).bind(tenant.0).bind(limit).bind(bot.0).bind(since).bind(question).fetch_all(e).await
+}
+
 /// Remembers that the manager bot's message `message_id` in the owner's chat is about `conv`.
 pub async fn add_relay<'c>(e: impl Executor<'c, Database = Any>, owner_chat: i64, message_id: i64, tenant: TenantId, conv: ConversationId) -> sqlx::Result<()> {
     sqlx::query("insert into relay_messages (owner_chat_id, message_id, tenant_id, conversation_id, created_at) values ($1, $2, $3, $4, $5) on conflict do nothing")

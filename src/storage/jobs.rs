@@ -161,10 +161,13 @@ pub async fn queued_after<'c>(e: impl Executor<'c, Database = Any>, key: &str, i
 /// Most payloads [`queued_after`] returns.
 pub const QUEUED_AFTER_MAX: i64 = 100;
 
-/// Marks a job done, if `worker` still holds this attempt.
+/// Marks a job done, if `worker` still holds this attempt. Its serial key goes: it names the
+/// chat of a customer's update (`chat:{bot}:{chat}`), and only queued and running jobs are
+/// ordered by it — a finished one need not say whose it was until the purge removes it.
+/// (Payloads name no chat: an update's job holds its bot and update ids.)
 pub async fn complete<'c>(e: impl Executor<'c, Database = Any>, id: JobId, worker: &str, attempt: i64) -> sqlx::Result<bool> {
     let r = sqlx::query(
-        "update jobs set state = 'done', lease_until = null, last_error = null, updated_at = $1
+        "update jobs set state = 'done', lease_until = null, last_error = null, serial_key = null, updated_at = $1
          where id = $2 and locked_by = $3 and attempts = $4 and state = 'running'",
     )
     .bind(now_ms())

@@ -2,7 +2,7 @@
 //! got a 👎 — each with a one-click form that adds a Q&A pair. A question disappears once a Q&A
 //! pair with the same words (the comparison the bot uses to match pairs) was written after it was
 //! asked: a 👎 on the answer of an older pair stays, so the owner can write a better one.
-use crate::domain::conversation::{ConversationId, MessageKind};
+use crate::domain::conversation::ConversationId;
 use super::AppError;
 use super::auth::Owner;
 use super::pages::{ago, render};
@@ -17,8 +17,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use std::collections::HashMap;
 
-/// How many recent gap answers are looked at (several may be the same question).
-const SCAN: i64 = 500;
+/// How many questions (different texts) a list holds at most; each is counted in full.
+const LIST: i64 = 500;
 
 pub struct GapRow {
     /// The bot the question was asked to: its answer is that bot's knowledge.
@@ -44,8 +44,9 @@ struct GapsPage {
 
 /// The open gaps of the tenant's `bot` asked since `since` (Unix ms; 0: ever): one row per
 /// question (same words), newest first, without those a Q&A pair of the bot written since
-/// answers.
-pub(super) async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>, since: i64) -> Result<Vec<GapRow>, AppError> {
+/// answers. Each is counted over all its askings in the period; of the questions, the
+/// [`LIST`] asked most recently — or, `most_asked`, most often — are looked at.
+pub(super) async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>, since: i64, most_asked: bool) -> Result<Vec<GapRow>, AppError> {
     let Some(bot) = bot else { return Ok(vec![]) };
     // The newest write of each question's pair.
     let mut answered: HashMap<String, i64> = HashMap::new();
@@ -54,35 +55,52 @@ pub(super) async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>,
         *e = (*e).max(q.updated_at);
     }
     let now = now_ms();
-    let mut rows: Vec<GapRow> = Vec::new();
+    let mut rows: Vec<(i64, GapRow)> = Vec::new();
     let mut at: HashMap<String, usize> = HashMap::new();
-    for m in conversations::gaps(&app.db.pool, owner.tenant_id, bot, since, SCAN).await? {
-        let Some(q) = m.question.as_deref().map(str::trim).filter(|q| !q.is_empty()) else { continue };
+    for mut g in conversations::gap_questions(&app.db.pool, owner.tenant_id, bot, since, None, most_asked, LIST).await? {
+        let q = g.question.trim();
         let key = normalise(q);
-        if key.is_empty() || answered.get(&key).is_some_and(|&at| at >= m.created_at) {
+        if key.is_empty() {
             continue;
         }
-        let unanswered = m.kind == MessageKind::Fallback;
-        let down = m.feedback == Some(-1);
+        // Askings up to a pair's write are answered by it: a question asked before and after
+        // is counted again from after.
+        match answered.get(&key) {
+            Some(&written) if written >= g.last_at => continue,
+            Some(&written) if written >= g.first_at => {
+                let after = conversations::gap_questions(&app.db.pool, owner.tenant_id, bot, since.max(written + 1), Some(&g.question), false, 1).await?;
+                let Some(after) = after.into_iter().next() else { continue };
+                g = after;
+            }
+            _ => {}
+        }
+        let q = g.question.trim();
+        let (unanswered, down) = (g.unanswered > 0, g.thumbs_down > 0);
         match at.get(&key) {
             Some(&i) => {
-                let r = &mut rows[i];
-                r.times += 1;
+                let (newest, r) = &mut rows[i];
+                r.times += g.times as usize;
                 r.unanswered |= unanswered;
                 r.thumbs_down |= down;
+                if g.last_id > *newest {
+                    *newest = g.last_id;
+                    (r.question, r.at, r.conversation_id) = (q.to_owned(), ago(g.last_at, now), g.conversation_id);
+                }
             }
             None => {
                 at.insert(key, rows.len());
-                rows.push(GapRow { bot_id: bot, question: q.to_owned(), times: 1, unanswered, thumbs_down: down, at: ago(m.created_at, now), conversation_id: m.conversation_id });
+                let row = GapRow { bot_id: bot, question: q.to_owned(), times: g.times as usize, unanswered, thumbs_down: down, at: ago(g.last_at, now), conversation_id: g.conversation_id };
+                rows.push((g.last_id, row));
             }
         }
     }
-    Ok(rows)
+    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    Ok(rows.into_iter().map(|(_, r)| r).collect())
 }
 
 async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<String>, problem: Option<String>) -> Result<Response, AppError> {
     let picker = pick(app, owner.tenant_id, bot, "/app/gaps", false).await?;
-    let gaps = open_gaps(app, owner, picker.bot(), 0).await?;
+    let gaps = open_gaps(app, owner, picker.bot(), 0, false).await?;
     let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let mut r = render(&GapsPage { tab: "gaps", csrf: owner.csrf.clone(), picker, gaps, notice, problem })?;
     *r.status_mut() = status;

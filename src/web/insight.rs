@@ -255,7 +255,7 @@ pub async fn overview(State(app): State<AppState>, owner: Owner, Query(q): Query
     let mut asked: Vec<(String, usize, (i64, String))> = Vec::new();
     for b in all.iter().filter(|b| bot.is_none_or(|x| x == b.id)) {
         let whose = (b.id.0, format!("@{}", b.username));
-        asked.extend(super::gaps::open_gaps(&app, &owner, Some(b.id), since).await?.into_iter().filter(|g| g.unanswered).map(|g| (g.question, g.times, whose.clone())));
+        asked.extend(super::gaps::open_gaps(&app, &owner, Some(b.id), since, true).await?.into_iter().filter(|g| g.unanswered).map(|g| (g.question, g.times, whose.clone())));
     }
     let top = top_questions(asked, 10);
     render(&Page {

@@ -450,6 +450,12 @@ pub async fn add_qa(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
         Err(problem) => return page(&app, &owner, f.bot, None, Some(problem)).await,
     };
     let picker = pick(&app, owner.tenant_id, f.bot, "/app/sources", true).await?;
+    // A bot that is not one of the owner's (another business's, a deleted one) is refused and
+    // nothing is written: never the first bot instead, which would answer for another.
+    if f.bot.is_some_and(|b| b != 0 && !picker.bots.iter().any(|x| x.id.0 == b)) {
+        let problem = "Not added: the bot you were adding it to is not one of your bots (was it deleted?). Nothing was changed.";
+        return page(&app, &owner, None, None, Some(problem.to_owned())).await;
+    }
     let holder = picker.bot();
     if let Err(count) = crate::app::sources::add_qa_within(&app, owner.tenant_id, holder, q, a, app.cfg.knowledge.max_qa_pairs).await? {
         return page(&app, &owner, holder.map(|b| b.0), None, Some(crate::app::sources::qa_full(&picker.whose(), count))).await;

@@ -639,6 +639,54 @@ async fn a_customer_who_blocked_the_bot_is_left_out_of_later_announcements_until
     app.stop().await.unwrap();
 }
 
+/// A customer the announcements found blocked is back when they pay the bot: the pre-checkout of
+/// an invoice they pay, and the payment's `successful_payment` message, are from them in their
+/// chat with the bot, so later announcements reach them again (before, only a message or a button
+/// press did, and a customer who came back to buy questions stayed left out).
+#[tokio::test]
+async fn a_customer_who_blocked_the_bot_and_pays_it_is_reached_by_announcements_again() {
+    let app = spawn_app().await;
+    let b = business(&app, "Pia", "pia_paid_bot", "Pia's Pies").await;
+    let gone = customer(&app, "Gone Customer", b.bot).await;
+    talked(&app, &b, gone, "Gone Customer", None, 2).await;
+    block(&app, gone, b.bot, true).await;
+    let p = announce_and_wait(&app, &b, "Apple pies on Monday").await;
+    assert_eq!(p["blocked"].as_i64(), Some(1), "{p}");
+    let marked = format!("select count(*) from conversations where chat_id = {gone} and unreachable_at is not null");
+    assert_eq!(count(app.db(), &marked).await, 1);
+
+    // They unblock the bot and go to pay an invoice it sent: its pre-checkout (refused here: the
+    // invoice is not a valid one) is enough.
+    block(&app, gone, b.bot, false).await;
+    let token = app.tg.get(&format!("bots/{}", b.bot)).await["token"].as_str().unwrap().to_owned();
+    let token = bellhop::domain::BotToken::parse(&token).unwrap();
+    let invoice = serde_json::json!({ "chat_id": gone, "title": "Questions", "description": "More questions", "payload": "pw:0:0:20", "currency": "XTR", "prices": [{ "label": "Questions", "amount": 50 }] });
+    let sent: Value = app.tg.client.call_raw(&token, "sendInvoice", &invoice).await.unwrap();
+    let payment = app.tg.post(&format!("users/{gone}/payments"), serde_json::json!({ "bot_id": b.bot, "message_id": sent["message_id"] })).await;
+    let payment = payment["id"].as_str().unwrap().to_owned();
+    wait_until(WAIT, || async { app.tg.get(&format!("payments/{payment}")).await["status"] != "pending" }).await;
+    assert_eq!(app.tg.get(&format!("payments/{payment}")).await["status"], "failed", "the invoice was refused at the pre-checkout");
+    app.drain_jobs(WAIT).await;
+    assert_eq!(count(app.db(), &marked).await, 0, "the pre-checkout showed they are back");
+
+    // Marked again; then a payment's `successful_payment` message alone, as Telegram delivers it.
+    let tried = bellhop::storage::now_ms();
+    assert!(bellhop::storage::announcements::mark_unreachable(&app.db().pool, b.tenant, BotId(b.bot), bellhop::domain::ChatId(gone), tried).await.unwrap());
+    let sealed = bellhop::storage::bots::webhook_auth(&app.db().pool, BotId(b.bot)).await.unwrap().unwrap().secret;
+    let secret = String::from_utf8(app.state.keys.open(&sealed.unwrap(), &bellhop::storage::bots::webhook_secret_aad(BotId(b.bot))).unwrap()).unwrap();
+    token_used(&secret);
+    let who = serde_json::json!({ "id": gone, "is_bot": false, "first_name": "Gone" });
+    let paid = serde_json::json!({
+        "update_id": 880_001,
+        "message": { "message_id": 88_001, "date": 1_780_000_000, "chat": { "id": gone, "type": "private", "first_name": "Gone" }, "from": who,
+                     "successful_payment": { "currency": "XTR", "total_amount": 50, "invoice_payload": "not ours", "telegram_payment_charge_id": "stxleftover1", "provider_payment_charge_id": "" } }
+    });
+    assert_eq!(app.post_update(b.bot, Some(&secret), &paid).await, 200);
+    app.drain_jobs(WAIT).await;
+    assert_eq!(count(app.db(), &marked).await, 0, "the payment showed they are back");
+    app.stop().await.unwrap();
+}
+
 /// The worker sending an announcement is killed during its last attempt (its job dead-lettered by
 /// the reaper, with no handler left to give up): the periodic repair ends the announcement — the
 /// message under way "not known", the customers not reached yet marked so — instead of it saying

@@ -127,6 +127,48 @@ async fn the_questions_the_bot_couldnt_answer_are_those_of_the_chosen_period_and
 }
 
 
+/// `n` answers "couldn't find" to `question` in `conv`, written straight into the table, at noon
+/// UTC `days_ago`.
+async fn bulk_gaps(app: &TestApp, tenant: TenantId, conv: i64, question: &str, n: i64, days_ago: i64) {
+    let at = (bellhop::storage::now_ms().div_euclid(DAY) - days_ago) * DAY + 12 * 3_600_000;
+    sqlx::query(&format!(
+        "with recursive n(i) as (select 1 union all select i + 1 from n where i < {n})
+         insert into conversation_messages (tenant_id, conversation_id, author, text, kind, question, created_at)
+         select {tenant}, {conv}, 'bot', 'I could not find that', 'fallback', '{question}', {at} from n",
+        tenant = tenant.0
+    ))
+    .execute(&app.db().pool)
+    .await
+    .unwrap();
+}
+
+/// "Asked N times" counts every asking of the period, however many (it once counted only among
+/// the newest 500 answers); a question asked both before and after its Q&A pair was written
+/// counts the askings after it.
+#[tokio::test]
+async fn a_question_asked_more_than_500_times_is_counted_in_full() {
+    let app = spawn_app().await;
+    let b = business(&app, "Gus", "gus_insight_bot", "Gus's Gifts").await;
+    let conv = conversation(&app, b.tenant, b.bot, 7501, "Many", &[]).await;
+    bulk_gaps(&app, b.tenant, conv, "Do you sell gift cards?", 640, 2).await;
+    bulk_gaps(&app, b.tenant, conv, "Do you wrap presents?", 30, 3).await;
+    // Asked 3 times five days ago, answered by a pair four days ago, asked twice again since.
+    bulk_gaps(&app, b.tenant, conv, "Do you engrave?", 3, 5).await;
+    bulk_gaps(&app, b.tenant, conv, "Do you engrave?", 2, 1).await;
+    bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, Some(BotId(b.bot)), "Do you engrave?", "Yes, names up to 12 letters.").await.unwrap();
+    let written = (bellhop::storage::now_ms().div_euclid(DAY) - 4) * DAY;
+    sqlx::query(&format!("update qa_pairs set updated_at = {written}, created_at = {written}")).execute(&app.db().pool).await.unwrap();
+
+    let (_, page) = get(&app, &b.cookie, "/app/overview?days=7").await;
+    assert!(page.contains("“Do you sell gift cards?” <span class=\"help\">— asked 640 times</span>"), "{page}");
+    assert!(page.contains("“Do you wrap presents?” <span class=\"help\">— asked 30 times</span>"), "{page}");
+    assert!(page.contains("“Do you engrave?” <span class=\"help\">— asked 2 times</span>"), "only the askings after the pair: {page}");
+    let (_, gaps) = get(&app, &b.cookie, &format!("/app/gaps?bot={}", b.bot)).await;
+    assert!(gaps.contains("asked 640 times"), "{gaps}");
+    assert!(gaps.contains("asked 30 times") && gaps.contains("asked 2 times"), "{gaps}");
+    app.stop().await.unwrap();
+}
+
 /// The Q&A pairs of every bot: (bot, question).
 async fn qa_pairs(app: &TestApp) -> Vec<(i64, String)> {
     sqlx::query_as("select coalesce(bot_id, 0), question from qa_pairs order by id").fetch_all(&app.db().pool).await.unwrap()
@@ -138,6 +180,47 @@ async fn answer_gap(app: &TestApp, cookie: &str, csrf: &str, bot: Option<&str>) 
     let mut form = vec![("csrf", csrf), ("question", "Do you deliver tulips?"), ("answer", "Yes, within the city.")];
     form.extend(bot.map(|b| ("bot", b)));
     post(app, cookie, "/app/gaps/qa", &form).await
+}
+
+/// The knowledge page's Q&A form names the bot shown; a bot that is not the owner's (another
+/// business's, a made-up one, one deleted since the page was opened) is refused, saying why, and
+/// nothing is written — never the owner's first bot instead (as it was).
+#[tokio::test]
+async fn a_knowledge_page_qa_pair_for_a_bot_not_the_owners_is_refused_not_given_to_the_first_bot() {
+    // A plan with room for two bots.
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_BILLING_PLANS", "free|Free|0||1000|2|10");
+    })
+    .await;
+    let b = business(&app, "Ivy", "ivy_cakes_bot", "Ivy's Cakes").await;
+    let flowers = app.tg.create_managed_bot(b.owner, "ivy_flowers_bot", "Ivy's Flowers").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{flowers}")).await["token"].as_str().unwrap());
+    wait_live(&app, flowers).await;
+    let x = business(&app, "Otto", "otto_other_bot", "Otto's Oats").await;
+    let add = |bot: String| {
+        let (app, b) = (&app, &b);
+        async move { post(app, &b.cookie, "/app/qa", &[("csrf", &b.csrf), ("bot", &bot), ("question", "Do you deliver tulips?"), ("answer", "Yes, within the city.")]).await }
+    };
+
+    let (status, location, _) = add(flowers.to_string()).await;
+    assert_eq!((status, location), (303, format!("/app/sources?bot={flowers}")));
+    assert_eq!(qa_pairs(&app).await, vec![(flowers, "Do you deliver tulips?".to_owned())]);
+
+    for (why, bot) in [("another business's bot", x.bot), ("a made-up bot", 999_999_999)] {
+        let (status, _, page) = add(bot.to_string()).await;
+        assert_eq!(status, 422, "{why}");
+        assert!(page.contains("not one of your bots") && page.contains("Nothing was changed"), "{why}: {page}");
+        assert_eq!(qa_pairs(&app).await.len(), 1, "{why}: nothing added");
+    }
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{flowers}/delete"), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    let before = qa_pairs(&app).await;
+    let (status, _, page) = add(flowers.to_string()).await;
+    assert_eq!(status, 422, "a deleted bot: {page}");
+    assert!(page.contains("not one of your bots"), "{page}");
+    assert_eq!(qa_pairs(&app).await, before, "not given to the cake bot");
+    assert_eq!(count(app.db(), &format!("select count(*) from qa_pairs where tenant_id = {}", x.tenant.0)).await, 0, "nothing for the other business");
+    app.stop().await.unwrap();
 }
 
 #[tokio::test]

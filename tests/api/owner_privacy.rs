@@ -331,3 +331,23 @@ async fn forget_erases_the_manager_bots_stored_copies_of_a_handoff() {
     assert_eq!(count(app.db(), "select count(*) from jobs where state = 'dead'").await, 0);
     app.stop().await.unwrap();
 }
+
+/// A customer's finished update jobs do not keep their chat: a job's serial key (which orders a
+/// chat's updates while they wait or run) is `chat:{bot}:{chat}`, and it went only with the
+/// retention purge, days later. Now it goes when the job is done; a job's payload names no chat.
+#[tokio::test]
+async fn a_customers_finished_update_jobs_do_not_keep_their_chat() {
+    let app = spawn_app().await;
+    let b = business(&app, "Lou", "lou_jobs_bot", "Lou's Lamps").await;
+    let c = customer(&app, "Carl", b.bot).await;
+    app.tg.say(c, b.bot, "/start").await;
+    wait_reply(&app, b.bot, c, 1).await;
+    app.drain_jobs(WAIT).await;
+    let done = format!("select count(*) from jobs where kind = 'bot.update' and state = 'done' and payload like '%\"bot_id\":{}%'", b.bot);
+    assert!(count(app.db(), &done).await >= 1, "the customer's update was handled by a job");
+    let naming = format!(
+        "select count(*) from jobs where state = 'done' and (coalesce(serial_key, '') like '%{c}%' or payload like '%{c}%' or coalesce(dedup_key, '') like '%{c}%' or coalesce(coalesce_key, '') like '%{c}%')"
+    );
+    assert_eq!(count(app.db(), &naming).await, 0, "no finished job names the customer's chat");
+    app.stop().await.unwrap();
+}
