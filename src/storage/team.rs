@@ -171,19 +171,40 @@ pub enum Took {
     /// It is with the assistant, not a person (a Close or the handoff timeout came first):
     /// nobody took it.
     WithAssistant,
+    /// `user` is neither the owner nor on the team any more (removed while their reply was on its
+    /// way): nothing changed.
+    NotOnTeam,
 }
 
 /// Takes the conversation's current handoff for `user` unless someone else has, and only while
-/// it is with a person — one conditional update: of two replies at once one takes it, and a
-/// conversation the timeout or a Close has just handed back to the assistant is not taken.
-pub async fn take(pool: &sqlx::Pool<Any>, tenant: TenantId, conv: ConversationId, user: UserId) -> sqlx::Result<Took> {
+/// it is with a person and `user` is the owner or on the team — one decision: of two replies at
+/// once one takes it, a conversation the timeout or a Close has just handed back to the assistant
+/// is not taken, and a teammate removed meanwhile takes nothing. `to_person`: hand the
+/// conversation to a person first (an owner's reply to a conversation with the assistant), in
+/// the same transaction, so a removed teammate's reply does not silence the assistant either.
+///
+/// The membership is checked and held in the transaction that takes: a no-op update of the
+/// teammate's row locks it (on PostgreSQL; SQLite's transaction holds the write lock from its
+/// start), so a removal ([`remove`]) either comes first — and the take finds no row — or waits
+/// for the take and then frees the conversation it took.
+pub async fn take(db: &super::Db, tenant: TenantId, conv: ConversationId, user: UserId, to_person: bool) -> sqlx::Result<Took> {
+    let mut tx = db.begin_tx().await?;
+    let member = sqlx::query("update team_members set name = name where tenant_id = $1 and user_id = $2").bind(tenant.0).bind(user.0).execute(&mut *tx).await?.rows_affected() == 1;
+    let owner: i64 = sqlx::query_scalar("select count(*) from tenants where id = $1 and owner_user_id = $2").bind(tenant.0).bind(user.0).fetch_one(&mut *tx).await?;
+    if !member && owner == 0 {
+        return Ok(Took::NotOnTeam);
+    }
+    if to_person {
+        super::conversations::set_mode(&mut *tx, tenant, conv, crate::domain::conversation::Mode::Human).await?;
+    }
     let done = sqlx::query("update conversations set taken_by = $1 where tenant_id = $2 and id = $3 and mode = 'human' and taken_by is null")
         .bind(user.0)
         .bind(tenant.0)
         .bind(conv.0)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
     if done.rows_affected() == 1 {
+        tx.commit().await?;
         return Ok(Took::Now);
     }
     #[derive(sqlx::FromRow)]
@@ -191,7 +212,8 @@ pub async fn take(pool: &sqlx::Pool<Any>, tenant: TenantId, conv: ConversationId
         mode: String,
         taken_by: Option<i64>,
     }
-    let now: Option<Now> = sqlx::query_as("select mode, taken_by from conversations where tenant_id = $1 and id = $2").bind(tenant.0).bind(conv.0).fetch_optional(pool).await?;
+    let now: Option<Now> = sqlx::query_as("select mode, taken_by from conversations where tenant_id = $1 and id = $2").bind(tenant.0).bind(conv.0).fetch_optional(&mut *tx).await?;
+    tx.commit().await?;
     Ok(match now {
         Some(Now { mode, .. }) if mode != "human" => Took::WithAssistant,
         Some(Now { taken_by: Some(other), .. }) if other != user.0 => Took::Other(UserId(other)),

@@ -145,13 +145,53 @@ async fn a_teammate_joins_with_a_one_time_link_gets_handoffs_and_the_first_reply
     assert_eq!((status, location.starts_with("/app/team?removed=Tom")), (303, true));
     assert_eq!(get(&app, &tom_cookie, "/app/conversations").await.0, 401);
     say_to_manager(&app, tom, "Still me, Tom!", Some(&for_tom["message_id"])).await;
-    wait_until(WAIT, || async { manager_said(&app, tom).await.iter().any(|t| t.contains("I'm the bellhop manager bot")) }).await;
+    manager_message(&app, tom, "You're no longer on the team of Rosa's Cakes, so your reply was not sent").await;
     assert_eq!(bot_said_to(&app, b.bot, carl).await.len(), 2, "a removed teammate's reply reaches nobody");
     // Now nobody has it: Uma can take it.
     say_to_manager(&app, uma, "Hi Carl, Uma here — Saturday is fine.", Some(&for_uma["message_id"])).await;
     manager_message(&app, uma, "Sent").await;
     let said = wait_reply(&app, b.bot, carl, 3).await;
     assert!(said[2].contains("Uma here"), "{said:?}");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_teammate_removed_while_their_reply_is_on_its_way_neither_sends_it_nor_takes_the_conversation() {
+    use bellhop::answering::handoff::{OwnerWords, Relayed, owner_reply};
+    use bellhop::domain::UserId;
+    use bellhop::domain::conversation::ConversationId;
+    use bellhop::storage::team::{self, Took};
+    let app = spawn_app().await;
+    let b = business(&app, "Rosa", "rosa_gone_bot", "Rosa's Cakes").await;
+    let (_, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    let tom = app.tg.user("Tom").await;
+    say_to_manager(&app, tom, &format!("/start {}", invite_token(&page)), None).await;
+    manager_message(&app, tom, "You're on the team of Rosa's Cakes").await;
+    let carl = customer(&app, "Carl", b.bot).await;
+    app.tg.say(carl, b.bot, "/human").await;
+    manager_message(&app, tom, "Carl wants to talk to a person").await;
+    assert_eq!(wait_reply(&app, b.bot, carl, 1).await.len(), 1);
+    let conv = ConversationId(count(app.db(), &format!("select id from conversations where chat_id = {carl}")).await);
+
+    // Tom's reply has been matched to Carl's handoff (he was on the team then) when Rosa removes
+    // him; then it comes to be sent.
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/team/{tom}/remove"), &[("csrf", &b.csrf)]).await;
+    assert_eq!(status, 303);
+    let words = OwnerWords { conv, by: UserId(tom), text: "Hi Carl, Tom here!", dedupe: Some(777), last_try: false };
+    let relayed = owner_reply(&app.state.db, &app.state.bots, None, b.tenant, &words).await.unwrap();
+    assert_eq!(relayed, Relayed::NotOnTeam("Rosa's Cakes".into()));
+    assert_eq!(team::take(app.db(), b.tenant, conv, UserId(tom), false).await.unwrap(), Took::NotOnTeam);
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where id = {conv} and taken_by is null and mode = 'human'")).await, 1, "the conversation is free for the rest of the team");
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where author = 'owner'").await, 0, "nothing was stored to send");
+    assert_eq!(bot_said_to(&app, b.bot, carl).await.len(), 1, "Carl got nothing from Tom");
+    // A removed teammate cannot hand a conversation with the assistant to a person either.
+    sqlx::query(&format!("update conversations set mode = 'bot', handed_off_at = null where id = {conv}")).execute(&app.db().pool).await.unwrap();
+    assert_eq!(owner_reply(&app.state.db, &app.state.bots, None, b.tenant, &words).await.unwrap(), Relayed::NotOnTeam("Rosa's Cakes".into()));
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where id = {conv} and mode = 'bot'")).await, 1, "the assistant still answers Carl");
+    // The owner still can.
+    let mine = OwnerWords { conv, by: UserId(b.owner), text: "Hi Carl, Rosa here!", dedupe: None, last_try: true };
+    assert_eq!(owner_reply(&app.state.db, &app.state.bots, None, b.tenant, &mine).await.unwrap(), Relayed::Sent);
+    assert!(wait_reply(&app, b.bot, carl, 2).await[1].contains("Rosa here"));
     app.stop().await.unwrap();
 }
 
