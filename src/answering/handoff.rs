@@ -210,6 +210,9 @@ pub enum Relayed {
     Unconfirmed,
     /// Someone else of the team took the conversation first (their name): nothing was sent.
     TakenBy(String),
+    /// The owner paused the bot: while paused it sends customers nothing but its notice, so
+    /// nothing was sent, and the conversation is as it was.
+    Paused,
     /// The one who replied is no longer on the business's team (its name): removed while their
     /// reply was on its way. Nothing was sent, and the conversation is not theirs.
     NotOnTeam(String),
@@ -281,6 +284,17 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
     let name = bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.name).unwrap_or_default();
     if text.chars().count() > MAX_REPLY || format!("{name}: {text}").encode_utf16().count() > crate::telegram::split::MESSAGE_LIMIT {
         return Ok(Relayed::TooLong);
+    }
+    // A paused bot says nothing to customers but its "taking a break" notice — what the owner was
+    // told when pausing it — and the customer's answer would get that notice too, never reaching
+    // whoever replied: the reply is not sent, and changes nothing.
+    if bots::paused_at(&db.pool, tenant, conv.bot_id).await?.is_some() {
+        if let Some(d) = dedupe
+            && let Some(m) = conversations::owner_message_for_update(&db.pool, tenant, conv.id, d).await?
+        {
+            conversations::mark_failed_if_pending(&db.pool, tenant, m.id).await?;
+        }
+        return Ok(Relayed::Paused);
     }
     // An owner who replies has taken the conversation over: with a person first (a new handoff
     // has nobody's name on it), then theirs. Taken before the send, so that of two replies at
@@ -565,6 +579,9 @@ pub async fn on_owner_callback(db: &Db, bots: &ChildBots, manager: &Manager, upd
     Ok(true)
 }
 
+/// What the owner or a teammate reads when they reply to a customer of a paused bot.
+pub const PAUSED: &str = "The bot is paused, so your reply was not sent: while it is paused, customers get only its “taking a break” message. Resume the bot on its settings page, then reply again.";
+
 /// What someone who is no longer on the team of `business` reads when they reply to a customer.
 fn not_on_team(business: &str) -> String {
     format!("You're no longer on the team of {business}, so your reply was not sent to the customer.")
@@ -600,6 +617,7 @@ pub async fn on_owner_message(db: &Db, bots: &ChildBots, manager: &Manager, upda
         Relayed::NotFound => "That conversation no longer exists.".to_owned(),
         Relayed::TakenBy(name) => format!("{name} is already answering this customer, so your reply was not sent."),
         Relayed::NotOnTeam(business) => not_on_team(&business),
+        Relayed::Paused => PAUSED.to_owned(),
         Relayed::Reopened => "✓ Sent. The conversation had just gone back to the assistant (the customer was told so), and your reply took it back: the assistant stays quiet again until you tap Close.".to_owned(),
         Relayed::Closed => "The conversation went back to the assistant just as you replied, so your reply was not sent. Reply again to take it over.".to_owned(),
         Relayed::TooLong => "Your reply is longer than one Telegram message can be (4,000 characters), so it was not sent. Please send it as two or more shorter replies.".to_owned(),

@@ -195,6 +195,41 @@ async fn a_teammate_removed_while_their_reply_is_on_its_way_neither_sends_it_nor
     app.stop().await.unwrap();
 }
 
+/// A paused bot tells customers only that it is taking a break (and what they write then reaches
+/// no one), as the owner was told when pausing it: a reply from the owner or a teammate to one of
+/// its customers is not sent, takes nobody the conversation, and the person is told why, in the
+/// manager chat and on the admin page. Once the bot is resumed, the reply goes out.
+#[tokio::test]
+async fn a_reply_to_a_customer_of_a_paused_bot_is_not_sent_and_says_why() {
+    let app = spawn_app().await;
+    let b = business(&app, "Rosa", "rosa_break_bot", "Rosa's Cakes").await;
+    let carl = customer(&app, "Carl", b.bot).await;
+    app.tg.say(carl, b.bot, "/human").await;
+    let handoff = manager_message(&app, b.owner, "Carl wants to talk to a person").await;
+    assert_eq!(wait_reply(&app, b.bot, carl, 1).await.len(), 1);
+    let conv = count(app.db(), &format!("select id from conversations where chat_id = {carl}")).await;
+
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/pause", b.bot), &[("csrf", &b.csrf)]).await;
+    assert_eq!(status, 303);
+    let (_, page) = get(&app, &b.cookie, &format!("/app/bots/{}/settings?done=paused", b.bot)).await;
+    assert!(page.contains("announcements stop") && page.contains("replies from you or your team"), "the owner is told what the pause means: {page}");
+    say_to_manager(&app, b.owner, "Hi Carl, Rosa here!", Some(&handoff["message_id"])).await;
+    manager_message(&app, b.owner, "The bot is paused, so your reply was not sent").await;
+    let (status, _, page) = post(&app, &b.cookie, &format!("/app/conversations/{conv}/reply"), &[("csrf", &b.csrf), ("text", "Hi Carl, Rosa again!")]).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("The bot is paused, so your reply was not sent"), "{page}");
+    assert_eq!(bot_said_to(&app, b.bot, carl).await.len(), 1, "Carl got nothing while the bot was paused");
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where id = {conv} and taken_by is null and mode = 'human'")).await, 1);
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where author = 'owner' and delivery <> 'failed'").await, 0, "nothing waits to be sent later");
+
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/resume", b.bot), &[("csrf", &b.csrf)]).await;
+    assert_eq!(status, 303);
+    say_to_manager(&app, b.owner, "Hi Carl, Rosa here — back now!", Some(&handoff["message_id"])).await;
+    manager_message(&app, b.owner, "Sent").await;
+    assert!(wait_reply(&app, b.bot, carl, 2).await[1].contains("back now"));
+    app.stop().await.unwrap();
+}
+
 /// An hour of the UTC day that is not now (nor the next hour): the bot's only working hour.
 fn closed_hour() -> u32 {
     let now_hour = ((bellhop::storage::now_ms() / 3_600_000) % 24) as u32;
