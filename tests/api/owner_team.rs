@@ -195,6 +195,53 @@ async fn a_teammate_removed_while_their_reply_is_on_its_way_neither_sends_it_nor
     app.stop().await.unwrap();
 }
 
+/// An owner who made an invitation link by mistake (or sent it to the wrong person) cancels it on
+/// the Team page: whoever opens it is told it was cancelled and joins nothing. Only an unused link
+/// of the owner's own business can be cancelled; the other links keep working.
+#[tokio::test]
+async fn an_owner_cancels_an_unused_invitation_link_and_whoever_opens_it_is_told_so_and_joins_nothing() {
+    let app = spawn_app().await;
+    let b = business(&app, "Rosa", "rosa_cancel_bot", "Rosa's Cakes").await;
+    let other = business(&app, "Otto", "otto_cancel_bot", "Otto's Optics").await;
+    let (_, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    assert!(page.contains("Sent it to the wrong person? Cancel it below."), "{page}");
+    let wrong = invite_token(&page);
+    let (_, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    let right = invite_token(&page);
+    let id_of = |token: &str| bellhop::manager::login::hash(token.strip_prefix("join_").unwrap());
+    let (_, page) = get(&app, &b.cookie, "/app/team").await;
+    assert_eq!(page.matches("Cancel this link").count(), 2, "both unused links are listed: {page}");
+    assert!(page.contains(&id_of(&wrong)) && page.contains(&id_of(&right)), "{page}");
+
+    // Another business cannot cancel Rosa's link.
+    let (status, location, _) = post(&app, &other.cookie, "/app/team/invites/cancel", &[("csrf", &other.csrf), ("invite", &id_of(&wrong))]).await;
+    assert_eq!((status, location.as_str()), (303, "/app/team?cancelled=0"));
+    let (_, page) = get(&app, &other.cookie, &location).await;
+    assert!(page.contains("could not be cancelled"), "{page}");
+    assert_eq!(count(app.db(), "select count(*) from team_invites where revoked_at is not null").await, 0);
+    // Rosa can.
+    let (status, location, _) = post(&app, &b.cookie, "/app/team/invites/cancel", &[("csrf", &b.csrf), ("invite", &id_of(&wrong))]).await;
+    assert_eq!((status, location.as_str()), (303, "/app/team?cancelled=1"));
+    let (_, page) = get(&app, &b.cookie, &location).await;
+    assert!(page.contains("The invitation link is cancelled"), "{page}");
+    assert_eq!(page.matches("Cancel this link").count(), 1, "only the other link is left: {page}");
+    // Whoever opens it is told so, and joins nothing.
+    let uma = app.tg.user("Uma").await;
+    say_to_manager(&app, uma, &format!("/start {wrong}"), None).await;
+    manager_message(&app, uma, "This invitation was cancelled").await;
+    assert_eq!(members(&app).await, 0);
+    assert!(!manager_said(&app, b.owner).await.iter().any(|t| t.contains("joined your team")), "the owner hears of no one joining");
+
+    // The other link still works; once used, it can no longer be cancelled.
+    let tom = app.tg.user("Tom").await;
+    say_to_manager(&app, tom, &format!("/start {right}"), None).await;
+    manager_message(&app, tom, "You're on the team of Rosa's Cakes").await;
+    let (_, location, _) = post(&app, &b.cookie, "/app/team/invites/cancel", &[("csrf", &b.csrf), ("invite", &id_of(&right))]).await;
+    assert_eq!(location, "/app/team?cancelled=0");
+    assert_eq!(members(&app).await, 1, "Tom stays on the team");
+    app.stop().await.unwrap();
+}
+
 /// A paused bot tells customers only that it is taking a break (and what they write then reaches
 /// no one), as the owner was told when pausing it: a reply from the owner or a teammate to one of
 /// its customers is not sent, takes nobody the conversation, and the person is told why, in the
