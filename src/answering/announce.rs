@@ -184,13 +184,19 @@ pub async fn give_up(db: &Db, tenant: TenantId, id: AnnouncementId, why: &JobErr
 }
 
 /// Why `bot` can no longer send for `tenant`, if it cannot: disconnected (its token forgotten),
-/// its data deleted, or no longer the business's. (A bot getting a new token, or being set up
-/// again, is still connected: it goes on.)
+/// its data deleted, no longer the business's, or paused by its owner. (A bot getting a new
+/// token, or being set up again, is still connected: it goes on.)
+///
+/// A pause ends the announcement rather than holding it until the bot is resumed: the owner
+/// pauses for a holiday or while their information changes, and a message written before may
+/// be out of date by then — it should not go out days later without them sending it again.
+/// (The job's retries cover hours, not a pause of days, either.)
 pub async fn gone(db: &Db, tenant: TenantId, bot: BotId) -> Result<Option<&'static str>, JobError> {
     Ok(match storage::bots::status_of(&db.pool, tenant, bot).await?.as_deref() {
         None => Some("the bot is no longer this business's"),
         Some(storage::bots::DISCONNECTED) => Some("the bot was disconnected"),
         Some(storage::bots::DELETED) => Some("the bot's data was deleted"),
+        Some(_) if storage::bots::paused_at(&db.pool, tenant, bot).await?.is_some() => Some("the bot was paused"),
         Some(_) => None,
     })
 }
@@ -217,6 +223,8 @@ fn claim(db: &Db, tenant: TenantId, id: AnnouncementId, chat_id: ChatId) -> Pref
                 Ok(Claim::Claimed) => Ok(()),
                 Ok(Claim::Taken) => Err(TelegramError::Withdrawn("the recipient is no longer waiting".into())),
                 Ok(Claim::Stopped) => Err(TelegramError::Withdrawn("the customer sent /stop meanwhile".into())),
+                // Left waiting: the sending ends at the next batch ([`gone`]).
+                Ok(Claim::Paused) => Err(TelegramError::Withdrawn("the owner paused the bot".into())),
                 Err(e) => Err(TelegramError::Network(format!("could not record the message as being sent: {e}"))),
             }
         })

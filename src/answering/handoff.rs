@@ -210,6 +210,12 @@ pub enum Relayed {
     Unconfirmed,
     /// Someone else of the team took the conversation first (their name): nothing was sent.
     TakenBy(String),
+    /// The owner paused the bot: while paused it sends customers nothing but its notice, so
+    /// nothing was sent, and the conversation is as it was.
+    Paused,
+    /// The one who replied is no longer on the business's team (its name): removed while their
+    /// reply was on its way. Nothing was sent, and the conversation is not theirs.
+    NotOnTeam(String),
     /// It reached the customer, just after the conversation had gone back to the assistant (the
     /// timeout or a Close, at the same moment): the customer was told so, then got the reply,
     /// and the conversation is with a person — whoever replied — again.
@@ -279,23 +285,41 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
     if text.chars().count() > MAX_REPLY || format!("{name}: {text}").encode_utf16().count() > crate::telegram::split::MESSAGE_LIMIT {
         return Ok(Relayed::TooLong);
     }
-    // An owner who replies has taken the conversation over: with a person first (a new handoff
-    // has nobody's name on it), then theirs.
-    if conv.mode != Mode::Human {
-        conversations::set_mode(&db.pool, tenant, conv.id, Mode::Human).await?;
+    // A paused bot says nothing to customers but its "taking a break" notice — what the owner was
+    // told when pausing it — and the customer's answer would get that notice too, never reaching
+    // whoever replied: the reply is not sent, and changes nothing.
+    if bots::paused_at(&db.pool, tenant, conv.bot_id).await?.is_some() {
+        if let Some(d) = dedupe
+            && let Some(m) = conversations::owner_message_for_update(&db.pool, tenant, conv.id, d).await?
+        {
+            conversations::mark_failed_if_pending(&db.pool, tenant, m.id).await?;
+        }
+        return Ok(Relayed::Paused);
     }
-    // Taken before the send, so that of two replies at once only one goes out; given back if
-    // nothing reached the customer (a retry takes it again).
-    let mut took = team::take(&db.pool, tenant, conv.id, by).await?;
+    // An owner who replies has taken the conversation over: with a person first (a new handoff
+    // has nobody's name on it), then theirs. Taken before the send, so that of two replies at
+    // once only one goes out; given back if nothing reached the customer (a retry takes it
+    // again). Only by the owner or someone still on the team, checked as it is taken.
+    let mut took = team::take(db, tenant, conv.id, by, conv.mode != Mode::Human).await?;
     let mut reopened = false;
     if took == team::Took::WithAssistant {
         // The timeout (or a Close) handed it back to the assistant between the read above and
         // the take, and the customer was told so. The reply is still sent — as it would be a
         // moment later, when it would find the conversation with the assistant — and takes the
         // conversation back to a person; the owner is told what happened.
-        conversations::set_mode(&db.pool, tenant, conv.id, Mode::Human).await?;
-        took = team::take(&db.pool, tenant, conv.id, by).await?;
+        took = team::take(db, tenant, conv.id, by, true).await?;
         reopened = true;
+    }
+    if took == team::Took::NotOnTeam {
+        // Removed from the team while the reply was on its way: it is not sent, and an earlier
+        // attempt's stored copy never will be.
+        if let Some(d) = dedupe
+            && let Some(m) = conversations::owner_message_for_update(&db.pool, tenant, conv.id, d).await?
+        {
+            conversations::mark_failed_if_pending(&db.pool, tenant, m.id).await?;
+        }
+        let business = storage::tenants::get(&db.pool, tenant).await?.map(|t| t.name).unwrap_or_default();
+        return Ok(Relayed::NotOnTeam(business));
     }
     if took == team::Took::WithAssistant {
         // Handed back again at once (a Close pressed at the same moment): leave it so.
@@ -555,6 +579,14 @@ pub async fn on_owner_callback(db: &Db, bots: &ChildBots, manager: &Manager, upd
     Ok(true)
 }
 
+/// What the owner or a teammate reads when they reply to a customer of a paused bot.
+pub const PAUSED: &str = "The bot is paused, so your reply was not sent: while it is paused, customers get only its “taking a break” message. Resume the bot on its settings page, then reply again.";
+
+/// What someone who is no longer on the team of `business` reads when they reply to a customer.
+fn not_on_team(business: &str) -> String {
+    format!("You're no longer on the team of {business}, so your reply was not sent to the customer.")
+}
+
 /// An owner's message in the manager chat that replies to a handoff message: relay it, and tell
 /// them what became of it. `last_try`: the job's last attempt (a passing failure is reported,
 /// not retried). Returns true when it was such a reply.
@@ -567,6 +599,11 @@ pub async fn on_owner_message(db: &Db, bots: &ChildBots, manager: &Manager, upda
     let owner = m.chat.id;
     let Some(conversations::RelayTarget { tenant_id: tenant, conversation_id: conv }) = conversations::relay_target(&db.pool, owner, reply_to.message_id).await? else {
         drop_quoted(db, manager, update_id, "message", "reply_to_message").await?;
+        // A reply to a handoff of a business whose team they have left: they are told so.
+        if let Some(business) = conversations::relay_business(&db.pool, owner, reply_to.message_id).await? {
+            let _ = manager.bot.send_message(&SendMessage::new(owner, not_on_team(&business))).await;
+            return Ok(true);
+        }
         return Ok(false);
     };
     let Some(text) = m.text.as_deref() else {
@@ -579,6 +616,8 @@ pub async fn on_owner_message(db: &Db, bots: &ChildBots, manager: &Manager, upda
         Relayed::Unconfirmed => "Telegram didn't confirm that your reply arrived — it may have. It won't be sent twice; check with the customer before writing it again.".to_owned(),
         Relayed::NotFound => "That conversation no longer exists.".to_owned(),
         Relayed::TakenBy(name) => format!("{name} is already answering this customer, so your reply was not sent."),
+        Relayed::NotOnTeam(business) => not_on_team(&business),
+        Relayed::Paused => PAUSED.to_owned(),
         Relayed::Reopened => "✓ Sent. The conversation had just gone back to the assistant (the customer was told so), and your reply took it back: the assistant stays quiet again until you tap Close.".to_owned(),
         Relayed::Closed => "The conversation went back to the assistant just as you replied, so your reply was not sent. Reply again to take it over.".to_owned(),
         Relayed::TooLong => "Your reply is longer than one Telegram message can be (4,000 characters), so it was not sent. Please send it as two or more shorter replies.".to_owned(),

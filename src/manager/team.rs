@@ -34,6 +34,7 @@ pub async fn join(db: &Db, m: &Manager, chat: ChatId, user: UserId, name: &str, 
             escape(business)
         ),
         team::Joined::Already { business } => format!("You're already on the team of {}. Send /login for a link to the admin page.", escape(business)),
+        team::Joined::Cancelled => "This invitation was cancelled, so it doesn't add you to any team. If you should be on a team, ask its owner for a new link.".to_owned(),
         team::Joined::Invalid => {
             "This invitation has expired or was already used. Ask the owner for a new one: invitations work once, within 7 days.".to_owned()
         }

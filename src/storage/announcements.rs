@@ -248,15 +248,22 @@ pub enum Claim {
     Taken,
     /// The customer sent /stop since the announcement was written: now `stopped`, not sent.
     Stopped,
+    /// The owner paused the bot: still `pending`, not sent (the sending ends, see
+    /// `answering::announce::gone`).
+    Paused,
 }
 
 /// Claims one recipient for sending, `pending` → `sending`, committed right before its Bot API
 /// call — or `pending` → `stopped` if the customer has opted out meanwhile (recipients are chosen
-/// when the announcement is written; a /stop during the sending must still hold). In one
-/// statement, so a /stop committed before the claim is always seen.
+/// when the announcement is written; a /stop during the sending must still hold) — or left
+/// `pending` if the owner has paused the bot: a paused bot sends no announcements. In one
+/// statement, so a /stop or a pause committed before the claim is always seen.
 pub async fn claim_one<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: AnnouncementId, chat_id: ChatId) -> sqlx::Result<Claim> {
     let state: Option<String> = sqlx::query_scalar(
         "update announcement_recipients set state = case when exists (
+                select 1 from announcements a join bots b on b.id = a.bot_id and b.tenant_id = a.tenant_id
+                 where a.id = announcement_recipients.announcement_id and b.paused_at is not null
+             ) then 'pending' when exists (
                 select 1 from announcement_optouts o join announcements a on a.tenant_id = o.tenant_id and a.bot_id = o.bot_id
                  where a.id = announcement_recipients.announcement_id and o.chat_id = announcement_recipients.chat_id
              ) then 'stopped' else 'sending' end
@@ -269,6 +276,7 @@ pub async fn claim_one<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantI
     .await?;
     Ok(match state.as_deref() {
         Some("sending") => Claim::Claimed,
+        Some("pending") => Claim::Paused,
         Some(_) => Claim::Stopped,
         None => Claim::Taken,
     })

@@ -437,6 +437,16 @@ pub async fn relay_target<'c>(e: impl Executor<'c, Database = Any>, owner_chat: 
     .await
 }
 
+/// The business of a handoff message `message_id` sent to `owner_chat`, whatever their place in
+/// its team now: a reply [`relay_target`] refuses can say whose team they are no longer on.
+pub async fn relay_business<'c>(e: impl Executor<'c, Database = Any>, owner_chat: i64, message_id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("select t.name from relay_messages r join tenants t on t.id = r.tenant_id where r.owner_chat_id = $1 and r.message_id = $2")
+        .bind(owner_chat)
+        .bind(message_id)
+        .fetch_optional(e)
+        .await
+}
+
 /// Adds model tokens (and one answer) to the tenant's use for `day` (days since the epoch, UTC).
 pub async fn add_usage<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, day: i64, tokens: i64) -> sqlx::Result<()> {
     sqlx::query(

@@ -96,9 +96,39 @@ pub async fn insert_invite<'c>(e: impl Executor<'c, Database = Any>, token_hash:
     Ok(())
 }
 
-/// Invitations not used yet and not expired: (created, expires).
-pub async fn open_invites<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from team_invites where tenant_id = $1 and used_at is null and expires_at > $2").bind(tenant.0).bind(now_ms()).fetch_one(e).await
+/// An invitation not used, cancelled or expired yet.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OpenInvite {
+    /// The SHA-256 of its token: names it to [`revoke_invite`] (the token itself is not kept).
+    pub token_hash: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// The tenant's invitations not used, cancelled or expired yet, newest first.
+pub async fn open_invites<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<OpenInvite>> {
+    sqlx::query_as(
+        "select token_hash, created_at, expires_at from team_invites
+          where tenant_id = $1 and used_at is null and revoked_at is null and expires_at > $2 order by created_at desc, token_hash",
+    )
+    .bind(tenant.0)
+    .bind(now_ms())
+    .fetch_all(e)
+    .await
+}
+
+/// Cancels one of the tenant's invitations while it is unused: whoever opens it afterwards is told
+/// it was cancelled, and joins nothing. Whether it was cancelled now (false: not the tenant's,
+/// already used or cancelled). Of a cancel and a join at once, one wins: both change the row only
+/// while it is unused and not cancelled.
+pub async fn revoke_invite<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, token_hash: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("update team_invites set revoked_at = $1 where tenant_id = $2 and token_hash = $3 and used_at is null and revoked_at is null")
+        .bind(now_ms())
+        .bind(tenant.0)
+        .bind(token_hash)
+        .execute(e)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// What opening an invitation did.
@@ -110,6 +140,8 @@ pub enum Joined {
     Already { business: String },
     /// Unknown, used or expired.
     Invalid,
+    /// The owner cancelled it: nothing changed.
+    Cancelled,
 }
 
 /// Uses the invitation (once, before it expires) and adds `user` to the team, in one
@@ -123,24 +155,28 @@ pub async fn join(tx: &mut super::Tx, token_hash: &str, user: UserId, name: &str
         name: String,
         #[sqlx(try_from = "i64")]
         owner_user_id: UserId,
+        revoked_at: Option<i64>,
     }
     // A no-op update of the invitation takes its row lock (on PostgreSQL; SQLite's transaction
     // holds the write lock from its start) before it is read: two teammates opening the same
     // link one after the other, not both at once.
     sqlx::query("update team_invites set used_at = used_at where token_hash = $1").bind(token_hash).execute(&mut **tx).await?;
     let r: Option<Invite> = sqlx::query_as(
-        "select i.tenant_id, t.name, t.owner_user_id from team_invites i join tenants t on t.id = i.tenant_id
+        "select i.tenant_id, t.name, t.owner_user_id, i.revoked_at from team_invites i join tenants t on t.id = i.tenant_id
          where i.token_hash = $1 and i.used_at is null and i.expires_at > $2",
     )
     .bind(token_hash)
     .bind(now)
     .fetch_optional(&mut **tx)
     .await?;
-    let Some(Invite { tenant_id: tenant, name: business, owner_user_id: owner }) = r else { return Ok(Joined::Invalid) };
+    let Some(Invite { tenant_id: tenant, name: business, owner_user_id: owner, revoked_at }) = r else { return Ok(Joined::Invalid) };
+    if revoked_at.is_some() {
+        return Ok(Joined::Cancelled);
+    }
     if belongs(&mut **tx, tenant, user).await? {
         return Ok(Joined::Already { business });
     }
-    let used = sqlx::query("update team_invites set used_at = $1, used_by = $2 where token_hash = $3 and used_at is null")
+    let used = sqlx::query("update team_invites set used_at = $1, used_by = $2 where token_hash = $3 and used_at is null and revoked_at is null")
         .bind(now)
         .bind(user.0)
         .bind(token_hash)
@@ -171,19 +207,40 @@ pub enum Took {
     /// It is with the assistant, not a person (a Close or the handoff timeout came first):
     /// nobody took it.
     WithAssistant,
+    /// `user` is neither the owner nor on the team any more (removed while their reply was on its
+    /// way): nothing changed.
+    NotOnTeam,
 }
 
 /// Takes the conversation's current handoff for `user` unless someone else has, and only while
-/// it is with a person — one conditional update: of two replies at once one takes it, and a
-/// conversation the timeout or a Close has just handed back to the assistant is not taken.
-pub async fn take(pool: &sqlx::Pool<Any>, tenant: TenantId, conv: ConversationId, user: UserId) -> sqlx::Result<Took> {
+/// it is with a person and `user` is the owner or on the team — one decision: of two replies at
+/// once one takes it, a conversation the timeout or a Close has just handed back to the assistant
+/// is not taken, and a teammate removed meanwhile takes nothing. `to_person`: hand the
+/// conversation to a person first (an owner's reply to a conversation with the assistant), in
+/// the same transaction, so a removed teammate's reply does not silence the assistant either.
+///
+/// The membership is checked and held in the transaction that takes: a no-op update of the
+/// teammate's row locks it (on PostgreSQL; SQLite's transaction holds the write lock from its
+/// start), so a removal ([`remove`]) either comes first — and the take finds no row — or waits
+/// for the take and then frees the conversation it took.
+pub async fn take(db: &super::Db, tenant: TenantId, conv: ConversationId, user: UserId, to_person: bool) -> sqlx::Result<Took> {
+    let mut tx = db.begin_tx().await?;
+    let member = sqlx::query("update team_members set name = name where tenant_id = $1 and user_id = $2").bind(tenant.0).bind(user.0).execute(&mut *tx).await?.rows_affected() == 1;
+    let owner: i64 = sqlx::query_scalar("select count(*) from tenants where id = $1 and owner_user_id = $2").bind(tenant.0).bind(user.0).fetch_one(&mut *tx).await?;
+    if !member && owner == 0 {
+        return Ok(Took::NotOnTeam);
+    }
+    if to_person {
+        super::conversations::set_mode(&mut *tx, tenant, conv, crate::domain::conversation::Mode::Human).await?;
+    }
     let done = sqlx::query("update conversations set taken_by = $1 where tenant_id = $2 and id = $3 and mode = 'human' and taken_by is null")
         .bind(user.0)
         .bind(tenant.0)
         .bind(conv.0)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
     if done.rows_affected() == 1 {
+        tx.commit().await?;
         return Ok(Took::Now);
     }
     #[derive(sqlx::FromRow)]
@@ -191,7 +248,8 @@ pub async fn take(pool: &sqlx::Pool<Any>, tenant: TenantId, conv: ConversationId
         mode: String,
         taken_by: Option<i64>,
     }
-    let now: Option<Now> = sqlx::query_as("select mode, taken_by from conversations where tenant_id = $1 and id = $2").bind(tenant.0).bind(conv.0).fetch_optional(pool).await?;
+    let now: Option<Now> = sqlx::query_as("select mode, taken_by from conversations where tenant_id = $1 and id = $2").bind(tenant.0).bind(conv.0).fetch_optional(&mut *tx).await?;
+    tx.commit().await?;
     Ok(match now {
         Some(Now { mode, .. }) if mode != "human" => Took::WithAssistant,
         Some(Now { taken_by: Some(other), .. }) if other != user.0 => Took::Other(UserId(other)),

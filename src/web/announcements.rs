@@ -19,6 +19,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 const SHOWN: i64 = 20;
 /// The look-back the form suggests, in days.
 const DEFAULT_DAYS: i64 = 30;
+/// What the page says of a paused bot (an announcement under way when it was paused stopped).
+const PAUSED: &str = "This bot is paused, so it sends no announcements. One that was still going out when you paused the bot stopped there: the customers it hadn't reached yet don't get it. Resume the bot on its settings page to send one.";
 
 pub struct BotChoice {
     pub id: i64,
@@ -90,6 +92,7 @@ async fn page(app: &AppState, owner: &Owner, want: Option<i64>, days: i64, text:
     let audience = announcements::audience(&app.db.pool, owner.tenant_id, bot.id, days.clamp(1, MAX_DAYS)).await?;
     let bots = all.iter().map(|b| BotChoice { id: b.id.0, label: format!("{} (@{})", b.name, b.username), chosen: b.id == bot.id }).collect();
     let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let notice = if bot.paused && problem.is_none() { Some(PAUSED.to_owned()) } else { notice };
     let mut r = render(&Page {
         tab: "announcements",
         csrf: owner.csrf.clone(),
@@ -203,6 +206,9 @@ pub async fn create(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
     }
     if bot.status != "live" {
         return refuse("This bot is not connected to Telegram right now, so it cannot send. Check its settings page.".into()).await;
+    }
+    if bot.paused {
+        return refuse(PAUSED.into()).await;
     }
     if f.confirm.as_deref() != Some("yes") {
         return refuse("Tick the box to confirm that this message goes to all these customers, then press Send again.".into()).await;

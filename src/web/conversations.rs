@@ -267,6 +267,11 @@ pub async fn reply(State(app): State<AppState>, owner: Owner, Path(id): Path<Con
             let problem = format!("{name} is already answering this customer, so your reply was not sent.");
             transcript(&app, &owner, id, None, Some(problem), text.to_owned()).await
         }
+        Ok(handoff::Relayed::Paused) => transcript(&app, &owner, id, None, Some(handoff::PAUSED.to_owned()), text.to_owned()).await,
+        Ok(handoff::Relayed::NotOnTeam(business)) => {
+            let problem = format!("You're no longer on the team of {business}, so your reply was not sent to the customer.");
+            transcript(&app, &owner, id, None, Some(problem), text.to_owned()).await
+        }
         Ok(handoff::Relayed::Sent | handoff::Relayed::Reopened) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=sent")).into_response()),
         Ok(handoff::Relayed::Unconfirmed) => Ok(Redirect::to(&format!("/app/conversations/{id}?done=unconfirmed")).into_response()),
         Ok(handoff::Relayed::NotFound) => Err(AppError::NotFound),

@@ -113,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         .route("/app/announcements/{id}/progress", get(announcements::progress))
         .route("/app/team", get(team::show))
         .route("/app/team/invite", post(team::invite))
+        .route("/app/team/invites/cancel", post(team::cancel_invite))
         .route("/app/team/{user_id}/remove", post(team::remove))
         .route("/app/gaps", get(gaps::list))
         .route("/app/gaps/qa", post(gaps::add_qa))

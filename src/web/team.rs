@@ -1,6 +1,6 @@
 //! The Team page (the owner only): who is on the team, a one-time invitation link (with a QR
-//! code for a phone), and removing a teammate — who then gets no more handoffs and whose admin
-//! sessions end at once.
+//! code for a phone), cancelling a link not used yet, and removing a teammate — who then gets no
+//! more handoffs and whose admin sessions end at once.
 use super::AppError;
 use super::auth::AccountOwner;
 use super::pages::{ago, render};
@@ -17,13 +17,20 @@ pub struct MemberRow {
     pub joined: String,
 }
 
+pub struct InviteRow {
+    /// What the Cancel button names it by: the SHA-256 of its token (the token is not kept).
+    pub id: String,
+    pub made: String,
+}
+
 #[derive(Template)]
 #[template(path = "admin_team.html")]
 struct Page {
     tab: &'static str,
     csrf: String,
     members: Vec<MemberRow>,
-    open_invites: i64,
+    /// Links made earlier and still unused, each with a Cancel button.
+    invites: Vec<InviteRow>,
     /// A link just made (shown once: only its hash is kept).
     link: Option<String>,
     qr_svg: String,
@@ -34,19 +41,26 @@ struct Page {
 pub struct Shown {
     #[serde(default)]
     removed: Option<String>,
+    #[serde(default)]
+    cancelled: Option<String>,
 }
 
 async fn page(app: &AppState, owner: &super::auth::Owner, link: Option<String>, notice: Option<String>) -> Result<Response, AppError> {
     let now = now_ms();
     let members = team::members(&app.db.pool, owner.tenant_id).await?.into_iter().map(|m| MemberRow { user_id: m.user_id.0, name: m.name, joined: ago(m.joined_at, now) }).collect();
-    let open_invites = team::open_invites(&app.db.pool, owner.tenant_id).await?;
+    let invites = team::open_invites(&app.db.pool, owner.tenant_id).await?.into_iter().map(|i| InviteRow { id: i.token_hash, made: ago(i.created_at, now) }).collect();
     let qr_svg = link.as_deref().map(super::landing::qr_svg).unwrap_or_default();
-    render(&Page { tab: "team", csrf: owner.csrf.clone(), members, open_invites, link, qr_svg, notice })
+    render(&Page { tab: "team", csrf: owner.csrf.clone(), members, invites, link, qr_svg, notice })
 }
 
 /// `GET /app/team`.
 pub async fn show(State(app): State<AppState>, AccountOwner(owner): AccountOwner, Query(q): Query<Shown>) -> Result<Response, AppError> {
-    let notice = q.removed.map(|name| format!("{name} is no longer on your team: no more handoffs, and they're signed out of the admin."));
+    let notice = match (q.removed, q.cancelled.as_deref()) {
+        (Some(name), _) => Some(format!("{name} is no longer on your team: no more handoffs, and they're signed out of the admin.")),
+        (None, Some("1")) => Some("The invitation link is cancelled: whoever opens it is told so, and it adds no one to your team.".to_owned()),
+        (None, Some(_)) => Some("That invitation link could not be cancelled: it was already used, or has expired. The team above shows who joined.".to_owned()),
+        (None, None) => None,
+    };
     page(&app, &owner, None, notice).await
 }
 
@@ -65,6 +79,27 @@ pub async fn invite(State(app): State<AppState>, AccountOwner(owner): AccountOwn
     let link = crate::manager::team::invite(&app.db, &app.cfg.telegram.links_url, &manager.username, owner.tenant_id).await?;
     tracing::info!(tenant_id = owner.tenant_id.0, "team invitation made");
     page(&app, &owner, Some(link), None).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct CancelForm {
+    #[serde(default)]
+    csrf: String,
+    /// [`InviteRow::id`].
+    #[serde(default)]
+    invite: String,
+}
+
+/// `POST /app/team/invites/cancel`: cancels one of the business's unused invitation links (one
+/// made by mistake, or sent to the wrong person). Only the business's own: another business's
+/// link is left as it is.
+pub async fn cancel_invite(State(app): State<AppState>, AccountOwner(owner): AccountOwner, axum::Form(f): axum::Form<CancelForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    let done = team::revoke_invite(&app.db.pool, owner.tenant_id, f.invite.trim()).await?;
+    if done {
+        tracing::info!(tenant_id = owner.tenant_id.0, "team invitation cancelled");
+    }
+    Ok(Redirect::to(if done { "/app/team?cancelled=1" } else { "/app/team?cancelled=0" }).into_response())
 }
 
 /// `POST /app/team/{user_id}/remove`.

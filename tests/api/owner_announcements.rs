@@ -466,6 +466,73 @@ async fn disconnecting_the_bot_stops_an_announcement_and_ends_it_with_the_rest_n
     app.stop().await.unwrap();
 }
 
+/// The owner pauses the bot while an announcement is going out: no message is claimed after the
+/// pause (the claim checks it in the same statement), the sending ends with the customers not
+/// reached counted and the reason kept, and an announcement whose job starts while the bot is
+/// paused sends nothing. The page says the bot is paused and refuses a new announcement.
+#[tokio::test]
+async fn pausing_the_bot_stops_an_announcement_and_ends_it_with_the_rest_not_reached() {
+    use bellhop::storage::announcements::{Claim, claim_one};
+    let app = spawn_app().await;
+    let b = business(&app, "Pia", "pia_news_bot", "Pia's Pianos").await;
+    let mut people = Vec::new();
+    for i in 0..60 {
+        let c = customer(&app, &format!("Pianist {i}"), b.bot).await;
+        talked(&app, &b, c, "Pianist", None, 1).await;
+        people.push(c);
+    }
+    let mut tx = app.db().begin().await.unwrap();
+    let a = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Tuning day on Monday", 7).await.unwrap();
+    let later = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Concert on Friday", 7).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((a.total, later.total), (60, 60));
+    let bot_client = app.state.bots.open(b.tenant, BotId(b.bot)).await.unwrap().unwrap();
+    // The first message is held at Telegram: the first batch is under way when the owner pauses.
+    app.tg.hold(b.bot, "sendMessage", 1).await;
+    let sending = tokio::spawn({
+        let (db, h) = (app.state.db.clone(), bot_client.clone());
+        async move { bellhop::answering::announce::send(&db, &h, b.tenant, a.id).await }
+    });
+    wait_until(WAIT, || async { app.tg.held(b.bot, "sendMessage").await == 1 }).await;
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/pause", b.bot), &[("csrf", &b.csrf)]).await;
+    assert_eq!(status, 303);
+    // From now on no recipient is claimed: one still waiting stays so.
+    let waiting: i64 = sqlx::query_scalar(&format!("select min(chat_id) from announcement_recipients where announcement_id = {} and state = 'pending'", later.id)).fetch_one(&app.db().pool).await.unwrap();
+    assert_eq!(claim_one(&app.db().pool, b.tenant, later.id, bellhop::domain::ChatId(waiting)).await.unwrap(), Claim::Paused);
+    app.tg.release(b.bot, "sendMessage", false).await;
+    sending.await.unwrap().unwrap();
+    let p = progress(&app, &b, a.id).await;
+    let (sent, failed) = (p["sent"].as_i64().unwrap(), p["failed"].as_i64().unwrap());
+    assert_eq!((p["status"].as_str(), p["done"].as_i64(), sent + failed, p["unknown"].as_i64()), (Some("done"), Some(60), 60, Some(0)), "{p}");
+    assert!(failed >= 10, "the second batch was never sent: {p}");
+    let reason = format!("select count(*) from announcement_recipients where announcement_id = {} and state = 'failed' and error like '%paused%'", a.id);
+    assert_eq!(count(app.db(), &reason).await, failed, "the reason is kept");
+    let out = app.tg.sent_by(b.bot).await;
+    assert_eq!(people.iter().map(|&c| announcement_texts(&out, c, "Tuning day on Monday")).sum::<usize>() as i64, sent);
+
+    // A job that starts while the bot is paused sends nothing; the announcement ends.
+    let mut tx = app.db().begin().await.unwrap();
+    app.state.queue.enqueue_in(&mut tx, &bellhop::app::jobs::announce(&app.state.queue, b.tenant, BotId(b.bot), later.id)).await.unwrap();
+    tx.commit().await.unwrap();
+    app.state.queue.notify(bellhop::jobs::DEFAULT);
+    wait_until(WAIT, || async { progress(&app, &b, later.id).await["status"] == "done" }).await;
+    let p = progress(&app, &b, later.id).await;
+    assert_eq!((p["done"].as_i64(), p["sent"].as_i64(), p["failed"].as_i64()), (Some(60), Some(0), Some(60)), "{p}");
+    let out = app.tg.sent_by(b.bot).await;
+    assert_eq!(people.iter().map(|&c| announcement_texts(&out, c, "Concert on Friday")).sum::<usize>(), 0);
+
+    // The page says so, and sends no new one while paused.
+    let (_, page) = get(&app, &b.cookie, &format!("/app/announcements?bot={}", b.bot)).await;
+    assert!(page.contains("This bot is paused, so it sends no announcements"), "{page}");
+    let bot = b.bot.to_string();
+    let (status, _, page) = post(&app, &b.cookie, "/app/announcements", &[("csrf", &b.csrf), ("bot", &bot), ("text", "Open house"), ("days", "30"), ("confirm", "yes")]).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("This bot is paused, so it sends no announcements"), "{page}");
+    assert_eq!(count(app.db(), &format!("select count(*) from announcements where bot_id = {}", b.bot)).await, 2);
+    app.drain_jobs(WAIT).await;
+    app.stop().await.unwrap();
+}
+
 /// A customer who erases their data with `/forget` while an announcement is going out takes
 /// their recipient row with them: the announcement's total goes down with it, so its progress
 /// still reaches its total.

@@ -98,7 +98,7 @@ async fn a_conversation_that_went_back_to_the_assistant_cannot_be_taken() {
     let conv = ConversationId(count(app.db(), &format!("select id from conversations where chat_id = {carl}")).await);
     // The timeout sweep (or a Close) committed between the reply's read and its take.
     sqlx::query(&format!("update conversations set mode = 'bot', handed_off_at = null, taken_by = null where id = {conv}")).execute(&app.db().pool).await.unwrap();
-    let took = team::take(&app.db().pool, b.tenant, conv, UserId(b.owner)).await.unwrap();
+    let took = team::take(app.db(), b.tenant, conv, UserId(b.owner), false).await.unwrap();
     assert_ne!(took, Took::Now, "a conversation with the assistant is nobody's to take");
     assert_eq!(count(app.db(), &format!("select count(*) from conversations where id = {conv} and taken_by is null and mode = 'bot'")).await, 1);
     app.stop().await.unwrap();

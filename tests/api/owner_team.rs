@@ -145,13 +145,135 @@ async fn a_teammate_joins_with_a_one_time_link_gets_handoffs_and_the_first_reply
     assert_eq!((status, location.starts_with("/app/team?removed=Tom")), (303, true));
     assert_eq!(get(&app, &tom_cookie, "/app/conversations").await.0, 401);
     say_to_manager(&app, tom, "Still me, Tom!", Some(&for_tom["message_id"])).await;
-    wait_until(WAIT, || async { manager_said(&app, tom).await.iter().any(|t| t.contains("I'm the bellhop manager bot")) }).await;
+    manager_message(&app, tom, "You're no longer on the team of Rosa's Cakes, so your reply was not sent").await;
     assert_eq!(bot_said_to(&app, b.bot, carl).await.len(), 2, "a removed teammate's reply reaches nobody");
     // Now nobody has it: Uma can take it.
     say_to_manager(&app, uma, "Hi Carl, Uma here — Saturday is fine.", Some(&for_uma["message_id"])).await;
     manager_message(&app, uma, "Sent").await;
     let said = wait_reply(&app, b.bot, carl, 3).await;
     assert!(said[2].contains("Uma here"), "{said:?}");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_teammate_removed_while_their_reply_is_on_its_way_neither_sends_it_nor_takes_the_conversation() {
+    use bellhop::answering::handoff::{OwnerWords, Relayed, owner_reply};
+    use bellhop::domain::UserId;
+    use bellhop::domain::conversation::ConversationId;
+    use bellhop::storage::team::{self, Took};
+    let app = spawn_app().await;
+    let b = business(&app, "Rosa", "rosa_gone_bot", "Rosa's Cakes").await;
+    let (_, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    let tom = app.tg.user("Tom").await;
+    say_to_manager(&app, tom, &format!("/start {}", invite_token(&page)), None).await;
+    manager_message(&app, tom, "You're on the team of Rosa's Cakes").await;
+    let carl = customer(&app, "Carl", b.bot).await;
+    app.tg.say(carl, b.bot, "/human").await;
+    manager_message(&app, tom, "Carl wants to talk to a person").await;
+    assert_eq!(wait_reply(&app, b.bot, carl, 1).await.len(), 1);
+    let conv = ConversationId(count(app.db(), &format!("select id from conversations where chat_id = {carl}")).await);
+
+    // Tom's reply has been matched to Carl's handoff (he was on the team then) when Rosa removes
+    // him; then it comes to be sent.
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/team/{tom}/remove"), &[("csrf", &b.csrf)]).await;
+    assert_eq!(status, 303);
+    let words = OwnerWords { conv, by: UserId(tom), text: "Hi Carl, Tom here!", dedupe: Some(777), last_try: false };
+    let relayed = owner_reply(&app.state.db, &app.state.bots, None, b.tenant, &words).await.unwrap();
+    assert_eq!(relayed, Relayed::NotOnTeam("Rosa's Cakes".into()));
+    assert_eq!(team::take(app.db(), b.tenant, conv, UserId(tom), false).await.unwrap(), Took::NotOnTeam);
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where id = {conv} and taken_by is null and mode = 'human'")).await, 1, "the conversation is free for the rest of the team");
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where author = 'owner'").await, 0, "nothing was stored to send");
+    assert_eq!(bot_said_to(&app, b.bot, carl).await.len(), 1, "Carl got nothing from Tom");
+    // A removed teammate cannot hand a conversation with the assistant to a person either.
+    sqlx::query(&format!("update conversations set mode = 'bot', handed_off_at = null where id = {conv}")).execute(&app.db().pool).await.unwrap();
+    assert_eq!(owner_reply(&app.state.db, &app.state.bots, None, b.tenant, &words).await.unwrap(), Relayed::NotOnTeam("Rosa's Cakes".into()));
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where id = {conv} and mode = 'bot'")).await, 1, "the assistant still answers Carl");
+    // The owner still can.
+    let mine = OwnerWords { conv, by: UserId(b.owner), text: "Hi Carl, Rosa here!", dedupe: None, last_try: true };
+    assert_eq!(owner_reply(&app.state.db, &app.state.bots, None, b.tenant, &mine).await.unwrap(), Relayed::Sent);
+    assert!(wait_reply(&app, b.bot, carl, 2).await[1].contains("Rosa here"));
+    app.stop().await.unwrap();
+}
+
+/// An owner who made an invitation link by mistake (or sent it to the wrong person) cancels it on
+/// the Team page: whoever opens it is told it was cancelled and joins nothing. Only an unused link
+/// of the owner's own business can be cancelled; the other links keep working.
+#[tokio::test]
+async fn an_owner_cancels_an_unused_invitation_link_and_whoever_opens_it_is_told_so_and_joins_nothing() {
+    let app = spawn_app().await;
+    let b = business(&app, "Rosa", "rosa_cancel_bot", "Rosa's Cakes").await;
+    let other = business(&app, "Otto", "otto_cancel_bot", "Otto's Optics").await;
+    let (_, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    assert!(page.contains("Sent it to the wrong person? Cancel it below."), "{page}");
+    let wrong = invite_token(&page);
+    let (_, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    let right = invite_token(&page);
+    let id_of = |token: &str| bellhop::manager::login::hash(token.strip_prefix("join_").unwrap());
+    let (_, page) = get(&app, &b.cookie, "/app/team").await;
+    assert_eq!(page.matches("Cancel this link").count(), 2, "both unused links are listed: {page}");
+    assert!(page.contains(&id_of(&wrong)) && page.contains(&id_of(&right)), "{page}");
+
+    // Another business cannot cancel Rosa's link.
+    let (status, location, _) = post(&app, &other.cookie, "/app/team/invites/cancel", &[("csrf", &other.csrf), ("invite", &id_of(&wrong))]).await;
+    assert_eq!((status, location.as_str()), (303, "/app/team?cancelled=0"));
+    let (_, page) = get(&app, &other.cookie, &location).await;
+    assert!(page.contains("could not be cancelled"), "{page}");
+    assert_eq!(count(app.db(), "select count(*) from team_invites where revoked_at is not null").await, 0);
+    // Rosa can.
+    let (status, location, _) = post(&app, &b.cookie, "/app/team/invites/cancel", &[("csrf", &b.csrf), ("invite", &id_of(&wrong))]).await;
+    assert_eq!((status, location.as_str()), (303, "/app/team?cancelled=1"));
+    let (_, page) = get(&app, &b.cookie, &location).await;
+    assert!(page.contains("The invitation link is cancelled"), "{page}");
+    assert_eq!(page.matches("Cancel this link").count(), 1, "only the other link is left: {page}");
+    // Whoever opens it is told so, and joins nothing.
+    let uma = app.tg.user("Uma").await;
+    say_to_manager(&app, uma, &format!("/start {wrong}"), None).await;
+    manager_message(&app, uma, "This invitation was cancelled").await;
+    assert_eq!(members(&app).await, 0);
+    assert!(!manager_said(&app, b.owner).await.iter().any(|t| t.contains("joined your team")), "the owner hears of no one joining");
+
+    // The other link still works; once used, it can no longer be cancelled.
+    let tom = app.tg.user("Tom").await;
+    say_to_manager(&app, tom, &format!("/start {right}"), None).await;
+    manager_message(&app, tom, "You're on the team of Rosa's Cakes").await;
+    let (_, location, _) = post(&app, &b.cookie, "/app/team/invites/cancel", &[("csrf", &b.csrf), ("invite", &id_of(&right))]).await;
+    assert_eq!(location, "/app/team?cancelled=0");
+    assert_eq!(members(&app).await, 1, "Tom stays on the team");
+    app.stop().await.unwrap();
+}
+
+/// A paused bot tells customers only that it is taking a break (and what they write then reaches
+/// no one), as the owner was told when pausing it: a reply from the owner or a teammate to one of
+/// its customers is not sent, takes nobody the conversation, and the person is told why, in the
+/// manager chat and on the admin page. Once the bot is resumed, the reply goes out.
+#[tokio::test]
+async fn a_reply_to_a_customer_of_a_paused_bot_is_not_sent_and_says_why() {
+    let app = spawn_app().await;
+    let b = business(&app, "Rosa", "rosa_break_bot", "Rosa's Cakes").await;
+    let carl = customer(&app, "Carl", b.bot).await;
+    app.tg.say(carl, b.bot, "/human").await;
+    let handoff = manager_message(&app, b.owner, "Carl wants to talk to a person").await;
+    assert_eq!(wait_reply(&app, b.bot, carl, 1).await.len(), 1);
+    let conv = count(app.db(), &format!("select id from conversations where chat_id = {carl}")).await;
+
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/pause", b.bot), &[("csrf", &b.csrf)]).await;
+    assert_eq!(status, 303);
+    let (_, page) = get(&app, &b.cookie, &format!("/app/bots/{}/settings?done=paused", b.bot)).await;
+    assert!(page.contains("announcements stop") && page.contains("replies from you or your team"), "the owner is told what the pause means: {page}");
+    say_to_manager(&app, b.owner, "Hi Carl, Rosa here!", Some(&handoff["message_id"])).await;
+    manager_message(&app, b.owner, "The bot is paused, so your reply was not sent").await;
+    let (status, _, page) = post(&app, &b.cookie, &format!("/app/conversations/{conv}/reply"), &[("csrf", &b.csrf), ("text", "Hi Carl, Rosa again!")]).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("The bot is paused, so your reply was not sent"), "{page}");
+    assert_eq!(bot_said_to(&app, b.bot, carl).await.len(), 1, "Carl got nothing while the bot was paused");
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where id = {conv} and taken_by is null and mode = 'human'")).await, 1);
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where author = 'owner' and delivery <> 'failed'").await, 0, "nothing waits to be sent later");
+
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{}/resume", b.bot), &[("csrf", &b.csrf)]).await;
+    assert_eq!(status, 303);
+    say_to_manager(&app, b.owner, "Hi Carl, Rosa here — back now!", Some(&handoff["message_id"])).await;
+    manager_message(&app, b.owner, "Sent").await;
+    assert!(wait_reply(&app, b.bot, carl, 2).await[1].contains("back now"));
     app.stop().await.unwrap();
 }
 
