@@ -28,6 +28,9 @@ pub const ANNOUNCE: &str = "bot.announce";
 /// An announcement's job's dedup key is `{ANNOUNCE_KEY_PREFIX}:{announcement}` (the repair of
 /// abandoned announcements finds it by that: never change its shape).
 pub const ANNOUNCE_KEY_PREFIX: &str = "announce";
+/// Announcements' own queue: sending one to thousands of customers holds its worker for minutes
+/// (Telegram's per-bot limit), and customers' answers never wait for that.
+pub const ANNOUNCE_QUEUE: &str = "announce";
 
 #[derive(Serialize, Deserialize)]
 pub struct BotUpdateJob {
@@ -142,11 +145,15 @@ pub fn stripe_event(queue: &Queue, event_id: &str) -> NewJob {
 /// ([`crate::answering::announce::give_up`]; when the job ends without it — its worker killed on
 /// the last attempt, a panic — the periodic repair does:
 /// [`crate::storage::announcements::end_abandoned`]).
+///
+/// On its own queue, one bot's announcements one at a time (they share its per-second limit: two
+/// at once would only each take twice as long, holding two workers).
 pub fn announce(queue: &Queue, tenant: TenantId, bot_id: BotId, id: AnnouncementId) -> NewJob {
-    let mut job = queue.job(DEFAULT, ANNOUNCE, &AnnounceJob { bot_id, announcement_id: id });
+    let mut job = queue.job(ANNOUNCE_QUEUE, ANNOUNCE, &AnnounceJob { bot_id, announcement_id: id });
     job.max_attempts = queue.max_attempts() * 2;
     job.tenant_id = Some(tenant);
     job.dedup_key = Some(format!("{ANNOUNCE_KEY_PREFIX}:{id}"));
+    job.serial_key = Some(format!("announce-bot:{}", bot_id.0));
     job
 }
 
@@ -159,7 +166,7 @@ pub fn registry() -> Registry<AppState> {
     r.register(PROVISION, DEFAULT, run_provision);
     r.register(INGEST, INGEST_QUEUE, sources::run_ingest);
     r.register(STRIPE_EVENT, DEFAULT, run_stripe_event);
-    r.register(ANNOUNCE, DEFAULT, run_announce);
+    r.register(ANNOUNCE, ANNOUNCE_QUEUE, run_announce);
     r
 }
 

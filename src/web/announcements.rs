@@ -230,7 +230,7 @@ pub async fn create(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
         app.queue.enqueue_in(&mut tx, &jobs::announce(&app.queue, owner.tenant_id, bot.id, a.id)).await?;
     }
     tx.commit().await.map_err(anyhow::Error::from)?;
-    app.queue.notify(crate::jobs::DEFAULT);
+    app.queue.notify(jobs::ANNOUNCE_QUEUE);
     tracing::info!(tenant_id = owner.tenant_id.0, bot_id = bot.id.0, announcement = a.id.0, recipients = a.total, "announcement written");
     Ok(written(bot.id, &a))
 }

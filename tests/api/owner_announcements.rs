@@ -457,7 +457,7 @@ async fn disconnecting_the_bot_stops_an_announcement_and_ends_it_with_the_rest_n
     let mut tx = app.db().begin().await.unwrap();
     app.state.queue.enqueue_in(&mut tx, &bellhop::app::jobs::announce(&app.state.queue, b.tenant, BotId(b.bot), later.id)).await.unwrap();
     tx.commit().await.unwrap();
-    app.state.queue.notify(bellhop::jobs::DEFAULT);
+    app.state.queue.notify(bellhop::app::jobs::ANNOUNCE_QUEUE);
     wait_until(WAIT, || async { progress(&app, &b, later.id).await["status"] == "done" }).await;
     let p = progress(&app, &b, later.id).await;
     assert_eq!((p["done"].as_i64(), p["sent"].as_i64(), p["failed"].as_i64()), (Some(60), Some(0), Some(60)), "{p}");
@@ -514,7 +514,7 @@ async fn pausing_the_bot_stops_an_announcement_and_ends_it_with_the_rest_not_rea
     let mut tx = app.db().begin().await.unwrap();
     app.state.queue.enqueue_in(&mut tx, &bellhop::app::jobs::announce(&app.state.queue, b.tenant, BotId(b.bot), later.id)).await.unwrap();
     tx.commit().await.unwrap();
-    app.state.queue.notify(bellhop::jobs::DEFAULT);
+    app.state.queue.notify(bellhop::app::jobs::ANNOUNCE_QUEUE);
     wait_until(WAIT, || async { progress(&app, &b, later.id).await["status"] == "done" }).await;
     let p = progress(&app, &b, later.id).await;
     assert_eq!((p["done"].as_i64(), p["sent"].as_i64(), p["failed"].as_i64()), (Some(60), Some(0), Some(60)), "{p}");
@@ -889,4 +889,38 @@ async fn migration_0083_marks_customers_an_announcement_found_blocked_who_have_n
     assert_eq!(marks, vec![(81, Some(300)), (82, None), (83, None)], "82 wrote after the announcement found them blocked");
     let unreachable: i64 = sqlx::query_scalar("select unreachable from announcements where id = 1").fetch_one(&db.pool).await.unwrap();
     assert_eq!(unreachable, 0);
+}
+
+/// An announcement going out holds its worker for as long as Telegram's per-bot pace takes — here
+/// until Telegram lets its first message through. It runs on its own queue: another business's
+/// customer is answered meanwhile, with one worker per queue.
+#[tokio::test]
+async fn another_business_s_customer_is_answered_while_an_announcement_goes_out() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_JOBS_CONCURRENCY", "1");
+    })
+    .await;
+    let a = business(&app, "Nadia", "nadia_lane_bot", "Nadia's Bakery").await;
+    let b = business(&app, "Omar", "omar_lane_bot", "Omar's Shop").await;
+    for i in 0..3 {
+        let c = customer(&app, &format!("Customer {i}"), a.bot).await;
+        talked(&app, &a, c, "Customer", None, 1).await;
+    }
+    app.tg.hold(a.bot, "sendMessage", 1).await;
+    let bot = a.bot.to_string();
+    let (status, _, _) = post(&app, &a.cookie, "/app/announcements", &[("csrf", &a.csrf), ("bot", &bot), ("text", "Fresh bread at 7"), ("days", "30"), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    wait_until(WAIT, || async { app.tg.held(a.bot, "sendMessage").await == 1 }).await;
+
+    let shopper = customer(&app, "Shopper", b.bot).await;
+    app.tg.say(shopper, b.bot, "Hello, are you open today?").await;
+    let said = wait_reply(&app, b.bot, shopper, 1).await;
+    assert!(!said.is_empty());
+    assert_eq!(count(app.db(), "select count(*) from jobs where kind = 'bot.announce' and state = 'running'").await, 1, "the announcement is still going out");
+
+    app.tg.release(a.bot, "sendMessage", false).await;
+    let id = latest_announcement(&app, a.bot).await;
+    wait_until(WAIT, || async { progress(&app, &a, id).await["status"] == "done" }).await;
+    assert_eq!(progress(&app, &a, id).await["sent"].as_i64(), Some(3));
+    app.stop().await.unwrap();
 }
