@@ -151,8 +151,10 @@ pub async fn on_child_update(billing: &Billing, tenant: TenantId, bot_id: BotId,
             Ok(true)
         }
         UpdateKind::Message(m) if m.refunded_payment.is_some() => {
+            // A payment to this bot, whichever business it was booked to: one made before the bot
+            // changed owner is booked to the earlier one.
             let charge = &m.refunded_payment.as_ref().expect("checked").telegram_payment_charge_id;
-            if let Some(p) = sql::payment_by_charge(&billing.db.pool, charge).await?.into_iter().find(|p| p.provider == "stars_bot" && p.tenant_id == tenant) {
+            if let Some(p) = sql::payment_by_charge(&billing.db.pool, charge).await?.into_iter().find(|p| p.provider == "stars_bot" && p.bot_id == Some(bot_id.0)) {
                 apply_refund(billing, &p).await?;
             }
             Ok(true)

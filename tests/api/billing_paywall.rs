@@ -221,3 +221,49 @@ async fn a_customers_bought_questions_go_with_the_bot_to_its_new_owner() {
     assert_eq!(count(app.db(), &format!("select count(*) from paywall_credits where tenant_id = {}", first.tenant.0)).await, 0, "none left behind");
     app.stop().await.unwrap();
 }
+
+/// Questions a customer bought from a bot before it was given to another owner went with it (see
+/// above); a refund of that payment takes them back from there — by the operator's refund
+/// command (the bot, now the new owner's, refunds), and by a refund made in Telegram (its
+/// `refunded_payment` message to the bot, handled for the new owner).
+#[tokio::test]
+async fn a_payment_made_before_the_bot_changed_owner_is_refunded_from_its_new_owner() {
+    let app = spawn_app().await;
+    let (tenant, bot, carl) = live_bot_with_paywall(&app, "rosas_handed_bot").await;
+    let token = bellhop::domain::BotToken::parse(app.tg.get(&format!("bots/{bot}")).await["token"].as_str().unwrap()).unwrap();
+    let wait = std::time::Duration::from_secs(60);
+    // Carl buys two packs of 20 questions from the bot, booked to Rosa's business.
+    let mut charges = vec![];
+    for bought in [20, 40] {
+        let invoice = json!({ "chat_id": carl, "title": "Questions", "description": "More questions", "payload": format!("pw:{}:{bot}:20", tenant.0), "currency": "XTR", "prices": [{ "label": "Questions", "amount": 50 }] });
+        let sent: Value = app.tg.client.call_raw(&token, "sendInvoice", &invoice).await.unwrap();
+        let payment = app.tg.post(&format!("users/{carl}/payments"), json!({ "bot_id": bot, "message_id": sent["message_id"] })).await;
+        let path = format!("payments/{}", payment["id"].as_str().unwrap());
+        wait_until(wait, || async { app.tg.get(&path).await["status"] != "pending" }).await;
+        charges.push(app.tg.get(&path).await["telegram_payment_charge_id"].as_str().unwrap().to_owned());
+        wait_until(wait, || async { sql::paywall_credits(&app.db().pool, tenant, BotId(bot), ChatId(carl)).await.unwrap() == bought }).await;
+    }
+
+    // The bot is given to Ben: Carl's 40 questions go with it.
+    let manager = app.tg.handle.sandbox.manager_id();
+    let ben = app.tg.post("users", json!({ "first_name": "Ben", "started_bots": [manager] })).await["id"].as_i64().unwrap();
+    app.tg.post(&format!("bots/{bot}/owner"), json!({ "user_id": ben })).await;
+    let moved = format!("select count(*) from bots where id = {bot} and owner_user_id = {ben} and status = 'live'");
+    wait_until(wait, || async { count(app.db(), &moved).await == 1 }).await;
+    let bens = bellhop::storage::tenants::find_by_owner(&app.db().pool, ben.into()).await.unwrap().unwrap().id;
+    let held_by_ben = || async { sql::paywall_credits(&app.db().pool, bens, BotId(bot), ChatId(carl)).await.unwrap() };
+    assert_eq!(held_by_ben().await, 40);
+
+    // The operator refunds the first payment.
+    let refunded = bellhop::billing::stars::refund(&app.state.billing, &charges[0], None).await;
+    assert_eq!(refunded.unwrap(), bellhop::billing::stars::RefundOutcome::Refunded);
+    assert_eq!(held_by_ben().await, 20, "the first pack is taken back from Ben's business");
+    // The second is refunded in Telegram: the bot is told (`refunded_payment`).
+    let _: Value = app.tg.client.call_raw(&token, "refundStarPayment", &json!({ "user_id": carl, "telegram_payment_charge_id": charges[1] })).await.unwrap();
+    let status = || async { sql::payment_by_charge(&app.db().pool, &charges[1]).await.unwrap()[0].status.clone() };
+    wait_until(wait, || async { status().await == "refunded" }).await;
+    app.drain_jobs(wait).await;
+    assert_eq!(held_by_ben().await, 0, "the second pack is taken back too");
+    assert_eq!(count(app.db(), "select cast(coalesce(sum(credits), 0) as bigint) from paywall_credits").await, 0, "none left anywhere");
+    app.stop().await.unwrap();
+}
