@@ -117,9 +117,14 @@ pub async fn on_child_update(billing: &Billing, tenant: TenantId, bot_id: BotId,
         UpdateKind::Message(m) if m.successful_payment.is_some() => {
             let paid = m.successful_payment.as_ref().expect("checked");
             let Some(Product::Paywall { tenant: t, bot: paid_to, questions }) = Product::parse(&paid.invoice_payload) else { return Ok(true) };
-            if t != tenant || paid_to != bot_id.0 {
+            if paid_to != bot_id.0 {
                 tracing::error!(tenant_id = tenant.0, "a paywall payment made out to another bot; refund it with `bellhop billing refund`");
                 return Ok(true);
+            }
+            if t != tenant {
+                // An invoice of this bot from before it changed owner, paid as it did: booked to its
+                // owner now, who holds the bot's Stars and its customers' bought questions.
+                tracing::info!(tenant_id = tenant.0, from_tenant = t.0, "a paywall payment for the bot's earlier owner; booked to its owner now");
             }
             let payer = m.from.as_ref().map(|u| u.id);
             let new = NewPayment {
