@@ -7,6 +7,12 @@
 //!    webhook first, or the old server launches the bot again when it restarts). Each bot that
 //!    has left is noted (`telegram_move_left`), so a run after a partial failure never calls the
 //!    old server for it again — 10 minutes after `logOut`, any call would log it back in there.
+//!    Disconnected bots leave too: connected again, a bot runs on the new server, and the Bot API
+//!    docs say a bot must be logged out of the cloud before it runs on a local server ("otherwise
+//!    there is no guarantee that the bot will receive updates"), and closed on one local server
+//!    before it moves to another. bellhop keeps no token of theirs, so the manager bot fetches
+//!    each one's (`getManagedBotToken`) for this call only; it is not stored. The manager bot
+//!    therefore leaves last, once every business's bot has.
 //! 2. Only when every bot has left, the stored server (`telegram_server`) stops naming the old
 //!    one: from then on it overrides `telegram.api_url` at every start (`Application::build`).
 //!    While a move is unfinished, `serve` refuses to start, saying which command finishes it.
@@ -21,11 +27,11 @@
 //! then. `--dry-run` prints the plan and changes nothing.
 use crate::config::{Config, Updates};
 use crate::crypto::KeyRing;
-use crate::domain::{BotId, BotToken};
+use crate::domain::{BotId, BotToken, UserId};
 use crate::manager::{ChildBots, provision, setup};
 use crate::storage::telegram_server::{self, MovableBot, Server};
 use crate::storage::{Db, bots};
-use crate::telegram::methods::{Close, DeleteWebhook, LogOut};
+use crate::telegram::methods::{Close, DeleteWebhook, GetManagedBotToken, LogOut};
 use crate::telegram::{Client, TelegramError, ThrottleLimits};
 use anyhow::{Context, bail};
 use std::sync::Arc;
@@ -56,11 +62,12 @@ pub async fn run(cfg: Config, to: &str, dry_run: bool, old_is_cloud: Option<bool
         None => ((!same(configured.as_str(), &to)).then_some(configured.clone()), false),
     };
     let movable = telegram_server::movable_bots(&db.pool).await?;
+    let disconnected = telegram_server::disconnected_bots(&db.pool).await?;
     let busy = telegram_server::live_leases(&db.pool).await?;
 
     println!("Stop every `bellhop serve` process (web and workers) before moving: a running one keeps calling the old server.");
     if dry_run {
-        return plan(&db, &Route { from: &from, to: &to, resuming, old_is_cloud }, &manager_token, &movable, busy).await;
+        return plan(&db, &Route { from: &from, to: &to, resuming, old_is_cloud }, &manager_token, &movable, &disconnected, busy).await;
     }
     if busy > 0 {
         bail!("a bellhop worker is running {busy} job(s) right now, so bellhop is still running: stop every `bellhop serve` process, then run the move again. Nothing was changed.");
@@ -75,17 +82,42 @@ pub async fn run(cfg: Config, to: &str, dry_run: bool, old_is_cloud: Option<bool
         }
         let old = Client::new(from.as_str())?;
         let cloud = old_is_cloud.unwrap_or_else(|| is_cloud(from));
-        let mut bots_leaving: Vec<(String, BotId, BotToken)> = vec![(format!("the manager bot (id {})", manager_token.bot_id().0), manager_token.bot_id(), manager_token.clone())];
+        // Each business's bot with its token; a disconnected one's is fetched when it leaves.
+        let mut bots_leaving: Vec<(String, BotId, Option<BotToken>)> = Vec::new();
         for b in &movable {
-            bots_leaving.push((format!("@{}", b.username), b.id, open_token(&keys, b)?));
+            bots_leaving.push((format!("@{}", b.username), b.id, Some(open_token(&keys, b)?)));
         }
+        bots_leaving.extend(disconnected.iter().map(|(id, username)| (format!("@{username} (disconnected)"), *id, None)));
+        // The manager bot last: it fetches the disconnected bots' tokens on the old server.
+        bots_leaving.push((format!("the manager bot (id {})", manager_token.bot_id().0), manager_token.bot_id(), Some(manager_token.clone())));
         let mut failed = 0;
         for (label, id, token) in &bots_leaving {
             if telegram_server::has_left(&db.pool, *id).await? {
                 println!("  {label}: had already left {from}");
                 continue;
             }
-            match leave(&old, token, cloud, from).await {
+            if *id == manager_token.bot_id() && failed > 0 {
+                failed += 1;
+                println!("  {label}: did not leave {from}: it leaves last, once every business's bot has");
+                continue;
+            }
+            let token = match token {
+                Some(token) => token.clone(),
+                None => match fetch_token(&old, &manager_token, *id).await {
+                    Ok(Some(token)) => token,
+                    Ok(None) => {
+                        telegram_server::mark_left(&db.pool, *id, from.as_str()).await?;
+                        println!("  {label}: Telegram no longer lets the manager bot fetch its token (no longer managed, or deleted): nothing to log out");
+                        continue;
+                    }
+                    Err(why) => {
+                        failed += 1;
+                        println!("  {label}: did not leave {from}: fetching its token there: {why}");
+                        continue;
+                    }
+                },
+            };
+            match leave(&old, &token, cloud, from).await {
                 Ok(done) => {
                     telegram_server::mark_left(&db.pool, *id, from.as_str()).await?;
                     println!("  {label}: {done}");
@@ -157,6 +189,17 @@ async fn arrive(cfg: &Config, db: &Db, keys: KeyRing, to: &Url, manager_token: B
     Ok(())
 }
 
+/// A disconnected bot's current token, fetched by the manager bot on the old server for its
+/// leaving only (never stored). `Ok(None)`: Telegram refuses it for good — the manager no longer
+/// manages the bot, or it was deleted — so there is nothing of it to log out.
+async fn fetch_token(old: &Client, manager: &BotToken, bot: BotId) -> Result<Option<BotToken>, String> {
+    match old.call(manager, &GetManagedBotToken { user_id: UserId(bot.0) }).await {
+        Ok(raw) => BotToken::parse(&raw).map(Some).map_err(|e| format!("getManagedBotToken returned {e}")),
+        Err(TelegramError::BadRequest(_)) => Ok(None),
+        Err(e) => Err(format!("{e}")),
+    }
+}
+
 /// Step 1 for one bot; `Ok` with what happened, `Err` with why it did not.
 async fn leave(old: &Client, token: &BotToken, cloud: bool, from: &Url) -> Result<String, String> {
     if cloud {
@@ -192,14 +235,15 @@ struct Route<'a> {
 }
 
 /// `--dry-run`: what a run would do, from what is stored; calls no Bot API server.
-async fn plan(db: &Db, route: &Route<'_>, manager_token: &BotToken, movable: &[MovableBot], busy: i64) -> anyhow::Result<()> {
+async fn plan(db: &Db, route: &Route<'_>, manager_token: &BotToken, movable: &[MovableBot], disconnected: &[(BotId, String)], busy: i64) -> anyhow::Result<()> {
     let Route { from, to, resuming, old_is_cloud } = *route;
     println!("Dry run: nothing is changed and no Bot API server is called.");
     if busy > 0 {
         println!("A bellhop worker is running {busy} job(s) right now: the move would refuse until bellhop is stopped.");
     }
-    let mut all: Vec<(String, BotId)> = vec![(format!("the manager bot (id {})", manager_token.bot_id().0), manager_token.bot_id())];
-    all.extend(movable.iter().map(|b| (format!("@{} ({})", b.username, b.status), b.id)));
+    let mut all: Vec<(String, BotId)> = movable.iter().map(|b| (format!("@{} ({})", b.username, b.status), b.id)).collect();
+    all.extend(disconnected.iter().map(|(id, username)| (format!("@{username} (disconnected: the manager bot fetches its token for this)"), *id)));
+    all.push((format!("the manager bot (id {}), last", manager_token.bot_id().0), manager_token.bot_id()));
     match from {
         Some(from) => {
             let how = if old_is_cloud.unwrap_or_else(|| is_cloud(from)) { "logOut (Telegram's cloud: the bot cannot log in there again for 10 minutes)" } else { "deleteWebhook, then close" };

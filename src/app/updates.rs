@@ -27,8 +27,32 @@ fn parse_update(body: &str) -> Result<Update, JobError> {
 pub async fn child_update(app: AppState, job: Job) -> Result<(), JobError> {
     let started = std::time::Instant::now();
     let p: BotUpdateJob = job.payload()?;
-    let tenant = jobs::tenant_of(&job, "bot update")?;
+    // The tenant the bot belonged to when the update was stored. Given to another owner since (a
+    // `managed_bot` update committed in between), the update is handled for its owner now, as the
+    // customer's next message will be — never dropped unanswered.
+    let mut tenant = jobs::tenant_of(&job, "bot update")?;
     tracing::Span::current().record("tenant_id", tenant.0).record("bot_id", p.bot_id.0).record("update_id", p.update_id);
+    for _ in 0..3 {
+        match handle_child_update(&app, &job, &p, tenant, started).await? {
+            Handled::Done => return Ok(()),
+            Handled::Moved(now) => {
+                tracing::info!(from_tenant = tenant.0, to_tenant = now.0, "the bot changed owner after this update was stored; handled for its owner now");
+                tenant = now;
+                tracing::Span::current().record("tenant_id", tenant.0);
+            }
+        }
+    }
+    Err(JobError::Retry(anyhow::anyhow!("the bot kept changing owner while its update was handled")))
+}
+
+/// What [`handle_child_update`] did: handled the update, or found the bot no longer the
+/// tenant's but another's (to handle it for).
+enum Handled {
+    Done,
+    Moved(crate::domain::TenantId),
+}
+
+async fn handle_child_update(app: &AppState, job: &Job, p: &BotUpdateJob, tenant: crate::domain::TenantId, started: std::time::Instant) -> Result<Handled, JobError> {
     // Every read the update needs, at once: one round trip's wait instead of four (on a busy
     // machine each one is a wait for a core, twice). Whether the customer wrote again since
     // (see `Arrival::more_waiting`), and the bot as answering sees it, are read even for an
@@ -51,19 +75,25 @@ pub async fn child_update(app: AppState, job: Job) -> Result<(), JobError> {
     // the bot's data was deleted: nothing is left to answer.
     let Some(body) = body else {
         tracing::info!("the update was erased before it was handled; nothing to do");
-        return Ok(());
+        return Ok(Handled::Done);
     };
     let update = parse_update(&body)?;
     let Some(bot) = bot else {
-        return Ok(()); // the bot moved to another tenant meanwhile
+        // Not the tenant's to drive any more: given to another owner (handled for them), or
+        // disconnected or deleted (it answers nobody).
+        return Ok(match storage::bots::managed_row(&app.db.pool, p.bot_id).await? {
+            Some(row) if row.tenant_id != tenant => Handled::Moved(row.tenant_id),
+            _ => Handled::Done,
+        });
     };
     // A customer the bot's announcements had found blocked, back (a button press, a payment...).
     answering::customer_back(&app.db, tenant, p.bot_id, &update.kind).await?;
     // Payments to the business's bot (the optional customer paywall's packs).
     if billing::on_child_update(&app.billing, tenant, p.bot_id, &bot, &update).await? {
-        return Ok(());
+        return Ok(Handled::Done);
     }
-    answering::on_update(&app.answering, tenant, p.bot_id, &bot, view, update, answering::Arrival { started, more_waiting, rerun: job.attempt > 1 }).await
+    answering::on_update(&app.answering, tenant, p.bot_id, &bot, view, update, answering::Arrival { started, more_waiting, rerun: job.attempt > 1 }).await?;
+    Ok(Handled::Done)
 }
 
 fn manager(app: &AppState) -> Result<&Manager, JobError> {

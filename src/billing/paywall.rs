@@ -117,9 +117,14 @@ pub async fn on_child_update(billing: &Billing, tenant: TenantId, bot_id: BotId,
         UpdateKind::Message(m) if m.successful_payment.is_some() => {
             let paid = m.successful_payment.as_ref().expect("checked");
             let Some(Product::Paywall { tenant: t, bot: paid_to, questions }) = Product::parse(&paid.invoice_payload) else { return Ok(true) };
-            if t != tenant || paid_to != bot_id.0 {
+            if paid_to != bot_id.0 {
                 tracing::error!(tenant_id = tenant.0, "a paywall payment made out to another bot; refund it with `bellhop billing refund`");
                 return Ok(true);
+            }
+            if t != tenant {
+                // An invoice of this bot from before it changed owner, paid as it did: booked to its
+                // owner now, who holds the bot's Stars and its customers' bought questions.
+                tracing::info!(tenant_id = tenant.0, from_tenant = t.0, "a paywall payment for the bot's earlier owner; booked to its owner now");
             }
             let payer = m.from.as_ref().map(|u| u.id);
             let new = NewPayment {
@@ -151,8 +156,10 @@ pub async fn on_child_update(billing: &Billing, tenant: TenantId, bot_id: BotId,
             Ok(true)
         }
         UpdateKind::Message(m) if m.refunded_payment.is_some() => {
+            // A payment to this bot, whichever business it was booked to: one made before the bot
+            // changed owner is booked to the earlier one.
             let charge = &m.refunded_payment.as_ref().expect("checked").telegram_payment_charge_id;
-            if let Some(p) = sql::payment_by_charge(&billing.db.pool, charge).await?.into_iter().find(|p| p.provider == "stars_bot" && p.tenant_id == tenant) {
+            if let Some(p) = sql::payment_by_charge(&billing.db.pool, charge).await?.into_iter().find(|p| p.provider == "stars_bot" && p.bot_id == Some(bot_id.0)) {
                 apply_refund(billing, &p).await?;
             }
             Ok(true)

@@ -546,7 +546,10 @@ pub async fn refund(billing: &Billing, charge_id: &str, user_id: Option<UserId>)
         billing.manager.as_ref().ok_or_else(|| anyhow::anyhow!("no manager bot is configured"))?.bot.clone()
     } else {
         let bot_id = crate::domain::BotId(p.bot_id.ok_or_else(|| anyhow::anyhow!("the payment has no bot recorded"))?);
-        billing.bots.open(p.tenant_id, bot_id).await?.ok_or_else(|| anyhow::anyhow!("the bot that was paid no longer belongs to the business"))?
+        // The bot that was paid refunds, whoever owns it now: given to another owner since, it is
+        // theirs to open (its Stars went with it).
+        let owner_now = storage::bots::managed_row(&billing.db.pool, bot_id).await?.map_or(p.tenant_id, |r| r.tenant_id);
+        billing.bots.open(owner_now, bot_id).await?.ok_or_else(|| anyhow::anyhow!("the bot that was paid is disconnected or deleted, so it can't refund"))?
     };
     let outcome = match bot.call(&RefundStarPayment { user_id: user, telegram_payment_charge_id: charge_id.to_owned() }).await {
         Ok(_) => RefundOutcome::Refunded,
@@ -585,7 +588,8 @@ pub async fn apply_refund(billing: &Billing, p: &sql::Payment) -> anyhow::Result
         }
         "paywall" => {
             if let Some(bot) = p.bot_id {
-                sql::paywall_take_back(&mut tx, p.tenant_id, BotId(bot), ChatId(p.payer_id.unwrap_or_default()), p.credits).await?;
+                // From the bot's owner now: the questions went with the bot if it changed owner.
+                sql::paywall_take_back(&mut tx, BotId(bot), ChatId(p.payer_id.unwrap_or_default()), p.credits).await?;
             }
         }
         _ => {}

@@ -244,12 +244,15 @@ async fn provision(child_bots: &ChildBots, manager: Option<&Manager>, public_url
     tracing::info!("bot is live");
 
     if bots::claim_welcome(&db.pool, tenant, bot_id).await? {
-        match welcome(db, manager, public_url, tenant, &username).await {
+        match welcome(db, manager, public_url, tenant, bot_id, &username).await {
             Ok(()) => {}
             // The owner never started the manager bot (e.g. they got the bot by an owner
-            // change): Telegram forbids writing first. The bot is live all the same; the owner
-            // gets their link with /login once they open the manager chat.
-            Err(e) if e.is_forbidden() => tracing::warn!(error = %e, "the owner cannot be messaged yet; no welcome sent"),
+            // change): Telegram forbids writing first. The bot is live all the same; the welcome
+            // waits for the owner to open the manager chat (their /start: `updates::message`).
+            Err(e) if e.is_forbidden() => {
+                bots::unclaim_welcome(&db.pool, tenant, bot_id).await?;
+                tracing::warn!(error = %e, "the owner cannot be messaged yet; the welcome waits for their /start");
+            }
             Err(e) => {
                 bots::unclaim_welcome(&db.pool, tenant, bot_id).await?;
                 return Err(job_error(e, "sending the welcome message"));
@@ -271,18 +274,34 @@ async fn withdraw(child: &crate::telegram::Bot) {
     }
 }
 
-async fn welcome(db: &storage::Db, manager: Option<&Manager>, public_url: &url::Url, tenant: TenantId, username: &str) -> Result<(), TelegramError> {
+/// The owner's welcome for their live bot, with a login link: "it is live" for a bot they
+/// created; for one given to them, that it is theirs now, what it is and what to do next.
+pub(super) async fn welcome(db: &storage::Db, manager: Option<&Manager>, public_url: &url::Url, tenant: TenantId, bot_id: BotId, username: &str) -> Result<(), TelegramError> {
     let internal = |e: anyhow::Error| TelegramError::Server(format!("{e:#}"));
     let manager = manager.ok_or_else(|| internal(anyhow::anyhow!("no manager bot configured")))?;
     let owner = storage::tenants::get(&db.pool, tenant).await.map_err(|e| internal(e.into()))?.ok_or_else(|| internal(anyhow::anyhow!("tenant vanished")))?.owner_user_id;
+    let given = bots::given_name(&db.pool, tenant, bot_id).await.map_err(|e| internal(e.into()))?;
     let link = login::issue(db, public_url, tenant, UserId(owner.0)).await.map_err(internal)?;
-    let text = format!(
-        "🎉 <b>Your support bot @{u} is live!</b>\n\n\
-         Customers can write to it now. <b>Next step:</b> teach it about your business — add files, web pages or questions and answers on your admin page:\n{link}\n\n\
-         The link works once, within 10 minutes. Send /login any time for a new one.",
-        u = escape(username),
-        link = escape(&link)
-    );
+    let next = "<b>Next step:</b> teach it about your business — add files, web pages or questions and answers on your admin page:";
+    let text = match given {
+        None => format!(
+            "🎉 <b>Your support bot @{u} is live!</b>\n\n\
+             Customers can write to it now. {next}\n{link}\n\n\
+             The link works once, within 10 minutes. Send /login any time for a new one.",
+            u = escape(username),
+            link = escape(&link)
+        ),
+        Some(name) => format!(
+            "🎁 <b>@{u} is now yours!</b>\n\n\
+             <b>{name}</b> was given to you in Telegram, and bellhop runs it for you: it's an AI support bot that answers your customers from your own documents, \
+             web pages and Q&amp;A — and hands over to you when it can't help. Customers can write to it now.\n\n\
+             What its earlier owner taught it stayed with them. {next}\n{link}\n\n\
+             The link works once, within 10 minutes. Send /login any time for a new one.",
+            u = escape(username),
+            name = escape(&name),
+            link = escape(&link)
+        ),
+    };
     manager.bot.send_message(&SendMessage::html(owner.0, text)).await?;
     Ok(())
 }

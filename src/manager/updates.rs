@@ -151,7 +151,10 @@ pub async fn message(db: &Db, public_url: &url::Url, m: &Manager, msg: Message) 
             return super::team::join(db, m, chat, user, &name, token).await;
         }
         match command {
-            "/start" => start_message(chat, &m.username),
+            "/start" => match start_reply(db, public_url, m, chat, user).await? {
+                Some(reply) => reply,
+                None => return Ok(()),
+            },
             "/bots" => bots_message(db, chat, user).await?,
             "/login" => login_message(db, public_url, chat, user).await?,
             _ => help_message(chat),
@@ -159,6 +162,57 @@ pub async fn message(db: &Db, public_url: &url::Url, m: &Manager, msg: Message) 
     };
     m.bot.send_message(&reply).await.map_err(|e| job_error(e, "sendMessage in the manager chat"))?;
     Ok(())
+}
+
+/// The reply to `/start`: for someone without a bot, how to create one. An owner gets the
+/// welcome of any live bot of theirs that never reached them (given to them before they opened
+/// this chat: Telegram lets no bot write first) — `None`, as it is sent — or else their bots
+/// and what to do with them.
+async fn start_reply(db: &Db, public_url: &url::Url, m: &Manager, chat: ChatId, user: UserId) -> Result<Option<SendMessage>, JobError> {
+    let Some(tenant) = owner_tenant(db, user).await? else { return Ok(Some(start_message(chat, &m.username))) };
+    let list = bots::list_for_tenant(&db.pool, tenant).await?;
+    if list.is_empty() {
+        return Ok(Some(start_message(chat, &m.username)));
+    }
+    let mut welcomed = false;
+    for (bot, username) in bots::unwelcomed(&db.pool, tenant).await? {
+        if bots::claim_welcome(&db.pool, tenant, bot).await? {
+            if let Err(e) = super::provision::welcome(db, Some(m), public_url, tenant, bot, &username).await {
+                bots::unclaim_welcome(&db.pool, tenant, bot).await?;
+                return Err(job_error(e, "sending the welcome message"));
+            }
+            welcomed = true;
+        }
+    }
+    if welcomed {
+        return Ok(None);
+    }
+    let mut text = String::from("👋 <b>Welcome back!</b>\n\n");
+    text.push_str(if list.len() == 1 { "Your support bot:" } else { "Your support bots:" });
+    for b in &list {
+        text.push_str(&format!("\n@{} — {}", escape(&b.username), status_label(b)));
+    }
+    text.push_str(&format!(
+        "\n\nSend /login for a one-time link to your admin page, where you teach your bot about your business and see its conversations.\n\n\
+         To create another bot, tap <b>Create another bot</b> below.\n\n\
+         Managed by @{}.",
+        escape(&m.username)
+    ));
+    let mut msg = SendMessage::html(chat, text);
+    msg.reply_markup = Some(create_keyboard("➕ Create another bot"));
+    Ok(Some(msg))
+}
+
+fn create_keyboard(label: &str) -> ReplyMarkup {
+    ReplyMarkup::Keyboard(ReplyKeyboardMarkup {
+        keyboard: vec![vec![KeyboardButton {
+            text: label.into(),
+            request_managed_bot: Some(KeyboardButtonRequestManagedBot { request_id: 1, suggested_name: None, suggested_username: None }),
+            ..Default::default()
+        }]],
+        resize_keyboard: Some(true),
+        ..Default::default()
+    })
 }
 
 fn start_message(chat: ChatId, manager_username: &str) -> SendMessage {
@@ -172,15 +226,7 @@ fn start_message(chat: ChatId, manager_username: &str) -> SendMessage {
             escape(manager_username)
         ),
     );
-    msg.reply_markup = Some(ReplyMarkup::Keyboard(ReplyKeyboardMarkup {
-        keyboard: vec![vec![KeyboardButton {
-            text: "➕ Create my support bot".into(),
-            request_managed_bot: Some(KeyboardButtonRequestManagedBot { request_id: 1, suggested_name: None, suggested_username: None }),
-            ..Default::default()
-        }]],
-        resize_keyboard: Some(true),
-        ..Default::default()
-    }));
+    msg.reply_markup = Some(create_keyboard("➕ Create my support bot"));
     msg
 }
 
@@ -215,17 +261,21 @@ async fn bots_message(db: &Db, chat: ChatId, user: UserId) -> Result<SendMessage
     }
     let mut text = String::from("<b>Your bots</b>\n");
     for b in list {
-        let status = match (b.status.as_str(), b.status_reason.as_deref()) {
-            ("live", _) if b.paused => "⏸ paused".to_owned(),
-            ("live", _) => "✅ live".to_owned(),
-            ("disconnected", _) => "⏏️ disconnected".to_owned(),
-            ("provisioning", _) => "⏳ setting up".to_owned(),
-            ("failed", Some(r)) => format!("⚠️ setup failed: {}", escape(r)),
-            (s, _) => escape(s),
-        };
-        text.push_str(&format!("\n@{} — {}", escape(&b.username), status));
+        text.push_str(&format!("\n@{} — {}", escape(&b.username), status_label(&b)));
     }
     Ok(SendMessage::html(chat, text))
+}
+
+/// A bot's status as its owner reads it in the manager chat.
+fn status_label(b: &bots::Bot) -> String {
+    match (b.status.as_str(), b.status_reason.as_deref()) {
+        ("live", _) if b.paused => "⏸ paused".to_owned(),
+        ("live", _) => "✅ live".to_owned(),
+        ("disconnected", _) => "⏏️ disconnected".to_owned(),
+        ("provisioning", _) => "⏳ setting up".to_owned(),
+        ("failed", Some(r)) => format!("⚠️ setup failed: {}", escape(r)),
+        (s, _) => escape(s),
+    }
 }
 
 async fn login_message(db: &Db, public_url: &url::Url, chat: ChatId, user: UserId) -> Result<SendMessage, JobError> {

@@ -262,9 +262,10 @@ pub async fn managed_row<'c>(e: impl Executor<'c, Database = Any>, bot: BotId) -
 }
 
 /// Records who owns a bot according to update `update_id`, unless a newer update already
-/// spoke (updates may arrive out of order). Returns whether this update was applied.
+/// spoke (updates may arrive out of order), and that it was given to them (`given_at`: its
+/// welcome says so). Returns whether this update was applied.
 pub async fn set_owner<'c>(e: impl Executor<'c, Database = Any>, bot: BotId, tenant: TenantId, owner: UserId, update_id: i64) -> sqlx::Result<bool> {
-    let r = sqlx::query("update bots set tenant_id = $1, owner_user_id = $2, owner_update_id = $3, updated_at = $4 where id = $5 and owner_update_id < $3")
+    let r = sqlx::query("update bots set tenant_id = $1, owner_user_id = $2, owner_update_id = $3, updated_at = $4, given_at = $4 where id = $5 and owner_update_id < $3")
         .bind(tenant.0)
         .bind(owner.0)
         .bind(update_id)
@@ -404,6 +405,21 @@ pub async fn claim_welcome<'c>(e: impl Executor<'c, Database = Any>, tenant: Ten
         .execute(e)
         .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// The tenant's live bots whose welcome never reached their owner (Telegram refused it: they
+/// had not opened the manager chat yet), by id: (bot, username).
+pub async fn unwelcomed<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<(BotId, String)>> {
+    let rows: Vec<(i64, String)> = sqlx::query_as("select id, username from bots where tenant_id = $1 and status = 'live' and welcome_sent_at is null order by id")
+        .bind(tenant.0)
+        .fetch_all(e)
+        .await?;
+    Ok(rows.into_iter().map(|(id, u)| (BotId(id), u)).collect())
+}
+
+/// The bot's name if it was given to its owner (an owner change) rather than created by them.
+pub async fn given_name<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("select name from bots where id = $1 and tenant_id = $2 and given_at is not null").bind(bot.0).bind(tenant.0).fetch_optional(e).await
 }
 
 pub async fn unclaim_welcome<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<()> {

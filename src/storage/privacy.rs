@@ -335,7 +335,7 @@ pub async fn erase_account(tx: &mut super::Tx, tenant: TenantId, now: i64) -> sq
 async fn scrub_bots(tx: &mut super::Tx, tenant: TenantId, now: i64) -> sqlx::Result<u64> {
     Ok(sqlx::query(
         "update bots set status = 'deleted', status_reason = null, username = '', name = '', description = '', short_description = '',
-             photo = null, photo_sha256 = '', name_applied = '', photo_applied = '', brand_error = null, paused_at = null, welcome_sent_at = null,
+             photo = null, photo_sha256 = '', name_applied = '', photo_applied = '', brand_error = null, paused_at = null, welcome_sent_at = null, given_at = null,
              token_key_id = '', token_ct = $1, token_fingerprint = '', webhook_secret_key_id = null, webhook_secret_ct = null,
              prev_webhook_secret_key_id = null, prev_webhook_secret_ct = null, updated_at = $2
          where tenant_id = $3",

@@ -87,6 +87,14 @@ pub async fn movable_bots<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Res
         .await
 }
 
+/// Every business's bot its owner disconnected (`bots::disconnect`: its token erased, so not
+/// among [`movable_bots`]) as (bot, username): still logged in to the Bot API server it was on, it
+/// must leave it too — connected again after the move, it runs on the new server.
+pub async fn disconnected_bots<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<Vec<(BotId, String)>> {
+    let rows: Vec<(i64, String)> = sqlx::query_as("select id, username from bots where status = 'disconnected' and token_key_id = '' order by id").fetch_all(e).await?;
+    Ok(rows.into_iter().map(|(id, u)| (BotId(id), u)).collect())
+}
+
 /// The new server numbers its updates itself: every polled bot's next poll starts without an
 /// offset (an old server's offset could confirm, and so drop, the new server's first updates).
 pub async fn forget_poll_offsets<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<u64> {

@@ -221,3 +221,88 @@ async fn a_customers_bought_questions_go_with_the_bot_to_its_new_owner() {
     assert_eq!(count(app.db(), &format!("select count(*) from paywall_credits where tenant_id = {}", first.tenant.0)).await, 0, "none left behind");
     app.stop().await.unwrap();
 }
+
+/// Questions a customer bought from a bot before it was given to another owner went with it (see
+/// above); a refund of that payment takes them back from there — by the operator's refund
+/// command (the bot, now the new owner's, refunds), and by a refund made in Telegram (its
+/// `refunded_payment` message to the bot, handled for the new owner).
+#[tokio::test]
+async fn a_payment_made_before_the_bot_changed_owner_is_refunded_from_its_new_owner() {
+    let app = spawn_app().await;
+    let (tenant, bot, carl) = live_bot_with_paywall(&app, "rosas_handed_bot").await;
+    let token = bellhop::domain::BotToken::parse(app.tg.get(&format!("bots/{bot}")).await["token"].as_str().unwrap()).unwrap();
+    let wait = std::time::Duration::from_secs(60);
+    // Carl buys two packs of 20 questions from the bot, booked to Rosa's business.
+    let mut charges = vec![];
+    for bought in [20, 40] {
+        let invoice = json!({ "chat_id": carl, "title": "Questions", "description": "More questions", "payload": format!("pw:{}:{bot}:20", tenant.0), "currency": "XTR", "prices": [{ "label": "Questions", "amount": 50 }] });
+        let sent: Value = app.tg.client.call_raw(&token, "sendInvoice", &invoice).await.unwrap();
+        let payment = app.tg.post(&format!("users/{carl}/payments"), json!({ "bot_id": bot, "message_id": sent["message_id"] })).await;
+        let path = format!("payments/{}", payment["id"].as_str().unwrap());
+        wait_until(wait, || async { app.tg.get(&path).await["status"] != "pending" }).await;
+        charges.push(app.tg.get(&path).await["telegram_payment_charge_id"].as_str().unwrap().to_owned());
+        wait_until(wait, || async { sql::paywall_credits(&app.db().pool, tenant, BotId(bot), ChatId(carl)).await.unwrap() == bought }).await;
+    }
+
+    // The bot is given to Ben: Carl's 40 questions go with it.
+    let manager = app.tg.handle.sandbox.manager_id();
+    let ben = app.tg.post("users", json!({ "first_name": "Ben", "started_bots": [manager] })).await["id"].as_i64().unwrap();
+    app.tg.post(&format!("bots/{bot}/owner"), json!({ "user_id": ben })).await;
+    let moved = format!("select count(*) from bots where id = {bot} and owner_user_id = {ben} and status = 'live'");
+    wait_until(wait, || async { count(app.db(), &moved).await == 1 }).await;
+    let bens = bellhop::storage::tenants::find_by_owner(&app.db().pool, ben.into()).await.unwrap().unwrap().id;
+    let held_by_ben = || async { sql::paywall_credits(&app.db().pool, bens, BotId(bot), ChatId(carl)).await.unwrap() };
+    assert_eq!(held_by_ben().await, 40);
+
+    // The operator refunds the first payment.
+    let refunded = bellhop::billing::stars::refund(&app.state.billing, &charges[0], None).await;
+    assert_eq!(refunded.unwrap(), bellhop::billing::stars::RefundOutcome::Refunded);
+    assert_eq!(held_by_ben().await, 20, "the first pack is taken back from Ben's business");
+    // The second is refunded in Telegram: the bot is told (`refunded_payment`).
+    let _: Value = app.tg.client.call_raw(&token, "refundStarPayment", &json!({ "user_id": carl, "telegram_payment_charge_id": charges[1] })).await.unwrap();
+    let status = || async { sql::payment_by_charge(&app.db().pool, &charges[1]).await.unwrap()[0].status.clone() };
+    wait_until(wait, || async { status().await == "refunded" }).await;
+    app.drain_jobs(wait).await;
+    assert_eq!(held_by_ben().await, 0, "the second pack is taken back too");
+    assert_eq!(count(app.db(), "select cast(coalesce(sum(credits), 0) as bigint) from paywall_credits").await, 0, "none left anywhere");
+    app.stop().await.unwrap();
+}
+
+/// A customer pays for questions as the bot is given to another owner: the payment (its
+/// `successful_payment` stored for the first owner, handled after the change) is booked, and the
+/// questions given, to the bot's owner now — who holds the bot's Stars and its customers'
+/// questions — not refused as "made out to another bot", with the customer's Stars taken.
+#[tokio::test]
+async fn a_payment_that_arrives_as_the_bot_changes_owner_gives_the_questions_under_the_new_owner() {
+    let app = spawn_app().await;
+    let (tenant, bot, carl) = live_bot_with_paywall(&app, "rosas_inflight_bot").await;
+    let wait = std::time::Duration::from_secs(60);
+    // Carl's payment of an invoice the bot sent for Rosa's business, stored as the webhook stores it.
+    let update_id = 990_101;
+    let paid = json!({
+        "update_id": update_id,
+        "message": { "message_id": 81, "date": 1_780_000_000, "chat": { "id": carl, "type": "private", "first_name": "Carl" },
+                     "from": { "id": carl, "is_bot": false, "first_name": "Carl" },
+                     "successful_payment": { "currency": "XTR", "total_amount": 50, "invoice_payload": format!("pw:{}:{bot}:20", tenant.0),
+                                             "telegram_payment_charge_id": "stxinflight1", "provider_payment_charge_id": "" } }
+    });
+    bellhop::storage::updates::record(&app.db().pool, BotId(bot), Some(tenant), update_id, &paid.to_string(), "stored").await.unwrap();
+
+    // The bot is given to Ben before a worker takes the payment.
+    let manager = app.tg.handle.sandbox.manager_id();
+    let ben = app.tg.post("users", json!({ "first_name": "Ben", "started_bots": [manager] })).await["id"].as_i64().unwrap();
+    app.tg.post(&format!("bots/{bot}/owner"), json!({ "user_id": ben })).await;
+    let moved = format!("select count(*) from bots where id = {bot} and owner_user_id = {ben} and status = 'live'");
+    wait_until(wait, || async { count(app.db(), &moved).await == 1 }).await;
+    app.drain_jobs(wait).await;
+    let bens = bellhop::storage::tenants::find_by_owner(&app.db().pool, ben.into()).await.unwrap().unwrap().id;
+
+    let job = bellhop::app::jobs::bot_update(&app.state.queue, bellhop::jobs::PRIORITY, tenant, BotId(bot), update_id, None);
+    app.state.queue.enqueue(&job).await.unwrap();
+    app.drain_jobs(wait).await;
+    assert_eq!(sql::paywall_credits(&app.db().pool, bens, BotId(bot), ChatId(carl)).await.unwrap(), 20, "Carl's questions, with the bot's owner now");
+    assert_eq!(count(app.db(), &format!("select count(*) from billing_payments where provider = 'stars_bot' and external_id = 'stxinflight1' and tenant_id = {}", bens.0)).await, 1);
+    let thanks = app.tg.sent_by(bot).await.into_iter().filter(|m| m["chat_id"] == json!(carl)).any(|m| m["message"]["text"].as_str().unwrap_or_default().contains("Thank you"));
+    assert!(thanks, "Carl is thanked");
+    app.stop().await.unwrap();
+}

@@ -163,6 +163,13 @@ impl TestApp {
         &self.state.db
     }
 
+    /// Graceful shutdown of bellhop alone: its Telegram sandbox keeps running (a command such as
+    /// `telegram move` runs against it next).
+    pub async fn stop_serving(&mut self) -> anyhow::Result<()> {
+        self.state.shutdown.cancel();
+        self.task.take().expect("running").await.expect("run task")
+    }
+
     /// Graceful shutdown; returns what `run` returned.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.state.shutdown.cancel();

@@ -273,6 +273,57 @@ async fn an_owner_change_moves_the_bot_and_the_previous_owner_loses_it_at_once()
     app.stop().await.unwrap();
 }
 
+/// A bot given to someone who never opened the manager chat: Telegram lets no bot write to them
+/// first, so their welcome waits for their /start — which says the bot is theirs now, what it is
+/// and what to do next (with their admin link), not how to create a first bot. Their next /start
+/// shows the bot they have. Given to someone who did open the chat, the welcome comes at once.
+#[tokio::test]
+async fn a_bot_given_to_a_user_is_welcomed_as_theirs_and_their_start_shows_it() {
+    let app = spawn_app().await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    let (_, bot) = create_through_landing(&app, "Dora", "Dora Deli", "dora_given_bot").await;
+    wait_live(&app, bot).await;
+
+    let eve = app.tg.user("Eve").await;
+    app.tg.post(&format!("bots/{bot}/owner"), json!({ "user_id": eve })).await;
+    let live_for = |owner: i64| {
+        let app = &app;
+        async move {
+            match storage::tenants::find_by_owner(&app.db().pool, owner.into()).await.unwrap() {
+                Some(t) => count(app.db(), &format!("select count(*) from bots where id = {bot} and tenant_id = {} and status = 'live'", t.id.0)).await == 1,
+                None => false,
+            }
+        }
+    };
+    wait_until(Duration::from_secs(30), || live_for(eve)).await;
+    app.drain_jobs(Duration::from_secs(30)).await;
+    assert!(manager_messages_to(&app, eve).await.is_empty(), "Telegram lets no bot write first");
+
+    app.tg.say(eve, manager, "/start").await;
+    wait_until(Duration::from_secs(20), || async { !manager_messages_to(&app, eve).await.is_empty() }).await;
+    app.drain_jobs(Duration::from_secs(30)).await;
+    let said: Vec<String> = manager_messages_to(&app, eve).await.iter().map(text_of).collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("@dora_given_bot is now yours") && said[0].contains("Dora Deli") && said[0].contains("Next step"), "{said:?}");
+    assert!(!said[0].contains("Welcome to bellhop") && !said[0].contains("Create my support bot"), "{said:?}");
+    let link = login_link_in(&said[0]).expect("an admin link");
+    let cookie = sign_in(&app, &link).await;
+    assert!(app.http.get(app.url("/app")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap().contains("@dora_given_bot"));
+
+    // Her next /start: the bot she has, not its welcome again.
+    app.tg.say(eve, manager, "/start").await;
+    wait_until(Duration::from_secs(20), || async { manager_messages_to(&app, eve).await.len() == 2 }).await;
+    let again = text_of(&manager_messages_to(&app, eve).await[1]);
+    assert!(again.contains("Welcome back") && again.contains("@dora_given_bot — ✅ live"), "{again}");
+
+    // Given to someone who opened the manager chat before: welcomed as theirs at once.
+    let fay = app.tg.post("users", json!({ "first_name": "Fay", "started_bots": [manager] })).await["id"].as_i64().unwrap();
+    app.tg.post(&format!("bots/{bot}/owner"), json!({ "user_id": fay })).await;
+    wait_until(Duration::from_secs(30), || async { manager_messages_to(&app, fay).await.iter().any(|m| text_of(m).contains("@dora_given_bot is now yours")) }).await;
+    assert!(manager_messages_to(&app, fay).await.iter().all(|m| !text_of(m).contains("is live")), "not welcomed as if she had created it");
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn invalid_names_get_telegrams_message_on_the_page() {
     let app = spawn_app().await;
@@ -316,13 +367,20 @@ async fn start_offers_the_managed_bot_button_and_bots_lists_status() {
     app.tg.say(owner, manager, "/bots").await;
     wait_until(Duration::from_secs(20), || async {
         let msgs = manager_messages_to(&app, owner).await;
-        msgs.iter().any(|m| text_of(m).contains("Your bots")) && msgs.iter().any(|m| text_of(m).contains("Welcome to bellhop"))
+        msgs.iter().any(|m| text_of(m).contains("Your bots")) && msgs.iter().any(|m| text_of(m).contains("Welcome back"))
     })
     .await;
     let msgs = manager_messages_to(&app, owner).await;
-    let start = msgs.iter().find(|m| text_of(m).contains("Welcome to bellhop")).expect("/start answer");
+    // An owner's /start shows the bot they have, and still offers to create another.
+    let start = msgs.iter().find(|m| text_of(m).contains("Welcome back")).expect("/start answer");
+    assert!(text_of(start).contains("@finn_fish_bot — ✅ live") && text_of(start).contains("/login"), "{}", text_of(start));
     let markup = start.to_string();
-    assert!(markup.contains("request_managed_bot"), "{markup}");
+    assert!(markup.contains("request_managed_bot") && markup.contains("Create another bot"), "{markup}");
+    // Someone without a bot is offered to create their first.
+    let newcomer = app.tg.user("Gus").await;
+    app.tg.say(newcomer, manager, "/start").await;
+    wait_until(Duration::from_secs(20), || async { manager_messages_to(&app, newcomer).await.iter().any(|m| text_of(m).contains("Welcome to bellhop")) }).await;
+    assert!(manager_messages_to(&app, newcomer).await[0].to_string().contains("Create my support bot"));
     let bots = msgs.iter().find(|m| text_of(m).contains("Your bots")).unwrap();
     assert!(text_of(bots).contains("@finn_fish_bot — ✅ live"), "{}", text_of(bots));
     app.stop().await.unwrap();

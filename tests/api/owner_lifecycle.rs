@@ -546,3 +546,44 @@ async fn a_bot_given_to_another_owner_frees_its_place_for_a_parked_one() {
     assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and owner_user_id = {ben}", first.bot)).await, 1);
     app.stop().await.unwrap();
 }
+
+/// A customer's message stored for the bot's first owner, whose job a worker takes only after
+/// the bot was given to another owner (the change committed in between): answered, for the new
+/// owner — not dropped because the bot is no longer the first owner's.
+#[tokio::test]
+async fn a_message_stored_before_the_bot_changed_owner_is_answered_for_its_new_owner() {
+    let app = spawn_app().await;
+    let first = business(&app, "Ada", "ada_handed_bot", "Ada's Attic").await;
+    let carl = customer(&app, "Carl", first.bot).await;
+    // Carl's question, stored for the first owner as the webhook stores it.
+    let update_id = 990_001;
+    let update = json!({
+        "update_id": update_id,
+        "message": { "message_id": 71, "date": 1_780_000_000, "chat": { "id": carl, "type": "private", "first_name": "Carl" },
+                     "from": { "id": carl, "is_bot": false, "first_name": "Carl" }, "text": "Do you ship abroad?" }
+    });
+    let bot = bellhop::domain::BotId(first.bot);
+    bellhop::storage::updates::record(&app.db().pool, bot, Some(first.tenant), update_id, &update.to_string(), "stored").await.unwrap();
+
+    // The bot is given to Ben; the change commits before a worker takes Carl's question.
+    let manager = app.tg.handle.sandbox.manager_id();
+    let ben = app.tg.post("users", json!({ "first_name": "Ben", "started_bots": [manager] })).await["id"].as_i64().unwrap();
+    app.tg.post(&format!("bots/{}/owner", first.bot), json!({ "user_id": ben })).await;
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from bots where id = {} and owner_user_id = {ben} and status = 'live'", first.bot)).await == 1 }).await;
+    let ben_tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, ben.into()).await.unwrap().unwrap().id;
+    assert_ne!(ben_tenant, first.tenant);
+    app.drain_jobs(WAIT).await;
+
+    // Its job, as queued when it was stored: for the first owner's business.
+    let before = bot_said_to(&app, first.bot, carl).await.len();
+    let job = bellhop::app::jobs::bot_update(&app.state.queue, bellhop::jobs::DEFAULT, first.tenant, bot, update_id, Some(&carl.to_string()));
+    let id = app.state.queue.enqueue(&job).await.unwrap().expect("queued");
+    app.drain_jobs(WAIT).await;
+    assert_eq!(count(app.db(), &format!("select count(*) from jobs where id = {} and state = 'done'", id.0)).await, 1, "the job ran");
+    let said = bot_said_to(&app, first.bot, carl).await;
+    assert_eq!(said.len(), before + 1, "Carl's question got its reply: {said:?}");
+    let conversations = |tenant: bellhop::domain::TenantId| format!("select count(*) from conversations where tenant_id = {} and chat_id = {carl}", tenant.0);
+    assert_eq!(count(app.db(), &conversations(ben_tenant)).await, 1, "in the new owner's business");
+    assert_eq!(count(app.db(), &conversations(first.tenant)).await, 0, "not in the first owner's");
+    app.stop().await.unwrap();
+}

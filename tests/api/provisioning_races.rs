@@ -159,7 +159,7 @@ async fn a_bot_that_changes_owner_while_its_setup_is_queued_is_set_up_for_the_ne
     app.drain_jobs(T).await;
 
     let said: Vec<String> = app.tg.sent_by(manager).await.iter().filter(|m| m["chat_id"] == json!(second)).map(text_of).collect();
-    assert!(said.iter().any(|t| t.contains("is live")), "the new owner's welcome: {said:?}");
+    assert!(said.iter().any(|t| t.contains("is now yours")), "the new owner's welcome: {said:?}");
     let tenant = bellhop::storage::tenants::find_by_owner(&app.db().pool, bellhop::domain::UserId(second)).await.unwrap().unwrap().id;
     assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {bot} and tenant_id = {} and status = 'live'", tenant.0)).await, 1);
     let webhook = app.tg.get(&format!("bots/{bot}")).await["webhook"].clone();

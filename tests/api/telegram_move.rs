@@ -172,3 +172,34 @@ async fn an_unfinished_move_keeps_bellhop_from_starting_until_the_same_move_run_
     ready(&url).await;
     stop(serve).await;
 }
+
+/// A bot its owner disconnected (webhook removed, token erased) leaves the old server too:
+/// connected again after the move it runs on the new server, and the Bot API requires a bot to be
+/// logged out of the cloud before it runs on a local server (`logOut`: "otherwise there is no
+/// guarantee that the bot will receive updates"). The manager bot fetches its token for this,
+/// and bellhop still keeps none.
+#[tokio::test]
+async fn a_disconnected_bot_is_logged_out_of_the_cloud_too_and_its_token_is_not_kept() {
+    let mut app = spawn_app().await;
+    let kept = crate::owner_lifecycle::business(&app, "Ada", "ada_stays_bot", "Ada's Attic").await;
+    let away = crate::owner_lifecycle::business(&app, "Ben", "ben_away_bot", "Ben's Bikes").await;
+    let (status, _, _) = crate::owner_lifecycle::post(&app, &away.cookie, &format!("/app/bots/{}/disconnect", away.bot), &[("csrf", &away.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    let disconnected = format!("select count(*) from bots where id = {} and status = 'disconnected' and token_key_id = ''", away.bot);
+    assert_eq!(count(app.db(), &disconnected).await, 1);
+    app.drain_jobs(Duration::from_secs(60)).await;
+    app.stop_serving().await.unwrap();
+
+    let local = TestSandbox::start_with(SandboxOptions { enforce_limits: false, local_for: Some(app.tg.base.clone()), ..Default::default() }).await;
+    let cfg = app.settings.config(bellhop::config::Needs::Serve);
+    bellhop::app::moving::run(cfg, &local.base, false, Some(true)).await.expect("the move finishes");
+
+    let manager = app.tg.handle.sandbox.manager_id();
+    for id in [kept.bot, away.bot, manager] {
+        let b = app.tg.get(&format!("bots/{id}")).await;
+        assert_eq!(b["logged_out"], json!(true), "bot {id} is still logged in to the cloud: {b}");
+    }
+    assert_eq!(count(app.db(), &disconnected).await, 1, "still disconnected, its token not kept");
+    let hook = local.get(&format!("bots/{}", kept.bot)).await["webhook"]["url"].as_str().map(str::to_owned).unwrap_or_default();
+    assert!(hook.ends_with(&format!("/tg/bot/{}", kept.bot)), "the connected bot is set up on the new server: {hook:?}");
+}

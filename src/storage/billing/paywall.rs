@@ -106,11 +106,12 @@ pub async fn paywall_credits<'c>(e: impl Executor<'c, Database = Any>, tenant: T
     Ok(r.unwrap_or(0))
 }
 
-/// Takes back up to `n` bought questions of a customer (a refund).
-pub async fn paywall_take_back(conn: &mut Conn, tenant: TenantId, bot: BotId, chat: ChatId, n: i64) -> sqlx::Result<()> {
-    sqlx::query("update paywall_credits set credits = case when credits > $1 then credits - $1 else 0 end where tenant_id = $2 and bot_id = $3 and chat_id = $4")
+/// Takes back up to `n` bought questions a customer bought from `bot` (a refund), wherever they
+/// are now: they go with the bot to each new owner ([`paywall_move_to_new_owner`]), so the
+/// business the payment was booked to may no longer hold them.
+pub async fn paywall_take_back(conn: &mut Conn, bot: BotId, chat: ChatId, n: i64) -> sqlx::Result<()> {
+    sqlx::query("update paywall_credits set credits = case when credits > $1 then credits - $1 else 0 end where bot_id = $2 and chat_id = $3")
         .bind(n)
-        .bind(tenant.0)
         .bind(bot.0)
         .bind(chat.0)
         .execute(&mut *conn)
