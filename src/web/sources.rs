@@ -57,7 +57,17 @@ impl Picker {
     pub fn others(&self) -> Vec<&bots::Bot> {
         self.bots.iter().filter(|b| b.id.0 != self.bot_id).collect()
     }
+
+    /// A form named a bot (`asked`) that is not one of the owner's: another business's, a
+    /// deleted one. What it adds is refused and nothing is written — never given to the first
+    /// bot instead, which would answer for another. (0, the knowledge no bot uses, is not a bot.)
+    fn not_the_asked(&self, asked: Option<i64>) -> bool {
+        asked.is_some_and(|b| b != 0 && !self.bots.iter().any(|x| x.id.0 == b))
+    }
 }
+
+/// A form's bot that is not one of the owner's, in the owner's words.
+const NOT_YOUR_BOT: &str = "Not added: the bot you were adding it to is not one of your bots (was it deleted?). Nothing was changed.";
 
 /// The bot `asked` (`?bot=`) if it is one of the owner's — or 0 for the knowledge no bot uses,
 /// when there is some — else the owner's first bot. `orphans`: offer the knowledge no bot uses.
@@ -267,7 +277,11 @@ pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipa
     if files.is_empty() && problems.is_empty() {
         return page(&app, &owner, bot, None, Some("Choose at least one file to upload.".into())).await;
     }
-    let holder = pick(&app, owner.tenant_id, bot, "/app/sources", true).await?.bot();
+    let picker = pick(&app, owner.tenant_id, bot, "/app/sources", true).await?;
+    if picker.not_the_asked(bot) {
+        return page(&app, &owner, None, None, Some(NOT_YOUR_BOT.to_owned())).await;
+    }
+    let holder = picker.bot();
     let mut used = sources::total_bytes(&app.db.pool, owner.tenant_id).await?;
     let mut allowance = Allowance::of(&app, &owner).await?;
     let mut added = Vec::new();
@@ -346,7 +360,11 @@ pub async fn import_url(State(app): State<AppState>, owner: Owner, axum::Form(f)
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
         _ => return page(&app, &owner, f.bot, None, Some("That doesn't look like a web address. It should start with https://".into())).await,
     };
-    let holder = pick(&app, owner.tenant_id, f.bot, "/app/sources", true).await?.bot();
+    let picker = pick(&app, owner.tenant_id, f.bot, "/app/sources", true).await?;
+    if picker.not_the_asked(f.bot) {
+        return page(&app, &owner, None, None, Some(NOT_YOUR_BOT.to_owned())).await;
+    }
+    let holder = picker.bot();
     let back = holder.map(|b| b.0);
     let site = f.whole_site.is_some();
     let cap = app.cfg.knowledge.crawl_max_pages as i64;
@@ -450,11 +468,8 @@ pub async fn add_qa(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
         Err(problem) => return page(&app, &owner, f.bot, None, Some(problem)).await,
     };
     let picker = pick(&app, owner.tenant_id, f.bot, "/app/sources", true).await?;
-    // A bot that is not one of the owner's (another business's, a deleted one) is refused and
-    // nothing is written: never the first bot instead, which would answer for another.
-    if f.bot.is_some_and(|b| b != 0 && !picker.bots.iter().any(|x| x.id.0 == b)) {
-        let problem = "Not added: the bot you were adding it to is not one of your bots (was it deleted?). Nothing was changed.";
-        return page(&app, &owner, None, None, Some(problem.to_owned())).await;
+    if picker.not_the_asked(f.bot) {
+        return page(&app, &owner, None, None, Some(NOT_YOUR_BOT.to_owned())).await;
     }
     let holder = picker.bot();
     if let Err(count) = crate::app::sources::add_qa_within(&app, owner.tenant_id, holder, q, a, app.cfg.knowledge.max_qa_pairs).await? {

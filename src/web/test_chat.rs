@@ -159,6 +159,12 @@ pub async fn ask(State(app): State<AppState>, owner: Owner, axum::Form(f): axum:
     let Some(bot) = f.bot.filter(|b| list.iter().any(|x| x.id.0 == *b)).or(list.first().map(|b| b.id.0)).map(BotId) else {
         return page(&app, &owner, None, exchanges, Some("You have no bot yet. Create one first, then try it here.".into())).await;
     };
+    // A bot that is not one of the owner's (another business's, a deleted one) is not asked, and
+    // nothing is counted: never the first bot instead, whose answer would pass for the other's.
+    if f.bot.is_some_and(|b| b != bot.0) {
+        let problem = "Not asked: the bot you were trying is not one of your bots (was it deleted?). Nothing was counted toward your plan.";
+        return page(&app, &owner, None, exchanges, Some(problem.into())).await;
+    }
     let e = answer(&app, owner.tenant_id, bot, &exchanges, question).await?;
     exchanges.push(e);
     let drop = exchanges.len().saturating_sub(KEEP);

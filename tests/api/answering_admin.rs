@@ -276,6 +276,48 @@ async fn the_test_chat_runs_the_pipeline_in_the_browser_without_telegram_or_stor
     app.stop().await.unwrap();
 }
 
+/// The test chat names the bot tried; a bot that is not the owner's (another business's, a made-up
+/// one, one deleted since the page was opened) is not asked, saying why, and nothing is counted —
+/// never the owner's first bot answering instead (as it did).
+#[tokio::test]
+async fn the_test_chat_refuses_a_bot_not_the_owners_instead_of_asking_the_first_bot() {
+    std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
+    // A plan with room for two bots.
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_BILLING_PLANS", "free|Free|0||1000|2|10");
+    })
+    .await;
+    let b = business(&app, "Ben", "ben_bikes_bot", "Ben's Bikes").await;
+    bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, Some(bellhop::domain::BotId(b.bot)), "Do you rent e-bikes?", "Yes, 25 euros a day.").await.unwrap();
+    let owner: i64 = sqlx::query_scalar("select owner_user_id from bots where id = $1").bind(b.bot).fetch_one(&app.db().pool).await.unwrap();
+    let boats = app.tg.create_managed_bot(owner, "ben_boats_bot", "Ben's Boats").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{boats}")).await["token"].as_str().unwrap());
+    wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from bots where id = {boats} and status = 'live'")).await == 1 }).await;
+    let x = business(&app, "Otto", "otto_other_bot", "Otto's Oats").await;
+    let used = || async { bellhop::storage::billing::get_account(&app.db().pool, b.tenant).await.unwrap().map(|a| (a.plan_credits, a.pack_credits, a.used_in_period)) };
+    let ask = |bot: String| {
+        let (app, b) = (&app, &b);
+        async move { post(app, &b.cookie, "/app/test-chat", &[("csrf", &b.csrf), ("bot", &bot), ("question", "Do you rent e-bikes?"), ("history", "")]).await }
+    };
+
+    let (status, _, page) = ask(b.bot.to_string()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(d(&page).contains("Yes, 25 euros a day."), "the bikes bot answers: {page}");
+
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{boats}/delete"), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    let before = used().await;
+    for (why, bot) in [("another business's bot", x.bot), ("a made-up bot", 999_999_999), ("a deleted bot", boats)] {
+        let (status, _, page) = ask(bot.to_string()).await;
+        assert_eq!(status, 422, "{why}: {page}");
+        assert!(d(&page).contains("not one of your bots") && d(&page).contains("Nothing was counted"), "{why}: {page}");
+        assert!(!d(&page).contains("Yes, 25 euros a day."), "{why}: not answered by the bikes bot: {page}");
+        assert!(!page.contains("otto_other_bot"), "{why}: {page}");
+    }
+    assert_eq!(used().await, before, "nothing counted");
+    app.stop().await.unwrap();
+}
+
 /// The value of a hidden input, unescaped as a browser would.
 fn hidden(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");

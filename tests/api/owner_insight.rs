@@ -223,6 +223,68 @@ async fn a_knowledge_page_qa_pair_for_a_bot_not_the_owners_is_refused_not_given_
     app.stop().await.unwrap();
 }
 
+async fn knowledge_sources(app: &TestApp) -> Vec<(i64, String)> {
+    sqlx::query_as("select coalesce(bot_id, 0), name from sources order by id").fetch_all(&app.db().pool).await.unwrap()
+}
+
+/// The knowledge page's file upload and web-address forms name the bot shown, like its Q&A form;
+/// a bot that is not the owner's (another business's, a made-up one, one deleted since the page
+/// was opened) is refused, saying why, and nothing is stored — never given to the owner's first
+/// bot instead (as it was).
+#[tokio::test]
+async fn a_knowledge_page_file_or_web_address_for_a_bot_not_the_owners_is_refused_not_given_to_the_first_bot() {
+    // A plan with room for two bots.
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_BILLING_PLANS", "free|Free|0||1000|2|10");
+    })
+    .await;
+    let b = business(&app, "Ivy", "ivy_cakes_bot", "Ivy's Cakes").await;
+    let flowers = app.tg.create_managed_bot(b.owner, "ivy_flowers_bot", "Ivy's Flowers").await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{flowers}")).await["token"].as_str().unwrap());
+    wait_live(&app, flowers).await;
+    let x = business(&app, "Otto", "otto_other_bot", "Otto's Oats").await;
+    let upload = |bot: String, name: &'static str| {
+        let (app, b) = (&app, &b);
+        async move {
+            let form = reqwest::multipart::Form::new()
+                .text("csrf", b.csrf.clone())
+                .text("bot", bot)
+                .part("files", reqwest::multipart::Part::bytes(b"Tulips are delivered within the city.".to_vec()).file_name(name));
+            let r = app.http.post(app.url("/app/sources/upload")).header("cookie", &b.cookie).multipart(form).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let add_url = |bot: String, url: &'static str| {
+        let (app, b) = (&app, &b);
+        async move {
+            let (status, _, page) = post(app, &b.cookie, "/app/sources/url", &[("csrf", &b.csrf), ("bot", &bot), ("url", url)]).await;
+            (status, page)
+        }
+    };
+
+    let (status, page) = upload(flowers.to_string(), "tulips.txt").await;
+    assert_eq!(status, 200, "{page}");
+    let (status, page) = add_url(flowers.to_string(), "https://example.com/tulips").await;
+    assert_eq!(status, 200, "{page}");
+    let mine = vec![(flowers, "tulips.txt".to_owned()), (flowers, "https://example.com/tulips".to_owned())];
+    assert_eq!(knowledge_sources(&app).await, mine);
+
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/bots/{flowers}/delete"), &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 303);
+    let before = knowledge_sources(&app).await;
+    for (why, bot) in [("another business's bot", x.bot), ("a made-up bot", 999_999_999), ("a deleted bot", flowers)] {
+        let (status, page) = upload(bot.to_string(), "roses.txt").await;
+        assert_eq!(status, 422, "a file for {why}: {page}");
+        assert!(page.contains("not one of your bots") && page.contains("Nothing was changed"), "a file for {why}: {page}");
+        let (status, page) = add_url(bot.to_string(), "https://example.com/roses").await;
+        assert_eq!(status, 422, "a web address for {why}: {page}");
+        assert!(page.contains("not one of your bots") && page.contains("Nothing was changed"), "a web address for {why}: {page}");
+        assert_eq!(knowledge_sources(&app).await, before, "{why}: nothing added, not given to the cake bot");
+    }
+    assert_eq!(count(app.db(), &format!("select count(*) from sources where tenant_id = {}", x.tenant.0)).await, 0, "nothing for the other business");
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_gaps_answer_goes_to_the_bot_the_question_was_asked_and_a_bot_not_the_owners_is_refused() {
     // A plan with room for two bots.
