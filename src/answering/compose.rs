@@ -383,7 +383,7 @@ pub async fn generate(call: Option<ModelCall<'_>>, voice: &Voice<'_>, history: &
     let tokens = (p.tokens + answer_tokens) as u64;
     keep_sample(question, &text, &given);
     if let Some(problem) = failed {
-        return Composed { tokens, model_time, ..extractive(voice, hits, sel, Some(format!("the model's answer failed verification: {problem}"))) };
+        return Composed { tokens, model_time, ..extractive(voice, hits, sel, Some(failed_note(&problem))) };
     }
     if cut && text.trim().is_empty() {
         return Composed { tokens, model_time, ..extractive(voice, hits, sel, Some("the model's answer was cut off at llm.max_answer_tokens before its first sentence ended".into())) };
@@ -396,7 +396,7 @@ pub async fn generate(call: Option<ModelCall<'_>>, voice: &Voice<'_>, history: &
     let checked = match evidence.by_sentence(&text) {
         Ok(checked) if checked.iter().any(|(_, v)| !v.is_empty()) => checked,
         Ok(_) => return Composed { tokens, model_time, ..extractive(voice, hits, sel, Some("the model's answer made no claim the sources hold".into())) },
-        Err(problem) => return Composed { tokens, model_time, ..extractive(voice, hits, sel, Some(format!("the model's answer failed verification: {problem}"))) },
+        Err(problem) => return Composed { tokens, model_time, ..extractive(voice, hits, sel, Some(failed_note(&problem))) },
     };
     // The sources listed are the passages that support the answer; each sentence keeps only the
     // citations of the passages that support it.
@@ -502,6 +502,13 @@ pub fn cite_only(text: &str, allowed: &[usize]) -> (String, Vec<usize>) {
 /// The extractive answer: the sentence(s) of the passages that answer best, quoted under a short
 /// lead-in in the customer's language, each with its source — presented as a quote, never as
 /// the bot's own words. "I don't know" (`fallback`) when no sentence was chosen.
+/// The note (logged at info) of an answer that failed verification: the kind of problem, never
+/// the text it is about — the model may have said back the customer's e-mail address, phone
+/// number or question.
+fn failed_note(problem: &super::verify::Problem) -> String {
+    format!("the model's answer failed verification: {}", problem.kind())
+}
+
 pub fn extractive(voice: &Voice<'_>, hits: &[Hit], sel: &Selection, note: Option<String>) -> Composed {
     let quote = sel.quote();
     if quote.is_empty() {
@@ -561,6 +568,19 @@ mod tests {
         let (t, c) = cite("Open at 7 [1]. Free delivery [3][2]. See [12] and [1, 2, 9]. Array [a] stays.", 2);
         assert_eq!(t, "Open at 7 [1]. Free delivery [2]. See and [1][2]. Array [a] stays.");
         assert_eq!(c, vec![1, 2]);
+    }
+
+    #[test]
+    fn a_failed_verification_is_logged_without_what_the_customer_wrote() {
+        use super::super::verify::Problem;
+        // The model said back the customer's own details; the note (logged at info) names the
+        // kind of problem only.
+        let canary = "jane.canary@example.com +1 555 0199 order 4711";
+        for p in [Problem::Number(canary.into()), Problem::Calendar(canary.into()), Problem::Url(canary.into()), Problem::Email(canary.into()), Problem::Phone(canary.into()), Problem::Unsupported(canary.into())] {
+            let note = failed_note(&p);
+            assert!(!note.contains("canary") && !note.contains("4711") && !note.contains("0199"), "{note}");
+            assert!(note.contains(p.kind()), "{note}");
+        }
     }
 
     #[test]

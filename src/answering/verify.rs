@@ -48,6 +48,22 @@ impl std::fmt::Display for Problem {
     }
 }
 
+impl Problem {
+    /// What kind of problem it is, without the text it is about: the text may be the customer's
+    /// own words said back (their e-mail address, phone number, order number, question), which
+    /// stay out of the logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Problem::Number(_) => "a number or date not in the sources",
+            Problem::Calendar(_) => "a weekday or month not in the sources",
+            Problem::Url(_) => "a web address not in the sources",
+            Problem::Email(_) => "an e-mail address not in the sources",
+            Problem::Phone(_) => "a phone number not in the sources",
+            Problem::Unsupported(_) => "a sentence the sources do not support",
+        }
+    }
+}
+
 /// Which rules run (all of them in the product; the switches exist so each rule's test can
 /// show it is the one that catches its case).
 #[derive(Debug, Clone, Copy)]
