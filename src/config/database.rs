@@ -22,7 +22,13 @@ impl DatabaseUrl {
             return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
         }
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            let u = Url::parse(s).map_err(|e| format!("not a valid PostgreSQL URL ({e})"))?;
+            // The URL's text is never part of the message: it holds the password.
+            let u = Url::parse(s).map_err(|e| {
+                format!(
+                    "not a valid PostgreSQL URL ({e}). If the password has any of / # ? @ : % in it, write those percent-encoded \
+                     (%2F %23 %3F %40 %3A %25), or use a password of letters and digits only (e.g. `openssl rand -hex 24`)"
+                )
+            })?;
             if u.host_str().is_none_or(str::is_empty) {
                 return Err("the PostgreSQL URL names no host".into());
             }
@@ -49,5 +55,19 @@ impl fmt::Debug for DatabaseUrl {
                 write!(f, "postgres://***@{host}/***")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_that_breaks_the_url_is_explained_without_showing_it() {
+        // A base64 password (`openssl rand -base64`) often has a "/": the rest reads as a port.
+        let e = DatabaseUrl::parse("postgres://bellhop:sEcr3t/xyz+abc=@postgres/bellhop").unwrap_err();
+        assert!(e.contains("percent-encoded") && e.contains("letters and digits"), "{e}");
+        assert!(!e.contains("sEcr3t"), "the password is never shown: {e}");
+        assert!(matches!(DatabaseUrl::parse("postgres://bellhop:sEcr3t%2Fxyz@postgres/bellhop"), Ok(DatabaseUrl::Postgres(_))));
     }
 }

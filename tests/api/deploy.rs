@@ -171,3 +171,30 @@ fn every_bellhop_command_the_deployment_runs_exists() {
         assert!(cli.find_subcommand(name).is_some(), "the Dockerfile runs `bellhop {name}`, which bellhop does not have");
     }
 }
+
+/// Docker stops a container with SIGTERM, then SIGKILL after its `stop_grace_period` (10 s
+/// unless set). bellhop's own shutdown takes up to `http.shutdown_grace_seconds` for running
+/// jobs and requests, then up to 5 s to record results before handing back the rest: killed
+/// before that, finished jobs run again and their leases wait out their time. And a service that
+/// sets `environment:` replaces the shared block's (YAML merge is shallow): bellhop-web's must
+/// still set every variable the shared block sets.
+#[test]
+fn compose_lets_bellhop_finish_its_shutdown_and_gives_web_the_shared_settings() {
+    let compose = read("docker-compose.yml");
+    let anchor = compose.split("x-bellhop: &bellhop").nth(1).expect("the shared x-bellhop block").split("\nservices:").next().unwrap();
+    let period = anchor.lines().find_map(|l| l.trim().strip_prefix("stop_grace_period:")).expect("the shared block sets stop_grace_period");
+    let seconds: u64 = period.trim().strip_suffix('s').and_then(|s| s.parse().ok()).expect("stop_grace_period in seconds, e.g. 40s");
+    let grace: u64 = bellhop::config::SETTINGS.iter().find(|s| s.key == "http.shutdown_grace_seconds").and_then(|s| s.default).unwrap().parse().unwrap();
+    assert!(seconds >= grace + 5 + 5, "stop_grace_period {seconds} s leaves bellhop's {grace} s grace and 5 s of recording no margin");
+    assert!(!compose.lines().filter(|l| !l.trim_start().starts_with('#')).skip_while(|l| !l.starts_with("services:")).any(|l| l.trim().starts_with("stop_grace_period:")), "no service overrides it");
+
+    let web = compose.split("\n  bellhop-web:").nth(1).expect("a bellhop-web service").split("\n  bellhop-worker:").next().unwrap();
+    let names = |block: &str| -> BTreeSet<String> {
+        block.lines().filter_map(|l| l.trim().split_once(':').map(|(k, _)| k.to_owned())).filter(|k| k.starts_with("BELLHOP_")).collect()
+    };
+    let shared = names(anchor);
+    assert!(shared.len() >= 3);
+    let in_web = names(web);
+    let missing: Vec<_> = shared.difference(&in_web).collect();
+    assert!(missing.is_empty(), "bellhop-web's environment replaces the shared one and lacks {missing:?}");
+}
