@@ -61,6 +61,8 @@ test('an owner changes the bot name and photo, and the sandbox shows the bot wit
   await page.click('form[action$="/brand/photo"] button[type=submit]');
   await page.waitForSelector('#brand-photo-preview');
   assert.match(await page.textContent('#brand-status'), /Telegram shows it now/);
+  // The element is there before its image has loaded: wait for the image itself.
+  await page.waitForFunction(() => { const i = document.querySelector('#brand-photo-preview'); return i && i.complete && i.naturalWidth > 0; });
   const shown = await page.evaluate(() => { const i = document.querySelector('#brand-photo-preview'); return i.complete && i.naturalWidth; });
   assert.equal(shown, 320, 'the settings page shows the photo');
   await page.locator('#brand').screenshot({ path: `${SHOTS}/brand-settings.png` });
