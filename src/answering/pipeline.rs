@@ -184,38 +184,62 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
     Ok(Answer { reply, generated: true, retrieval_time, retrieval_steps, credit })
 }
 
-/// Turns a follow-up into a standalone retrieval query. A short message or one that starts like
-/// a follow-up and refers back ("and on Sundays?", "how much is it?", "¿y los domingos?",
-/// "а сколько это стоит?", "و جمعه‌ها؟") is searched together with the customer's previous
-/// question; the model still sees the whole history. (Deliberately not a model call: with the
-/// local 135M model a rewrite is slower and worse than this rule.) The word lists cover English,
-/// Russian, Spanish and Persian; a message of four words or fewer counts as a follow-up in any
-/// language.
+/// Turns a follow-up into a standalone retrieval query: a message that continues the one before
+/// ("and on Sundays?", "how much is it?", "¿y los domingos?", "а сколько это стоит?",
+/// "و جمعه‌ها؟", "price?") is searched together with the customer's previous question; the model
+/// still sees the whole history. (Deliberately not a model call: with the local 135M model a
+/// rewrite is slower and worse than this rule.)
+///
+/// A new question is searched on its own, however short: "Do you sell croissants?" after a
+/// question about cakes must not be answered with the cake's price, nor "What does one rose
+/// cost?" with a bouquet's. The word lists cover English, Russian, Spanish and Persian; a message
+/// of one or two words counts as a follow-up in any language.
 pub fn standalone_query(history: &[Turn], question: &str) -> String {
     let Some(prev) = history.iter().rev().find(|t| t.customer) else { return question.to_owned() };
     if is_follow_up(question) { format!("{} {}", prev.text, question) } else { question.to_owned() }
 }
 
 /// Whether `question` reads as a follow-up ([`standalone_query`]); when it does not, it is
-/// searched on its own whatever came before.
+/// searched on its own whatever came before. A follow-up:
+/// - opens with a word that continues ("and …", "but …", "а …", "y …", "و …"), or with "what
+///   about" / "how about";
+/// - or refers back ("it", "that", "there", "это", "eso", "آن" …) and is short (six words at
+///   most) or opens like a question ("how", "what", "сколько", "cuánto", "چقدر" …);
+/// - or is one or two words ("price?", "how much?", "delivery?").
 pub fn is_follow_up(question: &str) -> bool {
     // Arabic letter forms folded to the Persian ones, so "اين" is "این".
     let lower = crate::retrieval::analysis::normalize(&question.to_lowercase());
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    words.len() <= 4 || words.first().is_some_and(|w| OPENERS.contains(w)) && words.iter().any(|w| REFERS.contains(w))
+    let Some(&first) = words.first() else { return false };
+    if CONTINUES.contains(&first) || (words.len() > 1 && (first == "what" || first == "how") && words[1] == "about") {
+        return true;
+    }
+    let refers = words.iter().enumerate().any(|(i, w)| {
+        // "one" refers back as "the big one?", "which one is cheaper?" — not as "one rose".
+        if *w == "one" { i + 1 == words.len() || i > 0 && ["which", "the", "that", "this", "a", "other", "another"].contains(&words[i - 1]) } else { REFERS.contains(w) }
+    });
+    words.len() <= 2 || refers && (words.len() <= 6 || OPENERS.contains(&first))
 }
 
-/// Words that open a follow-up: "and", "but", "what", "how (much)" …
+/// Words that open a message continuing the one before: "and", "but", "also" …
+const CONTINUES: &[&str] = &[
+    "and", "also", "but", "or", "then", // English
+    "а", "и", "но", "или", "тогда", "еще", "ещё", "также", // Russian
+    "y", "e", "también", "tambien", "pero", "o", "entonces", // Spanish
+    "و", "هم", "پس", "اما", "یا", // Persian
+];
+
+/// Words that open a question: with a word that refers back, a follow-up of any length.
 const OPENERS: &[&str] = &[
-    "and", "also", "what", "how", "but", "or", "then", // English
-    "а", "и", "но", "или", "тогда", "еще", "ещё", "что", "как", "сколько", "также", // Russian
-    "y", "e", "también", "tambien", "pero", "o", "entonces", "qué", "que", "cómo", "como", "cuánto", "cuanto", "cuánta", "cuanta", // Spanish
-    "و", "هم", "پس", "اما", "یا", "چه", "چطور", "چقدر", // Persian
+    "what", "how", "when", "where", "which", "is", "are", "does", "do", "can", // English
+    "что", "как", "сколько", "когда", "где", // Russian
+    "qué", "que", "cómo", "como", "cuánto", "cuanto", "cuánta", "cuanta", "cuándo", "cuando", "dónde", "donde", // Spanish
+    "چه", "چطور", "چقدر", "کی", "کجا", // Persian
 ];
 
 /// Words that refer back to what was asked before: "it", "that", "there" …
 const REFERS: &[&str] = &[
-    "it", "its", "that", "this", "those", "these", "they", "them", "there", "he", "she", "else", "one", // English
+    "it", "its", "that", "this", "those", "these", "they", "them", "there", "he", "she", "else", // English
     "это", "этот", "эта", "эти", "этого", "этом", "он", "она", "оно", "они", "его", "ее", "её", "их", "там", "тот", "та", "то", "туда", // Russian
     "eso", "esto", "ese", "esa", "esos", "esas", "lo", "ello", "él", "ella", "ellos", "ellas", "allí", "alli", "ahí", "ahi", "allá", "otro", "otra", // Spanish
     "آن", "این", "اون", "آنها", "اینها", "آنجا", "اونجا", "همان", "همین", "دیگر", // Persian
@@ -231,6 +255,22 @@ mod tests {
         assert_eq!(standalone_query(&h, "How much is it?"), "Do you deliver to Altona? How much is it?");
         assert_eq!(standalone_query(&h, "What are your opening hours on public holidays in December?"), "What are your opening hours on public holidays in December?");
         assert_eq!(standalone_query(&[], "price?"), "price?");
+    }
+
+    #[test]
+    fn a_new_question_is_searched_on_its_own_however_short() {
+        // What a new customer asked in the demo: each new question got the previous answer.
+        let roses = asked("How much are 24 roses?");
+        for new in ["What does one rose cost?", "Do you sell orchids?", "How much is delivery?", "Do you deliver on Sundays?", "Can I pay by card?"] {
+            assert_eq!(standalone_query(&roses, new), new);
+        }
+        let cake = asked("How much is a cake for 12 people?");
+        assert_eq!(standalone_query(&cake, "Do you sell croissants?"), "Do you sell croissants?");
+        // Follow-ups still are.
+        for more in ["How much is it?", "And for 20 people?", "what about 20 people?", "price?", "How much?", "Is that gluten-free?", "And how much does the bigger one cost for a wedding with eighty guests?"] {
+            assert_eq!(standalone_query(&cake, more), format!("How much is a cake for 12 people? {more}"), "{more}");
+        }
+        assert!(is_follow_up("Which one is cheaper?") && is_follow_up("Do you have a cheaper one?"));
     }
 
     fn asked(text: &str) -> Vec<Turn> {
