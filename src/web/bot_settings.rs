@@ -364,7 +364,7 @@ pub(super) async fn settings_page(app: &AppState, owner: &Owner, bot: BotId, q: 
         ..form
     };
     let done = match q.done.as_deref() {
-        Some("paused") => Some("Paused. Customers who write get your “taking a break” message; the assistant doesn't answer and no credits are used. Until you resume, announcements stop (one going out stops too), and replies from you or your team aren't sent."),
+        Some("paused") => Some("Paused. Customers who write get your “taking a break” message; the assistant doesn't answer, so none of your plan's AI answers are used. Until you resume, announcements stop (one going out stops too), and replies from you or your team aren't sent."),
         Some("resumed") => Some("Resumed. Your assistant answers customers again."),
         Some("token") => Some("Done: your bot has a new token and the old one no longer works. Your bot reconnects by itself within a few seconds; messages sent meanwhile wait at Telegram and are answered then."),
         Some("disconnected") => Some("Disconnected. bellhop no longer answers for this bot and has forgotten its token. The bot is still yours in Telegram."),

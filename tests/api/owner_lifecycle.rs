@@ -160,7 +160,7 @@ async fn a_paused_bot_answers_with_a_notice_without_the_model_or_a_credit_and_an
     let (status, location, _) = post(&app, &b.cookie, &format!("/app/bots/{}/pause", b.bot), &[("csrf", &b.csrf)]).await;
     assert_eq!((status, location.as_str()), (303, format!("/app/bots/{}/settings?done=paused", b.bot).as_str()));
     let (_, page) = get(&app, &b.cookie, &format!("/app/bots/{}/settings?done=paused", b.bot)).await;
-    assert!(page.contains("Resume answering") && page.contains("no credits are used"), "the settings page shows the bot paused");
+    assert!(page.contains("Resume answering") && page.contains("none of your plan's AI answers are used"), "the settings page shows the bot paused");
     let (_, home) = get(&app, &b.cookie, "/app").await;
     assert!(home.contains("pill wait\">paused"), "the home page shows the bot paused");
 
