@@ -318,9 +318,24 @@ impl Lang {
     }
 }
 
-/// `template` with the business's name in place of `{b}`.
+/// `template` with the business's name in place of `{b}` — and of `{b}'s`, its English
+/// possessive ([`possessive`]).
 pub fn fill(template: &str, business: &str) -> String {
-    template.replace("{b}", business)
+    template.replace("{b}'s", &possessive(business)).replace("{b}", business)
+}
+
+/// The English possessive of a business's name: "Rosa" → "Rosa's"; a name ending in "s" gets
+/// only the apostrophe ("Rosa's Flowers" → "Rosa's Flowers'"); a name that is a possessive
+/// already ("Sam's", "McDonald’s") stays as it is, not "Sam's'".
+pub fn possessive(name: &str) -> String {
+    let lower = name.trim_end().to_lowercase();
+    if lower.ends_with("'s") || lower.ends_with("’s") {
+        name.trim_end().to_owned()
+    } else if lower.ends_with('s') {
+        format!("{}'", name.trim_end())
+    } else {
+        format!("{name}'s")
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! What a customer says that is not a question for the business's information: asking for a
 //! person in words (a handoff, as `/human`), small talk ("hi", "thanks", "bye" — a short reply),
-//! neither costing a credit nor landing in the owner's knowledge gaps.
+//! neither costing a credit nor landing in the owner's knowledge gaps. And the bot's own words
+//! naming a business whose name ends in "s".
 //!
 //! Zero-config: no sources, no model — a question gets the "couldn't find" reply.
 use crate::answering_llm::live_bot;
@@ -109,5 +110,17 @@ async fn small_talk_gets_a_short_reply_in_the_customers_language_and_is_no_knowl
     assert!(reply.contains("couldn't find that"), "{reply:?}");
     assert_eq!(gap_questions(&app, tenant, bot).await, vec!["Hi, how much is a cake?".to_owned()], "small talk is no knowledge gap");
     assert_eq!(count(app.db(), &format!("select count(*) from conversations where bot_id = {bot} and mode = 'human'")).await, 0);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_business_name_ending_in_s_is_not_given_a_second_s() {
+    let app = spawn_app().await;
+    let (bot, _, _) = live_bot(&app, "Rosa", "rosa_flowers_bot", "Rosa's Flowers").await;
+    let chat = customer(&app, bot, Some("en")).await;
+    let reply = ask(&app, bot, chat, "Do you sell left-handed submarine periscopes?").await;
+    assert!(reply.starts_with("I'm sorry — I couldn't find that in Rosa's Flowers' information."), "{reply:?}");
+    let reply = ask(&app, bot, chat, "/help").await;
+    assert!(reply.contains("I answer from Rosa's Flowers' information"), "{reply:?}");
     app.stop().await.unwrap();
 }
