@@ -31,6 +31,7 @@ mod forget;
 mod groups;
 pub mod handoff;
 pub mod hours;
+pub mod intent;
 pub mod language;
 pub mod limits;
 pub mod media;
@@ -139,7 +140,7 @@ fn is_question(m: &Message, bot_id: BotId, username: &str) -> bool {
     }
     let Some(written) = m.text.as_deref().or(m.caption.as_deref()).map(str::trim).filter(|t| !t.is_empty()) else { return false };
     let text = if m.chat.is_private() { Some(written.to_owned()) } else { groups::addressed_to(m, written, username, bot_id) };
-    text.is_some_and(|t| !t.is_empty() && !t.starts_with('/'))
+    text.is_some_and(|t| !t.is_empty() && !t.starts_with('/') && intent::of(&t).is_none())
 }
 
 /// Handles one update of the business's bot `bot` (already opened, its [`bot_view`] read).
@@ -219,7 +220,7 @@ fn early_query(m: &Message) -> Option<String> {
         return None;
     }
     let text = m.text.as_deref().or(m.caption.as_deref()).map(str::trim).filter(|t| !t.is_empty())?;
-    (!text.starts_with('/') && !pipeline::is_follow_up(text)).then(|| text.to_owned())
+    (!text.starts_with('/') && !pipeline::is_follow_up(text) && intent::of(text).is_none()).then(|| text.to_owned())
 }
 
 /// Whether an earlier message belongs in the model's view of the conversation: the customer's
@@ -372,7 +373,24 @@ impl Ctx<'_> {
                 }
                 Some(&t.help)
             }
-            _ => None,
+            // Not a question: a request for a person in words is `/human`; small talk ("hi",
+            // "thanks", "bye") gets a short reply — no retrieval, no model, no credit, no
+            // knowledge gap. In a burst, small talk waits for the answer to what came after it.
+            _ => match intent::of(&text) {
+                Some(intent::Intent::Person) => return self.handoff(&conv, update_id, m.message_id).await,
+                Some(_) if self.more_waiting => return Ok(()),
+                Some(small) => {
+                    let w = self.lang.words();
+                    let text = match small {
+                        intent::Intent::Greeting | intent::Intent::Person => t.welcome.clone(),
+                        intent::Intent::Thanks => language::fill(w.thanks_reply, self.business),
+                        intent::Intent::Ok => language::fill(w.ok_reply, self.business),
+                        intent::Intent::Bye => language::fill(w.bye_reply, self.business),
+                    };
+                    return self.reply(&conv, update_id, m.message_id, &Reply { kind: MessageKind::Command, text: &text, sources: &[], tokens: 0, question: None }).await;
+                }
+                None => None,
+            },
         };
         match fixed {
             Some(text) => self.reply(&conv, update_id, m.message_id, &Reply { kind: MessageKind::Command, text, sources: &[], tokens: 0, question: None }).await,

@@ -55,6 +55,13 @@ mod tests {
     fn defaults_in_the_customers_language_and_the_owners_texts_as_written() {
         let s = BotSettings::default();
         assert!(texts(&s, "Rosa").fallback.starts_with("I'm sorry — I couldn't find that in Rosa's information"));
+        // A name ending in "s" is not given a second one; a possessive name stays as it is.
+        assert!(texts(&s, "Rosa's Flowers").fallback.starts_with("I'm sorry — I couldn't find that in Rosa's Flowers' information"));
+        assert!(texts(&s, "Sam's").help.contains("I answer from Sam's information"));
+        assert!(texts(&s, "McDonald’s").paused.starts_with("McDonald’s assistant is taking"));
+        assert!(fill(Lang::En.words().forget_done, "Bliss").contains("from Bliss' records"));
+        assert!(texts(&s, "Rosa's Flowers").welcome.contains("I'm the assistant of Rosa's Flowers."), "the name itself is untouched");
+        assert!(texts_in(&s, "Rosa's Flowers", Lang::Es).fallback.contains("la información de Rosa's Flowers"));
         assert!(texts_in(&s, "Rosa", Lang::Ru).fallback.contains("в информации Rosa"));
         assert!(texts_in(&s, "Rosa", Lang::Es).welcome.contains("Soy el asistente de Rosa"));
         assert!(texts_in(&s, "Rosa", Lang::Fa).unavailable.contains("از Rosa"));

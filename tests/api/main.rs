@@ -7,6 +7,7 @@ mod answering;
 mod answering_admin;
 mod answering_crash;
 mod answering_demo;
+mod answering_intent;
 mod answering_languages;
 mod answering_llm;
 mod answering_verify;
