@@ -142,6 +142,12 @@ pub struct Words {
     pub on_weekday: &'static str,
     /// Monday first.
     pub weekdays: [&'static str; 7],
+    /// The reply to a customer's "thanks" ([`super::intent`]).
+    pub thanks_reply: &'static str,
+    /// The reply to "ok", "got it".
+    pub ok_reply: &'static str,
+    /// The reply to "bye".
+    pub bye_reply: &'static str,
 }
 
 const EN: Words = Words {
@@ -178,6 +184,9 @@ const EN: Words = Words {
     tomorrow: "tomorrow",
     on_weekday: "on {d}",
     weekdays: ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+    thanks_reply: "You're welcome! If you have another question about {b}, just ask.",
+    ok_reply: "👍 If you have another question, just ask.",
+    bye_reply: "Goodbye! Write here any time you have a question about {b}.",
 };
 
 const RU: Words = Words {
@@ -214,6 +223,9 @@ const RU: Words = Words {
     tomorrow: "завтра",
     on_weekday: "{d}",
     weekdays: ["в понедельник", "во вторник", "в среду", "в четверг", "в пятницу", "в субботу", "в воскресенье"],
+    thanks_reply: "Пожалуйста! Если будут ещё вопросы о {b}, просто спросите.",
+    ok_reply: "👍 Если будут ещё вопросы, просто спросите.",
+    bye_reply: "До свидания! Пишите сюда в любое время, если будут вопросы о {b}.",
 };
 
 const ES: Words = Words {
@@ -250,6 +262,9 @@ const ES: Words = Words {
     tomorrow: "mañana",
     on_weekday: "el {d}",
     weekdays: ["lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"],
+    thanks_reply: "¡De nada! Si tienes otra pregunta sobre {b}, solo pregunta.",
+    ok_reply: "👍 Si tienes otra pregunta, solo pregunta.",
+    bye_reply: "¡Adiós! Escribe aquí cuando quieras si tienes una pregunta sobre {b}.",
 };
 
 const FA: Words = Words {
@@ -286,6 +301,9 @@ const FA: Words = Words {
     tomorrow: "فردا",
     on_weekday: "{d}",
     weekdays: ["دوشنبه", "سه‌شنبه", "چهارشنبه", "پنجشنبه", "جمعه", "شنبه", "یکشنبه"],
+    thanks_reply: "خواهش می‌کنم! اگر سؤال دیگری درباره {b} دارید، کافی است بپرسید.",
+    ok_reply: "👍 اگر سؤال دیگری دارید، کافی است بپرسید.",
+    bye_reply: "خداحافظ! هر وقت سؤالی درباره {b} داشتید، همین‌جا بنویسید.",
 };
 
 impl Lang {
@@ -300,9 +318,24 @@ impl Lang {
     }
 }
 
-/// `template` with the business's name in place of `{b}`.
+/// `template` with the business's name in place of `{b}` — and of `{b}'s`, its English
+/// possessive ([`possessive`]).
 pub fn fill(template: &str, business: &str) -> String {
-    template.replace("{b}", business)
+    template.replace("{b}'s", &possessive(business)).replace("{b}", business)
+}
+
+/// The English possessive of a business's name: "Rosa" → "Rosa's"; a name ending in "s" gets
+/// only the apostrophe ("Rosa's Flowers" → "Rosa's Flowers'"); a name that is a possessive
+/// already ("Sam's", "McDonald’s") stays as it is, not "Sam's'".
+pub fn possessive(name: &str) -> String {
+    let lower = name.trim_end().to_lowercase();
+    if lower.ends_with("'s") || lower.ends_with("’s") {
+        name.trim_end().to_owned()
+    } else if lower.ends_with('s') {
+        format!("{}'", name.trim_end())
+    } else {
+        format!("{name}'s")
+    }
 }
 
 #[cfg(test)]
