@@ -256,7 +256,7 @@ mod tests {
         assert!(why.contains("4200 characters long (Telegram counts an emoji as two)") && why.contains("Shorten it by 300 characters"), "{why}");
         // The longest message the owner may write still fits in one message with any footer.
         let longest = check(&"😀".repeat(MAX_CHARS / 2), 30).unwrap();
-        for language in [None, Some("ru"), Some("es"), Some("fa")] {
+        for language in [None, Some("ru"), Some("es"), Some("fa"), Some("de"), Some("fr"), Some("it"), Some("pt")] {
             let sent = message_for(&longest, language);
             assert!(crate::telegram::html::utf16_len(&sent) <= crate::telegram::split::MESSAGE_LIMIT, "{language:?}");
         }
@@ -267,5 +267,6 @@ mod tests {
         assert!(message_for("Hi", None).ends_with("Send /stop to get no more announcements."));
         assert!(message_for("Hola", Some("es")).contains("Envía /stop"));
         assert!(message_for("Привет", Some("ru")).contains("/stop"));
+        assert!(message_for("Hallo", Some("de")).ends_with("Senden Sie /stop, um keine Mitteilungen mehr zu bekommen."));
     }
 }

@@ -151,6 +151,13 @@ mod tests {
         let back = h.next_open(ms("2026-12-04T18:00:00Z")).unwrap();
         assert_eq!(back, Back { in_days: 3, weekday: 0, minute: 540 });
         assert_eq!(h.describe(back, Lang::En), "on Monday at 09:00 (Europe/Berlin time)");
+        assert_eq!(h.describe(back, Lang::De), "am Montag um 09:00 Uhr (Zeitzone Europe/Berlin)");
+        assert_eq!(h.describe(back, Lang::Fr), "lundi à 09:00 (heure de Europe/Berlin)");
+        assert_eq!(h.describe(back, Lang::It), "lunedì alle 09:00 (ora di Europe/Berlin)");
+        assert_eq!(h.describe(back, Lang::Pt), "na segunda-feira às 09:00 (hora de Europe/Berlin)");
+        let tomorrow = Back { in_days: 1, weekday: 2, minute: 540 };
+        assert_eq!(h.describe(tomorrow, Lang::De), "morgen um 09:00 Uhr (Zeitzone Europe/Berlin)");
+        assert_eq!(h.describe(tomorrow, Lang::Pt), "amanhã às 09:00 (hora de Europe/Berlin)");
         let never = Hours { days: [None; 7], tz: Tz::UTC };
         assert_eq!(never.next_open(0), None);
     }

@@ -4,7 +4,8 @@
 //! `language_code` (the language of their Telegram app) when the message does not say — a
 //! command, "ok", a short Latin-script message that could be English or Spanish
 //! ([`customer_language`]). The bot's fixed texts ("I don't know", the buttons, the handoff
-//! note, the welcome …) exist in English, Russian, Spanish and Persian ([`Lang`]); other
+//! note, the welcome …) exist in English, Russian, Spanish, Persian, German, French, Italian and
+//! Portuguese ([`Lang`]); other
 //! languages get English. Texts the owner wrote are shown as written. The bot's command menu and
 //! default descriptions are set in the same languages at provisioning (`manager::provision`),
 //! shown by Telegram to customers whose app is in one of them.
@@ -19,15 +20,23 @@ pub enum Lang {
     Ru,
     Es,
     Fa,
+    De,
+    Fr,
+    It,
+    Pt,
 }
 
 impl Lang {
-    /// The texts' language for a language code ("ru", "es-MX", "fa"); English otherwise.
+    /// The texts' language for a language code ("ru", "es-MX", "fa", "pt-BR"); English otherwise.
     pub fn of(code: Option<&str>) -> Lang {
         match code.map(primary).as_deref() {
             Some("ru") => Lang::Ru,
             Some("es") => Lang::Es,
             Some("fa") => Lang::Fa,
+            Some("de") => Lang::De,
+            Some("fr") => Lang::Fr,
+            Some("it") => Lang::It,
+            Some("pt") => Lang::Pt,
             _ => Lang::En,
         }
     }
@@ -306,6 +315,162 @@ const FA: Words = Words {
     bye_reply: "خداحافظ! هر وقت سؤالی درباره {b} داشتید، همین‌جا بنویسید.",
 };
 
+const DE: Words = Words {
+    welcome: "👋 Hallo! Ich bin der Assistent von {b}. Fragen Sie mich alles über {b} – ich antworte anhand ihrer eigenen Informationen und zeige, woher jede Antwort stammt. Senden Sie jederzeit /human, um mit einem Menschen zu sprechen.",
+    help: "Stellen Sie Ihre Frage in eigenen Worten. Ich antworte anhand der Informationen von {b} und zeige, woher die Antwort stammt. Senden Sie /human, um mit einem Menschen zu sprechen.",
+    privacy: "Ihre Nachrichten werden nur verwendet, um Ihnen zu antworten und {b} zu helfen, die Antworten zu verbessern. Sie werden nie an andere Unternehmen weitergegeben. Senden Sie /forget, um unser Gespräch zu löschen.",
+    paysupport: "Für Hilfe bei einer Zahlung senden Sie /human – eine Person von {b} antwortet Ihnen hier.",
+    fallback: "Das tut mir leid – das habe ich in den Informationen von {b} nicht gefunden. Möchten Sie mit einem Menschen sprechen?",
+    unavailable: "Ich kann gerade keine Fragen beantworten. Möchten Sie mit einer Person von {b} sprechen?",
+    handoff: "Ich habe eine Person von {b} gebeten, Ihnen zu helfen. Sie bekommen die Antwort hier.",
+    talk_to_person: "🙋 Mit einem Menschen sprechen",
+    person: "🙋 Mensch",
+    sources: "Quellen",
+    feedback_failed: "Entschuldigung, das konnte ich nicht speichern.",
+    feedback_up: "Danke! Schön, dass es geholfen hat.",
+    feedback_down: "Danke – wir nutzen das, um besser zu werden. Senden Sie /human, um mit einem Menschen zu sprechen.",
+    media: "Ich kann nur Textnachrichten lesen, deshalb habe ich das an eine Person von {b} weitergegeben – Sie bekommen die Antwort hier. Wenn Sie eine Frage haben, können Sie sie auch eintippen.",
+    paused: "Der Assistent von {b} macht gerade eine kurze Pause und antwortet im Moment nicht. Bitte versuchen Sie es später noch einmal.",
+    forget_ask: "Unser Gespräch löschen? Alles, was Sie mir geschrieben haben, und meine Antworten werden aus den Unterlagen von {b} gelöscht. Das lässt sich nicht rückgängig machen.",
+    forget_yes: "🗑 Ja, löschen",
+    forget_no: "Behalten",
+    forget_done: "Erledigt – unser Gespräch wurde aus den Unterlagen von {b} gelöscht. Wenn Sie wieder schreiben, fangen wir neu an.",
+    forget_kept: "Es wurde nichts gelöscht.",
+    forget_private: "Um Ihre Nachrichten zu löschen, senden Sie mir /forget in einem privaten Chat.",
+    back_with_assistant: "Danke für Ihre Geduld! Sie sprechen wieder mit dem Assistenten – fragen Sie mich alles, oder senden Sie /human, um wieder einen Menschen zu erreichen.",
+    announcement_footer: "Senden Sie /stop, um keine Mitteilungen mehr zu bekommen.",
+    handoff_timed_out: "Entschuldigung – leider konnte niemand rechtzeitig antworten. Sie sprechen wieder mit dem Assistenten: Fragen Sie mich alles, oder senden Sie /human, um es später noch einmal bei einem Menschen zu versuchen.",
+    stop_done: "Erledigt: Sie bekommen keine Mitteilungen mehr von diesem Bot. Fragen können Sie hier weiterhin stellen. Senden Sie /start, um sie wieder zu bekommen.",
+    stop_undone: "Sie bekommen wieder die Mitteilungen dieses Bots. Senden Sie /stop, um keine mehr zu bekommen.",
+    away: "Unser Team ist gerade nicht da und ist {when} wieder erreichbar. Ich habe Ihre Nachricht weitergegeben – Sie bekommen die Antwort dann hier. Bis dahin beantworte ich gern Ihre Fragen: Fragen Sie einfach.",
+    away_later: "Unser Team ist gerade nicht da. Ich habe Ihre Nachricht weitergegeben – Sie bekommen die Antwort hier. Bis dahin beantworte ich gern Ihre Fragen: Fragen Sie einfach.",
+    back_at: "{day} um {time} Uhr (Zeitzone {tz})",
+    today: "heute",
+    tomorrow: "morgen",
+    on_weekday: "am {d}",
+    weekdays: ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"],
+    thanks_reply: "Gern geschehen! Wenn Sie noch eine Frage zu {b} haben, fragen Sie einfach.",
+    ok_reply: "👍 Wenn Sie noch eine Frage haben, fragen Sie einfach.",
+    bye_reply: "Auf Wiedersehen! Schreiben Sie hier jederzeit, wenn Sie eine Frage zu {b} haben.",
+};
+
+const FR: Words = Words {
+    welcome: "👋 Bonjour ! Je suis l'assistant de {b}. Posez-moi toutes vos questions sur {b} : je réponds à partir de leurs propres informations et je montre d'où vient chaque réponse. Envoyez /human à tout moment pour parler à une personne.",
+    help: "Posez votre question avec vos propres mots. Je réponds à partir des informations de {b} et je montre d'où vient la réponse. Envoyez /human pour parler à une personne.",
+    privacy: "Vos messages servent uniquement à vous répondre et à aider {b} à améliorer ses réponses. Ils ne sont jamais partagés avec d'autres entreprises. Envoyez /forget pour effacer notre conversation.",
+    paysupport: "Pour de l'aide avec un paiement, envoyez /human et une personne de {b} vous répondra ici.",
+    fallback: "Désolé, je n'ai pas trouvé cela dans les informations de {b}. Voulez-vous parler à une personne ?",
+    unavailable: "Je ne peux pas répondre aux questions pour le moment. Voulez-vous parler à une personne de {b} ?",
+    handoff: "J'ai demandé à une personne de {b} de vous aider. Elle vous répondra ici.",
+    talk_to_person: "🙋 Parler à une personne",
+    person: "🙋 Une personne",
+    sources: "Sources",
+    feedback_failed: "Désolé, je n'ai pas pu l'enregistrer.",
+    feedback_up: "Merci ! Ravi d'avoir pu aider.",
+    feedback_down: "Merci, cela nous aidera à nous améliorer. Envoyez /human pour parler à une personne.",
+    media: "Je ne peux lire que les messages texte, j'ai donc transmis ceci à une personne de {b} : elle vous répondra ici. Si vous avez une question, vous pouvez aussi l'écrire.",
+    paused: "L'assistant de {b} fait une courte pause et ne répond pas pour le moment. Merci de réessayer plus tard.",
+    forget_ask: "Effacer notre conversation ? Tout ce que vous m'avez écrit et mes réponses seront effacés des données de {b}. C'est définitif.",
+    forget_yes: "🗑 Oui, effacer",
+    forget_no: "La garder",
+    forget_done: "C'est fait : notre conversation a été effacée des données de {b}. Si vous écrivez à nouveau, nous repartons de zéro.",
+    forget_kept: "Rien n'a été effacé.",
+    forget_private: "Pour effacer vos messages, envoyez-moi /forget dans une conversation privée.",
+    back_with_assistant: "Merci de votre patience ! Vous êtes de nouveau avec l'assistant : posez-moi vos questions, ou envoyez /human pour joindre à nouveau une personne.",
+    announcement_footer: "Envoyez /stop pour ne plus recevoir d'annonces.",
+    handoff_timed_out: "Désolé, personne n'a pu répondre à temps. Vous êtes de nouveau avec l'assistant : posez-moi vos questions, ou envoyez /human pour réessayer plus tard avec une personne.",
+    stop_done: "C'est fait : vous ne recevrez plus d'annonces de ce bot. Vous pouvez toujours poser vos questions ici. Envoyez /start pour les recevoir à nouveau.",
+    stop_undone: "Vous recevrez à nouveau les annonces de ce bot. Envoyez /stop pour ne plus les recevoir.",
+    away: "Notre équipe est absente pour le moment et sera de retour {when}. J'ai transmis votre message : on vous répondra ici à ce moment-là. En attendant, je peux répondre à vos questions : il suffit de demander.",
+    away_later: "Notre équipe est absente pour le moment. J'ai transmis votre message : on vous répondra ici. En attendant, je peux répondre à vos questions : il suffit de demander.",
+    back_at: "{day} à {time} (heure de {tz})",
+    today: "aujourd'hui",
+    tomorrow: "demain",
+    on_weekday: "{d}",
+    weekdays: ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"],
+    thanks_reply: "Avec plaisir ! Si vous avez une autre question sur {b}, n'hésitez pas à demander.",
+    ok_reply: "👍 Si vous avez une autre question, n'hésitez pas à demander.",
+    bye_reply: "Au revoir ! Écrivez ici quand vous voulez si vous avez une question sur {b}.",
+};
+
+const IT: Words = Words {
+    welcome: "👋 Ciao! Sono l'assistente di {b}. Chiedimi qualsiasi cosa su {b}: rispondo con le loro informazioni e mostro da dove viene ogni risposta. Invia /human in qualsiasi momento per parlare con una persona.",
+    help: "Fammi una domanda con parole tue. Rispondo con le informazioni di {b} e mostro da dove viene la risposta. Invia /human per parlare con una persona.",
+    privacy: "I tuoi messaggi servono solo a risponderti e ad aiutare {b} a migliorare le sue risposte. Non vengono mai condivisi con altre aziende. Invia /forget per cancellare la nostra conversazione.",
+    paysupport: "Per un aiuto con un pagamento, invia /human e una persona di {b} ti risponderà qui.",
+    fallback: "Mi dispiace, non ho trovato questa informazione tra quelle di {b}. Vuoi parlare con una persona?",
+    unavailable: "Al momento non posso rispondere alle domande. Vuoi parlare con una persona di {b}?",
+    handoff: "Ho chiesto a una persona di {b} di aiutarti. Ti risponderà qui.",
+    talk_to_person: "🙋 Parla con una persona",
+    person: "🙋 Persona",
+    sources: "Fonti",
+    feedback_failed: "Mi dispiace, non sono riuscito a registrarlo.",
+    feedback_up: "Grazie! Sono contento di esserti stato utile.",
+    feedback_down: "Grazie: lo useremo per migliorare. Invia /human per parlare con una persona.",
+    media: "Posso leggere solo messaggi di testo, quindi ho passato questo messaggio a una persona di {b}: ti risponderà qui. Se hai una domanda, puoi anche scriverla.",
+    paused: "L'assistente di {b} è in una breve pausa e ora non risponde. Riprova più tardi.",
+    forget_ask: "Cancellare la nostra conversazione? Tutto quello che mi hai scritto e le mie risposte verranno cancellati dai registri di {b}. Non si può annullare.",
+    forget_yes: "🗑 Sì, cancella",
+    forget_no: "Tienila",
+    forget_done: "Fatto: la nostra conversazione è stata cancellata dai registri di {b}. Se scrivi di nuovo, ricominciamo da zero.",
+    forget_kept: "Non è stato cancellato nulla.",
+    forget_private: "Per cancellare i tuoi messaggi, inviami /forget in una chat privata.",
+    back_with_assistant: "Grazie per la pazienza! Sei di nuovo con l'assistente: chiedimi qualsiasi cosa, oppure invia /human per parlare di nuovo con una persona.",
+    announcement_footer: "Invia /stop per non ricevere più annunci.",
+    handoff_timed_out: "Ci dispiace: nessuno è riuscito a rispondere in tempo. Sei di nuovo con l'assistente: chiedimi qualsiasi cosa, oppure invia /human per riprovare più tardi con una persona.",
+    stop_done: "Fatto: non riceverai più annunci da questo bot. Puoi comunque fare domande qui. Invia /start per riceverli di nuovo.",
+    stop_undone: "Riceverai di nuovo gli annunci di questo bot. Invia /stop per non riceverli più.",
+    away: "Il nostro team ora non è disponibile e torna {when}. Ho passato il tuo messaggio: ti risponderanno qui. Nel frattempo posso rispondere alle tue domande: chiedi pure.",
+    away_later: "Il nostro team ora non è disponibile. Ho passato il tuo messaggio: ti risponderanno qui. Nel frattempo posso rispondere alle tue domande: chiedi pure.",
+    back_at: "{day} alle {time} (ora di {tz})",
+    today: "oggi",
+    tomorrow: "domani",
+    on_weekday: "{d}",
+    weekdays: ["lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica"],
+    thanks_reply: "Prego! Se hai un'altra domanda su {b}, chiedi pure.",
+    ok_reply: "👍 Se hai un'altra domanda, chiedi pure.",
+    bye_reply: "Ciao! Scrivi qui quando vuoi se hai una domanda su {b}.",
+};
+
+const PT: Words = Words {
+    welcome: "👋 Olá! Sou o assistente de {b}. Pode perguntar o que quiser sobre {b}: respondo com as informações da própria empresa e mostro de onde vem cada resposta. Envie /human a qualquer momento para falar com uma pessoa.",
+    help: "Faça a sua pergunta com as suas próprias palavras. Respondo com as informações de {b} e mostro de onde vem a resposta. Envie /human para falar com uma pessoa.",
+    privacy: "As suas mensagens são usadas apenas para responder às suas perguntas e ajudar {b} a melhorar as respostas. Nunca são passadas a outras empresas. Envie /forget para apagar a nossa conversa.",
+    paysupport: "Para ajuda com um pagamento, envie /human e uma pessoa de {b} vai responder aqui.",
+    fallback: "Desculpe, não encontrei isso nas informações de {b}. Quer falar com uma pessoa?",
+    unavailable: "Neste momento não consigo responder a perguntas. Quer falar com uma pessoa de {b}?",
+    handoff: "Pedi a uma pessoa de {b} para ajudar. Ela vai responder aqui.",
+    talk_to_person: "🙋 Falar com uma pessoa",
+    person: "🙋 Pessoa",
+    sources: "Fontes",
+    feedback_failed: "Desculpe, não consegui registrar isso.",
+    feedback_up: "Obrigado! Que bom que ajudou.",
+    feedback_down: "Obrigado! Vamos usar isto para melhorar. Envie /human para falar com uma pessoa.",
+    media: "Só consigo ler mensagens de texto, por isso passei isto a uma pessoa de {b}: ela vai responder aqui. Se tiver uma pergunta, também pode escrevê-la.",
+    paused: "O assistente de {b} está numa pequena pausa e não responde neste momento. Tente novamente mais tarde.",
+    forget_ask: "Apagar a nossa conversa? Tudo o que você me escreveu e as minhas respostas serão apagados dos registros de {b}. Isto não pode ser desfeito.",
+    forget_yes: "🗑 Sim, apagar",
+    forget_no: "Manter",
+    forget_done: "Pronto: a nossa conversa foi apagada dos registros de {b}. Se escrever de novo, começamos do zero.",
+    forget_kept: "Nada foi apagado.",
+    forget_private: "Para apagar as suas mensagens, envie /forget numa conversa privada comigo.",
+    back_with_assistant: "Obrigado pela paciência! Você está de novo com o assistente: pergunte o que quiser ou envie /human para falar de novo com uma pessoa.",
+    announcement_footer: "Envie /stop para não receber mais avisos.",
+    handoff_timed_out: "Desculpe: ninguém conseguiu responder a tempo. Você está de novo com o assistente: pergunte o que quiser ou envie /human para tentar falar com uma pessoa mais tarde.",
+    stop_done: "Pronto: você não vai receber mais avisos deste bot. Pode continuar a fazer perguntas aqui. Envie /start para voltar a recebê-los.",
+    stop_undone: "Você vai voltar a receber os avisos deste bot. Envie /stop para deixar de recebê-los.",
+    away: "A nossa equipe não está disponível agora e volta {when}. Passei a sua mensagem: vão responder aqui. Até lá, posso responder às suas perguntas: é só perguntar.",
+    away_later: "A nossa equipe não está disponível agora. Passei a sua mensagem: vão responder aqui. Até lá, posso responder às suas perguntas: é só perguntar.",
+    back_at: "{day} às {time} (hora de {tz})",
+    today: "hoje",
+    tomorrow: "amanhã",
+    on_weekday: "{d}",
+    weekdays: ["na segunda-feira", "na terça-feira", "na quarta-feira", "na quinta-feira", "na sexta-feira", "no sábado", "no domingo"],
+    thanks_reply: "De nada! Se tiver outra pergunta sobre {b}, é só perguntar.",
+    ok_reply: "👍 Se tiver outra pergunta, é só perguntar.",
+    bye_reply: "Até logo! Escreva aqui quando quiser se tiver uma pergunta sobre {b}.",
+};
+
 impl Lang {
     /// The bot's own words in this language.
     pub fn words(self) -> &'static Words {
@@ -314,6 +479,10 @@ impl Lang {
             Lang::Ru => &RU,
             Lang::Es => &ES,
             Lang::Fa => &FA,
+            Lang::De => &DE,
+            Lang::Fr => &FR,
+            Lang::It => &IT,
+            Lang::Pt => &PT,
         }
     }
 }
@@ -357,6 +526,76 @@ mod tests {
         assert_eq!(customer_language(None, "/start"), None);
         assert_eq!(customer_language(Some("en"), "How much is a cake for twelve people?").as_deref(), Some("en"));
         assert_eq!(Lang::of(Some("es-AR")), Lang::Es);
-        assert_eq!(Lang::of(Some("de")), Lang::En);
+        assert_eq!(Lang::of(Some("de")), Lang::De);
+        assert_eq!(Lang::of(Some("fr-CA")), Lang::Fr);
+        assert_eq!(Lang::of(Some("it")), Lang::It);
+        assert_eq!(Lang::of(Some("pt-BR")), Lang::Pt);
+        assert_eq!(Lang::of(Some("nl")), Lang::En);
+        assert_eq!(Lang::of(None), Lang::En);
+    }
+
+    const ALL: [Lang; 8] = [Lang::En, Lang::Ru, Lang::Es, Lang::Fa, Lang::De, Lang::Fr, Lang::It, Lang::Pt];
+
+    /// Every text of `w`, named; no `..`, so a new text is checked too.
+    fn texts(w: &Words) -> Vec<(&'static str, &'static str)> {
+        let Words {
+            welcome, help, privacy, paysupport, fallback, unavailable, handoff, talk_to_person, person, sources, feedback_failed, feedback_up,
+            feedback_down, media, paused, forget_ask, forget_yes, forget_no, forget_done, forget_kept, forget_private, back_with_assistant,
+            handoff_timed_out, announcement_footer, stop_done, stop_undone, away, away_later, back_at, today, tomorrow, on_weekday, weekdays: _,
+            thanks_reply, ok_reply, bye_reply,
+        } = w;
+        vec![
+            ("welcome", welcome), ("help", help), ("privacy", privacy), ("paysupport", paysupport), ("fallback", fallback), ("unavailable", unavailable),
+            ("handoff", handoff), ("talk_to_person", talk_to_person), ("person", person), ("sources", sources), ("feedback_failed", feedback_failed),
+            ("feedback_up", feedback_up), ("feedback_down", feedback_down), ("media", media), ("paused", paused), ("forget_ask", forget_ask),
+            ("forget_yes", forget_yes), ("forget_no", forget_no), ("forget_done", forget_done), ("forget_kept", forget_kept), ("forget_private", forget_private),
+            ("back_with_assistant", back_with_assistant), ("handoff_timed_out", handoff_timed_out), ("announcement_footer", announcement_footer),
+            ("stop_done", stop_done), ("stop_undone", stop_undone), ("away", away), ("away_later", away_later), ("back_at", back_at), ("today", today),
+            ("tomorrow", tomorrow), ("on_weekday", on_weekday), ("thanks_reply", thanks_reply), ("ok_reply", ok_reply), ("bye_reply", bye_reply),
+        ]
+        .into_iter()
+        .map(|(n, t)| (n, *t))
+        .collect()
+    }
+
+    /// The `{placeholders}` and `/commands` in a text, sorted, each once.
+    fn marks(text: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut rest = text;
+        while let Some(i) = rest.find('{') {
+            let end = rest[i..].find('}').map_or(rest.len(), |e| i + e + 1);
+            out.push(rest[i..end].to_owned());
+            rest = &rest[end..];
+        }
+        out.extend(text.split(|c: char| !(c.is_alphanumeric() || c == '/')).filter(|w| w.starts_with('/') && w.len() > 1).map(str::to_owned));
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    #[test]
+    fn every_language_has_every_text_with_the_same_placeholders_and_commands() {
+        let en = texts(Lang::En.words());
+        for lang in ALL {
+            let w = lang.words();
+            for ((name, text), (_, english)) in texts(w).into_iter().zip(&en) {
+                assert!(!text.trim().is_empty(), "{lang:?} {name} is empty");
+                assert_eq!(marks(text), marks(english), "{lang:?} {name}: {text:?}");
+                assert!(lang == Lang::En || text != *english || name == "sources", "{lang:?} {name} is the English text: {text:?}");
+            }
+            assert!(w.weekdays.iter().all(|d| !d.trim().is_empty() && !d.contains('{')), "{lang:?}: {:?}", w.weekdays);
+            let weekdays: std::collections::HashSet<_> = w.weekdays.iter().collect();
+            assert_eq!(weekdays.len(), 7, "{lang:?}: seven different weekdays");
+        }
+        // The new languages are not English underneath.
+        for (lang, fallback, sources) in [
+            (Lang::De, "Das tut mir leid – das habe ich in den Informationen von Rosa nicht gefunden.", "Quellen"),
+            (Lang::Fr, "Désolé, je n'ai pas trouvé cela dans les informations de Rosa.", "Sources"),
+            (Lang::It, "Mi dispiace, non ho trovato questa informazione tra quelle di Rosa.", "Fonti"),
+            (Lang::Pt, "Desculpe, não encontrei isso nas informações de Rosa.", "Fontes"),
+        ] {
+            assert!(fill(lang.words().fallback, "Rosa").starts_with(fallback), "{lang:?}");
+            assert_eq!(lang.words().sources, sources, "{lang:?}");
+        }
     }
 }

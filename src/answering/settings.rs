@@ -65,6 +65,10 @@ mod tests {
         assert!(texts_in(&s, "Rosa", Lang::Ru).fallback.contains("в информации Rosa"));
         assert!(texts_in(&s, "Rosa", Lang::Es).welcome.contains("Soy el asistente de Rosa"));
         assert!(texts_in(&s, "Rosa", Lang::Fa).unavailable.contains("از Rosa"));
+        assert!(texts_in(&s, "Rosa", Lang::De).fallback.contains("in den Informationen von Rosa"));
+        assert!(texts_in(&s, "Rosa", Lang::Fr).welcome.contains("Je suis l'assistant de Rosa"));
+        assert!(texts_in(&s, "Rosa", Lang::It).paused.contains("L'assistente di Rosa"));
+        assert!(texts_in(&s, "Rosa", Lang::Pt).unavailable.contains("uma pessoa de Rosa"));
         let own = BotSettings { fallback_text: "Ask Rosa at the counter.".into(), ..BotSettings::default() };
         assert_eq!(texts_in(&own, "Rosa", Lang::Ru).fallback, "Ask Rosa at the counter.");
     }

@@ -63,7 +63,7 @@ const EN: Localised = Localised {
     short: "Support assistant of {b}",
 };
 
-pub(super) const OTHERS: [Localised; 3] = [
+pub(super) const OTHERS: [Localised; 7] = [
     Localised {
         code: "ru",
         commands: ["Начать разговор", "Чем я могу помочь", "Поговорить с человеком", "Помощь с оплатой", "Как используются ваши данные", "Удалить нашу переписку", "Не получать объявления"],
@@ -81,6 +81,30 @@ pub(super) const OTHERS: [Localised; 3] = [
         commands: ["شروع گفتگو", "چطور می‌توانم کمک کنم", "گفتگو با یک نفر", "کمک درباره پرداخت", "اطلاعات شما چطور استفاده می‌شود", "پاک کردن گفتگوی ما", "دریافت نکردن اطلاعیه‌ها"],
         description: "سلام! من دستیار پشتیبانی {b} هستم. هر سؤالی درباره {b} دارید بپرسید — از اطلاعات خود آن‌ها پاسخ می‌دهم و می‌توانم شما را به یک نفر وصل کنم.",
         short: "دستیار پشتیبانی {b}",
+    },
+    Localised {
+        code: "de",
+        commands: ["Gespräch beginnen", "Wobei ich helfen kann", "Mit einem Menschen sprechen", "Hilfe bei einer Zahlung", "Wie Ihre Daten verwendet werden", "Unser Gespräch löschen", "Keine Mitteilungen mehr"],
+        description: "Hallo! Ich bin der Support-Assistent von {b}. Fragen Sie mich alles über {b} – ich antworte anhand ihrer eigenen Informationen und kann Sie mit einem Menschen verbinden.",
+        short: "Support-Assistent von {b}",
+    },
+    Localised {
+        code: "fr",
+        commands: ["Commencer une conversation", "Comment je peux vous aider", "Parler à une personne", "Aide pour un paiement", "Comment vos données sont utilisées", "Effacer notre conversation", "Ne plus recevoir d'annonces"],
+        description: "Bonjour ! Je suis l'assistant du service client de {b}. Posez-moi toutes vos questions sur {b} : je réponds à partir de leurs propres informations et je peux vous mettre en relation avec une personne.",
+        short: "Assistant du service client de {b}",
+    },
+    Localised {
+        code: "it",
+        commands: ["Inizia una conversazione", "Come posso aiutarti", "Parla con una persona", "Aiuto con un pagamento", "Come vengono usati i tuoi dati", "Cancella la nostra conversazione", "Non ricevere più annunci"],
+        description: "Ciao! Sono l'assistente clienti di {b}. Chiedimi qualsiasi cosa su {b}: rispondo con le loro informazioni e posso metterti in contatto con una persona.",
+        short: "Assistente clienti di {b}",
+    },
+    Localised {
+        code: "pt",
+        commands: ["Começar uma conversa", "Como posso ajudar", "Falar com uma pessoa", "Ajuda com um pagamento", "Como os seus dados são usados", "Apagar a nossa conversa", "Não receber mais avisos"],
+        description: "Olá! Sou o assistente de atendimento de {b}. Pode perguntar o que quiser sobre {b}: respondo com as informações da própria empresa e posso passar você para uma pessoa.",
+        short: "Assistente de atendimento de {b}",
     },
 ];
 

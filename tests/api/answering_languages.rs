@@ -1,4 +1,4 @@
-//! Customers writing Russian, Spanish and Persian to businesses whose documents are in those
+//! Customers writing Russian, Spanish, Persian and German to businesses whose documents are in those
 //! languages, through the real pipeline (ingestion, BM25 + MiniLM retrieval, sentence selection,
 //! delivery through the Telegram sandbox): the reply quotes the sentence with the right price,
 //! and the bot's own words — the lead-in, "Sources", "I don't know" and its button — are in the
@@ -85,6 +85,22 @@ const CASES: &[Case] = &[
         unknown: "آیا دوچرخه و اسکوتر برقی تعمیر می‌کنید؟",
         fallback: "متأسفم، این را در اطلاعات سپیده پیدا نکردم.",
         button: "گفتگو با یک نفر",
+    },
+    Case {
+        username: "sonne_bot",
+        business: "Sonne",
+        language_code: Some("de"),
+        document: "Bäckerei Sonne\n\nTorten auf Bestellung. Eine Torte für zwölf Personen kostet 45 Euro. Eine kleine Torte für sechs Personen kostet 28 Euro. \
+                   Torten bitte zwei Tage vorher bestellen.\n\nÖffnungszeiten. Wir haben von Montag bis Samstag von 8 bis 19 Uhr geöffnet. Sonntags ist die Bäckerei geschlossen.\n\n\
+                   Lieferung. Die Lieferung in der Stadt kostet 5 Euro.",
+        question: "Wie viel kostet eine Torte für zwölf Personen?",
+        price: "45 Euro",
+        not: &["28", "Lieferung"],
+        lead_in: "Das steht in unseren Unterlagen:",
+        sources: "Quellen",
+        unknown: "Reparieren Sie Fahrräder und Elektroroller?",
+        fallback: "Das tut mir leid – das habe ich in den Informationen von Sonne nicht gefunden.",
+        button: "Mit einem Menschen sprechen",
     },
 ];
 

@@ -464,7 +464,11 @@ async fn the_default_menu_and_descriptions_are_set_in_every_language_the_bot_spe
     assert_eq!(ru[2]["description"], json!("Поговорить с человеком"), "{ru:?}");
     assert_eq!(menu("es", &state)[2]["description"], json!("Hablar con una persona"));
     assert_eq!(menu("fa", &state)[2]["description"], json!("گفتگو با یک نفر"));
-    for (lang, word) in [("ru", "Здравствуйте"), ("es", "¡Hola!"), ("fa", "سلام")] {
+    assert_eq!(menu("de", &state)[2]["description"], json!("Mit einem Menschen sprechen"));
+    assert_eq!(menu("fr", &state)[2]["description"], json!("Parler à une personne"));
+    assert_eq!(menu("it", &state)[2]["description"], json!("Parla con una persona"));
+    assert_eq!(menu("pt", &state)[2]["description"], json!("Falar com uma pessoa"));
+    for (lang, word) in [("ru", "Здравствуйте"), ("es", "¡Hola!"), ("fa", "سلام"), ("de", "Hallo!"), ("fr", "Bonjour !"), ("it", "Ciao!"), ("pt", "Olá!")] {
         let d = state["localised"][lang]["description"].as_str().unwrap_or_default();
         assert!(d.contains(word) && d.contains("Rosa's Cakes"), "{lang}: {d}");
         assert!(state["localised"][lang]["short_description"].as_str().unwrap_or_default().contains("Rosa's Cakes"), "{lang}");
@@ -479,15 +483,15 @@ async fn the_default_menu_and_descriptions_are_set_in_every_language_the_bot_spe
     let form = [("csrf", csrf.as_str()), ("welcome_text", ""), ("description", "Rosa bakes cakes to order."), ("short_description", "Cakes by Rosa")];
     let r = app.http.post(app.url(&format!("/app/bots/{bot}/settings"))).header("cookie", &cookie).form(&form).send().await.unwrap();
     assert_eq!(r.status(), 303);
-    // Provisioning sets the three languages one after another: wait for the last.
+    // Provisioning sets the languages one after another: wait for the last.
     wait_until(Duration::from_secs(30), || async {
         let state = app.tg.get(&format!("bots/{bot}")).await;
-        ["ru", "es", "fa"].iter().all(|l| state["localised"][l]["description"].is_null() && state["localised"][l]["short_description"].is_null())
+        ["ru", "es", "fa", "de", "fr", "it", "pt"].iter().all(|l| state["localised"][l]["description"].is_null() && state["localised"][l]["short_description"].is_null())
     })
     .await;
     let state = app.tg.get(&format!("bots/{bot}")).await;
     assert_eq!(state["description"], json!("Rosa bakes cakes to order."));
-    for lang in ["ru", "es", "fa"] {
+    for lang in ["ru", "es", "fa", "de", "fr", "it", "pt"] {
         assert!(state["localised"][lang]["description"].is_null() && state["localised"][lang]["short_description"].is_null(), "{lang}: {state}");
     }
     let r: Value = app.http.post(format!("{}/bot{token}/getMyDescription", app.tg.base)).json(&json!({ "language_code": "ru" })).send().await.unwrap().json().await.unwrap();
