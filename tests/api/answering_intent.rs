@@ -51,7 +51,7 @@ async fn asking_for_a_person_in_words_hands_the_conversation_over_like_human() {
         ("I want to talk to a human", Some("en"), "I've asked a person from Rosa's Cakes"),
         ("Can I speak to someone?", None, "I've asked a person from Rosa's Cakes"),
         ("operator", None, "I've asked a person from Rosa's Cakes"),
-        ("Ich möchte mit einem Menschen sprechen", Some("de"), "I've asked a person from Rosa's Cakes"),
+        ("Ich möchte mit einem Menschen sprechen", Some("de"), "Ich habe eine Person von Rosa's Cakes gebeten"),
         ("quiero hablar con una persona", Some("es"), "He pedido a una persona de Rosa's Cakes"),
         ("хочу поговорить с человеком", None, "Я попросил сотрудника Rosa's Cakes"),
         ("می‌خواهم با یک انسان صحبت کنم", None, "از یک نفر از Rosa's Cakes"),
@@ -94,10 +94,10 @@ async fn small_talk_gets_a_short_reply_in_the_customers_language_and_is_no_knowl
         ("спасибо", Some("ru"), "Пожалуйста!"),
         ("سلام", None, "👋 سلام! من دستیار Rosa's Cakes هستم."),
         ("مرسی", None, "خواهش می‌کنم!"),
-        ("danke", Some("de"), "You're welcome!"),
-        ("Bonjour !", Some("fr"), "👋 Hi! I'm the assistant of Rosa's Cakes."),
-        ("grazie", Some("it"), "You're welcome!"),
-        ("obrigado", Some("pt"), "You're welcome!"),
+        ("danke", Some("de"), "Gern geschehen!"),
+        ("Bonjour !", Some("fr"), "👋 Bonjour ! Je suis l'assistant de Rosa's Cakes."),
+        ("grazie", Some("it"), "Prego!"),
+        ("obrigado", Some("pt"), "De nada!"),
     ];
     for &(words, language, start) in talk {
         let chat = customer(&app, bot, language).await;
