@@ -101,6 +101,8 @@ pub struct SourceRow {
     pub shared_from: Option<String>,
     /// The shown bot's own source: the owner's other bots, each ticked if it also uses it.
     pub also: Vec<Choice>,
+    /// Reading it again may help: not a file that failed for good (unsupported, damaged).
+    pub rereadable: bool,
 }
 
 #[derive(Template)]
@@ -177,6 +179,7 @@ async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<St
                     vec![]
                 },
                 next_try: s.next_crawl_at.filter(|_| s.status == "failed").map(crate::billing::stars::date),
+                rereadable: !(s.status == "failed" && s.kind == "file" && s.status_reason.as_deref().is_some_and(crate::knowledge::extract::fails_for_good)),
                 id: s.id,
                 kind: s.kind,
                 name: s.name,

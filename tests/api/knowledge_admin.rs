@@ -207,6 +207,36 @@ async fn bad_input_gets_a_clear_status_and_the_server_keeps_serving() {
     app.stop().await.unwrap();
 }
 
+/// Files that could not be read (an unsupported type, a program named like a PDF) take no place
+/// among the plan's sources, and get no "Re-read", which could not help them.
+#[tokio::test]
+async fn failed_uploads_take_no_place_among_the_plans_sources() {
+    models_dir();
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_BILLING_PLANS", "free|Free|0||100|1|2");
+    })
+    .await;
+    let (_, cookie, csrf) = app.signed_in_owner(702, "Finn").await;
+    let bad = vec![("program.exe", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00".to_vec()), ("manual.pdf", b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00".to_vec())];
+    let (status, page) = upload(&app, &cookie, &csrf, bad).await;
+    assert_eq!(status, 200, "{page}");
+    let s = settled(&app, &cookie, 2).await;
+    assert!(s.iter().all(|x| x["status"] == "failed"), "{s:?}");
+    let listing = app.http.get(app.url("/app/sources")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(listing.contains("You have 0 of the 2 sources of the Free plan."), "{listing}");
+    assert!(!listing.contains("/reindex"), "Re-read offered for files that can never be read: {listing}");
+
+    let good = vec![("hours.txt", b"We open at nine every morning.".to_vec()), ("prices.txt", b"A sourdough loaf costs four euros.".to_vec())];
+    let (status, page) = upload(&app, &cookie, &csrf, good).await;
+    assert_eq!(status, 200, "both fit the plan's 2 sources: {page}");
+    let s = settled(&app, &cookie, 4).await;
+    assert_eq!(s.iter().filter(|x| x["status"] == "ready").count(), 2, "{s:?}");
+    let listing = app.http.get(app.url("/app/sources")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(listing.contains("You have 2 of the 2 sources of the Free plan."), "{listing}");
+    assert_eq!(listing.matches("/reindex\"").count(), 2, "Re-read is offered for the files that were read: {listing}");
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn sites_are_due_for_recrawl_only_after_their_period() {
     let app = spawn_app().await;
