@@ -362,3 +362,28 @@ async fn another_tenant_gets_404_and_never_sees_the_canary() {
     assert_eq!(count(app.db(), "select count(*) from bot_settings").await, 0);
     app.stop().await.unwrap();
 }
+
+/// A browser that opens a conversation that is missing (or another business's) gets a page of
+/// the admin, in plain words, with a way back — and the same 404; scripts still get the short
+/// text.
+#[tokio::test]
+async fn a_missing_page_is_shown_in_the_admin_with_a_way_back() {
+    let app = spawn_app().await;
+    let (_, cookie, csrf) = app.signed_in_owner(880_101, "Lost Owner").await;
+    let browser = |r: reqwest::RequestBuilder| r.header("cookie", &cookie).header("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
+    let r = browser(app.http.get(app.url("/app/conversations/987654321"))).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let page = d(&r.text().await.unwrap());
+    assert!(page.contains("<nav class=\"tabs\">"), "in the admin's layout: {page}");
+    assert!(page.contains("This page doesn't exist, or isn't one of yours."), "{page}");
+    assert!(page.contains("href=\"/app/conversations\">Back to your conversations</a>"), "{page}");
+    // A form whose token is stale: the same status, a page that says what to do.
+    let r = browser(app.http.post(app.url("/app/conversations/987654321/close"))).form(&[("csrf", "stale")]).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(d(&r.text().await.unwrap()).contains("This form has expired"));
+    // Not a browser: unchanged.
+    let (status, body) = get(&app, &cookie, "/app/conversations/987654321").await;
+    assert_eq!((status, body.as_str()), (404, "not found"));
+    let _ = csrf;
+    app.stop().await.unwrap();
+}
