@@ -387,3 +387,19 @@ async fn a_missing_page_is_shown_in_the_admin_with_a_way_back() {
     let _ = csrf;
     app.stop().await.unwrap();
 }
+
+/// The bots list: each bot's "Settings" and "Knowledge" links sit apart, not run together as
+/// "SettingsKnowledge" (two floats side by side, no space between them).
+#[tokio::test]
+async fn a_bots_links_on_the_home_page_stand_apart() {
+    let app = spawn_app().await;
+    let b = business(&app, "Lia", "lia_tea_bot", "Lia's Tea").await;
+    let (status, page) = get(&app, &b.cookie, "/app").await;
+    assert_eq!(status, 200);
+    let links = format!("<span class=\"bot-links\"><a class=\"settings-link\" href=\"/app/bots/{0}/settings\">Settings</a> <a class=\"settings-link\" href=\"/app/sources?bot={0}\">Knowledge</a></span>", b.bot);
+    assert!(page.contains(&links), "{page}");
+    let css = app.http.get(app.url("/static/app.css")).send().await.unwrap().text().await.unwrap();
+    assert!(css.contains(".bot-links { float:right; display:flex; gap:14px;"), "the links are spaced");
+    assert!(!css.contains(".settings-link { float"), "each link floated on its own runs them together");
+    app.stop().await.unwrap();
+}
