@@ -53,8 +53,19 @@ async fn an_uploaded_file_is_read_indexed_found_and_deleted_everywhere() {
     assert!(found.contains("policies.md") || found.contains("Returns"), "source shown");
 
     let id = s[0]["id"].as_i64().unwrap();
+    // Delete asks first (static/app.js asks before sending a form with data-confirm)…
+    let listing = app.http.get(app.url("/app/sources")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let form = &listing[listing.find(&format!("action=\"/app/sources/{id}/delete\"")).expect("a Delete button")..];
+    let form = &form[..form.find('>').unwrap()];
+    assert!(form.contains("data-confirm=\"Delete “policies.md”?"), "{form}");
+    let js = app.http.get(app.url("/static/app.js")).send().await.unwrap().text().await.unwrap();
+    assert!(js.contains("form.dataset.confirm && !window.confirm(form.dataset.confirm)"), "the page's script asks");
     let r = app.http.post(app.url(&format!("/app/sources/{id}/delete"))).header("cookie", &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
     assert_eq!(r.status(), 303);
+    // …and says it is done.
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    let page = app.http.get(app.url(&back)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<p class=\"notice\" role=\"status\">Source deleted. Your bot no longer answers from it.</p>"), "{page}");
     assert!(statuses(&app, &cookie).await.is_empty());
     let after = search(&app, &cookie, "can I bring back a cake?").await;
     assert!(!after.contains("returned within 24 hours"), "deleted passages still found");
@@ -79,6 +90,19 @@ async fn q_and_a_pairs_match_in_the_playground_and_need_the_csrf_token() {
     assert_eq!(r.status(), 303);
     let page = search(&app, &cookie, "what are your opening hours").await;
     assert!(page.contains("9 to 5, Monday to Friday."), "{page}");
+
+    // Deleting a pair asks first, then says it is done.
+    let listing = app.http.get(app.url("/app/sources")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let at = listing.find("action=\"/app/qa/").expect("a Delete button");
+    let form = &listing[at..at + listing[at..].find('>').unwrap()];
+    assert!(form.contains("data-confirm=\"Delete the answer to “What are your opening hours?”?"), "{form}");
+    let action = &form["action=\"".len()..form["action=\"".len()..].find('"').unwrap() + "action=\"".len()];
+    let r = app.http.post(app.url(action)).header("cookie", &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    let page = app.http.get(app.url(&back)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Question &amp; answer deleted.") || page.contains("Question &#38; answer deleted."), "{page}");
+    assert!(!page.contains("9 to 5, Monday to Friday."), "{page}");
     app.stop().await.unwrap();
 }
 
