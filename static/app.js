@@ -178,3 +178,9 @@
     setTimeout(tick, 1000);
   });
 })();
+
+// Delete buttons ask first: a form with data-confirm is sent only if the owner says yes.
+document.addEventListener('submit', (e) => {
+  const form = e.target;
+  if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) e.preventDefault();
+});

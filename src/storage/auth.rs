@@ -26,6 +26,13 @@ pub async fn login_token_valid<'c>(e: impl Executor<'c, Database = Any>, hash: &
     Ok(n == 1)
 }
 
+/// Whether a login token was used already (it stays stored, used, until it would have expired;
+/// then it is deleted and reads as expired).
+pub async fn login_token_used<'c>(e: impl Executor<'c, Database = Any>, hash: &str) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar("select count(*) from login_tokens where token_hash = $1 and used_at is not null").bind(hash).fetch_one(e).await?;
+    Ok(n > 0)
+}
+
 /// Whose a login token was: the business and the person it signs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct LoginToken {

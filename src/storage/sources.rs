@@ -241,9 +241,11 @@ pub async fn content<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId,
     Ok(r.flatten())
 }
 
-/// How many sources (files, pages, sites) the tenant has, for its plan's limit.
+/// How many sources (files, pages, sites) the tenant has, for its plan's limit. A source that
+/// failed with nothing read from it (an unsupported file, an address that could not be reached)
+/// takes no place; one whose re-read failed still answers from its earlier passages, and does.
 pub async fn count<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from sources where tenant_id = $1").bind(tenant.0).fetch_one(e).await
+    sqlx::query_scalar("select count(*) from sources where tenant_id = $1 and not (status = 'failed' and chunk_count = 0)").bind(tenant.0).fetch_one(e).await
 }
 
 /// Total bytes the tenant has uploaded (for the per-tenant limit).

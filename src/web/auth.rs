@@ -52,6 +52,23 @@ fn expired(app: &AppState) -> Response {
     )
 }
 
+fn used(app: &AppState) -> Response {
+    message(
+        StatusCode::GONE,
+        "This sign-in link was already used",
+        &format!("Each sign-in link works once. Send /login to @{} in Telegram for a new one.", manager_name(app)),
+        None,
+    )
+}
+
+/// The page for a link that cannot sign in: already used, or expired (or never one of ours).
+async fn spent(app: &AppState, token: &str) -> Result<Response, AppError> {
+    if plausible(token) && storage::auth::login_token_used(&app.db.pool, &login::hash(token)).await? {
+        return Ok(used(app));
+    }
+    Ok(expired(app))
+}
+
 /// Tokens are 43 URL-safe characters; anything else is not worth a database lookup.
 fn plausible(token: &str) -> bool {
     token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -59,7 +76,7 @@ fn plausible(token: &str) -> bool {
 
 pub async fn confirm_page(State(app): State<AppState>, Path(token): Path<String>) -> Result<Response, AppError> {
     if !plausible(&token) || !storage::auth::login_token_valid(&app.db.pool, &login::hash(&token)).await? {
-        return Ok(expired(&app));
+        return spent(&app, &token).await;
     }
     let csrf = login::random_token();
     // Scoped to this link: two links opened at once (a teammate of two businesses) each keep
@@ -73,7 +90,7 @@ pub async fn confirm_page(State(app): State<AppState>, Path(token): Path<String>
 
 pub async fn sign_in(State(app): State<AppState>, Path(token): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
     if !plausible(&token) || !storage::auth::login_token_valid(&app.db.pool, &login::hash(&token)).await? {
-        return Ok(expired(&app));
+        return spent(&app, &token).await;
     }
     if !from_own_page(&app, &headers, &body) {
         tracing::warn!("sign-in refused: not posted from bellhop's own confirm page");
@@ -85,7 +102,7 @@ pub async fn sign_in(State(app): State<AppState>, Path(token): Path<String>, hea
         ));
     }
     let Some(storage::auth::LoginToken { tenant_id: tenant, user_id: user }) = storage::auth::consume_login_token(&app.db.pool, &login::hash(&token)).await? else {
-        return Ok(expired(&app));
+        return spent(&app, &token).await;
     };
     let session = login::random_token();
     let csrf = login::random_token();

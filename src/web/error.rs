@@ -24,17 +24,25 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+/// What an error said, kept on its response: [`super::pages::error_pages`] shows it to a
+/// signed-in owner's browser as a page of the admin.
+#[derive(Debug, Clone)]
+pub struct Said(pub String);
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        match self {
-            AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized").into_response(),
-            AppError::NotFound => (StatusCode::NOT_FOUND, "not found").into_response(),
-            AppError::Forbidden => (StatusCode::FORBIDDEN, "this form has expired; reload the page and try again").into_response(),
-            AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m).into_response(),
+        let (status, said) = match self {
+            AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized".to_owned()),
+            AppError::NotFound => (StatusCode::NOT_FOUND, "not found".to_owned()),
+            AppError::Forbidden => (StatusCode::FORBIDDEN, "this form has expired; reload the page and try again".to_owned()),
+            AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             AppError::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "request failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on our side; please try again").into_response()
+                (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on our side; please try again".to_owned())
             }
-        }
+        };
+        let mut r = (status, said.clone()).into_response();
+        r.extensions_mut().insert(Said(said));
+        r
     }
 }

@@ -147,6 +147,7 @@ pub fn router(state: AppState) -> Router {
     outside
         .merge(pages)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(pages::error_pages))
         .layer(middleware::from_fn(pages::security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), limits::identify))
         .layer(middleware::from_fn(record_metrics))

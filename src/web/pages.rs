@@ -29,6 +29,61 @@ pub fn message(status: StatusCode, title: &str, body: &str, action: Option<(&str
     }
 }
 
+/// An error on a page of the admin, shown in its layout with a way back.
+#[derive(Template)]
+#[template(path = "admin_error.html")]
+struct ErrorPage {
+    tab: &'static str,
+    title: String,
+    body: String,
+    back: (&'static str, &'static str),
+}
+
+/// Where an admin page's error leads back to: its section's list, else the owner's bots.
+fn way_back(path: &str) -> (&'static str, &'static str) {
+    let section = path.strip_prefix("/app/").and_then(|p| p.split('/').next()).unwrap_or_default();
+    match section {
+        "conversations" => ("Back to your conversations", "/app/conversations"),
+        "sources" | "qa" => ("Back to your knowledge", "/app/sources"),
+        "announcements" => ("Back to announcements", "/app/announcements"),
+        "team" => ("Back to your team", "/app/team"),
+        "gaps" => ("Back to knowledge gaps", "/app/gaps"),
+        "billing" | "account" => ("Back to billing", "/app/billing"),
+        _ => ("Back to your bots", "/app"),
+    }
+}
+
+/// A signed-in owner's browser (it asks for HTML) that meets an error on an admin page gets a
+/// page in the admin's layout, in plain words, with a way back — not the bare text ("not
+/// found") that scripts and other clients still get, with the same status code.
+pub async fn error_pages(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path();
+    let browser = path.starts_with("/app") && req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    let back = way_back(path);
+    let res = next.run(req).await;
+    if !browser {
+        return res;
+    }
+    let Some(super::error::Said(said)) = res.extensions().get::<super::error::Said>().cloned() else {
+        return res;
+    };
+    let status = res.status();
+    let (title, body) = match status {
+        StatusCode::NOT_FOUND => ("Not found", "This page doesn't exist, or isn't one of yours. It may have been deleted.".to_owned()),
+        StatusCode::FORBIDDEN => ("This form has expired", "Go back, reload the page and try again.".to_owned()),
+        StatusCode::BAD_REQUEST => ("That didn't work", said),
+        StatusCode::INTERNAL_SERVER_ERROR => ("Something went wrong on our side", "Please try again in a moment.".to_owned()),
+        _ => return res, // not signed in (401): its own answer
+    };
+    match render(&ErrorPage { tab: "", title: title.to_owned(), body, back }) {
+        Ok(mut page) => {
+            *page.status_mut() = status;
+            page
+        }
+        Err(_) => res,
+    }
+}
+
 pub async fn css() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")], include_str!("../../static/app.css"))
 }

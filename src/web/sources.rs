@@ -101,6 +101,8 @@ pub struct SourceRow {
     pub shared_from: Option<String>,
     /// The shown bot's own source: the owner's other bots, each ticked if it also uses it.
     pub also: Vec<Choice>,
+    /// Reading it again may help: not a file that failed for good (unsupported, damaged).
+    pub rereadable: bool,
 }
 
 #[derive(Template)]
@@ -177,6 +179,7 @@ async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<St
                     vec![]
                 },
                 next_try: s.next_crawl_at.filter(|_| s.status == "failed").map(crate::billing::stars::date),
+                rereadable: !(s.status == "failed" && s.kind == "file" && s.status_reason.as_deref().is_some_and(crate::knowledge::extract::fails_for_good)),
                 id: s.id,
                 kind: s.kind,
                 name: s.name,
@@ -210,11 +213,19 @@ async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<St
 pub struct Which {
     #[serde(default)]
     bot: Option<i64>,
+    /// What was just done, to say so (`source-deleted`, `qa-deleted`).
+    #[serde(default)]
+    done: Option<String>,
 }
 
 /// `GET /app/sources?bot=ID`.
 pub async fn list(State(app): State<AppState>, owner: Owner, Query(w): Query<Which>) -> Result<Response, AppError> {
-    page(&app, &owner, w.bot, None, None).await
+    let notice = match w.done.as_deref() {
+        Some("source-deleted") => Some("Source deleted. Your bot no longer answers from it.".to_owned()),
+        Some("qa-deleted") => Some("Question & answer deleted.".to_owned()),
+        _ => None,
+    };
+    page(&app, &owner, w.bot, notice, None).await
 }
 
 #[derive(serde::Serialize)]
@@ -403,6 +414,14 @@ fn back_to(bot: Option<i64>) -> Response {
     }
 }
 
+/// [`back_to`], saying what was done (`done`, see [`list`]).
+fn back_saying(bot: Option<i64>, done: &str) -> Response {
+    match bot {
+        Some(b) => Redirect::to(&format!("/app/sources?bot={b}&done={done}")).into_response(),
+        None => Redirect::to(&format!("/app/sources?done={done}")).into_response(),
+    }
+}
+
 pub async fn reindex(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<OnBot>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     if !crate::app::sources::requeue(&app, owner.tenant_id, SourceId(id)).await? {
@@ -416,7 +435,7 @@ pub async fn delete(State(app): State<AppState>, owner: Owner, Path(id): Path<i6
     if !ingest::delete_source(&app.db, &app.retriever, owner.tenant_id, SourceId(id)).await? {
         return Err(AppError::NotFound);
     }
-    Ok(back_to(f.bot))
+    Ok(back_saying(f.bot, "source-deleted"))
 }
 
 /// `POST /app/sources/{id}/bots`: the owner's other bots that also use source `id` — exactly
@@ -483,7 +502,7 @@ pub async fn delete_qa(State(app): State<AppState>, owner: Owner, Path(id): Path
     if !sources::delete_qa(&app.db.pool, owner.tenant_id, QaId(id)).await? {
         return Err(AppError::NotFound);
     }
-    Ok(back_to(f.bot))
+    Ok(back_saying(f.bot, "qa-deleted"))
 }
 
 pub struct HitRow {

@@ -362,3 +362,44 @@ async fn another_tenant_gets_404_and_never_sees_the_canary() {
     assert_eq!(count(app.db(), "select count(*) from bot_settings").await, 0);
     app.stop().await.unwrap();
 }
+
+/// A browser that opens a conversation that is missing (or another business's) gets a page of
+/// the admin, in plain words, with a way back — and the same 404; scripts still get the short
+/// text.
+#[tokio::test]
+async fn a_missing_page_is_shown_in_the_admin_with_a_way_back() {
+    let app = spawn_app().await;
+    let (_, cookie, csrf) = app.signed_in_owner(880_101, "Lost Owner").await;
+    let browser = |r: reqwest::RequestBuilder| r.header("cookie", &cookie).header("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
+    let r = browser(app.http.get(app.url("/app/conversations/987654321"))).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let page = d(&r.text().await.unwrap());
+    assert!(page.contains("<nav class=\"tabs\">"), "in the admin's layout: {page}");
+    assert!(page.contains("This page doesn't exist, or isn't one of yours."), "{page}");
+    assert!(page.contains("href=\"/app/conversations\">Back to your conversations</a>"), "{page}");
+    // A form whose token is stale: the same status, a page that says what to do.
+    let r = browser(app.http.post(app.url("/app/conversations/987654321/close"))).form(&[("csrf", "stale")]).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(d(&r.text().await.unwrap()).contains("This form has expired"));
+    // Not a browser: unchanged.
+    let (status, body) = get(&app, &cookie, "/app/conversations/987654321").await;
+    assert_eq!((status, body.as_str()), (404, "not found"));
+    let _ = csrf;
+    app.stop().await.unwrap();
+}
+
+/// The bots list: each bot's "Settings" and "Knowledge" links sit apart, not run together as
+/// "SettingsKnowledge" (two floats side by side, no space between them).
+#[tokio::test]
+async fn a_bots_links_on_the_home_page_stand_apart() {
+    let app = spawn_app().await;
+    let b = business(&app, "Lia", "lia_tea_bot", "Lia's Tea").await;
+    let (status, page) = get(&app, &b.cookie, "/app").await;
+    assert_eq!(status, 200);
+    let links = format!("<span class=\"bot-links\"><a class=\"settings-link\" href=\"/app/bots/{0}/settings\">Settings</a> <a class=\"settings-link\" href=\"/app/sources?bot={0}\">Knowledge</a></span>", b.bot);
+    assert!(page.contains(&links), "{page}");
+    let css = app.http.get(app.url("/static/app.css")).send().await.unwrap().text().await.unwrap();
+    assert!(css.contains(".bot-links { float:right; display:flex; gap:14px;"), "the links are spaced");
+    assert!(!css.contains(".settings-link { float"), "each link floated on its own runs them together");
+    app.stop().await.unwrap();
+}

@@ -53,8 +53,19 @@ async fn an_uploaded_file_is_read_indexed_found_and_deleted_everywhere() {
     assert!(found.contains("policies.md") || found.contains("Returns"), "source shown");
 
     let id = s[0]["id"].as_i64().unwrap();
+    // Delete asks first (static/app.js asks before sending a form with data-confirm)…
+    let listing = app.http.get(app.url("/app/sources")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let form = &listing[listing.find(&format!("action=\"/app/sources/{id}/delete\"")).expect("a Delete button")..];
+    let form = &form[..form.find('>').unwrap()];
+    assert!(form.contains("data-confirm=\"Delete “policies.md”?"), "{form}");
+    let js = app.http.get(app.url("/static/app.js")).send().await.unwrap().text().await.unwrap();
+    assert!(js.contains("form.dataset.confirm && !window.confirm(form.dataset.confirm)"), "the page's script asks");
     let r = app.http.post(app.url(&format!("/app/sources/{id}/delete"))).header("cookie", &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
     assert_eq!(r.status(), 303);
+    // …and says it is done.
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    let page = app.http.get(app.url(&back)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<p class=\"notice\" role=\"status\">Source deleted. Your bot no longer answers from it.</p>"), "{page}");
     assert!(statuses(&app, &cookie).await.is_empty());
     let after = search(&app, &cookie, "can I bring back a cake?").await;
     assert!(!after.contains("returned within 24 hours"), "deleted passages still found");
@@ -79,6 +90,19 @@ async fn q_and_a_pairs_match_in_the_playground_and_need_the_csrf_token() {
     assert_eq!(r.status(), 303);
     let page = search(&app, &cookie, "what are your opening hours").await;
     assert!(page.contains("9 to 5, Monday to Friday."), "{page}");
+
+    // Deleting a pair asks first, then says it is done.
+    let listing = app.http.get(app.url("/app/sources")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let at = listing.find("action=\"/app/qa/").expect("a Delete button");
+    let form = &listing[at..at + listing[at..].find('>').unwrap()];
+    assert!(form.contains("data-confirm=\"Delete the answer to “What are your opening hours?”?"), "{form}");
+    let action = &form["action=\"".len()..form["action=\"".len()..].find('"').unwrap() + "action=\"".len()];
+    let r = app.http.post(app.url(action)).header("cookie", &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    let page = app.http.get(app.url(&back)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Question &amp; answer deleted.") || page.contains("Question &#38; answer deleted."), "{page}");
+    assert!(!page.contains("9 to 5, Monday to Friday."), "{page}");
     app.stop().await.unwrap();
 }
 
@@ -204,6 +228,36 @@ async fn bad_input_gets_a_clear_status_and_the_server_keeps_serving() {
     let refused: Vec<_> = s.iter().filter(|x| x["status"] == "failed" && x["status_reason"].as_str().is_some_and(|r| r.contains("only imports pages from the public internet"))).collect();
     assert_eq!(refused.len(), 2, "{s:#?}");
     assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+    app.stop().await.unwrap();
+}
+
+/// Files that could not be read (an unsupported type, a program named like a PDF) take no place
+/// among the plan's sources, and get no "Re-read", which could not help them.
+#[tokio::test]
+async fn failed_uploads_take_no_place_among_the_plans_sources() {
+    models_dir();
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_BILLING_PLANS", "free|Free|0||100|1|2");
+    })
+    .await;
+    let (_, cookie, csrf) = app.signed_in_owner(702, "Finn").await;
+    let bad = vec![("program.exe", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00".to_vec()), ("manual.pdf", b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00".to_vec())];
+    let (status, page) = upload(&app, &cookie, &csrf, bad).await;
+    assert_eq!(status, 200, "{page}");
+    let s = settled(&app, &cookie, 2).await;
+    assert!(s.iter().all(|x| x["status"] == "failed"), "{s:?}");
+    let listing = app.http.get(app.url("/app/sources")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(listing.contains("You have 0 of the 2 sources of the Free plan."), "{listing}");
+    assert!(!listing.contains("/reindex"), "Re-read offered for files that can never be read: {listing}");
+
+    let good = vec![("hours.txt", b"We open at nine every morning.".to_vec()), ("prices.txt", b"A sourdough loaf costs four euros.".to_vec())];
+    let (status, page) = upload(&app, &cookie, &csrf, good).await;
+    assert_eq!(status, 200, "both fit the plan's 2 sources: {page}");
+    let s = settled(&app, &cookie, 4).await;
+    assert_eq!(s.iter().filter(|x| x["status"] == "ready").count(), 2, "{s:?}");
+    let listing = app.http.get(app.url("/app/sources")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(listing.contains("You have 2 of the 2 sources of the Free plan."), "{listing}");
+    assert_eq!(listing.matches("/reindex\"").count(), 2, "Re-read is offered for the files that were read: {listing}");
     app.stop().await.unwrap();
 }
 

@@ -370,6 +370,28 @@ async fn an_unreachable_site_is_reported_as_unreachable_not_as_refused_by_robots
     assert!(e.to_string().contains("could not be reached"), "{e}");
 }
 
+/// A mistyped address (a name no DNS server knows; `.invalid` never resolves, RFC 6761, and is
+/// answered without asking one) fails at once, saying so — not "reading…" through minutes of
+/// retries and then "could not be reached".
+#[tokio::test]
+async fn an_address_that_does_not_exist_fails_at_once_saying_so() {
+    use crate::helpers::{spawn_app, wait_until};
+    use bellhop::storage::sources;
+    let e = crawl(&fetcher(&[]), "https://no-such-shop.invalid/prices", &CrawlOptions::default(), &limits()).await.unwrap_err();
+    assert!(matches!(e, FetchError::NoSuchHost(_)), "{e:?}");
+    assert!(!e.is_transient(), "a mistyped address is not tried again");
+    assert_eq!(e.to_string(), "There is no website at no-such-shop.invalid — check the address.");
+
+    let app = spawn_app().await;
+    let (tenant, _, _) = app.signed_in_owner(7_950_101, "Nina").await;
+    let new = sources::NewSource { bot: None, kind: "url", name: "https://no-such-shop.invalid/prices", size_bytes: 0, content: None, max_pages: None, recrawl_hours: None };
+    let id = bellhop::app::sources::add_source(&app.state, tenant, &new).await.unwrap();
+    wait_until(Duration::from_secs(60), || async { sources::get(&app.db().pool, tenant, id).await.unwrap().unwrap().status == "failed" }).await;
+    let source = sources::get(&app.db().pool, tenant, id).await.unwrap().unwrap();
+    assert_eq!(source.status_reason.as_deref(), Some("There is no website at no-such-shop.invalid — check the address."));
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_missing_robots_txt_allows_all_and_one_of_any_content_type_is_obeyed() {
     let one_page = CrawlOptions { whole_site: false, max_pages: 1, ..CrawlOptions::default() };

@@ -124,7 +124,11 @@ async fn login_links_work_once_and_sessions_end_on_logout() {
     let cookie = set_cookie.split(';').next().unwrap().to_owned();
     // Used once: a second POST and a later GET find it spent.
     assert_eq!(app.http.post(&link).send().await.unwrap().status(), 410);
-    assert_eq!(app.http.get(&link).send().await.unwrap().status(), 410);
+    let again = app.http.get(&link).send().await.unwrap();
+    assert_eq!(again.status(), 410);
+    // Said as it is: used, not expired.
+    let again = again.text().await.unwrap();
+    assert!(again.contains("This sign-in link was already used") && again.contains("Send /login to @") && !again.contains("expired"), "{again}");
     // Nothing but the hash is stored.
     let token = link.rsplit('/').next().unwrap();
     assert_eq!(count(app.db(), &format!("select count(*) from login_tokens where token_hash = '{token}'")).await, 0);
@@ -157,7 +161,10 @@ async fn an_expired_login_link_is_refused() {
     wait_live(&app, bot).await;
     let link = welcome_link(&app, owner).await;
     sqlx::query("update login_tokens set expires_at = 0").execute(&app.db().pool).await.unwrap();
-    assert_eq!(app.http.post(&link).send().await.unwrap().status(), 410);
+    let r = app.http.post(&link).send().await.unwrap();
+    assert_eq!(r.status(), 410);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("This sign-in link has expired") && !page.contains("already used"), "{page}");
     app.stop().await.unwrap();
 }
 

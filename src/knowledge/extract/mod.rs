@@ -99,6 +99,19 @@ impl ExtractError {
     }
 }
 
+/// Whether `reason`, the recorded failure of an uploaded file, is one reading the same file
+/// again cannot change: its type is not supported (or it is not what its name says), it is
+/// damaged, empty or has no text. The page offers no "Re-read" for those.
+pub fn fails_for_good(reason: &str) -> bool {
+    let unsupported = ExtractError::Unsupported { what: String::new() }.to_string();
+    let unsupported = unsupported.split(" (").next().unwrap_or_default();
+    let kinds = [DocumentKind::Pdf, DocumentKind::Docx, DocumentKind::Html, DocumentKind::Csv, DocumentKind::Markdown, DocumentKind::Text];
+    reason.starts_with(unsupported)
+        || reason == ExtractError::Empty.to_string()
+        || reason == ExtractError::NoText.to_string()
+        || kinds.into_iter().any(|kind| reason == ExtractError::Damaged { kind }.to_string())
+}
+
 fn damaged_message(kind: DocumentKind) -> String {
     match kind {
         DocumentKind::Pdf => "This PDF could not be read (it may be damaged or protected).".into(),

@@ -142,6 +142,34 @@ impl std::fmt::Display for BlockedAddress {
 
 impl std::error::Error for BlockedAddress {}
 
+/// A name no DNS server knows (NXDOMAIN): a mistyped address. Trying again will not help.
+#[derive(Debug)]
+pub struct NoSuchHost {
+    pub host: String,
+}
+
+impl std::fmt::Display for NoSuchHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} does not exist", self.host)
+    }
+}
+
+impl std::error::Error for NoSuchHost {}
+
+/// Whether a failed lookup said the name does not exist (glibc's, musl's and BSD's words for
+/// `EAI_NONAME`/`EAI_NODATA`), as opposed to a resolver that could not answer for now.
+fn no_such_name(e: &std::io::Error) -> bool {
+    let msg = e.to_string();
+    ["Name or service not known", "Name does not resolve", "nodename nor servname provided", "No address associated with hostname"].iter().any(|m| msg.contains(m))
+}
+
+/// Names under `.invalid` never resolve (RFC 6761 §6.4): they are answered at once, asking no
+/// DNS server.
+fn reserved_invalid(host: &str) -> bool {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    h == "invalid" || h.ends_with(".invalid")
+}
+
 /// reqwest's DNS resolver, replaced: resolves with the system resolver, then refuses the name
 /// if *any* of its addresses is not public (a mixed answer is how DNS-rebinding attacks
 /// start), unless the host is allow-listed. The connector then connects only to these
@@ -156,7 +184,15 @@ impl Resolve for GuardedResolver {
         let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if reserved_invalid(&host) {
+                return Err(Box::new(NoSuchHost { host }) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            let looked_up = tokio::net::lookup_host((host.as_str(), 0)).await.map(|a| a.collect::<Vec<SocketAddr>>());
+            let addrs: Vec<SocketAddr> = match looked_up {
+                Ok(addrs) => addrs,
+                Err(e) if no_such_name(&e) => return Err(Box::new(NoSuchHost { host }) as Box<dyn std::error::Error + Send + Sync>),
+                Err(e) => return Err(e.into()),
+            };
             if !policy.allows_host(&host) {
                 if let Some(why) = blocked_name(&host) {
                     let ip = addrs.first().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), SocketAddr::ip);
@@ -190,6 +226,18 @@ mod tests {
         }
         assert_eq!(blocked_ip("169.254.169.254".parse().unwrap()), Some("the cloud metadata address"));
         assert_eq!(blocked_ip("fd00:ec2::254".parse().unwrap()), Some("the cloud metadata address"));
+    }
+
+    #[tokio::test]
+    async fn a_name_that_does_not_exist_is_told_apart() {
+        use std::str::FromStr;
+        let resolver = GuardedResolver { policy: Arc::new(Policy::default()) };
+        let err = resolver.resolve(Name::from_str("no-such-shop.invalid").unwrap()).await.err().expect("no such host");
+        assert!(err.downcast_ref::<NoSuchHost>().is_some_and(|e| e.host == "no-such-shop.invalid"), "{err}");
+        let gai = std::io::Error::other("failed to lookup address information: Name or service not known");
+        assert!(no_such_name(&gai));
+        let again = std::io::Error::other("failed to lookup address information: Temporary failure in name resolution");
+        assert!(!no_such_name(&again), "a resolver that cannot answer now is retried");
     }
 
     #[test]

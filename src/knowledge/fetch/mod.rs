@@ -42,6 +42,8 @@ pub enum FetchError {
     ContentType { url: String, content_type: String },
     #[error("The site could not be reached ({0}).")]
     Network(String),
+    #[error("There is no website at {0} — check the address.")]
+    NoSuchHost(String),
     #[error("The site's robots.txt asks bots not to read {0}.")]
     RobotsDisallowed(String),
     #[error("{0}")]
@@ -217,6 +219,9 @@ impl Fetcher {
         while let Some(s) = source {
             if let Some(blocked) = s.downcast_ref::<guard::BlockedAddress>() {
                 return FetchError::Blocked { host: blocked.host.clone(), why: blocked.why };
+            }
+            if let Some(missing) = s.downcast_ref::<guard::NoSuchHost>() {
+                return FetchError::NoSuchHost(missing.host.clone());
             }
             source = s.source();
         }
