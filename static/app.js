@@ -25,11 +25,37 @@
     el.textContent = msg;
     input.setAttribute('aria-invalid', msg ? 'true' : 'false');
   }
-  let touchedName = !!name.value, touchedUser = !!user.value;
-  name.addEventListener('input', () => { touchedName = true; show(name, nameErr, checkName(name.value), true); });
+  // A username made from the business's name while the owner has not typed one (the same rule
+  // as suggest_username in src/web/landing.rs).
+  const FOLD = { 'æ': 'ae', 'œ': 'oe', 'ß': 'ss', 'ł': 'l', 'đ': 'd', 'ı': 'i', 'ø': 'o' };
+  function suggest(n) {
+    const plain = [...n.toLowerCase()].map((c) => FOLD[c] || c.normalize('NFD').replace(/[\u0300-\u036f]/g, '')).join('');
+    const words = plain.replace(/['’]/g, '').split(/[^a-z0-9]+/).filter(Boolean);
+    while (words.length && !/^[a-z]/.test(words[0])) words.shift();
+    const tail = words.length && /bot$/.test(words[words.length - 1]) ? words.pop() : 'bot';
+    let out = '';
+    for (const w of words) {
+      const sep = out ? 1 : 0;
+      if (out.length + sep + w.length + 1 + tail.length > 32) break;
+      out += (sep ? '_' : '') + w;
+    }
+    out = (out ? out + '_' : '') + tail;
+    return out.length >= 5 && out.length <= 32 && /^[a-z]/.test(out) ? out : '';
+  }
+  let touchedName = !!name.value, touchedUser = !!user.value, suggested = '';
+  name.addEventListener('input', () => {
+    touchedName = true; show(name, nameErr, checkName(name.value), true);
+    if (!touchedUser || user.value === suggested) {
+      suggested = suggest(name.value);
+      user.value = suggested;
+      touchedUser = false;
+      show(user, userErr, '', true);
+    }
+  });
   user.addEventListener('input', () => { touchedUser = true; show(user, userErr, checkUser(user.value), true); });
   form.addEventListener('submit', (e) => {
-    const a = checkName(name.value), b = checkUser(user.value);
+    // An empty username is made from the name by the server; only a typed one is checked here.
+    const a = checkName(name.value), b = user.value.trim() ? checkUser(user.value) : '';
     show(name, nameErr, a, true); show(user, userErr, b, true);
     if (a || b) { e.preventDefault(); (a ? name : user).focus(); }
   });

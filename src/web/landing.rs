@@ -64,13 +64,21 @@ pub async fn new_bot(State(app): State<AppState>, Query(form): Query<NewBotForm>
         return Ok(r);
     };
     let name = BotName::parse(&form.name);
-    let username = BotUsername::parse(&form.username);
+    // No username typed: one made from the business's name (the owner can still change it in
+    // Telegram before confirming); a name with no Latin letters or digits gives none.
+    let typed = form.username.trim().trim_start_matches('@');
+    let suggested = if typed.is_empty() { suggest_username(&form.name) } else { None };
+    let username: Result<BotUsername, String> = match suggested.as_deref() {
+        Some(s) => BotUsername::parse(s).map_err(|e| e.to_string()),
+        None if typed.is_empty() => Err("Choose a username for your bot: Latin letters, digits and underscores, ending in “bot” — for example rosas_bakery_bot.".to_owned()),
+        None => BotUsername::parse(typed).map_err(|e| e.to_string()),
+    };
     let (Ok(name), Ok(username)) = (&name, &username) else {
         let page = Landing {
             name: form.name.clone(),
             username: form.username.trim().trim_start_matches('@').to_owned(),
             name_error: name.err().map(|e| e.to_string()),
-            username_error: username.err().map(|e| e.to_string()),
+            username_error: username.err(),
             link: None,
             qr_svg: String::new(),
             manager: Some(manager),
@@ -89,6 +97,79 @@ pub async fn new_bot(State(app): State<AppState>, Query(form): Query<NewBotForm>
         link: Some(link),
         manager: Some(manager),
     })?)
+}
+
+/// A bot username made from a business's name: "Rosa's Bakery" → `rosas_bakery_bot`. Latin
+/// letters and digits are kept (lower case), an apostrophe is dropped, anything else separates
+/// words; it starts with a letter, ends in "bot", and fits Telegram's 32 characters. `None` for
+/// a name with no Latin letter (the owner types one). (The same rule is in static/app.js.)
+pub fn suggest_username(name: &str) -> Option<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    for c in name.chars().flat_map(|c| fold(c).chars().collect::<Vec<_>>()) {
+        if c.is_ascii_alphanumeric() {
+            word.push(c.to_ascii_lowercase());
+        } else if c == '\'' || c == '’' {
+            continue;
+        } else if !word.is_empty() {
+            words.push(std::mem::take(&mut word));
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    // It must start with a letter: leading words that start with a digit go.
+    while words.first().is_some_and(|w| !w.starts_with(|c: char| c.is_ascii_alphabetic())) {
+        words.remove(0);
+    }
+    // Ending in "bot" already ("Help Bot", "Pizzabot"), or "_bot" added; whole words while they
+    // fit in Telegram's 32 characters.
+    let tail = if words.last().is_some_and(|w| w.ends_with("bot")) { words.pop().unwrap_or_default() } else { "bot".to_owned() };
+    let mut out = String::new();
+    for w in &words {
+        let sep = usize::from(!out.is_empty());
+        if out.len() + sep + w.len() + 1 + tail.len() > 32 {
+            break;
+        }
+        if sep == 1 {
+            out.push('_');
+        }
+        out.push_str(w);
+    }
+    if !out.is_empty() {
+        out.push('_');
+    }
+    out.push_str(&tail);
+    if out.len() > 32 {
+        return None;
+    }
+    (out.len() >= 5 && out.starts_with(|c: char| c.is_ascii_alphabetic())).then_some(out)
+}
+
+/// A Latin letter with an accent as its plain letters ("é" → "e", "ß" → "ss"); any other
+/// character as it is.
+fn fold(c: char) -> String {
+    let plain = match c.to_lowercase().next().unwrap_or(c) {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => "a",
+        'æ' => "ae",
+        'ç' | 'ć' | 'č' => "c",
+        'ď' | 'đ' => "d",
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ė' | 'ę' | 'ě' => "e",
+        'ì' | 'í' | 'î' | 'ï' | 'ī' | 'į' | 'ı' => "i",
+        'ł' => "l",
+        'ñ' | 'ń' | 'ň' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ő' => "o",
+        'œ' => "oe",
+        'ř' => "r",
+        'ś' | 'š' | 'ş' => "s",
+        'ß' => "ss",
+        'ť' | 'ţ' => "t",
+        'ù' | 'ú' | 'û' | 'ü' | 'ū' | 'ů' | 'ű' => "u",
+        'ý' | 'ÿ' => "y",
+        'ź' | 'ż' | 'ž' => "z",
+        _ => return c.to_string(),
+    };
+    plain.to_owned()
 }
 
 /// `https://t.me/newbot/{manager}/{username}?name={url-encoded name}`

@@ -534,3 +534,22 @@ async fn without_a_manager_bot_the_landing_page_offers_no_creation_link() {
     let html = app.http.get(app.url("/")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("id=\"create-form\"") && !html.contains("id=\"no-manager\""), "{html}");
 }
+
+/// An owner who leaves the username empty gets one made from the business's name (they can
+/// still change it in Telegram before confirming); a name without Latin letters asks for one.
+#[tokio::test]
+async fn a_username_is_made_from_the_business_name_when_none_is_typed() {
+    let app = spawn_app().await;
+    let link = landing_link(&app, "Rosa's Bakery", "").await;
+    assert!(link.contains("/rosas_bakery_bot?name="), "{link}");
+    let link = landing_link(&app, "Café Müller", " ").await;
+    assert!(link.contains("/cafe_muller_bot?name="), "{link}");
+    // A typed one is used as typed.
+    assert!(landing_link(&app, "Rosa's Bakery", "RosaCakesBot").await.contains("/RosaCakesBot?"));
+    let r = app.http.get(app.url("/new")).query(&[("name", "Пекарня Маша"), ("username", "")]).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Choose a username for your bot"), "{html}");
+    assert!(!html.contains("t.me/newbot"));
+    app.stop().await.unwrap();
+}
