@@ -163,35 +163,44 @@ async fn stripe_events_signed_by_stripes_library_are_processed_once_and_shuffled
     app.stop().await.unwrap();
 }
 
+/// Signs `body` as Stripe does, posts it (200 expected) and lets its job run.
+async fn deliver(app: &TestApp, body: &str) {
+    let h = sign(&[(body.to_owned(), WEBHOOK_SECRET, now_secs())]).await;
+    assert_eq!(post_event(app, body, &h[0]).await, 200);
+    app.drain_jobs(T).await;
+}
+
+/// A subscription's creation whose job gave up (one attempt) because its customer was linked to
+/// no business yet: the app, the Stripe stand-in, the checkout that links the customer, and the
+/// creation event (`evt_{tag}_2`), still unapplied.
+async fn gave_up_unlinked(owner: &str, user: i64, tag: &str) -> (TestApp, StripeStandin, String, String) {
+    let (app, standin) = stripe_app_with(|s| {
+        s.set("BELLHOP_JOBS_MAX_ATTEMPTS", "1");
+    })
+    .await;
+    let tenant = owner_with_bot(&app, owner, user).await.1;
+    let story = subscription_story(tenant, tag, now_secs() - 3600);
+    // The subscription without bellhop's metadata: only its customer, linked by the checkout.
+    let mut created = story[1].clone();
+    created["data"]["object"]["metadata"] = json!({});
+    let (checkout, created) = (story[0].to_string(), created.to_string());
+    deliver(&app, &created).await;
+    assert_eq!(count(app.db(), &format!("select count(*) from jobs where state = 'dead' and dedup_key = 'stripe:evt_{tag}_2'")).await, 1, "gave up: no business linked");
+    (app, standin, checkout, created)
+}
+
 /// The same, sent again only after the retention purge removed its dead job (dead jobs are kept
 /// 30 days): the event, still unapplied, gets a new job and is applied.
 #[tokio::test]
 async fn an_unapplied_event_sent_again_after_its_dead_job_was_purged_is_applied() {
-    let (app, _standin) = stripe_app_with(|s| {
-        s.set("BELLHOP_JOBS_MAX_ATTEMPTS", "1");
-    })
-    .await;
-    let tenant = owner_with_bot(&app, "Owner P", 7_400_002).await.1;
-    let story = subscription_story(tenant, "p", now_secs() - 3600);
-    let mut created = story[1].clone();
-    created["data"]["object"]["metadata"] = json!({});
-    let (checkout, created) = (story[0].to_string(), created.to_string());
-
-    let h = sign(&[(created.clone(), WEBHOOK_SECRET, now_secs())]).await;
-    assert_eq!(post_event(&app, &created, &h[0]).await, 200);
-    app.drain_jobs(T).await;
-    assert_eq!(count(app.db(), "select count(*) from jobs where state = 'dead' and dedup_key = 'stripe:evt_p_2'").await, 1, "gave up: no business linked");
+    let (app, _standin, checkout, created) = gave_up_unlinked("Owner P", 7_400_002, "p").await;
     let month_on = bellhop::storage::now_ms() + 31 * 86_400_000;
     let purged = bellhop::storage::retention::purge(app.db(), &app.state.cfg.retention, &bellhop::app::jobs::names(), month_on).await.unwrap();
     assert!(purged.dead_jobs >= 1);
     assert_eq!(count(app.db(), "select count(*) from jobs where dedup_key = 'stripe:evt_p_2'").await, 0, "its dead job purged");
-    let h = sign(&[(checkout.clone(), WEBHOOK_SECRET, now_secs())]).await;
-    assert_eq!(post_event(&app, &checkout, &h[0]).await, 200);
-    app.drain_jobs(T).await;
+    deliver(&app, &checkout).await;
 
-    let h = sign(&[(created.clone(), WEBHOOK_SECRET, now_secs())]).await;
-    assert_eq!(post_event(&app, &created, &h[0]).await, 200);
-    app.drain_jobs(T).await;
+    deliver(&app, &created).await;
     assert_eq!(count(app.db(), "select count(*) from stripe_events where id = 'evt_p_2' and processed_at is not null").await, 1, "applied when sent again");
     assert_eq!(count(app.db(), "select count(*) from stripe_events where id = 'evt_p_2'").await, 1, "stored once");
     app.stop().await.unwrap();
@@ -201,35 +210,15 @@ async fn an_unapplied_event_sent_again_after_its_dead_job_was_purged_is_applied(
 /// retries ran out) is applied when Stripe sends it again ("Resend" in Stripe's dashboard).
 #[tokio::test]
 async fn an_event_whose_job_gave_up_before_its_customer_was_linked_is_applied_when_sent_again() {
-    let (app, _standin) = stripe_app_with(|s| {
-        s.set("BELLHOP_JOBS_MAX_ATTEMPTS", "1");
-    })
-    .await;
-    let tenant = owner_with_bot(&app, "Owner R", 7_400_001).await.1;
-    let story = subscription_story(tenant, "r", now_secs() - 3600);
-    // The subscription without bellhop's metadata: only its customer, linked by the checkout.
-    let mut created = story[1].clone();
-    created["data"]["object"]["metadata"] = json!({});
-    let (checkout, created) = (story[0].to_string(), created.to_string());
+    let (app, _standin, checkout, created) = gave_up_unlinked("Owner R", 7_400_001, "r").await;
+    deliver(&app, &checkout).await;
 
-    let h = sign(&[(created.clone(), WEBHOOK_SECRET, now_secs())]).await;
-    assert_eq!(post_event(&app, &created, &h[0]).await, 200);
-    app.drain_jobs(T).await;
-    assert_eq!(count(app.db(), "select count(*) from jobs where state = 'dead' and dedup_key = 'stripe:evt_r_2'").await, 1, "gave up: no business linked");
-    let h = sign(&[(checkout.clone(), WEBHOOK_SECRET, now_secs())]).await;
-    assert_eq!(post_event(&app, &checkout, &h[0]).await, 200);
-    app.drain_jobs(T).await;
-
-    let h = sign(&[(created.clone(), WEBHOOK_SECRET, now_secs())]).await;
-    assert_eq!(post_event(&app, &created, &h[0]).await, 200);
-    app.drain_jobs(T).await;
+    deliver(&app, &created).await;
     assert_eq!(count(app.db(), "select count(*) from stripe_events where id = 'evt_r_2' and processed_at is not null").await, 1, "applied when sent again");
     assert_eq!(count(app.db(), "select count(*) from jobs where dedup_key = 'stripe:evt_r_2' and state = 'done'").await, 1);
     assert_eq!(count(app.db(), "select count(*) from stripe_events where id = 'evt_r_2'").await, 1, "stored once");
     // Sent once more after it was applied: nothing runs again.
-    let h = sign(&[(created.clone(), WEBHOOK_SECRET, now_secs())]).await;
-    assert_eq!(post_event(&app, &created, &h[0]).await, 200);
-    app.drain_jobs(T).await;
+    deliver(&app, &created).await;
     assert_eq!(count(app.db(), "select count(*) from jobs where dedup_key = 'stripe:evt_r_2' and state = 'done' and attempts = 2").await, 1);
     app.stop().await.unwrap();
 }
