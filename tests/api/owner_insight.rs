@@ -72,11 +72,17 @@ async fn the_overview_counts_questions_by_outcome_ratings_and_hours_of_this_busi
 /// long), every other one a customer's question and the rest the bot's answers, all at noon UTC
 /// `days_ago`.
 async fn bulk_exchanges(app: &TestApp, tenant: TenantId, conv: i64, n: i64, days_ago: i64) {
+    bulk_messages(app, tenant, conv, n, days_ago, "author, text, kind", "case when i % 2 = 1 then 'customer' else 'bot' end, 'Is it in stock?', case when i % 2 = 1 then '' else 'answer' end").await;
+}
+
+/// Inserts `n` messages into `conv` at noon `days_ago` days ago, in one statement: `columns`
+/// filled by `values` (SQL over the row number `i`, 1 to `n`).
+async fn bulk_messages(app: &TestApp, tenant: TenantId, conv: i64, n: i64, days_ago: i64, columns: &str, values: &str) {
     let at = (bellhop::storage::now_ms().div_euclid(DAY) - days_ago) * DAY + 12 * 3_600_000;
     sqlx::query(&format!(
         "with recursive n(i) as (select 1 union all select i + 1 from n where i < {n})
-         insert into conversation_messages (tenant_id, conversation_id, author, text, kind, created_at)
-         select {tenant}, {conv}, case when i % 2 = 1 then 'customer' else 'bot' end, 'Is it in stock?', case when i % 2 = 1 then '' else 'answer' end, {at} from n",
+         insert into conversation_messages (tenant_id, conversation_id, {columns}, created_at)
+         select {tenant}, {conv}, {values}, {at} from n",
         tenant = tenant.0
     ))
     .execute(&app.db().pool)
@@ -130,16 +136,7 @@ async fn the_questions_the_bot_couldnt_answer_are_those_of_the_chosen_period_and
 /// `n` answers "couldn't find" to `question` in `conv`, written straight into the table, at noon
 /// UTC `days_ago`.
 async fn bulk_gaps(app: &TestApp, tenant: TenantId, conv: i64, question: &str, n: i64, days_ago: i64) {
-    let at = (bellhop::storage::now_ms().div_euclid(DAY) - days_ago) * DAY + 12 * 3_600_000;
-    sqlx::query(&format!(
-        "with recursive n(i) as (select 1 union all select i + 1 from n where i < {n})
-         insert into conversation_messages (tenant_id, conversation_id, author, text, kind, question, created_at)
-         select {tenant}, {conv}, 'bot', 'I could not find that', 'fallback', '{question}', {at} from n",
-        tenant = tenant.0
-    ))
-    .execute(&app.db().pool)
-    .await
-    .unwrap();
+    bulk_messages(app, tenant, conv, n, days_ago, "author, text, kind, question", &format!("'bot', 'I could not find that', 'fallback', '{question}'")).await;
 }
 
 /// "Asked N times" counts every asking of the period, however many (it once counted only among
