@@ -99,7 +99,7 @@
         row.textContent = '';
         const pill = document.createElement('span');
         pill.className = 'pill ' + (s.status === 'ready' ? 'ok' : s.status === 'failed' || s.status === 'deleting' ? 'bad' : 'wait');
-        pill.textContent = s.status === 'ready' ? `ready · ${s.chunk_count} passage${s.chunk_count === 1 ? '' : 's'}` : s.status === 'failed' ? 'failed' : s.status === 'deleting' ? 'not fully deleted' : s.status === 'processing' ? 'reading…' : 'queued';
+        pill.textContent = s.status === 'ready' ? `ready · ${s.chunk_count} passage${s.chunk_count === 1 ? '' : 's'}` : s.status === 'failed' ? 'failed' : s.status === 'deleting' ? 'not fully deleted' : s.status === 'processing' ? (s.progress == null ? 'reading…' : `reading… ${s.progress} %`) : 'queued';
         row.appendChild(pill);
         if (s.status === 'failed' && s.status_reason) {
           const why = document.createElement('span');

@@ -205,7 +205,23 @@ async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tena
         return Err(Failure::Internal(anyhow::anyhow!("the source is being deleted")));
     }
     // The earlier read stays searchable until this one is written (see `index_documents`).
-    let sentences = pipeline::index_chunked(&retriever, tenant, chunked, |_| {}).await.map_err(anyhow::Error::from)?;
+    // Meanwhile the owner sees how far it is: each batch's count goes through a watch to one
+    // writer, which records the latest (a slow write skips counts, never holds up the read).
+    let total = chunked.len() as i64;
+    let (done_tx, mut done_rx) = tokio::sync::watch::channel(0usize);
+    let recording = async {
+        let _ = sources::set_progress(&db.pool, tenant, source.id, 0, total).await;
+        while done_rx.changed().await.is_ok() {
+            let done = *done_rx.borrow_and_update() as i64;
+            // Progress is only shown: a failed write costs the owner a stale percentage.
+            let _ = sources::set_progress(&db.pool, tenant, source.id, done, total).await;
+        }
+    };
+    let indexing = pipeline::index_chunked(&retriever, tenant, chunked, move |done| {
+        done_tx.send_replace(done);
+    });
+    let (indexed, ()) = tokio::join!(indexing, recording);
+    let sentences = indexed.map_err(anyhow::Error::from)?;
     // Pages of an earlier crawl beyond this one's count would otherwise linger in the index.
     for page in docs.len()..old_pages as usize {
         pipeline::delete_source(&retriever, tenant, &index_id(source.id, page)).await.map_err(anyhow::Error::from)?;

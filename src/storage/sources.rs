@@ -33,9 +33,22 @@ pub struct Source {
     pub next_crawl_at: Option<i64>,
     /// The bot it belongs to (`None`: no bot yet).
     pub bot_id: Option<i64>,
+    /// While it is `processing`: passages indexed so far, out of `progress_total`.
+    pub progress_done: Option<i64>,
+    pub progress_total: Option<i64>,
 }
 
-const COLUMNS: &str = "id, kind, name, content_type, size_bytes, status, status_reason, chunk_count, max_pages, recrawl_hours, updated_at, recrawl_failures, next_crawl_at, bot_id";
+impl Source {
+    /// How far a read is, in whole percent, once it knows how many passages it has to index.
+    pub fn progress_percent(&self) -> Option<i64> {
+        match (self.status.as_str(), self.progress_done, self.progress_total) {
+            ("processing", Some(done), Some(total)) if total > 0 => Some((done.clamp(0, total) * 100) / total),
+            _ => None,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, kind, name, content_type, size_bytes, status, status_reason, chunk_count, max_pages, recrawl_hours, updated_at, recrawl_failures, next_crawl_at, bot_id, progress_done, progress_total";
 
 /// The id the vector index knows a source (or page `page` of a site) by.
 pub fn index_id(source: SourceId, page: usize) -> String {
@@ -274,7 +287,8 @@ pub async fn set_status<'c>(
                 last_indexed_at = case when $1 = 'ready' then $5 else last_indexed_at end, updated_at = $5,
                 recrawl_failures = case when $1 = 'ready' then 0 else recrawl_failures end,
                 next_crawl_at = case when $1 = 'ready' then null else next_crawl_at end,
-                failure_notice_at = case when $1 = 'ready' then null else failure_notice_at end
+                failure_notice_at = case when $1 = 'ready' then null else failure_notice_at end,
+                progress_done = null, progress_total = null
          where tenant_id = $6 and id = $7 and status <> 'deleting'",
     )
     .bind(status)
@@ -287,6 +301,19 @@ pub async fn set_status<'c>(
     .execute(e)
     .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// Records how far the read of a `processing` source is: `done` of its `total` passages indexed.
+/// Changes nothing once the source has moved on (ready, failed, deleting).
+pub async fn set_progress<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId, done: i64, total: i64) -> sqlx::Result<()> {
+    sqlx::query("update sources set progress_done = $1, progress_total = $2 where tenant_id = $3 and id = $4 and status = 'processing'")
+        .bind(done)
+        .bind(total)
+        .bind(tenant.0)
+        .bind(id.0)
+        .execute(e)
+        .await?;
+    Ok(())
 }
 
 /// What the owner reads of a source whose read failed on our side.

@@ -103,6 +103,8 @@ pub struct SourceRow {
     pub also: Vec<Choice>,
     /// Reading it again may help: not a file that failed for good (unsupported, damaged).
     pub rereadable: bool,
+    /// While it is being read: how far, in percent, once that is known.
+    pub progress: Option<i64>,
 }
 
 #[derive(Template)]
@@ -180,6 +182,7 @@ async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<St
                 },
                 next_try: s.next_crawl_at.filter(|_| s.status == "failed").map(crate::billing::stars::date),
                 rereadable: !(s.status == "failed" && s.kind == "file" && s.status_reason.as_deref().is_some_and(crate::knowledge::extract::fails_for_good)),
+                progress: s.progress_percent(),
                 id: s.id,
                 kind: s.kind,
                 name: s.name,
@@ -234,12 +237,14 @@ pub struct StatusRow {
     status: String,
     status_reason: Option<String>,
     chunk_count: i64,
+    /// While it is being read: how far, in percent, once that is known.
+    progress: Option<i64>,
 }
 
 /// `GET /app/sources/status`: the list's live status, for the page's polling script.
 pub async fn status(State(app): State<AppState>, owner: Owner) -> Result<Json<Vec<StatusRow>>, AppError> {
     let list = sources::list(&app.db.pool, owner.tenant_id).await?;
-    Ok(Json(list.into_iter().map(|s| StatusRow { id: s.id, status: s.status, status_reason: s.status_reason, chunk_count: s.chunk_count }).collect()))
+    Ok(Json(list.into_iter().map(|s| StatusRow { progress: s.progress_percent(), id: s.id, status: s.status, status_reason: s.status_reason, chunk_count: s.chunk_count }).collect()))
 }
 
 /// `POST /app/sources/upload` (multipart): one or more files. Each is checked against the

@@ -348,3 +348,75 @@ async fn the_playground_marks_passages_confident_by_the_bots_own_threshold() {
         app.stop().await.unwrap();
     }
 }
+
+/// An OpenAI-style embeddings endpoint (`embeddings.url`) that answers every request at once,
+/// with vectors made from the texts, except the second full batch of the pipeline (64 texts),
+/// which waits for a permit: the read is then half-way, without timing anything.
+#[derive(Clone)]
+struct HeldEmbeddings {
+    full_batches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+async fn held_embeddings() -> (HeldEmbeddings, String) {
+    use axum::Json;
+    use axum::extract::State;
+    async fn embed(State(h): State<HeldEmbeddings>, Json(req): Json<serde_json::Value>) -> Json<serde_json::Value> {
+        let texts: Vec<String> = req["input"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_owned()).collect();
+        if texts.len() == 64 && h.full_batches.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            h.permits.acquire().await.unwrap().forget();
+        }
+        let data: Vec<serde_json::Value> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let v: Vec<f32> = (0..16).map(|d| t.bytes().enumerate().filter(|(j, _)| j % 16 == d).map(|(_, b)| f32::from(b)).sum::<f32>() + 1.0).collect();
+                serde_json::json!({ "object": "embedding", "index": i, "embedding": v })
+            })
+            .collect();
+        Json(serde_json::json!({ "object": "list", "data": data, "model": "held", "usage": { "prompt_tokens": 0, "total_tokens": 0 } }))
+    }
+    let h = HeldEmbeddings { full_batches: Default::default(), permits: std::sync::Arc::new(tokio::sync::Semaphore::new(0)) };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().route("/v1/embeddings", axum::routing::post(embed)).with_state(h.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (h, format!("http://{addr}/v1"))
+}
+
+/// A big file no longer reads "reading…" for minutes with no sign of progress: while its
+/// passages are indexed, the Knowledge page and its live status say how far it is, and the
+/// percentage goes once it is read.
+#[tokio::test]
+async fn a_big_file_shows_how_far_its_reading_is() {
+    let (held, url) = held_embeddings().await;
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_EMBEDDINGS_URL", &url);
+        s.set("BELLHOP_CHUNK_TOKENS", "128");
+    })
+    .await;
+    let (_, cookie, csrf) = app.signed_in_owner(951, "Greta").await;
+    let text: String = (1..=900).map(|i| format!("Rule {i}: members collect {i} points for every order of flowers, and the points never expire.\n\n")).collect();
+    let (status, page) = upload(&app, &cookie, &csrf, vec![("loyalty.txt", text.into_bytes())]).await;
+    assert_eq!(status, 200, "{page}");
+
+    // The first 64 passages are indexed; the next 64 are being embedded.
+    wait_until(Duration::from_secs(120), || async { statuses(&app, &cookie).await[0]["progress"].as_i64().is_some_and(|p| p > 0) }).await;
+    let s = statuses(&app, &cookie).await;
+    assert_eq!(s[0]["status"], "processing", "{s:?}");
+    let percent = s[0]["progress"].as_i64().unwrap();
+    assert!(percent < 100, "{s:?}");
+    let listing = app.http.get(app.url("/app/sources")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(listing.contains(&format!("<span class=\"pill wait\">reading… {percent} %</span>")), "{listing}");
+    let js = app.http.get(app.url("/static/app.js")).send().await.unwrap().text().await.unwrap();
+    assert!(js.contains("`reading… ${s.progress} %`"), "the live status shows it too");
+
+    held.permits.add_permits(1);
+    let s = settled(&app, &cookie, 1).await;
+    assert_eq!(s[0]["status"], "ready", "{s:?}");
+    let chunks = s[0]["chunk_count"].as_i64().unwrap();
+    assert!(chunks > 128, "more than two batches: {chunks}");
+    assert_eq!(percent, 64 * 100 / chunks, "the first batch, of all the passages");
+    assert!(s[0]["progress"].is_null(), "{s:?}");
+    app.stop().await.unwrap();
+}
