@@ -96,7 +96,18 @@ pub struct ShowQuery {
     reopened: Option<String>,
 }
 
+/// Closing without ticking the box: the one refusal that comes back through the page's address
+/// (`?close_problem=confirm`). Any other text there is ignored: a link must not be able to put
+/// words of its own into the page's alerts.
+const CLOSE_UNCONFIRMED: &str = "Nothing was closed: tick the box to confirm, then press Close my account again.";
+
 pub async fn show(State(app): State<AppState>, AccountOwner(owner): AccountOwner, Query(q): Query<ShowQuery>) -> Result<Response, AppError> {
+    let close_problem = (q.close_problem.as_deref() == Some("confirm")).then(|| CLOSE_UNCONFIRMED.to_owned());
+    page(&app, &owner, &q, close_problem).await
+}
+
+/// The billing page, with `close_problem` (why the account was not closed) above the close form.
+async fn page(app: &AppState, owner: &super::auth::Owner, q: &ShowQuery, close_problem: Option<String>) -> Result<Response, AppError> {
     let cfg = &app.cfg.billing;
     let tenant = owner.tenant_id;
     let now = now_ms();
@@ -177,7 +188,7 @@ pub async fn show(State(app): State<AppState>, AccountOwner(owner): AccountOwner
         closing: crate::storage::privacy::erase_date(&app.db.pool, owner.tenant_id).await?.map(crate::app::account::date),
         grace_days: crate::app::account::GRACE_DAYS,
         updates_days: app.cfg.retention.updates.as_secs() / 86_400,
-        close_problem: q.close_problem.clone(),
+        close_problem,
     };
     super::render_page(&page)
 }
@@ -194,8 +205,7 @@ pub struct CloseForm {
 pub async fn close_account(State(app): State<AppState>, AccountOwner(owner): AccountOwner, axum::Form(f): axum::Form<CloseForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
     if f.confirm.as_deref() != Some("yes") {
-        let problem = "Nothing was closed: tick the box to confirm, then press Close my account again.";
-        return Ok(Redirect::to(&format!("/app/billing?close_problem={}#close", urlencoding::encode(problem))).into_response());
+        return Ok(Redirect::to("/app/billing?close_problem=confirm#close").into_response());
     }
     match crate::app::account::close(&app, owner.tenant_id).await {
         Ok(when) => {
@@ -208,7 +218,12 @@ pub async fn close_account(State(app): State<AppState>, AccountOwner(owner): Acc
             res.headers_mut().insert(axum::http::header::SET_COOKIE, axum::http::HeaderValue::from_static("bellhop_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"));
             Ok(res)
         }
-        Err(crate::app::lifecycle::LifecycleError::Refused(problem)) => Ok(Redirect::to(&format!("/app/billing?close_problem={}#close", urlencoding::encode(&problem))).into_response()),
+        // Shown at once, not through the address (see `CLOSE_UNCONFIRMED`).
+        Err(crate::app::lifecycle::LifecycleError::Refused(problem)) => {
+            let mut res = page(&app, &owner, &ShowQuery::default(), Some(problem)).await?;
+            *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(res)
+        }
         Err(crate::app::lifecycle::LifecycleError::NotFound) => Err(AppError::NotFound),
         Err(crate::app::lifecycle::LifecycleError::Internal(e)) => Err(AppError::Internal(e)),
     }

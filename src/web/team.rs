@@ -56,7 +56,8 @@ async fn page(app: &AppState, owner: &super::auth::Owner, link: Option<String>, 
 /// `GET /app/team`.
 pub async fn show(State(app): State<AppState>, AccountOwner(owner): AccountOwner, Query(q): Query<Shown>) -> Result<Response, AppError> {
     let notice = match (q.removed, q.cancelled.as_deref()) {
-        (Some(name), _) => Some(format!("{name} is no longer on your team: no more handoffs, and they're signed out of the admin.")),
+        // Fixed words, whatever the address says: a link must not put its own text in the page.
+        (Some(_), _) => Some("They are no longer on your team: no more handoffs, and they're signed out of the admin.".to_owned()),
         (None, Some("1")) => Some("The invitation link is cancelled: whoever opens it is told so, and it adds no one to your team.".to_owned()),
         (None, Some(_)) => Some("That invitation link could not be cancelled: it was already used, or has expired. The team above shows who joined.".to_owned()),
         (None, None) => None,
@@ -105,12 +106,12 @@ pub async fn cancel_invite(State(app): State<AppState>, AccountOwner(owner): Acc
 /// `POST /app/team/{user_id}/remove`.
 pub async fn remove(State(app): State<AppState>, AccountOwner(owner): AccountOwner, Path(user_id): Path<i64>, axum::Form(f): axum::Form<CsrfForm>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
-    let name = team::member_name(&app.db.pool, owner.tenant_id, UserId(user_id)).await?.ok_or(AppError::NotFound)?;
+    team::member_name(&app.db.pool, owner.tenant_id, UserId(user_id)).await?.ok_or(AppError::NotFound)?;
     let mut tx = app.db.begin().await?;
     if !team::remove(&mut tx, owner.tenant_id, UserId(user_id)).await? {
         return Err(AppError::NotFound);
     }
     tx.commit().await.map_err(anyhow::Error::from)?;
     tracing::info!(tenant_id = owner.tenant_id.0, "teammate removed");
-    Ok(Redirect::to(&format!("/app/team?removed={}", urlencoding::encode(&name))).into_response())
+    Ok(Redirect::to("/app/team?removed=1").into_response())
 }

@@ -38,7 +38,11 @@ async fn a_closed_account_is_disconnected_at_once_can_be_reopened_and_is_erased_
 
     // Without the box ticked nothing happens.
     let (status, location, _) = post(&app, &b.cookie, "/app/account/close", &[("csrf", &b.csrf)]).await;
-    assert_eq!((status, location.contains("close_problem=Nothing%20was%20closed")), (303, true), "{location}");
+    assert_eq!((status, location.as_str()), (303, "/app/billing?close_problem=confirm#close"));
+    assert!(get(&app, &b.cookie, &location).await.1.contains("Nothing was closed: tick the box to confirm"));
+    // Only that code: a link cannot put words of its own in the page's alert.
+    let (_, page) = get(&app, &b.cookie, "/app/billing?close_problem=Your%20card%20failed.%20Close%20your%20account%20now.").await;
+    assert!(!page.contains("Your card failed") && !page.contains("role=\"alert\""), "{page}");
     assert_eq!(count(app.db(), "select count(*) from tenants where closed_at is not null").await, 0);
     // Closed: the bot disconnected (token forgotten), the owner signed out and told in Telegram.
     let (status, _, body) = post(&app, &b.cookie, "/app/account/close", &[("csrf", &b.csrf), ("confirm", "yes")]).await;
@@ -131,9 +135,9 @@ async fn a_renewing_subscription_must_be_stopped_before_closing() {
         .execute(&app.db().pool)
         .await
         .unwrap();
-    let (status, location, _) = post(&app, &b.cookie, "/app/account/close", &[("csrf", &b.csrf), ("confirm", "yes")]).await;
-    assert_eq!(status, 303);
-    assert!(location.contains("close_problem=Your%20subscription%20still%20renews"), "{location}");
+    let (status, _, page) = post(&app, &b.cookie, "/app/account/close", &[("csrf", &b.csrf), ("confirm", "yes")]).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("<p class=\"problem\" role=\"alert\">Your subscription still renews"), "{page}");
     assert_eq!(count(app.db(), "select count(*) from tenants where closed_at is not null").await, 0);
     assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and status = 'live'", b.bot)).await, 1);
     app.stop().await.unwrap();

@@ -142,7 +142,11 @@ async fn a_teammate_joins_with_a_one_time_link_gets_handoffs_and_the_first_reply
     let (status, _, _) = post(&app, &other.cookie, &format!("/app/team/{tom}/remove"), &[("csrf", &other.csrf)]).await;
     assert_eq!(status, 404);
     let (status, location, _) = post(&app, &b.cookie, &format!("/app/team/{tom}/remove"), &[("csrf", &b.csrf)]).await;
-    assert_eq!((status, location.starts_with("/app/team?removed=Tom")), (303, true));
+    assert_eq!((status, location.as_str()), (303, "/app/team?removed=1"));
+    assert!(get(&app, &b.cookie, &location).await.1.contains("They are no longer on your team"));
+    // The page's words are its own, whatever the address says.
+    let (_, page) = get(&app, &b.cookie, "/app/team?removed=Call%20%2B1%20555%200100%20now.%20Tom").await;
+    assert!(!page.contains("555 0100") && page.contains("They are no longer on your team"), "{page}");
     assert_eq!(get(&app, &tom_cookie, "/app/conversations").await.0, 401);
     say_to_manager(&app, tom, "Still me, Tom!", Some(&for_tom["message_id"])).await;
     manager_message(&app, tom, "You're no longer on the team of Rosa's Cakes, so your reply was not sent").await;
