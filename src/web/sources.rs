@@ -247,10 +247,46 @@ pub async fn status(State(app): State<AppState>, owner: Owner) -> Result<Json<Ve
     Ok(Json(list.into_iter().map(|s| StatusRow { progress: s.progress_percent(), id: s.id, status: s.status, status_reason: s.status_reason, chunk_count: s.chunk_count }).collect()))
 }
 
+/// Upload requests this process reads at once. Each holds at most its body limit in memory (five
+/// files of `knowledge.max_file_bytes` and the form), so together they stay within a few hundred
+/// megabytes however many are sent; the others wait their turn.
+static UPLOADS_AT_ONCE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
+/// A file as read from an upload: its bytes, or only its size when it is over the limit.
+#[derive(Debug, PartialEq)]
+enum Capped {
+    Kept(Vec<u8>),
+    TooBig(u64),
+}
+
+/// Reads a file part as it arrives, keeping at most `cap` bytes: past that it is read to its end
+/// and dropped as it comes (the owner still gets the page that says which file was too big, and
+/// how big it was), so a file far over the limit never sits in memory.
+async fn read_capped<S, E>(mut part: S, cap: u64) -> Result<Capped, E>
+where
+    S: futures::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+{
+    use futures::StreamExt;
+    let mut kept = Vec::new();
+    let mut seen: u64 = 0;
+    while let Some(chunk) = part.next().await {
+        let chunk = chunk?;
+        seen += chunk.len() as u64;
+        if seen > cap {
+            kept = Vec::new();
+        } else {
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    Ok(if seen > cap { Capped::TooBig(seen) } else { Capped::Kept(kept) })
+}
+
 /// `POST /app/sources/upload` (multipart): one or more files. Each is checked against the
 /// per-file and per-tenant limits, stored, and queued for reading — all before the answer.
 pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipart) -> Result<Response, AppError> {
     let limits = &app.cfg.knowledge;
+    // Waits its turn (within the upload timeout) rather than adding to what uploads hold.
+    let _reading = UPLOADS_AT_ONCE.acquire().await.map_err(anyhow::Error::from)?;
     let mut csrf = None;
     let mut bot = None;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
@@ -274,8 +310,12 @@ pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipa
             Some("bot") => bot = field.text().await.ok().and_then(|b| b.trim().parse::<i64>().ok()),
             Some("files") => {
                 let name = field.file_name().map(clean_name).unwrap_or_else(|| "file".into());
-                let bytes = match field.bytes().await {
-                    Ok(b) => b,
+                let bytes = match read_capped(field, limits.max_file_bytes).await {
+                    Ok(Capped::Kept(b)) => b,
+                    Ok(Capped::TooBig(size)) => {
+                        problems.push(format!("“{name}” is {}; the limit is {} per file.", human_size(size as i64), human_size(limits.max_file_bytes as i64)));
+                        continue;
+                    }
                     Err(_) => {
                         problems.push(format!("“{name}” is larger than {}.", human_size(limits.max_file_bytes as i64)));
                         continue;
@@ -284,7 +324,7 @@ pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipa
                 if bytes.is_empty() && name == "file" {
                     continue; // the empty file input of a form sent with nothing chosen
                 }
-                files.push((name, bytes.to_vec()));
+                files.push((name, bytes));
             }
             _ => {}
         }
@@ -573,3 +613,20 @@ pub async fn search(State(app): State<AppState>, owner: Owner, Query(sq): Query<
     render(&SearchPage { tab: "search", csrf: owner.csrf.clone(), picker, q, hits, qa_match, min_percent: (min * 100.0).round() as u32 })
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(chunks: &[usize]) -> impl futures::Stream<Item = Result<bytes::Bytes, std::convert::Infallible>> + Unpin {
+        futures::stream::iter(chunks.iter().map(|n| Ok(bytes::Bytes::from(vec![b'x'; *n]))).collect::<Vec<_>>())
+    }
+
+    #[tokio::test]
+    async fn an_upload_is_kept_up_to_the_limit_and_only_measured_past_it() {
+        assert_eq!(read_capped(part(&[400, 600]), 1000).await.unwrap(), Capped::Kept(vec![b'x'; 1000]));
+        assert_eq!(read_capped(part(&[]), 1000).await.unwrap(), Capped::Kept(vec![]));
+        // Read to the end, so the owner learns its size; not kept.
+        assert_eq!(read_capped(part(&[400, 600, 1, 5000]), 1000).await.unwrap(), Capped::TooBig(6001));
+    }
+}
