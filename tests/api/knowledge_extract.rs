@@ -65,8 +65,12 @@ fn pdf_with_content(catalog_extra: &str, content: Vec<u8>, title: &str) -> Vec<u
 }
 
 fn text_pdf(lines: &[&str]) -> Vec<u8> {
+    titled_text_pdf(lines, "Cafe Handbook")
+}
+
+fn titled_text_pdf(lines: &[&str], title: &str) -> Vec<u8> {
     let ops: String = lines.iter().enumerate().map(|(i, l)| format!("BT /F1 12 Tf 72 {} Td ({l}) Tj ET\n", 720 - 20 * i as i64)).collect();
-    pdf_with_content("", stream("", ops.as_bytes()), "Cafe Handbook")
+    pdf_with_content("", stream("", ops.as_bytes()), title)
 }
 
 /// zlib data that inflates to `mib` MiB of zeros, compressed a MiB at a time.
@@ -171,6 +175,18 @@ async fn pdf_text_is_read_in_the_child_process() {
     assert_eq!(doc.kind, DocumentKind::Pdf);
     assert_eq!(doc.title.as_deref(), Some("Cafe Handbook"));
     assert!(doc.text.contains("Opening hours") && doc.text.contains("We open at nine every day."), "{}", doc.text);
+}
+
+/// A sentence the page wrapped is read as one sentence, so it is never quoted without its
+/// subject ("usually last 7 to 10 days" about tulips); a title a program made up ("about:blank")
+/// is dropped, so the source goes by its file name.
+#[tokio::test]
+async fn a_wrapped_pdf_sentence_is_one_sentence_and_a_made_up_title_is_dropped() {
+    let lines = ["Fresh flowers last longer in cool water. Roses", "usually last 7 to 10 days; tulips last 5 to 7 days.", "Gift cards: from $20"];
+    let doc = run(titled_text_pdf(&lines, "about:blank"), "care.pdf").await.unwrap();
+    assert!(doc.text.contains("Roses usually last 7 to 10 days"), "{}", doc.text);
+    assert!(doc.text.contains("Gift cards: from $20"), "{}", doc.text);
+    assert_eq!(doc.title, None);
 }
 
 // ---------- the type comes from the bytes ----------

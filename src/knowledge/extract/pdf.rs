@@ -126,8 +126,8 @@ pub(crate) async fn extract(bytes: Bytes, limits: &Limits) -> Result<Document, E
     let out = String::from_utf8_lossy(&out);
     let (title, text) = out.split_once('\n').unwrap_or(("", &out));
     let budget = Budget::new(limits);
-    let doc = super::text::extract(text, DocumentKind::Pdf, &budget)?;
-    let title = Some(title.trim().to_owned()).filter(|t| !t.is_empty());
+    let doc = super::text::extract(&unwrap_lines(text), DocumentKind::Pdf, &budget)?;
+    let title = Some(title.trim().to_owned()).filter(|t| !t.is_empty() && !is_placeholder_title(t));
     Ok(Document { title, text: doc.text, kind: DocumentKind::Pdf })
 }
 
@@ -202,6 +202,33 @@ pub fn worker_main(format: WorkerFormat, max_text_bytes: usize) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// A PDF's text comes a printed line at a time, so a sentence the page wrapped is split in two:
+/// "… in cool water. Roses" / "usually last 7 to 10 days" would be quoted as a sentence without
+/// its subject. A line that does not end a sentence (or a heading's or a price's colon) and is
+/// followed by one that begins in lower case is joined to it. Lines of a list or a price list,
+/// which begin in capitals, digits or bullets, stay lines.
+fn unwrap_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        out.push_str(line);
+        let open = line.trim_end().chars().last().is_some_and(|c| !matches!(c, '.' | '!' | '?' | ':' | ';' | '…' | '。'));
+        let continues = lines.peek().and_then(|next| next.trim_start().chars().next()).is_some_and(char::is_lowercase);
+        out.push(if open && continues { ' ' } else { '\n' });
+    }
+    out
+}
+
+/// A title some program wrote into the PDF for it rather than a name for the document (a
+/// browser's "about:blank", Word's "Microsoft Word - Document1", "Untitled"): the file's name
+/// says more.
+fn is_placeholder_title(title: &str) -> bool {
+    let t = title.trim().to_lowercase();
+    let generated = ["about:", "microsoft word - ", "microsoft powerpoint - ", "microsoft excel - ", "untitled", "file:", "http://", "https://", "document1", "doc1"];
+    let file_name = [".doc", ".docx", ".pdf", ".odt", ".rtf", ".txt", ".html", ".htm", ".tmp"];
+    generated.iter().any(|g| t.starts_with(g)) || file_name.iter().any(|ext| t.ends_with(ext))
+}
+
 fn is_bomb(e: &lopdf::Error) -> bool {
     matches!(e, lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. }))
 }
@@ -220,4 +247,27 @@ fn info_title(doc: &lopdf::Document) -> Option<String> {
         None => raw.iter().map(|&b| char::from(b)).collect::<String>(),
     };
     Some(title.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sentence_the_page_wrapped_is_one_sentence_again() {
+        assert_eq!(
+            unwrap_lines("Cut the stems. Roses\nusually last 7 to 10 days; tulips last 5 to 7 days.\n\nPrices\nRoses: $4\n12 red roses: $45\n- a vase\nWe deliver on\nweekdays."),
+            "Cut the stems. Roses usually last 7 to 10 days; tulips last 5 to 7 days.\n\nPrices\nRoses: $4\n12 red roses: $45\n- a vase\nWe deliver on weekdays.\n"
+        );
+    }
+
+    #[test]
+    fn a_title_a_program_made_up_gives_way_to_the_file_name() {
+        for t in ["about:blank", "Microsoft Word - Document1", "Untitled document", "prices_final.docx", "https://shop.example/prices"] {
+            assert!(is_placeholder_title(t), "{t}");
+        }
+        for t in ["Rosa's Flowers price list", "Cafe Handbook", "Opening hours 2027"] {
+            assert!(!is_placeholder_title(t), "{t}");
+        }
+    }
 }
