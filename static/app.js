@@ -70,7 +70,14 @@
   const bar = document.getElementById('progress');
   ['dragenter', 'dragover'].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add('over'); }));
   ['dragleave', 'drop'].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.remove('over'); }));
-  drop.addEventListener('drop', (e) => { input.files = e.dataTransfer.files; });
+  // The browser's own file control is hidden: the box says what was chosen instead.
+  const chosen = document.getElementById('chosen');
+  const showChosen = () => {
+    const names = Array.from(input.files).map((f) => f.name);
+    chosen.textContent = names.length === 0 ? '' : names.length === 1 ? `Chosen: ${names[0]}` : `${names.length} files chosen: ${names.join(', ')}`;
+  };
+  input.addEventListener('change', showChosen);
+  drop.addEventListener('drop', (e) => { input.files = e.dataTransfer.files; showChosen(); });
   form.addEventListener('submit', (e) => {
     if (!window.XMLHttpRequest || !input.files.length) return;
     e.preventDefault();

@@ -45,7 +45,6 @@ struct BillingPage {
     percent: i64,
     from_packs: i64,
     pack_credits: i64,
-    renews: String,
     chart: String,
     plans: Vec<PlanRow>,
     payments: Vec<PaymentRow>,
@@ -70,7 +69,8 @@ struct BillingPage {
 /// Answers per day as bars: one per day of the last 30, the busiest day full height.
 pub fn chart_svg(days: &[DayCount], today: i64) -> String {
     let (w, h, n) = (600, 160, 30i64);
-    let max = days.iter().map(|d| d.answers).max().unwrap_or(0).max(1);
+    let busiest = days.iter().map(|d| d.answers).max().unwrap_or(0).max(0);
+    let max = busiest.max(1);
     let bar = w / n;
     let mut s = format!(r#"<svg class="chart" viewBox="0 0 {w} {}" role="img" aria-label="AI answers per day, last 30 days" xmlns="http://www.w3.org/2000/svg">"#, h + 20);
     for i in 0..n {
@@ -80,7 +80,7 @@ pub fn chart_svg(days: &[DayCount], today: i64) -> String {
         let x = i * bar;
         s.push_str(&format!(r#"<rect x="{}" y="{}" width="{}" height="{bh}" rx="2"><title>{} answers on {}</title></rect>"#, x + 2, h - bh, bar - 4, v, stars::date_of_day(day)));
     }
-    s.push_str(&format!(r#"<line x1="0" y1="{h}" x2="{w}" y2="{h}" /><text x="0" y="{}">30 days ago</text><text x="{w}" y="{}" text-anchor="end">today</text><text x="{w}" y="12" text-anchor="end">max {max}/day</text></svg>"#, h + 16, h + 16));
+    s.push_str(&format!(r#"<line x1="0" y1="{h}" x2="{w}" y2="{h}" /><text x="0" y="{}">30 days ago</text><text x="{w}" y="{}" text-anchor="end">today</text>{}</svg>"#, h + 16, h + 16, if busiest > 0 { format!(r#"<text x="{w}" y="12" text-anchor="end">most in one day: {busiest}</text>"#) } else { r#"<text x="300" y="80" text-anchor="middle">No AI answers in the last 30 days</text>"#.to_owned() }));
     s
 }
 
@@ -161,10 +161,11 @@ async fn page(app: &AppState, owner: &super::auth::Owner, q: &ShowQuery, close_p
         csrf: owner.csrf.clone(),
         manager: app.manager.as_ref().map(|m| m.username.clone()).unwrap_or_default(),
         plan_name: plan.name.clone(),
+        // What the plan costs and when its month turns, in one line under its name.
         source: match acc.plan_source.as_str() {
-            "stars" => "paid monthly in Telegram Stars".into(),
-            "stripe" => "paid monthly by card".into(),
-            _ => "free".into(),
+            "stars" => format!("Paid monthly in Telegram Stars · this month of the plan ends on {}", stars::date(acc.period_end)),
+            "stripe" => format!("Paid monthly by card · this month of the plan ends on {}", stars::date(acc.period_end)),
+            _ => format!("Free of charge · the plan's answers start again on {}", stars::date(acc.period_end)),
         },
         // The plan's answers only; what packs have left is shown beside them.
         used: usage.used,
@@ -172,7 +173,6 @@ async fn page(app: &AppState, owner: &super::auth::Owner, q: &ShowQuery, close_p
         percent: if usage.allowance > 0 { (usage.used * 100 / usage.allowance).clamp(0, 100) } else { 100 },
         from_packs: usage.from_packs,
         pack_credits: acc.pack_credits,
-        renews: stars::date(acc.period_end),
         chart: chart_svg(&days, today),
         plans,
         payments,

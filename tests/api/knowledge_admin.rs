@@ -40,6 +40,8 @@ async fn an_uploaded_file_is_read_indexed_found_and_deleted_everywhere() {
     models_dir();
     let app = spawn_app().await;
     let (_, cookie, csrf) = app.signed_in_owner(501, "Rosa's Bakery").await;
+    let home = || async { app.http.get(app.url("/app")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap() };
+    assert!(home().await.contains("Next step: teach your bot"));
     let doc = "# Returns\n\nCakes can be returned within 24 hours if they are unopened. Bring your receipt.\n\n# Opening hours\n\nWe open at 7am every day except Sunday.\n";
     let (status, page) = upload(&app, &cookie, &csrf, vec![("policies.md", doc.as_bytes().to_vec())]).await;
     assert_eq!(status, 200, "{page}");
@@ -47,6 +49,9 @@ async fn an_uploaded_file_is_read_indexed_found_and_deleted_everywhere() {
     let s = settled(&app, &cookie, 1).await;
     assert_eq!(s[0]["status"], "ready", "{s:?}");
     assert!(s[0]["chunk_count"].as_i64().unwrap() >= 1);
+    // Taught: the home page's next step is trying the bot.
+    let h = home().await;
+    assert!(h.contains("Next step: try your bot") && !h.contains("teach your bot"), "{h}");
 
     let found = search(&app, &cookie, "can I bring back a cake?").await;
     assert!(found.contains("returned within 24 hours"), "{found}");
