@@ -87,6 +87,14 @@ pub fn customer_language(telegram: Option<&str>, message: &str) -> Option<String
     let code = telegram.map(primary).filter(|c| !c.is_empty());
     let text = message.trim();
     let info = if text.starts_with('/') { None } else { DETECTOR.detect(text) };
+    // A short Latin-script message the detector is unsure of may still say its language in its
+    // small words ("How much does a cake … cost?").
+    if !text.starts_with('/')
+        && info.as_ref().is_none_or(|i| i.script() == Script::Latin && !i.is_reliable())
+        && let Some(voted) = small_words_vote(text)
+    {
+        return Some(voted.to_owned());
+    }
     let Some(info) = info else { return code };
     let detected = code_of(info.lang()).to_owned();
     let other_script = info.script() != Script::Latin;
@@ -99,6 +107,41 @@ pub fn customer_language(telegram: Option<&str>, message: &str) -> Option<String
                 Some(c)
             }
         }
+    }
+}
+
+/// Small words (articles, question words, prepositions, "thanks") of the Latin-script languages
+/// the bot writes in. A word in two lists ("de", "para", "a") tells nothing and is left out.
+const SMALL_WORDS: &[(&str, &[&str])] = &[
+    ("en", &["the", "is", "are", "do", "does", "did", "you", "your", "how", "what", "when", "where", "which", "who", "why", "much", "many", "can", "could", "have", "has", "for", "and", "with", "of", "to", "at", "my", "it", "this", "that", "there", "any", "will", "would", "please", "thanks", "thank", "i", "an", "is", "get", "need"]),
+    ("es", &["el", "la", "los", "las", "del", "que", "qué", "por", "cuánto", "cuanto", "cuánta", "cuesta", "cuestan", "es", "son", "y", "tienen", "tienes", "hay", "dónde", "donde", "cuándo", "cuando", "cómo", "mi", "su", "sus", "al", "también", "hola", "gracias", "puedo", "pueden", "está", "están", "necesito", "quiero"]),
+    ("de", &["der", "die", "das", "den", "dem", "des", "ist", "sind", "und", "mit", "für", "wie", "was", "wann", "wo", "ich", "sie", "ein", "eine", "einen", "haben", "habt", "kann", "können", "kostet", "kosten", "nicht", "auch", "bitte", "danke", "viel", "hallo", "gibt"]),
+    ("fr", &["le", "les", "des", "du", "est", "sont", "et", "avec", "pour", "combien", "quel", "quelle", "quand", "où", "je", "vous", "nous", "une", "avez", "pouvez", "coûte", "coûtent", "pas", "aussi", "merci", "bonjour", "ce", "cette"]),
+    ("it", &["il", "gli", "della", "delle", "dei", "è", "sono", "per", "costa", "costano", "dove", "io", "voi", "avete", "potete", "anche", "grazie", "ciao", "quanti", "quante"]),
+    ("pt", &["o", "os", "as", "dos", "das", "é", "são", "custa", "custam", "onde", "eu", "vocês", "você", "têm", "tem", "obrigado", "obrigada", "olá", "um", "uma", "não", "quantos"]),
+];
+
+/// The language a Latin-script message's small words say, when they say it clearly: two of them
+/// or more, and more than twice as many as any other language's.
+fn small_words_vote(text: &str) -> Option<&'static str> {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let only_in = |w: &str, lang: &str| SMALL_WORDS.iter().all(|(l, list)| (*l == lang) == list.contains(&w));
+    let mut counts: Vec<(&'static str, usize)> = SMALL_WORDS.iter().map(|(l, _)| (*l, words.iter().filter(|w| only_in(w, l)).count())).collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    let (best, n) = counts[0];
+    (n >= 2 && n > 2 * counts[1].1).then_some(best)
+}
+
+/// The language of a customer's message in a private conversation: as [`customer_language`],
+/// except that a message that does not say which language it is in ("ok", "and for 20?", a
+/// command) keeps the language the customer has been writing in (`so_far`), rather than
+/// switching to their Telegram app's. A Spanish phone whose owner writes English gets English
+/// throughout, not English and Spanish by turns.
+pub fn message_language(telegram: Option<&str>, message: &str, so_far: Option<&str>) -> Option<String> {
+    match so_far {
+        Some(kept) if customer_language(None, message).is_none() => Some(kept.to_owned()),
+        _ => customer_language(telegram, message),
     }
 }
 
@@ -510,6 +553,32 @@ pub fn possessive(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_short_message_s_small_words_say_its_language() {
+        assert_eq!(customer_language(Some("es"), "How much does a cake for twelve people cost?").as_deref(), Some("en"));
+        assert_eq!(customer_language(Some("en"), "Wie viel kostet die Torte?").as_deref(), Some("de"));
+        assert_eq!(customer_language(Some("en"), "Combien coûte le gâteau ?").as_deref(), Some("fr"));
+        // Too little to go by: the app's language.
+        assert_eq!(customer_language(Some("es"), "ok").as_deref(), Some("es"));
+        assert_eq!(customer_language(Some("pt"), "y para 20?").as_deref(), Some("pt"));
+        assert_eq!(small_words_vote("price?"), None);
+        // Words of two languages count for neither ("de", "para").
+        assert_eq!(small_words_vote("de para"), None);
+    }
+
+    #[test]
+    fn a_message_that_does_not_say_keeps_the_language_the_customer_writes_in() {
+        // A Spanish phone, English written: a short message stays English…
+        assert_eq!(customer_language(Some("es"), "20?").as_deref(), Some("es"), "alone, it would switch");
+        assert_eq!(message_language(Some("es"), "20?", Some("en")).as_deref(), Some("en"));
+        assert_eq!(message_language(Some("es"), "/help", Some("en")).as_deref(), Some("en"));
+        // …a clear message decides, whatever came before…
+        assert_eq!(message_language(Some("en"), "¿Cuánto cuesta un pastel de chocolate para doce personas?", Some("en")).as_deref(), Some("es"));
+        assert_eq!(message_language(Some("es"), "Сколько стоит торт на двенадцать человек?", Some("en")).as_deref(), Some("ru"));
+        // …and with nothing before, Telegram's language as ever.
+        assert_eq!(message_language(Some("es"), "20?", None).as_deref(), Some("es"));
+    }
 
     #[test]
     fn the_message_decides_when_it_is_clear_telegram_otherwise() {

@@ -159,10 +159,19 @@ pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot
     };
     let BotView { profile, settings, paused } = view;
     let bots::Profile { name: business, username, .. } = profile.unwrap_or_default();
-    // The customer's language: their message (a photo's caption is its text), else their
-    // Telegram app's language.
+    // The customer's language: their message (a photo's caption is its text), else, in a
+    // private chat, the language they have been writing in, else their Telegram app's language.
     let language = match &update.kind {
-        UpdateKind::Message(m) => language::customer_language(m.from.as_ref().and_then(|f| f.language_code.as_deref()), m.text.as_deref().or(m.caption.as_deref()).unwrap_or_default()),
+        UpdateKind::Message(m) => {
+            let app = m.from.as_ref().and_then(|f| f.language_code.as_deref());
+            let written = m.text.as_deref().or(m.caption.as_deref()).unwrap_or_default();
+            let so_far = if m.chat.is_private() && language::customer_language(None, written).is_none() {
+                conversations::language_of(&a.pipeline.db.pool, tenant, bot_id, ChatId(m.chat.id), 0).await?
+            } else {
+                None
+            };
+            language::message_language(app, written, so_far.as_deref())
+        }
         UpdateKind::CallbackQuery(q) => press_language(&a.pipeline.db, tenant, bot_id, q).await?,
         _ => None,
     };

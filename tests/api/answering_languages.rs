@@ -199,3 +199,26 @@ async fn the_end_of_a_handoff_is_announced_in_the_customers_language() {
     assert!(!said[2].contains("back with the assistant"));
     app.stop().await.unwrap();
 }
+
+/// A customer whose Telegram app is in Spanish but who writes English gets the bot's words in
+/// English throughout: a message that does not say its language (a command, "and for 20?")
+/// keeps the language they write in, rather than switching to the app's by turns.
+#[tokio::test]
+async fn a_customer_writing_another_language_than_their_app_s_is_answered_in_it_throughout() {
+    std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
+    let app = spawn_app().await;
+    let (bot, tenant, _) = live_bot(&app, "Owner", "dawn_words_bot", "Dawn Bakery").await;
+    add_doc(&app, tenant, "cakes.txt", "Cakes to order. A cake for twelve people costs 45 euros. A small cake for six people costs 28 euros.").await;
+    wait_sources_ready(&app, tenant, 1).await;
+    let customer = app.tg.post("users", json!({ "first_name": "Lucía", "language_code": "es", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    let to_customer = || async { app.tg.sent_by(bot).await.into_iter().filter(|m| m["chat_id"] == json!(customer)).map(|m| text_of(&m)).collect::<Vec<_>>() };
+    app.tg.say(customer, bot, "How much does a cake for twelve people cost?").await;
+    wait_until(Duration::from_secs(120), || async { to_customer().await.len() == 1 }).await;
+    app.tg.say(customer, bot, "/help").await;
+    wait_until(Duration::from_secs(60), || async { to_customer().await.len() == 2 }).await;
+    let said = to_customer().await;
+    assert!(said[0].contains("45 euros") && said[0].contains("\n\nSources\n"), "{said:?}");
+    use bellhop::answering::language::{Lang, fill};
+    assert_eq!(said[1], fill(Lang::En.words().help, "Dawn Bakery"), "{said:?}");
+    app.stop().await.unwrap();
+}
