@@ -16,6 +16,7 @@
 //! The question's numbers and words are never support. Everything here is pure and
 //! deterministic; `compose` decides what a failure turns into (the extractive answer, or
 //! "I don't know").
+use crate::domain::vocabulary::{CALENDAR, CALENDAR_ELSEWHERE, NUMBER_WORDS};
 use regex::Regex;
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -100,46 +101,6 @@ static TIME: LazyLock<Regex> = LazyLock::new(|| {
 static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)([€$£¥₽₹])?\s?(\d+(?:[.,]\d+)*)(?:st|nd|rd|th)?\s?(%|€|\$|£|₽|percent\b|per cent\b|eur\b|euros?\b|usd\b|dollars?\b|gbp\b|pounds?\b|rub\b|roubles?\b|rubles?\b|руб\w*|евро|долл\w*)?").expect("regex")
 });
-
-const NUMBER_WORDS: &[(&str, &str)] = &[
-    ("two", "2"), ("three", "3"), ("four", "4"), ("five", "5"), ("six", "6"), ("seven", "7"), ("eight", "8"), ("nine", "9"), ("ten", "10"),
-    ("eleven", "11"), ("twelve", "12"), ("thirteen", "13"), ("fourteen", "14"), ("fifteen", "15"), ("sixteen", "16"), ("seventeen", "17"),
-    ("eighteen", "18"), ("nineteen", "19"), ("twenty", "20"), ("thirty", "30"), ("forty", "40"), ("fifty", "50"), ("sixty", "60"),
-    ("seventy", "70"), ("eighty", "80"), ("ninety", "90"), ("hundred", "100"), ("thousand", "1000"), ("million", "1000000"), ("billion", "1000000000"),
-    ("dozen", "12"), ("half", "50%"),
-];
-const CALENDAR: &[&str] = &[
-    "january", "february", "march", "april", "june", "july", "august", "september", "october", "november", "december",
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
-];
-
-/// Weekdays and months in the other languages customers write in ([`super::language`]), with
-/// their common inflections, each as its English name: an answer in Spanish that says "domingo"
-/// needs a source that says Sunday in some language. Words that are also ordinary words are left
-/// out: Spanish "mayo" (mayonnaise), Portuguese "segunda" … without "-feira" ("second"), French
-/// "mars" when capitalised (the planet, the bar). Lower case is enough: these languages write
-/// them in lower case, and German's capitals are folded.
-const CALENDAR_ELSEWHERE: &[(&str, &[&str])] = &[
-    ("monday", &["lunes", "lundi", "lundis", "lunedì", "lunedi", "montag", "montags", "понедельник", "понедельника", "понедельникам", "понедельники", "понедельнике"]),
-    ("tuesday", &["martes", "mardi", "mardis", "martedì", "martedi", "dienstag", "dienstags", "вторник", "вторника", "вторникам", "вторники", "вторнике"]),
-    ("wednesday", &["miércoles", "miercoles", "mercredi", "mercredis", "mercoledì", "mercoledi", "mittwoch", "mittwochs", "среда", "среду", "среды", "средам", "среде", "средой"]),
-    ("thursday", &["jueves", "jeudi", "jeudis", "giovedì", "giovedi", "donnerstag", "donnerstags", "четверг", "четверга", "четвергам", "четверги", "четверге"]),
-    ("friday", &["viernes", "vendredi", "vendredis", "venerdì", "venerdi", "freitag", "freitags", "пятница", "пятницу", "пятницы", "пятницам", "пятнице", "пятницей"]),
-    ("saturday", &["sábado", "sábados", "sabado", "sabados", "samedi", "samedis", "sabato", "samstag", "samstags", "sonnabend", "суббота", "субботу", "субботы", "субботам", "субботе", "субботой"]),
-    ("sunday", &["domingo", "domingos", "dimanche", "dimanches", "domenica", "domeniche", "sonntag", "sonntags", "воскресенье", "воскресенья", "воскресеньям", "воскресеньем"]),
-    ("january", &["enero", "janvier", "gennaio", "januar", "janeiro", "январь", "января", "январе"]),
-    ("february", &["febrero", "février", "fevrier", "febbraio", "februar", "fevereiro", "февраль", "февраля", "феврале"]),
-    ("march", &["marzo", "märz", "maerz", "março", "marco", "март", "марта", "марте"]),
-    ("april", &["abril", "avril", "aprile", "апрель", "апреля", "апреле"]),
-    ("may", &["mai", "maggio", "maio", "май", "мая", "мае"]),
-    ("june", &["junio", "juin", "giugno", "juni", "junho", "июнь", "июня", "июне"]),
-    ("july", &["julio", "juillet", "luglio", "juli", "julho", "июль", "июля", "июле"]),
-    ("august", &["agosto", "août", "aout", "август", "августа", "августе"]),
-    ("september", &["septiembre", "setiembre", "septembre", "settembre", "setembro", "сентябрь", "сентября", "сентябре"]),
-    ("october", &["octubre", "octobre", "ottobre", "oktober", "outubro", "октябрь", "октября", "октябре"]),
-    ("november", &["noviembre", "novembre", "novembro", "ноябрь", "ноября", "ноябре"]),
-    ("december", &["diciembre", "décembre", "decembre", "dicembre", "dezember", "dezembro", "декабрь", "декабря", "декабре"]),
-];
 
 /// The English name of the weekday or month `w` (at byte `at` of `text`) says, if it says one.
 fn calendar_word(text: &str, at: usize, w: &str) -> Option<&'static str> {

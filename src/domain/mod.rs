@@ -8,6 +8,7 @@ pub mod conversation;
 mod dates;
 mod ids;
 pub mod plans;
+pub mod vocabulary;
 mod secret;
 
 pub use bellhop_telegram::{BotId, BotName, BotToken, BotTokenError, BotUsername, ChatId, UserId, UsernameError};

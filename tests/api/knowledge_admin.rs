@@ -425,3 +425,24 @@ async fn a_big_file_shows_how_far_its_reading_is() {
     assert!(s[0]["progress"].is_null(), "{s:?}");
     app.stop().await.unwrap();
 }
+
+/// A Q&A pair answers questions that mean the same, not ones that differ in a day or a number:
+/// to the embedder "Are you open on Monday?" is nearly "Are you open on Sunday?" (0.92), whose
+/// answer would tell the customer the wrong day's hours with the owner's own words.
+#[tokio::test]
+async fn a_q_and_a_pair_does_not_answer_a_question_about_another_day_or_number() {
+    models_dir();
+    let app = spawn_app().await;
+    let (_, cookie, csrf) = app.signed_in_owner(503, "Sunny Cakes").await;
+    for (q, a) in [("Are you open on Sunday?", "No, we are closed on Sundays."), ("How much is a cake for 12 people?", "A cake for 12 people costs 45 euros.")] {
+        let r = app.http.post(app.url("/app/qa")).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("question", q), ("answer", a)]).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+    }
+    let page = search(&app, &cookie, "are you open sundays").await;
+    assert!(page.contains("closed on Sundays"), "the same question in other words: {page}");
+    let page = search(&app, &cookie, "Are you open on Monday?").await;
+    assert!(!page.contains("closed on Sundays"), "{page}");
+    let page = search(&app, &cookie, "How much is a cake for 20 people?").await;
+    assert!(!page.contains("costs 45 euros"), "{page}");
+    app.stop().await.unwrap();
+}
