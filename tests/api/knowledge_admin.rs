@@ -297,6 +297,27 @@ async fn an_upload_past_the_tenants_storage_limit_is_refused_with_a_reason() {
     app.stop().await.unwrap();
 }
 
+/// A big file that could not be read takes no storage either: a smaller one still fits.
+#[tokio::test]
+async fn a_failed_upload_takes_no_storage() {
+    models_dir();
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_KNOWLEDGE_MAX_TENANT_BYTES", "3000");
+    })
+    .await;
+    let (_, cookie, csrf) = app.signed_in_owner(902, "Ida").await;
+    let mut program = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00".to_vec();
+    program.resize(2000, 0);
+    let (status, page) = upload(&app, &cookie, &csrf, vec![("program.exe", program)]).await;
+    assert_eq!(status, 200, "{page}");
+    let s = settled(&app, &cookie, 1).await;
+    assert_eq!(s[0]["status"], "failed", "{s:?}");
+    let (status, page) = upload(&app, &cookie, &csrf, vec![("hours.txt", "We open at nine every morning. ".repeat(50).as_bytes()[..1500].to_vec())]).await;
+    assert_eq!(status, 200, "the failed file's 2,000 bytes were counted: {page}");
+    assert!(page.contains("Added hours.txt"), "{page}");
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn sources_beyond_the_plans_limit_are_refused_with_a_reason_and_deleting_one_makes_room() {
     let app = spawn_app_with(|s| {
