@@ -217,3 +217,22 @@ document.addEventListener('submit', (e) => {
   const form = e.target;
   if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) e.preventDefault();
 });
+
+// Copy buttons: a button with data-copy="ID" copies the field with that id (hidden without this
+// file, where the owner copies by hand). Where the browser refuses, the text is left selected.
+document.querySelectorAll('button[data-copy]').forEach((b) => {
+  const field = document.getElementById(b.dataset.copy);
+  if (!field) return;
+  const label = b.textContent;
+  b.hidden = false;
+  b.addEventListener('click', async () => {
+    field.select();
+    let done = false;
+    try { await navigator.clipboard.writeText(field.value); done = true; } catch (_) {
+      try { done = document.execCommand('copy'); } catch (_) { /* left selected */ }
+    }
+    if (!done) return;
+    b.textContent = 'Copied';
+    setTimeout(() => { b.textContent = label; }, 2000);
+  });
+});

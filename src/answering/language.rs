@@ -96,7 +96,12 @@ pub fn customer_language(telegram: Option<&str>, message: &str) -> Option<String
         return Some(voted.to_owned());
     }
     let Some(info) = info else { return code };
-    let detected = code_of(info.lang()).to_owned();
+    let detected = match info.lang() {
+        // An unsure guess of Ukrainian for Cyrillic without a letter only Ukrainian has ("спасибо"
+        // alone) is Russian, as for Cyrillic the rule is.
+        Detected::Ukr if !info.is_reliable() && !text.chars().any(|c| "іїєґІЇЄҐ".contains(c)) => "ru".to_owned(),
+        l => code_of(l).to_owned(),
+    };
     let other_script = info.script() != Script::Latin;
     match code {
         None => (info.is_reliable() || other_script).then_some(detected),
@@ -587,6 +592,12 @@ mod tests {
         assert_eq!(customer_language(Some("en-US"), "قیمت کیک برای دوازده نفر چقدر است؟").as_deref(), Some("fa"));
         assert_eq!(customer_language(None, "جمعه‌ها باز هستید؟").as_deref(), Some("fa"));
         assert_eq!(customer_language(None, "а доставка?").as_deref(), Some("ru"));
+        // A Russian word alone, which an unsure guess took for Ukrainian; Ukrainian letters still
+        // say Ukrainian.
+        assert_eq!(customer_language(None, "спасибо").as_deref(), Some("ru"));
+        assert_eq!(customer_language(Some("en"), "Спасибо!").as_deref(), Some("ru"));
+        assert_eq!(customer_language(None, "спасибо большое").as_deref(), Some("ru"));
+        assert_eq!(customer_language(None, "Дякую, що відповіли так швидко!").as_deref(), Some("uk"));
         // A clear Spanish message from an English app.
         assert_eq!(customer_language(Some("en"), "¿Cuánto cuesta un pastel de chocolate para doce personas?").as_deref(), Some("es"));
         // Commands and short messages: the app's language.

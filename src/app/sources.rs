@@ -104,6 +104,36 @@ pub async fn requeue(app: &AppState, tenant: TenantId, id: SourceId) -> anyhow::
     Ok(true)
 }
 
+/// Reads a source again at the owner's asking ("Re-read"). A source that failed with nothing read
+/// from it takes no place among the plan's sources nor the storage ([`sources::count`]); read
+/// again, it would, so it must fit the limits like a new source, checked under the tenant's lock
+/// in the same transaction: `Some(Err(_))` then, nothing changed. `None` if the tenant has no
+/// such source.
+pub async fn requeue_within(app: &AppState, tenant: TenantId, id: SourceId, limits: SourceLimits) -> anyhow::Result<Option<Result<(), Refused>>> {
+    let mut tx = app.db.begin().await?;
+    crate::storage::tenants::lock(&mut tx, tenant).await?;
+    let Some(source) = sources::get(&mut *tx, tenant, id).await? else {
+        return Ok(None);
+    };
+    if source.status == "failed" && source.chunk_count == 0 {
+        let used = sources::count(&mut *tx, tenant).await?;
+        if used >= limits.max_sources {
+            return Ok(Some(Err(Refused::TooMany { used, limit: limits.max_sources })));
+        }
+        let bytes = sources::total_bytes(&mut *tx, tenant).await?;
+        if bytes.saturating_add(source.size_bytes) > limits.max_bytes {
+            return Ok(Some(Err(Refused::TooBig { used: bytes, size: source.size_bytes, limit: limits.max_bytes })));
+        }
+    }
+    if !sources::set_status(&mut *tx, tenant, id, "queued", None, None, None).await? {
+        return Ok(None);
+    }
+    app.queue.enqueue_in(&mut tx, &jobs::ingest(&app.queue, tenant, id)).await?;
+    tx.commit().await?;
+    app.queue.notify(INGEST_QUEUE);
+    Ok(Some(Ok(())))
+}
+
 /// The `knowledge.ingest` job; a scheduled source that started failing is told to its owner.
 pub(super) async fn run_ingest(app: AppState, job: Job) -> Result<(), JobError> {
     let p: IngestJob = job.payload()?;

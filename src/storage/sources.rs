@@ -261,9 +261,13 @@ pub async fn count<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -
     sqlx::query_scalar("select count(*) from sources where tenant_id = $1 and not (status = 'failed' and chunk_count = 0)").bind(tenant.0).fetch_one(e).await
 }
 
-/// Total bytes the tenant has uploaded (for the per-tenant limit).
+/// Total bytes the tenant has uploaded (for the per-tenant limit). Like [`count`], a source that
+/// failed with nothing read from it takes no space: a big file that could not be read does not
+/// keep a smaller one out.
 pub async fn total_bytes<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<i64> {
-    let n: Option<i64> = sqlx::query_scalar("select cast(coalesce(sum(size_bytes), 0) as bigint) from sources where tenant_id = $1")
+    let n: Option<i64> = sqlx::query_scalar(
+        "select cast(coalesce(sum(size_bytes), 0) as bigint) from sources where tenant_id = $1 and not (status = 'failed' and chunk_count = 0)",
+    )
         .bind(tenant.0)
         .fetch_one(e)
         .await?;

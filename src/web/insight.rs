@@ -69,12 +69,13 @@ pub struct Figures {
     pub per_day: Vec<[u32; 4]>,
     /// Per day: (👍, 👎) on the bot's replies of that day.
     pub feedback: Vec<(u32, u32)>,
-    /// Customer messages by hour of the day (UTC).
+    /// Customer messages by hour of the day, in the time zone asked for.
     pub hours: [u32; 24],
 }
 
 impl Figures {
-    pub fn from_activity(rows: &[insight::ActivityCount], days: usize, today: i64) -> Figures {
+    /// `tz`: the time zone the hours of the day are counted in (the bot's; UTC if it has none).
+    pub fn from_activity(rows: &[insight::ActivityCount], days: usize, today: i64, tz: chrono_tz::Tz) -> Figures {
         let first_day = today - days as i64 + 1;
         let mut f = Figures { first_day, per_day: vec![[0; 4]; days], feedback: vec![(0, 0); days], hours: [0; 24] };
         for r in rows {
@@ -82,7 +83,7 @@ impl Figures {
             let n = u32::try_from(r.messages).unwrap_or(u32::MAX);
             match r.author {
                 Author::Customer => {
-                    if let Some(h) = usize::try_from(r.hour).ok().and_then(|h| f.hours.get_mut(h)) {
+                    if let Some(h) = usize::try_from(local_hour(r.day, r.hour, tz)).ok().and_then(|h| f.hours.get_mut(h)) {
                         *h = h.saturating_add(n);
                     }
                 }
@@ -113,6 +114,30 @@ impl Figures {
         }
         t
     }
+}
+
+/// The hour of the day in `tz` that UTC hour `hour` of day `day` (days since 1970-01-01) starts
+/// in, daylight saving time included. A zone half an hour off UTC counts the hour by its start.
+fn local_hour(day: i64, hour: i64, tz: chrono_tz::Tz) -> i64 {
+    use chrono::{TimeZone, Timelike};
+    match tz.timestamp_millis_opt(day * DAY_MS + hour * 3_600_000).single() {
+        Some(t) => i64::from(t.hour()),
+        None => hour,
+    }
+}
+
+/// The time zone the overview counts hours of the day in: the bot's, or that of all the owner's
+/// bots when they share one; `None` (UTC) when none is set or they differ.
+async fn zone_of(app: &AppState, owner: &Owner, bots: &[BotId]) -> Result<Option<chrono_tz::Tz>, AppError> {
+    let mut zone = None;
+    for (i, b) in bots.iter().enumerate() {
+        let tz = crate::storage::bot_settings::get(&app.db.pool, owner.tenant_id, *b).await?.timezone.parse::<chrono_tz::Tz>().ok().filter(|z| *z != chrono_tz::UTC);
+        if tz.is_none() || (i > 0 && tz != zone) {
+            return Ok(None);
+        }
+        zone = tz;
+    }
+    Ok(zone)
 }
 
 /// A day as "Mar 14".
@@ -236,7 +261,10 @@ pub async fn overview(State(app): State<AppState>, owner: Owner, Query(q): Query
     let today = now_ms().div_euclid(DAY_MS);
     let since = (today - days as i64 + 1) * DAY_MS;
     let rows = insight::activity(&app.db.pool, owner.tenant_id, bot, since).await?;
-    let f = Figures::from_activity(&rows, days, today);
+    let shown: Vec<BotId> = all.iter().map(|b| b.id).filter(|b| bot.is_none_or(|x| x == *b)).collect();
+    let zone = zone_of(&app, &owner, &shown).await?;
+    let f = Figures::from_activity(&rows, days, today, zone.unwrap_or(chrono_tz::UTC));
+    let zone_name = zone.map_or_else(|| "UTC".to_owned(), |z| format!("{} time", z.name()));
     let totals = f.totals();
     let labels: Vec<String> = (0..days).map(|i| day_label(f.first_day + i as i64)).collect();
     let every = (days / 6).max(1);
@@ -244,9 +272,12 @@ pub async fn overview(State(app): State<AppState>, owner: Owner, Query(q): Query
     let per_day_svg = bars("Questions per day, by how they were answered", &f.per_day.iter().map(|d| d.to_vec()).collect::<Vec<_>>(), &colors, &labels, every);
     let feedback_svg = bars("👍 and 👎 per day", &f.feedback.iter().map(|(u, d)| vec![*u, *d]).collect::<Vec<_>>(), &["#2e9d5b", "#d9534f"], &labels, every);
     let hour_labels: Vec<String> = (0..24).map(|h| format!("{h:02}")).collect();
-    let hours_svg = bars("Customer messages by hour of the day (UTC)", &f.hours.iter().map(|h| vec![*h]).collect::<Vec<_>>(), &["#3a7bd5"], &hour_labels, 3);
+    let hours_svg = bars(&format!("Customer messages by hour of the day ({zone_name})"), &f.hours.iter().map(|h| vec![*h]).collect::<Vec<_>>(), &["#3a7bd5"], &hour_labels, 3);
     let busiest = match f.hours.iter().enumerate().max_by_key(|(h, n)| (**n, std::cmp::Reverse(*h))) {
-        Some((h, n)) if *n > 0 => format!("{h:02}:00–{:02}:00 UTC ({n} messages)", (h + 1) % 24),
+        Some((h, n)) if *n > 0 => match zone {
+            Some(_) => format!("{h:02}:00–{:02}:00 ({zone_name}, {n} messages)", (h + 1) % 24),
+            None => format!("{h:02}:00–{:02}:00 UTC ({n} messages)", (h + 1) % 24),
+        },
         _ => "no messages yet".into(),
     };
     // Gaps are per bot (a bot's own Q&A pairs close its gaps); for all bots, the same question
@@ -339,7 +370,7 @@ mod tests {
             // Before the period: not counted.
             act(at(today - 3, 9), "bot", "answer", None),
         ];
-        let f = Figures::from_activity(&rows, 3, today);
+        let f = Figures::from_activity(&rows, 3, today, chrono_tz::UTC);
         assert_eq!(f.per_day, vec![[0, 0, 0, 1], [0, 1, 1, 0], [2, 0, 0, 0]]);
         assert_eq!(f.feedback, vec![(0, 0), (0, 1), (1, 0)]);
         assert_eq!((f.hours[9], f.hours[10], f.hours[23]), (2, 1, 0));
@@ -351,7 +382,7 @@ mod tests {
         let today = 20_000;
         let at = today * DAY_MS + 9 * 3_600_000;
         let rows = [insight::ActivityCount { messages: 250_000, ..act(at, "bot", "answer", Some(1)) }, insight::ActivityCount { messages: 250_000, ..act(at, "customer", "", None) }];
-        let f = Figures::from_activity(&rows, 7, today);
+        let f = Figures::from_activity(&rows, 7, today, chrono_tz::UTC);
         assert_eq!((f.totals(), f.feedback[6], f.hours[9]), ([250_000, 0, 0, 0], (250_000, 0), 250_000));
     }
 

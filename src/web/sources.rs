@@ -153,8 +153,13 @@ impl Allowance {
 
     /// Why more sources are refused, in the owner's words.
     fn full(&self, what: &str) -> String {
+        self.refused(what, "not added")
+    }
+
+    /// [`Self::full`], saying what was not done (`"not added"`, `"not read again"`).
+    fn refused(&self, what: &str, not_done: &str) -> String {
         format!(
-            "{what} not added: the {} plan holds {} sources and you have {}. Delete a source you no longer need, or choose a bigger plan on the Billing page.",
+            "{what} {not_done}: the {} plan holds {} sources and you have {}. Delete a source you no longer need, or choose a bigger plan on the Billing page.",
             self.plan, self.limit, self.used
         )
     }
@@ -469,10 +474,24 @@ fn back_saying(bot: Option<i64>, done: &str) -> Response {
 
 pub async fn reindex(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<OnBot>) -> Result<Response, AppError> {
     owner.check_csrf(&f.csrf)?;
-    if !crate::app::sources::requeue(&app, owner.tenant_id, SourceId(id)).await? {
-        return Err(AppError::NotFound);
+    // A source that failed with nothing read takes no place; read again, it would: it must fit
+    // the plan like a new one.
+    let allowance = Allowance::of(&app, &owner).await?;
+    match crate::app::sources::requeue_within(&app, owner.tenant_id, SourceId(id), allowance.limits(&app)).await? {
+        None => Err(AppError::NotFound),
+        Some(Ok(())) => Ok(back_to(f.bot)),
+        Some(Err(refused)) => {
+            let name = sources::get(&app.db.pool, owner.tenant_id, SourceId(id)).await?.map(|s| s.name).unwrap_or_default();
+            let problem = match refused {
+                crate::app::sources::Refused::TooMany { used, .. } => Allowance { used, ..allowance }.refused(&format!("“{name}”"), "not read again"),
+                crate::app::sources::Refused::TooBig { used, size, limit } => {
+                    let what = format!("“{name}”");
+                    crate::knowledge::extract::storage_full((size > 0).then_some((what.as_str(), size as u64)), used.max(0) as u64, limit.max(0) as u64)
+                }
+            };
+            page(&app, &owner, f.bot, None, Some(problem)).await
+        }
     }
-    Ok(back_to(f.bot))
 }
 
 pub async fn delete(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<OnBot>) -> Result<Response, AppError> {

@@ -302,6 +302,77 @@ async fn an_upload_past_the_tenants_storage_limit_is_refused_with_a_reason() {
     app.stop().await.unwrap();
 }
 
+/// A big file that could not be read takes no storage either: a smaller one still fits.
+#[tokio::test]
+async fn a_failed_upload_takes_no_storage() {
+    models_dir();
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_KNOWLEDGE_MAX_TENANT_BYTES", "3000");
+    })
+    .await;
+    let (_, cookie, csrf) = app.signed_in_owner(902, "Ida").await;
+    let mut program = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00".to_vec();
+    program.resize(2000, 0);
+    let (status, page) = upload(&app, &cookie, &csrf, vec![("program.exe", program)]).await;
+    assert_eq!(status, 200, "{page}");
+    let s = settled(&app, &cookie, 1).await;
+    assert_eq!(s[0]["status"], "failed", "{s:?}");
+    let (status, page) = upload(&app, &cookie, &csrf, vec![("hours.txt", "We open at nine every morning. ".repeat(50).as_bytes()[..1500].to_vec())]).await;
+    assert_eq!(status, 200, "the failed file's 2,000 bytes were counted: {page}");
+    assert!(page.contains("Added hours.txt"), "{page}");
+    settled(&app, &cookie, 2).await;
+
+    // Read again, the big file would take its 2,000 bytes back: refused like a new upload.
+    let exe = statuses(&app, &cookie).await.into_iter().find(|x| x["status"] == "failed").unwrap()["id"].as_i64().unwrap();
+    let r = app.http.post(app.url(&format!("/app/sources/{exe}/reindex"))).header("cookie", &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("“program.exe” is 2 KB, but only 1.5 KB of the 2.9 KB your business can store is free (your sources, for all your bots, take 1.5 KB). Delete a source you no longer need, then try again."),
+        "{page}"
+    );
+    let s = statuses(&app, &cookie).await;
+    assert_eq!(s.iter().find(|x| x["id"] == exe).unwrap()["status"], "failed", "the refused re-read changed the source: {s:?}");
+    app.stop().await.unwrap();
+}
+
+/// A page that could not be read takes no place; "Re-read" would give it one back, so it is
+/// checked against the plan like a new source, and refused with nothing changed when full.
+#[tokio::test]
+async fn re_reading_a_source_that_takes_no_place_must_fit_the_plan() {
+    models_dir();
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_BILLING_PLANS", "free|Free|0||100|1|2");
+    })
+    .await;
+    let (_, cookie, csrf) = app.signed_in_owner(703, "Gus").await;
+    let r = app.http.post(app.url("/app/sources/url")).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("url", "http://127.0.0.1:9/menu")]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let s = settled(&app, &cookie, 1).await;
+    assert_eq!(s[0]["status"], "failed", "{s:?}");
+    let page_id = s[0]["id"].as_i64().unwrap();
+    let good = vec![("hours.txt", b"We open at nine every morning.".to_vec()), ("prices.txt", b"A sourdough loaf costs four euros.".to_vec())];
+    let (status, page) = upload(&app, &cookie, &csrf, good).await;
+    assert_eq!(status, 200, "the failed page takes no place: {page}");
+    settled(&app, &cookie, 3).await;
+
+    let r = app.http.post(app.url(&format!("/app/sources/{page_id}/reindex"))).header("cookie", &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 422, "re-read past the plan's sources");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("“http://127.0.0.1:9/menu” not read again: the Free plan holds 2 sources and you have 2. Delete a source you no longer need, or choose a bigger plan on the Billing page."), "{page}");
+    assert!(page.contains("2 of the 2 sources of the Free plan"), "{page}");
+    let s = statuses(&app, &cookie).await;
+    assert_eq!(s.iter().find(|x| x["id"] == page_id).unwrap()["status"], "failed", "the refused re-read changed the source: {s:?}");
+
+    // With room again, it is read again.
+    let hours = s.iter().find(|x| x["id"] != page_id).unwrap()["id"].as_i64().unwrap();
+    let r = app.http.post(app.url(&format!("/app/sources/{hours}/delete"))).header("cookie", &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let r = app.http.post(app.url(&format!("/app/sources/{page_id}/reindex"))).header("cookie", &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn sources_beyond_the_plans_limit_are_refused_with_a_reason_and_deleting_one_makes_room() {
     let app = spawn_app_with(|s| {

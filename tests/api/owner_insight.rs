@@ -68,6 +68,31 @@ async fn the_overview_counts_questions_by_outcome_ratings_and_hours_of_this_busi
     app.stop().await.unwrap();
 }
 
+/// The busiest hours are told in the bot's time zone when it has one (Tokyo: noon UTC is 21:00
+/// there), and say which; a bot without one is told in UTC.
+#[tokio::test]
+async fn the_busiest_hours_are_in_the_bots_time_zone() {
+    let app = spawn_app().await;
+    let b = business(&app, "Yuki", "yuki_insight_bot", "Yuki's Yakitori").await;
+    conversation(&app, b.tenant, b.bot, 7401, "Aki", &[("Are you open late?", "answer", None, 0), ("Do you take bookings?", "answer", None, 1)]).await;
+    let (_, page) = get(&app, &b.cookie, "/app/overview?days=7").await;
+    assert!(page.contains("12:00–13:00 UTC (2 messages)") && page.contains("by hour of the day (UTC)"), "no time zone set: {page}");
+
+    let mut settings = bellhop::storage::bot_settings::get(&app.db().pool, b.tenant, BotId(b.bot)).await.unwrap();
+    settings.timezone = "Asia/Tokyo".into();
+    let mut tx = app.db().begin().await.unwrap();
+    assert!(bellhop::storage::bot_settings::put(&mut tx, b.tenant, BotId(b.bot), &settings).await.unwrap());
+    tx.commit().await.unwrap();
+    for path in ["/app/overview?days=7".to_owned(), format!("/app/overview?days=7&bot={}", b.bot)] {
+        let (status, page) = get(&app, &b.cookie, &path).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("21:00–22:00 (Asia/Tokyo time, 2 messages)"), "{path}: {page}");
+        assert!(page.contains("Customer messages by hour of the day (Asia/Tokyo time)"), "{path}: {page}");
+        assert!(!page.contains("UTC ("), "{path}: {page}");
+    }
+    app.stop().await.unwrap();
+}
+
 /// `n` messages of `conv` written straight into the table (`n` through the bot would take far too
 /// long), every other one a customer's question and the rest the bot's answers, all at noon UTC
 /// `days_ago`.

@@ -69,6 +69,10 @@ async fn a_teammate_joins_with_a_one_time_link_gets_handoffs_and_the_first_reply
     let (status, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
     assert_eq!(status, 200);
     assert!(page.contains("/bellhop_manager_bot?start=join_") && page.contains("<svg"), "{page}");
+    // A Copy button beside the link, copying it (static/app.js copies the field a button names).
+    assert!(page.contains("<input id=\"invite-link\"") && page.contains("<button class=\"button secondary\" type=\"button\" data-copy=\"invite-link\" hidden>Copy</button>"), "{page}");
+    let js = app.http.get(app.url("/static/app.js")).send().await.unwrap().text().await.unwrap();
+    assert!(js.contains("document.querySelectorAll('button[data-copy]')") && js.contains("navigator.clipboard.writeText(field.value)"), "the page's script copies");
     let token = invite_token(&page);
     let tom = app.tg.user("Tom").await;
     say_to_manager(&app, tom, &format!("/start {token}"), None).await;

@@ -34,6 +34,11 @@ test('a teammate joins with the owner\'s invitation link and takes a customer\'s
   const invite = await admin.inputValue('#invite-link');
   assert.match(invite, new RegExp(`/${manager}\\?start=join_[A-Za-z0-9_-]{43}$`));
   assert.equal(await admin.locator('figure.qr svg').count(), 1, 'a QR code for a phone');
+  // The Copy button beside it puts it on the clipboard, and says so.
+  await admin.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+  await admin.click('button[data-copy="invite-link"]');
+  await admin.waitForSelector('button[data-copy="invite-link"]:has-text("Copied")');
+  assert.equal(await admin.evaluate(() => navigator.clipboard.readText()), invite);
   await admin.screenshot({ path: `${SHOTS}/team-invite.png`, fullPage: true });
 
   // The teammate opens it in Telegram and taps Start.
