@@ -55,6 +55,37 @@ pub async fn add_source_within(app: &AppState, tenant: TenantId, new: &NewSource
     Ok(Ok(id))
 }
 
+/// A file uploaded under the name of a file `new.bot` already owns replaces it: the same source
+/// (its id, the bots it is shared with) gets the new bytes and size and is read again; its
+/// earlier passages answer until the new ones are indexed (`knowledge::ingest`). Checked under
+/// the tenant's lock, like a new source: the new size counts instead of the old one, and it
+/// takes no new place among the plan's sources (unless the file it replaces held none).
+/// `Ok(None)`: the bot has no such file; it is a new source.
+pub async fn replace_file_within(app: &AppState, tenant: TenantId, new: &NewSource<'_>, limits: SourceLimits) -> anyhow::Result<Option<Result<SourceId, Refused>>> {
+    let Some(content) = new.content.filter(|_| new.kind == "file") else { return Ok(None) };
+    let mut tx = app.db.begin().await?;
+    crate::storage::tenants::lock(&mut tx, tenant).await?;
+    let Some(old) = sources::own_file_named(&mut *tx, tenant, new.bot, new.name).await? else { return Ok(None) };
+    let counted = sources::count(&mut *tx, tenant).await?;
+    if !sources::replace_content(&mut *tx, tenant, old.id, content).await? {
+        return Ok(None);
+    }
+    // Measured after the change (it is undone on refusal): whatever counts toward the limits,
+    // the old version's place and bytes are the new one's.
+    let count = sources::count(&mut *tx, tenant).await?;
+    if count > counted && count > limits.max_sources {
+        return Ok(Some(Err(Refused::TooMany { used: counted, limit: limits.max_sources })));
+    }
+    let bytes = sources::total_bytes(&mut *tx, tenant).await?;
+    if bytes > limits.max_bytes {
+        return Ok(Some(Err(Refused::TooBig { used: bytes - new.size_bytes, size: new.size_bytes, limit: limits.max_bytes })));
+    }
+    app.queue.enqueue_in(&mut tx, &jobs::ingest(&app.queue, tenant, old.id)).await?;
+    tx.commit().await?;
+    app.queue.notify(INGEST_QUEUE);
+    Ok(Some(Ok(old.id)))
+}
+
 /// Stores a Q&A pair of `bot` unless it already holds `max` pairs (`knowledge.max_qa_pairs`);
 /// `Err(count)` then. Counted and inserted in one transaction under the tenant's lock, so pairs
 /// added at the same time cannot go past the cap together.

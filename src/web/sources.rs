@@ -298,32 +298,52 @@ pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipa
         return page(&app, &owner, None, None, Some(NOT_YOUR_BOT.to_owned())).await;
     }
     let holder = picker.bot();
+    // Two files of one name in one upload: the later is the newer version, as if sent after.
+    let mut names = std::collections::HashSet::new();
+    let mut files: Vec<_> = files.into_iter().rev().filter(|(name, _)| names.insert(name.clone())).collect();
+    files.reverse();
     let mut used = sources::total_bytes(&app.db.pool, owner.tenant_id).await?;
     let mut allowance = Allowance::of(&app, &owner).await?;
     let mut added = Vec::new();
+    let mut replaced = Vec::new();
     let mut refused = Vec::new();
     for (name, bytes) in files {
-        if allowance.room() == 0 {
-            refused.push(format!("“{name}”"));
-            continue;
-        }
         let size = bytes.len() as i64;
-        if size == 0 {
-            problems.push(format!("“{name}” is empty."));
-            continue;
-        }
-        if size as u64 > limits.max_file_bytes {
-            problems.push(format!("“{name}” is {}; the limit is {} per file.", human_size(size), human_size(limits.max_file_bytes as i64)));
-            continue;
-        }
-        if let Err(e) = crate::knowledge::extract::check_tenant_quota(used as u64, size as u64, limits.max_tenant_bytes) {
-            problems.push(format!("“{name}”: {e}"));
-            continue;
-        }
         let new = sources::NewSource { bot: holder, kind: "file", name: &name, size_bytes: size, content: Some(&bytes), max_pages: None, recrawl_hours: None };
-        // Checked again where it is stored, in one transaction with the insert: uploads sent at
-        // the same time cannot go past the plan's number of sources or the byte quota together.
-        match crate::app::sources::add_source_within(&app, owner.tenant_id, &new, allowance.limits(&app)).await? {
+        // A file named like one of the bot's own files is its new version: it replaces it, in
+        // one transaction with the limits' check, like a new source.
+        let replacing = if size > 0 && size as u64 <= limits.max_file_bytes {
+            crate::app::sources::replace_file_within(&app, owner.tenant_id, &new, allowance.limits(&app)).await?
+        } else {
+            None
+        };
+        let replaces = replacing.is_some();
+        let stored = match replacing {
+            Some(stored) => stored,
+            None => {
+                if allowance.room() == 0 {
+                    refused.push(format!("“{name}”"));
+                    continue;
+                }
+                if size == 0 {
+                    problems.push(format!("“{name}” is empty."));
+                    continue;
+                }
+                if size as u64 > limits.max_file_bytes {
+                    problems.push(format!("“{name}” is {}; the limit is {} per file.", human_size(size), human_size(limits.max_file_bytes as i64)));
+                    continue;
+                }
+                if let Err(e) = crate::knowledge::extract::check_tenant_quota(used as u64, size as u64, limits.max_tenant_bytes) {
+                    problems.push(format!("“{name}”: {e}"));
+                    continue;
+                }
+                // Checked again where it is stored, in one transaction with the insert: uploads
+                // sent at the same time cannot go past the plan's number of sources or the byte
+                // quota together.
+                crate::app::sources::add_source_within(&app, owner.tenant_id, &new, allowance.limits(&app)).await?
+            }
+        };
+        match stored {
             Ok(_) => {}
             Err(crate::app::sources::Refused::TooMany { used: now, .. }) => {
                 allowance.used = now;
@@ -336,6 +356,11 @@ pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipa
                 continue;
             }
         }
+        if replaces {
+            used = sources::total_bytes(&app.db.pool, owner.tenant_id).await?;
+            replaced.push(name);
+            continue;
+        }
         used += size;
         allowance.used += 1;
         added.push(name);
@@ -343,7 +368,16 @@ pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipa
     if !refused.is_empty() {
         problems.push(allowance.full(&refused.join(", ")));
     }
-    let notice = (!added.is_empty()).then(|| format!("Added {}. Reading now — this page updates by itself.", added.join(", ")));
+    let mut said = Vec::new();
+    if !added.is_empty() {
+        said.push(format!("Added {}. Reading now — this page updates by itself.", added.join(", ")));
+    }
+    match replaced.as_slice() {
+        [] => {}
+        [one] => said.push(format!("Replaced {one} with the new version; your bot answers from it once it is read.")),
+        many => said.push(format!("Replaced {} with the new versions; your bot answers from them once they are read.", many.join(", "))),
+    }
+    let notice = (!said.is_empty()).then(|| said.join(" "));
     let problem = (!problems.is_empty()).then(|| problems.join(" "));
     page(&app, &owner, holder.map(|b| b.0), notice, problem).await
 }

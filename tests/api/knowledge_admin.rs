@@ -420,3 +420,17 @@ async fn a_big_file_shows_how_far_its_reading_is() {
     assert!(s[0]["progress"].is_null(), "{s:?}");
     app.stop().await.unwrap();
 }
+
+/// Two files of one name in one upload: the later is the newer version, kept as the one source.
+#[tokio::test]
+async fn two_files_of_one_name_in_one_upload_keep_the_later() {
+    models_dir();
+    let app = spawn_app().await;
+    let (_, cookie, csrf) = app.signed_in_owner(7_960_101, "Rosa's Roses").await;
+    let (status, page) = upload(&app, &cookie, &csrf, vec![("prices.txt", b"12 red roses: 45 dollars.".to_vec()), ("prices.txt", b"12 red roses: 50 dollars.".to_vec())]).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<p class=\"notice\" role=\"status\">Added prices.txt. Reading now"), "{page}");
+    let content: Vec<Vec<u8>> = sqlx::query_scalar("select content from sources").fetch_all(&app.db().pool).await.unwrap();
+    assert_eq!(content, vec![b"12 red roses: 50 dollars.".to_vec()]);
+    app.stop().await.unwrap();
+}
