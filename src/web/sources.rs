@@ -216,9 +216,13 @@ async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<St
 pub struct Which {
     #[serde(default)]
     bot: Option<i64>,
-    /// What was just done, to say so (`source-deleted`, `qa-deleted`).
+    /// What was just done, to say so (`source-deleted`, `qa-deleted`, `source-importing`,
+    /// `source-rereading`).
     #[serde(default)]
     done: Option<String>,
+    /// The source it was done to (looked up in the owner's tenant).
+    #[serde(default)]
+    source: Option<i64>,
 }
 
 /// `GET /app/sources?bot=ID`.
@@ -226,6 +230,14 @@ pub async fn list(State(app): State<AppState>, owner: Owner, Query(w): Query<Whi
     let notice = match w.done.as_deref() {
         Some("source-deleted") => Some("Source deleted. Your bot no longer answers from it.".to_owned()),
         Some("qa-deleted") => Some("Question & answer deleted.".to_owned()),
+        Some(done @ ("source-importing" | "source-rereading")) => match w.source {
+            Some(id) => sources::get(&app.db.pool, owner.tenant_id, SourceId(id)).await?.map(|s| match done {
+                "source-importing" => format!("Importing {}. This page updates by itself.", s.name),
+                _ if s.chunk_count > 0 => format!("Reading “{}” again; your bot keeps answering from the earlier version until it is done.", s.name),
+                _ => format!("Reading “{}” again. This page updates by itself.", s.name),
+            }),
+            None => None,
+        },
         _ => None,
     };
     page(&app, &owner, w.bot, notice, None).await
@@ -427,7 +439,8 @@ pub async fn import_url(State(app): State<AppState>, owner: Owner, axum::Form(f)
     // Its size is known once it is read: the quota is checked then (knowledge::ingest).
     let new = sources::NewSource { bot: holder, kind: if site { "site" } else { "url" }, name: url.as_str(), size_bytes: 0, content: None, max_pages, recrawl_hours: recrawl };
     match crate::app::sources::add_source_within(&app, owner.tenant_id, &new, allowance.limits(&app)).await? {
-        Ok(_) => page(&app, &owner, back, Some(format!("Importing {url}. This page updates by itself.")), None).await,
+        // Back to the page (a refresh does not send the form again), which says so.
+        Ok(id) => Ok(back_about(back, "source-importing", "source", id.0)),
         Err(crate::app::sources::Refused::TooMany { used, .. }) => page(&app, &owner, back, None, Some(Allowance { used, ..allowance }.full(url.as_str()))).await,
         Err(crate::app::sources::Refused::TooBig { used, limit, .. }) => {
             let full = crate::knowledge::extract::storage_full(None, used.max(0) as u64, limit.max(0) as u64);
@@ -453,6 +466,15 @@ fn back_to(bot: Option<i64>) -> Response {
     }
 }
 
+/// [`back_to`], saying what was done (`done`, see [`list`]) to which source or pair (`what`:
+/// `source` or `qa`, and its id).
+fn back_about(bot: Option<i64>, done: &str, what: &str, id: i64) -> Response {
+    match bot {
+        Some(b) => Redirect::to(&format!("/app/sources?bot={b}&done={done}&{what}={id}")).into_response(),
+        None => Redirect::to(&format!("/app/sources?done={done}&{what}={id}")).into_response(),
+    }
+}
+
 /// [`back_to`], saying what was done (`done`, see [`list`]).
 fn back_saying(bot: Option<i64>, done: &str) -> Response {
     match bot {
@@ -466,7 +488,7 @@ pub async fn reindex(State(app): State<AppState>, owner: Owner, Path(id): Path<i
     if !crate::app::sources::requeue(&app, owner.tenant_id, SourceId(id)).await? {
         return Err(AppError::NotFound);
     }
-    Ok(back_to(f.bot))
+    Ok(back_about(f.bot, "source-rereading", "source", id))
 }
 
 pub async fn delete(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<OnBot>) -> Result<Response, AppError> {

@@ -222,7 +222,7 @@ async fn bad_input_gets_a_clear_status_and_the_server_keeps_serving() {
     // URL import of private addresses is refused with a reason; the server answers throughout.
     for url in ["http://127.0.0.1:9/secret", "http://169.254.169.254/latest/meta-data/"] {
         let r = app.http.post(app.url("/app/sources/url")).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("url", url)]).send().await.unwrap();
-        assert_eq!(r.status(), 200);
+        assert_eq!(r.status(), 303);
     }
     let s = settled(&app, &cookie, 6).await;
     let refused: Vec<_> = s.iter().filter(|x| x["status"] == "failed" && x["status_reason"].as_str().is_some_and(|r| r.contains("only imports pages from the public internet"))).collect();
@@ -432,5 +432,39 @@ async fn two_files_of_one_name_in_one_upload_keep_the_later() {
     assert!(page.contains("<p class=\"notice\" role=\"status\">Added prices.txt. Reading now"), "{page}");
     let content: Vec<Vec<u8>> = sqlx::query_scalar("select content from sources").fetch_all(&app.db().pool).await.unwrap();
     assert_eq!(content, vec![b"12 red roses: 50 dollars.".to_vec()]);
+    app.stop().await.unwrap();
+}
+
+/// After "Import" and "Re-read" the browser went on showing the POST's address (a refresh sent
+/// the form again), and Re-read said nothing. Both go back to the page, which says what happens.
+#[tokio::test]
+async fn import_and_re_read_go_back_to_the_page_which_says_what_happens() {
+    models_dir();
+    let app = spawn_app().await;
+    let (_, cookie, csrf) = app.signed_in_owner(7_960_104, "Rosa's Roses").await;
+    let follow = |r: reqwest::Response| {
+        let (app, cookie) = (&app, cookie.clone());
+        async move {
+            assert_eq!(r.status(), 303, "not sent back to the page");
+            let location = r.headers()["location"].to_str().unwrap().to_owned();
+            assert!(location.starts_with("/app/sources"), "{location}");
+            app.http.get(app.url(&location)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap()
+        }
+    };
+    let (status, page) = upload(&app, &cookie, &csrf, vec![("hours.txt", b"We open at nine every morning.".to_vec())]).await;
+    assert_eq!(status, 200, "{page}");
+    let s = settled(&app, &cookie, 1).await;
+    assert_eq!(s[0]["status"], "ready", "{s:?}");
+    let hours = s[0]["id"].as_i64().unwrap();
+    let r = app.http.post(app.url(&format!("/app/sources/{hours}/reindex"))).header("cookie", &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    let page = follow(r).await;
+    assert!(
+        page.contains("<p class=\"notice\" role=\"status\">Reading “hours.txt” again; your bot keeps answering from the earlier version until it is done.</p>"),
+        "{page}"
+    );
+
+    let r = app.http.post(app.url("/app/sources/url")).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("url", "https://example.com/faq")]).send().await.unwrap();
+    let page = follow(r).await;
+    assert!(page.contains("<p class=\"notice\" role=\"status\">Importing https://example.com/faq. This page updates by itself.</p>"), "{page}");
     app.stop().await.unwrap();
 }
