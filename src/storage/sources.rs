@@ -504,6 +504,33 @@ pub async fn qa_questions<'c>(e: impl Executor<'c, Database = Any>, tenant: Tena
     sqlx::query_as("select question, updated_at from qa_pairs where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).fetch_all(e).await
 }
 
+/// A Q&A pair of the tenant, with the bot it belongs to.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OwnedQa {
+    #[sqlx(try_from = "i64")]
+    pub id: QaId,
+    pub question: String,
+    pub answer: String,
+    pub bot_id: Option<i64>,
+}
+
+pub async fn get_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: QaId) -> sqlx::Result<Option<OwnedQa>> {
+    sqlx::query_as("select id, question, answer, bot_id from qa_pairs where tenant_id = $1 and id = $2").bind(tenant.0).bind(id.0).fetch_optional(e).await
+}
+
+/// Rewrites Q&A pair `id`'s question and answer. False if the tenant has no such pair.
+pub async fn update_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: QaId, question: &str, answer: &str) -> sqlx::Result<bool> {
+    let r = sqlx::query("update qa_pairs set question = $1, answer = $2, updated_at = $3 where tenant_id = $4 and id = $5")
+        .bind(question)
+        .bind(answer)
+        .bind(now_ms())
+        .bind(tenant.0)
+        .bind(id.0)
+        .execute(e)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 pub async fn delete_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: QaId) -> sqlx::Result<bool> {
     let r = sqlx::query("delete from qa_pairs where tenant_id = $1 and id = $2").bind(tenant.0).bind(id.0).execute(e).await?;
     Ok(r.rows_affected() == 1)

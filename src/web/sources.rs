@@ -217,12 +217,15 @@ pub struct Which {
     #[serde(default)]
     bot: Option<i64>,
     /// What was just done, to say so (`source-deleted`, `qa-deleted`, `source-importing`,
-    /// `source-rereading`).
+    /// `source-rereading`, `qa-updated`).
     #[serde(default)]
     done: Option<String>,
     /// The source it was done to (looked up in the owner's tenant).
     #[serde(default)]
     source: Option<i64>,
+    /// The Q&A pair it was done to (looked up in the owner's tenant).
+    #[serde(default)]
+    qa: Option<i64>,
 }
 
 /// `GET /app/sources?bot=ID`.
@@ -236,6 +239,10 @@ pub async fn list(State(app): State<AppState>, owner: Owner, Query(w): Query<Whi
                 _ if s.chunk_count > 0 => format!("Reading “{}” again; your bot keeps answering from the earlier version until it is done.", s.name),
                 _ => format!("Reading “{}” again. This page updates by itself.", s.name),
             }),
+            None => None,
+        },
+        Some("qa-updated") => match w.qa {
+            Some(id) => sources::get_qa(&app.db.pool, owner.tenant_id, QaId(id)).await?.map(|p| format!("Updated the answer to “{}”.", p.question)),
             None => None,
         },
         _ => None,
@@ -552,10 +559,29 @@ pub async fn add_qa(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
         return page(&app, &owner, None, None, Some(NOT_YOUR_BOT.to_owned())).await;
     }
     let holder = picker.bot();
-    if let Err(count) = crate::app::sources::add_qa_within(&app, owner.tenant_id, holder, q, a, app.cfg.knowledge.max_qa_pairs).await? {
-        return page(&app, &owner, holder.map(|b| b.0), None, Some(crate::app::sources::qa_full(&picker.whose(), count))).await;
+    match crate::app::sources::add_qa_within(&app, owner.tenant_id, holder, q, a, app.cfg.knowledge.max_qa_pairs).await? {
+        Ok(crate::app::sources::QaAdded::New(_)) => Ok(back_to(holder.map(|b| b.0))),
+        Ok(crate::app::sources::QaAdded::Updated(id, _)) => Ok(back_about(holder.map(|b| b.0), "qa-updated", "qa", id.0)),
+        Err(count) => page(&app, &owner, holder.map(|b| b.0), None, Some(crate::app::sources::qa_full(&picker.whose(), count))).await,
     }
-    Ok(back_to(holder.map(|b| b.0)))
+}
+
+/// `POST /app/qa/{id}`: a pair's question and answer as the owner edited them. Only the
+/// tenant's own pair: another's id is not found, as for a delete.
+pub async fn edit_qa(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<QaForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    let (q, a) = match check_qa(&f.question, &f.answer) {
+        Ok(pair) => pair,
+        Err(problem) => return page(&app, &owner, f.bot, None, Some(problem)).await,
+    };
+    match crate::app::sources::edit_qa_within(&app, owner.tenant_id, QaId(id), q, a).await? {
+        Ok(()) => Ok(back_about(f.bot, "qa-updated", "qa", id)),
+        Err(crate::app::sources::QaEditRefused::NotFound) => Err(AppError::NotFound),
+        Err(crate::app::sources::QaEditRefused::Taken(other)) => {
+            let problem = format!("Not changed: you already have an answer to “{other}”. Change that one instead, or delete it first.");
+            page(&app, &owner, f.bot, None, Some(problem)).await
+        }
+    }
 }
 
 pub async fn delete_qa(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<OnBot>) -> Result<Response, AppError> {

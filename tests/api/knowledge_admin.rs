@@ -435,6 +435,67 @@ async fn two_files_of_one_name_in_one_upload_keep_the_later() {
     app.stop().await.unwrap();
 }
 
+/// The walkthrough found that the same question added twice kept both pairs (only the newer was
+/// ever used), and a pair could not be edited. The same question again — whatever its case,
+/// spacing or question mark — updates the pair's answer, saying so; Edit rewrites a pair, only
+/// the owner's own, and the bot matches the edited question from then on.
+#[tokio::test]
+async fn the_same_question_again_updates_its_answer_and_a_pair_can_be_edited() {
+    models_dir();
+    let app = spawn_app().await;
+    let (_, cookie, csrf) = app.signed_in_owner(7_960_102, "Rosa's Roses").await;
+    let (_, other_cookie, other_csrf) = app.signed_in_owner(7_960_103, "Otto's Orchids").await;
+    let post = |path: String, cookie: String, form: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let r = app.http.post(app.url(&path)).header("cookie", &cookie).form(&form).send().await.unwrap();
+            let location = r.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+            (r.status().as_u16(), location, r.text().await.unwrap())
+        }
+    };
+    let listing = |location: String| {
+        let (app, cookie) = (&app, cookie.clone());
+        async move { app.http.get(app.url(&location)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap() }
+    };
+    let add = |q: &str, a: &str| post("/app/qa".into(), cookie.clone(), vec![("csrf", csrf.clone()), ("question", q.into()), ("answer", a.into())]);
+    let pairs = || async { sqlx::query_as::<_, (i64, String, String)>("select id, question, answer from qa_pairs order by id").fetch_all(&app.db().pool).await.unwrap() };
+
+    assert_eq!(add("Do you do wedding flowers?", "No, sorry.").await.0, 303);
+    let (status, location, _) = add("  do you do   WEDDING flowers ", "Yes, from 200 dollars.").await;
+    assert_eq!(status, 303);
+    let page = listing(location.unwrap()).await;
+    assert!(page.contains("<p class=\"notice\" role=\"status\">Updated the answer to “Do you do wedding flowers?”.</p>"), "{page}");
+    let now = pairs().await;
+    assert_eq!(now.len(), 1, "the same question twice: {now:?}");
+    assert_eq!((now[0].1.as_str(), now[0].2.as_str()), ("Do you do wedding flowers?", "Yes, from 200 dollars."));
+    let id = now[0].0;
+
+    // Edit: a form with the pair's question and answer, sent with the CSRF token.
+    assert!(page.contains(&format!("action=\"/app/qa/{id}\"")) && page.contains("value=\"Do you do wedding flowers?\""), "no Edit form: {page}");
+    let edit = |cookie: String, csrf: String, q: &str, a: &str| post(format!("/app/qa/{id}"), cookie, vec![("csrf", csrf), ("question", q.into()), ("answer", a.into())]);
+    assert_eq!(edit(cookie.clone(), "forged".into(), "Hacked?", "Hacked.").await.0, 403);
+    // Another business cannot edit it, even knowing its id.
+    assert_eq!(edit(other_cookie.clone(), other_csrf.clone(), "Hacked?", "Hacked.").await.0, 404);
+    assert_eq!(pairs().await, now, "changed by a forged or another business's form");
+    let (status, location, _) = edit(cookie.clone(), csrf.clone(), "Do you deliver wedding flowers?", "Yes, anywhere in town.").await;
+    assert_eq!(status, 303);
+    let page = listing(location.unwrap()).await;
+    assert!(page.contains("Updated the answer to “Do you deliver wedding flowers?”."), "{page}");
+    assert_eq!(pairs().await, vec![(id, "Do you deliver wedding flowers?".to_owned(), "Yes, anywhere in town.".to_owned())]);
+    let found = search(&app, &cookie, "Do you deliver wedding flowers").await;
+    assert!(found.contains("anywhere in town"), "the edited question is not matched: {found}");
+
+    // Edited into another pair's question: refused, in plain words, and nothing changes.
+    assert_eq!(add("Are you open on Sunday?", "No.").await.0, 303);
+    let sunday = pairs().await[1].0;
+    let before = pairs().await;
+    let (status, _, page) = post(format!("/app/qa/{sunday}"), cookie.clone(), vec![("csrf", csrf.clone()), ("question", "do you deliver wedding flowers".into()), ("answer", "Maybe.".into())]).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("Not changed: you already have an answer to “Do you deliver wedding flowers?”."), "{page}");
+    assert_eq!(pairs().await, before);
+    app.stop().await.unwrap();
+}
+
 /// After "Import" and "Re-read" the browser went on showing the POST's address (a refresh sent
 /// the form again), and Re-read said nothing. Both go back to the page, which says what happens.
 #[tokio::test]
