@@ -55,19 +55,101 @@ pub async fn add_source_within(app: &AppState, tenant: TenantId, new: &NewSource
     Ok(Ok(id))
 }
 
+/// A file uploaded under the name of a file `new.bot` already owns replaces it: the same source
+/// (its id, the bots it is shared with) gets the new bytes and size and is read again; its
+/// earlier passages answer until the new ones are indexed (`knowledge::ingest`). Checked under
+/// the tenant's lock, like a new source: the new size counts instead of the old one, and it
+/// takes no new place among the plan's sources (unless the file it replaces held none).
+/// `Ok(None)`: the bot has no such file; it is a new source.
+pub async fn replace_file_within(app: &AppState, tenant: TenantId, new: &NewSource<'_>, limits: SourceLimits) -> anyhow::Result<Option<Result<SourceId, Refused>>> {
+    let Some(content) = new.content.filter(|_| new.kind == "file") else { return Ok(None) };
+    let mut tx = app.db.begin().await?;
+    crate::storage::tenants::lock(&mut tx, tenant).await?;
+    let Some(old) = sources::own_file_named(&mut *tx, tenant, new.bot, new.name).await? else { return Ok(None) };
+    let counted = sources::count(&mut *tx, tenant).await?;
+    if !sources::replace_content(&mut *tx, tenant, old.id, content).await? {
+        return Ok(None);
+    }
+    // Measured after the change (it is undone on refusal): whatever counts toward the limits,
+    // the old version's place and bytes are the new one's.
+    let count = sources::count(&mut *tx, tenant).await?;
+    if count > counted && count > limits.max_sources {
+        return Ok(Some(Err(Refused::TooMany { used: counted, limit: limits.max_sources })));
+    }
+    let bytes = sources::total_bytes(&mut *tx, tenant).await?;
+    if bytes > limits.max_bytes {
+        return Ok(Some(Err(Refused::TooBig { used: bytes - new.size_bytes, size: new.size_bytes, limit: limits.max_bytes })));
+    }
+    app.queue.enqueue_in(&mut tx, &jobs::ingest(&app.queue, tenant, old.id)).await?;
+    tx.commit().await?;
+    app.queue.notify(INGEST_QUEUE);
+    Ok(Some(Ok(old.id)))
+}
+
+/// What adding a Q&A pair did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QaAdded {
+    /// A new pair.
+    New(QaId),
+    /// The bot had a pair with the same question (see [`same_question`]): its answer is now this
+    /// one. Its question, as it was written.
+    Updated(QaId, String),
+}
+
+/// Two questions are the same pair's: the same words, whatever the case, spacing and
+/// punctuation (a trailing "?") — as the bot matches them (`knowledge::qa::normalise`).
+pub fn same_question(a: &str, b: &str) -> bool {
+    let a = crate::knowledge::qa::normalise(a);
+    !a.is_empty() && a == crate::knowledge::qa::normalise(b)
+}
+
 /// Stores a Q&A pair of `bot` unless it already holds `max` pairs (`knowledge.max_qa_pairs`);
 /// `Err(count)` then. Counted and inserted in one transaction under the tenant's lock, so pairs
 /// added at the same time cannot go past the cap together.
-pub async fn add_qa_within(app: &AppState, tenant: TenantId, bot: Option<BotId>, question: &str, answer: &str, max: i64) -> anyhow::Result<Result<QaId, i64>> {
+pub async fn add_qa_within(app: &AppState, tenant: TenantId, bot: Option<BotId>, question: &str, answer: &str, max: i64) -> anyhow::Result<Result<QaAdded, i64>> {
     let mut tx = app.db.begin().await?;
     crate::storage::tenants::lock(&mut tx, tenant).await?;
+    // The same question again is a new answer to it: two pairs would list both, and the bot
+    // would only ever give the newer.
+    if let Some(same) = sources::list_qa(&mut *tx, tenant, bot).await?.into_iter().find(|p| same_question(&p.question, question)) {
+        sources::update_qa(&mut *tx, tenant, same.id, &same.question, answer).await?;
+        tx.commit().await?;
+        return Ok(Ok(QaAdded::Updated(same.id, same.question)));
+    }
     let count = sources::count_qa(&mut *tx, tenant, bot).await?;
     if count >= max {
         return Ok(Err(count));
     }
     let id = sources::insert_qa(&mut *tx, tenant, bot, question, answer).await?;
     tx.commit().await?;
-    Ok(Ok(id))
+    Ok(Ok(QaAdded::New(id)))
+}
+
+/// Why an edited Q&A pair was not saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QaEditRefused {
+    /// The tenant has no such pair.
+    NotFound,
+    /// Another pair of the same bot has that question: the question, as it was written.
+    Taken(String),
+}
+
+/// Rewrites the tenant's Q&A pair `id` — unless another pair of its bot asks the same question
+/// (two pairs would answer one question). The matching is by the words (see `knowledge::qa`),
+/// so the edited question is what a customer's is compared with from now on.
+pub async fn edit_qa_within(app: &AppState, tenant: TenantId, id: QaId, question: &str, answer: &str) -> anyhow::Result<Result<(), QaEditRefused>> {
+    let mut tx = app.db.begin().await?;
+    crate::storage::tenants::lock(&mut tx, tenant).await?;
+    let Some(pair) = sources::get_qa(&mut *tx, tenant, id).await? else { return Ok(Err(QaEditRefused::NotFound)) };
+    let bot = pair.bot_id.map(BotId);
+    if let Some(other) = sources::list_qa(&mut *tx, tenant, bot).await?.into_iter().find(|p| p.id != id && same_question(&p.question, question)) {
+        return Ok(Err(QaEditRefused::Taken(other.question)));
+    }
+    if !sources::update_qa(&mut *tx, tenant, id, question, answer).await? {
+        return Ok(Err(QaEditRefused::NotFound));
+    }
+    tx.commit().await?;
+    Ok(Ok(()))
 }
 
 /// Why a Q&A pair was not added, in the owner's words: `whose` holds `count` pairs already, the

@@ -127,6 +127,34 @@ pub async fn insert<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, 
     Ok(SourceId(id))
 }
 
+/// The file source named `name` that `bot` owns (for `None`: of the knowledge no bot uses),
+/// not being deleted — the newest if there are several: the one a new upload of that name
+/// replaces. A file shared from another bot is not `bot`'s own and is never returned.
+pub async fn own_file_named<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>, name: &str) -> sqlx::Result<Option<Source>> {
+    let sql = |own: &str| format!("select {COLUMNS} from sources where tenant_id = $1 and kind = 'file' and name = $2 and status <> 'deleting' and {own} order by id desc limit 1");
+    match bot {
+        Some(bot) => sqlx::query_as(&sql("bot_id = $3")).bind(tenant.0).bind(name).bind(bot.0).fetch_optional(e).await,
+        None => sqlx::query_as(&sql(ORPHAN)).bind(tenant.0).bind(name).fetch_optional(e).await,
+    }
+}
+
+/// Puts a new version's bytes in file source `id` and marks it `queued` to be read again; its
+/// passages so far stay until the read replaces them. False if it is being deleted (or is gone).
+pub async fn replace_content<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId, content: &[u8]) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "update sources set content = $1, size_bytes = $2, status = 'queued', status_reason = null, updated_at = $3, progress_done = null, progress_total = null
+         where tenant_id = $4 and id = $5 and kind = 'file' and status <> 'deleting'",
+    )
+    .bind(content)
+    .bind(content.len() as i64)
+    .bind(now_ms())
+    .bind(tenant.0)
+    .bind(id.0)
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 /// Every source of the tenant, whichever bot uses it (the page's live status).
 pub async fn list<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<Source>> {
     sqlx::query_as(&format!("select {COLUMNS} from sources where tenant_id = $1 order by id desc")).bind(tenant.0).fetch_all(e).await
@@ -478,6 +506,33 @@ pub struct QaQuestion {
 /// Each of `bot`'s Q&A pairs' question and when it was last written (for hiding the gaps it answers).
 pub async fn qa_questions<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId) -> sqlx::Result<Vec<QaQuestion>> {
     sqlx::query_as("select question, updated_at from qa_pairs where tenant_id = $1 and bot_id = $2").bind(tenant.0).bind(bot.0).fetch_all(e).await
+}
+
+/// A Q&A pair of the tenant, with the bot it belongs to.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OwnedQa {
+    #[sqlx(try_from = "i64")]
+    pub id: QaId,
+    pub question: String,
+    pub answer: String,
+    pub bot_id: Option<i64>,
+}
+
+pub async fn get_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: QaId) -> sqlx::Result<Option<OwnedQa>> {
+    sqlx::query_as("select id, question, answer, bot_id from qa_pairs where tenant_id = $1 and id = $2").bind(tenant.0).bind(id.0).fetch_optional(e).await
+}
+
+/// Rewrites Q&A pair `id`'s question and answer. False if the tenant has no such pair.
+pub async fn update_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: QaId, question: &str, answer: &str) -> sqlx::Result<bool> {
+    let r = sqlx::query("update qa_pairs set question = $1, answer = $2, updated_at = $3 where tenant_id = $4 and id = $5")
+        .bind(question)
+        .bind(answer)
+        .bind(now_ms())
+        .bind(tenant.0)
+        .bind(id.0)
+        .execute(e)
+        .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 pub async fn delete_qa<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: QaId) -> sqlx::Result<bool> {

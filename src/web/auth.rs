@@ -151,7 +151,7 @@ fn secure_cookies(app: &AppState) -> bool {
     u.scheme() == "https" || !local
 }
 
-fn secure_flag(app: &AppState) -> &'static str {
+pub(super) fn secure_flag(app: &AppState) -> &'static str {
     if secure_cookies(app) { "; Secure" } else { "" }
 }
 
@@ -177,7 +177,7 @@ impl Owner {
     }
 }
 
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
         let (k, v) = c.trim().split_once('=')?;
         (k == name).then(|| v.to_owned())

@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/app/sources/{id}/delete", post(sources::delete))
         .route("/app/sources/{id}/bots", post(sources::share))
         .route("/app/qa", post(sources::add_qa))
+        .route("/app/qa/{id}", post(sources::edit_qa))
         .route("/app/qa/{id}/delete", post(sources::delete_qa))
         .route("/app/search", get(sources::search))
         .route("/app/billing", get(billing::show))

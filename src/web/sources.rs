@@ -221,9 +221,16 @@ async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<St
 pub struct Which {
     #[serde(default)]
     bot: Option<i64>,
-    /// What was just done, to say so (`source-deleted`, `qa-deleted`).
+    /// What was just done, to say so (`source-deleted`, `qa-deleted`, `source-importing`,
+    /// `source-rereading`, `qa-updated`).
     #[serde(default)]
     done: Option<String>,
+    /// The source it was done to (looked up in the owner's tenant).
+    #[serde(default)]
+    source: Option<i64>,
+    /// The Q&A pair it was done to (looked up in the owner's tenant).
+    #[serde(default)]
+    qa: Option<i64>,
 }
 
 /// `GET /app/sources?bot=ID`.
@@ -231,6 +238,18 @@ pub async fn list(State(app): State<AppState>, owner: Owner, Query(w): Query<Whi
     let notice = match w.done.as_deref() {
         Some("source-deleted") => Some("Source deleted. Your bot no longer answers from it.".to_owned()),
         Some("qa-deleted") => Some("Question & answer deleted.".to_owned()),
+        Some(done @ ("source-importing" | "source-rereading")) => match w.source {
+            Some(id) => sources::get(&app.db.pool, owner.tenant_id, SourceId(id)).await?.map(|s| match done {
+                "source-importing" => format!("Importing {}. This page updates by itself.", s.name),
+                _ if s.chunk_count > 0 => format!("Reading “{}” again; your bot keeps answering from the earlier version until it is done.", s.name),
+                _ => format!("Reading “{}” again. This page updates by itself.", s.name),
+            }),
+            None => None,
+        },
+        Some("qa-updated") => match w.qa {
+            Some(id) => sources::get_qa(&app.db.pool, owner.tenant_id, QaId(id)).await?.map(|p| format!("Updated the answer to “{}”.", p.question)),
+            None => None,
+        },
         _ => None,
     };
     page(&app, &owner, w.bot, notice, None).await
@@ -343,32 +362,52 @@ pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipa
         return page(&app, &owner, None, None, Some(NOT_YOUR_BOT.to_owned())).await;
     }
     let holder = picker.bot();
+    // Two files of one name in one upload: the later is the newer version, as if sent after.
+    let mut names = std::collections::HashSet::new();
+    let mut files: Vec<_> = files.into_iter().rev().filter(|(name, _)| names.insert(name.clone())).collect();
+    files.reverse();
     let mut used = sources::total_bytes(&app.db.pool, owner.tenant_id).await?;
     let mut allowance = Allowance::of(&app, &owner).await?;
     let mut added = Vec::new();
+    let mut replaced = Vec::new();
     let mut refused = Vec::new();
     for (name, bytes) in files {
-        if allowance.room() == 0 {
-            refused.push(format!("“{name}”"));
-            continue;
-        }
         let size = bytes.len() as i64;
-        if size == 0 {
-            problems.push(format!("“{name}” is empty."));
-            continue;
-        }
-        if size as u64 > limits.max_file_bytes {
-            problems.push(format!("“{name}” is {}; the limit is {} per file.", human_size(size), human_size(limits.max_file_bytes as i64)));
-            continue;
-        }
-        if let Err(e) = crate::knowledge::extract::check_tenant_quota(used as u64, size as u64, limits.max_tenant_bytes) {
-            problems.push(format!("“{name}”: {e}"));
-            continue;
-        }
         let new = sources::NewSource { bot: holder, kind: "file", name: &name, size_bytes: size, content: Some(&bytes), max_pages: None, recrawl_hours: None };
-        // Checked again where it is stored, in one transaction with the insert: uploads sent at
-        // the same time cannot go past the plan's number of sources or the byte quota together.
-        match crate::app::sources::add_source_within(&app, owner.tenant_id, &new, allowance.limits(&app)).await? {
+        // A file named like one of the bot's own files is its new version: it replaces it, in
+        // one transaction with the limits' check, like a new source.
+        let replacing = if size > 0 && size as u64 <= limits.max_file_bytes {
+            crate::app::sources::replace_file_within(&app, owner.tenant_id, &new, allowance.limits(&app)).await?
+        } else {
+            None
+        };
+        let replaces = replacing.is_some();
+        let stored = match replacing {
+            Some(stored) => stored,
+            None => {
+                if allowance.room() == 0 {
+                    refused.push(format!("“{name}”"));
+                    continue;
+                }
+                if size == 0 {
+                    problems.push(format!("“{name}” is empty."));
+                    continue;
+                }
+                if size as u64 > limits.max_file_bytes {
+                    problems.push(format!("“{name}” is {}; the limit is {} per file.", human_size(size), human_size(limits.max_file_bytes as i64)));
+                    continue;
+                }
+                if let Err(e) = crate::knowledge::extract::check_tenant_quota(used as u64, size as u64, limits.max_tenant_bytes) {
+                    problems.push(format!("“{name}”: {e}"));
+                    continue;
+                }
+                // Checked again where it is stored, in one transaction with the insert: uploads
+                // sent at the same time cannot go past the plan's number of sources or the byte
+                // quota together.
+                crate::app::sources::add_source_within(&app, owner.tenant_id, &new, allowance.limits(&app)).await?
+            }
+        };
+        match stored {
             Ok(_) => {}
             Err(crate::app::sources::Refused::TooMany { used: now, .. }) => {
                 allowance.used = now;
@@ -381,6 +420,11 @@ pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipa
                 continue;
             }
         }
+        if replaces {
+            used = sources::total_bytes(&app.db.pool, owner.tenant_id).await?;
+            replaced.push(name);
+            continue;
+        }
         used += size;
         allowance.used += 1;
         added.push(name);
@@ -388,7 +432,16 @@ pub async fn upload(State(app): State<AppState>, owner: Owner, mut form: Multipa
     if !refused.is_empty() {
         problems.push(allowance.full(&refused.join(", ")));
     }
-    let notice = (!added.is_empty()).then(|| format!("Added {}. Reading now — this page updates by itself.", added.join(", ")));
+    let mut said = Vec::new();
+    if !added.is_empty() {
+        said.push(format!("Added {}. Reading now — this page updates by itself.", added.join(", ")));
+    }
+    match replaced.as_slice() {
+        [] => {}
+        [one] => said.push(format!("Replaced {one} with the new version; your bot answers from it once it is read.")),
+        many => said.push(format!("Replaced {} with the new versions; your bot answers from them once they are read.", many.join(", "))),
+    }
+    let notice = (!said.is_empty()).then(|| said.join(" "));
     let problem = (!problems.is_empty()).then(|| problems.join(" "));
     page(&app, &owner, holder.map(|b| b.0), notice, problem).await
 }
@@ -438,7 +491,8 @@ pub async fn import_url(State(app): State<AppState>, owner: Owner, axum::Form(f)
     // Its size is known once it is read: the quota is checked then (knowledge::ingest).
     let new = sources::NewSource { bot: holder, kind: if site { "site" } else { "url" }, name: url.as_str(), size_bytes: 0, content: None, max_pages, recrawl_hours: recrawl };
     match crate::app::sources::add_source_within(&app, owner.tenant_id, &new, allowance.limits(&app)).await? {
-        Ok(_) => page(&app, &owner, back, Some(format!("Importing {url}. This page updates by itself.")), None).await,
+        // Back to the page (a refresh does not send the form again), which says so.
+        Ok(id) => Ok(back_about(back, "source-importing", "source", id.0)),
         Err(crate::app::sources::Refused::TooMany { used, .. }) => page(&app, &owner, back, None, Some(Allowance { used, ..allowance }.full(url.as_str()))).await,
         Err(crate::app::sources::Refused::TooBig { used, limit, .. }) => {
             let full = crate::knowledge::extract::storage_full(None, used.max(0) as u64, limit.max(0) as u64);
@@ -464,6 +518,15 @@ fn back_to(bot: Option<i64>) -> Response {
     }
 }
 
+/// [`back_to`], saying what was done (`done`, see [`list`]) to which source or pair (`what`:
+/// `source` or `qa`, and its id).
+fn back_about(bot: Option<i64>, done: &str, what: &str, id: i64) -> Response {
+    match bot {
+        Some(b) => Redirect::to(&format!("/app/sources?bot={b}&done={done}&{what}={id}")).into_response(),
+        None => Redirect::to(&format!("/app/sources?done={done}&{what}={id}")).into_response(),
+    }
+}
+
 /// [`back_to`], saying what was done (`done`, see [`list`]).
 fn back_saying(bot: Option<i64>, done: &str) -> Response {
     match bot {
@@ -479,7 +542,7 @@ pub async fn reindex(State(app): State<AppState>, owner: Owner, Path(id): Path<i
     let allowance = Allowance::of(&app, &owner).await?;
     match crate::app::sources::requeue_within(&app, owner.tenant_id, SourceId(id), allowance.limits(&app)).await? {
         None => Err(AppError::NotFound),
-        Some(Ok(())) => Ok(back_to(f.bot)),
+        Some(Ok(())) => Ok(back_about(f.bot, "source-rereading", "source", id)),
         Some(Err(refused)) => {
             let name = sources::get(&app.db.pool, owner.tenant_id, SourceId(id)).await?.map(|s| s.name).unwrap_or_default();
             let problem = match refused {
@@ -555,10 +618,29 @@ pub async fn add_qa(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
         return page(&app, &owner, None, None, Some(NOT_YOUR_BOT.to_owned())).await;
     }
     let holder = picker.bot();
-    if let Err(count) = crate::app::sources::add_qa_within(&app, owner.tenant_id, holder, q, a, app.cfg.knowledge.max_qa_pairs).await? {
-        return page(&app, &owner, holder.map(|b| b.0), None, Some(crate::app::sources::qa_full(&picker.whose(), count))).await;
+    match crate::app::sources::add_qa_within(&app, owner.tenant_id, holder, q, a, app.cfg.knowledge.max_qa_pairs).await? {
+        Ok(crate::app::sources::QaAdded::New(_)) => Ok(back_to(holder.map(|b| b.0))),
+        Ok(crate::app::sources::QaAdded::Updated(id, _)) => Ok(back_about(holder.map(|b| b.0), "qa-updated", "qa", id.0)),
+        Err(count) => page(&app, &owner, holder.map(|b| b.0), None, Some(crate::app::sources::qa_full(&picker.whose(), count))).await,
     }
-    Ok(back_to(holder.map(|b| b.0)))
+}
+
+/// `POST /app/qa/{id}`: a pair's question and answer as the owner edited them. Only the
+/// tenant's own pair: another's id is not found, as for a delete.
+pub async fn edit_qa(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<QaForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    let (q, a) = match check_qa(&f.question, &f.answer) {
+        Ok(pair) => pair,
+        Err(problem) => return page(&app, &owner, f.bot, None, Some(problem)).await,
+    };
+    match crate::app::sources::edit_qa_within(&app, owner.tenant_id, QaId(id), q, a).await? {
+        Ok(()) => Ok(back_about(f.bot, "qa-updated", "qa", id)),
+        Err(crate::app::sources::QaEditRefused::NotFound) => Err(AppError::NotFound),
+        Err(crate::app::sources::QaEditRefused::Taken(other)) => {
+            let problem = format!("Not changed: you already have an answer to “{other}”. Change that one instead, or delete it first.");
+            page(&app, &owner, f.bot, None, Some(problem)).await
+        }
+    }
 }
 
 pub async fn delete_qa(State(app): State<AppState>, owner: Owner, Path(id): Path<i64>, axum::Form(f): axum::Form<OnBot>) -> Result<Response, AppError> {

@@ -9,7 +9,19 @@ use crate::domain::UserId;
 use crate::storage::{now_ms, team};
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
+
+/// The cookie that carries a just-made invitation link from its POST to the Team page, where it
+/// is shown once: after the redirect, so that a refresh does not make another link. Never in an
+/// address (which logs keep); bound to the business, read once, gone within minutes.
+const INVITE_COOKIE: &str = "bellhop_invite";
+const INVITE_COOKIE_MAX_AGE_SECS: u64 = 600;
+
+fn invite_cookie(app: &AppState, value: &str, max_age_secs: u64) -> HeaderValue {
+    let secure = super::auth::secure_flag(app);
+    HeaderValue::from_str(&format!("{INVITE_COOKIE}={value}; Path=/app/team; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}")).expect("cookie is ASCII")
+}
 
 pub struct MemberRow {
     pub user_id: i64,
@@ -54,7 +66,7 @@ async fn page(app: &AppState, owner: &super::auth::Owner, link: Option<String>, 
 }
 
 /// `GET /app/team`.
-pub async fn show(State(app): State<AppState>, AccountOwner(owner): AccountOwner, Query(q): Query<Shown>) -> Result<Response, AppError> {
+pub async fn show(State(app): State<AppState>, AccountOwner(owner): AccountOwner, Query(q): Query<Shown>, headers: HeaderMap) -> Result<Response, AppError> {
     let notice = match (q.removed, q.cancelled.as_deref()) {
         // Fixed words, whatever the address says: a link must not put its own text in the page.
         (Some(_), _) => Some("They are no longer on your team: no more handoffs, and they're signed out of the admin.".to_owned()),
@@ -62,7 +74,14 @@ pub async fn show(State(app): State<AppState>, AccountOwner(owner): AccountOwner
         (None, Some(_)) => Some("That invitation link could not be cancelled: it was already used, or has expired. The team above shows who joined.".to_owned()),
         (None, None) => None,
     };
-    page(&app, &owner, None, notice).await
+    // A link just made (see [`invite`]): shown this once, if it is this business's.
+    let made = super::auth::cookie_value(&headers, INVITE_COOKIE);
+    let link = made.as_deref().and_then(|v| v.split_once(':')).filter(|(tenant, _)| *tenant == owner.tenant_id.0.to_string()).and_then(|(_, l)| urlencoding::decode(l).ok()).map(|l| l.into_owned());
+    let mut r = page(&app, &owner, link, notice).await?;
+    if made.is_some() {
+        r.headers_mut().append(header::SET_COOKIE, invite_cookie(&app, "", 0));
+    }
+    Ok(r)
 }
 
 #[derive(serde::Deserialize)]
@@ -79,7 +98,10 @@ pub async fn invite(State(app): State<AppState>, AccountOwner(owner): AccountOwn
     };
     let link = crate::manager::team::invite(&app.db, &app.cfg.telegram.links_url, &manager.username, owner.tenant_id).await?;
     tracing::info!(tenant_id = owner.tenant_id.0, "team invitation made");
-    page(&app, &owner, Some(link), None).await
+    // Back to the Team page, which shows it once: a refresh there makes no other link.
+    let mut r = Redirect::to("/app/team").into_response();
+    r.headers_mut().append(header::SET_COOKIE, invite_cookie(&app, &format!("{}:{}", owner.tenant_id.0, urlencoding::encode(&link)), INVITE_COOKIE_MAX_AGE_SECS));
+    Ok(r)
 }
 
 #[derive(serde::Deserialize)]

@@ -227,7 +227,7 @@ async fn bad_input_gets_a_clear_status_and_the_server_keeps_serving() {
     // URL import of private addresses is refused with a reason; the server answers throughout.
     for url in ["http://127.0.0.1:9/secret", "http://169.254.169.254/latest/meta-data/"] {
         let r = app.http.post(app.url("/app/sources/url")).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("url", url)]).send().await.unwrap();
-        assert_eq!(r.status(), 200);
+        assert_eq!(r.status(), 303);
     }
     let s = settled(&app, &cookie, 6).await;
     let refused: Vec<_> = s.iter().filter(|x| x["status"] == "failed" && x["status_reason"].as_str().is_some_and(|r| r.contains("only imports pages from the public internet"))).collect();
@@ -515,5 +515,114 @@ async fn a_q_and_a_pair_does_not_answer_a_question_about_another_day_or_number()
     assert!(!page.contains("closed on Sundays"), "{page}");
     let page = search(&app, &cookie, "How much is a cake for 20 people?").await;
     assert!(!page.contains("costs 45 euros"), "{page}");
+    app.stop().await.unwrap();
+}
+
+/// Two files of one name in one upload: the later is the newer version, kept as the one source.
+#[tokio::test]
+async fn two_files_of_one_name_in_one_upload_keep_the_later() {
+    models_dir();
+    let app = spawn_app().await;
+    let (_, cookie, csrf) = app.signed_in_owner(7_960_101, "Rosa's Roses").await;
+    let (status, page) = upload(&app, &cookie, &csrf, vec![("prices.txt", b"12 red roses: 45 dollars.".to_vec()), ("prices.txt", b"12 red roses: 50 dollars.".to_vec())]).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<p class=\"notice\" role=\"status\">Added prices.txt. Reading now"), "{page}");
+    let content: Vec<Vec<u8>> = sqlx::query_scalar("select content from sources").fetch_all(&app.db().pool).await.unwrap();
+    assert_eq!(content, vec![b"12 red roses: 50 dollars.".to_vec()]);
+    app.stop().await.unwrap();
+}
+
+/// The walkthrough found that the same question added twice kept both pairs (only the newer was
+/// ever used), and a pair could not be edited. The same question again — whatever its case,
+/// spacing or question mark — updates the pair's answer, saying so; Edit rewrites a pair, only
+/// the owner's own, and the bot matches the edited question from then on.
+#[tokio::test]
+async fn the_same_question_again_updates_its_answer_and_a_pair_can_be_edited() {
+    models_dir();
+    let app = spawn_app().await;
+    let (_, cookie, csrf) = app.signed_in_owner(7_960_102, "Rosa's Roses").await;
+    let (_, other_cookie, other_csrf) = app.signed_in_owner(7_960_103, "Otto's Orchids").await;
+    let post = |path: String, cookie: String, form: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let r = app.http.post(app.url(&path)).header("cookie", &cookie).form(&form).send().await.unwrap();
+            let location = r.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+            (r.status().as_u16(), location, r.text().await.unwrap())
+        }
+    };
+    let listing = |location: String| {
+        let (app, cookie) = (&app, cookie.clone());
+        async move { app.http.get(app.url(&location)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap() }
+    };
+    let add = |q: &str, a: &str| post("/app/qa".into(), cookie.clone(), vec![("csrf", csrf.clone()), ("question", q.into()), ("answer", a.into())]);
+    let pairs = || async { sqlx::query_as::<_, (i64, String, String)>("select id, question, answer from qa_pairs order by id").fetch_all(&app.db().pool).await.unwrap() };
+
+    assert_eq!(add("Do you do wedding flowers?", "No, sorry.").await.0, 303);
+    let (status, location, _) = add("  do you do   WEDDING flowers ", "Yes, from 200 dollars.").await;
+    assert_eq!(status, 303);
+    let page = listing(location.unwrap()).await;
+    assert!(page.contains("<p class=\"notice\" role=\"status\">Updated the answer to “Do you do wedding flowers?”.</p>"), "{page}");
+    let now = pairs().await;
+    assert_eq!(now.len(), 1, "the same question twice: {now:?}");
+    assert_eq!((now[0].1.as_str(), now[0].2.as_str()), ("Do you do wedding flowers?", "Yes, from 200 dollars."));
+    let id = now[0].0;
+
+    // Edit: a form with the pair's question and answer, sent with the CSRF token.
+    assert!(page.contains(&format!("action=\"/app/qa/{id}\"")) && page.contains("value=\"Do you do wedding flowers?\""), "no Edit form: {page}");
+    let edit = |cookie: String, csrf: String, q: &str, a: &str| post(format!("/app/qa/{id}"), cookie, vec![("csrf", csrf), ("question", q.into()), ("answer", a.into())]);
+    assert_eq!(edit(cookie.clone(), "forged".into(), "Hacked?", "Hacked.").await.0, 403);
+    // Another business cannot edit it, even knowing its id.
+    assert_eq!(edit(other_cookie.clone(), other_csrf.clone(), "Hacked?", "Hacked.").await.0, 404);
+    assert_eq!(pairs().await, now, "changed by a forged or another business's form");
+    let (status, location, _) = edit(cookie.clone(), csrf.clone(), "Do you deliver wedding flowers?", "Yes, anywhere in town.").await;
+    assert_eq!(status, 303);
+    let page = listing(location.unwrap()).await;
+    assert!(page.contains("Updated the answer to “Do you deliver wedding flowers?”."), "{page}");
+    assert_eq!(pairs().await, vec![(id, "Do you deliver wedding flowers?".to_owned(), "Yes, anywhere in town.".to_owned())]);
+    let found = search(&app, &cookie, "Do you deliver wedding flowers").await;
+    assert!(found.contains("anywhere in town"), "the edited question is not matched: {found}");
+
+    // Edited into another pair's question: refused, in plain words, and nothing changes.
+    assert_eq!(add("Are you open on Sunday?", "No.").await.0, 303);
+    let sunday = pairs().await[1].0;
+    let before = pairs().await;
+    let (status, _, page) = post(format!("/app/qa/{sunday}"), cookie.clone(), vec![("csrf", csrf.clone()), ("question", "do you deliver wedding flowers".into()), ("answer", "Maybe.".into())]).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("Not changed: you already have an answer to “Do you deliver wedding flowers?”."), "{page}");
+    assert_eq!(pairs().await, before);
+    app.stop().await.unwrap();
+}
+
+/// After "Import" and "Re-read" the browser went on showing the POST's address (a refresh sent
+/// the form again), and Re-read said nothing. Both go back to the page, which says what happens.
+#[tokio::test]
+async fn import_and_re_read_go_back_to_the_page_which_says_what_happens() {
+    models_dir();
+    let app = spawn_app().await;
+    let (_, cookie, csrf) = app.signed_in_owner(7_960_104, "Rosa's Roses").await;
+    let follow = |r: reqwest::Response| {
+        let (app, cookie) = (&app, cookie.clone());
+        async move {
+            assert_eq!(r.status(), 303, "not sent back to the page");
+            let location = r.headers()["location"].to_str().unwrap().to_owned();
+            assert!(location.starts_with("/app/sources"), "{location}");
+            app.http.get(app.url(&location)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap()
+        }
+    };
+    let (status, page) = upload(&app, &cookie, &csrf, vec![("hours.txt", b"We open at nine every morning.".to_vec())]).await;
+    assert_eq!(status, 200, "{page}");
+    let s = settled(&app, &cookie, 1).await;
+    assert_eq!(s[0]["status"], "ready", "{s:?}");
+    let hours = s[0]["id"].as_i64().unwrap();
+    let r = app.http.post(app.url(&format!("/app/sources/{hours}/reindex"))).header("cookie", &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    let page = follow(r).await;
+    assert!(
+        page.contains("<p class=\"notice\" role=\"status\">Reading “hours.txt” again; your bot keeps answering from the earlier version until it is done.</p>"),
+        "{page}"
+    );
+
+    let r = app.http.post(app.url("/app/sources/url")).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("url", "https://example.com/faq")]).send().await.unwrap();
+    let page = follow(r).await;
+    assert!(page.contains("<p class=\"notice\" role=\"status\">Importing https://example.com/faq. This page updates by itself.</p>"), "{page}");
     app.stop().await.unwrap();
 }

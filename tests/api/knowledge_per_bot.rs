@@ -182,3 +182,58 @@ async fn a_deleted_bots_knowledge_is_used_by_no_bot_until_the_owner_shares_it() 
     assert!(reply.contains("14 euros"), "{reply}");
     app.stop().await.unwrap();
 }
+
+/// A walkthrough found that uploading an edited `prices.txt` kept the old one too: two sources of
+/// one name, and the bot quoted both prices. A file uploaded for a bot under the name of a file
+/// the bot owns replaces it: the same source (its id, the bots it is shared with), the new bytes
+/// and size, read again — taking no new place among the plan's sources, and counting its new
+/// size instead of the old toward the storage limit. A file shared from another bot is not the
+/// bot's own: a file of its name is a new source of the bot.
+#[tokio::test]
+async fn an_edited_file_uploaded_again_replaces_the_bots_own_file_of_that_name() {
+    models_dir();
+    // Two bots, three sources, and room for 1,024 bytes.
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_BILLING_PLANS", "free|Free|0||1000|2|3").set("BELLHOP_KNOWLEDGE_MAX_TENANT_BYTES", "1024");
+    })
+    .await;
+    let owner = app.tg.user("Rosa").await;
+    let flowers = live_bot(&app, owner, "rosas_roses_bot", "Rosa's Roses").await;
+    let bakery = live_bot(&app, owner, "rosas_rolls_bot", "Rosa's Rolls").await;
+    let (_, cookie, csrf) = app.signed_in_owner(owner, "Rosa").await;
+    let (f, b) = (flowers.to_string(), bakery.to_string());
+    // 600 bytes, then 610.
+    let old = format!("{:<600}", "A bouquet of 12 red roses costs 45 dollars.");
+    let new = format!("{:<610}", "A bouquet of 12 red roses costs 50 dollars.");
+    upload(&app, &cookie, &csrf, flowers, "prices.txt", &old).await;
+    wait_until(WAIT, || async { count(app.db(), "select count(*) from sources where status = 'ready'").await == 1 }).await;
+    let id: i64 = count(app.db(), "select id from sources where name = 'prices.txt'").await;
+    assert_eq!(post(&app, &cookie, &format!("/app/sources/{id}/bots"), &[("csrf", &csrf), ("bot", &f), ("also", &b)]).await, 303);
+
+    // The bakery has it shared, not as its own: a prices.txt uploaded for it is its own new source.
+    upload(&app, &cookie, &csrf, bakery, "prices.txt", "Rolls: 1 dollar.").await;
+    upload(&app, &cookie, &csrf, bakery, "hours.txt", "Open 7 to 7.").await;
+    assert_eq!(count(app.db(), &format!("select count(*) from sources where name = 'prices.txt' and bot_id = {bakery}")).await, 1);
+    assert_eq!(count(app.db(), "select count(*) from sources").await, 3, "the plan's 3 sources are taken");
+
+    // The edited file, for the flower shop: the plan is full and 610 more bytes would pass the
+    // 1,024-byte limit, but it replaces the earlier version, so neither grows.
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
+        .text("bot", f.clone())
+        .part("files", reqwest::multipart::Part::bytes(new.as_bytes().to_vec()).file_name("prices.txt"));
+    let r = app.http.post(app.url("/app/sources/upload")).header("cookie", &cookie).multipart(form).send().await.unwrap();
+    let (status, page) = (r.status(), r.text().await.unwrap());
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<p class=\"notice\" role=\"status\">Replaced prices.txt with the new version; your bot answers from it once it is read.</p>"), "{page}");
+    assert!(page.contains("3 of the 3 sources"), "{page}");
+    assert_eq!(count(app.db(), &format!("select count(*) from sources where bot_id = {flowers}")).await, 1, "two files of one name");
+    assert_eq!(count(app.db(), &format!("select count(*) from sources where id = {id} and size_bytes = 610")).await, 1, "the same source, with the new size");
+    assert_eq!(count(app.db(), &format!("select count(*) from source_bots where source_id = {id} and bot_id = {bakery}")).await, 1, "its sharing was lost");
+    wait_until(WAIT, || async { count(app.db(), "select count(*) from sources where status = 'ready'").await == 3 }).await;
+    let found = get(&app, &cookie, &format!("/app/search?bot={flowers}&q=how+much+are+12+red+roses")).await;
+    assert!(found.contains("50 dollars") && !found.contains("45 dollars"), "{found}");
+    let found = get(&app, &cookie, &format!("/app/search?bot={bakery}&q=how+much+are+12+red+roses")).await;
+    assert!(found.contains("50 dollars") && !found.contains("45 dollars"), "the bot it is shared with: {found}");
+    app.stop().await.unwrap();
+}

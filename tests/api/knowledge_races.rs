@@ -72,7 +72,7 @@ async fn a_page_deleted_while_it_is_being_read_leaves_no_passages() {
     let app = app_reading_loopback().await;
     let (site, url) = start_site().await;
     let (tenant, cookie, csrf) = app.signed_in_owner(7_701, "Rosa's Bakery").await;
-    assert_eq!(post(&app, &cookie, "/app/sources/url", &[("csrf", &csrf), ("url", &url)]).await, 200);
+    assert_eq!(post(&app, &cookie, "/app/sources/url", &[("csrf", &csrf), ("url", &url)]).await, 303);
     // The read has begun: the site got the request and holds its answer.
     wait_until(Duration::from_secs(30), || async { site.asked.load(Ordering::SeqCst) == 1 }).await;
     let id = count(app.db(), "select id from sources").await;
@@ -92,7 +92,7 @@ async fn a_page_deleted_during_its_recrawl_leaves_no_passages_and_is_not_queued_
     let (site, url) = start_site().await;
     let (tenant, cookie, csrf) = app.signed_in_owner(7_702, "Ben's Bakery").await;
     site.permits.add_permits(1);
-    assert_eq!(post(&app, &cookie, "/app/sources/url", &[("csrf", &csrf), ("url", &url), ("recrawl_hours", "1")]).await, 200);
+    assert_eq!(post(&app, &cookie, "/app/sources/url", &[("csrf", &csrf), ("url", &url), ("recrawl_hours", "1")]).await, 303);
     wait_until(Duration::from_secs(120), || async { count(app.db(), "select count(*) from sources where status = 'ready'").await == 1 }).await;
     assert_eq!(passages_with(&app, tenant, "CANARYV1").await, 1, "the first read is indexed");
     // Ready means searchable; the read's job goes on to keep its sentences' vectors.

@@ -32,7 +32,7 @@ async fn a_closed_account_is_disconnected_at_once_can_be_reopened_and_is_erased_
         app.tg.say(c, biz.bot, "Are you open on Sunday?").await;
         wait_reply(&app, biz.bot, c, 1).await;
     }
-    post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    crate::owner_team::made_invite(&app, &b.cookie, &b.csrf).await;
     let others_before = tenant_rows(&app, other.tenant.0).await;
     assert!(tenant_rows(&app, b.tenant.0).await.len() >= 6, "data in many tables: {:?}", tenant_rows(&app, b.tenant.0).await);
 
@@ -300,7 +300,7 @@ async fn a_closed_accounts_bot_is_not_connected_again_until_the_account_is_kept(
 async fn a_teammate_cannot_sign_in_to_a_closed_account() {
     let app = spawn_app().await;
     let b = business(&app, "Lena", "lena_close_bot", "Lena's Lamps").await;
-    let (_, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    let page = crate::owner_team::made_invite(&app, &b.cookie, &b.csrf).await;
     let tom = app.tg.user("Tom").await;
     crate::owner_team::say_to_manager(&app, tom, &format!("/start {}", crate::owner_team::invite_token(&page)), None).await;
     crate::owner_team::manager_message(&app, tom, "You're on the team of Lena's Lamps").await;

@@ -4,7 +4,7 @@
 //! the assistant cannot be taken; a taker who blocked the manager bot does not swallow the
 //! customer's messages; a photo sent as a reply is not silently dropped.
 use crate::helpers::*;
-use crate::owner_lifecycle::{bot_said_to, business, customer, manager_said, post, wait_reply};
+use crate::owner_lifecycle::{bot_said_to, business, customer, manager_said, wait_reply};
 use crate::owner_team::{invite_token, manager_message, say_to_manager, text_of};
 use serde_json::json;
 use std::time::Duration;
@@ -109,7 +109,7 @@ async fn when_the_teammate_who_took_a_conversation_blocks_the_manager_bot_the_re
     let app = spawn_app().await;
     let b = business(&app, "Rita", "rita_fallback_bot", "Rita's Rugs").await;
     let manager = app.tg.handle.sandbox.manager_id();
-    let (_, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    let page = crate::owner_team::made_invite(&app, &b.cookie, &b.csrf).await;
     let tom = app.tg.user("Tom").await;
     say_to_manager(&app, tom, &format!("/start {}", invite_token(&page)), None).await;
     manager_message(&app, tom, "You're on the team of Rita's Rugs").await;

@@ -287,7 +287,7 @@ async fn a_knowledge_page_file_or_web_address_for_a_bot_not_the_owners_is_refuse
     let (status, page) = upload(flowers.to_string(), "tulips.txt").await;
     assert_eq!(status, 200, "{page}");
     let (status, page) = add_url(flowers.to_string(), "https://example.com/tulips").await;
-    assert_eq!(status, 200, "{page}");
+    assert_eq!(status, 303, "{page}");
     let mine = vec![(flowers, "tulips.txt".to_owned()), (flowers, "https://example.com/tulips".to_owned())];
     assert_eq!(knowledge_sources(&app).await, mine);
 

@@ -20,6 +20,19 @@ pub fn invite_token(html: &str) -> String {
     html[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect()
 }
 
+/// Makes an invitation link as a browser does: the POST goes back to the Team page (a refresh
+/// there makes no other link), which shows the link carried by a cookie. That page.
+pub async fn made_invite(app: &TestApp, cookie: &str, csrf: &str) -> String {
+    let r = app.http.post(app.url("/app/team/invite")).header("cookie", cookie).form(&[("csrf", csrf)]).send().await.unwrap();
+    assert_eq!(r.status(), 303, "not sent back to the Team page");
+    assert_eq!(r.headers()["location"], "/app/team");
+    let carried = r.headers().get_all("set-cookie").iter().map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned()).find(|c| c.starts_with("bellhop_invite="));
+    let carried = carried.expect("the link's cookie");
+    let r = app.http.get(app.url("/app/team")).header("cookie", format!("{cookie}; {carried}")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}
+
 pub async fn say_to_manager(app: &TestApp, user: i64, text: &str, reply_to: Option<&Value>) {
     let manager = app.tg.handle.sandbox.manager_id();
     let mut m = json!({ "bot_id": manager, "text": text });
@@ -66,8 +79,7 @@ async fn a_teammate_joins_with_a_one_time_link_gets_handoffs_and_the_first_reply
     assert!(page.contains("It's just you so far."), "{page}");
 
     // An invitation: a t.me link to the manager bot with a one-time start parameter, and a QR code.
-    let (status, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
-    assert_eq!(status, 200);
+    let page = made_invite(&app, &b.cookie, &b.csrf).await;
     assert!(page.contains("/bellhop_manager_bot?start=join_") && page.contains("<svg"), "{page}");
     // A Copy button beside the link, copying it (static/app.js copies the field a button names).
     assert!(page.contains("<input id=\"invite-link\"") && page.contains("<button class=\"button secondary\" type=\"button\" data-copy=\"invite-link\" hidden>Copy</button>"), "{page}");
@@ -86,7 +98,7 @@ async fn a_teammate_joins_with_a_one_time_link_gets_handoffs_and_the_first_reply
     // A made-up token joins nobody either.
     say_to_manager(&app, uma, "/start join_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", None).await;
     wait_until(WAIT, || async { manager_said(&app, uma).await.iter().filter(|t| t.contains("expired or was already used")).count() == 2 }).await;
-    let (_, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    let page = made_invite(&app, &b.cookie, &b.csrf).await;
     say_to_manager(&app, uma, &format!("/start {}", invite_token(&page)), None).await;
     manager_message(&app, uma, "You're on the team of Rosa's Cakes").await;
     assert_eq!(members(&app).await, 2);
@@ -171,7 +183,7 @@ async fn a_teammate_removed_while_their_reply_is_on_its_way_neither_sends_it_nor
     use bellhop::storage::team::{self, Took};
     let app = spawn_app().await;
     let b = business(&app, "Rosa", "rosa_gone_bot", "Rosa's Cakes").await;
-    let (_, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    let page = made_invite(&app, &b.cookie, &b.csrf).await;
     let tom = app.tg.user("Tom").await;
     say_to_manager(&app, tom, &format!("/start {}", invite_token(&page)), None).await;
     manager_message(&app, tom, "You're on the team of Rosa's Cakes").await;
@@ -203,6 +215,41 @@ async fn a_teammate_removed_while_their_reply_is_on_its_way_neither_sends_it_nor
     app.stop().await.unwrap();
 }
 
+/// After "Make an invitation link" the browser stayed on the POST's address, so a refresh made
+/// another link. It goes back to the Team page, which shows the link once — carried there by a
+/// short-lived cookie of the business's, never in an address.
+#[tokio::test]
+async fn an_invitation_link_is_shown_once_on_the_team_page_the_form_goes_back_to() {
+    let app = spawn_app().await;
+    let b = business(&app, "Rosa", "rosa_once_bot", "Rosa's Cakes").await;
+    let other = business(&app, "Otto", "otto_once_bot", "Otto's Optics").await;
+    let r = app.http.post(app.url("/app/team/invite")).header("cookie", &b.cookie).form(&[("csrf", &b.csrf)]).send().await.unwrap();
+    assert_eq!(r.status(), 303, "the browser stays on the POST's address");
+    assert_eq!(r.headers()["location"], "/app/team");
+    let set = r.headers().get_all("set-cookie").iter().map(|c| c.to_str().unwrap().to_owned()).find(|c| c.starts_with("bellhop_invite=")).expect("the link's cookie");
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/app/team"), "{set}");
+    let carried = set.split(';').next().unwrap().to_owned();
+
+    // Another business's session never shows it.
+    let page = app.http.get(app.url("/app/team")).header("cookie", format!("{}; {carried}", other.cookie)).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("?start=join_"), "another business was shown the link: {page}");
+    // The owner's Team page shows it, and forgets it.
+    let r = app.http.get(app.url("/app/team")).header("cookie", format!("{}; {carried}", b.cookie)).send().await.unwrap();
+    let cleared = r.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("bellhop_invite=;") && c.to_str().unwrap().contains("Max-Age=0"));
+    let page = r.text().await.unwrap();
+    assert!(page.contains("/bellhop_manager_bot?start=join_") && page.contains("<svg"), "{page}");
+    assert!(cleared, "the link's cookie is kept");
+    let token = invite_token(&page);
+    let (_, page) = get(&app, &b.cookie, "/app/team").await;
+    assert!(!page.contains("?start=join_"), "shown again: {page}");
+    // It is the link made: it works.
+    let tom = app.tg.user("Tom").await;
+    say_to_manager(&app, tom, &format!("/start {token}"), None).await;
+    manager_message(&app, tom, "You're on the team of Rosa's Cakes").await;
+    assert_eq!(members(&app).await, 1);
+    app.stop().await.unwrap();
+}
+
 /// An owner who made an invitation link by mistake (or sent it to the wrong person) cancels it on
 /// the Team page: whoever opens it is told it was cancelled and joins nothing. Only an unused link
 /// of the owner's own business can be cancelled; the other links keep working.
@@ -211,10 +258,10 @@ async fn an_owner_cancels_an_unused_invitation_link_and_whoever_opens_it_is_told
     let app = spawn_app().await;
     let b = business(&app, "Rosa", "rosa_cancel_bot", "Rosa's Cakes").await;
     let other = business(&app, "Otto", "otto_cancel_bot", "Otto's Optics").await;
-    let (_, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    let page = made_invite(&app, &b.cookie, &b.csrf).await;
     assert!(page.contains("Sent it to the wrong person? Cancel it below."), "{page}");
     let wrong = invite_token(&page);
-    let (_, _, page) = post(&app, &b.cookie, "/app/team/invite", &[("csrf", &b.csrf)]).await;
+    let page = made_invite(&app, &b.cookie, &b.csrf).await;
     let right = invite_token(&page);
     let id_of = |token: &str| bellhop::manager::login::hash(token.strip_prefix("join_").unwrap());
     let (_, page) = get(&app, &b.cookie, "/app/team").await;

@@ -36,13 +36,13 @@ async fn web_pages_count_toward_the_byte_quota_like_uploads() {
         let (app, cookie, csrf) = (&app, cookie.clone(), csrf.clone());
         async move { app.http.post(app.url("/app/sources/url")).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("url", url.as_str())]).send().await.unwrap().status() }
     };
-    assert_eq!(import("/small").await, 200);
+    assert_eq!(import("/small").await, 303);
     settled(&app, 1).await;
     let size: i64 = count(app.db(), "select size_bytes from sources").await;
     assert!(size > 5_000, "a read web page is stored with its size ({size} bytes)");
 
     // 6 KB + 16 KB is over the 20 KB quota: the second page is refused, with the reason.
-    assert_eq!(import("/large").await, 200);
+    assert_eq!(import("/large").await, 303);
     settled(&app, 2).await;
     let (status, reason): (String, Option<String>) = sqlx::query_as("select status, status_reason from sources where name like '%/large'").fetch_one(&app.db().pool).await.unwrap();
     assert_eq!(status, "failed", "a page past the byte quota was indexed");
