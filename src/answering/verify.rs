@@ -72,13 +72,16 @@ pub struct Rules {
     pub numbers: bool,
     pub contacts: bool,
     pub claims: bool,
+    /// Part of the claims rule: a sentence's own words must be found with the question's words
+    /// it repeats ([`about`]).
+    pub bind: bool,
     /// Least share of a sentence's own words that one passage window must hold.
     pub min_share: f32,
 }
 
 impl Default for Rules {
     fn default() -> Self {
-        Rules { numbers: true, contacts: true, claims: true, min_share: 0.75 }
+        Rules { numbers: true, contacts: true, claims: true, bind: true, min_share: 0.75 }
     }
 }
 
@@ -581,6 +584,38 @@ impl Said {
 /// another event, attached to the question's subject, fails).
 const MIN_ALL_SHARE: f32 = 0.5;
 
+/// Whether `window` says a sentence's own words (`own`) of what the sentence says them of: the
+/// question's words it repeats (`repeated`; none: nothing to check). The window holds at least
+/// `min_share` of them — or of all the sentence's words (`whole`, its share of them: "Monday to
+/// Friday we open 7:00 to 18:00" to "When are you open?" on "Monday to Friday: 7:00 to 18:00"),
+/// and
+/// - one of its sentences holds an own word and as many of them as any sentence of the window:
+///   "Anna does the deliveries" to "Who does the deliveries?" fails on "Anna takes the orders.
+///   Boris does the deliveries." (Anna is in one sentence, the deliveries in the other), and
+///   "The cake for 12 people is chocolate" fails on "The cake for 12 people is vanilla. The cake
+///   for 20 people is chocolate." (the first sentence is the one about the 12-person cake);
+/// - or the second of two sentences goes on about the first: it holds none of them, and at least
+///   half of its own words are the answer's ("The Treaty of Paris was signed in 1763. It ended
+///   the war." says the treaty ended the war).
+///
+/// A customer's words are still no evidence on their own: this only narrows which windows may
+/// support the sentence's own words.
+fn about(window: &[Said], own: &HashSet<String>, repeated: &HashSet<String>, min_share: f32, whole: f32) -> bool {
+    if repeated.is_empty() {
+        return true;
+    }
+    let held = repeated.iter().filter(|w| window.iter().any(|s| s.words.contains(*w))).count();
+    if (held as f32 / repeated.len() as f32) < min_share && whole < min_share {
+        return false;
+    }
+    let of_question: Vec<usize> = window.iter().map(|s| repeated.iter().filter(|w| s.words.contains(*w)).count()).collect();
+    let most = of_question.iter().copied().max().unwrap_or(0);
+    let mine = |s: &Said| s.words.iter().filter(|w| own.contains(*w)).count();
+    let together = window.iter().zip(&of_question).any(|(s, n)| *n == most && mine(s) > 0);
+    let goes_on = window.len() == 2 && of_question[0] > 0 && of_question[1] == 0 && mine(&window[1]) > 0 && mine(&window[1]) * 2 >= window[1].words.len();
+    together || goes_on
+}
+
 /// The passages an answer may draw on, prepared once per answer.
 #[derive(Debug)]
 pub struct Evidence {
@@ -592,6 +627,8 @@ pub struct Evidence {
     /// sentence that opens with a yes says too.
     asked: HashSet<String>,
     asked_facts: Facts,
+    /// The business's name's words: no claim is about them.
+    names: HashSet<String>,
     rules: Rules,
 }
 
@@ -618,8 +655,9 @@ impl Evidence {
         let question_negated = negated(question);
         let asked: HashSet<String> = content(question).into_iter().collect();
         let asked_facts = facts(question);
-        let question = asked.iter().cloned().chain(names.iter().flat_map(|n| content(n))).collect();
-        Evidence { passages, known, question, question_negated, asked, asked_facts, rules }
+        let names: HashSet<String> = names.iter().flat_map(|n| content(n)).collect();
+        let question = asked.iter().chain(&names).cloned().collect();
+        Evidence { passages, known, question, question_negated, asked, asked_facts, names, rules }
     }
 
     /// The facts rule: the first number, date, time, calendar word, URL, e-mail address or
@@ -669,11 +707,14 @@ impl Evidence {
         if own.is_empty() || (own.len() < 2 && own.len() * 5 < all.len()) {
             // (A sentence without content words — "More below." — has no polarity to compare.)
             let polar = (!all.is_empty() && negated(sentence) != self.question_negated) || sentence.to_lowercase().unicode_words().any(|w| YES_NO.contains(&w));
-            if polar || !all.is_empty() && self.supporting(&all, &all, sentence, &said, 1.0).is_empty() {
+            if polar || !all.is_empty() && self.supporting(&all, &all, &HashSet::new(), sentence, &said, 1.0).is_empty() {
                 return Err(Problem::Unsupported(sentence.to_owned()));
             }
             return Ok(vec![]);
         }
+        // What the sentence says its own words of: the question's words it repeats ("Anna does
+        // the deliveries" to "Who does the deliveries?" says Anna of the deliveries).
+        let repeated: HashSet<String> = if self.rules.bind { all.iter().filter(|w| self.asked.contains(*w) && !self.names.contains(*w)).cloned().collect() } else { HashSet::new() };
         // "Yes, we deliver Monday to Saturday" to "Do you deliver on Sundays?" says yes to Sundays:
         // a sentence that opens with a yes must be supported with the question's values (its
         // numbers, amounts and calendar words) in the same window, and its words counted too.
@@ -685,14 +726,15 @@ impl Evidence {
         } else {
             (all, said)
         };
-        let supporting = self.supporting(&own, &all, sentence, &said, self.rules.min_share);
+        let supporting = self.supporting(&own, &all, &repeated, sentence, &said, self.rules.min_share);
         if supporting.is_empty() { Err(Problem::Unsupported(sentence.to_owned())) } else { Ok(supporting) }
     }
 
     /// The passages with a window (one sentence, or two adjacent ones) that holds at least
-    /// `min_share` of `words` and [`MIN_ALL_SHARE`] of `all`, with the sentence's polarity, and
-    /// its numbers and calendar words bound as the sentence binds them.
-    fn supporting(&self, words: &HashSet<String>, all: &HashSet<String>, sentence: &str, said: &Facts, min_share: f32) -> Vec<usize> {
+    /// `min_share` of `words` and [`MIN_ALL_SHARE`] of `all`, with the sentence's polarity, its
+    /// numbers and calendar words bound as the sentence binds them, and `words` said of what the
+    /// sentence says them of (`repeated`, [`about`]).
+    fn supporting(&self, words: &HashSet<String>, all: &HashSet<String>, repeated: &HashSet<String>, sentence: &str, said: &Facts, min_share: f32) -> Vec<usize> {
         let neg = negated(sentence);
         // Each number and calendar word must be in the window that supports the sentence, not
         // just anywhere.
@@ -725,7 +767,7 @@ impl Evidence {
                     let numbers_here = numbers.iter().all(|readings| readings.iter().any(|v| window.iter().any(|said| said.numbers.contains(*v))));
                     let calendar_here = calendar.iter().all(|c| window.iter().any(|said| said.order.iter().any(|(_, v)| v.kind == Kind::Calendar && v.readings.contains(c))));
                     let in_order: Vec<((usize, usize), &Value)> = window.iter().enumerate().flat_map(|(k, said)| said.order.iter().map(move |(c, v)| ((k, *c), v))).collect();
-                    if share >= min_share && all_share >= MIN_ALL_SHARE && polarity && numbers_here && calendar_here && bound(&order, &in_order) {
+                    if share >= min_share && all_share >= MIN_ALL_SHARE && polarity && numbers_here && calendar_here && bound(&order, &in_order) && about(window, words, repeated, min_share, all_share) {
                         supporting.push(i);
                     }
                 }
@@ -951,6 +993,47 @@ mod tests {
         // Only the numbers rule binds values.
         let off = Evidence::new(&[ORDERS], "How much is a cake for 8 people?", &[], without(|r| r.numbers = false));
         assert!(off.answer("A cake for 8 people costs 45 euros [1].").is_ok(), "only the binding catches it");
+    }
+
+    #[test]
+    fn a_word_must_be_said_of_what_the_passage_says_it_of() {
+        // "Anna" is in the passage, and so are the deliveries, in the next sentence: but the
+        // passage says Boris does them. The answer's own word must be found with the question's
+        // words it repeats, not just beside them.
+        let staff = Evidence::new(&["Anna takes the orders. Boris does the deliveries."], "Who does the deliveries?", &[], Rules::default());
+        assert!(matches!(staff.answer("Anna does the deliveries [1]."), Err(Problem::Unsupported(_))));
+        assert!(staff.answer("Boris does the deliveries [1].").is_ok());
+        assert!(staff.answer("Anna takes the orders [1].").is_ok());
+        let reversed = Evidence::new(&["Boris does the deliveries. Anna takes the orders."], "Who does the deliveries?", &[], Rules::default());
+        assert!(matches!(reversed.answer("Anna does the deliveries [1]."), Err(Problem::Unsupported(_))), "the other order");
+        let too = Evidence::new(&["Boris does the deliveries. Anna too."], "Who does the deliveries?", &[], Rules::default());
+        assert!(too.answer("Anna does the deliveries [1].").is_ok(), "a sentence that goes on about the one before");
+        // A value is a word like any other: 12 people's cake is vanilla, 20 people's chocolate.
+        let cakes = Evidence::new(&["The cake for 12 people is vanilla. The cake for 20 people is chocolate."], "What flavour is the cake for 12 people?", &[], Rules::default());
+        assert!(matches!(cakes.answer("The cake for 12 people is chocolate [1]."), Err(Problem::Unsupported(_))));
+        assert!(cakes.answer("The cake for 12 people is vanilla [1].").is_ok());
+        let weekends = Evidence::new(&["Anna does the deliveries on weekdays. Boris does the deliveries on weekends and holidays."], "Who does the deliveries on weekends?", &[], Rules::default());
+        assert!(matches!(weekends.answer("Anna does the deliveries on weekends."), Err(Problem::Unsupported(_))));
+        assert!(weekends.answer("Boris does the deliveries on weekends.").is_ok());
+        // The same in the other languages customers write.
+        let es = Evidence::new(&["Ana toma los pedidos. Boris hace las entregas."], "¿Quién hace las entregas?", &[], Rules::default());
+        assert!(matches!(es.answer("Ana hace las entregas."), Err(Problem::Unsupported(_))));
+        assert!(es.answer("Boris hace las entregas.").is_ok());
+        let ru = Evidence::new(&["Анна принимает заказы. Борис занимается доставкой."], "Кто занимается доставкой?", &[], Rules::default());
+        assert!(matches!(ru.answer("Доставкой занимается Анна."), Err(Problem::Unsupported(_))));
+        assert!(ru.answer("Доставкой занимается Борис.").is_ok());
+        let de = Evidence::new(&["Anna nimmt die Bestellungen an. Boris macht die Lieferungen."], "Wer macht die Lieferungen?", &[], Rules::default());
+        assert!(matches!(de.answer("Anna macht die Lieferungen."), Err(Problem::Unsupported(_))));
+        assert!(de.answer("Boris macht die Lieferungen.").is_ok());
+        // Still found over two sentences: a subject named in one and what is said of it in the
+        // next ("It ended the war."), or named across both.
+        let treaty = Evidence::new(&["The Treaty of Paris was signed in 1763. It ended the war."], "What did the Treaty of Paris do?", &[], Rules::default());
+        assert!(treaty.answer("The Treaty of Paris ended the war [1].").is_ok());
+        let ohio = Evidence::new(&["The Ohio Company was formed by Virginians. In 1749 it received land from the British government."], "When did the Ohio Company receive land?", &[], Rules::default());
+        assert!(ohio.answer("The Ohio Company received land in 1749 [1].").is_ok());
+        // Only this part of the claims rule binds words.
+        let off = Evidence::new(&["Anna takes the orders. Boris does the deliveries."], "Who does the deliveries?", &[], without(|r| r.bind = false));
+        assert!(off.answer("Anna does the deliveries [1].").is_ok(), "only the binding catches it");
     }
 
     #[test]
