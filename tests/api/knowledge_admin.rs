@@ -347,7 +347,7 @@ async fn re_reading_a_source_that_takes_no_place_must_fit_the_plan() {
     .await;
     let (_, cookie, csrf) = app.signed_in_owner(703, "Gus").await;
     let r = app.http.post(app.url("/app/sources/url")).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("url", "http://127.0.0.1:9/menu")]).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(r.status(), 303, "back to the Knowledge page");
     let s = settled(&app, &cookie, 1).await;
     assert_eq!(s[0]["status"], "failed", "{s:?}");
     let page_id = s[0]["id"].as_i64().unwrap();
