@@ -33,7 +33,7 @@ pub struct Tuning {
     /// Least best-sentence score to quote rather than say "I don't know".
     pub min_score: f32,
     /// A second sentence is quoted when it scores at least this share of the best (and holds
-    /// as many of the question's words, [`Selection::quote`]).
+    /// enough of the question's words, [`Selection::quote`]).
     pub second: f32,
     /// … or at least this share, when it holds the question's specific word the best lacks.
     pub specific: f32,
@@ -41,11 +41,9 @@ pub struct Tuning {
 
 impl Default for Tuning {
     fn default() -> Self {
-        Tuning { dense: 0.5, lexical: 0.35, passage: 0.15, wrong_type: 0.8, min_score: 0.42, second: SECOND, specific: 0.75 }
+        Tuning { dense: 0.5, lexical: 0.35, passage: 0.15, wrong_type: 0.8, min_score: 0.42, second: 0.92, specific: 0.75 }
     }
 }
-
-const SECOND: f32 = 0.95;
 
 /// One sentence of a passage, scored.
 #[derive(Debug, Clone)]
@@ -59,6 +57,8 @@ pub struct Scored {
     /// The IDF-weighted share of the question's common words (not its numbers, weekdays,
     /// months or names) the sentence's own text holds (its heading left out; "deliver" holds "delivery").
     pub topic: f32,
+    /// The (unweighted) share of the question's common words its own text holds.
+    pub shared: f32,
     /// Whether its own text holds one of the question's weekdays, months or names (not a
     /// number: "for 20 people" in a price list shares "20" with "a 20 euro order" by chance).
     pub specific: bool,
@@ -110,29 +110,21 @@ impl Selection {
     }
 
     /// The sentence(s) to quote, in the order they appear: the best, and a second one when it
-    /// answers as well — it scores nearly as well and holds at least as much of the question's
-    /// common words, so a sentence sharing only a number or a weekday with the question
-    /// ("Monday to Friday: 7:00 to 18:00" for "Do you deliver on Monday?", "… for 20 people 70
-    /// euros." for "How much is delivery for a 20 euro order?") is not quoted beside the
-    /// answer. Of the sentences scoring nearly as well as the best, the one holding most of the
-    /// question's common words is the best. When the best holds none of the question's specific
+    /// answers as well — it scores nearly as well and holds as much of the question's common
+    /// words (IDF-weighted), or at least half of them; a sentence sharing only a number or a
+    /// weekday with the question ("Monday to Friday: 7:00 to 18:00" for "Do you deliver on
+    /// Monday?", "… for 20 people 70 euros." for "How much is delivery for a 20 euro order?")
+    /// is not quoted beside the answer. When the best holds none of the question's specific
     /// words (a weekday, a month, a name) the second is, if one scores well, a sentence that
     /// holds one of them and one of its common words too: for "Is delivery available on
     /// Sundays?", "We do not deliver on Sundays." beside "Same-day delivery is available …".
     pub fn quote(&self) -> Vec<&Scored> {
-        let mut ranked = self.candidates();
-        let Some(&first) = ranked.first() else { return vec![] };
-        // Of the sentences scoring nearly as well as the best, the one holding most of the
-        // question's common words leads.
-        let lead = (0..ranked.len())
-            .take_while(|&i| ranked[i].score >= first.score * self.tuning.second)
-            .fold(0, |b, i| if ranked[i].topic > ranked[b].topic + 1e-6 { i } else { b });
-        let best = ranked.remove(lead);
-        ranked.insert(0, best);
+        let ranked = self.candidates();
+        let Some(&best) = ranked.first() else { return vec![] };
         let mut out = vec![best];
         let close = |s: &&&Scored, share: f32| s.score >= best.score * share && s.score > 0.0;
         let specific = (!best.specific).then(|| ranked.iter().skip(1).find(|s| s.specific && s.topic > 0.0 && close(s, self.tuning.specific))).flatten();
-        let second = specific.or_else(|| ranked.get(1).filter(|s| close(s, self.tuning.second) && s.topic >= best.topic - 1e-6));
+        let second = specific.or_else(|| ranked.get(1).filter(|s| close(s, self.tuning.second) && (s.topic >= best.topic - 1e-6 || s.shared >= 0.5)));
         if let Some(&second) = second {
             out.push(second);
         }
@@ -315,6 +307,8 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             let lexical = q_terms.iter().zip(&weights).filter(|(t, _)| bags[i].contains(*t)).map(|(_, w)| w).sum::<f32>() / total;
             let topic = common.clone().filter(|(t, _)| holds(&owns[i], t)).map(|(_, w)| w).sum::<f32>() / common_total;
             let specific = specifics.iter().any(|t| holds(&owns[i], t));
+            let n_common = common.clone().count();
+            let shared = if n_common == 0 { 0.0 } else { common.clone().filter(|(t, _)| holds(&owns[i], t)).count() as f32 / n_common as f32 };
             let dense = cosine.map_or(0.0, |c| c[i]);
             let mut score = tuning.dense * dense + tuning.lexical * lexical + tuning.passage * passage.get(*h).copied().unwrap_or(0.0);
             // A sentence with nothing beyond the question's own words can't be its answer.
@@ -331,7 +325,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             if non_latin && lexical == 0.0 {
                 score *= 0.5;
             }
-            Scored { hit: *h, index: *idx, text: text.clone(), score, topic, specific, terms: owns[i].clone() }
+            Scored { hit: *h, index: *idx, text: text.clone(), score, topic, shared, specific, terms: owns[i].clone() }
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
