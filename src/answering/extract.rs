@@ -32,13 +32,16 @@ pub struct Tuning {
     pub wrong_type: f32,
     /// Least best-sentence score to quote rather than say "I don't know".
     pub min_score: f32,
-    /// A second sentence is quoted when it scores at least this share of the best.
+    /// A second sentence is quoted when it scores at least this share of the best (and holds
+    /// enough of the question's words, [`Selection::quote`]).
     pub second: f32,
+    /// … or at least this share, when it holds the question's specific word the best lacks.
+    pub specific: f32,
 }
 
 impl Default for Tuning {
     fn default() -> Self {
-        Tuning { dense: 0.5, lexical: 0.35, passage: 0.15, wrong_type: 0.8, min_score: 0.42, second: 0.92 }
+        Tuning { dense: 0.5, lexical: 0.35, passage: 0.15, wrong_type: 0.8, min_score: 0.42, second: 0.92, specific: 0.75 }
     }
 }
 
@@ -51,6 +54,16 @@ pub struct Scored {
     pub index: usize,
     pub text: String,
     pub score: f32,
+    /// The IDF-weighted share of the question's common words (not its numbers, weekdays,
+    /// months or names) the sentence's own text holds (its heading left out; "deliver" holds "delivery").
+    pub topic: f32,
+    /// The (unweighted) share of the question's common words its own text holds.
+    pub shared: f32,
+    /// Whether its own text holds one of the question's weekdays, months or names (not a
+    /// number: "for 20 people" in a price list shares "20" with "a 20 euro order" by chance).
+    pub specific: bool,
+    /// Its own stems, for a follow-up's new words ([`Selection::focus_on`]).
+    pub terms: HashSet<String>,
 }
 
 /// The passages' sentences, best first.
@@ -60,6 +73,8 @@ pub struct Selection {
     /// Every passage's sentences in order (for context around a chosen one).
     pub by_hit: Vec<Vec<String>>,
     pub tuning: Tuning,
+    /// A follow-up's own new words ([`Selection::focus_on`]); empty for a question of its own.
+    pub focus: Vec<String>,
 }
 
 impl Selection {
@@ -72,12 +87,45 @@ impl Selection {
         !self.ranked.is_empty() && self.best() >= self.tuning.min_score
     }
 
+    /// For a follow-up searched together with the question before it ("do you have
+    /// sunflowers?" then "what about tulips?"): `question` is the customer's own message, `query`
+    /// what was searched. Its words the previous question lacks ("tulips") are what it asks
+    /// about, so a quote holds one of them when a sentence good enough to quote does.
+    /// For a question searched on its own (`query` is `question`) there is no focus.
+    pub fn focus_on(&mut self, question: &str, query: &str) {
+        if query == question {
+            self.focus.clear();
+            return;
+        }
+        let before: HashSet<String> = terms(query.strip_suffix(question).unwrap_or_default()).into_iter().collect();
+        self.focus = terms(question).into_iter().filter(|t| !before.contains(t)).collect();
+    }
+
+    /// The sentences a quote is chosen from, best first: those holding a follow-up's new words
+    /// when one of them scores well enough to quote, else all.
+    fn candidates(&self) -> Vec<&Scored> {
+        let holds = |s: &&Scored| self.focus.iter().any(|f| s.terms.iter().any(|t| same(f, t)));
+        let focused: Vec<&Scored> = self.ranked.iter().filter(holds).collect();
+        if focused.first().is_some_and(|s| s.score >= self.tuning.min_score) { focused } else { self.ranked.iter().collect() }
+    }
+
     /// The sentence(s) to quote, in the order they appear: the best, and a second one when it
-    /// scores nearly as well.
+    /// answers as well — it scores nearly as well and holds as much of the question's common
+    /// words (IDF-weighted), or at least half of them; a sentence sharing only a number or a
+    /// weekday with the question ("Monday to Friday: 7:00 to 18:00" for "Do you deliver on
+    /// Monday?", "… for 20 people 70 euros." for "How much is delivery for a 20 euro order?")
+    /// is not quoted beside the answer. When the best holds none of the question's specific
+    /// words (a weekday, a month, a name) the second is, if one scores well, a sentence that
+    /// holds one of them and one of its common words too: for "Is delivery available on
+    /// Sundays?", "We do not deliver on Sundays." beside "Same-day delivery is available …".
     pub fn quote(&self) -> Vec<&Scored> {
-        let Some(best) = self.ranked.first() else { return vec![] };
+        let ranked = self.candidates();
+        let Some(&best) = ranked.first() else { return vec![] };
         let mut out = vec![best];
-        if let Some(second) = self.ranked.get(1).filter(|s| s.score >= best.score * self.tuning.second && s.score > 0.0) {
+        let close = |s: &&&Scored, share: f32| s.score >= best.score * share && s.score > 0.0;
+        let specific = (!best.specific).then(|| ranked.iter().skip(1).find(|s| s.specific && s.topic > 0.0 && close(s, self.tuning.specific))).flatten();
+        let second = specific.or_else(|| ranked.get(1).filter(|s| close(s, self.tuning.second) && (s.topic >= best.topic - 1e-6 || s.shared >= 0.5)));
+        if let Some(&second) = second {
             out.push(second);
         }
         out.sort_by_key(|s| (s.hit, s.index));
@@ -131,25 +179,58 @@ const STOP: &[&str] = &[
     "into", "than", "then", "also", "if", "any", "some", "much", "many", "name", "type", "kind", "one", "two",
 ];
 
+/// Whether two stems are the same word: equal, or ending differently after the same first five
+/// letters (the English stemmer makes "deliv" of "deliver" but "deliveri" of "delivery").
+fn same(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short.len() >= 5 && short.bytes().all(|c| c.is_ascii_lowercase()) && long.starts_with(short)
+}
+
+/// A word of the question that names something specific: a weekday, a month, or a name
+/// (capitalised past the question's first word) — not a number.
+fn specific(word: &str, first: bool) -> bool {
+    let l = word.to_lowercase();
+    let l = l.strip_suffix('s').unwrap_or(&l);
+    if word.chars().any(|c| c.is_numeric()) {
+        return false;
+    }
+    WEEKDAYS.contains(&l)
+        || MONTHS.contains(&l)
+        || (!first && word.chars().next().is_some_and(char::is_uppercase))
+}
+
+const WEEKDAYS: &[&str] = &["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "weekend"];
+// "may" is left out: "May I …" asks nothing about May (a capitalised "May" past the first word
+// is a name).
+const MONTHS: &[&str] = &["january", "february", "march", "april", "june", "july", "august", "september", "october", "november", "december"];
+
 fn stem(w: &str) -> String {
     use std::sync::LazyLock;
     static EN: LazyLock<rust_stemmers::Stemmer> = LazyLock::new(|| rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English));
     EN.stem(&w.to_lowercase()).chars().take(6).collect()
 }
 
+/// A content word's stem ([`terms`]), none for a stop word.
+fn term(w: &str) -> Option<String> {
+    use crate::retrieval::analysis::non_latin_term;
+    let w = w.to_lowercase();
+    if STOP.contains(&w.as_str()) {
+        return None;
+    }
+    match non_latin_term(&w) {
+        Some(term) => term,
+        None => Some(stem(&w)),
+    }
+}
+
 /// Content words' stems: Cyrillic and Arabic-script words as BM25 analyses them (Russian and
 /// Persian stop words dropped, inflections folded), other words by the English stemmer.
 fn terms(text: &str) -> Vec<String> {
-    use crate::retrieval::analysis::non_latin_term;
     use unicode_segmentation::UnicodeSegmentation;
-    text.unicode_words()
-        .map(str::to_lowercase)
-        .filter(|w| !STOP.contains(&w.as_str()))
-        .filter_map(|w| match non_latin_term(&w) {
-            Some(term) => term,
-            None => Some(stem(&w)),
-        })
-        .collect()
+    text.unicode_words().filter_map(term).collect()
 }
 
 /// The kind of answer a question asks for.
@@ -199,7 +280,13 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
         terms(question).into_iter().filter(|t| seen.insert(t.clone())).collect()
     };
     let q_set: HashSet<String> = q_terms.iter().cloned().collect();
-    let bags: Vec<HashSet<String>> = sents.iter().map(|(h, _, t)| terms(t).into_iter().chain(headings.get(*h).map(|x| terms(x)).unwrap_or_default()).collect()).collect();
+    let specifics: HashSet<String> = {
+        use unicode_segmentation::UnicodeSegmentation;
+        question.unicode_words().enumerate().filter(|(i, w)| specific(w, *i == 0)).filter_map(|(_, w)| term(w)).collect()
+    };
+    let owns: Vec<HashSet<String>> = sents.iter().map(|(_, _, t)| terms(t).into_iter().collect()).collect();
+    let bags: Vec<HashSet<String>> = sents.iter().zip(&owns).map(|((h, _, _), own)| own.iter().cloned().chain(headings.get(*h).map(|x| terms(x)).unwrap_or_default()).collect()).collect();
+    let holds = |bag: &HashSet<String>, t: &String| bag.iter().any(|b| same(t, b));
     let n = bags.len().max(1) as f32;
     let idf = |t: &String| {
         let df = bags.iter().filter(|b| b.contains(t)).count() as f32;
@@ -207,6 +294,10 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     };
     let weights: Vec<f32> = q_terms.iter().map(idf).collect();
     let total: f32 = weights.iter().sum::<f32>().max(1e-6);
+    // The question's common words: not its specific ones, nor its numbers ("for a 20 euro order"
+    // is a value the answer applies to, seldom a word it holds).
+    let common = q_terms.iter().zip(&weights).filter(|(t, _)| !specifics.contains(*t) && !t.chars().any(char::is_numeric));
+    let common_total: f32 = common.clone().map(|(_, w)| w).sum::<f32>().max(1e-6);
     let kind = wants(question);
     let non_latin = crate::retrieval::analysis::mostly_non_latin(question);
     let mut out: Vec<Scored> = sents
@@ -214,6 +305,10 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
         .enumerate()
         .map(|(i, (h, idx, text))| {
             let lexical = q_terms.iter().zip(&weights).filter(|(t, _)| bags[i].contains(*t)).map(|(_, w)| w).sum::<f32>() / total;
+            let topic = common.clone().filter(|(t, _)| holds(&owns[i], t)).map(|(_, w)| w).sum::<f32>() / common_total;
+            let specific = specifics.iter().any(|t| holds(&owns[i], t));
+            let n_common = common.clone().count();
+            let shared = if n_common == 0 { 0.0 } else { common.clone().filter(|(t, _)| holds(&owns[i], t)).count() as f32 / n_common as f32 };
             let dense = cosine.map_or(0.0, |c| c[i]);
             let mut score = tuning.dense * dense + tuning.lexical * lexical + tuning.passage * passage.get(*h).copied().unwrap_or(0.0);
             // A sentence with nothing beyond the question's own words can't be its answer.
@@ -230,7 +325,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             if non_latin && lexical == 0.0 {
                 score *= 0.5;
             }
-            Scored { hit: *h, index: *idx, text: text.clone(), score }
+            Scored { hit: *h, index: *idx, text: text.clone(), score, topic, shared, specific, terms: owns[i].clone() }
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -264,7 +359,7 @@ pub async fn select(retriever: &Retriever, question: &str, question_vector: Opti
         _ => None,
     };
     let ranked = rank(question, &sents, cosine.as_deref(), &passage, &headings, tuning);
-    Selection { ranked, by_hit, tuning }
+    Selection { ranked, by_hit, tuning, focus: vec![] }
 }
 
 /// The vectors of every hit's sentences, in order: those kept with the chunk when they match
@@ -357,10 +452,63 @@ mod tests {
     #[test]
     fn context_keeps_neighbours_in_order_and_quotes_at_most_two() {
         let s = sents(&[CANCEL]);
-        let sel = Selection { ranked: rank("When can I cancel a cake order?", &s, None, &[0.5], &[], Tuning::default()), by_hit: vec![sentences(CANCEL).into_iter().map(str::to_owned).collect()], tuning: Tuning::default() };
+        let sel = Selection { ranked: rank("When can I cancel a cake order?", &s, None, &[0.5], &[], Tuning::default()), by_hit: vec![sentences(CANCEL).into_iter().map(str::to_owned).collect()], tuning: Tuning::default(), focus: vec![] };
         let ctx = sel.context(1);
         assert_eq!(ctx.len(), 1);
         assert!(ctx[0].1.starts_with("You can cancel") && ctx[0].1.contains("Later cancellations"), "{ctx:?}");
         assert!((1..=2).contains(&sel.quote().len()));
+    }
+
+    /// The quote for `question` over `passages` (heading, text), given the meaning score of each
+    /// sentence in order and of each passage (near what the embedder gives these texts), as a
+    /// follow-up of `follow_up_of` when given.
+    fn quoted(question: &str, passages: &[(&str, &str)], cosine: &[f32], passage: &[f32], follow_up_of: Option<&str>) -> Vec<String> {
+        let s = sents(&passages.iter().map(|p| p.1).collect::<Vec<_>>());
+        assert_eq!(s.len(), cosine.len(), "{s:?}");
+        let headings: Vec<String> = passages.iter().map(|p| p.0.to_owned()).collect();
+        let query = follow_up_of.map_or(question.to_owned(), |before| format!("{before} {question}"));
+        let mut sel = Selection { ranked: rank(&query, &s, Some(cosine), passage, &headings, Tuning::default()), by_hit: vec![], tuning: Tuning::default(), focus: vec![] };
+        if query != question {
+            sel.focus_on(question, &query);
+        }
+        sel.quote().iter().map(|s| s.text.clone()).collect()
+    }
+
+    const OPENING: &str = "- Monday to Friday: 7:00 to 18:00\n- Saturday: 7:00 to 14:00\n- Sunday and public holidays: closed";
+
+    #[test]
+    fn the_sentence_with_the_weekday_asked_about_is_quoted() {
+        // "Same-day delivery is available" scores best (it has two of the question's words), but
+        // alone it reads as "yes": the sentence with "Sundays" is quoted beside it.
+        let flowers = [("Delivery", "Same-day delivery is available for orders placed before 1 pm. We do not deliver on Sundays.")];
+        let q = quoted("Is delivery available on Sundays?", &flowers, &[0.72, 0.58], &[0.86], None);
+        assert!(q.iter().any(|s| s.contains("Sundays")), "{q:?}");
+    }
+
+    #[test]
+    fn a_second_sentence_sharing_only_a_weekday_or_a_number_is_not_quoted() {
+        // The demo bakery's chunks: the opening hours share "Monday" with the question, the cake
+        // prices "20" and "euros"; the delivery sentences answer.
+        let bakery = [("Sunrise Bakery Opening hours", OPENING), ("Orders and delivery Delivery", DELIVERY), ("Orders and delivery Celebration cakes", ORDERS)];
+        let cosine = [0.524, 0.406, 0.343, 0.550, 0.324, 0.190, 0.432, 0.160, 0.257];
+        let q = quoted("Do you deliver on Monday?", &bakery, &cosine, &[0.29, 0.38, 0.17], None);
+        assert_eq!(q, ["We deliver within 5 km of the bakery from Tuesday to Saturday, between 9:00 and 13:00."]);
+        let cosine = [0.10, 0.10, 0.10, 0.379, 0.734, 0.190, 0.432, 0.160, 0.257];
+        let q = quoted("How much is delivery for a 20 euro order?", &bakery, &cosine, &[0.05, 0.61, 0.48], None);
+        assert_eq!(q, ["Delivery is free for orders over 25 euros; below that it costs 4 euros."]);
+        // A close second that holds fewer of the question's words ("order", "before") is left out.
+        let flowers = [("Weddings", "Wedding flowers must be ordered at least 4 weeks before the wedding."), ("Delivery", "Same-day delivery is available for orders placed before 1 pm.")];
+        let q = quoted("Can I order wedding flowers 2 weeks before?", &flowers, &[0.50, 0.78], &[0.6, 0.6], None);
+        assert_eq!(q, ["Wedding flowers must be ordered at least 4 weeks before the wedding."]);
+    }
+
+    #[test]
+    fn a_follow_up_is_answered_with_a_sentence_holding_its_own_new_word() {
+        let flowers = [("Prices", "Single rose: $4\nSingle sunflower: $5"), ("Seasons", "Tulips are available from February to May only.")];
+        let q = quoted("what about tulips", &flowers, &[0.26, 0.62, 0.60], &[0.45, 0.45], Some("do you have sunflowers"));
+        assert_eq!(q, ["Tulips are available from February to May only."]);
+        // Nothing good enough holds it: the quote is chosen as for any question.
+        let q = quoted("what about tulips", &flowers[..1], &[0.26, 0.62], &[0.45], Some("do you have sunflowers"));
+        assert_eq!(q, ["Single sunflower: $5"]);
     }
 }

@@ -112,11 +112,13 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
     let retriever = deps.retriever.get().await?;
     let prepared = compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, &query, req.early).await?;
     let retrieval_time = retrieving.elapsed();
-    let hits = match prepared {
+    let mut hits = match prepared {
         Prepared::Qa(answer) => return Ok(fixed(MessageKind::Qa, answer)),
         Prepared::NotFound => return Ok(fixed(MessageKind::Fallback, req.texts.fallback.clone())),
         Prepared::Passages(h) => h,
     };
+    // A follow-up's quote answers what it adds ("what about tulips?"), not the question before.
+    hits.selection.focus_on(req.question, &query);
     let retrieval_steps = hits.steps;
 
     // With model answers off (`answering.model_answers`), the model isn't even loaded.

@@ -2,7 +2,8 @@
 //! questions a new user asked in issue 14 — with the demo's own settings (MiniLM for retrieval;
 //! with the built-in SmolLM2 the replies are the owner's sentences, quoted): the price of a cake for 12 people
 //! (45 euros, not an invented one) and whether an order can be cancelled the day before pickup
-//! (the deposit rule, without an unrelated delivery sentence).
+//! (the deposit rule, without an unrelated delivery sentence). And a follow-up is answered
+//! about what it adds.
 use crate::answering_llm::{add_doc, live_bot, wait_sources_ready};
 use crate::helpers::*;
 use serde_json::{Value, json};
@@ -52,5 +53,31 @@ async fn the_example_bakery_answers_the_price_of_a_cake_and_the_cancellation_rul
     assert_eq!(kinds, ["extractive", "extractive", "fallback"], "{said:?}");
     assert!(said[2].contains("couldn't find"), "{:?}", said[2]);
     assert_eq!(count(app.db(), "select count(*) from conversation_messages where model_tokens > 0").await, 0);
+    app.stop().await.unwrap();
+}
+
+/// A new user's walkthrough: after "Do you have sunflowers?", the follow-up "What about
+/// tulips?" (searched together with it) was answered with "Single sunflower: $5", the previous
+/// question's answer; the quote now holds the follow-up's own new word.
+#[tokio::test]
+async fn a_follow_up_is_answered_with_what_it_asks_about_not_the_question_before() {
+    std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_LLM_MAX_ANSWER_TOKENS", "64");
+    })
+    .await;
+    let (bot, tenant, _) = live_bot(&app, "Mia", "mias_flowers_bot", "Mia's Flowers").await;
+    let flowers = "# Mia's Flowers\n\n## Prices\n\n- Single rose: $4\n- Single sunflower: $5\n- Bouquet of 12 roses: $45\n\n## Tulips\n\nTulips are available from February to May only. Our tulips come from a farm in Holland. A bunch of ten tulips costs $15.\n\n## Delivery\n\nSame-day delivery is available for orders placed before 1 pm. We do not deliver on Sundays.\n";
+    add_doc(&app, tenant, "flowers.md", flowers).await;
+    wait_sources_ready(&app, tenant, 1).await;
+    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    let mut said = Vec::new();
+    for (i, question) in ["Do you have sunflowers?", "What about tulips?"].into_iter().enumerate() {
+        app.tg.say(alex, bot, question).await;
+        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).count() > i }).await;
+        said = app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(text_of).collect::<Vec<_>>();
+    }
+    let tulips = said[1].split("\n\nSources").next().unwrap_or_default().to_owned();
+    assert!(tulips.contains("ulips") && !tulips.contains("sunflower"), "the follow-up is about tulips: {said:?}");
     app.stop().await.unwrap();
 }
