@@ -222,7 +222,7 @@ pub struct Which {
     #[serde(default)]
     bot: Option<i64>,
     /// What was just done, to say so (`source-deleted`, `qa-deleted`, `source-importing`,
-    /// `source-rereading`, `qa-updated`).
+    /// `source-rereading`, `qa-added`, `qa-updated`).
     #[serde(default)]
     done: Option<String>,
     /// The source it was done to (looked up in the owner's tenant).
@@ -246,8 +246,10 @@ pub async fn list(State(app): State<AppState>, owner: Owner, Query(w): Query<Whi
             }),
             None => None,
         },
-        Some("qa-updated") => match w.qa {
-            Some(id) => sources::get_qa(&app.db.pool, owner.tenant_id, QaId(id)).await?.map(|p| format!("Updated the answer to “{}”.", p.question)),
+        Some(done @ ("qa-added" | "qa-updated")) => match w.qa {
+            Some(id) => sources::get_qa(&app.db.pool, owner.tenant_id, QaId(id))
+                .await?
+                .map(|p| format!("{} the answer to “{}”.", if done == "qa-added" { "Added" } else { "Updated" }, p.question)),
             None => None,
         },
         _ => None,
@@ -619,7 +621,7 @@ pub async fn add_qa(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
     }
     let holder = picker.bot();
     match crate::app::sources::add_qa_within(&app, owner.tenant_id, holder, q, a, app.cfg.knowledge.max_qa_pairs).await? {
-        Ok(crate::app::sources::QaAdded::New(_)) => Ok(back_to(holder.map(|b| b.0))),
+        Ok(crate::app::sources::QaAdded::New(id)) => Ok(back_about(holder.map(|b| b.0), "qa-added", "qa", id.0)),
         Ok(crate::app::sources::QaAdded::Updated(id, _)) => Ok(back_about(holder.map(|b| b.0), "qa-updated", "qa", id.0)),
         Err(count) => page(&app, &owner, holder.map(|b| b.0), None, Some(crate::app::sources::qa_full(&picker.whose(), count))).await,
     }

@@ -557,7 +557,10 @@ async fn the_same_question_again_updates_its_answer_and_a_pair_can_be_edited() {
     let add = |q: &str, a: &str| post("/app/qa".into(), cookie.clone(), vec![("csrf", csrf.clone()), ("question", q.into()), ("answer", a.into())]);
     let pairs = || async { sqlx::query_as::<_, (i64, String, String)>("select id, question, answer from qa_pairs order by id").fetch_all(&app.db().pool).await.unwrap() };
 
-    assert_eq!(add("Do you do wedding flowers?", "No, sorry.").await.0, 303);
+    let (status, location, _) = add("Do you do wedding flowers?", "No, sorry.").await;
+    assert_eq!(status, 303);
+    let page = listing(location.unwrap()).await;
+    assert!(page.contains("<p class=\"notice\" role=\"status\">Added the answer to “Do you do wedding flowers?”.</p>"), "{page}");
     let (status, location, _) = add("  do you do   WEDDING flowers ", "Yes, from 200 dollars.").await;
     assert_eq!(status, 303);
     let page = listing(location.unwrap()).await;
