@@ -52,7 +52,7 @@ test('an owner reads a transcript, answers a customer, fills a knowledge gap, se
   await page.fill('#q', 'Do you make wedding bouquets?');
   await page.fill('#a', 'Yes! Book a free consultation at least four weeks before the wedding.');
   await page.click('form[action="/app/qa"] button');
-  await page.waitForURL(/\/app\/sources(\?bot=\d+)?$/);
+  await page.waitForSelector('text=Added the answer to “Do you make wedding bouquets?”');
   await eventually('the document read', async () => {
     const r = await page.evaluate(async () => (await fetch('/app/sources/status')).json());
     return r.length === 1 && r[0].status === 'ready';

@@ -64,7 +64,7 @@ test('an owner creates a bot, signs in, adds knowledge and tries a question', as
   await page.fill('#q', 'What are your opening hours?');
   await page.fill('#a', 'Every day from 7am, except Sunday.');
   await page.click('form[action="/app/qa"] button');
-  await page.waitForURL(/\/app\/sources(\?bot=\d+)?$/);
+  await page.waitForSelector('text=Added the answer to “What are your opening hours?”');
   await eventually('every source read', async () => {
     const r = await page.evaluate(async () => (await fetch('/app/sources/status')).json());
     return r.length === 4 && r.every((s) => s.status === 'ready' || s.status === 'failed');
