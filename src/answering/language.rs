@@ -84,33 +84,60 @@ fn script_of(code: &str) -> Option<Script> {
 /// else Telegram's language; else, for a message in another script than Latin, what it looks
 /// like most; else nothing (English).
 pub fn customer_language(telegram: Option<&str>, message: &str) -> Option<String> {
-    let code = telegram.map(primary).filter(|c| !c.is_empty());
+    said(message).with_app(telegram)
+}
+
+/// What a message says of its own language, read once: the small words' vote, else the
+/// detector's guess (nothing for a command).
+pub struct Said {
+    voted: Option<&'static str>,
+    guess: Option<(String, Script, bool)>,
+}
+
+/// Reads what `message` says of its language (see [`Said`]).
+pub fn said(message: &str) -> Said {
     let text = message.trim();
-    let info = if text.starts_with('/') { None } else { DETECTOR.detect(text) };
+    if text.starts_with('/') {
+        return Said { voted: None, guess: None };
+    }
+    let info = DETECTOR.detect(text);
     // A short Latin-script message the detector is unsure of may still say its language in its
     // small words ("How much does a cake … cost?").
-    if !text.starts_with('/')
-        && info.as_ref().is_none_or(|i| i.script() == Script::Latin && !i.is_reliable())
-        && let Some(voted) = small_words_vote(text)
-    {
-        return Some(voted.to_owned());
+    let voted = if info.as_ref().is_none_or(|i| i.script() == Script::Latin && !i.is_reliable()) { small_words_vote(text) } else { None };
+    let guess = info.map(|info| {
+        let lang = match info.lang() {
+            // An unsure guess of Ukrainian for Cyrillic without a letter only Ukrainian has
+            // ("спасибо" alone) is Russian, as for Cyrillic the rule is.
+            Detected::Ukr if !info.is_reliable() && !text.chars().any(|c| "іїєґІЇЄҐ".contains(c)) => "ru".to_owned(),
+            l => code_of(l).to_owned(),
+        };
+        (lang, info.script(), info.is_reliable())
+    });
+    Said { voted, guess }
+}
+
+impl Said {
+    /// The message's language when the message alone says it (whatever the app's language).
+    pub fn clearly(&self) -> Option<&str> {
+        if let Some(v) = self.voted {
+            return Some(v);
+        }
+        let (lang, script, reliable) = self.guess.as_ref()?;
+        (*reliable || *script != Script::Latin).then_some(lang.as_str())
     }
-    let Some(info) = info else { return code };
-    let detected = match info.lang() {
-        // An unsure guess of Ukrainian for Cyrillic without a letter only Ukrainian has ("спасибо"
-        // alone) is Russian, as for Cyrillic the rule is.
-        Detected::Ukr if !info.is_reliable() && !text.chars().any(|c| "іїєґІЇЄҐ".contains(c)) => "ru".to_owned(),
-        l => code_of(l).to_owned(),
-    };
-    let other_script = info.script() != Script::Latin;
-    match code {
-        None => (info.is_reliable() || other_script).then_some(detected),
-        Some(c) => {
-            if info.is_reliable() || (other_script && script_of(&c) != Some(info.script())) {
-                Some(detected)
-            } else {
-                Some(c)
-            }
+
+    /// The language with Telegram's `language_code` to fall back on ([`customer_language`]).
+    pub fn with_app(&self, telegram: Option<&str>) -> Option<String> {
+        let code = telegram.map(primary).filter(|c| !c.is_empty());
+        if let Some(v) = self.voted {
+            return Some(v.to_owned());
+        }
+        let Some((detected, script, reliable)) = &self.guess else { return code };
+        let other_script = *script != Script::Latin;
+        match code {
+            None => (*reliable || other_script).then(|| detected.clone()),
+            Some(c) if *reliable || (other_script && script_of(&c) != Some(*script)) => Some(detected.clone()),
+            Some(c) => Some(c),
         }
     }
 }
@@ -118,7 +145,7 @@ pub fn customer_language(telegram: Option<&str>, message: &str) -> Option<String
 /// Small words (articles, question words, prepositions, "thanks") of the Latin-script languages
 /// the bot writes in. A word in two lists ("de", "para", "a") tells nothing and is left out.
 const SMALL_WORDS: &[(&str, &[&str])] = &[
-    ("en", &["the", "is", "are", "do", "does", "did", "you", "your", "how", "what", "when", "where", "which", "who", "why", "much", "many", "can", "could", "have", "has", "for", "and", "with", "of", "to", "at", "my", "it", "this", "that", "there", "any", "will", "would", "please", "thanks", "thank", "i", "an", "is", "get", "need"]),
+    ("en", &["the", "is", "are", "do", "does", "did", "you", "your", "how", "what", "when", "where", "which", "who", "why", "much", "many", "can", "could", "have", "has", "for", "and", "with", "of", "to", "at", "my", "it", "this", "that", "there", "any", "will", "would", "please", "thanks", "thank", "i", "an", "get", "need"]),
     ("es", &["el", "la", "los", "las", "del", "que", "qué", "por", "cuánto", "cuanto", "cuánta", "cuesta", "cuestan", "es", "son", "y", "tienen", "tienes", "hay", "dónde", "donde", "cuándo", "cuando", "cómo", "mi", "su", "sus", "al", "también", "hola", "gracias", "puedo", "pueden", "está", "están", "necesito", "quiero"]),
     ("de", &["der", "die", "das", "den", "dem", "des", "ist", "sind", "und", "mit", "für", "wie", "was", "wann", "wo", "ich", "sie", "ein", "eine", "einen", "haben", "habt", "kann", "können", "kostet", "kosten", "nicht", "auch", "bitte", "danke", "viel", "hallo", "gibt"]),
     ("fr", &["le", "les", "des", "du", "est", "sont", "et", "avec", "pour", "combien", "quel", "quelle", "quand", "où", "je", "vous", "nous", "une", "avez", "pouvez", "coûte", "coûtent", "pas", "aussi", "merci", "bonjour", "ce", "cette"]),
@@ -143,10 +170,10 @@ fn small_words_vote(text: &str) -> Option<&'static str> {
 /// command) keeps the language the customer has been writing in (`so_far`), rather than
 /// switching to their Telegram app's. A Spanish phone whose owner writes English gets English
 /// throughout, not English and Spanish by turns.
-pub fn message_language(telegram: Option<&str>, message: &str, so_far: Option<&str>) -> Option<String> {
+pub fn message_language(telegram: Option<&str>, said: &Said, so_far: Option<&str>) -> Option<String> {
     match so_far {
-        Some(kept) if customer_language(None, message).is_none() => Some(kept.to_owned()),
-        _ => customer_language(telegram, message),
+        Some(kept) if said.clearly().is_none() => Some(kept.to_owned()),
+        _ => said.with_app(telegram),
     }
 }
 
@@ -576,13 +603,13 @@ mod tests {
     fn a_message_that_does_not_say_keeps_the_language_the_customer_writes_in() {
         // A Spanish phone, English written: a short message stays English…
         assert_eq!(customer_language(Some("es"), "20?").as_deref(), Some("es"), "alone, it would switch");
-        assert_eq!(message_language(Some("es"), "20?", Some("en")).as_deref(), Some("en"));
-        assert_eq!(message_language(Some("es"), "/help", Some("en")).as_deref(), Some("en"));
+        assert_eq!(message_language(Some("es"), &said("20?"), Some("en")).as_deref(), Some("en"));
+        assert_eq!(message_language(Some("es"), &said("/help"), Some("en")).as_deref(), Some("en"));
         // …a clear message decides, whatever came before…
-        assert_eq!(message_language(Some("en"), "¿Cuánto cuesta un pastel de chocolate para doce personas?", Some("en")).as_deref(), Some("es"));
-        assert_eq!(message_language(Some("es"), "Сколько стоит торт на двенадцать человек?", Some("en")).as_deref(), Some("ru"));
+        assert_eq!(message_language(Some("en"), &said("¿Cuánto cuesta un pastel de chocolate para doce personas?"), Some("en")).as_deref(), Some("es"));
+        assert_eq!(message_language(Some("es"), &said("Сколько стоит торт на двенадцать человек?"), Some("en")).as_deref(), Some("ru"));
         // …and with nothing before, Telegram's language as ever.
-        assert_eq!(message_language(Some("es"), "20?", None).as_deref(), Some("es"));
+        assert_eq!(message_language(Some("es"), &said("20?"), None).as_deref(), Some("es"));
     }
 
     #[test]

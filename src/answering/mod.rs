@@ -165,12 +165,13 @@ pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot
         UpdateKind::Message(m) => {
             let app = m.from.as_ref().and_then(|f| f.language_code.as_deref());
             let written = m.text.as_deref().or(m.caption.as_deref()).unwrap_or_default();
-            let so_far = if m.chat.is_private() && language::customer_language(None, written).is_none() {
+            let said = language::said(written);
+            let so_far = if m.chat.is_private() && said.clearly().is_none() {
                 conversations::language_of(&a.pipeline.db.pool, tenant, bot_id, ChatId(m.chat.id), 0).await?
             } else {
                 None
             };
-            language::message_language(app, written, so_far.as_deref())
+            language::message_language(app, &said, so_far.as_deref())
         }
         UpdateKind::CallbackQuery(q) => press_language(&a.pipeline.db, tenant, bot_id, q).await?,
         _ => None,
