@@ -217,11 +217,18 @@ async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tena
             let _ = sources::set_progress(&db.pool, tenant, source.id, done, total).await;
         }
     };
+    // A source deleted mid-read (the owner pressed Delete on "reading… 12 %") stops the read at
+    // the next batch, rather than embedding the rest for nothing; the delete has removed what
+    // was indexed before it, and `ingest` removes the rest.
+    let (pool, id) = (&db.pool, source.id);
+    let wanted = move || async move { sources::is_deleted(pool, tenant, id).await.map_or(true, |deleted| !deleted) };
     let indexing = pipeline::index_chunked(&retriever, tenant, chunked, move |done| {
         done_tx.send_replace(done);
-    });
+    }, wanted);
     let (indexed, ()) = tokio::join!(indexing, recording);
-    let sentences = indexed.map_err(anyhow::Error::from)?;
+    let Some(sentences) = indexed.map_err(anyhow::Error::from)? else {
+        return Err(Failure::Internal(anyhow::anyhow!("the source is being deleted")));
+    };
     // Pages of an earlier crawl beyond this one's count would otherwise linger in the index.
     for page in docs.len()..old_pages as usize {
         pipeline::delete_source(&retriever, tenant, &index_id(source.id, page)).await.map_err(anyhow::Error::from)?;

@@ -59,7 +59,8 @@ pub async fn index_documents(
     progress: impl FnMut(usize),
 ) -> Result<Indexed, SearchError> {
     let chunked = chunk_documents(settings, tenant, docs).await;
-    index_chunked(retriever, tenant, chunked, progress).await
+    let indexed = index_chunked(retriever, tenant, chunked, progress, || std::future::ready(true)).await?;
+    Ok(indexed.expect("a read that always goes on is never stopped"))
 }
 
 /// Sources split into chunks, not yet indexed.
@@ -103,8 +104,16 @@ pub async fn chunk_documents(settings: &ChunkSettings, tenant: TenantId, docs: &
     }
 }
 
-/// The indexing half of [`index_documents`], for sources already chunked.
-pub async fn index_chunked(retriever: &Retriever, tenant: TenantId, chunked: Chunked, mut progress: impl FnMut(usize)) -> Result<Indexed, SearchError> {
+/// The indexing half of [`index_documents`], for sources already chunked. Before each batch
+/// after the first, `go_on()` says whether the read is still wanted; `None` if it was stopped
+/// (the chunks indexed so far are left for whoever stopped it to remove).
+pub async fn index_chunked<Go: Future<Output = bool>>(
+    retriever: &Retriever,
+    tenant: TenantId,
+    chunked: Chunked,
+    mut progress: impl FnMut(usize),
+    mut go_on: impl FnMut() -> Go,
+) -> Result<Option<Indexed>, SearchError> {
     let mut chunks: Vec<ChunkPayload> = Vec::new();
     let mut ids: Vec<(String, Vec<uuid::Uuid>)> = Vec::with_capacity(chunked.sources.len());
     for (source_id, own) in chunked.sources {
@@ -116,6 +125,9 @@ pub async fn index_chunked(retriever: &Retriever, tenant: TenantId, chunked: Chu
     let mut done = 0;
     let mut rest = chunks.into_iter().peekable();
     while rest.peek().is_some() {
+        if done > 0 && !go_on().await {
+            return Ok(None);
+        }
         let batch: Vec<ChunkPayload> = rest.by_ref().take(BATCH).collect();
         done += batch.len();
         retriever.upsert(tenant, batch).await?;
@@ -124,7 +136,7 @@ pub async fn index_chunked(retriever: &Retriever, tenant: TenantId, chunked: Chu
     for (source_id, keep) in ids {
         retriever.delete_source_except(tenant, &source_id, keep).await?;
     }
-    Ok(Indexed { tenant, chunks: total, pending })
+    Ok(Some(Indexed { tenant, chunks: total, pending }))
 }
 
 /// Removes every chunk of a source of `tenant` from the index.

@@ -335,6 +335,12 @@ pub async fn set_status<'c>(
     Ok(r.rows_affected() == 1)
 }
 
+/// Whether source `id` of `tenant` is being deleted, or is gone.
+pub async fn is_deleted<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId) -> sqlx::Result<bool> {
+    let status: Option<String> = sqlx::query_scalar("select status from sources where tenant_id = $1 and id = $2").bind(tenant.0).bind(id.0).fetch_optional(e).await?;
+    Ok(status.is_none_or(|s| s == "deleting"))
+}
+
 /// Records how far the read of a `processing` source is: `done` of its `total` passages indexed.
 /// Changes nothing once the source has moved on (ready, failed, deleting).
 pub async fn set_progress<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId, done: i64, total: i64) -> sqlx::Result<()> {

@@ -497,6 +497,37 @@ async fn a_big_file_shows_how_far_its_reading_is() {
     app.stop().await.unwrap();
 }
 
+/// A big file deleted while it was read ("reading… 12 %", Delete) went on being embedded to its
+/// end, minutes of CPU for nothing, before its passages were removed. The read now stops at the
+/// next batch: here the second of its many batches, held while the owner deletes.
+#[tokio::test]
+async fn a_file_deleted_while_it_is_read_stops_being_read() {
+    let (held, url) = held_embeddings().await;
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_EMBEDDINGS_URL", &url);
+        s.set("BELLHOP_CHUNK_TOKENS", "128");
+    })
+    .await;
+    let (_, cookie, csrf) = app.signed_in_owner(952, "Greta").await;
+    let text: String = (1..=900).map(|i| format!("Rule {i}: members collect {i} points for every order of flowers, and the points never expire.\n\n")).collect();
+    let (status, page) = upload(&app, &cookie, &csrf, vec![("loyalty.txt", text.into_bytes())]).await;
+    assert_eq!(status, 200, "{page}");
+    wait_until(Duration::from_secs(120), || async { statuses(&app, &cookie).await[0]["progress"].as_i64().is_some_and(|p| p > 0) }).await;
+    let id = statuses(&app, &cookie).await[0]["id"].as_i64().unwrap();
+
+    let r = app.http.post(app.url(&format!("/app/sources/{id}/delete"))).header("cookie", &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    held.permits.add_permits(1);
+    let ingest_done = || async { count(app.db(), "select count(*) from jobs where kind = 'knowledge.ingest' and state not in ('done', 'dead')").await == 0 };
+    wait_until(Duration::from_secs(120), ingest_done).await;
+    let batches = held.full_batches.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(batches, 2, "the read went on after the delete: {batches} batches of 64 embedded");
+    assert!(statuses(&app, &cookie).await.is_empty());
+    let left: i64 = count(app.db(), "select count(*) from sources").await;
+    assert_eq!(left, 0);
+    app.stop().await.unwrap();
+}
+
 /// A Q&A pair answers questions that mean the same, not ones that differ in a day or a number:
 /// to the embedder "Are you open on Monday?" is nearly "Are you open on Sunday?" (0.92), whose
 /// answer would tell the customer the wrong day's hours with the owner's own words.
