@@ -259,6 +259,36 @@ Your bot keeps answering from what it read before.{next} If the page has moved o
     Ok(())
 }
 
+/// Queues source `id` for its scheduled re-crawl, within the plan's limits like the owner's
+/// "Re-read" ([`requeue_within`]): a source that failed with nothing read takes no place, and the
+/// owner may have filled the plan since. Then it is not read; its reason says why, and it is
+/// tried again later (its interval, doubling), as after a failed read. True if queued.
+pub async fn recrawl(app: &AppState, tenant: TenantId, id: SourceId) -> anyhow::Result<bool> {
+    let now = crate::storage::now_ms();
+    let (_, plan, _) = crate::billing::account::current(&app.db, &app.cfg.billing, tenant, now).await?;
+    let limits = SourceLimits { max_sources: plan.sources, max_bytes: app.cfg.knowledge.max_tenant_bytes.min(i64::MAX as u64) as i64 };
+    let refused = match requeue_within(app, tenant, id, limits).await? {
+        None => return Ok(false),
+        Some(Ok(())) => return Ok(true),
+        Some(Err(refused)) => refused,
+    };
+    let Some(source) = sources::get(&app.db.pool, tenant, id).await? else { return Ok(false) };
+    let why = match refused {
+        Refused::TooMany { used, limit } => format!("the {} plan holds {limit} sources and you have {used}. Delete a source you no longer need, or choose a bigger plan on the Billing page.", plan.name),
+        Refused::TooBig { used, limit, .. } => {
+            let size = crate::knowledge::extract::human_size;
+            format!("your sources take {} of the {} your business can store. Delete a source you no longer need.", size(used.max(0) as u64), size(limit.max(0) as u64))
+        }
+    };
+    let reason = format!("Not read again on its schedule: {why}");
+    if sources::set_status(&app.db.pool, tenant, id, "failed", Some(&reason), None, None).await? {
+        let failures = source.recrawl_failures + 1;
+        let next = now + crate::knowledge::ingest::recrawl_backoff(source.recrawl_hours.unwrap_or(24), failures);
+        sources::record_recrawl_failure(&app.db.pool, tenant, id, failures, next).await?;
+    }
+    Ok(false)
+}
+
 /// Scheduled re-crawls: every `every`, sources whose `recrawl_hours` have passed since they were
 /// last read are queued again, until shutdown. Runs in every worker process; re-queueing the
 /// same source twice is harmless (the second read replaces the first). A failed look-up is
@@ -273,7 +303,7 @@ pub async fn recrawl_scheduler(app: AppState, every: std::time::Duration) -> any
         match sources::due_for_recrawl(&app.db.pool, crate::storage::now_ms()).await {
             Ok(due) => {
                 for (tenant, id) in due {
-                    if let Err(e) = requeue(&app, tenant, id).await {
+                    if let Err(e) = recrawl(&app, tenant, id).await {
                         tracing::warn!(tenant_id = tenant.0, source_id = id.0, error = %format!("{e:#}"), "could not queue a re-crawl");
                     }
                 }

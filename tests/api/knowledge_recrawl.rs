@@ -61,6 +61,42 @@ async fn a_page_whose_recrawl_keeps_failing_is_tried_less_and_less_often_and_the
     app.stop().await.unwrap();
 }
 
+/// A page that failed with nothing read takes no place among the plan's sources, so the owner
+/// may fill the plan after it; its scheduled re-crawl then went on and gave the business more
+/// sources than its plan holds. It is now checked like the owner's "Re-read": not read, the
+/// reason saying why, and tried again later.
+#[tokio::test]
+async fn a_scheduled_recrawl_that_no_longer_fits_the_plan_is_not_read_and_says_why() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_KNOWLEDGE_URL_ALLOW_HOSTS", "127.0.0.1");
+        s.set("BELLHOP_BILLING_PLANS", "free|Free|0||100|1|2");
+    })
+    .await;
+    let (_, tenant) = owner_with_bot(&app, "Rosa", 7_800_003).await;
+    let bot = Some(bellhop::domain::BotId(7_800_003));
+    let url = gone_site().await;
+    let new = sources::NewSource { bot, kind: "url", name: &url, size_bytes: 0, content: None, max_pages: None, recrawl_hours: Some(1) };
+    let id = bellhop::app::sources::add_source(&app.state, tenant, &new).await.unwrap();
+    failed_reads(&app, tenant, id, 1).await;
+    for (name, text) in [("hours.txt", "We open at nine."), ("prices.txt", "A loaf costs four euros.")] {
+        let file = sources::NewSource { bot, kind: "file", name, size_bytes: text.len() as i64, content: Some(text.as_bytes()), max_pages: None, recrawl_hours: None };
+        let limits = bellhop::app::sources::SourceLimits { max_sources: 2, max_bytes: i64::MAX };
+        assert!(bellhop::app::sources::add_source_within(&app.state, tenant, &file, limits).await.unwrap().is_ok(), "the failed page takes no place");
+    }
+
+    let at = bellhop::storage::now_ms();
+    assert!(!bellhop::app::sources::recrawl(&app.state, tenant, id).await.unwrap(), "queued past the plan's sources");
+    let source = sources::get(&app.db().pool, tenant, id).await.unwrap().unwrap();
+    assert_eq!(source.status, "failed");
+    assert_eq!(
+        source.status_reason.as_deref(),
+        Some("Not read again on its schedule: the Free plan holds 2 sources and you have 2. Delete a source you no longer need, or choose a bigger plan on the Billing page.")
+    );
+    assert!(!due_at(&app, id, at + 5 * 60_000).await, "tried again at every tick");
+    assert!(due_at(&app, id, at + 2 * HOUR + 60_000).await, "never tried again");
+    app.stop().await.unwrap();
+}
+
 /// A page read well once, then again with no text to index (now only a heading): the read
 /// fails, and the passages of the first read stay searchable, as the owner's notice says.
 #[tokio::test]
