@@ -61,23 +61,28 @@
   });
 })();
 
-// Sources page: drag-and-drop upload with a progress bar, and live status of the list.
-(function () {
-  const form = document.getElementById('upload');
-  if (!form) return;
-  const drop = document.getElementById('drop');
-  const input = document.getElementById('files');
-  const bar = document.getElementById('progress');
-  ['dragenter', 'dragover'].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add('over'); }));
-  ['dragleave', 'drop'].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.remove('over'); }));
-  // The browser's own file control is hidden: the box says what was chosen instead.
-  const chosen = document.getElementById('chosen');
+// Every file box (a label.drop): the browser's own file control is hidden, and the box says
+// what was chosen, or dropped on it, instead.
+document.querySelectorAll('label.drop').forEach((drop) => {
+  const input = drop.querySelector('input[type=file]');
+  const chosen = drop.querySelector('.chosen');
+  if (!input || !chosen) return;
   const showChosen = () => {
     const names = Array.from(input.files).map((f) => f.name);
     chosen.textContent = names.length === 0 ? '' : names.length === 1 ? `Chosen: ${names[0]}` : `${names.length} files chosen: ${names.join(', ')}`;
   };
+  ['dragenter', 'dragover'].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add('over'); }));
+  ['dragleave', 'drop'].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.remove('over'); }));
   input.addEventListener('change', showChosen);
   drop.addEventListener('drop', (e) => { input.files = e.dataTransfer.files; showChosen(); });
+});
+
+// Sources page: drag-and-drop upload with a progress bar, and live status of the list.
+(function () {
+  const form = document.getElementById('upload');
+  if (!form) return;
+  const input = document.getElementById('files');
+  const bar = document.getElementById('progress');
   form.addEventListener('submit', (e) => {
     if (!window.XMLHttpRequest || !input.files.length) return;
     e.preventDefault();
