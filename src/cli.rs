@@ -137,6 +137,10 @@ pub enum EvalCommand {
     /// confidently wrong, time to first draft and final reply); the last line is JSON. Runs in a
     /// fresh temporary data directory.
     Answers(crate::eval::answers::AnswersArgs),
+    /// Q&A pair matching on a set of small businesses' pairs (`data/eval/qa`): for each rule
+    /// compared, the customers' rewordings matched to the right pair, to a wrong one, or missed,
+    /// and the questions no pair answers that a rule matched anyway; the last line is JSON.
+    Qa(crate::eval::qa::QaArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -170,6 +170,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(cfg.log_format, "warn,qdrant_edge=error");
             bellhop::eval::retrieval(cfg, args.clone()).await
         }
+        Command::Eval(EvalCommand::Qa(args)) => {
+            let cfg = load_config(&cli, Needs::Storage, |_| {});
+            telemetry::init(cfg.log_format, "warn");
+            bellhop::eval::qa::qa(cfg, args.clone()).await
+        }
         Command::Eval(EvalCommand::Answers(args)) => {
             // A clean data directory of its own; the models stay where they are.
             let scratch = tempfile::Builder::new().prefix("bellhop-eval-answers-").tempdir()?;

@@ -1,5 +1,5 @@
 //! `bellhop eval retrieval` and `bellhop bench retrieval` (here), `bellhop eval answers`
-//! ([`answers`]). Retrieval: retrieval quality on a BEIR-format set
+//! ([`answers`]), `bellhop eval qa` ([`qa`]). Retrieval: retrieval quality on a BEIR-format set
 //! (recall@1/5/10, MRR@10, nDCG@10) and its speed (ingestion chunks/s, query latency), both
 //! through the real pipeline — chunk → embed → Qdrant Edge → hybrid search — into a fresh
 //! tenant of a temporary data directory.
@@ -9,6 +9,7 @@
 //! `query-id  corpus-id  score` with a header line. A document is one source; a query's
 //! ranking is its chunks' ranking with each source kept at its best chunk.
 pub mod answers;
+pub mod qa;
 
 use crate::config::Config;
 use crate::domain::TenantId;
