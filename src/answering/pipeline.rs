@@ -110,7 +110,14 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
     let query = standalone_query(req.history, req.question);
     let retrieving = std::time::Instant::now();
     let retriever = deps.retriever.get().await?;
-    let prepared = compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, &query, req.early).await?;
+    let mut prepared = compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, &query, req.early).await?;
+    let mut query = query;
+    if matches!(prepared, Prepared::NotFound) && query != req.question {
+        // Read as a follow-up, it found nothing: it may be a new question after all ("What about
+        // allergens?" after "Do you deliver?"), answered on its own.
+        prepared = compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, req.question, None).await?;
+        query = req.question.to_owned();
+    }
     let retrieval_time = retrieving.elapsed();
     let mut hits = match prepared {
         Prepared::Qa(answer) => return Ok(fixed(MessageKind::Qa, answer)),

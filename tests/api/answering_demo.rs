@@ -59,6 +59,30 @@ async fn the_example_bakery_answers_the_price_of_a_cake_and_the_cancellation_rul
 /// A new user's walkthrough: after "Do you have sunflowers?", the follow-up "What about
 /// tulips?" (searched together with it) was answered with "Single sunflower: $5", the previous
 /// question's answer; the quote now holds the follow-up's own new word.
+/// The walkthrough's customer asked "Do you deliver?", then "What about allergens?": read as a
+/// follow-up, it was searched with the question before, found nothing, and got "I couldn't find
+/// that", though the same message asked first is answered. A follow-up that finds nothing is
+/// now searched on its own too.
+#[tokio::test]
+async fn a_follow_up_that_finds_nothing_with_the_question_before_is_answered_on_its_own() {
+    std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
+    let app = spawn_app().await;
+    let (bot, tenant, _) = live_bot(&app, "Mia", "mias_bakery_bot", "Mia's Bakery").await;
+    add_doc(&app, tenant, "delivery.md", "# Delivery\n\nWe deliver within 5 km of the bakery, every day but Sunday. Delivery costs 3 euros.\n").await;
+    add_doc(&app, tenant, "allergens.md", "# Allergens\n\nAll our breads contain gluten. The almond croissant contains nuts; the rye bread contains sesame. Ask us for the full list of allergens of any cake.\n").await;
+    wait_sources_ready(&app, tenant, 2).await;
+    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    let mut said = Vec::new();
+    for (i, question) in ["Do you deliver?", "What about allergens?"].into_iter().enumerate() {
+        app.tg.say(alex, bot, question).await;
+        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).count() > i }).await;
+        said = app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(text_of).collect::<Vec<_>>();
+    }
+    assert!(said[0].contains("within 5 km"), "{said:?}");
+    assert!(said[1].contains("[1] Allergens") && !said[1].contains("couldn't find"), "the second question is answered: {said:?}");
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_follow_up_is_answered_with_what_it_asks_about_not_the_question_before() {
     std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
