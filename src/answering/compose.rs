@@ -251,14 +251,19 @@ pub async fn find(
     let hits = retriever.search_with(tenant, sources, query, opts, vectors).await?;
     let search = t.elapsed();
     let min = cfg.min_similarity;
-    if hits.first().is_none_or(|h| h.similarity.unwrap_or(0.0) < min) {
-        return Ok(None);
-    }
+    let Some(top) = hits.first().map(|h| h.similarity.unwrap_or(0.0)) else { return Ok(None) };
     // Keep passages reasonably close to the best one; far weaker ones only add noise.
-    let hits: Vec<Hit> = hits.into_iter().filter(|h| h.similarity.unwrap_or(0.0) >= min * 0.8).collect();
+    let hits: Vec<Hit> = hits.into_iter().filter(|h| h.similarity.unwrap_or(0.0) >= top.min(min) * 0.8).collect();
     let tuning = extract::Tuning { min_score: cfg.min_sentence_score, ..extract::Tuning::default() };
     let t = Instant::now();
     let selection = extract::select(retriever, query, question_vector.as_deref(), &hits, tuning).await;
+    // A passage below the threshold may still hold the answer in one of its lines: a price list
+    // or a PDF's page read as one passage is far from a question about one of its items as a
+    // whole ("Do you do tubeless setups?" is 0.19 from a 16-line price list), close to the line
+    // that answers it. Then that line decides, at a higher bar (`Selection::answers_alone`).
+    if top < min && !selection.answers_alone() {
+        return Ok(None);
+    }
     let steps = RetrievalSteps { search, sentences: t.elapsed(), ..Default::default() };
     Ok(Some(Passages { hits, selection, steps }))
 }

@@ -37,11 +37,15 @@ pub struct Tuning {
     pub second: f32,
     /// … or at least this share, when it holds the question's specific word the best lacks.
     pub specific: f32,
+    /// Least best-sentence score, and least similarity of its own to the question, to answer
+    /// from passages below the passage threshold ([`Selection::answers_alone`]).
+    pub alone: f32,
+    pub alone_dense: f32,
 }
 
 impl Default for Tuning {
     fn default() -> Self {
-        Tuning { dense: 0.5, lexical: 0.35, passage: 0.15, wrong_type: 0.8, min_score: 0.42, second: 0.92, specific: 0.75 }
+        Tuning { dense: 0.5, lexical: 0.35, passage: 0.15, wrong_type: 0.8, min_score: 0.42, second: 0.92, specific: 0.75, alone: 0.5, alone_dense: 0.45 }
     }
 }
 
@@ -54,6 +58,8 @@ pub struct Scored {
     pub index: usize,
     pub text: String,
     pub score: f32,
+    /// Its own similarity to the question (the embedder's cosine; 0 when none was made).
+    pub dense: f32,
     /// The IDF-weighted share of the question's common words (not its numbers, weekdays,
     /// months or names) the sentence's own text holds (its heading left out; "deliver" holds "delivery").
     pub topic: f32,
@@ -85,6 +91,15 @@ impl Selection {
     /// Whether the best sentence is good enough to show.
     pub fn confident(&self) -> bool {
         !self.ranked.is_empty() && self.best() >= self.tuning.min_score
+    }
+
+    /// Whether the best sentence answers well enough by itself, its passage below the passage
+    /// threshold: it scores at least [`Tuning::alone`] and is at least [`Tuning::alone_dense`]
+    /// similar to the question on its own — not merely by sharing its one word ("Where is the
+    /// shop?" / "… book by phone or in the shop …", 0.34). Chosen with `bellhop eval answers`
+    /// (BENCHMARKS.md, "Thirty-third session").
+    pub fn answers_alone(&self) -> bool {
+        self.ranked.first().is_some_and(|s| s.score >= self.tuning.alone && s.dense >= self.tuning.alone_dense)
     }
 
     /// For a follow-up searched together with the question before it ("do you have
@@ -319,17 +334,42 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             if !has(kind, text, &q_set) {
                 score *= tuning.wrong_type;
             }
+            // A question ("Do you deliver on Sundays?" in an FAQ kept as plain text) or a title
+            // ("Quotes and estimates", a PDF's heading line) says nothing by itself: quoted, it
+            // answers nothing.
+            let next = sents.get(i + 1).filter(|(nh, nidx, _)| nh == h && *nidx == idx + 1).map(|_| &owns[i + 1]);
+            if asks(text) || next.is_some_and(|next| names(text, &owns[i], next)) {
+                score *= 0.5;
+            }
             // The local embedder (all-MiniLM-L6-v2) learnt English: for a question in Cyrillic or
             // Arabic script its similarity says little (any two Persian texts look alike to it),
             // so there a sentence sharing none of the question's words is not its answer.
             if non_latin && lexical == 0.0 {
                 score *= 0.5;
             }
-            Scored { hit: *h, index: *idx, text: text.clone(), score, topic, shared, specific, terms: owns[i].clone() }
+            Scored { hit: *h, index: *idx, text: text.clone(), score, dense, topic, shared, specific, terms: owns[i].clone() }
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     out
+}
+
+/// Whether a sentence is a question.
+fn asks(sentence: &str) -> bool {
+    let t = sentence.trim_end();
+    t.ends_with('?') || t.ends_with('？') || t.ends_with('؟')
+}
+
+/// Whether a line is the title of the sentence after it (`own` and `next`: their stems): a few
+/// words with no number, no colon and no closing stop, one of them in the next sentence
+/// ("Quotes and estimates" over "Quotes are free."). A price-list line ("Basic service: $49"),
+/// a day's hours ("- Sunday: closed") or a list item ("Cash and cards" over "Cheques are not
+/// accepted.") is not.
+fn names(sentence: &str, own: &HashSet<String>, next: &HashSet<String>) -> bool {
+    let t = sentence.trim();
+    t.split_whitespace().count() <= 5
+        && !t.chars().any(|c| c.is_numeric() || matches!(c, ':' | '.' | '!' | ';' | '…' | '。'))
+        && own.iter().any(|w| next.contains(w))
 }
 
 /// The passages' sentences ranked for `question` (`question_vector`: its embedding, if made).
@@ -438,6 +478,24 @@ mod tests {
         let cosine = [0.7; 4];
         let r = rank("آیا دوچرخه تعمیر می‌کنید؟", &s, Some(&cosine), &[0.7, 0.7], &[], Tuning::default());
         assert!(r[0].score < Tuning::default().min_score, "{r:?}");
+    }
+
+    #[test]
+    fn a_question_or_a_title_in_the_sources_is_not_an_answer() {
+        let stems = |t: &str| terms(t).into_iter().collect::<HashSet<String>>();
+        assert!(asks("Do you deliver on Sundays?"));
+        assert!(!asks("We deliver on Sundays."));
+        assert!(names("Quotes and estimates", &stems("Quotes and estimates"), &stems("Quotes are free.")));
+        assert!(!names("Cash and cards", &stems("Cash and cards"), &stems("Cheques are not accepted.")));
+        assert!(!names("Basic service: $49", &stems("Basic service: $49"), &stems("Full service: $89")));
+        // The heading line is not quoted before the sentence under it that answers; the FAQ's
+        // question not before its answer.
+        let s = sents(&["Quotes and estimates\nQuotes are free and take about ten minutes."]);
+        let r = rank("Are quotes free?", &s, None, &[0.3], &[], Tuning::default());
+        assert_eq!(r[0].text, "Quotes are free and take about ten minutes.", "{r:?}");
+        let s = sents(&["Do you deliver on Sundays?\nNo, not on Sundays: Monday to Saturday only."]);
+        let r = rank("Do you deliver on Sundays?", &s, None, &[0.3], &[], Tuning::default());
+        assert_eq!(r[0].text, "No, not on Sundays: Monday to Saturday only.", "{r:?}");
     }
 
     #[test]

@@ -172,7 +172,7 @@ settings! {
         "Most questions & answers one bot may hold (each question is compared with all of them for every message).";
     // answering (docs/answering.md)
     "answering.min_similarity_percent", "BELLHOP_ANSWERING_MIN_SIMILARITY_PERCENT", Some("35"), false,
-        "How close (cosine similarity, in percent) the best passage must be to a question for the bot to answer; below it the bot says it doesn't know and offers a person.";
+        "How close (cosine similarity, in percent) the best passage must be to a question for the bot to answer; below it the bot says it doesn't know and offers a person — unless one sentence of the passages found answers the question closely by itself (a line of a price list; docs/answering.md).";
     "answering.sources", "BELLHOP_ANSWERING_SOURCES", Some("4"), false,
         "Passages retrieved for each question and given to the model (1–10).";
     "answering.history_messages", "BELLHOP_ANSWERING_HISTORY_MESSAGES", Some("6"), false,

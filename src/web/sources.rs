@@ -694,6 +694,9 @@ struct SearchPage {
     q: String,
     hits: Vec<HitRow>,
     qa_match: Option<(String, String)>,
+    /// What the bot would quote (its answer's sentences), when no Q&A pair answers and the
+    /// sources do: the bot's own decision (`answering::compose::find_for`), not the page's.
+    would_quote: Option<String>,
     /// The bot's threshold, in percent.
     min_percent: u32,
 }
@@ -712,8 +715,18 @@ pub async fn search(State(app): State<AppState>, owner: Owner, Query(sq): Query<
     let picker = pick(&app, owner.tenant_id, sq.bot, "/app/search", true).await?;
     let (hits, qa_match) = if q.is_empty() { (Vec::new(), None) } else { ingest::playground(&app.db, &app.retriever, owner.tenant_id, picker.bot(), &q).await? };
     let min = app.cfg.answering.min_similarity;
+    let would_quote = if q.is_empty() || qa_match.is_some() {
+        None
+    } else {
+        let retriever = app.retriever.get().await?;
+        let scope = crate::knowledge::scope::of_bot(&app.db.pool, owner.tenant_id, picker.bot()).await?;
+        crate::answering::compose::find_for(&app.cfg.answering, &retriever, owner.tenant_id, &scope, &q)
+            .await?
+            .filter(|p| p.selection.confident())
+            .map(|p| p.selection.quote().iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" … "))
+    };
     let hits = hits.into_iter().map(|h| hit_row(h, min)).collect();
-    render(&SearchPage { tab: "search", csrf: owner.csrf.clone(), picker, q, hits, qa_match, min_percent: (min * 100.0).round() as u32 })
+    render(&SearchPage { tab: "search", csrf: owner.csrf.clone(), picker, q, hits, qa_match, would_quote, min_percent: (min * 100.0).round() as u32 })
 }
 
 

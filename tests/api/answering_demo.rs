@@ -59,6 +59,35 @@ async fn the_example_bakery_answers_the_price_of_a_cake_and_the_cancellation_rul
 /// A new user's walkthrough: after "Do you have sunflowers?", the follow-up "What about
 /// tulips?" (searched together with it) was answered with "Single sunflower: $5", the previous
 /// question's answer; the quote now holds the follow-up's own new word.
+/// A bike shop's price list, one service a line, is one passage; a question about one of its
+/// lines is far from the list as a whole ("Do you do tubeless setups?", 0.19) and got "I couldn't
+/// find that". The line that answers now decides, at a higher bar — not a sentence that only
+/// shares the question's one word ("Where is the shop?" / "… by phone or in the shop …").
+#[tokio::test]
+async fn a_line_of_a_list_answers_a_question_about_it_and_a_shared_word_alone_does_not() {
+    std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
+    let app = spawn_app().await;
+    let (bot, tenant, _) = live_bot(&app, "Marta", "spoke_chain_bot", "Spoke & Chain").await;
+    add_doc(&app, tenant, "prices.txt", PRICES).await;
+    add_doc(&app, tenant, "faq.md", FAQ).await;
+    wait_sources_ready(&app, tenant, 2).await;
+    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    let asked = ["Do you do tubeless setups?", "I need my gears fixed, how much?", "Where is the shop?"];
+    for (i, question) in asked.into_iter().enumerate() {
+        app.tg.say(alex, bot, question).await;
+        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).count() > i }).await;
+    }
+    let said: Vec<String> = app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(text_of).collect();
+    assert!(said[0].contains("Tubeless tyre setup: $30 per wheel"), "{said:?}");
+    assert!(said[1].contains("Gear adjustment: $20"), "{said:?}");
+    assert!(said[2].contains("couldn't find"), "the shop's address is nowhere: {said:?}");
+    app.stop().await.unwrap();
+}
+
+const PRICES: &str = "Spoke & Chain - Price list 2026\nPuncture repair: $12\nInner tube replacement (tube included): $18\nTubeless tyre setup: $30 per wheel\nBrake adjustment: $18 per wheel\nBrake pad replacement (pads included): $25 per wheel\nHydraulic brake bleed: $35 per brake\nGear adjustment: $20\nChain replacement (chain not included): $15\nWheel truing: $22 per wheel\nBasic service: $49\nFull service: $89\nHeadset service: $30\nBottom bracket replacement: $40\nBike fitting: $60\nKids' bike service: $35\nBike wash: $10\n";
+
+const FAQ: &str = "# Spoke & Chain — Frequently asked questions\n\n## Opening hours\n- Monday: 9:00–18:00\n- Tuesday: 9:00–18:00\n- Wednesday: 9:00–18:00\n- Thursday: 9:00–20:00\n- Friday: 9:00–18:00\n- Saturday: 10:00–16:00\n- Sunday: closed\n\nWe are closed on Sundays and on all public holidays (including Easter Monday and Christmas Day).\n\n## Walk-ins or bookings?\nWalk-ins are welcome for small jobs like puncture repairs and brake adjustments — these are usually done while you wait. For a basic or full service, please book an appointment by phone or in the shop, because our workshop is often full a week ahead.\n";
+
 /// The walkthrough's customer asked "Do you deliver?", then "What about allergens?": read as a
 /// follow-up, it was searched with the question before, found nothing, and got "I couldn't find
 /// that", though the same message asked first is answered. A follow-up that finds nothing is

@@ -425,6 +425,25 @@ async fn the_playground_marks_passages_confident_by_the_bots_own_threshold() {
     }
 }
 
+/// "Try a question" showed passages and their match, and said the bot answers only from those
+/// above its threshold, which no longer says what the bot does (a line of a price list answers
+/// by itself). The page now says what the bot would answer, by the bot's own decision.
+#[tokio::test]
+async fn the_playground_says_what_the_bot_would_answer() {
+    models_dir();
+    let app = spawn_app().await;
+    let (_, cookie, csrf) = app.signed_in_owner(504, "Spoke & Chain").await;
+    let prices = "Spoke & Chain - Price list 2026\nPuncture repair: $12\nTubeless tyre setup: $30 per wheel\nBrake adjustment: $18 per wheel\nGear adjustment: $20\nWheel truing: $22 per wheel\nBasic service: $49\nFull service: $89\nBike fitting: $60\nBike wash: $10\n";
+    let (status, page) = upload(&app, &cookie, &csrf, vec![("prices.txt", prices.as_bytes().to_vec())]).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(settled(&app, &cookie, 1).await[0]["status"], "ready");
+    let page = search(&app, &cookie, "Do you do tubeless setups?").await;
+    assert!(page.contains("Your bot would answer with: “Tubeless tyre setup: $30 per wheel”"), "{page}");
+    let page = search(&app, &cookie, "Can I bring my dog into the shop?").await;
+    assert!(page.contains("Your bot would say it doesn't know and offer a person"), "{page}");
+    app.stop().await.unwrap();
+}
+
 /// An OpenAI-style embeddings endpoint (`embeddings.url`) that answers every request at once,
 /// with vectors made from the texts, except the second full batch of the pipeline (64 texts),
 /// which waits for a permit: the read is then half-way, without timing anything.
