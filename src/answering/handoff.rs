@@ -567,7 +567,9 @@ pub async fn on_owner_callback(db: &Db, bots: &ChildBots, manager: &Manager, upd
     }
     if is_reply {
         let _ = manager.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
-        let mut prompt = SendMessage::html(owner, format!("✍️ Write your reply to <b>{}</b>:", escape(&conv.customer_name)));
+        // The bot too: a customer may talk to more than one of the business's bots.
+        let username = bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.username).unwrap_or_default();
+        let mut prompt = SendMessage::html(owner, format!("✍️ Write your reply to <b>{}</b> (@{}):", escape(&conv.customer_name), escape(&username)));
         prompt.reply_markup = Some(ReplyMarkup::ForceReply(ForceReply { force_reply: true, input_field_placeholder: Some(format!("Your reply to {}", conv.customer_name.chars().take(40).collect::<String>())) }));
         let sent = manager.bot.send_message(&prompt).await.map_err(|e| job_error(e, "asking the owner for a reply"))?;
         conversations::add_relay(&db.pool, owner, sent.message_id, tenant, conv.id).await?;

@@ -2,7 +2,10 @@
 //! cannot get (they blocked the bot, it is too long) is reported to whoever wrote it in the
 //! manager chat; a long transcript keeps the alert's headline; a conversation that went back to
 //! the assistant cannot be taken; a taker who blocked the manager bot does not swallow the
-//! customer's messages; a photo sent as a reply is not silently dropped.
+//! customer's messages; a photo sent as a reply is not silently dropped; words written without
+//! Reply reach nobody, and the owner is told how to answer; a reply that takes a conversation
+//! from the assistant tells the customer a person joined, and one that reaches nobody takes
+//! nothing.
 use crate::helpers::*;
 use crate::owner_lifecycle::{bot_said_to, business, customer, manager_said, wait_reply};
 use crate::owner_team::{invite_token, manager_message, say_to_manager, text_of};
@@ -141,5 +144,40 @@ async fn a_photo_the_owner_sends_as_a_reply_is_not_dropped_silently() {
     assert!(note.contains("not sent"), "{note}");
     assert!(!manager_said(&app, b.owner).await.iter().any(|t| t.contains("I'm the bellhop manager bot")), "not the generic help");
     assert_eq!(bot_said_to(&app, b.bot, carl).await.len(), 1, "nothing half-sent to Carl");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn words_the_owner_writes_without_reply_reach_nobody_and_the_owner_is_told_how_to_answer() {
+    let app = spawn_app().await;
+    let b = business(&app, "Sam", "harbor_hint_bot", "Harbor Bikes").await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    let alex = customer(&app, "Alex", b.bot).await;
+    app.tg.say(alex, b.bot, "/human").await;
+    let alert = manager_message(&app, b.owner, "Alex wants to talk to a person").await;
+    assert_eq!(wait_reply(&app, b.bot, alex, 1).await.len(), 1);
+    // ✍️ Reply: the prompt names the customer and the bot (a customer may talk to two of them).
+    let reply = alert["reply_markup"]["inline_keyboard"][0][0]["callback_data"].as_str().unwrap().to_owned();
+    app.tg.post(&format!("users/{}/callbacks", b.owner), json!({ "bot_id": manager, "message_id": alert["message_id"], "data": reply })).await;
+    let prompt = manager_message(&app, b.owner, "Write your reply").await;
+    assert!(text_of(&prompt).contains("Write your reply to Alex (@harbor_hint_bot)"), "{}", text_of(&prompt));
+    say_to_manager(&app, b.owner, "Yes, we rent tandems.", Some(&prompt["message_id"])).await;
+    manager_message(&app, b.owner, "Sent.").await;
+    wait_reply(&app, b.bot, alex, 2).await;
+    // Then words without Reply: they reach nobody, and the owner is told so, and how to answer.
+    say_to_manager(&app, b.owner, "Also we can do a lemon flavour", None).await;
+    let hint = text_of(&manager_message(&app, b.owner, "wasn't sent to anyone").await);
+    assert!(hint.contains("To answer Alex (@harbor_hint_bot), tap ✍️ Reply under their message"), "{hint}");
+    assert!(!manager_said(&app, b.owner).await.iter().any(|t| t.contains("I'm the bellhop manager bot")), "not the generic help");
+    // Two customers waiting: how many, each named, and that each has its own Reply button.
+    let mia = customer(&app, "Mia", b.bot).await;
+    app.tg.say(mia, b.bot, "/human").await;
+    manager_message(&app, b.owner, "Mia wants to talk to a person").await;
+    say_to_manager(&app, b.owner, "hello?", None).await;
+    let hint = text_of(&manager_message(&app, b.owner, "2 customers are waiting").await);
+    assert!(hint.contains("Mia (@harbor_hint_bot)") && hint.contains("Alex (@harbor_hint_bot)") && hint.contains("Each has its own ✍️ Reply button"), "{hint}");
+    app.drain_jobs(WAIT).await;
+    assert_eq!(bot_said_to(&app, b.bot, alex).await.len(), 2, "nothing more reached Alex");
+    assert_eq!(bot_said_to(&app, b.bot, mia).await.len(), 1, "nor Mia");
     app.stop().await.unwrap();
 }
