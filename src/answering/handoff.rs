@@ -321,6 +321,19 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
         let business = storage::tenants::get(&db.pool, tenant).await?.map(|t| t.name).unwrap_or_default();
         return Ok(Relayed::NotOnTeam(business));
     }
+    // This reply handed the conversation to a person: if nothing reaches the customer, it goes
+    // back to the assistant, as it was — or the customer's next questions would wait for a
+    // person who never wrote to them.
+    let handed = conv.mode != Mode::Human || reopened;
+    // Nothing reached the customer: whatever this reply took is given back.
+    let undo = async || -> Result<(), JobError> {
+        match (took == team::Took::Now, handed) {
+            (true, true) => drop(team::hand_back(&db.pool, tenant, conv_id, by).await?),
+            (true, false) => drop(team::give_back(&db.pool, tenant, conv_id, by).await?),
+            _ => {}
+        }
+        Ok(())
+    };
     if took == team::Took::WithAssistant {
         // Handed back again at once (a Close pressed at the same moment): leave it so.
         return Ok(Relayed::Closed);
@@ -343,9 +356,7 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
     // Nothing reached the customer: the conversation is not theirs by this reply (a retry takes
     // it again), and a reply no retry will send is marked failed.
     let Some(bot) = bots.open(tenant, conv.bot_id).await? else {
-        if took == team::Took::Now {
-            team::give_back(&db.pool, tenant, conv.id, by).await?;
-        }
+        undo().await?;
         conversations::mark_failed_if_pending(&db.pool, tenant, msg.id).await?;
         return Ok(Relayed::NotDelivered("the bot is no longer connected to your business"));
     };
@@ -358,9 +369,7 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
         Ok(Sent::Now | Sent::Before) => Relayed::Sent,
         Ok(Sent::Unconfirmed) => Relayed::Unconfirmed,
         Err(e) => {
-            if took == team::Took::Now {
-                team::give_back(&db.pool, tenant, conv.id, by).await?;
-            }
+            undo().await?;
             if !last_try && e.worth_retrying() {
                 return Err(e);
             }

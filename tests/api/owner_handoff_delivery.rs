@@ -7,7 +7,7 @@
 //! from the assistant tells the customer a person joined, and one that reaches nobody takes
 //! nothing.
 use crate::helpers::*;
-use crate::owner_lifecycle::{bot_said_to, business, customer, manager_said, wait_reply};
+use crate::owner_lifecycle::{bot_said_to, business, customer, manager_said, post, wait_reply};
 use crate::owner_team::{invite_token, manager_message, say_to_manager, text_of};
 use serde_json::json;
 use std::time::Duration;
@@ -179,5 +179,36 @@ async fn words_the_owner_writes_without_reply_reach_nobody_and_the_owner_is_told
     app.drain_jobs(WAIT).await;
     assert_eq!(bot_said_to(&app, b.bot, alex).await.len(), 2, "nothing more reached Alex");
     assert_eq!(bot_said_to(&app, b.bot, mia).await.len(), 1, "nor Mia");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_reply_that_reaches_nobody_leaves_the_conversation_with_the_assistant() {
+    let app = spawn_app().await;
+    let b = business(&app, "Nina", "nina_blocked_bot", "Nina's Nails").await;
+    let carl = customer(&app, "Carl", b.bot).await;
+    app.tg.say(carl, b.bot, "hello").await;
+    wait_reply(&app, b.bot, carl, 1).await;
+    let conv = count(app.db(), &format!("select id from conversations where chat_id = {carl}")).await;
+    // Carl blocked the bot; the owner answers him from the admin page: not delivered, and the
+    // conversation stays with the assistant.
+    block(&app, carl, b.bot, true).await;
+    let (_, _, page) = post(&app, &b.cookie, &format!("/app/conversations/{conv}/reply"), &[("csrf", &b.csrf), ("text", "Hi Carl, Nina here.")]).await;
+    assert!(page.contains("could not be delivered"), "{page}");
+    let with_assistant = format!("select count(*) from conversations where id = {conv} and mode = 'bot' and taken_by is null and handed_off_at is null");
+    assert_eq!(count(app.db(), &with_assistant).await, 1, "a reply that reached nobody took nothing");
+    // The same from the manager chat, after a handoff the owner closed.
+    block(&app, carl, b.bot, false).await;
+    app.tg.say(carl, b.bot, "/human").await;
+    let alert = manager_message(&app, b.owner, "Carl wants to talk to a person").await;
+    wait_reply(&app, b.bot, carl, 2).await;
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/conversations/{conv}/close"), &[("csrf", &b.csrf)]).await;
+    assert_eq!(status, 303);
+    wait_reply(&app, b.bot, carl, 3).await;
+    block(&app, carl, b.bot, true).await;
+    say_to_manager(&app, b.owner, "Hi again, Carl!", Some(&alert["message_id"])).await;
+    manager_message(&app, b.owner, "could not be delivered").await;
+    manager_jobs_settled(&app).await;
+    assert_eq!(count(app.db(), &with_assistant).await, 1, "a reply that reached nobody took nothing");
     app.stop().await.unwrap();
 }
