@@ -360,7 +360,10 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
         conversations::mark_failed_if_pending(&db.pool, tenant, msg.id).await?;
         return Ok(Relayed::NotDelivered("the bot is no longer connected to your business"));
     };
-    let mut send = SendMessage::html(conv.chat_id, format!("<b>{}:</b> {}", escape(&name), escape(text)));
+    // Taken from the assistant (a reply after a Close, the timeout, or outside working hours):
+    // the customer is told that a person answers from now on, and that their messages go to them.
+    let joined = if handed { format!("<i>{}</i>\n\n", escape(super::language::Lang::of(conv.language.as_deref()).words().person_joined)) } else { String::new() };
+    let mut send = SendMessage::html(conv.chat_id, format!("{joined}<b>{}:</b> {}", escape(&name), escape(text)));
     if conv.thread_id != 0 {
         send.message_thread_id = Some(conv.thread_id);
     }

@@ -208,6 +208,9 @@ pub struct Words {
     pub back_with_assistant: &'static str,
     /// To the customer when nobody answered their handoff in time.
     pub handoff_timed_out: &'static str,
+    /// Above an owner's reply that takes the conversation from the assistant: a person answers
+    /// from now on, and the customer's messages go to them.
+    pub person_joined: &'static str,
     /// Under every announcement: how to get no more.
     pub announcement_footer: &'static str,
     /// `/stop`: the confirmation.
@@ -259,6 +262,7 @@ const EN: Words = Words {
     back_with_assistant: "Thanks for your patience! You're back with the assistant — ask me anything, or send /human to reach a person again.",
     announcement_footer: "Send /stop to get no more announcements.",
     handoff_timed_out: "Sorry — no one was free to reply in time. You're back with the assistant: ask me anything, or send /human to try a person again later.",
+    person_joined: "A person from the team has joined the chat and will answer you here. Until they hand you back to the assistant, your messages go to them.",
     stop_done: "Done: you won't get announcements from this bot any more. You can still ask questions here. Send /start to get them again.",
     stop_undone: "You'll get this bot's announcements again. Send /stop to get no more.",
     away: "Our team is away right now and back {when}. I've passed your message on — they'll reply here then. Until then, I can answer your questions: just ask.",
@@ -298,6 +302,7 @@ const RU: Words = Words {
     back_with_assistant: "Спасибо за терпение! Вы снова общаетесь с помощником — спрашивайте что угодно или отправьте /human, чтобы снова связаться с человеком.",
     announcement_footer: "Отправьте /stop, чтобы больше не получать объявления.",
     handoff_timed_out: "Извините — никто не смог ответить вовремя. Вы снова общаетесь с помощником: спрашивайте что угодно или отправьте /human, чтобы позже снова позвать человека.",
+    person_joined: "К чату подключился сотрудник — он ответит вам здесь. Пока он не вернёт вас помощнику, ваши сообщения получает он.",
     stop_done: "Готово: вы больше не будете получать объявления от этого бота. Задавать вопросы здесь можно по-прежнему. Чтобы снова получать их, отправьте /start.",
     stop_undone: "Вы снова будете получать объявления этого бота. Отправьте /stop, чтобы отказаться.",
     away: "Сейчас наша команда не на связи и вернётся {when}. Я передал ваше сообщение — вам ответят здесь. А пока я могу ответить на ваши вопросы: просто спросите.",
@@ -337,6 +342,7 @@ const ES: Words = Words {
     back_with_assistant: "¡Gracias por tu paciencia! Vuelves a hablar con el asistente: pregúntame lo que quieras o envía /human para hablar de nuevo con una persona.",
     announcement_footer: "Envía /stop para no recibir más anuncios.",
     handoff_timed_out: "Lo sentimos: nadie pudo responder a tiempo. Vuelves a hablar con el asistente: pregúntame lo que quieras o envía /human para intentar hablar con una persona más tarde.",
+    person_joined: "Una persona del equipo se ha unido al chat y te responderá aquí. Hasta que te devuelva al asistente, tus mensajes le llegan a ella.",
     stop_done: "Hecho: ya no recibirás anuncios de este bot. Puedes seguir haciendo preguntas aquí. Envía /start para volver a recibirlos.",
     stop_undone: "Volverás a recibir los anuncios de este bot. Envía /stop para dejar de recibirlos.",
     away: "Nuestro equipo no está disponible ahora y vuelve {when}. He pasado tu mensaje: te responderán aquí. Mientras tanto, puedo responder a tus preguntas: solo pregunta.",
@@ -376,6 +382,7 @@ const FA: Words = Words {
     back_with_assistant: "از صبر شما ممنونیم! دوباره با دستیار صحبت می‌کنید — هر سؤالی دارید بپرسید، یا برای صحبت دوباره با یک نفر /human را بفرستید.",
     announcement_footer: "برای دریافت نکردن اطلاعیه‌های بیشتر، /stop را بفرستید.",
     handoff_timed_out: "متأسفیم — کسی نتوانست به‌موقع پاسخ دهد. دوباره با دستیار صحبت می‌کنید: هر سؤالی دارید بپرسید، یا بعداً برای صحبت با یک نفر /human را بفرستید.",
+    person_joined: "یک نفر از تیم به گفتگو پیوست و همین‌جا پاسخ می‌دهد. تا وقتی شما را به دستیار برنگرداند، پیام‌هایتان به او می‌رسد.",
     stop_done: "انجام شد: دیگر اطلاعیه‌ای از این ربات دریافت نمی‌کنید. همچنان می‌توانید اینجا سؤال بپرسید. برای دریافت دوباره، /start را بفرستید.",
     stop_undone: "دوباره اطلاعیه‌های این ربات را دریافت می‌کنید. برای لغو، /stop را بفرستید.",
     away: "تیم ما اکنون در دسترس نیست و {when} برمی‌گردد. پیام شما را منتقل کردم — همین‌جا پاسخ می‌دهند. تا آن زمان می‌توانم به پرسش‌های شما پاسخ دهم: کافی است بپرسید.",
@@ -415,6 +422,7 @@ const DE: Words = Words {
     back_with_assistant: "Danke für Ihre Geduld! Sie sprechen wieder mit dem Assistenten – fragen Sie mich alles, oder senden Sie /human, um wieder einen Menschen zu erreichen.",
     announcement_footer: "Senden Sie /stop, um keine Mitteilungen mehr zu bekommen.",
     handoff_timed_out: "Entschuldigung – leider konnte niemand rechtzeitig antworten. Sie sprechen wieder mit dem Assistenten: Fragen Sie mich alles, oder senden Sie /human, um es später noch einmal bei einem Menschen zu versuchen.",
+    person_joined: "Eine Person aus dem Team ist jetzt im Chat und antwortet Ihnen hier. Bis sie Sie wieder an den Assistenten übergibt, gehen Ihre Nachrichten an sie.",
     stop_done: "Erledigt: Sie bekommen keine Mitteilungen mehr von diesem Bot. Fragen können Sie hier weiterhin stellen. Senden Sie /start, um sie wieder zu bekommen.",
     stop_undone: "Sie bekommen wieder die Mitteilungen dieses Bots. Senden Sie /stop, um keine mehr zu bekommen.",
     away: "Unser Team ist gerade nicht da und ist {when} wieder erreichbar. Ich habe Ihre Nachricht weitergegeben – Sie bekommen die Antwort dann hier. Bis dahin beantworte ich gern Ihre Fragen: Fragen Sie einfach.",
@@ -454,6 +462,7 @@ const FR: Words = Words {
     back_with_assistant: "Merci de votre patience ! Vous êtes de nouveau avec l'assistant : posez-moi vos questions, ou envoyez /human pour joindre à nouveau une personne.",
     announcement_footer: "Envoyez /stop pour ne plus recevoir d'annonces.",
     handoff_timed_out: "Désolé, personne n'a pu répondre à temps. Vous êtes de nouveau avec l'assistant : posez-moi vos questions, ou envoyez /human pour réessayer plus tard avec une personne.",
+    person_joined: "Une personne de l'équipe a rejoint la conversation et vous répondra ici. Jusqu'à ce qu'elle vous rende à l'assistant, vos messages lui sont transmis.",
     stop_done: "C'est fait : vous ne recevrez plus d'annonces de ce bot. Vous pouvez toujours poser vos questions ici. Envoyez /start pour les recevoir à nouveau.",
     stop_undone: "Vous recevrez à nouveau les annonces de ce bot. Envoyez /stop pour ne plus les recevoir.",
     away: "Notre équipe est absente pour le moment et sera de retour {when}. J'ai transmis votre message : on vous répondra ici à ce moment-là. En attendant, je peux répondre à vos questions : il suffit de demander.",
@@ -493,6 +502,7 @@ const IT: Words = Words {
     back_with_assistant: "Grazie per la pazienza! Sei di nuovo con l'assistente: chiedimi qualsiasi cosa, oppure invia /human per parlare di nuovo con una persona.",
     announcement_footer: "Invia /stop per non ricevere più annunci.",
     handoff_timed_out: "Ci dispiace: nessuno è riuscito a rispondere in tempo. Sei di nuovo con l'assistente: chiedimi qualsiasi cosa, oppure invia /human per riprovare più tardi con una persona.",
+    person_joined: "Una persona del team si è unita alla chat e ti risponderà qui. Finché non ti riporta all'assistente, i tuoi messaggi arrivano a lei.",
     stop_done: "Fatto: non riceverai più annunci da questo bot. Puoi comunque fare domande qui. Invia /start per riceverli di nuovo.",
     stop_undone: "Riceverai di nuovo gli annunci di questo bot. Invia /stop per non riceverli più.",
     away: "Il nostro team ora non è disponibile e torna {when}. Ho passato il tuo messaggio: ti risponderanno qui. Nel frattempo posso rispondere alle tue domande: chiedi pure.",
@@ -532,6 +542,7 @@ const PT: Words = Words {
     back_with_assistant: "Obrigado pela paciência! Você está de novo com o assistente: pergunte o que quiser ou envie /human para falar de novo com uma pessoa.",
     announcement_footer: "Envie /stop para não receber mais avisos.",
     handoff_timed_out: "Desculpe: ninguém conseguiu responder a tempo. Você está de novo com o assistente: pergunte o que quiser ou envie /human para tentar falar com uma pessoa mais tarde.",
+    person_joined: "Uma pessoa da equipe entrou na conversa e vai te responder aqui. Até ela te devolver ao assistente, suas mensagens vão para ela.",
     stop_done: "Pronto: você não vai receber mais avisos deste bot. Pode continuar a fazer perguntas aqui. Envie /start para voltar a recebê-los.",
     stop_undone: "Você vai voltar a receber os avisos deste bot. Envie /stop para deixar de recebê-los.",
     away: "A nossa equipe não está disponível agora e volta {when}. Passei a sua mensagem: vão responder aqui. Até lá, posso responder às suas perguntas: é só perguntar.",
@@ -648,7 +659,7 @@ mod tests {
         let Words {
             welcome, help, privacy, paysupport, fallback, unavailable, handoff, talk_to_person, person, sources, feedback_failed, feedback_up,
             feedback_down, media, paused, forget_ask, forget_yes, forget_no, forget_done, forget_kept, forget_private, back_with_assistant,
-            handoff_timed_out, announcement_footer, stop_done, stop_undone, away, away_later, back_at, today, tomorrow, on_weekday, weekdays: _,
+            handoff_timed_out, person_joined, announcement_footer, stop_done, stop_undone, away, away_later, back_at, today, tomorrow, on_weekday, weekdays: _,
             thanks_reply, ok_reply, bye_reply,
         } = w;
         vec![
@@ -656,7 +667,7 @@ mod tests {
             ("handoff", handoff), ("talk_to_person", talk_to_person), ("person", person), ("sources", sources), ("feedback_failed", feedback_failed),
             ("feedback_up", feedback_up), ("feedback_down", feedback_down), ("media", media), ("paused", paused), ("forget_ask", forget_ask),
             ("forget_yes", forget_yes), ("forget_no", forget_no), ("forget_done", forget_done), ("forget_kept", forget_kept), ("forget_private", forget_private),
-            ("back_with_assistant", back_with_assistant), ("handoff_timed_out", handoff_timed_out), ("announcement_footer", announcement_footer),
+            ("back_with_assistant", back_with_assistant), ("handoff_timed_out", handoff_timed_out), ("person_joined", person_joined), ("announcement_footer", announcement_footer),
             ("stop_done", stop_done), ("stop_undone", stop_undone), ("away", away), ("away_later", away_later), ("back_at", back_at), ("today", today),
             ("tomorrow", tomorrow), ("on_weekday", on_weekday), ("thanks_reply", thanks_reply), ("ok_reply", ok_reply), ("bye_reply", bye_reply),
         ]

@@ -183,6 +183,33 @@ async fn words_the_owner_writes_without_reply_reach_nobody_and_the_owner_is_told
 }
 
 #[tokio::test]
+async fn a_reply_after_close_tells_the_customer_a_person_joined_and_their_next_question_reaches_the_team() {
+    let app = spawn_app().await;
+    let b = business(&app, "Sam", "sam_reopen_bot", "Sam's Bakery").await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    let alex = customer(&app, "Alex", b.bot).await;
+    app.tg.say(alex, b.bot, "/human").await;
+    let alert = manager_message(&app, b.owner, "Alex wants to talk to a person").await;
+    wait_reply(&app, b.bot, alex, 1).await;
+    say_to_manager(&app, b.owner, "Hi Alex, Sam here.", Some(&alert["message_id"])).await;
+    let said = wait_reply(&app, b.bot, alex, 2).await;
+    assert!(said[1].contains("Sam here") && !said[1].contains("joined"), "already with a person: no note {said:?}");
+    // ✅ Close: back with the assistant, and Alex is told so.
+    let close = alert["reply_markup"]["inline_keyboard"][0][1]["callback_data"].as_str().unwrap().to_owned();
+    app.tg.post(&format!("users/{}/callbacks", b.owner), json!({ "bot_id": manager, "message_id": alert["message_id"], "data": close })).await;
+    wait_reply(&app, b.bot, alex, 3).await;
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where chat_id = {alex} and mode = 'bot'")).await, 1);
+    // A reply to the older message still reaches Alex, who is told a person answers from now on.
+    say_to_manager(&app, b.owner, "One more thing: we bake on Sundays too.", Some(&alert["message_id"])).await;
+    let said = wait_reply(&app, b.bot, alex, 4).await;
+    assert!(said[3].starts_with("A person from the team has joined the chat") && said[3].contains("we bake on Sundays too"), "{said:?}");
+    // And Alex's next question reaches the team instead of vanishing.
+    app.tg.say(alex, b.bot, "Do you have vegan bread?").await;
+    manager_message(&app, b.owner, "vegan bread").await;
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_reply_that_reaches_nobody_leaves_the_conversation_with_the_assistant() {
     let app = spawn_app().await;
     let b = business(&app, "Nina", "nina_blocked_bot", "Nina's Nails").await;

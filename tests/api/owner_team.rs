@@ -410,6 +410,7 @@ async fn outside_working_hours_the_customer_gets_the_away_message_and_the_assist
     say_to_manager(&app, b.owner, "Vera here — I saw your message.", Some(&notice["message_id"])).await;
     let said = wait_reply(&app, b.bot, dana, 3).await;
     assert!(said[2].contains("Vera here"), "{said:?}");
+    assert!(said[2].starts_with("A person from the team has joined the chat"), "Dana is told her messages go to a person now: {said:?}");
     wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from conversations where chat_id = {dana} and mode = 'human'")).await == 1 }).await;
 
     // Open all day: a handoff as usual.
