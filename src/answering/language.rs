@@ -194,6 +194,9 @@ pub struct Words {
     pub feedback_down: &'static str,
     /// The reply to a photo, voice note, video, document, sticker, location or contact.
     pub media: &'static str,
+    /// Before the away note ([`Self::away`]), in the one reply to such a message outside working
+    /// hours.
+    pub text_only: &'static str,
     /// What a paused bot says.
     pub paused: &'static str,
     /// `/forget`: the question, its two buttons, and the two outcomes.
@@ -252,6 +255,7 @@ const EN: Words = Words {
     feedback_up: "Thanks! Glad it helped.",
     feedback_down: "Thanks — we'll use this to improve. Send /human to talk to a person.",
     media: "I can only read text messages, so I've passed this on to a person from {b} — they'll reply here. If you have a question, you can also type it.",
+    text_only: "I can only read text messages.",
     paused: "{b}'s assistant is taking a short break and isn't answering right now. Please try again later.",
     forget_ask: "Delete our conversation? Everything you wrote to me and my replies will be erased from {b}'s records. This can't be undone.",
     forget_yes: "🗑 Yes, delete",
@@ -292,6 +296,7 @@ const RU: Words = Words {
     feedback_up: "Спасибо! Рад, что помог.",
     feedback_down: "Спасибо — учтём это. Чтобы поговорить с человеком, отправьте /human.",
     media: "Я читаю только текстовые сообщения, поэтому передал это сотруднику {b} — вам ответят здесь. Если у вас есть вопрос, можно написать его текстом.",
+    text_only: "Я читаю только текстовые сообщения.",
     paused: "Помощник {b} сейчас на небольшом перерыве и не отвечает. Пожалуйста, напишите позже.",
     forget_ask: "Удалить нашу переписку? Всё, что вы мне написали, и мои ответы будут стёрты из записей {b}. Это нельзя отменить.",
     forget_yes: "🗑 Да, удалить",
@@ -332,6 +337,7 @@ const ES: Words = Words {
     feedback_up: "¡Gracias! Me alegra haber ayudado.",
     feedback_down: "Gracias: lo usaremos para mejorar. Envía /human para hablar con una persona.",
     media: "Solo puedo leer mensajes de texto, así que he pasado esto a una persona de {b}: te responderá aquí. Si tienes una pregunta, también puedes escribirla.",
+    text_only: "Solo puedo leer mensajes de texto.",
     paused: "El asistente de {b} está en una breve pausa y no responde ahora. Inténtalo de nuevo más tarde.",
     forget_ask: "¿Borrar nuestra conversación? Todo lo que me escribiste y mis respuestas se borrarán de los registros de {b}. No se puede deshacer.",
     forget_yes: "🗑 Sí, borrar",
@@ -372,6 +378,7 @@ const FA: Words = Words {
     feedback_up: "ممنون! خوشحالم که کمک کرد.",
     feedback_down: "ممنون — از این برای بهتر شدن استفاده می‌کنیم. برای صحبت با یک نفر، /human را بفرستید.",
     media: "من فقط پیام‌های متنی را می‌خوانم، پس این را به یک نفر از {b} دادم — همین‌جا پاسخ می‌دهد. اگر سؤالی دارید، می‌توانید آن را بنویسید.",
+    text_only: "من فقط پیام‌های متنی را می‌خوانم.",
     paused: "دستیار {b} در یک استراحت کوتاه است و الان پاسخ نمی‌دهد. لطفاً بعداً دوباره امتحان کنید.",
     forget_ask: "گفتگوی ما پاک شود؟ هر چه برای من نوشته‌اید و پاسخ‌های من از سوابق {b} پاک می‌شود. این کار برگشت‌پذیر نیست.",
     forget_yes: "🗑 بله، پاک شود",
@@ -412,6 +419,7 @@ const DE: Words = Words {
     feedback_up: "Danke! Schön, dass es geholfen hat.",
     feedback_down: "Danke – wir nutzen das, um besser zu werden. Senden Sie /human, um mit einem Menschen zu sprechen.",
     media: "Ich kann nur Textnachrichten lesen, deshalb habe ich das an eine Person von {b} weitergegeben – Sie bekommen die Antwort hier. Wenn Sie eine Frage haben, können Sie sie auch eintippen.",
+    text_only: "Ich kann nur Textnachrichten lesen.",
     paused: "Der Assistent von {b} macht gerade eine kurze Pause und antwortet im Moment nicht. Bitte versuchen Sie es später noch einmal.",
     forget_ask: "Unser Gespräch löschen? Alles, was Sie mir geschrieben haben, und meine Antworten werden aus den Unterlagen von {b} gelöscht. Das lässt sich nicht rückgängig machen.",
     forget_yes: "🗑 Ja, löschen",
@@ -452,6 +460,7 @@ const FR: Words = Words {
     feedback_up: "Merci ! Ravi d'avoir pu aider.",
     feedback_down: "Merci, cela nous aidera à nous améliorer. Envoyez /human pour parler à une personne.",
     media: "Je ne peux lire que les messages texte, j'ai donc transmis ceci à une personne de {b} : elle vous répondra ici. Si vous avez une question, vous pouvez aussi l'écrire.",
+    text_only: "Je ne peux lire que les messages texte.",
     paused: "L'assistant de {b} fait une courte pause et ne répond pas pour le moment. Merci de réessayer plus tard.",
     forget_ask: "Effacer notre conversation ? Tout ce que vous m'avez écrit et mes réponses seront effacés des données de {b}. C'est définitif.",
     forget_yes: "🗑 Oui, effacer",
@@ -492,6 +501,7 @@ const IT: Words = Words {
     feedback_up: "Grazie! Sono contento di esserti stato utile.",
     feedback_down: "Grazie: lo useremo per migliorare. Invia /human per parlare con una persona.",
     media: "Posso leggere solo messaggi di testo, quindi ho passato questo messaggio a una persona di {b}: ti risponderà qui. Se hai una domanda, puoi anche scriverla.",
+    text_only: "Posso leggere solo messaggi di testo.",
     paused: "L'assistente di {b} è in una breve pausa e ora non risponde. Riprova più tardi.",
     forget_ask: "Cancellare la nostra conversazione? Tutto quello che mi hai scritto e le mie risposte verranno cancellati dai registri di {b}. Non si può annullare.",
     forget_yes: "🗑 Sì, cancella",
@@ -532,6 +542,7 @@ const PT: Words = Words {
     feedback_up: "Obrigado! Que bom que ajudou.",
     feedback_down: "Obrigado! Vamos usar isto para melhorar. Envie /human para falar com uma pessoa.",
     media: "Só consigo ler mensagens de texto, por isso passei isto a uma pessoa de {b}: ela vai responder aqui. Se tiver uma pergunta, também pode escrevê-la.",
+    text_only: "Só consigo ler mensagens de texto.",
     paused: "O assistente de {b} está numa pequena pausa e não responde neste momento. Tente novamente mais tarde.",
     forget_ask: "Apagar a nossa conversa? Tudo o que você me escreveu e as minhas respostas serão apagados dos registros de {b}. Isto não pode ser desfeito.",
     forget_yes: "🗑 Sim, apagar",
@@ -658,14 +669,14 @@ mod tests {
     fn texts(w: &Words) -> Vec<(&'static str, &'static str)> {
         let Words {
             welcome, help, privacy, paysupport, fallback, unavailable, handoff, talk_to_person, person, sources, feedback_failed, feedback_up,
-            feedback_down, media, paused, forget_ask, forget_yes, forget_no, forget_done, forget_kept, forget_private, back_with_assistant,
+            feedback_down, media, text_only, paused, forget_ask, forget_yes, forget_no, forget_done, forget_kept, forget_private, back_with_assistant,
             handoff_timed_out, person_joined, announcement_footer, stop_done, stop_undone, away, away_later, back_at, today, tomorrow, on_weekday, weekdays: _,
             thanks_reply, ok_reply, bye_reply,
         } = w;
         vec![
             ("welcome", welcome), ("help", help), ("privacy", privacy), ("paysupport", paysupport), ("fallback", fallback), ("unavailable", unavailable),
             ("handoff", handoff), ("talk_to_person", talk_to_person), ("person", person), ("sources", sources), ("feedback_failed", feedback_failed),
-            ("feedback_up", feedback_up), ("feedback_down", feedback_down), ("media", media), ("paused", paused), ("forget_ask", forget_ask),
+            ("feedback_up", feedback_up), ("feedback_down", feedback_down), ("media", media), ("text_only", text_only), ("paused", paused), ("forget_ask", forget_ask),
             ("forget_yes", forget_yes), ("forget_no", forget_no), ("forget_done", forget_done), ("forget_kept", forget_kept), ("forget_private", forget_private),
             ("back_with_assistant", back_with_assistant), ("handoff_timed_out", handoff_timed_out), ("person_joined", person_joined), ("announcement_footer", announcement_footer),
             ("stop_done", stop_done), ("stop_undone", stop_undone), ("away", away), ("away_later", away_later), ("back_at", back_at), ("today", today),
