@@ -321,6 +321,19 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
         let business = storage::tenants::get(&db.pool, tenant).await?.map(|t| t.name).unwrap_or_default();
         return Ok(Relayed::NotOnTeam(business));
     }
+    // This reply handed the conversation to a person: if nothing reaches the customer, it goes
+    // back to the assistant, as it was — or the customer's next questions would wait for a
+    // person who never wrote to them.
+    let handed = conv.mode != Mode::Human || reopened;
+    // Nothing reached the customer: whatever this reply took is given back.
+    let undo = async || -> Result<(), JobError> {
+        match (took == team::Took::Now, handed) {
+            (true, true) => drop(team::hand_back(&db.pool, tenant, conv_id, by).await?),
+            (true, false) => drop(team::give_back(&db.pool, tenant, conv_id, by).await?),
+            _ => {}
+        }
+        Ok(())
+    };
     if took == team::Took::WithAssistant {
         // Handed back again at once (a Close pressed at the same moment): leave it so.
         return Ok(Relayed::Closed);
@@ -343,13 +356,14 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
     // Nothing reached the customer: the conversation is not theirs by this reply (a retry takes
     // it again), and a reply no retry will send is marked failed.
     let Some(bot) = bots.open(tenant, conv.bot_id).await? else {
-        if took == team::Took::Now {
-            team::give_back(&db.pool, tenant, conv.id, by).await?;
-        }
+        undo().await?;
         conversations::mark_failed_if_pending(&db.pool, tenant, msg.id).await?;
         return Ok(Relayed::NotDelivered("the bot is no longer connected to your business"));
     };
-    let mut send = SendMessage::html(conv.chat_id, format!("<b>{}:</b> {}", escape(&name), escape(text)));
+    // Taken from the assistant (a reply after a Close, the timeout, or outside working hours):
+    // the customer is told that a person answers from now on, and that their messages go to them.
+    let joined = if handed { format!("<i>{}</i>\n\n", escape(super::language::Lang::of(conv.language.as_deref()).words().person_joined)) } else { String::new() };
+    let mut send = SendMessage::html(conv.chat_id, format!("{joined}<b>{}:</b> {}", escape(&name), escape(text)));
     if conv.thread_id != 0 {
         send.message_thread_id = Some(conv.thread_id);
     }
@@ -358,9 +372,7 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
         Ok(Sent::Now | Sent::Before) => Relayed::Sent,
         Ok(Sent::Unconfirmed) => Relayed::Unconfirmed,
         Err(e) => {
-            if took == team::Took::Now {
-                team::give_back(&db.pool, tenant, conv.id, by).await?;
-            }
+            undo().await?;
             if !last_try && e.worth_retrying() {
                 return Err(e);
             }
@@ -567,7 +579,9 @@ pub async fn on_owner_callback(db: &Db, bots: &ChildBots, manager: &Manager, upd
     }
     if is_reply {
         let _ = manager.bot.call(&AnswerCallbackQuery::new(q.id.clone())).await;
-        let mut prompt = SendMessage::html(owner, format!("✍️ Write your reply to <b>{}</b>:", escape(&conv.customer_name)));
+        // The bot too: a customer may talk to more than one of the business's bots.
+        let username = bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.username).unwrap_or_default();
+        let mut prompt = SendMessage::html(owner, format!("✍️ Write your reply to <b>{}</b> (@{}):", escape(&conv.customer_name), escape(&username)));
         prompt.reply_markup = Some(ReplyMarkup::ForceReply(ForceReply { force_reply: true, input_field_placeholder: Some(format!("Your reply to {}", conv.customer_name.chars().take(40).collect::<String>())) }));
         let sent = manager.bot.send_message(&prompt).await.map_err(|e| job_error(e, "asking the owner for a reply"))?;
         conversations::add_relay(&db.pool, owner, sent.message_id, tenant, conv.id).await?;

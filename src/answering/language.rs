@@ -194,6 +194,9 @@ pub struct Words {
     pub feedback_down: &'static str,
     /// The reply to a photo, voice note, video, document, sticker, location or contact.
     pub media: &'static str,
+    /// Before the away note ([`Self::away`]), in the one reply to such a message outside working
+    /// hours.
+    pub text_only: &'static str,
     /// What a paused bot says.
     pub paused: &'static str,
     /// `/forget`: the question, its two buttons, and the two outcomes.
@@ -208,6 +211,9 @@ pub struct Words {
     pub back_with_assistant: &'static str,
     /// To the customer when nobody answered their handoff in time.
     pub handoff_timed_out: &'static str,
+    /// Above an owner's reply that takes the conversation from the assistant: a person answers
+    /// from now on, and the customer's messages go to them.
+    pub person_joined: &'static str,
     /// Under every announcement: how to get no more.
     pub announcement_footer: &'static str,
     /// `/stop`: the confirmation.
@@ -249,6 +255,7 @@ const EN: Words = Words {
     feedback_up: "Thanks! Glad it helped.",
     feedback_down: "Thanks — we'll use this to improve. Send /human to talk to a person.",
     media: "I can only read text messages, so I've passed this on to a person from {b} — they'll reply here. If you have a question, you can also type it.",
+    text_only: "I can only read text messages.",
     paused: "{b}'s assistant is taking a short break and isn't answering right now. Please try again later.",
     forget_ask: "Delete our conversation? Everything you wrote to me and my replies will be erased from {b}'s records. This can't be undone.",
     forget_yes: "🗑 Yes, delete",
@@ -259,6 +266,7 @@ const EN: Words = Words {
     back_with_assistant: "Thanks for your patience! You're back with the assistant — ask me anything, or send /human to reach a person again.",
     announcement_footer: "Send /stop to get no more announcements.",
     handoff_timed_out: "Sorry — no one was free to reply in time. You're back with the assistant: ask me anything, or send /human to try a person again later.",
+    person_joined: "A person from the team has joined the chat and will answer you here. Until they hand you back to the assistant, your messages go to them.",
     stop_done: "Done: you won't get announcements from this bot any more. You can still ask questions here. Send /start to get them again.",
     stop_undone: "You'll get this bot's announcements again. Send /stop to get no more.",
     away: "Our team is away right now and back {when}. I've passed your message on — they'll reply here then. Until then, I can answer your questions: just ask.",
@@ -288,6 +296,7 @@ const RU: Words = Words {
     feedback_up: "Спасибо! Рад, что помог.",
     feedback_down: "Спасибо — учтём это. Чтобы поговорить с человеком, отправьте /human.",
     media: "Я читаю только текстовые сообщения, поэтому передал это сотруднику {b} — вам ответят здесь. Если у вас есть вопрос, можно написать его текстом.",
+    text_only: "Я читаю только текстовые сообщения.",
     paused: "Помощник {b} сейчас на небольшом перерыве и не отвечает. Пожалуйста, напишите позже.",
     forget_ask: "Удалить нашу переписку? Всё, что вы мне написали, и мои ответы будут стёрты из записей {b}. Это нельзя отменить.",
     forget_yes: "🗑 Да, удалить",
@@ -298,6 +307,7 @@ const RU: Words = Words {
     back_with_assistant: "Спасибо за терпение! Вы снова общаетесь с помощником — спрашивайте что угодно или отправьте /human, чтобы снова связаться с человеком.",
     announcement_footer: "Отправьте /stop, чтобы больше не получать объявления.",
     handoff_timed_out: "Извините — никто не смог ответить вовремя. Вы снова общаетесь с помощником: спрашивайте что угодно или отправьте /human, чтобы позже снова позвать человека.",
+    person_joined: "К чату подключился сотрудник — он ответит вам здесь. Пока он не вернёт вас помощнику, ваши сообщения получает он.",
     stop_done: "Готово: вы больше не будете получать объявления от этого бота. Задавать вопросы здесь можно по-прежнему. Чтобы снова получать их, отправьте /start.",
     stop_undone: "Вы снова будете получать объявления этого бота. Отправьте /stop, чтобы отказаться.",
     away: "Сейчас наша команда не на связи и вернётся {when}. Я передал ваше сообщение — вам ответят здесь. А пока я могу ответить на ваши вопросы: просто спросите.",
@@ -327,6 +337,7 @@ const ES: Words = Words {
     feedback_up: "¡Gracias! Me alegra haber ayudado.",
     feedback_down: "Gracias: lo usaremos para mejorar. Envía /human para hablar con una persona.",
     media: "Solo puedo leer mensajes de texto, así que he pasado esto a una persona de {b}: te responderá aquí. Si tienes una pregunta, también puedes escribirla.",
+    text_only: "Solo puedo leer mensajes de texto.",
     paused: "El asistente de {b} está en una breve pausa y no responde ahora. Inténtalo de nuevo más tarde.",
     forget_ask: "¿Borrar nuestra conversación? Todo lo que me escribiste y mis respuestas se borrarán de los registros de {b}. No se puede deshacer.",
     forget_yes: "🗑 Sí, borrar",
@@ -337,6 +348,7 @@ const ES: Words = Words {
     back_with_assistant: "¡Gracias por tu paciencia! Vuelves a hablar con el asistente: pregúntame lo que quieras o envía /human para hablar de nuevo con una persona.",
     announcement_footer: "Envía /stop para no recibir más anuncios.",
     handoff_timed_out: "Lo sentimos: nadie pudo responder a tiempo. Vuelves a hablar con el asistente: pregúntame lo que quieras o envía /human para intentar hablar con una persona más tarde.",
+    person_joined: "Una persona del equipo se ha unido al chat y te responderá aquí. Hasta que te devuelva al asistente, tus mensajes le llegan a ella.",
     stop_done: "Hecho: ya no recibirás anuncios de este bot. Puedes seguir haciendo preguntas aquí. Envía /start para volver a recibirlos.",
     stop_undone: "Volverás a recibir los anuncios de este bot. Envía /stop para dejar de recibirlos.",
     away: "Nuestro equipo no está disponible ahora y vuelve {when}. He pasado tu mensaje: te responderán aquí. Mientras tanto, puedo responder a tus preguntas: solo pregunta.",
@@ -366,6 +378,7 @@ const FA: Words = Words {
     feedback_up: "ممنون! خوشحالم که کمک کرد.",
     feedback_down: "ممنون — از این برای بهتر شدن استفاده می‌کنیم. برای صحبت با یک نفر، /human را بفرستید.",
     media: "من فقط پیام‌های متنی را می‌خوانم، پس این را به یک نفر از {b} دادم — همین‌جا پاسخ می‌دهد. اگر سؤالی دارید، می‌توانید آن را بنویسید.",
+    text_only: "من فقط پیام‌های متنی را می‌خوانم.",
     paused: "دستیار {b} در یک استراحت کوتاه است و الان پاسخ نمی‌دهد. لطفاً بعداً دوباره امتحان کنید.",
     forget_ask: "گفتگوی ما پاک شود؟ هر چه برای من نوشته‌اید و پاسخ‌های من از سوابق {b} پاک می‌شود. این کار برگشت‌پذیر نیست.",
     forget_yes: "🗑 بله، پاک شود",
@@ -376,6 +389,7 @@ const FA: Words = Words {
     back_with_assistant: "از صبر شما ممنونیم! دوباره با دستیار صحبت می‌کنید — هر سؤالی دارید بپرسید، یا برای صحبت دوباره با یک نفر /human را بفرستید.",
     announcement_footer: "برای دریافت نکردن اطلاعیه‌های بیشتر، /stop را بفرستید.",
     handoff_timed_out: "متأسفیم — کسی نتوانست به‌موقع پاسخ دهد. دوباره با دستیار صحبت می‌کنید: هر سؤالی دارید بپرسید، یا بعداً برای صحبت با یک نفر /human را بفرستید.",
+    person_joined: "یک نفر از تیم به گفتگو پیوست و همین‌جا پاسخ می‌دهد. تا وقتی شما را به دستیار برنگرداند، پیام‌هایتان به او می‌رسد.",
     stop_done: "انجام شد: دیگر اطلاعیه‌ای از این ربات دریافت نمی‌کنید. همچنان می‌توانید اینجا سؤال بپرسید. برای دریافت دوباره، /start را بفرستید.",
     stop_undone: "دوباره اطلاعیه‌های این ربات را دریافت می‌کنید. برای لغو، /stop را بفرستید.",
     away: "تیم ما اکنون در دسترس نیست و {when} برمی‌گردد. پیام شما را منتقل کردم — همین‌جا پاسخ می‌دهند. تا آن زمان می‌توانم به پرسش‌های شما پاسخ دهم: کافی است بپرسید.",
@@ -405,6 +419,7 @@ const DE: Words = Words {
     feedback_up: "Danke! Schön, dass es geholfen hat.",
     feedback_down: "Danke – wir nutzen das, um besser zu werden. Senden Sie /human, um mit einem Menschen zu sprechen.",
     media: "Ich kann nur Textnachrichten lesen, deshalb habe ich das an eine Person von {b} weitergegeben – Sie bekommen die Antwort hier. Wenn Sie eine Frage haben, können Sie sie auch eintippen.",
+    text_only: "Ich kann nur Textnachrichten lesen.",
     paused: "Der Assistent von {b} macht gerade eine kurze Pause und antwortet im Moment nicht. Bitte versuchen Sie es später noch einmal.",
     forget_ask: "Unser Gespräch löschen? Alles, was Sie mir geschrieben haben, und meine Antworten werden aus den Unterlagen von {b} gelöscht. Das lässt sich nicht rückgängig machen.",
     forget_yes: "🗑 Ja, löschen",
@@ -415,6 +430,7 @@ const DE: Words = Words {
     back_with_assistant: "Danke für Ihre Geduld! Sie sprechen wieder mit dem Assistenten – fragen Sie mich alles, oder senden Sie /human, um wieder einen Menschen zu erreichen.",
     announcement_footer: "Senden Sie /stop, um keine Mitteilungen mehr zu bekommen.",
     handoff_timed_out: "Entschuldigung – leider konnte niemand rechtzeitig antworten. Sie sprechen wieder mit dem Assistenten: Fragen Sie mich alles, oder senden Sie /human, um es später noch einmal bei einem Menschen zu versuchen.",
+    person_joined: "Eine Person aus dem Team ist jetzt im Chat und antwortet Ihnen hier. Bis sie Sie wieder an den Assistenten übergibt, gehen Ihre Nachrichten an sie.",
     stop_done: "Erledigt: Sie bekommen keine Mitteilungen mehr von diesem Bot. Fragen können Sie hier weiterhin stellen. Senden Sie /start, um sie wieder zu bekommen.",
     stop_undone: "Sie bekommen wieder die Mitteilungen dieses Bots. Senden Sie /stop, um keine mehr zu bekommen.",
     away: "Unser Team ist gerade nicht da und ist {when} wieder erreichbar. Ich habe Ihre Nachricht weitergegeben – Sie bekommen die Antwort dann hier. Bis dahin beantworte ich gern Ihre Fragen: Fragen Sie einfach.",
@@ -444,6 +460,7 @@ const FR: Words = Words {
     feedback_up: "Merci ! Ravi d'avoir pu aider.",
     feedback_down: "Merci, cela nous aidera à nous améliorer. Envoyez /human pour parler à une personne.",
     media: "Je ne peux lire que les messages texte, j'ai donc transmis ceci à une personne de {b} : elle vous répondra ici. Si vous avez une question, vous pouvez aussi l'écrire.",
+    text_only: "Je ne peux lire que les messages texte.",
     paused: "L'assistant de {b} fait une courte pause et ne répond pas pour le moment. Merci de réessayer plus tard.",
     forget_ask: "Effacer notre conversation ? Tout ce que vous m'avez écrit et mes réponses seront effacés des données de {b}. C'est définitif.",
     forget_yes: "🗑 Oui, effacer",
@@ -454,6 +471,7 @@ const FR: Words = Words {
     back_with_assistant: "Merci de votre patience ! Vous êtes de nouveau avec l'assistant : posez-moi vos questions, ou envoyez /human pour joindre à nouveau une personne.",
     announcement_footer: "Envoyez /stop pour ne plus recevoir d'annonces.",
     handoff_timed_out: "Désolé, personne n'a pu répondre à temps. Vous êtes de nouveau avec l'assistant : posez-moi vos questions, ou envoyez /human pour réessayer plus tard avec une personne.",
+    person_joined: "Une personne de l'équipe a rejoint la conversation et vous répondra ici. Jusqu'à ce qu'elle vous rende à l'assistant, vos messages lui sont transmis.",
     stop_done: "C'est fait : vous ne recevrez plus d'annonces de ce bot. Vous pouvez toujours poser vos questions ici. Envoyez /start pour les recevoir à nouveau.",
     stop_undone: "Vous recevrez à nouveau les annonces de ce bot. Envoyez /stop pour ne plus les recevoir.",
     away: "Notre équipe est absente pour le moment et sera de retour {when}. J'ai transmis votre message : on vous répondra ici à ce moment-là. En attendant, je peux répondre à vos questions : il suffit de demander.",
@@ -483,6 +501,7 @@ const IT: Words = Words {
     feedback_up: "Grazie! Sono contento di esserti stato utile.",
     feedback_down: "Grazie: lo useremo per migliorare. Invia /human per parlare con una persona.",
     media: "Posso leggere solo messaggi di testo, quindi ho passato questo messaggio a una persona di {b}: ti risponderà qui. Se hai una domanda, puoi anche scriverla.",
+    text_only: "Posso leggere solo messaggi di testo.",
     paused: "L'assistente di {b} è in una breve pausa e ora non risponde. Riprova più tardi.",
     forget_ask: "Cancellare la nostra conversazione? Tutto quello che mi hai scritto e le mie risposte verranno cancellati dai registri di {b}. Non si può annullare.",
     forget_yes: "🗑 Sì, cancella",
@@ -493,6 +512,7 @@ const IT: Words = Words {
     back_with_assistant: "Grazie per la pazienza! Sei di nuovo con l'assistente: chiedimi qualsiasi cosa, oppure invia /human per parlare di nuovo con una persona.",
     announcement_footer: "Invia /stop per non ricevere più annunci.",
     handoff_timed_out: "Ci dispiace: nessuno è riuscito a rispondere in tempo. Sei di nuovo con l'assistente: chiedimi qualsiasi cosa, oppure invia /human per riprovare più tardi con una persona.",
+    person_joined: "Una persona del team si è unita alla chat e ti risponderà qui. Finché non ti riporta all'assistente, i tuoi messaggi arrivano a lei.",
     stop_done: "Fatto: non riceverai più annunci da questo bot. Puoi comunque fare domande qui. Invia /start per riceverli di nuovo.",
     stop_undone: "Riceverai di nuovo gli annunci di questo bot. Invia /stop per non riceverli più.",
     away: "Il nostro team ora non è disponibile e torna {when}. Ho passato il tuo messaggio: ti risponderanno qui. Nel frattempo posso rispondere alle tue domande: chiedi pure.",
@@ -522,6 +542,7 @@ const PT: Words = Words {
     feedback_up: "Obrigado! Que bom que ajudou.",
     feedback_down: "Obrigado! Vamos usar isto para melhorar. Envie /human para falar com uma pessoa.",
     media: "Só consigo ler mensagens de texto, por isso passei isto a uma pessoa de {b}: ela vai responder aqui. Se tiver uma pergunta, também pode escrevê-la.",
+    text_only: "Só consigo ler mensagens de texto.",
     paused: "O assistente de {b} está numa pequena pausa e não responde neste momento. Tente novamente mais tarde.",
     forget_ask: "Apagar a nossa conversa? Tudo o que você me escreveu e as minhas respostas serão apagados dos registros de {b}. Isto não pode ser desfeito.",
     forget_yes: "🗑 Sim, apagar",
@@ -532,6 +553,7 @@ const PT: Words = Words {
     back_with_assistant: "Obrigado pela paciência! Você está de novo com o assistente: pergunte o que quiser ou envie /human para falar de novo com uma pessoa.",
     announcement_footer: "Envie /stop para não receber mais avisos.",
     handoff_timed_out: "Desculpe: ninguém conseguiu responder a tempo. Você está de novo com o assistente: pergunte o que quiser ou envie /human para tentar falar com uma pessoa mais tarde.",
+    person_joined: "Uma pessoa da equipe entrou na conversa e vai te responder aqui. Até ela te devolver ao assistente, suas mensagens vão para ela.",
     stop_done: "Pronto: você não vai receber mais avisos deste bot. Pode continuar a fazer perguntas aqui. Envie /start para voltar a recebê-los.",
     stop_undone: "Você vai voltar a receber os avisos deste bot. Envie /stop para deixar de recebê-los.",
     away: "A nossa equipe não está disponível agora e volta {when}. Passei a sua mensagem: vão responder aqui. Até lá, posso responder às suas perguntas: é só perguntar.",
@@ -647,16 +669,16 @@ mod tests {
     fn texts(w: &Words) -> Vec<(&'static str, &'static str)> {
         let Words {
             welcome, help, privacy, paysupport, fallback, unavailable, handoff, talk_to_person, person, sources, feedback_failed, feedback_up,
-            feedback_down, media, paused, forget_ask, forget_yes, forget_no, forget_done, forget_kept, forget_private, back_with_assistant,
-            handoff_timed_out, announcement_footer, stop_done, stop_undone, away, away_later, back_at, today, tomorrow, on_weekday, weekdays: _,
+            feedback_down, media, text_only, paused, forget_ask, forget_yes, forget_no, forget_done, forget_kept, forget_private, back_with_assistant,
+            handoff_timed_out, person_joined, announcement_footer, stop_done, stop_undone, away, away_later, back_at, today, tomorrow, on_weekday, weekdays: _,
             thanks_reply, ok_reply, bye_reply,
         } = w;
         vec![
             ("welcome", welcome), ("help", help), ("privacy", privacy), ("paysupport", paysupport), ("fallback", fallback), ("unavailable", unavailable),
             ("handoff", handoff), ("talk_to_person", talk_to_person), ("person", person), ("sources", sources), ("feedback_failed", feedback_failed),
-            ("feedback_up", feedback_up), ("feedback_down", feedback_down), ("media", media), ("paused", paused), ("forget_ask", forget_ask),
+            ("feedback_up", feedback_up), ("feedback_down", feedback_down), ("media", media), ("text_only", text_only), ("paused", paused), ("forget_ask", forget_ask),
             ("forget_yes", forget_yes), ("forget_no", forget_no), ("forget_done", forget_done), ("forget_kept", forget_kept), ("forget_private", forget_private),
-            ("back_with_assistant", back_with_assistant), ("handoff_timed_out", handoff_timed_out), ("announcement_footer", announcement_footer),
+            ("back_with_assistant", back_with_assistant), ("handoff_timed_out", handoff_timed_out), ("person_joined", person_joined), ("announcement_footer", announcement_footer),
             ("stop_done", stop_done), ("stop_undone", stop_undone), ("away", away), ("away_later", away_later), ("back_at", back_at), ("today", today),
             ("tomorrow", tomorrow), ("on_weekday", on_weekday), ("thanks_reply", thanks_reply), ("ok_reply", ok_reply), ("bye_reply", bye_reply),
         ]

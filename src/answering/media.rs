@@ -1,5 +1,7 @@
 //! Messages the bot cannot read — photos, voice notes, videos, documents, stickers, locations,
-//! contacts. A caption is a question like any text (the caller reads it first); without one, the
+//! contacts. A sticker is small talk (the caller answers it as "ok", no handoff, unless the
+//! conversation is with a person already). A caption is a question like any text (the caller
+//! reads it first); without one, the
 //! customer gets the bot's short "I read text; a person can help" reply (the owner's own words
 //! from the settings page, or the default) and the conversation goes to the owner as a handoff,
 //! with what was sent described in words. No model, no credit.

@@ -50,7 +50,7 @@ use crate::manager::Manager;
 use crate::storage::conversations::{self, Conversation, Msg, NewMsg};
 use crate::storage::{self, announcements, bot_settings::BotSettings, bots};
 use crate::telegram::methods::SendChatAction;
-use crate::telegram::{Bot, CallbackQuery, Message, Update, UpdateKind};
+use crate::telegram::{Bot, CallbackQuery, MediaKind, Message, Update, UpdateKind};
 use delivery::Reply;
 use prompt::{Turn, Voice};
 use std::sync::Mutex;
@@ -354,6 +354,15 @@ impl Ctx<'_> {
             }
             return self.reply(&conv, update_id, m.message_id, &Reply { kind: MessageKind::Paused, text: &self.texts.paused, sources: &[], tokens: 0, question: None }).await;
         }
+        if unreadable == Some(MediaKind::Sticker) {
+            // A sticker is small talk (a 👍, a smile), not a request for a person: a short reply,
+            // as to "ok" — in a burst, none (what came after it is answered).
+            if self.more_waiting {
+                return Ok(());
+            }
+            let text = language::fill(self.lang.words().ok_reply, self.business);
+            return self.reply(&conv, update_id, m.message_id, &Reply { kind: MessageKind::Command, text: &text, sources: &[], tokens: 0, question: None }).await;
+        }
         if unreadable.is_some() {
             // Even in a burst (`more_waiting`): the next message may be one the assistant
             // answers, and the photo must not be dropped silently. Once handed off, the rest of
@@ -433,7 +442,11 @@ impl Ctx<'_> {
     async fn media(&self, conv: &Conversation, update_id: i64, reply_to: i64) -> Result<(), JobError> {
         let away = self.away_note();
         let text = match &away {
-            Some(away) => format!("{}\n\n{away}", self.texts.media),
+            // The owner's own words for it, then the away note.
+            Some(away) if !self.settings.media_text.trim().is_empty() => format!("{}\n\n{away}", self.texts.media),
+            // One text that says both: the away note says it was passed on, and when the team is
+            // back (the default's "a person will reply here" would promise it twice, and sooner).
+            Some(away) => format!("{} {away}", self.lang.words().text_only),
             None => self.texts.media.clone(),
         };
         self.hand_off(conv, update_id, reply_to, MessageKind::Media, &text, away.is_some()).await

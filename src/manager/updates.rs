@@ -157,6 +157,12 @@ pub async fn message(db: &Db, public_url: &url::Url, m: &Manager, msg: Message) 
             },
             "/bots" => bots_message(db, chat, user).await?,
             "/login" => login_message(db, public_url, chat, user).await?,
+            // Words that are no command and no reply to a customer's message reach nobody: while
+            // customers wait for a person, the owner is told so, and how to answer them.
+            _ if !text.is_empty() && !text.starts_with('/') => match waiting_message(db, chat, user).await? {
+                Some(msg) => msg,
+                None => help_message(chat),
+            },
             _ => help_message(chat),
         }
     };
@@ -235,6 +241,33 @@ fn help_message(chat: ChatId) -> SendMessage {
         chat,
         "I'm the bellhop manager bot.\n\n/start — create your support bot\n/bots — your bots and their status\n/login — a one-time link to your admin page\n/plan — your plan, usage and payments\n/help — this message",
     )
+}
+
+/// For a message that reached nobody (not a reply to a customer's message): when customers of
+/// the businesses `user` answers for are with a person, that it was not sent, and how to answer
+/// them. Nobody is guessed as its recipient.
+async fn waiting_message(db: &Db, chat: ChatId, user: UserId) -> Result<Option<SendMessage>, JobError> {
+    let mut waiting = Vec::new();
+    for (tenant, _) in super::team::businesses(db, user).await? {
+        waiting.extend(storage::conversations::with_person_for(&db.pool, tenant, user).await?);
+    }
+    let text = match &waiting[..] {
+        [] => return Ok(None),
+        [(name, bot)] => format!(
+            "This message wasn't sent to anyone. To answer <b>{}</b> (@{}), tap <b>✍️ Reply</b> under their message, or reply to it.",
+            escape(name),
+            escape(bot)
+        ),
+        many => {
+            let names = many.iter().take(10).map(|(name, bot)| format!("<b>{}</b> (@{})", escape(name), escape(bot))).collect::<Vec<_>>().join(", ");
+            let more = if many.len() > 10 { format!(" and {} more", many.len() - 10) } else { String::new() };
+            format!(
+                "This message wasn't sent to anyone. {} customers are waiting for a person: {names}{more}. Each has its own <b>✍️ Reply</b> button under their message: tap it to answer that customer.",
+                many.len()
+            )
+        }
+    };
+    Ok(Some(SendMessage::html(chat, text)))
 }
 
 async fn owner_tenant(db: &Db, user: UserId) -> Result<Option<TenantId>, JobError> {

@@ -554,6 +554,20 @@ pub async fn end_handoff_if_idle<'c>(e: impl Executor<'c, Database = Any>, tenan
     Ok(done.rows_affected() == 1)
 }
 
+/// The customers of the tenant's conversations with a person that `user` may answer (nobody or
+/// they took it), newest first: (the customer's name, the bot's username).
+pub async fn with_person_for<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, user: UserId) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "select c.customer_name, b.username from conversations c join bots b on b.id = c.bot_id and b.tenant_id = c.tenant_id
+         where c.tenant_id = $1 and c.mode = 'human' and (c.taken_by is null or c.taken_by = $2)
+         order by c.last_message_at desc, c.id desc",
+    )
+    .bind(tenant.0)
+    .bind(user.0)
+    .fetch_all(e)
+    .await
+}
+
 /// Back to the assistant if the conversation is with a person (the owner's Close): whether it
 /// was. Two closes at once (the button and the admin page), or a close and the timeout, change
 /// it once, so the customer is told once.

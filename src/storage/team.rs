@@ -264,6 +264,19 @@ pub async fn give_back<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantI
     Ok(done.rows_affected() == 1)
 }
 
+/// Undoes a take by `user` that handed the conversation to a person ([`take`]'s `to_person`):
+/// their reply never reached the customer, so the conversation is with the assistant again, as
+/// it was. Whether it was theirs.
+pub async fn hand_back<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: ConversationId, user: UserId) -> sqlx::Result<bool> {
+    let done = sqlx::query("update conversations set mode = 'bot', handed_off_at = null, taken_by = null where tenant_id = $1 and id = $2 and mode = 'human' and taken_by = $3")
+        .bind(tenant.0)
+        .bind(conv.0)
+        .bind(user.0)
+        .execute(e)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Who took the conversation's handoff, if anyone.
 pub async fn taken_by<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, conv: ConversationId) -> sqlx::Result<Option<UserId>> {
     let r: Option<Option<i64>> = sqlx::query_scalar("select taken_by from conversations where tenant_id = $1 and id = $2").bind(tenant.0).bind(conv.0).fetch_optional(e).await?;

@@ -2,9 +2,12 @@
 //! cannot get (they blocked the bot, it is too long) is reported to whoever wrote it in the
 //! manager chat; a long transcript keeps the alert's headline; a conversation that went back to
 //! the assistant cannot be taken; a taker who blocked the manager bot does not swallow the
-//! customer's messages; a photo sent as a reply is not silently dropped.
+//! customer's messages; a photo sent as a reply is not silently dropped; words written without
+//! Reply reach nobody, and the owner is told how to answer; a reply that takes a conversation
+//! from the assistant tells the customer a person joined, and one that reaches nobody takes
+//! nothing.
 use crate::helpers::*;
-use crate::owner_lifecycle::{bot_said_to, business, customer, manager_said, wait_reply};
+use crate::owner_lifecycle::{bot_said_to, business, customer, manager_said, post, wait_reply};
 use crate::owner_team::{invite_token, manager_message, say_to_manager, text_of};
 use serde_json::json;
 use std::time::Duration;
@@ -141,5 +144,98 @@ async fn a_photo_the_owner_sends_as_a_reply_is_not_dropped_silently() {
     assert!(note.contains("not sent"), "{note}");
     assert!(!manager_said(&app, b.owner).await.iter().any(|t| t.contains("I'm the bellhop manager bot")), "not the generic help");
     assert_eq!(bot_said_to(&app, b.bot, carl).await.len(), 1, "nothing half-sent to Carl");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn words_the_owner_writes_without_reply_reach_nobody_and_the_owner_is_told_how_to_answer() {
+    let app = spawn_app().await;
+    let b = business(&app, "Sam", "harbor_hint_bot", "Harbor Bikes").await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    let alex = customer(&app, "Alex", b.bot).await;
+    app.tg.say(alex, b.bot, "/human").await;
+    let alert = manager_message(&app, b.owner, "Alex wants to talk to a person").await;
+    assert_eq!(wait_reply(&app, b.bot, alex, 1).await.len(), 1);
+    // ✍️ Reply: the prompt names the customer and the bot (a customer may talk to two of them).
+    let reply = alert["reply_markup"]["inline_keyboard"][0][0]["callback_data"].as_str().unwrap().to_owned();
+    app.tg.post(&format!("users/{}/callbacks", b.owner), json!({ "bot_id": manager, "message_id": alert["message_id"], "data": reply })).await;
+    let prompt = manager_message(&app, b.owner, "Write your reply").await;
+    assert!(text_of(&prompt).contains("Write your reply to Alex (@harbor_hint_bot)"), "{}", text_of(&prompt));
+    say_to_manager(&app, b.owner, "Yes, we rent tandems.", Some(&prompt["message_id"])).await;
+    manager_message(&app, b.owner, "Sent.").await;
+    wait_reply(&app, b.bot, alex, 2).await;
+    // Then words without Reply: they reach nobody, and the owner is told so, and how to answer.
+    say_to_manager(&app, b.owner, "Also we can do a lemon flavour", None).await;
+    let hint = text_of(&manager_message(&app, b.owner, "wasn't sent to anyone").await);
+    assert!(hint.contains("To answer Alex (@harbor_hint_bot), tap ✍️ Reply under their message"), "{hint}");
+    assert!(!manager_said(&app, b.owner).await.iter().any(|t| t.contains("I'm the bellhop manager bot")), "not the generic help");
+    // Two customers waiting: how many, each named, and that each has its own Reply button.
+    let mia = customer(&app, "Mia", b.bot).await;
+    app.tg.say(mia, b.bot, "/human").await;
+    manager_message(&app, b.owner, "Mia wants to talk to a person").await;
+    say_to_manager(&app, b.owner, "hello?", None).await;
+    let hint = text_of(&manager_message(&app, b.owner, "2 customers are waiting").await);
+    assert!(hint.contains("Mia (@harbor_hint_bot)") && hint.contains("Alex (@harbor_hint_bot)") && hint.contains("Each has its own ✍️ Reply button"), "{hint}");
+    app.drain_jobs(WAIT).await;
+    assert_eq!(bot_said_to(&app, b.bot, alex).await.len(), 2, "nothing more reached Alex");
+    assert_eq!(bot_said_to(&app, b.bot, mia).await.len(), 1, "nor Mia");
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_reply_after_close_tells_the_customer_a_person_joined_and_their_next_question_reaches_the_team() {
+    let app = spawn_app().await;
+    let b = business(&app, "Sam", "sam_reopen_bot", "Sam's Bakery").await;
+    let manager = app.tg.handle.sandbox.manager_id();
+    let alex = customer(&app, "Alex", b.bot).await;
+    app.tg.say(alex, b.bot, "/human").await;
+    let alert = manager_message(&app, b.owner, "Alex wants to talk to a person").await;
+    wait_reply(&app, b.bot, alex, 1).await;
+    say_to_manager(&app, b.owner, "Hi Alex, Sam here.", Some(&alert["message_id"])).await;
+    let said = wait_reply(&app, b.bot, alex, 2).await;
+    assert!(said[1].contains("Sam here") && !said[1].contains("joined"), "already with a person: no note {said:?}");
+    // ✅ Close: back with the assistant, and Alex is told so.
+    let close = alert["reply_markup"]["inline_keyboard"][0][1]["callback_data"].as_str().unwrap().to_owned();
+    app.tg.post(&format!("users/{}/callbacks", b.owner), json!({ "bot_id": manager, "message_id": alert["message_id"], "data": close })).await;
+    wait_reply(&app, b.bot, alex, 3).await;
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where chat_id = {alex} and mode = 'bot'")).await, 1);
+    // A reply to the older message still reaches Alex, who is told a person answers from now on.
+    say_to_manager(&app, b.owner, "One more thing: we bake on Sundays too.", Some(&alert["message_id"])).await;
+    let said = wait_reply(&app, b.bot, alex, 4).await;
+    assert!(said[3].starts_with("A person from the team has joined the chat") && said[3].contains("we bake on Sundays too"), "{said:?}");
+    // And Alex's next question reaches the team instead of vanishing.
+    app.tg.say(alex, b.bot, "Do you have vegan bread?").await;
+    manager_message(&app, b.owner, "vegan bread").await;
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_reply_that_reaches_nobody_leaves_the_conversation_with_the_assistant() {
+    let app = spawn_app().await;
+    let b = business(&app, "Nina", "nina_blocked_bot", "Nina's Nails").await;
+    let carl = customer(&app, "Carl", b.bot).await;
+    app.tg.say(carl, b.bot, "hello").await;
+    wait_reply(&app, b.bot, carl, 1).await;
+    let conv = count(app.db(), &format!("select id from conversations where chat_id = {carl}")).await;
+    // Carl blocked the bot; the owner answers him from the admin page: not delivered, and the
+    // conversation stays with the assistant.
+    block(&app, carl, b.bot, true).await;
+    let (_, _, page) = post(&app, &b.cookie, &format!("/app/conversations/{conv}/reply"), &[("csrf", &b.csrf), ("text", "Hi Carl, Nina here.")]).await;
+    assert!(page.contains("could not be delivered"), "{page}");
+    let with_assistant = format!("select count(*) from conversations where id = {conv} and mode = 'bot' and taken_by is null and handed_off_at is null");
+    assert_eq!(count(app.db(), &with_assistant).await, 1, "a reply that reached nobody took nothing");
+    // The same from the manager chat, after a handoff the owner closed.
+    block(&app, carl, b.bot, false).await;
+    app.tg.say(carl, b.bot, "/human").await;
+    let alert = manager_message(&app, b.owner, "Carl wants to talk to a person").await;
+    wait_reply(&app, b.bot, carl, 2).await;
+    let (status, _, _) = post(&app, &b.cookie, &format!("/app/conversations/{conv}/close"), &[("csrf", &b.csrf)]).await;
+    assert_eq!(status, 303);
+    wait_reply(&app, b.bot, carl, 3).await;
+    block(&app, carl, b.bot, true).await;
+    say_to_manager(&app, b.owner, "Hi again, Carl!", Some(&alert["message_id"])).await;
+    manager_message(&app, b.owner, "could not be delivered").await;
+    manager_jobs_settled(&app).await;
+    assert_eq!(count(app.db(), &with_assistant).await, 1, "a reply that reached nobody took nothing");
     app.stop().await.unwrap();
 }

@@ -83,7 +83,7 @@ async fn every_kind_of_media_gets_the_short_reply_and_reaches_the_owner_and_a_ca
     bellhop::storage::sources::insert_qa(&app.db().pool, b.tenant, Some(bellhop::domain::BotId(b.bot)), "What are your opening hours?", "Monday to Friday, 9 to 5.").await.unwrap();
 
     // (kind, extra fields, what the owner reads of it)
-    let kinds: [(&str, Value, &str); 10] = [
+    let kinds: [(&str, Value, &str); 9] = [
         ("photo", json!({}), "[a photo]"),
         ("voice", json!({}), "[a voice message] (4 s)"),
         ("video", json!({}), "[a video]"),
@@ -91,7 +91,6 @@ async fn every_kind_of_media_gets_the_short_reply_and_reaches_the_owner_and_a_ca
         ("audio", json!({ "file_name": "song.mp3" }), "[an audio file]: song.mp3"),
         ("animation", json!({}), "[a GIF]"),
         ("document", json!({ "file_name": "order-list.pdf" }), "[a file]: order-list.pdf"),
-        ("sticker", json!({}), "[a sticker 👍]"),
         ("location", json!({ "latitude": 52.3676, "longitude": 4.9041 }), "[a location] 52.36760, 4.90410"),
         ("contact", json!({ "phone_number": "+31 20 555 0199", "first_name": "Ann" }), "[a contact] Ann, +31 20 555 0199"),
     ];
@@ -108,6 +107,15 @@ async fn every_kind_of_media_gets_the_short_reply_and_reaches_the_owner_and_a_ca
         let mode = count(app.db(), &format!("select count(*) from conversations where chat_id = {c} and mode = 'human'")).await;
         assert_eq!(mode, 1, "{kind}: the conversation is with a person now");
     }
+
+    // A sticker is small talk, not a request for a person: a short reply, and no handoff.
+    let c = customer(&app, "Sticker", b.bot).await;
+    app.tg.post(&format!("users/{c}/messages"), json!({ "bot_id": b.bot, "media": "sticker" })).await;
+    let said = wait_reply(&app, b.bot, c, 1).await;
+    assert_eq!(said, ["👍 If you have another question, just ask."]);
+    app.drain_jobs(WAIT).await;
+    assert_eq!(count(app.db(), &format!("select count(*) from conversations where chat_id = {c} and mode = 'bot'")).await, 1);
+    assert!(!manager_said(&app, b.owner).await.iter().any(|t| t.contains("Sticker")), "the owner is not asked");
 
     // A second photo in a conversation already with a person: passed on, not answered again.
     let c = customer(&app, "Twice", b.bot).await;
@@ -144,7 +152,7 @@ async fn every_kind_of_media_gets_the_short_reply_and_reaches_the_owner_and_a_ca
     assert_eq!(credits_used(&app, b.tenant).await, 0);
     assert_eq!(credit_reservations(&app, b.tenant).await, 0);
     assert_eq!(count(app.db(), "select count(*) from conversation_messages where model_tokens > 0").await, 0);
-    assert_eq!(count(app.db(), "select count(*) from conversation_messages where author = 'bot' and kind = 'media'").await, 12);
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where author = 'bot' and kind = 'media'").await, 11);
     app.stop().await.unwrap();
 }
 

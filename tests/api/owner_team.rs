@@ -410,7 +410,16 @@ async fn outside_working_hours_the_customer_gets_the_away_message_and_the_assist
     say_to_manager(&app, b.owner, "Vera here — I saw your message.", Some(&notice["message_id"])).await;
     let said = wait_reply(&app, b.bot, dana, 3).await;
     assert!(said[2].contains("Vera here"), "{said:?}");
+    assert!(said[2].starts_with("A person from the team has joined the chat"), "Dana is told her messages go to a person now: {said:?}");
     wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from conversations where chat_id = {dana} and mode = 'human'")).await == 1 }).await;
+
+    // A photo outside working hours: one reply that says both, that it was passed on and when
+    // the team is back.
+    let ola = customer(&app, "Ola", b.bot).await;
+    app.tg.post(&format!("users/{ola}/messages"), json!({ "bot_id": b.bot, "media": "photo" })).await;
+    let said = wait_reply(&app, b.bot, ola, 1).await;
+    assert!(said[0].starts_with("I can only read text messages. Our team is away right now and back"), "{said:?}");
+    assert_eq!(said[0].matches("passed").count(), 1, "{said:?}");
 
     // Open all day: a handoff as usual.
     let (status, _, _) = send(hours("00:00", "24:00", "Europe/Berlin")).await;
