@@ -8,8 +8,9 @@
 //!   provisioned again — a fresh webhook secret, the webhook, commands — in the same commit that
 //!   stored it. Updates customers send meanwhile wait at Telegram (it keeps undelivered updates
 //!   for 24 hours) and arrive once the new webhook is set, seconds later: none is lost.
-//! - **Disconnect**: the webhook is removed (`deleteWebhook`) and the token and webhook secret are
-//!   erased from the database: bellhop can no longer act as the bot. The bot stays its owner's in
+//! - **Disconnect**: the bot's command menu goes and its description says it isn't answering
+//!   (`manager::brand::withdraw`), the webhook is removed (`deleteWebhook`) and the token and
+//!   webhook secret are erased from the database: bellhop can no longer act as the bot. The bot stays its owner's in
 //!   Telegram — name, username, chats — and answers nobody until it is connected again (the
 //!   manager bot can fetch its token again: `getManagedBotToken`).
 //! - **Delete data**: disconnects first, then erases its conversations, messages, feedback,
@@ -115,6 +116,11 @@ pub async fn disconnect(app: &AppState, tenant: TenantId, bot: BotId) -> Result<
         return Ok(());
     }
     if let Some(child) = app.bots.open(tenant, bot).await? {
+        // Customers who open it learn that it isn't answering; a refusal here does not keep the
+        // owner from disconnecting it.
+        if let Err(e) = crate::manager::brand::withdraw(&child).await {
+            tracing::warn!(tenant_id = tenant.0, bot_id = bot.0, error = %e, "could not take the disconnected bot's menu and description back");
+        }
         match child.call(&DeleteWebhook::new()).await {
             Ok(_) => {}
             // The token no longer works (replaced in Telegram): there is no webhook of ours left

@@ -11,7 +11,7 @@
 use super::provision::{OTHERS, default_descriptions, descriptions};
 use crate::domain::{BotId, TenantId};
 use crate::storage::{self, Db};
-use crate::telegram::methods::{SetMyDescription, SetMyName, SetMyProfilePhoto, SetMyShortDescription};
+use crate::telegram::methods::{SetMyCommands, SetMyDescription, SetMyName, SetMyProfilePhoto, SetMyShortDescription};
 use crate::telegram::{Bot, InputFile, InputProfilePhoto, TelegramError};
 
 /// The languages an owner can add descriptions in: (`language_code`, name shown). Telegram shows
@@ -100,6 +100,29 @@ pub async fn apply(db: &Db, child: &Bot, tenant: TenantId, bot: BotId) -> anyhow
         Some((_, e)) => Err(e),
         None => Ok(()),
     })
+}
+
+/// What a bot says of itself in Telegram while bellhop no longer answers for it (disconnected,
+/// its data deleted, its account closed).
+pub const OUT_OF_SERVICE: &str = "This bot isn't answering messages at the moment.";
+
+/// Takes back what the bot promises in Telegram once bellhop no longer answers for it: its
+/// command menu (every language) goes, and its description says it isn't answering — in every
+/// language, as the languages' own descriptions are emptied so that this one shows. Whoever
+/// opens it then knows, rather than writing into silence. Connected again, provisioning puts the
+/// owner's brand and commands back ([`apply`], `provision`).
+pub async fn withdraw(child: &Bot) -> Result<(), TelegramError> {
+    child.call(&SetMyCommands::new(Vec::new())).await?;
+    for l in &OTHERS {
+        child.call(&SetMyCommands::new(Vec::new()).language_code(l.code.to_owned())).await?;
+    }
+    child.call(&SetMyDescription::new().description(OUT_OF_SERVICE.to_owned())).await?;
+    child.call(&SetMyShortDescription::new().short_description(OUT_OF_SERVICE.to_owned())).await?;
+    for (code, _) in LANGUAGES {
+        child.call(&SetMyDescription::new().description(String::new()).language_code(code.to_owned())).await?;
+        child.call(&SetMyShortDescription::new().short_description(String::new()).language_code(code.to_owned())).await?;
+    }
+    Ok(())
 }
 
 /// Whether a failure would strike every other call too: stop instead of trying them.

@@ -274,6 +274,12 @@ async fn a_disconnected_bot_is_left_alone_and_its_token_forgotten_until_it_is_co
     let state = app.tg.get(&format!("bots/{}", b.bot)).await;
     assert!(state["webhook"].is_null(), "{state}");
     assert_eq!(state["owner_id"], json!(b.owner), "{state}");
+    // It promises nothing any more: no menu, and whoever opens it reads that it isn't answering
+    // (the walkthrough's customers wrote into silence under "I answer from their information").
+    assert_eq!(state["commands"], json!([]), "{state}");
+    assert_eq!(state["description"], json!(bellhop::manager::brand::OUT_OF_SERVICE), "{state}");
+    assert_eq!(state["short_description"], json!(bellhop::manager::brand::OUT_OF_SERVICE), "{state}");
+    assert!(state["localised"].as_object().unwrap().values().all(|l| l["description"].is_null() && l["commands"] == json!([])), "{state}");
     // bellhop forgot the token and the webhook secret, and refuses the bot's updates.
     assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and status = 'disconnected' and token_key_id = '' and webhook_secret_ct is null", b.bot)).await, 1);
     assert!(app.state.bots.open(b.tenant, bellhop::domain::BotId(b.bot)).await.unwrap().is_none());
@@ -295,6 +301,9 @@ async fn a_disconnected_bot_is_left_alone_and_its_token_forgotten_until_it_is_co
     let (status, location, _) = post(&app, &b.cookie, &format!("/app/bots/{}/connect", b.bot), &[("csrf", &b.csrf)]).await;
     assert_eq!((status, location.as_str()), (303, format!("/app/bots/{}/settings?done=connected", b.bot).as_str()));
     wait_live(&app, b.bot).await;
+    let state = app.tg.get(&format!("bots/{}", b.bot)).await;
+    assert_ne!(state["description"], json!(bellhop::manager::brand::OUT_OF_SERVICE), "the brand is back: {state}");
+    assert!(!state["commands"].as_array().unwrap().is_empty(), "the menu is back: {state}");
     app.tg.say(c, b.bot, "Do you cater parties?").await;
     let said = wait_reply(&app, b.bot, c, 2).await;
     assert!(said.last().unwrap().contains("50 people"), "{said:?}");
