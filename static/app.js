@@ -241,3 +241,10 @@ document.querySelectorAll('button[data-copy]').forEach((b) => {
     setTimeout(() => { b.textContent = label; }, 2000);
   });
 });
+
+// On a phone the tabs are one row that scrolls sideways (static/app.css): the open one is shown.
+(function () {
+  const nav = document.querySelector('nav.tabs');
+  const on = nav && nav.querySelector('a.on');
+  if (on && nav.scrollWidth > nav.clientWidth) nav.scrollLeft = on.offsetLeft - nav.offsetLeft - 12;
+})();

@@ -17,6 +17,9 @@ use anyhow::Context;
 pub const GRACE_DAYS: i64 = 14;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
+/// Why an account whose subscription still renews is not closed.
+pub const STILL_RENEWS: &str = "Your subscription still renews. Turn renewal off on this page first (you keep the plan until the period ends), then close your account.";
+
 /// Closes the tenant's account: the date its data will be erased (Unix ms).
 pub async fn close(app: &AppState, tenant: TenantId) -> Result<i64, LifecycleError> {
     if let Some(acc) = storage::billing::get_account(&app.db.pool, tenant).await? {
@@ -24,9 +27,7 @@ pub async fn close(app: &AppState, tenant: TenantId) -> Result<i64, LifecycleErr
         let stars = acc.plan_source == "stars" && !acc.stars_canceled && acc.plan_expires_at.is_some_and(|t| t > now);
         let stripe = acc.plan_source == "stripe" && matches!(acc.stripe_status.as_deref(), Some("active" | "trialing" | "past_due"));
         if stars || stripe {
-            return Err(LifecycleError::Refused(
-                "Your subscription still renews. Turn renewal off on this page first (you keep the plan until the period ends), then close your account.".into(),
-            ));
+            return Err(LifecycleError::Refused(STILL_RENEWS.into()));
         }
     }
     let now = now_ms();

@@ -10,6 +10,16 @@ use crate::storage::now_ms;
 use crate::telegram::methods::{SendInvoice, SendMessage};
 use crate::telegram::{Bot, Update, UpdateKind};
 
+/// "1 question" / "20 questions".
+fn questions(n: i64) -> String {
+    if n == 1 { "1 question".to_owned() } else { format!("{n} questions") }
+}
+
+/// "1 more question" / "20 more questions".
+fn more_questions(n: i64) -> String {
+    if n == 1 { "1 more question".to_owned() } else { format!("{n} more questions") }
+}
+
 fn today() -> i64 {
     now_ms().div_euclid(86_400_000)
 }
@@ -54,20 +64,24 @@ pub async fn paywall(billing: &Billing, tenant: TenantId, bot_id: BotId, bot: &B
         return Ok(false);
     }
     if decided.sent < 1 {
-        let text = if s.free_per_day > 0 {
+        let text = if s.free_per_day == 1 {
+            format!("You've used your free question for today. You can buy {} for {} ⭐ — or come back tomorrow.", more_questions(s.pack_questions), s.pack_stars)
+        } else if s.free_per_day > 0 {
             format!(
-                "You've used your {} free questions for today. You can buy {} more questions for {} ⭐ — or come back tomorrow.",
-                s.free_per_day, s.pack_questions, s.pack_stars
+                "You've used your {} free questions for today. You can buy {} for {} ⭐ — or come back tomorrow.",
+                s.free_per_day,
+                more_questions(s.pack_questions),
+                s.pack_stars
             )
         } else {
-            format!("Questions to this assistant are paid. You can buy {} questions for {} ⭐.", s.pack_questions, s.pack_stars)
+            format!("Questions to this assistant are paid. You can buy {} for {} ⭐.", questions(s.pack_questions), s.pack_stars)
         };
         bot.send_message(&SendMessage::html(customer_chat, text)).await?;
         sql::paywall_mark_sent(&billing.db.pool, tenant, bot_id, update_id, 1).await?;
     }
     if decided.sent < 2 {
         let product = Product::Paywall { tenant, bot: bot_id.0, questions: s.pack_questions };
-        let invoice = SendInvoice::stars(customer_chat, &format!("{} questions", s.pack_questions), "More questions to this assistant. They don't expire.", &product.payload(), s.pack_stars);
+        let invoice = SendInvoice::stars(customer_chat, &questions(s.pack_questions), "More questions to this assistant. They don't expire.", &product.payload(), s.pack_stars);
         bot.call(&invoice).await?;
         sql::paywall_mark_sent(&billing.db.pool, tenant, bot_id, update_id, 2).await?;
     }
@@ -148,7 +162,7 @@ pub async fn on_child_update(billing: &Billing, tenant: TenantId, bot_id: BotId,
             // After the commit a retry finds the payment booked and sends nothing: so the
             // thank-you waits out a rate limit, and a failure is logged rather than retried.
             if fresh {
-                let thanks = SendMessage::html(m.chat.id, format!("✅ Thank you! You can ask {questions} more questions."));
+                let thanks = SendMessage::html(m.chat.id, format!("✅ Thank you! You can ask {}.", more_questions(questions)));
                 if let Err(e) = super::notices::send_patiently(bot, &thanks).await {
                     tracing::warn!(tenant_id = tenant.0, error = %e, "could not thank a customer for bought questions");
                 }

@@ -20,6 +20,9 @@ struct Home {
     notice: Option<String>,
     /// Any source or Q&A pair, for any bot.
     has_knowledge: bool,
+    /// Connected bots with nothing to answer from yet (no source or Q&A pair of their own or
+    /// shared with them): (id, username).
+    untaught: Vec<(i64, String)>,
 }
 
 /// A bot on the home page, with what Telegram says is wrong with its webhook, if anything.
@@ -60,16 +63,21 @@ pub async fn home(State(app): State<AppState>, owner: Owner, Query(q): Query<Hom
     let problems = futures::future::join_all(checks).await;
     let deleted = q.deleted.map(|_| "Deleted. The bot is disconnected and what its customers left here is erased. The bot itself is still yours in Telegram.".to_owned());
     let notice = deleted.or(q.repair.map(|u| format!("Reconnecting @{} to Telegram — this takes a few seconds. Reload the page to see it.", u.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(32).collect::<String>())));
-    // The next step is teaching the bots until they know something; then trying them.
+    // The next step is teaching the bots until each knows something; then trying them.
     let mut has_knowledge = storage::sources::count(&app.db.pool, owner.tenant_id).await? > 0;
-    for b in &bots {
-        if has_knowledge {
-            break;
+    let mut untaught = Vec::new();
+    for b in bots.iter().filter(|b| b.status != storage::bots::DISCONNECTED) {
+        let sources = storage::sources::list_for(&app.db.pool, owner.tenant_id, Some(b.id)).await?;
+        let taught = sources.iter().any(|s| s.status != "deleting" && !(s.status == "failed" && s.chunk_count == 0))
+            || storage::sources::count_qa(&app.db.pool, owner.tenant_id, Some(b.id)).await? > 0;
+        has_knowledge |= taught;
+        if !taught {
+            untaught.push((b.id.0, b.username.clone()));
         }
-        has_knowledge = storage::sources::count_qa(&app.db.pool, owner.tenant_id, Some(b.id)).await? > 0;
     }
     render(&Home {
         has_knowledge,
+        untaught,
         tab: "home",
         tenant_name: tenant.name,
         bots: bots.into_iter().zip(problems).map(|(bot, webhook_problem)| BotRow { bot, webhook_problem }).collect(),

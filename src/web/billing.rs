@@ -96,13 +96,18 @@ pub struct ShowQuery {
     reopened: Option<String>,
 }
 
-/// Closing without ticking the box: the one refusal that comes back through the page's address
-/// (`?close_problem=confirm`). Any other text there is ignored: a link must not be able to put
-/// words of its own into the page's alerts.
+/// Closing without ticking the box, or while the subscription still renews: the refusals that
+/// come back through the page's address (`?close_problem=confirm` / `renews`), after a redirect,
+/// so the page opens at them and a refresh sends nothing again. Any other text there is
+/// ignored: a link must not be able to put words of its own into the page's alerts.
 const CLOSE_UNCONFIRMED: &str = "Nothing was closed: tick the box to confirm, then press Close my account again.";
 
 pub async fn show(State(app): State<AppState>, AccountOwner(owner): AccountOwner, Query(q): Query<ShowQuery>) -> Result<Response, AppError> {
-    let close_problem = (q.close_problem.as_deref() == Some("confirm")).then(|| CLOSE_UNCONFIRMED.to_owned());
+    let close_problem = match q.close_problem.as_deref() {
+        Some("confirm") => Some(CLOSE_UNCONFIRMED.to_owned()),
+        Some("renews") => Some(crate::app::account::STILL_RENEWS.to_owned()),
+        _ => None,
+    };
     page(&app, &owner, &q, close_problem).await
 }
 
@@ -217,6 +222,9 @@ pub async fn close_account(State(app): State<AppState>, AccountOwner(owner): Acc
             let mut res = super::pages::message(axum::http::StatusCode::OK, "Your account is closed", &text, Some(("Back to bellhop", "/")));
             res.headers_mut().insert(axum::http::header::SET_COOKIE, axum::http::HeaderValue::from_static("bellhop_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"));
             Ok(res)
+        }
+        Err(crate::app::lifecycle::LifecycleError::Refused(problem)) if problem == crate::app::account::STILL_RENEWS => {
+            Ok(Redirect::to("/app/billing?close_problem=renews#close").into_response())
         }
         // Shown at once, not through the address (see `CLOSE_UNCONFIRMED`).
         Err(crate::app::lifecycle::LifecycleError::Refused(problem)) => {

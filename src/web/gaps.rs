@@ -31,6 +31,34 @@ pub struct GapRow {
     pub conversation_id: ConversationId,
 }
 
+/// How much of a question the list shows; a longer one is cut there with "…", in full below it
+/// on request.
+const SHOWN: usize = 200;
+/// The longest question of a Q&A pair (`check_qa`): the form is filled with no more.
+const QA_QUESTION: usize = 500;
+
+/// The first `n` characters of `s`, trimmed.
+fn cut(s: &str, n: usize) -> &str {
+    s.char_indices().nth(n).map_or(s, |(at, _)| &s[..at]).trim_end()
+}
+
+impl GapRow {
+    /// Whether the question is longer than the list shows.
+    pub fn long(&self) -> bool {
+        self.question.chars().count() > SHOWN
+    }
+
+    /// The question as the list shows it: at most [`SHOWN`] characters.
+    pub fn shown(&self) -> String {
+        if self.long() { format!("{}…", cut(&self.question, SHOWN)) } else { self.question.clone() }
+    }
+
+    /// The question the form starts with: at most what a Q&A pair's question may hold.
+    pub fn prefill(&self) -> &str {
+        cut(&self.question, QA_QUESTION)
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin_gaps.html")]
 struct GapsPage {

@@ -86,6 +86,32 @@ async fn after_the_free_questions_a_customer_buys_a_pack_from_the_owners_bot_cre
     app.stop().await.unwrap();
 }
 
+/// One free question a day and packs of one: the customer reads "your free question" and
+/// "1 more question", never "1 free questions".
+#[tokio::test]
+async fn a_paywall_of_one_free_question_says_question_not_questions() {
+    let app = spawn_app().await;
+    let owner = app.tg.user("Rosa").await;
+    let bot_id = 7_400_009;
+    let (tenant, token, _) = app.create_bot(owner, bot_id).await;
+    app.tg.post("bots", json!({ "username": "rosas_single_bot", "first_name": "Rosa's Shop", "token": token.expose() })).await;
+    let bot = app.state.telegram.bot(token.clone());
+    let customer = app.tg.post("users", json!({ "first_name": "Carl", "started_bots": [bot_id] })).await["id"].as_i64().unwrap();
+    let b = BotId(bot_id);
+    let mut conn = app.db().pool.acquire().await.unwrap();
+    bellhop::billing::account::open(&mut conn, &app.state.cfg.billing, tenant, bellhop::storage::now_ms()).await.unwrap();
+    sql::set_paywall(&mut conn, tenant, &sql::PaywallSettings { enabled: true, free_per_day: 1, pack_stars: 5, pack_questions: 1 }).await.unwrap();
+    drop(conn);
+    assert!(!paywall(&app.state.billing, tenant, b, &bot, ChatId(customer), next_update()).await.unwrap());
+    assert!(paywall(&app.state.billing, tenant, b, &bot, ChatId(customer), next_update()).await.unwrap());
+    let sent = app.tg.sent_by(bot_id).await;
+    let texts: Vec<&str> = sent.iter().filter(|m| m["chat_id"] == json!(customer)).filter_map(|m| m["message"]["text"].as_str()).collect();
+    assert_eq!(texts, ["You've used your free question for today. You can buy 1 more question for 5 ⭐ — or come back tomorrow."]);
+    let invoice = sent.iter().find(|m| m["message"]["invoice"].is_object()).expect("an invoice");
+    assert_eq!(invoice["message"]["invoice"]["title"], "1 question");
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_paywall_pre_checkout_with_a_changed_price_or_for_another_bot_is_refused() {
     let app = spawn_app().await;

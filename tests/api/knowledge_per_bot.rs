@@ -237,3 +237,30 @@ async fn an_edited_file_uploaded_again_replaces_the_bots_own_file_of_that_name()
     assert!(found.contains("50 dollars") && !found.contains("45 dollars"), "the bot it is shared with: {found}");
     app.stop().await.unwrap();
 }
+
+/// The home page's next step is per bot: with one bot taught and another not, it names the one
+/// with nothing to answer from instead of saying "try your bot"; once both know something, it
+/// says to try them.
+#[tokio::test]
+async fn the_home_page_names_the_bot_that_has_no_knowledge_yet() {
+    // A plan with room for two bots.
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_BILLING_PLANS", "free|Free|0||1000|2|10");
+    })
+    .await;
+    let owner = app.tg.user("Hanna").await;
+    let bakery = live_bot(&app, owner, "hanna_bakes_bot", "Hanna's Bakery").await;
+    let bikes = live_bot(&app, owner, "harbor_bikes_bot", "Harbor Bikes").await;
+    let (tenant, cookie, _) = app.signed_in_owner(owner, "Hanna's Bakery").await;
+    let home = get(&app, &cookie, "/app").await;
+    assert!(home.contains("Next step: teach your bot") && !home.contains("try your bot"), "{home}");
+    bellhop::storage::sources::insert_qa(&app.db().pool, tenant, Some(bellhop::domain::BotId(bakery)), "Do you bake on Sundays?", "Yes, from 8.").await.unwrap();
+    let home = get(&app, &cookie, "/app").await;
+    assert!(home.contains("Next step: teach @harbor_bikes_bot") && home.contains("has no knowledge yet"), "{home}");
+    assert!(home.contains(&format!("href=\"/app/sources?bot={bikes}\">Add knowledge")), "{home}");
+    assert!(!home.contains("try your bot") && !home.contains("teach @hanna_bakes_bot"), "{home}");
+    bellhop::storage::sources::insert_qa(&app.db().pool, tenant, Some(bellhop::domain::BotId(bikes)), "Do you rent tandems?", "Yes, two.").await.unwrap();
+    let home = get(&app, &cookie, "/app").await;
+    assert!(home.contains("Next step: try your bot") && !home.contains("no knowledge yet"), "{home}");
+    app.stop().await.unwrap();
+}

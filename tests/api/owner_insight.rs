@@ -420,3 +420,28 @@ async fn the_knowledge_of_one_bot_is_exported_as_csv_and_no_other_bots_or_busine
     assert_eq!(r.text().await.unwrap().lines().next().unwrap(), "id,kind,name or address,status,problem,passages,bytes,updated (UTC)");
     app.stop().await.unwrap();
 }
+
+/// A very long question (3,000 characters) is shown cut to 200 characters with "…", in full
+/// only when opened, and its answer form starts with no more than a Q&A pair's question holds
+/// (500 characters), so adding the answer is not refused.
+#[tokio::test]
+async fn a_very_long_gap_question_is_shown_short_and_fills_the_form_within_the_question_limit() {
+    let app = spawn_app().await;
+    let b = business(&app, "Gus", "gus_long_bot", "Gus's Gifts").await;
+    let conv = conversation(&app, b.tenant, b.bot, 7502, "Long", &[]).await;
+    let long: String = (0..300).map(|i| format!("word{:05} ", i)).collect::<String>().trim_end().to_owned();
+    assert!(long.chars().count() > 2900);
+    bulk_gaps(&app, b.tenant, conv, &long, 1, 1).await;
+    let (_, page) = get(&app, &b.cookie, "/app/gaps").await;
+    let shown = format!("<p class=\"q\">“{}…”</p>", long[..200].trim_end());
+    assert!(page.contains(&shown), "cut to 200 characters: {page}");
+    assert!(page.contains("<summary>Show the whole question</summary>") && page.contains(&format!("<p>{long}</p>")), "in full on request: {page}");
+    let value = format!("name=\"question\" value=\"{}\"", &long[..500].trim_end());
+    assert!(page.contains(&value), "the form starts with 500 characters: {page}");
+    assert_eq!(page.matches(long.as_str()).count(), 1, "the whole question once, in the details: {page}");
+    // A short question is shown as it is.
+    bulk_gaps(&app, b.tenant, conv, "Do you wrap presents?", 1, 1).await;
+    let (_, page) = get(&app, &b.cookie, "/app/gaps").await;
+    assert!(page.contains("<p class=\"q\">“Do you wrap presents?”</p>") && page.contains("name=\"question\" value=\"Do you wrap presents?\""), "{page}");
+    app.stop().await.unwrap();
+}

@@ -156,9 +156,13 @@ async fn confirm(State(s): S, Path(id): Path<String>, Form(f): Form<ConfirmForm>
 
 struct Line {
     class: &'static str,
-    text: String,
+    /// The text as HTML: escaped, its web addresses made links (as Telegram's apps do).
+    html: String,
     message_id: i64,
     buttons: Vec<(String, String)>,
+    /// Inline buttons that open an address: (text, address, the invoice link's address when
+    /// it is one this sandbox made — pressed, it opens the payment as Telegram would).
+    links: Vec<(String, String, Option<String>)>,
     keys: Vec<String>,
     invoice: bool,
 }
@@ -193,13 +197,23 @@ fn transcript(s: &Shared, user: i64, bot: i64) -> Log {
                 (if e.from_bot { "bot" } else { "user" }, format!("{}{edited}", shown_text(m)))
             };
             let buttons = m.reply_markup.iter().flat_map(|k| k.inline_keyboard.iter().flatten()).filter_map(|b| Some((b.text.clone(), b.callback_data.clone()?))).collect();
+            let links = m
+                .reply_markup
+                .iter()
+                .flat_map(|k| k.inline_keyboard.iter().flatten())
+                .filter_map(|b| {
+                    let url = b.url.clone()?;
+                    let invoice = url.strip_prefix("https://t.me/$").is_some_and(|slug| w.invoice_links.contains_key(slug)).then(|| url.clone());
+                    Some((b.text.clone(), url, invoice))
+                })
+                .collect();
             let keys = e
                 .reply_markup
                 .clone()
                 .and_then(|v| serde_json::from_value::<bellhop_telegram::ReplyKeyboardMarkup>(v).ok())
                 .map(|k| k.keyboard.into_iter().flatten().map(|b| b.text).collect())
                 .unwrap_or_default();
-            Line { class, text, message_id: m.message_id, buttons, keys, invoice: e.invoice.is_some() }
+            Line { class, html: linked(&text), message_id: m.message_id, buttons, links, keys, invoice: e.invoice.is_some() }
         })
         .collect();
     let now = w.now();
@@ -305,14 +319,64 @@ async fn key(State(s): S, Path((user, bot)): Path<(i64, i64)>, Form(f): Form<Tex
     }
 }
 
+/// A payment: of an invoice message, or of an invoice link (a link button's `https://t.me/$…`).
 #[derive(Deserialize)]
 struct PayForm {
-    message_id: i64,
+    #[serde(default)]
+    message_id: Option<i64>,
+    #[serde(default)]
+    link: Option<String>,
 }
 
 async fn pay(State(s): S, Path((user, bot)): Path<(i64, i64)>, Form(f): Form<PayForm>) -> Response {
-    let r = control::pay(State(s.clone()), Path(user), Json(super::payments::PayTarget::Message { bot_id: bot, message_id: f.message_id })).await;
+    let target = match (f.message_id, f.link) {
+        (Some(message_id), _) => super::payments::PayTarget::Message { bot_id: bot, message_id },
+        (None, Some(link)) => super::payments::PayTarget::Link { link },
+        (None, None) => return chat_page(&s, user, bot, Some("nothing to pay: no message_id and no link".into())),
+    };
+    let r = control::pay(State(s.clone()), Path(user), Json(target)).await;
     back(&s, user, bot, r)
+}
+
+/// `text` as HTML: escaped, each `http://` or `https://` address a link that opens in a new tab.
+fn linked(text: &str) -> String {
+    fn escape(s: &str, out: &mut String) {
+        for c in s.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#39;"),
+                c => out.push(c),
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = ["https://", "http://"].iter().filter_map(|p| rest.find(p)).min() {
+        escape(&rest[..at], &mut out);
+        let tail = &rest[at..];
+        let mut end = tail.find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"')).unwrap_or(tail.len());
+        // A sentence's closing punctuation is not part of the address.
+        while end > 0 && tail[..end].ends_with(['.', ',', ';', ':', '!', '?', ')']) {
+            end -= 1;
+        }
+        let url = &tail[..end];
+        if url.len() <= "https://".len() {
+            escape(&tail[..end.max(1)], &mut out);
+            rest = &tail[end.max(1)..];
+            continue;
+        }
+        out.push_str("<a href=\"");
+        escape(url, &mut out);
+        out.push_str("\" target=\"_blank\" rel=\"noopener\">");
+        escape(url, &mut out);
+        out.push_str("</a>");
+        rest = &tail[end..];
+    }
+    escape(rest, &mut out);
+    out
 }
 
 /// `GET /newbot/{manager}/{username}?name=…`: what tapping `https://t.me/newbot/…` does on a

@@ -47,3 +47,33 @@ async fn a_person_can_create_a_bot_chat_and_pay_through_the_ui() {
     let log = http.get(ui(&format!("/ui/chat/{kim}/{mid}/log"))).send().await.unwrap().text().await.unwrap();
     assert!(log.contains("hello from the UI") && log.contains("Pay ⭐"), "{log}");
 }
+
+/// Telegram's apps make addresses in a message clickable and show link buttons: so does the
+/// chat. A link button with an invoice link the sandbox made opens its payment (the demo's
+/// "/plan" offer), another opens its address.
+#[tokio::test]
+async fn link_buttons_and_addresses_in_text_can_be_used_and_an_invoice_link_button_pays() {
+    let sb = TestSandbox::start().await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let ui = |p: &str| format!("{}{p}", sb.base);
+    let r = http.post(ui("/ui/users")).form(&[("first_name", "Lea"), ("username", "")]).send().await.unwrap();
+    assert!(r.status().is_redirection());
+    let lea = sb.get("users").await[0]["id"].as_i64().unwrap();
+    let mid = sb.handle.sandbox.manager_id();
+    let manager = sb.client.bot(sb.manager());
+    let r = http.post(ui(&format!("/ui/chat/{lea}/{mid}/say"))).form(&[("text", "/start")]).send().await.unwrap();
+    assert!(r.status().is_redirection());
+    let invoice = manager.call(&CreateInvoiceLink::monthly_stars("Starter", "The Starter plan", "plan:starter", 250)).await.unwrap();
+    let keyboard = InlineKeyboardMarkup {
+        inline_keyboard: vec![vec![InlineKeyboardButton::url("⭐ Starter — 250 ⭐/month", invoice.clone())], vec![InlineKeyboardButton::url("Terms", "https://example.com/terms?a=1&b=2")]],
+    };
+    manager.send_message(&SendMessage { reply_markup: Some(ReplyMarkup::Inline(keyboard)), ..SendMessage::new(lea, "Sign in: https://bellhop.example/login/abc. Or <not> a link.") }).await.unwrap();
+    let log = http.get(ui(&format!("/ui/chat/{lea}/{mid}/log"))).send().await.unwrap().text().await.unwrap();
+    assert!(log.contains(r#"Sign in: <a href="https://bellhop.example/login/abc" target="_blank" rel="noopener">https://bellhop.example/login/abc</a>. Or &lt;not&gt; a link."#), "{log}");
+    assert!(log.contains(&format!(r#"<input type="hidden" name="link" value="{invoice}"><button>⭐ Starter — 250 ⭐/month</button>"#)), "{log}");
+    assert!(log.contains(r#"href="https://example.com/terms?a=1&#38;b=2""#) && log.contains("Terms ↗"), "{log}");
+    let r = http.post(ui(&format!("/ui/chat/{lea}/{mid}/pay"))).form(&[("link", invoice.as_str())]).send().await.unwrap();
+    assert!(r.status().is_redirection(), "{}", r.text().await.unwrap());
+    let queries: Vec<_> = manager.get_updates(None, 0).await.unwrap().into_iter().filter(|u| u.kind.name() == "pre_checkout_query").collect();
+    assert_eq!(queries.len(), 1, "the invoice link's payment began");
+}
