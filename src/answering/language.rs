@@ -101,9 +101,11 @@ pub fn said(message: &str) -> Said {
         return Said { voted: None, guess: None };
     }
     let info = DETECTOR.detect(text);
-    // A short Latin-script message the detector is unsure of may still say its language in its
-    // small words ("How much does a cake … cost?").
-    let voted = if info.as_ref().is_none_or(|i| i.script() == Script::Latin && !i.is_reliable()) { small_words_vote(text) } else { None };
+    // A Latin-script message's small words say its language when they are clear: a short one the
+    // detector is unsure of ("How much does a cake … cost?"), and a long one it is sure of wrongly
+    // (one English sentence repeated to 3,000 characters, "I would like to know about your
+    // croissants.", reads as French to its trigrams).
+    let voted = if info.as_ref().is_none_or(|i| i.script() == Script::Latin) { small_words_vote(text) } else { None };
     let guess = info.map(|info| {
         let lang = match info.lang() {
             // An unsure guess of Ukrainian for Cyrillic without a letter only Ukrainian has
@@ -619,6 +621,16 @@ mod tests {
         assert_eq!(small_words_vote("price?"), None);
         // Words of two languages count for neither ("de", "para").
         assert_eq!(small_words_vote("de para"), None);
+    }
+
+    #[test]
+    fn a_long_message_s_small_words_outweigh_a_wrong_sure_guess() {
+        let long = "I would like to know about your croissants. ".repeat(70);
+        assert_eq!(customer_language(Some("en"), &long).as_deref(), Some("en"));
+        let french = "Bonjour, je voudrais savoir combien coûte le gâteau au chocolat pour douze personnes, et si vous livrez le dimanche. Merci beaucoup !";
+        assert_eq!(customer_language(Some("en"), french).as_deref(), Some("fr"));
+        let german = "Guten Tag, ich möchte wissen, was die Schokoladentorte für zwölf Personen kostet und ob Sie auch am Sonntag liefern. Vielen Dank!";
+        assert_eq!(customer_language(Some("en"), german).as_deref(), Some("de"));
     }
 
     #[test]

@@ -545,10 +545,11 @@ impl Ctx<'_> {
         }
         let _ = typing.await;
         let r = &answer.reply;
-        if r.kind == MessageKind::Unavailable && conv.chat_kind == ChatKind::Private {
-            // The business is out of AI answers: a question the customer paid for was not
-            // answered, so it goes back to them (once per update; before the reply is sent, so
-            // a retry after a failed send finds it given back already).
+        if matches!(r.kind, MessageKind::Unavailable | MessageKind::Fallback) && conv.chat_kind == ChatKind::Private {
+            // The business is out of AI answers, or its sources don't say: a question the
+            // customer paid for, or one of their free ones, was not answered, so it goes back to
+            // them (once per update; before the reply is sent, so a retry after a failed send
+            // finds it given back already).
             crate::billing::paywall::give_back(&deps.billing, self.tenant, self.bot_id, conv.chat_id, update_id).await?;
         }
         let given = self.answer_reply(conv, update_id, reply_to, &Reply { kind: r.kind, text: &r.text, sources: &r.sources, tokens: r.tokens, question: Some(question) }).await;

@@ -88,15 +88,20 @@ pub async fn paywall(billing: &Billing, tenant: TenantId, bot_id: BotId, bot: &B
     Ok(true)
 }
 
-/// The business could not answer the customer's question (out of AI answers: the
-/// "temporarily unavailable" reply): the bought question it used, if it used one, goes back to
-/// the customer. Once per update: the decision becomes `returned` in the same transaction, so a
-/// retried job gives nothing twice.
+/// The bot could not answer the customer's question — the business is out of AI answers (the
+/// "temporarily unavailable" reply), or the sources don't say (the "I couldn't find that" reply):
+/// the question goes back to the customer, a bought one to their bought questions, a free one to
+/// the day's free questions. Once per update: the decision becomes `returned` in the same
+/// transaction, so a retried job gives nothing twice.
 pub async fn give_back(billing: &Billing, tenant: TenantId, bot_id: BotId, customer_chat: ChatId, update_id: i64) -> anyhow::Result<()> {
     let mut tx = billing.db.begin().await?;
-    if sql::paywall_mark_returned(&mut tx, tenant, bot_id, update_id).await? {
-        sql::paywall_add_credits(&mut tx, tenant, bot_id, customer_chat, 1).await?;
-        tracing::info!(tenant_id = tenant.0, "a bought question went unanswered (no AI answers left); given back");
+    match sql::paywall_mark_returned(&mut tx, tenant, bot_id, update_id).await? {
+        Some((outcome, _)) if outcome == "bought" => {
+            sql::paywall_add_credits(&mut tx, tenant, bot_id, customer_chat, 1).await?;
+            tracing::info!(tenant_id = tenant.0, "a bought question went unanswered; given back");
+        }
+        Some((_, decided_at)) => sql::paywall_uncount_question(&mut tx, tenant, bot_id, customer_chat, decided_at.div_euclid(86_400_000)).await?,
+        None => {}
     }
     tx.commit().await?;
     Ok(())

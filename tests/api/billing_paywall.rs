@@ -158,6 +158,31 @@ async fn live_bot_with_paywall(app: &TestApp, username: &str) -> (bellhop::domai
     (tenant, bot, customer)
 }
 
+/// A customer's free question spent on "I couldn't find that" was gone: their next question got
+/// the invoice. A question the bot can't answer from the owner's information now doesn't count.
+#[tokio::test]
+async fn a_question_the_bot_cannot_answer_does_not_use_up_a_free_question() {
+    std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
+    let app = spawn_app().await;
+    let (tenant, bot, customer) = live_bot_with_paywall(&app, "rosas_fair_paywall_bot").await;
+    let mut conn = app.db().pool.acquire().await.unwrap();
+    sql::set_paywall(&mut conn, tenant, &sql::PaywallSettings { enabled: true, free_per_day: 1, pack_stars: 50, pack_questions: 20 }).await.unwrap();
+    drop(conn);
+    bellhop::storage::sources::insert_qa(&app.db().pool, tenant, Some(BotId(bot)), "Do you deliver on Sundays?", "Yes, until noon.").await.unwrap();
+
+    let to_customer = || async { app.tg.sent_by(bot).await.into_iter().filter(|m| m["chat_id"] == json!(customer)).collect::<Vec<Value>>() };
+    app.tg.say(customer, bot, "What is the wifi password?").await;
+    wait_until(std::time::Duration::from_secs(60), || async { !to_customer().await.is_empty() }).await;
+    assert!(to_customer().await[0]["message"]["text"].as_str().unwrap().contains("couldn't find"), "{:?}", to_customer().await);
+    app.tg.say(customer, bot, "Do you deliver on Sundays?").await;
+    wait_until(std::time::Duration::from_secs(60), || async { to_customer().await.len() >= 2 }).await;
+    app.drain_jobs(std::time::Duration::from_secs(60)).await;
+    let said = to_customer().await;
+    assert!(said.iter().all(|m| !m["message"]["invoice"].is_object()), "the free question went on 'I couldn't find that': {said:?}");
+    assert!(said[1]["message"]["text"].as_str().unwrap().contains("until noon"), "{said:?}");
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_paywall_invoice_that_failed_to_send_is_sent_on_retry_and_never_becomes_a_free_answer() {
     let app = spawn_app_with(|s| {

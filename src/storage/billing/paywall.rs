@@ -53,16 +53,37 @@ pub async fn paywall_take_credit(conn: &mut Conn, tenant: TenantId, bot: BotId, 
     Ok(r.rows_affected() == 1)
 }
 
-/// Marks the update's "bought" decision as given back (`returned`): true once, for the caller
-/// that is to give the customer's question back.
-pub async fn paywall_mark_returned(conn: &mut Conn, tenant: TenantId, bot: BotId, update_id: i64) -> sqlx::Result<bool> {
-    let r = sqlx::query("update paywall_questions set outcome = 'returned' where tenant_id = $1 and bot_id = $2 and update_id = $3 and outcome = 'bought'")
+/// Marks the update's question as given back (`returned`), if it was free or bought: what it was
+/// ("free" or "bought") and when it was decided — once, for the caller that is to give it back.
+pub async fn paywall_mark_returned(conn: &mut Conn, tenant: TenantId, bot: BotId, update_id: i64) -> sqlx::Result<Option<(String, i64)>> {
+    let before: Option<(String, i64)> =
+        sqlx::query_as("select outcome, created_at from paywall_questions where tenant_id = $1 and bot_id = $2 and update_id = $3 and outcome in ('free', 'bought')")
+            .bind(tenant.0)
+            .bind(bot.0)
+            .bind(update_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((outcome, at)) = before else { return Ok(None) };
+    let r = sqlx::query("update paywall_questions set outcome = 'returned' where tenant_id = $1 and bot_id = $2 and update_id = $3 and outcome = $4")
         .bind(tenant.0)
         .bind(bot.0)
         .bind(update_id)
+        .bind(&outcome)
         .execute(&mut *conn)
         .await?;
-    Ok(r.rows_affected() == 1)
+    Ok((r.rows_affected() == 1).then_some((outcome, at)))
+}
+
+/// Takes back one of a customer's questions of `day` (a free one given back).
+pub async fn paywall_uncount_question(conn: &mut Conn, tenant: TenantId, bot: BotId, chat: ChatId, day: i64) -> sqlx::Result<()> {
+    sqlx::query("update paywall_usage set questions = questions - 1 where tenant_id = $1 and bot_id = $2 and chat_id = $3 and day = $4 and questions > 0")
+        .bind(tenant.0)
+        .bind(bot.0)
+        .bind(chat.0)
+        .bind(day)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 pub async fn paywall_add_credits(conn: &mut Conn, tenant: TenantId, bot: BotId, chat: ChatId, n: i64) -> sqlx::Result<()> {
