@@ -142,6 +142,19 @@ impl Selection {
         let second = specific.or_else(|| ranked.get(1).filter(|s| close(s, self.tuning.second) && (s.topic >= best.topic - 1e-6 || s.shared >= 0.5)));
         if let Some(&second) = second {
             out.push(second);
+            // A question about a whole list ("What are your opening hours?" over the week's days),
+            // its best two items of one list and neither what was asked by name, gets the list (at
+            // most ten items), not two of its days, which read as "closed the other days".
+            if second.hit == best.hit && is_item(&best.text) && is_item(&second.text) && !best.specific && !second.specific {
+                let mut items: Vec<&Scored> = self.ranked.iter().filter(|s| s.hit == best.hit && is_item(&s.text)).collect();
+                items.sort_by_key(|s| s.index);
+                let at = items.iter().position(|s| s.index == best.index).unwrap_or(0);
+                let start = (0..at).rev().take_while(|&i| items[i].index + 1 == items[i + 1].index).last().unwrap_or(at);
+                let end = (at + 1..items.len()).take_while(|&i| items[i - 1].index + 1 == items[i].index).last().unwrap_or(at);
+                if end - start < 10 && (start..=end).any(|i| items[i].index == second.index) {
+                    out = items[start..=end].to_vec();
+                }
+            }
         }
         out.sort_by_key(|s| (s.hit, s.index));
         out
@@ -192,6 +205,8 @@ const STOP: &[&str] = &[
     "in", "on", "at", "to", "a", "an", "by", "with", "from", "that", "this", "these", "those", "it", "its", "be", "been", "has", "have", "had", "can",
     "could", "would", "should", "will", "as", "or", "not", "your", "you", "my", "me", "we", "our", "us", "i", "there", "their", "they", "them", "about",
     "into", "than", "then", "also", "if", "any", "some", "much", "many", "name", "type", "kind", "one", "two",
+    // Contractions and chat spellings of the words above ("whats ur opening hours").
+    "what's", "whats", "wat", "where's", "how's", "it's", "that's", "there's", "i'm", "im", "u", "r", "ur", "ya", "pls", "plz",
 ];
 
 /// Whether two stems are the same word: equal, or ending differently after the same first five
@@ -231,7 +246,7 @@ fn stem(w: &str) -> String {
 /// A content word's stem ([`terms`]), none for a stop word.
 fn term(w: &str) -> Option<String> {
     use crate::retrieval::analysis::non_latin_term;
-    let w = w.to_lowercase();
+    let w = w.to_lowercase().replace('’', "'");
     if STOP.contains(&w.as_str()) {
         return None;
     }
@@ -352,6 +367,13 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     out
+}
+
+/// Whether a sentence is an item of a list: "- Monday: 9:00–18:00", "* Cash", "• Sunday: closed",
+/// "2. Bring your receipt".
+fn is_item(sentence: &str) -> bool {
+    let t = sentence.trim_start();
+    t.starts_with("- ") || t.starts_with("* ") || t.starts_with("• ") || t.split_once(". ").is_some_and(|(n, _)| (1..=2).contains(&n.len()) && n.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Whether a sentence is a question.
@@ -530,6 +552,24 @@ mod tests {
             sel.focus_on(question, &query);
         }
         sel.quote().iter().map(|s| s.text.clone()).collect()
+    }
+
+    #[test]
+    fn contractions_and_chat_spellings_are_stop_words() {
+        assert_eq!(terms("whats ur opening hours"), terms("opening hours"));
+        assert_eq!(terms("What’s your address?"), terms("address"));
+    }
+
+    #[test]
+    fn a_question_about_a_whole_list_gets_the_list_not_two_of_its_items() {
+        let week = "- Monday: 9:00–18:00\n- Tuesday: 9:00–18:00\n- Wednesday: 9:00–18:00\n- Thursday: 9:00–20:00\n- Friday: 9:00–18:00\n- Saturday: 10:00–16:00\n- Sunday: closed";
+        let cosine = [0.62, 0.61, 0.6, 0.59, 0.6, 0.58, 0.5];
+        let q = quoted("What are your opening hours?", &[("Opening hours", week)], &cosine, &[0.7], None);
+        assert_eq!(q.len(), 7, "{q:?}");
+        assert!(q[0].contains("Monday") && q[6].contains("Sunday: closed"), "{q:?}");
+        // A day asked by name: that day's line.
+        let q = quoted("Are you open on Saturday?", &[("Opening hours", week)], &[0.5, 0.5, 0.5, 0.5, 0.5, 0.7, 0.55], &[0.7], None);
+        assert!(q.len() <= 2 && q[0].contains("Saturday"), "{q:?}");
     }
 
     const OPENING: &str = "- Monday to Friday: 7:00 to 18:00\n- Saturday: 7:00 to 14:00\n- Sunday and public holidays: closed";

@@ -597,6 +597,27 @@ async fn a_q_and_a_pair_answers_the_question_in_the_customers_own_words() {
     app.stop().await.unwrap();
 }
 
+/// The re-check walkthrough's pairs: "What's your email address?" and "What's your address?"
+/// got the phone pair's "555-0142" — they share no content word with it, and were taken at the
+/// lower bar meant for the same words at heart.
+#[tokio::test]
+async fn a_question_sharing_no_word_with_a_pair_is_not_taken_at_the_lower_bar() {
+    models_dir();
+    let app = spawn_app().await;
+    let (_, cookie, csrf) = app.signed_in_owner(505, "Spoke & Chain").await;
+    for (q, a) in [("Where are you located?", "14 Mill Street"), ("What's your phone number?", "555-0142")] {
+        let r = app.http.post(app.url("/app/qa")).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("question", q), ("answer", a)]).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+    }
+    for asked in ["What's your email address?", "What's your address?"] {
+        let page = search(&app, &cookie, asked).await;
+        assert!(!page.contains("555-0142"), "{asked}: {page}");
+    }
+    let page = search(&app, &cookie, "whats ur phone number").await;
+    assert!(page.contains("555-0142"), "{page}");
+    app.stop().await.unwrap();
+}
+
 /// Two files of one name in one upload: the later is the newer version, kept as the one source.
 #[tokio::test]
 async fn two_files_of_one_name_in_one_upload_keep_the_later() {

@@ -340,17 +340,9 @@ async fn pay(State(s): S, Path((user, bot)): Path<(i64, i64)>, Form(f): Form<Pay
 
 /// `text` as HTML: escaped, each `http://` or `https://` address a link that opens in a new tab.
 fn linked(text: &str) -> String {
+    // Text and double-quoted attributes, as the Telegram client escapes them.
     fn escape(s: &str, out: &mut String) {
-        for c in s.chars() {
-            match c {
-                '&' => out.push_str("&amp;"),
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '"' => out.push_str("&quot;"),
-                '\'' => out.push_str("&#39;"),
-                c => out.push(c),
-            }
-        }
+        out.push_str(&bellhop_telegram::html::escape(s));
     }
     let mut out = String::new();
     let mut rest = text;
