@@ -370,6 +370,9 @@ async fn start_offers_the_managed_bot_button_and_bots_lists_status() {
     let manager = app.tg.handle.sandbox.manager_id();
     let (owner, bot) = create_through_landing(&app, "Finn", "Finn Fish", "finn_fish_bot").await;
     wait_live(&app, bot).await;
+    // The bot is live a moment before its welcome is sent: a /start in between is answered with
+    // that welcome (never sent twice), not "Welcome back" — so wait for it first.
+    welcome_link(&app, owner).await;
     app.tg.say(owner, manager, "/start").await;
     app.tg.say(owner, manager, "/bots").await;
     wait_until(Duration::from_secs(20), || async {
@@ -378,6 +381,7 @@ async fn start_offers_the_managed_bot_button_and_bots_lists_status() {
     })
     .await;
     let msgs = manager_messages_to(&app, owner).await;
+    assert_eq!(msgs.iter().filter(|m| text_of(m).contains("is live")).count(), 1, "one welcome");
     // An owner's /start shows the bot they have, and still offers to create another.
     let start = msgs.iter().find(|m| text_of(m).contains("Welcome back")).expect("/start answer");
     assert!(text_of(start).contains("@finn_fish_bot — ✅ live") && text_of(start).contains("/login"), "{}", text_of(start));
