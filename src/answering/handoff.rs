@@ -42,11 +42,12 @@ fn owner_buttons(conv: ConversationId) -> ReplyMarkup {
     })
 }
 
-/// Tells the owner and every teammate that the customer of `conv` asked for a person, with the
-/// transcript (`away`: outside working hours, when the assistant keeps answering). The caller has
-/// handed the conversation over (mode `human`, unless `away`) and stored the customer's note in
-/// the same commit. Returns whether anyone could be told.
-pub async fn tell_team(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv: &Conversation, away: bool) -> anyhow::Result<bool> {
+/// Tells the owner and every teammate that the customer of `conv` asked for a person — or, for
+/// `kind` [`MessageKind::Media`], sent something the assistant can't read — with the transcript
+/// (`away`: outside working hours, when the assistant keeps answering). The caller has handed the
+/// conversation over (mode `human`, unless `away`) and stored the customer's note in the same
+/// commit. Returns whether anyone could be told.
+pub async fn tell_team(db: &Db, manager: Option<&Manager>, tenant: TenantId, conv: &Conversation, kind: MessageKind, away: bool) -> anyhow::Result<bool> {
     let Some(manager) = manager else { return Ok(false) };
     let team = team::recipients(&db.pool, tenant).await?;
     let username = bots::profile(&db.pool, tenant, conv.bot_id).await?.map(|p| p.username).unwrap_or_default();
@@ -64,12 +65,35 @@ pub async fn tell_team(db: &Db, manager: Option<&Manager>, tenant: TenantId, con
         lines.push(format!("<b>{who}:</b> {}", escape(&text)));
     }
     let first = if team.len() > 1 { " The first of your team to reply takes the conversation." } else { "" };
+    // For media, what was sent ("a photo", "a voice message", …), as the transcript describes it.
+    let sent = (kind == MessageKind::Media).then(|| {
+        let last = all.iter().rev().find(|m| m.author == Author::Customer && m.kind == MessageKind::Media);
+        last.and_then(|m| super::media::what(&m.text)).unwrap_or("something").to_owned()
+    });
     let note = |lines: &[String], left_out: bool| {
         let mut transcript = lines.join("\n");
         if left_out {
             transcript = format!("<i>… (the earlier messages are on the conversation page)</i>\n{transcript}");
         }
-        if away {
+        if let Some(sent) = &sent {
+            let headline = if away {
+                format!(
+                    "🌙 <b>{}</b> sent {} to @{} outside your working hours. The assistant can only read text: it told them your team will reply, and it keeps answering their questions.",
+                    escape(&conv.customer_name),
+                    escape(sent),
+                    escape(&username),
+                )
+            } else {
+                format!(
+                    "📎 <b>{}</b> sent {} to @{}. The assistant can only read text, so it passed the conversation on to you.",
+                    escape(&conv.customer_name),
+                    escape(sent),
+                    escape(&username),
+                )
+            };
+            let after = if away { "" } else { " The assistant stays quiet in this chat until you tap Close." };
+            format!("{headline}\n\n{transcript}\n\n<i>Reply to this message (or tap Reply) to take the conversation: your answer goes to them through the bot.{after}{first}</i>")
+        } else if away {
             format!(
                 "🌙 <b>{}</b> asked for a person in @{} — outside your working hours, so the assistant keeps answering them.\n\n{transcript}\n\n<i>Reply to this message (or tap Reply) to take the conversation: your answer goes to them through the bot.{first}</i>",
                 escape(&conv.customer_name),

@@ -45,6 +45,14 @@ pub fn describe(kind: MediaKind, m: &Message) -> String {
     }
 }
 
+/// What was sent, in words ("a photo", "a file"), from a message [`describe`] wrote; None for
+/// any other text.
+pub fn what(described: &str) -> Option<&str> {
+    let (_, rest) = described.split_once('[')?;
+    let (what, _) = rest.split_once(']')?;
+    Some(what.trim()).filter(|w| !w.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +62,9 @@ mod tests {
     fn each_kind_is_described_in_words_with_what_can_be_read() {
         let photo = Message { photo: Some(vec![PhotoSize::default()]), ..Default::default() };
         assert_eq!(describe(photo.media_kind().unwrap(), &photo), "📷 [a photo]");
+        assert_eq!(what("📷 [a photo]"), Some("a photo"));
+        assert_eq!(what("📄 [a file]: order-list.pdf"), Some("a file"));
+        assert_eq!(what("Where are you?"), None);
         let voice = Message { voice: Some(Voice { duration: 7, ..Default::default() }), ..Default::default() };
         assert_eq!(describe(voice.media_kind().unwrap(), &voice), "🎤 [a voice message] (7 s)");
         let doc = Message { document: Some(Document { file_name: Some("order.pdf".into()), ..Default::default() }), ..Default::default() };

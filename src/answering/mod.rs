@@ -480,7 +480,7 @@ impl Ctx<'_> {
     /// not at all), then the note is sent, at most once ([`Self::resume`]).
     async fn finish_hand_off(&self, conv: &Conversation, note: &Msg, reply_to: i64, away: bool) -> Result<(), JobError> {
         if note.delivery == Delivery::Pending {
-            handoff::tell_team(self.db(), self.a.manager.as_ref(), self.tenant, conv, away).await?;
+            handoff::tell_team(self.db(), self.a.manager.as_ref(), self.tenant, conv, note.kind, away).await?;
         }
         self.resume(conv, note, reply_to).await
     }

@@ -420,6 +420,11 @@ async fn outside_working_hours_the_customer_gets_the_away_message_and_the_assist
     let said = wait_reply(&app, b.bot, ola, 1).await;
     assert!(said[0].starts_with("I can only read text messages. Our team is away right now and back"), "{said:?}");
     assert_eq!(said[0].matches("passed").count(), 1, "{said:?}");
+    // The team is told what happened — a photo the assistant can't read — not that Ola asked
+    // for a person.
+    let notice = text_of(&manager_message(&app, b.owner, "Ola sent a photo to @vera_hours_bot outside your working hours").await);
+    assert!(notice.contains("can only read text"), "{notice}");
+    assert!(!manager_said(&app, b.owner).await.iter().any(|t| t.contains("Ola asked for a person")), "{notice}");
 
     // Open all day: a handoff as usual.
     let (status, _, _) = send(hours("00:00", "24:00", "Europe/Berlin")).await;
