@@ -660,6 +660,9 @@ pub struct HitRow {
     pub similarity: String,
     pub score: String,
     pub confident: bool,
+    /// Below the threshold, but one of its lines answers by itself (`Selection::answers_alone`):
+    /// the bot quotes that line.
+    pub one_line: bool,
 }
 
 /// `min_similarity`: the bot's own threshold (`answering.min_similarity_percent`), so the page
@@ -682,6 +685,7 @@ fn hit_row(h: Hit, min_similarity: f32) -> HitRow {
         similarity: h.similarity.map(|s| format!("{:.0}%", (s.max(0.0) * 100.0))).unwrap_or_else(|| "—".into()),
         score: format!("{:.3}", h.score),
         confident: h.similarity.unwrap_or(0.0) >= min_similarity,
+        one_line: false,
     }
 }
 
@@ -715,17 +719,30 @@ pub async fn search(State(app): State<AppState>, owner: Owner, Query(sq): Query<
     let picker = pick(&app, owner.tenant_id, sq.bot, "/app/search", true).await?;
     let (hits, qa_match) = if q.is_empty() { (Vec::new(), None) } else { ingest::playground(&app.db, &app.retriever, owner.tenant_id, picker.bot(), &q).await? };
     let min = app.cfg.answering.min_similarity;
-    let would_quote = if q.is_empty() || qa_match.is_some() {
-        None
+    // What the bot would quote, and the passages its lines come from.
+    let (would_quote, quoted_from) = if q.is_empty() || qa_match.is_some() {
+        (None, Vec::new())
     } else {
         let retriever = app.retriever.get().await?;
         let scope = crate::knowledge::scope::of_bot(&app.db.pool, owner.tenant_id, picker.bot()).await?;
-        crate::answering::compose::find_for(&app.cfg.answering, &retriever, owner.tenant_id, &scope, &q)
-            .await?
-            .filter(|p| p.selection.confident())
-            .map(|p| p.selection.quote().iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" … "))
+        match crate::answering::compose::find_for(&app.cfg.answering, &retriever, owner.tenant_id, &scope, &q).await?.filter(|p| p.selection.confident()) {
+            Some(p) => {
+                let quote = p.selection.quote();
+                let from: Vec<String> = quote.iter().filter_map(|s| p.hits.get(s.hit)).map(|h| h.payload.text.clone()).collect();
+                (Some(quote.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" … ")), from)
+            }
+            None => (None, Vec::new()),
+        }
     };
-    let hits = hits.into_iter().map(|h| hit_row(h, min)).collect();
+    let hits = hits
+        .into_iter()
+        .map(|h| {
+            let mut row = hit_row(h, min);
+            // A passage too far as a whole that the quote comes from: one of its lines answers.
+            row.one_line = !row.confident && quoted_from.contains(&row.text);
+            row
+        })
+        .collect();
     render(&SearchPage { tab: "search", csrf: owner.csrf.clone(), picker, q, hits, qa_match, would_quote, min_percent: (min * 100.0).round() as u32 })
 }
 

@@ -439,6 +439,9 @@ async fn the_playground_says_what_the_bot_would_answer() {
     assert_eq!(settled(&app, &cookie, 1).await[0]["status"], "ready");
     let page = search(&app, &cookie, "Do you do tubeless setups?").await;
     assert!(page.contains("Your bot would answer with: “Tubeless tyre setup: $30 per wheel”"), "{page}");
+    // The price list is far from the question as a whole, but the line quoted answers: the
+    // passage says so, not "too far to answer from" under the quote.
+    assert!(page.contains("one line of it answers") && !page.contains("too far to answer from"), "{page}");
     let page = search(&app, &cookie, "Can I bring my dog into the shop?").await;
     assert!(page.contains("Your bot would say it doesn't know and offer a person"), "{page}");
     app.stop().await.unwrap();
