@@ -245,3 +245,46 @@ pub async fn logout(State(app): State<AppState>, owner: Owner, axum::Form(form):
     res.headers_mut().insert(header::SET_COOKIE, cookie(&app, "", 0));
     Ok(res)
 }
+
+/// Where the admin pages' layout (`admin_nav.html`) has room for a notice about the account.
+const ACCOUNT_NOTICE: &str = "<!--account-notice-->";
+
+/// While the account is closed, every admin page says so at the top, with what its owner can
+/// still do there until the erasure — keep the account, download the conversations — not only
+/// the Billing page. The other pages are left as they are; a closed account's session is its
+/// owner's (a teammate's ends with the closing).
+pub async fn closed_account_notice(State(app): State<AppState>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let session = req.uri().path().starts_with("/app").then(|| cookie_value(req.headers(), COOKIE)).flatten();
+    let res = next.run(req).await;
+    let Some(value) = session else { return res };
+    let html = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/html"));
+    if !html {
+        return res;
+    }
+    let idle = app.cfg.auth.session_idle.as_millis() as i64;
+    let erased_on = match storage::auth::live_session(&app.db.pool, &login::hash(&value), idle).await {
+        Ok(Some(s)) => match storage::privacy::is_closed(&app.db.pool, s.tenant_id).await {
+            Ok(true) => storage::privacy::erase_date(&app.db.pool, s.tenant_id).await.ok().flatten(),
+            _ => return res,
+        },
+        _ => return res,
+    };
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 8 << 20).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "something went wrong").into_response();
+    };
+    let page = String::from_utf8_lossy(&bytes);
+    if !page.contains(ACCOUNT_NOTICE) {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    let when = match erased_on {
+        Some(ms) => format!(", and everything kept here will be erased on <b>{}</b>", crate::app::account::date(ms)),
+        None => String::new(),
+    };
+    let notice = format!(
+        "<p class=\"problem\" role=\"alert\" id=\"account-closed\">Your account is closed: your bots are disconnected{when}. Until then you can still look at everything here and <a href=\"/app/conversations.csv\" download>download your conversations</a>. Changed your mind? Press <a href=\"/app/billing#close\">“Keep my account” on the Billing page</a>, then connect your bots again.</p>"
+    );
+    let page = page.replacen(ACCOUNT_NOTICE, &notice, 1);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(page))
+}

@@ -149,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(pages::error_pages))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::closed_account_notice))
         .layer(middleware::from_fn(pages::security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), limits::identify))
         .layer(middleware::from_fn(record_metrics))

@@ -59,9 +59,18 @@ async fn a_closed_account_is_disconnected_at_once_can_be_reopened_and_is_erased_
     assert!(page.contains("Your account is closed. Everything will be erased on") && page.contains("Keep my account"), "{page}");
     assert!(page.contains("<title>Billing — bellhop</title>"), "a plain title: {page}");
     assert_eq!(page.matches("id=\"terms\"").count(), 1, "the terms once: {page}");
+    // Every admin page says the account is closed, and what can still be done, not only Billing.
+    for path in ["/app", "/app/sources", "/app/conversations", "/app/team", "/app/billing"] {
+        let (_, page) = get(&app, &cookie, path).await;
+        let notice = page.split("id=\"account-closed\">").nth(1).unwrap_or_else(|| panic!("no closed-account notice on {path}: {page}"));
+        let notice = notice.split("</p>").next().unwrap();
+        assert!(notice.starts_with("Your account is closed") && notice.contains("will be erased on"), "{path}: {notice}");
+        assert!(notice.contains("href=\"/app/billing#close\"") && notice.contains("Keep my account") && notice.contains("download your conversations"), "{path}: {notice}");
+    }
     let (status, location, _) = post(&app, &cookie, "/app/account/reopen", &[("csrf", &csrf)]).await;
     assert_eq!((status, location.as_str()), (303, "/app/billing?reopened=1"));
     assert_eq!(count(app.db(), "select count(*) from tenants where closed_at is not null").await, 0);
+    assert!(!get(&app, &cookie, "/app").await.1.contains("account-closed"), "no notice once reopened");
     // Reopened, it is not erased when the sweep comes.
     assert!(!bellhop::app::account::erase(&app.state, b.tenant).await.unwrap());
 
