@@ -64,6 +64,8 @@ struct BillingPage {
     updates_days: u64,
     /// A problem with closing the account, in words.
     close_problem: Option<String>,
+    /// With it, a link to what solves it (href, label): the renewal to cancel.
+    close_link: Option<(&'static str, &'static str)>,
 }
 
 /// Answers per day as bars: one per day of the last 30, the busiest day full height.
@@ -161,6 +163,13 @@ async fn page(app: &AppState, owner: &super::auth::Owner, q: &ShowQuery, close_p
         _ if q.reopened.is_some() => "Your account is open again and nothing will be erased. Your bots are still disconnected: connect each again on its settings page.".into(),
         _ => String::new(),
     };
+    let stars_subscription = acc.plan_source == "stars" && acc.stars_charge_id.is_some() && (!acc.stars_canceled || stars::resume_refusal(&acc, false, now).is_none());
+    // Closing refused while the plan renews: a link to the button that stops it, not only its name.
+    let close_link = match close_problem.as_deref() {
+        Some(crate::app::account::STILL_RENEWS) if stars_subscription && !acc.stars_canceled => Some(("#renewal", "Cancel renewal")),
+        Some(crate::app::account::STILL_RENEWS) if stripe && acc.stripe_customer_id.is_some() => Some(("#card-renewal", "Change or cancel the card subscription")),
+        _ => None,
+    };
     let page = BillingPage {
         tab: "billing",
         csrf: owner.csrf.clone(),
@@ -185,7 +194,7 @@ async fn page(app: &AppState, owner: &super::auth::Owner, q: &ShowQuery, close_p
         stripe_customer: acc.stripe_customer_id.is_some(),
         pays_by_card: stripe::pays_by_card(&acc),
         // Resume is offered only where it is allowed (`stars::resume_refusal`).
-        stars_subscription: acc.plan_source == "stars" && acc.stars_charge_id.is_some() && (!acc.stars_canceled || stars::resume_refusal(&acc, false, now).is_none()),
+        stars_subscription,
         stars_canceled: acc.stars_canceled,
         attempt: crate::manager::login::random_token(),
         notice,
@@ -194,6 +203,7 @@ async fn page(app: &AppState, owner: &super::auth::Owner, q: &ShowQuery, close_p
         grace_days: crate::app::account::GRACE_DAYS,
         updates_days: app.cfg.retention.updates.as_secs() / 86_400,
         close_problem,
+        close_link,
     };
     super::render_page(&page)
 }

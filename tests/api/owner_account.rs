@@ -140,7 +140,7 @@ async fn a_renewing_subscription_must_be_stopped_before_closing() {
     let b = business(&app, "Gus", "gus_renew_bot", "Gus' Guitars").await;
     get(&app, &b.cookie, "/app/billing").await;
     let later = bellhop::storage::now_ms() + 10 * 86_400_000;
-    sqlx::query(&format!("update billing_accounts set plan_source = 'stars', stars_canceled = 0, plan_expires_at = {later} where tenant_id = {}", b.tenant.0))
+    sqlx::query(&format!("update billing_accounts set plan_source = 'stars', stars_charge_id = 'charge-1', stars_canceled = 0, plan_expires_at = {later} where tenant_id = {}", b.tenant.0))
         .execute(&app.db().pool)
         .await
         .unwrap();
@@ -149,6 +149,10 @@ async fn a_renewing_subscription_must_be_stopped_before_closing() {
     assert_eq!((status, location.as_str()), (303, "/app/billing?close_problem=renews#close"));
     let (_, page) = get(&app, &b.cookie, &location).await;
     assert!(page.contains("<p class=\"problem\" role=\"alert\">Your subscription still renews"), "{page}");
+    // The reason links to the button that stops the renewal, not only names it.
+    let reason = page.split("<p class=\"problem\" role=\"alert\">Your subscription still renews").nth(1).unwrap().split("</p>").next().unwrap();
+    assert!(reason.contains("<a href=\"#renewal\">Cancel renewal</a>"), "{reason}");
+    assert!(page.contains("action=\"/app/billing/renewal\" id=\"renewal\""), "{page}");
     assert_eq!(count(app.db(), "select count(*) from tenants where closed_at is not null").await, 0);
     assert_eq!(count(app.db(), &format!("select count(*) from bots where id = {} and status = 'live'", b.bot)).await, 1);
     app.stop().await.unwrap();
