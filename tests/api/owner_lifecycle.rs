@@ -286,6 +286,11 @@ async fn a_disconnected_bot_is_left_alone_and_its_token_forgotten_until_it_is_co
     assert_eq!(app.post_update(b.bot, Some(&secret), &json!({ "update_id": 9_999_002 })).await, 401);
     let (_, page) = get(&app, &b.cookie, &format!("/app/bots/{}/settings?done=disconnected", b.bot)).await;
     assert!(page.contains("The bot is still yours in Telegram") && page.contains("Connect it again"), "plain words on the page");
+    // The page's forms still work, and says so at the top: changes are kept for when it is back.
+    let top = page.split("<h1 class=\"page-title\">").next().unwrap();
+    assert!(top.contains("This bot is disconnected. Changes you make here are saved and reach Telegram when you <a href=\"#lifecycle\">connect it again</a>."), "{page}");
+    let (status, location, _) = post(&app, &b.cookie, &format!("/app/bots/{}/brand", b.bot), &[("csrf", &b.csrf), ("name", "Dora's Deli & Bakery")]).await;
+    assert_eq!((status, location.as_str()), (303, format!("/app/bots/{}/settings?brand=stored#brand", b.bot).as_str()));
     // The conversations stay.
     assert_eq!(count(app.db(), &format!("select count(*) from conversations where bot_id = {}", b.bot)).await, 1);
 
@@ -303,6 +308,9 @@ async fn a_disconnected_bot_is_left_alone_and_its_token_forgotten_until_it_is_co
     wait_live(&app, b.bot).await;
     let state = app.tg.get(&format!("bots/{}", b.bot)).await;
     assert_ne!(state["description"], json!(bellhop::manager::brand::OUT_OF_SERVICE), "the brand is back: {state}");
+    assert_eq!(state["name"], "Dora's Deli & Bakery", "the name changed while disconnected reached Telegram: {state}");
+    let (_, page) = get(&app, &b.cookie, &format!("/app/bots/{}/settings", b.bot)).await;
+    assert!(!page.contains("This bot is disconnected"), "no notice once connected");
     assert!(!state["commands"].as_array().unwrap().is_empty(), "the menu is back: {state}");
     app.tg.say(c, b.bot, "Do you cater parties?").await;
     let said = wait_reply(&app, b.bot, c, 2).await;
