@@ -85,6 +85,14 @@ async fn a_teammate_joins_with_a_one_time_link_gets_handoffs_and_the_first_reply
     assert!(page.contains("<input id=\"invite-link\"") && page.contains("<button class=\"button secondary\" type=\"button\" data-copy=\"invite-link\" hidden>Copy</button>"), "{page}");
     let js = app.http.get(app.url("/static/app.js")).send().await.unwrap().text().await.unwrap();
     assert!(js.contains("document.querySelectorAll('button[data-copy]')") && js.contains("navigator.clipboard.writeText(field.value)"), "the page's script copies");
+    // The link just made is in a box of its own; the button under it says it makes another one
+    // (owners made a second link by mistake), and only it is there.
+    let made = page.split("<div class=\"made-link\" id=\"made-link\">").nth(1).expect("the new link's own box").split("</div>").next().unwrap();
+    assert!(made.contains("id=\"invite-link\"") && made.contains("data-copy=\"invite-link\"") && !made.contains("/app/team/invite\""), "{made}");
+    let after = page.split("<div class=\"made-link\"").nth(1).unwrap().split_once("</div>").unwrap().1;
+    assert!(after.contains("Make another link, for another teammate") && !page.contains("Make an invitation link"), "{page}");
+    let (_, plain) = get(&app, &b.cookie, "/app/team").await;
+    assert!(plain.contains("Make an invitation link") && !plain.contains("made-link"), "without a new link, the usual button: {plain}");
     let token = invite_token(&page);
     let tom = app.tg.user("Tom").await;
     say_to_manager(&app, tom, &format!("/start {token}"), None).await;
