@@ -195,6 +195,9 @@ async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tena
             return Err(Failure::Owner(extract::storage_full(Some(("The text read from this address", size as u64)), others.max(0) as u64, limit as u64)));
         }
         sources::set_size(&mut *tx, tenant, source.id, size).await.map_err(anyhow::Error::from)?;
+        // The first page's title, for the Knowledge page (a page without one is named by its address).
+        let title = docs.first().map(|d| (d.title.trim(), d.url.as_deref())).filter(|(t, url)| !t.is_empty() && *url != Some(*t) && *t != source.name).map(|(t, _)| t);
+        sources::set_title(&mut *tx, tenant, source.id, title).await.map_err(anyhow::Error::from)?;
         tx.commit().await.map_err(anyhow::Error::from)?;
     }
     let retriever = retriever.get().await?;

@@ -36,6 +36,8 @@ pub struct Source {
     /// While it is `processing`: passages indexed so far, out of `progress_total`.
     pub progress_done: Option<i64>,
     pub progress_total: Option<i64>,
+    /// A web page's or site's title (its first page's `<title>`), once read; `None` for files.
+    pub title: Option<String>,
 }
 
 impl Source {
@@ -48,7 +50,7 @@ impl Source {
     }
 }
 
-const COLUMNS: &str = "id, kind, name, content_type, size_bytes, status, status_reason, chunk_count, max_pages, recrawl_hours, updated_at, recrawl_failures, next_crawl_at, bot_id, progress_done, progress_total";
+const COLUMNS: &str = "id, kind, name, content_type, size_bytes, status, status_reason, chunk_count, max_pages, recrawl_hours, updated_at, recrawl_failures, next_crawl_at, bot_id, progress_done, progress_total, title";
 
 /// The id the vector index knows a source (or page `page` of a site) by.
 pub fn index_id(source: SourceId, page: usize) -> String {
@@ -383,6 +385,12 @@ pub async fn fail_abandoned_reads<'c>(e: impl Executor<'c, Database = Any>, inge
 /// Records the size a read found (a web page's or site's text), unless it is being deleted.
 pub async fn set_size<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId, bytes: i64) -> sqlx::Result<bool> {
     let r = sqlx::query("update sources set size_bytes = $1 where tenant_id = $2 and id = $3 and status <> 'deleting'").bind(bytes).bind(tenant.0).bind(id.0).execute(e).await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Records the title a read found (a web page's or site's), unless it is being deleted.
+pub async fn set_title<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId, title: Option<&str>) -> sqlx::Result<bool> {
+    let r = sqlx::query("update sources set title = $1 where tenant_id = $2 and id = $3 and status <> 'deleting'").bind(title).bind(tenant.0).bind(id.0).execute(e).await?;
     Ok(r.rows_affected() == 1)
 }
 

@@ -105,6 +105,8 @@ pub struct SourceRow {
     pub rereadable: bool,
     /// While it is being read: how far, in percent, once that is known.
     pub progress: Option<i64>,
+    /// A web page's or site's title, shown above its address.
+    pub title: Option<String>,
 }
 
 #[derive(Template)]
@@ -188,6 +190,7 @@ async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<St
                 next_try: s.next_crawl_at.filter(|_| s.status == "failed").map(crate::billing::stars::date),
                 rereadable: !(s.status == "failed" && s.kind == "file" && s.status_reason.as_deref().is_some_and(crate::knowledge::extract::fails_for_good)),
                 progress: s.progress_percent(),
+                title: s.title.clone().filter(|t| s.kind != "file" && !t.trim().is_empty()),
                 id: s.id,
                 kind: s.kind,
                 name: s.name,

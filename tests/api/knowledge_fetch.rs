@@ -446,3 +446,42 @@ async fn pages_in_a_declared_legacy_charset_are_indexed_as_written() {
     }
     app.stop().await.unwrap();
 }
+
+/// The Knowledge page listed a web page by its address only. The read keeps the page's title,
+/// and the page shows it, with the address small under it; a page without a title is still
+/// listed by its address.
+#[tokio::test]
+async fn a_web_page_is_listed_by_its_title_with_its_address_under_it() {
+    use crate::helpers::{spawn_app_with, wait_until};
+    use bellhop::storage::sources;
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_KNOWLEDGE_URL_ALLOW_HOSTS", "127.0.0.1");
+    })
+    .await;
+    let (tenant, cookie, _) = app.signed_in_owner(7_950_202, "Rosa").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let site = Router::new()
+        .route("/opening-hours", axum::routing::get(|| async { html("Opening hours | Rosa Bakery", "<h1>Opening hours</h1><p>We open at seven every weekday morning.</p>") }))
+        .route("/plain", axum::routing::get(|| async { ([(header::CONTENT_TYPE, "text/html")], "<!doctype html><html><body><p>We deliver cakes across the whole town for free.</p></body></html>") }));
+    tokio::spawn(async move { axum::serve(listener, site).await });
+
+    let mut ids = Vec::new();
+    for path in ["/opening-hours", "/plain"] {
+        let url = format!("{base}{path}");
+        let new = sources::NewSource { bot: None, kind: "url", name: &url, size_bytes: 0, content: None, max_pages: None, recrawl_hours: None };
+        let id = bellhop::app::sources::add_source(&app.state, tenant, &new).await.unwrap();
+        wait_until(Duration::from_secs(120), || async { matches!(sources::get(&app.db().pool, tenant, id).await.unwrap().unwrap().status.as_str(), "ready" | "failed") }).await;
+        let source = sources::get(&app.db().pool, tenant, id).await.unwrap().unwrap();
+        assert_eq!(source.status, "ready", "{path}: {:?}", source.status_reason);
+        ids.push(source);
+    }
+    assert_eq!(ids[0].title.as_deref(), Some("Opening hours | Rosa Bakery"));
+    assert_eq!(ids[1].title, None, "no <title>: nothing kept, the address names it");
+
+    let (status, page) = crate::owner_lifecycle::get(&app, &cookie, "/app/sources").await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!("<b>Opening hours | Rosa Bakery</b><br><span class=\"help address\">{base}/opening-hours</span>")), "{page}");
+    assert!(page.contains(&format!("<b>{base}/plain</b>")), "{page}");
+    app.stop().await.unwrap();
+}
