@@ -444,6 +444,10 @@ async fn the_playground_says_what_the_bot_would_answer() {
     assert!(page.contains("one line of it answers") && !page.contains("too far to answer from"), "{page}");
     let page = search(&app, &cookie, "Can I bring my dog into the shop?").await;
     assert!(page.contains("Your bot would say it doesn't know and offer a person"), "{page}");
+    // "Try a question" and "Test chat" each say, in a line, how they differ, and link the other.
+    assert!(page.contains("<p class=\"help\" id=\"how-it-differs\">Try a question shows which of your information your bot would use, and why. To talk to your bot as a customer would, use <a href=\"/app/test-chat\">Test chat</a>.</p>"), "{page}");
+    let (_, chat) = crate::owner_lifecycle::get(&app, &cookie, "/app/test-chat").await;
+    assert!(chat.contains("<p class=\"help\" id=\"how-it-differs\">Test chat talks to your bot as a customer would. To see which of your information it would use for a question, and why, use <a href=\"/app/search\">Try a question</a>.</p>"), "{chat}");
     app.stop().await.unwrap();
 }
 
