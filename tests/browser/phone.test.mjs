@@ -43,6 +43,20 @@ test('on a phone the settings, billing, home and knowledge pages fit the screen'
     const nav = await page.locator('nav.tabs').boundingBox();
     assert.ok(nav.height < 60, `the tabs take one row on the ${name} page, not ${nav.height} px`);
   }
+  // The working-hours times show whole: "09:00 AM" (this browser's 12-hour clock) and the time
+  // picker's icon fit in each field (in three narrow columns they were cut off).
+  await page.goto(new URL(`/app/bots/${bot}/settings`, page.url()).toString());
+  await page.fill('input[name=open_0]', '09:00');
+  const cramped = await page.evaluate(() => [...document.querySelectorAll('table.hours input[type=time]')].filter((input) => {
+    const css = getComputedStyle(input);
+    const ctx = document.createElement('canvas').getContext('2d');
+    ctx.font = `${css.fontWeight} ${css.fontSize} ${css.fontFamily}`;
+    const text = ctx.measureText('09:00 AM').width;
+    const room = input.clientWidth - parseFloat(css.paddingLeft) - parseFloat(css.paddingRight);
+    return room < text + 24; // the picker's icon and its gap
+  }).map((input) => input.name));
+  assert.deepEqual(cramped, [], 'working-hours fields too narrow for "09:00 AM"');
+  await page.goto(new URL(`/app/sources?bot=${bot}`, page.url()).toString());
   // On the Knowledge page (open last): Re-read and Delete are finger-sized.
   for (const label of ['Re-read', 'Delete']) {
     const buttons = page.locator(`#sources button:has-text("${label}")`);
