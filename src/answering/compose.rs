@@ -251,7 +251,9 @@ pub async fn find(
     let hits = retriever.search_with(tenant, sources, query, opts, vectors).await?;
     let search = t.elapsed();
     let min = cfg.min_similarity;
-    let Some(top) = hits.first().map(|h| h.similarity.unwrap_or(0.0)) else { return Ok(None) };
+    // The closest passage's similarity — not the first's: fused with keyword search, the first
+    // can be a less similar passage holding the question's rare word ("Tuesday").
+    let Some(top) = hits.iter().map(|h| h.similarity.unwrap_or(0.0)).reduce(f32::max) else { return Ok(None) };
     // Keep passages reasonably close to the best one; far weaker ones only add noise.
     let hits: Vec<Hit> = hits.into_iter().filter(|h| h.similarity.unwrap_or(0.0) >= top.min(min) * 0.8).collect();
     let tuning = extract::Tuning { min_score: cfg.min_sentence_score, ..extract::Tuning::default() };
@@ -526,7 +528,8 @@ pub fn extractive(voice: &Voice<'_>, hits: &[Hit], sel: &Selection, note: Option
             numbered.push(s.hit);
         }
         let n = numbered.iter().position(|h| *h == s.hit).unwrap_or(0) + 1;
-        text.push_str(&format!("\n\n“{}” [{n}]", s.text.trim()));
+        // A list item is quoted without its marker ("- 09:30 — Gentle Yoga" reads as a stray dash).
+        text.push_str(&format!("\n\n“{}” [{n}]", crate::retrieval::unmarked(&s.text)));
     }
     let sources = numbered.iter().enumerate().map(|(i, h)| cited_source(i + 1, &hits[*h])).collect();
     Composed { kind: MessageKind::Extractive, text, sources, tokens: 0, note, model_time: Duration::ZERO }

@@ -139,20 +139,35 @@ impl Selection {
         let mut out = vec![best];
         let close = |s: &&&Scored, share: f32| s.score >= best.score * share && s.score > 0.0;
         let specific = (!best.specific).then(|| ranked.iter().skip(1).find(|s| s.specific && s.topic > 0.0 && close(s, self.tuning.specific))).flatten();
-        let second = specific.or_else(|| ranked.get(1).filter(|s| close(s, self.tuning.second) && (s.topic >= best.topic - 1e-6 || s.shared >= 0.5)));
-        if let Some(&second) = second {
+        // A best that holds what was asked by name ("Sunday") has no second that does not: for
+        // "is there yoga on sunday morning", Monday's "07:00 — Morning Hatha" beside Sunday's
+        // class answers about another day.
+        let second = specific.or_else(|| ranked.get(1).filter(|s| close(s, self.tuning.second) && (s.topic >= best.topic - 1e-6 || s.shared >= 0.5) && (s.specific || !best.specific)));
+        // The run of list items around the best, when it is one (at most ten items).
+        let run = || {
+            let mut items: Vec<&Scored> = self.ranked.iter().filter(|s| s.hit == best.hit && is_item(&s.text)).collect();
+            items.sort_by_key(|s| s.index);
+            let at = items.iter().position(|s| s.index == best.index)?;
+            let start = (0..at).rev().take_while(|&i| items[i].index + 1 == items[i + 1].index).last().unwrap_or(at);
+            let end = (at + 1..items.len()).take_while(|&i| items[i - 1].index + 1 == items[i].index).last().unwrap_or(at);
+            (end - start < 10).then(|| items[start..=end].to_vec())
+        };
+        // A list whose every item holds what was asked by name — its heading, "Tuesday", labels
+        // them all ([`crate::retrieval::ChunkPayload::sentence_text`]) — is all about it: "what
+        // classes are on Tuesday?" gets Tuesday's classes, not the two that scored best.
+        if best.specific && is_item(&best.text) {
+            if let Some(items) = run().filter(|items| items.len() > 1 && items.iter().all(|s| s.specific)) {
+                out = items;
+            }
+        }
+        if let (Some(&second), 1) = (second, out.len()) {
             out.push(second);
             // A question about a whole list ("What are your opening hours?" over the week's days),
-            // its best two items of one list and neither what was asked by name, gets the list (at
-            // most ten items), not two of its days, which read as "closed the other days".
+            // its best two items of one list and neither what was asked by name, gets the list, not
+            // two of its days, which read as "closed the other days".
             if second.hit == best.hit && is_item(&best.text) && is_item(&second.text) && !best.specific && !second.specific {
-                let mut items: Vec<&Scored> = self.ranked.iter().filter(|s| s.hit == best.hit && is_item(&s.text)).collect();
-                items.sort_by_key(|s| s.index);
-                let at = items.iter().position(|s| s.index == best.index).unwrap_or(0);
-                let start = (0..at).rev().take_while(|&i| items[i].index + 1 == items[i + 1].index).last().unwrap_or(at);
-                let end = (at + 1..items.len()).take_while(|&i| items[i - 1].index + 1 == items[i].index).last().unwrap_or(at);
-                if end - start < 10 && (start..=end).any(|i| items[i].index == second.index) {
-                    out = items[start..=end].to_vec();
+                if let Some(items) = run().filter(|items| items.iter().any(|s| s.index == second.index)) {
+                    out = items;
                 }
             }
         }
@@ -396,7 +411,7 @@ fn names(sentence: &str, own: &HashSet<String>, next: &HashSet<String>) -> bool 
 
 /// The passages' sentences ranked for `question` (`question_vector`: its embedding, if made).
 pub async fn select(retriever: &Retriever, question: &str, question_vector: Option<&[f32]>, hits: &[Hit], tuning: Tuning) -> Selection {
-    let by_hit: Vec<Vec<String>> = hits.iter().map(|h| sentences(&h.payload.text).into_iter().map(str::to_owned).collect()).collect();
+    let by_hit: Vec<Vec<String>> = hits.iter().map(|h| sentences(&h.payload.sentence_text()).into_iter().map(str::to_owned).collect()).collect();
     let sents: Vec<(usize, usize, String)> = by_hit.iter().enumerate().flat_map(|(h, ss)| ss.iter().enumerate().map(move |(i, s)| (h, i, s.clone()))).collect();
     let passage: Vec<f32> = hits.iter().map(|h| h.similarity.unwrap_or(0.0)).collect();
     let headings: Vec<String> = hits.iter().map(|h| h.payload.headings.join(" ")).collect();

@@ -225,7 +225,15 @@ pub fn is_follow_up(question: &str) -> bool {
     }
     let refers = words.iter().enumerate().any(|(i, w)| {
         // "one" refers back as "the big one?", "which one is cheaper?" — not as "one rose".
-        if *w == "one" { i + 1 == words.len() || i > 0 && ["which", "the", "that", "this", "a", "other", "another"].contains(&words[i - 1]) } else { REFERS.contains(w) }
+        let before = i.checked_sub(1).map(|b| words[b]);
+        match *w {
+            "one" => i + 1 == words.len() || before.is_some_and(|b| ["which", "the", "that", "this", "a", "other", "another"].contains(&b)),
+            // "there" refers back as "can I park there?", not in "is there a locker?" / "there
+            // are …" (it only says something exists), nor in "how early should I get there?"
+            // (the business itself, whatever was asked before).
+            "there" => !before.is_some_and(|b| EXISTS.contains(&b) || GOES.contains(&b)) && !words.get(i + 1).is_some_and(|a| EXISTS.contains(a)),
+            _ => REFERS.contains(w),
+        }
     });
     words.len() <= 2 || refers && (words.len() <= 6 || OPENERS.contains(&first))
 }
@@ -246,6 +254,12 @@ const OPENERS: &[&str] = &[
     "چه", "چطور", "چقدر", "کی", "کجا", // Persian
 ];
 
+/// The verbs of "is there …", "there are …": "there" says only that something exists.
+const EXISTS: &[&str] = &["is", "are", "was", "were", "be", "s", "isn", "aren", "will"];
+
+/// Verbs of going: "get there", "come there" is to the business.
+const GOES: &[&str] = &["get", "go", "come", "arrive", "drive", "walk", "cycle", "travel"];
+
 /// Words that refer back to what was asked before: "it", "that", "there" …
 const REFERS: &[&str] = &[
     "it", "its", "that", "this", "those", "these", "they", "them", "there", "he", "she", "else", // English
@@ -264,6 +278,19 @@ mod tests {
         assert_eq!(standalone_query(&h, "How much is it?"), "Do you deliver to Altona? How much is it?");
         assert_eq!(standalone_query(&h, "What are your opening hours on public holidays in December?"), "What are your opening hours on public holidays in December?");
         assert_eq!(standalone_query(&[], "price?"), "price?");
+    }
+
+    /// A walkthrough: "how early should I get there" after "do I need to bring a mat" was
+    /// searched with it and answered about mats; "Is there a class on Sunday evening?" after
+    /// another question likewise.
+    #[test]
+    fn there_that_says_something_exists_or_names_the_business_does_not_refer_back() {
+        for q in ["how early should I get there", "Is there a class on Sunday evening?", "is there a locker for my things", "are there showers", "there's no parking nearby, right?", "How do I get there by bus?"] {
+            assert!(!is_follow_up(q), "{q}");
+        }
+        for q in ["Can I park there?", "Is there parking there?", "what do they cost there?"] {
+            assert!(is_follow_up(q), "{q}");
+        }
     }
 
     #[test]

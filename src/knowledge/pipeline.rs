@@ -25,7 +25,7 @@ pub struct Indexed {
     tenant: TenantId,
     /// Chunks stored.
     pub chunks: usize,
-    /// Each chunk's id and text.
+    /// Each chunk's id and the text its sentences are made of ([`ChunkPayload::sentence_text`]).
     pending: Vec<(uuid::Uuid, String)>,
 }
 
@@ -121,7 +121,7 @@ pub async fn index_chunked<Go: Future<Output = bool>>(
         chunks.extend(own);
     }
     let total = chunks.len();
-    let pending = chunks.iter().map(|c| (c.chunk_id, c.text.clone())).collect();
+    let pending = chunks.iter().map(|c| (c.chunk_id, c.sentence_text().into_owned())).collect();
     let mut done = 0;
     let mut rest = chunks.into_iter().peekable();
     while rest.peek().is_some() {

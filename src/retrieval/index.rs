@@ -87,6 +87,31 @@ pub fn sentences(text: &str) -> Vec<&str> {
     text.lines().flat_map(|l| l.split_sentence_bounds()).map(str::trim).filter(|s| s.chars().any(char::is_alphanumeric)).collect()
 }
 
+/// A list item's marker ("- ", "* ", "• ", "+ ", "2. ", "2) ") and the rest of the line.
+fn list_marker(line: &str) -> Option<(&str, &str)> {
+    let t = line.trim_start();
+    let lead = line.len() - t.len();
+    let n = if ["- ", "* ", "• ", "+ "].iter().any(|m| t.starts_with(m)) {
+        t.chars().next().map_or(0, char::len_utf8) + 1
+    } else {
+        let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+        if (1..=2).contains(&digits) && t[digits..].starts_with(['.', ')']) && t[digits + 1..].starts_with(' ') { digits + 2 } else { 0 }
+    };
+    (n > 0 && t[n..].trim().chars().any(char::is_alphanumeric)).then(|| (&line[..lead + n], t[n..].trim()))
+}
+
+/// A line as quoted: a list item without its marker ("- 09:30 — Gentle Yoga" would read as a
+/// stray dash), anything else trimmed.
+pub fn unmarked(line: &str) -> &str {
+    list_marker(line).map_or(line.trim(), |(_, rest)| rest)
+}
+
+/// Whether a list item names its own subject: a few words with no digit before a colon
+/// ("Monday: 9:00–18:00", "Full service: $89"; not "17:00 — Yin Yoga").
+fn labelled(item: &str) -> bool {
+    item.split_once(": ").is_some_and(|(label, _)| !label.is_empty() && label.split_whitespace().count() <= 5 && !label.chars().any(|c| c.is_numeric()))
+}
+
 fn sentences_hash(sentences: &[&str]) -> String {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
@@ -110,6 +135,36 @@ mod tenant_as_string {
 }
 
 impl ChunkPayload {
+    /// The text whose [`sentences`] answering ranks, embeds and quotes: the chunk's text with
+    /// each list item that has no label of its own labelled with its section's heading, when
+    /// that is a short name — "- 17:00 — Yin Yoga with Sofia" under "Sunday" is "- Sunday: 17:00
+    /// — Yin Yoga with Sofia". Quoted alone, the line still says which day it is (a customer
+    /// asking about Sunday morning was shown Monday's 7:00 class, its day only in the source's
+    /// name), and a question naming the day finds it. Items that name their own subject
+    /// ("- Monday: 9:00–18:00", "- Tubeless setup: $30") and items under a question heading (an
+    /// FAQ's) stay as they are.
+    pub fn sentence_text(&self) -> std::borrow::Cow<'_, str> {
+        let Some(heading) = self.headings.last().map(|h| h.trim().trim_end_matches(':').trim()) else { return self.text.as_str().into() };
+        let short = (1..=4).contains(&heading.split_whitespace().count()) && heading.chars().count() <= 40;
+        if !short || heading.ends_with(['?', '？', '؟']) || !heading.chars().any(char::is_alphabetic) {
+            return self.text.as_str().into();
+        }
+        let lower = heading.to_lowercase();
+        let mut changed = false;
+        let lines: Vec<String> = self
+            .text
+            .lines()
+            .map(|line| match list_marker(line) {
+                Some((marker, rest)) if !labelled(rest) && !rest.to_lowercase().contains(&lower) => {
+                    changed = true;
+                    format!("{marker}{heading}: {rest}")
+                }
+                _ => line.to_owned(),
+            })
+            .collect();
+        if changed { lines.join("\n").into() } else { self.text.as_str().into() }
+    }
+
     /// The text both vectors are computed from: the chunk with its title and heading path in
     /// front, so a chunk that says "You must apply within 3 months" still matches a question
     /// about the section it sits in ("Carer's Allowance › How to claim").
@@ -244,6 +299,36 @@ pub(crate) fn only_tenant(tenant: TenantId, hits: Vec<IndexHit>) -> Vec<IndexHit
 #[cfg(test)]
 mod tests {
     use super::SentenceVectors;
+
+    #[test]
+    fn list_items_without_a_label_of_their_own_are_labelled_with_their_short_heading() {
+        let chunk = |headings: &[&str], text: &str| super::ChunkPayload {
+            tenant_id: 1,
+            source_id: "s".into(),
+            chunk_id: uuid::Uuid::nil(),
+            position: 0,
+            title: "Lotus Flow Yoga — Weekly Class Timetable".into(),
+            headings: headings.iter().map(|h| h.to_string()).collect(),
+            url: None,
+            text: text.into(),
+            sentences: None,
+        };
+        let sunday = chunk(&["Lotus Flow Yoga — Weekly Class Timetable", "Sunday"], "- 10:00 — Slow Flow with Sofia (60 min)\n• 17:00 — Yin Yoga (90 min)\n2. Bring a mat\nNo classes on public holidays.");
+        assert_eq!(sunday.sentence_text(), "- Sunday: 10:00 — Slow Flow with Sofia (60 min)\n• Sunday: 17:00 — Yin Yoga (90 min)\n2. Sunday: Bring a mat\nNo classes on public holidays.");
+        // Items with their own label, or naming the heading already, stay; so do items under a
+        // question (an FAQ's) or a long heading.
+        let hours = chunk(&["Opening hours"], "- Monday: 9:00–18:00\n- Open late on Thursdays until opening hours end");
+        assert_eq!(hours.sentence_text(), hours.text);
+        let faq = chunk(&["Do I need my own mat?"], "- Yes, or rent one for $2");
+        assert_eq!(faq.sentence_text(), faq.text);
+        let long = chunk(&["What to bring to your very first class"], "- A water bottle");
+        assert_eq!(long.sentence_text(), long.text);
+        assert_eq!(chunk(&[], "- 10:00 — Slow Flow").sentence_text(), "- 10:00 — Slow Flow");
+        assert_eq!(super::list_marker("• Cash"), Some(("• ", "Cash")));
+        assert_eq!(super::list_marker("12) Return it"), Some(("12) ", "Return it")));
+        assert_eq!(super::list_marker("2026. A year"), None);
+        assert_eq!(super::list_marker("-5 degrees"), None);
+    }
 
     #[test]
     fn kept_sentence_vectors_come_back_exactly_and_only_for_the_same_model_and_sentences() {

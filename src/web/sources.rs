@@ -732,7 +732,7 @@ pub async fn search(State(app): State<AppState>, owner: Owner, Query(sq): Query<
             Some(p) => {
                 let quote = p.selection.quote();
                 let from: Vec<String> = quote.iter().filter_map(|s| p.hits.get(s.hit)).map(|h| h.payload.text.clone()).collect();
-                (Some(quote.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" … ")), from)
+                (Some(quote.iter().map(|s| crate::retrieval::unmarked(&s.text)).collect::<Vec<_>>().join(" … ")), from)
             }
             None => (None, Vec::new()),
         }

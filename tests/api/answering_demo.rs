@@ -134,3 +134,43 @@ async fn a_follow_up_is_answered_with_what_it_asks_about_not_the_question_before
     assert!(tulips.contains("ulips") && !tulips.contains("sunflower"), "the follow-up is about tulips: {said:?}");
     app.stop().await.unwrap();
 }
+
+/// A yoga studio's walkthrough: its timetable lists each day's classes under the day's heading
+/// ("## Sunday" / "- 10:00 — Slow Flow with Sofia"). "is there yoga on sunday morning" was
+/// answered with Monday's "07:00 — Morning Hatha" line, its day only in the source's name, and
+/// "what classes are on Tuesday?" got "I couldn't find that". "how early should I get there",
+/// asked after the mat question, was searched with it ("there" read as referring back) and
+/// answered about mats.
+#[tokio::test]
+async fn a_timetables_lines_are_quoted_with_their_day_and_a_day_gets_its_classes() {
+    std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
+    let app = spawn_app().await;
+    let (bot, tenant, _) = live_bot(&app, "Maya", "lotus_flow_bot", "Lotus Flow Yoga").await;
+    add_doc(&app, tenant, "timetable.md", TIMETABLE).await;
+    add_doc(&app, tenant, "faq.md", YOGA_FAQ).await;
+    wait_sources_ready(&app, tenant, 2).await;
+    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    let asked = ["is there yoga on sunday morning", "what classes are on Tuesday?", "do I need to bring a mat", "how early should I get there"];
+    for (i, question) in asked.into_iter().enumerate() {
+        app.tg.say(alex, bot, question).await;
+        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).count() > i }).await;
+    }
+    let said: Vec<String> = app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(|m| text_of(m).split("\n\nSources").next().unwrap_or_default().to_owned()).collect();
+    // Every quoted line of the timetable says its day, with no stray list dash.
+    let quotes = |t: &str| t.split('“').skip(1).map(|q| q.split('”').next().unwrap_or_default().to_owned()).collect::<Vec<_>>();
+    let sunday = quotes(&said[0]);
+    assert!(sunday.iter().any(|q| q.starts_with("Sunday: 10:00 — Slow Flow")), "{said:?}");
+    assert!(sunday.iter().all(|q| q.starts_with("Sunday: ")), "each line its day: {said:?}");
+    let tuesday = quotes(&said[1]);
+    assert_eq!(tuesday, ["Tuesday: 09:30 — Gentle Yoga with Ruth (60 min)", "Tuesday: 18:30 — Vinyasa Flow with Maya (60 min)", "Tuesday: 20:00 — Yin Yoga with Sofia (75 min)"], "{said:?}");
+    assert!(said[2].contains("rent one at the studio"), "{said:?}");
+    // Searched on its own, not with the mat question (whether its answer is quoted is the
+    // sentence scoring's call: "get there" shares no word with "Please arrive 10 minutes …").
+    assert!(!said[3].contains("rent one"), "{said:?}");
+    app.stop().await.unwrap();
+}
+
+const TIMETABLE: &str = "# Lotus Flow Yoga — Weekly Class Timetable\n\nStudio: 42 Elm Street. All classes take place in the Main Studio unless noted.\n\n## Monday\n- 07:00 — Morning Hatha with Maya (60 min)\n- 12:15 — Lunchtime Power Yoga with Daniel (45 min)\n- 18:30 — Vinyasa Flow with Daniel (60 min)\n\n## Tuesday\n- 09:30 — Gentle Yoga with Ruth (60 min)\n- 18:30 — Vinyasa Flow with Maya (60 min)\n- 20:00 — Yin Yoga with Sofia (75 min)\n\n## Wednesday\n- 07:00 — Morning Hatha with Maya (60 min)\n- 18:00 — Ashtanga Led Primary with Daniel (90 min)\n\n## Saturday\n- 09:00 — Vinyasa Flow with Maya (75 min)\n- 11:00 — Gentle Yoga with Ruth (60 min)\n\n## Sunday\n- 10:00 — Slow Flow with Sofia (60 min)\n- 17:00 — Yin Yoga & Sound Bath with Sofia (90 min)\n\nTimetable valid from 1 September.\n";
+
+const YOGA_FAQ: &str = "# Frequently Asked Questions\n\n## Do I need my own mat?\nYou can bring your own mat, or rent one at the studio for $2 per class. Blocks, straps and bolsters are free to use.\n\n## When should I arrive?\nPlease arrive 10 minutes before class starts so you have time to check in and set up. Doors close 5 minutes after the start of class.\n\n## Do you offer hot yoga?\nNo, we do not offer hot yoga. All our classes are held in a comfortably warm room.\n\n## Where can I park?\nParking on Elm Street is free after 6 pm.\n";
+
