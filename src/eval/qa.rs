@@ -5,7 +5,7 @@
 //! Set format: one business a line,
 //! `{"business", "pairs": [{"question", "answer", "ask": [rewording, …]}], "negatives": [{"ask", "why"}]}`.
 //! The questions of one business are matched against that business's pairs only, as a bot's are.
-use crate::knowledge::qa::{Basis, Candidate, RULE, Rule, pick, with_answer};
+use crate::knowledge::qa::{AtHeart, Basis, Candidate, RULE, Rule, pick, with_answer};
 use crate::models::Embedder;
 use anyhow::Context;
 use std::collections::HashMap;
@@ -62,7 +62,7 @@ struct Tally {
 /// The rules compared: the one answering uses first, then the candidates.
 fn rules() -> Vec<Rule> {
     // The rule answering used before `bellhop eval qa`, for comparison.
-    let before = Rule { basis: Basis::Question, threshold: 0.85, with_shared_word: None, margin: 0.0, swap_guard: false, unless_differs: None };
+    let before = Rule { basis: Basis::Question, threshold: 0.85, with_shared_word: None, margin: 0.0, swap_guard: false, unless_differs: None, at_heart: AtHeart::Question, covered: None };
     let mut out = vec![RULE, before];
     let mut add = |r: Rule| {
         if !out.contains(&r) {
@@ -70,23 +70,23 @@ fn rules() -> Vec<Rule> {
         }
     };
     for t in [0.85, 0.80, 0.75, 0.70, 0.65, 0.60, 0.55] {
-        add(Rule { basis: Basis::Question, threshold: t, with_shared_word: None, margin: 0.0, swap_guard: false, unless_differs: None });
+        add(Rule { basis: Basis::Question, threshold: t, with_shared_word: None, margin: 0.0, swap_guard: false, unless_differs: None, at_heart: AtHeart::Question, covered: None });
     }
     for t in [0.85, 0.80, 0.75, 0.70, 0.65, 0.60] {
-        add(Rule { basis: Basis::QuestionOrAnswer, threshold: t, with_shared_word: None, margin: 0.0, swap_guard: false, unless_differs: None });
+        add(Rule { basis: Basis::QuestionOrAnswer, threshold: t, with_shared_word: None, margin: 0.0, swap_guard: false, unless_differs: None, at_heart: AtHeart::Question, covered: None });
     }
     for t in [0.75, 0.70, 0.65, 0.60] {
         for m in [0.05, 0.10] {
-            add(Rule { basis: Basis::Question, threshold: t, with_shared_word: None, margin: m, swap_guard: false, unless_differs: None });
-            add(Rule { basis: Basis::QuestionOrAnswer, threshold: t, with_shared_word: None, margin: m, swap_guard: false, unless_differs: None });
+            add(Rule { basis: Basis::Question, threshold: t, with_shared_word: None, margin: m, swap_guard: false, unless_differs: None, at_heart: AtHeart::Question, covered: None });
+            add(Rule { basis: Basis::QuestionOrAnswer, threshold: t, with_shared_word: None, margin: m, swap_guard: false, unless_differs: None, at_heart: AtHeart::Question, covered: None });
         }
     }
     for high in [0.85, 0.80, 0.75, 0.70] {
         for low in [0.75, 0.70, 0.65, 0.60, 0.55, 0.50] {
             if low < high {
-                add(Rule { basis: Basis::Question, threshold: high, with_shared_word: Some(low), margin: 0.0, swap_guard: false, unless_differs: None });
-                add(Rule { basis: Basis::QuestionOrAnswer, threshold: high, with_shared_word: Some(low), margin: 0.0, swap_guard: false, unless_differs: None });
-                add(Rule { basis: Basis::QuestionOrAnswer, threshold: high, with_shared_word: Some(low), margin: 0.05, swap_guard: false, unless_differs: None });
+                add(Rule { basis: Basis::Question, threshold: high, with_shared_word: Some(low), margin: 0.0, swap_guard: false, unless_differs: None, at_heart: AtHeart::Question, covered: None });
+                add(Rule { basis: Basis::QuestionOrAnswer, threshold: high, with_shared_word: Some(low), margin: 0.0, swap_guard: false, unless_differs: None, at_heart: AtHeart::Question, covered: None });
+                add(Rule { basis: Basis::QuestionOrAnswer, threshold: high, with_shared_word: Some(low), margin: 0.05, swap_guard: false, unless_differs: None, at_heart: AtHeart::Question, covered: None });
             }
         }
     }
@@ -97,7 +97,7 @@ fn rules() -> Vec<Rule> {
             for low in [0.80, 0.75, 0.70, 0.65, 0.60, 0.55] {
                 for margin in [0.0, 0.05] {
                     if low < high {
-                        let r = Rule { basis, threshold: high, with_shared_word: None, margin, swap_guard: true, unless_differs: Some(low) };
+                        let r = Rule { basis, threshold: high, with_shared_word: None, margin, swap_guard: true, unless_differs: Some(low), at_heart: AtHeart::Question, covered: None };
                         if !out.contains(&r) {
                             out.push(r);
                         }
@@ -106,7 +106,24 @@ fn rules() -> Vec<Rule> {
             }
         }
     }
+    // The lower bar asking more, or other, of the customer's words (the thirty-fourth session).
+    let base = Rule { basis: Basis::QuestionOrAnswer, threshold: 0.80, with_shared_word: None, margin: 0.05, swap_guard: true, unless_differs: None, at_heart: AtHeart::Question, covered: None };
+    for low in [0.60, 0.55, 0.50] {
+        add_unique(&mut out, Rule { unless_differs: Some(low), at_heart: AtHeart::QuestionAndAnswer, ..base });
+    }
+    for low in [0.60, 0.55, 0.50, 0.45, 0.40] {
+        add_unique(&mut out, Rule { covered: Some(low), ..base });
+        for high in [0.70, 0.75] {
+            add_unique(&mut out, Rule { covered: Some(low), unless_differs: Some(high), ..base });
+        }
+    }
     out
+}
+
+fn add_unique(out: &mut Vec<Rule>, r: Rule) {
+    if !out.contains(&r) {
+        out.push(r);
+    }
 }
 
 fn describe(r: &Rule) -> String {
@@ -122,7 +139,13 @@ fn describe(r: &Rule) -> String {
         s += ", not swapped";
     }
     if let Some(low) = r.unless_differs {
-        s += &format!(", or ≥ {low:.2} if no word differs");
+        s += &match r.at_heart {
+            AtHeart::Question => format!(", or ≥ {low:.2} if no word differs"),
+            AtHeart::QuestionAndAnswer => format!(", or ≥ {low:.2} if no word differs and the customer's words are in the pair"),
+        };
+    }
+    if let Some(low) = r.covered {
+        s += &format!(", or ≥ {low:.2} if the customer's words are all in the pair's question or answer");
     }
     if r.margin > 0.0 {
         s += &format!(", margin ≥ {:.2}", r.margin);
@@ -174,7 +197,8 @@ pub async fn qa(cfg: crate::config::Config, args: QaArgs) -> anyhow::Result<()> 
                 s.sort_by(|a, b| b.0.max(b.1).total_cmp(&a.0.max(a.1)));
                 let tag = match want { Some(i) if i == s[0].2 => "POS", Some(_) => "POS-OTHER", None => "NEG" };
                 let sp = crate::domain::vocabulary::specifics(ask) == crate::domain::vocabulary::specifics(&b.pairs[s[0].2].question);
-                println!("{tag}\t{:.3}\t{:.3}\t{:.3}\tswap={}\tdiffers={}\tspec={}\t{ask:?}\t→ {:?}", s[0].0, s[0].1, s[0].0.max(s[0].1) - s.get(1).map_or(0.0, |x| x.0.max(x.1)), crate::knowledge::qa::swapped(ask, &b.pairs[s[0].2].question), crate::knowledge::qa::differs(ask, &b.pairs[s[0].2].question), sp, b.pairs[s[0].2].question);
+                let top = &b.pairs[s[0].2];
+                println!("{tag}\t{:.3}\t{:.3}\t{:.3}\tswap={}\tdiffers={}\tcovered={}\tspec={}\t{ask:?}\t→ {:?}", s[0].0, s[0].1, s[0].0.max(s[0].1) - s.get(1).map_or(0.0, |x| x.0.max(x.1)), crate::knowledge::qa::swapped(ask, &top.question), crate::knowledge::qa::differs(ask, &top.question), crate::knowledge::qa::covered(ask, &top.question, &top.answer), sp, top.question);
             }
         }
         return Ok(());
@@ -188,7 +212,7 @@ pub async fn qa(cfg: crate::config::Config, args: QaArgs) -> anyhow::Result<()> 
                 .pairs
                 .iter()
                 .zip(&both)
-                .map(|(p, w)| Candidate { question: &p.question, question_vector: &vectors[&p.question], with_answer_vector: Some(&vectors[w]) })
+                .map(|(p, w)| Candidate { question: &p.question, answer: &p.answer, question_vector: &vectors[&p.question], with_answer_vector: Some(&vectors[w]) })
                 .collect();
             for (i, p) in b.pairs.iter().enumerate() {
                 for ask in &p.ask {

@@ -625,6 +625,34 @@ async fn a_question_sharing_no_word_with_a_pair_is_not_taken_at_the_lower_bar() 
     app.stop().await.unwrap();
 }
 
+/// The dog grooming walkthrough: "what if I miss my appointment" got the pair "What should I do
+/// before the appointment?" and its answer about walking the dog (the salon charges 50 % for a
+/// missed one). The customer's "miss" is in neither the pair's question nor its answer, so the
+/// shared "appointment" no longer takes it at a lower bar; a question in the words of a pair's
+/// answer is taken ("one on one session with a teacher" → the private lesson pair).
+#[tokio::test]
+async fn a_question_turning_on_a_word_the_pair_lacks_does_not_get_the_pair() {
+    models_dir();
+    let app = spawn_app().await;
+    let (_, cookie, csrf) = app.signed_in_owner(506, "Fluffy Paws").await;
+    for (q, a) in [
+        ("What should I do before the appointment?", "Please walk your dog before drop-off so they can do their business, and don't feed a big meal in the two hours before."),
+        ("Can I book a private lesson?", "Yes! Private one-to-one sessions with any of our teachers cost $70 for 60 minutes. Send us a message with a few times that suit you and we'll arrange it."),
+    ] {
+        let r = app.http.post(app.url("/app/qa")).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("question", q), ("answer", a)]).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+    }
+    for asked in ["what if I miss my appointment", "Can I stay with my dog during the appointment?"] {
+        let page = search(&app, &cookie, asked).await;
+        assert!(!page.contains("walk your dog before drop-off"), "{asked}: {page}");
+    }
+    let page = search(&app, &cookie, "anything I need to do before my appointment?").await;
+    assert!(page.contains("walk your dog before drop-off"), "{page}");
+    let page = search(&app, &cookie, "could I get a one on one session with a teacher?").await;
+    assert!(page.contains("cost $70 for 60 minutes"), "{page}");
+    app.stop().await.unwrap();
+}
+
 /// Two files of one name in one upload: the later is the newer version, kept as the one source.
 #[tokio::test]
 async fn two_files_of_one_name_in_one_upload_keep_the_later() {
