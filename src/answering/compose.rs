@@ -251,9 +251,7 @@ pub async fn find(
     let hits = retriever.search_with(tenant, sources, query, opts, vectors).await?;
     let search = t.elapsed();
     let min = cfg.min_similarity;
-    // The closest passage's similarity — not the first's: fused with keyword search, the first
-    // can be a less similar passage holding the question's rare word ("Tuesday").
-    let Some(top) = hits.iter().map(|h| h.similarity.unwrap_or(0.0)).reduce(f32::max) else { return Ok(None) };
+    let Some(top) = hits.first().map(|h| h.similarity.unwrap_or(0.0)) else { return Ok(None) };
     // Keep passages reasonably close to the best one; far weaker ones only add noise.
     let hits: Vec<Hit> = hits.into_iter().filter(|h| h.similarity.unwrap_or(0.0) >= top.min(min) * 0.8).collect();
     let tuning = extract::Tuning { min_score: cfg.min_sentence_score, ..extract::Tuning::default() };

@@ -68,6 +68,9 @@ pub struct Scored {
     /// Whether its own text holds one of the question's weekdays, months or names (not a
     /// number: "for 20 people" in a price list shares "20" with "a 20 euro order" by chance).
     pub specific: bool,
+    /// Whether its own text holds one of the question's weekdays or months (a day it asks about,
+    /// not a name).
+    pub dated: bool,
     /// Its own stems, for a follow-up's new words ([`Selection::focus_on`]).
     pub terms: HashSet<String>,
 }
@@ -96,10 +99,12 @@ impl Selection {
     /// Whether the best sentence answers well enough by itself, its passage below the passage
     /// threshold: it scores at least [`Tuning::alone`] and is at least [`Tuning::alone_dense`]
     /// similar to the question on its own — not merely by sharing its one word ("Where is the
-    /// shop?" / "… book by phone or in the shop …", 0.34). Chosen with `bellhop eval answers`
-    /// (BENCHMARKS.md, "Thirty-third session").
+    /// shop?" / "… book by phone or in the shop …", 0.34) — or holds the day or month the
+    /// question asks about: "what classes are on Tuesday?" is only 0.31 from "Tuesday: 09:30 —
+    /// Gentle Yoga with Ruth", which the embedder does not take for a class. Chosen with
+    /// `bellhop eval answers` (BENCHMARKS.md, "Thirty-third session").
     pub fn answers_alone(&self) -> bool {
-        self.ranked.first().is_some_and(|s| s.score >= self.tuning.alone && s.dense >= self.tuning.alone_dense)
+        self.ranked.first().is_some_and(|s| s.score >= self.tuning.alone && (s.dense >= self.tuning.alone_dense || s.dated))
     }
 
     /// For a follow-up searched together with the question before it ("do you have
@@ -142,7 +147,7 @@ impl Selection {
         // A best that holds what was asked by name ("Sunday") has no second that does not: for
         // "is there yoga on sunday morning", Monday's "07:00 — Morning Hatha" beside Sunday's
         // class answers about another day.
-        let second = specific.or_else(|| ranked.get(1).filter(|s| close(s, self.tuning.second) && (s.topic >= best.topic - 1e-6 || s.shared >= 0.5) && (s.specific || !best.specific)));
+        let second = specific.or_else(|| ranked.get(1).filter(|s| close(s, self.tuning.second) && (s.topic >= best.topic - 1e-6 || s.shared >= 0.5) && (s.dated || !best.dated)));
         // The run of list items around the best, when it is one (at most ten items).
         let run = || {
             let mut items: Vec<&Scored> = self.ranked.iter().filter(|s| s.hit == best.hit && is_item(&s.text)).collect();
@@ -154,9 +159,10 @@ impl Selection {
         };
         // A list whose every item holds what was asked by name — its heading, "Tuesday", labels
         // them all ([`crate::retrieval::ChunkPayload::sentence_text`]) — is all about it: "what
-        // classes are on Tuesday?" gets Tuesday's classes, not the two that scored best.
-        if best.specific && is_item(&best.text) {
-            if let Some(items) = run().filter(|items| items.len() > 1 && items.iter().all(|s| s.specific)) {
+        // classes are on Tuesday?" gets Tuesday's classes, not the two that scored best — unless
+        // the best holds most of what else was asked ("What time is Ashtanga on Wednesday?").
+        if best.dated && best.topic < 0.5 && is_item(&best.text) {
+            if let Some(items) = run().filter(|items| items.len() > 1 && items.iter().all(|s| s.dated)) {
                 out = items;
             }
         }
@@ -232,6 +238,13 @@ fn same(a: &str, b: &str) -> bool {
     }
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     short.len() >= 5 && short.bytes().all(|c| c.is_ascii_lowercase()) && long.starts_with(short)
+}
+
+/// A weekday or a month ("Sundays" too).
+fn dated(word: &str) -> bool {
+    let l = word.to_lowercase();
+    let l = l.strip_suffix('s').unwrap_or(&l);
+    WEEKDAYS.contains(&l) || MONTHS.contains(&l)
 }
 
 /// A word of the question that names something specific: a weekday, a month, or a name
@@ -329,6 +342,10 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
         use unicode_segmentation::UnicodeSegmentation;
         question.unicode_words().enumerate().filter(|(i, w)| specific(w, *i == 0)).filter_map(|(_, w)| term(w)).collect()
     };
+    let dates: HashSet<String> = {
+        use unicode_segmentation::UnicodeSegmentation;
+        question.unicode_words().filter(|w| dated(w)).filter_map(term).collect()
+    };
     let owns: Vec<HashSet<String>> = sents.iter().map(|(_, _, t)| terms(t).into_iter().collect()).collect();
     let bags: Vec<HashSet<String>> = sents.iter().zip(&owns).map(|((h, _, _), own)| own.iter().cloned().chain(headings.get(*h).map(|x| terms(x)).unwrap_or_default()).collect()).collect();
     let holds = |bag: &HashSet<String>, t: &String| bag.iter().any(|b| same(t, b));
@@ -352,6 +369,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             let lexical = q_terms.iter().zip(&weights).filter(|(t, _)| bags[i].contains(*t)).map(|(_, w)| w).sum::<f32>() / total;
             let topic = common.clone().filter(|(t, _)| holds(&owns[i], t)).map(|(_, w)| w).sum::<f32>() / common_total;
             let specific = specifics.iter().any(|t| holds(&owns[i], t));
+            let dated = dates.iter().any(|t| holds(&owns[i], t));
             let n_common = common.clone().count();
             let shared = if n_common == 0 { 0.0 } else { common.clone().filter(|(t, _)| holds(&owns[i], t)).count() as f32 / n_common as f32 };
             let dense = cosine.map_or(0.0, |c| c[i]);
@@ -377,7 +395,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             if non_latin && lexical == 0.0 {
                 score *= 0.5;
             }
-            Scored { hit: *h, index: *idx, text: text.clone(), score, dense, topic, shared, specific, terms: owns[i].clone() }
+            Scored { hit: *h, index: *idx, text: text.clone(), score, dense, topic, shared, specific, dated, terms: owns[i].clone() }
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
