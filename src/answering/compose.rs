@@ -415,9 +415,9 @@ pub async fn generate(call: Option<ModelCall<'_>>, voice: &Voice<'_>, history: &
 /// passage is in ("Orders and delivery › Delivery"), so passages of one document are told apart.
 fn cited_source(n: usize, h: &Hit) -> Cited {
     let title = if h.payload.title.is_empty() { "Untitled" } else { h.payload.title.as_str() };
-    let title = match h.payload.headings.last() {
-        Some(section) if !section.is_empty() && section != title => format!("{title} › {section}"),
-        _ => title.to_owned(),
+    let title = match h.payload.sections().last() {
+        Some(section) => format!("{title} › {section}"),
+        None => title.to_owned(),
     };
     Cited { n, title, url: h.payload.url.clone(), source_id: h.payload.source_id.clone() }
 }

@@ -135,6 +135,14 @@ mod tenant_as_string {
 }
 
 impl ChunkPayload {
+    /// The headings above the chunk that its title does not already say, outermost first: a
+    /// page titled "Lotus Flow Yoga — Frequently Asked Questions" whose first heading is
+    /// "Frequently Asked Questions" is not labelled with it twice.
+    pub fn sections(&self) -> Vec<&str> {
+        let title = self.title.trim().to_lowercase();
+        self.headings.iter().map(|h| h.trim()).skip_while(|h| h.is_empty() || title.contains(&h.to_lowercase())).collect()
+    }
+
     /// The text whose [`sentences`] answering ranks, embeds and quotes: the chunk's text with
     /// each list item that has no label of its own labelled with its section's heading, when
     /// that is a short name — "- 17:00 — Yin Yoga with Sofia" under "Sunday" is "- Sunday: 17:00
@@ -299,6 +307,23 @@ pub(crate) fn only_tenant(tenant: TenantId, hits: Vec<IndexHit>) -> Vec<IndexHit
 #[cfg(test)]
 mod tests {
     use super::SentenceVectors;
+
+    #[test]
+    fn a_heading_the_title_already_says_is_not_a_section() {
+        let p = super::ChunkPayload {
+            tenant_id: 1,
+            source_id: "s".into(),
+            chunk_id: uuid::Uuid::nil(),
+            position: 0,
+            title: "Lotus Flow Yoga — Frequently Asked Questions".into(),
+            headings: vec!["Frequently Asked Questions".into(), "When should I arrive?".into()],
+            url: None,
+            text: "Please arrive early.".into(),
+            sentences: None,
+        };
+        assert_eq!(p.sections(), ["When should I arrive?"]);
+        assert_eq!(super::ChunkPayload { headings: vec!["Prices".into(), "Questions".into()], ..p }.sections(), ["Prices", "Questions"]);
+    }
 
     #[test]
     fn list_items_without_a_label_of_their_own_are_labelled_with_their_short_heading() {

@@ -679,10 +679,10 @@ fn hit_row(h: Hit, min_similarity: f32) -> HitRow {
     };
     HitRow {
         source,
-        // The first heading is often the title itself; don't say it twice.
+        // The first heading is often the title itself, or part of it; don't say it twice.
         heading: {
-            let hs: Vec<&String> = p.headings.iter().skip_while(|h| **h == p.title).collect();
-            (!hs.is_empty()).then(|| hs.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(" › "))
+            let hs = p.sections();
+            (!hs.is_empty()).then(|| hs.join(" › "))
         },
         text: p.text,
         similarity: h.similarity.map(|s| format!("{:.0}%", (s.max(0.0) * 100.0))).unwrap_or_else(|| "—".into()),
@@ -737,6 +737,10 @@ pub async fn search(State(app): State<AppState>, owner: Owner, Query(sq): Query<
             None => (None, Vec::new()),
         }
     };
+    // Closest first, as the page shows each passage's closeness (the bot's own ranking mixes in
+    // the words the passages share with the question).
+    let mut hits = hits;
+    hits.sort_by(|a, b| b.similarity.unwrap_or(0.0).total_cmp(&a.similarity.unwrap_or(0.0)));
     let hits = hits
         .into_iter()
         .map(|h| {
