@@ -50,12 +50,8 @@ impl<'b> Writer<'b> {
     }
 
     /// Appends one block; whitespace inside is collapsed to single spaces (except a list item's
-    /// leading indentation). Empty blocks are dropped. Any other block than a row ends the current table.
+    /// leading indentation). Empty blocks are dropped. A block other than a row ends the table.
     pub(crate) fn push(&mut self, kind: Block, content: &str) -> Result<(), ExtractError> {
-        self.write(kind, content)
-    }
-
-    fn write(&mut self, kind: Block, content: &str) -> Result<(), ExtractError> {
         let indent: String = if kind == Block::ListItem { content.chars().take_while(|c| *c == ' ').collect() } else { String::new() };
         let body = collapse(content);
         if body.is_empty() || body == "-" {
@@ -104,7 +100,7 @@ impl<'b> Writer<'b> {
                 self.table = Some(Table { header: Some(cells), rows: 0 });
                 return Ok(());
             }
-            self.write(Block::TableRow, &cells.join(" | "))?;
+            self.push(Block::TableRow, &cells.join(" | "))?;
             self.table = Some(Table { header: None, rows: 1 });
             return Ok(());
         };
@@ -113,7 +109,7 @@ impl<'b> Writer<'b> {
             Some(names) => labelled(names, &cells),
             None => cells.join(" | "),
         };
-        self.write(Block::TableRow, &line)
+        self.push(Block::TableRow, &line)
     }
 
     /// Ends the current table; a header with no row under it is written as a row of its own.
