@@ -174,3 +174,27 @@ const TIMETABLE: &str = "# Lotus Flow Yoga — Weekly Class Timetable\n\nStudio:
 
 const YOGA_FAQ: &str = "# Frequently Asked Questions\n\n## Do I need my own mat?\nYou can bring your own mat, or rent one at the studio for $2 per class. Blocks, straps and bolsters are free to use.\n\n## When should I arrive?\nPlease arrive 10 minutes before class starts so you have time to check in and set up. Doors close 5 minutes after the start of class.\n\n## Do you offer hot yoga?\nNo, we do not offer hot yoga. All our classes are held in a comfortably warm room.\n\n## Where can I park?\nParking on Elm Street is free after 6 pm.\n";
 
+/// A walkthrough's grooming salon price list, a Markdown table: "How much is a full groom for a
+/// large dog?" got the bare row "Full groom (…) | $55 | $70 | $90", which price is which size
+/// lost, and the follow-up "And for a small dog?" the header row alone, with no price. Each row
+/// now names its columns, so the quoted line holds the size with its price.
+#[tokio::test]
+async fn a_row_of_a_price_table_is_quoted_with_its_column_names() {
+    std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
+    let app = spawn_app().await;
+    let (bot, tenant, _) = live_bot(&app, "Nora", "fluffy_paws_bot", "Fluffy Paws").await;
+    add_doc(&app, tenant, "services-and-prices.md", GROOMING).await;
+    wait_sources_ready(&app, tenant, 1).await;
+    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    let asked = ["How much is a full groom for a large dog?", "And for a small dog?"];
+    for (i, question) in asked.into_iter().enumerate() {
+        app.tg.say(alex, bot, question).await;
+        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).count() > i }).await;
+    }
+    let said: Vec<String> = app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(text_of).collect();
+    assert!(said[0].contains("Full groom (bath, haircut, nails, ears)") && said[0].contains("Large dog (over 25 kg): $90"), "{said:?}");
+    assert!(said[1].contains("Small dog (under 10 kg): $55"), "{said:?}");
+    app.stop().await.unwrap();
+}
+
+const GROOMING: &str = "# Fluffy Paws Grooming Salon — Services and Prices\n\n| Service | Small dog (under 10 kg) | Medium dog (10–25 kg) | Large dog (over 25 kg) |\n|---|---|---|---|\n| Bath & brush | $35 | $45 | $60 |\n| Full groom (bath, haircut, nails, ears) | $55 | $70 | $90 |\n| Puppy first groom (under 6 months) | $30 | $30 | $30 |\n| Nail trim only | $12 | $12 | $15 |\n| De-shedding treatment | $40 | $55 | $75 |\n\nExtras: teeth brushing $8, flea treatment bath $15, matted coat removal $20 per 15 minutes.\n\nWe groom dogs only. We do not groom cats.\n";

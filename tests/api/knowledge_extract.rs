@@ -132,9 +132,11 @@ async fn html_keeps_headings_lists_tables_and_drops_scripts() {
     let doc = run(fixture("page.html"), "page.html").await.unwrap();
     assert_eq!(doc.kind, DocumentKind::Html);
     assert_eq!(doc.title.as_deref(), Some("Bob's Bikes — Help"));
-    for expected in ["# Help centre", "## Opening hours", "- Monday to Friday: 9–18", "  - Holidays: closed", "Service | Price", "Puncture repair | €15", "Call us & we'll help."] {
+    for expected in ["# Help centre", "## Opening hours", "- Monday to Friday: 9–18", "  - Holidays: closed", "Service: Puncture repair | Price: €15", "Service: Full service | Price: €60", "Call us & we'll help."] {
         assert!(doc.text.contains(expected), "missing {expected:?} in:\n{}", doc.text);
     }
+    // The header row is in every row, not a line of its own.
+    assert!(!doc.text.contains("Service | Price"), "{}", doc.text);
     for hidden in ["STEAL_COOKIES", "document.cookie", "color: red", "Skip to content", "noscript-text", "template-text"] {
         assert!(!doc.text.contains(hidden), "{hidden:?} leaked into:\n{}", doc.text);
     }

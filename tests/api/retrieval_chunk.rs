@@ -96,7 +96,7 @@ async fn every_row_of_a_big_price_list_stays_whole_in_one_chunk() {
     );
     let cases = [
         ("prices.csv", csv.into_bytes(), rows.iter().map(|(n, p)| format!("Product: {n} | Price: {p}")).collect::<Vec<_>>()),
-        ("prices.html", html.into_bytes(), rows.iter().map(|(n, p)| format!("{n} | {p}")).collect()),
+        ("prices.html", html.into_bytes(), rows.iter().map(|(n, p)| format!("Product: {n} | Price: {p}")).collect()),
     ];
     for (file, bytes, expected_rows) in cases {
         let extracted = bellhop::knowledge::extract::extract(bytes, file).await.unwrap();
@@ -109,7 +109,7 @@ async fn every_row_of_a_big_price_list_stays_whole_in_one_chunk() {
             }
             for c in &chunks {
                 for line in c.text.lines() {
-                    assert!(expected_rows.iter().any(|r| r == line) || line == "Product | Price", "{file}, {settings:?}: a row was cut: {line:?}");
+                    assert!(expected_rows.iter().any(|r| r == line), "{file}, {settings:?}: a row was cut: {line:?}");
                 }
                 assert!(count_tokens(&c.index_text()) <= settings.max_tokens);
             }

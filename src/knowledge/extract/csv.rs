@@ -6,40 +6,21 @@
 //! row makes each row self-describing for BM25 and for the embedder ("price of a large latte"
 //! matches `Price` and `Latte` in the same line), at the cost of some repetition. One row per
 //! line (no blank lines between rows) keeps a row whole when the chunker splits the table.
-use super::writer::{Block, Writer};
+//! The writer labels the rows ([`super::writer::labelled`]), as for the other formats' tables.
+use super::writer::{First, Writer};
 use super::{Budget, Document, DocumentKind, ExtractError};
 
 pub(crate) fn extract(text: &str, delimiter: u8, budget: &Budget) -> Result<Document, ExtractError> {
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text.as_bytes());
-    let mut header: Option<Vec<String>> = None;
     let mut w = Writer::new(budget);
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|_| ExtractError::Damaged { kind: DocumentKind::Csv })?;
         let cells: Vec<String> = record.iter().map(super::writer::collapse).collect();
-        if cells.iter().all(String::is_empty) {
-            continue;
-        }
-        let Some(names) = &header else {
-            header = Some(cells);
-            continue;
-        };
-        let pairs: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(j, v)| match names.get(j).filter(|n| !n.is_empty()) {
-                Some(n) => format!("{n}: {v}"),
-                None => v.clone(),
-            })
-            .collect();
-        w.push(Block::TableRow, &pairs.join(" | "))?;
+        // The first line with text is the header (kept as a row if it is alone: a one-line CSV).
+        w.table_row(&cells, First::Header)?;
         if i % 1024 == 0 {
             budget.check(w.len())?;
         }
-    }
-    // A header alone is still text worth keeping (a one-line CSV).
-    if let Some(names) = header.filter(|_| w.len() == 0) {
-        w.row(&names)?;
     }
     Ok(Document { title: None, text: w.finish(), kind: DocumentKind::Csv })
 }

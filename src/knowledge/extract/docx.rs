@@ -8,14 +8,20 @@
 //!
 //! Structure: headings from paragraph styles (`Title`, `Heading1`–`Heading6`, or any style
 //! whose name is "heading N" or which has an outline level, looked up in `word/styles.xml`),
-//! list paragraphs (`w:numPr`, indented by `w:ilvl`), tables as `a | b | c` rows.
+//! list paragraphs (`w:numPr`, indented by `w:ilvl`), tables as `a | b | c` rows — or, under a
+//! header row, rows naming their columns (`Service: Bath | Small dog: $35`, see
+//! [`super::writer`]). A table's first row is its header when Word marks it so ("Repeat as
+//! header row", `w:tblHeader`), or when the table has three columns or more and the row holds
+//! no number or price (`Service | Small dog | Large dog`, not `Bath | $35 | $60`). A two-column
+//! table with no mark is taken as labels and values (`Phone | 555-0142`), whose first row is
+//! data like the others, and stays as it is.
 //!
 //! Text boxes (`w:txbxContent`, whose paragraphs sit inside a paragraph of the body) come out as
 //! paragraphs of their own after the paragraph they are anchored in. Word writes a text box
 //! twice, in an `mc:AlternateContent`: the drawing (`mc:Choice`) and an old-style VML copy for
 //! older readers (`mc:Fallback`); only the Choice is read, so the box's text appears once.
 //! Self-closing elements (`<w:t/>`, `<w:p/>`, `<w:tc/>`) open nothing.
-use super::writer::{Block, Writer, collapse};
+use super::writer::{Block, First, Writer, collapse};
 use super::{Budget, Document, DocumentKind, ExtractError, Limits};
 use quick_xml::events::Event;
 use std::collections::HashMap;
@@ -171,6 +177,8 @@ fn body(xml: &[u8], styles: &HashMap<String, usize>, budget: &Budget) -> Result<
     let mut in_text = false;
     let mut table_depth = 0usize;
     let mut row: Vec<String> = Vec::new();
+    // Whether the row is marked as a header row.
+    let mut row_marked = false;
     let mut cell: Option<String> = None;
     let mut first_heading: Option<String> = None;
     let mut events = 0u32;
@@ -225,7 +233,11 @@ fn body(xml: &[u8], styles: &HashMap<String, usize>, budget: &Budget) -> Result<
                             row.clear();
                         }
                     }
-                    b"tr" if table_depth == 1 => row.clear(),
+                    b"tr" if table_depth == 1 => {
+                        row.clear();
+                        row_marked = false;
+                    }
+                    b"tblHeader" if table_depth == 1 => row_marked = !matches!(attr(&e, b"val").as_deref(), Some("0" | "false" | "off")),
                     b"tc" if table_depth == 1 && empty => row.push(String::new()),
                     b"tc" if table_depth == 1 => cell = Some(String::new()),
                     _ => {}
@@ -268,7 +280,15 @@ fn body(xml: &[u8], styles: &HashMap<String, usize>, budget: &Budget) -> Result<
                     }
                 }
                 b"tr" if table_depth == 1 => {
-                    w.row(&row)?;
+                    // The first row's kind (the writer takes it into account for the first only).
+                    let first = if row_marked {
+                        First::Header
+                    } else if row.len() >= 3 {
+                        First::Likely
+                    } else {
+                        First::Data
+                    };
+                    w.table_row(&row, first)?;
                     row.clear();
                 }
                 b"tbl" => {
@@ -340,6 +360,24 @@ mod tests {
         let text = text_of(r#"<w:tbl><w:tr><w:tc><w:p><w:r><w:t>Latte</w:t></w:r></w:p></w:tc><w:tc/><w:tc><w:p><w:r><w:t>3.50</w:t></w:r></w:p></w:tc></w:tr></w:tbl><w:p><w:r><w:t>After.</w:t></w:r></w:p>"#);
         assert!(text.starts_with("Latte | | 3.50"), "{text}");
         assert!(text.ends_with("After."), "{text}");
+    }
+
+    #[test]
+    fn table_rows_name_their_columns_under_a_header_row() {
+        let cell = |t: &str| if t.is_empty() { "<w:tc/>".to_owned() } else { format!("<w:tc><w:p><w:r><w:t>{t}</w:t></w:r></w:p></w:tc>") };
+        let row = |cells: &[&str]| format!("<w:tr>{}</w:tr>", cells.iter().map(|c| cell(c)).collect::<String>());
+        let table = |rows: &[String]| text_of(&format!("<w:tbl>{}</w:tbl>", rows.concat()));
+        // Three columns, a first row with no number: the header.
+        assert_eq!(
+            table(&[row(&["Service", "Small dog (under 10 kg)", "Large dog (over 25 kg)"]), row(&["Bath", "$35", "$60"]), row(&["Nails", "", "$15"])]),
+            "Service: Bath | Small dog (under 10 kg): $35 | Large dog (over 25 kg): $60\nService: Nails | Large dog (over 25 kg): $15"
+        );
+        // A first row with prices is data.
+        assert_eq!(table(&[row(&["Bath", "$35", "$60"]), row(&["Nails", "$10", "$15"])]), "Bath | $35 | $60\nNails | $10 | $15");
+        // Two columns: labels and values, unless Word marks the header row.
+        assert_eq!(table(&[row(&["Email", "hi@fluffy.test"]), row(&["Phone", "555-0142"])]), "Email | hi@fluffy.test\nPhone | 555-0142");
+        let marked = r#"<w:tr><w:trPr><w:tblHeader/></w:trPr><w:tc><w:p><w:r><w:t>Service</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>Price</w:t></w:r></w:p></w:tc></w:tr>"#;
+        assert_eq!(table(&[marked.to_owned(), row(&["Bath", "$35"])]), "Service: Bath | Price: $35");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! entities, implied and misnested tags, tables, raw-text elements), into scraper's arena tree;
 //! an iterative walk over that tree (no recursion) writes the blocks.
 //!
-//! Kept: headings, paragraphs, list items (nested lists indented), table rows as `a | b | c`,
+//! Kept: headings, paragraphs, list items (nested lists indented), table rows (as `a | b | c`;
+//! under a header row, one in `<thead>` or of `<th>` cells only, as `Item: a | Price: b`),
 //! preformatted text, the text of links, image `alt` text. Dropped with everything inside them:
 //! `head`, `script`, `style`, `noscript`, `template`, `svg`, `math`, `iframe`, `object`,
 //! `canvas`, form controls, media, `nav` (and `role="navigation"`), `hidden`/`aria-hidden`/
@@ -15,7 +16,7 @@
 //! builder's open elements under [`MAX_OPEN`] — html5ever's scope checks walk that stack, so
 //! 100,000 nested `<div>`s would otherwise take minutes; deeper tags are left out (their text
 //! stays, flattened into the enclosing element).
-use super::writer::{Block, Writer, collapse};
+use super::writer::{Block, First, Writer, collapse};
 use super::{Budget, Document, DocumentKind, ExtractError};
 use ego_tree::iter::Edge;
 use html5ever::tendril::StrTendril;
@@ -76,6 +77,10 @@ pub(crate) fn extract(html: &str, budget: &Budget) -> Result<(Document, Links), 
         table_depth: 0,
         row: Vec::new(),
         cell: None,
+        cell_th: false,
+        row_th: false,
+        row_td_text: false,
+        thead: 0,
     };
     for (step, edge) in tree.tree.root().traverse().enumerate() {
         if step % 1024 == 0 {
@@ -261,6 +266,12 @@ struct State<'b> {
     table_depth: usize,
     row: Vec<String>,
     cell: Option<String>,
+    /// Whether the open cell is a `<th>`; whether the row has one, and a `<td>` with text.
+    cell_th: bool,
+    row_th: bool,
+    row_td_text: bool,
+    /// Open `<thead>`s of the table.
+    thead: usize,
 }
 
 /// Whether `e` is left out with its content.
@@ -341,6 +352,11 @@ impl State<'_> {
             "td" | "th" if self.table_depth == 1 => {
                 self.finish_cell();
                 self.cell = Some(String::new());
+                self.cell_th = name == "th";
+            }
+            "thead" if self.table_depth == 1 => {
+                self.finish_row()?;
+                self.thead += 1;
             }
             _ if self.table_depth > 0 => self.text(" "),
             _ if BLOCKS.contains(&name) => self.flush()?,
@@ -377,11 +393,16 @@ impl State<'_> {
                 if self.table_depth == 1 {
                     self.finish_row()?;
                     self.out.end_group();
+                    self.thead = 0;
                 }
                 self.table_depth = self.table_depth.saturating_sub(1);
             }
             "tr" if self.table_depth == 1 => self.finish_row()?,
             "td" | "th" if self.table_depth == 1 => self.finish_cell(),
+            "thead" if self.table_depth == 1 => {
+                self.finish_row()?;
+                self.thead = self.thead.saturating_sub(1);
+            }
             _ if self.table_depth > 0 => self.text(" "),
             _ if BLOCKS.contains(&name) => self.flush()?,
             _ => {}
@@ -415,18 +436,29 @@ impl State<'_> {
 
     fn finish_cell(&mut self) {
         if let Some(cell) = self.cell.take().filter(|_| self.row.len() < 256) {
+            if self.cell_th {
+                self.row_th = true;
+            } else if !collapse(&cell).is_empty() {
+                self.row_td_text = true;
+            }
             self.row.push(cell);
         }
     }
 
+    /// Writes the row read. A table's first row is its header when it is in `<thead>` or made
+    /// of `<th>` cells (an empty `<td>` corner allowed); with no `<th>` or `<thead>`, or with
+    /// `<th>` only down the first column, the rows stay `a | b | c`.
     fn finish_row(&mut self) -> Result<(), ExtractError> {
         self.finish_cell();
+        let header = self.thead > 0 || (self.row_th && !self.row_td_text);
+        self.row_th = false;
+        self.row_td_text = false;
         if self.row.is_empty() {
             return Ok(());
         }
         self.flush()?;
         let row = std::mem::take(&mut self.row);
-        self.out.row(&row)
+        self.out.table_row(&row, if header { First::Header } else { First::Data })
     }
 }
 
@@ -449,8 +481,25 @@ mod tests {
             "<script>alert('x<p>y</p>')</script><div hidden>secret</div><p>Bye</p></body></html>"
         ));
         assert_eq!(d.title.as_deref(), Some("Café Bob"));
-        assert_eq!(d.text, "# Menu\n\nFresh coffee daily & more.\n\n- Latte\n  - oat\n- Mocha\n\nItem | Price\nLatte | 3.90\n\nBye");
+        assert_eq!(d.text, "# Menu\n\nFresh coffee daily & more.\n\n- Latte\n  - oat\n- Mocha\n\nItem: Latte | Price: 3.90\n\nBye");
         assert_eq!(links.hrefs, ["/a"]);
+    }
+
+    #[test]
+    fn table_rows_name_their_columns_under_a_header_row() {
+        let table = |rows: &str| run(&format!("<table>{rows}</table>")).0.text;
+        // `<th>` cells, an empty corner allowed.
+        assert_eq!(
+            table("<tr><td></td><th>Small dog</th><th>Large dog</th></tr><tr><td>Bath</td><td>$35</td><td>$60</td></tr><tr><td>Nails</td><td></td><td>$15</td></tr>"),
+            "Bath | Small dog: $35 | Large dog: $60\nNails | Large dog: $15"
+        );
+        // `<thead>`, whatever its cells.
+        assert_eq!(table("<thead><tr><td>Day</td><td>Hours</td></tr></thead><tbody><tr><td>Mon</td><td>9-5</td></tr></tbody>"), "Day: Mon | Hours: 9-5");
+        // No header: no `<th>`, or `<th>` only down the first column.
+        assert_eq!(table("<tr><td>Day</td><td>Hours</td></tr><tr><td>Mon</td><td>9-5</td></tr>"), "Day | Hours\nMon | 9-5");
+        assert_eq!(table("<tr><th>Mon</th><td>9-5</td></tr><tr><th>Tue</th><td>10-4</td></tr>"), "Mon | 9-5\nTue | 10-4");
+        // A header alone stays.
+        assert_eq!(table("<tr><th>Day</th><th>Hours</th></tr>"), "Day | Hours");
     }
 
     #[test]

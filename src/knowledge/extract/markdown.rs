@@ -1,14 +1,16 @@
 //! Markdown → light Markdown, through pulldown-cmark (CommonMark, with GitHub's tables and
 //! strikethrough): emphasis, link and image syntax, setext headings, indented and fenced code
 //! and escapes are resolved, so the chunker sees the same shapes as for HTML — `#` headings,
-//! `- ` / `1. ` list items, `a | b` table rows, paragraphs between blank lines. Link targets are
+//! `- ` / `1. ` list items, table rows, paragraphs between blank lines. A table's rows name their
+//! columns (`Day: Mon | Hours: 9-5`, see [`super::writer`]) unless its head row reads as data
+//! (`| Mon | 9-5 |`: a table written with no header), when they stay `Mon | 9-5`. Link targets are
 //! dropped (their text stays), as for HTML. Raw HTML blocks go through the HTML extractor (so a
 //! `<script>` in a README never reaches the text); inline tags are dropped. YAML front matter is
 //! left out. The title is the first level-1 heading.
 //!
 //! Budget: pulldown-cmark is linear in its input (it guards its own known quadratic cases);
 //! the deadline is checked every 1024 events and the output cap as blocks are written.
-use super::writer::{Block, Writer, collapse};
+use super::writer::{Block, First, Writer, collapse};
 use super::{Budget, Document, DocumentKind, ExtractError};
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
@@ -125,7 +127,12 @@ impl State<'_> {
                     row.push(cell);
                 }
             }
-            TagEnd::TableHead | TagEnd::TableRow => {
+            TagEnd::TableHead => {
+                if let Some(row) = self.row.take() {
+                    self.out.table_row(&row, First::Likely)?;
+                }
+            }
+            TagEnd::TableRow => {
                 if let Some(row) = self.row.take() {
                     self.out.row(&row)?;
                 }
@@ -220,8 +227,29 @@ mod tests {
         assert_eq!(d.title.as_deref(), Some("Opening hours"));
         assert_eq!(
             d.text,
-            "# Opening hours\n\nWe open at nine — see the map a shop. Second line.\n\n1. Ring\n2. Wait\n  - patiently\n\nDay | Hours\nMon | 9-5\n\nfn main() {}\n  indented\n\nRaw HTML text\n\nQuoted *not emphasis*"
+            "# Opening hours\n\nWe open at nine — see the map a shop. Second line.\n\n1. Ring\n2. Wait\n  - patiently\n\nDay: Mon | Hours: 9-5\n\nfn main() {}\n  indented\n\nRaw HTML text\n\nQuoted *not emphasis*"
         );
         assert!(!d.text.contains("layout") && !d.text.contains("STEAL"));
+    }
+
+    #[test]
+    fn table_rows_name_their_columns_unless_the_head_is_data() {
+        let d = run(concat!(
+            "| Service | Small dog (under 10 kg) | Medium dog (10–25 kg) | Large dog (over 25 kg) |\n",
+            "|---|---|---|---|\n",
+            "| Bath & brush | $35 | $45 | $60 |\n",
+            "| Full groom (bath, haircut, nails, ears) | $55 | | $90 |\n\n",
+            "| Mon | 9-5 |\n|---|---|\n| Tue | 10-4 |\n\n",
+            "| Day | Hours |\n|---|---|\n",
+        ));
+        assert_eq!(
+            d.text,
+            concat!(
+                "Service: Bath & brush | Small dog (under 10 kg): $35 | Medium dog (10–25 kg): $45 | Large dog (over 25 kg): $60\n",
+                "Service: Full groom (bath, haircut, nails, ears) | Small dog (under 10 kg): $55 | Large dog (over 25 kg): $90\n\n",
+                "Mon | 9-5\nTue | 10-4\n\n",
+                "Day | Hours"
+            )
+        );
     }
 }

@@ -317,13 +317,16 @@ fn csv_delimiter(text: &str, named_csv: bool) -> Option<u8> {
     best.map(|(d, _)| d)
 }
 
-/// Markdown headings, fences or list/table lines near the start.
+/// Markdown headings, fences or table lines near the start: `| a | b |`, or a table's line
+/// under its header (`---|---`, as in a pipe table written without outer pipes), so that the
+/// Markdown extractor reads the table and its rows name their columns.
 fn looks_like_markdown(text: &str) -> bool {
     text.lines().take(200).any(|l| {
-        let t = l.trim_start();
+        let t = l.trim();
         (t.starts_with('#') && t.trim_start_matches('#').starts_with(' ') && t.len() - t.trim_start_matches('#').len() <= 6)
             || t.starts_with("```")
             || (t.starts_with('|') && t.ends_with('|') && t.len() > 2)
+            || (t.contains('|') && t.contains("--") && t.chars().all(|c| matches!(c, '|' | '-' | ':' | ' ' | '\t')))
     })
 }
 
@@ -353,6 +356,8 @@ mod tests {
         assert_eq!(kind(b"Hello, world.\nWe open at 9, close at 5 and\nare closed on Sundays, sorry.\n", "").unwrap(), DocumentKind::Text);
         assert_eq!(kind(b"Hello, world.\nWe open at nine.\n", "").unwrap(), DocumentKind::Text);
         assert_eq!(kind(b"| a | b |\n|---|---|\n| 1 | 2 |\n", "").unwrap(), DocumentKind::Markdown);
+        assert_eq!(kind(b"Service | Price\n--- | ---\nBath | $35\n", "prices.txt").unwrap(), DocumentKind::Markdown);
+        assert_eq!(kind(b"Prices\n------\nBath, $35 | Nails, $10\n", "").unwrap(), DocumentKind::Text);
     }
 
     #[test]
