@@ -499,7 +499,7 @@ impl Ctx<'_> {
             return None;
         }
         Some(match h.next_open(now) {
-            Some(back) => self.texts.away.replace("{when}", &h.describe(back, self.lang)),
+            Some(back) => self.texts.away.replace("{when}", &h.describe(back, self.owners_language(&self.settings.away_text))),
             None if self.settings.away_text.trim().is_empty() => language::fill(self.lang.words().away_later, self.business),
             None => self.texts.away.replace("{when}", "later"),
         })
@@ -514,6 +514,20 @@ impl Ctx<'_> {
         match back {
             Some(when) => language::fill(w.already_waiting_away, self.business).replace("{when}", &when),
             None => language::fill(w.already_waiting, self.business),
+        }
+    }
+
+    /// The language to fill in a text of the owner's (`written`: empty for bellhop's own, in the
+    /// customer's language) in: the one it is written in, when that is clear and the bot writes
+    /// in it; else the customer's. "A person will answer {when}." gets "tomorrow at 08:00", not
+    /// "завтра в 08:00", whoever reads it.
+    fn owners_language(&self, written: &str) -> language::Lang {
+        if written.trim().is_empty() {
+            return self.lang;
+        }
+        match language::said(written).clearly() {
+            Some(code) if code == "en" || language::Lang::of(Some(code)) != language::Lang::En => language::Lang::of(Some(code)),
+            _ => self.lang,
         }
     }
 

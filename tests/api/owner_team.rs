@@ -340,6 +340,11 @@ async fn a_reply_to_a_customer_of_a_paused_bot_is_not_sent_and_says_why() {
     app.stop().await.unwrap();
 }
 
+/// `html` with the escapes of apostrophes and ampersands undone.
+fn d(html: &str) -> String {
+    html.replace("&#x27;", "'").replace("&#39;", "'").replace("&amp;", "&")
+}
+
 /// An hour of the UTC day that is not now (nor the next hour): the bot's only working hour.
 fn closed_hour() -> u32 {
     let now_hour = ((bellhop::storage::now_ms() / 3_600_000) % 24) as u32;
@@ -448,6 +453,19 @@ async fn outside_working_hours_the_customer_gets_the_away_message_and_the_assist
     let notice = text_of(&manager_message(&app, b.owner, "Ola sent a photo to @vera_hours_bot outside your working hours").await);
     assert!(notice.contains("can only read text"), "{notice}");
     assert!(!manager_said(&app, b.owner).await.iter().any(|t| t.contains("Ola asked for a person")), "{notice}");
+
+    // The owner's own away message, in English: the time it fills in is in English too, for a
+    // customer whose Telegram is in Russian as for anyone (not "завтра в …" inside English).
+    let mut form = hours(&format!("{h:02}:00"), &format!("{:02}:00", h + 1), "UTC");
+    form.push(("away_text".into(), "We are closed right now. A person will answer {when}.".into()));
+    let (status, _, _) = send(form).await;
+    assert_eq!(status, 303);
+    let (_, page) = get(&app, &b.cookie, &path).await;
+    assert!(d(&page).contains("bellhop's own texts are shown to each customer in their language; a text you write here is shown as you wrote it, to everyone."), "{page}");
+    let olga = app.tg.post("users", json!({ "first_name": "Olga", "language_code": "ru", "started_bots": [b.bot] })).await["id"].as_i64().unwrap();
+    app.tg.say(olga, b.bot, "/human").await;
+    let said = wait_reply(&app, b.bot, olga, 1).await;
+    assert!(said[0].starts_with("We are closed right now. A person will answer ") && said[0].ends_with(&format!("at {h:02}:00 (UTC time).")), "{said:?}");
 
     // Open all day: a handoff as usual.
     let (status, _, _) = send(hours("00:00", "24:00", "Europe/Berlin")).await;
