@@ -206,7 +206,12 @@ document.querySelectorAll('label.drop').forEach((drop) => {
         if (p.unknown) t += ', ' + p.unknown + ' not known (interrupted; not sent again)';
         if (p.stopped) t += ', ' + p.stopped + ' sent /stop before it reached them';
         text.textContent = t + '.';
-        if (p.status === 'done') { li.dataset.status = 'done'; return; }
+        if (p.status === 'done') {
+          li.dataset.status = 'done';
+          // The "Sending to …" notice above it goes: the row says how it went.
+          document.querySelectorAll('.notice[data-sending="' + li.dataset.id + '"]').forEach((n) => n.remove());
+          return;
+        }
         wait = 1500;
       } catch (e) {
         wait = Math.min(wait * 2, 60000);

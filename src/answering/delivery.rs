@@ -245,7 +245,8 @@ impl Ctx<'_> {
             _ => crate::telegram::html::escape(&msg.text),
         };
         let buttons = match msg.kind {
-            MessageKind::Answer | MessageKind::Extractive | MessageKind::Qa => Some(feedback_buttons(msg.id, msg.kind != MessageKind::Qa, self.lang)),
+            // Every answer — the owner's own from a Q&A pair too — has 👍, 👎 and 🙋 Person.
+            MessageKind::Answer | MessageKind::Extractive | MessageKind::Qa => Some(feedback_buttons(msg.id, self.lang)),
             MessageKind::Fallback | MessageKind::Unavailable => Some(human_button(self.lang)),
             MessageKind::Forget => Some(super::forget::buttons(self.lang)),
             _ => None,

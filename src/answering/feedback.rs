@@ -25,14 +25,12 @@ pub(super) fn human_button(lang: Lang) -> ReplyMarkup {
     })
 }
 
-pub(super) fn feedback_buttons(reply: MsgId, person: bool, lang: Lang) -> ReplyMarkup {
-    let mut row = vec![
+pub(super) fn feedback_buttons(reply: MsgId, lang: Lang) -> ReplyMarkup {
+    let row = vec![
         InlineKeyboardButton { text: "👍".into(), callback_data: Some(format!("{FEEDBACK}1:{reply}")), ..Default::default() },
         InlineKeyboardButton { text: "👎".into(), callback_data: Some(format!("{FEEDBACK}-1:{reply}")), ..Default::default() },
+        InlineKeyboardButton { text: lang.words().person.into(), callback_data: Some(HUMAN.into()), ..Default::default() },
     ];
-    if person {
-        row.push(InlineKeyboardButton { text: lang.words().person.into(), callback_data: Some(HUMAN.into()), ..Default::default() });
-    }
     ReplyMarkup::Inline(InlineKeyboardMarkup { inline_keyboard: vec![row] })
 }
 

@@ -255,20 +255,34 @@ pub enum Relayed {
     NotDelivered(&'static str),
 }
 
+/// Every reason [`Relayed::NotDelivered`] gives, in words for an owner who is not a developer:
+/// the admin page names one by its place here in the address it redirects to.
+pub const WHY_NOT_DELIVERED: [&str; 9] = [
+    "the customer has blocked the bot",
+    "the customer's Telegram account has been deleted",
+    "the bot may no longer write in that chat",
+    "the bot is disconnected from Telegram (its token no longer works)",
+    "it is longer than Telegram allows in one message",
+    "Telegram could not be reached",
+    "Telegram refused it",
+    "something went wrong on our side",
+    "the bot is no longer connected to your business",
+];
+
 /// Why a reply did not reach the customer, in words for an owner who is not a developer.
 fn why_not_delivered(e: &JobError) -> &'static str {
     use crate::telegram::TelegramError as T;
     let (JobError::Retry(err) | JobError::Permanent(err)) = e;
-    match T::in_chain(err.as_ref()) {
-        Some(T::BotBlocked) => "the customer has blocked the bot",
-        Some(T::UserDeactivated) => "the customer's Telegram account has been deleted",
-        Some(T::CantInitiateConversation | T::ChatNotFound | T::NotAMember | T::Forbidden(_)) => "the bot may no longer write in that chat",
-        Some(T::Unauthorized) => "the bot is disconnected from Telegram (its token no longer works)",
-        Some(T::MessageTooLong) => "it is longer than Telegram allows in one message",
-        Some(t) if t.is_transient() => "Telegram could not be reached",
-        Some(_) => "Telegram refused it",
-        None => "something went wrong on our side",
-    }
+    WHY_NOT_DELIVERED[match T::in_chain(err.as_ref()) {
+        Some(T::BotBlocked) => 0,
+        Some(T::UserDeactivated) => 1,
+        Some(T::CantInitiateConversation | T::ChatNotFound | T::NotAMember | T::Forbidden(_)) => 2,
+        Some(T::Unauthorized) => 3,
+        Some(T::MessageTooLong) => 4,
+        Some(t) if t.is_transient() => 5,
+        Some(_) => 6,
+        None => 7,
+    }]
 }
 
 /// What the owner or a teammate (`by`) wrote to the customer of conversation `conv`; `dedupe`:
@@ -300,7 +314,7 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
     {
         match m.delivery {
             Delivery::Sent => return Ok(Relayed::Sent),
-            Delivery::Failed => return Ok(Relayed::NotDelivered("Telegram refused it")),
+            Delivery::Failed => return Ok(Relayed::NotDelivered(WHY_NOT_DELIVERED[6])),
             _ => {}
         }
     }
@@ -382,7 +396,7 @@ pub async fn owner_reply(db: &Db, bots: &ChildBots, manager: Option<&Manager>, t
     let Some(bot) = bots.open(tenant, conv.bot_id).await? else {
         undo().await?;
         conversations::mark_failed_if_pending(&db.pool, tenant, msg.id).await?;
-        return Ok(Relayed::NotDelivered("the bot is no longer connected to your business"));
+        return Ok(Relayed::NotDelivered(WHY_NOT_DELIVERED[8]));
     };
     // Taken from the assistant (a reply after a Close, the timeout, or outside working hours):
     // the customer is told that a person answers from now on, and that their messages go to them.

@@ -226,6 +226,10 @@ pub struct Words {
     pub away: &'static str,
     /// The same when no working hours are ahead at all.
     pub away_later: &'static str,
+    /// To a customer who asks for a person again while waiting for one.
+    pub already_waiting: &'static str,
+    /// The same outside working hours (`{when}`: [`Self::back_at`]).
+    pub already_waiting_away: &'static str,
     /// When the team is back: `{day}` at `{time}` (`{tz}` time).
     pub back_at: &'static str,
     pub today: &'static str,
@@ -273,6 +277,8 @@ const EN: Words = Words {
     stop_undone: "You'll get this bot's announcements again. Send /stop to get no more.",
     away: "Our team is away right now and back {when}. I've passed your message on — they'll reply here then. Until then, I can answer your questions: just ask.",
     away_later: "Our team is away right now. I've passed your message on — they'll reply here. Until then, I can answer your questions: just ask.",
+    already_waiting: "You're already waiting for a person from {b}: they'll reply here.",
+    already_waiting_away: "You're already waiting for a person from {b}. Our team is away right now and back {when}; they'll reply here then.",
     back_at: "{day} at {time} ({tz} time)",
     today: "today",
     tomorrow: "tomorrow",
@@ -314,6 +320,8 @@ const RU: Words = Words {
     stop_undone: "Вы снова будете получать объявления этого бота. Отправьте /stop, чтобы отказаться.",
     away: "Сейчас наша команда не на связи и вернётся {when}. Я передал ваше сообщение — вам ответят здесь. А пока я могу ответить на ваши вопросы: просто спросите.",
     away_later: "Сейчас наша команда не на связи. Я передал ваше сообщение — вам ответят здесь. А пока я могу ответить на ваши вопросы: просто спросите.",
+    already_waiting: "Вы уже ждёте ответа сотрудника {b} — вам ответят здесь.",
+    already_waiting_away: "Вы уже ждёте ответа сотрудника {b}. Сейчас наша команда не на связи и вернётся {when} — тогда вам ответят здесь.",
     back_at: "{day} в {time} (время {tz})",
     today: "сегодня",
     tomorrow: "завтра",
@@ -355,6 +363,8 @@ const ES: Words = Words {
     stop_undone: "Volverás a recibir los anuncios de este bot. Envía /stop para dejar de recibirlos.",
     away: "Nuestro equipo no está disponible ahora y vuelve {when}. He pasado tu mensaje: te responderán aquí. Mientras tanto, puedo responder a tus preguntas: solo pregunta.",
     away_later: "Nuestro equipo no está disponible ahora. He pasado tu mensaje: te responderán aquí. Mientras tanto, puedo responder a tus preguntas: solo pregunta.",
+    already_waiting: "Ya estás esperando a una persona de {b}: te responderá aquí.",
+    already_waiting_away: "Ya estás esperando a una persona de {b}. Nuestro equipo no está disponible ahora y vuelve {when}: te responderán aquí.",
     back_at: "{day} a las {time} (hora de {tz})",
     today: "hoy",
     tomorrow: "mañana",
@@ -396,6 +406,8 @@ const FA: Words = Words {
     stop_undone: "دوباره اطلاعیه‌های این ربات را دریافت می‌کنید. برای لغو، /stop را بفرستید.",
     away: "تیم ما اکنون در دسترس نیست و {when} برمی‌گردد. پیام شما را منتقل کردم — همین‌جا پاسخ می‌دهند. تا آن زمان می‌توانم به پرسش‌های شما پاسخ دهم: کافی است بپرسید.",
     away_later: "تیم ما اکنون در دسترس نیست. پیام شما را منتقل کردم — همین‌جا پاسخ می‌دهند. تا آن زمان می‌توانم به پرسش‌های شما پاسخ دهم: کافی است بپرسید.",
+    already_waiting: "شما هم‌اکنون منتظر پاسخ یک نفر از {b} هستید — همین‌جا پاسخ می‌دهد.",
+    already_waiting_away: "شما هم‌اکنون منتظر پاسخ یک نفر از {b} هستید. تیم ما اکنون در دسترس نیست و {when} برمی‌گردد — آن وقت همین‌جا پاسخ می‌دهند.",
     back_at: "{day} ساعت {time} (به وقت {tz})",
     today: "امروز",
     tomorrow: "فردا",
@@ -437,6 +449,8 @@ const DE: Words = Words {
     stop_undone: "Sie bekommen wieder die Mitteilungen dieses Bots. Senden Sie /stop, um keine mehr zu bekommen.",
     away: "Unser Team ist gerade nicht da und ist {when} wieder erreichbar. Ich habe Ihre Nachricht weitergegeben – Sie bekommen die Antwort dann hier. Bis dahin beantworte ich gern Ihre Fragen: Fragen Sie einfach.",
     away_later: "Unser Team ist gerade nicht da. Ich habe Ihre Nachricht weitergegeben – Sie bekommen die Antwort hier. Bis dahin beantworte ich gern Ihre Fragen: Fragen Sie einfach.",
+    already_waiting: "Sie warten bereits auf eine Person von {b} – Sie bekommen die Antwort hier.",
+    already_waiting_away: "Sie warten bereits auf eine Person von {b}. Unser Team ist gerade nicht da und ist {when} wieder erreichbar – Sie bekommen die Antwort dann hier.",
     back_at: "{day} um {time} Uhr (Zeitzone {tz})",
     today: "heute",
     tomorrow: "morgen",
@@ -478,6 +492,8 @@ const FR: Words = Words {
     stop_undone: "Vous recevrez à nouveau les annonces de ce bot. Envoyez /stop pour ne plus les recevoir.",
     away: "Notre équipe est absente pour le moment et sera de retour {when}. J'ai transmis votre message : on vous répondra ici à ce moment-là. En attendant, je peux répondre à vos questions : il suffit de demander.",
     away_later: "Notre équipe est absente pour le moment. J'ai transmis votre message : on vous répondra ici. En attendant, je peux répondre à vos questions : il suffit de demander.",
+    already_waiting: "Vous attendez déjà une personne de {b} : elle vous répondra ici.",
+    already_waiting_away: "Vous attendez déjà une personne de {b}. Notre équipe est absente pour le moment et sera de retour {when} : on vous répondra ici à ce moment-là.",
     back_at: "{day} à {time} (heure de {tz})",
     today: "aujourd'hui",
     tomorrow: "demain",
@@ -519,6 +535,8 @@ const IT: Words = Words {
     stop_undone: "Riceverai di nuovo gli annunci di questo bot. Invia /stop per non riceverli più.",
     away: "Il nostro team ora non è disponibile e torna {when}. Ho passato il tuo messaggio: ti risponderanno qui. Nel frattempo posso rispondere alle tue domande: chiedi pure.",
     away_later: "Il nostro team ora non è disponibile. Ho passato il tuo messaggio: ti risponderanno qui. Nel frattempo posso rispondere alle tue domande: chiedi pure.",
+    already_waiting: "Stai già aspettando una persona di {b}: ti risponderà qui.",
+    already_waiting_away: "Stai già aspettando una persona di {b}. Il nostro team ora non è disponibile e torna {when}: ti risponderanno qui.",
     back_at: "{day} alle {time} (ora di {tz})",
     today: "oggi",
     tomorrow: "domani",
@@ -560,6 +578,8 @@ const PT: Words = Words {
     stop_undone: "Você vai voltar a receber os avisos deste bot. Envie /stop para deixar de recebê-los.",
     away: "A nossa equipe não está disponível agora e volta {when}. Passei a sua mensagem: vão responder aqui. Até lá, posso responder às suas perguntas: é só perguntar.",
     away_later: "A nossa equipe não está disponível agora. Passei a sua mensagem: vão responder aqui. Até lá, posso responder às suas perguntas: é só perguntar.",
+    already_waiting: "Você já está aguardando uma pessoa de {b}: ela vai responder aqui.",
+    already_waiting_away: "Você já está aguardando uma pessoa de {b}. A nossa equipe não está disponível agora e volta {when}: vão responder aqui.",
     back_at: "{day} às {time} (hora de {tz})",
     today: "hoje",
     tomorrow: "amanhã",
@@ -682,7 +702,7 @@ mod tests {
         let Words {
             welcome, help, privacy, paysupport, fallback, unavailable, handoff, talk_to_person, person, sources, feedback_failed, feedback_up,
             feedback_down, media, text_only, paused, forget_ask, forget_yes, forget_no, forget_done, forget_kept, forget_private, back_with_assistant,
-            handoff_timed_out, person_joined, announcement_footer, stop_done, stop_undone, away, away_later, back_at, today, tomorrow, on_weekday, weekdays: _,
+            handoff_timed_out, person_joined, announcement_footer, stop_done, stop_undone, away, away_later, already_waiting, already_waiting_away, back_at, today, tomorrow, on_weekday, weekdays: _,
             thanks_reply, ok_reply, bye_reply,
         } = w;
         vec![
@@ -691,7 +711,8 @@ mod tests {
             ("feedback_up", feedback_up), ("feedback_down", feedback_down), ("media", media), ("text_only", text_only), ("paused", paused), ("forget_ask", forget_ask),
             ("forget_yes", forget_yes), ("forget_no", forget_no), ("forget_done", forget_done), ("forget_kept", forget_kept), ("forget_private", forget_private),
             ("back_with_assistant", back_with_assistant), ("handoff_timed_out", handoff_timed_out), ("person_joined", person_joined), ("announcement_footer", announcement_footer),
-            ("stop_done", stop_done), ("stop_undone", stop_undone), ("away", away), ("away_later", away_later), ("back_at", back_at), ("today", today),
+            ("stop_done", stop_done), ("stop_undone", stop_undone), ("away", away), ("away_later", away_later), ("already_waiting", already_waiting),
+            ("already_waiting_away", already_waiting_away), ("back_at", back_at), ("today", today),
             ("tomorrow", tomorrow), ("on_weekday", on_weekday), ("thanks_reply", thanks_reply), ("ok_reply", ok_reply), ("bye_reply", bye_reply),
         ]
         .into_iter()

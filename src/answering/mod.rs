@@ -305,9 +305,10 @@ impl Ctx<'_> {
         // With a person, the message is the owner's to read: stored `pending` until it has been
         // passed on to them in the manager chat (a customer message's `delivery` is its delivery
         // to the owner).
-        // `/start` and `/forget` are the bot's to answer even then; a paused bot answers
-        // everything with its notice.
-        let with_person = conv.mode == Mode::Human && !matches!(command.as_str(), "/start" | "/forget" | "/stop") && !self.paused;
+        // `/start`, `/forget`, `/stop`, `/help` and `/privacy` (about the bot, not for the team)
+        // are the bot's to answer even then, and `/human` (the customer hears they are waiting
+        // already); a paused bot answers everything with its notice.
+        let with_person = conv.mode == Mode::Human && !matches!(command.as_str(), "/start" | "/forget" | "/stop" | "/help" | "/privacy" | "/human") && !self.paused;
         let delivery = if with_person { Delivery::Pending } else { Delivery::Sent };
         let kind = if unreadable.is_some() { MessageKind::Media } else { MessageKind::Text };
         let (cmsg, fresh) = conversations::add(&mut tx, self.tenant, conv.id, &NewMsg { author: Author::Customer, text: &text, update_id: Some(update_id), kind, sources: "[]", delivery, model_tokens: 0, question: None }).await?;
@@ -380,6 +381,10 @@ impl Ctx<'_> {
             "/help" => Some(&t.help),
             "/privacy" => Some(&t.privacy),
             "/paysupport" => Some(&t.paysupport),
+            "/human" if conv.mode == Mode::Human => {
+                let text = self.already_waiting();
+                return self.reply(&conv, update_id, m.message_id, &Reply { kind: MessageKind::Command, text: &text, sources: &[], tokens: 0, question: None }).await;
+            }
             "/human" => return self.handoff(&conv, update_id, m.message_id).await,
             // A command the bot does not have is not a question for the model. In a private
             // chat the customer gets the help (what the bot can do); in a group only when the
@@ -494,10 +499,36 @@ impl Ctx<'_> {
             return None;
         }
         Some(match h.next_open(now) {
-            Some(back) => self.texts.away.replace("{when}", &h.describe(back, self.lang)),
+            Some(back) => self.texts.away.replace("{when}", &h.describe(back, self.owners_language(&self.settings.away_text))),
             None if self.settings.away_text.trim().is_empty() => language::fill(self.lang.words().away_later, self.business),
             None => self.texts.away.replace("{when}", "later"),
         })
+    }
+
+    /// To a customer who sends `/human` while waiting for a person: that they are, and outside
+    /// working hours when the team is back.
+    fn already_waiting(&self) -> String {
+        let w = self.lang.words();
+        let now = storage::now_ms();
+        let back = hours::Hours::from_settings(&self.settings.working_hours, &self.settings.timezone).filter(|h| !h.is_open(now)).and_then(|h| h.next_open(now).map(|b| h.describe(b, self.lang)));
+        match back {
+            Some(when) => language::fill(w.already_waiting_away, self.business).replace("{when}", &when),
+            None => language::fill(w.already_waiting, self.business),
+        }
+    }
+
+    /// The language to fill in a text of the owner's (`written`: empty for bellhop's own, in the
+    /// customer's language) in: the one it is written in, when that is clear and the bot writes
+    /// in it; else the customer's. "A person will answer {when}." gets "tomorrow at 08:00", not
+    /// "завтра в 08:00", whoever reads it.
+    fn owners_language(&self, written: &str) -> language::Lang {
+        if written.trim().is_empty() {
+            return self.lang;
+        }
+        match language::said(written).clearly() {
+            Some(code) if code == "en" || language::Lang::of(Some(code)) != language::Lang::En => language::Lang::of(Some(code)),
+            _ => self.lang,
+        }
     }
 
     /// A question: the answer pipeline, its text drafted as the model writes (private chats),

@@ -17,6 +17,8 @@ struct Home {
     bots: Vec<BotRow>,
     csrf: String,
     manager: String,
+    /// Where a bot's @username links to: `telegram.links_url` (Telegram, or the demo's sandbox).
+    links: String,
     notice: Option<String>,
     /// Any source or Q&A pair, for any bot.
     has_knowledge: bool,
@@ -83,6 +85,7 @@ pub async fn home(State(app): State<AppState>, owner: Owner, Query(q): Query<Hom
         bots: bots.into_iter().zip(problems).map(|(bot, webhook_problem)| BotRow { bot, webhook_problem }).collect(),
         csrf: owner.csrf.clone(),
         manager: app.manager.as_ref().map(|m| m.username.clone()).unwrap_or_default(),
+        links: app.cfg.telegram.links_url.as_str().trim_end_matches('/').to_owned(),
         notice,
     })
 }

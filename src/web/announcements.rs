@@ -54,6 +54,9 @@ struct Page {
     max_days: i64,
     rows: Vec<Row>,
     notice: Option<String>,
+    /// The announcement the notice says is being sent (the page's script takes the notice away
+    /// once it is done).
+    sending: Option<i64>,
     problem: Option<String>,
 }
 
@@ -78,7 +81,9 @@ async fn choose(app: &AppState, owner: &Owner, want: Option<i64>) -> Result<(Vec
     Ok((all, chosen))
 }
 
-async fn page(app: &AppState, owner: &Owner, want: Option<i64>, days: i64, text: String, notice: Option<String>, problem: Option<String>) -> Result<Response, AppError> {
+/// `sent`: the number of customers the announcement just written goes to, to say so above it
+/// while it is being sent (once it is done, its row says so, and the notice goes).
+async fn page(app: &AppState, owner: &Owner, want: Option<i64>, days: i64, text: String, sent: Option<i64>, problem: Option<String>) -> Result<Response, AppError> {
     let (all, chosen) = choose(app, owner, want).await?;
     let Some(bot) = chosen else {
         return Ok(Redirect::to("/app").into_response()); // no bot yet: the home page says how to make one
@@ -88,7 +93,16 @@ async fn page(app: &AppState, owner: &Owner, want: Option<i64>, days: i64, text:
         .await?
         .into_iter()
         .map(|a| Row { at: ago(a.created_at, now), done: a.total - a.pending(), a })
-        .collect();
+        .collect::<Vec<_>>();
+    // The newest row is the one just written: still going out, the notice says so (the page's
+    // script takes it away once it is done); done, the row alone says how it went.
+    let sending = sent.filter(|n| *n > 0).and(rows.first()).filter(|r| r.a.status != Status::Done).map(|r| r.a.id.0);
+    let notice = match sent {
+        Some(0) => Some("Nobody to send it to: no customer of this bot wrote in that many days (or they all sent /stop).".to_owned()),
+        Some(1) if sending.is_some() => Some("Sending to 1 customer. You can leave this page: it goes on in the background.".to_owned()),
+        Some(n) if sending.is_some() => Some(format!("Sending to {n} customers, within Telegram's limits (about 20 a second). You can leave this page: it goes on in the background.")),
+        _ => None,
+    };
     let audience = announcements::audience(&app.db.pool, owner.tenant_id, bot.id, days.clamp(1, MAX_DAYS)).await?;
     let bots = all.iter().map(|b| BotChoice { id: b.id.0, label: format!("{} (@{})", b.name, b.username), chosen: b.id == bot.id }).collect();
     let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
@@ -108,6 +122,7 @@ async fn page(app: &AppState, owner: &Owner, want: Option<i64>, days: i64, text:
         max_days: MAX_DAYS,
         rows,
         notice,
+        sending,
         problem,
     })?;
     *r.status_mut() = status;
@@ -152,12 +167,7 @@ pub async fn audience(State(app): State<AppState>, owner: Owner, Query(q): Query
 
 /// `GET /app/announcements[?bot=ID&days=N]`.
 pub async fn show(State(app): State<AppState>, owner: Owner, Query(q): Query<Shown>) -> Result<Response, AppError> {
-    let notice = q.sent.map(|n| match n {
-        0 => "Nobody to send it to: no customer of this bot wrote in that many days (or they all sent /stop).".to_owned(),
-        1 => "Sending to 1 customer. You can leave this page: it goes on in the background.".to_owned(),
-        n => format!("Sending to {n} customers, within Telegram's limits (about 20 a second). You can leave this page: it goes on in the background."),
-    });
-    page(&app, &owner, q.bot, q.days.unwrap_or(DEFAULT_DAYS), String::new(), notice, None).await
+    page(&app, &owner, q.bot, q.days.unwrap_or(DEFAULT_DAYS), String::new(), q.sent, None).await
 }
 
 #[derive(serde::Deserialize)]

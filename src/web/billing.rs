@@ -38,6 +38,8 @@ struct BillingPage {
     tab: &'static str,
     csrf: String,
     manager: String,
+    /// Where the manager bot's link goes: `telegram.links_url` (Telegram, or the demo's sandbox).
+    links: String,
     plan_name: String,
     source: String,
     used: i64,
@@ -174,6 +176,7 @@ async fn page(app: &AppState, owner: &super::auth::Owner, q: &ShowQuery, close_p
         tab: "billing",
         csrf: owner.csrf.clone(),
         manager: app.manager.as_ref().map(|m| m.username.clone()).unwrap_or_default(),
+        links: app.cfg.telegram.links_url.as_str().trim_end_matches('/').to_owned(),
         plan_name: plan.name.clone(),
         // What the plan costs and when its month turns, in one line under its name.
         source: match acc.plan_source.as_str() {

@@ -9,6 +9,7 @@ use super::bot_settings::settings_page;
 use crate::app::AppState;
 use crate::domain::BotId;
 use crate::manager::brand::{self, LANGUAGES, MAX_NAME, MAX_PHOTO_BYTES};
+use crate::manager::provision::default_descriptions;
 use crate::storage::brand::Language;
 use crate::storage::{self, bots};
 use axum::extract::{Multipart, Path, State};
@@ -108,11 +109,23 @@ pub async fn save(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
     owner.check_csrf(csrf)?;
     let bot = BotId(bot_id);
     live_or_stored(&app, &owner, bot).await?;
-    let bots::Profile { description, short_description: short, .. } = bots::profile(&app.db.pool, owner.tenant_id, bot).await?.ok_or(AppError::NotFound)?;
-    let (name, description, short, languages) = match check(&fields, (description, short)) {
+    let bots::Profile { name: old_name, description, short_description: short, .. } = bots::profile(&app.db.pool, owner.tenant_id, bot).await?.ok_or(AppError::NotFound)?;
+    let (name, mut description, mut short, languages) = match check(&fields, (description, short)) {
         Ok(v) => v,
         Err(problems) => return settings_page(&app, &owner, bot, None, problems, Some(as_typed(&fields))).await,
     };
+    // A new name: bellhop's own descriptions (not written by the owner) follow it, so they do
+    // not keep the old name, and their translations keep showing (`manager::brand`).
+    if name != old_name {
+        let (old_description, old_short) = default_descriptions(&old_name);
+        let (new_description, new_short) = default_descriptions(&name);
+        if description == old_description {
+            description = new_description;
+        }
+        if short == old_short {
+            short = new_short;
+        }
+    }
     let mut tx = app.db.begin().await?;
     if !storage::brand::put_texts(&mut tx, owner.tenant_id, bot, &name, &description, &short, &languages).await? {
         return Err(AppError::NotFound);

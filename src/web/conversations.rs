@@ -186,6 +186,9 @@ struct TranscriptPage {
 pub struct Done {
     #[serde(default)]
     done: Option<String>,
+    /// Why a reply was not delivered: its place in [`handoff::WHY_NOT_DELIVERED`].
+    #[serde(default)]
+    why: Option<usize>,
 }
 
 async fn transcript(app: &AppState, owner: &Owner, id: ConversationId, notice: Option<String>, problem: Option<String>, draft: String) -> Result<Response, AppError> {
@@ -234,7 +237,17 @@ pub async fn show(State(app): State<AppState>, owner: Owner, Path(id): Path<Conv
         ),
         _ => None,
     };
-    transcript(&app, &owner, id, notice, None, String::new()).await
+    let problem = match q.done.as_deref() {
+        Some("not_delivered") => {
+            let why = q.why.and_then(|i| handoff::WHY_NOT_DELIVERED.get(i)).unwrap_or(&handoff::WHY_NOT_DELIVERED[7]);
+            Some(format!("Your reply could not be delivered: {why}. The customer did not get it."))
+        }
+        Some("failed") => Some(NOT_DELIVERED.to_owned()),
+        _ => None,
+    };
+    let mut page = transcript(&app, &owner, id, notice, problem, String::new()).await?;
+    *page.status_mut() = StatusCode::OK;
+    Ok(page)
 }
 
 #[derive(serde::Deserialize)]
@@ -245,11 +258,14 @@ pub struct ReplyForm {
     text: String,
 }
 
-/// What an owner reads when Telegram didn't take a message; the cause goes to the log.
+/// What an owner reads when Telegram didn't take a message.
+const NOT_DELIVERED: &str = "Your reply could not be delivered — the customer may have blocked your bot, or Telegram is busy. Please try again in a moment.";
+
+/// [`NOT_DELIVERED`]; the cause goes to the log.
 fn not_delivered(e: JobError) -> String {
     let (JobError::Retry(e) | JobError::Permanent(e)) = e;
     tracing::warn!(error = %format!("{e:#}"), "an owner's reply from the admin page was not delivered");
-    "Your reply could not be delivered — the customer may have blocked your bot, or Telegram is busy. Please try again in a moment.".into()
+    NOT_DELIVERED.into()
 }
 
 /// `POST /app/conversations/{id}/reply`: the owner's words go to the customer through the bot,
@@ -283,11 +299,15 @@ pub async fn reply(State(app): State<AppState>, owner: Owner, Path(id): Path<Con
             let problem = format!("Your reply is longer than one Telegram message can be: write a reply of up to {} characters.", "4,000");
             transcript(&app, &owner, id, None, Some(problem), text.to_owned()).await
         }
+        // Redirected, as a reply that went out is: reloading the page then sends nothing again.
         Ok(handoff::Relayed::NotDelivered(why)) => {
-            let problem = format!("Your reply could not be delivered: {why}. The customer did not get it.");
-            transcript(&app, &owner, id, None, Some(problem), text.to_owned()).await
+            let why = handoff::WHY_NOT_DELIVERED.iter().position(|w| *w == why).unwrap_or(7);
+            Ok(Redirect::to(&format!("/app/conversations/{id}?done=not_delivered&why={why}")).into_response())
         }
-        Err(e) => transcript(&app, &owner, id, None, Some(not_delivered(e)), text.to_owned()).await,
+        Err(e) => {
+            not_delivered(e);
+            Ok(Redirect::to(&format!("/app/conversations/{id}?done=failed")).into_response())
+        }
     }
 }
 

@@ -322,7 +322,7 @@ fn utc(ms: i64) -> String {
 /// `GET /app/conversations.csv`: every message of every conversation, oldest first.
 pub async fn conversations_csv(State(app): State<AppState>, owner: Owner) -> Result<Response, AppError> {
     let names: std::collections::HashMap<BotId, String> = bots::list_for_tenant(&app.db.pool, owner.tenant_id).await?.into_iter().map(|b| (b.id, format!("@{}", b.username))).collect();
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = csv_writer();
     let header = ["conversation", "bot", "chat", "customer", "time (UTC)", "from", "reply kind", "text", "rating"];
     w.write_record(header).map_err(anyhow::Error::from)?;
     let mut after = MsgId(0);
@@ -418,6 +418,13 @@ pub struct KnowledgeQuery {
     bot: Option<i64>,
 }
 
+/// A CSV export's writer: its body starts with a UTF-8 byte order mark, without which Excel reads
+/// the file in the computer's local encoding and garbles every letter outside English (Numbers,
+/// Google Sheets and bellhop's own upload of a CSV file skip it).
+fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::Writer::from_writer("\u{FEFF}".as_bytes().to_vec())
+}
+
 fn csv_file(name: &str, body: Vec<u8>) -> Response {
     let disposition = format!("attachment; filename=\"{name}\"");
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response()
@@ -427,7 +434,7 @@ fn csv_file(name: &str, body: Vec<u8>) -> Response {
 pub async fn sources_csv(State(app): State<AppState>, owner: Owner, Query(q): Query<KnowledgeQuery>) -> Result<Response, AppError> {
     let picker = super::sources::pick(&app, owner.tenant_id, q.bot, "/app/sources", true).await?;
     let list = crate::storage::sources::list_for(&app.db.pool, owner.tenant_id, picker.bot()).await?;
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = csv_writer();
     w.write_record(["id", "kind", "name or address", "status", "problem", "passages", "bytes", "updated (UTC)"]).map_err(anyhow::Error::from)?;
     for s in &list {
         w.write_record([s.id.to_string(), s.kind.clone(), cell(&s.name), s.status.clone(), cell(s.status_reason.as_deref().unwrap_or_default()), s.chunk_count.to_string(), s.size_bytes.to_string(), utc(s.updated_at)])
@@ -441,7 +448,7 @@ pub async fn sources_csv(State(app): State<AppState>, owner: Owner, Query(q): Qu
 pub async fn qa_csv(State(app): State<AppState>, owner: Owner, Query(q): Query<KnowledgeQuery>) -> Result<Response, AppError> {
     let picker = super::sources::pick(&app, owner.tenant_id, q.bot, "/app/sources", true).await?;
     let pairs = crate::storage::sources::list_qa(&app.db.pool, owner.tenant_id, picker.bot()).await?;
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = csv_writer();
     w.write_record(["question", "answer"]).map_err(anyhow::Error::from)?;
     for p in &pairs {
         w.write_record([cell(&p.question), cell(&p.answer)]).map_err(anyhow::Error::from)?;

@@ -102,6 +102,10 @@ async fn feedback_buttons_are_stored_and_unanswered_questions_become_gaps() {
     wait_reply(&app, bot, customer, 1).await;
     let answer = app.tg.sent_by(bot).await.into_iter().find(|m| m["chat_id"] == json!(customer)).unwrap();
     assert!(text_of(&answer).contains("9 to 5"));
+    assert_eq!(count(app.db(), "select count(*) from conversation_messages where kind = 'qa'").await, 1, "the owner's Q&A answer");
+    // The same buttons as under any answer: 👍, 👎 and a person.
+    let labels: Vec<&str> = answer["reply_markup"]["inline_keyboard"][0].as_array().unwrap().iter().map(|b| b["text"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["👍", "👎", "🙋 Person"], "{answer}");
     let down = answer["reply_markup"]["inline_keyboard"][0][1]["callback_data"].as_str().unwrap().to_owned();
     app.tg.post(&format!("users/{customer}/callbacks"), json!({ "bot_id": bot, "message_id": answer["message_id"], "data": down })).await;
     wait_until(Duration::from_secs(30), || async { count(app.db(), "select count(*) from conversation_messages where feedback = -1").await == 1 }).await;

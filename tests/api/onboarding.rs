@@ -557,3 +557,20 @@ async fn a_username_is_made_from_the_business_name_when_none_is_typed() {
     assert!(!html.contains("t.me/newbot"));
     app.stop().await.unwrap();
 }
+
+/// The admin's links into Telegram — a bot's @username on the home page, "Pay with Stars" to the
+/// manager bot — go where the creation links go (`telegram.links_url`): in the demo, the sandbox.
+#[tokio::test]
+async fn the_admins_telegram_links_follow_the_links_setting() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_TELEGRAM_LINKS_URL", "http://links.example/");
+    })
+    .await;
+    let b = crate::owner_lifecycle::business(&app, "Lina", "lina_links_bot", "Lina's Lamps").await;
+    let manager = app.state.manager.as_ref().unwrap().username.clone();
+    let (_, home) = crate::owner_lifecycle::get(&app, &b.cookie, "/app").await;
+    assert!(home.contains("href=\"http://links.example/lina_links_bot\"") && !home.contains("https://t.me/"), "{home}");
+    let (_, billing) = crate::owner_lifecycle::get(&app, &b.cookie, "/app/billing").await;
+    assert!(billing.contains(&format!("href=\"http://links.example/{manager}\">Pay with Stars")) && !billing.contains("https://t.me/"), "{billing}");
+    app.stop().await.unwrap();
+}

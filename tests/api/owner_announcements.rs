@@ -136,6 +136,10 @@ async fn a_recipient_whose_sending_was_interrupted_is_not_sent_again() {
     let a = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Tulips are back", 7).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(a.total, 3);
+    // Not sent yet: the page it was written from says it is being sent…
+    let written = format!("/app/announcements?bot={}&sent=3", b.bot);
+    let (_, page) = get(&app, &b.cookie, &written).await;
+    assert!(page.contains(&format!("data-sending=\"{}\">Sending to 3 customers", a.id)), "{page}");
     // As a dead process leaves it: claimed, the call's outcome unknown.
     sqlx::query(&format!("update announcement_recipients set state = 'sending' where announcement_id = {} and chat_id = {}", a.id, people[0])).execute(&app.db().pool).await.unwrap();
     let bot_client = app.state.bots.open(b.tenant, BotId(b.bot)).await.unwrap().unwrap();
@@ -148,6 +152,9 @@ async fn a_recipient_whose_sending_was_interrupted_is_not_sent_again() {
     assert_eq!((p["status"].as_str(), p["sent"].as_i64(), p["unknown"].as_i64()), (Some("done"), Some(2), Some(1)), "{p}");
     let (_, page) = get(&app, &b.cookie, "/app/announcements").await;
     assert!(page.contains("1 not known (interrupted; not sent again)"), "the owner sees it");
+    // …and once done, only how it went.
+    let (_, page) = get(&app, &b.cookie, &written).await;
+    assert!(page.contains("Done: 2 of 3 delivered") && !page.contains("Sending to"), "{page}");
     app.stop().await.unwrap();
 }
 
@@ -168,6 +175,10 @@ async fn a_customer_who_sends_stop_while_an_announcement_is_going_out_does_not_g
     let a = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Merino is back", 7).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(a.total, 3);
+    // Not sent yet: the page it was written from says it is being sent…
+    let written = format!("/app/announcements?bot={}&sent=3", b.bot);
+    let (_, page) = get(&app, &b.cookie, &written).await;
+    assert!(page.contains(&format!("data-sending=\"{}\">Sending to 3 customers", a.id)), "{page}");
     // The announcement is written (three recipients); then one of them sends /stop.
     app.tg.say(people[1], b.bot, "/stop").await;
     let said = wait_reply(&app, b.bot, people[1], 1).await;
@@ -362,6 +373,9 @@ async fn the_same_announcement_form_posted_twice_sends_it_once() {
     for &c in &people {
         assert_eq!(announcement_texts(&sent, c, "Lemon cake on Friday"), 1, "customer {c} got it once");
     }
+    // Done: the page it went to (reloaded, or opened later) says so, not that it is being sent.
+    let (_, page) = get(&app, &b.cookie, &want).await;
+    assert!(page.contains("Done: 3 of 3 delivered") && !page.contains("Sending to") && !page.contains("data-sending"), "{page}");
     // A fresh page's form is a new announcement.
     let (_, page) = get(&app, &b.cookie, "/app/announcements").await;
     let again = hidden(&page, "once");
@@ -550,6 +564,10 @@ async fn a_customer_who_forgets_their_data_leaves_an_announcement_able_to_reach_
     let a = bellhop::answering::announce::write(&mut tx, b.tenant, BotId(b.bot), "Tyre sale", 7).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(a.total, 3);
+    // Not sent yet: the page it was written from says it is being sent…
+    let written = format!("/app/announcements?bot={}&sent=3", b.bot);
+    let (_, page) = get(&app, &b.cookie, &written).await;
+    assert!(page.contains(&format!("data-sending=\"{}\">Sending to 3 customers", a.id)), "{page}");
     let conv: i64 = sqlx::query_scalar(&format!("select id from conversations where bot_id = {} and chat_id = {}", b.bot, people[0])).fetch_one(&app.db().pool).await.unwrap();
     let mut tx = app.db().begin().await.unwrap();
     bellhop::storage::privacy::erase_conversation(&mut tx, None, b.tenant, BotId(b.bot), bellhop::domain::conversation::ConversationId(conv), bellhop::domain::UserId(people[0])).await.unwrap();

@@ -81,10 +81,11 @@ async fn name_photo_and_descriptions_per_language_change_at_once_and_the_sandbox
     let chat = app.http.get(format!("{}/ui/chat/{ivan}/{}", app.tg.base, b.bot)).send().await.unwrap().text().await.unwrap();
     assert!(chat.contains("Пекарня Розы: торты на заказ.") && d(&chat).contains("Rosa's Bakery 🎂"), "{chat}");
 
-    // Removing Russian removes it at Telegram too.
+    // Removing Russian removes the owner's text at Telegram too: bellhop's own Russian one shows again.
     let (status, _, _) = post(&app, &b.cookie, &path, &[("csrf", &b.csrf), ("name", "Rosa's Bakery 🎂"), ("language", "ru"), ("language", "de"), ("remove", "ru")]).await;
     assert_eq!(status, 303);
-    assert!(bot_state(&app, b.bot).await["localised"]["ru"]["description"].is_null());
+    let ru = bot_state(&app, b.bot).await["localised"]["ru"]["description"].as_str().unwrap_or_default().to_owned();
+    assert!(ru.starts_with("Здравствуйте!") && ru.contains("Rosa's Bakery 🎂"), "{ru}");
 
     // The profile photo: the bytes Telegram got are the bytes uploaded.
     let photo = jpeg(42, 150_000);
@@ -98,6 +99,35 @@ async fn name_photo_and_descriptions_per_language_change_at_once_and_the_sandbox
     assert_eq!(served, photo);
     let unchanged = count(app.db(), &format!("select count(*) from bots where id = {} and brand_error is null", b.bot)).await;
     assert_eq!(unchanged, 1);
+}
+
+/// Renamed, the bot's descriptions (bellhop's own, every language) say the new name; a
+/// description the owner wrote stays as written.
+#[tokio::test]
+async fn renaming_the_bot_carries_the_new_name_into_bellhops_descriptions_in_every_language() {
+    let app = spawn_app().await;
+    let b = business(&app, "Sunny", "sunrise_brand_bot", "Sunrise Bakery").await;
+    let path = format!("/app/bots/{}/brand", b.bot);
+    let state = bot_state(&app, b.bot).await;
+    assert!(state["localised"]["de"]["description"].as_str().unwrap_or_default().contains("Sunrise Bakery"), "{state}");
+
+    let (status, location, body) = post(&app, &b.cookie, &path, &[("csrf", &b.csrf), ("name", "Sunrise Bakery & Café")]).await;
+    assert_eq!((status, location.as_str()), (303, format!("/app/bots/{}/settings?brand=applied#brand", b.bot).as_str()), "{body}");
+    let state = bot_state(&app, b.bot).await;
+    assert_eq!(state["name"], "Sunrise Bakery & Café");
+    for text in [&state["description"], &state["short_description"], &state["localised"]["de"]["description"], &state["localised"]["ru"]["short_description"]] {
+        assert!(text.as_str().unwrap_or_default().contains("Sunrise Bakery & Café"), "{text} in {state}");
+    }
+
+    // The owner's own description is kept as written through a rename; bellhop's translations
+    // of its own text then give way to it.
+    sqlx::query(&format!("update bots set description = 'Fresh bread every morning.' where id = {}", b.bot)).execute(&app.db().pool).await.unwrap();
+    let (status, _, _) = post(&app, &b.cookie, &path, &[("csrf", &b.csrf), ("name", "Sunrise Café")]).await;
+    assert_eq!(status, 303);
+    let state = bot_state(&app, b.bot).await;
+    assert_eq!(state["description"], "Fresh bread every morning.", "{state}");
+    assert!(state["localised"]["de"]["description"].is_null(), "{state}");
+    assert!(state["short_description"].as_str().unwrap_or_default().contains("Sunrise Café"), "{state}");
 }
 
 #[tokio::test]

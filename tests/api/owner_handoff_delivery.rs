@@ -7,7 +7,7 @@
 //! from the assistant tells the customer a person joined, and one that reaches nobody takes
 //! nothing.
 use crate::helpers::*;
-use crate::owner_lifecycle::{bot_said_to, business, customer, manager_said, post, wait_reply};
+use crate::owner_lifecycle::{bot_said_to, business, customer, get, manager_said, post, wait_reply};
 use crate::owner_team::{invite_token, manager_message, say_to_manager, text_of};
 use serde_json::json;
 use std::time::Duration;
@@ -220,8 +220,16 @@ async fn a_reply_that_reaches_nobody_leaves_the_conversation_with_the_assistant(
     // Carl blocked the bot; the owner answers him from the admin page: not delivered, and the
     // conversation stays with the assistant.
     block(&app, carl, b.bot, true).await;
-    let (_, _, page) = post(&app, &b.cookie, &format!("/app/conversations/{conv}/reply"), &[("csrf", &b.csrf), ("text", "Hi Carl, Nina here.")]).await;
-    assert!(page.contains("could not be delivered"), "{page}");
+    let (status, location, page) = post(&app, &b.cookie, &format!("/app/conversations/{conv}/reply"), &[("csrf", &b.csrf), ("text", "Hi Carl, Nina here.")]).await;
+    // Redirected to the page, which says so: reloading it sends nothing again.
+    assert_eq!((status, location.as_str()), (303, format!("/app/conversations/{conv}?done=not_delivered&why=0").as_str()), "{page}");
+    for _ in 0..2 {
+        let (status, page) = get(&app, &b.cookie, &location).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("could not be delivered: the customer has blocked the bot"), "{page}");
+    }
+    let copies = format!("select count(*) from conversation_messages where conversation_id = {conv} and author = 'owner'");
+    assert_eq!(count(app.db(), &copies).await, 1, "one copy, marked not delivered");
     let with_assistant = format!("select count(*) from conversations where id = {conv} and mode = 'bot' and taken_by is null and handed_off_at is null");
     assert_eq!(count(app.db(), &with_assistant).await, 1, "a reply that reached nobody took nothing");
     // The same from the manager chat, after a handoff the owner closed.

@@ -382,7 +382,9 @@ async fn conversations_are_searched_paged_and_exported_safely_for_spreadsheets()
     let r = app.http.get(app.url("/app/conversations.csv")).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
-    let body = r.text().await.unwrap();
+    let bytes = r.bytes().await.unwrap();
+    assert!(bytes.starts_with("\u{FEFF}conversation,".as_bytes()), "a UTF-8 byte order mark first, for Excel");
+    let body = String::from_utf8(bytes[3..].to_vec()).unwrap();
     let mut reader = csv::Reader::from_reader(body.as_bytes());
     assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), ["conversation", "bot", "chat", "customer", "time (UTC)", "from", "reply kind", "text", "rating"]);
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
@@ -408,7 +410,13 @@ async fn the_knowledge_of_one_bot_is_exported_as_csv_and_no_other_bots_or_busine
     let r = app.http.get(app.url(&format!("/app/qa.csv?bot={}", b.bot))).header("cookie", &b.cookie).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-disposition"].to_str().unwrap().contains("questions-and-answers.csv"));
-    let body = r.text().await.unwrap();
+    let bytes = r.bytes().await.unwrap();
+    assert!(bytes.starts_with("\u{FEFF}question,answer".as_bytes()), "a UTF-8 byte order mark first, for Excel");
+    // The file uploaded back as knowledge reads as it was written: the mark is not taken for
+    // part of the first column's name.
+    let read = bellhop::knowledge::extract::extract(bytes.clone(), "questions-and-answers.csv").await.unwrap();
+    assert_eq!(read.text, "question: Do you ship zines? | answer: '=Yes, worldwide");
+    let body = String::from_utf8(bytes[3..].to_vec()).unwrap();
     let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(body.as_bytes()).records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 1, "{body}");
     assert_eq!((&rows[0][0], &rows[0][1]), ("Do you ship zines?", "'=Yes, worldwide"));
@@ -417,7 +425,7 @@ async fn the_knowledge_of_one_bot_is_exported_as_csv_and_no_other_bots_or_busine
     assert!(!r.text().await.unwrap().contains("Secret of another shop"));
     let r = app.http.get(app.url(&format!("/app/sources.csv?bot={}", b.bot))).header("cookie", &b.cookie).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.text().await.unwrap().lines().next().unwrap(), "id,kind,name or address,status,problem,passages,bytes,updated (UTC)");
+    assert_eq!(String::from_utf8(r.bytes().await.unwrap().to_vec()).unwrap().lines().next().unwrap(), "\u{FEFF}id,kind,name or address,status,problem,passages,bytes,updated (UTC)");
     app.stop().await.unwrap();
 }
 

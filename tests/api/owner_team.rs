@@ -340,6 +340,11 @@ async fn a_reply_to_a_customer_of_a_paused_bot_is_not_sent_and_says_why() {
     app.stop().await.unwrap();
 }
 
+/// `html` with the escapes of apostrophes and ampersands undone.
+fn d(html: &str) -> String {
+    html.replace("&#x27;", "'").replace("&#39;", "'").replace("&amp;", "&")
+}
+
 /// An hour of the UTC day that is not now (nor the next hour): the bot's only working hour.
 fn closed_hour() -> u32 {
     let now_hour = ((bellhop::storage::now_ms() / 3_600_000) % 24) as u32;
@@ -420,6 +425,21 @@ async fn outside_working_hours_the_customer_gets_the_away_message_and_the_assist
     assert!(said[2].contains("Vera here"), "{said:?}");
     assert!(said[2].starts_with("A person from the team has joined the chat"), "Dana is told her messages go to a person now: {said:?}");
     wait_until(WAIT, || async { count(app.db(), &format!("select count(*) from conversations where chat_id = {dana} and mode = 'human'")).await == 1 }).await;
+    // Waiting for a person, Dana asks for one again: she is told she is waiting already, and
+    // when the team is back; /help gets its usual reply. Neither goes to the team.
+    manager_message(&app, b.owner, "Sent").await;
+    let told = manager_said(&app, b.owner).await.len();
+    app.tg.say(dana, b.bot, "/human").await;
+    let said = wait_reply(&app, b.bot, dana, 4).await;
+    assert!(said[3].starts_with("You're already waiting for a person from Vera's Vases. Our team is away right now and back"), "{said:?}");
+    assert!(said[3].contains(&format!("at {h:02}:00 (UTC time)")), "{said:?}");
+    app.tg.say(dana, b.bot, "/help").await;
+    let said = wait_reply(&app, b.bot, dana, 5).await;
+    assert!(said[4].starts_with("Ask me a question in your own words."), "{said:?}");
+    assert_eq!(manager_said(&app, b.owner).await.len(), told, "the team was not told: {:?}", manager_said(&app, b.owner).await);
+    // Anything else still goes to the team.
+    app.tg.say(dana, b.bot, "Is the blue vase still there?").await;
+    manager_message(&app, b.owner, "blue vase").await;
 
     // A photo outside working hours: one reply that says both, that it was passed on and when
     // the team is back.
@@ -434,6 +454,19 @@ async fn outside_working_hours_the_customer_gets_the_away_message_and_the_assist
     assert!(notice.contains("can only read text"), "{notice}");
     assert!(!manager_said(&app, b.owner).await.iter().any(|t| t.contains("Ola asked for a person")), "{notice}");
 
+    // The owner's own away message, in English: the time it fills in is in English too, for a
+    // customer whose Telegram is in Russian as for anyone (not "завтра в …" inside English).
+    let mut form = hours(&format!("{h:02}:00"), &format!("{:02}:00", h + 1), "UTC");
+    form.push(("away_text".into(), "We are closed right now. A person will answer {when}.".into()));
+    let (status, _, _) = send(form).await;
+    assert_eq!(status, 303);
+    let (_, page) = get(&app, &b.cookie, &path).await;
+    assert!(d(&page).contains("bellhop's own texts are shown to each customer in their language; a text you write here is shown as you wrote it, to everyone."), "{page}");
+    let olga = app.tg.post("users", json!({ "first_name": "Olga", "language_code": "ru", "started_bots": [b.bot] })).await["id"].as_i64().unwrap();
+    app.tg.say(olga, b.bot, "/human").await;
+    let said = wait_reply(&app, b.bot, olga, 1).await;
+    assert!(said[0].starts_with("We are closed right now. A person will answer ") && said[0].ends_with(&format!("at {h:02}:00 (UTC time).")), "{said:?}");
+
     // Open all day: a handoff as usual.
     let (status, _, _) = send(hours("00:00", "24:00", "Europe/Berlin")).await;
     assert_eq!(status, 303);
@@ -442,6 +475,20 @@ async fn outside_working_hours_the_customer_gets_the_away_message_and_the_assist
     let said = wait_reply(&app, b.bot, eli, 1).await;
     assert!(said[0].contains("asked a person"), "{said:?}");
     manager_message(&app, b.owner, "Eli wants to talk to a person").await;
+    app.tg.say(eli, b.bot, "/human").await;
+    let said = wait_reply(&app, b.bot, eli, 2).await;
+    assert_eq!(said[1], "You're already waiting for a person from Vera's Vases: they'll reply here.", "{said:?}");
+    // In the customer's language, and /privacy answered as ever.
+    let greta = app.tg.post("users", json!({ "first_name": "Greta", "language_code": "de", "started_bots": [b.bot] })).await["id"].as_i64().unwrap();
+    app.tg.say(greta, b.bot, "/human").await;
+    wait_reply(&app, b.bot, greta, 1).await;
+    manager_message(&app, b.owner, "Greta wants to talk to a person").await;
+    app.tg.say(greta, b.bot, "/human").await;
+    let said = wait_reply(&app, b.bot, greta, 2).await;
+    assert!(said[1].starts_with("Sie warten bereits auf eine Person von Vera's Vases"), "{said:?}");
+    app.tg.say(greta, b.bot, "/privacy").await;
+    let said = wait_reply(&app, b.bot, greta, 3).await;
+    assert!(said[2].starts_with("Ihre Nachrichten"), "{said:?}");
     // Working hours off again: stored as always open.
     let (status, _, _) = post(&app, &b.cookie, &path, &[("csrf", &b.csrf), ("timezone", "UTC")]).await;
     assert_eq!(status, 303);
