@@ -140,6 +140,16 @@ pub async fn own_file_named<'c>(e: impl Executor<'c, Database = Any>, tenant: Te
     }
 }
 
+/// The bot's own web page or site (`kind` `url` or `site`) at address `name`, if it has one
+/// (a failed one too): the same address added again is read again, not added twice.
+pub async fn own_address<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>, kind: &str, name: &str) -> sqlx::Result<Option<Source>> {
+    let sql = |own: &str| format!("select {COLUMNS} from sources where tenant_id = $1 and kind = $2 and name = $3 and status <> 'deleting' and {own} order by id desc limit 1");
+    match bot {
+        Some(bot) => sqlx::query_as(&sql("bot_id = $4")).bind(tenant.0).bind(kind).bind(name).bind(bot.0).fetch_optional(e).await,
+        None => sqlx::query_as(&sql(ORPHAN)).bind(tenant.0).bind(kind).bind(name).fetch_optional(e).await,
+    }
+}
+
 /// Puts a new version's bytes in file source `id` and marks it `queued` to be read again; its
 /// passages so far stay until the read replaces them. False if it is being deleted (or is gone).
 pub async fn replace_content<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId, content: &[u8]) -> sqlx::Result<bool> {

@@ -241,9 +241,10 @@ pub async fn list(State(app): State<AppState>, owner: Owner, Query(w): Query<Whi
     let notice = match w.done.as_deref() {
         Some("source-deleted") => Some("Source deleted. Your bot no longer answers from it.".to_owned()),
         Some("qa-deleted") => Some("Question & answer deleted.".to_owned()),
-        Some(done @ ("source-importing" | "source-rereading")) => match w.source {
+        Some(done @ ("source-importing" | "source-again" | "source-rereading")) => match w.source {
             Some(id) => sources::get(&app.db.pool, owner.tenant_id, SourceId(id)).await?.map(|s| match done {
                 "source-importing" => format!("Importing {}. This page updates by itself.", s.name),
+                "source-again" => format!("{} was already in your knowledge: it is being read again.", s.name),
                 _ if s.chunk_count > 0 => format!("Reading “{}” again; your bot keeps answering from the earlier version until it is done.", s.name),
                 _ => format!("Reading “{}” again. This page updates by itself.", s.name),
             }),
@@ -490,6 +491,17 @@ pub async fn import_url(State(app): State<AppState>, owner: Owner, axum::Form(f)
     let max_pages = if site { Some(f.max_pages.and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(50).clamp(1, cap)) } else { None };
     let recrawl = f.recrawl_hours.and_then(|v| v.trim().parse::<i64>().ok()).filter(|h| (1..=24 * 366).contains(h));
     let allowance = Allowance::of(&app, &owner).await?;
+    // An address the bot already has (read or not) is read again, like its "Re-read": a second
+    // row would repeat it.
+    let kind = if site { "site" } else { "url" };
+    if let Some(old) = sources::own_address(&app.db.pool, owner.tenant_id, holder, kind, url.as_str()).await? {
+        match crate::app::sources::requeue_within(&app, owner.tenant_id, old.id, allowance.limits(&app)).await? {
+            Some(Ok(())) => return Ok(back_about(back, "source-again", "source", old.id.0)),
+            Some(Err(refused)) => return page(&app, &owner, back, None, Some(reread_refused(&allowance, &old.name, refused))).await,
+            // Deleted meanwhile: a new source.
+            None => {}
+        }
+    }
     if allowance.room() == 0 {
         return page(&app, &owner, back, None, Some(allowance.full(url.as_str()))).await;
     }
@@ -550,14 +562,18 @@ pub async fn reindex(State(app): State<AppState>, owner: Owner, Path(id): Path<i
         Some(Ok(())) => Ok(back_about(f.bot, "source-rereading", "source", id)),
         Some(Err(refused)) => {
             let name = sources::get(&app.db.pool, owner.tenant_id, SourceId(id)).await?.map(|s| s.name).unwrap_or_default();
-            let problem = match refused {
-                crate::app::sources::Refused::TooMany { used, .. } => Allowance { used, ..allowance }.refused(&format!("“{name}”"), "not read again"),
-                crate::app::sources::Refused::TooBig { used, size, limit } => {
-                    let what = format!("“{name}”");
-                    crate::knowledge::extract::storage_full((size > 0).then_some((what.as_str(), size as u64)), used.max(0) as u64, limit.max(0) as u64)
-                }
-            };
-            page(&app, &owner, f.bot, None, Some(problem)).await
+            page(&app, &owner, f.bot, None, Some(reread_refused(&allowance, &name, refused))).await
+        }
+    }
+}
+
+/// Why source `name` was not read again, in the owner's words.
+fn reread_refused(allowance: &Allowance, name: &str, refused: crate::app::sources::Refused) -> String {
+    match refused {
+        crate::app::sources::Refused::TooMany { used, .. } => Allowance { used, limit: allowance.limit, plan: allowance.plan.clone() }.refused(&format!("“{name}”"), "not read again"),
+        crate::app::sources::Refused::TooBig { used, size, limit } => {
+            let what = format!("“{name}”");
+            crate::knowledge::extract::storage_full((size > 0).then_some((what.as_str(), size as u64)), used.max(0) as u64, limit.max(0) as u64)
         }
     }
 }
