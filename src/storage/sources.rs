@@ -38,9 +38,19 @@ pub struct Source {
     pub progress_total: Option<i64>,
     /// A web page's or site's title (its first page's `<title>`), once read; `None` for files.
     pub title: Option<String>,
+    /// When it was last read well (Unix ms); with `recrawl_hours`, the next scheduled read is due
+    /// that long after ([`due_for_recrawl`]).
+    pub last_indexed_at: Option<i64>,
 }
 
 impl Source {
+    /// When a source read well re-reads on its schedule next (Unix ms), as [`due_for_recrawl`]
+    /// finds it; `None` if it has no schedule or isn't `ready`.
+    pub fn next_scheduled_read(&self) -> Option<i64> {
+        let hours = self.recrawl_hours.filter(|_| self.status == "ready")?;
+        Some(self.next_crawl_at.unwrap_or(self.last_indexed_at.unwrap_or(0) + hours * 3_600_000))
+    }
+
     /// How far a read is, in whole percent, once it knows how many passages it has to index.
     pub fn progress_percent(&self) -> Option<i64> {
         match (self.status.as_str(), self.progress_done, self.progress_total) {
@@ -50,7 +60,7 @@ impl Source {
     }
 }
 
-const COLUMNS: &str = "id, kind, name, content_type, size_bytes, status, status_reason, chunk_count, max_pages, recrawl_hours, updated_at, recrawl_failures, next_crawl_at, bot_id, progress_done, progress_total, title";
+const COLUMNS: &str = "id, kind, name, content_type, size_bytes, status, status_reason, chunk_count, max_pages, recrawl_hours, updated_at, recrawl_failures, next_crawl_at, bot_id, progress_done, progress_total, title, last_indexed_at";
 
 /// The id the vector index knows a source (or page `page` of a site) by.
 pub fn index_id(source: SourceId, page: usize) -> String {

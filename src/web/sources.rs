@@ -97,6 +97,9 @@ pub struct SourceRow {
     pub chunk_count: i64,
     /// A failing scheduled source: when it is tried again ("12 Mar 2027").
     pub next_try: Option<String>,
+    /// A source read well that is read again on a schedule: how often and when next ("Read
+    /// again every day — next on 7 Dec 2026.").
+    pub next_read: Option<String>,
     /// Another bot's source shared with the shown bot: that bot ("@flowers_bot").
     pub shared_from: Option<String>,
     /// The shown bot's own source: the owner's other bots, each ticked if it also uses it.
@@ -123,6 +126,18 @@ struct SourcesPage {
     max_total: String,
     /// "3 of the 5 sources of the Free plan".
     allowance: String,
+}
+
+/// How often a source is read again, in words: 24 hours → "every day".
+fn every(hours: i64) -> String {
+    match hours {
+        24 => "every day".into(),
+        168 => "every week".into(),
+        720 => "every month".into(),
+        h if h % 24 == 0 => format!("every {} days", h / 24),
+        1 => "every hour".into(),
+        h => format!("every {h} hours"),
+    }
 }
 
 /// Sizes as owners read them ("340 KB", "20 MB"), the same wording as the extractor's errors.
@@ -188,6 +203,7 @@ async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<St
                     vec![]
                 },
                 next_try: s.next_crawl_at.filter(|_| s.status == "failed").map(crate::billing::stars::date),
+                next_read: s.next_scheduled_read().zip(s.recrawl_hours).map(|(at, hours)| format!("Read again {} — next on {}.", every(hours), crate::billing::stars::date(at))),
                 rereadable: !(s.status == "failed" && s.kind == "file" && s.status_reason.as_deref().is_some_and(crate::knowledge::extract::fails_for_good)),
                 progress: s.progress_percent(),
                 title: s.title.clone().filter(|t| s.kind != "file" && !t.trim().is_empty()),
