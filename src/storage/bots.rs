@@ -467,6 +467,12 @@ pub async fn count_unparked<'c>(e: impl Executor<'c, Database = Any>, tenant: Te
     sqlx::query_scalar("select count(*) from bots where tenant_id = $1 and status not in ('parked', 'disconnected', 'deleted') and id <> $2").bind(tenant.0).bind(except.0).fetch_one(e).await
 }
 
+/// How many of the tenant's bots are connected (or being connected): those the plan's number
+/// of bots counts (see `app::parking`).
+pub async fn count_connected<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from bots where tenant_id = $1 and status not in ('parked', 'disconnected', 'deleted')").bind(tenant.0).fetch_one(e).await
+}
+
 /// The tenant's parked bots, oldest first.
 pub async fn parked<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId) -> sqlx::Result<Vec<BotId>> {
     let ids: Vec<i64> = sqlx::query_scalar("select id from bots where tenant_id = $1 and status = 'parked' order by created_at, id").bind(tenant.0).fetch_all(e).await?;

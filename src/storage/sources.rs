@@ -38,9 +38,19 @@ pub struct Source {
     pub progress_total: Option<i64>,
     /// A web page's or site's title (its first page's `<title>`), once read; `None` for files.
     pub title: Option<String>,
+    /// When it was last read well (Unix ms); with `recrawl_hours`, the next scheduled read is due
+    /// that long after ([`due_for_recrawl`]).
+    pub last_indexed_at: Option<i64>,
 }
 
 impl Source {
+    /// When a source read well re-reads on its schedule next (Unix ms), as [`due_for_recrawl`]
+    /// finds it; `None` if it has no schedule or isn't `ready`.
+    pub fn next_scheduled_read(&self) -> Option<i64> {
+        let hours = self.recrawl_hours.filter(|_| self.status == "ready")?;
+        Some(self.next_crawl_at.unwrap_or(self.last_indexed_at.unwrap_or(0) + hours * 3_600_000))
+    }
+
     /// How far a read is, in whole percent, once it knows how many passages it has to index.
     pub fn progress_percent(&self) -> Option<i64> {
         match (self.status.as_str(), self.progress_done, self.progress_total) {
@@ -50,7 +60,7 @@ impl Source {
     }
 }
 
-const COLUMNS: &str = "id, kind, name, content_type, size_bytes, status, status_reason, chunk_count, max_pages, recrawl_hours, updated_at, recrawl_failures, next_crawl_at, bot_id, progress_done, progress_total, title";
+const COLUMNS: &str = "id, kind, name, content_type, size_bytes, status, status_reason, chunk_count, max_pages, recrawl_hours, updated_at, recrawl_failures, next_crawl_at, bot_id, progress_done, progress_total, title, last_indexed_at";
 
 /// The id the vector index knows a source (or page `page` of a site) by.
 pub fn index_id(source: SourceId, page: usize) -> String {
@@ -137,6 +147,16 @@ pub async fn own_file_named<'c>(e: impl Executor<'c, Database = Any>, tenant: Te
     match bot {
         Some(bot) => sqlx::query_as(&sql("bot_id = $3")).bind(tenant.0).bind(name).bind(bot.0).fetch_optional(e).await,
         None => sqlx::query_as(&sql(ORPHAN)).bind(tenant.0).bind(name).fetch_optional(e).await,
+    }
+}
+
+/// The bot's own web page or site (`kind` `url` or `site`) at address `name`, if it has one
+/// (a failed one too): the same address added again is read again, not added twice.
+pub async fn own_address<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: Option<BotId>, kind: &str, name: &str) -> sqlx::Result<Option<Source>> {
+    let sql = |own: &str| format!("select {COLUMNS} from sources where tenant_id = $1 and kind = $2 and name = $3 and status <> 'deleting' and {own} order by id desc limit 1");
+    match bot {
+        Some(bot) => sqlx::query_as(&sql("bot_id = $4")).bind(tenant.0).bind(kind).bind(name).bind(bot.0).fetch_optional(e).await,
+        None => sqlx::query_as(&sql(ORPHAN)).bind(tenant.0).bind(kind).bind(name).fetch_optional(e).await,
     }
 }
 

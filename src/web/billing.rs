@@ -42,6 +42,9 @@ struct BillingPage {
     links: String,
     plan_name: String,
     source: String,
+    /// A paid plan whose renewal is cancelled: when it ends, the plan that follows, and what
+    /// then happens to sources and bots past that plan's numbers.
+    ending: Option<String>,
     used: i64,
     allowance: i64,
     percent: i64,
@@ -172,7 +175,12 @@ async fn page(app: &AppState, owner: &super::auth::Owner, q: &ShowQuery, close_p
         Some(crate::app::account::STILL_RENEWS) if stripe && acc.stripe_customer_id.is_some() => Some(("#card-renewal", "Change or cancel the card subscription")),
         _ => None,
     };
+    let ending = match acc.plan_expires_at {
+        Some(end) if acc.plan_source == "stars" && acc.stars_canceled && plan.id != cfg.plans[0].id => Some(plan_ending(app, tenant, &plan.name, &cfg.plans[0], end).await?),
+        _ => None,
+    };
     let page = BillingPage {
+        ending,
         tab: "billing",
         csrf: owner.csrf.clone(),
         manager: app.manager.as_ref().map(|m| m.username.clone()).unwrap_or_default(),
@@ -209,6 +217,37 @@ async fn page(app: &AppState, owner: &super::auth::Owner, q: &ShowQuery, close_p
         close_link,
     };
     super::render_page(&page)
+}
+
+/// What the owner of a paid plan whose renewal is cancelled should know: it ends on `end`, then
+/// `next`'s limits apply. Sources and bots past them stay (nothing is parked or deleted at the
+/// change); new ones are refused, or parked, until the business is within them.
+async fn plan_ending(app: &AppState, tenant: crate::domain::TenantId, name: &str, next: &crate::domain::plans::Plan, end: i64) -> Result<String, AppError> {
+    let plural = |n: i64, one: &str, many: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {many}") };
+    let mut text = format!(
+        "Renewal is cancelled: your {name} plan ends on {}. After that, the {} plan's limits apply: {} a month, {}, {}.",
+        stars::date(end),
+        next.name,
+        plural(next.answers, "AI answer", "AI answers"),
+        plural(next.bots, "bot", "bots"),
+        plural(next.sources, "source", "sources"),
+    );
+    let sources = crate::storage::sources::count(&app.db.pool, tenant).await?;
+    if sources > next.sources {
+        text.push_str(&format!(
+            " You have {sources} sources: they all stay and your bots keep answering from them, but you can't add another while you have {} or more.",
+            next.sources
+        ));
+    }
+    let bots = crate::storage::bots::count_connected(&app.db.pool, tenant).await?;
+    if bots > next.bots {
+        text.push_str(&format!(
+            " You have {bots} bots: they stay connected, but the {} plan includes {}, so a bot you add or connect again is parked (it doesn't answer anyone).",
+            next.name,
+            plural(next.bots, "bot", "bots"),
+        ));
+    }
+    Ok(text)
 }
 
 #[derive(serde::Deserialize)]

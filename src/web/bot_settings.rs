@@ -303,6 +303,9 @@ struct SettingsPage {
     brand_notice: Option<String>,
     /// Every time zone's name, for the picker.
     zones: &'static [&'static str],
+    /// No AI model writes answers (`answering.model_answers`): the bot quotes the owner's
+    /// sources, so who it is, its tone and extra instructions change nothing yet.
+    quotes_only: bool,
 }
 
 /// (status, paused) of one of the tenant's bots.
@@ -384,7 +387,7 @@ pub(super) async fn settings_page(app: &AppState, owner: &Owner, bot: BotId, q: 
         _ => (None, None),
     };
     let unprocessable = !problems.is_empty();
-    let page = SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice, problems, status, paused, brand, brand_applied, brand_notice, zones: hours::zone_names() };
+    let page = SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice, problems, status, paused, brand, brand_applied, brand_notice, zones: hours::zone_names(), quotes_only: !app.cfg.answering.model_answers };
     let mut r = render(&page)?;
     if unprocessable {
         *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
@@ -404,7 +407,7 @@ pub async fn save(State(app): State<AppState>, owner: Owner, Path(bot_id): Path<
             let defaults = settings::texts(&BotSettings::default(), &name);
             let (status, paused) = state_of(&app, &owner, bot).await?;
             let brand = super::brand::view(&app, &owner, bot).await?;
-            let page = SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice: None, problems, status, paused, brand, brand_applied: None, brand_notice: None, zones: hours::zone_names() };
+            let page = SettingsPage { tab: "home", csrf: owner.csrf.clone(), bot_id, username, form, defaults, notice: None, problems, status, paused, brand, brand_applied: None, brand_notice: None, zones: hours::zone_names(), quotes_only: !app.cfg.answering.model_answers };
             let mut r = render(&page)?;
             *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(r);

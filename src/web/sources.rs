@@ -97,6 +97,9 @@ pub struct SourceRow {
     pub chunk_count: i64,
     /// A failing scheduled source: when it is tried again ("12 Mar 2027").
     pub next_try: Option<String>,
+    /// A source read well that is read again on a schedule: how often and when next ("Read
+    /// again every day — next on 7 Dec 2026.").
+    pub next_read: Option<String>,
     /// Another bot's source shared with the shown bot: that bot ("@flowers_bot").
     pub shared_from: Option<String>,
     /// The shown bot's own source: the owner's other bots, each ticked if it also uses it.
@@ -123,6 +126,18 @@ struct SourcesPage {
     max_total: String,
     /// "3 of the 5 sources of the Free plan".
     allowance: String,
+}
+
+/// How often a source is read again, in words: 24 hours → "every day".
+fn every(hours: i64) -> String {
+    match hours {
+        24 => "every day".into(),
+        168 => "every week".into(),
+        720 => "every month".into(),
+        h if h % 24 == 0 => format!("every {} days", h / 24),
+        1 => "every hour".into(),
+        h => format!("every {h} hours"),
+    }
 }
 
 /// Sizes as owners read them ("340 KB", "20 MB"), the same wording as the extractor's errors.
@@ -188,6 +203,7 @@ async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<St
                     vec![]
                 },
                 next_try: s.next_crawl_at.filter(|_| s.status == "failed").map(crate::billing::stars::date),
+                next_read: s.next_scheduled_read().zip(s.recrawl_hours).map(|(at, hours)| format!("Read again {} — next on {}.", every(hours), crate::billing::stars::date(at))),
                 rereadable: !(s.status == "failed" && s.kind == "file" && s.status_reason.as_deref().is_some_and(crate::knowledge::extract::fails_for_good)),
                 progress: s.progress_percent(),
                 title: s.title.clone().filter(|t| s.kind != "file" && !t.trim().is_empty()),
@@ -241,9 +257,10 @@ pub async fn list(State(app): State<AppState>, owner: Owner, Query(w): Query<Whi
     let notice = match w.done.as_deref() {
         Some("source-deleted") => Some("Source deleted. Your bot no longer answers from it.".to_owned()),
         Some("qa-deleted") => Some("Question & answer deleted.".to_owned()),
-        Some(done @ ("source-importing" | "source-rereading")) => match w.source {
+        Some(done @ ("source-importing" | "source-again" | "source-rereading")) => match w.source {
             Some(id) => sources::get(&app.db.pool, owner.tenant_id, SourceId(id)).await?.map(|s| match done {
                 "source-importing" => format!("Importing {}. This page updates by itself.", s.name),
+                "source-again" => format!("{} was already in your knowledge: it is being read again.", s.name),
                 _ if s.chunk_count > 0 => format!("Reading “{}” again; your bot keeps answering from the earlier version until it is done.", s.name),
                 _ => format!("Reading “{}” again. This page updates by itself.", s.name),
             }),
@@ -490,6 +507,17 @@ pub async fn import_url(State(app): State<AppState>, owner: Owner, axum::Form(f)
     let max_pages = if site { Some(f.max_pages.and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(50).clamp(1, cap)) } else { None };
     let recrawl = f.recrawl_hours.and_then(|v| v.trim().parse::<i64>().ok()).filter(|h| (1..=24 * 366).contains(h));
     let allowance = Allowance::of(&app, &owner).await?;
+    // An address the bot already has (read or not) is read again, like its "Re-read": a second
+    // row would repeat it.
+    let kind = if site { "site" } else { "url" };
+    if let Some(old) = sources::own_address(&app.db.pool, owner.tenant_id, holder, kind, url.as_str()).await? {
+        match crate::app::sources::requeue_within(&app, owner.tenant_id, old.id, allowance.limits(&app)).await? {
+            Some(Ok(())) => return Ok(back_about(back, "source-again", "source", old.id.0)),
+            Some(Err(refused)) => return page(&app, &owner, back, None, Some(reread_refused(&allowance, &old.name, refused))).await,
+            // Deleted meanwhile: a new source.
+            None => {}
+        }
+    }
     if allowance.room() == 0 {
         return page(&app, &owner, back, None, Some(allowance.full(url.as_str()))).await;
     }
@@ -550,14 +578,18 @@ pub async fn reindex(State(app): State<AppState>, owner: Owner, Path(id): Path<i
         Some(Ok(())) => Ok(back_about(f.bot, "source-rereading", "source", id)),
         Some(Err(refused)) => {
             let name = sources::get(&app.db.pool, owner.tenant_id, SourceId(id)).await?.map(|s| s.name).unwrap_or_default();
-            let problem = match refused {
-                crate::app::sources::Refused::TooMany { used, .. } => Allowance { used, ..allowance }.refused(&format!("“{name}”"), "not read again"),
-                crate::app::sources::Refused::TooBig { used, size, limit } => {
-                    let what = format!("“{name}”");
-                    crate::knowledge::extract::storage_full((size > 0).then_some((what.as_str(), size as u64)), used.max(0) as u64, limit.max(0) as u64)
-                }
-            };
-            page(&app, &owner, f.bot, None, Some(problem)).await
+            page(&app, &owner, f.bot, None, Some(reread_refused(&allowance, &name, refused))).await
+        }
+    }
+}
+
+/// Why source `name` was not read again, in the owner's words.
+fn reread_refused(allowance: &Allowance, name: &str, refused: crate::app::sources::Refused) -> String {
+    match refused {
+        crate::app::sources::Refused::TooMany { used, .. } => Allowance { used, limit: allowance.limit, plan: allowance.plan.clone() }.refused(&format!("“{name}”"), "not read again"),
+        crate::app::sources::Refused::TooBig { used, size, limit } => {
+            let what = format!("“{name}”");
+            crate::knowledge::extract::storage_full((size > 0).then_some((what.as_str(), size as u64)), used.max(0) as u64, limit.max(0) as u64)
         }
     }
 }

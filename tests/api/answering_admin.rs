@@ -173,6 +173,34 @@ async fn a_knowledge_gap_becomes_a_q_and_a_pair_in_one_click_and_the_bot_then_an
     app.stop().await.unwrap();
 }
 
+/// Walkthrough B: with no AI model set up (the tests' default, like the demo's), every answer is a
+/// quote, so who the bot is and its tone change nothing; the settings page says so next to them,
+/// and says nothing of it once the operator has set up a model.
+#[tokio::test]
+async fn the_settings_page_says_when_the_voice_settings_do_not_change_quoted_answers() {
+    let quoting = "Right now your bot answers by quoting your information word for word, so these settings don't change its answers yet: they take effect once an AI model is set up by whoever runs bellhop.";
+    for model in [None, Some("http://127.0.0.1:9/v1")] {
+        let app = spawn_app_with(|s| {
+            if let Some(url) = model {
+                s.set("BELLHOP_LLM_URL", url);
+            }
+        })
+        .await;
+        assert_eq!(app.state.cfg.answering.model_answers, model.is_some(), "the tests' configuration");
+        let b = business(&app, "Rosa", "rosa_voice_bot", "Rosa's Cakes").await;
+        let (status, page) = get(&app, &b.cookie, &format!("/app/bots/{}/settings", b.bot)).await;
+        assert_eq!(status, 200);
+        let page = d(&page);
+        assert_eq!(page.contains(quoting), model.is_none(), "model {model:?}: {page}");
+        if model.is_none() {
+            let talks = page.find("How your bot talks").unwrap();
+            let said = page.find(quoting).unwrap();
+            assert!(talks < said && said < page.find("Who your bot is").unwrap(), "said next to the fields: {page}");
+        }
+        app.stop().await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn saved_settings_change_the_welcome_and_reach_telegram_and_bad_input_changes_nothing() {
     let app = spawn_app().await;

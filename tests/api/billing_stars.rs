@@ -362,6 +362,46 @@ async fn an_old_resume_button_is_refused_once_a_card_pays_or_the_account_is_clos
     app.stop().await.unwrap();
 }
 
+/// Walkthrough B: after cancelling the Stars renewal the Billing page only said when "this month
+/// of the plan ends". It now says the renewal is cancelled, the plan ends that day, the Free
+/// plan's limits follow — and what happens to sources and bots past them (they stay; new ones
+/// are refused or parked).
+#[tokio::test]
+async fn a_cancelled_renewal_says_when_the_plan_ends_and_what_the_free_plan_then_allows() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_BILLING_PLANS", "free|Free|0||100|1|2,starter|Starter|250||2000|3|50");
+    })
+    .await;
+    let (owner, tenant) = owner_with_bot(&app, "Rosa", 7_200_031).await;
+    app.create_bot(owner, 7_200_032).await;
+    let db = &app.db().pool;
+    for name in ["a.txt", "b.txt", "c.txt"] {
+        let new = bellhop::storage::sources::NewSource { bot: Some(bellhop::domain::BotId(7_200_031)), kind: "file", name, size_bytes: 5, content: Some(b"Notes"), max_pages: None, recrawl_hours: None };
+        bellhop::storage::sources::insert(db, tenant, &new).await.unwrap();
+    }
+    let (_, cookie, _) = app.signed_in_owner(owner, "Rosa").await;
+    let billing = || async { app.http.get(app.url("/app/billing")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap() };
+    billing().await;
+    // Paid until the end of this month of the plan, as a Stars subscription is.
+    let set = |canceled: i64| {
+        sqlx::query("update billing_accounts set plan_id = 'starter', plan_source = 'stars', plan_expires_at = period_end, stars_charge_id = 'ch_starter', stars_canceled = $1 where tenant_id = $2").bind(canceled).bind(tenant.0)
+    };
+    set(0).execute(db).await.unwrap();
+    let renewing = billing().await;
+    assert!(renewing.contains("Starter") && !renewing.contains("Renewal is cancelled"), "{renewing}");
+
+    set(1).execute(db).await.unwrap();
+    let end = sql::get_account(db, tenant).await.unwrap().unwrap().period_end;
+    let page = billing().await.replace("&#39;", "'");
+    let said = format!(
+        "Renewal is cancelled: your Starter plan ends on {}. After that, the Free plan's limits apply: 100 AI answers a month, 1 bot, 2 sources. You have 3 sources: they all stay and your bots keep answering from them, but you can't add another while you have 2 or more. You have 2 bots: they stay connected, but the Free plan includes 1 bot, so a bot you add or connect again is parked (it doesn't answer anyone).",
+        bellhop::billing::stars::date(end)
+    );
+    assert!(page.contains(&said), "{said} not in {page}");
+    assert!(page.contains("Resume monthly renewal"), "{page}");
+    app.stop().await.unwrap();
+}
+
 /// Refunding an earlier month of a Star subscription takes nothing from the month paid since:
 /// only a refund of the charge paying for the current month ends the plan.
 #[tokio::test]

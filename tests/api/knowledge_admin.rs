@@ -373,6 +373,30 @@ async fn re_reading_a_source_that_takes_no_place_must_fit_the_plan() {
     app.stop().await.unwrap();
 }
 
+/// Walkthrough B: the same web address added twice (here a page that could not be read, then
+/// again) made two rows; it is the same source, read again, and the page says so.
+#[tokio::test]
+async fn the_same_address_added_again_is_read_again_not_added_twice() {
+    models_dir();
+    let app = spawn_app().await;
+    let (_, cookie, csrf) = app.signed_in_owner(704, "Hal").await;
+    let add = || async { app.http.post(app.url("/app/sources/url")).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("url", "http://127.0.0.1:9/menu")]).send().await.unwrap() };
+    assert_eq!(add().await.status(), 303);
+    let s = settled(&app, &cookie, 1).await;
+    assert_eq!(s[0]["status"], "failed", "{s:?}");
+    let id = s[0]["id"].as_i64().unwrap();
+
+    let r = add().await;
+    assert_eq!(r.status(), 303, "back to the Knowledge page");
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    let page = app.http.get(app.url(&back)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("http://127.0.0.1:9/menu was already in your knowledge: it is being read again."), "{page}");
+    let s = settled(&app, &cookie, 1).await;
+    assert_eq!(s.len(), 1, "a second row for the same address: {s:?}");
+    assert_eq!(s[0]["id"], id, "{s:?}");
+    app.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn sources_beyond_the_plans_limit_are_refused_with_a_reason_and_deleting_one_makes_room() {
     let app = spawn_app_with(|s| {

@@ -136,3 +136,34 @@ async fn a_reread_with_nothing_to_index_keeps_the_passages_read_before() {
     assert!(hits.iter().any(|h| h.payload.text.contains("opens at seven")), "the earlier passages were removed");
     app.stop().await.unwrap();
 }
+
+/// Walkthrough B: a page read well that is re-read on a schedule only said "ready"; the
+/// Knowledge page now says how often and when it is read next — the day the scheduler reads it.
+#[tokio::test]
+async fn a_scheduled_page_read_well_says_when_it_is_read_again() {
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_KNOWLEDGE_URL_ALLOW_HOSTS", "127.0.0.1");
+    })
+    .await;
+    let (owner, tenant) = owner_with_bot(&app, "Lena", 7_800_004).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/opening-hours", listener.local_addr().unwrap());
+    let site = axum::Router::new().route(
+        "/opening-hours",
+        axum::routing::get(|| async { axum::response::Html("<!doctype html><html><head><title>Hours</title></head><body><h1>Opening hours</h1><p>The bakery opens at seven every weekday morning.</p></body></html>") }),
+    );
+    tokio::spawn(async move { axum::serve(listener, site).await });
+    let bot = bellhop::domain::BotId(7_800_004);
+    let new = sources::NewSource { bot: Some(bot), kind: "url", name: &url, size_bytes: 0, content: None, max_pages: None, recrawl_hours: Some(24) };
+    let id = bellhop::app::sources::add_source(&app.state, tenant, &new).await.unwrap();
+    wait_until(Duration::from_secs(120), || async { sources::get(&app.db().pool, tenant, id).await.unwrap().unwrap().status == "ready" }).await;
+    let read_at = sources::get(&app.db().pool, tenant, id).await.unwrap().unwrap().last_indexed_at.expect("read well");
+    let next = read_at + 24 * HOUR;
+    assert!(!due_at(&app, id, next - 60_000).await && due_at(&app, id, next).await, "the scheduler reads it a day after");
+
+    let (_, cookie, _) = app.signed_in_owner(owner, "Lena").await;
+    let page = app.http.get(app.url(&format!("/app/sources?bot={}", bot.0))).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let said = format!("Read again every day — next on {}.", bellhop::billing::stars::date(next));
+    assert!(page.contains(&said), "{said} not in {page}");
+    app.stop().await.unwrap();
+}
