@@ -465,7 +465,7 @@ async fn the_playground_says_what_the_bot_would_answer() {
     assert!(page.contains("Your bot would answer with: “Tubeless tyre setup: $30 per wheel”"), "{page}");
     // The price list is far from the question as a whole, but the line quoted answers: the
     // passage says so, not "too far to answer from" under the quote.
-    assert!(page.contains("one line of it answers") && !page.contains("too far to answer from"), "{page}");
+    assert!(page.contains("but the quote above comes from it") && !page.contains("too far to answer from"), "{page}");
     let page = search(&app, &cookie, "Can I bring my dog into the shop?").await;
     assert!(page.contains("Your bot would say it doesn't know and offer a person"), "{page}");
     // "Try a question" and "Test chat" each say, in a line, how they differ, and link the other.
