@@ -405,8 +405,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
 /// Whether a sentence is an item of a list: "- Monday: 9:00–18:00", "* Cash", "• Sunday: closed",
 /// "2. Bring your receipt".
 fn is_item(sentence: &str) -> bool {
-    let t = sentence.trim_start();
-    t.starts_with("- ") || t.starts_with("* ") || t.starts_with("• ") || t.split_once(". ").is_some_and(|(n, _)| (1..=2).contains(&n.len()) && n.chars().all(|c| c.is_ascii_digit()))
+    crate::retrieval::list_marker(sentence).is_some()
 }
 
 /// Whether a sentence is a question.

@@ -224,11 +224,7 @@ fn is_table_row(line: &str) -> bool {
 }
 
 fn is_list_item(line: &str) -> bool {
-    if line.starts_with("* ") || line.starts_with("- ") || line.starts_with("+ ") || line.starts_with("• ") {
-        return true;
-    }
-    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
-    digits > 0 && digits < 4 && line[digits..].starts_with(['.', ')']) && line[digits + 1..].starts_with(' ')
+    crate::retrieval::list_marker(line).is_some()
 }
 
 /// `block` as units of at most `budget` tokens each, with their counts: whole if it fits, else

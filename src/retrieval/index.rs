@@ -87,15 +87,17 @@ pub fn sentences(text: &str) -> Vec<&str> {
     text.lines().flat_map(|l| l.split_sentence_bounds()).map(str::trim).filter(|s| s.chars().any(char::is_alphanumeric)).collect()
 }
 
-/// A list item's marker ("- ", "* ", "• ", "+ ", "2. ", "2) ") and the rest of the line.
-fn list_marker(line: &str) -> Option<(&str, &str)> {
+/// A list item's marker ("- ", "* ", "• ", "+ ", "2. ", "2) ") and the rest of the line; none for
+/// a line that is not a list item with text. The chunker's list items and the items answering
+/// quotes whole lists of are these.
+pub fn list_marker(line: &str) -> Option<(&str, &str)> {
     let t = line.trim_start();
     let lead = line.len() - t.len();
     let n = if ["- ", "* ", "• ", "+ "].iter().any(|m| t.starts_with(m)) {
         t.chars().next().map_or(0, char::len_utf8) + 1
     } else {
         let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-        if (1..=2).contains(&digits) && t[digits..].starts_with(['.', ')']) && t[digits + 1..].starts_with(' ') { digits + 2 } else { 0 }
+        if (1..=3).contains(&digits) && t[digits..].starts_with(['.', ')']) && t[digits + 1..].starts_with(' ') { digits + 2 } else { 0 }
     };
     (n > 0 && t[n..].trim().chars().any(char::is_alphanumeric)).then(|| (&line[..lead + n], t[n..].trim()))
 }
@@ -351,6 +353,7 @@ mod tests {
         assert_eq!(chunk(&[], "- 10:00 — Slow Flow").sentence_text(), "- 10:00 — Slow Flow");
         assert_eq!(super::list_marker("• Cash"), Some(("• ", "Cash")));
         assert_eq!(super::list_marker("12) Return it"), Some(("12) ", "Return it")));
+        assert_eq!(super::list_marker("100. A step"), Some(("100. ", "A step")));
         assert_eq!(super::list_marker("2026. A year"), None);
         assert_eq!(super::list_marker("-5 degrees"), None);
     }
