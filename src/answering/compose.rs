@@ -515,19 +515,19 @@ fn failed_note(problem: &super::verify::Problem) -> String {
 }
 
 pub fn extractive(voice: &Voice<'_>, hits: &[Hit], sel: &Selection, note: Option<String>) -> Composed {
-    let quote = sel.quote();
+    let quote = sel.quoted();
     if quote.is_empty() {
         return Composed { kind: MessageKind::Fallback, text: String::new(), sources: vec![], tokens: 0, note, model_time: Duration::ZERO };
     }
     let mut numbered: Vec<usize> = Vec::new();
     let mut text = String::from(lead_in(voice.language));
-    for s in &quote {
-        if !numbered.contains(&s.hit) {
-            numbered.push(s.hit);
+    for (hit, quoted) in &quote {
+        if !numbered.contains(hit) {
+            numbered.push(*hit);
         }
-        let n = numbered.iter().position(|h| *h == s.hit).unwrap_or(0) + 1;
+        let n = numbered.iter().position(|h| h == hit).unwrap_or(0) + 1;
         // A list item is quoted without its marker ("- 09:30 — Gentle Yoga" reads as a stray dash).
-        text.push_str(&format!("\n\n“{}” [{n}]", crate::retrieval::unmarked(&s.text)));
+        text.push_str(&format!("\n\n“{quoted}” [{n}]"));
     }
     let sources = numbered.iter().enumerate().map(|(i, h)| cited_source(i + 1, &hits[*h])).collect();
     Composed { kind: MessageKind::Extractive, text, sources, tokens: 0, note, model_time: Duration::ZERO }

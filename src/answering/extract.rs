@@ -56,6 +56,8 @@ pub struct Scored {
     pub hit: usize,
     /// Position of the sentence within its passage.
     pub index: usize,
+    /// The line of its passage it is on: a line of prose is a paragraph ([`Selection::quote`]).
+    pub line: usize,
     pub text: String,
     pub score: f32,
     /// Its own similarity to the question (the embedder's cosine; 0 when none was made).
@@ -71,6 +73,14 @@ pub struct Scored {
     /// Whether its own text holds one of the question's weekdays or months (a day it asks about,
     /// not a name).
     pub dated: bool,
+    /// Whether its own words say what was asked: its label holds one of the question's common
+    /// words ("Email: hello@…" for "whats ur email"), or, a list item or a short line, it holds
+    /// nearly all of them, weighted, of two or more ("Lunchtime Power Yoga" for "any lunchtime
+    /// classes").
+    pub worded: bool,
+    /// Whether its own text holds every word of the question, numbers and names too (always,
+    /// for a question not in English).
+    pub complete: bool,
     /// Its own stems, for a follow-up's new words ([`Selection::focus_on`]).
     pub terms: HashSet<String>,
 }
@@ -104,7 +114,7 @@ impl Selection {
     /// Gentle Yoga with Ruth", which the embedder does not take for a class. Chosen with
     /// `bellhop eval answers` (BENCHMARKS.md, "Thirty-third session").
     pub fn answers_alone(&self) -> bool {
-        self.ranked.first().is_some_and(|s| s.score >= self.tuning.alone && (s.dense >= self.tuning.alone_dense || s.dated))
+        self.ranked.first().is_some_and(|s| s.score >= self.tuning.alone && (s.dense >= self.tuning.alone_dense || s.dated || s.worded))
     }
 
     /// For a follow-up searched together with the question before it ("do you have
@@ -119,6 +129,12 @@ impl Selection {
         }
         let before: HashSet<String> = terms(query.strip_suffix(question).unwrap_or_default()).into_iter().collect();
         self.focus = terms(question).into_iter().filter(|t| !before.contains(t)).collect();
+    }
+
+    /// Whether a sentence good enough to quote holds a follow-up's new words (true for a
+    /// question of its own, or a follow-up with none: "how much is it?").
+    pub fn answers_focus(&self) -> bool {
+        self.focus.is_empty() || self.ranked.iter().any(|s| s.score >= self.tuning.min_score && self.focus.iter().any(|f| s.terms.iter().any(|t| same(f, t))))
     }
 
     /// The sentences a quote is chosen from, best first: those holding a follow-up's new words
@@ -166,6 +182,11 @@ impl Selection {
                 out = items;
             }
         }
+        // A sentence of a short paragraph is quoted with its paragraph: "… we can lend you a
+        // courtesy car free of charge." alone answers "im 22, can i have a courtesy car?" with a
+        // yes; the paragraph goes on "You need to be over 25 …". The sentence that says the
+        // condition seldom holds the question's words (22, petrol, France), the one beside it does.
+        let paragraph = self.paragraph(best);
         if let (Some(&second), 1) = (second, out.len()) {
             out.push(second);
             // A question about a whole list ("What are your opening hours?" over the week's days),
@@ -177,7 +198,43 @@ impl Selection {
                 }
             }
         }
+        if let Some(paragraph) = paragraph {
+            out.retain(|s| s.hit != best.hit || s.line != best.line);
+            out.extend(paragraph);
+        }
         out.sort_by_key(|s| (s.hit, s.index));
+        out
+    }
+
+    /// The paragraph of a prose sentence that lacks some of the question's words, in order, when
+    /// it is short: two to four sentences of at most 90 words. A sentence holding all of them
+    /// ("A cake for twelve costs 45 euros" for "How much is a cake for twelve?"), a line of a
+    /// list, a labelled line and a long paragraph have none.
+    fn paragraph(&self, of: &Scored) -> Option<Vec<&Scored>> {
+        if of.complete || is_item(&of.text) || crate::retrieval::label(&of.text).is_some() {
+            return None;
+        }
+        let mut para: Vec<&Scored> = self.ranked.iter().filter(|s| s.hit == of.hit && s.line == of.line).collect();
+        para.sort_by_key(|s| s.index);
+        let words: usize = para.iter().map(|s| s.text.split_whitespace().count()).sum();
+        ((2..=4).contains(&para.len()) && words <= 90).then_some(para)
+    }
+
+    /// The quote as passages: (hit, text), the sentences of one paragraph quoted together as one.
+    pub fn quoted(&self) -> Vec<(usize, String)> {
+        let mut out: Vec<(usize, String)> = Vec::new();
+        let mut last: Option<&Scored> = None;
+        for s in self.quote() {
+            let text = crate::retrieval::unmarked(&s.text);
+            match (last, out.last_mut()) {
+                (Some(l), Some((_, joined))) if l.hit == s.hit && l.line == s.line && l.index + 1 == s.index => {
+                    joined.push(' ');
+                    joined.push_str(text);
+                }
+                _ => out.push((s.hit, text.to_owned())),
+            }
+            last = Some(s);
+        }
         out
     }
 
@@ -268,7 +325,10 @@ const MONTHS: &[&str] = &["january", "february", "march", "april", "june", "july
 fn stem(w: &str) -> String {
     use std::sync::LazyLock;
     static EN: LazyLock<rust_stemmers::Stemmer> = LazyLock::new(|| rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English));
-    EN.stem(&w.to_lowercase()).chars().take(6).collect()
+    let w = w.to_lowercase();
+    // "the latest I can drop off" asks for the "last drop-off".
+    let w = if w == "latest" { "last".to_owned() } else { w };
+    EN.stem(&w).chars().take(6).collect()
 }
 
 /// A content word's stem ([`terms`]), none for a stop word.
@@ -302,13 +362,28 @@ enum Wants {
 fn wants(question: &str) -> Wants {
     let q = question.to_lowercase();
     let starts = |p: &[&str]| p.iter().any(|w| q.contains(w));
-    if starts(&["how many", "how much", "how long", "how old", "how far", "what year", "which year", "when ", "what percentage", "what century", "what date", "what time", "сколько", "когда", "cuánto", "cuántos", "cuándo", "چند", "کی "]) {
+    if starts(&["how many", "how much", "how long", "how old", "how far", "what year", "which year", "when ", "what percentage", "what century", "what date", "what time", "the latest", "the earliest", "how late", "how early", "until when", "till when", "сколько", "когда", "cuánto", "cuántos", "cuándo", "چند", "کی "]) {
         Wants::Number
     } else if q.starts_with("who ") || q.contains(" who ") || q.starts_with("whom ") || q.starts_with("whose ") {
         Wants::Name
     } else {
         Wants::Anything
     }
+}
+
+/// Whether a text names a day: a weekday ("Sun", "Mondays"), "daily", "weekends", "every day",
+/// "7 days a week", "public holidays" — what a question about a weekday wants: "Does Maya teach
+/// on Thursday?" is not answered by "Maya Chen teaches Vinyasa Flow and Morning Hatha.", while
+/// "Tuesday to Saturday, 8:00 to 17:00" answers "Are you open on Thursday?".
+fn names_a_day(text: &str) -> bool {
+    use unicode_segmentation::UnicodeSegmentation;
+    const SHORT: &[&str] = &["mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun"];
+    const OTHER: &[&str] = &["daily", "day", "weekday", "week", "holiday", "nightly", "tonight", "today", "tomorrow"];
+    text.unicode_words().any(|w| {
+        let l = w.to_lowercase();
+        let l = l.strip_suffix('s').unwrap_or(&l);
+        WEEKDAYS.contains(&l) || SHORT.contains(&l) || OTHER.contains(&l)
+    })
 }
 
 fn has(kind: Wants, sentence: &str, question_terms: &HashSet<String>) -> bool {
@@ -338,6 +413,10 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
         terms(question).into_iter().filter(|t| seen.insert(t.clone())).collect()
     };
     let q_set: HashSet<String> = q_terms.iter().cloned().collect();
+    // What a complete answer holds: the question's words, for an English one (the stop words
+    // that leave out "how", "the" and "do" are English: a Spanish question's "los" and "cuánto"
+    // are in no answer, so any answer to it would be incomplete).
+    let english = super::language::said(question).clearly().is_none_or(|l| l == "en");
     let specifics: HashSet<String> = {
         use unicode_segmentation::UnicodeSegmentation;
         question.unicode_words().enumerate().filter(|(i, w)| specific(w, *i == 0)).filter_map(|(_, w)| term(w)).collect()
@@ -345,6 +424,14 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     let dates: HashSet<String> = {
         use unicode_segmentation::UnicodeSegmentation;
         question.unicode_words().filter(|w| dated(w)).filter_map(term).collect()
+    };
+    // A question about a weekday ("weekend" is one) wants an answer that names a day.
+    let weekday = {
+        use unicode_segmentation::UnicodeSegmentation;
+        question.unicode_words().any(|w| {
+            let l = w.to_lowercase();
+            WEEKDAYS.contains(&l.strip_suffix('s').unwrap_or(&l))
+        })
     };
     let owns: Vec<HashSet<String>> = sents.iter().map(|(_, _, t)| terms(t).into_iter().collect()).collect();
     let bags: Vec<HashSet<String>> = sents.iter().zip(&owns).map(|((h, _, _), own)| own.iter().cloned().chain(headings.get(*h).map(|x| terms(x)).unwrap_or_default()).collect()).collect();
@@ -372,6 +459,11 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             let dated = dates.iter().any(|t| holds(&owns[i], t));
             let n_common = common.clone().count();
             let shared = if n_common == 0 { 0.0 } else { common.clone().filter(|(t, _)| holds(&owns[i], t)).count() as f32 / n_common as f32 };
+            let label: HashSet<String> = crate::retrieval::label(crate::retrieval::unmarked(text)).map(|l| terms(l).into_iter().collect()).unwrap_or_default();
+            // (A line of a list or a short one: in prose, a long sentence holding every word of a
+            // question is as often one the question was made from by changing its point.)
+            let short = is_item(text) || text.split_whitespace().count() <= 12;
+            let worded = (topic >= 0.5 && common.clone().any(|(t, _)| holds(&label, t))) || (topic >= 0.9 && n_common >= 2 && short);
             let dense = cosine.map_or(0.0, |c| c[i]);
             let mut score = tuning.dense * dense + tuning.lexical * lexical + tuning.passage * passage.get(*h).copied().unwrap_or(0.0);
             // A sentence with nothing beyond the question's own words can't be its answer.
@@ -380,6 +472,9 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
                 score *= 0.5;
             }
             if !has(kind, text, &q_set) {
+                score *= tuning.wrong_type;
+            }
+            if weekday && !names_a_day(text) && !headings.get(*h).is_some_and(|x| names_a_day(x)) {
                 score *= tuning.wrong_type;
             }
             // A question ("Do you deliver on Sundays?" in an FAQ kept as plain text) or a title
@@ -395,7 +490,8 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             if non_latin && lexical == 0.0 {
                 score *= 0.5;
             }
-            Scored { hit: *h, index: *idx, text: text.clone(), score, dense, topic, shared, specific, dated, terms: owns[i].clone() }
+            let complete = !english || q_terms.iter().all(|t| holds(&owns[i], t));
+            Scored { hit: *h, index: *idx, line: *idx, text: text.clone(), score, dense, topic, shared, specific, dated, worded, complete, terms: owns[i].clone() }
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -452,8 +548,19 @@ pub async fn select(retriever: &Retriever, question: &str, question_vector: Opti
         }
         _ => None,
     };
-    let ranked = rank(question, &sents, cosine.as_deref(), &passage, &headings, tuning);
+    let mut ranked = rank(question, &sents, cosine.as_deref(), &passage, &headings, tuning);
+    let lines: Vec<Vec<usize>> = hits.iter().map(|h| crate::retrieval::sentence_lines(&h.payload.sentence_text()).into_iter().map(|(n, _)| n).collect()).collect();
+    on_lines(&mut ranked, &lines);
     Selection { ranked, by_hit, tuning, focus: vec![] }
+}
+
+/// Puts each ranked sentence on its line (`lines[hit][index]`).
+fn on_lines(ranked: &mut [Scored], lines: &[Vec<usize>]) {
+    for s in ranked {
+        if let Some(&n) = lines.get(s.hit).and_then(|l| l.get(s.index)) {
+            s.line = n;
+        }
+    }
 }
 
 /// The vectors of every hit's sentences, in order: those kept with the chunk when they match
@@ -630,6 +737,91 @@ mod tests {
         let flowers = [("Weddings", "Wedding flowers must be ordered at least 4 weeks before the wedding."), ("Delivery", "Same-day delivery is available for orders placed before 1 pm.")];
         let q = quoted("Can I order wedding flowers 2 weeks before?", &flowers, &[0.50, 0.78], &[0.6, 0.6], None);
         assert_eq!(q, ["Wedding flowers must be ordered at least 4 weeks before the wedding."]);
+    }
+
+    /// The selection for `question` over `passages` (heading, text), as [`quoted`] makes it.
+    fn selection(question: &str, passages: &[(&str, &str)], cosine: &[f32], passage: &[f32]) -> Selection {
+        let s = sents(&passages.iter().map(|p| p.1).collect::<Vec<_>>());
+        assert_eq!(s.len(), cosine.len(), "{s:?}");
+        let headings: Vec<String> = passages.iter().map(|p| p.0.to_owned()).collect();
+        Selection { ranked: rank(question, &s, Some(cosine), passage, &headings, Tuning::default()), by_hit: vec![], tuning: Tuning::default(), focus: vec![] }
+    }
+
+    #[test]
+    fn a_line_whose_label_or_rare_words_say_what_was_asked_answers_alone() {
+        // The walkthrough's yoga studio: a contact list read as one passage far from the question
+        // (0.16); the email line's own cosine is 0.43, but its label is the word asked about.
+        let contact = [("Contact", "Phone: (555) 014-2290.\nEmail: hello@lotusflowyoga.example.")];
+        let sel = selection("whats ur email", &contact, &[0.327, 0.426], &[0.161]);
+        assert!(sel.answers_alone(), "{:?}", sel.ranked);
+        assert_eq!(sel.quote()[0].text, "Email: hello@lotusflowyoga.example.");
+        // The timetable's lines hold the one rare word asked, "lunchtime", though not "classes".
+        let monday = [
+            ("Weekly Class Timetable › Monday", "- Monday: 07:00 — Morning Hatha with Maya (60 min)\n- Monday: 12:15 — Lunchtime Power Yoga with Daniel (45 min)"),
+            ("Weekly Class Timetable › Wednesday", "- Wednesday: 07:00 — Morning Hatha with Maya (60 min)\n- Wednesday: 18:00 — Ashtanga with Daniel (90 min)"),
+            ("Weekly Class Timetable", "All classes take place in the Main Studio unless noted."),
+        ];
+        let sel = selection("any lunchtime classes", &monday, &[0.219, 0.335, 0.208, 0.2, 0.466], &[0.318, 0.3, 0.3]);
+        assert!(sel.answers_alone(), "{:?}", sel.ranked);
+        assert!(sel.quote()[0].text.contains("Lunchtime Power Yoga"), "{:?}", sel.quote());
+        // Sharing the question's one word is not enough: "Where is the shop?" is not answered by
+        // how to book.
+        let booking = [("Booking", "You can book by phone or in the shop.")];
+        let sel = selection("Where is the shop?", &booking, &[0.34], &[0.2]);
+        assert!(!sel.answers_alone(), "{:?}", sel.ranked);
+        // Nor is a label that is not what was asked: the studio's address for who founded it.
+        let about = [("About", "Studio: 42 Elm Street.")];
+        let sel = selection("who founded the studio?", &about, &[0.541], &[0.213]);
+        assert!(!sel.answers_alone(), "{:?}", sel.ranked);
+    }
+
+    #[test]
+    fn a_question_about_a_weekday_is_answered_by_a_line_that_names_a_day() {
+        // "Maya Chen teaches …" holds both of the question's words, but says nothing about days.
+        let studio = [
+            ("Our teachers", "Maya Chen teaches Vinyasa Flow and Morning Hatha. Daniel Ortiz teaches Power Yoga and Ashtanga. Sofia Rossi teaches Yin Yoga."),
+            ("Timetable › Wednesday", "- Wednesday: 07:00 — Morning Hatha with Maya (60 min)"),
+            ("Timetable › Saturday", "- Saturday: 09:00 — Vinyasa Flow with Maya (75 min)"),
+        ];
+        let q = quoted("Does Maya teach on Thursday?", &studio, &[0.570, 0.339, 0.334, 0.594, 0.572], &[0.367, 0.35, 0.34], None);
+        assert!(!q.is_empty() && q.iter().all(|s| s.contains("day:")), "{q:?}");
+        assert!(names_a_day("Opening hours: Tuesday to Saturday, 8:00 to 17:00."));
+        assert!(names_a_day("We are open 7 days a week.") && names_a_day("Open Mon–Fri") && names_a_day("Closed on public holidays."));
+        assert!(!names_a_day("Maya Chen teaches Vinyasa Flow and Morning Hatha."));
+    }
+
+    #[test]
+    fn a_sentence_of_a_short_paragraph_is_quoted_with_its_paragraph() {
+        // The walkthrough's garage: the sentence holding "courtesy car" scores best, the condition
+        // ("over 25") is in the one after it.
+        let car = "Our warranty and courtesy car policy\nIf your car needs to stay with us for more than a day, we can lend you a courtesy car free of charge. We have only two loan cars, so please ask for one when you book. You need to be over 25 and to have held a full driving licence for at least two years, and you pay for the fuel you use. Courtesy cars cannot be taken abroad.";
+        let lines = |text: &str| vec![crate::retrieval::sentence_lines(text).into_iter().map(|(n, _)| n).collect::<Vec<_>>()];
+        let mut sel = selection("im 22, can i have a courtesy car?", &[("", car)], &[0.45, 0.62, 0.5, 0.3, 0.42], &[0.52]);
+        on_lines(&mut sel.ranked, &lines(car));
+        let q = sel.quoted();
+        assert_eq!(q.len(), 1, "{q:?}");
+        assert!(q[0].1.starts_with("If your car needs") && q[0].1.contains("over 25") && q[0].1.ends_with("taken abroad."), "{q:?}");
+        // A long paragraph (here five sentences): the sentence alone.
+        let long = format!("{car} Fuel is not included.");
+        let mut sel = selection("im 22, can i have a courtesy car?", &[("", &long)], &[0.45, 0.62, 0.5, 0.3, 0.42, 0.3], &[0.52]);
+        on_lines(&mut sel.ranked, &lines(&long));
+        assert_eq!(sel.quoted(), [(0, "If your car needs to stay with us for more than a day, we can lend you a courtesy car free of charge.".to_owned())]);
+        // A list item is quoted by itself.
+        let list = "- Oil change: $59\n- Brake pads (front): $180";
+        let mut sel = selection("how much is an oil change", &[("Prices", list)], &[0.7, 0.3], &[0.5]);
+        on_lines(&mut sel.ranked, &lines(list));
+        assert_eq!(sel.quoted(), [(0, "Oil change: $59".to_owned())]);
+    }
+
+    #[test]
+    fn the_latest_time_asked_for_is_the_last_one() {
+        let salon = [
+            ("Can I stay with my dog during the groom?", "Dogs are calmer without their owners, so we ask you to drop off and pick up."),
+            ("", "Last drop-off is at 14:00. We text you when your dog is ready for pick-up."),
+            ("Services", "We groom dogs only."),
+        ];
+        let q = quoted("what's the latest I can drop off my dog", &salon, &[0.589, 0.440, 0.488, 0.294], &[0.386, 0.3, 0.25], None);
+        assert_eq!(q, ["Last drop-off is at 14:00."]);
     }
 
     #[test]

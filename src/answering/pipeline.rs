@@ -118,7 +118,6 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
         prepared = compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, req.question, None).await?;
         query = req.question.to_owned();
     }
-    let retrieval_time = retrieving.elapsed();
     let mut hits = match prepared {
         Prepared::Qa(answer) => return Ok(fixed(MessageKind::Qa, answer)),
         Prepared::NotFound => return Ok(fixed(MessageKind::Fallback, req.texts.fallback.clone())),
@@ -126,6 +125,16 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
     };
     // A follow-up's quote answers what it adds ("what about tulips?"), not the question before.
     hits.selection.focus_on(req.question, &query);
+    if !hits.selection.answers_focus() {
+        // No sentence good enough holds what it adds: "and the burger?" after the steak frites'
+        // price would be answered with the steak again. Searched on its own, it may be found.
+        match compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, req.question, None).await? {
+            Prepared::Qa(answer) => return Ok(fixed(MessageKind::Qa, answer)),
+            Prepared::Passages(own) => hits = own,
+            Prepared::NotFound => {}
+        }
+    }
+    let retrieval_time = retrieving.elapsed();
     let retrieval_steps = hits.steps;
 
     // With model answers off (`answering.model_answers`), the model isn't even loaded.

@@ -83,8 +83,13 @@ impl SentenceVectors {
 /// empty ones dropped: the sentences of a chunk that get vectors of their own
 /// ([`SentenceVectors`]), and the units answering ranks and checks.
 pub fn sentences(text: &str) -> Vec<&str> {
+    sentence_lines(text).into_iter().map(|(_, s)| s).collect()
+}
+
+/// [`sentences`], each with the number of the line it is on: a line of prose is a paragraph.
+pub fn sentence_lines(text: &str) -> Vec<(usize, &str)> {
     use unicode_segmentation::UnicodeSegmentation;
-    text.lines().flat_map(|l| l.split_sentence_bounds()).map(str::trim).filter(|s| s.chars().any(char::is_alphanumeric)).collect()
+    text.lines().enumerate().flat_map(|(n, l)| l.split_sentence_bounds().map(move |s| (n, s.trim()))).filter(|(_, s)| s.chars().any(char::is_alphanumeric)).collect()
 }
 
 /// A list item's marker ("- ", "* ", "• ", "+ ", "2. ", "2) ") and the rest of the line; none for
@@ -108,10 +113,14 @@ pub fn unmarked(line: &str) -> &str {
     list_marker(line).map_or(line.trim(), |(_, rest)| rest)
 }
 
-/// Whether a list item names its own subject: a few words with no digit before a colon
-/// ("Monday: 9:00–18:00", "Full service: $89"; not "17:00 — Yin Yoga").
+/// The label a line names its own subject with: a few words with no digit before a colon
+/// ("Monday: 9:00–18:00", "Full service: $89", "Email: hello@…"; not "17:00 — Yin Yoga").
+pub fn label(item: &str) -> Option<&str> {
+    item.split_once(": ").map(|(label, _)| label.trim()).filter(|label| !label.is_empty() && label.split_whitespace().count() <= 5 && !label.chars().any(|c| c.is_numeric()))
+}
+
 fn labelled(item: &str) -> bool {
-    item.split_once(": ").is_some_and(|(label, _)| !label.is_empty() && label.split_whitespace().count() <= 5 && !label.chars().any(|c| c.is_numeric()))
+    label(item).is_some()
 }
 
 fn sentences_hash(sentences: &[&str]) -> String {

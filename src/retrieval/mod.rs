@@ -15,7 +15,7 @@ pub use edge::EdgeIndex;
 pub use hybrid::{Fusion, Hit, Mode, Retriever, SearchError, SearchOptions};
 pub use server::{ServerIndex, search_filter, tenant_filter};
 pub use shared::SharedRetriever;
-pub use index::{ChunkPayload, DENSE, IndexError, IndexHit, IndexQuery, IndexedChunk, SPARSE, SentenceVectors, Sources, VectorIndex, list_marker, sentences, unmarked};
+pub use index::{ChunkPayload, DENSE, IndexError, IndexHit, IndexQuery, IndexedChunk, SPARSE, SentenceVectors, Sources, VectorIndex, label, list_marker, sentence_lines, sentences, unmarked};
 
 /// The index the configuration asks for: a Qdrant server when `qdrant.url` is set, otherwise
 /// Qdrant Edge shards under `{data_dir}/index`.

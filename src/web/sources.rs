@@ -762,9 +762,9 @@ pub async fn search(State(app): State<AppState>, owner: Owner, Query(sq): Query<
         let scope = crate::knowledge::scope::of_bot(&app.db.pool, owner.tenant_id, picker.bot()).await?;
         match crate::answering::compose::find_for(&app.cfg.answering, &retriever, owner.tenant_id, &scope, &q).await?.filter(|p| p.selection.confident()) {
             Some(p) => {
-                let quote = p.selection.quote();
-                let from: Vec<String> = quote.iter().filter_map(|s| p.hits.get(s.hit)).map(|h| h.payload.text.clone()).collect();
-                (Some(quote.iter().map(|s| crate::retrieval::unmarked(&s.text)).collect::<Vec<_>>().join(" … ")), from)
+                let quote = p.selection.quoted();
+                let from: Vec<String> = quote.iter().filter_map(|(hit, _)| p.hits.get(*hit)).map(|h| h.payload.text.clone()).collect();
+                (Some(quote.iter().map(|(_, text)| text.as_str()).collect::<Vec<_>>().join(" … ")), from)
             }
             None => (None, Vec::new()),
         }
