@@ -198,3 +198,34 @@ async fn a_row_of_a_price_table_is_quoted_with_its_column_names() {
 }
 
 const GROOMING: &str = "# Fluffy Paws Grooming Salon — Services and Prices\n\n| Service | Small dog (under 10 kg) | Medium dog (10–25 kg) | Large dog (over 25 kg) |\n|---|---|---|---|\n| Bath & brush | $35 | $45 | $60 |\n| Full groom (bath, haircut, nails, ears) | $55 | $70 | $90 |\n| Puppy first groom (under 6 months) | $30 | $30 | $30 |\n| Nail trim only | $12 | $12 | $15 |\n| De-shedding treatment | $40 | $55 | $75 |\n\nExtras: teeth brushing $8, flea treatment bath $15, matted coat removal $20 per 15 minutes.\n\nWe groom dogs only. We do not groom cats.\n";
+
+/// A walkthrough's garage and café. "im 22, can i have a courtesy car?" was answered with "… we
+/// can lend you a courtesy car free of charge." alone — a yes — while the sentence after it says
+/// "You need to be over 25"; the short paragraph is now quoted whole. And "and the burger?" after
+/// the steak frites' price (a menu read from a PDF, each price on the line under its dish) got the
+/// steak again: no sentence good enough held "burger" when searched with the question before; it
+/// is now searched on its own.
+#[tokio::test]
+async fn a_short_paragraph_is_quoted_whole_and_a_follow_up_about_something_else_is_searched_on_its_own() {
+    std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
+    let app = spawn_app().await;
+    let (bot, tenant, _) = live_bot(&app, "Gary", "quickfix_bot", "QuickFix Auto").await;
+    add_doc(&app, tenant, "warranty-and-loan-cars.txt", WARRANTY).await;
+    add_doc(&app, tenant, "menu.txt", MENU).await;
+    wait_sources_ready(&app, tenant, 2).await;
+    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    let asked = ["im 22, can i have a courtesy car?", "how much is the steak frites?", "and the burger?"];
+    for (i, question) in asked.into_iter().enumerate() {
+        app.tg.say(alex, bot, question).await;
+        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).count() > i }).await;
+    }
+    let said: Vec<String> = app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(text_of).collect();
+    assert!(said[0].contains("courtesy car free of charge") && said[0].contains("You need to be over 25"), "{said:?}");
+    assert!(said[1].contains("Steak Frites"), "{said:?}");
+    assert!(said[2].contains("Bistro Burger") && !said[2].contains("Steak"), "{said:?}");
+    app.stop().await.unwrap();
+}
+
+const WARRANTY: &str = "Our warranty and courtesy car policy\n\nEvery repair we carry out comes with a 12-month or 12,000-mile warranty on both parts and labour, whichever comes first. If something we fixed goes wrong within that time, bring the car back and we will put it right at no charge. The warranty does not cover tyres, wiper blades or bulbs, which are treated as wear items, and it does not apply if someone else has worked on the same part after us.\n\nIf your car needs to stay with us for more than a day, we can lend you a courtesy car free of charge. We have only two loan cars, so please ask for one when you book. You need to be over 25 and to have held a full driving licence for at least two years, and you pay for the fuel you use. Courtesy cars cannot be taken abroad.\n\nWe accept cards and bank transfer; payment is due when you collect the car.\n";
+
+const MENU: &str = "Corner Bistro — Menu\n\nMains\nSteak Frites — 250 g sirloin, peppercorn sauce (GF, D)\n$29.00\nBistro Burger — beef patty, cheddar, pickles, fries (D, E)\n$19.00\nFish and Chips — beer-battered cod, mushy peas (F, G)\n$21.00\nMushroom Risotto with parmesan (V, GF, D)\n$18.00\n";
