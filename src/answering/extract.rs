@@ -447,6 +447,27 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     // is a value the answer applies to, seldom a word it holds).
     let common = q_terms.iter().zip(&weights).filter(|(t, _)| !specifics.contains(*t) && !t.chars().any(char::is_numeric));
     let common_total: f32 = common.clone().map(|(_, w)| w).sum::<f32>().max(1e-6);
+    // An FAQ entry whose reply is about something its question names and the customer's does not
+    // ("Can I bring my own wine?" / "Yes, you can bring your own bottle of wine."), while the
+    // customer asks about something the entry never names ("can I bring my own beer?"), answers
+    // another question: its every sentence counts half, as a question in the sources does.
+    let elsewhere: HashSet<usize> = {
+        let mut out = HashSet::new();
+        for (h, heading) in headings.iter().enumerate() {
+            if !asks(heading) {
+                continue;
+            }
+            let own: Vec<usize> = (0..sents.len()).filter(|&i| sents[i].0 == h).collect();
+            let entry: HashSet<String> = own.iter().flat_map(|&i| owns[i].iter().cloned()).chain(terms(heading)).collect();
+            let unnamed = common.clone().any(|(t, _)| !t.chars().any(char::is_numeric) && !holds(&entry, t));
+            let theirs: Vec<String> = terms(heading).into_iter().filter(|t| !q_set.iter().any(|q| same(q, t))).collect();
+            let replies_about_theirs = own.iter().any(|&i| yes_or_no(&sents[i].2) && theirs.iter().any(|t| holds(&owns[i], t)));
+            if unnamed && replies_about_theirs {
+                out.insert(h);
+            }
+        }
+        out
+    };
     let kind = wants(question);
     let non_latin = crate::retrieval::analysis::mostly_non_latin(question);
     let mut out: Vec<Scored> = sents
@@ -481,7 +502,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             // ("Quotes and estimates", a PDF's heading line) says nothing by itself: quoted, it
             // answers nothing.
             let next = sents.get(i + 1).filter(|(nh, nidx, _)| nh == h && *nidx == idx + 1).map(|_| &owns[i + 1]);
-            if asks(text) || next.is_some_and(|next| names(text, &owns[i], next)) {
+            if asks(text) || next.is_some_and(|next| names(text, &owns[i], next)) || elsewhere.contains(h) {
                 score *= 0.5;
             }
             // The local embedder (all-MiniLM-L6-v2) learnt English: for a question in Cyrillic or
@@ -502,6 +523,12 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
 /// "2. Bring your receipt".
 fn is_item(sentence: &str) -> bool {
     crate::retrieval::list_marker(sentence).is_some()
+}
+
+/// Whether a sentence is a reply to a yes/no question ("Yes, you can …", "No, we don't …").
+fn yes_or_no(sentence: &str) -> bool {
+    use unicode_segmentation::UnicodeSegmentation;
+    sentence.unicode_words().next().is_some_and(|w| ["yes", "no", "yep", "nope"].contains(&w.to_lowercase().as_str()))
 }
 
 /// Whether a sentence is a question.
@@ -551,7 +578,30 @@ pub async fn select(retriever: &Retriever, question: &str, question_vector: Opti
     let mut ranked = rank(question, &sents, cosine.as_deref(), &passage, &headings, tuning);
     let lines: Vec<Vec<usize>> = hits.iter().map(|h| crate::retrieval::sentence_lines(&h.payload.sentence_text()).into_iter().map(|(n, _)| n).collect()).collect();
     on_lines(&mut ranked, &lines);
+    let names: Vec<Vec<&str>> = hits.iter().map(|h| std::iter::once(h.payload.title.as_str()).chain(h.payload.headings.iter().map(String::as_str)).collect()).collect();
+    no_titles(&mut ranked, &names);
     Selection { ranked, by_hit, tuning, focus: vec![] }
+}
+
+/// A line that is its passage's title or one of its headings ("Corner Bistro — Menu" atop a
+/// PDF menu, for "where is the bistro?") names what follows; quoted, it answers nothing: it
+/// counts half, as a question in the sources does. `names[hit]`: the passage's title and headings.
+fn no_titles(ranked: &mut Vec<Scored>, names: &[Vec<&str>]) {
+    let key = |t: &str| {
+        use unicode_segmentation::UnicodeSegmentation;
+        t.unicode_words().map(str::to_lowercase).collect::<Vec<_>>().join(" ")
+    };
+    let mut changed = false;
+    for s in ranked.iter_mut() {
+        let own = key(&s.text);
+        if !own.is_empty() && names.get(s.hit).is_some_and(|n| n.iter().any(|t| key(t) == own)) {
+            s.score *= 0.5;
+            changed = true;
+        }
+    }
+    if changed {
+        ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+    }
 }
 
 /// Puts each ranked sentence on its line (`lines[hit][index]`).
@@ -811,6 +861,30 @@ mod tests {
         let mut sel = selection("how much is an oil change", &[("Prices", list)], &[0.7, 0.3], &[0.5]);
         on_lines(&mut sel.ranked, &lines(list));
         assert_eq!(sel.quoted(), [(0, "Oil change: $59".to_owned())]);
+    }
+
+    #[test]
+    fn a_line_that_is_its_passages_title_is_no_answer() {
+        let menu = "Corner Bistro — Menu\nYou will find us at 14 Elm Street, on the corner with Market Lane.";
+        let mut sel = selection("where is the bistro?", &[("", menu)], &[0.5, 0.3], &[0.4]);
+        assert_eq!(sel.ranked[0].text, "Corner Bistro — Menu");
+        no_titles(&mut sel.ranked, &[vec!["Corner Bistro Menu"]]);
+        assert!(sel.ranked[0].text.starts_with("You will find us"), "{:?}", sel.ranked);
+    }
+
+    #[test]
+    fn an_faq_reply_about_something_else_is_no_answer() {
+        let faq = [("FAQ Can I bring my own wine?", "Yes, you can bring your own bottle of wine. We charge a corkage fee of $10 per bottle.")];
+        let r = rank("can I bring my own beer?", &sents(&faq.iter().map(|p| p.1).collect::<Vec<_>>()), Some(&[0.62, 0.4]), &[0.6], &[faq[0].0.to_owned()], Tuning::default());
+        assert!(r[0].score < Tuning::default().min_score, "{r:?}");
+        // Asked about what it names, it answers.
+        let r = rank("can I bring my own wine?", &sents(&faq.iter().map(|p| p.1).collect::<Vec<_>>()), Some(&[0.75, 0.45]), &[0.7], &[faq[0].0.to_owned()], Tuning::default());
+        assert!(r[0].score >= Tuning::default().min_score && r[0].text.starts_with("Yes"), "{r:?}");
+        // A reply that doesn't name what the entry's question does is not about something else
+        // ("is yoga safe during pregnancy?" / "Can I practise yoga while pregnant?").
+        let faq = [("FAQ Can I practise yoga while pregnant?", "Yes, with care. Join Prenatal Yoga with Ruth on Thursdays.")];
+        let r = rank("is yoga safe during pregnancy?", &sents(&faq.iter().map(|p| p.1).collect::<Vec<_>>()), Some(&[0.6, 0.55]), &[0.6], &[faq[0].0.to_owned()], Tuning::default());
+        assert!(r[0].score >= Tuning::default().min_score, "{r:?}");
     }
 
     #[test]
