@@ -221,6 +221,19 @@ async fn a_pdf_menu_keeps_each_price_on_its_dish_line() {
     }
 }
 
+/// A text file's short first line names it for customers ("Our warranty and courtesy car
+/// policy"), like a Markdown file's heading; a CSV has no title of its own (its file name in
+/// words is given at indexing).
+#[tokio::test]
+async fn a_text_file_is_titled_by_its_first_line() {
+    let doc = run(fixture("warranty-and-loan-cars.txt"), "warranty-and-loan-cars.txt").await.unwrap();
+    assert_eq!(doc.title.as_deref(), Some("Our warranty and courtesy car policy"));
+    assert!(doc.text.starts_with("Our warranty and courtesy car policy\n\nEvery repair"), "{}", doc.text);
+    let doc = run(&b"We open at nine every morning.\nWe close at six."[..], "hours.txt").await.unwrap();
+    assert_eq!(doc.title, None);
+    assert_eq!(bellhop::knowledge::extract::title_from_file_name("services-prices.csv"), "Services prices");
+}
+
 // ---------- the type comes from the bytes ----------
 
 #[tokio::test]
