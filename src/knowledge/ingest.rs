@@ -145,7 +145,9 @@ async fn read(db: &Db, cfg: &KnowledgeConfig, tenant: TenantId, source: &Source)
         "file" => {
             let bytes = sources::content(&db.pool, tenant, source.id).await.map_err(anyhow::Error::from)?.unwrap_or_default();
             let d = extract::extract_with(bytes.into(), &source.name, &limits).await.map_err(extract_failure)?;
-            vec![Document { title: d.title.unwrap_or_else(|| source.name.clone()), text: d.text, url: None }]
+            // A file without a title of its own is named for customers by its file name in words
+            // ("Services prices", not "services-prices.csv").
+            vec![Document { title: d.title.unwrap_or_else(|| extract::title_from_file_name(&source.name)), text: d.text, url: None }]
         }
         "url" | "site" => {
             let fetcher = fetch::Fetcher::new(fetch::FetchSettings::from_config(cfg)).map_err(fetch_failure)?;
@@ -199,6 +201,10 @@ async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tena
         let title = docs.first().map(|d| (d.title.trim(), d.url.as_deref())).filter(|(t, url)| !t.is_empty() && *url != Some(*t) && *t != source.name).map(|(t, _)| t);
         sources::set_title(&mut *tx, tenant, source.id, title).await.map_err(anyhow::Error::from)?;
         tx.commit().await.map_err(anyhow::Error::from)?;
+    } else {
+        // The name customers see in citations, for the Knowledge page (the file name under it).
+        let title = docs.first().map(|d| d.title.trim()).filter(|t| !t.is_empty() && *t != source.name);
+        sources::set_title(&db.pool, tenant, source.id, title).await.map_err(anyhow::Error::from)?;
     }
     let retriever = retriever.get().await?;
     let pages = docs.len() as i64;

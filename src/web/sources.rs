@@ -206,7 +206,7 @@ async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<St
                 next_read: s.next_scheduled_read().zip(s.recrawl_hours).map(|(at, hours)| format!("Read again {} — next on {}.", every(hours), crate::billing::stars::date(at))),
                 rereadable: !(s.status == "failed" && s.kind == "file" && s.status_reason.as_deref().is_some_and(crate::knowledge::extract::fails_for_good)),
                 progress: s.progress_percent(),
-                title: s.title.clone().filter(|t| s.kind != "file" && !t.trim().is_empty()),
+                title: s.title.clone().filter(|t| !t.trim().is_empty() && *t != s.name),
                 id: s.id,
                 kind: s.kind,
                 name: s.name,

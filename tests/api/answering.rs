@@ -221,3 +221,31 @@ async fn a_kelvin_sign_or_a_dotted_capital_i_beside_a_mention_does_not_panic() {
     assert_eq!(asked, ["İ", "İstanbul branch? Do you fix brakes?", "\u{212A} Do you fix brakes?"], "the mention, and only the mention, is removed");
     app.stop().await.unwrap();
 }
+
+/// The garage walkthrough: customers were shown "warranty-and-loan-cars.txt" and
+/// "services-prices.csv" as sources, where a PDF or a web page shows its title. A text file is
+/// cited by its first line when that is a title, a CSV by its file name in words.
+#[tokio::test]
+async fn a_text_or_csv_file_is_cited_by_a_title_not_its_file_name() {
+    std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
+    let app = spawn_app().await;
+    let (bot, tenant, _) = crate::answering_llm::live_bot(&app, "Quinn", "quickfix_auto_bot", "QuickFix Auto").await;
+    let fixture = |name: &str| std::fs::read_to_string(format!("{}/tests/fixtures/knowledge/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    crate::answering_llm::add_doc(&app, tenant, "warranty-and-loan-cars.txt", &fixture("warranty-and-loan-cars.txt")).await;
+    crate::answering_llm::add_doc(&app, tenant, "services-prices.csv", &fixture("services-prices.csv")).await;
+    crate::answering_llm::wait_sources_ready(&app, tenant, 2).await;
+    let customer = app.tg.post("users", json!({ "first_name": "Cy", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    let asked = [
+        ("Can I get a courtesy car while my car is being repaired?", "courtesy car", "Our warranty and courtesy car policy"),
+        ("How much is an oil change?", "$59", "Services prices"),
+    ];
+    for (i, (question, quoted, title)) in asked.into_iter().enumerate() {
+        app.tg.say(customer, bot, question).await;
+        let answer = wait_reply(&app, bot, customer, i + 1).await[i].clone();
+        let (body, sources) = answer.split_once("\n\nSources\n").unwrap_or_else(|| panic!("{question}: no sources in {answer:?}"));
+        assert!(body.contains(quoted), "{question}: {answer:?}");
+        assert!(sources.contains(&format!("] {title}")), "{question}: cited as {title:?}: {answer:?}");
+        assert!(!sources.contains(".txt") && !sources.contains(".csv"), "{question}: a file name shown to the customer: {answer:?}");
+    }
+    app.stop().await.unwrap();
+}

@@ -788,3 +788,23 @@ async fn import_and_re_read_go_back_to_the_page_which_says_what_happens() {
     assert!(page.contains("<p class=\"notice\" role=\"status\">Importing https://example.com/faq. This page updates by itself.</p>"), "{page}");
     app.stop().await.unwrap();
 }
+
+/// A file is listed by the title customers see it cited by, its file name small under it, as
+/// a web page is listed by its title above its address.
+#[tokio::test]
+async fn a_file_is_listed_by_its_title_with_its_file_name_under_it() {
+    models_dir();
+    let app = spawn_app().await;
+    let (_, cookie, csrf) = app.signed_in_owner(7_960_201, "QuickFix Auto").await;
+    let fixture = |name: &str| std::fs::read(format!("{}/tests/fixtures/knowledge/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let files = vec![("warranty-and-loan-cars.txt", fixture("warranty-and-loan-cars.txt")), ("services-prices.csv", fixture("services-prices.csv"))];
+    let (status, page) = upload(&app, &cookie, &csrf, files).await;
+    assert_eq!(status, 200, "{page}");
+    let s = settled(&app, &cookie, 2).await;
+    assert!(s.iter().all(|x| x["status"] == "ready"), "{s:?}");
+    let page = app.http.get(app.url("/app/sources")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    for (title, name) in [("Our warranty and courtesy car policy", "warranty-and-loan-cars.txt"), ("Services prices", "services-prices.csv")] {
+        assert!(page.contains(&format!("<b>{title}</b><br><span class=\"help address\">{name}</span>")), "{title}: {page}");
+    }
+    app.stop().await.unwrap();
+}

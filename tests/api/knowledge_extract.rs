@@ -191,6 +191,49 @@ async fn a_wrapped_pdf_sentence_is_one_sentence_and_a_made_up_title_is_dropped()
     assert_eq!(doc.title, None);
 }
 
+/// The walkthrough's café menu, a table (dish | price) printed to PDF by a browser: each price
+/// came out on a line of its own, so the steak frites was quoted without its $29.00 and a chunk
+/// boundary put the fish and chips' $21.00 at the top of the next passage. Each price is now on
+/// its dish's line, as the same menu's HTML table gives it, and no chunk separates them.
+#[tokio::test]
+async fn a_pdf_menu_keeps_each_price_on_its_dish_line() {
+    let doc = run(fixture("corner-bistro-menu.pdf"), "corner-bistro-menu.pdf").await.unwrap();
+    assert_eq!(doc.title.as_deref(), Some("Corner Bistro Menu"));
+    for row in [
+        "Steak Frites — 250 g sirloin, peppercorn sauce (GF, D) | $29.00",
+        "Fish and Chips — beer-battered cod, mushy peas | $21.00",
+        "Espresso | $3.00",
+        "Flat White / Cappuccino / Latte (oat or almond milk +$0.60) | $4.50",
+    ] {
+        assert!(doc.text.lines().any(|l| l == row), "no line {row:?} in:\n{}", doc.text);
+    }
+    assert!(!doc.text.lines().any(|l| l.starts_with('$')), "a price on a line of its own:\n{}", doc.text);
+    let indexed = bellhop::knowledge::Document { title: doc.title.clone().unwrap(), text: doc.text.clone(), url: None };
+    for max_tokens in [48, 64, 96, 160] {
+        let chunks = bellhop::knowledge::chunk_document(bellhop::domain::TenantId(1), "menu", &indexed, &bellhop::knowledge::ChunkSettings { max_tokens, overlap_tokens: 0 });
+        assert!(chunks.len() > 1, "{max_tokens}");
+        for c in &chunks {
+            assert!(!c.text.lines().any(|l| l.trim_start().starts_with('$')), "{max_tokens}: a passage begins with another dish's price:\n{}", c.text);
+            for (dish, price) in [("Steak Frites", "$29.00"), ("Fish and Chips", "$21.00")] {
+                assert!(!c.text.contains(dish) || c.text.contains(price), "{max_tokens}: {dish} without {price}:\n{}", c.text);
+            }
+        }
+    }
+}
+
+/// A text file's short first line names it for customers ("Our warranty and courtesy car
+/// policy"), like a Markdown file's heading; a CSV has no title of its own (its file name in
+/// words is given at indexing).
+#[tokio::test]
+async fn a_text_file_is_titled_by_its_first_line() {
+    let doc = run(fixture("warranty-and-loan-cars.txt"), "warranty-and-loan-cars.txt").await.unwrap();
+    assert_eq!(doc.title.as_deref(), Some("Our warranty and courtesy car policy"));
+    assert!(doc.text.starts_with("Our warranty and courtesy car policy\n\nEvery repair"), "{}", doc.text);
+    let doc = run(&b"We open at nine every morning.\nWe close at six."[..], "hours.txt").await.unwrap();
+    assert_eq!(doc.title, None);
+    assert_eq!(bellhop::knowledge::extract::title_from_file_name("services-prices.csv"), "Services prices");
+}
+
 // ---------- the type comes from the bytes ----------
 
 #[tokio::test]

@@ -255,6 +255,24 @@ pub(crate) async fn extract_page(bytes: Bytes, file_name_hint: &str, declared_ch
     Ok((Document { title, ..doc }, links))
 }
 
+/// A name for customers made from a file's name, for a file that has no title of its own:
+/// "services-prices.csv" → "Services prices" (the extension dropped, dashes and underscores
+/// read as spaces, the first letter a capital). A name with nothing else in it stays as it is.
+pub fn title_from_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let stem = match base.rsplit_once('.') {
+        Some((stem, ext)) if !stem.trim().is_empty() && (1..=5).contains(&ext.len()) && ext.chars().all(|c| c.is_ascii_alphanumeric()) => stem,
+        _ => base,
+    };
+    let words = stem.replace(['-', '_'], " ");
+    let words = writer::collapse(&words);
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => name.to_owned(),
+    }
+}
+
 /// A title longer than this is cut (an unclosed `<title>` can swallow a whole page).
 const MAX_TITLE_CHARS: usize = 200;
 
@@ -296,6 +314,16 @@ fn parse(sniffed: sniff::Sniffed, bytes: &[u8], limits: &Limits, budget: &Budget
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_without_a_title_is_named_by_its_file_name_in_words() {
+        assert_eq!(title_from_file_name("services-prices.csv"), "Services prices");
+        assert_eq!(title_from_file_name("warranty_and_loan-cars.txt"), "Warranty and loan cars");
+        assert_eq!(title_from_file_name("Menu 2027.final.pdf"), "Menu 2027.final");
+        assert_eq!(title_from_file_name("ölpreise.txt"), "Ölpreise");
+        assert_eq!(title_from_file_name(".txt"), ".txt");
+        assert_eq!(title_from_file_name("---.csv"), "---.csv");
+    }
 
     #[test]
     fn sizes_read_as_owners_expect() {

@@ -126,7 +126,7 @@ pub(crate) async fn extract(bytes: Bytes, limits: &Limits) -> Result<Document, E
     let out = String::from_utf8_lossy(&out);
     let (title, text) = out.split_once('\n').unwrap_or(("", &out));
     let budget = Budget::new(limits);
-    let doc = super::text::extract(&unwrap_lines(text), DocumentKind::Pdf, &budget)?;
+    let doc = super::text::extract(&unwrap_lines(&join_value_lines(text)), DocumentKind::Pdf, &budget)?;
     let title = Some(title.trim().to_owned()).filter(|t| !t.is_empty() && !is_placeholder_title(t));
     Ok(Document { title, text: doc.text, kind: DocumentKind::Pdf })
 }
@@ -219,6 +219,70 @@ fn unwrap_lines(text: &str) -> String {
     out
 }
 
+/// A table printed to PDF (a menu of dish | price) comes out a cell per line: "Steak Frites —
+/// 250 g sirloin" and then "$29.00" on a line of its own, so the dish was quoted without its
+/// price and a chunk could end between them (a price then belonged to the next dish). A line
+/// that holds only a value (a price: "$29.00", "€4,50", "29.00 €", "£3", "+$0.60") is the rest
+/// of the row before it and is joined to it as the other formats write a table row,
+/// "Steak Frites — 250 g sirloin | $29.00" (a row is one block to the chunker, never split). A
+/// value after a blank line (a new page or paragraph) stays where it is.
+fn join_value_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut after_text = false;
+    for line in text.lines() {
+        if after_text && is_value(line) {
+            out.pop();
+            out.push_str(" | ");
+            out.push_str(line.trim());
+        } else {
+            out.push_str(line);
+            after_text = !line.trim().is_empty();
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Currency signs a price may start or end with.
+const CURRENCY_SIGNS: [char; 14] = ['$', '€', '£', '¥', '₹', '₩', '₪', '₫', '₱', '₦', '₴', '₽', '₺', '฿'];
+/// Currency words written beside an amount ("5 kr", "CHF 4.50" is a code, below).
+const CURRENCY_WORDS: [&str; 8] = ["kr", "kr.", "zł", "Kč", "Ft", "Fr.", "Rs", "Rs."];
+
+/// Whether `line` is a price alone: an optional sign, an amount (digits, `.`/`,` between them)
+/// and one currency mark before or after it (a sign, "US$", a code such as "EUR", or a word
+/// such as "kr"). A bare number is not (a page number, a year).
+fn is_value(line: &str) -> bool {
+    let t = line.trim();
+    let t = t.strip_prefix(['+', '-', '−']).unwrap_or(t).trim_start();
+    if t.is_empty() || t.chars().count() > 20 {
+        return false;
+    }
+    let is_amount = |a: &str| {
+        let a = a.trim();
+        a.starts_with(|c: char| c.is_ascii_digit())
+            && a.ends_with(|c: char| c.is_ascii_digit() || c == '-')
+            && a.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '\'' | '\u{a0}' | '\u{202f}' | ' ' | '-'))
+            && !a.contains("--")
+    };
+    let is_mark = |m: &str| {
+        let m = m.trim();
+        let sign = m.chars().last().is_some_and(|c| CURRENCY_SIGNS.contains(&c)) && m.chars().count() <= 3 && m.chars().rev().skip(1).all(|c| c.is_ascii_uppercase());
+        let code = m.len() == 3 && m.chars().all(|c| c.is_ascii_uppercase());
+        sign || code || CURRENCY_WORDS.contains(&m)
+    };
+    let split = |at: usize| (&t[..at], &t[at..]);
+    // The mark before the amount ("$29.00", "US$ 5", "EUR 4,50") or after it ("29.00 €", "5 kr").
+    let first_digit = t.find(|c: char| c.is_ascii_digit());
+    let Some(first_digit) = first_digit else { return false };
+    let (before, rest) = split(first_digit);
+    if !before.trim().is_empty() {
+        return is_mark(before) && is_amount(rest);
+    }
+    let end = t.rfind(|c: char| c.is_ascii_digit() || c == '-').map_or(0, |i| i + 1);
+    let (amount, after) = split(end);
+    is_mark(after) && is_amount(amount)
+}
+
 /// A title some program wrote into the PDF for it rather than a name for the document (a
 /// browser's "about:blank", Word's "Microsoft Word - Document1", "Untitled"): the file's name
 /// says more.
@@ -259,6 +323,20 @@ mod tests {
             unwrap_lines("Cut the stems. Roses\nusually last 7 to 10 days; tulips last 5 to 7 days.\n\nPrices\nRoses: $4\n12 red roses: $45\n- a vase\nWe deliver on\nweekdays."),
             "Cut the stems. Roses usually last 7 to 10 days; tulips last 5 to 7 days.\n\nPrices\nRoses: $4\n12 red roses: $45\n- a vase\nWe deliver on weekdays.\n"
         );
+    }
+
+    #[test]
+    fn a_price_on_its_own_line_joins_its_row() {
+        assert_eq!(
+            join_value_lines("Mains\nSteak Frites — 250 g sirloin\n$29.00\nFish and Chips\n$21.00\nLatte (oat milk +$0.60)\n+$0.60\n\n$9.00\nPage\n12\n"),
+            "Mains\nSteak Frites — 250 g sirloin | $29.00\nFish and Chips | $21.00\nLatte (oat milk +$0.60) | +$0.60\n\n$9.00\nPage\n12\n"
+        );
+        for v in ["$29.00", "€4,50", "29.00 €", "£3", "+$0.60", "US$ 5", "EUR 4,50", "12 kr", "1 200 €", "5,- €"] {
+            assert!(is_value(v), "{v}");
+        }
+        for v in ["12", "2027", "Page 3", "$", "Open 9-5", "Steak $29.00", "$29.00 each", "A-1", "-"] {
+            assert!(!is_value(v), "{v}");
+        }
     }
 
     #[test]
