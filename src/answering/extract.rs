@@ -346,9 +346,16 @@ fn term(w: &str) -> Option<String> {
 
 /// Content words' stems: Cyrillic and Arabic-script words as BM25 analyses them (Russian and
 /// Persian stop words dropped, inflections folded), other words by the English stemmer.
+/// A word written with a hyphen is also the word written without it: "Wi-Fi" holds "wifi",
+/// "re-gas" "regas".
 fn terms(text: &str) -> Vec<String> {
     use unicode_segmentation::UnicodeSegmentation;
-    text.unicode_words().filter_map(term).collect()
+    let joined = text.split_whitespace().filter(|w| w.contains('-')).filter_map(|w| {
+        let w = w.trim_matches(|c: char| !c.is_alphanumeric());
+        let parts: Vec<&str> = w.split('-').collect();
+        (parts.len() > 1 && parts.iter().all(|p| !p.is_empty() && p.chars().all(char::is_alphabetic))).then(|| parts.concat())
+    });
+    text.unicode_words().filter_map(term).chain(joined.filter_map(|w| term(&w))).collect()
 }
 
 /// The kind of answer a question asks for.
@@ -741,6 +748,15 @@ mod tests {
             sel.focus_on(question, &query);
         }
         sel.quote().iter().map(|s| s.text.clone()).collect()
+    }
+
+    #[test]
+    fn a_hyphenated_word_is_also_the_word_without_its_hyphen() {
+        let wifi: HashSet<String> = terms("Yes, free Wi-Fi is available for all guests.").into_iter().collect();
+        assert!(terms("is there wifi").iter().all(|t| wifi.contains(t)), "{wifi:?}");
+        assert!(terms("Air conditioning re-gas: $75").contains(&terms("regas")[0]));
+        // Numbers and ranges are left as they are.
+        assert!(!terms("10-25 kg").iter().any(|t| t == "1025"));
     }
 
     #[test]
