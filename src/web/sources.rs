@@ -110,6 +110,21 @@ pub struct SourceRow {
     pub progress: Option<i64>,
     /// A web page's or site's title, shown above its address.
     pub title: Option<String>,
+    /// A site read up to its page limit: that pages of it were left out ([`left_out`]).
+    pub left_out: Option<String>,
+}
+
+/// A site whose last read stopped at its page limit with more of it unread, in the owner's
+/// words: which limit, and that other pages were left out. `cap`: the most pages the server
+/// reads of one site (`knowledge.crawl_max_pages`).
+pub fn left_out(s: &sources::Source, cap: usize) -> Option<String> {
+    let limit = s.page_limit_reached.filter(|_| s.status == "ready" && s.kind == "site")?;
+    let pages = format!("{limit} page{}", if limit == 1 { "" } else { "s" });
+    Some(if limit >= cap as i64 {
+        format!("Read {pages} — the most bellhop reads from one site. Other pages of this site were left out.")
+    } else {
+        format!("Read {pages} — the number you chose. Other pages of this site were left out: to read more, delete it and add the site again with more pages.")
+    })
 }
 
 #[derive(Template)]
@@ -207,6 +222,7 @@ async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<St
                 rereadable: !(s.status == "failed" && s.kind == "file" && s.status_reason.as_deref().is_some_and(crate::knowledge::extract::fails_for_good)),
                 progress: s.progress_percent(),
                 title: s.title.clone().filter(|t| s.kind != "file" && !t.trim().is_empty()),
+                left_out: left_out(&s, k.crawl_max_pages),
                 id: s.id,
                 kind: s.kind,
                 name: s.name,
@@ -285,12 +301,19 @@ pub struct StatusRow {
     chunk_count: i64,
     /// While it is being read: how far, in percent, once that is known.
     progress: Option<i64>,
+    /// A site read up to its page limit: that pages of it were left out ([`left_out`]).
+    left_out: Option<String>,
 }
 
 /// `GET /app/sources/status`: the list's live status, for the page's polling script.
 pub async fn status(State(app): State<AppState>, owner: Owner) -> Result<Json<Vec<StatusRow>>, AppError> {
     let list = sources::list(&app.db.pool, owner.tenant_id).await?;
-    Ok(Json(list.into_iter().map(|s| StatusRow { progress: s.progress_percent(), id: s.id, status: s.status, status_reason: s.status_reason, chunk_count: s.chunk_count }).collect()))
+    let cap = app.cfg.knowledge.crawl_max_pages;
+    Ok(Json(
+        list.into_iter()
+            .map(|s| StatusRow { progress: s.progress_percent(), left_out: left_out(&s, cap), id: s.id, status: s.status, status_reason: s.status_reason, chunk_count: s.chunk_count })
+            .collect(),
+    ))
 }
 
 /// Upload requests this process reads at once. Each holds at most its body limit in memory (five
