@@ -274,11 +274,12 @@ fn fetch_failure(e: FetchError) -> Failure {
     if e.is_transient() { Failure::Unavailable(e.to_string()) } else { Failure::Owner(e.to_string()) }
 }
 
-/// The search playground: the Q&A pair of `bot` that would answer `q` (question, answer), and
-/// the passages retrieval finds among the bot's sources, best first.
-pub async fn playground(db: &Db, retriever: &SharedRetriever, tenant: TenantId, bot: Option<BotId>, q: &str) -> anyhow::Result<(Vec<Hit>, Option<(String, String)>)> {
+/// The search playground: the Q&A pair of `bot` that would answer `q` — or, when none does, the
+/// one that came nearest and why it was not used — and the passages retrieval finds among the
+/// bot's sources, best first.
+pub async fn playground(db: &Db, retriever: &SharedRetriever, tenant: TenantId, bot: Option<BotId>, q: &str) -> anyhow::Result<(Vec<Hit>, super::qa::QaVerdict)> {
     let retriever = retriever.get().await?;
-    let qa = super::qa::match_qa(db, &retriever, tenant, bot, q, None).await?.map(|p| (p.question, p.answer));
+    let qa = super::qa::explain_qa(db, &retriever, tenant, bot, q, None).await?;
     let scope = super::scope::of_bot(&db.pool, tenant, bot).await?;
     let hits = retriever.search(tenant, &scope, q, &SearchOptions { limit: 8, ..Default::default() }).await?;
     Ok((hits, qa))

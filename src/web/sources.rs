@@ -9,6 +9,7 @@ use super::pages::render;
 use crate::app::AppState;
 use crate::domain::{BotId, QaId, SourceId, TenantId};
 use crate::knowledge::ingest;
+use crate::knowledge::qa::{NearWhy, QaVerdict};
 use crate::retrieval::Hit;
 use crate::storage::{bots, sources};
 use askama::Template;
@@ -756,6 +757,8 @@ struct SearchPage {
     q: String,
     hits: Vec<HitRow>,
     qa_match: Option<(String, String)>,
+    /// No Q&A pair used, but one came near: which, and why it wasn't used ([`qa_near`]).
+    qa_near: Option<String>,
     /// What the bot would quote (its answer's sentences), when no Q&A pair answers and the
     /// sources do: the bot's own decision (`answering::compose::find_for`), not the page's.
     would_quote: Option<String>,
@@ -775,7 +778,12 @@ pub struct SearchQuery {
 pub async fn search(State(app): State<AppState>, owner: Owner, Query(sq): Query<SearchQuery>) -> Result<Response, AppError> {
     let q = sq.q.trim().chars().take(1000).collect::<String>();
     let picker = pick(&app, owner.tenant_id, sq.bot, "/app/search", true).await?;
-    let (hits, qa_match) = if q.is_empty() { (Vec::new(), None) } else { ingest::playground(&app.db, &app.retriever, owner.tenant_id, picker.bot(), &q).await? };
+    let (hits, verdict) = if q.is_empty() { (Vec::new(), QaVerdict::NoPair) } else { ingest::playground(&app.db, &app.retriever, owner.tenant_id, picker.bot(), &q).await? };
+    let qa_near = qa_near(&verdict);
+    let qa_match = match verdict {
+        QaVerdict::Match(p) => Some((p.question, p.answer)),
+        QaVerdict::Near { .. } | QaVerdict::NoPair => None,
+    };
     let min = app.cfg.answering.min_similarity;
     // What the bot would quote, and the passages its lines come from.
     let (would_quote, quoted_from) = if q.is_empty() || qa_match.is_some() {
@@ -805,7 +813,33 @@ pub async fn search(State(app): State<AppState>, owner: Owner, Query(sq): Query<
             row
         })
         .collect();
-    render(&SearchPage { tab: "search", csrf: owner.csrf.clone(), picker, q, hits, qa_match, would_quote, min_percent: (min * 100.0).round() as u32 })
+    render(&SearchPage { tab: "search", csrf: owner.csrf.clone(), picker, q, hits, qa_match, qa_near, would_quote, min_percent: (min * 100.0).round() as u32 })
+}
+
+/// How close a Q&A pair not used must be for Try a question to show it: near enough that
+/// rewording the pair may make it answer.
+const NEAR_PAIR: f32 = 0.5;
+
+/// The Q&A pair that came nearest a question without being used, and why, in the owner's words
+/// (the rule's own reasons, [`crate::knowledge::qa::judge`]); `None` if none came within
+/// [`NEAR_PAIR`].
+fn qa_near(verdict: &QaVerdict) -> Option<String> {
+    let QaVerdict::Near { pair, cosine, why } = verdict else { return None };
+    if *cosine < NEAR_PAIR {
+        return None;
+    }
+    let why = match why {
+        NearWhy::Lacks(words) if words.is_empty() => "close, but not close enough in meaning.".to_owned(),
+        NearWhy::Lacks(words) => format!(
+            "close, but your question has {} it lacks: {}. If the pair answers this too, add {} to its question or answer.",
+            if words.len() == 1 { "a word" } else { "words" },
+            words.iter().map(|w| format!("“{w}”")).collect::<Vec<_>>().join(", "),
+            if words.len() == 1 { "it" } else { "them" },
+        ),
+        NearWhy::AsCloseAs(other) => format!("your pair “{other}” is just as close, so your bot can't tell which one is meant."),
+        NearWhy::Swapped => "it asks the same about something else.".to_owned(),
+    };
+    Some(format!("Not used: your Q&A pair “{}” (match {:.0}%) — {why}", pair.question, cosine.max(0.0) * 100.0))
 }
 
 
