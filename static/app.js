@@ -113,6 +113,12 @@ document.querySelectorAll('label.drop').forEach((drop) => {
         pill.className = 'pill ' + (s.status === 'ready' ? 'ok' : s.status === 'failed' || s.status === 'deleting' ? 'bad' : 'wait');
         pill.textContent = s.status === 'ready' ? `ready · ${s.chunk_count} passage${s.chunk_count === 1 ? '' : 's'}` : s.status === 'failed' ? 'failed' : s.status === 'deleting' ? 'not fully deleted' : s.status === 'processing' ? (s.progress == null ? 'reading…' : `reading… ${s.progress} %`) : 'queued';
         row.appendChild(pill);
+        if (s.status === 'ready' && s.left_out) {
+          const note = document.createElement('span');
+          note.className = 'reason left-out';
+          note.textContent = s.left_out;
+          row.appendChild(note);
+        }
         if (s.status === 'failed' && s.status_reason) {
           const why = document.createElement('span');
           why.className = 'reason';

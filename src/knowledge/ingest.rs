@@ -57,9 +57,9 @@ pub async fn ingest(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever,
         return Ok(()); // being deleted
     }
     let docs = read(db, cfg, tenant, &source).await;
-    let read_pages = docs.as_ref().map_or(0, |d| d.len() as i64);
+    let read_pages = docs.as_ref().map_or(0, |(d, _)| d.len() as i64);
     let outcome = match docs {
-        Ok(docs) => index(db, cfg, retriever, tenant, &source, &docs).await,
+        Ok((docs, limit_reached)) => index(db, cfg, retriever, tenant, &source, &docs, limit_reached).await,
         Err(f) => Err(f),
     };
     let recorded = match &outcome {
@@ -138,16 +138,17 @@ struct Indexed {
     sentences: pipeline::Indexed,
 }
 
-/// Reads a source: its documents (one per page).
-async fn read(db: &Db, cfg: &KnowledgeConfig, tenant: TenantId, source: &Source) -> Result<Vec<Document>, Failure> {
+/// Reads a source: its documents (one per page), and the page limit a site's read stopped at
+/// with pages of the site left unread (`None`: it read all it found).
+async fn read(db: &Db, cfg: &KnowledgeConfig, tenant: TenantId, source: &Source) -> Result<(Vec<Document>, Option<i64>), Failure> {
     let limits = extract::Limits::from_config(cfg);
-    let docs: Vec<Document> = match source.kind.as_str() {
+    let docs: (Vec<Document>, Option<i64>) = match source.kind.as_str() {
         "file" => {
             let bytes = sources::content(&db.pool, tenant, source.id).await.map_err(anyhow::Error::from)?.unwrap_or_default();
             let d = extract::extract_with(bytes.into(), &source.name, &limits).await.map_err(extract_failure)?;
             // A file without a title of its own is named for customers by its file name in words
             // ("Services prices", not "services-prices.csv").
-            vec![Document { title: d.title.unwrap_or_else(|| extract::title_from_file_name(&source.name)), text: d.text, url: None }]
+            (vec![Document { title: d.title.unwrap_or_else(|| extract::title_from_file_name(&source.name)), text: d.text, url: None }], None)
         }
         "url" | "site" => {
             let fetcher = fetch::Fetcher::new(fetch::FetchSettings::from_config(cfg)).map_err(fetch_failure)?;
@@ -161,11 +162,13 @@ async fn read(db: &Db, cfg: &KnowledgeConfig, tenant: TenantId, source: &Source)
                 let why = crawl.skipped.first().map(|s| s.reason.clone()).unwrap_or_else(|| "no readable page was found".into());
                 return Err(Failure::Owner(format!("Nothing could be imported from this address: {why}")));
             }
-            crawl
+            let limit_reached = (options.whole_site && crawl.limit_reached).then_some(options.max_pages as i64);
+            let docs = crawl
                 .pages
                 .into_iter()
                 .map(|p| Document { title: p.document.title.unwrap_or_else(|| p.url.to_string()), text: p.document.text, url: Some(p.url.to_string()) })
-                .collect()
+                .collect();
+            (docs, limit_reached)
         }
         other => return Err(Failure::Internal(anyhow::anyhow!("unknown source kind {other}"))),
     };
@@ -174,7 +177,7 @@ async fn read(db: &Db, cfg: &KnowledgeConfig, tenant: TenantId, source: &Source)
 
 /// Indexes a source's documents, page `p` under `index_id(source, p)`, replacing an earlier
 /// read's pages.
-async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tenant: TenantId, source: &Source, docs: &[Document]) -> Result<Indexed, Failure> {
+async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tenant: TenantId, source: &Source, docs: &[Document], limit_reached: Option<i64>) -> Result<Indexed, Failure> {
     let settings = ChunkSettings { max_tokens: cfg.chunk_tokens, overlap_tokens: cfg.chunk_overlap_tokens };
     let ids: Vec<String> = (0..docs.len()).map(|p| index_id(source.id, p)).collect();
     let pairs: Vec<(&str, &Document)> = ids.iter().map(String::as_str).zip(docs.iter()).collect();
@@ -243,6 +246,7 @@ async fn index(db: &Db, cfg: &KnowledgeConfig, retriever: &SharedRetriever, tena
         pipeline::delete_source(&retriever, tenant, &index_id(source.id, page)).await.map_err(anyhow::Error::from)?;
     }
     sources::set_page_count(&db.pool, tenant, source.id, pages).await.map_err(anyhow::Error::from)?;
+    sources::set_page_limit_reached(&db.pool, tenant, source.id, limit_reached).await.map_err(anyhow::Error::from)?;
     let kind = match source.kind.as_str() {
         "file" => "document".to_owned(),
         _ if docs.len() == 1 => "web page".to_owned(),
@@ -276,11 +280,12 @@ fn fetch_failure(e: FetchError) -> Failure {
     if e.is_transient() { Failure::Unavailable(e.to_string()) } else { Failure::Owner(e.to_string()) }
 }
 
-/// The search playground: the Q&A pair of `bot` that would answer `q` (question, answer), and
-/// the passages retrieval finds among the bot's sources, best first.
-pub async fn playground(db: &Db, retriever: &SharedRetriever, tenant: TenantId, bot: Option<BotId>, q: &str) -> anyhow::Result<(Vec<Hit>, Option<(String, String)>)> {
+/// The search playground: the Q&A pair of `bot` that would answer `q` — or, when none does, the
+/// one that came nearest and why it was not used — and the passages retrieval finds among the
+/// bot's sources, best first.
+pub async fn playground(db: &Db, retriever: &SharedRetriever, tenant: TenantId, bot: Option<BotId>, q: &str) -> anyhow::Result<(Vec<Hit>, super::qa::QaVerdict)> {
     let retriever = retriever.get().await?;
-    let qa = super::qa::match_qa(db, &retriever, tenant, bot, q, None).await?.map(|p| (p.question, p.answer));
+    let qa = super::qa::explain_qa(db, &retriever, tenant, bot, q, None).await?;
     let scope = super::scope::of_bot(&db.pool, tenant, bot).await?;
     let hits = retriever.search(tenant, &scope, q, &SearchOptions { limit: 8, ..Default::default() }).await?;
     Ok((hits, qa))

@@ -95,9 +95,48 @@ pub fn with_answer(question: &str, answer: &str) -> String {
 /// the same numbers, weekdays and months ([`specifics`]) — to the embedder "Are you open on
 /// Monday?" is the pair "Are you open on Sunday?" (0.92), whose answer would be the wrong day's.
 pub fn pick(rule: &Rule, question: &str, vector: &[f32], pairs: &[Candidate]) -> Option<usize> {
+    match judge(rule, question, vector, pairs) {
+        Verdict::Taken(i) => Some(i),
+        Verdict::Near(_) | Verdict::Nothing => None,
+    }
+}
+
+/// What [`pick`] made of a question: the pair it took, or the pair that came nearest and why it
+/// was not taken (what Try a question shows the owner, so that they can reword the pair).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Taken(usize),
+    Near(Near),
+    /// No pair names the question's numbers, weekdays and months.
+    Nothing,
+}
+
+/// The pair nearest a question that [`pick`] did not take.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Near {
+    pub index: usize,
+    /// Its cosine by the rule's [`Basis`].
+    pub cosine: f32,
+    pub why: NotTaken,
+}
+
+/// Why the nearest pair was not taken, by the rule's own tests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotTaken {
+    /// Below the rule's bars: the customer's words the pair's question and answer lack (by
+    /// [`covered`]'s comparison, as the question wrote them); none: just not close enough.
+    Lacks(Vec<String>),
+    /// Another pair (this index) is about as close ([`Rule::margin`]): neither is taken.
+    AsCloseAs(usize),
+    /// The pair's question with a word or two in place of others ([`swapped`]).
+    Swapped,
+}
+
+/// [`pick`], saying what came nearest when no pair is taken.
+pub fn judge(rule: &Rule, question: &str, vector: &[f32], pairs: &[Candidate]) -> Verdict {
     let wanted = normalise(question);
     if let Some(i) = pairs.iter().position(|p| normalise(p.question) == wanted) {
-        return Some(i);
+        return Verdict::Taken(i);
     }
     let asked = specifics(question);
     let cos = |v: &[f32]| v.iter().zip(vector).map(|(a, b)| a * b).sum::<f32>();
@@ -114,13 +153,8 @@ pub fn pick(rule: &Rule, question: &str, vector: &[f32], pairs: &[Candidate]) ->
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let &(best, i) = scored.first()?;
-    if scored.get(1).is_some_and(|&(second, _)| best - second < rule.margin) {
-        return None;
-    }
-    if rule.swap_guard && swapped(question, pairs[i].question) {
-        return None;
-    }
+    let Some(&(best, i)) = scored.first() else { return Verdict::Nothing };
+    let near = |why| Verdict::Near(Near { index: i, cosine: best, why });
     let shared = || {
         let words: HashSet<String> = query_terms(question).into_iter().collect();
         query_terms(pairs[i].question).iter().any(|w| words.contains(w))
@@ -134,7 +168,16 @@ pub fn pick(rule: &Rule, question: &str, vector: &[f32], pairs: &[Candidate]) ->
     };
     let alike_enough = || rule.unless_differs.is_some_and(|t| best >= t && at_heart());
     let in_pair = || rule.covered.is_some_and(|t| best >= t && covered(question, pairs[i].question, pairs[i].answer));
-    (best >= rule.threshold || rule.with_shared_word.is_some_and(|t| best >= t && shared()) || alike_enough() || in_pair()).then_some(i)
+    if !(best >= rule.threshold || rule.with_shared_word.is_some_and(|t| best >= t && shared()) || alike_enough() || in_pair()) {
+        return near(NotTaken::Lacks(lacking(question, pairs[i].question, pairs[i].answer)));
+    }
+    if let Some(&(_, other)) = scored.get(1).filter(|&&(second, _)| best - second < rule.margin) {
+        return near(NotTaken::AsCloseAs(other));
+    }
+    if rule.swap_guard && swapped(question, pairs[i].question) {
+        return near(NotTaken::Swapped);
+    }
+    Verdict::Taken(i)
 }
 
 /// Chat spellings, as the words they stand for ("where r u located", "whats ur number").
@@ -230,9 +273,22 @@ pub fn same_at_heart(question: &str, pair: &str) -> bool {
 /// Whether each content word of `question` (stop words and [`LIGHT`] words left out, compared
 /// by [`alike`] stems) is in the pair's question or its answer, and it has one.
 pub fn covered(question: &str, pair: &str, answer: &str) -> bool {
-    let q = words(question, true);
+    !words(question, true).is_empty() && lacking(question, pair, answer).is_empty()
+}
+
+/// The content words of `question` that neither the pair's question nor its answer has, as
+/// [`covered`] compares them, each once and as the question wrote it (lower case): "cash" of
+/// "Do you take cash?" against "Can I pay by card?" / "We take all cards.".
+pub fn lacking(question: &str, pair: &str, answer: &str) -> Vec<String> {
     let known: Vec<String> = words(pair, true).into_iter().chain(words(answer, true)).collect();
-    !q.is_empty() && q.iter().all(|w| known.iter().any(|x| alike(w, x)))
+    let mut out: Vec<String> = Vec::new();
+    for w in normalise(question).split(' ').filter(|w| !w.is_empty()) {
+        let lacks = words(w, true).iter().any(|s| !known.iter().any(|x| alike(s, x)));
+        if lacks && !out.iter().any(|o| o == w) {
+            out.push(w.to_owned());
+        }
+    }
+    out
 }
 
 /// `bot`'s Q&A pair that answers `question`, if one does, by [`RULE`] (see [`pick`]).
@@ -241,12 +297,36 @@ pub fn covered(question: &str, pair: &str, answer: &str) -> bool {
 /// embeds each question once, for this and for retrieval); the pairs' vectors are remembered.
 /// (`None`: the pairs no bot uses yet, for the playground before the business has a bot.)
 pub async fn match_qa(db: &Db, retriever: &Retriever, tenant: TenantId, bot: Option<BotId>, question: &str, question_vector: Option<&[f32]>) -> anyhow::Result<Option<sources::QaPair>> {
+    Ok(match explain_qa(db, retriever, tenant, bot, question, question_vector).await? {
+        QaVerdict::Match(p) => Some(p),
+        QaVerdict::Near { .. } | QaVerdict::NoPair => None,
+    })
+}
+
+/// [`match_qa`]'s answer, with the pair that came nearest when none answers (see [`judge`]).
+#[derive(Debug, Clone)]
+pub enum QaVerdict {
+    Match(sources::QaPair),
+    Near { pair: sources::QaPair, cosine: f32, why: NearWhy },
+    NoPair,
+}
+
+/// [`NotTaken`], naming the other pair.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NearWhy {
+    Lacks(Vec<String>),
+    AsCloseAs(String),
+    Swapped,
+}
+
+/// [`match_qa`], saying which pair came nearest and why it was not used when none answers.
+pub async fn explain_qa(db: &Db, retriever: &Retriever, tenant: TenantId, bot: Option<BotId>, question: &str, question_vector: Option<&[f32]>) -> anyhow::Result<QaVerdict> {
     let pairs = sources::list_qa(&db.pool, tenant, bot).await?;
     if pairs.is_empty() {
-        return Ok(None);
+        return Ok(QaVerdict::NoPair);
     }
     if let Some(p) = pairs.iter().find(|p| normalise(&p.question) == normalise(question)) {
-        return Ok(Some(p.clone()));
+        return Ok(QaVerdict::Match(p.clone()));
     }
     let own;
     let q = match question_vector {
@@ -265,7 +345,18 @@ pub async fn match_qa(db: &Db, retriever: &Retriever, tenant: TenantId, bot: Opt
         .enumerate()
         .map(|(i, p)| Candidate { question: &p.question, answer: &p.answer, question_vector: &vectors[i], with_answer_vector: both.get(i).map(|v| v.as_slice()) })
         .collect();
-    Ok(pick(&RULE, question, q, &candidates).map(|i| pairs[i].clone()))
+    Ok(match judge(&RULE, question, q, &candidates) {
+        Verdict::Taken(i) => QaVerdict::Match(pairs[i].clone()),
+        Verdict::Near(Near { index, cosine, why }) => {
+            let why = match why {
+                NotTaken::Lacks(words) => NearWhy::Lacks(words),
+                NotTaken::AsCloseAs(other) => NearWhy::AsCloseAs(pairs[other].question.clone()),
+                NotTaken::Swapped => NearWhy::Swapped,
+            };
+            QaVerdict::Near { pair: pairs[index].clone(), cosine, why }
+        }
+        Verdict::Nothing => QaVerdict::NoPair,
+    })
 }
 
 #[cfg(test)]
@@ -306,6 +397,27 @@ mod tests {
         assert!(covered("Can I message a teacher?", PRIVATE, PRIVATE_ANSWER));
         assert!(!picked("Can I message a teacher?", 0.50, PRIVATE, PRIVATE_ANSWER));
         assert!(!covered("where can i reserve a spot", "How do I book a class?", "Book in our free app or at the front desk."));
+    }
+
+    #[test]
+    fn a_pair_near_but_not_taken_says_which_of_the_customers_words_it_lacks() {
+        use super::{NotTaken, Verdict, judge, lacking};
+        assert_eq!(lacking("Do you take cash?", "Can I pay by card?", "We take all cards."), ["cash"]);
+        assert_eq!(lacking("what if I miss my appointment", BEFORE, BEFORE_ANSWER), ["miss"]);
+        assert!(lacking("should I feed my dog before?", BEFORE, BEFORE_ANSWER).is_empty());
+        let (p, q) = ([1.0, 0.0], [0.62f32, (1.0f32 - 0.62 * 0.62).sqrt()]);
+        let pair = [Candidate { question: BEFORE, answer: BEFORE_ANSWER, question_vector: &p, with_answer_vector: Some(&p) }];
+        match judge(&RULE, "what if I miss my appointment", &q, &pair) {
+            Verdict::Near(n) => {
+                assert_eq!((n.index, n.why), (0, NotTaken::Lacks(vec!["miss".to_owned()])));
+                assert!((n.cosine - 0.62).abs() < 1e-4);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(judge(&RULE, "anything I need to do before my appointment?", &[0.89, (1.0f32 - 0.89 * 0.89).sqrt()], &pair), Verdict::Taken(0));
+        // Close enough by itself, but the same question about another thing.
+        let haircut = [Candidate { question: "How much is a men's haircut?", answer: "$25.", question_vector: &p, with_answer_vector: Some(&p) }];
+        assert!(matches!(judge(&RULE, "How much is a women's haircut?", &[0.93, (1.0f32 - 0.93 * 0.93).sqrt()], &haircut), Verdict::Near(super::Near { why: NotTaken::Swapped, .. })));
     }
 
     #[test]

@@ -348,6 +348,7 @@ pub async fn gaps<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bo
     let sql = format!(
         "select {MSG_COLUMNS} from conversation_messages
          where tenant_id = $1 and author = 'bot' and question is not null and (kind = 'fallback' or feedback = -1) and created_at >= $4
+           and gap_dismissed_at is null
            and conversation_id in (select id from conversations where tenant_id = $1 and bot_id = $3)
          order by id desc limit $2"
     );
@@ -392,13 +393,46 @@ pub async fn gap_questions<'c>(
                         min(created_at) as first_at, max(created_at) as last_at, max(id) as last_id
                    from conversation_messages
                   where tenant_id = $1 and author = 'bot' and question is not null and (kind = 'fallback' or feedback = -1) and created_at >= $4
-                    and (cast($5 as text) is null or question = $5)
+                    and gap_dismissed_at is null and (cast($5 as text) is null or question = $5)
                     and conversation_id in (select id from conversations where tenant_id = $1 and bot_id = $3)
                   group by question) g
            join conversation_messages m on m.id = g.last_id
           order by {order} limit $2"
     );
     sqlx::query_as(&sql).bind(tenant.0).bind(limit).bind(bot.0).bind(since).bind(question).fetch_all(e).await
+}
+
+/// The question bot answer `message` of the tenant's `bot` answered, if it is one.
+pub async fn gap_question_of<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, message: i64) -> sqlx::Result<Option<String>> {
+    let q: Option<Option<String>> = sqlx::query_scalar(
+        "select question from conversation_messages
+          where tenant_id = $1 and id = $3 and author = 'bot'
+            and conversation_id in (select id from conversations where tenant_id = $1 and bot_id = $2)",
+    )
+    .bind(tenant.0)
+    .bind(bot.0)
+    .bind(message)
+    .fetch_optional(e)
+    .await?;
+    Ok(q.flatten())
+}
+
+/// Hides the gaps of the tenant's `bot` asked in the words `question` (the text as asked) from
+/// [`gaps`] and [`gap_questions`]: the owner's "Not needed — hide". The messages stay; a later
+/// asking is a gap again. Returns the answers hidden.
+pub async fn dismiss_gap<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, bot: BotId, question: &str) -> sqlx::Result<u64> {
+    let r = sqlx::query(
+        "update conversation_messages set gap_dismissed_at = $4
+          where tenant_id = $1 and author = 'bot' and question = $3 and (kind = 'fallback' or feedback = -1) and gap_dismissed_at is null
+            and conversation_id in (select id from conversations where tenant_id = $1 and bot_id = $2)",
+    )
+    .bind(tenant.0)
+    .bind(bot.0)
+    .bind(question)
+    .bind(now_ms())
+    .execute(e)
+    .await?;
+    Ok(r.rows_affected())
 }
 
 /// Remembers that the manager bot's message `message_id` in the owner's chat is about `conv`.

@@ -41,6 +41,9 @@ pub struct Source {
     /// When it was last read well (Unix ms); with `recrawl_hours`, the next scheduled read is due
     /// that long after ([`due_for_recrawl`]).
     pub last_indexed_at: Option<i64>,
+    /// A site whose last good read stopped at its page limit with pages of it left unread: that
+    /// limit. `None`: the whole site (as the read found it) was read, or it is not a site.
+    pub page_limit_reached: Option<i64>,
 }
 
 impl Source {
@@ -60,7 +63,7 @@ impl Source {
     }
 }
 
-const COLUMNS: &str = "id, kind, name, content_type, size_bytes, status, status_reason, chunk_count, max_pages, recrawl_hours, updated_at, recrawl_failures, next_crawl_at, bot_id, progress_done, progress_total, title, last_indexed_at";
+const COLUMNS: &str = "id, kind, name, content_type, size_bytes, status, status_reason, chunk_count, max_pages, recrawl_hours, updated_at, recrawl_failures, next_crawl_at, bot_id, progress_done, progress_total, title, last_indexed_at, page_limit_reached";
 
 /// The id the vector index knows a source (or page `page` of a site) by.
 pub fn index_id(source: SourceId, page: usize) -> String {
@@ -77,6 +80,13 @@ pub async fn page_count<'c>(e: impl Executor<'c, Database = Any>, tenant: Tenant
 pub async fn set_page_count<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId, pages: i64) -> sqlx::Result<bool> {
     let r = sqlx::query("update sources set page_count = $1 where tenant_id = $2 and id = $3 and status <> 'deleting'").bind(pages).bind(tenant.0).bind(id.0).execute(e).await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// Records whether a read stopped at its page limit `limit` with pages of the site left unread
+/// (`None`: it read all it found). Shown on the Knowledge page.
+pub async fn set_page_limit_reached<'c>(e: impl Executor<'c, Database = Any>, tenant: TenantId, id: SourceId, limit: Option<i64>) -> sqlx::Result<()> {
+    sqlx::query("update sources set page_limit_reached = $1 where tenant_id = $2 and id = $3").bind(limit).bind(tenant.0).bind(id.0).execute(e).await?;
+    Ok(())
 }
 
 /// Raises the page count to at least `pages` before a read indexes that many, so that a delete

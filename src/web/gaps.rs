@@ -29,6 +29,8 @@ pub struct GapRow {
     pub thumbs_down: bool,
     pub at: String,
     pub conversation_id: ConversationId,
+    /// Its newest answer: what the "Not needed — hide" form names it by.
+    pub message_id: i64,
 }
 
 /// How much of a question the list shows; a longer one is cut there with "…", in full below it
@@ -112,12 +114,12 @@ pub(super) async fn open_gaps(app: &AppState, owner: &Owner, bot: Option<BotId>,
                 r.thumbs_down |= down;
                 if g.last_id > *newest {
                     *newest = g.last_id;
-                    (r.question, r.at, r.conversation_id) = (q.to_owned(), ago(g.last_at, now), g.conversation_id);
+                    (r.question, r.at, r.conversation_id, r.message_id) = (q.to_owned(), ago(g.last_at, now), g.conversation_id, g.last_id);
                 }
             }
             None => {
                 at.insert(key, rows.len());
-                let row = GapRow { bot_id: bot, question: q.to_owned(), times: g.times as usize, unanswered, thumbs_down: down, at: ago(g.last_at, now), conversation_id: g.conversation_id };
+                let row = GapRow { bot_id: bot, question: q.to_owned(), times: g.times as usize, unanswered, thumbs_down: down, at: ago(g.last_at, now), conversation_id: g.conversation_id, message_id: g.last_id };
                 rows.push((g.last_id, row));
             }
         }
@@ -140,12 +142,18 @@ pub struct Added {
     #[serde(default)]
     added: Option<String>,
     #[serde(default)]
+    hidden: Option<String>,
+    #[serde(default)]
     bot: Option<i64>,
 }
 
 /// `GET /app/gaps?bot=ID`.
 pub async fn list(State(app): State<AppState>, owner: Owner, Query(q): Query<Added>) -> Result<Response, AppError> {
-    let notice = q.added.map(|_| "Added to your questions & answers. Your bot answers it with your words from now on.".to_owned());
+    let notice = match (q.added, q.hidden) {
+        (Some(_), _) => Some("Added to your questions & answers. Your bot answers it with your words from now on.".to_owned()),
+        (None, Some(_)) => Some("Hidden from this list. The conversation is kept; if a customer asks it again, it shows up here again.".to_owned()),
+        (None, None) => None,
+    };
     page(&app, &owner, q.bot, notice, None).await
 }
 
@@ -180,4 +188,38 @@ pub async fn add_qa(State(app): State<AppState>, owner: Owner, axum::Form(f): ax
         return page(&app, &owner, Some(bot.0), None, Some(crate::app::sources::qa_full(&picker.whose(), count))).await;
     }
     Ok(Redirect::to(&format!("/app/gaps?added=1&bot={}", bot.0)).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct DismissForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    bot: Option<i64>,
+    /// The question's newest answer, as the list names it.
+    #[serde(default)]
+    message: i64,
+}
+
+/// `POST /app/gaps/dismiss`: "Not needed — hide" — a question not worth answering (spam, "asdf",
+/// off-topic) leaves the list of the bot it was asked to, and the overview's, in every wording
+/// the list counts as the same question. The conversations are kept. A bot that is not one of
+/// the owner's hides nothing.
+pub async fn dismiss(State(app): State<AppState>, owner: Owner, axum::Form(f): axum::Form<DismissForm>) -> Result<Response, AppError> {
+    owner.check_csrf(&f.csrf)?;
+    let picker = pick(&app, owner.tenant_id, f.bot, "/app/gaps", false).await?;
+    let Some(bot) = f.bot.filter(|&b| picker.bots.iter().any(|x| x.id.0 == b)).map(BotId) else {
+        let problem = "Not hidden: the bot this question was asked to is not one of your bots (was it deleted?). Nothing was changed.";
+        return page(&app, &owner, None, None, Some(problem.to_owned())).await;
+    };
+    let question = conversations::gap_question_of(&app.db.pool, owner.tenant_id, bot, f.message).await?.unwrap_or_default();
+    let key = normalise(question.trim());
+    if !key.is_empty() {
+        for g in conversations::gap_questions(&app.db.pool, owner.tenant_id, bot, 0, None, false, i64::from(u32::MAX)).await? {
+            if normalise(g.question.trim()) == key {
+                conversations::dismiss_gap(&app.db.pool, owner.tenant_id, bot, &g.question).await?;
+            }
+        }
+    }
+    Ok(Redirect::to(&format!("/app/gaps?hidden=1&bot={}", bot.0)).into_response())
 }

@@ -118,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .route("/app/team/{user_id}/remove", post(team::remove))
         .route("/app/gaps", get(gaps::list))
         .route("/app/gaps/qa", post(gaps::add_qa))
+        .route("/app/gaps/dismiss", post(gaps::dismiss))
         .route("/app/bots/{bot_id}/settings", get(bot_settings::show).post(bot_settings::save))
         .route("/app/bots/{bot_id}/brand", post(brand::save))
         .route("/app/bots/{bot_id}/brand/apply", post(brand::apply_again))

@@ -9,6 +9,7 @@ use super::pages::render;
 use crate::app::AppState;
 use crate::domain::{BotId, QaId, SourceId, TenantId};
 use crate::knowledge::ingest;
+use crate::knowledge::qa::{NearWhy, QaVerdict};
 use crate::retrieval::Hit;
 use crate::storage::{bots, sources};
 use askama::Template;
@@ -110,6 +111,21 @@ pub struct SourceRow {
     pub progress: Option<i64>,
     /// A web page's or site's title, shown above its address.
     pub title: Option<String>,
+    /// A site read up to its page limit: that pages of it were left out ([`left_out`]).
+    pub left_out: Option<String>,
+}
+
+/// A site whose last read stopped at its page limit with more of it unread, in the owner's
+/// words: which limit, and that other pages were left out. `cap`: the most pages the server
+/// reads of one site (`knowledge.crawl_max_pages`).
+pub fn left_out(s: &sources::Source, cap: usize) -> Option<String> {
+    let limit = s.page_limit_reached.filter(|_| s.status == "ready" && s.kind == "site")?;
+    let pages = format!("{limit} page{}", if limit == 1 { "" } else { "s" });
+    Some(if limit >= cap as i64 {
+        format!("Read {pages} — the most bellhop reads from one site. Other pages of this site were left out.")
+    } else {
+        format!("Read {pages} — the number you chose. Other pages of this site were left out: to read more, delete it and add the site again with more pages.")
+    })
 }
 
 #[derive(Template)]
@@ -207,6 +223,7 @@ async fn page(app: &AppState, owner: &Owner, bot: Option<i64>, notice: Option<St
                 rereadable: !(s.status == "failed" && s.kind == "file" && s.status_reason.as_deref().is_some_and(crate::knowledge::extract::fails_for_good)),
                 progress: s.progress_percent(),
                 title: s.title.clone().filter(|t| !t.trim().is_empty() && *t != s.name),
+                left_out: left_out(&s, k.crawl_max_pages),
                 id: s.id,
                 kind: s.kind,
                 name: s.name,
@@ -285,12 +302,19 @@ pub struct StatusRow {
     chunk_count: i64,
     /// While it is being read: how far, in percent, once that is known.
     progress: Option<i64>,
+    /// A site read up to its page limit: that pages of it were left out ([`left_out`]).
+    left_out: Option<String>,
 }
 
 /// `GET /app/sources/status`: the list's live status, for the page's polling script.
 pub async fn status(State(app): State<AppState>, owner: Owner) -> Result<Json<Vec<StatusRow>>, AppError> {
     let list = sources::list(&app.db.pool, owner.tenant_id).await?;
-    Ok(Json(list.into_iter().map(|s| StatusRow { progress: s.progress_percent(), id: s.id, status: s.status, status_reason: s.status_reason, chunk_count: s.chunk_count }).collect()))
+    let cap = app.cfg.knowledge.crawl_max_pages;
+    Ok(Json(
+        list.into_iter()
+            .map(|s| StatusRow { progress: s.progress_percent(), left_out: left_out(&s, cap), id: s.id, status: s.status, status_reason: s.status_reason, chunk_count: s.chunk_count })
+            .collect(),
+    ))
 }
 
 /// Upload requests this process reads at once. Each holds at most its body limit in memory (five
@@ -733,6 +757,8 @@ struct SearchPage {
     q: String,
     hits: Vec<HitRow>,
     qa_match: Option<(String, String)>,
+    /// No Q&A pair used, but one came near: which, and why it wasn't used ([`qa_near`]).
+    qa_near: Option<String>,
     /// What the bot would quote (its answer's sentences), when no Q&A pair answers and the
     /// sources do: the bot's own decision (`answering::compose::find_for`), not the page's.
     would_quote: Option<String>,
@@ -752,7 +778,12 @@ pub struct SearchQuery {
 pub async fn search(State(app): State<AppState>, owner: Owner, Query(sq): Query<SearchQuery>) -> Result<Response, AppError> {
     let q = sq.q.trim().chars().take(1000).collect::<String>();
     let picker = pick(&app, owner.tenant_id, sq.bot, "/app/search", true).await?;
-    let (hits, qa_match) = if q.is_empty() { (Vec::new(), None) } else { ingest::playground(&app.db, &app.retriever, owner.tenant_id, picker.bot(), &q).await? };
+    let (hits, verdict) = if q.is_empty() { (Vec::new(), QaVerdict::NoPair) } else { ingest::playground(&app.db, &app.retriever, owner.tenant_id, picker.bot(), &q).await? };
+    let qa_near = qa_near(&verdict);
+    let qa_match = match verdict {
+        QaVerdict::Match(p) => Some((p.question, p.answer)),
+        QaVerdict::Near { .. } | QaVerdict::NoPair => None,
+    };
     let min = app.cfg.answering.min_similarity;
     // What the bot would quote, and the passages its lines come from.
     let (would_quote, quoted_from) = if q.is_empty() || qa_match.is_some() {
@@ -782,7 +813,33 @@ pub async fn search(State(app): State<AppState>, owner: Owner, Query(sq): Query<
             row
         })
         .collect();
-    render(&SearchPage { tab: "search", csrf: owner.csrf.clone(), picker, q, hits, qa_match, would_quote, min_percent: (min * 100.0).round() as u32 })
+    render(&SearchPage { tab: "search", csrf: owner.csrf.clone(), picker, q, hits, qa_match, qa_near, would_quote, min_percent: (min * 100.0).round() as u32 })
+}
+
+/// How close a Q&A pair not used must be for Try a question to show it: near enough that
+/// rewording the pair may make it answer.
+const NEAR_PAIR: f32 = 0.5;
+
+/// The Q&A pair that came nearest a question without being used, and why, in the owner's words
+/// (the rule's own reasons, [`crate::knowledge::qa::judge`]); `None` if none came within
+/// [`NEAR_PAIR`].
+fn qa_near(verdict: &QaVerdict) -> Option<String> {
+    let QaVerdict::Near { pair, cosine, why } = verdict else { return None };
+    if *cosine < NEAR_PAIR {
+        return None;
+    }
+    let why = match why {
+        NearWhy::Lacks(words) if words.is_empty() => "close, but not close enough in meaning.".to_owned(),
+        NearWhy::Lacks(words) => format!(
+            "close, but your question has {} it lacks: {}. If the pair answers this too, add {} to its question or answer.",
+            if words.len() == 1 { "a word" } else { "words" },
+            words.iter().map(|w| format!("“{w}”")).collect::<Vec<_>>().join(", "),
+            if words.len() == 1 { "it" } else { "them" },
+        ),
+        NearWhy::AsCloseAs(other) => format!("your pair “{other}” is just as close, so your bot can't tell which one is meant."),
+        NearWhy::Swapped => "it asks the same about something else.".to_owned(),
+    };
+    Some(format!("Not used: your Q&A pair “{}” (match {:.0}%) — {why}", pair.question, cosine.max(0.0) * 100.0))
 }
 
 

@@ -808,3 +808,30 @@ async fn a_file_is_listed_by_its_title_with_its_file_name_under_it() {
     }
     app.stop().await.unwrap();
 }
+
+/// Try a question showed nothing of a Q&A pair that came close but was not used, so the owner
+/// could not tell that rewording it would help. The nearest pair within reach is shown with its
+/// match and the rule's own reason ("what if I miss my appointment": the pair lacks "miss");
+/// none when a pair is used, or when none comes near.
+#[tokio::test]
+async fn try_a_question_shows_a_pair_that_came_close_and_why_it_was_not_used() {
+    models_dir();
+    let app = spawn_app().await;
+    let (_, cookie, csrf) = app.signed_in_owner(507, "Fluffy Paws").await;
+    for (q, a) in [("What should I do before the appointment?", "Please walk your dog before drop-off so they can do their business, and don't feed a big meal in the two hours before.")] {
+        let r = app.http.post(app.url("/app/qa")).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("question", q), ("answer", a)]).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+    }
+    let page = search(&app, &cookie, "what if I miss my appointment").await;
+    let near = page.split("<p class=\"help\" id=\"qa-near\">").nth(1).and_then(|p| p.split("</p>").next()).unwrap_or_else(|| panic!("no near pair shown: {page}"));
+    assert!(near.starts_with("Not used: your Q&#38;A pair “What should I do before the appointment?” (match "), "{near}");
+    assert!(near.ends_with("%) — close, but your question has a word it lacks: “miss”. If the pair answers this too, add it to its question or answer."), "{near}");
+    let percent: u32 = near.split("(match ").nth(1).unwrap().split('%').next().unwrap().parse().unwrap();
+    assert!((50..80).contains(&percent), "{near}");
+    // Used: no near pair. Far from it: none either.
+    let page = search(&app, &cookie, "anything I need to do before my appointment?").await;
+    assert!(page.contains("walk your dog before drop-off") && !page.contains("qa-near"), "{page}");
+    let page = search(&app, &cookie, "Do you sell bicycle tyres?").await;
+    assert!(!page.contains("qa-near"), "{page}");
+    app.stop().await.unwrap();
+}

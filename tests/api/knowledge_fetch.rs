@@ -264,9 +264,16 @@ async fn a_sitemap_crawl_follows_the_index_and_stops_at_the_page_cap() {
     assert_eq!(paths, ["/", "/p/1", "/p/2", "/p/3"], "the start page, then sitemap order");
     assert_eq!(site.hits("/sitemap-pages.xml"), 1);
     assert_eq!(site.hits("/p/4"), 0, "nothing is fetched past the cap");
+    assert!(result.limit_reached, "pages were left queued: the site has more");
 
     let all = crawl(&fetcher(&["127.0.0.1"]), &site.url("/"), &CrawlOptions { whole_site: true, max_pages: 100, ..CrawlOptions::default() }, &limits()).await.unwrap();
     assert_eq!(all.pages.len(), 1 + 10 + 3, "home, ten sitemap pages, and /a /b /c found through links");
+    assert!(!all.limit_reached);
+    // Exactly as many pages as allowed, none left over: nothing was left out.
+    let links = start_site(false).await;
+    let four = crawl(&fetcher(&["127.0.0.1"]), &links.url("/"), &CrawlOptions { whole_site: true, max_pages: 4, ..CrawlOptions::default() }, &limits()).await.unwrap();
+    assert_eq!(four.pages.len(), 4);
+    assert!(!four.limit_reached, "the site has no fifth page");
 }
 
 #[tokio::test]
@@ -483,5 +490,49 @@ async fn a_web_page_is_listed_by_its_title_with_its_address_under_it() {
     assert_eq!(status, 200);
     assert!(page.contains(&format!("<b>Opening hours | Rosa Bakery</b><br><span class=\"help address\">{base}/opening-hours</span>")), "{page}");
     assert!(page.contains(&format!("<b>{base}/plain</b>")), "{page}");
+    app.stop().await.unwrap();
+}
+
+/// The Knowledge page showed a site read up to its page limit as "3 web pages", as if that were
+/// the whole site. The read records that it stopped with pages left, and the page says so,
+/// naming the limit: the owner's number, or the most the server reads of one site.
+#[tokio::test]
+async fn a_site_read_up_to_its_page_limit_says_other_pages_were_left_out() {
+    use crate::helpers::{spawn_app_with, wait_until};
+    use bellhop::storage::sources;
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_KNOWLEDGE_URL_ALLOW_HOSTS", "127.0.0.1");
+        s.set("BELLHOP_KNOWLEDGE_CRAWL_MAX_PAGES", "3");
+    })
+    .await;
+    let (tenant, cookie, _) = app.signed_in_owner(7_950_303, "Lena").await;
+    let (links, sitemap) = (start_site(false).await, start_site(true).await);
+    let mut read = Vec::new();
+    // Links only (4 pages) up to the owner's 2; the sitemap site (14 pages) up to 50, which the
+    // server's 3 caps; the links site's first page alone.
+    for (kind, url, max_pages) in [("site", links.url("/"), Some(2)), ("site", sitemap.url("/"), Some(50)), ("url", links.url("/a"), None)] {
+        let new = sources::NewSource { bot: None, kind, name: &url, size_bytes: 0, content: None, max_pages, recrawl_hours: None };
+        let id = bellhop::app::sources::add_source(&app.state, tenant, &new).await.unwrap();
+        wait_until(Duration::from_secs(120), || async { matches!(sources::get(&app.db().pool, tenant, id).await.unwrap().unwrap().status.as_str(), "ready" | "failed") }).await;
+        let source = sources::get(&app.db().pool, tenant, id).await.unwrap().unwrap();
+        assert_eq!(source.status, "ready", "{url}: {:?}", source.status_reason);
+        read.push(source);
+    }
+    assert_eq!(read.iter().map(|s| s.page_limit_reached).collect::<Vec<_>>(), [Some(2), Some(3), None]);
+
+    let chose = "Read 2 pages — the number you chose. Other pages of this site were left out: to read more, delete it and add the site again with more pages.";
+    let most = "Read 3 pages — the most bellhop reads from one site. Other pages of this site were left out.";
+    let (status, page) = crate::owner_lifecycle::get(&app, &cookie, "/app/sources").await;
+    assert_eq!(status, 200);
+    assert!(page.contains(chose), "{page}");
+    assert!(page.contains(most), "{page}");
+    assert_eq!(page.matches("left out").count(), 2, "the single page says nothing of the kind: {page}");
+    // The list's live status (what the page shows once a read it waited for finishes) says it too.
+    let (_, live) = crate::owner_lifecycle::get(&app, &cookie, "/app/sources/status").await;
+    let live: serde_json::Value = serde_json::from_str(&live).unwrap();
+    let note = |id: bellhop::domain::SourceId| live.as_array().unwrap().iter().find(|r| r["id"] == id.0).unwrap()["left_out"].clone();
+    assert_eq!(note(read[0].id), chose);
+    assert_eq!(note(read[1].id), most);
+    assert!(note(read[2].id).is_null());
     app.stop().await.unwrap();
 }

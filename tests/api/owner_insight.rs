@@ -453,3 +453,57 @@ async fn a_very_long_gap_question_is_shown_short_and_fills_the_form_within_the_q
     assert!(page.contains("<p class=\"q\">“Do you wrap presents?”</p>") && page.contains("name=\"question\" value=\"Do you wrap presents?\""), "{page}");
     app.stop().await.unwrap();
 }
+
+/// The gaps page could only answer a question: one not worth answering ("asdf", spam) stayed
+/// listed for good. "Not needed — hide" takes it off the bot's gaps and the overview, in each
+/// wording the list counts as the same, and keeps the conversation; another business's same
+/// question stays, a bot not the owner's hides nothing, and a later asking shows it again.
+#[tokio::test]
+async fn a_gap_not_worth_answering_can_be_hidden_without_deleting_the_conversation() {
+    let app = spawn_app().await;
+    let b = business(&app, "Hana", "hana_gaps_bot", "Hana's Hats").await;
+    conversation(&app, b.tenant, b.bot, 7601, "Ivo", &[("asdf", "fallback", None, 1), ("ASDF!", "fallback", None, 0), ("Do you ship to Norway?", "fallback", None, 0)]).await;
+    let x = business(&app, "Xia", "xia_gaps_bot", "Xia's Yarn").await;
+    conversation(&app, x.tenant, x.bot, 7602, "Yan", &[("asdf", "fallback", None, 0)]).await;
+    let gaps = format!("/app/gaps?bot={}", b.bot);
+    let messages = "select count(*) from conversation_messages";
+    let before = count(app.db(), messages).await;
+    assert!(get(&app, &b.cookie, &gaps).await.1.contains("asked 2 times"), "asdf, in two wordings");
+
+    // Another business's bot: refused, nothing hidden.
+    // The form names the question by its newest answer.
+    let newest: i64 = sqlx::query_scalar(&format!("select max(id) from conversation_messages where tenant_id = {} and question = 'ASDF!'", b.tenant.0)).fetch_one(&app.db().pool).await.unwrap();
+    assert!(get(&app, &b.cookie, &gaps).await.1.contains(&format!("name=\"message\" value=\"{newest}\"")));
+    let hide = |bot: i64, message: i64| {
+        let (app, cookie, csrf) = (&app, b.cookie.clone(), b.csrf.clone());
+        async move { post(app, &cookie, "/app/gaps/dismiss", &[("csrf", &csrf), ("bot", &bot.to_string()), ("message", &message.to_string())]).await }
+    };
+    // Another business's answer, from the owner's bot: nothing hidden.
+    let theirs: i64 = sqlx::query_scalar(&format!("select max(id) from conversation_messages where tenant_id = {} and question = 'asdf'", x.tenant.0)).fetch_one(&app.db().pool).await.unwrap();
+    let (status, location, _) = hide(b.bot, theirs).await;
+    assert_eq!(status, 303, "{location}");
+    let (_, other) = get(&app, &x.cookie, &format!("/app/gaps?bot={}", x.bot)).await;
+    assert!(other.contains("asdf"), "another business's gap stays: {other}");
+    let (status, _, page) = hide(x.bot, newest).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("Not hidden") && page.contains("Nothing was changed"), "{page}");
+    assert!(get(&app, &b.cookie, &gaps).await.1.contains("ASDF!"));
+
+    let (status, location, _) = hide(b.bot, newest).await;
+    assert_eq!((status, location.as_str()), (303, format!("/app/gaps?hidden=1&bot={}", b.bot).as_str()));
+    let (_, page) = get(&app, &b.cookie, &location).await;
+    assert!(page.contains("Hidden from this list. The conversation is kept"), "{page}");
+    assert!(!page.to_lowercase().contains("asdf"), "both wordings hidden: {page}");
+    assert!(page.contains("Do you ship to Norway?"), "the other question stays: {page}");
+    let (_, overview) = get(&app, &b.cookie, "/app/overview?days=7").await;
+    assert!(!overview.to_lowercase().contains("asdf") && overview.contains("“Do you ship to Norway?”"), "{overview}");
+    assert_eq!(count(app.db(), messages).await, before, "no message deleted");
+    let (_, other) = get(&app, &x.cookie, &format!("/app/gaps?bot={}", x.bot)).await;
+    assert!(other.contains("asdf"), "another business's gap stays: {other}");
+
+    // Asked again after it was hidden: listed again, counted from then.
+    conversation(&app, b.tenant, b.bot, 7603, "Jon", &[("asdf", "fallback", None, 0)]).await;
+    let (_, page) = get(&app, &b.cookie, &gaps).await;
+    assert!(page.contains("“asdf”") && !page.contains("asked 2 times"), "{page}");
+    app.stop().await.unwrap();
+}

@@ -65,6 +65,9 @@ pub struct Skipped {
 pub struct Crawl {
     pub pages: Vec<Page>,
     pub skipped: Vec<Skipped>,
+    /// The crawl stopped at `max_pages` with pages of the site still queued: the site has more
+    /// than was read.
+    pub limit_reached: bool,
 }
 
 /// Imports `start_url` (and, with `whole_site`, the rest of its site). Fails only when the
@@ -115,6 +118,7 @@ pub async fn crawl(fetcher: &Fetcher, start_url: &str, options: &CrawlOptions, l
     };
     while let Some(url) = queue.pop_front() {
         if out.pages.len() >= max_pages || attempts >= max_pages * 3 + 10 {
+            out.limit_reached = out.pages.len() >= max_pages;
             break;
         }
         let delay = robots.crawl_delay.unwrap_or_default();
