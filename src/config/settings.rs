@@ -76,6 +76,8 @@ settings! {
         "How often idle workers look for jobs nobody announced: jobs that come due (a retry after its wait), and work of other processes whose notification was missed. Work queued by this process wakes them at once, and with PostgreSQL so does work queued by any process (LISTEN/NOTIFY).";
     "jobs.retry_base_ms", "BELLHOP_JOBS_RETRY_BASE_MS", Some("1000"), false,
         "First retry delay of a failed job; it doubles with each attempt (up to an hour), with jitter.";
+    "jobs.outage_budget_minutes", "BELLHOP_JOBS_OUTAGE_BUDGET_MINUTES", Some("60"), false,
+        "How long after it was queued a job that fails because the database or the vector index (Qdrant) is unreachable keeps being retried (every 30 seconds at most) without using up its attempts: a customer's question asked during an outage is answered when it ends. 0: such failures count like any other.";
     "retention.updates_days", "BELLHOP_RETENTION_UPDATES_DAYS", Some("7"), false,
         "Days raw Telegram updates (customers' messages as received) are kept; at least 2 (Telegram redelivers for up to a day). Conversations are kept.";
     "retention.jobs_days", "BELLHOP_RETENTION_JOBS_DAYS", Some("7"), false,
