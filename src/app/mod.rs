@@ -17,6 +17,7 @@
 //! Dependencies point one way (see `lib.rs`): `web` and the CLI use this layer; this layer uses
 //! the domain modules; the domain modules never use this layer or `web`.
 pub mod account;
+pub mod health;
 pub mod ingress;
 pub mod jobs;
 pub mod lifecycle;
@@ -271,11 +272,12 @@ impl Application {
         };
         if let Some(listener) = self.metrics_listener {
             let token = shutdown.clone();
-            tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+            tracing::info!(addr = %listener.local_addr()?, "metrics, health and readiness listening (http.metrics_listen)");
             // The same connection rules as the web server (headers within the timeout).
             let header_timeout = self.state.cfg.http.header_timeout;
+            let routes = health::internal_router(self.state.clone());
             tasks.spawn(async move {
-                server::serve(listener, crate::metrics::internal_router(), header_timeout, token).await;
+                server::serve(listener, routes, header_timeout, token).await;
                 Ok::<_, anyhow::Error>("metrics server")
             });
         }

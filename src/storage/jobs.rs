@@ -296,6 +296,25 @@ pub async fn count_by_state<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::R
     sqlx::query_as("select state, count(*) as count from jobs group by state order by state").fetch_all(e).await
 }
 
+/// Jobs waiting, running and dead-lettered, cluster-wide: the queue gauges of `/metrics`. (Each
+/// count is over its own partial index; the finished jobs, the many, are not counted.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct QueueDepth {
+    pub queued: i64,
+    pub running: i64,
+    pub dead: i64,
+}
+
+pub async fn queue_depth<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<QueueDepth> {
+    sqlx::query_as(
+        "select (select count(*) from jobs where state = 'queued') as queued,
+                (select count(*) from jobs where state = 'running') as running,
+                (select count(*) from jobs where state = 'dead') as dead",
+    )
+    .fetch_one(e)
+    .await
+}
+
 /// A job's state, last error and attempts so far.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct JobState {
