@@ -7,8 +7,8 @@
 //! - **Fencing**: completion is accepted only from the worker holding the current attempt.
 //! - **Retries**: exponential backoff with equal jitter, up to `max_attempts`, then the job is
 //!   dead-lettered with its last error. Handlers say whether an error is worth retrying. A
-//!   failure of the infrastructure (the database or the vector index unreachable: nothing about
-//!   the job itself) does not use up an attempt while the job is younger than
+//!   failure of the infrastructure (the database, or a part the application names such as the
+//!   vector index, unreachable: nothing about the job itself) does not use up an attempt while the job is younger than
 //!   `jobs.outage_budget_minutes`: it is retried every [`OUTAGE_RETRY_MAX`] at most, so a
 //!   customer's question asked during a Qdrant restart is answered when Qdrant is back.
 //! - **Lanes**: each queue has its own claim loop and concurrency limit; the `priority` queue
@@ -76,29 +76,26 @@ impl JobError {
     }
 }
 
-/// Whether `e` says that a part of the infrastructure is unreachable — the vector index, or the
-/// database's connection — rather than anything about the job.
-fn outage_cause(e: &(dyn std::error::Error + 'static)) -> bool {
-    use crate::retrieval::{IndexError, SearchError};
-    if let Some(i) = e.downcast_ref::<IndexError>() {
-        return matches!(i, IndexError::Unavailable(_));
-    }
-    if let Some(s) = e.downcast_ref::<SearchError>() {
-        return matches!(s, SearchError::Index(IndexError::Unavailable(_)));
-    }
-    if let Some(s) = e.downcast_ref::<sqlx::Error>() {
-        return matches!(s, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed);
-    }
-    false
+/// Tells whether an error in a failure's chain says that a part of the infrastructure is
+/// unreachable, rather than anything about the job. The database's are known here
+/// ([`database_outage`]); the application adds its own parts' ([`Registry::outage_causes`]: the
+/// vector index).
+pub type OutageCause = fn(&(dyn std::error::Error + 'static)) -> bool;
+
+/// The database's connection is gone, or no connection could be had in time.
+pub fn database_outage(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<sqlx::Error>()
+        .is_some_and(|s| matches!(s, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed))
 }
 
 impl JobError {
-    /// Whether the failure is an outage of the infrastructure (see [`outage_cause`]): another
-    /// attempt will do exactly what this one did once the outage ends.
-    pub fn is_outage(&self) -> bool {
+    /// Whether the failure is an outage of the infrastructure — the database's
+    /// ([`database_outage`]) or one `also` knows of: another attempt will do exactly what this
+    /// one did once the outage ends.
+    pub fn is_outage(&self, also: OutageCause) -> bool {
         match self {
             JobError::Permanent(_) => false,
-            JobError::Retry(e) => e.chain().any(outage_cause),
+            JobError::Retry(e) => e.chain().any(|c| database_outage(c) || also(c)),
         }
     }
 }
@@ -120,7 +117,7 @@ fn after_failure(cfg: &RetryPolicy, job: &ClaimedJob, err: &JobError, now: i64) 
     if !err.worth_retrying() {
         return AfterFailure::Dead;
     }
-    if err.is_outage() && now - job.created_ms < cfg.outage_budget.as_millis() as i64 {
+    if err.is_outage(cfg.outage) && now - job.created_ms < cfg.outage_budget.as_millis() as i64 {
         let wait = backoff(cfg.retry_base, job.attempt).min(OUTAGE_RETRY_MAX);
         return AfterFailure::Retry { at_ms: now + wait.as_millis() as i64, attempt_kept: true };
     }
@@ -131,10 +128,11 @@ fn after_failure(cfg: &RetryPolicy, job: &ClaimedJob, err: &JobError, now: i64) 
 }
 
 /// What [`after_failure`] decides by.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 struct RetryPolicy {
     retry_base: Duration,
     outage_budget: Duration,
+    outage: OutageCause,
 }
 
 /// A Bot API failure as a job outcome: worth retrying (network, rate limit, Telegram's server),
@@ -160,15 +158,24 @@ type HandlerFn<S> = Arc<dyn Fn(S, Job) -> BoxFuture<'static, Result<(), JobError
 /// Which handler runs each job kind, and on which queue.
 pub struct Registry<S> {
     handlers: HashMap<&'static str, (&'static str, HandlerFn<S>)>,
+    /// Outages besides the database's (see [`OutageCause`]).
+    outage: OutageCause,
 }
 
 impl<S: Clone + Send + Sync + 'static> Default for Registry<S> {
     fn default() -> Self {
-        Self { handlers: HashMap::new() }
+        Self { handlers: HashMap::new(), outage: |_| false }
     }
 }
 
 impl<S: Clone + Send + Sync + 'static> Registry<S> {
+    /// Errors that say a part of the infrastructure other than the database is unreachable: a
+    /// job failing with one does not use up its attempts within `jobs.outage_budget_minutes`.
+    pub fn outage_causes(&mut self, f: OutageCause) -> &mut Self {
+        self.outage = f;
+        self
+    }
+
     pub fn register<F, Fut>(&mut self, kind: &'static str, queue: &'static str, f: F) -> &mut Self
     where
         F: Fn(S, Job) -> Fut + Send + Sync + 'static,
@@ -331,7 +338,7 @@ impl<S: Clone + Send + Sync + 'static> Workers<S> {
         }
         // Kept to ask the completer for a flush at the end (dropped first when every job ended).
         let flush = done_tx;
-        let policy = RetryPolicy { retry_base: self.cfg.retry_base, outage_budget: self.cfg.outage_budget };
+        let policy = RetryPolicy { retry_base: self.cfg.retry_base, outage_budget: self.cfg.outage_budget, outage: self.registry.outage };
         let mut completer = tokio::spawn(completer(self.queue.db.clone(), worker_id.clone(), policy, done_rx));
         // The upkeep keeps this worker's leases for as long as its jobs may run: through the
         // grace period too, or another process's reaper would take a job still running here
@@ -654,19 +661,18 @@ async fn upkeep(queue: Queue, worker: String, cfg: JobsConfig, queues: Vec<&'sta
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::retrieval::{IndexError, SearchError};
 
     #[test]
-    fn an_unreachable_index_or_database_is_an_outage_and_nothing_else_is() {
-        let index_down = || IndexError::Unavailable("connection refused".into());
-        assert!(JobError::Retry(anyhow::Error::new(index_down())).is_outage());
-        assert!(JobError::Retry(anyhow::Error::new(SearchError::Index(index_down())).context("answering")).is_outage());
-        assert!(JobError::Retry(anyhow::Error::new(sqlx::Error::PoolTimedOut).context("reading the update")).is_outage());
-        assert!(JobError::from(sqlx::Error::PoolClosed).is_outage());
+    fn an_unreachable_database_is_an_outage_and_nothing_else_is() {
+        let none: OutageCause = |_| false;
+        assert!(JobError::Retry(anyhow::Error::new(sqlx::Error::PoolTimedOut).context("reading the update")).is_outage(none));
+        assert!(JobError::from(sqlx::Error::PoolClosed).is_outage(none));
         // A failure of the job's own, or one retrying cannot help.
-        assert!(!JobError::Retry(anyhow::Error::new(IndexError::Other("bad payload".into()))).is_outage());
-        assert!(!JobError::Retry(anyhow::Error::new(sqlx::Error::RowNotFound)).is_outage());
-        assert!(!JobError::Retry(anyhow::anyhow!("upstream said no")).is_outage());
-        assert!(!JobError::Permanent(anyhow::Error::new(index_down())).is_outage());
+        assert!(!JobError::Retry(anyhow::Error::new(sqlx::Error::RowNotFound)).is_outage(none));
+        assert!(!JobError::Retry(anyhow::anyhow!("upstream said no")).is_outage(none));
+        assert!(!JobError::Permanent(anyhow::Error::new(sqlx::Error::PoolTimedOut)).is_outage(none));
+        // What the application adds.
+        let upstream: OutageCause = |e| e.to_string() == "upstream unreachable";
+        assert!(JobError::Retry(anyhow::anyhow!("upstream unreachable")).is_outage(upstream));
     }
 }

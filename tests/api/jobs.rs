@@ -131,6 +131,8 @@ fn index_down() -> JobError {
 /// Handlers that fail `outage` times: for an outage of the vector index, or for a reason of
 /// their own; then succeed.
 fn register_outage_kinds(r: &mut Registry<Seen>, outage: usize) {
+    // The application's: the vector index is part of the infrastructure.
+    r.outage_causes(bellhop::app::jobs::index_outage);
     r.register("needs-index", jobs::DEFAULT, move |s: Seen, job: Job| async move { if note_run(&s, &job) <= outage { Err(index_down()) } else { Ok(()) } });
     r.register("own-failure", jobs::DEFAULT, move |s: Seen, job: Job| async move {
         if note_run(&s, &job) <= outage { Err(JobError::Retry(anyhow::anyhow!("upstream said no"))) } else { Ok(()) }
