@@ -36,7 +36,7 @@ async fn rig_with(settings: &[(&'static str, &str)], register: impl FnOnce(&mut 
     let mut s = test_settings(dir.path()).await;
     s.set("BELLHOP_JOBS_RETRY_BASE_MS", "20").set("BELLHOP_JOBS_MAX_ATTEMPTS", "3");
     for (k, v) in settings {
-        s.set(*k, *v);
+        s.set(k, *v);
     }
     let cfg = s.config(bellhop::config::Needs::Storage);
     let db = Db::connect(&cfg.database_url).await.unwrap();
