@@ -94,7 +94,7 @@ pub enum BillingCommand {
     /// Refund a Telegram Stars payment (`refundStarPayment`) and take back what it bought.
     /// A payment Telegram already refunded counts as done.
     Refund {
-        /// The payment's `telegram_payment_charge_id` (shown on the owner's billing page and in the logs).
+        /// The payment's `telegram_payment_charge_id`: the "reference" under the payment on the owner's billing page.
         #[arg(long)]
         charge_id: String,
         /// The Telegram user who paid; defaults to the payer recorded with the payment.

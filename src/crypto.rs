@@ -57,7 +57,13 @@ impl std::fmt::Debug for Sealed {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
-    #[error("no key with id {0} in the key ring")]
+    /// After `rotate-key` with keys from the configuration, the processes still running have only
+    /// the old key: they must be restarted with the new one.
+    #[error(
+        "no key with id {0} in the key ring: this secret was sealed with a master key this process does not have. \
+         If `bellhop rotate-key` ran with a new master key, restart every bellhop process with the new BELLHOP_MASTER_KEY, \
+         keeping the old one in BELLHOP_OLD_MASTER_KEYS"
+    )]
     UnknownKey(String),
     #[error("ciphertext does not open with its key and record (tampered, or copied from another row)")]
     Tampered,
@@ -379,6 +385,17 @@ mod tests {
         assert_eq!(new.open(&sealed, "t:1").unwrap(), b"x");
         let only_new = KeyRing::from_keys(&[[2u8; 32]]);
         assert!(matches!(only_new.open(&sealed, "t:1"), Err(CryptoError::UnknownKey(_))));
+    }
+
+    /// A process started before `rotate-key` ran with a new configured key cannot open what was
+    /// re-sealed: its error (every webhook's HTTP 500, in the log) says what to do.
+    #[test]
+    fn a_secret_sealed_with_a_key_this_process_lacks_says_to_restart_with_the_new_key() {
+        let sealed = KeyRing::from_keys(&[[2u8; 32], [1u8; 32]]).seal(b"x", "t:1");
+        let running = KeyRing::from_keys(&[[1u8; 32]]);
+        let e = running.open(&sealed, "t:1").unwrap_err().to_string();
+        assert!(e.starts_with(&format!("no key with id {} in the key ring", sealed.key_id)), "{e}");
+        assert!(e.contains("restart every bellhop process with the new BELLHOP_MASTER_KEY, keeping the old one in BELLHOP_OLD_MASTER_KEYS"), "{e}");
     }
 
     #[test]

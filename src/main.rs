@@ -34,6 +34,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", bellhop::config::markdown_table());
             } else {
                 let cfg = load_config(&cli, Needs::Storage, |_| {});
+                // A misspelled variable would be ignored: here it is an error.
+                let unknown = bellhop::config::unknown_env(std::env::vars().map(|(k, _)| k));
+                if !unknown.is_empty() {
+                    let problems = unknown.into_iter().map(|(name, near)| bellhop::config::Problem { setting: name, message: bellhop::config::unknown_env_message(near) });
+                    bellhop::cli::config_refused(bellhop::config::ConfigError(problems.collect()));
+                }
                 println!("configuration is valid:\n{cfg:#?}");
             }
             Ok(())
@@ -45,6 +51,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             });
             telemetry::init(cfg.log_format, &cfg.log_level);
+            for (name, near) in bellhop::config::unknown_env(std::env::vars().map(|(k, _)| k)) {
+                tracing::warn!(variable = %name, "{}", bellhop::config::unknown_env_message(near));
+            }
             role.check_deployment(&cfg)?;
             // Telegram's webhook rules (HTTPS, port 443/80/88/8443) when its cloud is the Bot
             // API server; a sandbox or self-hosted Bot API server takes any address.

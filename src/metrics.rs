@@ -6,6 +6,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::LazyLock;
@@ -27,6 +28,11 @@ struct JobLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct QueueLabels {
     queue: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -62,6 +68,7 @@ struct Metrics {
     jobs: Family<JobLabels, Counter>,
     job_duration: Family<JobLabels, Histogram>,
     job_wait: Family<QueueLabels, Histogram>,
+    jobs_in_state: Family<StateLabels, Gauge>,
     telegram_calls: Family<TelegramLabels, Counter>,
     telegram_duration: Family<TelegramLabels, Histogram>,
     model_tokens: Family<ModelLabels, Counter>,
@@ -79,6 +86,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         jobs: Family::default(),
         job_duration: Family::new_with_constructor(hist),
         job_wait: Family::new_with_constructor(hist),
+        jobs_in_state: Family::default(),
         telegram_calls: Family::default(),
         telegram_duration: Family::new_with_constructor(hist),
         model_tokens: Family::default(),
@@ -92,6 +100,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     registry.register("jobs", "Jobs finished, by queue and outcome", m.jobs.clone());
     registry.register("job_duration_seconds", "Job run time", m.job_duration.clone());
     registry.register("job_wait_seconds", "Time from a job being due to a worker starting it, by queue", m.job_wait.clone());
+    registry.register("jobs_in_state", "Jobs queued, running and dead-lettered, over the whole cluster (read at each scrape)", m.jobs_in_state.clone());
     registry.register("telegram_calls", "Bot API calls, by method and outcome", m.telegram_calls.clone());
     registry.register("telegram_call_duration_seconds", "Bot API call latency", m.telegram_duration.clone());
     registry.register("model_tokens", "Model tokens, by model and kind (prompt/completion/embedding)", m.model_tokens.clone());
@@ -119,6 +128,13 @@ pub fn record_http(method: &str, route: &str, status: u16, elapsed: Duration) {
     let l = HttpLabels { method: method.to_owned(), route: route.to_owned(), status };
     METRICS.http_requests.get_or_create(&l).inc();
     METRICS.http_duration.get_or_create(&l).observe(elapsed.as_secs_f64());
+}
+
+/// The queue's depth as read from the database just now.
+pub fn set_jobs_in_state(d: &crate::storage::jobs::QueueDepth) {
+    for (state, n) in [("queued", d.queued), ("running", d.running), ("dead", d.dead)] {
+        METRICS.jobs_in_state.get_or_create(&StateLabels { state }).set(n);
+    }
 }
 
 /// One job attempt; `outcome` is `done`, `retry` or `dead`.
@@ -165,11 +181,6 @@ pub fn record_retrieval_step(step: &'static str, elapsed: Duration) {
 /// `/metrics`' response: the registry in OpenMetrics text.
 pub fn response() -> impl axum::response::IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], render())
-}
-
-/// The internal port's routes (`http.metrics_listen`): `/metrics` alone.
-pub fn internal_router() -> axum::Router {
-    axum::Router::new().route("/metrics", axum::routing::get(|| async { response() }))
 }
 
 /// The registry in Prometheus text format.

@@ -157,9 +157,20 @@ pub fn announce(queue: &Queue, tenant: TenantId, bot_id: BotId, id: Announcement
     job
 }
 
+/// Outages besides the database's ([`crate::jobs::OutageCause`]): the vector index unreachable
+/// (a Qdrant server restarting), also under the answering's search.
+pub fn index_outage(e: &(dyn std::error::Error + 'static)) -> bool {
+    use crate::retrieval::{IndexError, SearchError};
+    if let Some(i) = e.downcast_ref::<IndexError>() {
+        return matches!(i, IndexError::Unavailable(_));
+    }
+    e.downcast_ref::<SearchError>().is_some_and(|s| matches!(s, SearchError::Index(IndexError::Unavailable(_))))
+}
+
 /// Every job kind this binary can run.
 pub fn registry() -> Registry<AppState> {
     let mut r = Registry::default();
+    r.outage_causes(index_outage);
     jobs::selftest::register(&mut r, |s: &AppState| &s.db);
     r.register(BOT_UPDATE, DEFAULT, updates::child_update);
     r.register(MANAGER_UPDATE, DEFAULT, updates::manager_update);
@@ -224,4 +235,19 @@ async fn run_stripe_event(app: AppState, job: Job) -> Result<(), JobError> {
     // A card payment may have upgraded a plan: parked bots that fit now are provisioned.
     super::parking::provision_parked_everywhere(&app).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retrieval::{IndexError, SearchError};
+
+    #[test]
+    fn an_unreachable_vector_index_is_an_outage_however_it_is_wrapped() {
+        let down = || IndexError::Unavailable("connection refused".into());
+        assert!(JobError::Retry(anyhow::Error::new(down())).is_outage(index_outage));
+        assert!(JobError::Retry(anyhow::Error::new(SearchError::Index(down())).context("answering")).is_outage(index_outage));
+        assert!(!JobError::Retry(anyhow::Error::new(IndexError::Other("bad payload".into()))).is_outage(index_outage));
+        assert!(!JobError::Retry(anyhow::Error::new(down())).is_outage(|_| false), "the jobs alone know only the database's");
+    }
 }

@@ -17,6 +17,7 @@
 //! Dependencies point one way (see `lib.rs`): `web` and the CLI use this layer; this layer uses
 //! the domain modules; the domain modules never use this layer or `web`.
 pub mod account;
+pub mod health;
 pub mod ingress;
 pub mod jobs;
 pub mod lifecycle;
@@ -271,11 +272,12 @@ impl Application {
         };
         if let Some(listener) = self.metrics_listener {
             let token = shutdown.clone();
-            tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+            tracing::info!(addr = %listener.local_addr()?, "metrics, health and readiness listening (http.metrics_listen)");
             // The same connection rules as the web server (headers within the timeout).
             let header_timeout = self.state.cfg.http.header_timeout;
+            let routes = health::internal_router(self.state.clone());
             tasks.spawn(async move {
-                server::serve(listener, crate::metrics::internal_router(), header_timeout, token).await;
+                server::serve(listener, routes, header_timeout, token).await;
                 Ok::<_, anyhow::Error>("metrics server")
             });
         }
@@ -377,8 +379,14 @@ pub fn cancel_on_signals(token: CancellationToken) {
     });
 }
 
+/// What `rotate-key` reminds of when it re-sealed secrets under a configured master key.
+pub const RESTART_AFTER_ROTATION: &str = "now restart every bellhop process with the new BELLHOP_MASTER_KEY, keeping the old one in BELLHOP_OLD_MASTER_KEYS: \
+     until they are restarted, they cannot open the re-encrypted secrets and the bots' webhooks fail";
+
 /// `bellhop rotate-key`: a new active key (key ring file), then every sealed secret re-sealed
-/// under it while the service keeps running; optionally retire keys nothing uses any more.
+/// under it while the service keeps running (with a key ring file; with keys from the
+/// configuration, every process must then be restarted with the new key); optionally retire
+/// keys nothing uses any more.
 ///
 /// Runs one at a time (`crypto::lock_rotation`). Retiring: the old keys are first marked retired
 /// in the database — from then on no process seals with them, however old its ring — then the
@@ -387,14 +395,25 @@ pub async fn rotate_key(cfg: &Config, retire_old: bool) -> anyhow::Result<()> {
     let secrets = cfg.secrets.clone();
     let _lock = tokio::task::spawn_blocking(move || crate::crypto::lock_rotation(&secrets)).await.context("waiting for the key ring lock")??;
     let (keys, _) = KeyRing::load(&cfg.secrets, false)?;
-    match keys.add_active_key()? {
-        Some(id) => println!("new active key {id} added to {}", cfg.secrets.key_file.display()),
-        None => println!("keys come from configuration: re-sealing under the configured secrets.master_key ({})", keys.active_key_id()),
-    }
+    let keys_from_config = match keys.add_active_key()? {
+        Some(id) => {
+            println!("new active key {id} added to {}", cfg.secrets.key_file.display());
+            false
+        }
+        None => {
+            println!("keys come from configuration: re-sealing under the configured secrets.master_key ({})", keys.active_key_id());
+            true
+        }
+    };
     let db = Db::connect(&cfg.database_url).await?;
     db.migrate().await?;
     let report = crate::storage::rotation::reseal_all(&db, &keys).await?;
     println!("re-encrypted {} secrets; {} could not be opened", report.resealed, report.failed);
+    if keys_from_config && report.resealed > 0 {
+        // Processes read a configured key at start only: until restarted they cannot open what
+        // was re-sealed (every webhook of those bots fails).
+        println!("{RESTART_AFTER_ROTATION}");
+    }
     if retire_old {
         anyhow::ensure!(report.failed == 0, "not retiring keys: some secrets could not be re-encrypted");
         let old = keys.retirable_key_ids()?;

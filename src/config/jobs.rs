@@ -11,6 +11,9 @@ pub struct JobsConfig {
     pub max_attempts: u32,
     pub poll_interval: Duration,
     pub retry_base: Duration,
+    /// How long a job that fails for an outage of the database or the vector index keeps
+    /// being retried without using up its attempts (zero: outages count like other failures).
+    pub outage_budget: Duration,
 }
 
 pub(super) fn parse(r: &mut Reader) -> JobsConfig {
@@ -22,5 +25,6 @@ pub(super) fn parse(r: &mut Reader) -> JobsConfig {
         max_attempts: r.number("jobs.max_attempts", 1, 100) as u32,
         poll_interval: Duration::from_millis(r.number("jobs.poll_interval_ms", 1, 60_000)),
         retry_base: Duration::from_millis(r.number("jobs.retry_base_ms", 1, 3_600_000)),
+        outage_budget: Duration::from_secs(60 * r.number("jobs.outage_budget_minutes", 0, 10_080)),
     }
 }

@@ -44,7 +44,7 @@ pub use llm::{LOCAL_MAX_CONTEXT, LlmConfig, LocalRuntime};
 pub use models::{EmbeddingsConfig, QdrantConfig};
 pub use secrets::SecretsConfig;
 pub use server::LogFormat;
-pub use settings::{SETTINGS, SettingDef, default_of, markdown_table};
+pub use settings::{OTHER_ENV, SETTINGS, SettingDef, default_of, markdown_table, unknown_env, unknown_env_message};
 pub use telegram::{TELEGRAM_CLOUD_HOST, TelegramConfig, Updates, WEBHOOK_PORTS, webhook_url_problem};
 
 use read::Reader;

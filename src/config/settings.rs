@@ -76,6 +76,8 @@ settings! {
         "How often idle workers look for jobs nobody announced: jobs that come due (a retry after its wait), and work of other processes whose notification was missed. Work queued by this process wakes them at once, and with PostgreSQL so does work queued by any process (LISTEN/NOTIFY).";
     "jobs.retry_base_ms", "BELLHOP_JOBS_RETRY_BASE_MS", Some("1000"), false,
         "First retry delay of a failed job; it doubles with each attempt (up to an hour), with jitter.";
+    "jobs.outage_budget_minutes", "BELLHOP_JOBS_OUTAGE_BUDGET_MINUTES", Some("60"), false,
+        "How long after it was queued a job that fails because the database or the vector index (Qdrant) is unreachable keeps being retried (every 30 seconds at most) without using up its attempts: a customer's question asked during an outage is answered when it ends. 0: such failures count like any other.";
     "retention.updates_days", "BELLHOP_RETENTION_UPDATES_DAYS", Some("7"), false,
         "Days raw Telegram updates (customers' messages as received) are kept; at least 2 (Telegram redelivers for up to a day). Conversations are kept.";
     "retention.jobs_days", "BELLHOP_RETENTION_JOBS_DAYS", Some("7"), false,
@@ -226,9 +228,121 @@ pub fn markdown_table() -> String {
     s
 }
 
+/// `BELLHOP_*` variables that are not settings, read by other parts of bellhop, its tests and
+/// scripts: [`unknown_env`] does not take them for misspelled settings. (A test keeps every
+/// `BELLHOP_` name in `src/` either a setting or here.)
+pub const OTHER_ENV: &[&str] = &[
+    // `--config`'s variable (clap reads it).
+    "BELLHOP_CONFIG",
+    // The PDF reader's worker binary (knowledge::extract::pdf).
+    "BELLHOP_EXTRACT_WORKER",
+    // Rewrites the prompt snapshot in the unit tests.
+    "BELLHOP_UPDATE_SNAPSHOTS",
+    // The test suite and scripts (scripts/test.sh, scripts/loadtest.sh, tests/).
+    "BELLHOP_TEST_DATABASE",
+    "BELLHOP_TEST_POSTGRES_URL",
+    "BELLHOP_TEST_QDRANT_URL",
+    "BELLHOP_TEST_LOG_DIR",
+    "BELLHOP_TEST_THREADS",
+    "BELLHOP_TEST_TOKEN_LOG",
+    "BELLHOP_PYTHON",
+    "BELLHOP_MODELS_CACHE",
+    "BELLHOP_QDRANT_BIN",
+    "BELLHOP_BUILD",
+    "BELLHOP_BOT_API_JSON",
+    "BELLHOP_SANDBOX_MANAGER_TOKEN",
+    "BELLHOP_URL",
+];
+
+/// The `BELLHOP_*` variables among `names` that are neither a setting nor in [`OTHER_ENV`] —
+/// most likely a setting misspelled, which would otherwise be silently ignored — each with the
+/// setting's variable it is closest to, when one is close.
+pub fn unknown_env(names: impl IntoIterator<Item = String>) -> Vec<(String, Option<&'static str>)> {
+    let mut unknown: Vec<_> = names
+        .into_iter()
+        .filter(|n| n.starts_with("BELLHOP_") && !SETTINGS.iter().any(|d| d.env == n) && !OTHER_ENV.contains(&n.as_str()))
+        .map(|n| {
+            let near = SETTINGS.iter().map(|d| (edit_distance(&n, d.env), d.env)).min().filter(|(d, _)| *d <= 3).map(|(_, e)| e);
+            (n, near)
+        })
+        .collect();
+    unknown.sort();
+    unknown
+}
+
+/// The warning or error line for an unknown variable.
+pub fn unknown_env_message(near: Option<&str>) -> String {
+    match near {
+        Some(e) => format!("no setting has this environment variable, so it is ignored; did you mean {e}?"),
+        None => "no setting has this environment variable, so it is ignored (`bellhop config --markdown` lists every setting)".to_owned(),
+    }
+}
+
+/// Edits (insert, delete, replace, swap two neighbours) from `a` to `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_misspelled_variable_is_unknown_and_the_setting_it_is_close_to_is_named() {
+        // Spelled in two pieces, so that the scan of the source below does not find them.
+        let (typo, nothing) = (concat!("BELLHOP", "_QDRANT_ULR"), concat!("BELLHOP", "_NOTHING_LIKE_ANYTHING_AT_ALL"));
+        let env = [typo, "BELLHOP_QDRANT_URL", "BELLHOP_TEST_DATABASE", nothing, "PATH"];
+        assert_eq!(unknown_env(env.map(String::from)), vec![(nothing.to_owned(), None), (typo.to_owned(), Some("BELLHOP_QDRANT_URL"))]);
+        assert_eq!(edit_distance("JOBS_CONCURENCY", "JOBS_CONCURRENCY"), 1);
+    }
+
+    /// Every `BELLHOP_` name written in `src/` is a setting or one of [`OTHER_ENV`]: a variable
+    /// read somewhere new is declared, or `config` would call it unknown.
+    #[test]
+    fn every_bellhop_variable_named_in_the_source_is_a_setting_or_a_known_other() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+        let mut names = Vec::new();
+        for f in &files {
+            let text = std::fs::read_to_string(f).unwrap();
+            for (at, _) in text.match_indices("BELLHOP_") {
+                let name: String = text[at..].chars().take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_').collect();
+                if name.len() > "BELLHOP_".len() {
+                    names.push(name);
+                }
+            }
+        }
+        assert!(names.iter().any(|n| n == "BELLHOP_EXTRACT_WORKER"), "the scan found the source");
+        let unknown: Vec<_> = unknown_env(names).into_iter().map(|(n, _)| n).collect();
+        assert!(unknown.is_empty(), "BELLHOP_ names in src/ that are neither settings nor in OTHER_ENV: {unknown:?}");
+    }
 
     #[test]
     fn keys_and_variables_are_unique_and_named_by_the_rules() {

@@ -68,7 +68,7 @@ pub(super) fn parse(r: &mut Reader, needs: Needs) -> Option<TelegramConfig> {
         }
         // Polling needs no webhook, so no secret to authenticate one.
         if updates == Updates::Webhook && r.get("telegram.manager_webhook_secret").is_none() {
-            r.bad("telegram.manager_webhook_secret", "is required to serve: set BELLHOP_MANAGER_WEBHOOK_SECRET to a random string of 32+ characters");
+            r.bad("telegram.manager_webhook_secret", "is required to serve: set BELLHOP_MANAGER_WEBHOOK_SECRET to a random string of 16–256 characters of A-Z, a-z, 0-9, _ and - (e.g. `openssl rand -hex 24`)");
         }
     }
     Some(TelegramConfig { api_url: api_url?, links_url: links_url?, manager_token, manager_webhook_secret, shared_limits, updates, polling_connections })

@@ -6,7 +6,11 @@
 //!   it while the job runs; the reaper re-queues jobs of workers that died (kill -9, crash).
 //! - **Fencing**: completion is accepted only from the worker holding the current attempt.
 //! - **Retries**: exponential backoff with equal jitter, up to `max_attempts`, then the job is
-//!   dead-lettered with its last error. Handlers say whether an error is worth retrying.
+//!   dead-lettered with its last error. Handlers say whether an error is worth retrying. A
+//!   failure of the infrastructure (the database, or a part the application names such as the
+//!   vector index, unreachable: nothing about the job itself) does not use up an attempt while the job is younger than
+//!   `jobs.outage_budget_minutes`: it is retried every [`OUTAGE_RETRY_MAX`] at most, so a
+//!   customer's question asked during a Qdrant restart is answered when Qdrant is back.
 //! - **Lanes**: each queue has its own claim loop and concurrency limit; the `priority` queue
 //!   (pre-checkout answers: Telegram waits 10 s at most) never waits behind the others.
 //! - **Group commit**: completions are written in batches, one transaction (one fsync) each.
@@ -72,6 +76,65 @@ impl JobError {
     }
 }
 
+/// Tells whether an error in a failure's chain says that a part of the infrastructure is
+/// unreachable, rather than anything about the job. The database's are known here
+/// ([`database_outage`]); the application adds its own parts' ([`Registry::outage_causes`]: the
+/// vector index).
+pub type OutageCause = fn(&(dyn std::error::Error + 'static)) -> bool;
+
+/// The database's connection is gone, or no connection could be had in time.
+pub fn database_outage(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<sqlx::Error>()
+        .is_some_and(|s| matches!(s, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed))
+}
+
+impl JobError {
+    /// Whether the failure is an outage of the infrastructure — the database's
+    /// ([`database_outage`]) or one `also` knows of: another attempt will do exactly what this
+    /// one did once the outage ends.
+    pub fn is_outage(&self, also: OutageCause) -> bool {
+        match self {
+            JobError::Permanent(_) => false,
+            JobError::Retry(e) => e.chain().any(|c| database_outage(c) || also(c)),
+        }
+    }
+}
+
+/// Longest wait between two attempts of a job failing for an outage: the job runs again soon
+/// after the outage ends.
+pub const OUTAGE_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// What becomes of a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterFailure {
+    /// Run again at this time (Unix ms); `attempt_kept`: the attempt does not count.
+    Retry { at_ms: i64, attempt_kept: bool },
+    Dead,
+}
+
+/// The retry policy: `retry_base`, and how long outages are waited out (`jobs.*`).
+fn after_failure(cfg: &RetryPolicy, job: &ClaimedJob, err: &JobError, now: i64) -> AfterFailure {
+    if !err.worth_retrying() {
+        return AfterFailure::Dead;
+    }
+    if err.is_outage(cfg.outage) && now - job.created_ms < cfg.outage_budget.as_millis() as i64 {
+        let wait = backoff(cfg.retry_base, job.attempt).min(OUTAGE_RETRY_MAX);
+        return AfterFailure::Retry { at_ms: now + wait.as_millis() as i64, attempt_kept: true };
+    }
+    if job.attempt < job.max_attempts {
+        return AfterFailure::Retry { at_ms: now + backoff(cfg.retry_base, job.attempt).as_millis() as i64, attempt_kept: false };
+    }
+    AfterFailure::Dead
+}
+
+/// What [`after_failure`] decides by.
+#[derive(Clone, Copy)]
+struct RetryPolicy {
+    retry_base: Duration,
+    outage_budget: Duration,
+    outage: OutageCause,
+}
+
 /// A Bot API failure as a job outcome: worth retrying (network, rate limit, Telegram's server),
 /// or not. The Telegram error stays in the chain, under `doing`.
 pub fn job_error(e: crate::telegram::TelegramError, doing: &str) -> JobError {
@@ -95,15 +158,24 @@ type HandlerFn<S> = Arc<dyn Fn(S, Job) -> BoxFuture<'static, Result<(), JobError
 /// Which handler runs each job kind, and on which queue.
 pub struct Registry<S> {
     handlers: HashMap<&'static str, (&'static str, HandlerFn<S>)>,
+    /// Outages besides the database's (see [`OutageCause`]).
+    outage: OutageCause,
 }
 
 impl<S: Clone + Send + Sync + 'static> Default for Registry<S> {
     fn default() -> Self {
-        Self { handlers: HashMap::new() }
+        Self { handlers: HashMap::new(), outage: |_| false }
     }
 }
 
 impl<S: Clone + Send + Sync + 'static> Registry<S> {
+    /// Errors that say a part of the infrastructure other than the database is unreachable: a
+    /// job failing with one does not use up its attempts within `jobs.outage_budget_minutes`.
+    pub fn outage_causes(&mut self, f: OutageCause) -> &mut Self {
+        self.outage = f;
+        self
+    }
+
     pub fn register<F, Fut>(&mut self, kind: &'static str, queue: &'static str, f: F) -> &mut Self
     where
         F: Fn(S, Job) -> Fut + Send + Sync + 'static,
@@ -266,7 +338,8 @@ impl<S: Clone + Send + Sync + 'static> Workers<S> {
         }
         // Kept to ask the completer for a flush at the end (dropped first when every job ended).
         let flush = done_tx;
-        let mut completer = tokio::spawn(completer(self.queue.db.clone(), worker_id.clone(), self.cfg.retry_base, done_rx));
+        let policy = RetryPolicy { retry_base: self.cfg.retry_base, outage_budget: self.cfg.outage_budget, outage: self.registry.outage };
+        let mut completer = tokio::spawn(completer(self.queue.db.clone(), worker_id.clone(), policy, done_rx));
         // The upkeep keeps this worker's leases for as long as its jobs may run: through the
         // grace period too, or another process's reaper would take a job still running here
         // and run it again.
@@ -420,7 +493,7 @@ async fn run_handler<S: Clone + Send + Sync + 'static>(registry: &Registry<S>, s
 
 /// Writes completions in batches: one transaction, one fsync, for up to 512 jobs. A flush is
 /// answered once everything sent before it is written.
-async fn completer(db: Db, worker: String, retry_base: Duration, mut rx: mpsc::UnboundedReceiver<ToCompleter>) {
+async fn completer(db: Db, worker: String, policy: RetryPolicy, mut rx: mpsc::UnboundedReceiver<ToCompleter>) {
     let mut batch = Vec::new();
     let mut flushes = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -441,22 +514,17 @@ async fn completer(db: Db, worker: String, retry_base: Duration, mut rx: mpsc::U
             continue;
         }
         let mut delay = Duration::from_millis(50);
-        loop {
-            match write_completions(&db, &worker, retry_base, &batch).await {
-                Ok(()) => break,
+        let outcomes = loop {
+            match write_completions(&db, &worker, &policy, &batch).await {
+                Ok(outcomes) => break outcomes,
                 Err(e) => {
                     tracing::warn!(error = %format!("{e:#}"), jobs = batch.len(), "recording job results failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
             }
-        }
-        for c in batch.drain(..) {
-            let outcome = match &c.result {
-                Ok(()) => "done",
-                Err(e) if e.worth_retrying() && c.job.attempt < c.job.max_attempts => "retry",
-                Err(_) => "dead",
-            };
+        };
+        for (c, outcome) in batch.drain(..).zip(outcomes) {
             crate::metrics::record_job(c.queue, outcome, c.elapsed);
         }
         for tx in flushes.drain(..) {
@@ -465,30 +533,43 @@ async fn completer(db: Db, worker: String, retry_base: Duration, mut rx: mpsc::U
     }
 }
 
-async fn write_completions(db: &Db, worker: &str, retry_base: Duration, batch: &[Completion]) -> anyhow::Result<()> {
+/// Records a batch of results; the outcome of each, for the metrics.
+async fn write_completions(db: &Db, worker: &str, policy: &RetryPolicy, batch: &[Completion]) -> anyhow::Result<Vec<&'static str>> {
     let mut tx = db.begin().await?;
+    let mut outcomes = Vec::with_capacity(batch.len());
     for c in batch {
         let j = &c.job;
         match &c.result {
             Ok(()) => {
                 storage::jobs::complete(&mut *tx, j.id, worker, j.attempt).await?;
+                outcomes.push("done");
             }
             Err(err) => {
-                let retry = err.worth_retrying() && j.attempt < j.max_attempts;
+                let after = after_failure(policy, j, err, now_ms());
                 let (JobError::Retry(e) | JobError::Permanent(e)) = err;
-                let retry_at = retry.then(|| now_ms() + backoff(retry_base, j.attempt).as_millis() as i64);
                 let text = format!("{e:#}");
-                if retry {
-                    tracing::warn!(job_id = j.id.0, kind = %j.kind, attempt = j.attempt, error = %text, "job failed; will retry");
-                } else {
-                    tracing::error!(job_id = j.id.0, kind = %j.kind, attempt = j.attempt, error = %text, "job dead-lettered");
-                }
-                storage::jobs::fail(&mut *tx, j.id, worker, j.attempt, retry_at, &text).await?;
+                let (retry_at, kept) = match after {
+                    AfterFailure::Retry { at_ms, attempt_kept } => {
+                        if attempt_kept {
+                            tracing::warn!(job_id = j.id.0, kind = %j.kind, attempt = j.attempt, error = %text, "job failed for an outage; will retry without using up an attempt");
+                        } else {
+                            tracing::warn!(job_id = j.id.0, kind = %j.kind, attempt = j.attempt, error = %text, "job failed; will retry");
+                        }
+                        outcomes.push("retry");
+                        (Some(at_ms), attempt_kept)
+                    }
+                    AfterFailure::Dead => {
+                        tracing::error!(job_id = j.id.0, kind = %j.kind, attempt = j.attempt, error = %text, "job dead-lettered");
+                        outcomes.push("dead");
+                        (None, false)
+                    }
+                };
+                storage::jobs::fail(&mut *tx, j.id, worker, j.attempt, retry_at, kept, &text).await?;
             }
         }
     }
     tx.commit().await?;
-    Ok(())
+    Ok(outcomes)
 }
 
 /// The channel on which PostgreSQL announces a job ready to run, with its queue's name as the
@@ -574,5 +655,24 @@ async fn upkeep(queue: Queue, worker: String, cfg: JobsConfig, queues: Vec<&'sta
             }
             Err(e) => tracing::warn!(error = %e, "re-queueing expired jobs failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_an_outage_and_nothing_else_is() {
+        let none: OutageCause = |_| false;
+        assert!(JobError::Retry(anyhow::Error::new(sqlx::Error::PoolTimedOut).context("reading the update")).is_outage(none));
+        assert!(JobError::from(sqlx::Error::PoolClosed).is_outage(none));
+        // A failure of the job's own, or one retrying cannot help.
+        assert!(!JobError::Retry(anyhow::Error::new(sqlx::Error::RowNotFound)).is_outage(none));
+        assert!(!JobError::Retry(anyhow::anyhow!("upstream said no")).is_outage(none));
+        assert!(!JobError::Permanent(anyhow::Error::new(sqlx::Error::PoolTimedOut)).is_outage(none));
+        // What the application adds.
+        let upstream: OutageCause = |e| e.to_string() == "upstream unreachable";
+        assert!(JobError::Retry(anyhow::anyhow!("upstream unreachable")).is_outage(upstream));
     }
 }

@@ -14,6 +14,7 @@ pub use bm25::{Bm25Encoder, Bm25Params, SparseVector};
 pub use edge::EdgeIndex;
 pub use hybrid::{Fusion, Hit, Mode, Retriever, SearchError, SearchOptions};
 pub use server::{ServerIndex, search_filter, tenant_filter};
+pub use server::health as qdrant_health;
 pub use shared::SharedRetriever;
 pub use index::{ChunkPayload, DENSE, IndexError, IndexHit, IndexQuery, IndexedChunk, SPARSE, SentenceVectors, Sources, VectorIndex, label, list_marker, sentence_lines, sentences, unmarked};
 

@@ -43,6 +43,22 @@ fn unavailable(what: &'static str) -> impl Fn(qdrant_client::QdrantError) -> Ind
     move |e| IndexError::Unavailable(format!("{what}: {e}"))
 }
 
+/// Whether the Qdrant server at `url` answers its health check within `timeout` (`/readyz`);
+/// why not, if it does not. (A client of its own: the index a process searches with is loaded on
+/// first use, and a process that never searched is just as unready without Qdrant.)
+pub async fn health(url: &url::Url, api_key: Option<&str>, timeout: std::time::Duration) -> Result<(), String> {
+    let mut b = Qdrant::from_url(url.as_str()).skip_compatibility_check().timeout(timeout).connect_timeout(timeout);
+    if let Some(k) = api_key {
+        b = b.api_key(k.to_owned());
+    }
+    let client = b.build().map_err(|e| e.to_string())?;
+    match tokio::time::timeout(timeout, client.health_check()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+    }
+}
+
 impl ServerIndex {
     /// Connects and creates the collection (dense + BM25 sparse with IDF, tenant and source
     /// payload indexes) if it does not exist; checks the dense dimension if it does. Safe for

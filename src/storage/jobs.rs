@@ -33,6 +33,8 @@ pub struct ClaimedJob {
     pub serial_key: Option<String>,
     /// When it became due (Unix ms): the queue wait is measured from here.
     pub due_ms: i64,
+    /// When it was queued (Unix ms): an outage is waited out for a time from here.
+    pub created_ms: i64,
 }
 
 /// Inserts a job; with its dedup key already present, or its coalesce key on a queued job,
@@ -107,7 +109,7 @@ pub async fn claim<'c>(e: impl Executor<'c, Database = Any>, engine: Engine, c: 
                              not exists (select 1 from jobs r where r.serial_key = j.serial_key and r.state = 'running')
                              and not exists (select 1 from jobs o where o.serial_key = j.serial_key and o.state = 'queued' and o.id < j.id)))
                       order by j.fair_vt, j.id limit $5 {lock})
-         returning id, kind, payload, tenant_id, attempts, max_attempts, serial_key, run_at"
+         returning id, kind, payload, tenant_id, attempts, max_attempts, serial_key, run_at, created_at"
     );
     let rows: Vec<ClaimedRow> =
         sqlx::query_as(&sql).bind(c.lease_until_ms).bind(c.worker).bind(now_ms()).bind(c.queue).bind(c.limit).bind(c.tenant_limit).fetch_all(e).await?;
@@ -130,6 +132,7 @@ struct ClaimedRow {
     max_attempts: i64,
     serial_key: Option<String>,
     run_at: i64,
+    created_at: i64,
 }
 
 impl From<ClaimedRow> for ClaimedJob {
@@ -143,6 +146,7 @@ impl From<ClaimedRow> for ClaimedJob {
             max_attempts: r.max_attempts,
             serial_key: r.serial_key,
             due_ms: r.run_at,
+            created_ms: r.created_at,
         }
     }
 }
@@ -180,13 +184,15 @@ pub async fn complete<'c>(e: impl Executor<'c, Database = Any>, id: JobId, worke
 }
 
 /// Puts a failed attempt back in the queue to run at `retry_at_ms`, or dead-letters it
-/// (`retry_at_ms = None`), keeping the error either way.
+/// (`retry_at_ms = None`), keeping the error either way. `attempt_kept`: the attempt does not
+/// count against the job's limit (it failed for an outage, not for anything of the job's own).
 pub async fn fail<'c>(
     e: impl Executor<'c, Database = Any>,
     id: JobId,
     worker: &str,
     attempt: i64,
     retry_at_ms: Option<i64>,
+    attempt_kept: bool,
     error: &str,
 ) -> sqlx::Result<bool> {
     let (state, run_at) = match retry_at_ms {
@@ -194,7 +200,8 @@ pub async fn fail<'c>(
         None => ("dead", None),
     };
     let r = sqlx::query(
-        "update jobs set state = $1, run_at = coalesce($2, run_at), lease_until = null, locked_by = null, last_error = $3, updated_at = $4
+        "update jobs set state = $1, run_at = coalesce($2, run_at), lease_until = null, locked_by = null, last_error = $3, updated_at = $4,
+                max_attempts = max_attempts + $8
          where id = $5 and locked_by = $6 and attempts = $7 and state = 'running'",
     )
     .bind(state)
@@ -204,6 +211,7 @@ pub async fn fail<'c>(
     .bind(id.0)
     .bind(worker)
     .bind(attempt)
+    .bind(i64::from(attempt_kept))
     .execute(e)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -286,6 +294,25 @@ pub struct StateCount {
 /// Jobs by state, for metrics, `/readyz` and tests.
 pub async fn count_by_state<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<Vec<StateCount>> {
     sqlx::query_as("select state, count(*) as count from jobs group by state order by state").fetch_all(e).await
+}
+
+/// Jobs waiting, running and dead-lettered, cluster-wide: the queue gauges of `/metrics`. (Each
+/// count is over its own partial index; the finished jobs, the many, are not counted.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct QueueDepth {
+    pub queued: i64,
+    pub running: i64,
+    pub dead: i64,
+}
+
+pub async fn queue_depth<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<QueueDepth> {
+    sqlx::query_as(
+        "select (select count(*) from jobs where state = 'queued') as queued,
+                (select count(*) from jobs where state = 'running') as running,
+                (select count(*) from jobs where state = 'dead') as dead",
+    )
+    .fetch_one(e)
+    .await
 }
 
 /// A job's state, last error and attempts so far.

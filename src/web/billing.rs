@@ -30,6 +30,9 @@ pub struct PaymentRow {
     pub what: String,
     pub amount: String,
     pub status: String,
+    /// Telegram's id of a payment in Stars: what the operator needs to refund it
+    /// (`bellhop billing refund --charge-id`).
+    pub reference: Option<String>,
 }
 
 #[derive(Template)]
@@ -138,6 +141,7 @@ async fn page(app: &AppState, owner: &super::auth::Owner, q: &ShowQuery, close_p
             },
             amount: if p.currency == "XTR" { format!("{} ⭐", p.amount) } else { format!("{}.{:02} {}", p.amount / 100, p.amount % 100, p.currency.to_uppercase()) },
             status: if p.status == "refunded" { "refunded".into() } else { "paid".into() },
+            reference: (p.provider != "stripe").then(|| p.external_id.clone()),
         })
         .collect();
     let stripe = cfg.stripe.is_some();

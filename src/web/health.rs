@@ -1,24 +1,3 @@
-//! `/healthz` (the process is up), `/readyz` (it can serve: database reachable, not shutting
-//! down) and `/metrics` (Prometheus text format).
-use crate::app::AppState;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-
-pub async fn healthz() -> &'static str {
-    "ok"
-}
-
-pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
-    if app.shutdown.is_cancelled() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
-    }
-    if !app.db.ping().await {
-        return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable");
-    }
-    (StatusCode::OK, "ready")
-}
-
-pub async fn metrics() -> impl IntoResponse {
-    crate::metrics::response()
-}
+//! `/healthz`, `/readyz` and `/metrics` on the web port: the same as on the internal port
+//! ([`crate::app::health`]).
+pub use crate::app::health::{healthz, metrics, readyz};

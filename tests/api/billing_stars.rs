@@ -143,6 +143,13 @@ async fn an_owner_buys_a_pack_and_a_subscription_in_stars_each_credited_once_ren
     assert_eq!(count(app.db(), "select count(*) from billing_payments where status = 'refunded'").await, 1);
     assert_eq!(sql::ledger_balance(db, tenant).await.unwrap(), acc.plan_credits + acc.pack_credits);
     assert!(refund(&app.state.billing, "stxsbxnosuchcharge", None).await.is_err());
+    // The charge id `billing refund --help` sends the operator to: on the owner's billing page,
+    // as each payment's reference (it was in neither the page nor the logs).
+    let (_, cookie, _) = app.signed_in_owner(owner, "Rosa").await;
+    let page = app.http.get(app.url("/app/billing")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    for charge in [&pack_charge, &sub_charge] {
+        assert!(page.contains(&format!("reference {charge}")), "{charge} is not on the page:\n{page}");
+    }
     app.stop().await.unwrap();
 }
 

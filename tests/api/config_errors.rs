@@ -124,6 +124,28 @@ fn an_unknown_key_in_the_settings_file_is_an_error() {
     assert!(!dir.path().join("bellhop-data").exists());
 }
 
+/// A misspelled variable was silently ignored ("configuration is valid") while a misspelled
+/// key in bellhop.toml was an error: `config` names it, and the setting it is close to.
+#[test]
+fn config_names_a_misspelled_environment_variable_and_the_setting_it_is_close_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bellhop()
+        .current_dir(dir.path())
+        .args(["config"])
+        .env("BELLHOP_DATA_DIR", dir.path().join("data"))
+        .env("BELLHOP_QDRANT_ULR", "http://x")
+        .env("BELLHOP_TEST_DATABASE", "sqlite")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let lines: Vec<_> = stderr.lines().filter(|l| l.starts_with("configuration error: ")).collect();
+    assert_eq!(lines.len(), 1, "only the misspelled one (the test suite's own variable is known):\n{stderr}");
+    assert!(lines[0].starts_with("configuration error: BELLHOP_QDRANT_ULR: ") && lines[0].ends_with("did you mean BELLHOP_QDRANT_URL?"), "{stderr}");
+    let ok = bellhop().current_dir(dir.path()).args(["config"]).env("BELLHOP_DATA_DIR", dir.path().join("data")).env("BELLHOP_QDRANT_URL", "http://x").output().unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+}
+
 #[test]
 fn every_command_has_help() {
     for cmd in ["serve", "migrate", "demo", "sandbox", "rotate-key", "config", "bench", "loadtest"] {

@@ -1,5 +1,6 @@
 //! Health, readiness, metrics, request ids and graceful shutdown.
 use crate::helpers::*;
+use std::time::Duration;
 
 #[tokio::test]
 async fn health_readiness_and_metrics_answer() {
@@ -15,6 +16,69 @@ async fn health_readiness_and_metrics_answer() {
     assert!(body.contains("bellhop_telegram_calls"), "{body}");
     assert!(body.contains("bellhop_model_tokens"), "{body}");
     app.stop().await.unwrap();
+}
+
+/// With a Qdrant server configured, a process that cannot reach it cannot answer anyone: it is
+/// not ready, and says that the vector index is why (it was "ready" with Qdrant down).
+#[tokio::test]
+async fn readiness_says_the_vector_index_is_unreachable_when_the_qdrant_server_is_down() {
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_QDRANT_URL", format!("http://127.0.0.1:{closed}"));
+    })
+    .await;
+    let r = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body = r.text().await.unwrap();
+    assert!(body.starts_with(&format!("vector index (Qdrant at http://127.0.0.1:{closed}) unreachable: ")), "{body}");
+    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    app.stop().await.unwrap();
+}
+
+/// A worker has no HTTP port but the internal one (`http.metrics_listen`): it serves `/healthz`
+/// and `/readyz` there too (a worker had no health endpoint at all), and `/metrics` shows the
+/// queue's depth — jobs queued, running and dead-lettered, read from the database.
+#[tokio::test]
+async fn a_worker_serves_health_readiness_and_the_queues_depth_on_the_internal_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = test_settings(dir.path()).await;
+    s.set("BELLHOP_METRICS_LISTEN", "127.0.0.1:0");
+    let app = bellhop::app::Application::build(s.config(bellhop::config::Needs::Storage), bellhop::app::Role::Worker, true).await.unwrap();
+    assert!(app.local_addr().is_none(), "a worker has no web port");
+    let internal = app.metrics_addr().unwrap();
+    let (state, stop) = (app.state.clone(), app.state.shutdown.clone());
+    // Two jobs that wait (due tomorrow), one dead-lettered.
+    let q = &state.queue;
+    for _ in 0..2 {
+        let mut job = q.job(bellhop::jobs::DEFAULT, "later", &());
+        job.run_at_ms = bellhop::storage::now_ms() + 86_400_000;
+        q.enqueue(&job).await.unwrap().unwrap();
+    }
+    let dead = q.enqueue(&q.job(bellhop::jobs::DEFAULT, "no-such-kind", &())).await.unwrap().unwrap();
+    let task = tokio::spawn(app.run(bellhop::web::router));
+    wait_until(Duration::from_secs(20), || async {
+        bellhop::storage::jobs::last_error(&state.db.pool, dead).await.unwrap().is_some_and(|j| j.state == "dead")
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let get = |path: &'static str| {
+        let http = http.clone();
+        async move { http.get(format!("http://{internal}{path}")).send().await.unwrap() }
+    };
+    assert_eq!(get("/healthz").await.text().await.unwrap(), "ok");
+    let r = get("/readyz").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "ready");
+    let body = get("/metrics").await.text().await.unwrap();
+    // At least these (the process may queue work of its own).
+    let gauge = |state: &str| -> i64 {
+        let prefix = format!("bellhop_jobs_in_state{{state=\"{state}\"}} ");
+        body.lines().find_map(|l| l.strip_prefix(prefix.as_str())).unwrap_or_else(|| panic!("no gauge for {state}:\n{body}")).parse().unwrap()
+    };
+    assert!(gauge("queued") >= 2 && gauge("dead") >= 1 && gauge("running") >= 0, "{body}");
+    stop.cancel();
+    task.await.unwrap().unwrap();
 }
 
 #[tokio::test]

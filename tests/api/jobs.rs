@@ -27,9 +27,17 @@ struct Rig {
 }
 
 async fn rig(concurrency: &str, register: impl FnOnce(&mut Registry<Seen>)) -> Rig {
+    rig_with(&[("BELLHOP_JOBS_CONCURRENCY", concurrency)], register).await
+}
+
+/// A rig with these settings besides the usual ones.
+async fn rig_with(settings: &[(&'static str, &str)], register: impl FnOnce(&mut Registry<Seen>)) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let mut s = test_settings(dir.path()).await;
-    s.set("BELLHOP_JOBS_CONCURRENCY", concurrency).set("BELLHOP_JOBS_RETRY_BASE_MS", "20").set("BELLHOP_JOBS_MAX_ATTEMPTS", "3");
+    s.set("BELLHOP_JOBS_RETRY_BASE_MS", "20").set("BELLHOP_JOBS_MAX_ATTEMPTS", "3");
+    for (k, v) in settings {
+        s.set(k, *v);
+    }
     let cfg = s.config(bellhop::config::Needs::Storage);
     let db = Db::connect(&cfg.database_url).await.unwrap();
     db.migrate().await.unwrap();
@@ -110,6 +118,54 @@ async fn jobs_that_keep_failing_are_dead_lettered_with_their_last_error() {
     assert_eq!(rig.state_of(hopeless).await, ("dead".into(), Some("the token was revoked".into()), 1));
     assert_eq!(rig.state_of(panics).await.1.unwrap(), "the job panicked: handler bug");
     assert!(rig.state_of(unknown).await.1.unwrap().contains("no handler"));
+    rig.stop().await;
+}
+
+/// The error a customer's answer job fails with while Qdrant is down: the index unreachable,
+/// under the answering's search and its context.
+fn index_down() -> JobError {
+    let e = bellhop::retrieval::SearchError::Index(bellhop::retrieval::IndexError::Unavailable("connection refused".into()));
+    JobError::Retry(anyhow::Error::new(e).context("answering the customer"))
+}
+
+/// Handlers that fail `outage` times: for an outage of the vector index, or for a reason of
+/// their own; then succeed.
+fn register_outage_kinds(r: &mut Registry<Seen>, outage: usize) {
+    // The application's: the vector index is part of the infrastructure.
+    r.outage_causes(bellhop::app::jobs::index_outage);
+    r.register("needs-index", jobs::DEFAULT, move |s: Seen, job: Job| async move { if note_run(&s, &job) <= outage { Err(index_down()) } else { Ok(()) } });
+    r.register("own-failure", jobs::DEFAULT, move |s: Seen, job: Job| async move {
+        if note_run(&s, &job) <= outage { Err(JobError::Retry(anyhow::anyhow!("upstream said no"))) } else { Ok(()) }
+    });
+}
+
+/// A vector index outage longer than the attempts' backoff (Qdrant restarting for minutes) says
+/// nothing about the job: its failures do not use up its attempts, so the customer's question is
+/// answered when the index is back, instead of being dead-lettered unanswered. A failure of the
+/// job's own still uses them up.
+#[tokio::test]
+async fn a_job_failing_while_the_vector_index_is_down_keeps_its_attempts_and_runs_when_it_is_back() {
+    // 3 attempts (the rig's); the index is down for 5 of them.
+    let rig = rig_with(&[], |r| register_outage_kinds(r, 5)).await;
+    let outage = rig.queue.enqueue(&rig.queue.job(jobs::DEFAULT, "needs-index", &())).await.unwrap().unwrap();
+    let own = rig.queue.enqueue(&rig.queue.job(jobs::DEFAULT, "own-failure", &())).await.unwrap().unwrap();
+    rig.wait_state(outage, "done").await;
+    rig.wait_state(own, "dead").await;
+    assert_eq!(rig.state_of(outage).await, ("done".into(), None, 6));
+    let max: i64 = sqlx::query_scalar("select max_attempts from jobs where id = $1").bind(outage.0).fetch_one(&rig.db.pool).await.unwrap();
+    assert_eq!(max, 3 + 5, "each outage attempt was given back");
+    assert_eq!(rig.state_of(own).await, ("dead".into(), Some("upstream said no".into()), 3));
+    rig.stop().await;
+}
+
+/// With `jobs.outage_budget_minutes` = 0 (or once a job is older than it), an outage uses up
+/// attempts like any other failure: the job is dead-lettered with the outage as its last error.
+#[tokio::test]
+async fn past_the_outage_budget_an_outage_uses_up_attempts() {
+    let rig = rig_with(&[("BELLHOP_JOBS_OUTAGE_BUDGET_MINUTES", "0")], |r| register_outage_kinds(r, 5)).await;
+    let outage = rig.queue.enqueue(&rig.queue.job(jobs::DEFAULT, "needs-index", &())).await.unwrap().unwrap();
+    rig.wait_state(outage, "dead").await;
+    assert_eq!(rig.state_of(outage).await, ("dead".into(), Some("answering the customer: vector index unavailable: connection refused".into()), 3));
     rig.stop().await;
 }
 

@@ -270,3 +270,38 @@ async fn a_sealed_write_with_a_retired_key_is_refused_and_writes_nothing() {
     assert_eq!(sealed.key_id, current.active_key_id());
     app.stop().await.unwrap();
 }
+
+/// With the master key in the configuration (BELLHOP_MASTER_KEY), the processes already running
+/// cannot learn the new key: after `rotate-key` every webhook of theirs failed with HTTP 500
+/// until they were restarted, and nothing said so. `rotate-key` now says to restart them, with
+/// the old key kept, once it re-encrypted anything.
+#[tokio::test]
+async fn rotate_key_with_a_configured_master_key_says_to_restart_every_process() {
+    let old = crate::crash::base64_key();
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_MASTER_KEY", old.clone());
+    })
+    .await;
+    let (_, _, secret) = app.create_bot(2900, 7_900_001).await;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_bellhop"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("BELLHOP_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .arg("rotate-key")
+        .env("BELLHOP_DATA_DIR", &app.settings.values["BELLHOP_DATA_DIR"])
+        .env("BELLHOP_DATABASE_URL", &app.settings.values["BELLHOP_DATABASE_URL"])
+        .env("BELLHOP_MASTER_KEY", crate::crash::base64_key())
+        .env("BELLHOP_OLD_MASTER_KEYS", &old)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("re-encrypted 2 secrets"), "{stdout}");
+    assert!(stdout.contains(bellhop::app::RESTART_AFTER_ROTATION), "{stdout}");
+    // As the reminder says: the running process, with the old key only, cannot open the secret.
+    assert_eq!(app.post_update(7_900_001, Some(&secret), &serde_json::json!({"update_id": 1})).await, 500);
+    app.stop().await.unwrap();
+}

@@ -48,7 +48,7 @@ pub struct SandboxArgs {
     /// Username of the manager bot the sandbox creates at start.
     #[arg(long, default_value = "bellhop_manager_bot")]
     pub manager_username: String,
-    /// The manager bot's token (default: generated, printed once at start).
+    /// The manager bot's token (default: generated; shown on the sandbox's front page, never logged).
     #[arg(long, env = "BELLHOP_SANDBOX_MANAGER_TOKEN", hide_env_values = true)]
     pub manager_token: Option<String>,
     /// Create the manager bot without Bot Management Mode (to see creation being refused).
