@@ -456,8 +456,10 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     let common_total: f32 = common.clone().map(|(_, w)| w).sum::<f32>().max(1e-6);
     // An FAQ entry whose reply is about something its question names and the customer's does not
     // ("Can I bring my own wine?" / "Yes, you can bring your own bottle of wine."), while the
-    // customer asks about something the entry never names ("can I bring my own beer?"), answers
-    // another question: its every sentence counts half, as a question in the sources does.
+    // customer asks about something the entry never names but the sources do elsewhere ("can I
+    // bring my own beer?", with "Local Craft Beer, pint" on the menu), answers another question:
+    // its every sentence counts half, as a question in the sources does. (A word the sources
+    // never name may be another word for what the entry does: "gift vouchers" / "gift cards".)
     let elsewhere: HashSet<usize> = {
         let mut out = HashSet::new();
         for (h, heading) in headings.iter().enumerate() {
@@ -466,7 +468,8 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             }
             let own: Vec<usize> = (0..sents.len()).filter(|&i| sents[i].0 == h).collect();
             let entry: HashSet<String> = own.iter().flat_map(|&i| owns[i].iter().cloned()).chain(terms(heading)).collect();
-            let unnamed = common.clone().any(|(t, _)| !t.chars().any(char::is_numeric) && !holds(&entry, t));
+            let named_elsewhere = |t: &String| (0..sents.len()).any(|i| sents[i].0 != h && holds(&owns[i], t));
+            let unnamed = common.clone().any(|(t, _)| !t.chars().any(char::is_numeric) && !holds(&entry, t) && named_elsewhere(t));
             let theirs: Vec<String> = terms(heading).into_iter().filter(|t| !q_set.iter().any(|q| same(q, t))).collect();
             let replies_about_theirs = own.iter().any(|&i| yes_or_no(&sents[i].2) && theirs.iter().any(|t| holds(&owns[i], t)));
             if unnamed && replies_about_theirs {
@@ -890,12 +893,18 @@ mod tests {
 
     #[test]
     fn an_faq_reply_about_something_else_is_no_answer() {
-        let faq = [("FAQ Can I bring my own wine?", "Yes, you can bring your own bottle of wine. We charge a corkage fee of $10 per bottle.")];
-        let r = rank("can I bring my own beer?", &sents(&faq.iter().map(|p| p.1).collect::<Vec<_>>()), Some(&[0.62, 0.4]), &[0.6], &[faq[0].0.to_owned()], Tuning::default());
-        assert!(r[0].score < Tuning::default().min_score, "{r:?}");
+        let faq = [("FAQ Can I bring my own wine?", "Yes, you can bring your own bottle of wine. We charge a corkage fee of $10 per bottle."), ("Menu Drinks", "Local Craft Beer, pint: $8")];
+        let texts: Vec<&str> = faq.iter().map(|p| p.1).collect();
+        let headings: Vec<String> = faq.iter().map(|p| p.0.to_owned()).collect();
+        let r = rank("can I bring my own beer?", &sents(&texts), Some(&[0.62, 0.4, 0.3]), &[0.6, 0.4], &headings, Tuning::default());
+        assert!(!r[0].text.starts_with("Yes") && !r.iter().any(|s| s.text.starts_with("Yes") && s.score >= Tuning::default().min_score), "{r:?}");
         // Asked about what it names, it answers.
-        let r = rank("can I bring my own wine?", &sents(&faq.iter().map(|p| p.1).collect::<Vec<_>>()), Some(&[0.75, 0.45]), &[0.7], &[faq[0].0.to_owned()], Tuning::default());
+        let r = rank("can I bring my own wine?", &sents(&texts), Some(&[0.75, 0.45, 0.2]), &[0.7, 0.3], &headings, Tuning::default());
         assert!(r[0].score >= Tuning::default().min_score && r[0].text.starts_with("Yes"), "{r:?}");
+        // A word the sources never name may be another word for what the entry names.
+        let cards = [("FAQ Do you sell gift cards?", "Yes, gift cards are available at the counter in any amount.")];
+        let r = rank("do you sell gift vouchers?", &sents(&[cards[0].1]), Some(&[0.7]), &[0.6], &[cards[0].0.to_owned()], Tuning::default());
+        assert!(r[0].score >= Tuning::default().min_score, "{r:?}");
         // A reply that doesn't name what the entry's question does is not about something else
         // ("is yoga safe during pregnancy?" / "Can I practise yoga while pregnant?").
         let faq = [("FAQ Can I practise yoga while pregnant?", "Yes, with care. Join Prenatal Yoga with Ruth on Thursdays.")];
