@@ -491,9 +491,11 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             let n_common = common.clone().count();
             let shared = if n_common == 0 { 0.0 } else { common.clone().filter(|(t, _)| holds(&owns[i], t)).count() as f32 / n_common as f32 };
             let label: HashSet<String> = crate::retrieval::label(crate::retrieval::unmarked(text)).map(|l| terms(l).into_iter().collect()).unwrap_or_default();
-            // (A line of a list or a short one: in prose, a long sentence holding every word of a
-            // question is as often one the question was made from by changing its point.)
-            let short = is_item(text) || text.split_whitespace().count() <= 12;
+            // (A line of a list or a short one — up to 20 words when it holds every word asked: in
+            // prose, a long sentence holding every word of a question is as often one the
+            // question was made from by changing its point.)
+            let n_words = text.split_whitespace().count();
+            let short = is_item(text) || n_words <= 12 || (shared >= 1.0 && n_words <= 20);
             let worded = (topic >= 0.5 && common.clone().any(|(t, _)| holds(&label, t))) || (topic >= 0.9 && n_common >= 2 && short);
             let dense = cosine.map_or(0.0, |c| c[i]);
             let mut score = tuning.dense * dense + tuning.lexical * lexical + tuning.passage * passage.get(*h).copied().unwrap_or(0.0);
@@ -833,6 +835,11 @@ mod tests {
         let sel = selection("any lunchtime classes", &monday, &[0.219, 0.335, 0.208, 0.2, 0.466], &[0.318, 0.3, 0.3]);
         assert!(sel.answers_alone(), "{:?}", sel.ranked);
         assert!(sel.quote()[0].text.contains("Lunchtime Power Yoga"), "{:?}", sel.quote());
+        // A sentence of the FAQ holding every word asked ("high", "chairs"), far from the question
+        // by its other words (0.39).
+        let family = [("FAQ Children", "We have high chairs and a kids' menu, and there is a baby changing table in the accessible toilet.")];
+        let sel = selection("do you have high chairs?", &family, &[0.389], &[0.298]);
+        assert!(sel.answers_alone(), "{:?}", sel.ranked);
         // Sharing the question's one word is not enough: "Where is the shop?" is not answered by
         // how to book.
         let booking = [("Booking", "You can book by phone or in the shop.")];
