@@ -109,7 +109,7 @@ test('an owner reads a transcript, answers a customer, fills a knowledge gap, se
   const gap = page.locator('li.gap', { hasText: 'Can I pay with bitcoin?' });
   await gap.locator('textarea').fill('We take cards and cash in the shop, and PayPal for deliveries.');
   await page.screenshot({ path: `${SHOTS}/knowledge-gaps.png`, fullPage: true });
-  await gap.locator('button').click();
+  await gap.locator('button', { hasText: 'Add this answer' }).click();
   await page.waitForSelector('text=Added to your questions');
   assert.doesNotMatch(await page.textContent('main'), /Can I pay with bitcoin\?/);
   const paid = await ask(bot, sam, 'can I pay with bitcoin');
