@@ -366,6 +366,27 @@ enum Wants {
     Anything,
 }
 
+/// Whether a question asks where the business is: "where are you?", "whr r u located",
+/// "what's your address?" (not where something else is: "where is the toilet?").
+fn asks_where(question: &str) -> bool {
+    use unicode_segmentation::UnicodeSegmentation;
+    let words: Vec<String> = question.unicode_words().map(str::to_lowercase).collect();
+    let has = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()));
+    has(&["address"]) || (has(&["you", "u", "ya", "your", "ur"]) && (words.first().is_some_and(|w| ["where", "whr", "wher", "where's", "wheres"].contains(&w.as_str())) || has(&["located", "location", "directions"])))
+}
+
+/// Whether a sentence gives an address: a number shortly before a street word ("at 14 Elm
+/// Street", "18 Birch Lane"), or an address label ("Address: …").
+fn gives_address(text: &str) -> bool {
+    use unicode_segmentation::UnicodeSegmentation;
+    const STREET: &[&str] = &["street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "boulevard", "blvd", "square", "sq", "way", "drive", "dr", "place", "plaza", "court", "highway", "parkway"];
+    if crate::retrieval::label(crate::retrieval::unmarked(text)).is_some_and(|l| ["address", "location", "find us", "where to find us"].contains(&l.to_lowercase().as_str())) {
+        return true;
+    }
+    let words: Vec<String> = text.unicode_words().map(str::to_lowercase).collect();
+    words.iter().enumerate().any(|(i, w)| w.chars().all(|c| c.is_ascii_digit()) && words[i + 1..(i + 7).min(words.len())].iter().any(|x| STREET.contains(&x.as_str())))
+}
+
 fn wants(question: &str) -> Wants {
     let q = question.to_lowercase();
     let starts = |p: &[&str]| p.iter().any(|w| q.contains(w));
@@ -479,6 +500,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
         out
     };
     let kind = wants(question);
+    let where_asked = asks_where(question);
     let non_latin = crate::retrieval::analysis::mostly_non_latin(question);
     let mut out: Vec<Scored> = sents
         .iter()
@@ -496,7 +518,8 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             // question was made from by changing its point.)
             let n_words = text.split_whitespace().count();
             let short = is_item(text) || n_words <= 12 || (shared >= 1.0 && n_words <= 20);
-            let worded = (topic >= 0.5 && common.clone().any(|(t, _)| holds(&label, t))) || (topic >= 0.9 && n_common >= 2 && short);
+            let address = where_asked && gives_address(text);
+            let worded = (topic >= 0.5 && common.clone().any(|(t, _)| holds(&label, t))) || (topic >= 0.9 && n_common >= 2 && short) || address;
             let dense = cosine.map_or(0.0, |c| c[i]);
             let mut score = tuning.dense * dense + tuning.lexical * lexical + tuning.passage * passage.get(*h).copied().unwrap_or(0.0);
             // A sentence with nothing beyond the question's own words can't be its answer.
@@ -508,6 +531,15 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
                 score *= tuning.wrong_type;
             }
             if weekday && !names_a_day(text) && !headings.get(*h).is_some_and(|x| names_a_day(x)) {
+                score *= tuning.wrong_type;
+            }
+            // "where are you?" is answered by the address, however far its words and meaning
+            // ("… a small, friendly yoga studio at 42 Elm Street …" is 0.08 from "what is your
+            // address"); a line holding the question's one word ("Full Bistro Breakfast" for
+            // "where is the bistro?") is not.
+            if address {
+                score = score.max(tuning.alone) + 0.15;
+            } else if where_asked {
                 score *= tuning.wrong_type;
             }
             // A question ("Do you deliver on Sundays?" in an FAQ kept as plain text) or a title
@@ -917,6 +949,19 @@ mod tests {
         let faq = [("FAQ Can I practise yoga while pregnant?", "Yes, with care. Join Prenatal Yoga with Ruth on Thursdays.")];
         let r = rank("is yoga safe during pregnancy?", &sents(&faq.iter().map(|p| p.1).collect::<Vec<_>>()), Some(&[0.6, 0.55]), &[0.6], &[faq[0].0.to_owned()], Tuning::default());
         assert!(r[0].score >= Tuning::default().min_score, "{r:?}");
+    }
+
+    #[test]
+    fn where_the_business_is_is_answered_by_its_address() {
+        assert!(asks_where("where are you?") && asks_where("whr r u located") && asks_where("what's your address?") && asks_where("Where are you located?"));
+        assert!(!asks_where("where is the toilet?") && !asks_where("where can I park?") && !asks_where("Where is the Yuan capital located?"));
+        assert!(gives_address("Lotus Flow Yoga is a small, friendly yoga studio at 42 Elm Street, opened in 2019.") && gives_address("QuickFix Auto is at Unit 3, Riverside Trading Estate, Mill Road."));
+        assert!(gives_address("Address: Marktplatz 5, Hamburg") && !gives_address("Parking on Elm Street is free after 6 pm.") && !gives_address("We are open 7 days a week."));
+        // The yoga studio's address, in a sentence about the studio far from the question (0.08).
+        let about = [("About", "Lotus Flow Yoga is a small, friendly yoga studio at 42 Elm Street, opened in 2019 by Maya Chen.\nFollow us on Instagram."), ("FAQ", "Parking on Elm Street is free after 6 pm.")];
+        let sel = selection("what is your address", &about, &[0.083, 0.163, 0.172], &[0.054, 0.104]);
+        assert!(sel.confident() && sel.answers_alone(), "{:?}", sel.ranked);
+        assert!(sel.quote()[0].text.contains("42 Elm Street"), "{:?}", sel.quote());
     }
 
     #[test]
