@@ -221,6 +221,8 @@ impl Selection {
     }
 
     /// The quote as passages: (hit, text), the sentences of one paragraph quoted together as one.
+    /// A passage whose words were already quoted is left out: the same menu uploaded as a PDF and
+    /// as a web page gave "Kids' menu (under 12): … $10." twice, under two sources of one name.
     pub fn quoted(&self) -> Vec<(usize, String)> {
         let mut out: Vec<(usize, String)> = Vec::new();
         let mut last: Option<&Scored> = None;
@@ -235,7 +237,13 @@ impl Selection {
             }
             last = Some(s);
         }
-        out
+        let mut kept: Vec<(usize, String)> = Vec::new();
+        for (hit, text) in out {
+            if !kept.iter().any(|(_, k)| k.contains(text.as_str())) {
+                kept.push((hit, text));
+            }
+        }
+        kept
     }
 
     /// Short context for the model: the `k` best sentences with their neighbours, per passage
@@ -962,6 +970,14 @@ mod tests {
         let sel = selection("what is your address", &about, &[0.083, 0.163, 0.172], &[0.054, 0.104]);
         assert!(sel.confident() && sel.answers_alone(), "{:?}", sel.ranked);
         assert!(sel.quote()[0].text.contains("42 Elm Street"), "{:?}", sel.quote());
+    }
+
+    #[test]
+    fn the_same_words_from_two_sources_are_quoted_once() {
+        let menus = [("Menu (PDF)", "Kids' menu (under 12): any half-portion main for $10."), ("Menu (web page)", "Kids' menu (under 12): any half-portion main for $10.")];
+        let sel = selection("do you have a kids menu", &menus, &[0.7, 0.7], &[0.6, 0.6]);
+        assert_eq!(sel.quote().len(), 2, "{:?}", sel.quote());
+        assert_eq!(sel.quoted(), [(0, "Kids' menu (under 12): any half-portion main for $10.".to_owned())]);
     }
 
     #[test]
