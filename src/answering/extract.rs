@@ -16,7 +16,6 @@
 //! The best sentence's score decides between a quote and "I don't know"
 //! ([`Selection::confident`]); the threshold was set by `bellhop eval answers` on held-out
 //! articles (see BENCHMARKS.md). The same ranking picks the short context the model is given.
-use super::verify::sentences;
 use crate::models::EmbedError;
 use crate::retrieval::{Hit, Retriever, SentenceVectors};
 use std::collections::{HashMap, HashSet};
@@ -308,8 +307,13 @@ fn same(a: &str, b: &str) -> bool {
 /// A weekday or a month ("Sundays" too).
 fn dated(word: &str) -> bool {
     let l = word.to_lowercase();
-    let l = l.strip_suffix('s').unwrap_or(&l);
-    WEEKDAYS.contains(&l) || MONTHS.contains(&l)
+    weekday(word) || MONTHS.contains(&l.strip_suffix('s').unwrap_or(&l))
+}
+
+/// A weekday ("Sundays", "weekend" too).
+fn weekday(word: &str) -> bool {
+    let l = word.to_lowercase();
+    WEEKDAYS.contains(&l.strip_suffix('s').unwrap_or(&l))
 }
 
 /// A word of the question that names something specific: a weekday, a month, or a name
@@ -418,7 +422,7 @@ fn names_a_day(text: &str) -> bool {
     text.unicode_words().any(|w| {
         let l = w.to_lowercase();
         let l = l.strip_suffix('s').unwrap_or(&l);
-        WEEKDAYS.contains(&l) || SHORT.contains(&l) || OTHER.contains(&l)
+        weekday(w) || SHORT.contains(&l) || OTHER.contains(&l)
     })
 }
 
@@ -462,12 +466,9 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
         question.unicode_words().filter(|w| dated(w)).filter_map(term).collect()
     };
     // A question about a weekday ("weekend" is one) wants an answer that names a day.
-    let weekday = {
+    let about_a_weekday = {
         use unicode_segmentation::UnicodeSegmentation;
-        question.unicode_words().any(|w| {
-            let l = w.to_lowercase();
-            WEEKDAYS.contains(&l.strip_suffix('s').unwrap_or(&l))
-        })
+        question.unicode_words().any(weekday)
     };
     let owns: Vec<HashSet<String>> = sents.iter().map(|(_, _, t)| terms(t).into_iter().collect()).collect();
     let bags: Vec<HashSet<String>> = sents.iter().zip(&owns).map(|((h, _, _), own)| own.iter().cloned().chain(headings.get(*h).map(|x| terms(x)).unwrap_or_default()).collect()).collect();
@@ -538,7 +539,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             if !has(kind, text, &q_set) {
                 score *= tuning.wrong_type;
             }
-            if weekday && !names_a_day(text) && !headings.get(*h).is_some_and(|x| names_a_day(x)) {
+            if about_a_weekday && !names_a_day(text) && !headings.get(*h).is_some_and(|x| names_a_day(x)) {
                 score *= tuning.wrong_type;
             }
             // "where are you?" is answered by the address, however far its words and meaning
@@ -603,7 +604,10 @@ fn names(sentence: &str, own: &HashSet<String>, next: &HashSet<String>) -> bool 
 
 /// The passages' sentences ranked for `question` (`question_vector`: its embedding, if made).
 pub async fn select(retriever: &Retriever, question: &str, question_vector: Option<&[f32]>, hits: &[Hit], tuning: Tuning) -> Selection {
-    let by_hit: Vec<Vec<String>> = hits.iter().map(|h| sentences(&h.payload.sentence_text()).into_iter().map(str::to_owned).collect()).collect();
+    // Each passage's sentences with the line (paragraph) each is on, split once.
+    let split: Vec<Vec<(usize, String)>> = hits.iter().map(|h| crate::retrieval::sentence_lines(&h.payload.sentence_text()).into_iter().map(|(n, s)| (n, s.to_owned())).collect()).collect();
+    let lines: Vec<Vec<usize>> = split.iter().map(|ss| ss.iter().map(|(n, _)| *n).collect()).collect();
+    let by_hit: Vec<Vec<String>> = split.into_iter().map(|ss| ss.into_iter().map(|(_, s)| s).collect()).collect();
     let sents: Vec<(usize, usize, String)> = by_hit.iter().enumerate().flat_map(|(h, ss)| ss.iter().enumerate().map(move |(i, s)| (h, i, s.clone()))).collect();
     let passage: Vec<f32> = hits.iter().map(|h| h.similarity.unwrap_or(0.0)).collect();
     let headings: Vec<String> = hits.iter().map(|h| h.payload.headings.join(" ")).collect();
@@ -628,7 +632,6 @@ pub async fn select(retriever: &Retriever, question: &str, question_vector: Opti
         _ => None,
     };
     let mut ranked = rank(question, &sents, cosine.as_deref(), &passage, &headings, tuning);
-    let lines: Vec<Vec<usize>> = hits.iter().map(|h| crate::retrieval::sentence_lines(&h.payload.sentence_text()).into_iter().map(|(n, _)| n).collect()).collect();
     on_lines(&mut ranked, &lines);
     let names: Vec<Vec<&str>> = hits.iter().map(|h| std::iter::once(h.payload.title.as_str()).chain(h.payload.headings.iter().map(String::as_str)).collect()).collect();
     no_titles(&mut ranked, &names);
@@ -719,6 +722,7 @@ async fn sentence_vectors(retriever: &Retriever, hits: &[Hit], by_hit: &[Vec<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::retrieval::sentences;
 
     fn sents(passages: &[&str]) -> Vec<(usize, usize, String)> {
         passages.iter().enumerate().flat_map(|(h, p)| sentences(p).into_iter().enumerate().map(move |(i, s)| (h, i, s.to_owned()))).collect()
@@ -784,11 +788,8 @@ mod tests {
     /// sentence in order and of each passage (near what the embedder gives these texts), as a
     /// follow-up of `follow_up_of` when given.
     fn quoted(question: &str, passages: &[(&str, &str)], cosine: &[f32], passage: &[f32], follow_up_of: Option<&str>) -> Vec<String> {
-        let s = sents(&passages.iter().map(|p| p.1).collect::<Vec<_>>());
-        assert_eq!(s.len(), cosine.len(), "{s:?}");
-        let headings: Vec<String> = passages.iter().map(|p| p.0.to_owned()).collect();
         let query = follow_up_of.map_or(question.to_owned(), |before| format!("{before} {question}"));
-        let mut sel = Selection { ranked: rank(&query, &s, Some(cosine), passage, &headings, Tuning::default()), by_hit: vec![], tuning: Tuning::default(), focus: vec![] };
+        let mut sel = selection(&query, passages, cosine, passage);
         if query != question {
             sel.focus_on(question, &query);
         }
@@ -850,7 +851,8 @@ mod tests {
         assert_eq!(q, ["Wedding flowers must be ordered at least 4 weeks before the wedding."]);
     }
 
-    /// The selection for `question` over `passages` (heading, text), as [`quoted`] makes it.
+    /// The selection for `question` over `passages` (heading, text), given the meaning score of
+    /// each sentence in order and of each passage.
     fn selection(question: &str, passages: &[(&str, &str)], cosine: &[f32], passage: &[f32]) -> Selection {
         let s = sents(&passages.iter().map(|p| p.1).collect::<Vec<_>>());
         assert_eq!(s.len(), cosine.len(), "{s:?}");
