@@ -253,7 +253,21 @@ pub async fn find(
     let min = cfg.min_similarity;
     let Some(top) = hits.first().map(|h| h.similarity.unwrap_or(0.0)) else { return Ok(None) };
     // Keep passages reasonably close to the best one; far weaker ones only add noise.
-    let hits: Vec<Hit> = hits.into_iter().filter(|h| h.similarity.unwrap_or(0.0) >= top.min(min) * 0.8).collect();
+    let mut hits: Vec<Hit> = hits.into_iter().filter(|h| h.similarity.unwrap_or(0.0) >= top.min(min) * 0.8).collect();
+    // A question for a contact detail ("what is your phone number?") is far from the line that
+    // gives it ("… just call us on 555-0142 …" in a booking FAQ, "You will find us at 14 Elm
+    // Street" at the end of the opening hours): the passages nearest to a line like it are read
+    // too. Their match is shown as the bar: they are read for the detail, not for their meaning.
+    if let Some(contact) = extract::asks_for(query) {
+        let example = contact.example();
+        let vectors = retriever.query_vectors(example, opts).await?;
+        for mut h in retriever.search_with(tenant, sources, example, opts, vectors).await?.into_iter().take(3) {
+            if !hits.iter().any(|k| k.payload.chunk_id == h.payload.chunk_id) {
+                h.similarity = h.similarity.map(|s| s.min(min));
+                hits.push(h);
+            }
+        }
+    }
     let tuning = extract::Tuning { min_score: cfg.min_sentence_score, ..extract::Tuning::default() };
     let t = Instant::now();
     let selection = extract::select(retriever, query, question_vector.as_deref(), &hits, tuning).await;

@@ -294,14 +294,49 @@ const STOP: &[&str] = &[
     "what's", "whats", "wat", "where's", "how's", "it's", "that's", "there's", "i'm", "im", "u", "r", "ur", "ya", "pls", "plz",
 ];
 
-/// Whether two stems are the same word: equal, or ending differently after the same first five
-/// letters (the English stemmer makes "deliv" of "deliver" but "deliveri" of "delivery").
+/// Whether two stems are the same word: equal, ending differently after the same first five
+/// letters (the English stemmer makes "deliv" of "deliver" but "deliveri" of "delivery"), or
+/// two words customers use for one thing ([`SYNONYMS`]).
 fn same(a: &str, b: &str) -> bool {
     if a == b {
         return true;
     }
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    short.len() >= 5 && short.bytes().all(|c| c.is_ascii_lowercase()) && long.starts_with(short)
+    (short.len() >= 5 && short.bytes().all(|c| c.is_ascii_lowercase()) && long.starts_with(short)) || synonyms(a, b)
+}
+
+/// Words a customer and a business use for one thing: "do you take cash?" / "We accept … cash",
+/// "How much does delivery cost?" / "… for a fee of 4 euros", "do you guarantee repairs?" /
+/// "… comes with a 12-month warranty". Only words of a shop's everyday business, each with
+/// one sense there: a question shares its other words with the answer or it is not one.
+const SYNONYMS: &[&[&str]] = &[
+    &["cost", "price", "fee", "charge", "rate"],
+    &["take", "accept"],
+    &["book", "booking", "reserve", "reservation", "appointment"],
+    &["guarantee", "warranty"],
+    &["allow", "allowed", "permit", "permitted", "welcome"],
+    &["buy", "purchase", "sell"],
+    &["rent", "rental", "hire"],
+    &["lend", "loan"],
+    &["fix", "repair", "mend"],
+    &["quote", "estimate"],
+    &["close", "shut"],
+    &["kid", "child", "children"],
+    &["bike", "bicycle", "cycle"],
+    &["car", "vehicle"],
+    &["phone", "telephone", "call", "ring"],
+    &["toilet", "restroom", "bathroom", "washroom", "loo"],
+    &["wifi", "internet", "wireless"],
+    &["lift", "elevator"],
+    &["pay", "payment"],
+    &["deliver", "delivery", "ship", "shipping"],
+];
+
+/// Whether two stems are words of one [`SYNONYMS`] group.
+fn synonyms(a: &str, b: &str) -> bool {
+    use std::sync::LazyLock;
+    static GROUPS: LazyLock<HashMap<String, usize>> = LazyLock::new(|| SYNONYMS.iter().enumerate().flat_map(|(g, words)| words.iter().map(move |w| (stem(w), g))).collect());
+    matches!((GROUPS.get(a), GROUPS.get(b)), (Some(x), Some(y)) if x == y)
 }
 
 /// A weekday or a month ("Sundays" too).
@@ -378,13 +413,65 @@ enum Wants {
     Anything,
 }
 
-/// Whether a question asks where the business is: "where are you?", "whr r u located",
-/// "what's your address?" (not where something else is: "where is the toilet?").
-fn asks_where(question: &str) -> bool {
+/// A contact detail a customer asks for: where the business is, its phone number, its email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contact {
+    Address,
+    Phone,
+    Email,
+}
+
+impl Contact {
+    /// A line that gives this detail, as a business writes it: searched for beside the question
+    /// (the question "what is your phone number?" is far, in meaning and words, from "… just
+    /// call us on 555-0142 …" in a booking FAQ, which retrieval alone does not find).
+    pub fn example(self) -> &'static str {
+        match self {
+            Contact::Address => "You will find us at 12 Main Street, on the corner of Station Road.",
+            Contact::Phone => "Call us on 555-0100 or phone our number.",
+            Contact::Email => "Email us at hello@example.com.",
+        }
+    }
+}
+
+/// The contact detail a question asks for: "where are you?", "whr r u located", "what's your
+/// address?", "where is the shop?" (not where something else is: "where is the toilet?");
+/// "what is your phone number?", "can i call you"; "whats ur email".
+pub fn asks_for(question: &str) -> Option<Contact> {
     use unicode_segmentation::UnicodeSegmentation;
     let words: Vec<String> = question.unicode_words().map(str::to_lowercase).collect();
     let has = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()));
-    has(&["address"]) || (has(&["you", "u", "ya", "your", "ur"]) && (words.first().is_some_and(|w| ["where", "whr", "wher", "where's", "wheres"].contains(&w.as_str())) || has(&["located", "location", "directions"])))
+    let you = has(&["you", "u", "ya", "your", "ur", "yours"]);
+    // Whether every content word of the question is one of `list` (or a word like "exactly"):
+    // "do you send an email confirmation?" asks about confirmations, not for the address.
+    let only = |list: &[&str]| words.iter().filter_map(|w| term(w)).all(|t| list.iter().chain(["exact", "exactly", "get", "find", "contact", "reach", "best", "again", "whr", "wher", "wheres"].iter()).any(|l| stem(l) == t));
+    // "where is the bistro?": the business by what it is.
+    const PLACES: &[&str] = &["shop", "store", "studio", "bistro", "cafe", "café", "restaurant", "bakery", "garage", "workshop", "salon", "clinic", "surgery", "office", "gym", "hotel", "guesthouse", "deli", "business", "premises", "located", "location", "situated"];
+    let where_word = words.first().is_some_and(|w| ["where", "whr", "wher", "where's", "wheres"].contains(&w.as_str()));
+    let about_a_place = only(&[PLACES, &["address", "directions", "based"]].concat());
+    if about_a_place && (has(&["address"]) || (you && (where_word || has(&["located", "location", "directions"]))) || (where_word && has(PLACES))) {
+        return Some(Contact::Address);
+    }
+    let email = has(&["email"]) || question.to_lowercase().contains("e-mail");
+    if email && only(&["email", "mail", "address", "send", "write", "e"]) {
+        return Some(Contact::Email);
+    }
+    // "can i call you" / "whats ur number", not "can you call me when it's ready?".
+    let call_you = words.windows(2).any(|w| ["call", "ring", "phone", "text"].contains(&w[0].as_str()) && ["you", "u", "ya"].contains(&w[1].as_str()));
+    let number = you && has(&["number", "phone", "telephone", "tel"]);
+    if (call_you || number || has(&["phone", "telephone"])) && only(&["phone", "telephone", "tel", "number", "call", "ring", "text", "mobile", "landline"]) {
+        return Some(Contact::Phone);
+    }
+    None
+}
+
+/// Whether a sentence gives `what`.
+fn gives(what: Contact, text: &str) -> bool {
+    match what {
+        Contact::Address => gives_address(text),
+        Contact::Phone => gives_phone(text),
+        Contact::Email => text.split_whitespace().any(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).split_once('@').is_some_and(|(a, d)| !a.is_empty() && d.contains('.'))),
+    }
 }
 
 /// Whether a sentence gives an address: a number shortly before a street word ("at 14 Elm
@@ -397,6 +484,35 @@ fn gives_address(text: &str) -> bool {
     }
     let words: Vec<String> = text.unicode_words().map(str::to_lowercase).collect();
     words.iter().enumerate().any(|(i, w)| w.chars().all(|c| c.is_ascii_digit()) && words[i + 1..(i + 7).min(words.len())].iter().any(|x| STREET.contains(&x.as_str())))
+}
+
+/// Whether a sentence gives a phone number: seven digits or more written together, perhaps
+/// with spaces, dashes, dots, brackets or a leading "+" ("555-0142", "+351 220 000 123"), not a
+/// price, a time or a date.
+fn gives_phone(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() || (chars[i] == '+' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) || (chars[i] == '(' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
+            let before = i.checked_sub(1).map(|b| chars[b]);
+            let mut j = i;
+            while j < chars.len() && (chars[j].is_ascii_digit() || matches!(chars[j], ' ' | '-' | '.' | '(' | ')' | '+')) {
+                j += 1;
+            }
+            let run: String = chars[i..j].iter().collect();
+            let run = run.trim_end_matches([' ', '-', '.', '(']);
+            let digits = run.chars().filter(char::is_ascii_digit).count();
+            let groups: Vec<&str> = run.split('-').collect();
+            let a_date = groups.len() == 3 && groups[0].len() == 4 && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_digit()));
+            if (7..=15).contains(&digits) && !before.is_some_and(|b| b.is_alphanumeric() || matches!(b, '$' | '€' | '£' | ':')) && !a_date {
+                return true;
+            }
+            i = j.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    false
 }
 
 fn wants(question: &str) -> Wants {
@@ -470,7 +586,19 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
         use unicode_segmentation::UnicodeSegmentation;
         question.unicode_words().any(weekday)
     };
-    let owns: Vec<HashSet<String>> = sents.iter().map(|(_, _, t)| terms(t).into_iter().collect()).collect();
+    let mut owns: Vec<HashSet<String>> = sents.iter().map(|(_, _, t)| terms(t).into_iter().collect()).collect();
+    // A menu's marks hold the words its key gives them: "Mushroom Risotto (V, GF, D)" holds
+    // "gluten" and "free" when a line says "(GF) gluten-free".
+    let key: HashMap<String, Vec<String>> = sents.iter().flat_map(|(_, _, t)| legend(t)).map(|(mark, words)| (mark, terms(&words))).collect();
+    if !key.is_empty() {
+        for (own, (_, _, text)) in owns.iter_mut().zip(sents) {
+            for mark in marks(text) {
+                if let Some(words) = key.get(mark) {
+                    own.extend(words.iter().cloned());
+                }
+            }
+        }
+    }
     let bags: Vec<HashSet<String>> = sents.iter().zip(&owns).map(|((h, _, _), own)| own.iter().cloned().chain(headings.get(*h).map(|x| terms(x)).unwrap_or_default()).collect()).collect();
     let holds = |bag: &HashSet<String>, t: &String| bag.iter().any(|b| same(t, b));
     let n = bags.len().max(1) as f32;
@@ -508,14 +636,24 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
         }
         out
     };
+    // An FAQ entry whose question holds every common word of the customer's ("can i book a table
+    // for 4" / "Can I book a table?") is answered by its reply, whatever words the reply uses
+    // ("We take reservations for groups of 6 or more … For smaller tables we don't take
+    // reservations …"): the owner wrote it for this question.
+    let answered_entry: HashSet<usize> = headings
+        .iter()
+        .enumerate()
+        .filter(|(_, heading)| asks(heading) && common.clone().next().is_some() && { let own: HashSet<String> = terms(heading).into_iter().collect(); common.clone().all(|(t, _)| holds(&own, t)) })
+        .map(|(h, _)| h)
+        .collect();
     let kind = wants(question);
-    let where_asked = asks_where(question);
+    let contact = asks_for(question);
     let non_latin = crate::retrieval::analysis::mostly_non_latin(question);
     let mut out: Vec<Scored> = sents
         .iter()
         .enumerate()
         .map(|(i, (h, idx, text))| {
-            let lexical = q_terms.iter().zip(&weights).filter(|(t, _)| bags[i].contains(*t)).map(|(_, w)| w).sum::<f32>() / total;
+            let lexical = q_terms.iter().zip(&weights).filter(|(t, _)| bags[i].contains(*t) || bags[i].iter().any(|b| synonyms(t, b))).map(|(_, w)| w).sum::<f32>() / total;
             let topic = common.clone().filter(|(t, _)| holds(&owns[i], t)).map(|(_, w)| w).sum::<f32>() / common_total;
             let specific = specifics.iter().any(|t| holds(&owns[i], t));
             let dated = dates.iter().any(|t| holds(&owns[i], t));
@@ -527,10 +665,14 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             // question was made from by changing its point.)
             let n_words = text.split_whitespace().count();
             let short = is_item(text) || n_words <= 12 || (shared >= 1.0 && n_words <= 20);
-            let address = where_asked && gives_address(text);
-            let worded = (topic >= 0.5 && common.clone().any(|(t, _)| holds(&label, t))) || (topic >= 0.9 && n_common >= 2 && short) || address;
+            let detail = contact.is_some_and(|c| gives(c, text));
+            let entry = answered_entry.contains(h);
+            let worded = (topic >= 0.5 && common.clone().any(|(t, _)| holds(&label, t))) || (topic >= 0.9 && n_common >= 2 && short) || detail || entry;
             let dense = cosine.map_or(0.0, |c| c[i]);
             let mut score = tuning.dense * dense + tuning.lexical * lexical + tuning.passage * passage.get(*h).copied().unwrap_or(0.0);
+            if entry {
+                score = score.max(tuning.alone) + 0.1;
+            }
             // A sentence with nothing beyond the question's own words can't be its answer.
             let new_words = bags[i].iter().any(|t| !q_set.contains(t));
             if !new_words {
@@ -544,18 +686,22 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             }
             // "where are you?" is answered by the address, however far its words and meaning
             // ("… a small, friendly yoga studio at 42 Elm Street …" is 0.08 from "what is your
-            // address"); a line holding the question's one word ("Full Bistro Breakfast" for
-            // "where is the bistro?") is not.
-            if address {
+            // address"), "what is your phone number?" by a number to call; a line holding the
+            // question's one word ("Full Bistro Breakfast" for "where is the bistro?") is not.
+            if detail {
                 score = score.max(tuning.alone) + 0.15;
-            } else if where_asked {
+            } else if contact.is_some() {
                 score *= tuning.wrong_type;
             }
             // A question ("Do you deliver on Sundays?" in an FAQ kept as plain text) or a title
             // ("Quotes and estimates", a PDF's heading line) says nothing by itself: quoted, it
             // answers nothing.
             let next = sents.get(i + 1).filter(|(nh, nidx, _)| nh == h && *nidx == idx + 1).map(|_| &owns[i + 1]);
-            if asks(text) || next.is_some_and(|next| names(text, &owns[i], next)) || elsewhere.contains(h) {
+            // A menu's key ("Key: (V) vegetarian, (GF) gluten-free.") says what its marks mean,
+            // not what is in a dish: "is the burger gluten free?" is not answered by it (unless it
+            // is asked what a mark means: "what does GF mean?").
+            let a_key = !legend(text).is_empty() && !marks_asked(question, text);
+            if asks(text) || next.is_some_and(|next| names(text, &owns[i], next)) || elsewhere.contains(h) || a_key {
                 score *= 0.5;
             }
             // The local embedder (all-MiniLM-L6-v2) learnt English: for a question in Cyrillic or
@@ -564,11 +710,64 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             if non_latin && lexical == 0.0 {
                 score *= 0.5;
             }
-            let complete = !english || q_terms.iter().all(|t| holds(&owns[i], t));
+            // (The line giving a contact detail asked for holds what was asked: "Call us on
+            // 555-0199." needs no paragraph around it.)
+            let complete = !english || detail || q_terms.iter().all(|t| holds(&owns[i], t));
             Scored { hit: *h, index: *idx, line: *idx, text: text.clone(), score, dense, topic, shared, specific, dated, worded, complete, terms: owns[i].clone() }
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out
+}
+
+/// The marks a line defines, as a menu's key does: "Key: (V) vegetarian, (VG) vegan, (GF)
+/// gluten-free." or "Contains: N = nuts, D = dairy" — two or more marks of one to four capital
+/// letters, each with its words.
+fn legend(text: &str) -> Vec<(String, String)> {
+    let mark = |m: &str| (1..=4).contains(&m.len()) && m.chars().all(|c| c.is_ascii_uppercase());
+    let words = |rest: &str| rest.split([',', ';', '.', '(']).next().unwrap_or_default().trim().to_owned();
+    let mut out = Vec::new();
+    // "(GF) gluten-free"
+    for (i, _) in text.match_indices('(') {
+        if let Some((m, rest)) = text[i + 1..].split_once(')')
+            && mark(m)
+        {
+            let w = words(rest);
+            if !w.is_empty() && w.chars().any(char::is_lowercase) {
+                out.push((m.to_owned(), w));
+            }
+        }
+    }
+    // "N = nuts"
+    for part in text.split([',', ';', ':']) {
+        if let Some((m, w)) = part.split_once('=')
+            && mark(m.trim())
+        {
+            let w = words(w);
+            if !w.is_empty() {
+                out.push((m.trim().to_owned(), w));
+            }
+        }
+    }
+    if out.len() >= 2 { out } else { Vec::new() }
+}
+
+/// Whether `question` names one of the marks `key` defines ("what does GF mean?").
+fn marks_asked(question: &str, key: &str) -> bool {
+    use unicode_segmentation::UnicodeSegmentation;
+    let defined = legend(key);
+    question.unicode_words().any(|w| defined.iter().any(|(m, _)| m == w))
+}
+
+/// The marks in a line's brackets: "V", "GF" and "D" of "Mushroom Risotto (V, GF, D)".
+fn marks(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('(') {
+        let Some((inside, after)) = rest[i + 1..].split_once(')') else { break };
+        out.extend(inside.split([',', '/', ' ']).map(str::trim).filter(|m| (1..=4).contains(&m.len()) && m.chars().all(|c| c.is_ascii_uppercase())));
+        rest = after;
+    }
     out
 }
 
@@ -933,10 +1132,14 @@ mod tests {
 
     #[test]
     fn a_line_that_is_its_passages_title_is_no_answer() {
-        let menu = "Corner Bistro — Menu\nYou will find us at 14 Elm Street, on the corner with Market Lane.";
-        let mut sel = selection("where is the bistro?", &[("", menu)], &[0.5, 0.3], &[0.4]);
+        let menu = "Corner Bistro — Menu\nIt is a family-run neighbourhood place.";
+        let mut sel = selection("tell me about the bistro", &[("", menu)], &[0.5, 0.45], &[0.4]);
         assert_eq!(sel.ranked[0].text, "Corner Bistro — Menu");
         no_titles(&mut sel.ranked, &[vec!["Corner Bistro Menu"]]);
+        assert!(sel.ranked[0].text.starts_with("It is"), "{:?}", sel.ranked);
+        // "where is the bistro?" asks for the address, not for a line naming the bistro.
+        let menu = "Corner Bistro — Menu\nYou will find us at 14 Elm Street, on the corner with Market Lane.";
+        let sel = selection("where is the bistro?", &[("", menu)], &[0.5, 0.3], &[0.4]);
         assert!(sel.ranked[0].text.starts_with("You will find us"), "{:?}", sel.ranked);
     }
 
@@ -962,9 +1165,44 @@ mod tests {
     }
 
     #[test]
+    fn a_menus_marks_hold_the_words_of_its_key() {
+        assert_eq!(legend("Key: (V) vegetarian, (VG) vegan, (GF) gluten-free."), vec![("V".to_owned(), "vegetarian".to_owned()), ("VG".to_owned(), "vegan".to_owned()), ("GF".to_owned(), "gluten-free".to_owned())]);
+        assert_eq!(legend("Contains: N = nuts, D = dairy, E = egg, S = shellfish.").len(), 4);
+        assert!(legend("Our address (HQ) is on Elm Street.").is_empty() && marks("Mushroom Risotto with parmesan (V, GF, D) | $18.00") == ["V", "GF", "D"]);
+        let menu = [("Menu", "Key: (V) vegetarian, (VG) vegan, (GF) gluten-free.\nBistro Burger — beef patty, cheddar, pickles, fries (D, E) | $19.00\nMushroom Risotto with parmesan (V, GF, D) | $18.00")];
+        let q = quoted("is the risotto gluten free?", &menu, &[0.45, 0.2, 0.4], &[0.44], None);
+        assert!(q.len() == 1 && q[0].contains("Risotto"), "{q:?}");
+        // The key says what the marks mean, not what is in the burger.
+        let q = quoted("is the burger gluten free?", &menu, &[0.45, 0.4, 0.2], &[0.44], None);
+        assert!(q.len() == 1 && q[0].contains("Burger"), "{q:?}");
+        assert!(quoted("what does GF mean?", &menu, &[0.45, 0.1, 0.2], &[0.44], None)[0].starts_with("Key"));
+    }
+
+    #[test]
+    fn an_faq_entry_asking_the_customers_question_answers_it_with_its_reply() {
+        let faq = [("Can I book a table?", "We take reservations for groups of 6 or more people; just call us on 555-0142. For smaller tables we don't take reservations — it's first come, first served."), ("How can I pay?", "We accept all major cards, Apple Pay and cash. We do not accept cheques.")];
+        let lines: Vec<Vec<usize>> = faq.iter().map(|(_, t)| crate::retrieval::sentence_lines(t).into_iter().map(|(n, _)| n).collect()).collect();
+        let mut sel = selection("can i book a table for 4", &faq, &[0.27, 0.36, 0.1, 0.1], &[0.52, 0.2]);
+        on_lines(&mut sel.ranked, &lines);
+        assert!(sel.confident() && sel.answers_alone(), "{:?}", sel.ranked);
+        assert_eq!(sel.quote().len(), 2, "{:?}", sel.quote());
+        // "take" is "accept" to a customer.
+        let sel = selection("do you take cash?", &faq[1..], &[0.42, 0.39], &[0.47]);
+        assert!(sel.confident() && sel.quote()[0].text.contains("cash"), "{:?}", sel.ranked);
+    }
+
+    #[test]
     fn where_the_business_is_is_answered_by_its_address() {
-        assert!(asks_where("where are you?") && asks_where("whr r u located") && asks_where("what's your address?") && asks_where("Where are you located?"));
-        assert!(!asks_where("where is the toilet?") && !asks_where("where can I park?") && !asks_where("Where is the Yuan capital located?"));
+        let address = |q: &str| asks_for(q) == Some(Contact::Address);
+        assert!(address("where are you?") && address("whr r u located") && address("what's your address?") && address("Where are you located?") && address("where is the bistro?") && address("Where is the shop?"));
+        assert!(!address("where do you deliver?") && !address("what's your email address?"));
+        let phone = |q: &str| asks_for(q) == Some(Contact::Phone);
+        assert!(phone("What is your phone number?") && phone("whats ur number") && phone("can i call you") && phone("phone?"));
+        assert!(!phone("can you call me when my car is ready?") && !phone("how many people can you seat?") && !phone("do you have a phone charger?"));
+        assert!(asks_for("whats ur email") == Some(Contact::Email) && asks_for("do you send an email confirmation?").is_none());
+        assert!(gives_phone("just call us on 555-0142 or send us a message here") && gives_phone("Phone: +351 220 000 123.") && gives_phone("Call (020) 7946 0958"));
+        assert!(!gives_phone("Orders over $1,000,000 ship free") && !gives_phone("Open 2026-12-06 from 9:00 to 17:00") && !gives_phone("a 12,000-mile warranty") && !gives_phone("Room 12, floor 3"));
+        assert!(!address("where is the toilet?") && !address("where can I park?") && !address("Where is the Yuan capital located?") && !address("where is the shop's car park?"));
         assert!(gives_address("Lotus Flow Yoga is a small, friendly yoga studio at 42 Elm Street, opened in 2019.") && gives_address("QuickFix Auto is at Unit 3, Riverside Trading Estate, Mill Road."));
         assert!(gives_address("Address: Marktplatz 5, Hamburg") && !gives_address("Parking on Elm Street is free after 6 pm.") && !gives_address("We are open 7 days a week."));
         // The yoga studio's address, in a sentence about the studio far from the question (0.08).
