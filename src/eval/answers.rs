@@ -31,7 +31,8 @@ use std::time::{Duration, Instant};
 /// What `bellhop eval answers` was asked to do.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AnswersArgs {
-    /// `corpus.jsonl`: one paragraph per line, `{"_id", "title", "text", "metadata": {"article"}}`.
+    /// `corpus.jsonl`: one paragraph per line, `{"_id", "title", "text", "metadata": {"article"}}`
+    /// (`metadata` may also name the business, `"business"`, when each title is its document's).
     #[arg(long)]
     pub corpus: PathBuf,
     /// `questions.jsonl`: `{"_id", "text", "article", "paragraph", "answerable", "answers"}`.
@@ -72,6 +73,24 @@ struct Paragraph {
     text: String,
     #[serde(default)]
     metadata: Value,
+}
+
+/// The business an article plays is named by `metadata.business` when the set gives one (a
+/// business whose documents have titles of their own, as in `data/eval/shops`), else by its
+/// first paragraph's title (squad2: the article's, the same for all its paragraphs).
+fn business_name(article: &str, first: &Paragraph) -> String {
+    match first.metadata["business"].as_str() {
+        Some(name) => name.to_owned(),
+        None if first.title.is_empty() => article.replace('_', " "),
+        None => first.title.clone(),
+    }
+}
+
+/// A paragraph as the Markdown document the business uploads: under its own title, as the owner
+/// named it (the business's name when it has none).
+fn document(p: &Paragraph, business: &str) -> String {
+    let heading = if p.title.is_empty() { business } else { &p.title };
+    format!("# {heading}\n\n{}\n", p.text.trim())
 }
 
 fn read_lines<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> anyhow::Result<Vec<T>> {
@@ -397,11 +416,11 @@ pub async fn answers(mut cfg: Config, args: AnswersArgs, http: crate::app::HttpR
     for (i, article) in by_article.keys().enumerate() {
         let mine: Vec<&Paragraph> = paragraphs.iter().filter(|p| p.metadata["article"].as_str() == Some(article.as_str()) || p.id.starts_with(&format!("{article}/"))).collect();
         anyhow::ensure!(!mine.is_empty(), "no paragraph of article {article:?} in {}", args.corpus.display());
-        let title = if mine[0].title.is_empty() { article.replace('_', " ") } else { mine[0].title.clone() };
+        let title = business_name(article, mine[0]);
         let (bot, tenant) = h.business(i, &title).await?;
         for p in &mine {
             let name = format!("{}.md", p.id.replace('/', "-"));
-            let doc = format!("# {title}\n\n{}\n", p.text.trim());
+            let doc = document(p, &title);
             let new = crate::storage::sources::NewSource { bot: Some(BotId(bot)), kind: "file", name: &name, size_bytes: doc.len() as i64, content: Some(doc.as_bytes()), max_pages: None, recrawl_hours: None };
             crate::app::sources::add_source(&app, tenant, &new).await?;
         }
@@ -605,6 +624,27 @@ mod tests {
         assert!(contains_gold("It was founded in 1754 by the Army.", &["1754".into()]));
         assert!(!contains_gold("It was founded in 17545.", &["1754".into()]), "whole words only");
         assert!(contains_gold("Their inherent difficulty.", &["the inherent difficulty".into(), "x".into()]));
+    }
+
+    fn paragraph(id: &str, title: &str, metadata: Value) -> Paragraph {
+        Paragraph { id: id.into(), title: title.into(), text: " Drop-in class: $18 \n".into(), metadata }
+    }
+
+    #[test]
+    fn each_document_keeps_its_own_title_under_the_business_named_by_the_set() {
+        // data/eval/shops: documents with titles of their own, the business named in metadata.
+        let shop = json!({"article": "Lotus_Flow_Yoga", "business": "Lotus Flow Yoga"});
+        let prices = paragraph("Lotus_Flow_Yoga/00", "Lotus Flow Yoga — Price List", shop.clone());
+        let faq = paragraph("Lotus_Flow_Yoga/02", "Frequently asked questions", shop);
+        assert_eq!(business_name("Lotus_Flow_Yoga", &prices), "Lotus Flow Yoga");
+        assert_eq!(document(&faq, "Lotus Flow Yoga"), "# Frequently asked questions\n\nDrop-in class: $18\n");
+        // squad2: every paragraph titled by its article, which names the business, as before.
+        let squad = paragraph("Yuan_dynasty/03", "Yuan dynasty", json!({"article": "Yuan_dynasty"}));
+        assert_eq!(business_name("Yuan_dynasty", &squad), "Yuan dynasty");
+        assert_eq!(document(&squad, "Yuan dynasty"), "# Yuan dynasty\n\nDrop-in class: $18\n");
+        let untitled = paragraph("Yuan_dynasty/04", "", json!({}));
+        assert_eq!(business_name("Yuan_dynasty", &untitled), "Yuan dynasty");
+        assert_eq!(document(&untitled, "Yuan dynasty"), "# Yuan dynasty\n\nDrop-in class: $18\n");
     }
 
     #[test]
