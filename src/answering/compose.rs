@@ -248,12 +248,27 @@ pub async fn find(
 ) -> anyhow::Result<Option<Passages>> {
     let question_vector = vectors.first().cloned();
     let t = Instant::now();
-    let hits = retriever.search_with(tenant, sources, query, opts, vectors).await?;
+    // A few more chunks than are read are fetched, for a sentence that answers in a passage about
+    // something else ([`extract::answering_sentence`]); the ranking of the first is the same.
+    let wide = SearchOptions { limit: opts.limit.max(WIDE), ..*opts };
+    let mut hits = retriever.search_with(tenant, sources, query, &wide, vectors).await?;
+    let mut rest = hits.split_off(opts.limit.min(hits.len()));
     let search = t.elapsed();
     let min = cfg.min_similarity;
     let Some(top) = hits.first().map(|h| h.similarity.unwrap_or(0.0)) else { return Ok(None) };
     // Keep passages reasonably close to the best one; far weaker ones only add noise.
-    let mut hits: Vec<Hit> = hits.into_iter().filter(|h| h.similarity.unwrap_or(0.0) >= top.min(min) * 0.8).collect();
+    let (mut hits, weak): (Vec<Hit>, Vec<Hit>) = hits.into_iter().partition(|h| h.similarity.unwrap_or(0.0) >= top.min(min) * 0.8);
+    rest.splice(0..0, weak);
+    // A passage far from the question may hold the one sentence that answers it: "All prices are
+    // per room per night and include a full breakfast …" below a B&B's price table, for "is
+    // breakfast included?" (the passage is about prices; the FAQ on special diets came first
+    // and its "Yes, we offer vegetarian … breakfasts on request" was quoted). Such passages are
+    // read too, by the sentence vectors kept with them — no embedding is made for this.
+    if let Some(q) = question_vector.as_deref() {
+        let mut near: Vec<(f32, Hit)> = rest.into_iter().filter_map(|h| extract::answering_sentence(retriever, &h, q).map(|s| (s, h))).collect();
+        near.sort_by(|a, b| b.0.total_cmp(&a.0));
+        hits.extend(near.into_iter().take(2).map(|(_, h)| h));
+    }
     // A question for a contact detail ("what is your phone number?") is far from the line that
     // gives it ("… just call us on 555-0142 …" in a booking FAQ, "You will find us at 14 Elm
     // Street" at the end of the opening hours): the passages nearest to a line like it are read
@@ -281,6 +296,9 @@ pub async fn find(
     let steps = RetrievalSteps { search, sentences: t.elapsed(), ..Default::default() };
     Ok(Some(Passages { hits, selection, steps }))
 }
+
+/// Chunks fetched for [`find`] beyond those read, for a sentence that answers by itself.
+const WIDE: usize = 20;
 
 /// [`find`] with the query embedded here (for the eval).
 pub async fn find_for(cfg: &AnsweringConfig, retriever: &Retriever, tenant: TenantId, sources: &Sources, query: &str) -> anyhow::Result<Option<Passages>> {

@@ -110,10 +110,13 @@ impl Selection {
     /// similar to the question on its own — not merely by sharing its one word ("Where is the
     /// shop?" / "… book by phone or in the shop …", 0.34) — or holds the day or month the
     /// question asks about: "what classes are on Tuesday?" is only 0.31 from "Tuesday: 09:30 —
-    /// Gentle Yoga with Ruth", which the embedder does not take for a class. Chosen with
+    /// Gentle Yoga with Ruth", which the embedder does not take for a class — or holds every word
+    /// asked, a name among them: "do you cover Millbrook?" is 0.08 from a paragraph about the
+    /// business, 0.38 from "We cover Northfield and all villages within 20 miles, including
+    /// Ashby, Millbrook, …". Chosen with
     /// `bellhop eval answers` (BENCHMARKS.md, "Thirty-third session").
     pub fn answers_alone(&self) -> bool {
-        self.ranked.first().is_some_and(|s| s.score >= self.tuning.alone && (s.dense >= self.tuning.alone_dense || s.dated || s.worded))
+        self.ranked.first().is_some_and(|s| s.score >= self.tuning.alone && (s.dense >= self.tuning.alone_dense || s.dated || s.worded || (s.complete && s.specific)))
     }
 
     /// For a follow-up searched together with the question before it ("do you have
@@ -162,7 +165,12 @@ impl Selection {
         // A best that holds what was asked by name ("Sunday") has no second that does not: for
         // "is there yoga on sunday morning", Monday's "07:00 — Morning Hatha" beside Sunday's
         // class answers about another day.
-        let second = specific.or_else(|| ranked.get(1).filter(|s| close(s, self.tuning.second) && (s.topic >= best.topic - 1e-6 || s.shared >= 0.5) && (s.dated || !best.dated)));
+        // Unless the best holds nothing else asked and the second does, naming days of its own:
+        // "On Sundays we close early: …" for "what time do you open on sunday", beside "We open
+        // at 8 in the morning on weekdays and at 9 on weekends".
+        // (It need not score as well: the day the best holds is the question's rarest word.)
+        let says_more = (best.dated && best.topic <= 0.0).then(|| ranked.iter().skip(1).find(|s| s.topic >= 0.5 && names_a_day(&s.text) && close(s, 0.6))).flatten();
+        let second = specific.or(says_more).or_else(|| ranked.get(1).filter(|s| close(s, self.tuning.second) && (s.topic >= best.topic - 1e-6 || s.shared >= 0.5) && (s.dated || !best.dated)));
         // The run of list items around the best, when it is one (at most ten items).
         let run = || {
             let mut items: Vec<&Scored> = self.ranked.iter().filter(|s| s.hit == best.hit && is_item(&s.text)).collect();
@@ -290,8 +298,9 @@ const STOP: &[&str] = &[
     "in", "on", "at", "to", "a", "an", "by", "with", "from", "that", "this", "these", "those", "it", "its", "be", "been", "has", "have", "had", "can",
     "could", "would", "should", "will", "as", "or", "not", "your", "you", "my", "me", "we", "our", "us", "i", "there", "their", "they", "them", "about",
     "into", "than", "then", "also", "if", "any", "some", "much", "many", "name", "type", "kind", "one", "two",
-    // Contractions and chat spellings of the words above ("whats ur opening hours").
-    "what's", "whats", "wat", "where's", "how's", "it's", "that's", "there's", "i'm", "im", "u", "r", "ur", "ya", "pls", "plz",
+    // Contractions and chat spellings of the words above ("whats ur opening hours"), and the
+    // greetings and thanks around a question ("hi, hw much is the wifi").
+    "what's", "whats", "wat", "where's", "how's", "it's", "that's", "there's", "i'm", "im", "u", "r", "ur", "ya", "pls", "plz", "hw", "wht", "whn", "wot", "abt", "hi", "hello", "hey", "thanks", "thx", "please",
 ];
 
 /// Whether two stems are the same word: equal, ending differently after the same first five
@@ -564,9 +573,12 @@ fn has(kind: Wants, sentence: &str, question_terms: &HashSet<String>) -> bool {
 /// similarity to the question (none: meaning is left out), `passage[h]` hit h's retrieval
 /// similarity. Pure; the ranking best first.
 pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f32]>, passage: &[f32], headings: &[String], tuning: Tuning) -> Vec<Scored> {
+    // "time" in "what time …?" is the kind of answer asked for, as "when" is, seldom a word of
+    // the answer ("It is served … from 8 am to 9:30 am.").
+    let asked_kind: Vec<String> = ["time", "year"].iter().filter(|w| question.to_lowercase().contains(&format!("what {w}"))).map(|w| stem(w)).collect();
     let q_terms: Vec<String> = {
         let mut seen = HashSet::new();
-        terms(question).into_iter().filter(|t| seen.insert(t.clone())).collect()
+        terms(question).into_iter().filter(|t| !asked_kind.contains(t) && seen.insert(t.clone())).collect()
     };
     let q_set: HashSet<String> = q_terms.iter().cloned().collect();
     // What a complete answer holds: the question's words, for an English one (the stop words
@@ -597,6 +609,15 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
                     own.extend(words.iter().cloned());
                 }
             }
+        }
+    }
+    // A sentence that goes on about the one before by a pronoun holds its words too: "It is
+    // served in the dining room from 8 am to 9:30 am." after "Breakfast is included in every
+    // room rate." is about breakfast.
+    for i in 1..sents.len() {
+        if sents[i].0 == sents[i - 1].0 && sents[i].1 == sents[i - 1].1 + 1 && refers_back(&sents[i].2) {
+            let before = owns[i - 1].clone();
+            owns[i].extend(before);
         }
     }
     let bags: Vec<HashSet<String>> = sents.iter().zip(&owns).map(|((h, _, _), own)| own.iter().cloned().chain(headings.get(*h).map(|x| terms(x)).unwrap_or_default()).collect()).collect();
@@ -636,14 +657,19 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
         }
         out
     };
-    // An FAQ entry whose question holds every common word of the customer's ("can i book a table
-    // for 4" / "Can I book a table?") is answered by its reply, whatever words the reply uses
+    // An FAQ entry whose question holds every common word of the customer's and no other ("can i
+    // book a table for 4" / "Can I book a table?"; not "How do I book a class?" for "is there a
+    // class at 7am?") is answered by its reply, whatever words the reply uses
     // ("We take reservations for groups of 6 or more … For smaller tables we don't take
     // reservations …"): the owner wrote it for this question.
     let answered_entry: HashSet<usize> = headings
         .iter()
         .enumerate()
-        .filter(|(_, heading)| asks(heading) && common.clone().next().is_some() && { let own: HashSet<String> = terms(heading).into_iter().collect(); common.clone().all(|(t, _)| holds(&own, t)) })
+        .filter(|(_, heading)| {
+            let own: Vec<String> = terms(heading);
+            let own_set: HashSet<String> = own.iter().cloned().collect();
+            asks(heading) && common.clone().next().is_some() && common.clone().all(|(t, _)| holds(&own_set, t)) && own.iter().all(|t| holds(&q_set, t))
+        })
         .map(|(h, _)| h)
         .collect();
     let kind = wants(question);
@@ -653,7 +679,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
         .iter()
         .enumerate()
         .map(|(i, (h, idx, text))| {
-            let lexical = q_terms.iter().zip(&weights).filter(|(t, _)| bags[i].contains(*t) || bags[i].iter().any(|b| synonyms(t, b))).map(|(_, w)| w).sum::<f32>() / total;
+            let lexical = q_terms.iter().zip(&weights).filter(|(t, _)| bags[i].contains(*t) || owns[i].iter().any(|b| synonyms(t, b))).map(|(_, w)| w).sum::<f32>() / total;
             let topic = common.clone().filter(|(t, _)| holds(&owns[i], t)).map(|(_, w)| w).sum::<f32>() / common_total;
             let specific = specifics.iter().any(|t| holds(&owns[i], t));
             let dated = dates.iter().any(|t| holds(&owns[i], t));
@@ -710,9 +736,10 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             if non_latin && lexical == 0.0 {
                 score *= 0.5;
             }
-            // (The line giving a contact detail asked for holds what was asked: "Call us on
-            // 555-0199." needs no paragraph around it.)
-            let complete = !english || detail || q_terms.iter().all(|t| holds(&owns[i], t));
+            // (The line giving a phone number or an e-mail address asked for holds what was
+            // asked: "Call us on 555-0199." needs no paragraph around it. An address's paragraph
+            // often says how to get there: "… and the number 12 bus stops outside.")
+            let complete = !english || (detail && contact != Some(Contact::Address)) || q_terms.iter().all(|t| holds(&owns[i], t));
             Scored { hit: *h, index: *idx, line: *idx, text: text.clone(), score, dense, topic, shared, specific, dated, worded, complete, terms: owns[i].clone() }
         })
         .collect();
@@ -722,11 +749,13 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
 
 /// The marks a line defines, as a menu's key does: "Key: (V) vegetarian, (VG) vegan, (GF)
 /// gluten-free." or "Contains: N = nuts, D = dairy" — two or more marks of one to four capital
-/// letters, each with its words.
+/// letters, each with a few words, the line beginning with them or a word or two ("Key:").
+/// Prose that explains abbreviations in passing ("… the Internet Protocol (IP) at the network
+/// layer, and the Asynchronous Transfer Mode (ATM) …") is not a key.
 fn legend(text: &str) -> Vec<(String, String)> {
     let mark = |m: &str| (1..=4).contains(&m.len()) && m.chars().all(|c| c.is_ascii_uppercase());
     let words = |rest: &str| rest.split([',', ';', '.', '(']).next().unwrap_or_default().trim().to_owned();
-    let mut out = Vec::new();
+    let mut out: Vec<(usize, String, String)> = Vec::new();
     // "(GF) gluten-free"
     for (i, _) in text.match_indices('(') {
         if let Some((m, rest)) = text[i + 1..].split_once(')')
@@ -734,22 +763,26 @@ fn legend(text: &str) -> Vec<(String, String)> {
         {
             let w = words(rest);
             if !w.is_empty() && w.chars().any(char::is_lowercase) {
-                out.push((m.to_owned(), w));
+                out.push((i, m.to_owned(), w));
             }
         }
     }
     // "N = nuts"
+    let mut at = 0;
     for part in text.split([',', ';', ':']) {
         if let Some((m, w)) = part.split_once('=')
             && mark(m.trim())
         {
             let w = words(w);
             if !w.is_empty() {
-                out.push((m.trim().to_owned(), w));
+                out.push((at + part.find(m.trim()).unwrap_or(0), m.trim().to_owned(), w));
             }
         }
+        at += part.len() + 1;
     }
-    if out.len() >= 2 { out } else { Vec::new() }
+    let first = out.iter().map(|(i, _, _)| *i).min().unwrap_or(0);
+    let keyed = out.len() >= 2 && out.iter().all(|(_, _, w)| w.split_whitespace().count() <= 3) && text[..first.min(text.len())].split_whitespace().count() <= 2;
+    if keyed { out.into_iter().map(|(_, m, w)| (m, w)).collect() } else { Vec::new() }
 }
 
 /// Whether `question` names one of the marks `key` defines ("what does GF mean?").
@@ -769,6 +802,13 @@ fn marks(text: &str) -> Vec<&str> {
         rest = after;
     }
     out
+}
+
+/// Whether a sentence begins with a pronoun that stands for what the sentence before is about
+/// ("It is served …", "They are valid for 12 months.").
+fn refers_back(sentence: &str) -> bool {
+    use unicode_segmentation::UnicodeSegmentation;
+    sentence.unicode_words().next().is_some_and(|w| ["it", "they", "this", "these", "he", "she", "its", "their", "his", "her"].contains(&w.to_lowercase().as_str()))
 }
 
 /// Whether a sentence is an item of a list: "- Monday: 9:00–18:00", "* Cash", "• Sunday: closed",
@@ -865,6 +905,18 @@ fn on_lines(ranked: &mut [Scored], lines: &[Vec<usize>]) {
             s.line = n;
         }
     }
+}
+
+/// The similarity to the question (`question`: its embedding) of a passage's closest sentence,
+/// when it is close enough (0.55) to answer by itself, by the
+/// sentence vectors kept with it; none when they are not kept (nothing is embedded for this).
+pub fn answering_sentence(retriever: &Retriever, hit: &Hit, question: &[f32]) -> Option<f32> {
+    const CLOSE: f32 = 0.55;
+    let text = hit.payload.sentence_text();
+    let sentences: Vec<&str> = crate::retrieval::sentence_lines(&text).into_iter().map(|(_, s)| s).collect();
+    let vectors = hit.payload.sentences.as_ref()?.vectors(retriever.embedder().name(), &sentences, retriever.embedder().dim())?;
+    let best = vectors.iter().map(|v| v.iter().zip(question).map(|(a, b)| a * b).sum::<f32>()).fold(f32::MIN, f32::max);
+    (best >= CLOSE).then_some(best)
 }
 
 /// The vectors of every hit's sentences, in order: those kept with the chunk when they match
@@ -1008,6 +1060,7 @@ mod tests {
     fn contractions_and_chat_spellings_are_stop_words() {
         assert_eq!(terms("whats ur opening hours"), terms("opening hours"));
         assert_eq!(terms("What’s your address?"), terms("address"));
+        assert_eq!(terms("hi, hw much is the wifi? thanks"), terms("wifi"));
     }
 
     #[test]
@@ -1132,11 +1185,11 @@ mod tests {
 
     #[test]
     fn a_line_that_is_its_passages_title_is_no_answer() {
-        let menu = "Corner Bistro — Menu\nIt is a family-run neighbourhood place.";
+        let menu = "Corner Bistro — Menu\nA family-run neighbourhood place since 1998.";
         let mut sel = selection("tell me about the bistro", &[("", menu)], &[0.5, 0.45], &[0.4]);
         assert_eq!(sel.ranked[0].text, "Corner Bistro — Menu");
         no_titles(&mut sel.ranked, &[vec!["Corner Bistro Menu"]]);
-        assert!(sel.ranked[0].text.starts_with("It is"), "{:?}", sel.ranked);
+        assert!(sel.ranked[0].text.starts_with("A family-run"), "{:?}", sel.ranked);
         // "where is the bistro?" asks for the address, not for a line naming the bistro.
         let menu = "Corner Bistro — Menu\nYou will find us at 14 Elm Street, on the corner with Market Lane.";
         let sel = selection("where is the bistro?", &[("", menu)], &[0.5, 0.3], &[0.4]);
@@ -1165,9 +1218,36 @@ mod tests {
     }
 
     #[test]
+    fn a_sentence_holding_every_word_asked_a_name_among_them_answers_alone() {
+        let about = [("About", "Bright Spark Electrical is a family-run electrical contractor. We cover Northfield and all villages within 20 miles, including Ashby, Millbrook, Kingsley and Upper Dene. For jobs further away, ask us.")];
+        let sel = selection("do you cover Millbrook?", &about, &[0.1, 0.38, 0.1], &[0.077]);
+        assert!(sel.answers_alone() && sel.quote()[0].text.contains("Millbrook"), "{:?}", sel.ranked);
+        // Not when a word asked is missing: "Oakford" is named nowhere.
+        assert!(!selection("do you cover Oakford?", &about, &[0.1, 0.3, 0.1], &[0.07]).answers_alone());
+    }
+
+    #[test]
+    fn a_sentence_going_on_by_a_pronoun_holds_the_words_before_it() {
+        let rooms = [("Rooms and prices", "Breakfast is included in every room rate. It is served in the dining room from 8 am to 9:30 am (8:30 am to 10 am on Sundays).")];
+        let lines: Vec<Vec<usize>> = rooms.iter().map(|(_, t)| crate::retrieval::sentence_lines(t).into_iter().map(|(n, _)| n).collect()).collect();
+        let mut sel = selection("what time is breakfast?", &rooms, &[0.6, 0.52], &[0.45]);
+        on_lines(&mut sel.ranked, &lines);
+        assert!(sel.confident(), "{:?}", sel.ranked);
+        assert!(sel.quoted()[0].1.contains("from 8 am to 9:30 am"), "{:?}", sel.quoted());
+    }
+
+    #[test]
+    fn a_days_line_holding_nothing_else_asked_is_quoted_with_the_line_that_does() {
+        let hours = [("Hours", "We open at 8 in the morning on weekdays and at 9 on weekends, so there is always time for a slow breakfast. On Sundays we close early: the last food orders are taken at 4 pm and we lock the doors at 5.")];
+        let q = quoted("what time do you open on sunday", &hours, &[0.64, 0.66], &[0.58], None);
+        assert!(q.len() == 2 && q[0].contains("at 9 on weekends"), "{q:?}");
+    }
+
+    #[test]
     fn a_menus_marks_hold_the_words_of_its_key() {
         assert_eq!(legend("Key: (V) vegetarian, (VG) vegan, (GF) gluten-free."), vec![("V".to_owned(), "vegetarian".to_owned()), ("VG".to_owned(), "vegan".to_owned()), ("GF".to_owned(), "gluten-free".to_owned())]);
         assert_eq!(legend("Contains: N = nuts, D = dairy, E = egg, S = shellfish.").len(), 4);
+        assert!(legend("However, X.25 and Frame Relay have been supplanted by the Internet Protocol (IP) at the network layer, and the Asynchronous Transfer Mode (ATM) and or versions of Multi-Protocol Label Switching (MPLS) at layer two.").is_empty());
         assert!(legend("Our address (HQ) is on Elm Street.").is_empty() && marks("Mushroom Risotto with parmesan (V, GF, D) | $18.00") == ["V", "GF", "D"]);
         let menu = [("Menu", "Key: (V) vegetarian, (VG) vegan, (GF) gluten-free.\nBistro Burger — beef patty, cheddar, pickles, fries (D, E) | $19.00\nMushroom Risotto with parmesan (V, GF, D) | $18.00")];
         let q = quoted("is the risotto gluten free?", &menu, &[0.45, 0.2, 0.4], &[0.44], None);
@@ -1186,6 +1266,9 @@ mod tests {
         on_lines(&mut sel.ranked, &lines);
         assert!(sel.confident() && sel.answers_alone(), "{:?}", sel.ranked);
         assert_eq!(sel.quote().len(), 2, "{:?}", sel.quote());
+        // Not an entry asking something more: "How do I book a class?" for "is there a class at 7am?".
+        let classes = [("How do I book a class?", "Book in our free app or at the front desk. Booking opens 7 days before each class.")];
+        assert!(!selection("is there a class at 7am?", &classes, &[0.3, 0.3], &[0.43]).ranked[0].worded);
         // "take" is "accept" to a customer.
         let sel = selection("do you take cash?", &faq[1..], &[0.42, 0.39], &[0.47]);
         assert!(sel.confident() && sel.quote()[0].text.contains("cash"), "{:?}", sel.ranked);
