@@ -665,7 +665,8 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     let answered_entry: HashSet<usize> = headings
         .iter()
         .enumerate()
-        .filter(|(_, heading)| {
+        .filter(|(_, headings)| {
+            let heading = headings.lines().last().unwrap_or_default();
             let own: Vec<String> = terms(heading);
             let own_set: HashSet<String> = own.iter().cloned().collect();
             asks(heading) && common.clone().next().is_some() && common.clone().all(|(t, _)| holds(&own_set, t)) && own.iter().all(|t| holds(&q_set, t))
@@ -849,7 +850,8 @@ pub async fn select(retriever: &Retriever, question: &str, question_vector: Opti
     let by_hit: Vec<Vec<String>> = split.into_iter().map(|ss| ss.into_iter().map(|(_, s)| s).collect()).collect();
     let sents: Vec<(usize, usize, String)> = by_hit.iter().enumerate().flat_map(|(h, ss)| ss.iter().enumerate().map(move |(i, s)| (h, i, s.clone()))).collect();
     let passage: Vec<f32> = hits.iter().map(|h| h.similarity.unwrap_or(0.0)).collect();
-    let headings: Vec<String> = hits.iter().map(|h| h.payload.headings.join(" ")).collect();
+    // One heading a line: an FAQ entry's question is the last.
+    let headings: Vec<String> = hits.iter().map(|h| h.payload.headings.join("\n")).collect();
     let own;
     let q = match question_vector {
         Some(v) => Some(v),
