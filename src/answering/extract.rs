@@ -611,6 +611,17 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             }
         }
     }
+    // A price is what "cost", "fee" or "charge" asks for: "Room: The Anchor Room … | Low
+    // season (Nov–Mar): £85 …" holds the "cost" of "how much does a room cost?" as much as "A
+    // lost room key costs £20 to replace." does.
+    let cost_words: Vec<String> = q_terms.iter().filter(|t| synonyms(t, &stem("cost")) || t.as_str() == stem("cost")).cloned().collect();
+    if !cost_words.is_empty() {
+        for (own, (_, _, text)) in owns.iter_mut().zip(sents) {
+            if gives_price(text) {
+                own.extend(cost_words.iter().cloned());
+            }
+        }
+    }
     // A sentence that goes on about the one before by a pronoun holds its words too: "It is
     // served in the dining room from 8 am to 9:30 am." after "Breakfast is included in every
     // room rate." is about breakfast.
@@ -803,6 +814,18 @@ fn marks(text: &str) -> Vec<&str> {
         rest = after;
     }
     out
+}
+
+/// Whether a sentence gives a price: an amount with a currency sign ("£85", "$ 12", "12€") or
+/// word ("4 euros", "30 EUR").
+fn gives_price(text: &str) -> bool {
+    use unicode_segmentation::UnicodeSegmentation;
+    let chars: Vec<char> = text.chars().collect();
+    let signed = chars.iter().enumerate().any(|(i, c)| {
+        matches!(c, '$' | '£' | '€' | '¥') && (chars.get(i + 1).is_some_and(char::is_ascii_digit) || chars.get(i + 2).is_some_and(char::is_ascii_digit) || i.checked_sub(1).is_some_and(|b| chars[b].is_ascii_digit()))
+    });
+    let words: Vec<&str> = text.unicode_words().collect();
+    signed || words.windows(2).any(|w| w[0].chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') && w[0].chars().any(|c| c.is_ascii_digit()) && ["euro", "euros", "eur", "dollar", "dollars", "usd", "pound", "pounds", "gbp", "pence", "cents"].contains(&w[1].to_lowercase().as_str()))
 }
 
 /// Whether a sentence begins with a pronoun that stands for what the sentence before is about
@@ -1243,6 +1266,14 @@ mod tests {
         let hours = [("Hours", "We open at 8 in the morning on weekdays and at 9 on weekends, so there is always time for a slow breakfast. On Sundays we close early: the last food orders are taken at 4 pm and we lock the doors at 5.")];
         let q = quoted("what time do you open on sunday", &hours, &[0.64, 0.66], &[0.58], None);
         assert!(q.len() == 2 && q[0].contains("at 9 on weekends"), "{q:?}");
+    }
+
+    #[test]
+    fn a_price_is_what_cost_asks_for() {
+        assert!(gives_price("Room: The Anchor Room | Low season: £85") && gives_price("for a fee of 4 euros") && gives_price("$ 12") && !gives_price("Room 12 sleeps 2"));
+        let rooms = [("Rules", "A lost room key costs £20 to replace."), ("Rooms and prices", "Room: The Anchor Room (twin) | Sleeps: 2 | Low season: £85 | High season: £125")];
+        let q = quoted("how much does a room cost?", &rooms, &[0.45, 0.63], &[0.49, 0.52], None);
+        assert!(q[0].contains("Anchor Room"), "{q:?}");
     }
 
     #[test]
