@@ -286,6 +286,11 @@ impl Application {
             writer.run(writer_stop).await.context("webhook ingress writer")?;
             Ok("webhook ingress writer")
         });
+        let (db, role, token) = (self.state.db.clone(), self.role, shutdown.clone());
+        tasks.spawn(async move {
+            heartbeat(db, role, token).await;
+            Ok("process heartbeat")
+        });
         if matches!(self.role, Role::Worker | Role::All) {
             let workers = Workers {
                 queue: self.state.queue.clone(),
@@ -343,6 +348,39 @@ impl Application {
             shutdown.cancel();
         }
         result
+    }
+}
+
+/// Records this process as running (`storage::processes`) every few seconds until `stop`, then
+/// removes it: `bellhop telegram move` refuses while any process is seen. A failed beat is only
+/// logged — the process keeps serving.
+async fn heartbeat(db: crate::storage::Db, role: Role, stop: CancellationToken) {
+    use crate::storage::processes;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let host = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "unknown".into());
+    let role = match role {
+        Role::Web => "web",
+        Role::Worker => "worker",
+        Role::All => "all",
+    };
+    let mut tick = tokio::time::interval(processes::BEAT_EVERY);
+    let mut warned = false;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.cancelled() => break,
+        }
+        match processes::beat(&db.pool, &id, role, &host).await {
+            Ok(()) => warned = false,
+            Err(e) if !warned => {
+                tracing::warn!(error = %e, "could not record this process as running");
+                warned = true;
+            }
+            Err(_) => {}
+        }
+    }
+    if let Err(e) = processes::gone(&db.pool, &id).await {
+        tracing::warn!(error = %e, "could not record this process as stopped; `bellhop telegram move` will see it for 30 seconds more");
     }
 }
 

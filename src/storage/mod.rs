@@ -30,6 +30,7 @@ pub mod keys;
 pub mod pacing;
 pub mod polling;
 pub mod privacy;
+pub mod processes;
 pub mod retention;
 pub mod rotation;
 pub mod sources;
