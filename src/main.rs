@@ -152,6 +152,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Billing(BillingCommand::Refund { charge_id, user_id }) => {
             let cfg = load_config(&cli, Needs::Serve, |_| {});
             telemetry::init(cfg.log_format, &cfg.log_level);
+            // Building the application would migrate: an operator's command does not.
+            bellhop::storage::Db::connect(&cfg.database_url).await?.require_migrated().await?;
             let app = Application::build(cfg, bellhop::app::Role::Worker, false).await?;
             match bellhop::billing::stars::refund(&app.state.billing, charge_id, user_id.map(bellhop::domain::UserId)).await? {
                 bellhop::billing::stars::RefundOutcome::Refunded => println!("refunded {charge_id}"),

@@ -430,6 +430,9 @@ pub const RESTART_AFTER_ROTATION: &str = "now restart every bellhop process with
 /// in the database — from then on no process seals with them, however old its ring — then the
 /// rows sealed with them meanwhile are re-sealed, and only keys no row uses leave the ring file.
 pub async fn rotate_key(cfg: &Config, retire_old: bool) -> anyhow::Result<()> {
+    // Before anything changes (the key ring file included).
+    let db = Db::connect(&cfg.database_url).await?;
+    db.require_migrated().await?;
     let secrets = cfg.secrets.clone();
     let _lock = tokio::task::spawn_blocking(move || crate::crypto::lock_rotation(&secrets)).await.context("waiting for the key ring lock")??;
     let (keys, _) = KeyRing::load(&cfg.secrets, false)?;
@@ -443,8 +446,6 @@ pub async fn rotate_key(cfg: &Config, retire_old: bool) -> anyhow::Result<()> {
             true
         }
     };
-    let db = Db::connect(&cfg.database_url).await?;
-    db.migrate().await?;
     let report = crate::storage::rotation::reseal_all(&db, &keys).await?;
     println!("re-encrypted {} secrets; {} could not be opened", report.resealed, report.failed);
     if keys_from_config && report.resealed > 0 {

@@ -46,7 +46,7 @@ pub async fn run(cfg: Config, to: &str, dry_run: bool, old_is_cloud: Option<bool
     let manager_token = cfg.telegram.manager_token.clone().context("telegram.manager_token is not set")?;
     let (keys, _) = KeyRing::load(&cfg.secrets, false)?;
     let db = Db::connect(&cfg.database_url).await?;
-    db.migrate().await?;
+    db.require_migrated().await?;
     let stored = telegram_server::current(&db.pool).await?;
     let configured = cfg.telegram.api_url.clone();
     // Where the bots are, and whether a move is to be started, finished, or is done.

@@ -146,6 +146,29 @@ impl Db {
         Ok(())
     }
 
+    /// How many of this engine's migrations the database has not had yet.
+    pub async fn pending_migrations(&self) -> anyhow::Result<usize> {
+        let exists = match self.engine {
+            Engine::Sqlite => "select count(*) from sqlite_master where type = 'table' and name = '_sqlx_migrations'",
+            Engine::Postgres => "select count(*) from information_schema.tables where table_name = '_sqlx_migrations' and table_schema = current_schema()",
+        };
+        let applied: Vec<i64> = if sqlx::query_scalar::<_, i64>(exists).fetch_one(&self.pool).await.context("reading the database's migrations")? > 0 {
+            sqlx::query_scalar("select version from _sqlx_migrations where success").fetch_all(&self.pool).await.context("reading the database's migrations")?
+        } else {
+            Vec::new()
+        };
+        Ok(self.migrator().iter().filter(|m| !applied.contains(&m.version)).count())
+    }
+
+    /// For the operator's commands other than `migrate`, `serve` and `demo`: they change nothing
+    /// on a database that is not up to date (they used to migrate it on the way, unasked).
+    pub async fn require_migrated(&self) -> anyhow::Result<()> {
+        match self.pending_migrations().await? {
+            0 => Ok(()),
+            n => anyhow::bail!("the database needs `bellhop migrate` first ({n} migration{} pending); nothing was changed", if n == 1 { "" } else { "s" }),
+        }
+    }
+
     /// The versions of this engine's migrations, oldest first.
     pub fn migration_versions(&self) -> Vec<i64> {
         self.migrator().iter().map(|m| m.version).collect()
