@@ -40,7 +40,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let problems = unknown.into_iter().map(|(name, near)| bellhop::config::Problem { setting: name, message: bellhop::config::unknown_env_message(near) });
                     bellhop::cli::config_refused(bellhop::config::ConfigError(problems.collect()));
                 }
-                println!("configuration is valid:\n{cfg:#?}");
+                drop(cfg);
+                let raw = bellhop::config::RawSettings::load(cli.config.as_deref(), &|k| std::env::var(k).ok()).map_err(|e| anyhow::anyhow!("{e}"))?;
+                print!("configuration is valid:\n{}", raw.describe());
             }
             Ok(())
         }
@@ -68,8 +70,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, &cfg.log_level);
             let db = bellhop::storage::Db::connect(&cfg.database_url).await?;
+            let pending = db.pending_migrations().await?;
             db.migrate().await?;
-            println!("database is up to date ({})", db.engine.name());
+            match pending {
+                0 => println!("database is up to date ({}); nothing to apply", db.engine.name()),
+                n => println!("applied {n} migration{} ({}); the database is up to date", if n == 1 { "" } else { "s" }, db.engine.name()),
+            }
             Ok(())
         }
         Command::PrepareModels => {

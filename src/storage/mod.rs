@@ -112,6 +112,18 @@ impl Db {
             }
             DatabaseUrl::Postgres(url) => {
                 let opts = AnyConnectOptions::from_str(url.expose()).context("parsing database_url")?;
+                // One connection first, on its own: the pool retries an unreachable server until
+                // its 30 s acquire timeout and then says only "pool timed out"; this says which
+                // server, and why, within CONNECT_TIMEOUT.
+                let at = postgres_address(url.expose());
+                match tokio::time::timeout(CONNECT_TIMEOUT, <sqlx::AnyConnection as sqlx::Connection>::connect_with(&opts)).await {
+                    Ok(Ok(conn)) => {
+                        let _ = sqlx::Connection::close(conn).await;
+                    }
+                    // sqlx's error text does not include the URL, so the password stays out.
+                    Ok(Err(e)) => return Err(anyhow::Error::new(e).context(format!("could not connect to PostgreSQL at {at} (database_url)"))),
+                    Err(_) => anyhow::bail!("could not connect to PostgreSQL at {at} (database_url): no answer within {} seconds", CONNECT_TIMEOUT.as_secs()),
+                }
                 let pool = pool_options()
                     .max_connections(16)
                     .connect_with(opts)
@@ -205,6 +217,18 @@ const TRUST_IDLE: Duration = Duration::from_secs(1);
 /// quiet spell (when the database may have restarted) the test catches a dead connection as
 /// before. A connection that dies while in use fails its query (the job retries, the webhook
 /// answers 500 and Telegram sends again) and is dropped from the pool when released.
+/// How long the first connection to PostgreSQL may take at start.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `host:port` of a PostgreSQL URL (5432 when it names none), for messages: never the user or
+/// the password.
+fn postgres_address(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!("{}:{}", u.host_str().unwrap_or("localhost"), u.port().unwrap_or(5432)),
+        Err(_) => "the configured address".into(),
+    }
+}
+
 fn pool_options() -> AnyPoolOptions {
     AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30)).test_before_acquire(false).before_acquire(|conn, meta| {
         Box::pin(async move {
