@@ -1177,9 +1177,9 @@ mod tests {
         // 5 before, 250 retrieval, 35 generation, 5 store, at least 5 send.
         let t = Timing { answering: started + ms(5), retrieval: ms(250), steps, model: ms(800), answered: started + ms(1090) };
         tracing::subscriber::with_default(subscriber, || {
-            Overhead::default().record_sent(started, &t, started + ms(1095));
+            Overhead::default().record_sent(started, &t, started + ms(1095), Duration::ZERO);
             // Started 300 ms later: 0 ms over the model's 800.
-            Overhead::default().record_sent(started + ms(300), &t, started + ms(1095));
+            Overhead::default().record_sent(started + ms(300), &t, started + ms(1095), Duration::ZERO);
         });
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("worker-0.log");

@@ -527,3 +527,30 @@ async fn a_question_whose_job_is_dead_lettered_gets_the_cant_answer_now_text_onc
     assert_eq!(count(app.db(), &format!("select count(*) from conversation_messages where tenant_id = {} and author = 'bot'", tenant.0)).await, 1);
     app.stop().await.unwrap();
 }
+
+/// The answer-overhead measurement (`bellhop_answer_overhead_seconds`: job start → reply sent,
+/// minus the model) counted the time a reply waited for Telegram's 429 (`retry_after`) as
+/// bellhop's own: that wait, like the per-chat and per-bot limits' waits, is now left out.
+#[tokio::test]
+async fn a_replys_wait_for_telegrams_429_is_not_counted_as_answer_overhead() {
+    const RETRY_AFTER: u64 = 8;
+    let llm = OpenAiStandIn::always(Reply::cite_sources()).await;
+    let app = with_model(&llm).await;
+    let (bot, tenant, _) = live_bot(&app, "Tia", "tia_wait_bot", "Tia's Teas").await;
+    add_doc(&app, tenant, "teas.md", "# Prices\n\nA pot of green tea costs 4 euros.\n").await;
+    wait_sources_ready(&app, tenant, 1).await;
+    let customer = app.tg.post("users", json!({ "first_name": "Cal", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    app.tg.post("faults/methods", json!({ "bot_id": bot, "method": "sendMessage", "times": 1, "error_code": 429, "description": format!("Too Many Requests: retry after {RETRY_AFTER}"), "retry_after": RETRY_AFTER })).await;
+    let overhead = &app.state.answering.overhead;
+    overhead.capture();
+    app.tg.say(customer, bot, "How much is a pot of green tea?").await;
+    wait_until(Duration::from_secs(120), || async { count(app.db(), &format!("select count(*) from conversation_messages where tenant_id = {} and author = 'bot' and delivery = 'sent'", tenant.0)).await == 1 }).await;
+    let kind: String = sqlx::query_scalar("select kind from conversation_messages where author = 'bot'").fetch_one(&app.db().pool).await.unwrap();
+    assert_eq!(kind, "answer", "a model answer (only those are measured)");
+    let samples = overhead.take();
+    assert_eq!(samples.len(), 1, "{samples:?}");
+    // The reply waited RETRY_AFTER seconds for its turn (the sandbox refused the first try): none
+    // of it is the answer's own time.
+    assert!(samples[0] < Duration::from_secs(RETRY_AFTER), "the 429's wait was counted: {samples:?}");
+    app.stop().await.unwrap();
+}
