@@ -40,7 +40,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let problems = unknown.into_iter().map(|(name, near)| bellhop::config::Problem { setting: name, message: bellhop::config::unknown_env_message(near) });
                     bellhop::cli::config_refused(bellhop::config::ConfigError(problems.collect()));
                 }
-                println!("configuration is valid:\n{cfg:#?}");
+                drop(cfg);
+                let raw = bellhop::config::RawSettings::load(cli.config.as_deref(), &|k| std::env::var(k).ok()).map_err(|e| anyhow::anyhow!("{e}"))?;
+                print!("configuration is valid:\n{}", raw.describe());
             }
             Ok(())
         }
@@ -68,8 +70,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = load_config(&cli, Needs::Storage, |_| {});
             telemetry::init(cfg.log_format, &cfg.log_level);
             let db = bellhop::storage::Db::connect(&cfg.database_url).await?;
+            let pending = db.pending_migrations().await?;
             db.migrate().await?;
-            println!("database is up to date ({})", db.engine.name());
+            match pending {
+                0 => println!("database is up to date ({}); nothing to apply", db.engine.name()),
+                n => println!("applied {n} migration{} ({}); the database is up to date", if n == 1 { "" } else { "s" }, db.engine.name()),
+            }
             Ok(())
         }
         Command::PrepareModels => {
@@ -152,6 +158,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Billing(BillingCommand::Refund { charge_id, user_id }) => {
             let cfg = load_config(&cli, Needs::Serve, |_| {});
             telemetry::init(cfg.log_format, &cfg.log_level);
+            // Building the application would migrate: an operator's command does not.
+            bellhop::storage::Db::connect(&cfg.database_url).await?.require_migrated().await?;
             let app = Application::build(cfg, bellhop::app::Role::Worker, false).await?;
             match bellhop::billing::stars::refund(&app.state.billing, charge_id, user_id.map(bellhop::domain::UserId)).await? {
                 bellhop::billing::stars::RefundOutcome::Refunded => println!("refunded {charge_id}"),

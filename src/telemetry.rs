@@ -24,7 +24,7 @@ pub fn uptime() -> std::time::Duration {
 /// content, not a problem of ours, so only its errors show, unless the filter names it.
 pub fn init(format: LogFormat, filter: &str) {
     std::sync::LazyLock::force(&STARTED);
-    let filter = with_quiet_html5ever(&with_quiet_llama(filter));
+    let filter = with_quiet_sqlx_notices(&with_quiet_html5ever(&with_quiet_llama(filter)));
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
@@ -39,6 +39,12 @@ fn with_quiet_llama(filter: &str) -> String {
     if filter.contains("llama-cpp-2") { filter.to_owned() } else { format!("{filter},llama-cpp-2=warn") }
 }
 
+/// PostgreSQL's notices ("relation … already exists, skipping", from migrations and `create …
+/// if not exists`) are sqlx's `info` lines: only their warnings show, unless the filter names sqlx.
+fn with_quiet_sqlx_notices(filter: &str) -> String {
+    if filter.contains("sqlx") { filter.to_owned() } else { format!("{filter},sqlx::postgres::notice=warn") }
+}
+
 fn with_quiet_html5ever(filter: &str) -> String {
     if filter.contains("html5ever") { filter.to_owned() } else { format!("{filter},html5ever=error") }
 }
@@ -50,6 +56,13 @@ mod tests {
         assert_eq!(super::with_quiet_llama("info"), "info,llama-cpp-2=warn");
         assert_eq!(super::with_quiet_llama("llama-cpp-2=debug"), "llama-cpp-2=debug");
         assert!(tracing_subscriber::EnvFilter::try_new(super::with_quiet_llama("bellhop=debug,sqlx=warn")).is_ok());
+    }
+
+    #[test]
+    fn postgres_notices_are_quiet_unless_sqlx_is_named() {
+        assert_eq!(super::with_quiet_sqlx_notices("info"), "info,sqlx::postgres::notice=warn");
+        assert_eq!(super::with_quiet_sqlx_notices("info,sqlx=debug"), "info,sqlx=debug");
+        assert!(tracing_subscriber::EnvFilter::try_new(super::with_quiet_sqlx_notices("warn")).is_ok());
     }
 
     #[test]

@@ -86,6 +86,19 @@ pub(super) fn claim(db: &Db, tenant: TenantId, id: MsgId, held: &Arc<AtomicBool>
     })
 }
 
+/// A preflight that checks nothing (a reply's later parts: the first part claimed the reply),
+/// run again after each 429 like a claim.
+fn nothing_to_claim() -> Preflight {
+    Preflight::new(|| Box::pin(async { Ok(()) })).undone_by(|| Box::pin(async { Ok(()) }))
+}
+
+/// `preflight`, noting in `turn` when it last ran: the call's turn in the bot's throttle (after
+/// the limits' waits and any 429's pause), right before its request goes out.
+fn at_turn(preflight: Preflight, turn: &Arc<std::sync::Mutex<std::time::Instant>>) -> Preflight {
+    let turn = turn.clone();
+    preflight.before_each(move || *turn.lock().unwrap_or_else(|p| p.into_inner()) = std::time::Instant::now())
+}
+
 /// Sends the stored message `msg` (a one-part message: an owner's reply, the "closed" notice) at
 /// most once, whatever retries, redeliveries or crashes happen: `send` gets the [`claim`] to run
 /// at the message's turn, which moves it `pending` → `sending` just before the Bot API call; it is
@@ -255,6 +268,9 @@ impl Ctx<'_> {
         let last = parts.len().saturating_sub(1);
         let mut last_id = None;
         let held = Arc::new(AtomicBool::new(false));
+        // Time waited for the turn of each part: Telegram's 429 pauses and bellhop's own per-chat
+        // and per-bot limits, not bellhop's work (left out of the overhead, like the model's).
+        let mut waited = std::time::Duration::ZERO;
         for (i, part) in parts.into_iter().enumerate() {
             let mut send = SendMessage::html(conv.chat_id, part);
             if conv.thread_id != 0 {
@@ -267,7 +283,11 @@ impl Ctx<'_> {
                 send.reply_markup = buttons.clone();
             }
             let with_assistant_only = msg.kind.is_reply_to_question();
-            let result = if i == 0 { self.bot.send_message_with(&send, claim(self.db(), self.tenant, msg.id, &held, with_assistant_only)).await } else { self.bot.send_message(&send).await };
+            let asked = std::time::Instant::now();
+            let turn = Arc::new(std::sync::Mutex::new(asked));
+            let preflight = if i == 0 { claim(self.db(), self.tenant, msg.id, &held, with_assistant_only) } else { nothing_to_claim() };
+            let result = self.bot.send_message_with(&send, at_turn(preflight, &turn)).await;
+            waited += turn.lock().unwrap_or_else(|p| p.into_inner()).saturating_duration_since(asked);
             let sent = match result {
                 Ok(sent) => sent,
                 Err(TelegramError::Withdrawn(_)) if with_assistant_only && conversations::withdraw_for_person(&self.db().pool, self.tenant, msg.id).await? => {
@@ -302,7 +322,7 @@ impl Ctx<'_> {
         }
         conversations::mark_sent(&self.db().pool, self.tenant, msg.id, last_id).await?;
         if let Some(timing) = *self.timing.lock().unwrap_or_else(|p| p.into_inner()) {
-            self.a.overhead.record_sent(self.started, &timing, stored);
+            self.a.overhead.record_sent(self.started, &timing, stored, waited);
         }
         Ok(Given::Out)
     }

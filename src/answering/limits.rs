@@ -76,8 +76,13 @@ impl Overhead {
     /// whose reply was stored by `stored`: in all and by phase. One over [`SLOW`] is also
     /// logged with its phases (target `bellhop::slow_answer`, level info), like a database's
     /// slow-query log: where the time of the answers that miss the target went.
-    pub fn record_sent(&self, started: Instant, t: &Timing, stored: Instant) {
-        let sent = Instant::now();
+    ///
+    /// `waited`: how long the sending waited for its turn — Telegram's 429 pauses and the
+    /// per-chat and per-bot limits — which is not the pipeline's own time: left out of the
+    /// overhead and of its `send` phase, as the model's time is.
+    pub fn record_sent(&self, started: Instant, t: &Timing, stored: Instant, waited: Duration) {
+        let now = Instant::now();
+        let sent = now.checked_sub(waited).unwrap_or(now).max(stored);
         let phases = t.phases(started, stored, sent);
         for (phase, took) in phases {
             crate::metrics::record_answer_phase(phase, took);

@@ -146,12 +146,28 @@ fn is_question(m: &Message, bot_id: BotId, username: &str) -> bool {
 /// Handles one update of the business's bot `bot` (already opened, its [`bot_view`] read).
 #[tracing::instrument(name = "answering.update", skip_all, fields(tenant_id = tenant.0, bot_id = bot_id.0, update_id = update.update_id))]
 pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot, view: BotView, update: Update, arrival: Arrival) -> Result<(), JobError> {
+    handle(a, tenant, bot_id, bot, view, update, arrival, false).await
+}
+
+/// The update's job was dead-lettered (its attempts used up, or an outage longer than
+/// `jobs.outage_budget_minutes`): a customer's message still without a reply gets the bot's
+/// "can't answer right now" text (with the person button), once, through the usual delivery —
+/// stored as the bot's reply, so the owner's conversation shows it. A message that has a reply
+/// (sent or not), or whose conversation is with a person, gets nothing more.
+#[tracing::instrument(name = "answering.unanswered", skip_all, fields(tenant_id = tenant.0, bot_id = bot_id.0, update_id = update.update_id))]
+pub async fn could_not_answer(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot, view: BotView, update: Update) -> Result<(), JobError> {
+    let arrival = Arrival { started: Instant::now(), more_waiting: false, rerun: true };
+    handle(a, tenant, bot_id, bot, view, update, arrival, true).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn handle(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot, view: BotView, update: Update, arrival: Arrival, dead: bool) -> Result<(), JobError> {
     let Arrival { started, more_waiting, rerun } = arrival;
     // A question's embedding starts now, beside the database work below, and is kept on the
     // stored update for a re-run (see `compose::EarlyVectors`); a burst's earlier messages are
     // not answered.
     let early = match &update.kind {
-        UpdateKind::Message(m) if !more_waiting => early_query(m).map(|q| {
+        UpdateKind::Message(m) if !more_waiting && !dead => early_query(m).map(|q| {
             let kept = compose::KeptOn { db: a.pipeline.db.clone(), bot: bot_id, update_id: update.update_id, rerun };
             compose::EarlyVectors::start(a.pipeline.retriever.clone(), &a.pipeline.cfg, q, Some(kept))
         }),
@@ -180,6 +196,8 @@ pub async fn on_update(a: &Answering, tenant: TenantId, bot_id: BotId, bot: &Bot
     let texts = settings::texts_in(&settings, &business, lang);
     let ctx = Ctx { a, tenant, bot_id, bot, business: &business, username: &username, settings: &settings, texts: &texts, language: language.as_deref(), lang, started, more_waiting, paused, early, timing: Mutex::new(None) };
     match update.kind {
+        UpdateKind::Message(m) if dead => ctx.unanswered(update.update_id, m).await,
+        _ if dead => Ok(()),
         UpdateKind::Message(m) => ctx.message(update.update_id, m).await,
         UpdateKind::CallbackQuery(q) => ctx.callback(update.update_id, q).await,
         _ => Ok(()),
@@ -440,6 +458,46 @@ impl Ctx<'_> {
                 self.answer(&conv, &cmsg, &earlier, update_id, m.message_id, &text).await
             }
         }
+    }
+
+    /// The customer's message whose job was dead-lettered ([`could_not_answer`]).
+    async fn unanswered(&self, update_id: i64, m: Message) -> Result<(), JobError> {
+        if m.from.as_ref().is_some_and(|u| u.is_bot) {
+            return Ok(());
+        }
+        let private = m.chat.is_private();
+        let Some(written) = m.text.as_deref().or(m.caption.as_deref()).map(str::trim).filter(|t| !t.is_empty()) else { return Ok(()) };
+        let text = if private {
+            written.to_owned()
+        } else {
+            match self.addressed(&m, written) {
+                Some(t) if !t.is_empty() => t,
+                _ => return Ok(()),
+            }
+        };
+        let from = m.from.clone().unwrap_or_default();
+        let name = groups::display_name(&from.first_name, from.last_name.as_deref());
+        let customer = groups::customer(&m, UserId(from.id), &name, self.language);
+        let mut tx = self.db().begin().await?;
+        let conv = conversations::open(&mut *tx, self.tenant, self.bot_id, &customer).await?;
+        if conv.mode == Mode::Human {
+            // The person has it: the message is theirs to answer.
+            return Ok(());
+        }
+        // The question, as the job would have stored it (usually it did, before it failed).
+        conversations::add(&mut tx, self.tenant, conv.id, &NewMsg { author: Author::Customer, text: &text, update_id: Some(update_id), kind: MessageKind::Text, sources: "[]", delivery: Delivery::Sent, model_tokens: 0, question: None }).await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        if let Some(r) = conversations::reply_to(&self.db().pool, self.tenant, conv.id, update_id).await? {
+            // It has its reply: sent now if it never went out, and never a second.
+            return self.resume(&conv, &r, m.message_id).await;
+        }
+        if private {
+            // A question the customer paid for, or one of their free ones, goes back to them.
+            crate::billing::paywall::give_back(&self.a.pipeline.billing, self.tenant, self.bot_id, conv.chat_id, update_id).await?;
+        }
+        tracing::warn!("the customer's message could not be answered; telling them the bot cannot answer right now");
+        let r = Reply { kind: MessageKind::Unavailable, text: &self.texts.unavailable, sources: &[], tokens: 0, question: Some(&text) };
+        self.answer_reply(&conv, update_id, m.message_id, &r).await.map(drop)
     }
 
     /// A message the bot cannot read: the conversation goes to the owner (the transcript shows

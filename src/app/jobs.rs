@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 /// One update of a business's bot, stored by its webhook: answering (and billing's payments).
 pub const BOT_UPDATE: &str = "bot.update";
+/// A `bot.update` job dead-lettered: its customer hears the bot cannot answer right now
+/// ([`crate::jobs::Registry::when_dead`]; the payload is the dead job's).
+pub const BOT_UPDATE_DEAD: &str = "bot.update.dead";
 /// One update of the manager bot, stored by its webhook.
 pub const MANAGER_UPDATE: &str = "manager.update";
 /// Bring a business's bot to `live` (webhook, commands, descriptions, welcome).
@@ -173,6 +176,8 @@ pub fn registry() -> Registry<AppState> {
     r.outage_causes(index_outage);
     jobs::selftest::register(&mut r, |s: &AppState| &s.db);
     r.register(BOT_UPDATE, DEFAULT, updates::child_update);
+    r.register(BOT_UPDATE_DEAD, DEFAULT, updates::child_update_dead);
+    r.when_dead(BOT_UPDATE, BOT_UPDATE_DEAD);
     r.register(MANAGER_UPDATE, DEFAULT, updates::manager_update);
     r.register(PROVISION, DEFAULT, run_provision);
     r.register(INGEST, INGEST_QUEUE, sources::run_ingest);

@@ -286,6 +286,11 @@ impl Application {
             writer.run(writer_stop).await.context("webhook ingress writer")?;
             Ok("webhook ingress writer")
         });
+        let (db, role, token) = (self.state.db.clone(), self.role, shutdown.clone());
+        tasks.spawn(async move {
+            heartbeat(db, role, token).await;
+            Ok("process heartbeat")
+        });
         if matches!(self.role, Role::Worker | Role::All) {
             let workers = Workers {
                 queue: self.state.queue.clone(),
@@ -346,6 +351,39 @@ impl Application {
     }
 }
 
+/// Records this process as running (`storage::processes`) every few seconds until `stop`, then
+/// removes it: `bellhop telegram move` refuses while any process is seen. A failed beat is only
+/// logged — the process keeps serving.
+async fn heartbeat(db: crate::storage::Db, role: Role, stop: CancellationToken) {
+    use crate::storage::processes;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let host = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "unknown".into());
+    let role = match role {
+        Role::Web => "web",
+        Role::Worker => "worker",
+        Role::All => "all",
+    };
+    let mut tick = tokio::time::interval(processes::BEAT_EVERY);
+    let mut warned = false;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.cancelled() => break,
+        }
+        match processes::beat(&db.pool, &id, role, &host).await {
+            Ok(()) => warned = false,
+            Err(e) if !warned => {
+                tracing::warn!(error = %e, "could not record this process as running");
+                warned = true;
+            }
+            Err(_) => {}
+        }
+    }
+    if let Err(e) = processes::gone(&db.pool, &id).await {
+        tracing::warn!(error = %e, "could not record this process as stopped; `bellhop telegram move` will see it for 30 seconds more");
+    }
+}
+
 /// Cancels `token` on Ctrl-C or SIGTERM. On Unix both handlers are installed before this
 /// returns, so a signal sent right after (a test, a supervisor, a quick Ctrl-C) is never the
 /// default action that kills the process.
@@ -392,6 +430,9 @@ pub const RESTART_AFTER_ROTATION: &str = "now restart every bellhop process with
 /// in the database — from then on no process seals with them, however old its ring — then the
 /// rows sealed with them meanwhile are re-sealed, and only keys no row uses leave the ring file.
 pub async fn rotate_key(cfg: &Config, retire_old: bool) -> anyhow::Result<()> {
+    // Before anything changes (the key ring file included).
+    let db = Db::connect(&cfg.database_url).await?;
+    db.require_migrated().await?;
     let secrets = cfg.secrets.clone();
     let _lock = tokio::task::spawn_blocking(move || crate::crypto::lock_rotation(&secrets)).await.context("waiting for the key ring lock")??;
     let (keys, _) = KeyRing::load(&cfg.secrets, false)?;
@@ -405,8 +446,6 @@ pub async fn rotate_key(cfg: &Config, retire_old: bool) -> anyhow::Result<()> {
             true
         }
     };
-    let db = Db::connect(&cfg.database_url).await?;
-    db.migrate().await?;
     let report = crate::storage::rotation::reseal_all(&db, &keys).await?;
     println!("re-encrypted {} secrets; {} could not be opened", report.resealed, report.failed);
     if keys_from_config && report.resealed > 0 {

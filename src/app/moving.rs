@@ -22,9 +22,11 @@
 //!    server numbers its updates itself). A run when the bots are already there does only this.
 //!
 //! Each step is safe to repeat, and each bot's outcome is printed in plain words — never a token.
-//! bellhop must not be running meanwhile: a running process keeps calling the old server. Idle
-//! processes cannot be seen from here; a worker holding a job's lease can, and the move refuses
-//! then. `--dry-run` prints the plan and changes nothing.
+//! bellhop must not be running meanwhile: a running process keeps calling the old server. Every
+//! `serve` process records a heartbeat while it runs (`storage::processes`), and a worker holding
+//! a job's lease is running too: the move refuses while any is seen, naming how many. A process
+//! killed without stopping is seen for 30 seconds more. `--dry-run` prints the plan and changes
+//! nothing.
 use crate::config::{Config, Updates};
 use crate::crypto::KeyRing;
 use crate::domain::{BotId, BotToken, UserId};
@@ -44,7 +46,7 @@ pub async fn run(cfg: Config, to: &str, dry_run: bool, old_is_cloud: Option<bool
     let manager_token = cfg.telegram.manager_token.clone().context("telegram.manager_token is not set")?;
     let (keys, _) = KeyRing::load(&cfg.secrets, false)?;
     let db = Db::connect(&cfg.database_url).await?;
-    db.migrate().await?;
+    db.require_migrated().await?;
     let stored = telegram_server::current(&db.pool).await?;
     let configured = cfg.telegram.api_url.clone();
     // Where the bots are, and whether a move is to be started, finished, or is done.
@@ -64,10 +66,21 @@ pub async fn run(cfg: Config, to: &str, dry_run: bool, old_is_cloud: Option<bool
     let movable = telegram_server::movable_bots(&db.pool).await?;
     let disconnected = telegram_server::disconnected_bots(&db.pool).await?;
     let busy = telegram_server::live_leases(&db.pool).await?;
+    let running = crate::storage::processes::alive(&db.pool).await?;
 
     println!("Stop every `bellhop serve` process (web and workers) before moving: a running one keeps calling the old server.");
     if dry_run {
+        if !running.is_empty() {
+            println!("bellhop is still running ({} seen in the last 30 seconds): the move would refuse until they are stopped.", crate::storage::processes::describe(&running));
+        }
         return plan(&db, &Route { from: &from, to: &to, resuming, old_is_cloud }, &manager_token, &movable, &disconnected, busy).await;
+    }
+    if !running.is_empty() {
+        bail!(
+            "bellhop is still running: {} seen in the last {} seconds. Stop every `bellhop serve` process (web and workers) first, then run the move again. Nothing was changed.",
+            crate::storage::processes::describe(&running),
+            crate::storage::processes::ALIVE_WITHIN.as_secs()
+        );
     }
     if busy > 0 {
         bail!("a bellhop worker is running {busy} job(s) right now, so bellhop is still running: stop every `bellhop serve` process, then run the move again. Nothing was changed.");

@@ -45,6 +45,23 @@ pub async fn child_update(app: AppState, job: Job) -> Result<(), JobError> {
     Err(JobError::Retry(anyhow::anyhow!("the bot kept changing owner while its update was handled")))
 }
 
+/// The `bot.update.dead` job: a `bot.update` job was dead-lettered (its attempts used up, an
+/// outage longer than `jobs.outage_budget_minutes`...). A customer's question it left
+/// unanswered gets the bot's "can't answer right now" text, once, through the usual delivery
+/// (answering decides whether the update was a question still waiting for a reply).
+#[tracing::instrument(name = "bot.update.dead", skip_all, fields(tenant_id, bot_id, update_id))]
+pub async fn child_update_dead(app: AppState, job: Job) -> Result<(), JobError> {
+    let p: BotUpdateJob = job.payload()?;
+    let tenant = jobs::tenant_of(&job, "bot update")?;
+    tracing::Span::current().record("tenant_id", tenant.0).record("bot_id", p.bot_id.0).record("update_id", p.update_id);
+    let Some(body) = storage::updates::body(&app.db.pool, p.bot_id, p.update_id).await? else { return Ok(()) };
+    let update = parse_update(&body)?;
+    // Not the tenant's bot any more (given away, disconnected): nobody to answer as.
+    let Some(bot) = app.bots.open(tenant, p.bot_id).await.map_err(jobs::opening_failed)? else { return Ok(()) };
+    let view = answering::bot_view(&app.answering, tenant, p.bot_id).await?;
+    answering::could_not_answer(&app.answering, tenant, p.bot_id, &bot, view, update).await
+}
+
 /// What [`handle_child_update`] did: handled the update, or found the bot no longer the
 /// tenant's but another's (to handle it for).
 enum Handled {

@@ -76,19 +76,78 @@ pub struct Options {
     pub think_min: u64,
     #[arg(long, default_value_t = 120)]
     pub think_max: u64,
+    /// Keep every loopback port the run listens on within this range (`FIRST-LAST`, e.g.
+    /// `19000-19099`): Qdrant's two, the web process's two, one per worker, the sandbox's and the
+    /// model stand-in's. Without it, free ports are picked at random.
+    #[arg(long, value_parser = parse_ports)]
+    pub ports: Option<(u16, u16)>,
 }
+
+/// `--ports FIRST-LAST`.
+fn parse_ports(s: &str) -> Result<(u16, u16), String> {
+    let (a, b) = s.split_once('-').ok_or_else(|| format!("expected FIRST-LAST, e.g. 19000-19099, not `{s}`"))?;
+    let port = |p: &str| p.trim().parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| format!("`{p}` is not a port (1-65535)"));
+    let (a, b) = (port(a)?, port(b)?);
+    if a > b {
+        return Err(format!("the range {a}-{b} is empty: the first port comes first"));
+    }
+    Ok((a, b))
+}
+
+/// Ports one run listens on: Qdrant's HTTP and gRPC, the web process's and its metrics port, one
+/// metrics port per worker, the sandbox and the model stand-in.
+fn ports_needed(workers: usize) -> usize {
+    6 + workers
+}
+
+/// Whether `range` holds enough ports for a run with `workers` workers.
+fn check_ports(range: (u16, u16), workers: usize) -> anyhow::Result<()> {
+    let have = (range.1 - range.0) as usize + 1;
+    let need = ports_needed(workers);
+    anyhow::ensure!(
+        have >= need,
+        "--ports {}-{} has {have} port{}, and this run needs {need} (Qdrant 2, the web process 2, 1 per worker ({workers}), the sandbox 1, the model stand-in 1): widen the range",
+        range.0,
+        range.1,
+        if have == 1 { "" } else { "s" }
+    );
+    Ok(())
+}
+
+/// The range `--ports` set for this run, if any.
+static PORT_RANGE: Mutex<Option<(u16, u16)>> = Mutex::new(None);
 
 /// A loopback port free now and never handed out before by this harness: the kernel may give a
 /// released port again at once, and the harness binds most of its ports only later (in another
 /// process), so two calls could otherwise return the same port (seen: Qdrant's HTTP and gRPC).
 fn free_port() -> anyhow::Result<u16> {
     static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-    loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        if GIVEN.lock().expect("ports").insert(port) {
+    let range = *PORT_RANGE.lock().expect("ports");
+    pick_port(range, &mut GIVEN.lock().expect("ports"))
+}
+
+/// A free loopback port not in `given` (then added to it): within `range` when there is one.
+fn pick_port(range: Option<(u16, u16)>, given: &mut BTreeSet<u16>) -> anyhow::Result<u16> {
+    let Some((first, last)) = range else {
+        loop {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            if given.insert(port) {
+                return Ok(port);
+            }
+        }
+    };
+    for port in first..=last {
+        if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.insert(port);
             return Ok(port);
         }
     }
+    anyhow::bail!("no free port left in --ports {first}-{last} (the others are taken, by this run or by other programs): widen the range")
+}
+
+/// A listener on a free port ([`free_port`]: within `--ports` when set).
+async fn listen_free() -> anyhow::Result<tokio::net::TcpListener> {
+    Ok(tokio::net::TcpListener::bind(("127.0.0.1", free_port()?)).await?)
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
@@ -329,7 +388,7 @@ async fn model_standin(latency: Duration) -> anyhow::Result<(String, Arc<std::sy
         ([("content-type", "text/event-stream")], sse).into_response()
     };
     let app = axum::Router::new().route("/v1/chat/completions", axum::routing::post(chat));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let listener = listen_free().await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok((format!("http://{addr}/v1"), calls))
@@ -479,6 +538,10 @@ async fn embedding_speed(models_dir: &Path) -> anyhow::Result<f64> {
 // --- The run ---------------------------------------------------------------------------------
 
 pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
+    if let Some(range) = o.ports {
+        check_ports(range, o.workers)?;
+    }
+    *PORT_RANGE.lock().expect("ports") = o.ports;
     let work = tempfile::tempdir()?;
     let started = Instant::now();
     let step = |what: &str| eprintln!("[{:>6.1}s] {what}", started.elapsed().as_secs_f64());
@@ -490,7 +553,7 @@ pub async fn run(cfg: Config, o: Options) -> anyhow::Result<()> {
     step("creating a fresh PostgreSQL database");
     let database_url = fresh_database(&o.postgres).await?;
     let sandbox = crate::sandbox::Sandbox::new(crate::sandbox::SandboxOptions { enforce_limits: true, bot_create_limit: 2, ..Default::default() })?;
-    let tg = sandbox.spawn(tokio::net::TcpListener::bind("127.0.0.1:0").await?).await?;
+    let tg = sandbox.spawn(listen_free().await?).await?;
     let (model_url, model_calls) = model_standin(Duration::from_millis(o.model_latency_ms)).await?;
 
     let web_port = free_port()?;
@@ -1072,6 +1135,29 @@ async fn fresh_database(admin: &str) -> anyhow::Result<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_port_range_is_parsed_checked_and_kept_to() {
+        use super::{check_ports, parse_ports, pick_port};
+        assert_eq!(parse_ports("19000-19099"), Ok((19000, 19099)));
+        assert!(parse_ports("19099-19000").unwrap_err().contains("empty"));
+        assert!(parse_ports("19000").unwrap_err().contains("FIRST-LAST"));
+        assert!(parse_ports("0-5").is_err() && parse_ports("1-70000").is_err());
+        assert!(check_ports((19000, 19008), 3).is_ok());
+        let e = check_ports((19000, 19007), 3).unwrap_err().to_string();
+        assert!(e.starts_with("--ports 19000-19007 has 8 ports, and this run needs 9 ("), "{e}");
+        // Kept within the range, never the same port twice, and a clear error when it runs out.
+        let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = held.local_addr().unwrap().port();
+        drop(held);
+        let range = Some((base, base));
+        let mut given = std::collections::BTreeSet::new();
+        if let Ok(p) = pick_port(range, &mut given) {
+            assert_eq!(p, base);
+        }
+        let e = pick_port(range, &mut given).unwrap_err().to_string();
+        assert!(e.contains(&format!("no free port left in --ports {base}-{base}")), "{e}");
+    }
+
     use std::sync::{Arc, Mutex};
 
     #[test]
@@ -1091,9 +1177,9 @@ mod tests {
         // 5 before, 250 retrieval, 35 generation, 5 store, at least 5 send.
         let t = Timing { answering: started + ms(5), retrieval: ms(250), steps, model: ms(800), answered: started + ms(1090) };
         tracing::subscriber::with_default(subscriber, || {
-            Overhead::default().record_sent(started, &t, started + ms(1095));
+            Overhead::default().record_sent(started, &t, started + ms(1095), Duration::ZERO);
             // Started 300 ms later: 0 ms over the model's 800.
-            Overhead::default().record_sent(started + ms(300), &t, started + ms(1095));
+            Overhead::default().record_sent(started + ms(300), &t, started + ms(1095), Duration::ZERO);
         });
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("worker-0.log");

@@ -51,8 +51,10 @@ impl fmt::Debug for DatabaseUrl {
             DatabaseUrl::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
             // The URL may carry a password: show only the host.
             DatabaseUrl::Postgres(s) => {
-                let host = Url::parse(s.expose()).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
-                write!(f, "postgres://***@{host}/***")
+                let u = Url::parse(s.expose()).ok();
+                let host = u.as_ref().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+                let port = u.as_ref().and_then(Url::port).map(|p| format!(":{p}")).unwrap_or_default();
+                write!(f, "postgres://***@{host}{port}/***")
             }
         }
     }
@@ -61,6 +63,14 @@ impl fmt::Debug for DatabaseUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shown_url_keeps_the_host_and_port_and_hides_the_rest() {
+        let u = DatabaseUrl::parse("postgres://bellhop:sEcr3t@127.0.0.1:55432/walkd").unwrap();
+        assert_eq!(format!("{u:?}"), "postgres://***@127.0.0.1:55432/***");
+        let u = DatabaseUrl::parse("postgres://bellhop:sEcr3t@db/walkd").unwrap();
+        assert_eq!(format!("{u:?}"), "postgres://***@db/***");
+    }
 
     #[test]
     fn a_password_that_breaks_the_url_is_explained_without_showing_it() {

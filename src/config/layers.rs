@@ -93,6 +93,31 @@ impl RawSettings {
         self.values.get(key).is_some_and(|(_, o)| *o != Origin::Default)
     }
 
+    /// Every setting as `key = value`, one a line, in the settings table's order, with where
+    /// its value came from (`bellhop config`). Secrets are never shown: a database URL keeps its
+    /// engine, host and port (or its SQLite path), any other secret says only that it is set.
+    pub fn describe(&self) -> String {
+        let data_dir = self.get("data_dir").unwrap_or_default().to_owned();
+        let mut out = String::new();
+        for def in SETTINGS {
+            let line = match self.values.get(def.key).filter(|(v, _)| !v.trim().is_empty()) {
+                None => format!("{} = (not set)", def.key),
+                Some((v, origin)) => {
+                    let v = v.replace("{data_dir}", &data_dir);
+                    let shown = match (def.secret, def.key) {
+                        (true, "database_url") => super::DatabaseUrl::parse(&v).map(|u| format!("{u:?}")).unwrap_or_else(|_| "(set, hidden)".into()),
+                        (true, _) => "(set, hidden)".into(),
+                        (false, _) => v,
+                    };
+                    format!("{} = {shown}  ({origin})", def.key)
+                }
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    }
+
     /// The value of `key`, unless it is unset or blank.
     pub(super) fn get(&self, key: &str) -> Option<&str> {
         self.values.get(key).map(|(v, _)| v.as_str()).filter(|v| !v.trim().is_empty())
@@ -116,3 +141,27 @@ fn flatten(prefix: &str, v: &toml::Value, out: &mut Vec<(String, String)>) {
     }
 }
 
+
+#[cfg(test)]
+mod describe_tests {
+    use super::RawSettings;
+
+    #[test]
+    fn the_configuration_is_shown_as_key_value_lines_with_secrets_hidden() {
+        let env = |k: &str| match k {
+            "BELLHOP_DATABASE_URL" => Some("postgres://bellhop:pw-s3cret@127.0.0.1:55432/walkd".to_owned()),
+            "BELLHOP_MANAGER_TOKEN" => Some("123:token-s3cret".to_owned()),
+            "BELLHOP_DATA_DIR" => Some("/srv/bellhop".to_owned()),
+            _ => None,
+        };
+        let text = RawSettings::load(Some(std::path::Path::new("/dev/null")), &env).unwrap().describe();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.contains(&"database_url = postgres://***@127.0.0.1:55432/***  (environment BELLHOP_DATABASE_URL)"), "{text}");
+        assert!(lines.contains(&"telegram.manager_token = (set, hidden)  (environment BELLHOP_MANAGER_TOKEN)"), "{text}");
+        assert!(lines.contains(&"secrets.master_key = (not set)"), "{text}");
+        assert!(lines.contains(&"listen = 127.0.0.1:8080  (default)"), "{text}");
+        assert!(lines.contains(&"secrets.key_file = /srv/bellhop/master.keys  (default)") || text.contains("secrets.key_file = /srv/bellhop/"), "{text}");
+        assert!(!text.contains("s3cret") && !text.contains("Url {") && !text.contains("Config {"), "{text}");
+        assert_eq!(lines.len(), crate::config::settings::SETTINGS.len());
+    }
+}

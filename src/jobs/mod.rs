@@ -14,6 +14,10 @@
 //! - **Lanes**: each queue has its own claim loop and concurrency limit; the `priority` queue
 //!   (pre-checkout answers: Telegram waits 10 s at most) never waits behind the others.
 //! - **Group commit**: completions are written in batches, one transaction (one fsync) each.
+//! - **After the last attempt**: a kind may name a follow-up kind ([`Registry::when_dead`]),
+//!   queued with the same payload in the transaction that dead-letters the job, once per job —
+//!   so the application can tell whoever waited for it (a customer's question gets the bot's
+//!   "can't answer right now") without the queue knowing what the job was.
 //!
 //! Delivery is at least once: a job whose worker died after its effect but before its
 //! completion was recorded runs again, so handlers make their effects idempotent (insert-or-
@@ -127,12 +131,14 @@ fn after_failure(cfg: &RetryPolicy, job: &ClaimedJob, err: &JobError, now: i64) 
     AfterFailure::Dead
 }
 
-/// What [`after_failure`] decides by.
-#[derive(Clone, Copy)]
+/// What [`after_failure`] decides by, and what a dead-lettered job leaves behind.
+#[derive(Clone)]
 struct RetryPolicy {
     retry_base: Duration,
     outage_budget: Duration,
     outage: OutageCause,
+    /// Kind → (follow-up kind, its queue): see [`Registry::when_dead`].
+    when_dead: Arc<HashMap<&'static str, (&'static str, &'static str)>>,
 }
 
 /// A Bot API failure as a job outcome: worth retrying (network, rate limit, Telegram's server),
@@ -160,11 +166,13 @@ pub struct Registry<S> {
     handlers: HashMap<&'static str, (&'static str, HandlerFn<S>)>,
     /// Outages besides the database's (see [`OutageCause`]).
     outage: OutageCause,
+    /// Kind → the kind queued when one of its jobs is dead-lettered ([`Registry::when_dead`]).
+    when_dead: HashMap<&'static str, &'static str>,
 }
 
 impl<S: Clone + Send + Sync + 'static> Default for Registry<S> {
     fn default() -> Self {
-        Self { handlers: HashMap::new(), outage: |_| false }
+        Self { handlers: HashMap::new(), outage: |_| false, when_dead: HashMap::new() }
     }
 }
 
@@ -174,6 +182,20 @@ impl<S: Clone + Send + Sync + 'static> Registry<S> {
     pub fn outage_causes(&mut self, f: OutageCause) -> &mut Self {
         self.outage = f;
         self
+    }
+
+    /// When a job of `kind` is dead-lettered — its attempts used up, its outage budget spent,
+    /// a failure retrying cannot help, its worker gone on the last attempt — a job of
+    /// `follow_up` (a registered kind) is queued with the same payload, tenant and serial key,
+    /// in the same transaction, once per dead job. A follow-up's own death queues nothing.
+    pub fn when_dead(&mut self, kind: &'static str, follow_up: &'static str) -> &mut Self {
+        self.when_dead.insert(kind, follow_up);
+        self
+    }
+
+    /// Kind → (follow-up kind, its queue), for the kinds whose follow-up is registered.
+    fn follow_ups(&self) -> HashMap<&'static str, (&'static str, &'static str)> {
+        self.when_dead.iter().filter_map(|(k, f)| Some((*k, (*f, self.queue_of(f)?)))).collect()
     }
 
     pub fn register<F, Fut>(&mut self, kind: &'static str, queue: &'static str, f: F) -> &mut Self
@@ -338,7 +360,7 @@ impl<S: Clone + Send + Sync + 'static> Workers<S> {
         }
         // Kept to ask the completer for a flush at the end (dropped first when every job ended).
         let flush = done_tx;
-        let policy = RetryPolicy { retry_base: self.cfg.retry_base, outage_budget: self.cfg.outage_budget, outage: self.registry.outage };
+        let policy = RetryPolicy { retry_base: self.cfg.retry_base, outage_budget: self.cfg.outage_budget, outage: self.registry.outage, when_dead: Arc::new(self.registry.follow_ups()) };
         let mut completer = tokio::spawn(completer(self.queue.db.clone(), worker_id.clone(), policy, done_rx));
         // The upkeep keeps this worker's leases for as long as its jobs may run: through the
         // grace period too, or another process's reaper would take a job still running here
@@ -564,12 +586,35 @@ async fn write_completions(db: &Db, worker: &str, policy: &RetryPolicy, batch: &
                         (None, false)
                     }
                 };
-                storage::jobs::fail(&mut *tx, j.id, worker, j.attempt, retry_at, kept, &text).await?;
+                let recorded = storage::jobs::fail(&mut *tx, j.id, worker, j.attempt, retry_at, kept, &text).await?;
+                if recorded && retry_at.is_none() {
+                    queue_follow_up(&mut tx, policy, j).await?;
+                }
             }
         }
     }
     tx.commit().await?;
     Ok(outcomes)
+}
+
+/// The follow-up of dead job `j`, if its kind has one ([`Registry::when_dead`]): in the
+/// transaction that records it dead; its dedup key makes it one per dead job.
+async fn queue_follow_up(tx: &mut storage::Tx, policy: &RetryPolicy, j: &ClaimedJob) -> anyhow::Result<()> {
+    let Some(&(kind, queue)) = policy.when_dead.get(j.kind.as_str()) else { return Ok(()) };
+    let job = NewJob {
+        queue,
+        kind,
+        payload: j.payload.clone(),
+        tenant_id: j.tenant_id,
+        run_at_ms: now_ms(),
+        max_attempts: j.max_attempts.max(1),
+        dedup_key: Some(format!("dead:{}", j.id.0)),
+        serial_key: j.serial_key.clone(),
+        coalesce_key: None,
+    };
+    storage::jobs::insert(&mut **tx, &job).await?;
+    tracing::info!(job_id = j.id.0, kind = %j.kind, follow_up = kind, "queued the follow-up of a dead-lettered job");
+    Ok(())
 }
 
 /// The channel on which PostgreSQL announces a job ready to run, with its queue's name as the

@@ -30,6 +30,7 @@ pub mod keys;
 pub mod pacing;
 pub mod polling;
 pub mod privacy;
+pub mod processes;
 pub mod retention;
 pub mod rotation;
 pub mod sources;
@@ -111,6 +112,18 @@ impl Db {
             }
             DatabaseUrl::Postgres(url) => {
                 let opts = AnyConnectOptions::from_str(url.expose()).context("parsing database_url")?;
+                // One connection first, on its own: the pool retries an unreachable server until
+                // its 30 s acquire timeout and then says only "pool timed out"; this says which
+                // server, and why, within CONNECT_TIMEOUT.
+                let at = postgres_address(url.expose());
+                match tokio::time::timeout(CONNECT_TIMEOUT, <sqlx::AnyConnection as sqlx::Connection>::connect_with(&opts)).await {
+                    Ok(Ok(conn)) => {
+                        let _ = sqlx::Connection::close(conn).await;
+                    }
+                    // sqlx's error text does not include the URL, so the password stays out.
+                    Ok(Err(e)) => return Err(anyhow::Error::new(e).context(format!("could not connect to PostgreSQL at {at} (database_url)"))),
+                    Err(_) => anyhow::bail!("could not connect to PostgreSQL at {at} (database_url): no answer within {} seconds", CONNECT_TIMEOUT.as_secs()),
+                }
                 let pool = pool_options()
                     .max_connections(16)
                     .connect_with(opts)
@@ -143,6 +156,29 @@ impl Db {
         let migrator = sqlx::migrate::Migrator { migrations: std::borrow::Cow::Owned(older), ..sqlx::migrate::Migrator::DEFAULT };
         migrator.run(&self.pool).await.context("applying the earlier database migrations")?;
         Ok(())
+    }
+
+    /// How many of this engine's migrations the database has not had yet.
+    pub async fn pending_migrations(&self) -> anyhow::Result<usize> {
+        let exists = match self.engine {
+            Engine::Sqlite => "select count(*) from sqlite_master where type = 'table' and name = '_sqlx_migrations'",
+            Engine::Postgres => "select count(*) from information_schema.tables where table_name = '_sqlx_migrations' and table_schema = current_schema()",
+        };
+        let applied: Vec<i64> = if sqlx::query_scalar::<_, i64>(exists).fetch_one(&self.pool).await.context("reading the database's migrations")? > 0 {
+            sqlx::query_scalar("select version from _sqlx_migrations where success").fetch_all(&self.pool).await.context("reading the database's migrations")?
+        } else {
+            Vec::new()
+        };
+        Ok(self.migrator().iter().filter(|m| !applied.contains(&m.version)).count())
+    }
+
+    /// For the operator's commands other than `migrate`, `serve` and `demo`: they change nothing
+    /// on a database that is not up to date (they used to migrate it on the way, unasked).
+    pub async fn require_migrated(&self) -> anyhow::Result<()> {
+        match self.pending_migrations().await? {
+            0 => Ok(()),
+            n => anyhow::bail!("the database needs `bellhop migrate` first ({n} migration{} pending); nothing was changed", if n == 1 { "" } else { "s" }),
+        }
     }
 
     /// The versions of this engine's migrations, oldest first.
@@ -181,6 +217,18 @@ const TRUST_IDLE: Duration = Duration::from_secs(1);
 /// quiet spell (when the database may have restarted) the test catches a dead connection as
 /// before. A connection that dies while in use fails its query (the job retries, the webhook
 /// answers 500 and Telegram sends again) and is dropped from the pool when released.
+/// How long the first connection to PostgreSQL may take at start.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `host:port` of a PostgreSQL URL (5432 when it names none), for messages: never the user or
+/// the password.
+fn postgres_address(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!("{}:{}", u.host_str().unwrap_or("localhost"), u.port().unwrap_or(5432)),
+        Err(_) => "the configured address".into(),
+    }
+}
+
 fn pool_options() -> AnyPoolOptions {
     AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30)).test_before_acquire(false).before_acquire(|conn, meta| {
         Box::pin(async move {

@@ -125,7 +125,16 @@ pub async fn run(db: Db, cfg: RetentionConfig, names: JobNames, stop: Cancellati
             _ = stop.cancelled() => return,
         }
         match purge(&db, &cfg, &names, now_ms()).await {
-            Ok(p) if p.total() > 0 => tracing::info!(?p, "retention purge"),
+            Ok(p) if p.total() > 0 => tracing::info!(
+                updates = p.updates,
+                jobs = p.jobs,
+                dead_jobs = p.dead_jobs,
+                stripe_events = p.stripe_events,
+                sessions = p.sessions,
+                login_tokens = p.login_tokens,
+                pacing = p.pacing,
+                "retention purge"
+            ),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "retention purge failed; trying again next time"),
         }

@@ -482,3 +482,75 @@ async fn a_retried_question_whose_credit_went_back_pays_for_the_model_answer_it_
     assert_eq!(bellhop::storage::billing::ledger_balance(&app.db().pool, tenant).await.unwrap(), before - 1);
     app.stop().await.unwrap();
 }
+
+/// A customer's question whose job is dead-lettered — here the vector index unreachable past
+/// `jobs.outage_budget_minutes` (0) and the two attempts used up, as in a long Qdrant outage —
+/// gets the bot's "can't answer right now" (with the person button), once, even when the
+/// follow-up runs twice; the owner's conversation shows it as the bot's reply. A dead job of
+/// another kind sends nothing. (The customer used to hear nothing at all.)
+#[tokio::test]
+async fn a_question_whose_job_is_dead_lettered_gets_the_cant_answer_now_text_once() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let app = spawn_app_with(move |s| {
+        s.set("BELLHOP_QDRANT_URL", format!("http://127.0.0.1:{closed}"))
+            .set("BELLHOP_JOBS_OUTAGE_BUDGET_MINUTES", "0")
+            .set("BELLHOP_JOBS_MAX_ATTEMPTS", "2")
+            .set("BELLHOP_JOBS_RETRY_BASE_MS", "10");
+    })
+    .await;
+    let (bot, tenant, _) = live_bot(&app, "Dora", "dora_dead_bot", "Dora's Deli").await;
+    let customer = app.tg.post("users", json!({ "first_name": "Cyd", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    app.tg.say(customer, bot, "How much does delivery cost?").await;
+    wait_until(Duration::from_secs(60), || async { count(app.db(), "select count(*) from jobs where kind = 'bot.update' and state = 'dead'").await == 1 }).await;
+    app.drain_jobs(Duration::from_secs(60)).await;
+    let to_customer = || async { app.tg.sent_by(bot).await.into_iter().filter(|m| m["message"]["chat"]["id"].as_i64() == Some(customer) || m["chat_id"].as_i64() == Some(customer)).map(|m| text_of(&m)).collect::<Vec<_>>() };
+    let sent = to_customer().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].starts_with("I can") && sent[0].contains("answer questions right now") && sent[0].contains("Dora"), "{sent:?}");
+    let rows: Vec<(String, String, String)> = sqlx::query_as("select author, kind, delivery from conversation_messages where tenant_id = $1 order by id").bind(tenant.0).fetch_all(&app.db().pool).await.unwrap();
+    let rows: Vec<(&str, &str, &str)> = rows.iter().map(|(a, k, d)| (a.as_str(), k.as_str(), d.as_str())).collect();
+    assert_eq!(rows, [("customer", "", "sent"), ("bot", "unavailable", "sent")], "the question, and the reply the customer got");
+
+    // The follow-up run again (a redelivery): nothing more.
+    let dead: i64 = sqlx::query_scalar("select id from jobs where kind = 'bot.update' and state = 'dead'").fetch_one(&app.db().pool).await.unwrap();
+    let payload: String = sqlx::query_scalar("select payload from jobs where id = $1").bind(dead).fetch_one(&app.db().pool).await.unwrap();
+    let mut again = app.state.queue.job(bellhop::jobs::DEFAULT, bellhop::app::jobs::BOT_UPDATE_DEAD, &serde_json::from_str::<Value>(&payload).unwrap());
+    again.tenant_id = Some(tenant);
+    app.state.queue.enqueue(&again).await.unwrap().unwrap();
+    // A job of another kind dead-lettered: no follow-up, nothing sent.
+    let other = app.state.queue.enqueue(&app.state.queue.job(bellhop::jobs::DEFAULT, bellhop::app::jobs::MANAGER_UPDATE, &json!({ "update_id": 987_654 }))).await.unwrap().unwrap();
+    wait_until(Duration::from_secs(60), || async { count(app.db(), &format!("select count(*) from jobs where id = {} and state = 'dead'", other.0)).await == 1 }).await;
+    app.drain_jobs(Duration::from_secs(60)).await;
+    assert_eq!(count(app.db(), &format!("select count(*) from jobs where dedup_key = 'dead:{}'", other.0)).await, 0);
+    assert_eq!(count(app.db(), &format!("select count(*) from jobs where dedup_key = 'dead:{dead}'")).await, 1);
+    assert_eq!(to_customer().await.len(), 1);
+    assert_eq!(count(app.db(), &format!("select count(*) from conversation_messages where tenant_id = {} and author = 'bot'", tenant.0)).await, 1);
+    app.stop().await.unwrap();
+}
+
+/// The answer-overhead measurement (`bellhop_answer_overhead_seconds`: job start → reply sent,
+/// minus the model) counted the time a reply waited for Telegram's 429 (`retry_after`) as
+/// bellhop's own: that wait, like the per-chat and per-bot limits' waits, is now left out.
+#[tokio::test]
+async fn a_replys_wait_for_telegrams_429_is_not_counted_as_answer_overhead() {
+    const RETRY_AFTER: u64 = 8;
+    let llm = OpenAiStandIn::always(Reply::cite_sources()).await;
+    let app = with_model(&llm).await;
+    let (bot, tenant, _) = live_bot(&app, "Tia", "tia_wait_bot", "Tia's Teas").await;
+    add_doc(&app, tenant, "teas.md", "# Prices\n\nA pot of green tea costs 4 euros.\n").await;
+    wait_sources_ready(&app, tenant, 1).await;
+    let customer = app.tg.post("users", json!({ "first_name": "Cal", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    app.tg.post("faults/methods", json!({ "bot_id": bot, "method": "sendMessage", "times": 1, "error_code": 429, "description": format!("Too Many Requests: retry after {RETRY_AFTER}"), "retry_after": RETRY_AFTER })).await;
+    let overhead = &app.state.answering.overhead;
+    overhead.capture();
+    app.tg.say(customer, bot, "How much is a pot of green tea?").await;
+    wait_until(Duration::from_secs(120), || async { count(app.db(), &format!("select count(*) from conversation_messages where tenant_id = {} and author = 'bot' and delivery = 'sent'", tenant.0)).await == 1 }).await;
+    let kind: String = sqlx::query_scalar("select kind from conversation_messages where author = 'bot'").fetch_one(&app.db().pool).await.unwrap();
+    assert_eq!(kind, "answer", "a model answer (only those are measured)");
+    let samples = overhead.take();
+    assert_eq!(samples.len(), 1, "{samples:?}");
+    // The reply waited RETRY_AFTER seconds for its turn (the sandbox refused the first try): none
+    // of it is the answer's own time.
+    assert!(samples[0] < Duration::from_secs(RETRY_AFTER), "the 429's wait was counted: {samples:?}");
+    app.stop().await.unwrap();
+}

@@ -161,3 +161,41 @@ fn the_readme_configuration_table_matches_the_code() {
     let table = bellhop::config::markdown_table();
     assert!(readme.contains(&table), "README's configuration table is out of date: paste the output of `bellhop config --markdown`");
 }
+
+/// An unreachable PostgreSQL said "pool timed out while waiting for an open connection", after
+/// 30 s, with no cause: now the message names the host and port, and the reason.
+#[test]
+fn an_unreachable_database_is_named_with_its_host_port_and_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = bellhop()
+        .current_dir(dir.path())
+        .args(["migrate"])
+        .env("BELLHOP_DATA_DIR", dir.path().join("data"))
+        .env("BELLHOP_DATABASE_URL", format!("postgres://bellhop:pw-s3cret@127.0.0.1:{closed}/bellhop"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("could not connect to PostgreSQL at 127.0.0.1:{closed} (database_url): ")), "{stderr}");
+    assert!(stderr.to_lowercase().contains("refused"), "the reason is given: {stderr}");
+    assert!(!stderr.contains("pool timed out") && !stderr.contains("s3cret"), "{stderr}");
+}
+
+/// `bellhop migrate` on a fresh database said "database is up to date", as when there was
+/// nothing to do: it now says how many migrations it applied.
+#[tokio::test]
+async fn migrate_says_how_many_migrations_it_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::fresh_database_url(dir.path()).await;
+    let run = || {
+        let out = bellhop().current_dir(dir.path()).args(["migrate"]).env("BELLHOP_DATA_DIR", dir.path().join("data")).env("BELLHOP_DATABASE_URL", &url).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let db = bellhop::storage::Db::connect(&bellhop::config::DatabaseUrl::parse(&url).unwrap()).await.unwrap();
+    let all = db.migration_versions().len();
+    let engine = db.engine.name();
+    assert_eq!(run(), format!("applied {all} migrations ({engine}); the database is up to date\n"));
+    assert_eq!(run(), format!("database is up to date ({engine}); nothing to apply\n"));
+}

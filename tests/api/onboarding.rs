@@ -574,3 +574,29 @@ async fn the_admins_telegram_links_follow_the_links_setting() {
     assert!(billing.contains(&format!("href=\"http://links.example/{manager}\">Pay with Stars")) && !billing.contains("https://t.me/"), "{billing}");
     app.stop().await.unwrap();
 }
+
+/// With `telegram.links_url` at the sandbox (as `demo` sets it), the landing page prints the
+/// creation link at the sandbox's address; the sandbox's control API refused it (LINK_INVALID,
+/// it expected t.me). It now opens the same creation screen, and the bot is made.
+#[tokio::test]
+async fn the_sandbox_takes_the_creation_link_the_landing_page_prints_at_its_address() {
+    let app = spawn_app_with(|s| {
+        let api = s.values.get("BELLHOP_TELEGRAM_API_URL").cloned().expect("the sandbox's address");
+        s.set("BELLHOP_TELEGRAM_LINKS_URL", api);
+    })
+    .await;
+    let base = app.tg.base.trim_end_matches('/').to_owned();
+    let r = app.http.get(app.url("/new")).query(&[("name", "Walk Deli"), ("username", "walkd_deli_bot")]).send().await.unwrap();
+    let html = r.text().await.unwrap();
+    let start = html.find(&format!("href=\"{base}/newbot/")).unwrap_or_else(|| panic!("no link at {base}: {html}")) + 6;
+    let end = start + html[start..].find('"').unwrap();
+    let link = html[start..end].replace("&amp;", "&");
+    let owner = app.tg.user("Walt").await;
+    let req = app.tg.api(reqwest::Method::POST, &format!("users/{owner}/creation_links"), json!({ "link": link })).await;
+    let id = req["id"].as_str().unwrap_or_else(|| panic!("the sandbox refused {link}: {req}")).to_owned();
+    assert_eq!(req["suggested_username"], json!("walkd_deli_bot"), "{req}");
+    let bot = app.tg.post(&format!("creation_requests/{id}/confirm"), json!({})).await["id"].as_i64().unwrap();
+    token_used(app.tg.get(&format!("bots/{bot}")).await["token"].as_str().unwrap());
+    wait_live(&app, bot).await;
+    app.stop().await.unwrap();
+}

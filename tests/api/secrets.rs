@@ -305,3 +305,53 @@ async fn rotate_key_with_a_configured_master_key_says_to_restart_every_process()
     assert_eq!(app.post_update(7_900_001, Some(&secret), &serde_json::json!({"update_id": 1})).await, 500);
     app.stop().await.unwrap();
 }
+
+/// `rotate-key`, `telegram move` and `billing refund` applied pending migrations on the way
+/// (printing sqlx's notices): on a database that needs `bellhop migrate` they now refuse, saying
+/// so, and change nothing — neither the database nor the key ring file.
+#[tokio::test]
+async fn operator_commands_refuse_a_database_with_pending_migrations_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let tg = crate::sandbox_support::TestSandbox::start().await;
+    let mut settings = test_settings(dir.path()).await;
+    settings.telegram(&tg);
+    let cfg = settings.config(bellhop::config::Needs::Serve);
+    let db = Db::connect(&cfg.database_url).await.unwrap();
+    let last = *db.migration_versions().last().unwrap();
+    db.migrate_before(last).await.unwrap();
+    assert_eq!(db.pending_migrations().await.unwrap(), 1);
+    let applied = || async { count(&db, "select count(*) from _sqlx_migrations").await };
+    let before = applied().await;
+    let key_path = cfg.secrets.key_file.clone();
+    let key_file = || std::fs::read(&key_path).ok();
+    let keys_before = key_file();
+    let refused = "the database needs `bellhop migrate` first (1 migration pending); nothing was changed";
+
+    let err = bellhop::app::rotate_key(&cfg, false).await.unwrap_err();
+    assert_eq!(format!("{err:#}"), refused);
+    assert_eq!(key_file(), keys_before, "the key ring file was changed");
+    assert!(keys_before.is_none(), "rotate-key would have created the key ring");
+    // The other commands need the key ring: from the configuration here.
+    settings.set("BELLHOP_MASTER_KEY", crate::crash::base64_key());
+    let cfg = settings.config(bellhop::config::Needs::Serve);
+    let err = bellhop::app::moving::run(cfg.clone(), "http://127.0.0.1:9", false, Some(false)).await.unwrap_err();
+    assert_eq!(format!("{err:#}"), refused);
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_bellhop"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("BELLHOP_") {
+            c.env_remove(k);
+        }
+    }
+    for (k, v) in &settings.values {
+        c.env(k, v);
+    }
+    let out = c.args(["billing", "refund", "--charge-id", "ch_1"]).stdin(std::process::Stdio::null()).kill_on_drop(true).output().await.unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success() && text.contains(refused), "{text}");
+    assert!(!text.contains("migrat") || !text.contains("sqlx"), "{text}");
+    assert_eq!(applied().await, before, "a migration was applied");
+    assert_eq!(db.pending_migrations().await.unwrap(), 1);
+    // `migrate` applies it; then the commands run.
+    db.migrate().await.unwrap();
+    assert_eq!(db.pending_migrations().await.unwrap(), 0);
+}

@@ -203,3 +203,34 @@ async fn a_disconnected_bot_is_logged_out_of_the_cloud_too_and_its_token_is_not_
     let hook = local.get(&format!("bots/{}", kept.bot)).await["webhook"]["url"].as_str().map(str::to_owned).unwrap_or_default();
     assert!(hook.ends_with(&format!("/tg/bot/{}", kept.bot)), "the connected bot is set up on the new server: {hook:?}");
 }
+
+/// An idle bellhop (no job running) was invisible to the move, which went ahead while web and
+/// worker processes kept calling the old server. Every `serve` process now records a heartbeat:
+/// the move refuses, naming how many processes of each kind are running, and changes nothing;
+/// a process not seen for 30 seconds (killed) no longer counts, and one stopped is gone at once.
+#[tokio::test]
+async fn the_move_refuses_while_idle_web_and_worker_processes_run() {
+    let app = spawn_app().await;
+    let cfg = app.settings.config(bellhop::config::Needs::Serve);
+    let db = app.state.db.clone();
+    let pool = &db.pool;
+    // The app's own heartbeat (web and workers in one process), and two more processes of a
+    // cluster: a worker seen now, a web process last seen 5 minutes ago (killed).
+    wait_until(Duration::from_secs(20), || async { count(app.db(), "select count(*) from processes where role = 'all'").await == 1 }).await;
+    let now = bellhop::storage::now_ms();
+    bellhop::storage::processes::beat(pool, "other-worker", "worker", "host-b").await.unwrap();
+    sqlx::query("insert into processes (id, role, host, started_at, seen_at) values ('killed-web', 'web', 'host-c', $1, $1)").bind(now - 300_000).execute(pool).await.unwrap();
+
+    let err = bellhop::app::moving::run(cfg.clone(), "http://127.0.0.1:9", false, Some(false)).await.unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "bellhop is still running: 1 web-and-worker process and 1 worker process seen in the last 30 seconds. Stop every `bellhop serve` process (web and workers) first, then run the move again. Nothing was changed."
+    );
+    assert_eq!(count(app.db(), "select count(*) from telegram_server").await, 0, "nothing was changed");
+
+    // Stopped: the app's row goes with it at once; the worker stops too.
+    app.stop().await.unwrap();
+    assert_eq!(count(&db, "select count(*) from processes where role = 'all'").await, 0);
+    bellhop::storage::processes::gone(pool, "other-worker").await.unwrap();
+    assert_eq!(bellhop::storage::processes::alive(pool).await.unwrap(), Vec::<(String, i64)>::new(), "the move no longer refuses");
+}

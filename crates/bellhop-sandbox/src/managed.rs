@@ -26,11 +26,24 @@ fn refuse(code: &'static str, message: impl Into<String>) -> CreationError {
 }
 
 /// Parses a creation link into (manager username, suggested username, suggested name).
+#[cfg(test)]
 pub fn parse_link(link: &str) -> Result<(String, String, String), CreationError> {
+    parse_link_at(link, None)
+}
+
+/// [`parse_link`], also taking the link at this sandbox's own address (`own`: `host:port`, as
+/// the request came in): what bellhop's landing page prints with `telegram.links_url` pointing at
+/// the sandbox (`demo`), and what the sandbox's own `GET /newbot/…` page opens.
+pub fn parse_link_at(link: &str, own: Option<&str>) -> Result<(String, String, String), CreationError> {
     let url = url::Url::parse(link).map_err(|_| refuse("LINK_INVALID", "not a link"))?;
     let segments: Vec<&str> = url.path_segments().map(|s| s.collect()).unwrap_or_default();
-    if !matches!(url.host_str(), Some("t.me" | "telegram.me")) || segments.first() != Some(&"newbot") || segments.len() < 2 {
-        return Err(refuse("LINK_INVALID", "expected https://t.me/newbot/{manager}/{username}?name={name}"));
+    let authority = url.host_str().map(|h| match url.port() {
+        Some(p) => format!("{h}:{p}"),
+        None => h.to_owned(),
+    });
+    let here = own.is_some_and(|o| authority.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(o)));
+    if !(matches!(url.host_str(), Some("t.me" | "telegram.me")) || here) || segments.first() != Some(&"newbot") || segments.len() < 2 {
+        return Err(refuse("LINK_INVALID", "expected https://t.me/newbot/{manager}/{username}?name={name} (or the same path at this sandbox's address)"));
     }
     let manager = segments[1].to_owned();
     let username = segments.get(2).map(|s| urlencoding::decode(s).map(|c| c.into_owned()).unwrap_or_default()).unwrap_or_default();
@@ -212,5 +225,14 @@ mod tests {
         let (m, u, n) = parse_link("https://t.me/newbot/bellhop_manager_bot/pizza_bot?name=Pizza%20Pal").unwrap();
         assert_eq!((m.as_str(), u.as_str(), n.as_str()), ("bellhop_manager_bot", "pizza_bot", "Pizza Pal"));
         assert!(parse_link("https://example.com/newbot/x/y").is_err());
+    }
+
+    #[test]
+    fn a_creation_link_at_the_sandboxs_own_address_is_taken_too() {
+        let link = "http://127.0.0.1:19081/newbot/walkd_manager_bot/walkd_deli_bot?name=Deli";
+        assert_eq!(parse_link_at(link, Some("127.0.0.1:19081")).unwrap(), ("walkd_manager_bot".into(), "walkd_deli_bot".into(), "Deli".into()));
+        assert_eq!(parse_link_at(link, None).unwrap_err().code, "LINK_INVALID");
+        assert_eq!(parse_link_at(link, Some("127.0.0.1:19082")).unwrap_err().code, "LINK_INVALID", "another address");
+        assert!(parse_link_at("http://127.0.0.1:19081/other/x/y", Some("127.0.0.1:19081")).is_err());
     }
 }

@@ -114,8 +114,8 @@ struct LinkForm {
     link: String,
 }
 
-async fn open_creation(State(s): S, Form(f): Form<LinkForm>) -> Response {
-    match control::open_link(State(s.clone()), Path(f.user_id), Json(Link { link: f.link })).await {
+async fn open_creation(State(s): S, headers: axum::http::HeaderMap, Form(f): Form<LinkForm>) -> Response {
+    match control::open_link(State(s.clone()), Path(f.user_id), headers, Json(Link { link: f.link })).await {
         Ok(Json(v)) => Redirect::to(&format!("/ui/creation/{}", v["result"]["id"].as_str().unwrap_or_default())).into_response(),
         Err(e) => index_page(&s, Some(format!("{}: {}", e.1, e.2))),
     }
@@ -399,12 +399,12 @@ struct NewUserLink {
     link: String,
 }
 
-async fn open_as_new_user(State(s): S, Form(f): Form<NewUserLink>) -> Response {
+async fn open_as_new_user(State(s): S, headers: axum::http::HeaderMap, Form(f): Form<NewUserLink>) -> Response {
     let created = control::create_user(State(s.clone()), Json(NewUser { first_name: f.first_name, username: None, language_code: None, started_bots: vec![] })).await;
     let Some(user) = created.ok().and_then(|Json(v)| v["result"]["id"].as_i64()) else {
         return index_page(&s, Some("could not create the user".into()));
     };
-    open_creation(State(s), Form(LinkForm { user_id: user, link: f.link })).await
+    open_creation(State(s), headers, Form(LinkForm { user_id: user, link: f.link })).await
 }
 
 #[derive(Deserialize)]

@@ -183,6 +183,18 @@ impl Preflight {
         self
     }
 
+    /// Runs `note` each time the check runs: at the call's turn, right before its request goes
+    /// out (after the limits' waits and any 429's pause: what the caller may leave out of its
+    /// own time).
+    pub fn before_each(mut self, mut note: impl FnMut() + Send + 'static) -> Self {
+        let mut check = self.check;
+        self.check = Box::new(move || {
+            note();
+            check()
+        });
+        self
+    }
+
     /// Runs the check unless it holds already.
     pub async fn check(&mut self) -> Result<(), TelegramError> {
         if !self.holds {
