@@ -491,8 +491,11 @@ fn gives_address(text: &str) -> bool {
     if crate::retrieval::label(crate::retrieval::unmarked(text)).is_some_and(|l| ["address", "location", "find us", "where to find us"].contains(&l.to_lowercase().as_str())) {
         return true;
     }
-    let words: Vec<String> = text.unicode_words().map(str::to_lowercase).collect();
-    words.iter().enumerate().any(|(i, w)| w.chars().all(|c| c.is_ascii_digit()) && words[i + 1..(i + 7).min(words.len())].iter().any(|x| STREET.contains(&x.as_str())))
+    // (The street word capitalised, as in an address: "… within 5 km of the shop for $10 each
+    // way" gives none.)
+    let words: Vec<&str> = text.unicode_words().collect();
+    let street = |w: &&str| w.chars().next().is_some_and(char::is_uppercase) && STREET.contains(&w.to_lowercase().as_str());
+    words.iter().enumerate().any(|(i, w)| w.chars().all(|c| c.is_ascii_digit()) && words[i + 1..(i + 7).min(words.len())].iter().any(street))
 }
 
 /// Whether a sentence gives a phone number: seven digits or more written together, perhaps
@@ -619,6 +622,18 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
         for (own, (_, _, text)) in owns.iter_mut().zip(sents) {
             if gives_price(text) {
                 own.extend(cost_words.iter().cloned());
+            }
+        }
+    }
+    // A time of day holds the part of the day it is in: "Sunday: 10:00 — Slow Flow" holds the
+    // "morning" of "is there yoga on sunday morning", "Sunday: 17:00 — Yin Yoga" does not.
+    for (part, from, to) in [("morning", 5, 12), ("afternoon", 12, 17), ("evening", 17, 23), ("lunchtime", 11, 14)] {
+        let t = stem(part);
+        if q_terms.contains(&t) {
+            for (own, (_, _, text)) in owns.iter_mut().zip(sents) {
+                if clock_hours(text).iter().any(|h| (from..to).contains(h)) {
+                    own.insert(t.clone());
+                }
             }
         }
     }
@@ -812,6 +827,31 @@ fn marks(text: &str) -> Vec<&str> {
         let Some((inside, after)) = rest[i + 1..].split_once(')') else { break };
         out.extend(inside.split([',', '/', ' ']).map(str::trim).filter(|m| (1..=4).contains(&m.len()) && m.chars().all(|c| c.is_ascii_uppercase())));
         rest = after;
+    }
+    out
+}
+
+/// The hours (0–23) of the times of day a text gives: "10:00", "18:30", "7am", "6 pm", "9.30 am".
+fn clock_hours(text: &str) -> Vec<u32> {
+    let words: Vec<String> = text.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')' | '–' | '—')).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    let mut out = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        let w = w.trim_end_matches(['.', '!', '?']);
+        let (num, suffix) = match w.find(|c: char| !(c.is_ascii_digit() || c == ':' || c == '.')) {
+            Some(at) => w.split_at(at),
+            None => (w, ""),
+        };
+        let suffix = if suffix.is_empty() { words.get(i + 1).map(|n| n.trim_end_matches(['.', ','])).unwrap_or_default() } else { suffix };
+        let pm = matches!(suffix, "pm" | "p.m");
+        let am = matches!(suffix, "am" | "a.m");
+        let hour: Option<u32> = match num.split_once([':', '.']) {
+            Some((h, m)) if m.len() == 2 && m.chars().all(|c| c.is_ascii_digit()) => h.parse().ok(),
+            None if (am || pm) && !num.is_empty() => num.parse().ok(),
+            _ => None,
+        };
+        if let Some(h) = hour.filter(|h| *h <= 23) {
+            out.push(if pm && h < 12 { h + 12 } else if am && h == 12 { 0 } else { h });
+        }
     }
     out
 }
@@ -1269,6 +1309,16 @@ mod tests {
     }
 
     #[test]
+    fn a_time_of_day_is_in_its_part_of_the_day() {
+        assert_eq!(clock_hours("Sunday: 10:00 — Slow Flow; 17:00 — Yin Yoga"), [10, 17]);
+        assert_eq!(clock_hours("from 7am to 6 pm, or 9.30 am"), [7, 18, 9]);
+        assert!(clock_hours("Prices from $45.00, 12,000 miles").is_empty());
+        let sunday = [("Sunday", "- Sunday: 17:00 — Yin Yoga & Sound Bath with Sofia (90 min)\n- Sunday: 10:00 — Slow Flow Yoga with Sofia (60 min)")];
+        let sel = selection("is there yoga on sunday morning", &sunday, &[0.62, 0.58], &[0.5]);
+        assert!(sel.ranked[0].text.contains("10:00"), "{:?}", sel.ranked);
+    }
+
+    #[test]
     fn a_price_is_what_cost_asks_for() {
         assert!(gives_price("Room: The Anchor Room | Low season: £85") && gives_price("for a fee of 4 euros") && gives_price("$ 12") && !gives_price("Room 12 sleeps 2"));
         let rooms = [("Rules", "A lost room key costs £20 to replace."), ("Rooms and prices", "Room: The Anchor Room (twin) | Sleeps: 2 | Low season: £85 | High season: £125")];
@@ -1321,6 +1371,7 @@ mod tests {
         assert!(!address("where is the toilet?") && !address("where can I park?") && !address("Where is the Yuan capital located?") && !address("where is the shop's car park?"));
         assert!(gives_address("Lotus Flow Yoga is a small, friendly yoga studio at 42 Elm Street, opened in 2019.") && gives_address("QuickFix Auto is at Unit 3, Riverside Trading Estate, Mill Road."));
         assert!(gives_address("Address: Marktplatz 5, Hamburg") && !gives_address("Parking on Elm Street is free after 6 pm.") && !gives_address("We are open 7 days a week."));
+        assert!(!gives_address("Yes, we pick up and deliver bikes within 5 km of the shop for $10 each way."));
         // The yoga studio's address, in a sentence about the studio far from the question (0.08).
         let about = [("About", "Lotus Flow Yoga is a small, friendly yoga studio at 42 Elm Street, opened in 2019 by Maya Chen.\nFollow us on Instagram."), ("FAQ", "Parking on Elm Street is free after 6 pm.")];
         let sel = selection("what is your address", &about, &[0.083, 0.163, 0.172], &[0.054, 0.104]);
