@@ -29,7 +29,7 @@
   // as suggest_username in src/web/landing.rs).
   const FOLD = { 'æ': 'ae', 'œ': 'oe', 'ß': 'ss', 'ł': 'l', 'đ': 'd', 'ı': 'i', 'ø': 'o' };
   function suggest(n) {
-    const plain = [...n.toLowerCase()].map((c) => FOLD[c] || c.normalize('NFD').replace(/[\u0300-\u036f]/g, '')).join('');
+    const plain = [...n.replace(/([\p{L}\p{N}])&(?=[\p{L}\p{N}])/gu, '$1n').toLowerCase()].map((c) => FOLD[c] || c.normalize('NFD').replace(/[\u0300-\u036f]/g, '')).join('');
     const words = plain.replace(/['’]/g, '').split(/[^a-z0-9]+/).filter(Boolean);
     while (words.length && !/^[a-z]/.test(words[0])) words.shift();
     const tail = words.length && /bot$/.test(words[words.length - 1]) ? words.pop() : 'bot';

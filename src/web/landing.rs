@@ -102,8 +102,11 @@ pub async fn new_bot(State(app): State<AppState>, Query(form): Query<NewBotForm>
 /// A bot username made from a business's name: "Rosa's Bakery" → `rosas_bakery_bot`. Latin
 /// letters and digits are kept (lower case), an apostrophe is dropped, anything else separates
 /// words; it starts with a letter, ends in "bot", and fits Telegram's 32 characters. `None` for
-/// a name with no Latin letter (the owner types one). (The same rule is in static/app.js.)
+/// a name with no Latin letter (the owner types one). An "&" inside a word is "n": "Harbour View
+/// B&B" → `harbour_view_bnb_bot`, not `harbour_view_b_b_bot`. (The same rule is in static/app.js.)
 pub fn suggest_username(name: &str) -> Option<String> {
+    let chars: Vec<char> = name.chars().collect();
+    let name: String = chars.iter().enumerate().map(|(i, &c)| if c == '&' && i > 0 && chars[i - 1].is_alphanumeric() && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric()) { 'n' } else { c }).collect();
     let mut words: Vec<String> = Vec::new();
     let mut word = String::new();
     for c in name.chars().flat_map(|c| fold(c).chars().collect::<Vec<_>>()) {
@@ -200,5 +203,13 @@ mod tests {
         let link = creation_link(&base, "bellhop_bot", &BotUsername::parse("rosas_bakery_bot").unwrap(), &BotName::parse("Rosa's Bakery & Café").unwrap());
         assert_eq!(link, "https://t.me/newbot/bellhop_bot/rosas_bakery_bot?name=Rosa%27s%20Bakery%20%26%20Caf%C3%A9");
         assert!(qr_svg(&link).starts_with("<?xml"));
+    }
+
+    #[test]
+    fn a_username_is_suggested_from_the_business_name() {
+        assert_eq!(suggest_username("Rosa's Bakery & Café").as_deref(), Some("rosas_bakery_cafe_bot"));
+        assert_eq!(suggest_username("Harbour View B&B").as_deref(), Some("harbour_view_bnb_bot"));
+        assert_eq!(suggest_username("Pizzabot").as_deref(), Some("pizzabot"));
+        assert_eq!(suggest_username("Кофейня"), None);
     }
 }
