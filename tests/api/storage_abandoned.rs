@@ -6,7 +6,12 @@
 //! ("begin_with at non-zero transaction depth"); on PostgreSQL the writes of whoever gets it next
 //! run inside that transaction and are never committed. The pool closes such a connection when
 //! it comes back (`storage::pool_options`), which ends the transaction.
+//!
+//! And a stuck database must not keep bellhop from stopping: once asked to stop, it waits for
+//! its work for the grace period and a little more, then leaves the rest (it is kept in the
+//! job queue) and exits.
 use crate::helpers::*;
+use bellhop::jobs::selftest;
 use sqlx::Connection;
 use std::time::Duration;
 
@@ -53,6 +58,38 @@ async fn knowledge_page_and_new_q_and_a_keep_working_after_a_request_stopped_mid
     // Every pair is stored for everyone, not only inside a transaction nobody ends.
     let stored: i64 = sqlx::query_scalar("select count(*) from qa_pairs where tenant_id = $1").bind(tenant.0).fetch_one(&probe).await.unwrap();
     assert_eq!(stored, 20, "Q&A pairs seen by a new connection");
+}
+
+#[tokio::test]
+async fn bellhop_stops_when_asked_even_while_the_database_is_stuck() {
+    // A long grace period: the job below ends within it, so the workers then wait for its result
+    // to be recorded — which the stuck database never allows.
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_HTTP_SHUTDOWN_GRACE_SECONDS", "30");
+    })
+    .await;
+    let queue = &app.state.queue;
+    let job = queue.job(bellhop::jobs::DEFAULT, selftest::KIND, &selftest::Payload { value: 1, sleep_ms: 3000 });
+    let id = queue.enqueue(&job).await.unwrap().expect("queued");
+    wait_until(Duration::from_secs(60), || async {
+        sqlx::query_scalar::<_, String>("select state from jobs where id = $1").bind(id.0).fetch_one(&app.db().pool).await.unwrap() == "running"
+    })
+    .await;
+    // Something outside bellhop holds the database while the job runs (its 3 s of work are a
+    // window for this, not a timing assertion): its result cannot be recorded.
+    let url = &app.settings.values["BELLHOP_DATABASE_URL"];
+    let mut jam = sqlx::AnyConnection::connect(url).await.unwrap();
+    match engine() {
+        "sqlite" => {
+            sqlx::raw_sql("begin immediate").execute(&mut jam).await.unwrap();
+        }
+        _ => {
+            sqlx::raw_sql("begin; lock table jobs in access exclusive mode").execute(&mut jam).await.unwrap();
+        }
+    }
+    let stopped = tokio::time::timeout(Duration::from_secs(120), app.stop()).await;
+    assert!(stopped.is_ok(), "bellhop did not stop while the database was stuck");
+    drop(jam);
 }
 
 /// On PostgreSQL sqlx's `begin` learns that the transaction began only when it reads the answer
