@@ -16,15 +16,21 @@ use sqlx::Connection;
 use std::time::Duration;
 
 /// Opens a transaction on a pooled connection and gives the connection back with the
-/// transaction still open, as a request dropped in the middle of its transaction can.
-async fn abandon_a_transaction(app: &TestApp) {
+/// transaction still open, as a request dropped in the middle of its transaction can. On
+/// PostgreSQL, returns the connection's server process.
+async fn abandon_a_transaction(app: &TestApp) -> Option<i32> {
     let mut pooled = app.db().pool.acquire().await.unwrap();
     let conn: &mut sqlx::AnyConnection = &mut pooled;
+    let pid = match engine() {
+        "sqlite" => None,
+        _ => Some(sqlx::query_scalar::<_, i32>("select pg_backend_pid()").fetch_one(&mut *conn).await.unwrap()),
+    };
     let tx = match engine() {
         "sqlite" => conn.begin_with("begin immediate").await.unwrap(),
         _ => conn.begin().await.unwrap(),
     };
     std::mem::forget(tx);
+    pid
 }
 
 /// Connections of this database, other than `probe`'s, that sit in a transaction nobody is
@@ -43,9 +49,12 @@ async fn knowledge_page_and_new_q_and_a_keep_working_after_a_request_stopped_mid
     // A connection of the test's own, outside bellhop's pool.
     let url = &app.settings.values["BELLHOP_DATABASE_URL"];
     let probe = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(url).await.unwrap();
-    abandon_a_transaction(&app).await;
-    if engine() == "postgres" {
-        wait_until_or(Duration::from_secs(30), || async { idle_in_transaction(&probe).await == 0 }, || "\na connection stays in the abandoned transaction".into()).await;
+    if let Some(pid) = abandon_a_transaction(&app).await {
+        // Its connection is closed, which ends the transaction.
+        let alive = || async {
+            sqlx::query_scalar::<_, i64>("select count(*) from pg_stat_activity where pid = $1").bind(pid).fetch_one(&probe).await.unwrap() > 0
+        };
+        wait_until_or(Duration::from_secs(30), || async { !alive().await }, || "\nthe connection stays in the pool, in the abandoned transaction".into()).await;
     }
     // More requests than the pool has connections, so that some get the abandoned one's.
     for i in 0..20 {
