@@ -335,7 +335,34 @@ impl Application {
             });
         }
         let mut result = Ok(());
-        while let Some(done) = tasks.join_next().await {
+        // Once stopping, the parts get the grace period and a little more. A part still running
+        // then waits on something that may never come (a database held by someone else, the
+        // result of a finished job that cannot be written): it is left behind, so that the
+        // process ends. Nothing is lost: unfinished and unrecorded jobs stay in the job queue
+        // and run again once their lease runs out.
+        let deadline = {
+            let shutdown = shutdown.clone();
+            async move {
+                shutdown.cancelled().await;
+                tokio::time::sleep(grace + STOP_AFTER_GRACE).await;
+            }
+        };
+        tokio::pin!(deadline);
+        loop {
+            let done = tokio::select! {
+                done = tasks.join_next() => match done {
+                    Some(done) => done,
+                    None => break,
+                },
+                () = &mut deadline => {
+                    tracing::warn!(
+                        parts = tasks.len(),
+                        "still stopping after the grace period (is the database stuck?); stopping anyway — jobs not finished or not recorded stay queued and run again after the restart"
+                    );
+                    tasks.abort_all();
+                    break;
+                }
+            };
             let outcome = done.context("a task panicked").and_then(|r| r);
             match &outcome {
                 Ok(part) if !shutdown.is_cancelled() => tracing::error!(part, "stopped unexpectedly; shutting down the rest"),
@@ -383,6 +410,10 @@ async fn heartbeat(db: crate::storage::Db, role: Role, stop: CancellationToken) 
         tracing::warn!(error = %e, "could not record this process as stopped; `bellhop telegram move` will see it for 30 seconds more");
     }
 }
+
+/// How long past the grace period a shutdown waits for its parts before leaving them
+/// ([`Application::run`]).
+const STOP_AFTER_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Cancels `token` on Ctrl-C or SIGTERM. On Unix both handlers are installed before this
 /// returns, so a signal sent right after (a test, a supervisor, a quick Ctrl-C) is never the

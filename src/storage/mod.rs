@@ -193,10 +193,29 @@ impl Db {
     }
 
     /// [`Db::begin`] for storage's own functions, which return sqlx's errors.
+    ///
+    /// The `begin` runs in a task of its own, so it always runs to its end: sqlx's `begin` is not
+    /// safe to stop halfway (a web request whose client went away is stopped wherever it waits).
+    /// Stopped after the database began the transaction but before sqlx handed it over, it
+    /// leaves the transaction open with nothing to end it — on SQLite holding the write lock
+    /// (after `begin immediate`, while sqlx checks the transaction started), on PostgreSQL
+    /// with sqlx not knowing (stopped while reading the answer to `BEGIN`). Here a caller that
+    /// goes away just drops the finished transaction, which rolls it back. Costs a task spawn
+    /// per transaction, no round trip. The pool's check (`pool_options`) is the last line of
+    /// defence behind it.
     pub(crate) async fn begin_tx(&self) -> sqlx::Result<Tx> {
-        match self.engine {
-            Engine::Sqlite => self.pool.begin_with("begin immediate").await,
-            Engine::Postgres => self.pool.begin().await,
+        let (pool, engine) = (self.pool.clone(), self.engine);
+        let begun = tokio::spawn(async move {
+            match engine {
+                Engine::Sqlite => pool.begin_with("begin immediate").await,
+                Engine::Postgres => pool.begin().await,
+            }
+        });
+        match begun.await {
+            Ok(tx) => tx,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Only when the runtime itself is shutting down.
+            Err(_) => Err(sqlx::Error::PoolClosed),
         }
     }
 
@@ -209,14 +228,6 @@ impl Db {
 /// How long a pooled connection may sit idle and still be handed out untested.
 const TRUST_IDLE: Duration = Duration::from_secs(1);
 
-/// The pool's settings for both engines. sqlx's default tests every connection with a round trip
-/// before handing it out (`test_before_acquire`), which doubles the round trips of every query
-/// outside a transaction — on a busy machine each one is a wake-up of the database process and
-/// a wait for a core (its release is tested anyway, in the background, by sqlx). Here only a
-/// connection idle for longer than [`TRUST_IDLE`] is tested: under load none is, and after a
-/// quiet spell (when the database may have restarted) the test catches a dead connection as
-/// before. A connection that dies while in use fails its query (the job retries, the webhook
-/// answers 500 and Telegram sends again) and is dropped from the pool when released.
 /// How long the first connection to PostgreSQL may take at start.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -229,15 +240,59 @@ fn postgres_address(url: &str) -> String {
     }
 }
 
+/// The pool's settings for both engines. sqlx's default tests every connection with a round trip
+/// before handing it out (`test_before_acquire`), which doubles the round trips of every query
+/// outside a transaction — on a busy machine each one is a wake-up of the database process and
+/// a wait for a core (its release is tested anyway, in the background, by sqlx). Here only a
+/// connection idle for longer than [`TRUST_IDLE`] is tested: under load none is, and after a
+/// quiet spell (when the database may have restarted) the test catches a dead connection as
+/// before. A connection that dies while in use fails its query (the job retries, the webhook
+/// answers 500 and Telegram sends again) and is dropped from the pool when released.
+///
+/// A connection that comes back still inside a transaction is closed, not pooled: closing it
+/// rolls the transaction back (SQLite on close, PostgreSQL when the session ends). Pooled, it
+/// would wedge everything — on SQLite its transaction holds the write lock, so every other
+/// write fails with "database is locked" after the busy timeout, and whoever gets the
+/// connection fails at once ("begin_with at non-zero transaction depth"); on PostgreSQL the
+/// next borrowers' writes would run inside it and never be committed. It happens when work is
+/// stopped halfway through sqlx's `begin` (see [`Db::begin`]). The check reads sqlx's own count
+/// of the connection's open transactions: no round trip, on release and again on acquire (on
+/// release after a ping when a `Tx` was dropped without commit, so that its rollback has run).
 fn pool_options() -> AnyPoolOptions {
-    AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30)).test_before_acquire(false).before_acquire(|conn, meta| {
-        Box::pin(async move {
-            if meta.idle_for > TRUST_IDLE {
-                sqlx::Connection::ping(conn).await?;
-            }
-            Ok(true)
+    AnyPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(30))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if left_in_transaction(conn) {
+                    return Ok(false);
+                }
+                if meta.idle_for > TRUST_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
         })
-    })
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                if sqlx::Connection::is_in_transaction(conn) {
+                    // A `Tx` dropped without commit has queued its rollback; on SQLite the
+                    // connection's thread counts it done only once it has run. The ping runs
+                    // after it: one round trip, only on this path.
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(!left_in_transaction(conn))
+            })
+        })
+}
+
+/// Whether a connection outside any `Tx` is still inside a transaction (see [`pool_options`]).
+fn left_in_transaction(conn: &sqlx::AnyConnection) -> bool {
+    let open = sqlx::Connection::is_in_transaction(conn);
+    if open {
+        tracing::warn!("a database connection came back inside a transaction (the work using it was stopped halfway); closing it, which rolls the transaction back");
+    }
+    open
 }
 
 /// Now, in Unix milliseconds: the time unit of every table.

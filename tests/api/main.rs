@@ -59,6 +59,7 @@ mod retrieval_support;
 mod sandbox_support;
 mod scale;
 mod secrets;
+mod storage_abandoned;
 mod storage_write_first;
 mod stripe_standin;
 mod telegram_failures;
