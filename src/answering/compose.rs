@@ -259,6 +259,7 @@ pub async fn find(
     // Keep passages reasonably close to the best one; far weaker ones only add noise.
     let (mut hits, weak): (Vec<Hit>, Vec<Hit>) = hits.into_iter().partition(|h| h.similarity.unwrap_or(0.0) >= top.min(min) * 0.8);
     rest.splice(0..0, weak);
+    let primary = hits.len();
     // A passage far from the question may hold the one sentence that answers it: "All prices are
     // per room per night and include a full breakfast …" below a B&B's price table, for "is
     // breakfast included?" (the passage is about prices; the FAQ on special diets came first
@@ -285,7 +286,7 @@ pub async fn find(
     }
     let tuning = extract::Tuning { min_score: cfg.min_sentence_score, ..extract::Tuning::default() };
     let t = Instant::now();
-    let selection = extract::select(retriever, query, question_vector.as_deref(), &hits, tuning).await;
+    let selection = extract::select(retriever, query, question_vector.as_deref(), &hits, primary, tuning).await;
     // A passage below the threshold may still hold the answer in one of its lines: a price list
     // or a PDF's page read as one passage is far from a question about one of its items as a
     // whole ("Do you do tubeless setups?" is 0.19 from a 16-line price list), close to the line

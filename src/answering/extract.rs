@@ -554,6 +554,16 @@ fn names_a_day(text: &str) -> bool {
     })
 }
 
+/// Whether a text names one weekday, and not one of `asked` (stems): "… our Prenatal Yoga class
+/// on Thursday mornings …" is about Thursday, not the Sunday of "is there yoga on sunday
+/// morning". Two or more days ("Monday to Friday") may be a span that holds the one asked. (Only
+/// for prose: a timetable's line for another day says when else a class is.)
+fn names_another_day(text: &str, asked: &HashSet<String>) -> bool {
+    use unicode_segmentation::UnicodeSegmentation;
+    let days: HashSet<String> = text.unicode_words().filter(|w| weekday(w) && !w.to_lowercase().starts_with("weekend")).filter_map(term).collect();
+    days.len() == 1 && !days.iter().any(|d| asked.contains(d))
+}
+
 fn has(kind: Wants, sentence: &str, question_terms: &HashSet<String>) -> bool {
     use unicode_segmentation::UnicodeSegmentation;
     match kind {
@@ -575,7 +585,11 @@ fn has(kind: Wants, sentence: &str, question_terms: &HashSet<String>) -> bool {
 /// Scores `sentences` (hit index, position, text) for `question`. `cosine[i]` is sentence i's
 /// similarity to the question (none: meaning is left out), `passage[h]` hit h's retrieval
 /// similarity. Pure; the ranking best first.
-pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f32]>, passage: &[f32], headings: &[String], tuning: Tuning) -> Vec<Scored> {
+///
+/// Hits from `primary` on were read only for a sentence that answers by itself (a passage far
+/// from the question, a contact detail): they do not count in how rare a word is, so reading
+/// them changes no other sentence's score.
+pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f32]>, passage: &[f32], headings: &[String], primary: usize, tuning: Tuning) -> Vec<Scored> {
     // "time" in "what time …?" is the kind of answer asked for, as "when" is, seldom a word of
     // the answer ("It is served … from 8 am to 9:30 am.").
     let asked_kind: Vec<String> = ["time", "year"].iter().filter(|w| question.to_lowercase().contains(&format!("what {w}"))).map(|w| stem(w)).collect();
@@ -648,9 +662,10 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     }
     let bags: Vec<HashSet<String>> = sents.iter().zip(&owns).map(|((h, _, _), own)| own.iter().cloned().chain(headings.get(*h).map(|x| terms(x)).unwrap_or_default()).collect()).collect();
     let holds = |bag: &HashSet<String>, t: &String| bag.iter().any(|b| same(t, b));
-    let n = bags.len().max(1) as f32;
+    let counted: Vec<&HashSet<String>> = bags.iter().zip(sents).filter(|(_, (h, _, _))| *h < primary).map(|(b, _)| b).collect();
+    let n = counted.len().max(1) as f32;
     let idf = |t: &String| {
-        let df = bags.iter().filter(|b| b.contains(t)).count() as f32;
+        let df = counted.iter().filter(|b| b.contains(t)).count() as f32;
         (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
     };
     let weights: Vec<f32> = q_terms.iter().map(idf).collect();
@@ -734,7 +749,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             if !has(kind, text, &q_set) {
                 score *= tuning.wrong_type;
             }
-            if about_a_weekday && !names_a_day(text) && !headings.get(*h).is_some_and(|x| names_a_day(x)) {
+            if about_a_weekday && ((!names_a_day(text) && !headings.get(*h).is_some_and(|x| names_a_day(x))) || (!is_item(text) && names_another_day(text, &dates))) {
                 score *= tuning.wrong_type;
             }
             // "where are you?" is answered by the address, however far its words and meaning
@@ -906,7 +921,7 @@ fn names(sentence: &str, own: &HashSet<String>, next: &HashSet<String>) -> bool 
 }
 
 /// The passages' sentences ranked for `question` (`question_vector`: its embedding, if made).
-pub async fn select(retriever: &Retriever, question: &str, question_vector: Option<&[f32]>, hits: &[Hit], tuning: Tuning) -> Selection {
+pub async fn select(retriever: &Retriever, question: &str, question_vector: Option<&[f32]>, hits: &[Hit], primary: usize, tuning: Tuning) -> Selection {
     // Each passage's sentences with the line (paragraph) each is on, split once.
     let split: Vec<Vec<(usize, String)>> = hits.iter().map(|h| crate::retrieval::sentence_lines(&h.payload.sentence_text()).into_iter().map(|(n, s)| (n, s.to_owned())).collect()).collect();
     let lines: Vec<Vec<usize>> = split.iter().map(|ss| ss.iter().map(|(n, _)| *n).collect()).collect();
@@ -935,7 +950,7 @@ pub async fn select(retriever: &Retriever, question: &str, question_vector: Opti
         }
         _ => None,
     };
-    let mut ranked = rank(question, &sents, cosine.as_deref(), &passage, &headings, tuning);
+    let mut ranked = rank(question, &sents, cosine.as_deref(), &passage, &headings, primary, tuning);
     on_lines(&mut ranked, &lines);
     let names: Vec<Vec<&str>> = hits.iter().map(|h| std::iter::once(h.payload.title.as_str()).chain(h.payload.headings.iter().map(String::as_str)).collect()).collect();
     no_titles(&mut ranked, &names);
@@ -1052,14 +1067,14 @@ mod tests {
     fn russian_and_persian_sentences_are_matched_by_their_stems_and_need_a_shared_word() {
         let s = sents(&["Торт на двенадцать человек стоит 45 евро. Доставка по городу стоит 5 евро.", "جمعه‌ها قنادی تعطیل است. قيمت كيك برای دوازده نفر ٤٥ یورو است."]);
         // "торта" finds "Торт"; the Arabic letter forms of the passage are the question's Persian ones.
-        let r = rank("Какая цена торта на двенадцать человек?", &s, None, &[0.5, 0.5], &[], Tuning::default());
+        let r = rank("Какая цена торта на двенадцать человек?", &s, None, &[0.5, 0.5], &[], usize::MAX, Tuning::default());
         assert!(r[0].text.contains("45 евро"), "{r:?}");
-        let r = rank("قیمت کیک برای دوازده نفر؟", &s, None, &[0.5, 0.5], &[], Tuning::default());
+        let r = rank("قیمت کیک برای دوازده نفر؟", &s, None, &[0.5, 0.5], &[], usize::MAX, Tuning::default());
         assert!(r[0].text.contains("٤٥"), "{r:?}");
         // The same meaning score everywhere: without a shared word, a Persian question's best
         // sentence scores half.
         let cosine = [0.7; 4];
-        let r = rank("آیا دوچرخه تعمیر می‌کنید؟", &s, Some(&cosine), &[0.7, 0.7], &[], Tuning::default());
+        let r = rank("آیا دوچرخه تعمیر می‌کنید؟", &s, Some(&cosine), &[0.7, 0.7], &[], usize::MAX, Tuning::default());
         assert!(r[0].score < Tuning::default().min_score, "{r:?}");
     }
 
@@ -1074,26 +1089,26 @@ mod tests {
         // The heading line is not quoted before the sentence under it that answers; the FAQ's
         // question not before its answer.
         let s = sents(&["Quotes and estimates\nQuotes are free and take about ten minutes."]);
-        let r = rank("Are quotes free?", &s, None, &[0.3], &[], Tuning::default());
+        let r = rank("Are quotes free?", &s, None, &[0.3], &[], usize::MAX, Tuning::default());
         assert_eq!(r[0].text, "Quotes are free and take about ten minutes.", "{r:?}");
         let s = sents(&["Do you deliver on Sundays?\nNo, not on Sundays: Monday to Saturday only."]);
-        let r = rank("Do you deliver on Sundays?", &s, None, &[0.3], &[], Tuning::default());
+        let r = rank("Do you deliver on Sundays?", &s, None, &[0.3], &[], usize::MAX, Tuning::default());
         assert_eq!(r[0].text, "No, not on Sundays: Monday to Saturday only.", "{r:?}");
     }
 
     #[test]
     fn the_sentence_that_answers_is_chosen_by_its_words_and_the_kind_of_answer() {
         let s = sents(&[DELIVERY, ORDERS, CANCEL]);
-        let r = rank("How much is a cake for 12 people?", &s, None, &[0.5, 0.5, 0.4], &[], Tuning::default());
+        let r = rank("How much is a cake for 12 people?", &s, None, &[0.5, 0.5, 0.4], &[], usize::MAX, Tuning::default());
         assert!(r[0].text.contains("45 euros"), "{r:?}");
-        let r = rank("Can I cancel my cake order the day before pickup?", &s, None, &[0.4, 0.4, 0.5], &["Delivery".into(), "Celebration cakes".into(), "Cancellations and refunds".into()], Tuning::default());
+        let r = rank("Can I cancel my cake order the day before pickup?", &s, None, &[0.4, 0.4, 0.5], &["Delivery".into(), "Celebration cakes".into(), "Cancellations and refunds".into()], usize::MAX, Tuning::default());
         assert!(r[0].text.contains("cancel a cake order"), "{r:?}");
     }
 
     #[test]
     fn context_keeps_neighbours_in_order_and_quotes_at_most_two() {
         let s = sents(&[CANCEL]);
-        let sel = Selection { ranked: rank("When can I cancel a cake order?", &s, None, &[0.5], &[], Tuning::default()), by_hit: vec![sentences(CANCEL).into_iter().map(str::to_owned).collect()], tuning: Tuning::default(), focus: vec![] };
+        let sel = Selection { ranked: rank("When can I cancel a cake order?", &s, None, &[0.5], &[], usize::MAX, Tuning::default()), by_hit: vec![sentences(CANCEL).into_iter().map(str::to_owned).collect()], tuning: Tuning::default(), focus: vec![] };
         let ctx = sel.context(1);
         assert_eq!(ctx.len(), 1);
         assert!(ctx[0].1.starts_with("You can cancel") && ctx[0].1.contains("Later cancellations"), "{ctx:?}");
@@ -1174,7 +1189,7 @@ mod tests {
         let s = sents(&passages.iter().map(|p| p.1).collect::<Vec<_>>());
         assert_eq!(s.len(), cosine.len(), "{s:?}");
         let headings: Vec<String> = passages.iter().map(|p| p.0.to_owned()).collect();
-        Selection { ranked: rank(question, &s, Some(cosine), passage, &headings, Tuning::default()), by_hit: vec![], tuning: Tuning::default(), focus: vec![] }
+        Selection { ranked: rank(question, &s, Some(cosine), passage, &headings, passages.len(), Tuning::default()), by_hit: vec![], tuning: Tuning::default(), focus: vec![] }
     }
 
     #[test]
@@ -1266,19 +1281,19 @@ mod tests {
         let faq = [("FAQ Can I bring my own wine?", "Yes, you can bring your own bottle of wine. We charge a corkage fee of $10 per bottle."), ("Menu Drinks", "Local Craft Beer, pint: $8")];
         let texts: Vec<&str> = faq.iter().map(|p| p.1).collect();
         let headings: Vec<String> = faq.iter().map(|p| p.0.to_owned()).collect();
-        let r = rank("can I bring my own beer?", &sents(&texts), Some(&[0.62, 0.4, 0.3]), &[0.6, 0.4], &headings, Tuning::default());
+        let r = rank("can I bring my own beer?", &sents(&texts), Some(&[0.62, 0.4, 0.3]), &[0.6, 0.4], &headings, usize::MAX, Tuning::default());
         assert!(!r[0].text.starts_with("Yes") && !r.iter().any(|s| s.text.starts_with("Yes") && s.score >= Tuning::default().min_score), "{r:?}");
         // Asked about what it names, it answers.
-        let r = rank("can I bring my own wine?", &sents(&texts), Some(&[0.75, 0.45, 0.2]), &[0.7, 0.3], &headings, Tuning::default());
+        let r = rank("can I bring my own wine?", &sents(&texts), Some(&[0.75, 0.45, 0.2]), &[0.7, 0.3], &headings, usize::MAX, Tuning::default());
         assert!(r[0].score >= Tuning::default().min_score && r[0].text.starts_with("Yes"), "{r:?}");
         // A word the sources never name may be another word for what the entry names.
         let cards = [("FAQ Do you sell gift cards?", "Yes, gift cards are available at the counter in any amount.")];
-        let r = rank("do you sell gift vouchers?", &sents(&[cards[0].1]), Some(&[0.7]), &[0.6], &[cards[0].0.to_owned()], Tuning::default());
+        let r = rank("do you sell gift vouchers?", &sents(&[cards[0].1]), Some(&[0.7]), &[0.6], &[cards[0].0.to_owned()], usize::MAX, Tuning::default());
         assert!(r[0].score >= Tuning::default().min_score, "{r:?}");
         // A reply that doesn't name what the entry's question does is not about something else
         // ("is yoga safe during pregnancy?" / "Can I practise yoga while pregnant?").
         let faq = [("FAQ Can I practise yoga while pregnant?", "Yes, with care. Join Prenatal Yoga with Ruth on Thursdays.")];
-        let r = rank("is yoga safe during pregnancy?", &sents(&faq.iter().map(|p| p.1).collect::<Vec<_>>()), Some(&[0.6, 0.55]), &[0.6], &[faq[0].0.to_owned()], Tuning::default());
+        let r = rank("is yoga safe during pregnancy?", &sents(&faq.iter().map(|p| p.1).collect::<Vec<_>>()), Some(&[0.6, 0.55]), &[0.6], &[faq[0].0.to_owned()], usize::MAX, Tuning::default());
         assert!(r[0].score >= Tuning::default().min_score, "{r:?}");
     }
 
@@ -1316,6 +1331,12 @@ mod tests {
         let sunday = [("Sunday", "- Sunday: 17:00 — Yin Yoga & Sound Bath with Sofia (90 min)\n- Sunday: 10:00 — Slow Flow Yoga with Sofia (60 min)")];
         let sel = selection("is there yoga on sunday morning", &sunday, &[0.62, 0.58], &[0.5]);
         assert!(sel.ranked[0].text.contains("10:00"), "{:?}", sel.ranked);
+        // A line about another day is not about Sunday.
+        let days = [("Policies", "If you are pregnant, we recommend our Prenatal Yoga class on Thursday mornings instead of regular classes.")];
+        let weekday = selection("is there yoga on sunday morning", &days, &[0.69], &[0.46]);
+        let other = selection("is there yoga in the morning", &days, &[0.69], &[0.46]);
+        assert!(weekday.ranked[0].score < other.ranked[0].score * 0.9, "{:?} / {:?}", weekday.ranked, other.ranked);
+        assert!(names_another_day("Thursday mornings", &["sunday".to_owned()].into()) && !names_another_day("Monday to Friday", &["sunday".to_owned()].into()));
     }
 
     #[test]

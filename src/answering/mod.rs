@@ -94,7 +94,7 @@ pub fn warm_up() {
     let _ = crate::knowledge::chunk::count_tokens(passage);
     let evidence = verify::Evidence::new(&[passage], question, &["Shop"], verify::Rules::default());
     let _ = evidence.answer("Shop 1 opens at 9:00 [1]. A cake for 8 people costs 32 euros [1].");
-    let _ = extract::rank(question, &[(0, 0, passage.to_owned())], None, &[0.5], &[String::new()], extract::Tuning::default());
+    let _ = extract::rank(question, &[(0, 0, passage.to_owned())], None, &[0.5], &[String::new()], 1, extract::Tuning::default());
     let _ = language::customer_language(None, question);
     let _ = crate::retrieval::analysis::query_terms(question);
 }
