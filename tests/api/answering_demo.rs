@@ -197,6 +197,37 @@ async fn a_row_of_a_price_table_is_quoted_with_its_column_names() {
     app.stop().await.unwrap();
 }
 
+/// A walkthrough's B&B uploaded its room prices as a PDF printed from an HTML table by a
+/// browser. Its cells came out a line each, the room's name apart from its prices and the seasons
+/// elsewhere, so "how much is the Captain's Suite per night in high season?" was answered with
+/// "extra guests in the suite are £25 per person per night" alone. Each room is now a row naming
+/// its seasons, and the answer holds the suite's row with its high-season price.
+#[tokio::test]
+async fn a_price_table_printed_to_pdf_answers_with_the_rooms_price_for_the_season() {
+    std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
+    let app = spawn_app().await;
+    let (bot, tenant, _) = live_bot(&app, "Ellen", "harbour_view_bot", "Harbour View B&B").await;
+    let pdf = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/knowledge/rooms-and-prices-2027.pdf")).unwrap();
+    let new = bellhop::storage::sources::NewSource {
+        bot: bellhop::storage::bots::list_for_tenant(&app.db().pool, tenant).await.unwrap().first().map(|b| b.id),
+        kind: "file",
+        name: "rooms-and-prices-2027.pdf",
+        size_bytes: pdf.len() as i64,
+        content: Some(&pdf),
+        max_pages: None,
+        recrawl_hours: None,
+    };
+    bellhop::app::sources::add_source(&app.state, tenant, &new).await.unwrap();
+    wait_sources_ready(&app, tenant, 1).await;
+    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    app.tg.say(alex, bot, "how much is the Captain's Suite per night in high season?").await;
+    wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().any(|m| m["chat_id"] == json!(alex)) }).await;
+    let said: Vec<String> = app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(text_of).collect();
+    let answer = said[0].split("\n\nSources").next().unwrap_or_default();
+    assert!(answer.contains("High season (Jun–Sep): £195"), "{said:?}");
+    app.stop().await.unwrap();
+}
+
 const GROOMING: &str = "# Fluffy Paws Grooming Salon — Services and Prices\n\n| Service | Small dog (under 10 kg) | Medium dog (10–25 kg) | Large dog (over 25 kg) |\n|---|---|---|---|\n| Bath & brush | $35 | $45 | $60 |\n| Full groom (bath, haircut, nails, ears) | $55 | $70 | $90 |\n| Puppy first groom (under 6 months) | $30 | $30 | $30 |\n| Nail trim only | $12 | $12 | $15 |\n| De-shedding treatment | $40 | $55 | $75 |\n\nExtras: teeth brushing $8, flea treatment bath $15, matted coat removal $20 per 15 minutes.\n\nWe groom dogs only. We do not groom cats.\n";
 
 /// A walkthrough's garage and café. "im 22, can i have a courtesy car?" was answered with "… we

@@ -221,6 +221,26 @@ async fn a_pdf_menu_keeps_each_price_on_its_dish_line() {
     }
 }
 
+/// The walkthrough's B&B room prices, printed to PDF by Chromium from an HTML table, came out a
+/// cell per line: each room's name on one line, "2 | £95 | £115 | £140" on the next and the
+/// seasons above, so "how much is the Captain's Suite in high season?" found no price beside
+/// the season. Each room is now one row naming its columns, as the HTML table gives it.
+#[tokio::test]
+async fn a_pdf_table_names_its_columns_in_every_row() {
+    let doc = run(fixture("rooms-and-prices-2027.pdf"), "rooms-and-prices-2027.pdf").await.unwrap();
+    for row in [
+        "Room: The Lighthouse Room (double, sea view) | Sleeps: 2 | Low season (Nov–Mar): £95 | Mid season (Apr–May, Oct): £115 | High season (Jun–Sep): £140",
+        "Room: The Captain's Suite (king bed and sofa bed, sea view) | Sleeps: 4 | Low season (Nov–Mar): £140 | Mid season (Apr–May, Oct): £165 | High season (Jun–Sep): £195",
+        "Room: The Crow's Nest (small single, top floor) | Sleeps: 1 | Low season (Nov–Mar): £60 | Mid season (Apr–May, Oct): £70 | High season (Jun–Sep): £80",
+    ] {
+        assert!(doc.text.lines().any(|l| l == row), "no line {row:?} in:\n{}", doc.text);
+    }
+    assert_eq!(doc.text.lines().filter(|l| l.starts_with("Room: ")).count(), 5, "{}", doc.text);
+    // The prose around the table is as it was.
+    assert!(doc.text.lines().any(|l| l == "All prices are per room per night and include a full breakfast for everyone staying in the room."), "{}", doc.text);
+    assert!(doc.text.lines().any(|l| l == "Single occupancy: if you stay alone in a double or twin room, we take 20% off the nightly rate."), "{}", doc.text);
+}
+
 /// A text file's short first line names it for customers ("Our warranty and courtesy car
 /// policy"), like a Markdown file's heading; a CSV has no title of its own (its file name in
 /// words is given at indexing).

@@ -10,6 +10,7 @@
 //!
 //! PDFs carry no reliable structure (headings are just bigger glyphs), so the text comes out as
 //! paragraphs per page, pages separated by blank lines. Text is read with lopdf (pure Rust).
+use super::writer::{collapse, labelled, looks_like_data};
 use super::{Budget, Document, DocumentKind, ExtractError, Limits};
 use bytes::Bytes;
 use std::path::PathBuf;
@@ -126,7 +127,7 @@ pub(crate) async fn extract(bytes: Bytes, limits: &Limits) -> Result<Document, E
     let out = String::from_utf8_lossy(&out);
     let (title, text) = out.split_once('\n').unwrap_or(("", &out));
     let budget = Budget::new(limits);
-    let doc = super::text::extract(&unwrap_lines(&join_value_lines(text)), DocumentKind::Pdf, &budget)?;
+    let doc = super::text::extract(&unwrap_lines(&join_value_lines(&name_table_cells(text))), DocumentKind::Pdf, &budget)?;
     let title = Some(title.trim().to_owned()).filter(|t| !t.is_empty() && !is_placeholder_title(t));
     Ok(Document { title, text: doc.text, kind: DocumentKind::Pdf })
 }
@@ -217,6 +218,128 @@ fn unwrap_lines(text: &str) -> String {
         out.push(if open && continues { ' ' } else { '\n' });
     }
     out
+}
+
+/// A table printed to PDF comes out a cell per line, its header too ("Room", "Sleeps", "Low
+/// season", "(Nov–Mar)", …, then "The Lighthouse Room (double," "sea view)", "2", "£95", "£115",
+/// "£140"): a price was quoted without its room or its season. A table is recognised here and
+/// written as the other formats write a table under a header ([`labelled`]): "Room: The
+/// Lighthouse Room (double, sea view) | Sleeps: 2 | Low season (Nov–Mar): £95 | …".
+///
+/// A table is a header of N cells, then at least two rows of a label (its lines) and exactly
+/// N − 1 figures (a price, a number, a time: [`is_figure`]), N at least 3. The header starts
+/// after a blank line, a sentence or a figure, and its lines must make exactly N cells: a line
+/// belongs to the cell before it when it continues it ([`continues`]: "High season" /
+/// "(Jun–Sep)", "Mid season (Apr–" / "May, Oct)"), else it starts a cell. Anything else — a
+/// header whose lines make another number of cells, header cells that are figures, a row with
+/// another number of figures — is not taken as a table, and its lines stay as they were (the
+/// table ends at such a row). Rows are written between blank lines, as a table is.
+fn name_table_cells(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        // Only where a run of cell lines starts (once per run: the text is read once).
+        let run_start = i == 0 || !is_cell_line(lines[i - 1]);
+        if let Some((rows, end)) = run_start.then(|| table_at(&lines, i)).flatten() {
+            if out.last().is_some_and(|l| !l.trim().is_empty()) {
+                out.push(String::new());
+            }
+            out.extend(rows);
+            if lines.get(end).is_some_and(|l| !l.trim().is_empty()) {
+                out.push(String::new());
+            }
+            i = end;
+        } else {
+            out.push(lines[i].to_owned());
+            i += 1;
+        }
+    }
+    let mut written = String::with_capacity(text.len() + 64);
+    for line in out {
+        written.push_str(&line);
+        written.push('\n');
+    }
+    written
+}
+
+/// The table whose header starts at line `start` (see [`name_table_cells`]): its rows as written,
+/// and the index of the first line after it.
+fn table_at(lines: &[&str], start: usize) -> Option<(Vec<String>, usize)> {
+    // The header's lines and the first row's label, then the first row's figures.
+    let labels_end = start + lines[start..].iter().take_while(|l| is_cell_line(l)).count();
+    let figures_end = labels_end + lines[labels_end..].iter().take_while(|l| is_figure(l)).count();
+    let figures = figures_end - labels_end;
+    if figures < 2 {
+        return None;
+    }
+    let mut cells = cells_of(&lines[start..labels_end]);
+    if cells.len() != figures + 2 {
+        return None;
+    }
+    let label = cells.pop()?;
+    let header = cells;
+    if header.iter().any(|c| c.chars().count() > 60 || looks_like_data(std::slice::from_ref(c))) {
+        return None;
+    }
+    let row = |label: String, figures: &[&str]| {
+        let cells: Vec<String> = std::iter::once(label).chain(figures.iter().map(|f| f.to_string())).map(|c| collapse(&c).replace('|', "/")).collect();
+        labelled(&header, &cells)
+    };
+    let mut rows = vec![row(label, &lines[labels_end..figures_end])];
+    let mut end = figures_end;
+    loop {
+        let labels_end = end + lines[end..].iter().take_while(|l| is_cell_line(l)).count();
+        let figures_end = labels_end + lines[labels_end..].iter().take_while(|l| is_figure(l)).count();
+        let mut label = cells_of(&lines[end..labels_end]);
+        if label.len() != 1 || figures_end - labels_end != figures {
+            break;
+        }
+        rows.push(row(label.remove(0), &lines[labels_end..figures_end]));
+        end = figures_end;
+    }
+    (rows.len() >= 2).then_some((rows, end))
+}
+
+/// A table's lines (a header, a row's label) as cells: each line starts a cell unless it
+/// [`continues`] the one before it, and is then joined to it (with no space after a dash:
+/// "Mid season (Apr–" "May, Oct)" is "Mid season (Apr–May, Oct)").
+fn cells_of(lines: &[&str]) -> Vec<String> {
+    let mut cells: Vec<String> = Vec::new();
+    for line in lines {
+        let line = line.trim();
+        match cells.last_mut() {
+            Some(cell) if continues(cell, line) => {
+                if !cell.ends_with(['–', '-']) {
+                    cell.push(' ');
+                }
+                cell.push_str(line);
+            }
+            _ => cells.push(line.to_owned()),
+        }
+    }
+    cells
+}
+
+/// Whether `line` is the rest of the table cell `cell` that the page wrapped: the cell has a
+/// bracket still open or ends with a comma, a dash or a joining sign, or the line begins in
+/// lower case or with a bracket.
+fn continues(cell: &str, line: &str) -> bool {
+    cell.matches('(').count() > cell.matches(')').count() || cell.ends_with([',', '–', '-', '/', '&', '+']) || line.starts_with(|c: char| c.is_lowercase() || c == '(')
+}
+
+/// Whether `line` may be a line of a table's header or of a row's label: short, not a sentence
+/// (no closing `.` `!` `?` `:` `;`) and not a figure.
+fn is_cell_line(line: &str) -> bool {
+    let t = line.trim();
+    !t.is_empty() && t.chars().count() <= 80 && !t.ends_with(['.', '!', '?', ':', ';', '…', '。']) && !is_figure(t)
+}
+
+/// Whether `line` is a table's figure: a price ([`is_value`]) or a short number, time or range
+/// ("2", "10:00", "9-5", "12 kg").
+fn is_figure(line: &str) -> bool {
+    let t = line.trim();
+    is_value(t) || (t.chars().count() <= 16 && t.split_whitespace().count() <= 2 && looks_like_data(&[t.to_owned()]))
 }
 
 /// A table printed to PDF (a menu of dish | price) comes out a cell per line: "Steak Frites —
@@ -337,6 +460,49 @@ mod tests {
         for v in ["12", "2027", "Page 3", "$", "Open 9-5", "Steak $29.00", "$29.00 each", "A-1", "-"] {
             assert!(!is_value(v), "{v}");
         }
+    }
+
+    /// The walkthrough's room prices, printed to PDF by Chromium from an HTML table, as the
+    /// worker reads them (tests/fixtures/knowledge/rooms-and-prices-2027.pdf).
+    const ROOMS: &str = "All prices are per room per night and include a full breakfast for everyone staying in the room.\nRoom\nSleeps\nLow season\n(Nov–Mar)\nMid season (Apr–\nMay, Oct)\nHigh season\n(Jun–Sep)\nThe Lighthouse Room (double,\nsea view)\n2\n£95\n£115\n£140\nThe Captain's Suite (king bed and\nsofa bed, sea view)\n4\n£140\n£165\n£195\nBreakfast is included in every room rate.\n\n";
+
+    #[test]
+    fn a_pdf_table_names_its_columns_in_every_row() {
+        assert_eq!(
+            name_table_cells(ROOMS),
+            "All prices are per room per night and include a full breakfast for everyone staying in the room.\n\n\
+             Room: The Lighthouse Room (double, sea view) | Sleeps: 2 | Low season (Nov–Mar): £95 | Mid season (Apr–May, Oct): £115 | High season (Jun–Sep): £140\n\
+             Room: The Captain's Suite (king bed and sofa bed, sea view) | Sleeps: 4 | Low season (Nov–Mar): £140 | Mid season (Apr–May, Oct): £165 | High season (Jun–Sep): £195\n\n\
+             Breakfast is included in every room rate.\n\n"
+        );
+        // The whole path: the rows stay rows, the sentence after them is left as it was.
+        let rows = unwrap_lines(&join_value_lines(&name_table_cells(ROOMS)));
+        assert!(rows.lines().any(|l| l.starts_with("Room: The Captain's Suite") && l.ends_with("High season (Jun–Sep): £195")), "{rows}");
+        // A row with another number of figures ends the table; it and what follows stay as they were.
+        let odd = ROOMS.replace("Breakfast is", "The Crow's Nest\n1\n£60\nBreakfast is");
+        let named = name_table_cells(&odd);
+        assert!(named.contains("\nRoom: The Captain's Suite (king bed and sofa bed, sea view) | Sleeps: 4 |"), "{named}");
+        assert!(named.contains("£195\n\nThe Crow's Nest\n1\n£60\nBreakfast is"), "{named}");
+    }
+
+    #[test]
+    fn lines_that_are_not_such_a_table_stay_as_they_were() {
+        for text in [
+            // A menu: a dish and its price, no header (the price joins its dish later).
+            "Mains\nSteak Frites\n$29.00\nFish and Chips\n$21.00\n",
+            // A header whose lines do not make one cell per column (a word the page wrapped in capitals).
+            "Room\nSleeps\nLow season\nNov to Mar\nHigh season\nThe Lighthouse Room\n2\n£95\n£140\nThe Anchor Room\n2\n£85\n£125\n",
+            // A single row under a header.
+            "Room\nSleeps\nLow season\nHigh season\nThe Lighthouse Room\n2\n£95\n£140\nBreakfast is included.\n",
+            // Rows of figures with no header.
+            "Item\n2026\n2027\nSales\n5\n6\nCosts\n3\n4\n",
+        ] {
+            assert_eq!(name_table_cells(text), text);
+        }
+        // Figures under a header with a line before it that is not a sentence: not a table either
+        // (which of the lines make the header cannot be told).
+        let text = "Rooms 2027\nRoom\nSleeps\nPrice\nThe Lighthouse Room\n2\n£95\nThe Anchor Room\n2\n£85\n";
+        assert_eq!(name_table_cells(text), text);
     }
 
     #[test]
