@@ -556,8 +556,7 @@ fn names_a_day(text: &str) -> bool {
 
 /// Whether a text names one weekday, and not one of `asked` (stems): "… our Prenatal Yoga class
 /// on Thursday mornings …" is about Thursday, not the Sunday of "is there yoga on sunday
-/// morning". Two or more days ("Monday to Friday") may be a span that holds the one asked. (Only
-/// for prose: a timetable's line for another day says when else a class is.)
+/// morning". Two or more days ("Monday to Friday") may be a span that holds the one asked.
 fn names_another_day(text: &str, asked: &HashSet<String>) -> bool {
     use unicode_segmentation::UnicodeSegmentation;
     let days: HashSet<String> = text.unicode_words().filter(|w| weekday(w) && !w.to_lowercase().starts_with("weekend")).filter_map(term).collect();
@@ -753,7 +752,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             if !has(kind, text, &q_set) {
                 score *= tuning.wrong_type;
             }
-            if about_a_weekday && ((!names_a_day(text) && !headings.get(*h).is_some_and(|x| names_a_day(x))) || (day_answered && !is_item(text) && names_another_day(text, &dates))) {
+            if about_a_weekday && ((!names_a_day(text) && !headings.get(*h).is_some_and(|x| names_a_day(x))) || (day_answered && names_another_day(text, &dates))) {
                 score *= tuning.wrong_type;
             }
             // "where are you?" is answered by the address, however far its words and meaning

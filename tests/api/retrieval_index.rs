@@ -268,7 +268,7 @@ async fn sentence_vectors_are_made_at_ingestion_and_by_the_first_answer_for_chun
         async move {
             let hits = rt.search(A, &bellhop::retrieval::Sources::All, q, &opts(Mode::Hybrid)).await.unwrap();
             let qv = rt.embedder().embed(&[q]).await.unwrap().remove(0);
-            let sel = select(&rt, q, Some(&qv), &hits, Tuning::default()).await;
+            let sel = select(&rt, q, Some(&qv), &hits, hits.len(), Tuning::default()).await;
             (hits, sel.ranked.iter().map(|x| (x.text.clone(), x.score)).collect::<Vec<_>>())
         }
     };
