@@ -630,8 +630,11 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     // A price is what "cost", "fee" or "charge" asks for: "Room: The Anchor Room … | Low
     // season (Nov–Mar): £85 …" holds the "cost" of "how much does a room cost?" as much as "A
     // lost room key costs £20 to replace." does.
+    // (Not when the question names something the passages never do: "How much do you charge to
+    // replace a derailleur?" is not answered by "Chain replacement …: $15".)
     let cost_words: Vec<String> = q_terms.iter().filter(|t| synonyms(t, &stem("cost")) || t.as_str() == stem("cost")).cloned().collect();
-    if !cost_words.is_empty() {
+    let named_nowhere = q_terms.iter().filter(|t| !cost_words.contains(t) && !t.chars().any(char::is_numeric)).any(|t| !owns.iter().any(|own| own.iter().any(|o| same(t, o))));
+    if !cost_words.is_empty() && !named_nowhere {
         for (own, (_, _, text)) in owns.iter_mut().zip(sents) {
             if gives_price(text) {
                 own.extend(cost_words.iter().cloned());
@@ -883,7 +886,9 @@ fn gives_price(text: &str) -> bool {
         matches!(c, '$' | '£' | '€' | '¥') && (chars.get(i + 1).is_some_and(char::is_ascii_digit) || chars.get(i + 2).is_some_and(char::is_ascii_digit) || i.checked_sub(1).is_some_and(|b| chars[b].is_ascii_digit()))
     });
     let words: Vec<&str> = text.unicode_words().collect();
-    signed || words.windows(2).any(|w| w[0].chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') && w[0].chars().any(|c| c.is_ascii_digit()) && ["euro", "euros", "eur", "dollar", "dollars", "usd", "pound", "pounds", "gbp", "pence", "cents"].contains(&w[1].to_lowercase().as_str()))
+    // A share off or of a price ("20% off any pass") is one too.
+    let percent = chars.windows(2).any(|w| w[0].is_ascii_digit() && w[1] == '%');
+    signed || percent || words.windows(2).any(|w| w[0].chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') && w[0].chars().any(|c| c.is_ascii_digit()) && ["euro", "euros", "eur", "dollar", "dollars", "usd", "pound", "pounds", "gbp", "pence", "cents"].contains(&w[1].to_lowercase().as_str()))
 }
 
 /// Whether a sentence begins with a pronoun that stands for what the sentence before is about
@@ -1347,6 +1352,8 @@ mod tests {
     #[test]
     fn a_price_is_what_cost_asks_for() {
         assert!(gives_price("Room: The Anchor Room | Low season: £85") && gives_price("for a fee of 4 euros") && gives_price("$ 12") && !gives_price("Room 12 sleeps 2"));
+        // A share off is a price too: "is there a student price?" / "Student discount: 20% off …".
+        assert!(gives_price("Student discount: 20% off any pass"));
         let rooms = [("Rules", "A lost room key costs £20 to replace."), ("Rooms and prices", "Room: The Anchor Room (twin) | Sleeps: 2 | Low season: £85 | High season: £125")];
         let q = quoted("how much does a room cost?", &rooms, &[0.45, 0.63], &[0.49, 0.52], None);
         assert!(q[0].contains("Anchor Room"), "{q:?}");
