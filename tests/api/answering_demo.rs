@@ -13,6 +13,20 @@ fn text_of(m: &Value) -> String {
     m["message"]["text"].as_str().or_else(|| m["raw_text"].as_str()).unwrap_or_default().to_owned()
 }
 
+/// Each question asked by a new customer (a question of its own, not a follow-up): the replies'
+/// texts above their list of sources, in order.
+async fn each_asked_by_a_new_customer(app: &TestApp, bot: i64, questions: &[&str]) -> Vec<String> {
+    let mut said = Vec::new();
+    for question in questions {
+        let customer = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+        app.tg.say(customer, bot, question).await;
+        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().any(|m| m["chat_id"] == json!(customer)) }).await;
+        let reply = app.tg.sent_by(bot).await.iter().find(|m| m["chat_id"] == json!(customer)).map(text_of).unwrap_or_default();
+        said.push(reply.split("\n\nSources").next().unwrap_or_default().to_owned());
+    }
+    said
+}
+
 #[tokio::test]
 async fn the_example_bakery_answers_the_price_of_a_cake_and_the_cancellation_rule() {
     std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
@@ -276,15 +290,7 @@ async fn contact_details_faq_entries_and_a_menus_marks_answer_what_was_asked() {
     add_doc(&app, tenant, "menu.md", BISTRO_MENU).await;
     wait_sources_ready(&app, tenant, 3).await;
     let asked = ["what is your phone number?", "where is the bistro?", "can i book a table for 4", "do you take cash?", "is the risotto gluten free?"];
-    let mut said = Vec::new();
-    for question in asked {
-        // Each asked by a new customer: a question of its own, not a follow-up.
-        let customer = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
-        app.tg.say(customer, bot, question).await;
-        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().any(|m| m["chat_id"] == json!(customer)) }).await;
-        let reply = app.tg.sent_by(bot).await.iter().find(|m| m["chat_id"] == json!(customer)).map(text_of).unwrap_or_default();
-        said.push(reply.split("\n\nSources").next().unwrap_or_default().to_owned());
-    }
+    let said = each_asked_by_a_new_customer(&app, bot, &asked).await;
     assert!(said[0].contains("555-0142") && !said[0].contains("For smaller tables"), "{said:?}");
     assert!(said[1].contains("14 Elm Street") && !said[1].contains("Breakfast"), "{said:?}");
     assert!(said[2].contains("For smaller tables we don't take reservations"), "{said:?}");
@@ -314,14 +320,7 @@ async fn a_sentence_that_answers_in_a_passage_about_something_else_is_found() {
     // Ingestion keeps the passages' sentence vectors with them just after they are searchable;
     // the far passage is read by those (answers make none for it).
     wait_until(Duration::from_secs(300), || async { count(app.db(), "select count(*) from jobs where kind = 'knowledge.ingest' and state <> 'done'").await == 0 }).await;
-    let mut said = Vec::new();
-    for question in ["is breakfast included?", "what time is breakfast?"] {
-        let customer = app.tg.post("users", json!({ "first_name": "Sam", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
-        app.tg.say(customer, bot, question).await;
-        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().any(|m| m["chat_id"] == json!(customer)) }).await;
-        let reply = app.tg.sent_by(bot).await.iter().find(|m| m["chat_id"] == json!(customer)).map(text_of).unwrap_or_default();
-        said.push(reply.split("\n\nSources").next().unwrap_or_default().to_owned());
-    }
+    let said = each_asked_by_a_new_customer(&app, bot, &["is breakfast included?", "what time is breakfast?"]).await;
     assert!(said[0].contains("Breakfast is included in every room rate") && !said[0].contains("vegetarian"), "{said:?}");
     assert!(said[1].contains("from 8 am to 9:30 am"), "{said:?}");
     app.stop().await.unwrap();
