@@ -260,10 +260,10 @@ pub async fn find(
     let (mut hits, weak): (Vec<Hit>, Vec<Hit>) = hits.into_iter().partition(|h| h.similarity.unwrap_or(0.0) >= top.min(min) * 0.8);
     rest.splice(0..0, weak);
     let primary = hits.len();
-    // A passage far from the question may hold the one sentence that answers it: "All prices are
-    // per room per night and include a full breakfast …" below a B&B's price table, for "is
-    // breakfast included?" (the passage is about prices; the FAQ on special diets came first
-    // and its "Yes, we offer vegetarian … breakfasts on request" was quoted). Such passages are
+    // A passage far from the question may hold the one sentence that answers it: "Breakfast is
+    // included in every room rate." below a B&B's price table, for "is breakfast included?" (the
+    // passage is about prices; the FAQ on special diets came first and its "Yes, we offer
+    // vegetarian … breakfasts on request" was quoted). Such passages are
     // read too, by the sentence vectors kept with them — no embedding is made for this.
     if let Some(q) = question_vector.as_deref() {
         let mut near: Vec<(f32, Hit)> = rest.into_iter().filter_map(|h| extract::answering_sentence(retriever, &h, q).map(|s| (s, h))).collect();

@@ -336,18 +336,8 @@ async fn operator_commands_refuse_a_database_with_pending_migrations_and_change_
     let cfg = settings.config(bellhop::config::Needs::Serve);
     let err = bellhop::app::moving::run(cfg.clone(), "http://127.0.0.1:9", false, Some(false)).await.unwrap_err();
     assert_eq!(format!("{err:#}"), refused);
-    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_bellhop"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("BELLHOP_") {
-            c.env_remove(k);
-        }
-    }
-    for (k, v) in &settings.values {
-        c.env(k, v);
-    }
-    let out = c.args(["billing", "refund", "--charge-id", "ch_1"]).stdin(std::process::Stdio::null()).kill_on_drop(true).output().await.unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!out.status.success() && text.contains(refused), "{text}");
+    let (ok, text) = crate::telegram_move::bellhop(&["billing", "refund", "--charge-id", "ch_1"], &settings).await;
+    assert!(!ok && text.contains(refused), "{text}");
     assert!(!text.contains("migrat") || !text.contains("sqlx"), "{text}");
     assert_eq!(applied().await, before, "a migration was applied");
     assert_eq!(db.pending_migrations().await.unwrap(), 1);

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 /// Runs `bellhop ARGS` to the end with exactly `settings`' environment; its status and output.
 /// (Awaited, not blocking: the sandboxes run on this test's runtime.)
-async fn bellhop(args: &[&str], settings: &TestSettings) -> (bool, String) {
+pub async fn bellhop(args: &[&str], settings: &TestSettings) -> (bool, String) {
     let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_bellhop"));
     for (k, _) in std::env::vars() {
         if k.starts_with("BELLHOP_") {
