@@ -137,9 +137,11 @@ struct RetryPolicy {
     retry_base: Duration,
     outage_budget: Duration,
     outage: OutageCause,
-    /// Kind → (follow-up kind, its queue): see [`Registry::when_dead`].
-    when_dead: Arc<HashMap<&'static str, (&'static str, &'static str)>>,
+    when_dead: Arc<FollowUps>,
 }
+
+/// Kind → (follow-up kind, its queue): see [`Registry::when_dead`].
+type FollowUps = HashMap<&'static str, (&'static str, &'static str)>;
 
 /// A Bot API failure as a job outcome: worth retrying (network, rate limit, Telegram's server),
 /// or not. The Telegram error stays in the chain, under `doing`.
@@ -194,8 +196,14 @@ impl<S: Clone + Send + Sync + 'static> Registry<S> {
     }
 
     /// Kind → (follow-up kind, its queue), for the kinds whose follow-up is registered.
-    fn follow_ups(&self) -> HashMap<&'static str, (&'static str, &'static str)> {
+    fn follow_ups(&self) -> FollowUps {
         self.when_dead.iter().filter_map(|(k, f)| Some((*k, (*f, self.queue_of(f)?)))).collect()
+    }
+
+    /// The reaper the workers run (every third of a lease): jobs whose lease ran out go back to the
+    /// queue, or are dead-lettered on their last attempt with their follow-up queued. How many.
+    pub async fn reap(&self, db: &Db) -> anyhow::Result<u64> {
+        reap(db, &self.follow_ups()).await
     }
 
     pub fn register<F, Fut>(&mut self, kind: &'static str, queue: &'static str, f: F) -> &mut Self
@@ -360,13 +368,14 @@ impl<S: Clone + Send + Sync + 'static> Workers<S> {
         }
         // Kept to ask the completer for a flush at the end (dropped first when every job ended).
         let flush = done_tx;
-        let policy = RetryPolicy { retry_base: self.cfg.retry_base, outage_budget: self.cfg.outage_budget, outage: self.registry.outage, when_dead: Arc::new(self.registry.follow_ups()) };
+        let follow_ups = Arc::new(self.registry.follow_ups());
+        let policy = RetryPolicy { retry_base: self.cfg.retry_base, outage_budget: self.cfg.outage_budget, outage: self.registry.outage, when_dead: follow_ups.clone() };
         let mut completer = tokio::spawn(completer(self.queue.db.clone(), worker_id.clone(), policy, done_rx));
         // The upkeep keeps this worker's leases for as long as its jobs may run: through the
         // grace period too, or another process's reaper would take a job still running here
         // and run it again.
         let upkeep_stop = CancellationToken::new();
-        let mut upkeep = tokio::spawn(upkeep(self.queue.clone(), worker_id.clone(), self.cfg.clone(), self.registry.queues(), upkeep_stop.clone()));
+        let mut upkeep = tokio::spawn(upkeep(self.queue.clone(), worker_id.clone(), self.cfg.clone(), self.registry.queues(), follow_ups, upkeep_stop.clone()));
         // Best effort on top of polling: if it stops, jobs are still found at the next poll.
         let listener = self.queue.db.pg_url.clone().map(|url| tokio::spawn(listen(url, self.queue.wakers.clone(), stop_claiming.clone())));
 
@@ -588,7 +597,7 @@ async fn write_completions(db: &Db, worker: &str, policy: &RetryPolicy, batch: &
                 };
                 let recorded = storage::jobs::fail(&mut *tx, j.id, worker, j.attempt, retry_at, kept, &text).await?;
                 if recorded && retry_at.is_none() {
-                    queue_follow_up(&mut tx, policy, j).await?;
+                    queue_follow_up(&mut tx, &policy.when_dead, j).await?;
                 }
             }
         }
@@ -599,8 +608,8 @@ async fn write_completions(db: &Db, worker: &str, policy: &RetryPolicy, batch: &
 
 /// The follow-up of dead job `j`, if its kind has one ([`Registry::when_dead`]): in the
 /// transaction that records it dead; its dedup key makes it one per dead job.
-async fn queue_follow_up(tx: &mut storage::Tx, policy: &RetryPolicy, j: &ClaimedJob) -> anyhow::Result<()> {
-    let Some(&(kind, queue)) = policy.when_dead.get(j.kind.as_str()) else { return Ok(()) };
+async fn queue_follow_up(tx: &mut storage::Tx, when_dead: &FollowUps, j: &ClaimedJob) -> anyhow::Result<()> {
+    let Some(&(kind, queue)) = when_dead.get(j.kind.as_str()) else { return Ok(()) };
     let job = NewJob {
         queue,
         kind,
@@ -677,8 +686,30 @@ async fn listen(url: crate::domain::Secret, wakers: Arc<Wakers>, stop: Cancellat
     }
 }
 
-/// Heartbeat (extend our leases) and reaper (re-queue jobs of dead workers).
-async fn upkeep(queue: Queue, worker: String, cfg: JobsConfig, queues: Vec<&'static str>, stop: CancellationToken) {
+/// The reaper: re-queues the jobs of dead workers, or dead-letters those that were on their last
+/// attempt and queues their follow-ups ([`Registry::when_dead`]) in the same transaction — as a
+/// completion does, so a job whose worker was lost on its last attempt is followed up too. A
+/// job two processes' reapers find at once is taken back by one (see
+/// [`storage::jobs::requeue_expired`]), and the follow-up's dedup key makes it one per dead job
+/// anyway. How many jobs it took back.
+async fn reap(db: &Db, when_dead: &FollowUps) -> anyhow::Result<u64> {
+    // The transaction takes SQLite's write lock: only when there is something to take back.
+    if !storage::jobs::any_expired(&db.pool).await? {
+        return Ok(0);
+    }
+    let mut tx = db.begin().await?;
+    let expired = storage::jobs::requeue_expired(&mut *tx).await?;
+    for e in expired.iter().filter(|e| e.dead) {
+        let j = &e.job;
+        tracing::error!(job_id = j.id.0, kind = %j.kind, attempt = j.attempt, "job dead-lettered: the worker running it stopped responding on every attempt");
+        queue_follow_up(&mut tx, when_dead, j).await?;
+    }
+    tx.commit().await?;
+    Ok(expired.len() as u64)
+}
+
+/// Heartbeat (extend our leases) and reaper ([`reap`]).
+async fn upkeep(queue: Queue, worker: String, cfg: JobsConfig, queues: Vec<&'static str>, when_dead: Arc<FollowUps>, stop: CancellationToken) {
     let every = (cfg.lease / 3).max(Duration::from_millis(200));
     let mut tick = tokio::time::interval(every);
     loop {
@@ -690,7 +721,7 @@ async fn upkeep(queue: Queue, worker: String, cfg: JobsConfig, queues: Vec<&'sta
         if let Err(e) = storage::jobs::extend_leases(&queue.db.pool, &worker, until).await {
             tracing::warn!(error = %e, "extending job leases failed");
         }
-        match storage::jobs::requeue_expired(&queue.db.pool).await {
+        match reap(&queue.db, &when_dead).await {
             Ok(0) => {}
             Ok(n) => {
                 tracing::warn!(jobs = n, "re-queued jobs whose worker stopped responding");
@@ -698,7 +729,7 @@ async fn upkeep(queue: Queue, worker: String, cfg: JobsConfig, queues: Vec<&'sta
                     queue.notify(q);
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "re-queueing expired jobs failed"),
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "re-queueing expired jobs failed"),
         }
     }
 }

@@ -268,20 +268,48 @@ pub async fn release<'c>(e: impl Executor<'c, Database = Any>, worker: &str) -> 
 }
 
 /// The reaper: jobs whose lease ran out (their worker died) run again, or are dead-lettered
-/// when they have used all their attempts (a job that kills its worker every time).
-pub async fn requeue_expired<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<u64> {
+/// when they have used all their attempts (a job that kills its worker every time). Returns the
+/// jobs it took back, so the caller can queue the follow-ups of the dead ones in the same
+/// transaction (`crate::jobs` does: run it through that, not on its own). A job taken back by
+/// another process's reaper meanwhile is not returned here too: PostgreSQL's `update` waits for
+/// the other's row locks and then finds the job no longer running; SQLite has one writer.
+pub async fn requeue_expired<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<Vec<ExpiredJob>> {
     let now = now_ms();
-    let r = sqlx::query(
+    let rows: Vec<ExpiredRow> = sqlx::query_as(
         "update jobs set
             state = case when attempts >= max_attempts then 'dead' else 'queued' end,
             last_error = case when attempts >= max_attempts then 'the worker running it stopped responding on every attempt' else last_error end,
             run_at = $1, lease_until = null, locked_by = null, updated_at = $1
-         where state = 'running' and lease_until < $1",
+         where state = 'running' and lease_until < $1
+         returning id, kind, payload, tenant_id, attempts, max_attempts, serial_key, run_at, created_at, state",
     )
     .bind(now)
-    .execute(e)
+    .fetch_all(e)
     .await?;
-    Ok(r.rows_affected())
+    Ok(rows.into_iter().map(|r| ExpiredJob { dead: r.state == "dead", job: r.job.into() }).collect())
+}
+
+/// Whether any running job's lease has run out: the reaper's cheap look before it takes the
+/// write lock.
+pub async fn any_expired<'c>(e: impl Executor<'c, Database = Any>) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar("select count(*) from jobs where state = 'running' and lease_until < $1").bind(now_ms()).fetch_one(e).await?;
+    Ok(n > 0)
+}
+
+/// A job [`requeue_expired`] took back from a worker that stopped responding.
+#[derive(Debug, Clone)]
+pub struct ExpiredJob {
+    /// As it was claimed by the lost worker (`attempt`: the attempt that was lost).
+    pub job: ClaimedJob,
+    /// Dead-lettered (that was its last attempt), not queued again.
+    pub dead: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct ExpiredRow {
+    #[sqlx(flatten)]
+    job: ClaimedRow,
+    state: String,
 }
 
 /// How many jobs are in one state.

@@ -528,6 +528,69 @@ async fn a_question_whose_job_is_dead_lettered_gets_the_cant_answer_now_text_onc
     app.stop().await.unwrap();
 }
 
+/// The same when the worker answering the question is lost (killed) during the job's very last
+/// attempt: the lease reaper dead-letters the job and queues its follow-up in the same
+/// transaction, so the customer gets the "can't answer right now" text, once — with two reapers
+/// at it at once, and reaping again. A job of a kind without a follow-up is dead-lettered alone.
+/// (The reaper used to queue nothing: the customer heard nothing.)
+#[tokio::test]
+async fn a_question_whose_worker_was_lost_on_its_last_attempt_gets_the_cant_answer_now_text_once() {
+    let app = spawn_app().await;
+    let (bot, tenant, _) = live_bot(&app, "Lena", "lena_lost_bot", "Lena's Lamps").await;
+    let customer = app.tg.post("users", json!({ "first_name": "Kit", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    let (queue, pool) = (&app.state.queue, &app.db().pool);
+    let tomorrow = bellhop::storage::now_ms() + 86_400_000;
+    // A job holding the conversation's turn (running, its lease far off): the customer's update
+    // waits behind it, queued, until the test hands it to a worker that is then lost.
+    let key = bellhop::app::jobs::chat_serial_key(BotId(bot), &customer.to_string());
+    let mut holder = queue.job(bellhop::jobs::DEFAULT, "test.holder", &());
+    (holder.serial_key, holder.run_at_ms) = (Some(key.clone()), tomorrow);
+    let holder = queue.enqueue(&holder).await.unwrap().unwrap();
+    sqlx::query("update jobs set state = 'running', attempts = 1, locked_by = 'holder', lease_until = $1 where id = $2").bind(tomorrow).bind(holder.0).execute(pool).await.unwrap();
+    app.tg.say(customer, bot, "Do you repair antique lamps?").await;
+    let queued = format!("select count(*) from jobs where kind = 'bot.update' and state = 'queued' and serial_key = '{key}'");
+    wait_until(Duration::from_secs(60), || async { count(app.db(), &queued).await == 1 }).await;
+    // Its last attempt claimed by a worker that was killed: the lease has run out.
+    let lost: i64 = sqlx::query_scalar("update jobs set state = 'running', attempts = max_attempts, locked_by = 'killed-worker', lease_until = 1 where kind = 'bot.update' and state = 'queued' and serial_key = $1 returning id")
+        .bind(&key)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    sqlx::query("delete from jobs where id = $1").bind(holder.0).execute(pool).await.unwrap();
+
+    // Two processes' reapers at once (this app's own may also be at it): the job is taken back
+    // once.
+    let registry = bellhop::app::jobs::registry();
+    let (a, b) = tokio::join!(registry.reap(app.db()), registry.reap(app.db()));
+    assert!(a.unwrap() + b.unwrap() <= 1, "the job was taken back twice");
+    assert_eq!(count(app.db(), &format!("select count(*) from jobs where id = {lost} and state = 'dead'")).await, 1);
+    let to_customer = || async { app.tg.sent_by(bot).await.into_iter().filter(|m| m["message"]["chat"]["id"].as_i64() == Some(customer) || m["chat_id"].as_i64() == Some(customer)).map(|m| text_of(&m)).collect::<Vec<_>>() };
+    wait_until(Duration::from_secs(60), || async { !to_customer().await.is_empty() }).await;
+    app.drain_jobs(Duration::from_secs(60)).await;
+    let sent = to_customer().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].starts_with("I can") && sent[0].contains("answer questions right now") && sent[0].contains("Lena"), "{sent:?}");
+    let rows: Vec<(String, String, String)> = sqlx::query_as("select author, kind, delivery from conversation_messages where tenant_id = $1 order by id").bind(tenant.0).fetch_all(pool).await.unwrap();
+    let rows: Vec<(&str, &str, &str)> = rows.iter().map(|(a, k, d)| (a.as_str(), k.as_str(), d.as_str())).collect();
+    assert_eq!(rows, [("customer", "", "sent"), ("bot", "unavailable", "sent")], "the question, and the reply the customer got");
+
+    // Reaped again: nothing more.
+    assert_eq!(registry.reap(app.db()).await.unwrap(), 0);
+    assert_eq!(count(app.db(), &format!("select count(*) from jobs where dedup_key = 'dead:{lost}'")).await, 1);
+    // A job of a kind without a follow-up lost on its last attempt: dead, nothing queued.
+    let mut other = queue.job(bellhop::jobs::DEFAULT, bellhop::app::jobs::MANAGER_UPDATE, &json!({ "update_id": 987_654 }));
+    other.run_at_ms = tomorrow;
+    let other = queue.enqueue(&other).await.unwrap().unwrap();
+    sqlx::query("update jobs set state = 'running', attempts = max_attempts, locked_by = 'killed-worker', lease_until = 1 where id = $1").bind(other.0).execute(pool).await.unwrap();
+    registry.reap(app.db()).await.unwrap();
+    assert_eq!(count(app.db(), &format!("select count(*) from jobs where id = {} and state = 'dead'", other.0)).await, 1);
+    assert_eq!(count(app.db(), &format!("select count(*) from jobs where dedup_key = 'dead:{}'", other.0)).await, 0);
+    app.drain_jobs(Duration::from_secs(60)).await;
+    assert_eq!(to_customer().await.len(), 1);
+    assert_eq!(count(app.db(), &format!("select count(*) from conversation_messages where tenant_id = {} and author = 'bot'", tenant.0)).await, 1);
+    app.stop().await.unwrap();
+}
+
 /// The answer-overhead measurement (`bellhop_answer_overhead_seconds`: job start → reply sent,
 /// minus the model) counted the time a reply waited for Telegram's 429 (`retry_after`) as
 /// bellhop's own: that wait, like the per-chat and per-bot limits' waits, is now left out.

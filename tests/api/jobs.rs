@@ -365,7 +365,7 @@ async fn a_job_still_running_in_the_shutdown_grace_period_keeps_its_lease_and_ru
     // The lease the job had when the shutdown began runs out; it is extended before it does.
     wait_until(Duration::from_secs(30), || async { lease().await > at_shutdown + 3_000 }).await;
     let other = Db::connect(&cfg.database_url).await.unwrap();
-    assert_eq!(storage::jobs::requeue_expired(&other.pool).await.unwrap(), 0, "another process's reaper finds no expired lease");
+    assert_eq!(storage::jobs::requeue_expired(&other.pool).await.unwrap().len(), 0, "another process's reaper finds no expired lease");
 
     seen.gate.notify_one();
     task.await.unwrap().unwrap();
