@@ -531,8 +531,9 @@ async fn a_question_whose_job_is_dead_lettered_gets_the_cant_answer_now_text_onc
 /// The same when the worker answering the question is lost (killed) during the job's very last
 /// attempt: the lease reaper dead-letters the job and queues its follow-up in the same
 /// transaction, so the customer gets the "can't answer right now" text, once — with two reapers
-/// at it at once, and reaping again. A job of a kind without a follow-up is dead-lettered alone.
-/// (The reaper used to queue nothing: the customer heard nothing.)
+/// at it at once, and reaping again — and the owner's conversation page shows the question and
+/// that reply. A job of a kind without a follow-up is dead-lettered alone. (The reaper used to
+/// queue nothing: the customer heard nothing.)
 #[tokio::test]
 async fn a_question_whose_worker_was_lost_on_its_last_attempt_gets_the_cant_answer_now_text_once() {
     let app = spawn_app().await;
@@ -573,6 +574,13 @@ async fn a_question_whose_worker_was_lost_on_its_last_attempt_gets_the_cant_answ
     let rows: Vec<(String, String, String)> = sqlx::query_as("select author, kind, delivery from conversation_messages where tenant_id = $1 order by id").bind(tenant.0).fetch_all(pool).await.unwrap();
     let rows: Vec<(&str, &str, &str)> = rows.iter().map(|(a, k, d)| (a.as_str(), k.as_str(), d.as_str())).collect();
     assert_eq!(rows, [("customer", "", "sent"), ("bot", "unavailable", "sent")], "the question, and the reply the customer got");
+    // The owner's conversation page shows both.
+    let owner: i64 = sqlx::query_scalar("select owner_user_id from tenants where id = $1").bind(tenant.0).fetch_one(pool).await.unwrap();
+    let (_, cookie, _) = app.signed_in_owner(owner, "Lena's Lamps").await;
+    let conv: i64 = sqlx::query_scalar("select id from conversations where tenant_id = $1 and chat_id = $2").bind(tenant.0).bind(customer).fetch_one(pool).await.unwrap();
+    let page = app.http.get(app.url(&format!("/app/conversations/{conv}"))).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let page = page.replace("&#39;", "'").replace("&#38;", "&").replace("&amp;", "&");
+    assert!(page.contains("Do you repair antique lamps?") && page.contains(sent[0].as_str()) && page.contains("assistant unavailable"), "{page}");
 
     // Reaped again: nothing more.
     assert_eq!(registry.reap(app.db()).await.unwrap(), 0);
