@@ -82,6 +82,12 @@ pub struct Scored {
     pub complete: bool,
     /// Its own stems, for a follow-up's new words ([`Selection::focus_on`]).
     pub terms: HashSet<String>,
+    /// Whether it opens with a "Yes" or "No" that replies to another question than the
+    /// customer's: a yes/no question names something no passage does ("do you do vegan
+    /// breakfast?" / "Yes, we offer vegetarian and gluten-free breakfasts on request."). Quoted,
+    /// the reply is left out ([`Selection::quoted`]): the customer reads what is offered, not a
+    /// "yes" to what is not.
+    pub replies_another: bool,
 }
 
 /// The passages' sentences, best first.
@@ -137,6 +143,15 @@ impl Selection {
     /// question of its own, or a follow-up with none: "how much is it?").
     pub fn answers_focus(&self) -> bool {
         self.focus.is_empty() || self.ranked.iter().any(|s| s.score >= self.tuning.min_score && self.focus.iter().any(|f| s.terms.iter().any(|t| same(f, t))))
+    }
+
+    /// Whether a follow-up adds a word that is not a weekday or month: "how about for
+    /// students?" does, "and on Sunday?" does not (a line that names no day may still answer
+    /// it: "We are open every day from 9 to 5.").
+    pub fn focus_beyond_days(&self) -> bool {
+        use std::sync::LazyLock;
+        static DAYS: LazyLock<HashSet<String>> = LazyLock::new(|| WEEKDAYS.iter().chain(MONTHS).map(|d| stem(d)).collect());
+        self.focus.iter().any(|f| !DAYS.contains(f))
     }
 
     /// The sentences a quote is chosen from, best first: those holding a follow-up's new words
@@ -233,15 +248,32 @@ impl Selection {
     pub fn quoted(&self) -> Vec<(usize, String)> {
         let mut out: Vec<(usize, String)> = Vec::new();
         let mut last: Option<&Scored> = None;
+        // A "Yes" or "No" replying to another question is left out, and "…" says so; a sentence
+        // that is nothing else ("Yes!") is left out whole.
+        let mut cut = false;
         for s in self.quote() {
             let text = crate::retrieval::unmarked(&s.text);
+            let text = match (s.replies_another, without_reply(text)) {
+                (false, _) => text,
+                (true, Some(rest)) => {
+                    cut = true;
+                    rest
+                }
+                (true, None) => {
+                    cut = true;
+                    continue;
+                }
+            };
+            let gap = if cut { "… " } else { "" };
             match (last, out.last_mut()) {
                 (Some(l), Some((_, joined))) if l.hit == s.hit && l.line == s.line && l.index + 1 == s.index => {
                     joined.push(' ');
+                    joined.push_str(gap);
                     joined.push_str(text);
                 }
-                _ => out.push((s.hit, text.to_owned())),
+                _ => out.push((s.hit, format!("{gap}{text}"))),
             }
+            cut = false;
             last = Some(s);
         }
         let mut kept: Vec<(usize, String)> = Vec::new();
@@ -323,7 +355,7 @@ const SYNONYMS: &[&[&str]] = &[
     &["take", "accept"],
     &["book", "booking", "reserve", "reservation", "appointment"],
     &["guarantee", "warranty"],
-    &["allow", "allowed", "permit", "permitted", "welcome"],
+    &["allow", "allowed", "permit", "permitted", "welcome", "bring"],
     &["buy", "purchase", "sell"],
     &["rent", "rental", "hire"],
     &["lend", "loan"],
@@ -498,6 +530,14 @@ fn gives_address(text: &str) -> bool {
     words.iter().enumerate().any(|(i, w)| w.chars().all(|c| c.is_ascii_digit()) && words[i + 1..(i + 7).min(words.len())].iter().any(street))
 }
 
+/// Whether a sentence says where something is without an address: "next to the train station",
+/// "a 10-minute walk from the harbour", "in the town centre".
+fn says_where(text: &str) -> bool {
+    use unicode_segmentation::UnicodeSegmentation;
+    const WHERE: &[&str] = &["near", "next", "opposite", "behind", "beside", "between", "corner", "walk", "minutes", "centre", "center", "station", "located", "situated", "floor", "above", "below", "across", "inside", "outside", "street", "road", "square", "village", "town", "city", "find", "directions", "map"];
+    text.unicode_words().any(|w| WHERE.contains(&w.to_lowercase().as_str()))
+}
+
 /// Whether a sentence gives a phone number: seven digits or more written together, perhaps
 /// with spaces, dashes, dots, brackets or a leading "+" ("555-0142", "+351 220 000 123"), not a
 /// price, a time or a date.
@@ -530,7 +570,10 @@ fn gives_phone(text: &str) -> bool {
 fn wants(question: &str) -> Wants {
     let q = question.to_lowercase();
     let starts = |p: &[&str]| p.iter().any(|w| q.contains(w));
-    if starts(&["how many", "how much", "how long", "how old", "how far", "what year", "which year", "when ", "what percentage", "what century", "what date", "what time", "the latest", "the earliest", "how late", "how early", "until when", "till when", "сколько", "когда", "cuánto", "cuántos", "cuándo", "چند", "کی "]) {
+    // "when" asks for a time where it opens a question ("when do you open?", "and when …"), not
+    // in "what if I'm not home when the flowers arrive?".
+    let when = q.starts_with("when ") || q.contains("and when ") || q.contains(", when ") || q.trim_end_matches(['?', ' ', '.', '!']).ends_with(" when");
+    if when || starts(&["how many", "how much", "how long", "how old", "how far", "what year", "which year", "what percentage", "what century", "what date", "what time", "the latest", "the earliest", "how late", "how early", "until when", "till when", "сколько", "когда", "cuánto", "cuántos", "cuándo", "چند", "کی "]) {
         Wants::Number
     } else if q.starts_with("who ") || q.contains(" who ") || q.starts_with("whom ") || q.starts_with("whose ") {
         Wants::Name
@@ -551,6 +594,20 @@ fn names_a_day(text: &str) -> bool {
         let l = w.to_lowercase();
         let l = l.strip_suffix('s').unwrap_or(&l);
         weekday(w) || SHORT.contains(&l) || OTHER.contains(&l)
+    })
+}
+
+/// Whether a text names one of the weekdays `asked` (stems) by itself, not as an end of a span:
+/// "On Sundays we close early", "Saturday: 8–12", not "Tuesday to Saturday" or "Mon–Sat".
+fn names_day_by_itself(text: &str, asked: &HashSet<String>) -> bool {
+    const SPAN: &[&str] = &["to", "-", "–", "—", "until", "till", "through", "thru"];
+    let tokens: Vec<&str> = text.split_whitespace().collect();
+    tokens.iter().enumerate().any(|(i, tok)| {
+        let word = tok.trim_matches(|c: char| !c.is_alphanumeric());
+        let asked_day = weekday(word) && term(word).is_some_and(|t| asked.contains(&t));
+        let joined = tok.contains(['-', '–', '—']);
+        let spans = |j: Option<usize>| j.and_then(|j| tokens.get(j)).is_some_and(|n| SPAN.contains(&n.trim_matches(|c: char| c == ',' || c == ':')));
+        asked_day && !joined && !spans(i.checked_sub(1)) && !spans(Some(i + 1))
     })
 }
 
@@ -653,11 +710,39 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             }
         }
     }
-    // A sentence that goes on about the one before by a pronoun holds its words too: "It is
+    // "Priya works weekends and evenings." is about the Saturday of "manual lessons on a
+    // Saturday?", "Saturday and Sunday: 10–4" about the weekend of "open at the weekend?".
+    // (Not when a line names the day by itself: "On Sundays we close early …" answers "is the
+    // kitchen open late on sundays?", not "We open … at 9 on weekends". A span, "Tuesday to
+    // Saturday", holds it as "weekends" does.)
+    let (saturday, sunday, weekend) = (stem("saturday"), stem("sunday"), stem("weekend"));
+    let by_itself = sents.iter().any(|(_, _, t)| names_day_by_itself(t, &dates));
+    for own in owns.iter_mut().filter(|_| !by_itself) {
+        if own.contains(&weekend) {
+            own.extend([&saturday, &sunday].into_iter().filter(|d| q_set.contains(*d)).cloned());
+        } else if own.contains(&saturday) && own.contains(&sunday) && q_set.contains(&weekend) {
+            own.insert(weekend.clone());
+        }
+    }
+    // A place asked by a name no passage holds is what a sentence about places abroad speaks of:
+    // "We do not offer international delivery - we only deliver in the UK." holds the "France"
+    // of "can you deliver flowers to France?" ("If nobody is home when we deliver, we leave the
+    // flowers …" holds the rest of it), "Courtesy cars cannot be taken abroad." that of "can I
+    // take the loan car to France?". (Not a weekday or a month; nor two letters, the "Wi" of
+    // "Wi-Fi".)
+    let unknown: Vec<String> = specifics.iter().filter(|t| !dates.contains(*t) && t.chars().count() >= 3 && !owns.iter().any(|own| own.iter().any(|o| same(t, o)))).cloned().collect();
+    if !unknown.is_empty() {
+        let abroad: HashSet<String> = ["abroad", "international", "internationally", "overseas", "foreign", "worldwide"].iter().map(|w| stem(w)).collect();
+        for own in owns.iter_mut().filter(|own| own.iter().any(|o| abroad.contains(o))) {
+            own.extend(unknown.iter().cloned());
+        }
+    }
+    // A sentence that goes on about the one before by a pronoun, or by the name it opened with
+    // ("Priya teaches … Priya works weekends …"), holds its words too: "It is
     // served in the dining room from 8 am to 9:30 am." after "Breakfast is included in every
     // room rate." is about breakfast.
     for i in 1..sents.len() {
-        if sents[i].0 == sents[i - 1].0 && sents[i].1 == sents[i - 1].1 + 1 && refers_back(&sents[i].2) {
+        if sents[i].0 == sents[i - 1].0 && sents[i].1 == sents[i - 1].1 + 1 && (refers_back(&sents[i].2) || same_subject(&sents[i - 1].2, &sents[i].2)) {
             let before = owns[i - 1].clone();
             owns[i].extend(before);
         }
@@ -720,6 +805,9 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     // another day answers less (see [`names_another_day`]); else it may be the answer ("Every
     // Friday … a local jazz trio plays" for "do you have jazz on saturdays too?").
     let day_answered = (0..sents.len()).any(|i| dates.iter().any(|t| holds(&owns[i], t)) && common.clone().any(|(t, _)| holds(&owns[i], t)));
+    // A yes/no question naming what no passage does: a "Yes" or "No" in them replies to
+    // another question ([`Scored::replies_another`]).
+    let unnamed = polar(question) && common.clone().any(|(t, _)| !t.chars().any(char::is_numeric) && !bags.iter().any(|b| holds(b, t)));
     let kind = wants(question);
     let contact = asks_for(question);
     let non_latin = crate::retrieval::analysis::mostly_non_latin(question);
@@ -764,6 +852,10 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             // question's one word ("Full Bistro Breakfast" for "where is the bistro?") is not.
             if detail {
                 score = score.max(tuning.alone) + 0.15;
+            } else if contact == Some(Contact::Address) && !says_where(text) {
+                // "Our shop is open Tuesday to Saturday …" holds the "shop" of "where is your
+                // shop?" and says nothing of where it is.
+                score *= 0.5;
             } else if contact.is_some() {
                 score *= tuning.wrong_type;
             }
@@ -788,7 +880,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             // asked: "Call us on 555-0199." needs no paragraph around it. An address's paragraph
             // often says how to get there: "… and the number 12 bus stops outside.")
             let complete = !english || (detail && contact != Some(Contact::Address)) || q_terms.iter().all(|t| holds(&owns[i], t));
-            Scored { hit: *h, index: *idx, line: *idx, text: text.clone(), score, dense, topic, shared, specific, dated, worded, complete, terms: owns[i].clone() }
+            Scored { hit: *h, index: *idx, line: *idx, text: text.clone(), score, dense, topic, shared, specific, dated, worded, complete, terms: owns[i].clone(), replies_another: unnamed && yes_or_no(text) }
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -898,6 +990,22 @@ fn refers_back(sentence: &str) -> bool {
     sentence.unicode_words().next().is_some_and(|w| ["it", "they", "this", "these", "he", "she", "its", "their", "his", "her"].contains(&w.to_lowercase().as_str()))
 }
 
+/// Whether a sentence goes on about the name the one before opens with: "Priya works weekends
+/// and evenings." after "Priya teaches in both manual and automatic cars.".
+/// (Not lines that open with one label, "Service: …" or "Sunday: 10:00 — …": rows of a table or
+/// a list, each about its own thing.)
+fn same_subject(before: &str, sentence: &str) -> bool {
+    use unicode_segmentation::UnicodeSegmentation;
+    if [before, sentence].iter().any(|t| is_item(t) || crate::retrieval::label(t).is_some()) {
+        return false;
+    }
+    let first = |t: &str| t.unicode_words().next().map(str::to_owned);
+    match (first(before), first(sentence)) {
+        (Some(a), Some(b)) => a == b && a.chars().next().is_some_and(char::is_uppercase) && term(&a).is_some() && !["The", "A", "An", "This", "Our", "We", "You", "Your", "It", "They", "There", "If", "When", "Please", "Yes", "No"].contains(&a.as_str()),
+        _ => false,
+    }
+}
+
 /// Whether a sentence is an item of a list: "- Monday: 9:00–18:00", "* Cash", "• Sunday: closed",
 /// "2. Bring your receipt".
 fn is_item(sentence: &str) -> bool {
@@ -908,6 +1016,23 @@ fn is_item(sentence: &str) -> bool {
 fn yes_or_no(sentence: &str) -> bool {
     use unicode_segmentation::UnicodeSegmentation;
     sentence.unicode_words().next().is_some_and(|w| ["yes", "no", "yep", "nope"].contains(&w.to_lowercase().as_str()))
+}
+
+/// A sentence without the "Yes" or "No" it opens with: "we offer vegetarian … on request." of
+/// "Yes, we offer vegetarian … on request." (none when nothing follows it: "Yes!").
+fn without_reply(sentence: &str) -> Option<&str> {
+    use unicode_segmentation::UnicodeSegmentation;
+    let (at, word) = sentence.unicode_word_indices().next()?;
+    let rest = sentence[at + word.len()..].trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ',' | '!' | '.' | ';' | ':' | '—' | '–' | '-'));
+    rest.chars().any(char::is_alphanumeric).then_some(rest)
+}
+
+/// Whether a question asks for a yes or a no: "do you …?", "is there …?", "can we …?".
+fn polar(question: &str) -> bool {
+    use unicode_segmentation::UnicodeSegmentation;
+    question.unicode_words().next().is_some_and(|w| {
+        ["do", "does", "did", "is", "are", "was", "were", "can", "could", "will", "would", "have", "has", "may", "should", "shall", "am"].contains(&w.to_lowercase().as_str())
+    })
 }
 
 /// Whether a sentence is a question.
@@ -1246,6 +1371,109 @@ mod tests {
         assert!(names_a_day("Opening hours: Tuesday to Saturday, 8:00 to 17:00."));
         assert!(names_a_day("We are open 7 days a week.") && names_a_day("Open Mon–Fri") && names_a_day("Closed on public holidays."));
         assert!(!names_a_day("Maya Chen teaches Vinyasa Flow and Morning Hatha."));
+    }
+
+    #[test]
+    fn a_yes_that_replies_to_another_question_is_not_quoted() {
+        // The B&B walkthrough: "vegan" is named nowhere; the FAQ's "Yes" is to vegetarian and
+        // gluten-free breakfasts, and read as a yes to vegan.
+        let faq = [("FAQ › Do you cater for special diets?", "Yes, we offer vegetarian and gluten-free breakfasts on request. Please tell us when you book so that we can shop for you.")];
+        let sel = selection("do you do vegan breakfast?", &faq, &[0.673, 0.114], &[0.619]);
+        assert!(sel.confident(), "{:?}", sel.ranked);
+        assert_eq!(sel.quoted()[0].1, "… we offer vegetarian and gluten-free breakfasts on request.");
+        // A yes/no question whose every word the passages name keeps the reply.
+        let sel = selection("do you do gluten free breakfast?", &faq, &[0.70, 0.114], &[0.62]);
+        assert_eq!(sel.quoted()[0].1, "Yes, we offer vegetarian and gluten-free breakfasts on request.");
+        // So does a question that asks for no yes or no.
+        let sel = selection("what vegan breakfast do you do?", &faq, &[0.673, 0.114], &[0.619]);
+        assert!(sel.quoted().iter().all(|(_, q)| q.starts_with("Yes")), "{:?}", sel.quoted());
+        assert_eq!(without_reply("No, we do not offer hot yoga."), Some("we do not offer hot yoga."));
+        assert_eq!(without_reply("Yes!"), None);
+        // A "Yes!" of its own is left out whole (the walkthrough's café: "dessert" is named
+        // nowhere, the mousse is one).
+        let menu = "Yes! The avocado toast and the dark chocolate mousse are all vegan.";
+        let mut sel = selection("do you have anything vegan for dessert?", &[("FAQ", menu)], &[0.3, 0.62], &[0.55]);
+        let lines = vec![crate::retrieval::sentence_lines(menu).into_iter().map(|(n, _)| n).collect::<Vec<_>>()];
+        on_lines(&mut sel.ranked, &lines);
+        assert_eq!(sel.quoted(), [(0, "… The avocado toast and the dark chocolate mousse are all vegan.".to_owned())]);
+    }
+
+    #[test]
+    fn a_line_that_names_a_weekend_holds_its_days_unless_a_line_names_the_day_by_itself() {
+        // The driving school's walkthrough: Priya teaches manual and works weekends; Tom works
+        // "Tuesday to Saturday" and teaches automatic only.
+        let staff = [
+            ("Our instructors › Tom", "Tom teaches in an automatic car only. Tom works Tuesday to Saturday."),
+            ("Our instructors › Sam", "Sam teaches in a manual car only. Sam works Monday to Friday."),
+            ("Our instructors › Priya", "Priya teaches in both manual and automatic cars. Priya works weekends and evenings."),
+            ("Prices", "Item: Automatic lessons | Details: Extra charge on top of the manual price | Price: £3 more per hour"),
+            ("FAQ › Can I have a female instructor?", "Yes, a female instructor is available on request."),
+        ];
+        let sel = selection("which instructor can do manual lessons on a Saturday?", &staff, &[0.44, 0.337, 0.501, 0.288, 0.439, 0.219, 0.602, 0.45], &[0.539, 0.553, 0.494, 0.394, 0.443]);
+        let line = |text: &str| sel.ranked.iter().find(|s| s.text == text).unwrap();
+        // Priya's days hold the Saturday asked, and go on about her manual lessons; Tom's hold
+        // Saturday and not manual.
+        let priya = line("Priya works weekends and evenings.");
+        assert!(priya.dated && priya.terms.contains(&stem("manual")), "{priya:?}");
+        let tom = line("Tom works Tuesday to Saturday.");
+        assert!(tom.dated && !tom.terms.contains(&stem("manual")), "{tom:?}");
+        assert!(priya.topic > tom.topic, "{priya:?} {tom:?}");
+        // With a line naming Saturday by itself, "weekends" holds no Saturday.
+        let with_saturday = [staff[2], ("Opening hours", "Saturday: lessons from 8 am.")];
+        let sel = selection("which instructor can do manual lessons on a Saturday?", &with_saturday, &[0.439, 0.219, 0.5], &[0.494, 0.4]);
+        assert!(!sel.ranked.iter().find(|s| s.text == "Priya works weekends and evenings.").unwrap().dated);
+        let asked: HashSet<String> = [stem("sunday")].into();
+        assert!(names_day_by_itself("On Sundays we close early.", &asked) && names_day_by_itself("Sunday: 10–4", &asked));
+        assert!(!names_day_by_itself("Open Monday to Sunday.", &asked) && !names_day_by_itself("Open Mon–Sunday", &asked) && !names_day_by_itself("Open weekends.", &asked));
+        // A sentence opening with the name of the one before goes on about it; rows of a table
+        // opening with one label do not.
+        assert!(same_subject("Priya teaches in both manual and automatic cars.", "Priya works weekends and evenings."));
+        assert!(!same_subject("Service: Full groom | $55", "Service: Puppy groom | $30") && !same_subject("We open at 9.", "We close at 5."));
+    }
+
+    #[test]
+    fn a_place_no_passage_names_is_held_by_a_sentence_about_places_abroad() {
+        // The florist's walkthrough: "France" is named nowhere; the sentence holding "deliver"
+        // and "flowers" is about nobody being home.
+        let florist = [
+            ("What we don't do", "We only work with fresh flowers and plants. We do not sell artificial flowers or silk flowers. We do not offer international delivery - we only deliver in the UK, and same-day delivery only within 5 miles of the shop."),
+            ("Opening hours and delivery", "If nobody is home when we deliver, we leave the flowers with a neighbour or in a safe place and put a card through the door. Delivery is free on all orders over £60."),
+            ("Caring for your flowers", "When your flowers arrive, cut about 2 cm off each stem at an angle with a sharp knife or scissors."),
+        ];
+        let sel = selection("can you deliver flowers to France?", &florist, &[0.460, 0.436, 0.444, 0.606, 0.397, 0.465], &[0.526, 0.424, 0.398]);
+        assert!(sel.ranked[0].text.starts_with("We do not offer international delivery"), "{:?}", sel.ranked);
+        // A name some passage holds is not made a place abroad.
+        let shop = [("Brands", "We stock Shimano and SRAM parts."), ("Shipping", "We ship overseas for a fee.")];
+        let sel = selection("do you have Shimano brakes?", &shop, &[0.5, 0.2], &[0.5, 0.2]);
+        assert!(!sel.ranked.iter().find(|s| s.hit == 1).unwrap().terms.contains(&stem("Shimano")), "{:?}", sel.ranked);
+    }
+
+    #[test]
+    fn when_asks_for_a_time_only_where_it_opens_a_question() {
+        assert_eq!(wants("when do you open?"), Wants::Number);
+        assert_eq!(wants("and when is the next class?"), Wants::Number);
+        assert_eq!(wants("the shop opens when?"), Wants::Number);
+        assert_eq!(wants("what if I'm not home when the flowers arrive?"), Wants::Anything);
+    }
+
+    #[test]
+    fn where_the_shop_is_is_not_answered_by_a_line_about_the_shop_that_says_nothing_of_where() {
+        let florist = [("Opening hours and delivery", "Our shop is open Tuesday to Saturday from 9am to 5.30pm, and on Sunday from 10am to 2pm.")];
+        let sel = selection("where is your shop?", &florist, &[0.459], &[0.31]);
+        assert!(!sel.confident() && !sel.answers_alone(), "{:?}", sel.ranked);
+        // A line that says where, without an address, still may.
+        let cafe = [("About us", "Our shop is right next to the train station.")];
+        let sel = selection("where is your shop?", &cafe, &[0.62], &[0.55]);
+        assert!(sel.confident(), "{:?}", sel.ranked);
+    }
+
+    #[test]
+    fn a_follow_up_adding_a_word_beyond_days_is_told_apart() {
+        let mut sel = Selection::default();
+        sel.focus_on("how about for students?", "how much is the intensive course? how about for students?");
+        assert!(sel.focus_beyond_days(), "{:?}", sel.focus);
+        sel.focus_on("and on Sundays?", "what time do you open on saturday? and on Sundays?");
+        assert!(!sel.focus_beyond_days(), "{:?}", sel.focus);
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub mod settings;
 pub mod verify;
 
 pub use limits::{Overhead, TenantPermits};
-pub use pipeline::standalone_query;
+pub use pipeline::{standalone_query, the_question_alone};
 
 use crate::domain::conversation::{Author, ChatKind, Delivery, MessageKind, Mode};
 use crate::domain::{BotId, ChatId, TenantId, UserId};

@@ -118,6 +118,13 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
         prepared = compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, req.question, None).await?;
         query = req.question.to_owned();
     }
+    if let (Prepared::NotFound, Some(asked)) = (&prepared, the_question_alone(req.question)) {
+        // Searched with what the customer told around it, the question found nothing: "is there
+        // a lift? I have bad knees" is far from the FAQ's "Is there a lift?". Its question alone
+        // may be found.
+        prepared = compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, asked, None).await?;
+        query = asked.to_owned();
+    }
     let mut hits = match prepared {
         Prepared::Qa(answer) => return Ok(fixed(MessageKind::Qa, answer)),
         Prepared::NotFound => return Ok(fixed(MessageKind::Fallback, req.texts.fallback.clone())),
@@ -131,6 +138,10 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
         match compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, req.question, None).await? {
             Prepared::Qa(answer) => return Ok(fixed(MessageKind::Qa, answer)),
             Prepared::Passages(own) => hits = own,
+            // "how about for students?" after the intensive course's price: nothing says anything
+            // of students, and the course's price again would read as theirs.
+            Prepared::NotFound if hits.selection.focus_beyond_days() => return Ok(fixed(MessageKind::Fallback, req.texts.fallback.clone())),
+            // "and on Sunday?": a line that names no day may still answer ("open every day").
             Prepared::NotFound => {}
         }
     }
@@ -247,6 +258,21 @@ pub fn is_follow_up(question: &str) -> bool {
     words.len() <= 2 || refers && (words.len() <= 6 || OPENERS.contains(&first))
 }
 
+/// The question of a message that tells something besides it ("is there a lift? I have bad
+/// knees", "Hi! We arrive late on Friday. Can we still check in after 10 pm?"): its one sentence
+/// that asks, when it reads as a question of its own — not a follow-up, and without a word that
+/// stands for something the rest of the message names ("My dog is small. Can I bring him?").
+/// None for a message of one sentence, or of several questions.
+pub fn the_question_alone(message: &str) -> Option<&str> {
+    let sentences = crate::retrieval::sentences(message);
+    let mut asking = sentences.iter().filter(|s| s.ends_with(['?', '？', '؟']));
+    let (Some(&asked), None) = (asking.next(), asking.next()) else { return None };
+    let lower = asked.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let stands_for = |w: &&str| ["him", "her", "his", "hers", "their", "theirs", "one", "ones", "same"].contains(w) || (REFERS.contains(w) && *w != "there");
+    (sentences.len() > 1 && !is_follow_up(asked) && !words.iter().any(stands_for)).then_some(asked)
+}
+
 /// Words that open a message continuing the one before: "and", "but", "also" …
 const CONTINUES: &[&str] = &[
     "and", "also", "but", "or", "then", // English
@@ -280,6 +306,17 @@ const REFERS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_that_tells_something_besides_its_question_is_also_searched_by_the_question() {
+        assert_eq!(the_question_alone("is there a lift? I have bad knees"), Some("is there a lift?"));
+        assert_eq!(the_question_alone("Hi! We arrive late on Friday. Can we still check in after 10 pm?"), Some("Can we still check in after 10 pm?"));
+        assert_eq!(the_question_alone("is there a lift?"), None, "one sentence: searched as it is");
+        assert_eq!(the_question_alone("My dog is small. Can I bring him?"), None, "'him' is the dog");
+        assert_eq!(the_question_alone("I love your cakes. How much is it?"), None, "'it' is the cake");
+        assert_eq!(the_question_alone("Do you deliver? How much is it?"), None, "two questions");
+        assert_eq!(the_question_alone("We are four. Price?"), None, "a follow-up's words");
+    }
 
     #[test]
     fn follow_ups_are_searched_with_the_previous_question() {

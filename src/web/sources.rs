@@ -791,7 +791,13 @@ pub async fn search(State(app): State<AppState>, owner: Owner, Query(sq): Query<
     } else {
         let retriever = app.retriever.get().await?;
         let scope = crate::knowledge::scope::of_bot(&app.db.pool, owner.tenant_id, picker.bot()).await?;
-        match crate::answering::compose::find_for(&app.cfg.answering, &retriever, owner.tenant_id, &scope, &q).await?.filter(|p| p.selection.confident()) {
+        let mut found = crate::answering::compose::find_for(&app.cfg.answering, &retriever, owner.tenant_id, &scope, &q).await?.filter(|p| p.selection.confident());
+        // As the bot does: a message that tells something besides its question is also searched
+        // by its question alone.
+        if let (None, Some(asked)) = (&found, crate::answering::the_question_alone(&q)) {
+            found = crate::answering::compose::find_for(&app.cfg.answering, &retriever, owner.tenant_id, &scope, asked).await?.filter(|p| p.selection.confident());
+        }
+        match found {
             Some(p) => {
                 let quote = p.selection.quoted();
                 let from: Vec<String> = quote.iter().filter_map(|(hit, _)| p.hits.get(*hit)).map(|h| h.payload.text.clone()).collect();
