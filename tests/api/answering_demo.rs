@@ -329,3 +329,31 @@ async fn a_sentence_that_answers_in_a_passage_about_something_else_is_found() {
 const BNB_ROOMS: &str = "# Harbour View B&B — Rooms and Prices 2027\n\n| Room | Sleeps | Low season (Nov–Mar) | Mid season (Apr–May, Oct) | High season (Jun–Sep) |\n|---|---|---|---|---|\n| The Lighthouse Room (double, sea view) | 2 | £95 | £115 | £140 |\n| The Anchor Room (twin, ground floor) | 2 | £85 | £100 | £125 |\n| The Garden Room (double, ground floor) | 2 | £85 | £100 | £125 |\n| The Captain's Suite (king bed and sofa bed, sea view) | 4 | £140 | £165 | £195 |\n| The Crow's Nest (small single, top floor) | 1 | £60 | £70 | £80 |\n\nBreakfast is included in every room rate. It is served in the dining room from 8 am to 9:30 am (8:30 am to 10 am on Sundays).\n\nSingle occupancy: if you stay alone in a double or twin room, we take 20% off the nightly rate.\n\nMinimum stay: two nights on Friday and Saturday in the high season. Stays of seven nights or more get the seventh night free.\n";
 
 const BNB_FAQ: &str = "# Frequently Asked Questions — Harbour View B&B\n\n## Is there parking?\nThere is no private car park, but parking on the street outside the house is free and there is usually space.\n\n## Is there a lift?\nNo, the house is a Victorian building and there is no lift.\n\n## Do you have Wi-Fi?\nYes, free Wi-Fi is available in all rooms and in the dining room. The password is on the card in your room.\n\n## Can you cater for special diets at breakfast?\nYes, we offer vegetarian and gluten-free breakfasts on request. Please tell us when you book so that we can shop for you.\n";
+
+/// The B&B walkthrough: "is there a lift? I have bad knees" found nothing (what the customer told
+/// around the question moved it away from the FAQ's "Is there a lift?"); "do you do vegan
+/// breakfast?" got "Yes, we offer vegetarian and gluten-free breakfasts on request.", read as a
+/// yes to vegan. And the driving school's: "how about for students?" after a room's price got the
+/// price again, as if it were the students'.
+#[tokio::test]
+async fn a_question_with_words_around_it_is_found_and_a_yes_to_another_question_is_not_quoted() {
+    std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
+    let app = spawn_app().await;
+    let (bot, tenant, _) = live_bot(&app, "Helen", "harbour_bnb_bot", "Harbour View B&B").await;
+    add_doc(&app, tenant, "rooms.md", BNB_ROOMS).await;
+    add_doc(&app, tenant, "faq.md", BNB_FAQ).await;
+    wait_sources_ready(&app, tenant, 2).await;
+    let said = each_asked_by_a_new_customer(&app, bot, &["is there a lift? I have bad knees", "do you do vegan breakfast?"]).await;
+    assert!(said[0].contains("there is no lift"), "{said:?}");
+    assert!(said[1].contains("“… we offer vegetarian and gluten-free breakfasts on request.") && !said[1].contains("Yes"), "{said:?}");
+    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    let mut said = Vec::new();
+    for (i, question) in ["how much is the Lighthouse Room in the high season?", "how about for students?"].into_iter().enumerate() {
+        app.tg.say(alex, bot, question).await;
+        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).count() > i }).await;
+        said = app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(text_of).collect::<Vec<_>>();
+    }
+    assert!(said[0].contains("£140"), "{said:?}");
+    assert!(said[1].contains("couldn't find") && !said[1].contains('£'), "nothing says anything of students: {said:?}");
+    app.stop().await.unwrap();
+}
