@@ -82,6 +82,12 @@ pub struct Scored {
     pub complete: bool,
     /// Its own stems, for a follow-up's new words ([`Selection::focus_on`]).
     pub terms: HashSet<String>,
+    /// For a price asked, whether it is a surcharge ("extra", "more", "on top", "supplement") on
+    /// the best sentence's price for something asked that the best lacks (set on all but the
+    /// best): "Automatic lessons | Extra charge on top of the manual price | £3 more per hour"
+    /// beside "Intensive course | … | £1,050" for "how much is the intensive course in an
+    /// automatic?".
+    pub adds_to_price: bool,
     /// Whether it opens with a "Yes" or "No" that replies to another question than the
     /// customer's: a yes/no question names something no passage does ("do you do vegan
     /// breakfast?" / "Yes, we offer vegetarian and gluten-free breakfasts on request."). Quoted,
@@ -185,7 +191,9 @@ impl Selection {
         // at 8 in the morning on weekdays and at 9 on weekends".
         // (It need not score as well: the day the best holds is the question's rarest word.)
         let says_more = (best.dated && best.topic <= 0.0).then(|| ranked.iter().skip(1).find(|s| s.topic >= 0.5 && names_a_day(&s.text) && close(s, 0.6))).flatten();
-        let second = specific.or(says_more).or_else(|| ranked.get(1).filter(|s| close(s, self.tuning.second) && (s.topic >= best.topic - 1e-6 || s.shared >= 0.5) && (s.dated || !best.dated)));
+        // A surcharge on the best's price for something asked ([`Scored::adds_to_price`]).
+        let surcharge = || (self.focus.is_empty() && std::ptr::eq(best, &self.ranked[0])).then(|| ranked.iter().skip(1).find(|s| s.adds_to_price && close(s, 0.6))).flatten();
+        let second = specific.or(says_more).or_else(|| ranked.get(1).filter(|s| close(s, self.tuning.second) && (s.topic >= best.topic - 1e-6 || s.shared >= 0.5) && (s.dated || !best.dated))).or_else(surcharge);
         // The run of list items around the best, when it is one (at most ten items).
         let run = || {
             let mut items: Vec<&Scored> = self.ranked.iter().filter(|s| s.hit == best.hit && is_item(&s.text)).collect();
@@ -880,11 +888,25 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             // asked: "Call us on 555-0199." needs no paragraph around it. An address's paragraph
             // often says how to get there: "… and the number 12 bus stops outside.")
             let complete = !english || (detail && contact != Some(Contact::Address)) || q_terms.iter().all(|t| holds(&owns[i], t));
-            Scored { hit: *h, index: *idx, line: *idx, text: text.clone(), score, dense, topic, shared, specific, dated, worded, complete, terms: owns[i].clone(), replies_another: unnamed && yes_or_no(text) }
+            Scored { hit: *h, index: *idx, line: *idx, text: text.clone(), score, dense, topic, shared, specific, dated, worded, complete, terms: owns[i].clone(), adds_to_price: false, replies_another: unnamed && yes_or_no(text) }
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let price_asked = !cost_words.is_empty() || question.to_lowercase().contains("how much");
+    if let Some(best) = out.first().filter(|b| price_asked && gives_price(&b.text)).map(|b| b.terms.clone()) {
+        for s in out.iter_mut().skip(1) {
+            s.adds_to_price = gives_price(&s.text) && surcharge(&s.text) && common.clone().any(|(t, _)| !t.chars().any(char::is_numeric) && holds(&s.terms, t) && !holds(&best, t));
+        }
+    }
     out
+}
+
+/// Whether a price line is a surcharge on another price: "£3 more per hour", "Extra charge on
+/// top of the manual price", "a £10 supplement".
+fn surcharge(text: &str) -> bool {
+    use unicode_segmentation::UnicodeSegmentation;
+    let words: Vec<String> = text.unicode_words().map(str::to_lowercase).collect();
+    words.iter().any(|w| ["extra", "more", "surcharge", "supplement", "additional"].contains(&w.as_str())) || words.windows(2).any(|w| w[0] == "on" && w[1] == "top")
 }
 
 /// The marks a line defines, as a menu's key does: "Key: (V) vegetarian, (VG) vegan, (GF)
@@ -1446,6 +1468,19 @@ mod tests {
         let shop = [("Brands", "We stock Shimano and SRAM parts."), ("Shipping", "We ship overseas for a fee.")];
         let sel = selection("do you have Shimano brakes?", &shop, &[0.5, 0.2], &[0.5, 0.2]);
         assert!(!sel.ranked.iter().find(|s| s.hit == 1).unwrap().terms.contains(&stem("Shimano")), "{:?}", sel.ranked);
+    }
+
+    #[test]
+    fn a_surcharge_for_something_asked_is_quoted_beside_the_price() {
+        // The driving school's price list: the course's price is the manual one.
+        let prices = "Item: Intensive course | Details: 30 hours over 2-3 weeks | Price: £1,050\nItem: Automatic lessons | Details: Extra charge on top of the manual price | Price: £3 more per hour\nItem: Mock test | Details: Full test conditions | Price: £45";
+        let sel = selection("how much is the intensive course in an automatic?", &[("Prices", prices)], &[0.68, 0.652, 0.377], &[0.542]);
+        let q: Vec<String> = sel.quote().iter().map(|s| s.text.clone()).collect();
+        assert!(q.len() == 2 && q[0].contains("£1,050") && q[1].contains("£3 more per hour"), "{q:?}");
+        // Asked without the word the surcharge is for, the price alone.
+        let sel = selection("how much is the intensive course?", &[("Prices", prices)], &[0.75, 0.45, 0.377], &[0.542]);
+        assert_eq!(sel.quote().len(), 1, "{:?}", sel.quote());
+        assert!(surcharge("a £10 supplement for a sea view") && !surcharge("Mock test: £45"));
     }
 
     #[test]
