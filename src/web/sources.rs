@@ -779,7 +779,7 @@ pub async fn search(State(app): State<AppState>, owner: Owner, Query(sq): Query<
     let q = sq.q.trim().chars().take(1000).collect::<String>();
     let picker = pick(&app, owner.tenant_id, sq.bot, "/app/search", true).await?;
     let (hits, verdict) = if q.is_empty() { (Vec::new(), QaVerdict::NoPair) } else { ingest::playground(&app.db, &app.retriever, owner.tenant_id, picker.bot(), &q).await? };
-    let qa_near = qa_near(&verdict);
+    let qa_near = qa_near(&q, &verdict);
     let qa_match = match verdict {
         QaVerdict::Match(p) => Some((p.question, p.answer)),
         QaVerdict::Near { .. } | QaVerdict::NoPair => None,
@@ -828,30 +828,141 @@ const NEAR_PAIR: f32 = 0.5;
 
 /// The Q&A pair that came nearest a question without being used, and why, in the owner's words
 /// (the rule's own reasons, [`crate::knowledge::qa::judge`]); `None` if none came within
-/// [`NEAR_PAIR`].
-fn qa_near(verdict: &QaVerdict) -> Option<String> {
+/// [`NEAR_PAIR`]. It tells the owner to add the words of the question that a pair lacks only when
+/// the pair is about the question ([`about`]), and never a name ([`names`]): "can you deliver
+/// flowers to France?" is 54 % from "Do you do flowers for corporate events?", and adding
+/// "deliver" and "france" to that pair would have it answer delivery questions with the
+/// corporate events answer. Otherwise it says that no pair is about the question.
+fn qa_near(question: &str, verdict: &QaVerdict) -> Option<String> {
     let QaVerdict::Near { pair, cosine, why } = verdict else { return None };
     if *cosine < NEAR_PAIR {
         return None;
     }
+    let percent = cosine.max(0.0) * 100.0;
+    let quoted = |words: &[String]| words.iter().map(|w| format!("“{w}”")).collect::<Vec<_>>().join(", ");
     let why = match why {
         NearWhy::Lacks(words) if words.is_empty() => "close, but not close enough in meaning.".to_owned(),
-        NearWhy::Lacks(words) => format!(
-            "close, but your question has {} it lacks: {}. If the pair answers this too, add {} to its question or answer.",
-            if words.len() == 1 { "a word" } else { "words" },
-            words.iter().map(|w| format!("“{w}”")).collect::<Vec<_>>().join(", "),
-            if words.len() == 1 { "it" } else { "them" },
-        ),
+        NearWhy::Lacks(words) => {
+            let names = names(question);
+            let words: Vec<String> = words.iter().filter(|w| !names.contains(w)).cloned().collect();
+            let shared = crate::knowledge::qa::sharing(question, &pair.question, &pair.answer);
+            if !about(shared.len(), words.len(), *cosine) {
+                let common = if shared.is_empty() { "no word".to_owned() } else { format!("only {}", quoted(&shared)) };
+                return Some(format!(
+                    "No Q&A pair is about this. The nearest, “{}” (match {percent:.0}%), has {common} in common with your question. To have your bot answer it, add a Q&A pair for this question.",
+                    pair.question
+                ));
+            }
+            if words.is_empty() {
+                "close, but not close enough in meaning.".to_owned()
+            } else {
+                format!(
+                    "close, but your question has {} it lacks: {}. If the pair answers this too, add {} to its question or answer.",
+                    if words.len() == 1 { "a word" } else { "words" },
+                    quoted(&words),
+                    if words.len() == 1 { "it" } else { "them" },
+                )
+            }
+        }
         NearWhy::AsCloseAs(other) => format!("your pair “{other}” is just as close, so your bot can't tell which one is meant."),
         NearWhy::Swapped => "it asks the same about something else.".to_owned(),
     };
-    Some(format!("Not used: your Q&A pair “{}” (match {:.0}%) — {why}", pair.question, cosine.max(0.0) * 100.0))
+    Some(format!("Not used: your Q&A pair “{}” (match {percent:.0}%) — {why}", pair.question))
+}
+
+/// How close a pair must be to be about a question that has as many words the pair has as
+/// words it lacks ([`about`]): "can I bring my own car?" is 70 % from "Can I use my own car for
+/// lessons?" ("car" / "bring"), "what if I miss my appointment" 62 % from "What should I do
+/// before the appointment?" ("appointment" / "miss").
+const ABOUT_WHEN_EVEN: f32 = 0.65;
+
+/// Whether a pair near a question (at `cosine`) is about it, by how many of the question's words
+/// it has (`shared`) and lacks (`lacking`, names left out): more of them than it lacks, or as many
+/// and close ([`ABOUT_WHEN_EVEN`]).
+fn about(shared: usize, lacking: usize, cosine: f32) -> bool {
+    shared > lacking || (shared > 0 && shared == lacking && cosine >= ABOUT_WHEN_EVEN)
+}
+
+/// The words of `question` written as names — with a capital letter, not at the start of a
+/// sentence, and not "I" — in lower case, as [`crate::knowledge::qa::lacking`] gives them:
+/// "polish" of "I have a Polish driving licence", "dvsa", "france". A pair needs no name added:
+/// no owner can list every country or nationality a customer may name.
+fn names(question: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut start = true;
+    for token in question.split_whitespace() {
+        let word = crate::knowledge::qa::normalise(token);
+        let first = word.split(' ').next().unwrap_or("");
+        let capital = token.chars().find(|c| c.is_alphanumeric()).is_some_and(char::is_uppercase);
+        if !start && capital && first != "i" && !first.is_empty() {
+            out.push(first.to_owned());
+        }
+        start = token.ends_with(['.', '?', '!']);
+    }
+    out
 }
 
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Try a question's line about a near pair, for `question` at `cosine` from the one pair.
+    fn near(question: &str, cosine: f32, pair: &str, answer: &str) -> String {
+        let why = NearWhy::Lacks(crate::knowledge::qa::lacking(question, pair, answer));
+        let pair = crate::storage::sources::QaPair { id: crate::domain::QaId(1), question: pair.to_owned(), answer: answer.to_owned() };
+        qa_near(question, &QaVerdict::Near { pair, cosine, why }).unwrap()
+    }
+
+    /// The florist walkthrough: "can you deliver flowers to France?" was told to add "deliver"
+    /// and "france" to the corporate events pair, which has only "flowers" of it; the driving
+    /// school's to add "polish" to the pair about a test passed abroad.
+    #[test]
+    fn try_a_question_asks_to_add_words_only_to_a_pair_about_the_question() {
+        let (corporate, corporate_answer) = ("Do you do flowers for corporate events?", "Yes, we make arrangements for offices, hotels and events. Contact us at least two weeks ahead for a quote.");
+        for (asked, common) in [
+            ("can you deliver flowers to France?", "only “flowers”"),
+            ("what if I'm not home when the flowers arrive?", "only “flowers”"),
+            ("can I send flowers to my mum in Spain?", "only “flowers”"),
+            ("can I include a note with the flowers?", "only “flowers”"),
+        ] {
+            assert_eq!(
+                near(asked, 0.54, corporate, corporate_answer),
+                format!("No Q&A pair is about this. The nearest, “Do you do flowers for corporate events?” (match 54%), has {common} in common with your question. To have your bot answer it, add a Q&A pair for this question."),
+                "{asked}"
+            );
+        }
+        assert_eq!(
+            near("I'd like flowers for our office reception every week", 0.69, corporate, corporate_answer),
+            "Not used: your Q&A pair “Do you do flowers for corporate events?” (match 69%) — close, but your question has words it lacks: “reception”, “every”. If the pair answers this too, add them to its question or answer."
+        );
+        // As many words in the pair as not: close enough, or not.
+        let (own_car, own_car_answer) = ("Can I use my own car for lessons?", "No, all lessons are in our own dual-controlled cars. You can practise in your own car with a qualified friend or family member between lessons, if you are insured.");
+        assert_eq!(
+            near("can I bring my own car?", 0.70, own_car, own_car_answer),
+            "Not used: your Q&A pair “Can I use my own car for lessons?” (match 70%) — close, but your question has a word it lacks: “bring”. If the pair answers this too, add it to its question or answer."
+        );
+        assert_eq!(
+            near("what if I miss my appointment", 0.62, "What should I do before the appointment?", "Please walk your dog before drop-off."),
+            "No Q&A pair is about this. The nearest, “What should I do before the appointment?” (match 62%), has only “appointment” in common with your question. To have your bot answer it, add a Q&A pair for this question."
+        );
+        assert_eq!(
+            near("can I learn in my dad's car?", 0.72, own_car, own_car_answer),
+            "No Q&A pair is about this. The nearest, “Can I use my own car for lessons?” (match 72%), has only “car” in common with your question. To have your bot answer it, add a Q&A pair for this question."
+        );
+        // A name is never to be added, nor counted against the pair: no owner can list every
+        // nationality.
+        assert_eq!(
+            near("will you arrange the test date with the DVSA for me?", 0.52, "Can you book my practical driving test for me?", "We can't book it for you, but we are happy to help you choose a date."),
+            "Not used: your Q&A pair “Can you book my practical driving test for me?” (match 52%) — close, but your question has a word it lacks: “arrange”. If the pair answers this too, add it to its question or answer."
+        );
+        let (abroad, abroad_answer) = ("I already passed my test abroad. Can you help me?", "Yes, we offer refresher lessons for drivers with a foreign licence who need to take the UK test.");
+        assert_eq!(
+            near("I have a Polish driving licence, can you help?", 0.50, abroad, abroad_answer),
+            "Not used: your Q&A pair “I already passed my test abroad. Can you help me?” (match 50%) — close, but not close enough in meaning."
+        );
+        assert_eq!(names("I have a Polish licence. Can you help? We moved from the UK."), ["polish", "uk"]);
+    }
 
     fn part(chunks: &[usize]) -> impl futures::Stream<Item = Result<bytes::Bytes, std::convert::Infallible>> + Unpin {
         futures::stream::iter(chunks.iter().map(|n| Ok(bytes::Bytes::from(vec![b'x'; *n]))).collect::<Vec<_>>())
