@@ -126,9 +126,12 @@ impl Selection {
     /// asked, a name among them: "do you cover Millbrook?" is 0.08 from a paragraph about the
     /// business, 0.38 from "We cover Northfield and all villages within 20 miles, including
     /// Ashby, Millbrook, …". Chosen with
-    /// `bellhop eval answers` (BENCHMARKS.md, "Thirty-third session").
+    /// `bellhop eval answers` (BENCHMARKS.md, "Thirty-third session"). Or it is good enough to
+    /// quote and very close to the question by itself (cosine 0.6): "Lilies: … poisonous to
+    /// cats." for "my cat keeps sniffing the lilies, is that ok?", in a page of care tips 0.32
+    /// from it as a whole ("Thirty-seventh session").
     pub fn answers_alone(&self) -> bool {
-        self.ranked.first().is_some_and(|s| s.score >= self.tuning.alone && (s.dense >= self.tuning.alone_dense || s.dated || s.worded || (s.complete && s.specific)))
+        self.ranked.first().is_some_and(|s| (s.score >= self.tuning.alone && (s.dense >= self.tuning.alone_dense || s.dated || s.worded || (s.complete && s.specific))) || (s.score >= self.tuning.min_score && s.dense >= 0.6))
     }
 
     /// For a follow-up searched together with the question before it ("do you have
@@ -337,7 +340,7 @@ const STOP: &[&str] = &[
     "the", "and", "for", "are", "was", "were", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "does", "did", "do", "is", "of",
     "in", "on", "at", "to", "a", "an", "by", "with", "from", "that", "this", "these", "those", "it", "its", "be", "been", "has", "have", "had", "can",
     "could", "would", "should", "will", "as", "or", "not", "your", "you", "my", "me", "we", "our", "us", "i", "there", "their", "they", "them", "about",
-    "into", "than", "then", "also", "if", "any", "some", "much", "many", "name", "type", "kind", "one", "two",
+    "into", "than", "then", "also", "if", "any", "some", "much", "many", "name", "type", "kind", "one", "two", "per",
     // Contractions and chat spellings of the words above ("whats ur opening hours"), and the
     // greetings and thanks around a question ("hi, hw much is the wifi").
     "what's", "whats", "wat", "where's", "how's", "it's", "that's", "there's", "i'm", "im", "u", "r", "ur", "ya", "pls", "plz", "hw", "wht", "whn", "wot", "abt", "hi", "hello", "hey", "thanks", "thx", "please",
@@ -740,7 +743,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     // "Wi-Fi".)
     let unknown: Vec<String> = specifics.iter().filter(|t| !dates.contains(*t) && t.chars().count() >= 3 && !owns.iter().any(|own| own.iter().any(|o| same(t, o)))).cloned().collect();
     if !unknown.is_empty() {
-        let abroad: HashSet<String> = ["abroad", "international", "internationally", "overseas", "foreign", "worldwide"].iter().map(|w| stem(w)).collect();
+        let abroad: HashSet<String> = ["abroad", "international", "internationally", "overseas", "foreign"].iter().map(|w| stem(w)).collect();
         for own in owns.iter_mut().filter(|own| own.iter().any(|o| abroad.contains(o))) {
             own.extend(unknown.iter().cloned());
         }
@@ -749,6 +752,10 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     // ("Priya teaches … Priya works weekends …"), holds its words too: "It is
     // served in the dining room from 8 am to 9:30 am." after "Breakfast is included in every
     // room rate." is about breakfast.
+    // (What a sentence says by itself: one that holds the question's words only with those of
+    // the sentence before is quoted with it — "Tom works Tuesday to Saturday." does not say
+    // Tom teaches automatic.)
+    let unborrowed = owns.clone();
     for i in 1..sents.len() {
         if sents[i].0 == sents[i - 1].0 && sents[i].1 == sents[i - 1].1 + 1 && (refers_back(&sents[i].2) || same_subject(&sents[i - 1].2, &sents[i].2)) {
             let before = owns[i - 1].clone();
@@ -887,7 +894,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             // (The line giving a phone number or an e-mail address asked for holds what was
             // asked: "Call us on 555-0199." needs no paragraph around it. An address's paragraph
             // often says how to get there: "… and the number 12 bus stops outside.")
-            let complete = !english || (detail && contact != Some(Contact::Address)) || q_terms.iter().all(|t| holds(&owns[i], t));
+            let complete = !english || (detail && contact != Some(Contact::Address)) || q_terms.iter().all(|t| holds(&unborrowed[i], t));
             Scored { hit: *h, index: *idx, line: *idx, text: text.clone(), score, dense, topic, shared, specific, dated, worded, complete, terms: owns[i].clone(), adds_to_price: false, replies_another: unnamed && yes_or_no(text) }
         })
         .collect();
@@ -1468,6 +1475,18 @@ mod tests {
         let shop = [("Brands", "We stock Shimano and SRAM parts."), ("Shipping", "We ship overseas for a fee.")];
         let sel = selection("do you have Shimano brakes?", &shop, &[0.5, 0.2], &[0.5, 0.2]);
         assert!(!sel.ranked.iter().find(|s| s.hit == 1).unwrap().terms.contains(&stem("Shimano")), "{:?}", sel.ranked);
+    }
+
+    #[test]
+    fn a_sentence_very_close_to_the_question_answers_alone_from_a_far_passage() {
+        // The florist's care tips, one passage far from the question as a whole (0.32); its
+        // lilies line is 0.62 from it by itself.
+        let care = "When your flowers arrive, cut about 2 cm off each stem at an angle.\nKeep your flowers away from direct sunlight, radiators and fruit bowls.\nLilies: pull off the orange pollen when the flowers open, because it stains clothes and is poisonous to cats.";
+        let sel = selection("my cat keeps sniffing the lilies, is that ok?", &[("Caring for your flowers", care)], &[0.044, 0.111, 0.623], &[0.323]);
+        assert!(sel.confident() && sel.answers_alone(), "{:?}", sel.ranked);
+        // Less close by itself, it does not.
+        let sel = selection("my cat keeps sniffing the lilies, is that ok?", &[("Caring for your flowers", care)], &[0.044, 0.111, 0.55], &[0.323]);
+        assert!(!sel.answers_alone(), "{:?}", sel.ranked);
     }
 
     #[test]

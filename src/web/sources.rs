@@ -764,6 +764,8 @@ struct SearchPage {
     would_quote: Option<String>,
     /// The bot's threshold, in percent.
     min_percent: u32,
+    /// Whether some passage is close enough to look for an answer in (shown in green).
+    any_close: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -810,7 +812,7 @@ pub async fn search(State(app): State<AppState>, owner: Owner, Query(sq): Query<
     // the words the passages share with the question).
     let mut hits = hits;
     hits.sort_by(|a, b| b.similarity.unwrap_or(0.0).total_cmp(&a.similarity.unwrap_or(0.0)));
-    let hits = hits
+    let hits: Vec<HitRow> = hits
         .into_iter()
         .map(|h| {
             let mut row = hit_row(h, min);
@@ -819,7 +821,8 @@ pub async fn search(State(app): State<AppState>, owner: Owner, Query(sq): Query<
             row
         })
         .collect();
-    render(&SearchPage { tab: "search", csrf: owner.csrf.clone(), picker, q, hits, qa_match, qa_near, would_quote, min_percent: (min * 100.0).round() as u32 })
+    let any_close = hits.iter().any(|h| h.confident);
+    render(&SearchPage { tab: "search", csrf: owner.csrf.clone(), picker, q, hits, qa_match, qa_near, would_quote, min_percent: (min * 100.0).round() as u32, any_close })
 }
 
 /// How close a Q&A pair not used must be for Try a question to show it: near enough that

@@ -467,11 +467,33 @@ async fn the_playground_says_what_the_bot_would_answer() {
     // passage says so, not "too far to answer from" under the quote.
     assert!(page.contains("but the quote above comes from it") && !page.contains("too far to answer from"), "{page}");
     let page = search(&app, &cookie, "Can I bring my dog into the shop?").await;
-    assert!(page.contains("Your bot would say it doesn't know and offer a person"), "{page}");
+    assert!(page.contains("Your bot would say it doesn't know and offer a person. No sentence below answers this question closely enough."), "{page}");
     // "Try a question" and "Test chat" each say, in a line, how they differ, and link the other.
     assert!(page.contains("<p class=\"help\" id=\"how-it-differs\">Try a question shows which of your information your bot would use, and why. To talk to your bot as a customer would, use <a href=\"/app/test-chat\">Test chat</a>.</p>"), "{page}");
     let (_, chat) = crate::owner_lifecycle::get(&app, &cookie, "/app/test-chat").await;
     assert!(chat.contains("<p class=\"help\" id=\"how-it-differs\">Test chat talks to your bot as a customer would. To see which of your information it would use for a question, and why, use <a href=\"/app/search\">Try a question</a>.</p>"), "{chat}");
+    app.stop().await.unwrap();
+}
+
+/// A passage close enough to look in (green), and no sentence of it that answers: the page says
+/// what to do. The walkthrough's owner read "close enough to answer from" beside "no sentence
+/// answers this well enough", and could not tell what to change.
+#[tokio::test]
+async fn the_playground_says_what_to_do_when_a_close_passage_has_no_answer() {
+    models_dir();
+    // Every passage is close enough at this threshold: the price list is green for any question.
+    let app = spawn_app_with(|s| {
+        s.set("BELLHOP_ANSWERING_MIN_SIMILARITY_PERCENT", "1");
+    })
+    .await;
+    let (_, cookie, csrf) = app.signed_in_owner(505, "Spoke & Chain").await;
+    let prices = "Spoke & Chain - Price list 2026\nPuncture repair: $12\nGear adjustment: $20\nBasic service: $49\n";
+    let (status, page) = upload(&app, &cookie, &csrf, vec![("prices.txt", prices.as_bytes().to_vec())]).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(settled(&app, &cookie, 1).await[0]["status"], "ready");
+    let page = search(&app, &cookie, "do you do repairs on sundays?").await;
+    assert!(page.contains("pill ok") && !page.contains("Your bot would answer with"), "{page}");
+    assert!(page.contains("Your bot would say it doesn't know and offer a person. The passages in green are about this topic, but no sentence in them answers this question clearly enough. To have your bot answer it, add a Q&amp;A pair for this question, or write the answer as a sentence of its own in your information."), "{page}");
     app.stop().await.unwrap();
 }
 
