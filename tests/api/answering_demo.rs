@@ -13,6 +13,17 @@ fn text_of(m: &Value) -> String {
     m["message"]["text"].as_str().or_else(|| m["raw_text"].as_str()).unwrap_or_default().to_owned()
 }
 
+/// The questions asked in turn by one new customer, each after the reply to the one before (a
+/// conversation: follow-ups are read with what came before): the replies' texts.
+async fn one_customer_asks(app: &TestApp, bot: i64, questions: &[&str]) -> Vec<String> {
+    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
+    for (i, question) in questions.iter().enumerate() {
+        app.tg.say(alex, bot, question).await;
+        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).count() > i }).await;
+    }
+    app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(text_of).collect()
+}
+
 /// Each question asked by a new customer (a question of its own, not a follow-up): the replies'
 /// texts above their list of sources, in order.
 async fn each_asked_by_a_new_customer(app: &TestApp, bot: i64, questions: &[&str]) -> Vec<String> {
@@ -43,16 +54,9 @@ async fn the_example_bakery_answers_the_price_of_a_cake_and_the_cancellation_rul
         bellhop::storage::sources::insert_qa(&app.db().pool, tenant, Some(bellhop::domain::BotId(bot)), q, a).await.unwrap();
     }
     wait_sources_ready(&app, tenant, bellhop::demo::EXAMPLE_DOCS.len() as i64).await;
-    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
-
-    let mut said = Vec::new();
     // The third is a new question, short: searched on its own, not with the one before (which
     // answered it with the cancellation rule). The bakery has no croissants in its sources.
-    for (i, question) in ["How much is a cake for 12 people?", "Can I cancel my cake order the day before pickup?", "Do you sell croissants?"].into_iter().enumerate() {
-        app.tg.say(alex, bot, question).await;
-        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).count() > i }).await;
-        said = app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(text_of).collect::<Vec<_>>();
-    }
+    let said = one_customer_asks(&app, bot, &["How much is a cake for 12 people?", "Can I cancel my cake order the day before pickup?", "Do you sell croissants?"]).await;
     // The reply's text above its list of sources.
     let body = |t: &str| t.split("\n\nSources").next().unwrap_or_default().to_owned();
     let price = body(&said[0]);
@@ -85,13 +89,7 @@ async fn a_line_of_a_list_answers_a_question_about_it_and_a_shared_word_alone_do
     add_doc(&app, tenant, "prices.txt", PRICES).await;
     add_doc(&app, tenant, "faq.md", FAQ).await;
     wait_sources_ready(&app, tenant, 2).await;
-    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
-    let asked = ["Do you do tubeless setups?", "I need my gears fixed, how much?", "Where is the shop?"];
-    for (i, question) in asked.into_iter().enumerate() {
-        app.tg.say(alex, bot, question).await;
-        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).count() > i }).await;
-    }
-    let said: Vec<String> = app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(text_of).collect();
+    let said = one_customer_asks(&app, bot, &["Do you do tubeless setups?", "I need my gears fixed, how much?", "Where is the shop?"]).await;
     assert!(said[0].contains("Tubeless tyre setup: $30 per wheel"), "{said:?}");
     assert!(said[1].contains("Gear adjustment: $20"), "{said:?}");
     assert!(said[2].contains("couldn't find"), "the shop's address is nowhere: {said:?}");
@@ -114,13 +112,7 @@ async fn a_follow_up_that_finds_nothing_with_the_question_before_is_answered_on_
     add_doc(&app, tenant, "delivery.md", "# Delivery\n\nWe deliver within 5 km of the bakery, every day but Sunday. Delivery costs 3 euros.\n").await;
     add_doc(&app, tenant, "allergens.md", "# Allergens\n\nAll our breads contain gluten. The almond croissant contains nuts; the rye bread contains sesame. Ask us for the full list of allergens of any cake.\n").await;
     wait_sources_ready(&app, tenant, 2).await;
-    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
-    let mut said = Vec::new();
-    for (i, question) in ["Do you deliver?", "What about allergens?"].into_iter().enumerate() {
-        app.tg.say(alex, bot, question).await;
-        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).count() > i }).await;
-        said = app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(text_of).collect::<Vec<_>>();
-    }
+    let said = one_customer_asks(&app, bot, &["Do you deliver?", "What about allergens?"]).await;
     assert!(said[0].contains("within 5 km"), "{said:?}");
     assert!(said[1].contains("[1] Allergens") && !said[1].contains("couldn't find"), "the second question is answered: {said:?}");
     app.stop().await.unwrap();
@@ -137,13 +129,7 @@ async fn a_follow_up_is_answered_with_what_it_asks_about_not_the_question_before
     let flowers = "# Mia's Flowers\n\n## Prices\n\n- Single rose: $4\n- Single sunflower: $5\n- Bouquet of 12 roses: $45\n\n## Tulips\n\nTulips are available from February to May only. Our tulips come from a farm in Holland. A bunch of ten tulips costs $15.\n\n## Delivery\n\nSame-day delivery is available for orders placed before 1 pm. We do not deliver on Sundays.\n";
     add_doc(&app, tenant, "flowers.md", flowers).await;
     wait_sources_ready(&app, tenant, 1).await;
-    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
-    let mut said = Vec::new();
-    for (i, question) in ["Do you have sunflowers?", "What about tulips?"].into_iter().enumerate() {
-        app.tg.say(alex, bot, question).await;
-        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).count() > i }).await;
-        said = app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(text_of).collect::<Vec<_>>();
-    }
+    let said = one_customer_asks(&app, bot, &["Do you have sunflowers?", "What about tulips?"]).await;
     let tulips = said[1].split("\n\nSources").next().unwrap_or_default().to_owned();
     assert!(tulips.contains("ulips") && !tulips.contains("sunflower"), "the follow-up is about tulips: {said:?}");
     app.stop().await.unwrap();
@@ -163,13 +149,7 @@ async fn a_timetables_lines_are_quoted_with_their_day_and_a_day_gets_its_classes
     add_doc(&app, tenant, "timetable.md", TIMETABLE).await;
     add_doc(&app, tenant, "faq.md", YOGA_FAQ).await;
     wait_sources_ready(&app, tenant, 2).await;
-    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
-    let asked = ["is there yoga on sunday morning", "what classes are on Tuesday?", "do I need to bring a mat", "how early should I get there"];
-    for (i, question) in asked.into_iter().enumerate() {
-        app.tg.say(alex, bot, question).await;
-        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).count() > i }).await;
-    }
-    let said: Vec<String> = app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(|m| text_of(m).split("\n\nSources").next().unwrap_or_default().to_owned()).collect();
+    let said: Vec<String> = one_customer_asks(&app, bot, &["is there yoga on sunday morning", "what classes are on Tuesday?", "do I need to bring a mat", "how early should I get there"]).await.into_iter().map(|t| t.split("\n\nSources").next().unwrap_or_default().to_owned()).collect();
     // Every quoted line of the timetable says its day, with no stray list dash.
     let quotes = |t: &str| t.split('“').skip(1).map(|q| q.split('”').next().unwrap_or_default().to_owned()).collect::<Vec<_>>();
     let sunday = quotes(&said[0]);
@@ -199,13 +179,7 @@ async fn a_row_of_a_price_table_is_quoted_with_its_column_names() {
     let (bot, tenant, _) = live_bot(&app, "Nora", "fluffy_paws_bot", "Fluffy Paws").await;
     add_doc(&app, tenant, "services-and-prices.md", GROOMING).await;
     wait_sources_ready(&app, tenant, 1).await;
-    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
-    let asked = ["How much is a full groom for a large dog?", "And for a small dog?"];
-    for (i, question) in asked.into_iter().enumerate() {
-        app.tg.say(alex, bot, question).await;
-        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).count() > i }).await;
-    }
-    let said: Vec<String> = app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(text_of).collect();
+    let said = one_customer_asks(&app, bot, &["How much is a full groom for a large dog?", "And for a small dog?"]).await;
     assert!(said[0].contains("Full groom (bath, haircut, nails, ears)") && said[0].contains("Large dog (over 25 kg): $90"), "{said:?}");
     assert!(said[1].contains("Small dog (under 10 kg): $55"), "{said:?}");
     app.stop().await.unwrap();
@@ -233,10 +207,7 @@ async fn a_price_table_printed_to_pdf_answers_with_the_rooms_price_for_the_seaso
     };
     bellhop::app::sources::add_source(&app.state, tenant, &new).await.unwrap();
     wait_sources_ready(&app, tenant, 1).await;
-    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
-    app.tg.say(alex, bot, "how much is the Captain's Suite per night in high season?").await;
-    wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().any(|m| m["chat_id"] == json!(alex)) }).await;
-    let said: Vec<String> = app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(text_of).collect();
+    let said = one_customer_asks(&app, bot, &["how much is the Captain's Suite per night in high season?"]).await;
     let answer = said[0].split("\n\nSources").next().unwrap_or_default();
     assert!(answer.contains("High season (Jun–Sep): £195"), "{said:?}");
     app.stop().await.unwrap();
@@ -258,13 +229,7 @@ async fn a_short_paragraph_is_quoted_whole_and_a_follow_up_about_something_else_
     add_doc(&app, tenant, "warranty-and-loan-cars.txt", WARRANTY).await;
     add_doc(&app, tenant, "menu.txt", MENU).await;
     wait_sources_ready(&app, tenant, 2).await;
-    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
-    let asked = ["im 22, can i have a courtesy car?", "how much is the steak frites?", "and the burger?"];
-    for (i, question) in asked.into_iter().enumerate() {
-        app.tg.say(alex, bot, question).await;
-        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).count() > i }).await;
-    }
-    let said: Vec<String> = app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(text_of).collect();
+    let said = one_customer_asks(&app, bot, &["im 22, can i have a courtesy car?", "how much is the steak frites?", "and the burger?"]).await;
     assert!(said[0].contains("courtesy car free of charge") && said[0].contains("You need to be over 25"), "{said:?}");
     assert!(said[1].contains("Steak Frites"), "{said:?}");
     assert!(said[2].contains("Bistro Burger") && !said[2].contains("Steak"), "{said:?}");
@@ -346,13 +311,7 @@ async fn a_question_with_words_around_it_is_found_and_a_yes_to_another_question_
     let said = each_asked_by_a_new_customer(&app, bot, &["is there a lift? I have bad knees", "do you do vegan breakfast?"]).await;
     assert!(said[0].contains("there is no lift"), "{said:?}");
     assert!(said[1].contains("“… we offer vegetarian and gluten-free breakfasts on request.") && !said[1].contains("Yes"), "{said:?}");
-    let alex = app.tg.post("users", json!({ "first_name": "Alex", "language_code": "en", "started_bots": [bot] })).await["id"].as_i64().unwrap();
-    let mut said = Vec::new();
-    for (i, question) in ["how much is the Lighthouse Room in the high season?", "how about for students?"].into_iter().enumerate() {
-        app.tg.say(alex, bot, question).await;
-        wait_until(Duration::from_secs(300), || async { app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).count() > i }).await;
-        said = app.tg.sent_by(bot).await.iter().filter(|m| m["chat_id"] == json!(alex)).map(text_of).collect::<Vec<_>>();
-    }
+    let said = one_customer_asks(&app, bot, &["how much is the Lighthouse Room in the high season?", "how about for students?"]).await;
     assert!(said[0].contains("£140"), "{said:?}");
     assert!(said[1].contains("couldn't find") && !said[1].contains('£'), "nothing says anything of students: {said:?}");
     app.stop().await.unwrap();
