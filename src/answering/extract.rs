@@ -127,11 +127,13 @@ impl Selection {
     /// business, 0.38 from "We cover Northfield and all villages within 20 miles, including
     /// Ashby, Millbrook, …". Chosen with
     /// `bellhop eval answers` (BENCHMARKS.md, "Thirty-third session"). Or it is good enough to
-    /// quote and very close to the question by itself (cosine 0.6): "Lilies: … poisonous to
-    /// cats." for "my cat keeps sniffing the lilies, is that ok?", in a page of care tips 0.32
-    /// from it as a whole ("Thirty-seventh session").
+    /// quote, very close to the question by itself (cosine 0.6) and holds one of its common
+    /// words: "Lilies: … poisonous to cats." for "my cat keeps sniffing the lilies, is that ok?",
+    /// in a page of care tips 0.32 from it as a whole — not "Kublai was also threatened by
+    /// domestic unrest." (0.63) for "What did Kublai do to prevent famines?" ("Thirty-seventh
+    /// session").
     pub fn answers_alone(&self) -> bool {
-        self.ranked.first().is_some_and(|s| (s.score >= self.tuning.alone && (s.dense >= self.tuning.alone_dense || s.dated || s.worded || (s.complete && s.specific))) || (s.score >= self.tuning.min_score && s.dense >= 0.6))
+        self.ranked.first().is_some_and(|s| (s.score >= self.tuning.alone && (s.dense >= self.tuning.alone_dense || s.dated || s.worded || (s.complete && s.specific))) || (s.score >= self.tuning.min_score && s.dense >= 0.6 && s.topic > 0.0))
     }
 
     /// For a follow-up searched together with the question before it ("do you have
@@ -749,7 +751,8 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
         }
     }
     // A sentence that goes on about the one before by a pronoun, or by the name it opened with
-    // ("Priya teaches … Priya works weekends …"), holds its words too: "It is
+    // ("Priya teaches … Priya works weekends …"; in an English question: "Un pastel … Un pastel …"
+    // opens with an article), holds its words too: "It is
     // served in the dining room from 8 am to 9:30 am." after "Breakfast is included in every
     // room rate." is about breakfast.
     // (What a sentence says by itself: one that holds the question's words only with those of
@@ -757,7 +760,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     // Tom teaches automatic.)
     let unborrowed = owns.clone();
     for i in 1..sents.len() {
-        if sents[i].0 == sents[i - 1].0 && sents[i].1 == sents[i - 1].1 + 1 && (refers_back(&sents[i].2) || same_subject(&sents[i - 1].2, &sents[i].2)) {
+        if sents[i].0 == sents[i - 1].0 && sents[i].1 == sents[i - 1].1 + 1 && (refers_back(&sents[i].2) || (english && same_subject(&sents[i - 1].2, &sents[i].2))) {
             let before = owns[i - 1].clone();
             owns[i].extend(before);
         }
@@ -1021,11 +1024,14 @@ fn refers_back(sentence: &str) -> bool {
 
 /// Whether a sentence goes on about the name the one before opens with: "Priya works weekends
 /// and evenings." after "Priya teaches in both manual and automatic cars.".
-/// (Not lines that open with one label, "Service: …" or "Sunday: 10:00 — …": rows of a table or
-/// a list, each about its own thing.)
+/// (Not lines that open with one label, "Service: …" or "Sunday: 10:00 — …", nor rows of a menu:
+/// rows of a table or a list, each about its own thing.)
 fn same_subject(before: &str, sentence: &str) -> bool {
     use unicode_segmentation::UnicodeSegmentation;
-    if [before, sentence].iter().any(|t| is_item(t) || crate::retrieval::label(t).is_some()) {
+    // (Sentences of prose, ending as one: not rows of a menu or table, "House Wine, glass | $9.00"
+    // under "House Wine, bottle | $34.00".)
+    let prose = |t: &str| t.trim_end().ends_with(['.', '!']) && !t.contains(" | ");
+    if [before, sentence].iter().any(|t| is_item(t) || crate::retrieval::label(t).is_some() || !prose(t)) {
         return false;
     }
     let first = |t: &str| t.unicode_words().next().map(str::to_owned);
@@ -1458,6 +1464,7 @@ mod tests {
         // opening with one label do not.
         assert!(same_subject("Priya teaches in both manual and automatic cars.", "Priya works weekends and evenings."));
         assert!(!same_subject("Service: Full groom | $55", "Service: Puppy groom | $30") && !same_subject("We open at 9.", "We close at 5."));
+        assert!(!same_subject("House Wine, glass (red, white or rosé) | $9.00", "House Wine, bottle | $34.00"));
     }
 
     #[test]

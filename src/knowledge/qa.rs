@@ -332,6 +332,9 @@ pub enum QaVerdict {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NearWhy {
     Lacks(Vec<String>),
+    /// Taken by its meaning, but the question has words the pair lacks that the bot's sources
+    /// name ([`named_elsewhere`]): the question turns on them, and the sources answer it.
+    NamedElsewhere(Vec<String>),
     AsCloseAs(String),
     Swapped,
 }
@@ -363,7 +366,17 @@ pub async fn explain_qa(db: &Db, retriever: &Retriever, tenant: TenantId, bot: O
         .map(|(i, p)| Candidate { question: &p.question, answer: &p.answer, question_vector: &vectors[i], with_answer_vector: both.get(i).map(|v| v.as_slice()) })
         .collect();
     Ok(match judge(&RULE, question, q, &candidates) {
-        Verdict::Taken(i) => QaVerdict::Match(pairs[i].clone()),
+        Verdict::Taken(i) => {
+            let p = &pairs[i];
+            let named = named_elsewhere(db, retriever, tenant, bot, question, p).await?;
+            if named.is_empty() {
+                QaVerdict::Match(p.clone())
+            } else {
+                let cos = |v: &[f32]| v.iter().zip(q).map(|(a, b)| a * b).sum::<f32>();
+                let cosine = cos(&vectors[i]).max(both.get(i).map_or(f32::MIN, |v| cos(v)));
+                QaVerdict::Near { pair: p.clone(), cosine, why: NearWhy::NamedElsewhere(named) }
+            }
+        }
         Verdict::Near(Near { index, cosine, why }) => {
             let why = match why {
                 NotTaken::Lacks(words) => NearWhy::Lacks(words),
@@ -374,6 +387,30 @@ pub async fn explain_qa(db: &Db, retriever: &Retriever, tenant: TenantId, bot: O
         }
         Verdict::Nothing => QaVerdict::NoPair,
     })
+}
+
+/// The words of `question` that `pair` (its question and answer) lacks and the bot's sources
+/// name: "extensions" of "do you do hair extensions for weddings?", near the pair "Do you do
+/// wedding hair?" ("Yes, we do bridal hair …"), in a salon's FAQ saying "No, we don't offer hair
+/// extensions or perms." The pair answers another question; the sources answer this one. A word
+/// the sources never name ("dad" of "can I learn in my dad's car?") leaves the pair its answer.
+/// Searched by BM25 among the bot's sources, only for a pair the rule took with words it lacks.
+async fn named_elsewhere(db: &Db, retriever: &Retriever, tenant: TenantId, bot: Option<BotId>, question: &str, pair: &sources::QaPair) -> anyhow::Result<Vec<String>> {
+    let lacks = lacking(question, &pair.question, &pair.answer);
+    if lacks.is_empty() {
+        return Ok(lacks);
+    }
+    let scope = super::scope::of_bot(&db.pool, tenant, bot).await?;
+    let opts = crate::retrieval::SearchOptions { mode: crate::retrieval::Mode::Bm25, limit: 5, candidates: 5, ..Default::default() };
+    let hits = retriever.search_with(tenant, &scope, &lacks.join(" "), &opts, Vec::new()).await?;
+    Ok(lacks.into_iter().filter(|w| hits.iter().any(|h| mentions(&h.payload.text, w))).collect())
+}
+
+/// Whether `text` has `word`, compared as [`lacking`] compares words.
+pub fn mentions(text: &str, word: &str) -> bool {
+    let own = words(text, true);
+    let asked = words(word, true);
+    !asked.is_empty() && asked.iter().all(|w| own.iter().any(|x| alike(w, x)))
 }
 
 #[cfg(test)]

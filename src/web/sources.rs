@@ -867,6 +867,10 @@ fn qa_near(question: &str, verdict: &QaVerdict) -> Option<String> {
                 )
             }
         }
+        NearWhy::NamedElsewhere(words) => format!(
+            "your question asks about {}, which your information speaks of elsewhere, so your bot answers from your information instead.",
+            quoted(words)
+        ),
         NearWhy::AsCloseAs(other) => format!("your pair “{other}” is just as close, so your bot can't tell which one is meant."),
         NearWhy::Swapped => "it asks the same about something else.".to_owned(),
     };

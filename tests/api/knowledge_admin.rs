@@ -650,6 +650,39 @@ async fn a_q_and_a_pair_answers_the_question_in_the_customers_own_words() {
     app.stop().await.unwrap();
 }
 
+/// The hair salon's walkthrough: the owner's pair "Do you do wedding hair?" ("Yes, we do bridal
+/// hair …", 83%) answered "do you do hair extensions for weddings?" with its yes, and "Do you offer
+/// a student discount?" (85%) "do you offer a student discount on extensions?", while the salon's
+/// FAQ says "No, we don't offer hair extensions or perms." A pair taken by its meaning does not
+/// answer a question whose word it lacks when the sources name that word: they answer it.
+#[tokio::test]
+async fn a_pair_does_not_answer_a_question_turning_on_a_word_the_sources_name_elsewhere() {
+    models_dir();
+    let app = spawn_app().await;
+    let (_, cookie, csrf) = app.signed_in_owner(506, "Mane Street Hair").await;
+    let faq = "Mane Street Hair - Frequently asked questions\n\nDo you do hair extensions or perms?\nNo, we don't offer hair extensions or perms.\n\nCan I pay by card?\nYes, we take cards and cash, but no cheques.\n";
+    let (status, page) = upload(&app, &cookie, &csrf, vec![("faq.txt", faq.as_bytes().to_vec())]).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(settled(&app, &cookie, 1).await[0]["status"], "ready");
+    for (q, a) in [
+        ("Do you offer a student discount?", "Yes, students get 10% off any service Monday to Wednesday with a valid student card."),
+        ("How long does a balayage take?", "Allow about 3 hours for a balayage, including toning and a blow-dry."),
+        ("Can I book online?", "Yes, you can book online on our website 24/7, or call us on 01632 960 552 during opening hours."),
+        ("Do you do wedding hair?", "Yes, we do bridal hair including a trial session. Please get in touch at least 3 months before the wedding."),
+    ] {
+        let r = app.http.post(app.url("/app/qa")).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("question", q), ("answer", a)]).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+    }
+    let page = search(&app, &cookie, "do you do wedding hair?").await;
+    assert!(page.contains("Matches your Q&amp;A pair"), "the pair answers its own question: {page}");
+    for asked in ["do you do hair extensions for weddings?", "do you offer a student discount on extensions?"] {
+        let page = search(&app, &cookie, asked).await;
+        assert!(!page.contains("Matches your Q&amp;A pair"), "{asked}: {page}");
+        assert!(page.contains("— your question asks about “extensions”, which your information speaks of elsewhere, so your bot answers from your information instead."), "{asked}: {page}");
+    }
+    app.stop().await.unwrap();
+}
+
 /// The re-check walkthrough's pairs: "What's your email address?" and "What's your address?"
 /// got the phone pair's "555-0142" — they share no content word with it, and were taken at the
 /// lower bar meant for the same words at heart.
