@@ -826,6 +826,11 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     // A yes/no question naming what no passage does: a "Yes" or "No" in them replies to
     // another question ([`Scored::replies_another`]).
     let unnamed = polar(question) && common.clone().any(|(t, _)| !t.chars().any(char::is_numeric) && !bags.iter().any(|b| holds(b, t)));
+    // A price asked: "cost", "fee" … or "how much" where the passages give prices ("How much
+    // land …" in an article asks for an amount, "how much is a men's cut with Marco?" in a salon's
+    // sources for a price). A sentence giving none, nor saying it is free, is not the answer:
+    // "Marco works Monday to Friday, with late appointments on Thursdays until 8 pm."
+    let price_asked = !cost_words.is_empty() || (question.to_lowercase().contains("how much") && sents.iter().any(|(_, _, t)| gives_price(t)));
     let kind = wants(question);
     let contact = asks_for(question);
     let non_latin = crate::retrieval::analysis::mostly_non_latin(question);
@@ -859,6 +864,9 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
                 score *= 0.5;
             }
             if !has(kind, text, &q_set) {
+                score *= tuning.wrong_type;
+            }
+            if price_asked && !gives_price(text) && !says_free(text) {
                 score *= tuning.wrong_type;
             }
             if about_a_weekday && ((!names_a_day(text) && !headings.get(*h).is_some_and(|x| names_a_day(x))) || (day_answered && names_another_day(text, &dates))) {
@@ -1013,6 +1021,15 @@ fn gives_price(text: &str) -> bool {
     // A share off or of a price ("20% off any pass") is one too.
     let percent = chars.windows(2).any(|w| w[0].is_ascii_digit() && w[1] == '%');
     signed || percent || words.windows(2).any(|w| w[0].chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') && w[0].chars().any(|c| c.is_ascii_digit()) && ["euro", "euros", "eur", "dollar", "dollars", "usd", "pound", "pounds", "gbp", "pence", "cents"].contains(&w[1].to_lowercase().as_str()))
+}
+
+/// Whether a sentence says something costs nothing: "free", "included", "no (cover) charge".
+fn says_free(text: &str) -> bool {
+    use unicode_segmentation::UnicodeSegmentation;
+    let l = text.to_lowercase();
+    let words: Vec<&str> = l.unicode_words().collect();
+    let nothing = |i: usize| words[i + 1..(i + 4).min(words.len())].iter().any(|w| ["charge", "charges", "fee", "fees", "cost", "extra"].contains(w));
+    words.iter().any(|w| ["free", "included", "includes", "complimentary", "gratis"].contains(w)) || words.iter().enumerate().any(|(i, w)| *w == "no" && nothing(i))
 }
 
 /// Whether a sentence begins with a pronoun that stands for what the sentence before is about
@@ -1507,6 +1524,18 @@ mod tests {
         let sel = selection("how much is the intensive course?", &[("Prices", prices)], &[0.75, 0.45, 0.377], &[0.542]);
         assert_eq!(sel.quote().len(), 1, "{:?}", sel.quote());
         assert!(surcharge("a £10 supplement for a sea view") && !surcharge("Mock test: £45"));
+    }
+
+    #[test]
+    fn a_price_asked_is_not_answered_by_a_sentence_giving_none() {
+        // The hair salon's walkthrough: Marco's days (with an "8 pm") came before the price list.
+        let salon = [
+            ("Our stylists › Marco", "Marco specialises in men's cuts and fades. Marco works Monday to Friday, with late appointments on Thursdays until 8 pm."),
+            ("Price list", "Men's cut: £22\nChildren under 12: £15"),
+        ];
+        let sel = selection("how much is a men's cut with Marco?", &salon, &[0.671, 0.413, 0.590, 0.440], &[0.561, 0.445]);
+        assert_eq!(sel.ranked[0].text, "Men's cut: £22", "{:?}", sel.ranked);
+        assert!(says_free("There is no cover charge, but tables fill up fast.") && says_free("Parking is free.") && !says_free("No dogs inside."));
     }
 
     #[test]
