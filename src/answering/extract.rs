@@ -910,7 +910,6 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let price_asked = !cost_words.is_empty() || question.to_lowercase().contains("how much");
     if let Some(best) = out.first().filter(|b| price_asked && gives_price(&b.text)).map(|b| b.terms.clone()) {
         for s in out.iter_mut().skip(1) {
             s.adds_to_price = gives_price(&s.text) && surcharge(&s.text) && common.clone().any(|(t, _)| !t.chars().any(char::is_numeric) && holds(&s.terms, t) && !holds(&best, t));
@@ -1053,7 +1052,8 @@ fn same_subject(before: &str, sentence: &str) -> bool {
     }
     let first = |t: &str| t.unicode_words().next().map(str::to_owned);
     match (first(before), first(sentence)) {
-        (Some(a), Some(b)) => a == b && a.chars().next().is_some_and(char::is_uppercase) && term(&a).is_some() && !["The", "A", "An", "This", "Our", "We", "You", "Your", "It", "They", "There", "If", "When", "Please", "Yes", "No"].contains(&a.as_str()),
+        // (A stop word, "The …" / "We …", or a reply, "Yes, …", names nothing.)
+        (Some(a), Some(b)) => a == b && a.chars().next().is_some_and(char::is_uppercase) && term(&a).is_some() && !yes_or_no(&a),
         _ => false,
     }
 }
