@@ -82,11 +82,13 @@ pub struct Scored {
     pub complete: bool,
     /// Its own stems, for a follow-up's new words ([`Selection::focus_on`]).
     pub terms: HashSet<String>,
-    /// For a price asked, whether it is a surcharge ("extra", "more", "on top", "supplement") on
-    /// the best sentence's price for something asked that the best lacks (set on all but the
-    /// best): "Automatic lessons | Extra charge on top of the manual price | £3 more per hour"
-    /// beside "Intensive course | … | £1,050" for "how much is the intensive course in an
-    /// automatic?".
+    /// For a price asked, whether it changes the best sentence's price for something asked that
+    /// the best lacks (set on all but the best): a surcharge ("extra", "more", "on top",
+    /// "supplement"), "Automatic lessons | Extra charge on top of the manual price | £3 more per
+    /// hour" beside "Intensive course | … | £1,050" for "how much is the intensive course in an
+    /// automatic?"; or an offer ([`offer`]), "New customers get their first month at half
+    /// price." beside "Unit: Medium | … | Monthly price (£): 95" for "how much would a medium
+    /// unit cost me for the first month?".
     pub adds_to_price: bool,
     /// Whether it opens with a "Yes" or "No" that replies to another question than the
     /// customer's: a yes/no question names something no passage does ("do you do vegan
@@ -828,7 +830,8 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     let unnamed = polar(question) && common.clone().any(|(t, _)| !t.chars().any(char::is_numeric) && !bags.iter().any(|b| holds(b, t)));
     // A price asked: "cost", "fee" … or "how much" where the passages give prices ("How much
     // land …" in an article asks for an amount, "how much is a men's cut with Marco?" in a salon's
-    // sources for a price). A sentence giving none, nor saying it is free, is not the answer:
+    // sources for a price). A sentence giving none, nor saying it is free or offering a price off
+    // ([`offer`]: "first month at half price"), is not the answer:
     // "Marco works Monday to Friday, with late appointments on Thursdays until 8 pm."
     let price_asked = !cost_words.is_empty() || (question.to_lowercase().contains("how much") && sents.iter().any(|(_, _, t)| gives_price(t)));
     let kind = wants(question);
@@ -866,7 +869,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             if !has(kind, text, &q_set) {
                 score *= tuning.wrong_type;
             }
-            if price_asked && !gives_price(text) && !says_free(text) {
+            if price_asked && !gives_price(text) && !says_free(text) && !offer(text) {
                 score *= tuning.wrong_type;
             }
             if about_a_weekday && ((!names_a_day(text) && !headings.get(*h).is_some_and(|x| names_a_day(x))) || (day_answered && names_another_day(text, &dates))) {
@@ -912,7 +915,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     if let Some(best) = out.first().filter(|b| price_asked && gives_price(&b.text)).map(|b| b.terms.clone()) {
         for s in out.iter_mut().skip(1) {
-            s.adds_to_price = gives_price(&s.text) && surcharge(&s.text) && common.clone().any(|(t, _)| !t.chars().any(char::is_numeric) && holds(&s.terms, t) && !holds(&best, t));
+            s.adds_to_price = (gives_price(&s.text) && surcharge(&s.text) || offer(&s.text)) && common.clone().any(|(t, _)| !t.chars().any(char::is_numeric) && holds(&s.terms, t) && !holds(&best, t));
         }
     }
     out
@@ -924,6 +927,17 @@ fn surcharge(text: &str) -> bool {
     use unicode_segmentation::UnicodeSegmentation;
     let words: Vec<String> = text.unicode_words().map(str::to_lowercase).collect();
     words.iter().any(|w| ["extra", "more", "surcharge", "supplement", "additional"].contains(&w.as_str())) || words.windows(2).any(|w| w[0] == "on" && w[1] == "top")
+}
+
+/// Whether a line offers a price off another: "first month at half price", "a 10% discount",
+/// "20% off", "reduced rates for students".
+fn offer(text: &str) -> bool {
+    use unicode_segmentation::UnicodeSegmentation;
+    let words: Vec<String> = text.unicode_words().map(str::to_lowercase).collect();
+    let percent = text.chars().collect::<Vec<_>>().windows(2).any(|w| w[0].is_ascii_digit() && w[1] == '%');
+    words.iter().any(|w| ["discount", "discounted", "discounts", "reduced", "concession", "concessions"].contains(&w.as_str()))
+        || words.windows(2).any(|w| w[0] == "half" && ["price", "priced", "off"].contains(&w[1].as_str()))
+        || (percent && words.iter().any(|w| w == "off"))
 }
 
 /// The marks a line defines, as a menu's key does: "Key: (V) vegetarian, (VG) vegan, (GF)
@@ -1014,7 +1028,8 @@ fn gives_price(text: &str) -> bool {
     use unicode_segmentation::UnicodeSegmentation;
     let chars: Vec<char> = text.chars().collect();
     let signed = chars.iter().enumerate().any(|(i, c)| {
-        matches!(c, '$' | '£' | '€' | '¥') && (chars.get(i + 1).is_some_and(char::is_ascii_digit) || chars.get(i + 2).is_some_and(char::is_ascii_digit) || i.checked_sub(1).is_some_and(|b| chars[b].is_ascii_digit()))
+        // "£5", "£ 5", "5€", and a column's currency in its label: "Monthly price (£): 95".
+        matches!(c, '$' | '£' | '€' | '¥') && (chars.get(i + 1).is_some_and(char::is_ascii_digit) || chars.get(i + 2).is_some_and(char::is_ascii_digit) || i.checked_sub(1).is_some_and(|b| chars[b].is_ascii_digit()) || chars.get(i + 1..(i + 5).min(chars.len())).is_some_and(|after| after.starts_with(&[')', ':']) && after.iter().any(char::is_ascii_digit)))
     });
     let words: Vec<&str> = text.unicode_words().collect();
     // A share off or of a price ("20% off any pass") is one too.
@@ -1527,6 +1542,23 @@ mod tests {
     }
 
     #[test]
+    fn an_offer_for_something_asked_is_quoted_beside_the_price() {
+        // The self-storage walkthrough: the price list is a CSV, the offer is in the rules (the
+        // sentences' and passages' cosines as the local embedder gave them).
+        let sources = [
+            ("Unit prices", "Unit: Locker | Size (sq ft): 10 | Monthly price (£): 25\nUnit: Small | Size (sq ft): 25 | Monthly price (£): 55\nUnit: Medium | Size (sq ft): 50 | Monthly price (£): 95\nUnit: Large | Size (sq ft): 100 | Monthly price (£): 160"),
+            ("Access hours and storage rules", "Access to your unit is available from 6 am to 10 pm every day of the year. Insurance is required for all stored goods and costs £5 per month, unless you have your own insurance that covers items in storage. New customers get their first month at half price. Units may not be used for living in or sleeping in, or as a workshop."),
+        ];
+        let sel = selection("how much would a medium unit cost me for the first month?", &sources, &[0.5, 0.602, 0.633, 0.592, 0.293, 0.357, 0.484, 0.237], &[0.522, 0.29]);
+        let q: Vec<String> = sel.quote().iter().map(|s| s.text.clone()).collect();
+        assert!(q.len() == 2 && q[0].contains("95") && q[1].contains("half price"), "{q:?} {:?}", sel.ranked.iter().map(|s| (s.text.clone(), s.score, s.adds_to_price)).collect::<Vec<_>>());
+        // Asked without the word the offer is for, the price alone.
+        let sel = selection("how much is a medium unit?", &sources, &[0.5, 0.602, 0.7, 0.592, 0.293, 0.357, 0.4, 0.237], &[0.522, 0.29]);
+        assert_eq!(sel.quote().len(), 1, "{:?}", sel.quote());
+        assert!(offer("a 10% discount for students") && offer("20% off any pass") && !offer("we charge 50% of the cost") && !offer("Prices from £95"));
+    }
+
+    #[test]
     fn a_price_asked_is_not_answered_by_a_sentence_giving_none() {
         // The hair salon's walkthrough: Marco's days (with an "8 pm") came before the price list.
         let salon = [
@@ -1670,6 +1702,7 @@ mod tests {
     #[test]
     fn a_price_is_what_cost_asks_for() {
         assert!(gives_price("Room: The Anchor Room | Low season: £85") && gives_price("for a fee of 4 euros") && gives_price("$ 12") && !gives_price("Room 12 sleeps 2"));
+        assert!(gives_price("Unit: Small | Monthly price (£): 55") && !gives_price("Prices in £ (GBP) from 2024"));
         // A share off is a price too: "is there a student price?" / "Student discount: 20% off …".
         assert!(gives_price("Student discount: 20% off any pass"));
         let rooms = [("Rules", "A lost room key costs £20 to replace."), ("Rooms and prices", "Room: The Anchor Room (twin) | Sleeps: 2 | Low season: £85 | High season: £125")];
