@@ -90,6 +90,8 @@ pub struct Scored {
     /// price." beside "Unit: Medium | … | Monthly price (£): 95" for "how much would a medium
     /// unit cost me for the first month?".
     pub adds_to_price: bool,
+    /// For a question about a weekday, whether it names a day ([`names_a_day`]).
+    pub names_days: bool,
     /// Whether it opens with a "Yes" or "No" that replies to another question than the
     /// customer's: a yes/no question names something no passage does ("do you do vegan
     /// breakfast?" / "Yes, we offer vegetarian and gluten-free breakfasts on request."). Quoted,
@@ -198,9 +200,13 @@ impl Selection {
         // at 8 in the morning on weekdays and at 9 on weekends".
         // (It need not score as well: the day the best holds is the question's rarest word.)
         let says_more = (best.dated && best.topic <= 0.0).then(|| ranked.iter().skip(1).find(|s| s.topic >= 0.5 && names_a_day(&s.text) && close(s, 0.6))).flatten();
+        // A question about a weekday whose best names no day ("can Dr Reid see my rabbit on
+        // Monday" / "He sees rabbits, guinea pigs, reptiles and birds.") gets the days of the
+        // best's passage beside it: "Tom is in on Tuesdays and Fridays.".
+        let days = (!best.names_days).then(|| ranked.iter().skip(1).find(|s| s.names_days && s.hit == best.hit && s.score > 0.0)).flatten();
         // A surcharge on the best's price for something asked ([`Scored::adds_to_price`]).
         let surcharge = || (self.focus.is_empty() && std::ptr::eq(best, &self.ranked[0])).then(|| ranked.iter().skip(1).find(|s| s.adds_to_price && close(s, 0.6))).flatten();
-        let second = specific.or(says_more).or_else(|| ranked.get(1).filter(|s| close(s, self.tuning.second) && (s.topic >= best.topic - 1e-6 || s.shared >= 0.5) && (s.dated || !best.dated))).or_else(surcharge);
+        let second = specific.or(says_more).or(days).or_else(|| ranked.get(1).filter(|s| close(s, self.tuning.second) && (s.topic >= best.topic - 1e-6 || s.shared >= 0.5) && (s.dated || !best.dated))).or_else(surcharge);
         // The run of list items around the best, when it is one (at most ten items).
         let run = || {
             let mut items: Vec<&Scored> = self.ranked.iter().filter(|s| s.hit == best.hit && is_item(&s.text)).collect();
@@ -465,6 +471,9 @@ fn terms(text: &str) -> Vec<String> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wants {
     Number,
+    /// A number, a date or a weekday: "when is Dr Patel in?" is answered by "Sarah works Monday
+    /// to Thursday.".
+    Time,
     Name,
     Anything,
 }
@@ -588,7 +597,10 @@ fn wants(question: &str) -> Wants {
     // "when" asks for a time where it opens a question ("when do you open?", "and when …"), not
     // in "what if I'm not home when the flowers arrive?".
     let when = q.starts_with("when ") || q.contains("and when ") || q.contains(", when ") || q.trim_end_matches(['?', ' ', '.', '!']).ends_with(" when");
-    if when || starts(&["how many", "how much", "how long", "how old", "how far", "what year", "which year", "what percentage", "what century", "what date", "what time", "the latest", "the earliest", "how late", "how early", "until when", "till when", "сколько", "когда", "cuánto", "cuántos", "cuándo", "چند", "کی "]) {
+    // (A clock time, not a day, is asked by "what time", "how late" …)
+    if when || starts(&["what date", "until when", "till when", "когда", "cuándo", "کی "]) {
+        Wants::Time
+    } else if starts(&["how many", "how much", "how long", "how old", "how far", "what year", "which year", "what percentage", "what century", "what time", "the latest", "the earliest", "how late", "how early", "сколько", "cuánto", "cuántos", "چند"]) {
         Wants::Number
     } else if q.starts_with("who ") || q.contains(" who ") || q.starts_with("whom ") || q.starts_with("whose ") {
         Wants::Name
@@ -639,6 +651,7 @@ fn has(kind: Wants, sentence: &str, question_terms: &HashSet<String>) -> bool {
     use unicode_segmentation::UnicodeSegmentation;
     match kind {
         Wants::Anything => true,
+        Wants::Time => has(Wants::Number, sentence, question_terms) || sentence.unicode_words().any(|w| weekday(w) || ["mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun", "daily"].contains(&w.to_lowercase().as_str())),
         Wants::Number => {
             sentence.chars().any(|c| c.is_ascii_digit())
                 || sentence.unicode_words().any(|w| {
@@ -682,9 +695,11 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
         question.unicode_words().filter(|w| dated(w)).filter_map(term).collect()
     };
     // A question about a weekday ("weekend" is one) wants an answer that names a day.
+    // (or about which days: "what days is the exotics vet in")
     let about_a_weekday = {
         use unicode_segmentation::UnicodeSegmentation;
-        question.unicode_words().any(weekday)
+        let words: Vec<String> = question.unicode_words().map(str::to_lowercase).collect();
+        words.iter().any(|w| weekday(w)) || words.windows(2).any(|w| ["what", "which"].contains(&w[0].as_str()) && ["day", "days"].contains(&w[1].as_str()))
     };
     let mut owns: Vec<HashSet<String>> = sents.iter().map(|(_, _, t)| terms(t).into_iter().collect()).collect();
     // A menu's marks hold the words its key gives them: "Mushroom Risotto (V, GF, D)" holds
@@ -833,10 +848,30 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     // sources for a price). A sentence giving none, nor saying it is free or offering a price off
     // ([`offer`]: "first month at half price"), is not the answer:
     // "Marco works Monday to Friday, with late appointments on Thursdays until 8 pm."
-    let price_asked = !cost_words.is_empty() || (question.to_lowercase().contains("how much") && sents.iter().any(|(_, _, t)| gives_price(t)));
+    let extreme = extreme_asked(question);
+    let price_asked = !cost_words.is_empty() || extreme.is_some() || (question.to_lowercase().contains("how much") && sents.iter().any(|(_, _, t)| gives_price(t)));
     let kind = wants(question);
     let contact = asks_for(question);
     let non_latin = crate::retrieval::analysis::mostly_non_latin(question);
+    // A row of a list or table is about the thing its first cell names ([`row_item`]): "Cat
+    // spay" in "Treatment: Cat spay | Price: £120". One naming something the question does not
+    // ("cat") is about another thing than the question, when the question names something the row
+    // lacks that another row of its list names ("how much to spay my dog", with "Dog neuter" two
+    // rows down): its every word counts half. (Not when the sources name the question's word
+    // nowhere: "how much is a full groom for a labrador?" is answered by the full groom's row,
+    // "what's your soup today?" by "Soup of the Day with bread …".) One naming more than the question is less exact than a row naming just
+    // what was asked: "Repeat consultation | £28" beside "Consultation | £48" for "whats the price
+    // for a consult".
+    let items: &Vec<Option<HashSet<String>>> = &sents.iter().map(|(_, _, t)| row_item(t)).collect();
+    let named_beyond = |i: usize| items[i].as_ref().is_some_and(|item| item.iter().any(|t| !holds(&q_set, t)));
+    let siblings = |i: usize| (0..sents.len()).filter(move |&j| j != i && sents[j].0 == sents[i].0 && items[j].is_some());
+    let another_item: Vec<bool> = (0..sents.len())
+        .map(|i| {
+            let by_sibling = |t: &String| siblings(i).any(|j| items[j].as_ref().is_some_and(|item| holds(item, t)));
+            named_beyond(i) && common.clone().any(|(t, _)| !holds(&owns[i], t) && by_sibling(t))
+        })
+        .collect();
+    let less_exact: Vec<bool> = (0..sents.len()).map(|i| named_beyond(i) && siblings(i).any(|j| !named_beyond(j) && common.clone().all(|(t, _)| holds(&owns[j], t)))).collect();
     let mut out: Vec<Scored> = sents
         .iter()
         .enumerate()
@@ -867,6 +902,13 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
                 score *= 0.5;
             }
             if !has(kind, text, &q_set) {
+                score *= tuning.wrong_type;
+            }
+            // (A surcharge or an offer changes another row's price: quoted beside it, it is not about
+            // another thing — [`Scored::adds_to_price`].)
+            if another_item[i] && !(gives_price(text) && surcharge(text) || offer(text)) {
+                score *= 0.5;
+            } else if less_exact[i] {
                 score *= tuning.wrong_type;
             }
             if price_asked && !gives_price(text) && !says_free(text) && !offer(text) {
@@ -909,7 +951,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             // asked: "Call us on 555-0199." needs no paragraph around it. An address's paragraph
             // often says how to get there: "… and the number 12 bus stops outside.")
             let complete = !english || (detail && contact != Some(Contact::Address)) || q_terms.iter().all(|t| holds(&unborrowed[i], t));
-            Scored { hit: *h, index: *idx, line: *idx, text: text.clone(), score, dense, topic, shared, specific, dated, worded, complete, terms: owns[i].clone(), adds_to_price: false, replies_another: unnamed && yes_or_no(text) }
+            Scored { hit: *h, index: *idx, line: *idx, text: text.clone(), score, dense, topic, shared, specific, dated, worded, complete, terms: owns[i].clone(), adds_to_price: false, names_days: about_a_weekday && names_a_day(text), replies_another: unnamed && yes_or_no(text) }
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -918,7 +960,87 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             s.adds_to_price = (gives_price(&s.text) && surcharge(&s.text) || offer(&s.text)) && common.clone().any(|(t, _)| !t.chars().any(char::is_numeric) && holds(&s.terms, t) && !holds(&best, t));
         }
     }
+    // "what's the cheapest unit?" over a price list: its line with the lowest price answers it
+    // ("Unit: Locker | … | Monthly price (£): 25"), though it is no closer to the question than
+    // the list's other lines; "most expensive", the highest. The lines are those of the list
+    // holding the best price line, holding as much of what else was asked ("cheapest cake" is
+    // the cheapest of the cakes).
+    if let Some(lowest) = extreme {
+        let row = |s: &Scored| gives_price(&s.text) && (is_item(&s.text) || crate::retrieval::label(&s.text).is_some());
+        if let Some((hit, topic, top)) = out.iter().find(|s| row(s)).map(|s| (s.hit, s.topic, out[0].score)) {
+            let priced = out.iter().enumerate().filter(|(_, s)| s.hit == hit && row(s) && s.topic >= topic - 1e-6).filter_map(|(i, s)| amount(&s.text).map(|a| (i, a)));
+            let priced: Vec<(usize, f64)> = priced.collect();
+            let pick = if lowest { priced.iter().min_by(|a, b| a.1.total_cmp(&b.1)) } else { priced.iter().max_by(|a, b| a.1.total_cmp(&b.1)) };
+            if let (Some(&(i, _)), true) = (pick, priced.len() > 1) {
+                out[i].score = top.max(tuning.alone) + 0.15;
+                out[i].worded = true;
+                out.sort_by(|a, b| b.score.total_cmp(&a.score));
+            }
+        }
+    }
     out
+}
+
+/// What a row of a list or table names, as stems: its first cell's value in a table's row ("Cat
+/// spay" in "Treatment: Cat spay | Price: £120"), a list item's label ("Espresso" in "- Espresso:
+/// £2.20") or its words before a number ("Carrot cake" in "- Carrot cake — £3.80"). Weekdays,
+/// months and numbers are left out: a timetable's "- Monday: 07:00 — Morning Hatha" names a
+/// class, not a thing on sale. None for a line that is not a row.
+fn row_item(text: &str) -> Option<HashSet<String>> {
+    let table = text.contains(" | ");
+    let line = match crate::retrieval::list_marker(text) {
+        Some((_, rest)) => rest,
+        None if table => text.trim(),
+        None => return None,
+    };
+    let first = line.split(" | ").next().unwrap_or_default();
+    let name = match (table, first.split_once(": ")) {
+        // (A name's explanation in brackets is not what it names: "Oil change (up to 5 litres
+        // synthetic oil + filter)".)
+        (true, Some((_, value))) => value.split(" (").next().unwrap_or_default(),
+        (false, Some((label, _))) => label,
+        _ => first.split(|c: char| c.is_ascii_digit() || matches!(c, '$' | '£' | '€' | '¥')).next().unwrap_or_default(),
+    };
+    use unicode_segmentation::UnicodeSegmentation;
+    let item: HashSet<String> = name.unicode_words().filter(|w| !dated(w) && !w.chars().any(char::is_numeric)).filter_map(term).collect();
+    (!item.is_empty()).then_some(item)
+}
+
+/// Whether a question asks for the lowest price ("what's your cheapest room?", "least
+/// expensive") — `Some(true)` — or the highest ("most expensive", "priciest") — `Some(false)`.
+fn extreme_asked(question: &str) -> Option<bool> {
+    use unicode_segmentation::UnicodeSegmentation;
+    let words: Vec<String> = question.unicode_words().map(str::to_lowercase).collect();
+    let pair = |a: &str, b: &[&str]| words.windows(2).any(|w| w[0] == a && b.contains(&w[1].as_str()));
+    if words.iter().any(|w| w == "cheapest") || pair("least", &["expensive"]) || pair("most", &["affordable"]) || pair("lowest", &["price", "prices", "cost"]) {
+        Some(true)
+    } else if words.iter().any(|w| w == "priciest" || w == "dearest") || pair("most", &["expensive"]) || pair("highest", &["price", "prices", "cost"]) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The first amount a price line gives ([`gives_price`]): 25 for "Monthly price (£): 25", 1050
+/// for "£1,050", 12.5 for "12.50€".
+fn amount(text: &str) -> Option<f64> {
+    let chars: Vec<char> = text.chars().collect();
+    let number = |from: usize| -> Option<f64> {
+        let digits: String = chars[from..].iter().take_while(|c| c.is_ascii_digit() || **c == '.' || **c == ',').filter(|c| **c != ',').collect();
+        digits.trim_end_matches('.').parse().ok()
+    };
+    for (i, c) in chars.iter().enumerate() {
+        if !matches!(c, '$' | '£' | '€' | '¥') {
+            continue;
+        }
+        if let Some(j) = (i + 1..(i + 5).min(chars.len())).find(|&j| chars[j].is_ascii_digit()).filter(|&j| chars[i + 1..j].iter().all(|c| matches!(c, ' ' | ')' | ':'))) {
+            return number(j);
+        }
+        if let Some(start) = (0..i).rev().take_while(|&k| chars[k].is_ascii_digit() || chars[k] == '.' || chars[k] == ',').last() {
+            return number(start);
+        }
+    }
+    None
 }
 
 /// Whether a price line is a surcharge on another price: "£3 more per hour", "Extra charge on
@@ -1542,6 +1664,72 @@ mod tests {
     }
 
     #[test]
+    fn a_row_naming_another_thing_than_asked_is_not_its_answer() {
+        // The vet's price list (a CSV), as the local embedder scored its rows.
+        let prices = [(
+            "Prices",
+            "Treatment: Consultation | Price: £48 | Notes: Standard 15-minute appointment with a vet\nTreatment: Repeat consultation | Price: £28 | Notes: For the same problem within 14 days of the first consultation\nTreatment: Vaccination - dog | Price: £62 | Notes: Includes health check\nTreatment: Vaccination - cat | Price: £55 | Notes: Includes health check\nTreatment: Dog neuter | Price: from £250 | Notes: Price depends on weight\nTreatment: Cat spay | Price: £120\nTreatment: Out-of-hours emergency consultation | Price: £150",
+        )];
+        let quoted = |q: &str, cosine: &[f32]| {
+            let sel = selection(q, &prices, cosine, &[0.5]);
+            let best = sel.ranked.first().filter(|s| s.score >= sel.tuning.min_score).map(|s| s.text.clone());
+            (best, sel.ranked.iter().map(|s| (s.text.clone(), s.score)).collect::<Vec<_>>())
+        };
+        // "spay" names the cat's row, "dog" two others: none of them is a dog's spay.
+        let (best, ranked) = quoted("how much to spay my dog", &[0.432, 0.3, 0.51, 0.367, 0.509, 0.622, 0.3]);
+        assert_eq!(best, None, "{ranked:?}");
+        let (best, ranked) = quoted("how much is a cat neuter", &[0.418, 0.3, 0.351, 0.539, 0.655, 0.589, 0.3]);
+        assert_eq!(best, None, "{ranked:?}");
+        // The plain consultation, not the repeat one nor the emergency one.
+        let (best, ranked) = quoted("whats the price for a consult", &[0.472, 0.567, 0.3, 0.3, 0.407, 0.353, 0.547]);
+        assert!(best.as_deref().is_some_and(|b| b.contains("£48")), "{ranked:?}");
+        // Asked by its own name, a row answers.
+        let (best, ranked) = quoted("how much is a cat vaccination", &[0.4, 0.3, 0.55, 0.66, 0.4, 0.5, 0.3]);
+        assert!(best.as_deref().is_some_and(|b| b.contains("£55")), "{ranked:?}");
+        assert_eq!(row_item("Treatment: Cat spay | Price: £120"), Some(["cat".to_owned(), "spay".to_owned()].into()));
+        assert_eq!(row_item("- Monday: 07:00 — Morning Hatha"), None);
+        assert_eq!(row_item("- Carrot cake — £3.80"), Some(["carrot".to_owned(), "cake".to_owned()].into()));
+    }
+
+    #[test]
+    fn a_person_asked_for_on_a_weekday_is_answered_with_their_days() {
+        // The vet's team page: the sections' headings ("Dr Tom Reid") name the vets, their
+        // sentences their first names.
+        let team = [
+            ("Meet the team › Dr Tom Reid", "Tom is our exotics vet. He sees rabbits, guinea pigs, reptiles and birds. Tom is in on Tuesdays and Fridays."),
+            ("Meet the team › Dr Sarah Patel", "Sarah sees dogs and cats and has a special interest in orthopaedics (bones and joints). She qualified in 2009 and has been with Oakfield Vets since it opened. Sarah works Monday to Thursday."),
+        ];
+        let sel = selection("can Dr Reid see my rabbit on Monday", &team, &[0.199, 0.473, 0.255, 0.283, 0.2, 0.297], &[0.529, 0.318]);
+        let q: Vec<String> = sel.quote().iter().map(|s| s.text.clone()).collect();
+        assert!(q.len() == 2 && q[0].starts_with("He sees rabbits") && q[1].contains("Tuesdays and Fridays"), "{q:?}");
+        // "when" is answered by the days, not by a year.
+        let sel = selection("when is Dr Patel in", &team, &[0.05, 0.05, 0.05, 0.097, 0.1, 0.155], &[0.2, 0.377]);
+        assert!(sel.ranked[0].text.contains("Monday to Thursday"), "{:?}", sel.ranked);
+        assert!(sel.quote().iter().any(|s| s.text.contains("Monday to Thursday")), "{:?}", sel.quote());
+        // So are "what days".
+        let sel = selection("what days is the exotics vet in", &team, &[0.5, 0.45, 0.3, 0.2, 0.15, 0.2], &[0.5, 0.3]);
+        let q: Vec<String> = sel.quote().iter().map(|s| s.text.clone()).collect();
+        assert!(q.iter().any(|s| s.contains("Tuesdays and Fridays")), "{q:?}");
+    }
+
+    #[test]
+    fn the_cheapest_is_the_line_with_the_lowest_price() {
+        // The self-storage walkthrough: every line of the list is as close to the question.
+        let units = [("Unit prices", "Unit: Medium | Size (sq ft): 50 | Monthly price (£): 95\nUnit: Small | Size (sq ft): 25 | Monthly price (£): 55\nUnit: Large | Size (sq ft): 100 | Monthly price (£): 160\nUnit: Locker | Size (sq ft): 10 | Monthly price (£): 25")];
+        let sel = selection("what's the cheapest unit you have?", &units, &[0.558, 0.511, 0.506, 0.46], &[0.4]);
+        assert!(sel.answers_alone(), "{:?}", sel.ranked);
+        let q: Vec<String> = sel.quote().iter().map(|s| s.text.clone()).collect();
+        assert!(q.len() == 1 && q[0].contains("Locker"), "{q:?}");
+        let sel = selection("which unit is the most expensive?", &units, &[0.558, 0.511, 0.506, 0.46], &[0.4]);
+        assert!(sel.quote()[0].text.contains("Large"), "{:?}", sel.quote());
+        // Among the lines about what else was asked: the cheapest cake, not the cheapest coffee.
+        let menu = [("Menu", "- Espresso: £2.20\n- Carrot cake: £3.80\n- Lemon cake: £3.50\n- Chocolate cake: £4.10")];
+        let sel = selection("what is your cheapest cake", &menu, &[0.3, 0.55, 0.56, 0.58], &[0.5]);
+        assert!(sel.quote()[0].text.contains("Lemon"), "{:?}", sel.quote());
+        assert_eq!((amount("£1,050"), amount("Monthly price (£): 25"), amount("12.50€ a head"), amount("free")), (Some(1050.0), Some(25.0), Some(12.5), None));
+    }
+
+    #[test]
     fn an_offer_for_something_asked_is_quoted_beside_the_price() {
         // The self-storage walkthrough: the price list is a CSV, the offer is in the rules (the
         // sentences' and passages' cosines as the local embedder gave them).
@@ -1572,9 +1760,13 @@ mod tests {
 
     #[test]
     fn when_asks_for_a_time_only_where_it_opens_a_question() {
-        assert_eq!(wants("when do you open?"), Wants::Number);
-        assert_eq!(wants("and when is the next class?"), Wants::Number);
-        assert_eq!(wants("the shop opens when?"), Wants::Number);
+        assert_eq!(wants("when do you open?"), Wants::Time);
+        assert_eq!(wants("and when is the next class?"), Wants::Time);
+        assert_eq!(wants("the shop opens when?"), Wants::Time);
+        assert_eq!(wants("how many rooms do you have?"), Wants::Number);
+        // A weekday answers "when", not "how many".
+        let none = HashSet::new();
+        assert!(has(Wants::Time, "Sarah works Monday to Thursday.", &none) && has(Wants::Time, "Open 9-5", &none) && !has(Wants::Number, "Sarah works Monday to Thursday.", &none));
         assert_eq!(wants("what if I'm not home when the flowers arrive?"), Wants::Anything);
     }
 
