@@ -94,7 +94,9 @@ pub struct Scored {
     pub names_days: bool,
     /// Whether it opens with a "Yes" or "No" that replies to another question than the
     /// customer's: a yes/no question names something no passage does ("do you do vegan
-    /// breakfast?" / "Yes, we offer vegetarian and gluten-free breakfasts on request."). Quoted,
+    /// breakfast?" / "Yes, we offer vegetarian and gluten-free breakfasts on request."), or
+    /// something the FAQ entry's question it replies to lacks ("Is there a charge for parking?" /
+    /// "Is there parking?" / "Yes, we have a free car park …"). Quoted,
     /// the reply is left out ([`Selection::quoted`]): the customer reads what is offered, not a
     /// "yes" to what is not.
     pub replies_another: bool,
@@ -206,7 +208,10 @@ impl Selection {
         let days = (!best.names_days).then(|| ranked.iter().skip(1).find(|s| s.names_days && s.hit == best.hit && s.score > 0.0)).flatten();
         // A surcharge on the best's price for something asked ([`Scored::adds_to_price`]).
         let surcharge = || (self.focus.is_empty() && std::ptr::eq(best, &self.ranked[0])).then(|| ranked.iter().skip(1).find(|s| s.adds_to_price && close(s, 0.6))).flatten();
-        let second = specific.or(says_more).or(days).or_else(|| ranked.get(1).filter(|s| close(s, self.tuning.second) && (s.topic >= best.topic - 1e-6 || s.shared >= 0.5) && (s.dated || !best.dated))).or_else(surcharge);
+        // (A best holding every word asked has no second from another passage lacking one of
+        // them: beside "we don't clean the outside of windows", "Regular clean | £18 per hour"
+        // reads as the price of cleaning windows.)
+        let second = specific.or(says_more).or(days).or_else(|| ranked.get(1).filter(|s| close(s, self.tuning.second) && (s.topic >= best.topic - 1e-6 || (s.shared >= 0.5 && (s.hit == best.hit || !best.complete))) && (s.dated || !best.dated))).or_else(surcharge);
         // The run of list items around the best, when it is one (at most ten items).
         let run = || {
             let mut items: Vec<&Scored> = self.ranked.iter().filter(|s| s.hit == best.hit && is_item(&s.text)).collect();
@@ -843,6 +848,19 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     // A yes/no question naming what no passage does: a "Yes" or "No" in them replies to
     // another question ([`Scored::replies_another`]).
     let unnamed = polar(question) && common.clone().any(|(t, _)| !t.chars().any(char::is_numeric) && !bags.iter().any(|b| holds(b, t)));
+    // The words of the customer's yes/no question that an FAQ entry's question lacks: a "Yes" or
+    // "No" lacking them too replies to another question.
+    let entry_lacks: HashMap<usize, Vec<String>> = headings
+        .iter()
+        .enumerate()
+        .filter(|_| polar(question))
+        .filter_map(|(h, heading)| {
+            let asked = heading.lines().last().unwrap_or_default();
+            let own: HashSet<String> = terms(asked).into_iter().collect();
+            let lacks: Vec<String> = common.clone().filter(|(t, _)| !t.chars().any(char::is_numeric) && !holds(&own, t)).map(|(t, _)| t.clone()).collect();
+            (asks(asked) && !lacks.is_empty()).then_some((h, lacks))
+        })
+        .collect();
     // A price asked: "cost", "fee" … or "how much" where the passages give prices ("How much
     // land …" in an article asks for an amount, "how much is a men's cut with Marco?" in a salon's
     // sources for a price). A sentence giving none, nor saying it is free or offering a price off
@@ -872,6 +890,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
         })
         .collect();
     let less_exact: Vec<bool> = (0..sents.len()).map(|i| named_beyond(i) && siblings(i).any(|j| !named_beyond(j) && common.clone().all(|(t, _)| holds(&owns[j], t)))).collect();
+    let faq_entry: HashSet<usize> = headings.iter().enumerate().filter(|(_, heading)| asks(heading.lines().last().unwrap_or_default())).map(|(h, _)| h).collect();
     let mut out: Vec<Scored> = sents
         .iter()
         .enumerate()
@@ -891,7 +910,11 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             let detail = contact.is_some_and(|c| gives(c, text));
             let entry = answered_entry.contains(h);
             let worded = (topic >= 0.5 && common.clone().any(|(t, _)| holds(&label, t))) || (topic >= 0.9 && n_common >= 2 && short) || detail || entry;
+            // A reply in an FAQ entry means what its question asks, whatever its own words: "No.
+            // Many of our customers give us a key …" under "Do I need to be at home during the
+            // clean?" is as close to "do I have to be in when you clean" as the entry is.
             let dense = cosine.map_or(0.0, |c| c[i]);
+            let dense = if faq_entry.contains(h) { dense.max(passage.get(*h).copied().unwrap_or(0.0)) } else { dense };
             let mut score = tuning.dense * dense + tuning.lexical * lexical + tuning.passage * passage.get(*h).copied().unwrap_or(0.0);
             if entry {
                 score = score.max(tuning.alone) + 0.1;
@@ -951,7 +974,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             // asked: "Call us on 555-0199." needs no paragraph around it. An address's paragraph
             // often says how to get there: "… and the number 12 bus stops outside.")
             let complete = !english || (detail && contact != Some(Contact::Address)) || q_terms.iter().all(|t| holds(&unborrowed[i], t));
-            Scored { hit: *h, index: *idx, line: *idx, text: text.clone(), score, dense, topic, shared, specific, dated, worded, complete, terms: owns[i].clone(), adds_to_price: false, names_days: about_a_weekday && names_a_day(text), replies_another: unnamed && yes_or_no(text) }
+            Scored { hit: *h, index: *idx, line: *idx, text: text.clone(), score, dense, topic, shared, specific, dated, worded, complete, terms: owns[i].clone(), adds_to_price: false, names_days: about_a_weekday && names_a_day(text), replies_another: (unnamed || entry_lacks.get(h).is_some_and(|lacks| lacks.iter().any(|t| !holds(&owns[i], t)))) && yes_or_no(text) }
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -1576,6 +1599,14 @@ mod tests {
         // So does a question that asks for no yes or no.
         let sel = selection("what vegan breakfast do you do?", &faq, &[0.673, 0.114], &[0.619]);
         assert!(sel.quoted().iter().all(|(_, q)| q.starts_with("Yes")), "{:?}", sel.quoted());
+        // The vet's walkthrough: the FAQ's "Yes" is to "Is there parking?", read as a yes to a
+        // charge.
+        // ("charge" is named elsewhere.)
+        let parking = [("Frequently asked questions › Is there parking?", "Yes, we have a free car park right outside the practice."), ("Policies", "We charge a £20 fee for a missed appointment.")];
+        let sel = selection("Is there a charge for parking?", &parking, &[0.579, 0.2], &[0.305, 0.2]);
+        assert_eq!(sel.quoted()[0].1, "… we have a free car park right outside the practice.");
+        let sel = selection("is there parking?", &parking, &[0.75, 0.1], &[0.6, 0.1]);
+        assert_eq!(sel.quoted()[0].1, "Yes, we have a free car park right outside the practice.");
         assert_eq!(without_reply("No, we do not offer hot yoga."), Some("we do not offer hot yoga."));
         assert_eq!(without_reply("Yes!"), None);
         // A "Yes!" of its own is left out whole (the walkthrough's café: "dessert" is named
@@ -1710,6 +1741,33 @@ mod tests {
         let sel = selection("what days is the exotics vet in", &team, &[0.5, 0.45, 0.3, 0.2, 0.15, 0.2], &[0.5, 0.3]);
         let q: Vec<String> = sel.quote().iter().map(|s| s.text.clone()).collect();
         assert!(q.iter().any(|s| s.contains("Tuesdays and Fridays")), "{q:?}");
+    }
+
+    #[test]
+    fn a_best_holding_every_word_asked_has_no_second_from_elsewhere_that_lacks_one() {
+        // The cleaning company's walkthrough: beside "we don't clean the outside of windows", the
+        // hourly price read as the price of cleaning windows.
+        let sources = [
+            ("Where we work", "Please note that we don't clean the outside of windows and we can't move heavy furniture."),
+            ("Services", "Service: Regular clean | Price: £18 per hour | Details: Minimum 2 hours per visit\nService: Carpet cleaning | Price: £30 per room"),
+        ];
+        let sel = selection("how much is a window clean", &sources, &[0.519, 0.565, 0.535], &[0.365, 0.549]);
+        let q: Vec<String> = sel.quote().iter().map(|s| s.text.clone()).collect();
+        assert!(q.len() == 1 && q[0].contains("windows"), "{q:?} {:?}", sel.ranked);
+    }
+
+    #[test]
+    fn a_reply_in_an_faq_entry_means_what_its_question_asks() {
+        // The cleaning company's walkthrough: the entry is the closest passage, its reply shares
+        // no word with the question, and other FAQ entries' sentences hold "clean".
+        let faq = [
+            ("FAQ › Do I need to be at home during the clean?", "No. Many of our customers give us a key or a key safe code."),
+            ("FAQ › What days do you clean?", "We clean Monday to Saturday, 8 am to 6 pm."),
+            ("FAQ › Will I get the same cleaner?", "For regular cleans we always try to send the same cleaner, so they get to know your home."),
+        ];
+        let sel = selection("do I have to be in when you clean", &faq, &[0.105, 0.142, 0.453, 0.464], &[0.5, 0.408, 0.375]);
+        let q: Vec<String> = sel.quote().iter().map(|s| s.text.clone()).collect();
+        assert!(q.iter().any(|s| s.starts_with("Many of our customers")), "{q:?} {:?}", sel.ranked);
     }
 
     #[test]

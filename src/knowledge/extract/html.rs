@@ -78,6 +78,9 @@ pub(crate) fn extract(html: &str, budget: &Budget) -> Result<(Document, Links), 
         row: Vec::new(),
         cell: None,
         cell_th: false,
+        page_heading: None,
+        in_subsection: false,
+        sectioning: 0,
         row_th: false,
         row_td_text: false,
         thead: 0,
@@ -272,6 +275,13 @@ struct State<'b> {
     row_td_text: bool,
     /// Open `<thead>`s of the table.
     thead: usize,
+    /// The page's top heading (the first of the highest level), and whether a lower one was
+    /// written since: a page's `<footer>` is about the page, not the last section
+    /// ([`State::open`]).
+    page_heading: Option<(usize, String)>,
+    in_subsection: bool,
+    /// Open `<article>`s and `<section>`s: a footer inside one is that one's.
+    sectioning: usize,
 }
 
 /// Whether `e` is left out with its content.
@@ -358,6 +368,20 @@ impl State<'_> {
                 self.finish_row()?;
                 self.thead += 1;
             }
+            "article" | "section" => {
+                self.flush()?;
+                self.sectioning += 1;
+            }
+            // The page's footer ("Oakfield Vets · 12 Oakfield Road · Tel …") after the last
+            // section: under the page's heading again, so it is not that section's (a nurse's
+            // profile read as saying the practice's address).
+            "footer" if self.sectioning == 0 && self.table_depth == 0 => {
+                self.flush()?;
+                if let (Some((level, text)), true) = (self.page_heading.clone(), self.in_subsection) {
+                    self.in_subsection = false;
+                    self.out.heading(level, &text)?;
+                }
+            }
             _ if self.table_depth > 0 => self.text(" "),
             _ if BLOCKS.contains(&name) => self.flush()?,
             _ => {}
@@ -403,6 +427,10 @@ impl State<'_> {
                 self.finish_row()?;
                 self.thead = self.thead.saturating_sub(1);
             }
+            "article" | "section" => {
+                self.flush()?;
+                self.sectioning = self.sectioning.saturating_sub(1);
+            }
             _ if self.table_depth > 0 => self.text(" "),
             _ if BLOCKS.contains(&name) => self.flush()?,
             _ => {}
@@ -417,6 +445,12 @@ impl State<'_> {
             let body = collapse(&text);
             if level == 1 && self.first_h1.is_none() && !body.is_empty() {
                 self.first_h1 = Some(body.clone());
+            }
+            match &self.page_heading {
+                Some((top, _)) if *top < level => self.in_subsection = true,
+                Some((top, _)) if *top == level => self.in_subsection = false,
+                _ if !body.is_empty() => (self.page_heading, self.in_subsection) = (Some((level, body.clone())), false),
+                _ => {}
             }
             return self.out.heading(level, &body);
         }
@@ -483,6 +517,22 @@ mod tests {
         assert_eq!(d.title.as_deref(), Some("Café Bob"));
         assert_eq!(d.text, "# Menu\n\nFresh coffee daily & more.\n\n- Latte\n  - oat\n- Mocha\n\nItem: Latte | Price: 3.90\n\nBye");
         assert_eq!(links.hrefs, ["/a"]);
+    }
+
+    #[test]
+    fn a_page_footer_is_not_the_last_sections() {
+        // The vet's team page: the practice's address is not part of the nurse's profile.
+        let (d, _) = run(concat!(
+            "<h1>Meet the team</h1><p>We're a small practice.</p>",
+            "<section><h2>Hannah – Nurse</h2><p>Hannah runs our nurse clinics.</p></section>",
+            "<footer>Oakfield Vets · 12 Oakfield Road</footer>"
+        ));
+        assert_eq!(d.text, "# Meet the team\n\nWe're a small practice.\n\n## Hannah – Nurse\n\nHannah runs our nurse clinics.\n\n# Meet the team\n\nOakfield Vets · 12 Oakfield Road");
+        // An article's own footer stays the article's; a page with no section needs nothing.
+        let (d, _) = run("<h1>News</h1><article><h2>Open day</h2><p>Come along.</p><footer>Posted in May</footer></article>");
+        assert_eq!(d.text, "# News\n\n## Open day\n\nCome along.\n\nPosted in May");
+        let (d, _) = run("<h1>Menu</h1><p>Coffee</p><footer>Call us</footer>");
+        assert_eq!(d.text, "# Menu\n\nCoffee\n\nCall us");
     }
 
     #[test]
