@@ -890,7 +890,29 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
         })
         .collect();
     let less_exact: Vec<bool> = (0..sents.len()).map(|i| named_beyond(i) && siblings(i).any(|j| !named_beyond(j) && common.clone().all(|(t, _)| holds(&owns[j], t)))).collect();
-    let faq_entry: HashSet<usize> = headings.iter().enumerate().filter(|(_, heading)| asks(heading.lines().last().unwrap_or_default())).map(|(h, _)| h).collect();
+    // A short yes/no question about a name that one sentence alone holds ("do you cover
+    // Wetherby" / "… we can't take jobs in places like Wetherby or Otley."): that sentence is
+    // about it, however far the rest of its words. (Not a longer question, nor one asking for a
+    // fact about the name, as an article's reader asks: "Who was Janet Gray married to?" is not
+    // answered by a sentence naming her.)
+    let asked_names: Vec<&String> = specifics.iter().filter(|t| !dates.contains(*t)).collect();
+    let short_question = polar(question) && common.clone().count() <= 2;
+    let rare_name: Vec<bool> = (0..sents.len())
+        .map(|i| short_question && !asked_names.is_empty() && asked_names.iter().all(|t| owns[i].contains(*t)) && asked_names.iter().any(|t| owns.iter().filter(|o| o.contains(*t)).count() == 1))
+        .collect();
+    // (An entry whose question shares a word with the customer's: a passage's score counts its
+    // words too, and "How do I pay?" / "You can pay by bank transfer …" is close to "can you
+    // clean on a bank holiday" by "bank" alone.)
+    let faq_entry: HashSet<usize> = headings
+        .iter()
+        .enumerate()
+        .filter(|(_, heading)| {
+            let asked = heading.lines().last().unwrap_or_default();
+            let own: HashSet<String> = terms(asked).into_iter().collect();
+            asks(asked) && common.clone().any(|(t, _)| holds(&own, t))
+        })
+        .map(|(h, _)| h)
+        .collect();
     let mut out: Vec<Scored> = sents
         .iter()
         .enumerate()
@@ -909,7 +931,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             let short = is_item(text) || n_words <= 12 || (shared >= 1.0 && n_words <= 20);
             let detail = contact.is_some_and(|c| gives(c, text));
             let entry = answered_entry.contains(h);
-            let worded = (topic >= 0.5 && common.clone().any(|(t, _)| holds(&label, t))) || (topic >= 0.9 && n_common >= 2 && short) || detail || entry;
+            let worded = (topic >= 0.5 && common.clone().any(|(t, _)| holds(&label, t))) || (topic >= 0.9 && n_common >= 2 && short) || detail || entry || rare_name[i];
             // A reply in an FAQ entry means what its question asks, whatever its own words: "No.
             // Many of our customers give us a key …" under "Do I need to be at home during the
             // clean?" is as close to "do I have to be in when you clean" as the entry is.
@@ -918,6 +940,9 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             let mut score = tuning.dense * dense + tuning.lexical * lexical + tuning.passage * passage.get(*h).copied().unwrap_or(0.0);
             if entry {
                 score = score.max(tuning.alone) + 0.1;
+            }
+            if rare_name[i] {
+                score = score.max(tuning.alone) + 0.05;
             }
             // A sentence with nothing beyond the question's own words can't be its answer.
             let new_words = bags[i].iter().any(|t| !q_set.contains(t));
@@ -1757,6 +1782,19 @@ mod tests {
     }
 
     #[test]
+    fn a_name_asked_that_one_sentence_alone_holds_answers() {
+        // The cleaning company's walkthrough: one prose file, read as one passage far from the
+        // question; the town is named by one sentence.
+        let areas = [("Where we work and how booking works", "We cover Leeds postcodes LS1 to LS17. We don't go outside the Leeds ring road, so unfortunately we can't take jobs in places like Wetherby or Otley. All our cleaners are DBS checked and fully insured.")];
+        let sel = selection("do you cover Wetherby", &areas, &[0.163, 0.246, 0.235], &[0.227]);
+        assert!(sel.answers_alone(), "{:?}", sel.ranked);
+        assert!(sel.quote().iter().any(|s| s.text.contains("Wetherby")), "{:?}", sel.quote());
+        // A name that two sentences hold singles out neither.
+        let sel = selection("do you cover Leeds ring road", &areas, &[0.163, 0.246, 0.235], &[0.227]);
+        assert!(sel.ranked.iter().all(|s| !s.worded), "{:?}", sel.ranked);
+    }
+
+    #[test]
     fn a_reply_in_an_faq_entry_means_what_its_question_asks() {
         // The cleaning company's walkthrough: the entry is the closest passage, its reply shares
         // no word with the question, and other FAQ entries' sentences hold "clean".
@@ -1768,6 +1806,11 @@ mod tests {
         let sel = selection("do I have to be in when you clean", &faq, &[0.105, 0.142, 0.453, 0.464], &[0.5, 0.408, 0.375]);
         let q: Vec<String> = sel.quote().iter().map(|s| s.text.clone()).collect();
         assert!(q.iter().any(|s| s.starts_with("Many of our customers")), "{q:?} {:?}", sel.ranked);
+        // An entry whose question shares no word with the customer's is not: its passage's score
+        // counts the words of its reply.
+        let faq = [("FAQ › How do I pay?", "We invoice after each clean. You can pay by bank transfer or card within 7 days."), ("FAQ › What days do you clean?", "We clean Monday to Saturday, 8 am to 6 pm.")];
+        let sel = selection("can you clean on a bank holiday", &faq, &[0.2, 0.25, 0.478], &[0.415, 0.444]);
+        assert!(sel.ranked[0].text.starts_with("We clean"), "{:?}", sel.ranked);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //!
 //! Kept: headings, paragraphs, list items (nested lists indented), table rows (as `a | b | c`;
 //! under a header row, one in `<thead>` or of `<th>` cells only, as `Item: a | Price: b`),
-//! preformatted text, the text of links, image `alt` text. Dropped with everything inside them:
+//! preformatted text, the text of links, image `alt` text; the page's own `<footer>` goes under
+//! the page's top heading again, not the last section's. Dropped with everything inside them:
 //! `head`, `script`, `style`, `noscript`, `template`, `svg`, `math`, `iframe`, `object`,
 //! `canvas`, form controls, media, `nav` (and `role="navigation"`), `hidden`/`aria-hidden`/
 //! `display:none` elements, comments. The title is `<title>`, else the first `h1`. Links' `href`s
