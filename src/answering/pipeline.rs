@@ -113,6 +113,12 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
     let mut prepared = compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, &query, req.early).await?;
     let mut query = query;
     if matches!(prepared, Prepared::NotFound) && query != req.question {
+        // The question before asked again for someone else ("how about for a cat?" after a
+        // dental's price), and nothing says anything of them with it: on its own it would find the
+        // cat's other prices, read as the cat's dental.
+        if asks_for_another(req.question) {
+            return Ok(fixed(MessageKind::Fallback, req.texts.fallback.clone()));
+        }
         // Read as a follow-up, it found nothing: it may be a new question after all ("What about
         // allergens?" after "Do you deliver?"), answered on its own.
         prepared = compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, req.question, None).await?;
@@ -133,6 +139,10 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
     // A follow-up's quote answers what it adds ("what about tulips?"), not the question before.
     hits.selection.focus_on(req.question, &query);
     if !hits.selection.answers_focus() {
+        // (The same, when something was found but nothing good enough holds what it adds.)
+        if asks_for_another(req.question) && hits.selection.focus_beyond_days() {
+            return Ok(fixed(MessageKind::Fallback, req.texts.fallback.clone()));
+        }
         // No sentence good enough holds what it adds: "and the burger?" after the steak frites'
         // price would be answered with the steak again. Searched on its own, it may be found.
         match compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, req.question, None).await? {
@@ -273,6 +283,16 @@ pub fn the_question_alone(message: &str) -> Option<&str> {
     (sentences.len() > 1 && !is_follow_up(asked) && !words.iter().any(stands_for)).then_some(asked)
 }
 
+/// Whether a follow-up asks the question before for someone or something else: "how about for
+/// a cat?", "and for students?", "what about for 2 people?".
+fn asks_for_another(question: &str) -> bool {
+    let lower = question.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let rest = words.strip_prefix(&["and"][..]).or_else(|| words.strip_prefix(&["so"][..])).unwrap_or(&words);
+    let rest = rest.strip_prefix(&["how", "about"][..]).or_else(|| rest.strip_prefix(&["what", "about"][..])).unwrap_or(rest);
+    rest.first() == Some(&"for") && rest.len() <= 5
+}
+
 /// Words that open a message continuing the one before: "and", "but", "also" …
 const CONTINUES: &[&str] = &[
     "and", "also", "but", "or", "then", // English
@@ -316,6 +336,12 @@ mod tests {
         assert_eq!(the_question_alone("I love your cakes. How much is it?"), None, "'it' is the cake");
         assert_eq!(the_question_alone("Do you deliver? How much is it?"), None, "two questions");
         assert_eq!(the_question_alone("We are four. Price?"), None, "a follow-up's words");
+    }
+
+    #[test]
+    fn a_follow_up_for_someone_else_is_told_apart() {
+        assert!(asks_for_another("how about for a cat?") && asks_for_another("and for students?") && asks_for_another("what about for 2 people?"));
+        assert!(!asks_for_another("what about tulips?") && !asks_for_another("and on Sunday?") && !asks_for_another("for how long is the warranty on parts and labour?"));
     }
 
     #[test]

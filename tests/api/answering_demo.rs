@@ -316,3 +316,26 @@ async fn a_question_with_words_around_it_is_found_and_a_yes_to_another_question_
     assert!(said[1].contains("couldn't find") && !said[1].contains('£'), "nothing says anything of students: {said:?}");
     app.stop().await.unwrap();
 }
+
+const VET_PRICES: &str = "Treatment,Price,Notes\nConsultation,£48,Standard 15-minute appointment with a vet\nRepeat consultation,£28,For the same problem within 14 days of the first consultation\nVaccination - dog,£62,Includes health check\nVaccination - cat,£55,Includes health check\nVaccination - rabbit,£45,Myxomatosis and RVHD combined\nBooster,£40,Annual booster for any pet\nMicrochipping,£20,\nDog neuter,from £250,Price depends on weight\nCat spay,£120,\nNail clip,£12,\nDental scale & polish,from £180,Under general anaesthetic\nOut-of-hours emergency consultation,£150,\n";
+
+/// The vet's walkthrough: a price list's row for another animal answered for the one asked ("how
+/// much to spay my dog" got the cat spay's £120), the repeat consultation's £28 answered "whats
+/// the price for a consult", and "how about for a cat?" after the dental's price got the cat's
+/// vaccination and spay.
+#[tokio::test]
+async fn a_price_lists_row_for_another_thing_is_not_the_price_asked() {
+    std::env::var("BELLHOP_MODELS_DIR").expect("BELLHOP_MODELS_DIR is unset: run `bash scripts/test.sh`");
+    let app = spawn_app().await;
+    let (bot, tenant, _) = live_bot(&app, "Priya", "oakfield_vets_bot", "Oakfield Vets").await;
+    add_doc(&app, tenant, "prices.csv", VET_PRICES).await;
+    wait_sources_ready(&app, tenant, 1).await;
+    let said = each_asked_by_a_new_customer(&app, bot, &["how much to spay my dog", "whats the price for a consult", "how much is a cat vaccination"]).await;
+    assert!(said[0].contains("couldn't find") && !said[0].contains("£120"), "{said:?}");
+    assert!(said[1].contains("£48") && !said[1].contains("£28"), "{said:?}");
+    assert!(said[2].contains("£55") && !said[2].contains("£62"), "{said:?}");
+    let said = one_customer_asks(&app, bot, &["how much is a dental", "how about for a cat?"]).await;
+    assert!(said[0].contains("£180"), "{said:?}");
+    assert!(said[1].contains("couldn't find") && !said[1].contains('£'), "{said:?}");
+    app.stop().await.unwrap();
+}
