@@ -162,6 +162,14 @@ impl Selection {
         self.focus.is_empty() || self.ranked.iter().any(|s| s.score >= self.tuning.min_score && self.focus.iter().any(|f| s.terms.iter().any(|t| same(f, t))))
     }
 
+    /// For a follow-up asking the question before for someone else ("how about for a cat?"
+    /// after "how much is a dental"), whether a sentence good enough to quote holds both what it
+    /// adds and a word of the question before: "Cat spay | £120" holds the cat, not the dental.
+    pub fn answers_with_before(&self, question: &str, query: &str) -> bool {
+        let before: HashSet<String> = terms(query.strip_suffix(question).unwrap_or_default()).into_iter().filter(|t| !self.focus.contains(t)).collect();
+        self.ranked.iter().any(|s| s.score >= self.tuning.min_score && self.focus.iter().any(|f| s.terms.iter().any(|t| same(f, t))) && before.iter().any(|b| s.terms.iter().any(|t| same(b, t))))
+    }
+
     /// Whether a follow-up adds a word that is not a weekday or month: "how about for
     /// students?" does, "and on Sunday?" does not (a line that names no day may still answer
     /// it: "We are open every day from 9 to 5.").
@@ -883,10 +891,23 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     let items: &Vec<Option<HashSet<String>>> = &sents.iter().map(|(_, _, t)| row_item(t)).collect();
     let named_beyond = |i: usize| items[i].as_ref().is_some_and(|item| item.iter().any(|t| !holds(&q_set, t)));
     let siblings = |i: usize| (0..sents.len()).filter(move |&j| j != i && sents[j].0 == sents[i].0 && items[j].is_some());
+    // (What tells rows apart, as "dog" and "cat" do a vet's rows, is named by rows of two or more
+    // things: "hour" named by "Block of 10 hours" alone does not make "Single lesson | 90 minutes
+    // | £55" another thing than "is the 90 minute lesson cheaper per hour?" asks about.)
     let another_item: Vec<bool> = (0..sents.len())
         .map(|i| {
-            let by_sibling = |t: &String| siblings(i).any(|j| items[j].as_ref().is_some_and(|item| holds(item, t)));
-            named_beyond(i) && common.clone().any(|(t, _)| !holds(&owns[i], t) && by_sibling(t))
+            let Some(own) = &items[i] else { return false };
+            let naming = |t: &String| {
+                let mut things: Vec<&HashSet<String>> = Vec::new();
+                for item in siblings(i).filter_map(|j| items[j].as_ref()).filter(|item| *item != own && holds(item, t)) {
+                    if !things.contains(&item) {
+                        things.push(item);
+                    }
+                }
+                things.len()
+            };
+            let tells_apart = own.iter().any(|b| !holds(&q_set, b) && naming(b) > 0);
+            named_beyond(i) && common.clone().any(|(t, _)| !holds(&owns[i], t) && (naming(t) > 1 || (naming(t) == 1 && tells_apart)))
         })
         .collect();
     let less_exact: Vec<bool> = (0..sents.len()).map(|i| named_beyond(i) && siblings(i).any(|j| !named_beyond(j) && common.clone().all(|(t, _)| holds(&owns[j], t)))).collect();
@@ -1731,17 +1752,24 @@ mod tests {
             let best = sel.ranked.first().filter(|s| s.score >= sel.tuning.min_score).map(|s| s.text.clone());
             (best, sel.ranked.iter().map(|s| (s.text.clone(), s.score)).collect::<Vec<_>>())
         };
-        // "spay" names the cat's row, "dog" two others: none of them is a dog's spay.
+        // "dog" tells the rows apart ("Vaccination - dog", "Dog neuter"): the cat's spay is not a
+        // dog's, nor is the dog's vaccination a spay ("vaccination" tells rows apart too); the
+        // dog's neuter may be.
         let (best, ranked) = quoted("how much to spay my dog", &[0.432, 0.3, 0.51, 0.367, 0.509, 0.622, 0.3]);
-        assert_eq!(best, None, "{ranked:?}");
+        assert!(best.as_deref().is_some_and(|b| b.contains("Dog neuter")), "{ranked:?}");
         let (best, ranked) = quoted("how much is a cat neuter", &[0.418, 0.3, 0.351, 0.539, 0.655, 0.589, 0.3]);
-        assert_eq!(best, None, "{ranked:?}");
+        assert!(!best.as_deref().is_some_and(|b| b.contains("Dog")), "{ranked:?}");
         // The plain consultation, not the repeat one nor the emergency one.
         let (best, ranked) = quoted("whats the price for a consult", &[0.472, 0.567, 0.3, 0.3, 0.407, 0.353, 0.547]);
         assert!(best.as_deref().is_some_and(|b| b.contains("£48")), "{ranked:?}");
         // Asked by its own name, a row answers.
         let (best, ranked) = quoted("how much is a cat vaccination", &[0.4, 0.3, 0.55, 0.66, 0.4, 0.5, 0.3]);
         assert!(best.as_deref().is_some_and(|b| b.contains("£55")), "{ranked:?}");
+        // The driving school's: "hour" is named by one thing's row ("Block of 10 hours"), which
+        // does not make the 90-minute lesson another thing.
+        let prices = [("Prices", "Item: Single lesson | Details: 60 minutes | Price: £38\nItem: Single lesson | Details: 90 minutes | Price: £55\nItem: Block of 10 hours | Details: Ten 1-hour lessons booked and paid in advance | Price: £350\nItem: Automatic lessons | Details: Extra charge on top of the manual price | Price: £3 more per hour")];
+        let sel = selection("is the 90 minute lesson cheaper per hour?", &prices, &[0.5, 0.62, 0.5, 0.55], &[0.5]);
+        assert!(sel.ranked[0].text.contains("£55"), "{:?}", sel.ranked);
         assert_eq!(row_item("Treatment: Cat spay | Price: £120"), Some(["cat".to_owned(), "spay".to_owned()].into()));
         assert_eq!(row_item("- Monday: 07:00 — Morning Hatha"), None);
         assert_eq!(row_item("- Carrot cake — £3.80"), Some(["carrot".to_owned(), "cake".to_owned()].into()));
@@ -1889,6 +1917,15 @@ mod tests {
         assert!(sel.focus_beyond_days(), "{:?}", sel.focus);
         sel.focus_on("and on Sundays?", "what time do you open on saturday? and on Sundays?");
         assert!(!sel.focus_beyond_days(), "{:?}", sel.focus);
+        // Asked for a cat after a dental's price, the cat's spay holds the cat, not the dental.
+        let prices = [("Prices", "Treatment: Dental scale & polish | Price: from £180\nTreatment: Cat spay | Price: £120")];
+        let mut sel = selection("how much is a dental how about for a cat?", &prices, &[0.45, 0.6], &[0.5]);
+        sel.focus_on("how about for a cat?", "how much is a dental how about for a cat?");
+        assert!(!sel.answers_with_before("how about for a cat?", "how much is a dental how about for a cat?"), "{:?}", sel.ranked);
+        let prices = [("Prices", "Treatment: Dental scale & polish (dogs) | Price: from £180\nTreatment: Dental scale & polish (cats) | Price: from £150")];
+        let mut sel = selection("how much is a dental how about for a cat?", &prices, &[0.5, 0.6], &[0.5]);
+        sel.focus_on("how about for a cat?", "how much is a dental how about for a cat?");
+        assert!(sel.answers_with_before("how about for a cat?", "how much is a dental how about for a cat?"), "{:?}", sel.ranked);
     }
 
     #[test]

@@ -138,11 +138,12 @@ pub async fn answer(deps: &Deps, req: &Request<'_>, progress: Option<&tokio::syn
     };
     // A follow-up's quote answers what it adds ("what about tulips?"), not the question before.
     hits.selection.focus_on(req.question, &query);
+    if query != req.question && asks_for_another(req.question) && hits.selection.focus_beyond_days() && !hits.selection.answers_with_before(req.question, &query) {
+        // (The same, when something was found: no sentence good enough holds both what it adds
+        // and the question before's words — "Cat spay | £120" holds the cat, not the dental.)
+        return Ok(fixed(MessageKind::Fallback, req.texts.fallback.clone()));
+    }
     if !hits.selection.answers_focus() {
-        // (The same, when something was found but nothing good enough holds what it adds.)
-        if asks_for_another(req.question) && hits.selection.focus_beyond_days() {
-            return Ok(fixed(MessageKind::Fallback, req.texts.fallback.clone()));
-        }
         // No sentence good enough holds what it adds: "and the burger?" after the steak frites'
         // price would be answered with the steak again. Searched on its own, it may be found.
         match compose::prepare(&deps.db, &deps.cfg, &retriever, req.tenant, req.bot, req.question, None).await? {
