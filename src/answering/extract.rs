@@ -897,17 +897,21 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     let another_item: Vec<bool> = (0..sents.len())
         .map(|i| {
             let Some(own) = &items[i] else { return false };
-            let naming = |t: &String| {
+            // The other things naming `t` (and not `but`).
+            let naming = |t: &String, but: Option<&String>| {
                 let mut things: Vec<&HashSet<String>> = Vec::new();
-                for item in siblings(i).filter_map(|j| items[j].as_ref()).filter(|item| *item != own && holds(item, t)) {
+                for item in siblings(i).filter_map(|j| items[j].as_ref()).filter(|item| *item != own && holds(item, t) && !but.is_some_and(|b| holds(item, b))) {
                     if !things.contains(&item) {
                         things.push(item);
                     }
                 }
                 things.len()
             };
-            let tells_apart = own.iter().any(|b| !holds(&q_set, b) && naming(b) > 0);
-            named_beyond(i) && common.clone().any(|(t, _)| !holds(&owns[i], t) && (naming(t) > 1 || (naming(t) == 1 && tells_apart)))
+            // (A word of its own that the row naming `t` shares tells nothing apart: "House Wine,
+            // glass (red, white or rosé)" and "House Wine, bottle (red, white or rosé)" for "and a
+            // glass?" after the bottle's price; "Brake pads - rear axle" and "… - front axle".)
+            let tells_apart = |t: &String| own.iter().any(|b| !holds(&q_set, b) && naming(b, Some(t)) > 0);
+            named_beyond(i) && common.clone().any(|(t, _)| !holds(&owns[i], t) && (naming(t, None) > 1 || (naming(t, None) == 1 && tells_apart(t))))
         })
         .collect();
     let less_exact: Vec<bool> = (0..sents.len()).map(|i| named_beyond(i) && siblings(i).any(|j| !named_beyond(j) && common.clone().all(|(t, _)| holds(&owns[j], t)))).collect();
@@ -1770,6 +1774,11 @@ mod tests {
         let prices = [("Prices", "Item: Single lesson | Details: 60 minutes | Price: £38\nItem: Single lesson | Details: 90 minutes | Price: £55\nItem: Block of 10 hours | Details: Ten 1-hour lessons booked and paid in advance | Price: £350\nItem: Automatic lessons | Details: Extra charge on top of the manual price | Price: £3 more per hour")];
         let sel = selection("is the 90 minute lesson cheaper per hour?", &prices, &[0.5, 0.62, 0.5, 0.55], &[0.5]);
         assert!(sel.ranked[0].text.contains("£55"), "{:?}", sel.ranked);
+        // The café's: a follow-up searched with the question before holds the bottle it asked
+        // about; the glass's row shares the bottle's other words.
+        let wine = [("Drinks", "- House Wine, glass (red, white or rosé) | $9.00\n- House Wine, bottle (red, white or rosé) | $32.00\n- Local Craft Beer, pint | $7.00")];
+        let sel = selection("how much is a bottle of house wine? and a glass?", &wine, &[0.62, 0.6, 0.3], &[0.5]);
+        assert!(sel.ranked.iter().all(|s| s.score > 0.4 || s.text.contains("Beer")), "{:?}", sel.ranked);
         assert_eq!(row_item("Treatment: Cat spay | Price: £120"), Some(["cat".to_owned(), "spay".to_owned()].into()));
         assert_eq!(row_item("- Monday: 07:00 — Morning Hatha"), None);
         assert_eq!(row_item("- Carrot cake — £3.80"), Some(["carrot".to_owned(), "cake".to_owned()].into()));
