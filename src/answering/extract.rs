@@ -1068,12 +1068,13 @@ fn row_item(text: &str) -> Option<HashSet<String>> {
     };
     let first = line.split(" | ").next().unwrap_or_default();
     let name = match (table, first.split_once(": ")) {
-        // (A name's explanation in brackets is not what it names: "Oil change (up to 5 litres
-        // synthetic oil + filter)".)
-        (true, Some((_, value))) => value.split(" (").next().unwrap_or_default(),
+        (true, Some((_, value))) => value,
         (false, Some((label, _))) => label,
         _ => first.split(|c: char| c.is_ascii_digit() || matches!(c, '$' | '£' | '€' | '¥')).next().unwrap_or_default(),
     };
+    // (A name's explanation in brackets is not what it names: "Oil change (up to 5 litres
+    // synthetic oil + filter)", "House Wine, glass (red, white or rosé)".)
+    let name = name.split(" (").next().unwrap_or_default();
     use unicode_segmentation::UnicodeSegmentation;
     let item: HashSet<String> = name.unicode_words().filter(|w| !dated(w) && !w.chars().any(char::is_numeric)).filter_map(term).collect();
     (!item.is_empty()).then_some(item)
@@ -1779,6 +1780,10 @@ mod tests {
         let wine = [("Drinks", "- House Wine, glass (red, white or rosé) | $9.00\n- House Wine, bottle (red, white or rosé) | $32.00\n- Local Craft Beer, pint | $7.00")];
         let sel = selection("how much is a bottle of house wine? and a glass?", &wine, &[0.62, 0.6, 0.3], &[0.5]);
         assert!(sel.ranked.iter().all(|s| s.score > 0.4 || s.text.contains("Beer")), "{:?}", sel.ranked);
+        // (The menu's: the glass's explanation names colours another row names.)
+        let wine = [("Drinks", "House Wine, glass (red, white or rosé) | $9.00\nHouse Wine, bottle | $34.00\nRosé, glass | $10.00\nRed wine, bottle | $40.00")];
+        let sel = selection("how much is a bottle of house wine? and a glass?", &wine, &[0.62, 0.6, 0.4, 0.4], &[0.5]);
+        assert!(sel.ranked[0].text.starts_with("House Wine, glass") && sel.ranked[0].score > 0.5, "{:?}", sel.ranked);
         assert_eq!(row_item("Treatment: Cat spay | Price: £120"), Some(["cat".to_owned(), "spay".to_owned()].into()));
         assert_eq!(row_item("- Monday: 07:00 — Morning Hatha"), None);
         assert_eq!(row_item("- Carrot cake — £3.80"), Some(["carrot".to_owned(), "cake".to_owned()].into()));
