@@ -925,16 +925,18 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     let rare_name: Vec<bool> = (0..sents.len())
         .map(|i| short_question && !asked_names.is_empty() && asked_names.iter().all(|t| owns[i].contains(*t)) && asked_names.iter().any(|t| owns.iter().filter(|o| o.contains(*t)).count() == 1))
         .collect();
-    // (An entry whose question shares a word with the customer's: a passage's score counts its
-    // words too, and "How do I pay?" / "You can pay by bank transfer …" is close to "can you
-    // clean on a bank holiday" by "bank" alone.)
+    // (An entry whose question holds half the customer's words or more, weighted by how rare
+    // they are: a passage's score counts its words too, and "How do I pay?" / "You can pay by
+    // bank transfer …" is close to "can you clean on a bank holiday" by "bank" alone; "How old do
+    // I have to be to start lessons?" shares only a driving school's everyday "lessons" with "is
+    // there a minimum number of lessons?".)
     let faq_entry: HashSet<usize> = headings
         .iter()
         .enumerate()
         .filter(|(_, heading)| {
             let asked = heading.lines().last().unwrap_or_default();
             let own: HashSet<String> = terms(asked).into_iter().collect();
-            asks(asked) && common.clone().any(|(t, _)| holds(&own, t))
+            asks(asked) && common.clone().filter(|(t, _)| holds(&own, t)).map(|(_, w)| w).sum::<f32>() >= 0.25 * common_total
         })
         .map(|(h, _)| h)
         .collect();
@@ -1853,6 +1855,14 @@ mod tests {
         let faq = [("FAQ › How do I pay?", "We invoice after each clean. You can pay by bank transfer or card within 7 days."), ("FAQ › What days do you clean?", "We clean Monday to Saturday, 8 am to 6 pm.")];
         let sel = selection("can you clean on a bank holiday", &faq, &[0.2, 0.25, 0.478], &[0.415, 0.444]);
         assert!(sel.ranked[0].text.starts_with("We clean"), "{:?}", sel.ranked);
+        // Nor one sharing only a word every entry has.
+        let faq = [
+            ("FAQ › How old do I have to be to start lessons?", "The minimum age is 17."),
+            ("FAQ › Do you teach in manual or automatic cars?", "Both. You can choose which one you learn in for your lessons."),
+            ("FAQ › Can I pay for lessons by card?", "Yes, we take cards for all lessons."),
+        ];
+        let sel = selection("is there a minimum number of lessons?", &faq, &[0.3, 0.1, 0.2, 0.25], &[0.45, 0.3, 0.3]);
+        assert!(!sel.confident() || !sel.ranked[0].text.contains("minimum age"), "{:?}", sel.ranked);
     }
 
     #[test]
