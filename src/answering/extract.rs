@@ -981,7 +981,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
             }
             // (A surcharge or an offer changes another row's price: quoted beside it, it is not about
             // another thing — [`Scored::adds_to_price`].)
-            if another_item[i] && !(gives_price(text) && surcharge(text) || offer(text)) {
+            if another_item[i] && !changes_price(text) {
                 score *= 0.5;
             } else if less_exact[i] {
                 score *= tuning.wrong_type;
@@ -1032,7 +1032,7 @@ pub fn rank(question: &str, sents: &[(usize, usize, String)], cosine: Option<&[f
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     if let Some(best) = out.first().filter(|b| price_asked && gives_price(&b.text)).map(|b| b.terms.clone()) {
         for s in out.iter_mut().skip(1) {
-            s.adds_to_price = (gives_price(&s.text) && surcharge(&s.text) || offer(&s.text)) && common.clone().any(|(t, _)| !t.chars().any(char::is_numeric) && holds(&s.terms, t) && !holds(&best, t));
+            s.adds_to_price = changes_price(&s.text) && common.clone().any(|(t, _)| !t.chars().any(char::is_numeric) && holds(&s.terms, t) && !holds(&best, t));
         }
     }
     // "what's the cheapest unit?" over a price list: its line with the lowest price answers it
@@ -1125,6 +1125,12 @@ fn surcharge(text: &str) -> bool {
     use unicode_segmentation::UnicodeSegmentation;
     let words: Vec<String> = text.unicode_words().map(str::to_lowercase).collect();
     words.iter().any(|w| ["extra", "more", "surcharge", "supplement", "additional"].contains(&w.as_str())) || words.windows(2).any(|w| w[0] == "on" && w[1] == "top")
+}
+
+/// Whether a line changes another line's price: a surcharge with its amount ("£3 more per hour")
+/// or an offer ("first month at half price").
+fn changes_price(text: &str) -> bool {
+    gives_price(text) && surcharge(text) || offer(text)
 }
 
 /// Whether a line offers a price off another: "first month at half price", "a 10% discount",
