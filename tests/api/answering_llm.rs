@@ -618,6 +618,8 @@ async fn a_replys_wait_for_telegrams_429_is_not_counted_as_answer_overhead() {
     wait_until(Duration::from_secs(120), || async { count(app.db(), &format!("select count(*) from conversation_messages where tenant_id = {} and author = 'bot' and delivery = 'sent'", tenant.0)).await == 1 }).await;
     let kind: String = sqlx::query_scalar("select kind from conversation_messages where author = 'bot'").fetch_one(&app.db().pool).await.unwrap();
     assert_eq!(kind, "answer", "a model answer (only those are measured)");
+    // (The reply is marked sent before its overhead is recorded: wait for its job to end.)
+    app.drain_jobs(Duration::from_secs(60)).await;
     let samples = overhead.take();
     assert_eq!(samples.len(), 1, "{samples:?}");
     // The reply waited RETRY_AFTER seconds for its turn (the sandbox refused the first try): none
